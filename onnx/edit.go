@@ -1,0 +1,521 @@
+package onnx
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Inputs returns the node's inputs; nil entries are omitted optional inputs.
+// The slice is the node's own: edit through SetInput.
+func (n *Node) Inputs() []*Value { return n.inputs }
+
+// Outputs returns the node's outputs; nil entries are omitted optional outputs.
+func (n *Node) Outputs() []*Value { return n.outputs }
+
+// Input returns input i, or nil when it is absent or omitted.
+func (n *Node) Input(i int) *Value {
+	if i < 0 || i >= len(n.inputs) {
+		return nil
+	}
+	return n.inputs[i]
+}
+
+// Output returns output i, or nil when it is absent or omitted.
+func (n *Node) Output(i int) *Value {
+	if i < 0 || i >= len(n.outputs) {
+		return nil
+	}
+	return n.outputs[i]
+}
+
+// SetInput replaces input i (growing the list with omitted inputs if needed).
+func (n *Node) SetInput(i int, v *Value) {
+	for len(n.inputs) <= i {
+		n.inputs = append(n.inputs, nil)
+	}
+	if old := n.inputs[i]; old != nil {
+		old.removeUse(n, i)
+	}
+	n.inputs[i] = v
+	if v != nil {
+		v.uses = append(v.uses, Use{n, i})
+	}
+}
+
+// SetInputs replaces all inputs.
+func (n *Node) SetInputs(vs ...*Value) {
+	for i, old := range n.inputs {
+		if old != nil {
+			old.removeUse(n, i)
+		}
+	}
+	n.inputs = nil
+	for i, v := range vs {
+		n.SetInput(i, v)
+	}
+}
+
+// TrimInputs drops trailing omitted inputs, as ONNX writers do.
+func (n *Node) TrimInputs() {
+	for len(n.inputs) > 0 && n.inputs[len(n.inputs)-1] == nil {
+		n.inputs = n.inputs[:len(n.inputs)-1]
+	}
+}
+
+func (v *Value) removeUse(n *Node, i int) {
+	for k, u := range v.uses {
+		if u.Node == n && u.Index == i {
+			v.uses = append(v.uses[:k], v.uses[k+1:]...)
+			return
+		}
+	}
+}
+
+// Attr returns the attribute with the given name, or nil.
+func (n *Node) Attr(name string) *Attribute {
+	for _, a := range n.Attrs {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// AttrInt returns an INT attribute, or def when it is absent.
+func (n *Node) AttrInt(name string, def int64) int64 {
+	if a := n.Attr(name); a != nil {
+		return a.Int
+	}
+	return def
+}
+
+// AttrFloat returns a FLOAT attribute, or def when it is absent.
+func (n *Node) AttrFloat(name string, def float32) float32 {
+	if a := n.Attr(name); a != nil {
+		return a.Float
+	}
+	return def
+}
+
+// AttrString returns a STRING attribute, or def when it is absent.
+func (n *Node) AttrString(name, def string) string {
+	if a := n.Attr(name); a != nil {
+		return string(a.String)
+	}
+	return def
+}
+
+// AttrInts returns an INTS attribute, or def when it is absent.
+func (n *Node) AttrInts(name string, def []int64) []int64 {
+	if a := n.Attr(name); a != nil {
+		return a.Ints
+	}
+	return def
+}
+
+// AttrFloats returns a FLOATS attribute, or def when it is absent.
+func (n *Node) AttrFloats(name string, def []float32) []float32 {
+	if a := n.Attr(name); a != nil {
+		return a.Floats
+	}
+	return def
+}
+
+// SetAttr adds or replaces an attribute.
+func (n *Node) SetAttr(a *Attribute) {
+	for i, b := range n.Attrs {
+		if b.Name == a.Name {
+			n.Attrs[i] = a
+			return
+		}
+	}
+	n.Attrs = append(n.Attrs, a)
+}
+
+// RemoveAttr deletes an attribute if present.
+func (n *Node) RemoveAttr(name string) {
+	for i, a := range n.Attrs {
+		if a.Name == name {
+			n.Attrs = append(n.Attrs[:i], n.Attrs[i+1:]...)
+			return
+		}
+	}
+}
+
+// IntAttr, FloatAttr, IntsAttr, FloatsAttr, StringAttr, TensorAttr build attributes.
+func IntAttr(name string, v int64) *Attribute { return &Attribute{Name: name, Type: AttrInt, Int: v} }
+
+// FloatAttr builds a FLOAT attribute.
+func FloatAttr(name string, v float32) *Attribute {
+	return &Attribute{Name: name, Type: AttrFloat, Float: v}
+}
+
+// IntsAttr builds an INTS attribute.
+func IntsAttr(name string, v []int64) *Attribute {
+	return &Attribute{Name: name, Type: AttrInts, Ints: v}
+}
+
+// FloatsAttr builds a FLOATS attribute.
+func FloatsAttr(name string, v []float32) *Attribute {
+	return &Attribute{Name: name, Type: AttrFloats, Floats: v}
+}
+
+// StringAttr builds a STRING attribute.
+func StringAttr(name, v string) *Attribute {
+	return &Attribute{Name: name, Type: AttrString, String: []byte(v)}
+}
+
+// TensorAttr builds a TENSOR attribute.
+func TensorAttr(name string, t *Tensor) *Attribute {
+	return &Attribute{Name: name, Type: AttrTensor, Tensor: t}
+}
+
+// Subgraphs returns the graphs held by the node's attributes.
+func (n *Node) Subgraphs() []*Graph {
+	var gs []*Graph
+	for _, a := range n.Attrs {
+		if a.Graph != nil {
+			gs = append(gs, a.Graph)
+		}
+		gs = append(gs, a.Graphs...)
+	}
+	return gs
+}
+
+// Root returns the outermost graph.
+func (g *Graph) Root() *Graph {
+	for g.Parent != nil {
+		g = g.Parent
+	}
+	return g
+}
+
+// Walk calls f for g and every subgraph below it, outer graphs first.
+func (g *Graph) Walk(f func(*Graph)) {
+	f(g)
+	for _, n := range g.Nodes {
+		for _, sg := range n.Subgraphs() {
+			sg.Walk(f)
+		}
+	}
+}
+
+// Graphs returns the main graph, its subgraphs and the function bodies.
+func (m *Model) Graphs() []*Graph {
+	var gs []*Graph
+	if m.Graph != nil {
+		m.Graph.Walk(func(g *Graph) { gs = append(gs, g) })
+	}
+	for _, f := range m.Functions {
+		if f.Body != nil {
+			f.Body.Walk(func(g *Graph) { gs = append(gs, g) })
+		}
+	}
+	return gs
+}
+
+// Values returns every value the graph defines: inputs, initializers and node outputs.
+func (g *Graph) Values() []*Value {
+	var vs []*Value
+	seen := map[*Value]bool{}
+	add := func(v *Value) {
+		if v != nil && !seen[v] {
+			seen[v] = true
+			vs = append(vs, v)
+		}
+	}
+	for _, v := range g.Inputs {
+		add(v)
+	}
+	for _, v := range g.Initializers {
+		add(v)
+	}
+	for _, v := range g.Sparse {
+		add(v)
+	}
+	for _, n := range g.Nodes {
+		for _, v := range n.outputs {
+			add(v)
+		}
+	}
+	return vs
+}
+
+// FreshName returns a value or node name based on prefix that is used nowhere in
+// the graph tree that g belongs to.
+func (g *Graph) FreshName(prefix string) string {
+	root := g.Root()
+	used := map[string]bool{}
+	root.Walk(func(sg *Graph) {
+		for _, v := range sg.Values() {
+			used[v.Name] = true
+		}
+		for _, n := range sg.Nodes {
+			used[n.Name] = true
+		}
+	})
+	for {
+		root.nameSeq++
+		name := prefix + "_" + strconv.Itoa(root.nameSeq)
+		if !used[name] {
+			return name
+		}
+	}
+}
+
+// NewNode creates a node in g (not yet placed in g.Nodes: use Append or
+// InsertBefore) reading inputs and with nOut fresh output values named after name.
+func (g *Graph) NewNode(opType, domain, name string, inputs []*Value, outNames ...string) *Node {
+	n := &Node{Name: name, OpType: opType, Domain: domain, Graph: g}
+	for i, v := range inputs {
+		n.inputs = append(n.inputs, v)
+		if v != nil {
+			v.uses = append(v.uses, Use{n, i})
+		}
+	}
+	for i, on := range outNames {
+		if on == "" {
+			n.outputs = append(n.outputs, nil)
+			continue
+		}
+		n.outputs = append(n.outputs, &Value{Name: on, producer: n, outIndex: i, graph: g})
+	}
+	return n
+}
+
+// Append places n at the end of g.Nodes.
+func (g *Graph) Append(n *Node) { n.Graph = g; g.Nodes = append(g.Nodes, n) }
+
+// InsertBefore places n just before ref in g.Nodes (at the end if ref is absent).
+func (g *Graph) InsertBefore(ref, n *Node) {
+	n.Graph = g
+	i := indexOf(g.Nodes, ref)
+	if i < 0 {
+		g.Nodes = append(g.Nodes, n)
+		return
+	}
+	g.Nodes = append(g.Nodes, nil)
+	copy(g.Nodes[i+1:], g.Nodes[i:])
+	g.Nodes[i] = n
+}
+
+// RemoveNodes deletes the nodes from g, detaching them from the values they read.
+// Their outputs must no longer be used; Check finds any that still are.
+func (g *Graph) RemoveNodes(dead ...*Node) {
+	set := map[*Node]bool{}
+	for _, n := range dead {
+		set[n] = true
+		for i, v := range n.inputs {
+			if v != nil {
+				v.removeUse(n, i)
+			}
+		}
+		// Values read inside the node's subgraphs lose those uses too.
+		for _, sg := range n.Subgraphs() {
+			sg.Walk(func(s *Graph) {
+				for _, m := range s.Nodes {
+					for i, v := range m.inputs {
+						if v != nil && !isInside(v.graph, n) {
+							v.removeUse(m, i)
+						}
+					}
+				}
+			})
+		}
+	}
+	kept := g.Nodes[:0]
+	for _, n := range g.Nodes {
+		if !set[n] {
+			kept = append(kept, n)
+		}
+	}
+	for i := len(kept); i < len(g.Nodes); i++ {
+		g.Nodes[i] = nil
+	}
+	g.Nodes = kept
+}
+
+// isInside reports whether graph g is a subgraph (at any depth) of node n.
+func isInside(g *Graph, n *Node) bool {
+	for ; g != nil; g = g.Parent {
+		if g.Owner == n {
+			return true
+		}
+	}
+	return false
+}
+
+// ReplaceAllUsesWith makes every reader of old read new instead, in this graph
+// and in subgraphs. Where old is a graph output, new takes its place there; if
+// new is a plain intermediate, it also takes old's name so the model's
+// interface does not change.
+func ReplaceAllUsesWith(old, new *Value) {
+	if old == new {
+		return
+	}
+	for _, u := range old.uses {
+		u.Node.inputs[u.Index] = new
+		new.uses = append(new.uses, u)
+	}
+	old.uses = nil
+	if g := old.graph; g != nil {
+		isOut := false
+		for i, v := range g.Outputs {
+			if v == old {
+				g.Outputs[i] = new
+				isOut = true
+			}
+		}
+		if isOut && new.producer != nil && new.graph == g && !new.IsGraphInput() {
+			name := old.Name
+			old.Name = g.FreshName(old.Name + "_replaced")
+			new.Name = name
+		}
+	}
+}
+
+// AddInitializer adds a constant value to g under a fresh name based on name.
+func (g *Graph) AddInitializer(name string, t *Tensor) *Value {
+	if g.hasName(name) {
+		name = g.FreshName(name)
+	}
+	t.Name = name
+	v := &Value{Name: name, Const: t, graph: g}
+	g.Initializers = append(g.Initializers, v)
+	return v
+}
+
+// hasName reports whether any value in g's tree is called name.
+func (g *Graph) hasName(name string) bool {
+	found := false
+	g.Root().Walk(func(sg *Graph) {
+		for _, v := range sg.Values() {
+			if v.Name == name {
+				found = true
+			}
+		}
+	})
+	return found
+}
+
+// RemoveInitializer drops an initializer (its value must no longer be used).
+func (g *Graph) RemoveInitializer(v *Value) {
+	if i := indexOf(g.Initializers, v); i >= 0 {
+		g.Initializers = append(g.Initializers[:i], g.Initializers[i+1:]...)
+	}
+	if i := indexOf(g.Inputs, v); i >= 0 {
+		g.Inputs = append(g.Inputs[:i], g.Inputs[i+1:]...)
+	}
+	v.Const = nil
+}
+
+// ValueByName finds a value defined in g (not in enclosing graphs), or nil.
+func (g *Graph) ValueByName(name string) *Value {
+	for _, v := range g.Values() {
+		if v.Name == name {
+			return v
+		}
+	}
+	return nil
+}
+
+// ImplicitInputs returns the values that n's subgraphs read from g or its
+// enclosing graphs: the node depends on them as much as on its inputs.
+func (n *Node) ImplicitInputs() []*Value {
+	var out []*Value
+	seen := map[*Value]bool{}
+	for _, sg := range n.Subgraphs() {
+		sg.Walk(func(s *Graph) {
+			for _, m := range s.Nodes {
+				for _, v := range m.inputs {
+					if v != nil && !seen[v] && !isInside(v.graph, n) {
+						seen[v] = true
+						out = append(out, v)
+					}
+				}
+			}
+			for _, v := range s.Outputs {
+				if v != nil && !seen[v] && !isInside(v.graph, n) {
+					seen[v] = true
+					out = append(out, v)
+				}
+			}
+		})
+	}
+	return out
+}
+
+// TopoSort orders g.Nodes so that every node comes after the producers of its
+// inputs (explicit and through subgraphs), keeping the original order where it
+// can. A cycle is an error naming a node on it.
+func (g *Graph) TopoSort() error {
+	index := make(map[*Node]int, len(g.Nodes))
+	for i, n := range g.Nodes {
+		index[n] = i
+	}
+	deps := func(n *Node) []*Node {
+		var ds []*Node
+		add := func(v *Value) {
+			if v == nil {
+				return
+			}
+			if p := v.producer; p != nil {
+				// A value from an enclosing graph's node is ordered by that graph, not this one.
+				for p != nil && p.Graph != g {
+					p = p.Graph.Owner
+				}
+				if p != nil && p != n {
+					if _, ok := index[p]; ok {
+						ds = append(ds, p)
+					}
+				}
+			}
+		}
+		for _, v := range n.inputs {
+			add(v)
+		}
+		for _, v := range n.ImplicitInputs() {
+			add(v)
+		}
+		return ds
+	}
+	const (
+		unvisited = 0
+		active    = 1
+		done      = 2
+	)
+	state := make(map[*Node]int, len(g.Nodes))
+	order := make([]*Node, 0, len(g.Nodes))
+	type frame struct {
+		n    *Node
+		deps []*Node
+		next int
+	}
+	for _, start := range g.Nodes {
+		if state[start] != unvisited {
+			continue
+		}
+		stack := []frame{{n: start, deps: deps(start)}}
+		state[start] = active
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if top.next < len(top.deps) {
+				d := top.deps[top.next]
+				top.next++
+				switch state[d] {
+				case active:
+					return fmt.Errorf("%s: %s: the graph has a cycle through %q", graphPlace(g), NodePlace(d), valueName(d.Output(0)))
+				case unvisited:
+					state[d] = active
+					stack = append(stack, frame{n: d, deps: deps(d)})
+				}
+				continue
+			}
+			state[top.n] = done
+			order = append(order, top.n)
+			stack = stack[:len(stack)-1]
+		}
+	}
+	copy(g.Nodes, order)
+	return nil
+}
