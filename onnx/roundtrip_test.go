@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	pb "github.com/onnxslim/onnxslim/onnx/internal/onnxpb"
 	"github.com/onnxslim/onnxslim/internal/testdata"
+	pb "github.com/onnxslim/onnxslim/onnx/internal/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
