@@ -1,0 +1,218 @@
+package stats
+
+import (
+	"math"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// ShapeFunc returns a value's static shape, or false when it is not known.
+// Inspect uses DeclaredShape; the pass manager can pass the shapes its shape
+// inference found.
+type ShapeFunc func(v *onnx.Value) ([]int64, bool)
+
+// DeclaredShape reads a shape from what the file states: an initializer's dims,
+// or the declared tensor type of a graph input, output or value_info entry.
+func DeclaredShape(v *onnx.Value) ([]int64, bool) {
+	switch {
+	case v == nil:
+		return nil, false
+	case v.Const != nil:
+		return v.Const.Dims, true
+	case v.Sparse != nil:
+		return v.Sparse.Dims, true
+	case v.Type != nil && v.Type.Kind == onnx.TypeTensor && v.Type.HasShape():
+		return v.Type.Shape.Static()
+	}
+	return nil, false
+}
+
+// FLOPs is the floating-point operation count of one run of the main graph,
+// counting the compute-heavy ops only (Conv, Gemm, MatMul): a multiply-add is
+// 2 FLOPs, a bias add 1 per output element. It reports false when a counted
+// node's shapes are unknown, or when one sits in a subgraph (If/Loop/Scan run
+// their bodies a data-dependent number of times), so that a figure is never a
+// silent undercount.
+func FLOPs(m *onnx.Model, shape ShapeFunc) (int64, bool) {
+	if m.Graph == nil {
+		return 0, true
+	}
+	var total int64
+	for _, n := range m.Graph.Nodes {
+		f, counted, ok := NodeFLOPs(n, shape)
+		if counted && !ok {
+			return 0, false
+		}
+		total = addSat(total, f)
+		for _, sg := range n.Subgraphs() {
+			inner := false
+			sg.Walk(func(g *onnx.Graph) {
+				for _, sn := range g.Nodes {
+					if countedOp(sn) {
+						inner = true
+					}
+				}
+			})
+			if inner {
+				return 0, false
+			}
+		}
+	}
+	return total, true
+}
+
+func countedOp(n *onnx.Node) bool {
+	if n.Domain != "" && n.Domain != "ai.onnx" {
+		return false
+	}
+	switch n.OpType {
+	case "Conv", "Gemm", "MatMul":
+		return true
+	}
+	return false
+}
+
+// NodeFLOPs is one node's FLOPs. counted says whether the op is one FLOPs
+// counts at all; ok says whether the shapes needed were known.
+func NodeFLOPs(n *onnx.Node, shape ShapeFunc) (flops int64, counted, ok bool) {
+	if !countedOp(n) {
+		return 0, false, true
+	}
+	in := func(i int) ([]int64, bool) { return shape(n.Input(i)) }
+	switch n.OpType {
+	case "Conv":
+		w, okW := in(1)
+		y, okY := shape(n.Output(0))
+		if !okW || !okY || len(w) < 3 {
+			return 0, true, false
+		}
+		out := prod(y)
+		f := mulSat(2, mulSat(out, prod(w[1:])))
+		if n.Input(2) != nil {
+			f = addSat(f, out)
+		}
+		return f, true, true
+	case "Gemm":
+		m, nn, k, good := gemmDims(n, shape)
+		if !good {
+			return 0, true, false
+		}
+		f := mulSat(2, mulSat(m, mulSat(nn, k)))
+		if n.Input(2) != nil {
+			f = addSat(f, mulSat(m, nn))
+		}
+		return f, true, true
+	case "MatMul":
+		a, okA := in(0)
+		b, okB := in(1)
+		k := int64(-1)
+		switch {
+		case okA && len(a) >= 1:
+			k = a[len(a)-1]
+		case okB && len(b) == 1:
+			k = b[0]
+		case okB && len(b) >= 2:
+			k = b[len(b)-2]
+		}
+		y, okY := shape(n.Output(0))
+		if !okY && okA && okB {
+			y, okY = matmulShape(a, b)
+		}
+		if k < 0 || !okY {
+			return 0, true, false
+		}
+		return mulSat(2, mulSat(prod(y), k)), true, true
+	}
+	return 0, false, true
+}
+
+// gemmDims finds M, N and K of a Gemm from whichever of A, B and Y are known.
+func gemmDims(n *onnx.Node, shape ShapeFunc) (m, nn, k int64, ok bool) {
+	m, nn, k = -1, -1, -1
+	if a, okA := shape(n.Input(0)); okA && len(a) == 2 {
+		if n.AttrInt("transA", 0) != 0 {
+			m, k = a[1], a[0]
+		} else {
+			m, k = a[0], a[1]
+		}
+	}
+	if b, okB := shape(n.Input(1)); okB && len(b) == 2 {
+		if n.AttrInt("transB", 0) != 0 {
+			k, nn = b[1], b[0]
+		} else {
+			k, nn = b[0], b[1]
+		}
+	}
+	if y, okY := shape(n.Output(0)); okY && len(y) == 2 {
+		m, nn = y[0], y[1]
+	}
+	return m, nn, k, m >= 0 && nn >= 0 && k >= 0
+}
+
+// matmulShape is numpy.matmul's result shape, or false if the shapes do not fit.
+func matmulShape(a, b []int64) ([]int64, bool) {
+	if len(a) == 0 || len(b) == 0 {
+		return nil, false
+	}
+	var tail []int64
+	switch {
+	case len(a) == 1 && len(b) == 1:
+		return []int64{}, true
+	case len(a) == 1:
+		tail = []int64{b[len(b)-1]}
+		b = b[:len(b)-2]
+		a = nil
+	case len(b) == 1:
+		tail = []int64{a[len(a)-2]}
+		a = a[:len(a)-2]
+		b = nil
+	default:
+		tail = []int64{a[len(a)-2], b[len(b)-1]}
+		a, b = a[:len(a)-2], b[:len(b)-2]
+	}
+	batch := make([]int64, max(len(a), len(b)))
+	for i := range batch {
+		da, db := int64(1), int64(1)
+		if j := len(a) - len(batch) + i; j >= 0 {
+			da = a[j]
+		}
+		if j := len(b) - len(batch) + i; j >= 0 {
+			db = b[j]
+		}
+		switch {
+		case da == db || db == 1:
+			batch[i] = da
+		case da == 1:
+			batch[i] = db
+		default:
+			return nil, false
+		}
+	}
+	return append(batch, tail...), true
+}
+
+func prod(dims []int64) int64 {
+	p := int64(1)
+	for _, d := range dims {
+		p = mulSat(p, d)
+	}
+	return p
+}
+
+// mulSat and addSat saturate instead of wrapping: shapes come from untrusted files.
+func mulSat(a, b int64) int64 {
+	if a < 0 || b < 0 {
+		return 0
+	}
+	if a != 0 && b > math.MaxInt64/a {
+		return math.MaxInt64
+	}
+	return a * b
+}
+
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}

@@ -1,0 +1,453 @@
+package interp_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// Conformance floors: the suite fails if fewer cases pass than this, so a
+// regression cannot land unnoticed. Raise them as ops are added.
+const (
+	minNodePassed = 0
+)
+
+type caseResult struct {
+	suite, name string
+	status      string // "passed", "failed", "not implemented"
+	reason      string
+}
+
+// TestConformance runs ONNX's backend test cases through the interpreter by
+// the rules of ../shared/onnx-conformance/README.md and prints the counts.
+// With ONNXSLIM_CONFORMANCE_REPORT=FILE it writes the per-op table there.
+func TestConformance(t *testing.T) {
+	root := testdata.Conformance(t)
+	var all []caseResult
+	for _, suite := range []string{"node", "simple", "pytorch-converted", "pytorch-operator"} {
+		dirs, err := os.ReadDir(filepath.Join(root, suite))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res []caseResult
+		for _, d := range dirs {
+			if !d.IsDir() {
+				continue
+			}
+			r := runCaseWithTimeout(filepath.Join(root, suite, d.Name()), 20*time.Second)
+			r.suite, r.name = suite, d.Name()
+			res = append(res, r)
+		}
+		logCounts(t, suite, res)
+		all = append(all, res...)
+	}
+	light := runLight(t, filepath.Join(root, "light"))
+	logCounts(t, "light", light)
+	all = append(all, light...)
+
+	passed := 0
+	for _, r := range all {
+		if r.suite == "node" && r.status == "passed" {
+			passed++
+		}
+	}
+	if passed < minNodePassed {
+		t.Errorf("node/: %d cases pass, fewer than the floor of %d", passed, minNodePassed)
+	}
+	if out := os.Getenv("ONNXSLIM_CONFORMANCE_REPORT"); out != "" {
+		if err := writeReport(out, filepath.Join(root, "MANIFEST.tsv"), all); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s", out)
+	}
+	if os.Getenv("ONNXSLIM_CONFORMANCE_VERBOSE") != "" {
+		for _, r := range all {
+			if r.status != "passed" {
+				t.Logf("%s/%s: %s: %s", r.suite, r.name, r.status, r.reason)
+			}
+		}
+	}
+}
+
+func logCounts(t *testing.T, suite string, res []caseResult) {
+	var p, f, ni int
+	for _, r := range res {
+		switch r.status {
+		case "passed":
+			p++
+		case "not implemented":
+			ni++
+		default:
+			f++
+		}
+	}
+	// Cases of unimplemented ops count as failed, never as passed or skipped.
+	t.Logf("%s: %d passed, %d failed (%d of them not implemented), 0 skipped", suite, p, f+ni, ni)
+}
+
+func runCaseWithTimeout(dir string, limit time.Duration) caseResult {
+	done := make(chan caseResult, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- caseResult{status: "failed", reason: fmt.Sprintf("panic: %v", r)}
+			}
+		}()
+		done <- runCase(dir)
+	}()
+	select {
+	case r := <-done:
+		return r
+	case <-time.After(limit):
+		return caseResult{status: "failed", reason: "timed out after " + limit.String()}
+	}
+}
+
+var errNotImplemented = errors.New("not implemented")
+
+func runCase(dir string) caseResult {
+	m, err := onnx.Load(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		return caseResult{status: "failed", reason: "load: " + err.Error()}
+	}
+	sess, err := interp.NewSession(m, interp.Options{})
+	if err != nil {
+		if strings.Contains(err.Error(), "is not implemented") {
+			return caseResult{status: "not implemented", reason: err.Error()}
+		}
+		return caseResult{status: "failed", reason: "session: " + err.Error()}
+	}
+	sets, _ := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
+	if len(sets) == 0 {
+		return caseResult{status: "failed", reason: "no test_data_set_*"}
+	}
+	ins := sess.Inputs()
+	for _, set := range sets {
+		feeds := map[string]*interp.Tensor{}
+		for i, v := range ins {
+			p := filepath.Join(set, fmt.Sprintf("input_%d.pb", i))
+			if _, err := os.Stat(p); err != nil {
+				break
+			}
+			t, err := readDatum(p, v.Type)
+			if err != nil {
+				return caseResult{status: "failed", reason: err.Error()}
+			}
+			feeds[v.Name] = t
+		}
+		got, err := sess.Run(feeds)
+		if err != nil {
+			return caseResult{status: "failed", reason: "run: " + err.Error()}
+		}
+		outs := m.Graph.Outputs
+		for i, v := range outs {
+			want, err := readDatum(filepath.Join(set, fmt.Sprintf("output_%d.pb", i)), v.Type)
+			if err != nil {
+				return caseResult{status: "failed", reason: err.Error()}
+			}
+			if err := Compare(got[i], want, 1e-3, 1e-7); err != nil {
+				return caseResult{status: "failed", reason: fmt.Sprintf("output %d %q: %v", i, v.Name, err)}
+			}
+		}
+	}
+	return caseResult{status: "passed"}
+}
+
+func readDatum(path string, ty *onnx.Type) (*interp.Tensor, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	d, err := onnx.DecodeDatum(b, ty)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return interp.FromDatum(d)
+}
+
+// runLight runs the light/ models on the input the README prescribes.
+func runLight(t *testing.T, dir string) []caseResult {
+	models, _ := filepath.Glob(filepath.Join(dir, "*.onnx"))
+	var res []caseResult
+	for _, path := range models {
+		name := strings.TrimSuffix(filepath.Base(path), ".onnx")
+		r := func() (r caseResult) {
+			defer func() {
+				if p := recover(); p != nil {
+					r = caseResult{status: "failed", reason: fmt.Sprintf("panic: %v", p)}
+				}
+			}()
+			m, err := onnx.Load(path)
+			if err != nil {
+				return caseResult{status: "failed", reason: err.Error()}
+			}
+			sess, err := interp.NewSession(m, interp.Options{})
+			if err != nil {
+				st := "failed"
+				if strings.Contains(err.Error(), "is not implemented") {
+					st = "not implemented"
+				}
+				return caseResult{status: st, reason: err.Error()}
+			}
+			in := sess.Inputs()[0]
+			shape := make([]int, len(in.Type.Shape))
+			for i, d := range in.Type.Shape {
+				shape[i] = 1
+				if d.IsStatic() {
+					shape[i] = int(d.Value)
+				}
+			}
+			x := interp.Make(onnx.Float, shape...)
+			xs := x.Floats()
+			for i := range xs {
+				xs[i] = float32(float64(i) / float64(len(xs)))
+			}
+			got, err := sess.Run(map[string]*interp.Tensor{in.Name: x})
+			if err != nil {
+				return caseResult{status: "failed", reason: err.Error()}
+			}
+			want, err := readDatum(filepath.Join(dir, name+"_output_0.pb"), nil)
+			if err != nil {
+				return caseResult{status: "failed", reason: err.Error()}
+			}
+			if err := Compare(got[0], want, 1e-3, 1e-7); err != nil {
+				return caseResult{status: "failed", reason: err.Error()}
+			}
+			return caseResult{status: "passed"}
+		}()
+		r.suite, r.name = "light", name
+		res = append(res, r)
+	}
+	return res
+}
+
+// Compare checks got against want by the ONNX backend runner's rule: same kind,
+// type and shape; strings equal; numbers within atol + rtol·|want|, NaN
+// matching NaN and infinities matching exactly.
+func Compare(got, want *interp.Tensor, rtol, atol float64) error {
+	if got == nil {
+		return errors.New("no value")
+	}
+	if got.Kind != want.Kind {
+		return fmt.Errorf("got %s, want %s", got, want)
+	}
+	if got.Kind != interp.KindTensor {
+		if len(got.Elems) != len(want.Elems) {
+			return fmt.Errorf("got %d elements, want %d", len(got.Elems), len(want.Elems))
+		}
+		for i := range got.Elems {
+			if err := Compare(got.Elems[i], want.Elems[i], rtol, atol); err != nil {
+				return fmt.Errorf("element %d: %w", i, err)
+			}
+		}
+		return nil
+	}
+	if got.DType != want.DType || fmt.Sprint(got.Shape) != fmt.Sprint(want.Shape) {
+		return fmt.Errorf("got %s, want %s", got, want)
+	}
+	n := want.Len()
+	switch w := want.Data.(type) {
+	case []string:
+		g := got.Data.([]string)
+		for i := range w {
+			if g[i] != w[i] {
+				return fmt.Errorf("element %d: got %q, want %q", i, g[i], w[i])
+			}
+		}
+		return nil
+	case []bool:
+		g := got.Data.([]bool)
+		for i := range w {
+			if g[i] != w[i] {
+				return fmt.Errorf("element %d: got %v, want %v", i, g[i], w[i])
+			}
+		}
+		return nil
+	}
+	gv, err1 := asFloat64s(got)
+	wv, err2 := asFloat64s(want)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("cannot compare %s: %v %v", want.DType, err1, err2)
+	}
+	bad, worst, worstI := 0, 0.0, -1
+	for i := 0; i < n; i++ {
+		g, w := gv[i], wv[i]
+		switch {
+		case math.IsNaN(w):
+			if !math.IsNaN(g) {
+				bad++
+				worstI = i
+			}
+			continue
+		case math.IsInf(w, 0):
+			if g != w {
+				bad++
+				worstI = i
+			}
+			continue
+		}
+		d := math.Abs(g - w)
+		if !(d <= atol+rtol*math.Abs(w)) {
+			bad++
+			if d > worst || math.IsNaN(d) {
+				worst, worstI = d, i
+			}
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d of %d elements differ; e.g. element %d: got %v, want %v", bad, n, worstI, gv[worstI], wv[worstI])
+	}
+	return nil
+}
+
+// asFloat64s widens numeric data for comparison; float16/bfloat16 are decoded,
+// other 8-bit float formats are compared by bit pattern.
+func asFloat64s(t *interp.Tensor) ([]float64, error) {
+	switch d := t.Data.(type) {
+	case []float32:
+		return conv(d), nil
+	case []float64:
+		return d, nil
+	case []int64:
+		return conv(d), nil
+	case []int32:
+		return conv(d), nil
+	case []int16:
+		return conv(d), nil
+	case []int8:
+		return conv(d), nil
+	case []uint8:
+		return conv(d), nil
+	case []uint32:
+		return conv(d), nil
+	case []uint64:
+		return conv(d), nil
+	case []uint16:
+		switch t.DType {
+		case onnx.Float16, onnx.BFloat16:
+			f, err := interp.AsFloat32(t)
+			return conv(f), err
+		}
+		return conv(d), nil
+	case []complex64:
+		out := make([]float64, 0, 2*len(d))
+		for _, c := range d {
+			out = append(out, float64(real(c)), float64(imag(c)))
+		}
+		return out, nil
+	case []complex128:
+		out := make([]float64, 0, 2*len(d))
+		for _, c := range d {
+			out = append(out, real(c), imag(c))
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("storage %T", t.Data)
+}
+
+func conv[T int64 | int32 | int16 | int8 | uint8 | uint32 | uint64 | uint16 | float32](d []T) []float64 {
+	out := make([]float64, len(d))
+	for i, v := range d {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// writeReport writes docs/operators.md: per op, registered versions and cases passed/total.
+func writeReport(path, manifest string, all []caseResult) error {
+	status := map[string]caseResult{}
+	for _, r := range all {
+		status[r.suite+"/"+r.name] = r
+	}
+	type opStat struct{ passed, total int }
+	ops := map[string]*opStat{}
+	f, err := os.Open(manifest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Scan() // header
+	for sc.Scan() {
+		cols := strings.Split(sc.Text(), "\t")
+		if len(cols) < 2 || strings.Contains(cols[0], "_expanded") {
+			continue
+		}
+		r := status["node/"+cols[0]]
+		for _, op := range strings.Split(cols[1], ",") {
+			s := ops[op]
+			if s == nil {
+				s = &opStat{}
+				ops[op] = s
+			}
+			s.total++
+			if r.status == "passed" {
+				s.passed++
+			}
+		}
+	}
+	reg := interp.Registered()
+	var b strings.Builder
+	counts := map[string][3]int{}
+	for _, r := range all {
+		c := counts[r.suite]
+		c[2]++
+		switch r.status {
+		case "passed":
+			c[0]++
+		case "not implemented":
+			c[1]++
+		}
+		counts[r.suite] = c
+	}
+	fmt.Fprintf(&b, "# Operators of the interpreter\n\nGenerated by `make conformance` from ONNX's backend test data (`../shared/onnx-conformance`).\n\n")
+	fmt.Fprintf(&b, "| suite | passed | failed | of which not implemented | total |\n|---|---|---|---|---|\n")
+	for _, s := range []string{"node", "simple", "pytorch-converted", "pytorch-operator", "light"} {
+		c := counts[s]
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d |\n", s, c[0], c[2]-c[0], c[1], c[2])
+	}
+	fmt.Fprintf(&b, "\n## Per operator (direct `node/` cases; `*_expanded` cases are counted in the suite totals)\n\n| op | versions implemented | cases passed/total |\n|---|---|---|\n")
+	names := make([]string, 0, len(ops))
+	for op := range ops {
+		names = append(names, op)
+	}
+	sort.Strings(names)
+	for _, op := range names {
+		domain, name := "", op
+		if i := strings.LastIndex(op, "."); i >= 0 {
+			domain, name = op[:i], op[i+1:]
+		}
+		vs := reg[domain+"::"+name]
+		sort.Slice(vs, func(i, j int) bool { return vs[i] < vs[j] })
+		ver := "—"
+		if len(vs) > 0 {
+			ver = strings.Trim(strings.Join(strings.Fields(fmt.Sprint(vs)), ", "), "[]")
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d/%d |\n", op, ver, ops[op].passed, ops[op].total)
+	}
+	fmt.Fprintf(&b, "\n## Cases that do not pass\n\n| case | status | reason |\n|---|---|---|\n")
+	for _, r := range all {
+		if r.status == "passed" {
+			continue
+		}
+		reason := strings.ReplaceAll(r.reason, "|", `\|`)
+		reason = strings.ReplaceAll(reason, "\n", " ")
+		if len(reason) > 240 {
+			reason = reason[:240] + "…"
+		}
+		fmt.Fprintf(&b, "| %s/%s | %s | %s |\n", r.suite, r.name, r.status, reason)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}

@@ -1,0 +1,446 @@
+package interp
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// DefaultMaxMemory bounds any single tensor a run may allocate (8 GiB).
+const DefaultMaxMemory = 8 << 30
+
+// Options configure a Session.
+type Options struct {
+	// MaxMemory is the largest tensor, in bytes, a kernel may allocate; a node
+	// whose output would be larger fails before allocating. 0 means DefaultMaxMemory.
+	MaxMemory int64
+	// Threads bounds the goroutines a kernel may use; 0 means GOMAXPROCS.
+	Threads int
+}
+
+// Session is a model prepared for execution: kernels built, constants
+// converted, and a plan of when each intermediate can be freed. It is
+// immutable after NewSession, so Run may be called from several goroutines.
+type Session struct {
+	model *onnx.Model
+	main  *plan
+	opts  Options
+}
+
+// NewSession prepares m for execution. Every node's op must have a kernel at
+// the model's opset: an unknown op is an error naming node, op, domain and opset.
+func NewSession(m *onnx.Model, opts Options) (*Session, error) {
+	if opts.MaxMemory <= 0 {
+		opts.MaxMemory = DefaultMaxMemory
+	}
+	if opts.Threads <= 0 {
+		opts.Threads = runtime.GOMAXPROCS(0)
+	}
+	c := &compiler{model: m}
+	p, err := c.compile(m.Graph)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{model: m, main: p, opts: opts}, nil
+}
+
+// Inputs returns the graph inputs a caller must (or may) feed, excluding
+// inputs that only carry an initializer (IR < 4 models list those as inputs).
+func (s *Session) Inputs() []*onnx.Value {
+	var out []*onnx.Value
+	for _, v := range s.model.Graph.Inputs {
+		if v.Const == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Outputs returns the graph outputs in order.
+func (s *Session) Outputs() []*onnx.Value { return s.model.Graph.Outputs }
+
+// Run executes the model on inputs keyed by input name and returns the
+// outputs in graph order.
+func (s *Session) Run(inputs map[string]*Tensor) ([]*Tensor, error) {
+	in := make([]*Tensor, len(s.main.inputValues))
+	for i, v := range s.main.inputValues {
+		t, ok := inputs[v.Name]
+		if !ok {
+			if v.Const != nil {
+				continue // an initializer-backed input keeps its default
+			}
+			return nil, fmt.Errorf("input %q is missing (the model takes %s)", v.Name, describeInputs(s.Inputs()))
+		}
+		if err := checkInput(v, t); err != nil {
+			return nil, err
+		}
+		in[i] = t
+	}
+	for name := range inputs {
+		if s.model.Graph.ValueByName(name) == nil || !s.model.Graph.ValueByName(name).IsGraphInput() {
+			return nil, fmt.Errorf("input %q is not an input of the model (it takes %s)", name, describeInputs(s.Inputs()))
+		}
+	}
+	ctx := &Ctx{opts: &s.opts}
+	return ctx.run(s.main, in, nil)
+}
+
+func describeInputs(vs []*onnx.Value) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = fmt.Sprintf("%s %s", v.Name, v.Type)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// checkInput compares a fed tensor with the declared type of a graph input.
+func checkInput(v *onnx.Value, t *Tensor) error {
+	if t == nil {
+		return fmt.Errorf("input %q is nil", v.Name)
+	}
+	ty := v.Type
+	if ty == nil {
+		return nil
+	}
+	switch ty.Kind {
+	case onnx.TypeTensor:
+		if t.Kind != KindTensor {
+			return fmt.Errorf("input %q: got %s, the model declares %s", v.Name, t, ty)
+		}
+		if ty.Elem != onnx.Undefined && ty.Elem != t.DType {
+			return fmt.Errorf("input %q: got %s, the model declares %s", v.Name, t, ty)
+		}
+		if !ty.HasShape() {
+			return nil
+		}
+		if len(ty.Shape) != len(t.Shape) {
+			return fmt.Errorf("input %q: got %s (rank %d), the model declares %s (rank %d)", v.Name, t, len(t.Shape), ty, len(ty.Shape))
+		}
+		for i, d := range ty.Shape {
+			if d.IsStatic() && d.Value != int64(t.Shape[i]) {
+				return fmt.Errorf("input %q: got %s, the model declares %s (dimension %d differs)", v.Name, t, ty, i)
+			}
+		}
+	case onnx.TypeSequence:
+		if t.Kind != KindSequence {
+			return fmt.Errorf("input %q: got %s, the model declares %s", v.Name, t, ty)
+		}
+	case onnx.TypeOptional:
+		if t.Kind != KindOptional {
+			return fmt.Errorf("input %q: got %s, the model declares %s", v.Name, t, ty)
+		}
+	}
+	return nil
+}
+
+// plan is a compiled graph: slots for its values, kernels, and a free list.
+type plan struct {
+	graph       *onnx.Graph
+	slots       map[*onnx.Value]int
+	nslots      int
+	consts      []constSlot
+	inputValues []*onnx.Value
+	inputs      []int
+	outputs     []int
+	outer       []outerRef
+	steps       []step
+}
+
+type constSlot struct {
+	slot int
+	t    *Tensor
+}
+
+type outerRef struct {
+	slot int
+	v    *onnx.Value
+}
+
+type step struct {
+	node   *onnx.Node
+	kernel Kernel
+	in     []int // -1: omitted input
+	out    []int // -1: omitted output
+	free   []int // slots whose last reader is this step
+}
+
+type compiler struct {
+	model *onnx.Model
+}
+
+func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
+	p := &plan{graph: g, slots: map[*onnx.Value]int{}}
+	slot := func(v *onnx.Value) int {
+		if s, ok := p.slots[v]; ok {
+			return s
+		}
+		p.slots[v] = p.nslots
+		p.nslots++
+		if v.Graph() != g {
+			p.outer = append(p.outer, outerRef{p.slots[v], v})
+		}
+		return p.slots[v]
+	}
+	for _, v := range g.Inputs {
+		p.inputValues = append(p.inputValues, v)
+		p.inputs = append(p.inputs, slot(v))
+	}
+	for _, v := range g.Initializers {
+		t, err := FromONNX(v.Const)
+		if err != nil {
+			return nil, fmt.Errorf("graph %q: initializer %q: %w", g.Name, v.Name, err)
+		}
+		p.consts = append(p.consts, constSlot{slot(v), t})
+	}
+	order := append([]*onnx.Node(nil), g.Nodes...)
+	if err := g.TopoSort(); err != nil {
+		return nil, err
+	}
+	order, g.Nodes = g.Nodes, order // run in dependency order without reordering the model
+	lastUse := map[int]int{}
+	for i, n := range order {
+		opset := opsetFor(c.model, n.Domain)
+		b, _, ok := Lookup(n.Domain, n.OpType, opset)
+		if !ok {
+			return nil, fmt.Errorf("%s: op %s of domain %q at opset %d is not implemented by the interpreter", onnx.NodePlace(n), n.OpType, domainName(n.Domain), opset)
+		}
+		k, err := b(&Build{Node: n, Opset: opset, c: c})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", onnx.NodePlace(n), err)
+		}
+		st := step{node: n, kernel: k}
+		for _, v := range n.Inputs() {
+			if v == nil {
+				st.in = append(st.in, -1)
+				continue
+			}
+			s := slot(v)
+			st.in = append(st.in, s)
+			lastUse[s] = i
+		}
+		for _, v := range n.ImplicitInputs() {
+			lastUse[slot(v)] = i
+		}
+		for _, v := range n.Outputs() {
+			if v == nil {
+				st.out = append(st.out, -1)
+				continue
+			}
+			st.out = append(st.out, slot(v))
+		}
+		p.steps = append(p.steps, st)
+	}
+	for _, v := range g.Outputs {
+		p.outputs = append(p.outputs, slot(v))
+	}
+	// Free an intermediate after its last reader, unless it must survive the run.
+	keep := map[int]bool{}
+	for _, s := range p.outputs {
+		keep[s] = true
+	}
+	for _, c := range p.consts {
+		keep[c.slot] = true
+	}
+	for _, o := range p.outer {
+		keep[o.slot] = true
+	}
+	for _, s := range p.inputs {
+		keep[s] = true
+	}
+	for s, i := range lastUse {
+		if !keep[s] {
+			p.steps[i].free = append(p.steps[i].free, s)
+		}
+	}
+	return p, nil
+}
+
+func opsetFor(m *onnx.Model, domain string) int64 {
+	v := m.Opset(domain)
+	if v == 0 && (domain == "" || domain == "ai.onnx") {
+		v = 1
+	}
+	return v
+}
+
+func domainName(d string) string {
+	if d == "" {
+		return "ai.onnx"
+	}
+	return d
+}
+
+// Ctx is the state of one run, handed to kernels: memory limit, thread bound
+// and the frames of enclosing graphs for subgraph execution.
+type Ctx struct {
+	opts  *Options
+	frame *frame
+}
+
+type frame struct {
+	plan   *plan
+	vals   []*Tensor
+	parent *frame
+}
+
+func (f *frame) lookup(v *onnx.Value) *Tensor {
+	for ; f != nil; f = f.parent {
+		if s, ok := f.plan.slots[v]; ok && f.vals[s] != nil {
+			return f.vals[s]
+		}
+	}
+	return nil
+}
+
+// Threads is the number of goroutines a kernel may use.
+func (c *Ctx) Threads() int { return c.opts.Threads }
+
+// MemoryLimitError is returned when a tensor would exceed Options.MaxMemory.
+type MemoryLimitError struct {
+	Bytes, Limit int64
+	Shape        []int
+	DType        onnx.DataType
+}
+
+func (e *MemoryLimitError) Error() string {
+	return fmt.Sprintf("a %s%v tensor would need %d bytes, over the memory limit of %d bytes (--max-memory)", e.DType, e.Shape, e.Bytes, e.Limit)
+}
+
+// New allocates a zeroed tensor, refusing (before allocating) any tensor over
+// the memory limit: the run then fails with a MemoryLimitError naming the node.
+func (c *Ctx) New(dt onnx.DataType, shape ...int) *Tensor {
+	n := int64(1)
+	for _, d := range shape {
+		if d < 0 {
+			panic(kernelError{fmt.Errorf("negative dimension in shape %v", shape)})
+		}
+		if d != 0 && n > (1<<62)/int64(d) {
+			n = 1 << 62
+			break
+		}
+		n *= int64(d)
+	}
+	bytes := n * elemBytes(dt)
+	if bytes > c.opts.MaxMemory || bytes < 0 {
+		panic(kernelError{&MemoryLimitError{Bytes: bytes, Limit: c.opts.MaxMemory, Shape: append([]int{}, shape...), DType: dt}})
+	}
+	d, err := makeData(dt, int(n))
+	if err != nil {
+		panic(kernelError{err})
+	}
+	return &Tensor{DType: dt, Shape: append([]int{}, shape...), Data: d}
+}
+
+// kernelError carries an error out of a kernel through panic (used by Ctx.New).
+type kernelError struct{ err error }
+
+// RunGraph runs a compiled subgraph with the given inputs. Values of enclosing
+// graphs that the subgraph reads come from the current run.
+func (c *Ctx) RunGraph(g *Graph, inputs []*Tensor) ([]*Tensor, error) {
+	return c.run(g.plan, inputs, c.frame)
+}
+
+func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
+	f := &frame{plan: p, vals: make([]*Tensor, p.nslots), parent: parent}
+	for _, cs := range p.consts {
+		f.vals[cs.slot] = cs.t
+	}
+	if len(inputs) > len(p.inputs) {
+		return nil, fmt.Errorf("graph %q takes %d inputs, got %d", p.graph.Name, len(p.inputs), len(inputs))
+	}
+	for i, t := range inputs {
+		if t != nil {
+			f.vals[p.inputs[i]] = t
+		}
+	}
+	for _, o := range p.outer {
+		f.vals[o.slot] = parent.lookup(o.v)
+	}
+	sub := &Ctx{opts: c.opts, frame: f}
+	in := make([]*Tensor, 0, 8)
+	for i := range p.steps {
+		st := &p.steps[i]
+		in = in[:0]
+		for _, s := range st.in {
+			if s < 0 {
+				in = append(in, nil)
+				continue
+			}
+			t := f.vals[s]
+			if t == nil {
+				return nil, fmt.Errorf("%s: input %q has no value", onnx.NodePlace(st.node), slotName(p, s))
+			}
+			in = append(in, t)
+		}
+		out, err := sub.call(st, in)
+		if err != nil {
+			return nil, err
+		}
+		for j, s := range st.out {
+			if s < 0 {
+				continue
+			}
+			if j >= len(out) || out[j] == nil {
+				return nil, fmt.Errorf("%s: kernel produced no value for output %d %q", onnx.NodePlace(st.node), j, st.node.Output(j).Name)
+			}
+			f.vals[s] = out[j]
+		}
+		for _, s := range st.free {
+			f.vals[s] = nil
+		}
+	}
+	outs := make([]*Tensor, len(p.outputs))
+	for i, s := range p.outputs {
+		outs[i] = f.vals[s]
+		if outs[i] == nil {
+			return nil, fmt.Errorf("graph %q: output %q was not computed", p.graph.Name, slotName(p, s))
+		}
+	}
+	return outs, nil
+}
+
+func slotName(p *plan, s int) string {
+	for v, i := range p.slots {
+		if i == s {
+			return v.Name
+		}
+	}
+	return "?"
+}
+
+// call runs one kernel, turning panics and errors into errors that name the
+// node and describe its inputs.
+func (c *Ctx) call(st *step, in []*Tensor) (out []*Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if ke, ok := r.(kernelError); ok {
+				err = fmt.Errorf("%s: %w", describeNode(st.node, in), ke.err)
+				return
+			}
+			err = fmt.Errorf("%s: internal error: %v", describeNode(st.node, in), r)
+		}
+	}()
+	out, err = st.kernel(c, in)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", describeNode(st.node, in), err)
+	}
+	return out, nil
+}
+
+// describeNode names a node and its inputs with their shapes for error messages.
+func describeNode(n *onnx.Node, in []*Tensor) string {
+	parts := make([]string, 0, len(in))
+	for i, t := range in {
+		name := ""
+		if v := n.Input(i); v != nil {
+			name = v.Name
+		}
+		if t == nil {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%q %s", name, t))
+	}
+	return fmt.Sprintf("%s with inputs %s", onnx.NodePlace(n), strings.Join(parts, ", "))
+}
