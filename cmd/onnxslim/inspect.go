@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/onnxslim/onnxslim/internal/stats"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/urfave/cli/v3"
+)
+
+func init() { register(inspectCommand) }
+
+func inspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "print a model's signature, op histogram, size and FLOPs",
+		UsageText: "onnxslim inspect IN.onnx [--json]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of text"},
+		},
+		Action: func(_ context.Context, c *cli.Command) error {
+			path, err := oneArg(c, "model file")
+			if err != nil {
+				return err
+			}
+			m, files, err := loadModel(path)
+			if err != nil {
+				return err
+			}
+			info := inspectModel(m, files)
+			w := c.Root().Writer
+			if c.Bool("json") {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(info)
+			}
+			return info.writeText(w, path)
+		},
+	}
+}
+
+// modelInfo is inspect's JSON output. The first keys are fixed by docs/cli.md;
+// external_data is an addition.
+type modelInfo struct {
+	IRVersion        int64            `json:"ir_version"`
+	Opsets           map[string]int64 `json:"opsets"`
+	Producer         string           `json:"producer"`
+	Inputs           []ioInfo         `json:"inputs"`
+	Outputs          []ioInfo         `json:"outputs"`
+	Nodes            int              `json:"nodes"`
+	Ops              map[string]int   `json:"ops"`
+	Parameters       int64            `json:"parameters"`
+	InitializerBytes int64            `json:"initializer_bytes"`
+	FileBytes        int64            `json:"file_bytes"`
+	Flops            *int64           `json:"flops"`
+	ExternalData     []externalFile   `json:"external_data"`
+}
+
+// ioInfo is one graph input or output. Shape entries are int64 (static), string
+// (symbolic) or nil (unknown); Shape is nil when even the rank is unknown.
+type ioInfo struct {
+	Name  string `json:"name"`
+	DType string `json:"dtype"`
+	Shape []any  `json:"shape"`
+}
+
+func inspectModel(m *onnx.Model, files modelFiles) modelInfo {
+	info := modelInfo{
+		IRVersion:        m.IRVersion,
+		Opsets:           map[string]int64{},
+		Producer:         strings.TrimSpace(m.ProducerName + " " + m.ProducerVersion),
+		Inputs:           []ioInfo{},
+		Outputs:          []ioInfo{},
+		Nodes:            stats.Nodes(m),
+		Ops:              stats.OpHistogram(m),
+		Parameters:       stats.Params(m),
+		InitializerBytes: stats.Bytes(m),
+		FileBytes:        files.Bytes,
+		Flops:            flops(m),
+		ExternalData:     files.External,
+	}
+	if info.ExternalData == nil {
+		info.ExternalData = []externalFile{}
+	}
+	for _, o := range m.Opsets {
+		d := o.Domain
+		if d == "" {
+			d = "ai.onnx"
+		}
+		info.Opsets[d] = o.Version
+	}
+	for _, v := range m.Graph.Inputs {
+		// Before IR 4 initializers were also listed as inputs; they are weights, not inputs.
+		if !v.IsConst() {
+			info.Inputs = append(info.Inputs, valueIO(v))
+		}
+	}
+	for _, v := range m.Graph.Outputs {
+		info.Outputs = append(info.Outputs, valueIO(v))
+	}
+	return info
+}
+
+func valueIO(v *onnx.Value) ioInfo {
+	r := ioInfo{Name: v.Name, DType: "unknown"}
+	t := v.Type
+	if t == nil {
+		return r
+	}
+	if t.Kind == onnx.TypeTensor || t.Kind == onnx.TypeSparseTensor {
+		r.DType = t.Elem.String()
+		if t.HasShape() {
+			r.Shape = make([]any, len(t.Shape))
+			for i, d := range t.Shape {
+				switch d.Kind {
+				case onnx.DimValue:
+					r.Shape[i] = d.Value
+				case onnx.DimParam:
+					r.Shape[i] = d.Param
+				}
+			}
+		}
+		return r
+	}
+	r.DType = t.String() // sequence, map, optional: the whole type says more than an element type
+	return r
+}
+
+func shapeText(s []any) string {
+	if s == nil {
+		return "?"
+	}
+	parts := make([]string, len(s))
+	for i, d := range s {
+		if d == nil {
+			parts[i] = "?"
+		} else {
+			parts[i] = fmt.Sprint(d)
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+func (info modelInfo) writeText(out io.Writer, path string) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "model\t%s\n", path)
+	fmt.Fprintf(w, "ir version\t%d\n", info.IRVersion)
+	var opsets []string
+	for d, v := range info.Opsets {
+		opsets = append(opsets, fmt.Sprintf("%s %d", d, v))
+	}
+	sort.Strings(opsets)
+	fmt.Fprintf(w, "opsets\t%s\n", strings.Join(opsets, ", "))
+	fmt.Fprintf(w, "producer\t%s\n", info.Producer)
+	fmt.Fprintf(w, "nodes\t%d\n", info.Nodes)
+	fmt.Fprintf(w, "parameters\t%s\n", groupDigits(info.Parameters))
+	fmt.Fprintf(w, "initializers\t%s\n", humanBytes(info.InitializerBytes))
+	fmt.Fprintf(w, "file\t%s\n", humanBytes(info.FileBytes))
+	for _, e := range info.ExternalData {
+		fmt.Fprintf(w, "external data\t%s (%s)\n", e.Location, humanBytes(e.Bytes))
+	}
+	if info.Flops != nil {
+		fmt.Fprintf(w, "FLOPs\t%s (Conv, Gemm, MatMul)\n", groupDigits(*info.Flops))
+	} else {
+		fmt.Fprintf(w, "FLOPs\tunknown (shapes not declared)\n")
+	}
+	for _, sec := range []struct {
+		title string
+		ios   []ioInfo
+	}{{"inputs", info.Inputs}, {"outputs", info.Outputs}} {
+		fmt.Fprintf(w, "\n%s\n", sec.title)
+		for _, v := range sec.ios {
+			fmt.Fprintf(w, "  %s\t%s\t%s\n", v.Name, v.DType, shapeText(v.Shape))
+		}
+	}
+	fmt.Fprintf(w, "\nops\n")
+	ops := make([]string, 0, len(info.Ops))
+	for op := range info.Ops {
+		ops = append(ops, op)
+	}
+	// Most frequent first, then by name, so the output is stable.
+	sort.Slice(ops, func(i, j int) bool {
+		if info.Ops[ops[i]] != info.Ops[ops[j]] {
+			return info.Ops[ops[i]] > info.Ops[ops[j]]
+		}
+		return ops[i] < ops[j]
+	})
+	for _, op := range ops {
+		fmt.Fprintf(w, "  %s\t%d\n", op, info.Ops[op])
+	}
+	return w.Flush()
+}
+
+// groupDigits renders 1234567 as 1,234,567.
+func groupDigits(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

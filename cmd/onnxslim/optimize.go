@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/onnxslim/onnxslim/internal/stats"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/urfave/cli/v3"
+)
+
+// optimizeCommand is the main job: onnxslim IN -o OUT [flags].
+func optimizeCommand() *cli.Command {
+	return &cli.Command{
+		UsageText: "onnxslim IN.onnx -o OUT.onnx [--passes SPEC] [--verify|--no-verify] [--inputs DIR] [--dim NAME=VALUE]... [--report FILE.md] [--json FILE.json] [--external-data] [--quiet]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the optimized model to `FILE`", TakesFile: true},
+			&cli.StringFlag{Name: "passes", Usage: "comma-separated passes to run (`SPEC`); \"none\" re-encodes without changes"},
+			&cli.BoolWithInverseFlag{Name: "verify", Value: true, Usage: "run OUT against IN and compare outputs"},
+			&cli.StringFlag{Name: "inputs", Usage: "inputs for verification from `DIR` (.npy per input or input_N.pb)", TakesFile: true},
+			&cli.StringSliceFlag{Name: "dim", Usage: "fix a symbolic dimension, `NAME=VALUE` (repeatable)"},
+			&cli.StringFlag{Name: "report", Usage: "write a markdown report of the run to `FILE.md`", TakesFile: true},
+			&cli.StringFlag{Name: "json", Usage: "write a machine-readable run report to `FILE.json`", TakesFile: true},
+			&cli.BoolFlag{Name: "external-data", Usage: "store large initializers in OUT's base name + .data beside OUT"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+		},
+		Action: runOptimize,
+	}
+}
+
+// optimizeReport is the --json run report.
+type optimizeReport struct {
+	Input        string       `json:"input"`
+	Output       string       `json:"output"`
+	Passes       []PassReport `json:"passes"`
+	NodesBefore  int          `json:"nodes_before"`
+	NodesAfter   int          `json:"nodes_after"`
+	ParamsBefore int64        `json:"params_before"`
+	ParamsAfter  int64        `json:"params_after"`
+	BytesBefore  int64        `json:"bytes_before"`
+	BytesAfter   int64        `json:"bytes_after"`
+	FlopsBefore  *int64       `json:"flops_before"`
+	FlopsAfter   *int64       `json:"flops_after"`
+	MS           float64      `json:"ms"`
+}
+
+func runOptimize(ctx context.Context, c *cli.Command) error {
+	if c.Args().Len() == 0 {
+		return usageErrorf("missing IN.onnx (usage: %s; commands: %s)", c.UsageText, commandNames(c))
+	}
+	in, err := oneArg(c, "input model")
+	if err != nil {
+		return err
+	}
+	out := c.String("output")
+	if out == "" {
+		return usageErrorf("missing -o OUT.onnx (usage: %s)", c.UsageText)
+	}
+	if _, err := parseDims(c.StringSlice("dim")); err != nil {
+		return err
+	}
+	pipeline, err := newPipeline(c.String("passes"), c.IsSet("passes"))
+	if err != nil {
+		return err
+	}
+	if dir := c.String("inputs"); dir != "" {
+		if st, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("--inputs: %w", err)
+		} else if !st.IsDir() {
+			return fmt.Errorf("--inputs %s: not a folder", dir)
+		}
+	}
+	if same, err := sameFile(in, out); err == nil && same && c.Bool("external-data") {
+		// Saving would replace the data file the input still points to.
+		return usageErrorf("-o %s is the input file; --external-data needs a different output", out)
+	}
+
+	start := time.Now()
+	m, inFiles, err := loadModel(in)
+	if err != nil {
+		return err
+	}
+	rep := optimizeReport{
+		Input: in, Output: out,
+		NodesBefore: stats.Nodes(m), ParamsBefore: stats.Params(m),
+		BytesBefore: inFiles.TotalBytes(), FlopsBefore: flops(m),
+	}
+	if rep.Passes, err = pipeline(ctx, m); err != nil {
+		return inFile(in, err)
+	}
+	outFiles, err := saveModel(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data")})
+	if err != nil {
+		return err
+	}
+	rep.NodesAfter, rep.ParamsAfter = stats.Nodes(m), stats.Params(m)
+	rep.BytesAfter, rep.FlopsAfter = outFiles.TotalBytes(), flops(m)
+	rep.MS = float64(time.Since(start).Microseconds()) / 1000
+
+	if path := c.String("json"); path != "" {
+		if err := writeJSON(path, rep); err != nil {
+			return err
+		}
+	}
+	if path := c.String("report"); path != "" {
+		if err := onnx.WriteFileAtomic(path, func(w io.Writer) error { return writeMarkdown(w, rep) }); err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+	}
+	if !c.Bool("quiet") {
+		fmt.Fprintf(c.Root().Writer, "%s → %s: nodes %d → %d, parameters %d → %d, size %s → %s\n",
+			in, out, rep.NodesBefore, rep.NodesAfter, rep.ParamsBefore, rep.ParamsAfter,
+			humanBytes(rep.BytesBefore), humanBytes(rep.BytesAfter))
+	}
+	return nil
+}
+
+// flops is the model's FLOPs from its declared shapes, nil when unknown.
+func flops(m *onnx.Model) *int64 {
+	if f, ok := stats.FLOPs(m, stats.DeclaredShape); ok {
+		return &f
+	}
+	return nil
+}
+
+// parseDims parses --dim NAME=VALUE flags.
+func parseDims(specs []string) (map[string]int64, error) {
+	dims := map[string]int64{}
+	for _, s := range specs {
+		name, val, ok := strings.Cut(s, "=")
+		v, err := strconv.ParseInt(val, 10, 64)
+		if !ok || name == "" || err != nil || v < 0 {
+			return nil, usageErrorf("--dim %q: want NAME=VALUE with VALUE a non-negative integer", s)
+		}
+		dims[name] = v
+	}
+	return dims, nil
+}
+
+func writeJSON(path string, v any) error {
+	err := onnx.WriteFileAtomic(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
+	if err != nil {
+		return fmt.Errorf("--json: %w", err)
+	}
+	return nil
+}
+
+func writeMarkdown(w io.Writer, r optimizeReport) error {
+	fl := func(p *int64) string {
+		if p == nil {
+			return "unknown"
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# onnxslim: `%s` → `%s`\n\n", filepath.Base(r.Input), filepath.Base(r.Output))
+	b.WriteString("| | before | after |\n|---|---:|---:|\n")
+	fmt.Fprintf(&b, "| nodes | %d | %d |\n", r.NodesBefore, r.NodesAfter)
+	fmt.Fprintf(&b, "| parameters | %d | %d |\n", r.ParamsBefore, r.ParamsAfter)
+	fmt.Fprintf(&b, "| bytes | %d | %d |\n", r.BytesBefore, r.BytesAfter)
+	fmt.Fprintf(&b, "| FLOPs | %s | %s |\n\n", fl(r.FlopsBefore), fl(r.FlopsAfter))
+	if len(r.Passes) == 0 {
+		b.WriteString("No passes ran: the model was re-encoded unchanged.\n")
+	} else {
+		b.WriteString("| pass | nodes | parameters | bytes | ms |\n|---|---:|---:|---:|---:|\n")
+		for _, p := range r.Passes {
+			fmt.Fprintf(&b, "| %s | %d → %d | %d → %d | %d → %d | %.1f |\n", p.Name,
+				p.NodesBefore, p.NodesAfter, p.ParamsBefore, p.ParamsAfter, p.BytesBefore, p.BytesAfter, p.MS)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// sameFile reports whether two paths name the same existing file.
+func sameFile(a, b string) (bool, error) {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	sb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(sa, sb), nil
+}
+
+func commandNames(c *cli.Command) string {
+	var names []string
+	for _, sc := range c.Root().Commands {
+		if !sc.Hidden && sc.Name != "help" {
+			names = append(names, sc.Name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// humanBytes renders a size as 1.2 MiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
