@@ -3,14 +3,21 @@ package onnx
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	pb "github.com/onnxslim/onnxslim/onnx/internal/onnxpb"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // MaxGraphDepth bounds the nesting of subgraphs (If inside Loop inside …).
 const MaxGraphDepth = 64
+
+// protoRecursionLimit lets protobuf parse MaxGraphDepth nested subgraphs (each
+// level is GraphProto → NodeProto → AttributeProto, plus types inside) so that
+// the decoder, not protobuf, reports over-deep nesting with its place.
+const protoRecursionLimit = 4 * (MaxGraphDepth + 4) * 4
 
 // Decode parses a serialized ModelProto into the IR and checks that its graphs
 // are well formed (every input defined, no duplicate names, no cycles).
@@ -32,7 +39,11 @@ func DecodeUnchecked(data []byte) (*Model, error) {
 		return nil, errors.New("empty file: not an ONNX model")
 	}
 	mp := &pb.ModelProto{}
-	if err := (proto.UnmarshalOptions{RecursionLimit: 4 * (MaxGraphDepth + 4) * 4}).Unmarshal(data, mp); err != nil {
+	if err := (proto.UnmarshalOptions{RecursionLimit: protoRecursionLimit}).Unmarshal(data, mp); err != nil {
+		// The protobuf error does not say where; find the place for the message.
+		if where := locateWireError(data, mp.ProtoReflect().Descriptor(), "model", 0, 0); where != "" {
+			return nil, fmt.Errorf("not a valid ONNX protobuf: %s: %w", where, err)
+		}
 		return nil, fmt.Errorf("not a valid ONNX protobuf: %w", err)
 	}
 	if mp.Graph == nil {
@@ -477,4 +488,112 @@ func marshalAll[T proto.Message](ms []T) ([][]byte, error) {
 		out[i] = b
 	}
 	return out, nil
+}
+
+// locateWireError walks the wire format of a message that protobuf refused and
+// names the first field that is malformed: its byte offset and its path from
+// the model (e.g. `byte 1234 in model.graph.node[3] "conv1".attribute[0]`).
+// It returns "" if it finds nothing wrong.
+func locateWireError(b []byte, md protoreflect.MessageDescriptor, path string, base, depth int) string {
+	if depth > protoRecursionLimit {
+		return fmt.Sprintf("byte %d in %s: messages nested deeper than %d levels", base, path, protoRecursionLimit)
+	}
+	counts := map[protowire.Number]int{}
+	for off := 0; off < len(b); {
+		num, typ, n := protowire.ConsumeTag(b[off:])
+		if n < 0 {
+			return fmt.Sprintf("byte %d in %s: bad field tag (%v)", base+off, path, protowire.ParseError(n))
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[off+n:])
+		fd := md.Fields().ByNumber(num)
+		idx := counts[num]
+		counts[num]++
+		if m < 0 {
+			// A message cut short (a truncated file): name the innermost place reached.
+			if l, ln := protowire.ConsumeVarint(b[off+n:]); typ == protowire.BytesType && ln > 0 && fd != nil &&
+				fd.Kind() == protoreflect.MessageKind && l > uint64(len(b)-off-n-ln) {
+				val := b[off+n+ln:]
+				sub := path + "." + string(fd.Name())
+				if fd.IsList() {
+					sub += fmt.Sprintf("[%d]", idx)
+				}
+				if where := locateWireError(val, fd.Message(), sub+messageName(val, fd.Message()), base+off+n+ln, depth+1); where != "" {
+					return where
+				}
+				return fmt.Sprintf("byte %d in %s: the data ends %d bytes early", base+off, sub, l-uint64(len(val)))
+			}
+			return fmt.Sprintf("byte %d in %s: field #%d%s is truncated or malformed (%v)", base+off, path, num, fieldName(md, num), protowire.ParseError(m))
+		}
+		if fd != nil && typ == protowire.BytesType {
+			val, vn := protowire.ConsumeBytes(b[off+n:])
+			valBase := base + off + n + vn - len(val) // where the payload starts, after its length
+			sub := path + "." + string(fd.Name())
+			if fd.IsList() {
+				sub += fmt.Sprintf("[%d]", idx)
+			}
+			switch {
+			case fd.Kind() == protoreflect.MessageKind:
+				if where := locateWireError(val, fd.Message(), sub+messageName(val, fd.Message()), valBase, depth+1); where != "" {
+					return where
+				}
+			case fd.Kind() == protoreflect.StringKind && !utf8.Valid(val):
+				return fmt.Sprintf("byte %d in %s: string is not valid UTF-8", valBase, sub)
+			case fd.IsList() && fd.Kind() != protoreflect.BytesKind && !validPacked(val, fd.Kind()):
+				return fmt.Sprintf("byte %d in %s: packed %s values are truncated", valBase, sub, fd.Kind())
+			}
+		}
+		off += n + m
+	}
+	return ""
+}
+
+func fieldName(md protoreflect.MessageDescriptor, num protowire.Number) string {
+	if fd := md.Fields().ByNumber(num); fd != nil {
+		return " (" + string(fd.Name()) + ")"
+	}
+	return ""
+}
+
+// messageName returns ` "NAME"` when the message has a well-formed name field,
+// so that a place reads node[3] "conv1" rather than only an index.
+func messageName(b []byte, md protoreflect.MessageDescriptor) string {
+	fd := md.Fields().ByName("name")
+	if fd == nil || fd.Kind() != protoreflect.StringKind {
+		return ""
+	}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return ""
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if m < 0 {
+			return ""
+		}
+		if num == fd.Number() && typ == protowire.BytesType {
+			if v, _ := protowire.ConsumeBytes(b[n:]); utf8.Valid(v) && len(v) <= 200 {
+				return fmt.Sprintf(" %q", v)
+			}
+		}
+		b = b[n+m:]
+	}
+	return ""
+}
+
+// validPacked reports whether b parses as packed scalars of the given kind.
+func validPacked(b []byte, k protoreflect.Kind) bool {
+	switch k {
+	case protoreflect.FloatKind, protoreflect.Fixed32Kind, protoreflect.Sfixed32Kind:
+		return len(b)%4 == 0
+	case protoreflect.DoubleKind, protoreflect.Fixed64Kind, protoreflect.Sfixed64Kind:
+		return len(b)%8 == 0
+	}
+	for len(b) > 0 {
+		_, n := protowire.ConsumeVarint(b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }
