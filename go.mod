@@ -3,6 +3,13 @@ module github.com/onnxslim/onnxslim
 go 1.26.8
 
 require (
+	codeberg.org/sbinet/npyio v0.14.0
 	github.com/urfave/cli/v3 v3.14.0
 	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	github.com/nlpodyssey/gopickle v0.3.0 // indirect
+	golang.org/x/text v0.34.0 // indirect
+	gonum.org/v1/gonum v0.17.0 // indirect
 )

@@ -87,6 +87,42 @@ func (s *Session) Run(inputs map[string]*Tensor) ([]*Tensor, error) {
 	return ctx.run(s.main, in, nil)
 }
 
+// Stats describes the memory of one run.
+type Stats struct {
+	// PeakLiveBytes is the largest total size of the intermediate tensors
+	// alive at once in the main graph (inputs and weights not included).
+	PeakLiveBytes int64
+	// Largest holds the sizes of the two largest intermediates.
+	Largest [2]int64
+}
+
+// RunStats is Run, also reporting the run's memory statistics.
+func (s *Session) RunStats(inputs map[string]*Tensor) ([]*Tensor, Stats, error) {
+	st := &Stats{}
+	in := make([]*Tensor, len(s.main.inputValues))
+	for i, v := range s.main.inputValues {
+		in[i] = inputs[v.Name]
+	}
+	ctx := &Ctx{opts: &s.opts, stats: st}
+	out, err := ctx.run(s.main, in, nil)
+	return out, *st, err
+}
+
+// tensorBytes is the in-memory size of a runtime value.
+func tensorBytes(t *Tensor) int64 {
+	if t == nil {
+		return 0
+	}
+	if t.Kind != KindTensor {
+		var n int64
+		for _, e := range t.Elems {
+			n += tensorBytes(e)
+		}
+		return n
+	}
+	return int64(t.Len()) * elemBytes(t.DType)
+}
+
 func describeInputs(vs []*onnx.Value) string {
 	parts := make([]string, len(vs))
 	for i, v := range vs {
@@ -277,6 +313,7 @@ func domainName(d string) string {
 type Ctx struct {
 	opts  *Options
 	frame *frame
+	stats *Stats // nil unless the caller asked for statistics
 }
 
 type frame struct {
@@ -359,6 +396,8 @@ func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
 		f.vals[o.slot] = parent.lookup(o.v)
 	}
 	sub := &Ctx{opts: c.opts, frame: f}
+	var live int64
+	track := c.stats != nil && parent == nil
 	in := make([]*Tensor, 0, 8)
 	for i := range p.steps {
 		st := &p.steps[i]
@@ -386,8 +425,23 @@ func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
 				return nil, fmt.Errorf("%s: kernel produced no value for output %d %q", onnx.NodePlace(st.node), j, st.node.Output(j).Name)
 			}
 			f.vals[s] = out[j]
+			if track {
+				b := tensorBytes(out[j])
+				live += b
+				if l := &c.stats.Largest; b > l[0] {
+					l[0], l[1] = b, l[0]
+				} else if b > l[1] {
+					l[1] = b
+				}
+			}
+		}
+		if track {
+			c.stats.PeakLiveBytes = max(c.stats.PeakLiveBytes, live)
 		}
 		for _, s := range st.free {
+			if track {
+				live -= tensorBytes(f.vals[s])
+			}
 			f.vals[s] = nil
 		}
 	}

@@ -1,0 +1,199 @@
+package dataset
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// Random makes seeded random inputs from the declared types: floats uniform
+// in [-1, 1), integers in a range their consumers accept (indices into a
+// Gather or embedding table stay below the table's size), bools fair coins.
+// Symbolic dimensions take their value from dims, else 1.
+func Random(inputs []*onnx.Value, seed uint64, dims map[string]int64) (map[string]*interp.Tensor, error) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9E3779B97F4A7C15))
+	out := map[string]*interp.Tensor{}
+	for _, v := range inputs {
+		shape, err := ConcreteShape(v, dims)
+		if err != nil {
+			return nil, err
+		}
+		t := interp.Make(v.Type.Elem, shape...)
+		hi := intRange(v)
+		switch d := t.Data.(type) {
+		case []float32:
+			for i := range d {
+				d[i] = float32(rng.Float64()*2 - 1)
+			}
+		case []float64:
+			for i := range d {
+				d[i] = rng.Float64()*2 - 1
+			}
+		case []uint16: // float16 / bfloat16 / uint16
+			for i := range d {
+				switch v.Type.Elem {
+				case onnx.Float16:
+					d[i] = interp.Float32ToFloat16(float32(rng.Float64()*2 - 1))
+				case onnx.BFloat16:
+					d[i] = interp.Float32ToBFloat16(float32(rng.Float64()*2 - 1))
+				default:
+					d[i] = uint16(rng.Int64N(hi))
+				}
+			}
+		case []int64:
+			for i := range d {
+				d[i] = rng.Int64N(hi)
+			}
+		case []int32:
+			for i := range d {
+				d[i] = int32(rng.Int64N(hi))
+			}
+		case []int16:
+			for i := range d {
+				d[i] = int16(rng.Int64N(hi))
+			}
+		case []int8:
+			for i := range d {
+				d[i] = int8(rng.Int64N(min(hi, 128)))
+			}
+		case []uint8:
+			for i := range d {
+				d[i] = uint8(rng.Int64N(min(hi, 256)))
+			}
+		case []uint32:
+			for i := range d {
+				d[i] = uint32(rng.Int64N(hi))
+			}
+		case []uint64:
+			for i := range d {
+				d[i] = uint64(rng.Int64N(hi))
+			}
+		case []bool:
+			for i := range d {
+				d[i] = rng.IntN(2) == 1
+			}
+		default:
+			return nil, fmt.Errorf("input %q: cannot make random %s data", v.Name, v.Type.Elem)
+		}
+		out[v.Name] = t
+	}
+	return out, nil
+}
+
+// ConcreteShape resolves an input's declared shape, symbolic dims from dims
+// (default 1). It refuses inputs that are not tensors or have no shape.
+func ConcreteShape(v *onnx.Value, dims map[string]int64) ([]int, error) {
+	if v.Type == nil || v.Type.Kind != onnx.TypeTensor {
+		return nil, fmt.Errorf("input %q: random data needs a tensor type, the model declares %s (use --inputs)", v.Name, v.Type)
+	}
+	if !v.Type.HasShape() {
+		return nil, fmt.Errorf("input %q: the model declares no shape (use --inputs)", v.Name)
+	}
+	shape := make([]int, len(v.Type.Shape))
+	for i, d := range v.Type.Shape {
+		switch {
+		case d.IsStatic():
+			shape[i] = int(d.Value)
+		case d.Kind == onnx.DimParam && dims[d.Param] > 0:
+			shape[i] = int(dims[d.Param])
+		default:
+			shape[i] = 1
+		}
+		if shape[i] < 0 {
+			return nil, fmt.Errorf("input %q: negative dimension %d", v.Name, shape[i])
+		}
+	}
+	return shape, nil
+}
+
+// intRange is the exclusive upper bound for random integers fed to v: the
+// smallest table size among Gather-like consumers reached through shape-only
+// ops, else 10.
+func intRange(v *onnx.Value) int64 {
+	best := int64(-1)
+	var walk func(v *onnx.Value, depth int)
+	walk = func(v *onnx.Value, depth int) {
+		if depth > 8 {
+			return
+		}
+		for _, u := range v.Uses() {
+			n := u.Node
+			switch n.OpType {
+			case "Gather", "GatherElements", "GatherND":
+				if u.Index == 1 {
+					data := n.Input(0)
+					axis := int(n.AttrInt("axis", 0))
+					if size := dimOf(data, axis); size > 0 && (best < 0 || size < best) {
+						best = size
+					}
+				}
+			case "Cast", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity", "Expand", "Transpose":
+				if u.Index == 0 {
+					for _, o := range n.Outputs() {
+						if o != nil {
+							walk(o, depth+1)
+						}
+					}
+				}
+			}
+		}
+	}
+	walk(v, 0)
+	if best > 0 {
+		return best
+	}
+	return 10
+}
+
+// dimOf returns dimension axis of a value whose shape is known, else -1.
+func dimOf(v *onnx.Value, axis int) int64 {
+	if v == nil {
+		return -1
+	}
+	var dims []int64
+	switch {
+	case v.Const != nil:
+		dims = v.Const.Dims
+	case v.Type != nil && v.Type.HasShape():
+		s, ok := v.Type.Shape.Static()
+		if !ok {
+			return -1
+		}
+		dims = s
+	default:
+		return -1
+	}
+	if axis < 0 {
+		axis += len(dims)
+	}
+	if axis < 0 || axis >= len(dims) {
+		return -1
+	}
+	return dims[axis]
+}
+
+// WritePB writes tensors as prefix_0.pb, prefix_1.pb, … (the backend-test layout).
+func WritePB(dir, prefix string, names []string, ts []*interp.Tensor) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for i, t := range ts {
+		d, err := interp.ToDatum(names[i], t)
+		if err != nil {
+			return err
+		}
+		b, err := onnx.EncodeDatum(d)
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(dir, fmt.Sprintf("%s_%d.pb", prefix, i))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
