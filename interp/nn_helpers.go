@@ -1,0 +1,201 @@
+package interp
+
+import (
+	"fmt"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// Helpers shared by the neural-network kernels (conv, pool, norm, reduce...).
+
+// isFloat reports whether dt is computed through float32 by the NN kernels.
+func isFloat(dt onnx.DataType) bool {
+	switch dt {
+	case onnx.Float, onnx.Double, onnx.Float16, onnx.BFloat16:
+		return true
+	}
+	return false
+}
+
+// floatIn returns a float tensor's elements as float32 (no copy for float32);
+// callers must not modify the result.
+func floatIn(t *Tensor) ([]float32, error) {
+	if t == nil {
+		return nil, fmt.Errorf("missing input")
+	}
+	if !isFloat(t.DType) {
+		return nil, fmt.Errorf("type %s is not supported (want a float type)", t.DType)
+	}
+	return AsFloat32(t)
+}
+
+// floatOut wraps float32 results as a tensor of float type dt.
+func floatOut(dt onnx.DataType, shape []int, v []float32) (*Tensor, error) {
+	return FromFloat32(dt, shape, v)
+}
+
+// newFloats allocates a float32 buffer through the memory-limit check.
+func newFloats(ctx *Ctx, shape ...int) []float32 {
+	return ctx.New(onnx.Float, shape...).Floats()
+}
+
+// normAxis maps a possibly negative axis into [0, rank).
+func normAxis(axis int64, rank int) (int, error) {
+	a := axis
+	if a < 0 {
+		a += int64(rank)
+	}
+	if a < 0 || a >= int64(rank) {
+		return 0, fmt.Errorf("axis %d is out of range for rank %d", axis, rank)
+	}
+	return int(a), nil
+}
+
+// intsOf reads an integer tensor (int64 or int32) as []int64.
+func intsOf(t *Tensor) ([]int64, error) {
+	switch d := t.Data.(type) {
+	case []int64:
+		return d, nil
+	case []int32:
+		out := make([]int64, len(d))
+		for i, v := range d {
+			out[i] = int64(v)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("expected an integer tensor, got %s", t.DType)
+}
+
+// prod multiplies dims[i:j].
+func prod(dims []int) int {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	return n
+}
+
+// spatialGeom is the geometry of a sliding-window op (conv or pool) over the
+// spatial dimensions: kernel, strides, dilations, begin/end pads, output size.
+type spatialGeom struct {
+	in, kernel, strides, dilations, padB, padE, out []int
+}
+
+// windowAttrs holds the attributes that define a sliding window.
+type windowAttrs struct {
+	autoPad                          string
+	kernel, strides, dilations, pads []int64
+	ceil                             bool
+}
+
+func readWindowAttrs(b *Build) windowAttrs {
+	return windowAttrs{
+		autoPad:   b.String("auto_pad", "NOTSET"),
+		kernel:    b.Ints("kernel_shape", nil),
+		strides:   b.Ints("strides", nil),
+		dilations: b.Ints("dilations", nil),
+		pads:      b.Ints("pads", nil),
+		ceil:      b.Int("ceil_mode", 0) != 0,
+	}
+}
+
+// geometry resolves the window over the spatial input dims in; kernel is used
+// when the attribute is absent (conv takes it from the weights).
+func (w windowAttrs) geometry(in []int, kernel []int) (*spatialGeom, error) {
+	n := len(in)
+	g := &spatialGeom{in: in, kernel: make([]int, n), strides: make([]int, n), dilations: make([]int, n),
+		padB: make([]int, n), padE: make([]int, n), out: make([]int, n)}
+	if w.kernel != nil {
+		if len(w.kernel) != n {
+			return nil, fmt.Errorf("kernel_shape %v does not match %d spatial dims", w.kernel, n)
+		}
+		for i, k := range w.kernel {
+			g.kernel[i] = int(k)
+		}
+	} else if kernel != nil {
+		copy(g.kernel, kernel)
+	} else {
+		return nil, fmt.Errorf("kernel_shape is required")
+	}
+	for i := range n {
+		g.strides[i], g.dilations[i] = 1, 1
+		if g.kernel[i] <= 0 {
+			return nil, fmt.Errorf("bad kernel_shape %v", g.kernel)
+		}
+	}
+	for _, p := range []struct {
+		v   []int64
+		dst []int
+		nm  string
+	}{{w.strides, g.strides, "strides"}, {w.dilations, g.dilations, "dilations"}} {
+		if p.v == nil {
+			continue
+		}
+		if len(p.v) != n {
+			return nil, fmt.Errorf("%s %v does not match %d spatial dims", p.nm, p.v, n)
+		}
+		for i, v := range p.v {
+			if v <= 0 {
+				return nil, fmt.Errorf("%s must be positive, got %v", p.nm, p.v)
+			}
+			p.dst[i] = int(v)
+		}
+	}
+	switch w.autoPad {
+	case "NOTSET", "":
+		if w.pads != nil {
+			if len(w.pads) != 2*n {
+				return nil, fmt.Errorf("pads %v does not match %d spatial dims", w.pads, n)
+			}
+			for i := range n {
+				g.padB[i], g.padE[i] = int(w.pads[i]), int(w.pads[i+n])
+				if g.padB[i] < 0 || g.padE[i] < 0 {
+					return nil, fmt.Errorf("negative pads %v", w.pads)
+				}
+			}
+		}
+	case "VALID":
+	case "SAME_UPPER", "SAME_LOWER":
+		for i := range n {
+			out := (in[i] + g.strides[i] - 1) / g.strides[i]
+			ext := (g.kernel[i]-1)*g.dilations[i] + 1
+			total := max(0, (out-1)*g.strides[i]+ext-in[i])
+			if w.autoPad == "SAME_UPPER" {
+				g.padB[i] = total / 2
+			} else {
+				g.padB[i] = total - total/2
+			}
+			g.padE[i] = total - g.padB[i]
+		}
+	default:
+		return nil, fmt.Errorf("unknown auto_pad %q", w.autoPad)
+	}
+	for i := range n {
+		ext := (g.kernel[i]-1)*g.dilations[i] + 1
+		span := in[i] + g.padB[i] + g.padE[i] - ext
+		if span < 0 {
+			return nil, fmt.Errorf("kernel %v with dilations %v does not fit the padded input %v", g.kernel, g.dilations, in)
+		}
+		if w.ceil {
+			o := (span+g.strides[i]-1)/g.strides[i] + 1
+			// The last window must start inside the input or left padding.
+			if (o-1)*g.strides[i] >= in[i]+g.padB[i] {
+				o--
+			}
+			g.out[i] = o
+		} else {
+			g.out[i] = span/g.strides[i] + 1
+		}
+		if (w.autoPad == "SAME_UPPER" || w.autoPad == "SAME_LOWER") && !w.ceil {
+			g.out[i] = (in[i] + g.strides[i] - 1) / g.strides[i]
+		}
+	}
+	return g, nil
+}
+
+// reverseInPlace reverses s.
+func reverseInPlace[T any](s []T) {
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+}

@@ -1,0 +1,370 @@
+package interp
+
+import "fmt"
+
+// windowWalk visits, for one kernel offset kidx, every output position in
+// row-major order in segments along the last spatial dimension. For each
+// segment it calls fn(o, base, ok) where o is the flat output index of the
+// segment start and base the flat input offset of its outer dimensions (ok is
+// false when an outer dimension falls in the padding). The caller handles
+// the last dimension itself.
+func windowWalk(g *spatialGeom, kidx []int, fn func(o, base int, ok bool)) {
+	nd := len(g.in)
+	last := g.out[nd-1]
+	total := prod(g.out)
+	oidx := make([]int, nd)
+	for o := 0; o < total; o += last {
+		base, ok := 0, true
+		for d := 0; d < nd-1; d++ {
+			i := oidx[d]*g.strides[d] - g.padB[d] + kidx[d]*g.dilations[d]
+			if i < 0 || i >= g.in[d] {
+				ok = false
+			}
+			base = base*g.in[d] + i
+		}
+		fn(o, base*g.in[nd-1], ok)
+		for d := nd - 2; d >= 0; d-- {
+			oidx[d]++
+			if oidx[d] < g.out[d] {
+				break
+			}
+			oidx[d] = 0
+		}
+	}
+}
+
+func unflatten(k int, dims []int, idx []int) {
+	for d := len(dims) - 1; d >= 0; d-- {
+		idx[d] = k % dims[d]
+		k /= dims[d]
+	}
+}
+
+// im2col lays out the windows of x (channels × spatial) as a matrix of
+// (channels·kernel) rows and output-position columns.
+func im2col(x []float32, channels int, g *spatialGeom, col []float32) {
+	nd := len(g.in)
+	kvol, osz, isz := prod(g.kernel), prod(g.out), prod(g.in)
+	kidx := make([]int, nd)
+	last, inLast := g.out[nd-1], g.in[nd-1]
+	s, p := g.strides[nd-1], g.padB[nd-1]
+	for c := 0; c < channels; c++ {
+		xc := x[c*isz : (c+1)*isz]
+		for kk := 0; kk < kvol; kk++ {
+			unflatten(kk, g.kernel, kidx)
+			row := col[(c*kvol+kk)*osz : (c*kvol+kk+1)*osz]
+			off := kidx[nd-1]*g.dilations[nd-1] - p
+			windowWalk(g, kidx, func(o, base int, ok bool) {
+				seg := row[o : o+last]
+				if !ok {
+					clear(seg)
+					return
+				}
+				src := xc[base : base+inLast]
+				if s == 1 && off >= 0 && off+last <= inLast {
+					copy(seg, src[off:off+last])
+					return
+				}
+				for j := range seg {
+					i := j*s + off
+					if i >= 0 && i < inLast {
+						seg[j] = src[i]
+					} else {
+						seg[j] = 0
+					}
+				}
+			})
+		}
+	}
+}
+
+// col2im is the adjoint of im2col: it adds each column entry back into the
+// input position it was read from (used by ConvTranspose).
+func col2im(col []float32, channels int, g *spatialGeom, x []float32) {
+	nd := len(g.in)
+	kvol, osz, isz := prod(g.kernel), prod(g.out), prod(g.in)
+	kidx := make([]int, nd)
+	last, inLast := g.out[nd-1], g.in[nd-1]
+	s, p := g.strides[nd-1], g.padB[nd-1]
+	for c := 0; c < channels; c++ {
+		xc := x[c*isz : (c+1)*isz]
+		for kk := 0; kk < kvol; kk++ {
+			unflatten(kk, g.kernel, kidx)
+			row := col[(c*kvol+kk)*osz : (c*kvol+kk+1)*osz]
+			off := kidx[nd-1]*g.dilations[nd-1] - p
+			windowWalk(g, kidx, func(o, base int, ok bool) {
+				if !ok {
+					return
+				}
+				seg := row[o : o+last]
+				dst := xc[base : base+inLast]
+				for j, v := range seg {
+					i := j*s + off
+					if i >= 0 && i < inLast {
+						dst[i] += v
+					}
+				}
+			})
+		}
+	}
+}
+
+type convAttrs struct {
+	w     windowAttrs
+	group int
+}
+
+// convF32 computes a convolution in float32; w is M×(C/group)×kernel.
+func convF32(ctx *Ctx, a convAttrs, xs, ws []int, x, w, bias []float32) ([]int, []float32, error) {
+	if len(xs) < 3 || len(ws) != len(xs) {
+		return nil, nil, fmt.Errorf("Conv needs X and W of equal rank ≥ 3, got %v and %v", xs, ws)
+	}
+	n, c, m := xs[0], xs[1], ws[0]
+	grp := a.group
+	if grp <= 0 || c%grp != 0 || m%grp != 0 || ws[1]*grp != c {
+		return nil, nil, fmt.Errorf("channels %d and weights %v do not match group %d", c, ws, grp)
+	}
+	g, err := a.w.geometry(xs[2:], ws[2:])
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, k := range g.kernel {
+		if k != ws[2+i] {
+			return nil, nil, fmt.Errorf("kernel_shape %v differs from the weights %v", g.kernel, ws)
+		}
+	}
+	if bias != nil && len(bias) != m {
+		return nil, nil, fmt.Errorf("bias has %d elements, want %d", len(bias), m)
+	}
+	outShape := append([]int{n, m}, g.out...)
+	out := newFloats(ctx, outShape...)
+	cg, mg := c/grp, m/grp
+	kvol, osz, isz := prod(g.kernel), prod(g.out), prod(g.in)
+	kdim := cg * kvol
+	direct := kvol == 1 && osz == isz
+	for i := range g.in {
+		direct = direct && g.strides[i] == 1 && g.padB[i] == 0
+	}
+	var col []float32
+	if !direct {
+		col = make([]float32, kdim*osz)
+	}
+	for b := 0; b < n; b++ {
+		for gi := 0; gi < grp; gi++ {
+			xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
+			src := xg
+			if !direct {
+				im2col(xg, cg, g, col)
+				src = col
+			}
+			dst := out[(b*m+gi*mg)*osz : (b*m+(gi+1)*mg)*osz]
+			sgemm(ctx.Threads(), false, false, mg, osz, kdim, 1, w[gi*mg*kdim:], kdim, src, osz, 0, dst, osz)
+		}
+		if bias != nil {
+			for j := 0; j < m; j++ {
+				row := out[(b*m+j)*osz : (b*m+j+1)*osz]
+				for i := range row {
+					row[i] += bias[j]
+				}
+			}
+		}
+	}
+	return outShape, out, nil
+}
+
+func convBuilder(b *Build) (Kernel, error) {
+	a := convAttrs{w: readWindowAttrs(b), group: int(b.Int("group", 1))}
+	a.w.ceil = false
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		x, err := floatIn(in[0])
+		if err != nil {
+			return nil, err
+		}
+		w, err := floatIn(in[1])
+		if err != nil {
+			return nil, err
+		}
+		var bias []float32
+		if len(in) > 2 && in[2] != nil {
+			if bias, err = floatIn(in[2]); err != nil {
+				return nil, err
+			}
+		}
+		shape, out, err := convF32(ctx, a, in[0].Shape, in[1].Shape, x, w, bias)
+		if err != nil {
+			return nil, err
+		}
+		t, err := floatOut(in[0].DType, shape, out)
+		return []*Tensor{t}, err
+	}, nil
+}
+
+// convTransposeGeom resolves ConvTranspose's output size and pads; the
+// returned geometry describes the forward conv from output back to input.
+func convTransposeGeom(b *convTransAttrs, in, kernel []int) (*spatialGeom, error) {
+	nd := len(in)
+	g := &spatialGeom{kernel: kernel, strides: make([]int, nd), dilations: make([]int, nd),
+		padB: make([]int, nd), padE: make([]int, nd), out: append([]int{}, in...), in: make([]int, nd)}
+	get := func(v []int64, i, def int, name string) (int, error) {
+		if v == nil {
+			return def, nil
+		}
+		if len(v) < nd {
+			return 0, fmt.Errorf("%s %v does not match %d spatial dims", name, v, nd)
+		}
+		return int(v[i]), nil
+	}
+	for i := range nd {
+		var err error
+		if g.strides[i], err = get(b.w.strides, i, 1, "strides"); err != nil {
+			return nil, err
+		}
+		if g.dilations[i], err = get(b.w.dilations, i, 1, "dilations"); err != nil {
+			return nil, err
+		}
+		op, err := get(b.outPad, i, 0, "output_padding")
+		if err != nil {
+			return nil, err
+		}
+		if g.strides[i] <= 0 || g.dilations[i] <= 0 {
+			return nil, fmt.Errorf("strides and dilations must be positive")
+		}
+		ext := (kernel[i]-1)*g.dilations[i] + 1
+		full := g.strides[i]*(in[i]-1) + op + ext
+		switch {
+		case b.outShape != nil:
+			os := b.outShape
+			if len(os) > nd {
+				os = os[len(os)-nd:]
+			}
+			if len(os) != nd {
+				return nil, fmt.Errorf("output_shape %v does not match %d spatial dims", b.outShape, nd)
+			}
+			g.in[i] = int(os[i])
+			total := full - g.in[i]
+			if b.w.autoPad == "SAME_UPPER" {
+				g.padB[i] = floorDiv(total, 2)
+			} else {
+				g.padB[i] = total - floorDiv(total, 2)
+			}
+			g.padE[i] = total - g.padB[i]
+		case b.w.autoPad == "SAME_UPPER" || b.w.autoPad == "SAME_LOWER":
+			g.in[i] = in[i] * g.strides[i]
+			total := full - g.in[i]
+			if b.w.autoPad == "SAME_UPPER" {
+				g.padB[i] = floorDiv(total, 2)
+			} else {
+				g.padB[i] = total - floorDiv(total, 2)
+			}
+			g.padE[i] = total - g.padB[i]
+		default:
+			if b.w.pads != nil && b.w.autoPad != "VALID" {
+				if len(b.w.pads) != 2*nd {
+					return nil, fmt.Errorf("pads %v does not match %d spatial dims", b.w.pads, nd)
+				}
+				g.padB[i], g.padE[i] = int(b.w.pads[i]), int(b.w.pads[i+nd])
+			}
+			g.in[i] = full - g.padB[i] - g.padE[i]
+		}
+		if g.in[i] <= 0 {
+			return nil, fmt.Errorf("ConvTranspose output size %d is not positive", g.in[i])
+		}
+	}
+	return g, nil
+}
+
+type convTransAttrs struct {
+	w                windowAttrs
+	group            int
+	outPad, outShape []int64
+}
+
+func convTransposeBuilder(b *Build) (Kernel, error) {
+	a := &convTransAttrs{w: readWindowAttrs(b), group: int(b.Int("group", 1)),
+		outPad: b.Ints("output_padding", nil), outShape: b.Ints("output_shape", nil)}
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		x, err := floatIn(in[0])
+		if err != nil {
+			return nil, err
+		}
+		w, err := floatIn(in[1])
+		if err != nil {
+			return nil, err
+		}
+		xs, ws := in[0].Shape, in[1].Shape
+		if len(xs) < 3 || len(ws) != len(xs) {
+			return nil, fmt.Errorf("ConvTranspose needs X and W of equal rank ≥ 3")
+		}
+		n, c := xs[0], xs[1]
+		grp := a.group
+		if grp <= 0 || c%grp != 0 || ws[0] != c {
+			return nil, fmt.Errorf("channels %d and weights %v do not match group %d", c, ws, grp)
+		}
+		mg := ws[1]
+		m := mg * grp
+		kernel := ws[2:]
+		if a.w.kernel != nil {
+			for i, k := range a.w.kernel {
+				if i >= len(kernel) || int(k) != kernel[i] {
+					return nil, fmt.Errorf("kernel_shape %v differs from the weights %v", a.w.kernel, ws)
+				}
+			}
+		}
+		g, err := convTransposeGeom(a, xs[2:], kernel)
+		if err != nil {
+			return nil, err
+		}
+		var bias []float32
+		if len(in) > 2 && in[2] != nil {
+			if bias, err = floatIn(in[2]); err != nil {
+				return nil, err
+			}
+			if len(bias) != m {
+				return nil, fmt.Errorf("bias has %d elements, want %d", len(bias), m)
+			}
+		}
+		outShape := append([]int{n, m}, g.in...)
+		out := newFloats(ctx, outShape...)
+		cg := c / grp
+		kvol, isz, osz := prod(kernel), prod(xs[2:]), prod(g.in)
+		col := make([]float32, mg*kvol*isz)
+		for bi := 0; bi < n; bi++ {
+			for gi := 0; gi < grp; gi++ {
+				xg := x[(bi*c+gi*cg)*isz:]
+				wg := w[gi*cg*mg*kvol:]
+				// col = W_gᵀ (mg·kvol × cg) · X_g (cg × isz)
+				sgemm(ctx.Threads(), true, false, mg*kvol, isz, cg, 1, wg, mg*kvol, xg, isz, 0, col, isz)
+				col2im(col, mg, g, out[(bi*m+gi*mg)*osz:(bi*m+(gi+1)*mg)*osz])
+			}
+			if bias != nil {
+				for j := 0; j < m; j++ {
+					row := out[(bi*m+j)*osz : (bi*m+j+1)*osz]
+					for i := range row {
+						row[i] += bias[j]
+					}
+				}
+			}
+		}
+		t, err := floatOut(in[0].DType, outShape, out)
+		return []*Tensor{t}, err
+	}, nil
+}
+
+func init() {
+	Register("", "Conv", 1, convBuilder)
+	Register("", "Conv", 11, convBuilder)
+	Register("", "Conv", 22, convBuilder)
+	Register("", "ConvTranspose", 1, convTransposeBuilder)
+	Register("", "ConvTranspose", 11, convTransposeBuilder)
+	Register("", "ConvTranspose", 22, convTransposeBuilder)
+}
+
+// floorDiv divides rounding toward negative infinity (padding may be negative
+// when output_shape asks for more than the input covers).
+func floorDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
