@@ -90,6 +90,11 @@ func modelFromProto(mp *pb.ModelProto) (*Model, error) {
 
 type decoder struct{}
 
+// depthError reports subgraphs nested too deeply. It is passed up unwrapped.
+type depthError struct{ msg string }
+
+func (e *depthError) Error() string { return e.msg }
+
 // scope maps names to values for one graph; lookups fall back to the parent scope.
 type scope struct {
 	names  map[string]*Value
@@ -141,7 +146,7 @@ func (d *decoder) graphIn(gp *pb.GraphProto, parent *scope, depth int, owner *No
 		g.Parent = owner.Graph
 	}
 	if depth > MaxGraphDepth {
-		return nil, fmt.Errorf("%s: subgraphs nested deeper than %d levels", graphPlace(g), MaxGraphDepth)
+		return nil, &depthError{fmt.Sprintf("%s: subgraphs nested deeper than %d levels", graphPlace(g), MaxGraphDepth)}
 	}
 	var err error
 	if g.quantAnnotations, err = marshalAll(gp.QuantizationAnnotation); err != nil {
@@ -235,6 +240,10 @@ func (d *decoder) graphIn(gp *pb.GraphProto, parent *scope, depth int, owner *No
 		}
 		for _, ap := range np.Attribute {
 			a, err := d.attribute(ap, sc, depth, n)
+			var deep *depthError
+			if errors.As(err, &deep) {
+				return nil, err // its place already names the graph; the chain above it would be MaxGraphDepth levels long
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s: attribute %q: %w", graphPlace(g), NodePlace(n), ap.Name, err)
 			}
@@ -496,13 +505,13 @@ func marshalAll[T proto.Message](ms []T) ([][]byte, error) {
 // It returns "" if it finds nothing wrong.
 func locateWireError(b []byte, md protoreflect.MessageDescriptor, path string, base, depth int) string {
 	if depth > protoRecursionLimit {
-		return fmt.Sprintf("byte %d in %s: messages nested deeper than %d levels", base, path, protoRecursionLimit)
+		return fmt.Sprintf("byte %d in %s: messages nested deeper than %d levels", base, shortPath(path), protoRecursionLimit)
 	}
 	counts := map[protowire.Number]int{}
 	for off := 0; off < len(b); {
 		num, typ, n := protowire.ConsumeTag(b[off:])
 		if n < 0 {
-			return fmt.Sprintf("byte %d in %s: bad field tag (%v)", base+off, path, protowire.ParseError(n))
+			return fmt.Sprintf("byte %d in %s: bad field tag (%v)", base+off, shortPath(path), protowire.ParseError(n))
 		}
 		m := protowire.ConsumeFieldValue(num, typ, b[off+n:])
 		fd := md.Fields().ByNumber(num)
@@ -520,9 +529,9 @@ func locateWireError(b []byte, md protoreflect.MessageDescriptor, path string, b
 				if where := locateWireError(val, fd.Message(), sub+messageName(val, fd.Message()), base+off+n+ln, depth+1); where != "" {
 					return where
 				}
-				return fmt.Sprintf("byte %d in %s: the data ends %d bytes early", base+off, sub, l-uint64(len(val)))
+				return fmt.Sprintf("byte %d in %s: the data ends %d bytes early", base+off, shortPath(sub), l-uint64(len(val)))
 			}
-			return fmt.Sprintf("byte %d in %s: field #%d%s is truncated or malformed (%v)", base+off, path, num, fieldName(md, num), protowire.ParseError(m))
+			return fmt.Sprintf("byte %d in %s: field #%d%s is truncated or malformed (%v)", base+off, shortPath(path), num, fieldName(md, num), protowire.ParseError(m))
 		}
 		if fd != nil && typ == protowire.BytesType {
 			val, vn := protowire.ConsumeBytes(b[off+n:])
@@ -537,14 +546,23 @@ func locateWireError(b []byte, md protoreflect.MessageDescriptor, path string, b
 					return where
 				}
 			case fd.Kind() == protoreflect.StringKind && !utf8.Valid(val):
-				return fmt.Sprintf("byte %d in %s: string is not valid UTF-8", valBase, sub)
+				return fmt.Sprintf("byte %d in %s: string is not valid UTF-8", valBase, shortPath(sub))
 			case fd.IsList() && fd.Kind() != protoreflect.BytesKind && !validPacked(val, fd.Kind()):
-				return fmt.Sprintf("byte %d in %s: packed %s values are truncated", valBase, sub, fd.Kind())
+				return fmt.Sprintf("byte %d in %s: packed %s values are truncated", valBase, shortPath(sub), fd.Kind())
 			}
 		}
 		off += n + m
 	}
 	return ""
+}
+
+// shortPath elides the middle of a very long field path (deeply nested subgraphs).
+func shortPath(p string) string {
+	r := []rune(p)
+	if len(r) <= 300 {
+		return p
+	}
+	return string(r[:120]) + " … " + string(r[len(r)-160:])
 }
 
 func fieldName(md protoreflect.MessageDescriptor, num protowire.Number) string {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -110,6 +111,9 @@ func (m *Model) loadExternal() error {
 		n, err := checkedElements(t.Dims)
 		if err != nil {
 			return fmt.Errorf("%s: tensor %q: %w", place, t.Name, err)
+		}
+		if bits := int64(t.DataType.BitSize()); bits > 0 && n > math.MaxInt64/bits {
+			return fmt.Errorf("%s: tensor %q: dims %v of %s need more than 2^63 bits", place, t.Name, t.Dims, t.DataType)
 		}
 		want := t.DataType.RawSize(n)
 		length := ext.length

@@ -95,6 +95,10 @@ func (t *Tensor) Validate() error {
 		}
 		return nil
 	}
+	// RawSize would overflow (and could then match an empty raw_data).
+	if bits := int64(t.DataType.BitSize()); bits > 0 && n > math.MaxInt64/bits {
+		return fmt.Errorf("dims %v of %s need more than 2^63 bits", t.Dims, t.DataType)
+	}
 	if t.DataLocation == externalLocation && t.Raw == nil {
 		return nil // checked when the external data is loaded
 	}

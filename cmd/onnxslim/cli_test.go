@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// runCLI runs the app in-process as the binary would, capturing its output.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), append([]string{"onnxslim"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func mnistCNN(t *testing.T) string {
+	return filepath.Join(testdata.Models(t), "mnist_cnn_op13", "model.onnx")
+}
+
+// TestArgs checks flag parsing, including flags after positional arguments
+// (urfave/cli v3 parses them; the contract requires it) and usage errors.
+func TestArgs(t *testing.T) {
+	in := mnistCNN(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.onnx")
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stderr   string // substring of stderr; "" means stderr must be empty
+		produces bool   // out is written
+	}{
+		{"flags after input", []string{in, "-o", out, "--passes", "none"}, 0, "", true},
+		{"flags before input", []string{"--passes", "none", "-o", out, in}, 0, "", true},
+		{"no passes flag", []string{in, "-o", out, "--quiet"}, 0, "", true},
+		{"declared flags", []string{in, "-o", out, "--no-verify", "--dim", "N=4", "--dim", "S=128", "--quiet"}, 0, "", true},
+		{"verify flag", []string{in, "-o", out, "--verify", "-q"}, 0, "", true},
+		{"unknown pass", []string{in, "-o", out, "--passes", "fold"}, 2, "pass manager is not built yet; available: none", false},
+		{"missing output", []string{in, "--passes", "none"}, 2, "missing -o", false},
+		{"missing input", []string{"-o", out}, 2, "missing IN.onnx", false},
+		{"two inputs", []string{in, in, "-o", out}, 2, "expected one input model", false},
+		{"unknown flag", []string{in, "-o", out, "--bogus"}, 2, "bogus", false},
+		{"bad dim", []string{in, "-o", out, "--dim", "N"}, 2, `--dim "N"`, false},
+		{"inputs dir missing", []string{in, "-o", out, "--inputs", filepath.Join(dir, "nope")}, 1, "nope", false},
+		{"missing file", []string{filepath.Join(dir, "nope.onnx"), "-o", out}, 1, "nope.onnx", false},
+		{"input is a folder", []string{dir, "-o", out}, 1, "is a directory", false},
+		{"inspect missing file", []string{"inspect", filepath.Join(dir, "nope.onnx")}, 1, "nope.onnx", false},
+		{"inspect no args", []string{"inspect"}, 2, "missing model file", false},
+		{"inspect flag after", []string{"inspect", in, "--json"}, 0, "", false},
+		{"inspect flag before", []string{"inspect", "--json", in}, 0, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(out)
+			code, _, stderr := runCLI(t, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit code %d, want %d (stderr: %s)", code, tc.code, stderr)
+			}
+			if tc.stderr == "" && stderr != "" {
+				t.Errorf("unexpected stderr: %s", stderr)
+			}
+			if tc.stderr != "" {
+				checkOneLineError(t, stderr, tc.stderr)
+			}
+			if got := exists(out); got != tc.produces {
+				t.Errorf("output written: %v, want %v", got, tc.produces)
+			}
+		})
+	}
+}
+
+// checkOneLineError checks stderr is a single "onnxslim: " line containing each want.
+func checkOneLineError(t *testing.T, stderr string, want ...string) {
+	t.Helper()
+	if !strings.HasPrefix(stderr, "onnxslim: ") || !strings.HasSuffix(stderr, "\n") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("stderr is not one line starting with \"onnxslim: \": %q", stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr %q does not contain %q", stderr, w)
+		}
+	}
+	for _, bad := range []string{"panic", "internal error", "goroutine"} {
+		if strings.Contains(stderr, bad) {
+			t.Errorf("stderr mentions %q: %s", bad, stderr)
+		}
+	}
+}
+
+// TestInspectMatchesInfo checks inspect --json against the figures the model
+// exporter recorded in info.json, for every shared model.
+func TestInspectMatchesInfo(t *testing.T) {
+	root := testdata.Models(t)
+	infos, _ := filepath.Glob(filepath.Join(root, "*", "info.json"))
+	if len(infos) == 0 {
+		t.Fatalf("no info.json under %s", root)
+	}
+	wantKeys := []string{"ir_version", "opsets", "producer", "inputs", "outputs", "nodes", "ops",
+		"parameters", "initializer_bytes", "file_bytes", "flops"}
+	for _, infoPath := range infos {
+		dir := filepath.Dir(infoPath)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			var info struct {
+				FileBytes  int64          `json:"file_bytes"`
+				Nodes      int            `json:"nodes"`
+				Params     int64          `json:"initializer_params"`
+				IRVersion  int64          `json:"ir_version"`
+				Opset      int64          `json:"opset"`
+				Histogram  map[string]int `json:"op_histogram"`
+				Signatures []struct {
+					Name  string `json:"name"`
+					Shape []any  `json:"shape"`
+				} `json:"inputs"`
+			}
+			raw, err := os.ReadFile(infoPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(raw, &info); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := runCLI(t, "inspect", filepath.Join(dir, "model.onnx"), "--json")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var got map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+				t.Fatalf("inspect --json is not JSON: %v\n%s", err, stdout)
+			}
+			for _, k := range wantKeys {
+				if _, ok := got[k]; !ok {
+					t.Errorf("key %q missing", k)
+				}
+			}
+			var mi modelInfo
+			if err := json.Unmarshal([]byte(stdout), &mi); err != nil {
+				t.Fatal(err)
+			}
+			if mi.FileBytes != info.FileBytes || mi.Nodes != info.Nodes || mi.Parameters != info.Params ||
+				mi.IRVersion != info.IRVersion || mi.Opsets["ai.onnx"] != info.Opset {
+				t.Errorf("inspect: file_bytes %d nodes %d parameters %d ir %d opset %d; info.json: %d %d %d %d %d",
+					mi.FileBytes, mi.Nodes, mi.Parameters, mi.IRVersion, mi.Opsets["ai.onnx"],
+					info.FileBytes, info.Nodes, info.Params, info.IRVersion, info.Opset)
+			}
+			if !equalHist(mi.Ops, info.Histogram) {
+				t.Errorf("ops %v, info.json %v", mi.Ops, info.Histogram)
+			}
+			if len(mi.Inputs) != len(info.Signatures) {
+				t.Fatalf("inputs %v, info.json %v", mi.Inputs, info.Signatures)
+			}
+			for i, in := range mi.Inputs {
+				a, _ := json.Marshal(in.Shape)
+				b, _ := json.Marshal(info.Signatures[i].Shape)
+				if in.Name != info.Signatures[i].Name || !bytes.Equal(a, b) {
+					t.Errorf("input %d: %s %s, info.json %s %s", i, in.Name, a, info.Signatures[i].Name, b)
+				}
+			}
+			// Text output: the same facts, human-friendly.
+			code, text, _ := runCLI(t, "inspect", filepath.Join(dir, "model.onnx"))
+			if code != 0 || !strings.Contains(text, "parameters") || !strings.Contains(text, groupDigits(info.Params)) {
+				t.Errorf("text output lacks the parameter count:\n%s", text)
+			}
+		})
+	}
+}
+
+func equalHist(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestExternalDataRoundTrip checks that a model written with --external-data
+// loads back equal to the original, and inspect lists its data file.
+func TestExternalDataRoundTrip(t *testing.T) {
+	in := mnistCNN(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "slim.onnx")
+	jsonPath := filepath.Join(dir, "run.json")
+	code, _, stderr := runCLI(t, in, "-o", out, "--passes", "none", "--external-data", "--json", jsonPath, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	names := dirNames(t, dir)
+	if want := []string{"run.json", "slim.data", "slim.onnx"}; strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Fatalf("output folder holds %v, want %v", names, want)
+	}
+	if st, _ := os.Stat(out); st.Size() > 10_000 {
+		t.Errorf("model file is %d bytes: the weights were not moved out", st.Size())
+	}
+	orig, err := onnx.Load(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := onnx.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := onnx.Encode(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := onnx.Encode(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Errorf("model loaded from external data differs from the original (%d vs %d bytes encoded)", len(a), len(b))
+	}
+
+	var rep optimizeReport
+	raw, _ := os.ReadFile(jsonPath)
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Passes == nil || len(rep.Passes) != 0 || rep.NodesBefore != 16 || rep.NodesAfter != 16 ||
+		rep.BytesBefore != 426442 || rep.BytesAfter < 420_000 {
+		t.Errorf("run report: %s", raw)
+	}
+
+	code, stdout, stderr := runCLI(t, "inspect", out, "--json")
+	if code != 0 {
+		t.Fatalf("inspect: exit %d: %s", code, stderr)
+	}
+	var mi modelInfo
+	if err := json.Unmarshal([]byte(stdout), &mi); err != nil {
+		t.Fatal(err)
+	}
+	if len(mi.ExternalData) != 1 || mi.ExternalData[0].Location != "slim.data" || mi.ExternalData[0].Bytes < 400_000 || mi.Parameters != 106058 {
+		t.Errorf("inspect of external-data model: %s", stdout)
+	}
+}
+
+// TestReports checks --json and --report files of a plain run.
+func TestReports(t *testing.T) {
+	dir := t.TempDir()
+	out, js, md := filepath.Join(dir, "o.onnx"), filepath.Join(dir, "r.json"), filepath.Join(dir, "r.md")
+	code, stdout, stderr := runCLI(t, mnistCNN(t), "-o", out, "--json", js, "--report", md)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "nodes 16 → 16") {
+		t.Errorf("summary line: %q", stdout)
+	}
+	var keys map[string]json.RawMessage
+	raw, _ := os.ReadFile(js)
+	if err := json.Unmarshal(raw, &keys); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"passes", "nodes_before", "nodes_after", "bytes_before", "bytes_after"} {
+		if _, ok := keys[k]; !ok {
+			t.Errorf("--json lacks %q: %s", k, raw)
+		}
+	}
+	if b, _ := os.ReadFile(md); !bytes.Contains(b, []byte("| nodes | 16 | 16 |")) {
+		t.Errorf("--report:\n%s", b)
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return names
+}
