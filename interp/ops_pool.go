@@ -1,0 +1,267 @@
+package interp
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// poolIn reads a pooling input as float32: float types and, for MaxPool, 8-bit ints.
+func poolIn(t *Tensor) ([]float32, error) {
+	switch d := t.Data.(type) {
+	case []int8:
+		out := make([]float32, len(d))
+		for i, v := range d {
+			out[i] = float32(v)
+		}
+		return out, nil
+	case []uint8:
+		out := make([]float32, len(d))
+		for i, v := range d {
+			out[i] = float32(v)
+		}
+		return out, nil
+	}
+	return floatIn(t)
+}
+
+func poolOut(dt onnx.DataType, shape []int, v []float32) (*Tensor, error) {
+	switch dt {
+	case onnx.Int8:
+		out := make([]int8, len(v))
+		for i, x := range v {
+			out[i] = int8(x)
+		}
+		return FromSlice(dt, shape, out), nil
+	case onnx.Uint8:
+		out := make([]uint8, len(v))
+		for i, x := range v {
+			out[i] = uint8(x)
+		}
+		return FromSlice(dt, shape, out), nil
+	}
+	return floatOut(dt, shape, v)
+}
+
+type poolKind int
+
+const (
+	poolMax poolKind = iota
+	poolAvg
+	poolLp
+)
+
+type poolAttrs struct {
+	w            windowAttrs
+	kind         poolKind
+	includePad   bool
+	storageOrder int64
+	p            float64
+}
+
+// pool slides the window over every (n, c) plane of x. For max pooling it
+// also returns the flat index of each maximum.
+func pool(ctx *Ctx, a *poolAttrs, shape []int, x []float32, wantIdx bool) ([]int, []float32, []int64, error) {
+	if len(shape) < 3 {
+		return nil, nil, nil, fmt.Errorf("pooling needs rank ≥ 3, got %v", shape)
+	}
+	g, err := a.w.geometry(shape[2:], nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nd := len(g.in)
+	planes := shape[0] * shape[1]
+	isz, osz, kvol := prod(g.in), prod(g.out), prod(g.kernel)
+	outShape := append([]int{shape[0], shape[1]}, g.out...)
+	out := newFloats(ctx, outShape...)
+	var idx []int64
+	if wantIdx {
+		idx = ctx.New(onnx.Int64, outShape...).Data.([]int64)
+	}
+	// Column-major spatial strides for storage_order=1 indices.
+	cm := make([]int, nd)
+	st := 1
+	for d := 0; d < nd; d++ {
+		cm[d] = st
+		st *= g.in[d]
+	}
+	oidx := make([]int, nd)
+	kidx := make([]int, nd)
+	pos := make([]int, nd)
+	for o := 0; o < osz; o++ {
+		unflatten(o, g.out, oidx)
+		// Gather the valid input offsets of this window once for all planes.
+		type tap struct{ off, cmOff int }
+		taps := make([]tap, 0, kvol)
+		padCount := 0
+		for kk := 0; kk < kvol; kk++ {
+			unflatten(kk, g.kernel, kidx)
+			in, inPad := true, true
+			off, coff := 0, 0
+			for d := 0; d < nd; d++ {
+				p := oidx[d]*g.strides[d] - g.padB[d] + kidx[d]*g.dilations[d]
+				pos[d] = p
+				if p < 0 || p >= g.in[d] {
+					in = false
+				}
+				if p < -g.padB[d] || p >= g.in[d]+g.padE[d] {
+					inPad = false
+				}
+				off = off*g.in[d] + p
+				coff += p * cm[d]
+			}
+			if inPad {
+				padCount++
+			}
+			if in {
+				taps = append(taps, tap{off, coff})
+			}
+		}
+		for pl := 0; pl < planes; pl++ {
+			xp := x[pl*isz : (pl+1)*isz]
+			var v float32
+			switch a.kind {
+			case poolMax:
+				v = float32(math.Inf(-1))
+				best := -1
+				for _, t := range taps {
+					if xv := xp[t.off]; xv > v || best < 0 && xv == v {
+						v, best = xv, t.off
+						if a.storageOrder == 1 {
+							best = t.cmOff
+						}
+					}
+				}
+				if wantIdx {
+					if best < 0 {
+						best = 0
+					}
+					idx[pl*osz+o] = int64(pl*isz + best)
+				}
+			case poolAvg:
+				var s float32
+				for _, t := range taps {
+					s += xp[t.off]
+				}
+				n := len(taps)
+				if a.includePad {
+					n = padCount
+				}
+				if n > 0 {
+					v = s / float32(n)
+				}
+			case poolLp:
+				var s float64
+				for _, t := range taps {
+					s += math.Pow(math.Abs(float64(xp[t.off])), a.p)
+				}
+				v = float32(math.Pow(s, 1/a.p))
+			}
+			out[pl*osz+o] = v
+		}
+	}
+	return outShape, out, idx, nil
+}
+
+func poolBuilder(kind poolKind) Builder {
+	return func(b *Build) (Kernel, error) {
+		a := &poolAttrs{w: readWindowAttrs(b), kind: kind, includePad: b.Int("count_include_pad", 0) != 0,
+			storageOrder: b.Int("storage_order", 0), p: float64(b.Int("p", 2))}
+		if kind == poolLp && b.Opset < 2 {
+			a.p = float64(b.Float("p", 2))
+		}
+		if a.w.kernel == nil {
+			return nil, fmt.Errorf("kernel_shape is required")
+		}
+		wantIdx := kind == poolMax && b.HasOutput(1)
+		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+			x, err := poolIn(in[0])
+			if err != nil {
+				return nil, err
+			}
+			shape, out, idx, err := pool(ctx, a, in[0].Shape, x, wantIdx)
+			if err != nil {
+				return nil, err
+			}
+			t, err := poolOut(in[0].DType, shape, out)
+			if err != nil {
+				return nil, err
+			}
+			res := []*Tensor{t, nil}
+			if wantIdx {
+				res[1] = FromSlice(onnx.Int64, shape, idx)
+			}
+			return res, nil
+		}, nil
+	}
+}
+
+func globalPoolBuilder(kind poolKind) Builder {
+	return func(b *Build) (Kernel, error) {
+		p := float64(b.Int("p", 2))
+		if b.Opset < 2 {
+			p = float64(b.Float("p", 2))
+		}
+		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+			x, err := poolIn(in[0])
+			if err != nil {
+				return nil, err
+			}
+			shape := in[0].Shape
+			if len(shape) < 2 {
+				return nil, fmt.Errorf("global pooling needs rank ≥ 2, got %v", shape)
+			}
+			planes, isz := shape[0]*shape[1], prod(shape[2:])
+			outShape := []int{shape[0], shape[1]}
+			for range shape[2:] {
+				outShape = append(outShape, 1)
+			}
+			out := newFloats(ctx, outShape...)
+			for pl := 0; pl < planes; pl++ {
+				xp := x[pl*isz : (pl+1)*isz]
+				switch kind {
+				case poolMax:
+					v := float32(math.Inf(-1))
+					for _, xv := range xp {
+						v = max(v, xv)
+					}
+					out[pl] = v
+				case poolAvg:
+					var s float32
+					for _, xv := range xp {
+						s += xv
+					}
+					out[pl] = s / float32(isz)
+				case poolLp:
+					var s float64
+					for _, xv := range xp {
+						s += math.Pow(math.Abs(float64(xv)), p)
+					}
+					out[pl] = float32(math.Pow(s, 1/p))
+				}
+			}
+			t, err := poolOut(in[0].DType, outShape, out)
+			return []*Tensor{t}, err
+		}, nil
+	}
+}
+
+func init() {
+	for _, v := range []int64{1, 8, 10, 11, 12, 22} {
+		Register("", "MaxPool", v, poolBuilder(poolMax))
+	}
+	for _, v := range []int64{1, 7, 10, 11, 19, 22} {
+		Register("", "AveragePool", v, poolBuilder(poolAvg))
+	}
+	for _, v := range []int64{1, 2, 11, 18, 22} {
+		Register("", "LpPool", v, poolBuilder(poolLp))
+	}
+	for _, v := range []int64{1, 22} {
+		Register("", "GlobalMaxPool", v, globalPoolBuilder(poolMax))
+		Register("", "GlobalAveragePool", v, globalPoolBuilder(poolAvg))
+	}
+	for _, v := range []int64{1, 2, 22} {
+		Register("", "GlobalLpPool", v, globalPoolBuilder(poolLp))
+	}
+}
