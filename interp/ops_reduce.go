@@ -1,0 +1,425 @@
+package interp
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// asFloat64s reads any numeric or bool tensor as float64 (reductions compute
+// in float64 and convert back).
+func asFloat64s(t *Tensor) ([]float64, error) {
+	conv := func(n int, at func(int) float64) []float64 {
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = at(i)
+		}
+		return out
+	}
+	switch d := t.Data.(type) {
+	case []float64:
+		return d, nil
+	case []float32:
+		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
+	case []int64:
+		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
+	case []int32:
+		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
+	case []int16:
+		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
+	case []int8:
+		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
+	case []uint8:
+		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
+	case []uint32:
+		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
+	case []uint64:
+		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
+	case []bool:
+		return conv(len(d), func(i int) float64 {
+			if d[i] {
+				return 1
+			}
+			return 0
+		}), nil
+	case []uint16:
+		if t.DType == onnx.Uint16 {
+			return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
+		}
+		f, err := AsFloat32(t)
+		if err != nil {
+			return nil, err
+		}
+		return conv(len(f), func(i int) float64 { return float64(f[i]) }), nil
+	}
+	return nil, fmt.Errorf("type %s is not supported", t.DType)
+}
+
+// fromFloat64s builds a tensor of type dt from float64 results.
+func fromFloat64s(ctx *Ctx, dt onnx.DataType, shape []int, v []float64) (*Tensor, error) {
+	out := ctx.New(dt, shape...)
+	switch d := out.Data.(type) {
+	case []float64:
+		copy(d, v)
+	case []float32:
+		for i, x := range v {
+			d[i] = float32(x)
+		}
+	case []int64:
+		for i, x := range v {
+			d[i] = int64(x)
+		}
+	case []int32:
+		for i, x := range v {
+			d[i] = int32(x)
+		}
+	case []int16:
+		for i, x := range v {
+			d[i] = int16(x)
+		}
+	case []int8:
+		for i, x := range v {
+			d[i] = int8(x)
+		}
+	case []uint8:
+		for i, x := range v {
+			d[i] = uint8(x)
+		}
+	case []uint32:
+		for i, x := range v {
+			d[i] = uint32(x)
+		}
+	case []uint64:
+		for i, x := range v {
+			d[i] = uint64(x)
+		}
+	case []bool:
+		for i, x := range v {
+			d[i] = x != 0
+		}
+	case []uint16:
+		switch dt {
+		case onnx.Float16:
+			for i, x := range v {
+				d[i] = Float32ToFloat16(float32(x))
+			}
+		case onnx.BFloat16:
+			for i, x := range v {
+				d[i] = Float32ToBFloat16(float32(x))
+			}
+		default:
+			for i, x := range v {
+				d[i] = uint16(x)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("type %s is not supported", dt)
+	}
+	return out, nil
+}
+
+// reducePlan maps input elements to output elements for a reduction over a
+// set of axes.
+type reducePlan struct {
+	outShape  []int // with keepdims applied
+	outLen    int
+	count     int   // elements per output
+	outStride []int // per input dim: stride in the output, 0 if reduced
+}
+
+func planReduce(shape []int, axes []int64, keepdims bool) (*reducePlan, error) {
+	r := len(shape)
+	red := make([]bool, r)
+	if len(axes) == 0 {
+		for i := range red {
+			red[i] = true
+		}
+	}
+	for _, a := range axes {
+		ax, err := normAxis(a, r)
+		if err != nil {
+			return nil, err
+		}
+		red[ax] = true
+	}
+	p := &reducePlan{outStride: make([]int, r), count: 1}
+	st := 1
+	for i := r - 1; i >= 0; i-- {
+		if red[i] {
+			p.count *= shape[i]
+			continue
+		}
+		p.outStride[i] = st
+		st *= shape[i]
+	}
+	p.outLen = st
+	for i, d := range shape {
+		switch {
+		case !red[i]:
+			p.outShape = append(p.outShape, d)
+		case keepdims:
+			p.outShape = append(p.outShape, 1)
+		}
+	}
+	if p.outShape == nil {
+		p.outShape = []int{}
+	}
+	return p, nil
+}
+
+// each calls fn(inputIndex, outputIndex) for every input element.
+func (p *reducePlan) each(shape []int, fn func(i, o int)) {
+	n := prod(shape)
+	if n == 0 {
+		return
+	}
+	r := len(shape)
+	idx := make([]int, r)
+	o := 0
+	for i := 0; i < n; i++ {
+		fn(i, o)
+		for d := r - 1; d >= 0; d-- {
+			idx[d]++
+			o += p.outStride[d]
+			if idx[d] < shape[d] {
+				break
+			}
+			o -= p.outStride[d] * shape[d]
+			idx[d] = 0
+		}
+	}
+}
+
+type reduceOp struct {
+	init   float64
+	step   func(acc, x float64) float64
+	finish func(acc float64, n int) float64
+}
+
+var reduceOps = map[string]reduceOp{
+	"ReduceSum":       {0, func(a, x float64) float64 { return a + x }, nil},
+	"ReduceMean":      {0, func(a, x float64) float64 { return a + x }, func(a float64, n int) float64 { return a / float64(n) }},
+	"ReduceMax":       {math.Inf(-1), func(a, x float64) float64 { return max(a, x) }, nil},
+	"ReduceMin":       {math.Inf(1), func(a, x float64) float64 { return min(a, x) }, nil},
+	"ReduceProd":      {1, func(a, x float64) float64 { return a * x }, nil},
+	"ReduceL1":        {0, func(a, x float64) float64 { return a + math.Abs(x) }, nil},
+	"ReduceL2":        {0, func(a, x float64) float64 { return a + x*x }, func(a float64, _ int) float64 { return math.Sqrt(a) }},
+	"ReduceSumSquare": {0, func(a, x float64) float64 { return a + x*x }, nil},
+	"ReduceLogSum":    {0, func(a, x float64) float64 { return a + x }, func(a float64, _ int) float64 { return math.Log(a) }},
+}
+
+// reduce runs op (a name from reduceOps or ReduceLogSumExp) over axes.
+func reduce(ctx *Ctx, op string, x *Tensor, axes []int64, keepdims, noop bool) (*Tensor, error) {
+	if len(axes) == 0 && noop {
+		return x, nil
+	}
+	p, err := planReduce(x.Shape, axes, keepdims)
+	if err != nil {
+		return nil, err
+	}
+	v, err := asFloat64s(x)
+	if err != nil {
+		return nil, err
+	}
+	acc := make([]float64, p.outLen)
+	if op == "ReduceLogSumExp" {
+		// Subtract the maximum for stability.
+		m := make([]float64, p.outLen)
+		for i := range m {
+			m[i] = math.Inf(-1)
+		}
+		p.each(x.Shape, func(i, o int) { m[o] = max(m[o], v[i]) })
+		p.each(x.Shape, func(i, o int) { acc[o] += math.Exp(v[i] - m[o]) })
+		for o := range acc {
+			if math.IsInf(m[o], 0) {
+				acc[o] = m[o]
+				if p.count == 0 {
+					acc[o] = math.Inf(-1)
+				}
+				continue
+			}
+			acc[o] = math.Log(acc[o]) + m[o]
+		}
+	} else {
+		ro, ok := reduceOps[op]
+		if !ok {
+			return nil, fmt.Errorf("unknown reduction %s", op)
+		}
+		for o := range acc {
+			acc[o] = ro.init
+		}
+		if op == "ReduceMax" || op == "ReduceMin" {
+			// NaN propagates through max/min in ONNX Runtime and numpy.
+			p.each(x.Shape, func(i, o int) {
+				if math.IsNaN(v[i]) || math.IsNaN(acc[o]) {
+					acc[o] = math.NaN()
+					return
+				}
+				acc[o] = ro.step(acc[o], v[i])
+			})
+			if p.count == 0 && !isFloat(x.DType) {
+				// Empty max/min of integers: the type's lowest/highest value.
+				return emptyIntExtreme(ctx, x.DType, p.outShape, op == "ReduceMax")
+			}
+		} else {
+			p.each(x.Shape, func(i, o int) { acc[o] = ro.step(acc[o], v[i]) })
+		}
+		if ro.finish != nil {
+			for o := range acc {
+				acc[o] = ro.finish(acc[o], p.count)
+			}
+		}
+	}
+	return fromFloat64s(ctx, x.DType, p.outShape, acc)
+}
+
+func emptyIntExtreme(ctx *Ctx, dt onnx.DataType, shape []int, isMax bool) (*Tensor, error) {
+	out := ctx.New(dt, shape...)
+	fill := func(lo, hi float64) []float64 {
+		v := make([]float64, out.Len())
+		for i := range v {
+			v[i] = hi
+			if isMax {
+				v[i] = lo
+			}
+		}
+		return v
+	}
+	switch dt {
+	case onnx.Int64:
+		d := out.Data.([]int64)
+		for i := range d {
+			d[i] = math.MaxInt64
+			if isMax {
+				d[i] = math.MinInt64
+			}
+		}
+		return out, nil
+	case onnx.Uint64:
+		d := out.Data.([]uint64)
+		for i := range d {
+			d[i] = math.MaxUint64
+			if isMax {
+				d[i] = 0
+			}
+		}
+		return out, nil
+	case onnx.Int32:
+		return fromFloat64s(ctx, dt, shape, fill(math.MinInt32, math.MaxInt32))
+	case onnx.Uint32:
+		return fromFloat64s(ctx, dt, shape, fill(0, math.MaxUint32))
+	case onnx.Int8:
+		return fromFloat64s(ctx, dt, shape, fill(math.MinInt8, math.MaxInt8))
+	case onnx.Uint8:
+		return fromFloat64s(ctx, dt, shape, fill(0, math.MaxUint8))
+	case onnx.Bool:
+		return fromFloat64s(ctx, dt, shape, fill(0, 1))
+	}
+	return nil, fmt.Errorf("type %s is not supported", dt)
+}
+
+// reduceBuilder handles both forms: axes as attribute (attrAxes) or as the
+// optional second input.
+func reduceBuilder(op string, attrAxes bool) Builder {
+	return func(b *Build) (Kernel, error) {
+		keep := b.Int("keepdims", 1) != 0
+		noop := b.Int("noop_with_empty_axes", 0) != 0
+		axes := b.Ints("axes", nil)
+		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+			ax := axes
+			if !attrAxes {
+				ax = nil
+				if len(in) > 1 && in[1] != nil {
+					var err error
+					if ax, err = intsOf(in[1]); err != nil {
+						return nil, err
+					}
+				}
+			}
+			out, err := reduce(ctx, op, in[0], ax, keep, noop)
+			return []*Tensor{out}, err
+		}, nil
+	}
+}
+
+// argExtreme computes ArgMax/ArgMin along axis.
+func argExtreme(ctx *Ctx, x *Tensor, axis int64, keep, last, isMax bool) (*Tensor, error) {
+	ax, err := normAxis(axis, len(x.Shape))
+	if err != nil {
+		return nil, err
+	}
+	v, err := asFloat64s(x)
+	if err != nil {
+		return nil, err
+	}
+	outer, dim, inner := prod(x.Shape[:ax]), x.Shape[ax], prod(x.Shape[ax+1:])
+	if dim == 0 {
+		return nil, fmt.Errorf("cannot take the arg-extreme of an empty axis")
+	}
+	var shape []int
+	for i, d := range x.Shape {
+		switch {
+		case i != ax:
+			shape = append(shape, d)
+		case keep:
+			shape = append(shape, 1)
+		}
+	}
+	out := ctx.New(onnx.Int64, shape...)
+	r := out.Data.([]int64)
+	for o := 0; o < outer; o++ {
+		for in := 0; in < inner; in++ {
+			base := o*dim*inner + in
+			best, bi := v[base], 0
+			for k := 1; k < dim; k++ {
+				c := v[base+k*inner]
+				better := c > best
+				if !isMax {
+					better = c < best
+				}
+				if better || (last && c == best) {
+					best, bi = c, k
+				}
+			}
+			r[o*inner+in] = int64(bi)
+		}
+	}
+	return out, nil
+}
+
+func init() {
+	for op := range reduceOps {
+		inputSince := int64(18)
+		if op == "ReduceSum" {
+			inputSince = 13
+		}
+		vers := []int64{1, 11, 13, 18}
+		switch op {
+		case "ReduceMax", "ReduceMin":
+			vers = []int64{1, 11, 12, 13, 18, 20}
+		case "ReduceSum":
+			vers = []int64{1, 11, 13}
+		}
+		for _, v := range vers {
+			Register("", op, v, reduceBuilder(op, v < inputSince))
+		}
+	}
+	for _, v := range []int64{1, 11, 13, 18} {
+		Register("", "ReduceLogSumExp", v, reduceBuilder("ReduceLogSumExp", v < 18))
+	}
+	for _, name := range []string{"ArgMax", "ArgMin"} {
+		isMax := name == "ArgMax"
+		for _, v := range []int64{1, 11, 12, 13} {
+			Register("", name, v, func(b *Build) (Kernel, error) {
+				axis := b.Int("axis", 0)
+				keep := b.Int("keepdims", 1) != 0
+				last := b.Int("select_last_index", 0) != 0
+				return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+					out, err := argExtreme(ctx, in[0], axis, keep, last, isMax)
+					return []*Tensor{out}, err
+				}, nil
+			})
+		}
+	}
+}
