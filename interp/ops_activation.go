@@ -1,0 +1,290 @@
+package interp
+
+import (
+	"fmt"
+	"math"
+)
+
+// Activations: elementwise functions with float attributes, Clip and PRelu.
+
+func ewSigmoid(x float64) float64 {
+	if x >= 0 {
+		return 1 / (1 + math.Exp(-x))
+	}
+	e := math.Exp(x) // no overflow for very negative x
+	return e / (1 + e)
+}
+
+func ewSigmoid32(x float32) float32 { return float32(ewSigmoid(float64(x))) }
+
+// ewSoftplus is log(1+exp(x)) without overflow for large x.
+func ewSoftplus(x float64) float64 {
+	if x > 0 {
+		return x + math.Log1p(math.Exp(-x))
+	}
+	return math.Log1p(math.Exp(x))
+}
+
+// ewActivation makes a builder whose function is chosen from the node's
+// attributes once.
+func ewActivation(mk func(b *Build) ewUnary) Builder {
+	return func(b *Build) (Kernel, error) {
+		fns := mk(b)
+		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+			out, err := ewMapNum(ctx, in[0], fns)
+			return []*Tensor{out}, err
+		}, nil
+	}
+}
+
+func ewFixed(fns ewUnary) func(*Build) ewUnary { return func(*Build) ewUnary { return fns } }
+
+func buildGelu(b *Build) (Kernel, error) {
+	var f func(float64) float64
+	switch mode := b.String("approximate", "none"); mode {
+	case "none":
+		f = func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }
+	case "tanh":
+		c := math.Sqrt(2 / math.Pi)
+		f = func(x float64) float64 { return 0.5 * x * (1 + math.Tanh(c*(x+0.044715*x*x*x))) }
+	default:
+		return nil, fmt.Errorf("approximate %q is not one of none, tanh", mode)
+	}
+	return ewActivation(ewFixed(ewUnary{f: f}))(b)
+}
+
+// clipBound reads Clip's optional min and max inputs (opset 11+) as scalars.
+func clipBound(t *Tensor) (float64, int64, uint64, error) {
+	if t.Len() != 1 {
+		return 0, 0, 0, fmt.Errorf("Clip min and max must be scalars, got %s", t)
+	}
+	src, err := decodeCastSource(t)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	switch {
+	case src.f != nil:
+		return src.f[0], 0, 0, nil
+	case src.i != nil:
+		return 0, src.i[0], 0, nil
+	case src.u != nil:
+		return 0, 0, src.u[0], nil
+	}
+	return 0, 0, 0, fmt.Errorf("Clip bound of type %s is not supported", t.DType)
+}
+
+// clipFns clamps to [lo, hi], applying the upper bound last so that
+// min > max gives max, as the spec says; NaN passes through.
+func clipFns(flo, fhi float64, ilo, ihi int64, ulo, uhi uint64) ewUnary {
+	lo32, hi32 := float32(flo), float32(fhi)
+	return ewUnary{
+		f: func(v float64) float64 {
+			if v < flo {
+				v = flo
+			}
+			if v > fhi {
+				v = fhi
+			}
+			return v
+		},
+		f32: func(v float32) float32 {
+			if v < lo32 {
+				v = lo32
+			}
+			if v > hi32 {
+				v = hi32
+			}
+			return v
+		},
+		i: func(v int64) int64 { return min(max(v, ilo), ihi) },
+		u: func(v uint64) uint64 { return min(max(v, ulo), uhi) },
+	}
+}
+
+func buildClip(b *Build) (Kernel, error) {
+	if b.Opset < 11 {
+		// Clip-1/6 take the bounds as attributes, by default ±FLT_MAX.
+		lo := float64(b.Float("min", -math.MaxFloat32))
+		hi := float64(b.Float("max", math.MaxFloat32))
+		return ewActivation(ewFixed(clipFns(lo, hi, 0, 0, 0, 0)))(b)
+	}
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		x := in[0]
+		flo, fhi := math.Inf(-1), math.Inf(1)
+		ilo, ihi := int64(math.MinInt64), int64(math.MaxInt64)
+		ulo, uhi := uint64(0), uint64(math.MaxUint64)
+		if len(in) > 1 && in[1] != nil {
+			if in[1].DType != x.DType {
+				return nil, fmt.Errorf("Clip min has type %s, input has %s", in[1].DType, x.DType)
+			}
+			f, i, u, err := clipBound(in[1])
+			if err != nil {
+				return nil, err
+			}
+			flo, ilo, ulo = f, i, u
+		}
+		if len(in) > 2 && in[2] != nil {
+			if in[2].DType != x.DType {
+				return nil, fmt.Errorf("Clip max has type %s, input has %s", in[2].DType, x.DType)
+			}
+			f, i, u, err := clipBound(in[2])
+			if err != nil {
+				return nil, err
+			}
+			fhi, ihi, uhi = f, i, u
+		}
+		out, err := ewMapNum(ctx, x, clipFns(flo, fhi, ilo, ihi, ulo, uhi))
+		return []*Tensor{out}, err
+	}, nil
+}
+
+func buildPRelu(b *Build) (Kernel, error) {
+	fns := ewBinary{
+		f: func(x, s float64) float64 {
+			if x < 0 {
+				return s * x
+			}
+			return x
+		},
+		f32: func(x, s float32) float32 {
+			if x < 0 {
+				return s * x
+			}
+			return x
+		},
+		i: func(x, s int64) int64 {
+			if x < 0 {
+				return s * x
+			}
+			return x
+		},
+		u: func(x, s uint64) uint64 { return x },
+	}
+	legacy := b.Opset < 7
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		x, slope := in[0], in[1]
+		if legacy && slope.Rank() == 1 && x.Rank() >= 2 && slope.Shape[0] == x.Shape[1] {
+			// Before opset 7 a 1-D slope holds one value per channel (axis 1).
+			shape := make([]int, x.Rank()-1)
+			for i := range shape {
+				shape[i] = 1
+			}
+			shape[0] = slope.Shape[0]
+			slope = slope.Reshaped(shape)
+		}
+		// The slope broadcasts to the input's shape, not the other way.
+		shape, err := BroadcastShape(x.Shape, slope.Shape)
+		if err != nil || len(shape) != len(x.Shape) || numElements(shape) != x.Len() {
+			return nil, fmt.Errorf("PRelu slope %v does not broadcast to input %v", slope.Shape, x.Shape)
+		}
+		out, err := ewBinaryNum(ctx, x, slope, fns)
+		return []*Tensor{out}, err
+	}, nil
+}
+
+func init() {
+	reg := func(op string, b Builder, versions ...int64) {
+		for _, v := range versions {
+			Register("", op, v, b)
+		}
+	}
+	reg("Relu", ewActivation(ewFixed(ewUnary{
+		f: func(x float64) float64 {
+			if x < 0 {
+				return 0
+			}
+			return x
+		},
+		f32: func(x float32) float32 {
+			if x < 0 {
+				return 0
+			}
+			return x
+		},
+		i: func(x int64) int64 { return max(x, 0) },
+	})), 1, 6, 13, 14)
+	reg("LeakyRelu", ewActivation(func(b *Build) ewUnary {
+		alpha := float64(b.Float("alpha", 0.01))
+		a32 := float32(alpha)
+		return ewUnary{
+			f: func(x float64) float64 {
+				if x < 0 {
+					return alpha * x
+				}
+				return x
+			},
+			f32: func(x float32) float32 {
+				if x < 0 {
+					return a32 * x
+				}
+				return x
+			},
+		}
+	}), 1, 6, 16)
+	reg("PRelu", buildPRelu, 1, 6, 7, 9, 16)
+	reg("Sigmoid", ewActivation(ewFixed(ewUnary{f: ewSigmoid, f32: ewSigmoid32})), 1, 6, 13)
+	reg("Tanh", ewActivation(ewFixed(ewUnary{f: math.Tanh})), 1, 6, 13)
+	reg("HardSigmoid", ewActivation(func(b *Build) ewUnary {
+		alpha, beta := float64(b.Float("alpha", 0.2)), float64(b.Float("beta", 0.5))
+		return ewUnary{f: func(x float64) float64 { return math.Max(0, math.Min(1, alpha*x+beta)) }}
+	}), 1, 6, 22)
+	reg("HardSwish", ewActivation(ewFixed(ewUnary{f: func(x float64) float64 {
+		return x * math.Max(0, math.Min(1, x/6+0.5))
+	}})), 14, 22)
+	reg("Gelu", buildGelu, 20)
+	reg("Softplus", ewActivation(ewFixed(ewUnary{f: ewSoftplus})), 1, 22)
+	reg("Softsign", ewActivation(ewFixed(ewUnary{f: func(x float64) float64 { return x / (1 + math.Abs(x)) }})), 1, 22)
+	reg("Elu", ewActivation(func(b *Build) ewUnary {
+		alpha := float64(b.Float("alpha", 1))
+		return ewUnary{f: func(x float64) float64 {
+			if x < 0 {
+				return alpha * math.Expm1(x)
+			}
+			return x
+		}}
+	}), 1, 6, 22)
+	reg("Selu", ewActivation(func(b *Build) ewUnary {
+		alpha := float64(b.Float("alpha", 1.67326319217681884765625))
+		gamma := float64(b.Float("gamma", 1.05070102214813232421875))
+		return ewUnary{f: func(x float64) float64 {
+			if x <= 0 {
+				return gamma * alpha * math.Expm1(x)
+			}
+			return gamma * x
+		}}
+	}), 1, 6, 22)
+	reg("Celu", ewActivation(func(b *Build) ewUnary {
+		alpha := float64(b.Float("alpha", 1))
+		return ewUnary{f: func(x float64) float64 {
+			return math.Max(0, x) + math.Min(0, alpha*math.Expm1(x/alpha))
+		}}
+	}), 12)
+	reg("Mish", ewActivation(ewFixed(ewUnary{f: func(x float64) float64 { return x * math.Tanh(ewSoftplus(x)) }})), 18, 22)
+	reg("ThresholdedRelu", ewActivation(func(b *Build) ewUnary {
+		alpha := float64(b.Float("alpha", 1))
+		return ewUnary{f: func(x float64) float64 {
+			if x > alpha {
+				return x
+			}
+			return 0
+		}}
+	}), 10, 22)
+	reg("Shrink", ewActivation(func(b *Build) ewUnary {
+		bias, lambd := float64(b.Float("bias", 0)), float64(b.Float("lambd", 0.5))
+		f := func(x float64) float64 {
+			switch {
+			case x < -lambd:
+				return x + bias
+			case x > lambd:
+				return x - bias
+			}
+			return 0
+		}
+		return ewUnary{
+			f: f,
+			i: func(x int64) int64 { return int64(f(float64(x))) },
+			u: func(x uint64) uint64 { return uint64(f(float64(x))) },
+		}
+	}), 9)
+	reg("Clip", buildClip, 1, 6, 11, 12, 13)
+}

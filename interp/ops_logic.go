@@ -1,0 +1,241 @@
+package interp
+
+import (
+	"cmp"
+	"fmt"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// Logic: comparisons, boolean and bitwise ops, BitShift and Where.
+
+type ewCmpKind int
+
+const (
+	ewEq ewCmpKind = iota
+	ewLt
+	ewGt
+	ewLe
+	ewGe
+)
+
+// ewCompareT compares with IEEE semantics (any comparison with NaN is false).
+func ewCompareT[T cmp.Ordered](ctx *Ctx, a, b *Tensor, k ewCmpKind) (*Tensor, error) {
+	var f func(x, y T) bool
+	switch k {
+	case ewEq:
+		f = func(x, y T) bool { return x == y }
+	case ewLt:
+		f = func(x, y T) bool { return x < y }
+	case ewGt:
+		f = func(x, y T) bool { return x > y }
+	case ewLe:
+		f = func(x, y T) bool { return x <= y }
+	default:
+		f = func(x, y T) bool { return x >= y }
+	}
+	return Binary(ctx, onnx.Bool, a, b, f)
+}
+
+func ewCompare(ctx *Ctx, a, b *Tensor, k ewCmpKind) (*Tensor, error) {
+	if a.DType != b.DType {
+		return nil, fmt.Errorf("input types %s and %s differ", a.DType, b.DType)
+	}
+	switch a.Data.(type) {
+	case []float32:
+		return ewCompareT[float32](ctx, a, b, k)
+	case []float64:
+		return ewCompareT[float64](ctx, a, b, k)
+	case []int64:
+		return ewCompareT[int64](ctx, a, b, k)
+	case []int32:
+		return ewCompareT[int32](ctx, a, b, k)
+	case []int16:
+		return ewCompareT[int16](ctx, a, b, k)
+	case []int8:
+		return ewCompareT[int8](ctx, a, b, k)
+	case []uint64:
+		return ewCompareT[uint64](ctx, a, b, k)
+	case []uint32:
+		return ewCompareT[uint32](ctx, a, b, k)
+	case []uint16:
+		if a.DType == onnx.Float16 || a.DType == onnx.BFloat16 {
+			x, err := ewFloat32s(a)
+			if err != nil {
+				return nil, err
+			}
+			y, err := ewFloat32s(b)
+			if err != nil {
+				return nil, err
+			}
+			return ewCompareT[float32](ctx, x, y, k)
+		}
+		return ewCompareT[uint16](ctx, a, b, k)
+	case []uint8:
+		if IsFloat8(a.DType) {
+			break
+		}
+		return ewCompareT[uint8](ctx, a, b, k)
+	case []string:
+		return ewCompareT[string](ctx, a, b, k)
+	case []bool:
+		if k == ewEq {
+			return Binary(ctx, onnx.Bool, a, b, func(x, y bool) bool { return x == y })
+		}
+	}
+	return nil, fmt.Errorf("type %s is not supported", a.DType)
+}
+
+func ewCompareBuilder(k ewCmpKind) Builder {
+	return func(b *Build) (Kernel, error) {
+		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+			out, err := ewCompare(ctx, in[0], in[1], k)
+			return []*Tensor{out}, err
+		}, nil
+	}
+}
+
+func ewBoolBuilder(f func(x, y bool) bool) Builder {
+	return func(b *Build) (Kernel, error) {
+		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+			if in[0].DType != onnx.Bool || in[1].DType != onnx.Bool {
+				return nil, fmt.Errorf("inputs must be bool, got %s and %s", in[0].DType, in[1].DType)
+			}
+			out, err := Binary(ctx, onnx.Bool, in[0], in[1], f)
+			return []*Tensor{out}, err
+		}, nil
+	}
+}
+
+func ewNotKernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	if in[0].DType != onnx.Bool {
+		return nil, fmt.Errorf("input must be bool, got %s", in[0].DType)
+	}
+	out, err := Unary(ctx, onnx.Bool, in[0], func(v bool) bool { return !v })
+	return []*Tensor{out}, err
+}
+
+func ewBitwiseBuilder(i func(x, y int64) int64, u func(x, y uint64) uint64) Builder {
+	return func(b *Build) (Kernel, error) {
+		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+			out, err := ewBinaryNum(ctx, in[0], in[1], ewBinary{i: i, u: u})
+			return []*Tensor{out}, err
+		}, nil
+	}
+}
+
+func buildBitShift(b *Build) (Kernel, error) {
+	var f func(x, y uint64) uint64
+	switch d := b.String("direction", ""); d {
+	case "LEFT":
+		f = func(x, y uint64) uint64 { return x << y }
+	case "RIGHT":
+		f = func(x, y uint64) uint64 { return x >> y }
+	default:
+		return nil, fmt.Errorf("direction %q is not LEFT or RIGHT", d)
+	}
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		out, err := ewBinaryNum(ctx, in[0], in[1], ewBinary{u: f})
+		return []*Tensor{out}, err
+	}, nil
+}
+
+// whereT selects x where c is true, else y, broadcasting all three.
+func whereT[T any](ctx *Ctx, c, x, y *Tensor, shape []int) (*Tensor, error) {
+	cd := c.Data.([]bool)
+	xd, ok1 := x.Data.([]T)
+	yd, ok2 := y.Data.([]T)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("input types %s and %s differ", x.DType, y.DType)
+	}
+	out := ctx.New(x.DType, shape...)
+	z := out.Data.([]T)
+	st := [][]int{broadcastStrides(c.Shape, shape), broadcastStrides(x.Shape, shape), broadcastStrides(y.Shape, shape)}
+	forEachRow(shape, st, func(o int, offs []int, n int, steps []int) {
+		ic, ix, iy := offs[0], offs[1], offs[2]
+		for k := 0; k < n; k++ {
+			if cd[ic+k*steps[0]] {
+				z[o+k] = xd[ix+k*steps[1]]
+			} else {
+				z[o+k] = yd[iy+k*steps[2]]
+			}
+		}
+	})
+	return out, nil
+}
+
+func whereKernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	c, x, y := in[0], in[1], in[2]
+	if c.DType != onnx.Bool {
+		return nil, fmt.Errorf("Where condition must be bool, got %s", c.DType)
+	}
+	if x.DType != y.DType {
+		return nil, fmt.Errorf("Where inputs have types %s and %s", x.DType, y.DType)
+	}
+	shape, err := BroadcastShape(c.Shape, x.Shape, y.Shape)
+	if err != nil {
+		return nil, err
+	}
+	var out *Tensor
+	switch x.Data.(type) {
+	case []float32:
+		out, err = whereT[float32](ctx, c, x, y, shape)
+	case []float64:
+		out, err = whereT[float64](ctx, c, x, y, shape)
+	case []int64:
+		out, err = whereT[int64](ctx, c, x, y, shape)
+	case []int32:
+		out, err = whereT[int32](ctx, c, x, y, shape)
+	case []int16:
+		out, err = whereT[int16](ctx, c, x, y, shape)
+	case []int8:
+		out, err = whereT[int8](ctx, c, x, y, shape)
+	case []uint64:
+		out, err = whereT[uint64](ctx, c, x, y, shape)
+	case []uint32:
+		out, err = whereT[uint32](ctx, c, x, y, shape)
+	case []uint16:
+		out, err = whereT[uint16](ctx, c, x, y, shape)
+	case []uint8:
+		out, err = whereT[uint8](ctx, c, x, y, shape)
+	case []bool:
+		out, err = whereT[bool](ctx, c, x, y, shape)
+	case []string:
+		out, err = whereT[string](ctx, c, x, y, shape)
+	case []complex64:
+		out, err = whereT[complex64](ctx, c, x, y, shape)
+	case []complex128:
+		out, err = whereT[complex128](ctx, c, x, y, shape)
+	default:
+		return nil, fmt.Errorf("type %s is not supported", x.DType)
+	}
+	return []*Tensor{out}, err
+}
+
+func init() {
+	reg := func(op string, b Builder, versions ...int64) {
+		for _, v := range versions {
+			Register("", op, v, b)
+		}
+	}
+	reg("Equal", ewCompareBuilder(ewEq), 1, 7, 11, 13, 19)
+	reg("Less", ewCompareBuilder(ewLt), 1, 7, 9, 13)
+	reg("Greater", ewCompareBuilder(ewGt), 1, 7, 9, 13)
+	reg("LessOrEqual", ewCompareBuilder(ewLe), 12, 16)
+	reg("GreaterOrEqual", ewCompareBuilder(ewGe), 12, 16)
+	reg("And", ewBoolBuilder(func(x, y bool) bool { return x && y }), 1, 7)
+	reg("Or", ewBoolBuilder(func(x, y bool) bool { return x || y }), 1, 7)
+	reg("Xor", ewBoolBuilder(func(x, y bool) bool { return x != y }), 1, 7)
+	reg("Not", func(*Build) (Kernel, error) { return ewNotKernel, nil }, 1)
+	reg("BitwiseAnd", ewBitwiseBuilder(func(x, y int64) int64 { return x & y }, func(x, y uint64) uint64 { return x & y }), 18)
+	reg("BitwiseOr", ewBitwiseBuilder(func(x, y int64) int64 { return x | y }, func(x, y uint64) uint64 { return x | y }), 18)
+	reg("BitwiseXor", ewBitwiseBuilder(func(x, y int64) int64 { return x ^ y }, func(x, y uint64) uint64 { return x ^ y }), 18)
+	reg("BitwiseNot", func(*Build) (Kernel, error) {
+		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+			out, err := ewMapNum(ctx, in[0], ewUnary{i: func(v int64) int64 { return ^v }, u: func(v uint64) uint64 { return ^v }})
+			return []*Tensor{out}, err
+		}, nil
+	}, 18)
+	reg("BitShift", buildBitShift, 11)
+	reg("Where", func(*Build) (Kernel, error) { return whereKernel, nil }, 9, 16)
+}
