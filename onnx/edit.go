@@ -519,3 +519,48 @@ func (g *Graph) TopoSort() error {
 	copy(g.Nodes, order)
 	return nil
 }
+
+// InlineSubgraph replaces node n (an If whose branch is known) by the nodes of
+// sub: they move into g before n, sub's initializers become g's, and readers
+// of n's outputs read sub's outputs instead. n is removed.
+func (g *Graph) InlineSubgraph(n *Node, sub *Graph) error {
+	if n.Graph != g {
+		return fmt.Errorf("%s is not in %s", NodePlace(n), graphPlace(g))
+	}
+	if len(sub.Outputs) < len(n.outputs) {
+		return fmt.Errorf("%s: subgraph has %d outputs, node has %d", NodePlace(n), len(sub.Outputs), len(n.outputs))
+	}
+	for _, v := range sub.Initializers {
+		v.graph = g
+		g.Initializers = append(g.Initializers, v)
+	}
+	for _, v := range sub.Sparse {
+		v.graph = g
+		g.Sparse = append(g.Sparse, v)
+	}
+	for _, m := range sub.Nodes {
+		m.Graph = g
+		for _, v := range m.outputs {
+			if v != nil {
+				v.graph = g
+			}
+		}
+		for _, s := range m.Subgraphs() {
+			s.Parent = g
+		}
+		g.InsertBefore(n, m)
+	}
+	for i, out := range n.outputs {
+		if out == nil {
+			continue
+		}
+		ReplaceAllUsesWith(out, sub.Outputs[i])
+	}
+	sub.Nodes = nil
+	g.RemoveNodes(n)
+	return nil
+}
+
+// MoveValue makes v a value of graph g (used when a rewrite moves a
+// constant into another graph).
+func MoveValue(v *Value, g *Graph) { v.graph = g }

@@ -1,0 +1,546 @@
+// Package cleanup removes what a model does not need: dead nodes, unused
+// initializers, identities and no-op ops, duplicated constants and common
+// subexpressions; it merges chains of Transpose/Reshape/Squeeze-Unsqueeze,
+// turns Constant nodes into initializers and inlines If nodes whose
+// condition is constant. Every rewrite is exact.
+package cleanup
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+)
+
+func init() {
+	passes.Register(&passes.Pass{
+		Name:     "cleanup",
+		Doc:      "remove dead code, identities and no-op ops; merge transposes/reshapes; dedupe constants and common subexpressions",
+		Requires: []*passes.Analysis{passes.Shapes},
+		Run:      run,
+	})
+}
+
+// run applies each rewrite over every graph, innermost graphs included.
+func run(c *passes.Context, m *onnx.Model) (int, error) {
+	total := 0
+	for _, r := range []func(*passes.Context, *onnx.Model, *onnx.Graph) int{
+		constantsToInitializers, inlineConstantIf, removeIdentities, removeNoOps,
+		mergeTransposes, mergeReshapes, cancelSqueezeUnsqueeze, dedupeInitializers, cse,
+		removeDead,
+	} {
+		for _, g := range m.Graphs() {
+			total += r(c, m, g)
+		}
+	}
+	return total, nil
+}
+
+// constantsToInitializers turns Constant nodes into initializers: smaller
+// graphs for every consumer, and folding sees them directly.
+func constantsToInitializers(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	for _, node := range slices.Clone(g.Nodes) {
+		if node.OpType != "Constant" || node.Domain != "" || len(node.Outputs()) != 1 {
+			continue
+		}
+		t := constantValue(node)
+		out := node.Output(0)
+		if t == nil || out == nil || out.IsGraphOutput() || !c.Allow() {
+			continue
+		}
+		t = t.Clone()
+		v := passes.AddConst(m, g, out.Name, t)
+		name := out.Name
+		onnx.ReplaceAllUsesWith(out, v)
+		g.RemoveNodes(node)
+		if v.Name != name { // the Constant's output name is free now: keep it
+			v.Name, t.Name = name, name
+		}
+		n++
+	}
+	return n
+}
+
+// constantValue reads any of Constant's value attributes as a tensor.
+func constantValue(n *onnx.Node) *onnx.Tensor {
+	for _, a := range n.Attrs {
+		switch a.Name {
+		case "value":
+			return a.Tensor
+		case "value_float":
+			return onnx.NewFloatTensor("", nil, []float32{a.Float})
+		case "value_floats":
+			return onnx.NewFloatTensor("", []int64{int64(len(a.Floats))}, a.Floats)
+		case "value_int":
+			return onnx.NewInt64Tensor("", nil, []int64{a.Int})
+		case "value_ints":
+			return onnx.NewInt64Tensor("", []int64{int64(len(a.Ints))}, a.Ints)
+		}
+	}
+	return nil
+}
+
+// inlineConstantIf replaces an If whose condition is a constant by the branch taken.
+func inlineConstantIf(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	for _, node := range slices.Clone(g.Nodes) {
+		if node.OpType != "If" || node.Domain != "" {
+			continue
+		}
+		cond := passes.ConstTensor(node.Input(0))
+		if cond == nil || cond.NumElements() != 1 {
+			continue
+		}
+		raw, err := cond.Data()
+		if err != nil || len(raw) == 0 {
+			continue
+		}
+		branch := "else_branch"
+		if raw[0] != 0 {
+			branch = "then_branch"
+		}
+		a := node.Attr(branch)
+		if a == nil || a.Graph == nil || !outputsReplaceable(node, a.Graph) || !c.Allow() {
+			continue
+		}
+		if err := g.InlineSubgraph(node, a.Graph); err != nil {
+			c.Logf("could not inline %s: %v", onnx.NodePlace(node), err)
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// outputsReplaceable checks that each If output that is a graph output can
+// take the branch's value's place.
+func outputsReplaceable(n *onnx.Node, branch *onnx.Graph) bool {
+	for i, out := range n.Outputs() {
+		if out == nil || !out.IsGraphOutput() {
+			continue
+		}
+		if i >= len(branch.Outputs) {
+			return false
+		}
+		b := branch.Outputs[i]
+		if b.Producer() == nil || b.Producer().Graph != branch || b.IsGraphOutput() && slices.Contains(n.Graph.Outputs, b) {
+			return false
+		}
+	}
+	return true
+}
+
+// removeIdentities drops Identity and inference-mode Dropout.
+func removeIdentities(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	for _, node := range slices.Clone(g.Nodes) {
+		if node.Domain != "" || len(node.Inputs()) == 0 || node.Input(0) == nil {
+			continue
+		}
+		switch node.OpType {
+		case "Identity":
+			if node.Input(0).Type != nil && node.Input(0).Type.Kind != onnx.TypeTensor {
+				continue
+			}
+		case "Dropout":
+			if !inferenceDropout(node) {
+				continue
+			}
+		default:
+			continue
+		}
+		if bypass(c, node) {
+			n++
+		}
+	}
+	return n
+}
+
+func inferenceDropout(n *onnx.Node) bool {
+	if n.AttrInt("is_test", 1) == 0 && n.Graph != nil && len(n.Inputs()) == 1 {
+		// Opset < 7 Dropout trained unless is_test; at inference nobody runs it so.
+		return true
+	}
+	if tm := n.Input(2); tm != nil {
+		t := passes.ConstTensor(tm)
+		if t == nil {
+			return false
+		}
+		raw, err := t.Data()
+		if err != nil || len(raw) == 0 || raw[0] != 0 {
+			return false
+		}
+	}
+	for i, o := range n.Outputs() {
+		if i > 0 && passes.IsUsed(o) {
+			return false // the mask is read
+		}
+	}
+	return true
+}
+
+// bypass makes readers of node's first output read its first input, then
+// removes the node. It refuses where the model's interface would change.
+func bypass(c *passes.Context, node *onnx.Node) bool {
+	out, in := node.Output(0), node.Input(0)
+	if out == nil || in == nil {
+		return false
+	}
+	for i, o := range node.Outputs() {
+		if i > 0 && passes.IsUsed(o) {
+			return false
+		}
+	}
+	if out.IsGraphOutput() && (in.Producer() == nil || in.Graph() != out.Graph() || in.IsGraphOutput()) {
+		return false
+	}
+	if out.Type != nil && in.Type != nil && out.Type.Kind == onnx.TypeTensor && in.Type.Kind == onnx.TypeTensor &&
+		out.Type.Elem != in.Type.Elem && out.Type.Elem != onnx.Undefined && in.Type.Elem != onnx.Undefined {
+		return false
+	}
+	if !c.Allow() {
+		return false
+	}
+	if !passes.Replace(out, in) {
+		return false
+	}
+	node.Graph.RemoveNodes(node)
+	return true
+}
+
+// removeNoOps bypasses ops that provably return their input unchanged.
+func removeNoOps(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	for _, node := range slices.Clone(g.Nodes) {
+		if node.Domain != "" || node.Input(0) == nil || node.Output(0) == nil {
+			continue
+		}
+		if isNoOp(node) && bypass(c, node) {
+			n++
+		}
+	}
+	return n
+}
+
+func isNoOp(n *onnx.Node) bool {
+	in, out := n.Input(0), n.Output(0)
+	inShape, inOK := passes.StaticShape(in)
+	outShape, outOK := passes.StaticShape(out)
+	sameShape := inOK && outOK && slices.Equal(inShape, outShape)
+	switch n.OpType {
+	case "Transpose":
+		perm := n.AttrInts("perm", nil)
+		if perm == nil {
+			return inOK && len(inShape) <= 1
+		}
+		for i, p := range perm {
+			if int(p) != i {
+				return false
+			}
+		}
+		return true
+	case "Reshape", "Expand", "Flatten", "Squeeze", "Unsqueeze", "Tile", "Slice", "Resize":
+		return sameShape && len(n.Outputs()) == 1
+	case "Cast":
+		to := onnx.DataType(n.AttrInt("to", 0))
+		return to != onnx.Undefined && passes.ElemType(in) == to
+	case "CastLike":
+		et := passes.ElemType(in)
+		return et != onnx.Undefined && et == passes.ElemType(n.Input(1))
+	case "Pad":
+		return sameShape && padsAreZero(n)
+	case "Concat", "Sum", "Max", "Min", "Mean":
+		return len(n.Inputs()) == 1
+	case "Split":
+		return len(n.Outputs()) == 1 && sameShape
+	}
+	return false
+}
+
+func padsAreZero(n *onnx.Node) bool {
+	var pads []int64
+	if a := n.Attr("pads"); a != nil {
+		pads = a.Ints
+	} else if t := passes.ConstTensor(n.Input(1)); t != nil {
+		p, err := t.AsInt64()
+		if err != nil {
+			return false
+		}
+		pads = p
+	} else {
+		return false
+	}
+	for _, p := range pads {
+		if p != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeTransposes folds Transpose(Transpose(x, p1), p2) into one Transpose.
+func mergeTransposes(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	for _, node := range slices.Clone(g.Nodes) {
+		if node.OpType != "Transpose" || node.Domain != "" || node.Graph != g {
+			continue
+		}
+		prev := node.Input(0).Producer()
+		if prev == nil || prev.OpType != "Transpose" || prev.Domain != "" || prev.Graph != g {
+			continue
+		}
+		p1, p2 := prev.AttrInts("perm", nil), node.AttrInts("perm", nil)
+		if p1 == nil || p2 == nil || len(p1) != len(p2) || !c.Allow() {
+			continue
+		}
+		perm := make([]int64, len(p2))
+		for i, p := range p2 {
+			perm[i] = p1[p]
+		}
+		node.SetInput(0, prev.Input(0))
+		node.SetAttr(onnx.IntsAttr("perm", perm))
+		if !passes.IsUsed(prev.Output(0)) {
+			g.RemoveNodes(prev)
+		}
+		n++
+	}
+	return n
+}
+
+// mergeReshapes drops a Reshape that only feeds another Reshape whose target
+// is fully given (no 0 entries, which would copy from the input).
+func mergeReshapes(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	for _, node := range slices.Clone(g.Nodes) {
+		if node.Graph != g || node.Domain != "" || (node.OpType != "Reshape" && node.OpType != "Flatten") {
+			continue
+		}
+		prev := node.Input(0).Producer()
+		if prev == nil || prev.Graph != g || prev.Domain != "" || (prev.OpType != "Reshape" && prev.OpType != "Flatten" && prev.OpType != "Squeeze" && prev.OpType != "Unsqueeze") {
+			continue
+		}
+		if node.OpType == "Reshape" {
+			target := passes.ConstTensor(node.Input(1))
+			if target == nil {
+				continue
+			}
+			dims, err := target.AsInt64()
+			if err != nil || slices.Contains(dims, 0) {
+				continue
+			}
+		}
+		if !c.Allow() {
+			continue
+		}
+		node.SetInput(0, prev.Input(0))
+		if !passes.IsUsed(prev.Output(0)) {
+			g.RemoveNodes(prev)
+		}
+		n++
+	}
+	return n
+}
+
+// cancelSqueezeUnsqueeze removes Unsqueeze(Squeeze(x, a), a) and
+// Squeeze(Unsqueeze(x, a), a), which give back x.
+func cancelSqueezeUnsqueeze(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	for _, node := range slices.Clone(g.Nodes) {
+		if node.Graph != g || node.Domain != "" || (node.OpType != "Squeeze" && node.OpType != "Unsqueeze") {
+			continue
+		}
+		prev := node.Input(0).Producer()
+		if prev == nil || prev.Graph != g || prev.Domain != "" || prev.OpType == node.OpType ||
+			(prev.OpType != "Squeeze" && prev.OpType != "Unsqueeze") {
+			continue
+		}
+		a1, ok1 := axesOf(prev)
+		a2, ok2 := axesOf(node)
+		if !ok1 || !ok2 || !slices.Equal(a1, a2) {
+			continue
+		}
+		x := prev.Input(0)
+		out := node.Output(0)
+		if out.IsGraphOutput() && (x.Producer() == nil || x.Graph() != g || x.IsGraphOutput()) {
+			continue
+		}
+		if !c.Allow() || !passes.Replace(out, x) {
+			continue
+		}
+		g.RemoveNodes(node)
+		if !passes.IsUsed(prev.Output(0)) {
+			g.RemoveNodes(prev)
+		}
+		n++
+	}
+	return n
+}
+
+// axesOf returns the (non-negative, sorted) axes of a Squeeze/Unsqueeze when known.
+func axesOf(n *onnx.Node) ([]int64, bool) {
+	var axes []int64
+	if a := n.Attr("axes"); a != nil {
+		axes = slices.Clone(a.Ints)
+	} else if t := passes.ConstTensor(n.Input(1)); t != nil {
+		v, err := t.AsInt64()
+		if err != nil {
+			return nil, false
+		}
+		axes = v
+	} else {
+		return nil, false
+	}
+	for _, a := range axes {
+		if a < 0 {
+			return nil, false // needs the rank; leave it
+		}
+	}
+	slices.Sort(axes)
+	return axes, true
+}
+
+// dedupeInitializers makes readers of identical constants share one.
+func dedupeInitializers(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	seen := map[string]*onnx.Value{}
+	for _, v := range slices.Clone(g.Initializers) {
+		if v.IsGraphInput() || v.IsGraphOutput() || v.Const == nil {
+			continue
+		}
+		key, ok := tensorKey(v.Const)
+		if !ok {
+			continue
+		}
+		first, dup := seen[key]
+		if !dup {
+			seen[key] = v
+			continue
+		}
+		if !c.Allow() {
+			continue
+		}
+		onnx.ReplaceAllUsesWith(v, first)
+		g.RemoveInitializer(v)
+		n++
+	}
+	return n
+}
+
+func tensorKey(t *onnx.Tensor) (string, bool) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d|%v|", t.DataType, t.Dims)
+	if t.DataType == onnx.String {
+		for _, s := range t.Strings {
+			fmt.Fprintf(h, "%d:%s|", len(s), s)
+		}
+	} else {
+		raw, err := t.Data()
+		if err != nil {
+			return "", false
+		}
+		h.Write(raw)
+	}
+	return string(h.Sum(nil)), true
+}
+
+// cse merges nodes that compute the same op on the same inputs with the same
+// attributes. Nodes with subgraphs or random outputs are left alone.
+func cse(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	seen := map[string]*onnx.Node{}
+	if err := g.TopoSort(); err != nil {
+		return 0
+	}
+	for _, node := range slices.Clone(g.Nodes) {
+		if len(node.Subgraphs()) > 0 || strings.HasPrefix(node.OpType, "Random") || node.OpType == "Multinomial" ||
+			(node.OpType == "Dropout" && !inferenceDropout(node)) || len(node.Outputs()) == 0 {
+			continue
+		}
+		key := nodeKey(node)
+		first, dup := seen[key]
+		if !dup {
+			seen[key] = node
+			continue
+		}
+		ok := len(first.Outputs()) == len(node.Outputs())
+		for i, o := range node.Outputs() {
+			if o != nil && (first.Output(i) == nil || o.IsGraphOutput()) {
+				ok = false
+			}
+		}
+		if !ok || !c.Allow() {
+			continue
+		}
+		for i, o := range node.Outputs() {
+			if o != nil {
+				onnx.ReplaceAllUsesWith(o, first.Output(i))
+			}
+		}
+		g.RemoveNodes(node)
+		n++
+	}
+	return n
+}
+
+func nodeKey(n *onnx.Node) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s|%s|", n.Domain, n.OpType, n.Overload)
+	for _, v := range n.Inputs() {
+		fmt.Fprintf(&b, "%p,", v)
+	}
+	b.WriteString("|")
+	for _, a := range n.Attrs {
+		fmt.Fprintf(&b, "%s:%d:%v:%d:%q:%v:%v:%q;", a.Name, a.Type, a.Float, a.Int, a.String, a.Floats, a.Ints, a.Strings)
+		if a.Tensor != nil {
+			k, _ := tensorKey(a.Tensor)
+			b.WriteString(k)
+		}
+		if a.Graph != nil || len(a.Graphs) > 0 || len(a.Tensors) > 0 {
+			fmt.Fprintf(&b, "%p", a) // never equal: compared by identity
+		}
+	}
+	fmt.Fprintf(&b, "|%d", len(n.Outputs()))
+	return b.String()
+}
+
+// removeDead deletes nodes none of whose outputs is read, and initializers
+// nothing reads. Graph inputs stay: they are the model's interface.
+func removeDead(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	for changed := true; changed; {
+		changed = false
+		for i := len(g.Nodes) - 1; i >= 0; i-- {
+			node := g.Nodes[i]
+			live := false
+			for _, o := range node.Outputs() {
+				if passes.IsUsed(o) {
+					live = true
+				}
+			}
+			if live || !c.Allow() {
+				continue
+			}
+			g.RemoveNodes(node)
+			n++
+			changed = true
+		}
+	}
+	for _, v := range slices.Clone(g.Initializers) {
+		if passes.IsUsed(v) {
+			continue
+		}
+		if v.IsGraphInput() && m.IRVersion >= 4 {
+			continue // an input with a default value: part of the interface
+		}
+		if !c.Allow() {
+			continue
+		}
+		g.RemoveInitializer(v)
+		n++
+	}
+	return n
+}

@@ -1,0 +1,193 @@
+// Package fold evaluates at optimization time what does not depend on the
+// model's inputs: nodes whose inputs are all constant, shapes that are static,
+// and BatchNormalization / Mul / Add by constants after Conv, ConvTranspose
+// and Gemm, which fold into the weights and bias.
+package fold
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+)
+
+func init() {
+	passes.Register(&passes.Pass{
+		Name: "fold",
+		Doc:  "constant and shape folding; BatchNormalization and Mul/Add by constants folded into Conv/ConvTranspose/Gemm",
+		Options: []passes.Option{
+			{Name: "max_bytes", Kind: passes.OptInt, Default: "1MiB",
+				Doc: "a folded tensor may exceed the size of its inputs by at most this many bytes, so models never grow"},
+			{Name: "bn", Kind: passes.OptBool, Default: "true", Doc: "fold BatchNormalization into the preceding Conv/ConvTranspose/Gemm"},
+			{Name: "affine", Kind: passes.OptBool, Default: "true", Doc: "fold Mul/Add by per-channel constants into Conv/ConvTranspose/Gemm"},
+		},
+		Requires: []*passes.Analysis{passes.Shapes},
+		Run:      run,
+	})
+}
+
+func run(c *passes.Context, m *onnx.Model) (int, error) {
+	total := 0
+	for _, g := range m.Graphs() {
+		total += foldConstants(c, m, g)
+		if c.Options.Bool("bn") {
+			total += foldBatchNorms(c, m, g)
+		}
+		if c.Options.Bool("affine") {
+			total += foldAffine(c, m, g)
+		}
+	}
+	return total, nil
+}
+
+// nondeterministic ops are never evaluated ahead of time.
+func foldable(n *onnx.Node) bool {
+	if strings.HasPrefix(n.OpType, "Random") || n.OpType == "Multinomial" || n.OpType == "Bernoulli" {
+		return false
+	}
+	if len(n.Subgraphs()) > 0 || len(n.Outputs()) == 0 {
+		return false
+	}
+	if n.OpType == "Dropout" {
+		return false // cleanup removes inference-mode Dropout; training-mode is random
+	}
+	return n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "ai.onnx.ml"
+}
+
+// foldConstants replaces nodes whose inputs are all constants (or whose output
+// is a static shape) by initializers holding their results.
+func foldConstants(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	if err := g.TopoSort(); err != nil {
+		return 0
+	}
+	limit := c.Options.Int("max_bytes")
+	n := 0
+	for _, node := range slices.Clone(g.Nodes) {
+		if node.Graph != g || !foldable(node) {
+			continue
+		}
+		outs, ok := shapeFold(node)
+		if !ok {
+			outs, ok = evaluate(c, m, node, limit)
+		}
+		if !ok || !c.Allow() {
+			continue
+		}
+		if replaceOutputs(m, g, node, outs) {
+			n++
+		}
+	}
+	return n
+}
+
+// shapeFold folds Shape and Size of values whose shape is static.
+func shapeFold(n *onnx.Node) ([]*onnx.Tensor, bool) {
+	if n.Domain != "" || (n.OpType != "Shape" && n.OpType != "Size") {
+		return nil, false
+	}
+	dims, ok := passes.StaticShape(n.Input(0))
+	if !ok {
+		return nil, false
+	}
+	if n.OpType == "Size" {
+		size := int64(1)
+		for _, d := range dims {
+			size *= d
+		}
+		return []*onnx.Tensor{onnx.NewInt64Tensor("", nil, []int64{size})}, true
+	}
+	r := int64(len(dims))
+	start, end := n.AttrInt("start", 0), n.AttrInt("end", r)
+	clamp := func(x int64) int64 {
+		if x < 0 {
+			x += r
+		}
+		return max(0, min(x, r))
+	}
+	start, end = clamp(start), clamp(end)
+	if end < start {
+		end = start
+	}
+	sel := dims[start:end]
+	return []*onnx.Tensor{onnx.NewInt64Tensor("", []int64{int64(len(sel))}, sel)}, true
+}
+
+// evaluate runs a node whose inputs are all constant through the interpreter,
+// refusing results larger than the inputs plus the byte budget.
+func evaluate(c *passes.Context, m *onnx.Model, n *onnx.Node, limit int64) ([]*onnx.Tensor, bool) {
+	var in []*interp.Tensor
+	var inBytes int64
+	for _, v := range n.Inputs() {
+		if v == nil {
+			in = append(in, nil)
+			continue
+		}
+		t := passes.ConstTensor(v)
+		if t == nil {
+			return nil, false
+		}
+		x, err := interp.FromONNX(t)
+		if err != nil {
+			return nil, false
+		}
+		inBytes += t.ByteSize()
+		in = append(in, x)
+	}
+	if n.OpType == "Constant" {
+		return nil, false // cleanup turns these into initializers
+	}
+	opset := m.Opset(n.Domain)
+	if opset == 0 && n.Domain == "" {
+		opset = 1
+	}
+	outs, err := interp.EvalNode(n, opset, in)
+	if err != nil {
+		c.Logf("not folded: %s: %v", onnx.NodePlace(n), err)
+		return nil, false
+	}
+	var res []*onnx.Tensor
+	var outBytes int64
+	for i, o := range n.Outputs() {
+		if o == nil {
+			res = append(res, nil)
+			continue
+		}
+		if i >= len(outs) || outs[i] == nil || outs[i].Kind != interp.KindTensor {
+			return nil, false
+		}
+		t, err := interp.ToONNX(o.Name, outs[i])
+		if err != nil {
+			return nil, false
+		}
+		outBytes += t.ByteSize()
+		res = append(res, t)
+	}
+	if outBytes > inBytes+limit {
+		return nil, false
+	}
+	return res, true
+}
+
+// replaceOutputs turns each output of node into an initializer and removes node.
+func replaceOutputs(m *onnx.Model, g *onnx.Graph, node *onnx.Node, outs []*onnx.Tensor) bool {
+	for i, o := range node.Outputs() {
+		if o != nil && o.IsGraphOutput() {
+			_ = i
+			return false // a graph output must stay computed by a node of the graph
+		}
+	}
+	for i, o := range node.Outputs() {
+		if o == nil {
+			continue
+		}
+		name := o.Name
+		v := passes.AddConst(m, g, name+"_folded", outs[i])
+		onnx.ReplaceAllUsesWith(o, v)
+		o.Name = g.FreshName(name + "_dead")
+		v.Name, outs[i].Name = name, name // keep the value's name for readable diffs
+	}
+	g.RemoveNodes(node)
+	return true
+}

@@ -1,0 +1,418 @@
+// Package fuse replaces patterns of standard ops by a single standard op that
+// runtimes execute faster: MatMul+Add → Gemm, Pad → Conv/AveragePool pads,
+// and, where the model's opset has them, the decomposed LayerNormalization
+// (opset ≥ 17) and Gelu (opset ≥ 20). Fusions never raise the opset.
+package fuse
+
+import (
+	"math"
+	"slices"
+
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+)
+
+func init() {
+	passes.Register(&passes.Pass{
+		Name:     "fuse",
+		Doc:      "MatMul+Add→Gemm, Pad into Conv/AveragePool, LayerNormalization (opset ≥ 17) and Gelu (opset ≥ 20) from their decomposed forms",
+		Requires: []*passes.Analysis{passes.Shapes},
+		Run:      run,
+	})
+}
+
+func run(c *passes.Context, m *onnx.Model) (int, error) {
+	total := 0
+	opset := m.Opset("")
+	for _, g := range m.Graphs() {
+		total += fuseMatMulAdd(c, m, g)
+		total += fusePad(c, m, g)
+		if opset >= 17 {
+			total += fuseLayerNorm(c, m, g)
+		}
+		if opset >= 20 {
+			total += fuseGelu(c, m, g)
+		}
+	}
+	return total, nil
+}
+
+// soleUser returns the only node reading v (and nil if v is also a graph
+// output or read by more than one node).
+func soleUser(v *onnx.Value) *onnx.Node {
+	if v == nil || v.IsGraphOutput() || v.NumUses() != 1 {
+		return nil
+	}
+	return v.Uses()[0].Node
+}
+
+// fuseMatMulAdd turns MatMul(A[M,K], B[K,N] const) + C into Gemm(A, B, C)
+// when C broadcasts to [M,N] along rows only ([N] or [1,N]).
+func fuseMatMulAdd(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	for _, mm := range slices.Clone(g.Nodes) {
+		if mm.Graph != g || mm.OpType != "MatMul" || mm.Domain != "" {
+			continue
+		}
+		a, b := mm.Input(0), mm.Input(1)
+		as, ok1 := passes.StaticShape(a)
+		bs, ok2 := passes.StaticShape(b)
+		if !ok1 || !ok2 || len(as) != 2 || len(bs) != 2 || passes.ConstTensor(b) == nil {
+			continue
+		}
+		if et := passes.ElemType(a); et != onnx.Float && et != onnx.Double && et != onnx.Float16 {
+			continue
+		}
+		add := soleUser(mm.Output(0))
+		if add == nil || add.OpType != "Add" || add.Domain != "" {
+			continue
+		}
+		bias := add.Input(1)
+		if bias == mm.Output(0) {
+			bias = add.Input(0)
+		}
+		bshape, ok := passes.StaticShape(bias)
+		if !ok || passes.ConstTensor(bias) == nil {
+			continue
+		}
+		N := bs[1]
+		switch {
+		case len(bshape) == 1 && bshape[0] == N:
+		case len(bshape) == 2 && bshape[0] == 1 && bshape[1] == N:
+		default:
+			continue
+		}
+		if !c.Allow() {
+			continue
+		}
+		gemm := g.NewNode("Gemm", "", mm.Name, []*onnx.Value{a, b, bias}, g.FreshName(mm.Name+"_gemm"))
+		g.InsertBefore(mm, gemm)
+		out := gemm.Output(0)
+		out.Type = add.Output(0).Type
+		if !passes.Replace(add.Output(0), out) {
+			g.RemoveNodes(gemm)
+			continue
+		}
+		g.RemoveNodes(add, mm)
+		n++
+	}
+	return n
+}
+
+// fusePad folds a constant-zero Pad on spatial axes into the pads of the Conv
+// (or AveragePool counting padding) that alone reads it.
+func fusePad(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	for _, pad := range slices.Clone(g.Nodes) {
+		if pad.Graph != g || pad.OpType != "Pad" || pad.Domain != "" {
+			continue
+		}
+		if mode := pad.AttrString("mode", "constant"); mode != "constant" {
+			continue
+		}
+		pads, ok := padAmounts(pad)
+		if !ok {
+			continue
+		}
+		next := soleUser(pad.Output(0))
+		if next == nil || next.Domain != "" || next.Input(0) != pad.Output(0) {
+			continue
+		}
+		switch next.OpType {
+		case "Conv":
+		case "AveragePool":
+			if next.AttrInt("count_include_pad", 0) != 1 && !allZero(next.AttrInts("pads", nil)) {
+				continue
+			}
+		default:
+			continue
+		}
+		if next.Attr("auto_pad") != nil && next.AttrString("auto_pad", "NOTSET") != "NOTSET" {
+			continue
+		}
+		rank := len(pads) / 2
+		if rank < 3 || pads[0] != 0 || pads[1] != 0 || pads[rank] != 0 || pads[rank+1] != 0 {
+			continue // only spatial padding folds into pads
+		}
+		sp := rank - 2
+		old := next.AttrInts("pads", make([]int64, 2*sp))
+		if len(old) != 2*sp {
+			continue
+		}
+		if !c.Allow() {
+			continue
+		}
+		merged := make([]int64, 2*sp)
+		for i := 0; i < sp; i++ {
+			merged[i] = old[i] + pads[2+i]
+			merged[sp+i] = old[sp+i] + pads[rank+2+i]
+		}
+		next.SetAttr(onnx.IntsAttr("pads", merged))
+		if next.OpType == "AveragePool" {
+			next.SetAttr(onnx.IntAttr("count_include_pad", 1))
+		}
+		next.SetInput(0, pad.Input(0))
+		g.RemoveNodes(pad)
+		n++
+	}
+	return n
+}
+
+func allZero(xs []int64) bool {
+	for _, x := range xs {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// padAmounts returns the pads of a Pad node that pads with zeros on all axes
+// (no axes input), or false.
+func padAmounts(pad *onnx.Node) ([]int64, bool) {
+	var pads []int64
+	if a := pad.Attr("pads"); a != nil {
+		pads = a.Ints
+		if pad.AttrFloat("value", 0) != 0 {
+			return nil, false
+		}
+	} else {
+		t := passes.ConstTensor(pad.Input(1))
+		if t == nil {
+			return nil, false
+		}
+		p, err := t.AsInt64()
+		if err != nil {
+			return nil, false
+		}
+		pads = p
+		if v := pad.Input(2); v != nil {
+			ct := passes.ConstTensor(v)
+			if ct == nil || ct.DataType != onnx.Float {
+				return nil, false
+			}
+			f, err := ct.AsFloat32()
+			if err != nil || len(f) != 1 || f[0] != 0 {
+				return nil, false
+			}
+		}
+		if pad.Input(3) != nil {
+			return nil, false
+		}
+	}
+	for _, p := range pads {
+		if p < 0 {
+			return nil, false
+		}
+	}
+	return pads, len(pads)%2 == 0
+}
+
+// scalarOf returns the single float value of a constant, or false.
+func scalarOf(v *onnx.Value) (float64, bool) {
+	t := passes.ConstTensor(v)
+	if t == nil || t.NumElements() != 1 {
+		return 0, false
+	}
+	switch t.DataType {
+	case onnx.Float:
+		f, err := t.AsFloat32()
+		if err != nil {
+			return 0, false
+		}
+		return float64(f[0]), true
+	}
+	return 0, false
+}
+
+// other returns the input of a binary node that is not v.
+func other(n *onnx.Node, v *onnx.Value) *onnx.Value {
+	if n.Input(0) == v {
+		return n.Input(1)
+	}
+	return n.Input(0)
+}
+
+// lastAxis reports whether a Reduce node reduces only the last axis, keeping dims.
+func lastAxis(n *onnx.Node, rank int) bool {
+	if n.AttrInt("keepdims", 1) != 1 {
+		return false
+	}
+	var axes []int64
+	if a := n.Attr("axes"); a != nil {
+		axes = a.Ints
+	} else if t := passes.ConstTensor(n.Input(1)); t != nil {
+		axes, _ = t.AsInt64()
+	}
+	return len(axes) == 1 && (axes[0] == -1 || (rank > 0 && axes[0] == int64(rank-1)))
+}
+
+// fuseLayerNorm matches
+//
+//	mean = ReduceMean(x, [-1]); d = Sub(x, mean); var = ReduceMean(Pow(d, 2), [-1])
+//	y = Div(d, Sqrt(Add(var, eps))) [* gamma] [+ beta]
+//
+// and replaces it by LayerNormalization(x, gamma, beta, axis=-1, epsilon=eps).
+func fuseLayerNorm(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	for _, mean := range slices.Clone(g.Nodes) {
+		if mean.Graph != g || mean.OpType != "ReduceMean" || mean.Domain != "" {
+			continue
+		}
+		x := mean.Input(0)
+		rank := -1
+		if x.Type != nil && x.Type.HasShape() {
+			rank = len(x.Type.Shape)
+		}
+		if !lastAxis(mean, rank) || passes.ElemType(x) != onnx.Float {
+			continue
+		}
+		sub := soleUser(mean.Output(0))
+		if sub == nil || sub.OpType != "Sub" || sub.Input(0) != x || sub.Input(1) != mean.Output(0) {
+			continue
+		}
+		d := sub.Output(0)
+		var pow, div *onnx.Node
+		for _, u := range d.Consumers() {
+			switch u.OpType {
+			case "Pow":
+				pow = u
+			case "Div":
+				div = u
+			}
+		}
+		if pow == nil || div == nil || d.NumUses() != 2 || d.IsGraphOutput() || pow.Input(0) != d || div.Input(0) != d {
+			continue
+		}
+		if e, ok := scalarOf(pow.Input(1)); !ok || e != 2 {
+			continue
+		}
+		mean2 := soleUser(pow.Output(0))
+		if mean2 == nil || mean2.OpType != "ReduceMean" || !lastAxis(mean2, rank) {
+			continue
+		}
+		addEps := soleUser(mean2.Output(0))
+		if addEps == nil || addEps.OpType != "Add" {
+			continue
+		}
+		eps, ok := scalarOf(other(addEps, mean2.Output(0)))
+		if !ok {
+			continue
+		}
+		sqrt := soleUser(addEps.Output(0))
+		if sqrt == nil || sqrt.OpType != "Sqrt" || div.Input(1) != sqrt.Output(0) || sqrt.Output(0).NumUses() != 1 {
+			continue
+		}
+		// Optional scale and shift by constants of the normalized axis' size.
+		matched := []*onnx.Node{mean, sub, pow, mean2, addEps, sqrt, div}
+		out := div.Output(0)
+		var gamma, beta *onnx.Value
+		if mul := soleUser(out); mul != nil && mul.OpType == "Mul" && passes.ConstTensor(other(mul, out)) != nil {
+			gamma, out = other(mul, out), mul.Output(0)
+			matched = append(matched, mul)
+			if add := soleUser(out); add != nil && add.OpType == "Add" && passes.ConstTensor(other(add, out)) != nil {
+				beta, out = other(add, out), add.Output(0)
+				matched = append(matched, add)
+			}
+		}
+		if gamma == nil {
+			xs, ok := passes.StaticShape(x)
+			if !ok {
+				continue
+			}
+			ones := make([]float32, xs[len(xs)-1])
+			for i := range ones {
+				ones[i] = 1
+			}
+			gamma = passes.AddConst(m, g, mean.Name+"_ln_scale", onnx.NewFloatTensor("", []int64{int64(len(ones))}, ones))
+		}
+		if !c.Allow() {
+			continue
+		}
+		inputs := []*onnx.Value{x, gamma}
+		if beta != nil {
+			inputs = append(inputs, beta)
+		}
+		ln := g.NewNode("LayerNormalization", "", mean.Name+"_layernorm", inputs, g.FreshName(mean.Name+"_ln"))
+		ln.SetAttr(onnx.IntAttr("axis", -1))
+		ln.SetAttr(onnx.FloatAttr("epsilon", float32(eps)))
+		ln.Output(0).Type = out.Type
+		g.InsertBefore(mean, ln)
+		if !passes.Replace(out, ln.Output(0)) {
+			g.RemoveNodes(ln)
+			continue
+		}
+		g.RemoveNodes(matched...)
+		n++
+	}
+	return n
+}
+
+// fuseGelu matches Mul(Mul(x, 0.5)?, Add(Erf(Div(x, √2)), 1)) in its common
+// orderings and replaces it by Gelu(x).
+func fuseGelu(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	for _, erf := range slices.Clone(g.Nodes) {
+		if erf.Graph != g || erf.OpType != "Erf" || erf.Domain != "" {
+			continue
+		}
+		div := erf.Input(0).Producer()
+		if div == nil || (div.OpType != "Div" && div.OpType != "Mul") || erf.Input(0).NumUses() != 1 {
+			continue
+		}
+		x := div.Input(0)
+		k, ok := scalarOf(div.Input(1))
+		if !ok || (div.OpType == "Div" && math.Abs(k-math.Sqrt2) > 1e-4) || (div.OpType == "Mul" && math.Abs(k-1/math.Sqrt2) > 1e-4) {
+			continue
+		}
+		add := soleUser(erf.Output(0))
+		if add == nil || add.OpType != "Add" {
+			continue
+		}
+		if one, ok := scalarOf(other(add, erf.Output(0))); !ok || one != 1 {
+			continue
+		}
+		mul := soleUser(add.Output(0))
+		if mul == nil || mul.OpType != "Mul" {
+			continue
+		}
+		matched := []*onnx.Node{div, erf, add, mul}
+		var out *onnx.Value
+		o := other(mul, add.Output(0))
+		switch {
+		case o == x: // x * (1+erf) then * 0.5
+			half := soleUser(mul.Output(0))
+			if half == nil || half.OpType != "Mul" {
+				continue
+			}
+			if h, ok := scalarOf(other(half, mul.Output(0))); !ok || h != 0.5 {
+				continue
+			}
+			matched, out = append(matched, half), half.Output(0)
+		case o.Producer() != nil && o.Producer().OpType == "Mul" && o.NumUses() == 1:
+			pre := o.Producer()
+			if other(pre, x) == x || (pre.Input(0) != x && pre.Input(1) != x) {
+				continue
+			}
+			if h, ok := scalarOf(other(pre, x)); !ok || h != 0.5 {
+				continue
+			}
+			matched, out = append(matched, pre), mul.Output(0)
+		default:
+			continue
+		}
+		if !c.Allow() {
+			continue
+		}
+		gelu := g.NewNode("Gelu", "", erf.Name+"_gelu", []*onnx.Value{x}, g.FreshName(erf.Name+"_gelu"))
+		gelu.Output(0).Type = out.Type
+		g.InsertBefore(div, gelu)
+		if !passes.Replace(out, gelu.Output(0)) {
+			g.RemoveNodes(gelu)
+			continue
+		}
+		g.RemoveNodes(matched...)
+		n++
+	}
+	return n
+}

@@ -1,0 +1,97 @@
+package passes
+
+import (
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// Rewrite helpers shared by the passes.
+
+// ConstTensor returns the constant a value holds: an initializer, or the
+// output of a Constant node with a tensor value. Nil if it is not constant.
+// Graph inputs backed by initializers (IR < 4) are not constant: callers
+// may feed them.
+func ConstTensor(v *onnx.Value) *onnx.Tensor {
+	if v == nil {
+		return nil
+	}
+	if v.Const != nil {
+		if v.IsGraphInput() {
+			return nil
+		}
+		return v.Const
+	}
+	if p := v.Producer(); p != nil && p.OpType == "Constant" && p.Domain == "" {
+		if a := p.Attr("value"); a != nil && a.Tensor != nil {
+			return a.Tensor
+		}
+	}
+	return nil
+}
+
+// StaticShape returns a value's shape when every dimension is a known number.
+func StaticShape(v *onnx.Value) ([]int64, bool) {
+	if v == nil {
+		return nil, false
+	}
+	if t := ConstTensor(v); t != nil {
+		return t.Dims, true
+	}
+	if v.Type == nil || v.Type.Kind != onnx.TypeTensor || !v.Type.HasShape() {
+		return nil, false
+	}
+	return v.Type.Shape.Static()
+}
+
+// ElemType returns a value's element type, or Undefined.
+func ElemType(v *onnx.Value) onnx.DataType {
+	if v == nil {
+		return onnx.Undefined
+	}
+	if t := ConstTensor(v); t != nil {
+		return t.DataType
+	}
+	if v.Type != nil && v.Type.Kind == onnx.TypeTensor {
+		return v.Type.Elem
+	}
+	return onnx.Undefined
+}
+
+// Replace makes readers of old read new. It refuses (returns false) when old
+// is a graph output that new cannot stand in for without renaming a graph
+// input, an initializer, another output or a value of an enclosing graph:
+// the model's interface never changes.
+func Replace(old, new *onnx.Value) bool {
+	if old == new {
+		return true
+	}
+	if old.IsGraphOutput() {
+		if new.Producer() == nil || new.Graph() != old.Graph() || new.IsGraphOutput() || new.IsGraphInput() {
+			return false
+		}
+	}
+	onnx.ReplaceAllUsesWith(old, new)
+	return true
+}
+
+// AddConst adds a constant tensor to g as an initializer. In IR < 4 models
+// the main graph's initializers must also be listed as inputs.
+func AddConst(m *onnx.Model, g *onnx.Graph, name string, t *onnx.Tensor) *onnx.Value {
+	v := g.AddInitializer(name, t)
+	if m.IRVersion < 4 && g.Parent == nil {
+		v.Type = onnx.TensorType(t.DataType, onnx.ShapeOf(t.Dims...))
+		g.Inputs = append(g.Inputs, v)
+	}
+	return v
+}
+
+// IsUsed reports whether anything reads v: a node, or the graph's outputs.
+func IsUsed(v *onnx.Value) bool {
+	return v != nil && (v.NumUses() > 0 || v.IsGraphOutput())
+}
+
+// EachGraph calls f for every graph of the model, innermost last.
+func EachGraph(m *onnx.Model, f func(g *onnx.Graph)) {
+	for _, g := range m.Graphs() {
+		f(g)
+	}
+}

@@ -1,0 +1,156 @@
+// Package passes is onnxslim's pass manager. A Pass is a named rewrite of the
+// IR with typed options; pipelines are parsed from specs such as
+// "fold,cleanup,quantize(mode=int8,calib=entropy)". The manager runs them in
+// order, checks the graph after each one, measures what changed and can stop
+// a pipeline after N rewrites to bisect a bad one.
+//
+// Passes see only the IR (package onnx), never protobuf structs. Like
+// golang.org/x/tools/go/analysis, a pass declares the analyses it requires
+// (e.g. shape inference) and the manager computes them fresh before it runs.
+package passes
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// Pass is one rewrite of the model.
+type Pass struct {
+	Name string
+	Doc  string
+	// Options the pass accepts, with defaults; Run sees them parsed.
+	Options []Option
+	// Requires lists analyses computed before Run (available via Context.Result).
+	Requires []*Analysis
+	// Lossy passes change the numbers on purpose (quantize, prune, lowrank):
+	// their verification is reported, not enforced, unless the user binds it.
+	Lossy bool
+	// Run edits m and returns how many rewrites it made (0: nothing changed).
+	Run func(c *Context, m *onnx.Model) (int, error)
+}
+
+// Analysis computes a fact about the model that passes can require, such as
+// inferred shapes. Results are recomputed for each pass that requires them,
+// since the pass before may have changed the graph.
+type Analysis struct {
+	Name string
+	Run  func(c *Context, m *onnx.Model) (any, error)
+}
+
+// Context is what a running pass sees: its options, required analyses, a
+// rewrite budget (for bisection) and a place to log.
+type Context struct {
+	context.Context
+	Pass    *Pass
+	Options Values
+	// Dims fixes symbolic dimensions (the CLI's --dim NAME=VALUE).
+	Dims map[string]int64
+	// Log receives human-readable notes and warnings (never nil).
+	Log io.Writer
+
+	results map[*Analysis]any
+	budget  *int // rewrites left, nil for unlimited
+}
+
+// Result returns the result of a required analysis.
+func (c *Context) Result(a *Analysis) any { return c.results[a] }
+
+// Allow reports whether the pass may make one more rewrite, and counts it.
+// Passes call it before each rewrite so that --max-rewrites can stop a
+// pipeline at an exact point to find the rewrite that breaks a model.
+func (c *Context) Allow() bool {
+	if c.budget == nil {
+		return true
+	}
+	if *c.budget <= 0 {
+		return false
+	}
+	*c.budget--
+	return true
+}
+
+// Logf writes a note to the pass log.
+func (c *Context) Logf(format string, args ...any) {
+	fmt.Fprintf(c.Log, "%s: %s\n", c.Pass.Name, fmt.Sprintf(format, args...))
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]*Pass{}
+	groups     = map[string]*Group{}
+)
+
+// Register makes a pass available to pipelines by name.
+func Register(p *Pass) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[p.Name]; dup {
+		panic("passes: duplicate pass " + p.Name)
+	}
+	registry[p.Name] = p
+}
+
+// Group is a named list of passes run repeatedly until none changes the
+// model, at most MaxIterations times ("default" is the lossless group).
+type Group struct {
+	Name          string
+	Doc           string
+	Members       []string
+	MaxIterations int
+}
+
+// RegisterGroup makes a group available to pipelines by name.
+func RegisterGroup(g *Group) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	groups[g.Name] = g
+}
+
+// Lookup returns a registered pass.
+func Lookup(name string) (*Pass, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	p, ok := registry[name]
+	return p, ok
+}
+
+// All returns the registered passes sorted by name.
+func All() []*Pass {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]*Pass, 0, len(registry))
+	for _, p := range registry {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Groups returns the registered groups sorted by name.
+func Groups() []*Group {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]*Group, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func names() []string {
+	var out []string
+	for _, p := range All() {
+		out = append(out, p.Name)
+	}
+	for _, g := range Groups() {
+		out = append(out, g.Name)
+	}
+	sort.Strings(out)
+	return out
+}
