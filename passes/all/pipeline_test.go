@@ -1,0 +1,120 @@
+package all_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+	_ "github.com/onnxslim/onnxslim/passes/all"
+)
+
+// TestDefaultPipeline runs the lossless pipeline on every real model and
+// checks that the result is no larger and computes the same outputs on the
+// reference inputs.
+func TestDefaultPipeline(t *testing.T) {
+	root := testdata.Models(t)
+	paths, _ := filepath.Glob(filepath.Join(root, "*", "model.onnx"))
+	for _, path := range paths {
+		name := filepath.Base(filepath.Dir(path))
+		t.Run(name, func(t *testing.T) {
+			orig, err := onnx.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := onnx.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := passes.Parse("default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			reports, err := p.Run(context.Background(), m, passes.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range reports {
+				t.Logf("%-8s nodes %4d → %4d  rewrites %4d  %v", r.Name, r.Before.Nodes, r.After.Nodes, r.Rewrites, r.Duration)
+			}
+			if len(m.Graph.Nodes) > len(orig.Graph.Nodes) {
+				t.Errorf("nodes grew: %d → %d", len(orig.Graph.Nodes), len(m.Graph.Nodes))
+			}
+			t.Logf("nodes %d → %d", len(orig.Graph.Nodes), len(m.Graph.Nodes))
+			// Round trip through the codec as the CLI would.
+			b, err := onnx.Encode(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, err = onnx.Decode(b); err != nil {
+				t.Fatal(err)
+			}
+			compareOnReference(t, orig, m, filepath.Dir(path))
+		})
+	}
+}
+
+func compareOnReference(t *testing.T, a, b *onnx.Model, dir string) {
+	t.Helper()
+	sa, err := interp.NewSession(a, interp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := interp.NewSession(b, interp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets, _ := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
+	for _, set := range sets {
+		feeds := map[string]*interp.Tensor{}
+		for i, v := range sa.Inputs() {
+			raw, err := os.ReadFile(filepath.Join(set, fmt.Sprintf("input_%d.pb", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := onnx.DecodeDatum(raw, v.Type)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, err := interp.FromDatum(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			feeds[v.Name] = x
+		}
+		ra, err := sa.Run(feeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, err := sb.Run(feeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range ra {
+			x, _ := interp.AsFloat32(ra[i])
+			y, _ := interp.AsFloat32(rb[i])
+			if len(x) != len(y) {
+				t.Fatalf("output %d: %d vs %d elements", i, len(x), len(y))
+			}
+			var num, den float64
+			for k := range x {
+				d := float64(x[k]) - float64(y[k])
+				num += d * d
+				den += float64(x[k]) * float64(x[k])
+				if math.Abs(d) > 1e-4+1e-4*math.Abs(float64(x[k])) {
+					t.Errorf("output %d element %d: %v vs %v", i, k, x[k], y[k])
+					break
+				}
+			}
+			if den > 0 && math.Sqrt(num/den) > 1e-5 {
+				t.Errorf("output %d: relative L2 error %g", i, math.Sqrt(num/den))
+			}
+		}
+	}
+}
