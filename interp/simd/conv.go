@@ -1,0 +1,227 @@
+package simd
+
+import (
+	"fmt"
+	"sync"
+)
+
+// ConvParams describes a 2-D convolution over one NCHW image (one group):
+// C input channels of H×W, a KH×KW kernel, strides, leading pads (the
+// trailing ones follow from OutH/OutW), dilations and the output size.
+type ConvParams struct {
+	C, H, W          int
+	KH, KW           int
+	StrideH, StrideW int
+	PadT, PadL       int
+	DilH, DilW       int
+	OutH, OutW       int
+}
+
+// K is the GEMM depth of the convolution: C·KH·KW.
+func (p ConvParams) K() int { return p.C * p.KH * p.KW }
+
+// N is the GEMM width: OutH·OutW output positions.
+func (p ConvParams) N() int { return p.OutH * p.OutW }
+
+func (p ConvParams) check(op string) {
+	if p.C < 0 || p.H < 0 || p.W < 0 || p.KH < 1 || p.KW < 1 || p.StrideH < 1 || p.StrideW < 1 ||
+		p.DilH < 1 || p.DilW < 1 || p.OutH < 0 || p.OutW < 0 || p.PadT < 0 || p.PadL < 0 {
+		panic(fmt.Sprintf("simd: %s: bad parameters %+v", op, p))
+	}
+}
+
+// Im2colPacked writes the im2col matrix of x (C×H×W) straight into the
+// PackB layout of a K×N matrix (K = C·KH·KW rows ordered (c, kh, kw), N =
+// OutH·OutW columns), so that a convolution is
+//
+//	SgemmPacked(false, M, p.N(), p.K(), 1, w, p.K(), dst, 0, y, p.N(), threads)
+//
+// with w the M×K filter and y the M×N output. Padding reads as zero. dst
+// must hold PackedBSize(p.K(), p.N()) floats. The writes run sequentially
+// through dst, one 16-column panel at a time.
+func Im2colPacked(dst, x []float32, p ConvParams) {
+	p.check("Im2colPacked")
+	K, N := p.K(), p.N()
+	if K == 0 || N == 0 {
+		return
+	}
+	if len(dst) < PackedBSize(K, N) {
+		panic(fmt.Sprintf("simd: Im2colPacked: dst has %d floats, want %d", len(dst), PackedBSize(K, N)))
+	}
+	need("Im2colPacked", p.C*p.H*p.W, x)
+	// A panel's 16 positions fall into runs of one output row each.
+	type run struct{ t, n, ih0, iw0 int }
+	var runs [nr]run
+	for q0 := 0; q0 < N; q0 += nr {
+		nq := min(nr, N-q0)
+		nrun := 0
+		for t := 0; t < nq; {
+			oh, ow := (q0+t)/p.OutW, (q0+t)%p.OutW
+			n := min(nq-t, p.OutW-ow)
+			runs[nrun] = run{t, n, oh*p.StrideH - p.PadT, ow*p.StrideW - p.PadL}
+			nrun++
+			t += n
+		}
+		panel := dst[q0*K : q0*K+nr*K]
+		row := 0
+		for c := 0; c < p.C; c++ {
+			plane := x[c*p.H*p.W : (c+1)*p.H*p.W]
+			for i := 0; i < p.KH; i++ {
+				for j := 0; j < p.KW; j++ {
+					d := (*[nr]float32)(panel[row*nr:])
+					row++
+					if nq < nr {
+						*d = [nr]float32{}
+					}
+					for _, r := range runs[:nrun] {
+						ih := r.ih0 + i*p.DilH
+						out := d[r.t : r.t+r.n]
+						if ih < 0 || ih >= p.H {
+							clear(out)
+							continue
+						}
+						src := plane[ih*p.W : ih*p.W+p.W]
+						iw := r.iw0 + j*p.DilW
+						if p.StrideW == 1 && iw >= 0 && iw+r.n <= p.W {
+							if r.n == nr {
+								*d = *(*[nr]float32)(src[iw:])
+							} else {
+								copy(out, src[iw:])
+							}
+							continue
+						}
+						for t := range out {
+							if iw >= 0 && iw < p.W {
+								out[t] = src[iw]
+							} else {
+								out[t] = 0
+							}
+							iw += p.StrideW
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// DepthwiseConv2D computes a depthwise convolution (group = C, one filter
+// per channel): y[c] = bias[c] + x[c] ⋆ w[c], x C×H×W, w C×KH×KW, y
+// C×OutH×OutW, bias nil or C floats. 3×3 filters with stride 1 or 2 and no
+// dilation run a direct vector kernel; other shapes a scalar loop. Channels
+// are spread over up to threads goroutines.
+func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int) {
+	p.check("DepthwiseConv2D")
+	if p.C == 0 || p.OutH == 0 || p.OutW == 0 {
+		return
+	}
+	need("DepthwiseConv2D", p.C*p.H*p.W, x)
+	need("DepthwiseConv2D", p.C*p.KH*p.KW, w)
+	need("DepthwiseConv2D", p.C*p.OutH*p.OutW, y)
+	if bias != nil {
+		need("DepthwiseConv2D", p.C, bias)
+	}
+	run := func(c0, c1 int) {
+		ws := wsPool.Get().(*workspace)
+		defer wsPool.Put(ws)
+		zero := aligned(&ws.a, p.W+2*nr) // stands in for rows in the padding
+		clear(zero)
+		for c := c0; c < c1; c++ {
+			var b float32
+			if bias != nil {
+				b = bias[c]
+			}
+			dwChannel(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, zero)
+		}
+	}
+	work := p.C * p.OutH * p.OutW * p.KH * p.KW
+	if threads < 2 || work < 1<<16 || p.C < 2 {
+		run(0, p.C)
+		return
+	}
+	threads = min(threads, p.C)
+	var wg sync.WaitGroup
+	for t := 0; t < threads; t++ {
+		c0, c1 := t*p.C/threads, (t+1)*p.C/threads
+		if t == threads-1 {
+			run(c0, c1)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(c0, c1)
+		}()
+	}
+	wg.Wait()
+}
+
+func dwChannel(y, x, w []float32, bias float32, p *ConvParams, zero []float32) {
+	s := p.StrideW
+	fast := p.KH == 3 && p.KW == 3 && p.DilH == 1 && p.DilW == 1 && p.StrideH == s && (s == 1 || s == 2)
+	// Columns whose three taps are all inside the row: ow*s-PadL ≥ 0 and
+	// ow*s-PadL+2 ≤ W-1.
+	lo := (p.PadL + s - 1) / s
+	hi := -1
+	if p.W-3+p.PadL >= 0 {
+		hi = (p.W - 3 + p.PadL) / s
+	}
+	hi = min(hi, p.OutW-1)
+	for oh := 0; oh < p.OutH; oh++ {
+		yr := y[oh*p.OutW : (oh+1)*p.OutW]
+		done0, done1 := 0, 0 // yr[done0:done1] written by the vector kernel
+		if fast && hi >= lo {
+			var rows [3][]float32
+			for i := range rows {
+				ih := oh*s - p.PadT + i
+				if ih < 0 || ih >= p.H {
+					rows[i] = zero
+				} else {
+					rows[i] = x[ih*p.W : (ih+1)*p.W]
+				}
+			}
+			iw0 := lo*s - p.PadL
+			avail := p.W - iw0 // floats readable from iw0
+			cnt := hi - lo + 1
+			if s == 1 {
+				cnt = min(cnt, avail-2) &^ 7
+			} else {
+				cnt = min(cnt, (avail-2)/2) &^ 7
+			}
+			if cnt > 0 {
+				f := ks.dw3s1
+				if s == 2 {
+					f = ks.dw3s2
+				}
+				f(yr[lo:lo+cnt], rows[0][iw0:], rows[1][iw0:], rows[2][iw0:], w, bias)
+				done0, done1 = lo, lo+cnt
+			}
+		}
+		for ow := 0; ow < p.OutW; ow++ {
+			if ow == done0 && done1 > done0 {
+				ow = done1 - 1
+				continue
+			}
+			yr[ow] = dwPoint(x, w, bias, p, oh, ow)
+		}
+	}
+}
+
+// dwPoint is one output of the scalar fallback.
+func dwPoint(x, w []float32, bias float32, p *ConvParams, oh, ow int) float32 {
+	sum := bias
+	for i := 0; i < p.KH; i++ {
+		ih := oh*p.StrideH - p.PadT + i*p.DilH
+		if ih < 0 || ih >= p.H {
+			continue
+		}
+		for j := 0; j < p.KW; j++ {
+			iw := ow*p.StrideW - p.PadL + j*p.DilW
+			if iw < 0 || iw >= p.W {
+				continue
+			}
+			sum += x[ih*p.W+iw] * w[i*p.KW+j]
+		}
+	}
+	return sum
+}

@@ -1,0 +1,63 @@
+package simd
+
+import "os"
+
+// kernelSet is one twin of every kernel; the package calls through ks, set
+// once at init, so the choice costs one indirect call.
+type kernelSet struct {
+	name       string
+	gemm       [mr + 1]func(k int, a, b, c *float32, ldc int, acc bool)
+	add        func(dst, a, b []float32)
+	sub        func(dst, a, b []float32)
+	mul        func(dst, a, b []float32)
+	axpy       func(y, x []float32, alpha float32)
+	scaleShift func(dst, x []float32, s, t float32)
+	biasClip   func(dst, x []float32, bias, lo, hi float32)
+	exp        func(dst, x []float32)
+	sigmoid    func(dst, x []float32)
+	tanh       func(dst, x []float32)
+	erf        func(dst, x []float32)
+	gelu       func(dst, x []float32)
+	sum        func(x []float32) float32
+	max        func(x []float32) float32
+	expSubSum  func(dst, x []float32, m float32) float32
+	sumSqDev   func(x []float32, mean float32) float32
+	normAffine func(dst, x, gamma, beta []float32, mean, rstd float32)
+	dw3s1      func(dst, r0, r1, r2, w []float32, bias float32)
+	dw3s2      func(dst, r0, r1, r2, w []float32, bias float32)
+}
+
+var goKernels = &kernelSet{
+	name:       "go",
+	gemm:       [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemmGo(1), gemmGo(2), gemmGo(3), gemmGo(4), gemmGo(5), gemmGo(6)},
+	add:        addGo,
+	sub:        subGo,
+	mul:        mulGo,
+	axpy:       axpyGo,
+	scaleShift: scaleShiftGo,
+	biasClip:   biasClipGo,
+	exp:        expSliceGo,
+	sigmoid:    sigmoidSliceGo,
+	tanh:       tanhSliceGo,
+	erf:        erfSliceGo,
+	gelu:       geluSliceGo,
+	sum:        sumGo,
+	max:        maxGo,
+	expSubSum:  expSubSumGo,
+	sumSqDev:   sumSqDevGo,
+	normAffine: normAffineGo,
+	dw3s1:      dwRow3s1Go,
+	dw3s2:      dwRow3s2Go,
+}
+
+// ks is the active kernel set.
+var ks = goKernels
+
+func init() {
+	if asmKernels != nil && os.Getenv("ONNXSLIM_NOSIMD") != "1" {
+		ks = asmKernels
+	}
+}
+
+// Accelerated reports whether the AVX2+FMA assembly kernels are in use.
+func Accelerated() bool { return ks != goKernels }

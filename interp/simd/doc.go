@@ -1,0 +1,23 @@
+// Package simd holds the interpreter's float32 compute kernels: a packed,
+// cache-blocked SGEMM with a 6×16 register-blocked FMA micro-kernel, im2col
+// into the packed GEMM layout, a direct depthwise convolution, elementwise
+// ops, polynomial activations, reductions, softmax and layer norm.
+//
+// Each kernel has two twins: AVX2+FMA assembly (simd_amd64.s, generated with
+// avo) and pure Go. The assembly twins are chosen once at init when the CPU
+// has AVX2 and FMA (golang.org/x/sys/cpu); ONNXSLIM_NOSIMD=1 in the
+// environment, the purego build tag or a non-amd64 GOARCH selects the Go
+// twins. Accelerated reports which set is active.
+//
+// The assembly and its Go declarations (simd_amd64_stubs.go) are generated
+// by the avo program in internal/asmgen, a separate module so that this
+// module does not depend on avo. To regenerate, run `go generate` in this
+// directory, or from the repository root:
+//
+//	cd interp/simd/internal/asmgen && go run . -out ../../simd_amd64.s -stubs ../../simd_amd64_stubs.go -pkg simd
+//
+// All slices are row-major float32. Functions panic on inconsistent sizes
+// rather than reading past a slice.
+package simd
+
+//go:generate sh -c "cd internal/asmgen && go run . -out ../../simd_amd64.s -stubs ../../simd_amd64_stubs.go -pkg simd"

@@ -1,0 +1,160 @@
+package simd
+
+import (
+	"fmt"
+	"math"
+)
+
+// Elementwise kernels write dst[i] for i < len(dst); inputs must be at least
+// as long as dst and may be dst itself (in place), but must not otherwise
+// overlap it.
+
+func need(op string, n int, xs ...[]float32) {
+	for _, x := range xs {
+		if len(x) < n {
+			panic(fmt.Sprintf("simd: %s: input has %d floats, want %d", op, len(x), n))
+		}
+	}
+}
+
+// Add sets dst[i] = a[i] + b[i].
+func Add(dst, a, b []float32) { need("Add", len(dst), a, b); ks.add(dst, a, b) }
+
+// Sub sets dst[i] = a[i] - b[i].
+func Sub(dst, a, b []float32) { need("Sub", len(dst), a, b); ks.sub(dst, a, b) }
+
+// Mul sets dst[i] = a[i] * b[i].
+func Mul(dst, a, b []float32) { need("Mul", len(dst), a, b); ks.mul(dst, a, b) }
+
+// Axpy sets y[i] += alpha·x[i].
+func Axpy(y, x []float32, alpha float32) { need("Axpy", len(y), x); ks.axpy(y, x, alpha) }
+
+// ScaleShift sets dst[i] = x[i]·s + t (one fused multiply-add in assembly).
+func ScaleShift(dst, x []float32, s, t float32) {
+	need("ScaleShift", len(dst), x)
+	ks.scaleShift(dst, x, s, t)
+}
+
+// Scale sets dst[i] = x[i]·s.
+func Scale(dst, x []float32, s float32) { ScaleShift(dst, x, s, 0) }
+
+// AddScalar sets dst[i] = x[i] + s.
+func AddScalar(dst, x []float32, s float32) {
+	need("AddScalar", len(dst), x)
+	ks.biasClip(dst, x, s, float32(math.Inf(-1)), float32(math.Inf(1)))
+}
+
+// BiasClip sets dst[i] = min(max(x[i]+bias, lo), hi): the conv/GEMM
+// epilogue of bias plus Relu (lo 0, hi +Inf), Relu6 (0, 6) or Clip. NaN
+// stays NaN; -0 stays -0.
+func BiasClip(dst, x []float32, bias, lo, hi float32) {
+	need("BiasClip", len(dst), x)
+	ks.biasClip(dst, x, bias, lo, hi)
+}
+
+// BiasRelu sets dst[i] = max(x[i]+bias, 0).
+func BiasRelu(dst, x []float32, bias float32) { BiasClip(dst, x, bias, 0, float32(math.Inf(1))) }
+
+// Relu sets dst[i] = max(x[i], 0).
+func Relu(dst, x []float32) { BiasClip(dst, x, 0, 0, float32(math.Inf(1))) }
+
+// Clip sets dst[i] = min(max(x[i], lo), hi); Relu6 is Clip(dst, x, 0, 6).
+func Clip(dst, x []float32, lo, hi float32) { BiasClip(dst, x, 0, lo, hi) }
+
+// Exp sets dst[i] = e^x[i]: range reduction by ln 2 and Cephes' degree-7
+// polynomial. Max relative error 2.4e-7 (≈2 ulp) over normal results;
+// subnormal results are correct, x > 88.72 gives +Inf, NaN gives NaN.
+func Exp(dst, x []float32) { need("Exp", len(dst), x); ks.exp(dst, x) }
+
+// Sigmoid sets dst[i] = 1/(1+e^-x[i]) through Exp; max relative error
+// 3.6e-7.
+func Sigmoid(dst, x []float32) { need("Sigmoid", len(dst), x); ks.sigmoid(dst, x) }
+
+// Tanh sets dst[i] = tanh(x[i]) by Eigen's odd rational approximation
+// (degree 13/6) on ±7.9 (±1 beyond); max absolute error 1.2e-7, max
+// relative error 3.6e-7.
+func Tanh(dst, x []float32) { need("Tanh", len(dst), x); ks.tanh(dst, x) }
+
+// Erf sets dst[i] = erf(x[i]) by Eigen's odd rational approximation (degree
+// 13/8) on ±4 (±1 beyond); max absolute error 1.2e-7, max relative error
+// 3.6e-7.
+func Erf(dst, x []float32) { need("Erf", len(dst), x); ks.erf(dst, x) }
+
+// Gelu sets dst[i] = x/2·(1+erf(x/√2)) (the exact, erf form) with Erf's
+// approximation; max absolute error 2.4e-7·max(1,|x|).
+func Gelu(dst, x []float32) { need("Gelu", len(dst), x); ks.gelu(dst, x) }
+
+// Sum returns Σx[i], accumulated in eight (assembly: 32) partial sums.
+func Sum(x []float32) float32 { return ks.sum(x) }
+
+// Max returns the largest x[i], -Inf for an empty x. With NaNs in x the
+// result is unspecified.
+func Max(x []float32) float32 { return ks.max(x) }
+
+// Softmax sets dst[i] = e^(x[i]-max x) / Σ e^(x[j]-max x); max relative
+// error about 5e-7 per element. dst may be x.
+func Softmax(dst, x []float32) {
+	need("Softmax", len(dst), x)
+	if len(dst) == 0 {
+		return
+	}
+	x = x[:len(dst)]
+	s := ks.expSubSum(dst, x, ks.max(x))
+	ks.scaleShift(dst, dst, 1/s, 0)
+}
+
+// LogSoftmax sets dst[i] = x[i] - max x - log Σ e^(x[j]-max x). dst may be x.
+func LogSoftmax(dst, x []float32) {
+	need("LogSoftmax", len(dst), x)
+	if len(dst) == 0 {
+		return
+	}
+	x = x[:len(dst)]
+	m := ks.max(x)
+	// The exponentials go to dst only to be summed; x is read again after.
+	var s float32
+	if &dst[0] == &x[0] {
+		ws := wsPool.Get().(*workspace)
+		tmp := aligned(&ws.b, min(len(x), 4096))
+		for i := 0; i < len(x); i += len(tmp) {
+			j := min(len(x), i+len(tmp))
+			s += ks.expSubSum(tmp[:j-i], x[i:j], m)
+		}
+		wsPool.Put(ws)
+	} else {
+		s = ks.expSubSum(dst, x, m)
+	}
+	ks.scaleShift(dst, x, 1, -m-float32(math.Log(float64(s))))
+}
+
+// LayerNorm sets dst[i] = (x[i]-mean)/sqrt(var+eps)·gamma[i] + beta[i] over
+// the row x (population variance, two passes). gamma and beta may be nil
+// (1 and 0). It returns the mean and 1/sqrt(var+eps), which the ONNX op
+// also outputs. dst may be x.
+func LayerNorm(dst, x, gamma, beta []float32, eps float32) (mean, rstd float32) {
+	n := len(dst)
+	need("LayerNorm", n, x)
+	if n == 0 {
+		return 0, 0
+	}
+	x = x[:n]
+	mean = ks.sum(x) / float32(n)
+	v := ks.sumSqDev(x, mean) / float32(n)
+	rstd = float32(1 / math.Sqrt(float64(v+eps)))
+	switch {
+	case gamma != nil && beta != nil:
+		need("LayerNorm", n, gamma, beta)
+		ks.normAffine(dst, x, gamma, beta, mean, rstd)
+	default:
+		ks.scaleShift(dst, x, rstd, -mean*rstd)
+		if gamma != nil {
+			need("LayerNorm", n, gamma)
+			ks.mul(dst, dst, gamma)
+		}
+		if beta != nil {
+			need("LayerNorm", n, beta)
+			ks.add(dst, dst, beta)
+		}
+	}
+	return mean, rstd
+}

@@ -1,0 +1,348 @@
+package simd
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// Register block of the micro-kernel: mr rows of A by nr columns of B, 12
+// YMM accumulators.
+const (
+	mr = 6
+	nr = 16
+)
+
+// Cache blocking, tuned on AMD EPYC (Zen 3: 32 KiB L1d, 512 KiB L2 per core,
+// 32 MiB shared L3): a kc×16 B micro-panel (16 KiB at kc=256) stays in L1
+// while the mc×kc A block (up to 144 KiB) streams from L2; the kc×nc B block
+// lives in L3. Variables so that benchmarks can sweep them.
+var (
+	blockMC = 144
+	blockKC = 256
+	blockNC = 3072
+)
+
+// parallelMin is the work (m·n·k) at or below which a GEMM stays on one
+// goroutine: splitting a 64³ GEMM over two made it slower.
+const parallelMin = 64 * 64 * 64
+
+// PackedBSize is the length of the packed form of a k×n matrix B: n rounded
+// up to 16 columns, times k.
+func PackedBSize(k, n int) int { return k * ((n + nr - 1) / nr * nr) }
+
+// PackB writes op(B) (k×n; B is k×n with row stride ldb, or n×k when transB)
+// into dst in the packed layout used by SgemmPacked: column panels of 16,
+// panel j holding rows 0..k-1 of columns 16j..16j+15 as k consecutive runs
+// of 16 floats, columns past n zero:
+//
+//	dst[j*16*k + p*16 + c] = op(B)[p][16j+c]
+//
+// dst must hold PackedBSize(k, n) floats.
+func PackB(transB bool, k, n int, b []float32, ldb int, dst []float32) {
+	if k <= 0 || n <= 0 {
+		return
+	}
+	checkMat("B", transB, k, n, b, ldb)
+	if len(dst) < PackedBSize(k, n) {
+		panic(fmt.Sprintf("simd: PackB: dst has %d floats, want %d", len(dst), PackedBSize(k, n)))
+	}
+	packB(transB, b, ldb, 0, 0, k, n, dst)
+}
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
+// matrices, BLAS-style: op(A) is m×k (A stored m×k, or k×m when transA),
+// op(B) is k×n; lda, ldb, ldc are the row strides as stored (≥ the stored
+// width). beta = 0 overwrites C without reading it (NaNs in C vanish). Up to
+// threads goroutines work on problems larger than 64³.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	checkMat("C", false, m, n, c, ldc)
+	if k <= 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	checkMat("A", transA, m, k, a, lda)
+	checkMat("B", transB, k, n, b, ldb)
+	g := gemmArgs{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	g.parallel(threads)
+}
+
+// SgemmPacked is Sgemm with op(B) already in the PackB layout (bp holds
+// PackedBSize(k, n) floats), as written by PackB or Im2colPacked. A packed B
+// is read-only, so it can be shared by concurrent calls.
+func SgemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, bp []float32, beta float32, c []float32, ldc int, threads int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	checkMat("C", false, m, n, c, ldc)
+	if k <= 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	checkMat("A", transA, m, k, a, lda)
+	if len(bp) < PackedBSize(k, n) {
+		panic(fmt.Sprintf("simd: SgemmPacked: packed B has %d floats, want %d", len(bp), PackedBSize(k, n)))
+	}
+	g := gemmArgs{transA: transA, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, packed: bp, beta: beta, c: c, ldc: ldc}
+	g.parallel(threads)
+}
+
+// checkMat panics unless x, stored rows×cols (cols×rows when trans) with row
+// stride ld, fits in its slice.
+func checkMat(name string, trans bool, rows, cols int, x []float32, ld int) {
+	if trans {
+		rows, cols = cols, rows
+	}
+	if ld < max(cols, 1) {
+		panic(fmt.Sprintf("simd: Sgemm: ld%s = %d < %d", name, ld, cols))
+	}
+	if need := (rows-1)*ld + cols; len(x) < need {
+		panic(fmt.Sprintf("simd: Sgemm: %s has %d floats, want %d", name, len(x), need))
+	}
+}
+
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+		} else {
+			ks.scaleShift(row, row, beta, 0)
+		}
+	}
+}
+
+type gemmArgs struct {
+	transA, transB bool
+	m, n, k        int
+	alpha          float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	packed         []float32 // PackB layout of op(B), or nil
+	beta           float32
+	c              []float32
+	ldc            int
+}
+
+// parallel splits C into one block per goroutine along its larger
+// dimension (in whole micro-tiles) and runs the serial algorithm on each.
+func (g *gemmArgs) parallel(threads int) {
+	if threads < 2 || g.m*g.n*g.k <= parallelMin {
+		g.serial(0, g.m, 0, g.n)
+		return
+	}
+	// Only this copy escapes to the goroutines: the serial path allocates
+	// nothing.
+	gc := *g
+	gc.fork(threads)
+}
+
+func (g *gemmArgs) fork(threads int) {
+	tilesN := (g.n + nr - 1) / nr
+	tilesM := (g.m + mr - 1) / mr
+	splitN := tilesN >= threads && g.n >= g.m || tilesM < threads
+	if splitN {
+		threads = min(threads, tilesN)
+	} else {
+		threads = min(threads, tilesM)
+	}
+	var wg sync.WaitGroup
+	for t := 0; t < threads; t++ {
+		i0, i1, j0, j1 := 0, g.m, 0, g.n
+		if splitN {
+			j0, j1 = t*tilesN/threads*nr, min(g.n, (t+1)*tilesN/threads*nr)
+		} else {
+			i0, i1 = t*tilesM/threads*mr, min(g.m, (t+1)*tilesM/threads*mr)
+		}
+		if t == threads-1 {
+			g.serial(i0, i1, j0, j1)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.serial(i0, i1, j0, j1)
+		}()
+	}
+	wg.Wait()
+}
+
+// workspace is one goroutine's packing buffers, pooled so that steady-state
+// calls allocate nothing.
+type workspace struct {
+	a, b []float32
+	tile [mr * nr]float32 // product of a ragged-edge micro-tile
+}
+
+var wsPool = sync.Pool{New: func() any { return new(workspace) }}
+
+// aligned returns n floats starting on a 64-byte boundary, reusing buf.
+func aligned(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n+16 {
+		*buf = make([]float32, n+16)
+	}
+	b := (*buf)[:cap(*buf)]
+	off := int(uintptr(unsafe.Pointer(&b[0]))&63) / 4
+	if off != 0 {
+		off = 16 - off
+	}
+	return b[off : off+n]
+}
+
+// split returns the block size for cutting n into equal blocks of at most
+// limit, rounded up to a multiple of unit.
+func split(n, limit, unit int) int {
+	parts := (n + limit - 1) / limit
+	s := (n + parts - 1) / parts
+	return (s + unit - 1) / unit * unit
+}
+
+// serial computes the block C[i0:i1, j0:j1] on the calling goroutine, BLIS
+// style: jc (nc columns) → pc (kc, pack B) → ic (mc rows, pack A) → jr → ir.
+func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
+	ws := wsPool.Get().(*workspace)
+	defer wsPool.Put(ws)
+	m, n, k := i1-i0, j1-j0, g.k
+	acc0 := true
+	switch g.beta {
+	case 0:
+		acc0 = false
+	case 1:
+	default:
+		for i := i0; i < i1; i++ {
+			row := g.c[i*g.ldc+j0 : i*g.ldc+j1]
+			ks.scaleShift(row, row, g.beta, 0)
+		}
+	}
+	kc := split(k, blockKC, 1)
+	mc := split(m, blockMC, mr)
+	nc := split(n, blockNC, nr)
+	bufA := aligned(&ws.a, min(mc, (m+mr-1)/mr*mr)*kc)
+	var bufB []float32
+	if g.packed == nil {
+		bufB = aligned(&ws.b, min(nc, (n+nr-1)/nr*nr)*kc)
+	}
+	for jc := 0; jc < n; jc += nc {
+		ncb := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kc {
+			kcb := min(kc, k-pc)
+			var bp []float32
+			var bstride int
+			if g.packed != nil {
+				// j0+jc is a multiple of 16: splits and nc are.
+				bp = g.packed[(j0+jc)/nr*nr*k+pc*nr:]
+				bstride = nr * k
+			} else {
+				bp = bufB
+				bstride = nr * kcb
+				packB(g.transB, g.b, g.ldb, pc, j0+jc, kcb, ncb, bp)
+			}
+			acc := acc0 || pc > 0
+			for ic := 0; ic < m; ic += mc {
+				mcb := min(mc, m-ic)
+				packA(g.transA, g.a, g.lda, i0+ic, pc, mcb, kcb, g.alpha, bufA)
+				g.macro(ws, bufA, bp, bstride, mcb, ncb, kcb, (i0+ic)*g.ldc+j0+jc, acc)
+			}
+		}
+	}
+}
+
+// macro runs the micro-kernel over an mcb×ncb block of C at offset coff.
+func (g *gemmArgs) macro(ws *workspace, ap, bp []float32, bstride, mcb, ncb, kcb, coff int, acc bool) {
+	ldc := g.ldc
+	for jr := 0; jr < ncb; jr += nr {
+		nrr := min(nr, ncb-jr)
+		bpan := &bp[jr/nr*bstride]
+		for ir := 0; ir < mcb; ir += mr {
+			mrr := min(mr, mcb-ir)
+			apan := &ap[ir*kcb]
+			cp := coff + ir*ldc + jr
+			if nrr == nr {
+				ks.gemm[mrr](kcb, apan, bpan, &g.c[cp], ldc, acc)
+				continue
+			}
+			ks.gemm[mrr](kcb, apan, bpan, &ws.tile[0], nr, false)
+			for i := 0; i < mrr; i++ {
+				row := g.c[cp+i*ldc : cp+i*ldc+nrr]
+				t := ws.tile[i*nr : i*nr+nrr]
+				if acc {
+					for j := range row {
+						row[j] += t[j]
+					}
+				} else {
+					copy(row, t)
+				}
+			}
+		}
+	}
+}
+
+// packA writes alpha·op(A)[r0:r0+mcb, p0:p0+kcb] as panels of mr rows, each
+// kcb steps of mr floats; the last panel has mcb%mr rows per step.
+func packA(trans bool, a []float32, lda, r0, p0, mcb, kcb int, alpha float32, dst []float32) {
+	for ir := 0; ir < mcb; ir += mr {
+		mrr := min(mr, mcb-ir)
+		d := dst[ir*kcb : ir*kcb+mrr*kcb]
+		if !trans {
+			for i := 0; i < mrr; i++ {
+				src := a[(r0+ir+i)*lda+p0 : (r0+ir+i)*lda+p0+kcb]
+				if alpha == 1 {
+					for p, v := range src {
+						d[p*mrr+i] = v
+					}
+				} else {
+					for p, v := range src {
+						d[p*mrr+i] = alpha * v
+					}
+				}
+			}
+			continue
+		}
+		for p := 0; p < kcb; p++ {
+			src := a[(p0+p)*lda+r0+ir : (p0+p)*lda+r0+ir+mrr]
+			dd := d[p*mrr : p*mrr+mrr]
+			for i, v := range src {
+				dd[i] = alpha * v
+			}
+		}
+	}
+}
+
+// packB writes op(B)[p0:p0+kcb, c0:c0+ncb] as panels of 16 columns, each
+// kcb runs of 16 floats, zero-padding the last panel.
+func packB(trans bool, b []float32, ldb, p0, c0, kcb, ncb int, dst []float32) {
+	for jr := 0; jr < ncb; jr += nr {
+		nrr := min(nr, ncb-jr)
+		d := dst[jr*kcb : jr*kcb+nr*kcb]
+		if !trans {
+			for p := 0; p < kcb; p++ {
+				src := b[(p0+p)*ldb+c0+jr:]
+				dd := (*[nr]float32)(d[p*nr:])
+				if nrr == nr {
+					*dd = *(*[nr]float32)(src)
+				} else {
+					n := copy(dd[:nrr], src)
+					clear(dd[n:])
+				}
+			}
+			continue
+		}
+		if nrr < nr {
+			clear(d)
+		}
+		for j := 0; j < nrr; j++ {
+			src := b[(c0+jr+j)*ldb+p0 : (c0+jr+j)*ldb+p0+kcb]
+			for p, v := range src {
+				d[p*nr+j] = v
+			}
+		}
+	}
+}

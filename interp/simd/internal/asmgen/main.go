@@ -1,0 +1,736 @@
+// Command asmgen writes interp/simd's AVX2+FMA kernels (simd_amd64.s) and
+// their Go declarations (simd_amd64_stubs.go) with avo. It lives in its own
+// module so that the main module does not depend on avo.
+//
+//	cd interp/simd/internal/asmgen && go run . -out ../../simd_amd64.s -stubs ../../simd_amd64_stubs.go -pkg simd
+package main
+
+import (
+	"fmt"
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	ConstraintExpr("amd64,!purego")
+	maskTable()
+	fmaPeak()
+	for m := 1; m <= 6; m++ {
+		gemmKernel(m)
+	}
+	binary("addAVX", "dst[i] = a[i] + b[i]", func(a, b Op, d VecVirtual) { VADDPS(b, a, d) })
+	binary("subAVX", "dst[i] = a[i] - b[i]", func(a, b Op, d VecVirtual) { VSUBPS(b, a, d) })
+	binary("mulAVX", "dst[i] = a[i] * b[i]", func(a, b Op, d VecVirtual) { VMULPS(b, a, d) })
+	axpy()
+	scaleShift()
+	biasClip()
+	unary("expAVX", "dst[i] = exp(x[i])", 2, func(x VecVirtual) VecVirtual { return exp(x) })
+	unary("sigmoidAVX", "dst[i] = 1/(1+exp(-x[i]))", 2, sigmoid)
+	unary("tanhAVX", "dst[i] = tanh(x[i])", 2, tanh)
+	unary("erfAVX", "dst[i] = erf(x[i])", 2, erf)
+	unary("geluAVX", "dst[i] = x[i]/2 * (1 + erf(x[i]/sqrt 2))", 2, gelu)
+	sum()
+	maxReduce()
+	expSubSum()
+	sumSqDev()
+	normAffine()
+	dwRow3s1()
+	dwRow3s2()
+	Generate()
+}
+
+// mask is 8 all-ones words then 8 zero words: loading 8 words at
+// mask+4*(8-r) gives a VMASKMOVPS mask for the first r lanes.
+var mask Mem
+
+func maskTable() {
+	mask = GLOBL("tailmask", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		v := uint32(0)
+		if i < 8 {
+			v = 0xffffffff
+		}
+		DATA(4*i, U32(v))
+	}
+}
+
+// loadMask sets m to the lane mask of the first n (1..7) lanes.
+func loadMask(n Register, m VecVirtual) {
+	t, base := GP64(), GP64()
+	MOVQ(U32(8), t)
+	SUBQ(n, t)
+	LEAQ(mask, base) // SB-relative operands take no index register
+	VMOVDQU(Mem{Base: base, Index: t, Scale: 4}, m)
+}
+
+var consts = map[uint32]Mem{}
+
+// vc returns a 32-byte constant with v in every lane, usable as the memory
+// operand of a vector instruction so that kernels need no registers for it.
+func vc(v float32) Mem { return vcBits(math.Float32bits(v)) }
+
+func vcBits(bits uint32) Mem {
+	if m, ok := consts[bits]; ok {
+		return m
+	}
+	m := GLOBL(fmt.Sprintf("c%08x", bits), RODATA|NOPTR)
+	for i := 0; i < 8; i++ {
+		DATA(4*i, U32(bits))
+	}
+	consts[bits] = m
+	return m
+}
+
+// bcastParam broadcasts the float32 parameter name into v.
+func bcastParam(name string, v VecVirtual) {
+	x := Load(Param(name), XMM())
+	VBROADCASTSS(x, v)
+}
+
+func end() {
+	VZEROUPPER()
+	RET()
+}
+
+func fmaPeak() {
+	TEXT("fmaPeakAVX", NOSPLIT, "func(n int)")
+	Pragma("noescape")
+	Doc("fmaPeakAVX runs n rounds of 12 independent 8-wide FMAs (192 flops a round): the single-core peak.")
+	n := Load(Param("n"), GP64())
+	acc := make([]VecPhysical, 12)
+	for i := range acc {
+		acc[i] = VecPhysical(Y(i))
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	VXORPS(Y12, Y12, Y12)
+	VXORPS(Y13, Y13, Y13)
+	TESTQ(n, n)
+	JZ(LabelRef("peak_done"))
+	Label("peak_loop")
+	for i := range acc {
+		VFMADD231PS(Y13, Y12, acc[i])
+	}
+	DECQ(n)
+	JNZ(LabelRef("peak_loop"))
+	Label("peak_done")
+	end()
+}
+
+// Y returns the i-th YMM register.
+func Y(i int) VecPhysical {
+	return []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}[i]
+}
+
+// gemmKernel emits the mr×16 micro-kernel. a is an mr-row panel (k steps of
+// mr floats), b a 16-column panel (k steps of 16 floats); the mr×16 product is
+// stored to c (row stride ldc floats), or added to it when acc is set.
+func gemmKernel(mr int) {
+	name := fmt.Sprintf("gemm%dx16AVX", mr)
+	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, acc bool)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s is the %d×16 SGEMM micro-kernel: c (+)= a·b over k packed steps.", name, mr))
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(Imm(2), ldc)
+	// Fixed registers: 2·mr accumulators, two B rows, one broadcast.
+	acc := make([]VecPhysical, 2*mr)
+	for i := range acc {
+		acc[i] = Y(i)
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	b0, b1 := Y(12), Y(13)
+	bc := []VecPhysical{Y14, Y15}
+	// Pull the C tile towards L1 while the k loop runs.
+	p := GP64()
+	MOVQ(c, p)
+	for i := 0; i < mr; i++ {
+		PREFETCHT0(Mem{Base: p})
+		PREFETCHT0(Mem{Base: p, Disp: 60})
+		if i < mr-1 {
+			ADDQ(ldc, p)
+		}
+	}
+	step := func(s int) {
+		VMOVUPS(Mem{Base: b, Disp: 64 * s}, b0)
+		VMOVUPS(Mem{Base: b, Disp: 64*s + 32}, b1)
+		for i := 0; i < mr; i++ {
+			t := bc[i%2]
+			VBROADCASTSS(Mem{Base: a, Disp: 4 * (mr*s + i)}, t)
+			VFMADD231PS(b0, t, acc[2*i])
+			VFMADD231PS(b1, t, acc[2*i+1])
+		}
+	}
+	const unroll = 4
+	lbl := func(s string) string { return fmt.Sprintf("g%d_%s", mr, s) }
+	Label(lbl("loop4"))
+	CMPQ(k, Imm(unroll))
+	JL(LabelRef(lbl("loop1")))
+	for s := 0; s < unroll; s++ {
+		step(s)
+	}
+	ADDQ(U32(4*mr*unroll), a)
+	ADDQ(U32(64*unroll), b)
+	SUBQ(U32(unroll), k)
+	JMP(LabelRef(lbl("loop4")))
+	Label(lbl("loop1"))
+	TESTQ(k, k)
+	JZ(LabelRef(lbl("store")))
+	step(0)
+	ADDQ(U32(4*mr), a)
+	ADDQ(U32(64), b)
+	DECQ(k)
+	JMP(LabelRef(lbl("loop1")))
+
+	Label(lbl("store"))
+	f := Load(Param("acc"), GP8())
+	TESTB(f, f)
+	JZ(LabelRef(lbl("plain")))
+	for i := 0; i < mr; i++ {
+		VADDPS(Mem{Base: c}, acc[2*i], acc[2*i])
+		VADDPS(Mem{Base: c, Disp: 32}, acc[2*i+1], acc[2*i+1])
+		VMOVUPS(acc[2*i], Mem{Base: c})
+		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 32})
+		if i < mr-1 {
+			ADDQ(ldc, c)
+		}
+	}
+	end()
+	Label(lbl("plain"))
+	for i := 0; i < mr; i++ {
+		VMOVUPS(acc[2*i], Mem{Base: c})
+		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 32})
+		if i < mr-1 {
+			ADDQ(ldc, c)
+		}
+	}
+	end()
+}
+
+// stream emits the loop skeleton shared by the elementwise kernels: u
+// vectors a round, then one, then a masked tail. body gets the element
+// offset (in bytes, via the advancing pointers) and the tail mask, nil
+// outside the tail; it must load and store through the given pointers.
+func stream(prefix string, n Register, ptrs []Register, u int, body func(disp int, m Op)) {
+	lbl := func(s string) LabelRef { return LabelRef(prefix + "_" + s) }
+	adv := func(elems int) {
+		for _, p := range ptrs {
+			ADDQ(U32(4*elems), p)
+		}
+		SUBQ(U32(elems), n)
+	}
+	if u > 1 {
+		Label(prefix + "_loopu")
+		CMPQ(n, Imm(uint64(8*u)))
+		JL(lbl("loop1"))
+		for i := 0; i < u; i++ {
+			body(32*i, nil)
+		}
+		adv(8 * u)
+		JMP(lbl("loopu"))
+	}
+	Label(prefix + "_loop1")
+	CMPQ(n, Imm(8))
+	JL(lbl("tail"))
+	body(0, nil)
+	adv(8)
+	JMP(lbl("loop1"))
+	Label(prefix + "_tail")
+	TESTQ(n, n)
+	JZ(lbl("done"))
+	m := YMM()
+	loadMask(n, m)
+	body(0, m)
+	Label(prefix + "_done")
+}
+
+func load(p Register, disp int, m Op, dst VecVirtual) {
+	if m == nil {
+		VMOVUPS(Mem{Base: p, Disp: disp}, dst)
+	} else {
+		VMASKMOVPS(Mem{Base: p, Disp: disp}, m, dst)
+	}
+}
+
+func store(src VecVirtual, p Register, disp int, m Op) {
+	if m == nil {
+		VMOVUPS(src, Mem{Base: p, Disp: disp})
+	} else {
+		VMASKMOVPS(src, m, Mem{Base: p, Disp: disp})
+	}
+}
+
+func binary(name, what string, op func(a, b Op, d VecVirtual)) {
+	TEXT(name, NOSPLIT, "func(dst, a, b []float32)")
+	Pragma("noescape")
+	Doc(name+": "+what+" for i < len(dst).", "a and b must be at least as long as dst.")
+	d := Load(Param("dst").Base(), GP64())
+	pa := Load(Param("a").Base(), GP64())
+	pb := Load(Param("b").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	stream(name, n, []Register{d, pa, pb}, 4, func(disp int, m Op) {
+		x, y := YMM(), YMM()
+		load(pa, disp, m, x)
+		var bop Op = Mem{Base: pb, Disp: disp}
+		if m != nil {
+			load(pb, disp, m, y)
+			bop = y
+		}
+		op(x, bop, x)
+		store(x, d, disp, m)
+	})
+	end()
+}
+
+func axpy() {
+	TEXT("axpyAVX", NOSPLIT, "func(y, x []float32, alpha float32)")
+	Pragma("noescape")
+	Doc("axpyAVX: y[i] += alpha*x[i] for i < len(y).")
+	py := Load(Param("y").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("y").Len(), GP64())
+	al := YMM()
+	bcastParam("alpha", al)
+	stream("axpy", n, []Register{py, px}, 4, func(disp int, m Op) {
+		x, y := YMM(), YMM()
+		load(py, disp, m, y)
+		if m == nil {
+			VFMADD231PS(Mem{Base: px, Disp: disp}, al, y)
+		} else {
+			load(px, disp, m, x)
+			VFMADD231PS(x, al, y)
+		}
+		store(y, py, disp, m)
+	})
+	end()
+}
+
+func scaleShift() {
+	TEXT("scaleShiftAVX", NOSPLIT, "func(dst, x []float32, s, t float32)")
+	Pragma("noescape")
+	Doc("scaleShiftAVX: dst[i] = x[i]*s + t for i < len(dst).")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	s, t := YMM(), YMM()
+	bcastParam("s", s)
+	bcastParam("t", t)
+	stream("scsh", n, []Register{d, px}, 4, func(disp int, m Op) {
+		x := YMM()
+		load(px, disp, m, x)
+		VFMADD213PS(t, s, x)
+		store(x, d, disp, m)
+	})
+	end()
+}
+
+func biasClip() {
+	TEXT("biasClipAVX", NOSPLIT, "func(dst, x []float32, bias, lo, hi float32)")
+	Pragma("noescape")
+	Doc("biasClipAVX: dst[i] = min(max(x[i]+bias, lo), hi) for i < len(dst); NaN stays NaN.")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	b, lo, hi := YMM(), YMM(), YMM()
+	bcastParam("bias", b)
+	bcastParam("lo", lo)
+	bcastParam("hi", hi)
+	stream("bclip", n, []Register{d, px}, 4, func(disp int, m Op) {
+		x := YMM()
+		load(px, disp, m, x)
+		VADDPS(b, x, x)
+		// x as the first Go operand (Intel's last) so a NaN passes through.
+		VMAXPS(x, lo, x)
+		VMINPS(x, hi, x)
+		store(x, d, disp, m)
+	})
+	end()
+}
+
+func unary(name, what string, u int, f func(x VecVirtual) VecVirtual) {
+	TEXT(name, NOSPLIT, "func(dst, x []float32)")
+	Pragma("noescape")
+	Doc(name+": "+what+" for i < len(dst); see the Go twin for the method and its error.")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	stream(name, n, []Register{d, px}, u, func(disp int, m Op) {
+		x := YMM()
+		load(px, disp, m, x)
+		store(f(x), d, disp, m)
+	})
+	end()
+}
+
+// Polynomial and clamp constants; the Go twins in math.go use the same ones.
+const (
+	expLo   = -104.0 // exp rounds to 0 below
+	expHi   = 88.8   // and to +Inf above
+	log2e   = 1.44269504088896341
+	ln2Hi   = 0.693359375
+	ln2Lo   = -2.12194440e-4
+	expP0   = 1.9875691500e-4
+	expP1   = 1.3981999507e-3
+	expP2   = 8.3334519073e-3
+	expP3   = 4.1665795894e-2
+	expP4   = 1.6666665459e-1
+	expP5   = 5.0000001201e-1
+	tanhMax = 7.90531110763549805
+)
+
+var (
+	tanhA = []float32{4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, 5.12229709037114e-08, -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16}
+	tanhB = []float32{4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06}
+	erfA  = []float32{-1.60960333262415e-02, -2.95459980854025e-03, -7.34990630326855e-04, -5.69250639462346e-05, -2.10102402082508e-06, 2.77068142495902e-08, -2.72614225801306e-10}
+	erfB  = []float32{-1.42647390514189e-02, -7.37332916720468e-03, -1.68282697438203e-03, -2.13374055278905e-04, -1.45660718464996e-05}
+)
+
+// exp: x = n·ln2 + r with |r| ≤ ln2/2, e^r by Cephes' degree-7 polynomial,
+// 2^n applied as two exponent-field factors so that n in [-150, 128]
+// yields subnormals and +Inf correctly. NaN propagates.
+func exp(x VecVirtual) VecVirtual {
+	clamp(x, expLo, expHi)
+	n := YMM()
+	VMULPS(vc(log2e), x, n)
+	VROUNDPS(Imm(0), n, n)
+	VFNMADD231PS(vc(ln2Hi), n, x) // x -= n·ln2Hi
+	VFNMADD231PS(vc(ln2Lo), n, x)
+	y := YMM()
+	VMOVUPS(vc(expP0), y)
+	VFMADD213PS(vc(expP1), x, y)
+	VFMADD213PS(vc(expP2), x, y)
+	VFMADD213PS(vc(expP3), x, y)
+	VFMADD213PS(vc(expP4), x, y)
+	VFMADD213PS(vc(expP5), x, y)
+	x2 := YMM()
+	VMULPS(x, x, x2)
+	VFMADD213PS(x, x2, y) // y = y·r² + r
+	VADDPS(vc(1), y, y)
+	ni, h := YMM(), YMM()
+	VCVTPS2DQ(n, ni)
+	VPSRAD(Imm(1), ni, h)
+	VPSUBD(h, ni, ni)
+	bias := vcBits(127)
+	VPADDD(bias, h, h)
+	VPADDD(bias, ni, ni)
+	VPSLLD(Imm(23), h, h)
+	VPSLLD(Imm(23), ni, ni)
+	VMULPS(h, y, y)
+	VMULPS(ni, y, y)
+	return y
+}
+
+// clamp limits x to [lo, hi] in place; x is the Go-first (Intel-last)
+// operand of MIN/MAX, which is the one returned for NaN, so NaN survives.
+func clamp(x VecVirtual, lo, hi float32) {
+	t := YMM()
+	VMOVUPS(vc(hi), t)
+	VMINPS(x, t, t)
+	VMOVUPS(vc(lo), x)
+	VMAXPS(t, x, x)
+}
+
+func sigmoid(x VecVirtual) VecVirtual {
+	VXORPS(vcBits(0x80000000), x, x)
+	e := exp(x)
+	VADDPS(vc(1), e, e)
+	r := YMM()
+	VMOVUPS(vc(1), r)
+	VDIVPS(e, r, r)
+	return r
+}
+
+// oddRational returns x·P(x²)/Q(x²) with x clamped to ±lim.
+func oddRational(x VecVirtual, lim float32, a, b []float32) VecVirtual {
+	clamp(x, -lim, lim)
+	x2 := YMM()
+	VMULPS(x, x, x2)
+	p := YMM()
+	VMOVUPS(vc(a[len(a)-1]), p)
+	for i := len(a) - 2; i >= 0; i-- {
+		VFMADD213PS(vc(a[i]), x2, p)
+	}
+	VMULPS(x, p, p)
+	q := YMM()
+	VMOVUPS(vc(b[len(b)-1]), q)
+	for i := len(b) - 2; i >= 0; i-- {
+		VFMADD213PS(vc(b[i]), x2, q)
+	}
+	VDIVPS(q, p, p)
+	return p
+}
+
+func tanh(x VecVirtual) VecVirtual { return oddRational(x, tanhMax, tanhA, tanhB) }
+func erf(x VecVirtual) VecVirtual  { return oddRational(x, 4, erfA, erfB) }
+
+func gelu(x VecVirtual) VecVirtual {
+	t := YMM()
+	VMULPS(vc(float32(1/math.Sqrt2)), x, t)
+	e := erf(t)
+	VADDPS(vc(1), e, e)
+	VMULPS(vc(0.5), x, x)
+	VMULPS(x, e, e)
+	return e
+}
+
+// hsum folds the 8 lanes of v into its low lane.
+func hsum(v VecVirtual) {
+	hi := XMM()
+	VEXTRACTF128(Imm(1), v, hi)
+	VADDPS(hi, v.AsX(), v.AsX())
+	VHADDPS(v.AsX(), v.AsX(), v.AsX())
+	VHADDPS(v.AsX(), v.AsX(), v.AsX())
+}
+
+func hmax(v VecVirtual) {
+	hi := XMM()
+	VEXTRACTF128(Imm(1), v, hi)
+	VMAXPS(hi, v.AsX(), v.AsX())
+	VSHUFPS(Imm(0x4e), v.AsX(), v.AsX(), hi)
+	VMAXPS(hi, v.AsX(), v.AsX())
+	VSHUFPS(Imm(0xb1), v.AsX(), v.AsX(), hi)
+	VMAXPS(hi, v.AsX(), v.AsX())
+}
+
+func sum() {
+	TEXT("sumAVX", NOSPLIT, "func(x []float32) float32")
+	Pragma("noescape")
+	Doc("sumAVX returns the sum of x, in eight-lane partial sums.")
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	zero := func(v VecVirtual) { VXORPS(v, v, v) }
+	accs := sumAccs(px, n, "sum", zero, func(x VecVirtual, _ Op, acc VecVirtual) { VADDPS(x, acc, acc) })
+	hsum(accs)
+	Store(accs.AsX(), ReturnIndex(0))
+	end()
+}
+
+// sumAccs runs reduce with additive accumulators and folds them into one.
+func sumAccs(px, n Register, prefix string, init func(VecVirtual), body func(x VecVirtual, m Op, acc VecVirtual)) VecVirtual {
+	accs := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	for _, a := range accs {
+		init(a)
+	}
+	i := 0
+	stream(prefix, n, []Register{px}, 4, func(disp int, m Op) {
+		x := YMM()
+		load(px, disp, m, x)
+		if disp == 0 {
+			i = 0
+		}
+		body(x, m, accs[i%4])
+		i++
+	})
+	VADDPS(accs[1], accs[0], accs[0])
+	VADDPS(accs[3], accs[2], accs[2])
+	VADDPS(accs[2], accs[0], accs[0])
+	return accs[0]
+}
+
+func maxReduce() {
+	TEXT("maxAVX", NOSPLIT, "func(x []float32) float32")
+	Pragma("noescape")
+	Doc("maxAVX returns the largest element of x (-Inf if empty); NaN handling is unspecified.")
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	ninf := vcBits(0xff800000)
+	accs := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	for _, a := range accs {
+		VMOVUPS(ninf, a)
+	}
+	i := 0
+	stream("max", n, []Register{px}, 4, func(disp int, m Op) {
+		x := YMM()
+		load(px, disp, m, x)
+		if m != nil {
+			t := YMM()
+			VMOVUPS(ninf, t)
+			VBLENDVPS(m, x, t, x) // masked-off lanes become -Inf
+		}
+		if disp == 0 {
+			i = 0
+		}
+		VMAXPS(x, accs[i%4], accs[i%4])
+		i++
+	})
+	VMAXPS(accs[1], accs[0], accs[0])
+	VMAXPS(accs[3], accs[2], accs[2])
+	VMAXPS(accs[2], accs[0], accs[0])
+	hmax(accs[0])
+	Store(accs[0].AsX(), ReturnIndex(0))
+	end()
+}
+
+func expSubSum() {
+	TEXT("expSubSumAVX", NOSPLIT, "func(dst, x []float32, m float32) float32")
+	Pragma("noescape")
+	Doc("expSubSumAVX: dst[i] = exp(x[i]-m) for i < len(dst); returns their sum (the softmax denominator).")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	mv := YMM()
+	bcastParam("m", mv)
+	accs := []VecVirtual{YMM(), YMM()}
+	for _, a := range accs {
+		VXORPS(a, a, a)
+	}
+	i := 0
+	stream("expsub", n, []Register{d, px}, 2, func(disp int, m Op) {
+		x := YMM()
+		load(px, disp, m, x)
+		VSUBPS(mv, x, x)
+		e := exp(x)
+		store(e, d, disp, m)
+		if m != nil {
+			VANDPS(m, e, e)
+		}
+		if disp == 0 {
+			i = 0
+		}
+		VADDPS(e, accs[i%2], accs[i%2])
+		i++
+	})
+	VADDPS(accs[1], accs[0], accs[0])
+	hsum(accs[0])
+	Store(accs[0].AsX(), ReturnIndex(0))
+	end()
+}
+
+func sumSqDev() {
+	TEXT("sumSqDevAVX", NOSPLIT, "func(x []float32, mean float32) float32")
+	Pragma("noescape")
+	Doc("sumSqDevAVX returns the sum of (x[i]-mean)² (the variance numerator).")
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	mv := YMM()
+	bcastParam("mean", mv)
+	zero := func(v VecVirtual) { VXORPS(v, v, v) }
+	acc := sumAccs(px, n, "ssd", zero, func(x VecVirtual, m Op, acc VecVirtual) {
+		VSUBPS(mv, x, x)
+		if m != nil {
+			VANDPS(m, x, x)
+		}
+		VFMADD231PS(x, x, acc)
+	})
+	hsum(acc)
+	Store(acc.AsX(), ReturnIndex(0))
+	end()
+}
+
+func normAffine() {
+	TEXT("normAffineAVX", NOSPLIT, "func(dst, x, gamma, beta []float32, mean, rstd float32)")
+	Pragma("noescape")
+	Doc("normAffineAVX: dst[i] = (x[i]-mean)·rstd·gamma[i] + beta[i] for i < len(dst).")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	pg := Load(Param("gamma").Base(), GP64())
+	pb := Load(Param("beta").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	mv, rs := YMM(), YMM()
+	bcastParam("mean", mv)
+	bcastParam("rstd", rs)
+	stream("norm", n, []Register{d, px, pg, pb}, 4, func(disp int, m Op) {
+		x, g, b := YMM(), YMM(), YMM()
+		load(px, disp, m, x)
+		load(pg, disp, m, g)
+		load(pb, disp, m, b)
+		VSUBPS(mv, x, x)
+		VMULPS(rs, x, x)
+		VFMADD213PS(b, g, x)
+		store(x, d, disp, m)
+	})
+	end()
+}
+
+// dwRow3s1 is one output row of a 3×3 stride-1 depthwise convolution over
+// eight-column blocks: dst[j] = bias + Σ w[3r+c]·rowr[j+c].
+func dwRow3s1() {
+	TEXT("dwRow3s1AVX", NOSPLIT, "func(dst, r0, r1, r2, w []float32, bias float32)")
+	Pragma("noescape")
+	Doc("dwRow3s1AVX: dst[j] = bias + Σ_{r,c<3} w[3r+c]·r_r[j+c] for j < len(dst) rounded down to 8.",
+		"Each r_r must hold len(dst)+2 elements (rounded-down count +2).")
+	d := Load(Param("dst").Base(), GP64())
+	rows := []Register{Load(Param("r0").Base(), GP64()), Load(Param("r1").Base(), GP64()), Load(Param("r2").Base(), GP64())}
+	pw := Load(Param("w").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(3), n)
+	w := make([]VecVirtual, 9)
+	for i := range w {
+		w[i] = YMM()
+		VBROADCASTSS(Mem{Base: pw, Disp: 4 * i}, w[i])
+	}
+	bias := YMM()
+	bcastParam("bias", bias)
+	Label("dw1_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("dw1_done"))
+	acc := YMM()
+	VMOVUPS(bias, acc)
+	for r := 0; r < 3; r++ {
+		for c := 0; c < 3; c++ {
+			VFMADD231PS(Mem{Base: rows[r], Disp: 4 * c}, w[3*r+c], acc)
+		}
+	}
+	VMOVUPS(acc, Mem{Base: d})
+	ADDQ(U32(32), d)
+	for _, p := range rows {
+		ADDQ(U32(32), p)
+	}
+	DECQ(n)
+	JMP(LabelRef("dw1_loop"))
+	Label("dw1_done")
+	end()
+}
+
+// dwRow3s2 is the stride-2 twin: dst[j] = bias + Σ w[3r+c]·rowr[2j+c].
+func dwRow3s2() {
+	TEXT("dwRow3s2AVX", NOSPLIT, "func(dst, r0, r1, r2, w []float32, bias float32)")
+	Pragma("noescape")
+	Doc("dwRow3s2AVX: dst[j] = bias + Σ_{r,c<3} w[3r+c]·r_r[2j+c] for j < len(dst) rounded down to 8.",
+		"Each r_r must hold 2·(that count)+2 elements.")
+	d := Load(Param("dst").Base(), GP64())
+	rows := []Register{Load(Param("r0").Base(), GP64()), Load(Param("r1").Base(), GP64()), Load(Param("r2").Base(), GP64())}
+	pw := Load(Param("w").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(3), n)
+	w := make([]VecVirtual, 9)
+	for i := range w {
+		w[i] = YMM()
+		VBROADCASTSS(Mem{Base: pw, Disp: 4 * i}, w[i])
+	}
+	Label("dw2_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("dw2_done"))
+	acc := YMM()
+	bcastParam("bias", acc)
+	for r := 0; r < 3; r++ {
+		v0, v1, e, o := YMM(), YMM(), YMM(), YMM()
+		VMOVUPS(Mem{Base: rows[r]}, v0)
+		VMOVUPS(Mem{Base: rows[r], Disp: 32}, v1)
+		VSHUFPS(Imm(0x88), v1, v0, e) // even lanes, 128-bit halves interleaved
+		VSHUFPS(Imm(0xdd), v1, v0, o)
+		VPERMPD(Imm(0xd8), e, e)
+		VPERMPD(Imm(0xd8), o, o)
+		VFMADD231PS(e, w[3*r], acc)
+		VFMADD231PS(o, w[3*r+1], acc)
+		VMOVUPS(Mem{Base: rows[r], Disp: 8}, v0)
+		VMOVUPS(Mem{Base: rows[r], Disp: 40}, v1)
+		VSHUFPS(Imm(0x88), v1, v0, e)
+		VPERMPD(Imm(0xd8), e, e)
+		VFMADD231PS(e, w[3*r+2], acc)
+	}
+	VMOVUPS(acc, Mem{Base: d})
+	ADDQ(U32(32), d)
+	for _, p := range rows {
+		ADDQ(U32(64), p)
+	}
+	DECQ(n)
+	JMP(LabelRef("dw2_loop"))
+	Label("dw2_done")
+	end()
+}

@@ -1,0 +1,287 @@
+package simd
+
+import (
+	"math"
+	"unsafe"
+)
+
+// Pure-Go twins of the assembly kernels. They follow the same algorithms
+// (same polynomials and clamps) so the two agree to a few ulps.
+
+// gemmGo returns the mrr×16 micro-kernel: c (+)= a·b, a being k steps of mrr
+// floats and b k steps of 16 floats.
+func gemmGo(mrr int) func(k int, a, b, c *float32, ldc int, acc bool) {
+	return func(k int, a, b, c *float32, ldc int, acc bool) {
+		var t [mr][nr]float32
+		if k > 0 {
+			as := unsafe.Slice(a, k*mrr)
+			bs := unsafe.Slice(b, k*nr)
+			for p := 0; p < k; p++ {
+				br := (*[nr]float32)(bs[p*nr:])
+				ap := as[p*mrr : p*mrr+mrr]
+				for i, av := range ap {
+					ti := &t[i]
+					for j := range ti {
+						ti[j] += av * br[j]
+					}
+				}
+			}
+		}
+		cs := unsafe.Slice(c, (mrr-1)*ldc+nr)
+		for i := 0; i < mrr; i++ {
+			row := (*[nr]float32)(cs[i*ldc:])
+			if acc {
+				for j := range row {
+					row[j] += t[i][j]
+				}
+			} else {
+				*row = t[i]
+			}
+		}
+	}
+}
+
+func addGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+}
+
+func subGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] - b[i]
+	}
+}
+
+func mulGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] * b[i]
+	}
+}
+
+func axpyGo(y, x []float32, alpha float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += alpha * x[i]
+	}
+}
+
+func scaleShiftGo(dst, x []float32, s, t float32) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] = x[i]*s + t
+	}
+}
+
+// biasClipGo keeps NaN, as the assembly does.
+func biasClipGo(dst, x []float32, bias, lo, hi float32) {
+	x = x[:len(dst)]
+	for i := range dst {
+		v := x[i] + bias
+		if v < lo {
+			v = lo
+		}
+		if v > hi {
+			v = hi
+		}
+		dst[i] = v
+	}
+}
+
+// Constants shared with internal/asmgen.
+const (
+	expLo   = -104.0 // exp rounds to 0 below
+	expHi   = 88.8   // and to +Inf above
+	ln2Hi   = 0.693359375
+	ln2Lo   = -2.12194440e-4
+	expP0   = 1.9875691500e-4
+	expP1   = 1.3981999507e-3
+	expP2   = 8.3334519073e-3
+	expP3   = 4.1665795894e-2
+	expP4   = 1.6666665459e-1
+	expP5   = 5.0000001201e-1
+	tanhMax = 7.90531110763549805
+	erfMax  = 4
+)
+
+var (
+	tanhA = [...]float32{4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, 5.12229709037114e-08, -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16}
+	tanhB = [...]float32{4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06}
+	erfA  = [...]float32{-1.60960333262415e-02, -2.95459980854025e-03, -7.34990630326855e-04, -5.69250639462346e-05, -2.10102402082508e-06, 2.77068142495902e-08, -2.72614225801306e-10}
+	erfB  = [...]float32{-1.42647390514189e-02, -7.37332916720468e-03, -1.68282697438203e-03, -2.13374055278905e-04, -1.45660718464996e-05}
+)
+
+func clampNaN(x, lo, hi float32) float32 {
+	if x > hi {
+		x = hi
+	}
+	if x < lo {
+		x = lo
+	}
+	return x
+}
+
+// expf: x = n·ln2 + r, |r| ≤ ln2/2; e^r by Cephes' expf polynomial; 2^n as
+// two exponent-field factors so that n in [-150, 128] gives subnormals and
+// +Inf without special cases.
+func expf(x float32) float32 {
+	x = clampNaN(x, expLo, expHi)
+	n := float32(math.RoundToEven(float64(x * float32(math.Log2E))))
+	r := x - n*ln2Hi
+	r -= n * ln2Lo
+	y := float32(expP0)
+	y = y*r + expP1
+	y = y*r + expP2
+	y = y*r + expP3
+	y = y*r + expP4
+	y = y*r + expP5
+	y = y*(r*r) + r
+	y++
+	if n != n {
+		return x
+	}
+	ni := int32(n)
+	h := ni >> 1
+	l := ni - h
+	y *= math.Float32frombits(uint32(h+127) << 23)
+	y *= math.Float32frombits(uint32(l+127) << 23)
+	return y
+}
+
+func sigmoidf(x float32) float32 { return 1 / (1 + expf(-x)) }
+
+func oddRational(x, lim float32, a, b []float32) float32 {
+	x = clampNaN(x, -lim, lim)
+	x2 := x * x
+	p := a[len(a)-1]
+	for i := len(a) - 2; i >= 0; i-- {
+		p = p*x2 + a[i]
+	}
+	p *= x
+	q := b[len(b)-1]
+	for i := len(b) - 2; i >= 0; i-- {
+		q = q*x2 + b[i]
+	}
+	return p / q
+}
+
+// tanhf is Eigen's rational approximation, x·P(x²)/Q(x²) on ±7.905.
+func tanhf(x float32) float32 { return oddRational(x, tanhMax, tanhA[:], tanhB[:]) }
+
+// erff is Eigen's rational approximation, x·P(x²)/Q(x²) on ±4.
+func erff(x float32) float32 { return oddRational(x, erfMax, erfA[:], erfB[:]) }
+
+func geluf(x float32) float32 {
+	return 0.5 * x * (1 + erff(x*float32(1/math.Sqrt2)))
+}
+
+func mapGo(dst, x []float32, f func(float32) float32) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] = f(x[i])
+	}
+}
+
+func expSliceGo(dst, x []float32)     { mapGo(dst, x, expf) }
+func sigmoidSliceGo(dst, x []float32) { mapGo(dst, x, sigmoidf) }
+func tanhSliceGo(dst, x []float32)    { mapGo(dst, x, tanhf) }
+func erfSliceGo(dst, x []float32)     { mapGo(dst, x, erff) }
+func geluSliceGo(dst, x []float32)    { mapGo(dst, x, geluf) }
+
+// sumGo adds in eight lanes like the assembly, which keeps long sums
+// accurate and the twins close.
+func sumGo(x []float32) float32 {
+	var l [8]float32
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		for j := range l {
+			l[j] += x[i+j]
+		}
+	}
+	for j := 0; i < len(x); i, j = i+1, j+1 {
+		l[j] += x[i]
+	}
+	var s float32
+	for _, v := range l {
+		s += v
+	}
+	return s
+}
+
+func maxGo(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+func expSubSumGo(dst, x []float32, m float32) float32 {
+	x = x[:len(dst)]
+	var l [8]float32
+	for i := range dst {
+		e := expf(x[i] - m)
+		dst[i] = e
+		l[i&7] += e
+	}
+	var s float32
+	for _, v := range l {
+		s += v
+	}
+	return s
+}
+
+func sumSqDevGo(x []float32, mean float32) float32 {
+	var l [8]float32
+	for i, v := range x {
+		d := v - mean
+		l[i&7] += d * d
+	}
+	var s float32
+	for _, v := range l {
+		s += v
+	}
+	return s
+}
+
+func normAffineGo(dst, x, gamma, beta []float32, mean, rstd float32) {
+	x, gamma, beta = x[:len(dst)], gamma[:len(dst)], beta[:len(dst)]
+	for i := range dst {
+		dst[i] = (x[i]-mean)*rstd*gamma[i] + beta[i]
+	}
+}
+
+// dwRow3s1Go and dwRow3s2Go handle len(dst) rounded down to 8, like the
+// assembly; callers finish the tail.
+func dwRow3s1Go(dst, r0, r1, r2, w []float32, bias float32) {
+	n := len(dst) &^ 7
+	r0, r1, r2, w = r0[:n+2], r1[:n+2], r2[:n+2], w[:9]
+	for j := 0; j < n; j++ {
+		s := bias
+		s += w[0]*r0[j] + w[1]*r0[j+1] + w[2]*r0[j+2]
+		s += w[3]*r1[j] + w[4]*r1[j+1] + w[5]*r1[j+2]
+		s += w[6]*r2[j] + w[7]*r2[j+1] + w[8]*r2[j+2]
+		dst[j] = s
+	}
+}
+
+func dwRow3s2Go(dst, r0, r1, r2, w []float32, bias float32) {
+	n := len(dst) &^ 7
+	if n == 0 {
+		return
+	}
+	r0, r1, r2, w = r0[:2*n+2], r1[:2*n+2], r2[:2*n+2], w[:9]
+	for j := 0; j < n; j++ {
+		i := 2 * j
+		s := bias
+		s += w[0]*r0[i] + w[1]*r0[i+1] + w[2]*r0[i+2]
+		s += w[3]*r1[i] + w[4]*r1[i+1] + w[5]*r1[i+2]
+		s += w[6]*r2[i] + w[7]*r2[i+1] + w[8]*r2[i+2]
+		dst[j] = s
+	}
+}

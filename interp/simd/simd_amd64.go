@@ -1,0 +1,45 @@
+//go:build amd64 && !purego
+
+package simd
+
+import "golang.org/x/sys/cpu"
+
+// asmKernels is nil on CPUs without AVX2 and FMA (cpu also checks that the
+// OS saves YMM state).
+var asmKernels = func() *kernelSet {
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+		return nil
+	}
+	return &kernelSet{
+		name:       "avx2",
+		gemm:       [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemm1x16AVX, gemm2x16AVX, gemm3x16AVX, gemm4x16AVX, gemm5x16AVX, gemm6x16AVX},
+		add:        addAVX,
+		sub:        subAVX,
+		mul:        mulAVX,
+		axpy:       axpyAVX,
+		scaleShift: scaleShiftAVX,
+		biasClip:   biasClipAVX,
+		exp:        expAVX,
+		sigmoid:    sigmoidAVX,
+		tanh:       tanhAVX,
+		erf:        erfAVX,
+		gelu:       geluAVX,
+		sum:        sumAVX,
+		max:        maxAVX,
+		expSubSum:  expSubSumAVX,
+		sumSqDev:   sumSqDevAVX,
+		normAffine: normAffineAVX,
+		dw3s1:      dwRow3s1AVX,
+		dw3s2:      dwRow3s2AVX,
+	}
+}()
+
+// fmaPeak runs n rounds of 12 independent FMAs; false if there is no
+// assembly to run.
+func fmaPeak(n int) bool {
+	if asmKernels == nil {
+		return false
+	}
+	fmaPeakAVX(n)
+	return true
+}

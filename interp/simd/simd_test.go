@@ -1,0 +1,239 @@
+package simd
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+)
+
+// twins returns every kernel set that can run here: the pure-Go one and,
+// on AVX2+FMA machines, the assembly one.
+func twins() []*kernelSet {
+	if asmKernels != nil {
+		return []*kernelSet{goKernels, asmKernels}
+	}
+	return []*kernelSet{goKernels}
+}
+
+// with runs f with k as the active kernel set.
+func with(k *kernelSet, f func()) {
+	old := ks
+	ks = k
+	defer func() { ks = old }()
+	f()
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	return x
+}
+
+func TestDispatch(t *testing.T) {
+	t.Logf("active kernels: %s (assembly available: %v)", ks.name, asmKernels != nil)
+	if os.Getenv("ONNXSLIM_NOSIMD") == "1" && Accelerated() {
+		t.Fatal("ONNXSLIM_NOSIMD=1 but assembly kernels are active")
+	}
+}
+
+// refGemm is the naive triple loop in float64; it also returns Σ|terms| per
+// element for the error bound.
+func refGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) (ref, mag []float64) {
+	ref = make([]float64, m*n)
+	mag = make([]float64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s, g float64
+			for p := 0; p < k; p++ {
+				var av, bv float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += float64(av) * float64(bv)
+				g += math.Abs(float64(av) * float64(bv))
+			}
+			s *= float64(alpha)
+			g *= math.Abs(float64(alpha))
+			if beta != 0 {
+				s += float64(beta) * float64(c[i*ldc+j])
+				g += math.Abs(float64(beta) * float64(c[i*ldc+j]))
+			}
+			ref[i*n+j], mag[i*n+j] = s, g
+		}
+	}
+	return ref, mag
+}
+
+// gemmTol is the documented SGEMM tolerance: |C - exact| ≤ (k+4)·2⁻²³·Σ|terms|.
+func gemmTol(k int, mag float64) float64 { return float64(k+4) * 0x1p-23 * mag }
+
+type gemmCase struct {
+	transA, transB bool
+	m, n, k        int
+	padA, padB     int // extra row stride
+	padC           int
+	alpha, beta    float32
+}
+
+func gemmCases() []gemmCase {
+	var cs []gemmCase
+	sizes := [][3]int{{0, 0, 0}, {1, 1, 1}, {0, 5, 3}, {4, 0, 3}, {3, 5, 0}, {1, 17, 1}, {6, 16, 1}, {7, 33, 5},
+		{5, 15, 9}, {13, 31, 29}, {37, 19, 300}, {61, 47, 257}, {150, 70, 33}, {1, 100, 64}, {100, 1, 64}, {64, 64, 64}}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, s := range sizes {
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				ab := [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}, {2, 0}}[r.IntN(4)]
+				cs = append(cs, gemmCase{ta, tb, s[0], s[1], s[2], r.IntN(3) * 3, r.IntN(2) * 5, r.IntN(2) * 7, ab[0], ab[1]})
+			}
+		}
+	}
+	return cs
+}
+
+func runGemmCase(t *testing.T, tc gemmCase, threads int, packed bool) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(uint64(tc.m*1000+tc.n), uint64(tc.k)))
+	ar, ac := tc.m, tc.k
+	if tc.transA {
+		ar, ac = tc.k, tc.m
+	}
+	br, bc := tc.k, tc.n
+	if tc.transB {
+		br, bc = tc.n, tc.k
+	}
+	lda, ldb, ldc := ac+tc.padA, bc+tc.padB, tc.n+tc.padC
+	a := randSlice(r, max(0, (ar-1)*lda+ac))
+	b := randSlice(r, max(0, (br-1)*ldb+bc))
+	c := randSlice(r, max(0, (tc.m-1)*ldc+tc.n))
+	if tc.beta == 0 && len(c) > 0 {
+		c[0] = float32(math.NaN()) // beta 0 must not read C
+	}
+	ref, mag := refGemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
+	got := append([]float32(nil), c...)
+	if packed {
+		bp := make([]float32, PackedBSize(tc.k, tc.n))
+		PackB(tc.transB, tc.k, tc.n, b, ldb, bp)
+		SgemmPacked(tc.transA, tc.m, tc.n, tc.k, tc.alpha, a, lda, bp, tc.beta, got, ldc, threads)
+	} else {
+		Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc, threads)
+	}
+	for i := 0; i < tc.m; i++ {
+		for j := 0; j < ldc && i*ldc+j < len(c); j++ {
+			g := got[i*ldc+j]
+			if j >= tc.n {
+				if g != c[i*ldc+j] && !(g != g && c[i*ldc+j] != c[i*ldc+j]) {
+					t.Fatalf("%+v: wrote outside C at (%d,%d)", tc, i, j)
+				}
+				continue
+			}
+			want := ref[i*tc.n+j]
+			if d := math.Abs(float64(g) - want); !(d <= gemmTol(tc.k, mag[i*tc.n+j])) {
+				t.Fatalf("%s %+v threads=%d packed=%v: C[%d,%d] = %v, want %v (tol %g)", ks.name, tc, threads, packed, i, j, g, want, gemmTol(tc.k, mag[i*tc.n+j]))
+			}
+		}
+	}
+}
+
+func TestSgemm(t *testing.T) {
+	blocks := [][3]int{{blockMC, blockKC, blockNC}, {12, 7, 32}, {6, 64, 16}}
+	defer func(mc, kc, nc int) { blockMC, blockKC, blockNC = mc, kc, nc }(blockMC, blockKC, blockNC)
+	for _, k := range twins() {
+		with(k, func() {
+			for _, bl := range blocks {
+				blockMC, blockKC, blockNC = bl[0], bl[1], bl[2]
+				for _, tc := range gemmCases() {
+					for _, th := range []int{1, 2, 3} {
+						runGemmCase(t, tc, th, false)
+						runGemmCase(t, tc, th, true)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestSgemmLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	defer func(nc int) { blockNC = nc }(blockNC)
+	blockNC = 256 // several jc blocks without a huge reference product
+	for _, k := range twins() {
+		with(k, func() {
+			for _, th := range []int{1, 2} {
+				runGemmCase(t, gemmCase{false, false, 200, 700, 300, 0, 0, 3, 1, 0}, th, false)
+				runGemmCase(t, gemmCase{true, true, 157, 130, 520, 1, 2, 0, 1.5, 1}, th, true)
+			}
+		})
+	}
+}
+
+// TestSgemmTwins compares the micro-kernel twins bit for bit where FMA
+// rounding cannot differ (small integers).
+func TestSgemmTwins(t *testing.T) {
+	if asmKernels == nil {
+		t.Skip("no assembly twins here")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for mrr := 1; mrr <= mr; mrr++ {
+		for _, k := range []int{0, 1, 3, 4, 5, 8, 13, 256} {
+			a := make([]float32, k*mrr)
+			b := make([]float32, k*nr)
+			for i := range a {
+				a[i] = float32(r.IntN(9) - 4)
+			}
+			for i := range b {
+				b[i] = float32(r.IntN(9) - 4)
+			}
+			for _, acc := range []bool{false, true} {
+				const ldc = 19
+				c1 := make([]float32, mrr*ldc)
+				for i := range c1 {
+					c1[i] = float32(r.IntN(9))
+				}
+				c2 := append([]float32(nil), c1...)
+				ap, bp := new(float32), new(float32)
+				if k > 0 {
+					ap, bp = &a[0], &b[0]
+				}
+				goKernels.gemm[mrr](k, ap, bp, &c1[0], ldc, acc)
+				asmKernels.gemm[mrr](k, ap, bp, &c2[0], ldc, acc)
+				for i := range c1 {
+					if c1[i] != c2[i] {
+						t.Fatalf("mr=%d k=%d acc=%v: c[%d] go %v asm %v", mrr, k, acc, i, c1[i], c2[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSgemmNoAlloc(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	m, n, k := 96, 200, 130
+	a, b, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+	Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n, 1)
+	if got := testing.AllocsPerRun(20, func() { Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n, 1) }); got != 0 {
+		t.Errorf("Sgemm allocates %v times a call", got)
+	}
+}
+
+func TestSgemmPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("short C did not panic")
+		}
+	}()
+	Sgemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 3), 2, 1)
+}
