@@ -242,24 +242,44 @@ func (g *Graph) Values() []*Value {
 }
 
 // FreshName returns a value or node name based on prefix that is used nowhere in
-// the graph tree that g belongs to.
+// the graph tree that g belongs to. The names in use are collected once per
+// tree and then kept up to date by the editing API.
 func (g *Graph) FreshName(prefix string) string {
 	root := g.Root()
-	used := map[string]bool{}
-	root.Walk(func(sg *Graph) {
-		for _, v := range sg.Values() {
-			used[v.Name] = true
-		}
-		for _, n := range sg.Nodes {
-			used[n.Name] = true
-		}
-	})
+	used := root.usedNames()
 	for {
 		root.nameSeq++
 		name := prefix + "_" + strconv.Itoa(root.nameSeq)
 		if !used[name] {
+			used[name] = true
 			return name
 		}
+	}
+}
+
+// usedNames returns the root graph's set of value and node names.
+func (g *Graph) usedNames() map[string]bool {
+	if g.names == nil {
+		g.names = map[string]bool{}
+		g.Walk(func(sg *Graph) {
+			for _, v := range sg.Values() {
+				g.names[v.Name] = true
+			}
+			for _, v := range sg.ValueInfo {
+				g.names[v.Name] = true
+			}
+			for _, n := range sg.Nodes {
+				g.names[n.Name] = true
+			}
+		})
+	}
+	return g.names
+}
+
+// noteName records a name as used in g's tree.
+func (g *Graph) noteName(name string) {
+	if root := g.Root(); root.names != nil {
+		root.names[name] = true
 	}
 }
 
@@ -279,7 +299,9 @@ func (g *Graph) NewNode(opType, domain, name string, inputs []*Value, outNames .
 			continue
 		}
 		n.outputs = append(n.outputs, &Value{Name: on, producer: n, outIndex: i, graph: g})
+		g.noteName(on)
 	}
+	g.noteName(name)
 	return n
 }
 
@@ -380,23 +402,14 @@ func (g *Graph) AddInitializer(name string, t *Tensor) *Value {
 		name = g.FreshName(name)
 	}
 	t.Name = name
+	g.noteName(name)
 	v := &Value{Name: name, Const: t, graph: g}
 	g.Initializers = append(g.Initializers, v)
 	return v
 }
 
-// hasName reports whether any value in g's tree is called name.
-func (g *Graph) hasName(name string) bool {
-	found := false
-	g.Root().Walk(func(sg *Graph) {
-		for _, v := range sg.Values() {
-			if v.Name == name {
-				found = true
-			}
-		}
-	})
-	return found
-}
+// hasName reports whether any value or node in g's tree is called name.
+func (g *Graph) hasName(name string) bool { return g.Root().usedNames()[name] }
 
 // RemoveInitializer drops an initializer (its value must no longer be used).
 func (g *Graph) RemoveInitializer(v *Value) {

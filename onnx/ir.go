@@ -94,6 +94,7 @@ type Graph struct {
 	quantAnnotations [][]byte
 	unknown          []byte
 	nameSeq          int
+	names            map[string]bool // names in use in the tree (root only), built lazily
 }
 
 // Node is one operator application.

@@ -6,6 +6,7 @@
 package cleanup
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"slices"
@@ -404,47 +405,61 @@ func axesOf(n *onnx.Node) ([]int64, bool) {
 }
 
 // dedupeInitializers makes readers of identical constants share one.
+// Candidates are bucketed by type and shape, so payloads are compared only
+// between tensors that could be equal.
 func dedupeInitializers(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 	n := 0
-	seen := map[string]*onnx.Value{}
+	buckets := map[string][]*onnx.Value{}
 	for _, v := range slices.Clone(g.Initializers) {
 		if v.IsGraphInput() || v.IsGraphOutput() || v.Const == nil {
 			continue
 		}
-		key, ok := tensorKey(v.Const)
-		if !ok {
-			continue
+		key := fmt.Sprintf("%d|%v", v.Const.DataType, v.Const.Dims)
+		var twin *onnx.Value
+		for _, u := range buckets[key] {
+			if sameTensor(u.Const, v.Const) {
+				twin = u
+				break
+			}
 		}
-		first, dup := seen[key]
-		if !dup {
-			seen[key] = v
+		if twin == nil {
+			buckets[key] = append(buckets[key], v)
 			continue
 		}
 		if !c.Allow() {
 			continue
 		}
-		onnx.ReplaceAllUsesWith(v, first)
+		onnx.ReplaceAllUsesWith(v, twin)
 		g.RemoveInitializer(v)
 		n++
 	}
 	return n
 }
 
-func tensorKey(t *onnx.Tensor) (string, bool) {
+// sameTensor compares two tensors of equal type and shape by payload.
+func sameTensor(a, b *onnx.Tensor) bool {
+	if a.DataType == onnx.String {
+		return slices.EqualFunc(a.Strings, b.Strings, bytes.Equal)
+	}
+	x, err1 := a.Data()
+	y, err2 := b.Data()
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
+// tensorKey identifies a tensor's content, for comparing attribute tensors.
+func tensorKey(t *onnx.Tensor) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%d|%v|", t.DataType, t.Dims)
 	if t.DataType == onnx.String {
 		for _, s := range t.Strings {
 			fmt.Fprintf(h, "%d:%s|", len(s), s)
 		}
-	} else {
-		raw, err := t.Data()
-		if err != nil {
-			return "", false
-		}
+	} else if raw, err := t.Data(); err == nil {
 		h.Write(raw)
+	} else {
+		fmt.Fprintf(h, "%p", t) // unreadable: equal only to itself
 	}
-	return string(h.Sum(nil)), true
+	return string(h.Sum(nil))
 }
 
 // cse merges nodes that compute the same op on the same inputs with the same
@@ -496,8 +511,7 @@ func nodeKey(n *onnx.Node) string {
 	for _, a := range n.Attrs {
 		fmt.Fprintf(&b, "%s:%d:%v:%d:%q:%v:%v:%q;", a.Name, a.Type, a.Float, a.Int, a.String, a.Floats, a.Ints, a.Strings)
 		if a.Tensor != nil {
-			k, _ := tensorKey(a.Tensor)
-			b.WriteString(k)
+			b.WriteString(tensorKey(a.Tensor))
 		}
 		if a.Graph != nil || len(a.Graphs) > 0 || len(a.Tensors) > 0 {
 			fmt.Fprintf(&b, "%p", a) // never equal: compared by identity
