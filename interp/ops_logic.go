@@ -86,10 +86,36 @@ func ewCompare(ctx *Ctx, a, b *Tensor, k ewCmpKind) (*Tensor, error) {
 	return nil, fmt.Errorf("type %s is not supported", a.DType)
 }
 
+// ewLegacyAlign handles the broadcast and axis attributes of binary ops
+// before opset 7: with broadcast=1 the second input's shape matches the first
+// one's from axis on, which numpy broadcasting expresses as trailing ones.
+func ewLegacyAlign(b *Build) func(y *Tensor, x *Tensor) *Tensor {
+	if b.Opset >= 7 || b.Int("broadcast", 0) == 0 || !b.Has("axis") {
+		return func(y, _ *Tensor) *Tensor { return y }
+	}
+	axis := int(b.Int("axis", 0))
+	return func(y, x *Tensor) *Tensor {
+		ax := axis
+		if ax < 0 {
+			ax += x.Rank()
+		}
+		trailing := x.Rank() - ax - y.Rank()
+		if ax < 0 || trailing <= 0 {
+			return y // already aligned, or invalid: broadcasting reports it
+		}
+		shape := append([]int{}, y.Shape...)
+		for ; trailing > 0; trailing-- {
+			shape = append(shape, 1)
+		}
+		return y.Reshaped(shape)
+	}
+}
+
 func ewCompareBuilder(k ewCmpKind) Builder {
 	return func(b *Build) (Kernel, error) {
+		align := ewLegacyAlign(b)
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-			out, err := ewCompare(ctx, in[0], in[1], k)
+			out, err := ewCompare(ctx, in[0], align(in[1], in[0]), k)
 			return []*Tensor{out}, err
 		}, nil
 	}
@@ -97,11 +123,12 @@ func ewCompareBuilder(k ewCmpKind) Builder {
 
 func ewBoolBuilder(f func(x, y bool) bool) Builder {
 	return func(b *Build) (Kernel, error) {
+		align := ewLegacyAlign(b)
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 			if in[0].DType != onnx.Bool || in[1].DType != onnx.Bool {
 				return nil, fmt.Errorf("inputs must be bool, got %s and %s", in[0].DType, in[1].DType)
 			}
-			out, err := Binary(ctx, onnx.Bool, in[0], in[1], f)
+			out, err := Binary(ctx, onnx.Bool, in[0], align(in[1], in[0]), f)
 			return []*Tensor{out}, err
 		}, nil
 	}

@@ -277,10 +277,16 @@ func ewIpow(x, e int64) int64 {
 	return r
 }
 
-// ewPowKernel computes Pow with base and exponent of possibly different types;
+func ewBuildPow(bld *Build) (Kernel, error) {
+	align := ewLegacyAlign(bld)
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		return ewPow(ctx, in[0], align(in[1], in[0]))
+	}, nil
+}
+
+// ewPow computes Pow with base and exponent of possibly different types;
 // the result has the base's type.
-func ewPowKernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-	a, b := in[0], in[1]
+func ewPow(ctx *Ctx, a, b *Tensor) ([]*Tensor, error) {
 	if a.DType == b.DType && a.DType.IsFloat() {
 		out, err := ewBinaryNum(ctx, a, b, ewBinary{f: math.Pow})
 		return []*Tensor{out}, err
@@ -571,7 +577,7 @@ func init() {
 		u: func(v uint64) uint64 { return uint64(math.Erf(float64(v))) }}), 9, 13)
 	reg("IsNaN", func(*Build) (Kernel, error) { return ewIsNaNKernel, nil }, 9, 13, 20)
 	reg("IsInf", ewBuildIsInf, 10, 20)
-	reg("Pow", func(*Build) (Kernel, error) { return ewPowKernel, nil }, 1, 7, 12, 13, 15)
+	reg("Pow", ewBuildPow, 1, 7, 12, 13, 15)
 	reg("Mod", ewBuildMod, 10, 13)
 	reg("Min", ewVariadic(ewMinFns), 1, 6, 8, 12, 13)
 	reg("Max", ewVariadic(ewMaxFns), 1, 6, 8, 12, 13)

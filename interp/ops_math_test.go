@@ -55,6 +55,7 @@ func TestElementwiseKernels(t *testing.T) {
 		{"Round half even", runOp(t, "Round", 22, nil, f32(0.5, 1.5, 2.5, -2.5)), "[0 2 2 -2]"},
 		{"IsInf negative only", runOp(t, "IsInf", 20, []*onnx.Attribute{onnx.IntAttr("detect_positive", 0)}, f32(float32(math.Inf(1)), float32(math.Inf(-1)), nan)), "[false true false]"},
 		{"Sign int", runOp(t, "Sign", 13, nil, i32(-7, 0, 3)), "[-1 0 1]"},
+		{"Pow-1 legacy axis", runOp(t, "Pow", 1, []*onnx.Attribute{onnx.IntAttr("broadcast", 1), onnx.IntAttr("axis", 0)}, FromSlice(onnx.Float, []int{2, 2}, []float32{2, 2, 3, 3}), f32(1, 2)), "[2 2 9 9]"},
 		{"BitwiseNot", runOp(t, "BitwiseNot", 18, nil, FromSlice(onnx.Uint16, []int{1}, []uint16{1})), "[65534]"},
 	}
 	for _, c := range cases {
