@@ -523,7 +523,7 @@ func (st *shapeState) inferNode(n *onnx.Node) {
 		return
 	}
 	if err := callShape(f, c); err != nil {
-		e := &ShapeError{Node: onnx.NodePlace(n) + " (" + n.OpType + ")", Err: err}
+		e := &ShapeError{Node: onnx.NodePlace(n), Err: err}
 		st.errs = append(st.errs, e)
 		st.warnf("%v", e)
 		for i := range c.Out {
@@ -585,7 +585,7 @@ func (st *shapeState) finish(c *ShapeCtx) {
 		var w []string
 		v.Type = mergeType(st.declared[v], c.Out[i], v.IsGraphOutput(), &w)
 		for _, msg := range w {
-			st.warnf("%s (%s): output %q: %s", onnx.NodePlace(c.Node), c.Node.OpType, v.Name, msg)
+			st.warnf("%s: output %q: %s", onnx.NodePlace(c.Node), v.Name, msg)
 		}
 		delete(st.info.Consts, v)
 		delete(st.info.Symbolic, v)
