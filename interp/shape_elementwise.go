@@ -87,8 +87,12 @@ func shapeBroadcast(elem onnx.DataType, from int) ShapeFunc {
 			}
 			shapes = append(shapes, s)
 		}
-		out, err := broadcastShapes(shapes...)
-		if err != nil {
+		var out onnx.Shape
+		var err error
+		if c.Node.Attr("broadcast") != nil {
+			// Before opset 7, B is broadcast to A (aligned by the axis attribute).
+			out, _ = c.Shape(0)
+		} else if out, err = broadcastShapes(shapes...); err != nil {
 			return err
 		}
 		e := elem

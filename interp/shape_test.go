@@ -141,13 +141,30 @@ func inferCase(dir string) (verdicts []shapeVerdict, msgs []string, err error) {
 // TestShapeConformance infers the output types of every node/ case from
 // the declared input types alone and compares them with the reference data.
 func TestShapeConformance(t *testing.T) {
-	root := filepath.Join(testdata.Conformance(t), "node")
+	var wrongCases, unknownCases []string
+	for _, suite := range []string{"node", "simple", "pytorch-converted", "pytorch-operator"} {
+		exact := shapeSuite(t, suite, &wrongCases, &unknownCases)
+		if suite == "node" && exact < minShapeExact {
+			t.Errorf("%d cases inferred exactly, fewer than the floor of %d", exact, minShapeExact)
+		}
+	}
+	sort.Strings(wrongCases)
+	for _, w := range wrongCases {
+		t.Errorf("wrong: %s", w)
+	}
+	if os.Getenv("ONNXSLIM_SHAPE_VERBOSE") != "" {
+		t.Logf("unknown:\n%s", strings.Join(unknownCases, "\n"))
+	}
+}
+
+// shapeSuite runs one suite and returns the number of exact cases.
+func shapeSuite(t *testing.T, suite string, wrongCases, unknownCases *[]string) int {
+	root := filepath.Join(testdata.Conformance(t), suite)
 	dirs, err := os.ReadDir(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var exact, wrong, unknown int
-	var wrongCases, unknownCases []string
 	for _, d := range dirs {
 		if !d.IsDir() {
 			continue
@@ -155,7 +172,7 @@ func TestShapeConformance(t *testing.T) {
 		vs, msgs, err := inferCase(filepath.Join(root, d.Name()))
 		if err != nil {
 			unknown++
-			unknownCases = append(unknownCases, d.Name()+": "+err.Error())
+			*unknownCases = append(*unknownCases, suite+"/"+d.Name()+": "+err.Error())
 			continue
 		}
 		worst := verdictExact
@@ -170,27 +187,18 @@ func TestShapeConformance(t *testing.T) {
 			exact++
 		case verdictUnknown:
 			unknown++
-			unknownCases = append(unknownCases, d.Name()+": "+msg)
+			*unknownCases = append(*unknownCases, suite+"/"+d.Name()+": "+msg)
 		default:
 			if _, ok := knownWrongShapes[d.Name()]; ok {
 				unknown++
 				continue
 			}
 			wrong++
-			wrongCases = append(wrongCases, d.Name()+": "+msg)
+			*wrongCases = append(*wrongCases, suite+"/"+d.Name()+": "+msg)
 		}
 	}
-	t.Logf("node/ shape inference: %d inferred exactly, %d wrong, %d unknown", exact, wrong, unknown)
-	sort.Strings(wrongCases)
-	for _, w := range wrongCases {
-		t.Errorf("wrong: %s", w)
-	}
-	if os.Getenv("ONNXSLIM_SHAPE_VERBOSE") != "" {
-		t.Logf("unknown:\n%s", strings.Join(unknownCases, "\n"))
-	}
-	if exact < minShapeExact {
-		t.Errorf("%d cases inferred exactly, fewer than the floor of %d", exact, minShapeExact)
-	}
+	t.Logf("%s/ shape inference: %d inferred exactly, %d wrong, %d unknown", suite, exact, wrong, unknown)
+	return exact
 }
 
 func loadModel(t *testing.T, name string) *onnx.Model {
