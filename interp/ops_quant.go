@@ -1,0 +1,516 @@
+package interp
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// Quantization ops: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
+// QLinearMatMul, QLinearConv and ConvInteger.
+
+// quantRange is the saturation range of an integer quantized type.
+func quantRange(dt onnx.DataType) (lo, hi float64, ok bool) {
+	switch dt {
+	case onnx.Int8:
+		return -128, 127, true
+	case onnx.Uint8:
+		return 0, 255, true
+	case onnx.Int16:
+		return -32768, 32767, true
+	case onnx.Uint16:
+		return 0, 65535, true
+	case onnx.Int32:
+		return math.MinInt32, math.MaxInt32, true
+	case onnx.Int4:
+		return -8, 7, true
+	case onnx.Uint4:
+		return 0, 15, true
+	case onnx.Int2:
+		return -2, 1, true
+	case onnx.Uint2:
+		return 0, 3, true
+	}
+	return 0, 0, false
+}
+
+// paramIndex maps an element of a tensor of shape xs to the element of a
+// scale/zero-point tensor of shape ss: per-tensor, per-axis or blocked.
+func paramIndex(xs, ss []int, axis int64, block int64) (func(i int) int, error) {
+	n := numElements(ss)
+	if n == 1 {
+		return func(int) int { return 0 }, nil
+	}
+	a, err := normAxis(axis, len(xs))
+	if err != nil {
+		return nil, err
+	}
+	dim, inner := xs[a], numElements(xs[a+1:])
+	if block <= 0 {
+		if len(ss) != 1 || ss[0] != dim {
+			return nil, fmt.Errorf("scale shape %v does not fit axis %d of %v", ss, a, xs)
+		}
+		return func(i int) int { return (i / inner) % dim }, nil
+	}
+	if len(ss) != len(xs) {
+		return nil, fmt.Errorf("blocked scale shape %v does not match the rank of %v", ss, xs)
+	}
+	for i := range xs {
+		if i != a && ss[i] != xs[i] {
+			return nil, fmt.Errorf("blocked scale shape %v does not fit %v on axis %d", ss, xs, a)
+		}
+	}
+	sdim := ss[a]
+	if int64(sdim) != (int64(dim)+block-1)/block {
+		return nil, fmt.Errorf("blocked scale shape %v does not fit %v with block size %d", ss, xs, block)
+	}
+	return func(i int) int {
+		o, c, in := i/(dim*inner), (i/inner)%dim, i%inner
+		return (o*sdim+c/int(block))*inner + in
+	}, nil
+}
+
+// roundAs rounds a float32 to the precision of a float type (for
+// computations ONNX does in float16 or bfloat16).
+func roundAs(dt onnx.DataType, v float32) float32 {
+	switch dt {
+	case onnx.Float16:
+		return Float16ToFloat32(Float32ToFloat16(v))
+	case onnx.BFloat16:
+		return BFloat16ToFloat32(Float32ToBFloat16(v))
+	}
+	return v
+}
+
+func dequantizeBuilder(b *Build) (Kernel, error) {
+	axis, block := b.Int("axis", 1), b.Int("block_size", 0)
+	outType := onnx.DataType(b.Int("output_dtype", 0))
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		x, scale := in[0], in[1]
+		if err := needTensor(x); err != nil {
+			return nil, err
+		}
+		var zp *Tensor
+		if len(in) > 2 {
+			zp = in[2]
+		}
+		xv, err := numbersAsFloat64(x)
+		if err != nil {
+			return nil, err
+		}
+		sv, err := numbersAsFloat64(scale)
+		if err != nil {
+			return nil, err
+		}
+		zv := make([]float64, len(sv)) // no zero point: zeros
+		if zp != nil {
+			if zp.DType != x.DType {
+				return nil, fmt.Errorf("zero point %s does not match input %s", zp, x)
+			}
+			if zv, err = numbersAsFloat64(zp); err != nil {
+				return nil, err
+			}
+			if len(zv) != len(sv) {
+				return nil, fmt.Errorf("zero point %s and scale %s differ in shape", zp, scale)
+			}
+		}
+		pi, err := paramIndex(x.Shape, scale.Shape, axis, block)
+		if err != nil {
+			return nil, err
+		}
+		dt := outType
+		if dt == onnx.Undefined {
+			dt = scale.DType
+		}
+		y := make([]float64, len(xv))
+		for i, v := range xv {
+			p := pi(i)
+			y[i] = float64((float32(v) - float32(zv[p])) * float32(sv[p]))
+		}
+		out, err := tensorFromFloat64s(ctx, dt, x.Shape, y)
+		return []*Tensor{out}, err
+	}, nil
+}
+
+// quantizeValue rounds v (already divided by the scale) half to even, adds
+// the zero point and saturates to dt; float8 types are cast instead.
+func quantizeValue(dt onnx.DataType, v, zp float64) float64 {
+	if IsFloat8(dt) {
+		return float64(v + zp)
+	}
+	lo, hi, _ := quantRange(dt)
+	r := math.RoundToEven(v) + zp
+	return min(max(r, lo), hi)
+}
+
+// storeQuantized writes quantized values to a new tensor of type dt.
+func storeQuantized(ctx *Ctx, dt onnx.DataType, shape []int, q []float64, saturate bool) (*Tensor, error) {
+	if IsFloat8(dt) {
+		out := ctx.New(dt, shape...)
+		d := out.Data.([]uint8)
+		for i, v := range q {
+			d[i] = Float64ToFloat8(dt, float64(float32(v)), saturate)
+		}
+		return out, nil
+	}
+	return tensorFromFloat64s(ctx, dt, shape, q)
+}
+
+func quantizeBuilder(b *Build) (Kernel, error) {
+	axis, block := b.Int("axis", 1), b.Int("block_size", 0)
+	outType := onnx.DataType(b.Int("output_dtype", 0))
+	saturate := b.Int("saturate", 1) != 0
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		x, scale := in[0], in[1]
+		if err := needTensor(x); err != nil {
+			return nil, err
+		}
+		var zp *Tensor
+		if len(in) > 2 {
+			zp = in[2]
+		}
+		dt := onnx.Uint8
+		switch {
+		case zp != nil:
+			dt = zp.DType
+			if outType != onnx.Undefined && outType != dt {
+				return nil, fmt.Errorf("output_dtype %s differs from the zero point's type %s", outType, dt)
+			}
+		case outType != onnx.Undefined:
+			dt = outType
+		}
+		if _, _, ok := quantRange(dt); !ok && !IsFloat8(dt) {
+			return nil, fmt.Errorf("cannot quantize to %s", dt)
+		}
+		xv, err := numbersAsFloat64(x)
+		if err != nil {
+			return nil, err
+		}
+		sv, err := numbersAsFloat64(scale)
+		if err != nil {
+			return nil, err
+		}
+		zv := make([]float64, len(sv)) // no zero point: zeros
+		if zp != nil {
+			if zv, err = numbersAsFloat64(zp); err != nil {
+				return nil, err
+			}
+			if len(zv) != len(sv) {
+				return nil, fmt.Errorf("zero point %s and scale %s differ in shape", zp, scale)
+			}
+		}
+		pi, err := paramIndex(x.Shape, scale.Shape, axis, block)
+		if err != nil {
+			return nil, err
+		}
+		q := make([]float64, len(xv))
+		for i, v := range xv {
+			p := pi(i)
+			// The division happens in the scale's precision (float32 or narrower).
+			d := roundAs(scale.DType, float32(v)/float32(sv[p]))
+			q[i] = quantizeValue(dt, float64(d), zv[p])
+		}
+		out, err := storeQuantized(ctx, dt, x.Shape, q, saturate)
+		return []*Tensor{out}, err
+	}, nil
+}
+
+func dynamicQuantizeLinear(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	x, err := AsFloat32(in[0])
+	if err != nil || in[0].DType != onnx.Float {
+		return nil, fmt.Errorf("DynamicQuantizeLinear needs a float input, got %s", in[0])
+	}
+	lo, hi := float32(0), float32(0)
+	for _, v := range x {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	scale := (hi - lo) / 255
+	zp := float32(0)
+	if scale != 0 {
+		zp = float32(min(max(math.RoundToEven(float64(-lo/scale)), 0), 255))
+	}
+	y := ctx.New(onnx.Uint8, in[0].Shape...)
+	d := y.Data.([]uint8)
+	if scale != 0 {
+		for i, v := range x {
+			d[i] = uint8(min(max(math.RoundToEven(float64(v/scale))+float64(zp), 0), 255))
+		}
+	}
+	return []*Tensor{y, Scalar(onnx.Float, scale), Scalar(onnx.Uint8, uint8(zp))}, nil
+}
+
+// scales reads a scale tensor as float32 values.
+func scales(t *Tensor) ([]float32, error) {
+	if t == nil {
+		return nil, fmt.Errorf("missing scale")
+	}
+	f, err := AsFloat32(t)
+	if err != nil {
+		return nil, fmt.Errorf("scale: %w", err)
+	}
+	return f, nil
+}
+
+// requantize turns int32 accumulators into dt with y = round(acc*m) + zp,
+// where the multiplier m is picked per element by mi.
+func requantize(ctx *Ctx, dt onnx.DataType, shape []int, acc []int32, mult []float32, mi func(i int) int, yzp *Tensor) (*Tensor, error) {
+	zp := []float64{0}
+	if yzp != nil {
+		var err error
+		if zp, err = numbersAsFloat64(yzp); err != nil {
+			return nil, err
+		}
+		if len(zp) != 1 {
+			return nil, fmt.Errorf("output zero point must be a scalar, got %s", yzp)
+		}
+	}
+	lo, hi, ok := quantRange(dt)
+	if !ok {
+		return nil, fmt.Errorf("output type %s is not supported", dt)
+	}
+	q := make([]float64, len(acc))
+	for i, a := range acc {
+		q[i] = min(max(math.RoundToEven(float64(a)*float64(mult[mi(i)]))+zp[0], lo), hi)
+	}
+	return tensorFromFloat64s(ctx, dt, shape, q)
+}
+
+func qlinearMatMul(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	for i := 0; i < 8; i++ {
+		if i >= len(in) || in[i] == nil {
+			return nil, fmt.Errorf("QLinearMatMul needs 8 inputs")
+		}
+	}
+	a, b := in[0], in[3]
+	p, err := planMatMul(a.Shape, b.Shape)
+	if err != nil {
+		return nil, err
+	}
+	axisOf := func(zp *Tensor, axis int) int {
+		if zp.Len() > 1 {
+			return axis
+		}
+		return -1
+	}
+	av, err := widenInt32(a, in[2], axisOf(in[2], a.Rank()-2))
+	if err != nil {
+		return nil, err
+	}
+	bv, err := widenInt32(b, in[5], axisOf(in[5], b.Rank()-1))
+	if err != nil {
+		return nil, err
+	}
+	acc := make([]int32, numElements(p.out))
+	matmulGeneric(p, av, bv, acc)
+	as, err := scales(in[1])
+	if err != nil {
+		return nil, err
+	}
+	bs, err := scales(in[4])
+	if err != nil {
+		return nil, err
+	}
+	ys, err := scales(in[6])
+	if err != nil {
+		return nil, err
+	}
+	if len(ys) != 1 {
+		return nil, fmt.Errorf("y_scale must be a scalar, got %s", in[6])
+	}
+	if len(as) != 1 && len(as) != p.m || len(bs) != 1 && len(bs) != p.n {
+		return nil, fmt.Errorf("scales %s and %s fit neither per-tensor nor per-row/column", in[1], in[4])
+	}
+	// The multiplier a_scale*b_scale/y_scale is formed in the scales' precision.
+	dt := in[1].DType
+	mult := make([]float32, len(as)*len(bs))
+	for i, x := range as {
+		for j, y := range bs {
+			mult[i*len(bs)+j] = roundAs(dt, roundAs(dt, x*y)/ys[0])
+		}
+	}
+	m, n := p.m, p.n
+	mi := func(i int) int {
+		r, c := 0, 0
+		if len(as) > 1 {
+			r = (i / n) % m
+		}
+		if len(bs) > 1 {
+			c = i % n
+		}
+		return r*len(bs) + c
+	}
+	out, err := requantize(ctx, in[7].DType, p.out, acc, mult, mi, in[7])
+	return []*Tensor{out}, err
+}
+
+// convInt32 is a direct N-d convolution of int32 data (x: N×C×spatial,
+// w: M×C/group×kernel) into int32 accumulators N×M×out.
+func convInt32(x []int32, xs []int, w []int32, ws []int, g *spatialGeom, group int) ([]int32, []int, error) {
+	n, c, m := xs[0], xs[1], ws[0]
+	if group <= 0 || c%group != 0 || m%group != 0 || ws[1]*group != c {
+		return nil, nil, fmt.Errorf("group %d does not fit input %v and weights %v", group, xs, ws)
+	}
+	nsp := len(xs) - 2
+	inSize, outSize, kSize := numElements(xs[2:]), numElements(g.out), numElements(g.kernel)
+	// Offsets of each (output position, kernel position) pair in an input
+	// channel, -1 where the window reads padding.
+	tab := make([]int, outSize*kSize)
+	ist := contiguousStrides(xs[2:])
+	opos, kpos := make([]int, nsp), make([]int, nsp)
+	for o := 0; o < outSize; o++ {
+		rem := o
+		for d := nsp - 1; d >= 0; d-- {
+			opos[d] = rem % g.out[d]
+			rem /= g.out[d]
+		}
+		for k := 0; k < kSize; k++ {
+			rem := k
+			for d := nsp - 1; d >= 0; d-- {
+				kpos[d] = rem % g.kernel[d]
+				rem /= g.kernel[d]
+			}
+			off := 0
+			for d := 0; d < nsp; d++ {
+				p := opos[d]*g.strides[d] - g.padB[d] + kpos[d]*g.dilations[d]
+				if p < 0 || p >= xs[2+d] {
+					off = -1
+					break
+				}
+				off += p * ist[d]
+			}
+			tab[o*kSize+k] = off
+		}
+	}
+	cg, mg := c/group, m/group
+	out := make([]int32, n*m*outSize)
+	for b := 0; b < n; b++ {
+		for oc := 0; oc < m; oc++ {
+			gi := oc / mg
+			dst := out[(b*m+oc)*outSize : (b*m+oc+1)*outSize]
+			for ci := 0; ci < cg; ci++ {
+				src := x[(b*c+gi*cg+ci)*inSize:]
+				wk := w[(oc*cg+ci)*kSize : (oc*cg+ci+1)*kSize]
+				for o := range dst {
+					row := tab[o*kSize : (o+1)*kSize]
+					var s int32
+					for k, off := range row {
+						if off >= 0 {
+							s += src[off] * wk[k]
+						}
+					}
+					dst[o] += s
+				}
+			}
+		}
+	}
+	return out, append([]int{n, m}, g.out...), nil
+}
+
+// quantConv widens x and w minus their zero points and convolves them.
+func quantConv(wa windowAttrs, group int, x, xzp, w, wzp *Tensor) ([]int32, []int, error) {
+	if x.Rank() < 3 || w.Rank() != x.Rank() {
+		return nil, nil, fmt.Errorf("convolution needs N×C×spatial input and matching weights, got %s and %s", x, w)
+	}
+	if xzp != nil && xzp.Len() != 1 {
+		return nil, nil, fmt.Errorf("x_zero_point must be a scalar, got %s", xzp)
+	}
+	xv, err := widenInt32(x, xzp, -1)
+	if err != nil {
+		return nil, nil, err
+	}
+	wAxis := -1
+	if wzp != nil && wzp.Len() > 1 {
+		wAxis = 0
+	}
+	wv, err := widenInt32(w, wzp, wAxis)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := wa.geometry(x.Shape[2:], w.Shape[2:])
+	if err != nil {
+		return nil, nil, err
+	}
+	return convInt32(xv, x.Shape, wv, w.Shape, g, group)
+}
+
+func convIntegerBuilder(b *Build) (Kernel, error) {
+	wa, group := readWindowAttrs(b), int(b.Int("group", 1))
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		var xzp, wzp *Tensor
+		if len(in) > 2 {
+			xzp = in[2]
+		}
+		if len(in) > 3 {
+			wzp = in[3]
+		}
+		acc, shape, err := quantConv(wa, group, in[0], xzp, in[1], wzp)
+		if err != nil {
+			return nil, err
+		}
+		out := ctx.New(onnx.Int32, shape...)
+		copy(out.Data.([]int32), acc)
+		return []*Tensor{out}, nil
+	}, nil
+}
+
+func qlinearConvBuilder(b *Build) (Kernel, error) {
+	wa, group := readWindowAttrs(b), int(b.Int("group", 1))
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		for i := 0; i < 8; i++ {
+			if i >= len(in) || in[i] == nil {
+				return nil, fmt.Errorf("QLinearConv needs at least 8 inputs")
+			}
+		}
+		acc, shape, err := quantConv(wa, group, in[0], in[2], in[3], in[5])
+		if err != nil {
+			return nil, err
+		}
+		m, outSize := shape[1], numElements(shape[2:])
+		if len(in) > 8 && in[8] != nil {
+			bias, ok := in[8].Data.([]int32)
+			if !ok || len(bias) != m {
+				return nil, fmt.Errorf("bias must be int32 of %d elements, got %s", m, in[8])
+			}
+			for i := range acc {
+				acc[i] += bias[(i/outSize)%m]
+			}
+		}
+		xs, err := scales(in[1])
+		if err != nil {
+			return nil, err
+		}
+		ws, err := scales(in[4])
+		if err != nil {
+			return nil, err
+		}
+		ys, err := scales(in[6])
+		if err != nil {
+			return nil, err
+		}
+		if len(xs) != 1 || len(ys) != 1 || (len(ws) != 1 && len(ws) != m) {
+			return nil, fmt.Errorf("scales %s, %s, %s do not fit %d output channels", in[1], in[4], in[6], m)
+		}
+		mult := make([]float32, len(ws))
+		for i, s := range ws {
+			mult[i] = xs[0] * s / ys[0]
+		}
+		mi := func(i int) int {
+			if len(mult) == 1 {
+				return 0
+			}
+			return (i / outSize) % m
+		}
+		out, err := requantize(ctx, in[7].DType, shape, acc, mult, mi, in[7])
+		return []*Tensor{out}, err
+	}, nil
+}
+
+func init() {
+	regVersions("QuantizeLinear", quantizeBuilder, 10, 13, 19, 21, 23, 24, 25)
+	regVersions("DequantizeLinear", dequantizeBuilder, 10, 13, 19, 21, 23, 24, 25)
+	regVersions("DynamicQuantizeLinear", noAttrs(dynamicQuantizeLinear), 11)
+	regVersions("QLinearMatMul", noAttrs(qlinearMatMul), 10, 21)
+	regVersions("QLinearConv", qlinearConvBuilder, 10)
+	regVersions("ConvInteger", convIntegerBuilder, 10)
+}
