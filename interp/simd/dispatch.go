@@ -7,6 +7,7 @@ import "os"
 type kernelSet struct {
 	name       string
 	gemm       [mr + 1]func(k int, a, b, c *float32, ldc int, acc bool)
+	packRow    func(dst, src []float32, panels, stride int)
 	add        func(dst, a, b []float32)
 	sub        func(dst, a, b []float32)
 	mul        func(dst, a, b []float32)
@@ -30,6 +31,7 @@ type kernelSet struct {
 var goKernels = &kernelSet{
 	name:       "go",
 	gemm:       [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemmGo(1), gemmGo(2), gemmGo(3), gemmGo(4), gemmGo(5), gemmGo(6)},
+	packRow:    packRowGo,
 	add:        addGo,
 	sub:        subGo,
 	mul:        mulGo,

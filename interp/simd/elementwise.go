@@ -62,26 +62,29 @@ func Relu(dst, x []float32) { BiasClip(dst, x, 0, 0, float32(math.Inf(1))) }
 func Clip(dst, x []float32, lo, hi float32) { BiasClip(dst, x, 0, lo, hi) }
 
 // Exp sets dst[i] = e^x[i]: range reduction by ln 2 and Cephes' degree-7
-// polynomial. Max relative error 2.4e-7 (≈2 ulp) over normal results;
-// subnormal results are correct, x > 88.72 gives +Inf, NaN gives NaN.
+// polynomial, 2^n applied in two steps. Measured max relative error 8.2e-8
+// (under 1 ulp) over [-87, 88.7], also for subnormal results; x > 88.72
+// gives +Inf, x < -103.97 gives 0, NaN stays NaN.
 func Exp(dst, x []float32) { need("Exp", len(dst), x); ks.exp(dst, x) }
 
-// Sigmoid sets dst[i] = 1/(1+e^-x[i]) through Exp; max relative error
-// 3.6e-7.
+// Sigmoid sets dst[i] = 1/(1+e^-x[i]) through Exp and a division; measured
+// max relative error 1.5e-7, absolute 8.9e-8.
 func Sigmoid(dst, x []float32) { need("Sigmoid", len(dst), x); ks.sigmoid(dst, x) }
 
 // Tanh sets dst[i] = tanh(x[i]) by Eigen's odd rational approximation
-// (degree 13/6) on ±7.9 (±1 beyond); max absolute error 1.2e-7, max
-// relative error 3.6e-7.
+// (degree 13/6) on ±7.9, exactly ±1 from |x| ≥ 9; measured max error 3.8e-7
+// absolute and relative (2.4e-7 relative for |x| < 1e-3).
 func Tanh(dst, x []float32) { need("Tanh", len(dst), x); ks.tanh(dst, x) }
 
 // Erf sets dst[i] = erf(x[i]) by Eigen's odd rational approximation (degree
-// 13/8) on ±4 (±1 beyond); max absolute error 1.2e-7, max relative error
-// 3.6e-7.
+// 13/8) on ±4, exactly ±1 from |x| ≥ 3.92; measured max error 4.2e-7
+// absolute and relative (2.5e-7 relative for |x| < 1e-3).
 func Erf(dst, x []float32) { need("Erf", len(dst), x); ks.erf(dst, x) }
 
 // Gelu sets dst[i] = x/2·(1+erf(x/√2)) (the exact, erf form) with Erf's
-// approximation; max absolute error 2.4e-7·max(1,|x|).
+// approximation; measured max absolute error 1.4e-6 on [-12, 12], relative
+// 4.4e-6 for x ≥ -2 (below, 1+erf cancels: the result is tiny and only its
+// absolute error is small).
 func Gelu(dst, x []float32) { need("Gelu", len(dst), x); ks.gelu(dst, x) }
 
 // Sum returns Σx[i], accumulated in eight (assembly: 32) partial sums.
@@ -146,7 +149,9 @@ func LayerNorm(dst, x, gamma, beta []float32, eps float32) (mean, rstd float32) 
 		need("LayerNorm", n, gamma, beta)
 		ks.normAffine(dst, x, gamma, beta, mean, rstd)
 	default:
-		ks.scaleShift(dst, x, rstd, -mean*rstd)
+		// (x-mean)·rstd in two steps: x·rstd - mean·rstd cancels badly.
+		ks.scaleShift(dst, x, 1, -mean)
+		ks.scaleShift(dst, dst, rstd, 0)
 		if gamma != nil {
 			need("LayerNorm", n, gamma)
 			ks.mul(dst, dst, gamma)

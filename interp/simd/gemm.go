@@ -15,11 +15,12 @@ const (
 
 // Cache blocking, tuned on AMD EPYC (Zen 3: 32 KiB L1d, 512 KiB L2 per core,
 // 32 MiB shared L3): a kc×16 B micro-panel (16 KiB at kc=256) stays in L1
-// while the mc×kc A block (up to 144 KiB) streams from L2; the kc×nc B block
+// (kc up to 320 so that K = 576, a 3×3×64 conv, splits into two blocks of
+// 288) while the mc×kc A block (up to 180 KiB) streams from L2; the kc×nc B block
 // lives in L3. Variables so that benchmarks can sweep them.
 var (
 	blockMC = 144
-	blockKC = 256
+	blockKC = 320
 	blockNC = 3072
 )
 
@@ -319,22 +320,27 @@ func packA(trans bool, a []float32, lda, r0, p0, mcb, kcb int, alpha float32, ds
 // packB writes op(B)[p0:p0+kcb, c0:c0+ncb] as panels of 16 columns, each
 // kcb runs of 16 floats, zero-padding the last panel.
 func packB(trans bool, b []float32, ldb, p0, c0, kcb, ncb int, dst []float32) {
+	full := ncb / nr // panels with 16 real columns
+	if !trans {
+		// Row by row: sequential reads, one cache line written per panel.
+		if full > 0 {
+			for p := 0; p < kcb; p++ {
+				ks.packRow(dst[p*nr:], b[(p0+p)*ldb+c0:(p0+p)*ldb+c0+full*nr], full, nr*kcb)
+			}
+		}
+		if rem := ncb - full*nr; rem > 0 {
+			d := dst[full*nr*kcb : full*nr*kcb+nr*kcb]
+			for p := 0; p < kcb; p++ {
+				dd := d[p*nr : p*nr+nr]
+				copy(dd[:rem], b[(p0+p)*ldb+c0+full*nr:])
+				clear(dd[rem:])
+			}
+		}
+		return
+	}
 	for jr := 0; jr < ncb; jr += nr {
 		nrr := min(nr, ncb-jr)
 		d := dst[jr*kcb : jr*kcb+nr*kcb]
-		if !trans {
-			for p := 0; p < kcb; p++ {
-				src := b[(p0+p)*ldb+c0+jr:]
-				dd := (*[nr]float32)(d[p*nr:])
-				if nrr == nr {
-					*dd = *(*[nr]float32)(src)
-				} else {
-					n := copy(dd[:nrr], src)
-					clear(dd[n:])
-				}
-			}
-			continue
-		}
 		if nrr < nr {
 			clear(d)
 		}

@@ -41,6 +41,13 @@ func gemmGo(mrr int) func(k int, a, b, c *float32, ldc int, acc bool) {
 	}
 }
 
+func packRowGo(dst, src []float32, panels, stride int) {
+	src = src[:panels*nr]
+	for j := 0; j < panels; j++ {
+		*(*[nr]float32)(dst[j*stride:]) = *(*[nr]float32)(src[j*nr:])
+	}
+}
+
 func addGo(dst, a, b []float32) {
 	a, b = a[:len(dst)], b[:len(dst)]
 	for i := range dst {
@@ -104,7 +111,9 @@ const (
 	expP4   = 1.6666665459e-1
 	expP5   = 5.0000001201e-1
 	tanhMax = 7.90531110763549805
+	tanhSat = 9 // tanh rounds to ±1 from here
 	erfMax  = 4
+	erfSat  = 3.92 // erf rounds to ±1 from here
 )
 
 var (
@@ -153,7 +162,16 @@ func expf(x float32) float32 {
 
 func sigmoidf(x float32) float32 { return 1 / (1 + expf(-x)) }
 
-func oddRational(x, lim float32, a, b []float32) float32 {
+// oddRational is x·P(x²)/Q(x²) with x clamped to ±lim, and ±1 where
+// |x| ≥ sat (the function rounds to ±1 there; the clamped rational is a few
+// ulps short).
+func oddRational(x, lim, sat float32, a, b []float32) float32 {
+	if x >= sat {
+		return 1
+	}
+	if x <= -sat {
+		return -1
+	}
 	x = clampNaN(x, -lim, lim)
 	x2 := x * x
 	p := a[len(a)-1]
@@ -169,10 +187,10 @@ func oddRational(x, lim float32, a, b []float32) float32 {
 }
 
 // tanhf is Eigen's rational approximation, x·P(x²)/Q(x²) on ±7.905.
-func tanhf(x float32) float32 { return oddRational(x, tanhMax, tanhA[:], tanhB[:]) }
+func tanhf(x float32) float32 { return oddRational(x, tanhMax, tanhSat, tanhA[:], tanhB[:]) }
 
 // erff is Eigen's rational approximation, x·P(x²)/Q(x²) on ±4.
-func erff(x float32) float32 { return oddRational(x, erfMax, erfA[:], erfB[:]) }
+func erff(x float32) float32 { return oddRational(x, erfMax, erfSat, erfA[:], erfB[:]) }
 
 func geluf(x float32) float32 {
 	return 0.5 * x * (1 + erff(x*float32(1/math.Sqrt2)))

@@ -39,6 +39,11 @@ func gemm5x16AVX(k int, a *float32, b *float32, c *float32, ldc int, acc bool)
 //go:noescape
 func gemm6x16AVX(k int, a *float32, b *float32, c *float32, ldc int, acc bool)
 
+// packRowAVX copies src[16j:16j+16] to dst[j*stride:j*stride+16] for j < panels.
+//
+//go:noescape
+func packRowAVX(dst []float32, src []float32, panels int, stride int)
+
 // addAVX: dst[i] = a[i] + b[i] for i < len(dst).
 // a and b must be at least as long as dst.
 //

@@ -21,6 +21,7 @@ func main() {
 	for m := 1; m <= 6; m++ {
 		gemmKernel(m)
 	}
+	packRow()
 	binary("addAVX", "dst[i] = a[i] + b[i]", func(a, b Op, d VecVirtual) { VADDPS(b, a, d) })
 	binary("subAVX", "dst[i] = a[i] - b[i]", func(a, b Op, d VecVirtual) { VSUBPS(b, a, d) })
 	binary("mulAVX", "dst[i] = a[i] * b[i]", func(a, b Op, d VecVirtual) { VMULPS(b, a, d) })
@@ -212,6 +213,34 @@ func gemmKernel(mr int) {
 	end()
 }
 
+// packRow scatters one row of B into the packed layout: 16-float chunk j
+// of src goes to dst[j*stride:], so reads are sequential and each write is
+// one cache line.
+func packRow() {
+	TEXT("packRowAVX", NOSPLIT, "func(dst, src []float32, panels, stride int)")
+	Pragma("noescape")
+	Doc("packRowAVX copies src[16j:16j+16] to dst[j*stride:j*stride+16] for j < panels.")
+	d := Load(Param("dst").Base(), GP64())
+	s := Load(Param("src").Base(), GP64())
+	n := Load(Param("panels"), GP64())
+	st := Load(Param("stride"), GP64())
+	SHLQ(Imm(2), st)
+	x0, x1 := YMM(), YMM()
+	Label("pack_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("pack_done"))
+	VMOVUPS(Mem{Base: s}, x0)
+	VMOVUPS(Mem{Base: s, Disp: 32}, x1)
+	VMOVUPS(x0, Mem{Base: d})
+	VMOVUPS(x1, Mem{Base: d, Disp: 32})
+	ADDQ(U32(64), s)
+	ADDQ(st, d)
+	DECQ(n)
+	JMP(LabelRef("pack_loop"))
+	Label("pack_done")
+	end()
+}
+
 // stream emits the loop skeleton shared by the elementwise kernels: u
 // vectors a round, then one, then a masked tail. body gets the element
 // offset (in bytes, via the advancing pointers) and the tail mask, nil
@@ -355,7 +384,7 @@ func biasClip() {
 func unary(name, what string, u int, f func(x VecVirtual) VecVirtual) {
 	TEXT(name, NOSPLIT, "func(dst, x []float32)")
 	Pragma("noescape")
-	Doc(name+": "+what+" for i < len(dst); see the Go twin for the method and its error.")
+	Doc(name + ": " + what + " for i < len(dst); see the Go twin for the method and its error.")
 	d := Load(Param("dst").Base(), GP64())
 	px := Load(Param("x").Base(), GP64())
 	n := Load(Param("dst").Len(), GP64())
@@ -445,8 +474,15 @@ func sigmoid(x VecVirtual) VecVirtual {
 	return r
 }
 
-// oddRational returns x·P(x²)/Q(x²) with x clamped to ±lim.
-func oddRational(x VecVirtual, lim float32, a, b []float32) VecVirtual {
+// oddRational returns x·P(x²)/Q(x²) with x clamped to ±lim, and ±1 where
+// |x| ≥ sat (the function rounds to ±1 there; the clamped rational is a few
+// ulps short).
+func oddRational(x VecVirtual, lim, sat float32, a, b []float32) VecVirtual {
+	sgn, big := YMM(), YMM()
+	VANDPS(vcBits(0x80000000), x, sgn)
+	VORPS(vc(1), sgn, sgn) // ±1
+	VANDPS(vcBits(0x7fffffff), x, big)
+	VCMPPS(Imm(13), vc(sat), big, big) // |x| >= sat (GE_OS; false for NaN)
 	clamp(x, -lim, lim)
 	x2 := YMM()
 	VMULPS(x, x, x2)
@@ -462,11 +498,12 @@ func oddRational(x VecVirtual, lim float32, a, b []float32) VecVirtual {
 		VFMADD213PS(vc(b[i]), x2, q)
 	}
 	VDIVPS(q, p, p)
+	VBLENDVPS(big, sgn, p, p)
 	return p
 }
 
-func tanh(x VecVirtual) VecVirtual { return oddRational(x, tanhMax, tanhA, tanhB) }
-func erf(x VecVirtual) VecVirtual  { return oddRational(x, 4, erfA, erfB) }
+func tanh(x VecVirtual) VecVirtual { return oddRational(x, tanhMax, 9, tanhA, tanhB) }
+func erf(x VecVirtual) VecVirtual  { return oddRational(x, 4, 3.92, erfA, erfB) }
 
 func gelu(x VecVirtual) VecVirtual {
 	t := YMM()

@@ -1,0 +1,226 @@
+package simd
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Benchmarks report GFLOP/s and, for SGEMM, the percentage of the
+// single-core FMA peak measured by BenchmarkFMAPeak's loop. go test -cpu 1,2
+// runs every -cpu value at the larger GOMAXPROCS with b.Loop
+// (golang/go#49980), so the thread count is a sub-benchmark parameter
+// instead.
+
+// peakOnce is the single-core FMA peak in GFLOP per CPU-second.
+var peakOnce = sync.OnceValue(func() float64 {
+	const rounds = 1 << 22
+	best := 0.0
+	for range 5 {
+		t := cpuTime()
+		if !fmaPeak(rounds) {
+			return 0
+		}
+		if d := cpuTime() - t; d > 0 {
+			best = max(best, 192*rounds/d.Seconds()/1e9)
+		}
+	}
+	return best
+})
+
+// cpuClock measures CPU time across a b.Loop.
+type cpuClock struct{ start time.Duration }
+
+func startCPU(b *testing.B) cpuClock {
+	b.ResetTimer()
+	return cpuClock{cpuTime()}
+}
+
+// report sets GFLOP/s (wall), GFLOP/cpu-s (per busy core) and %peak (per
+// busy core against the FMA loop) for flops a loop iteration.
+func (c cpuClock) report(b *testing.B, flops float64) {
+	cpu := (cpuTime() - c.start).Seconds()
+	total := flops * float64(b.N) / 1e9
+	b.ReportMetric(total/b.Elapsed().Seconds(), "GFLOP/s")
+	if cpu > 0 {
+		b.ReportMetric(total/cpu, "GFLOP/cpu-s")
+		if p := peakOnce(); p > 0 {
+			b.ReportMetric(100*total/cpu/p, "%peak")
+		}
+	}
+}
+
+func BenchmarkFMAPeak(b *testing.B) {
+	const rounds = 1 << 16
+	if !fmaPeak(1) {
+		b.Skip("no assembly")
+	}
+	clk := startCPU(b)
+	for b.Loop() {
+		fmaPeak(rounds)
+	}
+	clk.report(b, 192*rounds)
+}
+
+func reportGemm(b *testing.B, clk cpuClock, m, n, k int) {
+	clk.report(b, 2*float64(m)*float64(n)*float64(k))
+}
+
+func BenchmarkSgemm(b *testing.B) {
+	shapes := []struct {
+		name    string
+		m, n, k int
+	}{
+		{"64", 64, 64, 64}, {"128", 128, 128, 128}, {"256", 256, 256, 256}, {"512", 512, 512, 512}, {"1024", 1024, 1024, 1024},
+		{"conv_M64_K576_N3136", 64, 3136, 576},
+	}
+	for _, s := range shapes {
+		r := rand.New(rand.NewPCG(1, 1))
+		a, bb, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+		bp := make([]float32, PackedBSize(s.k, s.n))
+		PackB(false, s.k, s.n, bb, s.n, bp)
+		for _, th := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/threads=%d", s.name, th), func(b *testing.B) {
+				clk := startCPU(b)
+				for b.Loop() {
+					Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bb, s.n, 0, c, s.n, th)
+				}
+				reportGemm(b, clk, s.m, s.n, s.k)
+			})
+			b.Run(fmt.Sprintf("%s/packed/threads=%d", s.name, th), func(b *testing.B) {
+				clk := startCPU(b)
+				for b.Loop() {
+					SgemmPacked(false, s.m, s.n, s.k, 1, a, s.k, bp, 0, c, s.n, th)
+				}
+				reportGemm(b, clk, s.m, s.n, s.k)
+			})
+		}
+	}
+}
+
+// BenchmarkConv3x3 is the conv-shaped case end to end: Im2colPacked of a
+// 64×56×56 input then SgemmPacked with 64 filters.
+func BenchmarkConv3x3(b *testing.B) {
+	p := ConvParams{C: 64, H: 56, W: 56, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 56, OutW: 56}
+	r := rand.New(rand.NewPCG(1, 1))
+	x, w, y := randSlice(r, p.C*p.H*p.W), randSlice(r, 64*p.K()), make([]float32, 64*p.N())
+	col := make([]float32, PackedBSize(p.K(), p.N()))
+	b.Run("im2col", func(b *testing.B) {
+		for b.Loop() {
+			Im2colPacked(col, x, p)
+		}
+		b.ReportMetric(float64(p.K()*p.N()*4*b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+	})
+	for _, th := range []int{1, 2} {
+		b.Run(fmt.Sprintf("conv/threads=%d", th), func(b *testing.B) {
+			clk := startCPU(b)
+			for b.Loop() {
+				Im2colPacked(col, x, p)
+				SgemmPacked(false, 64, p.N(), p.K(), 1, w, p.K(), col, 0, y, p.N(), th)
+			}
+			reportGemm(b, clk, 64, p.N(), p.K())
+		})
+	}
+}
+
+func BenchmarkDepthwise(b *testing.B) {
+	for _, s := range []int{1, 2} {
+		p := ConvParams{C: 144, H: 56, W: 56, KH: 3, KW: 3, StrideH: s, StrideW: s, PadT: 1, PadL: 1, DilH: 1, DilW: 1}
+		p.OutH, p.OutW = (56+2-3)/s+1, (56+2-3)/s+1
+		r := rand.New(rand.NewPCG(1, 1))
+		x, w, y := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*9), make([]float32, p.C*p.OutH*p.OutW)
+		for _, k := range twins() {
+			b.Run(fmt.Sprintf("s%d/%s", s, k.name), func(b *testing.B) {
+				with(k, func() {
+					for b.Loop() {
+						DepthwiseConv2D(y, x, w, nil, p, 1)
+					}
+				})
+				b.ReportMetric(float64(2*9*p.C*p.OutH*p.OutW*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+func BenchmarkElementwise(b *testing.B) {
+	const n = 1 << 14 // 64 KiB a slice: in L2, so compute shows
+	r := rand.New(rand.NewPCG(1, 1))
+	x, y, d := randSlice(r, n), randSlice(r, n), make([]float32, n)
+	ops := []struct {
+		name string
+		f    func()
+	}{
+		{"Add", func() { Add(d, x, y) }},
+		{"Relu", func() { Relu(d, x) }},
+		{"BiasClip", func() { BiasClip(d, x, 0.5, 0, 6) }},
+		{"Exp", func() { Exp(d, x) }},
+		{"Sigmoid", func() { Sigmoid(d, x) }},
+		{"Tanh", func() { Tanh(d, x) }},
+		{"Erf", func() { Erf(d, x) }},
+		{"Gelu", func() { Gelu(d, x) }},
+		{"Sum", func() { Sum(x) }},
+		{"Softmax", func() { Softmax(d, x) }},
+		{"LayerNorm", func() { LayerNorm(d, x, x, y, 1e-5) }},
+	}
+	for _, k := range twins() {
+		for _, op := range ops {
+			b.Run(op.name+"/"+k.name, func(b *testing.B) {
+				with(k, func() {
+					for b.Loop() {
+						op.f()
+					}
+				})
+				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds()/1e9, "Gelem/s")
+			})
+		}
+	}
+	b.Run("math.Exp", func(b *testing.B) {
+		for b.Loop() {
+			for i, v := range x {
+				d[i] = float32(math.Exp(float64(v)))
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds()/1e9, "Gelem/s")
+	})
+}
+
+// BenchmarkMicroKernel runs the 6×16 kernel alone on L1-resident panels.
+func BenchmarkMicroKernel(b *testing.B) {
+	for _, kc := range []int{64, 256, 512} {
+		b.Run(fmt.Sprintf("kc=%d", kc), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			a, bp, c := randSlice(r, mr*kc), randSlice(r, nr*kc), make([]float32, mr*nr)
+			clk := startCPU(b)
+			for b.Loop() {
+				ks.gemm[mr](kc, &a[0], &bp[0], &c[0], nr, true)
+			}
+			clk.report(b, 2*mr*nr*float64(kc))
+		})
+	}
+}
+
+// BenchmarkBlockSweep tunes blockMC/blockKC on one thread (run with
+// -bench BlockSweep; each result is GFLOP per CPU-second).
+func BenchmarkBlockSweep(b *testing.B) {
+	defer func(mc, kc int) { blockMC, blockKC = mc, kc }(blockMC, blockKC)
+	shapes := [][3]int{{512, 512, 512}, {1024, 1024, 1024}, {64, 3136, 576}}
+	for _, s := range shapes {
+		r := rand.New(rand.NewPCG(1, 1))
+		a, bb, c := randSlice(r, s[0]*s[2]), randSlice(r, s[2]*s[1]), make([]float32, s[0]*s[1])
+		for _, kc := range []int{192, 256, 320, 384} {
+			for _, mc := range []int{72, 120, 168, 240} {
+				b.Run(fmt.Sprintf("%dx%dx%d/kc=%d/mc=%d", s[0], s[1], s[2], kc, mc), func(b *testing.B) {
+					blockMC, blockKC = mc, kc
+					clk := startCPU(b)
+					for b.Loop() {
+						Sgemm(false, false, s[0], s[1], s[2], 1, a, s[2], bb, s[1], 0, c, s[1], 1)
+					}
+					reportGemm(b, clk, s[0], s[1], s[2])
+				})
+			}
+		}
+	}
+}
