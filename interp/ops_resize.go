@@ -1,0 +1,404 @@
+package interp
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// Resize is computed separably, one axis at a time from the last to the
+// first, which matches ONNX's reference (it interpolates inner dimensions
+// first). For every output index of an axis we precompute its taps.
+
+type resizeAttrs struct {
+	mode, coord, nearest string
+	cubicA               float64
+	excludeOutside       bool
+	extrapolation        float64
+	antialias            bool
+	axes                 []int64
+	policy               string
+	opset                int64
+}
+
+type axisTaps struct {
+	idx    [][]int
+	w      [][]float64
+	extrap []bool // output index falls outside the crop (tf_crop_and_resize)
+}
+
+func cubicCoeff(x, a float64) float64 {
+	x = math.Abs(x)
+	switch {
+	case x <= 1:
+		return (a+2)*x*x*x - (a+3)*x*x + 1
+	case x < 2:
+		return a*x*x*x - 5*a*x*x + 8*a*x - 4*a
+	}
+	return 0
+}
+
+// neighbors returns the n integers nearest to x, ties going to the smaller,
+// in increasing order.
+func neighbors(x float64, n int) []int {
+	f := int(math.Floor(x))
+	cand := make([]int, 0, 2*n+2)
+	for i := f - n; i <= f+n+1; i++ {
+		cand = append(cand, i)
+	}
+	sort.SliceStable(cand, func(i, j int) bool {
+		di, dj := math.Abs(x-float64(cand[i])), math.Abs(x-float64(cand[j]))
+		if di != dj {
+			return di < dj
+		}
+		return cand[i] < cand[j]
+	})
+	out := append([]int{}, cand[:n]...)
+	sort.Ints(out)
+	return out
+}
+
+// origCoord maps an output coordinate back into the input axis.
+func (a *resizeAttrs) origCoord(x float64, in, out int, scale, roiStart, roiEnd float64) float64 {
+	fin, fout := float64(in), float64(out)
+	switch a.coord {
+	case "half_pixel":
+		return (x+0.5)/scale - 0.5
+	case "half_pixel_symmetric":
+		adj := fout / (scale * fin)
+		center := fin / 2
+		return center*(1-adj) + (x+0.5)/scale - 0.5
+	case "pytorch_half_pixel":
+		if out > 1 {
+			return (x+0.5)/scale - 0.5
+		}
+		return 0
+	case "align_corners":
+		// The reference divides by the unrounded output length in·scale.
+		w := fin * scale
+		if w == 1 {
+			return 0
+		}
+		return x * (fin - 1) / (w - 1)
+	case "tf_crop_and_resize":
+		if out > 1 {
+			return roiStart*(fin-1) + x*(roiEnd-roiStart)*(fin-1)/(fout-1)
+		}
+		return 0.5 * (roiStart + roiEnd) * (fin - 1)
+	case "tf_half_pixel_for_nn":
+		return (x + 0.5) / scale
+	}
+	return x / scale // asymmetric
+}
+
+func (a *resizeAttrs) taps(in, out int, scale, roiStart, roiEnd float64) (*axisTaps, error) {
+	t := &axisTaps{idx: make([][]int, out), w: make([][]float64, out), extrap: make([]bool, out)}
+	clampIdx := func(i int) int { return min(max(i, 0), in-1) }
+	for o := 0; o < out; o++ {
+		x := a.origCoord(float64(o), in, out, scale, roiStart, roiEnd)
+		if a.coord == "tf_crop_and_resize" && (x < 0 || x > float64(in-1)) {
+			t.extrap[o] = true
+			continue
+		}
+		xi := math.Floor(x)
+		ratio := x - xi
+		if ratio == 0 {
+			ratio = 1 // the reference prefers the pixel left of x
+		}
+		switch a.mode {
+		case "nearest":
+			var i int
+			switch a.nearest {
+			case "round_prefer_ceil":
+				i = int(math.Floor(x + 0.5))
+			case "floor":
+				i = int(math.Floor(x))
+			case "ceil":
+				i = int(math.Ceil(x))
+			case "simple": // Upsample and Resize-10
+				if scale < 1 {
+					i = int(math.Ceil(x))
+				} else {
+					i = int(math.Floor(x))
+				}
+			default: // round_prefer_floor
+				i = int(math.Ceil(x - 0.5))
+			}
+			t.idx[o] = []int{clampIdx(i)}
+			t.w[o] = []float64{1}
+			continue
+		case "linear", "cubic":
+		default:
+			return nil, fmt.Errorf("unknown Resize mode %q", a.mode)
+		}
+		var coeffs []float64
+		s := scale
+		if a.antialias && s < 1 {
+			if a.mode == "linear" {
+				start := int(math.Floor(-1/s) + 1)
+				for i := start; i < 2-start; i++ {
+					coeffs = append(coeffs, max(0, 1-math.Abs((float64(i)-ratio)*s)))
+				}
+			} else {
+				start := int(math.Floor(-2/s) + 1)
+				for i := start; i < 2-start; i++ {
+					coeffs = append(coeffs, cubicCoeff(s*(float64(i)-ratio), a.cubicA))
+				}
+			}
+			var sum float64
+			for _, c := range coeffs {
+				sum += c
+			}
+			for i := range coeffs {
+				coeffs[i] /= sum
+			}
+		} else if a.mode == "linear" {
+			coeffs = []float64{1 - ratio, ratio}
+		} else {
+			coeffs = []float64{cubicCoeff(ratio+1, a.cubicA), cubicCoeff(ratio, a.cubicA), cubicCoeff(1-ratio, a.cubicA), cubicCoeff(2-ratio, a.cubicA)}
+		}
+		nb := neighbors(x, len(coeffs))
+		if a.excludeOutside {
+			var sum float64
+			for i, j := range nb {
+				if j < 0 || j >= in {
+					coeffs[i] = 0
+				}
+				sum += coeffs[i]
+			}
+			if sum != 0 {
+				for i := range coeffs {
+					coeffs[i] /= sum
+				}
+			}
+		}
+		for i := range nb {
+			nb[i] = clampIdx(nb[i])
+		}
+		t.idx[o], t.w[o] = nb, coeffs
+	}
+	return t, nil
+}
+
+// applyAxis resizes v (shape) along axis with the taps.
+func applyAxis(v []float64, shape []int, axis int, t *axisTaps, extrap float64) ([]float64, []int) {
+	outer, in, inner := prod(shape[:axis]), shape[axis], prod(shape[axis+1:])
+	out := len(t.idx)
+	res := make([]float64, outer*out*inner)
+	for o := 0; o < outer; o++ {
+		for k := 0; k < out; k++ {
+			dst := res[(o*out+k)*inner : (o*out+k+1)*inner]
+			if t.extrap[k] {
+				for i := range dst {
+					dst[i] = extrap
+				}
+				continue
+			}
+			for j, idx := range t.idx[k] {
+				w := t.w[k][j]
+				src := v[(o*in+idx)*inner : (o*in+idx+1)*inner]
+				for i := range dst {
+					dst[i] += w * src[i]
+				}
+			}
+		}
+	}
+	ns := append([]int{}, shape...)
+	ns[axis] = out
+	return res, ns
+}
+
+// resize runs the op given per-axis scales (or nil) and sizes (or nil) over
+// all axes of x, and roi over all axes (or nil).
+func (a *resizeAttrs) resize(ctx *Ctx, x *Tensor, scales []float64, sizes []int64, roi []float64) (*Tensor, error) {
+	r := len(x.Shape)
+	axes := make([]int, 0, r)
+	if a.axes == nil {
+		for i := range r {
+			axes = append(axes, i)
+		}
+	} else {
+		for _, ax := range a.axes {
+			n, err := normAxis(ax, r)
+			if err != nil {
+				return nil, err
+			}
+			axes = append(axes, n)
+		}
+	}
+	sc := make([]float64, r)
+	outShape := append([]int{}, x.Shape...)
+	for i := range sc {
+		sc[i] = 1
+	}
+	switch {
+	case sizes != nil:
+		if len(sizes) != len(axes) {
+			return nil, fmt.Errorf("sizes has %d elements for %d axes", len(sizes), len(axes))
+		}
+		if a.policy == "not_larger" || a.policy == "not_smaller" {
+			s := math.Inf(1)
+			if a.policy == "not_smaller" {
+				s = math.Inf(-1)
+			}
+			for i, ax := range axes {
+				v := float64(sizes[i]) / float64(x.Shape[ax])
+				if a.policy == "not_larger" {
+					s = min(s, v)
+				} else {
+					s = max(s, v)
+				}
+			}
+			for _, ax := range axes {
+				sc[ax] = s
+				outShape[ax] = int(math.Floor(s*float64(x.Shape[ax]) + 0.5))
+			}
+		} else {
+			for i, ax := range axes {
+				if sizes[i] < 0 {
+					return nil, fmt.Errorf("negative size %d", sizes[i])
+				}
+				outShape[ax] = int(sizes[i])
+				sc[ax] = float64(sizes[i]) / float64(x.Shape[ax])
+			}
+		}
+	case scales != nil:
+		if len(scales) != len(axes) {
+			return nil, fmt.Errorf("scales has %d elements for %d axes", len(scales), len(axes))
+		}
+		for i, ax := range axes {
+			if scales[i] <= 0 {
+				return nil, fmt.Errorf("scales must be positive, got %v", scales)
+			}
+			sc[ax] = scales[i]
+			outShape[ax] = int(math.Floor(float64(x.Shape[ax]) * scales[i]))
+		}
+	default:
+		return nil, fmt.Errorf("Resize needs scales or sizes")
+	}
+	starts, ends := make([]float64, r), make([]float64, r)
+	for i := range ends {
+		ends[i] = 1
+	}
+	if roi != nil && a.coord == "tf_crop_and_resize" {
+		switch len(roi) {
+		case 2 * r:
+			copy(starts, roi[:r])
+			copy(ends, roi[r:])
+		case 2 * len(axes):
+			for i, ax := range axes {
+				starts[ax], ends[ax] = roi[i], roi[len(axes)+i]
+			}
+		default:
+			return nil, fmt.Errorf("roi has %d elements for rank %d", len(roi), r)
+		}
+	}
+	v, err := asFloat64s(x)
+	if err != nil {
+		return nil, err
+	}
+	shape := append([]int{}, x.Shape...)
+	ctx.New(x.DType, outShape...) // checks the memory limit before working
+	for ax := r - 1; ax >= 0; ax-- {
+		if outShape[ax] == shape[ax] && sc[ax] == 1 && a.coord != "tf_crop_and_resize" {
+			continue
+		}
+		if shape[ax] == 0 {
+			return nil, fmt.Errorf("cannot resize an empty axis")
+		}
+		t, err := a.taps(shape[ax], outShape[ax], sc[ax], starts[ax], ends[ax])
+		if err != nil {
+			return nil, err
+		}
+		v, shape = applyAxis(v, shape, ax, t, a.extrapolation)
+	}
+	if !isFloat(x.DType) {
+		for i := range v {
+			v[i] = math.RoundToEven(v[i])
+		}
+	}
+	return fromFloat64s(ctx, x.DType, shape, v)
+}
+
+// optFloats reads an optional float input; an empty tensor counts as absent.
+func optFloats(in []*Tensor, i int) ([]float64, error) {
+	if len(in) <= i || in[i] == nil || in[i].Len() == 0 {
+		return nil, nil
+	}
+	return asFloat64s(in[i])
+}
+
+func resizeBuilder(b *Build) (Kernel, error) {
+	a := &resizeAttrs{
+		mode:           b.String("mode", "nearest"),
+		coord:          b.String("coordinate_transformation_mode", "half_pixel"),
+		nearest:        b.String("nearest_mode", "round_prefer_floor"),
+		cubicA:         float64(b.Float("cubic_coeff_a", -0.75)),
+		excludeOutside: b.Int("exclude_outside", 0) != 0,
+		extrapolation:  float64(b.Float("extrapolation_value", 0)),
+		antialias:      b.Int("antialias", 0) != 0,
+		axes:           b.Ints("axes", nil),
+		policy:         b.String("keep_aspect_ratio_policy", "stretch"),
+		opset:          b.Opset,
+	}
+	if b.Opset < 11 {
+		// Resize-10 behaves like Upsample.
+		a.coord, a.nearest = "asymmetric", "simple"
+	}
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		var roi, scales []float64
+		var sizes []int64
+		var err error
+		if a.opset < 11 {
+			scales, err = optFloats(in, 1)
+		} else {
+			if roi, err = optFloats(in, 1); err != nil {
+				return nil, err
+			}
+			scales, err = optFloats(in, 2)
+			if len(in) > 3 && in[3] != nil && in[3].Len() > 0 {
+				if sizes, err = intsOf(in[3]); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		out, err := a.resize(ctx, in[0], scales, sizes, roi)
+		return []*Tensor{out}, err
+	}, nil
+}
+
+func upsampleBuilder(b *Build) (Kernel, error) {
+	a := &resizeAttrs{mode: b.String("mode", "nearest"), coord: "asymmetric", nearest: "simple", cubicA: -0.75}
+	if a.mode == "bilinear" {
+		a.mode = "linear"
+	}
+	attrScales := b.Floats("scales", nil)
+	opset := b.Opset
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		var scales []float64
+		if opset < 9 {
+			for _, s := range attrScales {
+				scales = append(scales, float64(s))
+			}
+		} else {
+			var err error
+			if scales, err = optFloats(in, 1); err != nil {
+				return nil, err
+			}
+		}
+		out, err := a.resize(ctx, in[0], scales, nil, nil)
+		return []*Tensor{out}, err
+	}, nil
+}
+
+func init() {
+	for _, v := range []int64{10, 11, 13, 18, 19} {
+		Register("", "Resize", v, resizeBuilder)
+	}
+	for _, v := range []int64{7, 9} {
+		Register("", "Upsample", v, upsampleBuilder)
+	}
+}
