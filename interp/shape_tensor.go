@@ -175,7 +175,7 @@ func shapeSqueeze(c *ShapeCtx) error {
 	s, ok := c.Shape(0)
 	axes, given, known := axesArg(c, 1)
 	if !ok || !known {
-		c.Set(0, elem, nil)
+		c.Set(0, elem, rankOnly(c, s, ok, -1))
 		return nil
 	}
 	drop := map[int]bool{}
@@ -219,7 +219,7 @@ func shapeUnsqueeze(c *ShapeCtx) error {
 	s, ok := c.Shape(0)
 	axes, _, known := axesArg(c, 1)
 	if !ok || !known {
-		c.Set(0, elem, nil)
+		c.Set(0, elem, rankOnly(c, s, ok, 1))
 		return nil
 	}
 	r := len(s) + len(axes)
@@ -249,6 +249,16 @@ func shapeUnsqueeze(c *ShapeCtx) error {
 		c.SetSym(0, d)
 	}
 	return nil
+}
+
+// rankOnly is the shape of unknown dims when axes (input 1) are not known
+// but their count is: rank(s) + sign·count.
+func rankOnly(c *ShapeCtx, s onnx.Shape, ok bool, sign int) onnx.Shape {
+	as, ok2 := c.Shape(1)
+	if !ok || !ok2 || len(as) != 1 || !as[0].IsStatic() || len(s)+sign*int(as[0].Value) < 0 {
+		return nil
+	}
+	return shUnknown(len(s) + sign*int(as[0].Value))
 }
 
 func shapeTranspose(c *ShapeCtx) error {

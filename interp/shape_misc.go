@@ -1,0 +1,149 @@
+package interp
+
+import "github.com/onnxslim/onnxslim/onnx"
+
+// Shape functions of signal, string, training and ai.onnx.ml ops.
+
+func init() {
+	regShapes(shapeWindow, "HannWindow", "HammingWindow", "BlackmanWindow")
+	regShapes(shapeMelWeight, "MelWeightMatrix")
+	regShapes(shapeDFT, "DFT")
+	regShapes(shapeStringNormalizer, "StringNormalizer")
+	for op, groups := range map[string]int{"Adagrad": 3, "Momentum": 3, "Adam": 4} {
+		RegisterShape("ai.onnx.preview.training", op, 1, shapeOptimizer(groups))
+	}
+	RegisterShape("ai.onnx.ml", "Binarizer", 1, shapeSameAsInput)
+	RegisterShape("ai.onnx.ml", "LabelEncoder", 1, shapeLabelEncoder)
+	RegisterShape("ai.onnx.ml", "ArrayFeatureExtractor", 1, shapeArrayFeatureExtractor)
+}
+
+func shapeWindow(c *ShapeCtx) error {
+	e := onnx.DataType(c.Node.AttrInt("output_datatype", int64(onnx.Float)))
+	n := unknownDim
+	if d, ok := c.Dims(0); ok && len(d) == 1 {
+		n = shClean(d[0])
+	}
+	c.Set(0, e, onnx.Shape{n})
+	return nil
+}
+
+func shapeMelWeight(c *ShapeCtx) error {
+	e := onnx.DataType(c.Node.AttrInt("output_datatype", int64(onnx.Float)))
+	out := onnx.Shape{unknownDim, unknownDim}
+	if v, ok := c.Ints(1); ok && len(v) == 1 {
+		out[0] = onnx.D(v[0]/2 + 1)
+	}
+	if v, ok := c.Ints(0); ok && len(v) == 1 {
+		out[1] = onnx.D(v[0])
+	}
+	c.Set(0, e, out)
+	return nil
+}
+
+func shapeDFT(c *ShapeCtx) error {
+	e := c.Elem(0)
+	s, ok := c.Shape(0)
+	if !ok || len(s) < 2 {
+		c.Set(0, e, nil)
+		return nil
+	}
+	axis := c.Node.AttrInt("axis", 1)
+	if c.Opset >= 20 {
+		axis = -2
+		if c.Has(2) {
+			v, ok := c.Ints(2)
+			if !ok || len(v) != 1 {
+				c.Set(0, e, shUnknown(len(s)))
+				return nil
+			}
+			axis = v[0]
+		}
+	}
+	ax, err := shAxis(axis, len(s))
+	if err != nil || ax == len(s)-1 {
+		return c.Errorf("axis %d is not a signal axis of rank %d", axis, len(s))
+	}
+	inverse, onesided := c.Node.AttrInt("inverse", 0) != 0, c.Node.AttrInt("onesided", 0) != 0
+	out := append(onnx.Shape{}, s...)
+	out[len(s)-1] = onnx.D(2)
+	n := shClean(s[ax])
+	if c.Has(1) {
+		n = unknownDim
+		if v, ok := c.Ints(1); ok && len(v) == 1 {
+			n = onnx.D(v[0])
+		}
+	}
+	switch {
+	case onesided && inverse:
+		// The inverse real transform's shape differs between versions.
+		out[ax], out[len(s)-1] = unknownDim, unknownDim
+	case onesided:
+		out[ax] = dimOp('+', dimOp('/', n, onnx.D(2)), onnx.D(1))
+	default:
+		out[ax] = n
+	}
+	c.Set(0, e, out)
+	return nil
+}
+
+func shapeStringNormalizer(c *ShapeCtx) error {
+	s, ok := c.Shape(0)
+	if !ok {
+		c.Set(0, onnx.String, nil)
+		return nil
+	}
+	if a := c.Node.Attr("stopwords"); a != nil && len(a.Strings) > 0 && len(s) > 0 {
+		s[len(s)-1] = unknownDim // stop words are removed
+	}
+	c.Set(0, onnx.String, s)
+	return nil
+}
+
+// shapeOptimizer handles the training ops whose inputs are R, T and groups
+// of n tensors (X..., G..., ...) and whose outputs are new X..., then the
+// other state tensors, each shaped like the X of the same index.
+func shapeOptimizer(groups int) ShapeFunc {
+	return func(c *ShapeCtx) error {
+		n := (len(c.In) - 2) / groups
+		if n <= 0 {
+			return nil
+		}
+		for k := range c.Out {
+			c.Same(k, 2+k%n)
+		}
+		return nil
+	}
+}
+
+func shapeLabelEncoder(c *ShapeCtx) error {
+	s, _ := c.Shape(0)
+	e := onnx.Undefined
+	switch n := c.Node; {
+	case n.Attr("values_strings") != nil:
+		e = onnx.String
+	case n.Attr("values_int64s") != nil:
+		e = onnx.Int64
+	case n.Attr("values_floats") != nil:
+		e = onnx.Float
+	case n.Attr("values_tensor") != nil && n.Attr("values_tensor").Tensor != nil:
+		e = n.Attr("values_tensor").Tensor.DataType
+	}
+	c.Set(0, e, s)
+	return nil
+}
+
+func shapeArrayFeatureExtractor(c *ShapeCtx) error {
+	s, ok := c.Shape(0)
+	idx, ok2 := c.Shape(1)
+	if !ok || !ok2 || len(s) == 0 {
+		c.Set(0, c.Elem(0), nil)
+		return nil
+	}
+	k := prodDim(idx)
+	if len(s) == 1 {
+		c.Set(0, c.Elem(0), onnx.Shape{onnx.D(1), k})
+		return nil
+	}
+	c.Set(0, c.Elem(0), append(s[:len(s)-1], k))
+	return nil
+}
