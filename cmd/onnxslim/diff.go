@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/onnxslim/onnxslim/verify/graphdiff"
+	"github.com/urfave/cli/v3"
+)
+
+func init() { register(diffCommand) }
+
+func diffCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "diff",
+		Usage:     "show what changed between two models, for code review",
+		UsageText: "onnxslim diff A.onnx B.onnx [--format text|markdown|json]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "`FORMAT`: text, markdown (fits a pull-request comment) or json"},
+		},
+		Action: func(_ context.Context, c *cli.Command) error {
+			pa, pb, err := twoArgs(c, "model files (A.onnx B.onnx)")
+			if err != nil {
+				return err
+			}
+			format := c.String("format")
+			switch format {
+			case "text", "markdown", "md", "json":
+			default:
+				return usageErrorf("--format %q: want text, markdown or json", format)
+			}
+			a, fa, err := loadModel(pa)
+			if err != nil {
+				return err
+			}
+			b, fb, err := loadModel(pb)
+			if err != nil {
+				return err
+			}
+			d := graphdiff.Compare(a, b, graphdiff.Options{NameA: pa, NameB: pb, FileBytesA: fa.TotalBytes(), FileBytesB: fb.TotalBytes()})
+			w := c.Root().Writer
+			switch format {
+			case "json":
+				return d.WriteJSON(w)
+			case "markdown", "md":
+				_, err = io.WriteString(w, d.Markdown(graphdiff.GitHubCommentLimit))
+				return err
+			}
+			if err := d.WriteText(w); err != nil {
+				return fmt.Errorf("writing the diff: %w", err)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,398 @@
+// Package verify proves what a rewrite did to a model's numbers: it runs two
+// models through the reference interpreter on the same inputs and reports per
+// output error metrics (Compare, Checker), finds the first node where two
+// models diverge (Localize), measures accuracy on labelled data (Evaluate), and
+// renders the verification for reports. The graph diff lives in
+// verify/graphdiff; WriteMarkdownReport combines both for --report.
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/onnxslim/onnxslim/dataset"
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// Unchecked disables a limit of Tolerance.
+const Unchecked = -1
+
+// DefaultSamples is the number of seeded random samples compared when no
+// input folder is given.
+const DefaultSamples = 4
+
+// Tolerance says when two models compute "the same".
+type Tolerance struct {
+	// Element-wise: every element must satisfy |b-a| <= ATol + RTol·|a|
+	// (integer, bool and string outputs must be equal) when Elementwise is set.
+	ATol, RTol  float64
+	Elementwise bool
+	// MaxRelL2 bounds each output's ||a-b||/||a|| (negative: not checked).
+	MaxRelL2 float64
+	// MinCosine bounds each output's cosine similarity from below (checked when > 0).
+	MinCosine float64
+	// MaxAccuracyDrop bounds top-1 accuracy lost on labelled data, as a
+	// fraction (0.01 = one point; negative: not checked).
+	MaxAccuracyDrop float64
+}
+
+// DefaultTolerance is the bar of the lossless pipeline: per output rel L2 ≤
+// 1e-5 and every element within 1e-4 + 1e-4·|expected|.
+func DefaultTolerance() Tolerance {
+	return Tolerance{ATol: 1e-4, RTol: 1e-4, Elementwise: true, MaxRelL2: 1e-5, MaxAccuracyDrop: Unchecked}
+}
+
+// Options say what to compare on.
+type Options struct {
+	// Inputs is a data folder (the CLI's --inputs or --data); empty means
+	// seeded random inputs.
+	Inputs string
+	// Samples is the number of random samples (default DefaultSamples).
+	Samples int
+	// Seed of the first random sample; sample i uses Seed+i.
+	Seed uint64
+	// Dims fixes symbolic dimensions (--dim NAME=VALUE).
+	Dims map[string]int64
+	// BatchSize for folders read into a model with a symbolic batch dimension.
+	BatchSize int
+	// Tolerance is applied element-wise while comparing (Report.Mismatches);
+	// zero value means DefaultTolerance.
+	Tolerance *Tolerance
+	// Interp configures the sessions built from models.
+	Interp interp.Options
+	// Progress, if set, is called after each batch with samples done and total.
+	Progress func(done, total int)
+}
+
+func (o Options) tolerance() Tolerance {
+	if o.Tolerance != nil {
+		return *o.Tolerance
+	}
+	return DefaultTolerance()
+}
+
+func (o Options) inputDescription() string {
+	if o.Inputs != "" {
+		return "the inputs in " + o.Inputs
+	}
+	return "generated inputs"
+}
+
+// Report is the result of a comparison.
+type Report struct {
+	Samples int            `json:"samples"`
+	Outputs []OutputReport `json:"outputs"`
+	// Accuracy is set when the inputs were a labelled folder.
+	Accuracy *AccuracyComparison `json:"accuracy,omitempty"`
+	// Tolerance is the one the comparison ran with (element-wise checks).
+	Tolerance Tolerance `json:"-"`
+}
+
+// AccuracyComparison is the accuracy of both models on labelled data.
+type AccuracyComparison struct {
+	A    Accuracy `json:"a"`
+	B    Accuracy `json:"b"`
+	Drop float64  `json:"top1_drop"` // A.Top1 - B.Top1
+}
+
+// ReferenceError says the reference (original) model itself could not be run
+// on the inputs: verification is impossible, which is not a failure of a pass.
+type ReferenceError struct {
+	Inputs string // description of the inputs tried
+	Err    error
+}
+
+func (e *ReferenceError) Error() string {
+	return fmt.Sprintf("the original model could not run on %s: %v (give real inputs with --inputs DIR, or skip verification with --no-verify)", e.Inputs, e.Err)
+}
+
+func (e *ReferenceError) Unwrap() error { return e.Err }
+
+// CandidateError says the candidate (rewritten) model failed to run where the
+// reference ran: the rewrite broke it.
+type CandidateError struct{ Err error }
+
+func (e *CandidateError) Error() string {
+	return fmt.Sprintf("the optimized model failed to run: %v", e.Err)
+}
+
+func (e *CandidateError) Unwrap() error { return e.Err }
+
+// ToleranceError is returned by Report.Err: the outputs beyond tolerance.
+type ToleranceError struct {
+	Failures []string // one per failing output: "name: what"
+}
+
+func (e *ToleranceError) Error() string {
+	return "verification failed, outputs beyond tolerance: " + strings.Join(e.Failures, "; ")
+}
+
+// Compare runs models a (reference) and b (candidate) on the same inputs and
+// reports the per-output differences. A session failure of a is a
+// *ReferenceError, of b a *CandidateError.
+func Compare(a, b *onnx.Model, opts Options) (*Report, error) {
+	sa, err := interp.NewSession(a, opts.Interp)
+	if err != nil {
+		return nil, &ReferenceError{Inputs: opts.inputDescription(), Err: err}
+	}
+	sb, err := interp.NewSession(b, opts.Interp)
+	if err != nil {
+		return nil, &CandidateError{Err: err}
+	}
+	return CompareSessions(sa, sb, opts)
+}
+
+// CompareSessions is Compare for sessions already built.
+func CompareSessions(a, b *interp.Session, opts Options) (*Report, error) {
+	r, err := OpenInputs(a.Inputs(), opts)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return CompareReader(a, b, r, opts)
+}
+
+// OpenInputs opens the inputs Options describe: the folder, or seeded random samples.
+func OpenInputs(inputs []*onnx.Value, opts Options) (dataset.Reader, error) {
+	if opts.Inputs != "" {
+		r, err := dataset.Open(opts.Inputs, inputs, dataset.Options{Dims: opts.Dims, BatchSize: opts.BatchSize})
+		if err != nil {
+			return nil, fmt.Errorf("inputs %s: %w", opts.Inputs, err)
+		}
+		return r, nil
+	}
+	n := opts.Samples
+	if n <= 0 {
+		n = DefaultSamples
+	}
+	return &randomReader{inputs: inputs, seed: opts.Seed, n: n, dims: opts.Dims}, nil
+}
+
+// randomReader yields n seeded random samples, made one at a time.
+type randomReader struct {
+	inputs []*onnx.Value
+	seed   uint64
+	n, i   int
+	dims   map[string]int64
+}
+
+func (r *randomReader) Samples() int { return r.n }
+func (r *randomReader) Close() error { return nil }
+
+func (r *randomReader) Next() (*dataset.Batch, error) {
+	if r.i >= r.n {
+		return nil, io.EOF
+	}
+	in, err := dataset.Random(r.inputs, r.seed+uint64(r.i), r.dims)
+	if err != nil {
+		return nil, &ReferenceError{Inputs: "generated inputs", Err: err}
+	}
+	r.i++
+	return &dataset.Batch{Inputs: in, Source: fmt.Sprintf("random sample %d (seed %d)", r.i-1, r.seed+uint64(r.i-1))}, nil
+}
+
+// CompareReader compares two sessions on every batch of r, streaming.
+func CompareReader(a, b *interp.Session, r dataset.Reader, opts Options) (*Report, error) {
+	return compare(a, b, r, opts, nil)
+}
+
+// compare is CompareReader with an optional cache of reference outputs per
+// batch (used by Checker so that the reference runs once).
+func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache) (*Report, error) {
+	tol := opts.tolerance()
+	bOuts := a.Outputs()
+	if b != nil {
+		bOuts = b.Outputs()
+	}
+	pairs, err := matchOutputs(a.Outputs(), bOuts)
+	if err != nil {
+		return nil, err
+	}
+	accs := make([]*acc, len(pairs))
+	for i, p := range pairs {
+		accs[i] = newAcc(p.name, tol)
+		if p.ib < 0 {
+			accs[i].r.Problem = "output missing in the optimized model"
+		}
+	}
+	var accA, accB accuracyAcc
+	labelled := false
+	total, done, batchNo := r.Samples(), 0, 0
+	for ; ; batchNo++ {
+		batch, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var re *ReferenceError
+			if errors.As(err, &re) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("reading %s: %w", opts.inputDescription(), err)
+		}
+		var outA []*interp.Tensor
+		if ref != nil {
+			outA = ref.get(batchNo)
+		}
+		if outA == nil {
+			outA, err = a.Run(batch.Inputs)
+			if err != nil {
+				return nil, &ReferenceError{Inputs: describeBatch(opts, batch), Err: err}
+			}
+			if ref != nil {
+				ref.put(batchNo, outA)
+			}
+		}
+		if b == nil {
+			continue // Checker warming its cache
+		}
+		outB, err := b.Run(batch.Inputs)
+		if err != nil {
+			return nil, &CandidateError{Err: fmt.Errorf("on %s: %w", describeBatch(opts, batch), err)}
+		}
+		for i, p := range pairs {
+			var tb *interp.Tensor
+			if p.ib >= 0 {
+				tb = outB[p.ib]
+			}
+			if err := accs[i].add(batchNo, outA[p.ia], tb); err != nil {
+				return nil, fmt.Errorf("output %q: %w", p.name, err)
+			}
+		}
+		if len(batch.Labels) > 0 && pairs[0].ib >= 0 {
+			labelled = true
+			if err := accA.add(outA[0], batch.Labels); err != nil {
+				return nil, fmt.Errorf("accuracy of the original model: %w", err)
+			}
+			if err := accB.add(outB[pairs[0].ib], batch.Labels); err != nil {
+				return nil, fmt.Errorf("accuracy of the optimized model: %w", err)
+			}
+		}
+		done = min(total, done+batchSamples(batch))
+		if opts.Progress != nil {
+			opts.Progress(done, total)
+		}
+	}
+	rep := &Report{Samples: total, Tolerance: tol, Outputs: make([]OutputReport, len(accs))}
+	for i, c := range accs {
+		rep.Outputs[i] = c.report()
+	}
+	if labelled {
+		ac := &AccuracyComparison{A: accA.result(), B: accB.result()}
+		ac.Drop = ac.A.Top1 - ac.B.Top1
+		rep.Accuracy = ac
+	}
+	return rep, nil
+}
+
+func describeBatch(opts Options, b *dataset.Batch) string {
+	if b.Source != "" {
+		if opts.Inputs == "" {
+			return "generated inputs (" + b.Source + ")"
+		}
+		return b.Source
+	}
+	return opts.inputDescription()
+}
+
+// batchSamples guesses how many samples a batch holds, for progress only.
+func batchSamples(b *dataset.Batch) int {
+	if len(b.Labels) > 0 {
+		return len(b.Labels)
+	}
+	return 1
+}
+
+type outputPair struct {
+	name   string
+	ia, ib int // ib < 0: missing in b
+}
+
+// matchOutputs pairs outputs by name; if no names agree but the counts do,
+// by position (a rename of outputs is an interface change the diff reports).
+func matchOutputs(a, b []*onnx.Value) ([]outputPair, error) {
+	idx := map[string]int{}
+	for i, v := range b {
+		idx[v.Name] = i
+	}
+	var pairs []outputPair
+	matched := 0
+	for i, v := range a {
+		j, ok := idx[v.Name]
+		if !ok {
+			j = -1
+		} else {
+			matched++
+		}
+		pairs = append(pairs, outputPair{name: v.Name, ia: i, ib: j})
+	}
+	if matched == 0 && len(a) == len(b) {
+		for i := range pairs {
+			pairs[i].ib = i
+		}
+	}
+	if len(pairs) == 0 {
+		return nil, errors.New("the original model has no outputs to compare")
+	}
+	return pairs, nil
+}
+
+// Failures lists the outputs beyond tol, one "name: reason" each, plus an
+// accuracy drop beyond the limit.
+func (r *Report) Failures(tol Tolerance) []string {
+	var out []string
+	for _, o := range r.Outputs {
+		if why := o.failure(tol); why != "" {
+			out = append(out, o.Name+": "+why)
+		}
+	}
+	if r.Accuracy != nil && tol.MaxAccuracyDrop >= 0 && r.Accuracy.Drop > tol.MaxAccuracyDrop+1e-12 {
+		out = append(out, fmt.Sprintf("accuracy: top-1 dropped by %.4f (%.4f → %.4f), limit %g",
+			r.Accuracy.Drop, r.Accuracy.A.Top1, r.Accuracy.B.Top1, tol.MaxAccuracyDrop))
+	}
+	return out
+}
+
+// OK reports whether every output is within tol. Element-wise limits were
+// applied while comparing (with Options.Tolerance); tol's aggregate limits
+// (rel L2, cosine, accuracy drop) are applied here.
+func (r *Report) OK(tol Tolerance) bool { return len(r.Failures(tol)) == 0 }
+
+// Err is nil within tol, else a *ToleranceError naming the failing outputs.
+func (r *Report) Err(tol Tolerance) error {
+	if f := r.Failures(tol); len(f) > 0 {
+		return &ToleranceError{Failures: f}
+	}
+	return nil
+}
+
+func (o OutputReport) failure(tol Tolerance) string {
+	if o.Problem != "" {
+		return o.Problem
+	}
+	var why []string
+	if o.NaNB+o.InfB > o.NaNA+o.InfA || math.IsInf(float64(o.MaxAbsErr), 0) {
+		why = append(why, fmt.Sprintf("non-finite values differ (NaN %d→%d, Inf %d→%d)", o.NaNA, o.NaNB, o.InfA, o.InfB))
+	}
+	if o.Exact {
+		if o.Mismatches > 0 {
+			why = append(why, fmt.Sprintf("%d of %d elements differ (exact type %s), first at %v", o.Mismatches, o.Elements, o.DType, o.WorstIndex))
+		}
+		return strings.Join(why, ", ")
+	}
+	if tol.Elementwise && o.Mismatches > 0 {
+		why = append(why, fmt.Sprintf("%d of %d elements beyond atol %g + rtol %g (max abs err %.3g at sample %d index %v: expected %.6g, got %.6g)",
+			o.Mismatches, o.Elements, tol.ATol, tol.RTol, float64(o.MaxAbsErr), o.WorstSample, o.WorstIndex, float64(o.WorstExpected), float64(o.WorstActual)))
+	}
+	if tol.MaxRelL2 >= 0 && !(float64(o.RelL2) <= tol.MaxRelL2) {
+		why = append(why, fmt.Sprintf("rel L2 %.3g > %g", float64(o.RelL2), tol.MaxRelL2))
+	}
+	if tol.MinCosine > 0 && !(float64(o.Cosine) >= tol.MinCosine) {
+		why = append(why, fmt.Sprintf("cosine %.6f < %g", float64(o.Cosine), tol.MinCosine))
+	}
+	return strings.Join(why, ", ")
+}
