@@ -9,6 +9,9 @@ func init() {
 	regShapes(shapeMelWeight, "MelWeightMatrix")
 	regShapes(shapeDFT, "DFT")
 	regShapes(shapeStringNormalizer, "StringNormalizer")
+	regShapes(shapeSameAsInput, "SwiGLU")
+	regShapes(shapeCausalConv, "CausalConvWithState")
+	regShapes(shapeLinearAttention, "LinearAttention")
 	for op, groups := range map[string]int{"Adagrad": 3, "Momentum": 3, "Adam": 4} {
 		RegisterShape("ai.onnx.preview.training", op, 1, shapeOptimizer(groups))
 	}
@@ -145,5 +148,36 @@ func shapeArrayFeatureExtractor(c *ShapeCtx) error {
 		return nil
 	}
 	c.Set(0, c.Elem(0), append(s[:len(s)-1], k))
+	return nil
+}
+
+func shapeCausalConv(c *ShapeCtx) error {
+	c.Same(0, 0)
+	s, ok := c.Shape(0)
+	w, ok2 := c.Shape(1)
+	if ok && ok2 && len(s) == 3 && len(w) == 3 {
+		c.Set(1, c.Elem(0), onnx.Shape{s[0], s[1], dimOp('-', shClean(w[2]), onnx.D(1))})
+	}
+	return nil
+}
+
+// shapeLinearAttention: output (B, T, H_q·d_v), state (B, H_kv, d_k, d_v).
+func shapeLinearAttention(c *ShapeCtx) error {
+	e := c.Elem(0)
+	q, ok1 := c.Shape(0)
+	k, ok2 := c.Shape(1)
+	v, ok3 := c.Shape(2)
+	if !ok1 || !ok2 || !ok3 || len(q) != 3 || len(k) != 3 || len(v) != 3 {
+		c.Set(0, e, shUnknown(3))
+		return nil
+	}
+	hq, hkv := onnx.D(c.Node.AttrInt("q_num_heads", 0)), onnx.D(c.Node.AttrInt("kv_num_heads", 0))
+	dk, dv := dimOp('/', shClean(k[2]), hkv), dimOp('/', shClean(v[2]), hkv)
+	c.Set(0, e, onnx.Shape{q[0], q[1], dimOp('*', hq, dv)})
+	se := e
+	if c.Has(3) && c.Elem(3) != onnx.Undefined {
+		se = c.Elem(3)
+	}
+	c.Set(1, se, onnx.Shape{q[0], hkv, dk, dv})
 	return nil
 }
