@@ -605,3 +605,71 @@ func TestShapeCustomOp(t *testing.T) {
 		}
 	}
 }
+
+// TestShapeFunctionCall infers a call of a model-local function whose body
+// takes an attribute from the caller, once per call with the caller's types.
+func TestShapeFunctionCall(t *testing.T) {
+	b := newGraph(13)
+	body := &onnx.Graph{Name: "MyTranspose"}
+	bx := &onnx.Value{Name: "x"}
+	body.Inputs = []*onnx.Value{bx}
+	tn := body.NewNode("Transpose", "", "t", []*onnx.Value{bx}, "y")
+	tn.Attrs = []*onnx.Attribute{{Name: "perm", Type: onnx.AttrInts, RefAttrName: "p"}}
+	body.Append(tn)
+	body.Outputs = []*onnx.Value{tn.Output(0)}
+	b.m.Functions = []*onnx.Function{{Name: "MyTranspose", Domain: "local", Attributes: []string{"p"}, Body: body, Opsets: []onnx.OpsetID{{Version: 13}}}}
+	b.m.SetOpset("local", 1)
+	call := func(x *onnx.Value, perm ...int64) *onnx.Value {
+		n := b.g.NewNode("MyTranspose", "local", "call_"+x.Name, []*onnx.Value{x}, x.Name+"_t")
+		n.Attrs = []*onnx.Attribute{ints("p", perm...)}
+		b.g.Append(n)
+		return n.Output(0)
+	}
+	y1 := call(b.in("a", onnx.Float, "N", 3, 4), 2, 0, 1)
+	y2 := call(b.in("b", onnx.Int64, 5, 6), 1, 0)
+	b.g.Outputs = []*onnx.Value{y1, y2}
+	if _, err := interp.InferShapes(b.m, interp.ShapeOptions{Strict: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := y1.Type.String(); got != "float32[4,N,3]" {
+		t.Errorf("first call: %s", got)
+	}
+	if got := y2.Type.String(); got != "int64[6,5]" {
+		t.Errorf("second call: %s", got)
+	}
+	if tn.Attrs[0].RefAttrName != "p" || tn.Output(0).Type != nil {
+		t.Errorf("the function body was left changed: %v %s", tn.Attrs[0], tn.Output(0).Type)
+	}
+}
+
+// TestShapeIfConstant takes the branch of a constant condition, with the
+// content of its shape-valued output.
+func TestShapeIfConstant(t *testing.T) {
+	b := newGraph(13)
+	x := b.in("x", onnx.Float, "N", 3)
+	branch := func(name string, v *onnx.Value) *onnx.Graph {
+		g := &onnx.Graph{Name: name}
+		n := g.NewNode("Shape", "", name+"_shape", []*onnx.Value{v}, name+"_out")
+		g.Append(n)
+		g.Outputs = []*onnx.Value{n.Output(0)}
+		return g
+	}
+	cond := b.g.AddInitializer("cond", &onnx.Tensor{Name: "cond", DataType: onnx.Bool, Raw: []byte{1}})
+	ifn := b.g.NewNode("If", "", "if", []*onnx.Value{cond}, "s")
+	th, el := branch("then", x), branch("else", b.in("y", onnx.Float, 1, 2, 3))
+	th.Parent, el.Parent, th.Owner, el.Owner = b.g, b.g, ifn, ifn
+	ifn.Attrs = []*onnx.Attribute{{Name: "then_branch", Type: onnx.AttrGraph, Graph: th}, {Name: "else_branch", Type: onnx.AttrGraph, Graph: el}}
+	b.g.Append(ifn)
+	out := b.node("Reshape", []*onnx.Value{b.in("z", onnx.Float, "N", 1, 3), ifn.Output(0)})
+	b.g.Outputs = []*onnx.Value{out}
+	info, err := interp.InferShapes(b.m, interp.ShapeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ifn.Output(0).Type.String(); got != "int64[2]" {
+		t.Errorf("If output: %s", got)
+	}
+	if got := out.Type.String(); got != "float32[N,3]" {
+		t.Errorf("Reshape by the If output: %s (content %v, warnings %v)", got, info.Symbolic[ifn.Output(0)], info.Warnings)
+	}
+}
