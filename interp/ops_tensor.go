@@ -2,6 +2,7 @@ package interp
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/onnxslim/onnxslim/onnx"
 )
@@ -695,7 +696,61 @@ func reverseSequenceBuilder(b *Build) (Kernel, error) {
 	}, nil
 }
 
+// det is the determinant of an n×n matrix by Gaussian elimination with
+// partial pivoting (a is overwritten).
+func det(a []float64, n int) float64 {
+	d := 1.0
+	for c := 0; c < n; c++ {
+		p := c
+		for r := c + 1; r < n; r++ {
+			if math.Abs(a[r*n+c]) > math.Abs(a[p*n+c]) {
+				p = r
+			}
+		}
+		if a[p*n+c] == 0 {
+			return 0
+		}
+		if p != c {
+			for k := 0; k < n; k++ {
+				a[p*n+k], a[c*n+k] = a[c*n+k], a[p*n+k]
+			}
+			d = -d
+		}
+		d *= a[c*n+c]
+		for r := c + 1; r < n; r++ {
+			f := a[r*n+c] / a[c*n+c]
+			for k := c; k < n; k++ {
+				a[r*n+k] -= f * a[c*n+k]
+			}
+		}
+	}
+	return d
+}
+
+func detKernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	x := in[0]
+	if err := needTensor(x); err != nil {
+		return nil, err
+	}
+	r := x.Rank()
+	if r < 2 || x.Shape[r-1] != x.Shape[r-2] || !x.DType.IsFloat() {
+		return nil, fmt.Errorf("Det needs float square matrices, got %s", x)
+	}
+	v, err := numbersAsFloat64(x)
+	if err != nil {
+		return nil, err
+	}
+	n := x.Shape[r-1]
+	out := make([]float64, numElements(x.Shape[:r-2]))
+	for i := range out {
+		out[i] = det(append([]float64(nil), v[i*n*n:(i+1)*n*n]...), n)
+	}
+	t, err := tensorFromFloat64s(ctx, x.DType, x.Shape[:r-2], out)
+	return []*Tensor{t}, err
+}
+
 func init() {
+	regVersions("Det", noAttrs(detKernel), 11, 22)
 	regVersions("Transpose", transposeBuilder, 1, 13, 21, 23, 24, 25)
 	regVersions("Concat", concatBuilder, 1, 4, 11, 13)
 	regVersions("Split", splitBuilder, 1, 2, 11, 13, 18)
