@@ -1,0 +1,148 @@
+package simd
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveConv is a direct float64 convolution of one group: M filters of
+// C×KH×KW over x, with Σ|terms| for the tolerance.
+func naiveConv(x, w, bias []float32, M int, p ConvParams, depthwise bool) (y, mag []float64) {
+	y = make([]float64, M*p.OutH*p.OutW)
+	mag = make([]float64, len(y))
+	for m := 0; m < M; m++ {
+		for oh := 0; oh < p.OutH; oh++ {
+			for ow := 0; ow < p.OutW; ow++ {
+				var s, g float64
+				if bias != nil {
+					s, g = float64(bias[m]), math.Abs(float64(bias[m]))
+				}
+				c0, c1 := 0, p.C
+				if depthwise {
+					c0, c1 = m, m+1
+				}
+				for c := c0; c < c1; c++ {
+					for i := 0; i < p.KH; i++ {
+						for j := 0; j < p.KW; j++ {
+							ih, iw := oh*p.StrideH-p.PadT+i*p.DilH, ow*p.StrideW-p.PadL+j*p.DilW
+							if ih < 0 || ih >= p.H || iw < 0 || iw >= p.W {
+								continue
+							}
+							wi := ((m*p.C+c)*p.KH+i)*p.KW + j
+							if depthwise {
+								wi = (m*p.KH+i)*p.KW + j
+							}
+							t := float64(x[(c*p.H+ih)*p.W+iw]) * float64(w[wi])
+							s += t
+							g += math.Abs(t)
+						}
+					}
+				}
+				y[(m*p.OutH+oh)*p.OutW+ow], mag[(m*p.OutH+oh)*p.OutW+ow] = s, g
+			}
+		}
+	}
+	return y, mag
+}
+
+func convShapes() []ConvParams {
+	var ps []ConvParams
+	add := func(c, h, w, kh, kw, s, pad, dil int) {
+		p := ConvParams{C: c, H: h, W: w, KH: kh, KW: kw, StrideH: s, StrideW: s, PadT: pad, PadL: pad, DilH: dil, DilW: dil}
+		p.OutH = (h+2*pad-dil*(kh-1)-1)/s + 1
+		p.OutW = (w+2*pad-dil*(kw-1)-1)/s + 1
+		if p.OutH > 0 && p.OutW > 0 {
+			ps = append(ps, p)
+		}
+	}
+	for _, hw := range [][2]int{{1, 1}, {2, 3}, {5, 7}, {9, 9}, {13, 29}, {14, 14}, {17, 40}, {32, 33}} {
+		for _, s := range []int{1, 2} {
+			add(3, hw[0], hw[1], 3, 3, s, 1, 1)
+			add(2, hw[0], hw[1], 3, 3, s, 0, 1)
+		}
+		add(2, hw[0], hw[1], 1, 1, 1, 0, 1)
+		add(3, hw[0], hw[1], 5, 5, 2, 2, 1)
+		add(2, hw[0], hw[1], 3, 3, 1, 2, 2)
+		add(2, hw[0], hw[1], 3, 2, 3, 1, 1)
+	}
+	// Asymmetric padding: a larger output than symmetric pads give.
+	ps = append(ps, ConvParams{C: 2, H: 10, W: 19, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 0, PadL: 0, DilH: 1, DilW: 1, OutH: 5, OutW: 10})
+	return ps
+}
+
+func TestIm2colPackedConv(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, k := range twins() {
+		with(k, func() {
+			for _, p := range convShapes() {
+				const M = 7
+				x, w := randSlice(r, p.C*p.H*p.W), randSlice(r, M*p.K())
+				col := make([]float32, PackedBSize(p.K(), p.N()))
+				for i := range col {
+					col[i] = float32(math.NaN()) // every slot must be written
+				}
+				Im2colPacked(col, x, p)
+				y := make([]float32, M*p.N())
+				SgemmPacked(false, M, p.N(), p.K(), 1, w, p.K(), col, 0, y, p.N(), 2)
+				ref, mag := naiveConv(x, w, nil, M, p, false)
+				for i := range y {
+					if d := math.Abs(float64(y[i]) - ref[i]); !(d <= gemmTol(p.K(), mag[i])) {
+						t.Fatalf("%s %+v: y[%d] = %v, want %v", k.name, p, i, y[i], ref[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestDepthwise(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, k := range twins() {
+		with(k, func() {
+			for _, p := range convShapes() {
+				for _, withBias := range []bool{false, true} {
+					x, w := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*p.KH*p.KW)
+					var bias []float32
+					if withBias {
+						bias = randSlice(r, p.C)
+					}
+					y := make([]float32, p.C*p.N())
+					DepthwiseConv2D(y, x, w, bias, p, 2)
+					ref, mag := naiveConv(x, w, bias, p.C, p, true)
+					for i := range y {
+						if d := math.Abs(float64(y[i]) - ref[i]); !(d <= gemmTol(p.KH*p.KW, mag[i])) {
+							t.Fatalf("%s %+v bias=%v: y[%d] = %v, want %v", k.name, p, withBias, i, y[i], ref[i])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDepthwiseWide runs the vector rows on widths that leave every tail
+// length and enough channels to split across goroutines.
+func TestDepthwiseWide(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, k := range twins() {
+		with(k, func() {
+			for w := 20; w < 60; w += 3 {
+				for _, s := range []int{1, 2} {
+					p := ConvParams{C: 40, H: 12, W: w, KH: 3, KW: 3, StrideH: s, StrideW: s, PadT: 1, PadL: 1, DilH: 1, DilW: 1}
+					p.OutH, p.OutW = (12+2-3)/s+1, (w+2-3)/s+1
+					x, wt, b := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*9), randSlice(r, p.C)
+					y := make([]float32, p.C*p.N())
+					DepthwiseConv2D(y, x, wt, b, p, 2)
+					ref, mag := naiveConv(x, wt, b, p.C, p, true)
+					for i := range y {
+						if d := math.Abs(float64(y[i]) - ref[i]); !(d <= gemmTol(9, mag[i])) {
+							t.Fatalf("%s %s: y[%d] = %v, want %v", k.name, fmt.Sprint(p), i, y[i], ref[i])
+						}
+					}
+				}
+			}
+		})
+	}
+}
