@@ -183,12 +183,7 @@ func buildPRelu(b *Build) (Kernel, error) {
 }
 
 func init() {
-	reg := func(op string, b Builder, versions ...int64) {
-		for _, v := range versions {
-			Register("", op, v, b)
-		}
-	}
-	reg("Relu", ewActivation(ewFixed(ewUnary{
+	ewRegister("Relu", 1, ewActivation(ewFixed(ewUnary{
 		f: func(x float64) float64 {
 			if x < 0 {
 				return 0
@@ -203,7 +198,7 @@ func init() {
 		},
 		i: func(x int64) int64 { return max(x, 0) },
 	})), 1, 6, 13, 14)
-	reg("LeakyRelu", ewActivation(func(b *Build) ewUnary {
+	ewRegister("LeakyRelu", 1, ewActivation(func(b *Build) ewUnary {
 		alpha := float64(b.Float("alpha", 0.01))
 		a32 := float32(alpha)
 		return ewUnary{
@@ -221,20 +216,20 @@ func init() {
 			},
 		}
 	}), 1, 6, 16)
-	reg("PRelu", buildPRelu, 1, 6, 7, 9, 16)
-	reg("Sigmoid", ewActivation(ewFixed(ewUnary{f: ewSigmoid, f32: ewSigmoid32})), 1, 6, 13)
-	reg("Tanh", ewActivation(ewFixed(ewUnary{f: math.Tanh})), 1, 6, 13)
-	reg("HardSigmoid", ewActivation(func(b *Build) ewUnary {
+	ewRegister("PRelu", 2, buildPRelu, 1, 6, 7, 9, 16)
+	ewRegister("Sigmoid", 1, ewActivation(ewFixed(ewUnary{f: ewSigmoid, f32: ewSigmoid32})), 1, 6, 13)
+	ewRegister("Tanh", 1, ewActivation(ewFixed(ewUnary{f: math.Tanh})), 1, 6, 13)
+	ewRegister("HardSigmoid", 1, ewActivation(func(b *Build) ewUnary {
 		alpha, beta := float64(b.Float("alpha", 0.2)), float64(b.Float("beta", 0.5))
 		return ewUnary{f: func(x float64) float64 { return math.Max(0, math.Min(1, alpha*x+beta)) }}
 	}), 1, 6, 22)
-	reg("HardSwish", ewActivation(ewFixed(ewUnary{f: func(x float64) float64 {
+	ewRegister("HardSwish", 1, ewActivation(ewFixed(ewUnary{f: func(x float64) float64 {
 		return x * math.Max(0, math.Min(1, x/6+0.5))
 	}})), 14, 22)
-	reg("Gelu", buildGelu, 20)
-	reg("Softplus", ewActivation(ewFixed(ewUnary{f: ewSoftplus})), 1, 22)
-	reg("Softsign", ewActivation(ewFixed(ewUnary{f: func(x float64) float64 { return x / (1 + math.Abs(x)) }})), 1, 22)
-	reg("Elu", ewActivation(func(b *Build) ewUnary {
+	ewRegister("Gelu", 1, buildGelu, 20)
+	ewRegister("Softplus", 1, ewActivation(ewFixed(ewUnary{f: ewSoftplus})), 1, 22)
+	ewRegister("Softsign", 1, ewActivation(ewFixed(ewUnary{f: func(x float64) float64 { return x / (1 + math.Abs(x)) }})), 1, 22)
+	ewRegister("Elu", 1, ewActivation(func(b *Build) ewUnary {
 		alpha := float64(b.Float("alpha", 1))
 		return ewUnary{f: func(x float64) float64 {
 			if x < 0 {
@@ -243,7 +238,7 @@ func init() {
 			return x
 		}}
 	}), 1, 6, 22)
-	reg("Selu", ewActivation(func(b *Build) ewUnary {
+	ewRegister("Selu", 1, ewActivation(func(b *Build) ewUnary {
 		alpha := float64(b.Float("alpha", 1.67326319217681884765625))
 		gamma := float64(b.Float("gamma", 1.05070102214813232421875))
 		return ewUnary{f: func(x float64) float64 {
@@ -253,14 +248,14 @@ func init() {
 			return gamma * x
 		}}
 	}), 1, 6, 22)
-	reg("Celu", ewActivation(func(b *Build) ewUnary {
+	ewRegister("Celu", 1, ewActivation(func(b *Build) ewUnary {
 		alpha := float64(b.Float("alpha", 1))
 		return ewUnary{f: func(x float64) float64 {
 			return math.Max(0, x) + math.Min(0, alpha*math.Expm1(x/alpha))
 		}}
 	}), 12)
-	reg("Mish", ewActivation(ewFixed(ewUnary{f: func(x float64) float64 { return x * math.Tanh(ewSoftplus(x)) }})), 18, 22)
-	reg("ThresholdedRelu", ewActivation(func(b *Build) ewUnary {
+	ewRegister("Mish", 1, ewActivation(ewFixed(ewUnary{f: func(x float64) float64 { return x * math.Tanh(ewSoftplus(x)) }})), 18, 22)
+	ewRegister("ThresholdedRelu", 1, ewActivation(func(b *Build) ewUnary {
 		alpha := float64(b.Float("alpha", 1))
 		return ewUnary{f: func(x float64) float64 {
 			if x > alpha {
@@ -269,7 +264,7 @@ func init() {
 			return 0
 		}}
 	}), 10, 22)
-	reg("Shrink", ewActivation(func(b *Build) ewUnary {
+	ewRegister("Shrink", 1, ewActivation(func(b *Build) ewUnary {
 		bias, lambd := float64(b.Float("bias", 0)), float64(b.Float("lambd", 0.5))
 		f := func(x float64) float64 {
 			switch {
@@ -286,5 +281,5 @@ func init() {
 			u: func(x uint64) uint64 { return uint64(f(float64(x))) },
 		}
 	}), 9)
-	reg("Clip", buildClip, 1, 6, 11, 12, 13)
+	ewRegister("Clip", 1, buildClip, 1, 6, 11, 12, 13)
 }

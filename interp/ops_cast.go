@@ -427,19 +427,12 @@ func buildCastLike(b *Build) (Kernel, error) {
 		return nil, err
 	}
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-		if len(in) < 2 || in[1] == nil {
-			return nil, fmt.Errorf("CastLike needs two inputs")
-		}
 		out, err := CastTensor(ctx, in[0], in[1].DType, opt)
 		return []*Tensor{out}, err
 	}, nil
 }
 
 func init() {
-	for _, v := range []int64{1, 6, 9, 13, 19, 21, 23, 24, 25} {
-		Register("", "Cast", v, buildCast)
-	}
-	for _, v := range []int64{15, 19, 21, 23, 24, 25} {
-		Register("", "CastLike", v, buildCastLike)
-	}
+	ewRegister("Cast", 1, buildCast, 1, 6, 9, 13, 19, 21, 23, 24, 25)
+	ewRegister("CastLike", 2, buildCastLike, 15, 19, 21, 23, 24, 25)
 }

@@ -240,29 +240,24 @@ func whereKernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 }
 
 func init() {
-	reg := func(op string, b Builder, versions ...int64) {
-		for _, v := range versions {
-			Register("", op, v, b)
-		}
-	}
-	reg("Equal", ewCompareBuilder(ewEq), 1, 7, 11, 13, 19)
-	reg("Less", ewCompareBuilder(ewLt), 1, 7, 9, 13)
-	reg("Greater", ewCompareBuilder(ewGt), 1, 7, 9, 13)
-	reg("LessOrEqual", ewCompareBuilder(ewLe), 12, 16)
-	reg("GreaterOrEqual", ewCompareBuilder(ewGe), 12, 16)
-	reg("And", ewBoolBuilder(func(x, y bool) bool { return x && y }), 1, 7)
-	reg("Or", ewBoolBuilder(func(x, y bool) bool { return x || y }), 1, 7)
-	reg("Xor", ewBoolBuilder(func(x, y bool) bool { return x != y }), 1, 7)
-	reg("Not", func(*Build) (Kernel, error) { return ewNotKernel, nil }, 1)
-	reg("BitwiseAnd", ewBitwiseBuilder(func(x, y int64) int64 { return x & y }, func(x, y uint64) uint64 { return x & y }), 18)
-	reg("BitwiseOr", ewBitwiseBuilder(func(x, y int64) int64 { return x | y }, func(x, y uint64) uint64 { return x | y }), 18)
-	reg("BitwiseXor", ewBitwiseBuilder(func(x, y int64) int64 { return x ^ y }, func(x, y uint64) uint64 { return x ^ y }), 18)
-	reg("BitwiseNot", func(*Build) (Kernel, error) {
+	ewRegister("Equal", 2, ewCompareBuilder(ewEq), 1, 7, 11, 13, 19)
+	ewRegister("Less", 2, ewCompareBuilder(ewLt), 1, 7, 9, 13)
+	ewRegister("Greater", 2, ewCompareBuilder(ewGt), 1, 7, 9, 13)
+	ewRegister("LessOrEqual", 2, ewCompareBuilder(ewLe), 12, 16)
+	ewRegister("GreaterOrEqual", 2, ewCompareBuilder(ewGe), 12, 16)
+	ewRegister("And", 2, ewBoolBuilder(func(x, y bool) bool { return x && y }), 1, 7)
+	ewRegister("Or", 2, ewBoolBuilder(func(x, y bool) bool { return x || y }), 1, 7)
+	ewRegister("Xor", 2, ewBoolBuilder(func(x, y bool) bool { return x != y }), 1, 7)
+	ewRegister("Not", 1, func(*Build) (Kernel, error) { return ewNotKernel, nil }, 1)
+	ewRegister("BitwiseAnd", 2, ewBitwiseBuilder(func(x, y int64) int64 { return x & y }, func(x, y uint64) uint64 { return x & y }), 18)
+	ewRegister("BitwiseOr", 2, ewBitwiseBuilder(func(x, y int64) int64 { return x | y }, func(x, y uint64) uint64 { return x | y }), 18)
+	ewRegister("BitwiseXor", 2, ewBitwiseBuilder(func(x, y int64) int64 { return x ^ y }, func(x, y uint64) uint64 { return x ^ y }), 18)
+	ewRegister("BitwiseNot", 1, func(*Build) (Kernel, error) {
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 			out, err := ewMapNum(ctx, in[0], ewUnary{i: func(v int64) int64 { return ^v }, u: func(v uint64) uint64 { return ^v }})
 			return []*Tensor{out}, err
 		}, nil
 	}, 18)
-	reg("BitShift", buildBitShift, 11)
-	reg("Where", func(*Build) (Kernel, error) { return whereKernel, nil }, 9, 16)
+	ewRegister("BitShift", 2, buildBitShift, 11)
+	ewRegister("Where", 3, func(*Build) (Kernel, error) { return whereKernel, nil }, 9, 16)
 }

@@ -545,42 +545,65 @@ func ewBuildIsInf(b *Build) (Kernel, error) {
 	}, nil
 }
 
-func init() {
-	reg := func(op string, b Builder, versions ...int64) {
-		for _, v := range versions {
-			Register("", op, v, b)
+// ewRegister registers b for op at each version, checking that the first
+// arity inputs are present tensors before the kernel runs.
+func ewRegister(op string, arity int, b Builder, versions ...int64) {
+	checked := func(bld *Build) (Kernel, error) {
+		k, err := b(bld)
+		if err != nil {
+			return nil, err
 		}
+		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+			if len(in) < arity {
+				return nil, fmt.Errorf("%s needs %d inputs, got %d", op, arity, len(in))
+			}
+			for i, t := range in[:arity] {
+				if t == nil {
+					return nil, fmt.Errorf("%s: input %d is required", op, i)
+				}
+				if t.Kind != KindTensor {
+					return nil, fmt.Errorf("%s: input %d must be a tensor, got %s", op, i, t)
+				}
+			}
+			return k(ctx, in)
+		}, nil
 	}
+	for _, v := range versions {
+		Register("", op, v, checked)
+	}
+}
+
+func init() {
 	std := []int64{1, 6, 13}
-	reg("Abs", ewUnaryBuilder(ewUnary{f: math.Abs, f32: func(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }, i: ewAbsI, u: func(v uint64) uint64 { return v }}), std...)
-	reg("Neg", ewUnaryBuilder(ewUnary{f: func(v float64) float64 { return -v }, f32: func(v float32) float32 { return -v }, i: func(v int64) int64 { return -v }}), std...)
-	reg("Exp", ewUnaryBuilder(ewFloatOnly(math.Exp)), std...)
-	reg("Log", ewUnaryBuilder(ewFloatOnly(math.Log)), std...)
-	reg("Sqrt", ewUnaryBuilder(ewFloatOnly(math.Sqrt)), std...)
-	reg("Reciprocal", ewUnaryBuilder(ewUnary{f: func(v float64) float64 { return 1 / v }, f32: func(v float32) float32 { return 1 / v }}), std...)
-	reg("Floor", ewUnaryBuilder(ewFloatOnly(math.Floor)), std...)
-	reg("Ceil", ewUnaryBuilder(ewFloatOnly(math.Ceil)), std...)
-	reg("Round", ewUnaryBuilder(ewFloatOnly(math.RoundToEven)), 11, 22)
-	reg("Sign", ewUnaryBuilder(ewUnary{f: ewSignF, i: ewSignI, u: ewSignU}), 9, 13)
+	ewRegister("Abs", 1, ewUnaryBuilder(ewUnary{f: math.Abs, f32: func(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }, i: ewAbsI, u: func(v uint64) uint64 { return v }}), std...)
+	ewRegister("Neg", 1, ewUnaryBuilder(ewUnary{f: func(v float64) float64 { return -v }, f32: func(v float32) float32 { return -v }, i: func(v int64) int64 { return -v }}), std...)
+	ewRegister("Exp", 1, ewUnaryBuilder(ewFloatOnly(math.Exp)), std...)
+	ewRegister("Log", 1, ewUnaryBuilder(ewFloatOnly(math.Log)), std...)
+	ewRegister("Sqrt", 1, ewUnaryBuilder(ewFloatOnly(math.Sqrt)), std...)
+	ewRegister("Reciprocal", 1, ewUnaryBuilder(ewUnary{f: func(v float64) float64 { return 1 / v }, f32: func(v float32) float32 { return 1 / v }}), std...)
+	ewRegister("Floor", 1, ewUnaryBuilder(ewFloatOnly(math.Floor)), std...)
+	ewRegister("Ceil", 1, ewUnaryBuilder(ewFloatOnly(math.Ceil)), std...)
+	ewRegister("Round", 1, ewUnaryBuilder(ewFloatOnly(math.RoundToEven)), 11, 22)
+	ewRegister("Sign", 1, ewUnaryBuilder(ewUnary{f: ewSignF, i: ewSignI, u: ewSignU}), 9, 13)
 	for op, f := range map[string]func(float64) float64{
 		"Sin": math.Sin, "Cos": math.Cos, "Tan": math.Tan, "Asin": math.Asin, "Acos": math.Acos, "Atan": math.Atan,
 	} {
-		reg(op, ewUnaryBuilder(ewFloatOnly(f)), 7, 22)
+		ewRegister(op, 1, ewUnaryBuilder(ewFloatOnly(f)), 7, 22)
 	}
 	for op, f := range map[string]func(float64) float64{
 		"Sinh": math.Sinh, "Cosh": math.Cosh, "Asinh": math.Asinh, "Acosh": math.Acosh, "Atanh": math.Atanh,
 	} {
-		reg(op, ewUnaryBuilder(ewFloatOnly(f)), 9, 22)
+		ewRegister(op, 1, ewUnaryBuilder(ewFloatOnly(f)), 9, 22)
 	}
-	reg("Erf", ewUnaryBuilder(ewUnary{f: math.Erf,
+	ewRegister("Erf", 1, ewUnaryBuilder(ewUnary{f: math.Erf,
 		i: func(v int64) int64 { return int64(math.Erf(float64(v))) },
 		u: func(v uint64) uint64 { return uint64(math.Erf(float64(v))) }}), 9, 13)
-	reg("IsNaN", func(*Build) (Kernel, error) { return ewIsNaNKernel, nil }, 9, 13, 20)
-	reg("IsInf", ewBuildIsInf, 10, 20)
-	reg("Pow", ewBuildPow, 1, 7, 12, 13, 15)
-	reg("Mod", ewBuildMod, 10, 13)
-	reg("Min", ewVariadic(ewMinFns), 1, 6, 8, 12, 13)
-	reg("Max", ewVariadic(ewMaxFns), 1, 6, 8, 12, 13)
-	reg("Sum", ewVariadic(ewSumFns), 1, 6, 8, 13)
-	reg("Mean", ewBuildMean, 1, 6, 8, 13)
+	ewRegister("IsNaN", 1, func(*Build) (Kernel, error) { return ewIsNaNKernel, nil }, 9, 13, 20)
+	ewRegister("IsInf", 1, ewBuildIsInf, 10, 20)
+	ewRegister("Pow", 2, ewBuildPow, 1, 7, 12, 13, 15)
+	ewRegister("Mod", 2, ewBuildMod, 10, 13)
+	ewRegister("Min", 1, ewVariadic(ewMinFns), 1, 6, 8, 12, 13)
+	ewRegister("Max", 1, ewVariadic(ewMaxFns), 1, 6, 8, 12, 13)
+	ewRegister("Sum", 1, ewVariadic(ewSumFns), 1, 6, 8, 13)
+	ewRegister("Mean", 1, ewBuildMean, 1, 6, 8, 13)
 }
