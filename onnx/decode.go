@@ -78,6 +78,7 @@ func modelFromProto(mp *pb.ModelProto) (*Model, error) {
 	if m.Graph, err = d.graph(mp.Graph, nil, 0); err != nil {
 		return nil, err
 	}
+	m.Graph.LegacyInitializerInputs = m.IRVersion < 4
 	for _, fp := range mp.Functions {
 		f, err := d.function(fp)
 		if err != nil {

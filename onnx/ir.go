@@ -91,6 +91,11 @@ type Graph struct {
 	Parent       *Graph // enclosing graph of a subgraph, nil for the main graph
 	Owner        *Node  // node whose attribute holds this subgraph
 
+	// LegacyInitializerInputs is set for IR < 4 models, which list every
+	// initializer among the graph inputs: there they are constants, not
+	// inputs a caller overrides (as ONNX Runtime also treats them).
+	LegacyInitializerInputs bool
+
 	quantAnnotations [][]byte
 	unknown          []byte
 	nameSeq          int

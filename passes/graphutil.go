@@ -8,14 +8,15 @@ import (
 
 // ConstTensor returns the constant a value holds: an initializer, or the
 // output of a Constant node with a tensor value. Nil if it is not constant.
-// Graph inputs backed by initializers (IR < 4) are not constant: callers
-// may feed them.
+// Graph inputs with an initializer (a default value) are not constant:
+// callers may feed them, except in IR < 4 models where every initializer is
+// listed as an input.
 func ConstTensor(v *onnx.Value) *onnx.Tensor {
 	if v == nil {
 		return nil
 	}
 	if v.Const != nil {
-		if v.IsGraphInput() {
+		if v.IsGraphInput() && !v.Graph().Root().LegacyInitializerInputs {
 			return nil
 		}
 		return v.Const

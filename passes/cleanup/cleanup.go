@@ -30,7 +30,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	total := 0
 	for _, r := range []func(*passes.Context, *onnx.Model, *onnx.Graph) int{
 		constantsToInitializers, inlineConstantIf, removeIdentities, removeNoOps,
-		mergeTransposes, mergeReshapes, cancelSqueezeUnsqueeze, dedupeInitializers, cse,
+		mergeTransposes, transposeThroughGather, mergeReshapes, cancelSqueezeUnsqueeze, dedupeInitializers, cse,
 		removeDead,
 	} {
 		for _, g := range m.Graphs() {
@@ -307,6 +307,60 @@ func mergeTransposes(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		if !passes.IsUsed(prev.Output(0)) {
 			g.RemoveNodes(prev)
 		}
+		n++
+	}
+	return n
+}
+
+// transposeThroughGather rewrites Gather(Transpose(x, perm), i, axis) with a
+// scalar index i as Transpose(Gather(x, i, perm[axis]), perm'), where perm'
+// is perm without the gathered axis; when perm' is the identity (as after
+// picking one time step of an RNN's output) the Transpose disappears.
+func transposeThroughGather(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	n := 0
+	for _, gather := range slices.Clone(g.Nodes) {
+		if gather.Graph != g || gather.OpType != "Gather" || gather.Domain != "" {
+			continue
+		}
+		tr := gather.Input(0).Producer()
+		if tr == nil || tr.Graph != g || tr.OpType != "Transpose" || tr.Domain != "" || gather.Input(0).NumUses() != 1 || gather.Input(0).IsGraphOutput() {
+			continue
+		}
+		idx := passes.ConstTensor(gather.Input(1))
+		perm := tr.AttrInts("perm", nil)
+		if idx == nil || len(idx.Dims) != 0 || perm == nil {
+			continue
+		}
+		axis := gather.AttrInt("axis", 0)
+		if axis < 0 {
+			axis += int64(len(perm))
+		}
+		if axis < 0 || axis >= int64(len(perm)) {
+			continue
+		}
+		removed := perm[axis]
+		var rest []int64
+		for i, p := range perm {
+			if int64(i) == axis {
+				continue
+			}
+			if p > removed {
+				p--
+			}
+			rest = append(rest, p)
+		}
+		identity := true
+		for i, p := range rest {
+			if p != int64(i) {
+				identity = false
+			}
+		}
+		if !identity || !c.Allow() {
+			continue // a remaining Transpose would not save a node
+		}
+		gather.SetInput(0, tr.Input(0))
+		gather.SetAttr(onnx.IntAttr("axis", removed))
+		g.RemoveNodes(tr)
 		n++
 	}
 	return n
