@@ -270,7 +270,7 @@ func (c *ShapeCtx) InferGraph(g *onnx.Graph, inputs []*onnx.Type) []*onnx.Type {
 	return c.st.inferBody(g, inputs)
 }
 
-// GraphResult is one output of an inferred subgraph.
+// graphOut is the content and value of output i of an inferred subgraph.
 func (c *ShapeCtx) graphOut(g *onnx.Graph, i int) ([]onnx.Dim, *Tensor) {
 	v := g.Outputs[i]
 	return c.st.info.Symbolic[v], c.st.info.Consts[v]
@@ -424,7 +424,7 @@ func (st *shapeState) constOf(v *onnx.Value, maxElems int64) *Tensor {
 	if t := st.info.Consts[v]; t != nil {
 		return t
 	}
-	if v.Const == nil || (v.IsGraphInput() && v.Graph().Parent == nil) {
+	if v.Const == nil || st.overridable(v) {
 		return nil
 	}
 	if t, ok := st.initConst[v]; ok {
@@ -445,7 +445,14 @@ func (st *shapeState) isConst(v *onnx.Value) bool {
 	if st.info.Consts[v] != nil {
 		return true
 	}
-	return v.Const != nil && !(v.IsGraphInput() && v.Graph().Parent == nil)
+	return v.Const != nil && !st.overridable(v)
+}
+
+// overridable reports whether an initializer is also a main-graph input that
+// callers may feed (IR ≥ 4; before that every initializer had to be listed
+// as an input, and runtimes treat them as constants).
+func (st *shapeState) overridable(v *onnx.Value) bool {
+	return st.m.IRVersion >= 4 && v.IsGraphInput() && v.Graph().Parent == nil
 }
 
 func shConstElems(v *onnx.Value, st *shapeState) int64 {

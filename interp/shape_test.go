@@ -673,3 +673,30 @@ func TestShapeIfConstant(t *testing.T) {
 		t.Errorf("Reshape by the If output: %s (content %v, warnings %v)", got, info.Symbolic[ifn.Output(0)], info.Warnings)
 	}
 }
+
+// TestShapeDeclared merges declared and inferred types: a declared static dim
+// is never replaced (a conflict is a warning), a declared symbol gives way to
+// an inferred number.
+func TestShapeDeclared(t *testing.T) {
+	b := newGraph(13)
+	x := b.in("x", onnx.Float, 2, 3)
+	conflict := b.node("Relu", []*onnx.Value{x})
+	conflict.Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(2, 5))
+	vague := b.node("Relu", []*onnx.Value{x})
+	vague.Type = onnx.TensorType(onnx.Float, onnx.Shape{onnx.Sym("N"), onnx.Dim{}})
+	b.g.ValueInfo = []*onnx.Value{conflict, vague}
+	b.g.Outputs = []*onnx.Value{conflict, vague}
+	info, err := interp.InferShapes(b.m, interp.ShapeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := conflict.Type.String(); got != "float32[2,5]" {
+		t.Errorf("conflicting declaration: %s", got)
+	}
+	if got := vague.Type.String(); got != "float32[2,3]" {
+		t.Errorf("vague declaration: %s", got)
+	}
+	if len(info.Warnings) != 1 || !strings.Contains(info.Warnings[0], "dimension 1 differs") {
+		t.Errorf("warnings: %q", info.Warnings)
+	}
+}
