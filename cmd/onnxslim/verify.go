@@ -122,7 +122,7 @@ func runVerify(_ context.Context, c *cli.Command) error {
 		return err
 	}
 	quiet := c.Bool("quiet")
-	done := func() {}
+	var done func()
 	opts.Progress, done = progress(c, "verify", quiet)
 	rep, err := verify.Compare(a, b, opts)
 	done()

@@ -169,6 +169,10 @@ func Compare(a, b *onnx.Model, opts Options) *Diff {
 	d.Ops = opCounts(a, b)
 	d.Lines = lineDiff(mt.a, mt.b)
 
+	// Empty lists, not null, so that tools can iterate without checks.
+	d.Removed, d.Added, d.Changed = orEmpty(d.Removed), orEmpty(d.Added), orEmpty(d.Changed)
+	d.IO, d.Initializers = orEmpty(d.IO), orEmpty(d.Initializers)
+
 	s := &d.Summary
 	s.Nodes = delta(int64(len(mt.a)), int64(len(mt.b)))
 	s.Parameters = delta(params(a), params(b))
@@ -186,6 +190,13 @@ func Compare(a, b *onnx.Model, opts Options) *Diff {
 	s.Added, s.Removed, s.Changed, s.Renamed = len(d.Added), len(d.Removed), len(d.Changed), mt.renamed
 	s.Initializers, s.Signature = len(d.Initializers), len(d.IO)
 	return d
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func hasGraph(m *onnx.Model) bool { return m != nil && m.Graph != nil }
