@@ -1,0 +1,423 @@
+package interp
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+type rnnKind int
+
+const (
+	kindRNN rnnKind = iota
+	kindGRU
+	kindLSTM
+)
+
+// gates per kind (G) and activations per direction.
+func (k rnnKind) gates() int { return [...]int{1, 3, 4}[k] }
+func (k rnnKind) acts() int  { return [...]int{1, 2, 3}[k] }
+
+type activation func(float32) float32
+
+func sigmoid32(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
+
+func makeActivation(name string, alpha, beta *float32) (activation, error) {
+	a := func(def float32) float32 {
+		if alpha != nil {
+			return *alpha
+		}
+		return def
+	}
+	b := func(def float32) float32 {
+		if beta != nil {
+			return *beta
+		}
+		return def
+	}
+	switch strings.ToLower(name) {
+	case "sigmoid":
+		return sigmoid32, nil
+	case "tanh":
+		return func(x float32) float32 { return float32(math.Tanh(float64(x))) }, nil
+	case "relu":
+		return func(x float32) float32 { return max(x, 0) }, nil
+	case "affine":
+		al, be := a(1), b(0)
+		return func(x float32) float32 { return al*x + be }, nil
+	case "leakyrelu":
+		al := a(0.01)
+		return func(x float32) float32 {
+			if x < 0 {
+				return al * x
+			}
+			return x
+		}, nil
+	case "thresholdedrelu":
+		al := a(1)
+		return func(x float32) float32 {
+			if x > al {
+				return x
+			}
+			return 0
+		}, nil
+	case "scaledtanh":
+		al, be := a(1), b(1)
+		return func(x float32) float32 { return al * float32(math.Tanh(float64(be*x))) }, nil
+	case "hardsigmoid":
+		al, be := a(0.2), b(0.5)
+		return func(x float32) float32 { return min(max(al*x+be, 0), 1) }, nil
+	case "elu":
+		al := a(1)
+		return func(x float32) float32 {
+			if x < 0 {
+				return al * float32(math.Expm1(float64(x)))
+			}
+			return x
+		}, nil
+	case "softsign":
+		return func(x float32) float32 { return x / (1 + float32(math.Abs(float64(x)))) }, nil
+	case "softplus":
+		return func(x float32) float32 { return float32(math.Log1p(math.Exp(float64(x)))) }, nil
+	}
+	return nil, fmt.Errorf("unknown activation %q", name)
+}
+
+type rnnAttrs struct {
+	kind        rnnKind
+	hidden      int
+	dirs        int
+	reverse     bool // single direction, reverse
+	acts        []activation
+	clip        float32
+	inputForget bool
+	lbr         bool
+	layout      int64
+}
+
+func rnnBuilder(kind rnnKind) Builder {
+	return func(b *Build) (Kernel, error) {
+		a := &rnnAttrs{kind: kind, hidden: int(b.Int("hidden_size", 0)), clip: b.Float("clip", 0),
+			inputForget: b.Int("input_forget", 0) != 0, lbr: b.Int("linear_before_reset", 0) != 0,
+			layout: b.Int("layout", 0)}
+		switch dir := b.String("direction", "forward"); dir {
+		case "forward":
+			a.dirs = 1
+		case "reverse":
+			a.dirs, a.reverse = 1, true
+		case "bidirectional":
+			a.dirs = 2
+		default:
+			return nil, fmt.Errorf("unknown direction %q", dir)
+		}
+		var names []string
+		if at := b.Node.Attr("activations"); at != nil {
+			for _, s := range at.Strings {
+				names = append(names, string(s))
+			}
+		}
+		defs := [][]string{{"Tanh"}, {"Sigmoid", "Tanh"}, {"Sigmoid", "Tanh", "Tanh"}}[kind]
+		if len(names) == 0 {
+			for range a.dirs {
+				names = append(names, defs...)
+			}
+		}
+		if len(names) == len(defs) && a.dirs == 2 {
+			names = append(names, names...)
+		}
+		if len(names) != kind.acts()*a.dirs {
+			return nil, fmt.Errorf("%d activations given, want %d", len(names), kind.acts()*a.dirs)
+		}
+		alphas, betas := b.Floats("activation_alpha", nil), b.Floats("activation_beta", nil)
+		for i, n := range names {
+			var al, be *float32
+			if i < len(alphas) {
+				al = &alphas[i]
+			}
+			if i < len(betas) {
+				be = &betas[i]
+			}
+			f, err := makeActivation(n, al, be)
+			if err != nil {
+				return nil, err
+			}
+			a.acts = append(a.acts, f)
+		}
+		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) { return a.run(ctx, in) }, nil
+	}
+}
+
+func optIn(in []*Tensor, i int) *Tensor {
+	if len(in) > i {
+		return in[i]
+	}
+	return nil
+}
+
+// run evaluates the recurrence. Inputs: X, W, R, B, sequence_lens,
+// initial_h, (LSTM) initial_c, P.
+func (a *rnnAttrs) run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	if len(in) < 3 {
+		return nil, fmt.Errorf("needs X, W and R")
+	}
+	xt := in[0]
+	if len(xt.Shape) != 3 {
+		return nil, fmt.Errorf("X must be 3-D, got %v", xt.Shape)
+	}
+	seq, batch, isz := xt.Shape[0], xt.Shape[1], xt.Shape[2]
+	if a.layout != 0 {
+		seq, batch = batch, seq
+	}
+	G, H, D := a.kind.gates(), a.hidden, a.dirs
+	if H <= 0 {
+		H = in[2].Shape[len(in[2].Shape)-1]
+	}
+	want := map[int][]int{1: {D, G * H, isz}, 2: {D, G * H, H}, 3: {D, 2 * G * H}, 5: {D, batch, H}, 6: {D, batch, H}, 7: {D, 3 * H}}
+	if a.layout != 0 {
+		want[5], want[6] = []int{batch, D, H}, []int{batch, D, H}
+	}
+	v := make([][]float32, 8)
+	for i := 0; i < 8; i++ {
+		t := optIn(in, i)
+		if t == nil || i == 4 || (a.kind != kindLSTM && i > 5) {
+			continue
+		}
+		if w, ok := want[i]; ok && fmt.Sprint(w) != fmt.Sprint(t.Shape) {
+			return nil, fmt.Errorf("input %d has shape %v, want %v", i, t.Shape, w)
+		}
+		f, err := floatIn(t)
+		if err != nil {
+			return nil, err
+		}
+		v[i] = f
+	}
+	x, W, R, B, h0, c0, P := v[0], v[1], v[2], v[3], v[5], v[6], v[7]
+	seqLens := make([]int, batch)
+	for i := range seqLens {
+		seqLens[i] = seq
+	}
+	if sl := optIn(in, 4); sl != nil {
+		l, err := intsOf(sl)
+		if err != nil || len(l) != batch {
+			return nil, fmt.Errorf("sequence_lens must hold %d integers", batch)
+		}
+		for i, n := range l {
+			if n < 0 || n > int64(seq) {
+				return nil, fmt.Errorf("sequence length %d is out of range", n)
+			}
+			seqLens[i] = int(n)
+		}
+	}
+	// x as [seq][batch][isz] regardless of layout.
+	if a.layout != 0 {
+		tx := make([]float32, len(x))
+		for bi := 0; bi < batch; bi++ {
+			for t := 0; t < seq; t++ {
+				copy(tx[(t*batch+bi)*isz:(t*batch+bi+1)*isz], x[(bi*seq+t)*isz:(bi*seq+t+1)*isz])
+			}
+		}
+		x = tx
+	}
+	y := make([]float32, seq*D*batch*H)
+	yh := make([]float32, D*batch*H)
+	yc := make([]float32, D*batch*H)
+	th := ctx.Threads()
+	for d := 0; d < D; d++ {
+		reverse := a.reverse || d == 1
+		Wd := W[d*G*H*isz : (d+1)*G*H*isz]
+		Rd := R[d*G*H*H : (d+1)*G*H*H]
+		// Input projections of all steps at once: [seq·batch, G·H].
+		xw := make([]float32, seq*batch*G*H)
+		sgemm(th, false, true, seq*batch, G*H, isz, 1, x, isz, Wd, isz, 0, xw, G*H)
+		var wb, rb []float32
+		if B != nil {
+			wb = B[d*2*G*H : d*2*G*H+G*H]
+			rb = B[d*2*G*H+G*H : (d+1)*2*G*H]
+		}
+		h := make([]float32, batch*H)
+		c := make([]float32, batch*H)
+		for bi := 0; bi < batch; bi++ {
+			for j := 0; j < H; j++ {
+				if h0 != nil {
+					h[bi*H+j] = h0[a.stateIdx(d, bi, j, batch, H)]
+				}
+				if c0 != nil {
+					c[bi*H+j] = c0[a.stateIdx(d, bi, j, batch, H)]
+				}
+			}
+		}
+		var p []float32
+		if P != nil {
+			p = P[d*3*H : (d+1)*3*H]
+		}
+		acts := a.acts[d*a.kind.acts() : (d+1)*a.kind.acts()]
+		hr := make([]float32, batch*G*H)
+		rh := make([]float32, batch*H) // GRU: r ⊙ h
+		for step := 0; step < seq; step++ {
+			sgemm(th, false, true, batch, G*H, H, 1, h, H, Rd, H, 0, hr, G*H)
+			for bi := 0; bi < batch; bi++ {
+				t := step
+				if reverse {
+					t = seqLens[bi] - 1 - step
+				}
+				if t < 0 || step >= seqLens[bi] {
+					continue
+				}
+				xg := xw[(t*batch+bi)*G*H : (t*batch+bi+1)*G*H]
+				hg := hr[bi*G*H : (bi+1)*G*H]
+				hb, cb := h[bi*H:(bi+1)*H], c[bi*H:(bi+1)*H]
+				a.cell(acts, xg, hg, wb, rb, p, hb, cb, Rd, rh[bi*H:(bi+1)*H])
+				for j := 0; j < H; j++ {
+					y[((t*D+d)*batch+bi)*H+j] = hb[j]
+				}
+			}
+		}
+		copy(yh[d*batch*H:], h)
+		copy(yc[d*batch*H:], c)
+	}
+	dt := xt.DType
+	yShape := []int{seq, D, batch, H}
+	hShape := []int{D, batch, H}
+	if a.layout != 0 {
+		// [seq, D, batch, H] -> [batch, seq, D, H]; [D, batch, H] -> [batch, D, H].
+		ty := make([]float32, len(y))
+		for t := 0; t < seq; t++ {
+			for d := 0; d < D; d++ {
+				for bi := 0; bi < batch; bi++ {
+					copy(ty[((bi*seq+t)*D+d)*H:], y[((t*D+d)*batch+bi)*H:((t*D+d)*batch+bi+1)*H])
+				}
+			}
+		}
+		y, yShape = ty, []int{batch, seq, D, H}
+		yh, yc = swap01(yh, D, batch, H), swap01(yc, D, batch, H)
+		hShape = []int{batch, D, H}
+	}
+	ctx.New(onnx.Float, yShape...) // memory-limit check
+	outs := make([]*Tensor, 3)
+	var err error
+	if outs[0], err = floatOut(dt, yShape, y); err != nil {
+		return nil, err
+	}
+	if outs[1], err = floatOut(dt, hShape, yh); err != nil {
+		return nil, err
+	}
+	if outs[2], err = floatOut(dt, hShape, yc); err != nil {
+		return nil, err
+	}
+	return outs, nil
+}
+
+func swap01(v []float32, a, b, n int) []float32 {
+	out := make([]float32, len(v))
+	for i := 0; i < a; i++ {
+		for j := 0; j < b; j++ {
+			copy(out[(j*a+i)*n:(j*a+i+1)*n], v[(i*b+j)*n:(i*b+j+1)*n])
+		}
+	}
+	return out
+}
+
+func (a *rnnAttrs) stateIdx(d, bi, j, batch, H int) int {
+	if a.layout != 0 {
+		return (bi*a.dirs+d)*H + j
+	}
+	return (d*batch+bi)*H + j
+}
+
+func (a *rnnAttrs) clipv(x float32) float32 {
+	if a.clip > 0 {
+		return min(max(x, -a.clip), a.clip)
+	}
+	return x
+}
+
+// cell advances one batch entry by one step: xg are the input projections
+// (G·H), hg = h·Rᵀ (G·H); h and c are updated in place.
+func (a *rnnAttrs) cell(acts []activation, xg, hg, wb, rb, p, h, c, R, rh []float32) {
+	H := len(h)
+	bias := func(g, j int) float32 {
+		if wb == nil {
+			return 0
+		}
+		return wb[g*H+j] + rb[g*H+j]
+	}
+	switch a.kind {
+	case kindRNN:
+		for j := 0; j < H; j++ {
+			h[j] = acts[0](a.clipv(xg[j] + hg[j] + bias(0, j)))
+		}
+	case kindLSTM:
+		f, g, hh := acts[0], acts[1], acts[2]
+		for j := 0; j < H; j++ {
+			var pi, po, pf float32
+			if p != nil {
+				pi, po, pf = p[j], p[H+j], p[2*H+j]
+			}
+			it := f(a.clipv(xg[j] + hg[j] + bias(0, j) + pi*c[j]))
+			ft := f(a.clipv(xg[2*H+j] + hg[2*H+j] + bias(2, j) + pf*c[j]))
+			if a.inputForget {
+				ft = 1 - it
+			}
+			ct := g(a.clipv(xg[3*H+j] + hg[3*H+j] + bias(3, j)))
+			c[j] = ft*c[j] + it*ct
+			ot := f(a.clipv(xg[H+j] + hg[H+j] + bias(1, j) + po*c[j]))
+			h[j] = ot * hh(c[j])
+		}
+	case kindGRU:
+		f, g := acts[0], acts[1]
+		z := make([]float32, H)
+		r := make([]float32, H)
+		for j := 0; j < H; j++ {
+			z[j] = f(a.clipv(xg[j] + hg[j] + bias(0, j)))
+			r[j] = f(a.clipv(xg[H+j] + hg[H+j] + bias(1, j)))
+		}
+		var rbh, wbh []float32
+		if wb != nil {
+			wbh, rbh = wb[2*H:3*H], rb[2*H:3*H]
+		}
+		if !a.lbr {
+			// (r ⊙ h)·Rhᵀ needs its own product.
+			for j := range rh {
+				rh[j] = r[j] * h[j]
+			}
+			Rh := R[2*H*H : 3*H*H]
+			hn := make([]float32, H)
+			for j := 0; j < H; j++ {
+				var s float32
+				row := Rh[j*H : (j+1)*H]
+				for k, v := range row {
+					s += v * rh[k]
+				}
+				hn[j] = s
+			}
+			for j := 0; j < H; j++ {
+				b := float32(0)
+				if wb != nil {
+					b = wbh[j] + rbh[j]
+				}
+				ht := g(a.clipv(xg[2*H+j] + hn[j] + b))
+				h[j] = (1-z[j])*ht + z[j]*h[j]
+			}
+			return
+		}
+		for j := 0; j < H; j++ {
+			var bw, br float32
+			if wb != nil {
+				bw, br = wbh[j], rbh[j]
+			}
+			ht := g(a.clipv(xg[2*H+j] + r[j]*(hg[2*H+j]+br) + bw))
+			h[j] = (1-z[j])*ht + z[j]*h[j]
+		}
+	}
+}
+
+func init() {
+	for _, v := range []int64{1, 7, 14, 22} {
+		Register("", "RNN", v, rnnBuilder(kindRNN))
+		Register("", "GRU", v, rnnBuilder(kindGRU))
+		Register("", "LSTM", v, rnnBuilder(kindLSTM))
+	}
+	Register("", "GRU", 3, rnnBuilder(kindGRU))
+}
