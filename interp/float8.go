@@ -260,4 +260,9 @@ func IsFloat8(dt onnx.DataType) bool {
 
 // Float64ToFloat16 rounds a float64 to half precision once (a detour through
 // float32 could round twice).
-func Float64ToFloat16(f float64) uint16 { return fmtF16.encode(f, false) }
+func Float64ToFloat16(f float64) uint16 {
+	if g := float32(f); float64(g) == f {
+		return Float32ToFloat16(g) // exact in float32: one rounding either way
+	}
+	return fmtF16.encode(f, false)
+}

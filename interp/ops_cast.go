@@ -330,11 +330,14 @@ func CastTensor(ctx *Ctx, t *Tensor, to onnx.DataType, opt CastOptions) (*Tensor
 	if t.DType == onnx.Complex64 || t.DType == onnx.Complex128 || to == onnx.Complex64 || to == onnx.Complex128 {
 		return nil, fmt.Errorf("Cast between %s and %s is not supported", t.DType, to)
 	}
+	out := ctx.New(to, t.Shape...)
+	if castFast(t, out) {
+		return out, nil
+	}
 	src, err := decodeCastSource(t)
 	if err != nil {
 		return nil, err
 	}
-	out := ctx.New(to, t.Shape...)
 	dst, err := newCastTarget(out, t.DType, opt)
 	if err != nil {
 		return nil, err
@@ -376,6 +379,111 @@ func CastTensor(ctx *Ctx, t *Tensor, to onnx.DataType, opt CastOptions) (*Tensor
 		}
 	}
 	return out, nil
+}
+
+// castNative is the storage of the types Go converts exactly as Cast does.
+type castNative interface {
+	int8 | int16 | int32 | int64 | uint8 | uint16 | uint32 | uint64 | float32 | float64
+}
+
+func castNativeTo[S castNative](src []S, out any) {
+	switch d := out.(type) {
+	case []float32:
+		castConvert(src, d)
+	case []float64:
+		castConvert(src, d)
+	case []int64:
+		castConvert(src, d)
+	case []int32:
+		castConvert(src, d)
+	case []int16:
+		castConvert(src, d)
+	case []int8:
+		castConvert(src, d)
+	case []uint64:
+		castConvert(src, d)
+	case []uint32:
+		castConvert(src, d)
+	case []uint16:
+		castConvert(src, d)
+	case []uint8:
+		castConvert(src, d)
+	}
+}
+
+func castConvert[S, D castNative](src []S, dst []D) {
+	for i, v := range src {
+		dst[i] = D(v)
+	}
+}
+
+// castNativeType reports whether dt's storage holds its values as a plain
+// Go number (not float16, float8, 4/2-bit, bool or string).
+func castNativeType(dt onnx.DataType) bool {
+	switch dt {
+	case onnx.Float, onnx.Double, onnx.Int64, onnx.Int32, onnx.Int16, onnx.Int8,
+		onnx.Uint64, onnx.Uint32, onnx.Uint16, onnx.Uint8:
+		return true
+	}
+	return false
+}
+
+// castFast converts the common cases without widening through float64:
+// between native types where Go's conversion is Cast's (integers wrap,
+// floats round to nearest even; float to integer is left to the slow path
+// for its NaN and range rules), and float32 to and from float16/bfloat16.
+func castFast(t, out *Tensor) bool {
+	from, to := t.DType, out.DType
+	if castNativeType(from) && castNativeType(to) && !(from.IsFloat() && !to.IsFloat()) {
+		switch d := t.Data.(type) {
+		case []float32:
+			castNativeTo(d, out.Data)
+		case []float64:
+			castNativeTo(d, out.Data)
+		case []int64:
+			castNativeTo(d, out.Data)
+		case []int32:
+			castNativeTo(d, out.Data)
+		case []int16:
+			castNativeTo(d, out.Data)
+		case []int8:
+			castNativeTo(d, out.Data)
+		case []uint64:
+			castNativeTo(d, out.Data)
+		case []uint32:
+			castNativeTo(d, out.Data)
+		case []uint16:
+			castNativeTo(d, out.Data)
+		case []uint8:
+			castNativeTo(d, out.Data)
+		default:
+			return false
+		}
+		return true
+	}
+	switch {
+	case from == onnx.Float && (to == onnx.Float16 || to == onnx.BFloat16):
+		enc := Float32ToFloat16
+		if to == onnx.BFloat16 {
+			enc = Float32ToBFloat16
+		}
+		z := out.Data.([]uint16)
+		for i, v := range t.Data.([]float32) {
+			z[i] = enc(v)
+		}
+		return true
+	case (from == onnx.Float16 || from == onnx.BFloat16) && to == onnx.Float:
+		dec := Float16ToFloat32
+		if from == onnx.BFloat16 {
+			dec = BFloat16ToFloat32
+		}
+		z := out.Data.([]float32)
+		for i, v := range t.Data.([]uint16) {
+			z[i] = dec(v)
+		}
+		return true
+	}
+	return false
 }
 
 func castOptions(b *Build) (CastOptions, error) {

@@ -67,3 +67,28 @@ func TestElementwiseKernels(t *testing.T) {
 		t.Errorf("Neg float16: got %#04x", got.Data.([]uint16)[0])
 	}
 }
+
+func BenchmarkElementwise(b *testing.B) {
+	x := Make(onnx.Float, 1<<20)
+	for i, xs := 0, x.Floats(); i < len(xs); i++ {
+		xs[i] = float32(i%200) - 100
+	}
+	for _, op := range []string{"Relu", "Sigmoid", "Tanh", "Exp"} {
+		bld, _, _ := Lookup("", op, 13)
+		k, _ := bld(&Build{Node: &onnx.Node{OpType: op}, Opset: 13})
+		b.Run(op, func(b *testing.B) {
+			for range b.N {
+				if _, err := k(testCtx(), []*Tensor{x}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("Cast float→float16", func(b *testing.B) {
+		for range b.N {
+			if _, err := CastTensor(testCtx(), x, onnx.Float16, DefaultCastOptions); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
