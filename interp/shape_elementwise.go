@@ -154,8 +154,8 @@ func shapeArith(c *ShapeCtx) {
 				}
 			case dimEq(x, y):
 				out[i] = x
-			case op == 'a' && dimIs(y, 0) || op == 'a' && dimIs(y, 1) && x.Kind == onnx.DimParam:
-				out[i] = x // dims are ≥ 0 (≥ 1 is assumed only for max(N, 1))
+			case op == 'a' && dimIs(y, 0):
+				out[i] = x // dims are never negative
 			case op == 'a' && dimIs(x, 0):
 				out[i] = y
 			}
