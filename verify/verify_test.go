@@ -11,6 +11,7 @@ import (
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/verify"
+	"github.com/onnxslim/onnxslim/verify/graphdiff"
 )
 
 var interpOpts = interp.Options{}
@@ -260,5 +261,30 @@ func TestCompareLabelledAccuracy(t *testing.T) {
 	}
 	if d := rep.Accuracy.A.Top1 - rep.Accuracy.B.Top1; d != rep.Accuracy.Drop {
 		t.Errorf("drop %v != %v", rep.Accuracy.Drop, d)
+	}
+}
+
+func TestWriteMarkdownReport(t *testing.T) {
+	m := load(t, "mnist_cnn_op13")
+	b := clone(t, m)
+	scaleLargest(t, b, 1.01)
+	tol := verify.DefaultTolerance()
+	rep, err := verify.Compare(m, b, verify.Options{Samples: 2})
+	skipIfUnsupported(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := verify.WriteMarkdownReport(&out, m, b, graphdiff.Options{NameA: "in.onnx", NameB: "out.onnx"}, rep, tol, ""); err != nil {
+		t.Fatal(err)
+	}
+	md := out.String()
+	for _, want := range []string{"Verification: ❌ beyond tolerance", "`output`", "onnxslim diff: `in.onnx` → `out.onnx`", "Initializer changes (1)"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if len(md) >= graphdiff.GitHubCommentLimit {
+		t.Errorf("report is %d characters", len(md))
 	}
 }
