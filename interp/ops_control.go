@@ -110,7 +110,7 @@ func loopBuilder(b *Build) (Kernel, error) {
 	}
 	nScan := body.NumOutputs() - 1 - nCarried
 	if nScan < 0 || body.NumInputs() != 2+nCarried {
-		return nil, fmt.Errorf("Loop body takes %d inputs and gives %d outputs for %d loop-carried values", body.NumInputs(), body.NumOutputs(), nCarried)
+		return nil, fmt.Errorf("the body takes %d inputs and gives %d outputs for %d loop-carried values", body.NumInputs(), body.NumOutputs(), nCarried)
 	}
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		var trip int64 = -1
@@ -200,12 +200,12 @@ func runScan(ctx *Ctx, body *Graph, a *scanAttrs, states, xs []*Tensor) ([]*Tens
 		seqLen = x.Shape[ax]
 	}
 	if seqLen < 0 {
-		return nil, fmt.Errorf("Scan needs at least one scan input")
+		return nil, fmt.Errorf("no scan inputs")
 	}
 	nState := len(states)
 	nOut := body.NumOutputs() - nState
 	if nOut < 0 || body.NumInputs() != nState+len(xs) {
-		return nil, fmt.Errorf("Scan body takes %d inputs and gives %d outputs for %d states and %d scan inputs", body.NumInputs(), body.NumOutputs(), nState, len(xs))
+		return nil, fmt.Errorf("the body takes %d inputs and gives %d outputs for %d states and %d scan inputs", body.NumInputs(), body.NumOutputs(), nState, len(xs))
 	}
 	st := append([]*Tensor{}, states...)
 	scans := make([]stacker, nOut)

@@ -206,7 +206,7 @@ func constantValue(b *Build) (*Tensor, error) {
 			return FromSlice(onnx.String, []int{len(s)}, s), nil
 		}
 	}
-	return nil, fmt.Errorf("Constant has no value attribute")
+	return nil, fmt.Errorf("no value attribute")
 }
 
 func constantBuilder(b *Build) (Kernel, error) {
@@ -215,7 +215,7 @@ func constantBuilder(b *Build) (Kernel, error) {
 		return nil, err
 	}
 	if t == nil {
-		return nil, fmt.Errorf("Constant has an empty value")
+		return nil, fmt.Errorf("the value attribute is empty")
 	}
 	return func(*Ctx, []*Tensor) ([]*Tensor, error) { return []*Tensor{t}, nil }, nil
 }
@@ -448,7 +448,7 @@ func multinomialBuilder(b *Build) (Kernel, error) {
 			return nil, err
 		}
 		if in[0].Rank() != 2 || n < 0 {
-			return nil, fmt.Errorf("Multinomial needs a [batch, classes] input, got %s", in[0])
+			return nil, fmt.Errorf("the input must be [batch, classes], got %s", in[0])
 		}
 		batch, classes := in[0].Shape[0], in[0].Shape[1]
 		r := newRand()

@@ -555,7 +555,7 @@ func triluBuilder(b *Build) (Kernel, error) {
 			return nil, err
 		}
 		if x.Rank() < 2 {
-			return nil, fmt.Errorf("Trilu needs rank >= 2, got %s", x)
+			return nil, fmt.Errorf("the input must have rank >= 2, got %s", x)
 		}
 		k := int64(0)
 		if len(in) > 1 && in[1] != nil {
@@ -734,7 +734,7 @@ func detKernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	r := x.Rank()
 	if r < 2 || x.Shape[r-1] != x.Shape[r-2] || !x.DType.IsFloat() {
-		return nil, fmt.Errorf("Det needs float square matrices, got %s", x)
+		return nil, fmt.Errorf("the input must be float square matrices, got %s", x)
 	}
 	v, err := numbersAsFloat64(x)
 	if err != nil {
