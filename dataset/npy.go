@@ -48,7 +48,7 @@ func openNpy(path string) (*npyArray, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: Fortran-order arrays are not supported", path)
 	}
-	descr := h.Descr.Type
+	descr := strings.Trim(h.Descr.Type, `'"`) // npyio keeps the quotes of some headers
 	if len(descr) != 3 {
 		f.Close()
 		return nil, fmt.Errorf("%s: unsupported dtype %q", path, descr)
