@@ -184,14 +184,19 @@ func packB(trans bool, b []float32, ldb, p0, j0, kc, nc int, dst []float32) {
 }
 
 // kernel4x4 adds the product of a 4×kc panel of A and a kc×4 panel of B to
-// the 4×4 block of C at c, keeping the block in registers.
+// the 4×4 block of C at c. It works in two 2×4 halves so that the
+// accumulators stay in the 15 SSE registers Go can use.
 func kernel4x4(kc int, a, b []float32, c []float32, ldc int) {
+	kernel2x4(kc, a, b, c, ldc, 0)
+	kernel2x4(kc, a, b, c[2*ldc:], ldc, 2)
+}
+
+func kernel2x4(kc int, a, b []float32, c []float32, ldc int, r0 int) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
-	var c20, c21, c22, c23, c30, c31, c32, c33 float32
 	a = a[:kc*4]
 	b = b[:kc*4]
 	for p := 0; p+3 < len(a) && p+3 < len(b); p += 4 {
-		a0, a1, a2, a3 := a[p], a[p+1], a[p+2], a[p+3]
+		a0, a1 := a[p+r0], a[p+r0+1]
 		b0, b1, b2, b3 := b[p], b[p+1], b[p+2], b[p+3]
 		c00 += a0 * b0
 		c01 += a0 * b1
@@ -201,14 +206,6 @@ func kernel4x4(kc int, a, b []float32, c []float32, ldc int) {
 		c11 += a1 * b1
 		c12 += a1 * b2
 		c13 += a1 * b3
-		c20 += a2 * b0
-		c21 += a2 * b1
-		c22 += a2 * b2
-		c23 += a2 * b3
-		c30 += a3 * b0
-		c31 += a3 * b1
-		c32 += a3 * b2
-		c33 += a3 * b3
 	}
 	r := c[0:4]
 	r[0] += c00
@@ -220,16 +217,6 @@ func kernel4x4(kc int, a, b []float32, c []float32, ldc int) {
 	r[1] += c11
 	r[2] += c12
 	r[3] += c13
-	r = c[2*ldc : 2*ldc+4]
-	r[0] += c20
-	r[1] += c21
-	r[2] += c22
-	r[3] += c23
-	r = c[3*ldc : 3*ldc+4]
-	r[0] += c30
-	r[1] += c31
-	r[2] += c32
-	r[3] += c33
 }
 
 // kernelEdge handles a partial mr×nr block at the bottom or right edge.
