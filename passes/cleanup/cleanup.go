@@ -465,7 +465,7 @@ func dedupeInitializers(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 	n := 0
 	buckets := map[string][]*onnx.Value{}
 	for _, v := range slices.Clone(g.Initializers) {
-		if v.IsGraphInput() || v.IsGraphOutput() || v.Const == nil {
+		if passes.ConstTensor(v) == nil || v.IsGraphOutput() {
 			continue
 		}
 		key := fmt.Sprintf("%d|%v", v.Const.DataType, v.Const.Dims)
