@@ -45,7 +45,7 @@ func inspectCommand() *cli.Command {
 	}
 }
 
-// modelInfo is inspect's JSON output. The first keys are fixed by docs/cli.md;
+// modelInfo is inspect's JSON output. The first keys are fixed by the CLI contract;
 // external_data is an addition.
 type modelInfo struct {
 	IRVersion        int64            `json:"ir_version"`

@@ -1,5 +1,5 @@
 // Command onnxslim makes ONNX models smaller and faster and checks that the
-// result still computes the same. See README.md and docs/cli.md for the contract.
+// result still computes the same. README.md summarises the command-line contract.
 package main
 
 import (

@@ -114,8 +114,8 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		}
 	}
 	if !c.Bool("quiet") {
-		fmt.Fprintf(c.Root().Writer, "%s → %s: nodes %d → %d, parameters %d → %d, size %s → %s\n",
-			in, out, rep.NodesBefore, rep.NodesAfter, rep.ParamsBefore, rep.ParamsAfter,
+		fmt.Fprintf(c.Root().Writer, "%s → %s: nodes %d → %d, parameters %s → %s, size %s → %s\n",
+			in, out, rep.NodesBefore, rep.NodesAfter, groupDigits(rep.ParamsBefore), groupDigits(rep.ParamsAfter),
 			humanBytes(rep.BytesBefore), humanBytes(rep.BytesAfter))
 	}
 	return nil

@@ -7,7 +7,7 @@ import (
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
-// PassReport is one pass's entry in the --json run report (see docs/cli.md).
+// PassReport is one pass's entry in the --json run report (the CLI contract).
 type PassReport struct {
 	Name         string  `json:"name"`
 	NodesBefore  int     `json:"nodes_before"`

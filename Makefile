@@ -1,0 +1,68 @@
+# onnxslim — build, test and lint. `make help` lists the targets.
+# Each target is independent so that later work can replace one (conformance,
+# bench) without touching the others.
+
+GO          ?= go
+BIN         := bin/onnxslim
+TOOLS       := $(CURDIR)/.tools
+# Pinned: staticcheck 2025.1 line (v0.8.x) is the one that knows Go 1.26.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(TOOLS)/staticcheck
+PROTOC_GEN_GO_VERSION := v1.36.12
+FUZZTIME    ?= 30s
+ORT_STAMP   := tools/ort/node_modules/.package-lock.json
+
+.PHONY: help build test lint generate fuzz conformance bench demo ort clean
+
+help:
+	@echo "targets: build test lint generate fuzz conformance bench demo ort clean"
+
+build:
+	$(GO) build -o $(BIN) ./cmd/onnxslim
+
+# ONNX Runtime for Node, the tests' reference backend. The skip variable stops
+# onnxruntime-node's install script from fetching GPU binaries: the CPU runtime
+# ships inside the npm package.
+ort: $(ORT_STAMP)
+$(ORT_STAMP): tools/ort/package.json tools/ort/package-lock.json
+	ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix tools/ort --no-audit --no-fund
+	@touch $@
+
+test: ort
+	$(GO) test ./...
+
+$(STATICCHECK):
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(STATICCHECK)
+	@out=$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files --others --exclude-standard '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+# Regenerates onnx/internal/onnxpb from ONNX's schema. Needs protoc (Debian:
+# apt-get install protobuf-compiler) and protoc-gen-go, installed here pinned.
+generate:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	PATH=$(TOOLS):$$PATH onnx/internal/onnxpb/gen.sh
+
+fuzz:
+	$(GO) test ./onnx -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+
+# Placeholder: the ONNX conformance run comes with the interpreter.
+conformance:
+	@echo "conformance: not built yet (comes with the interpreter)"
+
+# Placeholder: the benchmark suite comes later. Codec benchmarks today:
+#   go test ./onnx -run '^$$' -bench . -benchmem
+bench:
+	@echo "bench: not built yet (codec benchmarks: go test ./onnx -run '^\$$' -bench .)"
+
+# The README demo: the main job on the bundled MNIST CNN, then inspect.
+demo: build
+	@mkdir -p out
+	$(BIN) models/mnist_cnn.onnx -o out/mnist_cnn.slim.onnx --json out/mnist_cnn.json
+	$(BIN) inspect out/mnist_cnn.slim.onnx
+
+clean:
+	rm -rf bin out

@@ -1,0 +1,97 @@
+// Package ort runs models in ONNX Runtime (CPU), the reference backend of
+// onnxslim's tests, through tools/ort/run.js and onnxruntime-node.
+//
+// `make test` installs it (npm ci in tools/ort). Tests that need it call Run
+// or Require: without it they skip with a message saying how to install it,
+// and under CI=true they fail, so CI never passes by skipping.
+package ort
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// Dir is the tools/ort folder of the repository.
+func Dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	// internal/ort/ort.go → module root → tools/ort
+	return filepath.Join(filepath.Dir(file), "..", "..", "tools", "ort")
+}
+
+// Available reports whether node and the installed onnxruntime-node package are present.
+func Available() bool { return missing() == "" }
+
+func missing() string {
+	if _, err := exec.LookPath("node"); err != nil {
+		return "node is not on PATH"
+	}
+	if _, err := os.Stat(filepath.Join(Dir(), "node_modules", "onnxruntime-node", "package.json")); err != nil {
+		return "onnxruntime-node is not installed in " + Dir() + " (run `make ort` or `make test`)"
+	}
+	return ""
+}
+
+// Require skips the test when ONNX Runtime is missing, or fails it under CI=true.
+func Require(t testing.TB) {
+	t.Helper()
+	if why := missing(); why != "" {
+		msg := "ONNX Runtime is not available: " + why
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+}
+
+// Run runs model on the input_N.pb files of inputsDir and returns the outputs
+// in the model's output order. Extra arguments go to run.js (e.g.
+// "--optimize", "basic", "--optimized-out", FILE).
+func Run(t testing.TB, model, inputsDir string, args ...string) []*onnx.Tensor {
+	t.Helper()
+	Require(t)
+	outs, err := RunErr(model, inputsDir, t.TempDir(), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return outs
+}
+
+// RunErr is Run without a testing.TB: it writes the outputs into outDir.
+func RunErr(model, inputsDir, outDir string, args ...string) ([]*onnx.Tensor, error) {
+	if why := missing(); why != "" {
+		return nil, fmt.Errorf("ONNX Runtime is not available: %s", why)
+	}
+	cmd := exec.Command("node", append([]string{filepath.Join(Dir(), "run.js"), model, inputsDir, outDir}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("onnxruntime on %s: %w: %s", model, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	var outs []*onnx.Tensor
+	for i := 0; ; i++ {
+		p := filepath.Join(outDir, fmt.Sprintf("output_%d.pb", i))
+		data, err := os.ReadFile(p)
+		if os.IsNotExist(err) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		tensor, err := onnx.DecodeTensor(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		outs = append(outs, tensor)
+	}
+	if len(outs) == 0 {
+		return nil, fmt.Errorf("onnxruntime on %s wrote no outputs", model)
+	}
+	return outs, nil
+}
