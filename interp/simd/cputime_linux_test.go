@@ -1,19 +1,20 @@
-//go:build unix
+//go:build linux
 
 package simd
 
 import (
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// cpuTime is the process's user+system CPU time. The machine is shared, so
-// benchmarks also rate work per CPU-second, which other processes' load
-// does not dilute.
+// cpuTime is the process's CPU time (all threads, nanosecond clock). The
+// machine is shared, so benchmarks also rate work per CPU-second, which
+// other processes' share of the cores does not dilute.
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_PROCESS_CPUTIME_ID, &ts) != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ts.Nano())
 }

@@ -16,6 +16,16 @@
 //
 //	cd interp/simd/internal/asmgen && go run . -out ../../simd_amd64.s -stubs ../../simd_amd64_stubs.go -pkg simd
 //
+// Benchmarks (bench_test.go) report GFLOP/s against the single-core FMA
+// peak measured by the same binary; threads are a sub-benchmark parameter
+// because `go test -cpu 1,2` runs every -cpu value at the larger GOMAXPROCS
+// with b.Loop (golang/go#49980):
+//
+//	go test -run '^$' -bench 'FMAPeak|Sgemm|Conv3x3' ./interp/simd
+//
+// On a shared machine, best-GFLOP/s (fastest single iteration) and
+// GFLOP/cpu-s (per CPU-second) show what an idle core does.
+//
 // All slices are row-major float32. Functions panic on inconsistent sizes
 // rather than reading past a slice.
 package simd
