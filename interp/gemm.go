@@ -219,22 +219,25 @@ func kernel2x4(kc int, a, b []float32, c []float32, ldc int, r0 int) {
 	r[3] += c13
 }
 
-// kernelEdge handles a partial mr×nr block at the bottom or right edge.
+// kernelEdge handles a partial mr×nr block at the bottom or right edge
+// (and the whole product when m < 4, as in matrix-vector products), one row
+// at a time with the four column sums in registers.
 func kernelEdge(kc int, a, b []float32, c []float32, ldc, mr, nr int) {
-	var acc [gemmR * gemmR]float32
-	for p := 0; p < kc; p++ {
-		ap := a[p*gemmR : p*gemmR+gemmR]
-		bp := b[p*gemmR : p*gemmR+gemmR]
-		for r := 0; r < gemmR; r++ {
-			for j := 0; j < gemmR; j++ {
-				acc[r*gemmR+j] += ap[r] * bp[j]
-			}
-		}
-	}
+	a = a[:kc*gemmR]
+	b = b[:kc*gemmR]
 	for r := 0; r < mr; r++ {
+		var s0, s1, s2, s3 float32
+		for p := 0; p+3 < len(b) && p+r < len(a); p += gemmR {
+			av := a[p+r]
+			s0 += av * b[p]
+			s1 += av * b[p+1]
+			s2 += av * b[p+2]
+			s3 += av * b[p+3]
+		}
+		acc := [gemmR]float32{s0, s1, s2, s3}
 		row := c[r*ldc : r*ldc+nr]
 		for j := range row {
-			row[j] += acc[r*gemmR+j]
+			row[j] += acc[j]
 		}
 	}
 }

@@ -68,6 +68,17 @@ func planMatMul(as, bs []int) (*matmulPlan, error) {
 	return p, nil
 }
 
+// foldable reports whether every batch uses the same B and consecutive A
+// matrices, so the batch can run as one GEMM.
+func (p *matmulPlan) foldable() bool {
+	for i := range p.aOff {
+		if p.bOff[i] != 0 || p.aOff[i] != i*p.m*p.k {
+			return false
+		}
+	}
+	return true
+}
+
 // matmulGeneric is the plain triple loop for non-float32 types.
 func matmulGeneric[T number](p *matmulPlan, a, b, c []T) {
 	m, n, k := p.m, p.n, p.k
@@ -89,6 +100,11 @@ func matmulGeneric[T number](p *matmulPlan, a, b, c []T) {
 func matmulF32(ctx *Ctx, p *matmulPlan, a, b []float32) []float32 {
 	c := newFloats(ctx, p.out...)
 	m, n, k := p.m, p.n, p.k
+	if p.foldable() {
+		// One shared B: stack all A matrices into a single tall product.
+		sgemm(ctx.Threads(), false, false, m*p.batchLen, n, k, 1, a, k, b, n, 0, c, n)
+		return c
+	}
 	for bi := 0; bi < p.batchLen; bi++ {
 		sgemm(ctx.Threads(), false, false, m, n, k, 1, a[p.aOff[bi]:], k, b[p.bOff[bi]:], n, 0, c[bi*m*n:], n)
 	}
