@@ -53,6 +53,7 @@ func TestArgs(t *testing.T) {
 		{"inputs dir missing", []string{in, "-o", out, "--inputs", filepath.Join(dir, "nope")}, 1, "nope", false},
 		{"missing file", []string{filepath.Join(dir, "nope.onnx"), "-o", out}, 1, "nope.onnx", false},
 		{"input is a folder", []string{dir, "-o", out}, 1, "is a directory", false},
+		{"output folder missing", []string{in, "-o", filepath.Join(dir, "nope", "out.onnx")}, 1, filepath.Join(dir, "nope", "out.onnx"), false},
 		{"inspect missing file", []string{"inspect", filepath.Join(dir, "nope.onnx")}, 1, "nope.onnx", false},
 		{"inspect no args", []string{"inspect"}, 2, "missing model file", false},
 		{"inspect flag after", []string{"inspect", in, "--json"}, 0, "", false},
