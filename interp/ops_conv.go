@@ -117,7 +117,7 @@ type convAttrs struct {
 // convF32 computes a convolution in float32; w is M×(C/group)×kernel.
 func convF32(ctx *Ctx, a convAttrs, xs, ws []int, x, w, bias []float32) ([]int, []float32, error) {
 	if len(xs) < 3 || len(ws) != len(xs) {
-		return nil, nil, fmt.Errorf("Conv needs X and W of equal rank ≥ 3, got %v and %v", xs, ws)
+		return nil, nil, fmt.Errorf("input and weights need equal rank ≥ 3, got %v and %v", xs, ws)
 	}
 	n, c, m := xs[0], xs[1], ws[0]
 	grp := a.group
@@ -267,7 +267,7 @@ func convTransposeGeom(b *convTransAttrs, in, kernel []int) (*spatialGeom, error
 			g.in[i] = full - g.padB[i] - g.padE[i]
 		}
 		if g.in[i] <= 0 {
-			return nil, fmt.Errorf("ConvTranspose output size %d is not positive", g.in[i])
+			return nil, fmt.Errorf("output size %d is not positive", g.in[i])
 		}
 	}
 	return g, nil
@@ -293,7 +293,7 @@ func convTransposeBuilder(b *Build) (Kernel, error) {
 		}
 		xs, ws := in[0].Shape, in[1].Shape
 		if len(xs) < 3 || len(ws) != len(xs) {
-			return nil, fmt.Errorf("ConvTranspose needs X and W of equal rank ≥ 3")
+			return nil, fmt.Errorf("input and weights need equal rank ≥ 3, got %v and %v", xs, ws)
 		}
 		n, c := xs[0], xs[1]
 		grp := a.group

@@ -18,7 +18,7 @@ type matmulPlan struct {
 
 func planMatMul(as, bs []int) (*matmulPlan, error) {
 	if len(as) == 0 || len(bs) == 0 {
-		return nil, fmt.Errorf("MatMul operands must have rank ≥ 1, got %v and %v", as, bs)
+		return nil, fmt.Errorf("operands must have rank ≥ 1, got %v and %v", as, bs)
 	}
 	a, b := as, bs
 	if len(a) == 1 {
@@ -29,7 +29,7 @@ func planMatMul(as, bs []int) (*matmulPlan, error) {
 	}
 	p := &matmulPlan{m: a[len(a)-2], k: a[len(a)-1], n: b[len(b)-1]}
 	if b[len(b)-2] != p.k {
-		return nil, fmt.Errorf("MatMul inner dimensions differ: %v × %v", as, bs)
+		return nil, fmt.Errorf("inner dimensions differ: %v × %v", as, bs)
 	}
 	batch, err := BroadcastShape(a[:len(a)-2], b[:len(b)-2])
 	if err != nil {
@@ -252,7 +252,7 @@ func init() {
 				c = in[2]
 			}
 			if len(x.Shape) != 2 || len(y.Shape) != 2 {
-				return nil, fmt.Errorf("Gemm needs 2-D A and B")
+				return nil, fmt.Errorf("inputs A and B must be 2-D, got %v and %v", x.Shape, y.Shape)
 			}
 			m, k := x.Shape[0], x.Shape[1]
 			if transA {
@@ -263,14 +263,14 @@ func init() {
 				k2, n = n, k2
 			}
 			if k != k2 {
-				return nil, fmt.Errorf("Gemm inner dimensions differ: %v × %v", x.Shape, y.Shape)
+				return nil, fmt.Errorf("inner dimensions differ: %v × %v", x.Shape, y.Shape)
 			}
 			if c != nil {
 				if _, err := BroadcastShape(c.Shape, []int{m, n}); err != nil || len(c.Shape) > 2 {
-					return nil, fmt.Errorf("C %v does not broadcast to [%d %d]", c.Shape, m, n)
+					return nil, fmt.Errorf("input C %v does not broadcast to [%d %d]", c.Shape, m, n)
 				}
 				if s, _ := BroadcastShape(c.Shape, []int{m, n}); s[0] != m || s[1] != n {
-					return nil, fmt.Errorf("C %v does not broadcast to [%d %d]", c.Shape, m, n)
+					return nil, fmt.Errorf("input C %v does not broadcast to [%d %d]", c.Shape, m, n)
 				}
 			}
 			switch x.DType {

@@ -33,7 +33,7 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 	training := b.Int("training_mode", 0) != 0 && b.Opset >= 14
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		if len(in) < 5 {
-			return nil, fmt.Errorf("BatchNormalization needs 5 inputs")
+			return nil, fmt.Errorf("5 inputs are required, got %d", len(in))
 		}
 		v, err := floatInputs(in[0], in[1], in[2], in[3], in[4])
 		if err != nil {
@@ -42,7 +42,7 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 		x, scale, bias, mean, vr := v[0], v[1], v[2], v[3], v[4]
 		shape := in[0].Shape
 		if len(shape) < 2 {
-			return nil, fmt.Errorf("BatchNormalization needs rank ≥ 2, got %v", shape)
+			return nil, fmt.Errorf("input needs rank ≥ 2, got %v", shape)
 		}
 		n, c, inner := shape[0], shape[1], prod(shape[2:])
 		// Parameters are per channel, or per (channel, position) for the
@@ -53,7 +53,7 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 		}
 		for _, p := range [][]float32{bias, mean, vr} {
 			if len(p) != per {
-				return nil, fmt.Errorf("BatchNormalization parameters differ in size")
+				return nil, fmt.Errorf("scale, bias, mean and var differ in size")
 			}
 		}
 		y := newFloats(ctx, shape...)
@@ -340,7 +340,7 @@ func lrnBuilder(b *Build) (Kernel, error) {
 	bias := float64(b.Float("bias", 1))
 	size := int(b.Int("size", 0))
 	if size <= 0 {
-		return nil, fmt.Errorf("LRN size must be positive")
+		return nil, fmt.Errorf("size must be positive, got %d", size)
 	}
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		t := in[0]
@@ -405,7 +405,7 @@ func lpNormBuilder(b *Build) (Kernel, error) {
 	axis := b.Int("axis", -1)
 	pn := b.Int("p", 2)
 	if pn != 1 && pn != 2 {
-		return nil, fmt.Errorf("LpNormalization p must be 1 or 2, got %d", pn)
+		return nil, fmt.Errorf("p must be 1 or 2, got %d", pn)
 	}
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		t := in[0]

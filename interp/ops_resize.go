@@ -274,7 +274,7 @@ func (a *resizeAttrs) resize(ctx *Ctx, x *Tensor, scales []float64, sizes []int6
 			outShape[ax] = int(math.Floor(float64(x.Shape[ax]) * scales[i]))
 		}
 	default:
-		return nil, fmt.Errorf("Resize needs scales or sizes")
+		return nil, fmt.Errorf("scales or sizes is required")
 	}
 	starts, ends := make([]float64, r), make([]float64, r)
 	for i := range ends {

@@ -164,7 +164,7 @@ func (a *rnnAttrs) run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	xt := in[0]
 	if len(xt.Shape) != 3 {
-		return nil, fmt.Errorf("X must be 3-D, got %v", xt.Shape)
+		return nil, fmt.Errorf("input X must be 3-D, got %v", xt.Shape)
 	}
 	seq, batch, isz := xt.Shape[0], xt.Shape[1], xt.Shape[2]
 	if a.layout != 0 {

@@ -79,7 +79,7 @@ func init() {
 			largest := b.Int("largest", 1) != 0
 			return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 				if len(in) < 2 || in[1] == nil {
-					return nil, fmt.Errorf("TopK needs the k input")
+					return nil, fmt.Errorf("input k is required")
 				}
 				k, err := intsOf(in[1])
 				if err != nil || len(k) != 1 {
