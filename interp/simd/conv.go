@@ -82,12 +82,24 @@ func Im2colPacked(dst, x []float32, p ConvParams) {
 						}
 						src := plane[ih*p.W : ih*p.W+p.W]
 						iw := r.iw0 + j*p.DilW
-						if p.StrideW == 1 && iw >= 0 && iw+r.n <= p.W {
-							if r.n == nr {
-								*d = *(*[nr]float32)(src[iw:])
-							} else {
-								copy(out, src[iw:])
+						if p.StrideW == 1 {
+							if r.n == nr && iw >= 0 && iw+nr <= p.W {
+								// Through a local: a direct array copy
+								// between slices calls memmove.
+								v := *(*[nr]float32)(src[iw : iw+nr])
+								*d = v
+								continue
 							}
+							// Zeros where the run leaves the row, a copy
+							// in between.
+							lo, hi := max(0, -iw), min(r.n, p.W-iw)
+							if hi <= lo {
+								clear(out)
+								continue
+							}
+							clear(out[:lo])
+							copy(out[lo:hi], src[iw+lo:])
+							clear(out[hi:])
 							continue
 						}
 						for t := range out {
