@@ -85,15 +85,17 @@ func (p *Pipeline) Run(ctx context.Context, m *onnx.Model, cfg Config) ([]Report
 }
 
 // runGroup repeats the group's members until a whole round changes nothing.
+// It reports every run of the first round and, after it, the runs that
+// changed something (named "pass #round"), so before/after figures chain.
 func runGroup(ctx context.Context, g *Group, m *onnx.Model, cfg Config, budget *int) ([]Report, error) {
-	reports := make([]Report, len(g.Members))
+	var reports []Report
 	maxIter := g.MaxIterations
 	if maxIter <= 0 {
 		maxIter = 8
 	}
 	for iter := 0; iter < maxIter; iter++ {
 		changed := 0
-		for i, name := range g.Members {
+		for _, name := range g.Members {
 			pass, ok := Lookup(name)
 			if !ok {
 				return reports, fmt.Errorf("group %s: unknown pass %s", g.Name, name)
@@ -103,12 +105,11 @@ func runGroup(ctx context.Context, g *Group, m *onnx.Model, cfg Config, budget *
 				return reports, err
 			}
 			r, err := runPass(ctx, pass, vals, m, cfg, budget)
-			if iter == 0 {
-				reports[i] = r
-			} else {
-				reports[i].After = r.After
-				reports[i].Rewrites += r.Rewrites
-				reports[i].Duration += r.Duration
+			if iter > 0 {
+				r.Name = fmt.Sprintf("%s #%d", r.Name, iter+1)
+			}
+			if iter == 0 || r.Rewrites > 0 || err != nil {
+				reports = append(reports, r)
 			}
 			if err != nil {
 				return reports, err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +13,11 @@ import (
 	"time"
 
 	"github.com/onnxslim/onnxslim/internal/stats"
+	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+	"github.com/onnxslim/onnxslim/verify"
+	"github.com/onnxslim/onnxslim/verify/graphdiff"
 	"github.com/urfave/cli/v3"
 )
 
@@ -30,6 +35,12 @@ func optimizeCommand() *cli.Command {
 			&cli.StringFlag{Name: "json", Usage: "write a machine-readable run report to `FILE.json`", TakesFile: true},
 			&cli.BoolFlag{Name: "external-data", Usage: "store large initializers in OUT's base name + .data beside OUT"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+			&cli.BoolFlag{Name: "verify-each", Usage: "verify after every pass and name the first pass that breaks tolerance"},
+			&cli.IntFlag{Name: "verify-samples", Value: 2, Usage: "random input samples for verification (without --inputs)"},
+			&cli.Float64Flag{Name: "max-rel-err", Value: -1, Usage: "fail if an output's relative L2 error exceeds `X` (binding for lossy passes)"},
+			&cli.Float64Flag{Name: "min-cosine", Value: -1, Usage: "fail if an output's cosine similarity is below `C`"},
+			&cli.Float64Flag{Name: "max-accuracy-drop", Value: -1, Usage: "fail if top-1 accuracy on labelled --inputs drops by more than `X` (0.01 = one point)"},
+			&cli.IntFlag{Name: "max-rewrites", Usage: "stop rewriting after `N` rewrites (to bisect a rewrite that breaks a model)"},
 		},
 		Action: runOptimize,
 	}
@@ -49,6 +60,11 @@ type optimizeReport struct {
 	FlopsBefore  *int64       `json:"flops_before"`
 	FlopsAfter   *int64       `json:"flops_after"`
 	MS           float64      `json:"ms"`
+	// Verify is the verification result (absent with --no-verify).
+	Verify any `json:"verify,omitempty"`
+
+	verifyRep *verify.Report
+	verifyTol verify.Tolerance
 }
 
 func runOptimize(ctx context.Context, c *cli.Command) error {
@@ -63,7 +79,8 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	if out == "" {
 		return usageErrorf("missing -o OUT.onnx (usage: %s)", c.UsageText)
 	}
-	if _, err := parseDims(c.StringSlice("dim")); err != nil {
+	dims, err := parseDims(c.StringSlice("dim"))
+	if err != nil {
 		return err
 	}
 	pipeline, err := newPipeline(c.String("passes"), c.IsSet("passes"))
@@ -87,13 +104,55 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	// Shapes make the FLOPs figure known; inference only annotates values.
+	_, _ = interp.InferShapes(m, interp.ShapeOptions{Dims: dims})
 	rep := optimizeReport{
 		Input: in, Output: out,
 		NodesBefore: stats.Nodes(m), ParamsBefore: stats.Params(m),
 		BytesBefore: inFiles.TotalBytes(), FlopsBefore: flops(m),
 	}
-	if rep.Passes, err = pipeline(ctx, m); err != nil {
+	quiet := c.Bool("quiet")
+	logw := io.Writer(c.Root().ErrWriter)
+	if quiet {
+		logw = io.Discard
+	}
+
+	// Verification against an untouched copy of the input.
+	var ver *verification
+	if c.Bool("verify") && !pipeline.Empty() {
+		orig, _, err := loadModel(in)
+		if err != nil {
+			return err
+		}
+		tol, binding := optimizeTolerance(c, pipeline.Lossy())
+		if ver, err = newVerification(orig, c.String("inputs"), dims, int(c.Int("verify-samples")), tol, binding); err != nil {
+			return inFile(in, err)
+		}
+	}
+	rc := runConfig{dims: dims, maxRewrites: int(c.Int("max-rewrites")), log: logw}
+	if ver != nil && c.Bool("verify-each") {
+		rc.verifyEach = func(r passes.Report, m *onnx.Model) error {
+			if _, err := ver.check(m); err != nil {
+				return fmt.Errorf("verification after this pass failed: %w", err)
+			}
+			return nil
+		}
+	}
+	if rep.Passes, err = pipeline.Run(ctx, m, rc); err != nil {
 		return inFile(in, err)
+	}
+	var verRep *verify.Report
+	if ver != nil {
+		if verRep, err = ver.check(m); err != nil {
+			var pe *passes.PassError
+			if !errors.As(err, &pe) {
+				err = fmt.Errorf("verification of the result failed: %w (nothing was written)", err)
+			}
+			return inFile(in, err)
+		}
+		rep.Verify = verRep.JSON(ver.tol)
+		rep.verifyTol = ver.tol
+		rep.verifyRep = verRep
 	}
 	outFiles, err := saveModel(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data")})
 	if err != nil {
@@ -109,16 +168,60 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		}
 	}
 	if path := c.String("report"); path != "" {
-		if err := onnx.WriteFileAtomic(path, func(w io.Writer) error { return writeMarkdown(w, rep) }); err != nil {
+		orig, _, err := loadModel(in)
+		if err != nil {
+			return err
+		}
+		skipped := ""
+		if verRep == nil {
+			skipped = "verification was skipped (--no-verify or --passes none)"
+		}
+		gopts := graphdiff.Options{NameA: in, NameB: out, FileBytesA: rep.BytesBefore, FileBytesB: rep.BytesAfter}
+		if err := onnx.WriteFileAtomic(path, func(w io.Writer) error {
+			if err := writeMarkdown(w, rep); err != nil {
+				return err
+			}
+			return verify.WriteMarkdownReport(w, orig, m, gopts, verRep, rep.verifyTol, skipped)
+		}); err != nil {
 			return fmt.Errorf("--report: %w", err)
 		}
 	}
-	if !c.Bool("quiet") {
-		fmt.Fprintf(c.Root().Writer, "%s → %s: nodes %d → %d, parameters %s → %s, size %s → %s\n",
+	if !quiet {
+		w := c.Root().Writer
+		writeSummary(w, rep.Passes)
+		fmt.Fprintf(w, "%s → %s: nodes %d → %d, parameters %s → %s, size %s → %s\n",
 			in, out, rep.NodesBefore, rep.NodesAfter, groupDigits(rep.ParamsBefore), groupDigits(rep.ParamsAfter),
 			humanBytes(rep.BytesBefore), humanBytes(rep.BytesAfter))
+		if verRep != nil {
+			verRep.WriteText(w, rep.verifyTol)
+		}
 	}
 	return nil
+}
+
+// optimizeTolerance is the default lossless tolerance, or for lossy pipelines
+// the limits the user gave (--max-rel-err, --min-cosine, --max-accuracy-drop),
+// which are then binding; without them lossy results are only reported.
+func optimizeTolerance(c *cli.Command, lossy bool) (verify.Tolerance, bool) {
+	tol := verify.DefaultTolerance()
+	given := false
+	if v := c.Float64("max-rel-err"); v >= 0 {
+		tol.MaxRelL2, given = v, true
+	}
+	if v := c.Float64("min-cosine"); v >= 0 {
+		tol.MinCosine, given = v, true
+	}
+	if v := c.Float64("max-accuracy-drop"); v >= 0 {
+		tol.MaxAccuracyDrop, given = v, true
+	}
+	if !lossy {
+		return tol, true
+	}
+	tol.Elementwise = false
+	if !given {
+		tol.MaxRelL2 = verify.Unchecked
+	}
+	return tol, given
 }
 
 // flops is the model's FLOPs from its declared shapes, nil when unknown.

@@ -2,12 +2,18 @@ package main
 
 import (
 	"context"
-	"strings"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
 
+	"github.com/onnxslim/onnxslim/internal/stats"
 	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+	"github.com/onnxslim/onnxslim/verify"
 )
 
-// PassReport is one pass's entry in the --json run report (the CLI contract).
+// PassReport is one pass's entry in the --json run report (see docs/cli.md).
 type PassReport struct {
 	Name         string  `json:"name"`
 	NodesBefore  int     `json:"nodes_before"`
@@ -18,19 +24,128 @@ type PassReport struct {
 	BytesAfter   int64   `json:"bytes_after"`
 	FlopsBefore  *int64  `json:"flops_before"`
 	FlopsAfter   *int64  `json:"flops_after"`
+	Rewrites     int     `json:"rewrites"`
 	MS           float64 `json:"ms"`
 }
 
-// Pipeline rewrites a model in place and reports each pass it ran.
-type Pipeline func(ctx context.Context, m *onnx.Model) ([]PassReport, error)
+// runConfig is what the main command hands the pass manager.
+type runConfig struct {
+	dims        map[string]int64
+	maxRewrites int
+	log         io.Writer
+	// verifyEach, when set, checks the model after every pass.
+	verifyEach func(r passes.Report, m *onnx.Model) error
+}
 
-// newPipeline turns the --passes spec into a Pipeline; given is false when the
-// flag is absent (the default pipeline). This is the single place where the
-// pass manager plugs in: replace the body with a call to it.
-func newPipeline(spec string, given bool) (Pipeline, error) {
-	if !given || strings.TrimSpace(spec) == "none" {
-		// Until the pass manager exists the default pipeline is the lossless round trip too.
-		return func(context.Context, *onnx.Model) ([]PassReport, error) { return []PassReport{}, nil }, nil
+// Pipeline rewrites a model in place and reports each pass it ran.
+type Pipeline struct {
+	spec *passes.Pipeline
+}
+
+// newPipeline parses --passes; an absent flag means the default group.
+func newPipeline(spec string, given bool) (*Pipeline, error) {
+	if !given {
+		spec = "default"
 	}
-	return nil, usageErrorf("--passes %q: the pass manager is not built yet; available: none", spec)
+	p, err := passes.Parse(spec)
+	if err != nil {
+		var se *passes.SpecError
+		if errors.As(err, &se) {
+			return nil, usageError{err}
+		}
+		return nil, err
+	}
+	return &Pipeline{spec: p}, nil
+}
+
+// Lossy reports whether a pass of the pipeline changes numbers on purpose.
+func (p *Pipeline) Lossy() bool { return p.spec.Lossy() }
+
+// Empty reports whether the pipeline runs no pass (--passes none).
+func (p *Pipeline) Empty() bool { return len(p.spec.Steps) == 0 }
+
+// Run applies the pipeline to m.
+func (p *Pipeline) Run(ctx context.Context, m *onnx.Model, rc runConfig) ([]PassReport, error) {
+	cfg := passes.Config{
+		Dims:        rc.dims,
+		Log:         rc.log,
+		MaxRewrites: rc.maxRewrites,
+		Measure:     measure,
+		AfterPass:   rc.verifyEach,
+	}
+	reports, err := p.spec.Run(ctx, m, cfg)
+	out := make([]PassReport, 0, len(reports))
+	for _, r := range reports {
+		out = append(out, PassReport{
+			Name: r.Name, NodesBefore: r.Before.Nodes, NodesAfter: r.After.Nodes,
+			ParamsBefore: r.Before.Params, ParamsAfter: r.After.Params,
+			BytesBefore: r.Before.Bytes, BytesAfter: r.After.Bytes,
+			FlopsBefore: flopsPtr(r.Before), FlopsAfter: flopsPtr(r.After),
+			Rewrites: r.Rewrites, MS: float64(r.Duration.Microseconds()) / 1000,
+		})
+	}
+	return out, err
+}
+
+// measure computes a pass report's figures; FLOPs use the shapes the last
+// shape inference left on the values.
+func measure(m *onnx.Model) passes.Measures {
+	f, ok := stats.FLOPs(m, stats.DeclaredShape)
+	return passes.Measures{Nodes: stats.Nodes(m), Params: stats.Params(m), Bytes: stats.Bytes(m), FLOPs: f, FLOPsKnown: ok}
+}
+
+func flopsPtr(ms passes.Measures) *int64 {
+	if !ms.FLOPsKnown {
+		return nil
+	}
+	f := ms.FLOPs
+	return &f
+}
+
+// writeSummary prints the per-pass table of the main command.
+func writeSummary(w io.Writer, reps []PassReport) {
+	if len(reps) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "pass\tnodes\tparameters\tbytes\trewrites\tms\t")
+	for _, r := range reps {
+		fmt.Fprintf(tw, "%s\t%d → %d\t%s → %s\t%s → %s\t%d\t%.1f\t\n", r.Name, r.NodesBefore, r.NodesAfter,
+			groupDigits(r.ParamsBefore), groupDigits(r.ParamsAfter), humanBytes(r.BytesBefore), humanBytes(r.BytesAfter),
+			r.Rewrites, r.MS)
+	}
+	tw.Flush()
+}
+
+// verification is the main command's check of OUT against IN.
+type verification struct {
+	checker *verify.Checker
+	tol     verify.Tolerance
+	binding bool // a failure is an error (lossless pipeline, or limits given)
+}
+
+// newVerification runs the original model once on the verification inputs.
+func newVerification(orig *onnx.Model, dir string, dims map[string]int64, samples int, tol verify.Tolerance, binding bool) (*verification, error) {
+	opts := verify.Options{Inputs: dir, Dims: dims, Samples: samples, Tolerance: &tol}
+	chk, err := verify.NewChecker(orig, opts)
+	if err != nil {
+		var re *verify.ReferenceError
+		if errors.As(err, &re) {
+			return nil, fmt.Errorf("%w (this is not a failure of a pass: give real inputs with --inputs DIR, or skip the check with --no-verify)", err)
+		}
+		return nil, err
+	}
+	return &verification{checker: chk, tol: tol, binding: binding}, nil
+}
+
+// check compares m with the original.
+func (v *verification) check(m *onnx.Model) (*verify.Report, error) {
+	rep, err := v.checker.Check(m)
+	if err != nil {
+		return nil, err
+	}
+	if v.binding && !rep.OK(v.tol) {
+		return rep, rep.Err(v.tol)
+	}
+	return rep, nil
 }
