@@ -12,7 +12,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 FUZZTIME    ?= 30s
 ORT_STAMP   := tools/ort/node_modules/.package-lock.json
 
-.PHONY: help build test lint generate fuzz conformance bench demo ort clean
+.PHONY: help build test lint generate fuzz conformance bench demo ort clean compare
 
 help:
 	@echo "targets: build test lint generate fuzz conformance bench demo ort clean"
@@ -66,3 +66,10 @@ demo: build
 
 clean:
 	rm -rf bin out
+
+# The default pipeline against ONNX Runtime's basic offline optimization:
+# node counts, sizes and outputs for every shared model and light/ model, and
+# the pipeline's time beside ORT's session creation, interleaved in one run.
+compare: ort
+	ONNXSLIM_COMPARE_ALL=1 $(GO) test ./passes/all -run TestCompareORT -v -count=1 -timeout 30m
+	$(GO) test ./passes/all -run '^$$' -bench PipelineVsORT -benchtime 10x -count=1
