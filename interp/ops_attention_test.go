@@ -1,0 +1,44 @@
+package interp_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/onnxslim/onnxslim/internal/testdata"
+)
+
+// TestFamilyConformance runs only the node/ cases whose name matches
+// $ONNXSLIM_FAMILY (a regular expression), for quick iteration on a family of
+// kernels; it is skipped when the variable is unset.
+func TestFamilyConformance(t *testing.T) {
+	pat := os.Getenv("ONNXSLIM_FAMILY")
+	if pat == "" {
+		t.Skip("ONNXSLIM_FAMILY is not set")
+	}
+	re, err := regexp.Compile(pat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := testdata.Conformance(t)
+	dirs, err := os.ReadDir(filepath.Join(root, "node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	passed, total := 0, 0
+	for _, d := range dirs {
+		if !d.IsDir() || !re.MatchString(d.Name()) {
+			continue
+		}
+		total++
+		r := runCaseWithTimeout(filepath.Join(root, "node", d.Name()), 20*time.Second)
+		if r.status == "passed" {
+			passed++
+			continue
+		}
+		t.Logf("%s: %s: %s", d.Name(), r.status, r.reason)
+	}
+	t.Logf("%d of %d cases pass", passed, total)
+}
