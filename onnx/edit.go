@@ -396,6 +396,14 @@ func ReplaceAllUsesWith(old, new *Value) {
 	}
 }
 
+// AddInput appends a graph input of the given type.
+func (g *Graph) AddInput(name string, t *Type) *Value {
+	g.noteName(name)
+	v := &Value{Name: name, Type: t, graph: g}
+	g.Inputs = append(g.Inputs, v)
+	return v
+}
+
 // AddInitializer adds a constant value to g under a fresh name based on name.
 func (g *Graph) AddInitializer(name string, t *Tensor) *Value {
 	if g.hasName(name) {

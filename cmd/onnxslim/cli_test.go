@@ -44,7 +44,8 @@ func TestArgs(t *testing.T) {
 		{"no passes flag", []string{in, "-o", out, "--quiet"}, 0, "", true},
 		{"declared flags", []string{in, "-o", out, "--no-verify", "--dim", "N=4", "--dim", "S=128", "--quiet"}, 0, "", true},
 		{"verify flag", []string{in, "-o", out, "--verify", "-q"}, 0, "", true},
-		{"unknown pass", []string{in, "-o", out, "--passes", "fold"}, 2, "pass manager is not built yet; available: none", false},
+		{"unknown pass", []string{in, "-o", out, "--passes", "nosuch"}, 2, `unknown pass "nosuch"`, false},
+		{"unknown option", []string{in, "-o", out, "--passes", "fold(nosuch=1)"}, 2, `no option "nosuch"`, false},
 		{"missing output", []string{in, "--passes", "none"}, 2, "missing -o", false},
 		{"missing input", []string{"-o", out}, 2, "missing IN.onnx", false},
 		{"two inputs", []string{in, in, "-o", out}, 2, "expected one input model", false},
@@ -255,7 +256,7 @@ func TestReports(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "nodes 16 → 16") {
+	if !strings.Contains(stdout, "nodes 16 → 12") {
 		t.Errorf("summary line: %q", stdout)
 	}
 	var keys map[string]json.RawMessage
@@ -263,12 +264,12 @@ func TestReports(t *testing.T) {
 	if err := json.Unmarshal(raw, &keys); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"passes", "nodes_before", "nodes_after", "bytes_before", "bytes_after"} {
+	for _, k := range []string{"passes", "nodes_before", "nodes_after", "bytes_before", "bytes_after", "flops_before", "flops_after", "verify"} {
 		if _, ok := keys[k]; !ok {
 			t.Errorf("--json lacks %q: %s", k, raw)
 		}
 	}
-	if b, _ := os.ReadFile(md); !bytes.Contains(b, []byte("| nodes | 16 | 16 |")) {
+	if b, _ := os.ReadFile(md); !bytes.Contains(b, []byte("| nodes | 16 | 12 |")) || !bytes.Contains(b, []byte("Verification")) || !bytes.Contains(b, []byte("BatchNormalization")) {
 		t.Errorf("--report:\n%s", b)
 	}
 }
