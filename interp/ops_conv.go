@@ -1,6 +1,10 @@
 package interp
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/onnxslim/onnxslim/interp/simd"
+)
 
 // windowWalk visits, for one kernel offset kidx, every output position in
 // row-major order in segments along the last spatial dimension. For each
@@ -138,6 +142,10 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, x, w, bias []float32) ([]int, 
 	}
 	outShape := append([]int{n, m}, g.out...)
 	out := newFloats(ctx, outShape...)
+	if len(g.in) == 2 {
+		conv2D(ctx, g, n, c, m, grp, x, w, bias, out)
+		return outShape, out, nil
+	}
 	cg, mg := c/grp, m/grp
 	kvol, osz, isz := prod(g.kernel), prod(g.out), prod(g.in)
 	kdim := cg * kvol
@@ -160,16 +168,55 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, x, w, bias []float32) ([]int, 
 			dst := out[(b*m+gi*mg)*osz : (b*m+(gi+1)*mg)*osz]
 			sgemm(ctx.Threads(), false, false, mg, osz, kdim, 1, w[gi*mg*kdim:], kdim, src, osz, 0, dst, osz)
 		}
-		if bias != nil {
-			for j := 0; j < m; j++ {
-				row := out[(b*m+j)*osz : (b*m+j+1)*osz]
-				for i := range row {
-					row[i] += bias[j]
-				}
-			}
-		}
+		addChannelBias(out[b*m*osz:(b+1)*m*osz], bias, osz)
 	}
 	return outShape, out, nil
+}
+
+// addChannelBias adds bias[j] to row j (of length osz) of y; nil adds nothing.
+func addChannelBias(y, bias []float32, osz int) {
+	for j, v := range bias {
+		row := y[j*osz : (j+1)*osz]
+		simd.AddScalar(row, row, v)
+	}
+}
+
+// conv2D is the 2-D convolution through the simd kernels: a depthwise
+// kernel when every group is one channel in and out, a plain GEMM for 1×1
+// stride-1 unpadded convs, else im2col straight into the packed GEMM layout.
+func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias, out []float32) {
+	cg, mg := c/grp, m/grp
+	p := simd.ConvParams{C: cg, H: g.in[0], W: g.in[1], KH: g.kernel[0], KW: g.kernel[1],
+		StrideH: g.strides[0], StrideW: g.strides[1], PadT: g.padB[0], PadL: g.padB[1],
+		DilH: g.dilations[0], DilW: g.dilations[1], OutH: g.out[0], OutW: g.out[1]}
+	isz, osz, kdim := p.H*p.W, p.N(), p.K()
+	th := ctx.Threads()
+	if cg == 1 && mg == 1 {
+		p.C = c
+		for b := 0; b < n; b++ {
+			simd.DepthwiseConv2D(out[b*m*osz:(b+1)*m*osz], x[b*c*isz:(b+1)*c*isz], w, bias, p, th)
+		}
+		return
+	}
+	direct := p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadT == 0 && p.PadL == 0 && osz == isz
+	var col []float32
+	if !direct {
+		col = ctx.scratch(simd.PackedBSize(kdim, osz))
+	}
+	for b := 0; b < n; b++ {
+		for gi := 0; gi < grp; gi++ {
+			xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
+			wg := w[gi*mg*kdim : (gi+1)*mg*kdim]
+			dst := out[(b*m+gi*mg)*osz : (b*m+(gi+1)*mg)*osz]
+			if direct {
+				simd.Sgemm(false, false, mg, osz, kdim, 1, wg, kdim, xg, osz, 0, dst, osz, th)
+				continue
+			}
+			simd.Im2colPacked(col, xg, p)
+			simd.SgemmPacked(false, mg, osz, kdim, 1, wg, kdim, col, 0, dst, osz, th)
+		}
+		addChannelBias(out[b*m*osz:(b+1)*m*osz], bias, osz)
+	}
 }
 
 func convBuilder(b *Build) (Kernel, error) {
@@ -336,14 +383,7 @@ func convTransposeBuilder(b *Build) (Kernel, error) {
 				sgemm(ctx.Threads(), true, false, mg*kvol, isz, cg, 1, wg, mg*kvol, xg, isz, 0, col, isz)
 				col2im(col, mg, g, out[(bi*m+gi*mg)*osz:(bi*m+(gi+1)*mg)*osz])
 			}
-			if bias != nil {
-				for j := 0; j < m; j++ {
-					row := out[(bi*m+j)*osz : (bi*m+j+1)*osz]
-					for i := range row {
-						row[i] += bias[j]
-					}
-				}
-			}
+			addChannelBias(out[bi*m*osz:(bi+1)*m*osz], bias, osz)
 		}
 		t, err := floatOut(in[0].DType, outShape, out)
 		return []*Tensor{t}, err

@@ -27,6 +27,8 @@ type Session struct {
 	model *onnx.Model
 	main  *plan
 	opts  Options
+	// pool recycles intermediate buffers across runs (pool.go).
+	pool *arenas
 }
 
 // NewSession prepares m for execution. Every node's op must have a kernel at
@@ -43,7 +45,7 @@ func NewSession(m *onnx.Model, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Session{model: m, main: p, opts: opts}, nil
+	return &Session{model: m, main: p, opts: opts, pool: &arenas{}}, nil
 }
 
 // Inputs returns the graph inputs a caller must (or may) feed, excluding
@@ -83,7 +85,9 @@ func (s *Session) Run(inputs map[string]*Tensor) ([]*Tensor, error) {
 			return nil, fmt.Errorf("input %q is not an input of the model (it takes %s)", name, describeInputs(s.Inputs()))
 		}
 	}
-	ctx := &Ctx{opts: &s.opts}
+	a := s.pool.get()
+	defer s.pool.put(a)
+	ctx := &Ctx{opts: &s.opts, arena: a}
 	return ctx.run(s.main, in, nil)
 }
 
@@ -103,7 +107,9 @@ func (s *Session) RunStats(inputs map[string]*Tensor) ([]*Tensor, Stats, error) 
 	for i, v := range s.main.inputValues {
 		in[i] = inputs[v.Name]
 	}
-	ctx := &Ctx{opts: &s.opts, stats: st}
+	a := s.pool.get()
+	defer s.pool.put(a)
+	ctx := &Ctx{opts: &s.opts, stats: st, arena: a}
 	out, err := ctx.run(s.main, in, nil)
 	return out, *st, err
 }
@@ -290,6 +296,14 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 			p.steps[i].free = append(p.steps[i].free, s)
 		}
 	}
+	// An output nobody reads is dropped by the step that makes it.
+	for i := range p.steps {
+		for _, s := range p.steps[i].out {
+			if _, read := lastUse[s]; s >= 0 && !read && !keep[s] {
+				p.steps[i].free = append(p.steps[i].free, s)
+			}
+		}
+	}
 	return p, nil
 }
 
@@ -314,6 +328,7 @@ type Ctx struct {
 	opts  *Options
 	frame *frame
 	stats *Stats // nil unless the caller asked for statistics
+	arena *arena // recycled buffers of this run; nil allocates afresh
 }
 
 type frame struct {
@@ -348,6 +363,22 @@ func (e *MemoryLimitError) Error() string {
 // New allocates a zeroed tensor, refusing (before allocating) any tensor over
 // the memory limit: the run then fails with a MemoryLimitError naming the node.
 func (c *Ctx) New(dt onnx.DataType, shape ...int) *Tensor {
+	return c.alloc(dt, true, shape)
+}
+
+// newRaw is New without zeroing a recycled buffer, for kernels that write
+// every element.
+func (c *Ctx) newRaw(dt onnx.DataType, shape ...int) *Tensor {
+	return c.alloc(dt, false, shape)
+}
+
+// scratch returns n floats of uninitialised temporary space; it returns to
+// the pool after the current step.
+func (c *Ctx) scratch(n int) []float32 {
+	return c.alloc(onnx.Float, false, []int{n}).Floats()
+}
+
+func (c *Ctx) alloc(dt onnx.DataType, zero bool, shape []int) *Tensor {
 	n := int64(1)
 	for _, d := range shape {
 		if d < 0 {
@@ -363,7 +394,13 @@ func (c *Ctx) New(dt onnx.DataType, shape ...int) *Tensor {
 	if bytes > c.opts.MaxMemory || bytes < 0 {
 		panic(kernelError{&MemoryLimitError{Bytes: bytes, Limit: c.opts.MaxMemory, Shape: append([]int{}, shape...), DType: dt}})
 	}
-	d, err := makeData(dt, int(n))
+	var d any
+	var err error
+	if c.arena != nil && pooled(dt) {
+		d, err = c.arena.take(dt, int(n), zero)
+	} else {
+		d, err = makeData(dt, int(n))
+	}
 	if err != nil {
 		panic(kernelError{err})
 	}
@@ -395,7 +432,8 @@ func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
 	for _, o := range p.outer {
 		f.vals[o.slot] = parent.lookup(o.v)
 	}
-	sub := &Ctx{opts: c.opts, frame: f}
+	sub := &Ctx{opts: c.opts, frame: f, arena: c.arena}
+	a := c.arena
 	var live int64
 	track := c.stats != nil && parent == nil
 	in := make([]*Tensor, 0, 8)
@@ -413,6 +451,10 @@ func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
 			}
 			in = append(in, t)
 		}
+		mark := 0
+		if a != nil {
+			mark = len(a.live)
+		}
 		out, err := sub.call(st, in)
 		if err != nil {
 			return nil, err
@@ -425,6 +467,9 @@ func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
 				return nil, fmt.Errorf("%s: kernel produced no value for output %d %q", onnx.NodePlace(st.node), j, st.node.Output(j).Name)
 			}
 			f.vals[s] = out[j]
+			if a != nil {
+				a.ref(out[j], 1)
+			}
 			if track {
 				b := tensorBytes(out[j])
 				live += b
@@ -438,9 +483,15 @@ func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
 		if track {
 			c.stats.PeakLiveBytes = max(c.stats.PeakLiveBytes, live)
 		}
+		if a != nil {
+			a.sweep(mark)
+		}
 		for _, s := range st.free {
 			if track {
 				live -= tensorBytes(f.vals[s])
+			}
+			if a != nil {
+				a.ref(f.vals[s], -1)
 			}
 			f.vals[s] = nil
 		}
