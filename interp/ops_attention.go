@@ -502,6 +502,407 @@ func widenF64[T int64 | int32 | int16 | int8 | uint8 | uint16 | uint32 | uint64 
 	return out
 }
 
+type flexAttrs struct {
+	scale             float64 // 0: 1/sqrt(head_size)
+	precision         onnx.DataType
+	scoreMod, probMod *Graph
+}
+
+func buildFlexAttention(b *Build) (Kernel, error) {
+	a := &flexAttrs{}
+	if b.Has("scale") {
+		a.scale = float64(b.Float("scale", 0))
+	}
+	if b.Has("softmax_precision") {
+		a.precision = onnx.DataType(b.Int("softmax_precision", 0))
+		if !isFloat(a.precision) {
+			return nil, fmt.Errorf("softmax_precision %s is not a float type", a.precision)
+		}
+	}
+	var err error
+	for _, g := range []struct {
+		name string
+		dst  **Graph
+	}{{"score_mod", &a.scoreMod}, {"prob_mod", &a.probMod}} {
+		if !b.Has(g.name) {
+			continue
+		}
+		if *g.dst, err = b.Subgraph(g.name); err != nil {
+			return nil, err
+		}
+		if (*g.dst).NumInputs() != 1 || (*g.dst).NumOutputs() != 1 {
+			return nil, fmt.Errorf("%s must have one input and one output", g.name)
+		}
+	}
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		if len(in) < 3 || in[0] == nil || in[1] == nil || in[2] == nil {
+			return nil, fmt.Errorf("FlexAttention needs Q, K and V")
+		}
+		prec := a.precision
+		if prec == onnx.Undefined {
+			prec = onnx.Float
+			if in[0].DType == onnx.Double {
+				prec = onnx.Double
+			}
+		}
+		if prec == onnx.Double {
+			return flexAttention[float64](ctx, a, prec, in)
+		}
+		return flexAttention[float32](ctx, a, prec, in)
+	}, nil
+}
+
+func flexAttention[T attnFloat](ctx *Ctx, a *flexAttrs, prec onnx.DataType, in []*Tensor) ([]*Tensor, error) {
+	qt, kt, vt := in[0], in[1], in[2]
+	if qt.Rank() != 4 || kt.Rank() != 4 || vt.Rank() != 4 {
+		return nil, fmt.Errorf("Q, K and V must be 4-D, got %s, %s, %s", qt, kt, vt)
+	}
+	B, hq, l, d := qt.Shape[0], qt.Shape[1], qt.Shape[2], qt.Shape[3]
+	hkv, s, dv := kt.Shape[1], kt.Shape[2], vt.Shape[3]
+	if kt.Shape[0] != B || vt.Shape[0] != B || kt.Shape[3] != d || vt.Shape[1] != hkv || vt.Shape[2] != s {
+		return nil, fmt.Errorf("Q %v, K %v and V %v do not agree", qt.Shape, kt.Shape, vt.Shape)
+	}
+	if hkv == 0 || hq%hkv != 0 {
+		return nil, fmt.Errorf("q_num_heads %d is not a multiple of kv_num_heads %d", hq, hkv)
+	}
+	q, err := attnIn[T](qt)
+	if err != nil {
+		return nil, fmt.Errorf("Q: %w", err)
+	}
+	k, err := attnIn[T](kt)
+	if err != nil {
+		return nil, fmt.Errorf("K: %w", err)
+	}
+	v, err := attnIn[T](vt)
+	if err != nil {
+		return nil, fmt.Errorf("V: %w", err)
+	}
+	scale := a.scale
+	if scale == 0 {
+		scale = 1 / math.Sqrt(float64(d))
+	}
+	group := hq / hkv
+	scores := attnNew[T](ctx, B, hq, l, s)
+	for bh := 0; bh < B*hq; bh++ {
+		kvh := (bh/hq)*hkv + (bh%hq)/group
+		attnGemm(true, l, s, d, T(scale), q[bh*l*d:], d, k[kvh*s*d:], d, scores[bh*l*s:], s)
+	}
+	// runMod passes the whole (B, Hq, L, S) tensor through a modifier subgraph.
+	runMod := func(g *Graph, what string) error {
+		if g == nil {
+			return nil
+		}
+		t, err := attnOut(prec, []int{B, hq, l, s}, scores)
+		if err != nil {
+			return err
+		}
+		out, err := ctx.RunGraph(g, []*Tensor{t})
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if len(out) != 1 || out[0] == nil || out[0].Kind != KindTensor || fmt.Sprint(out[0].Shape) != fmt.Sprint(t.Shape) {
+			return fmt.Errorf("%s must return one tensor of shape %v, got %v", what, t.Shape, out)
+		}
+		r, err := attnIn[T](out[0])
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		copy(scores, r)
+		return nil
+	}
+	if err := runMod(a.scoreMod, "score_mod"); err != nil {
+		return nil, err
+	}
+	for r := 0; r < B*hq*l; r++ {
+		attnSoftmaxRow(scores[r*s : (r+1)*s])
+	}
+	if err := runMod(a.probMod, "prob_mod"); err != nil {
+		return nil, err
+	}
+	y := attnNew[T](ctx, B, hq, l, dv)
+	for bh := 0; bh < B*hq; bh++ {
+		kvh := (bh/hq)*hkv + (bh%hq)/group
+		attnGemm(false, l, dv, s, 1, scores[bh*l*s:], s, v[kvh*s*dv:], dv, y[bh*l*dv:], dv)
+	}
+	out, err := attnOut(qt.DType, []int{B, hq, l, dv}, y)
+	return []*Tensor{out}, err
+}
+
+// buildRotaryEmbedding: rotary position embedding of (B, H, S, D) inputs, or
+// (B, S, H·D) with the num_heads attribute.
+func buildRotaryEmbedding(b *Build) (Kernel, error) {
+	interleaved := b.Int("interleaved", 0) != 0
+	numHeads := int(b.Int("num_heads", 0))
+	rotDim := int(b.Int("rotary_embedding_dim", 0))
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		if len(in) < 3 || in[0] == nil || in[1] == nil || in[2] == nil {
+			return nil, fmt.Errorf("RotaryEmbedding needs X, cos_cache and sin_cache")
+		}
+		if in[0].DType == onnx.Double {
+			return rotaryEmbedding[float64](ctx, in, interleaved, numHeads, rotDim)
+		}
+		return rotaryEmbedding[float32](ctx, in, interleaved, numHeads, rotDim)
+	}, nil
+}
+
+func rotaryEmbedding[T attnFloat](ctx *Ctx, in []*Tensor, interleaved bool, numHeads, rotDim int) ([]*Tensor, error) {
+	xt, cosT, sinT := in[0], in[1], in[2]
+	var posT *Tensor
+	if len(in) > 3 {
+		posT = in[3]
+	}
+	var B, h, s, d int
+	// Element (b, h, s, i) of X is at b·bStride + h·hStride + s·sStride + i.
+	var bStride, hStride, sStride int
+	switch xt.Rank() {
+	case 4:
+		B, h, s, d = xt.Shape[0], xt.Shape[1], xt.Shape[2], xt.Shape[3]
+		bStride, hStride, sStride = h*s*d, s*d, d
+	case 3:
+		if numHeads <= 0 || xt.Shape[2]%numHeads != 0 {
+			return nil, fmt.Errorf("3-D input %v needs a num_heads attribute dividing its hidden size", xt.Shape)
+		}
+		B, s, h = xt.Shape[0], xt.Shape[1], numHeads
+		d = xt.Shape[2] / h
+		bStride, hStride, sStride = s*h*d, d, h*d
+	default:
+		return nil, fmt.Errorf("X must be 3-D or 4-D, got %v", xt.Shape)
+	}
+	rd := rotDim
+	if rd == 0 {
+		rd = d
+	}
+	if rd > d || rd%2 != 0 {
+		return nil, fmt.Errorf("rotary_embedding_dim %d must be even and at most the head size %d", rd, d)
+	}
+	half := rd / 2
+	var pos []int64
+	if posT != nil {
+		var err error
+		if pos, err = intsOf(posT); err != nil {
+			return nil, fmt.Errorf("position_ids: %w", err)
+		}
+		if len(pos) != B*s {
+			return nil, fmt.Errorf("position_ids %v must be (%d, %d)", posT.Shape, B, s)
+		}
+		if cosT.Rank() != 2 || fmt.Sprint(cosT.Shape) != fmt.Sprint(sinT.Shape) || cosT.Shape[1] != half {
+			return nil, fmt.Errorf("cos_cache %v and sin_cache %v must be (max_position, %d)", cosT.Shape, sinT.Shape, half)
+		}
+	} else if cosT.Rank() != 3 || fmt.Sprint(cosT.Shape) != fmt.Sprint(sinT.Shape) || cosT.Shape[0] != B || cosT.Shape[1] != s || cosT.Shape[2] != half {
+		return nil, fmt.Errorf("cos_cache %v and sin_cache %v must be (%d, %d, %d)", cosT.Shape, sinT.Shape, B, s, half)
+	}
+	x, err := attnIn[T](xt)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := attnIn[T](cosT)
+	if err != nil {
+		return nil, fmt.Errorf("cos_cache: %w", err)
+	}
+	sn, err := attnIn[T](sinT)
+	if err != nil {
+		return nil, fmt.Errorf("sin_cache: %w", err)
+	}
+	y := attnNew[T](ctx, xt.Shape...)
+	copy(y, x) // dimensions past rd are not rotated
+	for bi := 0; bi < B; bi++ {
+		for si := 0; si < s; si++ {
+			row := bi*s + si
+			if pos != nil {
+				p := pos[row]
+				if p < 0 || p >= int64(cosT.Shape[0]) {
+					return nil, fmt.Errorf("position id %d is outside the cache of %d positions", p, cosT.Shape[0])
+				}
+				row = int(p)
+			}
+			c, sv := cs[row*half:(row+1)*half], sn[row*half:(row+1)*half]
+			for hi := 0; hi < h; hi++ {
+				off := bi*bStride + hi*hStride + si*sStride
+				xr, yr := x[off:off+rd], y[off:off+rd]
+				for i := 0; i < half; i++ {
+					i1, i2 := i, i+half
+					if interleaved {
+						i1, i2 = 2*i, 2*i+1
+					}
+					x1, x2 := xr[i1], xr[i2]
+					yr[i1] = c[i]*x1 - sv[i]*x2
+					yr[i2] = sv[i]*x1 + c[i]*x2
+				}
+			}
+		}
+	}
+	out, err := attnOut(xt.DType, xt.Shape, y)
+	return []*Tensor{out}, err
+}
+
+// buildLinearAttention: the linear / gated / delta / gated_delta recurrences
+// over packed (B, T, H·D) inputs, run token by token in float64 per KV head.
+func buildLinearAttention(b *Build) (Kernel, error) {
+	hq, hkv := int(b.Int("q_num_heads", 0)), int(b.Int("kv_num_heads", 0))
+	if hq <= 0 || hkv <= 0 || hq%hkv != 0 {
+		return nil, fmt.Errorf("q_num_heads %d must be a positive multiple of kv_num_heads %d", hq, hkv)
+	}
+	rule := b.String("update_rule", "gated_delta")
+	gated, delta := false, false
+	switch rule {
+	case "linear":
+	case "gated":
+		gated = true
+	case "delta":
+		delta = true
+	case "gated_delta":
+		gated, delta = true, true
+	default:
+		return nil, fmt.Errorf("unknown update_rule %q", rule)
+	}
+	scaleAttr := float64(b.Float("scale", 0))
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		opt := func(i int) *Tensor {
+			if i < len(in) {
+				return in[i]
+			}
+			return nil
+		}
+		qt, kt, vt, pastT, decayT, betaT := opt(0), opt(1), opt(2), opt(3), opt(4), opt(5)
+		if qt == nil || kt == nil || vt == nil {
+			return nil, fmt.Errorf("LinearAttention needs query, key and value")
+		}
+		if qt.Rank() != 3 || kt.Rank() != 3 || vt.Rank() != 3 {
+			return nil, fmt.Errorf("query, key and value must be 3-D, got %s, %s, %s", qt, kt, vt)
+		}
+		B, T := qt.Shape[0], qt.Shape[1]
+		if qt.Shape[2]%hq != 0 || kt.Shape[2]%hkv != 0 || vt.Shape[2]%hkv != 0 {
+			return nil, fmt.Errorf("hidden sizes %v, %v, %v are not multiples of the head counts %d, %d", qt.Shape, kt.Shape, vt.Shape, hq, hkv)
+		}
+		dk, dv := qt.Shape[2]/hq, vt.Shape[2]/hkv
+		if kt.Shape[2] != hkv*dk || kt.Shape[0] != B || vt.Shape[0] != B || kt.Shape[1] != T || vt.Shape[1] != T {
+			return nil, fmt.Errorf("query %v, key %v and value %v do not agree", qt.Shape, kt.Shape, vt.Shape)
+		}
+		if gated && decayT == nil {
+			return nil, fmt.Errorf("update_rule %q needs the decay input", rule)
+		}
+		if delta && betaT == nil {
+			return nil, fmt.Errorf("update_rule %q needs the beta input", rule)
+		}
+		q, err := attnIn[float64](qt)
+		if err != nil {
+			return nil, err
+		}
+		k, err := attnIn[float64](kt)
+		if err != nil {
+			return nil, err
+		}
+		v, err := attnIn[float64](vt)
+		if err != nil {
+			return nil, err
+		}
+		state := make([]float64, B*hkv*dk*dv)
+		stateType := qt.DType
+		if pastT != nil {
+			if fmt.Sprint(pastT.Shape) != fmt.Sprint([]int{B, hkv, dk, dv}) {
+				return nil, fmt.Errorf("past_state %v must be (%d, %d, %d, %d)", pastT.Shape, B, hkv, dk, dv)
+			}
+			p, err := attnIn[float64](pastT)
+			if err != nil {
+				return nil, fmt.Errorf("past_state: %w", err)
+			}
+			copy(state, p)
+			stateType = pastT.DType
+		}
+		// decay per key dimension (width hkv·dk) or per head (width hkv);
+		// beta per head (width hkv) or shared (width 1).
+		var decay, beta []float64
+		decayW, betaW := 0, 0
+		if gated {
+			if decayT.Rank() != 3 || decayT.Shape[0] != B || decayT.Shape[1] != T || (decayT.Shape[2] != hkv*dk && decayT.Shape[2] != hkv) {
+				return nil, fmt.Errorf("decay %v must be (%d, %d, %d or %d)", decayT.Shape, B, T, hkv*dk, hkv)
+			}
+			if decay, err = attnIn[float64](decayT); err != nil {
+				return nil, fmt.Errorf("decay: %w", err)
+			}
+			decayW = decayT.Shape[2]
+		}
+		if delta {
+			if betaT.Rank() != 3 || betaT.Shape[0] != B || betaT.Shape[1] != T || (betaT.Shape[2] != hkv && betaT.Shape[2] != 1) {
+				return nil, fmt.Errorf("beta %v must be (%d, %d, %d or 1)", betaT.Shape, B, T, hkv)
+			}
+			if beta, err = attnIn[float64](betaT); err != nil {
+				return nil, fmt.Errorf("beta: %w", err)
+			}
+			betaW = betaT.Shape[2]
+		}
+		scale := scaleAttr
+		if scale == 0 {
+			scale = 1 / math.Sqrt(float64(dk))
+		}
+		group := hq / hkv
+		out := make([]float64, B*T*hq*dv)
+		u := make([]float64, dv)
+		for bi := 0; bi < B; bi++ {
+			for kh := 0; kh < hkv; kh++ {
+				st := state[(bi*hkv+kh)*dk*dv:][:dk*dv]
+				for t := 0; t < T; t++ {
+					bt := bi*T + t
+					kr := k[bt*hkv*dk+kh*dk:][:dk]
+					vr := v[bt*hkv*dv+kh*dv:][:dv]
+					if gated {
+						for i := 0; i < dk; i++ {
+							var g float64
+							if decayW == hkv {
+								g = decay[bt*decayW+kh]
+							} else {
+								g = decay[bt*decayW+kh*dk+i]
+							}
+							e := math.Exp(g)
+							for j := range st[i*dv : (i+1)*dv] {
+								st[i*dv+j] *= e
+							}
+						}
+					}
+					if delta {
+						bv := beta[bt*betaW+min(kh, betaW-1)]
+						// u = β·(v − Sᵀk), then S += k ⊗ u.
+						for j := range u {
+							var s float64
+							for i := 0; i < dk; i++ {
+								s += st[i*dv+j] * kr[i]
+							}
+							u[j] = bv * (vr[j] - s)
+						}
+					} else {
+						copy(u, vr)
+					}
+					for i := 0; i < dk; i++ {
+						for j := 0; j < dv; j++ {
+							st[i*dv+j] += kr[i] * u[j]
+						}
+					}
+					for h := kh * group; h < (kh+1)*group; h++ {
+						qr := q[bt*hq*dk+h*dk:][:dk]
+						or := out[bt*hq*dv+h*dv:][:dv]
+						for i := 0; i < dk; i++ {
+							qi := qr[i] * scale
+							for j := 0; j < dv; j++ {
+								or[j] += qi * st[i*dv+j]
+							}
+						}
+					}
+				}
+			}
+		}
+		y, err := attnOut(qt.DType, []int{B, T, hq * dv}, out)
+		if err != nil {
+			return nil, err
+		}
+		ps, err := attnOut(stateType, []int{B, hkv, dk, dv}, state)
+		return []*Tensor{y, ps}, err
+	}, nil
+}
+
 func init() {
 	Register("", "Attention", 23, buildAttention)
+	Register("", "Attention", 24, buildAttention) // adds nonpad_kv_seqlen
+	Register("ai.onnx.preview", "FlexAttention", 1, buildFlexAttention)
+	Register("", "RotaryEmbedding", 23, buildRotaryEmbedding)
+	Register("", "LinearAttention", 27, buildLinearAttention)
 }
