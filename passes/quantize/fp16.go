@@ -1,0 +1,180 @@
+package quantize
+
+import (
+	"math"
+
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+)
+
+// keepFloat32 are ops left in float32 by mode=fp16: those whose
+// intermediate values leave float16's range or lose too much precision there
+// (the statistics of LayerNorm, exponentials, Softmax), and those whose
+// float inputs are fixed to float32 by the standard or carry types in
+// attributes (Cast, Constant, Resize scales, random generators).
+var keepFloat32 = map[string]bool{
+	"Pow": true, "ReduceMean": true, "ReduceSum": true, "ReduceSumSquare": true, "ReduceL1": true, "ReduceL2": true,
+	"ReduceLogSum": true, "ReduceLogSumExp": true, "ReduceProd": true, "Exp": true, "Log": true, "Softmax": true,
+	"LogSoftmax": true, "Sqrt": true, "Reciprocal": true, "LayerNormalization": true, "CumSum": true,
+	"Cast": true, "CastLike": true, "Constant": true, "ConstantOfShape": true, "EyeLike": true, "Resize": true, "Upsample": true,
+	"RandomNormal": true, "RandomUniform": true, "RandomNormalLike": true, "RandomUniformLike": true, "Multinomial": true, "Bernoulli": true,
+	"QuantizeLinear": true, "DequantizeLinear": true, "DynamicQuantizeLinear": true,
+	"NonMaxSuppression": true, "RoiAlign": true, "DFT": true, "STFT": true, "Range": true,
+}
+
+const fp16Max = 65504
+
+// fp16 converts the main graph to float16: weights and compute, with the
+// graph's float32 inputs and outputs kept (Cast at the boundaries).
+func (q *quantizer) fp16() (int, error) {
+	c, g := q.c, q.g
+	half := map[*onnx.Node]bool{}
+	rewrites := 0
+	for _, n := range g.Nodes {
+		if !q.canHalf(n) {
+			continue
+		}
+		if !c.Allow() {
+			break
+		}
+		half[n] = true
+		rewrites++
+		if weightedOps[n.OpType] {
+			q.addLayer(n)
+		}
+	}
+	if rewrites == 0 {
+		return 0, nil
+	}
+	casts := map[castKey]*onnx.Value{}
+	cast := func(v *onnx.Value, to onnx.DataType) *onnx.Value {
+		k := castKey{v, to}
+		if cv, ok := casts[k]; ok {
+			return cv
+		}
+		n := g.NewNode("Cast", "", g.FreshName(v.Name+"_Cast"), []*onnx.Value{v}, g.FreshName(v.Name+"_"+to.String()))
+		n.SetAttr(onnx.IntAttr("to", int64(to)))
+		if v.Type != nil {
+			t := v.Type.Clone()
+			t.Elem = to
+			n.Output(0).Type = t
+		}
+		g.Append(n)
+		casts[k] = n.Output(0)
+		return n.Output(0)
+	}
+	clamped := 0
+	var consts16 = map[*onnx.Value]*onnx.Value{}
+	for _, v := range g.Values() {
+		if passes.ElemType(v) != onnx.Float {
+			continue
+		}
+		uses := v.Uses()
+		if t := passes.ConstTensor(v); t != nil && v.IsConst() {
+			// A float32 weight: give float16 readers a float16 copy; drop
+			// the float32 one when nobody else reads it.
+			for _, u := range uses {
+				if !half[u.Node] || u.Node.Graph != g {
+					continue
+				}
+				h, ok := consts16[v]
+				if !ok {
+					x, err := t.AsFloat32()
+					if err != nil {
+						return rewrites, err
+					}
+					ht, n := float16Tensor(t.Dims, x)
+					clamped += n
+					h = passes.AddConst(q.m, g, v.Name+"_fp16", ht)
+					consts16[v] = h
+				}
+				u.Node.SetInput(u.Index, h)
+			}
+			q.dropIfUnused(v)
+			continue
+		}
+		home := onnx.Float
+		if p := v.Producer(); p != nil && half[p] {
+			home = onnx.Float16
+		}
+		if home == onnx.Float16 {
+			if v.IsGraphOutput() {
+				// The output keeps its name and float32 type: a Cast takes
+				// its place and the float16 value is renamed.
+				cn := g.NewNode("Cast", "", g.FreshName(v.Name+"_Cast"), []*onnx.Value{v}, g.FreshName(v.Name+"_float32"))
+				cn.SetAttr(onnx.IntAttr("to", int64(onnx.Float)))
+				if v.Type != nil {
+					cn.Output(0).Type = v.Type.Clone()
+				}
+				g.Append(cn)
+				onnx.ReplaceAllUsesWith(v, cn.Output(0))
+				cn.SetInput(0, v)
+				for _, u := range uses {
+					u.Node.SetInput(u.Index, v)
+				}
+			}
+			if v.Type != nil {
+				v.Type.Elem = onnx.Float16
+			}
+		}
+		for _, u := range uses {
+			want := onnx.Float
+			if half[u.Node] {
+				want = onnx.Float16
+			}
+			if want != home {
+				u.Node.SetInput(u.Index, cast(v, want))
+			}
+		}
+	}
+	if clamped > 0 {
+		c.Logf("warning: %d weights beyond float16's range (±%d) were clamped", clamped, fp16Max)
+	}
+	c.Logf("fp16: %d of %d nodes in float16", rewrites, len(g.Nodes))
+	return rewrites, nil
+}
+
+type castKey struct {
+	v  *onnx.Value
+	to onnx.DataType
+}
+
+// canHalf reports whether n can compute in float16: a standard op outside
+// keepFloat32, without subgraphs, whose outputs have known types.
+func (q *quantizer) canHalf(n *onnx.Node) bool {
+	if n.Domain != "" || keepFloat32[n.OpType] || len(n.Subgraphs()) > 0 || q.cfg.excluded(n) {
+		return false
+	}
+	anyFloat := false
+	for _, v := range append(n.Inputs(), n.Outputs()...) {
+		if v == nil {
+			continue
+		}
+		dt := passes.ElemType(v)
+		if dt == onnx.Undefined {
+			return false // unknown type: cannot tell what to convert
+		}
+		if dt == onnx.Double || dt == onnx.Float16 || dt == onnx.BFloat16 {
+			return false
+		}
+		anyFloat = anyFloat || dt == onnx.Float
+	}
+	return anyFloat
+}
+
+// float16Tensor converts to float16, clamping values beyond its range; it
+// returns how many were clamped.
+func float16Tensor(dims []int64, x []float32) (*onnx.Tensor, int) {
+	raw := make([]byte, 2*len(x))
+	clamped := 0
+	for i, v := range x {
+		if math.Abs(float64(v)) > fp16Max && !math.IsInf(float64(v), 0) {
+			v = float32(math.Copysign(fp16Max, float64(v)))
+			clamped++
+		}
+		h := interp.Float32ToFloat16(v)
+		raw[2*i], raw[2*i+1] = byte(h), byte(h>>8)
+	}
+	return onnx.NewTensor("", onnx.Float16, dims, raw), clamped
+}

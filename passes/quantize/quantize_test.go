@@ -1,0 +1,722 @@
+package quantize_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/onnxslim/onnxslim/dataset"
+	"github.com/onnxslim/onnxslim/internal/ort"
+	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+	_ "github.com/onnxslim/onnxslim/passes/all"
+	"github.com/onnxslim/onnxslim/passes/quantize"
+)
+
+// full runs the acceptance at the issue's sizes (make quant-report);
+// otherwise the big models run on a few samples so `make test` stays fast.
+var full = os.Getenv("ONNXSLIM_QUANT_FULL") == "1"
+
+// result is one quantized model and what the pass said.
+type result struct {
+	model  *onnx.Model
+	bytes  int64 // encoded size
+	float  int64 // size of the float model file
+	log    string
+	report *quantize.Report
+}
+
+func (r *result) ratio() float64 { return float64(r.bytes) / float64(r.float) }
+
+// loadModel loads a shared model and the size of its file.
+func loadModel(t testing.TB, name string) (*onnx.Model, int64) {
+	t.Helper()
+	path := filepath.Join(testdata.Models(t), name, "model.onnx")
+	m, err := onnx.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, st.Size()
+}
+
+// slim runs a pipeline on a copy of m, as `onnxslim --passes SPEC` would.
+func slim(t testing.TB, m *onnx.Model, floatBytes int64, spec string) *result {
+	t.Helper()
+	cp := clone(t, m)
+	p, err := passes.Parse(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	res := &result{float: floatBytes}
+	ctx := passes.WithDetails(context.Background(), func(pass string, d any) {
+		if r, ok := d.(*quantize.Report); ok && pass == "quantize" {
+			res.report = r
+		}
+	})
+	start := time.Now()
+	if _, err := p.Run(ctx, cp, passes.Config{Log: &log}); err != nil {
+		t.Fatalf("%s: %v\n%s", spec, err, log.String())
+	}
+	b, err := onnx.Encode(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.model, res.bytes, res.log = cp, int64(len(b)), log.String()
+	if testing.Verbose() {
+		t.Logf("%s (%.1fs):\n%s", spec, time.Since(start).Seconds(), indent(log.String()))
+	}
+	return res
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+}
+
+func clone(t testing.TB, m *onnx.Model) *onnx.Model {
+	t.Helper()
+	b, err := onnx.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := onnx.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp
+}
+
+// accuracy evaluates a classifier on a labelled folder, batches in parallel.
+func accuracy(t testing.TB, m *onnx.Model, dir string) float64 {
+	t.Helper()
+	m, err := quantize.FoldConstDQ(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := interp.NewSession(m, interp.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := dataset.Open(dir, s.Inputs(), dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	type job struct {
+		in     map[string]*interp.Tensor
+		labels []int64
+	}
+	jobs := make(chan job)
+	var mu sync.Mutex
+	var right, total int
+	var firstErr error
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				outs, err := s.Run(j.in)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					scores := outs[0].Data.([]float32)
+					k := len(scores) / len(j.labels)
+					for i, l := range j.labels {
+						best := 0
+						for c := 1; c < k; c++ {
+							if scores[i*k+c] > scores[i*k+best] {
+								best = c
+							}
+						}
+						if int64(best) == l {
+							right++
+						}
+						total++
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for {
+		b, err := r.Next()
+		if err != nil {
+			break
+		}
+		jobs <- job{b.Inputs, b.Labels}
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatal(firstErr)
+	}
+	if total == 0 {
+		t.Fatal("no labelled samples")
+	}
+	return float64(right) / float64(total)
+}
+
+// logits runs m on random inputs with seeds base+i and returns the outputs.
+func logits(t testing.TB, m *onnx.Model, inputs []map[string]*interp.Tensor) [][]float32 {
+	t.Helper()
+	s, err := interp.NewSession(m, interp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]float32
+	for _, in := range inputs {
+		o, err := s.Run(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := interp.AsFloat32(o[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, append([]float32(nil), x...))
+	}
+	return out
+}
+
+func randomInputs(t testing.TB, m *onnx.Model, n int, seed uint64) []map[string]*interp.Tensor {
+	t.Helper()
+	s, err := interp.NewSession(m, interp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ins []map[string]*interp.Tensor
+	for i := 0; i < n; i++ {
+		in, err := dataset.Random(s.Inputs(), seed+uint64(i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, in)
+	}
+	return ins
+}
+
+// cosine and relL2 over all samples.
+func cosine(a, b [][]float32) (cos, rel float64) {
+	var aa, bb, ab, dd float64
+	for i := range a {
+		for j := range a[i] {
+			x, y := float64(a[i][j]), float64(b[i][j])
+			aa, bb, ab, dd = aa+x*x, bb+y*y, ab+x*y, dd+(x-y)*(x-y)
+		}
+	}
+	return ab / math.Sqrt(aa*bb), math.Sqrt(dd / aa)
+}
+
+// TestMNISTInt8 is acceptance 1: int8 calibrated on the MNIST calibration
+// folders, judged on the 2,000 held-out digits, with every method.
+func TestMNISTInt8(t *testing.T) {
+	root := testdata.Models(t)
+	data := filepath.Join(root, "mnist-data")
+	for _, tc := range []struct{ model, calib, eval string }{
+		{"mnist_cnn_op13", "cnn-calib", "cnn-eval"},
+		{"mnist_mlp_op13", "mlp-calib", "mlp-eval"},
+	} {
+		t.Run(tc.model, func(t *testing.T) {
+			m, size := loadModel(t, tc.model)
+			eval := filepath.Join(data, tc.eval)
+			base := accuracy(t, m, eval)
+			t.Logf("%s float: accuracy %.4f, file %d bytes", tc.model, base, size)
+			for _, method := range []string{"minmax", "percentile", "entropy"} {
+				r := slim(t, m, size, fmt.Sprintf("default,quantize(mode=int8,method=%s,calib=%s)", method, filepath.Join(data, tc.calib)))
+				acc := accuracy(t, r.model, eval)
+				drop := (base - acc) * 100
+				t.Logf("%s int8 %-10s: accuracy %.4f (drop %+.2f points), file %d bytes = %.1f%% of float", tc.model, method, acc, drop, r.bytes, 100*r.ratio())
+				if drop > 0.5 {
+					t.Errorf("%s: accuracy drop %.2f points > 0.5", method, drop)
+				}
+				if r.ratio() > 0.30 {
+					t.Errorf("%s: file %.1f%% of float > 30%%", method, 100*r.ratio())
+				}
+				if r.report == nil || len(r.report.Layers) == 0 {
+					t.Errorf("%s: no per-layer error report", method)
+				}
+			}
+		})
+	}
+}
+
+// prepared caches the big models after the default pipeline, which every
+// quantization test of them starts from.
+var prepared struct {
+	sync.Mutex
+	models map[string]*onnx.Model
+	sizes  map[string]int64
+}
+
+func defaultPipeline(t testing.TB, name string) (*onnx.Model, int64) {
+	t.Helper()
+	prepared.Lock()
+	defer prepared.Unlock()
+	if m, ok := prepared.models[name]; ok {
+		return clone(t, m), prepared.sizes[name]
+	}
+	m, size := loadModel(t, name)
+	r := slim(t, m, size, "default")
+	if prepared.models == nil {
+		prepared.models, prepared.sizes = map[string]*onnx.Model{}, map[string]int64{}
+	}
+	prepared.models[name], prepared.sizes[name] = r.model, size
+	return clone(t, r.model), size
+}
+
+// ortAgreement runs the quantized model in ONNX Runtime with its graph
+// optimizations off (each Q/DQ op run as written) and with them on (int8
+// kernels), and compares both with the interpreter on the same input.
+func ortAgreement(t *testing.T, m *onnx.Model, in map[string]*interp.Tensor) (exact, fused float64) {
+	t.Helper()
+	ort.Require(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "model.onnx")
+	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	folded, err := quantize.FoldConstDQ(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := interp.NewSession(folded, interp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	var ts []*interp.Tensor
+	for _, v := range s.Inputs() {
+		names = append(names, v.Name)
+		ts = append(ts, in[v.Name])
+	}
+	inDir := filepath.Join(dir, "in")
+	if err := os.MkdirAll(inDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := dataset.WritePB(inDir, "input", names, ts); err != nil {
+		t.Fatal(err)
+	}
+	outs, err := s.Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := interp.AsFloat32(outs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The largest error relative to the output's scale (max |interp|).
+	compare := func(level string) float64 {
+		got, err := ort.RunErr(path, inDir, filepath.Join(dir, level), "--optimize", level)
+		if err != nil {
+			t.Fatalf("ONNX Runtime (%s): %v", level, err)
+		}
+		g, err := got[0].AsFloat32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var scale, worst float64
+		for i := range want {
+			scale = max(scale, math.Abs(float64(want[i])))
+		}
+		for i := range want {
+			worst = max(worst, math.Abs(float64(g[i]-want[i]))/scale)
+		}
+		return worst
+	}
+	return compare("disabled"), compare("all")
+}
+
+// TestImageNetInt8 is acceptance 2: resnet18 and mobilenet_v2 int8 on
+// random calibration inputs: logits' cosine with the float model, file size,
+// and ONNX Runtime agreeing with the interpreter on the QDQ model.
+func TestImageNetInt8(t *testing.T) {
+	for _, tc := range []struct {
+		model                 string
+		calib, report, checks int // default sizes; full: 64, 8, 8
+	}{
+		{"mobilenet_v2_op13", 8, 2, 4},
+		{"resnet18_op13", 4, 1, 2},
+	} {
+		t.Run(tc.model, func(t *testing.T) {
+			calib, report, checks := tc.calib, tc.report, tc.checks
+			if full {
+				calib, report, checks = 64, 8, 8
+			}
+			m, size := defaultPipeline(t, tc.model)
+			r := slim(t, m, size, fmt.Sprintf("quantize(mode=int8,samples=%d,report=%d)", calib, report))
+			ins := randomInputs(t, m, checks, 1000)
+			ref := logits(t, m, ins)
+			folded, err := quantize.FoldConstDQ(r.model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := logits(t, folded, ins)
+			cos, rel := cosine(ref, got)
+			t.Logf("%s int8 (%d random calibration inputs): logits cosine %.5f rel_l2 %.4f on %d other inputs; file %d of %d bytes = %.1f%%",
+				tc.model, calib, cos, rel, checks, r.bytes, r.float, 100*r.ratio())
+			if cos < 0.99 {
+				t.Errorf("cosine %.5f < 0.99", cos)
+			}
+			if r.ratio() > 0.27 {
+				t.Errorf("file %.1f%% of float > 27%%", 100*r.ratio())
+			}
+			exact, fused := ortAgreement(t, r.model, ins[0])
+			t.Logf("%s int8: ONNX Runtime vs interp, max |Δ|/max|y|: %.2g with optimizations off (Q/DQ as written), %.2g with them on (int8 kernels)", tc.model, exact, fused)
+			if exact > 1e-3 {
+				t.Errorf("ONNX Runtime disagrees with the interpreter on the QDQ model: %.3g > 1e-3", exact)
+			}
+		})
+	}
+}
+
+// node helpers for the profile checks.
+func producerOp(v *onnx.Value, op string) *onnx.Node {
+	if v == nil {
+		return nil
+	}
+	if p := v.Producer(); p != nil && p.OpType == op {
+		return p
+	}
+	return nil
+}
+
+func constTensor(t *testing.T, v *onnx.Value) *onnx.Tensor {
+	t.Helper()
+	ct := passes.ConstTensor(v)
+	if ct == nil {
+		t.Fatalf("%v is not a constant", v)
+	}
+	return ct
+}
+
+func allZero(t *testing.T, ct *onnx.Tensor) bool {
+	t.Helper()
+	x, err := ct.AsInt64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range x {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkTensorRT asserts TensorRT's explicit-quantization rules on a graph.
+func checkTensorRT(t *testing.T, m *onnx.Model) {
+	t.Helper()
+	if m.Opset("") < 13 {
+		t.Errorf("opset %d < 13", m.Opset(""))
+	}
+	var qdq, layers, residual int
+	for _, n := range m.Graph.Nodes {
+		switch n.OpType {
+		case "QuantizeLinear", "DequantizeLinear":
+			qdq++
+			zp := n.Input(2)
+			if zp == nil {
+				t.Errorf("%s: no zero point (TensorRT wants it explicit and 0)", n.Name)
+				continue
+			}
+			ct := constTensor(t, zp)
+			if ct.DataType != onnx.Int8 || !allZero(t, ct) {
+				t.Errorf("%s: zero point %s not int8 zeros", n.Name, ct.DataType)
+			}
+			if n.OpType == "QuantizeLinear" && n.Output(0).NumUses() != 1 {
+				t.Errorf("%s: quantized value read %d times, want a dedicated pair", n.Name, n.Output(0).NumUses())
+			}
+			if n.OpType == "DequantizeLinear" && producerOp(n.Input(0), "QuantizeLinear") != nil && n.Output(0).NumUses() != 1 {
+				t.Errorf("%s: dequantized activation read %d times, want one Q/DQ pair per consumer", n.Name, n.Output(0).NumUses())
+			}
+		case "Conv", "Gemm", "MatMul":
+			dq := producerOp(n.Input(1), "DequantizeLinear")
+			if dq == nil {
+				t.Errorf("%s: weight not through DequantizeLinear", n.Name)
+				continue
+			}
+			layers++
+			w := constTensor(t, dq.Input(0))
+			s := constTensor(t, dq.Input(1))
+			axis := int(dq.AttrInt("axis", 1))
+			if w.DataType != onnx.Int8 || len(s.Dims) != 1 || s.Dims[0] != w.Dims[axis] {
+				t.Errorf("%s: weight %s scale %v axis %d: want int8 per output channel", n.Name, w.DataType, s.Dims, axis)
+			}
+			if n.OpType == "Conv" && axis != 0 {
+				t.Errorf("%s: per-channel axis %d, want 0", n.Name, axis)
+			}
+			if producerOp(n.Input(0), "DequantizeLinear") == nil {
+				t.Errorf("%s: activation input not through Q/DQ", n.Name)
+			}
+		case "Add":
+			a, b := n.Input(0), n.Input(1)
+			if passes.ConstTensor(a) != nil || passes.ConstTensor(b) != nil {
+				continue
+			}
+			residual++
+			if producerOp(a, "DequantizeLinear") == nil && producerOp(b, "DequantizeLinear") == nil {
+				t.Errorf("%s: residual Add without Q/DQ on an input", n.Name)
+			}
+		}
+	}
+	t.Logf("tensorrt profile: %d Q/DQ nodes, %d quantized layers, %d residual adds checked", qdq, layers, residual)
+	if qdq == 0 || layers == 0 {
+		t.Error("nothing quantized")
+	}
+}
+
+// checkORT asserts ONNX Runtime's QDQ conventions: one Q/DQ pair per
+// tensor, int8 symmetric per-channel weights, int32 biases, uint8
+// activations with zero points (symmetric=auto).
+func checkORT(t *testing.T, m *onnx.Model) {
+	t.Helper()
+	qOf := map[*onnx.Value]int{}
+	var biases int
+	for _, n := range m.Graph.Nodes {
+		switch n.OpType {
+		case "QuantizeLinear":
+			qOf[n.Input(0)]++
+			if zp := constTensor(t, n.Input(2)); zp.DataType != onnx.Uint8 {
+				t.Errorf("%s: activation type %s, want uint8", n.Name, zp.DataType)
+			}
+		case "Conv", "Gemm":
+			dq := producerOp(n.Input(1), "DequantizeLinear")
+			if dq == nil {
+				t.Errorf("%s: weight not through DequantizeLinear", n.Name)
+				continue
+			}
+			if w := constTensor(t, dq.Input(0)); w.DataType != onnx.Int8 || !allZero(t, constTensor(t, dq.Input(2))) {
+				t.Errorf("%s: weight %s not symmetric int8", n.Name, w.DataType)
+			}
+			if b := producerOp(n.Input(2), "DequantizeLinear"); b != nil {
+				if constTensor(t, b.Input(0)).DataType != onnx.Int32 {
+					t.Errorf("%s: bias not int32", n.Name)
+				}
+				biases++
+			}
+		}
+	}
+	for v, k := range qOf {
+		if k != 1 {
+			t.Errorf("tensor %s quantized %d times, want once", v.Name, k)
+		}
+	}
+	t.Logf("ort profile: %d quantized tensors, %d int32 biases", len(qOf), biases)
+	if len(qOf) == 0 || biases == 0 {
+		t.Error("nothing quantized")
+	}
+}
+
+// TestProfiles is acceptance 3's profile test: the emitted graphs follow
+// each target's rules, on the MNIST CNN and on resnet18 (residual adds).
+func TestProfiles(t *testing.T) {
+	data := filepath.Join(testdata.Models(t), "mnist-data", "cnn-calib")
+	cnn, cnnSize := loadModel(t, "mnist_cnn_op13")
+	for _, tc := range []struct {
+		name, target string
+		big          bool
+	}{
+		{"mnist_cnn_op13", "tensorrt", false},
+		{"mnist_cnn_op13", "ort", false},
+		{"resnet18_op13", "tensorrt", true},
+		{"resnet18_op13", "ort", true},
+	} {
+		t.Run(tc.name+"/"+tc.target, func(t *testing.T) {
+			var r *result
+			if tc.big {
+				m, size := defaultPipeline(t, tc.name)
+				r = slim(t, m, size, fmt.Sprintf("quantize(target=%s,samples=2,report=0)", tc.target))
+			} else {
+				r = slim(t, cnn, cnnSize, fmt.Sprintf("default,quantize(target=%s,calib=%s,report=0)", tc.target, data))
+			}
+			if tc.target == "tensorrt" {
+				checkTensorRT(t, r.model)
+			} else {
+				checkORT(t, r.model)
+			}
+		})
+	}
+}
+
+// TestWeightModes is acceptance 3's sizes: int4, binary, fp16 and
+// int8-weights on resnet18 (sizes, ONNX Runtime runs them, fidelity), and
+// the same modes' accuracy on the MNIST CNN.
+func TestWeightModes(t *testing.T) {
+	checks := 1
+	if full {
+		checks = 4
+	}
+	m, size := defaultPipeline(t, "resnet18_op13")
+	ins := randomInputs(t, m, checks, 2000)
+	ref := logits(t, m, ins)
+	for _, tc := range []struct {
+		mode     string
+		maxRatio float64
+		minCos   float64 // 0: reported only
+		maxRelL2 float64 // 0: reported only
+	}{
+		{"int8-weights", 0.27, 0.99, 0},
+		{"int4", 0.20, 0, 0},
+		{"binary", 0.20, 0, 0},
+		{"fp16", 0.52, 0, 1e-2},
+	} {
+		t.Run("resnet18/"+tc.mode, func(t *testing.T) {
+			r := slim(t, m, size, fmt.Sprintf("quantize(mode=%s,report=%d)", tc.mode, checks))
+			folded, err := quantize.FoldConstDQ(r.model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cos, rel := cosine(ref, logits(t, folded, ins))
+			exact, fused := ortAgreement(t, r.model, ins[0])
+			t.Logf("resnet18 %s: file %d bytes = %.1f%% of float; logits cosine %.5f rel_l2 %.4g (%d inputs); ORT vs interp %.2g (optimizations off) %.2g (on); opset %d",
+				tc.mode, r.bytes, 100*r.ratio(), cos, rel, checks, exact, fused, r.model.Opset(""))
+			if r.ratio() > tc.maxRatio {
+				t.Errorf("file %.1f%% of float > %.0f%%", 100*r.ratio(), 100*tc.maxRatio)
+			}
+			if tc.minCos > 0 && cos < tc.minCos {
+				t.Errorf("cosine %.5f < %g", cos, tc.minCos)
+			}
+			if tc.maxRelL2 > 0 && rel > tc.maxRelL2 {
+				t.Errorf("relative error %.3g > %g", rel, tc.maxRelL2)
+			}
+			if exact > 1e-2 {
+				t.Errorf("ONNX Runtime disagrees with the interpreter: %.3g", exact)
+			}
+		})
+	}
+	root := testdata.Models(t)
+	cnn, cnnSize := loadModel(t, "mnist_cnn_op13")
+	eval := filepath.Join(root, "mnist-data", "cnn-eval")
+	base := accuracy(t, cnn, eval)
+	for _, tc := range []struct {
+		mode    string
+		maxDrop float64 // points; negative: reported only
+	}{
+		{"int8-weights", 0.5}, {"int4", 2}, {"binary", -1}, {"fp16", 0.1},
+	} {
+		t.Run("mnist_cnn/"+tc.mode, func(t *testing.T) {
+			r := slim(t, cnn, cnnSize, fmt.Sprintf("default,quantize(mode=%s,report=0)", tc.mode))
+			acc := accuracy(t, r.model, eval)
+			t.Logf("mnist_cnn %s: accuracy %.4f (float %.4f, drop %+.2f points), file %.1f%% of float", tc.mode, acc, base, 100*(base-acc), 100*r.ratio())
+			if tc.maxDrop >= 0 && 100*(base-acc) > tc.maxDrop {
+				t.Errorf("accuracy drop %.2f points > %g", 100*(base-acc), tc.maxDrop)
+			}
+		})
+	}
+}
+
+// peakHeap runs f while sampling the live heap and returns the peak above
+// the heap before it started.
+func peakHeap(f func()) uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var peak uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var s runtime.MemStats
+			runtime.ReadMemStats(&s)
+			peak = max(peak, s.HeapAlloc)
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	f()
+	close(done)
+	wg.Wait()
+	if peak < base {
+		return 0
+	}
+	return peak - base
+}
+
+// activationBytes is what one sample's activations take (every node
+// output, float32), the unit that unbounded calibration would multiply.
+func activationBytes(t testing.TB, m *onnx.Model) int64 {
+	t.Helper()
+	cp := clone(t, m)
+	if _, err := interp.InferShapes(cp, interp.ShapeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, node := range cp.Graph.Nodes {
+		for _, v := range node.Outputs() {
+			if shape, ok := passes.StaticShape(v); ok {
+				e := int64(4)
+				for _, d := range shape {
+					e *= d
+				}
+				n += e
+			}
+		}
+	}
+	return n
+}
+
+// TestCalibrationMemory is acceptance 4: calibrating on the 2,000 digits
+// of cnn-eval takes about the heap of calibrating on 200, far below 2,000
+// samples' activations.
+func TestCalibrationMemory(t *testing.T) {
+	root := testdata.Models(t)
+	m, size := loadModel(t, "mnist_cnn_op13")
+	dir := filepath.Join(root, "mnist-data", "cnn-eval")
+	act := activationBytes(t, m)
+	peaks := map[int]uint64{}
+	for _, method := range []string{"minmax", "entropy"} {
+		for _, n := range []int{200, 2000} {
+			peaks[n] = peakHeap(func() {
+				slim(t, m, size, fmt.Sprintf("quantize(calib=%s,samples=%d,method=%s,report=0)", dir, n, method))
+			})
+			t.Logf("calibration %s on %4d samples: peak heap +%.1f MB (one sample's activations: %.2f MB; %d samples': %.0f MB)",
+				method, n, float64(peaks[n])/1e6, float64(act)/1e6, n, float64(act)*float64(n)/1e6)
+		}
+		if limit := peaks[200]*2 + 16<<20; peaks[2000] > limit {
+			t.Errorf("%s: peak heap grows with samples: %d MB at 2000 vs %d MB at 200", method, peaks[2000]>>20, peaks[200]>>20)
+		}
+		if peaks[2000] > uint64(act)*2000/4 {
+			t.Errorf("%s: peak heap %d MB is a sizeable part of 2000 samples' activations (%d MB)", method, peaks[2000]>>20, act*2000>>20)
+		}
+	}
+}
+
+// BenchmarkCalibration reports the peak heap of calibrating the MNIST CNN
+// on 2,000 samples (make quant-report prints it).
+func BenchmarkCalibration(b *testing.B) {
+	root := testdata.Models(b)
+	m, size := loadModel(b, "mnist_cnn_op13")
+	dir := filepath.Join(root, "mnist-data", "cnn-eval")
+	spec := fmt.Sprintf("quantize(calib=%s,samples=2000,method=entropy,report=0)", dir)
+	var peak uint64
+	for i := 0; i < b.N; i++ {
+		peak = max(peak, peakHeap(func() { slim(b, m, size, spec) }))
+	}
+	b.ReportMetric(float64(peak)/1e6, "peak-heap-MB")
+	b.ReportMetric(float64(activationBytes(b, m))*2000/1e6, "2000-samples-activations-MB")
+}

@@ -1,0 +1,190 @@
+package quantize
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+)
+
+// Report is the per-layer error of a quantized model against the float
+// model on the calibration data, like ONNX Runtime's qdq_loss_debug: for
+// each quantized layer's output and each graph output, the relative L2 error
+// and the cosine similarity of the two activations. The pass hands it to
+// passes.Context.Detail (the CLI's --json) and logs the worst layers.
+type Report struct {
+	Mode    string       `json:"mode"`
+	Target  string       `json:"target,omitempty"`
+	Method  string       `json:"method,omitempty"`
+	Samples int          `json:"samples"`
+	Layers  []LayerError `json:"layers"`
+	Outputs []LayerError `json:"outputs"`
+}
+
+// LayerError compares one tensor of the float and the quantized model.
+type LayerError struct {
+	Node      string  `json:"node,omitempty"`
+	Op        string  `json:"op,omitempty"`
+	Tensor    string  `json:"tensor"`
+	RelL2     float64 `json:"rel_l2"`
+	Cosine    float64 `json:"cosine"`
+	MaxAbsErr float64 `json:"max_abs_err"`
+}
+
+// errAcc accumulates the sums behind LayerError over batches.
+type errAcc struct {
+	mu               sync.Mutex
+	aa, bb, ab, dd   float64
+	maxAbs           float64
+	mismatchedShapes bool
+}
+
+func (e *errAcc) add(a, b []float32) {
+	if len(a) != len(b) {
+		e.mu.Lock()
+		e.mismatchedShapes = true
+		e.mu.Unlock()
+		return
+	}
+	var aa, bb, ab, dd, mx float64
+	for i := range a {
+		x, y := float64(a[i]), float64(b[i])
+		aa += x * x
+		bb += y * y
+		ab += x * y
+		d := x - y
+		dd += d * d
+		mx = max(mx, math.Abs(d))
+	}
+	e.mu.Lock()
+	e.aa, e.bb, e.ab, e.dd = e.aa+aa, e.bb+bb, e.ab+ab, e.dd+dd
+	e.maxAbs = max(e.maxAbs, mx)
+	e.mu.Unlock()
+}
+
+func (e *errAcc) result(le LayerError) LayerError {
+	if e.mismatchedShapes {
+		le.RelL2, le.Cosine = math.NaN(), math.NaN()
+		return le
+	}
+	le.MaxAbsErr = e.maxAbs
+	switch {
+	case e.aa == 0 && e.dd == 0:
+		le.RelL2, le.Cosine = 0, 1
+	case e.aa == 0:
+		le.RelL2, le.Cosine = math.Inf(1), 0
+	default:
+		le.RelL2 = math.Sqrt(e.dd / e.aa)
+		if e.bb > 0 {
+			le.Cosine = e.ab / math.Sqrt(e.aa*e.bb)
+		}
+	}
+	return le
+}
+
+// layerReport runs the float and the quantized model on the first
+// cfg.report calibration samples and compares the layers' outputs.
+func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cfg *config) (*Report, error) {
+	var fNames, qNames []string
+	for _, l := range layers {
+		fNames = append(fNames, l.float)
+		qNames = append(qNames, l.quant.Name)
+	}
+	fm, fIdx, err := withOutputs(float, fNames)
+	if err != nil {
+		return nil, fmt.Errorf("float model: %w", err)
+	}
+	folded, err := foldConstDQ(quant)
+	if err != nil {
+		return nil, fmt.Errorf("quantized model: %w", err)
+	}
+	qm, qIdx, err := withOutputs(folded, qNames)
+	if err != nil {
+		return nil, fmt.Errorf("quantized model: %w", err)
+	}
+	fs, err := interp.NewSession(fm, interp.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("float model: %w", err)
+	}
+	qs, err := interp.NewSession(qm, interp.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("quantized model: %w", err)
+	}
+	src, err := openSource(c, fs.Inputs(), cfg.calib, cfg.report)
+	if err != nil {
+		return nil, err
+	}
+	defer src.close()
+	nOut := len(float.Graph.Outputs)
+	accs := make([]errAcc, len(layers)+nOut)
+	samples, err := stream(c, src, func(in map[string]*interp.Tensor) error {
+		fo, err := fs.Run(in)
+		if err != nil {
+			return fmt.Errorf("float model: %w", err)
+		}
+		qo, err := qs.Run(in)
+		if err != nil {
+			return fmt.Errorf("quantized model: %w", err)
+		}
+		pair := func(acc *errAcc, a, b *interp.Tensor) error {
+			x, err := interp.AsFloat32(a)
+			if err != nil {
+				return nil // not a float tensor: nothing to compare
+			}
+			y, err := interp.AsFloat32(b)
+			if err != nil {
+				return nil
+			}
+			acc.add(x, y)
+			return nil
+		}
+		for i := range layers {
+			if err := pair(&accs[i], fo[fIdx[fNames[i]]], qo[qIdx[qNames[i]]]); err != nil {
+				return err
+			}
+		}
+		for i := 0; i < nOut; i++ {
+			if err := pair(&accs[len(layers)+i], fo[i], qo[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Mode: cfg.mode, Samples: samples}
+	if cfg.mode == "int8" {
+		rep.Target, rep.Method = cfg.target, methodText(cfg)
+	}
+	for i, l := range layers {
+		rep.Layers = append(rep.Layers, accs[i].result(LayerError{Node: l.node, Op: l.op, Tensor: l.float}))
+	}
+	for i, v := range float.Graph.Outputs {
+		rep.Outputs = append(rep.Outputs, accs[len(layers)+i].result(LayerError{Tensor: v.Name}))
+	}
+	return rep, nil
+}
+
+// log prints the graph outputs' error and the layers that hurt most.
+func (r *Report) log(c *passes.Context) {
+	for _, o := range r.Outputs {
+		c.Logf("output %s vs float on %d calibration samples: rel_l2 %.4g cosine %.6f", o.Tensor, r.Samples, o.RelL2, o.Cosine)
+	}
+	worst := append([]LayerError(nil), r.Layers...)
+	sort.SliceStable(worst, func(i, j int) bool { return worst[i].RelL2 > worst[j].RelL2 })
+	const show = 8
+	if len(worst) > show {
+		c.Logf("per-layer error, %d worst of %d layers (exclude=NODE leaves a layer in float):", show, len(worst))
+		worst = worst[:show]
+	} else {
+		c.Logf("per-layer error:")
+	}
+	for _, l := range worst {
+		c.Logf("  %-32s %-14s rel_l2 %.4g cosine %.6f", l.Node, l.Op, l.RelL2, l.Cosine)
+	}
+}

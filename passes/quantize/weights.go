@@ -1,0 +1,234 @@
+package quantize
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+)
+
+const (
+	int8Type  = int32(onnx.Int8)
+	uint8Type = int32(onnx.Uint8)
+)
+
+// weighted describes a Conv, ConvTranspose, Gemm or MatMul whose weight is a
+// float32 constant.
+type weighted struct {
+	node *onnx.Node
+	w    *onnx.Value // the weight input (index 1)
+	dims []int64
+	// outAxis is the weight axis of the output channels (per-channel
+	// quantization); redAxis is the reduction axis (int4 blocks run along it).
+	outAxis, redAxis int
+	// biasOK says the bias (input 2) is indexed by outAxis.
+	biasOK bool
+}
+
+var weightedOps = map[string]bool{"Conv": true, "ConvTranspose": true, "Gemm": true, "MatMul": true}
+
+// weightOf recognises a node whose input 1 is a float32 constant weight and
+// whose input 0 is a float activation.
+func weightOf(n *onnx.Node) (*weighted, bool) {
+	if n.Domain != "" || !weightedOps[n.OpType] || len(n.Subgraphs()) > 0 {
+		return nil, false
+	}
+	w := n.Input(1)
+	t := passes.ConstTensor(w)
+	if t == nil || t.DataType != onnx.Float || len(t.Dims) < 2 || !w.IsConst() {
+		return nil, false
+	}
+	if !isFloatAct(n.Input(0)) {
+		return nil, false
+	}
+	r := len(t.Dims)
+	wd := &weighted{node: n, w: w, dims: t.Dims}
+	switch n.OpType {
+	case "Conv":
+		wd.outAxis, wd.redAxis, wd.biasOK = 0, 1, true
+	case "ConvTranspose":
+		wd.outAxis, wd.redAxis = 1, 0
+		wd.biasOK = n.AttrInt("group", 1) == 1
+	case "Gemm":
+		if r != 2 {
+			return nil, false
+		}
+		if n.AttrInt("transB", 0) == 1 {
+			wd.outAxis, wd.redAxis = 0, 1
+		} else {
+			wd.outAxis, wd.redAxis = 1, 0
+		}
+		if b := passes.ConstTensor(n.Input(2)); b != nil {
+			wd.biasOK = len(b.Dims) == 1 && b.Dims[0] == t.Dims[wd.outAxis] && n.AttrFloat("beta", 1) == 1 && n.AttrFloat("alpha", 1) == 1
+		}
+	case "MatMul":
+		wd.outAxis, wd.redAxis = r-1, r-2
+	}
+	return wd, true
+}
+
+// isFloatAct reports whether v is a float32 activation (not a constant).
+func isFloatAct(v *onnx.Value) bool {
+	return v != nil && passes.ConstTensor(v) == nil && passes.ElemType(v) == onnx.Float
+}
+
+// axisLayout returns, for dims and an axis, the axis length and the number
+// of elements after it: element i lies at index (i/inner)%dim on the axis.
+func axisLayout(dims []int64, axis int) (dim, inner int) {
+	dim, inner = int(dims[axis]), 1
+	for _, d := range dims[axis+1:] {
+		inner *= int(d)
+	}
+	return dim, inner
+}
+
+// quantSymmetric quantizes w to integers in [-qmax, qmax] with one scale per
+// slice along axis (axis < 0: one scale for the whole tensor).
+func quantSymmetric(w []float32, dims []int64, axis int, qmax float64) ([]int8, []float32) {
+	nch, inner := 1, len(w)
+	if axis >= 0 {
+		nch, inner = axisLayout(dims, axis)
+	}
+	ch := func(i int) int { return (i / inner) % nch }
+	amax := make([]float64, nch)
+	for i, v := range w {
+		amax[ch(i)] = max(amax[ch(i)], math.Abs(float64(v)))
+	}
+	scales := make([]float32, nch)
+	for c, a := range amax {
+		scales[c] = float32(a / qmax)
+		if scales[c] == 0 || math.IsNaN(float64(scales[c])) {
+			scales[c] = 1 // an all-zero channel: any scale gives zeros
+		}
+	}
+	q := make([]int8, len(w))
+	for i, v := range w {
+		x := math.RoundToEven(float64(v) / float64(scales[ch(i)]))
+		q[i] = int8(min(max(x, -qmax), qmax))
+	}
+	return q, scales
+}
+
+// quantBlocked quantizes w to int4 with one scale per block of `block`
+// consecutive elements along axis (DequantizeLinear's block_size, opset 21).
+func quantBlocked(w []float32, dims []int64, axis, block int) ([]int8, []float32, []int64) {
+	dim, inner := axisLayout(dims, axis)
+	sdim := (dim + block - 1) / block
+	sdims := append([]int64(nil), dims...)
+	sdims[axis] = int64(sdim)
+	idx := func(i int) int {
+		o, c, in := i/(dim*inner), (i/inner)%dim, i%inner
+		return (o*sdim+c/block)*inner + in
+	}
+	n := 1
+	for _, d := range sdims {
+		n *= int(d)
+	}
+	amax := make([]float64, n)
+	for i, v := range w {
+		amax[idx(i)] = max(amax[idx(i)], math.Abs(float64(v)))
+	}
+	scales := make([]float32, n)
+	for k, a := range amax {
+		scales[k] = float32(a / 7)
+		if scales[k] == 0 {
+			scales[k] = 1
+		}
+	}
+	q := make([]int8, len(w))
+	for i, v := range w {
+		x := math.RoundToEven(float64(v) / float64(scales[idx(i)]))
+		q[i] = int8(min(max(x, -8), 7))
+	}
+	return q, scales, sdims
+}
+
+// binarize maps w to ±1 with α = mean |w| per slice along axis.
+func binarize(w []float32, dims []int64, axis int) ([]int8, []float32) {
+	nch, inner := axisLayout(dims, axis)
+	ch := func(i int) int { return (i / inner) % nch }
+	sum := make([]float64, nch)
+	cnt := make([]float64, nch)
+	for i, v := range w {
+		sum[ch(i)] += math.Abs(float64(v))
+		cnt[ch(i)]++
+	}
+	alpha := make([]float32, nch)
+	for c := range alpha {
+		alpha[c] = float32(sum[c] / max(cnt[c], 1))
+		if alpha[c] == 0 {
+			alpha[c] = 1
+		}
+	}
+	q := make([]int8, len(w))
+	for i, v := range w {
+		q[i] = 1
+		if v < 0 {
+			q[i] = -1
+		}
+	}
+	return q, alpha
+}
+
+// int8Tensor and the builders below make initializer payloads.
+func int8Tensor(dims []int64, q []int8) *onnx.Tensor {
+	raw := make([]byte, len(q))
+	for i, v := range q {
+		raw[i] = byte(v)
+	}
+	return onnx.NewTensor("", onnx.Int8, dims, raw)
+}
+
+// int4Tensor packs two elements per byte, the first in the low nibble.
+func int4Tensor(dims []int64, q []int8) *onnx.Tensor {
+	raw := make([]byte, (len(q)+1)/2)
+	for i, v := range q {
+		raw[i/2] |= (byte(v) & 0xF) << (4 * uint(i%2))
+	}
+	return onnx.NewTensor("", onnx.Int4, dims, raw)
+}
+
+func int32Tensor(dims []int64, q []int32) *onnx.Tensor {
+	raw := make([]byte, 4*len(q))
+	for i, v := range q {
+		binary.LittleEndian.PutUint32(raw[4*i:], uint32(v))
+	}
+	return onnx.NewTensor("", onnx.Int32, dims, raw)
+}
+
+func float32Tensor(dims []int64, v []float32) *onnx.Tensor {
+	return onnx.NewFloatTensor("", dims, v)
+}
+
+// scaleDims is the shape of a per-axis scale ([C]) or a per-tensor one (scalar).
+func scaleDims(n int) []int64 {
+	if n == 1 {
+		return nil
+	}
+	return []int64{int64(n)}
+}
+
+// zeroPoint returns a zero-point tensor of the given type and shape.
+func zeroPoint(elem int32, dims []int64, v int32) *onnx.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= int(d)
+	}
+	switch onnx.DataType(elem) {
+	case onnx.Uint8:
+		raw := make([]byte, n)
+		for i := range raw {
+			raw[i] = byte(v)
+		}
+		return onnx.NewTensor("", onnx.Uint8, dims, raw)
+	case onnx.Int32:
+		return int32Tensor(dims, make([]int32, n))
+	default:
+		raw := make([]byte, n)
+		for i := range raw {
+			raw[i] = byte(int8(v))
+		}
+		return onnx.NewTensor("", onnx.Int8, dims, raw)
+	}
+}
