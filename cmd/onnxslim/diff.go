@@ -38,6 +38,9 @@ func diffCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			// Inferred shapes make the FLOPs deltas known; inference only annotates values.
+			annotateShapes(a, nil)
+			annotateShapes(b, nil)
 			d := graphdiff.Compare(a, b, graphdiff.Options{NameA: pa, NameB: pb, FileBytesA: fa.TotalBytes(), FileBytesB: fb.TotalBytes()})
 			w := c.Root().Writer
 			switch format {

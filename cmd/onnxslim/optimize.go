@@ -104,8 +104,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	// Shapes make the FLOPs figure known; inference only annotates values.
-	_, _ = interp.InferShapes(m, interp.ShapeOptions{Dims: dims})
+	annotateShapes(m, dims)
 	rep := optimizeReport{
 		Input: in, Output: out,
 		NodesBefore: stats.Nodes(m), ParamsBefore: stats.Params(m),
@@ -172,6 +171,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		if err != nil {
 			return err
 		}
+		annotateShapes(orig, dims)
 		skipped := ""
 		if verRep == nil {
 			skipped = "verification was skipped (--no-verify or --passes none)"
@@ -222,6 +222,12 @@ func optimizeTolerance(c *cli.Command, lossy bool) (verify.Tolerance, bool) {
 		tol.MaxRelL2 = verify.Unchecked
 	}
 	return tol, given
+}
+
+// annotateShapes infers value shapes so that FLOPs figures are known. It only
+// annotates values; a model whose shapes cannot be inferred keeps unknown FLOPs.
+func annotateShapes(m *onnx.Model, dims map[string]int64) {
+	_, _ = interp.InferShapes(m, interp.ShapeOptions{Dims: dims})
 }
 
 // flops is the model's FLOPs from its declared shapes, nil when unknown.

@@ -27,9 +27,11 @@ func DeclaredShape(v *onnx.Value) ([]int64, bool) {
 	return nil, false
 }
 
-// FLOPs is the floating-point operation count of one run of the main graph,
-// counting the compute-heavy ops only (Conv, Gemm, MatMul): a multiply-add is
-// 2 FLOPs, a bias add 1 per output element. It reports false when a counted
+// FLOPs is the floating-point operation count of one run of the main graph:
+// Conv, Gemm and MatMul (a multiply-add is 2 FLOPs, a bias add 1 per output
+// element), BatchNormalization (2 per element: scale and shift) and the
+// elementwise arithmetic and activations (1 per output element), so that
+// folding a BatchNormalization or a Mul into a Conv shows as fewer FLOPs. It reports false when a counted
 // node's shapes are unknown, or when one sits in a subgraph (If/Loop/Scan run
 // their bodies a data-dependent number of times), so that a figure is never a
 // silent undercount.
@@ -69,7 +71,15 @@ func countedOp(n *onnx.Node) bool {
 	case "Conv", "Gemm", "MatMul":
 		return true
 	}
-	return false
+	return elementCost[n.OpType] > 0
+}
+
+// elementCost is the FLOPs per output element of ops counted by output size.
+var elementCost = map[string]int64{
+	"BatchNormalization": 2,
+	"Add": 1, "Sub": 1, "Mul": 1, "Div": 1, "Pow": 1, "Sqrt": 1, "Reciprocal": 1,
+	"Relu": 1, "LeakyRelu": 1, "PRelu": 1, "Clip": 1, "Sigmoid": 1, "Tanh": 1,
+	"HardSigmoid": 1, "HardSwish": 1, "Erf": 1, "Exp": 1, "Gelu": 1, "Softplus": 1,
 }
 
 // NodeFLOPs is one node's FLOPs. counted says whether the op is one FLOPs
@@ -79,6 +89,13 @@ func NodeFLOPs(n *onnx.Node, shape ShapeFunc) (flops int64, counted, ok bool) {
 		return 0, false, true
 	}
 	in := func(i int) ([]int64, bool) { return shape(n.Input(i)) }
+	if c := elementCost[n.OpType]; c > 0 {
+		y, okY := shape(n.Output(0))
+		if !okY {
+			return 0, true, false
+		}
+		return mulSat(c, prod(y)), true, true
+	}
 	switch n.OpType {
 	case "Conv":
 		w, okW := in(1)
