@@ -73,3 +73,10 @@ clean:
 compare: ort
 	ONNXSLIM_COMPARE_ALL=1 $(GO) test ./passes/all -run TestCompareORT -v -count=1 -timeout 30m
 	$(GO) test ./passes/all -run '^$$' -bench PipelineVsORT -benchtime 10x -count=1
+
+# The quantize pass's acceptance at full size (issue 7): accuracy per
+# calibration method, file ratios, cosine, ONNX Runtime agreement, and the
+# calibration benchmark's peak heap.
+.PHONY: quant-report
+quant-report: ort
+	ONNXSLIM_QUANT_FULL=1 $(GO) test ./passes/quantize -run . -bench BenchmarkCalibration -benchtime 1x -v -count=1 -timeout 60m

@@ -77,7 +77,7 @@ func countedOp(n *onnx.Node) bool {
 // elementCost is the FLOPs per output element of ops counted by output size.
 var elementCost = map[string]int64{
 	"BatchNormalization": 2,
-	"Add": 1, "Sub": 1, "Mul": 1, "Div": 1, "Pow": 1, "Sqrt": 1, "Reciprocal": 1,
+	"Add":                1, "Sub": 1, "Mul": 1, "Div": 1, "Pow": 1, "Sqrt": 1, "Reciprocal": 1,
 	"Relu": 1, "LeakyRelu": 1, "PRelu": 1, "Clip": 1, "Sigmoid": 1, "Tanh": 1,
 	"HardSigmoid": 1, "HardSwish": 1, "Erf": 1, "Exp": 1, "Gelu": 1, "Softplus": 1,
 }
