@@ -3,6 +3,8 @@ package interp
 import (
 	"fmt"
 	"math"
+
+	"github.com/onnxslim/onnxslim/interp/simd"
 )
 
 // Activations: elementwise functions with float attributes, Clip and PRelu.
@@ -44,6 +46,7 @@ func buildGelu(b *Build) (Kernel, error) {
 	switch mode := b.String("approximate", "none"); mode {
 	case "none":
 		f = func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }
+		return ewActivation(ewFixed(ewUnary{f: f, vec: simd.Gelu}))(b)
 	case "tanh":
 		c := math.Sqrt(2 / math.Pi)
 		f = func(x float64) float64 { return 0.5 * x * (1 + math.Tanh(c*(x+0.044715*x*x*x))) }
@@ -78,6 +81,7 @@ func clipBound(t *Tensor) (float64, int64, uint64, error) {
 func clipFns(flo, fhi float64, ilo, ihi int64, ulo, uhi uint64) ewUnary {
 	lo32, hi32 := float32(flo), float32(fhi)
 	return ewUnary{
+		vec: func(dst, x []float32) { simd.Clip(dst, x, lo32, hi32) },
 		f: func(v float64) float64 {
 			if v < flo {
 				v = flo
@@ -196,7 +200,8 @@ func init() {
 			}
 			return x
 		},
-		i: func(x int64) int64 { return max(x, 0) },
+		vec: simd.Relu,
+		i:   func(x int64) int64 { return max(x, 0) },
 	})), 1, 6, 13, 14)
 	ewRegister("LeakyRelu", 1, ewActivation(func(b *Build) ewUnary {
 		alpha := float64(b.Float("alpha", 0.01))
@@ -217,8 +222,10 @@ func init() {
 		}
 	}), 1, 6, 16)
 	ewRegister("PRelu", 2, buildPRelu, 1, 6, 7, 9, 16)
-	ewRegister("Sigmoid", 1, ewActivation(ewFixed(ewUnary{f: ewSigmoid, f32: ewSigmoid32})), 1, 6, 13)
-	ewRegister("Tanh", 1, ewActivation(ewFixed(ewUnary{f: math.Tanh})), 1, 6, 13)
+	// Sigmoid, Tanh and Gelu use the polynomial kernels of interp/simd on
+	// float32 (errors below 1e-6; see that package).
+	ewRegister("Sigmoid", 1, ewActivation(ewFixed(ewUnary{f: ewSigmoid, f32: ewSigmoid32, vec: simd.Sigmoid})), 1, 6, 13)
+	ewRegister("Tanh", 1, ewActivation(ewFixed(ewUnary{f: math.Tanh, vec: simd.Tanh})), 1, 6, 13)
 	ewRegister("HardSigmoid", 1, ewActivation(func(b *Build) ewUnary {
 		alpha, beta := float64(b.Float("alpha", 0.2)), float64(b.Float("beta", 0.5))
 		return ewUnary{f: func(x float64) float64 { return math.Max(0, math.Min(1, alpha*x+beta)) }}

@@ -3,6 +3,7 @@ package interp
 import (
 	"fmt"
 
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -13,13 +14,16 @@ type number interface {
 
 // arith dispatches a binary arithmetic op over the storage type of a and b.
 // float16 and bfloat16 are computed in float32 and rounded back.
-func arith(ctx *Ctx, a, b *Tensor, f32 func(x, y float32) float32, f64 func(x, y float64) float64, i64 func(x, y int64) int64, u64 func(x, y uint64) uint64) (*Tensor, error) {
+func arith(ctx *Ctx, op byte, a, b *Tensor, f32 func(x, y float32) float32, f64 func(x, y float64) float64, i64 func(x, y int64) int64, u64 func(x, y uint64) uint64) (*Tensor, error) {
 	if a.DType != b.DType {
 		return nil, fmt.Errorf("input types %s and %s differ", a.DType, b.DType)
 	}
 	dt := a.DType
 	switch dt {
 	case onnx.Float:
+		if op != '/' {
+			return arithF32(ctx, op, a, b)
+		}
 		return Binary(ctx, dt, a, b, f32)
 	case onnx.Double:
 		return Binary(ctx, dt, a, b, f64)
@@ -57,6 +61,80 @@ func arith(ctx *Ctx, a, b *Tensor, f32 func(x, y float32) float32, f64 func(x, y
 	return nil, fmt.Errorf("type %s is not supported", dt)
 }
 
+// arithF32 is Add, Sub or Mul of float32 tensors through the simd kernels:
+// whole slices when the shapes match, else one call per innermost run of
+// the broadcast (a scalar operand becomes AddScalar or Scale). Every form
+// rounds exactly as x op y does, so results match Binary's.
+func arithF32(ctx *Ctx, op byte, a, b *Tensor) (*Tensor, error) {
+	shape, err := BroadcastShape(a.Shape, b.Shape)
+	if err != nil {
+		return nil, err
+	}
+	x, y := a.Floats(), b.Floats()
+	out := ctx.newRaw(onnx.Float, shape...)
+	z := out.Floats()
+	if len(x) == len(z) && len(y) == len(z) {
+		switch op {
+		case '+':
+			simd.Add(z, x, y)
+		case '-':
+			simd.Sub(z, x, y)
+		default:
+			simd.Mul(z, x, y)
+		}
+		return out, nil
+	}
+	st := [][]int{broadcastStrides(a.Shape, shape), broadcastStrides(b.Shape, shape)}
+	forEachRow(shape, st, func(o int, offs []int, n int, steps []int) {
+		zr := z[o : o+n]
+		ia, ib, sa, sb := offs[0], offs[1], steps[0], steps[1]
+		switch {
+		case sa == 1 && sb == 1:
+			xr, yr := x[ia:ia+n], y[ib:ib+n]
+			switch op {
+			case '+':
+				simd.Add(zr, xr, yr)
+			case '-':
+				simd.Sub(zr, xr, yr)
+			default:
+				simd.Mul(zr, xr, yr)
+			}
+		case sb == 0 && (sa == 1 || n == 1):
+			xr, c := x[ia:ia+n], y[ib]
+			switch op {
+			case '+':
+				simd.AddScalar(zr, xr, c)
+			case '-':
+				simd.AddScalar(zr, xr, -c)
+			default:
+				simd.Scale(zr, xr, c)
+			}
+		case sa == 0 && sb == 1:
+			c, yr := x[ia], y[ib:ib+n]
+			switch op {
+			case '+':
+				simd.AddScalar(zr, yr, c)
+			case '-':
+				// c - y as -1·y + c: the product is exact, so one rounding.
+				simd.ScaleShift(zr, yr, -1, c)
+			default:
+				simd.Scale(zr, yr, c)
+			}
+		default:
+			f := add[float32]
+			if op == '-' {
+				f = sub[float32]
+			} else if op == '*' {
+				f = mul[float32]
+			}
+			for k := range zr {
+				zr[k] = f(x[ia+k*sa], y[ib+k*sb])
+			}
+		}
+	})
+	return out, nil
+}
+
 func add[T number](x, y T) T { return x + y }
 func sub[T number](x, y T) T { return x - y }
 func mul[T number](x, y T) T { return x * y }
@@ -69,18 +147,18 @@ func divInt[T ~int64 | ~uint64](x, y T) T {
 }
 
 func init() {
-	arithOp := func(f32 func(x, y float32) float32, f64 func(x, y float64) float64, i64 func(x, y int64) int64, u64 func(x, y uint64) uint64) Builder {
+	arithOp := func(op byte, f32 func(x, y float32) float32, f64 func(x, y float64) float64, i64 func(x, y int64) int64, u64 func(x, y uint64) uint64) Builder {
 		return func(b *Build) (Kernel, error) {
 			return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-				out, err := arith(ctx, in[0], in[1], f32, f64, i64, u64)
+				out, err := arith(ctx, op, in[0], in[1], f32, f64, i64, u64)
 				return []*Tensor{out}, err
 			}, nil
 		}
 	}
 	for _, v := range []int64{1, 7} {
-		Register("", "Add", v, arithOp(add[float32], add[float64], add[int64], add[uint64]))
-		Register("", "Sub", v, arithOp(sub[float32], sub[float64], sub[int64], sub[uint64]))
-		Register("", "Mul", v, arithOp(mul[float32], mul[float64], mul[int64], mul[uint64]))
-		Register("", "Div", v, arithOp(func(x, y float32) float32 { return x / y }, func(x, y float64) float64 { return x / y }, divInt[int64], divInt[uint64]))
+		Register("", "Add", v, arithOp('+', add[float32], add[float64], add[int64], add[uint64]))
+		Register("", "Sub", v, arithOp('-', sub[float32], sub[float64], sub[int64], sub[uint64]))
+		Register("", "Mul", v, arithOp('*', mul[float32], mul[float64], mul[int64], mul[uint64]))
+		Register("", "Div", v, arithOp('/', func(x, y float32) float32 { return x / y }, func(x, y float64) float64 { return x / y }, divInt[int64], divInt[uint64]))
 	}
 }

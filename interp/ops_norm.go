@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -95,10 +96,7 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 					k := float32(float64(scale[p]) / math.Sqrt(float64(useVar[p])+eps))
 					sh := bias[p] - useMean[p]*k
 					if per == c {
-						xs, ys := x[off:off+inner], y[off:off+inner]
-						for j, xv := range xs {
-							ys[j] = xv*k + sh
-						}
+						simd.ScaleShift(y[off:off+inner], x[off:off+inner], k, sh)
 					} else {
 						y[off+i] = x[off+i]*k + sh
 					}

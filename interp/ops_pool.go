@@ -79,6 +79,10 @@ func pool(ctx *Ctx, a *poolAttrs, shape []int, x []float32, wantIdx bool) ([]int
 	if wantIdx {
 		idx = ctx.New(onnx.Int64, outShape...).Data.([]int64)
 	}
+	if nd == 2 && !wantIdx && a.kind != poolLp {
+		pool2D(a, g, planes, x, out)
+		return outShape, out, nil, nil
+	}
 	// Column-major spatial strides for storage_order=1 indices.
 	cm := make([]int, nd)
 	st := 1
@@ -162,6 +166,65 @@ func pool(ctx *Ctx, a *poolAttrs, shape []int, x []float32, wantIdx bool) ([]int
 		}
 	}
 	return outShape, out, idx, nil
+}
+
+// pool2D is max or average pooling over 2-D planes, one plane at a time so
+// that reads stay in cache; it visits the taps in the same order as the
+// general loop, so sums round alike.
+func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32) {
+	H, W, OH, OW := g.in[0], g.in[1], g.out[0], g.out[1]
+	KH, KW := g.kernel[0], g.kernel[1]
+	sh, sw, ph, pw := g.strides[0], g.strides[1], g.padB[0], g.padB[1]
+	dh, dw := g.dilations[0], g.dilations[1]
+	for pl := 0; pl < planes; pl++ {
+		xp := x[pl*H*W : (pl+1)*H*W]
+		op := out[pl*OH*OW : (pl+1)*OH*OW]
+		for oh := 0; oh < OH; oh++ {
+			for ow := 0; ow < OW; ow++ {
+				v := float32(math.Inf(-1))
+				var sum float32
+				valid, inPadH, inPadW := 0, 0, 0
+				for kh := 0; kh < KH; kh++ {
+					ih := oh*sh - ph + kh*dh
+					if ih >= -ph && ih < H+g.padE[0] {
+						inPadH++
+					}
+					if ih < 0 || ih >= H {
+						continue
+					}
+					row := xp[ih*W : ih*W+W]
+					for kw := 0; kw < KW; kw++ {
+						iw := ow*sw - pw + kw*dw
+						if iw < 0 || iw >= W {
+							continue
+						}
+						xv := row[iw]
+						if xv > v {
+							v = xv
+						}
+						sum += xv
+						valid++
+					}
+				}
+				if a.kind == poolAvg {
+					for kw := 0; kw < KW; kw++ {
+						if iw := ow*sw - pw + kw*dw; iw >= -pw && iw < W+g.padE[1] {
+							inPadW++
+						}
+					}
+					n := valid
+					if a.includePad {
+						n = inPadH * inPadW
+					}
+					v = 0
+					if n > 0 {
+						v = sum / float32(n)
+					}
+				}
+				op[oh*OW+ow] = v
+			}
+		}
+	}
 }
 
 func poolBuilder(kind poolKind) Builder {
