@@ -190,3 +190,32 @@ func TestRunBench(t *testing.T) {
 		t.Errorf("last line %q is not the JSON latency", last)
 	}
 }
+
+// TestDiffAfterDefaultPipeline: the diff of resnet18 against its optimized
+// form shows the BatchNormalization nodes removed, Conv weights changed and
+// the node and byte deltas, in markdown that fits a pull-request comment.
+func TestDiffAfterDefaultPipeline(t *testing.T) {
+	in := filepath.Join(testdata.Models(t), "resnet18_op13", "model.onnx")
+	out := filepath.Join(t.TempDir(), "out.onnx")
+	if code, _, stderr := runCLI(t, in, "-o", out, "--no-verify"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	code, md, stderr := runCLI(t, "diff", in, out, "--format", "markdown")
+	if code != 0 {
+		t.Fatalf("diff: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"| BatchNormalization | 20 | 0 | -20 |",
+		"| nodes | 69 | 49 | -20 (-29.0%) |",
+		"initializer bytes",
+		"conv1.weight",
+		"<details>",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	if len(md) >= 65536 {
+		t.Errorf("markdown is %d characters, over GitHub's comment limit", len(md))
+	}
+}

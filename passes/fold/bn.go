@@ -110,7 +110,7 @@ func (pr *producer) apply(m *onnx.Model, g *onnx.Graph, s, t []float32, replaced
 			pr.w[i] *= s[pr.channel(i)]
 		}
 		name := pr.node.Input(1).Name
-		pr.node.SetInput(1, passes.AddConst(m, g, name, onnx.NewFloatTensor(name, pr.wDims, pr.w)))
+		setConstInput(m, g, pr.node, 1, onnx.NewFloatTensor(name, pr.wDims, pr.w))
 	}
 	if pr.bias != nil || t != nil {
 		bias := make([]float32, pr.outCh)
@@ -131,9 +131,24 @@ func (pr *producer) apply(m *onnx.Model, g *onnx.Graph, s, t []float32, replaced
 		if old := pr.node.Input(2); old != nil {
 			name = old.Name
 		}
-		pr.node.SetInput(2, passes.AddConst(m, g, name, onnx.NewFloatTensor(name, []int64{int64(pr.outCh)}, bias)))
+		setConstInput(m, g, pr.node, 2, onnx.NewFloatTensor(name, []int64{int64(pr.outCh)}, bias))
 	}
 	return true
+}
+
+// setConstInput makes input i of n a new constant. When the old constant has
+// no other reader it is dropped and the new one takes its name, so diffs show
+// the weight as changed rather than as removed and added.
+func setConstInput(m *onnx.Model, g *onnx.Graph, n *onnx.Node, i int, t *onnx.Tensor) {
+	old := n.Input(i)
+	v := passes.AddConst(m, g, t.Name, t)
+	n.SetInput(i, v)
+	if old != nil && old.Const != nil && old.Graph() == g && !passes.IsUsed(old) && !old.IsGraphInput() {
+		name := old.Name
+		g.RemoveInitializer(old)
+		old.Name = g.FreshName(name + "_old")
+		v.Name, t.Name = name, name
+	}
 }
 
 // foldBatchNorms folds inference-mode BatchNormalization into its producer.
