@@ -1,0 +1,173 @@
+package interp
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // registers the JPEG decoder with image.Decode
+	_ "image/png"  // registers the PNG decoder
+
+	_ "golang.org/x/image/bmp"  // registers BMP
+	_ "golang.org/x/image/tiff" // registers TIFF
+	_ "golang.org/x/image/webp" // registers WebP
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// ImageDecoder decodes an encoded image (a 1-D uint8 tensor) to an [H, W, C]
+// uint8 tensor with Go's image decoders (PNG, JPEG; BMP, TIFF and WebP from
+// golang.org/x/image) and a small PNM reader of our own.
+
+func imageDecoderBuilder(b *Build) (Kernel, error) {
+	format := b.String("pixel_format", "RGB")
+	if format != "RGB" && format != "BGR" && format != "Grayscale" {
+		return nil, fmt.Errorf("unknown pixel_format %q", format)
+	}
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		x := in[0]
+		if x.DType != onnx.Uint8 || x.Rank() != 1 {
+			return nil, fmt.Errorf("encoded data must be a 1-D uint8 tensor, got %s", x)
+		}
+		data := x.Data.([]uint8)
+		img, err := decodePNM(data)
+		if err == errNotPNM {
+			img, _, err = image.Decode(bytes.NewReader(data))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cannot decode the image: %v", err)
+		}
+		r := img.Bounds()
+		h, w := r.Dy(), r.Dx()
+		c := 3
+		if format == "Grayscale" {
+			c = 1
+		}
+		out := ctx.New(onnx.Uint8, h, w, c)
+		d := out.Data.([]uint8)
+		for y := range h {
+			for xx := range w {
+				rr, gg, bb := rgb8(img.At(r.Min.X+xx, r.Min.Y+y))
+				p := (y*w + xx) * c
+				switch format {
+				case "RGB":
+					d[p], d[p+1], d[p+2] = rr, gg, bb
+				case "BGR":
+					d[p], d[p+1], d[p+2] = bb, gg, rr
+				default:
+					// ITU-R 601-2 luma with 16-bit fixed point, as PIL's convert("L").
+					d[p] = uint8((uint32(rr)*19595 + uint32(gg)*38470 + uint32(bb)*7471 + 0x8000) >> 16)
+				}
+			}
+		}
+		return []*Tensor{out}, nil
+	}, nil
+}
+
+// rgb8 returns a pixel's 8-bit RGB, ignoring alpha (the decoders return
+// non-premultiplied colors for opaque images).
+func rgb8(c color.Color) (uint8, uint8, uint8) {
+	switch v := c.(type) {
+	case color.RGBA:
+		return v.R, v.G, v.B
+	case color.NRGBA:
+		return v.R, v.G, v.B
+	case color.Gray:
+		return v.Y, v.Y, v.Y
+	case color.YCbCr:
+		return color.YCbCrToRGB(v.Y, v.Cb, v.Cr)
+	}
+	n := color.NRGBAModel.Convert(c).(color.NRGBA)
+	return n.R, n.G, n.B
+}
+
+var errNotPNM = fmt.Errorf("not a PNM image")
+
+// decodePNM reads binary and ASCII PPM/PGM (P2, P3, P5, P6) with maxval ≤ 255.
+func decodePNM(b []byte) (image.Image, error) {
+	if len(b) < 2 || b[0] != 'P' || (b[1] != '2' && b[1] != '3' && b[1] != '5' && b[1] != '6') {
+		return nil, errNotPNM
+	}
+	kind := b[1]
+	pos := 2
+	next := func() (int, error) {
+		for pos < len(b) {
+			switch c := b[pos]; {
+			case c == '#':
+				for pos < len(b) && b[pos] != '\n' {
+					pos++
+				}
+			case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+				pos++
+			default:
+				goto num
+			}
+		}
+	num:
+		v, start := 0, pos
+		for pos < len(b) && b[pos] >= '0' && b[pos] <= '9' {
+			v = v*10 + int(b[pos]-'0')
+			if v > 1<<24 {
+				return 0, fmt.Errorf("PNM header value too large")
+			}
+			pos++
+		}
+		if pos == start {
+			return 0, fmt.Errorf("bad PNM header")
+		}
+		return v, nil
+	}
+	w, err := next()
+	if err != nil {
+		return nil, err
+	}
+	h, err := next()
+	if err != nil {
+		return nil, err
+	}
+	maxv, err := next()
+	if err != nil {
+		return nil, err
+	}
+	if maxv <= 0 || maxv > 255 {
+		return nil, fmt.Errorf("PNM maxval %d is not supported", maxv)
+	}
+	ch := 3
+	if kind == '2' || kind == '5' {
+		ch = 1
+	}
+	n := w * h * ch
+	vals := make([]int, n)
+	if kind == '5' || kind == '6' {
+		pos++ // the single whitespace after maxval
+		if len(b)-pos < n {
+			return nil, fmt.Errorf("PNM data is truncated")
+		}
+		for i := range vals {
+			vals[i] = int(b[pos+i])
+		}
+	} else {
+		for i := range vals {
+			if vals[i], err = next(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	scale := func(v int) uint8 { return uint8(min(v, maxv) * 255 / maxv) }
+	for i := range w * h {
+		p := img.Pix[i*4 : i*4+4]
+		if ch == 1 {
+			g := scale(vals[i])
+			p[0], p[1], p[2] = g, g, g
+		} else {
+			p[0], p[1], p[2] = scale(vals[i*3]), scale(vals[i*3+1]), scale(vals[i*3+2])
+		}
+		p[3] = 255
+	}
+	return img, nil
+}
+
+func init() {
+	Register("", "ImageDecoder", 20, imageDecoderBuilder)
+}
