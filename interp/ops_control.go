@@ -130,6 +130,10 @@ func loopBuilder(b *Build) (Kernel, error) {
 			}
 			cond = c
 		}
+		if trip < 0 && !useCond {
+			// The spec's "for (;;)" form ends only when the body fails: refuse it.
+			return nil, fmt.Errorf("the loop has neither a trip count M nor a condition, so it would never end")
+		}
 		carried := make([]*Tensor, nCarried)
 		copy(carried, in[min(2, len(in)):])
 		scans := make([]stacker, nScan)
