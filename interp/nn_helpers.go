@@ -192,10 +192,3 @@ func (w windowAttrs) geometry(in []int, kernel []int) (*spatialGeom, error) {
 	}
 	return g, nil
 }
-
-// reverseInPlace reverses s.
-func reverseInPlace[T any](s []T) {
-	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
-		s[i], s[j] = s[j], s[i]
-	}
-}

@@ -479,7 +479,7 @@ func shapeSlice(c *ShapeCtx) error {
 	starts, ends, axes, steps = get("starts", 1), get("ends", 2), get("axes", 3), get("steps", 4)
 	if !known || len(starts) != len(ends) {
 		out := append(onnx.Shape{}, s...)
-		if axes != nil && len(axes) > 0 {
+		if len(axes) > 0 {
 			// Axes known: only they change.
 			for _, a := range axes {
 				if ax, err := shAxis(a, len(s)); err == nil {
