@@ -8,7 +8,6 @@ package quantize
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 
 	"github.com/onnxslim/onnxslim/onnx"
@@ -257,8 +256,8 @@ func methodText(cfg *config) string {
 // plan is what mode=int8 will quantize.
 type plan struct {
 	weighted []*weighted
-	acts     []*onnx.Value                // activations that get Q/DQ, in graph order
-	uses     map[*onnx.Value][]onnx.Use   // tensorrt: the inputs that get a dedicated pair
+	acts     []*onnx.Value               // activations that get Q/DQ, in graph order
+	uses     map[*onnx.Value][]onnx.Use  // tensorrt: the inputs that get a dedicated pair
 	share    map[*onnx.Value]*onnx.Value // output → input whose parameters it reuses
 }
 
@@ -447,7 +446,7 @@ func (q *quantizer) int8Weight(w *weighted, xp *qparams) error {
 	scales, err := q.weightDQ(w, axis, func(x []float32) ([]int8, []float32, *onnx.Tensor, []int64) {
 		qv, s := quantSymmetric(x, w.dims, axis, 127)
 		return qv, s, int8Tensor(w.dims, qv), scaleDims(len(s))
-	}, true)
+	}, q.cfg.target == "tensorrt") // TensorRT wants the zero point explicit; for ORT it defaults to 0
 	if err != nil {
 		return err
 	}
@@ -480,8 +479,8 @@ func (q *quantizer) int8Weight(w *weighted, xp *qparams) error {
 	g, m := q.g, q.m
 	qv := passes.AddConst(m, g, b.Name+"_quantized", int32Tensor(bt.Dims, bq))
 	sv := passes.AddConst(m, g, b.Name+"_scale", float32Tensor(bt.Dims, bs))
-	zv := passes.AddConst(m, g, b.Name+"_zero_point", zeroPoint(int32(onnx.Int32), bt.Dims, 0))
-	dq := g.NewNode("DequantizeLinear", "", g.FreshName(b.Name+"_DequantizeLinear"), []*onnx.Value{qv, sv, zv}, g.FreshName(b.Name+"_dequantized"))
+	// No zero point: it defaults to 0 and int32 zeros would cost 4 bytes a channel.
+	dq := g.NewNode("DequantizeLinear", "", g.FreshName(b.Name+"_DequantizeLinear"), []*onnx.Value{qv, sv}, g.FreshName(b.Name+"_dequantized"))
 	dq.SetAttr(onnx.IntAttr("axis", 0))
 	dq.Output(0).Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(bt.Dims...))
 	g.Append(dq)
@@ -636,14 +635,4 @@ func (q *quantizer) binaryWeight(w *weighted, int4 bool) error {
 		return qv, a, int8Tensor(w.dims, qv), scaleDims(len(a))
 	}, false)
 	return err
-}
-
-// sortedKeys returns a map's keys in order (stable logs).
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
