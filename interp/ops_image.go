@@ -31,14 +31,19 @@ func imageDecoderBuilder(b *Build) (Kernel, error) {
 		}
 		data := x.Data.([]uint8)
 		img, err := decodePNM(data)
+		kind := "pnm"
 		if err == errNotPNM {
-			img, _, err = image.Decode(bytes.NewReader(data))
+			img, kind, err = image.Decode(bytes.NewReader(data))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("cannot decode the image: %v", err)
 		}
 		r := img.Bounds()
 		h, w := r.Dy(), r.Dx()
+		var rgb []uint8 // when set, the pixels as libwebp would convert them
+		if y, ok := img.(*image.YCbCr); ok && kind == "webp" && y.SubsampleRatio == image.YCbCrSubsampleRatio420 {
+			rgb = webpRGB(y)
+		}
 		c := 3
 		if format == "Grayscale" {
 			c = 1
@@ -47,7 +52,13 @@ func imageDecoderBuilder(b *Build) (Kernel, error) {
 		d := out.Data.([]uint8)
 		for y := range h {
 			for xx := range w {
-				rr, gg, bb := rgb8(img.At(r.Min.X+xx, r.Min.Y+y))
+				var rr, gg, bb uint8
+				if rgb != nil {
+					q := (y*w + xx) * 3
+					rr, gg, bb = rgb[q], rgb[q+1], rgb[q+2]
+				} else {
+					rr, gg, bb = rgb8(img.At(r.Min.X+xx, r.Min.Y+y))
+				}
 				p := (y*w + xx) * c
 				switch format {
 				case "RGB":
@@ -170,4 +181,69 @@ func decodePNM(b []byte) (image.Image, error) {
 
 func init() {
 	Register("", "ImageDecoder", 20, imageDecoderBuilder)
+}
+
+// webpRGB converts a lossy WebP's 4:2:0 planes to RGB as libwebp does (and
+// so PIL): "fancy" bilinear chroma upsampling with 9-3-3-1 weights and
+// libwebp's fixed-point YUV→RGB.
+func webpRGB(img *image.YCbCr) []uint8 {
+	r := img.Rect
+	w, h := r.Dx(), r.Dy()
+	out := make([]uint8, w*h*3)
+	cw := (w + 1) / 2
+	ch := (h + 1) / 2
+	chroma := func(p []uint8, row int) []uint8 {
+		row = min(max(row, 0), ch-1)
+		return p[row*img.CStride : row*img.CStride+cw]
+	}
+	mulHi := func(v, c int) int { return (v * c) >> 8 }
+	clip := func(v int) uint8 {
+		if v&^(256<<6-1) == 0 {
+			return uint8(v >> 6)
+		}
+		if v < 0 {
+			return 0
+		}
+		return 255
+	}
+	put := func(y, x, yy, u, v int) {
+		yc := mulHi(yy, 19077)
+		o := (y*w + x) * 3
+		out[o] = clip(yc + mulHi(v, 26149) - 14234)
+		out[o+1] = clip(yc - mulHi(u, 6419) - mulHi(v, 13320) + 8708)
+		out[o+2] = clip(yc + mulHi(u, 33050) - 17685)
+	}
+	for y := range h {
+		// Output row y blends chroma rows near (3/4) and far (1/4).
+		near, far := y/2, y/2
+		switch {
+		case y == 0:
+		case y%2 == 1:
+			near, far = (y-1)/2, (y+1)/2
+		default:
+			near, far = y/2, y/2-1
+		}
+		nu, fu := chroma(img.Cb, near), chroma(img.Cb, far)
+		nv, fv := chroma(img.Cr, near), chroma(img.Cr, far)
+		yrow := img.Y[y*img.YStride:]
+		// Per output pixel pair, libwebp interpolates diagonally in two steps.
+		sample := func(n, f []uint8, x int) int {
+			if x == 0 || (x == w-1 && w%2 == 0) {
+				c := x / 2
+				return (3*int(n[c]) + int(f[c]) + 2) >> 2
+			}
+			k := (x + 1) / 2 // pair index: pixels 2k-1 and 2k
+			tl, t := int(n[k-1]), int(n[k])
+			l, c := int(f[k-1]), int(f[k])
+			avg := tl + t + l + c + 8
+			if x%2 == 1 { // left pixel of the pair: nearer to column k-1
+				return (((avg + 2*(t+l)) >> 3) + tl) >> 1
+			}
+			return (((avg + 2*(tl+c)) >> 3) + t) >> 1
+		}
+		for x := range w {
+			put(y, x, int(yrow[x]), sample(nu, fu, x), sample(nv, fv, x))
+		}
+	}
+	return out
 }
