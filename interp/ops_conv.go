@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
+	"github.com/onnxslim/onnxslim/onnx"
 )
 
 // windowWalk visits, for one kernel offset kidx, every output position in
@@ -116,10 +117,12 @@ func col2im(col []float32, channels int, g *spatialGeom, x []float32) {
 type convAttrs struct {
 	w     windowAttrs
 	group int
+	// wpack keeps the packed filters when the weights are an initializer.
+	wpack *prepacked
 }
 
 // convF32 computes a convolution in float32; w is M×(C/group)×kernel.
-func convF32(ctx *Ctx, a convAttrs, xs, ws []int, x, w, bias []float32) ([]int, []float32, error) {
+func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float32) ([]int, []float32, error) {
 	if len(xs) < 3 || len(ws) != len(xs) {
 		return nil, nil, fmt.Errorf("input and weights need equal rank ≥ 3, got %v and %v", xs, ws)
 	}
@@ -141,9 +144,13 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, x, w, bias []float32) ([]int, 
 		return nil, nil, fmt.Errorf("bias has %d elements, want %d", len(bias), m)
 	}
 	outShape := append([]int{n, m}, g.out...)
-	out := newFloats(ctx, outShape...)
+	out := ctx.newRaw(onnx.Float, outShape...).Floats() // every path overwrites it
 	if len(g.in) == 2 {
-		conv2D(ctx, g, n, c, m, grp, x, w, bias, out)
+		var pa []*simd.PackedA
+		if a.wpack != nil && !(c == grp && m == grp) {
+			pa = a.wpack.get(wt, func() any { return packFilters(w, grp, m/grp, ws[1]*prod(ws[2:])) }).([]*simd.PackedA)
+		}
+		conv2D(ctx, g, n, c, m, grp, x, w, bias, pa, out)
 		return outShape, out, nil
 	}
 	cg, mg := c/grp, m/grp
@@ -181,10 +188,20 @@ func addChannelBias(y, bias []float32, osz int) {
 	}
 }
 
+// packFilters packs each group's mg×kdim filter matrix as a GEMM left operand.
+func packFilters(w []float32, grp, mg, kdim int) []*simd.PackedA {
+	pa := make([]*simd.PackedA, grp)
+	for gi := range pa {
+		pa[gi] = simd.PackA(false, mg, kdim, 1, w[gi*mg*kdim:(gi+1)*mg*kdim], kdim)
+	}
+	return pa
+}
+
 // conv2D is the 2-D convolution through the simd kernels: a depthwise
 // kernel when every group is one channel in and out, a plain GEMM for 1×1
 // stride-1 unpadded convs, else im2col straight into the packed GEMM layout.
-func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias, out []float32) {
+// pa, when not nil, holds the filters packed by packFilters.
+func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa []*simd.PackedA, out []float32) {
 	cg, mg := c/grp, m/grp
 	p := simd.ConvParams{C: cg, H: g.in[0], W: g.in[1], KH: g.kernel[0], KW: g.kernel[1],
 		StrideH: g.strides[0], StrideW: g.strides[1], PadT: g.padB[0], PadL: g.padB[1],
@@ -208,12 +225,18 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias, out []float3
 			xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
 			wg := w[gi*mg*kdim : (gi+1)*mg*kdim]
 			dst := out[(b*m+gi*mg)*osz : (b*m+(gi+1)*mg)*osz]
-			if direct {
+			switch {
+			case direct && pa != nil:
+				simd.SgemmPackedA(pa[gi], false, osz, xg, osz, nil, 0, dst, osz, th)
+			case direct:
 				simd.Sgemm(false, false, mg, osz, kdim, 1, wg, kdim, xg, osz, 0, dst, osz, th)
-				continue
+			case pa != nil:
+				simd.Im2colPacked(col, xg, p)
+				simd.SgemmPackedA(pa[gi], false, osz, nil, 0, col, 0, dst, osz, th)
+			default:
+				simd.Im2colPacked(col, xg, p)
+				simd.SgemmPacked(false, mg, osz, kdim, 1, wg, kdim, col, 0, dst, osz, th)
 			}
-			simd.Im2colPacked(col, xg, p)
-			simd.SgemmPacked(false, mg, osz, kdim, 1, wg, kdim, col, 0, dst, osz, th)
 		}
 		addChannelBias(out[b*m*osz:(b+1)*m*osz], bias, osz)
 	}
@@ -221,6 +244,9 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias, out []float3
 
 func convBuilder(b *Build) (Kernel, error) {
 	a := convAttrs{w: readWindowAttrs(b), group: int(b.Int("group", 1))}
+	if constInput(b, 1) {
+		a.wpack = &prepacked{}
+	}
 	a.w.ceil = false
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		x, err := floatIn(in[0])
@@ -237,7 +263,7 @@ func convBuilder(b *Build) (Kernel, error) {
 				return nil, err
 			}
 		}
-		shape, out, err := convF32(ctx, a, in[0].Shape, in[1].Shape, x, w, bias)
+		shape, out, err := convF32(ctx, a, in[0].Shape, in[1].Shape, in[1], x, w, bias)
 		if err != nil {
 			return nil, err
 		}

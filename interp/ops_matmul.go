@@ -3,6 +3,7 @@ package interp
 import (
 	"fmt"
 
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -97,11 +98,18 @@ func matmulGeneric[T number](p *matmulPlan, a, b, c []T) {
 	}
 }
 
-func matmulF32(ctx *Ctx, p *matmulPlan, a, b []float32) []float32 {
-	c := newFloats(ctx, p.out...)
+// matmulF32 multiplies float32 operands; bpack, when not nil, caches the
+// packed form of a constant B (y holds B's tensor, its key).
+func matmulF32(ctx *Ctx, p *matmulPlan, a, b []float32, y *Tensor, bpack *prepacked) []float32 {
+	c := ctx.newRaw(onnx.Float, p.out...).Floats() // beta 0 overwrites every element
 	m, n, k := p.m, p.n, p.k
 	if p.foldable() {
 		// One shared B: stack all A matrices into a single tall product.
+		if bpack != nil && m*p.batchLen > 1 {
+			bp := bpack.get(y, func() any { return packedB(false, k, n, b, n) }).([]float32)
+			simd.SgemmPacked(false, m*p.batchLen, n, k, 1, a, k, bp, 0, c, n, ctx.Threads())
+			return c
+		}
 		sgemm(ctx.Threads(), false, false, m*p.batchLen, n, k, 1, a, k, b, n, 0, c, n)
 		return c
 	}
@@ -111,7 +119,14 @@ func matmulF32(ctx *Ctx, p *matmulPlan, a, b []float32) []float32 {
 	return c
 }
 
-func matMul(ctx *Ctx, x, y *Tensor) (*Tensor, error) {
+// packedB returns op(B) in simd's packed layout.
+func packedB(transB bool, k, n int, b []float32, ldb int) []float32 {
+	bp := make([]float32, simd.PackedBSize(k, n))
+	simd.PackB(transB, k, n, b, ldb, bp)
+	return bp
+}
+
+func matMul(ctx *Ctx, x, y *Tensor, bpack *prepacked) (*Tensor, error) {
 	if x.DType != y.DType {
 		return nil, fmt.Errorf("input types %s and %s differ", x.DType, y.DType)
 	}
@@ -129,7 +144,7 @@ func matMul(ctx *Ctx, x, y *Tensor) (*Tensor, error) {
 		if err != nil {
 			return nil, err
 		}
-		return floatOut(x.DType, p.out, matmulF32(ctx, p, a, b))
+		return floatOut(x.DType, p.out, matmulF32(ctx, p, a, b, y, bpack))
 	}
 	out := ctx.New(x.DType, p.out...)
 	switch c := out.Data.(type) {
@@ -202,8 +217,12 @@ func widenInt32(t *Tensor, zp *Tensor, axis int) ([]int32, error) {
 
 func init() {
 	mm := func(b *Build) (Kernel, error) {
+		var bpack *prepacked
+		if constInput(b, 1) {
+			bpack = &prepacked{}
+		}
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-			out, err := matMul(ctx, in[0], in[1])
+			out, err := matMul(ctx, in[0], in[1], bpack)
 			return []*Tensor{out}, err
 		}, nil
 	}
@@ -245,6 +264,10 @@ func init() {
 		transB := b.Int("transB", 0) != 0
 		alpha := b.Float("alpha", 1)
 		beta := b.Float("beta", 1)
+		var bpack *prepacked
+		if constInput(b, 1) {
+			bpack = &prepacked{}
+		}
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 			x, y := in[0], in[1]
 			var c *Tensor
@@ -293,10 +316,15 @@ func init() {
 					out = Broadcast[float32](ctx, FromSlice(onnx.Float, c.Shape, cv), []int{m, n}).Floats()
 					bt = beta
 				} else {
-					out = newFloats(ctx, m, n)
+					out = ctx.newRaw(onnx.Float, m, n).Floats() // beta 0 overwrites it
 				}
 				lda, ldb := x.Shape[1], y.Shape[1]
-				sgemm(ctx.Threads(), transA, transB, m, n, k, alpha, a, lda, bv, ldb, bt, out, n)
+				if bpack != nil && m > 1 {
+					bp := bpack.get(y, func() any { return packedB(transB, k, n, bv, ldb) }).([]float32)
+					simd.SgemmPacked(transA, m, n, k, alpha, a, lda, bp, bt, out, n, ctx.Threads())
+				} else {
+					sgemm(ctx.Threads(), transA, transB, m, n, k, alpha, a, lda, bv, ldb, bt, out, n)
+				}
 				t, err := floatOut(x.DType, []int{m, n}, out)
 				return []*Tensor{t}, err
 			}

@@ -57,7 +57,7 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 				return nil, fmt.Errorf("scale, bias, mean and var differ in size")
 			}
 		}
-		y := newFloats(ctx, shape...)
+		y := ctx.newRaw(onnx.Float, shape...).Floats() // every element is written below
 		var outMean, outVar []float32
 		useMean, useVar := mean, vr
 		if training && per == c {

@@ -182,8 +182,8 @@ func dwChannel(y, x, w []float32, bias float32, p *ConvParams, zero []float32) {
 	for oh := 0; oh < p.OutH; oh++ {
 		yr := y[oh*p.OutW : (oh+1)*p.OutW]
 		done0, done1 := 0, 0 // yr[done0:done1] written by the vector kernel
+		var rows [3][]float32
 		if fast && hi >= lo {
-			var rows [3][]float32
 			for i := range rows {
 				ih := oh*s - p.PadT + i
 				if ih < 0 || ih >= p.H {
@@ -212,6 +212,15 @@ func dwChannel(y, x, w []float32, bias float32, p *ConvParams, zero []float32) {
 		for ow := 0; ow < p.OutW; ow++ {
 			if ow == done0 && done1 > done0 {
 				ow = done1 - 1
+				continue
+			}
+			if fast && ow >= lo && ow <= hi {
+				// Inside the row: three taps per row, padding rows read zero.
+				iw := ow*s - p.PadL
+				r0, r1, r2 := rows[0][iw:iw+3], rows[1][iw:iw+3], rows[2][iw:iw+3]
+				yr[ow] = bias + r0[0]*w[0] + r0[1]*w[1] + r0[2]*w[2] +
+					r1[0]*w[3] + r1[1]*w[4] + r1[2]*w[5] +
+					r2[0]*w[6] + r2[1]*w[7] + r2[2]*w[8]
 				continue
 			}
 			yr[ow] = dwPoint(x, w, bias, p, oh, ow)

@@ -91,6 +91,58 @@ func SgemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, 
 	g.parallel(threads)
 }
 
+// PackedA is alpha·op(A) packed once for many products with the same left
+// operand (a convolution's filters, a layer's weights): packing A costs as
+// much as the multiply-adds when N is small.
+type PackedA struct {
+	m, k int
+	data []float32
+}
+
+// PackA packs alpha·op(A) (m×k; A is m×k with row stride lda, or k×m when
+// transA) for SgemmPackedA.
+func PackA(transA bool, m, k int, alpha float32, a []float32, lda int) *PackedA {
+	pa := &PackedA{m: m, k: k}
+	if m <= 0 || k <= 0 {
+		return pa
+	}
+	checkMat("A", transA, m, k, a, lda)
+	pa.data = make([]float32, m*k)
+	kc := split(k, blockKC, 1)
+	// Per k block, the panels of all m rows, as serial's packA lays out one
+	// row block: a block starting at row i (a multiple of mr) is then at
+	// pc·m + i·kcb.
+	for pc := 0; pc < k; pc += kc {
+		kcb := min(kc, k-pc)
+		packA(transA, a, lda, 0, pc, m, kcb, alpha, pa.data[pc*m:])
+	}
+	return pa
+}
+
+// SgemmPackedA is Sgemm with A pre-packed: C = PackA(...)·op(B) + beta·C,
+// with op(B) k×n from b (row stride ldb, transposed when transB) or, when bp
+// is not nil, already in the PackB layout.
+func SgemmPackedA(pa *PackedA, transB bool, n int, b []float32, ldb int, bp []float32, beta float32, c []float32, ldc int, threads int) {
+	m, k := pa.m, pa.k
+	if m <= 0 || n <= 0 {
+		return
+	}
+	checkMat("C", false, m, n, c, ldc)
+	if k <= 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	if bp != nil {
+		if len(bp) < PackedBSize(k, n) {
+			panic(fmt.Sprintf("simd: SgemmPackedA: packed B has %d floats, want %d", len(bp), PackedBSize(k, n)))
+		}
+	} else {
+		checkMat("B", transB, k, n, b, ldb)
+	}
+	g := gemmArgs{transB: transB, m: m, n: n, k: k, alpha: 1, preA: pa.data, b: b, ldb: ldb, packed: bp, beta: beta, c: c, ldc: ldc}
+	g.parallel(threads)
+}
+
 // checkMat panics unless x, stored rows×cols (cols×rows when trans) with row
 // stride ld, fits in its slice.
 func checkMat(name string, trans bool, rows, cols int, x []float32, ld int) {
@@ -128,6 +180,7 @@ type gemmArgs struct {
 	b              []float32
 	ldb            int
 	packed         []float32 // PackB layout of op(B), or nil
+	preA           []float32 // PackA layout of alpha·op(A), or nil
 	beta           float32
 	c              []float32
 	ldc            int
@@ -226,7 +279,10 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 	kc := split(k, blockKC, 1)
 	mc := split(m, blockMC, mr)
 	nc := split(n, blockNC, nr)
-	bufA := aligned(&ws.a, min(mc, (m+mr-1)/mr*mr)*kc)
+	var bufA []float32
+	if g.preA == nil {
+		bufA = aligned(&ws.a, min(mc, (m+mr-1)/mr*mr)*kc)
+	}
 	var bufB []float32
 	if g.packed == nil {
 		bufB = aligned(&ws.b, min(nc, (n+nr-1)/nr*nr)*kc)
@@ -249,8 +305,13 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 			acc := acc0 || pc > 0
 			for ic := 0; ic < m; ic += mc {
 				mcb := min(mc, m-ic)
-				packA(g.transA, g.a, g.lda, i0+ic, pc, mcb, kcb, g.alpha, bufA)
-				g.macro(ws, bufA, bp, bstride, mcb, ncb, kcb, (i0+ic)*g.ldc+j0+jc, acc)
+				ap := bufA
+				if g.preA != nil {
+					ap = g.preA[pc*g.m+(i0+ic)*kcb:]
+				} else {
+					packA(g.transA, g.a, g.lda, i0+ic, pc, mcb, kcb, g.alpha, bufA)
+				}
+				g.macro(ws, ap, bp, bstride, mcb, ncb, kcb, (i0+ic)*g.ldc+j0+jc, acc)
 			}
 		}
 	}

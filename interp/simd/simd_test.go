@@ -101,7 +101,16 @@ func gemmCases() []gemmCase {
 	return cs
 }
 
-func runGemmCase(t *testing.T, tc gemmCase, threads int, packed bool) {
+// Operand forms of runGemmCase: both plain, B packed (PackB), A packed
+// (PackA), both packed.
+const (
+	plainAB = iota
+	packedB
+	packedA
+	packedAB
+)
+
+func runGemmCase(t *testing.T, tc gemmCase, threads int, packed int) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(uint64(tc.m*1000+tc.n), uint64(tc.k)))
 	ar, ac := tc.m, tc.k
@@ -121,12 +130,19 @@ func runGemmCase(t *testing.T, tc gemmCase, threads int, packed bool) {
 	}
 	ref, mag := refGemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
 	got := append([]float32(nil), c...)
-	if packed {
-		bp := make([]float32, PackedBSize(tc.k, tc.n))
+	var bp []float32
+	if packed == packedB || packed == packedAB {
+		bp = make([]float32, PackedBSize(tc.k, tc.n))
 		PackB(tc.transB, tc.k, tc.n, b, ldb, bp)
-		SgemmPacked(tc.transA, tc.m, tc.n, tc.k, tc.alpha, a, lda, bp, tc.beta, got, ldc, threads)
-	} else {
+	}
+	switch packed {
+	case plainAB:
 		Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc, threads)
+	case packedB:
+		SgemmPacked(tc.transA, tc.m, tc.n, tc.k, tc.alpha, a, lda, bp, tc.beta, got, ldc, threads)
+	default:
+		pa := PackA(tc.transA, tc.m, tc.k, tc.alpha, a, lda)
+		SgemmPackedA(pa, tc.transB, tc.n, b, ldb, bp, tc.beta, got, ldc, threads)
 	}
 	for i := 0; i < tc.m; i++ {
 		for j := 0; j < ldc && i*ldc+j < len(c); j++ {
@@ -139,7 +155,7 @@ func runGemmCase(t *testing.T, tc gemmCase, threads int, packed bool) {
 			}
 			want := ref[i*tc.n+j]
 			if d := math.Abs(float64(g) - want); !(d <= gemmTol(tc.k, mag[i*tc.n+j])) {
-				t.Fatalf("%s %+v threads=%d packed=%v: C[%d,%d] = %v, want %v (tol %g)", ks.name, tc, threads, packed, i, j, g, want, gemmTol(tc.k, mag[i*tc.n+j]))
+				t.Fatalf("%s %+v threads=%d packed=%d: C[%d,%d] = %v, want %v (tol %g)", ks.name, tc, threads, packed, i, j, g, want, gemmTol(tc.k, mag[i*tc.n+j]))
 			}
 		}
 	}
@@ -154,8 +170,9 @@ func TestSgemm(t *testing.T) {
 				blockMC, blockKC, blockNC = bl[0], bl[1], bl[2]
 				for _, tc := range gemmCases() {
 					for _, th := range []int{1, 2, 3} {
-						runGemmCase(t, tc, th, false)
-						runGemmCase(t, tc, th, true)
+						for mode := plainAB; mode <= packedAB; mode++ {
+							runGemmCase(t, tc, th, mode)
+						}
 					}
 				}
 			}
@@ -172,8 +189,10 @@ func TestSgemmLarge(t *testing.T) {
 	for _, k := range twins() {
 		with(k, func() {
 			for _, th := range []int{1, 2} {
-				runGemmCase(t, gemmCase{false, false, 200, 700, 300, 0, 0, 3, 1, 0}, th, false)
-				runGemmCase(t, gemmCase{true, true, 157, 130, 520, 1, 2, 0, 1.5, 1}, th, true)
+				runGemmCase(t, gemmCase{false, false, 200, 700, 300, 0, 0, 3, 1, 0}, th, plainAB)
+				runGemmCase(t, gemmCase{true, true, 157, 130, 520, 1, 2, 0, 1.5, 1}, th, packedB)
+				runGemmCase(t, gemmCase{true, false, 157, 130, 520, 1, 2, 0, 1.5, 1}, th, packedA)
+				runGemmCase(t, gemmCase{false, true, 200, 700, 300, 0, 0, 3, 1, 0}, th, packedAB)
 			}
 		})
 	}
