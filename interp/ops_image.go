@@ -30,19 +30,9 @@ func imageDecoderBuilder(b *Build) (Kernel, error) {
 			return nil, fmt.Errorf("encoded data must be a 1-D uint8 tensor, got %s", x)
 		}
 		data := x.Data.([]uint8)
-		img, err := decodePNM(data)
-		kind := "pnm"
-		if err == errNotPNM {
-			img, kind, err = image.Decode(bytes.NewReader(data))
-		}
+		rgb, w, h, err := decodeImage(data)
 		if err != nil {
-			return nil, fmt.Errorf("cannot decode the image: %v", err)
-		}
-		r := img.Bounds()
-		h, w := r.Dy(), r.Dx()
-		var rgb []uint8 // when set, the pixels as libwebp would convert them
-		if y, ok := img.(*image.YCbCr); ok && kind == "webp" && y.SubsampleRatio == image.YCbCrSubsampleRatio420 {
-			rgb = webpRGB(y)
+			return nil, err
 		}
 		c := 3
 		if format == "Grayscale" {
@@ -50,29 +40,54 @@ func imageDecoderBuilder(b *Build) (Kernel, error) {
 		}
 		out := ctx.New(onnx.Uint8, h, w, c)
 		d := out.Data.([]uint8)
-		for y := range h {
-			for xx := range w {
-				var rr, gg, bb uint8
-				if rgb != nil {
-					q := (y*w + xx) * 3
-					rr, gg, bb = rgb[q], rgb[q+1], rgb[q+2]
-				} else {
-					rr, gg, bb = rgb8(img.At(r.Min.X+xx, r.Min.Y+y))
-				}
-				p := (y*w + xx) * c
-				switch format {
-				case "RGB":
-					d[p], d[p+1], d[p+2] = rr, gg, bb
-				case "BGR":
-					d[p], d[p+1], d[p+2] = bb, gg, rr
-				default:
-					// ITU-R 601-2 luma with 16-bit fixed point, as PIL's convert("L").
-					d[p] = uint8((uint32(rr)*19595 + uint32(gg)*38470 + uint32(bb)*7471 + 0x8000) >> 16)
-				}
+		for p := range w * h {
+			rr, gg, bb := rgb[3*p], rgb[3*p+1], rgb[3*p+2]
+			switch format {
+			case "RGB":
+				d[3*p], d[3*p+1], d[3*p+2] = rr, gg, bb
+			case "BGR":
+				d[3*p], d[3*p+1], d[3*p+2] = bb, gg, rr
+			default:
+				// ITU-R 601-2 luma with 16-bit fixed point, as PIL's convert("L").
+				d[p] = uint8((uint32(rr)*19595 + uint32(gg)*38470 + uint32(bb)*7471 + 0x8000) >> 16)
 			}
 		}
 		return []*Tensor{out}, nil
 	}, nil
+}
+
+// decodeImage decodes to interleaved 8-bit RGB, matching the libraries
+// behind ONNX's reference (PIL with libjpeg and libwebp) where Go's own
+// decoders would convert colors differently.
+func decodeImage(data []byte) ([]uint8, int, int, error) {
+	rgb, w, h, err := decodeJPEGLibjpeg(data)
+	if err == nil {
+		return rgb, w, h, nil
+	}
+	if err != errJPEGFallback {
+		return nil, 0, 0, fmt.Errorf("cannot decode the JPEG image: %v", err)
+	}
+	img, err := decodePNM(data)
+	kind := "pnm"
+	if err == errNotPNM {
+		img, kind, err = image.Decode(bytes.NewReader(data))
+	}
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("cannot decode the image: %v", err)
+	}
+	r := img.Bounds()
+	w, h = r.Dx(), r.Dy()
+	if y, ok := img.(*image.YCbCr); ok && kind == "webp" && y.SubsampleRatio == image.YCbCrSubsampleRatio420 {
+		return webpRGB(y), w, h, nil
+	}
+	rgb = make([]uint8, w*h*3)
+	for y := range h {
+		for x := range w {
+			p := (y*w + x) * 3
+			rgb[p], rgb[p+1], rgb[p+2] = rgb8(img.At(r.Min.X+x, r.Min.Y+y))
+		}
+	}
+	return rgb, w, h, nil
 }
 
 // rgb8 returns a pixel's 8-bit RGB, ignoring alpha (the decoders return
