@@ -176,55 +176,77 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32) {
 	KH, KW := g.kernel[0], g.kernel[1]
 	sh, sw, ph, pw := g.strides[0], g.strides[1], g.padB[0], g.padB[1]
 	dh, dw := g.dilations[0], g.dilations[1]
+	// tapRange is the range of kernel taps k with 0 ≤ o·s - p + k·d < n, and
+	// the count of those inside the padded extent [-p, n+pe).
+	tapRange := func(o, s, p, d, k, n, pe int) (k0, k1, inPad int) {
+		k0, k1 = k, 0
+		for t := 0; t < k; t++ {
+			i := o*s - p + t*d
+			if i >= -p && i < n+pe {
+				inPad++
+			}
+			if i >= 0 && i < n {
+				k0, k1 = min(k0, t), t+1
+			}
+		}
+		if k1 < k0 {
+			k0, k1 = 0, 0
+		}
+		return k0, k1, inPad
+	}
+	type span struct{ k0, k1, pad int }
+	cols := make([]span, OW)
+	for ow := range cols {
+		k0, k1, pad := tapRange(ow, sw, pw, dw, KW, W, g.padE[1])
+		cols[ow] = span{k0, k1, pad}
+	}
+	isMax := a.kind == poolMax
 	for pl := 0; pl < planes; pl++ {
 		xp := x[pl*H*W : (pl+1)*H*W]
 		op := out[pl*OH*OW : (pl+1)*OH*OW]
 		for oh := 0; oh < OH; oh++ {
-			for ow := 0; ow < OW; ow++ {
+			kh0, kh1, padH := tapRange(oh, sh, ph, dh, KH, H, g.padE[0])
+			orow := op[oh*OW : (oh+1)*OW]
+			for ow, c := range cols {
+				iw0 := ow*sw - pw
 				v := float32(math.Inf(-1))
 				var sum float32
-				valid, inPadH, inPadW := 0, 0, 0
-				for kh := 0; kh < KH; kh++ {
+				for kh := kh0; kh < kh1; kh++ {
 					ih := oh*sh - ph + kh*dh
-					if ih >= -ph && ih < H+g.padE[0] {
-						inPadH++
-					}
-					if ih < 0 || ih >= H {
+					row := xp[ih*W : ih*W+W]
+					if isMax {
+						for kw := c.k0; kw < c.k1; kw++ {
+							v = max32(v, row[iw0+kw*dw])
+						}
 						continue
 					}
-					row := xp[ih*W : ih*W+W]
-					for kw := 0; kw < KW; kw++ {
-						iw := ow*sw - pw + kw*dw
-						if iw < 0 || iw >= W {
-							continue
-						}
-						xv := row[iw]
-						if xv > v {
-							v = xv
-						}
-						sum += xv
-						valid++
+					for kw := c.k0; kw < c.k1; kw++ {
+						sum += row[iw0+kw*dw]
 					}
 				}
-				if a.kind == poolAvg {
-					for kw := 0; kw < KW; kw++ {
-						if iw := ow*sw - pw + kw*dw; iw >= -pw && iw < W+g.padE[1] {
-							inPadW++
-						}
-					}
-					n := valid
+				if !isMax {
+					n := (kh1 - kh0) * (c.k1 - c.k0)
 					if a.includePad {
-						n = inPadH * inPadW
+						n = padH * c.pad
 					}
 					v = 0
 					if n > 0 {
 						v = sum / float32(n)
 					}
 				}
-				op[oh*OW+ow] = v
+				orow[ow] = v
 			}
 		}
 	}
+}
+
+// max32 is the larger of v and x, keeping v when x is NaN (the general
+// pooling loop ignores NaN taps the same way).
+func max32(v, x float32) float32 {
+	if x > v {
+		return x
+	}
+	return v
 }
 
 func poolBuilder(kind poolKind) Builder {

@@ -133,15 +133,24 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int) {
 	if bias != nil {
 		need("DepthwiseConv2D", p.C, bias)
 	}
+	s := p.StrideW
+	padded := p.KH == 3 && p.KW == 3 && p.DilH == 1 && p.DilW == 1 && p.StrideH == s && (s == 1 || s == 2)
 	run := func(c0, c1 int) {
 		ws := wsPool.Get().(*workspace)
 		defer wsPool.Put(ws)
-		zero := aligned(&ws.a, p.W+2*nr) // stands in for rows in the padding
-		clear(zero)
+		var zero []float32
+		if !padded {
+			zero = aligned(&ws.a, p.W+2*nr) // stands in for rows in the padding
+			clear(zero)
+		}
 		for c := c0; c < c1; c++ {
 			var b float32
 			if bias != nil {
 				b = bias[c]
+			}
+			if padded {
+				dwPadded(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*9:(c+1)*9], b, &p, ws)
+				continue
 			}
 			dwChannel(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, zero)
 		}
@@ -166,6 +175,46 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int) {
 		}()
 	}
 	wg.Wait()
+}
+
+// dwPadded runs a 3×3 channel entirely through the vector row kernels: the
+// input is copied once into a zero-bordered plane wide enough for whole
+// 8-column blocks (no scalar edge columns), and output rows whose width is
+// not a multiple of 8 go through a temporary row.
+func dwPadded(y, x, w []float32, bias float32, p *ConvParams, ws *workspace) {
+	s := p.StrideW
+	ow8 := (p.OutW + 7) &^ 7
+	pw := s*ow8 + 2        // plane width: what the kernels read for ow8 outputs
+	ph := (p.OutH-1)*s + 3 // plane rows: those the outputs read
+	buf := aligned(&ws.a, ph*pw+ow8)
+	plane, tmp := buf[:ph*pw], buf[ph*pw:]
+	for r := 0; r < ph; r++ {
+		row := plane[r*pw : (r+1)*pw]
+		ih := r - p.PadT
+		if ih < 0 || ih >= p.H || p.PadL >= pw {
+			clear(row)
+			continue
+		}
+		n := min(p.W, pw-p.PadL)
+		clear(row[:p.PadL])
+		copy(row[p.PadL:p.PadL+n], x[ih*p.W:ih*p.W+n])
+		clear(row[p.PadL+n:])
+	}
+	f := ks.dw3s1
+	if s == 2 {
+		f = ks.dw3s2
+	}
+	for oh := 0; oh < p.OutH; oh++ {
+		r := oh * s * pw
+		r0, r1, r2 := plane[r:r+pw], plane[r+pw:r+2*pw], plane[r+2*pw:r+3*pw]
+		dst := y[oh*p.OutW : (oh+1)*p.OutW]
+		if p.OutW == ow8 {
+			f(dst, r0, r1, r2, w, bias)
+			continue
+		}
+		f(tmp, r0, r1, r2, w, bias)
+		copy(dst, tmp)
+	}
 }
 
 func dwChannel(y, x, w []float32, bias float32, p *ConvParams, zero []float32) {

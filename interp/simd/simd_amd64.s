@@ -1118,13 +1118,12 @@ mulAVX_done:
 	RET
 
 // func axpyAVX(y []float32, x []float32, alpha float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, FMA3
 TEXT ·axpyAVX(SB), NOSPLIT, $0-52
 	MOVQ         y_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         y_len+8(FP), DX
-	MOVSS        alpha+48(FP), X0
-	VBROADCASTSS X0, Y0
+	VBROADCASTSS alpha+48(FP), Y0
 
 axpy_loopu:
 	CMPQ        DX, $0x20
@@ -1174,15 +1173,13 @@ axpy_done:
 	RET
 
 // func scaleShiftAVX(dst []float32, x []float32, s float32, t float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, FMA3
 TEXT ·scaleShiftAVX(SB), NOSPLIT, $0-56
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         dst_len+8(FP), DX
-	MOVSS        s+48(FP), X0
-	VBROADCASTSS X0, Y0
-	MOVSS        t+52(FP), X1
-	VBROADCASTSS X1, Y1
+	VBROADCASTSS s+48(FP), Y0
+	VBROADCASTSS t+52(FP), Y1
 
 scsh_loopu:
 	CMPQ        DX, $0x20
@@ -1231,17 +1228,14 @@ scsh_done:
 	RET
 
 // func biasClipAVX(dst []float32, x []float32, bias float32, lo float32, hi float32)
-// Requires: AVX, AVX2, SSE
+// Requires: AVX
 TEXT ·biasClipAVX(SB), NOSPLIT, $0-60
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         dst_len+8(FP), DX
-	MOVSS        bias+48(FP), X0
-	VBROADCASTSS X0, Y0
-	MOVSS        lo+52(FP), X1
-	VBROADCASTSS X1, Y1
-	MOVSS        hi+56(FP), X2
-	VBROADCASTSS X2, Y2
+	VBROADCASTSS bias+48(FP), Y0
+	VBROADCASTSS lo+52(FP), Y1
+	VBROADCASTSS hi+56(FP), Y2
 
 bclip_loopu:
 	CMPQ    DX, $0x20
@@ -2491,7 +2485,7 @@ DATA c3f3504f3<>+28(SB)/4, $0x3f3504f3
 GLOBL c3f3504f3<>(SB), RODATA|NOPTR, $32
 
 // func sumAVX(x []float32) float32
-// Requires: AVX, SSE
+// Requires: AVX
 TEXT ·sumAVX(SB), NOSPLIT, $0-28
 	MOVQ   x_base+0(FP), AX
 	MOVQ   x_len+8(FP), CX
@@ -2542,12 +2536,12 @@ sum_done:
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	MOVSS        X0, ret+24(FP)
+	VMOVSS       X0, ret+24(FP)
 	VZEROUPPER
 	RET
 
 // func maxAVX(x []float32) float32
-// Requires: AVX, SSE
+// Requires: AVX
 TEXT ·maxAVX(SB), NOSPLIT, $0-28
 	MOVQ    x_base+0(FP), AX
 	MOVQ    x_len+8(FP), CX
@@ -2602,7 +2596,7 @@ max_done:
 	VMAXPS       X1, X0, X0
 	VSHUFPS      $0xb1, X0, X0, X1
 	VMAXPS       X1, X0, X0
-	MOVSS        X0, ret+24(FP)
+	VMOVSS       X0, ret+24(FP)
 	VZEROUPPER
 	RET
 
@@ -2617,13 +2611,12 @@ DATA cff800000<>+28(SB)/4, $0xff800000
 GLOBL cff800000<>(SB), RODATA|NOPTR, $32
 
 // func expSubSumAVX(dst []float32, x []float32, m float32) float32
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3
 TEXT ·expSubSumAVX(SB), NOSPLIT, $0-60
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         dst_len+8(FP), DX
-	MOVSS        m+48(FP), X0
-	VBROADCASTSS X0, Y0
+	VBROADCASTSS m+48(FP), Y0
 	VXORPS       Y1, Y1, Y1
 	VXORPS       Y2, Y2, Y2
 
@@ -2778,17 +2771,16 @@ expsub_done:
 	VADDPS       X0, X1, X1
 	VHADDPS      X1, X1, X1
 	VHADDPS      X1, X1, X1
-	MOVSS        X1, ret+56(FP)
+	VMOVSS       X1, ret+56(FP)
 	VZEROUPPER
 	RET
 
 // func sumSqDevAVX(x []float32, mean float32) float32
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, FMA3
 TEXT ·sumSqDevAVX(SB), NOSPLIT, $0-36
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
-	MOVSS        mean+24(FP), X0
-	VBROADCASTSS X0, Y0
+	VBROADCASTSS mean+24(FP), Y0
 	VXORPS       Y1, Y1, Y1
 	VXORPS       Y2, Y2, Y2
 	VXORPS       Y3, Y3, Y3
@@ -2843,22 +2835,20 @@ ssd_done:
 	VADDPS       X0, X1, X1
 	VHADDPS      X1, X1, X1
 	VHADDPS      X1, X1, X1
-	MOVSS        X1, ret+32(FP)
+	VMOVSS       X1, ret+32(FP)
 	VZEROUPPER
 	RET
 
 // func normAffineAVX(dst []float32, x []float32, gamma []float32, beta []float32, mean float32, rstd float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, FMA3
 TEXT ·normAffineAVX(SB), NOSPLIT, $0-104
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         gamma_base+48(FP), DX
 	MOVQ         beta_base+72(FP), BX
 	MOVQ         dst_len+8(FP), SI
-	MOVSS        mean+96(FP), X0
-	VBROADCASTSS X0, Y0
-	MOVSS        rstd+100(FP), X1
-	VBROADCASTSS X1, Y1
+	VBROADCASTSS mean+96(FP), Y0
+	VBROADCASTSS rstd+100(FP), Y1
 
 norm_loopu:
 	CMPQ        SI, $0x20
@@ -2935,7 +2925,7 @@ norm_done:
 	RET
 
 // func dwRow3s1AVX(dst []float32, r0 []float32, r1 []float32, r2 []float32, w []float32, bias float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, FMA3
 TEXT ·dwRow3s1AVX(SB), NOSPLIT, $0-124
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         r0_base+24(FP), CX
@@ -2953,8 +2943,61 @@ TEXT ·dwRow3s1AVX(SB), NOSPLIT, $0-124
 	VBROADCASTSS 24(SI), Y6
 	VBROADCASTSS 28(SI), Y7
 	VBROADCASTSS 32(SI), Y8
-	MOVSS        bias+120(FP), X9
-	VBROADCASTSS X9, Y9
+	VBROADCASTSS bias+120(FP), Y9
+
+dw1_loop4:
+	CMPQ        DI, $0x04
+	JB          dw1_loop
+	VMOVUPS     Y9, Y10
+	VMOVUPS     Y9, Y11
+	VMOVUPS     Y9, Y12
+	VMOVUPS     Y9, Y13
+	VFMADD231PS (CX), Y0, Y10
+	VFMADD231PS 32(CX), Y0, Y11
+	VFMADD231PS 64(CX), Y0, Y12
+	VFMADD231PS 96(CX), Y0, Y13
+	VFMADD231PS 4(CX), Y1, Y10
+	VFMADD231PS 36(CX), Y1, Y11
+	VFMADD231PS 68(CX), Y1, Y12
+	VFMADD231PS 100(CX), Y1, Y13
+	VFMADD231PS 8(CX), Y2, Y10
+	VFMADD231PS 40(CX), Y2, Y11
+	VFMADD231PS 72(CX), Y2, Y12
+	VFMADD231PS 104(CX), Y2, Y13
+	VFMADD231PS (DX), Y3, Y10
+	VFMADD231PS 32(DX), Y3, Y11
+	VFMADD231PS 64(DX), Y3, Y12
+	VFMADD231PS 96(DX), Y3, Y13
+	VFMADD231PS 4(DX), Y4, Y10
+	VFMADD231PS 36(DX), Y4, Y11
+	VFMADD231PS 68(DX), Y4, Y12
+	VFMADD231PS 100(DX), Y4, Y13
+	VFMADD231PS 8(DX), Y5, Y10
+	VFMADD231PS 40(DX), Y5, Y11
+	VFMADD231PS 72(DX), Y5, Y12
+	VFMADD231PS 104(DX), Y5, Y13
+	VFMADD231PS (BX), Y6, Y10
+	VFMADD231PS 32(BX), Y6, Y11
+	VFMADD231PS 64(BX), Y6, Y12
+	VFMADD231PS 96(BX), Y6, Y13
+	VFMADD231PS 4(BX), Y7, Y10
+	VFMADD231PS 36(BX), Y7, Y11
+	VFMADD231PS 68(BX), Y7, Y12
+	VFMADD231PS 100(BX), Y7, Y13
+	VFMADD231PS 8(BX), Y8, Y10
+	VFMADD231PS 40(BX), Y8, Y11
+	VFMADD231PS 72(BX), Y8, Y12
+	VFMADD231PS 104(BX), Y8, Y13
+	VMOVUPS     Y10, (AX)
+	VMOVUPS     Y11, 32(AX)
+	VMOVUPS     Y12, 64(AX)
+	VMOVUPS     Y13, 96(AX)
+	ADDQ        $0x00000080, AX
+	ADDQ        $0x00000080, CX
+	ADDQ        $0x00000080, DX
+	ADDQ        $0x00000080, BX
+	SUBQ        $0x04, DI
+	JMP         dw1_loop4
 
 dw1_loop:
 	TESTQ       DI, DI
@@ -2982,7 +3025,7 @@ dw1_done:
 	RET
 
 // func dwRow3s2AVX(dst []float32, r0 []float32, r1 []float32, r2 []float32, w []float32, bias float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3
 TEXT ·dwRow3s2AVX(SB), NOSPLIT, $0-124
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         r0_base+24(FP), CX
@@ -3001,51 +3044,142 @@ TEXT ·dwRow3s2AVX(SB), NOSPLIT, $0-124
 	VBROADCASTSS 28(SI), Y7
 	VBROADCASTSS 32(SI), Y8
 
+dw2_loop2:
+	CMPQ         DI, $0x02
+	JB           dw2_loop
+	VBROADCASTSS bias+120(FP), Y12
+	VMOVUPS      Y12, Y13
+	VMOVUPS      (CX), Y9
+	VMOVUPS      32(CX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VSHUFPS      $0xdd, Y10, Y9, Y9
+	VPERMPD      $0xd8, Y11, Y11
+	VPERMPD      $0xd8, Y9, Y9
+	VFMADD231PS  Y11, Y0, Y12
+	VFMADD231PS  Y9, Y1, Y12
+	VMOVUPS      8(CX), Y9
+	VMOVUPS      40(CX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VPERMPD      $0xd8, Y11, Y11
+	VFMADD231PS  Y11, Y2, Y12
+	VMOVUPS      (DX), Y9
+	VMOVUPS      32(DX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VSHUFPS      $0xdd, Y10, Y9, Y9
+	VPERMPD      $0xd8, Y11, Y11
+	VPERMPD      $0xd8, Y9, Y9
+	VFMADD231PS  Y11, Y3, Y12
+	VFMADD231PS  Y9, Y4, Y12
+	VMOVUPS      8(DX), Y9
+	VMOVUPS      40(DX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VPERMPD      $0xd8, Y11, Y11
+	VFMADD231PS  Y11, Y5, Y12
+	VMOVUPS      (BX), Y9
+	VMOVUPS      32(BX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VSHUFPS      $0xdd, Y10, Y9, Y9
+	VPERMPD      $0xd8, Y11, Y11
+	VPERMPD      $0xd8, Y9, Y9
+	VFMADD231PS  Y11, Y6, Y12
+	VFMADD231PS  Y9, Y7, Y12
+	VMOVUPS      8(BX), Y9
+	VMOVUPS      40(BX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VPERMPD      $0xd8, Y11, Y11
+	VFMADD231PS  Y11, Y8, Y12
+	VMOVUPS      64(CX), Y9
+	VMOVUPS      96(CX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VSHUFPS      $0xdd, Y10, Y9, Y9
+	VPERMPD      $0xd8, Y11, Y11
+	VPERMPD      $0xd8, Y9, Y9
+	VFMADD231PS  Y11, Y0, Y13
+	VFMADD231PS  Y9, Y1, Y13
+	VMOVUPS      72(CX), Y9
+	VMOVUPS      104(CX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VPERMPD      $0xd8, Y11, Y11
+	VFMADD231PS  Y11, Y2, Y13
+	VMOVUPS      64(DX), Y9
+	VMOVUPS      96(DX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VSHUFPS      $0xdd, Y10, Y9, Y9
+	VPERMPD      $0xd8, Y11, Y11
+	VPERMPD      $0xd8, Y9, Y9
+	VFMADD231PS  Y11, Y3, Y13
+	VFMADD231PS  Y9, Y4, Y13
+	VMOVUPS      72(DX), Y9
+	VMOVUPS      104(DX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VPERMPD      $0xd8, Y11, Y11
+	VFMADD231PS  Y11, Y5, Y13
+	VMOVUPS      64(BX), Y9
+	VMOVUPS      96(BX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VSHUFPS      $0xdd, Y10, Y9, Y9
+	VPERMPD      $0xd8, Y11, Y11
+	VPERMPD      $0xd8, Y9, Y9
+	VFMADD231PS  Y11, Y6, Y13
+	VFMADD231PS  Y9, Y7, Y13
+	VMOVUPS      72(BX), Y9
+	VMOVUPS      104(BX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VPERMPD      $0xd8, Y11, Y11
+	VFMADD231PS  Y11, Y8, Y13
+	VMOVUPS      Y12, (AX)
+	VMOVUPS      Y13, 32(AX)
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x00000080, DX
+	ADDQ         $0x00000080, BX
+	SUBQ         $0x02, DI
+	JMP          dw2_loop2
+
 dw2_loop:
 	TESTQ        DI, DI
 	JZ           dw2_done
-	MOVSS        bias+120(FP), X9
-	VBROADCASTSS X9, Y9
-	VMOVUPS      (CX), Y10
-	VMOVUPS      32(CX), Y11
-	VSHUFPS      $0x88, Y11, Y10, Y12
-	VSHUFPS      $0xdd, Y11, Y10, Y10
-	VPERMPD      $0xd8, Y12, Y12
-	VPERMPD      $0xd8, Y10, Y10
-	VFMADD231PS  Y12, Y0, Y9
-	VFMADD231PS  Y10, Y1, Y9
-	VMOVUPS      8(CX), Y10
-	VMOVUPS      40(CX), Y11
-	VSHUFPS      $0x88, Y11, Y10, Y12
-	VPERMPD      $0xd8, Y12, Y12
-	VFMADD231PS  Y12, Y2, Y9
-	VMOVUPS      (DX), Y10
-	VMOVUPS      32(DX), Y11
-	VSHUFPS      $0x88, Y11, Y10, Y12
-	VSHUFPS      $0xdd, Y11, Y10, Y10
-	VPERMPD      $0xd8, Y12, Y12
-	VPERMPD      $0xd8, Y10, Y10
-	VFMADD231PS  Y12, Y3, Y9
-	VFMADD231PS  Y10, Y4, Y9
-	VMOVUPS      8(DX), Y10
-	VMOVUPS      40(DX), Y11
-	VSHUFPS      $0x88, Y11, Y10, Y12
-	VPERMPD      $0xd8, Y12, Y12
-	VFMADD231PS  Y12, Y5, Y9
-	VMOVUPS      (BX), Y10
-	VMOVUPS      32(BX), Y11
-	VSHUFPS      $0x88, Y11, Y10, Y12
-	VSHUFPS      $0xdd, Y11, Y10, Y10
-	VPERMPD      $0xd8, Y12, Y12
-	VPERMPD      $0xd8, Y10, Y10
-	VFMADD231PS  Y12, Y6, Y9
-	VFMADD231PS  Y10, Y7, Y9
-	VMOVUPS      8(BX), Y10
-	VMOVUPS      40(BX), Y11
-	VSHUFPS      $0x88, Y11, Y10, Y12
-	VPERMPD      $0xd8, Y12, Y12
-	VFMADD231PS  Y12, Y8, Y9
-	VMOVUPS      Y9, (AX)
+	VBROADCASTSS bias+120(FP), Y12
+	VMOVUPS      (CX), Y9
+	VMOVUPS      32(CX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VSHUFPS      $0xdd, Y10, Y9, Y9
+	VPERMPD      $0xd8, Y11, Y11
+	VPERMPD      $0xd8, Y9, Y9
+	VFMADD231PS  Y11, Y0, Y12
+	VFMADD231PS  Y9, Y1, Y12
+	VMOVUPS      8(CX), Y9
+	VMOVUPS      40(CX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VPERMPD      $0xd8, Y11, Y11
+	VFMADD231PS  Y11, Y2, Y12
+	VMOVUPS      (DX), Y9
+	VMOVUPS      32(DX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VSHUFPS      $0xdd, Y10, Y9, Y9
+	VPERMPD      $0xd8, Y11, Y11
+	VPERMPD      $0xd8, Y9, Y9
+	VFMADD231PS  Y11, Y3, Y12
+	VFMADD231PS  Y9, Y4, Y12
+	VMOVUPS      8(DX), Y9
+	VMOVUPS      40(DX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VPERMPD      $0xd8, Y11, Y11
+	VFMADD231PS  Y11, Y5, Y12
+	VMOVUPS      (BX), Y9
+	VMOVUPS      32(BX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VSHUFPS      $0xdd, Y10, Y9, Y9
+	VPERMPD      $0xd8, Y11, Y11
+	VPERMPD      $0xd8, Y9, Y9
+	VFMADD231PS  Y11, Y6, Y12
+	VFMADD231PS  Y9, Y7, Y12
+	VMOVUPS      8(BX), Y9
+	VMOVUPS      40(BX), Y10
+	VSHUFPS      $0x88, Y10, Y9, Y11
+	VPERMPD      $0xd8, Y11, Y11
+	VFMADD231PS  Y11, Y8, Y12
+	VMOVUPS      Y12, (AX)
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000040, CX
 	ADDQ         $0x00000040, DX

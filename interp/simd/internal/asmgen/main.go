@@ -86,9 +86,25 @@ func vcBits(bits uint32) Mem {
 }
 
 // bcastParam broadcasts the float32 parameter name into v.
+// bcastParam broadcasts a float32 argument straight from memory: a legacy
+// SSE MOVSS while the upper YMM halves are dirty costs a state transition
+// (measured: the stride-2 depthwise loop ran 10× slower).
 func bcastParam(name string, v VecVirtual) {
-	x := Load(Param(name), XMM())
-	VBROADCASTSS(x, v)
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	VBROADCASTSS(b.Addr, v)
+}
+
+// storeRet stores a float32 result with VMOVSS: avo's Store emits the
+// legacy SSE MOVSS, which pays the same transition as in bcastParam.
+func storeRet(x Op) {
+	b, err := ReturnIndex(0).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	VMOVSS(x, b.Addr)
 }
 
 func end() {
@@ -543,7 +559,7 @@ func sum() {
 	zero := func(v VecVirtual) { VXORPS(v, v, v) }
 	accs := sumAccs(px, n, "sum", zero, func(x VecVirtual, _ Op, acc VecVirtual) { VADDPS(x, acc, acc) })
 	hsum(accs)
-	Store(accs.AsX(), ReturnIndex(0))
+	storeRet(accs.AsX())
 	end()
 }
 
@@ -599,7 +615,7 @@ func maxReduce() {
 	VMAXPS(accs[3], accs[2], accs[2])
 	VMAXPS(accs[2], accs[0], accs[0])
 	hmax(accs[0])
-	Store(accs[0].AsX(), ReturnIndex(0))
+	storeRet(accs[0].AsX())
 	end()
 }
 
@@ -634,7 +650,7 @@ func expSubSum() {
 	})
 	VADDPS(accs[1], accs[0], accs[0])
 	hsum(accs[0])
-	Store(accs[0].AsX(), ReturnIndex(0))
+	storeRet(accs[0].AsX())
 	end()
 }
 
@@ -655,7 +671,7 @@ func sumSqDev() {
 		VFMADD231PS(x, x, acc)
 	})
 	hsum(acc)
-	Store(acc.AsX(), ReturnIndex(0))
+	storeRet(acc.AsX())
 	end()
 }
 
@@ -685,7 +701,9 @@ func normAffine() {
 }
 
 // dwRow3s1 is one output row of a 3×3 stride-1 depthwise convolution over
-// eight-column blocks: dst[j] = bias + Σ w[3r+c]·rowr[j+c].
+// eight-column blocks: dst[j] = bias + Σ w[3r+c]·rowr[j+c]. Four blocks at
+// a time keep four independent FMA chains in flight (one chain waits on the
+// FMA latency nine times per block).
 func dwRow3s1() {
 	TEXT("dwRow3s1AVX", NOSPLIT, "func(dst, r0, r1, r2, w []float32, bias float32)")
 	Pragma("noescape")
@@ -703,10 +721,37 @@ func dwRow3s1() {
 	}
 	bias := YMM()
 	bcastParam("bias", bias)
+	const unroll = 4
+	accs := make([]VecVirtual, unroll)
+	for a := range accs {
+		accs[a] = YMM()
+	}
+	Label("dw1_loop4")
+	CMPQ(n, Imm(unroll))
+	JB(LabelRef("dw1_loop"))
+	for _, acc := range accs {
+		VMOVUPS(bias, acc)
+	}
+	for r := 0; r < 3; r++ {
+		for c := 0; c < 3; c++ {
+			for a, acc := range accs {
+				VFMADD231PS(Mem{Base: rows[r], Disp: 4*c + 32*a}, w[3*r+c], acc)
+			}
+		}
+	}
+	for a, acc := range accs {
+		VMOVUPS(acc, Mem{Base: d, Disp: 32 * a})
+	}
+	ADDQ(U32(32*unroll), d)
+	for _, p := range rows {
+		ADDQ(U32(32*unroll), p)
+	}
+	SUBQ(Imm(unroll), n)
+	JMP(LabelRef("dw1_loop4"))
 	Label("dw1_loop")
 	TESTQ(n, n)
 	JZ(LabelRef("dw1_done"))
-	acc := YMM()
+	acc := accs[0]
 	VMOVUPS(bias, acc)
 	for r := 0; r < 3; r++ {
 		for c := 0; c < 3; c++ {
@@ -724,7 +769,8 @@ func dwRow3s1() {
 	end()
 }
 
-// dwRow3s2 is the stride-2 twin: dst[j] = bias + Σ w[3r+c]·rowr[2j+c].
+// dwRow3s2 is the stride-2 twin: dst[j] = bias + Σ w[3r+c]·rowr[2j+c]. Two
+// blocks at a time, for two FMA chains.
 func dwRow3s2() {
 	TEXT("dwRow3s2AVX", NOSPLIT, "func(dst, r0, r1, r2, w []float32, bias float32)")
 	Pragma("noescape")
@@ -740,28 +786,48 @@ func dwRow3s2() {
 		w[i] = YMM()
 		VBROADCASTSS(Mem{Base: pw, Disp: 4 * i}, w[i])
 	}
+	v0, v1, e, o := YMM(), YMM(), YMM(), YMM()
+	// block accumulates the eight outputs whose inputs start at byte off
+	// of each row into acc.
+	block := func(acc VecVirtual, off int) {
+		for r := 0; r < 3; r++ {
+			VMOVUPS(Mem{Base: rows[r], Disp: off}, v0)
+			VMOVUPS(Mem{Base: rows[r], Disp: off + 32}, v1)
+			VSHUFPS(Imm(0x88), v1, v0, e) // even lanes, 128-bit halves interleaved
+			VSHUFPS(Imm(0xdd), v1, v0, o)
+			VPERMPD(Imm(0xd8), e, e)
+			VPERMPD(Imm(0xd8), o, o)
+			VFMADD231PS(e, w[3*r], acc)
+			VFMADD231PS(o, w[3*r+1], acc)
+			VMOVUPS(Mem{Base: rows[r], Disp: off + 8}, v0)
+			VMOVUPS(Mem{Base: rows[r], Disp: off + 40}, v1)
+			VSHUFPS(Imm(0x88), v1, v0, e)
+			VPERMPD(Imm(0xd8), e, e)
+			VFMADD231PS(e, w[3*r+2], acc)
+		}
+	}
+	acc0, acc1 := YMM(), YMM()
+	Label("dw2_loop2")
+	CMPQ(n, Imm(2))
+	JB(LabelRef("dw2_loop"))
+	bcastParam("bias", acc0)
+	VMOVUPS(acc0, acc1)
+	block(acc0, 0)
+	block(acc1, 64)
+	VMOVUPS(acc0, Mem{Base: d})
+	VMOVUPS(acc1, Mem{Base: d, Disp: 32})
+	ADDQ(U32(64), d)
+	for _, p := range rows {
+		ADDQ(U32(128), p)
+	}
+	SUBQ(Imm(2), n)
+	JMP(LabelRef("dw2_loop2"))
 	Label("dw2_loop")
 	TESTQ(n, n)
 	JZ(LabelRef("dw2_done"))
-	acc := YMM()
-	bcastParam("bias", acc)
-	for r := 0; r < 3; r++ {
-		v0, v1, e, o := YMM(), YMM(), YMM(), YMM()
-		VMOVUPS(Mem{Base: rows[r]}, v0)
-		VMOVUPS(Mem{Base: rows[r], Disp: 32}, v1)
-		VSHUFPS(Imm(0x88), v1, v0, e) // even lanes, 128-bit halves interleaved
-		VSHUFPS(Imm(0xdd), v1, v0, o)
-		VPERMPD(Imm(0xd8), e, e)
-		VPERMPD(Imm(0xd8), o, o)
-		VFMADD231PS(e, w[3*r], acc)
-		VFMADD231PS(o, w[3*r+1], acc)
-		VMOVUPS(Mem{Base: rows[r], Disp: 8}, v0)
-		VMOVUPS(Mem{Base: rows[r], Disp: 40}, v1)
-		VSHUFPS(Imm(0x88), v1, v0, e)
-		VPERMPD(Imm(0xd8), e, e)
-		VFMADD231PS(e, w[3*r+2], acc)
-	}
-	VMOVUPS(acc, Mem{Base: d})
+	bcastParam("bias", acc0)
+	block(acc0, 0)
+	VMOVUPS(acc0, Mem{Base: d})
 	ADDQ(U32(32), d)
 	for _, p := range rows {
 		ADDQ(U32(64), p)
