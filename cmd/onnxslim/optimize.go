@@ -62,6 +62,8 @@ type optimizeReport struct {
 	MS           float64      `json:"ms"`
 	// Verify is the verification result (absent with --no-verify).
 	Verify any `json:"verify,omitempty"`
+	// Details are passes' structured results (e.g. quantize's per-layer error).
+	Details []passDetail `json:"details,omitempty"`
 
 	verifyRep *verify.Report
 	verifyTol verify.Tolerance
@@ -137,6 +139,9 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 			return nil
 		}
 	}
+	ctx = passes.WithDetails(ctx, func(pass string, d any) {
+		rep.Details = append(rep.Details, passDetail{Pass: pass, Detail: d})
+	})
 	if rep.Passes, err = pipeline.Run(ctx, m, rc); err != nil {
 		return inFile(in, err)
 	}
@@ -199,11 +204,21 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	return nil
 }
 
+// passDetail is one structured result a pass handed over.
+type passDetail struct {
+	Pass   string `json:"pass"`
+	Detail any    `json:"detail"`
+}
+
 // optimizeTolerance is the default lossless tolerance, or for lossy pipelines
 // the limits the user gave (--max-rel-err, --min-cosine, --max-accuracy-drop),
 // which are then binding; without them lossy results are only reported.
 func optimizeTolerance(c *cli.Command, lossy bool) (verify.Tolerance, bool) {
 	tol := verify.DefaultTolerance()
+	if lossy {
+		// Only the limits the user gives bind a lossy pipeline.
+		tol.Elementwise, tol.MaxRelL2, tol.MinCosine, tol.MaxAccuracyDrop = false, verify.Unchecked, 0, verify.Unchecked
+	}
 	given := false
 	if v := c.Float64("max-rel-err"); v >= 0 {
 		tol.MaxRelL2, given = v, true
@@ -214,14 +229,7 @@ func optimizeTolerance(c *cli.Command, lossy bool) (verify.Tolerance, bool) {
 	if v := c.Float64("max-accuracy-drop"); v >= 0 {
 		tol.MaxAccuracyDrop, given = v, true
 	}
-	if !lossy {
-		return tol, true
-	}
-	tol.Elementwise = false
-	if !given {
-		tol.MaxRelL2 = verify.Unchecked
-	}
-	return tol, given
+	return tol, !lossy || given
 }
 
 // annotateShapes infers value shapes so that FLOPs figures are known. It only
