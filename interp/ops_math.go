@@ -61,7 +61,7 @@ func ewMapFloat(ctx *Ctx, t *Tensor, f func(float64) float64, f32 func(float32) 
 // means the class is not supported by the op.
 type ewUnary struct {
 	f   func(float64) float64
-	f32 func(float32) float32 // optional fast path for float32
+	f32 func(float32) float32  // optional fast path for float32
 	vec func(dst, x []float32) // optional whole-slice float32 kernel (interp/simd)
 	i   func(int64) int64
 	u   func(uint64) uint64

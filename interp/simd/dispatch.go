@@ -63,3 +63,14 @@ func init() {
 
 // Accelerated reports whether the AVX2+FMA assembly kernels are in use.
 func Accelerated() bool { return ks != goKernels }
+
+// FMAPeakLoop runs the 12-accumulator FMA loop used to measure one core's
+// peak for rounds rounds and returns the float32 operations it did (192 a
+// round); 0 without the assembly kernels. For benchmarks: the peak is the
+// best rate of many short calls.
+func FMAPeakLoop(rounds int) float64 {
+	if !Accelerated() || !fmaPeak(rounds) {
+		return 0
+	}
+	return 192 * float64(rounds)
+}

@@ -1,0 +1,277 @@
+// Command bench compares the interpreter with ONNX Runtime on the shared
+// models and measures SGEMM against the single-core FMA peak; `make bench`
+// runs it. For each thread count and model it loads both runtimes once,
+// then alternates batches of interpreter runs and ONNX Runtime runs
+// (tools/ort/bench.js, a long-lived node process) so that load from other
+// processes falls on both alike, and prints the medians per run.
+//
+//	go run ./tools/bench [-rounds 7] [-batch 3] [-threads 1,2] [-models a,b]
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/interp/simd"
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+func main() {
+	rounds := flag.Int("rounds", 7, "interleaved rounds per model and thread count")
+	batch := flag.Int("batch", 3, "runs per batch")
+	threadList := flag.String("threads", "1,2", "thread counts")
+	modelList := flag.String("models", "resnet18_op13,mobilenet_v2_op13,transformer_op14,lstm_op13", "models under the shared models folder")
+	gemm := flag.Bool("gemm", true, "also measure SGEMM against the FMA peak")
+	flag.Parse()
+	root := filepath.Join(testdata.Root(), "models")
+	fmt.Printf("load average before: %s\n", loadavg())
+	fmt.Printf("simd kernels: accelerated=%v, GOMAXPROCS=%d\n\n", simd.Accelerated(), runtime.GOMAXPROCS(0))
+	fmt.Printf("%-20s %7s %12s %12s %8s %10s %10s\n", "model", "threads", "interp ms", "ORT ms", "ratio", "interp min", "ORT min")
+	failed := false
+	for _, ts := range strings.Split(*threadList, ",") {
+		th, err := strconv.Atoi(ts)
+		if err != nil {
+			fatal(err)
+		}
+		for _, name := range strings.Split(*modelList, ",") {
+			it, ort, err := compare(filepath.Join(root, name), th, *rounds, *batch)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+				failed = true
+				continue
+			}
+			mi, mo := median(it), median(ort)
+			fmt.Printf("%-20s %7d %12.2f %12.2f %8.2f %10.2f %10.2f\n", name, th, mi, mo, mi/mo, slices.Min(it), slices.Min(ort))
+		}
+	}
+	fmt.Printf("\nload average after: %s\n", loadavg())
+	if *gemm {
+		fmt.Println()
+		gemmTable()
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+// compare times one model: rounds × (batch interp runs, batch ORT runs),
+// alternating which goes first.
+func compare(dir string, threads, rounds, batch int) (interpMS, ortMS []float64, err error) {
+	m, err := onnx.Load(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := interp.NewSession(m, interp.Options{Threads: threads})
+	if err != nil {
+		return nil, nil, err
+	}
+	set := filepath.Join(dir, "test_data_set_0")
+	feeds := map[string]*interp.Tensor{}
+	for i, v := range sess.Inputs() {
+		b, err := os.ReadFile(filepath.Join(set, fmt.Sprintf("input_%d.pb", i)))
+		if err != nil {
+			return nil, nil, err
+		}
+		d, err := onnx.DecodeDatum(b, v.Type)
+		if err != nil {
+			return nil, nil, err
+		}
+		if feeds[v.Name], err = interp.FromDatum(d); err != nil {
+			return nil, nil, err
+		}
+	}
+	ort, err := startORT(filepath.Join(dir, "model.onnx"), set, threads)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ort.close()
+	if _, err := sess.Run(feeds); err != nil { // warm-up: buffers, packed weights
+		return nil, nil, err
+	}
+	runInterp := func() error {
+		for range batch {
+			t := time.Now()
+			if _, err := sess.Run(feeds); err != nil {
+				return err
+			}
+			interpMS = append(interpMS, float64(time.Since(t).Nanoseconds())/1e6)
+		}
+		return nil
+	}
+	runORT := func() error {
+		ms, err := ort.run(batch)
+		ortMS = append(ortMS, ms...)
+		return err
+	}
+	for r := range rounds {
+		first, second := runInterp, runORT
+		if r%2 == 1 {
+			first, second = runORT, runInterp
+		}
+		if err := first(); err != nil {
+			return nil, nil, err
+		}
+		if err := second(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return interpMS, ortMS, nil
+}
+
+// ortProc is a running tools/ort/bench.js.
+type ortProc struct {
+	cmd *exec.Cmd
+	in  *bufio.Writer
+	out *bufio.Scanner
+	w   interface{ Close() error }
+}
+
+func startORT(model, inputs string, threads int) (*ortProc, error) {
+	cmd := exec.Command("node", filepath.Join(moduleRoot(), "tools", "ort", "bench.js"), model, inputs, strconv.Itoa(threads))
+	cmd.Stderr = os.Stderr
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	r, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("node tools/ort/bench.js: %w (run `make ort` first)", err)
+	}
+	p := &ortProc{cmd: cmd, in: bufio.NewWriter(w), out: bufio.NewScanner(r), w: w}
+	p.out.Buffer(make([]byte, 1<<20), 1<<20)
+	if !p.out.Scan() {
+		p.close()
+		return nil, fmt.Errorf("ORT did not start")
+	}
+	return p, nil
+}
+
+func (p *ortProc) run(n int) ([]float64, error) {
+	fmt.Fprintf(p.in, "%d\n", n)
+	if err := p.in.Flush(); err != nil {
+		return nil, err
+	}
+	if !p.out.Scan() {
+		return nil, fmt.Errorf("ORT stopped: %v", p.out.Err())
+	}
+	var res struct{ MS []float64 }
+	if err := json.Unmarshal(p.out.Bytes(), &res); err != nil {
+		return nil, err
+	}
+	return res.MS, nil
+}
+
+func (p *ortProc) close() {
+	p.w.Close()
+	p.cmd.Wait()
+}
+
+// gemmTable measures SGEMM on one thread at the sizes the issue names,
+// next to the FMA peak measured here.
+func gemmTable() {
+	peak := fmaPeak()
+	fmt.Printf("single-core FMA peak: %.1f GFLOP/s (best of 2000 short runs of a 12-accumulator loop)\n", peak)
+	fmt.Printf("%-22s %7s %12s %12s %8s\n", "SGEMM (1 thread)", "", "median GF/s", "best GF/s", "best %peak")
+	for _, s := range []struct {
+		name    string
+		m, n, k int
+	}{{"256³", 256, 256, 256}, {"512³", 512, 512, 512}, {"1024³", 1024, 1024, 1024}, {"conv M64 K576 N3136", 64, 3136, 576}} {
+		r := rand.New(rand.NewPCG(1, 2))
+		a, b, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+		reps := max(5, int(3e9/flops))
+		var gf []float64
+		for range reps {
+			t := time.Now()
+			simd.Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, b, s.n, 0, c, s.n, 1)
+			gf = append(gf, flops/time.Since(t).Seconds()/1e9)
+		}
+		best := slices.Max(gf)
+		pct := 0.0
+		if peak > 0 {
+			pct = 100 * best / peak
+		}
+		fmt.Printf("%-22s %7s %12.1f %12.1f %7.0f%%\n", s.name, "", median(gf), best, pct)
+	}
+}
+
+func fmaPeak() float64 {
+	const rounds = 1 << 14
+	best := 0.0
+	for range 2000 {
+		t := time.Now()
+		f := simd.FMAPeakLoop(rounds)
+		if f == 0 {
+			return 0
+		}
+		best = max(best, f/time.Since(t).Seconds()/1e9)
+	}
+	return best
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = r.Float32()*2 - 1
+	}
+	return s
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ") + " (1, 5, 15 min; 2 cores)"
+}
+
+// moduleRoot is the folder holding go.mod, found upward from the working
+// directory.
+func moduleRoot() string {
+	d, _ := os.Getwd()
+	for p := d; ; p = filepath.Dir(p) {
+		if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
+			return p
+		}
+		if filepath.Dir(p) == p {
+			return d
+		}
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
