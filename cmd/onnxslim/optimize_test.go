@@ -219,3 +219,28 @@ func TestDiffAfterDefaultPipeline(t *testing.T) {
 		t.Errorf("markdown is %d characters, over GitHub's comment limit", len(md))
 	}
 }
+
+// TestLossyLimits: a lossy pipeline reports its error; the limits given on
+// the command line bind it.
+func TestLossyLimits(t *testing.T) {
+	root := testdata.Models(t)
+	in := filepath.Join(root, "mnist_mlp_op13", "model.onnx")
+	spec := "default,quantize(mode=int8,calib=" + filepath.Join(root, "mnist-data", "mlp-calib") + ")"
+	eval := filepath.Join(root, "mnist-data", "mlp-eval")
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI(t, in, "-o", filepath.Join(dir, "q.onnx"), "--passes", spec, "--inputs", eval, "--max-accuracy-drop", "0.005")
+	if code != 0 {
+		t.Fatalf("within the accuracy limit: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "top-1") {
+		t.Errorf("no accuracy in the report:\n%s", stdout)
+	}
+	out := filepath.Join(dir, "strict.onnx")
+	code, _, stderr = runCLI(t, in, "-o", out, "--passes", spec, "--min-cosine", "0.99999999")
+	if code != 1 || !strings.Contains(stderr, "cosine") {
+		t.Errorf("beyond --min-cosine: exit %d, stderr %q; want 1 naming the cosine", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("output written despite failing the limit")
+	}
+}
