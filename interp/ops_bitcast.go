@@ -134,5 +134,5 @@ func bitCastBuilder(b *Build) (Kernel, error) {
 }
 
 func init() {
-	Register("", "BitCast", 26, bitCastBuilder)
+	Register("", "BitCast", 26, needInputs(1, bitCastBuilder))
 }

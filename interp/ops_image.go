@@ -30,7 +30,7 @@ func imageDecoderBuilder(b *Build) (Kernel, error) {
 			return nil, fmt.Errorf("encoded data must be a 1-D uint8 tensor, got %s", x)
 		}
 		data := x.Data.([]uint8)
-		rgb, w, h, err := decodeImage(data)
+		rgb, w, h, err := decodeImage(data, ctx.opts.MaxMemory)
 		if err != nil {
 			return nil, err
 		}
@@ -59,17 +59,28 @@ func imageDecoderBuilder(b *Build) (Kernel, error) {
 // decodeImage decodes to interleaved 8-bit RGB, matching the libraries
 // behind ONNX's reference (PIL with libjpeg and libwebp) where Go's own
 // decoders would convert colors differently.
-func decodeImage(data []byte) ([]uint8, int, int, error) {
-	rgb, w, h, err := decodeJPEGLibjpeg(data)
+func decodeImage(data []byte, maxBytes int64) ([]uint8, int, int, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxMemory
+	}
+	rgb, w, h, err := decodeJPEGLibjpeg(data, maxBytes)
 	if err == nil {
 		return rgb, w, h, nil
 	}
 	if err != errJPEGFallback {
 		return nil, 0, 0, fmt.Errorf("cannot decode the JPEG image: %v", err)
 	}
-	img, err := decodePNM(data)
+	img, err := decodePNM(data, maxBytes)
 	kind := "pnm"
 	if err == errNotPNM {
+		// Check the size first: the decoders allocate the whole image.
+		cfg, _, cerr := image.DecodeConfig(bytes.NewReader(data))
+		if cerr != nil {
+			return nil, 0, 0, fmt.Errorf("cannot decode the image: %v", cerr)
+		}
+		if int64(cfg.Width)*int64(cfg.Height)*8 > maxBytes {
+			return nil, 0, 0, fmt.Errorf("a %dx%d image is over the memory limit", cfg.Width, cfg.Height)
+		}
 		img, kind, err = image.Decode(bytes.NewReader(data))
 	}
 	if err != nil {
@@ -110,7 +121,7 @@ func rgb8(c color.Color) (uint8, uint8, uint8) {
 var errNotPNM = fmt.Errorf("not a PNM image")
 
 // decodePNM reads binary and ASCII PPM/PGM (P2, P3, P5, P6) with maxval ≤ 255.
-func decodePNM(b []byte) (image.Image, error) {
+func decodePNM(b []byte, maxBytes int64) (image.Image, error) {
 	if len(b) < 2 || b[0] != 'P' || (b[1] != '2' && b[1] != '3' && b[1] != '5' && b[1] != '6') {
 		return nil, errNotPNM
 	}
@@ -163,6 +174,10 @@ func decodePNM(b []byte) (image.Image, error) {
 		ch = 1
 	}
 	n := w * h * ch
+	// Every sample takes at least one byte (two in ASCII files).
+	if int64(n) > int64(len(b)) || int64(w)*int64(h)*8 > maxBytes {
+		return nil, fmt.Errorf("PNM data is truncated or the %dx%d image too large", w, h)
+	}
 	vals := make([]int, n)
 	if kind == '5' || kind == '6' {
 		pos++ // the single whitespace after maxval
@@ -195,7 +210,7 @@ func decodePNM(b []byte) (image.Image, error) {
 }
 
 func init() {
-	Register("", "ImageDecoder", 20, imageDecoderBuilder)
+	Register("", "ImageDecoder", 20, needInputs(1, imageDecoderBuilder))
 }
 
 // webpRGB converts a lossy WebP's 4:2:0 planes to RGB as libwebp does (and

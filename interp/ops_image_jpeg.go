@@ -36,6 +36,7 @@ type jpegDecoder struct {
 	w, h       int
 	hmax, vmax int
 	restart    int
+	maxBytes   int64 // memory limit for the planes and the output
 	bits       uint32
 	nbits      int
 }
@@ -49,8 +50,8 @@ var jpegZigzag = [64]int{
 
 // decodeJPEGLibjpeg decodes a baseline JPEG to interleaved RGB (or gray
 // replicated to RGB), returning width and height.
-func decodeJPEGLibjpeg(data []byte) ([]uint8, int, int, error) {
-	d := &jpegDecoder{data: data}
+func decodeJPEGLibjpeg(data []byte, maxBytes int64) ([]uint8, int, int, error) {
+	d := &jpegDecoder{data: data, maxBytes: maxBytes}
 	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
 		return nil, 0, 0, errJPEGFallback
 	}
@@ -138,9 +139,7 @@ func (d *jpegDecoder) frame() error {
 	if d.w == 0 || d.h == 0 || (n != 1 && n != 3) || len(s) < 6+3*n {
 		return errJPEGFallback
 	}
-	if d.w*d.h > 1<<28 {
-		return fmt.Errorf("jpeg: image of %dx%d is too large", d.w, d.h)
-	}
+
 	for i := range n {
 		c := &jpegComp{id: int(s[6+3*i]), h: int(s[7+3*i] >> 4), v: int(s[7+3*i] & 15), tq: int(s[8+3*i])}
 		if c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4 || c.tq > 3 {
@@ -150,6 +149,15 @@ func (d *jpegDecoder) frame() error {
 		d.comps = append(d.comps, c)
 	}
 	mx, my := (d.w+8*d.hmax-1)/(8*d.hmax), (d.h+8*d.vmax-1)/(8*d.vmax)
+	// Every coded block takes at least 2 bits (a DC and an end-of-block
+	// code), so the data bounds the work; the memory limit bounds the planes.
+	blocks := int64(0)
+	for _, c := range d.comps {
+		blocks += int64(mx*c.h) * int64(my*c.v)
+	}
+	if blocks > 4*int64(len(d.data)) || blocks*64+int64(d.w)*int64(d.h)*3*int64(1+len(d.comps)) > d.maxBytes {
+		return fmt.Errorf("jpeg: a %dx%d image is implausible for %d bytes of data or over the memory limit", d.w, d.h, len(d.data))
+	}
 	for _, c := range d.comps {
 		c.bw, c.bh = mx*c.h, my*c.v
 		c.pix = make([]uint8, c.bw*8*c.bh*8)

@@ -476,9 +476,9 @@ func arrayFeatureExtractorKernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 
 func init() {
 	for _, v := range []int64{1, 2, 4} {
-		Register(mlDomain, "LabelEncoder", v, labelEncoderBuilder)
+		Register(mlDomain, "LabelEncoder", v, needInputs(1, labelEncoderBuilder))
 	}
-	Register(mlDomain, "TreeEnsemble", 5, treeEnsembleBuilder)
-	Register(mlDomain, "Binarizer", 1, binarizerBuilder)
-	Register(mlDomain, "ArrayFeatureExtractor", 1, noAttrs(arrayFeatureExtractorKernel))
+	Register(mlDomain, "TreeEnsemble", 5, needInputs(1, treeEnsembleBuilder))
+	Register(mlDomain, "Binarizer", 1, needInputs(1, binarizerBuilder))
+	Register(mlDomain, "ArrayFeatureExtractor", 1, needInputs(2, noAttrs(arrayFeatureExtractorKernel)))
 }

@@ -12,6 +12,28 @@ import (
 // Transforms are computed in float64 with a twiddle table (a direct DFT:
 // signals in ONNX models are short frames, and exactness matters more here).
 
+// needInputs wraps a builder so that its kernel first checks that the first n
+// inputs are present tensors (a node may omit or mistype required inputs).
+func needInputs(n int, b Builder) Builder {
+	return func(bd *Build) (Kernel, error) {
+		k, err := b(bd)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+			if len(in) < n {
+				return nil, fmt.Errorf("%d inputs are required, got %d", n, len(in))
+			}
+			for i := range n {
+				if err := needTensor(in[i]); err != nil {
+					return nil, fmt.Errorf("input %d: %w", i, err)
+				}
+			}
+			return k(ctx, in)
+		}, nil
+	}
+}
+
 // scalarFloat reads a one-element numeric tensor.
 func scalarFloat(t *Tensor, name string) (float64, error) {
 	v, err := numbersAsFloat64(t)
@@ -347,10 +369,10 @@ func melWeightMatrixBuilder(b *Build) (Kernel, error) {
 }
 
 func init() {
-	regVersions("DFT", dftBuilder, 17, 20)
-	Register("", "STFT", 17, stftBuilder)
-	Register("", "HannWindow", 17, windowBuilder(0.5, 0.5))
-	Register("", "HammingWindow", 17, windowBuilder(25.0/46, 21.0/46))
-	Register("", "BlackmanWindow", 17, windowBuilder(0.42, 0.5, 0.08))
-	Register("", "MelWeightMatrix", 17, melWeightMatrixBuilder)
+	regVersions("DFT", needInputs(1, dftBuilder), 17, 20)
+	Register("", "STFT", 17, needInputs(2, stftBuilder))
+	Register("", "HannWindow", 17, needInputs(1, windowBuilder(0.5, 0.5)))
+	Register("", "HammingWindow", 17, needInputs(1, windowBuilder(25.0/46, 21.0/46)))
+	Register("", "BlackmanWindow", 17, needInputs(1, windowBuilder(0.42, 0.5, 0.08)))
+	Register("", "MelWeightMatrix", 17, needInputs(5, melWeightMatrixBuilder))
 }

@@ -304,9 +304,9 @@ func (t *tfidf) count(row []string, cnt []float32) {
 }
 
 func init() {
-	Register("", "StringNormalizer", 10, stringNormalizerBuilder)
-	Register("", "StringConcat", 20, noAttrs(stringConcatKernel))
-	Register("", "StringSplit", 20, stringSplitBuilder)
-	Register("", "RegexFullMatch", 20, regexFullMatchBuilder)
-	Register("", "TfIdfVectorizer", 9, tfidfBuilder)
+	Register("", "StringNormalizer", 10, needInputs(1, stringNormalizerBuilder))
+	Register("", "StringConcat", 20, needInputs(2, noAttrs(stringConcatKernel)))
+	Register("", "StringSplit", 20, needInputs(1, stringSplitBuilder))
+	Register("", "RegexFullMatch", 20, needInputs(1, regexFullMatchBuilder))
+	Register("", "TfIdfVectorizer", 9, needInputs(1, tfidfBuilder))
 }

@@ -205,6 +205,9 @@ func (gg *gradGraph) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	vals := map[string]*Tensor{}
 	for i, name := range append(append([]string{}, gg.xs...), gg.zs...) {
+		if err := needTensor(in[i]); err != nil {
+			return nil, fmt.Errorf("input %d (%s): %w", i, name, err)
+		}
 		vals[name] = in[i]
 	}
 	get := func(v *onnx.Value) (*Tensor, error) {

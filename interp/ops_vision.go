@@ -345,6 +345,11 @@ func roiAlignBuilder(b *Build) (Kernel, error) {
 				return nil, fmt.Errorf("batch index %d is out of range for %d images", bi[ri], n)
 			}
 			r := rv[ri*4:]
+			for _, v := range r[:4] {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fmt.Errorf("roi %d has a non-finite coordinate", ri)
+				}
+			}
 			x1, y1, x2, y2 := r[0]*scale-off, r[1]*scale-off, r[2]*scale-off, r[3]*scale-off
 			rw, rh := x2-x1, y2-y1
 			if ctm == "output_half_pixel" {
@@ -353,7 +358,11 @@ func roiAlignBuilder(b *Build) (Kernel, error) {
 			bh, bw := rh/float64(oh), rw/float64(ow)
 			gh, gw := ratio, ratio
 			if ratio == 0 {
-				gh, gw = int(math.Ceil(rh/float64(oh))), int(math.Ceil(rw/float64(ow)))
+				fh, fw := math.Ceil(rh/float64(oh)), math.Ceil(rw/float64(ow))
+				if fh*fw*float64(oh*ow) > 1<<26 {
+					return nil, fmt.Errorf("roi %d needs too many samples (%g×%g per bin)", ri, fh, fw)
+				}
+				gh, gw = max(int(fh), 0), max(int(fw), 0)
 			}
 			count := max(gh*gw, 1)
 			samples := make([]roiSample, 0, oh*ow*gh*gw)
@@ -932,12 +941,12 @@ func maxUnpoolBuilder(b *Build) (Kernel, error) {
 }
 
 func init() {
-	regVersions("GridSample", gridSampleBuilder, 16, 20, 22)
-	regVersions("AffineGrid", affineGridBuilder, 20)
-	regVersions("RoiAlign", roiAlignBuilder, 10, 16, 22)
-	regVersions("NonMaxSuppression", nmsBuilder, 10, 11)
-	regVersions("Col2Im", col2ImBuilder, 18)
-	regVersions("DeformConv", deformConvBuilder, 19, 22)
-	regVersions("CenterCropPad", centerCropPadBuilder, 18)
-	regVersions("MaxUnpool", maxUnpoolBuilder, 9, 11, 22)
+	regVersions("GridSample", needInputs(2, gridSampleBuilder), 16, 20, 22)
+	regVersions("AffineGrid", needInputs(2, affineGridBuilder), 20)
+	regVersions("RoiAlign", needInputs(3, roiAlignBuilder), 10, 16, 22)
+	regVersions("NonMaxSuppression", needInputs(2, nmsBuilder), 10, 11)
+	regVersions("Col2Im", needInputs(3, col2ImBuilder), 18)
+	regVersions("DeformConv", needInputs(3, deformConvBuilder), 19, 22)
+	regVersions("CenterCropPad", needInputs(2, centerCropPadBuilder), 18)
+	regVersions("MaxUnpool", needInputs(2, maxUnpoolBuilder), 9, 11, 22)
 }

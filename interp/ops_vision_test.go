@@ -1,0 +1,131 @@
+package interp
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+func TestGridSample(t *testing.T) {
+	x := FromSlice(onnx.Float, []int{1, 1, 2, 2}, []float32{1, 2, 3, 4})
+	// The corner-centered identity grid (x first, then y).
+	ident := FromSlice(onnx.Float, []int{1, 2, 2, 2}, []float32{-1, -1, 1, -1, -1, 1, 1, 1})
+	for _, mode := range []string{"linear", "nearest", "cubic", "bilinear", "bicubic"} {
+		out, err := runKernel("GridSample", "", 22, []*onnx.Attribute{onnx.StringAttr("mode", mode), onnx.IntAttr("align_corners", 1)}, 1, x, ident)
+		if err != nil {
+			t.Fatal(mode, err)
+		}
+		closeTo(t, "identity "+mode, out[0], 1, 2, 3, 4)
+	}
+	// The center of the image is the mean; far outside, border padding clamps
+	// and zeros padding gives 0.
+	g := FromSlice(onnx.Float, []int{1, 1, 3, 2}, []float32{0, 0, 5, 5, -5, 0})
+	out, err := runKernel("GridSample", "", 22, []*onnx.Attribute{onnx.StringAttr("padding_mode", "border")}, 1, x, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "border", out[0], 2.5, 4, 2)
+	out, err = runKernel("GridSample", "", 22, nil, 1, x, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "zeros", out[0], 2.5, 0, 0)
+	// 1-D input (rank 3).
+	x1 := FromSlice(onnx.Float, []int{1, 1, 3}, []float32{0, 10, 20})
+	out, err = runKernel("GridSample", "", 22, []*onnx.Attribute{onnx.IntAttr("align_corners", 1)}, 1, x1, FromSlice(onnx.Float, []int{1, 2, 1}, []float32{-0.5, 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "1-D", out[0], 5, 20)
+	if _, err := runKernel("GridSample", "", 22, nil, 1, x, FromSlice(onnx.Float, []int{1, 2, 2, 3}, make([]float32, 12))); err == nil {
+		t.Error("a 3-coordinate grid for a 2-D input: want an error")
+	}
+	if _, err := runKernel("GridSample", "", 22, []*onnx.Attribute{onnx.StringAttr("mode", "area")}, 1, x, ident); err == nil {
+		t.Error("unknown mode: want an error")
+	}
+}
+
+func TestAffineGridAndRoiAlign(t *testing.T) {
+	theta := FromSlice(onnx.Float, []int{1, 2, 3}, []float32{1, 0, 0, 0, 1, 0})
+	out, err := runKernel("AffineGrid", "", 20, []*onnx.Attribute{onnx.IntAttr("align_corners", 1)}, 1, theta, FromSlice(onnx.Int64, []int{4}, []int64{1, 1, 2, 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "identity grid", out[0], -1, -1, 1, -1, -1, 1, 1, 1)
+
+	x := FromSlice(onnx.Float, []int{1, 1, 4, 4}, []float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
+	rois := FromSlice(onnx.Float, []int{1, 4}, []float32{0, 0, 4, 4})
+	out, err = runKernel("RoiAlign", "", 16, []*onnx.Attribute{onnx.IntAttr("sampling_ratio", 1)}, 1, x, rois, FromSlice(onnx.Int64, []int{1}, []int64{0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One bin over the whole image, sampled at its center (1.5, 1.5).
+	closeTo(t, "roi center", out[0], 7.5)
+	if _, err := runKernel("RoiAlign", "", 16, nil, 1, x, rois, FromSlice(onnx.Int64, []int{1}, []int64{3})); err == nil {
+		t.Error("batch index out of range: want an error")
+	}
+}
+
+func TestNonMaxSuppression(t *testing.T) {
+	boxes := FromSlice(onnx.Float, []int{1, 3, 4}, []float32{0, 0, 1, 1, 0, 0.1, 1, 1.1, 0, 5, 1, 6})
+	scores := FromSlice(onnx.Float, []int{1, 1, 3}, []float32{0.9, 0.8, 0.7})
+	out, err := runKernel("NonMaxSuppression", "", 11, nil, 1, boxes, scores, Scalar(onnx.Int64, int64(3)), Scalar(onnx.Float, float32(0.5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "nms", out[0], 0, 0, 0, 0, 0, 2)
+	out, err = runKernel("NonMaxSuppression", "", 11, nil, 1, boxes, scores)
+	if err != nil || out[0].Len() != 0 || fmt.Sprint(out[0].Shape) != "[0 3]" {
+		t.Errorf("no max_output_boxes_per_class: want [0 3], got %v %v", out, err)
+	}
+	if _, err := runKernel("NonMaxSuppression", "", 11, nil, 1, boxes, FromSlice(onnx.Float, []int{1, 1, 2}, []float32{1, 1})); err == nil {
+		t.Error("scores of another box count: want an error")
+	}
+}
+
+func TestCropUnpoolCol2Im(t *testing.T) {
+	x := FromSlice(onnx.Float, []int{1, 4}, []float32{1, 2, 3, 4})
+	out, err := runKernel("CenterCropPad", "", 18, nil, 1, x, FromSlice(onnx.Int64, []int{2}, []int64{3, 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "crop and pad", out[0], 0, 0, 2, 3, 0, 0)
+
+	v := FromSlice(onnx.Float, []int{1, 1, 1, 2}, []float32{5, 6})
+	idx := FromSlice(onnx.Int64, []int{1, 1, 1, 2}, []int64{1, 2})
+	attrs := []*onnx.Attribute{onnx.IntsAttr("kernel_shape", []int64{2, 2}), onnx.IntsAttr("strides", []int64{2, 2})}
+	out, err = runKernel("MaxUnpool", "", 11, attrs, 1, v, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "unpool", out[0], 0, 5, 6, 0, 0, 0, 0, 0)
+	if _, err := runKernel("MaxUnpool", "", 11, attrs, 1, v, FromSlice(onnx.Int64, []int{1, 1, 1, 2}, []int64{1, 99})); err == nil {
+		t.Error("index out of range: want an error")
+	}
+
+	cols := FromSlice(onnx.Float, []int{1, 4, 1}, []float32{1, 2, 3, 4})
+	out, err = runKernel("Col2Im", "", 18, nil, 1, cols, FromSlice(onnx.Int64, []int{2}, []int64{2, 2}), FromSlice(onnx.Int64, []int{2}, []int64{2, 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "col2im", out[0], 1, 2, 3, 4)
+	if _, err := runKernel("Col2Im", "", 18, nil, 1, cols, FromSlice(onnx.Int64, []int{2}, []int64{2, 2}), FromSlice(onnx.Int64, []int{2}, []int64{3, 3})); err == nil {
+		t.Error("block larger than the image: want an error")
+	}
+}
+
+func TestDeformConvZeroOffset(t *testing.T) {
+	// With zero offsets DeformConv is a plain convolution.
+	x := FromSlice(onnx.Float, []int{1, 1, 3, 3}, []float32{0, 1, 2, 3, 4, 5, 6, 7, 8})
+	w := FromSlice(onnx.Float, []int{1, 1, 2, 2}, []float32{1, 1, 1, 1})
+	off := FromSlice(onnx.Float, []int{1, 8, 2, 2}, make([]float32, 32))
+	out, err := runKernel("DeformConv", "", 19, nil, 1, x, w, off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "deform", out[0], 8, 12, 20, 24)
+	if _, err := runKernel("DeformConv", "", 19, nil, 1, x, w, FromSlice(onnx.Float, []int{1, 2, 2, 2}, make([]float32, 8))); err == nil {
+		t.Error("offset with the wrong channel count: want an error")
+	}
+}
