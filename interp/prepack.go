@@ -4,12 +4,11 @@ import (
 	"sync"
 )
 
-// constInput reports whether input i of a node is an initializer that a
-// run cannot replace, so data derived from it (packed GEMM panels) can be
-// kept in the kernel for all runs.
+// constInput reports whether input i of a node is the same in every run
+// (an initializer no feed replaces, or a value folded at compile time), so
+// data derived from it (packed GEMM panels) can be kept in the kernel.
 func constInput(b *Build, i int) bool {
-	v := b.Node.Input(i)
-	return v != nil && v.Const != nil && !v.IsGraphInput()
+	return b.c.isConst(b.Node.Input(i))
 }
 
 // prepacked holds one value derived from a constant input, built on first

@@ -40,7 +40,7 @@ func NewSession(m *onnx.Model, opts Options) (*Session, error) {
 	if opts.Threads <= 0 {
 		opts.Threads = runtime.GOMAXPROCS(0)
 	}
-	c := &compiler{model: m}
+	c := &compiler{model: m, opts: &opts, konst: map[*onnx.Value]bool{}}
 	p, err := c.compile(m.Graph)
 	if err != nil {
 		return nil, err
@@ -210,6 +210,48 @@ type step struct {
 
 type compiler struct {
 	model *onnx.Model
+	// opts, when set, lets compile evaluate nodes whose inputs are all
+	// constants once (see fold); konst then holds the values so computed.
+	opts  *Options
+	konst map[*onnx.Value]bool
+}
+
+// isConst reports whether v has the same value in every run: an initializer
+// that no feed can replace, or a value compile folded.
+func (c *compiler) isConst(v *onnx.Value) bool {
+	return v != nil && (v.Const != nil && !v.IsGraphInput() || c != nil && c.konst[v])
+}
+
+// noFold lists the ops whose result differs between runs.
+var noFold = map[string]bool{"RandomNormal": true, "RandomUniform": true, "RandomNormalLike": true,
+	"RandomUniformLike": true, "Bernoulli": true, "Multinomial": true}
+
+// fold runs a node whose inputs are all constants at compile time, so that
+// runs skip it (the Constant nodes, shape arithmetic on them, a Transpose of
+// a weight that an export left in the graph). The kernel is the one a run
+// would use, so the values are the same. Nodes with subgraphs, random ops
+// and graph outputs (which callers may modify) are left to run; so is a node
+// that fails, to fail in the run with its usual error.
+func (c *compiler) fold(st *step, in []*Tensor) ([]*Tensor, bool) {
+	n := st.node
+	if c.opts == nil || noFold[n.OpType] || len(n.Subgraphs()) > 0 {
+		return nil, false
+	}
+	for _, v := range n.Outputs() {
+		if v != nil && v.IsGraphOutput() {
+			return nil, false
+		}
+	}
+	out, err := (&Ctx{opts: c.opts}).call(st, in)
+	if err != nil {
+		return nil, false
+	}
+	for j, s := range st.out {
+		if s >= 0 && (j >= len(out) || out[j] == nil) {
+			return nil, false
+		}
+	}
+	return out, true
 }
 
 func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
@@ -236,13 +278,22 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 		}
 		p.consts = append(p.consts, constSlot{slot(v), t})
 	}
+	// Values known at compile time, by slot (graph inputs can be fed even
+	// when an initializer gives them a default).
+	constT := map[int]*Tensor{}
+	for _, cs := range p.consts {
+		constT[cs.slot] = cs.t
+	}
+	for _, s := range p.inputs {
+		delete(constT, s)
+	}
 	order := append([]*onnx.Node(nil), g.Nodes...)
 	if err := g.TopoSort(); err != nil {
 		return nil, err
 	}
 	order, g.Nodes = g.Nodes, order // run in dependency order without reordering the model
 	lastUse := map[int]int{}
-	for i, n := range order {
+	for _, n := range order {
 		opset := opsetFor(c.model, n.Domain)
 		b, _, ok := Lookup(n.Domain, n.OpType, opset)
 		if !ok {
@@ -253,17 +304,19 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 			return nil, fmt.Errorf("%s: %w", onnx.NodePlace(n), err)
 		}
 		st := step{node: n, kernel: k}
+		allConst := true
+		var cin []*Tensor
 		for _, v := range n.Inputs() {
 			if v == nil {
 				st.in = append(st.in, -1)
+				cin = append(cin, nil)
 				continue
 			}
 			s := slot(v)
 			st.in = append(st.in, s)
-			lastUse[s] = i
-		}
-		for _, v := range n.ImplicitInputs() {
-			lastUse[slot(v)] = i
+			t, ok := constT[s]
+			allConst = allConst && ok
+			cin = append(cin, t)
 		}
 		for _, v := range n.Outputs() {
 			if v == nil {
@@ -272,10 +325,46 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 			}
 			st.out = append(st.out, slot(v))
 		}
+		if allConst {
+			if out, ok := c.fold(&st, cin); ok {
+				for j, s := range st.out {
+					if s >= 0 {
+						p.consts = append(p.consts, constSlot{s, out[j]})
+						constT[s] = out[j]
+						c.konst[n.Output(j)] = true
+					}
+				}
+				continue
+			}
+		}
+		i := len(p.steps) // the index this step gets
+		for _, s := range st.in {
+			if s >= 0 {
+				lastUse[s] = i
+			}
+		}
+		for _, v := range n.ImplicitInputs() {
+			lastUse[slot(v)] = i
+		}
 		p.steps = append(p.steps, st)
 	}
 	for _, v := range g.Outputs {
 		p.outputs = append(p.outputs, slot(v))
+	}
+	// Constants only folded nodes read are not needed in runs.
+	if len(c.konst) > 0 {
+		out := map[int]bool{}
+		for _, s := range p.outputs {
+			out[s] = true
+		}
+		kept := p.consts[:0]
+		for _, cs := range p.consts {
+			if _, read := lastUse[cs.slot]; read || out[cs.slot] {
+				kept = append(kept, cs)
+			}
+		}
+		clear(p.consts[len(kept):])
+		p.consts = kept
 	}
 	// Free an intermediate after its last reader, unless it must survive the run.
 	keep := map[int]bool{}
