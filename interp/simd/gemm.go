@@ -67,8 +67,52 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	checkMat("A", transA, m, k, a, lda)
 	checkMat("B", transB, k, n, b, ldb)
+	if m <= gemvRows {
+		gemv(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	g := gemmArgs{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	g.parallel(threads)
+}
+
+// gemvRows is the row count up to which Sgemm skips packing: packing B
+// reads and writes all of it, as much work as one or two rows of products
+// (a recurrent cell's step is a 1-row product with a fresh B each time).
+const gemvRows = 2
+
+// gemv computes C = alpha·op(A)·op(B) + beta·C row by row without packing:
+// a row of C gathers rows of B (Axpy) or, with B transposed, takes dot
+// products with them (Mul then Sum, in eight lanes).
+func gemv(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	scaleC(m, n, beta, c, ldc)
+	ws := wsPool.Get().(*workspace)
+	defer wsPool.Put(ws)
+	at := func(i, p int) float32 {
+		if transA {
+			return a[p*lda+i]
+		}
+		return a[i*lda+p]
+	}
+	for i := 0; i < m; i++ {
+		crow := c[i*ldc : i*ldc+n]
+		if !transB {
+			for p := 0; p < k; p++ {
+				ks.axpy(crow, b[p*ldb:p*ldb+n], alpha*at(i, p))
+			}
+			continue
+		}
+		// Dot products need A's row contiguous, scaled by alpha.
+		arow := aligned(&ws.a, 2*k)
+		prod := arow[k:]
+		arow = arow[:k]
+		for p := range arow {
+			arow[p] = alpha * at(i, p)
+		}
+		for j := range crow {
+			ks.mul(prod, arow, b[j*ldb:j*ldb+k])
+			crow[j] += ks.sum(prod)
+		}
+	}
 }
 
 // SgemmPacked is Sgemm with op(B) already in the PackB layout (bp holds
