@@ -25,16 +25,27 @@ func init() {
 	})
 }
 
-// run applies each rewrite over every graph, innermost graphs included.
+// rewrites run in this order; one can enable another (a merged Transpose may
+// become a no-op), so run repeats them until nothing changes.
+var rewrites = []func(*passes.Context, *onnx.Model, *onnx.Graph) int{
+	constantsToInitializers, inlineConstantIf, removeIdentities, mergeTransposes,
+	transposeThroughGather, mergeReshapes, cancelSqueezeUnsqueeze, removeNoOps,
+	dedupeInitializers, cse, removeDead,
+}
+
+// run applies the rewrites over every graph, innermost graphs included.
 func run(c *passes.Context, m *onnx.Model) (int, error) {
 	total := 0
-	for _, r := range []func(*passes.Context, *onnx.Model, *onnx.Graph) int{
-		constantsToInitializers, inlineConstantIf, removeIdentities, removeNoOps,
-		mergeTransposes, transposeThroughGather, mergeReshapes, cancelSqueezeUnsqueeze, dedupeInitializers, cse,
-		removeDead,
-	} {
-		for _, g := range m.Graphs() {
-			total += r(c, m, g)
+	for round := 0; round < 8; round++ {
+		changed := 0
+		for _, r := range rewrites {
+			for _, g := range m.Graphs() {
+				changed += r(c, m, g)
+			}
+		}
+		total += changed
+		if changed == 0 {
+			break
 		}
 	}
 	return total, nil

@@ -1,0 +1,94 @@
+package cleanup_test
+
+import (
+	"testing"
+
+	"github.com/onnxslim/onnxslim/onnx"
+	_ "github.com/onnxslim/onnxslim/passes/all"
+	"github.com/onnxslim/onnxslim/passes/internal/passtest"
+)
+
+var x234 = onnx.TensorType(onnx.Float, onnx.ShapeOf(2, 3, 4))
+
+// Each case builds a graph, runs cleanup and checks the ops left; Run also
+// checks the outputs are unchanged.
+func TestCleanup(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		build func(b *passtest.Builder, x *onnx.Value) *onnx.Value
+		want  map[string]int
+	}{
+		{"identity and dropout", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			return b.Op("Relu", nil, b.Op("Dropout", nil, b.Op("Identity", nil, x)))
+		}, map[string]int{"Relu": 1}},
+		{"identity feeding the output is bypassed", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			return b.Op("Identity", nil, b.Op("Relu", nil, x))
+		}, map[string]int{"Relu": 1}},
+		{"identity of an input feeding the output stays", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			return b.Op("Identity", nil, x)
+		}, map[string]int{"Identity": 1}},
+		{"transposes merge and cancel", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			t1 := b.Op("Transpose", []*onnx.Attribute{onnx.IntsAttr("perm", []int64{1, 2, 0})}, x)
+			return b.Op("Relu", nil, b.Op("Transpose", []*onnx.Attribute{onnx.IntsAttr("perm", []int64{2, 0, 1})}, t1))
+		}, map[string]int{"Relu": 1}},
+		{"squeeze of unsqueeze", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			u := b.Op("Unsqueeze", nil, x, b.Ints(0))
+			return b.Op("Relu", nil, b.Op("Squeeze", nil, u, b.Ints(0)))
+		}, map[string]int{"Relu": 1}},
+		{"common subexpressions", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			return b.Op("Add", nil, b.Op("Relu", nil, x), b.Op("Relu", nil, x))
+		}, map[string]int{"Relu": 1, "Add": 1}},
+		{"duplicate constants then CSE", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			return b.Op("Add", nil, b.Op("Mul", nil, x, b.Scalar(3)), b.Op("Mul", nil, x, b.Scalar(3)))
+		}, map[string]int{"Mul": 1, "Add": 1}},
+		{"dead nodes", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			b.Op("Sigmoid", nil, b.Op("Exp", nil, x))
+			return b.Op("Relu", nil, x)
+		}, map[string]int{"Relu": 1}},
+		{"reshape chain", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			r := b.Op("Reshape", nil, x, b.Ints(6, 4))
+			return b.Op("Relu", nil, b.Op("Reshape", nil, r, b.Ints(4, 6)))
+		}, map[string]int{"Reshape": 1, "Relu": 1}},
+		{"no-op cast", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			return b.Op("Relu", nil, b.Op("Cast", []*onnx.Attribute{onnx.IntAttr("to", int64(onnx.Float))}, x))
+		}, map[string]int{"Relu": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, x := passtest.NewBuilder(13, x234)
+			m := b.Output(tc.build(b, x), nil)
+			m = passtest.Run(t, m, "cleanup", passtest.Input(2, 3, 4))
+			got := passtest.Ops(m)
+			if len(got) != len(tc.want) {
+				t.Errorf("ops %v, want %v", got, tc.want)
+			}
+			for op, n := range tc.want {
+				if got[op] != n {
+					t.Errorf("ops %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestInlineConstantIf: an If whose condition is a constant is replaced by
+// the branch it takes.
+func TestInlineConstantIf(t *testing.T) {
+	b, x := passtest.NewBuilder(13, x234)
+	cond := b.G.AddInitializer("cond", &onnx.Tensor{DataType: onnx.Bool, Raw: []byte{1}})
+	ifn := b.G.NewNode("If", "", "if", []*onnx.Value{cond}, "y")
+	branch := func(op string) *onnx.Graph {
+		g := &onnx.Graph{Name: op, Parent: b.G, Owner: ifn}
+		n := g.NewNode(op, "", op+"_in_branch", []*onnx.Value{x}, op+"_out")
+		g.Append(n)
+		g.Outputs = []*onnx.Value{n.Output(0)}
+		return g
+	}
+	ifn.SetAttr(&onnx.Attribute{Name: "then_branch", Type: onnx.AttrGraph, Graph: branch("Relu")})
+	ifn.SetAttr(&onnx.Attribute{Name: "else_branch", Type: onnx.AttrGraph, Graph: branch("Sigmoid")})
+	b.G.Append(ifn)
+	m := b.Output(b.Op("Neg", nil, ifn.Output(0)), nil)
+	m = passtest.Run(t, m, "cleanup", passtest.Input(2, 3, 4))
+	if got := passtest.Ops(m); got["If"] != 0 || got["Relu"] != 1 || got["Sigmoid"] != 0 {
+		t.Errorf("ops %v, want the then branch inlined", got)
+	}
+}
