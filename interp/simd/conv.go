@@ -49,70 +49,88 @@ func Im2colPacked(dst, x []float32, p ConvParams) {
 		panic(fmt.Sprintf("simd: Im2colPacked: dst has %d floats, want %d", len(dst), PackedBSize(K, N)))
 	}
 	need("Im2colPacked", p.C*p.H*p.W, x)
-	// A panel's 16 positions fall into runs of one output row each.
-	type run struct{ t, n, ih0, iw0 int }
+	// Copy the input once into zero-bordered planes covering every tap, so
+	// that the copies below need no bounds tests: per panel row that was
+	// the cost, not the bytes.
+	ph := (p.OutH-1)*p.StrideH + (p.KH-1)*p.DilH + 1
+	pw := (p.OutW-1)*p.StrideW + (p.KW-1)*p.DilW + 1
+	ws := wsPool.Get().(*workspace)
+	defer wsPool.Put(ws)
+	planes := aligned(&ws.b, p.C*ph*pw)
+	padPlanes(planes, x, &p, ph, pw)
+	// A panel's 16 positions fall into runs of one output row each; off is
+	// the padded-plane offset of a run's first position at tap (0, 0).
+	type run struct{ t, n, off int }
 	var runs [nr]run
+	sw := p.StrideW
 	for q0 := 0; q0 < N; q0 += nr {
 		nq := min(nr, N-q0)
 		nrun := 0
 		for t := 0; t < nq; {
 			oh, ow := (q0+t)/p.OutW, (q0+t)%p.OutW
 			n := min(nq-t, p.OutW-ow)
-			runs[nrun] = run{t, n, oh*p.StrideH - p.PadT, ow*p.StrideW - p.PadL}
+			runs[nrun] = run{t, n, oh*p.StrideH*pw + ow*sw}
 			nrun++
 			t += n
 		}
 		panel := dst[q0*K : q0*K+nr*K]
+		whole := nrun == 1 && nq == nr && sw == 1
 		row := 0
 		for c := 0; c < p.C; c++ {
-			plane := x[c*p.H*p.W : (c+1)*p.H*p.W]
+			pl := planes[c*ph*pw : (c+1)*ph*pw]
 			for i := 0; i < p.KH; i++ {
 				for j := 0; j < p.KW; j++ {
+					tap := i*p.DilH*pw + j*p.DilW
 					d := (*[nr]float32)(panel[row*nr:])
 					row++
+					if whole {
+						// Through a local: a direct array copy between
+						// slices calls memmove.
+						v := *(*[nr]float32)(pl[tap+runs[0].off:])
+						*d = v
+						continue
+					}
 					if nq < nr {
 						*d = [nr]float32{}
 					}
 					for _, r := range runs[:nrun] {
-						ih := r.ih0 + i*p.DilH
 						out := d[r.t : r.t+r.n]
-						if ih < 0 || ih >= p.H {
-							clear(out)
+						src := pl[tap+r.off:]
+						if sw == 1 {
+							src = src[:len(out)]
+							for t := range out {
+								out[t] = src[t]
+							}
 							continue
 						}
-						src := plane[ih*p.W : ih*p.W+p.W]
-						iw := r.iw0 + j*p.DilW
-						if p.StrideW == 1 {
-							if r.n == nr && iw >= 0 && iw+nr <= p.W {
-								// Through a local: a direct array copy
-								// between slices calls memmove.
-								v := *(*[nr]float32)(src[iw : iw+nr])
-								*d = v
-								continue
-							}
-							// Zeros where the run leaves the row, a copy
-							// in between.
-							lo, hi := max(0, -iw), min(r.n, p.W-iw)
-							if hi <= lo {
-								clear(out)
-								continue
-							}
-							clear(out[:lo])
-							copy(out[lo:hi], src[iw+lo:])
-							clear(out[hi:])
-							continue
-						}
+						src = src[:(len(out)-1)*sw+1]
 						for t := range out {
-							if iw >= 0 && iw < p.W {
-								out[t] = src[iw]
-							} else {
-								out[t] = 0
-							}
-							iw += p.StrideW
+							out[t] = src[t*sw]
 						}
 					}
 				}
 			}
+		}
+	}
+}
+
+// padPlanes copies each channel of x into a ph×pw plane of dst at (PadT,
+// PadL), zero elsewhere; rows and columns past ph, pw are not read by any
+// tap and are left out.
+func padPlanes(dst, x []float32, p *ConvParams, ph, pw int) {
+	for c := 0; c < p.C; c++ {
+		xc := x[c*p.H*p.W : (c+1)*p.H*p.W]
+		for r := 0; r < ph; r++ {
+			row := dst[(c*ph+r)*pw : (c*ph+r+1)*pw]
+			ih := r - p.PadT
+			if ih < 0 || ih >= p.H || p.PadL >= pw {
+				clear(row)
+				continue
+			}
+			n := min(p.W, pw-p.PadL)
+			clear(row[:p.PadL])
+			copy(row[p.PadL:p.PadL+n], xc[ih*p.W:ih*p.W+n])
+			clear(row[p.PadL+n:])
 		}
 	}
 }
