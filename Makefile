@@ -12,10 +12,10 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 FUZZTIME    ?= 30s
 ORT_STAMP   := tools/ort/node_modules/.package-lock.json
 
-.PHONY: help build test lint generate fuzz conformance bench demo ort clean compare
+.PHONY: help build test lint generate fuzz conformance conformance-simd bench demo ort clean compare
 
 help:
-	@echo "targets: build test lint generate fuzz conformance bench demo ort clean"
+	@echo "targets: build test lint generate fuzz conformance conformance-simd bench demo ort clean"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/onnxslim
@@ -57,10 +57,24 @@ conformance:
 	@mkdir -p docs
 	ONNXSLIM_CONFORMANCE_REPORT=$(CURDIR)/docs/operators.md $(GO) test ./interp/ -run '^TestConformance$$' -count=1 -v
 
-# Placeholder: the benchmark suite comes later. Codec benchmarks today:
-#   go test ./onnx -run '^$$' -bench . -benchmem
-bench:
-	@echo "bench: not built yet (codec benchmarks: go test ./onnx -run '^\$$' -bench .)"
+# Interpreter vs ONNX Runtime on the shared models (1 and 2 threads,
+# interleaved batches, medians) and SGEMM against the measured single-core FMA
+# peak (tools/bench), then allocations per model run (BenchmarkModels, after a
+# warm-up run; one thread). Codec benchmarks: go test ./onnx -run '^$$' -bench .
+BENCH_ROUNDS ?= 7
+BENCH_BATCH  ?= 3
+bench: ort
+	$(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH)
+	ONNXSLIM_BENCH_THREADS=1 $(GO) test ./interp -run '^$$' -bench '^BenchmarkModels$$' -benchmem -benchtime 20x
+
+# The conformance suite with the SIMD kernels on and forced off
+# (ONNXSLIM_NOSIMD=1): the status of every case must be the same.
+conformance-simd:
+	@d=$$(mktemp -d); for m in 0 1; do \
+	  ONNXSLIM_NOSIMD=$$m ONNXSLIM_CONFORMANCE_VERBOSE=1 $(GO) test ./interp -run '^TestConformance$$' -v -count=1 >$$d/out$$m 2>&1 || { cat $$d/out$$m; exit 1; }; \
+	  grep -oE 'conformance_test.go:[0-9]+: [a-z-]+: [0-9]+ passed.*|conformance_test.go:[0-9]+: [a-z-]+/[^:]+: [a-z ]+' $$d/out$$m | sed 's/conformance_test.go:[0-9]*: //' | sort >$$d/cases$$m; \
+	done; \
+	if diff $$d/cases0 $$d/cases1; then echo "conformance identical with SIMD on and off:"; grep passed, $$d/cases0; else echo "conformance differs between SIMD on (<) and off (>)"; exit 1; fi
 
 # The README demo: the main job on the bundled MNIST CNN, then inspect.
 demo: build
