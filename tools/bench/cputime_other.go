@@ -1,0 +1,8 @@
+//go:build !linux
+
+package main
+
+import "time"
+
+// threadCPU falls back to the wall clock where the thread clock is not wired.
+func threadCPU() time.Duration { return time.Duration(time.Now().UnixNano()) }
