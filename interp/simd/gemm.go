@@ -397,17 +397,29 @@ func packA(trans bool, a []float32, lda, r0, p0, mcb, kcb int, alpha float32, ds
 	for ir := 0; ir < mcb; ir += mr {
 		mrr := min(mr, mcb-ir)
 		d := dst[ir*kcb : ir*kcb+mrr*kcb]
+		if !trans && mrr == mr {
+			// One step (six floats) at a time: sequential writes from six
+			// row streams; writing one row at a time strides the stores.
+			var rows [mr][]float32
+			for i := range rows {
+				rows[i] = a[(r0+ir+i)*lda+p0 : (r0+ir+i)*lda+p0+kcb]
+			}
+			x0, x1, x2, x3, x4, x5 := rows[0], rows[1][:len(rows[0])], rows[2][:len(rows[0])], rows[3][:len(rows[0])], rows[4][:len(rows[0])], rows[5][:len(rows[0])]
+			for p := range x0 {
+				o := (*[mr]float32)(d[p*mr:])
+				if alpha == 1 {
+					*o = [mr]float32{x0[p], x1[p], x2[p], x3[p], x4[p], x5[p]}
+				} else {
+					*o = [mr]float32{alpha * x0[p], alpha * x1[p], alpha * x2[p], alpha * x3[p], alpha * x4[p], alpha * x5[p]}
+				}
+			}
+			continue
+		}
 		if !trans {
 			for i := 0; i < mrr; i++ {
 				src := a[(r0+ir+i)*lda+p0 : (r0+ir+i)*lda+p0+kcb]
-				if alpha == 1 {
-					for p, v := range src {
-						d[p*mrr+i] = v
-					}
-				} else {
-					for p, v := range src {
-						d[p*mrr+i] = alpha * v
-					}
+				for p, v := range src {
+					d[p*mrr+i] = alpha * v
 				}
 			}
 			continue
