@@ -201,6 +201,46 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32) {
 		cols[ow] = span{k0, k1, pad}
 	}
 	isMax := a.kind == poolMax
+	if isMax && dh == 1 {
+		// Max of each column over the window's rows first, then along the
+		// row: KH+KW comparisons an output instead of KH·KW.
+		vm := make([]float32, W)
+		for pl := 0; pl < planes; pl++ {
+			xp := x[pl*H*W : (pl+1)*H*W]
+			op := out[pl*OH*OW : (pl+1)*OH*OW]
+			for oh := 0; oh < OH; oh++ {
+				kh0, kh1, _ := tapRange(oh, sh, ph, dh, KH, H, g.padE[0])
+				orow := op[oh*OW : (oh+1)*OW]
+				if kh1 <= kh0 {
+					for ow := range orow {
+						orow[ow] = float32(math.Inf(-1))
+					}
+					continue
+				}
+				// From -inf, so that NaN inputs are skipped as in the
+				// general loop.
+				for iw := range vm {
+					vm[iw] = float32(math.Inf(-1))
+				}
+				ih0 := oh*sh - ph + kh0
+				for ih := ih0; ih < ih0+kh1-kh0; ih++ {
+					row := xp[ih*W : ih*W+W]
+					for iw, v := range row {
+						vm[iw] = max32(vm[iw], v)
+					}
+				}
+				for ow, c := range cols {
+					iw0 := ow*sw - pw
+					v := float32(math.Inf(-1))
+					for kw := c.k0; kw < c.k1; kw++ {
+						v = max32(v, vm[iw0+kw*dw])
+					}
+					orow[ow] = v
+				}
+			}
+		}
+		return
+	}
 	for pl := 0; pl < planes; pl++ {
 		xp := x[pl*H*W : (pl+1)*H*W]
 		op := out[pl*OH*OW : (pl+1)*OH*OW]
