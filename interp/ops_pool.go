@@ -217,13 +217,14 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32) {
 					}
 					continue
 				}
-				// From -inf, so that NaN inputs are skipped as in the
-				// general loop.
-				for iw := range vm {
-					vm[iw] = float32(math.Inf(-1))
-				}
 				ih0 := oh*sh - ph + kh0
-				for ih := ih0; ih < ih0+kh1-kh0; ih++ {
+				for iw, v := range xp[ih0*W : ih0*W+W] {
+					if v != v {
+						v = float32(math.Inf(-1)) // NaN taps are skipped, as in the general loop
+					}
+					vm[iw] = v
+				}
+				for ih := ih0 + 1; ih < ih0+kh1-kh0; ih++ {
 					row := xp[ih*W : ih*W+W]
 					for iw, v := range row {
 						vm[iw] = max32(vm[iw], v)
