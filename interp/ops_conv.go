@@ -216,6 +216,17 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 		return
 	}
 	direct := p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadT == 0 && p.PadL == 0 && osz == isz
+	if !direct && pa != nil {
+		// Packed filters: im2col and GEMM in cache-sized column chunks.
+		for b := 0; b < n; b++ {
+			for gi := 0; gi < grp; gi++ {
+				xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
+				simd.ConvPacked(out[(b*m+gi*mg)*osz:(b*m+(gi+1)*mg)*osz], pa[gi], xg, p, th)
+			}
+			addChannelBias(out[b*m*osz:(b+1)*m*osz], bias, osz)
+		}
+		return
+	}
 	var col []float32
 	if !direct {
 		col = ctx.scratch(simd.PackedBSize(kdim, osz))

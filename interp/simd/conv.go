@@ -49,31 +49,41 @@ func Im2colPacked(dst, x []float32, p ConvParams) {
 		panic(fmt.Sprintf("simd: Im2colPacked: dst has %d floats, want %d", len(dst), PackedBSize(K, N)))
 	}
 	need("Im2colPacked", p.C*p.H*p.W, x)
-	// Copy the input once into zero-bordered planes covering every tap, so
-	// that the copies below need no bounds tests: per panel row that was
-	// the cost, not the bytes.
-	ph := (p.OutH-1)*p.StrideH + (p.KH-1)*p.DilH + 1
-	pw := (p.OutW-1)*p.StrideW + (p.KW-1)*p.DilW + 1
 	ws := wsPool.Get().(*workspace)
 	defer wsPool.Put(ws)
+	ph, pw := p.padded()
 	planes := aligned(&ws.b, p.C*ph*pw)
 	padPlanes(planes, x, &p, ph, pw)
+	im2colPanels(dst, planes, &p, ph, pw, 0, N)
+}
+
+// padded is the size of the zero-bordered input plane that covers every
+// tap: im2col copies from it with no bounds tests (per panel row, those
+// cost more than the bytes).
+func (p *ConvParams) padded() (ph, pw int) {
+	return (p.OutH-1)*p.StrideH + (p.KH-1)*p.DilH + 1, (p.OutW-1)*p.StrideW + (p.KW-1)*p.DilW + 1
+}
+
+// im2colPanels writes the packed im2col panels of columns [q0, q1) (q0 a
+// multiple of 16) to dst, from planes made by padPlanes.
+func im2colPanels(dst, planes []float32, p *ConvParams, ph, pw, q0, q1 int) {
+	K := p.K()
 	// A panel's 16 positions fall into runs of one output row each; off is
 	// the padded-plane offset of a run's first position at tap (0, 0).
 	type run struct{ t, n, off int }
 	var runs [nr]run
 	sw := p.StrideW
-	for q0 := 0; q0 < N; q0 += nr {
-		nq := min(nr, N-q0)
+	for q := q0; q < q1; q += nr {
+		nq := min(nr, q1-q)
 		nrun := 0
 		for t := 0; t < nq; {
-			oh, ow := (q0+t)/p.OutW, (q0+t)%p.OutW
+			oh, ow := (q+t)/p.OutW, (q+t)%p.OutW
 			n := min(nq-t, p.OutW-ow)
 			runs[nrun] = run{t, n, oh*p.StrideH*pw + ow*sw}
 			nrun++
 			t += n
 		}
-		panel := dst[q0*K : q0*K+nr*K]
+		panel := dst[(q-q0)*K : (q-q0)*K+nr*K]
 		whole := nrun == 1 && nq == nr && sw == 1
 		row := 0
 		for c := 0; c < p.C; c++ {
@@ -112,6 +122,70 @@ func Im2colPacked(dst, x []float32, p ConvParams) {
 			}
 		}
 	}
+}
+
+// ConvChunkFloats is the im2col chunk ConvPacked aims for (floats): with
+// the filters, it stays in a 512 KiB L2, so the GEMM reads what im2col has
+// just written from cache instead of memory.
+const ConvChunkFloats = 64 << 10
+
+// ConvPacked computes one group of a 2-D convolution, y (M×N, N =
+// p.N()) = filters · im2col(x), with the filters packed by PackA(false, M,
+// p.K(), 1, w, p.K()). It works in column chunks of about ConvChunkFloats
+// floats of im2col, each written and multiplied while in cache, and spreads
+// the chunks over up to threads goroutines (im2col included).
+func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int) {
+	p.check("ConvPacked")
+	K, N := p.K(), p.N()
+	if pa.k != K {
+		panic(fmt.Sprintf("simd: ConvPacked: filters have depth %d, the convolution %d", pa.k, K))
+	}
+	if pa.m == 0 || N == 0 {
+		return
+	}
+	need("ConvPacked", p.C*p.H*p.W, x)
+	need("ConvPacked", (pa.m-1)*N+N, y)
+	if K == 0 {
+		clear(y[:pa.m*N])
+		return
+	}
+	ws := wsPool.Get().(*workspace)
+	defer wsPool.Put(ws)
+	ph, pw := p.padded()
+	planes := aligned(&ws.b, p.C*ph*pw)
+	padPlanes(planes, x, &p, ph, pw)
+	// Chunks of whole panels, at least four so the filters are reused.
+	nc := max(4*nr, ConvChunkFloats/K/nr*nr)
+	chunks := (N + nc - 1) / nc
+	work := func(c0, c1 int) {
+		w := wsPool.Get().(*workspace)
+		defer wsPool.Put(w)
+		col := aligned(&w.a, K*min(nc, (N+nr-1)/nr*nr))
+		for ch := c0; ch < c1; ch++ {
+			q0, q1 := ch*nc, min(N, (ch+1)*nc)
+			im2colPanels(col, planes, &p, ph, pw, q0, q1)
+			SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, 1)
+		}
+	}
+	threads = min(threads, chunks)
+	if threads < 2 || pa.m*N*K <= parallelMin {
+		work(0, chunks)
+		return
+	}
+	var wg sync.WaitGroup
+	for t := 0; t < threads; t++ {
+		c0, c1 := t*chunks/threads, (t+1)*chunks/threads
+		if t == threads-1 {
+			work(c0, c1)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(c0, c1)
+		}()
+	}
+	wg.Wait()
 }
 
 // padPlanes copies each channel of x into a ph×pw plane of dst at (PadT,

@@ -146,3 +146,32 @@ func TestDepthwiseWide(t *testing.T) {
 		})
 	}
 }
+
+// TestConvPacked checks the chunked convolution against the direct one,
+// with shapes of one and of several chunks, on one and two goroutines.
+func TestConvPacked(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	shapes := convShapes()
+	big := ConvParams{C: 64, H: 19, W: 17, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 19, OutW: 17}
+	shapes = append(shapes, big) // K 576: 112-column chunks, three of them
+	for _, k := range twins() {
+		with(k, func() {
+			for _, p := range shapes {
+				for _, M := range []int{1, 7, 16} {
+					x, w := randSlice(r, p.C*p.H*p.W), randSlice(r, M*p.K())
+					ref, mag := naiveConv(x, w, nil, M, p, false)
+					pa := PackA(false, M, p.K(), 1, w, p.K())
+					for _, th := range []int{1, 2} {
+						y := randSlice(r, M*p.N())
+						ConvPacked(y, pa, x, p, th)
+						for i := range y {
+							if d := math.Abs(float64(y[i]) - ref[i]); !(d <= gemmTol(p.K(), mag[i])) {
+								t.Fatalf("%s %+v M=%d threads=%d: y[%d] = %v, want %v", k.name, p, M, th, i, y[i], ref[i])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
