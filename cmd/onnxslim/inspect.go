@@ -82,7 +82,6 @@ func inspectModel(m *onnx.Model, files modelFiles) modelInfo {
 		Parameters:       stats.Params(m),
 		InitializerBytes: stats.Bytes(m),
 		FileBytes:        files.Bytes,
-		Flops:            flops(m),
 		ExternalData:     files.External,
 	}
 	if info.ExternalData == nil {
@@ -104,6 +103,10 @@ func inspectModel(m *onnx.Model, files modelFiles) modelInfo {
 	for _, v := range m.Graph.Outputs {
 		info.Outputs = append(info.Outputs, valueIO(v))
 	}
+	// FLOPs need the shapes of intermediate values: infer them, after the
+	// signature above was read as declared.
+	annotateShapes(m, nil)
+	info.Flops = flops(m)
 	return info
 }
 
@@ -166,9 +169,9 @@ func (info modelInfo) writeText(out io.Writer, path string) error {
 		fmt.Fprintf(w, "external data\t%s (%s)\n", e.Location, humanBytes(e.Bytes))
 	}
 	if info.Flops != nil {
-		fmt.Fprintf(w, "FLOPs\t%s (Conv, Gemm, MatMul)\n", groupDigits(*info.Flops))
+		fmt.Fprintf(w, "FLOPs\t%s\n", groupDigits(*info.Flops))
 	} else {
-		fmt.Fprintf(w, "FLOPs\tunknown (shapes not declared)\n")
+		fmt.Fprintf(w, "FLOPs\tunknown (some shapes could not be inferred)\n")
 	}
 	for _, sec := range []struct {
 		title string
