@@ -76,11 +76,15 @@ conformance-simd:
 	done; \
 	if diff $$d/cases0 $$d/cases1; then echo "conformance identical with SIMD on and off:"; grep passed, $$d/cases0; else echo "conformance differs between SIMD on (<) and off (>)"; exit 1; fi
 
-# The README demo: the main job on the bundled MNIST CNN, then inspect.
+# The README demo on the bundled MNIST CNN: the lossless default pipeline
+# (verified against the input), then int8 quantization calibrated on 64
+# bundled digits, the graph diff of the two, and inspect.
 demo: build
 	@mkdir -p out
-	$(BIN) models/mnist_cnn.onnx -o out/mnist_cnn.slim.onnx --json out/mnist_cnn.json
-	$(BIN) inspect out/mnist_cnn.slim.onnx
+	$(BIN) models/mnist_cnn.onnx -o out/mnist_cnn.slim.onnx --report out/mnist_cnn.slim.md --json out/mnist_cnn.slim.json
+	$(BIN) out/mnist_cnn.slim.onnx -o out/mnist_cnn.int8.onnx --passes 'quantize(mode=int8,calib=models/mnist-calib,method=entropy)' --inputs models/mnist-eval --max-accuracy-drop 0.01
+	$(BIN) diff out/mnist_cnn.slim.onnx out/mnist_cnn.int8.onnx
+	$(BIN) inspect out/mnist_cnn.int8.onnx
 
 clean:
 	rm -rf bin out

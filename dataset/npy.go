@@ -205,3 +205,8 @@ func WriteNpy(path string, t *interp.Tensor) error {
 	buf = append(buf, ot.Raw...)
 	return os.WriteFile(path, buf, 0o644)
 }
+
+// Int64Tensor wraps int64 values as a 1-D tensor (for labels.npy).
+func Int64Tensor(v []int64) *interp.Tensor {
+	return interp.FromSlice(onnx.Int64, []int{len(v)}, v)
+}
