@@ -86,6 +86,26 @@ func im2colPanels(dst, planes []float32, p *ConvParams, ph, pw, q0, q1 int) {
 		panel := dst[(q-q0)*K : (q-q0)*K+nr*K]
 		whole := nrun == 1 && nq == nr && sw == 1
 		row := 0
+		if whole {
+			// The common case, with no per-row tests: each row of the
+			// panel is 16 consecutive floats of one padded plane.
+			off := runs[0].off
+			kh, kw, dh, dw := p.KH, p.KW, p.DilH*pw, p.DilW
+			panel = panel[:K*nr]
+			for c := 0; c < p.C; c++ {
+				pl := planes[c*ph*pw+off : (c+1)*ph*pw]
+				for i := 0; i < kh; i++ {
+					for j := 0; j < kw; j++ {
+						src := (*[nr]float32)(pl[i*dh+j*dw:])
+						dst := (*[nr]float32)(panel[row*nr:])
+						row++
+						v := *src
+						*dst = v
+					}
+				}
+			}
+			continue
+		}
 		for c := 0; c < p.C; c++ {
 			pl := planes[c*ph*pw : (c+1)*ph*pw]
 			for i := 0; i < p.KH; i++ {
