@@ -212,19 +212,17 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 // PadL), zero elsewhere; rows and columns past ph, pw are not read by any
 // tap and are left out.
 func padPlanes(dst, x []float32, p *ConvParams, ph, pw int) {
+	clear(dst[:p.C*ph*pw])
+	n := min(p.W, pw-p.PadL)
+	if n <= 0 {
+		return
+	}
 	for c := 0; c < p.C; c++ {
 		xc := x[c*p.H*p.W : (c+1)*p.H*p.W]
-		for r := 0; r < ph; r++ {
-			row := dst[(c*ph+r)*pw : (c*ph+r+1)*pw]
+		for r := max(0, p.PadT); r < min(ph, p.PadT+p.H); r++ {
 			ih := r - p.PadT
-			if ih < 0 || ih >= p.H || p.PadL >= pw {
-				clear(row)
-				continue
-			}
-			n := min(p.W, pw-p.PadL)
-			clear(row[:p.PadL])
-			copy(row[p.PadL:p.PadL+n], xc[ih*p.W:ih*p.W+n])
-			clear(row[p.PadL+n:])
+			o := (c*ph+r)*pw + p.PadL
+			copy(dst[o:o+n], xc[ih*p.W:ih*p.W+n])
 		}
 	}
 }
@@ -261,7 +259,8 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int) {
 				b = bias[c]
 			}
 			if padded {
-				dwPadded(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*9:(c+1)*9], b, &p, ws)
+				// The writes past a row stay inside this channel's rows.
+				dwPadded(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*9:(c+1)*9], b, &p, ws, c == c0)
 				continue
 			}
 			dwChannel(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, zero)
@@ -293,24 +292,23 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int) {
 // input is copied once into a zero-bordered plane wide enough for whole
 // 8-column blocks (no scalar edge columns), and output rows whose width is
 // not a multiple of 8 go through a temporary row.
-func dwPadded(y, x, w []float32, bias float32, p *ConvParams, ws *workspace) {
+func dwPadded(y, x, w []float32, bias float32, p *ConvParams, ws *workspace, fresh bool) {
 	s := p.StrideW
 	ow8 := (p.OutW + 7) &^ 7
 	pw := s*ow8 + 2        // plane width: what the kernels read for ow8 outputs
 	ph := (p.OutH-1)*s + 3 // plane rows: those the outputs read
 	buf := aligned(&ws.a, ph*pw+ow8)
 	plane, tmp := buf[:ph*pw], buf[ph*pw:]
-	for r := 0; r < ph; r++ {
-		row := plane[r*pw : (r+1)*pw]
-		ih := r - p.PadT
-		if ih < 0 || ih >= p.H || p.PadL >= pw {
-			clear(row)
-			continue
+	if fresh {
+		// Only the input's rectangle is written below: the border stays
+		// zero for every channel.
+		clear(plane)
+	}
+	if n := min(p.W, pw-p.PadL); n > 0 {
+		for r := max(0, p.PadT); r < min(ph, p.PadT+p.H); r++ {
+			ih := r - p.PadT
+			copy(plane[r*pw+p.PadL:r*pw+p.PadL+n], x[ih*p.W:ih*p.W+n])
 		}
-		n := min(p.W, pw-p.PadL)
-		clear(row[:p.PadL])
-		copy(row[p.PadL:p.PadL+n], x[ih*p.W:ih*p.W+n])
-		clear(row[p.PadL+n:])
 	}
 	f := ks.dw3s1
 	if s == 2 {
@@ -319,13 +317,14 @@ func dwPadded(y, x, w []float32, bias float32, p *ConvParams, ws *workspace) {
 	for oh := 0; oh < p.OutH; oh++ {
 		r := oh * s * pw
 		r0, r1, r2 := plane[r:r+pw], plane[r+pw:r+2*pw], plane[r+2*pw:r+3*pw]
-		dst := y[oh*p.OutW : (oh+1)*p.OutW]
-		if p.OutW == ow8 {
-			f(dst, r0, r1, r2, w, bias)
+		if oh*p.OutW+ow8 <= p.OutH*p.OutW {
+			// Whole blocks straight into y: the columns past OutW land in
+			// the next rows of this channel, which are written after.
+			f(y[oh*p.OutW:oh*p.OutW+ow8], r0, r1, r2, w, bias)
 			continue
 		}
 		f(tmp, r0, r1, r2, w, bias)
-		copy(dst, tmp)
+		copy(y[oh*p.OutW:(oh+1)*p.OutW], tmp)
 	}
 }
 
