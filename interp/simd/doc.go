@@ -26,6 +26,11 @@
 // On a shared machine, best-GFLOP/s (fastest single iteration) and
 // GFLOP/cpu-s (per CPU-second) show what an idle core does.
 //
+// Operands that repeat across calls can be packed once: PackA for a left
+// operand (filters, weights), PackB for a right one; ConvPacked runs a
+// convolution group with packed filters in cache-sized im2col chunks. Products
+// of one or two rows skip packing altogether.
+//
 // All slices are row-major float32. Functions panic on inconsistent sizes
 // rather than reading past a slice.
 package simd
