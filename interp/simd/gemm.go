@@ -405,12 +405,19 @@ func packA(trans bool, a []float32, lda, r0, p0, mcb, kcb int, alpha float32, ds
 				rows[i] = a[(r0+ir+i)*lda+p0 : (r0+ir+i)*lda+p0+kcb]
 			}
 			x0, x1, x2, x3, x4, x5 := rows[0], rows[1][:len(rows[0])], rows[2][:len(rows[0])], rows[3][:len(rows[0])], rows[4][:len(rows[0])], rows[5][:len(rows[0])]
-			for p := range x0 {
-				o := (*[mr]float32)(d[p*mr:])
-				if alpha == 1 {
-					*o = [mr]float32{x0[p], x1[p], x2[p], x3[p], x4[p], x5[p]}
-				} else {
-					*o = [mr]float32{alpha * x0[p], alpha * x1[p], alpha * x2[p], alpha * x3[p], alpha * x4[p], alpha * x5[p]}
+			// Element by element: a composite literal goes through the
+			// stack, and its 16-byte reload of four 4-byte stores stalls
+			// store forwarding.
+			dd := d[:len(x0)*mr]
+			if alpha == 1 {
+				for p := range x0 {
+					o := (*[mr]float32)(dd[p*mr:])
+					o[0], o[1], o[2], o[3], o[4], o[5] = x0[p], x1[p], x2[p], x3[p], x4[p], x5[p]
+				}
+			} else {
+				for p := range x0 {
+					o := (*[mr]float32)(dd[p*mr:])
+					o[0], o[1], o[2], o[3], o[4], o[5] = alpha*x0[p], alpha*x1[p], alpha*x2[p], alpha*x3[p], alpha*x4[p], alpha*x5[p]
 				}
 			}
 			continue
