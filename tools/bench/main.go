@@ -196,17 +196,25 @@ func gemmTable() {
 	for _, s := range []struct {
 		name    string
 		m, n, k int
-	}{{"256³", 256, 256, 256}, {"512³", 512, 512, 512}, {"1024³", 1024, 1024, 1024}, {"conv M64 K576 N3136", 64, 3136, 576}} {
+		packed  bool // B already in the packed layout, as im2col writes it
+	}{{"256³", 256, 256, 256, false}, {"512³", 512, 512, 512, false}, {"1024³", 1024, 1024, 1024, false},
+		{"conv M64 K576 N3136", 64, 3136, 576, false}, {"  same, B packed", 64, 3136, 576, true}} {
 		r := rand.New(rand.NewPCG(1, 2))
 		a, b, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+		gemm := func() { simd.Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, b, s.n, 0, c, s.n, 1) }
+		if s.packed {
+			bp := make([]float32, simd.PackedBSize(s.k, s.n))
+			simd.PackB(false, s.k, s.n, b, s.n, bp)
+			gemm = func() { simd.SgemmPacked(false, s.m, s.n, s.k, 1, a, s.k, bp, 0, c, s.n, 1) }
+		}
 		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
 		reps := max(15, int(60e9/flops))
-		simd.Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, b, s.n, 0, c, s.n, 1) // warm-up
+		gemm() // warm-up
 		var gf []float64
 		cpu0 := threadCPU()
 		for range reps {
 			t := time.Now()
-			simd.Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, b, s.n, 0, c, s.n, 1)
+			gemm()
 			gf = append(gf, flops/time.Since(t).Seconds()/1e9)
 		}
 		perCPU := flops * float64(reps) / (threadCPU() - cpu0).Seconds() / 1e9
