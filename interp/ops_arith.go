@@ -71,7 +71,18 @@ func arithF32(ctx *Ctx, op byte, a, b *Tensor) (*Tensor, error) {
 		return nil, err
 	}
 	x, y := a.Floats(), b.Floats()
-	out := ctx.newRaw(onnx.Float, shape...)
+	n := numElements(shape)
+	var out *Tensor
+	switch {
+	// An operand of the result's size is read at each index just before
+	// the result is written there, so a dying one can hold the result.
+	case len(x) == n && ctx.reusable(a):
+		out = &Tensor{DType: onnx.Float, Shape: shape, Data: x}
+	case len(y) == n && ctx.reusable(b):
+		out = &Tensor{DType: onnx.Float, Shape: shape, Data: y}
+	default:
+		out = ctx.newRaw(onnx.Float, shape...)
+	}
 	z := out.Floats()
 	if len(x) == len(z) && len(y) == len(z) {
 		switch op {

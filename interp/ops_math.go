@@ -84,7 +84,7 @@ func ewMapNum(ctx *Ctx, t *Tensor, fns ewUnary) (*Tensor, error) {
 			return nil, unsupported
 		}
 		if x, ok := t.Data.([]float32); ok && fns.vec != nil {
-			out := ctx.newRaw(t.DType, t.Shape...)
+			out := ctx.reuseInput(t)
 			fns.vec(out.Floats(), x)
 			return out, nil
 		}

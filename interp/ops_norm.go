@@ -57,7 +57,13 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 				return nil, fmt.Errorf("scale, bias, mean and var differ in size")
 			}
 		}
-		y := ctx.newRaw(onnx.Float, shape...).Floats() // every element is written below
+		// Every element is written below, each after reading x at its index.
+		var y []float32
+		if in[0].DType == onnx.Float {
+			y = ctx.reuseInput(in[0]).Floats()
+		} else {
+			y = ctx.newRaw(onnx.Float, shape...).Floats()
+		}
 		var outMean, outVar []float32
 		useMean, useVar := mean, vr
 		if training && per == c {

@@ -418,6 +418,7 @@ type Ctx struct {
 	frame *frame
 	stats *Stats // nil unless the caller asked for statistics
 	arena *arena // recycled buffers of this run; nil allocates afresh
+	step  *step  // the step running, for reuseInput
 }
 
 type frame struct {
@@ -496,6 +497,35 @@ func (c *Ctx) alloc(dt onnx.DataType, zero bool, shape []int) *Tensor {
 	return &Tensor{DType: dt, Shape: append([]int{}, shape...), Data: d}
 }
 
+// reuseInput returns a tensor of t's type and shape that shares t's buffer
+// when t dies with this step and nothing else holds its buffer, so an
+// elementwise kernel can write its result in place (one buffer streamed
+// instead of two); otherwise a new uninitialised tensor. The kernel must
+// read each element of t before writing the element at the same index.
+func (c *Ctx) reuseInput(t *Tensor) *Tensor {
+	if c.reusable(t) {
+		return &Tensor{DType: t.DType, Shape: append([]int{}, t.Shape...), Data: t.Data}
+	}
+	return c.newRaw(t.DType, t.Shape...)
+}
+
+func (c *Ctx) reusable(t *Tensor) bool {
+	if c.arena == nil || c.step == nil || c.frame == nil || t == nil || t.Kind != KindTensor {
+		return false
+	}
+	dies := false
+	for _, s := range c.step.free {
+		dies = dies || c.frame.vals[s] == t
+	}
+	if !dies {
+		return false
+	}
+	start, end := span(t.Data)
+	l := c.arena.find(start)
+	// One reference (this slot), and t spans the whole buffer.
+	return l != nil && l.refs == 1 && l.start == start && l.end == end && end-start == uintptr(t.Len())*uintptr(elemBytes(t.DType))
+}
+
 // kernelError carries an error out of a kernel through panic (used by Ctx.New).
 type kernelError struct{ err error }
 
@@ -544,6 +574,7 @@ func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
 		if a != nil {
 			mark = len(a.live)
 		}
+		sub.step = st
 		out, err := sub.call(st, in)
 		if err != nil {
 			return nil, err
