@@ -297,10 +297,9 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
+	// No fsync: the rename already keeps readers from ever seeing a partial
+	// file, and syncing a large model costs more than the whole pipeline.
 	if err = write(f); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
 		return err
 	}
 	if err = f.Close(); err != nil {

@@ -210,11 +210,13 @@ func NewTensor(name string, dt DataType, dims []int64, raw []byte) *Tensor {
 	return &Tensor{Name: name, DataType: dt, Dims: append([]int64{}, dims...), Raw: raw}
 }
 
-// NewFloatTensor returns a float32 tensor.
+// NewFloatTensor returns a float32 tensor (data is copied).
 func NewFloatTensor(name string, dims []int64, data []float32) *Tensor {
 	raw := make([]byte, 4*len(data))
-	for i, f := range data {
-		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(f))
+	if len(data) > 0 {
+		// Go runs little-endian only on the platforms onnxslim builds for
+		// (amd64, arm64): the bytes of a []float32 are its raw_data.
+		copy(raw, unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), 4*len(data)))
 	}
 	return NewTensor(name, Float, dims, raw)
 }
@@ -228,6 +230,30 @@ func NewInt64Tensor(name string, dims []int64, data []int64) *Tensor {
 	return NewTensor(name, Int64, dims, raw)
 }
 
+// MakeFloatTensor returns a zeroed float32 tensor and its elements as a
+// writable view of its raw_data, so a rewrite fills it without another copy.
+func MakeFloatTensor(name string, dims []int64) (*Tensor, []float32) {
+	n, err := checkedElements(dims)
+	if err != nil {
+		panic(err)
+	}
+	t := NewTensor(name, Float, dims, make([]byte, 4*n))
+	return t, Float32View(t.Raw)
+}
+
+// Float32s returns a float32 tensor's elements without copying when it
+// stores raw_data (the result must then not be modified).
+func (t *Tensor) Float32s() ([]float32, error) {
+	if t.DataType != Float {
+		return nil, fmt.Errorf("tensor %q is %s, not float32", t.Name, t.DataType)
+	}
+	b, err := t.Data()
+	if err != nil {
+		return nil, err
+	}
+	return Float32View(b), nil
+}
+
 // AsFloat32 returns a float32 tensor's elements (copied).
 func (t *Tensor) AsFloat32() ([]float32, error) {
 	if t.DataType != Float {
@@ -238,9 +264,7 @@ func (t *Tensor) AsFloat32() ([]float32, error) {
 		return nil, err
 	}
 	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
+	copy(out, Float32View(b))
 	return out, nil
 }
 

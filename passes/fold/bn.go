@@ -12,7 +12,7 @@ import (
 // a per-output-channel affine map y ↦ s·y + t.
 type producer struct {
 	node    *onnx.Node
-	w       []float32 // weights (copied)
+	w       []float32 // weights (read-only view)
 	wDims   []int64
 	bias    []float32 // nil when absent
 	outCh   int
@@ -30,7 +30,7 @@ func affineTarget(v *onnx.Value) *producer {
 	if wt == nil || wt.DataType != onnx.Float || len(wt.Dims) < 2 {
 		return nil
 	}
-	w, err := wt.AsFloat32()
+	w, err := wt.Float32s()
 	if err != nil {
 		return nil
 	}
@@ -106,11 +106,22 @@ func (pr *producer) apply(m *onnx.Model, g *onnx.Graph, s, t []float32, replaced
 		return false
 	}
 	if s != nil {
-		for i := range pr.w {
-			pr.w[i] *= s[pr.channel(i)]
+		t, w := onnx.MakeFloatTensor(pr.node.Input(1).Name, pr.wDims)
+		if pr.node.OpType == "Conv" {
+			// Conv weights are [out, in/group, k...]: one contiguous block per channel.
+			per := len(pr.w) / pr.outCh
+			for c := range pr.outCh {
+				k := s[c]
+				for i, x := range pr.w[c*per : (c+1)*per] {
+					w[c*per+i] = x * k
+				}
+			}
+		} else {
+			for i, x := range pr.w {
+				w[i] = x * s[pr.channel(i)]
+			}
 		}
-		name := pr.node.Input(1).Name
-		setConstInput(m, g, pr.node, 1, onnx.NewFloatTensor(name, pr.wDims, pr.w))
+		setConstInput(m, g, pr.node, 1, t)
 	}
 	if pr.bias != nil || t != nil {
 		bias := make([]float32, pr.outCh)
