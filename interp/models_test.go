@@ -136,6 +136,11 @@ func TestMNISTAccuracy(t *testing.T) {
 // BenchmarkResNet18Memory runs resnet18 and reports the peak live heap, to
 // compare with weights + the two largest activations.
 func BenchmarkResNet18Memory(b *testing.B) {
+	b.Run("prepacked", func(b *testing.B) { benchMemory(b, interp.Options{Threads: 1}) })
+	b.Run("noprepack", func(b *testing.B) { benchMemory(b, interp.Options{Threads: 1, NoPrepack: true}) })
+}
+
+func benchMemory(b *testing.B, opts interp.Options) {
 	path := filepath.Join(testdata.Models(b), "resnet18_op13", "model.onnx")
 	if _, err := os.Stat(path); err != nil {
 		b.Fatal(err)
@@ -144,7 +149,7 @@ func BenchmarkResNet18Memory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sess, err := interp.NewSession(m, interp.Options{Threads: 1})
+	sess, err := interp.NewSession(m, opts)
 	if err != nil {
 		b.Fatal(err)
 	}

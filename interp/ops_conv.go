@@ -255,7 +255,7 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 
 func convBuilder(b *Build) (Kernel, error) {
 	a := convAttrs{w: readWindowAttrs(b), group: int(b.Int("group", 1))}
-	if constInput(b, 1) {
+	if constInput(b, 1) && b.Prepack() {
 		a.wpack = &prepacked{}
 	}
 	a.w.ceil = false

@@ -218,7 +218,7 @@ func widenInt32(t *Tensor, zp *Tensor, axis int) ([]int32, error) {
 func init() {
 	mm := func(b *Build) (Kernel, error) {
 		var bpack *prepacked
-		if constInput(b, 1) {
+		if constInput(b, 1) && b.Prepack() {
 			bpack = &prepacked{}
 		}
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
@@ -265,7 +265,7 @@ func init() {
 		alpha := b.Float("alpha", 1)
 		beta := b.Float("beta", 1)
 		var bpack *prepacked
-		if constInput(b, 1) {
+		if constInput(b, 1) && b.Prepack() {
 			bpack = &prepacked{}
 		}
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {

@@ -107,6 +107,10 @@ func (b *Build) ConstInput(i int) *Tensor {
 	return t
 }
 
+// Prepack reports whether constant weights may be held in a packed copy
+// (see Options.NoPrepack).
+func (b *Build) Prepack() bool { return b.c == nil || b.c.opts == nil || !b.c.opts.NoPrepack }
+
 // Int returns an INT attribute or def.
 func (b *Build) Int(name string, def int64) int64 { return b.Node.AttrInt(name, def) }
 

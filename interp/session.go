@@ -18,6 +18,10 @@ type Options struct {
 	MaxMemory int64
 	// Threads bounds the goroutines a kernel may use; 0 means GOMAXPROCS.
 	Threads int
+	// NoPrepack keeps constant Conv/MatMul/Gemm weights only in the model's
+	// layout instead of also holding a copy packed for the SIMD GEMM: the
+	// weights are then in memory once, at some cost in speed.
+	NoPrepack bool
 }
 
 // Session is a model prepared for execution: kernels built, constants
