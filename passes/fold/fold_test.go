@@ -1,0 +1,82 @@
+package fold_test
+
+import (
+	"testing"
+
+	"github.com/onnxslim/onnxslim/onnx"
+	_ "github.com/onnxslim/onnxslim/passes/all"
+	"github.com/onnxslim/onnxslim/passes/internal/passtest"
+)
+
+var x1255 = onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 2, 5, 5))
+
+func conv(b *passtest.Builder, x *onnx.Value, bias bool) *onnx.Value {
+	w := b.G.AddInitializer("w", onnx.NewFloatTensor("", []int64{2, 2, 3, 3}, []float32{
+		1, 0, -1, 2, 0, -2, 1, 0, -1, 0.5, 0.5, 0.5, 0, 0, 0, -0.5, -0.5, -0.5,
+		0, 1, 0, 1, -4, 1, 0, 1, 0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9,
+	}))
+	in := []*onnx.Value{x, w}
+	if bias {
+		in = append(in, b.Vec(0.25, -0.75))
+	}
+	return b.Op("Conv", []*onnx.Attribute{onnx.IntsAttr("pads", []int64{1, 1, 1, 1})}, in...)
+}
+
+// Each case builds a graph, runs "fold,cleanup" and checks the ops left;
+// passtest.Run checks the outputs are unchanged.
+func TestFold(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spec  string
+		build func(b *passtest.Builder, x *onnx.Value) *onnx.Value
+		want  map[string]int
+	}{
+		{"batchnorm into conv", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			y := conv(b, x, true)
+			return b.Op("BatchNormalization", nil, y, b.Vec(1.5, 0.5), b.Vec(0.1, -0.2), b.Vec(0.3, 0.4), b.Vec(2, 0.5))
+		}, map[string]int{"Conv": 1}},
+		{"batchnorm into conv without bias", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			y := conv(b, x, false)
+			return b.Op("BatchNormalization", nil, y, b.Vec(1.5, 0.5), b.Vec(0.1, -0.2), b.Vec(0.3, 0.4), b.Vec(2, 0.5))
+		}, map[string]int{"Conv": 1}},
+		{"per-channel mul and add into conv", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			k := b.G.AddInitializer("k", onnx.NewFloatTensor("", []int64{2, 1, 1}, []float32{3, -2}))
+			c := b.G.AddInitializer("c", onnx.NewFloatTensor("", []int64{1, 2, 1, 1}, []float32{1, 2}))
+			return b.Op("Add", nil, b.Op("Mul", nil, conv(b, x, true), k), c)
+		}, map[string]int{"Conv": 1}},
+		{"a mul that is not per channel stays", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			k := b.G.AddInitializer("k", onnx.NewFloatTensor("", []int64{5}, []float32{1, 2, 3, 4, 5}))
+			return b.Op("Mul", nil, conv(b, x, true), k)
+		}, map[string]int{"Conv": 1, "Mul": 1}},
+		{"shape chain folds under static shapes", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			s := b.Op("Shape", nil, x)
+			n := b.Op("Gather", nil, s, b.G.AddInitializer("zero", onnx.NewInt64Tensor("", nil, []int64{0})))
+			shape := b.Op("Concat", []*onnx.Attribute{onnx.IntAttr("axis", 0)}, b.Op("Unsqueeze", nil, n, b.Ints(0)), b.Ints(-1))
+			return b.Op("Reshape", nil, x, shape)
+		}, map[string]int{"Reshape": 1}},
+		{"constant subgraph folds", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			k := b.Op("Sqrt", nil, b.Op("Add", nil, b.Scalar(3), b.Scalar(1)))
+			return b.Op("Mul", nil, x, k)
+		}, map[string]int{"Mul": 1}},
+		{"the size budget keeps a large constant unfolded", "fold(max_bytes=1024),cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			big := b.Op("ConstantOfShape", nil, b.Ints(1, 2, 5, 5, 100))
+			return b.Op("Add", nil, b.Op("Unsqueeze", nil, x, b.Ints(4)), big)
+		}, map[string]int{"ConstantOfShape": 1, "Unsqueeze": 1, "Add": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, x := passtest.NewBuilder(13, x1255)
+			m := b.Output(tc.build(b, x), nil)
+			m = passtest.Run(t, m, tc.spec, passtest.Input(1, 2, 5, 5))
+			got := passtest.Ops(m)
+			if len(got) != len(tc.want) {
+				t.Errorf("ops %v, want %v", got, tc.want)
+				return
+			}
+			for op, n := range tc.want {
+				if got[op] != n {
+					t.Errorf("ops %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
