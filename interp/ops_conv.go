@@ -119,6 +119,9 @@ type convAttrs struct {
 	group int
 	// wpack keeps the packed filters when the weights are an initializer.
 	wpack *prepacked
+	// epi, when set, is the fused BatchNormalization/activation applied to
+	// each output channel row after its bias (fuse.go).
+	epi *convEpilogue
 }
 
 // convF32 computes a convolution in float32; w is M×(C/group)×kernel.
@@ -150,7 +153,7 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float
 		if a.wpack != nil && !(c == grp && m == grp) {
 			pa = a.wpack.get(wt, func() any { return packFilters(w, grp, m/grp, ws[1]*prod(ws[2:])) }).([]*simd.PackedA)
 		}
-		conv2D(ctx, g, n, c, m, grp, x, w, bias, pa, out)
+		conv2D(ctx, g, n, c, m, grp, x, w, bias, pa, a.epi, out)
 		return outShape, out, nil
 	}
 	cg, mg := c/grp, m/grp
@@ -175,7 +178,7 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float
 			dst := out[(b*m+gi*mg)*osz : (b*m+(gi+1)*mg)*osz]
 			sgemm(ctx.Threads(), false, false, mg, osz, kdim, 1, w[gi*mg*kdim:], kdim, src, osz, 0, dst, osz)
 		}
-		addChannelBias(out[b*m*osz:(b+1)*m*osz], bias, osz)
+		finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, bias, a.epi)
 	}
 	return outShape, out, nil
 }
@@ -200,8 +203,9 @@ func packFilters(w []float32, grp, mg, kdim int) []*simd.PackedA {
 // conv2D is the 2-D convolution through the simd kernels: a depthwise
 // kernel when every group is one channel in and out, a plain GEMM for 1×1
 // stride-1 unpadded convs, else im2col straight into the packed GEMM layout.
-// pa, when not nil, holds the filters packed by packFilters.
-func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa []*simd.PackedA, out []float32) {
+// pa, when not nil, holds the filters packed by packFilters; epi, when not
+// nil, is applied to each output channel row after its bias.
+func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa []*simd.PackedA, epi *convEpilogue, out []float32) {
 	cg, mg := c/grp, m/grp
 	p := simd.ConvParams{C: cg, H: g.in[0], W: g.in[1], KH: g.kernel[0], KW: g.kernel[1],
 		StrideH: g.strides[0], StrideW: g.strides[1], PadT: g.padB[0], PadL: g.padB[1],
@@ -212,6 +216,7 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 		p.C = c
 		for b := 0; b < n; b++ {
 			simd.DepthwiseConv2D(out[b*m*osz:(b+1)*m*osz], x[b*c*isz:(b+1)*c*isz], w, bias, p, th)
+			finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, nil, epi)
 		}
 		return
 	}
@@ -223,7 +228,7 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 				xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
 				simd.ConvPacked(out[(b*m+gi*mg)*osz:(b*m+(gi+1)*mg)*osz], pa[gi], xg, p, th)
 			}
-			addChannelBias(out[b*m*osz:(b+1)*m*osz], bias, osz)
+			finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, bias, epi)
 		}
 		return
 	}
@@ -249,12 +254,16 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 				simd.SgemmPacked(false, mg, osz, kdim, 1, wg, kdim, col, 0, dst, osz, th)
 			}
 		}
-		addChannelBias(out[b*m*osz:(b+1)*m*osz], bias, osz)
+		finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, bias, epi)
 	}
 }
 
-func convBuilder(b *Build) (Kernel, error) {
-	a := convAttrs{w: readWindowAttrs(b), group: int(b.Int("group", 1))}
+func convBuilder(b *Build) (Kernel, error) { return convKernel(b, nil) }
+
+// convKernel is the Conv kernel; epi (nil: none) is fused into its float32
+// output (fuse.go).
+func convKernel(b *Build, epi *convEpilogue) (Kernel, error) {
+	a := convAttrs{w: readWindowAttrs(b), group: int(b.Int("group", 1)), epi: epi}
 	if constInput(b, 1) && b.Prepack() {
 		a.wpack = &prepacked{}
 	}
@@ -274,7 +283,13 @@ func convBuilder(b *Build) (Kernel, error) {
 				return nil, err
 			}
 		}
-		shape, out, err := convF32(ctx, a, in[0].Shape, in[1].Shape, in[1], x, w, bias)
+		ca := a
+		if in[0].DType != onnx.Float {
+			ca.epi = nil // the fused steps run their own kernels (passFloat)
+		} else if epi != nil && epi.k != nil && (len(in[1].Shape) == 0 || len(epi.k) != in[1].Shape[0]) {
+			return nil, fmt.Errorf("fused BatchNormalization has %d channels, the weights %v", len(epi.k), in[1].Shape)
+		}
+		shape, out, err := convF32(ctx, ca, in[0].Shape, in[1].Shape, in[1], x, w, bias)
 		if err != nil {
 			return nil, err
 		}

@@ -28,6 +28,13 @@ func floatInputs(ts ...*Tensor) ([][]float32, error) {
 // batchNorm: inference uses the running statistics; training mode (opset
 // ≥ 14) normalises with the batch statistics and also returns the updated
 // running mean and variance.
+// bnCoeff is BatchNormalization's scale and shift for one channel (or
+// position): y = x·k + sh. Conv epilogue fusion (fuse.go) uses it too.
+func bnCoeff(scale, bias, mean, vr float32, eps float64) (k, sh float32) {
+	k = float32(float64(scale) / math.Sqrt(float64(vr)+eps))
+	return k, bias - mean*k
+}
+
 func batchNormBuilder(b *Build) (Kernel, error) {
 	eps := float64(b.Float("epsilon", 1e-5))
 	momentum := float64(b.Float("momentum", 0.9))
@@ -99,8 +106,7 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 					if i > 0 && per == c {
 						break
 					}
-					k := float32(float64(scale[p]) / math.Sqrt(float64(useVar[p])+eps))
-					sh := bias[p] - useMean[p]*k
+					k, sh := bnCoeff(scale[p], bias[p], useMean[p], useVar[p], eps)
 					if per == c {
 						simd.ScaleShift(y[off:off+inner], x[off:off+inner], k, sh)
 					} else {

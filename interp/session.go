@@ -355,6 +355,8 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 	for _, v := range g.Outputs {
 		p.outputs = append(p.outputs, slot(v))
 	}
+	// Conv → BatchNormalization → Relu/Clip chains run as one kernel (fuse.go).
+	c.fuseConvEpilogues(p, g, constT)
 	// Constants only folded nodes read are not needed in runs.
 	if len(c.konst) > 0 {
 		out := map[int]bool{}

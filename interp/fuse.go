@@ -1,0 +1,218 @@
+package interp
+
+import (
+	"math"
+
+	"github.com/onnxslim/onnxslim/interp/simd"
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// Exact epilogue fusion.
+//
+// A Conv whose output only a BatchNormalization (inference, constant
+// per-channel parameters) reads, and/or whose result only a Relu or Clip
+// (constant bounds) reads, runs those ops on each output channel row right
+// after the row's bias, while the row is in cache, instead of as separate
+// passes over the whole tensor. The fused ops' steps stay in the plan but
+// pass the Conv's (already finished) float32 output through; for any other
+// element type the Conv applies no epilogue and the steps run their own
+// kernels. The per-element arithmetic is the standalone kernels' own
+// (bnCoeff and simd.ScaleShift for BatchNormalization, simd.Relu for Relu,
+// clipFns' vector function for Clip), applied to the same row slices, so the
+// results are bit-identical to the unfused run. A value that is a graph
+// output, or that any other node (or subgraph) reads, is never fused away.
+
+// convEpilogue is the work fused into one Conv, per output channel j: y =
+// y·k[j] + sh[j] when k is set, then act(y) when act is set.
+type convEpilogue struct {
+	k, sh []float32
+	act   func(dst, x []float32)
+}
+
+// finishChannels adds bias[j] (nil: none) to row j (of length osz) of the
+// m rows of y, then applies epi (nil: none) to the row while it is hot.
+func finishChannels(y []float32, m, osz int, bias []float32, epi *convEpilogue) {
+	if epi == nil {
+		addChannelBias(y, bias, osz)
+		return
+	}
+	for j := 0; j < m; j++ {
+		row := y[j*osz : (j+1)*osz]
+		if bias != nil {
+			simd.AddScalar(row, row, bias[j])
+		}
+		if epi.k != nil {
+			simd.ScaleShift(row, row, epi.k[j], epi.sh[j])
+		}
+		if epi.act != nil {
+			epi.act(row, row)
+		}
+	}
+}
+
+// passFloat is the kernel of a step fused into a Conv: a float32 input was
+// already transformed by the Conv's epilogue and passes through.
+func passFloat(orig Kernel) Kernel {
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		if t := in[0]; t != nil && t.Kind == KindTensor && t.DType == onnx.Float {
+			return []*Tensor{t}, nil
+		}
+		return orig(ctx, in)
+	}
+}
+
+// fuseConvEpilogues finds Conv → [BatchNormalization] → [Relu|Clip] chains
+// among the steps of p and fuses them (see above). constT holds the values
+// known at compile time, by slot.
+func (c *compiler) fuseConvEpilogues(p *plan, g *onnx.Graph, constT map[int]*Tensor) {
+	readers := map[int]int{}
+	reader := map[int]int{} // slot → index of a step reading it
+	for i := range p.steps {
+		for _, s := range p.steps[i].in {
+			if s >= 0 {
+				readers[s]++
+				reader[s] = i
+			}
+		}
+		for _, v := range p.steps[i].node.ImplicitInputs() {
+			if s, ok := p.slots[v]; ok {
+				readers[s] += 2 // never fuse a value a subgraph reads
+			}
+		}
+	}
+	for _, v := range g.Outputs {
+		if s, ok := p.slots[v]; ok {
+			readers[s] += 2
+		}
+	}
+	// next returns the only step reading the single output of step i, if
+	// that output is read by exactly one input of one step.
+	next := func(i int) (int, bool) {
+		st := &p.steps[i]
+		if len(st.out) != 1 || st.out[0] < 0 || readers[st.out[0]] != 1 {
+			return 0, false
+		}
+		j := reader[st.out[0]]
+		if p.steps[j].in[0] != st.out[0] || !soleOutput(&p.steps[j]) {
+			return 0, false
+		}
+		return j, true
+	}
+	for i := range p.steps {
+		st := &p.steps[i]
+		n := st.node
+		if n.Domain != "" && n.Domain != "ai.onnx" || n.OpType != "Conv" || len(st.in) < 2 || st.in[1] < 0 {
+			continue
+		}
+		w := constT[st.in[1]]
+		if w == nil || w.Kind != KindTensor || len(w.Shape) < 3 {
+			continue
+		}
+		m := w.Shape[0]
+		epi := &convEpilogue{}
+		var fused []int
+		last := i
+		if j, ok := next(last); ok {
+			if k, sh, ok := c.bnEpilogue(&p.steps[j], m, constT); ok {
+				epi.k, epi.sh = k, sh
+				fused = append(fused, j)
+				last = j
+			}
+		}
+		if j, ok := next(last); ok {
+			if act, ok := c.actEpilogue(&p.steps[j], constT); ok {
+				epi.act = act
+				fused = append(fused, j)
+			}
+		}
+		if len(fused) == 0 {
+			continue
+		}
+		k, err := convKernel(&Build{Node: n, Opset: opsetFor(c.model, n.Domain), c: c}, epi)
+		if err != nil {
+			continue
+		}
+		st.kernel = k
+		for _, j := range fused {
+			p.steps[j].kernel = passFloat(p.steps[j].kernel)
+		}
+	}
+}
+
+// soleOutput reports whether a step produces exactly one value.
+func soleOutput(st *step) bool {
+	n := 0
+	for _, s := range st.out {
+		if s >= 0 {
+			n++
+		}
+	}
+	return n == 1 && st.out[0] >= 0
+}
+
+func isOp(n *onnx.Node, op string) bool {
+	return (n.Domain == "" || n.Domain == "ai.onnx") && n.OpType == op
+}
+
+// bnEpilogue returns the per-channel scale and shift of an inference-mode
+// BatchNormalization with m channels and constant float32 parameters,
+// computed as its kernel computes them.
+func (c *compiler) bnEpilogue(st *step, m int, constT map[int]*Tensor) (k, sh []float32, ok bool) {
+	n := st.node
+	if !isOp(n, "BatchNormalization") || len(st.in) < 5 {
+		return nil, nil, false
+	}
+	b := &Build{Node: n, Opset: opsetFor(c.model, n.Domain), c: c}
+	if b.Int("training_mode", 0) != 0 && b.Opset >= 14 {
+		return nil, nil, false
+	}
+	eps := float64(b.Float("epsilon", 1e-5))
+	var ps [4][]float32
+	for i := range ps {
+		s := st.in[1+i]
+		t := constT[s]
+		if s < 0 || t == nil || t.Kind != KindTensor || t.DType != onnx.Float || t.Len() != m {
+			return nil, nil, false
+		}
+		ps[i] = t.Floats()
+	}
+	k, sh = make([]float32, m), make([]float32, m)
+	for ch := range k {
+		k[ch], sh[ch] = bnCoeff(ps[0][ch], ps[1][ch], ps[2][ch], ps[3][ch], eps)
+	}
+	return k, sh, true
+}
+
+// actEpilogue returns the float32 vector function of a Relu, or of a Clip
+// with constant float32 bounds: the one its own kernel uses.
+func (c *compiler) actEpilogue(st *step, constT map[int]*Tensor) (func(dst, x []float32), bool) {
+	n := st.node
+	switch {
+	case isOp(n, "Relu"):
+		return simd.Relu, true
+	case isOp(n, "Clip"):
+		b := &Build{Node: n, Opset: opsetFor(c.model, n.Domain), c: c}
+		if b.Opset < 11 {
+			lo := float64(b.Float("min", -math.MaxFloat32))
+			hi := float64(b.Float("max", math.MaxFloat32))
+			return clipFns(lo, hi, 0, 0, 0, 0).vec, true
+		}
+		bound := [2]float64{math.Inf(-1), math.Inf(1)}
+		for i := 1; i < len(st.in) && i <= 2; i++ {
+			if st.in[i] < 0 {
+				continue
+			}
+			t := constT[st.in[i]]
+			if t == nil || t.Kind != KindTensor || t.DType != onnx.Float || t.Len() != 1 {
+				return nil, false
+			}
+			f, _, _, err := clipBound(t)
+			if err != nil {
+				return nil, false
+			}
+			bound[i-1] = f
+		}
+		return clipFns(bound[0], bound[1], 0, 0, 0, 0).vec, true
+	}
+	return nil, false
+}
