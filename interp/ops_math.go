@@ -447,7 +447,9 @@ func (fns ewBinary) supports(dt onnx.DataType) bool {
 	return false
 }
 
-func ewMinF(x, y float64) float64 {
+// nanMin and nanMax propagate NaN, as ONNX's Min and Max do (Go's min and
+// max do too, but also order -0 before +0, which numpy does not).
+func nanMin[T float32 | float64](x, y T) T {
 	switch {
 	case x != x:
 		return x
@@ -459,31 +461,7 @@ func ewMinF(x, y float64) float64 {
 	return y
 }
 
-func ewMaxF(x, y float64) float64 {
-	switch {
-	case x != x:
-		return x
-	case y != y:
-		return y
-	case x > y:
-		return x
-	}
-	return y
-}
-
-func ewMinF32(x, y float32) float32 {
-	switch {
-	case x != x:
-		return x
-	case y != y:
-		return y
-	case x < y:
-		return x
-	}
-	return y
-}
-
-func ewMaxF32(x, y float32) float32 {
+func nanMax[T float32 | float64](x, y T) T {
 	switch {
 	case x != x:
 		return x
@@ -496,8 +474,8 @@ func ewMaxF32(x, y float32) float32 {
 }
 
 var (
-	ewMinFns = ewBinary{f: ewMinF, f32: ewMinF32, i: func(x, y int64) int64 { return min(x, y) }, u: func(x, y uint64) uint64 { return min(x, y) }}
-	ewMaxFns = ewBinary{f: ewMaxF, f32: ewMaxF32, i: func(x, y int64) int64 { return max(x, y) }, u: func(x, y uint64) uint64 { return max(x, y) }}
+	ewMinFns = ewBinary{f: nanMin[float64], f32: nanMin[float32], i: func(x, y int64) int64 { return min(x, y) }, u: func(x, y uint64) uint64 { return min(x, y) }}
+	ewMaxFns = ewBinary{f: nanMax[float64], f32: nanMax[float32], i: func(x, y int64) int64 { return max(x, y) }, u: func(x, y uint64) uint64 { return max(x, y) }}
 	ewSumFns = ewBinary{f: func(x, y float64) float64 { return x + y }, f32: func(x, y float32) float32 { return x + y }}
 )
 
