@@ -17,16 +17,18 @@ import (
 // pass the Conv's (already finished) float32 output through; for any other
 // element type the Conv applies no epilogue and the steps run their own
 // kernels. The per-element arithmetic is the standalone kernels' own
-// (bnCoeff and simd.ScaleShift for BatchNormalization, simd.Relu for Relu,
-// clipFns' vector function for Clip), applied to the same row slices, so the
-// results are bit-identical to the unfused run. A value that is a graph
+// (bnCoeff and simd.ScaleShift for BatchNormalization, simd.Clip for Relu
+// and Clip, or simd.ScaleShiftClip, which is both in one pass), applied to
+// the same row slices, so the results are bit-identical to the unfused run. A value that is a graph
 // output, or that any other node (or subgraph) reads, is never fused away.
 
 // convEpilogue is the work fused into one Conv, per output channel j: y =
-// y·k[j] + sh[j] when k is set, then act(y) when act is set.
+// y·k[j] + sh[j] when k is set, then min(max(y, lo), hi) when clip is set
+// (Relu is lo 0, hi +Inf).
 type convEpilogue struct {
-	k, sh []float32
-	act   func(dst, x []float32)
+	k, sh  []float32
+	clip   bool
+	lo, hi float32
 }
 
 // finishChannels adds bias[j] (nil: none) to row j (of length osz) of the
@@ -41,11 +43,13 @@ func finishChannels(y []float32, m, osz int, bias []float32, epi *convEpilogue) 
 		if bias != nil {
 			simd.AddScalar(row, row, bias[j])
 		}
-		if epi.k != nil {
+		switch {
+		case epi.k != nil && epi.clip:
+			simd.ScaleShiftClip(row, row, epi.k[j], epi.sh[j], epi.lo, epi.hi)
+		case epi.k != nil:
 			simd.ScaleShift(row, row, epi.k[j], epi.sh[j])
-		}
-		if epi.act != nil {
-			epi.act(row, row)
+		case epi.clip:
+			simd.Clip(row, row, epi.lo, epi.hi)
 		}
 	}
 }
@@ -120,8 +124,8 @@ func (c *compiler) fuseConvEpilogues(p *plan, g *onnx.Graph, constT map[int]*Ten
 			}
 		}
 		if j, ok := next(last); ok {
-			if act, ok := c.actEpilogue(&p.steps[j], constT); ok {
-				epi.act = act
+			if lo, hi, ok := c.actEpilogue(&p.steps[j], constT); ok {
+				epi.clip, epi.lo, epi.hi = true, lo, hi
 				fused = append(fused, j)
 			}
 		}
@@ -183,19 +187,17 @@ func (c *compiler) bnEpilogue(st *step, m int, constT map[int]*Tensor) (k, sh []
 	return k, sh, true
 }
 
-// actEpilogue returns the float32 vector function of a Relu, or of a Clip
-// with constant float32 bounds: the one its own kernel uses.
-func (c *compiler) actEpilogue(st *step, constT map[int]*Tensor) (func(dst, x []float32), bool) {
+// actEpilogue returns the float32 bounds of a Relu, or of a Clip with
+// constant float32 bounds, as their own kernels apply them.
+func (c *compiler) actEpilogue(st *step, constT map[int]*Tensor) (lo, hi float32, ok bool) {
 	n := st.node
 	switch {
 	case isOp(n, "Relu"):
-		return simd.Relu, true
+		return 0, float32(math.Inf(1)), true // simd.Relu's bounds
 	case isOp(n, "Clip"):
 		b := &Build{Node: n, Opset: opsetFor(c.model, n.Domain), c: c}
 		if b.Opset < 11 {
-			lo := float64(b.Float("min", -math.MaxFloat32))
-			hi := float64(b.Float("max", math.MaxFloat32))
-			return clipFns(lo, hi, 0, 0, 0, 0).vec, true
+			return b.Float("min", -math.MaxFloat32), b.Float("max", math.MaxFloat32), true
 		}
 		bound := [2]float64{math.Inf(-1), math.Inf(1)}
 		for i := 1; i < len(st.in) && i <= 2; i++ {
@@ -204,15 +206,16 @@ func (c *compiler) actEpilogue(st *step, constT map[int]*Tensor) (func(dst, x []
 			}
 			t := constT[st.in[i]]
 			if t == nil || t.Kind != KindTensor || t.DType != onnx.Float || t.Len() != 1 {
-				return nil, false
+				return 0, 0, false
 			}
 			f, _, _, err := clipBound(t)
 			if err != nil {
-				return nil, false
+				return 0, 0, false
 			}
 			bound[i-1] = f
 		}
-		return clipFns(bound[0], bound[1], 0, 0, 0, 0).vec, true
+		// As clipFns converts them for its vector function.
+		return float32(bound[0]), float32(bound[1]), true
 	}
-	return nil, false
+	return 0, 0, false
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -203,8 +204,18 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32) {
 	isMax := a.kind == poolMax
 	if isMax && dh == 1 {
 		// Max of each column over the window's rows first, then along the
-		// row: KH+KW comparisons an output instead of KH·KW.
-		vm := make([]float32, W)
+		// row, both as vector maxima (simd.MaxSkipNaN skips NaN taps as
+		// max32 does): vm is the column maxima with pw columns of -Inf
+		// before and as many after as the last window reaches, hm the
+		// maxima of the KW windows starting at each padded column.
+		inf := float32(math.Inf(-1))
+		span := (OW-1)*sw + 1 // padded columns where windows start
+		vm := make([]float32, max(pw+W, span+(KW-1)*dw))
+		hm := make([]float32, span)
+		for i := range vm {
+			vm[i] = inf
+		}
+		cm := vm[pw : pw+W]
 		for pl := 0; pl < planes; pl++ {
 			xp := x[pl*H*W : (pl+1)*H*W]
 			op := out[pl*OH*OW : (pl+1)*OH*OW]
@@ -213,30 +224,26 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32) {
 				orow := op[oh*OW : (oh+1)*OW]
 				if kh1 <= kh0 {
 					for ow := range orow {
-						orow[ow] = float32(math.Inf(-1))
+						orow[ow] = inf
 					}
 					continue
 				}
 				ih0 := oh*sh - ph + kh0
 				for iw, v := range xp[ih0*W : ih0*W+W] {
 					if v != v {
-						v = float32(math.Inf(-1)) // NaN taps are skipped, as in the general loop
+						v = inf // NaN taps are skipped, as in the general loop
 					}
-					vm[iw] = v
+					cm[iw] = v
 				}
 				for ih := ih0 + 1; ih < ih0+kh1-kh0; ih++ {
-					row := xp[ih*W : ih*W+W]
-					for iw, v := range row {
-						vm[iw] = max32(vm[iw], v)
-					}
+					simd.MaxSkipNaN(cm, xp[ih*W:ih*W+W], cm)
 				}
-				for ow, c := range cols {
-					iw0 := ow*sw - pw
-					v := float32(math.Inf(-1))
-					for kw := c.k0; kw < c.k1; kw++ {
-						v = max32(v, vm[iw0+kw*dw])
-					}
-					orow[ow] = v
+				copy(hm, vm)
+				for kw := 1; kw < KW; kw++ {
+					simd.MaxSkipNaN(hm, vm[kw*dw:kw*dw+span], hm)
+				}
+				for ow := range orow {
+					orow[ow] = hm[ow*sw]
 				}
 			}
 		}

@@ -254,3 +254,32 @@ func BenchmarkBlockSweep(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIm2col writes the packed im2col of resnet18's convolution
+// shapes: rows that do not split into whole 16-position runs (outputs 28,
+// 14 and 7 wide, stride 2) take the gathering path.
+func BenchmarkIm2col(b *testing.B) {
+	for _, s := range []struct {
+		name              string
+		c, hw, k, st, pad int
+	}{
+		{"conv1-7x7s2", 3, 224, 7, 2, 3},
+		{"56-3x3", 64, 56, 3, 1, 1},
+		{"28-3x3s2", 64, 56, 3, 2, 1},
+		{"28-3x3", 128, 28, 3, 1, 1},
+		{"14-3x3", 256, 14, 3, 1, 1},
+		{"7-3x3", 512, 7, 3, 1, 1},
+	} {
+		out := (s.hw+2*s.pad-s.k)/s.st + 1
+		p := ConvParams{C: s.c, H: s.hw, W: s.hw, KH: s.k, KW: s.k, StrideH: s.st, StrideW: s.st, PadT: s.pad, PadL: s.pad, DilH: 1, DilW: 1, OutH: out, OutW: out}
+		r := rand.New(rand.NewPCG(1, 1))
+		x := randSlice(r, p.C*p.H*p.W)
+		col := make([]float32, PackedBSize(p.K(), p.N()))
+		b.Run(s.name, func(b *testing.B) {
+			for b.Loop() {
+				Im2colPacked(col, x, p)
+			}
+			b.ReportMetric(float64(p.K()*p.N()*4*b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}

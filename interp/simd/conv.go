@@ -2,7 +2,9 @@ package simd
 
 import (
 	"fmt"
+	"math"
 	"sync"
+	"unsafe"
 )
 
 // ConvParams describes a 2-D convolution over one NCHW image (one group):
@@ -54,7 +56,7 @@ func Im2colPacked(dst, x []float32, p ConvParams) {
 	ph, pw := p.padded()
 	planes := aligned(&ws.b, p.C*ph*pw)
 	padPlanes(planes, x, &p, ph, pw)
-	im2colPanels(dst, planes, &p, ph, pw, 0, N)
+	im2colPanels(dst, planes, &p, ph, pw, im2colTaps(&ws.rows, planes, &p, ph, pw), &ws.idx, 0, N)
 }
 
 // padded is the size of the zero-bordered input plane that covers every
@@ -64,81 +66,100 @@ func (p *ConvParams) padded() (ph, pw int) {
 	return (p.OutH-1)*p.StrideH + (p.KH-1)*p.DilH + 1, (p.OutW-1)*p.StrideW + (p.KW-1)*p.DilW + 1
 }
 
+// im2colTaps returns the byte offset in the padded planes of each im2col
+// row's tap (c, kh, kw), reusing buf, after checking that every read
+// im2colPanels makes from planes is in range and that the offsets fit the
+// 32-bit gather indices; nil when they do not.
+func im2colTaps(buf *[]int32, planes []float32, p *ConvParams, ph, pw int) []int32 {
+	plane := ph * pw
+	kh, kw, dh, dw := p.KH, p.KW, p.DilH*pw, p.DilW
+	lastTap := (p.C-1)*plane + (kh-1)*dh + (kw-1)*dw
+	lastOff := (p.OutH-1)*p.StrideH*pw + (p.OutW-1)*p.StrideW
+	if lastTap+lastOff >= len(planes) {
+		panic(fmt.Sprintf("simd: im2col: planes of %d floats, taps reach %d", len(planes), lastTap+lastOff))
+	}
+	if 4*(lastTap+lastOff) > math.MaxInt32 {
+		return nil
+	}
+	if cap(*buf) < p.K() {
+		*buf = make([]int32, p.K())
+	}
+	rows := (*buf)[:0]
+	for c := 0; c < p.C; c++ {
+		for i := 0; i < kh; i++ {
+			for j := 0; j < kw; j++ {
+				rows = append(rows, int32((c*plane+i*dh+j*dw)*4))
+			}
+		}
+	}
+	*buf = rows
+	return rows
+}
+
 // im2colPanels writes the packed im2col panels of columns [q0, q1) (q0 a
-// multiple of 16) to dst, from planes made by padPlanes.
-func im2colPanels(dst, planes []float32, p *ConvParams, ph, pw, q0, q1 int) {
+// multiple of 16) to dst, from planes made by padPlanes, with taps from
+// im2colTaps (nil: offsets too large for the gather kernel) and idx as
+// scratch.
+func im2colPanels(dst, planes []float32, p *ConvParams, ph, pw int, taps []int32, idx *[nr]int32, q0, q1 int) {
 	K := p.K()
-	// A panel's 16 positions fall into runs of one output row each; off is
-	// the padded-plane offset of a run's first position at tap (0, 0).
-	type run struct{ t, n, off int }
-	var runs [nr]run
-	sw := p.StrideW
+	plane := ph * pw
+	kh, kw, dh, dw := p.KH, p.KW, p.DilH*pw, p.DilW
+	base := unsafe.SliceData(planes)
+	var pos [nr]int
 	for q := q0; q < q1; q += nr {
 		nq := min(nr, q1-q)
-		nrun := 0
-		for t := 0; t < nq; {
-			oh, ow := (q+t)/p.OutW, (q+t)%p.OutW
-			n := min(nq-t, p.OutW-ow)
-			runs[nrun] = run{t, n, oh*p.StrideH*pw + ow*sw}
-			nrun++
-			t += n
-		}
 		panel := dst[(q-q0)*K : (q-q0)*K+nr*K]
-		whole := nrun == 1 && nq == nr && sw == 1
-		row := 0
-		if whole {
-			// The common case, with no per-row tests: each row of the
-			// panel is 16 consecutive floats of one padded plane.
-			off := runs[0].off
-			kh, kw, dh, dw := p.KH, p.KW, p.DilH*pw, p.DilW
-			panel = panel[:K*nr]
+		oh, ow := q/p.OutW, q%p.OutW
+		if p.StrideW == 1 && nq == nr && ow+nr <= p.OutW {
+			// The common case: each row of the panel is 16 consecutive
+			// floats of one padded plane.
+			off := oh*p.StrideH*pw + ow
+			row := 0
 			for c := 0; c < p.C; c++ {
-				pl := planes[c*ph*pw+off : (c+1)*ph*pw]
+				pl := planes[c*plane+off : (c+1)*plane]
 				for i := 0; i < kh; i++ {
 					for j := 0; j < kw; j++ {
-						src := (*[nr]float32)(pl[i*dh+j*dw:])
-						dst := (*[nr]float32)(panel[row*nr:])
+						v := *(*[nr]float32)(pl[i*dh+j*dw:]) // through a local: a direct copy calls memmove
+						*(*[nr]float32)(panel[row*nr:]) = v
 						row++
-						v := *src
-						*dst = v
 					}
 				}
 			}
 			continue
 		}
-		for c := 0; c < p.C; c++ {
-			pl := planes[c*ph*pw : (c+1)*ph*pw]
-			for i := 0; i < p.KH; i++ {
-				for j := 0; j < p.KW; j++ {
-					tap := i*p.DilH*pw + j*p.DilW
-					d := (*[nr]float32)(panel[row*nr:])
-					row++
-					if whole {
-						// Through a local: a direct array copy between
-						// slices calls memmove.
-						v := *(*[nr]float32)(pl[tap+runs[0].off:])
-						*d = v
-						continue
-					}
-					if nq < nr {
-						*d = [nr]float32{}
-					}
-					for _, r := range runs[:nrun] {
-						out := d[r.t : r.t+r.n]
-						src := pl[tap+r.off:]
-						if sw == 1 {
-							src = src[:len(out)]
-							for t := range out {
-								out[t] = src[t]
-							}
-							continue
+		// Otherwise the panel's positions span output rows or stride
+		// through the plane: gather each panel row through a table of
+		// byte offsets. Columns past q1 repeat the last position and
+		// are cleared after.
+		for t := 0; t < nr; t++ {
+			pos[t] = oh*p.StrideH*pw + ow*p.StrideW
+			idx[t] = int32(pos[t] * 4) // in range unless taps is nil
+			if t < nq-1 {
+				if ow++; ow == p.OutW {
+					ow, oh = 0, oh+1
+				}
+			}
+		}
+		if taps != nil {
+			ks.gatherRows(panel, base, taps, idx)
+		} else {
+			// Planes past 2 GiB: the same gather with full-width offsets.
+			row := 0
+			for c := 0; c < p.C; c++ {
+				for i := 0; i < kh; i++ {
+					for j := 0; j < kw; j++ {
+						pl := planes[c*plane+i*dh+j*dw:]
+						for t := range nr {
+							panel[row*nr+t] = pl[pos[t]]
 						}
-						src = src[:(len(out)-1)*sw+1]
-						for t := range out {
-							out[t] = src[t*sw]
-						}
+						row++
 					}
 				}
+			}
+		}
+		if nq < nr {
+			for r := 0; r < K; r++ {
+				clear(panel[r*nr+nq : (r+1)*nr])
 			}
 		}
 	}
@@ -174,6 +195,7 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	ph, pw := p.padded()
 	planes := aligned(&ws.b, p.C*ph*pw)
 	padPlanes(planes, x, &p, ph, pw)
+	taps := im2colTaps(&ws.rows, planes, &p, ph, pw)
 	// Chunks of whole panels, at least four so the filters are reused.
 	nc := max(4*nr, ConvChunkFloats/K/nr*nr)
 	chunks := (N + nc - 1) / nc
@@ -183,7 +205,7 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 		col := aligned(&w.a, K*min(nc, (N+nr-1)/nr*nr))
 		for ch := c0; ch < c1; ch++ {
 			q0, q1 := ch*nc, min(N, (ch+1)*nc)
-			im2colPanels(col, planes, &p, ph, pw, q0, q1)
+			im2colPanels(col, planes, &p, ph, pw, taps, &w.idx, q0, q1)
 			SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, 1)
 		}
 	}
@@ -310,20 +332,26 @@ func dwPadded(y, x, w []float32, bias float32, p *ConvParams, ws *workspace, fre
 			copy(plane[r*pw+p.PadL:r*pw+p.PadL+n], x[ih*p.W:ih*p.W+n])
 		}
 	}
-	f := ks.dw3s1
+	f, whole := ks.dw3s1, ks.dwPlane3s1
 	if s == 2 {
-		f = ks.dw3s2
+		f, whole = ks.dw3s2, ks.dwPlane3s2
 	}
-	for oh := 0; oh < p.OutH; oh++ {
-		r := oh * s * pw
-		r0, r1, r2 := plane[r:r+pw], plane[r+pw:r+2*pw], plane[r+2*pw:r+3*pw]
-		if oh*p.OutW+ow8 <= p.OutH*p.OutW {
-			// Whole blocks straight into y: the columns past OutW land in
-			// the next rows of this channel, which are written after.
-			f(y[oh*p.OutW:oh*p.OutW+ow8], r0, r1, r2, w, bias)
-			continue
+	// Whole blocks straight into y, one call for the rows whose blocks
+	// end inside this channel: the columns past OutW land in the next
+	// rows, which are written after. The rest go through tmp.
+	full := 0
+	if p.OutH*p.OutW >= ow8 {
+		full = min(p.OutH, (p.OutH*p.OutW-ow8)/p.OutW+1)
+	}
+	if full > 0 {
+		if (full-1)*p.OutW+ow8 > len(y) || ((full-1)*s+2)*pw+s*ow8+2 > len(plane) {
+			panic(fmt.Sprintf("simd: depthwise: %d rows of %d overrun y (%d) or the plane (%d)", full, ow8, len(y), len(plane)))
 		}
-		f(tmp, r0, r1, r2, w, bias)
+		whole(y, plane, w, bias, full, ow8, p.OutW, pw)
+	}
+	for oh := full; oh < p.OutH; oh++ {
+		r := oh * s * pw
+		f(tmp, plane[r:r+pw], plane[r+pw:r+2*pw], plane[r+2*pw:r+3*pw], w, bias)
 		copy(y[oh*p.OutW:(oh+1)*p.OutW], tmp)
 	}
 }

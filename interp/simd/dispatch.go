@@ -8,12 +8,15 @@ type kernelSet struct {
 	name       string
 	gemm       [mr + 1]func(k int, a, b, c *float32, ldc int, acc bool)
 	packRow    func(dst, src []float32, panels, stride int)
+	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)
+	maxSkipNaN func(dst, a, b []float32)
 	add        func(dst, a, b []float32)
 	sub        func(dst, a, b []float32)
 	mul        func(dst, a, b []float32)
 	axpy       func(y, x []float32, alpha float32)
 	scaleShift func(dst, x []float32, s, t float32)
 	biasClip   func(dst, x []float32, bias, lo, hi float32)
+	scShClip   func(dst, x []float32, s, t, lo, hi float32)
 	exp        func(dst, x []float32)
 	sigmoid    func(dst, x []float32)
 	tanh       func(dst, x []float32)
@@ -26,18 +29,23 @@ type kernelSet struct {
 	normAffine func(dst, x, gamma, beta []float32, mean, rstd float32)
 	dw3s1      func(dst, r0, r1, r2, w []float32, bias float32)
 	dw3s2      func(dst, r0, r1, r2, w []float32, bias float32)
+	dwPlane3s1 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
+	dwPlane3s2 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
 }
 
 var goKernels = &kernelSet{
 	name:       "go",
 	gemm:       [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemmGo(1), gemmGo(2), gemmGo(3), gemmGo(4), gemmGo(5), gemmGo(6)},
 	packRow:    packRowGo,
+	gatherRows: gatherRowsGo,
+	maxSkipNaN: maxSkipNaNGo,
 	add:        addGo,
 	sub:        subGo,
 	mul:        mulGo,
 	axpy:       axpyGo,
 	scaleShift: scaleShiftGo,
 	biasClip:   biasClipGo,
+	scShClip:   scaleShiftClipGo,
 	exp:        expSliceGo,
 	sigmoid:    sigmoidSliceGo,
 	tanh:       tanhSliceGo,
@@ -50,6 +58,8 @@ var goKernels = &kernelSet{
 	normAffine: normAffineGo,
 	dw3s1:      dwRow3s1Go,
 	dw3s2:      dwRow3s2Go,
+	dwPlane3s1: dwPlaneGo(dwRow3s1Go, 1),
+	dwPlane3s2: dwPlaneGo(dwRow3s2Go, 2),
 }
 
 // ks is the active kernel set.

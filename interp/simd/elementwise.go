@@ -26,6 +26,13 @@ func Sub(dst, a, b []float32) { need("Sub", len(dst), a, b); ks.sub(dst, a, b) }
 // Mul sets dst[i] = a[i] * b[i].
 func Mul(dst, a, b []float32) { need("Mul", len(dst), a, b); ks.mul(dst, a, b) }
 
+// MaxSkipNaN is dst[i] = a[i] if a[i] > b[i], else b[i]: with b a running
+// maximum free of NaN, NaNs in a are skipped, as max pooling skips them.
+func MaxSkipNaN(dst, a, b []float32) {
+	need("MaxSkipNaN", len(dst), a, b)
+	ks.maxSkipNaN(dst, a, b)
+}
+
 // Axpy sets y[i] += alpha·x[i].
 func Axpy(y, x []float32, alpha float32) { need("Axpy", len(y), x); ks.axpy(y, x, alpha) }
 
@@ -54,6 +61,13 @@ func BiasClip(dst, x []float32, bias, lo, hi float32) {
 
 // BiasRelu sets dst[i] = max(x[i]+bias, 0).
 func BiasRelu(dst, x []float32, bias float32) { BiasClip(dst, x, bias, 0, float32(math.Inf(1))) }
+
+// ScaleShiftClip is ScaleShift(dst, x, s, t) then Clip(dst, dst, lo, hi)
+// in one pass over memory, with the same results bit for bit.
+func ScaleShiftClip(dst, x []float32, s, t, lo, hi float32) {
+	need("ScaleShiftClip", len(dst), x)
+	ks.scShClip(dst, x, s, t, lo, hi)
+}
 
 // Relu sets dst[i] = max(x[i], 0).
 func Relu(dst, x []float32) { BiasClip(dst, x, 0, 0, float32(math.Inf(1))) }

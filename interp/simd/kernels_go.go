@@ -48,6 +48,32 @@ func packRowGo(dst, src []float32, panels, stride int) {
 	}
 }
 
+// gatherRowsGo writes 16 floats per row r: dst[16r+t] = *(base + rows[r]
+// + idx[t]), offsets in bytes; the caller guarantees they are in range.
+func gatherRowsGo(dst []float32, base *float32, rows []int32, idx *[16]int32) {
+	dst = dst[:len(rows)*nr]
+	for r, off := range rows {
+		src := unsafe.Add(unsafe.Pointer(base), off)
+		d := (*[nr]float32)(dst[r*nr:])
+		for t := range d {
+			d[t] = *(*float32)(unsafe.Add(src, idx[t]))
+		}
+	}
+}
+
+// maxSkipNaNGo is dst[i] = a[i] if a[i] > b[i], else b[i]: a NaN in a
+// keeps b.
+func maxSkipNaNGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		if a[i] > b[i] {
+			dst[i] = a[i]
+		} else {
+			dst[i] = b[i]
+		}
+	}
+}
+
 func addGo(dst, a, b []float32) {
 	a, b = a[:len(dst)], b[:len(dst)]
 	for i := range dst {
@@ -96,6 +122,13 @@ func biasClipGo(dst, x []float32, bias, lo, hi float32) {
 		}
 		dst[i] = v
 	}
+}
+
+// scaleShiftClipGo is scaleShiftGo then biasClipGo with bias 0, as the
+// assembly twin fuses them.
+func scaleShiftClipGo(dst, x []float32, s, t, lo, hi float32) {
+	scaleShiftGo(dst, x, s, t)
+	biasClipGo(dst, dst, 0, lo, hi)
 }
 
 // Constants shared with internal/asmgen.
@@ -285,6 +318,18 @@ func dwRow3s1Go(dst, r0, r1, r2, w []float32, bias float32) {
 		s += w[3]*r1[j] + w[4]*r1[j+1] + w[5]*r1[j+2]
 		s += w[6]*r2[j] + w[7]*r2[j+1] + w[8]*r2[j+2]
 		dst[j] = s
+	}
+}
+
+// dwPlaneGo makes the whole-channel twin of a depthwise row kernel with
+// stride s: rows output rows of ow8 columns, dstStride apart, reading input
+// rows pw apart.
+func dwPlaneGo(row func(dst, r0, r1, r2, w []float32, bias float32), s int) func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int) {
+	return func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int) {
+		for i := 0; i < rows; i++ {
+			r := s * i * pw
+			row(dst[i*dstStride:i*dstStride+ow8], src[r:], src[r+pw:], src[r+2*pw:], w, bias)
+		}
 	}
 }
 

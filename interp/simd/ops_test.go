@@ -59,7 +59,7 @@ func TestElementwiseTwins(t *testing.T) {
 		check := func(name string, tol float64, f func(d []float32)) {
 			absTol := 1e-30
 			switch name {
-			case "LayerNorm", "LayerNormNil", "LogSoftmax", "Axpy", "ScaleShift", "Gelu":
+			case "LayerNorm", "LayerNormNil", "LogSoftmax", "Axpy", "ScaleShift", "ScaleShiftClip", "ScaleShiftClipExact", "Gelu":
 				absTol = 1e-5 // outputs near zero come from cancellation (and FMA vs not)
 			}
 			compareTwins(t, name, tol, absTol, func() []float32 {
@@ -74,11 +74,24 @@ func TestElementwiseTwins(t *testing.T) {
 		check("Add", 0, func(d []float32) { Add(d, a, b) })
 		check("Sub", 0, func(d []float32) { Sub(d, a, b) })
 		check("Mul", 0, func(d []float32) { Mul(d, a, b) })
+		check("MaxSkipNaN", 0, func(d []float32) { MaxSkipNaN(d, a, b) })
 		check("Axpy", 1e-6, func(d []float32) { copy(d, b); Axpy(d, a, 0.3) })
 		check("ScaleShift", 1e-6, func(d []float32) { ScaleShift(d, a, 1.7, -0.25) })
 		check("Relu", 0, func(d []float32) { Relu(d, a) })
 		check("BiasRelu", 0, func(d []float32) { BiasRelu(d, a, 0.5) })
 		check("Clip", 0, func(d []float32) { Clip(d, a, 0, 6) })
+		check("ScaleShiftClip", 1e-6, func(d []float32) { ScaleShiftClip(d, a, 1.7, -0.25, 0, 6) })
+		check("ScaleShiftClipExact", 1e-6, func(d []float32) {
+			ScaleShiftClip(d, a, 1.7, -0.25, -1, 6)
+			dd := make([]float32, len(d))
+			ScaleShift(dd, a, 1.7, -0.25)
+			Clip(dd, dd, -1, 6)
+			for i := range d {
+				if math.Float32bits(d[i]) != math.Float32bits(dd[i]) {
+					t.Fatalf("ScaleShiftClip[%d] = %v, ScaleShift then Clip %v", i, d[i], dd[i])
+				}
+			}
+		})
 		check("AddScalar", 0, func(d []float32) { AddScalar(d, a, -inf) })
 		check("Exp", 4e-7, func(d []float32) { Exp(d, a) })
 		check("Sigmoid", 4e-7, func(d []float32) { Sigmoid(d, a) })

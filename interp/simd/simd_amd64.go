@@ -14,12 +14,15 @@ var asmKernels = func() *kernelSet {
 		name:       "avx2",
 		gemm:       [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemm1x16AVX, gemm2x16AVX, gemm3x16AVX, gemm4x16AVX, gemm5x16AVX, gemm6x16AVX},
 		packRow:    packRowAVX,
+		gatherRows: gatherRowsAVX,
+		maxSkipNaN: maxSkipNaNAVX,
 		add:        addAVX,
 		sub:        subAVX,
 		mul:        mulAVX,
 		axpy:       axpyAVX,
 		scaleShift: scaleShiftAVX,
 		biasClip:   biasClipAVX,
+		scShClip:   scaleShiftClipAVX,
 		exp:        expAVX,
 		sigmoid:    sigmoidAVX,
 		tanh:       tanhAVX,
@@ -32,6 +35,8 @@ var asmKernels = func() *kernelSet {
 		normAffine: normAffineAVX,
 		dw3s1:      dwRow3s1AVX,
 		dw3s2:      dwRow3s2AVX,
+		dwPlane3s1: dwPlane3s1AVX,
+		dwPlane3s2: dwPlane3s2AVX,
 	}
 }()
 

@@ -44,6 +44,11 @@ func gemm6x16AVX(k int, a *float32, b *float32, c *float32, ldc int, acc bool)
 //go:noescape
 func packRowAVX(dst []float32, src []float32, panels int, stride int)
 
+// gatherRowsAVX writes 16 floats per row r: dst[16r+t] = *(base + rows[r] + idx[t]), offsets in bytes.
+//
+//go:noescape
+func gatherRowsAVX(dst []float32, base *float32, rows []int32, idx *[16]int32)
+
 // addAVX: dst[i] = a[i] + b[i] for i < len(dst).
 // a and b must be at least as long as dst.
 //
@@ -62,6 +67,12 @@ func subAVX(dst []float32, a []float32, b []float32)
 //go:noescape
 func mulAVX(dst []float32, a []float32, b []float32)
 
+// maxSkipNaNAVX: dst[i] = a[i] if a[i] > b[i], else b[i] for i < len(dst).
+// a and b must be at least as long as dst.
+//
+//go:noescape
+func maxSkipNaNAVX(dst []float32, a []float32, b []float32)
+
 // axpyAVX: y[i] += alpha*x[i] for i < len(y).
 //
 //go:noescape
@@ -76,6 +87,11 @@ func scaleShiftAVX(dst []float32, x []float32, s float32, t float32)
 //
 //go:noescape
 func biasClipAVX(dst []float32, x []float32, bias float32, lo float32, hi float32)
+
+// scaleShiftClipAVX: dst[i] = min(max((x[i]*s + t) + 0, lo), hi) for i < len(dst), x*s+t fused; NaN stays NaN.
+//
+//go:noescape
+func scaleShiftClipAVX(dst []float32, x []float32, s float32, t float32, lo float32, hi float32)
 
 // expAVX: dst[i] = exp(x[i]) for i < len(dst); see the Go twin for the method and its error.
 //
@@ -127,14 +143,26 @@ func sumSqDevAVX(x []float32, mean float32) float32
 //go:noescape
 func normAffineAVX(dst []float32, x []float32, gamma []float32, beta []float32, mean float32, rstd float32)
 
-// dwRow3s1AVX: dst[j] = bias + Σ_{r,c<3} w[3r+c]·r_r[j+c] for j < len(dst) rounded down to 8.
-// Each r_r must hold len(dst)+2 elements (rounded-down count +2).
+// dwRow3s1AVX: dst[j] = bias + Σ_{r,c<3} w[3r+c]·r_r[1·j+c] for j < len(dst) rounded down to 8.
+// Each r_r must hold 1·(that count)+2 elements.
 //
 //go:noescape
 func dwRow3s1AVX(dst []float32, r0 []float32, r1 []float32, r2 []float32, w []float32, bias float32)
 
-// dwRow3s2AVX: dst[j] = bias + Σ_{r,c<3} w[3r+c]·r_r[2j+c] for j < len(dst) rounded down to 8.
+// dwRow3s2AVX: dst[j] = bias + Σ_{r,c<3} w[3r+c]·r_r[2·j+c] for j < len(dst) rounded down to 8.
 // Each r_r must hold 2·(that count)+2 elements.
 //
 //go:noescape
 func dwRow3s2AVX(dst []float32, r0 []float32, r1 []float32, r2 []float32, w []float32, bias float32)
+
+// dwPlane3s1AVX: a whole channel of the stride-1 3×3 depthwise convolution: rows output rows of ow8 (a multiple of 8) columns,
+// row i at dst[i·dstStride:], reading the zero-bordered input rows src[(s·i+r)·pw:] for r < 3.
+//
+//go:noescape
+func dwPlane3s1AVX(dst []float32, src []float32, w []float32, bias float32, rows int, ow8 int, dstStride int, pw int)
+
+// dwPlane3s2AVX: a whole channel of the stride-2 3×3 depthwise convolution: rows output rows of ow8 (a multiple of 8) columns,
+// row i at dst[i·dstStride:], reading the zero-bordered input rows src[(s·i+r)·pw:] for r < 3.
+//
+//go:noescape
+func dwPlane3s2AVX(dst []float32, src []float32, w []float32, bias float32, rows int, ow8 int, dstStride int, pw int)

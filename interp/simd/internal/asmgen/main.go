@@ -22,12 +22,17 @@ func main() {
 		gemmKernel(m)
 	}
 	packRow()
+	gatherRows()
 	binary("addAVX", "dst[i] = a[i] + b[i]", func(a, b Op, d VecVirtual) { VADDPS(b, a, d) })
 	binary("subAVX", "dst[i] = a[i] - b[i]", func(a, b Op, d VecVirtual) { VSUBPS(b, a, d) })
 	binary("mulAVX", "dst[i] = a[i] * b[i]", func(a, b Op, d VecVirtual) { VMULPS(b, a, d) })
+	// VMAXPS returns its second source when either is NaN: a NaN in a
+	// keeps b (max pooling skips NaN taps).
+	binary("maxSkipNaNAVX", "dst[i] = a[i] if a[i] > b[i], else b[i]", func(a, b Op, d VecVirtual) { VMAXPS(b, a, d) })
 	axpy()
 	scaleShift()
 	biasClip()
+	scaleShiftClip()
 	unary("expAVX", "dst[i] = exp(x[i])", 2, func(x VecVirtual) VecVirtual { return exp(x) })
 	unary("sigmoidAVX", "dst[i] = 1/(1+exp(-x[i]))", 2, sigmoid)
 	unary("tanhAVX", "dst[i] = tanh(x[i])", 2, tanh)
@@ -38,8 +43,10 @@ func main() {
 	expSubSum()
 	sumSqDev()
 	normAffine()
-	dwRow3s1()
-	dwRow3s2()
+	dwKernel("dwRow3s1AVX", 1, false)
+	dwKernel("dwRow3s2AVX", 2, false)
+	dwKernel("dwPlane3s1AVX", 1, true)
+	dwKernel("dwPlane3s2AVX", 2, true)
 	Generate()
 }
 
@@ -257,6 +264,40 @@ func packRow() {
 	end()
 }
 
+func gatherRows() {
+	TEXT("gatherRowsAVX", NOSPLIT, "func(dst []float32, base *float32, rows []int32, idx *[16]int32)")
+	Pragma("noescape")
+	Doc("gatherRowsAVX writes 16 floats per row r: dst[16r+t] = *(base + rows[r] + idx[t]), offsets in bytes.")
+	d := Load(Param("dst").Base(), GP64())
+	b := Load(Param("base"), GP64())
+	r := Load(Param("rows").Base(), GP64())
+	n := Load(Param("rows").Len(), GP64())
+	ix := Load(Param("idx"), GP64())
+	i0, i1 := YMM(), YMM()
+	VMOVDQU(Mem{Base: ix}, i0)
+	VMOVDQU(Mem{Base: ix, Disp: 32}, i1)
+	off := GP64()
+	Label("gather_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("gather_done"))
+	MOVLQSX(Mem{Base: r}, off)
+	ADDQ(b, off)
+	// The gathers clear their masks: set them afresh each row.
+	m0, m1, x0, x1 := YMM(), YMM(), YMM(), YMM()
+	VPCMPEQD(m0, m0, m0)
+	VPCMPEQD(m1, m1, m1)
+	VGATHERDPS(m0, Mem{Base: off, Index: i0, Scale: 1}, x0)
+	VGATHERDPS(m1, Mem{Base: off, Index: i1, Scale: 1}, x1)
+	VMOVUPS(x0, Mem{Base: d})
+	VMOVUPS(x1, Mem{Base: d, Disp: 32})
+	ADDQ(U32(64), d)
+	ADDQ(U32(4), r)
+	DECQ(n)
+	JMP(LabelRef("gather_loop"))
+	Label("gather_done")
+	end()
+}
+
 // stream emits the loop skeleton shared by the elementwise kernels: u
 // vectors a round, then one, then a masked tail. body gets the element
 // offset (in bytes, via the advancing pointers) and the tail mask, nil
@@ -390,6 +431,33 @@ func biasClip() {
 		load(px, disp, m, x)
 		VADDPS(b, x, x)
 		// x as the first Go operand (Intel's last) so a NaN passes through.
+		VMAXPS(x, lo, x)
+		VMINPS(x, hi, x)
+		store(x, d, disp, m)
+	})
+	end()
+}
+
+// scaleShiftClip is scaleShift then biasClip with bias 0, in one pass and
+// with the same arithmetic (the +0 included: it turns -0 into +0).
+func scaleShiftClip() {
+	TEXT("scaleShiftClipAVX", NOSPLIT, "func(dst, x []float32, s, t, lo, hi float32)")
+	Pragma("noescape")
+	Doc("scaleShiftClipAVX: dst[i] = min(max((x[i]*s + t) + 0, lo), hi) for i < len(dst), x*s+t fused; NaN stays NaN.")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	sc, t, z, lo, hi := YMM(), YMM(), YMM(), YMM(), YMM()
+	bcastParam("s", sc)
+	bcastParam("t", t)
+	bcastParam("lo", lo)
+	bcastParam("hi", hi)
+	VXORPS(z, z, z)
+	stream("scclip", n, []Register{d, px}, 4, func(disp int, m Op) {
+		x := YMM()
+		load(px, disp, m, x)
+		VFMADD213PS(t, sc, x)
+		VADDPS(z, x, x)
 		VMAXPS(x, lo, x)
 		VMINPS(x, hi, x)
 		store(x, d, disp, m)
@@ -700,97 +768,90 @@ func normAffine() {
 	end()
 }
 
-// dwRow3s1 is one output row of a 3×3 stride-1 depthwise convolution over
-// eight-column blocks: dst[j] = bias + Σ w[3r+c]·rowr[j+c]. Four blocks at
-// a time keep four independent FMA chains in flight (one chain waits on the
-// FMA latency nine times per block).
-func dwRow3s1() {
-	TEXT("dwRow3s1AVX", NOSPLIT, "func(dst, r0, r1, r2, w []float32, bias float32)")
+// dwKernel emits a 3×3 depthwise convolution over eight-column blocks with
+// stride s: dst[j] = bias + Σ w[3r+c]·row_r[s·j+c], summed in that order. The
+// row form computes one output row; the plane form a whole channel, rows
+// output rows of ow8 columns, dst rows dstStride floats apart and input
+// rows pw floats apart (an output row's first input row s·pw after the
+// previous one), so that small planes do not pay a call per row.
+//
+// Stride 1 runs four blocks at a time, stride 2 two, to keep independent
+// FMA chains in flight (one chain waits on the FMA latency nine times per
+// block); stride 2 deinterleaves even and odd columns with shuffles.
+func dwKernel(name string, s int, plane bool) {
+	if plane {
+		TEXT(name, NOSPLIT, "func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)")
+		Doc(fmt.Sprintf("%s: a whole channel of the stride-%d 3×3 depthwise convolution: rows output rows of ow8 (a multiple of 8) columns,", name, s),
+			"row i at dst[i·dstStride:], reading the zero-bordered input rows src[(s·i+r)·pw:] for r < 3.")
+	} else {
+		TEXT(name, NOSPLIT, "func(dst, r0, r1, r2, w []float32, bias float32)")
+		Doc(fmt.Sprintf("%s: dst[j] = bias + Σ_{r,c<3} w[3r+c]·r_r[%d·j+c] for j < len(dst) rounded down to 8.", name, s),
+			fmt.Sprintf("Each r_r must hold %d·(that count)+2 elements.", s))
+	}
 	Pragma("noescape")
-	Doc("dwRow3s1AVX: dst[j] = bias + Σ_{r,c<3} w[3r+c]·r_r[j+c] for j < len(dst) rounded down to 8.",
-		"Each r_r must hold len(dst)+2 elements (rounded-down count +2).")
-	d := Load(Param("dst").Base(), GP64())
-	rows := []Register{Load(Param("r0").Base(), GP64()), Load(Param("r1").Base(), GP64()), Load(Param("r2").Base(), GP64())}
-	pw := Load(Param("w").Base(), GP64())
-	n := Load(Param("dst").Len(), GP64())
-	SHRQ(Imm(3), n)
+	pwp := Load(Param("w").Base(), GP64())
 	w := make([]VecVirtual, 9)
 	for i := range w {
 		w[i] = YMM()
-		VBROADCASTSS(Mem{Base: pw, Disp: 4 * i}, w[i])
+		VBROADCASTSS(Mem{Base: pwp, Disp: 4 * i}, w[i])
 	}
 	bias := YMM()
 	bcastParam("bias", bias)
-	const unroll = 4
+	d, n := GP64(), GP64()
+	rows := []Register{GP64(), GP64(), GP64()}
+	var dBase, rBase, left, ow, dStride, rStride, rowB Register
+	if plane {
+		dBase = Load(Param("dst").Base(), GP64())
+		rBase = Load(Param("src").Base(), GP64())
+		left = Load(Param("rows"), GP64())
+		ow = Load(Param("ow8"), GP64())
+		SHRQ(Imm(3), ow)
+		dStride = Load(Param("dstStride"), GP64())
+		SHLQ(Imm(2), dStride)
+		rowB = Load(Param("pw"), GP64())
+		SHLQ(Imm(2), rowB)
+		rStride = GP64()
+		MOVQ(rowB, rStride)
+		if s == 2 {
+			SHLQ(Imm(1), rStride)
+		}
+		Label(name + "_rows")
+		TESTQ(left, left)
+		JZ(LabelRef(name + "_done"))
+		MOVQ(dBase, d)
+		MOVQ(rBase, rows[0])
+		MOVQ(rBase, rows[1])
+		ADDQ(rowB, rows[1])
+		MOVQ(rows[1], rows[2])
+		ADDQ(rowB, rows[2])
+		MOVQ(ow, n)
+	} else {
+		Load(Param("dst").Base(), d)
+		for i, r := range rows {
+			Load(Param(fmt.Sprintf("r%d", i)).Base(), r)
+		}
+		Load(Param("dst").Len(), n)
+		SHRQ(Imm(3), n)
+	}
+	unroll := 4
+	if s == 2 {
+		unroll = 2
+	}
 	accs := make([]VecVirtual, unroll)
 	for a := range accs {
 		accs[a] = YMM()
 	}
-	Label("dw1_loop4")
-	CMPQ(n, Imm(unroll))
-	JB(LabelRef("dw1_loop"))
-	for _, acc := range accs {
-		VMOVUPS(bias, acc)
-	}
-	for r := 0; r < 3; r++ {
-		for c := 0; c < 3; c++ {
-			for a, acc := range accs {
-				VFMADD231PS(Mem{Base: rows[r], Disp: 4*c + 32*a}, w[3*r+c], acc)
-			}
-		}
-	}
-	for a, acc := range accs {
-		VMOVUPS(acc, Mem{Base: d, Disp: 32 * a})
-	}
-	ADDQ(U32(32*unroll), d)
-	for _, p := range rows {
-		ADDQ(U32(32*unroll), p)
-	}
-	SUBQ(Imm(unroll), n)
-	JMP(LabelRef("dw1_loop4"))
-	Label("dw1_loop")
-	TESTQ(n, n)
-	JZ(LabelRef("dw1_done"))
-	acc := accs[0]
-	VMOVUPS(bias, acc)
-	for r := 0; r < 3; r++ {
-		for c := 0; c < 3; c++ {
-			VFMADD231PS(Mem{Base: rows[r], Disp: 4 * c}, w[3*r+c], acc)
-		}
-	}
-	VMOVUPS(acc, Mem{Base: d})
-	ADDQ(U32(32), d)
-	for _, p := range rows {
-		ADDQ(U32(32), p)
-	}
-	DECQ(n)
-	JMP(LabelRef("dw1_loop"))
-	Label("dw1_done")
-	end()
-}
-
-// dwRow3s2 is the stride-2 twin: dst[j] = bias + Σ w[3r+c]·rowr[2j+c]. Two
-// blocks at a time, for two FMA chains.
-func dwRow3s2() {
-	TEXT("dwRow3s2AVX", NOSPLIT, "func(dst, r0, r1, r2, w []float32, bias float32)")
-	Pragma("noescape")
-	Doc("dwRow3s2AVX: dst[j] = bias + Σ_{r,c<3} w[3r+c]·r_r[2j+c] for j < len(dst) rounded down to 8.",
-		"Each r_r must hold 2·(that count)+2 elements.")
-	d := Load(Param("dst").Base(), GP64())
-	rows := []Register{Load(Param("r0").Base(), GP64()), Load(Param("r1").Base(), GP64()), Load(Param("r2").Base(), GP64())}
-	pw := Load(Param("w").Base(), GP64())
-	n := Load(Param("dst").Len(), GP64())
-	SHRQ(Imm(3), n)
-	w := make([]VecVirtual, 9)
-	for i := range w {
-		w[i] = YMM()
-		VBROADCASTSS(Mem{Base: pw, Disp: 4 * i}, w[i])
-	}
 	v0, v1, e, o := YMM(), YMM(), YMM(), YMM()
-	// block accumulates the eight outputs whose inputs start at byte off
-	// of each row into acc.
+	// block accumulates into acc the eight outputs whose inputs start at
+	// byte off of each row.
 	block := func(acc VecVirtual, off int) {
 		for r := 0; r < 3; r++ {
+			if s == 1 {
+				for c := 0; c < 3; c++ {
+					VFMADD231PS(Mem{Base: rows[r], Disp: off + 4*c}, w[3*r+c], acc)
+				}
+				continue
+			}
 			VMOVUPS(Mem{Base: rows[r], Disp: off}, v0)
 			VMOVUPS(Mem{Base: rows[r], Disp: off + 32}, v1)
 			VSHUFPS(Imm(0x88), v1, v0, e) // even lanes, 128-bit halves interleaved
@@ -806,34 +867,52 @@ func dwRow3s2() {
 			VFMADD231PS(e, w[3*r+2], acc)
 		}
 	}
-	acc0, acc1 := YMM(), YMM()
-	Label("dw2_loop2")
-	CMPQ(n, Imm(2))
-	JB(LabelRef("dw2_loop"))
-	bcastParam("bias", acc0)
-	VMOVUPS(acc0, acc1)
-	block(acc0, 0)
-	block(acc1, 64)
-	VMOVUPS(acc0, Mem{Base: d})
-	VMOVUPS(acc1, Mem{Base: d, Disp: 32})
-	ADDQ(U32(64), d)
-	for _, p := range rows {
-		ADDQ(U32(128), p)
+	step := func(k int) {
+		for _, acc := range accs[:k] {
+			VMOVUPS(bias, acc)
+		}
+		// Stride 1 interleaves the blocks tap by tap; stride 2 shares its
+		// shuffle registers, so it runs them one after the other.
+		if s == 1 {
+			for r := 0; r < 3; r++ {
+				for c := 0; c < 3; c++ {
+					for a, acc := range accs[:k] {
+						VFMADD231PS(Mem{Base: rows[r], Disp: 4*c + 32*a}, w[3*r+c], acc)
+					}
+				}
+			}
+		} else {
+			for a, acc := range accs[:k] {
+				block(acc, 64*a)
+			}
+		}
+		for a, acc := range accs[:k] {
+			VMOVUPS(acc, Mem{Base: d, Disp: 32 * a})
+		}
+		ADDQ(U32(32*k), d)
+		for _, p := range rows {
+			ADDQ(U32(32*s*k), p)
+		}
 	}
-	SUBQ(Imm(2), n)
-	JMP(LabelRef("dw2_loop2"))
-	Label("dw2_loop")
+	Label(name + "_loopu")
+	CMPQ(n, Imm(uint64(unroll)))
+	JB(LabelRef(name + "_loop1"))
+	step(unroll)
+	SUBQ(Imm(uint64(unroll)), n)
+	JMP(LabelRef(name + "_loopu"))
+	Label(name + "_loop1")
 	TESTQ(n, n)
-	JZ(LabelRef("dw2_done"))
-	bcastParam("bias", acc0)
-	block(acc0, 0)
-	VMOVUPS(acc0, Mem{Base: d})
-	ADDQ(U32(32), d)
-	for _, p := range rows {
-		ADDQ(U32(64), p)
-	}
+	JZ(LabelRef(name + "_rowdone"))
+	step(1)
 	DECQ(n)
-	JMP(LabelRef("dw2_loop"))
-	Label("dw2_done")
+	JMP(LabelRef(name + "_loop1"))
+	Label(name + "_rowdone")
+	if plane {
+		ADDQ(dStride, dBase)
+		ADDQ(rStride, rBase)
+		DECQ(left)
+		JMP(LabelRef(name + "_rows"))
+		Label(name + "_done")
+	}
 	end()
 }
