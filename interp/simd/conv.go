@@ -114,14 +114,18 @@ func im2colPanels(dst, planes []float32, p *ConvParams, ph, pw int, taps []int32
 			// The common case: each row of the panel is 16 consecutive
 			// floats of one padded plane.
 			off := oh*p.StrideH*pw + ow
-			row := 0
-			for c := 0; c < p.C; c++ {
-				pl := planes[c*plane+off : (c+1)*plane]
-				for i := 0; i < kh; i++ {
-					for j := 0; j < kw; j++ {
-						v := *(*[nr]float32)(pl[i*dh+j*dw:]) // through a local: a direct copy calls memmove
-						*(*[nr]float32)(panel[row*nr:]) = v
-						row++
+			if taps != nil {
+				ks.copyRows(panel, &planes[off], taps)
+			} else {
+				row := 0
+				for c := 0; c < p.C; c++ {
+					pl := planes[c*plane+off : (c+1)*plane]
+					for i := 0; i < kh; i++ {
+						for j := 0; j < kw; j++ {
+							v := *(*[nr]float32)(pl[i*dh+j*dw:]) // through a local: a direct copy calls memmove
+							*(*[nr]float32)(panel[row*nr:]) = v
+							row++
+						}
 					}
 				}
 			}

@@ -9,6 +9,7 @@ type kernelSet struct {
 	gemm       [mr + 1]func(k int, a, b, c *float32, ldc int, acc bool)
 	packRow    func(dst, src []float32, panels, stride int)
 	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)
+	copyRows   func(dst []float32, base *float32, rows []int32)
 	maxSkipNaN func(dst, a, b []float32)
 	add        func(dst, a, b []float32)
 	sub        func(dst, a, b []float32)
@@ -38,6 +39,7 @@ var goKernels = &kernelSet{
 	gemm:       [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemmGo(1), gemmGo(2), gemmGo(3), gemmGo(4), gemmGo(5), gemmGo(6)},
 	packRow:    packRowGo,
 	gatherRows: gatherRowsGo,
+	copyRows:   copyRowsGo,
 	maxSkipNaN: maxSkipNaNGo,
 	add:        addGo,
 	sub:        subGo,

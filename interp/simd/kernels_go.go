@@ -61,6 +61,15 @@ func gatherRowsGo(dst []float32, base *float32, rows []int32, idx *[16]int32) {
 	}
 }
 
+// copyRowsGo writes 16 floats per row r: dst[16r:16r+16] from base +
+// rows[r] (bytes); the caller guarantees the range.
+func copyRowsGo(dst []float32, base *float32, rows []int32) {
+	dst = dst[:len(rows)*nr]
+	for r, off := range rows {
+		*(*[nr]float32)(dst[r*nr:]) = *(*[nr]float32)(unsafe.Add(unsafe.Pointer(base), off))
+	}
+}
+
 // maxSkipNaNGo is dst[i] = a[i] if a[i] > b[i], else b[i]: a NaN in a
 // keeps b.
 func maxSkipNaNGo(dst, a, b []float32) {

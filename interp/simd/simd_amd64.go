@@ -15,6 +15,7 @@ var asmKernels = func() *kernelSet {
 		gemm:       [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemm1x16AVX, gemm2x16AVX, gemm3x16AVX, gemm4x16AVX, gemm5x16AVX, gemm6x16AVX},
 		packRow:    packRowAVX,
 		gatherRows: gatherRowsAVX,
+		copyRows:   copyRowsAVX,
 		maxSkipNaN: maxSkipNaNAVX,
 		add:        addAVX,
 		sub:        subAVX,

@@ -977,6 +977,31 @@ gather_done:
 	VZEROUPPER
 	RET
 
+// func copyRowsAVX(dst []float32, base *float32, rows []int32)
+// Requires: AVX
+TEXT ·copyRowsAVX(SB), NOSPLIT, $0-56
+	MOVQ dst_base+0(FP), AX
+	MOVQ base+24(FP), CX
+	MOVQ rows_base+32(FP), DX
+	MOVQ rows_len+40(FP), BX
+
+copyrows_loop:
+	TESTQ   BX, BX
+	JZ      copyrows_done
+	MOVLQSX (DX), SI
+	VMOVUPS (CX)(SI*1), Y0
+	VMOVUPS 32(CX)(SI*1), Y1
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000004, DX
+	DECQ    BX
+	JMP     copyrows_loop
+
+copyrows_done:
+	VZEROUPPER
+	RET
+
 // func addAVX(dst []float32, a []float32, b []float32)
 // Requires: AVX
 TEXT ·addAVX(SB), NOSPLIT, $0-72

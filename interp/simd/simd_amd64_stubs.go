@@ -49,6 +49,11 @@ func packRowAVX(dst []float32, src []float32, panels int, stride int)
 //go:noescape
 func gatherRowsAVX(dst []float32, base *float32, rows []int32, idx *[16]int32)
 
+// copyRowsAVX writes 16 floats per row r: dst[16r:16r+16] from base + rows[r] (bytes).
+//
+//go:noescape
+func copyRowsAVX(dst []float32, base *float32, rows []int32)
+
 // addAVX: dst[i] = a[i] + b[i] for i < len(dst).
 // a and b must be at least as long as dst.
 //

@@ -23,6 +23,7 @@ func main() {
 	}
 	packRow()
 	gatherRows()
+	copyRows()
 	binary("addAVX", "dst[i] = a[i] + b[i]", func(a, b Op, d VecVirtual) { VADDPS(b, a, d) })
 	binary("subAVX", "dst[i] = a[i] - b[i]", func(a, b Op, d VecVirtual) { VSUBPS(b, a, d) })
 	binary("mulAVX", "dst[i] = a[i] * b[i]", func(a, b Op, d VecVirtual) { VMULPS(b, a, d) })
@@ -295,6 +296,32 @@ func gatherRows() {
 	DECQ(n)
 	JMP(LabelRef("gather_loop"))
 	Label("gather_done")
+	end()
+}
+
+func copyRows() {
+	TEXT("copyRowsAVX", NOSPLIT, "func(dst []float32, base *float32, rows []int32)")
+	Pragma("noescape")
+	Doc("copyRowsAVX writes 16 floats per row r: dst[16r:16r+16] from base + rows[r] (bytes).")
+	d := Load(Param("dst").Base(), GP64())
+	b := Load(Param("base"), GP64())
+	r := Load(Param("rows").Base(), GP64())
+	n := Load(Param("rows").Len(), GP64())
+	off := GP64()
+	x0, x1 := YMM(), YMM()
+	Label("copyrows_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("copyrows_done"))
+	MOVLQSX(Mem{Base: r}, off)
+	VMOVUPS(Mem{Base: b, Index: off, Scale: 1}, x0)
+	VMOVUPS(Mem{Base: b, Index: off, Scale: 1, Disp: 32}, x1)
+	VMOVUPS(x0, Mem{Base: d})
+	VMOVUPS(x1, Mem{Base: d, Disp: 32})
+	ADDQ(U32(64), d)
+	ADDQ(U32(4), r)
+	DECQ(n)
+	JMP(LabelRef("copyrows_loop"))
+	Label("copyrows_done")
 	end()
 }
 
