@@ -21,10 +21,7 @@ func arith(ctx *Ctx, op byte, a, b *Tensor, f32 func(x, y float32) float32, f64 
 	dt := a.DType
 	switch dt {
 	case onnx.Float:
-		if op != '/' {
-			return arithF32(ctx, op, a, b)
-		}
-		return Binary(ctx, dt, a, b, f32)
+		return arithF32(ctx, op, a, b)
 	case onnx.Double:
 		return Binary(ctx, dt, a, b, f64)
 	case onnx.Float16, onnx.BFloat16:
@@ -61,7 +58,7 @@ func arith(ctx *Ctx, op byte, a, b *Tensor, f32 func(x, y float32) float32, f64 
 	return nil, fmt.Errorf("type %s is not supported", dt)
 }
 
-// arithF32 is Add, Sub or Mul of float32 tensors through the simd kernels:
+// arithF32 is Add, Sub, Mul or Div of float32 tensors through the simd kernels:
 // whole slices when the shapes match, else one call per innermost run of
 // the broadcast (a scalar operand becomes AddScalar or Scale). Every form
 // rounds exactly as x op y does, so results match Binary's.
@@ -90,6 +87,8 @@ func arithF32(ctx *Ctx, op byte, a, b *Tensor) (*Tensor, error) {
 			simd.Add(z, x, y)
 		case '-':
 			simd.Sub(z, x, y)
+		case '/':
+			simd.Div(z, x, y)
 		default:
 			simd.Mul(z, x, y)
 		}
@@ -107,6 +106,8 @@ func arithF32(ctx *Ctx, op byte, a, b *Tensor) (*Tensor, error) {
 				simd.Add(zr, xr, yr)
 			case '-':
 				simd.Sub(zr, xr, yr)
+			case '/':
+				simd.Div(zr, xr, yr)
 			default:
 				simd.Mul(zr, xr, yr)
 			}
@@ -117,6 +118,8 @@ func arithF32(ctx *Ctx, op byte, a, b *Tensor) (*Tensor, error) {
 				simd.AddScalar(zr, xr, c)
 			case '-':
 				simd.AddScalar(zr, xr, -c)
+			case '/':
+				simd.DivScalar(zr, xr, c)
 			default:
 				simd.Scale(zr, xr, c)
 			}
@@ -128,15 +131,20 @@ func arithF32(ctx *Ctx, op byte, a, b *Tensor) (*Tensor, error) {
 			case '-':
 				// c - y as -1·y + c: the product is exact, so one rounding.
 				simd.ScaleShift(zr, yr, -1, c)
+			case '/':
+				simd.ScalarDiv(zr, yr, c)
 			default:
 				simd.Scale(zr, yr, c)
 			}
 		default:
 			f := add[float32]
-			if op == '-' {
+			switch op {
+			case '-':
 				f = sub[float32]
-			} else if op == '*' {
+			case '*':
 				f = mul[float32]
+			case '/':
+				f = func(x, y float32) float32 { return x / y }
 			}
 			for k := range zr {
 				zr[k] = f(x[ia+k*sa], y[ib+k*sb])

@@ -14,6 +14,9 @@ type kernelSet struct {
 	add        func(dst, a, b []float32)
 	sub        func(dst, a, b []float32)
 	mul        func(dst, a, b []float32)
+	div        func(dst, a, b []float32)
+	divScalar  func(dst, x []float32, c float32)
+	scalarDiv  func(dst, x []float32, c float32)
 	axpy       func(y, x []float32, alpha float32)
 	scaleShift func(dst, x []float32, s, t float32)
 	biasClip   func(dst, x []float32, bias, lo, hi float32)
@@ -44,6 +47,9 @@ var goKernels = &kernelSet{
 	add:        addGo,
 	sub:        subGo,
 	mul:        mulGo,
+	div:        divGo,
+	divScalar:  divScalarGo,
+	scalarDiv:  scalarDivGo,
 	axpy:       axpyGo,
 	scaleShift: scaleShiftGo,
 	biasClip:   biasClipGo,

@@ -26,6 +26,16 @@ func Sub(dst, a, b []float32) { need("Sub", len(dst), a, b); ks.sub(dst, a, b) }
 // Mul sets dst[i] = a[i] * b[i].
 func Mul(dst, a, b []float32) { need("Mul", len(dst), a, b); ks.mul(dst, a, b) }
 
+// Div sets dst[i] = a[i] / b[i].
+func Div(dst, a, b []float32) { need("Div", len(dst), a, b); ks.div(dst, a, b) }
+
+// DivScalar sets dst[i] = x[i] / c (a true division: x·(1/c) rounds
+// differently).
+func DivScalar(dst, x []float32, c float32) { need("DivScalar", len(dst), x); ks.divScalar(dst, x, c) }
+
+// ScalarDiv sets dst[i] = c / x[i].
+func ScalarDiv(dst, x []float32, c float32) { need("ScalarDiv", len(dst), x); ks.scalarDiv(dst, x, c) }
+
 // MaxSkipNaN is dst[i] = a[i] if a[i] > b[i], else b[i]: with b a running
 // maximum free of NaN, NaNs in a are skipped, as max pooling skips them.
 func MaxSkipNaN(dst, a, b []float32) {

@@ -83,6 +83,27 @@ func maxSkipNaNGo(dst, a, b []float32) {
 	}
 }
 
+func divGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] / b[i]
+	}
+}
+
+func divScalarGo(dst, x []float32, c float32) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] = x[i] / c
+	}
+}
+
+func scalarDivGo(dst, x []float32, c float32) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] = c / x[i]
+	}
+}
+
 func addGo(dst, a, b []float32) {
 	a, b = a[:len(dst)], b[:len(dst)]
 	for i := range dst {

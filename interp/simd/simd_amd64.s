@@ -1173,6 +1173,171 @@ mulAVX_done:
 	VZEROUPPER
 	RET
 
+// func divAVX(dst []float32, a []float32, b []float32)
+// Requires: AVX
+TEXT ·divAVX(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), AX
+	MOVQ a_base+24(FP), CX
+	MOVQ b_base+48(FP), DX
+	MOVQ dst_len+8(FP), BX
+
+divAVX_loopu:
+	CMPQ    BX, $0x20
+	JL      divAVX_loop1
+	VMOVUPS (CX), Y0
+	VDIVPS  (DX), Y0, Y0
+	VMOVUPS Y0, (AX)
+	VMOVUPS 32(CX), Y0
+	VDIVPS  32(DX), Y0, Y0
+	VMOVUPS Y0, 32(AX)
+	VMOVUPS 64(CX), Y0
+	VDIVPS  64(DX), Y0, Y0
+	VMOVUPS Y0, 64(AX)
+	VMOVUPS 96(CX), Y0
+	VDIVPS  96(DX), Y0, Y0
+	VMOVUPS Y0, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	SUBQ    $0x00000020, BX
+	JMP     divAVX_loopu
+
+divAVX_loop1:
+	CMPQ    BX, $0x08
+	JL      divAVX_tail
+	VMOVUPS (CX), Y0
+	VDIVPS  (DX), Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, BX
+	JMP     divAVX_loop1
+
+divAVX_tail:
+	TESTQ      BX, BX
+	JZ         divAVX_done
+	MOVQ       $0x00000008, SI
+	SUBQ       BX, SI
+	LEAQ       tailmask<>+0(SB), BX
+	VMOVDQU    (BX)(SI*4), Y0
+	VMASKMOVPS (CX), Y0, Y1
+	VMASKMOVPS (DX), Y0, Y2
+	VDIVPS     Y2, Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+divAVX_done:
+	VZEROUPPER
+	RET
+
+// func divScalarAVX(dst []float32, x []float32, c float32)
+// Requires: AVX
+TEXT ·divScalarAVX(SB), NOSPLIT, $0-52
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	VBROADCASTSS c+48(FP), Y0
+
+divScalarAVX_loopu:
+	CMPQ    DX, $0x20
+	JL      divScalarAVX_loop1
+	VMOVUPS (CX), Y1
+	VDIVPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	VMOVUPS 32(CX), Y1
+	VDIVPS  Y0, Y1, Y1
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS 64(CX), Y1
+	VDIVPS  Y0, Y1, Y1
+	VMOVUPS Y1, 64(AX)
+	VMOVUPS 96(CX), Y1
+	VDIVPS  Y0, Y1, Y1
+	VMOVUPS Y1, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	SUBQ    $0x00000020, DX
+	JMP     divScalarAVX_loopu
+
+divScalarAVX_loop1:
+	CMPQ    DX, $0x08
+	JL      divScalarAVX_tail
+	VMOVUPS (CX), Y1
+	VDIVPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	SUBQ    $0x00000008, DX
+	JMP     divScalarAVX_loop1
+
+divScalarAVX_tail:
+	TESTQ      DX, DX
+	JZ         divScalarAVX_done
+	MOVQ       $0x00000008, BX
+	SUBQ       DX, BX
+	LEAQ       tailmask<>+0(SB), DX
+	VMOVDQU    (DX)(BX*4), Y1
+	VMASKMOVPS (CX), Y1, Y2
+	VDIVPS     Y0, Y2, Y2
+	VMASKMOVPS Y2, Y1, (AX)
+
+divScalarAVX_done:
+	VZEROUPPER
+	RET
+
+// func scalarDivAVX(dst []float32, x []float32, c float32)
+// Requires: AVX
+TEXT ·scalarDivAVX(SB), NOSPLIT, $0-52
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	VBROADCASTSS c+48(FP), Y0
+
+scalarDivAVX_loopu:
+	CMPQ    DX, $0x20
+	JL      scalarDivAVX_loop1
+	VMOVUPS (CX), Y1
+	VDIVPS  Y1, Y0, Y1
+	VMOVUPS Y1, (AX)
+	VMOVUPS 32(CX), Y1
+	VDIVPS  Y1, Y0, Y1
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS 64(CX), Y1
+	VDIVPS  Y1, Y0, Y1
+	VMOVUPS Y1, 64(AX)
+	VMOVUPS 96(CX), Y1
+	VDIVPS  Y1, Y0, Y1
+	VMOVUPS Y1, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	SUBQ    $0x00000020, DX
+	JMP     scalarDivAVX_loopu
+
+scalarDivAVX_loop1:
+	CMPQ    DX, $0x08
+	JL      scalarDivAVX_tail
+	VMOVUPS (CX), Y1
+	VDIVPS  Y1, Y0, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	SUBQ    $0x00000008, DX
+	JMP     scalarDivAVX_loop1
+
+scalarDivAVX_tail:
+	TESTQ      DX, DX
+	JZ         scalarDivAVX_done
+	MOVQ       $0x00000008, BX
+	SUBQ       DX, BX
+	LEAQ       tailmask<>+0(SB), DX
+	VMOVDQU    (DX)(BX*4), Y1
+	VMASKMOVPS (CX), Y1, Y2
+	VDIVPS     Y2, Y0, Y2
+	VMASKMOVPS Y2, Y1, (AX)
+
+scalarDivAVX_done:
+	VZEROUPPER
+	RET
+
 // func maxSkipNaNAVX(dst []float32, a []float32, b []float32)
 // Requires: AVX
 TEXT ·maxSkipNaNAVX(SB), NOSPLIT, $0-72

@@ -72,6 +72,24 @@ func subAVX(dst []float32, a []float32, b []float32)
 //go:noescape
 func mulAVX(dst []float32, a []float32, b []float32)
 
+// divAVX: dst[i] = a[i] / b[i] for i < len(dst).
+// a and b must be at least as long as dst.
+//
+//go:noescape
+func divAVX(dst []float32, a []float32, b []float32)
+
+// divScalarAVX: dst[i] = x[i] / c for i < len(dst).
+// x must be at least as long as dst.
+//
+//go:noescape
+func divScalarAVX(dst []float32, x []float32, c float32)
+
+// scalarDivAVX: dst[i] = c / x[i] for i < len(dst).
+// x must be at least as long as dst.
+//
+//go:noescape
+func scalarDivAVX(dst []float32, x []float32, c float32)
+
 // maxSkipNaNAVX: dst[i] = a[i] if a[i] > b[i], else b[i] for i < len(dst).
 // a and b must be at least as long as dst.
 //

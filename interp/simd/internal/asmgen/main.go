@@ -27,6 +27,9 @@ func main() {
 	binary("addAVX", "dst[i] = a[i] + b[i]", func(a, b Op, d VecVirtual) { VADDPS(b, a, d) })
 	binary("subAVX", "dst[i] = a[i] - b[i]", func(a, b Op, d VecVirtual) { VSUBPS(b, a, d) })
 	binary("mulAVX", "dst[i] = a[i] * b[i]", func(a, b Op, d VecVirtual) { VMULPS(b, a, d) })
+	binary("divAVX", "dst[i] = a[i] / b[i]", func(a, b Op, d VecVirtual) { VDIVPS(b, a, d) })
+	withScalar("divScalarAVX", "dst[i] = x[i] / c", func(x, c VecVirtual) { VDIVPS(c, x, x) })
+	withScalar("scalarDivAVX", "dst[i] = c / x[i]", func(x, c VecVirtual) { VDIVPS(x, c, x) })
 	// VMAXPS returns its second source when either is NaN: a NaN in a
 	// keeps b (max pooling skips NaN taps).
 	binary("maxSkipNaNAVX", "dst[i] = a[i] if a[i] > b[i], else b[i]", func(a, b Op, d VecVirtual) { VMAXPS(b, a, d) })
@@ -395,6 +398,26 @@ func binary(name, what string, op func(a, b Op, d VecVirtual)) {
 			bop = y
 		}
 		op(x, bop, x)
+		store(x, d, disp, m)
+	})
+	end()
+}
+
+// withScalar emits dst[i] = op(x[i], c) for a broadcast scalar c; op
+// leaves its result in x.
+func withScalar(name, what string, op func(x, c VecVirtual)) {
+	TEXT(name, NOSPLIT, "func(dst, x []float32, c float32)")
+	Pragma("noescape")
+	Doc(name+": "+what+" for i < len(dst).", "x must be at least as long as dst.")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	c := YMM()
+	bcastParam("c", c)
+	stream(name, n, []Register{d, px}, 4, func(disp int, m Op) {
+		x := YMM()
+		load(px, disp, m, x)
+		op(x, c)
 		store(x, d, disp, m)
 	})
 	end()
