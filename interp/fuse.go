@@ -32,16 +32,28 @@ type convEpilogue struct {
 }
 
 // finishChannels adds bias[j] (nil: none) to row j (of length osz) of the
-// m rows of y, then applies epi (nil: none) to the row while it is hot.
+// m rows of y, then applies epi (nil: none) to the row.
 func finishChannels(y []float32, m, osz int, bias []float32, epi *convEpilogue) {
 	if epi == nil {
 		addChannelBias(y, bias, osz)
 		return
 	}
-	for j := 0; j < m; j++ {
-		row := y[j*osz : (j+1)*osz]
+	finishColumns(y, osz, 0, m, 0, osz, bias, epi)
+}
+
+// finishColumns finishes columns [q0, q1) of output channels [j0, j1), row
+// j at y[(j-j0)·ldy:]: bias[j] (nil: none) then epi (nil: none). The
+// convolutions call it on each piece of output as soon as it is computed,
+// while it is in cache; per element it is the same arithmetic as
+// finishChannels.
+func finishColumns(y []float32, ldy, j0, j1, q0, q1 int, bias []float32, epi *convEpilogue) {
+	for j := j0; j < j1; j++ {
+		row := y[(j-j0)*ldy+q0 : (j-j0)*ldy+q1]
 		if bias != nil {
 			simd.AddScalar(row, row, bias[j])
+		}
+		if epi == nil {
+			continue
 		}
 		switch {
 		case epi.k != nil && epi.clip:

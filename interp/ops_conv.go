@@ -215,8 +215,12 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 	if cg == 1 && mg == 1 {
 		p.C = c
 		for b := 0; b < n; b++ {
-			simd.DepthwiseConv2D(out[b*m*osz:(b+1)*m*osz], x[b*c*isz:(b+1)*c*isz], w, bias, p, th)
-			finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, nil, epi)
+			y := out[b*m*osz : (b+1)*m*osz]
+			var done func(int)
+			if epi != nil {
+				done = func(j int) { finishColumns(y[j*osz:], osz, j, j+1, 0, osz, nil, epi) }
+			}
+			simd.DepthwiseConv2D(y, x[b*c*isz:(b+1)*c*isz], w, bias, p, th, done)
 		}
 		return
 	}
@@ -226,9 +230,13 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 		for b := 0; b < n; b++ {
 			for gi := 0; gi < grp; gi++ {
 				xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
-				simd.ConvPacked(out[(b*m+gi*mg)*osz:(b*m+(gi+1)*mg)*osz], pa[gi], xg, p, th)
+				y := out[(b*m+gi*mg)*osz : (b*m+(gi+1)*mg)*osz]
+				var done func(q0, q1 int)
+				if bias != nil || epi != nil {
+					done = func(q0, q1 int) { finishColumns(y, osz, gi*mg, (gi+1)*mg, q0, q1, bias, epi) }
+				}
+				simd.ConvPacked(y, pa[gi], xg, p, th, done)
 			}
-			finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, bias, epi)
 		}
 		return
 	}
@@ -236,12 +244,22 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 	if !direct {
 		col = ctx.scratch(simd.PackedBSize(kdim, osz))
 	}
+	chunked := direct && pa != nil && (bias != nil || epi != nil)
 	for b := 0; b < n; b++ {
 		for gi := 0; gi < grp; gi++ {
 			xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
 			wg := w[gi*mg*kdim : (gi+1)*mg*kdim]
 			dst := out[(b*m+gi*mg)*osz : (b*m+(gi+1)*mg)*osz]
 			switch {
+			case chunked:
+				// Column chunks whose input and output stay in cache, each
+				// finished right after its GEMM.
+				nc := max(4*16, (96<<10)/(mg+kdim)/16*16)
+				for q0 := 0; q0 < osz; q0 += nc {
+					q1 := min(osz, q0+nc)
+					simd.SgemmPackedA(pa[gi], false, q1-q0, xg[q0:], osz, nil, 0, dst[q0:], osz, th)
+					finishColumns(dst, osz, gi*mg, (gi+1)*mg, q0, q1, bias, epi)
+				}
 			case direct && pa != nil:
 				simd.SgemmPackedA(pa[gi], false, osz, xg, osz, nil, 0, dst, osz, th)
 			case direct:
@@ -254,7 +272,9 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 				simd.SgemmPacked(false, mg, osz, kdim, 1, wg, kdim, col, 0, dst, osz, th)
 			}
 		}
-		finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, bias, epi)
+		if !chunked {
+			finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, bias, epi)
+		}
 	}
 }
 

@@ -164,7 +164,7 @@ func BenchmarkDepthwise(b *testing.B) {
 			b.Run(fmt.Sprintf("s%d/%s", s, k.name), func(b *testing.B) {
 				with(k, func() {
 					for b.Loop() {
-						DepthwiseConv2D(y, x, w, nil, p, 1)
+						DepthwiseConv2D(y, x, w, nil, p, 1, nil)
 					}
 				})
 				b.ReportMetric(float64(2*9*p.C*p.OutH*p.OutW*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")

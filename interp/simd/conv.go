@@ -178,8 +178,11 @@ const ConvChunkFloats = 64 << 10
 // p.N()) = filters · im2col(x), with the filters packed by PackA(false, M,
 // p.K(), 1, w, p.K()). It works in column chunks of about ConvChunkFloats
 // floats of im2col, each written and multiplied while in cache, and spreads
-// the chunks over up to threads goroutines (im2col included).
-func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int) {
+// the chunks over up to threads goroutines (im2col included). done, when
+// not nil, is called with each chunk's columns [q0, q1) as soon as every
+// output row has them, on the goroutine that computed them: the place for
+// an epilogue while the chunk is in cache.
+func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int, done func(q0, q1 int)) {
 	p.check("ConvPacked")
 	K, N := p.K(), p.N()
 	if pa.k != K {
@@ -211,6 +214,9 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 			q0, q1 := ch*nc, min(N, (ch+1)*nc)
 			im2colPanels(col, planes, &p, ph, pw, taps, &w.idx, q0, q1)
 			SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, 1)
+			if done != nil {
+				done(q0, q1)
+			}
 		}
 	}
 	threads = min(threads, chunks)
@@ -257,8 +263,9 @@ func padPlanes(dst, x []float32, p *ConvParams, ph, pw int) {
 // per channel): y[c] = bias[c] + x[c] ⋆ w[c], x C×H×W, w C×KH×KW, y
 // C×OutH×OutW, bias nil or C floats. 3×3 filters with stride 1 or 2 and no
 // dilation run a direct vector kernel; other shapes a scalar loop. Channels
-// are spread over up to threads goroutines.
-func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int) {
+// are spread over up to threads goroutines. done, when not nil, is called
+// with each channel right after it is computed, on its goroutine.
+func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done func(c int)) {
 	p.check("DepthwiseConv2D")
 	if p.C == 0 || p.OutH == 0 || p.OutW == 0 {
 		return
@@ -287,9 +294,15 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int) {
 			if padded {
 				// The writes past a row stay inside this channel's rows.
 				dwPadded(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*9:(c+1)*9], b, &p, ws, c == c0)
+				if done != nil {
+					done(c)
+				}
 				continue
 			}
 			dwChannel(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, zero)
+			if done != nil {
+				done(c)
+			}
 		}
 	}
 	work := p.C * p.OutH * p.OutW * p.KH * p.KW

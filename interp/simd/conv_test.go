@@ -109,7 +109,7 @@ func TestDepthwise(t *testing.T) {
 						bias = randSlice(r, p.C)
 					}
 					y := make([]float32, p.C*p.N())
-					DepthwiseConv2D(y, x, w, bias, p, 2)
+					DepthwiseConv2D(y, x, w, bias, p, 2, nil)
 					ref, mag := naiveConv(x, w, bias, p.C, p, true)
 					for i := range y {
 						if d := math.Abs(float64(y[i]) - ref[i]); !(d <= gemmTol(p.KH*p.KW, mag[i])) {
@@ -134,10 +134,22 @@ func TestDepthwiseWide(t *testing.T) {
 					p.OutH, p.OutW = (12+2-3)/s+1, (w+2-3)/s+1
 					x, wt, b := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*9), randSlice(r, p.C)
 					y := make([]float32, p.C*p.N())
-					DepthwiseConv2D(y, x, wt, b, p, 2)
+					// done sees each channel once, finished: it negates it.
+					seen := make([]int, p.C)
+					DepthwiseConv2D(y, x, wt, b, p, 2, func(c int) {
+						seen[c]++
+						for i := c * p.N(); i < (c+1)*p.N(); i++ {
+							y[i] = -y[i]
+						}
+					})
 					ref, mag := naiveConv(x, wt, b, p.C, p, true)
+					for c, n := range seen {
+						if n != 1 {
+							t.Fatalf("%s %s: done called %d times for channel %d", k.name, fmt.Sprint(p), n, c)
+						}
+					}
 					for i := range y {
-						if d := math.Abs(float64(y[i]) - ref[i]); !(d <= gemmTol(9, mag[i])) {
+						if d := math.Abs(float64(-y[i]) - ref[i]); !(d <= gemmTol(9, mag[i])) {
 							t.Fatalf("%s %s: y[%d] = %v, want %v", k.name, fmt.Sprint(p), i, y[i], ref[i])
 						}
 					}
@@ -163,9 +175,23 @@ func TestConvPacked(t *testing.T) {
 					pa := PackA(false, M, p.K(), 1, w, p.K())
 					for _, th := range []int{1, 2} {
 						y := randSlice(r, M*p.N())
-						ConvPacked(y, pa, x, p, th)
+						// done sees each column once, finished: it negates it.
+						seen := make([]int, p.N())
+						ConvPacked(y, pa, x, p, th, func(q0, q1 int) {
+							for q := q0; q < q1; q++ {
+								seen[q]++
+								for j := 0; j < M; j++ {
+									y[j*p.N()+q] = -y[j*p.N()+q]
+								}
+							}
+						})
+						for q, n := range seen {
+							if n != 1 {
+								t.Fatalf("%s %+v: done called %d times for column %d", k.name, p, n, q)
+							}
+						}
 						for i := range y {
-							if d := math.Abs(float64(y[i]) - ref[i]); !(d <= gemmTol(p.K(), mag[i])) {
+							if d := math.Abs(float64(-y[i]) - ref[i]); !(d <= gemmTol(p.K(), mag[i])) {
 								t.Fatalf("%s %+v M=%d threads=%d: y[%d] = %v, want %v", k.name, p, M, th, i, y[i], ref[i])
 							}
 						}
