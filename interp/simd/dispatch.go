@@ -27,6 +27,7 @@ type kernelSet struct {
 	erf        func(dst, x []float32)
 	gelu       func(dst, x []float32)
 	sum        func(x []float32) float32
+	dot        func(a, b []float32) float32
 	max        func(x []float32) float32
 	expSubSum  func(dst, x []float32, m float32) float32
 	sumSqDev   func(x []float32, mean float32) float32
@@ -60,6 +61,7 @@ var goKernels = &kernelSet{
 	erf:        erfSliceGo,
 	gelu:       geluSliceGo,
 	sum:        sumGo,
+	dot:        dotGo,
 	max:        maxGo,
 	expSubSum:  expSubSumGo,
 	sumSqDev:   sumSqDevGo,

@@ -36,6 +36,9 @@ func DivScalar(dst, x []float32, c float32) { need("DivScalar", len(dst), x); ks
 // ScalarDiv sets dst[i] = c / x[i].
 func ScalarDiv(dst, x []float32, c float32) { need("ScalarDiv", len(dst), x); ks.scalarDiv(dst, x, c) }
 
+// Dot returns Σ a[i]·b[i] over len(a), b at least as long.
+func Dot(a, b []float32) float32 { need("Dot", len(a), b); return ks.dot(a, b) }
+
 // MaxSkipNaN is dst[i] = a[i] if a[i] > b[i], else b[i]: with b a running
 // maximum free of NaN, NaNs in a are skipped, as max pooling skips them.
 func MaxSkipNaN(dst, a, b []float32) {

@@ -82,7 +82,7 @@ const gemvRows = 2
 
 // gemv computes C = alpha·op(A)·op(B) + beta·C row by row without packing:
 // a row of C gathers rows of B (Axpy) or, with B transposed, takes dot
-// products with them (Mul then Sum, in eight lanes).
+// products with them.
 func gemv(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	scaleC(m, n, beta, c, ldc)
 	ws := wsPool.Get().(*workspace)
@@ -102,15 +102,12 @@ func gemv(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 			continue
 		}
 		// Dot products need A's row contiguous, scaled by alpha.
-		arow := aligned(&ws.a, 2*k)
-		prod := arow[k:]
-		arow = arow[:k]
+		arow := aligned(&ws.a, k)
 		for p := range arow {
 			arow[p] = alpha * at(i, p)
 		}
 		for j := range crow {
-			ks.mul(prod, arow, b[j*ldb:j*ldb+k])
-			crow[j] += ks.sum(prod)
+			crow[j] += ks.dot(arow, b[j*ldb:j*ldb+k])
 		}
 	}
 }

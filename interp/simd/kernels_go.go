@@ -292,6 +292,25 @@ func sumGo(x []float32) float32 {
 	return s
 }
 
+func dotGo(a, b []float32) float32 {
+	b = b[:len(a)]
+	var l [8]float32
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		for j := range l {
+			l[j] += a[i+j] * b[i+j]
+		}
+	}
+	for j := 0; i < len(a); i, j = i+1, j+1 {
+		l[j] += a[i] * b[i]
+	}
+	var s float32
+	for _, v := range l {
+		s += v
+	}
+	return s
+}
+
 func maxGo(x []float32) float32 {
 	m := float32(math.Inf(-1))
 	for _, v := range x {

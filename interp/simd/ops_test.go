@@ -108,6 +108,11 @@ func TestElementwiseTwins(t *testing.T) {
 				d[0] = Sum(clean)
 			}
 		})
+		check("Dot", 1e-4, func(d []float32) {
+			if n > 0 {
+				d[0] = Dot(clean, b[1:n+1])
+			}
+		})
 		check("Max", 0, func(d []float32) {
 			if n > 0 {
 				d[0] = Max(clean)
@@ -138,6 +143,15 @@ func TestReductionsExact(t *testing.T) {
 				}
 				if got := Max(x); float64(got) != m {
 					t.Errorf("%s Max n=%d: %v want %v", k.name, n, got, m)
+				}
+				y := randSlice(r, n)
+				var d, dmag float64
+				for i := range x {
+					d += float64(x[i]) * float64(y[i])
+					dmag += math.Abs(float64(x[i]) * float64(y[i]))
+				}
+				if got := Dot(x, y); math.Abs(float64(got)-d) > 1e-6*dmag+1e-7 {
+					t.Errorf("%s Dot n=%d: %v want %v", k.name, n, got, d)
 				}
 				sm := make([]float32, n)
 				Softmax(sm, x)

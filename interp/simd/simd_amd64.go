@@ -33,6 +33,7 @@ var asmKernels = func() *kernelSet {
 		erf:        erfAVX,
 		gelu:       geluAVX,
 		sum:        sumAVX,
+		dot:        dotAVX,
 		max:        maxAVX,
 		expSubSum:  expSubSumAVX,
 		sumSqDev:   sumSqDevAVX,

@@ -2894,6 +2894,66 @@ sum_done:
 	VZEROUPPER
 	RET
 
+// func dotAVX(a []float32, b []float32) float32
+// Requires: AVX, FMA3
+TEXT ·dotAVX(SB), NOSPLIT, $0-52
+	MOVQ   a_base+0(FP), AX
+	MOVQ   b_base+24(FP), CX
+	MOVQ   a_len+8(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+dot_loopu:
+	CMPQ        DX, $0x20
+	JL          dot_loop1
+	VMOVUPS     (AX), Y4
+	VFMADD231PS (CX), Y4, Y0
+	VMOVUPS     32(AX), Y4
+	VFMADD231PS 32(CX), Y4, Y1
+	VMOVUPS     64(AX), Y4
+	VFMADD231PS 64(CX), Y4, Y2
+	VMOVUPS     96(AX), Y4
+	VFMADD231PS 96(CX), Y4, Y3
+	ADDQ        $0x00000080, AX
+	ADDQ        $0x00000080, CX
+	SUBQ        $0x00000020, DX
+	JMP         dot_loopu
+
+dot_loop1:
+	CMPQ        DX, $0x08
+	JL          dot_tail
+	VMOVUPS     (AX), Y4
+	VFMADD231PS (CX), Y4, Y0
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, CX
+	SUBQ        $0x00000008, DX
+	JMP         dot_loop1
+
+dot_tail:
+	TESTQ       DX, DX
+	JZ          dot_done
+	MOVQ        $0x00000008, BX
+	SUBQ        DX, BX
+	LEAQ        tailmask<>+0(SB), DX
+	VMOVDQU     (DX)(BX*4), Y4
+	VMASKMOVPS  (AX), Y4, Y5
+	VMASKMOVPS  (CX), Y4, Y4
+	VFMADD231PS Y4, Y5, Y0
+
+dot_done:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, ret+48(FP)
+	VZEROUPPER
+	RET
+
 // func maxAVX(x []float32) float32
 // Requires: AVX
 TEXT ·maxAVX(SB), NOSPLIT, $0-28

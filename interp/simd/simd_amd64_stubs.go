@@ -146,6 +146,12 @@ func geluAVX(dst []float32, x []float32)
 //go:noescape
 func sumAVX(x []float32) float32
 
+// dotAVX returns Σ a[i]·b[i] for i < len(a), in four eight-lane FMA accumulators.
+// b must be at least as long as a.
+//
+//go:noescape
+func dotAVX(a []float32, b []float32) float32
+
 // maxAVX returns the largest element of x (-Inf if empty); NaN handling is unspecified.
 //
 //go:noescape

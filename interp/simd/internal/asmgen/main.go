@@ -43,6 +43,7 @@ func main() {
 	unary("erfAVX", "dst[i] = erf(x[i])", 2, erf)
 	unary("geluAVX", "dst[i] = x[i]/2 * (1 + erf(x[i]/sqrt 2))", 2, gelu)
 	sum()
+	dot()
 	maxReduce()
 	expSubSum()
 	sumSqDev()
@@ -678,6 +679,41 @@ func sum() {
 	accs := sumAccs(px, n, "sum", zero, func(x VecVirtual, _ Op, acc VecVirtual) { VADDPS(x, acc, acc) })
 	hsum(accs)
 	storeRet(accs.AsX())
+	end()
+}
+
+func dot() {
+	TEXT("dotAVX", NOSPLIT, "func(a, b []float32) float32")
+	Pragma("noescape")
+	Doc("dotAVX returns Σ a[i]·b[i] for i < len(a), in four eight-lane FMA accumulators.", "b must be at least as long as a.")
+	pa := Load(Param("a").Base(), GP64())
+	pb := Load(Param("b").Base(), GP64())
+	n := Load(Param("a").Len(), GP64())
+	accs := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	for _, a := range accs {
+		VXORPS(a, a, a)
+	}
+	i := 0
+	stream("dot", n, []Register{pa, pb}, 4, func(disp int, m Op) {
+		x := YMM()
+		load(pa, disp, m, x)
+		if disp == 0 {
+			i = 0
+		}
+		if m == nil {
+			VFMADD231PS(Mem{Base: pb, Disp: disp}, x, accs[i%4])
+		} else {
+			y := YMM()
+			load(pb, disp, m, y)
+			VFMADD231PS(y, x, accs[i%4])
+		}
+		i++
+	})
+	VADDPS(accs[1], accs[0], accs[0])
+	VADDPS(accs[3], accs[2], accs[2])
+	VADDPS(accs[2], accs[0], accs[0])
+	hsum(accs[0])
+	storeRet(accs[0].AsX())
 	end()
 }
 
