@@ -245,6 +245,7 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 		col = ctx.scratch(simd.PackedBSize(kdim, osz))
 	}
 	chunked := direct && pa != nil && (bias != nil || epi != nil)
+	kc := simd.ConvKBlock(osz, kdim) // ONNX Runtime's K blocks, so the sums round alike
 	for b := 0; b < n; b++ {
 		for gi := 0; gi < grp; gi++ {
 			xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
@@ -257,16 +258,16 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 				nc := max(4*16, (96<<10)/(mg+kdim)/16*16)
 				for q0 := 0; q0 < osz; q0 += nc {
 					q1 := min(osz, q0+nc)
-					simd.SgemmPackedA(pa[gi], false, q1-q0, xg[q0:], osz, nil, 0, dst[q0:], osz, th)
+					simd.SgemmPackedA(pa[gi], false, q1-q0, xg[q0:], osz, nil, 0, dst[q0:], osz, kc, th)
 					finishColumns(dst, osz, gi*mg, (gi+1)*mg, q0, q1, bias, epi)
 				}
 			case direct && pa != nil:
-				simd.SgemmPackedA(pa[gi], false, osz, xg, osz, nil, 0, dst, osz, th)
+				simd.SgemmPackedA(pa[gi], false, osz, xg, osz, nil, 0, dst, osz, kc, th)
 			case direct:
 				simd.Sgemm(false, false, mg, osz, kdim, 1, wg, kdim, xg, osz, 0, dst, osz, th)
 			case pa != nil:
 				simd.Im2colPacked(col, xg, p)
-				simd.SgemmPackedA(pa[gi], false, osz, nil, 0, col, 0, dst, osz, th)
+				simd.SgemmPackedA(pa[gi], false, osz, nil, 0, col, 0, dst, osz, kc, th)
 			default:
 				simd.Im2colPacked(col, xg, p)
 				simd.SgemmPacked(false, mg, osz, kdim, 1, wg, kdim, col, 0, dst, osz, th)

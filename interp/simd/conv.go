@@ -203,6 +203,7 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	planes := aligned(&ws.b, p.C*ph*pw)
 	padPlanes(planes, x, &p, ph, pw)
 	taps := im2colTaps(&ws.rows, planes, &p, ph, pw)
+	kc := ConvKBlock(N, K) // ONNX Runtime's blocks: the same sums
 	// Chunks of whole panels, at least four so the filters are reused.
 	nc := max(4*nr, ConvChunkFloats/K/nr*nr)
 	chunks := (N + nc - 1) / nc
@@ -213,7 +214,7 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 		for ch := c0; ch < c1; ch++ {
 			q0, q1 := ch*nc, min(N, (ch+1)*nc)
 			im2colPanels(col, planes, &p, ph, pw, taps, &w.idx, q0, q1)
-			SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, 1)
+			SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, kc, 1)
 			if done != nil {
 				done(q0, q1)
 			}
@@ -423,9 +424,8 @@ func dwChannel(y, x, w []float32, bias float32, p *ConvParams, zero []float32) {
 				// Inside the row: three taps per row, padding rows read zero.
 				iw := ow*s - p.PadL
 				r0, r1, r2 := rows[0][iw:iw+3], rows[1][iw:iw+3], rows[2][iw:iw+3]
-				yr[ow] = bias + r0[0]*w[0] + r0[1]*w[1] + r0[2]*w[2] +
-					r1[0]*w[3] + r1[1]*w[4] + r1[2]*w[5] +
-					r2[0]*w[6] + r2[1]*w[7] + r2[2]*w[8]
+				x := [9]float32{r0[0], r0[1], r0[2], r1[0], r1[1], r1[2], r2[0], r2[1], r2[2]}
+				yr[ow] = dw9(&x, w, bias)
 				continue
 			}
 			yr[ow] = dwPoint(x, w, bias, p, oh, ow)
@@ -433,21 +433,33 @@ func dwChannel(y, x, w []float32, bias float32, p *ConvParams, zero []float32) {
 	}
 }
 
-// dwPoint is one output of the scalar fallback.
+// dwPoint is one output of the scalar fallback, summed in ONNX Runtime's
+// order for any kernel size: taps (padding included, as zero products) in
+// groups of four, then a pair, then one, each group's sum added to the
+// running total (started at +0), then the bias.
 func dwPoint(x, w []float32, bias float32, p *ConvParams, oh, ow int) float32 {
-	sum := bias
-	for i := 0; i < p.KH; i++ {
+	taps := p.KH * p.KW
+	prod := func(k int) float32 {
+		i, j := k/p.KW, k%p.KW
 		ih := oh*p.StrideH - p.PadT + i*p.DilH
-		if ih < 0 || ih >= p.H {
-			continue
+		iw := ow*p.StrideW - p.PadL + j*p.DilW
+		v := float32(0)
+		if ih >= 0 && ih < p.H && iw >= 0 && iw < p.W {
+			v = x[ih*p.W+iw]
 		}
-		for j := 0; j < p.KW; j++ {
-			iw := ow*p.StrideW - p.PadL + j*p.DilW
-			if iw < 0 || iw >= p.W {
-				continue
-			}
-			sum += x[ih*p.W+iw] * w[i*p.KW+j]
-		}
+		return float32(v * w[k])
 	}
-	return sum
+	acc := float32(0)
+	k := 0
+	for ; k+4 <= taps; k += 4 {
+		acc = prod(k) + prod(k+1) + prod(k+2) + prod(k+3) + acc
+	}
+	if taps-k >= 2 {
+		acc = prod(k) + prod(k+1) + acc
+		k += 2
+	}
+	if k < taps {
+		acc = prod(k) + acc
+	}
+	return acc + bias
 }

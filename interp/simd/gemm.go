@@ -134,7 +134,9 @@ func SgemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, 
 
 // PackedA is alpha·op(A) packed once for many products with the same left
 // operand (a convolution's filters, a layer's weights): packing A costs as
-// much as the multiply-adds when N is small.
+// much as the multiply-adds when N is small. Each panel of mr rows holds
+// the whole depth (k steps of mr floats), so that a product can cut K into
+// blocks of any size.
 type PackedA struct {
 	m, k int
 	data []float32
@@ -149,21 +151,17 @@ func PackA(transA bool, m, k int, alpha float32, a []float32, lda int) *PackedA 
 	}
 	checkMat("A", transA, m, k, a, lda)
 	pa.data = make([]float32, m*k)
-	kc := split(k, blockKC, 1)
-	// Per k block, the panels of all m rows, as serial's packA lays out one
-	// row block: a block starting at row i (a multiple of mr) is then at
-	// pc·m + i·kcb.
-	for pc := 0; pc < k; pc += kc {
-		kcb := min(kc, k-pc)
-		packA(transA, a, lda, 0, pc, m, kcb, alpha, pa.data[pc*m:])
-	}
+	packA(transA, a, lda, 0, 0, m, k, alpha, pa.data)
 	return pa
 }
 
 // SgemmPackedA is Sgemm with A pre-packed: C = PackA(...)·op(B) + beta·C,
 // with op(B) k×n from b (row stride ldb, transposed when transB) or, when bp
-// is not nil, already in the PackB layout.
-func SgemmPackedA(pa *PackedA, transB bool, n int, b []float32, ldb int, bp []float32, beta float32, c []float32, ldc int, threads int) {
+// is not nil, already in the PackB layout. kc is the depth of the K blocks
+// (0: the default blocking): each C element sums its products in K order,
+// block by block, each block from zero and then added to C, so kc fixes the
+// rounding (ConvKBlock gives ONNX Runtime's).
+func SgemmPackedA(pa *PackedA, transB bool, n int, b []float32, ldb int, bp []float32, beta float32, c []float32, ldc int, kc, threads int) {
 	m, k := pa.m, pa.k
 	if m <= 0 || n <= 0 {
 		return
@@ -180,8 +178,30 @@ func SgemmPackedA(pa *PackedA, transB bool, n int, b []float32, ldb int, bp []fl
 	} else {
 		checkMat("B", transB, k, n, b, ldb)
 	}
-	g := gemmArgs{transB: transB, m: m, n: n, k: k, alpha: 1, preA: pa.data, b: b, ldb: ldb, packed: bp, beta: beta, c: c, ldc: ldc}
+	g := gemmArgs{transB: transB, m: m, n: n, k: k, alpha: 1, preA: pa.data, b: b, ldb: ldb, packed: bp, beta: beta, c: c, ldc: ldc, kc: kc}
 	g.parallel(threads)
+}
+
+// ConvKBlock is the K block depth ONNX Runtime's MLAS uses for a
+// single-threaded convolution (or product) with n output columns and depth
+// k: 128, halved while k fits in half of it when n ≥ k, doubled while the
+// 128-column N block halves towards n (down to 16) when n < k. Summing in
+// the same blocks, with the same 6×16 FMA micro-kernel order, gives
+// bit-identical results.
+func ConvKBlock(n, k int) int {
+	strideN, strideK := 128, 128
+	if n >= k {
+		for strideK/2 >= k {
+			strideN *= 2
+			strideK /= 2
+		}
+	} else {
+		for strideN > 16 && strideN/2 >= n {
+			strideK *= 2
+			strideN /= 2
+		}
+	}
+	return strideK
 }
 
 // checkMat panics unless x, stored rows×cols (cols×rows when trans) with row
@@ -222,6 +242,7 @@ type gemmArgs struct {
 	ldb            int
 	packed         []float32 // PackB layout of op(B), or nil
 	preA           []float32 // PackA layout of alpha·op(A), or nil
+	kc             int       // K block depth; 0: split(k, blockKC, 1)
 	beta           float32
 	c              []float32
 	ldc            int
@@ -319,7 +340,10 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 			ks.scaleShift(row, row, g.beta, 0)
 		}
 	}
-	kc := split(k, blockKC, 1)
+	kc := g.kc
+	if kc <= 0 {
+		kc = split(k, blockKC, 1)
+	}
 	mc := split(m, blockMC, mr)
 	nc := split(n, blockNC, nr)
 	var bufA []float32
@@ -348,27 +372,30 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 			acc := acc0 || pc > 0
 			for ic := 0; ic < m; ic += mc {
 				mcb := min(mc, m-ic)
-				ap := bufA
+				// Panel ir of the A block starts at ap[ir·astride + ak·mrr]:
+				// packed here, panels of kcb steps; pre-packed, of all k.
+				ap, astride, ak := bufA, kcb, 0
 				if g.preA != nil {
-					ap = g.preA[pc*g.m+(i0+ic)*kcb:]
+					ap, astride, ak = g.preA[(i0+ic)*k:], k, pc
 				} else {
 					packA(g.transA, g.a, g.lda, i0+ic, pc, mcb, kcb, g.alpha, bufA)
 				}
-				g.macro(ws, ap, bp, bstride, mcb, ncb, kcb, (i0+ic)*g.ldc+j0+jc, acc)
+				g.macro(ws, ap, astride, ak, bp, bstride, mcb, ncb, kcb, (i0+ic)*g.ldc+j0+jc, acc)
 			}
 		}
 	}
 }
 
-// macro runs the micro-kernel over an mcb×ncb block of C at offset coff.
-func (g *gemmArgs) macro(ws *workspace, ap, bp []float32, bstride, mcb, ncb, kcb, coff int, acc bool) {
+// macro runs the micro-kernel over an mcb×ncb block of C at offset coff;
+// A panel ir (of mrr rows) is at ap[ir·astride + ak·mrr].
+func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []float32, bstride, mcb, ncb, kcb, coff int, acc bool) {
 	ldc := g.ldc
 	for jr := 0; jr < ncb; jr += nr {
 		nrr := min(nr, ncb-jr)
 		bpan := &bp[jr/nr*bstride]
 		for ir := 0; ir < mcb; ir += mr {
 			mrr := min(mr, mcb-ir)
-			apan := &ap[ir*kcb]
+			apan := &ap[ir*astride+ak*mrr]
 			cp := coff + ir*ldc + jr
 			if nrr == nr {
 				ks.gemm[mrr](kcb, apan, bpan, &g.c[cp], ldc, acc)

@@ -358,15 +358,38 @@ func normAffineGo(dst, x, gamma, beta []float32, mean, rstd float32) {
 
 // dwRow3s1Go and dwRow3s2Go handle len(dst) rounded down to 8, like the
 // assembly; callers finish the tail.
+// dw9 sums nine depthwise taps x_k·w_k in ONNX Runtime's order (see
+// dwKernel in internal/asmgen): products rounded on their own, four at a
+// time, each group added to the running total, the total started at +0,
+// and the bias last. The conversions keep the compiler from fusing a
+// product into an addition.
+func dw9(x *[9]float32, w []float32, bias float32) float32 {
+	w = w[:9]
+	acc := float32(x[0]*w[0]) + float32(x[1]*w[1]) + float32(x[2]*w[2]) + float32(x[3]*w[3]) + 0
+	acc = float32(x[4]*w[4]) + float32(x[5]*w[5]) + float32(x[6]*w[6]) + float32(x[7]*w[7]) + acc
+	acc = float32(x[8]*w[8]) + acc
+	return acc + bias
+}
+
 func dwRow3s1Go(dst, r0, r1, r2, w []float32, bias float32) {
 	n := len(dst) &^ 7
-	r0, r1, r2, w = r0[:n+2], r1[:n+2], r2[:n+2], w[:9]
+	r0, r1, r2 = r0[:n+2], r1[:n+2], r2[:n+2]
 	for j := 0; j < n; j++ {
-		s := bias
-		s += w[0]*r0[j] + w[1]*r0[j+1] + w[2]*r0[j+2]
-		s += w[3]*r1[j] + w[4]*r1[j+1] + w[5]*r1[j+2]
-		s += w[6]*r2[j] + w[7]*r2[j+1] + w[8]*r2[j+2]
-		dst[j] = s
+		x := [9]float32{r0[j], r0[j+1], r0[j+2], r1[j], r1[j+1], r1[j+2], r2[j], r2[j+1], r2[j+2]}
+		dst[j] = dw9(&x, w, bias)
+	}
+}
+
+func dwRow3s2Go(dst, r0, r1, r2, w []float32, bias float32) {
+	n := len(dst) &^ 7
+	if n == 0 {
+		return
+	}
+	r0, r1, r2 = r0[:2*n+2], r1[:2*n+2], r2[:2*n+2]
+	for j := 0; j < n; j++ {
+		i := 2 * j
+		x := [9]float32{r0[i], r0[i+1], r0[i+2], r1[i], r1[i+1], r1[i+2], r2[i], r2[i+1], r2[i+2]}
+		dst[j] = dw9(&x, w, bias)
 	}
 }
 
@@ -379,21 +402,5 @@ func dwPlaneGo(row func(dst, r0, r1, r2, w []float32, bias float32), s int) func
 			r := s * i * pw
 			row(dst[i*dstStride:i*dstStride+ow8], src[r:], src[r+pw:], src[r+2*pw:], w, bias)
 		}
-	}
-}
-
-func dwRow3s2Go(dst, r0, r1, r2, w []float32, bias float32) {
-	n := len(dst) &^ 7
-	if n == 0 {
-		return
-	}
-	r0, r1, r2, w = r0[:2*n+2], r1[:2*n+2], r2[:2*n+2], w[:9]
-	for j := 0; j < n; j++ {
-		i := 2 * j
-		s := bias
-		s += w[0]*r0[i] + w[1]*r0[i+1] + w[2]*r0[i+2]
-		s += w[3]*r1[i] + w[4]*r1[i+1] + w[5]*r1[i+2]
-		s += w[6]*r2[i] + w[7]*r2[i+1] + w[8]*r2[i+2]
-		dst[j] = s
 	}
 }

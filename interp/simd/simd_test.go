@@ -83,6 +83,7 @@ type gemmCase struct {
 	padA, padB     int // extra row stride
 	padC           int
 	alpha, beta    float32
+	kc             int // SgemmPackedA's K block (0: default)
 }
 
 func gemmCases() []gemmCase {
@@ -94,7 +95,7 @@ func gemmCases() []gemmCase {
 		for _, ta := range []bool{false, true} {
 			for _, tb := range []bool{false, true} {
 				ab := [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}, {2, 0}}[r.IntN(4)]
-				cs = append(cs, gemmCase{ta, tb, s[0], s[1], s[2], r.IntN(3) * 3, r.IntN(2) * 5, r.IntN(2) * 7, ab[0], ab[1]})
+				cs = append(cs, gemmCase{ta, tb, s[0], s[1], s[2], r.IntN(3) * 3, r.IntN(2) * 5, r.IntN(2) * 7, ab[0], ab[1], []int{0, 7, 128}[r.IntN(3)]})
 			}
 		}
 	}
@@ -142,7 +143,7 @@ func runGemmCase(t *testing.T, tc gemmCase, threads int, packed int) {
 		SgemmPacked(tc.transA, tc.m, tc.n, tc.k, tc.alpha, a, lda, bp, tc.beta, got, ldc, threads)
 	default:
 		pa := PackA(tc.transA, tc.m, tc.k, tc.alpha, a, lda)
-		SgemmPackedA(pa, tc.transB, tc.n, b, ldb, bp, tc.beta, got, ldc, threads)
+		SgemmPackedA(pa, tc.transB, tc.n, b, ldb, bp, tc.beta, got, ldc, tc.kc, threads)
 	}
 	for i := 0; i < tc.m; i++ {
 		for j := 0; j < ldc && i*ldc+j < len(c); j++ {
@@ -189,10 +190,10 @@ func TestSgemmLarge(t *testing.T) {
 	for _, k := range twins() {
 		with(k, func() {
 			for _, th := range []int{1, 2} {
-				runGemmCase(t, gemmCase{false, false, 200, 700, 300, 0, 0, 3, 1, 0}, th, plainAB)
-				runGemmCase(t, gemmCase{true, true, 157, 130, 520, 1, 2, 0, 1.5, 1}, th, packedB)
-				runGemmCase(t, gemmCase{true, false, 157, 130, 520, 1, 2, 0, 1.5, 1}, th, packedA)
-				runGemmCase(t, gemmCase{false, true, 200, 700, 300, 0, 0, 3, 1, 0}, th, packedAB)
+				runGemmCase(t, gemmCase{false, false, 200, 700, 300, 0, 0, 3, 1, 0, 0}, th, plainAB)
+				runGemmCase(t, gemmCase{true, true, 157, 130, 520, 1, 2, 0, 1.5, 1, 0}, th, packedB)
+				runGemmCase(t, gemmCase{true, false, 157, 130, 520, 1, 2, 0, 1.5, 1, 128}, th, packedA)
+				runGemmCase(t, gemmCase{false, true, 200, 700, 300, 0, 0, 3, 1, 0, 256}, th, packedAB)
 			}
 		})
 	}

@@ -2,12 +2,14 @@
 // Runs an ONNX model in ONNX Runtime (CPU) on TensorProto inputs and writes
 // TensorProto outputs: the reference backend for onnxslim's tests.
 //
-//   node run.js MODEL INPUT_DIR OUTPUT_DIR [--optimize LEVEL] [--optimized-out FILE]
+//   node run.js MODEL INPUT_DIR OUTPUT_DIR [--optimize LEVEL] [--optimized-out FILE] [--threads N]
 //
 // INPUT_DIR holds input_0.pb, input_1.pb, … in the order of the session's inputs.
 // OUTPUT_DIR receives output_0.pb, … in the order of the model's outputs.
 // LEVEL is ORT's graphOptimizationLevel: disabled, basic, extended or all
 // (default: all, as ORT itself). --optimized-out saves ORT's optimized model.
+// --threads sets the intra-op thread count (default: ORT's, one per core);
+// some kernels' summation order depends on it.
 //
 // TensorProto is read and written by the small codec in tensorproto.js, so the
 // only dependency is onnxruntime-node.
@@ -23,7 +25,7 @@ const { parseTensor, toOrtTensor, encodeTensor } = require('./tensorproto');
 
 function usage(msg) {
   if (msg) process.stderr.write(`run.js: ${msg}\n`);
-  process.stderr.write('usage: node run.js MODEL INPUT_DIR OUTPUT_DIR [--optimize LEVEL] [--optimized-out FILE]\n');
+  process.stderr.write('usage: node run.js MODEL INPUT_DIR OUTPUT_DIR [--optimize LEVEL] [--optimized-out FILE] [--threads N]\n');
   process.exit(2);
 }
 
@@ -40,6 +42,10 @@ async function main() {
     } else if (a === '--optimized-out') {
       opts.optimizedModelFilePath = args[++i];
       if (!opts.optimizedModelFilePath) usage('--optimized-out needs a file');
+    } else if (a === '--threads') {
+      const n = Number(args[++i]);
+      if (!Number.isInteger(n) || n < 1) usage(`bad --threads ${args[i]}`);
+      opts.intraOpNumThreads = n;
     } else if (a.startsWith('--')) {
       usage(`unknown flag ${a}`);
     } else {

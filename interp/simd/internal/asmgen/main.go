@@ -855,15 +855,18 @@ func normAffine() {
 }
 
 // dwKernel emits a 3×3 depthwise convolution over eight-column blocks with
-// stride s: dst[j] = bias + Σ w[3r+c]·row_r[s·j+c], summed in that order. The
-// row form computes one output row; the plane form a whole channel, rows
-// output rows of ow8 columns, dst rows dstStride floats apart and input
-// rows pw floats apart (an output row's first input row s·pw after the
-// previous one), so that small planes do not pay a call per row.
+// stride s, dst[j] = bias + Σ w[3r+c]·row_r[s·j+c], summed as ONNX Runtime
+// sums it (MLAS runs a depthwise channel as an M=1 SGEMM over its im2col,
+// whose AVX kernel multiplies and adds without fusing, four taps at a time):
 //
-// Stride 1 runs four blocks at a time, stride 2 two, to keep independent
-// FMA chains in flight (one chain waits on the FMA latency nine times per
-// block); stride 2 deinterleaves even and odd columns with shuffles.
+//	acc = ((p0+p1)+p2)+p3 + 0;  acc = ((p4+p5)+p6)+p7 + acc;  acc = p8 + acc;  dst = acc + bias
+//
+// with p_k = w_k·x_k rounded. The row form computes one output row; the
+// plane form a whole channel, rows output rows of ow8 columns, dst rows
+// dstStride floats apart and input rows pw floats apart (an output row's
+// first input row s·pw after the previous one), so that small planes do not
+// pay a call per row. Stride 2 deinterleaves even and odd columns with
+// shuffles.
 func dwKernel(name string, s int, plane bool) {
 	if plane {
 		TEXT(name, NOSPLIT, "func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)")
@@ -919,60 +922,54 @@ func dwKernel(name string, s int, plane bool) {
 		Load(Param("dst").Len(), n)
 		SHRQ(Imm(3), n)
 	}
-	unroll := 4
-	if s == 2 {
-		unroll = 2
-	}
-	accs := make([]VecVirtual, unroll)
-	for a := range accs {
-		accs[a] = YMM()
-	}
-	v0, v1, e, o := YMM(), YMM(), YMM(), YMM()
-	// block accumulates into acc the eight outputs whose inputs start at
-	// byte off of each row.
-	block := func(acc VecVirtual, off int) {
-		for r := 0; r < 3; r++ {
-			if s == 1 {
-				for c := 0; c < 3; c++ {
-					VFMADD231PS(Mem{Base: rows[r], Disp: off + 4*c}, w[3*r+c], acc)
-				}
-				continue
-			}
-			VMOVUPS(Mem{Base: rows[r], Disp: off}, v0)
-			VMOVUPS(Mem{Base: rows[r], Disp: off + 32}, v1)
-			VSHUFPS(Imm(0x88), v1, v0, e) // even lanes, 128-bit halves interleaved
-			VSHUFPS(Imm(0xdd), v1, v0, o)
-			VPERMPD(Imm(0xd8), e, e)
-			VPERMPD(Imm(0xd8), o, o)
-			VFMADD231PS(e, w[3*r], acc)
-			VFMADD231PS(o, w[3*r+1], acc)
-			VMOVUPS(Mem{Base: rows[r], Disp: off + 8}, v0)
-			VMOVUPS(Mem{Base: rows[r], Disp: off + 40}, v1)
-			VSHUFPS(Imm(0x88), v1, v0, e)
-			VPERMPD(Imm(0xd8), e, e)
-			VFMADD231PS(e, w[3*r+2], acc)
-		}
-	}
-	step := func(k int) {
-		for _, acc := range accs[:k] {
-			VMOVUPS(bias, acc)
-		}
-		// Stride 1 interleaves the blocks tap by tap; stride 2 shares its
-		// shuffle registers, so it runs them one after the other.
+	zero := mask.Offset(32) // eight zero words
+	acc, sum, t := YMM(), YMM(), YMM()
+	v0, v1, e := YMM(), YMM(), YMM()
+	// product writes p_k = w_k·x_k of the block at byte off into dst.
+	product := func(k, off int, dst VecVirtual) {
+		r, c := k/3, k%3
 		if s == 1 {
-			for r := 0; r < 3; r++ {
-				for c := 0; c < 3; c++ {
-					for a, acc := range accs[:k] {
-						VFMADD231PS(Mem{Base: rows[r], Disp: 4*c + 32*a}, w[3*r+c], acc)
-					}
-				}
-			}
+			VMULPS(Mem{Base: rows[r], Disp: off + 4*c}, w[k], dst)
+			return
+		}
+		// Stride 2: column c of the block is the even lanes of the 16
+		// floats from 4c/2 floats on (c 0, 2) or the odd ones (c 1).
+		start := off
+		if c == 2 {
+			start += 8
+		}
+		VMOVUPS(Mem{Base: rows[r], Disp: start}, v0)
+		VMOVUPS(Mem{Base: rows[r], Disp: start + 32}, v1)
+		if c == 1 {
+			VSHUFPS(Imm(0xdd), v1, v0, e) // odd lanes, 128-bit halves interleaved
 		} else {
-			for a, acc := range accs[:k] {
-				block(acc, 64*a)
+			VSHUFPS(Imm(0x88), v1, v0, e) // even lanes
+		}
+		VPERMPD(Imm(0xd8), e, e)
+		VMULPS(e, w[k], dst)
+	}
+	// block computes the eight outputs at input byte offset off into acc.
+	block := func(off int) {
+		for g := 0; g < 2; g++ {
+			product(4*g, off, sum)
+			for k := 4*g + 1; k < 4*g+4; k++ {
+				product(k, off, t)
+				VADDPS(t, sum, sum)
+			}
+			if g == 0 {
+				VADDPS(zero, sum, acc)
+			} else {
+				VADDPS(acc, sum, acc)
 			}
 		}
-		for a, acc := range accs[:k] {
+		product(8, off, t)
+		VADDPS(acc, t, acc)
+		VADDPS(bias, acc, acc)
+	}
+	const unroll = 2
+	step := func(k int) {
+		for a := 0; a < k; a++ {
+			block(32 * s * a)
 			VMOVUPS(acc, Mem{Base: d, Disp: 32 * a})
 		}
 		ADDQ(U32(32*k), d)
@@ -981,10 +978,10 @@ func dwKernel(name string, s int, plane bool) {
 		}
 	}
 	Label(name + "_loopu")
-	CMPQ(n, Imm(uint64(unroll)))
+	CMPQ(n, Imm(unroll))
 	JB(LabelRef(name + "_loop1"))
 	step(unroll)
-	SUBQ(Imm(uint64(unroll)), n)
+	SUBQ(Imm(unroll), n)
 	JMP(LabelRef(name + "_loopu"))
 	Label(name + "_loop1")
 	TESTQ(n, n)
