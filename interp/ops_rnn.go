@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -22,7 +23,17 @@ func (k rnnKind) acts() int  { return [...]int{1, 2, 3}[k] }
 
 type activation func(float32) float32
 
-func sigmoid32(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
+// vecActivation is the slice form of an activation that has one (the
+// vector kernels of the scalar functions makeActivation returns), or nil.
+func vecActivation(name string) func(dst, x []float32) {
+	switch strings.ToLower(name) {
+	case "sigmoid":
+		return simd.Sigmoid
+	case "tanh":
+		return simd.Tanh
+	}
+	return nil
+}
 
 func makeActivation(name string, alpha, beta *float32) (activation, error) {
 	a := func(def float32) float32 {
@@ -38,10 +49,13 @@ func makeActivation(name string, alpha, beta *float32) (activation, error) {
 		return def
 	}
 	switch strings.ToLower(name) {
+	// The gates' sigmoid and tanh use the vector kernels' float32 methods
+	// (relative error under 4e-7): math.Exp in float64 was most of an
+	// LSTM's time.
 	case "sigmoid":
-		return sigmoid32, nil
+		return simd.Sigmoidf, nil
 	case "tanh":
-		return func(x float32) float32 { return float32(math.Tanh(float64(x))) }, nil
+		return simd.Tanhf, nil
 	case "relu":
 		return func(x float32) float32 { return max(x, 0) }, nil
 	case "affine":
@@ -91,6 +105,7 @@ type rnnAttrs struct {
 	dirs        int
 	reverse     bool // single direction, reverse
 	acts        []activation
+	vecs        []func(dst, x []float32) // acts' slice forms, nil where there is none
 	clip        float32
 	inputForget bool
 	lbr         bool
@@ -144,6 +159,7 @@ func rnnBuilder(kind rnnKind) Builder {
 				return nil, err
 			}
 			a.acts = append(a.acts, f)
+			a.vecs = append(a.vecs, vecActivation(n))
 		}
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) { return a.run(ctx, in) }, nil
 	}
@@ -253,6 +269,8 @@ func (a *rnnAttrs) run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 			p = P[d*3*H : (d+1)*3*H]
 		}
 		acts := a.acts[d*a.kind.acts() : (d+1)*a.kind.acts()]
+		vecs := a.vecs[d*a.kind.acts() : (d+1)*a.kind.acts()]
+		scratch := make([]float32, 5*H)
 		hr := make([]float32, batch*G*H)
 		rh := make([]float32, batch*H) // GRU: r ⊙ h
 		for step := 0; step < seq; step++ {
@@ -268,7 +286,11 @@ func (a *rnnAttrs) run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 				xg := xw[(t*batch+bi)*G*H : (t*batch+bi+1)*G*H]
 				hg := hr[bi*G*H : (bi+1)*G*H]
 				hb, cb := h[bi*H:(bi+1)*H], c[bi*H:(bi+1)*H]
-				a.cell(acts, xg, hg, wb, rb, p, hb, cb, Rd, rh[bi*H:(bi+1)*H])
+				if a.kind == kindLSTM && vecs[0] != nil && vecs[1] != nil && vecs[2] != nil {
+					a.lstmCellVec(vecs, xg, hg, wb, rb, p, hb, cb, scratch)
+				} else {
+					a.cell(acts, xg, hg, wb, rb, p, hb, cb, Rd, rh[bi*H:(bi+1)*H])
+				}
 				for j := 0; j < H; j++ {
 					y[((t*D+d)*batch+bi)*H+j] = hb[j]
 				}
@@ -331,6 +353,50 @@ func (a *rnnAttrs) clipv(x float32) float32 {
 		return min(max(x, -a.clip), a.clip)
 	}
 	return x
+}
+
+// lstmCellVec is cell's LSTM step with activations that have slice forms:
+// each gate's pre-activations are gathered, then activated in one call.
+// scratch holds 5H floats.
+func (a *rnnAttrs) lstmCellVec(vecs []func(dst, x []float32), xg, hg, wb, rb, p, h, c, scratch []float32) {
+	H := len(h)
+	f, g, hh := vecs[0], vecs[1], vecs[2]
+	it, ot, ft, ct, hc := scratch[:H], scratch[H:2*H], scratch[2*H:3*H], scratch[3*H:4*H], scratch[4*H:5*H]
+	bias := func(gate, j int) float32 {
+		if wb == nil {
+			return 0
+		}
+		return wb[gate*H+j] + rb[gate*H+j]
+	}
+	for j := 0; j < H; j++ {
+		var pi, pf float32
+		if p != nil {
+			pi, pf = p[j], p[2*H+j]
+		}
+		it[j] = a.clipv(xg[j] + hg[j] + bias(0, j) + pi*c[j])
+		ft[j] = a.clipv(xg[2*H+j] + hg[2*H+j] + bias(2, j) + pf*c[j])
+		ct[j] = a.clipv(xg[3*H+j] + hg[3*H+j] + bias(3, j))
+	}
+	f(it, it)
+	f(ft, ft)
+	g(ct, ct)
+	for j := 0; j < H; j++ {
+		fj := ft[j]
+		if a.inputForget {
+			fj = 1 - it[j]
+		}
+		c[j] = fj*c[j] + it[j]*ct[j]
+		var po float32
+		if p != nil {
+			po = p[H+j]
+		}
+		ot[j] = a.clipv(xg[H+j] + hg[H+j] + bias(1, j) + po*c[j])
+	}
+	f(ot, ot)
+	hh(hc, c)
+	for j := 0; j < H; j++ {
+		h[j] = ot[j] * hc[j]
+	}
 }
 
 // cell advances one batch entry by one step: xg are the input projections

@@ -190,3 +190,10 @@ func LayerNorm(dst, x, gamma, beta []float32, eps float32) (mean, rstd float32) 
 	}
 	return mean, rstd
 }
+
+// Sigmoidf is one sigmoid by the Sigmoid kernels' method (same error
+// bound), for loops that cannot batch their calls, such as recurrent cells.
+func Sigmoidf(x float32) float32 { return sigmoidf(x) }
+
+// Tanhf is one tanh by the Tanh kernels' method (same error bound).
+func Tanhf(x float32) float32 { return tanhf(x) }
