@@ -2,6 +2,7 @@ package interp
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -254,13 +255,22 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 			switch {
 			case chunked:
 				// Column chunks whose input and output stay in cache, each
-				// finished right after its GEMM.
+				// finished right after its GEMM; with several threads, each
+				// takes a run of chunks (epilogue included), or, with fewer
+				// chunks than threads, each GEMM is split.
 				nc := max(4*16, (96<<10)/(mg+kdim)/16*16)
-				for q0 := 0; q0 < osz; q0 += nc {
-					q1 := min(osz, q0+nc)
-					simd.SgemmPackedA(pa[gi], false, q1-q0, xg[q0:], osz, nil, 0, dst[q0:], osz, kc, th)
-					finishColumns(dst, osz, gi*mg, (gi+1)*mg, q0, q1, bias, epi)
+				chunks := (osz + nc - 1) / nc
+				gemmThreads := 1
+				if chunks < th {
+					gemmThreads = th
 				}
+				parallelRanges(chunks, th/gemmThreads, func(c0, c1 int) {
+					for ch := c0; ch < c1; ch++ {
+						q0, q1 := ch*nc, min(osz, (ch+1)*nc)
+						simd.SgemmPackedA(pa[gi], false, q1-q0, xg[q0:], osz, nil, 0, dst[q0:], osz, kc, gemmThreads)
+						finishColumns(dst, osz, gi*mg, (gi+1)*mg, q0, q1, bias, epi)
+					}
+				})
 			case direct && pa != nil:
 				simd.SgemmPackedA(pa[gi], false, osz, xg, osz, nil, 0, dst, osz, kc, th)
 			case direct:
@@ -480,4 +490,35 @@ func floorDiv(a, b int) int {
 		q--
 	}
 	return q
+}
+
+// parallelRanges splits [0, n) into up to threads contiguous ranges and
+// runs f on each, the last on the calling goroutine. A panic in a helper
+// goroutine is raised again on the caller, where the session recovers it.
+func parallelRanges(n, threads int, f func(i0, i1 int)) {
+	threads = max(1, min(threads, n))
+	if threads == 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	var once sync.Once
+	var panicked any
+	for t := 0; t < threads-1; t++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					once.Do(func() { panicked = r })
+				}
+			}()
+			f(t*n/threads, (t+1)*n/threads)
+		}()
+	}
+	f((threads-1)*n/threads, n)
+	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
 }
