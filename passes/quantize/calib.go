@@ -22,6 +22,11 @@ type tensorStats struct {
 	withHist bool
 	r        float64 // histogram covers [-r, r)
 	bins     []int64 // 2·histBins bins of width r/histBins
+	// chSum[c]/chN is the mean of channel c along the channel axis (bias
+	// correction needs the mean input of each weighted layer); nil when not
+	// asked for.
+	chSum []float64
+	chN   int64
 }
 
 func newTensorStats(withHist bool) *tensorStats {
@@ -53,10 +58,13 @@ func (s *tensorStats) add(x []float32) {
 	}
 	amax := max(-lo, hi)
 	if s.bins == nil {
+		// A power of two, so that the range after doubling does not depend
+		// on which batch came first: batches run in parallel, and the
+		// calibrated ranges must not change from run to run.
 		s.bins = make([]int64, 2*histBins)
-		s.r = max(amax, 1e-12)
+		s.r = math.Exp2(math.Ceil(math.Log2(max(amax, 1e-12))))
 	}
-	for amax > s.r {
+	for amax >= s.r {
 		s.grow()
 	}
 	w := s.r / histBins
@@ -68,6 +76,48 @@ func (s *tensorStats) add(x []float32) {
 		i := int((f + s.r) / w)
 		s.bins[min(max(i, 0), 2*histBins-1)]++
 	}
+}
+
+// addChannels folds one batch into the per-channel sums; axis is the
+// channel axis of shape.
+func (s *tensorStats) addChannels(x []float32, shape []int, axis int) {
+	if axis < 0 || axis >= len(shape) || len(x) == 0 {
+		return
+	}
+	dim, inner := shape[axis], 1
+	for _, d := range shape[axis+1:] {
+		inner *= d
+	}
+	sum := make([]float64, dim)
+	for i, v := range x {
+		if f := float64(v); f == f && !math.IsInf(f, 0) {
+			sum[(i/inner)%dim] += f
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.chSum == nil {
+		s.chSum = make([]float64, dim)
+	}
+	if len(s.chSum) != dim {
+		return // the channel count changed between batches: no mean
+	}
+	for c, v := range sum {
+		s.chSum[c] += v
+	}
+	s.chN += int64(len(x) / dim)
+}
+
+// channelMeans returns the mean of each channel, or nil.
+func (s *tensorStats) channelMeans() []float64 {
+	if s == nil || s.chN == 0 {
+		return nil
+	}
+	m := make([]float64, len(s.chSum))
+	for c, v := range s.chSum {
+		m[c] = v / float64(s.chN)
+	}
+	return m
 }
 
 // grow doubles the histogram's range. Bin edges are symmetric around zero,
@@ -90,6 +140,8 @@ func (s *tensorStats) rangeFor(method string, percentile float64, symmetric bool
 	}
 	var amax float64
 	switch method {
+	case "mse":
+		lo, hi = s.mseRange(symmetric)
 	case "entropy":
 		amax = entropyThreshold(flattenSpikes(s.absHist()), s.r/histBins)
 		lo, hi = max(s.min, -amax), min(s.max, amax)
@@ -102,6 +154,79 @@ func (s *tensorStats) rangeFor(method string, percentile float64, symmetric bool
 		}
 	}
 	return lo, hi
+}
+
+// mseRange picks the range whose quantization error over the histogram is
+// the smallest: values inside the range cost step²/12 (uniform rounding
+// noise), values outside cost their squared distance to the range's end.
+// The candidates shrink min and max towards zero independently (±max|x|
+// together when symmetric) in steps of 1/256. This is the "mse" calibrator
+// of NVIDIA's pytorch-quantization and AIMET's TF-enhanced scheme. The bin
+// at zero costs nothing: zero (ReLU's output) quantizes exactly.
+func (s *tensorStats) mseRange(symmetric bool) (lo, hi float64) {
+	n := len(s.bins)
+	w := s.r / histBins
+	center := func(i int) float64 { return -s.r + (float64(i)+0.5)*w }
+	// Prefix sums of the count, Σx and Σx² of the bins below i.
+	c0, c1, c2 := make([]float64, n+1), make([]float64, n+1), make([]float64, n+1)
+	for i, c := range s.bins {
+		f, x := float64(c), center(i)
+		if i == histBins {
+			f = 0
+		}
+		c0[i+1], c1[i+1], c2[i+1] = c0[i]+f, c1[i]+f*x, c2[i]+f*x*x
+	}
+	// first is the first bin whose centre is above v.
+	first := func(v float64) int {
+		return min(max(int(math.Floor((v+s.r)/w-0.5))+1, 0), n)
+	}
+	// below and above are Σ (x − v)² over the bins beyond v on each side.
+	below := func(v float64) float64 {
+		k := first(v)
+		return c2[k] - 2*v*c1[k] + v*v*c0[k]
+	}
+	above := func(v float64) float64 {
+		k := first(v)
+		a0, a1, a2 := c0[n]-c0[k], c1[n]-c1[k], c2[n]-c2[k]
+		return a2 - 2*v*a1 + v*v*a0
+	}
+	inside := func(l, h float64) float64 { return c0[first(h)] - c0[first(l)] }
+	const steps = 256
+	lo0, hi0 := min(s.min, 0), max(s.max, 0)
+	if symmetric {
+		a0 := max(-lo0, hi0)
+		best, bestErr := a0, math.Inf(1)
+		for k := steps; k >= 1; k-- {
+			a := a0 * float64(k) / steps
+			step := a / 127
+			if e := below(-a) + above(a) + inside(-a, a)*step*step/12; e < bestErr {
+				best, bestErr = a, e
+			}
+		}
+		return max(s.min, -best), min(s.max, best)
+	}
+	bestLo, bestHi, bestErr := lo0, hi0, math.Inf(1)
+	for i := steps; i >= 0; i-- {
+		l := lo0 * float64(i) / steps
+		if lo0 == 0 && i < steps {
+			break // nothing below zero: lo stays 0
+		}
+		clipLo := below(l)
+		for j := steps; j >= 0; j-- {
+			h := hi0 * float64(j) / steps
+			if hi0 == 0 && j < steps {
+				break
+			}
+			step := (h - l) / 255
+			if step <= 0 {
+				continue
+			}
+			if e := clipLo + above(h) + inside(l, h)*step*step/12; e < bestErr {
+				bestLo, bestHi, bestErr = l, h, e
+			}
+		}
+	}
+	return bestLo, bestHi
 }
 
 // absHist folds the signed histogram into one of |x|.

@@ -23,7 +23,8 @@ func init() {
 			{Name: "mode", Kind: passes.OptEnum, Default: "int8", Enum: []string{"int8", "int8-weights", "int4", "binary", "fp16"},
 				Doc: "int8: static QDQ of weights and activations; int8-weights/int4/binary: weights only; fp16: float16 weights and compute"},
 			{Name: "calib", Kind: passes.OptString, Default: "", Doc: "calibration data folder (empty: seeded random inputs, poor scales)"},
-			{Name: "method", Kind: passes.OptEnum, Default: "percentile", Enum: []string{"minmax", "percentile", "entropy"}, Doc: "activation range calibration"},
+			{Name: "method", Kind: passes.OptEnum, Default: "mse", Enum: []string{"mse", "minmax", "percentile", "entropy"},
+				Doc: "activation range calibration; mse: the range with the least quantization error (rounding + clipping) on the histogram"},
 			{Name: "percentile", Kind: passes.OptFloat, Default: "99.99", Doc: "percentile kept by method=percentile"},
 			{Name: "samples", Kind: passes.OptInt, Default: "0", Doc: "max calibration samples (0: the whole folder, or 64 random inputs)"},
 			{Name: "exclude", Kind: passes.OptList, Default: "", Doc: "node names or op types left in float"},
@@ -32,6 +33,8 @@ func init() {
 				Doc: "activations: int8 with zero point 0 (true) or uint8 with a zero point (false); auto: false for ort, true for tensorrt"},
 			{Name: "target", Kind: passes.OptEnum, Default: "ort", Enum: []string{"ort", "tensorrt"}, Doc: "QDQ conventions of the runtime"},
 			{Name: "block", Kind: passes.OptEnum, Default: "32", Enum: []string{"16", "32", "64", "128"}, Doc: "int4 block size along the reduction axis"},
+			{Name: "bias_correction", Kind: passes.OptBool, Default: "true",
+				Doc: "mode=int8: add (W−Wq)·E[x] to each Conv/Gemm bias so weight rounding does not shift the mean output"},
 			{Name: "report", Kind: passes.OptInt, Default: "8", Doc: "samples for the per-layer error report (0: none)"},
 		},
 		Requires: []*passes.Analysis{passes.Shapes},
@@ -46,6 +49,7 @@ type config struct {
 	samples, block, report      int
 	exclude                     map[string]bool
 	perChannel, symmetric       bool
+	biasCorrection              bool
 }
 
 func parseConfig(c *passes.Context) (*config, error) {
@@ -53,7 +57,7 @@ func parseConfig(c *passes.Context) (*config, error) {
 	cfg := &config{
 		mode: o.String("mode"), calib: o.String("calib"), method: o.String("method"), target: o.String("target"),
 		percentile: o.Float("percentile"), samples: int(o.Int("samples")), report: int(o.Int("report")),
-		perChannel: o.Bool("per_channel"), exclude: map[string]bool{},
+		perChannel: o.Bool("per_channel"), biasCorrection: o.Bool("bias_correction"), exclude: map[string]bool{},
 	}
 	cfg.block, _ = strconv.Atoi(o.String("block"))
 	for _, e := range o.List("exclude") {
@@ -193,10 +197,28 @@ func (q *quantizer) static() (int, error) {
 	for i, t := range p.acts {
 		names[i] = t.Name
 	}
+	// Bias correction needs each weighted layer's mean input per channel.
+	chanAxis := map[string]int{}
+	if cfg.biasCorrection {
+		inActs := map[string]bool{}
+		for _, n := range names {
+			inActs[n] = true
+		}
+		for _, w := range p.weighted {
+			if a := inputChannelAxis(w); a >= 0 && w.biasOK {
+				in := w.node.Input(0).Name
+				chanAxis[in] = a
+				if !inActs[in] {
+					inActs[in] = true
+					names = append(names, in)
+				}
+			}
+		}
+	}
 	if cfg.calib == "" {
 		c.Logf("warning: no calib= folder: calibrating on seeded random inputs; activation scales will be poor for real data")
 	}
-	stats, samples, err := calibrate(c, q.m, names, cfg)
+	stats, samples, err := calibrate(c, q.m, names, chanAxis, cfg)
 	if err != nil {
 		return 0, err
 	}
@@ -222,7 +244,11 @@ func (q *quantizer) static() (int, error) {
 		if pi, ok := params[w.node.Input(0)]; ok && cfg.target == "ort" {
 			xp = &pi
 		}
-		if err := q.int8Weight(w, xp); err != nil {
+		var mean []float64
+		if _, ok := chanAxis[w.node.Input(0).Name]; ok {
+			mean = stats[w.node.Input(0).Name].channelMeans()
+		}
+		if err := q.int8Weight(w, xp, mean); err != nil {
 			return rewrites, err
 		}
 		q.addLayer(w.node)
@@ -438,29 +464,61 @@ func (q *quantizer) insertQDQ(t *onnx.Value, p qparams, uses []onnx.Use) {
 
 // int8Weight replaces a layer's weight by int8 + DequantizeLinear and, for
 // ONNX Runtime, its bias by int32 with scale x_scale·w_scale (xp non-nil).
-func (q *quantizer) int8Weight(w *weighted, xp *qparams) error {
+// mean, the per-channel mean of the layer's input on the calibration data
+// (nil: none), corrects the bias for the weights' rounding (biasShift).
+func (q *quantizer) int8Weight(w *weighted, xp *qparams, mean []float64) error {
 	axis := w.outAxis
 	if !q.cfg.perChannel {
 		axis = -1
 	}
+	quant := func(x []float32) ([]int8, []float32) { return quantSymmetric(x, w.dims, axis, 127) }
+	var bt *onnx.Tensor
+	var bias []float32
+	if w.biasOK {
+		if t := passes.ConstTensor(w.node.Input(2)); t != nil && t.DataType == onnx.Float && len(t.Dims) == 1 {
+			var err error
+			if bias, err = t.AsFloat32(); err != nil {
+				return fmt.Errorf("node %s: bias: %w", onnx.NodePlace(w.node), err)
+			}
+			bt = t
+		}
+	}
+	var shift []float64
+	if bt != nil && mean != nil {
+		x, err := passes.ConstTensor(w.w).AsFloat32()
+		if err != nil {
+			return fmt.Errorf("node %s: weight %s: %w", onnx.NodePlace(w.node), w.w.Name, err)
+		}
+		qv, s := quant(x)
+		if shift = biasShift(w, x, qv, s, mean); len(shift) != len(bias) {
+			shift = nil
+		}
+	}
 	scales, err := q.weightDQ(w, axis, func(x []float32) ([]int8, []float32, *onnx.Tensor, []int64) {
-		qv, s := quantSymmetric(x, w.dims, axis, 127)
+		qv, s := quant(x)
 		return qv, s, int8Tensor(w.dims, qv), scaleDims(len(s))
 	}, q.cfg.target == "tensorrt") // TensorRT wants the zero point explicit; for ORT it defaults to 0
 	if err != nil {
 		return err
 	}
-	if xp == nil || !w.biasOK {
+	if bt == nil {
 		return nil
 	}
 	b := w.node.Input(2)
-	bt := passes.ConstTensor(b)
-	if bt == nil || bt.DataType != onnx.Float || len(bt.Dims) != 1 {
-		return nil
+	g, m := q.g, q.m
+	if shift != nil {
+		corrected := make([]float32, len(bias))
+		for i, v := range bias {
+			corrected[i] = float32(float64(v) + shift[i])
+		}
+		bias = corrected
 	}
-	bias, err := bt.AsFloat32()
-	if err != nil {
-		return fmt.Errorf("node %s: bias: %w", onnx.NodePlace(w.node), err)
+	if xp == nil {
+		if shift != nil { // the bias stays float, corrected
+			w.node.SetInput(2, passes.AddConst(m, g, b.Name+"_corrected", float32Tensor(bt.Dims, bias)))
+			q.dropIfUnused(b)
+		}
+		return nil
 	}
 	bs := make([]float32, len(bias))
 	bq := make([]int32, len(bias))
@@ -472,11 +530,14 @@ func (q *quantizer) int8Weight(w *weighted, xp *qparams) error {
 		bs[i] = xp.scale * sw
 		x := math.RoundToEven(float64(v) / float64(bs[i]))
 		if bs[i] == 0 || math.Abs(x) > math.MaxInt32 {
-			return nil // the bias does not fit int32 at this scale: keep it float
+			if shift != nil { // the bias does not fit int32 at this scale: keep it float, corrected
+				w.node.SetInput(2, passes.AddConst(m, g, b.Name+"_corrected", float32Tensor(bt.Dims, bias)))
+				q.dropIfUnused(b)
+			}
+			return nil
 		}
 		bq[i] = int32(x)
 	}
-	g, m := q.g, q.m
 	qv := passes.AddConst(m, g, b.Name+"_quantized", int32Tensor(bt.Dims, bq))
 	sv := passes.AddConst(m, g, b.Name+"_scale", float32Tensor(bt.Dims, bs))
 	// No zero point: it defaults to 0 and int32 zeros would cost 4 bytes a channel.
@@ -589,7 +650,7 @@ func (q *quantizer) weightsOnly() (int, error) {
 		var err error
 		switch mode {
 		case "int8-weights":
-			err = q.int8Weight(w, nil)
+			err = q.int8Weight(w, nil, nil)
 		case "int4":
 			err = q.int4Weight(w)
 		case "binary":

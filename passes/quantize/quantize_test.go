@@ -238,7 +238,7 @@ func TestMNISTInt8(t *testing.T) {
 			eval := filepath.Join(data, tc.eval)
 			base := accuracy(t, m, eval)
 			t.Logf("%s float: accuracy %.4f, file %d bytes", tc.model, base, size)
-			for _, method := range []string{"minmax", "percentile", "entropy"} {
+			for _, method := range []string{"mse", "minmax", "percentile", "entropy"} {
 				r := slim(t, m, size, fmt.Sprintf("default,quantize(mode=int8,method=%s,calib=%s)", method, filepath.Join(data, tc.calib)))
 				acc := accuracy(t, r.model, eval)
 				drop := (base - acc) * 100
@@ -393,9 +393,13 @@ func TestImageNetInt8(t *testing.T) {
 			cos, rel := cosine(ref, got)
 			t.Logf("%s int8 (%d random calibration inputs): logits cosine %.5f rel_l2 %.4f on %d other inputs; file %d of %d bytes = %.1f%%",
 				tc.model, calib, cos, rel, checks, r.bytes, r.float, 100*r.ratio())
-			// The acceptance bound is 0.99 at 64 calibration inputs; the
-			// quick run calibrates mobilenet_v2 on 8, which costs it about
-			// 0.002 of cosine (0.9888 measured), so it is held to 0.985.
+			// The acceptance bound is 0.99 at 64 calibration inputs
+			// (measured: mobilenet_v2 0.9901, resnet18 0.9998). The quick
+			// run (8 calibration inputs, 4 checks) measures 0.9900 too, but
+			// on random inputs mobilenet_v2 sits at the limit of per-tensor
+			// uint8 activations (float weights and int8 activations alone:
+			// about 0.9905), and a different conv summation order or check
+			// set moves it by ±0.001, so the quick run is held to 0.985.
 			minCos := 0.99
 			if !full && tc.model == "mobilenet_v2_op13" {
 				minCos = 0.985

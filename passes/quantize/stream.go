@@ -182,8 +182,9 @@ func cloneModel(m *onnx.Model) (*onnx.Model, error) {
 }
 
 // calibrate streams the calibration data through a copy of m that outputs
-// the named activations and returns their statistics.
-func calibrate(c *passes.Context, m *onnx.Model, names []string, cfg *config) (map[string]*tensorStats, int, error) {
+// the named activations and returns their statistics; for the tensors in
+// chanAxis it also keeps the mean of each channel along that axis.
+func calibrate(c *passes.Context, m *onnx.Model, names []string, chanAxis map[string]int, cfg *config) (map[string]*tensorStats, int, error) {
 	cm, idx, err := withOutputs(m, names)
 	if err != nil {
 		return nil, 0, fmt.Errorf("calibration: %w", err)
@@ -212,6 +213,9 @@ func calibrate(c *passes.Context, m *onnx.Model, names []string, cfg *config) (m
 				return fmt.Errorf("calibration: tensor %s: %w", name, err)
 			}
 			stats[name].add(x)
+			if axis, ok := chanAxis[name]; ok {
+				stats[name].addChannels(x, outs[idx[name]].Shape, axis)
+			}
 		}
 		return nil
 	})

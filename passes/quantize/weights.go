@@ -232,3 +232,85 @@ func zeroPoint(elem int32, dims []int64, v int32) *onnx.Tensor {
 		return onnx.NewTensor("", onnx.Int8, dims, raw)
 	}
 }
+
+// inputChannelAxis is the axis of a weighted layer's input that the weight
+// reduces over channel by channel (bias correction needs its per-channel
+// mean), or -1 where the correction is not computed.
+func inputChannelAxis(w *weighted) int {
+	switch {
+	case w.node.OpType == "Conv":
+		return 1
+	case w.node.OpType == "Gemm" && w.node.AttrInt("transA", 0) == 0:
+		return 1
+	}
+	return -1
+}
+
+// biasShift is the analytic bias correction of a Conv or Gemm whose float
+// weight w becomes wq: (w − wq)·E[x] per output channel, where mean is the
+// per-channel mean of the layer's input on the calibration data. Adding it to
+// the bias makes the quantized layer's mean output equal the float layer's
+// (Nagel et al., "Data-Free Quantization", §4.2; AIMET's bias correction and
+// NNCF's fast bias correction do the same). Rounding errors of a channel's
+// few weights (depthwise convolutions have 9) do not average out: without
+// it they shift the channel's output, and the shifts add up layer after
+// layer. nil when the layout is not understood.
+func biasShift(wd *weighted, w []float32, wq []int8, scales []float32, mean []float64) []float64 {
+	if mean == nil {
+		return nil
+	}
+	dims := wd.dims
+	scale := func(o int) float64 {
+		if len(scales) == 1 {
+			return float64(scales[0])
+		}
+		return float64(scales[o])
+	}
+	switch wd.node.OpType {
+	case "Conv":
+		// weight [M, C/group, k...]; output channel o reads input channels
+		// of its group.
+		m, cg := int(dims[0]), int(dims[1])
+		group := int(wd.node.AttrInt("group", 1))
+		if group <= 0 || m%group != 0 || cg*group != len(mean) || (len(scales) != 1 && len(scales) != m) {
+			return nil
+		}
+		k := len(w) / (m * cg)
+		shift := make([]float64, m)
+		for o := 0; o < m; o++ {
+			s, g := scale(o), o/(m/group)
+			for i := 0; i < cg; i++ {
+				var d float64
+				for j := (o*cg + i) * k; j < (o*cg+i+1)*k; j++ {
+					d += float64(w[j]) - float64(wq[j])*s
+				}
+				shift[o] += d * mean[g*cg+i]
+			}
+		}
+		return shift
+	case "Gemm":
+		// weight [N, K] (transB) or [K, N]; input [M, K].
+		rows, cols := int(dims[0]), int(dims[1])
+		trans := wd.node.AttrInt("transB", 0) == 1
+		n, k := cols, rows
+		if trans {
+			n, k = rows, cols
+		}
+		if k != len(mean) || (len(scales) != 1 && len(scales) != n) {
+			return nil
+		}
+		shift := make([]float64, n)
+		for r := 0; r < rows; r++ {
+			for c := 0; c < cols; c++ {
+				o, i := c, r
+				if trans {
+					o, i = r, c
+				}
+				j := r*cols + c
+				shift[o] += (float64(w[j]) - float64(wq[j])*scale(o)) * mean[i]
+			}
+		}
+		return shift
+	}
+	return nil
+}
