@@ -36,6 +36,9 @@ func init() {
 			{Name: "bias_correction", Kind: passes.OptBool, Default: "true",
 				Doc: "mode=int8: add (W−Wq)·E[x] to each Conv/Gemm bias so weight rounding does not shift the mean output"},
 			{Name: "report", Kind: passes.OptInt, Default: "8", Doc: "samples for the per-layer error report (0: none)"},
+			{Name: "min_cosine", Kind: passes.OptFloat, Default: "0",
+				Doc: "mode=int8: accuracy-aware fallback; while the outputs' cosine with the float model on the calibration samples (the first 64) is below this, leave the most harmful activations in float (weights stay int8); 0: off. Not taken from the CLI's --min-cosine, which checks the whole pipeline on the verification inputs"},
+			{Name: "max_fallback", Kind: passes.OptInt, Default: "16", Doc: "most activations min_cosine may leave in float (0: no limit)"},
 		},
 		Requires: []*passes.Analysis{passes.Shapes},
 		Run:      run,
@@ -47,6 +50,8 @@ type config struct {
 	mode, calib, method, target string
 	percentile                  float64
 	samples, block, report      int
+	minCosine                   float64
+	maxFallback                 int
 	exclude                     map[string]bool
 	perChannel, symmetric       bool
 	biasCorrection              bool
@@ -58,6 +63,7 @@ func parseConfig(c *passes.Context) (*config, error) {
 		mode: o.String("mode"), calib: o.String("calib"), method: o.String("method"), target: o.String("target"),
 		percentile: o.Float("percentile"), samples: int(o.Int("samples")), report: int(o.Int("report")),
 		perChannel: o.Bool("per_channel"), biasCorrection: o.Bool("bias_correction"), exclude: map[string]bool{},
+		minCosine: o.Float("min_cosine"), maxFallback: int(o.Int("max_fallback")),
 	}
 	cfg.block, _ = strconv.Atoi(o.String("block"))
 	for _, e := range o.List("exclude") {
@@ -65,6 +71,16 @@ func parseConfig(c *passes.Context) (*config, error) {
 	}
 	if cfg.percentile <= 50 || cfg.percentile > 100 {
 		return nil, fmt.Errorf("percentile=%g: must be in (50, 100]", cfg.percentile)
+	}
+	if cfg.minCosine < 0 || cfg.minCosine > 1 {
+		return nil, fmt.Errorf("min_cosine=%g: must be in [0, 1]", cfg.minCosine)
+	}
+	if cfg.maxFallback < 0 {
+		return nil, fmt.Errorf("max_fallback=%d: must be at least 0", cfg.maxFallback)
+	}
+	if cfg.minCosine > 0 && cfg.mode != "int8" {
+		c.Logf("min_cosine applies to mode=int8 (it leaves activations in float); ignored for mode=%s", cfg.mode)
+		cfg.minCosine = 0
 	}
 	switch o.String("symmetric") {
 	case "true":
@@ -95,9 +111,9 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 		return 0, err
 	}
 	q := &quantizer{c: c, m: m, g: m.Graph, cfg: cfg, dq: map[dqKey]*onnx.Value{}}
-	// The float model, kept for the per-layer error report.
+	// The float model, kept for the fallback and the per-layer error report.
 	var float *onnx.Model
-	if cfg.report > 0 {
+	if cfg.report > 0 || cfg.minCosine > 0 {
 		if float, err = cloneModel(m); err != nil {
 			return 0, err
 		}
@@ -117,16 +133,30 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	if err := m.Graph.TopoSort(); err != nil {
 		return n, fmt.Errorf("after quantizing: %w", err)
 	}
-	if float != nil && len(q.layers) > 0 {
+	// The fallback comes first, so that the report describes the model
+	// that is written.
+	var fb *Fallback
+	if cfg.minCosine > 0 && len(q.acts) > 0 {
+		if fb, err = q.fallback(float); err != nil {
+			// The user asked for a bound the pass cannot check: fail.
+			return n, fmt.Errorf("min_cosine=%g: %w", cfg.minCosine, err)
+		}
+	}
+	if cfg.report > 0 && len(q.layers) > 0 {
 		rep, err := layerReport(c, float, m, q.layers, cfg)
 		if err != nil {
 			// The report is advice: a failure to produce it does not undo
 			// the quantization, but the user hears about it.
 			c.Logf("per-layer error report failed: %v", err)
 		} else {
+			rep.Fallback, fb = fb, nil
 			rep.log(c)
 			c.Detail(rep)
 		}
+	}
+	if fb != nil { // no per-layer report: the fallback alone
+		rep := &Report{Mode: cfg.mode, Target: cfg.target, Method: methodText(cfg), Fallback: fb}
+		c.Detail(rep)
 	}
 	return n, nil
 }
@@ -141,6 +171,8 @@ type quantizer struct {
 	dq map[dqKey]*onnx.Value
 	// layers are the outputs the report compares, in graph order.
 	layers []layer
+	// acts are the activations that got a Q/DQ pair (mode=int8).
+	acts []*onnx.Value
 }
 
 type dqKey struct {
@@ -266,6 +298,7 @@ func (q *quantizer) static() (int, error) {
 		} else {
 			q.insertQDQ(t, params[t], t.Uses())
 		}
+		q.acts = append(q.acts, t)
 		rewrites++
 	}
 	c.Logf("int8 QDQ (%s): %d weighted nodes, %d activations", cfg.target, len(p.weighted), len(p.acts))

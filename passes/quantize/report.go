@@ -23,6 +23,8 @@ type Report struct {
 	Samples int          `json:"samples"`
 	Layers  []LayerError `json:"layers"`
 	Outputs []LayerError `json:"outputs"`
+	// Fallback is what min_cosine did (absent when it is off).
+	Fallback *Fallback `json:"fallback,omitempty"`
 }
 
 // LayerError compares one tensor of the float and the quantized model.
@@ -121,7 +123,7 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 	defer src.close()
 	nOut := len(float.Graph.Outputs)
 	accs := make([]errAcc, len(layers)+nOut)
-	samples, err := stream(c, src, func(in map[string]*interp.Tensor) error {
+	samples, err := stream(c, src, func(_ int, in map[string]*interp.Tensor) error {
 		fo, err := fs.Run(in)
 		if err != nil {
 			return fmt.Errorf("float model: %w", err)

@@ -84,12 +84,19 @@ func batchSamples(in map[string]*interp.Tensor) int {
 	return 1
 }
 
+// batch is one calibration batch and its place in the source (0, 1, …).
+type batch struct {
+	i  int
+	in map[string]*interp.Tensor
+}
+
 // stream runs visit on every batch of src with up to GOMAXPROCS batches in
-// flight; visit must be safe for concurrent use. Only the batches in flight
-// (and what visit keeps) are ever held in memory.
-func stream(c *passes.Context, src *source, visit func(in map[string]*interp.Tensor) error) (int, error) {
+// flight; visit must be safe for concurrent use. i numbers the batches in
+// the source's order, the same on every pass over the same source. Only the
+// batches in flight (and what visit keeps) are ever held in memory.
+func stream(c *passes.Context, src *source, visit func(i int, in map[string]*interp.Tensor) error) (int, error) {
 	workers := runtime.GOMAXPROCS(0)
-	batches := make(chan map[string]*interp.Tensor)
+	batches := make(chan batch)
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -107,14 +114,14 @@ func stream(c *passes.Context, src *source, visit func(in map[string]*interp.Ten
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for in := range batches {
-				if err := visit(in); err != nil {
+			for b := range batches {
+				if err := visit(b.i, b.in); err != nil {
 					fail(err)
 				}
 			}
 		}()
 	}
-	for {
+	for i := 0; ; i++ {
 		mu.Lock()
 		stop := firstErr != nil
 		mu.Unlock()
@@ -134,7 +141,7 @@ func stream(c *passes.Context, src *source, visit func(in map[string]*interp.Ten
 			break
 		}
 		samples += batchSamples(in)
-		batches <- in
+		batches <- batch{i, in}
 	}
 	close(batches)
 	wg.Wait()
@@ -202,7 +209,7 @@ func calibrate(c *passes.Context, m *onnx.Model, names []string, chanAxis map[st
 	for _, n := range names {
 		stats[n] = newTensorStats(cfg.method != "minmax")
 	}
-	n, err := stream(c, src, func(in map[string]*interp.Tensor) error {
+	n, err := stream(c, src, func(_ int, in map[string]*interp.Tensor) error {
 		outs, err := sess.Run(in)
 		if err != nil {
 			return fmt.Errorf("calibration run: %w", err)
