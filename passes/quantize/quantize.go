@@ -33,6 +33,8 @@ func init() {
 				Doc: "activations: int8 with zero point 0 (true) or uint8 with a zero point (false); auto: false for ort, true for tensorrt"},
 			{Name: "target", Kind: passes.OptEnum, Default: "ort", Enum: []string{"ort", "tensorrt"}, Doc: "QDQ conventions of the runtime"},
 			{Name: "block", Kind: passes.OptEnum, Default: "32", Enum: []string{"16", "32", "64", "128"}, Doc: "int4 block size along the reduction axis"},
+			{Name: "reduce_range", Kind: passes.OptBool, Default: "false",
+				Doc: "mode=int8: 7-bit weights ([-64, 64]) so that ONNX Runtime's u8s8 int8 kernels on x86 CPUs without VNNI (AVX2, AVX-512 without VNNI), whose paired products saturate at 16 bits, compute what the QDQ model says; costs weight precision"},
 			{Name: "bias_correction", Kind: passes.OptBool, Default: "true",
 				Doc: "mode=int8: add (W−Wq)·E[x] to each Conv/Gemm bias so weight rounding does not shift the mean output"},
 			{Name: "report", Kind: passes.OptInt, Default: "8", Doc: "samples for the per-layer error report (0: none)"},
@@ -54,7 +56,7 @@ type config struct {
 	maxFallback                 int
 	exclude                     map[string]bool
 	perChannel, symmetric       bool
-	biasCorrection              bool
+	biasCorrection, reduceRange bool
 }
 
 func parseConfig(c *passes.Context) (*config, error) {
@@ -62,7 +64,7 @@ func parseConfig(c *passes.Context) (*config, error) {
 	cfg := &config{
 		mode: o.String("mode"), calib: o.String("calib"), method: o.String("method"), target: o.String("target"),
 		percentile: o.Float("percentile"), samples: int(o.Int("samples")), report: int(o.Int("report")),
-		perChannel: o.Bool("per_channel"), biasCorrection: o.Bool("bias_correction"), exclude: map[string]bool{},
+		perChannel: o.Bool("per_channel"), biasCorrection: o.Bool("bias_correction"), reduceRange: o.Bool("reduce_range"), exclude: map[string]bool{},
 		minCosine: o.Float("min_cosine"), maxFallback: int(o.Int("max_fallback")),
 	}
 	cfg.block, _ = strconv.Atoi(o.String("block"))
@@ -504,7 +506,14 @@ func (q *quantizer) int8Weight(w *weighted, xp *qparams, mean []float64) error {
 	if !q.cfg.perChannel {
 		axis = -1
 	}
-	quant := func(x []float32) ([]int8, []float32) { return quantSymmetric(x, w.dims, axis, 127) }
+	// ONNX Runtime's x86 u8s8 kernels add pairs of u8·s8 products in 16
+	// bits (VPMADDUBSW): 255·127·2 saturates, 255·64·2 = 32640 does not.
+	// reduce_range keeps |w| ≤ 64, as ORT's own quantizer does.
+	qmax := 127.0
+	if q.cfg.reduceRange {
+		qmax = 64
+	}
+	quant := func(x []float32) ([]int8, []float32) { return quantSymmetric(x, w.dims, axis, qmax) }
 	var bt *onnx.Tensor
 	var bias []float32
 	if w.biasOK {

@@ -836,3 +836,57 @@ func BenchmarkCalibration(b *testing.B) {
 	b.ReportMetric(float64(peak)/1e6, "peak-heap-MB")
 	b.ReportMetric(float64(activationBytes(b, m))*2000/1e6, "2000-samples-activations-MB")
 }
+
+// TestReduceRange checks what reduce_range is for: ONNX Runtime with its
+// optimizations on fuses Q/DQ into int8 kernels whose u8·s8 pair sums
+// saturate at 16 bits on x86 CPUs without VNNI (this machine). With 7-bit
+// weights nothing saturates and ORT's int8 kernels come close to the QDQ
+// model's meaning; what remains is their own requantization rounding
+// (float multiplier sx·sw/sy on the int32 sum), a quantization step now
+// and then.
+func TestReduceRange(t *testing.T) {
+	m, size := defaultPipeline(t, "mobilenet_v2_op13")
+	ins := randomInputs(t, m, 2, 3000)
+	ref := logits(t, m, ins)
+	var fusedCos [2]float64
+	for i, rr := range []bool{false, true} {
+		r := slim(t, m, size, fmt.Sprintf("quantize(mode=int8,samples=4,report=0,reduce_range=%v)", rr))
+		cos, _ := cosine(ref, logits(t, r.model, ins))
+		exact, fused := ortAgreement(t, r.model, ins[0])
+		fusedCos[i] = fused.cosine
+		t.Logf("mobilenet_v2 int8 reduce_range=%v: cosine with float %.5f; ONNX Runtime vs interp: optimizations off %v; on (int8 kernels) %v", rr, cos, exact, fused)
+		if exact.beyondRtol > 0 || exact.maxRel > 1e-3 {
+			t.Errorf("reduce_range=%v: ONNX Runtime (optimizations off) disagrees with the interpreter: %v", rr, exact)
+		}
+		if rr {
+			checkReducedWeights(t, r.model)
+		}
+	}
+	if fusedCos[1] < 0.998 || fusedCos[1] <= fusedCos[0] {
+		t.Errorf("ONNX Runtime's int8 kernels vs interp: cosine %.5f with reduce_range, %.5f without; want ≥ 0.998 and better", fusedCos[1], fusedCos[0])
+	}
+}
+
+// checkReducedWeights asserts every int8 weight feeding a DequantizeLinear
+// is within [-64, 64].
+func checkReducedWeights(t *testing.T, m *onnx.Model) {
+	t.Helper()
+	for _, n := range m.Graph.Nodes {
+		if n.OpType != "DequantizeLinear" {
+			continue
+		}
+		w := passes.ConstTensor(n.Input(0))
+		if w == nil || w.DataType != onnx.Int8 {
+			continue
+		}
+		raw, err := w.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range raw {
+			if v := int8(b); v < -64 || v > 64 {
+				t.Fatalf("%s: weight %d outside [-64, 64]", n.Name, v)
+			}
+		}
+	}
+}
