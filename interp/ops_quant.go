@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -95,6 +96,9 @@ func dequantizeBuilder(b *Build) (Kernel, error) {
 		if len(in) > 2 {
 			zp = in[2]
 		}
+		if out, ok, err := dequantizeFast(ctx, x, scale, zp, axis, block, outType); ok || err != nil {
+			return []*Tensor{out}, err
+		}
 		xv, err := numbersAsFloat64(x)
 		if err != nil {
 			return nil, err
@@ -183,6 +187,9 @@ func quantizeBuilder(b *Build) (Kernel, error) {
 		if _, _, ok := quantRange(dt); !ok && !IsFloat8(dt) {
 			return nil, fmt.Errorf("cannot quantize to %s", dt)
 		}
+		if out, ok, err := quantizeFast(ctx, x, scale, zp, dt, axis, block); ok || err != nil {
+			return []*Tensor{out}, err
+		}
 		xv, err := numbersAsFloat64(x)
 		if err != nil {
 			return nil, err
@@ -214,6 +221,122 @@ func quantizeBuilder(b *Build) (Kernel, error) {
 		out, err := storeQuantized(ctx, dt, x.Shape, q, saturate)
 		return []*Tensor{out}, err
 	}, nil
+}
+
+// The common cases of QuantizeLinear and DequantizeLinear — float32 data
+// and scales, 8-bit (or, dequantizing, int32) integers, per-tensor or
+// per-axis parameters — run through the simd kernels, run by run, without
+// the general path's float64 buffers and per-element index function, with
+// the same results (TestQuantizeFast).
+
+// axisParams returns the number of parameters along the quantization axis
+// (1: per tensor) and the run of consecutive elements sharing one, or ok
+// false when the parameters are neither (blocked, or mis-shaped: the
+// general path reports it).
+func axisParams(xs, ss []int, axis, block int64) (dim, inner int, ok bool) {
+	if numElements(ss) == 1 {
+		return 1, max(1, numElements(xs)), true
+	}
+	a, err := normAxis(axis, len(xs))
+	if err != nil || block > 0 || len(ss) != 1 || ss[0] != xs[a] {
+		return 0, 0, false
+	}
+	return xs[a], max(1, numElements(xs[a+1:])), true
+}
+
+// eachParam calls f for each run x[i0:i1] sharing parameter p.
+func eachParam(n, dim, inner int, f func(i0, i1, p int)) {
+	for i, p := 0, 0; i < n; i, p = i+inner, p+1 {
+		if p == dim {
+			p = 0
+		}
+		f(i, min(n, i+inner), p)
+	}
+}
+
+func quantizeFast(ctx *Ctx, x, scale, zp *Tensor, dt onnx.DataType, axis, block int64) (*Tensor, bool, error) {
+	if x.DType != onnx.Float || scale.DType != onnx.Float || (dt != onnx.Uint8 && dt != onnx.Int8) || (zp != nil && zp.Len() != scale.Len()) {
+		return nil, false, nil
+	}
+	dim, inner, ok := axisParams(x.Shape, scale.Shape, axis, block)
+	if !ok {
+		return nil, false, nil
+	}
+	out := ctx.New(dt, x.Shape...)
+	xv, sv := x.Floats(), scale.Floats()
+	switch d := out.Data.(type) {
+	case []uint8:
+		z := zeroPoints[uint8](zp)
+		eachParam(len(xv), dim, inner, func(i0, i1, p int) {
+			simd.QuantizeU8(d[i0:i1], xv[i0:i1], sv[p], zeroAt(z, p))
+		})
+	case []int8:
+		z := zeroPoints[int8](zp)
+		eachParam(len(xv), dim, inner, func(i0, i1, p int) {
+			simd.QuantizeI8(d[i0:i1], xv[i0:i1], sv[p], zeroAt(z, p))
+		})
+	}
+	return out, true, nil
+}
+
+// zeroAt is zero point p as a float32, 0 without zero points.
+func zeroAt[T int8 | uint8 | int32](zp []T, p int) float32 {
+	if zp == nil {
+		return 0
+	}
+	return float32(zp[p])
+}
+
+func dequantizeFast(ctx *Ctx, x, scale, zp *Tensor, axis, block int64, outType onnx.DataType) (*Tensor, bool, error) {
+	if scale.DType != onnx.Float || (outType != onnx.Undefined && outType != onnx.Float) || (zp != nil && (zp.DType != x.DType || zp.Len() != scale.Len())) {
+		return nil, false, nil
+	}
+	dim, inner, ok := axisParams(x.Shape, scale.Shape, axis, block)
+	if !ok {
+		return nil, false, nil
+	}
+	var out *Tensor
+	switch xv := x.Data.(type) {
+	case []uint8:
+		if IsFloat8(x.DType) {
+			return nil, false, nil
+		}
+		out = ctx.New(onnx.Float, x.Shape...)
+		y, s, z := out.Floats(), scale.Floats(), zeroPoints[uint8](zp)
+		eachParam(len(xv), dim, inner, func(i0, i1, p int) {
+			simd.DequantizeU8(y[i0:i1], xv[i0:i1], zeroAt(z, p), s[p])
+		})
+	case []int8:
+		out = ctx.New(onnx.Float, x.Shape...)
+		y, s, z := out.Floats(), scale.Floats(), zeroPoints[int8](zp)
+		eachParam(len(xv), dim, inner, func(i0, i1, p int) {
+			simd.DequantizeI8(y[i0:i1], xv[i0:i1], zeroAt(z, p), s[p])
+		})
+	case []int32:
+		out = ctx.New(onnx.Float, x.Shape...)
+		dequantizeRuns(out.Floats(), xv, scale.Floats(), zeroPoints[int32](zp), dim, inner)
+	default:
+		return nil, false, nil
+	}
+	return out, true, nil
+}
+
+func zeroPoints[T int8 | uint8 | int32](zp *Tensor) []T {
+	if zp == nil {
+		return nil
+	}
+	return zp.Data.([]T)
+}
+
+// dequantizeRuns is y = (x - zp)·s per run in float32, as the general path
+// (int32 biases; 8-bit data goes through the simd kernels).
+func dequantizeRuns(y []float32, x []int32, s []float32, zp []int32, dim, inner int) {
+	eachParam(len(x), dim, inner, func(i0, i1, p int) {
+		sc, z := s[p], zeroAt(zp, p)
+		for i, v := range x[i0:i1] {
+			y[i0+i] = (float32(v) - z) * sc
+		}
+	})
 }
 
 func dynamicQuantizeLinear(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {

@@ -10,6 +10,10 @@ type kernelSet struct {
 	packRow    func(dst, src []float32, panels, stride int)
 	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)
 	copyRows   func(dst []float32, base *float32, rows []int32)
+	quantU8    func(dst []byte, x []float32, s, z, lo, hi float32)
+	quantI8    func(dst []byte, x []float32, s, z, lo, hi float32)
+	dequantU8  func(dst []float32, x []byte, z, s float32)
+	dequantI8  func(dst []float32, x []byte, z, s float32)
 	maxSkipNaN func(dst, a, b []float32)
 	add        func(dst, a, b []float32)
 	sub        func(dst, a, b []float32)
@@ -44,6 +48,10 @@ var goKernels = &kernelSet{
 	packRow:    packRowGo,
 	gatherRows: gatherRowsGo,
 	copyRows:   copyRowsGo,
+	quantU8:    quantize8Go,
+	quantI8:    quantize8Go,
+	dequantU8:  dequantizeU8Go,
+	dequantI8:  dequantizeI8Go,
 	maxSkipNaN: maxSkipNaNGo,
 	add:        addGo,
 	sub:        subGo,

@@ -3,6 +3,7 @@ package simd
 import (
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // Elementwise kernels write dst[i] for i < len(dst); inputs must be at least
@@ -14,6 +15,12 @@ func need(op string, n int, xs ...[]float32) {
 		if len(x) < n {
 			panic(fmt.Sprintf("simd: %s: input has %d floats, want %d", op, len(x), n))
 		}
+	}
+}
+
+func needBytes(op string, n, have int) {
+	if have < n {
+		panic(fmt.Sprintf("simd: %s: input has %d elements, want %d", op, have, n))
 	}
 }
 
@@ -197,3 +204,41 @@ func Sigmoidf(x float32) float32 { return sigmoidf(x) }
 
 // Tanhf is one tanh by the Tanh kernels' method (same error bound).
 func Tanhf(x float32) float32 { return tanhf(x) }
+
+// QuantizeU8 is QuantizeLinear to uint8 of a run sharing one scale and zero
+// point: dst[i] = clamp(round_half_even(x[i]/s) + z, 0, 255), NaN → 0.
+func QuantizeU8(dst []uint8, x []float32, s, z float32) {
+	need("QuantizeU8", len(dst), x)
+	ks.quantU8(dst, x, s, z, 0, 255)
+	for i := len(dst) &^ 7; i < len(dst); i++ {
+		dst[i] = uint8(quantize8One(x[i], s, z, 0, 255))
+	}
+}
+
+// QuantizeI8 is QuantizeU8 to int8: clamped to [-128, 127].
+func QuantizeI8(dst []int8, x []float32, s, z float32) {
+	need("QuantizeI8", len(dst), x)
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), len(dst))
+	ks.quantI8(b, x, s, z, -128, 127)
+	for i := len(dst) &^ 7; i < len(dst); i++ {
+		dst[i] = int8(quantize8One(x[i], s, z, -128, 127))
+	}
+}
+
+// DequantizeU8 is DequantizeLinear of uint8: dst[i] = (float32(x[i]) - z)·s.
+func DequantizeU8(dst []float32, x []uint8, z, s float32) {
+	needBytes("DequantizeU8", len(dst), len(x))
+	ks.dequantU8(dst, x, z, s)
+	for i := len(dst) &^ 7; i < len(dst); i++ {
+		dst[i] = (float32(x[i]) - z) * s
+	}
+}
+
+// DequantizeI8 is DequantizeU8 of int8.
+func DequantizeI8(dst []float32, x []int8, z, s float32) {
+	needBytes("DequantizeI8", len(dst), len(x))
+	ks.dequantI8(dst, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x)), z, s)
+	for i := len(dst) &^ 7; i < len(dst); i++ {
+		dst[i] = (float32(x[i]) - z) * s
+	}
+}

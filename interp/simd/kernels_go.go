@@ -404,3 +404,40 @@ func dwPlaneGo(row func(dst, r0, r1, r2, w []float32, bias float32), s int) func
 		}
 	}
 }
+
+// quantize8One is one element of QuantizeLinear to 8 bits: round half to
+// even of x/s, plus z, clamped to [lo, hi] in float32; NaN gives 0 (what
+// Go's float-to-integer conversion of NaN gives on amd64).
+func quantize8One(x, s, z, lo, hi float32) float32 {
+	r := float32(math.RoundToEven(float64(x/s))) + z
+	if r != r {
+		return 0
+	}
+	return min(max(r, lo), hi)
+}
+
+// quantize8Go stores quantize8One's results as bytes (two's complement for
+// int8) for whole blocks of eight, as the assembly twin.
+func quantize8Go(dst []byte, x []float32, s, z, lo, hi float32) {
+	n := len(dst) &^ 7
+	x = x[:n]
+	for i, v := range x {
+		dst[i] = byte(int32(quantize8One(v, s, z, lo, hi)))
+	}
+}
+
+func dequantizeU8Go(dst []float32, x []byte, z, s float32) {
+	n := len(dst) &^ 7
+	x = x[:n]
+	for i, v := range x {
+		dst[i] = (float32(v) - z) * s
+	}
+}
+
+func dequantizeI8Go(dst []float32, x []byte, z, s float32) {
+	n := len(dst) &^ 7
+	x = x[:n]
+	for i, v := range x {
+		dst[i] = (float32(int8(v)) - z) * s
+	}
+}

@@ -77,6 +77,34 @@ func TestElementwiseTwins(t *testing.T) {
 		check("Div", 0, func(d []float32) { Div(d, a, b) })
 		check("DivScalar", 0, func(d []float32) { DivScalar(d, a, 0.37) })
 		check("ScalarDiv", 0, func(d []float32) { ScalarDiv(d, b, -2.5) })
+		check("QuantizeU8", 0, func(d []float32) {
+			q := make([]uint8, len(d))
+			QuantizeU8(q, a, 0.05, 17)
+			for i, v := range q {
+				d[i] = float32(v)
+			}
+		})
+		check("QuantizeI8", 0, func(d []float32) {
+			q := make([]int8, len(d))
+			QuantizeI8(q, a, 0.03, -3)
+			for i, v := range q {
+				d[i] = float32(v)
+			}
+		})
+		check("DequantizeU8", 0, func(d []float32) {
+			q := make([]uint8, len(d))
+			for i := range q {
+				q[i] = uint8(i * 37)
+			}
+			DequantizeU8(d, q, 13, 0.021)
+		})
+		check("DequantizeI8", 0, func(d []float32) {
+			q := make([]int8, len(d))
+			for i := range q {
+				q[i] = int8(i * 37)
+			}
+			DequantizeI8(d, q, -5, 0.021)
+		})
 		check("MaxSkipNaN", 0, func(d []float32) { MaxSkipNaN(d, a, b) })
 		check("Axpy", 1e-6, func(d []float32) { copy(d, b); Axpy(d, a, 0.3) })
 		check("ScaleShift", 1e-6, func(d []float32) { ScaleShift(d, a, 1.7, -0.25) })

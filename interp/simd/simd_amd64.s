@@ -977,6 +977,134 @@ gather_done:
 	VZEROUPPER
 	RET
 
+// func quantizeU8AVX(dst []byte, x []float32, s float32, z float32, lo float32, hi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·quantizeU8AVX(SB), NOSPLIT, $0-64
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS s+48(FP), Y0
+	VBROADCASTSS z+52(FP), Y1
+	VBROADCASTSS lo+56(FP), Y2
+	VBROADCASTSS hi+60(FP), Y3
+
+quantizeU8AVX_loop:
+	TESTQ        DX, DX
+	JZ           quantizeU8AVX_done
+	VMOVUPS      (CX), Y4
+	VDIVPS       Y0, Y4, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VADDPS       Y1, Y4, Y4
+	VMAXPS       Y4, Y2, Y4
+	VMINPS       Y4, Y3, Y4
+	VCMPPS       $0x07, Y4, Y4, Y5
+	VANDPS       Y5, Y4, Y4
+	VCVTPS2DQ    Y4, Y4
+	VEXTRACTI128 $0x01, Y4, X5
+	VPACKSSDW    X5, X4, X5
+	VPACKUSWB    X5, X5, X5
+	MOVQ         X5, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          quantizeU8AVX_loop
+
+quantizeU8AVX_done:
+	VZEROUPPER
+	RET
+
+// func quantizeI8AVX(dst []byte, x []float32, s float32, z float32, lo float32, hi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·quantizeI8AVX(SB), NOSPLIT, $0-64
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS s+48(FP), Y0
+	VBROADCASTSS z+52(FP), Y1
+	VBROADCASTSS lo+56(FP), Y2
+	VBROADCASTSS hi+60(FP), Y3
+
+quantizeI8AVX_loop:
+	TESTQ        DX, DX
+	JZ           quantizeI8AVX_done
+	VMOVUPS      (CX), Y4
+	VDIVPS       Y0, Y4, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VADDPS       Y1, Y4, Y4
+	VMAXPS       Y4, Y2, Y4
+	VMINPS       Y4, Y3, Y4
+	VCMPPS       $0x07, Y4, Y4, Y5
+	VANDPS       Y5, Y4, Y4
+	VCVTPS2DQ    Y4, Y4
+	VEXTRACTI128 $0x01, Y4, X5
+	VPACKSSDW    X5, X4, X5
+	VPACKSSWB    X5, X5, X5
+	MOVQ         X5, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          quantizeI8AVX_loop
+
+quantizeI8AVX_done:
+	VZEROUPPER
+	RET
+
+// func dequantizeU8AVX(dst []float32, x []byte, z float32, s float32)
+// Requires: AVX, AVX2
+TEXT ·dequantizeU8AVX(SB), NOSPLIT, $0-56
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS z+48(FP), Y0
+	VBROADCASTSS s+52(FP), Y1
+
+dequantizeU8AVX_loop:
+	TESTQ     DX, DX
+	JZ        dequantizeU8AVX_done
+	VPMOVZXBD (CX), Y2
+	VCVTDQ2PS Y2, Y2
+	VSUBPS    Y0, Y2, Y2
+	VMULPS    Y1, Y2, Y2
+	VMOVUPS   Y2, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000008, CX
+	DECQ      DX
+	JMP       dequantizeU8AVX_loop
+
+dequantizeU8AVX_done:
+	VZEROUPPER
+	RET
+
+// func dequantizeI8AVX(dst []float32, x []byte, z float32, s float32)
+// Requires: AVX, AVX2
+TEXT ·dequantizeI8AVX(SB), NOSPLIT, $0-56
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS z+48(FP), Y0
+	VBROADCASTSS s+52(FP), Y1
+
+dequantizeI8AVX_loop:
+	TESTQ     DX, DX
+	JZ        dequantizeI8AVX_done
+	VPMOVSXBD (CX), Y2
+	VCVTDQ2PS Y2, Y2
+	VSUBPS    Y0, Y2, Y2
+	VMULPS    Y1, Y2, Y2
+	VMOVUPS   Y2, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000008, CX
+	DECQ      DX
+	JMP       dequantizeI8AVX_loop
+
+dequantizeI8AVX_done:
+	VZEROUPPER
+	RET
+
 // func copyRowsAVX(dst []float32, base *float32, rows []int32)
 // Requires: AVX
 TEXT ·copyRowsAVX(SB), NOSPLIT, $0-56

@@ -49,6 +49,26 @@ func packRowAVX(dst []float32, src []float32, panels int, stride int)
 //go:noescape
 func gatherRowsAVX(dst []float32, base *float32, rows []int32, idx *[16]int32)
 
+// quantizeU8AVX: dst[i] = clamp(roundeven(x[i]/s)+z, lo, hi) (NaN: 0) for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func quantizeU8AVX(dst []byte, x []float32, s float32, z float32, lo float32, hi float32)
+
+// quantizeI8AVX: dst[i] = clamp(roundeven(x[i]/s)+z, lo, hi) (NaN: 0) for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func quantizeI8AVX(dst []byte, x []float32, s float32, z float32, lo float32, hi float32)
+
+// dequantizeU8AVX: dst[i] = (float32(x[i]) - z)·s for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func dequantizeU8AVX(dst []float32, x []byte, z float32, s float32)
+
+// dequantizeI8AVX: dst[i] = (float32(x[i]) - z)·s for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func dequantizeI8AVX(dst []float32, x []byte, z float32, s float32)
+
 // copyRowsAVX writes 16 floats per row r: dst[16r:16r+16] from base + rows[r] (bytes).
 //
 //go:noescape

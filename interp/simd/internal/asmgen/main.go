@@ -23,6 +23,10 @@ func main() {
 	}
 	packRow()
 	gatherRows()
+	quantize8("quantizeU8AVX", false)
+	quantize8("quantizeI8AVX", true)
+	dequantize8("dequantizeU8AVX", false)
+	dequantize8("dequantizeI8AVX", true)
 	copyRows()
 	binary("addAVX", "dst[i] = a[i] + b[i]", func(a, b Op, d VecVirtual) { VADDPS(b, a, d) })
 	binary("subAVX", "dst[i] = a[i] - b[i]", func(a, b Op, d VecVirtual) { VSUBPS(b, a, d) })
@@ -300,6 +304,88 @@ func gatherRows() {
 	DECQ(n)
 	JMP(LabelRef("gather_loop"))
 	Label("gather_done")
+	end()
+}
+
+// quantize8 emits QuantizeLinear's float32 → 8-bit step for whole blocks
+// of eight: y = saturate(round_half_even(x/s) + z) with the clamp in float32
+// (lo, hi the type's range); NaN becomes 0, as Go's conversion makes it.
+// The caller does the len%8 tail.
+func quantize8(name string, signed bool) {
+	TEXT(name, NOSPLIT, "func(dst []byte, x []float32, s, z, lo, hi float32)")
+	Pragma("noescape")
+	Doc(name + ": dst[i] = clamp(roundeven(x[i]/s)+z, lo, hi) (NaN: 0) for i < len(dst) rounded down to 8.")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(3), n)
+	sc, z, lo, hi := YMM(), YMM(), YMM(), YMM()
+	bcastParam("s", sc)
+	bcastParam("z", z)
+	bcastParam("lo", lo)
+	bcastParam("hi", hi)
+	x, m := YMM(), YMM()
+	h := XMM()
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	VMOVUPS(Mem{Base: px}, x)
+	VDIVPS(sc, x, x)
+	VROUNDPS(Imm(0), x, x) // to nearest, ties to even
+	VADDPS(z, x, x)
+	// NaN as the second source of max and min passes through both.
+	VMAXPS(x, lo, x)
+	VMINPS(x, hi, x)
+	VCMPPS(Imm(7), x, x, m) // ordered: all ones unless NaN
+	VANDPS(m, x, x)
+	VCVTPS2DQ(x, x) // exact: x is integral and in range
+	VEXTRACTI128(Imm(1), x, h)
+	VPACKSSDW(h, x.AsX(), h)
+	if signed {
+		VPACKSSWB(h, h, h)
+	} else {
+		VPACKUSWB(h, h, h)
+	}
+	MOVQ(h, Mem{Base: d})
+	ADDQ(U32(8), d)
+	ADDQ(U32(32), px)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	end()
+}
+
+// dequantize8 emits DequantizeLinear's 8-bit → float32 step for whole
+// blocks of eight: y = (float32(x) - z)·s. The caller does the tail.
+func dequantize8(name string, signed bool) {
+	TEXT(name, NOSPLIT, "func(dst []float32, x []byte, z, s float32)")
+	Pragma("noescape")
+	Doc(name + ": dst[i] = (float32(x[i]) - z)·s for i < len(dst) rounded down to 8.")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(3), n)
+	z, sc := YMM(), YMM()
+	bcastParam("z", z)
+	bcastParam("s", sc)
+	x := YMM()
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	if signed {
+		VPMOVSXBD(Mem{Base: px}, x)
+	} else {
+		VPMOVZXBD(Mem{Base: px}, x)
+	}
+	VCVTDQ2PS(x, x)
+	VSUBPS(z, x, x)
+	VMULPS(sc, x, x)
+	VMOVUPS(x, Mem{Base: d})
+	ADDQ(U32(32), d)
+	ADDQ(U32(8), px)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
 	end()
 }
 
