@@ -2,7 +2,6 @@ package interp
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -493,32 +492,9 @@ func floorDiv(a, b int) int {
 }
 
 // parallelRanges splits [0, n) into up to threads contiguous ranges and
-// runs f on each, the last on the calling goroutine. A panic in a helper
-// goroutine is raised again on the caller, where the session recovers it.
+// runs f on each, through simd.Parallel's helpers (a panic is raised again
+// on the caller, where the session recovers it).
 func parallelRanges(n, threads int, f func(i0, i1 int)) {
 	threads = max(1, min(threads, n))
-	if threads == 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	var once sync.Once
-	var panicked any
-	for t := 0; t < threads-1; t++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					once.Do(func() { panicked = r })
-				}
-			}()
-			f(t*n/threads, (t+1)*n/threads)
-		}()
-	}
-	f((threads-1)*n/threads, n)
-	wg.Wait()
-	if panicked != nil {
-		panic(panicked)
-	}
+	simd.Parallel(threads, threads, func(t int) { f(t*n/threads, (t+1)*n/threads) })
 }

@@ -3,7 +3,6 @@ package simd
 import (
 	"fmt"
 	"math"
-	"sync"
 	"unsafe"
 )
 
@@ -225,20 +224,7 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 		work(0, chunks)
 		return
 	}
-	var wg sync.WaitGroup
-	for t := 0; t < threads; t++ {
-		c0, c1 := t*chunks/threads, (t+1)*chunks/threads
-		if t == threads-1 {
-			work(c0, c1)
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			work(c0, c1)
-		}()
-	}
-	wg.Wait()
+	Parallel(threads, threads, func(t int) { work(t*chunks/threads, (t+1)*chunks/threads) })
 }
 
 // padPlanes copies each channel of x into a ph×pw plane of dst at (PadT,
@@ -312,20 +298,7 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 		return
 	}
 	threads = min(threads, p.C)
-	var wg sync.WaitGroup
-	for t := 0; t < threads; t++ {
-		c0, c1 := t*p.C/threads, (t+1)*p.C/threads
-		if t == threads-1 {
-			run(c0, c1)
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run(c0, c1)
-		}()
-	}
-	wg.Wait()
+	Parallel(threads, threads, func(t int) { run(t*p.C/threads, (t+1)*p.C/threads) })
 }
 
 // dwPadded runs a 3×3 channel entirely through the vector row kernels: the

@@ -270,25 +270,15 @@ func (g *gemmArgs) fork(threads int) {
 	} else {
 		threads = min(threads, tilesM)
 	}
-	var wg sync.WaitGroup
-	for t := 0; t < threads; t++ {
+	Parallel(threads, threads, func(t int) {
 		i0, i1, j0, j1 := 0, g.m, 0, g.n
 		if splitN {
 			j0, j1 = t*tilesN/threads*nr, min(g.n, (t+1)*tilesN/threads*nr)
 		} else {
 			i0, i1 = t*tilesM/threads*mr, min(g.m, (t+1)*tilesM/threads*mr)
 		}
-		if t == threads-1 {
-			g.serial(i0, i1, j0, j1)
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			g.serial(i0, i1, j0, j1)
-		}()
-	}
-	wg.Wait()
+		g.serial(i0, i1, j0, j1)
+	})
 }
 
 // workspace is one goroutine's packing buffers, pooled so that steady-state

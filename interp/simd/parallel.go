@@ -1,0 +1,133 @@
+package simd
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Parallel runs f(i) for every i in [0, n) on up to threads goroutines, the
+// caller's included, and returns when all calls have returned. A panic in
+// any call is raised again on the caller.
+//
+// The helper goroutines live across calls and, after a job, spin a few tens
+// of microseconds for the next one before they sleep: a network runs one
+// parallel region per layer, back to back, and handing work to a sleeping
+// thread (a new goroutine, a futex wake-up) costs tens of microseconds —
+// a large share of a small layer. ONNX Runtime's thread pool spins for the
+// same reason. Indices are claimed one at a time, so a helper that arrives
+// late, or never (another job took it), only leaves more to the caller.
+func Parallel(n, threads int, f func(i int)) {
+	threads = min(threads, n)
+	if threads <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	t := &job{f: f, n: int64(n)}
+	t.left.Store(int64(n))
+	helpers.post(t, threads-1)
+	t.work()
+	// The last indices may still run on helpers: wait for them, spinning
+	// (they are short) and yielding.
+	for t.left.Load() > 0 {
+		runtime.Gosched()
+	}
+	if p := t.panicked.Load(); p != nil {
+		panic(*p)
+	}
+}
+
+// job is one Parallel call.
+type job struct {
+	f        func(int)
+	n        int64
+	next     atomic.Int64 // the next index to claim
+	left     atomic.Int64 // indices not finished
+	helpers  atomic.Int32 // helpers still allowed to join
+	panicked atomic.Pointer[any]
+}
+
+// work claims and runs indices until none is left.
+func (t *job) work() {
+	for {
+		i := t.next.Add(1) - 1
+		if i >= t.n {
+			return
+		}
+		t.run(int(i))
+		t.left.Add(-1)
+	}
+}
+
+func (t *job) run(i int) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.panicked.CompareAndSwap(nil, &r)
+		}
+	}()
+	t.f(i)
+}
+
+// spinRounds is how many polls a helper makes for a new job before it
+// sleeps: about 50 µs.
+const spinRounds = 20000
+
+// helperPool is the process's helper goroutines and the job on offer.
+type helperPool struct {
+	cur      atomic.Pointer[job]
+	gen      atomic.Uint64 // bumped for each job offered
+	mu       sync.Mutex
+	cond     *sync.Cond
+	sleeping int // helpers waiting on cond (under mu)
+	started  int // helpers started (under mu)
+}
+
+var helpers = func() *helperPool {
+	p := &helperPool{}
+	p.cond = sync.NewCond(&p.mu)
+	return p
+}()
+
+// post offers t to up to k helpers, starting helpers as needed (at most
+// GOMAXPROCS-1 in all) and waking sleeping ones.
+func (p *helperPool) post(t *job, k int) {
+	t.helpers.Store(int32(k))
+	p.cur.Store(t)
+	p.gen.Add(1)
+	p.mu.Lock()
+	for p.started < min(k, runtime.GOMAXPROCS(0)-1) {
+		p.started++
+		go p.loop()
+	}
+	if p.sleeping > 0 {
+		p.cond.Broadcast()
+	}
+	p.mu.Unlock()
+}
+
+// loop is a helper: it joins each job offered, while the job wants helpers.
+func (p *helperPool) loop() {
+	var seen uint64
+	for {
+		g := p.gen.Load()
+		for spins := 0; g == seen; spins++ {
+			if spins < spinRounds {
+				g = p.gen.Load()
+				continue
+			}
+			p.mu.Lock()
+			for g = p.gen.Load(); g == seen; g = p.gen.Load() {
+				p.sleeping++
+				p.cond.Wait()
+				p.sleeping--
+			}
+			p.mu.Unlock()
+		}
+		seen = g
+		if t := p.cur.Load(); t != nil && t.helpers.Add(-1) >= 0 {
+			t.work()
+		}
+	}
+}
