@@ -68,7 +68,21 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	checkMat("A", transA, m, k, a, lda)
 	checkMat("B", transB, k, n, b, ldb)
 	if m <= gemvRows {
-		gemv(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		// Column ranges on separate threads: each output is computed as
+		// on one.
+		if threads < 2 || m*n*k <= parallelMin || n < 64 {
+			gemv(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			return
+		}
+		parts := threads
+		Parallel(parts, parts, func(t int) {
+			j0, j1 := t*n/parts, (t+1)*n/parts
+			bj := b[j0:]
+			if transB {
+				bj = b[j0*ldb:]
+			}
+			gemv(transA, transB, m, j1-j0, k, alpha, a, lda, bj, ldb, beta, c[j0:], ldc)
+		})
 		return
 	}
 	g := gemmArgs{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
