@@ -35,6 +35,7 @@ func main() {
 	threadList := flag.String("threads", "1,2", "thread counts")
 	modelList := flag.String("models", "resnet18_op13,mobilenet_v2_op13,transformer_op14,lstm_op13", "models under the shared models folder")
 	gemm := flag.Bool("gemm", true, "also measure SGEMM against the FMA peak")
+	flag.DurationVar(&settle, "settle", 20*time.Millisecond, "pause between the two runtimes' batches, so that neither's spinning threads (ORT's pool, the interpreter's helpers) take cores from the other")
 	flag.Parse()
 	root := filepath.Join(testdata.Root(), "models")
 	fmt.Printf("load average before: %s\n", loadavg())
@@ -66,6 +67,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// settle is the -settle flag.
+var settle time.Duration
 
 // compare times one model: rounds × (batch interp runs, batch ORT runs),
 // alternating which goes first.
@@ -124,9 +128,11 @@ func compare(dir string, threads, rounds, batch int) (interpMS, ortMS []float64,
 		if err := first(); err != nil {
 			return nil, nil, err
 		}
+		time.Sleep(settle)
 		if err := second(); err != nil {
 			return nil, nil, err
 		}
+		time.Sleep(settle)
 	}
 	return interpMS, ortMS, nil
 }
