@@ -350,6 +350,12 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 	}
 	mc := split(m, blockMC, mr)
 	nc := split(n, blockNC, nr)
+	if g.packed == nil && m <= mc {
+		// One block of rows: each packed B block is used once, right after
+		// it is written, so keep it to half of L2 (64 Ki floats) rather than
+		// let it spill to L3 and be read back from there.
+		nc = split(n, max(4*nr, (64<<10)/kc/nr*nr), nr)
+	}
 	var bufA []float32
 	if g.preA == nil {
 		bufA = aligned(&ws.a, min(mc, (m+mr-1)/mr*mr)*kc)
