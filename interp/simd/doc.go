@@ -31,6 +31,17 @@
 // convolution group with packed filters in cache-sized im2col chunks. Products
 // of one or two rows skip packing altogether.
 //
+// Summation order is part of the contract: a convolution sums each output
+// in ONNX Runtime's MLAS order (K blocks of ConvKBlock, one FMA chain per
+// block, blocks added to C; depthwise taps as MLAS's M=1 kernel adds them),
+// so float32 convolutions are bit-identical to ORT's CPU provider, which is
+// what keeps quantized models from drifting apart between the two.
+//
+// Work is split over threads by Parallel, whose helper goroutines outlive a
+// call and spin briefly for the next one: a network runs one parallel
+// region per layer, and waking a sleeping thread for each costs more than a
+// small layer's work.
+//
 // All slices are row-major float32. Functions panic on inconsistent sizes
 // rather than reading past a slice.
 package simd
