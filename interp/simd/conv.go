@@ -206,25 +206,30 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	// Chunks of whole panels, at least four so the filters are reused.
 	nc := max(4*nr, ConvChunkFloats/K/nr*nr)
 	chunks := (N + nc - 1) / nc
-	work := func(c0, c1 int) {
+	work := func(c0, c1, gemmThreads int) {
 		w := wsPool.Get().(*workspace)
 		defer wsPool.Put(w)
 		col := aligned(&w.a, K*min(nc, (N+nr-1)/nr*nr))
 		for ch := c0; ch < c1; ch++ {
 			q0, q1 := ch*nc, min(N, (ch+1)*nc)
 			im2colPanels(col, planes, &p, ph, pw, taps, &w.idx, q0, q1)
-			SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, kc, 1)
+			SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, kc, gemmThreads)
 			if done != nil {
 				done(q0, q1)
 			}
 		}
 	}
-	threads = min(threads, chunks)
-	if threads < 2 || pa.m*N*K <= parallelMin {
-		work(0, chunks)
-		return
+	switch {
+	case threads < 2 || pa.m*N*K <= parallelMin:
+		work(0, chunks, 1)
+	case chunks < 4*threads:
+		// Few chunks (a deep, narrow conv: resnet's last stages have one
+		// to four) would leave threads idle or uneven: split each GEMM's
+		// filter rows instead.
+		work(0, chunks, threads)
+	default:
+		Parallel(threads, threads, func(t int) { work(t*chunks/threads, (t+1)*chunks/threads, 1) })
 	}
-	Parallel(threads, threads, func(t int) { work(t*chunks/threads, (t+1)*chunks/threads) })
 }
 
 // padPlanes copies each channel of x into a ph×pw plane of dst at (PadT,
