@@ -350,14 +350,25 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 	}
 	mc := split(m, blockMC, mr)
 	nc := split(n, blockNC, nr)
+	// preA is A packed over the whole depth (from row i0): the caller's, or,
+	// for one block of rows with many column blocks, packed here once
+	// instead of once per column block.
+	preA := g.preA
+	if preA != nil {
+		preA = preA[i0*k:]
+	}
 	if g.packed == nil && m <= mc {
 		// One block of rows: each packed B block is used once, right after
 		// it is written, so keep it to half of L2 (64 Ki floats) rather than
 		// let it spill to L3 and be read back from there.
 		nc = split(n, max(4*nr, (64<<10)/kc/nr*nr), nr)
+		if preA == nil && nc < n {
+			preA = aligned(&ws.a, m*k)
+			packA(g.transA, g.a, g.lda, i0, 0, m, k, g.alpha, preA)
+		}
 	}
 	var bufA []float32
-	if g.preA == nil {
+	if preA == nil {
 		bufA = aligned(&ws.a, min(mc, (m+mr-1)/mr*mr)*kc)
 	}
 	var bufB []float32
@@ -385,8 +396,8 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 				// Panel ir of the A block starts at ap[ir·astride + ak·mrr]:
 				// packed here, panels of kcb steps; pre-packed, of all k.
 				ap, astride, ak := bufA, kcb, 0
-				if g.preA != nil {
-					ap, astride, ak = g.preA[(i0+ic)*k:], k, pc
+				if preA != nil {
+					ap, astride, ak = preA[ic*k:], k, pc
 				} else {
 					packA(g.transA, g.a, g.lda, i0+ic, pc, mcb, kcb, g.alpha, bufA)
 				}
