@@ -99,27 +99,10 @@ func dequantizeBuilder(b *Build) (Kernel, error) {
 		if out, ok, err := dequantizeFast(ctx, x, scale, zp, axis, block, outType); ok || err != nil {
 			return []*Tensor{out}, err
 		}
-		xv, err := numbersAsFloat64(x)
-		if err != nil {
-			return nil, err
+		if zp != nil && zp.DType != x.DType {
+			return nil, fmt.Errorf("zero point %s does not match input %s", zp, x)
 		}
-		sv, err := numbersAsFloat64(scale)
-		if err != nil {
-			return nil, err
-		}
-		zv := make([]float64, len(sv)) // no zero point: zeros
-		if zp != nil {
-			if zp.DType != x.DType {
-				return nil, fmt.Errorf("zero point %s does not match input %s", zp, x)
-			}
-			if zv, err = numbersAsFloat64(zp); err != nil {
-				return nil, err
-			}
-			if len(zv) != len(sv) {
-				return nil, fmt.Errorf("zero point %s and scale %s differ in shape", zp, scale)
-			}
-		}
-		pi, err := paramIndex(x.Shape, scale.Shape, axis, block)
+		xv, sv, zv, pi, err := quantOperands(x, scale, zp, axis, block)
 		if err != nil {
 			return nil, err
 		}
@@ -135,6 +118,30 @@ func dequantizeBuilder(b *Build) (Kernel, error) {
 		out, err := tensorFromFloat64s(ctx, dt, x.Shape, y)
 		return []*Tensor{out}, err
 	}, nil
+}
+
+// quantOperands reads the general path's operands as float64: data, scales,
+// zero points (zeros when absent) and the map from an element to its
+// scale and zero point.
+func quantOperands(x, scale, zp *Tensor, axis, block int64) (xv, sv, zv []float64, pi func(int) int, err error) {
+	if xv, err = numbersAsFloat64(x); err != nil {
+		return
+	}
+	if sv, err = numbersAsFloat64(scale); err != nil {
+		return
+	}
+	zv = make([]float64, len(sv))
+	if zp != nil {
+		if zv, err = numbersAsFloat64(zp); err != nil {
+			return
+		}
+		if len(zv) != len(sv) {
+			err = fmt.Errorf("zero point %s and scale %s differ in shape", zp, scale)
+			return
+		}
+	}
+	pi, err = paramIndex(x.Shape, scale.Shape, axis, block)
+	return
 }
 
 // quantizeValue rounds v (already divided by the scale) half to even, adds
@@ -190,24 +197,7 @@ func quantizeBuilder(b *Build) (Kernel, error) {
 		if out, ok, err := quantizeFast(ctx, x, scale, zp, dt, axis, block); ok || err != nil {
 			return []*Tensor{out}, err
 		}
-		xv, err := numbersAsFloat64(x)
-		if err != nil {
-			return nil, err
-		}
-		sv, err := numbersAsFloat64(scale)
-		if err != nil {
-			return nil, err
-		}
-		zv := make([]float64, len(sv)) // no zero point: zeros
-		if zp != nil {
-			if zv, err = numbersAsFloat64(zp); err != nil {
-				return nil, err
-			}
-			if len(zv) != len(sv) {
-				return nil, fmt.Errorf("zero point %s and scale %s differ in shape", zp, scale)
-			}
-		}
-		pi, err := paramIndex(x.Shape, scale.Shape, axis, block)
+		xv, sv, zv, pi, err := quantOperands(x, scale, zp, axis, block)
 		if err != nil {
 			return nil, err
 		}

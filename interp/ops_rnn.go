@@ -355,6 +355,17 @@ func (a *rnnAttrs) clipv(x float32) float32 {
 	return x
 }
 
+// gateBias returns the summed input and recurrence bias of gate g, unit j
+// (0 without biases).
+func gateBias(wb, rb []float32, H int) func(g, j int) float32 {
+	return func(g, j int) float32 {
+		if wb == nil {
+			return 0
+		}
+		return wb[g*H+j] + rb[g*H+j]
+	}
+}
+
 // lstmCellVec is cell's LSTM step with activations that have slice forms:
 // each gate's pre-activations are gathered, then activated in one call.
 // scratch holds 5H floats.
@@ -362,12 +373,7 @@ func (a *rnnAttrs) lstmCellVec(vecs []func(dst, x []float32), xg, hg, wb, rb, p,
 	H := len(h)
 	f, g, hh := vecs[0], vecs[1], vecs[2]
 	it, ot, ft, ct, hc := scratch[:H], scratch[H:2*H], scratch[2*H:3*H], scratch[3*H:4*H], scratch[4*H:5*H]
-	bias := func(gate, j int) float32 {
-		if wb == nil {
-			return 0
-		}
-		return wb[gate*H+j] + rb[gate*H+j]
-	}
+	bias := gateBias(wb, rb, H)
 	for j := 0; j < H; j++ {
 		var pi, pf float32
 		if p != nil {
@@ -403,12 +409,7 @@ func (a *rnnAttrs) lstmCellVec(vecs []func(dst, x []float32), xg, hg, wb, rb, p,
 // (G·H), hg = h·Rᵀ (G·H); h and c are updated in place.
 func (a *rnnAttrs) cell(acts []activation, xg, hg, wb, rb, p, h, c, R, rh []float32) {
 	H := len(h)
-	bias := func(g, j int) float32 {
-		if wb == nil {
-			return 0
-		}
-		return wb[g*H+j] + rb[g*H+j]
-	}
+	bias := gateBias(wb, rb, H)
 	switch a.kind {
 	case kindRNN:
 		for j := 0; j < H; j++ {
