@@ -32,6 +32,9 @@ type Report struct {
 // Config controls a pipeline run.
 type Config struct {
 	Dims map[string]int64
+	// Inputs is the user's data folder (the CLI's --inputs), or "": data-driven
+	// passes calibrate on it when they are given no folder of their own.
+	Inputs string
 	Log  io.Writer
 	// MaxRewrites stops rewriting after this many rewrites (0: no limit), to
 	// bisect which rewrite breaks a model.
@@ -131,7 +134,7 @@ func runPass(ctx context.Context, pass *Pass, opts Values, m *onnx.Model, cfg Co
 	if err := ctx.Err(); err != nil {
 		return r, err
 	}
-	c := &Context{Context: ctx, Pass: pass, Options: opts, Dims: cfg.Dims, Log: cfg.Log, results: map[*Analysis]any{}, budget: budget}
+	c := &Context{Context: ctx, Pass: pass, Options: opts, Dims: cfg.Dims, Inputs: cfg.Inputs, Log: cfg.Log, results: map[*Analysis]any{}, budget: budget}
 	start := time.Now()
 	for _, a := range pass.Requires {
 		res, err := a.Run(c, m)

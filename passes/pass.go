@@ -50,6 +50,8 @@ type Context struct {
 	Options Values
 	// Dims fixes symbolic dimensions (the CLI's --dim NAME=VALUE).
 	Dims map[string]int64
+	// Inputs is the user's data folder (the CLI's --inputs), or "".
+	Inputs string
 	// Log receives human-readable notes and warnings (never nil).
 	Log io.Writer
 

@@ -130,7 +130,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 			return inFile(in, err)
 		}
 	}
-	rc := runConfig{dims: dims, maxRewrites: int(c.Int("max-rewrites")), log: logw}
+	rc := runConfig{dims: dims, inputs: c.String("inputs"), maxRewrites: int(c.Int("max-rewrites")), log: logw}
 	if ver != nil && c.Bool("verify-each") {
 		rc.verifyEach = func(r passes.Report, m *onnx.Model) error {
 			if _, err := ver.check(m); err != nil {

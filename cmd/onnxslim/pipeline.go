@@ -31,6 +31,7 @@ type PassReport struct {
 // runConfig is what the main command hands the pass manager.
 type runConfig struct {
 	dims        map[string]int64
+	inputs      string // --inputs: data-driven passes calibrate on it without calib=
 	maxRewrites int
 	log         io.Writer
 	// verifyEach, when set, checks the model after every pass.
@@ -68,6 +69,7 @@ func (p *Pipeline) Empty() bool { return len(p.spec.Steps) == 0 }
 func (p *Pipeline) Run(ctx context.Context, m *onnx.Model, rc runConfig) ([]PassReport, error) {
 	cfg := passes.Config{
 		Dims:        rc.dims,
+		Inputs:      rc.inputs,
 		Log:         rc.log,
 		MaxRewrites: rc.maxRewrites,
 		Measure:     measure,
