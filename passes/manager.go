@@ -35,7 +35,7 @@ type Config struct {
 	// Inputs is the user's data folder (the CLI's --inputs), or "": data-driven
 	// passes calibrate on it when they are given no folder of their own.
 	Inputs string
-	Log  io.Writer
+	Log    io.Writer
 	// MaxRewrites stops rewriting after this many rewrites (0: no limit), to
 	// bisect which rewrite breaks a model.
 	MaxRewrites int
