@@ -393,6 +393,14 @@ func ReplaceAllUsesWith(old, new *Value) {
 			old.Name = g.FreshName(old.Name + "_replaced")
 			new.Name = name
 		}
+		// old and new hold the same value: what is known of one holds for
+		// the other. A graph output keeps the type the model declares for it;
+		// elsewhere new keeps what it knows and learns what only old knew.
+		if isOut {
+			new.Type = MergeTypes(old.Type, new.Type)
+		} else {
+			new.Type = MergeTypes(new.Type, old.Type)
+		}
 	}
 }
 

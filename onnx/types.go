@@ -189,3 +189,48 @@ func (o OpsetID) String() string {
 	}
 	return fmt.Sprintf("%s v%d", d, o.Version)
 }
+
+// MergeTypes returns primary with what it leaves unknown filled in from
+// secondary: the element type, the shape, single unknown dimensions, inner
+// types. Where both know something and disagree, primary wins. Neither
+// argument is changed; an unknown never replaces a known.
+func MergeTypes(primary, secondary *Type) *Type {
+	if primary == nil || primary.Kind == TypeNone {
+		if secondary == nil || secondary.Kind == TypeNone {
+			return primary.Clone()
+		}
+		return secondary.Clone()
+	}
+	out := primary.Clone()
+	if secondary == nil || secondary.Kind != primary.Kind {
+		return out
+	}
+	switch primary.Kind {
+	case TypeSequence, TypeOptional, TypeMap:
+		out.Inner = MergeTypes(primary.Inner, secondary.Inner)
+		if out.Kind == TypeMap && out.Elem == Undefined {
+			out.Elem = secondary.Elem
+		}
+		return out
+	case TypeTensor, TypeSparseTensor:
+	default:
+		return out
+	}
+	if out.Elem == Undefined {
+		out.Elem = secondary.Elem
+	} else if secondary.Elem != Undefined && secondary.Elem != out.Elem {
+		return out // different values: nothing of secondary's shape applies
+	}
+	switch {
+	case !secondary.HasShape():
+	case !out.HasShape():
+		out.SetShape(append(Shape{}, secondary.Shape...))
+	case len(out.Shape) == len(secondary.Shape):
+		for i, d := range out.Shape {
+			if d.Kind == DimUnknown && secondary.Shape[i].Kind != DimUnknown {
+				out.Shape[i] = secondary.Shape[i]
+			}
+		}
+	}
+	return out
+}
