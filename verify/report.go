@@ -20,6 +20,8 @@ type JSONReport struct {
 	Outputs  []OutputReport      `json:"outputs"`
 	Accuracy *AccuracyComparison `json:"accuracy,omitempty"`
 	Failures []string            `json:"failures"`
+	// Cut lists the ops verification cut around (their insides unchecked).
+	Cut []CutNode `json:"cut,omitempty"`
 }
 
 // JSON returns the report in the contract's JSON shape, judged against tol.
@@ -28,7 +30,11 @@ func (r *Report) JSON(tol Tolerance) JSONReport {
 	if f == nil {
 		f = []string{}
 	}
-	return JSONReport{OK: len(f) == 0, Samples: r.Samples, Outputs: r.Outputs, Accuracy: r.Accuracy, Failures: f}
+	j := JSONReport{OK: len(f) == 0, Samples: r.Samples, Outputs: r.Outputs, Accuracy: r.Accuracy, Failures: f}
+	if r.Cut != nil {
+		j.Cut = r.Cut.Nodes
+	}
+	return j
 }
 
 // WriteJSON writes r.JSON(tol), indented.
@@ -52,6 +58,9 @@ func (r *Report) WriteText(w io.Writer, tol Tolerance) error {
 	if a := r.Accuracy; a != nil {
 		fmt.Fprintf(w, "accuracy (%d labelled samples): top-1 %.4f → %.4f (drop %+.4f), top-5 %.4f → %.4f\n",
 			a.A.Samples, a.A.Top1, a.B.Top1, a.Drop, a.A.Top5, a.B.Top5)
+	}
+	if r.Cut != nil {
+		fmt.Fprintln(w, r.Cut)
 	}
 	if f := r.Failures(tol); len(f) > 0 {
 		fmt.Fprintf(w, "FAIL on %d samples: %s\n", r.Samples, strings.Join(f, "; "))
@@ -116,6 +125,9 @@ func (r *Report) Markdown(tol Tolerance) string {
 		verdict = "❌ beyond tolerance"
 	}
 	fmt.Fprintf(&b, "### Verification: %s\n\n%d samples; tolerance: %s.\n\n", verdict, r.Samples, tol)
+	if r.Cut != nil {
+		fmt.Fprintf(&b, "%s.\n\n", clipText(r.Cut.String(), 2000))
+	}
 	b.WriteString("| output | max abs err | max rel err | rel L2 | cosine | top-1 agreement | NaN/Inf a → b |\n|---|--:|--:|--:|--:|--:|--:|\n")
 	for i, o := range r.Outputs {
 		if i >= 200 {

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/onnxslim/onnxslim/dataset"
@@ -64,6 +66,9 @@ type Options struct {
 	Tolerance *Tolerance
 	// Interp configures the sessions built from models.
 	Interp interp.Options
+	// Fed names inputs given seeded random values even when Inputs is a
+	// folder: the outputs of cut-out opaque ops (Cut.Fed).
+	Fed []string
 	// Progress, if set, is called after each batch with samples done and total.
 	Progress func(done, total int)
 }
@@ -90,6 +95,9 @@ type Report struct {
 	Accuracy *AccuracyComparison `json:"accuracy,omitempty"`
 	// Tolerance is the one the comparison ran with (element-wise checks).
 	Tolerance Tolerance `json:"-"`
+	// Cut is set when both models were cut around ops the interpreter
+	// cannot run (see PlanCut): what those ops compute was not checked.
+	Cut *Cut `json:"-"`
 }
 
 // AccuracyComparison is the accuracy of both models on labelled data.
@@ -159,9 +167,20 @@ func CompareSessions(a, b *interp.Session, opts Options) (*Report, error) {
 // OpenInputs opens the inputs Options describe: the folder, or seeded random samples.
 func OpenInputs(inputs []*onnx.Value, opts Options) (dataset.Reader, error) {
 	if opts.Inputs != "" {
-		r, err := dataset.Open(opts.Inputs, inputs, dataset.Options{Dims: opts.Dims, BatchSize: opts.BatchSize})
+		var fromDir, fed []*onnx.Value
+		for _, v := range inputs {
+			if slices.Contains(opts.Fed, v.Name) {
+				fed = append(fed, v)
+			} else {
+				fromDir = append(fromDir, v)
+			}
+		}
+		r, err := dataset.Open(opts.Inputs, fromDir, dataset.Options{Dims: opts.Dims, BatchSize: opts.BatchSize})
 		if err != nil {
 			return nil, fmt.Errorf("inputs %s: %w", opts.Inputs, err)
+		}
+		if len(fed) > 0 {
+			return &fedReader{Reader: r, fed: fed, seed: opts.Seed, dims: opts.Dims}, nil
 		}
 		return r, nil
 	}
@@ -193,6 +212,30 @@ func (r *randomReader) Next() (*dataset.Batch, error) {
 	}
 	r.i++
 	return &dataset.Batch{Inputs: in, Source: fmt.Sprintf("random sample %d (seed %d)", r.i-1, r.seed+uint64(r.i-1))}, nil
+}
+
+// fedReader adds seeded random values for the fed inputs to every batch of
+// a folder.
+type fedReader struct {
+	dataset.Reader
+	fed  []*onnx.Value
+	seed uint64
+	i    int
+	dims map[string]int64
+}
+
+func (r *fedReader) Next() (*dataset.Batch, error) {
+	b, err := r.Reader.Next()
+	if err != nil {
+		return b, err
+	}
+	extra, err := dataset.Random(r.fed, r.seed+uint64(r.i), r.dims)
+	if err != nil {
+		return nil, &ReferenceError{Inputs: "generated inputs", Err: err}
+	}
+	r.i++
+	maps.Copy(b.Inputs, extra)
+	return b, nil
 }
 
 // CompareReader compares two sessions on every batch of r, streaming.

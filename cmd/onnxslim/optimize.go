@@ -24,13 +24,14 @@ import (
 // optimizeCommand is the main job: onnxslim IN -o OUT [flags].
 func optimizeCommand() *cli.Command {
 	return &cli.Command{
-		UsageText: "onnxslim IN.onnx -o OUT.onnx [--passes SPEC] [--verify|--no-verify] [--inputs DIR] [--dim NAME=VALUE]... [--report FILE.md] [--json FILE.json] [--external-data] [--quiet]",
+		UsageText: "onnxslim IN.onnx -o OUT.onnx [--passes SPEC] [--verify|--no-verify] [--inputs DIR] [--dim NAME=VALUE]... [--shape NAME=DIMS]... [--report FILE.md] [--json FILE.json] [--external-data] [--quiet]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the optimized model to `FILE`", TakesFile: true},
 			&cli.StringFlag{Name: "passes", Usage: "comma-separated passes to run (`SPEC`); \"none\" re-encodes without changes"},
 			&cli.BoolWithInverseFlag{Name: "verify", Value: true, Usage: "run OUT against IN and compare outputs"},
 			&cli.StringFlag{Name: "inputs", Usage: "inputs for verification from `DIR` (.npy per input or input_N.pb)", TakesFile: true},
 			&cli.StringSliceFlag{Name: "dim", Usage: "fix a symbolic dimension, `NAME=VALUE` (repeatable)"},
+			&cli.StringSliceFlag{Name: "shape", Usage: "shape of an output of an op the interpreter cannot run (a custom-domain plugin), fed random values when verifying around it: `NAME=DIMS` as 1x4x16x16 (repeatable)"},
 			&cli.StringFlag{Name: "report", Usage: "write a markdown report of the run to `FILE.md`", TakesFile: true},
 			&cli.StringFlag{Name: "json", Usage: "write a machine-readable run report to `FILE.json`", TakesFile: true},
 			&cli.BoolFlag{Name: "external-data", Usage: "store large initializers in OUT's base name + .data beside OUT"},
@@ -85,6 +86,10 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	shapes, err := parseShapes(c.StringSlice("shape"))
+	if err != nil {
+		return err
+	}
 	pipeline, err := newPipeline(c.String("passes"), c.IsSet("passes"))
 	if err != nil {
 		return err
@@ -126,7 +131,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 			return err
 		}
 		tol, binding := optimizeTolerance(c, pipeline.Lossy())
-		if ver, err = newVerification(orig, c.String("inputs"), dims, int(c.Int("verify-samples")), tol, binding); err != nil {
+		if ver, err = newVerification(orig, c.String("inputs"), dims, shapes, int(c.Int("verify-samples")), tol, binding); err != nil {
 			return inFile(in, err)
 		}
 	}
@@ -244,6 +249,28 @@ func flops(m *onnx.Model) *int64 {
 		return &f
 	}
 	return nil
+}
+
+// parseShapes parses --shape NAME=DIMS flags (DIMS as 1x4x16x16 or 1,4,16,16).
+func parseShapes(specs []string) (map[string][]int64, error) {
+	shapes := map[string][]int64{}
+	for _, s := range specs {
+		name, val, ok := strings.Cut(s, "=")
+		var dims []int64
+		for _, f := range strings.FieldsFunc(val, func(r rune) bool { return r == 'x' || r == ',' }) {
+			v, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			if err != nil || v < 0 {
+				ok = false
+				break
+			}
+			dims = append(dims, v)
+		}
+		if !ok || name == "" {
+			return nil, usageErrorf("--shape %q: want NAME=DIMS with DIMS non-negative integers as 1x4x16x16", s)
+		}
+		shapes[name] = dims
+	}
+	return shapes, nil
 }
 
 // parseDims parses --dim NAME=VALUE flags.

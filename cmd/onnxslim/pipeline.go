@@ -123,12 +123,25 @@ func writeSummary(w io.Writer, reps []PassReport) {
 type verification struct {
 	checker *verify.Checker
 	tol     verify.Tolerance
-	binding bool // a failure is an error (lossless pipeline, or limits given)
+	binding bool       // a failure is an error (lossless pipeline, or limits given)
+	cut     *verify.Cut // set when both models are cut around opaque ops
 }
 
 // newVerification runs the original model once on the verification inputs.
-func newVerification(orig *onnx.Model, dir string, dims map[string]int64, samples int, tol verify.Tolerance, binding bool) (*verification, error) {
+// A model with ops the interpreter cannot run is cut around them (shapes
+// gives the fed outputs' shapes the model does not declare, --shape).
+func newVerification(orig *onnx.Model, dir string, dims map[string]int64, shapes map[string][]int64, samples int, tol verify.Tolerance, binding bool) (*verification, error) {
+	cut, err := verify.PlanCut(orig, shapes, dims)
+	if err != nil {
+		return nil, err
+	}
 	opts := verify.Options{Inputs: dir, Dims: dims, Samples: samples, Tolerance: &tol}
+	if cut != nil {
+		if err := cut.Apply(orig); err != nil {
+			return nil, fmt.Errorf("cutting around the ops the interpreter cannot run: %w", err)
+		}
+		opts.Fed = cut.Fed()
+	}
 	chk, err := verify.NewChecker(orig, opts)
 	if err != nil {
 		var re *verify.ReferenceError
@@ -137,15 +150,28 @@ func newVerification(orig *onnx.Model, dir string, dims map[string]int64, sample
 		}
 		return nil, err
 	}
-	return &verification{checker: chk, tol: tol, binding: binding}, nil
+	return &verification{checker: chk, tol: tol, binding: binding, cut: cut}, nil
 }
 
-// check compares m with the original.
+// check compares m with the original (a cut copy of m when the original was cut).
 func (v *verification) check(m *onnx.Model) (*verify.Report, error) {
+	if v.cut != nil {
+		b, err := onnx.Encode(m)
+		if err != nil {
+			return nil, err
+		}
+		if m, err = onnx.Decode(b); err != nil {
+			return nil, err
+		}
+		if err := v.cut.Apply(m); err != nil {
+			return nil, fmt.Errorf("cutting the optimized model as the original: %w", err)
+		}
+	}
 	rep, err := v.checker.Check(m)
 	if err != nil {
 		return nil, err
 	}
+	rep.Cut = v.cut
 	if v.binding && !rep.OK(v.tol) {
 		return rep, rep.Err(v.tol)
 	}

@@ -1,12 +1,52 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/onnxslim/onnxslim/internal/testmodels"
 	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
 )
+
+// A test-only pass that claims to be lossless but scales the weights of the
+// Conv right before (where=before) or right after (where=after) the plugin by
+// 1.01: the verification around the plugin must catch both.
+func init() {
+	passes.Register(&passes.Pass{
+		Name:    "test-perturb-plugin",
+		Doc:     "test only: scales the weights of the Conv before or after a com.example op by 1.01",
+		Options: []passes.Option{{Name: "where", Kind: passes.OptEnum, Enum: []string{"before", "after"}, Default: "before"}},
+		Run: func(c *passes.Context, m *onnx.Model) (int, error) {
+			for _, n := range m.Graph.Nodes {
+				if n.Domain != testmodels.PluginDomain {
+					continue
+				}
+				var conv *onnx.Node
+				if c.Options.String("where") == "before" {
+					conv = n.Input(0).Producer()
+				} else {
+					conv = n.Output(0).Consumers()[0]
+				}
+				w := conv.Input(1)
+				vals, err := w.Const.AsFloat32()
+				if err != nil {
+					return 0, err
+				}
+				for i := range vals {
+					vals[i] *= 1.01
+				}
+				w.Const = onnx.NewFloatTensor(w.Name, w.Const.Dims, vals)
+				return 1, nil
+			}
+			return 0, nil
+		},
+	})
+}
 
 func savePlugin(t *testing.T, o testmodels.PluginOptions) string {
 	t.Helper()
@@ -17,16 +57,134 @@ func savePlugin(t *testing.T, o testmodels.PluginOptions) string {
 	return in
 }
 
-func TestPluginRepro(t *testing.T) {
-	in := savePlugin(t, testmodels.PluginOptions{NoPluginShape: true})
-	out := filepath.Join(t.TempDir(), "out.onnx")
-	code, stdout, stderr := runCLI(t, in, "-o", out)
-	t.Logf("default: exit %d\n%s\n%s", code, stdout, stderr)
-	code, stdout, stderr = runCLI(t, in, "-o", out, "--no-verify")
-	t.Logf("no-verify: exit %d\n%s\n%s", code, stdout, stderr)
+// TestPluginVerifiedAround is issue 19's example: Conv → BN → com.example
+// plugin → Conv → BN with y declared float32 [1,8,16,16]. The default run
+// folds both BNs, verifies around the plugin, keeps y's declared type and
+// writes a model ONNX's checker accepts.
+func TestPluginVerifiedAround(t *testing.T) {
+	in := savePlugin(t, testmodels.PluginOptions{})
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.onnx")
+	code, stdout, stderr := runCLI(t, in, "-o", out, "--json", filepath.Join(dir, "r.json"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"nodes 5 → 3", `"plugin" (com.example::MyPlugin)`, "inputs compared [a_bn_out]", "plugin_out float32[1,4,16,16]", "was not checked", "OK on"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
 	m, err := onnx.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("out y: %v nodes %d", m.Graph.Outputs[0].Type, len(m.Graph.Nodes))
+	if got, want := m.Graph.Outputs[0].Type, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8, 16, 16)); !got.Equal(want) {
+		t.Errorf("output y: %v, declared %v", got, want)
+	}
+	var rep struct {
+		Verify struct {
+			OK  bool `json:"ok"`
+			Cut []struct {
+				Name    string   `json:"name"`
+				Inputs  []string `json:"inputs"`
+				Outputs []string `json:"outputs"`
+			} `json:"cut"`
+			Outputs []struct {
+				Name string `json:"name"`
+			} `json:"outputs"`
+		} `json:"verify"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "r.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Verify.OK || len(rep.Verify.Cut) != 1 || rep.Verify.Cut[0].Name != "plugin" || len(rep.Verify.Outputs) != 2 {
+		t.Errorf("json verify: %+v", rep.Verify)
+	}
+	checkONNX(t, out)
+}
+
+// TestPluginWrongRewriteCaught: a wrong rewrite before the plugin shows in
+// the plugin's input (an extra output of the cut), after it in y.
+func TestPluginWrongRewriteCaught(t *testing.T) {
+	in := savePlugin(t, testmodels.PluginOptions{})
+	for where, output := range map[string]string{"before": "a_bn_out", "after": "y"} {
+		t.Run(where, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.onnx")
+			code, _, stderr := runCLI(t, in, "-o", out, "--passes", "default,test-perturb-plugin(where="+where+")")
+			if code != 1 {
+				t.Fatalf("exit %d, want 1: %s", code, stderr)
+			}
+			checkOneLineError(t, stderr, output)
+			if names := dirNames(t, dir); len(names) != 0 {
+				t.Errorf("wrote %v after a failed verification", names)
+			}
+		})
+	}
+}
+
+// TestPluginNoShape: nothing declares the plugin's output shape. The default
+// run names the tensor and --shape, exits 1 and writes nothing; --shape or
+// --no-verify let it through, with y's declared type kept.
+func TestPluginNoShape(t *testing.T) {
+	in := savePlugin(t, testmodels.PluginOptions{NoPluginShape: true})
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.onnx")
+	code, _, stderr := runCLI(t, in, "-o", out)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, stderr)
+	}
+	checkOneLineError(t, stderr, `"plugin_out"`, "--shape", "--no-verify")
+	if names := dirNames(t, dir); len(names) != 0 {
+		t.Errorf("wrote %v after refusing", names)
+	}
+	for _, args := range [][]string{{"--shape", "plugin_out=1x4x16x16"}, {"--no-verify"}} {
+		code, stdout, stderr := runCLI(t, append([]string{in, "-o", out}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		if args[0] == "--shape" && !strings.Contains(stdout, "plugin_out float32[1,4,16,16]") {
+			t.Errorf("%v: summary lacks the fed shape:\n%s", args, stdout)
+		}
+		m, err := onnx.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Graph.Outputs[0].Type.String(); got != "float32[1,8,16,16]" || len(m.Graph.Nodes) != 3 {
+			t.Errorf("%v: output y %s, %d nodes; want float32[1,8,16,16], 3", args, got, len(m.Graph.Nodes))
+		}
+		checkONNX(t, out)
+	}
+	// A --shape for a tensor that is no opaque output is refused.
+	code, _, stderr = runCLI(t, in, "-o", out+"2", "--shape", "x=1x3x16x16", "--shape", "plugin_out=1x4x16x16")
+	if code == 0 || !strings.Contains(stderr, `--shape x`) {
+		t.Errorf("exit %d, stderr %q: want a refusal naming --shape x", code, stderr)
+	}
+}
+
+// checkONNX runs ONNX's checker (python3 -c 'import onnx') on path, with full
+// checking (the custom domain's op has no schema: the checker skips it).
+// Without python3-onnx it skips, and fails under CI=true.
+func checkONNX(t *testing.T, path string) {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err == nil {
+		err = exec.Command(py, "-c", "import onnx").Run()
+	}
+	if err != nil {
+		msg := "python3 with the onnx module not found (apt-get install -y python3-onnx): ONNX's checker not run"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Log(msg)
+		return
+	}
+	script := "import sys, onnx; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)"
+	if b, err := exec.Command(py, "-c", script, path).CombinedOutput(); err != nil {
+		t.Errorf("ONNX checker rejects %s: %v\n%s", path, err, b)
+	}
 }
