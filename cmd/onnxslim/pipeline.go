@@ -123,7 +123,7 @@ func writeSummary(w io.Writer, reps []PassReport) {
 type verification struct {
 	checker *verify.Checker
 	tol     verify.Tolerance
-	binding bool       // a failure is an error (lossless pipeline, or limits given)
+	binding bool        // a failure is an error (lossless pipeline, or limits given)
 	cut     *verify.Cut // set when both models are cut around opaque ops
 }
 
