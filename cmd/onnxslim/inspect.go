@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/onnxslim/onnxslim/internal/stats"
 	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/verify"
 	"github.com/urfave/cli/v3"
 )
 
@@ -60,6 +62,21 @@ type modelInfo struct {
 	FileBytes        int64            `json:"file_bytes"`
 	Flops            *int64           `json:"flops"`
 	ExternalData     []externalFile   `json:"external_data"`
+	// CustomOps are the nodes of custom domains and the ones the interpreter
+	// cannot run (verification cuts around those: --shape gives what is
+	// unknown of their outputs).
+	CustomOps []customOp `json:"custom_ops"`
+}
+
+// customOp is one custom-domain or opaque node and its outputs' types
+// (declared or inferred; shape_known false: the shape is not fully known).
+type customOp struct {
+	Node       string   `json:"node"`
+	Domain     string   `json:"domain"`
+	Op         string   `json:"op"`
+	Runnable   bool     `json:"runnable"` // the interpreter implements it
+	Outputs    []ioInfo `json:"outputs"`
+	ShapeKnown []bool   `json:"shape_known"`
 }
 
 // ioInfo is one graph input or output. Shape entries are int64 (static), string
@@ -107,7 +124,32 @@ func inspectModel(m *onnx.Model, files modelFiles) modelInfo {
 	// signature above was read as declared.
 	annotateShapes(m, nil)
 	info.Flops = flops(m)
+	info.CustomOps = customOps(m)
 	return info
+}
+
+// customOps lists the nodes of custom domains and those the interpreter
+// cannot run, in every graph, with their outputs' types as inferred.
+func customOps(m *onnx.Model) []customOp {
+	out := []customOp{}
+	for _, g := range m.Graphs() {
+		for _, n := range g.Nodes {
+			opaque := verify.Opaque(m, n)
+			if !opaque && (n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "ai.onnx.ml") {
+				continue
+			}
+			c := customOp{Node: n.Name, Domain: n.Domain, Op: n.OpType, Runnable: !opaque}
+			for _, v := range n.Outputs() {
+				if v == nil {
+					continue
+				}
+				c.Outputs = append(c.Outputs, valueIO(v))
+				c.ShapeKnown = append(c.ShapeKnown, v.Type.HasShape() && v.Type.Elem != onnx.Undefined && !slices.ContainsFunc(v.Type.Shape, func(d onnx.Dim) bool { return d.Kind == onnx.DimUnknown }))
+			}
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func valueIO(v *onnx.Value) ioInfo {
@@ -180,6 +222,24 @@ func (info modelInfo) writeText(out io.Writer, path string) error {
 		fmt.Fprintf(w, "\n%s\n", sec.title)
 		for _, v := range sec.ios {
 			fmt.Fprintf(w, "  %s\t%s\t%s\n", v.Name, v.DType, shapeText(v.Shape))
+		}
+	}
+	if len(info.CustomOps) > 0 {
+		fmt.Fprintf(w, "\ncustom ops (outputs: ? = unknown; verification cuts around ops the interpreter cannot run, --shape NAME=DIMS gives an unknown shape)\n")
+		for _, c := range info.CustomOps {
+			run := "interpreter cannot run it"
+			if c.Runnable {
+				run = "runs in the interpreter"
+			}
+			var outs []string
+			for i, o := range c.Outputs {
+				known := "shape known"
+				if !c.ShapeKnown[i] {
+					known = "shape unknown"
+				}
+				outs = append(outs, fmt.Sprintf("%s %s%s (%s)", o.Name, o.DType, shapeText(o.Shape), known))
+			}
+			fmt.Fprintf(w, "  %s\t%s::%s\t%s\t%s\n", c.Node, c.Domain, c.Op, run, strings.Join(outs, ", "))
 		}
 	}
 	fmt.Fprintf(w, "\nops\n")

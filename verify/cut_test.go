@@ -1,0 +1,88 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/onnxslim/onnxslim/internal/testmodels"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+	_ "github.com/onnxslim/onnxslim/passes/all"
+	"github.com/onnxslim/onnxslim/verify"
+)
+
+// TestCutAroundPlugin plans a cut on plugin models, applies it to the
+// original and to the default pipeline's result, and compares them.
+func TestCutAroundPlugin(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opts   testmodels.PluginOptions
+		shapes map[string][]int64
+		fed    string // the fed inputs
+		outs   int    // outputs compared
+	}{
+		{"declared", testmodels.PluginOptions{}, nil, "plugin_out", 2},
+		{"shape-flag", testmodels.PluginOptions{NoPluginShape: true}, map[string][]int64{"plugin_out": {1, 4, 16, 16}}, "plugin_out", 2},
+		{"two-outputs", testmodels.PluginOptions{Outputs: 2}, nil, "plugin_out plugin_aux1", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := testmodels.Plugin(tc.opts)
+			cand := testmodels.Plugin(tc.opts)
+			p, err := passes.Parse("default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Run(context.Background(), cand, passes.Config{}); err != nil {
+				t.Fatal(err)
+			}
+			cut, err := verify.PlanCut(ref, tc.shapes, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(cut.Fed(), " "); got != tc.fed {
+				t.Errorf("fed %q, want %q", got, tc.fed)
+			}
+			for _, m := range []*onnx.Model{ref, cand} {
+				if err := cut.Apply(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep, err := verify.Compare(ref, cand, verify.Options{Samples: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Outputs) != tc.outs || !rep.OK(verify.DefaultTolerance()) {
+				t.Errorf("%d outputs compared (want %d), failures %v", len(rep.Outputs), tc.outs, rep.Failures(verify.DefaultTolerance()))
+			}
+		})
+	}
+}
+
+// TestCutMissingShape: nothing says the plugin's output shape.
+func TestCutMissingShape(t *testing.T) {
+	_, err := verify.PlanCut(testmodels.Plugin(testmodels.PluginOptions{NoPluginShape: true}), nil, nil)
+	var ms *verify.MissingShapeError
+	if !errors.As(err, &ms) || len(ms.Tensors) != 1 || ms.Tensors[0] != "plugin_out" || !strings.Contains(err.Error(), "--shape") {
+		t.Fatalf("err %v, want a MissingShapeError naming plugin_out and --shape", err)
+	}
+}
+
+// TestCutDiffers: a candidate that lost the plugin cannot be cut as planned.
+func TestCutDiffers(t *testing.T) {
+	ref := testmodels.Plugin(testmodels.PluginOptions{})
+	cut, err := verify.PlanCut(ref, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand := testmodels.Plugin(testmodels.PluginOptions{})
+	for _, n := range cand.Graph.Nodes {
+		if n.Domain == testmodels.PluginDomain {
+			n.Domain, n.OpType = "", "Relu"
+		}
+	}
+	if err := cut.Apply(cand); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("err %v, want the plugin reported missing", err)
+	}
+}
