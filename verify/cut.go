@@ -85,7 +85,7 @@ type Cut struct {
 type MissingShapeError struct{ Tensors []string }
 
 func (e *MissingShapeError) Error() string {
-	return fmt.Sprintf("cannot verify around the ops the interpreter cannot run: no shape is known for their output(s) %s; give each with --shape NAME=DIMS (as --shape %s=1x64x56x56), or skip verification with --no-verify",
+	return fmt.Sprintf("cannot verify around the ops the interpreter cannot run: no shape is known for their output(s) %s; give each with --shape NAME=DIMS (as --shape %s=1x64x56x56)",
 		strings.Join(quoteAll(e.Tensors), ", "), e.Tensors[0])
 }
 

@@ -119,7 +119,7 @@ func TestUnknownDomainPassesThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.onnx")
-	// The interpreter cannot run com.example ops, so verification is off.
+	// Nothing declares MyPool's output shape, so verification cannot cut around it.
 	code, _, stderr := runCLI(t, in, "-o", out, "--no-verify")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -145,7 +145,7 @@ func TestUnknownDomainPassesThrough(t *testing.T) {
 	if slices.Contains(ops, "BatchNormalization") {
 		t.Errorf("BatchNormalization not folded around the custom op: %v", ops)
 	}
-	// Without --no-verify, the message says the original cannot run and what to do.
+	// Without --no-verify, the message says which shape is missing and what to do.
 	code, _, stderr = runCLI(t, in, "-o", out+"2")
 	if code != 1 || !strings.Contains(stderr, "--no-verify") {
 		t.Errorf("exit %d, stderr %q: want 1 and a pointer to --no-verify", code, stderr)

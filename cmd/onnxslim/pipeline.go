@@ -133,7 +133,7 @@ type verification struct {
 func newVerification(orig *onnx.Model, dir string, dims map[string]int64, shapes map[string][]int64, samples int, tol verify.Tolerance, binding bool) (*verification, error) {
 	cut, err := verify.PlanCut(orig, shapes, dims)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w, or skip verification with --no-verify", err)
 	}
 	opts := verify.Options{Inputs: dir, Dims: dims, Samples: samples, Tolerance: &tol}
 	if cut != nil {

@@ -209,3 +209,22 @@ func pythonWithONNX() string {
 	}
 	return ""
 }
+
+// TestVerifyCommandCutsAroundPlugin: onnxslim verify A B cuts both models
+// around the plugin too, and needs --shape when nothing declares it.
+func TestVerifyCommandCutsAroundPlugin(t *testing.T) {
+	in := savePlugin(t, testmodels.PluginOptions{NoPluginShape: true})
+	out := filepath.Join(t.TempDir(), "out.onnx")
+	if code, _, stderr := runCLI(t, in, "-o", out, "--no-verify"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	code, _, stderr := runCLI(t, "verify", in, out)
+	if code != 1 {
+		t.Fatalf("exit %d without --shape: %s", code, stderr)
+	}
+	checkOneLineError(t, stderr, `"plugin_out"`, "--shape")
+	code, stdout, stderr := runCLI(t, "verify", in, out, "--shape", "plugin_out=1x4x16x16")
+	if code != 0 || !strings.Contains(stdout, "inputs compared [a_bn_out]") {
+		t.Errorf("exit %d: %s%s", code, stdout, stderr)
+	}
+}

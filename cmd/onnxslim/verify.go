@@ -21,7 +21,7 @@ func verifyCommand() *cli.Command {
 		Name:  "verify",
 		Usage: "run two models on the same inputs and compare their outputs",
 		UsageText: "onnxslim verify A.onnx B.onnx [--inputs DIR | --random-inputs N] [--data DIR] [--rtol X] [--atol Y] " +
-			"[--max-rel-l2 Z] [--min-cosine C] [--max-accuracy-drop D] [--dim NAME=VALUE]... [--json] [--localize]",
+			"[--max-rel-l2 Z] [--min-cosine C] [--max-accuracy-drop D] [--dim NAME=VALUE]... [--shape NAME=DIMS]... [--json] [--localize]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "inputs", Usage: "compare on the inputs in `DIR` (.npy per input, input_N.pb or test_data_set_N/)", TakesFile: true},
 			&cli.IntFlag{Name: "random-inputs", Usage: "compare on `N` seeded random samples", Value: verify.DefaultSamples},
@@ -33,6 +33,7 @@ func verifyCommand() *cli.Command {
 			&cli.FloatFlag{Name: "min-cosine", Usage: "per-output lower bound `C` on cosine similarity"},
 			&cli.FloatFlag{Name: "max-accuracy-drop", Usage: "with --data: largest allowed top-1 drop `D` (0.01 = one point)"},
 			&cli.StringSliceFlag{Name: "dim", Usage: "fix a symbolic dimension, `NAME=VALUE` (repeatable)"},
+			&cli.StringSliceFlag{Name: "shape", Usage: "shape of an output of an op the interpreter cannot run, fed random values when verifying around it: `NAME=DIMS` as 1x4x16x16 (repeatable)"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of text"},
 			&cli.BoolFlag{Name: "localize", Usage: "on failure, find the first node whose output diverges (values matched by name)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors (the exit code says the verdict)"},
@@ -121,11 +122,32 @@ func runVerify(_ context.Context, c *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	shapes, err := parseShapes(c.StringSlice("shape"))
+	if err != nil {
+		return err
+	}
+	// Ops the interpreter cannot run: cut both models around them.
+	cut, err := verify.PlanCut(a, shapes, dims)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pa, err)
+	}
+	if cut != nil {
+		if err := cut.Apply(a); err != nil {
+			return fmt.Errorf("%s: %w", pa, err)
+		}
+		if err := cut.Apply(b); err != nil {
+			return fmt.Errorf("%s: cutting as %s: %w", pb, pa, err)
+		}
+		opts.Fed = cut.Fed()
+	}
 	quiet := c.Bool("quiet")
 	var done func()
 	opts.Progress, done = progress(c, "verify", quiet)
 	rep, err := verify.Compare(a, b, opts)
 	done()
+	if rep != nil {
+		rep.Cut = cut
+	}
 	if err != nil {
 		var ce *verify.CandidateError
 		if errors.As(err, &ce) {
