@@ -370,11 +370,13 @@ func isInside(g *Graph, n *Node) bool {
 // ReplaceAllUsesWith makes every reader of old read new instead, in this graph
 // and in subgraphs. Where old is a graph output, new takes its place there; if
 // new is a plain intermediate, it also takes old's name so the model's
-// interface does not change.
+// interface does not change; the same holds where a custom-domain op reads
+// old. new's type keeps what either knew (MergeTypes).
 func ReplaceAllUsesWith(old, new *Value) {
 	if old == new {
 		return
 	}
+	oldCustom, newCustom := readByCustomDomain(old), readByCustomDomain(new)
 	for _, u := range old.uses {
 		u.Node.inputs[u.Index] = new
 		new.uses = append(new.uses, u)
@@ -388,7 +390,15 @@ func ReplaceAllUsesWith(old, new *Value) {
 				isOut = true
 			}
 		}
-		if isOut && new.producer != nil && new.graph == g && !new.IsGraphInput() {
+		canRename := new.producer != nil && new.graph == g && !new.IsGraphInput()
+		if isOut && canRename {
+			name := old.Name
+			old.Name = g.FreshName(old.Name + "_replaced")
+			new.Name = name
+		} else if canRename && oldCustom && !newCustom && !new.IsGraphOutput() {
+			// A custom-domain op (a TensorRT plugin) may be configured by
+			// its tensors' names, and verification cuts around it by them:
+			// its inputs keep their names too.
 			name := old.Name
 			old.Name = g.FreshName(old.Name + "_replaced")
 			new.Name = name
@@ -402,6 +412,19 @@ func ReplaceAllUsesWith(old, new *Value) {
 			new.Type = MergeTypes(new.Type, old.Type)
 		}
 	}
+}
+
+// readByCustomDomain reports whether a node of a domain other than ONNX's
+// own reads v.
+func readByCustomDomain(v *Value) bool {
+	for _, u := range v.uses {
+		switch u.Node.Domain {
+		case "", "ai.onnx", "ai.onnx.ml":
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // AddInput appends a graph input of the given type.

@@ -75,7 +75,8 @@ type CutNode struct {
 }
 
 // Cut says where both models are cut: planned on the original, applied to
-// the original and to every candidate.
+// the original and to every candidate (which Apply may rename values of:
+// give it a copy).
 type Cut struct {
 	Nodes []CutNode
 	types map[string]*onnx.Type // of the fed outputs
@@ -240,15 +241,23 @@ func (c *Cut) Apply(m *onnx.Model) error {
 				return fmt.Errorf("%s: input %d is gone: the cut differs", onnx.NodePlace(n), j)
 			}
 			v := ins[j]
-			if v.Name != name || v.Producer() == nil {
-				// Renamed by a pass (or made constant): compare it under the
-				// original's name.
-				if g.ValueByName(name) != nil {
-					return fmt.Errorf("%s: input %d is now %q and %q names another value: the cut differs", onnx.NodePlace(n), j, v.Name, name)
+			if v.Name != name {
+				// A pass fed the op through another value (a Cast, a
+				// folded producer): compare it under the original's name,
+				// which m, a copy made for the comparison, may give it.
+				if other := g.ValueByName(name); other != nil {
+					if other.IsGraphInput() || other.IsGraphOutput() {
+						return fmt.Errorf("%s: input %d is now %q and %q is a graph input or output: the cut differs", onnx.NodePlace(n), j, v.Name, name)
+					}
+					other.Name = g.FreshName(name + "_cut")
 				}
-				id := g.NewNode("Identity", "", g.FreshName("cut_identity"), []*onnx.Value{v}, name)
-				g.Append(id)
-				v = id.Output(0)
+				if v.Producer() == nil || v.IsGraphOutput() {
+					id := g.NewNode("Identity", "", g.FreshName("cut_identity"), []*onnx.Value{v}, name)
+					g.Append(id)
+					v = id.Output(0)
+				} else {
+					v.Name = name
+				}
 			}
 			if !v.IsGraphOutput() && !slices.Contains(outs, v) {
 				outs = append(outs, v)

@@ -13,8 +13,8 @@ import (
 // TestPassesKeepDeclaredIO runs every registered pass (with its defaults, and
 // once per value of each enum option) over models with an opaque op in the
 // middle, and checks that the graph inputs' and outputs' names and declared
-// types, the declared value_info of values still present, and the opaque
-// node's output names survive. Passes registered later are picked up from
+// types, the declared value_info of values still present, and the names of
+// the opaque node's inputs and outputs survive. Passes registered later are picked up from
 // the registry.
 func TestPassesKeepDeclaredIO(t *testing.T) {
 	models := map[string]func() *onnx.Model{
@@ -53,7 +53,7 @@ func TestPassesKeepDeclaredIO(t *testing.T) {
 				if m, err = onnx.Decode(b); err != nil {
 					t.Fatal(err)
 				}
-				compareDeclared(t, orig, m)
+				compareDeclared(t, orig, m, p.Lossy())
 			})
 		}
 	}
@@ -82,7 +82,7 @@ func passSpecs() []string {
 	return append(specs, "default")
 }
 
-func compareDeclared(t *testing.T, orig, m *onnx.Model) {
+func compareDeclared(t *testing.T, orig, m *onnx.Model, lossy bool) {
 	t.Helper()
 	sides := []struct {
 		what      string
@@ -105,23 +105,24 @@ func compareDeclared(t *testing.T, orig, m *onnx.Model) {
 			t.Errorf("value_info %s: %v, declared %v", w.Name, g.Type, w.Type)
 		}
 	}
-	var want []string
-	for _, n := range orig.Graph.Nodes {
-		if n.Domain == testmodels.PluginDomain {
-			for _, v := range n.Outputs() {
-				want = append(want, v.Name)
-			}
-		}
+	// Lossy passes may feed the opaque node through a new value (fp16
+	// casts back to float32 before it); its outputs keep their names.
+	if got, want := opaqueNames(m, lossy), opaqueNames(orig, lossy); got != want {
+		t.Errorf("opaque node's inputs and outputs %s, want %s", got, want)
 	}
-	var got []string
+}
+
+// opaqueNames lists the plugin nodes' input (unless outputsOnly) and output names.
+func opaqueNames(m *onnx.Model, outputsOnly bool) string {
+	var s string
 	for _, n := range m.Graph.Nodes {
 		if n.Domain == testmodels.PluginDomain {
-			for _, v := range n.Outputs() {
-				got = append(got, v.Name)
+			if outputsOnly {
+				s += fmt.Sprintf("%s→%v ", n.Name, n.Outputs())
+			} else {
+				s += fmt.Sprintf("%s%v→%v ", n.Name, n.Inputs(), n.Outputs())
 			}
 		}
 	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("opaque node outputs %v, want %v", got, want)
-	}
+	return s
 }
