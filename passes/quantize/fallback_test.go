@@ -43,7 +43,7 @@ func outlierMLP(t *testing.T) (m *onnx.Model, hidden string) {
 // the pass's report.
 func quantizeWith(t *testing.T, m *onnx.Model, spec string) (*onnx.Model, string, *quantize.Report) {
 	t.Helper()
-	m = clone(t, m)
+	m = m.Clone()
 	p, err := passes.Parse(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +180,7 @@ func TestFallback(t *testing.T) {
 		for _, spec := range []string{"quantize(min_cosine=1.5)", "quantize(min_cosine=-0.1)", "quantize(max_fallback=-1)"} {
 			p, err := passes.Parse(spec)
 			if err == nil {
-				_, err = p.Run(context.Background(), clone(t, m), passes.Config{})
+				_, err = p.Run(context.Background(), m.Clone(), passes.Config{})
 			}
 			if err == nil {
 				t.Errorf("%s: no error", spec)
