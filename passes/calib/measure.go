@@ -79,6 +79,13 @@ func (d *Diff) Result() (relL2, cosine, maxAbs float64) {
 	return relL2, cosine, d.maxAbs
 }
 
+// ShapesDiffer reports whether two compared slices had different lengths.
+func (d *Diff) ShapesDiffer() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mismatched
+}
+
 // NonFinite is the number of NaN or Inf values in got where want was finite.
 func (d *Diff) NonFinite() int {
 	d.mu.Lock()
@@ -231,8 +238,8 @@ func (ms *Measurer) AgreementOn(cand *onnx.Model, n int) (Agreement, error) {
 	}
 	a := Agreement{Cosine: 1, RelL2: 0, Top1: math.NaN(), Samples: samples}
 	for j := range diffs {
-		rel, cos, maxAbs := diffs[j].Result()
-		if math.IsNaN(maxAbs) {
+		rel, cos, _ := diffs[j].Result()
+		if diffs[j].ShapesDiffer() {
 			return Agreement{}, fmt.Errorf("output %s: the reference's and the candidate's shapes differ", ms.outs[j].Name)
 		}
 		// NaN wins over any number, so a NaN output is never hidden by min/max.

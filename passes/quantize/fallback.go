@@ -99,7 +99,7 @@ func (q *quantizer) fallback(float *onnx.Model) (*Fallback, error) {
 	defer func() { fb.Seconds = time.Since(start).Seconds() }()
 	if before >= cfg.minCosine {
 		fb.Reached = true
-		c.Logf("min_cosine %g: outputs' cosine %.6f on %d samples of %s, nothing left in float", cfg.minCosine, before, samples, src.Origin())
+		c.Logf("min_cosine %g: outputs' cosine %.6f on %d samples (%s), nothing left in float", cfg.minCosine, before, samples, src.Origin())
 		return fb, nil
 	}
 
@@ -170,7 +170,7 @@ func (q *quantizer) fallback(float *onnx.Model) (*Fallback, error) {
 		}
 	}
 	secs := time.Since(start).Seconds()
-	c.Logf("min_cosine %g: outputs' cosine %.6f → %.6f on %d samples of %s, %d of %d activations left in float (ranked one at a time on %d samples), %.1fs",
+	c.Logf("min_cosine %g: outputs' cosine %.6f → %.6f on %d samples (%s), %d of %d activations left in float (ranked one at a time on %d samples), %.1fs",
 		cfg.minCosine, before, cur, samples, src.Origin(), len(chosen), len(cands), rankN, secs)
 	if len(chosen) > 0 {
 		c.Logf("  in float: %s", strings.Join(chosen, ", "))

@@ -255,7 +255,7 @@ func (q *quantizer) static() (int, error) {
 		return 0, err
 	}
 	q.origin = origin
-	c.Logf("calibrated %d activations on %d samples of %s (%s)", len(names), samples, origin, methodText(cfg))
+	c.Logf("calibrated %d activations on %s, %d read (%s)", len(names), origin, samples, methodText(cfg))
 	if cfg.calib == "" && c.Inputs == "" {
 		c.Logf("warning: no calib= folder or --inputs: calibrated on seeded random inputs; activation scales will be poor for real data")
 	}

@@ -2,7 +2,6 @@ package quantize
 
 import (
 	"fmt"
-	"math"
 	"sort"
 
 	"github.com/onnxslim/onnxslim/interp"
@@ -44,8 +43,8 @@ type LayerError struct {
 // layerError fills in le's figures from a Diff.
 func layerError(d *calib.Diff, le LayerError) LayerError {
 	le.RelL2, le.Cosine, le.MaxAbsErr = d.Result()
-	if math.IsNaN(le.MaxAbsErr) { // shapes differ: no figure is meaningful
-		le.MaxAbsErr = 0
+	if d.ShapesDiffer() {
+		le.MaxAbsErr = 0 // as before: the error and cosine (NaN) say it
 	}
 	return le
 }
@@ -137,7 +136,7 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 // log prints the graph outputs' error and the layers that hurt most.
 func (r *Report) log(c *passes.Context) {
 	for _, o := range r.Outputs {
-		c.Logf("output %s vs float on %d samples of %s: rel_l2 %.4g cosine %.6f", o.Tensor, r.Samples, r.MeasuredOn, o.RelL2, o.Cosine)
+		c.Logf("output %s vs float on %s: rel_l2 %.4g cosine %.6f", o.Tensor, r.MeasuredOn, o.RelL2, o.Cosine)
 	}
 	worst := append([]LayerError(nil), r.Layers...)
 	sort.SliceStable(worst, func(i, j int) bool { return worst[i].RelL2 > worst[j].RelL2 })
