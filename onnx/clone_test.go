@@ -2,7 +2,6 @@ package onnx
 
 import (
 	"bytes"
-	"os"
 	"testing"
 )
 
@@ -11,33 +10,25 @@ import (
 // that editing every part of the clone leaves the original's encoding as it
 // was.
 func TestClone(t *testing.T) {
-	files := allModelFiles(t)
-	if len(files) == 0 {
-		t.Fatal("no models found")
-	}
 	subgraphs := 0
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachModelFile(t, func(f string, data []byte) {
 		m, err := DecodeUnchecked(data)
 		if err != nil {
-			continue // malformed on purpose: TestRoundTrip covers it
+			return // malformed on purpose: TestRoundTrip covers it
 		}
 		want, err := Encode(m)
 		if err != nil {
-			continue
+			return
 		}
 		cp := m.Clone()
 		got, err := Encode(cp)
 		if err != nil {
 			t.Errorf("%s: encoding the clone: %v", f, err)
-			continue
+			return
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s: the clone encodes differently", f)
-			continue
+			return
 		}
 		if (m.Check() == nil) != (cp.Check() == nil) {
 			t.Errorf("%s: Check differs: original %v, clone %v", f, m.Check(), cp.Check())
@@ -47,7 +38,7 @@ func TestClone(t *testing.T) {
 		}
 		if err := sharesNothing(m, cp); err != "" {
 			t.Errorf("%s: %s", f, err)
-			continue
+			return
 		}
 		mutate(cp)
 		after, err := Encode(m)
@@ -57,7 +48,7 @@ func TestClone(t *testing.T) {
 		if !bytes.Equal(after, want) {
 			t.Errorf("%s: editing the clone changed the original", f)
 		}
-	}
+	})
 	if subgraphs == 0 {
 		t.Error("no model with subgraphs or functions was cloned")
 	}

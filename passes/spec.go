@@ -74,23 +74,8 @@ func (p *Pass) parseOptions(args string) (Values, error) {
 	if err != nil {
 		return nil, err
 	}
-	if args == "" {
-		return vals, nil
-	}
-	kvs, err := splitTop(args)
-	if err != nil {
-		return nil, err
-	}
-	for _, kv := range kvs {
-		k, v, err := splitOption(p.Name, kv)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.setOption(vals, k, v); err != nil {
-			return nil, err
-		}
-	}
-	return vals, nil
+	err = eachOption(p.Name, args, func(k, v string) error { return p.setOption(vals, k, v) })
+	return vals, err
 }
 
 // setOption parses value v of option k into vals.
@@ -107,14 +92,26 @@ func (p *Pass) setOption(vals Values, k, v string) error {
 	return nil
 }
 
-// splitOption splits "k=v" of step name's option list.
-func splitOption(name, kv string) (string, string, error) {
-	k, v, ok := strings.Cut(kv, "=")
-	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-	if !ok || k == "" {
-		return "", "", specErrorf("--passes: %s: %q is not NAME=VALUE", name, kv)
+// eachOption calls set for each "k=v" of step name's option list args.
+func eachOption(name, args string, set func(k, v string) error) error {
+	if args == "" {
+		return nil
 	}
-	return k, v, nil
+	kvs, err := splitTop(args)
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" {
+			return specErrorf("--passes: %s: %q is not NAME=VALUE", name, kv)
+		}
+		if err := set(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // memberOptions returns the options of each member of g: the member's own
@@ -138,40 +135,30 @@ func (g *Group) memberOptions(args string) (map[string]Values, error) {
 		}
 		passesOf[name] = pass
 	}
-	if args == "" {
-		return out, nil
-	}
-	kvs, err := splitTop(args)
-	if err != nil {
-		return nil, err
-	}
-	for _, kv := range kvs {
-		k, v, err := splitOption(g.Name, kv)
-		if err != nil {
-			return nil, err
-		}
+	err := eachOption(g.Name, args, func(k, v string) error {
 		if member, opt, qualified := strings.Cut(k, "."); qualified {
 			pass := passesOf[member]
 			if pass == nil {
-				return nil, specErrorf("--passes: group %s has no member %q (members: %s)", g.Name, member, strings.Join(g.memberNames(), ", "))
+				return specErrorf("--passes: group %s has no member %q (members: %s)", g.Name, member, strings.Join(g.memberNames(), ", "))
 			}
-			if err := pass.setOption(out[member], opt, v); err != nil {
-				return nil, err
-			}
-			continue
+			return pass.setOption(out[member], opt, v)
 		}
 		found := false
 		for _, name := range g.memberNames() {
 			if _, ok := passesOf[name].option(k); ok {
 				found = true
 				if err := passesOf[name].setOption(out[name], k, v); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
 		if !found {
-			return nil, specErrorf("--passes: no member of group %s has an option %q (members: %s; MEMBER.OPTION=V sets one member's)", g.Name, k, strings.Join(g.memberNames(), ", "))
+			return specErrorf("--passes: no member of group %s has an option %q (members: %s; MEMBER.OPTION=V sets one member's)", g.Name, k, strings.Join(g.memberNames(), ", "))
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

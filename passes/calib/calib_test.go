@@ -65,6 +65,17 @@ func folder(t *testing.T, n int) (string, [][]float32) {
 	return dir, rows
 }
 
+// openFolder opens a folder of n samples (see folder) as m's calib= data.
+func openFolder(t *testing.T, m *onnx.Model, n int) (*calib.Source, [][]float32) {
+	dir, rows := folder(t, n)
+	src, err := calib.Open(ctx(""), m, dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src, rows
+}
+
 func TestOpenOrigin(t *testing.T) {
 	m, _ := relu()
 	calibDir, _ := folder(t, 5)
@@ -118,12 +129,7 @@ func TestOpenOrigin(t *testing.T) {
 // and a visitor's error stops the stream.
 func TestStreamAndActivations(t *testing.T) {
 	m, inner := relu()
-	dir, rows := folder(t, 5)
-	src, err := calib.Open(ctx(""), m, dir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src, rows := openFolder(t, m, 5)
 	var mu sync.Mutex
 	got := map[int][]float32{}
 	n, err := calib.Activations(ctx(""), m, []string{inner, m.Graph.Outputs[0].Name}, src, func(i int, acts map[string]*interp.Tensor) error {
@@ -173,12 +179,7 @@ func TestStreamAndActivations(t *testing.T) {
 // computes NaN fails any cosine bound.
 func TestMeasurer(t *testing.T) {
 	ref, _ := relu()
-	dir, _ := folder(t, 6)
-	src, err := calib.Open(ctx(""), ref, dir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src, _ := openFolder(t, ref, 6)
 	ms, err := calib.NewMeasurer(ctx(""), ref, src, 0)
 	if err != nil {
 		t.Fatal(err)
