@@ -20,16 +20,16 @@ import (
 // undisturbed on a shared machine.
 var peakOnce = sync.OnceValue(func() float64 {
 	const rounds = 1 << 14
-	if !fmaPeak(1) {
+	if FMAPeakLoop(1) == 0 {
 		return 0
 	}
 	best := time.Hour
 	for range 2000 {
 		t := time.Now()
-		fmaPeak(rounds)
+		FMAPeakLoop(rounds)
 		best = min(best, time.Since(t))
 	}
-	return 192 * rounds / best.Seconds() / 1e9
+	return ks.peakFlops * rounds / best.Seconds() / 1e9
 })
 
 // cpuClock measures CPU time across a b.Loop, and the fastest single
@@ -79,15 +79,15 @@ func (c *cpuClock) report(b *testing.B, flops float64) {
 
 func BenchmarkFMAPeak(b *testing.B) {
 	const rounds = 1 << 16
-	if !fmaPeak(1) {
+	if FMAPeakLoop(1) == 0 {
 		b.Skip("no assembly")
 	}
 	clk := startCPU(b)
 	for b.Loop() {
-		fmaPeak(rounds)
+		FMAPeakLoop(rounds)
 		clk.lap()
 	}
-	clk.report(b, 192*rounds)
+	clk.report(b, ks.peakFlops*rounds)
 }
 
 func reportGemm(b *testing.B, clk *cpuClock, m, n, k int) {

@@ -414,6 +414,16 @@ func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []floa
 	for jr := 0; jr < ncb; jr += nr {
 		nrr := min(nr, ncb-jr)
 		bpan := &bp[jr/nr*bstride]
+		if jr+2*nr <= ncb {
+			// Two whole panels at once: on AVX-512 one zmm kernel, the
+			// same FMA chains (and bits) as two 16-column calls.
+			for ir := 0; ir < mcb; ir += mr {
+				mrr := min(mr, mcb-ir)
+				ks.gemm2[mrr](kcb, &ap[ir*astride+ak*mrr], bpan, bstride, &g.c[coff+ir*ldc+jr], ldc, acc)
+			}
+			jr += nr
+			continue
+		}
 		for ir := 0; ir < mcb; ir += mr {
 			mrr := min(mr, mcb-ir)
 			apan := &ap[ir*astride+ak*mrr]

@@ -215,3 +215,50 @@ func dwPlane3s1AVX(dst []float32, src []float32, w []float32, bias float32, rows
 //
 //go:noescape
 func dwPlane3s2AVX(dst []float32, src []float32, w []float32, bias float32, rows int, ow8 int, dstStride int, pw int)
+
+// dwTapsAVX: dst[j] = bias + Σ_t w[t]·base[offs[t]+j] for j < len(dst) rounded down to 8,
+// summed as ONNX Runtime's depthwise kernel sums (unfused products, four taps a group).
+//
+//go:noescape
+func dwTapsAVX(dst []float32, base *float32, offs []int32, w []float32, bias float32)
+
+// fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
+//
+//go:noescape
+func fmaPeakAVX512(n int)
+
+// gemm1x32AVX512 is the 1×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm1x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm2x32AVX512 is the 2×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm2x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm3x32AVX512 is the 3×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm3x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm4x32AVX512 is the 4×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm4x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm5x32AVX512 is the 5×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm5x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm6x32AVX512 is the 6×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm6x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// dwTapsAVX512: dst[j] = bias + Σ_t w[t]·base[offs[t]+j] for j < len(dst) rounded down to 8,
+// summed as ONNX Runtime's depthwise kernel sums (unfused products, four taps a group).
+//
+//go:noescape
+func dwTapsAVX512(dst []float32, base *float32, offs []int32, w []float32, bias float32)

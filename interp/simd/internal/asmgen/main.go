@@ -56,6 +56,13 @@ func main() {
 	dwKernel("dwRow3s2AVX", 2, false)
 	dwKernel("dwPlane3s1AVX", 1, true)
 	dwKernel("dwPlane3s2AVX", 2, true)
+	dwTaps("dwTapsAVX", false)
+	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
+	fmaPeak512()
+	for m := 1; m <= 6; m++ {
+		gemmKernel512(m)
+	}
+	dwTaps("dwTapsAVX512", true)
 	Generate()
 }
 
