@@ -155,19 +155,31 @@ func BenchmarkConv3x3(b *testing.B) {
 }
 
 func BenchmarkDepthwise(b *testing.B) {
-	for _, s := range []int{1, 2} {
-		p := ConvParams{C: 144, H: 56, W: 56, KH: 3, KW: 3, StrideH: s, StrideW: s, PadT: 1, PadL: 1, DilH: 1, DilW: 1}
-		p.OutH, p.OutW = (56+2-3)/s+1, (56+2-3)/s+1
+	// 3×3 s1/s2 (MobileNet), 5×5 s1/s2 (EfficientNet), 3×3 with stride
+	// (2,1) (text recognizers), 3×3 dilated 2: the last four take the
+	// general kernel.
+	shapes := []struct {
+		name                   string
+		c, hw, k, sh, sw, d, p int
+	}{
+		{"3x3s1", 144, 56, 3, 1, 1, 1, 1}, {"3x3s2", 144, 56, 3, 2, 2, 1, 1},
+		{"5x5s1", 240, 28, 5, 1, 1, 1, 2}, {"5x5s2", 144, 56, 5, 2, 2, 1, 2},
+		{"3x3s21", 128, 48, 3, 2, 1, 1, 1}, {"3x3d2", 144, 56, 3, 1, 1, 2, 2},
+	}
+	for _, sh := range shapes {
+		p := ConvParams{C: sh.c, H: sh.hw, W: sh.hw, KH: sh.k, KW: sh.k, StrideH: sh.sh, StrideW: sh.sw, PadT: sh.p, PadL: sh.p, DilH: sh.d, DilW: sh.d}
+		p.OutH = (sh.hw+2*sh.p-(sh.k-1)*sh.d-1)/sh.sh + 1
+		p.OutW = (sh.hw+2*sh.p-(sh.k-1)*sh.d-1)/sh.sw + 1
 		r := rand.New(rand.NewPCG(1, 1))
-		x, w, y := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*9), make([]float32, p.C*p.OutH*p.OutW)
+		x, w, y := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*p.KH*p.KW), make([]float32, p.C*p.OutH*p.OutW)
 		for _, k := range twins() {
-			b.Run(fmt.Sprintf("s%d/%s", s, k.name), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/%s", sh.name, k.name), func(b *testing.B) {
 				with(k, func() {
 					for b.Loop() {
 						DepthwiseConv2D(y, x, w, nil, p, 1, nil)
 					}
 				})
-				b.ReportMetric(float64(2*9*p.C*p.OutH*p.OutW*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(float64(2*p.KH*p.KW*p.C*p.OutH*p.OutW*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
 	}

@@ -410,13 +410,19 @@ func dwGeneral(y, x, w []float32, bias float32, p *ConvParams, ws *workspace, of
 				clear(dst[lo+n:])
 				continue
 			}
-			for q := range dst {
-				if c := q*s + r - p.PadL; c >= 0 && c < p.W {
-					dst[q] = src[c]
-				} else {
-					dst[q] = 0
-				}
+			// Columns q whose input column c = q·s + r − PadL lies in the row.
+			q0 := min(qw, max(0, (p.PadL-r+s-1)/s))
+			q1 := q0
+			if last := p.W - 1 - r + p.PadL; last >= 0 {
+				q1 = max(q0, min(qw, last/s+1))
 			}
+			clear(dst[:q0])
+			c := q0*s + r - p.PadL
+			for q := q0; q < q1; q++ {
+				dst[q] = src[c]
+				c += s
+			}
+			clear(dst[q1:])
 		}
 	}
 	w = w[:len(offs)]
