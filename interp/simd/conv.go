@@ -352,7 +352,6 @@ func dwPadded(y, x, w []float32, bias float32, p *ConvParams, ws *workspace, fre
 	}
 }
 
-
 // dwGeometry is the layout dwGeneral reads: StrideW phase planes of the
 // zero-bordered input, each ph rows of qw floats, where column q of phase r
 // is padded column q·StrideW + r. Tap (i, j) of output (oh, ow) then reads

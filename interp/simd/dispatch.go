@@ -8,8 +8,8 @@ import (
 // kernelSet is one twin of every kernel; the package calls through ks, set
 // once at init, so the choice costs one indirect call.
 type kernelSet struct {
-	name       string
-	gemm       [mr + 1]func(k int, a, b, c *float32, ldc int, acc bool)
+	name string
+	gemm [mr + 1]func(k int, a, b, c *float32, ldc int, acc bool)
 	// gemm2 is the mr×32 kernel over two consecutive B panels (bstride
 	// floats apart), bit-identical to two gemm calls.
 	gemm2 [mr + 1]func(k int, a, b *float32, bstride int, c *float32, ldc int, acc bool)
@@ -17,7 +17,7 @@ type kernelSet struct {
 	peak      func(n int)
 	peakFlops float64
 	// dwTaps is the general depthwise kernel (any taps, strides, dilations).
-	dwTaps func(dst []float32, base *float32, offs []int32, w []float32, bias float32)
+	dwTaps     func(dst []float32, base *float32, offs []int32, w []float32, bias float32)
 	packRow    func(dst, src []float32, panels, stride int)
 	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)
 	copyRows   func(dst []float32, base *float32, rows []int32)

@@ -87,4 +87,3 @@ var avx2Kernels = func() *kernelSet {
 		peakFlops:  192,
 	}
 }()
-
