@@ -33,6 +33,8 @@ type kernelSet struct {
 	divScalar  func(dst, x []float32, c float32)
 	scalarDiv  func(dst, x []float32, c float32)
 	axpy       func(y, x []float32, alpha float32)
+	prelu      func(dst, x, s []float32)
+	leaky      func(dst, x []float32, s float32)
 	scaleShift func(dst, x []float32, s, t float32)
 	biasClip   func(dst, x []float32, bias, lo, hi float32)
 	scShClip   func(dst, x []float32, s, t, lo, hi float32)
@@ -71,6 +73,8 @@ var goKernels = &kernelSet{
 	divScalar:  divScalarGo,
 	scalarDiv:  scalarDivGo,
 	axpy:       axpyGo,
+	prelu:      preluGo,
+	leaky:      leakyGo,
 	scaleShift: scaleShiftGo,
 	biasClip:   biasClipGo,
 	scShClip:   scaleShiftClipGo,

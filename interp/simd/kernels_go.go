@@ -468,3 +468,23 @@ func dwTapsGo(dst []float32, base *float32, offs []int32, w []float32, bias floa
 		dst[j] = acc + bias
 	}
 }
+
+func preluGo(dst, x, s []float32) {
+	x, s = x[:len(dst)], s[:len(dst)]
+	for i, v := range x {
+		if v < 0 {
+			v *= s[i]
+		}
+		dst[i] = v
+	}
+}
+
+func leakyGo(dst, x []float32, s float32) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		if v < 0 {
+			v *= s
+		}
+		dst[i] = v
+	}
+}

@@ -63,6 +63,8 @@ var avx2Kernels = func() *kernelSet {
 		divScalar:  divScalarAVX,
 		scalarDiv:  scalarDivAVX,
 		axpy:       axpyAVX,
+		prelu:      preluAVX,
+		leaky:      leakyAVX,
 		scaleShift: scaleShiftAVX,
 		biasClip:   biasClipAVX,
 		scShClip:   scaleShiftClipAVX,

@@ -1523,6 +1523,153 @@ maxSkipNaNAVX_done:
 	VZEROUPPER
 	RET
 
+// func preluAVX(dst []float32, a []float32, b []float32)
+// Requires: AVX
+TEXT ·preluAVX(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), AX
+	MOVQ a_base+24(FP), CX
+	MOVQ b_base+48(FP), DX
+	MOVQ dst_len+8(FP), BX
+
+preluAVX_loopu:
+	CMPQ      BX, $0x20
+	JL        preluAVX_loop1
+	VMOVUPS   (CX), Y0
+	VMULPS    (DX), Y0, Y1
+	VXORPS    Y2, Y2, Y2
+	VCMPPS    $0x01, Y2, Y0, Y2
+	VBLENDVPS Y2, Y1, Y0, Y0
+	VMOVUPS   Y0, (AX)
+	VMOVUPS   32(CX), Y0
+	VMULPS    32(DX), Y0, Y1
+	VXORPS    Y2, Y2, Y2
+	VCMPPS    $0x01, Y2, Y0, Y2
+	VBLENDVPS Y2, Y1, Y0, Y0
+	VMOVUPS   Y0, 32(AX)
+	VMOVUPS   64(CX), Y0
+	VMULPS    64(DX), Y0, Y1
+	VXORPS    Y2, Y2, Y2
+	VCMPPS    $0x01, Y2, Y0, Y2
+	VBLENDVPS Y2, Y1, Y0, Y0
+	VMOVUPS   Y0, 64(AX)
+	VMOVUPS   96(CX), Y0
+	VMULPS    96(DX), Y0, Y1
+	VXORPS    Y2, Y2, Y2
+	VCMPPS    $0x01, Y2, Y0, Y2
+	VBLENDVPS Y2, Y1, Y0, Y0
+	VMOVUPS   Y0, 96(AX)
+	ADDQ      $0x00000080, AX
+	ADDQ      $0x00000080, CX
+	ADDQ      $0x00000080, DX
+	SUBQ      $0x00000020, BX
+	JMP       preluAVX_loopu
+
+preluAVX_loop1:
+	CMPQ      BX, $0x08
+	JL        preluAVX_tail
+	VMOVUPS   (CX), Y0
+	VMULPS    (DX), Y0, Y1
+	VXORPS    Y2, Y2, Y2
+	VCMPPS    $0x01, Y2, Y0, Y2
+	VBLENDVPS Y2, Y1, Y0, Y0
+	VMOVUPS   Y0, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, DX
+	SUBQ      $0x00000008, BX
+	JMP       preluAVX_loop1
+
+preluAVX_tail:
+	TESTQ      BX, BX
+	JZ         preluAVX_done
+	MOVQ       $0x00000008, SI
+	SUBQ       BX, SI
+	LEAQ       tailmask<>+0(SB), BX
+	VMOVDQU    (BX)(SI*4), Y0
+	VMASKMOVPS (CX), Y0, Y1
+	VMASKMOVPS (DX), Y0, Y2
+	VMULPS     Y2, Y1, Y2
+	VXORPS     Y3, Y3, Y3
+	VCMPPS     $0x01, Y3, Y1, Y3
+	VBLENDVPS  Y3, Y2, Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+preluAVX_done:
+	VZEROUPPER
+	RET
+
+// func leakyAVX(dst []float32, x []float32, c float32)
+// Requires: AVX
+TEXT ·leakyAVX(SB), NOSPLIT, $0-52
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	VBROADCASTSS c+48(FP), Y0
+
+leakyAVX_loopu:
+	CMPQ      DX, $0x20
+	JL        leakyAVX_loop1
+	VMOVUPS   (CX), Y1
+	VMULPS    Y0, Y1, Y2
+	VXORPS    Y3, Y3, Y3
+	VCMPPS    $0x01, Y3, Y1, Y3
+	VBLENDVPS Y3, Y2, Y1, Y1
+	VMOVUPS   Y1, (AX)
+	VMOVUPS   32(CX), Y1
+	VMULPS    Y0, Y1, Y2
+	VXORPS    Y3, Y3, Y3
+	VCMPPS    $0x01, Y3, Y1, Y3
+	VBLENDVPS Y3, Y2, Y1, Y1
+	VMOVUPS   Y1, 32(AX)
+	VMOVUPS   64(CX), Y1
+	VMULPS    Y0, Y1, Y2
+	VXORPS    Y3, Y3, Y3
+	VCMPPS    $0x01, Y3, Y1, Y3
+	VBLENDVPS Y3, Y2, Y1, Y1
+	VMOVUPS   Y1, 64(AX)
+	VMOVUPS   96(CX), Y1
+	VMULPS    Y0, Y1, Y2
+	VXORPS    Y3, Y3, Y3
+	VCMPPS    $0x01, Y3, Y1, Y3
+	VBLENDVPS Y3, Y2, Y1, Y1
+	VMOVUPS   Y1, 96(AX)
+	ADDQ      $0x00000080, AX
+	ADDQ      $0x00000080, CX
+	SUBQ      $0x00000020, DX
+	JMP       leakyAVX_loopu
+
+leakyAVX_loop1:
+	CMPQ      DX, $0x08
+	JL        leakyAVX_tail
+	VMOVUPS   (CX), Y1
+	VMULPS    Y0, Y1, Y2
+	VXORPS    Y3, Y3, Y3
+	VCMPPS    $0x01, Y3, Y1, Y3
+	VBLENDVPS Y3, Y2, Y1, Y1
+	VMOVUPS   Y1, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	SUBQ      $0x00000008, DX
+	JMP       leakyAVX_loop1
+
+leakyAVX_tail:
+	TESTQ      DX, DX
+	JZ         leakyAVX_done
+	MOVQ       $0x00000008, BX
+	SUBQ       DX, BX
+	LEAQ       tailmask<>+0(SB), DX
+	VMOVDQU    (DX)(BX*4), Y1
+	VMASKMOVPS (CX), Y1, Y2
+	VMULPS     Y0, Y2, Y0
+	VXORPS     Y3, Y3, Y3
+	VCMPPS     $0x01, Y3, Y2, Y3
+	VBLENDVPS  Y3, Y0, Y2, Y2
+	VMASKMOVPS Y2, Y1, (AX)
+
+leakyAVX_done:
+	VZEROUPPER
+	RET
+
 // func axpyAVX(y []float32, x []float32, alpha float32)
 // Requires: AVX, FMA3
 TEXT ·axpyAVX(SB), NOSPLIT, $0-52

@@ -116,6 +116,18 @@ func scalarDivAVX(dst []float32, x []float32, c float32)
 //go:noescape
 func maxSkipNaNAVX(dst []float32, a []float32, b []float32)
 
+// preluAVX: dst[i] = a[i]·b[i] if a[i] < 0, else a[i] for i < len(dst).
+// a and b must be at least as long as dst.
+//
+//go:noescape
+func preluAVX(dst []float32, a []float32, b []float32)
+
+// leakyAVX: dst[i] = x[i]·c if x[i] < 0, else x[i] for i < len(dst).
+// x must be at least as long as dst.
+//
+//go:noescape
+func leakyAVX(dst []float32, x []float32, c float32)
+
 // axpyAVX: y[i] += alpha*x[i] for i < len(y).
 //
 //go:noescape

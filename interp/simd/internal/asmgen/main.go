@@ -37,6 +37,9 @@ func main() {
 	// VMAXPS returns its second source when either is NaN: a NaN in a
 	// keeps b (max pooling skips NaN taps).
 	binary("maxSkipNaNAVX", "dst[i] = a[i] if a[i] > b[i], else b[i]", func(a, b Op, d VecVirtual) { VMAXPS(b, a, d) })
+	// PRelu / LeakyRelu: x where x < 0 is false (NaN and -0 pass through), else x·s.
+	binary("preluAVX", "dst[i] = a[i]·b[i] if a[i] < 0, else a[i]", func(a, b Op, d VecVirtual) { prelu(a.(VecVirtual), b, d) })
+	withScalar("leakyAVX", "dst[i] = x[i]·c if x[i] < 0, else x[i]", func(x, c VecVirtual) { prelu(x, c, x) })
 	axpy()
 	scaleShift()
 	biasClip()
@@ -1091,4 +1094,14 @@ func dwKernel(name string, s int, plane bool) {
 		Label(name + "_done")
 	}
 	end()
+}
+
+// prelu sets d = x·s where x < 0, else x (VCMPPS predicate 1, LT_OS: false
+// for NaN and for -0, which pass through unchanged).
+func prelu(x VecVirtual, s Op, d VecVirtual) {
+	t, z, m := YMM(), YMM(), YMM()
+	VMULPS(s, x, t)
+	VXORPS(z, z, z)
+	VCMPPS(Imm(1), z, x, m)
+	VBLENDVPS(m, t, x, d)
 }
