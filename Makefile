@@ -70,8 +70,14 @@ conformance:
 # warm-up run; one thread). Codec benchmarks: go test ./onnx -run '^$$' -bench .
 BENCH_ROUNDS ?= 7
 BENCH_BATCH  ?= 3
-bench: ort
-	$(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH)
+# The real-models corpus runs on seeded random inputs; its one dynamic model
+# (audio, [batch_size, samples]) gets 1760 samples. On a CPU with AVX-512 the
+# one-thread table is repeated with the AVX2 kernels forced.
+BENCH_REAL := -real $(REAL_MODELS) -dim batch_size=1,samples=1760
+bench: ort real-models
+	$(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) $(BENCH_REAL)
+	@if grep -q avx512f /proc/cpuinfo; then echo; echo "== AVX2 kernels forced (ONNXSLIM_SIMD=avx2)"; \
+	  ONNXSLIM_SIMD=avx2 $(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) -threads 1 $(BENCH_REAL); fi
 	ONNXSLIM_BENCH_THREADS=1 $(GO) test ./interp -run '^$$' -bench '^BenchmarkModels$$' -benchmem -benchtime 20x
 
 # The conformance suite with the SIMD kernels on and forced off

@@ -227,6 +227,40 @@ func BenchmarkElementwise(b *testing.B) {
 	})
 }
 
+// BenchmarkMicroKernel2 runs the active level's 6×32 (two-panel) kernel
+// alone on L1-resident panels.
+func BenchmarkMicroKernel2(b *testing.B) {
+	for _, kc := range []int{64, 128, 256} {
+		b.Run(fmt.Sprintf("kc=%d", kc), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			a, bp, c := randSlice(r, mr*kc), randSlice(r, 2*nr*kc), make([]float32, mr*2*nr)
+			clk := startCPU(b)
+			for b.Loop() {
+				ks.gemm2[mr](kc, &a[0], &bp[0], nr*kc, &c[0], 2*nr, true)
+				clk.lap()
+			}
+			clk.report(b, 2*mr*2*nr*float64(kc))
+		})
+	}
+}
+
+// BenchmarkMicroKernel12 runs the active level's 12×32 kernel alone on
+// L1-resident panels.
+func BenchmarkMicroKernel12(b *testing.B) {
+	for _, kc := range []int{64, 128, 256} {
+		b.Run(fmt.Sprintf("kc=%d", kc), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			a, bp, c := randSlice(r, 2*mr*kc), randSlice(r, 2*nr*kc), make([]float32, 2*mr*2*nr)
+			clk := startCPU(b)
+			for b.Loop() {
+				ks.gemm12(kc, &a[0], mr*kc, &bp[0], nr*kc, &c[0], 2*nr, true)
+				clk.lap()
+			}
+			clk.report(b, 2*2*mr*2*nr*float64(kc))
+		})
+	}
+}
+
 // BenchmarkMicroKernel runs the 6×16 kernel alone on L1-resident panels.
 func BenchmarkMicroKernel(b *testing.B) {
 	for _, kc := range []int{64, 256, 512} {
@@ -252,7 +286,7 @@ func BenchmarkBlockSweep(b *testing.B) {
 		r := rand.New(rand.NewPCG(1, 1))
 		a, bb, c := randSlice(r, s[0]*s[2]), randSlice(r, s[2]*s[1]), make([]float32, s[0]*s[1])
 		for _, kc := range []int{192, 256, 320, 384} {
-			for _, mc := range []int{72, 120, 168, 240} {
+			for _, mc := range []int{72, 144, 192, 240} {
 				b.Run(fmt.Sprintf("%dx%dx%d/kc=%d/mc=%d", s[0], s[1], s[2], kc, mc), func(b *testing.B) {
 					blockMC, blockKC = mc, kc
 					clk := startCPU(b)

@@ -13,6 +13,9 @@ type kernelSet struct {
 	// gemm2 is the mr×32 kernel over two consecutive B panels (bstride
 	// floats apart), bit-identical to two gemm calls.
 	gemm2 [mr + 1]func(k int, a, b *float32, bstride int, c *float32, ldc int, acc bool)
+	// gemm12 is the 2mr×32 kernel over two consecutive A panels (astride
+	// floats apart) and two B panels, bit-identical to two gemm2 calls.
+	gemm12 func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
 	// peak runs the FMA peak loop n rounds; peakFlops is its flops a round.
 	peak      func(n int)
 	peakFlops float64
@@ -95,6 +98,16 @@ var goKernels = &kernelSet{
 	dwPlane3s2: dwPlaneGo(dwRow3s2Go, 2),
 	gemm2:      [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm2Of(gemmGo(1)), gemm2Of(gemmGo(2)), gemm2Of(gemmGo(3)), gemm2Of(gemmGo(4)), gemm2Of(gemmGo(5)), gemm2Of(gemmGo(6))},
 	dwTaps:     dwTapsGo,
+	gemm12:     gemm12Of(gemm2Of(gemmGo(mr))),
+}
+
+// gemm12Of makes the 2mr-row kernel of a level that has none from its
+// two-panel kernel.
+func gemm12Of(g func(k int, a, b *float32, bstride int, c *float32, ldc int, acc bool)) func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool) {
+	return func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool) {
+		g(k, a, b, bstride, c, ldc, acc)
+		g(k, (*float32)(unsafe.Add(unsafe.Pointer(a), 4*astride)), b, bstride, (*float32)(unsafe.Add(unsafe.Pointer(c), 4*mr*ldc)), ldc, acc)
+	}
 }
 
 // gemm2Of makes the two-panel kernel of a level that has none from its

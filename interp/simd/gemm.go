@@ -417,7 +417,11 @@ func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []floa
 		if jr+2*nr <= ncb {
 			// Two whole panels at once: on AVX-512 one zmm kernel, the
 			// same FMA chains (and bits) as two 16-column calls.
-			for ir := 0; ir < mcb; ir += mr {
+			ir := 0
+			for ; ir+2*mr <= mcb; ir += 2 * mr {
+				ks.gemm12(kcb, &ap[ir*astride+ak*mr], mr*astride, bpan, bstride, &g.c[coff+ir*ldc+jr], ldc, acc)
+			}
+			for ; ir < mcb; ir += mr {
 				mrr := min(mr, mcb-ir)
 				ks.gemm2[mrr](kcb, &ap[ir*astride+ak*mrr], bpan, bstride, &g.c[coff+ir*ldc+jr], ldc, acc)
 			}

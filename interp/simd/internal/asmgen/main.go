@@ -65,6 +65,7 @@ func main() {
 	for m := 1; m <= 6; m++ {
 		gemmKernel512(m)
 	}
+	gemmKernel512x12()
 	dwTaps("dwTapsAVX512", true)
 	Generate()
 }
