@@ -16,6 +16,8 @@ type kernelSet struct {
 	// gemm12 is the 2mr×32 kernel over two consecutive A panels (astride
 	// floats apart) and two B panels, bit-identical to two gemm2 calls.
 	gemm12 func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
+	// gemm12x16 is the 2mr×16 kernel over two A panels and one B panel.
+	gemm12x16 func(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool)
 	// peak runs the FMA peak loop n rounds; peakFlops is its flops a round.
 	peak      func(n int)
 	peakFlops float64
@@ -99,6 +101,16 @@ var goKernels = &kernelSet{
 	gemm2:      [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm2Of(gemmGo(1)), gemm2Of(gemmGo(2)), gemm2Of(gemmGo(3)), gemm2Of(gemmGo(4)), gemm2Of(gemmGo(5)), gemm2Of(gemmGo(6))},
 	dwTaps:     dwTapsGo,
 	gemm12:     gemm12Of(gemm2Of(gemmGo(mr))),
+	gemm12x16:  gemm12x16Of(gemmGo(mr)),
+}
+
+// gemm12x16Of makes the 2mr×16 kernel of a level that has none from its
+// 6×16 kernel.
+func gemm12x16Of(g func(k int, a, b, c *float32, ldc int, acc bool)) func(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool) {
+	return func(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool) {
+		g(k, a, b, c, ldc, acc)
+		g(k, (*float32)(unsafe.Add(unsafe.Pointer(a), 4*astride)), b, (*float32)(unsafe.Add(unsafe.Pointer(c), 4*mr*ldc)), ldc, acc)
+	}
 }
 
 // gemm12Of makes the 2mr-row kernel of a level that has none from its

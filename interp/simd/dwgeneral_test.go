@@ -145,6 +145,30 @@ func TestGemm12Twins(t *testing.T) {
 	}
 }
 
+// TestGemm12x16Twins checks every level's 12×16 kernel against two calls
+// of its own 6×16 kernel, bit for bit.
+func TestGemm12x16Twins(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	for _, k := range twins() {
+		for _, kk := range []int{1, 3, 4, 5, 64, 130} {
+			const astride, ldc = 6*131 + 6, 40
+			a, b := randSlice(r, 2*astride), randSlice(r, 16*131)
+			for _, acc := range []bool{false, true} {
+				c0 := randSlice(r, 2*mr*ldc)
+				c1 := append([]float32(nil), c0...)
+				k.gemm12x16(kk, &a[0], astride, &b[0], &c1[0], ldc, acc)
+				k.gemm[mr](kk, &a[0], &b[0], &c0[0], ldc, acc)
+				k.gemm[mr](kk, &a[astride], &b[0], &c0[mr*ldc], ldc, acc)
+				for i := range c0 {
+					if math.Float32bits(c0[i]) != math.Float32bits(c1[i]) {
+						t.Fatalf("%s k=%d acc=%v: c[%d] = %v, want %v", k.name, kk, acc, i, c1[i], c0[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestLevels(t *testing.T) {
 	t.Logf("levels: %v, active %s", Levels(), Level())
 	for _, name := range []string{"purego", "avx2", "avx512"} {

@@ -274,6 +274,11 @@ func gemm6x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc 
 //go:noescape
 func gemm12x32AVX512(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
 
+// gemm12x16AVX512 is the 12×16 SGEMM micro-kernel over two packed A panels and one packed B panel: c (+)= a·b.
+//
+//go:noescape
+func gemm12x16AVX512(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool)
+
 // dwTapsAVX512: dst[j] = bias + Σ_t w[t]·base[offs[t]+j] for j < len(dst) rounded down to 8,
 // summed as ONNX Runtime's depthwise kernel sums (unfused products, four taps a group).
 //

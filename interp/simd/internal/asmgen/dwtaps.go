@@ -333,3 +333,85 @@ func gemmKernel512x12() {
 	VZEROUPPER()
 	RET()
 }
+
+// gemmKernel512x12x16 emits the 12×16 micro-kernel on zmm for a single B
+// panel (the odd panel or the ragged edge of a block): two 6-row A panels,
+// 12 accumulators, the same FMA chains as the 6×16 kernel.
+func gemmKernel512x12x16() {
+	name := "gemm12x16AVX512"
+	TEXT(name, NOSPLIT, "func(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool)")
+	Pragma("noescape")
+	Doc(name + " is the 12×16 SGEMM micro-kernel over two packed A panels and one packed B panel: c (+)= a·b.")
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	a2 := Load(Param("astride"), GP64())
+	SHLQ(Imm(2), a2)
+	ADDQ(a, a2)
+	b := Load(Param("b"), GP64())
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(Imm(2), ldc)
+	acc := make([]VecPhysical, 12)
+	for i := range acc {
+		acc[i] = Z(i)
+		VPXORD(acc[i], acc[i], acc[i])
+	}
+	v0 := Z(12)
+	bc := []VecPhysical{Z13, Z14, Z15, Z16, Z17, Z18}
+	step := func(s int) {
+		VMOVUPS(Mem{Base: b, Disp: 64 * s}, v0)
+		for i := 0; i < 12; i++ {
+			t := bc[i%6]
+			src := Mem{Base: a, Disp: 4 * (6*s + i)}
+			if i >= 6 {
+				src = Mem{Base: a2, Disp: 4 * (6*s + i - 6)}
+			}
+			VBROADCASTSS(src, t)
+			VFMADD231PS(v0, t, acc[i])
+		}
+	}
+	const unroll = 4
+	lbl := func(s string) string { return "z1216_" + s }
+	Label(lbl("loop4"))
+	CMPQ(k, Imm(unroll))
+	JL(LabelRef(lbl("loop1")))
+	for s := 0; s < unroll; s++ {
+		step(s)
+	}
+	ADDQ(U32(4*6*unroll), a)
+	ADDQ(U32(4*6*unroll), a2)
+	ADDQ(U32(64*unroll), b)
+	SUBQ(U32(unroll), k)
+	JMP(LabelRef(lbl("loop4")))
+	Label(lbl("loop1"))
+	TESTQ(k, k)
+	JZ(LabelRef(lbl("store")))
+	step(0)
+	ADDQ(U32(4*6), a)
+	ADDQ(U32(4*6), a2)
+	ADDQ(U32(64), b)
+	DECQ(k)
+	JMP(LabelRef(lbl("loop1")))
+	Label(lbl("store"))
+	f := Load(Param("acc"), GP8())
+	TESTB(f, f)
+	JZ(LabelRef(lbl("plain")))
+	for i := 0; i < 12; i++ {
+		VADDPS(Mem{Base: c}, acc[i], acc[i])
+		VMOVUPS(acc[i], Mem{Base: c})
+		if i < 11 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+	Label(lbl("plain"))
+	for i := 0; i < 12; i++ {
+		VMOVUPS(acc[i], Mem{Base: c})
+		if i < 11 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}

@@ -66,6 +66,7 @@ func main() {
 		gemmKernel512(m)
 	}
 	gemmKernel512x12()
+	gemmKernel512x12x16()
 	dwTaps("dwTapsAVX512", true)
 	Generate()
 }
