@@ -392,8 +392,25 @@ func dwGeneral(y, x, w []float32, bias float32, p *ConvParams, ws *workspace, of
 	size := ph * qw
 	buf := aligned(&ws.a, s*size+ow8)
 	planes, tmp := buf[:s*size], buf[s*size:]
+	phasePlanes(planes, x, p, qw, ph)
+	w = w[:len(offs)]
+	for oh := 0; oh < p.OutH; oh++ {
+		base := &planes[oh*p.StrideH*qw]
+		if o := oh * p.OutW; o+ow8 <= len(y) {
+			ks.dwTaps(y[o:o+ow8], base, offs, w, bias)
+			continue
+		}
+		ks.dwTaps(tmp[:ow8], base, offs, w, bias)
+		copy(y[oh*p.OutW:(oh+1)*p.OutW], tmp)
+	}
+}
+
+// phasePlanes lays one channel x (H×W) out as dwGeometry's StrideW phase
+// planes of the zero-bordered input, ph rows of qw floats each.
+func phasePlanes(planes, x []float32, p *ConvParams, qw, ph int) {
+	s := p.StrideW
 	for r := 0; r < s; r++ {
-		pl := planes[r*size : (r+1)*size]
+		pl := planes[r*ph*qw : (r+1)*ph*qw]
 		for row := 0; row < ph; row++ {
 			dst := pl[row*qw : (row+1)*qw]
 			ih := row - p.PadT
@@ -424,14 +441,47 @@ func dwGeneral(y, x, w []float32, bias float32, p *ConvParams, ws *workspace, of
 			clear(dst[q1:])
 		}
 	}
-	w = w[:len(offs)]
-	for oh := 0; oh < p.OutH; oh++ {
-		base := &planes[oh*p.StrideH*qw]
-		if o := oh * p.OutW; o+ow8 <= len(y) {
-			ks.dwTaps(y[o:o+ow8], base, offs, w, bias)
-			continue
-		}
-		ks.dwTaps(tmp[:ow8], base, offs, w, bias)
-		copy(y[oh*p.OutW:(oh+1)*p.OutW], tmp)
+}
+
+// SumPool2D writes the window sums of 2-D pooling: y[c] (OutH×OutW) is, at
+// each output, the sum of the window's taps of x[c] (C planes of H×W), the
+// padding reading zero, the taps added one at a time in row-major order
+// from +0 (the scalar pooling loop's order). Average pooling divides by the
+// window's count afterwards. Any window, stride, dilation and padding;
+// channels spread over up to threads goroutines.
+func SumPool2D(y, x []float32, p ConvParams, threads int) {
+	p.check("SumPool2D")
+	if p.C == 0 || p.OutH == 0 || p.OutW == 0 {
+		return
 	}
+	need("SumPool2D", p.C*p.H*p.W, x)
+	need("SumPool2D", p.C*p.OutH*p.OutW, y)
+	run := func(c0, c1 int) {
+		ws := wsPool.Get().(*workspace)
+		defer wsPool.Put(ws)
+		offs := dwOffsets(&ws.rows, &p)
+		ow8, qw, ph := dwGeometry(&p)
+		size := ph * qw
+		buf := aligned(&ws.a, p.StrideW*size+ow8)
+		planes, tmp := buf[:p.StrideW*size], buf[p.StrideW*size:]
+		for c := c0; c < c1; c++ {
+			yc := y[c*p.OutH*p.OutW : (c+1)*p.OutH*p.OutW]
+			phasePlanes(planes, x[c*p.H*p.W:(c+1)*p.H*p.W], &p, qw, ph)
+			for oh := 0; oh < p.OutH; oh++ {
+				base := &planes[oh*p.StrideH*qw]
+				if o := oh * p.OutW; o+ow8 <= len(yc) {
+					ks.sumTaps(yc[o:o+ow8], base, offs)
+					continue
+				}
+				ks.sumTaps(tmp[:ow8], base, offs)
+				copy(yc[oh*p.OutW:(oh+1)*p.OutW], tmp)
+			}
+		}
+	}
+	if threads < 2 || p.C < 2 || p.C*p.OutH*p.OutW*p.KH*p.KW < 1<<16 {
+		run(0, p.C)
+		return
+	}
+	threads = min(threads, p.C)
+	Parallel(threads, threads, func(t int) { run(t*p.C/threads, (t+1)*p.C/threads) })
 }

@@ -186,3 +186,50 @@ func TestLevels(t *testing.T) {
 		t.Fatal("ONNXSLIM_NOSIMD=1 must win over ONNXSLIM_SIMD")
 	}
 }
+
+// TestSumPool2DExact checks the pooling window sums at every level against
+// the scalar loop (valid taps, row-major, from +0), bit for bit.
+func TestSumPool2DExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	type shape struct{ kh, kw, sh, sw, dh, dw, pt, pl, pb, pr int }
+	shapes := []shape{
+		{2, 2, 2, 2, 1, 1, 0, 0, 0, 0}, {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+		{5, 5, 3, 3, 1, 1, 2, 2, 2, 2}, {3, 2, 2, 1, 2, 1, 1, 0, 1, 1}, {7, 7, 7, 7, 1, 1, 0, 0, 3, 3},
+	}
+	for _, k := range twins() {
+		with(k, func() {
+			for _, s := range shapes {
+				for _, hw := range [][2]int{{3, 5}, {8, 8}, {15, 31}, {32, 32}} {
+					p := ConvParams{C: 3, H: hw[0], W: hw[1], KH: s.kh, KW: s.kw, StrideH: s.sh, StrideW: s.sw,
+						PadT: s.pt, PadL: s.pl, DilH: s.dh, DilW: s.dw}
+					p.OutH = (p.H+s.pt+s.pb-(s.kh-1)*s.dh-1)/s.sh + 1
+					p.OutW = (p.W+s.pl+s.pr-(s.kw-1)*s.dw-1)/s.sw + 1
+					if p.OutH < 1 || p.OutW < 1 {
+						continue
+					}
+					x := randSlice(r, p.C*p.H*p.W)
+					y := make([]float32, p.C*p.N())
+					SumPool2D(y, x, p, 2)
+					for c := 0; c < p.C; c++ {
+						for oh := 0; oh < p.OutH; oh++ {
+							for ow := 0; ow < p.OutW; ow++ {
+								var want float32
+								for i := 0; i < p.KH; i++ {
+									for j := 0; j < p.KW; j++ {
+										ih, iw := oh*p.StrideH-p.PadT+i*p.DilH, ow*p.StrideW-p.PadL+j*p.DilW
+										if ih >= 0 && ih < p.H && iw >= 0 && iw < p.W {
+											want += x[c*p.H*p.W+ih*p.W+iw]
+										}
+									}
+								}
+								if got := y[c*p.N()+oh*p.OutW+ow]; math.Float32bits(got) != math.Float32bits(want) {
+									t.Fatalf("%s %s: sum[%d,%d,%d] = %v, want %v", k.name, fmt.Sprint(p), c, oh, ow, got, want)
+								}
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}

@@ -299,8 +299,8 @@ func (g *gemmArgs) fork(threads int) {
 // calls allocate nothing.
 type workspace struct {
 	a, b []float32
-	rows []int32          // im2col's per-row tap offsets
-	idx  [nr]int32        // im2col's gather offsets (a local would escape)
+	rows []int32              // im2col's per-row tap offsets
+	idx  [nr]int32            // im2col's gather offsets (a local would escape)
 	tile [2 * mr * nr]float32 // product of a ragged-edge micro-tile
 }
 

@@ -488,3 +488,17 @@ func leakyGo(dst, x []float32, s float32) {
 		dst[i] = v
 	}
 }
+
+// sumTapsGo is the twin of the pooling window sum: dst[j] = Σ_t
+// base[offs[t]+j], one tap at a time from +0, for j < len(dst) rounded
+// down to 8.
+func sumTapsGo(dst []float32, base *float32, offs []int32) {
+	n := len(dst) &^ 7
+	for j := 0; j < n; j++ {
+		var acc float32
+		for _, o := range offs {
+			acc += *(*float32)(unsafe.Add(unsafe.Pointer(base), 4*(int(o)+j)))
+		}
+		dst[j] = acc
+	}
+}

@@ -35,6 +35,7 @@ var avx512Kernels = func() *kernelSet {
 	k.name = "avx512"
 	k.gemm2 = [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm1x32AVX512, gemm2x32AVX512, gemm3x32AVX512, gemm4x32AVX512, gemm5x32AVX512, gemm6x32AVX512}
 	k.dwTaps = dwTapsAVX512
+	k.sumTaps = sumTapsAVX512
 	k.gemm12 = gemm12x32AVX512
 	k.gemm12x16 = gemm12x16AVX512
 	k.peak, k.peakFlops = fmaPeakAVX512, 384
@@ -87,6 +88,7 @@ var avx2Kernels = func() *kernelSet {
 		dwPlane3s2: dwPlane3s2AVX,
 		gemm2:      [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm2Of(gemm1x16AVX), gemm2Of(gemm2x16AVX), gemm2Of(gemm3x16AVX), gemm2Of(gemm4x16AVX), gemm2Of(gemm5x16AVX), gemm2Of(gemm6x16AVX)},
 		dwTaps:     dwTapsAVX,
+		sumTaps:    sumTapsAVX,
 		gemm12:     gemm12Of(gemm2Of(gemm6x16AVX)),
 		gemm12x16:  gemm12x16Of(gemm6x16AVX),
 		peak:       fmaPeakAVX,

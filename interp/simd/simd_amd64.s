@@ -4368,6 +4368,41 @@ dwTapsAVX_y_end:
 	VZEROUPPER
 	RET
 
+// func sumTapsAVX(dst []float32, base *float32, offs []int32)
+// Requires: AVX
+TEXT ·sumTapsAVX(SB), NOSPLIT, $0-56
+	MOVQ dst_base+0(FP), AX
+	MOVQ dst_len+8(FP), CX
+	MOVQ base+24(FP), DX
+	MOVQ offs_base+32(FP), BX
+	MOVQ offs_len+40(FP), SI
+	SHRQ $0x03, CX
+
+sumTapsAVX_8_blk:
+	CMPQ   CX, $0x01
+	JL     sumTapsAVX_8_end
+	VXORPS Y0, Y0, Y0
+	XORQ   DI, DI
+
+sumTapsAVX_8_tap:
+	CMPQ    DI, SI
+	JGE     sumTapsAVX_8_store
+	MOVLQSX (BX)(DI*4), R8
+	VADDPS  (DX)(R8*4), Y0, Y0
+	INCQ    DI
+	JMP     sumTapsAVX_8_tap
+
+sumTapsAVX_8_store:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x01, CX
+	JMP     sumTapsAVX_8_blk
+
+sumTapsAVX_8_end:
+	VZEROUPPER
+	RET
+
 // func fmaPeakAVX512(n int)
 // Requires: AVX, AVX512F
 TEXT ·fmaPeakAVX512(SB), NOSPLIT, $0-8
@@ -6061,5 +6096,62 @@ dwTapsAVX512_y_bias:
 	JMP     dwTapsAVX512_y_blk
 
 dwTapsAVX512_y_end:
+	VZEROUPPER
+	RET
+
+// func sumTapsAVX512(dst []float32, base *float32, offs []int32)
+// Requires: AVX, AVX512F
+TEXT ·sumTapsAVX512(SB), NOSPLIT, $0-56
+	MOVQ dst_base+0(FP), AX
+	MOVQ dst_len+8(FP), CX
+	MOVQ base+24(FP), DX
+	MOVQ offs_base+32(FP), BX
+	MOVQ offs_len+40(FP), SI
+	SHRQ $0x03, CX
+
+sumTapsAVX512_16_blk:
+	CMPQ   CX, $0x02
+	JL     sumTapsAVX512_16_end
+	VPXORD Z0, Z0, Z0
+	XORQ   DI, DI
+
+sumTapsAVX512_16_tap:
+	CMPQ    DI, SI
+	JGE     sumTapsAVX512_16_store
+	MOVLQSX (BX)(DI*4), R8
+	VADDPS  (DX)(R8*4), Z0, Z0
+	INCQ    DI
+	JMP     sumTapsAVX512_16_tap
+
+sumTapsAVX512_16_store:
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, DX
+	SUBQ    $0x02, CX
+	JMP     sumTapsAVX512_16_blk
+
+sumTapsAVX512_16_end:
+sumTapsAVX512_8_blk:
+	CMPQ   CX, $0x01
+	JL     sumTapsAVX512_8_end
+	VXORPS Y0, Y0, Y0
+	XORQ   DI, DI
+
+sumTapsAVX512_8_tap:
+	CMPQ    DI, SI
+	JGE     sumTapsAVX512_8_store
+	MOVLQSX (BX)(DI*4), R8
+	VADDPS  (DX)(R8*4), Y0, Y0
+	INCQ    DI
+	JMP     sumTapsAVX512_8_tap
+
+sumTapsAVX512_8_store:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x01, CX
+	JMP     sumTapsAVX512_8_blk
+
+sumTapsAVX512_8_end:
 	VZEROUPPER
 	RET

@@ -234,6 +234,11 @@ func dwPlane3s2AVX(dst []float32, src []float32, w []float32, bias float32, rows
 //go:noescape
 func dwTapsAVX(dst []float32, base *float32, offs []int32, w []float32, bias float32)
 
+// sumTapsAVX: dst[j] = Σ_t base[offs[t]+j], one tap at a time from +0, for j < len(dst) rounded down to 8.
+//
+//go:noescape
+func sumTapsAVX(dst []float32, base *float32, offs []int32)
+
 // fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
 //
 //go:noescape
@@ -284,3 +289,8 @@ func gemm12x16AVX512(k int, a *float32, astride int, b *float32, c *float32, ldc
 //
 //go:noescape
 func dwTapsAVX512(dst []float32, base *float32, offs []int32, w []float32, bias float32)
+
+// sumTapsAVX512: dst[j] = Σ_t base[offs[t]+j], one tap at a time from +0, for j < len(dst) rounded down to 8.
+//
+//go:noescape
+func sumTapsAVX512(dst []float32, base *float32, offs []int32)

@@ -39,6 +39,58 @@ func dwTaps(name string, zmm bool) {
 	RET()
 }
 
+// sumTaps emits the window sum of average pooling over the same phase
+// planes: dst[j] = Σ_t base[offs[t]+j], added one tap at a time in offs'
+// order (the scalar pooling loop's order), for j < len(dst) rounded down to 8.
+func sumTaps(name string, zmm bool) {
+	TEXT(name, NOSPLIT, "func(dst []float32, base *float32, offs []int32)")
+	Pragma("noescape")
+	Doc(name + ": dst[j] = Σ_t base[offs[t]+j], one tap at a time from +0, for j < len(dst) rounded down to 8.")
+	d := Load(Param("dst").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	base := Load(Param("base"), GP64())
+	offs := Load(Param("offs").Base(), GP64())
+	taps := Load(Param("offs").Len(), GP64())
+	SHRQ(Imm(3), n)
+	for _, lanes := range []int{16, 8} {
+		if lanes == 16 && !zmm {
+			continue
+		}
+		lbl := fmt.Sprintf("%s_%d", name, lanes)
+		var acc VecVirtual = YMM()
+		if lanes == 16 {
+			acc = ZMM()
+		}
+		per := int64(lanes / 8)
+		t, o := GP64(), GP64()
+		Label(lbl + "_blk")
+		CMPQ(n, Imm(uint64(per)))
+		JL(LabelRef(lbl + "_end"))
+		if lanes == 16 {
+			VPXORD(acc, acc, acc)
+		} else {
+			VXORPS(acc, acc, acc)
+		}
+		XORQ(t, t)
+		Label(lbl + "_tap")
+		CMPQ(t, taps)
+		JGE(LabelRef(lbl + "_store"))
+		MOVLQSX(Mem{Base: offs, Index: t, Scale: 4}, o)
+		VADDPS(Mem{Base: base, Index: o, Scale: 4}, acc, acc)
+		INCQ(t)
+		JMP(LabelRef(lbl + "_tap"))
+		Label(lbl + "_store")
+		VMOVUPS(acc, Mem{Base: d})
+		ADDQ(U32(4*lanes), d)
+		ADDQ(U32(4*lanes), base)
+		SUBQ(Imm(uint64(per)), n)
+		JMP(LabelRef(lbl + "_blk"))
+		Label(lbl + "_end")
+	}
+	VZEROUPPER()
+	RET()
+}
+
 // block emits the loop over blocks of lanes outputs; n counts blocks of 8.
 func block(lbl string, lanes int, d, n, base, offs, taps, w Register) {
 	vec := func() VecVirtual {

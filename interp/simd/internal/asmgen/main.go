@@ -60,6 +60,7 @@ func main() {
 	dwKernel("dwPlane3s1AVX", 1, true)
 	dwKernel("dwPlane3s2AVX", 2, true)
 	dwTaps("dwTapsAVX", false)
+	sumTaps("sumTapsAVX", false)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
 	for m := 1; m <= 6; m++ {
@@ -68,6 +69,7 @@ func main() {
 	gemmKernel512x12()
 	gemmKernel512x12x16()
 	dwTaps("dwTapsAVX512", true)
+	sumTaps("sumTapsAVX512", true)
 	Generate()
 }
 
