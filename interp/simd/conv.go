@@ -410,6 +410,18 @@ func dwGeneral(y, x, w []float32, bias float32, p *ConvParams, ws *workspace, of
 func phasePlanes(planes, x []float32, p *ConvParams, qw, ph int) {
 	s := p.StrideW
 	for r := 0; r < s; r++ {
+		// Columns q of this phase whose input column c = q·s + r − PadL
+		// lies in the row: the same for every row (no divisions per row).
+		q0 := min(qw, max(0, (p.PadL-r+s-1)/s))
+		q1 := q0
+		if last := p.W - 1 - r + p.PadL; last >= 0 {
+			q1 = max(q0, min(qw, last/s+1))
+		}
+		c0 := q0*s + r - p.PadL
+		n2 := 0 // columns copied eight at a time by the stride-2 kernel
+		if s == 2 {
+			n2 = min(q1-q0, (p.W-c0)/2) &^ 7
+		}
 		pl := planes[r*ph*qw : (r+1)*ph*qw]
 		for row := 0; row < ph; row++ {
 			dst := pl[row*qw : (row+1)*qw]
@@ -426,15 +438,12 @@ func phasePlanes(planes, x []float32, p *ConvParams, qw, ph int) {
 				clear(dst[lo+n:])
 				continue
 			}
-			// Columns q whose input column c = q·s + r − PadL lies in the row.
-			q0 := min(qw, max(0, (p.PadL-r+s-1)/s))
-			q1 := q0
-			if last := p.W - 1 - r + p.PadL; last >= 0 {
-				q1 = max(q0, min(qw, last/s+1))
-			}
 			clear(dst[:q0])
-			c := q0*s + r - p.PadL
-			for q := q0; q < q1; q++ {
+			if n2 > 0 {
+				ks.evens(dst[q0:q0+n2], src[c0:c0+2*n2])
+			}
+			c := c0 + s*n2
+			for q := q0 + n2; q < q1; q++ {
 				dst[q] = src[c]
 				c += s
 			}

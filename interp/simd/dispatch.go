@@ -24,7 +24,9 @@ type kernelSet struct {
 	// dwTaps is the general depthwise kernel (any taps, strides, dilations).
 	dwTaps func(dst []float32, base *float32, offs []int32, w []float32, bias float32)
 	// sumTaps is the window sum of pooling over the same layout.
-	sumTaps    func(dst []float32, base *float32, offs []int32)
+	sumTaps func(dst []float32, base *float32, offs []int32)
+	// evens copies every other float (stride-2 phase planes).
+	evens      func(dst, src []float32)
 	packRow    func(dst, src []float32, panels, stride int)
 	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)
 	copyRows   func(dst []float32, base *float32, rows []int32)
@@ -103,6 +105,7 @@ var goKernels = &kernelSet{
 	gemm2:      [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm2Of(gemmGo(1)), gemm2Of(gemmGo(2)), gemm2Of(gemmGo(3)), gemm2Of(gemmGo(4)), gemm2Of(gemmGo(5)), gemm2Of(gemmGo(6))},
 	dwTaps:     dwTapsGo,
 	sumTaps:    sumTapsGo,
+	evens:      evensGo,
 	gemm12:     gemm12Of(gemm2Of(gemmGo(mr))),
 	gemm12x16:  gemm12x16Of(gemmGo(mr)),
 }

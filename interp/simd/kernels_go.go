@@ -502,3 +502,11 @@ func sumTapsGo(dst []float32, base *float32, offs []int32) {
 		dst[j] = acc
 	}
 }
+
+func evensGo(dst, src []float32) {
+	n := len(dst) &^ 7
+	src = src[:2*n]
+	for i := 0; i < n; i++ {
+		dst[i] = src[2*i]
+	}
+}

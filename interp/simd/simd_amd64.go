@@ -89,6 +89,7 @@ var avx2Kernels = func() *kernelSet {
 		gemm2:      [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm2Of(gemm1x16AVX), gemm2Of(gemm2x16AVX), gemm2Of(gemm3x16AVX), gemm2Of(gemm4x16AVX), gemm2Of(gemm5x16AVX), gemm2Of(gemm6x16AVX)},
 		dwTaps:     dwTapsAVX,
 		sumTaps:    sumTapsAVX,
+		evens:      evensAVX,
 		gemm12:     gemm12Of(gemm2Of(gemm6x16AVX)),
 		gemm12x16:  gemm12x16Of(gemm6x16AVX),
 		peak:       fmaPeakAVX,

@@ -4403,6 +4403,31 @@ sumTapsAVX_8_end:
 	VZEROUPPER
 	RET
 
+// func evensAVX(dst []float32, src []float32)
+// Requires: AVX, AVX2
+TEXT ·evensAVX(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+	SHRQ $0x03, DX
+
+evens_loop:
+	TESTQ   DX, DX
+	JZ      evens_done
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y0
+	VPERMPD $0xd8, Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x20, AX
+	DECQ    DX
+	JMP     evens_loop
+
+evens_done:
+	VZEROUPPER
+	RET
+
 // func fmaPeakAVX512(n int)
 // Requires: AVX, AVX512F
 TEXT ·fmaPeakAVX512(SB), NOSPLIT, $0-8

@@ -239,6 +239,11 @@ func dwTapsAVX(dst []float32, base *float32, offs []int32, w []float32, bias flo
 //go:noescape
 func sumTapsAVX(dst []float32, base *float32, offs []int32)
 
+// evensAVX: dst[i] = src[2i] for i < len(dst) rounded down to 8; src must hold twice that.
+//
+//go:noescape
+func evensAVX(dst []float32, src []float32)
+
 // fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
 //
 //go:noescape

@@ -467,3 +467,32 @@ func gemmKernel512x12x16() {
 	VZEROUPPER()
 	RET()
 }
+
+// evens emits dst[i] = src[2i] for i < len(dst) rounded down to 8 (src must
+// hold 2·that count floats): the stride-2 phase planes' copy, two loads and
+// a shuffle and a permute per eight outputs.
+func evens() {
+	TEXT("evensAVX", NOSPLIT, "func(dst, src []float32)")
+	Pragma("noescape")
+	Doc("evensAVX: dst[i] = src[2i] for i < len(dst) rounded down to 8; src must hold twice that.")
+	d := Load(Param("dst").Base(), GP64())
+	s := Load(Param("src").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(3), n)
+	a, b := YMM(), YMM()
+	Label("evens_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("evens_done"))
+	VMOVUPS(Mem{Base: s}, a)
+	VMOVUPS(Mem{Base: s, Disp: 32}, b)
+	VSHUFPS(Imm(0x88), b, a, a)
+	VPERMPD(Imm(0xD8), a, a)
+	VMOVUPS(a, Mem{Base: d})
+	ADDQ(Imm(64), s)
+	ADDQ(Imm(32), d)
+	DECQ(n)
+	JMP(LabelRef("evens_loop"))
+	Label("evens_done")
+	VZEROUPPER()
+	RET()
+}

@@ -61,6 +61,7 @@ func main() {
 	dwKernel("dwPlane3s2AVX", 2, true)
 	dwTaps("dwTapsAVX", false)
 	sumTaps("sumTapsAVX", false)
+	evens()
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
 	for m := 1; m <= 6; m++ {
