@@ -210,43 +210,52 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 		// maxima of the KW windows starting at each padded column.
 		inf := float32(math.Inf(-1))
 		span := (OW-1)*sw + 1 // padded columns where windows start
-		vm := make([]float32, max(pw+W, span+(KW-1)*dw))
-		hm := make([]float32, span)
-		for i := range vm {
-			vm[i] = inf
-		}
-		cm := vm[pw : pw+W]
-		for pl := 0; pl < planes; pl++ {
-			xp := x[pl*H*W : (pl+1)*H*W]
-			op := out[pl*OH*OW : (pl+1)*OH*OW]
-			for oh := 0; oh < OH; oh++ {
-				kh0, kh1, _ := tapRange(oh, sh, ph, dh, KH, H, g.padE[0])
-				orow := op[oh*OW : (oh+1)*OW]
-				if kh1 <= kh0 {
+		run := func(pl0, pl1 int) {
+			vm := make([]float32, max(pw+W, span+(KW-1)*dw))
+			hm := make([]float32, span)
+			for i := range vm {
+				vm[i] = inf
+			}
+			cm := vm[pw : pw+W]
+			for pl := pl0; pl < pl1; pl++ {
+				xp := x[pl*H*W : (pl+1)*H*W]
+				op := out[pl*OH*OW : (pl+1)*OH*OW]
+				for oh := 0; oh < OH; oh++ {
+					kh0, kh1, _ := tapRange(oh, sh, ph, dh, KH, H, g.padE[0])
+					orow := op[oh*OW : (oh+1)*OW]
+					if kh1 <= kh0 {
+						for ow := range orow {
+							orow[ow] = inf
+						}
+						continue
+					}
+					ih0 := oh*sh - ph + kh0
+					for iw, v := range xp[ih0*W : ih0*W+W] {
+						if v != v {
+							v = inf // NaN taps are skipped, as in the general loop
+						}
+						cm[iw] = v
+					}
+					for ih := ih0 + 1; ih < ih0+kh1-kh0; ih++ {
+						simd.MaxSkipNaN(cm, xp[ih*W:ih*W+W], cm)
+					}
+					copy(hm, vm)
+					for kw := 1; kw < KW; kw++ {
+						simd.MaxSkipNaN(hm, vm[kw*dw:kw*dw+span], hm)
+					}
 					for ow := range orow {
-						orow[ow] = inf
+						orow[ow] = hm[ow*sw]
 					}
-					continue
-				}
-				ih0 := oh*sh - ph + kh0
-				for iw, v := range xp[ih0*W : ih0*W+W] {
-					if v != v {
-						v = inf // NaN taps are skipped, as in the general loop
-					}
-					cm[iw] = v
-				}
-				for ih := ih0 + 1; ih < ih0+kh1-kh0; ih++ {
-					simd.MaxSkipNaN(cm, xp[ih*W:ih*W+W], cm)
-				}
-				copy(hm, vm)
-				for kw := 1; kw < KW; kw++ {
-					simd.MaxSkipNaN(hm, vm[kw*dw:kw*dw+span], hm)
-				}
-				for ow := range orow {
-					orow[ow] = hm[ow*sw]
 				}
 			}
 		}
+		// Planes split over the threads when there is enough work.
+		if threads < 2 || planes < 2 || planes*H*W < 1<<16 {
+			run(0, planes)
+			return
+		}
+		threads = min(threads, planes)
+		simd.Parallel(threads, threads, func(t int) { run(t*planes/threads, (t+1)*planes/threads) })
 		return
 	}
 	if !isMax {
