@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/onnxslim/onnxslim/onnx"
 )
@@ -70,6 +71,18 @@ func (s *Session) Outputs() []*onnx.Value { return s.model.Graph.Outputs }
 // Run executes the model on inputs keyed by input name and returns the
 // outputs in graph order.
 func (s *Session) Run(inputs map[string]*Tensor) ([]*Tensor, error) {
+	in, err := s.feeds(inputs)
+	if err != nil {
+		return nil, err
+	}
+	a := s.pool.get()
+	defer s.pool.put(a)
+	ctx := &Ctx{opts: &s.opts, arena: a}
+	return ctx.run(s.main, in, nil)
+}
+
+// feeds checks inputs against the graph's inputs and orders them.
+func (s *Session) feeds(inputs map[string]*Tensor) ([]*Tensor, error) {
 	in := make([]*Tensor, len(s.main.inputValues))
 	for i, v := range s.main.inputValues {
 		t, ok := inputs[v.Name]
@@ -89,10 +102,7 @@ func (s *Session) Run(inputs map[string]*Tensor) ([]*Tensor, error) {
 			return nil, fmt.Errorf("input %q is not an input of the model (it takes %s)", name, describeInputs(s.Inputs()))
 		}
 	}
-	a := s.pool.get()
-	defer s.pool.put(a)
-	ctx := &Ctx{opts: &s.opts, arena: a}
-	return ctx.run(s.main, in, nil)
+	return in, nil
 }
 
 // Stats describes the memory of one run.
@@ -422,9 +432,10 @@ func domainName(d string) string {
 type Ctx struct {
 	opts  *Options
 	frame *frame
-	stats *Stats // nil unless the caller asked for statistics
-	arena *arena // recycled buffers of this run; nil allocates afresh
-	step  *step  // the step running, for reuseInput
+	stats *Stats    // nil unless the caller asked for statistics
+	prof  *profiler // nil unless the caller asked for a profile (profile.go)
+	arena *arena    // recycled buffers of this run; nil allocates afresh
+	step  *step     // the step running, for reuseInput
 }
 
 type frame struct {
@@ -581,9 +592,16 @@ func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
 			mark = len(a.live)
 		}
 		sub.step = st
+		var t0 time.Time
+		if c.prof != nil && parent == nil {
+			t0 = time.Now()
+		}
 		out, err := sub.call(st, in)
 		if err != nil {
 			return nil, err
+		}
+		if c.prof != nil && parent == nil {
+			c.prof.record(st.node, t0, in, out)
 		}
 		for j, s := range st.out {
 			if s < 0 {

@@ -20,13 +20,15 @@ func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "run",
 		Usage:     "run a model in the built-in interpreter",
-		UsageText: "onnxslim run IN.onnx [--inputs DIR | --random SEED] [--dim NAME=VALUE]... [--out DIR] [--bench N] [--threads N]",
+		UsageText: "onnxslim run IN.onnx [--inputs DIR | --random SEED] [--dim NAME=VALUE]... [--out DIR] [--bench N] [--profile] [--profile-json FILE] [--threads N]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "inputs", Usage: "read inputs from `DIR` (.npy per input, input_N.pb, or test_data_set_N/)", TakesFile: true},
 			&cli.Uint64Flag{Name: "random", Usage: "make seeded random inputs from the declared shapes (`SEED`; the default when --inputs is absent)"},
 			&cli.StringSliceFlag{Name: "dim", Usage: "fix a symbolic dimension, `NAME=VALUE` (repeatable)"},
 			&cli.StringFlag{Name: "out", Usage: "write output_N.pb (and, with --random, input_N.pb) into `DIR`", TakesFile: true},
 			&cli.IntFlag{Name: "bench", Usage: "time `N` runs after a warm-up and print median and min latency"},
+			&cli.BoolFlag{Name: "profile", Usage: "time every node (median of 5 runs) and print the top nodes and the totals per op type"},
+			&cli.StringFlag{Name: "profile-json", Usage: "with or without --profile: write the per-node times as Chrome trace events to `FILE.json`", TakesFile: true},
 			&cli.IntFlag{Name: "threads", Usage: "bound the cores used to `N` (default: all)"},
 			&cli.Int64Flag{Name: "max-memory", Value: interp.DefaultMaxMemory, Usage: "refuse any tensor larger than `BYTES`"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors (and --bench's JSON line)"},
@@ -121,6 +123,15 @@ func runModel(_ context.Context, c *cli.Command) error {
 			for k, t := range outs {
 				fmt.Fprintf(w, "%s: %s\n", outNames[k], t)
 			}
+		}
+	}
+	if c.Bool("profile") || c.String("profile-json") != "" {
+		pw := w
+		if !c.Bool("profile") {
+			pw = io.Discard
+		}
+		if err := profileModel(pw, sess, batches[0].Inputs, c.String("profile-json"), 15); err != nil {
+			return inFile(path, err)
 		}
 	}
 	if n := int(c.Int("bench")); n > 0 {
