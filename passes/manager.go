@@ -35,7 +35,11 @@ type Config struct {
 	// Inputs is the user's data folder (the CLI's --inputs), or "": data-driven
 	// passes calibrate on it when they are given no folder of their own.
 	Inputs string
-	Log    io.Writer
+	// Fill sets inputs to a constant (the CLI's --fill NAME=VALUE).
+	Fill map[string]float64
+	// GenerateDims: see Context.GenerateDims.
+	GenerateDims map[string]int64
+	Log          io.Writer
 	// MaxRewrites stops rewriting after this many rewrites (0: no limit), to
 	// bisect which rewrite breaks a model.
 	MaxRewrites int
@@ -148,7 +152,7 @@ func (rn *run) pass(ctx context.Context, pass *Pass, opts Values, m *onnx.Model)
 	if err := ctx.Err(); err != nil {
 		return r, err
 	}
-	c := &Context{Context: ctx, Pass: pass, Options: opts, Dims: cfg.Dims, Inputs: cfg.Inputs, Log: cfg.Log, model: m, results: rn.cache, budget: rn.budget}
+	c := &Context{Context: ctx, Pass: pass, Options: opts, Dims: cfg.Dims, Inputs: cfg.Inputs, Fill: cfg.Fill, GenerateDims: cfg.GenerateDims, Log: cfg.Log, model: m, results: rn.cache, budget: rn.budget}
 	start := time.Now()
 	for _, a := range pass.Requires {
 		if _, err := c.result(a); err != nil {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"sync"
 
@@ -59,6 +60,13 @@ type Context struct {
 	Dims map[string]int64
 	// Inputs is the user's data folder (the CLI's --inputs), or "".
 	Inputs string
+	// Fill sets inputs to a constant in calibration data, folders and
+	// generated alike (the CLI's --fill NAME=VALUE).
+	Fill map[string]float64
+	// GenerateDims are the values the CLI chose for symbolic dims so that
+	// the model runs on generated inputs: for random calibration data only,
+	// never for shape inference (the model stays dynamic).
+	GenerateDims map[string]int64
 	// Log receives human-readable notes and warnings (never nil).
 	Log io.Writer
 
@@ -159,6 +167,16 @@ func (ac *analysisCache) invalidate(as ...*Analysis) {
 	for _, a := range as {
 		delete(ac.entries, a)
 	}
+}
+
+// InputDims are the dims for generated inputs: GenerateDims, then Dims.
+func (c *Context) InputDims() map[string]int64 {
+	d := maps.Clone(c.GenerateDims)
+	if d == nil {
+		d = map[string]int64{}
+	}
+	maps.Copy(d, c.Dims)
+	return d
 }
 
 // Allow reports whether the pass may make one more rewrite, and counts it.

@@ -7,11 +7,13 @@
 package verify
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/interp"
@@ -66,6 +68,57 @@ type Options struct {
 	Interp interp.Options
 	// Progress, if set, is called after each batch with samples done and total.
 	Progress func(done, total int)
+	// Fill sets inputs to a constant (--fill NAME=VALUE), in folders and
+	// generated inputs alike.
+	Fill map[string]float64
+	// Context ends the runs early when it is cancelled (Ctrl-C); nil means
+	// context.Background().
+	Context context.Context
+	// Timeout bounds each pass over the inputs (the reference's, then each
+	// candidate's) when positive: a model that does not finish in time fails
+	// with a *TimeoutError instead of running on.
+	Timeout time.Duration
+}
+
+// DefaultTimeout is the CLI's default --verify-timeout.
+const DefaultTimeout = 10 * time.Minute
+
+// TimeoutError says a model did not finish within Options.Timeout.
+type TimeoutError struct {
+	Timeout time.Duration
+	Err     error
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("did not finish within %s (--verify-timeout): %v", e.Timeout, e.Err)
+}
+
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// runContext is the context of one pass over the inputs: Options.Context
+// bounded by Options.Timeout.
+func (o Options) runContext() (context.Context, context.CancelFunc) {
+	ctx := o.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.Timeout > 0 {
+		return context.WithTimeout(ctx, o.Timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+// timeoutErr turns a run stopped by the deadline into a *TimeoutError.
+func (o Options) timeoutErr(err error) error {
+	if o.Timeout > 0 && errors.Is(err, context.DeadlineExceeded) {
+		return &TimeoutError{Timeout: o.Timeout, Err: err}
+	}
+	return err
+}
+
+// dataOptions are the dataset options Options imply.
+func (o Options) dataOptions() dataset.Options {
+	return dataset.Options{Dims: o.Dims, BatchSize: o.BatchSize, Fill: o.Fill}
 }
 
 func (o Options) tolerance() Tolerance {
@@ -107,7 +160,15 @@ type ReferenceError struct {
 }
 
 func (e *ReferenceError) Error() string {
-	return fmt.Sprintf("the original model could not run on %s: %v (give real inputs with --inputs DIR, or skip verification with --no-verify)", e.Inputs, e.Err)
+	var te *TimeoutError
+	if errors.As(e.Err, &te) {
+		return fmt.Sprintf("the original model %v on %s (give smaller inputs with --dim NAME=VALUE or --inputs DIR, allow more time with --verify-timeout DURATION, or skip verification with --no-verify)", e.Err, e.Inputs)
+	}
+	var fe *dataset.FitError
+	if errors.As(e.Err, &fe) {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("the original model could not run on %s: %v (give real inputs with --inputs DIR, set an input that selects a mode with --fill NAME=VALUE, or skip verification with --no-verify)", e.Inputs, e.Err)
 }
 
 func (e *ReferenceError) Unwrap() error { return e.Err }
@@ -159,7 +220,7 @@ func CompareSessions(a, b *interp.Session, opts Options) (*Report, error) {
 // OpenInputs opens the inputs Options describe: the folder, or seeded random samples.
 func OpenInputs(inputs []*onnx.Value, opts Options) (dataset.Reader, error) {
 	if opts.Inputs != "" {
-		r, err := dataset.Open(opts.Inputs, inputs, dataset.Options{Dims: opts.Dims, BatchSize: opts.BatchSize})
+		r, err := dataset.Open(opts.Inputs, inputs, opts.dataOptions())
 		if err != nil {
 			return nil, fmt.Errorf("inputs %s: %w", opts.Inputs, err)
 		}
@@ -169,7 +230,7 @@ func OpenInputs(inputs []*onnx.Value, opts Options) (dataset.Reader, error) {
 	if n <= 0 {
 		n = DefaultSamples
 	}
-	return &randomReader{inputs: inputs, seed: opts.Seed, n: n, dims: opts.Dims}, nil
+	return &randomReader{inputs: inputs, seed: opts.Seed, n: n, data: opts.dataOptions()}, nil
 }
 
 // randomReader yields n seeded random samples, made one at a time.
@@ -177,7 +238,7 @@ type randomReader struct {
 	inputs []*onnx.Value
 	seed   uint64
 	n, i   int
-	dims   map[string]int64
+	data   dataset.Options
 }
 
 func (r *randomReader) Samples() int { return r.n }
@@ -187,7 +248,7 @@ func (r *randomReader) Next() (*dataset.Batch, error) {
 	if r.i >= r.n {
 		return nil, io.EOF
 	}
-	in, err := dataset.Random(r.inputs, r.seed+uint64(r.i), r.dims)
+	in, err := dataset.Generate(r.inputs, r.seed+uint64(r.i), r.data)
 	if err != nil {
 		return nil, &ReferenceError{Inputs: "generated inputs", Err: err}
 	}
@@ -221,6 +282,8 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 	}
 	var accA, accB accuracyAcc
 	labelled := false
+	ctx, cancel := opts.runContext()
+	defer cancel()
 	total, done, batchNo := r.Samples(), 0, 0
 	for ; ; batchNo++ {
 		batch, err := r.Next()
@@ -239,9 +302,9 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 			outA = ref.get(batchNo)
 		}
 		if outA == nil {
-			outA, err = a.Run(batch.Inputs)
+			outA, err = a.RunContext(ctx, batch.Inputs)
 			if err != nil {
-				return nil, &ReferenceError{Inputs: describeBatch(opts, batch), Err: err}
+				return nil, &ReferenceError{Inputs: describeBatch(opts, batch), Err: opts.timeoutErr(err)}
 			}
 			if ref != nil {
 				ref.put(batchNo, outA)
@@ -250,9 +313,9 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 		if b == nil {
 			continue // Checker warming its cache
 		}
-		outB, err := b.Run(batch.Inputs)
+		outB, err := b.RunContext(ctx, batch.Inputs)
 		if err != nil {
-			return nil, &CandidateError{Err: fmt.Errorf("on %s: %w", describeBatch(opts, batch), err)}
+			return nil, &CandidateError{Err: fmt.Errorf("on %s: %w", describeBatch(opts, batch), opts.timeoutErr(err))}
 		}
 		for i, p := range pairs {
 			var tb *interp.Tensor

@@ -82,7 +82,7 @@ func openRandom(c *passes.Context, inputs []*onnx.Value, limit int) *Source {
 				return nil, io.EOF
 			}
 			i++
-			return dataset.Random(inputs, uint64(randomSeed+i), c.Dims)
+			return dataset.Generate(inputs, uint64(randomSeed+i), dataset.Options{Dims: c.InputDims(), Fill: c.Fill})
 		},
 		close:  func() error { return nil },
 		total:  n,
@@ -91,7 +91,7 @@ func openRandom(c *passes.Context, inputs []*onnx.Value, limit int) *Source {
 }
 
 func openDir(c *passes.Context, inputs []*onnx.Value, dir, what string, limit int) (*Source, error) {
-	r, err := dataset.Open(dir, inputs, dataset.Options{Dims: c.Dims})
+	r, err := dataset.Open(dir, inputs, dataset.Options{Dims: c.Dims, Fill: c.Fill})
 	if err != nil {
 		return nil, fmt.Errorf("calibration data (%s): %w", what, err)
 	}

@@ -113,7 +113,7 @@ func Activations(c *passes.Context, m *onnx.Model, names []string, src *Source, 
 		return 0, err
 	}
 	return Stream(c, src, func(i int, in map[string]*interp.Tensor) error {
-		outs, err := sess.Run(in)
+		outs, err := sess.RunContext(c, in)
 		if err != nil {
 			return fmt.Errorf("batch %d: %w", i, err)
 		}
