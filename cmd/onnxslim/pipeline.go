@@ -31,6 +31,8 @@ type PassReport struct {
 // runConfig is what the main command hands the pass manager.
 type runConfig struct {
 	dims        map[string]int64
+	genDims     map[string]int64 // dims for generated inputs (fitDims), never for shape inference
+	fill        map[string]float64
 	inputs      string // --inputs: data-driven passes calibrate on it without calib=
 	maxRewrites int
 	log         io.Writer
@@ -68,12 +70,14 @@ func (p *Pipeline) Empty() bool { return len(p.spec.Steps) == 0 }
 // Run applies the pipeline to m.
 func (p *Pipeline) Run(ctx context.Context, m *onnx.Model, rc runConfig) ([]PassReport, error) {
 	cfg := passes.Config{
-		Dims:        rc.dims,
-		Inputs:      rc.inputs,
-		Log:         rc.log,
-		MaxRewrites: rc.maxRewrites,
-		Measure:     measure,
-		AfterPass:   rc.verifyEach,
+		Dims:         rc.dims,
+		GenerateDims: rc.genDims,
+		Fill:         rc.fill,
+		Inputs:       rc.inputs,
+		Log:          rc.log,
+		MaxRewrites:  rc.maxRewrites,
+		Measure:      measure,
+		AfterPass:    rc.verifyEach,
 	}
 	reports, err := p.spec.Run(ctx, m, cfg)
 	out := make([]PassReport, 0, len(reports))
@@ -127,17 +131,16 @@ type verification struct {
 }
 
 // newVerification runs the original model once on the verification inputs.
-func newVerification(orig *onnx.Model, dir string, dims map[string]int64, samples int, tol verify.Tolerance, binding bool) (*verification, error) {
-	opts := verify.Options{Inputs: dir, Dims: dims, Samples: samples, Tolerance: &tol}
+func newVerification(orig *onnx.Model, opts verify.Options, binding bool) (*verification, error) {
 	chk, err := verify.NewChecker(orig, opts)
 	if err != nil {
 		var re *verify.ReferenceError
 		if errors.As(err, &re) {
-			return nil, fmt.Errorf("%w (this is not a failure of a pass: give real inputs with --inputs DIR, or skip the check with --no-verify)", err)
+			return nil, fmt.Errorf("%w; this is not a failure of a pass", err)
 		}
 		return nil, err
 	}
-	return &verification{checker: chk, tol: tol, binding: binding}, nil
+	return &verification{checker: chk, tol: *opts.Tolerance, binding: binding}, nil
 }
 
 // check compares m with the original.
