@@ -171,7 +171,7 @@ func openFlat(dir string, inputs []*onnx.Value, opts Options, oneSet bool) (Read
 			}
 			r.pbs[i] = t
 			r.oneSet = true // input_N.pb is the backend-test layout: one sample
-		case oneSet && exists(filepath.Join(dir, "input_0.pb")):
+		case exists(filepath.Join(dir, "input_0.pb")):
 			// A backend-test case may omit trailing optional inputs: not fed.
 		default:
 			return nil, fmt.Errorf("%s: no data for input %q (expected %s.npy or input_%d.pb, or give --fill %s=VALUE)", dir, v.Name, v.Name, i, v.Name)
