@@ -60,6 +60,7 @@ func TestLongLoopEnds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
 			code, _, stderr := runCLI(t, tc.args...)
+			t.Logf("exit %d: %s", code, stderr)
 			if took := time.Since(start); took > 60*time.Second {
 				t.Errorf("took %s", took)
 			}
