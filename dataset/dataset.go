@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -276,6 +277,23 @@ func (r *flatReader) plan(opts Options) error {
 		}
 	}
 	r.samples, r.batch = 1, 1
+	if len(splits) > 1 && slices.ContainsFunc(splits, func(s split) bool { return s.n != splits[0].n }) {
+		// Symbolic first dims of different names and lengths (sequence
+		// lengths, not a shared batch): the arrays fit as they are, one sample.
+		syms := map[string]bool{}
+		free := true
+		for _, s := range splits {
+			p := r.inputs[s.i].Type.Shape[0].Param
+			free = free && s.batch == 0 && r.modes[s.i] == rows && !syms[p]
+			syms[p] = true
+		}
+		if free {
+			for _, s := range splits {
+				r.modes[s.i] = whole
+			}
+			splits = nil
+		}
+	}
 	if len(splits) > 0 {
 		first := splits[0]
 		batch := 0
