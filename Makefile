@@ -12,7 +12,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 FUZZTIME    ?= 30s
 ORT_STAMP   := tools/ort/node_modules/.package-lock.json
 
-.PHONY: real-models help build test lint generate fuzz conformance conformance-simd bench demo ort clean compare
+.PHONY: corpus real-models help build test lint generate fuzz conformance conformance-simd bench demo ort clean compare
 
 help:
 	@echo "targets: build test lint generate fuzz conformance conformance-simd bench demo ort clean"
@@ -120,3 +120,11 @@ compare: ort
 quant-report: ort
 	ONNXSLIM_QUANT_FULL=1 $(GO) test ./passes/quantize -run . -v -count=1 -timeout 60m
 	ONNXSLIM_QUANT_FULL=1 $(GO) test ./passes/quantize -run '^$$' -bench BenchmarkCalibration -benchtime 1x -count=1
+
+# Issue 13's acceptance on the real-models corpus and ../shared/models: the
+# default pipeline with no flags but -o (and with the corpus's real inputs),
+# run, verify, quantize(mode=int8), ONNX Runtime (optimizations off) on the
+# output against the interpreter, node counts against ORT's basic level.
+# About 90 s on 2 cores; each failure names the model and the check.
+corpus: ort real-models
+	ONNXSLIM_REAL_MODELS=$(REAL_MODELS) ONNXSLIM_CORPUS=1 $(GO) test ./cmd/onnxslim -run '^TestCorpus$$' -v -count=1 -timeout 30m
