@@ -128,22 +128,21 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	// symbolic dims that let the original run.
 	genDims := dims
 	timeout := c.Duration("verify-timeout")
-	if c.String("inputs") == "" && !pipeline.Empty() && (c.Bool("verify") || pipeline.Lossy()) {
-		orig, _, err := loadModel(in)
-		if err != nil {
+	verifying := c.Bool("verify") && !pipeline.Empty()
+	var orig *onnx.Model // an untouched copy of the input
+	if verifying || c.String("inputs") == "" && pipeline.Lossy() {
+		if orig, _, err = loadModel(in); err != nil {
 			return err
 		}
+	}
+	if c.String("inputs") == "" && orig != nil {
 		if genDims, err = fitDims(ctx, orig, dims, fill, timeout, logw); err != nil {
 			return inFile(in, err)
 		}
 	}
-	// Verification against an untouched copy of the input.
+	// Verification against the untouched copy.
 	var ver *verification
-	if c.Bool("verify") && !pipeline.Empty() {
-		orig, _, err := loadModel(in)
-		if err != nil {
-			return err
-		}
+	if verifying {
 		tol, binding := optimizeTolerance(c, pipeline.Lossy())
 		vopts := verify.Options{Inputs: c.String("inputs"), Dims: genDims, Samples: int(c.Int("verify-samples")), Tolerance: &tol,
 			Fill: fill, Context: ctx, Timeout: timeout}
