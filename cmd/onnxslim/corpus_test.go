@@ -89,7 +89,17 @@ func corpusCheck(t *testing.T, cm corpusModel) string {
 	ranGen := step("run", "run", cm.path, "--out", gen, "-q")
 	wroteOut := step("default", cm.path, "-o", out)
 	if cm.inputs != "" {
-		step("default --inputs", cm.path, "-o", filepath.Join(dir, "out-real.onnx"), "--inputs", cm.inputs)
+		outReal := filepath.Join(dir, "out-real.onnx")
+		if step("default --inputs", cm.path, "-o", outReal, "--inputs", cm.inputs) {
+			t.Run("ort --inputs", func(t *testing.T) {
+				// The shipped expected outputs against ONNX Runtime on the output.
+				got, err := ort.RunErr(outReal, cm.inputs, filepath.Join(dir, "ort-real"), "--optimize", "disabled")
+				if err != nil {
+					t.Fatal(err)
+				}
+				compareORT(t, outReal, got, cm.inputs)
+			})
+		}
 		step("run --inputs", "run", cm.path, "--inputs", cm.inputs, "--out", filepath.Join(dir, "real-run"), "-q")
 	}
 	if wroteOut {
@@ -111,26 +121,36 @@ func corpusCheck(t *testing.T, cm corpusModel) string {
 		if err != nil {
 			t.Fatalf("ORT on onnxslim's output: %v", err)
 		}
-		m, err := onnx.Load(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range m.Graph.Outputs {
-			want, err := conformance.ReadDatum(filepath.Join(gen, fmt.Sprintf("output_%d.pb", i)), v.Type)
-			if err != nil {
-				t.Fatal(err)
-			}
-			g, err := interp.FromONNX(got[i])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := conformance.Compare(g, want, 1e-4, 1e-4); err != nil {
-				t.Errorf("output %d %q: ONNX Runtime on the output vs the interpreter on the original: %v", i, v.Name, err)
-			}
-		}
+		compareORT(t, out, got, gen)
 		if n := nodes(out); n > ortNodes {
 			t.Errorf("%d nodes after the default pipeline, ONNX Runtime's basic level leaves %d", n, ortNodes)
 		}
 	})
 	return fmt.Sprintf("| %s | %d | %d | %d |", cm.name, nodes(cm.path), nodes(out), ortNodes)
+}
+
+// compareORT compares ONNX Runtime's outputs of model with the output_N.pb of
+// dir by the lossless element-wise bound.
+func compareORT(t *testing.T, model string, got []*onnx.Tensor, dir string) {
+	t.Helper()
+	m, err := onnx.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(m.Graph.Outputs) {
+		t.Fatalf("ONNX Runtime gave %d outputs, the model has %d", len(got), len(m.Graph.Outputs))
+	}
+	for i, v := range m.Graph.Outputs {
+		want, err := conformance.ReadDatum(filepath.Join(dir, fmt.Sprintf("output_%d.pb", i)), v.Type)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := interp.FromONNX(got[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conformance.Compare(g, want, 1e-4, 1e-4); err != nil {
+			t.Errorf("output %d %q: ONNX Runtime on %s vs %s: %v", i, v.Name, filepath.Base(model), dir, err)
+		}
+	}
 }
