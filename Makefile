@@ -125,6 +125,6 @@ quant-report: ort
 # default pipeline with no flags but -o (and with the corpus's real inputs),
 # run, verify, quantize(mode=int8), ONNX Runtime (optimizations off) on the
 # output against the interpreter, node counts against ORT's basic level.
-# About 90 s on 2 cores; each failure names the model and the check.
+# 1.5-3 minutes on 2 cores; each failure names the model and the check.
 corpus: ort real-models
 	ONNXSLIM_REAL_MODELS=$(REAL_MODELS) ONNXSLIM_CORPUS=1 $(GO) test ./cmd/onnxslim -run '^TestCorpus$$' -v -count=1 -timeout 30m
