@@ -49,7 +49,6 @@ func profileModel(w io.Writer, sess *interp.Session, feeds map[string]*interp.Te
 		n         int
 		ms        float64
 		flops     int64
-		uncounted bool
 	}
 	ops := map[string]*opTotal{}
 	for _, r := range rows {
