@@ -45,10 +45,10 @@ func profileModel(w io.Writer, sess *interp.Session, feeds map[string]*interp.Te
 		fmt.Fprintf(w, "%-32s %-18s %9.3f %5.1f%% %9s  %s\n", clip(r.name, 32), clip(r.op, 18), r.ms, 100*r.ms/total, rate(r.flops, r.ms), dimsText(r.out))
 	}
 	type opTotal struct {
-		op        string
-		n         int
-		ms        float64
-		flops     int64
+		op    string
+		n     int
+		ms    float64
+		flops int64
 	}
 	ops := map[string]*opTotal{}
 	for _, r := range rows {
