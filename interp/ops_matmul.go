@@ -254,7 +254,7 @@ func init() {
 				return nil, err
 			}
 			out := ctx.New(onnx.Int32, p.out...)
-			matmulGeneric(p, a, bb, out.Data.([]int32))
+			matmulIntFloat(ctx, p, a, bb, out.Data.([]int32))
 			return []*Tensor{out}, nil
 		}, nil
 	})

@@ -415,7 +415,7 @@ func qlinearMatMul(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	acc := make([]int32, numElements(p.out))
-	matmulGeneric(p, av, bv, acc)
+	matmulIntFloat(ctx, p, av, bv, acc)
 	as, err := scales(in[1])
 	if err != nil {
 		return nil, err
@@ -520,8 +520,9 @@ func convInt32(x []int32, xs []int, w []int32, ws []int, g *spatialGeom, group i
 	return out, append([]int{n, m}, g.out...), nil
 }
 
-// quantConv widens x and w minus their zero points and convolves them.
-func quantConv(wa windowAttrs, group int, x, xzp, w, wzp *Tensor) ([]int32, []int, error) {
+// quantConv widens x and w minus their zero points and convolves them
+// (exactly, through the float32 kernels where the sums allow: ops_quant_float.go).
+func quantConv(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor) ([]int32, []int, error) {
 	if x.Rank() < 3 || w.Rank() != x.Rank() {
 		return nil, nil, fmt.Errorf("convolution needs N×C×spatial input and matching weights, got %s and %s", x, w)
 	}
@@ -544,6 +545,9 @@ func quantConv(wa windowAttrs, group int, x, xzp, w, wzp *Tensor) ([]int32, []in
 	if err != nil {
 		return nil, nil, err
 	}
+	if acc, shape, ok, err := convIntFloat(ctx, xv, x.Shape, wv, w.Shape, wa, group); ok {
+		return acc, shape, err
+	}
 	return convInt32(xv, x.Shape, wv, w.Shape, g, group)
 }
 
@@ -557,7 +561,7 @@ func convIntegerBuilder(b *Build) (Kernel, error) {
 		if len(in) > 3 {
 			wzp = in[3]
 		}
-		acc, shape, err := quantConv(wa, group, in[0], xzp, in[1], wzp)
+		acc, shape, err := quantConv(ctx, wa, group, in[0], xzp, in[1], wzp)
 		if err != nil {
 			return nil, err
 		}
@@ -575,7 +579,7 @@ func qlinearConvBuilder(b *Build) (Kernel, error) {
 				return nil, fmt.Errorf("QLinearConv needs at least 8 inputs")
 			}
 		}
-		acc, shape, err := quantConv(wa, group, in[0], in[2], in[3], in[5])
+		acc, shape, err := quantConv(ctx, wa, group, in[0], in[2], in[3], in[5])
 		if err != nil {
 			return nil, err
 		}
