@@ -47,7 +47,7 @@ func TestIntegerViaFloatExact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, gshape, ok, err := convIntFloat(ctx, x, xs, w, ws, wa, tc.group)
+			got, gshape, ok, err := convIntFloat(ctx, asWidened(x), xs, asWidened(w), ws, wa, tc.group)
 			if err != nil || !ok {
 				t.Fatalf("ok=%v err=%v", ok, err)
 			}
@@ -69,10 +69,20 @@ func TestIntegerViaFloatExact(t *testing.T) {
 			a, b := ints(prod(tc.as), -255, 255), ints(prod(tc.bs), -255, 255)
 			want, got := make([]int32, prod(p.out)), make([]int32, prod(p.out))
 			matmulGeneric(p, a, b, want)
-			matmulIntFloat(ctx, p, a, b, got)
+			matmulIntFloat(ctx, p, asWidened(a), asWidened(b), got)
 			if !slices.Equal(got, want) {
 				t.Fatal("float path differs from the integer loop")
 			}
 		})
 	}
+}
+
+func asWidened(v []int32) widened {
+	f := make([]float32, len(v))
+	var m int32
+	for i, x := range v {
+		f[i] = float32(x)
+		m = max(m, x, -x)
+	}
+	return widened{f, m}
 }
