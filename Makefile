@@ -12,7 +12,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 FUZZTIME    ?= 30s
 ORT_STAMP   := tools/ort/node_modules/.package-lock.json
 
-.PHONY: corpus real-models help build test lint generate fuzz conformance conformance-simd bench demo ort clean compare
+.PHONY: corpus real-models help build test lint bench-quant generate fuzz conformance conformance-simd bench demo ort clean compare
 
 help:
 	@echo "targets: build test lint generate fuzz conformance conformance-simd bench demo ort clean"
@@ -79,6 +79,17 @@ bench: ort real-models
 	@if grep -q avx512f /proc/cpuinfo; then echo; echo "== AVX2 kernels forced (ONNXSLIM_SIMD=avx2)"; \
 	  ONNXSLIM_SIMD=avx2 $(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) -threads 1 $(BENCH_REAL); fi
 	ONNXSLIM_BENCH_THREADS=1 $(GO) test ./interp -run '^$$' -bench '^BenchmarkModels$$' -benchmem -benchtime 20x
+
+# Quantized models against ONNX Runtime (one and two threads): the int8 QDQ
+# mobilenet_v2 that `quantize` writes (64 seeded random calibration samples)
+# and a ConvInteger model (tools/convint), built into .cache/quant-models.
+QUANT_MODELS := $(CURDIR)/.cache/quant-models
+.PHONY: bench-quant
+bench-quant: ort build
+	@mkdir -p $(QUANT_MODELS)
+	$(BIN) $${ONNXSLIM_TESTDATA:-$(CURDIR)/../shared}/models/mobilenet_v2_op13/model.onnx -o $(QUANT_MODELS)/mobilenet_v2_int8.onnx --passes 'default,quantize(mode=int8)' --no-verify -q
+	$(GO) run ./tools/convint $(QUANT_MODELS)/convinteger.onnx
+	$(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) -models '' -real $(QUANT_MODELS) -gemm=false
 
 # The conformance suite at every kernel level this CPU has (purego, avx2,
 # avx512; ONNXSLIM_SIMD forces one): the status of every case must be the

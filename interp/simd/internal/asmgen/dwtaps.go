@@ -337,6 +337,9 @@ func gemmKernel512x12() {
 	Label(lbl("loop4"))
 	CMPQ(k, Imm(unroll))
 	JL(LabelRef(lbl("loop1")))
+	// The A panels stream from L2: ask for them a few rounds ahead.
+	PREFETCHT0(Mem{Base: a, Disp: 4 * 6 * unroll * 4})
+	PREFETCHT0(Mem{Base: a2, Disp: 4 * 6 * unroll * 4})
 	for s := 0; s < unroll; s++ {
 		step(s)
 	}
