@@ -80,8 +80,11 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// DefaultTimeout is the CLI's default --verify-timeout.
-const DefaultTimeout = 10 * time.Minute
+// DefaultTimeout is the CLI's default --verify-timeout and --timeout: one
+// minute per pass over the inputs, so that a model that never finishes (a
+// Loop of 10^12 trips) ends the command within a minute with a message
+// that says how to allow longer.
+const DefaultTimeout = time.Minute
 
 // TimeoutError says a model did not finish within Options.Timeout.
 type TimeoutError struct {
