@@ -12,7 +12,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 FUZZTIME    ?= 30s
 ORT_STAMP   := tools/ort/node_modules/.package-lock.json
 
-.PHONY: real-models help build test lint generate fuzz conformance conformance-simd bench demo ort clean compare
+.PHONY: corpus real-models help build test lint bench-quant generate fuzz conformance conformance-simd bench demo ort clean compare
 
 help:
 	@echo "targets: build test lint generate fuzz conformance conformance-simd bench demo ort clean"
@@ -70,18 +70,38 @@ conformance:
 # warm-up run; one thread). Codec benchmarks: go test ./onnx -run '^$$' -bench .
 BENCH_ROUNDS ?= 7
 BENCH_BATCH  ?= 3
-bench: ort
-	$(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH)
+# The real-models corpus runs on seeded random inputs; its one dynamic model
+# (audio, [batch_size, samples]) gets 1760 samples. On a CPU with AVX-512 the
+# one-thread table is repeated with the AVX2 kernels forced.
+BENCH_REAL := -real $(REAL_MODELS) -dim batch_size=1,samples=1760
+bench: ort real-models
+	$(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) $(BENCH_REAL)
+	@if grep -q avx512f /proc/cpuinfo; then echo; echo "== AVX2 kernels forced (ONNXSLIM_SIMD=avx2)"; \
+	  ONNXSLIM_SIMD=avx2 $(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) -threads 1 $(BENCH_REAL); fi
 	ONNXSLIM_BENCH_THREADS=1 $(GO) test ./interp -run '^$$' -bench '^BenchmarkModels$$' -benchmem -benchtime 20x
 
-# The conformance suite with the SIMD kernels on and forced off
-# (ONNXSLIM_NOSIMD=1): the status of every case must be the same.
+# Quantized models against ONNX Runtime (one and two threads): the int8 QDQ
+# mobilenet_v2 that `quantize` writes (64 seeded random calibration samples)
+# and a ConvInteger model (tools/convint), built into .cache/quant-models.
+QUANT_MODELS := $(CURDIR)/.cache/quant-models
+.PHONY: bench-quant
+bench-quant: ort build
+	@mkdir -p $(QUANT_MODELS)
+	$(BIN) $${ONNXSLIM_TESTDATA:-$(CURDIR)/../shared}/models/mobilenet_v2_op13/model.onnx -o $(QUANT_MODELS)/mobilenet_v2_int8.onnx --passes 'default,quantize(mode=int8)' --no-verify -q
+	$(GO) run ./tools/convint $(QUANT_MODELS)/convinteger.onnx
+	$(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) -models '' -real $(QUANT_MODELS) -gemm=false
+
+# The conformance suite at every kernel level this CPU has (purego, avx2,
+# avx512; ONNXSLIM_SIMD forces one): the status of every case must be the
+# same at each.
 conformance-simd:
-	@d=$$(mktemp -d); for m in 0 1; do \
-	  ONNXSLIM_NOSIMD=$$m ONNXSLIM_CONFORMANCE_VERBOSE=1 $(GO) test ./interp -run '^TestConformance$$' -v -count=1 >$$d/out$$m 2>&1 || { cat $$d/out$$m; exit 1; }; \
+	@d=$$(mktemp -d); levels="purego avx2"; grep -q avx512f /proc/cpuinfo && levels="$$levels avx512"; \
+	for m in $$levels; do \
+	  ONNXSLIM_SIMD=$$m ONNXSLIM_CONFORMANCE_VERBOSE=1 $(GO) test ./interp -run '^TestConformance$$' -v -count=1 >$$d/out$$m 2>&1 || { cat $$d/out$$m; exit 1; }; \
 	  grep -oE 'conformance_test.go:[0-9]+: [a-z-]+: [0-9]+ passed.*|conformance_test.go:[0-9]+: [a-z-]+/[^:]+: [a-z ]+' $$d/out$$m | sed 's/conformance_test.go:[0-9]*: //' | sort >$$d/cases$$m; \
 	done; \
-	if diff $$d/cases0 $$d/cases1; then echo "conformance identical with SIMD on and off:"; grep passed, $$d/cases0; else echo "conformance differs between SIMD on (<) and off (>)"; exit 1; fi
+	for m in $$levels; do if ! diff $$d/casespurego $$d/cases$$m >/dev/null; then echo "conformance differs between purego (<) and $$m (>)"; diff $$d/casespurego $$d/cases$$m; exit 1; fi; done; \
+	echo "conformance identical at every level ($$levels):"; grep passed, $$d/casespurego
 
 # The README demo on the bundled MNIST CNN: the lossless default pipeline
 # (verified against the input), then int8 quantization calibrated on 64
@@ -111,3 +131,11 @@ compare: ort
 quant-report: ort
 	ONNXSLIM_QUANT_FULL=1 $(GO) test ./passes/quantize -run . -v -count=1 -timeout 60m
 	ONNXSLIM_QUANT_FULL=1 $(GO) test ./passes/quantize -run '^$$' -bench BenchmarkCalibration -benchtime 1x -count=1
+
+# Issue 13's acceptance on the real-models corpus and ../shared/models: the
+# default pipeline with no flags but -o (and with the corpus's real inputs),
+# run, verify, quantize(mode=int8), ONNX Runtime (optimizations off) on the
+# output against the interpreter, node counts against ORT's basic level.
+# 1.5-3 minutes on 2 cores; each failure names the model and the check.
+corpus: ort real-models
+	ONNXSLIM_REAL_MODELS=$(REAL_MODELS) ONNXSLIM_CORPUS=1 $(GO) test ./cmd/onnxslim -run '^TestCorpus$$' -v -count=1 -timeout 30m

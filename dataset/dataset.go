@@ -3,18 +3,19 @@
 // batches a model accepts. Samples are streamed, never all held in memory.
 //
 // A folder holds one .npy per graph input (named after the input) or
-// input_0.pb, input_1.pb, … in graph-input order; arrays whose leading
-// dimension exceeds the model's fixed batch size hold that many samples. A
-// folder may instead hold test_data_set_0/, test_data_set_1/, … in that layout.
-// labels.npy (int64, one per sample) makes it a labelled evaluation set.
+// input_0.pb, input_1.pb, … in graph-input order (ONNX's backend-test layout:
+// one sample), or test_data_set_0/, test_data_set_1/, … (one sample each).
+// How many samples a .npy array holds follows from the input's declared
+// shape, never from dimension 0 alone (see flatReader.plan). labels.npy
+// (int64, one per sample) makes it a labelled evaluation set.
 package dataset
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +46,9 @@ type Options struct {
 	Dims map[string]int64
 	// BatchSize is used when the model's batch dimension is symbolic (default 32).
 	BatchSize int
+	// Fill sets inputs to a constant of their declared shape (the CLI's
+	// --fill NAME=VALUE), in place of the folder's data or random data.
+	Fill map[string]float64
 }
 
 // Open reads the data folder dir for a model with the given inputs.
@@ -54,7 +58,7 @@ func Open(dir string, inputs []*onnx.Value, opts Options) (Reader, error) {
 		sort.Slice(sets, func(i, j int) bool { return setIndex(sets[i]) < setIndex(sets[j]) })
 		return &setsReader{sets: sets, inputs: inputs, opts: opts}, nil
 	}
-	return openFlat(dir, inputs, opts)
+	return openFlat(dir, inputs, opts, false)
 }
 
 func setIndex(p string) int {
@@ -79,7 +83,7 @@ func (r *setsReader) Next() (*Batch, error) {
 			if r.i >= len(r.sets) {
 				return nil, io.EOF
 			}
-			cur, err := openFlat(r.sets[r.i], r.inputs, r.opts)
+			cur, err := openFlat(r.sets[r.i], r.inputs, r.opts, true)
 			if err != nil {
 				return nil, err
 			}
@@ -102,21 +106,33 @@ func (r *setsReader) Close() error {
 	return nil
 }
 
+// feedMode says how one input's array is cut into feeds.
+type feedMode int8
+
+const (
+	whole   feedMode = iota // the same array in every feed (one sample, scalars, state)
+	rows                    // consecutive rows along axis 0, keeping the axis (a batch axis)
+	stacked                 // one row per feed without axis 0 (the array stacks samples)
+	lifted                  // the whole array with a leading axis of 1 added (the model's batch of 1)
+)
+
 // flatReader streams one folder of .npy or .pb files.
 type flatReader struct {
 	dir     string
 	inputs  []*onnx.Value
-	arrays  []*npyArray // per input, nil when read from .pb
+	arrays  []*npyArray // per input, nil when read from .pb or filled
 	pbs     []*interp.Tensor
+	modes   []feedMode
 	labels  *npyArray
-	samples int // along axis 0 of the files
+	samples int // samples in the folder
 	batch   int // samples per feed
 	next    int
-	done    bool
+	oneSet  bool // a backend-test folder: one feed, whatever the shapes
 }
 
-func openFlat(dir string, inputs []*onnx.Value, opts Options) (Reader, error) {
-	r := &flatReader{dir: dir, inputs: inputs, arrays: make([]*npyArray, len(inputs)), pbs: make([]*interp.Tensor, len(inputs))}
+func openFlat(dir string, inputs []*onnx.Value, opts Options, oneSet bool) (Reader, error) {
+	r := &flatReader{dir: dir, inputs: inputs, arrays: make([]*npyArray, len(inputs)), pbs: make([]*interp.Tensor, len(inputs)),
+		modes: make([]feedMode, len(inputs)), oneSet: oneSet}
 	ok := false
 	defer func() {
 		if !ok {
@@ -126,6 +142,14 @@ func openFlat(dir string, inputs []*onnx.Value, opts Options) (Reader, error) {
 	for i, v := range inputs {
 		npyPath := filepath.Join(dir, v.Name+".npy")
 		pbPath := filepath.Join(dir, fmt.Sprintf("input_%d.pb", i))
+		if val, ok := opts.Fill[v.Name]; ok {
+			t, err := Filled(v, val, opts.Dims)
+			if err != nil {
+				return nil, err
+			}
+			r.pbs[i] = t
+			continue
+		}
 		switch {
 		case exists(npyPath):
 			a, err := openNpy(npyPath)
@@ -147,8 +171,11 @@ func openFlat(dir string, inputs []*onnx.Value, opts Options) (Reader, error) {
 				return nil, fmt.Errorf("%s: %w", pbPath, err)
 			}
 			r.pbs[i] = t
+			r.oneSet = true // input_N.pb is the backend-test layout: one sample
+		case exists(filepath.Join(dir, "input_0.pb")):
+			// A backend-test case may omit trailing optional inputs: not fed.
 		default:
-			return nil, fmt.Errorf("%s: no data for input %q (expected %s.npy or input_%d.pb)", dir, v.Name, v.Name, i)
+			return nil, fmt.Errorf("%s: no data for input %q (expected %s.npy or input_%d.pb, or give --fill %s=VALUE)", dir, v.Name, v.Name, i, v.Name)
 		}
 	}
 	if p := filepath.Join(dir, "labels.npy"); exists(p) {
@@ -170,62 +197,147 @@ func openFlat(dir string, inputs []*onnx.Value, opts Options) (Reader, error) {
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// plan decides how many samples the files hold and how many go in one feed.
-func (r *flatReader) plan(opts Options) error {
-	r.samples, r.batch = -1, -1
-	for i, v := range r.inputs {
-		shape := r.fileShape(i)
-		n, batch := 1, 1
-		if v.Type != nil && v.Type.HasShape() && len(v.Type.Shape) > 0 && len(shape) == len(v.Type.Shape) {
-			d0 := v.Type.Shape[0]
-			size, static := int64(0), false
-			if d0.IsStatic() {
-				size, static = d0.Value, true
-			} else if val, ok := opts.Dims[d0.Param]; ok {
-				size, static = val, true
-			}
-			if static {
-				if size <= 0 || int64(shape[0])%size != 0 {
-					return fmt.Errorf("%s: input %q has %d rows, not a multiple of the model's batch size %d", r.dir, v.Name, shape[0], size)
-				}
-				n, batch = shape[0]/int(size), int(size)
-			} else {
-				// A symbolic batch: feed in chunks.
-				bs := opts.BatchSize
-				if bs <= 0 {
-					bs = 32
-				}
-				n, batch = shape[0], min(bs, shape[0])
-				r.batch = batch
-				if r.samples < 0 {
-					r.samples = n
-				}
-				if r.samples != n {
-					return fmt.Errorf("%s: inputs hold different numbers of samples (%d and %d)", r.dir, r.samples, n)
-				}
-				continue
-			}
-			if r.samples >= 0 && r.samples != n*batch {
-				return fmt.Errorf("%s: inputs hold different numbers of samples (%d and %d)", r.dir, r.samples, n*batch)
-			}
-			r.samples, r.batch = n*batch, batch
-			continue
-		}
-		// Without a declared batch dimension the file is one feed.
-		if r.samples < 0 {
-			r.samples, r.batch = n, batch
-		}
-		if len(shape) > 0 {
-			r.samples, r.batch = shape[0], shape[0]
+// fit reports whether an array's shape fits a declared shape: same rank and
+// every static dimension equal (symbolic ones take any size).
+func fit(declared onnx.Shape, shape []int) bool {
+	if len(declared) != len(shape) {
+		return false
+	}
+	for i, d := range declared {
+		if d.IsStatic() && d.Value != int64(shape[i]) {
+			return false
 		}
 	}
-	if r.samples < 0 {
-		r.samples, r.batch = 1, 1
+	return true
+}
+
+// plan decides, from each input's declared shape, how the files are cut into
+// samples and feeds. The rules, in order, for an array:
+//   - read from input_N.pb or a test_data_set_N/ folder, filled, a scalar, or
+//     an input without a declared shape: one sample, fed whole;
+//   - fits the declared shape, whose first dimension is symbolic (a batch
+//     axis; --dim may fix its size): its rows are samples, fed in batches;
+//   - the declared first dimension is static d and the array has k·d rows,
+//     the rest fitting: k feeds of d rows (more samples than the model's batch);
+//   - fits the declared shape exactly otherwise: one sample (a state input
+//     such as [2,1,128] is never split);
+//   - one dimension more than declared, the rest fitting: the array stacks
+//     samples, one per feed;
+//   - one dimension less, the declared first being 1 or symbolic: one sample
+//     to which the batch axis is added.
+//
+// Anything else is an error naming the input, its declared shape and the
+// array's shape. Inputs that carry several samples must agree on their count;
+// whole inputs are fed with every sample.
+func (r *flatReader) plan(opts Options) error {
+	type split struct {
+		i, n, batch int // input, samples, samples per feed (0: any)
+	}
+	var splits []split
+	for i, v := range r.inputs {
+		if r.arrays[i] == nil || r.oneSet {
+			r.modes[i] = whole
+			if err := r.checkWhole(i, v); err != nil {
+				return err
+			}
+			continue
+		}
+		shape := r.arrays[i].shape
+		if v.Type == nil || !v.Type.HasShape() || len(shape) == 0 {
+			r.modes[i] = whole
+			continue
+		}
+		decl := v.Type.Shape
+		switch {
+		case len(decl) > 0 && fit(decl, shape) && !decl[0].IsStatic():
+			size := opts.Dims[decl[0].Param]
+			switch {
+			case size > 0 && shape[0]%int(size) != 0:
+				return fmt.Errorf("%s: input %q (declared %s, %s fixed to %d by --dim) has %d rows, not a multiple of %d",
+					r.dir, v.Name, decl, decl[0].Param, size, shape[0], size)
+			case size > 0:
+				splits = append(splits, split{i, shape[0], int(size)})
+			default:
+				splits = append(splits, split{i, shape[0], 0})
+			}
+			r.modes[i] = rows
+		case len(decl) > 0 && decl[0].IsStatic() && decl[0].Value > 0 && shape[0] > int(decl[0].Value) &&
+			shape[0]%int(decl[0].Value) == 0 && fit(decl[1:], shape[1:]):
+			r.modes[i] = rows
+			splits = append(splits, split{i, shape[0], int(decl[0].Value)})
+		case fit(decl, shape):
+			r.modes[i] = whole
+		case len(shape) == len(decl)+1 && fit(decl, shape[1:]):
+			r.modes[i] = stacked
+			splits = append(splits, split{i, shape[0], 1})
+		case len(shape)+1 == len(decl) && (!decl[0].IsStatic() || decl[0].Value == 1) && fit(decl[1:], shape):
+			r.modes[i] = lifted
+		default:
+			return fmt.Errorf("%s: input %q: the model declares %s, the array is %s%v", r.arrays[i].path, v.Name, v.Type, r.arrays[i].dtype, shape)
+		}
+	}
+	r.samples, r.batch = 1, 1
+	if len(splits) > 1 && slices.ContainsFunc(splits, func(s split) bool { return s.n != splits[0].n }) {
+		// Symbolic first dims of different names and lengths (sequence
+		// lengths, not a shared batch): the arrays fit as they are, one sample.
+		syms := map[string]bool{}
+		free := true
+		for _, s := range splits {
+			p := r.inputs[s.i].Type.Shape[0].Param
+			free = free && s.batch == 0 && r.modes[s.i] == rows && !syms[p]
+			syms[p] = true
+		}
+		if free {
+			for _, s := range splits {
+				r.modes[s.i] = whole
+			}
+			splits = nil
+		}
+	}
+	if len(splits) > 0 {
+		first := splits[0]
+		batch := 0
+		for _, s := range splits {
+			if s.n != first.n {
+				a, b := r.inputs[first.i], r.inputs[s.i]
+				return fmt.Errorf("%s: inputs hold different numbers of samples: %q (declared %s) has %d in an array of %v, %q (declared %s) has %d in an array of %v",
+					r.dir, a.Name, a.Type, first.n, r.arrays[first.i].shape, b.Name, b.Type, s.n, r.arrays[s.i].shape)
+			}
+			if s.batch > 0 && batch > 0 && s.batch != batch {
+				return fmt.Errorf("%s: inputs %q and %q need feeds of %d and %d samples", r.dir, r.inputs[first.i].Name, r.inputs[s.i].Name, batch, s.batch)
+			}
+			if s.batch > 0 {
+				batch = s.batch
+			}
+		}
+		if batch == 0 {
+			batch = opts.BatchSize
+			if batch <= 0 {
+				batch = 32
+			}
+		}
+		r.samples, r.batch = first.n, min(batch, first.n)
 	}
 	if r.labels != nil && r.labels.shape[0] != r.samples {
 		return fmt.Errorf("%s: labels.npy has %d labels for %d samples", r.dir, r.labels.shape[0], r.samples)
 	}
 	return nil
+}
+
+// checkWhole checks an array fed as it is against the declared shape, so that
+// a mismatch names the input, the declared shape and the array's shape.
+func (r *flatReader) checkWhole(i int, v *onnx.Value) error {
+	shape, where := r.fileShape(i), r.dir
+	if r.arrays[i] != nil {
+		where = r.arrays[i].path
+	}
+	if r.arrays[i] == nil && r.pbs[i] == nil || r.pbs[i] != nil && r.pbs[i].Kind != interp.KindTensor {
+		return nil
+	}
+	if v.Type == nil || v.Type.Kind != onnx.TypeTensor || !v.Type.HasShape() || fit(v.Type.Shape, shape) {
+		return nil
+	}
+	return fmt.Errorf("%s: input %q: the model declares %s, the data is %v", where, v.Name, v.Type, shape)
 }
 
 func (r *flatReader) fileShape(i int) []int {
@@ -238,26 +350,20 @@ func (r *flatReader) fileShape(i int) []int {
 func (r *flatReader) Samples() int { return r.samples }
 
 func (r *flatReader) Next() (*Batch, error) {
-	if r.next >= r.samples || r.done {
+	if r.next >= r.samples {
 		return nil, io.EOF
 	}
 	count := min(r.batch, r.samples-r.next)
-	b := &Batch{Inputs: map[string]*interp.Tensor{}, Source: fmt.Sprintf("%s[%d:%d]", r.dir, r.next, r.next+count)}
+	src := r.dir
+	if r.samples > 1 {
+		src = fmt.Sprintf("%s[%d:%d]", r.dir, r.next, r.next+count)
+	}
+	b := &Batch{Inputs: map[string]*interp.Tensor{}, Source: src}
 	for i, v := range r.inputs {
-		var t *interp.Tensor
-		var err error
-		switch {
-		case r.arrays[i] != nil:
-			if len(r.arrays[i].shape) == 0 {
-				t, err = r.arrays[i].rows(0, 1)
-			} else {
-				t, err = r.arrays[i].rows(r.next, count)
-			}
-		case count == r.samples:
-			t = r.pbs[i]
-		default:
-			t, err = sliceRows(r.pbs[i], r.next, count)
+		if r.arrays[i] == nil && r.pbs[i] == nil {
+			continue // omitted
 		}
+		t, err := r.feed(i, count)
 		if err != nil {
 			return nil, err
 		}
@@ -281,41 +387,32 @@ func (r *flatReader) Next() (*Batch, error) {
 	return b, nil
 }
 
-func sliceRows(t *interp.Tensor, from, count int) (*interp.Tensor, error) {
-	if len(t.Shape) == 0 {
-		return nil, errors.New("cannot split a scalar into samples")
+// feed cuts input i's part of the next feed of count samples.
+func (r *flatReader) feed(i, count int) (*interp.Tensor, error) {
+	a := r.arrays[i]
+	if r.pbs[i] != nil {
+		return r.pbs[i], nil // read once: the same array in every feed
 	}
-	row := t.Len() / max(1, t.Shape[0])
-	shape := append([]int{count}, t.Shape[1:]...)
-	out := interp.Make(t.DType, shape...)
-	if err := copyElems(out, t, from*row, count*row); err != nil {
-		return nil, err
+	switch r.modes[i] {
+	case rows:
+		return a.rows(r.next, count)
+	case stacked:
+		t, err := a.rows(r.next, 1)
+		if err != nil {
+			return nil, err
+		}
+		return t.Reshaped(append([]int{}, a.shape[1:]...)), nil
+	case lifted:
+		t, err := a.whole()
+		if err != nil {
+			return nil, err
+		}
+		r.pbs[i] = t.Reshaped(append([]int{1}, a.shape...))
+		return r.pbs[i], nil
 	}
-	return out, nil
-}
-
-func copyElems(dst, src *interp.Tensor, off, n int) error {
-	switch d := dst.Data.(type) {
-	case []float32:
-		copy(d, src.Data.([]float32)[off:off+n])
-	case []float64:
-		copy(d, src.Data.([]float64)[off:off+n])
-	case []int64:
-		copy(d, src.Data.([]int64)[off:off+n])
-	case []int32:
-		copy(d, src.Data.([]int32)[off:off+n])
-	case []uint8:
-		copy(d, src.Data.([]uint8)[off:off+n])
-	case []int8:
-		copy(d, src.Data.([]int8)[off:off+n])
-	case []uint16:
-		copy(d, src.Data.([]uint16)[off:off+n])
-	case []bool:
-		copy(d, src.Data.([]bool)[off:off+n])
-	default:
-		return fmt.Errorf("cannot split %s data into samples", src.DType)
-	}
-	return nil
+	t, err := a.whole()
+	r.pbs[i] = t
+	return t, err
 }
 
 func (r *flatReader) Close() error {

@@ -97,6 +97,14 @@ func elemSize(dt onnx.DataType) int64 { return int64(dt.BitSize() / 8) }
 
 func (a *npyArray) Close() error { return a.f.Close() }
 
+// whole reads the whole array.
+func (a *npyArray) whole() (*interp.Tensor, error) {
+	if len(a.shape) == 0 {
+		return a.rows(0, 1)
+	}
+	return a.rows(0, a.shape[0])
+}
+
 // rows reads rows [from, from+count) along axis 0 as a tensor.
 func (a *npyArray) rows(from, count int) (*interp.Tensor, error) {
 	shape := append([]int{}, a.shape...)

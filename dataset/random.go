@@ -15,9 +15,23 @@ import (
 // Gather or embedding table stay below the table's size), bools fair coins.
 // Symbolic dimensions take their value from dims, else 1.
 func Random(inputs []*onnx.Value, seed uint64, dims map[string]int64) (map[string]*interp.Tensor, error) {
+	return Generate(inputs, seed, Options{Dims: dims})
+}
+
+// Generate is Random with the inputs opts.Fill names set to their constant.
+func Generate(inputs []*onnx.Value, seed uint64, opts Options) (map[string]*interp.Tensor, error) {
+	dims := opts.Dims
 	rng := rand.New(rand.NewPCG(seed, seed^0x9E3779B97F4A7C15))
 	out := map[string]*interp.Tensor{}
 	for _, v := range inputs {
+		if val, ok := opts.Fill[v.Name]; ok {
+			t, err := Filled(v, val, dims)
+			if err != nil {
+				return nil, err
+			}
+			out[v.Name] = t
+			continue
+		}
 		shape, err := ConcreteShape(v, dims)
 		if err != nil {
 			return nil, err
@@ -84,8 +98,62 @@ func Random(inputs []*onnx.Value, seed uint64, dims map[string]int64) (map[strin
 	return out, nil
 }
 
+// Filled is input v set to val everywhere (--fill NAME=VALUE), in its
+// declared type and shape (symbolic dims from dims).
+func Filled(v *onnx.Value, val float64, dims map[string]int64) (*interp.Tensor, error) {
+	shape, err := ConcreteShape(v, dims)
+	if err != nil {
+		return nil, fmt.Errorf("--fill %s: %w", v.Name, err)
+	}
+	t := interp.Make(v.Type.Elem, shape...)
+	fill := func(set func(i int)) {
+		for i := 0; i < t.Len(); i++ {
+			set(i)
+		}
+	}
+	switch d := t.Data.(type) {
+	case []float32:
+		fill(func(i int) { d[i] = float32(val) })
+	case []float64:
+		fill(func(i int) { d[i] = val })
+	case []uint16:
+		switch v.Type.Elem {
+		case onnx.Float16:
+			fill(func(i int) { d[i] = interp.Float32ToFloat16(float32(val)) })
+		case onnx.BFloat16:
+			fill(func(i int) { d[i] = interp.Float32ToBFloat16(float32(val)) })
+		default:
+			fill(func(i int) { d[i] = uint16(val) })
+		}
+	case []int64:
+		fill(func(i int) { d[i] = int64(val) })
+	case []int32:
+		fill(func(i int) { d[i] = int32(val) })
+	case []int16:
+		fill(func(i int) { d[i] = int16(val) })
+	case []int8:
+		fill(func(i int) { d[i] = int8(val) })
+	case []uint8:
+		fill(func(i int) { d[i] = uint8(val) })
+	case []uint32:
+		fill(func(i int) { d[i] = uint32(val) })
+	case []uint64:
+		fill(func(i int) { d[i] = uint64(val) })
+	case []bool:
+		fill(func(i int) { d[i] = val != 0 })
+	default:
+		return nil, fmt.Errorf("--fill %s: cannot fill %s data", v.Name, v.Type.Elem)
+	}
+	return t, nil
+}
+
+// UnknownDimKey names an input dimension that is neither a number nor a
+// symbol in dims maps: "input[axis]".
+func UnknownDimKey(input string, axis int) string { return fmt.Sprintf("%s[%d]", input, axis) }
+
 // ConcreteShape resolves an input's declared shape, symbolic dims from dims
-// (default 1). It refuses inputs that are not tensors or have no shape.
+// (unknown ones by UnknownDimKey; default 1). It refuses inputs that are not
+// tensors or have no shape.
 func ConcreteShape(v *onnx.Value, dims map[string]int64) ([]int, error) {
 	if v.Type == nil || v.Type.Kind != onnx.TypeTensor {
 		return nil, fmt.Errorf("input %q: random data needs a tensor type, the model declares %s (use --inputs)", v.Name, v.Type)
@@ -100,6 +168,8 @@ func ConcreteShape(v *onnx.Value, dims map[string]int64) ([]int, error) {
 			shape[i] = int(d.Value)
 		case d.Kind == onnx.DimParam && dims[d.Param] > 0:
 			shape[i] = int(dims[d.Param])
+		case d.Kind == onnx.DimUnknown && dims[UnknownDimKey(v.Name, i)] > 0:
+			shape[i] = int(dims[UnknownDimKey(v.Name, i)])
 		default:
 			shape[i] = 1
 		}

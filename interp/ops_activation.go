@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
+	"github.com/onnxslim/onnxslim/onnx"
 )
 
 // Activations: elementwise functions with float attributes, Clip and PRelu.
@@ -181,6 +182,9 @@ func buildPRelu(b *Build) (Kernel, error) {
 		if err != nil || len(shape) != len(x.Shape) || numElements(shape) != x.Len() {
 			return nil, fmt.Errorf("PRelu slope %v does not broadcast to input %v", slope.Shape, x.Shape)
 		}
+		if x.DType == onnx.Float && slope.DType == onnx.Float {
+			return []*Tensor{preluF32(ctx, x, slope, shape)}, nil
+		}
 		out, err := ewBinaryNum(ctx, x, slope, fns)
 		return []*Tensor{out}, err
 	}, nil
@@ -219,6 +223,7 @@ func init() {
 				}
 				return x
 			},
+			vec: func(dst, x []float32) { simd.Leaky(dst, x, a32) },
 		}
 	}), 1, 6, 16)
 	ewRegister("PRelu", 2, buildPRelu, 1, 6, 7, 9, 16)
@@ -289,4 +294,25 @@ func init() {
 		}
 	}), 9)
 	ewRegister("Clip", 1, buildClip, 1, 6, 11, 12, 13)
+}
+
+// preluF32 is float32 PRelu through the simd kernels, one call per innermost
+// run of the broadcast (a per-channel slope is one Leaky call per run).
+func preluF32(ctx *Ctx, x, slope *Tensor, shape []int) *Tensor {
+	out := ctx.newRaw(onnx.Float, shape...)
+	z, xs, s := out.Floats(), x.Floats(), slope.Floats()
+	if len(s) == len(z) {
+		simd.PRelu(z, xs, s)
+		return out
+	}
+	st := [][]int{broadcastStrides(x.Shape, shape), broadcastStrides(slope.Shape, shape)}
+	forEachRow(shape, st, func(o int, offs []int, n int, steps []int) {
+		xr := xs[offs[0] : offs[0]+n]
+		if steps[1] == 0 {
+			simd.Leaky(z[o:o+n], xr, s[offs[1]])
+			return
+		}
+		simd.PRelu(z[o:o+n], xr, s[offs[1]:offs[1]+n])
+	})
+	return out
 }

@@ -138,6 +138,9 @@ func loopBuilder(b *Build) (Kernel, error) {
 		copy(carried, in[min(2, len(in)):])
 		scans := make([]stacker, nScan)
 		for i := int64(0); (trip < 0 || i < trip) && cond; i++ {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("stopped at iteration %d: %w", i, err)
+			}
 			args := append([]*Tensor{Scalar(onnx.Int64, i), Scalar(onnx.Bool, cond)}, carried...)
 			out, err := ctx.RunGraph(body, args)
 			if err != nil {
@@ -214,6 +217,9 @@ func runScan(ctx *Ctx, body *Graph, a *scanAttrs, states, xs []*Tensor) ([]*Tens
 	st := append([]*Tensor{}, states...)
 	scans := make([]stacker, nOut)
 	for t := 0; t < seqLen; t++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("stopped at iteration %d of %d: %w", t, seqLen, err)
+		}
 		args := append([]*Tensor{}, st...)
 		for i, x := range xs {
 			pos := t

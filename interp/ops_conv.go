@@ -148,6 +148,12 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float
 	}
 	outShape := append([]int{n, m}, g.out...)
 	out := ctx.newRaw(onnx.Float, outShape...).Floats() // every path overwrites it
+	if len(g.in) == 1 {
+		// A 1-D convolution (audio, text) is a 2-D one over a single row:
+		// the same kernels, packed filters and summation order.
+		g = &spatialGeom{in: []int{1, g.in[0]}, kernel: []int{1, g.kernel[0]}, strides: []int{1, g.strides[0]},
+			dilations: []int{1, g.dilations[0]}, padB: []int{0, g.padB[0]}, padE: []int{0, g.padE[0]}, out: []int{1, g.out[0]}}
+	}
 	if len(g.in) == 2 {
 		var pa []*simd.PackedA
 		if a.wpack != nil && !(c == grp && m == grp) {

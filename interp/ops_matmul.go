@@ -245,16 +245,16 @@ func init() {
 				bzp = in[3]
 			}
 			// A's zero point is per row (axis -2), B's per column (axis -1).
-			a, err := widenInt32(x, azp, len(x.Shape)-2)
+			a, err := widenFloat(x, azp, len(x.Shape)-2, newFloats(ctx, x.Len()))
 			if err != nil {
 				return nil, err
 			}
-			bb, err := widenInt32(y, bzp, len(y.Shape)-1)
+			bb, err := widenFloat(y, bzp, len(y.Shape)-1, newFloats(ctx, y.Len()))
 			if err != nil {
 				return nil, err
 			}
 			out := ctx.New(onnx.Int32, p.out...)
-			matmulGeneric(p, a, bb, out.Data.([]int32))
+			matmulIntFloat(ctx, p, a, bb, out.Data.([]int32))
 			return []*Tensor{out}, nil
 		}, nil
 	})

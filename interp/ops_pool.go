@@ -81,7 +81,7 @@ func pool(ctx *Ctx, a *poolAttrs, shape []int, x []float32, wantIdx bool) ([]int
 		idx = ctx.New(onnx.Int64, outShape...).Data.([]int64)
 	}
 	if nd == 2 && !wantIdx && a.kind != poolLp {
-		pool2D(a, g, planes, x, out)
+		pool2D(a, g, planes, x, out, ctx.Threads())
 		return outShape, out, nil, nil
 	}
 	// Column-major spatial strides for storage_order=1 indices.
@@ -172,7 +172,7 @@ func pool(ctx *Ctx, a *poolAttrs, shape []int, x []float32, wantIdx bool) ([]int
 // pool2D is max or average pooling over 2-D planes, one plane at a time so
 // that reads stay in cache; it visits the taps in the same order as the
 // general loop, so sums round alike.
-func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32) {
+func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads int) {
 	H, W, OH, OW := g.in[0], g.in[1], g.out[0], g.out[1]
 	KH, KW := g.kernel[0], g.kernel[1]
 	sh, sw, ph, pw := g.strides[0], g.strides[1], g.padB[0], g.padB[1]
@@ -210,76 +210,100 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32) {
 		// maxima of the KW windows starting at each padded column.
 		inf := float32(math.Inf(-1))
 		span := (OW-1)*sw + 1 // padded columns where windows start
-		vm := make([]float32, max(pw+W, span+(KW-1)*dw))
-		hm := make([]float32, span)
-		for i := range vm {
-			vm[i] = inf
-		}
-		cm := vm[pw : pw+W]
-		for pl := 0; pl < planes; pl++ {
-			xp := x[pl*H*W : (pl+1)*H*W]
-			op := out[pl*OH*OW : (pl+1)*OH*OW]
-			for oh := 0; oh < OH; oh++ {
-				kh0, kh1, _ := tapRange(oh, sh, ph, dh, KH, H, g.padE[0])
-				orow := op[oh*OW : (oh+1)*OW]
-				if kh1 <= kh0 {
+		run := func(pl0, pl1 int) {
+			vm := make([]float32, max(pw+W, span+(KW-1)*dw))
+			hm := make([]float32, span)
+			for i := range vm {
+				vm[i] = inf
+			}
+			cm := vm[pw : pw+W]
+			for pl := pl0; pl < pl1; pl++ {
+				xp := x[pl*H*W : (pl+1)*H*W]
+				op := out[pl*OH*OW : (pl+1)*OH*OW]
+				for oh := 0; oh < OH; oh++ {
+					kh0, kh1, _ := tapRange(oh, sh, ph, dh, KH, H, g.padE[0])
+					orow := op[oh*OW : (oh+1)*OW]
+					if kh1 <= kh0 {
+						for ow := range orow {
+							orow[ow] = inf
+						}
+						continue
+					}
+					ih0 := oh*sh - ph + kh0
+					for iw, v := range xp[ih0*W : ih0*W+W] {
+						if v != v {
+							v = inf // NaN taps are skipped, as in the general loop
+						}
+						cm[iw] = v
+					}
+					for ih := ih0 + 1; ih < ih0+kh1-kh0; ih++ {
+						simd.MaxSkipNaN(cm, xp[ih*W:ih*W+W], cm)
+					}
+					copy(hm, vm)
+					for kw := 1; kw < KW; kw++ {
+						simd.MaxSkipNaN(hm, vm[kw*dw:kw*dw+span], hm)
+					}
 					for ow := range orow {
-						orow[ow] = inf
+						orow[ow] = hm[ow*sw]
 					}
-					continue
 				}
-				ih0 := oh*sh - ph + kh0
-				for iw, v := range xp[ih0*W : ih0*W+W] {
-					if v != v {
-						v = inf // NaN taps are skipped, as in the general loop
+			}
+		}
+		// Planes split over the threads when there is enough work.
+		if threads < 2 || planes < 2 || planes*H*W < 1<<16 {
+			run(0, planes)
+			return
+		}
+		threads = min(threads, planes)
+		simd.Parallel(threads, threads, func(t int) { run(t*planes/threads, (t+1)*planes/threads) })
+		return
+	}
+	if !isMax {
+		// Window sums through the vector kernel (taps in the same order,
+		// padding adding +0), then one division by each window's count.
+		p := simd.ConvParams{C: planes, H: H, W: W, KH: KH, KW: KW, StrideH: sh, StrideW: sw,
+			PadT: ph, PadL: pw, DilH: dh, DilW: dw, OutH: OH, OutW: OW}
+		simd.SumPool2D(out, x, p, threads)
+		counts := make([]float32, OH*OW)
+		empty := false
+		for oh := 0; oh < OH; oh++ {
+			kh0, kh1, padH := tapRange(oh, sh, ph, dh, KH, H, g.padE[0])
+			for ow, c := range cols {
+				n := (kh1 - kh0) * (c.k1 - c.k0)
+				if a.includePad {
+					n = padH * c.pad
+				}
+				counts[oh*OW+ow] = float32(n)
+				empty = empty || n == 0
+			}
+		}
+		for pl := 0; pl < planes; pl++ {
+			op := out[pl*OH*OW : (pl+1)*OH*OW]
+			simd.Div(op, op, counts)
+			if empty {
+				for i, n := range counts {
+					if n == 0 {
+						op[i] = 0
 					}
-					cm[iw] = v
-				}
-				for ih := ih0 + 1; ih < ih0+kh1-kh0; ih++ {
-					simd.MaxSkipNaN(cm, xp[ih*W:ih*W+W], cm)
-				}
-				copy(hm, vm)
-				for kw := 1; kw < KW; kw++ {
-					simd.MaxSkipNaN(hm, vm[kw*dw:kw*dw+span], hm)
-				}
-				for ow := range orow {
-					orow[ow] = hm[ow*sw]
 				}
 			}
 		}
 		return
 	}
+	// Max pooling with dilated rows.
 	for pl := 0; pl < planes; pl++ {
 		xp := x[pl*H*W : (pl+1)*H*W]
 		op := out[pl*OH*OW : (pl+1)*OH*OW]
 		for oh := 0; oh < OH; oh++ {
-			kh0, kh1, padH := tapRange(oh, sh, ph, dh, KH, H, g.padE[0])
+			kh0, kh1, _ := tapRange(oh, sh, ph, dh, KH, H, g.padE[0])
 			orow := op[oh*OW : (oh+1)*OW]
 			for ow, c := range cols {
 				iw0 := ow*sw - pw
 				v := float32(math.Inf(-1))
-				var sum float32
 				for kh := kh0; kh < kh1; kh++ {
-					ih := oh*sh - ph + kh*dh
-					row := xp[ih*W : ih*W+W]
-					if isMax {
-						for kw := c.k0; kw < c.k1; kw++ {
-							v = max32(v, row[iw0+kw*dw])
-						}
-						continue
-					}
+					row := xp[(oh*sh-ph+kh*dh)*W:]
 					for kw := c.k0; kw < c.k1; kw++ {
-						sum += row[iw0+kw*dw]
-					}
-				}
-				if !isMax {
-					n := (kh1 - kh0) * (c.k1 - c.k0)
-					if a.includePad {
-						n = padH * c.pad
-					}
-					v = 0
-					if n > 0 {
-						v = sum / float32(n)
+						v = max32(v, row[iw0+kw*dw])
 					}
 				}
 				orow[ow] = v

@@ -406,16 +406,16 @@ func qlinearMatMul(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		}
 		return -1
 	}
-	av, err := widenInt32(a, in[2], axisOf(in[2], a.Rank()-2))
+	av, err := widenFloat(a, in[2], axisOf(in[2], a.Rank()-2), newFloats(ctx, a.Len()))
 	if err != nil {
 		return nil, err
 	}
-	bv, err := widenInt32(b, in[5], axisOf(in[5], b.Rank()-1))
+	bv, err := widenFloat(b, in[5], axisOf(in[5], b.Rank()-1), newFloats(ctx, b.Len()))
 	if err != nil {
 		return nil, err
 	}
-	acc := make([]int32, numElements(p.out))
-	matmulGeneric(p, av, bv, acc)
+	acc := ctx.New(onnx.Int32, numElements(p.out)).Data.([]int32)
+	matmulIntFloat(ctx, p, av, bv, acc)
 	as, err := scales(in[1])
 	if err != nil {
 		return nil, err
@@ -520,15 +520,18 @@ func convInt32(x []int32, xs []int, w []int32, ws []int, g *spatialGeom, group i
 	return out, append([]int{n, m}, g.out...), nil
 }
 
-// quantConv widens x and w minus their zero points and convolves them.
-func quantConv(wa windowAttrs, group int, x, xzp, w, wzp *Tensor) ([]int32, []int, error) {
+// quantConv widens x and w minus their zero points and convolves them
+// (exactly, through the float32 kernels where the sums allow:
+// ops_quant_float.go). wc, when not nil, keeps the widened weights of a
+// constant w across runs.
+func quantConv(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *prepacked) ([]int32, []int, error) {
 	if x.Rank() < 3 || w.Rank() != x.Rank() {
 		return nil, nil, fmt.Errorf("convolution needs N×C×spatial input and matching weights, got %s and %s", x, w)
 	}
 	if xzp != nil && xzp.Len() != 1 {
 		return nil, nil, fmt.Errorf("x_zero_point must be a scalar, got %s", xzp)
 	}
-	xv, err := widenInt32(x, xzp, -1)
+	xw, err := widenFloat(x, xzp, -1, newFloats(ctx, x.Len()))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -536,19 +539,39 @@ func quantConv(wa windowAttrs, group int, x, xzp, w, wzp *Tensor) ([]int32, []in
 	if wzp != nil && wzp.Len() > 1 {
 		wAxis = 0
 	}
-	wv, err := widenInt32(w, wzp, wAxis)
-	if err != nil {
+	widenW := func() any {
+		ww, err := widenFloat(w, wzp, wAxis, nil)
+		if err != nil {
+			return err
+		}
+		return ww
+	}
+	var wv any
+	if wc != nil {
+		wv = wc.get(w, widenW)
+	} else {
+		wv = widenW()
+	}
+	if err, bad := wv.(error); bad {
 		return nil, nil, err
 	}
+	ww := wv.(widened)
 	g, err := wa.geometry(x.Shape[2:], w.Shape[2:])
 	if err != nil {
 		return nil, nil, err
 	}
-	return convInt32(xv, x.Shape, wv, w.Shape, g, group)
+	if acc, shape, ok, err := convIntFloat(ctx, xw, x.Shape, ww, w.Shape, wa, group); ok {
+		return acc, shape, err
+	}
+	return convInt32(toInt32(xw.v), x.Shape, toInt32(ww.v), w.Shape, g, group)
 }
 
 func convIntegerBuilder(b *Build) (Kernel, error) {
 	wa, group := readWindowAttrs(b), int(b.Int("group", 1))
+	var wc *prepacked
+	if constInput(b, 1) && (b.Node.Input(3) == nil || constInput(b, 3)) {
+		wc = &prepacked{}
+	}
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		var xzp, wzp *Tensor
 		if len(in) > 2 {
@@ -557,7 +580,7 @@ func convIntegerBuilder(b *Build) (Kernel, error) {
 		if len(in) > 3 {
 			wzp = in[3]
 		}
-		acc, shape, err := quantConv(wa, group, in[0], xzp, in[1], wzp)
+		acc, shape, err := quantConv(ctx, wa, group, in[0], xzp, in[1], wzp, wc)
 		if err != nil {
 			return nil, err
 		}
@@ -569,13 +592,17 @@ func convIntegerBuilder(b *Build) (Kernel, error) {
 
 func qlinearConvBuilder(b *Build) (Kernel, error) {
 	wa, group := readWindowAttrs(b), int(b.Int("group", 1))
+	var wc *prepacked
+	if constInput(b, 3) && constInput(b, 5) {
+		wc = &prepacked{}
+	}
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		for i := 0; i < 8; i++ {
 			if i >= len(in) || in[i] == nil {
 				return nil, fmt.Errorf("QLinearConv needs at least 8 inputs")
 			}
 		}
-		acc, shape, err := quantConv(wa, group, in[0], in[2], in[3], in[5])
+		acc, shape, err := quantConv(ctx, wa, group, in[0], in[2], in[3], in[5], wc)
 		if err != nil {
 			return nil, err
 		}

@@ -17,7 +17,17 @@ import (
 
 // convModel is one float32 Conv (with bias) on a 1×c×hw×hw input, with
 // seeded random weights.
-func convModel(c, m, hw, k, stride, pad, group int) *onnx.Model {
+// convModel is one Conv; extra, when given, is {strideW, dilation} (stride
+// applies to H, and to W without extra) or {stride, dilation, 1} for a 1-D
+// convolution over hw samples.
+func convModel(c, m, hw, k, stride, pad, group int, extra ...int) *onnx.Model {
+	sw, dil := stride, 1
+	if len(extra) >= 2 {
+		sw, dil = extra[0], extra[1]
+	}
+	if len(extra) == 3 {
+		return conv1DModel(c, m, hw, k, sw, pad, group, dil)
+	}
 	r := rand.New(rand.NewPCG(uint64(c*m), uint64(k*hw)))
 	normal := func(shape ...int64) *onnx.Tensor {
 		n := int64(1)
@@ -36,8 +46,39 @@ func convModel(c, m, hw, k, stride, pad, group int) *onnx.Model {
 	b := g.AddInitializer("b", normal(int64(m)))
 	n := g.NewNode("Conv", "", "conv", []*onnx.Value{x, w, b}, "y")
 	n.SetAttr(onnx.IntsAttr("kernel_shape", []int64{int64(k), int64(k)}))
-	n.SetAttr(onnx.IntsAttr("strides", []int64{int64(stride), int64(stride)}))
+	n.SetAttr(onnx.IntsAttr("strides", []int64{int64(stride), int64(sw)}))
+	n.SetAttr(onnx.IntsAttr("dilations", []int64{int64(dil), int64(dil)}))
 	n.SetAttr(onnx.IntsAttr("pads", []int64{int64(pad), int64(pad), int64(pad), int64(pad)}))
+	n.SetAttr(onnx.IntAttr("group", int64(group)))
+	g.Append(n)
+	y := n.Output(0)
+	y.Type = onnx.TensorType(onnx.Float, nil)
+	g.Outputs = append(g.Outputs, y)
+	return &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 13}}, Graph: g}
+}
+
+func conv1DModel(c, m, l, k, stride, pad, group, dil int) *onnx.Model {
+	r := rand.New(rand.NewPCG(uint64(c*m), uint64(k*l)))
+	normal := func(shape ...int64) *onnx.Tensor {
+		n := int64(1)
+		for _, d := range shape {
+			n *= d
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * 0.1)
+		}
+		return onnx.NewFloatTensor("", shape, v)
+	}
+	g := &onnx.Graph{Name: "conv1d"}
+	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.Shape{onnx.D(1), onnx.D(int64(c)), onnx.D(int64(l))}))
+	w := g.AddInitializer("w", normal(int64(m), int64(c/group), int64(k)))
+	b := g.AddInitializer("b", normal(int64(m)))
+	n := g.NewNode("Conv", "", "conv", []*onnx.Value{x, w, b}, "y")
+	n.SetAttr(onnx.IntsAttr("kernel_shape", []int64{int64(k)}))
+	n.SetAttr(onnx.IntsAttr("strides", []int64{int64(stride)}))
+	n.SetAttr(onnx.IntsAttr("pads", []int64{int64(pad), int64(pad)}))
+	n.SetAttr(onnx.IntsAttr("dilations", []int64{int64(dil)}))
 	n.SetAttr(onnx.IntAttr("group", int64(group)))
 	g.Append(n)
 	y := n.Output(0)
@@ -57,29 +98,49 @@ func TestConvMatchesORT(t *testing.T) {
 	if !simd.Accelerated() {
 		t.Skip("bit-exact agreement holds for the AVX2/FMA kernels; the pure-Go twins round products apart")
 	}
-	for _, tc := range []struct{ c, m, hw, k, stride, pad, group int }{
-		{3, 64, 224, 7, 2, 3, 1},   // resnet's stem: K 147 in two blocks
-		{16, 16, 14, 3, 1, 1, 1},   // K 144: 128 + 16
-		{64, 64, 56, 3, 1, 1, 1},   // K 576, N 3136
-		{256, 512, 14, 3, 2, 1, 1}, // N 49 < K 2304: 512-deep blocks
-		{512, 512, 7, 3, 1, 1, 1},  // K 4608
-		{64, 64, 56, 1, 1, 0, 1},   // 1×1, one block
-		{960, 160, 7, 1, 1, 0, 1},  // 1×1, N < K: 256-deep blocks
-		{64, 128, 56, 1, 2, 0, 1},  // strided 1×1 (im2col)
-		{32, 32, 56, 3, 1, 1, 32},  // depthwise
-		{96, 96, 57, 3, 2, 1, 96},  // depthwise, stride 2, odd size
-		{24, 24, 15, 5, 1, 2, 24},  // depthwise 5×5 (scalar path)
-		{8, 16, 20, 3, 1, 1, 2},    // grouped
+	for _, tc := range []struct {
+		c, m, hw, k, stride, pad, group int
+		extra                           []int // strideW, dilation
+	}{
+		{3, 64, 224, 7, 2, 3, 1, nil},              // resnet's stem: K 147 in two blocks
+		{16, 16, 14, 3, 1, 1, 1, nil},              // K 144: 128 + 16
+		{64, 64, 56, 3, 1, 1, 1, nil},              // K 576, N 3136
+		{256, 512, 14, 3, 2, 1, 1, nil},            // N 49 < K 2304: 512-deep blocks
+		{512, 512, 7, 3, 1, 1, 1, nil},             // K 4608
+		{64, 64, 56, 1, 1, 0, 1, nil},              // 1×1, one block
+		{960, 160, 7, 1, 1, 0, 1, nil},             // 1×1, N < K: 256-deep blocks
+		{64, 128, 56, 1, 2, 0, 1, nil},             // strided 1×1 (im2col)
+		{32, 32, 56, 3, 1, 1, 32, nil},             // depthwise
+		{96, 96, 57, 3, 2, 1, 96, nil},             // depthwise, stride 2, odd size
+		{24, 24, 15, 5, 1, 2, 24, nil},             // depthwise 5×5 (general kernel)
+		{40, 40, 28, 5, 2, 2, 40, nil},             // depthwise 5×5 stride 2 (EfficientNet)
+		{16, 16, 21, 3, 2, 1, 16, []int{1, 1}},     // depthwise stride (2,1) (text recognizers)
+		{16, 16, 19, 3, 1, 2, 16, []int{1, 2}},     // depthwise dilated 2
+		{8, 8, 23, 7, 1, 3, 8, nil},                // depthwise 7×7
+		{8, 16, 20, 3, 1, 1, 2, nil},               // grouped
+		{16, 32, 400, 5, 1, 2, 1, []int{2, 1, 1}},  // 1-D, stride 2
+		{1, 64, 512, 64, 1, 0, 1, []int{16, 1, 1}}, // 1-D, STFT-like: long kernel, hop 16
+		{16, 16, 300, 9, 1, 4, 16, []int{1, 2, 1}}, // 1-D depthwise, dilated
 	} {
 		name := fmt.Sprintf("c%d_m%d_hw%d_k%d_s%d_g%d", tc.c, tc.m, tc.hw, tc.k, tc.stride, tc.group)
+		if tc.extra != nil {
+			name += fmt.Sprintf("_sw%d_d%d", tc.extra[0], tc.extra[1])
+		}
+		oneD := len(tc.extra) == 3
+		if oneD {
+			name += "_1d"
+		}
 		t.Run(name, func(t *testing.T) {
-			m := convModel(tc.c, tc.m, tc.hw, tc.k, tc.stride, tc.pad, tc.group)
+			m := convModel(tc.c, tc.m, tc.hw, tc.k, tc.stride, tc.pad, tc.group, tc.extra...)
 			dir := t.TempDir()
 			path := filepath.Join(dir, "conv.onnx")
 			if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			x := interp.Make(onnx.Float, 1, tc.c, tc.hw, tc.hw)
+			if oneD {
+				x = interp.Make(onnx.Float, 1, tc.c, tc.hw)
+			}
 			r := rand.New(rand.NewPCG(7, uint64(tc.hw)))
 			for i := range x.Floats() {
 				x.Floats()[i] = float32(r.NormFloat64())

@@ -1,9 +1,11 @@
 package interp
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/onnxslim/onnxslim/onnx"
 )
@@ -70,6 +72,29 @@ func (s *Session) Outputs() []*onnx.Value { return s.model.Graph.Outputs }
 // Run executes the model on inputs keyed by input name and returns the
 // outputs in graph order.
 func (s *Session) Run(inputs map[string]*Tensor) ([]*Tensor, error) {
+	return s.RunContext(context.Background(), inputs)
+}
+
+// RunContext is Run that stops once ctx is done (cancelled or past its
+// deadline): it checks between nodes and between the iterations of Loop and
+// Scan, so a model that would run for hours ends promptly with an error
+// wrapping ctx.Err() and naming where it stopped.
+func (s *Session) RunContext(cx context.Context, inputs map[string]*Tensor) ([]*Tensor, error) {
+	in, err := s.feeds(inputs)
+	if err != nil {
+		return nil, err
+	}
+	a := s.pool.get()
+	defer s.pool.put(a)
+	ctx := &Ctx{opts: &s.opts, arena: a}
+	if cx.Done() != nil {
+		ctx.done = cx
+	}
+	return ctx.run(s.main, in, nil)
+}
+
+// feeds checks inputs against the graph's inputs and orders them.
+func (s *Session) feeds(inputs map[string]*Tensor) ([]*Tensor, error) {
 	in := make([]*Tensor, len(s.main.inputValues))
 	for i, v := range s.main.inputValues {
 		t, ok := inputs[v.Name]
@@ -89,10 +114,7 @@ func (s *Session) Run(inputs map[string]*Tensor) ([]*Tensor, error) {
 			return nil, fmt.Errorf("input %q is not an input of the model (it takes %s)", name, describeInputs(s.Inputs()))
 		}
 	}
-	a := s.pool.get()
-	defer s.pool.put(a)
-	ctx := &Ctx{opts: &s.opts, arena: a}
-	return ctx.run(s.main, in, nil)
+	return in, nil
 }
 
 // Stats describes the memory of one run.
@@ -422,9 +444,20 @@ func domainName(d string) string {
 type Ctx struct {
 	opts  *Options
 	frame *frame
-	stats *Stats // nil unless the caller asked for statistics
-	arena *arena // recycled buffers of this run; nil allocates afresh
-	step  *step  // the step running, for reuseInput
+	stats *Stats          // nil unless the caller asked for statistics
+	prof  *profiler       // nil unless the caller asked for a profile (profile.go)
+	arena *arena          // recycled buffers of this run; nil allocates afresh
+	step  *step           // the step running, for reuseInput
+	done  context.Context // the run's context; nil when it cannot end early
+}
+
+// Err is the run's context error once it is cancelled or past its deadline,
+// else nil. Kernels that loop (Loop, Scan) check it between iterations.
+func (c *Ctx) Err() error {
+	if c.done == nil {
+		return nil
+	}
+	return c.done.Err()
 }
 
 type frame struct {
@@ -557,13 +590,16 @@ func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
 	for _, o := range p.outer {
 		f.vals[o.slot] = parent.lookup(o.v)
 	}
-	sub := &Ctx{opts: c.opts, frame: f, arena: c.arena}
+	sub := &Ctx{opts: c.opts, frame: f, arena: c.arena, done: c.done}
 	a := c.arena
 	var live int64
 	track := c.stats != nil && parent == nil
 	in := make([]*Tensor, 0, 8)
 	for i := range p.steps {
 		st := &p.steps[i]
+		if err := c.Err(); err != nil {
+			return nil, fmt.Errorf("stopped before %s: %w", onnx.NodePlace(st.node), err)
+		}
 		in = in[:0]
 		for _, s := range st.in {
 			if s < 0 {
@@ -581,9 +617,16 @@ func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
 			mark = len(a.live)
 		}
 		sub.step = st
+		var t0 time.Time
+		if c.prof != nil && parent == nil {
+			t0 = time.Now()
+		}
 		out, err := sub.call(st, in)
 		if err != nil {
 			return nil, err
+		}
+		if c.prof != nil && parent == nil {
+			c.prof.record(st.node, t0, in, out)
 		}
 		for j, s := range st.out {
 			if s < 0 {

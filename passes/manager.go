@@ -35,7 +35,11 @@ type Config struct {
 	// Inputs is the user's data folder (the CLI's --inputs), or "": data-driven
 	// passes calibrate on it when they are given no folder of their own.
 	Inputs string
-	Log    io.Writer
+	// Fill sets inputs to a constant (the CLI's --fill NAME=VALUE).
+	Fill map[string]float64
+	// GenerateDims: see Context.GenerateDims.
+	GenerateDims map[string]int64
+	Log          io.Writer
 	// MaxRewrites stops rewriting after this many rewrites (0: no limit), to
 	// bisect which rewrite breaks a model.
 	MaxRewrites int
@@ -68,17 +72,18 @@ func (p *Pipeline) Run(ctx context.Context, m *onnx.Model, cfg Config) ([]Report
 		b := cfg.MaxRewrites
 		budget = &b
 	}
+	run := &run{cfg: cfg, budget: budget, cache: newAnalysisCache()}
 	var reports []Report
 	for _, st := range p.Steps {
 		if st.Group != nil {
-			rs, err := runGroup(ctx, st.Group, m, cfg, budget)
+			rs, err := run.group(ctx, st, m)
 			reports = append(reports, rs...)
 			if err != nil {
 				return reports, err
 			}
 			continue
 		}
-		r, err := runPass(ctx, st.Pass, st.Options, m, cfg, budget)
+		r, err := run.pass(ctx, st.Pass, st.Options, m)
 		reports = append(reports, r)
 		if err != nil {
 			return reports, err
@@ -90,7 +95,23 @@ func (p *Pipeline) Run(ctx context.Context, m *onnx.Model, cfg Config) ([]Report
 // runGroup repeats the group's members until a whole round changes nothing.
 // It reports every run of the first round and, after it, the runs that
 // changed something (named "pass #round"), so before/after figures chain.
-func runGroup(ctx context.Context, g *Group, m *onnx.Model, cfg Config, budget *int) ([]Report, error) {
+// run is the state of one pipeline run shared by its passes.
+type run struct {
+	cfg    Config
+	budget *int           // rewrites left, nil for unlimited
+	cache  *analysisCache // analyses, valid until a pass changes the graph
+}
+
+func (rn *run) group(ctx context.Context, st Step, m *onnx.Model) ([]Report, error) {
+	cfg := rn.cfg
+	g := st.Group
+	opts := st.MemberOptions
+	if opts == nil { // a Step built by hand: members' own options
+		var err error
+		if opts, err = g.memberOptions(""); err != nil {
+			return nil, err
+		}
+	}
 	var reports []Report
 	maxIter := g.MaxIterations
 	if maxIter <= 0 {
@@ -98,16 +119,12 @@ func runGroup(ctx context.Context, g *Group, m *onnx.Model, cfg Config, budget *
 	}
 	for iter := 0; iter < maxIter; iter++ {
 		changed := 0
-		for _, name := range g.Members {
+		for _, name := range g.memberNames() {
 			pass, ok := Lookup(name)
 			if !ok {
 				return reports, fmt.Errorf("group %s: unknown pass %s", g.Name, name)
 			}
-			vals, err := pass.defaults()
-			if err != nil {
-				return reports, err
-			}
-			r, err := runPass(ctx, pass, vals, m, cfg, budget)
+			r, err := rn.pass(ctx, pass, opts[name], m)
 			if iter > 0 {
 				r.Name = fmt.Sprintf("%s #%d", r.Name, iter+1)
 			}
@@ -129,23 +146,26 @@ func runGroup(ctx context.Context, g *Group, m *onnx.Model, cfg Config, budget *
 	return reports, nil
 }
 
-func runPass(ctx context.Context, pass *Pass, opts Values, m *onnx.Model, cfg Config, budget *int) (Report, error) {
+func (rn *run) pass(ctx context.Context, pass *Pass, opts Values, m *onnx.Model) (Report, error) {
+	cfg := rn.cfg
 	r := Report{Name: pass.Name, Before: cfg.Measure(m)}
 	if err := ctx.Err(); err != nil {
 		return r, err
 	}
-	c := &Context{Context: ctx, Pass: pass, Options: opts, Dims: cfg.Dims, Inputs: cfg.Inputs, Log: cfg.Log, results: map[*Analysis]any{}, budget: budget}
+	c := &Context{Context: ctx, Pass: pass, Options: opts, Dims: cfg.Dims, Inputs: cfg.Inputs, Fill: cfg.Fill, GenerateDims: cfg.GenerateDims, Log: cfg.Log, model: m, results: rn.cache, budget: rn.budget}
 	start := time.Now()
 	for _, a := range pass.Requires {
-		res, err := a.Run(c, m)
-		if err != nil {
-			return r, &PassError{pass.Name, fmt.Errorf("analysis %s: %w", a.Name, err)}
+		if _, err := c.result(a); err != nil {
+			return r, &PassError{pass.Name, err}
 		}
-		c.results[a] = res
 	}
 	n, err := pass.Run(c, m)
 	r.Duration = time.Since(start)
 	r.Rewrites = n
+	if n > 0 || err != nil {
+		// The graph changed (or may have): cached results describe the old one.
+		rn.cache.invalidate()
+	}
 	if err != nil {
 		return r, &PassError{pass.Name, err}
 	}

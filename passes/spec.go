@@ -10,7 +10,10 @@ type Step struct {
 	Pass    *Pass
 	Group   *Group
 	Options Values
-	Text    string // the spec text of this step, for reports
+	// MemberOptions are a group's members' options (defaults filled in),
+	// by member name; nil for a pass.
+	MemberOptions map[string]Values
+	Text          string // the spec text of this step, for reports
 }
 
 // Pipeline is a parsed --passes spec.
@@ -44,45 +47,130 @@ func Parse(spec string) (*Pipeline, error) {
 			return nil, err
 		}
 		if g := groups[name]; g != nil {
-			if args != "" {
-				return nil, specErrorf("--passes: group %q takes no options", name)
+			opts, err := g.memberOptions(args)
+			if err != nil {
+				return nil, err
 			}
-			p.Steps = append(p.Steps, Step{Group: g, Text: item})
+			p.Steps = append(p.Steps, Step{Group: g, MemberOptions: opts, Text: item})
 			continue
 		}
 		pass, ok := Lookup(name)
 		if !ok {
 			return nil, specErrorf("--passes: unknown pass %q (available: %s; `onnxslim passes` lists their options)", name, strings.Join(names(), ", "))
 		}
-		vals, err := pass.defaults()
+		vals, err := pass.parseOptions(args)
 		if err != nil {
 			return nil, err
-		}
-		if args != "" {
-			kvs, err := splitTop(args)
-			if err != nil {
-				return nil, err
-			}
-			for _, kv := range kvs {
-				k, v, ok := strings.Cut(kv, "=")
-				k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-				if !ok || k == "" {
-					return nil, specErrorf("--passes: %s: %q is not NAME=VALUE", name, kv)
-				}
-				opt, ok := pass.option(k)
-				if !ok {
-					return nil, specErrorf("--passes: pass %s has no option %q (%s)", name, k, pass.optionNames())
-				}
-				x, err := opt.parse(v)
-				if err != nil {
-					return nil, specErrorf("--passes: pass %s: %v", name, err)
-				}
-				vals[k] = x
-			}
 		}
 		p.Steps = append(p.Steps, Step{Pass: pass, Options: vals, Text: item})
 	}
 	return p, nil
+}
+
+// parseOptions returns the pass's options: its defaults, overridden by
+// args ("k=v,k2=v2", or "").
+func (p *Pass) parseOptions(args string) (Values, error) {
+	vals, err := p.defaults()
+	if err != nil {
+		return nil, err
+	}
+	err = eachOption(p.Name, args, func(k, v string) error { return p.setOption(vals, k, v) })
+	return vals, err
+}
+
+// setOption parses value v of option k into vals.
+func (p *Pass) setOption(vals Values, k, v string) error {
+	opt, ok := p.option(k)
+	if !ok {
+		return specErrorf("--passes: pass %s has no option %q (%s)", p.Name, k, p.optionNames())
+	}
+	x, err := opt.parse(v)
+	if err != nil {
+		return specErrorf("--passes: pass %s: %v", p.Name, err)
+	}
+	vals[k] = x
+	return nil
+}
+
+// eachOption calls set for each "k=v" of step name's option list args.
+func eachOption(name, args string, set func(k, v string) error) error {
+	if args == "" {
+		return nil
+	}
+	kvs, err := splitTop(args)
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" {
+			return specErrorf("--passes: %s: %q is not NAME=VALUE", name, kv)
+		}
+		if err := set(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memberOptions returns the options of each member of g: the member's own
+// (a member may be registered as "fold(max_bytes=1MiB)"), overridden by
+// args. In args, "member.option=V" sets one member's option and
+// "option=V" every member that has an option of that name.
+func (g *Group) memberOptions(args string) (map[string]Values, error) {
+	out := map[string]Values{}
+	passesOf := map[string]*Pass{}
+	for _, member := range g.Members {
+		name, margs, err := splitCall(member)
+		if err != nil {
+			return nil, err
+		}
+		pass, ok := Lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("group %s: unknown pass %s", g.Name, name)
+		}
+		if out[name], err = pass.parseOptions(margs); err != nil {
+			return nil, fmt.Errorf("group %s: %w", g.Name, err)
+		}
+		passesOf[name] = pass
+	}
+	err := eachOption(g.Name, args, func(k, v string) error {
+		if member, opt, qualified := strings.Cut(k, "."); qualified {
+			pass := passesOf[member]
+			if pass == nil {
+				return specErrorf("--passes: group %s has no member %q (members: %s)", g.Name, member, strings.Join(g.memberNames(), ", "))
+			}
+			return pass.setOption(out[member], opt, v)
+		}
+		found := false
+		for _, name := range g.memberNames() {
+			if _, ok := passesOf[name].option(k); ok {
+				found = true
+				if err := passesOf[name].setOption(out[name], k, v); err != nil {
+					return err
+				}
+			}
+		}
+		if !found {
+			return specErrorf("--passes: no member of group %s has an option %q (members: %s; MEMBER.OPTION=V sets one member's)", g.Name, k, strings.Join(g.memberNames(), ", "))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// memberNames returns the pass names of g's members, without options.
+func (g *Group) memberNames() []string {
+	var out []string
+	for _, member := range g.Members {
+		name, _, _ := splitCall(member)
+		out = append(out, name)
+	}
+	return out
 }
 
 // splitTop splits on commas that are not inside parentheses or brackets.

@@ -1,10 +1,13 @@
 package passes_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 	_ "github.com/onnxslim/onnxslim/passes/all"
 )
@@ -30,7 +33,12 @@ func TestParse(t *testing.T) {
 		{"fold(max_bytes)", 0, "is not NAME=VALUE"},
 		{"fold(", 0, "unbalanced"},
 		{"fold,,cleanup", 0, "empty entry"},
-		{"default(x=1)", 0, "takes no options"},
+		{"default(x=1)", 0, `no member of group default has an option "x"`},
+		{"default(nosuch.x=1)", 0, `group default has no member "nosuch"`},
+		{"default(fold.nosuch=1)", 0, `pass fold has no option "nosuch"`},
+		{"default(fold.max_bytes=lots)", 0, "not an integer"},
+		{"default(fold.max_bytes=2MiB)", 1, ""},
+		{"default(max_bytes=2MiB)", 1, ""},
 	} {
 		p, err := passes.Parse(tc.spec)
 		if tc.wantErr != "" {
@@ -63,5 +71,41 @@ func TestUnknownPassListsAvailable(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error %v does not list %q", err, name)
 		}
+	}
+}
+
+// TestGroupMemberOptions: options given to a group reach its members, a
+// member registered with options keeps them, and the others keep defaults.
+func TestGroupMemberOptions(t *testing.T) {
+	var got []string
+	passes.Register(&passes.Pass{
+		Name:    "test-echo",
+		Options: []passes.Option{{Name: "word", Kind: passes.OptString, Default: "default"}, {Name: "n", Kind: passes.OptInt, Default: "1"}},
+		Run: func(c *passes.Context, _ *onnx.Model) (int, error) {
+			got = append(got, fmt.Sprintf("%s/%d", c.Options.String("word"), c.Options.Int("n")))
+			return 0, nil
+		},
+	})
+	passes.Register(&passes.Pass{Name: "test-quiet", Run: func(*passes.Context, *onnx.Model) (int, error) { return 0, nil }})
+	passes.RegisterGroup(&passes.Group{Name: "test-group", Members: []string{"test-echo(n=5)", "test-quiet"}})
+	for _, tc := range []struct{ spec, want string }{
+		{"test-group", "default/5"},
+		{"test-group(word=hi)", "hi/5"},
+		{"test-group(test-echo.n=7,word=x)", "x/7"},
+	} {
+		got = nil
+		p, err := passes.Parse(tc.spec)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tc.spec, err)
+		}
+		if _, err := p.Run(context.Background(), &onnx.Model{Graph: &onnx.Graph{}}, passes.Config{}); err != nil {
+			t.Fatalf("%s: %v", tc.spec, err)
+		}
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%s: member ran with %v, want [%s]", tc.spec, got, tc.want)
+		}
+	}
+	if _, err := passes.Parse("test-group(test-quiet.n=1)"); err == nil || !strings.Contains(err.Error(), "pass test-quiet has no option") {
+		t.Errorf("an option the named member lacks: err = %v", err)
 	}
 }

@@ -35,6 +35,8 @@ func Evaluate(model *onnx.Model, r dataset.Reader, opts Options) (Accuracy, erro
 func EvaluateSession(s *interp.Session, r dataset.Reader, opts Options) (Accuracy, error) {
 	var a accuracyAcc
 	total, done := r.Samples(), 0
+	ctx, cancel := opts.runContext()
+	defer cancel()
 	for {
 		b, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -46,9 +48,9 @@ func EvaluateSession(s *interp.Session, r dataset.Reader, opts Options) (Accurac
 		if len(b.Labels) == 0 {
 			return Accuracy{}, ErrNoLabels
 		}
-		out, err := s.Run(b.Inputs)
+		out, err := s.RunContext(ctx, b.Inputs)
 		if err != nil {
-			return Accuracy{}, fmt.Errorf("on %s: %w", b.Source, err)
+			return Accuracy{}, fmt.Errorf("on %s: %w", b.Source, opts.timeoutErr(err))
 		}
 		if err := a.add(out[0], b.Labels); err != nil {
 			return Accuracy{}, fmt.Errorf("output %q on %s: %w", s.Outputs()[0].Name, b.Source, err)
@@ -113,7 +115,7 @@ func EvaluateDir(model *onnx.Model, dir string, opts Options) (Accuracy, error) 
 	if err != nil {
 		return Accuracy{}, err
 	}
-	r, err := dataset.Open(dir, s.Inputs(), dataset.Options{Dims: opts.Dims, BatchSize: opts.BatchSize})
+	r, err := dataset.Open(dir, s.Inputs(), opts.dataOptions())
 	if err != nil {
 		return Accuracy{}, fmt.Errorf("data %s: %w", dir, err)
 	}

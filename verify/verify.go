@@ -7,6 +7,7 @@
 package verify
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/interp"
@@ -71,6 +73,60 @@ type Options struct {
 	Fed []string
 	// Progress, if set, is called after each batch with samples done and total.
 	Progress func(done, total int)
+	// Fill sets inputs to a constant (--fill NAME=VALUE), in folders and
+	// generated inputs alike.
+	Fill map[string]float64
+	// Context ends the runs early when it is cancelled (Ctrl-C); nil means
+	// context.Background().
+	Context context.Context
+	// Timeout bounds each pass over the inputs (the reference's, then each
+	// candidate's) when positive: a model that does not finish in time fails
+	// with a *TimeoutError instead of running on.
+	Timeout time.Duration
+}
+
+// DefaultTimeout is the CLI's default --verify-timeout and --timeout: one
+// minute per pass over the inputs, so that a model that never finishes (a
+// Loop of 10^12 trips) ends the command within a minute with a message
+// that says how to allow longer.
+const DefaultTimeout = time.Minute
+
+// TimeoutError says a model did not finish within Options.Timeout.
+type TimeoutError struct {
+	Timeout time.Duration
+	Err     error
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("did not finish within %s (--verify-timeout): %v", e.Timeout, e.Err)
+}
+
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// runContext is the context of one pass over the inputs: Options.Context
+// bounded by Options.Timeout.
+func (o Options) runContext() (context.Context, context.CancelFunc) {
+	ctx := o.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.Timeout > 0 {
+		return context.WithTimeout(ctx, o.Timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+// timeoutErr turns a run stopped by the deadline into a *TimeoutError.
+func (o Options) timeoutErr(err error) error {
+	if o.Timeout > 0 && errors.Is(err, context.DeadlineExceeded) {
+		return &TimeoutError{Timeout: o.Timeout, Err: err}
+	}
+	return err
+}
+
+// dataOptions are the dataset options Options imply.
+func (o Options) dataOptions() dataset.Options {
+	return dataset.Options{Dims: o.Dims, BatchSize: o.BatchSize, Fill: o.Fill}
 }
 
 func (o Options) tolerance() Tolerance {
@@ -115,7 +171,15 @@ type ReferenceError struct {
 }
 
 func (e *ReferenceError) Error() string {
-	return fmt.Sprintf("the original model could not run on %s: %v (give real inputs with --inputs DIR, or skip verification with --no-verify)", e.Inputs, e.Err)
+	var te *TimeoutError
+	if errors.As(e.Err, &te) {
+		return fmt.Sprintf("the original model %v on %s (give smaller inputs with --dim NAME=VALUE or --inputs DIR, allow more time with --verify-timeout DURATION, or skip verification with --no-verify)", e.Err, e.Inputs)
+	}
+	var fe *dataset.FitError
+	if errors.As(e.Err, &fe) {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("the original model could not run on %s: %v (give real inputs with --inputs DIR, set an input that selects a mode with --fill NAME=VALUE, or skip verification with --no-verify)", e.Inputs, e.Err)
 }
 
 func (e *ReferenceError) Unwrap() error { return e.Err }
@@ -175,12 +239,12 @@ func OpenInputs(inputs []*onnx.Value, opts Options) (dataset.Reader, error) {
 				fromDir = append(fromDir, v)
 			}
 		}
-		r, err := dataset.Open(opts.Inputs, fromDir, dataset.Options{Dims: opts.Dims, BatchSize: opts.BatchSize})
+		r, err := dataset.Open(opts.Inputs, fromDir, opts.dataOptions())
 		if err != nil {
 			return nil, fmt.Errorf("inputs %s: %w", opts.Inputs, err)
 		}
 		if len(fed) > 0 {
-			return &fedReader{Reader: r, fed: fed, seed: opts.Seed, dims: opts.Dims}, nil
+			return &fedReader{Reader: r, fed: fed, seed: opts.Seed, data: opts.dataOptions()}, nil
 		}
 		return r, nil
 	}
@@ -188,7 +252,7 @@ func OpenInputs(inputs []*onnx.Value, opts Options) (dataset.Reader, error) {
 	if n <= 0 {
 		n = DefaultSamples
 	}
-	return &randomReader{inputs: inputs, seed: opts.Seed, n: n, dims: opts.Dims}, nil
+	return &randomReader{inputs: inputs, seed: opts.Seed, n: n, data: opts.dataOptions()}, nil
 }
 
 // randomReader yields n seeded random samples, made one at a time.
@@ -196,7 +260,7 @@ type randomReader struct {
 	inputs []*onnx.Value
 	seed   uint64
 	n, i   int
-	dims   map[string]int64
+	data   dataset.Options
 }
 
 func (r *randomReader) Samples() int { return r.n }
@@ -206,7 +270,7 @@ func (r *randomReader) Next() (*dataset.Batch, error) {
 	if r.i >= r.n {
 		return nil, io.EOF
 	}
-	in, err := dataset.Random(r.inputs, r.seed+uint64(r.i), r.dims)
+	in, err := dataset.Generate(r.inputs, r.seed+uint64(r.i), r.data)
 	if err != nil {
 		return nil, &ReferenceError{Inputs: "generated inputs", Err: err}
 	}
@@ -221,7 +285,7 @@ type fedReader struct {
 	fed  []*onnx.Value
 	seed uint64
 	i    int
-	dims map[string]int64
+	data dataset.Options
 }
 
 func (r *fedReader) Next() (*dataset.Batch, error) {
@@ -229,7 +293,7 @@ func (r *fedReader) Next() (*dataset.Batch, error) {
 	if err != nil {
 		return b, err
 	}
-	extra, err := dataset.Random(r.fed, r.seed+uint64(r.i), r.dims)
+	extra, err := dataset.Generate(r.fed, r.seed+uint64(r.i), r.data)
 	if err != nil {
 		return nil, &ReferenceError{Inputs: "generated inputs", Err: err}
 	}
@@ -264,6 +328,8 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 	}
 	var accA, accB accuracyAcc
 	labelled := false
+	ctx, cancel := opts.runContext()
+	defer cancel()
 	total, done, batchNo := r.Samples(), 0, 0
 	for ; ; batchNo++ {
 		batch, err := r.Next()
@@ -282,9 +348,9 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 			outA = ref.get(batchNo)
 		}
 		if outA == nil {
-			outA, err = a.Run(batch.Inputs)
+			outA, err = a.RunContext(ctx, batch.Inputs)
 			if err != nil {
-				return nil, &ReferenceError{Inputs: describeBatch(opts, batch), Err: err}
+				return nil, &ReferenceError{Inputs: describeBatch(opts, batch), Err: opts.timeoutErr(err)}
 			}
 			if ref != nil {
 				ref.put(batchNo, outA)
@@ -293,9 +359,9 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 		if b == nil {
 			continue // Checker warming its cache
 		}
-		outB, err := b.Run(batch.Inputs)
+		outB, err := b.RunContext(ctx, batch.Inputs)
 		if err != nil {
-			return nil, &CandidateError{Err: fmt.Errorf("on %s: %w", describeBatch(opts, batch), err)}
+			return nil, &CandidateError{Err: fmt.Errorf("on %s: %w", describeBatch(opts, batch), opts.timeoutErr(err))}
 		}
 		for i, p := range pairs {
 			var tb *interp.Tensor

@@ -18,6 +18,8 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // bad input, verification beyond tolerance, I/O error
 	exitUsage   = 2
+	// exitInterrupted is the shell's code for a command ended by SIGINT.
+	exitInterrupted = 130
 )
 
 // subcommands are registered by each command's own file (see inspect.go), so
@@ -70,6 +72,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		}
 	}()
 	err := newApp(stdout, stderr).Run(ctx, args)
+	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		// Ctrl-C: whatever was under way stopped; outputs are not renamed into place.
+		fmt.Fprintln(stderr, "onnxslim: interrupted")
+		return exitInterrupted
+	}
 	if err == nil {
 		return exitOK
 	}

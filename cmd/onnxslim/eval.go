@@ -16,15 +16,17 @@ func evalCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "eval",
 		Usage:     "measure a classifier's top-1 and top-5 accuracy on a labelled data folder",
-		UsageText: "onnxslim eval MODEL.onnx --data DIR [--dim NAME=VALUE]... [--json]",
+		UsageText: "onnxslim eval MODEL.onnx --data DIR [--dim NAME=VALUE]... [--fill NAME=VALUE]... [--json]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "labelled folder `DIR` (inputs plus labels.npy)", TakesFile: true},
 			&cli.StringSliceFlag{Name: "dim", Usage: "fix a symbolic dimension, `NAME=VALUE` (repeatable)"},
 			&cli.IntFlag{Name: "batch", Usage: "samples per run when the batch dimension is symbolic (`N`, default 32)"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON: {\"samples\", \"top1\", \"top5\"}"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
+			fillFlag(),
+			timeoutFlag("timeout", "fail when the model takes longer than `DURATION` on the folder"),
 		},
-		Action: func(_ context.Context, c *cli.Command) error {
+		Action: func(ctx context.Context, c *cli.Command) error {
 			path, err := oneArg(c, "model file")
 			if err != nil {
 				return err
@@ -46,7 +48,11 @@ func evalCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			opts := verify.Options{Dims: dims, BatchSize: int(c.Int("batch"))}
+			fill, err := parseFill(c.StringSlice("fill"), graphInputs(m))
+			if err != nil {
+				return err
+			}
+			opts := verify.Options{Dims: dims, BatchSize: int(c.Int("batch")), Fill: fill, Context: ctx, Timeout: c.Duration("timeout")}
 			var done func()
 			opts.Progress, done = progress(c, "eval", c.Bool("quiet"))
 			acc, err := verify.EvaluateDir(m, dir, opts)

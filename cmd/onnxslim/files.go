@@ -127,3 +127,11 @@ func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// removeModel deletes a model saveModel wrote, with its external data.
+func removeModel(f modelFiles) {
+	os.Remove(f.Path)
+	for _, e := range f.External {
+		os.Remove(filepath.Join(filepath.Dir(f.Path), e.Location))
+	}
+}

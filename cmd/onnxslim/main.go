@@ -4,9 +4,34 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 )
 
+// interruptGrace is how long an interrupted command may take to stop by
+// itself (the interpreter checks between nodes) before the process exits.
+const interruptGrace = 500 * time.Millisecond
+
 func main() {
-	os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, os.Args, os.Stdout, os.Stderr) }()
+	select {
+	case code := <-done:
+		stop()
+		os.Exit(code)
+	case <-ctx.Done():
+	}
+	// Outputs are written to a temporary file and renamed, so stopping now
+	// leaves no partial output; a command that stops in time cleans up.
+	select {
+	case code := <-done:
+		os.Exit(code)
+	case <-time.After(interruptGrace):
+		fmt.Fprintln(os.Stderr, "onnxslim: interrupted")
+		os.Exit(exitInterrupted)
+	}
 }

@@ -42,6 +42,8 @@ func optimizeCommand() *cli.Command {
 			&cli.Float64Flag{Name: "min-cosine", Value: -1, Usage: "fail if an output's cosine similarity is below `C`"},
 			&cli.Float64Flag{Name: "max-accuracy-drop", Value: -1, Usage: "fail if top-1 accuracy on labelled --inputs drops by more than `X` (0.01 = one point)"},
 			&cli.IntFlag{Name: "max-rewrites", Usage: "stop rewriting after `N` rewrites (to bisect a rewrite that breaks a model)"},
+			fillFlag(),
+			timeoutFlag("verify-timeout", "fail verification when a model takes longer than `DURATION` on the inputs (e.g. 30s, 10m)"),
 		},
 		Action: runOptimize,
 	}
@@ -111,6 +113,10 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	fill, err := parseFill(c.StringSlice("fill"), graphInputs(m))
+	if err != nil {
+		return err
+	}
 	annotateShapes(m, dims)
 	rep := optimizeReport{
 		Input: in, Output: out,
@@ -123,19 +129,41 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		logw = io.Discard
 	}
 
-	// Verification against an untouched copy of the input.
-	var ver *verification
-	if c.Bool("verify") && !pipeline.Empty() {
-		orig, _, err := loadModel(in)
-		if err != nil {
+	// Generated inputs (verification, random calibration) need values for
+	// symbolic dims that let the original run.
+	genDims := dims
+	timeout := c.Duration("verify-timeout")
+	verifying := c.Bool("verify") && !pipeline.Empty()
+	var orig *onnx.Model // an untouched copy of the input
+	if verifying || c.String("inputs") == "" && pipeline.Lossy() {
+		if orig, _, err = loadModel(in); err != nil {
 			return err
 		}
-		tol, binding := optimizeTolerance(c, pipeline.Lossy())
-		if ver, err = newVerification(orig, c.String("inputs"), dims, shapes, int(c.Int("verify-samples")), tol, binding); err != nil {
+	}
+	// Ops the interpreter cannot run: verification compares the models cut
+	// around them (and generated dims are fitted on the cut original).
+	var cut *verify.Cut
+	if verifying {
+		if cut, err = cutOriginal(orig, shapes, dims); err != nil {
 			return inFile(in, err)
 		}
 	}
-	rc := runConfig{dims: dims, inputs: c.String("inputs"), maxRewrites: int(c.Int("max-rewrites")), log: logw}
+	if c.String("inputs") == "" && orig != nil {
+		if genDims, err = fitDims(ctx, orig, dims, fill, timeout, logw); err != nil {
+			return inFile(in, err)
+		}
+	}
+	// Verification against the untouched copy.
+	var ver *verification
+	if verifying {
+		tol, binding := optimizeTolerance(c, pipeline.Lossy())
+		vopts := verify.Options{Inputs: c.String("inputs"), Dims: genDims, Samples: int(c.Int("verify-samples")), Tolerance: &tol,
+			Fill: fill, Context: ctx, Timeout: timeout}
+		if ver, err = newVerification(orig, vopts, binding, cut); err != nil {
+			return inFile(in, err)
+		}
+	}
+	rc := runConfig{dims: dims, genDims: genDims, fill: fill, inputs: c.String("inputs"), maxRewrites: int(c.Int("max-rewrites")), log: logw}
 	if ver != nil && c.Bool("verify-each") {
 		rc.verifyEach = func(r passes.Report, m *onnx.Model) error {
 			if _, err := ver.check(m); err != nil {
@@ -163,8 +191,15 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		rep.verifyTol = ver.tol
 		rep.verifyRep = verRep
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	outFiles, err := saveModel(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data")})
 	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		removeModel(outFiles) // interrupted while saving: leave nothing behind
 		return err
 	}
 	rep.NodesAfter, rep.ParamsAfter = stats.Nodes(m), stats.Params(m)

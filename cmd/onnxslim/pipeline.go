@@ -31,6 +31,8 @@ type PassReport struct {
 // runConfig is what the main command hands the pass manager.
 type runConfig struct {
 	dims        map[string]int64
+	genDims     map[string]int64 // dims for generated inputs (fitDims), never for shape inference
+	fill        map[string]float64
 	inputs      string // --inputs: data-driven passes calibrate on it without calib=
 	maxRewrites int
 	log         io.Writer
@@ -68,12 +70,14 @@ func (p *Pipeline) Empty() bool { return len(p.spec.Steps) == 0 }
 // Run applies the pipeline to m.
 func (p *Pipeline) Run(ctx context.Context, m *onnx.Model, rc runConfig) ([]PassReport, error) {
 	cfg := passes.Config{
-		Dims:        rc.dims,
-		Inputs:      rc.inputs,
-		Log:         rc.log,
-		MaxRewrites: rc.maxRewrites,
-		Measure:     measure,
-		AfterPass:   rc.verifyEach,
+		Dims:         rc.dims,
+		GenerateDims: rc.genDims,
+		Fill:         rc.fill,
+		Inputs:       rc.inputs,
+		Log:          rc.log,
+		MaxRewrites:  rc.maxRewrites,
+		Measure:      measure,
+		AfterPass:    rc.verifyEach,
 	}
 	reports, err := p.spec.Run(ctx, m, cfg)
 	out := make([]PassReport, 0, len(reports))
@@ -119,6 +123,22 @@ func writeSummary(w io.Writer, reps []PassReport) {
 	tw.Flush()
 }
 
+// cutOriginal cuts orig (in place) around the ops the interpreter cannot
+// run, and returns the cut (nil when there are none). shapes are the --shape
+// flags: the fed outputs' shapes the model does not declare.
+func cutOriginal(orig *onnx.Model, shapes map[string][]int64, dims map[string]int64) (*verify.Cut, error) {
+	cut, err := verify.PlanCut(orig, shapes, dims)
+	if err != nil {
+		return nil, fmt.Errorf("%w, or skip verification with --no-verify", err)
+	}
+	if cut != nil {
+		if err := cut.Apply(orig); err != nil {
+			return nil, fmt.Errorf("cutting around the ops the interpreter cannot run: %w", err)
+		}
+	}
+	return cut, nil
+}
+
 // verification is the main command's check of OUT against IN.
 type verification struct {
 	checker *verify.Checker
@@ -128,29 +148,21 @@ type verification struct {
 }
 
 // newVerification runs the original model once on the verification inputs.
-// A model with ops the interpreter cannot run is cut around them (shapes
-// gives the fed outputs' shapes the model does not declare, --shape).
-func newVerification(orig *onnx.Model, dir string, dims map[string]int64, shapes map[string][]int64, samples int, tol verify.Tolerance, binding bool) (*verification, error) {
-	cut, err := verify.PlanCut(orig, shapes, dims)
-	if err != nil {
-		return nil, fmt.Errorf("%w, or skip verification with --no-verify", err)
-	}
-	opts := verify.Options{Inputs: dir, Dims: dims, Samples: samples, Tolerance: &tol}
+// A model cut around opaque ops (cutOriginal) is checked by cutting each
+// candidate the same way.
+func newVerification(orig *onnx.Model, opts verify.Options, binding bool, cut *verify.Cut) (*verification, error) {
 	if cut != nil {
-		if err := cut.Apply(orig); err != nil {
-			return nil, fmt.Errorf("cutting around the ops the interpreter cannot run: %w", err)
-		}
 		opts.Fed = cut.Fed()
 	}
 	chk, err := verify.NewChecker(orig, opts)
 	if err != nil {
 		var re *verify.ReferenceError
 		if errors.As(err, &re) {
-			return nil, fmt.Errorf("%w (this is not a failure of a pass: give real inputs with --inputs DIR, or skip the check with --no-verify)", err)
+			return nil, fmt.Errorf("%w; this is not a failure of a pass", err)
 		}
 		return nil, err
 	}
-	return &verification{checker: chk, tol: tol, binding: binding, cut: cut}, nil
+	return &verification{checker: chk, tol: *opts.Tolerance, binding: binding, cut: cut}, nil
 }
 
 // check compares m with the original (a cut copy of m when the original was cut).

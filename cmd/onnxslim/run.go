@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -20,22 +21,26 @@ func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "run",
 		Usage:     "run a model in the built-in interpreter",
-		UsageText: "onnxslim run IN.onnx [--inputs DIR | --random SEED] [--dim NAME=VALUE]... [--out DIR] [--bench N] [--threads N]",
+		UsageText: "onnxslim run IN.onnx [--inputs DIR | --random SEED] [--dim NAME=VALUE]... [--fill NAME=VALUE]... [--out DIR] [--bench N] [--profile] [--profile-json FILE] [--threads N] [--timeout DURATION]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "inputs", Usage: "read inputs from `DIR` (.npy per input, input_N.pb, or test_data_set_N/)", TakesFile: true},
 			&cli.Uint64Flag{Name: "random", Usage: "make seeded random inputs from the declared shapes (`SEED`; the default when --inputs is absent)"},
 			&cli.StringSliceFlag{Name: "dim", Usage: "fix a symbolic dimension, `NAME=VALUE` (repeatable)"},
 			&cli.StringFlag{Name: "out", Usage: "write output_N.pb (and, with --random, input_N.pb) into `DIR`", TakesFile: true},
 			&cli.IntFlag{Name: "bench", Usage: "time `N` runs after a warm-up and print median and min latency"},
+			&cli.BoolFlag{Name: "profile", Usage: "time every node (median of 5 runs) and print the top nodes and the totals per op type"},
+			&cli.StringFlag{Name: "profile-json", Usage: "with or without --profile: write the per-node times as Chrome trace events to `FILE.json`", TakesFile: true},
 			&cli.IntFlag{Name: "threads", Usage: "bound the cores used to `N` (default: all)"},
 			&cli.Int64Flag{Name: "max-memory", Value: interp.DefaultMaxMemory, Usage: "refuse any tensor larger than `BYTES`"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors (and --bench's JSON line)"},
+			fillFlag(),
+			timeoutFlag("timeout", "fail when one run of the model takes longer than `DURATION` (e.g. 30s, 10m)"),
 		},
 		Action: runModel,
 	}
 }
 
-func runModel(_ context.Context, c *cli.Command) error {
+func runModel(ctx context.Context, c *cli.Command) error {
 	path, err := oneArg(c, "model file")
 	if err != nil {
 		return err
@@ -58,9 +63,18 @@ func runModel(_ context.Context, c *cli.Command) error {
 	if err != nil {
 		return inFile(path, err)
 	}
+	fill, err := parseFill(c.StringSlice("fill"), sess.Inputs())
+	if err != nil {
+		return err
+	}
+	timeout := c.Duration("timeout")
+	logw := io.Writer(c.Root().ErrWriter)
+	if c.Bool("quiet") {
+		logw = io.Discard
+	}
 	var batches []*dataset.Batch
 	if dir := c.String("inputs"); dir != "" {
-		r, err := dataset.Open(dir, sess.Inputs(), dataset.Options{Dims: dims})
+		r, err := dataset.Open(dir, sess.Inputs(), dataset.Options{Dims: dims, Fill: fill})
 		if err != nil {
 			return err
 		}
@@ -79,7 +93,10 @@ func runModel(_ context.Context, c *cli.Command) error {
 			return fmt.Errorf("%s: no samples", dir)
 		}
 	} else {
-		feeds, err := dataset.Random(sess.Inputs(), c.Uint64("random"), dims)
+		if dims, err = fitDims(ctx, m, dims, fill, timeout, logw); err != nil {
+			return inFile(path, err)
+		}
+		feeds, err := dataset.Generate(sess.Inputs(), c.Uint64("random"), dataset.Options{Dims: dims, Fill: fill})
 		if err != nil {
 			return inFile(path, err)
 		}
@@ -95,8 +112,17 @@ func runModel(_ context.Context, c *cli.Command) error {
 	}
 	w := c.Root().Writer
 	quiet := c.Bool("quiet")
+	runOnce := func(feeds map[string]*interp.Tensor) ([]*interp.Tensor, error) {
+		cx, cancel := withTimeout(ctx, timeout)
+		defer cancel()
+		outs, err := sess.RunContext(cx, feeds)
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, fmt.Errorf("the model did not finish within %s (--timeout): %w; give smaller inputs (--dim, --inputs) or allow more time with --timeout DURATION", timeout, err)
+		}
+		return outs, err
+	}
 	for i, b := range batches {
-		outs, err := sess.Run(b.Inputs)
+		outs, err := runOnce(b.Inputs)
 		if err != nil {
 			return inFile(path, err)
 		}
@@ -123,15 +149,24 @@ func runModel(_ context.Context, c *cli.Command) error {
 			}
 		}
 	}
+	if c.Bool("profile") || c.String("profile-json") != "" {
+		pw := w
+		if !c.Bool("profile") {
+			pw = io.Discard
+		}
+		if err := profileModel(pw, sess, batches[0].Inputs, c.String("profile-json"), 15); err != nil {
+			return inFile(path, err)
+		}
+	}
 	if n := int(c.Int("bench")); n > 0 {
 		feeds := batches[0].Inputs
-		if _, err := sess.Run(feeds); err != nil { // warm-up
+		if _, err := runOnce(feeds); err != nil { // warm-up
 			return inFile(path, err)
 		}
 		ms := make([]float64, n)
 		for i := range ms {
 			start := time.Now()
-			if _, err := sess.Run(feeds); err != nil {
+			if _, err := runOnce(feeds); err != nil {
 				return inFile(path, err)
 			}
 			ms[i] = float64(time.Since(start).Microseconds()) / 1000

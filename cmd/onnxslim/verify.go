@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/onnxslim/onnxslim/onnx"
@@ -21,7 +22,7 @@ func verifyCommand() *cli.Command {
 		Name:  "verify",
 		Usage: "run two models on the same inputs and compare their outputs",
 		UsageText: "onnxslim verify A.onnx B.onnx [--inputs DIR | --random-inputs N] [--data DIR] [--rtol X] [--atol Y] " +
-			"[--max-rel-l2 Z] [--min-cosine C] [--max-accuracy-drop D] [--dim NAME=VALUE]... [--shape NAME=DIMS]... [--json] [--localize]",
+			"[--max-rel-l2 Z] [--min-cosine C] [--max-accuracy-drop D] [--dim NAME=VALUE]... [--fill NAME=VALUE]... [--shape NAME=DIMS]... [--verify-timeout DURATION] [--json] [--localize]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "inputs", Usage: "compare on the inputs in `DIR` (.npy per input, input_N.pb or test_data_set_N/)", TakesFile: true},
 			&cli.IntFlag{Name: "random-inputs", Usage: "compare on `N` seeded random samples", Value: verify.DefaultSamples},
@@ -37,6 +38,8 @@ func verifyCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of text"},
 			&cli.BoolFlag{Name: "localize", Usage: "on failure, find the first node whose output diverges (values matched by name)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors (the exit code says the verdict)"},
+			fillFlag(),
+			timeoutFlag("verify-timeout", "fail when a model takes longer than `DURATION` on the inputs (e.g. 30s, 10m)"),
 		},
 		Action: runVerify,
 	}
@@ -81,7 +84,7 @@ type verifyJSON struct {
 	Localize *verify.Divergence `json:"localize,omitempty"`
 }
 
-func runVerify(_ context.Context, c *cli.Command) error {
+func runVerify(ctx context.Context, c *cli.Command) error {
 	pa, pb, err := twoArgs(c, "model files (A.onnx B.onnx)")
 	if err != nil {
 		return err
@@ -141,6 +144,19 @@ func runVerify(_ context.Context, c *cli.Command) error {
 		opts.Fed = cut.Fed()
 	}
 	quiet := c.Bool("quiet")
+	if opts.Fill, err = parseFill(c.StringSlice("fill"), graphInputs(a)); err != nil {
+		return err
+	}
+	opts.Context, opts.Timeout = ctx, c.Duration("verify-timeout")
+	if opts.Inputs == "" {
+		logw := io.Writer(c.Root().ErrWriter)
+		if quiet {
+			logw = io.Discard
+		}
+		if opts.Dims, err = fitDims(ctx, a, dims, opts.Fill, opts.Timeout, logw); err != nil {
+			return fmt.Errorf("%s: %w", pa, err)
+		}
+	}
 	var done func()
 	opts.Progress, done = progress(c, "verify", quiet)
 	rep, err := verify.Compare(a, b, opts)

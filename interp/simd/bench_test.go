@@ -20,16 +20,16 @@ import (
 // undisturbed on a shared machine.
 var peakOnce = sync.OnceValue(func() float64 {
 	const rounds = 1 << 14
-	if !fmaPeak(1) {
+	if FMAPeakLoop(1) == 0 {
 		return 0
 	}
 	best := time.Hour
 	for range 2000 {
 		t := time.Now()
-		fmaPeak(rounds)
+		FMAPeakLoop(rounds)
 		best = min(best, time.Since(t))
 	}
-	return 192 * rounds / best.Seconds() / 1e9
+	return ks.peakFlops * rounds / best.Seconds() / 1e9
 })
 
 // cpuClock measures CPU time across a b.Loop, and the fastest single
@@ -79,15 +79,15 @@ func (c *cpuClock) report(b *testing.B, flops float64) {
 
 func BenchmarkFMAPeak(b *testing.B) {
 	const rounds = 1 << 16
-	if !fmaPeak(1) {
+	if FMAPeakLoop(1) == 0 {
 		b.Skip("no assembly")
 	}
 	clk := startCPU(b)
 	for b.Loop() {
-		fmaPeak(rounds)
+		FMAPeakLoop(rounds)
 		clk.lap()
 	}
-	clk.report(b, 192*rounds)
+	clk.report(b, ks.peakFlops*rounds)
 }
 
 func reportGemm(b *testing.B, clk *cpuClock, m, n, k int) {
@@ -155,19 +155,31 @@ func BenchmarkConv3x3(b *testing.B) {
 }
 
 func BenchmarkDepthwise(b *testing.B) {
-	for _, s := range []int{1, 2} {
-		p := ConvParams{C: 144, H: 56, W: 56, KH: 3, KW: 3, StrideH: s, StrideW: s, PadT: 1, PadL: 1, DilH: 1, DilW: 1}
-		p.OutH, p.OutW = (56+2-3)/s+1, (56+2-3)/s+1
+	// 3×3 s1/s2 (MobileNet), 5×5 s1/s2 (EfficientNet), 3×3 with stride
+	// (2,1) (text recognizers), 3×3 dilated 2: the last four take the
+	// general kernel.
+	shapes := []struct {
+		name                   string
+		c, hw, k, sh, sw, d, p int
+	}{
+		{"3x3s1", 144, 56, 3, 1, 1, 1, 1}, {"3x3s2", 144, 56, 3, 2, 2, 1, 1},
+		{"5x5s1", 240, 28, 5, 1, 1, 1, 2}, {"5x5s2", 144, 56, 5, 2, 2, 1, 2},
+		{"3x3s21", 128, 48, 3, 2, 1, 1, 1}, {"3x3d2", 144, 56, 3, 1, 1, 2, 2},
+	}
+	for _, sh := range shapes {
+		p := ConvParams{C: sh.c, H: sh.hw, W: sh.hw, KH: sh.k, KW: sh.k, StrideH: sh.sh, StrideW: sh.sw, PadT: sh.p, PadL: sh.p, DilH: sh.d, DilW: sh.d}
+		p.OutH = (sh.hw+2*sh.p-(sh.k-1)*sh.d-1)/sh.sh + 1
+		p.OutW = (sh.hw+2*sh.p-(sh.k-1)*sh.d-1)/sh.sw + 1
 		r := rand.New(rand.NewPCG(1, 1))
-		x, w, y := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*9), make([]float32, p.C*p.OutH*p.OutW)
+		x, w, y := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*p.KH*p.KW), make([]float32, p.C*p.OutH*p.OutW)
 		for _, k := range twins() {
-			b.Run(fmt.Sprintf("s%d/%s", s, k.name), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/%s", sh.name, k.name), func(b *testing.B) {
 				with(k, func() {
 					for b.Loop() {
 						DepthwiseConv2D(y, x, w, nil, p, 1, nil)
 					}
 				})
-				b.ReportMetric(float64(2*9*p.C*p.OutH*p.OutW*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(float64(2*p.KH*p.KW*p.C*p.OutH*p.OutW*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
 	}
@@ -215,6 +227,40 @@ func BenchmarkElementwise(b *testing.B) {
 	})
 }
 
+// BenchmarkMicroKernel2 runs the active level's 6×32 (two-panel) kernel
+// alone on L1-resident panels.
+func BenchmarkMicroKernel2(b *testing.B) {
+	for _, kc := range []int{64, 128, 256} {
+		b.Run(fmt.Sprintf("kc=%d", kc), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			a, bp, c := randSlice(r, mr*kc), randSlice(r, 2*nr*kc), make([]float32, mr*2*nr)
+			clk := startCPU(b)
+			for b.Loop() {
+				ks.gemm2[mr](kc, &a[0], &bp[0], nr*kc, &c[0], 2*nr, true)
+				clk.lap()
+			}
+			clk.report(b, 2*mr*2*nr*float64(kc))
+		})
+	}
+}
+
+// BenchmarkMicroKernel12 runs the active level's 12×32 kernel alone on
+// L1-resident panels.
+func BenchmarkMicroKernel12(b *testing.B) {
+	for _, kc := range []int{64, 128, 256} {
+		b.Run(fmt.Sprintf("kc=%d", kc), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			a, bp, c := randSlice(r, 2*mr*kc), randSlice(r, 2*nr*kc), make([]float32, 2*mr*2*nr)
+			clk := startCPU(b)
+			for b.Loop() {
+				ks.gemm12(kc, &a[0], mr*kc, &bp[0], nr*kc, &c[0], 2*nr, true)
+				clk.lap()
+			}
+			clk.report(b, 2*2*mr*2*nr*float64(kc))
+		})
+	}
+}
+
 // BenchmarkMicroKernel runs the 6×16 kernel alone on L1-resident panels.
 func BenchmarkMicroKernel(b *testing.B) {
 	for _, kc := range []int{64, 256, 512} {
@@ -240,7 +286,7 @@ func BenchmarkBlockSweep(b *testing.B) {
 		r := rand.New(rand.NewPCG(1, 1))
 		a, bb, c := randSlice(r, s[0]*s[2]), randSlice(r, s[2]*s[1]), make([]float32, s[0]*s[1])
 		for _, kc := range []int{192, 256, 320, 384} {
-			for _, mc := range []int{72, 120, 168, 240} {
+			for _, mc := range []int{72, 144, 192, 240} {
 				b.Run(fmt.Sprintf("%dx%dx%d/kc=%d/mc=%d", s[0], s[1], s[2], kc, mc), func(b *testing.B) {
 					blockMC, blockKC = mc, kc
 					clk := startCPU(b)

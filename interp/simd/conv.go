@@ -254,7 +254,8 @@ func padPlanes(dst, x []float32, p *ConvParams, ph, pw int) {
 // DepthwiseConv2D computes a depthwise convolution (group = C, one filter
 // per channel): y[c] = bias[c] + x[c] ⋆ w[c], x C×H×W, w C×KH×KW, y
 // C×OutH×OutW, bias nil or C floats. 3×3 filters with stride 1 or 2 and no
-// dilation run a direct vector kernel; other shapes a scalar loop. Channels
+// dilation run a direct vector kernel; any other kernel size, stride,
+// dilation and padding the general vector kernel (dwGeneral). Channels
 // are spread over up to threads goroutines. done, when not nil, is called
 // with each channel right after it is computed, on its goroutine.
 func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done func(c int)) {
@@ -273,10 +274,9 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 	run := func(c0, c1 int) {
 		ws := wsPool.Get().(*workspace)
 		defer wsPool.Put(ws)
-		var zero []float32
+		var offs []int32
 		if !padded {
-			zero = aligned(&ws.a, p.W+2*nr) // stands in for rows in the padding
-			clear(zero)
+			offs = dwOffsets(&ws.rows, &p)
 		}
 		for c := c0; c < c1; c++ {
 			var b float32
@@ -291,7 +291,7 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 				}
 				continue
 			}
-			dwChannel(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, zero)
+			dwGeneral(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, ws, offs)
 			if done != nil {
 				done(c)
 			}
@@ -352,92 +352,145 @@ func dwPadded(y, x, w []float32, bias float32, p *ConvParams, ws *workspace, fre
 	}
 }
 
-func dwChannel(y, x, w []float32, bias float32, p *ConvParams, zero []float32) {
-	s := p.StrideW
-	fast := p.KH == 3 && p.KW == 3 && p.DilH == 1 && p.DilW == 1 && p.StrideH == s && (s == 1 || s == 2)
-	// Columns whose three taps are all inside the row: ow*s-PadL ≥ 0 and
-	// ow*s-PadL+2 ≤ W-1.
-	lo := (p.PadL + s - 1) / s
-	hi := -1
-	if p.W-3+p.PadL >= 0 {
-		hi = (p.W - 3 + p.PadL) / s
-	}
-	hi = min(hi, p.OutW-1)
-	for oh := 0; oh < p.OutH; oh++ {
-		yr := y[oh*p.OutW : (oh+1)*p.OutW]
-		done0, done1 := 0, 0 // yr[done0:done1] written by the vector kernel
-		var rows [3][]float32
-		if fast && hi >= lo {
-			for i := range rows {
-				ih := oh*s - p.PadT + i
-				if ih < 0 || ih >= p.H {
-					rows[i] = zero
-				} else {
-					rows[i] = x[ih*p.W : (ih+1)*p.W]
-				}
-			}
-			iw0 := lo*s - p.PadL
-			avail := p.W - iw0 // floats readable from iw0
-			cnt := hi - lo + 1
-			if s == 1 {
-				cnt = min(cnt, avail-2) &^ 7
-			} else {
-				cnt = min(cnt, (avail-2)/2) &^ 7
-			}
-			if cnt > 0 {
-				f := ks.dw3s1
-				if s == 2 {
-					f = ks.dw3s2
-				}
-				f(yr[lo:lo+cnt], rows[0][iw0:], rows[1][iw0:], rows[2][iw0:], w, bias)
-				done0, done1 = lo, lo+cnt
-			}
+// dwGeometry is the layout dwGeneral reads: StrideW phase planes of the
+// zero-bordered input, each ph rows of qw floats, where column q of phase r
+// is padded column q·StrideW + r. Tap (i, j) of output (oh, ow) then reads
+// phase (j·DilW) mod StrideW at row oh·StrideH + i·DilH, column
+// ow + (j·DilW) div StrideW: consecutive outputs read consecutive floats,
+// whatever the stride and dilation.
+func dwGeometry(p *ConvParams) (ow8, qw, ph int) {
+	ow8 = (p.OutW + 7) &^ 7
+	qw = ow8 + (p.KW-1)*p.DilW/p.StrideW
+	ph = (p.OutH-1)*p.StrideH + (p.KH-1)*p.DilH + 1
+	return
+}
+
+// dwOffsets returns each tap's offset into the phase planes (the same for
+// every channel of one convolution).
+func dwOffsets(buf *[]int32, p *ConvParams) []int32 {
+	_, qw, ph := dwGeometry(p)
+	offs := (*buf)[:0]
+	for i := 0; i < p.KH; i++ {
+		for j := 0; j < p.KW; j++ {
+			r, q := j*p.DilW%p.StrideW, j*p.DilW/p.StrideW
+			offs = append(offs, int32(r*ph*qw+i*p.DilH*qw+q))
 		}
-		for ow := 0; ow < p.OutW; ow++ {
-			if ow == done0 && done1 > done0 {
-				ow = done1 - 1
+	}
+	*buf = offs
+	return offs
+}
+
+// dwGeneral computes one channel of any depthwise convolution with the
+// dwTaps kernel over the phase planes of dwGeometry, in ONNX Runtime's
+// summation order (the same bits as its scalar definition, dwPoint in the
+// tests). Output rows are written whole blocks of 8 at a time straight into
+// y (the columns past OutW land in the next row, written after); the last
+// rows go through a temporary row.
+func dwGeneral(y, x, w []float32, bias float32, p *ConvParams, ws *workspace, offs []int32) {
+	s := p.StrideW
+	ow8, qw, ph := dwGeometry(p)
+	size := ph * qw
+	buf := aligned(&ws.a, s*size+ow8)
+	planes, tmp := buf[:s*size], buf[s*size:]
+	phasePlanes(planes, x, p, qw, ph)
+	w = w[:len(offs)]
+	for oh := 0; oh < p.OutH; oh++ {
+		base := &planes[oh*p.StrideH*qw]
+		if o := oh * p.OutW; o+ow8 <= len(y) {
+			ks.dwTaps(y[o:o+ow8], base, offs, w, bias)
+			continue
+		}
+		ks.dwTaps(tmp[:ow8], base, offs, w, bias)
+		copy(y[oh*p.OutW:(oh+1)*p.OutW], tmp)
+	}
+}
+
+// phasePlanes lays one channel x (H×W) out as dwGeometry's StrideW phase
+// planes of the zero-bordered input, ph rows of qw floats each.
+func phasePlanes(planes, x []float32, p *ConvParams, qw, ph int) {
+	s := p.StrideW
+	for r := 0; r < s; r++ {
+		// Columns q of this phase whose input column c = q·s + r − PadL
+		// lies in the row: the same for every row (no divisions per row).
+		q0 := min(qw, max(0, (p.PadL-r+s-1)/s))
+		q1 := q0
+		if last := p.W - 1 - r + p.PadL; last >= 0 {
+			q1 = max(q0, min(qw, last/s+1))
+		}
+		c0 := q0*s + r - p.PadL
+		n2 := 0 // columns copied eight at a time by the stride-2 kernel
+		if s == 2 {
+			n2 = min(q1-q0, (p.W-c0)/2) &^ 7
+		}
+		pl := planes[r*ph*qw : (r+1)*ph*qw]
+		for row := 0; row < ph; row++ {
+			dst := pl[row*qw : (row+1)*qw]
+			ih := row - p.PadT
+			if ih < 0 || ih >= p.H {
+				clear(dst)
 				continue
 			}
-			if fast && ow >= lo && ow <= hi {
-				// Inside the row: three taps per row, padding rows read zero.
-				iw := ow*s - p.PadL
-				r0, r1, r2 := rows[0][iw:iw+3], rows[1][iw:iw+3], rows[2][iw:iw+3]
-				x := [9]float32{r0[0], r0[1], r0[2], r1[0], r1[1], r1[2], r2[0], r2[1], r2[2]}
-				yr[ow] = dw9(&x, w, bias)
+			src := x[ih*p.W : (ih+1)*p.W]
+			if s == 1 {
+				lo := min(p.PadL, qw)
+				clear(dst[:lo])
+				n := copy(dst[lo:], src)
+				clear(dst[lo+n:])
 				continue
 			}
-			yr[ow] = dwPoint(x, w, bias, p, oh, ow)
+			clear(dst[:q0])
+			if n2 > 0 {
+				ks.evens(dst[q0:q0+n2], src[c0:c0+2*n2])
+			}
+			c := c0 + s*n2
+			for q := q0 + n2; q < q1; q++ {
+				dst[q] = src[c]
+				c += s
+			}
+			clear(dst[q1:])
 		}
 	}
 }
 
-// dwPoint is one output of the scalar fallback, summed in ONNX Runtime's
-// order for any kernel size: taps (padding included, as zero products) in
-// groups of four, then a pair, then one, each group's sum added to the
-// running total (started at +0), then the bias.
-func dwPoint(x, w []float32, bias float32, p *ConvParams, oh, ow int) float32 {
-	taps := p.KH * p.KW
-	prod := func(k int) float32 {
-		i, j := k/p.KW, k%p.KW
-		ih := oh*p.StrideH - p.PadT + i*p.DilH
-		iw := ow*p.StrideW - p.PadL + j*p.DilW
-		v := float32(0)
-		if ih >= 0 && ih < p.H && iw >= 0 && iw < p.W {
-			v = x[ih*p.W+iw]
+// SumPool2D writes the window sums of 2-D pooling: y[c] (OutH×OutW) is, at
+// each output, the sum of the window's taps of x[c] (C planes of H×W), the
+// padding reading zero, the taps added one at a time in row-major order
+// from +0 (the scalar pooling loop's order). Average pooling divides by the
+// window's count afterwards. Any window, stride, dilation and padding;
+// channels spread over up to threads goroutines.
+func SumPool2D(y, x []float32, p ConvParams, threads int) {
+	p.check("SumPool2D")
+	if p.C == 0 || p.OutH == 0 || p.OutW == 0 {
+		return
+	}
+	need("SumPool2D", p.C*p.H*p.W, x)
+	need("SumPool2D", p.C*p.OutH*p.OutW, y)
+	run := func(c0, c1 int) {
+		ws := wsPool.Get().(*workspace)
+		defer wsPool.Put(ws)
+		offs := dwOffsets(&ws.rows, &p)
+		ow8, qw, ph := dwGeometry(&p)
+		size := ph * qw
+		buf := aligned(&ws.a, p.StrideW*size+ow8)
+		planes, tmp := buf[:p.StrideW*size], buf[p.StrideW*size:]
+		for c := c0; c < c1; c++ {
+			yc := y[c*p.OutH*p.OutW : (c+1)*p.OutH*p.OutW]
+			phasePlanes(planes, x[c*p.H*p.W:(c+1)*p.H*p.W], &p, qw, ph)
+			for oh := 0; oh < p.OutH; oh++ {
+				base := &planes[oh*p.StrideH*qw]
+				if o := oh * p.OutW; o+ow8 <= len(yc) {
+					ks.sumTaps(yc[o:o+ow8], base, offs)
+					continue
+				}
+				ks.sumTaps(tmp[:ow8], base, offs)
+				copy(yc[oh*p.OutW:(oh+1)*p.OutW], tmp)
+			}
 		}
-		return float32(v * w[k])
 	}
-	acc := float32(0)
-	k := 0
-	for ; k+4 <= taps; k += 4 {
-		acc = prod(k) + prod(k+1) + prod(k+2) + prod(k+3) + acc
+	if threads < 2 || p.C < 2 || p.C*p.OutH*p.OutW*p.KH*p.KW < 1<<16 {
+		run(0, p.C)
+		return
 	}
-	if taps-k >= 2 {
-		acc = prod(k) + prod(k+1) + acc
-		k += 2
-	}
-	if k < taps {
-		acc = prod(k) + acc
-	}
-	return acc + bias
+	threads = min(threads, p.C)
+	Parallel(threads, threads, func(t int) { run(t*p.C/threads, (t+1)*p.C/threads) })
 }

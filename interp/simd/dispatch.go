@@ -1,12 +1,32 @@
 package simd
 
-import "os"
+import (
+	"os"
+	"unsafe"
+)
 
 // kernelSet is one twin of every kernel; the package calls through ks, set
 // once at init, so the choice costs one indirect call.
 type kernelSet struct {
-	name       string
-	gemm       [mr + 1]func(k int, a, b, c *float32, ldc int, acc bool)
+	name string
+	gemm [mr + 1]func(k int, a, b, c *float32, ldc int, acc bool)
+	// gemm2 is the mr×32 kernel over two consecutive B panels (bstride
+	// floats apart), bit-identical to two gemm calls.
+	gemm2 [mr + 1]func(k int, a, b *float32, bstride int, c *float32, ldc int, acc bool)
+	// gemm12 is the 2mr×32 kernel over two consecutive A panels (astride
+	// floats apart) and two B panels, bit-identical to two gemm2 calls.
+	gemm12 func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
+	// gemm12x16 is the 2mr×16 kernel over two A panels and one B panel.
+	gemm12x16 func(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool)
+	// peak runs the FMA peak loop n rounds; peakFlops is its flops a round.
+	peak      func(n int)
+	peakFlops float64
+	// dwTaps is the general depthwise kernel (any taps, strides, dilations).
+	dwTaps func(dst []float32, base *float32, offs []int32, w []float32, bias float32)
+	// sumTaps is the window sum of pooling over the same layout.
+	sumTaps func(dst []float32, base *float32, offs []int32)
+	// evens copies every other float (stride-2 phase planes).
+	evens      func(dst, src []float32)
 	packRow    func(dst, src []float32, panels, stride int)
 	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)
 	copyRows   func(dst []float32, base *float32, rows []int32)
@@ -22,6 +42,8 @@ type kernelSet struct {
 	divScalar  func(dst, x []float32, c float32)
 	scalarDiv  func(dst, x []float32, c float32)
 	axpy       func(y, x []float32, alpha float32)
+	prelu      func(dst, x, s []float32)
+	leaky      func(dst, x []float32, s float32)
 	scaleShift func(dst, x []float32, s, t float32)
 	biasClip   func(dst, x []float32, bias, lo, hi float32)
 	scShClip   func(dst, x []float32, s, t, lo, hi float32)
@@ -60,6 +82,8 @@ var goKernels = &kernelSet{
 	divScalar:  divScalarGo,
 	scalarDiv:  scalarDivGo,
 	axpy:       axpyGo,
+	prelu:      preluGo,
+	leaky:      leakyGo,
 	scaleShift: scaleShiftGo,
 	biasClip:   biasClipGo,
 	scShClip:   scaleShiftClipGo,
@@ -78,18 +102,98 @@ var goKernels = &kernelSet{
 	dw3s2:      dwRow3s2Go,
 	dwPlane3s1: dwPlaneGo(dwRow3s1Go, 1),
 	dwPlane3s2: dwPlaneGo(dwRow3s2Go, 2),
+	gemm2:      [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm2Of(gemmGo(1)), gemm2Of(gemmGo(2)), gemm2Of(gemmGo(3)), gemm2Of(gemmGo(4)), gemm2Of(gemmGo(5)), gemm2Of(gemmGo(6))},
+	dwTaps:     dwTapsGo,
+	sumTaps:    sumTapsGo,
+	evens:      evensGo,
+	gemm12:     gemm12Of(gemm2Of(gemmGo(mr))),
+	gemm12x16:  gemm12x16Of(gemmGo(mr)),
+}
+
+// gemm12x16Of makes the 2mr×16 kernel of a level that has none from its
+// 6×16 kernel.
+func gemm12x16Of(g func(k int, a, b, c *float32, ldc int, acc bool)) func(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool) {
+	return func(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool) {
+		g(k, a, b, c, ldc, acc)
+		g(k, (*float32)(unsafe.Add(unsafe.Pointer(a), 4*astride)), b, (*float32)(unsafe.Add(unsafe.Pointer(c), 4*mr*ldc)), ldc, acc)
+	}
+}
+
+// gemm12Of makes the 2mr-row kernel of a level that has none from its
+// two-panel kernel.
+func gemm12Of(g func(k int, a, b *float32, bstride int, c *float32, ldc int, acc bool)) func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool) {
+	return func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool) {
+		g(k, a, b, bstride, c, ldc, acc)
+		g(k, (*float32)(unsafe.Add(unsafe.Pointer(a), 4*astride)), b, bstride, (*float32)(unsafe.Add(unsafe.Pointer(c), 4*mr*ldc)), ldc, acc)
+	}
+}
+
+// gemm2Of makes the two-panel kernel of a level that has none from its
+// 16-column kernel.
+func gemm2Of(g func(k int, a, b, c *float32, ldc int, acc bool)) func(k int, a, b *float32, bstride int, c *float32, ldc int, acc bool) {
+	return func(k int, a, b *float32, bstride int, c *float32, ldc int, acc bool) {
+		g(k, a, b, c, ldc, acc)
+		g(k, a, (*float32)(unsafe.Add(unsafe.Pointer(b), 4*bstride)), (*float32)(unsafe.Add(unsafe.Pointer(c), 4*nr)), ldc, acc)
+	}
 }
 
 // ks is the active kernel set.
 var ks = goKernels
 
-func init() {
-	if asmKernels != nil && os.Getenv("ONNXSLIM_NOSIMD") != "1" {
-		ks = asmKernels
+func init() { ks = chooseLevel(os.Getenv("ONNXSLIM_SIMD"), os.Getenv("ONNXSLIM_NOSIMD") == "1") }
+
+// levels lists every kernel set this CPU can run, narrowest first: the
+// pure-Go twins, then the assembly levels (avx2, avx512) the CPU has.
+func levels() []*kernelSet { return append([]*kernelSet{goKernels}, asmLevels...) }
+
+// chooseLevel picks the widest level the CPU has, or the one named by
+// ONNXSLIM_SIMD (avx512, avx2, purego); a named level the CPU lacks falls
+// back to the widest below it. ONNXSLIM_NOSIMD=1 is purego.
+func chooseLevel(name string, nosimd bool) *kernelSet {
+	all := levels()
+	if nosimd || name == "purego" || name == "go" {
+		return goKernels
 	}
+	best := all[len(all)-1]
+	if name == "" {
+		return best
+	}
+	rank := map[string]int{"avx2": 1, "avx512": 2}
+	want, ok := rank[name]
+	if !ok {
+		return best
+	}
+	pick := goKernels
+	for _, k := range all[1:] {
+		if rank[k.name] <= want {
+			pick = k
+		}
+	}
+	return pick
 }
 
-// Accelerated reports whether the AVX2+FMA assembly kernels are in use.
+// Level names the active kernel set: "purego", "avx2" or "avx512".
+func Level() string {
+	if ks == goKernels {
+		return "purego"
+	}
+	return ks.name
+}
+
+// Levels names every level this CPU can run, narrowest first.
+func Levels() []string {
+	var out []string
+	for _, k := range levels() {
+		if k == goKernels {
+			out = append(out, "purego")
+		} else {
+			out = append(out, k.name)
+		}
+	}
+	return out
+}
+
+// Accelerated reports whether assembly kernels are in use.
 func Accelerated() bool { return ks != goKernels }
 
 // FMAPeakLoop runs the 12-accumulator FMA loop used to measure one core's
@@ -97,8 +201,9 @@ func Accelerated() bool { return ks != goKernels }
 // round); 0 without the assembly kernels. For benchmarks: the peak is the
 // best rate of many short calls.
 func FMAPeakLoop(rounds int) float64 {
-	if !Accelerated() || !fmaPeak(rounds) {
+	if ks.peak == nil {
 		return 0
 	}
-	return 192 * float64(rounds)
+	ks.peak(rounds)
+	return ks.peakFlops * float64(rounds)
 }

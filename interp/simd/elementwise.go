@@ -242,3 +242,11 @@ func DequantizeI8(dst []float32, x []int8, z, s float32) {
 		dst[i] = (float32(x[i]) - z) * s
 	}
 }
+
+// PRelu sets dst[i] = x[i]·s[i] where x[i] < 0, else x[i] (NaN and -0 pass
+// through, as the comparison is false for them).
+func PRelu(dst, x, s []float32) { need("PRelu", len(dst), x, s); ks.prelu(dst, x, s) }
+
+// Leaky sets dst[i] = x[i]·s where x[i] < 0, else x[i]: PRelu with one
+// slope, and LeakyRelu.
+func Leaky(dst, x []float32, s float32) { need("Leaky", len(dst), x); ks.leaky(dst, x, s) }

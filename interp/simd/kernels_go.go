@@ -441,3 +441,72 @@ func dequantizeI8Go(dst []float32, x []byte, z, s float32) {
 		dst[i] = (float32(int8(v)) - z) * s
 	}
 }
+
+// dwTapsGo is the twin of the general depthwise kernel: dst[j] = bias +
+// Σ_t w[t]·base[offs[t]+j] for j < len(dst) rounded down to 8, in dwPoint's
+// order (unfused products, four taps a group, then a pair, then one).
+func dwTapsGo(dst []float32, base *float32, offs []int32, w []float32, bias float32) {
+	n := len(dst) &^ 7
+	taps := len(offs)
+	w = w[:taps]
+	x := func(t, j int) float32 {
+		return *(*float32)(unsafe.Add(unsafe.Pointer(base), 4*(int(offs[t])+j)))
+	}
+	for j := 0; j < n; j++ {
+		acc := float32(0)
+		t := 0
+		for ; t+4 <= taps; t += 4 {
+			acc = float32(x(t, j)*w[t]) + float32(x(t+1, j)*w[t+1]) + float32(x(t+2, j)*w[t+2]) + float32(x(t+3, j)*w[t+3]) + acc
+		}
+		if taps-t >= 2 {
+			acc = float32(x(t, j)*w[t]) + float32(x(t+1, j)*w[t+1]) + acc
+			t += 2
+		}
+		if t < taps {
+			acc = float32(x(t, j)*w[t]) + acc
+		}
+		dst[j] = acc + bias
+	}
+}
+
+func preluGo(dst, x, s []float32) {
+	x, s = x[:len(dst)], s[:len(dst)]
+	for i, v := range x {
+		if v < 0 {
+			v *= s[i]
+		}
+		dst[i] = v
+	}
+}
+
+func leakyGo(dst, x []float32, s float32) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		if v < 0 {
+			v *= s
+		}
+		dst[i] = v
+	}
+}
+
+// sumTapsGo is the twin of the pooling window sum: dst[j] = Σ_t
+// base[offs[t]+j], one tap at a time from +0, for j < len(dst) rounded
+// down to 8.
+func sumTapsGo(dst []float32, base *float32, offs []int32) {
+	n := len(dst) &^ 7
+	for j := 0; j < n; j++ {
+		var acc float32
+		for _, o := range offs {
+			acc += *(*float32)(unsafe.Add(unsafe.Pointer(base), 4*(int(o)+j)))
+		}
+		dst[j] = acc
+	}
+}
+
+func evensGo(dst, src []float32) {
+	n := len(dst) &^ 7
+	src = src[:2*n]
+	for i := 0; i < n; i++ {
+		dst[i] = src[2*i]
+	}
+}

@@ -109,6 +109,8 @@ func TestElementwiseTwins(t *testing.T) {
 		check("Axpy", 1e-6, func(d []float32) { copy(d, b); Axpy(d, a, 0.3) })
 		check("ScaleShift", 1e-6, func(d []float32) { ScaleShift(d, a, 1.7, -0.25) })
 		check("Relu", 0, func(d []float32) { Relu(d, a) })
+		check("PRelu", 0, func(d []float32) { PRelu(d, a, b) })
+		check("Leaky", 0, func(d []float32) { Leaky(d, a, 0.1) })
 		check("BiasRelu", 0, func(d []float32) { BiasRelu(d, a, 0.5) })
 		check("Clip", 0, func(d []float32) { Clip(d, a, 0, 6) })
 		check("ScaleShiftClip", 1e-6, func(d []float32) { ScaleShiftClip(d, a, 1.7, -0.25, 0, 6) })
@@ -302,6 +304,25 @@ func TestActivationError(t *testing.T) {
 			Sigmoid(out, in)
 			if out[0] != 1 || out[1] != 0 || out[2] == out[2] || out[3] != 0.5 {
 				t.Errorf("%s Sigmoid specials: %v", k.name, out)
+			}
+		})
+	}
+}
+
+// TestPReluSpecials: NaN and -0 pass through PRelu unchanged at every level.
+func TestPReluSpecials(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	x := []float32{float32(math.NaN()), negZero, -2, 3, float32(math.Inf(-1)), -1, 1, 0, -4}
+	s := []float32{2, 2, 0.5, 0.5, 0, 3, 3, 3, 0.25}
+	for _, k := range twins() {
+		with(k, func() {
+			d := make([]float32, len(x))
+			PRelu(d, x, s)
+			want := []float32{float32(math.NaN()), negZero, -1, 3, float32(math.NaN()), -3, 1, 0, -1}
+			for i := range d {
+				if math.Float32bits(d[i]) != math.Float32bits(want[i]) && !(d[i] != d[i] && want[i] != want[i]) {
+					t.Fatalf("%s: PRelu(%v, %v) = %v, want %v", k.name, x[i], s[i], d[i], want[i])
+				}
 			}
 		})
 	}

@@ -4,9 +4,47 @@ package simd
 
 import "golang.org/x/sys/cpu"
 
-// asmKernels is nil on CPUs without AVX2 and FMA (cpu also checks that the
-// OS saves YMM state).
+// asmLevels are the assembly kernel sets this CPU can run, narrowest first.
+var asmLevels = func() []*kernelSet {
+	var out []*kernelSet
+	for _, k := range []*kernelSet{avx2Kernels, avx512Kernels} {
+		if k != nil {
+			out = append(out, k)
+		}
+	}
+	return out
+}()
+
+// asmKernels is the widest assembly level, nil without AVX2 and FMA.
 var asmKernels = func() *kernelSet {
+	if len(asmLevels) == 0 {
+		return nil
+	}
+	return asmLevels[len(asmLevels)-1]
+}()
+
+// avx512Kernels is the AVX2 set with the kernels that have a zmm form
+// (GEMM over two panels, the general depthwise kernel, the FMA peak); nil
+// unless the CPU (and OS, which cpu checks) has AVX-512 F, BW, DQ and VL.
+var avx512Kernels = func() *kernelSet {
+	x := cpu.X86
+	if avx2Kernels == nil || !x.HasAVX512F || !x.HasAVX512BW || !x.HasAVX512DQ || !x.HasAVX512VL {
+		return nil
+	}
+	k := *avx2Kernels
+	k.name = "avx512"
+	k.gemm2 = [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm1x32AVX512, gemm2x32AVX512, gemm3x32AVX512, gemm4x32AVX512, gemm5x32AVX512, gemm6x32AVX512}
+	k.dwTaps = dwTapsAVX512
+	k.sumTaps = sumTapsAVX512
+	k.gemm12 = gemm12x32AVX512
+	k.gemm12x16 = gemm12x16AVX512
+	k.peak, k.peakFlops = fmaPeakAVX512, 384
+	return &k
+}()
+
+// avx2Kernels is nil on CPUs without AVX2 and FMA (cpu also checks that the
+// OS saves YMM state).
+var avx2Kernels = func() *kernelSet {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
 		return nil
 	}
@@ -28,6 +66,8 @@ var asmKernels = func() *kernelSet {
 		divScalar:  divScalarAVX,
 		scalarDiv:  scalarDivAVX,
 		axpy:       axpyAVX,
+		prelu:      preluAVX,
+		leaky:      leakyAVX,
 		scaleShift: scaleShiftAVX,
 		biasClip:   biasClipAVX,
 		scShClip:   scaleShiftClipAVX,
@@ -46,15 +86,13 @@ var asmKernels = func() *kernelSet {
 		dw3s2:      dwRow3s2AVX,
 		dwPlane3s1: dwPlane3s1AVX,
 		dwPlane3s2: dwPlane3s2AVX,
+		gemm2:      [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm2Of(gemm1x16AVX), gemm2Of(gemm2x16AVX), gemm2Of(gemm3x16AVX), gemm2Of(gemm4x16AVX), gemm2Of(gemm5x16AVX), gemm2Of(gemm6x16AVX)},
+		dwTaps:     dwTapsAVX,
+		sumTaps:    sumTapsAVX,
+		evens:      evensAVX,
+		gemm12:     gemm12Of(gemm2Of(gemm6x16AVX)),
+		gemm12x16:  gemm12x16Of(gemm6x16AVX),
+		peak:       fmaPeakAVX,
+		peakFlops:  192,
 	}
 }()
-
-// fmaPeak runs n rounds of 12 independent FMAs; false if there is no
-// assembly to run.
-func fmaPeak(n int) bool {
-	if asmKernels == nil {
-		return false
-	}
-	fmaPeakAVX(n)
-	return true
-}

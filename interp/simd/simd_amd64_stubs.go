@@ -116,6 +116,18 @@ func scalarDivAVX(dst []float32, x []float32, c float32)
 //go:noescape
 func maxSkipNaNAVX(dst []float32, a []float32, b []float32)
 
+// preluAVX: dst[i] = a[i]·b[i] if a[i] < 0, else a[i] for i < len(dst).
+// a and b must be at least as long as dst.
+//
+//go:noescape
+func preluAVX(dst []float32, a []float32, b []float32)
+
+// leakyAVX: dst[i] = x[i]·c if x[i] < 0, else x[i] for i < len(dst).
+// x must be at least as long as dst.
+//
+//go:noescape
+func leakyAVX(dst []float32, x []float32, c float32)
+
 // axpyAVX: y[i] += alpha*x[i] for i < len(y).
 //
 //go:noescape
@@ -215,3 +227,75 @@ func dwPlane3s1AVX(dst []float32, src []float32, w []float32, bias float32, rows
 //
 //go:noescape
 func dwPlane3s2AVX(dst []float32, src []float32, w []float32, bias float32, rows int, ow8 int, dstStride int, pw int)
+
+// dwTapsAVX: dst[j] = bias + Σ_t w[t]·base[offs[t]+j] for j < len(dst) rounded down to 8,
+// summed as ONNX Runtime's depthwise kernel sums (unfused products, four taps a group).
+//
+//go:noescape
+func dwTapsAVX(dst []float32, base *float32, offs []int32, w []float32, bias float32)
+
+// sumTapsAVX: dst[j] = Σ_t base[offs[t]+j], one tap at a time from +0, for j < len(dst) rounded down to 8.
+//
+//go:noescape
+func sumTapsAVX(dst []float32, base *float32, offs []int32)
+
+// evensAVX: dst[i] = src[2i] for i < len(dst) rounded down to 8; src must hold twice that.
+//
+//go:noescape
+func evensAVX(dst []float32, src []float32)
+
+// fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
+//
+//go:noescape
+func fmaPeakAVX512(n int)
+
+// gemm1x32AVX512 is the 1×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm1x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm2x32AVX512 is the 2×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm2x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm3x32AVX512 is the 3×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm3x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm4x32AVX512 is the 4×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm4x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm5x32AVX512 is the 5×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm5x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm6x32AVX512 is the 6×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm6x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm12x32AVX512 is the 12×32 SGEMM micro-kernel over two packed A panels and two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm12x32AVX512(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm12x16AVX512 is the 12×16 SGEMM micro-kernel over two packed A panels and one packed B panel: c (+)= a·b.
+//
+//go:noescape
+func gemm12x16AVX512(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool)
+
+// dwTapsAVX512: dst[j] = bias + Σ_t w[t]·base[offs[t]+j] for j < len(dst) rounded down to 8,
+// summed as ONNX Runtime's depthwise kernel sums (unfused products, four taps a group).
+//
+//go:noescape
+func dwTapsAVX512(dst []float32, base *float32, offs []int32, w []float32, bias float32)
+
+// sumTapsAVX512: dst[j] = Σ_t base[offs[t]+j], one tap at a time from +0, for j < len(dst) rounded down to 8.
+//
+//go:noescape
+func sumTapsAVX512(dst []float32, base *float32, offs []int32)

@@ -5,4 +5,4 @@ package simd
 // asmKernels: no assembly twins on this platform or with the purego tag.
 var asmKernels *kernelSet
 
-func fmaPeak(int) bool { return false }
+var asmLevels []*kernelSet

@@ -7,14 +7,9 @@ import (
 	"testing"
 )
 
-// twins returns every kernel set that can run here: the pure-Go one and,
-// on AVX2+FMA machines, the assembly one.
-func twins() []*kernelSet {
-	if asmKernels != nil {
-		return []*kernelSet{goKernels, asmKernels}
-	}
-	return []*kernelSet{goKernels}
-}
+// twins returns every kernel set that can run here: the pure-Go one and
+// each assembly level the CPU has (avx2, avx512).
+func twins() []*kernelSet { return levels() }
 
 // with runs f with k as the active kernel set.
 func with(k *kernelSet, f func()) {

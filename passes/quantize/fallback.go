@@ -2,15 +2,13 @@ package quantize
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
+	"github.com/onnxslim/onnxslim/passes/calib"
 )
 
 // Accuracy-aware fallback (min_cosine=X), as NNCF's accuracy-aware
@@ -32,9 +30,6 @@ const (
 	// rankSamples is how many of them rank the activations one at a time:
 	// every activation costs a model copy and rankSamples runs.
 	rankSamples = 8
-	// refBudget bounds the float outputs kept between measurements; beyond
-	// it the float model runs again each time, so memory stays bounded.
-	refBudget = 64 << 20
 )
 
 // Fallback is what min_cosine did, in the pass's report (--json).
@@ -76,21 +71,26 @@ func (q *quantizer) fallback(float *onnx.Model) (*Fallback, error) {
 	start := time.Now()
 	c, cfg := q.c, q.cfg
 	cands := quantizedActs(q.g, q.acts)
-	fs, err := interp.NewSession(float, interp.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("float model: %w", err)
-	}
 	// The Q/DQ model with its weights dequantized once: the same numbers,
 	// faster to run many times.
 	base, err := foldConstDQ(q.m)
 	if err != nil {
 		return nil, fmt.Errorf("quantized model: %w", err)
 	}
-	ms := &measurer{q: q, base: base, ref: &refOutputs{sess: fs, cache: map[int][][]float32{}}}
 	limit := fallbackSamples
 	if cfg.samples > 0 && cfg.samples < limit {
 		limit = cfg.samples
 	}
+	src, err := calib.Open(c, float, cfg.calib, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	ref, err := calib.NewMeasurer(c, float, src, limit)
+	if err != nil {
+		return nil, fmt.Errorf("float model: %w", err)
+	}
+	ms := &measurer{base: base, ref: ref}
 	before, samples, err := ms.cosine(nil, limit)
 	if err != nil {
 		return nil, err
@@ -99,7 +99,7 @@ func (q *quantizer) fallback(float *onnx.Model) (*Fallback, error) {
 	defer func() { fb.Seconds = time.Since(start).Seconds() }()
 	if before >= cfg.minCosine {
 		fb.Reached = true
-		c.Logf("min_cosine %g: outputs' cosine %.6f on %d calibration samples, nothing left in float", cfg.minCosine, before, samples)
+		c.Logf("min_cosine %g: outputs' cosine %.6f on %d samples (%s), nothing left in float", cfg.minCosine, before, samples, src.Origin())
 		return fb, nil
 	}
 
@@ -170,8 +170,8 @@ func (q *quantizer) fallback(float *onnx.Model) (*Fallback, error) {
 		}
 	}
 	secs := time.Since(start).Seconds()
-	c.Logf("min_cosine %g: outputs' cosine %.6f → %.6f on %d calibration samples, %d of %d activations left in float (ranked one at a time on %d samples), %.1fs",
-		cfg.minCosine, before, cur, samples, len(chosen), len(cands), rankN, secs)
+	c.Logf("min_cosine %g: outputs' cosine %.6f → %.6f on %d samples (%s), %d of %d activations left in float (ranked one at a time on %d samples), %.1fs",
+		cfg.minCosine, before, cur, samples, src.Origin(), len(chosen), len(cands), rankN, secs)
 	if len(chosen) > 0 {
 		c.Logf("  in float: %s", strings.Join(chosen, ", "))
 	}
@@ -233,19 +233,16 @@ func dropQDQ(g *onnx.Graph, names map[string]bool) []*onnx.Node {
 // measurer computes the outputs' cosine of the Q/DQ model, with some
 // activations in float, against the float model.
 type measurer struct {
-	q    *quantizer
 	base *onnx.Model // the Q/DQ model, constant DequantizeLinear folded
-	ref  *refOutputs
+	ref  *calib.Measurer
 }
 
 // cosine returns the smallest cosine over the graph outputs (each over all
 // the first `limit` calibration samples) of base with the Q/DQ pairs on
-// the float tensors dropped, and the number of samples.
+// the float tensors dropped, and the number of samples. A NaN cosine (the
+// candidate computes NaN or Inf) compares below every target.
 func (ms *measurer) cosine(float []string, limit int) (float64, int, error) {
-	m, err := cloneModel(ms.base)
-	if err != nil {
-		return 0, 0, err
-	}
+	m := ms.base.Clone()
 	set := map[string]bool{}
 	for _, name := range float {
 		set[name] = true
@@ -254,85 +251,11 @@ func (ms *measurer) cosine(float []string, limit int) (float64, int, error) {
 	if err := fakeQuant(m); err != nil {
 		return 0, 0, err
 	}
-	sess, err := interp.NewSession(m, interp.Options{})
+	a, err := ms.ref.AgreementOn(m, limit)
 	if err != nil {
 		return 0, 0, fmt.Errorf("quantized model: %w", err)
 	}
-	src, err := openSource(ms.q.c, sess.Inputs(), ms.q.cfg.calib, limit)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer src.close()
-	accs := make([]errAcc, len(m.Graph.Outputs))
-	samples, err := stream(ms.q.c, src, func(i int, in map[string]*interp.Tensor) error {
-		want, err := ms.ref.get(i, in)
-		if err != nil {
-			return err
-		}
-		got, err := sess.Run(in)
-		if err != nil {
-			return fmt.Errorf("quantized model: %w", err)
-		}
-		for j := range accs {
-			if want[j] == nil {
-				continue // not a float output: nothing to compare
-			}
-			if y, err := interp.AsFloat32(got[j]); err == nil {
-				accs[j].add(want[j], y)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, 0, err
-	}
-	cos := 1.0
-	for j := range accs {
-		r := accs[j].result(LayerError{})
-		if math.IsNaN(r.Cosine) {
-			return 0, 0, fmt.Errorf("output %s: the float and quantized models' shapes differ", m.Graph.Outputs[j].Name)
-		}
-		cos = min(cos, r.Cosine)
-	}
-	return cos, samples, nil
-}
-
-// refOutputs are the float model's outputs per calibration batch, kept up
-// to refBudget bytes and recomputed beyond.
-type refOutputs struct {
-	sess  *interp.Session
-	mu    sync.Mutex
-	cache map[int][][]float32
-	bytes int
-}
-
-// get returns batch i's float outputs (nil for a non-float output).
-func (r *refOutputs) get(i int, in map[string]*interp.Tensor) ([][]float32, error) {
-	r.mu.Lock()
-	out, ok := r.cache[i]
-	r.mu.Unlock()
-	if ok {
-		return out, nil
-	}
-	res, err := r.sess.Run(in)
-	if err != nil {
-		return nil, fmt.Errorf("float model: %w", err)
-	}
-	out = make([][]float32, len(res))
-	size := 0
-	for j, t := range res {
-		if x, err := interp.AsFloat32(t); err == nil {
-			out[j] = append([]float32(nil), x...)
-			size += 4 * len(x)
-		}
-	}
-	r.mu.Lock()
-	if r.bytes+size <= refBudget {
-		r.cache[i] = out
-		r.bytes += size
-	}
-	r.mu.Unlock()
-	return out, nil
+	return a.Cosine, a.Samples, nil
 }
 
 // fakeQuant replaces each QuantizeLinear→DequantizeLinear pair of m with

@@ -5,9 +5,11 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
@@ -43,7 +45,13 @@ func outlierMLP(t *testing.T) (m *onnx.Model, hidden string) {
 // the pass's report.
 func quantizeWith(t *testing.T, m *onnx.Model, spec string) (*onnx.Model, string, *quantize.Report) {
 	t.Helper()
-	m = clone(t, m)
+	return quantizeCfg(t, m, spec, passes.Config{})
+}
+
+// quantizeCfg is quantizeWith under a pipeline configuration.
+func quantizeCfg(t *testing.T, m *onnx.Model, spec string, cfg passes.Config) (*onnx.Model, string, *quantize.Report) {
+	t.Helper()
+	m = m.Clone()
 	p, err := passes.Parse(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +63,8 @@ func quantizeWith(t *testing.T, m *onnx.Model, spec string) (*onnx.Model, string
 		}
 	})
 	var log bytes.Buffer
-	if _, err := p.Run(ctx, m, passes.Config{Log: &log}); err != nil {
+	cfg.Log = &log
+	if _, err := p.Run(ctx, m, cfg); err != nil {
 		t.Fatalf("%s: %v\n%s", spec, err, log.String())
 	}
 	t.Logf("%s:\n%s", spec, indent(log.String()))
@@ -180,7 +189,7 @@ func TestFallback(t *testing.T) {
 		for _, spec := range []string{"quantize(min_cosine=1.5)", "quantize(min_cosine=-0.1)", "quantize(max_fallback=-1)"} {
 			p, err := passes.Parse(spec)
 			if err == nil {
-				_, err = p.Run(context.Background(), clone(t, m), passes.Config{})
+				_, err = p.Run(context.Background(), m.Clone(), passes.Config{})
 			}
 			if err == nil {
 				t.Errorf("%s: no error", spec)
@@ -192,4 +201,55 @@ func TestFallback(t *testing.T) {
 			t.Errorf("mode=int8-weights with min_cosine: no note in the log:\n%s", log)
 		}
 	})
+}
+
+// TestCalibrationOrigin: without calib= the pass calibrates on the CLI's
+// --inputs (Config.Inputs), calib= wins over it, and with neither it uses
+// seeded random inputs; the report and the log say which.
+func TestCalibrationOrigin(t *testing.T) {
+	m, _ := outlierMLP(t)
+	write := func(n int, scale float32) string {
+		dir := t.TempDir()
+		x := interp.Make(onnx.Float, n, 16)
+		for i := range x.Floats() {
+			x.Floats()[i] = scale * float32(math.Sin(float64(i)))
+		}
+		if err := dataset.WriteNpy(filepath.Join(dir, "x.npy"), x); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	inputs, calibDir := write(3, 50), write(2, 0.5)
+	// inputScale is the scale of the graph input's QuantizeLinear.
+	inputScale := func(q *onnx.Model) float32 {
+		for _, n := range q.Graph.Nodes {
+			if n.OpType == "QuantizeLinear" && n.Input(0).Name == "x" {
+				f, err := passes.ConstTensor(n.Input(1)).AsFloat32()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f[0]
+			}
+		}
+		t.Fatal("input x not quantized")
+		return 0
+	}
+	scales := map[string]float32{}
+	for _, tc := range []struct {
+		name, spec, inputs, origin string
+	}{
+		{"random", "quantize(report=2)", "", "64 seeded random samples"},
+		{"--inputs", "quantize(report=2)", inputs, "--inputs " + inputs + " (3 samples)"},
+		{"calib= over --inputs", "quantize(report=2,calib=" + calibDir + ")", inputs, "calib=" + calibDir + " (2 samples)"},
+	} {
+		q, log, rep := quantizeCfg(t, m, tc.spec, passes.Config{Inputs: tc.inputs})
+		if rep == nil || rep.Calibration != tc.origin || !strings.Contains(log, "calibrated 2 activations on "+tc.origin) {
+			t.Errorf("%s: report %+v, log:\n%s\nwant calibration %q", tc.name, rep, log, tc.origin)
+		}
+		scales[tc.name] = inputScale(q)
+	}
+	// The data really is used: inputs 100 times larger, a larger scale.
+	if !(scales["--inputs"] > 10*scales["random"] && scales["calib= over --inputs"] < scales["--inputs"]/10) {
+		t.Errorf("input scales %v: not calibrated on the data given", scales)
+	}
 }

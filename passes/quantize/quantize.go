@@ -22,11 +22,11 @@ func init() {
 		Options: []passes.Option{
 			{Name: "mode", Kind: passes.OptEnum, Default: "int8", Enum: []string{"int8", "int8-weights", "int4", "binary", "fp16"},
 				Doc: "int8: static QDQ of weights and activations; int8-weights/int4/binary: weights only; fp16: float16 weights and compute"},
-			{Name: "calib", Kind: passes.OptString, Default: "", Doc: "calibration data folder (empty: seeded random inputs, poor scales)"},
+			{Name: "calib", Kind: passes.OptString, Default: "", Doc: "calibration data folder (empty: the CLI's --inputs folder, else seeded random inputs, poor scales)"},
 			{Name: "method", Kind: passes.OptEnum, Default: "mse", Enum: []string{"mse", "minmax", "percentile", "entropy"},
 				Doc: "activation range calibration; mse: the range with the least quantization error (rounding + clipping) on the histogram"},
 			{Name: "percentile", Kind: passes.OptFloat, Default: "99.99", Doc: "percentile kept by method=percentile"},
-			{Name: "samples", Kind: passes.OptInt, Default: "0", Doc: "max calibration samples (0: the whole folder, or 64 random inputs)"},
+			{Name: "samples", Kind: passes.OptInt, Default: "0", Doc: "max calibration samples (0: the whole folder, or 64 seeded random inputs)"},
 			{Name: "exclude", Kind: passes.OptList, Default: "", Doc: "node names or op types left in float"},
 			{Name: "per_channel", Kind: passes.OptBool, Default: "true", Doc: "one weight scale per output channel (opset >= 13)"},
 			{Name: "symmetric", Kind: passes.OptEnum, Default: "auto", Enum: []string{"auto", "true", "false"},
@@ -116,9 +116,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	// The float model, kept for the fallback and the per-layer error report.
 	var float *onnx.Model
 	if cfg.report > 0 || cfg.minCosine > 0 {
-		if float, err = cloneModel(m); err != nil {
-			return 0, err
-		}
+		float = m.Clone()
 	}
 	var n int
 	switch cfg.mode {
@@ -152,12 +150,13 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 			c.Logf("per-layer error report failed: %v", err)
 		} else {
 			rep.Fallback, fb = fb, nil
+			rep.Calibration = q.origin
 			rep.log(c)
 			c.Detail(rep)
 		}
 	}
 	if fb != nil { // no per-layer report: the fallback alone
-		rep := &Report{Mode: cfg.mode, Target: cfg.target, Method: methodText(cfg), Fallback: fb}
+		rep := &Report{Mode: cfg.mode, Target: cfg.target, Method: methodText(cfg), Calibration: q.origin, Fallback: fb}
 		c.Detail(rep)
 	}
 	return n, nil
@@ -175,6 +174,8 @@ type quantizer struct {
 	layers []layer
 	// acts are the activations that got a Q/DQ pair (mode=int8).
 	acts []*onnx.Value
+	// origin says what calibrated the activations (mode=int8).
+	origin string
 }
 
 type dqKey struct {
@@ -249,14 +250,15 @@ func (q *quantizer) static() (int, error) {
 			}
 		}
 	}
-	if cfg.calib == "" {
-		c.Logf("warning: no calib= folder: calibrating on seeded random inputs; activation scales will be poor for real data")
-	}
-	stats, samples, err := calibrate(c, q.m, names, chanAxis, cfg)
+	stats, samples, origin, err := calibrate(c, q.m, names, chanAxis, cfg)
 	if err != nil {
 		return 0, err
 	}
-	c.Logf("calibrated %d activations on %d samples (%s)", len(names), samples, methodText(cfg))
+	q.origin = origin
+	c.Logf("calibrated %d activations on %s, %d read (%s)", len(names), origin, samples, methodText(cfg))
+	if cfg.calib == "" && c.Inputs == "" {
+		c.Logf("warning: no calib= folder or --inputs: calibrated on seeded random inputs; activation scales will be poor for real data")
+	}
 	params := map[*onnx.Value]qparams{}
 	for _, t := range p.acts {
 		lo, hi := stats[t.Name].rangeFor(cfg.method, cfg.percentile, cfg.symmetric)

@@ -56,7 +56,7 @@ func loadModel(t testing.TB, name string) (*onnx.Model, int64) {
 // slim runs a pipeline on a copy of m, as `onnxslim --passes SPEC` would.
 func slim(t testing.TB, m *onnx.Model, floatBytes int64, spec string) *result {
 	t.Helper()
-	cp := clone(t, m)
+	cp := m.Clone()
 	p, err := passes.Parse(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -85,19 +85,6 @@ func slim(t testing.TB, m *onnx.Model, floatBytes int64, spec string) *result {
 
 func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
-}
-
-func clone(t testing.TB, m *onnx.Model) *onnx.Model {
-	t.Helper()
-	b, err := onnx.Encode(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := onnx.Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cp
 }
 
 // accuracy evaluates a classifier on a labelled folder, batches in parallel.
@@ -270,7 +257,7 @@ func defaultPipeline(t testing.TB, name string) (*onnx.Model, int64) {
 	prepared.Lock()
 	defer prepared.Unlock()
 	if m, ok := prepared.models[name]; ok {
-		return clone(t, m), prepared.sizes[name]
+		return m.Clone(), prepared.sizes[name]
 	}
 	m, size := loadModel(t, name)
 	r := slim(t, m, size, "default")
@@ -278,7 +265,7 @@ func defaultPipeline(t testing.TB, name string) (*onnx.Model, int64) {
 		prepared.models, prepared.sizes = map[string]*onnx.Model{}, map[string]int64{}
 	}
 	prepared.models[name], prepared.sizes[name] = r.model, size
-	return clone(t, r.model), size
+	return r.model.Clone(), size
 }
 
 // agreement is how close ONNX Runtime's output is to the interpreter's:
@@ -777,7 +764,7 @@ func peakHeap(f func()) uint64 {
 // output, float32), the unit that unbounded calibration would multiply.
 func activationBytes(t testing.TB, m *onnx.Model) int64 {
 	t.Helper()
-	cp := clone(t, m)
+	cp := m.Clone()
 	if _, err := interp.InferShapes(cp, interp.ShapeOptions{}); err != nil {
 		t.Fatal(err)
 	}

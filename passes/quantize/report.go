@@ -2,13 +2,12 @@ package quantize
 
 import (
 	"fmt"
-	"math"
 	"sort"
-	"sync"
 
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
+	"github.com/onnxslim/onnxslim/passes/calib"
 )
 
 // Report is the per-layer error of a quantized model against the float
@@ -17,12 +16,16 @@ import (
 // and the cosine similarity of the two activations. The pass hands it to
 // passes.Context.Detail (the CLI's --json) and logs the worst layers.
 type Report struct {
-	Mode    string       `json:"mode"`
-	Target  string       `json:"target,omitempty"`
-	Method  string       `json:"method,omitempty"`
-	Samples int          `json:"samples"`
-	Layers  []LayerError `json:"layers"`
-	Outputs []LayerError `json:"outputs"`
+	Mode    string `json:"mode"`
+	Target  string `json:"target,omitempty"`
+	Method  string `json:"method,omitempty"`
+	Samples int    `json:"samples"`
+	// Calibration says what calibrated the activations (mode=int8) and
+	// MeasuredOn what the errors below were measured on (calib.Source.Origin).
+	Calibration string       `json:"calibration,omitempty"`
+	MeasuredOn  string       `json:"measured_on,omitempty"`
+	Layers      []LayerError `json:"layers"`
+	Outputs     []LayerError `json:"outputs"`
 	// Fallback is what min_cosine did (absent when it is off).
 	Fallback *Fallback `json:"fallback,omitempty"`
 }
@@ -37,53 +40,11 @@ type LayerError struct {
 	MaxAbsErr float64 `json:"max_abs_err"`
 }
 
-// errAcc accumulates the sums behind LayerError over batches.
-type errAcc struct {
-	mu               sync.Mutex
-	aa, bb, ab, dd   float64
-	maxAbs           float64
-	mismatchedShapes bool
-}
-
-func (e *errAcc) add(a, b []float32) {
-	if len(a) != len(b) {
-		e.mu.Lock()
-		e.mismatchedShapes = true
-		e.mu.Unlock()
-		return
-	}
-	var aa, bb, ab, dd, mx float64
-	for i := range a {
-		x, y := float64(a[i]), float64(b[i])
-		aa += x * x
-		bb += y * y
-		ab += x * y
-		d := x - y
-		dd += d * d
-		mx = max(mx, math.Abs(d))
-	}
-	e.mu.Lock()
-	e.aa, e.bb, e.ab, e.dd = e.aa+aa, e.bb+bb, e.ab+ab, e.dd+dd
-	e.maxAbs = max(e.maxAbs, mx)
-	e.mu.Unlock()
-}
-
-func (e *errAcc) result(le LayerError) LayerError {
-	if e.mismatchedShapes {
-		le.RelL2, le.Cosine = math.NaN(), math.NaN()
-		return le
-	}
-	le.MaxAbsErr = e.maxAbs
-	switch {
-	case e.aa == 0 && e.dd == 0:
-		le.RelL2, le.Cosine = 0, 1
-	case e.aa == 0:
-		le.RelL2, le.Cosine = math.Inf(1), 0
-	default:
-		le.RelL2 = math.Sqrt(e.dd / e.aa)
-		if e.bb > 0 {
-			le.Cosine = e.ab / math.Sqrt(e.aa*e.bb)
-		}
+// layerError fills in le's figures from a Diff.
+func layerError(d *calib.Diff, le LayerError) LayerError {
+	le.RelL2, le.Cosine, le.MaxAbsErr = d.Result()
+	if d.ShapesDiffer() {
+		le.MaxAbsErr = 0 // as before: the error and cosine (NaN) say it
 	}
 	return le
 }
@@ -96,7 +57,7 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 		fNames = append(fNames, l.float)
 		qNames = append(qNames, l.quant.Name)
 	}
-	fm, fIdx, err := withOutputs(float, fNames)
+	fm, fIdx, err := calib.WithOutputs(float, fNames)
 	if err != nil {
 		return nil, fmt.Errorf("float model: %w", err)
 	}
@@ -104,7 +65,7 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 	if err != nil {
 		return nil, fmt.Errorf("quantized model: %w", err)
 	}
-	qm, qIdx, err := withOutputs(folded, qNames)
+	qm, qIdx, err := calib.WithOutputs(folded, qNames)
 	if err != nil {
 		return nil, fmt.Errorf("quantized model: %w", err)
 	}
@@ -116,14 +77,14 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 	if err != nil {
 		return nil, fmt.Errorf("quantized model: %w", err)
 	}
-	src, err := openSource(c, fs.Inputs(), cfg.calib, cfg.report)
+	src, err := calib.Open(c, float, cfg.calib, cfg.report)
 	if err != nil {
 		return nil, err
 	}
-	defer src.close()
+	defer src.Close()
 	nOut := len(float.Graph.Outputs)
-	accs := make([]errAcc, len(layers)+nOut)
-	samples, err := stream(c, src, func(_ int, in map[string]*interp.Tensor) error {
+	accs := make([]calib.Diff, len(layers)+nOut)
+	samples, err := calib.Stream(c, src, func(_ int, in map[string]*interp.Tensor) error {
 		fo, err := fs.Run(in)
 		if err != nil {
 			return fmt.Errorf("float model: %w", err)
@@ -132,7 +93,7 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 		if err != nil {
 			return fmt.Errorf("quantized model: %w", err)
 		}
-		pair := func(acc *errAcc, a, b *interp.Tensor) error {
+		pair := func(acc *calib.Diff, a, b *interp.Tensor) error {
 			x, err := interp.AsFloat32(a)
 			if err != nil {
 				return nil // not a float tensor: nothing to compare
@@ -141,7 +102,7 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 			if err != nil {
 				return nil
 			}
-			acc.add(x, y)
+			acc.Add(x, y)
 			return nil
 		}
 		for i := range layers {
@@ -159,15 +120,15 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Mode: cfg.mode, Samples: samples}
+	rep := &Report{Mode: cfg.mode, Samples: samples, MeasuredOn: src.Origin()}
 	if cfg.mode == "int8" {
 		rep.Target, rep.Method = cfg.target, methodText(cfg)
 	}
 	for i, l := range layers {
-		rep.Layers = append(rep.Layers, accs[i].result(LayerError{Node: l.node, Op: l.op, Tensor: l.float}))
+		rep.Layers = append(rep.Layers, layerError(&accs[i], LayerError{Node: l.node, Op: l.op, Tensor: l.float}))
 	}
 	for i, v := range float.Graph.Outputs {
-		rep.Outputs = append(rep.Outputs, accs[len(layers)+i].result(LayerError{Tensor: v.Name}))
+		rep.Outputs = append(rep.Outputs, layerError(&accs[len(layers)+i], LayerError{Tensor: v.Name}))
 	}
 	return rep, nil
 }
@@ -175,7 +136,7 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 // log prints the graph outputs' error and the layers that hurt most.
 func (r *Report) log(c *passes.Context) {
 	for _, o := range r.Outputs {
-		c.Logf("output %s vs float on %d calibration samples: rel_l2 %.4g cosine %.6f", o.Tensor, r.Samples, o.RelL2, o.Cosine)
+		c.Logf("output %s vs float on %s: rel_l2 %.4g cosine %.6f", o.Tensor, r.MeasuredOn, o.RelL2, o.Cosine)
 	}
 	worst := append([]LayerError(nil), r.Layers...)
 	sort.SliceStable(worst, func(i, j int) bool { return worst[i].RelL2 > worst[j].RelL2 })

@@ -5,7 +5,11 @@
 // (tools/ort/bench.js, a long-lived node process) so that load from other
 // processes falls on both alike, and prints the medians per run.
 //
-//	go run ./tools/bench [-rounds 7] [-batch 3] [-threads 1,2] [-models a,b]
+//	go run ./tools/bench [-rounds 7] [-batch 3] [-threads 1,2] [-models a,b] [-real DIR] [-dim NAME=V,...]
+//
+// Models of the real-models corpus (-real, every *.onnx there) run on
+// seeded random inputs from their declared shapes (-dim fixes symbolic
+// dimensions), written once as input_N.pb for ONNX Runtime to read.
 package main
 
 import (
@@ -23,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/interp/simd"
@@ -35,27 +40,59 @@ func main() {
 	threadList := flag.String("threads", "1,2", "thread counts")
 	modelList := flag.String("models", "resnet18_op13,mobilenet_v2_op13,transformer_op14,lstm_op13", "models under the shared models folder")
 	gemm := flag.Bool("gemm", true, "also measure SGEMM against the FMA peak")
+	realDir := flag.String("real", "", "also time every *.onnx in `DIR` (the real-models corpus) on seeded random inputs")
+	dimList := flag.String("dim", "", "symbolic dimensions for -real models, `NAME=V,...`")
 	flag.DurationVar(&settle, "settle", 20*time.Millisecond, "pause between the two runtimes' batches, so that neither's spinning threads (ORT's pool, the interpreter's helpers) take cores from the other")
 	flag.Parse()
 	root := filepath.Join(testdata.Root(), "models")
+	type model struct{ name, file, inputs string }
+	var models []model
+	for _, name := range strings.Split(*modelList, ",") {
+		if name != "" {
+			models = append(models, model{name, filepath.Join(root, name, "model.onnx"), filepath.Join(root, name, "test_data_set_0")})
+		}
+	}
+	if *realDir != "" {
+		dims, err := parseDims(*dimList)
+		if err != nil {
+			fatal(err)
+		}
+		files, _ := filepath.Glob(filepath.Join(*realDir, "*.onnx"))
+		if len(files) == 0 {
+			fatal(fmt.Errorf("-real %s: no .onnx files (run `make real-models`)", *realDir))
+		}
+		tmp, err := os.MkdirTemp("", "bench-inputs-")
+		if err != nil {
+			fatal(err)
+		}
+		defer os.RemoveAll(tmp)
+		for _, f := range files {
+			name := strings.TrimSuffix(filepath.Base(f), ".onnx")
+			dir := filepath.Join(tmp, name)
+			if err := randomInputs(f, dir, dims); err != nil {
+				fatal(fmt.Errorf("%s: %w", f, err))
+			}
+			models = append(models, model{name, f, dir})
+		}
+	}
 	fmt.Printf("load average before: %s\n", loadavg())
-	fmt.Printf("simd kernels: accelerated=%v, GOMAXPROCS=%d\n\n", simd.Accelerated(), runtime.GOMAXPROCS(0))
-	fmt.Printf("%-20s %7s %12s %12s %8s %10s %10s\n", "model", "threads", "interp ms", "ORT ms", "ratio", "interp min", "ORT min")
+	fmt.Printf("CPU: %s; simd kernels: %s (levels here: %s), GOMAXPROCS=%d\n\n", cpuName(), simd.Level(), strings.Join(simd.Levels(), ", "), runtime.GOMAXPROCS(0))
+	fmt.Printf("%-24s %7s %12s %12s %8s %10s %10s\n", "model", "threads", "interp ms", "ORT ms", "ratio", "interp min", "ORT min")
 	failed := false
 	for _, ts := range strings.Split(*threadList, ",") {
 		th, err := strconv.Atoi(ts)
 		if err != nil {
 			fatal(err)
 		}
-		for _, name := range strings.Split(*modelList, ",") {
-			it, ort, err := compare(filepath.Join(root, name), th, *rounds, *batch)
+		for _, md := range models {
+			it, ort, err := compare(md.file, md.inputs, th, *rounds, *batch)
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+				fmt.Fprintf(os.Stderr, "%s: %v\n", md.name, err)
 				failed = true
 				continue
 			}
 			mi, mo := median(it), median(ort)
-			fmt.Printf("%-20s %7d %12.2f %12.2f %8.2f %10.2f %10.2f\n", name, th, mi, mo, mi/mo, slices.Min(it), slices.Min(ort))
+			fmt.Printf("%-24s %7d %12.2f %12.2f %8.2f %10.2f %10.2f\n", md.name, th, mi, mo, mi/mo, slices.Min(it), slices.Min(ort))
 		}
 	}
 	fmt.Printf("\nload average after: %s\n", loadavg())
@@ -73,8 +110,8 @@ var settle time.Duration
 
 // compare times one model: rounds × (batch interp runs, batch ORT runs),
 // alternating which goes first.
-func compare(dir string, threads, rounds, batch int) (interpMS, ortMS []float64, err error) {
-	m, err := onnx.Load(filepath.Join(dir, "model.onnx"))
+func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []float64, err error) {
+	m, err := onnx.Load(file)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -82,7 +119,6 @@ func compare(dir string, threads, rounds, batch int) (interpMS, ortMS []float64,
 	if err != nil {
 		return nil, nil, err
 	}
-	set := filepath.Join(dir, "test_data_set_0")
 	feeds := map[string]*interp.Tensor{}
 	for i, v := range sess.Inputs() {
 		b, err := os.ReadFile(filepath.Join(set, fmt.Sprintf("input_%d.pb", i)))
@@ -97,7 +133,7 @@ func compare(dir string, threads, rounds, batch int) (interpMS, ortMS []float64,
 			return nil, nil, err
 		}
 	}
-	ort, err := startORT(filepath.Join(dir, "model.onnx"), set, threads)
+	ort, err := startORT(file, set, threads)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -197,7 +233,7 @@ func gemmTable() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	peak := fmaPeak()
-	fmt.Printf("single-core FMA peak: %.1f GFLOP/s (best of 2000 short runs of a 12-accumulator loop)\n", peak)
+	fmt.Printf("single-core FMA peak (%s): %.1f GFLOP/s (best of 2000 short runs of a 12-accumulator loop)\n", simd.Level(), peak)
 	fmt.Printf("%-22s %12s %12s %12s %11s %11s\n", "SGEMM (1 thread)", "median GF/s", "best GF/s", "GF/cpu-s", "best %peak", "cpu %peak")
 	for _, s := range []struct {
 		name    string
@@ -298,4 +334,58 @@ func moduleRoot() string {
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, err)
 	os.Exit(1)
+}
+
+// randomInputs writes seeded random inputs for the model in file to dir as
+// input_N.pb, in the order of the model's inputs.
+func randomInputs(file, dir string, dims map[string]int64) error {
+	m, err := onnx.Load(file)
+	if err != nil {
+		return err
+	}
+	sess, err := interp.NewSession(m, interp.Options{})
+	if err != nil {
+		return err
+	}
+	feeds, err := dataset.Random(sess.Inputs(), 1, dims)
+	if err != nil {
+		return err
+	}
+	var names []string
+	var ts []*interp.Tensor
+	for _, v := range sess.Inputs() {
+		names = append(names, v.Name)
+		ts = append(ts, feeds[v.Name])
+	}
+	return dataset.WritePB(dir, "input", names, ts)
+}
+
+func parseDims(list string) (map[string]int64, error) {
+	dims := map[string]int64{}
+	for _, kv := range strings.Split(list, ",") {
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if !ok || err != nil || n < 1 {
+			return nil, fmt.Errorf("-dim %q: want NAME=POSITIVE", kv)
+		}
+		dims[k] = n
+	}
+	return dims, nil
+}
+
+// cpuName is the model name /proc/cpuinfo gives, for the report.
+func cpuName() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
 }

@@ -26,6 +26,7 @@ async function main() {
     graphOptimizationLevel: 'all',
     intraOpNumThreads: Number(threadsArg),
     interOpNumThreads: 1,
+    logSeverityLevel: 3, // errors only: IR 4 exports warn once per initializer-input
   });
   const feeds = {};
   session.inputNames.forEach((name, i) => {

@@ -37,6 +37,9 @@ func main() {
 	// VMAXPS returns its second source when either is NaN: a NaN in a
 	// keeps b (max pooling skips NaN taps).
 	binary("maxSkipNaNAVX", "dst[i] = a[i] if a[i] > b[i], else b[i]", func(a, b Op, d VecVirtual) { VMAXPS(b, a, d) })
+	// PRelu / LeakyRelu: x where x < 0 is false (NaN and -0 pass through), else x·s.
+	binary("preluAVX", "dst[i] = a[i]·b[i] if a[i] < 0, else a[i]", func(a, b Op, d VecVirtual) { prelu(a.(VecVirtual), b, d) })
+	withScalar("leakyAVX", "dst[i] = x[i]·c if x[i] < 0, else x[i]", func(x, c VecVirtual) { prelu(x, c, x) })
 	axpy()
 	scaleShift()
 	biasClip()
@@ -56,6 +59,18 @@ func main() {
 	dwKernel("dwRow3s2AVX", 2, false)
 	dwKernel("dwPlane3s1AVX", 1, true)
 	dwKernel("dwPlane3s2AVX", 2, true)
+	dwTaps("dwTapsAVX", false)
+	sumTaps("sumTapsAVX", false)
+	evens()
+	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
+	fmaPeak512()
+	for m := 1; m <= 6; m++ {
+		gemmKernel512(m)
+	}
+	gemmKernel512x12()
+	gemmKernel512x12x16()
+	dwTaps("dwTapsAVX512", true)
+	sumTaps("sumTapsAVX512", true)
 	Generate()
 }
 
@@ -1084,4 +1099,14 @@ func dwKernel(name string, s int, plane bool) {
 		Label(name + "_done")
 	}
 	end()
+}
+
+// prelu sets d = x·s where x < 0, else x (VCMPPS predicate 1, LT_OS: false
+// for NaN and for -0, which pass through unchanged).
+func prelu(x VecVirtual, s Op, d VecVirtual) {
+	t, z, m := YMM(), YMM(), YMM()
+	VMULPS(s, x, t)
+	VXORPS(z, z, z)
+	VCMPPS(Imm(1), z, x, m)
+	VBLENDVPS(m, t, x, d)
 }

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/onnxslim/onnxslim/internal/conformance"
+	"github.com/onnxslim/onnxslim/internal/ort"
+	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// corpusModel is a model of the corpus and, when the corpus ships them, its
+// real inputs (a backend-test folder).
+type corpusModel struct {
+	name, path, inputs string
+}
+
+func corpusModels(t *testing.T) []corpusModel {
+	var ms []corpusModel
+	real, _ := filepath.Glob(filepath.Join(testdata.RealModels(t), "*.onnx"))
+	for _, p := range real {
+		ms = append(ms, corpusModel{name: strings.TrimSuffix(filepath.Base(p), ".onnx"), path: p})
+	}
+	shared, _ := filepath.Glob(filepath.Join(testdata.Models(t), "*", "model.onnx"))
+	for _, p := range shared {
+		c := corpusModel{name: filepath.Base(filepath.Dir(p)), path: p}
+		if set := filepath.Join(filepath.Dir(p), "test_data_set_0"); exists(set) {
+			c.inputs = set
+		}
+		ms = append(ms, c)
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].name < ms[j].name })
+	if len(ms) < 18 {
+		t.Errorf("the corpus has %d models, want the 10 real models and the 8 shared ones", len(ms))
+	}
+	return ms
+}
+
+// TestCorpus is issue 13's acceptance on models nobody here wrote: for every
+// model of the real-models corpus and ../shared/models, with no flags but -o,
+// the default pipeline writes a verified model (also verified on the
+// corpus's real inputs where it has them); run, verify and
+// quantize(mode=int8) work; ONNX Runtime with its optimizations off runs the
+// output with the interpreter's outputs for the original; and the output has
+// no more nodes than ONNX Runtime's basic level leaves. Each check is a
+// subtest, so a failure names the model and the check. Slow (minutes): it
+// runs with ONNXSLIM_CORPUS=1 (make corpus).
+func TestCorpus(t *testing.T) {
+	if os.Getenv("ONNXSLIM_CORPUS") == "" {
+		t.Skip("the corpus test takes minutes: run `make corpus` (ONNXSLIM_CORPUS=1)")
+	}
+	ort.Require(t)
+	var table []string
+	for _, cm := range corpusModels(t) {
+		t.Run(cm.name, func(t *testing.T) {
+			row := corpusCheck(t, cm)
+			table = append(table, row)
+		})
+	}
+	t.Logf("\n| model | nodes in | onnxslim | ORT basic |\n|---|---:|---:|---:|\n%s", strings.Join(table, "\n"))
+}
+
+func corpusCheck(t *testing.T, cm corpusModel) string {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.onnx")
+	gen := filepath.Join(dir, "generated")
+	nodes := func(p string) int {
+		m, err := onnx.Load(p)
+		if err != nil {
+			return -1
+		}
+		return len(m.Graph.Nodes)
+	}
+	step := func(name string, args ...string) bool {
+		return t.Run(name, func(t *testing.T) {
+			if code, _, stderr := runCLI(t, args...); code != 0 {
+				t.Errorf("onnxslim %s: exit %d: %s", strings.Join(args, " "), code, stderr)
+			}
+		})
+	}
+	// run on generated inputs writes them with the interpreter's outputs:
+	// the reference for ONNX Runtime below.
+	ranGen := step("run", "run", cm.path, "--out", gen, "-q")
+	wroteOut := step("default", cm.path, "-o", out)
+	if cm.inputs != "" {
+		outReal := filepath.Join(dir, "out-real.onnx")
+		if step("default --inputs", cm.path, "-o", outReal, "--inputs", cm.inputs) {
+			t.Run("ort --inputs", func(t *testing.T) {
+				// The shipped expected outputs against ONNX Runtime on the output.
+				got, err := ort.RunErr(outReal, cm.inputs, filepath.Join(dir, "ort-real"), "--optimize", "disabled")
+				if err != nil {
+					t.Fatal(err)
+				}
+				compareORT(t, outReal, got, cm.inputs)
+			})
+		}
+		step("run --inputs", "run", cm.path, "--inputs", cm.inputs, "--out", filepath.Join(dir, "real-run"), "-q")
+	}
+	if wroteOut {
+		step("verify", "verify", cm.path, out, "-q")
+	}
+	step("quantize", cm.path, "-o", filepath.Join(dir, "int8.onnx"), "--passes", "quantize(mode=int8)", "-q")
+
+	ortNodes := -1
+	t.Run("ort", func(t *testing.T) {
+		if !ranGen || !wroteOut {
+			t.Skip("needs run's inputs and the default pipeline's output")
+		}
+		basic := filepath.Join(dir, "ort-basic.onnx")
+		if _, err := ort.RunErr(cm.path, gen, filepath.Join(dir, "ort-ref"), "--optimize", "basic", "--optimized-out", basic); err != nil {
+			t.Fatalf("ORT on the original: %v", err)
+		}
+		ortNodes = nodes(basic)
+		got, err := ort.RunErr(out, gen, filepath.Join(dir, "ort-out"), "--optimize", "disabled")
+		if err != nil {
+			t.Fatalf("ORT on onnxslim's output: %v", err)
+		}
+		compareORT(t, out, got, gen)
+		if n := nodes(out); n > ortNodes {
+			t.Errorf("%d nodes after the default pipeline, ONNX Runtime's basic level leaves %d", n, ortNodes)
+		}
+	})
+	return fmt.Sprintf("| %s | %d | %d | %d |", cm.name, nodes(cm.path), nodes(out), ortNodes)
+}
+
+// compareORT compares ONNX Runtime's outputs of model with the output_N.pb of
+// dir by the lossless element-wise bound.
+func compareORT(t *testing.T, model string, got []*onnx.Tensor, dir string) {
+	t.Helper()
+	m, err := onnx.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(m.Graph.Outputs) {
+		t.Fatalf("ONNX Runtime gave %d outputs, the model has %d", len(got), len(m.Graph.Outputs))
+	}
+	for i, v := range m.Graph.Outputs {
+		want, err := conformance.ReadDatum(filepath.Join(dir, fmt.Sprintf("output_%d.pb", i)), v.Type)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := interp.FromONNX(got[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conformance.Compare(g, want, 1e-4, 1e-4); err != nil {
+			t.Errorf("output %d %q: ONNX Runtime on %s vs %s: %v", i, v.Name, filepath.Base(model), dir, err)
+		}
+	}
+}

@@ -1,0 +1,212 @@
+package dataset
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// dimRole is what a free input dimension most likely measures, guessed from
+// its name and place; it decides the first value tried and how it grows.
+type dimRole int8
+
+const (
+	roleBatch    dimRole = iota // samples: 1, never grown
+	roleSpatial                 // image height or width: 224, then larger
+	roleSequence                // time steps, tokens, audio samples: 64, doubling
+)
+
+// Starting values and growth of the dims FitDims tries.
+var (
+	spatialSteps  = []int64{224, 256, 320, 512, 640, 1024}
+	sequenceSteps = []int64{64, 128, 256, 512, 1024, 2048, 4096, 16000, 32768}
+)
+
+// FreeDim is an input dimension generated inputs must choose a value for.
+type FreeDim struct {
+	Key   string // the symbol, or UnknownDimKey for an unnamed dimension
+	Where string // the first input and axis it appears at, e.g. x[3]
+	role  dimRole
+}
+
+// FreeDims lists the symbolic and unknown dimensions of inputs that dims does
+// not fix, in input order.
+func FreeDims(inputs []*onnx.Value, dims map[string]int64) []FreeDim {
+	var out []FreeDim
+	seen := map[string]bool{}
+	for _, v := range inputs {
+		if v.Type == nil || v.Type.Kind != onnx.TypeTensor || !v.Type.HasShape() {
+			continue
+		}
+		rank := len(v.Type.Shape)
+		for axis, d := range v.Type.Shape {
+			key := d.Param
+			switch d.Kind {
+			case onnx.DimValue:
+				continue
+			case onnx.DimUnknown:
+				key = UnknownDimKey(v.Name, axis)
+			}
+			if seen[key] || dims[key] > 0 {
+				continue
+			}
+			seen[key] = true
+			out = append(out, FreeDim{Key: key, Where: UnknownDimKey(v.Name, axis), role: guessRole(d.Param, axis, rank)})
+		}
+	}
+	return out
+}
+
+// guessRole reads a dimension's name (batch, height, width, sequence, …),
+// falling back on its place: axis 0 is a batch, the last two axes of a rank-4
+// input are spatial, other axes a sequence.
+func guessRole(name string, axis, rank int) dimRole {
+	n := strings.ToLower(name)
+	has := func(words ...string) bool {
+		for _, w := range words {
+			if strings.Contains(n, w) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("batch") || n == "n" || n == "b" || n == "bs":
+		return roleBatch
+	case has("height", "width") || n == "h" || n == "w":
+		return roleSpatial
+	case has("seq", "len", "time", "frame", "sample", "token", "step") || n == "t" || n == "l":
+		return roleSequence
+	case axis == 0:
+		return roleBatch
+	case rank == 4 && axis >= 2:
+		return roleSpatial
+	}
+	return roleSequence
+}
+
+func (d FreeDim) value(step int) (int64, bool) {
+	steps := sequenceSteps
+	switch d.role {
+	case roleBatch:
+		return 1, step == 0
+	case roleSpatial:
+		steps = spatialSteps
+	}
+	if step >= len(steps) {
+		return steps[len(steps)-1], false
+	}
+	return steps[step], true
+}
+
+// FitError says that no dims tried let the model run; it lists the input
+// shapes of each try and what the user can do.
+type FitError struct {
+	Tried []string // "x [1,3,224,224], sr [] → error"
+	Free  []FreeDim
+	Last  error
+}
+
+func (e *FitError) Error() string {
+	var keys []string
+	for _, d := range e.Free {
+		keys = append(keys, d.Key+"=VALUE")
+	}
+	fix := "give real inputs with --inputs DIR, set an input that selects a mode with --fill NAME=VALUE"
+	if len(keys) > 0 {
+		fix = "fix the dims with --dim " + strings.Join(keys, " --dim ") + ", " + fix
+	}
+	return fmt.Sprintf("the original model could not run on generated inputs; tried %s (%s, or skip verification with --no-verify)",
+		strings.Join(e.Tried, "; "), fix)
+}
+
+func (e *FitError) Unwrap() error { return e.Last }
+
+// FitDims chooses values for the free dimensions of inputs: first the hints
+// their names give (batch 1, height/width 224, sequence 64), then spatial and
+// sequence dims grown together, step by step, until try (a run of the
+// model on inputs generated with those dims) succeeds. It returns dims with
+// the chosen values added and a line describing them ("" when no dim was
+// free). try's error is returned unchanged when it is not about the inputs
+// (errors.Is(err, stop) for any stop in stops: a cancelled context).
+func FitDims(inputs []*onnx.Value, dims map[string]int64, fill map[string]float64, try func(map[string]int64) error, stops ...error) (map[string]int64, string, error) {
+	free := FreeDims(inputs, dims)
+	if len(free) == 0 {
+		return dims, "", nil
+	}
+	if !slices.ContainsFunc(free, func(d FreeDim) bool { return d.role != roleBatch }) {
+		// Only batch dims: 1 is the choice; the model's own run reports a failure.
+		cand := maps.Clone(dims)
+		if cand == nil {
+			cand = map[string]int64{}
+		}
+		for _, d := range free {
+			cand[d.Key] = 1
+		}
+		return cand, describeDims(free, cand, 0), nil
+	}
+	fe := &FitError{Free: free}
+	for step := 0; ; step++ {
+		cand := maps.Clone(dims)
+		if cand == nil {
+			cand = map[string]int64{}
+		}
+		grew := false
+		for _, d := range free {
+			v, more := d.value(step)
+			cand[d.Key] = v
+			grew = grew || more
+		}
+		if !grew {
+			return nil, "", fe
+		}
+		err := try(cand)
+		if err == nil {
+			return cand, describeDims(free, cand, step), nil
+		}
+		for _, s := range stops {
+			if errors.Is(err, s) {
+				return nil, "", err
+			}
+		}
+		msg := err.Error()
+		if len(msg) > 160 {
+			msg = msg[:160] + "…"
+		}
+		fe.Tried = append(fe.Tried, fmt.Sprintf("%s → %s", describeShapes(inputs, cand, fill), msg))
+		fe.Last = err
+	}
+}
+
+func describeDims(free []FreeDim, dims map[string]int64, step int) string {
+	var parts []string
+	for _, d := range free {
+		parts = append(parts, fmt.Sprintf("%s=%d", d.Key, dims[d.Key]))
+	}
+	how := "from their names and places"
+	if step > 0 {
+		how = fmt.Sprintf("grown %d times until the model ran", step)
+	}
+	return fmt.Sprintf("generated inputs use %s (%s; set them with --dim NAME=VALUE)", strings.Join(parts, ", "), how)
+}
+
+// describeShapes renders the inputs' concrete shapes: "x [1,3,224,224], sr = 16000".
+func describeShapes(inputs []*onnx.Value, dims map[string]int64, fill map[string]float64) string {
+	var parts []string
+	for _, v := range inputs {
+		shape, err := ConcreteShape(v, dims)
+		s := fmt.Sprintf("%s %v", v.Name, shape)
+		if err != nil {
+			s = v.Name + " ?"
+		}
+		if val, ok := fill[v.Name]; ok {
+			s += fmt.Sprintf(" = %g", val)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}

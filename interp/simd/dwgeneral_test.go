@@ -1,0 +1,235 @@
+package simd
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// dwPoint is one output of the scalar fallback, summed in ONNX Runtime's
+// order for any kernel size: taps (padding included, as zero products) in
+// groups of four, then a pair, then one, each group's sum added to the
+// running total (started at +0), then the bias.
+func dwPoint(x, w []float32, bias float32, p *ConvParams, oh, ow int) float32 {
+	taps := p.KH * p.KW
+	prod := func(k int) float32 {
+		i, j := k/p.KW, k%p.KW
+		ih := oh*p.StrideH - p.PadT + i*p.DilH
+		iw := ow*p.StrideW - p.PadL + j*p.DilW
+		v := float32(0)
+		if ih >= 0 && ih < p.H && iw >= 0 && iw < p.W {
+			v = x[ih*p.W+iw]
+		}
+		return float32(v * w[k])
+	}
+	acc := float32(0)
+	k := 0
+	for ; k+4 <= taps; k += 4 {
+		acc = prod(k) + prod(k+1) + prod(k+2) + prod(k+3) + acc
+	}
+	if taps-k >= 2 {
+		acc = prod(k) + prod(k+1) + acc
+		k += 2
+	}
+	if k < taps {
+		acc = prod(k) + acc
+	}
+	return acc + bias
+}
+
+// TestDepthwiseGeneralExact checks the general depthwise path at every
+// level against dwPoint, ONNX Runtime's summation order, bit for bit: any
+// kernel size (1-D ones too), unequal strides, dilations, asymmetric pads,
+// widths that leave every tail length.
+func TestDepthwiseGeneralExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	type shape struct{ kh, kw, sh, sw, dh, dw, pt, pl, pb, pr int }
+	shapes := []shape{
+		{5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, {5, 5, 2, 2, 1, 1, 2, 2, 2, 2}, {3, 3, 2, 1, 1, 1, 1, 1, 1, 1},
+		{3, 3, 1, 2, 1, 1, 1, 1, 1, 1}, {3, 3, 1, 1, 2, 2, 2, 2, 2, 2}, {7, 7, 1, 1, 1, 1, 3, 3, 3, 3},
+		{1, 9, 1, 1, 1, 1, 0, 4, 0, 4}, {9, 1, 1, 1, 1, 1, 4, 0, 4, 0}, {1, 5, 1, 3, 1, 2, 0, 1, 0, 0},
+		{3, 3, 3, 3, 1, 1, 0, 0, 2, 2}, {2, 4, 2, 3, 2, 1, 1, 0, 0, 3}, {3, 3, 2, 2, 1, 1, 0, 0, 1, 1},
+	}
+	checked := 0
+	defer func() {
+		if checked < 100 {
+			t.Errorf("only %d shapes checked", checked)
+		}
+	}()
+	for _, k := range twins() {
+		with(k, func() {
+			for _, s := range shapes {
+				for _, hw := range [][2]int{{1, 1}, {4, 7}, {9, 17}, {12, 33}, {20, 45}} {
+					p := ConvParams{C: 3, H: hw[0], W: hw[1], KH: s.kh, KW: s.kw, StrideH: s.sh, StrideW: s.sw,
+						PadT: s.pt, PadL: s.pl, DilH: s.dh, DilW: s.dw}
+					p.OutH = (p.H+s.pt+s.pb-(s.kh-1)*s.dh-1)/s.sh + 1
+					p.OutW = (p.W+s.pl+s.pr-(s.kw-1)*s.dw-1)/s.sw + 1
+					if p.OutH < 1 || p.OutW < 1 {
+						continue
+					}
+					x, w, b := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*p.KH*p.KW), randSlice(r, p.C)
+					x[0] = float32(math.NaN()) // NaN must reach exactly the outputs that read it
+					y := make([]float32, p.C*p.N())
+					DepthwiseConv2D(y, x, w, b, p, 2, nil)
+					checked++
+					for c := 0; c < p.C; c++ {
+						xc, wc := x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW]
+						for oh := 0; oh < p.OutH; oh++ {
+							for ow := 0; ow < p.OutW; ow++ {
+								want := dwPoint(xc, wc, b[c], &p, oh, ow)
+								got := y[c*p.N()+oh*p.OutW+ow]
+								if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+									t.Fatalf("%s %s: y[%d,%d,%d] = %v, want %v", k.name, fmt.Sprint(p), c, oh, ow, got, want)
+								}
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestGemm2Twins checks every level's two-panel kernel against two calls of
+// its own 16-column kernel, bit for bit (the 16-column kernels of the levels
+// are compared with each other by TestSgemmTwins).
+func TestGemm2Twins(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, k := range twins() {
+		for mrr := 1; mrr <= mr; mrr++ {
+			for _, kk := range []int{1, 3, 4, 7, 64, 129} {
+				a := randSlice(r, mrr*kk)
+				const bstride = 16*129 + 16
+				b := randSlice(r, 2*bstride)
+				for _, acc := range []bool{false, true} {
+					const ldc = 40
+					c0 := randSlice(r, mrr*ldc)
+					c1 := append([]float32(nil), c0...)
+					k.gemm2[mrr](kk, &a[0], &b[0], bstride, &c1[0], ldc, acc)
+					k.gemm[mrr](kk, &a[0], &b[0], &c0[0], ldc, acc)
+					k.gemm[mrr](kk, &a[0], &b[bstride], &c0[16], ldc, acc)
+					for i := range c0 {
+						if math.Float32bits(c0[i]) != math.Float32bits(c1[i]) {
+							t.Fatalf("%s mr=%d k=%d acc=%v: c[%d] = %v, want %v", k.name, mrr, kk, acc, i, c1[i], c0[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGemm12Twins checks every level's 12-row kernel against two calls of
+// its own two-panel kernel, bit for bit.
+func TestGemm12Twins(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, k := range twins() {
+		for _, kk := range []int{1, 3, 4, 5, 64, 130} {
+			const astride, bstride, ldc = 6*131 + 6, 16*131 + 16, 40
+			a := randSlice(r, 2*astride)
+			b := randSlice(r, 2*bstride)
+			for _, acc := range []bool{false, true} {
+				c0 := randSlice(r, 2*mr*ldc)
+				c1 := append([]float32(nil), c0...)
+				k.gemm12(kk, &a[0], astride, &b[0], bstride, &c1[0], ldc, acc)
+				k.gemm2[mr](kk, &a[0], &b[0], bstride, &c0[0], ldc, acc)
+				k.gemm2[mr](kk, &a[astride], &b[0], bstride, &c0[mr*ldc], ldc, acc)
+				for i := range c0 {
+					if math.Float32bits(c0[i]) != math.Float32bits(c1[i]) {
+						t.Fatalf("%s k=%d acc=%v: c[%d] = %v, want %v", k.name, kk, acc, i, c1[i], c0[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGemm12x16Twins checks every level's 12×16 kernel against two calls
+// of its own 6×16 kernel, bit for bit.
+func TestGemm12x16Twins(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	for _, k := range twins() {
+		for _, kk := range []int{1, 3, 4, 5, 64, 130} {
+			const astride, ldc = 6*131 + 6, 40
+			a, b := randSlice(r, 2*astride), randSlice(r, 16*131)
+			for _, acc := range []bool{false, true} {
+				c0 := randSlice(r, 2*mr*ldc)
+				c1 := append([]float32(nil), c0...)
+				k.gemm12x16(kk, &a[0], astride, &b[0], &c1[0], ldc, acc)
+				k.gemm[mr](kk, &a[0], &b[0], &c0[0], ldc, acc)
+				k.gemm[mr](kk, &a[astride], &b[0], &c0[mr*ldc], ldc, acc)
+				for i := range c0 {
+					if math.Float32bits(c0[i]) != math.Float32bits(c1[i]) {
+						t.Fatalf("%s k=%d acc=%v: c[%d] = %v, want %v", k.name, kk, acc, i, c1[i], c0[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestLevels(t *testing.T) {
+	t.Logf("levels: %v, active %s", Levels(), Level())
+	for _, name := range []string{"purego", "avx2", "avx512"} {
+		k := chooseLevel(name, false)
+		if name == "purego" && k != goKernels {
+			t.Fatalf("ONNXSLIM_SIMD=purego chose %s", k.name)
+		}
+		for _, l := range levels() {
+			if l.name == name && k != l {
+				t.Fatalf("ONNXSLIM_SIMD=%s chose %s although the CPU has it", name, k.name)
+			}
+		}
+	}
+	if chooseLevel("avx512", true) != goKernels {
+		t.Fatal("ONNXSLIM_NOSIMD=1 must win over ONNXSLIM_SIMD")
+	}
+}
+
+// TestSumPool2DExact checks the pooling window sums at every level against
+// the scalar loop (valid taps, row-major, from +0), bit for bit.
+func TestSumPool2DExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	type shape struct{ kh, kw, sh, sw, dh, dw, pt, pl, pb, pr int }
+	shapes := []shape{
+		{2, 2, 2, 2, 1, 1, 0, 0, 0, 0}, {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+		{5, 5, 3, 3, 1, 1, 2, 2, 2, 2}, {3, 2, 2, 1, 2, 1, 1, 0, 1, 1}, {7, 7, 7, 7, 1, 1, 0, 0, 3, 3},
+	}
+	for _, k := range twins() {
+		with(k, func() {
+			for _, s := range shapes {
+				for _, hw := range [][2]int{{3, 5}, {8, 8}, {15, 31}, {32, 32}} {
+					p := ConvParams{C: 3, H: hw[0], W: hw[1], KH: s.kh, KW: s.kw, StrideH: s.sh, StrideW: s.sw,
+						PadT: s.pt, PadL: s.pl, DilH: s.dh, DilW: s.dw}
+					p.OutH = (p.H+s.pt+s.pb-(s.kh-1)*s.dh-1)/s.sh + 1
+					p.OutW = (p.W+s.pl+s.pr-(s.kw-1)*s.dw-1)/s.sw + 1
+					if p.OutH < 1 || p.OutW < 1 {
+						continue
+					}
+					x := randSlice(r, p.C*p.H*p.W)
+					y := make([]float32, p.C*p.N())
+					SumPool2D(y, x, p, 2)
+					for c := 0; c < p.C; c++ {
+						for oh := 0; oh < p.OutH; oh++ {
+							for ow := 0; ow < p.OutW; ow++ {
+								var want float32
+								for i := 0; i < p.KH; i++ {
+									for j := 0; j < p.KW; j++ {
+										ih, iw := oh*p.StrideH-p.PadT+i*p.DilH, ow*p.StrideW-p.PadL+j*p.DilW
+										if ih >= 0 && ih < p.H && iw >= 0 && iw < p.W {
+											want += x[c*p.H*p.W+ih*p.W+iw]
+										}
+									}
+								}
+								if got := y[c*p.N()+oh*p.OutW+ow]; math.Float32bits(got) != math.Float32bits(want) {
+									t.Fatalf("%s %s: sum[%d,%d,%d] = %v, want %v", k.name, fmt.Sprint(p), c, oh, ow, got, want)
+								}
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}

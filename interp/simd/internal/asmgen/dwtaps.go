@@ -1,0 +1,501 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// dwTaps emits the general depthwise kernel: any number of taps, each a
+// contiguous run of the input at base+offs[t] (the caller lays strided and
+// dilated inputs out as phase planes so that every tap reads consecutive
+// floats for consecutive outputs):
+//
+//	dst[j] = bias + Σ_t w[t]·base[offs[t]+j]
+//
+// summed in ONNX Runtime's order (MLAS's M=1 kernel: unfused products, four
+// taps a group, each group's sum added to the running total started at +0,
+// then a pair, then one, then the bias) for j < len(dst) rounded down to 8.
+// With zmm, blocks of 16 run first, then one block of 8 with ymm.
+func dwTaps(name string, zmm bool) {
+	TEXT(name, NOSPLIT, "func(dst []float32, base *float32, offs []int32, w []float32, bias float32)")
+	Pragma("noescape")
+	Doc(name+": dst[j] = bias + Σ_t w[t]·base[offs[t]+j] for j < len(dst) rounded down to 8,",
+		"summed as ONNX Runtime's depthwise kernel sums (unfused products, four taps a group).")
+	d := Load(Param("dst").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	base := Load(Param("base"), GP64())
+	offs := Load(Param("offs").Base(), GP64())
+	taps := Load(Param("offs").Len(), GP64())
+	w := Load(Param("w").Base(), GP64())
+	SHRQ(Imm(3), n) // blocks of 8
+	if zmm {
+		block(name+"_z", 16, d, n, base, offs, taps, w)
+	}
+	block(name+"_y", 8, d, n, base, offs, taps, w)
+	VZEROUPPER()
+	RET()
+}
+
+// sumTaps emits the window sum of average pooling over the same phase
+// planes: dst[j] = Σ_t base[offs[t]+j], added one tap at a time in offs'
+// order (the scalar pooling loop's order), for j < len(dst) rounded down to 8.
+func sumTaps(name string, zmm bool) {
+	TEXT(name, NOSPLIT, "func(dst []float32, base *float32, offs []int32)")
+	Pragma("noescape")
+	Doc(name + ": dst[j] = Σ_t base[offs[t]+j], one tap at a time from +0, for j < len(dst) rounded down to 8.")
+	d := Load(Param("dst").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	base := Load(Param("base"), GP64())
+	offs := Load(Param("offs").Base(), GP64())
+	taps := Load(Param("offs").Len(), GP64())
+	SHRQ(Imm(3), n)
+	for _, lanes := range []int{16, 8} {
+		if lanes == 16 && !zmm {
+			continue
+		}
+		lbl := fmt.Sprintf("%s_%d", name, lanes)
+		var acc VecVirtual = YMM()
+		if lanes == 16 {
+			acc = ZMM()
+		}
+		per := int64(lanes / 8)
+		t, o := GP64(), GP64()
+		Label(lbl + "_blk")
+		CMPQ(n, Imm(uint64(per)))
+		JL(LabelRef(lbl + "_end"))
+		if lanes == 16 {
+			VPXORD(acc, acc, acc)
+		} else {
+			VXORPS(acc, acc, acc)
+		}
+		XORQ(t, t)
+		Label(lbl + "_tap")
+		CMPQ(t, taps)
+		JGE(LabelRef(lbl + "_store"))
+		MOVLQSX(Mem{Base: offs, Index: t, Scale: 4}, o)
+		VADDPS(Mem{Base: base, Index: o, Scale: 4}, acc, acc)
+		INCQ(t)
+		JMP(LabelRef(lbl + "_tap"))
+		Label(lbl + "_store")
+		VMOVUPS(acc, Mem{Base: d})
+		ADDQ(U32(4*lanes), d)
+		ADDQ(U32(4*lanes), base)
+		SUBQ(Imm(uint64(per)), n)
+		JMP(LabelRef(lbl + "_blk"))
+		Label(lbl + "_end")
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// block emits the loop over blocks of lanes outputs; n counts blocks of 8.
+func block(lbl string, lanes int, d, n, base, offs, taps, w Register) {
+	vec := func() VecVirtual {
+		if lanes == 16 {
+			return ZMM()
+		}
+		return YMM()
+	}
+	per := int64(lanes / 8)
+	bias, acc, s, p, wv := vec(), vec(), vec(), vec(), vec()
+	bb, err := Param("bias").Resolve()
+	if err != nil {
+		panic(err)
+	}
+	VBROADCASTSS(bb.Addr, bias)
+	t, o, r := GP64(), GP64(), GP64()
+	Label(lbl + "_blk")
+	CMPQ(n, Imm(uint64(per)))
+	JL(LabelRef(lbl + "_end"))
+	if lanes == 16 {
+		VPXORD(acc, acc, acc)
+	} else {
+		VXORPS(acc, acc, acc)
+	}
+	XORQ(t, t)
+	// prod sets dst = w[t+u]·base[offs[t+u]+j..]
+	prod := func(u int, dst VecVirtual) {
+		MOVLQSX(Mem{Base: offs, Index: t, Scale: 4, Disp: 4 * u}, o)
+		VBROADCASTSS(Mem{Base: w, Index: t, Scale: 4, Disp: 4 * u}, wv)
+		VMULPS(Mem{Base: base, Index: o, Scale: 4}, wv, dst)
+	}
+	Label(lbl + "_g4")
+	MOVQ(taps, r)
+	SUBQ(t, r)
+	CMPQ(r, Imm(4))
+	JL(LabelRef(lbl + "_g2"))
+	prod(0, s)
+	for u := 1; u < 4; u++ {
+		prod(u, p)
+		VADDPS(p, s, s)
+	}
+	VADDPS(acc, s, acc)
+	ADDQ(Imm(4), t)
+	JMP(LabelRef(lbl + "_g4"))
+	Label(lbl + "_g2")
+	CMPQ(r, Imm(2))
+	JL(LabelRef(lbl + "_g1"))
+	prod(0, s)
+	prod(1, p)
+	VADDPS(p, s, s)
+	VADDPS(acc, s, acc)
+	ADDQ(Imm(2), t)
+	SUBQ(Imm(2), r)
+	Label(lbl + "_g1")
+	TESTQ(r, r)
+	JZ(LabelRef(lbl + "_bias"))
+	prod(0, s)
+	VADDPS(acc, s, acc)
+	Label(lbl + "_bias")
+	VADDPS(bias, acc, acc)
+	VMOVUPS(acc, Mem{Base: d})
+	ADDQ(U32(4*lanes), d)
+	ADDQ(U32(4*lanes), base)
+	SUBQ(Imm(uint64(per)), n)
+	JMP(LabelRef(lbl + "_blk"))
+	Label(lbl + "_end")
+}
+
+// Z returns the i-th ZMM register.
+func Z(i int) VecPhysical {
+	return []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23}[i]
+}
+
+// fmaPeak512 is fmaPeak on zmm: 12 independent 16-wide FMAs a round.
+func fmaPeak512() {
+	TEXT("fmaPeakAVX512", NOSPLIT, "func(n int)")
+	Pragma("noescape")
+	Doc("fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.")
+	n := Load(Param("n"), GP64())
+	for i := 0; i < 14; i++ {
+		VPXORD(Z(i), Z(i), Z(i))
+	}
+	TESTQ(n, n)
+	JZ(LabelRef("peak512_done"))
+	Label("peak512_loop")
+	for i := 0; i < 12; i++ {
+		VFMADD231PS(Z13, Z12, Z(i))
+	}
+	DECQ(n)
+	JNZ(LabelRef("peak512_loop"))
+	Label("peak512_done")
+	VZEROUPPER()
+	RET()
+}
+
+// gemmKernel512 emits the mr×32 micro-kernel on zmm: two consecutive
+// 16-column B panels (the second bstride floats after the first), so that
+// every C element is the same FMA chain over k as in the 16-wide kernel and
+// the results are bit-identical to it.
+func gemmKernel512(mr int) {
+	name := fmt.Sprintf("gemm%dx32AVX512", mr)
+	TEXT(name, NOSPLIT, "func(k int, a, b *float32, bstride int, c *float32, ldc int, acc bool)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s is the %d×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.", name, mr))
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	b2 := Load(Param("bstride"), GP64())
+	SHLQ(Imm(2), b2)
+	ADDQ(b, b2)
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(Imm(2), ldc)
+	acc := make([]VecPhysical, 2*mr)
+	for i := range acc {
+		acc[i] = Z(i)
+		VPXORD(acc[i], acc[i], acc[i])
+	}
+	v0, v1 := Z(12), Z(13)
+	bc := []VecPhysical{Z14, Z15, Z16, Z17, Z18, Z19}
+	p := GP64()
+	MOVQ(c, p)
+	for i := 0; i < mr; i++ {
+		PREFETCHT0(Mem{Base: p})
+		PREFETCHT0(Mem{Base: p, Disp: 64})
+		if i < mr-1 {
+			ADDQ(ldc, p)
+		}
+	}
+	step := func(s int) {
+		VMOVUPS(Mem{Base: b, Disp: 64 * s}, v0)
+		VMOVUPS(Mem{Base: b2, Disp: 64 * s}, v1)
+		for i := 0; i < mr; i++ {
+			t := bc[i]
+			VBROADCASTSS(Mem{Base: a, Disp: 4 * (mr*s + i)}, t)
+			VFMADD231PS(v0, t, acc[2*i])
+			VFMADD231PS(v1, t, acc[2*i+1])
+		}
+	}
+	const unroll = 4
+	lbl := func(s string) string { return fmt.Sprintf("z%d_%s", mr, s) }
+	Label(lbl("loop4"))
+	CMPQ(k, Imm(unroll))
+	JL(LabelRef(lbl("loop1")))
+	for s := 0; s < unroll; s++ {
+		step(s)
+	}
+	ADDQ(U32(4*mr*unroll), a)
+	ADDQ(U32(64*unroll), b)
+	ADDQ(U32(64*unroll), b2)
+	SUBQ(U32(unroll), k)
+	JMP(LabelRef(lbl("loop4")))
+	Label(lbl("loop1"))
+	TESTQ(k, k)
+	JZ(LabelRef(lbl("store")))
+	step(0)
+	ADDQ(U32(4*mr), a)
+	ADDQ(U32(64), b)
+	ADDQ(U32(64), b2)
+	DECQ(k)
+	JMP(LabelRef(lbl("loop1")))
+
+	Label(lbl("store"))
+	f := Load(Param("acc"), GP8())
+	TESTB(f, f)
+	JZ(LabelRef(lbl("plain")))
+	for i := 0; i < mr; i++ {
+		VADDPS(Mem{Base: c}, acc[2*i], acc[2*i])
+		VADDPS(Mem{Base: c, Disp: 64}, acc[2*i+1], acc[2*i+1])
+		VMOVUPS(acc[2*i], Mem{Base: c})
+		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 64})
+		if i < mr-1 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+	Label(lbl("plain"))
+	for i := 0; i < mr; i++ {
+		VMOVUPS(acc[2*i], Mem{Base: c})
+		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 64})
+		if i < mr-1 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// gemmKernel512x12 emits the 12×32 micro-kernel on zmm: two 6-row A panels
+// (the second astride floats after the first) times two 16-column B panels,
+// 24 accumulators. Each C element is the same FMA chain over k as in the
+// 6×16 kernel, so the results are bit-identical to it; the larger tile
+// halves the loads per FMA and the C traffic per k-block.
+func gemmKernel512x12() {
+	name := "gemm12x32AVX512"
+	TEXT(name, NOSPLIT, "func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)")
+	Pragma("noescape")
+	Doc(name + " is the 12×32 SGEMM micro-kernel over two packed A panels and two packed B panels: c (+)= a·b.")
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	a2 := Load(Param("astride"), GP64())
+	SHLQ(Imm(2), a2)
+	ADDQ(a, a2)
+	b := Load(Param("b"), GP64())
+	b2 := Load(Param("bstride"), GP64())
+	SHLQ(Imm(2), b2)
+	ADDQ(b, b2)
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(Imm(2), ldc)
+	zs := []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}
+	acc := zs[:24]
+	for _, r := range acc {
+		VPXORD(r, r, r)
+	}
+	v0, v1 := zs[24], zs[25]
+	bc := zs[26:32]
+	p := GP64()
+	MOVQ(c, p)
+	for i := 0; i < 12; i++ {
+		PREFETCHT0(Mem{Base: p})
+		PREFETCHT0(Mem{Base: p, Disp: 64})
+		if i < 11 {
+			ADDQ(ldc, p)
+		}
+	}
+	step := func(s int) {
+		VMOVUPS(Mem{Base: b, Disp: 64 * s}, v0)
+		VMOVUPS(Mem{Base: b2, Disp: 64 * s}, v1)
+		for i := 0; i < 12; i++ {
+			t := bc[i%6]
+			src := Mem{Base: a, Disp: 4 * (6*s + i)}
+			if i >= 6 {
+				src = Mem{Base: a2, Disp: 4 * (6*s + i - 6)}
+			}
+			VBROADCASTSS(src, t)
+			VFMADD231PS(v0, t, acc[2*i])
+			VFMADD231PS(v1, t, acc[2*i+1])
+		}
+	}
+	const unroll = 4
+	lbl := func(s string) string { return "z12_" + s }
+	Label(lbl("loop4"))
+	CMPQ(k, Imm(unroll))
+	JL(LabelRef(lbl("loop1")))
+	// The A panels stream from L2: ask for them a few rounds ahead.
+	PREFETCHT0(Mem{Base: a, Disp: 4 * 6 * unroll * 4})
+	PREFETCHT0(Mem{Base: a2, Disp: 4 * 6 * unroll * 4})
+	for s := 0; s < unroll; s++ {
+		step(s)
+	}
+	for _, r := range []Register{a, a2} {
+		ADDQ(U32(4*6*unroll), r)
+	}
+	for _, r := range []Register{b, b2} {
+		ADDQ(U32(64*unroll), r)
+	}
+	SUBQ(U32(unroll), k)
+	JMP(LabelRef(lbl("loop4")))
+	Label(lbl("loop1"))
+	TESTQ(k, k)
+	JZ(LabelRef(lbl("store")))
+	step(0)
+	ADDQ(U32(4*6), a)
+	ADDQ(U32(4*6), a2)
+	ADDQ(U32(64), b)
+	ADDQ(U32(64), b2)
+	DECQ(k)
+	JMP(LabelRef(lbl("loop1")))
+
+	Label(lbl("store"))
+	f := Load(Param("acc"), GP8())
+	TESTB(f, f)
+	JZ(LabelRef(lbl("plain")))
+	for i := 0; i < 12; i++ {
+		VADDPS(Mem{Base: c}, acc[2*i], acc[2*i])
+		VADDPS(Mem{Base: c, Disp: 64}, acc[2*i+1], acc[2*i+1])
+		VMOVUPS(acc[2*i], Mem{Base: c})
+		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 64})
+		if i < 11 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+	Label(lbl("plain"))
+	for i := 0; i < 12; i++ {
+		VMOVUPS(acc[2*i], Mem{Base: c})
+		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 64})
+		if i < 11 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// gemmKernel512x12x16 emits the 12×16 micro-kernel on zmm for a single B
+// panel (the odd panel or the ragged edge of a block): two 6-row A panels,
+// 12 accumulators, the same FMA chains as the 6×16 kernel.
+func gemmKernel512x12x16() {
+	name := "gemm12x16AVX512"
+	TEXT(name, NOSPLIT, "func(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool)")
+	Pragma("noescape")
+	Doc(name + " is the 12×16 SGEMM micro-kernel over two packed A panels and one packed B panel: c (+)= a·b.")
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	a2 := Load(Param("astride"), GP64())
+	SHLQ(Imm(2), a2)
+	ADDQ(a, a2)
+	b := Load(Param("b"), GP64())
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(Imm(2), ldc)
+	acc := make([]VecPhysical, 12)
+	for i := range acc {
+		acc[i] = Z(i)
+		VPXORD(acc[i], acc[i], acc[i])
+	}
+	v0 := Z(12)
+	bc := []VecPhysical{Z13, Z14, Z15, Z16, Z17, Z18}
+	step := func(s int) {
+		VMOVUPS(Mem{Base: b, Disp: 64 * s}, v0)
+		for i := 0; i < 12; i++ {
+			t := bc[i%6]
+			src := Mem{Base: a, Disp: 4 * (6*s + i)}
+			if i >= 6 {
+				src = Mem{Base: a2, Disp: 4 * (6*s + i - 6)}
+			}
+			VBROADCASTSS(src, t)
+			VFMADD231PS(v0, t, acc[i])
+		}
+	}
+	const unroll = 4
+	lbl := func(s string) string { return "z1216_" + s }
+	Label(lbl("loop4"))
+	CMPQ(k, Imm(unroll))
+	JL(LabelRef(lbl("loop1")))
+	for s := 0; s < unroll; s++ {
+		step(s)
+	}
+	ADDQ(U32(4*6*unroll), a)
+	ADDQ(U32(4*6*unroll), a2)
+	ADDQ(U32(64*unroll), b)
+	SUBQ(U32(unroll), k)
+	JMP(LabelRef(lbl("loop4")))
+	Label(lbl("loop1"))
+	TESTQ(k, k)
+	JZ(LabelRef(lbl("store")))
+	step(0)
+	ADDQ(U32(4*6), a)
+	ADDQ(U32(4*6), a2)
+	ADDQ(U32(64), b)
+	DECQ(k)
+	JMP(LabelRef(lbl("loop1")))
+	Label(lbl("store"))
+	f := Load(Param("acc"), GP8())
+	TESTB(f, f)
+	JZ(LabelRef(lbl("plain")))
+	for i := 0; i < 12; i++ {
+		VADDPS(Mem{Base: c}, acc[i], acc[i])
+		VMOVUPS(acc[i], Mem{Base: c})
+		if i < 11 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+	Label(lbl("plain"))
+	for i := 0; i < 12; i++ {
+		VMOVUPS(acc[i], Mem{Base: c})
+		if i < 11 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// evens emits dst[i] = src[2i] for i < len(dst) rounded down to 8 (src must
+// hold 2·that count floats): the stride-2 phase planes' copy, two loads and
+// a shuffle and a permute per eight outputs.
+func evens() {
+	TEXT("evensAVX", NOSPLIT, "func(dst, src []float32)")
+	Pragma("noescape")
+	Doc("evensAVX: dst[i] = src[2i] for i < len(dst) rounded down to 8; src must hold twice that.")
+	d := Load(Param("dst").Base(), GP64())
+	s := Load(Param("src").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(3), n)
+	a, b := YMM(), YMM()
+	Label("evens_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("evens_done"))
+	VMOVUPS(Mem{Base: s}, a)
+	VMOVUPS(Mem{Base: s, Disp: 32}, b)
+	VSHUFPS(Imm(0x88), b, a, a)
+	VPERMPD(Imm(0xD8), a, a)
+	VMOVUPS(a, Mem{Base: d})
+	ADDQ(Imm(64), s)
+	ADDQ(Imm(32), d)
+	DECQ(n)
+	JMP(LabelRef("evens_loop"))
+	Label("evens_done")
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,302 @@
+package calib
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+)
+
+// Diff accumulates, over batches, how far a tensor's values (got) are from
+// the reference's (want): relative L2 error, cosine and largest absolute
+// difference. Safe for concurrent use. NaN or Inf in got where want is
+// finite makes the cosine and the error NaN (and is counted), so a bound
+// such as Cosine ≥ x fails on it.
+type Diff struct {
+	mu             sync.Mutex
+	aa, bb, ab, dd float64
+	maxAbs         float64
+	nonFinite      int
+	mismatched     bool
+}
+
+// Add compares one batch; slices of different lengths mark the shapes as
+// mismatched.
+func (d *Diff) Add(want, got []float32) {
+	if len(want) != len(got) {
+		d.mu.Lock()
+		d.mismatched = true
+		d.mu.Unlock()
+		return
+	}
+	var aa, bb, ab, dd, mx float64
+	bad := 0
+	for i := range want {
+		x, y := float64(want[i]), float64(got[i])
+		aa += x * x
+		bb += y * y
+		ab += x * y
+		diff := x - y
+		dd += diff * diff
+		mx = max(mx, math.Abs(diff))
+		if !finite(y) && finite(x) {
+			bad++
+		}
+	}
+	d.mu.Lock()
+	d.aa, d.bb, d.ab, d.dd = d.aa+aa, d.bb+bb, d.ab+ab, d.dd+dd
+	d.maxAbs = max(d.maxAbs, mx)
+	d.nonFinite += bad
+	d.mu.Unlock()
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// Result returns the relative L2 error ‖want−got‖/‖want‖, the cosine of
+// the two and the largest absolute difference; NaN for all three when the
+// shapes differed, and NaN error and cosine when got held NaN or Inf where
+// want did not.
+func (d *Diff) Result() (relL2, cosine, maxAbs float64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.mismatched:
+		return math.NaN(), math.NaN(), math.NaN()
+	case d.nonFinite > 0:
+		return math.NaN(), math.NaN(), d.maxAbs
+	case d.aa == 0 && d.dd == 0:
+		return 0, 1, d.maxAbs
+	case d.aa == 0:
+		return math.Inf(1), 0, d.maxAbs
+	}
+	relL2 = math.Sqrt(d.dd / d.aa)
+	if d.bb > 0 {
+		cosine = d.ab / math.Sqrt(d.aa*d.bb)
+	}
+	return relL2, cosine, d.maxAbs
+}
+
+// ShapesDiffer reports whether two compared slices had different lengths.
+func (d *Diff) ShapesDiffer() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mismatched
+}
+
+// NonFinite is the number of NaN or Inf values in got where want was finite.
+func (d *Diff) NonFinite() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.nonFinite
+}
+
+// Agreement is how closely a candidate model's graph outputs follow the
+// reference's on the measured samples.
+type Agreement struct {
+	// Cosine is the smallest over the float outputs, RelL2 the largest;
+	// both NaN when a candidate output holds NaN/Inf where the reference's
+	// is finite (NonFinite counts them), so that a bound fails on them.
+	Cosine, RelL2 float64
+	// Top1 is the share of samples whose argmax of the first output agrees
+	// with the reference's, when that output is classifier-shaped ([N, C],
+	// C > 1); NaN otherwise.
+	Top1      float64
+	NonFinite int
+	Samples   int
+}
+
+// refOutputBudget bounds the reference outputs a Measurer keeps; beyond
+// it the reference runs again for each measurement, so memory stays bounded.
+const refOutputBudget = 64 << 20
+
+// Measurer compares candidate models' outputs with a reference model's on
+// the first n samples of a source. The reference's outputs are computed
+// once (kept up to refOutputBudget bytes); each measurement reads the
+// samples again from the start.
+type Measurer struct {
+	c    *passes.Context
+	src  *Source
+	n    int
+	ref  *interp.Session
+	outs []*onnx.Value
+
+	mu    sync.Mutex
+	cache map[int][]*interp.Tensor
+	bytes int
+}
+
+// NewMeasurer runs ref on the first n samples of src (0: all of them) and
+// keeps its outputs. src is not consumed: measurements reopen it.
+func NewMeasurer(c *passes.Context, ref *onnx.Model, src *Source, n int) (*Measurer, error) {
+	sess, err := interp.NewSession(ref, interp.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("reference model: %w", err)
+	}
+	if n <= 0 || n > src.Total() {
+		n = src.Total()
+	}
+	ms := &Measurer{c: c, src: src, n: n, ref: sess, outs: ref.Graph.Outputs, cache: map[int][]*interp.Tensor{}}
+	s, err := src.Reopen(n)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	if _, err := Stream(c, s, func(i int, in map[string]*interp.Tensor) error {
+		_, err := ms.reference(i, in)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return ms, nil
+}
+
+// reference returns the reference's outputs on batch i.
+func (ms *Measurer) reference(i int, in map[string]*interp.Tensor) ([]*interp.Tensor, error) {
+	ms.mu.Lock()
+	out, ok := ms.cache[i]
+	ms.mu.Unlock()
+	if ok {
+		return out, nil
+	}
+	out, err := ms.ref.Run(in)
+	if err != nil {
+		return nil, fmt.Errorf("reference model: %w", err)
+	}
+	size := 0
+	for _, t := range out {
+		size += t.Len() * max(1, t.DType.BitSize()/8)
+	}
+	ms.mu.Lock()
+	if ms.bytes+size <= refOutputBudget {
+		ms.cache[i] = out
+		ms.bytes += size
+	}
+	ms.mu.Unlock()
+	return out, nil
+}
+
+// Samples is the number of samples measurements run on.
+func (ms *Measurer) Samples() int { return ms.n }
+
+// Agreement measures cand (same inputs and outputs as the reference) on
+// the measurer's samples.
+func (ms *Measurer) Agreement(cand *onnx.Model) (Agreement, error) {
+	return ms.AgreementOn(cand, ms.n)
+}
+
+// AgreementOn measures cand on the first n of the measurer's samples.
+func (ms *Measurer) AgreementOn(cand *onnx.Model, n int) (Agreement, error) {
+	if len(cand.Graph.Outputs) != len(ms.outs) {
+		return Agreement{}, fmt.Errorf("candidate model: %d outputs, the reference has %d", len(cand.Graph.Outputs), len(ms.outs))
+	}
+	sess, err := interp.NewSession(cand, interp.Options{})
+	if err != nil {
+		return Agreement{}, fmt.Errorf("candidate model: %w", err)
+	}
+	if n <= 0 || n > ms.n {
+		n = ms.n
+	}
+	src, err := ms.src.Reopen(n)
+	if err != nil {
+		return Agreement{}, err
+	}
+	defer src.Close()
+	diffs := make([]Diff, len(ms.outs))
+	var top1Mu sync.Mutex
+	top1, rows, classifier := 0, 0, true
+	samples, err := Stream(ms.c, src, func(i int, in map[string]*interp.Tensor) error {
+		want, err := ms.reference(i, in)
+		if err != nil {
+			return err
+		}
+		got, err := sess.Run(in)
+		if err != nil {
+			return fmt.Errorf("candidate model: %w", err)
+		}
+		for j := range diffs {
+			x, err := interp.AsFloat32(want[j])
+			if err != nil {
+				continue // not a float output: nothing to compare
+			}
+			y, err := interp.AsFloat32(got[j])
+			if err != nil {
+				return fmt.Errorf("candidate model: output %s: %w", ms.outs[j].Name, err)
+			}
+			diffs[j].Add(x, y)
+		}
+		agree, n, ok := argmaxAgreement(want[0], got[0])
+		top1Mu.Lock()
+		top1, rows, classifier = top1+agree, rows+n, classifier && ok
+		top1Mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return Agreement{}, err
+	}
+	a := Agreement{Cosine: 1, RelL2: 0, Top1: math.NaN(), Samples: samples}
+	for j := range diffs {
+		rel, cos, _ := diffs[j].Result()
+		if diffs[j].ShapesDiffer() {
+			return Agreement{}, fmt.Errorf("output %s: the reference's and the candidate's shapes differ", ms.outs[j].Name)
+		}
+		// NaN wins over any number, so a NaN output is never hidden by min/max.
+		a.Cosine, a.RelL2 = nanMin(a.Cosine, cos), nanMax(a.RelL2, rel)
+		a.NonFinite += diffs[j].NonFinite()
+	}
+	if classifier && rows > 0 {
+		a.Top1 = float64(top1) / float64(rows)
+	}
+	return a, nil
+}
+
+func nanMin(a, b float64) float64 {
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return math.NaN()
+	}
+	return math.Min(a, b)
+}
+
+func nanMax(a, b float64) float64 {
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return math.NaN()
+	}
+	return math.Max(a, b)
+}
+
+// argmaxAgreement counts the rows of a [N, C] (C > 1) float output whose
+// argmax is the same in want and got; ok is false for any other shape.
+func argmaxAgreement(want, got *interp.Tensor) (agree, rows int, ok bool) {
+	if len(want.Shape) != 2 || want.Shape[1] < 2 || len(got.Shape) != 2 || got.Shape[0] != want.Shape[0] || got.Shape[1] != want.Shape[1] {
+		return 0, 0, false
+	}
+	x, err1 := interp.AsFloat32(want)
+	y, err2 := interp.AsFloat32(got)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	c := want.Shape[1]
+	for r := 0; r < want.Shape[0]; r++ {
+		if argmax(x[r*c:(r+1)*c]) == argmax(y[r*c:(r+1)*c]) {
+			agree++
+		}
+	}
+	return agree, want.Shape[0], true
+}
+
+// argmax returns the index of the largest value; a NaN anywhere gives -1,
+// which agrees with nothing.
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x != x {
+			return -1
+		}
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}

@@ -1,0 +1,126 @@
+package calib
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+)
+
+// batch is one calibration batch and its place in the source (0, 1, …).
+type batch struct {
+	i  int
+	in map[string]*interp.Tensor
+}
+
+// Stream runs visit on every batch of src with up to GOMAXPROCS batches in
+// flight; visit must be safe for concurrent use. i numbers the batches in
+// the source's order, the same on every pass over the same samples. Only
+// the batches in flight (and what visit keeps) are held in memory. It
+// returns the number of samples visited; the first error stops it.
+func Stream(c *passes.Context, src *Source, visit func(i int, in map[string]*interp.Tensor) error) (int, error) {
+	workers := runtime.GOMAXPROCS(0)
+	batches := make(chan batch)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		samples  int
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+	}
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				if err := visit(b.i, b.in); err != nil {
+					fail(err)
+				}
+			}
+		}()
+	}
+	for i := 0; ; i++ {
+		mu.Lock()
+		stop := firstErr != nil
+		mu.Unlock()
+		if stop {
+			break
+		}
+		if err := c.Err(); err != nil {
+			fail(err)
+			break
+		}
+		in, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			fail(err)
+			break
+		}
+		samples += BatchSamples(in)
+		batches <- batch{i, in}
+	}
+	close(batches)
+	wg.Wait()
+	return samples, firstErr
+}
+
+// WithOutputs returns a clone of m whose main graph also outputs the named
+// tensors, and the output index of each name (graph outputs keep theirs).
+func WithOutputs(m *onnx.Model, names []string) (*onnx.Model, map[string]int, error) {
+	cp := m.Clone()
+	g := cp.Graph
+	idx := map[string]int{}
+	for i, v := range g.Outputs {
+		idx[v.Name] = i
+	}
+	for _, name := range names {
+		if _, ok := idx[name]; ok {
+			continue
+		}
+		v := g.ValueByName(name)
+		if v == nil {
+			return nil, nil, fmt.Errorf("tensor %s: not found in the main graph", name)
+		}
+		idx[name] = len(g.Outputs)
+		g.Outputs = append(g.Outputs, v)
+	}
+	return cp, idx, nil
+}
+
+// Activations runs m on every batch of src (in parallel, as Stream) and
+// hands visit the values of the named tensors of m's main graph (graph
+// outputs included) and the batch's number. It returns the samples seen.
+func Activations(c *passes.Context, m *onnx.Model, names []string, src *Source, visit func(i int, acts map[string]*interp.Tensor) error) (int, error) {
+	cm, idx, err := WithOutputs(m, names)
+	if err != nil {
+		return 0, err
+	}
+	sess, err := interp.NewSession(cm, interp.Options{})
+	if err != nil {
+		return 0, err
+	}
+	return Stream(c, src, func(i int, in map[string]*interp.Tensor) error {
+		outs, err := sess.RunContext(c, in)
+		if err != nil {
+			return fmt.Errorf("batch %d: %w", i, err)
+		}
+		acts := make(map[string]*interp.Tensor, len(names))
+		for _, name := range names {
+			acts[name] = outs[idx[name]]
+		}
+		return visit(i, acts)
+	})
+}
