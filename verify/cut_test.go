@@ -3,10 +3,13 @@ package verify_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/testmodels"
+	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 	_ "github.com/onnxslim/onnxslim/passes/all"
@@ -84,5 +87,69 @@ func TestCutDiffers(t *testing.T) {
 	}
 	if err := cut.Apply(cand); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("err %v, want the plugin reported missing", err)
+	}
+}
+
+// TestCutStandardOpUnknownToInterpreter: an op of ONNX's own domain that the
+// interpreter lacks is cut the same way.
+func TestCutStandardOpUnknownToInterpreter(t *testing.T) {
+	build := func() *onnx.Model {
+		m := testmodels.Plugin(testmodels.PluginOptions{})
+		for _, n := range m.Graph.Nodes {
+			if n.Domain == testmodels.PluginDomain {
+				n.Domain, n.OpType = "", "NotYetInTheInterpreter"
+			}
+		}
+		return m
+	}
+	ref, cand := build(), build()
+	cut, err := verify.PlanCut(ref, nil, nil)
+	if err != nil || cut == nil || len(cut.Nodes) != 1 || cut.Nodes[0].Op != "::NotYetInTheInterpreter" {
+		t.Fatalf("cut %+v, err %v", cut, err)
+	}
+	for _, m := range []*onnx.Model{ref, cand} {
+		if err := cut.Apply(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := verify.Compare(ref, cand, verify.Options{Samples: 1})
+	if err != nil || !rep.OK(verify.DefaultTolerance()) || len(rep.Outputs) != 2 {
+		t.Fatalf("report %+v, err %v", rep, err)
+	}
+}
+
+// TestCutWithInputFolder: with a data folder the model's own inputs come
+// from it and the cut inputs are generated; a wrong rewrite is still found.
+func TestCutWithInputFolder(t *testing.T) {
+	dir := t.TempDir()
+	x := interp.Make(onnx.Float, 1, 3, 16, 16)
+	for i := range x.Floats() {
+		x.Floats()[i] = float32(i%7) * 0.1
+	}
+	if err := dataset.WriteNpy(filepath.Join(dir, "x.npy"), x); err != nil {
+		t.Fatal(err)
+	}
+	ref := testmodels.Plugin(testmodels.PluginOptions{})
+	cand := testmodels.Plugin(testmodels.PluginOptions{})
+	w := cand.Graph.ValueByName("b_w")
+	vals, _ := w.Const.AsFloat32()
+	vals[0] += 0.5
+	w.Const = onnx.NewFloatTensor(w.Name, w.Const.Dims, vals)
+	cut, err := verify.PlanCut(ref, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*onnx.Model{ref, cand} {
+		if err := cut.Apply(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := verify.Compare(ref, cand, verify.Options{Inputs: dir, Fed: cut.Fed()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rep.Failures(verify.DefaultTolerance())
+	if len(f) != 1 || !strings.HasPrefix(f[0], "b_bn_out:") {
+		t.Errorf("failures %v, want b_bn_out only", f)
 	}
 }
