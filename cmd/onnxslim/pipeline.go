@@ -168,13 +168,7 @@ func newVerification(orig *onnx.Model, opts verify.Options, binding bool, cut *v
 // check compares m with the original (a cut copy of m when the original was cut).
 func (v *verification) check(m *onnx.Model) (*verify.Report, error) {
 	if v.cut != nil {
-		b, err := onnx.Encode(m)
-		if err != nil {
-			return nil, err
-		}
-		if m, err = onnx.Decode(b); err != nil {
-			return nil, err
-		}
+		m = m.Clone()
 		if err := v.cut.Apply(m); err != nil {
 			return nil, fmt.Errorf("cutting the optimized model as the original: %w", err)
 		}
