@@ -99,9 +99,11 @@ func quoteAll(s []string) []string {
 }
 
 // PlanCut plans the cut of ref at its opaque nodes, or returns nil when it has
-// none. The fed outputs' types come from what the model declares or shape
-// inference finds (value_info, graph outputs) and from shapes (the CLI's
-// --shape NAME=DIMS), which wins; a missing shape is a *MissingShapeError.
+// none. The fed outputs' types come from shapes (the CLI's --shape
+// NAME=DIMS), else what the model declares or shape inference finds
+// (value_info, graph outputs), else what the ops reading them imply (shape-
+// preserving ops and stride-1 Convs up to a declared shape); a missing shape
+// is a *MissingShapeError.
 // It annotates ref's value types with inferred ones.
 func PlanCut(ref *onnx.Model, shapes map[string][]int64, dims map[string]int64) (*Cut, error) {
 	main, nested := OpaqueNodes(ref)
@@ -150,13 +152,21 @@ func PlanCut(ref *onnx.Model, shapes map[string][]int64, dims map[string]int64) 
 				}
 				t = onnx.TensorType(elem, onnx.ShapeOf(d...))
 			}
+			derived := false
 			if t == nil || t.Kind != onnx.TypeTensor || t.Elem == onnx.Undefined || !t.HasShape() {
-				missing = append(missing, v.Name)
-				continue
+				if t = backShape(v, 0); t == nil {
+					missing = append(missing, v.Name)
+					continue
+				}
+				derived = true
 			}
 			c.types[v.Name] = t
 			cn.Outputs = append(cn.Outputs, v.Name)
-			cn.Shapes = append(cn.Shapes, t.String())
+			shape := t.String()
+			if derived {
+				shape += " (derived from the ops reading it)"
+			}
+			cn.Shapes = append(cn.Shapes, shape)
 		}
 		c.Nodes = append(c.Nodes, cn)
 	}

@@ -27,7 +27,8 @@ func TestCutAroundPlugin(t *testing.T) {
 		outs   int    // outputs compared
 	}{
 		{"declared", testmodels.PluginOptions{}, nil, "plugin_out", 2},
-		{"shape-flag", testmodels.PluginOptions{NoPluginShape: true}, map[string][]int64{"plugin_out": {1, 4, 16, 16}}, "plugin_out", 2},
+		{"shape-flag", testmodels.PluginOptions{NoPluginShape: true, Stride2: true}, map[string][]int64{"plugin_out": {1, 4, 16, 16}}, "plugin_out", 2},
+		{"derived", testmodels.PluginOptions{NoPluginShape: true}, nil, "plugin_out", 2},
 		{"two-outputs", testmodels.PluginOptions{Outputs: 2}, nil, "plugin_out plugin_aux1", 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,6 +48,9 @@ func TestCutAroundPlugin(t *testing.T) {
 			if got := strings.Join(cut.Fed(), " "); got != tc.fed {
 				t.Errorf("fed %q, want %q", got, tc.fed)
 			}
+			if got := cut.Nodes[0].Shapes[0]; !strings.HasPrefix(got, "float32[1,4,16,16]") {
+				t.Errorf("fed shape %s, want float32[1,4,16,16]", got)
+			}
 			for _, m := range []*onnx.Model{ref, cand} {
 				if err := cut.Apply(m); err != nil {
 					t.Fatal(err)
@@ -63,9 +67,10 @@ func TestCutAroundPlugin(t *testing.T) {
 	}
 }
 
-// TestCutMissingShape: nothing says the plugin's output shape.
+// TestCutMissingShape: nothing says the plugin's output shape, and the
+// stride-2 Conv reading it leaves its size open.
 func TestCutMissingShape(t *testing.T) {
-	_, err := verify.PlanCut(testmodels.Plugin(testmodels.PluginOptions{NoPluginShape: true}), nil, nil)
+	_, err := verify.PlanCut(testmodels.Plugin(testmodels.PluginOptions{NoPluginShape: true, Stride2: true}), nil, nil)
 	var ms *verify.MissingShapeError
 	if !errors.As(err, &ms) || len(ms.Tensors) != 1 || ms.Tensors[0] != "plugin_out" || !strings.Contains(err.Error(), "--shape") {
 		t.Fatalf("err %v, want a MissingShapeError naming plugin_out and --shape", err)

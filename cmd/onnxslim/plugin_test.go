@@ -62,14 +62,29 @@ func savePlugin(t *testing.T, o testmodels.PluginOptions) string {
 // folds both BNs, verifies around the plugin, keeps y's declared type and
 // writes a model ONNX's checker accepts (the checker skips ops of domains it has no schema for, and does not reject an erased output type: the type is checked here).
 func TestPluginVerifiedAround(t *testing.T) {
-	in := savePlugin(t, testmodels.PluginOptions{})
+	for _, tc := range []struct {
+		name  string
+		opts  testmodels.PluginOptions
+		shape string
+	}{
+		{"value_info", testmodels.PluginOptions{}, "plugin_out float32[1,4,16,16]"},
+		// As in the issue: only y is declared; the plugin's output shape
+		// follows back through BN and the stride-1 Conv.
+		{"derived", testmodels.PluginOptions{NoPluginShape: true}, "plugin_out float32[1,4,16,16] (derived from the ops reading it)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { pluginVerifiedAround(t, tc.opts, tc.shape) })
+	}
+}
+
+func pluginVerifiedAround(t *testing.T, opts testmodels.PluginOptions, shape string) {
+	in := savePlugin(t, opts)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.onnx")
 	code, stdout, stderr := runCLI(t, in, "-o", out, "--json", filepath.Join(dir, "r.json"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"nodes 5 → 3", `"plugin" (com.example::MyPlugin)`, "inputs compared [a_bn_out]", "plugin_out float32[1,4,16,16]", "was not checked", "OK on"} {
+	for _, want := range []string{"nodes 5 → 3", `"plugin" (com.example::MyPlugin)`, "inputs compared [a_bn_out]", shape, "was not checked", "OK on"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout)
 		}
@@ -130,11 +145,12 @@ func TestPluginWrongRewriteCaught(t *testing.T) {
 	}
 }
 
-// TestPluginNoShape: nothing declares the plugin's output shape. The default
-// run names the tensor and --shape, exits 1 and writes nothing; --shape or
+// TestPluginNoShape: nothing declares the plugin's output shape, and the
+// stride-2 Conv after it leaves its size open (15 or 16). The default run
+// names the tensor and --shape, exits 1 and writes nothing; --shape or
 // --no-verify let it through, with y's declared type kept.
 func TestPluginNoShape(t *testing.T) {
-	in := savePlugin(t, testmodels.PluginOptions{NoPluginShape: true})
+	in := savePlugin(t, testmodels.PluginOptions{NoPluginShape: true, Stride2: true})
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.onnx")
 	code, _, stderr := runCLI(t, in, "-o", out)
@@ -157,8 +173,8 @@ func TestPluginNoShape(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := m.Graph.Outputs[0].Type.String(); got != "float32[1,8,16,16]" || len(m.Graph.Nodes) != 3 {
-			t.Errorf("%v: output y %s, %d nodes; want float32[1,8,16,16], 3", args, got, len(m.Graph.Nodes))
+		if got := m.Graph.Outputs[0].Type.String(); got != "float32[1,8,8,8]" || len(m.Graph.Nodes) != 3 {
+			t.Errorf("%v: output %s, %d nodes; want float32[1,8,8,8], 3", args, got, len(m.Graph.Nodes))
 		}
 		checkONNX(t, out)
 	}
@@ -213,7 +229,7 @@ func pythonWithONNX() string {
 // TestVerifyCommandCutsAroundPlugin: onnxslim verify A B cuts both models
 // around the plugin too, and needs --shape when nothing declares it.
 func TestVerifyCommandCutsAroundPlugin(t *testing.T) {
-	in := savePlugin(t, testmodels.PluginOptions{NoPluginShape: true})
+	in := savePlugin(t, testmodels.PluginOptions{NoPluginShape: true, Stride2: true})
 	out := filepath.Join(t.TempDir(), "out.onnx")
 	if code, _, stderr := runCLI(t, in, "-o", out, "--no-verify"); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

@@ -23,11 +23,15 @@ type PluginOptions struct {
 	// Outputs is the number of plugin outputs (default 1); the second and
 	// later ones are graph outputs.
 	Outputs int
+	// Stride2 makes the Conv after the plugin stride 2 (y is [1,8,8,8]): the
+	// plugin's output size then cannot be derived from y's (15 or 16).
+	Stride2 bool
 }
 
 // Plugin is x[1,3,16,16] → Conv → BatchNormalization → com.example.MyPlugin →
 // Conv → BatchNormalization → y, with y declared float32 [1,8,16,16] and (unless
 // NoPluginShape) the plugin's output declared float32 [1,4,16,16] in value_info.
+// The output is named b_bn_out, the plugin's input a_bn_out.
 func Plugin(o PluginOptions) *onnx.Model {
 	g := &onnx.Graph{Name: "plugin"}
 	m := &onnx.Model{IRVersion: 8, ProducerName: "onnxslim-test", Graph: g,
@@ -47,8 +51,13 @@ func Plugin(o PluginOptions) *onnx.Model {
 		pv.Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 4, 16, 16))
 		g.ValueInfo = append(g.ValueInfo, pv)
 	}
+	stride, side := int64(1), int64(16)
+	if o.Stride2 {
+		stride, side = 2, 8
+	}
 	y := convBN(g, "b", p.Output(0), 4, 8, 2)
-	y.Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8, 16, 16))
+	y.Producer().Input(0).Producer().SetAttr(onnx.IntsAttr("strides", []int64{stride, stride}))
+	y.Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8, side, side))
 	g.Outputs = append(g.Outputs, y)
 	for i := 1; i < nOut; i++ {
 		v := p.Output(i)

@@ -20,6 +20,9 @@ func TestPassesKeepDeclaredIO(t *testing.T) {
 	models := map[string]func() *onnx.Model{
 		"plugin":          func() *onnx.Model { return testmodels.Plugin(testmodels.PluginOptions{}) },
 		"plugin-no-shape": func() *onnx.Model { return testmodels.Plugin(testmodels.PluginOptions{NoPluginShape: true}) },
+		"plugin-stride-2": func() *onnx.Model {
+			return testmodels.Plugin(testmodels.PluginOptions{NoPluginShape: true, Stride2: true})
+		},
 		"plugin-2-outputs": func() *onnx.Model {
 			return testmodels.Plugin(testmodels.PluginOptions{NoPluginShape: true, Outputs: 2})
 		},
