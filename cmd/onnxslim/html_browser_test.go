@@ -33,8 +33,8 @@ type pageState struct {
 const readState = `(() => {
   const q = s => document.querySelectorAll(s).length;
   return {
-    added: q('#graphwrap g.node[data-status="added"]'), removed: q('#graphwrap g.node[data-status="removed"]'),
-    changed: q('#graphwrap g.node[data-status="changed"]'), nodes: q('#graphwrap g.node'), runs: q('#graphwrap g.run'),
+    added: q('#graphwrap g.node.k-op[data-status="added"]'), removed: q('#graphwrap g.node.k-op[data-status="removed"]'),
+    changed: q('#graphwrap g.node.k-op[data-status="changed"]'), nodes: q('#graphwrap g.node'), runs: q('#graphwrap g.run'),
     render_ms: parseFloat(document.body.getAttribute('data-render-ms') || '-1'),
     timing: ['data-start-ms', 'data-parse-ms', 'data-predraw-ms', 'data-script-ms'].map(a => a + '=' + document.body.getAttribute(a)).join(' ') + ' layout-ms=' +
       document.getElementById('graphwrap').getAttribute('data-layout-ms') + ' draw-ms=' + document.getElementById('graphwrap').getAttribute('data-draw-ms'),
@@ -47,7 +47,7 @@ const readState = `(() => {
 // opens its details, and no name injected an element. It writes a
 // screenshot named shot under the test's artifact folder (and
 // $ONNXSLIM_SCREENSHOT_DIR when set) and returns what it read.
-func checkPage(t *testing.T, page, modelA, modelB, shot string) pageState {
+func checkPage(t *testing.T, b *browser.Browser, page, modelA, modelB, shot string) pageState {
 	t.Helper()
 	code, out, errs := runCLI(t, "diff", modelA, modelB, "--format", "json")
 	if code != 0 {
@@ -63,7 +63,6 @@ func checkPage(t *testing.T, page, modelA, modelB, shot string) pageState {
 	if err := json.Unmarshal([]byte(out), &d); err != nil {
 		t.Fatal(err)
 	}
-	b := browser.New(t)
 	abs, _ := filepath.Abs(page)
 	// A small file:// page first, so that the timing is the report's, not
 	// the start of Chromium's renderer process.
@@ -174,12 +173,12 @@ func TestHTMLReportBrowser(t *testing.T) {
 			if code, _, errs := runCLI(t, args...); code != 0 {
 				t.Fatalf("exit %d: %s", code, errs)
 			}
-			st := checkPage(t, page, c.in, out, c.name)
+			b := browser.New(t)
+			st := checkPage(t, b, page, c.in, out, c.name)
 			if st.Added+st.Removed+st.Changed == 0 {
 				t.Errorf("no coloured node: the run changed nothing visible")
 			}
 			if strings.Contains(c.passes, "quantize") {
-				b := browser.New(t)
 				abs, _ := filepath.Abs(page)
 				if err := b.Do(chromedp.Navigate("file://"+abs), chromedp.WaitVisible(chromedp.CSS("#graphwrap svg"))); err != nil {
 					t.Fatal(err)
@@ -277,7 +276,7 @@ func TestHTMLBigGraph(t *testing.T) {
 	if len(out) > maxBytes {
 		t.Errorf("page is %d bytes, want ≤ %d", len(out), maxBytes)
 	}
-	st := checkPage(t, page, a, b, "big_2004_nodes")
+	st := checkPage(t, browser.New(t), page, a, b, "big_2004_nodes")
 	if st.Nodes < 2000 {
 		t.Errorf("only %d nodes drawn: the generated graph should not fold away", st.Nodes)
 	}
@@ -314,9 +313,9 @@ func TestHTMLHostileNames(t *testing.T) {
 	if err := os.WriteFile(page, []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	checkPage(t, page, a, b, "hostile")
-	// The names come back as text: the details of a node show its name.
 	bw := browser.New(t)
+	checkPage(t, bw, page, a, b, "hostile")
+	// The names come back as text: the details of a node show its name.
 	abs, _ := filepath.Abs(page)
 	if err := bw.Do(chromedp.Navigate("file://"+abs), chromedp.WaitVisible(chromedp.CSS("#graphwrap svg"))); err != nil {
 		t.Fatal(err)
@@ -334,5 +333,67 @@ func TestHTMLHostileNames(t *testing.T) {
 	}
 	if !strings.Contains(shown, hostile[0]) && !strings.Contains(shown, hostile[1]) && !strings.Contains(shown, "Ω模型🙂") {
 		t.Errorf("details panel does not show the hostile name as text: %q", shown)
+	}
+}
+
+// TestHTMLSubgraph: an If's branches are drawn on demand from its details.
+func TestHTMLSubgraph(t *testing.T) {
+	build := func(extra bool) *onnx.Model {
+		g := &onnx.Graph{Name: "main"}
+		x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.ShapeOf(2, 3)))
+		cond := g.AddInput("cond", onnx.TensorType(onnx.Bool, onnx.ShapeOf()))
+		ifn := g.NewNode("If", "", "if", []*onnx.Value{cond}, "y")
+		branch := func(ops ...string) *onnx.Graph {
+			bg := &onnx.Graph{Name: ops[0], Parent: g, Owner: ifn}
+			v := x
+			for i, op := range ops {
+				n := bg.NewNode(op, "", fmt.Sprintf("%s_%d_in_branch", op, i), []*onnx.Value{v}, fmt.Sprintf("%s_%d_out", op, i))
+				bg.Append(n)
+				v = n.Output(0)
+			}
+			bg.Outputs = []*onnx.Value{v}
+			return bg
+		}
+		ifn.SetAttr(&onnx.Attribute{Name: "then_branch", Type: onnx.AttrGraph, Graph: branch("Relu", "Neg", "Abs")})
+		ifn.SetAttr(&onnx.Attribute{Name: "else_branch", Type: onnx.AttrGraph, Graph: branch("Sigmoid")})
+		g.Append(ifn)
+		y := ifn.Output(0)
+		if extra {
+			n := g.NewNode("Neg", "", "neg", []*onnx.Value{y}, "z")
+			g.Append(n)
+			y = n.Output(0)
+		}
+		g.Outputs = []*onnx.Value{y}
+		return &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 13}}, ProducerName: "test", Graph: g}
+	}
+	dir := t.TempDir()
+	a := saveModelFile(t, build(false), filepath.Join(dir, "a.onnx"))
+	b := saveModelFile(t, build(true), filepath.Join(dir, "b.onnx"))
+	code, out, errs := runCLI(t, "diff", a, b, "--format", "html")
+	if code != 0 {
+		t.Fatalf("diff --format html: exit %d: %s", code, errs)
+	}
+	page := filepath.Join(dir, "if.html")
+	if err := os.WriteFile(page, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bw := browser.New(t)
+	checkPage(t, bw, page, a, b, "subgraph")
+	abs, _ := filepath.Abs(page)
+	if err := bw.Do(chromedp.Navigate("file://"+abs), chromedp.WaitVisible(chromedp.CSS("body[data-render-ms]")),
+		chromedp.Click(chromedp.CSS("#graphwrap g.node.body"), chromedp.NodeVisible),
+		chromedp.Click(chromedp.CSS("#details button.body-btn"), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS("#details .sub svg"))); err != nil {
+		t.Fatalf("opening the If's then branch: %v", err)
+	}
+	ops, err := browser.Eval[int](bw, `document.querySelectorAll("#details .sub svg g.node.k-op").length`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops != 3 {
+		t.Errorf("then branch drawn with %d operators, want 3", ops)
+	}
+	if errs := bw.Errors(); len(errs) > 0 {
+		t.Errorf("console errors: %s", strings.Join(errs, "; "))
 	}
 }
