@@ -35,7 +35,7 @@ REAL_MODELS := $(CURDIR)/.cache/real-models
 real-models:
 	bash "$${ONNXSLIM_TESTDATA:-$(CURDIR)/../shared}/real-models/fetch.sh" $(REAL_MODELS)
 
-test: ort real-models
+test: ort real-models chromium
 	$(GO) test ./...
 
 $(STATICCHECK):
@@ -109,6 +109,8 @@ conformance-simd:
 demo: build
 	@mkdir -p out
 	$(BIN) models/mnist_cnn.onnx -o out/mnist_cnn.slim.onnx --report out/mnist_cnn.slim.md --json out/mnist_cnn.slim.json
+	$(BIN) models/mnist_cnn.onnx -o out/mnist_cnn.slim.onnx --report out/mnist_cnn.slim.html --quiet
+	@echo "open out/mnist_cnn.slim.html in a browser (one self-contained file)"
 	$(BIN) out/mnist_cnn.slim.onnx -o out/mnist_cnn.int8.onnx --passes 'quantize(mode=int8,calib=models/mnist-calib,method=entropy)' --inputs models/mnist-eval --max-accuracy-drop 0.01
 	$(BIN) diff out/mnist_cnn.slim.onnx out/mnist_cnn.int8.onnx
 	$(BIN) inspect out/mnist_cnn.int8.onnx
@@ -139,3 +141,16 @@ quant-report: ort
 # 1.5-3 minutes on 2 cores; each failure names the model and the check.
 corpus: ort real-models
 	ONNXSLIM_REAL_MODELS=$(REAL_MODELS) ONNXSLIM_CORPUS=1 $(GO) test ./cmd/onnxslim -run '^TestCorpus$$' -v -count=1 -timeout 30m
+
+# Headless Chromium for the HTML report's browser tests (Debian's chromium;
+# the tests skip without it, and fail under CI=true).
+.PHONY: chromium html-report
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+# The HTML report's browser tests on the shared models too (resnet18 default,
+# mobilenet_v2 int8, transformer default); screenshots go to out/html-report,
+# and the MNIST one is what docs/diff-mnist.png shows.
+html-report: chromium
+	@mkdir -p out/html-report
+	ONNXSLIM_HTML_MODELS=1 ONNXSLIM_SCREENSHOT_DIR=$(CURDIR)/out/html-report $(GO) test ./cmd/onnxslim -run '^TestHTML' -count=1 -v -timeout 20m

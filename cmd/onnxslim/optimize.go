@@ -32,7 +32,7 @@ func optimizeCommand() *cli.Command {
 			&cli.StringFlag{Name: "inputs", Usage: "inputs for verification from `DIR` (.npy per input or input_N.pb)", TakesFile: true},
 			&cli.StringSliceFlag{Name: "dim", Usage: "fix a symbolic dimension, `NAME=VALUE` (repeatable)"},
 			&cli.StringSliceFlag{Name: "shape", Usage: "shape of an output of an op the interpreter cannot run (a custom-domain plugin), fed random values when verifying around it: `NAME=DIMS` as 1x4x16x16 (repeatable)"},
-			&cli.StringFlag{Name: "report", Usage: "write a markdown report of the run to `FILE.md`", TakesFile: true},
+			&cli.StringFlag{Name: "report", Usage: "write a report of the run to `FILE.md` (markdown) or FILE.html (a page with the drawn graph)", TakesFile: true},
 			&cli.StringFlag{Name: "json", Usage: "write a machine-readable run report to `FILE.json`", TakesFile: true},
 			&cli.BoolFlag{Name: "external-data", Usage: "store large initializers in OUT's base name + .data beside OUT"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
@@ -222,7 +222,14 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 			skipped = "verification was skipped (--no-verify or --passes none)"
 		}
 		gopts := graphdiff.Options{NameA: in, NameB: out, FileBytesA: rep.BytesBefore, FileBytesB: rep.BytesAfter}
-		if err := onnx.WriteFileAtomic(path, func(w io.Writer) error {
+		if ext := strings.ToLower(filepath.Ext(path)); ext == ".html" || ext == ".htm" {
+			extras := graphdiff.PageExtras{Verify: rep.Verify, VerifySkipped: skipped, Passes: rep.Passes, Details: rep.Details}
+			if err := onnx.WriteFileAtomic(path, func(w io.Writer) error {
+				return graphdiff.WriteHTML(w, orig, m, gopts, extras)
+			}); err != nil {
+				return fmt.Errorf("--report: %w", err)
+			}
+		} else if err := onnx.WriteFileAtomic(path, func(w io.Writer) error {
 			if err := writeMarkdown(w, rep); err != nil {
 				return err
 			}
