@@ -35,7 +35,7 @@ REAL_MODELS := $(CURDIR)/.cache/real-models
 real-models:
 	bash "$${ONNXSLIM_TESTDATA:-$(CURDIR)/../shared}/real-models/fetch.sh" $(REAL_MODELS)
 
-test: ort real-models chromium
+test: ort real-models chromium onnx-checker
 	$(GO) test ./...
 
 $(STATICCHECK):
@@ -147,6 +147,12 @@ corpus: ort real-models
 .PHONY: chromium html-report
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+# ONNX's checker (Debian's python3-onnx) for the tests that check what we
+# write; the system python, not a pyenv one.
+.PHONY: onnx-checker
+onnx-checker:
+	@/usr/bin/python3 -c 'import onnx' 2>/dev/null || (apt-get update && apt-get install -y python3-onnx)
 
 # The HTML report's browser tests on the shared models too (resnet18 default,
 # mobilenet_v2 int8, transformer default); screenshots go to out/html-report,
