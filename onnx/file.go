@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -73,69 +72,6 @@ func (m *Model) Tensors(f func(place string, t *Tensor) error) error {
 		}
 	}
 	return nil
-}
-
-// loadExternal reads every externally stored tensor into Raw. Locations are
-// confined to the model's folder: absolute paths, ".." and symlinks that lead
-// out of it are refused (the ONNX external-data path-traversal CVEs).
-func (m *Model) loadExternal() error {
-	files := map[string]*os.File{}
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	return m.Tensors(func(place string, t *Tensor) error {
-		if t.DataLocation != externalLocation {
-			return nil
-		}
-		ext, err := parseExternal(t.External)
-		if err != nil {
-			return fmt.Errorf("%s: tensor %q: %w", place, t.Name, err)
-		}
-		path, err := SafeJoin(m.Dir, ext.location)
-		if err != nil {
-			return fmt.Errorf("%s: tensor %q: external data: %w", place, t.Name, err)
-		}
-		f := files[path]
-		if f == nil {
-			if f, err = os.Open(path); err != nil {
-				return fmt.Errorf("%s: tensor %q: external data: %w", place, t.Name, err)
-			}
-			files[path] = f
-		}
-		st, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		n, err := checkedElements(t.Dims)
-		if err != nil {
-			return fmt.Errorf("%s: tensor %q: %w", place, t.Name, err)
-		}
-		if bits := int64(t.DataType.BitSize()); bits > 0 && n > math.MaxInt64/bits {
-			return fmt.Errorf("%s: tensor %q: dims %v of %s need more than 2^63 bits", place, t.Name, t.Dims, t.DataType)
-		}
-		want := t.DataType.RawSize(n)
-		length := ext.length
-		if length < 0 {
-			length = st.Size() - ext.offset
-		}
-		if ext.offset > st.Size() || length > st.Size()-ext.offset {
-			return fmt.Errorf("%s: tensor %q: external data: offset %d + length %d is past the end of %s (%d bytes)",
-				place, t.Name, ext.offset, length, ext.location, st.Size())
-		}
-		if length != want {
-			return fmt.Errorf("%s: tensor %q: external data has %d bytes, dims %v of %s need %d",
-				place, t.Name, length, t.Dims, t.DataType, want)
-		}
-		buf := make([]byte, length)
-		if _, err := f.ReadAt(buf, ext.offset); err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("%s: tensor %q: external data: %w", place, t.Name, err)
-		}
-		// The data is inline now; Save writes it inline unless asked otherwise.
-		t.Raw, t.External, t.DataLocation = buf, nil, 0
-		return nil
-	})
 }
 
 type externalRef struct {
