@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"strings"
 
 	pb "github.com/onnxslim/onnxslim/onnx/internal/onnxpb"
-	"google.golang.org/protobuf/proto"
 )
 
 const externalLocation = 1 // TensorProto.DataLocation EXTERNAL
@@ -130,47 +130,121 @@ func SafeJoin(dir, location string) (string, error) {
 
 // SaveOptions controls how Save writes a model.
 type SaveOptions struct {
-	// ExternalData writes initializers of at least ExternalThreshold bytes to a
-	// file beside the model (ExternalFile, default: the model's base name + ".data").
+	// ExternalData writes initializers of at least ExternalThreshold bytes
+	// (default 1024) to a file beside the model (ExternalFile, default: the
+	// model's base name + ".data"). A model over protobuf's 2 GiB limit is
+	// written this way even when not asked, with a note.
 	ExternalData      bool
 	ExternalFile      string
 	ExternalThreshold int
+	// ExternalAlign is where tensors of 1 MiB or more start in the data
+	// file: at a multiple of it, so a consumer can map them (default
+	// 64 KiB, the mapping granularity ONNX Runtime needs on Windows; 4096
+	// is a page on Linux).
+	ExternalAlign int64
+	// Note receives what Save decided on its own (nil: discarded).
+	Note func(string)
 }
 
-// Save writes the model to path. Files are written to a temporary file in the
-// target folder and renamed, so a failed save leaves no partial output.
+// Saved describes what Save wrote.
+type Saved struct {
+	// Bytes is the size of the model file.
+	Bytes int64
+	// External lists the external data files written (nil: none).
+	External []ExternalFile
+}
+
+// Save writes the model to path (see SaveFile).
 func Save(m *Model, path string, opts SaveOptions) error {
+	_, err := SaveFile(m, path, opts)
+	return err
+}
+
+// SaveFile writes the model to path and, when asked or when the model is
+// over 2 GiB, its large initializers to an external data file. It streams:
+// payloads go from their buffers or mapped files to the output, and the
+// protobuf is never built whole in memory. Every file is written under a
+// temporary name and renamed into place only when all are complete, so a
+// failed or killed save leaves no partial output.
+func SaveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
+	saved, err := saveFile(m, path, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return saved, nil
+}
+
+func saveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 	mp, err := modelToProto(m)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	if opts.ExternalData {
-		if err := writeExternal(mp, path, opts); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+	saved := &Saved{}
+	external := opts.ExternalData
+	if size := deterministic.Size(mp); !external && size > MaxProtoSize {
+		external = true
+		if opts.Note != nil {
+			opts.Note(fmt.Sprintf("the model is %d bytes, over protobuf's 2 GiB limit: its large tensors go to the external data file %s", size, externalName(path, opts)))
 		}
 	}
-	if size := proto.Size(mp); size > MaxProtoSize {
-		return fmt.Errorf("%s: the model is %d bytes, over protobuf's 2 GiB limit: write it with --external-data", path, size)
+	var files []*tempFile
+	defer func() {
+		for _, f := range files {
+			f.abort()
+		}
+	}()
+	if external {
+		data, rec, err := writeExternal(mp, path, opts)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, data)
+		saved.External = []ExternalFile{rec}
 	}
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(mp)
+	if size := deterministic.Size(mp); size > MaxProtoSize {
+		return nil, fmt.Errorf("the model is %d bytes without its external data, over protobuf's 2 GiB limit", size)
+	}
+	f, err := createTemp(path)
 	if err != nil {
-		return fmt.Errorf("%s: encode: %w", path, err)
+		return nil, err
 	}
-	return WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err })
+	files = append(files, f)
+	if saved.Bytes, err = writeProto(f.f, mp.ProtoReflect(), streamMin); err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	// The data file first: a model file never names data that is not there.
+	for _, f := range files {
+		if err := f.commit(); err != nil {
+			return nil, err
+		}
+	}
+	files = nil
+	return saved, nil
 }
 
-// writeExternal moves large initializer payloads of the encoded model into one file.
-func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) error {
-	name := opts.ExternalFile
-	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".data"
+func externalName(path string, opts SaveOptions) string {
+	if opts.ExternalFile != "" {
+		return opts.ExternalFile
 	}
-	if filepath.Base(name) != name {
-		return fmt.Errorf("external data file %q must be a plain file name", name)
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".data"
+}
+
+// writeExternal moves the large initializer payloads of the encoded model
+// into one data file, written under a temporary name (the caller commits
+// it), and points the tensors at it.
+func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) (*tempFile, ExternalFile, error) {
+	name := externalName(path, opts)
+	rec := ExternalFile{Location: name}
+	if filepath.Base(name) != name || name == "." || name == ".." {
+		return nil, rec, fmt.Errorf("external data file %q must be a plain file name", name)
 	}
 	threshold := opts.ExternalThreshold
 	if threshold <= 0 {
 		threshold = 1024
+	}
+	align := opts.ExternalAlign
+	if align <= 0 {
+		align = 64 << 10
 	}
 	var tensors []*pb.TensorProto
 	var walk func(g *pb.GraphProto)
@@ -192,57 +266,55 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) error {
 		}
 	}
 	walk(mp.Graph)
-	dataPath := filepath.Join(filepath.Dir(path), name)
-	return WriteFileAtomic(dataPath, func(w io.Writer) error {
-		var off int64
-		for _, t := range tensors {
-			// Large tensors start on a 64 KiB boundary so readers can mmap them.
-			if len(t.RawData) >= 1<<20 && off%65536 != 0 {
-				pad := 65536 - off%65536
-				if _, err := w.Write(make([]byte, pad)); err != nil {
-					return err
-				}
-				off += pad
+	f, err := createTemp(filepath.Join(filepath.Dir(path), name))
+	if err != nil {
+		return nil, rec, err
+	}
+	w := bufio.NewWriterSize(f.f, 1<<20)
+	var off int64
+	for _, t := range tensors {
+		n := int64(len(t.RawData))
+		if n >= 1<<20 && off%align != 0 {
+			pad := align - off%align
+			if _, err := w.Write(make([]byte, pad)); err != nil {
+				f.abort()
+				return nil, rec, err
 			}
-			if _, err := w.Write(t.RawData); err != nil {
-				return err
-			}
-			t.ExternalData = []*pb.StringStringEntryProto{
-				{Key: "location", Value: name},
-				{Key: "offset", Value: strconv.FormatInt(off, 10)},
-				{Key: "length", Value: strconv.Itoa(len(t.RawData))},
-			}
-			t.DataLocation = pb.TensorProto_EXTERNAL
-			off += int64(len(t.RawData))
-			t.RawData = nil
+			off += pad
 		}
-		return nil
-	})
+		if _, err := w.Write(t.RawData); err != nil {
+			f.abort()
+			return nil, rec, err
+		}
+		t.ExternalData = []*pb.StringStringEntryProto{
+			{Key: "location", Value: name},
+			{Key: "offset", Value: strconv.FormatInt(off, 10)},
+			{Key: "length", Value: strconv.FormatInt(n, 10)},
+		}
+		t.DataLocation = pb.TensorProto_EXTERNAL
+		t.RawData = nil
+		off += n
+		rec.Tensors++
+		rec.TensorBytes += n
+	}
+	if err := w.Flush(); err != nil {
+		f.abort()
+		return nil, rec, err
+	}
+	rec.Bytes = off
+	return f, rec, nil
 }
 
 // WriteFileAtomic writes a file through a temporary file in the same folder and
 // renames it into place; on any error the temporary file is removed.
-func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := createTemp(path)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	// No fsync: the rename already keeps readers from ever seeing a partial
-	// file, and syncing a large model costs more than the whole pipeline.
-	if err = write(f); err != nil {
+	if err := write(f.f); err != nil {
+		f.abort()
 		return err
 	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return f.commit()
 }

@@ -181,7 +181,9 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	outFiles, err := saveModel(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data")})
+	outFiles, err := saveModel(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data"), Note: func(note string) {
+		fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: %s\n", note)
+	}})
 	if err != nil {
 		return err
 	}
