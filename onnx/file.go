@@ -18,6 +18,9 @@ const externalLocation = 1 // TensorProto.DataLocation EXTERNAL
 // MaxProtoSize is the largest model protobuf ONNX tools can read (2 GiB).
 const MaxProtoSize = 2<<30 - 1
 
+// protoLimit is MaxProtoSize, lowered by tests.
+var protoLimit = MaxProtoSize
+
 // Load reads a model file and the external data it refers to. Errors start
 // with the file's path and name the place (graph, node, tensor).
 func Load(path string) (*Model, error) {
@@ -181,7 +184,7 @@ func saveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 	}
 	saved := &Saved{}
 	external := opts.ExternalData
-	if size := deterministic.Size(mp); !external && size > MaxProtoSize {
+	if size := deterministic.Size(mp); !external && size > protoLimit {
 		external = true
 		if opts.Note != nil {
 			opts.Note(fmt.Sprintf("the model is %d bytes, over protobuf's 2 GiB limit: its large tensors go to the external data file %s", size, externalName(path, opts)))
@@ -201,7 +204,7 @@ func saveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 		files = append(files, data)
 		saved.External = []ExternalFile{rec}
 	}
-	if size := deterministic.Size(mp); size > MaxProtoSize {
+	if size := deterministic.Size(mp); size > protoLimit {
 		return nil, fmt.Errorf("the model is %d bytes without its external data, over protobuf's 2 GiB limit", size)
 	}
 	f, err := createTemp(path)
