@@ -139,3 +139,10 @@ quant-report: ort
 # 1.5-3 minutes on 2 cores; each failure names the model and the check.
 corpus: ort real-models
 	ONNXSLIM_REAL_MODELS=$(REAL_MODELS) ONNXSLIM_CORPUS=1 $(GO) test ./cmd/onnxslim -run '^TestCorpus$$' -v -count=1 -timeout 30m
+
+# A generated 2.5 GiB decoder-only transformer (over protobuf's 2 GiB limit)
+# through the default pipeline and quantize(mode=int4); ONNX Runtime must
+# load each output and agree with the interpreter. Several minutes.
+big-ci: ort
+	ONNXSLIM_BIG=1 go test ./cmd/onnxslim -run '^TestBigModel$$' -count=1 -v -timeout 30m
+.PHONY: big-ci
