@@ -144,5 +144,5 @@ corpus: ort real-models
 # through the default pipeline and quantize(mode=int4); ONNX Runtime must
 # load each output and agree with the interpreter. Several minutes.
 big-ci: ort
-	ONNXSLIM_BIG=1 go test ./cmd/onnxslim -run '^TestBigModel$$' -count=1 -v -timeout 30m
+	ONNXSLIM_BIG=1 $(GO) test ./cmd/onnxslim -run '^TestBigModel$$' -count=1 -v -timeout 30m
 .PHONY: big-ci

@@ -21,6 +21,10 @@ const MaxProtoSize = 2<<30 - 1
 // protoLimit is MaxProtoSize, lowered by tests.
 var protoLimit = MaxProtoSize
 
+// testHookMidSave runs between writing the external data and the model
+// file (tests kill the process there).
+var testHookMidSave func()
+
 // Load reads a model file and the external data it refers to. Errors start
 // with the file's path and name the place (graph, node, tensor).
 func Load(path string) (*Model, error) {
@@ -203,6 +207,9 @@ func saveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 		}
 		files = append(files, data)
 		saved.External = []ExternalFile{rec}
+	}
+	if testHookMidSave != nil {
+		testHookMidSave()
 	}
 	if size := deterministic.Size(mp); size > protoLimit {
 		return nil, fmt.Errorf("the model is %d bytes without its external data, over protobuf's 2 GiB limit", size)
