@@ -3,6 +3,7 @@
 package onnx
 
 import (
+	"errors"
 	"io"
 	"os"
 )
@@ -13,3 +14,8 @@ func mapFile(f *os.File, size int64) ([]byte, error) {
 	_, err := io.ReadFull(io.NewSectionReader(f, 0, size), b)
 	return b, err
 }
+
+var pageSize = int64(os.Getpagesize())
+
+// mapRange is not available: Spill leaves tensors in memory.
+func mapRange(*os.File, int64, int64) ([]byte, error) { return nil, errors.ErrUnsupported }

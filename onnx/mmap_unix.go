@@ -28,3 +28,16 @@ func mapFile(f *os.File, size int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// pageSize aligns mapped ranges of the spill file.
+var pageSize = int64(os.Getpagesize())
+
+// mapRange maps length bytes of f from off (a multiple of pageSize),
+// privately as mapFile does.
+func mapRange(f *os.File, off, length int64) ([]byte, error) {
+	b, err := unix.Mmap(int(f.Fd()), off, int(length), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, err
+	}
+	return b[:length:length], nil
+}
