@@ -123,6 +123,10 @@ func writeSummary(w io.Writer, reps []PassReport) {
 	tw.Flush()
 }
 
+// largeModel is the weight size from which verification reads weights in
+// place (interp.Options.NoPrepack).
+const largeModel = 1 << 30
+
 // verification is the main command's check of OUT against IN.
 type verification struct {
 	checker *verify.Checker
@@ -132,6 +136,10 @@ type verification struct {
 
 // newVerification runs the original model once on the verification inputs.
 func newVerification(orig *onnx.Model, opts verify.Options, binding bool) (*verification, error) {
+	// Weights of a large model (mapped from its external data) are read in
+	// place rather than also copied into a layout packed for the GEMM: the
+	// check then needs memory for activations, not another model.
+	opts.Interp.NoPrepack = opts.Interp.NoPrepack || stats.Bytes(orig) >= largeModel
 	chk, err := verify.NewChecker(orig, opts)
 	if err != nil {
 		var re *verify.ReferenceError
