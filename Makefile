@@ -146,3 +146,10 @@ corpus: ort real-models
 big-ci: ort
 	ONNXSLIM_BIG=1 $(GO) test ./cmd/onnxslim -run '^TestBigModel$$' -count=1 -v -timeout 30m
 .PHONY: big-ci
+
+# A generated model of BIG_SIZE (default 8GiB) through the default pipeline,
+# quantize(mode=int4) and quantize(mode=fp16): wall time and peak RssAnon
+# of each beside `cat` of its data on a cold cache (BIG_DIR, BIG_KEEP=1).
+big:
+	GO=$(GO) tools/big/big.sh
+.PHONY: big

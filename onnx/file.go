@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,7 +27,9 @@ var testHookMidSave func()
 // Load reads a model file and the external data it refers to. Errors start
 // with the file's path and name the place (graph, node, tensor).
 func Load(path string) (*Model, error) {
-	data, err := os.ReadFile(path)
+	// Mapped, not read: the file's bytes are page cache, not a copy (the
+	// decoder copies what it keeps).
+	data, err := mapPath(path)
 	if err != nil {
 		return nil, err
 	}
