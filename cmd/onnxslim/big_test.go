@@ -40,12 +40,21 @@ func TestBigModel(t *testing.T) {
 	if os.Getenv("ONNXSLIM_BIG") != "1" {
 		t.Skip("writes and optimizes a 2.5 GiB model: set ONNXSLIM_BIG=1 (make big-ci)")
 	}
+	generatedModelFlow(t, biggen.ForBytes(bigBytes(t)))
+}
+
+// TestGeneratedModel is TestBigModel's flow on a small generated model
+// (external data, 2 layers of width 64), fast enough for every run.
+func TestGeneratedModel(t *testing.T) {
+	generatedModelFlow(t, biggen.Config{Layers: 2, Width: 64, Heads: 4, FFN: 256, Vocab: 100, Seq: 5, Seed: 3})
+}
+
+func generatedModelFlow(t *testing.T, cfg biggen.Config) {
 	ort.Require(t)
 	dir := t.TempDir()
 	step := func(what string, start time.Time) { t.Logf("%-34s %6.1fs", what, time.Since(start).Seconds()) }
 
 	start := time.Now()
-	cfg := biggen.ForBytes(bigBytes(t))
 	in, dataBytes, err := biggen.Write(dir, "big.onnx", cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +78,11 @@ func TestBigModel(t *testing.T) {
 		t.Fatalf("quantize(mode=int4): exit %d: %s", code, stderr)
 	}
 	step("quantize(mode=int4)", start)
+	// inspect names the data files and what of the model they hold.
+	code, stdout, stderr = runCLI(t, "inspect", in)
+	if code != 0 || !strings.Contains(stdout, "external data") || !strings.Contains(stdout, fmt.Sprintf("%d tensors", 4+10*cfg.Layers)) {
+		t.Errorf("inspect %s: exit %d, want the external data file and its %d tensors:\n%s%s", in, code, 4+10*cfg.Layers, stdout, stderr)
+	}
 
 	inputs := filepath.Join(dir, "inputs")
 	ids := interp.Make(onnx.Int64, 1, cfg.Seq)
