@@ -150,6 +150,10 @@ type SaveOptions struct {
 	// 64 KiB, the mapping granularity ONNX Runtime needs on Windows; 4096
 	// is a page on Linux).
 	ExternalAlign int64
+	// ExternalFileBytes splits the external data into files of at most
+	// this size (NAME.data, NAME.1.data, …; a larger tensor gets a file
+	// of its own); 0: one file.
+	ExternalFileBytes int64
 	// Note receives what Save decided on its own (nil: discarded).
 	Note func(string)
 }
@@ -202,12 +206,12 @@ func saveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 		}
 	}()
 	if external {
-		data, rec, err := writeExternal(mp, path, opts)
+		data, recs, err := writeExternal(mp, path, opts)
+		files = append(files, data...)
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, data)
-		saved.External = []ExternalFile{rec}
+		saved.External = recs
 	}
 	if testHookMidSave != nil {
 		testHookMidSave()
@@ -241,13 +245,12 @@ func externalName(path string, opts SaveOptions) string {
 }
 
 // writeExternal moves the large initializer payloads of the encoded model
-// into one data file, written under a temporary name (the caller commits
-// it), and points the tensors at it.
-func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) (*tempFile, ExternalFile, error) {
-	name := externalName(path, opts)
-	rec := ExternalFile{Location: name}
-	if filepath.Base(name) != name || name == "." || name == ".." {
-		return nil, rec, fmt.Errorf("external data file %q must be a plain file name", name)
+// into data files (one, or several of at most ExternalFileBytes each),
+// written unseen (the caller commits them), and points the tensors at them.
+func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFile, []ExternalFile, error) {
+	base := externalName(path, opts)
+	if filepath.Base(base) != base || base == "." || base == ".." {
+		return nil, nil, fmt.Errorf("external data file %q must be a plain file name", base)
 	}
 	threshold := opts.ExternalThreshold
 	if threshold <= 0 {
@@ -277,28 +280,54 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) (*tempFile,
 		}
 	}
 	walk(mp.Graph)
-	f, err := createTemp(filepath.Join(filepath.Dir(path), name))
-	if err != nil {
-		return nil, rec, err
+	var (
+		files []*tempFile
+		recs  []ExternalFile
+		w     *bufio.Writer
+		off   int64
+	)
+	next := func() error { // start the next data file
+		if w != nil {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+		}
+		name := base
+		if len(files) > 0 {
+			ext := filepath.Ext(base)
+			name = fmt.Sprintf("%s.%d%s", strings.TrimSuffix(base, ext), len(files), ext)
+		}
+		f, err := createTemp(filepath.Join(filepath.Dir(path), name))
+		if err != nil {
+			return err
+		}
+		files, recs = append(files, f), append(recs, ExternalFile{Location: name})
+		w, off = bufio.NewWriterSize(f.f, 1<<20), 0
+		return nil
 	}
-	w := bufio.NewWriterSize(f.f, 1<<20)
-	var off int64
+	if err := next(); err != nil {
+		return files, nil, err
+	}
 	for _, t := range tensors {
 		n := int64(len(t.RawData))
+		if opts.ExternalFileBytes > 0 && off > 0 && off+n > opts.ExternalFileBytes {
+			if err := next(); err != nil {
+				return files, nil, err
+			}
+		}
 		if n >= 1<<20 && off%align != 0 {
 			pad := align - off%align
 			if _, err := w.Write(make([]byte, pad)); err != nil {
-				f.abort()
-				return nil, rec, err
+				return files, nil, err
 			}
 			off += pad
 		}
 		if _, err := w.Write(t.RawData); err != nil {
-			f.abort()
-			return nil, rec, err
+			return files, nil, err
 		}
+		rec := &recs[len(recs)-1]
 		t.ExternalData = []*pb.StringStringEntryProto{
-			{Key: "location", Value: name},
+			{Key: "location", Value: rec.Location},
 			{Key: "offset", Value: strconv.FormatInt(off, 10)},
 			{Key: "length", Value: strconv.FormatInt(n, 10)},
 		}
@@ -307,13 +336,12 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) (*tempFile,
 		off += n
 		rec.Tensors++
 		rec.TensorBytes += n
+		rec.Bytes = off
 	}
 	if err := w.Flush(); err != nil {
-		f.abort()
-		return nil, rec, err
+		return files, nil, err
 	}
-	rec.Bytes = off
-	return f, rec, nil
+	return files, recs, nil
 }
 
 // WriteFileAtomic writes a file through a temporary file in the same folder and
