@@ -74,13 +74,7 @@ func (s *streamWriter) message(msg protoreflect.Message, size int) {
 		return
 	}
 	if size < s.min {
-		b, err := deterministic.MarshalAppend(s.buf[:0], msg.Interface())
-		if err != nil {
-			s.err = err
-			return
-		}
-		s.buf = b
-		s.write(b)
+		s.marshal(msg)
 		return
 	}
 	fields := msg.Descriptor().Fields()
@@ -111,16 +105,24 @@ func (s *streamWriter) message(msg protoreflect.Message, size int) {
 		default: // a scalar or a list of them: marshal it alone
 			one := msg.New()
 			one.Set(fd, v)
-			b, err := deterministic.MarshalAppend(s.buf[:0], one.Interface())
-			if err != nil {
-				s.err = err
-				return
-			}
-			s.buf = b
-			s.write(b)
+			s.marshal(one)
 		}
 	}
 	s.write(msg.GetUnknown())
+}
+
+// marshal writes msg whole.
+func (s *streamWriter) marshal(msg protoreflect.Message) {
+	if s.err != nil {
+		return
+	}
+	b, err := deterministic.MarshalAppend(s.buf[:0], msg.Interface())
+	if err != nil {
+		s.err = err
+		return
+	}
+	s.buf = b
+	s.write(b)
 }
 
 // sub writes a length-delimited sub-message field.
