@@ -160,3 +160,17 @@ onnx-checker:
 html-report: chromium
 	@mkdir -p out/html-report
 	ONNXSLIM_HTML_MODELS=1 ONNXSLIM_SCREENSHOT_DIR=$(CURDIR)/out/html-report $(GO) test ./cmd/onnxslim -run '^TestHTML' -count=1 -v -timeout 20m
+
+# A generated 2.5 GiB decoder-only transformer (over protobuf's 2 GiB limit)
+# through the default pipeline and quantize(mode=int4); ONNX Runtime must
+# load each output and agree with the interpreter. Several minutes.
+big-ci: ort
+	ONNXSLIM_BIG=1 $(GO) test ./cmd/onnxslim -run '^TestBigModel$$' -count=1 -v -timeout 30m
+.PHONY: big-ci
+
+# A generated model of BIG_SIZE (default 8GiB) through the default pipeline,
+# quantize(mode=int4) and quantize(mode=fp16): wall time and peak RssAnon
+# of each beside `cat` of its data on a cold cache (BIG_DIR, BIG_KEEP=1).
+big:
+	GO=$(GO) tools/big/big.sh
+.PHONY: big

@@ -18,6 +18,7 @@ func (m *Model) Clone() *Model {
 	cp := *m
 	cp.Opsets = append([]OpsetID(nil), m.Opsets...)
 	cp.Metadata = clonePairs(m.Metadata)
+	cp.external = cloneSlice(m.external)
 	cp.Graph = c.graph(m.Graph, nil)
 	cp.Functions = nil
 	for _, f := range m.Functions {

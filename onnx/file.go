@@ -1,17 +1,15 @@
 package onnx
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	pb "github.com/onnxslim/onnxslim/onnx/internal/onnxpb"
-	"google.golang.org/protobuf/proto"
 )
 
 const externalLocation = 1 // TensorProto.DataLocation EXTERNAL
@@ -19,10 +17,19 @@ const externalLocation = 1 // TensorProto.DataLocation EXTERNAL
 // MaxProtoSize is the largest model protobuf ONNX tools can read (2 GiB).
 const MaxProtoSize = 2<<30 - 1
 
+// protoLimit is MaxProtoSize, lowered by tests.
+var protoLimit = MaxProtoSize
+
+// testHookMidSave runs between writing the external data and the model
+// file (tests kill the process there).
+var testHookMidSave func()
+
 // Load reads a model file and the external data it refers to. Errors start
 // with the file's path and name the place (graph, node, tensor).
 func Load(path string) (*Model, error) {
-	data, err := os.ReadFile(path)
+	// Mapped, not read: the file's bytes are page cache, not a copy (the
+	// decoder copies what it keeps).
+	data, err := mapPath(path)
 	if err != nil {
 		return nil, err
 	}
@@ -73,69 +80,6 @@ func (m *Model) Tensors(f func(place string, t *Tensor) error) error {
 		}
 	}
 	return nil
-}
-
-// loadExternal reads every externally stored tensor into Raw. Locations are
-// confined to the model's folder: absolute paths, ".." and symlinks that lead
-// out of it are refused (the ONNX external-data path-traversal CVEs).
-func (m *Model) loadExternal() error {
-	files := map[string]*os.File{}
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	return m.Tensors(func(place string, t *Tensor) error {
-		if t.DataLocation != externalLocation {
-			return nil
-		}
-		ext, err := parseExternal(t.External)
-		if err != nil {
-			return fmt.Errorf("%s: tensor %q: %w", place, t.Name, err)
-		}
-		path, err := SafeJoin(m.Dir, ext.location)
-		if err != nil {
-			return fmt.Errorf("%s: tensor %q: external data: %w", place, t.Name, err)
-		}
-		f := files[path]
-		if f == nil {
-			if f, err = os.Open(path); err != nil {
-				return fmt.Errorf("%s: tensor %q: external data: %w", place, t.Name, err)
-			}
-			files[path] = f
-		}
-		st, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		n, err := checkedElements(t.Dims)
-		if err != nil {
-			return fmt.Errorf("%s: tensor %q: %w", place, t.Name, err)
-		}
-		if bits := int64(t.DataType.BitSize()); bits > 0 && n > math.MaxInt64/bits {
-			return fmt.Errorf("%s: tensor %q: dims %v of %s need more than 2^63 bits", place, t.Name, t.Dims, t.DataType)
-		}
-		want := t.DataType.RawSize(n)
-		length := ext.length
-		if length < 0 {
-			length = st.Size() - ext.offset
-		}
-		if ext.offset > st.Size() || length > st.Size()-ext.offset {
-			return fmt.Errorf("%s: tensor %q: external data: offset %d + length %d is past the end of %s (%d bytes)",
-				place, t.Name, ext.offset, length, ext.location, st.Size())
-		}
-		if length != want {
-			return fmt.Errorf("%s: tensor %q: external data has %d bytes, dims %v of %s need %d",
-				place, t.Name, length, t.Dims, t.DataType, want)
-		}
-		buf := make([]byte, length)
-		if _, err := f.ReadAt(buf, ext.offset); err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("%s: tensor %q: external data: %w", place, t.Name, err)
-		}
-		// The data is inline now; Save writes it inline unless asked otherwise.
-		t.Raw, t.External, t.DataLocation = buf, nil, 0
-		return nil
-	})
 }
 
 type externalRef struct {
@@ -194,47 +138,127 @@ func SafeJoin(dir, location string) (string, error) {
 
 // SaveOptions controls how Save writes a model.
 type SaveOptions struct {
-	// ExternalData writes initializers of at least ExternalThreshold bytes to a
-	// file beside the model (ExternalFile, default: the model's base name + ".data").
+	// ExternalData writes initializers of at least ExternalThreshold bytes
+	// (default 1024) to a file beside the model (ExternalFile, default: the
+	// model's base name + ".data"). A model over protobuf's 2 GiB limit is
+	// written this way even when not asked, with a note.
 	ExternalData      bool
 	ExternalFile      string
 	ExternalThreshold int
+	// ExternalAlign is where tensors of 1 MiB or more start in the data
+	// file: at a multiple of it, so a consumer can map them (default
+	// 64 KiB, the mapping granularity ONNX Runtime needs on Windows; 4096
+	// is a page on Linux).
+	ExternalAlign int64
+	// ExternalFileBytes splits the external data into files of at most
+	// this size (NAME.data, NAME.1.data, …; a larger tensor gets a file
+	// of its own); 0: one file.
+	ExternalFileBytes int64
+	// Note receives what Save decided on its own (nil: discarded).
+	Note func(string)
 }
 
-// Save writes the model to path. Files are written to a temporary file in the
-// target folder and renamed, so a failed save leaves no partial output.
+// Saved describes what Save wrote.
+type Saved struct {
+	// Bytes is the size of the model file.
+	Bytes int64
+	// External lists the external data files written (nil: none).
+	External []ExternalFile
+}
+
+// Save writes the model to path (see SaveFile).
 func Save(m *Model, path string, opts SaveOptions) error {
+	_, err := SaveFile(m, path, opts)
+	return err
+}
+
+// SaveFile writes the model to path and, when asked or when the model is
+// over 2 GiB, its large initializers to an external data file. It streams:
+// payloads go from their buffers or mapped files to the output, and the
+// protobuf is never built whole in memory. Every file is written under a
+// temporary name and renamed into place only when all are complete, so a
+// failed or killed save leaves no partial output.
+func SaveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
+	saved, err := saveFile(m, path, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return saved, nil
+}
+
+func saveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 	mp, err := modelToProto(m)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	if opts.ExternalData {
-		if err := writeExternal(mp, path, opts); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+	saved := &Saved{}
+	external := opts.ExternalData
+	if size := deterministic.Size(mp); !external && size > protoLimit {
+		external = true
+		if opts.Note != nil {
+			opts.Note(fmt.Sprintf("the model is %d bytes, over protobuf's 2 GiB limit: its large tensors go to the external data file %s", size, externalName(path, opts)))
 		}
 	}
-	if size := proto.Size(mp); size > MaxProtoSize {
-		return fmt.Errorf("%s: the model is %d bytes, over protobuf's 2 GiB limit: write it with --external-data", path, size)
+	var files []*tempFile
+	defer func() {
+		for _, f := range files {
+			f.abort()
+		}
+	}()
+	if external {
+		data, recs, err := writeExternal(mp, path, opts)
+		files = append(files, data...)
+		if err != nil {
+			return nil, err
+		}
+		saved.External = recs
 	}
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(mp)
+	if testHookMidSave != nil {
+		testHookMidSave()
+	}
+	if size := deterministic.Size(mp); size > protoLimit {
+		return nil, fmt.Errorf("the model is %d bytes without its external data, over protobuf's 2 GiB limit", size)
+	}
+	f, err := createTemp(path)
 	if err != nil {
-		return fmt.Errorf("%s: encode: %w", path, err)
+		return nil, err
 	}
-	return WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err })
+	files = append(files, f)
+	if saved.Bytes, err = writeProto(f.f, mp.ProtoReflect(), streamMin); err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	// The data file first: a model file never names data that is not there.
+	for _, f := range files {
+		if err := f.commit(); err != nil {
+			return nil, err
+		}
+	}
+	files = nil
+	return saved, nil
 }
 
-// writeExternal moves large initializer payloads of the encoded model into one file.
-func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) error {
-	name := opts.ExternalFile
-	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".data"
+func externalName(path string, opts SaveOptions) string {
+	if opts.ExternalFile != "" {
+		return opts.ExternalFile
 	}
-	if filepath.Base(name) != name {
-		return fmt.Errorf("external data file %q must be a plain file name", name)
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".data"
+}
+
+// writeExternal moves the large initializer payloads of the encoded model
+// into data files (one, or several of at most ExternalFileBytes each),
+// written unseen (the caller commits them), and points the tensors at them.
+func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFile, []ExternalFile, error) {
+	base := externalName(path, opts)
+	if filepath.Base(base) != base || base == "." || base == ".." {
+		return nil, nil, fmt.Errorf("external data file %q must be a plain file name", base)
 	}
 	threshold := opts.ExternalThreshold
 	if threshold <= 0 {
 		threshold = 1024
+	}
+	align := opts.ExternalAlign
+	if align <= 0 {
+		align = 64 << 10
 	}
 	var tensors []*pb.TensorProto
 	var walk func(g *pb.GraphProto)
@@ -256,57 +280,80 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) error {
 		}
 	}
 	walk(mp.Graph)
-	dataPath := filepath.Join(filepath.Dir(path), name)
-	return WriteFileAtomic(dataPath, func(w io.Writer) error {
-		var off int64
-		for _, t := range tensors {
-			// Large tensors start on a 64 KiB boundary so readers can mmap them.
-			if len(t.RawData) >= 1<<20 && off%65536 != 0 {
-				pad := 65536 - off%65536
-				if _, err := w.Write(make([]byte, pad)); err != nil {
-					return err
-				}
-				off += pad
-			}
-			if _, err := w.Write(t.RawData); err != nil {
+	var (
+		files []*tempFile
+		recs  []ExternalFile
+		w     *bufio.Writer
+		off   int64
+	)
+	next := func() error { // start the next data file
+		if w != nil {
+			if err := w.Flush(); err != nil {
 				return err
 			}
-			t.ExternalData = []*pb.StringStringEntryProto{
-				{Key: "location", Value: name},
-				{Key: "offset", Value: strconv.FormatInt(off, 10)},
-				{Key: "length", Value: strconv.Itoa(len(t.RawData))},
-			}
-			t.DataLocation = pb.TensorProto_EXTERNAL
-			off += int64(len(t.RawData))
-			t.RawData = nil
 		}
+		name := base
+		if len(files) > 0 {
+			ext := filepath.Ext(base)
+			name = fmt.Sprintf("%s.%d%s", strings.TrimSuffix(base, ext), len(files), ext)
+		}
+		f, err := createTemp(filepath.Join(filepath.Dir(path), name))
+		if err != nil {
+			return err
+		}
+		files, recs = append(files, f), append(recs, ExternalFile{Location: name})
+		w, off = bufio.NewWriterSize(f.f, 1<<20), 0
 		return nil
-	})
+	}
+	if err := next(); err != nil {
+		return files, nil, err
+	}
+	for _, t := range tensors {
+		n := int64(len(t.RawData))
+		if opts.ExternalFileBytes > 0 && off > 0 && off+n > opts.ExternalFileBytes {
+			if err := next(); err != nil {
+				return files, nil, err
+			}
+		}
+		if n >= 1<<20 && off%align != 0 {
+			pad := align - off%align
+			if _, err := w.Write(make([]byte, pad)); err != nil {
+				return files, nil, err
+			}
+			off += pad
+		}
+		if _, err := w.Write(t.RawData); err != nil {
+			return files, nil, err
+		}
+		rec := &recs[len(recs)-1]
+		t.ExternalData = []*pb.StringStringEntryProto{
+			{Key: "location", Value: rec.Location},
+			{Key: "offset", Value: strconv.FormatInt(off, 10)},
+			{Key: "length", Value: strconv.FormatInt(n, 10)},
+		}
+		t.DataLocation = pb.TensorProto_EXTERNAL
+		t.RawData = nil
+		off += n
+		rec.Tensors++
+		rec.TensorBytes += n
+		rec.Bytes = off
+	}
+	if err := w.Flush(); err != nil {
+		return files, nil, err
+	}
+	return files, recs, nil
 }
 
 // WriteFileAtomic writes a file through a temporary file in the same folder and
 // renames it into place; on any error the temporary file is removed.
-func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := createTemp(path)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	// No fsync: the rename already keeps readers from ever seeing a partial
-	// file, and syncing a large model costs more than the whole pipeline.
-	if err = write(f); err != nil {
+	if err := write(f.f); err != nil {
+		f.abort()
 		return err
 	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return f.commit()
 }

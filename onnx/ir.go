@@ -22,6 +22,9 @@ type Model struct {
 	// Dir is the folder the model was loaded from; external data is resolved against it.
 	Dir string
 
+	// external describes the external data files Load mapped.
+	external []ExternalFile
+
 	// Fields onnxslim does not interpret, kept encoded so that they round-trip.
 	trainingInfo  [][]byte
 	configuration [][]byte

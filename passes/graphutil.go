@@ -75,8 +75,11 @@ func Replace(old, new *onnx.Value) bool {
 }
 
 // AddConst adds a constant tensor to g as an initializer. In IR < 4 models
-// the main graph's initializers must also be listed as inputs.
+// the main graph's initializers must also be listed as inputs. A large
+// payload moves to disk (onnx.Spill), so that a pass adding tensor after
+// tensor does not hold them all in memory.
 func AddConst(m *onnx.Model, g *onnx.Graph, name string, t *onnx.Tensor) *onnx.Value {
+	onnx.Spill(t)
 	v := g.AddInitializer(name, t)
 	if m.IRVersion < 4 && g.Parent == nil {
 		v.Type = onnx.TensorType(t.DataType, onnx.ShapeOf(t.Dims...))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,9 +15,21 @@ type modelFiles struct {
 	External []externalFile
 }
 
+// externalFile is an external data file: its size and how many tensors
+// and bytes of the model it holds.
 type externalFile struct {
-	Location string `json:"location"`
-	Bytes    int64  `json:"bytes"`
+	Location    string `json:"location"`
+	Bytes       int64  `json:"bytes"`
+	Tensors     int    `json:"tensors"`
+	TensorBytes int64  `json:"tensor_bytes"`
+}
+
+func externalFiles(fs []onnx.ExternalFile) []externalFile {
+	var out []externalFile
+	for _, f := range fs {
+		out = append(out, externalFile{Location: f.Location, Bytes: f.Bytes, Tensors: f.Tensors, TensorBytes: f.TensorBytes})
+	}
+	return out
 }
 
 // TotalBytes is the model's size on disk, external data included.
@@ -30,9 +41,7 @@ func (f modelFiles) TotalBytes() int64 {
 	return n
 }
 
-// loadModel loads a model and records the files it occupies. onnx.Load inlines
-// external data and forgets where it came from, so externalFiles lists the
-// locations first.
+// loadModel loads a model and records the files it occupies.
 func loadModel(path string) (*onnx.Model, modelFiles, error) {
 	files := modelFiles{Path: path}
 	st, err := os.Stat(path)
@@ -43,85 +52,26 @@ func loadModel(path string) (*onnx.Model, modelFiles, error) {
 		return nil, files, fmt.Errorf("%s: is a directory, not an ONNX model file", path)
 	}
 	files.Bytes = st.Size()
-	if files.External, err = externalFiles(path); err != nil {
-		return nil, files, err
-	}
 	m, err := onnx.Load(path)
 	if err != nil {
 		return nil, files, inFile(path, err)
 	}
-	for i, e := range files.External {
-		if st, err := os.Stat(filepath.Join(filepath.Dir(path), e.Location)); err == nil {
-			files.External[i].Bytes = st.Size()
-		}
-	}
+	files.External = externalFiles(m.ExternalFiles())
 	return m, files, nil
 }
 
-// externalFiles lists the external data files a model refers to. Only files
-// with an external_data entry contain the key "location", so most models are
-// not decoded here.
-func externalFiles(path string) ([]externalFile, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Contains(data, []byte("location")) {
-		return nil, nil
-	}
-	pre, err := onnx.DecodeUnchecked(data)
-	if err != nil {
-		return nil, inFile(path, err)
-	}
-	var out []externalFile
-	seen := map[string]bool{}
-	_ = pre.Tensors(func(_ string, t *onnx.Tensor) error {
-		for _, kv := range t.External {
-			if kv.Key == "location" && t.DataLocation == 1 && !seen[kv.Value] {
-				seen[kv.Value] = true
-				out = append(out, externalFile{Location: kv.Value})
-			}
-		}
-		return nil
-	})
-	return out, nil
-}
-
-// saveModel writes m to path and reports the files written. If the save fails
-// after the external data file was written, that file is removed too, so a
+// saveModel writes m to path and reports the files written. onnx.SaveFile
+// writes every file unseen and names them only when all are complete, so a
 // failed run leaves no partial output.
 func saveModel(m *onnx.Model, path string, opts onnx.SaveOptions) (modelFiles, error) {
 	files := modelFiles{Path: path}
-	var dataPath string
-	if opts.ExternalData {
-		name := opts.ExternalFile
-		if name == "" {
-			name = trimExt(filepath.Base(path)) + ".data"
-		}
-		dataPath = filepath.Join(filepath.Dir(path), name)
-		files.External = []externalFile{{Location: name}}
-	}
-	dataExisted := dataPath != "" && exists(dataPath)
-	if err := onnx.Save(m, path, opts); err != nil {
-		if dataPath != "" && !dataExisted {
-			os.Remove(dataPath)
-		}
+	saved, err := onnx.SaveFile(m, path, opts)
+	if err != nil {
 		return files, inFile(path, err)
 	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return files, err
-	}
-	files.Bytes = st.Size()
-	if dataPath != "" {
-		if st, err := os.Stat(dataPath); err == nil {
-			files.External[0].Bytes = st.Size()
-		}
-	}
+	files.Bytes, files.External = saved.Bytes, externalFiles(saved.External)
 	return files, nil
 }
-
-func trimExt(name string) string { return name[:len(name)-len(filepath.Ext(name))] }
 
 func exists(path string) bool {
 	_, err := os.Stat(path)

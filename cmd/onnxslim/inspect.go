@@ -208,7 +208,11 @@ func (info modelInfo) writeText(out io.Writer, path string) error {
 	fmt.Fprintf(w, "initializers\t%s\n", humanBytes(info.InitializerBytes))
 	fmt.Fprintf(w, "file\t%s\n", humanBytes(info.FileBytes))
 	for _, e := range info.ExternalData {
-		fmt.Fprintf(w, "external data\t%s (%s)\n", e.Location, humanBytes(e.Bytes))
+		share := ""
+		if info.InitializerBytes > 0 {
+			share = fmt.Sprintf(", %.1f%% of the initializers", 100*float64(e.TensorBytes)/float64(info.InitializerBytes))
+		}
+		fmt.Fprintf(w, "external data\t%s (%s: %d tensors, %s%s)\n", e.Location, humanBytes(e.Bytes), e.Tensors, humanBytes(e.TensorBytes), share)
 	}
 	if info.Flops != nil {
 		fmt.Fprintf(w, "FLOPs\t%s\n", groupDigits(*info.Flops))

@@ -34,7 +34,10 @@ func optimizeCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "shape", Usage: "shape of an output of an op the interpreter cannot run (a custom-domain plugin), fed random values when verifying around it: `NAME=DIMS` as 1x4x16x16 (repeatable)"},
 			&cli.StringFlag{Name: "report", Usage: "write a report of the run to `FILE.md` (markdown) or FILE.html (a page with the drawn graph)", TakesFile: true},
 			&cli.StringFlag{Name: "json", Usage: "write a machine-readable run report to `FILE.json`", TakesFile: true},
-			&cli.BoolFlag{Name: "external-data", Usage: "store large initializers in OUT's base name + .data beside OUT"},
+			&cli.BoolFlag{Name: "external-data", Usage: "store large initializers in OUT's base name + .data beside OUT (automatic, with a note, for a model over 2 GiB)"},
+			&cli.Int64Flag{Name: "external-threshold", Value: 1024, Usage: "external data: initializers of at least `BYTES` go out"},
+			&cli.Int64Flag{Name: "external-align", Value: 65536, Usage: "external data: tensors of 1 MiB or more start at a multiple of `BYTES` (4096: a page)"},
+			&cli.Int64Flag{Name: "external-file-size", Usage: "external data: split into files of at most `BYTES` (0: one file)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
 			&cli.BoolFlag{Name: "verify-each", Usage: "verify after every pass and name the first pass that breaks tolerance"},
 			&cli.IntFlag{Name: "verify-samples", Value: 2, Usage: "random input samples for verification (without --inputs)"},
@@ -194,7 +197,11 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	outFiles, err := saveModel(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data")})
+	outFiles, err := saveModel(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data"),
+		ExternalThreshold: int(c.Int64("external-threshold")), ExternalAlign: c.Int64("external-align"),
+		ExternalFileBytes: c.Int64("external-file-size"), Note: func(note string) {
+			fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: %s\n", note)
+		}})
 	if err != nil {
 		return err
 	}

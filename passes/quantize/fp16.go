@@ -2,6 +2,7 @@ package quantize
 
 import (
 	"math"
+	"sync/atomic"
 
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -80,7 +81,7 @@ func (q *quantizer) fp16() (int, error) {
 				}
 				h, ok := consts16[v]
 				if !ok {
-					x, err := t.AsFloat32()
+					x, err := t.Float32s() // read only
 					if err != nil {
 						return rewrites, err
 					}
@@ -167,14 +168,18 @@ func (q *quantizer) canHalf(n *onnx.Node) bool {
 // returns how many were clamped.
 func float16Tensor(dims []int64, x []float32) (*onnx.Tensor, int) {
 	raw := make([]byte, 2*len(x))
-	clamped := 0
-	for i, v := range x {
-		if math.Abs(float64(v)) > fp16Max && !math.IsInf(float64(v), 0) {
-			v = float32(math.Copysign(fp16Max, float64(v)))
-			clamped++
+	var clamped atomic.Int64
+	eachChunk(len(x), func(i0, i1 int) {
+		n := 0
+		for i, v := range x[i0:i1] {
+			if a := float32(math.Abs(float64(v))); a > fp16Max && a <= math.MaxFloat32 {
+				v = float32(math.Copysign(fp16Max, float64(v)))
+				n++
+			}
+			h := interp.Float32ToFloat16(v)
+			raw[2*(i0+i)], raw[2*(i0+i)+1] = byte(h), byte(h>>8)
 		}
-		h := interp.Float32ToFloat16(v)
-		raw[2*i], raw[2*i+1] = byte(h), byte(h>>8)
-	}
-	return onnx.NewTensor("", onnx.Float16, dims, raw), clamped
+		clamped.Add(int64(n))
+	})
+	return onnx.NewTensor("", onnx.Float16, dims, raw), int(clamped.Load())
 }

@@ -529,7 +529,7 @@ func (q *quantizer) int8Weight(w *weighted, xp *qparams, mean []float64) error {
 	}
 	var shift []float64
 	if bt != nil && mean != nil {
-		x, err := passes.ConstTensor(w.w).AsFloat32()
+		x, err := passes.ConstTensor(w.w).Float32s() // read only
 		if err != nil {
 			return fmt.Errorf("node %s: weight %s: %w", onnx.NodePlace(w.node), w.w.Name, err)
 		}
@@ -608,7 +608,7 @@ func (q *quantizer) weightDQAttrs(w *weighted, axis, block int, quant func([]flo
 		return q.scalesOf(v), nil
 	}
 	t := passes.ConstTensor(w.w)
-	x, err := t.AsFloat32()
+	x, err := t.Float32s() // read only: a view of the file when it is mapped
 	if err != nil {
 		return nil, fmt.Errorf("node %s: weight %s: %w", onnx.NodePlace(w.node), w.w.Name, err)
 	}

@@ -3,6 +3,9 @@ package quantize
 import (
 	"encoding/binary"
 	"math"
+	"runtime"
+
+	"github.com/onnxslim/onnxslim/interp/simd"
 
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
@@ -112,35 +115,46 @@ func quantSymmetric(w []float32, dims []int64, axis int, qmax float64) ([]int8, 
 
 // quantBlocked quantizes w to int4 with one scale per block of `block`
 // consecutive elements along axis (DequantizeLinear's block_size, opset 21).
+// Blocks are independent: they are computed in parallel, and element by
+// element in plain loops (no index arithmetic per element), since this runs
+// over every weight of a model that may be larger than memory.
 func quantBlocked(w []float32, dims []int64, axis, block int) ([]int8, []float32, []int64) {
 	dim, inner := axisLayout(dims, axis)
 	sdim := (dim + block - 1) / block
 	sdims := append([]int64(nil), dims...)
 	sdims[axis] = int64(sdim)
-	idx := func(i int) int {
-		o, c, in := i/(dim*inner), (i/inner)%dim, i%inner
-		return (o*sdim+c/block)*inner + in
+	outer := 0
+	if dim*inner > 0 {
+		outer = len(w) / (dim * inner)
 	}
-	n := 1
-	for _, d := range sdims {
-		n *= int(d)
-	}
-	amax := make([]float64, n)
-	for i, v := range w {
-		amax[idx(i)] = max(amax[idx(i)], math.Abs(float64(v)))
-	}
-	scales := make([]float32, n)
-	for k, a := range amax {
-		scales[k] = float32(a / 7)
-		if scales[k] == 0 {
-			scales[k] = 1
-		}
-	}
+	scales := make([]float32, outer*sdim*inner)
 	q := make([]int8, len(w))
-	for i, v := range w {
-		x := math.RoundToEven(float64(v) / float64(scales[idx(i)]))
-		q[i] = int8(min(max(x, -8), 7))
-	}
+	// One job per (outer index, block of rows along axis).
+	simd.Parallel(outer*sdim, runtime.GOMAXPROCS(0), func(j int) {
+		o, b := j/sdim, j%sdim
+		c0, c1 := b*block, min(dim, (b+1)*block)
+		srow := scales[(o*sdim+b)*inner : (o*sdim+b+1)*inner]
+		amax := make([]float64, inner)
+		for c := c0; c < c1; c++ {
+			row := w[(o*dim+c)*inner : (o*dim+c+1)*inner]
+			for k, v := range row {
+				amax[k] = max(amax[k], math.Abs(float64(v)))
+			}
+		}
+		for k, a := range amax {
+			srow[k] = float32(a / 7)
+			if srow[k] == 0 {
+				srow[k] = 1
+			}
+		}
+		for c := c0; c < c1; c++ {
+			base := (o*dim + c) * inner
+			for k, v := range w[base : base+inner] {
+				x := math.RoundToEven(float64(v) / float64(srow[k]))
+				q[base+k] = int8(min(max(x, -8), 7))
+			}
+		}
+	})
 	return q, scales, sdims
 }
 
@@ -183,10 +197,24 @@ func int8Tensor(dims []int64, q []int8) *onnx.Tensor {
 // int4Tensor packs two elements per byte, the first in the low nibble.
 func int4Tensor(dims []int64, q []int8) *onnx.Tensor {
 	raw := make([]byte, (len(q)+1)/2)
-	for i, v := range q {
-		raw[i/2] |= (byte(v) & 0xF) << (4 * uint(i%2))
-	}
+	eachChunk(len(raw), func(b0, b1 int) {
+		for b := b0; b < b1; b++ {
+			lo := byte(q[2*b]) & 0xF
+			if 2*b+1 < len(q) {
+				lo |= (byte(q[2*b+1]) & 0xF) << 4
+			}
+			raw[b] = lo
+		}
+	})
 	return onnx.NewTensor("", onnx.Int4, dims, raw)
+}
+
+// eachChunk runs f on consecutive ranges of [0, n) in parallel (ranges of
+// at least 64 Ki elements: smaller tensors are not worth a goroutine).
+func eachChunk(n int, f func(i0, i1 int)) {
+	const minChunk = 1 << 16
+	chunks := max(1, min(runtime.GOMAXPROCS(0)*4, n/minChunk))
+	simd.Parallel(chunks, runtime.GOMAXPROCS(0), func(c int) { f(c*n/chunks, (c+1)*n/chunks) })
 }
 
 func int32Tensor(dims []int64, q []int32) *onnx.Tensor {

@@ -1,0 +1,21 @@
+//go:build !unix
+
+package onnx
+
+import (
+	"errors"
+	"io"
+	"os"
+)
+
+// mapFile reads the whole file: systems other than Unix get no mapping.
+func mapFile(f *os.File, size int64) ([]byte, error) {
+	b := make([]byte, size)
+	_, err := io.ReadFull(io.NewSectionReader(f, 0, size), b)
+	return b, err
+}
+
+var pageSize = int64(os.Getpagesize())
+
+// mapRange is not available: Spill leaves tensors in memory.
+func mapRange(*os.File, int64, int64) ([]byte, error) { return nil, errors.ErrUnsupported }

@@ -1,0 +1,43 @@
+//go:build unix
+
+package onnx
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// mapFile maps a whole file into memory. The mapping is private and
+// writable: reading costs page cache, not process memory, and a kernel that
+// writes into a weight by mistake gets its own copy of that page (copy on
+// write) instead of a crash or a change to the file. It is never unmapped:
+// tensors (and their clones) may view it for the life of the process.
+//
+// golang.org/x/sys/unix rather than a package such as mmap-go: it is
+// already a dependency (through x/term), kept by the Go team, and onnxslim
+// needs nothing beyond Mmap on Unix; other systems read the file instead
+// (mmap_other.go).
+func mapFile(f *os.File, size int64) ([]byte, error) {
+	if size == 0 {
+		return []byte{}, nil
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// pageSize aligns mapped ranges of the spill file.
+var pageSize = int64(os.Getpagesize())
+
+// mapRange maps length bytes of f from off (a multiple of pageSize),
+// privately as mapFile does.
+func mapRange(f *os.File, off, length int64) ([]byte, error) {
+	b, err := unix.Mmap(int(f.Fd()), off, int(length), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, err
+	}
+	return b[:length:length], nil
+}
