@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -180,21 +180,15 @@ func closeEnough(got, want *onnx.Tensor) string {
 		}
 		return ""
 	}
-	g, _ := got.AsFloat32()
-	w, _ := want.AsFloat32()
-	var num, den float64
-	for i := range w {
-		d := float64(g[i]) - float64(w[i])
-		num += d * d
-		den += float64(w[i]) * float64(w[i])
-		if math.Abs(d) > 1e-4+1e-4*math.Abs(float64(w[i])) {
-			return fmt.Sprintf("element %d: %v, want %v", i, g[i], w[i])
-		}
+	g, err := got.AsFloat32()
+	if err != nil {
+		return err.Error()
 	}
-	if den > 0 && math.Sqrt(num/den) > 1e-5 {
-		return fmt.Sprintf("relative L2 error %g", math.Sqrt(num/den))
+	w, err := want.AsFloat32()
+	if err != nil {
+		return err.Error()
 	}
-	return ""
+	return testutil.Mismatch(g, w, 1e-4, 1e-4, 1e-5)
 }
 
 // BenchmarkPipelineVsORT times onnxslim's default pipeline (decode, passes,

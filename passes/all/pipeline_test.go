@@ -3,7 +3,7 @@ package all_test
 import (
 	"context"
 	"fmt"
-	"math"
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"os"
 	"path/filepath"
 	"testing"
@@ -97,23 +97,16 @@ func compareOnReference(t *testing.T, a, b *onnx.Model, dir string) {
 			t.Fatal(err)
 		}
 		for i := range ra {
-			x, _ := interp.AsFloat32(ra[i])
-			y, _ := interp.AsFloat32(rb[i])
-			if len(x) != len(y) {
-				t.Fatalf("output %d: %d vs %d elements", i, len(x), len(y))
+			x, err := interp.AsFloat32(ra[i])
+			if err != nil {
+				t.Fatal(err)
 			}
-			var num, den float64
-			for k := range x {
-				d := float64(x[k]) - float64(y[k])
-				num += d * d
-				den += float64(x[k]) * float64(x[k])
-				if math.Abs(d) > 1e-4+1e-4*math.Abs(float64(x[k])) {
-					t.Errorf("output %d element %d: %v vs %v", i, k, x[k], y[k])
-					break
-				}
+			y, err := interp.AsFloat32(rb[i])
+			if err != nil {
+				t.Fatal(err)
 			}
-			if den > 0 && math.Sqrt(num/den) > 1e-5 {
-				t.Errorf("output %d: relative L2 error %g", i, math.Sqrt(num/den))
+			if msg := testutil.Mismatch(y, x, 1e-4, 1e-4, 1e-5); msg != "" {
+				t.Errorf("output %d: %s", i, msg)
 			}
 		}
 	}

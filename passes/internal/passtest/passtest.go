@@ -4,6 +4,7 @@ package passtest
 
 import (
 	"context"
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"math"
 	"testing"
 
@@ -76,10 +77,8 @@ func Run(t *testing.T, m *onnx.Model, spec string, x *interp.Tensor) *onnx.Model
 	}
 	want := Eval(t, orig, x)
 	got := Eval(t, m, x)
-	for i := range want {
-		if math.Abs(float64(got[i]-want[i])) > 1e-4+1e-4*math.Abs(float64(want[i])) {
-			t.Fatalf("element %d: %v after %s, %v before", i, got[i], spec, want[i])
-		}
+	if msg := testutil.Mismatch(got, want, 1e-4, 1e-4, -1); msg != "" {
+		t.Fatalf("after %s: %s", spec, msg)
 	}
 	return m
 }
