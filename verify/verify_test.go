@@ -70,20 +70,6 @@ func scaleInit(t testing.TB, v *onnx.Value, f float32) {
 	v.Const = onnx.NewFloatTensor(v.Name, v.Const.Dims, data)
 }
 
-// skipIfUnsupported skips when the interpreter lacks an op the model needs
-// (other engineers add kernels concurrently); anything else fails.
-func skipIfUnsupported(t *testing.T, err error) {
-	t.Helper()
-	if err != nil && strings.Contains(err.Error(), "not implemented by the interpreter") {
-		t.Skip(err)
-	}
-	// dataset's npy reader keeps the quotes npyio leaves in the dtype
-	// ("'<f4'"); skip until that is fixed there, then these tests run again.
-	if err != nil && strings.Contains(err.Error(), `unsupported dtype "'<`) {
-		t.Skip("dataset cannot read the MNIST .npy files yet: ", err)
-	}
-}
-
 func TestCompareSelfIsExact(t *testing.T) {
 	for _, name := range []string{"mnist_cnn_op13", "mnist_mlp_op13", "mnist_cnn_op13_dynbatch", "transformer_op14", "mobilenet_v2_op13"} {
 		t.Run(name, func(t *testing.T) {
@@ -96,7 +82,6 @@ func TestCompareSelfIsExact(t *testing.T) {
 			}
 			m := load(t, name)
 			rep, err := verify.Compare(m, clone(t, m), verify.Options{Samples: samples})
-			skipIfUnsupported(t, err)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +108,6 @@ func TestScaledWeightFails(t *testing.T) {
 			scaleLargest(t, b, 1.01)
 			tol := verify.DefaultTolerance()
 			rep, err := verify.Compare(m, b, verify.Options{Samples: 1})
-			skipIfUnsupported(t, err)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +153,6 @@ func TestReferenceError(t *testing.T) {
 func TestChecker(t *testing.T) {
 	m := load(t, "mnist_cnn_op13")
 	c, err := verify.NewChecker(m, verify.Options{Samples: 3})
-	skipIfUnsupported(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +187,6 @@ func TestLocalize(t *testing.T) {
 	scaleInit(t, target.Input(1), 1.01)
 	before := len(m.Graph.Outputs)
 	d, err := verify.Localize(m, b, nil, verify.DefaultTolerance(), interpOpts)
-	skipIfUnsupported(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +217,6 @@ func TestEvaluate(t *testing.T) {
 	} {
 		t.Run(tc.model, func(t *testing.T) {
 			acc, err := verify.EvaluateDir(load(t, tc.model), filepath.Join(data, tc.dir), verify.Options{})
-			skipIfUnsupported(t, err)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -252,7 +233,6 @@ func TestCompareLabelledAccuracy(t *testing.T) {
 	b := clone(t, m)
 	scaleLargest(t, b, 1.01)
 	rep, err := verify.Compare(m, b, verify.Options{Inputs: filepath.Join(data, "mlp-eval")})
-	skipIfUnsupported(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +250,6 @@ func TestWriteMarkdownReport(t *testing.T) {
 	scaleLargest(t, b, 1.01)
 	tol := verify.DefaultTolerance()
 	rep, err := verify.Compare(m, b, verify.Options{Samples: 2})
-	skipIfUnsupported(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
