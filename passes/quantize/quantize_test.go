@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"golang.org/x/sys/cpu"
 	"math"
 	"os"
 	"path/filepath"
@@ -676,8 +677,8 @@ func TestWeightModes(t *testing.T) {
 		maxRelL2 float64 // 0: reported only
 	}{
 		{"int8-weights", 0.27, 0.99, 0},
-		{"int4", 0.20, 0, 0},
-		{"binary", 0.20, 0, 0},
+		{"int4", 0.20, 0.95, 0},   // measured 0.972 on one input
+		{"binary", 0.20, 0.55, 0}, // measured 0.637: a 1-bit network is far from float; this guards against worse
 		{"fp16", 0.52, 0, 1e-2},
 	} {
 		t.Run("resnet18/"+tc.mode, func(t *testing.T) {
@@ -712,7 +713,7 @@ func TestWeightModes(t *testing.T) {
 		mode    string
 		maxDrop float64 // points; negative: reported only
 	}{
-		{"int8-weights", 0.5}, {"int4", 2}, {"binary", -1}, {"fp16", 0.1},
+		{"int8-weights", 0.5}, {"int4", 2}, {"binary", 6}, {"fp16", 0.1}, // binary measured 4.75 points
 	} {
 		t.Run("mnist_cnn/"+tc.mode, func(t *testing.T) {
 			r := slim(t, cnn, cnnSize, fmt.Sprintf("default,quantize(mode=%s,report=0)", tc.mode))
@@ -826,7 +827,7 @@ func BenchmarkCalibration(b *testing.B) {
 
 // TestReduceRange checks what reduce_range is for: ONNX Runtime with its
 // optimizations on fuses Q/DQ into int8 kernels whose u8·s8 pair sums
-// saturate at 16 bits on x86 CPUs without VNNI (this machine). With 7-bit
+// saturate at 16 bits on x86 CPUs without VNNI. With 7-bit
 // weights nothing saturates and ORT's int8 kernels come close to the QDQ
 // model's meaning; what remains is their own requantization rounding
 // (float multiplier sx·sw/sy on the int32 sum), a quantization step now
@@ -849,7 +850,13 @@ func TestReduceRange(t *testing.T) {
 			checkReducedWeights(t, r.model)
 		}
 	}
-	if fusedCos[1] < 0.998 || fusedCos[1] <= fusedCos[0] {
+	if cpu.X86.HasAVX512VNNI || cpu.X86.HasAVXVNNI {
+		// VNNI adds u8·s8 products in 32 bits: nothing saturates, with or
+		// without reduce_range (measured 0.9987 and 0.9989 on a Zen 5).
+		if fusedCos[0] < 0.998 || fusedCos[1] < 0.998 {
+			t.Errorf("VNNI CPU: ONNX Runtime's int8 kernels vs interp: cosine %.5f without reduce_range, %.5f with; want both ≥ 0.998", fusedCos[0], fusedCos[1])
+		}
+	} else if fusedCos[1] < 0.998 || fusedCos[1] <= fusedCos[0] {
 		t.Errorf("ONNX Runtime's int8 kernels vs interp: cosine %.5f with reduce_range, %.5f without; want ≥ 0.998 and better", fusedCos[1], fusedCos[0])
 	}
 }
