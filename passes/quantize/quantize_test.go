@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"golang.org/x/sys/cpu"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -143,15 +144,22 @@ func accuracy(t testing.TB, m *onnx.Model, dir string) float64 {
 			}
 		}()
 	}
+	var readErr error
 	for {
 		b, err := r.Next()
 		if err != nil {
+			if err != io.EOF {
+				readErr = err // a broken folder fails the test, not a shorter count
+			}
 			break
 		}
 		jobs <- job{b.Inputs, b.Labels}
 	}
 	close(jobs)
 	wg.Wait()
+	if readErr != nil {
+		t.Fatalf("%s: %v", dir, readErr)
+	}
 	if firstErr != nil {
 		t.Fatal(firstErr)
 	}
