@@ -39,6 +39,26 @@ func TestFold(t *testing.T) {
 			y := conv(b, x, false)
 			return b.Op("BatchNormalization", nil, y, b.Vec(1.5, 0.5), b.Vec(0.1, -0.2), b.Vec(0.3, 0.4), b.Vec(2, 0.5))
 		}, map[string]int{"Conv": 1}},
+		{"batchnorm into conv transpose", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			// ConvTranspose weights are C_in × C_out/group × k × k: the
+			// output channels are axis 1.
+			w := b.G.AddInitializer("wt", onnx.NewFloatTensor("", []int64{2, 3, 2, 2}, []float32{
+				1, -1, 0.5, 2, 0, 1, -0.5, 0.25, 3, -2, 1, 0.1,
+				0.2, 0.4, -0.6, 0.8, 1, -1, 2, -2, 0.3, 0.3, -0.3, 0.7,
+			}))
+			y := b.Op("ConvTranspose", []*onnx.Attribute{onnx.IntsAttr("strides", []int64{2, 2})}, x, w, b.Vec(0.5, -0.5, 1))
+			return b.Op("BatchNormalization", nil, y, b.Vec(1.5, 0.5, -2), b.Vec(0.1, -0.2, 0.3), b.Vec(0.3, 0.4, -0.1), b.Vec(2, 0.5, 1))
+		}, map[string]int{"ConvTranspose": 1}},
+		{"batchnorm after gemm into gemm", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			f := b.Op("Flatten", nil, x) // [1, 50]
+			w := make([]float32, 3*50)
+			for i := range w {
+				w[i] = float32(i%7)*0.1 - 0.3
+			}
+			wt := b.G.AddInitializer("wg", onnx.NewFloatTensor("", []int64{3, 50}, w))
+			y := b.Op("Gemm", []*onnx.Attribute{onnx.IntAttr("transB", 1)}, f, wt, b.Vec(0.5, -0.5, 1))
+			return b.Op("BatchNormalization", nil, y, b.Vec(1.5, 0.5, -2), b.Vec(0.1, -0.2, 0.3), b.Vec(0.3, 0.4, -0.1), b.Vec(2, 0.5, 1))
+		}, map[string]int{"Flatten": 1, "Gemm": 1}},
 		{"per-channel mul and add into conv", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 			k := b.G.AddInitializer("k", onnx.NewFloatTensor("", []int64{2, 1, 1}, []float32{3, -2}))
 			c := b.G.AddInitializer("c", onnx.NewFloatTensor("", []int64{1, 2, 1, 1}, []float32{1, 2}))
