@@ -146,16 +146,19 @@ func TestHTMLReportBrowser(t *testing.T) {
 	models := testdata.Models(t)
 	dir := t.TempDir()
 	slim := filepath.Join(dir, "mnist_cnn.slim.onnx")
-	type tc struct{ name, in, passes string }
+	type tc struct{ name, in, passes, inputs string }
+	// The MNIST int8 run is verified on real digits: the lossy guard refuses
+	// a result far from the float model, and on random noise an int8 MNIST
+	// CNN is (cosine 0.78).
 	cases := []tc{
-		{"mnist_cnn", mnistCNN(t), ""},
-		{"mnist_cnn_int8", slim, "quantize(mode=int8,calib=" + filepath.Join("..", "..", "models", "mnist-calib") + ",method=entropy)"},
+		{"mnist_cnn", mnistCNN(t), "", ""},
+		{"mnist_cnn_int8", slim, "quantize(mode=int8,calib=" + filepath.Join("..", "..", "models", "mnist-calib") + ",method=entropy)", filepath.Join("..", "..", "models", "mnist-eval")},
 	}
 	if os.Getenv("ONNXSLIM_HTML_MODELS") == "1" {
 		cases = append(cases,
-			tc{"resnet18", filepath.Join(models, "resnet18_op13", "model.onnx"), ""},
-			tc{"mobilenet_v2_int8", filepath.Join(models, "mobilenet_v2_op13", "model.onnx"), "default,quantize(mode=int8)"},
-			tc{"transformer", filepath.Join(models, "transformer_op14", "model.onnx"), ""})
+			tc{"resnet18", filepath.Join(models, "resnet18_op13", "model.onnx"), "", ""},
+			tc{"mobilenet_v2_int8", filepath.Join(models, "mobilenet_v2_op13", "model.onnx"), "default,quantize(mode=int8)", ""},
+			tc{"transformer", filepath.Join(models, "transformer_op14", "model.onnx"), "", ""})
 	} else {
 		t.Log("resnet18, mobilenet_v2 and the transformer run with ONNXSLIM_HTML_MODELS=1 (make html-report)")
 	}
@@ -169,6 +172,9 @@ func TestHTMLReportBrowser(t *testing.T) {
 			args := []string{c.in, "-o", out, "--report", page, "-q"}
 			if c.passes != "" {
 				args = append(args, "--passes", c.passes)
+			}
+			if c.inputs != "" {
+				args = append(args, "--inputs", c.inputs)
 			}
 			if code, _, errs := runCLI(t, args...); code != 0 {
 				t.Fatalf("exit %d: %s", code, errs)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,6 +42,7 @@ func optimizeCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
 			&cli.BoolFlag{Name: "verify-each", Usage: "verify after every pass and name the first pass that breaks tolerance"},
 			&cli.IntFlag{Name: "verify-samples", Value: 2, Usage: "random input samples for verification (without --inputs)"},
+			&cli.BoolFlag{Name: "force", Usage: "write a lossy result even when its outputs' cosine with the original is below 0.9"},
 			&cli.Float64Flag{Name: "max-rel-err", Value: -1, Usage: "fail if an output's relative L2 error exceeds `X` (binding for lossy passes)"},
 			&cli.Float64Flag{Name: "min-cosine", Value: -1, Usage: "fail if an output's cosine similarity is below `C`"},
 			&cli.Float64Flag{Name: "max-accuracy-drop", Value: -1, Usage: "fail if top-1 accuracy on labelled --inputs drops by more than `X` (0.01 = one point)"},
@@ -193,6 +195,11 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		rep.Verify = verRep.JSON(ver.tol)
 		rep.verifyTol = ver.tol
 		rep.verifyRep = verRep
+		if !ver.binding && !c.Bool("force") {
+			if err := lossyGuard(verRep, c.String("inputs") == "", c.Root().ErrWriter); err != nil {
+				return inFile(in, err)
+			}
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -410,4 +417,40 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// Guard rails of a lossy pipeline that the user bound by nothing (no
+// --max-rel-err, --min-cosine or --max-accuracy-drop): below lossyWarn the
+// result is written with a warning; below lossyFloor it is refused.
+const (
+	lossyWarn  = 0.99
+	lossyFloor = 0.9
+)
+
+// lossyGuard applies the guard rails to the smallest output cosine of the
+// verification (NaN counts as below the floor). generated says the
+// verification ran on generated inputs, which the message points out: a
+// model calibrated on real data can be far off on noise.
+func lossyGuard(r *verify.Report, generated bool, warn io.Writer) error {
+	worst, name := math.Inf(1), ""
+	for _, o := range r.Outputs {
+		if c := float64(o.Cosine); !(c >= worst) {
+			worst, name = c, o.Name
+		}
+	}
+	on := "on the verification inputs"
+	if generated {
+		on = "on generated random inputs (give real ones with --inputs DIR)"
+	}
+	switch {
+	case name == "":
+		return nil
+	case !(worst >= lossyFloor):
+		return fmt.Errorf("the lossy result is far from the original: output %q has cosine %.4f with it %s, below the floor of %g; "+
+			"calibrate on real data (calib=DIR, or --inputs DIR), keep sensitive layers in float (quantize(min_cosine=0.99)), "+
+			"choose a milder mode, or give a bound (--min-cosine) or --force to write it anyway (nothing was written)", name, worst, on, lossyFloor)
+	case worst < lossyWarn:
+		fmt.Fprintf(warn, "onnxslim: warning: output %q has cosine %.4f with the original %s, below %g: check accuracy on real data (--inputs DIR with labels, --max-accuracy-drop)\n", name, worst, on, lossyWarn)
+	}
+	return nil
 }
