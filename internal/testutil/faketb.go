@@ -10,7 +10,7 @@ import (
 type Recorder struct {
 	testing.TB
 	Fataled, SkipCalled bool
-	Msg             string
+	Msg                 string
 }
 
 type stop struct{}
