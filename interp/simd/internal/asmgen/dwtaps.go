@@ -254,30 +254,7 @@ func gemmKernel512(mr int) {
 	JMP(LabelRef(lbl("loop1")))
 
 	Label(lbl("store"))
-	f := Load(Param("acc"), GP8())
-	TESTB(f, f)
-	JZ(LabelRef(lbl("plain")))
-	for i := 0; i < mr; i++ {
-		VADDPS(Mem{Base: c}, acc[2*i], acc[2*i])
-		VADDPS(Mem{Base: c, Disp: 64}, acc[2*i+1], acc[2*i+1])
-		VMOVUPS(acc[2*i], Mem{Base: c})
-		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 64})
-		if i < mr-1 {
-			ADDQ(ldc, c)
-		}
-	}
-	VZEROUPPER()
-	RET()
-	Label(lbl("plain"))
-	for i := 0; i < mr; i++ {
-		VMOVUPS(acc[2*i], Mem{Base: c})
-		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 64})
-		if i < mr-1 {
-			ADDQ(ldc, c)
-		}
-	}
-	VZEROUPPER()
-	RET()
+	storeTile(lbl, c, ldc, mr, acc, 64)
 }
 
 // gemmKernel512x12 emits the 12×32 micro-kernel on zmm: two 6-row A panels
@@ -363,30 +340,7 @@ func gemmKernel512x12() {
 	JMP(LabelRef(lbl("loop1")))
 
 	Label(lbl("store"))
-	f := Load(Param("acc"), GP8())
-	TESTB(f, f)
-	JZ(LabelRef(lbl("plain")))
-	for i := 0; i < 12; i++ {
-		VADDPS(Mem{Base: c}, acc[2*i], acc[2*i])
-		VADDPS(Mem{Base: c, Disp: 64}, acc[2*i+1], acc[2*i+1])
-		VMOVUPS(acc[2*i], Mem{Base: c})
-		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 64})
-		if i < 11 {
-			ADDQ(ldc, c)
-		}
-	}
-	VZEROUPPER()
-	RET()
-	Label(lbl("plain"))
-	for i := 0; i < 12; i++ {
-		VMOVUPS(acc[2*i], Mem{Base: c})
-		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 64})
-		if i < 11 {
-			ADDQ(ldc, c)
-		}
-	}
-	VZEROUPPER()
-	RET()
+	storeTile(lbl, c, ldc, 12, acc, 64)
 }
 
 // gemmKernel512x12x16 emits the 12×16 micro-kernel on zmm for a single B
@@ -448,27 +402,7 @@ func gemmKernel512x12x16() {
 	DECQ(k)
 	JMP(LabelRef(lbl("loop1")))
 	Label(lbl("store"))
-	f := Load(Param("acc"), GP8())
-	TESTB(f, f)
-	JZ(LabelRef(lbl("plain")))
-	for i := 0; i < 12; i++ {
-		VADDPS(Mem{Base: c}, acc[i], acc[i])
-		VMOVUPS(acc[i], Mem{Base: c})
-		if i < 11 {
-			ADDQ(ldc, c)
-		}
-	}
-	VZEROUPPER()
-	RET()
-	Label(lbl("plain"))
-	for i := 0; i < 12; i++ {
-		VMOVUPS(acc[i], Mem{Base: c})
-		if i < 11 {
-			ADDQ(ldc, c)
-		}
-	}
-	VZEROUPPER()
-	RET()
+	storeTile(lbl, c, ldc, 12, acc, 64)
 }
 
 // evens emits dst[i] = src[2i] for i < len(dst) rounded down to 8 (src must
@@ -498,4 +432,34 @@ func evens() {
 	Label("evens_done")
 	VZEROUPPER()
 	RET()
+}
+
+// storeTile ends a GEMM micro-kernel: it adds the accumulators to C when the
+// acc argument is set, else stores them, rows rows of len(acc)/rows vectors
+// of vbytes bytes each, C's rows ldc bytes apart; then returns.
+func storeTile(lbl func(string) string, c, ldc Register, rows int, acc []VecPhysical, vbytes int) {
+	per := len(acc) / rows
+	f := Load(Param("acc"), GP8())
+	TESTB(f, f)
+	JZ(LabelRef(lbl("plain")))
+	for _, add := range []bool{true, false} {
+		if !add {
+			Label(lbl("plain"))
+		}
+		for i := 0; i < rows; i++ {
+			for j := 0; j < per; j++ {
+				if add {
+					VADDPS(Mem{Base: c, Disp: vbytes * j}, acc[per*i+j], acc[per*i+j])
+				}
+			}
+			for j := 0; j < per; j++ {
+				VMOVUPS(acc[per*i+j], Mem{Base: c, Disp: vbytes * j})
+			}
+			if i < rows-1 {
+				ADDQ(ldc, c)
+			}
+		}
+		VZEROUPPER()
+		RET()
+	}
 }

@@ -236,28 +236,7 @@ func gemmKernel(mr int) {
 	JMP(LabelRef(lbl("loop1")))
 
 	Label(lbl("store"))
-	f := Load(Param("acc"), GP8())
-	TESTB(f, f)
-	JZ(LabelRef(lbl("plain")))
-	for i := 0; i < mr; i++ {
-		VADDPS(Mem{Base: c}, acc[2*i], acc[2*i])
-		VADDPS(Mem{Base: c, Disp: 32}, acc[2*i+1], acc[2*i+1])
-		VMOVUPS(acc[2*i], Mem{Base: c})
-		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 32})
-		if i < mr-1 {
-			ADDQ(ldc, c)
-		}
-	}
-	end()
-	Label(lbl("plain"))
-	for i := 0; i < mr; i++ {
-		VMOVUPS(acc[2*i], Mem{Base: c})
-		VMOVUPS(acc[2*i+1], Mem{Base: c, Disp: 32})
-		if i < mr-1 {
-			ADDQ(ldc, c)
-		}
-	}
-	end()
+	storeTile(lbl, c, ldc, mr, acc, 32)
 }
 
 // packRow scatters one row of B into the packed layout: 16-float chunk j
