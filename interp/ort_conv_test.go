@@ -17,6 +17,21 @@ import (
 
 // convModel is one float32 Conv (with bias) on a 1×c×hw×hw input, with
 // seeded random weights.
+// normalTensors makes tensors of N(0, 0.1²) values drawn from r.
+func normalTensors(r *rand.Rand) func(shape ...int64) *onnx.Tensor {
+	return func(shape ...int64) *onnx.Tensor {
+		n := int64(1)
+		for _, d := range shape {
+			n *= d
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * 0.1)
+		}
+		return onnx.NewFloatTensor("", shape, v)
+	}
+}
+
 // convModel is one Conv; extra, when given, is {strideW, dilation} (stride
 // applies to H, and to W without extra) or {stride, dilation, 1} for a 1-D
 // convolution over hw samples.
@@ -29,17 +44,7 @@ func convModel(c, m, hw, k, stride, pad, group int, extra ...int) *onnx.Model {
 		return conv1DModel(c, m, hw, k, sw, pad, group, dil)
 	}
 	r := rand.New(rand.NewPCG(uint64(c*m), uint64(k*hw)))
-	normal := func(shape ...int64) *onnx.Tensor {
-		n := int64(1)
-		for _, d := range shape {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64() * 0.1)
-		}
-		return onnx.NewFloatTensor("", shape, v)
-	}
+	normal := normalTensors(r)
 	g := &onnx.Graph{Name: "conv"}
 	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.Shape{onnx.D(1), onnx.D(int64(c)), onnx.D(int64(hw)), onnx.D(int64(hw))}))
 	w := g.AddInitializer("w", normal(int64(m), int64(c/group), int64(k), int64(k)))
@@ -59,17 +64,7 @@ func convModel(c, m, hw, k, stride, pad, group int, extra ...int) *onnx.Model {
 
 func conv1DModel(c, m, l, k, stride, pad, group, dil int) *onnx.Model {
 	r := rand.New(rand.NewPCG(uint64(c*m), uint64(k*l)))
-	normal := func(shape ...int64) *onnx.Tensor {
-		n := int64(1)
-		for _, d := range shape {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64() * 0.1)
-		}
-		return onnx.NewFloatTensor("", shape, v)
-	}
+	normal := normalTensors(r)
 	g := &onnx.Graph{Name: "conv1d"}
 	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.Shape{onnx.D(1), onnx.D(int64(c)), onnx.D(int64(l))}))
 	w := g.AddInitializer("w", normal(int64(m), int64(c/group), int64(k)))
