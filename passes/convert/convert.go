@@ -95,7 +95,7 @@ func Upgrade(m *onnx.Model, want int64) (int, error) {
 				continue
 			}
 			if v, ok := removed[n.OpType]; ok && u.crosses(v) {
-				return 0, fmt.Errorf("node %s: %s was removed from ai.onnx at opset %d and has no replacement", onnx.NodePlace(n), n.OpType, v)
+				return 0, fmt.Errorf("%s: %s was removed from ai.onnx at opset %d and has no replacement", onnx.NodePlace(n), n.OpType, v)
 			}
 			adapt := adapters[n.OpType]
 			if adapt == nil {
@@ -103,7 +103,7 @@ func Upgrade(m *onnx.Model, want int64) (int, error) {
 			}
 			edit, err := adapt(u, n)
 			if err != nil {
-				return 0, fmt.Errorf("node %s (%s): cannot convert opset %d → %d: %w", onnx.NodePlace(n), n.OpType, have, want, err)
+				return 0, fmt.Errorf("%s: cannot convert opset %d → %d: %w", onnx.NodePlace(n), have, want, err)
 			}
 			if edit != nil {
 				edits = append(edits, edit)
