@@ -91,7 +91,7 @@ func TestUpgradeOps(t *testing.T) {
 				return b.Op("Upsample", nil, x, b.Vec(1, 1, 2, 0.5))
 			}, refuse: "enlarges some axes and shrinks others"},
 		{name: "Upsample run-time scales", from: 9, to: 11, in: []int64{4},
-			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value { return b.Op("Upsample", nil, x, x) },
+			build:  func(b *passtest.Builder, x *onnx.Value) *onnx.Value { return b.Op("Upsample", nil, x, x) },
 			refuse: "known only at run time"},
 		{name: "BatchNormalization spatial=0", from: 7, to: 9, in: []int64{1, 2, 3, 3},
 			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
