@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/onnxslim/onnxslim/internal/testutil"
-	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes/convert"
 	"github.com/onnxslim/onnxslim/passes/internal/passtest"
@@ -236,4 +235,3 @@ func ints(d []int64) []int {
 	return out
 }
 
-var _ = interp.Make
