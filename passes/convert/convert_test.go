@@ -234,4 +234,3 @@ func ints(d []int64) []int {
 	}
 	return out
 }
-
