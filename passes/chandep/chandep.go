@@ -347,6 +347,9 @@ func (st *state) node(n *onnx.Node) {
 		}
 	}
 	what := fmt.Sprintf("%s node %q", n.OpType, n.Name)
+	for _, v := range n.ImplicitInputs() {
+		st.pin(v, "read inside a subgraph of "+what)
+	}
 	if n.Domain != "" && n.Domain != "ai.onnx" {
 		pinAll("read by " + what + " (custom domain)")
 		return

@@ -198,7 +198,7 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 		} else {
 			ed.node.SetInput(ed.input, nv)
 		}
-		if old != nil && old.Const != nil && !passes.IsUsed(old) && !old.IsGraphInput() {
+		if old != nil && old.Const != nil && !passes.IsUsed(old) && (!old.IsGraphInput() || old.Graph().Root().LegacyInitializerInputs) {
 			old.Graph().RemoveInitializer(old)
 		}
 	}
