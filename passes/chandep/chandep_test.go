@@ -2,9 +2,9 @@ package chandep_test
 
 import (
 	"bytes"
-	"fmt"
+	"context"
+	"github.com/onnxslim/onnxslim/passes"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -503,6 +503,38 @@ func TestDescribe(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", s, w.String())
 		}
 	}
-	_ = fmt.Sprint
-	_ = os.Getenv
+}
+
+// TestAnalysisInPipeline: a pass that requires chandep.Analysis gets the
+// groups, prunes one and, after Invalidate, sees the new channel count.
+func TestAnalysisInPipeline(t *testing.T) {
+	c := chanCases()[0]
+	b, x := newMB(c.opset, c.in...)
+	m := b.output(c.build(b, x))
+	var seen []int
+	pass := &passes.Pass{Name: "prune-test", Requires: []*passes.Analysis{chandep.Analysis}, Run: func(pc *passes.Context, m *onnx.Model) (int, error) {
+		gs, err := passes.Get[[]*chandep.Group](pc, chandep.Analysis)
+		if err != nil {
+			return 0, err
+		}
+		g := group(t, gs, "conv1")
+		seen = append(seen, g.Channels)
+		if err := chandep.Remove(m, g, c.prune[0].keep); err != nil {
+			return 0, err
+		}
+		pc.Invalidate()
+		gs, err = passes.Get[[]*chandep.Group](pc, chandep.Analysis)
+		if err != nil {
+			return 0, err
+		}
+		seen = append(seen, group(t, gs, "conv1").Channels)
+		return 1, nil
+	}}
+	p := &passes.Pipeline{Steps: []passes.Step{{Pass: pass, Options: passes.Values{}, Text: pass.Name}}}
+	if _, err := p.Run(context.Background(), m, passes.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(seen, []int{6, 4}) {
+		t.Fatalf("channels seen %v, want [6 4]", seen)
+	}
 }

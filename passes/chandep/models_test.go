@@ -132,7 +132,7 @@ func TestHalveModels(t *testing.T) {
 					}
 				}
 			}
-			var want int64 = before
+			want := before
 			for k, axes := range removed {
 				d, _ := constDims(k.n.Input(k.input))
 				full, kept := int64(1), int64(1)
