@@ -522,19 +522,10 @@ func (st *state) node(n *onnx.Node) {
 		st.flatten(n, what, pinAll)
 	case n.OpType == "ReduceMean" || n.OpType == "ReduceMax" || n.OpType == "ReduceSum" || n.OpType == "ReduceMin":
 		l := st.vals[n.Input(0)]
-		axes := n.AttrInts("axes", nil)
-		if len(n.Inputs()) > 1 && n.Input(1) != nil {
-			t := passes.ConstTensor(n.Input(1))
-			if t == nil {
-				pinAll(what + " has non-constant axes")
-				return
-			}
-			a, err := t.AsInt64()
-			if err != nil {
-				pinAll(what + " has unreadable axes")
-				return
-			}
-			axes = a
+		axes, bad := intsArg(n, "axes", 1)
+		if bad != "" {
+			pinAll(what + bad)
+			return
 		}
 		r := rank(n.Input(0))
 		ok := tracked[0] == 0 && len(tracked) == 1 && len(axes) > 0 && n.AttrInt("keepdims", 1) == 1 && l.block == 1
@@ -667,19 +658,10 @@ func (st *state) pad(n *onnx.Node, what string, pinAll func(string)) {
 		return
 	}
 	r := rank(x)
-	pads := n.AttrInts("pads", nil)
-	if len(n.Inputs()) > 1 && n.Input(1) != nil {
-		t := passes.ConstTensor(n.Input(1))
-		if t == nil {
-			pinAll(what + " has non-constant pads")
-			return
-		}
-		p, err := t.AsInt64()
-		if err != nil {
-			pinAll(what + " has unreadable pads")
-			return
-		}
-		pads = p
+	pads, bad := intsArg(n, "pads", 1)
+	if bad != "" {
+		pinAll(what + bad)
+		return
 	}
 	if len(n.Inputs()) > 3 && n.Input(3) != nil { // axes
 		pinAll(what + " has axes")
@@ -690,6 +672,23 @@ func (st *state) pad(n *onnx.Node, what string, pinAll func(string)) {
 		return
 	}
 	st.track(n.Output(0), copyLayout(l, l.axis))
+}
+
+// intsArg reads an int list given as attribute name (older opsets) or as
+// constant input i (newer ones); bad says why it cannot be read.
+func intsArg(n *onnx.Node, name string, i int) ([]int64, string) {
+	if i >= len(n.Inputs()) || n.Input(i) == nil {
+		return n.AttrInts(name, nil), ""
+	}
+	t := passes.ConstTensor(n.Input(i))
+	if t == nil {
+		return nil, " has non-constant " + name
+	}
+	v, err := t.AsInt64()
+	if err != nil {
+		return nil, " has unreadable " + name
+	}
+	return v, ""
 }
 
 func (st *state) isOnlyData(n *onnx.Node) bool {
