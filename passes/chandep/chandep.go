@@ -652,9 +652,8 @@ func (st *state) binary(n *onnx.Node, what string, pinAll func(string)) {
 
 func (st *state) pad(n *onnx.Node, what string, pinAll func(string)) {
 	x := n.Input(0)
-	l := st.vals[x]
-	if !st.isOnlyData(n) {
-		pinAll("read by " + what + " as a parameter")
+	l := st.dataOnly(n, what, pinAll)
+	if l == nil {
 		return
 	}
 	r := rank(x)
@@ -691,13 +690,17 @@ func intsArg(n *onnx.Node, name string, i int) ([]int64, string) {
 	return v, ""
 }
 
-func (st *state) isOnlyData(n *onnx.Node) bool {
+// dataOnly returns the layout of n's first input when that is the only
+// tracked input; otherwise it pins (channels used as a parameter) and
+// returns nil.
+func (st *state) dataOnly(n *onnx.Node, what string, pinAll func(string)) *layout {
 	for i, v := range n.Inputs() {
-		if i > 0 && v != nil && st.vals[v] != nil {
-			return false
+		if v != nil && st.vals[v] != nil && i > 0 || i == 0 && st.vals[v] == nil {
+			pinAll("read by " + what + " as a parameter")
+			return nil
 		}
 	}
-	return st.vals[n.Input(0)] != nil
+	return st.vals[n.Input(0)]
 }
 
 func (st *state) concat(n *onnx.Node, what string, pinAll func(string)) {
@@ -726,9 +729,8 @@ func (st *state) concat(n *onnx.Node, what string, pinAll func(string)) {
 
 func (st *state) split(n *onnx.Node, what string, pinAll func(string)) {
 	x := n.Input(0)
-	l := st.vals[x]
-	if !st.isOnlyData(n) {
-		pinAll("read by " + what + " as a parameter")
+	l := st.dataOnly(n, what, pinAll)
+	if l == nil {
 		return
 	}
 	r := rank(x)
@@ -783,8 +785,11 @@ func (st *state) split(n *onnx.Node, what string, pinAll func(string)) {
 // 2-D shape): each channel becomes a block of H·W positions.
 func (st *state) flatten(n *onnx.Node, what string, pinAll func(string)) {
 	x, out := n.Input(0), n.Output(0)
-	l := st.vals[x]
-	if !st.isOnlyData(n) || l.axis != 1 || l.block != 1 || rank(out) != 2 {
+	l := st.dataOnly(n, what, pinAll)
+	if l == nil {
+		return
+	}
+	if l.axis != 1 || l.block != 1 || rank(out) != 2 {
 		pinAll("read by " + what + " (reshapes the channel axis)")
 		return
 	}
