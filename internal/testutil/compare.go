@@ -131,3 +131,9 @@ func AtMost(t testing.TB, what string, x, bound float64) bool {
 	}
 	return true
 }
+
+// Close reports whether the scalar got is within atol + rtol·|want| of
+// want (Mismatch for one element: NaN only matches NaN).
+func Close(got, want, atol, rtol float64) bool {
+	return Mismatch([]float64{got}, []float64{want}, atol, rtol, -1) == ""
+}
