@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/verify"
