@@ -1,10 +1,12 @@
 package interp_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/onnxslim/onnxslim/internal/testutil"
 )
@@ -58,4 +60,25 @@ func TestPassListCoversEverySuite(t *testing.T) {
 		}
 	}
 	t.Logf("%s: %v", passList, n)
+}
+
+// TestCPULimitEnds: the per-case budget ends the context once the process
+// has spent it in CPU time, and says why.
+func TestCPULimitEnds(t *testing.T) {
+	const limit = 100 * time.Millisecond
+	ctx, spent, stop := cpuLimit(limit)
+	defer stop()
+	x := 1.0
+	for deadline := time.Now().Add(20 * time.Second); ctx.Err() == nil && time.Now().Before(deadline); {
+		for i := 0; i < 1e5; i++ {
+			x = x*1.0000001 + 1e-9
+		}
+	}
+	if ctx.Err() == nil {
+		t.Fatalf("not ended after 20 s of wall clock (%v CPU spent, %g)", spent(), x)
+	}
+	if _, ok := cpuTime(); ok && spent() < limit {
+		t.Errorf("ended after %v CPU, before the budget of %v", spent(), limit)
+	}
+	t.Logf("ended after %v CPU: %v", spent(), context.Cause(ctx))
 }
