@@ -378,7 +378,10 @@ func TestImageNetInt8(t *testing.T) {
 		fbCalib               int  // calibration samples of the fallback run (full: 64); 0: none
 		withTarget            bool // the default run carries min_cosine, which must change nothing
 	}{
-		{"mobilenet_v2_op13", 8, 2, 4, 4, false},
+		// mobilenet_v2 runs at the README's sizes in make test too (about
+		// 90 s against 25 s at 8 and 4 samples): its figures sit close to
+		// their bounds, so a smaller run would check a lighter claim.
+		{"mobilenet_v2_op13", 64, 8, 8, 64, false},
 		{"resnet18_op13", 4, 1, 2, 0, true},
 	} {
 		t.Run(tc.model, func(t *testing.T) {
@@ -423,20 +426,15 @@ func TestImageNetInt8(t *testing.T) {
 				spec += fmt.Sprintf(",min_cosine=%g", fallbackTarget)
 			}
 			r, cos := run(spec + ")")
-			// The acceptance bound is 0.99 at 64 calibration inputs
-			// (measured: mobilenet_v2 0.9901, resnet18 0.9998). The quick
-			// run (8 calibration inputs, 4 checks) measures 0.9900 too, but
-			// on random inputs mobilenet_v2 sits at the limit of per-tensor
-			// uint8 activations (float weights and int8 activations alone:
-			// about 0.9905), and a different conv summation order or check
-			// set moves it by ±0.001, so the quick run is held to 0.985.
-			minCos := 0.99
-			if !full && tc.model == "mobilenet_v2_op13" {
-				minCos = 0.985
-			}
-			if cos < minCos {
-				t.Errorf("cosine %.5f < %g", cos, minCos)
-			}
+			// The acceptance bound is 0.99 (measured at 64 calibration
+			// inputs and 8 checks: mobilenet_v2 0.99006, resnet18 0.99981;
+			// resnet18 at 4 and 2: 0.99982). On random inputs mobilenet_v2
+			// sits at the limit of per-tensor uint8 activations (float
+			// weights and int8 activations alone: about 0.9905). The AVX2
+			// and AVX-512 kernels give the same bits (the same FMA chains),
+			// so the figure does not move with the CPU; a kernel that sums
+			// in another order may move it by about ±0.001.
+			testutil.AtLeast(t, tc.model+" logits cosine", cos, 0.99)
 			if tc.withTarget {
 				fb := r.report.Fallback
 				if fb == nil || !fb.Reached || len(fb.Float) != 0 {
@@ -446,10 +444,9 @@ func TestImageNetInt8(t *testing.T) {
 			if fbCalib == 0 {
 				return
 			}
-			// The fallback: measured at full size 0.9901 → 0.9941 on the
-			// check inputs (0.9895 → 0.9935 on the calibration samples),
-			// 8 of 65 activations in float (blocks 0–3), file 26.7%. The
-			// quick run ranks on 4 samples only: it must still improve.
+			// The fallback: measured 0.99006 → 0.99405 on the check inputs
+			// (0.98952 → 0.99352 on the calibration samples), 8 of 65
+			// activations in float, file 26.7%.
 			fr, fcos := run(fmt.Sprintf("quantize(mode=int8,samples=%d,report=%d,min_cosine=%g)", fbCalib, report, fallbackTarget))
 			fb := fr.report.Fallback
 			if fb == nil {
@@ -463,9 +460,7 @@ func TestImageNetInt8(t *testing.T) {
 			if !(fcos > cos) {
 				t.Errorf("fallback: cosine on the check inputs %.5f, not above the default's %.5f", fcos, cos)
 			}
-			if full && fcos < fallbackMin {
-				t.Errorf("fallback: cosine %.5f < %g", fcos, fallbackMin)
-			}
+			testutil.AtLeast(t, "fallback: logits cosine", fcos, fallbackMin)
 		})
 	}
 }
