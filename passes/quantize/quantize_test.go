@@ -378,9 +378,10 @@ func TestImageNetInt8(t *testing.T) {
 		fbCalib               int  // calibration samples of the fallback run (full: 64); 0: none
 		withTarget            bool // the default run carries min_cosine, which must change nothing
 	}{
-		// mobilenet_v2 runs at the README's sizes in make test too (about
-		// 90 s against 25 s at 8 and 4 samples): its figures sit close to
-		// their bounds, so a smaller run would check a lighter claim.
+		// mobilenet_v2 runs at the README's sizes in make test too (37 s
+		// on a quiet machine, against about 25 s at 8 and 4 samples): its
+		// figures sit close to their bounds, so a smaller run would check
+		// a lighter claim.
 		{"mobilenet_v2_op13", 64, 8, 8, 64, false},
 		{"resnet18_op13", 4, 1, 2, 0, true},
 	} {
