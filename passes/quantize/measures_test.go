@@ -2,8 +2,11 @@ package quantize_test
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/internal/testutil"
 )
 
@@ -29,4 +32,29 @@ func TestComparatorsFailOnNaN(t *testing.T) {
 	if !(agreement{maxRel: 1e-7}).within(1e-3) || (agreement{maxRel: 1e-7, beyondRtol: 1}).within(1e-3) {
 		t.Error("agreement.within")
 	}
+}
+
+// TestAccuracyFailsOnBrokenFolder: a data folder cut short fails the
+// accuracy measure instead of scoring the samples read before the break.
+func TestAccuracyFailsOnBrokenFolder(t *testing.T) {
+	src := filepath.Join(testdata.Models(t), "mnist-data", "cnn-eval")
+	dir := t.TempDir()
+	for name, keep := range map[string]int{"labels.npy": -1, "input.npy": 3 << 20} {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keep >= 0 {
+			b = b[:keep] // about half of the 2,000 digits
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, _ := loadModel(t, "mnist_cnn_op13")
+	failed, msg := testutil.Fails(t, func(tb testing.TB) { accuracy(tb, m, dir) })
+	if !failed {
+		t.Fatal("accuracy on a truncated input.npy did not fail")
+	}
+	t.Logf("fails: %s", msg)
 }
