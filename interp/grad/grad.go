@@ -287,9 +287,14 @@ func run(m *onnx.Model, feeds map[string]*interp.Tensor, override map[string]*in
 		if !any {
 			continue
 		}
+		wanted := false
 		for _, v := range n.Inputs() {
 			c.need = append(c.need, need(v))
 			c.in = append(c.in, vals[v])
+			wanted = wanted || need(v)
+		}
+		if !wanted {
+			continue // the gradient stops here: no input depends on a wrt tensor
 		}
 		r, ok := rules[n.OpType]
 		if !ok || (n.Domain != "" && n.Domain != "ai.onnx") {

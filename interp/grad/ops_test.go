@@ -303,7 +303,7 @@ func TestOpsMatchFiniteDifferences(t *testing.T) {
 				eps = 1e-2
 			}
 			for _, p := range b.params {
-				rel := fdCheck(t, b.m, b.feeds, y.Name, projLoss, p, eps, 48)
+				rel := fdCheck(t, b.m, b.feeds, y.Name, projLoss, p, eps, 48, false)
 				if rel > worst {
 					worst, worstAt = rel, tc.name+" / "+p
 				}
