@@ -96,7 +96,8 @@ type call struct {
 }
 
 // rule computes the gradients of a node's inputs (nil entries: not needed or
-// zero) from the gradients of its outputs.
+// zero) from the gradients of its outputs, each in a fresh slice (the engine
+// keeps and accumulates into it).
 type rule func(c *call) ([][]float64, error)
 
 // rules is the registry op type → backward rule (default domain).
@@ -316,7 +317,7 @@ func run(m *onnx.Model, feeds map[string]*interp.Tensor, override map[string]*in
 					acc[k] += x
 				}
 			} else {
-				grads[v] = append([]float64(nil), dx[j]...)
+				grads[v] = dx[j] // rules return fresh slices: no copy needed
 			}
 		}
 	}

@@ -3,6 +3,8 @@ package grad
 import (
 	"fmt"
 	"math"
+
+	"github.com/onnxslim/onnxslim/interp/simd"
 )
 
 // Sliding-window ops over any number of spatial dims: Conv (strides, pads,
@@ -156,30 +158,69 @@ func gradConv(c *call) ([][]float64, error) {
 	if c.wants(1) {
 		dw = make([]float64, len(wt))
 	}
-	dy := c.dy[0]
+	// tab[k·osz + o] is the input offset kernel position k reads for output
+	// o, or −1 in the padding: im2col and its transpose read it.
+	tab := make([]int32, kvol*osz)
 	var buf []tap
 	for o := 0; o < osz; o++ {
-		var ts []tap
-		ts, _ = w.taps(o, buf)
+		for k := 0; k < kvol; k++ {
+			tab[k*osz+o] = -1
+		}
+		ts, _ := w.taps(o, buf)
 		buf = ts
-		for n := 0; n < N; n++ {
-			for m := 0; m < M; m++ {
-				g := dy[(n*M+m)*osz+o]
-				if g == 0 {
-					continue
-				}
-				c0 := (m / Mg) * Cg
-				xb := (n*C + c0) * isz
-				wb := m * Cg * kvol
-				for _, t := range ts {
-					for ic := 0; ic < Cg; ic++ {
-						xi := xb + ic*isz + t.off
-						wi := wb + ic*kvol + t.k
-						if dx != nil {
-							dx[xi] += g * float64(wt[wi])
+		for _, t := range ts {
+			tab[t.k*osz+o] = int32(t.off)
+		}
+	}
+	// Per sample and group, with col the [Cg·kvol, osz] im2col matrix:
+	// dW_g += dY_g·colᵀ and dcol = W_gᵀ·dY_g, scattered back into dX. The
+	// products run in float32 SIMD (simd.Dot, simd.Axpy); sums across samples
+	// and taps are float64.
+	rows := Cg * kvol
+	col := make([]float32, rows*osz)
+	dcol := make([]float32, rows*osz)
+	dy32 := make([]float32, M*osz)
+	for n := 0; n < N; n++ {
+		for i, g := range c.dy[0][n*M*osz : (n+1)*M*osz] {
+			dy32[i] = float32(g)
+		}
+		for grp := 0; grp < G; grp++ {
+			xb := (n*C + grp*Cg) * isz
+			if dw != nil {
+				for r := 0; r < rows; r++ {
+					ic, k := r/kvol, r%kvol
+					row, xo, tr := col[r*osz:(r+1)*osz], xb+ic*isz, tab[k*osz:(k+1)*osz]
+					for o, off := range tr {
+						if off < 0 {
+							row[o] = 0
+						} else {
+							row[o] = x[xo+int(off)]
 						}
-						if dw != nil {
-							dw[wi] += g * float64(x[xi])
+					}
+				}
+				for m := grp * Mg; m < (grp+1)*Mg; m++ {
+					g := dy32[m*osz : (m+1)*osz]
+					for r := 0; r < rows; r++ {
+						dw[m*rows+r] += float64(simd.Dot(g, col[r*osz:(r+1)*osz]))
+					}
+				}
+			}
+			if dx != nil {
+				clear(dcol)
+				for m := grp * Mg; m < (grp+1)*Mg; m++ {
+					g := dy32[m*osz : (m+1)*osz]
+					for r := 0; r < rows; r++ {
+						if wv := wt[m*rows+r]; wv != 0 {
+							simd.Axpy(dcol[r*osz:(r+1)*osz], g, wv)
+						}
+					}
+				}
+				for r := 0; r < rows; r++ {
+					ic, k := r/kvol, r%kvol
+					row, xo, tr := dcol[r*osz:(r+1)*osz], xb+ic*isz, tab[k*osz:(k+1)*osz]
+					for o, off := range tr {
+						if off >= 0 {
+							dx[xo+int(off)] += float64(row[o])
 						}
 					}
 				}
@@ -192,7 +233,7 @@ func gradConv(c *call) ([][]float64, error) {
 		for n := 0; n < N; n++ {
 			for m := 0; m < M; m++ {
 				var s float64
-				for _, g := range dy[(n*M+m)*osz : (n*M+m+1)*osz] {
+				for _, g := range c.dy[0][(n*M+m)*osz : (n*M+m+1)*osz] {
 					s += g
 				}
 				db[m] += s

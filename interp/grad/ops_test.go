@@ -290,8 +290,10 @@ var opCases = []opCase{
 func TestOpsMatchFiniteDifferences(t *testing.T) {
 	worst, worstAt := 0.0, ""
 	covered := map[string]bool{}
+	ran := 0
 	for _, tc := range opCases {
 		t.Run(tc.name, func(t *testing.T) {
+			ran++
 			b := newGB(tc.opset)
 			y := tc.build(b)
 			b.output(y)
@@ -320,7 +322,7 @@ func TestOpsMatchFiniteDifferences(t *testing.T) {
 		}
 	}
 	sort.Strings(missing)
-	if len(missing) > 0 {
+	if len(missing) > 0 && ran == len(opCases) {
 		t.Errorf("ops with a backward rule but no finite-difference case: %v", missing)
 	}
 	t.Logf("%d cases, %d ops; worst relative error %.2e (%s)", len(opCases), len(Ops()), worst, worstAt)
