@@ -166,6 +166,64 @@ func forward(m *onnx.Model, feeds, override map[string]*interp.Tensor) (map[*onn
 	return vals, nil
 }
 
+// forwardSession runs a copy of m whose graph outputs are every value of the
+// main graph in one interpreter session (compiled kernels, prepacked weights,
+// subgraphs that read outer values), and returns the values of m by name.
+func forwardSession(m *onnx.Model, feeds map[string]*interp.Tensor) (map[*onnx.Value]*interp.Tensor, error) {
+	cp := m.Clone()
+	g := cp.Graph
+	g.Outputs = nil
+	for _, n := range g.Nodes {
+		for _, v := range n.Outputs() {
+			if v != nil && v.Name != "" {
+				g.Outputs = append(g.Outputs, v)
+			}
+		}
+	}
+	s, err := interp.NewSession(cp, interp.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("grad: forward: %w", err)
+	}
+	in := map[string]*interp.Tensor{}
+	for _, v := range g.Inputs {
+		// IR < 4 lists weights as inputs: they stay constants (as in ORT).
+		if t, ok := feeds[v.Name]; ok && (v.Const == nil || !g.LegacyInitializerInputs) {
+			in[v.Name] = t
+		}
+	}
+	outs, err := s.Run(in)
+	if err != nil {
+		return nil, fmt.Errorf("grad: forward: %w", err)
+	}
+	byName := map[string]*interp.Tensor{}
+	for i, v := range g.Outputs {
+		byName[v.Name] = outs[i]
+	}
+	vals := map[*onnx.Value]*interp.Tensor{}
+	for _, v := range m.Graph.Initializers {
+		t, err := interp.FromONNX(v.Const)
+		if err != nil {
+			return nil, fmt.Errorf("grad: initializer %s: %w", v.Name, err)
+		}
+		vals[v] = t
+	}
+	for _, v := range m.Graph.Inputs {
+		if t, ok := in[v.Name]; ok && (v.Const == nil || !m.Graph.LegacyInitializerInputs) {
+			vals[v] = t
+		} else if _, ok := vals[v]; !ok {
+			return nil, fmt.Errorf("grad: no feed for graph input %s", v.Name)
+		}
+	}
+	for _, n := range m.Graph.Nodes {
+		for _, v := range n.Outputs() {
+			if v != nil && v.Name != "" {
+				vals[v] = byName[v.Name]
+			}
+		}
+	}
+	return vals, nil
+}
+
 // values maps every value name of the main graph to its value.
 func values(g *onnx.Graph) map[string]*onnx.Value {
 	byName := map[string]*onnx.Value{}
@@ -197,6 +255,7 @@ func run(m *onnx.Model, feeds map[string]*interp.Tensor, override map[string]*in
 		return 0, nil, fmt.Errorf("grad: loss output %q is not a value of the graph", out)
 	}
 	var targets []*onnx.Value
+	var err error
 	for _, name := range wrt {
 		v := byName[name]
 		if v == nil {
@@ -204,9 +263,18 @@ func run(m *onnx.Model, feeds map[string]*interp.Tensor, override map[string]*in
 		}
 		targets = append(targets, v)
 	}
-	vals, err := forward(m, feeds, override)
-	if err != nil {
-		return 0, nil, err
+	var vals map[*onnx.Value]*interp.Tensor
+	if override == nil {
+		vals, err = forwardSession(m, feeds)
+	}
+	if vals == nil {
+		var err2 error
+		if vals, err2 = forward(m, feeds, override); err2 != nil {
+			if err != nil {
+				return 0, nil, err // the session's error: it runs more models
+			}
+			return 0, nil, err2
+		}
 	}
 	for _, v := range targets {
 		if t := vals[v]; t == nil || t.Kind != interp.KindTensor || t.DType != onnx.Float {
@@ -299,7 +367,7 @@ func run(m *onnx.Model, feeds map[string]*interp.Tensor, override map[string]*in
 		}
 		r, ok := rules[n.OpType]
 		if !ok || (n.Domain != "" && n.Domain != "ai.onnx") {
-			return 0, nil, fmt.Errorf("grad: %s: op %s has no backward rule, and it lies between %s and the loss", onnx.NodePlace(n), opName(n), strings.Join(wrt, ", "))
+			return 0, nil, fmt.Errorf("grad: %s: op %s has no backward rule, and it lies between %s and the loss", onnx.NodePlace(n), opName(n), listNames(wrt))
 		}
 		dx, err := safe(r, c)
 		if err != nil {
@@ -341,6 +409,14 @@ func safe(r rule, c *call) (dx [][]float64, err error) {
 		}
 	}()
 	return r(c)
+}
+
+// listNames joins up to three names and counts the rest.
+func listNames(names []string) string {
+	if len(names) <= 3 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s (and %d more)", strings.Join(names[:3], ", "), len(names)-3)
 }
 
 func opName(n *onnx.Node) string {

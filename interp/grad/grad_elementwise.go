@@ -109,6 +109,12 @@ func init() {
 		}
 		return b * math.Pow(a, b-1), db
 	}), "Pow")
+	register(binary(func(a, b, y float64) (float64, float64) {
+		if a > 0 {
+			return 1, 0
+		}
+		return b, a
+	}), "PRelu")
 	register(gradSum, "Sum")
 	register(gradClip, "Clip")
 	register(softmaxRule(false), "Softmax")

@@ -16,6 +16,7 @@ func init() {
 	register(gradSplit, "Split")
 	register(gradSlice, "Slice")
 	register(gradPad, "Pad")
+	register(gradGather, "Gather")
 	register(func(c *call) ([][]float64, error) {
 		dx, err := reduceTo(c.dy[0], c.out[0].Shape, c.in[0].Shape)
 		return [][]float64{dx, nil}, err
@@ -274,5 +275,40 @@ func gradPad(c *call) ([][]float64, error) {
 		}
 		res[2] = []float64{all - inside}
 	}
+	return res, nil
+}
+
+// gradGather adds each gathered slice's gradient back to the row of data it
+// was read from (repeated indices accumulate).
+func gradGather(c *call) ([][]float64, error) {
+	xs := c.in[0].Shape
+	ax, err := normAxis(c.n.AttrInt("axis", 0), len(xs))
+	if err != nil {
+		return nil, err
+	}
+	idx, err := ints(c.in[1])
+	if err != nil {
+		return nil, err
+	}
+	outer, n, inner := numel(xs[:ax]), xs[ax], numel(xs[ax+1:])
+	dx := make([]float64, numel(xs))
+	dy := c.dy[0]
+	for o := 0; o < outer; o++ {
+		for k, i := range idx {
+			if i < 0 {
+				i += int64(n)
+			}
+			if i < 0 || i >= int64(n) {
+				return nil, fmt.Errorf("Gather index %d out of range for axis of %d", idx[k], n)
+			}
+			src := dy[(o*len(idx)+k)*inner : (o*len(idx)+k+1)*inner]
+			dst := dx[(o*n+int(i))*inner:]
+			for j, g := range src {
+				dst[j] += g
+			}
+		}
+	}
+	res := make([][]float64, len(c.in))
+	res[0] = dx
 	return res, nil
 }

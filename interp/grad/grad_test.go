@@ -9,6 +9,7 @@ import (
 
 	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 )
@@ -108,6 +109,25 @@ func TestMNISTCNNGradients(t *testing.T) {
 	labels := make([]int64, len(batch.Labels))
 	for i, l := range batch.Labels {
 		labels[i] = (l + 1) % 10
+	}
+	// The session forward that Gradients uses and the node-by-node one that
+	// the finite differences use give the same values.
+	viaSession, err := forwardSession(m, batch.Inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byNode, err := forward(m, batch.Inputs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range byNode {
+		got := viaSession[v]
+		if got == nil || want.DType != onnx.Float {
+			continue
+		}
+		if msg := testutil.Mismatch(got.Floats(), want.Floats(), 1e-5, 1e-5, -1); msg != "" {
+			t.Fatalf("%s: session forward %s", v.Name, msg)
+		}
 	}
 	L, gs, err := Gradients(m, batch.Inputs, Loss{Labels: labels}, wrt)
 	if err != nil {

@@ -74,6 +74,9 @@ var opCases = []opCase{
 	unaryCase("HardSigmoid", 13, func(b *gb) []float32 { return b.rnd(4, sh(2, 3, 5), -4/3.0, 2) }, fa("alpha", 0.3), fa("beta", 0.4)),
 	unaryCase("HardSwish", 14, func(b *gb) []float32 { return b.rnd(5, sh(2, 3, 5), -3, 3) }),
 	unaryCase("LeakyRelu", 13, nil, fa("alpha", 0.1)),
+	{name: "PRelu per-channel slope", opset: 9, build: func(b *gb) *onnx.Value {
+		return b.op("PRelu", nil, b.in(sh(2, 3, 4, 2), nil), b.w(sh(3, 1, 1), nil))
+	}},
 	unaryCase("Gelu", 20, nil),
 	{name: "Gelu tanh", opset: 20, build: func(b *gb) *onnx.Value {
 		return b.op("Gelu", attrs(sa("approximate", "tanh")), b.in(sh(4, 5), b.rnd(3, sh(4, 5))))
@@ -250,6 +253,10 @@ var opCases = []opCase{
 	}},
 	{name: "Pad opset 2 attribute", opset: 2, build: func(b *gb) *onnx.Value {
 		return b.op("Pad", attrs(isa("pads", []int64{1, 0, 0, 2})), b.in(sh(3, 4), nil))
+	}},
+	{name: "Gather axis 1 repeated negative indices", opset: 13, build: func(b *gb) *onnx.Value {
+		idx := b.g.AddInitializer("gidx", onnx.NewInt64Tensor("", []int64{2, 2}, []int64{0, -1, 2, 0}))
+		return b.op("Gather", attrs(ia("axis", 1)), b.in(sh(2, 3, 4), nil), idx)
 	}},
 	{name: "Expand", opset: 13, build: func(b *gb) *onnx.Value {
 		return b.op("Expand", nil, b.in(sh(3, 1), nil), b.ints(2, 3, 4))
