@@ -3,6 +3,7 @@ package grad
 import (
 	"fmt"
 	"math"
+	"runtime"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
 )
@@ -174,18 +175,24 @@ func gradConv(c *call) ([][]float64, error) {
 	}
 	// Per sample and group, with col the [Cg·kvol, osz] im2col matrix:
 	// dW_g += dY_g·colᵀ and dcol = W_gᵀ·dY_g, scattered back into dX. The
-	// products run in float32 SIMD (simd.Dot, simd.Axpy); sums across samples
-	// and taps are float64.
+	// products run in the interpreter's float32 SIMD GEMM (simd.Sgemm), which
+	// also sums dW over the batch; dX's sums over taps are float64.
 	rows := Cg * kvol
 	col := make([]float32, rows*osz)
 	dcol := make([]float32, rows*osz)
 	dy32 := make([]float32, M*osz)
+	var dw32 []float32 // dW in float32, summed over the batch by the GEMM
+	if dw != nil {
+		dw32 = make([]float32, len(wt))
+	}
+	threads := runtime.GOMAXPROCS(0)
 	for n := 0; n < N; n++ {
 		for i, g := range c.dy[0][n*M*osz : (n+1)*M*osz] {
 			dy32[i] = float32(g)
 		}
 		for grp := 0; grp < G; grp++ {
 			xb := (n*C + grp*Cg) * isz
+			dyg := dy32[grp*Mg*osz : (grp+1)*Mg*osz]
 			if dw != nil {
 				for r := 0; r < rows; r++ {
 					ic, k := r/kvol, r%kvol
@@ -198,23 +205,16 @@ func gradConv(c *call) ([][]float64, error) {
 						}
 					}
 				}
-				for m := grp * Mg; m < (grp+1)*Mg; m++ {
-					g := dy32[m*osz : (m+1)*osz]
-					for r := 0; r < rows; r++ {
-						dw[m*rows+r] += float64(simd.Dot(g, col[r*osz:(r+1)*osz]))
-					}
+				// dW_g [Mg, rows] = dY_g [Mg, osz] · colᵀ
+				beta := float32(1)
+				if n == 0 {
+					beta = 0
 				}
+				simd.Sgemm(false, true, Mg, rows, osz, 1, dyg, osz, col, osz, beta, dw32[grp*Mg*rows:(grp+1)*Mg*rows], rows, threads)
 			}
 			if dx != nil {
-				clear(dcol)
-				for m := grp * Mg; m < (grp+1)*Mg; m++ {
-					g := dy32[m*osz : (m+1)*osz]
-					for r := 0; r < rows; r++ {
-						if wv := wt[m*rows+r]; wv != 0 {
-							simd.Axpy(dcol[r*osz:(r+1)*osz], g, wv)
-						}
-					}
-				}
+				// dcol [rows, osz] = W_gᵀ · dY_g
+				simd.Sgemm(true, false, rows, osz, Mg, 1, wt[grp*Mg*rows:(grp+1)*Mg*rows], rows, dyg, osz, 0, dcol, osz, threads)
 				for r := 0; r < rows; r++ {
 					ic, k := r/kvol, r%kvol
 					row, xo, tr := dcol[r*osz:(r+1)*osz], xb+ic*isz, tab[k*osz:(k+1)*osz]
@@ -226,6 +226,9 @@ func gradConv(c *call) ([][]float64, error) {
 				}
 			}
 		}
+	}
+	for i, v := range dw32 {
+		dw[i] = float64(v)
 	}
 	res := [][]float64{dx, dw, nil}
 	if c.wants(2) {
