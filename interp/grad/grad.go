@@ -51,7 +51,9 @@ type Loss struct {
 // tensor in wrt (activations, i.e. node outputs, graph inputs, or
 // initializers). An op without a backward rule on a path from a wrt tensor to
 // the loss is an error naming the node and op; ops off those paths are only
-// run forward.
+// run forward. A tensor the loss does not depend on gets zeros. Feeds that
+// are not graph inputs are ignored; weights that IR < 4 files list as inputs
+// stay constants. Safe for concurrent use (m is only read).
 func Gradients(m *onnx.Model, feeds map[string]*interp.Tensor, loss Loss, wrt []string) (float64, map[string]*interp.Tensor, error) {
 	out := loss.Output
 	if out == "" {

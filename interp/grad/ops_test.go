@@ -251,6 +251,9 @@ var opCases = []opCase{
 	{name: "Pad opset 13 constant with crop", opset: 13, build: func(b *gb) *onnx.Value {
 		return b.op("Pad", nil, b.in(sh(2, 3, 4), nil), b.ints(0, 1, -1, 1, 2, 0), b.w(sh(), []float32{0.5}))
 	}},
+	{name: "Pad opset 18 axes input", opset: 18, build: func(b *gb) *onnx.Value {
+		return b.op("Pad", nil, b.in(sh(2, 3, 4), nil), b.ints(2, 0, 1, 3), nil, b.ints(-1, 0))
+	}},
 	{name: "Pad opset 2 attribute", opset: 2, build: func(b *gb) *onnx.Value {
 		return b.op("Pad", attrs(isa("pads", []int64{1, 0, 0, 2})), b.in(sh(3, 4), nil))
 	}},
