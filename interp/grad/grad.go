@@ -1,10 +1,10 @@
 // Package grad differentiates an ONNX graph in reverse mode on concrete
 // float32 inputs, for Taylor pruning (|activation · ∂loss/∂activation|).
 //
-// The graph is run forward in one interpreter session whose outputs are every
-// value (node by node with interp.EvalNode as the fallback and for the
-// finite-difference tests); then the gradient of a scalar loss flows back through the nodes that
-// lie on a path from a requested tensor to the loss. Only those nodes need a
+// The graph is run forward in one interpreter session whose outputs are
+// every value (node by node with interp.EvalNode as the fallback and for the
+// finite-difference tests); then the gradient of a scalar loss flows back
+// through the nodes that lie on a path from a requested tensor to the loss. Only those nodes need a
 // backward rule (see Differentiable); every other node is only run forward.
 // Gradients are accumulated in float64 and returned as float32.
 //
