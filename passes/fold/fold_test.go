@@ -59,6 +59,27 @@ func TestFold(t *testing.T) {
 			y := b.Op("Gemm", []*onnx.Attribute{onnx.IntAttr("transB", 1)}, f, wt, b.Vec(0.5, -0.5, 1))
 			return b.Op("BatchNormalization", nil, y, b.Vec(1.5, 0.5, -2), b.Vec(0.1, -0.2, 0.3), b.Vec(0.3, 0.4, -0.1), b.Vec(2, 0.5, 1))
 		}, map[string]int{"Flatten": 1, "Gemm": 1}},
+		{"batchnorm into grouped conv transpose", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			// group 2: weights 2 × 2 × 2 × 2, output channel of input
+			// channel ci and column j is (ci/1)·2 + j, four in all.
+			w := make([]float32, 16)
+			for i := range w {
+				w[i] = float32(i%5)*0.3 - 0.6
+			}
+			wt := b.G.AddInitializer("wtg", onnx.NewFloatTensor("", []int64{2, 2, 2, 2}, w))
+			y := b.Op("ConvTranspose", []*onnx.Attribute{onnx.IntAttr("group", 2)}, x, wt)
+			return b.Op("BatchNormalization", nil, y, b.Vec(1.5, 0.5, -2, 3), b.Vec(0.1, -0.2, 0.3, 0), b.Vec(0.3, 0.4, -0.1, 1), b.Vec(2, 0.5, 1, 4))
+		}, map[string]int{"ConvTranspose": 1}},
+		{"batchnorm after gemm (weights not transposed) into gemm", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			f := b.Op("Flatten", nil, x) // [1, 50]
+			w := make([]float32, 50*3)
+			for i := range w {
+				w[i] = float32(i%11)*0.05 - 0.25
+			}
+			wt := b.G.AddInitializer("wn", onnx.NewFloatTensor("", []int64{50, 3}, w))
+			y := b.Op("Gemm", nil, f, wt)
+			return b.Op("BatchNormalization", nil, y, b.Vec(1.5, 0.5, -2), b.Vec(0.1, -0.2, 0.3), b.Vec(0.3, 0.4, -0.1), b.Vec(2, 0.5, 1))
+		}, map[string]int{"Flatten": 1, "Gemm": 1}},
 		{"per-channel mul and add into conv", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 			k := b.G.AddInitializer("k", onnx.NewFloatTensor("", []int64{2, 1, 1}, []float32{3, -2}))
 			c := b.G.AddInitializer("c", onnx.NewFloatTensor("", []int64{1, 2, 1, 1}, []float32{1, 2}))
