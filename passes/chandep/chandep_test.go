@@ -263,6 +263,7 @@ func params(m *onnx.Model) int64 {
 func TestRemoveMatchesMaskedOracle(t *testing.T) {
 	for _, c := range chanCases() {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // mostly waiting for ONNX Runtime to start
 			b, x := newMB(c.opset, c.in...)
 			m := b.output(c.build(b, x))
 			ob, ox := newMB(c.opset, c.in...)
@@ -328,6 +329,9 @@ func checkShapes(t *testing.T, m *onnx.Model) {
 				continue
 			}
 			f := fresh.Graph.Nodes[i].Output(j)
+			if f.Type == nil || !f.Type.HasShape() {
+				continue // inference from scratch knows less than the file (ORT checks these)
+			}
 			if !o.Type.Equal(f.Type) {
 				t.Errorf("%s: Remove wrote %v, inference finds %v", o.Name, o.Type, f.Type)
 			}

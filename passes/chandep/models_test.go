@@ -1,9 +1,8 @@
 package chandep_test
 
 import (
-	"os"
+	"github.com/onnxslim/onnxslim/dataset"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -85,112 +84,144 @@ func constDims(v *onnx.Value) ([]int64, bool) {
 }
 
 // TestHalveModels removes every other channel of every prunable group of
-// resnet18 and mobilenet_v2 (one Analyze, many Removes): the parameter count
-// is the one the groups' ports predict, and the interpreter and ONNX Runtime
-// run the result with the same outputs.
+// resnet18, mobilenet_v2, the MNIST models and the real models (one Analyze,
+// many Removes): the parameter count is the one the groups' ports predict,
+// the shapes Remove wrote are the ones inference finds, and the interpreter
+// and ONNX Runtime run the result with the same outputs.
 func TestHalveModels(t *testing.T) {
-	for _, name := range []string{"resnet18_op13", "mobilenet_v2_op13"} {
+	var paths []string
+	for _, name := range []string{"resnet18_op13", "mobilenet_v2_op13", "mnist_cnn_op13", "mnist_mlp_op13"} {
+		paths = append(paths, filepath.Join(testdata.Models(t), name, "model.onnx"))
+	}
+	real, _ := filepath.Glob(filepath.Join(testdata.RealModels(t), "*.onnx"))
+	if len(real) == 0 {
+		t.Fatal("no real models")
+	}
+	paths = append(paths, real...)
+	for _, path := range paths {
+		name := strings.TrimSuffix(filepath.Base(path), ".onnx")
+		if name == "model" {
+			name = filepath.Base(filepath.Dir(path))
+		}
 		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join(testdata.Models(t), name)
-			m, err := onnx.Load(filepath.Join(dir, "model.onnx"))
+			t.Parallel() // mostly waiting for ONNX Runtime to start
+			m, err := onnx.Load(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			before := params(m)
-			gs, err := chandep.Analyze(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Predict each constant's size from the ports: along each axis,
-			// Stride positions go per removed channel.
-			type key struct {
-				n     *onnx.Node
-				input int
-			}
-			removed := map[key]map[int]int{}
-			keeps := map[*chandep.Group][]int{}
-			pruned := 0
-			for _, g := range gs {
-				if g.Pinned != "" || g.Channels < 2 {
-					continue
-				}
-				var keep []int
-				for c := 0; c < g.Channels; c += 2 {
-					keep = append(keep, c)
-				}
-				keeps[g] = keep
-				pruned++
-				for _, p := range append(append([]chandep.Port(nil), g.Producers...), g.Consumers...) {
-					k := key{p.Node, p.Input}
-					if removed[k] == nil {
-						removed[k] = map[int]int{}
-					}
-					for c := p.First; c < p.First+p.Count; c++ {
-						if c%2 == 1 {
-							removed[k][p.Axis] += p.Stride
-						}
-					}
-				}
-			}
-			want := before
-			for k, axes := range removed {
-				d, _ := constDims(k.n.Input(k.input))
-				full, kept := int64(1), int64(1)
-				for i, n := range d {
-					full *= n
-					kept *= n - int64(axes[i])
-				}
-				want -= full - kept
-			}
-			ids := make([]*chandep.Group, 0, len(keeps))
-			for g := range keeps {
-				ids = append(ids, g)
-			}
-			sort.Slice(ids, func(i, j int) bool { return ids[i].ID < ids[j].ID })
-			for _, g := range ids {
-				if err := chandep.Remove(m, g, keeps[g]); err != nil {
-					t.Fatal(err)
-				}
-			}
-			after := params(m)
-			t.Logf("%s: halved %d of %d groups: %d → %d parameters", name, pruned, len(gs), before, after)
-			if pruned == 0 || after != want {
-				t.Fatalf("%d parameters after pruning %d groups, ports predict %d", after, pruned, want)
-			}
-			checkShapes(t, m)
-			in := filepath.Join(dir, "test_data_set_0")
-			data, err := os.ReadFile(filepath.Join(in, "input_0.pb"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			x, err := onnx.DecodeTensor(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			xt, err := interp.FromONNX(x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := interp.NewSession(m, interp.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			outs, err := s.Run(map[string]*interp.Tensor{m.Graph.Inputs[0].Name: xt})
-			if err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(t.TempDir(), "pruned.onnx")
-			if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			got := ort.Run(t, path, in, "--optimize", "disabled")
-			g, err := got[0].AsFloat32()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if msg := testutil.Mismatch(g, outs[0].Floats(), 1e-4, 1e-3, 1e-5); msg != "" {
-				t.Fatalf("ONNX Runtime vs interpreter on the pruned %s: %s", name, msg)
-			}
+			halve(t, name, m)
 		})
+	}
+}
+
+func halve(t *testing.T, name string, m *onnx.Model) {
+	before := params(m)
+	gs, err := chandep.Analyze(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Predict each constant's size from the ports: along each axis,
+	// Stride positions go per removed channel.
+	type key struct {
+		n     *onnx.Node
+		input int
+	}
+	removed := map[key]map[int]int{}
+	var halved []*chandep.Group
+	keeps := map[*chandep.Group][]int{}
+	for _, g := range gs {
+		if g.Pinned != "" || g.Channels < 2 {
+			continue
+		}
+		var keep []int
+		for c := 0; c < g.Channels; c += 2 {
+			keep = append(keep, c)
+		}
+		keeps[g] = keep
+		halved = append(halved, g)
+		for _, p := range append(append([]chandep.Port(nil), g.Producers...), g.Consumers...) {
+			k := key{p.Node, p.Input}
+			if removed[k] == nil {
+				removed[k] = map[int]int{}
+			}
+			for c := p.First; c < p.First+p.Count; c++ {
+				if c%2 == 1 {
+					removed[k][p.Axis] += p.Stride
+				}
+			}
+		}
+	}
+	if len(halved) == 0 {
+		t.Logf("%s: nothing prunable", name)
+		return
+	}
+	want := before
+	for k, axes := range removed {
+		d, _ := constDims(k.n.Input(k.input))
+		full, kept := int64(1), int64(1)
+		for i, n := range d {
+			full *= n
+			kept *= n - int64(axes[i])
+		}
+		want -= full - kept
+	}
+	for _, g := range halved {
+		if err := chandep.Remove(m, g, keeps[g]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := params(m)
+	t.Logf("%s: halved %d of %d groups: %d → %d parameters", name, len(halved), len(gs), before, after)
+	if after != want {
+		t.Fatalf("%d parameters after pruning %d groups, ports predict %d", after, len(halved), want)
+	}
+	checkShapes(t, m)
+
+	var ins []*onnx.Value
+	for _, v := range m.Graph.Inputs {
+		if v.Const == nil {
+			ins = append(ins, v)
+		}
+	}
+	feeds, err := dataset.Random(ins, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := interp.NewSession(m, interp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := s.Run(feeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var names []string
+	var ts []*interp.Tensor
+	for _, v := range ins {
+		names, ts = append(names, v.Name), append(ts, feeds[v.Name])
+	}
+	if err := dataset.WritePB(filepath.Join(dir, "in"), "input", names, ts); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "pruned.onnx")
+	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := ort.Run(t, path, filepath.Join(dir, "in"), "--optimize", "disabled")
+	if len(got) != len(outs) {
+		t.Fatalf("ONNX Runtime gave %d outputs, the interpreter %d", len(got), len(outs))
+	}
+	for i := range got {
+		if outs[i].DType != onnx.Float {
+			continue
+		}
+		g, err := got[i].AsFloat32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg := testutil.Mismatch(g, outs[i].Floats(), 1e-4, 1e-3, 1e-5); msg != "" {
+			t.Fatalf("output %d: ONNX Runtime vs interpreter on the pruned %s: %s", i, name, msg)
+		}
 	}
 }
