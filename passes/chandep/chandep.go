@@ -492,6 +492,10 @@ func (st *state) node(n *onnx.Node) {
 			return
 		}
 		// scales: must be 1 on the channel axis
+		if sc := n.AttrFloats("scales", nil); len(sc) > l.axis && sc[l.axis] != 1 {
+			pinAll(what + " scales the channel axis")
+			return
+		}
 		for _, i := range []int{1, 2} {
 			if i >= len(n.Inputs()) || n.Input(i) == nil {
 				continue
@@ -518,8 +522,8 @@ func (st *state) node(n *onnx.Node) {
 		st.concat(n, what, pinAll)
 	case n.OpType == "Split":
 		st.split(n, what, pinAll)
-	case n.OpType == "Flatten" || n.OpType == "Reshape":
-		st.flatten(n, what, pinAll)
+	case n.OpType == "Flatten" || n.OpType == "Reshape" || n.OpType == "Squeeze" || n.OpType == "Unsqueeze":
+		st.reshape(n, what, pinAll)
 	case n.OpType == "ReduceMean" || n.OpType == "ReduceMax" || n.OpType == "ReduceSum" || n.OpType == "ReduceMin":
 		l := st.vals[n.Input(0)]
 		axes, bad := intsArg(n, "axes", 1)
@@ -528,17 +532,21 @@ func (st *state) node(n *onnx.Node) {
 			return
 		}
 		r := rank(n.Input(0))
-		ok := tracked[0] == 0 && len(tracked) == 1 && len(axes) > 0 && n.AttrInt("keepdims", 1) == 1 && l.block == 1
+		ok := tracked[0] == 0 && len(tracked) == 1 && len(axes) > 0 && l.block == 1
+		axis := l.axis // where the channels are in the output
 		for _, a := range axes {
-			if normAxis(a, r) == l.axis {
+			switch a := normAxis(a, r); {
+			case a == l.axis:
 				ok = false
+			case a < l.axis && n.AttrInt("keepdims", 1) == 0:
+				axis--
 			}
 		}
-		if !ok {
-			pinAll(what + " reduces over or reshapes the channel axis")
+		if !ok || rank(out) < 0 {
+			pinAll(what + " reduces over the channel axis")
 			return
 		}
-		st.track(out, copyLayout(l, l.axis))
+		st.track(out, copyLayout(l, axis))
 	default:
 		pinAll("read by " + what)
 	}
@@ -781,40 +789,50 @@ func (st *state) split(n *onnx.Node, what string, pinAll func(string)) {
 	st.addRec(rec{kind: recSplit, node: n, by: x})
 }
 
-// flatten follows [N,C,H,W] → [N, C·H·W] (Flatten axis 1, or Reshape to that
-// 2-D shape): each channel becomes a block of H·W positions.
-func (st *state) flatten(n *onnx.Node, what string, pinAll func(string)) {
+// reshape follows the reshapes that keep the batch and the channels in
+// order: [N,C,H,W] → [N,C·H·W] (Flatten axis 1, Reshape, Squeeze of unit
+// dims), where each channel becomes a block of H·W positions, and
+// [N,C] ↔ [N,C,1,1] (Unsqueeze, Reshape) around squeeze-excitation blocks.
+func (st *state) reshape(n *onnx.Node, what string, pinAll func(string)) {
 	x, out := n.Input(0), n.Output(0)
 	l := st.dataOnly(n, what, pinAll)
 	if l == nil {
 		return
 	}
-	if l.axis != 1 || l.block != 1 || rank(out) != 2 {
+	din, ok1 := dims(x)
+	dout, ok2 := dims(out)
+	if !ok1 || !ok2 || l.axis != 1 || l.block != 1 || len(dout) < 2 || len(din) < 2 || din[0] != dout[0] {
 		pinAll("read by " + what + " (reshapes the channel axis)")
 		return
 	}
-	d, ok := dims(x)
-	block := 1
-	for _, v := range d[min(2, len(d)):] {
-		if !v.IsStatic() {
-			ok = false
-			break
+	prod := func(ds []onnx.Dim) (int, bool) {
+		p := 1
+		for _, d := range ds {
+			if !d.IsStatic() {
+				return 0, false
+			}
+			p *= int(d.Value)
 		}
-		block *= int(v.Value)
+		return p, true
 	}
-	if c, ok2 := staticDim(out, 1); !ok || !ok2 || c != block*l.channels() {
+	restIn, ok1 := prod(din[2:])
+	restOut, ok2 := prod(dout[2:])
+	c, ok3 := staticDim(out, 1)
+	var block int
+	switch {
+	case !ok1 || !ok2 || !ok3:
+	case len(dout) == 2 && c == restIn*l.channels():
+		block = restIn // flatten
+	case c == l.channels() && restOut == restIn && restIn == 1:
+		block = 1 // unit dims added or dropped
+	}
+	if block == 0 || n.OpType == "Flatten" && n.AttrInt("axis", 1) != 1 {
 		pinAll("read by " + what + " (reshapes the channel axis)")
 		return
 	}
-	if n.OpType == "Flatten" && n.AttrInt("axis", 1) != 1 {
-		pinAll("read by " + what + " (flattens another axis)")
+	if n.OpType == "Reshape" && passes.ConstTensor(n.Input(1)) == nil {
+		pinAll("read by " + what + " (non-constant shape)")
 		return
-	}
-	if n.OpType == "Reshape" {
-		if passes.ConstTensor(n.Input(1)) == nil {
-			pinAll("read by " + what + " (non-constant shape)")
-			return
-		}
 	}
 	st.track(out, &layout{axis: 1, block: block, segs: append([]seg(nil), l.segs...)})
 	if n.OpType == "Reshape" {

@@ -208,6 +208,20 @@ func chanCases() []chanCase {
 				return b.op("Gemm", "fc2", []*onnx.Attribute{onnx.IntAttr("transB", 1)}, b.mask(h, 2, 1, 8, 0, 1, 3, 4, 7), b.weight("w2", 3, 8), b.weight("bias2", 3))
 			},
 			params: 10*3 + 3 + 3*3 + 3},
+		{name: "squeeze-excitation", opset: 13, in: []int64{1, 3, 5, 5}, prune: []prune{{"conv1", []int{0, 2, 3, 5}}, {"se1", []int{1, 2}}},
+			build: func(b *mb, x *onnx.Value) *onnx.Value {
+				h := b.op("Relu", "relu", nil, b.conv("conv1", x, 3, 6, 3, 1, true))
+				p := b.op("GlobalAveragePool", "gap", nil, h)
+				v := b.op("Reshape", "sq", nil, p, b.g.AddInitializer("shape2", onnx.NewInt64Tensor("", []int64{2}, []int64{1, 6})))
+				// a second squeeze: mean over H, W without keepdims
+				v2 := b.op("ReduceMean", "mean", []*onnx.Attribute{onnx.IntsAttr("axes", []int64{2, 3}), onnx.IntAttr("keepdims", 0)}, h)
+				v = b.op("Add", "both", nil, v, v2)
+				v = b.op("Relu", "serelu", nil, b.op("Gemm", "se1", []*onnx.Attribute{onnx.IntAttr("transB", 1)}, b.mask(v, 2, 1, 6, 1, 4), b.weight("se1_w", 4, 6), b.weight("se1_b", 4)))
+				v = b.op("Sigmoid", "gate", nil, b.op("Gemm", "se2", nil, b.mask(v, 2, 1, 4, 0, 3), b.weight("se2_w", 4, 6), b.weight("se2_b", 6)))
+				v = b.op("Unsqueeze", "unsq", nil, v, b.g.AddInitializer("axes", onnx.NewInt64Tensor("", []int64{2}, []int64{2, 3})))
+				return b.conv("conv2", b.mask(b.op("Mul", "scale", nil, h, v), 4, 1, 6, 1, 4), 6, 3, 1, 1, true)
+			},
+			params: 4*3*9 + 4 + 2*4 + 2 + 2*4 + 4 + 3*4 + 3},
 		{name: "conv-transpose", opset: 13, in: []int64{1, 3, 4, 4}, prune: []prune{{"conv1", []int{0, 4, 5}}, {"up", []int{1, 2}}},
 			build: func(b *mb, x *onnx.Value) *onnx.Value {
 				h := b.op("Relu", "relu1", nil, b.conv("conv1", x, 3, 6, 3, 1, true))

@@ -158,12 +158,12 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 		case recReshape:
 			t := passes.ConstTensor(r.node.Input(1))
 			shape, err := t.AsInt64()
-			if err != nil || len(shape) != 2 {
+			if err != nil || len(shape) < 2 {
 				return fmt.Errorf("chandep: %s: unreadable shape: %v", r.node.Name, err)
 			}
-			if shape[1] > 0 {
+			if shape[1] > 0 { // 0 copies the input's dim, -1 is inferred
 				shape[1] = int64(newLayouts[r.by].channels() * l.block)
-				edits = append(edits, inputEdit{r.node, 1, onnx.NewInt64Tensor("", []int64{2}, shape)})
+				edits = append(edits, inputEdit{r.node, 1, onnx.NewInt64Tensor("", []int64{int64(len(shape))}, shape)})
 			}
 		}
 	}
