@@ -87,7 +87,7 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 	}
 	var edits []inputEdit
 	planned := map[[2]any]int{} // (node, input) → index in edits
-	done := map[[3]any]bool{}   // (node, input, axis) sliced
+	done := map[[4]any]bool{}   // (kind, node, input, axis) planned
 	type attrEdit struct {
 		node *onnx.Node
 		a    *onnx.Attribute
@@ -109,13 +109,13 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 	}
 	for _, r := range e.recs {
 		l := st.vals[r.by]
+		key := [4]any{r.kind, r.node, r.input, r.axis}
+		if done[key] {
+			continue // recorded by more than one element before a union
+		}
+		done[key] = true
 		switch r.kind {
 		case recSlice:
-			key := [3]any{r.node, r.input, r.axis}
-			if done[key] {
-				continue // recorded by more than one element before a union
-			}
-			done[key] = true
 			// A weight can be indexed on two axes by one group (a conv
 			// inside a residual block): slice what is planned so far.
 			t := passes.ConstTensor(r.node.Input(r.input))
