@@ -6,6 +6,7 @@ import (
 	"math"
 	"unsafe"
 
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -287,43 +288,9 @@ func Float16ToFloat32(h uint16) float32 {
 	return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
 }
 
-// Float32ToFloat16 rounds a float32 to half precision (round to nearest even).
-func Float32ToFloat16(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23) & 0xFF
-	mant := b & 0x7FFFFF
-	if exp == 0xFF {
-		if mant != 0 {
-			return sign | 0x7E00 // NaN
-		}
-		return sign | 0x7C00
-	}
-	e := exp - 127 + 15
-	if e >= 0x1F {
-		return sign | 0x7C00 // overflow to infinity
-	}
-	if e <= 0 {
-		if e < -10 {
-			return sign
-		}
-		mant |= 0x800000
-		shift := uint32(14 - e)
-		half := uint32(1) << (shift - 1)
-		r := mant >> shift
-		rem := mant & (1<<shift - 1)
-		if rem > half || (rem == half && r&1 == 1) {
-			r++
-		}
-		return sign | uint16(r)
-	}
-	r := uint16(e)<<10 | uint16(mant>>13)
-	rem := mant & 0x1FFF
-	if rem > 0x1000 || (rem == 0x1000 && r&1 == 1) {
-		r++ // may carry into the exponent, which is the correct rounding
-	}
-	return sign | r
-}
+// Float32ToFloat16 rounds a float32 to half precision (round to nearest
+// even; NaN becomes sign|0x7E00). simd.Float16Sat converts slices.
+func Float32ToFloat16(f float32) uint16 { return simd.Float16(f) }
 
 // BFloat16ToFloat32 converts bfloat16 bits to float32.
 func BFloat16ToFloat32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }

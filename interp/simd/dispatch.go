@@ -26,7 +26,9 @@ type kernelSet struct {
 	// sumTaps is the window sum of pooling over the same layout.
 	sumTaps func(dst []float32, base *float32, offs []int32)
 	// evens copies every other float (stride-2 phase planes).
-	evens      func(dst, src []float32)
+	evens func(dst, src []float32)
+	// f16Sat is Float16Sat on whole blocks of eight.
+	f16Sat     func(dst []uint16, x []float32) int
 	packRow    func(dst, src []float32, panels, stride int)
 	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)
 	copyRows   func(dst []float32, base *float32, rows []int32)
@@ -106,6 +108,7 @@ var goKernels = &kernelSet{
 	dwTaps:     dwTapsGo,
 	sumTaps:    sumTapsGo,
 	evens:      evensGo,
+	f16Sat:     float16SatBlocks,
 	gemm12:     gemm12Of(gemm2Of(gemmGo(mr))),
 	gemm12x16:  gemm12x16Of(gemmGo(mr)),
 }

@@ -48,6 +48,10 @@ var avx2Kernels = func() *kernelSet {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
 		return nil
 	}
+	f16Sat := float16SatBlocks
+	if cpu.X86.HasF16C && cpu.X86.HasPOPCNT {
+		f16Sat = float16SatAVX
+	}
 	return &kernelSet{
 		name:       "avx2",
 		gemm:       [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemm1x16AVX, gemm2x16AVX, gemm3x16AVX, gemm4x16AVX, gemm5x16AVX, gemm6x16AVX},
@@ -90,6 +94,7 @@ var avx2Kernels = func() *kernelSet {
 		dwTaps:     dwTapsAVX,
 		sumTaps:    sumTapsAVX,
 		evens:      evensAVX,
+		f16Sat:     f16Sat,
 		gemm12:     gemm12Of(gemm2Of(gemm6x16AVX)),
 		gemm12x16:  gemm12x16Of(gemm6x16AVX),
 		peak:       fmaPeakAVX,

@@ -4428,6 +4428,87 @@ evens_done:
 	VZEROUPPER
 	RET
 
+// func float16SatAVX(dst []uint16, x []float32) int
+// Requires: AVX, F16C, POPCNT
+TEXT ·float16SatAVX(SB), NOSPLIT, $0-56
+	MOVQ dst_base+0(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+	SHRQ $0x03, DX
+	XORQ BX, BX
+
+f16sat_loop:
+	TESTQ        DX, DX
+	JZ           f16sat_done
+	VMOVUPS      (CX), Y0
+	VANDPS       c7fffffff<>+0(SB), Y0, Y1
+	VCMPPS       $0x1e, c477fe000<>+0(SB), Y1, Y2
+	VCMPPS       $0x12, c7f7fffff<>+0(SB), Y1, Y1
+	VANDPS       Y1, Y2, Y2
+	VANDPS       c80000000<>+0(SB), Y0, Y1
+	VORPS        c477fe000<>+0(SB), Y1, Y1
+	VBLENDVPS    Y2, Y1, Y0, Y0
+	VMOVMSKPS    Y2, SI
+	POPCNTL      SI, SI
+	ADDQ         SI, BX
+	VCVTPS2PH    $0x00, Y0, X1
+	VCMPPS       $0x03, Y0, Y0, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VPACKSSDW    X0, X2, X2
+	VPAND        c80008000<>+0(SB), X1, X0
+	VPOR         c7e007e00<>+0(SB), X0, X0
+	VPBLENDVB    X2, X0, X1, X1
+	VMOVDQU      X1, (AX)
+	ADDQ         $0x00000010, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          f16sat_loop
+
+f16sat_done:
+	MOVQ BX, ret+48(FP)
+	VZEROUPPER
+	RET
+
+DATA c477fe000<>+0(SB)/4, $0x477fe000
+DATA c477fe000<>+4(SB)/4, $0x477fe000
+DATA c477fe000<>+8(SB)/4, $0x477fe000
+DATA c477fe000<>+12(SB)/4, $0x477fe000
+DATA c477fe000<>+16(SB)/4, $0x477fe000
+DATA c477fe000<>+20(SB)/4, $0x477fe000
+DATA c477fe000<>+24(SB)/4, $0x477fe000
+DATA c477fe000<>+28(SB)/4, $0x477fe000
+GLOBL c477fe000<>(SB), RODATA|NOPTR, $32
+
+DATA c7f7fffff<>+0(SB)/4, $0x7f7fffff
+DATA c7f7fffff<>+4(SB)/4, $0x7f7fffff
+DATA c7f7fffff<>+8(SB)/4, $0x7f7fffff
+DATA c7f7fffff<>+12(SB)/4, $0x7f7fffff
+DATA c7f7fffff<>+16(SB)/4, $0x7f7fffff
+DATA c7f7fffff<>+20(SB)/4, $0x7f7fffff
+DATA c7f7fffff<>+24(SB)/4, $0x7f7fffff
+DATA c7f7fffff<>+28(SB)/4, $0x7f7fffff
+GLOBL c7f7fffff<>(SB), RODATA|NOPTR, $32
+
+DATA c80008000<>+0(SB)/4, $0x80008000
+DATA c80008000<>+4(SB)/4, $0x80008000
+DATA c80008000<>+8(SB)/4, $0x80008000
+DATA c80008000<>+12(SB)/4, $0x80008000
+DATA c80008000<>+16(SB)/4, $0x80008000
+DATA c80008000<>+20(SB)/4, $0x80008000
+DATA c80008000<>+24(SB)/4, $0x80008000
+DATA c80008000<>+28(SB)/4, $0x80008000
+GLOBL c80008000<>(SB), RODATA|NOPTR, $32
+
+DATA c7e007e00<>+0(SB)/4, $0x7e007e00
+DATA c7e007e00<>+4(SB)/4, $0x7e007e00
+DATA c7e007e00<>+8(SB)/4, $0x7e007e00
+DATA c7e007e00<>+12(SB)/4, $0x7e007e00
+DATA c7e007e00<>+16(SB)/4, $0x7e007e00
+DATA c7e007e00<>+20(SB)/4, $0x7e007e00
+DATA c7e007e00<>+24(SB)/4, $0x7e007e00
+DATA c7e007e00<>+28(SB)/4, $0x7e007e00
+GLOBL c7e007e00<>(SB), RODATA|NOPTR, $32
+
 // func fmaPeakAVX512(n int)
 // Requires: AVX, AVX512F
 TEXT ·fmaPeakAVX512(SB), NOSPLIT, $0-8

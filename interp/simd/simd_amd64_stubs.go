@@ -244,6 +244,12 @@ func sumTapsAVX(dst []float32, base *float32, offs []int32)
 //go:noescape
 func evensAVX(dst []float32, src []float32)
 
+// float16SatAVX: dst[i] = float16 of x[i] (round to nearest even; finite |x| > 65504 → ±65504, counted; NaN → sign|0x7E00)
+// for i < len(dst) rounded down to 8; returns how many were saturated. Needs F16C and POPCNT.
+//
+//go:noescape
+func float16SatAVX(dst []uint16, x []float32) int
+
 // fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
 //
 //go:noescape

@@ -1,10 +1,11 @@
 package quantize
 
 import (
-	"math"
+	"encoding/binary"
 	"sync/atomic"
+	"unsafe"
 
-	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 )
@@ -165,21 +166,22 @@ func (q *quantizer) canHalf(n *onnx.Node) bool {
 }
 
 // float16Tensor converts to float16, clamping values beyond its range; it
-// returns how many were clamped.
+// returns how many were clamped. simd.Float16Sat converts (F16C where the
+// CPU has it), in parallel chunks.
 func float16Tensor(dims []int64, x []float32) (*onnx.Tensor, int) {
 	raw := make([]byte, 2*len(x))
+	h := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(raw))), len(x))
 	var clamped atomic.Int64
 	eachChunk(len(x), func(i0, i1 int) {
-		n := 0
-		for i, v := range x[i0:i1] {
-			if a := float32(math.Abs(float64(v))); a > fp16Max && a <= math.MaxFloat32 {
-				v = float32(math.Copysign(fp16Max, float64(v)))
-				n++
-			}
-			h := interp.Float32ToFloat16(v)
-			raw[2*(i0+i)], raw[2*(i0+i)+1] = byte(h), byte(h>>8)
-		}
-		clamped.Add(int64(n))
+		clamped.Add(int64(simd.Float16Sat(h[i0:i1], x[i0:i1])))
 	})
+	if !littleEndian {
+		for i := 0; i+1 < len(raw); i += 2 {
+			raw[i], raw[i+1] = raw[i+1], raw[i]
+		}
+	}
 	return onnx.NewTensor("", onnx.Float16, dims, raw), int(clamped.Load())
 }
+
+// littleEndian: float16 bits written as uint16 are already ONNX's byte order.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/onnxslim/onnxslim/interp"
 )
 
 // quantBlockedRef is quantBlocked written element by element, as the ONNX
@@ -75,6 +77,45 @@ func TestQuantBlocked(t *testing.T) {
 			if gotQ[i] != wantQ[i] {
 				t.Fatalf("%v axis %d: element %d = %d, want %d", tc.dims, tc.axis, i, gotQ[i], wantQ[i])
 			}
+		}
+	}
+}
+
+// TestFloat16TensorMatchesScalar: the chunked, vectorised float16 weights
+// are bit for bit the element-by-element conversion (clamp to ±65504, then
+// interp.Float32ToFloat16), on random values and on NaN, ±Inf, ±0, float32
+// subnormals, float16 subnormal ties and the clamping boundary.
+func TestFloat16TensorMatchesScalar(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	edges := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), math.Float32frombits(0xFFC01234), math.Float32frombits(0x7F800001),
+		float32(math.Inf(1)), float32(math.Inf(-1)), math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32,
+		65504, 65505, -65519, 65520, 1e6, 0x1p-24, 0x1p-25, -0x1p-25, 3 * 0x1p-25, 0x1p-14, 1 + 0x1p-11, 1 + 3*0x1p-11}
+	for _, n := range []int{0, 1, 7, 9, len(edges), 1<<16 + 13, 1<<18 + 5} {
+		x := make([]float32, n)
+		for i := range x {
+			switch {
+			case i < len(edges):
+				x[i] = edges[i]
+			case i%5 == 0:
+				x[i] = math.Float32frombits(rng.Uint32())
+			default:
+				x[i] = float32(rng.NormFloat64() * math.Ldexp(1, rng.IntN(40)-24))
+			}
+		}
+		got, gotClamped := float16Tensor([]int64{int64(n)}, x)
+		clamped := 0
+		for i, v := range x {
+			if a := float32(math.Abs(float64(v))); a > fp16Max && a <= math.MaxFloat32 {
+				v = float32(math.Copysign(fp16Max, float64(v)))
+				clamped++
+			}
+			h := interp.Float32ToFloat16(v)
+			if g := uint16(got.Raw[2*i]) | uint16(got.Raw[2*i+1])<<8; g != h {
+				t.Fatalf("n=%d: x[%d] = %g (%#08x) → %#04x, want %#04x", n, i, x[i], math.Float32bits(x[i]), g, h)
+			}
+		}
+		if gotClamped != clamped {
+			t.Fatalf("n=%d: %d clamped, want %d", n, gotClamped, clamped)
 		}
 	}
 }

@@ -62,6 +62,7 @@ func main() {
 	dwTaps("dwTapsAVX", false)
 	sumTaps("sumTapsAVX", false)
 	evens()
+	float16Sat()
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
 	for m := 1; m <= 6; m++ {

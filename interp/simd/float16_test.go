@@ -1,0 +1,131 @@
+package simd
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+	"testing"
+)
+
+// float16Edges are the float32 values where a float16 conversion can go
+// wrong: signed zeros, NaNs with and without payload (quiet, signalling,
+// negative), infinities, the saturation boundary, float16's subnormal and
+// normal limits, rounding ties and float32 subnormals.
+func float16Edges() []float32 {
+	bits := []uint32{
+		0x00000000, 0x80000000, // ±0
+		0x7FC00000, 0xFFC00000, 0x7F800001, 0xFF800001, 0x7FBFFFFF, 0x7FFFFFFF, 0x7F802000, 0xFFE00000, // NaNs
+		0x7F800000, 0xFF800000, // ±Inf
+		0x7F7FFFFF, 0xFF7FFFFF, // ±MaxFloat32
+		0x00000001, 0x80000001, 0x007FFFFF, 0x00400000, 0x00800000, // float32 subnormals, smallest normal
+	}
+	var out []float32
+	for _, b := range bits {
+		out = append(out, math.Float32frombits(b))
+	}
+	for _, v := range []float64{
+		65504, 65505, 65519, 65519.996, 65520, 65536, 1e5, 1e38, // saturation
+		0x1p-24, 0x1p-25, 0x1p-25 + 0x1p-40, 0x1p-26, 3 * 0x1p-26, 3 * 0x1p-25, 5 * 0x1p-25, // subnormal ties
+		0x1p-14, 0x1p-14 - 0x1p-25, 0x1p-14 - 0x1p-24, 0x1p-15, 0x1p-14 + 0x1p-24, // normal limit
+		1, 1 + 0x1p-11, 1 + 3*0x1p-11, 1 + 0x1p-11 + 0x1p-23, 2047, 2049, 4095, 4097, 2 - 0x1p-11, // ties
+		0.1, 1.0 / 3, math.Pi, 65503.99, 32768.5, 4096.1,
+	} {
+		out = append(out, float32(v), float32(-v))
+	}
+	return out
+}
+
+// float16Oracle rounds x to float16 by searching the ordered float16 values
+// (round to nearest, ties to the even bit pattern); finite values beyond
+// ±65504 saturate. An independent check of the bit-twiddling twin.
+func float16Oracle(x float32) uint16 {
+	if x != x {
+		return uint16(math.Float32bits(x)>>16)&0x8000 | 0x7E00
+	}
+	sign := uint16(math.Float32bits(x)>>16) & 0x8000
+	a := math.Abs(float64(x))
+	if math.IsInf(a, 0) {
+		return sign | 0x7C00
+	}
+	if a >= 65504 {
+		return sign | 0x7BFF
+	}
+	val := func(h uint16) float64 { // finite, positive
+		e, m := int(h>>10), float64(h&0x3FF)
+		if e == 0 {
+			return m * 0x1p-24
+		}
+		return (1 + m/1024) * math.Ldexp(1, e-15)
+	}
+	h := uint16(sort.Search(0x7BFF, func(i int) bool { return val(uint16(i+1)) > a }))
+	lo, hi := a-val(h), val(h+1)-a
+	if hi < lo || (hi == lo && h&1 == 1) {
+		h++
+	}
+	return sign | h
+}
+
+func TestFloat16Twins(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 17))
+	x := float16Edges()
+	for range 1 << 16 { // random bit patterns: every exponent, NaN payloads
+		x = append(x, math.Float32frombits(r.Uint32()))
+	}
+	for range 1 << 14 { // near float16's range and its subnormals
+		x = append(x, float32(r.NormFloat64()*math.Ldexp(1, r.IntN(44)-28)))
+	}
+	for i, v := range x {
+		want := float16Oracle(v)
+		var got [1]uint16
+		float16SatGo(got[:], []float32{v})
+		if got[0] != want {
+			t.Fatalf("x[%d] = %g (%#08x): Go twin %#04x, oracle %#04x", i, v, math.Float32bits(v), got[0], want)
+		}
+	}
+	for _, n := range append(lengths, len(x)) {
+		in := x[:min(n, len(x))]
+		if n > len(x) {
+			continue
+		}
+		var outs [][]uint16
+		var counts []int
+		for _, k := range twins() {
+			with(k, func() {
+				d := make([]uint16, len(in)+1)
+				d[len(in)] = 0xABCD
+				counts = append(counts, Float16Sat(d[:len(in)], in))
+				if d[len(in)] != 0xABCD {
+					t.Fatalf("%s n=%d: wrote past dst", k.name, n)
+				}
+				outs = append(outs, d[:len(in)])
+			})
+		}
+		for k := 1; k < len(outs); k++ {
+			if counts[k] != counts[0] {
+				t.Fatalf("n=%d: %s saturated %d, go %d", n, twins()[k].name, counts[k], counts[0])
+			}
+			for i := range outs[0] {
+				if outs[k][i] != outs[0][i] {
+					t.Fatalf("n=%d: x[%d] = %g (%#08x): %s %#04x, go %#04x", n, i, in[i], math.Float32bits(in[i]), twins()[k].name, outs[k][i], outs[0][i])
+				}
+			}
+		}
+	}
+	if len(twins()) < 2 {
+		t.Log("only the Go twin on this machine")
+	}
+}
+
+func TestFloat16SatCounts(t *testing.T) {
+	x := []float32{65504, 65505, -70000, float32(math.Inf(1)), float32(math.NaN()), 1e38, 0, -65519, 65520, 1, 2, 3}
+	d := make([]uint16, len(x))
+	if n := Float16Sat(d, x); n != 5 {
+		t.Fatalf("saturated %d, want 5 (65505, -70000, 1e38, -65519, 65520)", n)
+	}
+	want := []uint16{0x7BFF, 0x7BFF, 0xFBFF, 0x7C00, 0x7E00, 0x7BFF, 0, 0xFBFF, 0x7BFF, 0x3C00, 0x4000, 0x4200}
+	for i := range want {
+		if d[i] != want[i] {
+			t.Errorf("x[%d] = %g: %#04x, want %#04x", i, x[i], d[i], want[i])
+		}
+	}
+}

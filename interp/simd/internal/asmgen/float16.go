@@ -1,0 +1,59 @@
+package main
+
+import (
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+)
+
+// float16Sat emits the float32 → float16 conversion of mode=fp16 weights
+// with F16C's VCVTPS2PH (round to nearest even, as the Go twin): finite
+// values beyond ±65504 are first saturated to ±65504 (and counted), and
+// NaNs come out as sign|0x7E00 like the Go twin rather than with F16C's
+// truncated payload. Eight floats a round; the caller does the tail.
+func float16Sat() {
+	TEXT("float16SatAVX", NOSPLIT, "func(dst []uint16, x []float32) int")
+	Pragma("noescape")
+	Doc("float16SatAVX: dst[i] = float16 of x[i] (round to nearest even; finite |x| > 65504 → ±65504, counted; NaN → sign|0x7E00)",
+		"for i < len(dst) rounded down to 8; returns how many were saturated. Needs F16C and POPCNT.")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(3), n)
+	cnt := GP64()
+	XORQ(cnt, cnt)
+	x, a, m, m2, s := YMM(), YMM(), YMM(), YMM(), YMM()
+	h, f, nw, hi := XMM(), XMM(), XMM(), XMM()
+	r := GP64()
+	Label("f16sat_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("f16sat_done"))
+	VMOVUPS(Mem{Base: px}, x)
+	VANDPS(vcBits(0x7FFFFFFF), x, a)
+	VCMPPS(Imm(0x1E), vc(65504), a, m)           // |x| > 65504 (false for NaN)
+	VCMPPS(Imm(0x12), vc(math.MaxFloat32), a, m2) // |x| ≤ MaxFloat32: finite (false for NaN)
+	VANDPS(m2, m, m)
+	VANDPS(vcBits(0x80000000), x, s)
+	VORPS(vc(65504), s, s)
+	VBLENDVPS(m, s, x, x)
+	VMOVMSKPS(m, r.As32())
+	POPCNTL(r.As32(), r.As32())
+	ADDQ(r, cnt)
+	VCVTPS2PH(Imm(0), x, h)
+	// NaN lanes: sign | 0x7E00.
+	VCMPPS(Imm(3), x, x, m) // unordered: NaN
+	VEXTRACTF128(Imm(1), m, hi)
+	VPACKSSDW(hi, m.AsX(), nw)
+	VPAND(vcBits(0x80008000), h, f)
+	VPOR(vcBits(0x7E007E00), f, f)
+	VPBLENDVB(nw, f, h, h)
+	VMOVDQU(h, Mem{Base: d})
+	ADDQ(U32(16), d)
+	ADDQ(U32(32), px)
+	DECQ(n)
+	JMP(LabelRef("f16sat_loop"))
+	Label("f16sat_done")
+	Store(cnt, ReturnIndex(0))
+	end()
+}
