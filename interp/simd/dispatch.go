@@ -28,89 +28,92 @@ type kernelSet struct {
 	// evens copies every other float (stride-2 phase planes).
 	evens func(dst, src []float32)
 	// f16Sat is Float16Sat on whole blocks of eight.
-	f16Sat     func(dst []uint16, x []float32) int
-	packRow    func(dst, src []float32, panels, stride int)
-	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)
-	copyRows   func(dst []float32, base *float32, rows []int32)
-	quantU8    func(dst []byte, x []float32, s, z, lo, hi float32)
-	quantI8    func(dst []byte, x []float32, s, z, lo, hi float32)
-	dequantU8  func(dst []float32, x []byte, z, s float32)
-	dequantI8  func(dst []float32, x []byte, z, s float32)
-	maxSkipNaN func(dst, a, b []float32)
-	add        func(dst, a, b []float32)
-	sub        func(dst, a, b []float32)
-	mul        func(dst, a, b []float32)
-	div        func(dst, a, b []float32)
-	divScalar  func(dst, x []float32, c float32)
-	scalarDiv  func(dst, x []float32, c float32)
-	axpy       func(y, x []float32, alpha float32)
-	prelu      func(dst, x, s []float32)
-	leaky      func(dst, x []float32, s float32)
-	scaleShift func(dst, x []float32, s, t float32)
-	biasClip   func(dst, x []float32, bias, lo, hi float32)
-	scShClip   func(dst, x []float32, s, t, lo, hi float32)
-	exp        func(dst, x []float32)
-	sigmoid    func(dst, x []float32)
-	tanh       func(dst, x []float32)
-	erf        func(dst, x []float32)
-	gelu       func(dst, x []float32)
-	sum        func(x []float32) float32
-	dot        func(a, b []float32) float32
-	max        func(x []float32) float32
-	expSubSum  func(dst, x []float32, m float32) float32
-	sumSqDev   func(x []float32, mean float32) float32
-	normAffine func(dst, x, gamma, beta []float32, mean, rstd float32)
-	dw3s1      func(dst, r0, r1, r2, w []float32, bias float32)
-	dw3s2      func(dst, r0, r1, r2, w []float32, bias float32)
-	dwPlane3s1 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
-	dwPlane3s2 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
+	f16Sat func(dst []uint16, x []float32) int
+	// blockQuantI4 is BlockQuantI4 on whole blocks of eight.
+	blockQuantI4 func(dst []byte, x, s []float32)
+	packRow      func(dst, src []float32, panels, stride int)
+	gatherRows   func(dst []float32, base *float32, rows []int32, idx *[16]int32)
+	copyRows     func(dst []float32, base *float32, rows []int32)
+	quantU8      func(dst []byte, x []float32, s, z, lo, hi float32)
+	quantI8      func(dst []byte, x []float32, s, z, lo, hi float32)
+	dequantU8    func(dst []float32, x []byte, z, s float32)
+	dequantI8    func(dst []float32, x []byte, z, s float32)
+	maxSkipNaN   func(dst, a, b []float32)
+	add          func(dst, a, b []float32)
+	sub          func(dst, a, b []float32)
+	mul          func(dst, a, b []float32)
+	div          func(dst, a, b []float32)
+	divScalar    func(dst, x []float32, c float32)
+	scalarDiv    func(dst, x []float32, c float32)
+	axpy         func(y, x []float32, alpha float32)
+	prelu        func(dst, x, s []float32)
+	leaky        func(dst, x []float32, s float32)
+	scaleShift   func(dst, x []float32, s, t float32)
+	biasClip     func(dst, x []float32, bias, lo, hi float32)
+	scShClip     func(dst, x []float32, s, t, lo, hi float32)
+	exp          func(dst, x []float32)
+	sigmoid      func(dst, x []float32)
+	tanh         func(dst, x []float32)
+	erf          func(dst, x []float32)
+	gelu         func(dst, x []float32)
+	sum          func(x []float32) float32
+	dot          func(a, b []float32) float32
+	max          func(x []float32) float32
+	expSubSum    func(dst, x []float32, m float32) float32
+	sumSqDev     func(x []float32, mean float32) float32
+	normAffine   func(dst, x, gamma, beta []float32, mean, rstd float32)
+	dw3s1        func(dst, r0, r1, r2, w []float32, bias float32)
+	dw3s2        func(dst, r0, r1, r2, w []float32, bias float32)
+	dwPlane3s1   func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
+	dwPlane3s2   func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
 }
 
 var goKernels = &kernelSet{
-	name:       "go",
-	gemm:       [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemmGo(1), gemmGo(2), gemmGo(3), gemmGo(4), gemmGo(5), gemmGo(6)},
-	packRow:    packRowGo,
-	gatherRows: gatherRowsGo,
-	copyRows:   copyRowsGo,
-	quantU8:    quantize8Go,
-	quantI8:    quantize8Go,
-	dequantU8:  dequantizeU8Go,
-	dequantI8:  dequantizeI8Go,
-	maxSkipNaN: maxSkipNaNGo,
-	add:        addGo,
-	sub:        subGo,
-	mul:        mulGo,
-	div:        divGo,
-	divScalar:  divScalarGo,
-	scalarDiv:  scalarDivGo,
-	axpy:       axpyGo,
-	prelu:      preluGo,
-	leaky:      leakyGo,
-	scaleShift: scaleShiftGo,
-	biasClip:   biasClipGo,
-	scShClip:   scaleShiftClipGo,
-	exp:        expSliceGo,
-	sigmoid:    sigmoidSliceGo,
-	tanh:       tanhSliceGo,
-	erf:        erfSliceGo,
-	gelu:       geluSliceGo,
-	sum:        sumGo,
-	dot:        dotGo,
-	max:        maxGo,
-	expSubSum:  expSubSumGo,
-	sumSqDev:   sumSqDevGo,
-	normAffine: normAffineGo,
-	dw3s1:      dwRow3s1Go,
-	dw3s2:      dwRow3s2Go,
-	dwPlane3s1: dwPlaneGo(dwRow3s1Go, 1),
-	dwPlane3s2: dwPlaneGo(dwRow3s2Go, 2),
-	gemm2:      [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm2Of(gemmGo(1)), gemm2Of(gemmGo(2)), gemm2Of(gemmGo(3)), gemm2Of(gemmGo(4)), gemm2Of(gemmGo(5)), gemm2Of(gemmGo(6))},
-	dwTaps:     dwTapsGo,
-	sumTaps:    sumTapsGo,
-	evens:      evensGo,
-	f16Sat:     float16SatBlocks,
-	gemm12:     gemm12Of(gemm2Of(gemmGo(mr))),
-	gemm12x16:  gemm12x16Of(gemmGo(mr)),
+	name:         "go",
+	gemm:         [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemmGo(1), gemmGo(2), gemmGo(3), gemmGo(4), gemmGo(5), gemmGo(6)},
+	packRow:      packRowGo,
+	gatherRows:   gatherRowsGo,
+	copyRows:     copyRowsGo,
+	quantU8:      quantize8Go,
+	quantI8:      quantize8Go,
+	dequantU8:    dequantizeU8Go,
+	dequantI8:    dequantizeI8Go,
+	maxSkipNaN:   maxSkipNaNGo,
+	add:          addGo,
+	sub:          subGo,
+	mul:          mulGo,
+	div:          divGo,
+	divScalar:    divScalarGo,
+	scalarDiv:    scalarDivGo,
+	axpy:         axpyGo,
+	prelu:        preluGo,
+	leaky:        leakyGo,
+	scaleShift:   scaleShiftGo,
+	biasClip:     biasClipGo,
+	scShClip:     scaleShiftClipGo,
+	exp:          expSliceGo,
+	sigmoid:      sigmoidSliceGo,
+	tanh:         tanhSliceGo,
+	erf:          erfSliceGo,
+	gelu:         geluSliceGo,
+	sum:          sumGo,
+	dot:          dotGo,
+	max:          maxGo,
+	expSubSum:    expSubSumGo,
+	sumSqDev:     sumSqDevGo,
+	normAffine:   normAffineGo,
+	dw3s1:        dwRow3s1Go,
+	dw3s2:        dwRow3s2Go,
+	dwPlane3s1:   dwPlaneGo(dwRow3s1Go, 1),
+	dwPlane3s2:   dwPlaneGo(dwRow3s2Go, 2),
+	gemm2:        [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm2Of(gemmGo(1)), gemm2Of(gemmGo(2)), gemm2Of(gemmGo(3)), gemm2Of(gemmGo(4)), gemm2Of(gemmGo(5)), gemm2Of(gemmGo(6))},
+	dwTaps:       dwTapsGo,
+	sumTaps:      sumTapsGo,
+	evens:        evensGo,
+	f16Sat:       float16SatBlocks,
+	blockQuantI4: blockQuantI4Blocks,
+	gemm12:       gemm12Of(gemm2Of(gemmGo(mr))),
+	gemm12x16:    gemm12x16Of(gemmGo(mr)),
 }
 
 // gemm12x16Of makes the 2mr×16 kernel of a level that has none from its

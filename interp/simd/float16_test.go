@@ -129,3 +129,42 @@ func TestFloat16SatCounts(t *testing.T) {
 		}
 	}
 }
+
+func TestBlockQuantI4Twins(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	edges := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)),
+		0.5, 1.5, 2.5, -0.5, -2.5, 7.5, -8.5, 6.5, 100, -100, math.SmallestNonzeroFloat32, math.MaxFloat32}
+	n := 4099
+	x, s := make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * 3)
+		s[i] = float32(math.Abs(r.NormFloat64())/7) + 1e-3
+		switch {
+		case i < len(edges)*len(edges): // every edge over every edge scale
+			x[i], s[i] = edges[i/len(edges)], edges[i%len(edges)]
+		case i%7 == 0: // exact ties: x = (k + 0.5)·s
+			x[i] = (float32(r.IntN(20)-10) + 0.5) * s[i]
+		case i%11 == 0:
+			x[i], s[i] = math.Float32frombits(r.Uint32()), math.Float32frombits(r.Uint32())
+		}
+	}
+	want := make([]int8, n)
+	blockQuantI4Go(want, x, s)
+	for _, m := range append(lengths, n) {
+		for _, k := range twins() {
+			with(k, func() {
+				d := make([]int8, m+1)
+				d[m] = 99
+				BlockQuantI4(d[:m], x[:m], s[:m])
+				if d[m] != 99 {
+					t.Fatalf("%s n=%d: wrote past dst", k.name, m)
+				}
+				for i := range m {
+					if d[i] != want[i] {
+						t.Fatalf("%s n=%d: x=%g s=%g → %d, Go twin %d", k.name, m, x[i], s[i], d[i], want[i])
+					}
+				}
+			})
+		}
+	}
+}

@@ -4509,6 +4509,63 @@ DATA c7e007e00<>+24(SB)/4, $0x7e007e00
 DATA c7e007e00<>+28(SB)/4, $0x7e007e00
 GLOBL c7e007e00<>(SB), RODATA|NOPTR, $32
 
+// func blockQuantI4AVX(dst []byte, x []float32, s []float32)
+// Requires: AVX, AVX2
+TEXT ·blockQuantI4AVX(SB), NOSPLIT, $0-72
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         s_base+48(FP), DX
+	MOVQ         dst_len+8(FP), BX
+	SHRQ         $0x03, BX
+	MOVQ         $0xc020000000000000, SI
+	VMOVQ        SI, X0
+	VBROADCASTSD X0, Y0
+	MOVQ         $0x401c000000000000, SI
+	VMOVQ        SI, X1
+	VBROADCASTSD X1, Y1
+
+bq4_loop:
+	TESTQ       BX, BX
+	JZ          bq4_done
+	VCVTPS2PD   (CX), Y2
+	VCVTPS2PD   16(CX), Y3
+	VCVTPS2PD   (DX), Y4
+	VCVTPS2PD   16(DX), Y5
+	VDIVPD      Y4, Y2, Y2
+	VDIVPD      Y5, Y3, Y3
+	VROUNDPD    $0x00, Y2, Y2
+	VROUNDPD    $0x00, Y3, Y3
+	VMAXPD      Y2, Y0, Y2
+	VMAXPD      Y3, Y0, Y3
+	VMINPD      Y2, Y1, Y2
+	VMINPD      Y3, Y1, Y3
+	VCVTTPD2DQY Y2, X2
+	VCVTTPD2DQY Y3, X3
+	VPAND       c000000ff<>+0(SB), X2, X2
+	VPAND       c000000ff<>+0(SB), X3, X3
+	VPACKUSDW   X3, X2, X2
+	VPACKUSWB   X2, X2, X2
+	VMOVQ       X2, (AX)
+	ADDQ        $0x00000008, AX
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000020, DX
+	DECQ        BX
+	JMP         bq4_loop
+
+bq4_done:
+	VZEROUPPER
+	RET
+
+DATA c000000ff<>+0(SB)/4, $0x000000ff
+DATA c000000ff<>+4(SB)/4, $0x000000ff
+DATA c000000ff<>+8(SB)/4, $0x000000ff
+DATA c000000ff<>+12(SB)/4, $0x000000ff
+DATA c000000ff<>+16(SB)/4, $0x000000ff
+DATA c000000ff<>+20(SB)/4, $0x000000ff
+DATA c000000ff<>+24(SB)/4, $0x000000ff
+DATA c000000ff<>+28(SB)/4, $0x000000ff
+GLOBL c000000ff<>(SB), RODATA|NOPTR, $32
+
 // func fmaPeakAVX512(n int)
 // Requires: AVX, AVX512F
 TEXT ·fmaPeakAVX512(SB), NOSPLIT, $0-8

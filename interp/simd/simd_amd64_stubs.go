@@ -250,6 +250,11 @@ func evensAVX(dst []float32, src []float32)
 //go:noescape
 func float16SatAVX(dst []uint16, x []float32) int
 
+// blockQuantI4AVX: dst[i] = clamp(roundeven(float64(x[i])/float64(s[i])), -8, 7) (NaN: 0) for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func blockQuantI4AVX(dst []byte, x []float32, s []float32)
+
 // fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
 //
 //go:noescape

@@ -134,25 +134,24 @@ func quantBlocked(w []float32, dims []int64, axis, block int) ([]int8, []float32
 		o, b := j/sdim, j%sdim
 		c0, c1 := b*block, min(dim, (b+1)*block)
 		srow := scales[(o*sdim+b)*inner : (o*sdim+b+1)*inner]
-		amax := make([]float64, inner)
+		// |w| and its maximum in float32: exact, and the same numbers as in
+		// float64 (NaN included).
+		amax := make([]float32, inner)
 		for c := c0; c < c1; c++ {
 			row := w[(o*dim+c)*inner : (o*dim+c+1)*inner]
 			for k, v := range row {
-				amax[k] = max(amax[k], math.Abs(float64(v)))
+				amax[k] = max(amax[k], math.Float32frombits(math.Float32bits(v)&^(1<<31)))
 			}
 		}
 		for k, a := range amax {
-			srow[k] = float32(a / 7)
+			srow[k] = float32(float64(a) / 7)
 			if srow[k] == 0 {
 				srow[k] = 1
 			}
 		}
 		for c := c0; c < c1; c++ {
 			base := (o*dim + c) * inner
-			for k, v := range w[base : base+inner] {
-				x := math.RoundToEven(float64(v) / float64(srow[k]))
-				q[base+k] = int8(min(max(x, -8), 7))
-			}
+			simd.BlockQuantI4(q[base:base+inner], w[base:base+inner], srow)
 		}
 	})
 	return q, scales, sdims

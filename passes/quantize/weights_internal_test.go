@@ -63,6 +63,18 @@ func TestQuantBlocked(t *testing.T) {
 			}
 		}
 		w[n/2] = float32(math.NaN())
+		// Infinities, subnormals and exact ties (block maxima of ±7 make
+		// scale 1, so k + 0.5 sits on a rounding tie).
+		w[n/3], w[n/5] = float32(math.Inf(1)), float32(math.Inf(-1))
+		w[n/7], w[n/11] = math.SmallestNonzeroFloat32, -1e-40
+		if tc.axis == 0 && tc.block == 32 {
+			for i := 0; i < 32*int(tc.dims[1]) && i < n/4; i++ {
+				w[i] = float32(i%15-7) + 0.5
+				if i%16 == 0 {
+					w[i] = 7
+				}
+			}
+		}
 		wantQ, wantS := quantBlockedRef(w, tc.dims, tc.axis, tc.block)
 		gotQ, gotS, _ := quantBlocked(w, tc.dims, tc.axis, tc.block)
 		if len(gotS) != len(wantS) || len(gotQ) != len(wantQ) {

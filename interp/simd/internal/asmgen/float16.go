@@ -31,7 +31,7 @@ func float16Sat() {
 	JZ(LabelRef("f16sat_done"))
 	VMOVUPS(Mem{Base: px}, x)
 	VANDPS(vcBits(0x7FFFFFFF), x, a)
-	VCMPPS(Imm(0x1E), vc(65504), a, m)           // |x| > 65504 (false for NaN)
+	VCMPPS(Imm(0x1E), vc(65504), a, m)            // |x| > 65504 (false for NaN)
 	VCMPPS(Imm(0x12), vc(math.MaxFloat32), a, m2) // |x| ≤ MaxFloat32: finite (false for NaN)
 	VANDPS(m2, m, m)
 	VANDPS(vcBits(0x80000000), x, s)
@@ -55,5 +55,60 @@ func float16Sat() {
 	JMP(LabelRef("f16sat_loop"))
 	Label("f16sat_done")
 	Store(cnt, ReturnIndex(0))
+	end()
+}
+
+// blockQuantI4 emits int4 block quantization's inner step, in float64 as
+// the Go twin computes it: dst[i] = clamp(roundeven(float64(x[i]) /
+// float64(s[i])), -8, 7), a NaN quotient giving 0 (Go's int8 of NaN on
+// amd64). Eight elements a round; the caller does the tail.
+func blockQuantI4() {
+	TEXT("blockQuantI4AVX", NOSPLIT, "func(dst []byte, x, s []float32)")
+	Pragma("noescape")
+	Doc("blockQuantI4AVX: dst[i] = clamp(roundeven(float64(x[i])/float64(s[i])), -8, 7) (NaN: 0) for i < len(dst) rounded down to 8.")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	ps := Load(Param("s").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(3), n)
+	lo8, hi7 := YMM(), YMM()
+	t := GP64()
+	MOVQ(U64(math.Float64bits(-8)), t)
+	VMOVQ(t, lo8.AsX())
+	VBROADCASTSD(lo8.AsX(), lo8)
+	MOVQ(U64(math.Float64bits(7)), t)
+	VMOVQ(t, hi7.AsX())
+	VBROADCASTSD(hi7.AsX(), hi7)
+	a0, a1, b0, b1 := YMM(), YMM(), YMM(), YMM()
+	Label("bq4_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("bq4_done"))
+	VCVTPS2PD(Mem{Base: px}, a0)
+	VCVTPS2PD(Mem{Base: px, Disp: 16}, a1)
+	VCVTPS2PD(Mem{Base: ps}, b0)
+	VCVTPS2PD(Mem{Base: ps, Disp: 16}, b1)
+	VDIVPD(b0, a0, a0)
+	VDIVPD(b1, a1, a1)
+	VROUNDPD(Imm(0), a0, a0) // to nearest, ties to even
+	VROUNDPD(Imm(0), a1, a1)
+	// The quotient as the second source: a NaN passes through max and min.
+	VMAXPD(a0, lo8, a0)
+	VMAXPD(a1, lo8, a1)
+	VMINPD(a0, hi7, a0)
+	VMINPD(a1, hi7, a1)
+	VCVTTPD2DQY(a0, a0.AsX()) // NaN: 0x80000000, whose low byte is 0
+	VCVTTPD2DQY(a1, a1.AsX())
+	// Keep each int32's low byte (truncation, as Go's int8 conversion).
+	VPAND(vcBits(0xFF), a0.AsX(), a0.AsX())
+	VPAND(vcBits(0xFF), a1.AsX(), a1.AsX())
+	VPACKUSDW(a1.AsX(), a0.AsX(), a0.AsX())
+	VPACKUSWB(a0.AsX(), a0.AsX(), a0.AsX())
+	VMOVQ(a0.AsX(), Mem{Base: d})
+	ADDQ(U32(8), d)
+	ADDQ(U32(32), px)
+	ADDQ(U32(32), ps)
+	DECQ(n)
+	JMP(LabelRef("bq4_loop"))
+	Label("bq4_done")
 	end()
 }
