@@ -19,3 +19,6 @@ var pageSize = int64(os.Getpagesize())
 
 // mapRange is not available: Spill leaves tensors in memory.
 func mapRange(*os.File, int64, int64) ([]byte, error) { return nil, errors.ErrUnsupported }
+
+// Prefetch does nothing where files are read rather than mapped.
+func Prefetch(*Tensor) {}

@@ -68,12 +68,27 @@ func (q *quantizer) fp16() (int, error) {
 	}
 	clamped := 0
 	var consts16 = map[*onnx.Value]*onnx.Value{}
-	for _, v := range g.Values() {
+	values := g.Values()
+	weight := func(v *onnx.Value) *onnx.Tensor {
+		if passes.ElemType(v) != onnx.Float || !v.IsConst() {
+			return nil
+		}
+		return passes.ConstTensor(v)
+	}
+	ahead := 0 // values before it are prefetched or no weights
+	for i, v := range values {
 		if passes.ElemType(v) != onnx.Float {
 			continue
 		}
 		uses := v.Uses()
 		if t := passes.ConstTensor(v); t != nil && v.IsConst() {
+			// Read the next weight from disk while this one is converted.
+			for ahead = max(ahead, i+1); ahead < len(values) && weight(values[ahead]) == nil; ahead++ {
+			}
+			if ahead < len(values) {
+				onnx.Prefetch(weight(values[ahead]))
+				ahead++
+			}
 			// A float32 weight: give float16 readers a float16 copy; drop
 			// the float32 one when nobody else reads it.
 			for _, u := range uses {

@@ -687,9 +687,13 @@ func (q *quantizer) weightsOnly() (int, error) {
 		ws = ws[1 : len(ws)-1]
 	}
 	rewrites := 0
-	for _, w := range ws {
+	for i, w := range ws {
 		if !c.Allow() {
 			break
+		}
+		if i+1 < len(ws) {
+			// Read the next weight from disk while this one is quantized.
+			onnx.Prefetch(passes.ConstTensor(ws[i+1].w))
 		}
 		var err error
 		switch mode {
