@@ -110,6 +110,12 @@ func matmulF32(ctx *Ctx, p *matmulPlan, a, b []float32, y *Tensor, bpack *prepac
 			simd.SgemmPacked(false, m*p.batchLen, n, k, 1, a, k, bp, 0, c, n, ctx.Threads())
 			return c
 		}
+		if bpack == nil && ctx.opts.NoPrepack && m*p.batchLen <= simd.FewRows {
+			// A large model's weight read in place: a few rows (a short
+			// sequence) go through it once instead of packing it first.
+			simd.SgemmFewRows(false, false, m*p.batchLen, n, k, 1, a, k, b, n, 0, c, n, ctx.Threads())
+			return c
+		}
 		sgemm(ctx.Threads(), false, false, m*p.batchLen, n, k, 1, a, k, b, n, 0, c, n)
 		return c
 	}

@@ -68,26 +68,62 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	checkMat("A", transA, m, k, a, lda)
 	checkMat("B", transB, k, n, b, ldb)
 	if m <= gemvRows {
-		// Column ranges on separate threads: each output is computed as
-		// on one.
-		if threads < 2 || m*n*k <= parallelMin || n < 64 {
-			gemv(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-			return
-		}
-		parts := threads
-		Parallel(parts, parts, func(t int) {
-			j0, j1 := t*n/parts, (t+1)*n/parts
-			bj := b[j0:]
-			if transB {
-				bj = b[j0*ldb:]
-			}
-			gemv(transA, transB, m, j1-j0, k, alpha, a, lda, bj, ldb, beta, c[j0:], ldc)
-		})
+		gemvParallel(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads)
 		return
 	}
 	g := gemmArgs{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	g.parallel(threads)
 }
+
+// gemvParallel is gemv over column ranges on separate threads: each output
+// is computed as on one.
+func gemvParallel(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
+	if threads < 2 || m*n*k <= parallelMin || n < 64 {
+		gemv(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	parts := threads
+	Parallel(parts, parts, func(t int) {
+		j0, j1 := t*n/parts, (t+1)*n/parts
+		bj := b[j0:]
+		if transB {
+			bj = b[j0*ldb:]
+		}
+		gemv(transA, transB, m, j1-j0, k, alpha, a, lda, bj, ldb, beta, c[j0:], ldc)
+	})
+}
+
+// FewRows is the most rows SgemmFewRows takes.
+const FewRows = 8
+
+// SgemmFewRows is Sgemm for a product of at most FewRows rows that does not
+// pack B: B is read once, straight from where it lies (a mapped weight),
+// in column panels whose rows of C stay in cache, instead of being copied
+// into the packed layout first, which for a few rows costs more than the
+// multiply-adds. Each row of C is bit for bit what Sgemm gives for that row
+// alone (Sgemm of one or two rows is this product); for 3 to FewRows rows
+// the sums are in another order than Sgemm's packed kernels.
+func SgemmFewRows(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
+	if m > FewRows {
+		panic(fmt.Sprintf("simd: SgemmFewRows: %d rows, at most %d", m, FewRows))
+	}
+	if m <= 0 || n <= 0 {
+		return
+	}
+	checkMat("C", false, m, n, c, ldc)
+	if k <= 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	checkMat("A", transA, m, k, a, lda)
+	checkMat("B", transB, k, n, b, ldb)
+	gemvParallel(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads)
+}
+
+// gemvPanel is the column width gemv goes through B in: a panel of a few
+// rows of C stays in L1 while B's rows stream past once (a multiple of 8,
+// so that the Axpy kernels' lanes, and so the sums, are as for whole rows).
+const gemvPanel = 1024
 
 // gemvRows is the row count up to which Sgemm skips packing: packing B
 // reads and writes all of it, as much work as one or two rows of products
@@ -107,14 +143,21 @@ func gemv(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		}
 		return a[i*lda+p]
 	}
+	if !transB {
+		// B's rows are read once per panel for all rows of C.
+		for j0 := 0; j0 < n; j0 += gemvPanel {
+			j1 := min(n, j0+gemvPanel)
+			for p := 0; p < k; p++ {
+				brow := b[p*ldb+j0 : p*ldb+j1]
+				for i := 0; i < m; i++ {
+					ks.axpy(c[i*ldc+j0:i*ldc+j1], brow, alpha*at(i, p))
+				}
+			}
+		}
+		return
+	}
 	for i := 0; i < m; i++ {
 		crow := c[i*ldc : i*ldc+n]
-		if !transB {
-			for p := 0; p < k; p++ {
-				ks.axpy(crow, b[p*ldb:p*ldb+n], alpha*at(i, p))
-			}
-			continue
-		}
 		// Dot products need A's row contiguous, scaled by alpha.
 		arow := aligned(&ws.a, k)
 		for p := range arow {
