@@ -62,6 +62,10 @@ type kernelSet struct {
 	dw3s2      func(dst, r0, r1, r2, w []float32, bias float32)
 	dwPlane3s1 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
 	dwPlane3s2 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
+	// gemmU8I8 is the i8mr×i8nr integer micro-kernel (int8gemm.go), named
+	// by i8name.
+	gemmU8I8 func(k4 int, a *int8, b *uint8, c *int32, ldc int)
+	i8name   string
 }
 
 var goKernels = &kernelSet{
@@ -108,6 +112,8 @@ var goKernels = &kernelSet{
 	evens:      evensGo,
 	gemm12:     gemm12Of(gemm2Of(gemmGo(mr))),
 	gemm12x16:  gemm12x16Of(gemmGo(mr)),
+	gemmU8I8:   gemmU8I8Go,
+	i8name:     "purego",
 }
 
 // gemm12x16Of makes the 2mr×16 kernel of a level that has none from its

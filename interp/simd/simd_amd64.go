@@ -39,6 +39,9 @@ var avx512Kernels = func() *kernelSet {
 	k.gemm12 = gemm12x32AVX512
 	k.gemm12x16 = gemm12x16AVX512
 	k.peak, k.peakFlops = fmaPeakAVX512, 384
+	if x.HasAVX512VNNI {
+		k.gemmU8I8, k.i8name = gemmU8I8VNNI, "avx512-vnni"
+	}
 	return &k
 }()
 
@@ -94,5 +97,7 @@ var avx2Kernels = func() *kernelSet {
 		gemm12x16:  gemm12x16Of(gemm6x16AVX),
 		peak:       fmaPeakAVX,
 		peakFlops:  192,
+		gemmU8I8:   gemmU8I8AVX2,
+		i8name:     "avx2",
 	}
 }()

@@ -62,6 +62,7 @@ func main() {
 	dwTaps("dwTapsAVX", false)
 	sumTaps("sumTapsAVX", false)
 	evens()
+	gemmU8I8AVX2()
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
 	for m := 1; m <= 6; m++ {
@@ -71,6 +72,7 @@ func main() {
 	gemmKernel512x12x16()
 	dwTaps("dwTapsAVX512", true)
 	sumTaps("sumTapsAVX512", true)
+	gemmU8I8VNNI()
 	Generate()
 }
 
