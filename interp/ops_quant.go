@@ -400,22 +400,10 @@ func qlinearMatMul(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	axisOf := func(zp *Tensor, axis int) int {
-		if zp.Len() > 1 {
-			return axis
-		}
-		return -1
-	}
-	av, err := widenFloat(a, in[2], axisOf(in[2], a.Rank()-2), newFloats(ctx, a.Len()))
-	if err != nil {
-		return nil, err
-	}
-	bv, err := widenFloat(b, in[5], axisOf(in[5], b.Rank()-1), newFloats(ctx, b.Len()))
-	if err != nil {
-		return nil, err
-	}
 	acc := ctx.New(onnx.Int32, numElements(p.out)).Data.([]int32)
-	matmulIntFloat(ctx, p, av, bv, acc)
+	if err := matmulI8(ctx, p, a, in[2], b, in[5], acc); err != nil {
+		return nil, err
+	}
 	as, err := scales(in[1])
 	if err != nil {
 		return nil, err
@@ -457,73 +445,9 @@ func qlinearMatMul(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	return []*Tensor{out}, err
 }
 
-// convInt32 is a direct N-d convolution of int32 data (x: N×C×spatial,
-// w: M×C/group×kernel) into int32 accumulators N×M×out.
-func convInt32(x []int32, xs []int, w []int32, ws []int, g *spatialGeom, group int) ([]int32, []int, error) {
-	n, c, m := xs[0], xs[1], ws[0]
-	if group <= 0 || c%group != 0 || m%group != 0 || ws[1]*group != c {
-		return nil, nil, fmt.Errorf("group %d does not fit input %v and weights %v", group, xs, ws)
-	}
-	nsp := len(xs) - 2
-	inSize, outSize, kSize := numElements(xs[2:]), numElements(g.out), numElements(g.kernel)
-	// Offsets of each (output position, kernel position) pair in an input
-	// channel, -1 where the window reads padding.
-	tab := make([]int, outSize*kSize)
-	ist := contiguousStrides(xs[2:])
-	opos, kpos := make([]int, nsp), make([]int, nsp)
-	for o := 0; o < outSize; o++ {
-		rem := o
-		for d := nsp - 1; d >= 0; d-- {
-			opos[d] = rem % g.out[d]
-			rem /= g.out[d]
-		}
-		for k := 0; k < kSize; k++ {
-			rem := k
-			for d := nsp - 1; d >= 0; d-- {
-				kpos[d] = rem % g.kernel[d]
-				rem /= g.kernel[d]
-			}
-			off := 0
-			for d := 0; d < nsp; d++ {
-				p := opos[d]*g.strides[d] - g.padB[d] + kpos[d]*g.dilations[d]
-				if p < 0 || p >= xs[2+d] {
-					off = -1
-					break
-				}
-				off += p * ist[d]
-			}
-			tab[o*kSize+k] = off
-		}
-	}
-	cg, mg := c/group, m/group
-	out := make([]int32, n*m*outSize)
-	for b := 0; b < n; b++ {
-		for oc := 0; oc < m; oc++ {
-			gi := oc / mg
-			dst := out[(b*m+oc)*outSize : (b*m+oc+1)*outSize]
-			for ci := 0; ci < cg; ci++ {
-				src := x[(b*c+gi*cg+ci)*inSize:]
-				wk := w[(oc*cg+ci)*kSize : (oc*cg+ci+1)*kSize]
-				for o := range dst {
-					row := tab[o*kSize : (o+1)*kSize]
-					var s int32
-					for k, off := range row {
-						if off >= 0 {
-							s += src[off] * wk[k]
-						}
-					}
-					dst[o] += s
-				}
-			}
-		}
-	}
-	return out, append([]int{n, m}, g.out...), nil
-}
-
-// quantConv widens x and w minus their zero points and convolves them
-// (exactly, through the float32 kernels where the sums allow:
-// ops_quant_float.go). wc, when not nil, keeps the widened weights of a
-// constant w across runs.
+// quantConv is the integer convolution of x and w minus their zero points
+// (on the int8 GEMM: ops_quant_int8.go). wc, when not nil, keeps the packed
+// weights of a constant w across runs.
 func quantConv(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *prepacked) ([]int32, []int, error) {
 	if x.Rank() < 3 || w.Rank() != x.Rank() {
 		return nil, nil, fmt.Errorf("convolution needs N×C×spatial input and matching weights, got %s and %s", x, w)
@@ -531,39 +455,7 @@ func quantConv(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *
 	if xzp != nil && xzp.Len() != 1 {
 		return nil, nil, fmt.Errorf("x_zero_point must be a scalar, got %s", xzp)
 	}
-	xw, err := widenFloat(x, xzp, -1, newFloats(ctx, x.Len()))
-	if err != nil {
-		return nil, nil, err
-	}
-	wAxis := -1
-	if wzp != nil && wzp.Len() > 1 {
-		wAxis = 0
-	}
-	widenW := func() any {
-		ww, err := widenFloat(w, wzp, wAxis, nil)
-		if err != nil {
-			return err
-		}
-		return ww
-	}
-	var wv any
-	if wc != nil {
-		wv = wc.get(w, widenW)
-	} else {
-		wv = widenW()
-	}
-	if err, bad := wv.(error); bad {
-		return nil, nil, err
-	}
-	ww := wv.(widened)
-	g, err := wa.geometry(x.Shape[2:], w.Shape[2:])
-	if err != nil {
-		return nil, nil, err
-	}
-	if acc, shape, ok, err := convIntFloat(ctx, xw, x.Shape, ww, w.Shape, wa, group); ok {
-		return acc, shape, err
-	}
-	return convInt32(toInt32(xw.v), x.Shape, toInt32(ww.v), w.Shape, g, group)
+	return convI8(ctx, wa, group, x, xzp, w, wzp, wc)
 }
 
 func convIntegerBuilder(b *Build) (Kernel, error) {

@@ -87,6 +87,15 @@ func GemmU8I8(pa *PackedI8, n int, b []uint8, ldb int, c []int32, ldc int, colSu
 	if k > 0 && len(b) < (k-1)*ldb+n || len(c) < (m-1)*ldc+n || colSum != nil && len(colSum) < n {
 		panic(fmt.Sprintf("simd: GemmU8I8 %d×%d×%d: b has %d, c %d values", m, n, k, len(b), len(c)))
 	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			clear(c[i*ldc : i*ldc+n])
+		}
+		if colSum != nil {
+			clear(colSum[:n])
+		}
+		return
+	}
 	panels := (n + i8nr - 1) / i8nr
 	// Several column panels a task keep the per-task overhead small.
 	per := max(1, min(8, panels/(4*max(1, threads))))
