@@ -66,6 +66,8 @@ type kernelSet struct {
 	// by i8name.
 	gemmU8I8 func(k4 int, a *int8, b *uint8, c *int32, ldc int)
 	i8name   string
+	// packU8x4 packs a full i8nr-column panel of k4 steps.
+	packU8x4 func(dst, src *uint8, ldb, k4 int)
 }
 
 var goKernels = &kernelSet{
@@ -113,6 +115,7 @@ var goKernels = &kernelSet{
 	gemm12:     gemm12Of(gemm2Of(gemmGo(mr))),
 	gemm12x16:  gemm12x16Of(gemmGo(mr)),
 	gemmU8I8:   gemmU8I8Go,
+	packU8x4:   packU8x4Go,
 	i8name:     "purego",
 }
 

@@ -137,8 +137,15 @@ func gemmI8Panel(pa *PackedI8, bp []uint8, c []int32, ldc, j0, cols int, w *i8Wo
 // packU8Panel lays columns [j0, j0+cols) of b out as k4 steps of i8nr
 // columns × 4 rows, zero past k and past cols, and adds the column sums.
 func packU8Panel(dst []uint8, b []uint8, ldb, k, j0, cols int, colSum []int32) {
+	q0 := 0
+	if cols == i8nr && k >= 4 {
+		// Full steps of a full panel: the kernel set's interleave.
+		q0 = k / 4 * 4
+		_ = b[(q0-1)*ldb+j0+i8nr-1]
+		ks.packU8x4(&dst[0], &b[j0], ldb, k/4)
+	}
 	d32 := unsafe.Slice((*uint32)(unsafe.Pointer(&dst[0])), len(dst)/4)
-	for q := 0; q < k; q += 4 {
+	for q := q0; q < k; q += 4 {
 		out := d32[(q/4)*i8nr : (q/4)*i8nr+i8nr]
 		var rows [4][]uint8
 		for t := range rows {
@@ -171,6 +178,20 @@ func packU8Panel(dst []uint8, b []uint8, ldb, k, j0, cols int, colSum []int32) {
 			for j, v := range row {
 				cs[j] += int32(v)
 			}
+		}
+	}
+}
+
+// packU8x4Go is the pure-Go twin of packU8x4AVX: k4 steps of four
+// i8nr-byte rows (ldb apart) interleaved into i8nr columns × 4 bytes.
+func packU8x4Go(dst, src *uint8, ldb, k4 int) {
+	d := unsafe.Slice(dst, k4*i8nr*4)
+	s := unsafe.Slice(src, (4*k4-1)*ldb+i8nr)
+	for q := 0; q < k4; q++ {
+		r := s[4*q*ldb:]
+		out := d[q*i8nr*4 : (q+1)*i8nr*4]
+		for j := 0; j < i8nr; j++ {
+			out[4*j], out[4*j+1], out[4*j+2], out[4*j+3] = r[j], r[ldb+j], r[2*ldb+j], r[3*ldb+j]
 		}
 	}
 }

@@ -98,6 +98,7 @@ var avx2Kernels = func() *kernelSet {
 		peak:       fmaPeakAVX,
 		peakFlops:  192,
 		gemmU8I8:   gemmU8I8AVX2,
+		packU8x4:   packU8x4AVX,
 		i8name:     "avx2",
 	}
 }()

@@ -249,6 +249,11 @@ func evensAVX(dst []float32, src []float32)
 //go:noescape
 func gemmU8I8AVX2(k4 int, a *int8, b *uint8, c *int32, ldc int)
 
+// packU8x4AVX packs k4 steps of four 32-byte rows of src (ldb bytes apart) into dst as 32 columns × 4 bytes a step.
+//
+//go:noescape
+func packU8x4AVX(dst *uint8, src *uint8, ldb int, k4 int)
+
 // fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
 //
 //go:noescape

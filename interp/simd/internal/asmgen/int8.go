@@ -162,3 +162,48 @@ func gemmU8I8AVX2() {
 	VZEROUPPER()
 	RET()
 }
+
+// packU8x4 emits the packing of one full 32-column panel of a uint8
+// matrix for the integer GEMM: for each of k4 steps, rows 4q..4q+3 (ldb
+// bytes apart) are interleaved byte by byte into 32 columns × 4 bytes.
+func packU8x4() {
+	name := "packU8x4AVX"
+	TEXT(name, NOSPLIT, "func(dst *uint8, src *uint8, ldb int, k4 int)")
+	Pragma("noescape")
+	Doc(name + " packs k4 steps of four 32-byte rows of src (ldb bytes apart) into dst as 32 columns × 4 bytes a step.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	k := Load(Param("k4"), GP64())
+	ldb3 := GP64()
+	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ldb3)
+	Label("pk_loop")
+	TESTQ(k, k)
+	JZ(LabelRef("pk_done"))
+	for h := 0; h < 2; h++ {
+		r := [4]VecVirtual{XMM(), XMM(), XMM(), XMM()}
+		VMOVDQU(Mem{Base: src, Disp: 16 * h}, r[0])
+		VMOVDQU(Mem{Base: src, Index: ldb, Scale: 1, Disp: 16 * h}, r[1])
+		VMOVDQU(Mem{Base: src, Index: ldb, Scale: 2, Disp: 16 * h}, r[2])
+		VMOVDQU(Mem{Base: src, Index: ldb3, Scale: 1, Disp: 16 * h}, r[3])
+		t0, t1, t2, t3 := XMM(), XMM(), XMM(), XMM()
+		VPUNPCKLBW(r[1], r[0], t0) // r0[0] r1[0] r0[1] r1[1] … (columns 0-7)
+		VPUNPCKHBW(r[1], r[0], t1) // columns 8-15
+		VPUNPCKLBW(r[3], r[2], t2)
+		VPUNPCKHBW(r[3], r[2], t3)
+		o := [4]VecVirtual{XMM(), XMM(), XMM(), XMM()}
+		VPUNPCKLWD(t2, t0, o[0]) // columns 0-3, four rows each
+		VPUNPCKHWD(t2, t0, o[1])
+		VPUNPCKLWD(t3, t1, o[2])
+		VPUNPCKHWD(t3, t1, o[3])
+		for i := range o {
+			VMOVDQU(o[i], Mem{Base: dst, Disp: 64*h + 16*i})
+		}
+	}
+	ADDQ(U32(128), dst)
+	LEAQ(Mem{Base: src, Index: ldb, Scale: 4}, src)
+	DECQ(k)
+	JMP(LabelRef("pk_loop"))
+	Label("pk_done")
+	RET()
+}
