@@ -19,7 +19,9 @@ func qdqConvModel(r *rand.Rand, act onnx.DataType, cin, cout, k, stride, pad int
 		t := &onnx.Tensor{DataType: act, Raw: []byte{byte(v)}}
 		return g.AddInitializer(name, t)
 	}
-	sc := func(name string, v float32) *onnx.Value { return g.AddInitializer(name, onnx.NewFloatTensor("", nil, []float32{v})) }
+	sc := func(name string, v float32) *onnx.Value {
+		return g.AddInitializer(name, onnx.NewFloatTensor("", nil, []float32{v}))
+	}
 	xz := 128
 	yz := 3
 	if act == onnx.Int8 {
@@ -70,9 +72,9 @@ func qdqConvModel(r *rand.Rand, act onnx.DataType, cin, cout, k, stride, pad int
 func TestFastQDQWithinOneStep(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct {
-		act                      onnx.DataType
+		act                       onnx.DataType
 		cin, cout, k, stride, pad int
-		clip                     bool
+		clip                      bool
 	}{
 		{onnx.Uint8, 3, 32, 3, 2, 1, true},
 		{onnx.Uint8, 24, 40, 1, 1, 0, false},
