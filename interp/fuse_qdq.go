@@ -1,6 +1,8 @@
 package interp
 
 import (
+	"math"
+
 	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
@@ -39,31 +41,42 @@ type qdqConv struct {
 }
 
 func (q *qdqConv) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-	acc, shape, err := convI8(ctx, q.wa, 1, in[0], q.zx, q.wq, q.wzp, &q.wc)
+	var out *Tensor
+	var tmp []float32
+	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
+	if q.clip {
+		lo, hi = q.lo, q.hi
+	}
+	// Each row is requantized as soon as it is done: y = (acc+t)·mult + bias
+	// (two float32 roundings, as the float path's ScaleShift), the bounds,
+	// then QuantizeLinear's kernel.
+	rowDone := func(r int, row []int32, t int32) {
+		if out == nil {
+			out = ctx.newRaw(q.yType, in[0].Shape[0], len(q.mult), len(row))
+			tmp = ctx.scratch(len(row))
+		}
+		ch := r % len(q.mult)
+		mult, bias := q.mult[ch], q.bias[ch]
+		for j, v := range row {
+			y := float32(float32(v+t)*mult) + bias
+			tmp[j] = min(max(y, lo), hi)
+		}
+		osz := len(row)
+		switch d := out.Data.(type) {
+		case []uint8:
+			simd.QuantizeU8(d[r*osz:(r+1)*osz], tmp[:osz], q.sy, q.zy)
+		case []int8:
+			simd.QuantizeI8(d[r*osz:(r+1)*osz], tmp[:osz], q.sy, q.zy)
+		}
+	}
+	_, shape, err := convI8(ctx, q.wa, 1, in[0], q.zx, q.wq, q.wzp, &q.wc, rowDone)
 	if err != nil {
 		return nil, err
 	}
-	out := ctx.newRaw(q.yType, shape...)
-	m, osz := shape[1], prod(shape[2:])
-	tmp := ctx.scratch(osz)
-	for r := 0; r < len(acc)/osz; r++ {
-		ch := r % m
-		row := acc[r*osz : (r+1)*osz]
-		for j, v := range row {
-			tmp[j] = float32(v)
-		}
-		if q.clip {
-			simd.ScaleShiftClip(tmp, tmp, q.mult[ch], q.bias[ch], q.lo, q.hi)
-		} else {
-			simd.ScaleShift(tmp, tmp, q.mult[ch], q.bias[ch])
-		}
-		switch d := out.Data.(type) {
-		case []uint8:
-			simd.QuantizeU8(d[r*osz:(r+1)*osz], tmp, q.sy, q.zy)
-		case []int8:
-			simd.QuantizeI8(d[r*osz:(r+1)*osz], tmp, q.sy, q.zy)
-		}
+	if out == nil { // no output elements
+		out = ctx.newRaw(q.yType, shape...)
 	}
+	out.Shape = shape
 	return []*Tensor{out}, nil
 }
 

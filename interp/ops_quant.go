@@ -455,7 +455,7 @@ func quantConv(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *
 	if xzp != nil && xzp.Len() != 1 {
 		return nil, nil, fmt.Errorf("x_zero_point must be a scalar, got %s", xzp)
 	}
-	return convI8(ctx, wa, group, x, xzp, w, wzp, wc)
+	return convI8(ctx, wa, group, x, xzp, w, wzp, wc, nil)
 }
 
 func convIntegerBuilder(b *Build) (Kernel, error) {

@@ -128,8 +128,11 @@ func packConvWeightsI8(w, wzp *Tensor, group int) (*i8ConvWeights, error) {
 
 // convI8 is quantConv on the integer GEMM: x N×C×spatial, w M×C/group×kernel,
 // both 8-bit, x_zero_point a scalar; wc keeps the packed weights of a
-// constant w.
-func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *prepacked) ([]int32, []int, error) {
+// constant w. rowDone, when not nil, is called with each output row r
+// (batch·M + channel) once it is computed, and a constant t that the row's
+// values still lack (the zero-point correction, when it is one number a
+// row, is left to the caller's pass over the row).
+func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *prepacked, rowDone func(r int, row []int32, t int32)) ([]int32, []int, error) {
 	n, c, m := x.Shape[0], x.Shape[1], w.Shape[0]
 	if group <= 0 || c%group != 0 || m%group != 0 || w.Shape[1]*group != c {
 		return nil, nil, fmt.Errorf("group %d does not fit input %v and weights %v", group, x.Shape, w.Shape)
@@ -188,7 +191,17 @@ func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *pre
 			out := acc[(b*m+gi*mg)*osz : (b*m+gi*mg+mg)*osz]
 			pk := pw.packs[gi]
 			simd.GemmU8I8(pk, osz, col, osz, out, osz, colSum, ctx.Threads())
-			zeroPointFix(out, osz, k, pk.RowSum, pw.zw[gi*mg:(gi+1)*mg], colSum, zxs)
+			zw := pw.zw[gi*mg : (gi+1)*mg]
+			if rowDone == nil || colSum != nil {
+				zeroPointFix(out, osz, k, pk.RowSum, zw, colSum, zxs)
+				for i := 0; rowDone != nil && i < mg; i++ {
+					rowDone(b*m+gi*mg+i, out[i*osz:(i+1)*osz], 0)
+				}
+				continue
+			}
+			for i := 0; i < mg; i++ {
+				rowDone(b*m+gi*mg+i, out[i*osz:(i+1)*osz], int32(k)*zw[i]*zx-zx*pk.RowSum[i])
+			}
 		}
 	}
 	return acc, append([]int{n, m}, g.out...), nil
