@@ -56,12 +56,8 @@ func (q *qdqConv) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 			tmp = ctx.scratch(len(row))
 		}
 		ch := r % len(q.mult)
-		mult, bias := q.mult[ch], q.bias[ch]
-		for j, v := range row {
-			y := float32(float32(v+t)*mult) + bias
-			tmp[j] = min(max(y, lo), hi)
-		}
 		osz := len(row)
+		simd.Int32ScaleShiftClip(tmp[:osz], row, t, q.mult[ch], q.bias[ch], lo, hi)
 		switch d := out.Data.(type) {
 		case []uint8:
 			simd.QuantizeU8(d[r*osz:(r+1)*osz], tmp[:osz], q.sy, q.zy)

@@ -220,5 +220,38 @@ func gemmU8I8Go(k4 int, a *int8, b *uint8, c *int32, ldc int) {
 	}
 }
 
+// Int32ScaleShiftClip sets dst[i] = min(max(float32(src[i]+t)·s + b, lo),
+// hi), the product and the sum each rounded to float32 (no fused
+// multiply-add), identically at every level: integer accumulators back to
+// float with a per-row scale and shift.
+func Int32ScaleShiftClip(dst []float32, src []int32, t int32, s, b, lo, hi float32) {
+	n := len(dst)
+	if len(src) < n {
+		panic(fmt.Sprintf("simd: Int32ScaleShiftClip of %d values from %d", n, len(src)))
+	}
+	n8 := n / 8 * 8
+	if n8 > 0 {
+		ks.i32ScaleShiftClip(&dst[0], &src[0], n8, t, s, b, lo, hi)
+	}
+	if n8 < n {
+		i32ScaleShiftClipGo(&dst[n8], &src[n8], n-n8, t, s, b, lo, hi)
+	}
+}
+
+func i32ScaleShiftClipGo(dst *float32, src *int32, n int, t int32, s, b, lo, hi float32) {
+	d, x := unsafe.Slice(dst, n), unsafe.Slice(src, n)
+	for i, v := range x {
+		y := float32(float32(v+t)*s) + b
+		// As VMAXPS/VMINPS: the bound unless y is above (below) it.
+		if !(y > lo) {
+			y = lo
+		}
+		if !(y < hi) {
+			y = hi
+		}
+		d[i] = y
+	}
+}
+
 // I8Level names the integer GEMM kernel in use (e.g. "avx512-vnni").
 func I8Level() string { return ks.i8name }

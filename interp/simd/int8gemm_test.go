@@ -2,6 +2,7 @@ package simd
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -113,6 +114,35 @@ func BenchmarkGemmU8I8(b *testing.B) {
 					b.ReportMetric(ops/best.Seconds()/1e9, "best-GOPS")
 				})
 			})
+		}
+	}
+}
+
+// TestInt32ScaleShiftClipTwins checks every level against the Go twin bit
+// for bit, on lengths off the vector width, extreme int32 values and both
+// bounds.
+func TestInt32ScaleShiftClipTwins(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{1, 7, 8, 9, 31, 100} {
+		src := make([]int32, n)
+		for i := range src {
+			src[i] = r.Int32() - 1<<30
+			if i%5 == 0 {
+				src[i] = []int32{0, 1 << 31 - 1, -1 << 31, 12345}[r.IntN(4)]
+			}
+		}
+		for _, p := range [][5]float32{{0.001, 0.5, 0, 6}, {1e-6, -3, -1e9, 1e9}, {0.37, 0, -100, 100}} {
+			want := make([]float32, n)
+			i32ScaleShiftClipGo(&want[0], &src[0], n, 77, p[0], p[1], p[2], p[3])
+			for _, lv := range twins() {
+				got := make([]float32, n)
+				with(lv, func() { Int32ScaleShiftClip(got, src, 77, p[0], p[1], p[2], p[3]) })
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s n=%d %v: dst[%d] = %v, want %v", lv.name, n, p, i, got[i], want[i])
+					}
+				}
+			}
 		}
 	}
 }

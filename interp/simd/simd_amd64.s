@@ -4978,6 +4978,39 @@ pk_loop:
 pk_done:
 	RET
 
+// func i32ScaleShiftClipAVX(dst *float32, src *int32, n int, t int32, s float32, b float32, lo float32, hi float32)
+// Requires: AVX, AVX2
+TEXT ·i32ScaleShiftClipAVX(SB), NOSPLIT, $0-44
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVL         t+24(FP), BX
+	VMOVD        BX, X0
+	VPBROADCASTD X0, Y0
+	VBROADCASTSS s+28(FP), Y1
+	VBROADCASTSS b+32(FP), Y2
+	VBROADCASTSS lo+36(FP), Y3
+	VBROADCASTSS hi+40(FP), Y4
+
+rq_loop:
+	CMPQ      DX, $0x08
+	JL        rq_done
+	VPADDD    (CX), Y0, Y5
+	VCVTDQ2PS Y5, Y5
+	VMULPS    Y1, Y5, Y5
+	VADDPS    Y2, Y5, Y5
+	VMAXPS    Y3, Y5, Y5
+	VMINPS    Y4, Y5, Y5
+	VMOVUPS   Y5, (AX)
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, AX
+	SUBQ      $0x00000008, DX
+	JMP       rq_loop
+
+rq_done:
+	VZEROUPPER
+	RET
+
 // func fmaPeakAVX512(n int)
 // Requires: AVX, AVX512F
 TEXT ·fmaPeakAVX512(SB), NOSPLIT, $0-8

@@ -254,6 +254,11 @@ func gemmU8I8AVX2(k4 int, a *int8, b *uint8, c *int32, ldc int)
 //go:noescape
 func packU8x4AVX(dst *uint8, src *uint8, ldb int, k4 int)
 
+// i32ScaleShiftClipAVX sets dst[i] = min(max(float32(src[i]+t)·s + b, lo), hi) for n (a multiple of 8) elements.
+//
+//go:noescape
+func i32ScaleShiftClipAVX(dst *float32, src *int32, n int, t int32, s float32, b float32, lo float32, hi float32)
+
 // fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
 //
 //go:noescape

@@ -207,3 +207,44 @@ func packU8x4() {
 	Label("pk_done")
 	RET()
 }
+
+// i32ScaleShiftClip emits dst[i] = min(max(float32(src[i]+t)·s + b, lo), hi)
+// for n a multiple of 8, the product and the sum rounded separately (no
+// FMA), as the Go twin computes it: the requantization of integer
+// convolution rows.
+func i32ScaleShiftClip() {
+	name := "i32ScaleShiftClipAVX"
+	TEXT(name, NOSPLIT, "func(dst *float32, src *int32, n int, t int32, s, b, lo, hi float32)")
+	Pragma("noescape")
+	Doc(name + " sets dst[i] = min(max(float32(src[i]+t)·s + b, lo), hi) for n (a multiple of 8) elements.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	tv, sv, bv, lov, hiv := YMM(), YMM(), YMM(), YMM(), YMM()
+	tg := Load(Param("t"), GP32())
+	tx := XMM()
+	VMOVD(tg, tx)
+	VPBROADCASTD(tx, tv)
+	bcastParam("s", sv)
+	bcastParam("b", bv)
+	bcastParam("lo", lov)
+	bcastParam("hi", hiv)
+	Label("rq_loop")
+	CMPQ(n, Imm(8))
+	JL(LabelRef("rq_done"))
+	x := YMM()
+	VPADDD(Mem{Base: src}, tv, x)
+	VCVTDQ2PS(x, x)
+	VMULPS(sv, x, x)
+	VADDPS(bv, x, x)
+	VMAXPS(lov, x, x)
+	VMINPS(hiv, x, x)
+	VMOVUPS(x, Mem{Base: dst})
+	ADDQ(U32(32), src)
+	ADDQ(U32(32), dst)
+	SUBQ(U32(8), n)
+	JMP(LabelRef("rq_loop"))
+	Label("rq_done")
+	VZEROUPPER()
+	RET()
+}

@@ -64,6 +64,7 @@ func main() {
 	evens()
 	gemmU8I8AVX2()
 	packU8x4()
+	i32ScaleShiftClip()
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
 	for m := 1; m <= 6; m++ {
