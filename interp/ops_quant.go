@@ -252,7 +252,7 @@ func quantizeFast(ctx *Ctx, x, scale, zp *Tensor, dt onnx.DataType, axis, block 
 	if !ok {
 		return nil, false, nil
 	}
-	out := ctx.New(dt, x.Shape...)
+	out := ctx.newRaw(dt, x.Shape...)
 	xv, sv := x.Floats(), scale.Floats()
 	switch d := out.Data.(type) {
 	case []uint8:
@@ -291,19 +291,19 @@ func dequantizeFast(ctx *Ctx, x, scale, zp *Tensor, axis, block int64, outType o
 		if IsFloat8(x.DType) {
 			return nil, false, nil
 		}
-		out = ctx.New(onnx.Float, x.Shape...)
+		out = ctx.newRaw(onnx.Float, x.Shape...)
 		y, s, z := out.Floats(), scale.Floats(), zeroPoints[uint8](zp)
 		eachParam(len(xv), dim, inner, func(i0, i1, p int) {
 			simd.DequantizeU8(y[i0:i1], xv[i0:i1], zeroAt(z, p), s[p])
 		})
 	case []int8:
-		out = ctx.New(onnx.Float, x.Shape...)
+		out = ctx.newRaw(onnx.Float, x.Shape...)
 		y, s, z := out.Floats(), scale.Floats(), zeroPoints[int8](zp)
 		eachParam(len(xv), dim, inner, func(i0, i1, p int) {
 			simd.DequantizeI8(y[i0:i1], xv[i0:i1], zeroAt(z, p), s[p])
 		})
 	case []int32:
-		out = ctx.New(onnx.Float, x.Shape...)
+		out = ctx.newRaw(onnx.Float, x.Shape...)
 		dequantizeRuns(out.Floats(), xv, scale.Floats(), zeroPoints[int32](zp), dim, inner)
 	default:
 		return nil, false, nil
