@@ -128,7 +128,7 @@ func TestInt32ScaleShiftClipTwins(t *testing.T) {
 		for i := range src {
 			src[i] = r.Int32() - 1<<30
 			if i%5 == 0 {
-				src[i] = []int32{0, 1 << 31 - 1, -1 << 31, 12345}[r.IntN(4)]
+				src[i] = []int32{0, 1<<31 - 1, -1 << 31, 12345}[r.IntN(4)]
 			}
 		}
 		for _, p := range [][5]float32{{0.001, 0.5, 0, 6}, {1e-6, -3, -1e9, 1e9}, {0.37, 0, -100, 100}} {
