@@ -1,6 +1,7 @@
 package interp
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
@@ -41,38 +42,39 @@ type qdqConv struct {
 }
 
 func (q *qdqConv) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-	var out *Tensor
-	var tmp []float32
+	x := in[0]
+	if x.Rank() != q.wq.Rank() {
+		return nil, fmt.Errorf("convolution needs N×C×spatial input matching weights %v, got %v", q.wq.Shape, x.Shape)
+	}
+	g, err := q.wa.geometry(x.Shape[2:], q.wq.Shape[2:])
+	if err != nil {
+		return nil, err
+	}
+	out := ctx.newRaw(q.yType, append([]int{x.Shape[0], q.wq.Shape[0]}, g.out...)...)
+	osz := prod(g.out)
+	tmp := ctx.scratch(osz)
 	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
 	if q.clip {
 		lo, hi = q.lo, q.hi
 	}
-	// Each row is requantized as soon as it is done: y = (acc+t)·mult + bias
-	// (two float32 roundings, as the float path's ScaleShift), the bounds,
-	// then QuantizeLinear's kernel.
-	rowDone := func(r int, row []int32, t int32) {
-		if out == nil {
-			out = ctx.newRaw(q.yType, in[0].Shape[0], len(q.mult), len(row))
-			tmp = ctx.scratch(len(row))
-		}
+	// Each block of a row is requantized as soon as it is done, while in
+	// cache: y = (acc+t)·mult + bias (two float32 roundings, as the float
+	// path's ScaleShift), the bounds, then QuantizeLinear's kernel.
+	rowDone := func(r, j0 int, seg []int32, t int32) {
 		ch := r % len(q.mult)
-		osz := len(row)
-		simd.Int32ScaleShiftClip(tmp[:osz], row, t, q.mult[ch], q.bias[ch], lo, hi)
+		n := len(seg)
+		simd.Int32ScaleShiftClip(tmp[:n], seg, t, q.mult[ch], q.bias[ch], lo, hi)
+		o := r*osz + j0
 		switch d := out.Data.(type) {
 		case []uint8:
-			simd.QuantizeU8(d[r*osz:(r+1)*osz], tmp[:osz], q.sy, q.zy)
+			simd.QuantizeU8(d[o:o+n], tmp[:n], q.sy, q.zy)
 		case []int8:
-			simd.QuantizeI8(d[r*osz:(r+1)*osz], tmp[:osz], q.sy, q.zy)
+			simd.QuantizeI8(d[o:o+n], tmp[:n], q.sy, q.zy)
 		}
 	}
-	_, shape, err := convI8(ctx, q.wa, 1, in[0], q.zx, q.wq, q.wzp, &q.wc, rowDone)
-	if err != nil {
+	if _, _, err := convI8(ctx, q.wa, 1, x, q.zx, q.wq, q.wzp, &q.wc, rowDone); err != nil {
 		return nil, err
 	}
-	if out == nil { // no output elements
-		out = ctx.newRaw(q.yType, shape...)
-	}
-	out.Shape = shape
 	return []*Tensor{out}, nil
 }
 

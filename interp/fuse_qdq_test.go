@@ -80,6 +80,7 @@ func TestFastQDQWithinOneStep(t *testing.T) {
 		{onnx.Uint8, 24, 40, 1, 1, 0, false},
 		{onnx.Int8, 16, 9, 3, 1, 1, true},
 		{onnx.Int8, 70, 33, 1, 1, 0, false},
+		{onnx.Uint8, 8, 1100, 1, 1, 0, true}, // column chunks of 64
 	} {
 		name := fmt.Sprintf("%v_c%d_m%d_k%d_s%d_clip%v", tc.act, tc.cin, tc.cout, tc.k, tc.stride, tc.clip)
 		t.Run(name, func(t *testing.T) {

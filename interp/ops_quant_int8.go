@@ -128,11 +128,12 @@ func packConvWeightsI8(w, wzp *Tensor, group int) (*i8ConvWeights, error) {
 
 // convI8 is quantConv on the integer GEMM: x N×C×spatial, w M×C/group×kernel,
 // both 8-bit, x_zero_point a scalar; wc keeps the packed weights of a
-// constant w. rowDone, when not nil, is called with each output row r
-// (batch·M + channel) once it is computed, and a constant t that the row's
-// values still lack (the zero-point correction, when it is one number a
-// row, is left to the caller's pass over the row).
-func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *prepacked, rowDone func(r int, row []int32, t int32)) ([]int32, []int, error) {
+// constant w. rowDone, when not nil, receives the result instead (acc is
+// then nil): columns [j0, j0+len(seg)) of output row r (batch·M + channel)
+// once they are computed, and a constant t that the values still lack (the
+// zero-point correction, when it is one number a row, is left to the
+// caller's pass over them).
+func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *prepacked, rowDone func(r, j0 int, seg []int32, t int32)) ([]int32, []int, error) {
 	n, c, m := x.Shape[0], x.Shape[1], w.Shape[0]
 	if group <= 0 || c%group != 0 || m%group != 0 || w.Shape[1]*group != c {
 		return nil, nil, fmt.Errorf("group %d does not fit input %v and weights %v", group, x.Shape, w.Shape)
@@ -179,7 +180,20 @@ func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *pre
 	if pw.anyZW {
 		colSum = ctx.newRaw(onnx.Int32, osz).Data.([]int32)
 	}
-	acc := ctx.newRaw(onnx.Int32, n*m*osz).Data.([]int32)
+	var acc []int32
+	if rowDone == nil {
+		acc = ctx.newRaw(onnx.Int32, n*m*osz).Data.([]int32)
+	}
+	// With rowDone, columns go in chunks whose mg×nc accumulators stay in
+	// cache until rowDone has read them.
+	nc := osz
+	if rowDone != nil {
+		nc = min(osz, max(64, (1<<16)/max(mg, 1)/32*32))
+	}
+	var chunk []int32
+	if rowDone != nil {
+		chunk = ctx.newRaw(onnx.Int32, mg*nc).Data.([]int32)
+	}
 	for b := 0; b < n; b++ {
 		for gi := 0; gi < group; gi++ {
 			src := xb[(b*c+gi*cg)*isz : (b*c+gi*cg+cg)*isz]
@@ -188,19 +202,31 @@ func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *pre
 			} else {
 				im2colU8(col, src, cg, x.Shape[2:], g, uint8(zx))
 			}
-			out := acc[(b*m+gi*mg)*osz : (b*m+gi*mg+mg)*osz]
 			pk := pw.packs[gi]
-			simd.GemmU8I8(pk, osz, col, osz, out, osz, colSum, ctx.Threads())
 			zw := pw.zw[gi*mg : (gi+1)*mg]
-			if rowDone == nil || colSum != nil {
+			if rowDone == nil {
+				out := acc[(b*m+gi*mg)*osz : (b*m+gi*mg+mg)*osz]
+				simd.GemmU8I8(pk, osz, col, osz, out, osz, colSum, ctx.Threads())
 				zeroPointFix(out, osz, k, pk.RowSum, zw, colSum, zxs)
-				for i := 0; rowDone != nil && i < mg; i++ {
-					rowDone(b*m+gi*mg+i, out[i*osz:(i+1)*osz], 0)
-				}
 				continue
 			}
-			for i := 0; i < mg; i++ {
-				rowDone(b*m+gi*mg+i, out[i*osz:(i+1)*osz], int32(k)*zw[i]*zx-zx*pk.RowSum[i])
+			for j0 := 0; j0 < osz; j0 += nc {
+				w := min(nc, osz-j0)
+				var cs []int32
+				if colSum != nil {
+					cs = colSum[j0 : j0+w]
+				}
+				simd.GemmU8I8(pk, w, col[j0:], osz, chunk, w, cs, ctx.Threads())
+				if cs != nil {
+					zeroPointFix(chunk[:mg*w], w, k, pk.RowSum, zw, cs, zxs)
+				}
+				for i := 0; i < mg; i++ {
+					t := int32(0)
+					if cs == nil {
+						t = int32(k)*zw[i]*zx - zx*pk.RowSum[i]
+					}
+					rowDone(b*m+gi*mg+i, j0, chunk[i*w:(i+1)*w], t)
+				}
 			}
 		}
 	}
