@@ -344,11 +344,9 @@ func dynamicQuantizeLinear(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		zp = float32(min(max(math.RoundToEven(float64(-lo/scale)), 0), 255))
 	}
 	y := ctx.New(onnx.Uint8, in[0].Shape...)
-	d := y.Data.([]uint8)
 	if scale != 0 {
-		for i, v := range x {
-			d[i] = uint8(min(max(math.RoundToEven(float64(v/scale))+float64(zp), 0), 255))
-		}
+		// QuantizeLinear's kernel: round half to even of x/scale, + zp, saturated.
+		simd.QuantizeU8(y.Data.([]uint8), x, scale, zp)
 	}
 	return []*Tensor{y, Scalar(onnx.Float, scale), Scalar(onnx.Uint8, uint8(zp))}, nil
 }
