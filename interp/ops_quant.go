@@ -380,9 +380,29 @@ func requantize(ctx *Ctx, dt onnx.DataType, shape []int, acc []int32, mult []flo
 	if !ok {
 		return nil, fmt.Errorf("output type %s is not supported", dt)
 	}
+	// q8 is output element i: round half to even of acc·m, + zp, saturated.
+	q8 := func(i int, a int32) float64 {
+		return min(max(math.RoundToEven(float64(a)*float64(mult[mi(i)]))+zp[0], lo), hi)
+	}
+	switch dt {
+	case onnx.Uint8, onnx.Int8:
+		// Straight into the 8-bit output.
+		out := ctx.newRaw(dt, shape...)
+		switch d := out.Data.(type) {
+		case []uint8:
+			for i, a := range acc {
+				d[i] = uint8(q8(i, a))
+			}
+		case []int8:
+			for i, a := range acc {
+				d[i] = int8(q8(i, a))
+			}
+		}
+		return out, nil
+	}
 	q := make([]float64, len(acc))
 	for i, a := range acc {
-		q[i] = min(max(math.RoundToEven(float64(a)*float64(mult[mi(i)]))+zp[0], lo), hi)
+		q[i] = q8(i, a)
 	}
 	return tensorFromFloat64s(ctx, dt, shape, q)
 }
