@@ -33,6 +33,8 @@ func init() {
 			{Name: "energy", Kind: passes.OptFloat, Default: "0.95", Doc: "keep per layer the smallest rank holding this fraction of the squared singular values, in (0,1] (when ratio is 0)"},
 			{Name: "ratio", Kind: passes.OptFloat, Default: "0", Doc: "budget: the model keeps at most this fraction of its parameters (or FLOPs, see budget), in (0,1); 0: use energy"},
 			{Name: "budget", Kind: passes.OptEnum, Default: "params", Enum: []string{"params", "flops"}, Doc: "what ratio counts"},
+			{Name: "scope", Kind: passes.OptEnum, Default: "model", Enum: []string{"model", "layers"},
+				Doc: "what ratio is a fraction of: the whole model, or the layers that may be split (after only and exclude)"},
 			{Name: "min_rank", Kind: passes.OptInt, Default: "1", Doc: "no layer is split below this rank"},
 			{Name: "min_saving", Kind: passes.OptFloat, Default: "0.25",
 				Doc: "a layer is split only if that saves at least this fraction of its weights and FLOPs (two thin layers are slower than their FLOPs say; 0: any saving)"},
@@ -57,6 +59,7 @@ func init() {
 // config is the parsed options.
 type config struct {
 	method, conv, budget, calib string
+	scope                       string
 	energy, ratio, minSaving    float64
 	ridge                       float64
 	minRank, samples, report    int
@@ -67,7 +70,7 @@ type config struct {
 
 func parseConfig(o passes.Values) (*config, error) {
 	cfg := &config{
-		method: o.String("method"), conv: o.String("conv"), budget: o.String("budget"), calib: o.String("calib"),
+		method: o.String("method"), conv: o.String("conv"), budget: o.String("budget"), calib: o.String("calib"), scope: o.String("scope"),
 		energy: o.Float("energy"), ratio: o.Float("ratio"), minSaving: o.Float("min_saving"), ridge: o.Float("ridge"),
 		minRank: int(o.Int("min_rank")), samples: int(o.Int("samples")), report: int(o.Int("report")),
 		compare: o.Bool("compare"), svd: svdMode(o.String("svd")),
@@ -101,10 +104,11 @@ func set(xs []string) map[string]bool {
 // candidate is a layer with its spectra and the rank chosen.
 type candidate struct {
 	*layer
-	plain, data *spectrum // data: of W·L
+	plain, data *spectrum // singular values of W and of W·L
 	wh          *whitener
-	rmax        int // the largest rank at which a split pays (0: none)
-	rank        int // chosen (0: left whole)
+	wl          *mat.Dense // W·L
+	rmax        int        // the largest rank at which a split pays (0: none)
+	rank        int        // chosen (0: left whole)
 	note        string
 }
 
@@ -250,26 +254,24 @@ func (cd *candidate) maxRank(minSaving float64) int {
 	return 0
 }
 
-// factorizeAll computes each candidate's spectra: the plain one, and the
-// whitened one where there is a covariance.
+// factorizeAll computes each candidate's singular values: of W, and of
+// W·L where there is a covariance. Ranks are chosen from them; the factors
+// come later, for the layers that are split.
 func factorizeAll(c *passes.Context, cands []*candidate, cfg *config) error {
-	energy := cfg.energy
-	if cfg.ratio > 0 {
-		energy = -1 // the budget weighs every rank up to rmax: all values
-	}
 	for _, cd := range cands {
 		if err := c.Err(); err != nil {
 			return err
 		}
 		if cfg.method == "svd" || cfg.compare || cd.wh == nil {
-			s, ok := factorize(cd.w, energy, cd.rmax, cfg.svd)
+			s, ok := singularValues(cd.w)
 			if !ok {
 				return fmt.Errorf("node %s: the SVD of its %d×%d weight did not converge", cd.name(), cd.rows, cd.cols)
 			}
 			cd.plain = s
 		}
 		if cd.wh != nil && (cfg.method == "data" || cfg.compare) {
-			s, ok := factorize(cd.wh.apply(cd.w), energy, cd.rmax, cfg.svd)
+			cd.wl = cd.wh.apply(cd.w)
+			s, ok := singularValues(cd.wl)
 			if !ok {
 				return fmt.Errorf("node %s: the SVD of its whitened %d×%d weight did not converge", cd.name(), cd.rows, cd.cols)
 			}
@@ -279,15 +281,24 @@ func factorizeAll(c *passes.Context, cands []*candidate, cfg *config) error {
 	return nil
 }
 
-// factors returns the rank-r factors A (rows×r), B (r×cols) by one method.
-func (cd *candidate) factors(method string, r int) (a, b *mat.Dense, err error) {
+// factors returns the rank-r factors A (rows×r), B (r×cols) by one method,
+// and whether the randomized SVD made them.
+func (cd *candidate) factors(method string, r int, mode svdMode) (a, b *mat.Dense, randomized bool, err error) {
 	if method == "data" && cd.data != nil {
-		a, bt := cd.data.factors(r)
+		s, ok := truncated(cd.wl, r, mode)
+		if !ok {
+			return nil, nil, false, fmt.Errorf("the SVD of the whitened weight did not converge")
+		}
+		a, bt := s.factors(r)
 		b, err := cd.wh.unwhiten(bt)
-		return a, b, err
+		return a, b, s.Randomized, err
 	}
-	a, b = cd.plain.factors(r)
-	return a, b, nil
+	s, ok := truncated(cd.w, r, mode)
+	if !ok {
+		return nil, nil, false, fmt.Errorf("the SVD of the weight did not converge")
+	}
+	a, b = s.factors(r)
+	return a, b, s.Randomized, nil
 }
 
 // apply splits the candidate at its rank (if any) and reports it.
@@ -298,11 +309,6 @@ func (cd *candidate) apply(m *onnx.Model, cfg *config, c *passes.Context) (Layer
 		ParamsBefore: cd.params(0), FLOPsBefore: cd.flops(0), FLOPsKnown: cd.flopsKnown, Note: cd.note,
 	}
 	lr.ParamsAfter, lr.FLOPsAfter = lr.ParamsBefore, lr.FLOPsBefore
-	if s.Randomized {
-		lr.SVD = "randomized"
-	} else {
-		lr.SVD = "exact"
-	}
 	if cd.rank == 0 || !c.Allow() {
 		lr.Energy = 1
 		return lr, nil
@@ -312,9 +318,13 @@ func (cd *candidate) apply(m *onnx.Model, cfg *config, c *passes.Context) (Layer
 	if cd.data == nil {
 		method = "svd"
 	}
-	a, b, err := cd.factors(method, r)
+	a, b, randomized, err := cd.factors(method, r, cfg.svd)
 	if err != nil {
 		return lr, fmt.Errorf("node %s: %w", cd.name(), err)
+	}
+	lr.SVD = "exact"
+	if randomized {
+		lr.SVD = "randomized"
 	}
 	lr.Rank, lr.Split = r, true
 	if s.Total > 0 {
@@ -327,13 +337,16 @@ func (cd *candidate) apply(m *onnx.Model, cfg *config, c *passes.Context) (Layer
 	ab.Mul(a, b)
 	lr.WeightErr = relFrob(cd.w, &ab)
 	if cd.wh != nil {
-		errOf := func(method string) float64 {
-			if (method == "svd" && cd.plain == nil) || (method == "data" && cd.data == nil) {
+		errOf := func(other string) float64 {
+			if (other == "svd" && cd.plain == nil) || (other == "data" && cd.data == nil) {
 				return math.NaN()
 			}
-			a, b, err := cd.factors(method, r)
-			if err != nil {
-				return math.NaN()
+			a, b := a, b
+			if other != method {
+				var err error
+				if a, b, _, err = cd.factors(other, r, cfg.svd); err != nil {
+					return math.NaN()
+				}
 			}
 			var ab mat.Dense
 			ab.Mul(a, b)
@@ -408,13 +421,18 @@ func allocate(m *onnx.Model, cands []*candidate, cfg *config) error {
 		return cd.params(r)
 	}
 	var total int64
-	if cfg.budget == "flops" {
+	switch {
+	case cfg.scope == "layers":
+		for _, cd := range cands {
+			total += cost(cd, 0)
+		}
+	case cfg.budget == "flops":
 		f, ok := stats.FLOPs(m, stats.DeclaredShape)
 		if !ok {
 			return fmt.Errorf("budget=flops: the model's FLOPs are unknown (shapes could not be inferred; try --dim or budget=params)")
 		}
 		total = f
-	} else {
+	default:
 		total = stats.Params(m)
 	}
 	need := total - int64(math.Floor(cfg.ratio*float64(total)))
@@ -424,8 +442,8 @@ func allocate(m *onnx.Model, cands []*candidate, cfg *config) error {
 		most += cost(cd, 0) - cost(cd, cfg.minRank)
 	}
 	if most < need {
-		return fmt.Errorf("ratio=%g is out of reach: the model has %d %s and splitting every eligible layer (%d) at min_rank=%d leaves %d (%.3f of it)",
-			cfg.ratio, total, cfg.budget, len(cands), cfg.minRank, total-most, float64(total-most)/float64(total))
+		return fmt.Errorf("ratio=%g is out of reach: the %s has %d %s and splitting every eligible layer (%d) at min_rank=%d leaves %d (%.3f of it)",
+			cfg.ratio, cfg.scope, total, cfg.budget, len(cands), cfg.minRank, total-most, float64(total-most)/float64(total))
 	}
 	relErr := func(cd *candidate, r int) float64 {
 		s := cd.spec(cfg.method)
