@@ -163,6 +163,9 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 		}
 		cands = append(cands, cd)
 	}
+	if len(cands) == 0 && cfg.ratio > 0 {
+		return 0, fmt.Errorf("ratio=%g is out of reach: no layer can be split (%d skipped: see the log)", cfg.ratio, len(rep.Skipped))
+	}
 	if len(cands) == 0 {
 		c.Logf("no layer to split")
 		c.Detail(rep)
