@@ -1,9 +1,10 @@
 package interp
 
 import (
-	"math"
 	"math/rand"
 	"testing"
+
+	"github.com/onnxslim/onnxslim/internal/testutil"
 )
 
 func naiveGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -60,10 +61,8 @@ func TestSgemm(t *testing.T) {
 				sgemm(th, tr[0], tr[1], m, n, k, 0.5, a, lda, b, ldb, 2, c2, n)
 				want := append([]float32(nil), c1...)
 				naiveGemm(tr[0], tr[1], m, n, k, 0.5, a, lda, b, ldb, 2, want, n)
-				for i := range want {
-					if math.Abs(float64(want[i]-c2[i])) > 1e-3 {
-						t.Fatalf("%v %v th=%d: element %d: got %v want %v", sz, tr, th, i, c2[i], want[i])
-					}
+				if msg := testutil.Mismatch(c2, want, 1e-3, 0, -1); msg != "" {
+					t.Fatalf("%v %v th=%d: %s", sz, tr, th, msg)
 				}
 			}
 		}

@@ -27,6 +27,7 @@ func TestRealModels(t *testing.T) {
 				t.Fatal(err) // every op of these models has a kernel: a missing one is a regression
 			}
 			sets, _ := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
+			compared := 0
 			for _, set := range sets {
 				feeds := map[string]*interp.Tensor{}
 				for i, v := range sess.Inputs() {
@@ -51,10 +52,14 @@ func TestRealModels(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
+					compared++
 					if err := Compare(got[i], want, 1e-3, 1e-4); err != nil {
 						t.Errorf("output %q: %v", v.Name, err)
 					}
 				}
+			}
+			if compared == 0 {
+				t.Errorf("no test_data_set_*/output_N.pb in %s: nothing was compared", dir)
 			}
 		})
 	}

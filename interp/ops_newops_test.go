@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -25,13 +26,12 @@ func evalOp(op, domain string, opset int64, attrs []*onnx.Attribute, nout int, i
 func f32s(shape []int, v ...float32) *Tensor { return FromSlice(onnx.Float, shape, v) }
 
 func near(got []float32, want ...float64) error {
-	if len(got) != len(want) {
-		return fmt.Errorf("got %v, want %v", got, want)
+	g := make([]float64, len(got))
+	for i, x := range got {
+		g[i] = float64(x)
 	}
-	for i := range got {
-		if math.IsNaN(want[i]) != math.IsNaN(float64(got[i])) || math.Abs(float64(got[i])-want[i]) > 1e-5 {
-			return fmt.Errorf("got %v, want %v", got, want)
-		}
+	if msg := testutil.Mismatch(g, want, 1e-5, 0, -1); msg != "" {
+		return fmt.Errorf("got %v, want %v: %s", got, want, msg)
 	}
 	return nil
 }

@@ -2,9 +2,9 @@ package interp
 
 import (
 	"fmt"
-	"math"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -24,15 +24,12 @@ func runKernel(op, domain string, opset int64, attrs []*onnx.Attribute, nout int
 func closeTo(t *testing.T, name string, got *Tensor, want ...float64) {
 	t.Helper()
 	v, err := numbersAsFloat64(got)
-	if err != nil || len(v) != len(want) {
+	if err != nil {
 		t.Errorf("%s: got %v (%v), want %v", name, got, err, want)
 		return
 	}
-	for i := range v {
-		if math.Abs(v[i]-want[i]) > 1e-4 {
-			t.Errorf("%s: got %v, want %v", name, v, want)
-			return
-		}
+	if msg := testutil.Mismatch(v, want, 1e-4, 0, -1); msg != "" {
+		t.Errorf("%s: got %v, want %v: %s", name, v, want, msg)
 	}
 }
 

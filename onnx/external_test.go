@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/onnxslim/onnxslim/internal/testdata"
 )
 
 // externalModel writes a model with n float initializers of size floats
@@ -129,7 +131,7 @@ func TestExternalRoundTrip(t *testing.T) {
 // its data file (/proc/self/maps), not in memory read from it.
 func TestExternalIsMapped(t *testing.T) {
 	if _, err := os.Stat("/proc/self/maps"); err != nil {
-		t.Skip("no /proc/self/maps on this system: the mapping cannot be observed")
+		testdata.Missing(t, "no /proc/self/maps on this system: the mapping cannot be observed")
 	}
 	dir := t.TempDir()
 	m, err := Load(externalModel(t, dir, "mapped.onnx", 2, 5000))

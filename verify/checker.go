@@ -20,6 +20,10 @@ type Checker struct {
 	ref   *interp.Session
 	opts  Options
 	cache *refCache
+	model *onnx.Model // the reference, for its noise floor
+	noise map[string]NoiseFloor
+	// measured says the noise floor was measured (noise may still be nil).
+	measured bool
 }
 
 // NewChecker builds the reference session and runs it once on every sample, so
@@ -30,7 +34,7 @@ func NewChecker(reference *onnx.Model, opts Options) (*Checker, error) {
 	if err != nil {
 		return nil, &ReferenceError{Inputs: opts.inputDescription(), Err: err}
 	}
-	c := &Checker{ref: s, opts: opts, cache: &refCache{limit: DefaultCacheBytes}}
+	c := &Checker{ref: s, opts: opts, cache: &refCache{limit: DefaultCacheBytes}, model: reference}
 	r, err := OpenInputs(s.Inputs(), opts)
 	if err != nil {
 		return nil, err
@@ -41,8 +45,21 @@ func NewChecker(reference *onnx.Model, opts Options) (*Checker, error) {
 	if _, err := compare(s, nil, r, warm, c.cache); err != nil {
 		return nil, err
 	}
+	if opts.tolerance().NoiseMultiple > 0 && floatWeightBytes(reference) <= noiseWeightBytes {
+		c.measureNoise()
+	}
 	return c, nil
 }
+
+// measureNoise measures the reference's noise floor once.
+func (c *Checker) measureNoise() {
+	if !c.measured {
+		c.noise, c.measured = noiseFloors(c.ref, c.model, c.opts, c.cache), true
+	}
+}
+
+// Noise is the reference's noise floor per output, if measured.
+func (c *Checker) Noise() map[string]NoiseFloor { return c.noise }
 
 // Check compares a candidate model with the reference. The candidate must
 // keep the reference's graph inputs; a candidate that fails to build or run
@@ -62,7 +79,16 @@ func (c *Checker) CheckSession(candidate *interp.Session) (*Report, error) {
 		return nil, err
 	}
 	defer r.Close()
-	return compare(c.ref, candidate, r, c.opts, c.cache)
+	rep, err := compare(c.ref, candidate, r, c.opts, c.cache)
+	if err != nil {
+		return nil, err
+	}
+	tol := c.opts.tolerance()
+	if tol.NoiseMultiple > 0 && !c.measured && !rep.OK(tol) {
+		c.measureNoise() // a large model's floor, measured when needed
+	}
+	rep.withNoise(c.noise)
+	return rep, nil
 }
 
 // Tolerance is the tolerance the checker compares with.

@@ -60,6 +60,11 @@ type OutputReport struct {
 	WorstExpected Float `json:"worst_expected"`
 	WorstActual   Float `json:"worst_actual"`
 
+	// Noise is the output's own float32 rounding noise on the same inputs,
+	// when measured (see NoiseFloor): errors within Tolerance.NoiseMultiple
+	// times it are rounding, not a wrong rewrite.
+	Noise *NoiseFloor `json:"noise_floor,omitempty"`
+
 	// Problem describes a structural mismatch (missing output, shape or type
 	// differences); an output with a problem never passes.
 	Problem string `json:"problem,omitempty"`

@@ -47,10 +47,11 @@ func (r *Report) WriteJSON(w io.Writer, tol Tolerance) error {
 // WriteText writes a table of the per-output metrics and the verdict.
 func (r *Report) WriteText(w io.Writer, tol Tolerance) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "output\tdtype\tmax abs err\tmax rel err\trel L2\tcosine\ttop-1 agree\tNaN/Inf a→b\n")
+	fmt.Fprintf(tw, "output\tdtype\tmax abs err\t(noise)\tmax rel err\trel L2\t(noise)\tcosine\ttop-1 agree\tNaN/Inf a→b\n")
 	for _, o := range r.Outputs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d → %d/%d\n", o.Name, o.DType,
-			sci(o.MaxAbsErr), sci(o.MaxRelErr), sci(o.RelL2), cos(o.Cosine), top1(o.Top1Agreement), o.NaNA, o.InfA, o.NaNB, o.InfB)
+		na, nl := o.noiseCells()
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d → %d/%d\n", o.Name, o.DType,
+			sci(o.MaxAbsErr), na, sci(o.MaxRelErr), sci(o.RelL2), nl, cos(o.Cosine), top1(o.Top1Agreement), o.NaNA, o.InfA, o.NaNB, o.InfB)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -70,6 +71,15 @@ func (r *Report) WriteText(w io.Writer, tol Tolerance) error {
 	return nil
 }
 
+// noiseCells are the noise floor's max abs and rel L2 for a table, "-" when
+// not measured.
+func (o OutputReport) noiseCells() (string, string) {
+	if o.Noise == nil {
+		return "-", "-"
+	}
+	return sci(o.Noise.MaxAbs), sci(o.Noise.RelL2)
+}
+
 // String describes the tolerance: "rel L2 ≤ 1e-05, |b-a| ≤ 0.0001 + 0.0001·|a|".
 func (t Tolerance) String() string {
 	var parts []string
@@ -78,6 +88,9 @@ func (t Tolerance) String() string {
 	}
 	if t.Elementwise {
 		parts = append(parts, fmt.Sprintf("|b-a| ≤ %g + %g·|a|", t.ATol, t.RTol))
+	}
+	if t.NoiseMultiple > 0 && (t.MaxRelL2 >= 0 || t.Elementwise) {
+		parts = append(parts, fmt.Sprintf("or within %g× the noise floor", t.NoiseMultiple))
 	}
 	if t.MinCosine > 0 {
 		parts = append(parts, fmt.Sprintf("cosine ≥ %g", t.MinCosine))
@@ -128,14 +141,15 @@ func (r *Report) Markdown(tol Tolerance) string {
 	if r.Cut != nil {
 		fmt.Fprintf(&b, "%s.\n\n", clipText(r.Cut.String(), 2000))
 	}
-	b.WriteString("| output | max abs err | max rel err | rel L2 | cosine | top-1 agreement | NaN/Inf a → b |\n|---|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| output | max abs err | its noise floor | max rel err | rel L2 | its noise floor | cosine | top-1 agreement | NaN/Inf a → b |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for i, o := range r.Outputs {
 		if i >= 200 {
 			fmt.Fprintf(&b, "\n*… %d more outputs not shown*\n", len(r.Outputs)-i)
 			break
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %d/%d → %d/%d |\n", strings.ReplaceAll(o.Name, "|", `\|`),
-			sci(o.MaxAbsErr), sci(o.MaxRelErr), sci(o.RelL2), cos(o.Cosine), top1(o.Top1Agreement), o.NaNA, o.InfA, o.NaNB, o.InfB)
+		na, nl := o.noiseCells()
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s | %d/%d → %d/%d |\n", strings.ReplaceAll(o.Name, "|", `\|`),
+			sci(o.MaxAbsErr), na, sci(o.MaxRelErr), sci(o.RelL2), nl, cos(o.Cosine), top1(o.Top1Agreement), o.NaNA, o.InfA, o.NaNB, o.InfB)
 	}
 	if a := r.Accuracy; a != nil {
 		fmt.Fprintf(&b, "\nAccuracy on %d labelled samples: top-1 %.4f → %.4f (drop %+.4f), top-5 %.4f → %.4f.\n",

@@ -42,13 +42,28 @@ type Tolerance struct {
 	// MaxAccuracyDrop bounds top-1 accuracy lost on labelled data, as a
 	// fraction (0.01 = one point; negative: not checked).
 	MaxAccuracyDrop float64
+	// NoiseMultiple (when > 0) also accepts an output whose error is within
+	// this many times its own float32 rounding noise on the same inputs
+	// (see NoiseFloor): the largest element error against the noise's
+	// largest, rel L2 against the noise's rel L2.
+	NoiseMultiple float64
+	// AbsFloor (when > 0) accepts an output's rel L2 when no element is off
+	// by more than this: for outputs so small that relative errors are
+	// meaningless.
+	AbsFloor float64
 }
 
 // DefaultTolerance is the bar of the lossless pipeline: per output rel L2 ≤
-// 1e-5 and every element within 1e-4 + 1e-4·|expected|.
+// 1e-5 and every element within 1e-4 + 1e-4·|expected|, or errors within
+// 5 times the output's own rounding noise, or within 1e-6 absolute.
 func DefaultTolerance() Tolerance {
-	return Tolerance{ATol: 1e-4, RTol: 1e-4, Elementwise: true, MaxRelL2: 1e-5, MaxAccuracyDrop: Unchecked}
+	return Tolerance{ATol: 1e-4, RTol: 1e-4, Elementwise: true, MaxRelL2: 1e-5, MaxAccuracyDrop: Unchecked,
+		NoiseMultiple: DefaultNoiseMultiple, AbsFloor: 1e-6}
 }
+
+// DefaultNoiseMultiple is how many times its own rounding noise an output
+// of a lossless rewrite may be off.
+const DefaultNoiseMultiple = 5
 
 // Options say what to compare on.
 type Options struct {
@@ -215,7 +230,15 @@ func Compare(a, b *onnx.Model, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, &CandidateError{Err: err}
 	}
-	return CompareSessions(sa, sb, opts)
+	rep, err := CompareSessions(sa, sb, opts)
+	if err != nil {
+		return nil, err
+	}
+	tol := opts.tolerance()
+	if tol.NoiseMultiple > 0 && (floatWeightBytes(a) <= noiseWeightBytes || !rep.OK(tol)) {
+		rep.withNoise(noiseFloors(sa, a, opts, nil))
+	}
+	return rep, nil
 }
 
 // CompareSessions is Compare for sessions already built.
@@ -493,12 +516,26 @@ func (o OutputReport) failure(tol Tolerance) string {
 		}
 		return strings.Join(why, ", ")
 	}
-	if tol.Elementwise && o.Mismatches > 0 {
-		why = append(why, fmt.Sprintf("%d of %d elements beyond atol %g + rtol %g (max abs err %.3g at sample %d index %v: expected %.6g, got %.6g)",
-			o.Mismatches, o.Elements, tol.ATol, tol.RTol, float64(o.MaxAbsErr), o.WorstSample, o.WorstIndex, float64(o.WorstExpected), float64(o.WorstActual)))
+	var noiseAbs, noiseL2 Float
+	if o.Noise != nil {
+		noiseAbs, noiseL2 = o.Noise.MaxAbs, o.Noise.RelL2
 	}
-	if tol.MaxRelL2 >= 0 && !(float64(o.RelL2) <= tol.MaxRelL2) {
-		why = append(why, fmt.Sprintf("rel L2 %.3g > %g", float64(o.RelL2), tol.MaxRelL2))
+	k := tol.NoiseMultiple
+	if tol.Elementwise && o.Mismatches > 0 && !withinNoise(o.MaxAbsErr, k, noiseAbs) {
+		msg := fmt.Sprintf("%d of %d elements beyond atol %g + rtol %g (max abs err %.3g at sample %d index %v: expected %.6g, got %.6g)",
+			o.Mismatches, o.Elements, tol.ATol, tol.RTol, float64(o.MaxAbsErr), o.WorstSample, o.WorstIndex, float64(o.WorstExpected), float64(o.WorstActual))
+		if k > 0 && o.Noise != nil {
+			msg += fmt.Sprintf(" and > %g× its float32 noise floor %.3g", k, float64(noiseAbs))
+		}
+		why = append(why, msg)
+	}
+	if tol.MaxRelL2 >= 0 && !(float64(o.RelL2) <= tol.MaxRelL2) && !withinNoise(o.RelL2, k, noiseL2) &&
+		!(tol.AbsFloor > 0 && float64(o.MaxAbsErr) <= tol.AbsFloor) {
+		msg := fmt.Sprintf("rel L2 %.3g > %g", float64(o.RelL2), tol.MaxRelL2)
+		if k > 0 && o.Noise != nil {
+			msg += fmt.Sprintf(" and > %g× its float32 noise floor %.3g", k, float64(noiseL2))
+		}
+		why = append(why, msg)
 	}
 	if tol.MinCosine > 0 && !(float64(o.Cosine) >= tol.MinCosine) {
 		why = append(why, fmt.Sprintf("cosine %.6f < %g", float64(o.Cosine), tol.MinCosine))

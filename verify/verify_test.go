@@ -2,12 +2,12 @@ package verify_test
 
 import (
 	"errors"
-	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/verify"
@@ -220,7 +220,7 @@ func TestEvaluate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if acc.Samples != 2000 || math.Abs(acc.Top1-tc.top1) > 5e-4 || acc.Top5 < acc.Top1 {
+			if acc.Samples != 2000 || !testutil.Close(acc.Top1, tc.top1, 5e-4, 0) || acc.Top5 < acc.Top1 {
 				t.Errorf("accuracy %+v, want top-1 %.3f on 2000 samples", acc, tc.top1)
 			}
 		})
@@ -236,7 +236,7 @@ func TestCompareLabelledAccuracy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Accuracy == nil || rep.Samples != 2000 || math.Abs(rep.Accuracy.A.Top1-0.948) > 5e-4 {
+	if rep.Accuracy == nil || rep.Samples != 2000 || !testutil.Close(rep.Accuracy.A.Top1, 0.948, 5e-4, 0) {
 		t.Fatalf("accuracy %+v samples %d", rep.Accuracy, rep.Samples)
 	}
 	if d := rep.Accuracy.A.Top1 - rep.Accuracy.B.Top1; d != rep.Accuracy.Drop {

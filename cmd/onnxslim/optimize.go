@@ -283,6 +283,7 @@ func optimizeTolerance(c *cli.Command, lossy bool) (verify.Tolerance, bool) {
 	given := false
 	if v := c.Float64("max-rel-err"); v >= 0 {
 		tol.MaxRelL2, given = v, true
+		tol.NoiseMultiple = 0 // the user's own bound binds as given
 	}
 	if v := c.Float64("min-cosine"); v >= 0 {
 		tol.MinCosine, given = v, true

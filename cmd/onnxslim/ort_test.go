@@ -2,14 +2,13 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/onnxslim/onnxslim/internal/ort"
 	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -68,7 +67,8 @@ func readOutputs(t *testing.T, dir string) []*onnx.Tensor {
 	}
 }
 
-// compareTensors checks |got-want| ≤ atol + rtol·|want| element-wise (exact for integers).
+// compareTensors checks types, shapes and |got-want| ≤ atol + rtol·|want|
+// element-wise (exact for integers), NaN matching only NaN.
 func compareTensors(t *testing.T, what string, got, want []*onnx.Tensor, rtol, atol float64) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -76,50 +76,8 @@ func compareTensors(t *testing.T, what string, got, want []*onnx.Tensor, rtol, a
 		return
 	}
 	for i := range got {
-		g, w := got[i], want[i]
-		if g.DataType != w.DataType || !slices.Equal(g.Dims, w.Dims) {
-			t.Errorf("%s: output %d is %s%v, want %s%v", what, i, g.DataType, g.Dims, w.DataType, w.Dims)
-			continue
-		}
-		gv, err1 := asFloat64(g)
-		wv, err2 := asFloat64(w)
-		if err1 != nil || err2 != nil {
-			t.Errorf("%s: output %d: %v %v", what, i, err1, err2)
-			continue
-		}
-		bad, worst, worstAt := 0, 0.0, 0
-		for j := range gv {
-			d := math.Abs(gv[j] - wv[j])
-			if d > atol+rtol*math.Abs(wv[j]) || math.IsNaN(gv[j]) != math.IsNaN(wv[j]) {
-				bad++
-				if d > worst || math.IsNaN(d) {
-					worst, worstAt = d, j
-				}
-			}
-		}
-		if bad > 0 {
-			t.Errorf("%s: output %d: %d of %d elements beyond rtol %g atol %g; worst at %d: %g vs %g",
-				what, i, bad, len(gv), rtol, atol, worstAt, gv[worstAt], wv[worstAt])
+		if msg := testutil.MismatchTensor(got[i], want[i], atol, rtol, -1); msg != "" {
+			t.Errorf("%s: output %d: %s (rtol %g atol %g)", what, i, msg, rtol, atol)
 		}
 	}
-}
-
-func asFloat64(t *onnx.Tensor) ([]float64, error) {
-	switch {
-	case t.DataType == onnx.Float:
-		f, err := t.AsFloat32()
-		out := make([]float64, len(f))
-		for i, v := range f {
-			out[i] = float64(v)
-		}
-		return out, err
-	case t.DataType.IsInteger() || t.DataType == onnx.Bool:
-		v, err := t.AsInt64()
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return out, err
-	}
-	return nil, fmt.Errorf("tensor %q: comparing %s outputs is not supported", t.Name, t.DataType)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/internal/testmodels"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
@@ -187,18 +188,13 @@ func TestPluginNoShape(t *testing.T) {
 
 // checkONNX runs ONNX's checker (python3 -c 'import onnx') on path, with full
 // checking (the custom domain's op has no schema: the checker skips it).
-// Without python3-onnx it says so and goes on; under CI=true it fails if CI
-// installs python3-onnx (.ci/run names it).
+// Without python3-onnx it says so and goes on; under CI=true, which installs
+// it (make test), it fails.
 func checkONNX(t *testing.T, path string) {
 	t.Helper()
 	py := pythonWithONNX()
 	if py == "" {
-		msg := "python3 with the onnx module not found (apt-get install -y python3-onnx): ONNX's checker not run"
-		ci, _ := os.ReadFile(filepath.Join("..", "..", ".ci", "run"))
-		if os.Getenv("CI") == "true" && strings.Contains(string(ci), "python3-onnx") {
-			t.Fatal(msg)
-		}
-		t.Log(msg)
+		testdata.Optional(t, "python3 with the onnx module not found (apt-get install -y python3-onnx): ONNX's checker not run")
 		return
 	}
 	script := "import sys, onnx; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)"

@@ -71,6 +71,9 @@ func verifyTolerance(c *cli.Command) (verify.Tolerance, error) {
 			return tol, usageErrorf("--%s %v: must be a non-negative number", f.name, v)
 		}
 		*f.dst = v
+		if f.name != "max-accuracy-drop" && f.name != "min-cosine" {
+			tol.NoiseMultiple = 0 // the user's own bound binds as given
+		}
 	}
 	if tol.MinCosine > 1 {
 		return tol, usageErrorf("--min-cosine %v: must be at most 1", tol.MinCosine)

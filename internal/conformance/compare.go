@@ -5,10 +5,10 @@ package conformance
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 )
@@ -28,7 +28,7 @@ func ReadDatum(path string, ty *onnx.Type) (*interp.Tensor, error) {
 
 // Compare checks got against want by the ONNX backend runner's rule: same kind,
 // type and shape; strings equal; numbers within atol + rtol·|want|, NaN
-// matching NaN and infinities matching exactly.
+// matching NaN and infinities matching exactly (testutil.Mismatch).
 func Compare(got, want *interp.Tensor, rtol, atol float64) error {
 	if got == nil {
 		return errors.New("no value")
@@ -50,7 +50,6 @@ func Compare(got, want *interp.Tensor, rtol, atol float64) error {
 	if got.DType != want.DType || fmt.Sprint(got.Shape) != fmt.Sprint(want.Shape) {
 		return fmt.Errorf("got %s, want %s", got, want)
 	}
-	n := want.Len()
 	switch w := want.Data.(type) {
 	case []string:
 		g := got.Data.([]string)
@@ -74,33 +73,8 @@ func Compare(got, want *interp.Tensor, rtol, atol float64) error {
 	if err1 != nil || err2 != nil {
 		return fmt.Errorf("cannot compare %s: %v %v", want.DType, err1, err2)
 	}
-	bad, worst, worstI := 0, 0.0, -1
-	for i := 0; i < n; i++ {
-		g, w := gv[i], wv[i]
-		switch {
-		case math.IsNaN(w):
-			if !math.IsNaN(g) {
-				bad++
-				worstI = i
-			}
-			continue
-		case math.IsInf(w, 0):
-			if g != w {
-				bad++
-				worstI = i
-			}
-			continue
-		}
-		d := math.Abs(g - w)
-		if !(d <= atol+rtol*math.Abs(w)) {
-			bad++
-			if d > worst || math.IsNaN(d) {
-				worst, worstI = d, i
-			}
-		}
-	}
-	if bad > 0 {
-		return fmt.Errorf("%d of %d elements differ; e.g. element %d: got %v, want %v", bad, n, worstI, gv[worstI], wv[worstI])
+	if msg := testutil.Mismatch(gv, wv, atol, rtol, -1); msg != "" {
+		return errors.New(msg)
 	}
 	return nil
 }

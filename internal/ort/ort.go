@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -42,11 +43,7 @@ func missing() string {
 func Require(t testing.TB) {
 	t.Helper()
 	if why := missing(); why != "" {
-		msg := "ONNX Runtime is not available: " + why
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testdata.Missing(t, "ONNX Runtime is not available: "+why)
 	}
 }
 

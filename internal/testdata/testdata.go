@@ -3,6 +3,9 @@
 //
 // The folder is $ONNXSLIM_TESTDATA, else ../shared beside the module. Where it is
 // absent, tests skip with a message saying so; under CI=true its absence fails.
+// Missing and Optional are that rule for anything else a test needs (ONNX
+// Runtime, Chromium, a tool): every skip for something absent goes through
+// them, so CI never passes by skipping.
 package testdata
 
 import (
@@ -11,6 +14,30 @@ import (
 	"runtime"
 	"testing"
 )
+
+// CI reports whether the tests run under CI (CI=true), where nothing may be missing.
+func CI() bool { return os.Getenv("CI") == "true" }
+
+// Missing ends the test because something it needs is absent: a skip with
+// msg, which must name what is missing and how to get it, or under CI=true
+// a failure with the same message.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
+	if CI() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// Optional is Missing for an extra check that the test can go on without:
+// it logs msg and returns, or under CI=true fails the test.
+func Optional(t testing.TB, msg string) {
+	t.Helper()
+	if CI() {
+		t.Fatal(msg)
+	}
+	t.Log(msg)
+}
 
 // Root returns the shared data folder, or "" if it cannot be found.
 func Root() string {
@@ -31,11 +58,7 @@ func Dir(t testing.TB, sub string) string {
 	t.Helper()
 	d := filepath.Join(Root(), sub)
 	if _, err := os.Stat(d); err != nil {
-		msg := "shared test data not found at " + d + " (set ONNXSLIM_TESTDATA to the folder holding models/ and onnx-conformance/)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		Missing(t, "shared test data not found at "+d+" (set ONNXSLIM_TESTDATA to the folder holding models/ and onnx-conformance/)")
 	}
 	return d
 }
@@ -54,11 +77,7 @@ func RealModels(t testing.TB) string {
 		d = filepath.Join(filepath.Dir(file), "..", "..", ".cache", "real-models")
 	}
 	if _, err := os.Stat(filepath.Join(d, "fp_age.onnx")); err != nil {
-		msg := "real-models corpus not found at " + d + " (run `make real-models`, or set ONNXSLIM_REAL_MODELS)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		Missing(t, "real-models corpus not found at "+d+" (run `make real-models`, or set ONNXSLIM_REAL_MODELS)")
 	}
 	return d
 }

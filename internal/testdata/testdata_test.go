@@ -31,3 +31,25 @@ func TestMissingDataFailsUnderCI(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingAndOptional: the one rule every absent-dependency skip goes
+// through: Missing skips outside CI and fails under CI=true, Optional logs
+// and goes on outside CI and fails under CI=true, both with the message
+// that names what is missing.
+func TestMissingAndOptional(t *testing.T) {
+	const msg = "frobnicator not on PATH (apt-get install frobnicator)"
+	for _, ci := range []string{"", "true"} {
+		t.Setenv("CI", ci)
+		r := &testutil.Recorder{TB: t}
+		r.Run(func(tb testing.TB) { Missing(tb, msg) })
+		if ci == "true" && (!r.Fataled || r.SkipCalled) || ci == "" && (!r.SkipCalled || r.Fataled) || r.Msg != msg {
+			t.Errorf("Missing, CI=%q: failed %v, skipped %v, message %q", ci, r.Fataled, r.SkipCalled, r.Msg)
+		}
+		r = &testutil.Recorder{TB: t}
+		returned := false
+		r.Run(func(tb testing.TB) { Optional(tb, msg); returned = true })
+		if ci == "true" && (!r.Fataled || returned || r.Msg != msg) || ci == "" && (r.Failed() || r.SkipCalled || !returned) {
+			t.Errorf("Optional, CI=%q: failed %v, skipped %v, went on %v, message %q", ci, r.Failed(), r.SkipCalled, returned, r.Msg)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package all
 import (
 	"github.com/onnxslim/onnxslim/passes"
 	_ "github.com/onnxslim/onnxslim/passes/cleanup"  // registers cleanup
+	_ "github.com/onnxslim/onnxslim/passes/convert"  // registers convert
 	_ "github.com/onnxslim/onnxslim/passes/fold"     // registers fold
 	_ "github.com/onnxslim/onnxslim/passes/fuse"     // registers fuse
 	_ "github.com/onnxslim/onnxslim/passes/lowrank"  // registers lowrank

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/onnxslim/onnxslim/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/onnxslim/onnxslim/internal/ort"
 	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
@@ -38,6 +38,9 @@ func compareCases(t *testing.T) []compareCase {
 	for _, p := range must(filepath.Glob(filepath.Join(testdata.Models(t), "*", "model.onnx"))) {
 		dir := filepath.Dir(p)
 		cases = append(cases, compareCase{filepath.Base(dir), p, filepath.Join(dir, "test_data_set_0"), "default"})
+	}
+	if len(cases) == 0 {
+		t.Fatalf("no */model.onnx in %s", testdata.Models(t))
 	}
 	if os.Getenv("ONNXSLIM_COMPARE_ALL") == "" {
 		// Materializing the light/ models' weights writes ~1.4 GB and takes
@@ -137,6 +140,10 @@ func TestCompareORT(t *testing.T) {
 			t.Errorf("%s: ORT on onnxslim's output: %v", c.name, err)
 			continue
 		}
+		if len(got) != len(want) {
+			t.Errorf("%s: %d outputs, want %d", c.name, len(got), len(want))
+			continue
+		}
 		for i := range want {
 			if msg := closeEnough(got[i], want[i]); msg != "" {
 				t.Errorf("%s: output %d: %s", c.name, i, msg)
@@ -169,26 +176,7 @@ func fileSize(p string) int64 {
 
 // closeEnough compares two ORT outputs with the default lossless tolerance.
 func closeEnough(got, want *onnx.Tensor) string {
-	if got.DataType != want.DataType || !slices.Equal(got.Dims, want.Dims) {
-		return fmt.Sprintf("got %s%v, want %s%v", got.DataType, got.Dims, want.DataType, want.Dims)
-	}
-	if want.DataType != onnx.Float {
-		gb, _ := got.Data()
-		wb, _ := want.Data()
-		if string(gb) != string(wb) {
-			return "values differ"
-		}
-		return ""
-	}
-	g, err := got.AsFloat32()
-	if err != nil {
-		return err.Error()
-	}
-	w, err := want.AsFloat32()
-	if err != nil {
-		return err.Error()
-	}
-	return testutil.Mismatch(g, w, 1e-4, 1e-4, 1e-5)
+	return testutil.MismatchTensor(got, want, 1e-4, 1e-4, 1e-5)
 }
 
 // BenchmarkPipelineVsORT times onnxslim's default pipeline (decode, passes,

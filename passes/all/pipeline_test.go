@@ -3,7 +3,6 @@ package all_test
 import (
 	"context"
 	"fmt"
-	"github.com/onnxslim/onnxslim/internal/testutil"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 	_ "github.com/onnxslim/onnxslim/passes/all"
+	"github.com/onnxslim/onnxslim/passes/internal/passtest"
 )
 
 // TestDefaultPipeline runs the lossless pipeline on every real model and
@@ -21,6 +21,9 @@ import (
 func TestDefaultPipeline(t *testing.T) {
 	root := testdata.Models(t)
 	paths, _ := filepath.Glob(filepath.Join(root, "*", "model.onnx"))
+	if len(paths) == 0 {
+		t.Fatalf("no */model.onnx in %s", root)
+	}
 	for _, path := range paths {
 		name := filepath.Base(filepath.Dir(path))
 		t.Run(name, func(t *testing.T) {
@@ -71,6 +74,9 @@ func compareOnReference(t *testing.T, a, b *onnx.Model, dir string) {
 		t.Fatal(err)
 	}
 	sets, _ := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
+	if len(sets) == 0 {
+		t.Fatalf("no test_data_set_* in %s: nothing to compare on", dir)
+	}
 	for _, set := range sets {
 		feeds := map[string]*interp.Tensor{}
 		for i, v := range sa.Inputs() {
@@ -96,18 +102,6 @@ func compareOnReference(t *testing.T, a, b *onnx.Model, dir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := range ra {
-			x, err := interp.AsFloat32(ra[i])
-			if err != nil {
-				t.Fatal(err)
-			}
-			y, err := interp.AsFloat32(rb[i])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if msg := testutil.Mismatch(y, x, 1e-4, 1e-4, 1e-5); msg != "" {
-				t.Errorf("output %d: %s", i, msg)
-			}
-		}
+		passtest.Same(t, filepath.Base(set), rb, ra, 1e-4, 1e-4, 1e-5)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 )
@@ -197,8 +198,12 @@ func inferenceDropout(n *onnx.Node) bool {
 
 // bypass makes readers of node's first output read its first input, then
 // removes the node. It refuses where the model's interface would change.
-func bypass(c *passes.Context, node *onnx.Node) bool {
-	out, in := node.Output(0), node.Input(0)
+func bypass(c *passes.Context, node *onnx.Node) bool { return bypassTo(c, node, node.Input(0)) }
+
+// bypassTo makes the readers of node's output read in (one of its inputs,
+// which holds the same value) and removes node.
+func bypassTo(c *passes.Context, node *onnx.Node, in *onnx.Value) bool {
+	out := node.Output(0)
 	if out == nil || in == nil {
 		return false
 	}
@@ -233,9 +238,97 @@ func removeNoOps(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		}
 		if isNoOp(node) && bypass(c, node) {
 			n++
+		} else if x := neutralOperand(node); x != nil && bypassTo(c, node, x) {
+			n++
 		}
 	}
 	return n
+}
+
+// neutralOperand returns x for x+0, 0+x, x-0, x·1, 1·x, x/1 and x^1 where
+// the constant cannot broadcast x to a larger shape (ONNX Runtime's basic
+// level removes them too), else nil. x+0 turns -0 into +0: equal values.
+func neutralOperand(n *onnx.Node) *onnx.Value {
+	var neutral float64
+	sides := []int{1}
+	switch n.OpType {
+	case "Add":
+		sides = []int{1, 0}
+	case "Sub":
+	case "Mul":
+		neutral, sides = 1, []int{1, 0}
+	case "Div", "Pow":
+		neutral = 1
+	default:
+		return nil
+	}
+	if len(n.Inputs()) != 2 {
+		return nil
+	}
+	for _, k := range sides {
+		x, kv := n.Input(1-k), n.Input(k)
+		t := passes.ConstTensor(kv)
+		if x == nil || t == nil || t.DataType != passes.ElemType(x) || !keepsShape(t.Dims, x) {
+			continue
+		}
+		vals, ok := exactValues(t)
+		if !ok || len(vals) == 0 {
+			continue
+		}
+		all := true
+		for _, v := range vals {
+			all = all && v == neutral
+		}
+		if all {
+			return x
+		}
+	}
+	return nil
+}
+
+// exactValues widens a numeric constant to float64 without rounding.
+func exactValues(t *onnx.Tensor) ([]float64, bool) {
+	x, err := interp.FromONNX(t)
+	if err != nil {
+		return nil, false
+	}
+	switch d := x.Data.(type) {
+	case []float64:
+		return d, true
+	case []int64:
+		return widen(d), true
+	case []int32:
+		return widen(d), true
+	case []float32, []uint16: // float16 and bfloat16 widen exactly
+		f, err := interp.AsFloat32(x)
+		if err != nil {
+			return nil, false
+		}
+		return widen(f), true
+	}
+	return nil, false
+}
+
+func widen[T float32 | int64 | int32](d []T) []float64 {
+	out := make([]float64, len(d))
+	for i, v := range d {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// keepsShape reports whether a constant of shape dims broadcast against x
+// leaves x's shape as it is: every dim is 1 and x's rank is at least its.
+func keepsShape(dims []int64, x *onnx.Value) bool {
+	for _, d := range dims {
+		if d != 1 {
+			return false
+		}
+	}
+	if len(dims) == 0 {
+		return true
+	}
+	return x.Type != nil && x.Type.Kind == onnx.TypeTensor && x.Type.HasShape() && len(x.Type.Shape) >= len(dims)
 }
 
 func isNoOp(n *onnx.Node) bool {

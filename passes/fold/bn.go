@@ -71,6 +71,15 @@ func affineTarget(v *onnx.Value) *producer {
 		if p.Input(2) != nil && p.AttrFloat("beta", 1) != 1 {
 			return nil
 		}
+	case "MatMul":
+		// A 2-D product by constant weights [K, N]: a Gemm without bias
+		// (it becomes one when a bias is folded in).
+		if len(wt.Dims) != 2 || !isRank2(p.Input(0)) || !isRank2(v) {
+			return nil
+		}
+		pr.outCh = int(wt.Dims[1])
+		n := pr.outCh
+		pr.channel = func(i int) int { return i % n }
 	default:
 		return nil
 	}
@@ -101,6 +110,9 @@ func affineTarget(v *onnx.Value) *producer {
 // apply rewrites the producer's weights and bias for y ↦ s·y + t (s or t may
 // be nil) and makes its output replace `replaced`.
 func (pr *producer) apply(m *onnx.Model, g *onnx.Graph, s, t []float32, replaced *onnx.Value) bool {
+	if pr.node.OpType == "MatMul" && (pr.bias != nil || t != nil) && m.Opset("") < 7 {
+		return false // Gemm broadcasts C only from opset 7
+	}
 	out := pr.node.Output(0)
 	if !passes.Replace(replaced, out) {
 		return false
@@ -137,6 +149,9 @@ func (pr *producer) apply(m *onnx.Model, g *onnx.Graph, s, t []float32, replaced
 				b += t[c]
 			}
 			bias[c] = b
+		}
+		if pr.node.OpType == "MatMul" {
+			pr.node.OpType = "Gemm" // Gemm(A, B, C) = A·B + C, alpha = beta = 1
 		}
 		name := pr.node.Name + "_bias"
 		if old := pr.node.Input(2); old != nil {
@@ -182,7 +197,7 @@ func foldBatchNorms(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		if pr == nil {
 			continue
 		}
-		if pr.node.OpType == "Gemm" && !isRank2(bn.Input(0)) {
+		if (pr.node.OpType == "Gemm" || pr.node.OpType == "MatMul") && !isRank2(bn.Input(0)) {
 			continue
 		}
 		params := make([][]float32, 4)
@@ -292,7 +307,7 @@ func perChannel(k *onnx.Tensor, pr *producer, x *onnx.Value) ([]float32, bool) {
 	}
 	// The channel axis is 1 for Conv outputs [N,C,...] and the last for Gemm [M,N].
 	chAxis := 1
-	if pr.node.OpType == "Gemm" {
+	if pr.node.OpType == "Gemm" || pr.node.OpType == "MatMul" {
 		chAxis = len(xs) - 1
 	}
 	off := len(xs) - len(k.Dims)

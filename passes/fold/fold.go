@@ -72,6 +72,9 @@ func foldConstants(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		if !ok {
 			outs, ok = evaluate(c, m, node, limit)
 		}
+		if !ok {
+			outs, ok = contentFold(c.ShapeInfo(), node)
+		}
 		if !ok || !c.Allow() {
 			continue
 		}
@@ -116,6 +119,33 @@ func shapeFold(n *onnx.Node) ([]*onnx.Tensor, bool) {
 
 // evaluate runs a node whose inputs are all constant through the interpreter,
 // refusing results larger than the inputs plus the byte budget.
+// contentFold replaces shape arithmetic whose result shape inference knows
+// to be static although the shapes it starts from are not: Shape → Slice[1:]
+// of [N,3,H,W] covers static dims only, Gather(Shape(x), 1) is 3.
+func contentFold(info *interp.ShapeInfo, n *onnx.Node) ([]*onnx.Tensor, bool) {
+	if info == nil || n.OpType == "Constant" {
+		return nil, false
+	}
+	var outs []*onnx.Tensor
+	for _, o := range n.Outputs() {
+		if o == nil {
+			return nil, false
+		}
+		vals, ok := info.StaticContent(o)
+		if !ok || passes.ElemType(o) != onnx.Int64 || o.Type == nil || !o.Type.HasShape() || len(o.Type.Shape) > 1 {
+			return nil, false
+		}
+		var dims []int64
+		if len(o.Type.Shape) == 1 {
+			dims = []int64{int64(len(vals))}
+		} else if len(vals) != 1 {
+			return nil, false
+		}
+		outs = append(outs, onnx.NewInt64Tensor("", dims, vals))
+	}
+	return outs, len(outs) > 0
+}
+
 func evaluate(c *passes.Context, m *onnx.Model, n *onnx.Node, limit int64) ([]*onnx.Tensor, bool) {
 	var in []*interp.Tensor
 	var inBytes int64

@@ -59,6 +59,27 @@ func TestFold(t *testing.T) {
 			y := b.Op("Gemm", []*onnx.Attribute{onnx.IntAttr("transB", 1)}, f, wt, b.Vec(0.5, -0.5, 1))
 			return b.Op("BatchNormalization", nil, y, b.Vec(1.5, 0.5, -2), b.Vec(0.1, -0.2, 0.3), b.Vec(0.3, 0.4, -0.1), b.Vec(2, 0.5, 1))
 		}, map[string]int{"Flatten": 1, "Gemm": 1}},
+		{"batchnorm into grouped conv transpose", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			// group 2: weights 2 × 2 × 2 × 2, output channel of input
+			// channel ci and column j is (ci/1)·2 + j, four in all.
+			w := make([]float32, 16)
+			for i := range w {
+				w[i] = float32(i%5)*0.3 - 0.6
+			}
+			wt := b.G.AddInitializer("wtg", onnx.NewFloatTensor("", []int64{2, 2, 2, 2}, w))
+			y := b.Op("ConvTranspose", []*onnx.Attribute{onnx.IntAttr("group", 2)}, x, wt)
+			return b.Op("BatchNormalization", nil, y, b.Vec(1.5, 0.5, -2, 3), b.Vec(0.1, -0.2, 0.3, 0), b.Vec(0.3, 0.4, -0.1, 1), b.Vec(2, 0.5, 1, 4))
+		}, map[string]int{"ConvTranspose": 1}},
+		{"batchnorm after gemm (weights not transposed) into gemm", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			f := b.Op("Flatten", nil, x) // [1, 50]
+			w := make([]float32, 50*3)
+			for i := range w {
+				w[i] = float32(i%11)*0.05 - 0.25
+			}
+			wt := b.G.AddInitializer("wn", onnx.NewFloatTensor("", []int64{50, 3}, w))
+			y := b.Op("Gemm", nil, f, wt)
+			return b.Op("BatchNormalization", nil, y, b.Vec(1.5, 0.5, -2), b.Vec(0.1, -0.2, 0.3), b.Vec(0.3, 0.4, -0.1), b.Vec(2, 0.5, 1))
+		}, map[string]int{"Flatten": 1, "Gemm": 1}},
 		{"per-channel mul and add into conv", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 			k := b.G.AddInitializer("k", onnx.NewFloatTensor("", []int64{2, 1, 1}, []float32{3, -2}))
 			c := b.G.AddInitializer("c", onnx.NewFloatTensor("", []int64{1, 2, 1, 1}, []float32{1, 2}))
@@ -87,6 +108,79 @@ func TestFold(t *testing.T) {
 			b, x := passtest.NewBuilder(13, x1255)
 			m := b.Output(tc.build(b, x), nil)
 			m = passtest.Run(t, m, tc.spec, passtest.Input(1, 2, 5, 5))
+			got := passtest.Ops(m)
+			if len(got) != len(tc.want) {
+				t.Errorf("ops %v, want %v", got, tc.want)
+				return
+			}
+			for op, n := range tc.want {
+				if got[op] != n {
+					t.Errorf("ops %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestFoldSymbolic: a model with symbolic dims (batch, height, width) still
+// folds what is static in it — shape arithmetic over its static dims,
+// MatMul + Add or BatchNormalization into Gemm on a dynamic batch, and
+// ops by a neutral constant (x-0, x·1, x/1, 0+x) — as ONNX Runtime's basic
+// level does.
+func TestFoldSymbolic(t *testing.T) {
+	dyn := onnx.TensorType(onnx.Float, onnx.Shape{onnx.Sym("N"), onnx.D(3), onnx.Sym("H"), onnx.Sym("W")})
+	dyn2 := onnx.TensorType(onnx.Float, onnx.Shape{onnx.Sym("N"), onnx.D(3), onnx.D(4), onnx.D(4)})
+	weights := func(b *passtest.Builder, k, n int64) *onnx.Value {
+		w := make([]float32, k*n)
+		for i := range w {
+			w[i] = float32(i%5)*0.2 - 0.4
+		}
+		return b.G.AddInitializer("w", onnx.NewFloatTensor("", []int64{k, n}, w))
+	}
+	for _, tc := range []struct {
+		name  string
+		in    *onnx.Type
+		build func(b *passtest.Builder, x *onnx.Value) *onnx.Value
+		want  map[string]int
+	}{
+		{"Shape, Slice of static dims, Concat", dyn, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			s := b.Op("Slice", nil, b.Op("Shape", nil, x), b.Ints(1), b.Ints(2))
+			shape := b.Op("Concat", []*onnx.Attribute{onnx.IntAttr("axis", 0)}, b.Ints(-1), s)
+			return b.Op("Reshape", nil, x, shape)
+		}, map[string]int{"Reshape": 1}},
+		{"Shape, Gather of a static dim", dyn, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			c := b.Op("Gather", nil, b.Op("Shape", nil, x), b.G.AddInitializer("one", onnx.NewInt64Tensor("", nil, []int64{1})))
+			shape := b.Op("Concat", []*onnx.Attribute{onnx.IntAttr("axis", 0)}, b.Ints(-1), b.Op("Unsqueeze", nil, c, b.Ints(0)))
+			return b.Op("Reshape", nil, x, shape)
+		}, map[string]int{"Reshape": 1}},
+		{"Shape, Slice[1:] with static trailing dims", dyn2, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			s := b.Op("Slice", nil, b.Op("Shape", nil, x), b.Ints(1), b.Ints(1<<40))
+			shape := b.Op("Concat", []*onnx.Attribute{onnx.IntAttr("axis", 0)}, b.Ints(-1), s)
+			return b.Op("Reshape", nil, x, shape)
+		}, map[string]int{"Reshape": 1}},
+		{"MatMul and Add on a dynamic batch", dyn2, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			f := b.Op("Flatten", nil, x) // [N, 48]
+			return b.Op("Add", nil, b.Op("MatMul", nil, f, weights(b, 48, 5)), b.Vec(1, 2, 3, 4, 5))
+		}, map[string]int{"Flatten": 1, "Gemm": 1}},
+		{"MatMul and BatchNormalization", dyn2, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			y := b.Op("MatMul", nil, b.Op("Flatten", nil, x), weights(b, 48, 3))
+			return b.Op("BatchNormalization", nil, y, b.Vec(1.5, 0.5, -2), b.Vec(0.1, -0.2, 0.3), b.Vec(0.3, 0.4, -0.1), b.Vec(2, 0.5, 1))
+		}, map[string]int{"Flatten": 1, "Gemm": 1}},
+		{"neutral constants", dyn, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			y := b.Op("Sub", nil, b.Op("Relu", nil, x), b.Scalar(0))
+			y = b.Op("Mul", nil, b.Scalar(1), y)
+			y = b.Op("Div", nil, y, b.G.AddInitializer("ones", onnx.NewFloatTensor("", []int64{1, 1}, []float32{1, 1}[:1])))
+			return b.Op("Add", nil, y, b.Vec(0))
+		}, map[string]int{"Relu": 1}},
+		{"a neutral constant that broadcasts stays", dyn, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			zeros := b.G.AddInitializer("z5", onnx.NewFloatTensor("", []int64{1, 1, 1, 1, 2}, []float32{0, 0}))
+			return b.Op("Add", nil, b.Op("Unsqueeze", nil, x, b.Ints(4)), zeros)
+		}, map[string]int{"Unsqueeze": 1, "Add": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, x := passtest.NewBuilder(13, tc.in)
+			m := b.Output(tc.build(b, x), nil)
+			m = passtest.Run(t, m, "default", passtest.Input(2, 3, 4, 4))
 			got := passtest.Ops(m)
 			if len(got) != len(tc.want) {
 				t.Errorf("ops %v, want %v", got, tc.want)

@@ -37,6 +37,14 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	return total, nil
 }
 
+// rank is v's rank, or -1 when unknown.
+func rank(v *onnx.Value) int {
+	if v == nil || v.Type == nil || v.Type.Kind != onnx.TypeTensor || !v.Type.HasShape() {
+		return -1
+	}
+	return len(v.Type.Shape)
+}
+
 // soleUser returns the only node reading v (and nil if v is also a graph
 // output or read by more than one node).
 func soleUser(v *onnx.Value) *onnx.Node {
@@ -47,7 +55,8 @@ func soleUser(v *onnx.Value) *onnx.Node {
 }
 
 // fuseMatMulAdd turns MatMul(A[M,K], B[K,N] const) + C into Gemm(A, B, C)
-// when C broadcasts to [M,N] along rows only ([N] or [1,N]).
+// when C broadcasts to [M,N] along rows only ([N] or [1,N]); M may be
+// symbolic.
 func fuseMatMulAdd(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 	n := 0
 	for _, mm := range slices.Clone(g.Nodes) {
@@ -55,9 +64,9 @@ func fuseMatMulAdd(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 			continue
 		}
 		a, b := mm.Input(0), mm.Input(1)
-		as, ok1 := passes.StaticShape(a)
-		bs, ok2 := passes.StaticShape(b)
-		if !ok1 || !ok2 || len(as) != 2 || len(bs) != 2 || passes.ConstTensor(b) == nil {
+		bs, ok := passes.StaticShape(b)
+		// Gemm's A is 2-D; its rows may be symbolic (a dynamic batch).
+		if !ok || len(bs) != 2 || rank(a) != 2 || passes.ConstTensor(b) == nil || m.Opset("") < 7 {
 			continue
 		}
 		if et := passes.ElemType(a); et != onnx.Float && et != onnx.Double && et != onnx.Float16 {

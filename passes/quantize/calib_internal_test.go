@@ -1,11 +1,11 @@
 package quantize
 
 import (
-	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -100,7 +100,7 @@ func TestBiasShift(t *testing.T) {
 			yq := apply(func(j int) float64 { return float64(q[j]) * float64(s[ch(j)]) })
 			var moved bool
 			for o := range yf {
-				if math.Abs(yq[o]+shift[o]-yf[o]) > 1e-9*max(1, math.Abs(yf[o])) {
+				if !testutil.Close(yq[o]+shift[o], yf[o], 1e-9, 1e-9) {
 					t.Errorf("channel %d: quantized %g + shift %g != float %g", o, yq[o], shift[o], yf[o])
 				}
 				moved = moved || shift[o] != 0

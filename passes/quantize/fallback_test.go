@@ -114,7 +114,7 @@ func TestFallback(t *testing.T) {
 		if fb == nil {
 			t.Fatal("no fallback in the report")
 		}
-		if fb.Before > 0.99 || !fb.Reached || fb.After < 0.999 || fb.Warning != "" {
+		if !(fb.Before <= 0.99) || !fb.Reached || !(fb.After >= 0.999) || fb.Warning != "" {
 			t.Errorf("cosine %.5f → %.5f, reached %v, warning %q: want < 0.99 → ≥ 0.999, reached", fb.Before, fb.After, fb.Reached, fb.Warning)
 		}
 		if len(fb.Float) != 1 || fb.Float[0].Tensor != hidden || fb.Quantized != 2 {
@@ -138,12 +138,12 @@ func TestFallback(t *testing.T) {
 			}
 		}
 		// The per-layer report describes the model written.
-		if out := rep.Outputs[0].Cosine; out < 0.999 {
+		if out := rep.Outputs[0].Cosine; !(out >= 0.999) {
 			t.Errorf("report's output cosine %.5f after fallback < 0.999", out)
 		}
 		before, after := checkCosine(t, m, plain), checkCosine(t, m, q)
 		t.Logf("outputs' cosine on other inputs: %.5f without fallback, %.5f with", before, after)
-		if after < 0.999 || after <= before {
+		if !(after >= 0.999 && after > before) {
 			t.Errorf("cosine on other inputs %.5f → %.5f: want ≥ 0.999", before, after)
 		}
 	})
@@ -159,7 +159,7 @@ func TestFallback(t *testing.T) {
 		if fb.Reached || fb.Warning == "" || !strings.Contains(log, "warning: min_cosine 1 not reached") {
 			t.Errorf("reached %v, warning %q; log:\n%s", fb.Reached, fb.Warning, log)
 		}
-		if len(fb.Float) != 1 || fb.After <= fb.Before {
+		if len(fb.Float) != 1 || !(fb.After > fb.Before) {
 			t.Errorf("left in float %+v (max_fallback=1), cosine %.5f → %.5f: want one, improving", fb.Float, fb.Before, fb.After)
 		}
 		if !strings.Contains(fb.Warning, "max_fallback=1") {

@@ -18,6 +18,7 @@ import (
 	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/ort"
 	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
@@ -208,16 +209,17 @@ func randomInputs(t testing.TB, m *onnx.Model, n int, seed uint64) []map[string]
 	return ins
 }
 
-// cosine and relL2 over all samples.
+// cosine and relL2 of b against a over all samples (testutil.Cosine: NaN
+// when either holds a NaN, so that every bound on them fails).
 func cosine(a, b [][]float32) (cos, rel float64) {
-	var aa, bb, ab, dd float64
+	var fa, fb []float32
 	for i := range a {
-		for j := range a[i] {
-			x, y := float64(a[i][j]), float64(b[i][j])
-			aa, bb, ab, dd = aa+x*x, bb+y*y, ab+x*y, dd+(x-y)*(x-y)
-		}
+		fa, fb = append(fa, a[i]...), append(fb, b[i]...)
 	}
-	return ab / math.Sqrt(aa*bb), math.Sqrt(dd / aa)
+	if len(a) != len(b) {
+		fb = nil
+	}
+	return testutil.Cosine(fb, fa)
 }
 
 // TestMNISTInt8 is acceptance 1: int8 calibrated on the MNIST calibration
@@ -239,12 +241,8 @@ func TestMNISTInt8(t *testing.T) {
 				acc := accuracy(t, r.model, eval)
 				drop := (base - acc) * 100
 				t.Logf("%s int8 %-10s: accuracy %.4f (drop %+.2f points), file %d bytes = %.1f%% of float", tc.model, method, acc, drop, r.bytes, 100*r.ratio())
-				if drop > 0.5 {
-					t.Errorf("%s: accuracy drop %.2f points > 0.5", method, drop)
-				}
-				if r.ratio() > 0.30 {
-					t.Errorf("%s: file %.1f%% of float > 30%%", method, 100*r.ratio())
-				}
+				testutil.AtMost(t, method+": accuracy drop (points)", drop, 0.5)
+				testutil.AtMost(t, method+": file / float", r.ratio(), 0.30)
 				if r.report == nil || len(r.report.Layers) == 0 {
 					t.Errorf("%s: no per-layer error report", method)
 				}
@@ -285,6 +283,10 @@ type agreement struct {
 	maxRel, cosine float64
 	beyondRtol     int
 }
+
+// within reports whether no element is beyond rtol and the largest
+// difference is at most maxRel of the output scale (false on NaN).
+func (a agreement) within(maxRel float64) bool { return a.beyondRtol == 0 && a.maxRel <= maxRel }
 
 func (a agreement) String() string {
 	return fmt.Sprintf("max |Δ|/max|y| %.2g cosine %.6f, %d beyond rtol 1e-3", a.maxRel, a.cosine, a.beyondRtol)
@@ -350,8 +352,8 @@ func ortAgreement(t *testing.T, m *onnx.Model, in map[string]*interp.Tensor) (ex
 		beyond := 0
 		for i := range want {
 			d := math.Abs(float64(g[i] - want[i]))
-			worst = max(worst, d/scale)
-			if d > 1e-3*math.Abs(float64(want[i]))+1e-6*scale {
+			worst = max(worst, d/scale) // NaN stays NaN
+			if !(d <= 1e-3*math.Abs(float64(want[i]))+1e-6*scale) {
 				beyond++
 			}
 		}
@@ -376,7 +378,11 @@ func TestImageNetInt8(t *testing.T) {
 		fbCalib               int  // calibration samples of the fallback run (full: 64); 0: none
 		withTarget            bool // the default run carries min_cosine, which must change nothing
 	}{
-		{"mobilenet_v2_op13", 8, 2, 4, 4, false},
+		// mobilenet_v2 runs at the README's sizes in make test too (37 s
+		// on a quiet machine, against about 25 s at 8 and 4 samples): its
+		// figures sit close to their bounds, so a smaller run would check
+		// a lighter claim.
+		{"mobilenet_v2_op13", 64, 8, 8, 64, false},
 		{"resnet18_op13", 4, 1, 2, 0, true},
 	} {
 		t.Run(tc.model, func(t *testing.T) {
@@ -401,9 +407,7 @@ func TestImageNetInt8(t *testing.T) {
 				cos, rel := cosine(ref, logits(t, folded, ins))
 				t.Logf("%s %s: logits cosine %.5f rel_l2 %.4f on %d other inputs; file %d of %d bytes = %.1f%%",
 					tc.model, spec, cos, rel, checks, r.bytes, r.float, 100*r.ratio())
-				if r.ratio() > 0.27 {
-					t.Errorf("%s: file %.1f%% of float > 27%%", spec, 100*r.ratio())
-				}
+				testutil.AtMost(t, spec+": file / float", r.ratio(), 0.27)
 				// ONNX Runtime with its graph optimizations off runs the Q/DQ ops
 				// as written, and its float convs round as the interpreter's
 				// (TestConvMatchesORT): the outputs must agree within rtol 1e-3
@@ -413,7 +417,7 @@ func TestImageNetInt8(t *testing.T) {
 				// AVX2, and its own requantization), reported for information.
 				exact, fused := ortAgreement(t, r.model, ins[0])
 				t.Logf("%s int8: ONNX Runtime vs interp: optimizations off (Q/DQ as written) %v; on (int8 kernels) %v", tc.model, exact, fused)
-				if exact.beyondRtol > 0 || exact.maxRel > 1e-3 {
+				if !exact.within(1e-3) {
 					t.Errorf("ONNX Runtime disagrees with the interpreter on the QDQ model: %v", exact)
 				}
 				return r, cos
@@ -423,20 +427,15 @@ func TestImageNetInt8(t *testing.T) {
 				spec += fmt.Sprintf(",min_cosine=%g", fallbackTarget)
 			}
 			r, cos := run(spec + ")")
-			// The acceptance bound is 0.99 at 64 calibration inputs
-			// (measured: mobilenet_v2 0.9901, resnet18 0.9998). The quick
-			// run (8 calibration inputs, 4 checks) measures 0.9900 too, but
-			// on random inputs mobilenet_v2 sits at the limit of per-tensor
-			// uint8 activations (float weights and int8 activations alone:
-			// about 0.9905), and a different conv summation order or check
-			// set moves it by ±0.001, so the quick run is held to 0.985.
-			minCos := 0.99
-			if !full && tc.model == "mobilenet_v2_op13" {
-				minCos = 0.985
-			}
-			if cos < minCos {
-				t.Errorf("cosine %.5f < %g", cos, minCos)
-			}
+			// The acceptance bound is 0.99 (measured at 64 calibration
+			// inputs and 8 checks: mobilenet_v2 0.99006, resnet18 0.99981;
+			// resnet18 at 4 and 2: 0.99982). On random inputs mobilenet_v2
+			// sits at the limit of per-tensor uint8 activations (float
+			// weights and int8 activations alone: about 0.9905). The AVX2
+			// and AVX-512 kernels give the same bits (the same FMA chains),
+			// so the figure does not move with the CPU; a kernel that sums
+			// in another order may move it by about ±0.001.
+			testutil.AtLeast(t, tc.model+" logits cosine", cos, 0.99)
 			if tc.withTarget {
 				fb := r.report.Fallback
 				if fb == nil || !fb.Reached || len(fb.Float) != 0 {
@@ -446,10 +445,9 @@ func TestImageNetInt8(t *testing.T) {
 			if fbCalib == 0 {
 				return
 			}
-			// The fallback: measured at full size 0.9901 → 0.9941 on the
-			// check inputs (0.9895 → 0.9935 on the calibration samples),
-			// 8 of 65 activations in float (blocks 0–3), file 26.7%. The
-			// quick run ranks on 4 samples only: it must still improve.
+			// The fallback: measured 0.99006 → 0.99405 on the check inputs
+			// (0.98952 → 0.99352 on the calibration samples), 8 of 65
+			// activations in float, file 26.7%.
 			fr, fcos := run(fmt.Sprintf("quantize(mode=int8,samples=%d,report=%d,min_cosine=%g)", fbCalib, report, fallbackTarget))
 			fb := fr.report.Fallback
 			if fb == nil {
@@ -457,15 +455,13 @@ func TestImageNetInt8(t *testing.T) {
 			}
 			t.Logf("fallback: calibration cosine %.5f → %.5f (target %g, reached %v), %d of %d activations in float, %.1fs: %+v",
 				fb.Before, fb.After, fb.Target, fb.Reached, len(fb.Float), fb.Quantized, fb.Seconds, fb.Float)
-			if len(fb.Float) == 0 || fb.After <= fb.Before {
+			if len(fb.Float) == 0 || !(fb.After > fb.Before) {
 				t.Errorf("fallback did nothing: %+v", fb)
 			}
-			if fcos <= cos {
+			if !(fcos > cos) {
 				t.Errorf("fallback: cosine on the check inputs %.5f, not above the default's %.5f", fcos, cos)
 			}
-			if full && fcos < fallbackMin {
-				t.Errorf("fallback: cosine %.5f < %g", fcos, fallbackMin)
-			}
+			testutil.AtLeast(t, "fallback: logits cosine", fcos, fallbackMin)
 		})
 	}
 }
@@ -490,7 +486,7 @@ func TestORTSemantics(t *testing.T) {
 			for i, in := range randomInputs(t, m, 3, 500) {
 				exact, fused := ortAgreement(t, r.model, in)
 				t.Logf("input %d: ONNX Runtime vs interp: optimizations off %v; on (int8 kernels) %v", i, exact, fused)
-				if exact.beyondRtol > 0 || exact.maxRel > 1e-5 {
+				if !exact.within(1e-5) {
 					t.Errorf("input %d: ONNX Runtime disagrees with the interpreter: %v (bound: 1e-5 of the output scale, rtol 1e-3)", i, exact)
 				}
 			}
@@ -681,8 +677,8 @@ func TestWeightModes(t *testing.T) {
 	for _, tc := range []struct {
 		mode     string
 		maxRatio float64
-		minCos   float64 // 0: reported only
-		maxRelL2 float64 // 0: reported only
+		minCos   float64 // 0: not bound (fp16 is bound by maxRelL2)
+		maxRelL2 float64 // 0: not bound
 	}{
 		{"int8-weights", 0.27, 0.99, 0},
 		{"int4", 0.20, 0.95, 0},   // measured 0.972 on one input
@@ -699,16 +695,14 @@ func TestWeightModes(t *testing.T) {
 			exact, fused := ortAgreement(t, r.model, ins[0])
 			t.Logf("resnet18 %s: file %d bytes = %.1f%% of float; logits cosine %.5f rel_l2 %.4g (%d inputs); ORT vs interp: optimizations off %v, on %v; opset %d",
 				tc.mode, r.bytes, 100*r.ratio(), cos, rel, checks, exact, fused, r.model.Opset(""))
-			if r.ratio() > tc.maxRatio {
-				t.Errorf("file %.1f%% of float > %.0f%%", 100*r.ratio(), 100*tc.maxRatio)
+			testutil.AtMost(t, "file / float", r.ratio(), tc.maxRatio)
+			if tc.minCos > 0 {
+				testutil.AtLeast(t, "cosine", cos, tc.minCos)
 			}
-			if tc.minCos > 0 && cos < tc.minCos {
-				t.Errorf("cosine %.5f < %g", cos, tc.minCos)
+			if tc.maxRelL2 > 0 {
+				testutil.AtMost(t, "relative L2 error", rel, tc.maxRelL2)
 			}
-			if tc.maxRelL2 > 0 && rel > tc.maxRelL2 {
-				t.Errorf("relative error %.3g > %g", rel, tc.maxRelL2)
-			}
-			if exact.maxRel > 1e-2 {
+			if !(exact.maxRel <= 1e-2) {
 				t.Errorf("ONNX Runtime disagrees with the interpreter: %v", exact)
 			}
 		})
@@ -719,7 +713,7 @@ func TestWeightModes(t *testing.T) {
 	base := accuracy(t, cnn, eval)
 	for _, tc := range []struct {
 		mode    string
-		maxDrop float64 // points; negative: reported only
+		maxDrop float64 // points
 	}{
 		{"int8-weights", 0.5}, {"int4", 2}, {"binary", 6}, {"fp16", 0.1}, // binary measured 4.75 points
 	} {
@@ -727,9 +721,7 @@ func TestWeightModes(t *testing.T) {
 			r := slim(t, cnn, cnnSize, fmt.Sprintf("default,quantize(mode=%s,report=0)", tc.mode))
 			acc := accuracy(t, r.model, eval)
 			t.Logf("mnist_cnn %s: accuracy %.4f (float %.4f, drop %+.2f points), file %.1f%% of float", tc.mode, acc, base, 100*(base-acc), 100*r.ratio())
-			if tc.maxDrop >= 0 && 100*(base-acc) > tc.maxDrop {
-				t.Errorf("accuracy drop %.2f points > %g", 100*(base-acc), tc.maxDrop)
-			}
+			testutil.AtMost(t, "accuracy drop (points)", 100*(base-acc), tc.maxDrop)
 		})
 	}
 }
@@ -851,7 +843,7 @@ func TestReduceRange(t *testing.T) {
 		exact, fused := ortAgreement(t, r.model, ins[0])
 		fusedCos[i] = fused.cosine
 		t.Logf("mobilenet_v2 int8 reduce_range=%v: cosine with float %.5f; ONNX Runtime vs interp: optimizations off %v; on (int8 kernels) %v", rr, cos, exact, fused)
-		if exact.beyondRtol > 0 || exact.maxRel > 1e-3 {
+		if !exact.within(1e-3) {
 			t.Errorf("reduce_range=%v: ONNX Runtime (optimizations off) disagrees with the interpreter: %v", rr, exact)
 		}
 		if rr {
@@ -861,10 +853,10 @@ func TestReduceRange(t *testing.T) {
 	if cpu.X86.HasAVX512VNNI || cpu.X86.HasAVXVNNI {
 		// VNNI adds u8·s8 products in 32 bits: nothing saturates, with or
 		// without reduce_range (measured 0.9987 and 0.9989 on a Zen 5).
-		if fusedCos[0] < 0.998 || fusedCos[1] < 0.998 {
+		if !(fusedCos[0] >= 0.998 && fusedCos[1] >= 0.998) {
 			t.Errorf("VNNI CPU: ONNX Runtime's int8 kernels vs interp: cosine %.5f without reduce_range, %.5f with; want both ≥ 0.998", fusedCos[0], fusedCos[1])
 		}
-	} else if fusedCos[1] < 0.998 || fusedCos[1] <= fusedCos[0] {
+	} else if !(fusedCos[1] >= 0.998 && fusedCos[1] > fusedCos[0]) {
 		t.Errorf("ONNX Runtime's int8 kernels vs interp: cosine %.5f with reduce_range, %.5f without; want ≥ 0.998 and better", fusedCos[1], fusedCos[0])
 	}
 }

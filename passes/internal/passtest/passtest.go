@@ -4,10 +4,11 @@ package passtest
 
 import (
 	"context"
-	"github.com/onnxslim/onnxslim/internal/testutil"
+	"fmt"
 	"math"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
@@ -64,8 +65,9 @@ func (b *Builder) Output(v *onnx.Value, t *onnx.Type) *onnx.Model {
 	return b.M
 }
 
-// Run applies spec and checks the outputs are unchanged on a sample input.
-func Run(t *testing.T, m *onnx.Model, spec string, x *interp.Tensor) *onnx.Model {
+// Run applies spec and checks every output is unchanged (type, shape and
+// values within 1e-4 + 1e-4·|x|) on a sample input.
+func Run(t testing.TB, m *onnx.Model, spec string, x *interp.Tensor) *onnx.Model {
 	t.Helper()
 	orig := m.Clone()
 	p, err := passes.Parse(spec)
@@ -75,26 +77,60 @@ func Run(t *testing.T, m *onnx.Model, spec string, x *interp.Tensor) *onnx.Model
 	if _, err := p.Run(context.Background(), m, passes.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	want := Eval(t, orig, x)
-	got := Eval(t, m, x)
-	if msg := testutil.Mismatch(got, want, 1e-4, 1e-4, -1); msg != "" {
-		t.Fatalf("after %s: %s", spec, msg)
-	}
+	want := EvalAll(t, orig, map[string]*interp.Tensor{"x": x})
+	got := EvalAll(t, m, map[string]*interp.Tensor{"x": x})
+	Same(t, "after "+spec, got, want, 1e-4, 1e-4, -1)
 	return m
 }
 
+// Same fails t for every output of got that Mismatch finds apart from want.
+func Same(t testing.TB, what string, got, want []*interp.Tensor, atol, rtol, relL2 float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d outputs, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		if msg := Mismatch(got[i], want[i], atol, rtol, relL2); msg != "" {
+			t.Errorf("%s: output %d: %s", what, i, msg)
+		}
+	}
+}
+
+// Mismatch is testutil.MismatchTensor for the interpreter's tensors: type,
+// shape and values; "" when they agree.
+func Mismatch(got, want *interp.Tensor, atol, rtol, relL2 float64) string {
+	if got == nil || want == nil {
+		return fmt.Sprintf("%v, want %v", got, want)
+	}
+	g, err := interp.ToONNX("got", got)
+	if err != nil {
+		return err.Error()
+	}
+	w, err := interp.ToONNX("want", want)
+	if err != nil {
+		return err.Error()
+	}
+	return testutil.MismatchTensor(g, w, atol, rtol, relL2)
+}
+
 // Eval runs m on x and returns its first output.
-func Eval(t *testing.T, m *onnx.Model, x *interp.Tensor) []float32 {
+func Eval(t testing.TB, m *onnx.Model, x *interp.Tensor) []float32 {
+	t.Helper()
+	return EvalAll(t, m, map[string]*interp.Tensor{"x": x})[0].Floats()
+}
+
+// EvalAll runs m on feeds and returns its outputs.
+func EvalAll(t testing.TB, m *onnx.Model, feeds map[string]*interp.Tensor) []*interp.Tensor {
 	t.Helper()
 	s, err := interp.NewSession(m, interp.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := s.Run(map[string]*interp.Tensor{"x": x})
+	out, err := s.Run(feeds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out[0].Floats()
+	return out
 }
 
 // Ops is the op histogram of the main graph.
