@@ -12,6 +12,7 @@ import (
 	"container/heap"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
@@ -37,11 +38,15 @@ func init() {
 				Doc: "what ratio is a fraction of: the whole model, or the layers that may be split (after only and exclude)"},
 			{Name: "min_rank", Kind: passes.OptInt, Default: "1", Doc: "no layer is split below this rank"},
 			{Name: "min_saving", Kind: passes.OptFloat, Default: "0.25",
-				Doc: "a layer is split only if that saves at least this fraction of its weights and FLOPs (two thin layers are slower than their FLOPs say; 0: any saving)"},
+				Doc: "cost rule: a layer is split only if that saves at least this fraction of its weights and FLOPs (two thin layers run slower than their FLOPs say)"},
+			{Name: "allow_slower", Kind: passes.OptBool, Default: "false",
+				Doc: "drop the cost rule: split wherever weights and FLOPs shrink at all, even if the model may run slower"},
 			{Name: "conv", Kind: passes.OptEnum, Default: "channel", Enum: []string{"channel", "spatial"},
 				Doc: "channel: k×k conv to r channels then 1×1; spatial: k×1 conv to r channels then 1×k (Jaderberg)"},
-			{Name: "exclude", Kind: passes.OptList, Default: "", Doc: "node names or op types left whole"},
-			{Name: "only", Kind: passes.OptList, Default: "", Doc: "if given, only these node names or op types are split"},
+			{Name: "exclude", Kind: passes.OptList, Default: "", Doc: "node names or op types left whole; * matches any characters (exclude=*attn*)"},
+			{Name: "only", Kind: passes.OptList, Default: "", Doc: "if given, only these node names or op types are split; * matches any characters (only=[*linear*])"},
+			{Name: "ranks", Kind: passes.OptList, Default: "",
+				Doc: "fixed ranks NAME:R (NAME a node name or pattern, as only): those layers at those ranks, no others (instead of energy or ratio; min_saving does not apply)"},
 			{Name: "calib", Kind: passes.OptString, Default: "", Doc: "calibration data folder for method=data (empty: the CLI's --inputs, else seeded random inputs)"},
 			{Name: "samples", Kind: passes.OptInt, Default: "0", Doc: "max calibration samples (0: the whole folder, or 64 seeded random inputs)"},
 			{Name: "ridge", Kind: passes.OptFloat, Default: "0.01", Doc: "added to the covariance's diagonal, relative to its mean, before the Cholesky factorisation"},
@@ -63,9 +68,42 @@ type config struct {
 	energy, ratio, minSaving    float64
 	ridge                       float64
 	minRank, samples, report    int
-	compare                     bool
+	compare, allowSlower        bool
 	svd                         svdMode
-	exclude, only               map[string]bool
+	exclude, only               []string
+	ranks                       []fixedRank
+}
+
+// fixedRank is one entry of the ranks option.
+type fixedRank struct {
+	pattern string
+	rank    int
+}
+
+func parseRanks(list []string) ([]fixedRank, error) {
+	var out []fixedRank
+	for _, e := range list {
+		i := strings.LastIndexByte(e, ':')
+		if i <= 0 {
+			return nil, fmt.Errorf("ranks: %q is not NAME:RANK", e)
+		}
+		r, err := strconv.Atoi(e[i+1:])
+		if err != nil || r < 1 {
+			return nil, fmt.Errorf("ranks: %q: the rank must be a whole number ≥ 1", e)
+		}
+		out = append(out, fixedRank{pattern: e[:i], rank: r})
+	}
+	return out, nil
+}
+
+// fixed is the rank that the ranks option gives n (0: none).
+func (cfg *config) fixed(n *onnx.Node) int {
+	for _, f := range cfg.ranks {
+		if globMatch(f.pattern, n.Name) {
+			return f.rank
+		}
+	}
+	return 0
 }
 
 func parseConfig(o passes.Values) (*config, error) {
@@ -73,8 +111,8 @@ func parseConfig(o passes.Values) (*config, error) {
 		method: o.String("method"), conv: o.String("conv"), budget: o.String("budget"), calib: o.String("calib"), scope: o.String("scope"),
 		energy: o.Float("energy"), ratio: o.Float("ratio"), minSaving: o.Float("min_saving"), ridge: o.Float("ridge"),
 		minRank: int(o.Int("min_rank")), samples: int(o.Int("samples")), report: int(o.Int("report")),
-		compare: o.Bool("compare"), svd: svdMode(o.String("svd")),
-		exclude: set(o.List("exclude")), only: set(o.List("only")),
+		compare: o.Bool("compare"), allowSlower: o.Bool("allow_slower"), svd: svdMode(o.String("svd")),
+		exclude: o.List("exclude"), only: o.List("only"),
 	}
 	switch {
 	case !(cfg.energy > 0 && cfg.energy <= 1):
@@ -90,15 +128,50 @@ func parseConfig(o passes.Values) (*config, error) {
 	case cfg.samples < 0:
 		return nil, fmt.Errorf("samples=%d: must be ≥ 0", cfg.samples)
 	}
+	if cfg.allowSlower {
+		cfg.minSaving = 0
+	}
+	var err error
+	if cfg.ranks, err = parseRanks(o.List("ranks")); err != nil {
+		return nil, err
+	}
+	if len(cfg.ranks) > 0 && cfg.ratio > 0 {
+		return nil, fmt.Errorf("ranks and ratio=%g: give one of them", cfg.ratio)
+	}
 	return cfg, nil
 }
 
-func set(xs []string) map[string]bool {
-	m := map[string]bool{}
-	for _, x := range xs {
-		m[x] = true
+// selects reports whether n is named by a list entry: its op type or its
+// name, exactly or as a pattern where * matches any run of characters.
+func selects(list []string, n *onnx.Node) bool {
+	for _, p := range list {
+		if p == n.OpType || globMatch(p, n.Name) {
+			return true
+		}
 	}
-	return m
+	return false
+}
+
+// globMatch matches s against p, where * stands for any characters ('/'
+// included, unlike path.Match: node names are paths).
+func globMatch(p, s string) bool {
+	parts := strings.Split(p, "*")
+	if len(parts) == 1 {
+		return p == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, mid := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, mid)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(mid):]
+	}
+	return len(s) >= len(last) && strings.HasSuffix(s, last)
 }
 
 // candidate is a layer with its spectra and the rank chosen.
@@ -131,7 +204,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	rep := &Report{Method: cfg.method, Conv: cfg.conv, Budget: cfg.budget, Layers: []Layer{}}
 	if cfg.ratio > 0 {
 		rep.Ratio = cfg.ratio
-	} else {
+	} else if len(cfg.ranks) == 0 {
 		rep.Energy = cfg.energy
 	}
 	var orig *onnx.Model
@@ -140,10 +213,13 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	}
 	var cands []*candidate
 	for _, n := range m.Graph.Nodes {
-		if !cfg.only[n.OpType] && !cfg.only[n.Name] && len(cfg.only) > 0 {
+		if len(cfg.only) > 0 && !selects(cfg.only, n) {
 			continue
 		}
-		if cfg.exclude[n.OpType] || cfg.exclude[n.Name] {
+		if selects(cfg.exclude, n) {
+			continue
+		}
+		if len(cfg.ranks) > 0 && cfg.fixed(n) == 0 {
 			continue
 		}
 		l, why := recognize(n, cfg.conv)
@@ -155,10 +231,16 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 			continue
 		}
 		cd := &candidate{layer: l}
-		cd.rmax = cd.maxRank(cfg.minSaving)
+		saving := cfg.minSaving
+		if len(cfg.ranks) > 0 {
+			saving = 0 // the user chose the rank: only "smaller and cheaper" holds
+		}
+		cd.rmax = cd.maxRank(saving)
 		if cd.rmax < cfg.minRank {
-			rep.Skipped = append(rep.Skipped, Skip{Node: l.name(), Op: l.op,
-				Reason: fmt.Sprintf("a %d×%d matrix: no rank ≥ min_rank=%d saves %.0f%% of its weights and FLOPs", l.rows, l.cols, cfg.minRank, 100*max(cfg.minSaving, 0))})
+			sk := Skip{Node: l.name(), Op: l.op,
+				Reason: fmt.Sprintf("a %d×%d matrix: no rank ≥ min_rank=%d saves %.0f%% of its weights and FLOPs", l.rows, l.cols, cfg.minRank, 100*max(cfg.minSaving, 0))}
+			rep.Skipped = append(rep.Skipped, sk)
+			c.Logf("%s %s: skipped: %s", sk.Op, sk.Node, sk.Reason)
 			continue
 		}
 		cands = append(cands, cd)
@@ -195,17 +277,29 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	if err := factorizeAll(c, cands, cfg); err != nil {
 		return 0, err
 	}
-	if cfg.ratio > 0 {
+	switch {
+	case len(cfg.ranks) > 0:
+		for _, cd := range cands {
+			r := cfg.fixed(cd.node)
+			if r > cd.rmax {
+				cd.note = fmt.Sprintf("ranks: rank %d > %d, the largest at which two layers are smaller and cheaper than one", r, cd.rmax)
+				c.Logf("%s %s: left whole: %s", cd.op, cd.name(), cd.note)
+				continue
+			}
+			cd.rank = r
+		}
+	case cfg.ratio > 0:
 		if err := allocate(m, cands, cfg); err != nil {
 			return 0, err
 		}
-	} else {
+	default:
 		for _, cd := range cands {
 			s := cd.spec(cfg.method)
 			r, ok := s.rankFor(cfg.energy)
 			r = max(r, cfg.minRank)
 			if !ok || r > cd.rmax {
-				cd.note = fmt.Sprintf("energy=%g needs rank %s > %d, the largest that saves %.0f%%", cfg.energy, rankText(r, ok), cd.rmax, 100*cfg.minSaving)
+				cd.note = fmt.Sprintf("energy=%g needs rank %s > %d, the largest that saves %.0f%% (min_saving; allow_slower=true drops that rule)", cfg.energy, rankText(r, ok), cd.rmax, 100*cfg.minSaving)
+				c.Logf("%s %s: left whole: %s", cd.op, cd.name(), cd.note)
 				continue
 			}
 			cd.rank = r
