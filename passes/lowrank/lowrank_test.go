@@ -18,7 +18,6 @@ import (
 	"github.com/onnxslim/onnxslim/passes"
 	"github.com/onnxslim/onnxslim/passes/internal/passtest"
 	"github.com/onnxslim/onnxslim/passes/lowrank"
-	"github.com/onnxslim/onnxslim/verify"
 )
 
 // lowRank is a rows×cols matrix of rank r, row-major.
@@ -324,34 +323,14 @@ func TestBadOptions(t *testing.T) {
 // half its parameters, data-aware, loses at most half a point of top-1.
 func TestMNISTMLPHalfParams(t *testing.T) {
 	models := testdata.Models(t)
-	data := testdata.Dir(t, "models/mnist-data")
-	m, err := onnx.Load(filepath.Join(models, "mnist_mlp_op13_dynbatch", "model.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc := func(m *onnx.Model) float64 {
-		r, err := dataset.Open(filepath.Join(data, "mlp-eval"), m.Graph.Inputs, dataset.Options{BatchSize: 500})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		a, err := verify.Evaluate(m, r, verify.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a.Top1
-	}
-	base := acc(m)
+	data := filepath.Join(models, "mnist-data")
+	m := loadModel(t, filepath.Join(models, "mnist_mlp_op13_dynbatch", "model.onnx"))
+	base := top1(t, m, filepath.Join(data, "mlp-eval"))
 	params := stats.Params(m)
-	p, err := passes.Parse("lowrank(ratio=0.5,method=data,calib=" + filepath.Join(data, "mlp-calib") + ")")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Run(context.Background(), m, passes.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	after := acc(m)
-	t.Logf("params %d → %d, top-1 %.4f → %.4f", params, stats.Params(m), base, after)
+	rep, _ := runSpec(t, m, "lowrank(ratio=0.5,method=data,calib="+filepath.Join(data, "mlp-calib")+")")
+	after := top1(t, m, filepath.Join(data, "mlp-eval"))
+	t.Logf("MNIST MLP: params %d → %d (%.3f), top-1 %.4f → %.4f (drop %.2f pt), %d layers split",
+		params, stats.Params(m), float64(stats.Params(m))/float64(params), base, after, 100*(base-after), splitCount(rep))
 	testutil.AtMost(t, "parameters after / before", float64(stats.Params(m))/float64(params), 0.5)
 	testutil.AtLeast(t, "float top-1 (README: 0.948)", base, 0.945)
 	testutil.AtMost(t, "top-1 drop", base-after, 0.005)
