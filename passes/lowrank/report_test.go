@@ -367,6 +367,11 @@ func dataVsPlain(t *testing.T, m *onnx.Model, spec string, heldN int) {
 		fmt.Fprintf(&b, "| model output %s, plain SVD's own allocation of the budget | | %.4f | |\n", o.Name, own.outErr[i])
 	}
 	t.Log(b.String())
+	path := filepath.Join(t.TempDir(), "data.onnx")
+	if err := onnx.Save(data.m, path, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ortMatches(t, "data-aware split model", path, writeInputs(t, m, ins[0]), runAll(t, data.m, nil, ins[:1])[0])
 	for _, l := range split {
 		testutil.AtMost(t, "data-aware output error of "+l+" minus plain's", errData[l]-errPlain[l], -1e-6)
 	}
@@ -490,10 +495,7 @@ func TestResNet18Energy(t *testing.T) {
 	if err := onnx.Save(m, orig, onnx.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	inputs := filepath.Join(tmp, "inputs")
-	if err := dataset.WritePB(inputs, "input", []string{m.Graph.Inputs[0].Name}, []*interp.Tensor{ins[0][m.Graph.Inputs[0].Name]}); err != nil {
-		t.Fatal(err)
-	}
+	inputs := writeInputs(t, m, ins[0])
 	type variant struct {
 		name, spec string
 		path       string
@@ -524,15 +526,7 @@ func TestResNet18Energy(t *testing.T) {
 			t.Fatal(err)
 		}
 		paths = append(paths, v.path)
-		// ONNX Runtime runs the written file with the interpreter's outputs.
-		want := got[0][0].Floats()
-		gotORT, err := ort.Run(t, v.path, inputs)[0].AsFloat32()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if msg := testutil.Mismatch(gotORT, want, 1e-4, 1e-3, 1e-5); msg != "" {
-			t.Errorf("%s: ONNX Runtime against the interpreter: %s", v.name, msg)
-		}
+		ortMatches(t, v.name, v.path, inputs, got[0])
 	}
 	ms, best := latencies(t, paths, inputs, 16, 5)
 	var b strings.Builder
@@ -551,4 +545,41 @@ func median(x []float64) float64 {
 	s := slices.Clone(x)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// ortMatches runs the model file in ONNX Runtime on the input_N.pb files of
+// inputs and compares every output with the interpreter's (want).
+func ortMatches(t *testing.T, what, path, inputs string, want []*interp.Tensor) {
+	t.Helper()
+	outs := ort.Run(t, path, inputs)
+	if len(outs) != len(want) {
+		t.Fatalf("%s: ONNX Runtime gave %d outputs, the interpreter %d", what, len(outs), len(want))
+	}
+	for i, o := range outs {
+		got, err := o.AsFloat32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg := testutil.Mismatch(got, want[i].Floats(), 1e-4, 1e-3, 1e-5); msg != "" {
+			t.Errorf("%s: output %d: ONNX Runtime against the interpreter: %s", what, i, msg)
+		}
+	}
+}
+
+// writeInputs writes one input set as input_N.pb files in the model's input order.
+func writeInputs(t *testing.T, m *onnx.Model, in map[string]*interp.Tensor) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "inputs")
+	var names []string
+	var ts []*interp.Tensor
+	for _, v := range m.Graph.Inputs {
+		if !v.IsConst() {
+			names = append(names, v.Name)
+			ts = append(ts, in[v.Name])
+		}
+	}
+	if err := dataset.WritePB(dir, "input", names, ts); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
