@@ -103,6 +103,9 @@ func recognize(n *onnx.Node, conv string) (*layer, string) {
 	}
 	wv := n.Input(1)
 	t := passes.ConstTensor(wv)
+	if t == nil && wv != nil && wv.Const != nil && wv.IsGraphInput() {
+		return nil, "the weight is a graph input whose initializer is only a default (it can be overridden at run time)"
+	}
 	if t == nil {
 		return nil, "the weight (input 1) is not a constant"
 	}

@@ -46,7 +46,7 @@ func init() {
 			{Name: "exclude", Kind: passes.OptList, Default: "", Doc: "node names or op types left whole; * matches any characters (exclude=*attn*)"},
 			{Name: "only", Kind: passes.OptList, Default: "", Doc: "if given, only these node names or op types are split; * matches any characters (only=[*linear*])"},
 			{Name: "ranks", Kind: passes.OptList, Default: "",
-				Doc: "fixed ranks NAME:R (NAME a node name or pattern, as only): those layers at those ranks, no others (instead of energy or ratio; min_saving does not apply)"},
+				Doc: "fixed ranks NAME:R (NAME a node name, pattern or op type, as in only; the first match counts): those layers at those ranks, no others (instead of energy or ratio; min_saving does not apply)"},
 			{Name: "calib", Kind: passes.OptString, Default: "", Doc: "calibration data folder for method=data (empty: the CLI's --inputs, else seeded random inputs)"},
 			{Name: "samples", Kind: passes.OptInt, Default: "0", Doc: "max calibration samples (0: the whole folder, or 64 seeded random inputs)"},
 			{Name: "ridge", Kind: passes.OptFloat, Default: "0.01", Doc: "added to the covariance's diagonal, relative to its mean, before the Cholesky factorisation"},
@@ -99,7 +99,7 @@ func parseRanks(list []string) ([]fixedRank, error) {
 // fixed is the rank that the ranks option gives n (0: none).
 func (cfg *config) fixed(n *onnx.Node) int {
 	for _, f := range cfg.ranks {
-		if globMatch(f.pattern, n.Name) {
+		if f.pattern == n.OpType || globMatch(f.pattern, n.Name) {
 			return f.rank
 		}
 	}

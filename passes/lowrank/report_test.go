@@ -583,3 +583,60 @@ func writeInputs(t *testing.T, m *onnx.Model, in map[string]*interp.Tensor) stri
 	}
 	return dir
 }
+
+// TestMNISTCNNOptionsInORT: on a trained CNN, each way of choosing ranks
+// and of splitting convs writes a model that ONNX Runtime runs with the
+// interpreter's outputs, at truncated ranks; a FLOPs budget holds.
+func TestMNISTCNNOptionsInORT(t *testing.T) {
+	models := testdata.Models(t)
+	path := filepath.Join(models, "mnist_cnn_op13", "model.onnx")
+	for _, c := range []struct {
+		spec      string
+		flopRatio float64 // the model's FLOPs after / before must be at most this (0: not checked)
+		ranks     []int   // the ranks of the layers split, in graph order (nil: not checked)
+	}{
+		{"default,lowrank(ratio=0.6,budget=flops,allow_slower=true)", 0.6, nil},
+		{"default,lowrank(energy=0.8,conv=spatial,allow_slower=true)", 0, nil},
+		{"default,lowrank(method=data,energy=0.9,svd=randomized,min_saving=0)", 0, nil},
+		{"default,lowrank(ranks=[Conv:4,*fc1*:8],svd=exact)", 0, []int{4, 4, 8}},
+	} {
+		t.Run(c.spec, func(t *testing.T) {
+			m := loadModel(t, path)
+			runSpec(t, m, "default")
+			f0, ok := stats.FLOPs(m, stats.DeclaredShape)
+			if !ok {
+				t.Fatal("FLOPs unknown")
+			}
+			rep, _ := runSpec(t, m, strings.TrimPrefix(c.spec, "default,"))
+			if splitCount(rep) == 0 {
+				t.Fatalf("nothing split: %+v", rep)
+			}
+			if c.ranks != nil {
+				var got []int
+				for _, l := range rep.Layers {
+					if l.Split {
+						got = append(got, l.Rank)
+					}
+				}
+				if !slices.Equal(got, c.ranks) {
+					t.Errorf("ranks %v, want %v", got, c.ranks)
+				}
+			}
+			if c.flopRatio > 0 {
+				r := float64(f0-(rep.FLOPsBefore-rep.FLOPsAfter)) / float64(f0)
+				t.Logf("FLOPs %d → %.3f of it", f0, r)
+				testutil.AtMost(t, "FLOPs after / before", r, c.flopRatio)
+			}
+			if rep.Output == nil {
+				t.Fatal("no output comparison in the report")
+			}
+			t.Logf("%d layers split, output cosine %.4f", splitCount(rep), rep.Output.Cosine)
+			ins := heldOut(t, m, 1)
+			out := filepath.Join(t.TempDir(), "split.onnx")
+			if err := onnx.Save(m, out, onnx.SaveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			ortMatches(t, c.spec, out, writeInputs(t, m, ins[0]), runAll(t, m, nil, ins)[0])
+		})
+	}
+}
