@@ -640,3 +640,42 @@ func TestMNISTCNNOptionsInORT(t *testing.T) {
 		})
 	}
 }
+
+// TestTransformerRidgeAndSamples: how the data-aware split of
+// transformer_op14's feed-forward MatMuls (all at rank 102, half their
+// weights) depends on the ridge and on the calibration size, measured on
+// held-out inputs: mean layer output error and the logits' error. The
+// default ridge (0.01) must be within 2% of the best ridge tried.
+func TestTransformerRidgeAndSamples(t *testing.T) {
+	needReport(t)
+	m := loadModel(t, filepath.Join(testdata.Models(t), "transformer_op14", "model.onnx"))
+	runSpec(t, m, "default")
+	ins := heldOut(t, m, 8)
+	ref := runAll(t, m, nil, ins)
+	const fixed = "ranks=[*linear1/MatMul:102,*linear2/MatMul:102]"
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n| %s | mean layer output error | logits rel. L2 |\n|---|---:|---:|\n", fixed)
+	mean := map[string]float64{}
+	for _, o := range []string{"method=svd", "method=data", "method=data,ridge=0.0001", "method=data,ridge=1", "method=data,samples=4", "method=data,samples=16"} {
+		c := m.Clone()
+		rep, _ := runSpec(t, c, "lowrank("+o+","+fixed+")")
+		var names []string
+		for _, l := range rep.Layers {
+			if l.Split {
+				names = append(names, l.Node)
+			}
+		}
+		if len(names) != 8 {
+			t.Fatalf("%s: %d layers split, want 8", o, len(names))
+		}
+		var s float64
+		for _, e := range layerErrs(t, m, c, names, ins) {
+			s += e
+		}
+		mean[o] = s / float64(len(names))
+		fmt.Fprintf(&b, "| %s | %.4f | %.4f |\n", o, mean[o], outputErr(ref, runAll(t, c, nil, ins))[0])
+	}
+	t.Log(b.String())
+	best := min(mean["method=data"], mean["method=data,ridge=0.0001"], mean["method=data,ridge=1"])
+	testutil.AtMost(t, "default ridge's mean layer error / the best ridge's", mean["method=data"]/best, 1.02)
+}
