@@ -15,7 +15,7 @@ import (
 // (energy outside (0,1], a ratio that no split can reach, a malformed
 // ranks entry) exit 1 with one line naming the option, and write no file;
 // a weight that is not a constant is a logged skip; a good run writes a
-// model whose --json details hold a row per layer.
+// model whose --json details and --report markdown hold a row per layer.
 func TestLowrankCLI(t *testing.T) {
 	in := filepath.Join(testdata.Models(t), "mnist_mlp_op13", "model.onnx")
 	for _, c := range []struct{ spec, want string }{
@@ -66,9 +66,19 @@ func TestLowrankCLI(t *testing.T) {
 	t.Run("report rows", func(t *testing.T) {
 		dir := t.TempDir()
 		js := filepath.Join(dir, "r.json")
-		code, _, stderr := runCLI(t, in, "-o", filepath.Join(dir, "out.onnx"), "--passes", "lowrank(ratio=0.5,method=data,compare=true)", "--json", js)
+		md := filepath.Join(dir, "r.md")
+		code, _, stderr := runCLI(t, in, "-o", filepath.Join(dir, "out.onnx"), "--passes", "lowrank(ratio=0.5,method=data,compare=true)", "--json", js, "--report", md)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		mdText, err := os.ReadFile(md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"## lowrank", "| layer | op | weight | rank |", "| `/fc1/Gemm` | Gemm | [256 784] |"} {
+			if !strings.Contains(string(mdText), want) {
+				t.Errorf("--report lacks %q:\n%s", want, mdText)
+			}
 		}
 		b, err := os.ReadFile(js)
 		if err != nil {

@@ -1,6 +1,10 @@
 package lowrank
 
-import "math"
+import (
+	"fmt"
+	"math"
+	"strings"
+)
 
 // Report is what lowrank did, per layer; the pass hands it to
 // passes.Context.Detail (the CLI's --json) and logs a summary.
@@ -75,3 +79,45 @@ func fptr(x float64) *float64 {
 }
 
 func sqrt(x float64) float64 { return math.Sqrt(max(x, 0)) }
+
+// Markdown is the report as markdown tables for the CLI's --report: one
+// row per candidate layer, then the skipped nodes.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	choice := fmt.Sprintf("energy=%g", r.Energy)
+	if r.Ratio > 0 {
+		choice = fmt.Sprintf("ratio=%g of %s", r.Ratio, r.Budget)
+	} else if r.Energy == 0 {
+		choice = "fixed ranks"
+	}
+	fmt.Fprintf(&b, "method=%s, conv=%s, %s", r.Method, r.Conv, choice)
+	if r.Calibration != "" {
+		fmt.Fprintf(&b, ", calibrated on %s", r.Calibration)
+	}
+	fmt.Fprintf(&b, ". Weights %d → %d, FLOPs %d → %d", r.ParamsBefore, r.ParamsAfter, r.FLOPsBefore, r.FLOPsAfter)
+	if r.Output != nil {
+		fmt.Fprintf(&b, "; graph outputs on %d samples: cosine %.5f, relative L2 %.4g", r.Output.Samples, r.Output.Cosine, r.Output.RelL2)
+	}
+	b.WriteString(".\n\n| layer | op | weight | rank | energy kept | weights | FLOPs | output error svd | output error data | note |\n|---|---|---|---:|---:|---:|---:|---:|---:|---|\n")
+	opt := func(x *float64) string {
+		if x == nil {
+			return ""
+		}
+		return fmt.Sprintf("%.4f", *x)
+	}
+	for _, l := range r.Layers {
+		rank := "whole"
+		if l.Split {
+			rank = fmt.Sprintf("%d / %d", l.Rank, l.FullRank)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %v | %s | %.3f | %d → %d | %d → %d | %s | %s | %s |\n", l.Node, l.Op, l.Weight, rank, l.Energy,
+			l.ParamsBefore, l.ParamsAfter, l.FLOPsBefore, l.FLOPsAfter, opt(l.ErrSVD), opt(l.ErrData), l.Note)
+	}
+	if len(r.Skipped) > 0 {
+		b.WriteString("\n| skipped | op | why |\n|---|---|---|\n")
+		for _, s := range r.Skipped {
+			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", s.Node, s.Op, s.Reason)
+		}
+	}
+	return b.String()
+}
