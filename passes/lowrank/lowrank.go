@@ -246,7 +246,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 		cands = append(cands, cd)
 	}
 	if len(cands) == 0 && cfg.ratio > 0 {
-		return 0, fmt.Errorf("ratio=%g is out of reach: no layer can be split (%d skipped: see the log)", cfg.ratio, len(rep.Skipped))
+		return 0, fmt.Errorf("ratio=%g is out of reach: no layer can be split (%d skipped: see the log; min_saving=%g)", cfg.ratio, len(rep.Skipped), cfg.minSaving)
 	}
 	if len(cands) == 0 {
 		c.Logf("no layer to split")
@@ -539,8 +539,8 @@ func allocate(m *onnx.Model, cands []*candidate, cfg *config) error {
 		most += cost(cd, 0) - cost(cd, cfg.minRank)
 	}
 	if most < need {
-		return fmt.Errorf("ratio=%g is out of reach: the %s has %d %s and splitting every eligible layer (%d) at min_rank=%d leaves %d (%.3f of it)",
-			cfg.ratio, cfg.scope, total, cfg.budget, len(cands), cfg.minRank, total-most, float64(total-most)/float64(total))
+		return fmt.Errorf("ratio=%g is out of reach: the %s has %d %s and splitting every eligible layer (%d, those where a split saves min_saving=%g) at min_rank=%d leaves %d (%.3f of it)",
+			cfg.ratio, cfg.scope, total, cfg.budget, len(cands), cfg.minSaving, cfg.minRank, total-most, float64(total-most)/float64(total))
 	}
 	relErr := func(cd *candidate, r int) float64 {
 		s := cd.spec(cfg.method)
