@@ -231,6 +231,11 @@ func TestSplitAtFullRankIsExact(t *testing.T) {
 			if msg := testutil.Mismatch(got, want, 1e-4, 1e-4, 1e-5); msg != "" {
 				t.Fatalf("interpreter: %s", msg)
 			}
+			if strings.HasSuffix(c.name, "/data") {
+				// The same nodes and attributes as the plain case's, other
+				// weights: the plain case's ORT run covers the structure.
+				return
+			}
 			t.Run("ort", func(t *testing.T) {
 				if m.Opset("") < 7 {
 					t.Skip("ONNX Runtime has no kernels for opset < 7 (Gemm-6): the original does not run there either")
