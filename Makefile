@@ -146,7 +146,7 @@ quant-report: ort
 # Runtime's single-thread latency, one conv's break-even saving in ORT, the
 # randomized SVD against the exact one
 # (error and time), data-aware's sensitivity to the ridge and the calibration
-# size. About 8 minutes on 2 cores.
+# size. About 8-10 minutes on 2 cores.
 .PHONY: lowrank-report
 lowrank-report: ort real-models
 	ONNXSLIM_REAL_MODELS=$(REAL_MODELS) ONNXSLIM_LOWRANK_REPORT=1 $(GO) test ./passes/lowrank -v -count=1 -timeout 30m \
