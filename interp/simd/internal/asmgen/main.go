@@ -64,6 +64,9 @@ func main() {
 	evens()
 	float16Sat()
 	blockQuantI4()
+	gemmU8I8AVX2()
+	packU8x4()
+	i32ScaleShiftClip()
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
 	for m := 1; m <= 6; m++ {
@@ -73,6 +76,7 @@ func main() {
 	gemmKernel512x12x16()
 	dwTaps("dwTapsAVX512", true)
 	sumTaps("sumTapsAVX512", true)
+	gemmU8I8VNNI()
 	Generate()
 }
 
