@@ -1,0 +1,193 @@
+package prune
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+)
+
+// maxGramCols bounds a layer's reduction length K for which the pass keeps
+// three (K+1)² Gram matrices (3·2305²·8 B ≈ 128 MB); longer layers are
+// pruned without refit or output-error figures, and the report says so.
+const maxGramCols = 2304
+
+// maxRefitWork bounds the Cholesky work of one layer's refit (Σ |S|³/3 over
+// the distinct kept sets S), ~20 s of one core.
+const maxRefitWork = 2e10
+
+// fit is the outcome of refitting one group of rows.
+type fit struct {
+	errBefore, errAfter, norm float64 // Σ squared output errors and Σ ||y||², over the group's rows
+	refit                     bool
+}
+
+// refitRows refits rows of one Gram group. theta0 holds each row's float
+// weights and bias (K+1 values); kept lists each row's kept columns (sorted,
+// bias excluded). With solve false only the errors of the masked rows are
+// measured. It returns the new rows (pruned columns 0, the bias solved when
+// solveBias) and the errors.
+func refitRows(g *gram, theta0 [][]float64, kept [][]int, solve, solveBias bool, ridge float64) ([][]float64, fit, error) {
+	k := g.n - 1
+	r := len(theta0)
+	masked := make([][]float64, r)
+	for o := range theta0 {
+		masked[o] = make([]float64, g.n)
+		for _, c := range kept[o] {
+			masked[o][c] = theta0[o][c]
+		}
+		masked[o][k] = theta0[o][k]
+	}
+	// C·θ₀ for every row (the right-hand sides) and the masked errors.
+	ct := mulRows(g.c, theta0)
+	var res fit
+	for o := range theta0 {
+		res.norm += quadF(g, theta0[o])
+		res.errBefore += rowError(g, masked[o], ct[o], theta0[o])
+	}
+	if !solve {
+		res.errAfter = res.errBefore
+		return masked, res, nil
+	}
+	out := make([][]float64, r)
+	var (
+		chol     mat.Cholesky
+		lastCols []int
+		lambda   float64
+	)
+	for o := range theta0 {
+		cols := append([]int(nil), kept[o]...)
+		if solveBias {
+			cols = append(cols, k)
+		}
+		if len(cols) == 0 {
+			out[o] = masked[o]
+			continue
+		}
+		if !slices.Equal(cols, lastCols) {
+			var err error
+			if lambda, err = factorize(&chol, g, cols, solveBias, ridge); err != nil {
+				return nil, res, err
+			}
+			lastCols = cols
+		}
+		b := mat.NewVecDense(len(cols), nil)
+		for i, c := range cols {
+			// The ridge pulls toward the float weights, not toward 0: with
+			// fewer calibration rows than columns (a Gemm sees one row per
+			// sample) the refit stays near the original instead of fitting
+			// the calibration set alone.
+			v := ct[o][c]
+			if c < k {
+				v += lambda * theta0[o][c]
+			}
+			if !solveBias { // the bias stays as it is: move its term to the right
+				v -= g.H(c, k) * theta0[o][k]
+			}
+			b.SetVec(i, v)
+		}
+		var x mat.VecDense
+		if err := chol.SolveVecTo(&x, b); err != nil {
+			return nil, res, fmt.Errorf("least squares: %w", err)
+		}
+		row := make([]float64, g.n)
+		row[k] = theta0[o][k]
+		for i, c := range cols {
+			row[c] = x.AtVec(i)
+		}
+		out[o] = row
+		res.errAfter += rowError(g, row, ct[o], theta0[o])
+	}
+	// A refit that does not lower the error (ill-conditioned data) is not kept.
+	if !(res.errAfter < res.errBefore) {
+		res.errAfter = res.errBefore
+		return masked, res, nil
+	}
+	res.refit = true
+	return out, res, nil
+}
+
+// factorize builds H[S,S] + λI and returns λ (relative to the mean of the weight
+// columns' diagonal; none on the bias) and its Cholesky factor, raising λ
+// tenfold while the matrix is not positive definite.
+func factorize(chol *mat.Cholesky, g *gram, cols []int, solveBias bool, ridge float64) (float64, error) {
+	n := len(cols)
+	nw := n
+	if solveBias {
+		nw--
+	}
+	var trace float64
+	for _, c := range cols[:nw] {
+		trace += g.H(c, c)
+	}
+	lambda := ridge * trace / math.Max(1, float64(nw))
+	if lambda <= 0 {
+		lambda = 1e-8
+	}
+	for try := 0; try < 8; try++ {
+		a := mat.NewSymDense(n, nil)
+		for i, ci := range cols {
+			for j := i; j < n; j++ {
+				a.SetSym(i, j, g.H(ci, cols[j]))
+			}
+		}
+		for i := 0; i < n; i++ {
+			d := lambda
+			if i >= nw {
+				d = lambda * 1e-6 // the bias column: barely damped
+			}
+			a.SetSym(i, i, a.At(i, i)+d)
+		}
+		if chol.Factorize(a) {
+			return lambda, nil
+		}
+		lambda *= 10
+	}
+	return 0, fmt.Errorf("least squares: calibration inputs too degenerate to refit %d columns", n)
+}
+
+// mulRows returns M·θ for each row θ.
+func mulRows(m blas64.General, thetas [][]float64) [][]float64 {
+	out := make([][]float64, len(thetas))
+	for o, th := range thetas {
+		y := make([]float64, m.Rows)
+		blas64.Gemv(blas.NoTrans, 1, m, blas64.Vector{N: len(th), Inc: 1, Data: th}, 0, blas64.Vector{N: len(y), Inc: 1, Data: y})
+		out[o] = y
+	}
+	return out
+}
+
+// quadH and quadF are θᵀHθ and θᵀFθ.
+func quadH(g *gram, th []float64) float64 { return quad(g.h, th) }
+func quadF(g *gram, th []float64) float64 { return quad(g.f, th) }
+
+func quad(s blas64.Symmetric, th []float64) float64 {
+	y := make([]float64, s.N)
+	blas64.Symv(1, s, blas64.Vector{N: len(th), Inc: 1, Data: th}, 0, blas64.Vector{N: len(y), Inc: 1, Data: y})
+	var q float64
+	for i := range y {
+		q += th[i] * y[i]
+	}
+	return q
+}
+
+// rowError is ||Zp θ − Zf θ₀||² = θᵀHθ − 2θᵀ(Cθ₀) + θ₀ᵀFθ₀ (≥ 0; rounding
+// can make it slightly negative).
+func rowError(g *gram, th, ct, th0 []float64) float64 {
+	var cross float64
+	for i := range th {
+		cross += th[i] * ct[i]
+	}
+	return math.Max(0, quadH(g, th)-2*cross+quadF(g, th0))
+}
+
+// relL2 is the relative L2 error of a layer's output from squared sums.
+func relL2(errSq, norm float64) float64 {
+	if norm <= 0 {
+		return math.NaN()
+	}
+	return math.Sqrt(errSq / norm)
+}

@@ -1,0 +1,127 @@
+package prune
+
+import (
+	"math"
+	"sort"
+
+	"github.com/onnxslim/onnxslim/passes"
+)
+
+// Report is what the prune pass did, handed to passes.Context.Detail (the
+// CLI's --json) and logged (the CLI's --report shows the log).
+type Report struct {
+	Structure   string  `json:"structure"`
+	Criterion   string  `json:"criterion"`
+	Scope       string  `json:"scope"`
+	Amount      float64 `json:"amount"`
+	Reconstruct bool    `json:"reconstruct"`
+	// Calibration says what calibrated scores and refits (calib.Source.Origin).
+	Calibration string `json:"calibration"`
+	Samples     int    `json:"samples"`
+	// FLOPs and parameters of the whole model; Nonzero counts the float
+	// weights that are not 0 (what unstructured and 2:4 pruning lower).
+	FLOPsBefore   int64         `json:"flops_before"`
+	FLOPsAfter    int64         `json:"flops_after"`
+	FLOPsKnown    bool          `json:"flops_known"`
+	ParamsBefore  int64         `json:"params_before"`
+	ParamsAfter   int64         `json:"params_after"`
+	NonzeroBefore int64         `json:"nonzero_before"`
+	NonzeroAfter  int64         `json:"nonzero_after"`
+	Layers        []LayerReport `json:"layers"`
+	Skipped       []Skip        `json:"skipped,omitempty"`
+	// Output is the pruned model's agreement with the float model on the
+	// calibration samples (the first ones, at most 64).
+	Output *Agreement `json:"output,omitempty"`
+}
+
+// LayerReport is one pruned layer.
+type LayerReport struct {
+	Node    string `json:"node"`
+	Op      string `json:"op"`
+	Weights int    `json:"weights"`
+	Pruned  int    `json:"pruned"` // weights set to 0 (unstructured, 2:4) or removed (channel)
+	// Channel structure: output channels of the group's producers.
+	ChannelsKept    int     `json:"channels_kept,omitempty"`
+	ChannelsRemoved int     `json:"channels_removed,omitempty"`
+	Scores          summary `json:"scores"`
+	FLOPsBefore     int64   `json:"flops_before,omitempty"`
+	FLOPsAfter      int64   `json:"flops_after,omitempty"`
+	// ErrBefore and ErrAfter are the relative L2 error of the layer's output
+	// against the float model's on the calibration data, with the pruned
+	// weights before and after the least-squares refit (absent: not measured).
+	ErrBefore *float64 `json:"err_before,omitempty"`
+	ErrAfter  *float64 `json:"err_after,omitempty"`
+	// Refit: "refit", "off", or why it was skipped.
+	Refit string `json:"refit"`
+}
+
+// Skip is a layer left as it is, and why.
+type Skip struct {
+	Node   string `json:"node"`
+	Op     string `json:"op"`
+	Reason string `json:"reason"`
+}
+
+// Agreement is the output agreement (calib.Agreement without NaNs, which
+// JSON cannot hold).
+type Agreement struct {
+	Cosine float64 `json:"cosine"`
+	RelL2  float64 `json:"rel_l2"`
+	Top1   float64 `json:"top1,omitempty"`
+}
+
+func finiteOr(x, def float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return def
+	}
+	return x
+}
+
+func ptr(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
+}
+
+func (r *Report) log(c *passes.Context) {
+	c.Logf("structure=%s criterion=%s scope=%s amount=%g reconstruct=%v, calibrated on %s",
+		r.Structure, r.Criterion, r.Scope, r.Amount, r.Reconstruct, r.Calibration)
+	if r.FLOPsKnown {
+		c.Logf("FLOPs %d → %d (%.1f%%), params %d → %d, nonzero weights %d → %d (%.1f%%)",
+			r.FLOPsBefore, r.FLOPsAfter, 100*float64(r.FLOPsAfter)/math.Max(1, float64(r.FLOPsBefore)),
+			r.ParamsBefore, r.ParamsAfter, r.NonzeroBefore, r.NonzeroAfter, 100*float64(r.NonzeroAfter)/math.Max(1, float64(r.NonzeroBefore)))
+	} else {
+		c.Logf("params %d → %d, nonzero weights %d → %d", r.ParamsBefore, r.ParamsAfter, r.NonzeroBefore, r.NonzeroAfter)
+	}
+	if r.Output != nil {
+		c.Logf("output vs float on the calibration samples: cosine %.6f rel_l2 %.4g", r.Output.Cosine, r.Output.RelL2)
+	}
+	layers := append([]LayerReport(nil), r.Layers...)
+	sort.SliceStable(layers, func(i, j int) bool { return errOf(layers[i].ErrAfter) > errOf(layers[j].ErrAfter) })
+	c.Logf("per layer (worst output error first; exclude=NODE keeps a layer):")
+	for _, l := range layers {
+		kept := ""
+		if l.ChannelsKept+l.ChannelsRemoved > 0 {
+			kept = " channels " + itoa(l.ChannelsKept) + " kept " + itoa(l.ChannelsRemoved) + " removed"
+		}
+		c.Logf("  %-28s %-6s pruned %d/%d%s, error %s → %s (%s)", l.Node, l.Op, l.Pruned, l.Weights, kept, fmtErr(l.ErrBefore), fmtErr(l.ErrAfter), l.Refit)
+	}
+	for _, s := range r.Skipped {
+		c.Logf("  %-28s %-6s kept: %s", s.Node, s.Op, s.Reason)
+	}
+}
+
+func errOf(p *float64) float64 {
+	if p == nil {
+		return -1
+	}
+	return *p
+}
+
+func fmtErr(p *float64) string {
+	if p == nil {
+		return "n/a"
+	}
+	return ftoa(*p)
+}
