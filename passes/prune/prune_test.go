@@ -212,6 +212,9 @@ func TestMNISTUnstructured(t *testing.T) {
 			if r.report == nil || len(r.report.Layers) == 0 {
 				t.Fatal("no report")
 			}
+			if strings.Contains(tc.spec, "2:4") {
+				check24(t, r.model, r.report)
+			}
 			z := zeroFraction(t, r.model, r.report)
 			testutil.AtLeast(t, "zero fraction of the pruned layers", z, tc.zeros-0.01)
 			for _, lr := range r.report.Layers {
@@ -222,5 +225,57 @@ func TestMNISTUnstructured(t *testing.T) {
 				testutil.AtMost(t, lr.Node+" error after refit", *lr.ErrAfter, *lr.ErrBefore)
 			}
 		})
+	}
+}
+
+// check24 checks TensorRT's pattern on every pruned layer: in each group of
+// 4 consecutive weights along the input channels, at least 2 are 0.
+func check24(t *testing.T, m *onnx.Model, rep *prune.Report) {
+	t.Helper()
+	for _, lr := range rep.Layers {
+		var n *onnx.Node
+		for _, x := range m.Graph.Nodes {
+			if x.Name == lr.Node {
+				n = x
+			}
+		}
+		w := n.Input(1).Const
+		v, err := w.AsFloat32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// at(o, c, s): output o, input channel c, kernel position s.
+		var rows, chans, spatial int
+		var at func(o, c, s int) float32
+		switch {
+		case n.OpType == "Conv":
+			rows, chans, spatial = int(w.Dims[0]), int(w.Dims[1]), len(v)/int(w.Dims[0]*w.Dims[1])
+			at = func(o, c, s int) float32 { return v[(o*chans+c)*spatial+s] }
+		case n.OpType == "Gemm" && n.AttrInt("transB", 0) == 1:
+			rows, chans, spatial = int(w.Dims[0]), int(w.Dims[1]), 1
+			at = func(o, c, _ int) float32 { return v[o*chans+c] }
+		default:
+			rows, chans, spatial = int(w.Dims[1]), int(w.Dims[0]), 1
+			at = func(o, c, _ int) float32 { return v[c*rows+o] }
+		}
+		bad := 0
+		for o := 0; o < rows; o++ {
+			for s := 0; s < spatial; s++ {
+				for c0 := 0; c0+4 <= chans; c0 += 4 {
+					zeros := 0
+					for c := c0; c < c0+4; c++ {
+						if at(o, c, s) == 0 {
+							zeros++
+						}
+					}
+					if zeros < 2 {
+						bad++
+					}
+				}
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d groups of 4 with fewer than 2 zeros", lr.Node, bad)
+		}
 	}
 }

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// TestPruneCLI: the prune pass through the CLI — bad options and models
+// fail with exit code 1, a message naming the problem and no output file;
+// a good run writes the model and its per-layer report in --json.
+func TestPruneCLI(t *testing.T) {
+	models := testdata.Models(t)
+	mlp := filepath.Join(models, "mnist_mlp_op13", "model.onnx")
+	cnn := filepath.Join(models, "mnist_cnn_op13", "model.onnx")
+	calibDir := filepath.Join(models, "mnist-data", "mlp-calib")
+	dir := t.TempDir()
+	relu := filepath.Join(dir, "relu.onnx")
+	m, _ := baseModel()
+	if err := onnx.Save(m, relu, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, in, spec, stderr string
+	}{
+		{"amount 0", mlp, "prune(amount=0)", "amount=0: must be in (0, 1)"},
+		{"amount 1", mlp, "prune(amount=1)", "amount=1: must be in (0, 1)"},
+		{"amount negative", mlp, "prune(amount=-0.5,structure=channel)", "fraction of FLOPs"},
+		{"nothing prunable", relu, "prune(amount=0.5)", "nothing to prune: no Conv, Gemm or MatMul"},
+		{"all layers kept", mlp, "prune(amount=0.5,exclude=Gemm)", "nothing to prune: the model's 3 prunable layer(s) are all kept"},
+		{"2:4 on one input channel", cnn, "prune(structure=2:4,keep_first=false,exclude=/c2/Conv|/fc1/Gemm)", "1 input channels per output: not a multiple of 4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".onnx")
+			code, _, stderr := runCLI(t, tc.in, "-o", out, "--passes", tc.spec, "-q")
+			if code != 1 {
+				t.Errorf("exit code %d, want 1; stderr:\n%s", code, stderr)
+			}
+			if !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("stderr does not say %q:\n%s", tc.stderr, stderr)
+			}
+			if !strings.Contains(stderr, "prune") {
+				t.Errorf("stderr does not name the pass:\n%s", stderr)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("%s written (or stat failed: %v)", out, err)
+			}
+		})
+	}
+	t.Run("report in json", func(t *testing.T) {
+		out := filepath.Join(dir, "pruned.onnx")
+		js := filepath.Join(dir, "report.json")
+		code, _, stderr := runCLI(t, mlp, "-o", out, "--passes", "prune(structure=2:4,keep_first=false,calib="+calibDir+",samples=64)", "--json", js, "-q")
+		if code != 0 {
+			t.Fatalf("exit code %d:\n%s", code, stderr)
+		}
+		var rep struct {
+			Details []struct {
+				Pass   string `json:"pass"`
+				Detail struct {
+					Structure string `json:"structure"`
+					Layers    []struct {
+						Node      string   `json:"node"`
+						Pruned    int      `json:"pruned"`
+						Weights   int      `json:"weights"`
+						ErrBefore *float64 `json:"err_before"`
+						ErrAfter  *float64 `json:"err_after"`
+					} `json:"layers"`
+					NonzeroBefore int64 `json:"nonzero_before"`
+					NonzeroAfter  int64 `json:"nonzero_after"`
+				} `json:"detail"`
+			} `json:"details"`
+		}
+		b, err := os.ReadFile(js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatalf("--json: %v\n%s", err, b)
+		}
+		if len(rep.Details) != 1 || rep.Details[0].Pass != "prune" {
+			t.Fatalf("details: %+v", rep.Details)
+		}
+		d := rep.Details[0].Detail
+		if d.Structure != "2:4" || len(d.Layers) != 2 {
+			t.Fatalf("detail: %+v", d)
+		}
+		for _, l := range d.Layers {
+			if l.Pruned*2 != l.Weights || l.ErrBefore == nil || l.ErrAfter == nil || !(*l.ErrAfter <= *l.ErrBefore) {
+				t.Errorf("layer %+v", l)
+			}
+		}
+		if !(d.NonzeroAfter < d.NonzeroBefore*6/10) {
+			t.Errorf("nonzero weights %d → %d", d.NonzeroBefore, d.NonzeroAfter)
+		}
+		if _, err := onnx.Load(out); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
