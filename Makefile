@@ -179,3 +179,11 @@ big-ci: ort
 big:
 	GO=$(GO) tools/big/big.sh
 .PHONY: big
+
+# Issue 15's gradients (interp/grad): every backward rule against finite
+# differences (worst relative error), the MNIST CNN's, and the time of one
+# forward+backward on resnet18 and mobilenet_v2 (noisy on a shared machine).
+.PHONY: grad-report
+grad-report:
+	$(GO) test ./interp/grad -count=1 -v -run 'TestOpsMatchFiniteDifferences$$|TestCrossEntropyMatchesFiniteDifferences|TestMNISTCNNGradients' | grep -E 'worst|relative error|^(ok|FAIL|---)'
+	for m in resnet18_op13 mobilenet_v2_op13; do GRAD_MODEL=$$m $(GO) test ./interp/grad -count=1 -v -run 'TestGradientsTiming' | grep -E 'Gradients|FAIL'; done

