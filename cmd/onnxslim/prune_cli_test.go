@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -25,6 +27,26 @@ func TestPruneCLI(t *testing.T) {
 	if err := onnx.Save(m, relu, onnx.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Calibration folders with labels that do not fit the CNN's 10 classes.
+	badLabels := func(name string, labels []int64) string {
+		d := filepath.Join(dir, name)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		x := interp.Make(onnx.Float, 8, 1, 28, 28)
+		for i := range x.Floats() {
+			x.Floats()[i] = float32(i%7) / 7
+		}
+		if err := dataset.WriteNpy(filepath.Join(d, "input.npy"), x); err != nil {
+			t.Fatal(err)
+		}
+		if err := dataset.WriteNpy(filepath.Join(d, "labels.npy"), dataset.Int64Tensor(labels)); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	outOfRange := badLabels("labels-out-of-range", []int64{1, 2, 3, 12, 4, 5, 6, 7})
+	tooFew := badLabels("labels-too-few", []int64{1, 2, 3})
 	for _, tc := range []struct {
 		name, in, spec, stderr string
 	}{
@@ -33,6 +55,8 @@ func TestPruneCLI(t *testing.T) {
 		{"amount negative", mlp, "prune(amount=-0.5,structure=channel)", "fraction of FLOPs"},
 		{"nothing prunable", relu, "prune(amount=0.5)", "nothing to prune: no Conv, Gemm or MatMul"},
 		{"all layers kept", mlp, "prune(amount=0.5,exclude=Gemm)", "nothing to prune: the model's 3 prunable layer(s) are all kept"},
+		{"labels outside the classes", cnn, "prune(criterion=taylor,calib=" + outOfRange + ")", "label 12 of sample 0 is outside the 10 classes"},
+		{"labels count", cnn, "prune(criterion=taylor,calib=" + tooFew + ")", "labels.npy has 3 labels for 8 samples"},
 		{"2:4 on one input channel", cnn, "prune(structure=2:4,keep_first=false,exclude=/c2/Conv|/fc1/Gemm)", "1 input channels per output: not a multiple of 4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
