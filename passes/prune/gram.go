@@ -25,32 +25,30 @@ import (
 // ||Zp θ − Zf θ₀||² = θᵀHθ − 2θᵀCθ₀ + θ₀ᵀFθ₀: the refit, and the output
 // error before and after it, need no second pass over the data.
 type gram struct {
-	n       int // columns of z: the layer's K plus 1
+	np, nf  int // columns of zp and zf: the layer's K plus 1 in each model (channel pruning shrinks K)
 	h, f    blas64.Symmetric
 	c       blas64.General
 	rows    int // rows of z accumulated
-	pending []float64
-	pendF   []float64
 }
 
-func newGram(k int) *gram {
-	n := k + 1
+func newGram(kp, kf int) *gram {
+	np, nf := kp+1, kf+1
 	return &gram{
-		n: n,
-		h: blas64.Symmetric{N: n, Stride: n, Uplo: blas.Upper, Data: make([]float64, n*n)},
-		f: blas64.Symmetric{N: n, Stride: n, Uplo: blas.Upper, Data: make([]float64, n*n)},
-		c: blas64.General{Rows: n, Cols: n, Stride: n, Data: make([]float64, n*n)},
+		np: np, nf: nf,
+		h: blas64.Symmetric{N: np, Stride: np, Uplo: blas.Upper, Data: make([]float64, np*np)},
+		f: blas64.Symmetric{N: nf, Stride: nf, Uplo: blas.Upper, Data: make([]float64, nf*nf)},
+		c: blas64.General{Rows: np, Cols: nf, Stride: nf, Data: make([]float64, np*nf)},
 	}
 }
 
-// add accumulates r rows of zp and zf (row-major, n columns each).
+// add accumulates rows of zp and zf (row-major, np and nf columns).
 func (g *gram) add(zp, zf []float64) {
-	r := len(zp) / g.n
+	r := len(zp) / g.np
 	if r == 0 {
 		return
 	}
-	a := blas64.General{Rows: r, Cols: g.n, Stride: g.n, Data: zp}
-	b := blas64.General{Rows: r, Cols: g.n, Stride: g.n, Data: zf}
+	a := blas64.General{Rows: r, Cols: g.np, Stride: g.np, Data: zp}
+	b := blas64.General{Rows: r, Cols: g.nf, Stride: g.nf, Data: zf}
 	blas64.Syrk(blas.Trans, 1, a, 1, g.h)
 	blas64.Syrk(blas.Trans, 1, b, 1, g.f)
 	blas64.Gemm(blas.Trans, blas.NoTrans, 1, a, b, 1, g.c)
@@ -62,7 +60,7 @@ func (g *gram) H(i, j int) float64 {
 	if i > j {
 		i, j = j, i
 	}
-	return g.h.Data[i*g.n+j]
+	return g.h.Data[i*g.np+j]
 }
 
 // F returns element (i, j) of F.
@@ -70,7 +68,7 @@ func (g *gram) F(i, j int) float64 {
 	if i > j {
 		i, j = j, i
 	}
-	return g.f.Data[i*g.n+j]
+	return g.f.Data[i*g.nf+j]
 }
 
 // maxRowsPerSample bounds the im2col rows a sample contributes (sampled
@@ -81,14 +79,19 @@ const maxRowsPerSample = 256
 const flushRows = 512
 
 // layerStats runs the pruned model m and the float model on the calibration
-// data and accumulates the layer's Gram matrices, one per group.
-func layerStats(c *passes.Context, m, float *onnx.Model, l *layer, src *calib.Source) ([]*gram, error) {
-	in := l.node.Input(0).Name
+// data and accumulates the Gram matrices of layer lp of m against the same
+// layer lf of the float model (the same node; channel pruning may have
+// shrunk lp's input), one per group.
+func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *calib.Source) ([]*gram, error) {
+	in, inF := lp.node.Input(0).Name, lf.node.Input(0).Name
+	if lp.groups != lf.groups {
+		return nil, fmt.Errorf("%s: %d groups, float layer has %d", lp.name(), lp.groups, lf.groups)
+	}
 	pm, pIdx, err := calib.WithOutputs(m, []string{in})
 	if err != nil {
 		return nil, err
 	}
-	fm, fIdx, err := calib.WithOutputs(float, []string{in})
+	fm, fIdx, err := calib.WithOutputs(float, []string{inF})
 	if err != nil {
 		return nil, err
 	}
@@ -105,15 +108,15 @@ func layerStats(c *passes.Context, m, float *onnx.Model, l *layer, src *calib.So
 		return nil, err
 	}
 	defer src.Close()
-	grams := make([]*gram, l.groups)
+	grams := make([]*gram, lp.groups)
 	for i := range grams {
-		grams[i] = newGram(l.cols)
+		grams[i] = newGram(lp.cols, lf.cols)
 	}
 	var (
 		mu     sync.Mutex // guards the pending buffers
 		accMu  sync.Mutex // guards the Gram matrices
-		pendP  = make([][]float64, l.groups)
-		pendF  = make([][]float64, l.groups)
+		pendP  = make([][]float64, lp.groups)
+		pendF  = make([][]float64, lp.groups)
 		flushG = func(g int, zp, zf []float64) {
 			accMu.Lock()
 			grams[g].add(zp, zf)
@@ -129,18 +132,34 @@ func layerStats(c *passes.Context, m, float *onnx.Model, l *layer, src *calib.So
 		if err != nil {
 			return fmt.Errorf("batch %d: float model: %w", i, err)
 		}
-		xp, err := interp.AsFloat32(po[pIdx[in]])
+		tp, tf := po[pIdx[in]], fo[fIdx[inF]]
+		xp, err := interp.AsFloat32(tp)
 		if err != nil {
-			return fmt.Errorf("%s: input %s: %w", l.name(), in, err)
+			return fmt.Errorf("%s: input %s: %w", lp.name(), in, err)
 		}
-		xf, err := interp.AsFloat32(fo[fIdx[in]])
+		xf, err := interp.AsFloat32(tf)
 		if err != nil {
-			return fmt.Errorf("%s: input %s: %w", l.name(), in, err)
+			return fmt.Errorf("%s: input %s: %w", lf.name(), inF, err)
 		}
-		shape := po[pIdx[in]].Shape
+		np, err := lp.positions(tp.Shape)
+		if err != nil {
+			return err
+		}
+		nf, err := lf.positions(tf.Shape)
+		if err != nil {
+			return err
+		}
+		if np != nf {
+			return fmt.Errorf("%s: %d output positions, %d in the float model", lp.name(), np, nf)
+		}
 		rng := newRand(i)
-		for g := 0; g < l.groups; g++ {
-			zp, zf, err := l.rowsOf(shape, xp, xf, g, rng)
+		for g := 0; g < lp.groups; g++ {
+			pick := samplePositions(np, rng)
+			zp, err := lp.patches(tp.Shape, xp, g, pick)
+			if err != nil {
+				return err
+			}
+			zf, err := lf.patches(tf.Shape, xf, g, pick)
 			if err != nil {
 				return err
 			}
@@ -148,7 +167,7 @@ func layerStats(c *passes.Context, m, float *onnx.Model, l *layer, src *calib.So
 			pendP[g] = append(pendP[g], zp...)
 			pendF[g] = append(pendF[g], zf...)
 			var outP, outF []float64
-			if len(pendP[g]) >= flushRows*(l.cols+1) {
+			if len(pendP[g]) >= flushRows*(lp.cols+1) {
 				outP, outF, pendP[g], pendF[g] = pendP[g], pendF[g], nil, nil
 			}
 			mu.Unlock()
@@ -164,40 +183,51 @@ func layerStats(c *passes.Context, m, float *onnx.Model, l *layer, src *calib.So
 	for g := range grams {
 		flushG(g, pendP[g], pendF[g])
 		if grams[g].rows == 0 {
-			return nil, fmt.Errorf("%s: no calibration rows", l.name())
+			return nil, fmt.Errorf("%s: no calibration rows", lp.name())
 		}
 	}
 	return grams, nil
 }
 
-// rowsOf extracts the z = [x, 1] rows of group g from the layer's input in
-// both models (same shape), at up to maxRowsPerSample sampled positions.
-func (l *layer) rowsOf(shape []int, xp, xf []float32, g int, rng *rand.Rand) (zp, zf []float64, err error) {
+// positions is the number of rows the layer's input of this shape yields:
+// batch × output positions for Conv, the product of the leading dims
+// otherwise.
+func (l *layer) positions(shape []int) (int, error) {
 	if l.node.OpType != "Conv" {
 		if len(shape) == 0 || shape[len(shape)-1] != l.cols {
-			return nil, nil, fmt.Errorf("%s: input shape %v does not end in %d", l.name(), shape, l.cols)
+			return 0, fmt.Errorf("%s: input shape %v does not end in %d", l.name(), shape, l.cols)
 		}
-		r := len(xp) / l.cols
-		pick := samplePositions(r, rng)
-		zp = make([]float64, 0, len(pick)*(l.cols+1))
-		zf = make([]float64, 0, len(pick)*(l.cols+1))
-		for _, p := range pick {
-			for k := 0; k < l.cols; k++ {
-				zp = append(zp, float64(xp[p*l.cols+k]))
-				zf = append(zf, float64(xf[p*l.cols+k]))
-			}
-			zp, zf = append(zp, 1), append(zf, 1)
+		n := 1
+		for _, d := range shape[:len(shape)-1] {
+			n *= d
 		}
-		return zp, zf, nil
+		return n, nil
 	}
 	geo, err := l.convGeometry(shape)
 	if err != nil {
-		return nil, nil, err
+		return 0, err
 	}
-	pick := samplePositions(geo.batch*geo.outSize, rng)
+	return geo.batch * geo.outSize, nil
+}
+
+// patches extracts the z = [x, 1] rows of group g of the layer's input x at the
+// picked positions (see positions).
+func (l *layer) patches(shape []int, x []float32, g int, pick []int) ([]float64, error) {
+	z := make([]float64, 0, len(pick)*(l.cols+1))
+	if l.node.OpType != "Conv" {
+		for _, p := range pick {
+			for _, v := range x[p*l.cols : (p+1)*l.cols] {
+				z = append(z, float64(v))
+			}
+			z = append(z, 1)
+		}
+		return z, nil
+	}
+	geo, err := l.convGeometry(shape)
+	if err != nil {
+		return nil, err
+	}
 	cg := l.cols / l.spatial
-	zp = make([]float64, 0, len(pick)*(l.cols+1))
-	zf = make([]float64, 0, len(pick)*(l.cols+1))
 	nd := len(geo.in)
 	outPos := make([]int, nd)
 	kPos := make([]int, nd)
@@ -208,8 +238,7 @@ func (l *layer) rowsOf(shape []int, xp, xf []float32, g int, rng *rand.Rand) (zp
 			rest /= geo.out[d]
 		}
 		for c := 0; c < cg; c++ {
-			ch := g*cg + c
-			base := (b*geo.channels + ch) * geo.inSize
+			base := (b*geo.channels + g*cg + c) * geo.inSize
 			for s := 0; s < l.spatial; s++ {
 				rest := s
 				for d := nd - 1; d >= 0; d-- {
@@ -225,17 +254,16 @@ func (l *layer) rowsOf(shape []int, xp, xf []float32, g int, rng *rand.Rand) (zp
 					}
 					off = off*geo.in[d] + q
 				}
+				v := 0.0
 				if inside {
-					zp = append(zp, float64(xp[base+off]))
-					zf = append(zf, float64(xf[base+off]))
-				} else {
-					zp, zf = append(zp, 0), append(zf, 0)
+					v = float64(x[base+off])
 				}
+				z = append(z, v)
 			}
 		}
-		zp, zf = append(zp, 1), append(zf, 1)
+		z = append(z, 1)
 	}
-	return zp, zf, nil
+	return z, nil
 }
 
 // newRand seeds the position sampling of batch i: every pass over the data

@@ -255,7 +255,7 @@ func pruneLayer(c *passes.Context, m, float *onnx.Model, l *layer, w []float32, 
 		l.setWeights(masked)
 		return lr, nil
 	}
-	grams, err := layerStats(c, m, float, l, src)
+	grams, err := layerStats(c, m, float, l, l, src)
 	if err != nil {
 		return lr, fmt.Errorf("%s: %w", l.name(), err)
 	}
@@ -292,7 +292,7 @@ func pruneLayer(c *passes.Context, m, float *onnx.Model, l *layer, w []float32, 
 		if cfg.reconstruct && !solve {
 			lr.Refit = fmt.Sprintf("skipped: %.3g FLOPs of Cholesky > %.3g", work, maxRefitWork)
 		}
-		rows, f, err := refitRows(gm, theta0, kept, solve, solveBias, cfg.ridge)
+		rows, f, err := refitRows(gm, theta0, theta0, kept, solve, solveBias, cfg.ridge)
 		if err != nil {
 			return lr, fmt.Errorf("%s: %w", l.name(), err)
 		}
@@ -401,9 +401,13 @@ func inputNorms(c *passes.Context, float *onnx.Model, layers []*layer, src *cali
 			if err != nil {
 				return fmt.Errorf("%s: input: %w", l.name(), err)
 			}
+			n, err := l.positions(t.Shape)
+			if err != nil {
+				return err
+			}
 			rng := newRand(b)
 			for g := 0; g < l.groups; g++ {
-				z, _, err := l.rowsOf(t.Shape, x, x, g, rng)
+				z, err := l.patches(t.Shape, x, g, samplePositions(n, rng))
 				if err != nil {
 					return err
 				}

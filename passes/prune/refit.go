@@ -26,20 +26,22 @@ type fit struct {
 }
 
 // refitRows refits rows of one Gram group. theta0 holds each row's float
-// weights and bias (K+1 values); kept lists each row's kept columns (sorted,
-// bias excluded). With solve false only the errors of the masked rows are
-// measured. It returns the new rows (pruned columns 0, the bias solved when
-// solveBias) and the errors.
-func refitRows(g *gram, theta0 [][]float64, kept [][]int, solve, solveBias bool, ridge float64) ([][]float64, fit, error) {
-	k := g.n - 1
+// weights and bias (nf values), start the pruned layer's row as it is (np
+// values: the same as theta0 for unstructured pruning, the kept channels'
+// weights after channel pruning); kept lists each row's kept columns in
+// start (sorted, bias excluded). With solve false only the errors of the
+// masked rows are measured. It returns the new rows (pruned columns 0, the
+// bias solved when solveBias) and the errors.
+func refitRows(g *gram, theta0, start [][]float64, kept [][]int, solve, solveBias bool, ridge float64) ([][]float64, fit, error) {
+	k := g.np - 1
 	r := len(theta0)
 	masked := make([][]float64, r)
 	for o := range theta0 {
-		masked[o] = make([]float64, g.n)
+		masked[o] = make([]float64, g.np)
 		for _, c := range kept[o] {
-			masked[o][c] = theta0[o][c]
+			masked[o][c] = start[o][c]
 		}
-		masked[o][k] = theta0[o][k]
+		masked[o][k] = start[o][k]
 	}
 	// C·θ₀ for every row (the right-hand sides) and the masked errors.
 	ct := mulRows(g.c, theta0)
@@ -82,10 +84,10 @@ func refitRows(g *gram, theta0 [][]float64, kept [][]int, solve, solveBias bool,
 			// the calibration set alone.
 			v := ct[o][c]
 			if c < k {
-				v += lambda * theta0[o][c]
+				v += lambda * start[o][c]
 			}
 			if !solveBias { // the bias stays as it is: move its term to the right
-				v -= g.H(c, k) * theta0[o][k]
+				v -= g.H(c, k) * start[o][k]
 			}
 			b.SetVec(i, v)
 		}
@@ -93,8 +95,8 @@ func refitRows(g *gram, theta0 [][]float64, kept [][]int, solve, solveBias bool,
 		if err := chol.SolveVecTo(&x, b); err != nil {
 			return nil, res, fmt.Errorf("least squares: %w", err)
 		}
-		row := make([]float64, g.n)
-		row[k] = theta0[o][k]
+		row := make([]float64, g.np)
+		row[k] = start[o][k]
 		for i, c := range cols {
 			row[c] = x.AtVec(i)
 		}
