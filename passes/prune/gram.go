@@ -25,10 +25,10 @@ import (
 // ||Zp θ − Zf θ₀||² = θᵀHθ − 2θᵀCθ₀ + θ₀ᵀFθ₀: the refit, and the output
 // error before and after it, need no second pass over the data.
 type gram struct {
-	np, nf  int // columns of zp and zf: the layer's K plus 1 in each model (channel pruning shrinks K)
-	h, f    blas64.Symmetric
-	c       blas64.General
-	rows    int // rows of z accumulated
+	np, nf int // columns of zp and zf: the layer's K plus 1 in each model (channel pruning shrinks K)
+	h, f   blas64.Symmetric
+	c      blas64.General
+	rows   int // rows of z accumulated
 }
 
 func newGram(kp, kf int) *gram {
