@@ -187,3 +187,17 @@ big:
 grad-report:
 	$(GO) test ./interp/grad -count=1 -v -run 'TestOpsMatchFiniteDifferences$$|TestCrossEntropyMatchesFiniteDifferences|TestMNISTCNNGradients' | grep -E 'worst|relative error|^(ok|FAIL|---)'
 	for m in resnet18_op13 mobilenet_v2_op13; do GRAD_MODEL=$$m $(GO) test ./interp/grad -count=1 -v -run 'TestGradientsTiming' | grep -E 'Gradients|FAIL'; done
+
+# Pruning figures (issue 15, passes/prune): MNIST accuracy on the 2,000
+# held-out digits (unstructured 70%, 2:4, channels −50% FLOPs), the tables at
+# 25/50/70% FLOPs (magnitude vs Taylor, reconstruction off vs on) on the MNIST
+# CNN and fp_landmark, resnet18 and mobilenet_v2 at −30% FLOPs (held-out
+# cosine, file size, ORT = interpreter); then ONNX Runtime single-thread
+# latency of those files before/after pruning (tools/bench, as `make bench`).
+PRUNE_MODELS := $(CURDIR)/.cache/prune-models
+.PHONY: prune-report
+prune-report: ort real-models
+	ONNXSLIM_PRUNE_FULL=1 ONNXSLIM_REAL_MODELS=$(REAL_MODELS) ONNXSLIM_PRUNE_OUT=$(PRUNE_MODELS) \
+	  $(GO) test ./passes/prune -count=1 -v -timeout 60m -run 'TestMNISTUnstructured|TestMNISTChannels|TestPruneReport' \
+	  | grep -vE '^    prune:|^prune\(|^=== '
+	$(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) -models '' -real $(PRUNE_MODELS) -threads 1 -gemm=false
