@@ -188,6 +188,13 @@ grad-report:
 	$(GO) test ./interp/grad -count=1 -v -run 'TestOpsMatchFiniteDifferences$$|TestCrossEntropyMatchesFiniteDifferences|TestMNISTCNNGradients' | grep -E 'worst|relative error|^(ok|FAIL|---)'
 	for m in resnet18_op13 mobilenet_v2_op13; do GRAD_MODEL=$$m $(GO) test ./interp/grad -count=1 -v -run 'TestGradientsTiming' | grep -E 'Gradients|FAIL'; done
 
+# Channel removal on every shared and real model with a prunable group: half
+# the channels of each group go, ORT and the interpreter must agree; prints
+# the groups and parameters before/after per model.
+chandep-models: ort real-models
+	ONNXSLIM_CHANDEP_ALL=1 ONNXSLIM_REAL_MODELS=$(REAL_MODELS) $(GO) test ./passes/chandep/ -run '^(TestHalveModels|TestAnalyzeModels)$$' -count=1 -v | grep -E 'models_test|^(ok|FAIL|---)'
+.PHONY: chandep-models
+
 # Pruning figures (issue 15, passes/prune): MNIST accuracy on the 2,000
 # held-out digits (unstructured 70%, 2:4, channels −50% FLOPs), the tables at
 # 25/50/70% FLOPs (magnitude vs Taylor, reconstruction off vs on) on the MNIST

@@ -1,6 +1,8 @@
 package passes
 
 import (
+	"slices"
+
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -98,4 +100,22 @@ func EachGraph(m *onnx.Model, f func(g *onnx.Graph)) {
 	for _, g := range m.Graphs() {
 		f(g)
 	}
+}
+
+// EachOp is the loop of a pattern rewrite: it visits the nodes of g whose
+// type (default domain) is one of ops, in order, over a snapshot of g.Nodes
+// so that rewrite may insert and remove nodes; a node an earlier rewrite
+// removed is skipped. It returns how many calls of rewrite changed the
+// graph (returned true).
+func EachOp(g *onnx.Graph, ops []string, rewrite func(n *onnx.Node) bool) int {
+	changed := 0
+	for _, n := range slices.Clone(g.Nodes) {
+		if n.Graph != g || n.Domain != "" || !slices.Contains(ops, n.OpType) {
+			continue
+		}
+		if rewrite(n) {
+			changed++
+		}
+	}
+	return changed
 }

@@ -389,18 +389,14 @@ func padsAreZero(n *onnx.Node) bool {
 
 // mergeTransposes folds Transpose(Transpose(x, p1), p2) into one Transpose.
 func mergeTransposes(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
-	n := 0
-	for _, node := range slices.Clone(g.Nodes) {
-		if node.OpType != "Transpose" || node.Domain != "" || node.Graph != g {
-			continue
-		}
+	return passes.EachOp(g, []string{"Transpose"}, func(node *onnx.Node) bool {
 		prev := node.Input(0).Producer()
 		if prev == nil || prev.OpType != "Transpose" || prev.Domain != "" || prev.Graph != g {
-			continue
+			return false
 		}
 		p1, p2 := prev.AttrInts("perm", nil), node.AttrInts("perm", nil)
 		if p1 == nil || p2 == nil || len(p1) != len(p2) || !c.Allow() {
-			continue
+			return false
 		}
 		perm := make([]int64, len(p2))
 		for i, p := range p2 {
@@ -411,9 +407,8 @@ func mergeTransposes(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		if !passes.IsUsed(prev.Output(0)) {
 			g.RemoveNodes(prev)
 		}
-		n++
-	}
-	return n
+		return true
+	})
 }
 
 // transposeThroughGather rewrites Gather(Transpose(x, perm), i, axis) with a
@@ -421,26 +416,22 @@ func mergeTransposes(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 // is perm without the gathered axis; when perm' is the identity (as after
 // picking one time step of an RNN's output) the Transpose disappears.
 func transposeThroughGather(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
-	n := 0
-	for _, gather := range slices.Clone(g.Nodes) {
-		if gather.Graph != g || gather.OpType != "Gather" || gather.Domain != "" {
-			continue
-		}
+	return passes.EachOp(g, []string{"Gather"}, func(gather *onnx.Node) bool {
 		tr := gather.Input(0).Producer()
 		if tr == nil || tr.Graph != g || tr.OpType != "Transpose" || tr.Domain != "" || gather.Input(0).NumUses() != 1 || gather.Input(0).IsGraphOutput() {
-			continue
+			return false
 		}
 		idx := passes.ConstTensor(gather.Input(1))
 		perm := tr.AttrInts("perm", nil)
 		if idx == nil || len(idx.Dims) != 0 || perm == nil {
-			continue
+			return false
 		}
 		axis := gather.AttrInt("axis", 0)
 		if axis < 0 {
 			axis += int64(len(perm))
 		}
 		if axis < 0 || axis >= int64(len(perm)) {
-			continue
+			return false
 		}
 		removed := perm[axis]
 		var rest []int64
@@ -460,83 +451,72 @@ func transposeThroughGather(c *passes.Context, m *onnx.Model, g *onnx.Graph) int
 			}
 		}
 		if !identity || !c.Allow() {
-			continue // a remaining Transpose would not save a node
+			return false // a remaining Transpose would not save a node
 		}
 		gather.SetInput(0, tr.Input(0))
 		gather.SetAttr(onnx.IntAttr("axis", removed))
 		g.RemoveNodes(tr)
-		n++
-	}
-	return n
+		return true
+	})
 }
 
 // mergeReshapes drops a Reshape that only feeds another Reshape whose target
 // is fully given (no 0 entries, which would copy from the input).
 func mergeReshapes(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
-	n := 0
-	for _, node := range slices.Clone(g.Nodes) {
-		if node.Graph != g || node.Domain != "" || (node.OpType != "Reshape" && node.OpType != "Flatten") {
-			continue
-		}
+	return passes.EachOp(g, []string{"Reshape", "Flatten"}, func(node *onnx.Node) bool {
 		prev := node.Input(0).Producer()
 		if prev == nil || prev.Graph != g || prev.Domain != "" || (prev.OpType != "Reshape" && prev.OpType != "Flatten" && prev.OpType != "Squeeze" && prev.OpType != "Unsqueeze") {
-			continue
+			return false
 		}
 		if node.OpType == "Reshape" {
 			target := passes.ConstTensor(node.Input(1))
 			if target == nil {
-				continue
+				return false
 			}
 			dims, err := target.AsInt64()
 			if err != nil || slices.Contains(dims, 0) {
-				continue
+				return false
 			}
 		}
 		if !c.Allow() {
-			continue
+			return false
 		}
 		node.SetInput(0, prev.Input(0))
 		if !passes.IsUsed(prev.Output(0)) {
 			g.RemoveNodes(prev)
 		}
-		n++
-	}
-	return n
+		return true
+	})
 }
 
 // cancelSqueezeUnsqueeze removes Unsqueeze(Squeeze(x, a), a) and
 // Squeeze(Unsqueeze(x, a), a), which give back x.
 func cancelSqueezeUnsqueeze(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
-	n := 0
-	for _, node := range slices.Clone(g.Nodes) {
-		if node.Graph != g || node.Domain != "" || (node.OpType != "Squeeze" && node.OpType != "Unsqueeze") {
-			continue
-		}
+	return passes.EachOp(g, []string{"Squeeze", "Unsqueeze"}, func(node *onnx.Node) bool {
 		prev := node.Input(0).Producer()
 		if prev == nil || prev.Graph != g || prev.Domain != "" || prev.OpType == node.OpType ||
 			(prev.OpType != "Squeeze" && prev.OpType != "Unsqueeze") {
-			continue
+			return false
 		}
 		a1, ok1 := axesOf(prev)
 		a2, ok2 := axesOf(node)
 		if !ok1 || !ok2 || !slices.Equal(a1, a2) {
-			continue
+			return false
 		}
 		x := prev.Input(0)
 		out := node.Output(0)
 		if out.IsGraphOutput() && (x.Producer() == nil || x.Graph() != g || x.IsGraphOutput()) {
-			continue
+			return false
 		}
 		if !c.Allow() || !passes.Replace(out, x) {
-			continue
+			return false
 		}
 		g.RemoveNodes(node)
 		if !passes.IsUsed(prev.Output(0)) {
 			g.RemoveNodes(prev)
 		}
-		n++
-	}
-	return n
+		return true
+	})
 }
 
 // axesOf returns the (non-negative, sorted) axes of a Squeeze/Unsqueeze when known.

@@ -19,6 +19,7 @@ import (
 	"github.com/onnxslim/onnxslim/passes"
 	_ "github.com/onnxslim/onnxslim/passes/all" // quantize
 	"github.com/onnxslim/onnxslim/passes/convert"
+	"github.com/onnxslim/onnxslim/passes/internal/passtest"
 )
 
 // TestConvertConformance converts every case of ONNX's node suite below
@@ -174,14 +175,14 @@ func TestConvertRealModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := run(t, orig, feeds)
+			want := passtest.EvalAll(t, orig, feeds)
 			for _, to := range []int64{13, convert.Newest} {
 				m := orig.Clone()
 				n, err := convert.Upgrade(m, to)
 				if err != nil {
 					t.Fatalf("opset %d → %d: %v", orig.Opset(""), to, err)
 				}
-				if err := same(run(t, m, feeds), want); err != nil {
+				if err := same(passtest.EvalAll(t, m, feeds), want); err != nil {
 					t.Errorf("opset %d → %d (%d rewrites): %v", orig.Opset(""), to, n, err)
 				}
 				t.Logf("opset %d → %d: %d nodes rewritten, IR %d → %d, outputs identical", orig.Opset(""), to, n, orig.IRVersion, m.IRVersion)
@@ -200,26 +201,13 @@ func TestConvertRealModels(t *testing.T) {
 			if q.Opset("") < 13 {
 				t.Errorf("quantized model at opset %d: per-channel int8 needs 13", q.Opset(""))
 			}
-			cos := cosine(run(t, q, feeds), want)
+			cos := cosine(passtest.EvalAll(t, q, feeds), want)
 			t.Logf("quantize(mode=int8): opset %d, smallest output cosine %.5f on a seeded input", q.Opset(""), cos)
 			if !(cos > 0.98) { // measured ≥ 0.993 on every model
 				t.Errorf("quantize(mode=int8): output cosine %.5f with the float model", cos)
 			}
 		})
 	}
-}
-
-func run(t *testing.T, m *onnx.Model, feeds map[string]*interp.Tensor) []*interp.Tensor {
-	t.Helper()
-	s, err := interp.NewSession(m, interp.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := s.Run(feeds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // checkORT runs both files in ONNX Runtime (optimizations off) on the

@@ -6,7 +6,6 @@ package fuse
 
 import (
 	"math"
-	"slices"
 
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
@@ -58,23 +57,19 @@ func soleUser(v *onnx.Value) *onnx.Node {
 // when C broadcasts to [M,N] along rows only ([N] or [1,N]); M may be
 // symbolic.
 func fuseMatMulAdd(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
-	n := 0
-	for _, mm := range slices.Clone(g.Nodes) {
-		if mm.Graph != g || mm.OpType != "MatMul" || mm.Domain != "" {
-			continue
-		}
+	return passes.EachOp(g, []string{"MatMul"}, func(mm *onnx.Node) bool {
 		a, b := mm.Input(0), mm.Input(1)
 		bs, ok := passes.StaticShape(b)
 		// Gemm's A is 2-D; its rows may be symbolic (a dynamic batch).
 		if !ok || len(bs) != 2 || rank(a) != 2 || passes.ConstTensor(b) == nil || m.Opset("") < 7 {
-			continue
+			return false
 		}
 		if et := passes.ElemType(a); et != onnx.Float && et != onnx.Double && et != onnx.Float16 {
-			continue
+			return false
 		}
 		add := soleUser(mm.Output(0))
 		if add == nil || add.OpType != "Add" || add.Domain != "" {
-			continue
+			return false
 		}
 		bias := add.Input(1)
 		if bias == mm.Output(0) {
@@ -82,17 +77,17 @@ func fuseMatMulAdd(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		}
 		bshape, ok := passes.StaticShape(bias)
 		if !ok || passes.ConstTensor(bias) == nil {
-			continue
+			return false
 		}
 		N := bs[1]
 		switch {
 		case len(bshape) == 1 && bshape[0] == N:
 		case len(bshape) == 2 && bshape[0] == 1 && bshape[1] == N:
 		default:
-			continue
+			return false
 		}
 		if !c.Allow() {
-			continue
+			return false
 		}
 		gemm := g.NewNode("Gemm", "", mm.Name, []*onnx.Value{a, b, bias}, g.FreshName(mm.Name+"_gemm"))
 		g.InsertBefore(mm, gemm)
@@ -100,56 +95,51 @@ func fuseMatMulAdd(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		out.Type = add.Output(0).Type
 		if !passes.Replace(add.Output(0), out) {
 			g.RemoveNodes(gemm)
-			continue
+			return false
 		}
 		g.RemoveNodes(add, mm)
-		n++
-	}
-	return n
+		return true
+	})
 }
 
 // fusePad folds a constant-zero Pad on spatial axes into the pads of the Conv
 // (or AveragePool counting padding) that alone reads it.
 func fusePad(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
-	n := 0
-	for _, pad := range slices.Clone(g.Nodes) {
-		if pad.Graph != g || pad.OpType != "Pad" || pad.Domain != "" {
-			continue
-		}
+	return passes.EachOp(g, []string{"Pad"}, func(pad *onnx.Node) bool {
 		if mode := pad.AttrString("mode", "constant"); mode != "constant" {
-			continue
+			return false
 		}
 		pads, ok := padAmounts(pad)
 		if !ok {
-			continue
+			return false
 		}
 		next := soleUser(pad.Output(0))
 		if next == nil || next.Domain != "" || next.Input(0) != pad.Output(0) {
-			continue
+			return false
 		}
 		switch next.OpType {
 		case "Conv":
 		case "AveragePool":
 			if next.AttrInt("count_include_pad", 0) != 1 && !allZero(next.AttrInts("pads", nil)) {
-				continue
+				return false
 			}
 		default:
-			continue
+			return false
 		}
 		if next.Attr("auto_pad") != nil && next.AttrString("auto_pad", "NOTSET") != "NOTSET" {
-			continue
+			return false
 		}
 		rank := len(pads) / 2
 		if rank < 3 || pads[0] != 0 || pads[1] != 0 || pads[rank] != 0 || pads[rank+1] != 0 {
-			continue // only spatial padding folds into pads
+			return false // only spatial padding folds into pads
 		}
 		sp := rank - 2
 		old := next.AttrInts("pads", make([]int64, 2*sp))
 		if len(old) != 2*sp {
-			continue
+			return false
 		}
 		if !c.Allow() {
-			continue
+			return false
 		}
 		merged := make([]int64, 2*sp)
 		for i := 0; i < sp; i++ {
@@ -162,9 +152,8 @@ func fusePad(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		}
 		next.SetInput(0, pad.Input(0))
 		g.RemoveNodes(pad)
-		n++
-	}
-	return n
+		return true
+	})
 }
 
 func allZero(xs []int64) bool {
@@ -263,22 +252,18 @@ func lastAxis(n *onnx.Node, rank int) bool {
 //
 // and replaces it by LayerNormalization(x, gamma, beta, axis=-1, epsilon=eps).
 func fuseLayerNorm(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
-	n := 0
-	for _, mean := range slices.Clone(g.Nodes) {
-		if mean.Graph != g || mean.OpType != "ReduceMean" || mean.Domain != "" {
-			continue
-		}
+	return passes.EachOp(g, []string{"ReduceMean"}, func(mean *onnx.Node) bool {
 		x := mean.Input(0)
 		rank := -1
 		if x.Type != nil && x.Type.HasShape() {
 			rank = len(x.Type.Shape)
 		}
 		if !lastAxis(mean, rank) || passes.ElemType(x) != onnx.Float {
-			continue
+			return false
 		}
 		sub := soleUser(mean.Output(0))
 		if sub == nil || sub.OpType != "Sub" || sub.Input(0) != x || sub.Input(1) != mean.Output(0) {
-			continue
+			return false
 		}
 		d := sub.Output(0)
 		var pow, div *onnx.Node
@@ -291,26 +276,26 @@ func fuseLayerNorm(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 			}
 		}
 		if pow == nil || div == nil || d.NumUses() != 2 || d.IsGraphOutput() || pow.Input(0) != d || div.Input(0) != d {
-			continue
+			return false
 		}
 		if e, ok := scalarOf(pow.Input(1)); !ok || e != 2 {
-			continue
+			return false
 		}
 		mean2 := soleUser(pow.Output(0))
 		if mean2 == nil || mean2.OpType != "ReduceMean" || !lastAxis(mean2, rank) {
-			continue
+			return false
 		}
 		addEps := soleUser(mean2.Output(0))
 		if addEps == nil || addEps.OpType != "Add" {
-			continue
+			return false
 		}
 		eps, ok := scalarOf(other(addEps, mean2.Output(0)))
 		if !ok {
-			continue
+			return false
 		}
 		sqrt := soleUser(addEps.Output(0))
 		if sqrt == nil || sqrt.OpType != "Sqrt" || div.Input(1) != sqrt.Output(0) || sqrt.Output(0).NumUses() != 1 {
-			continue
+			return false
 		}
 		// Optional scale and shift by constants of the normalized axis' size.
 		matched := []*onnx.Node{mean, sub, pow, mean2, addEps, sqrt, div}
@@ -327,7 +312,7 @@ func fuseLayerNorm(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		if gamma == nil {
 			xs, ok := passes.StaticShape(x)
 			if !ok {
-				continue
+				return false
 			}
 			ones := make([]float32, xs[len(xs)-1])
 			for i := range ones {
@@ -336,7 +321,7 @@ func fuseLayerNorm(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 			gamma = passes.AddConst(m, g, mean.Name+"_ln_scale", onnx.NewFloatTensor("", []int64{int64(len(ones))}, ones))
 		}
 		if !c.Allow() {
-			continue
+			return false
 		}
 		inputs := []*onnx.Value{x, gamma}
 		if beta != nil {
@@ -349,41 +334,36 @@ func fuseLayerNorm(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		g.InsertBefore(mean, ln)
 		if !passes.Replace(out, ln.Output(0)) {
 			g.RemoveNodes(ln)
-			continue
+			return false
 		}
 		g.RemoveNodes(matched...)
-		n++
-	}
-	return n
+		return true
+	})
 }
 
 // fuseGelu matches Mul(Mul(x, 0.5)?, Add(Erf(Div(x, √2)), 1)) in its common
 // orderings and replaces it by Gelu(x).
 func fuseGelu(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
-	n := 0
-	for _, erf := range slices.Clone(g.Nodes) {
-		if erf.Graph != g || erf.OpType != "Erf" || erf.Domain != "" {
-			continue
-		}
+	return passes.EachOp(g, []string{"Erf"}, func(erf *onnx.Node) bool {
 		div := erf.Input(0).Producer()
 		if div == nil || (div.OpType != "Div" && div.OpType != "Mul") || erf.Input(0).NumUses() != 1 {
-			continue
+			return false
 		}
 		x := div.Input(0)
 		k, ok := scalarOf(div.Input(1))
 		if !ok || (div.OpType == "Div" && math.Abs(k-math.Sqrt2) > 1e-4) || (div.OpType == "Mul" && math.Abs(k-1/math.Sqrt2) > 1e-4) {
-			continue
+			return false
 		}
 		add := soleUser(erf.Output(0))
 		if add == nil || add.OpType != "Add" {
-			continue
+			return false
 		}
 		if one, ok := scalarOf(other(add, erf.Output(0))); !ok || one != 1 {
-			continue
+			return false
 		}
 		mul := soleUser(add.Output(0))
 		if mul == nil || mul.OpType != "Mul" {
-			continue
+			return false
 		}
 		matched := []*onnx.Node{div, erf, add, mul}
 		var out *onnx.Value
@@ -392,36 +372,35 @@ func fuseGelu(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		case o == x: // x * (1+erf) then * 0.5
 			half := soleUser(mul.Output(0))
 			if half == nil || half.OpType != "Mul" {
-				continue
+				return false
 			}
 			if h, ok := scalarOf(other(half, mul.Output(0))); !ok || h != 0.5 {
-				continue
+				return false
 			}
 			matched, out = append(matched, half), half.Output(0)
 		case o.Producer() != nil && o.Producer().OpType == "Mul" && o.NumUses() == 1:
 			pre := o.Producer()
 			if other(pre, x) == x || (pre.Input(0) != x && pre.Input(1) != x) {
-				continue
+				return false
 			}
 			if h, ok := scalarOf(other(pre, x)); !ok || h != 0.5 {
-				continue
+				return false
 			}
 			matched, out = append(matched, pre), mul.Output(0)
 		default:
-			continue
+			return false
 		}
 		if !c.Allow() {
-			continue
+			return false
 		}
 		gelu := g.NewNode("Gelu", "", erf.Name+"_gelu", []*onnx.Value{x}, g.FreshName(erf.Name+"_gelu"))
 		gelu.Output(0).Type = out.Type
 		g.InsertBefore(div, gelu)
 		if !passes.Replace(out, gelu.Output(0)) {
 			g.RemoveNodes(gelu)
-			continue
+			return false
 		}
 		g.RemoveNodes(matched...)
-		n++
-	}
-	return n
+		return true
+	})
 }

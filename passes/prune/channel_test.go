@@ -1,5 +1,3 @@
-//go:build prunechan
-
 package prune_test
 
 import (

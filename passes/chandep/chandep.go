@@ -1,0 +1,893 @@
+// Package chandep finds which tensors' channel axes must be pruned together
+// (channel dependency groups) and removes channels of a group for real.
+//
+// A channel is one index of a tensor's channel axis: axis 1 of an NCHW
+// activation, the last axis of a Gemm/MatMul output. Layers with weights
+// make channels (producers: Conv, ConvTranspose, Gemm, MatMul by a constant
+// [K,N]); channel-preserving ops (BatchNormalization, activations, pooling,
+// per-channel or scalar constant arithmetic, depthwise convs, …) pass them
+// on; residual Add/Mul/Sub of two activations ties both sides into one
+// group; Concat and Split lay several groups (or parts of one) side by side
+// on one axis; Flatten/Reshape [N,C,H,W]→[N,C·H·W] turns each channel into a
+// block of H·W positions that a following Gemm/MatMul reads. Layers that
+// read the channels (the next convs' input channels, biases, BN parameters,
+// constants of elementwise ops) are the group's consumers.
+//
+// Whatever the analysis cannot follow pins the group with a reason: a graph
+// output, Transpose, Softmax, a Reshape to another shape, Shape, grouped
+// (non-depthwise) convs, depthwise convs with a channel multiplier, grouped
+// ConvTranspose, an op it does not know. Pinned groups are never pruned.
+//
+// Remove deletes channels of one group: producers' weight rows and biases,
+// BatchNormalization parameters, consumers' weight input channels, the
+// group attribute of depthwise convs, Split sizes, Reshape constants; value
+// shapes follow. Groups from one Analyze stay valid across Removes of that
+// result (offsets of the other groups are updated); after any other edit of
+// the graph, Analyze again.
+package chandep
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+)
+
+// Group is a set of channel axes that must be pruned together (same channel
+// count).
+type Group struct {
+	ID       int
+	Channels int
+	// Producers are the layers whose weights make these channels: the weight
+	// input (Input 1) and the bias (Input 2) with their output-channel axis.
+	Producers []Port
+	// Consumers are the other uses that index these channels: next layers'
+	// weight input axis, BN parameters, biases of depthwise convs, constants of
+	// elementwise ops, Flatten→Gemm blocks (Stride > 1), Concat offsets
+	// (Offset > 0).
+	Consumers []Port
+	// Pinned is non-empty when the group cannot be pruned: why.
+	Pinned string
+
+	st   *state
+	root int
+}
+
+// Port names a node input and the axis of that input that holds the group's
+// channels. Group channels First … First+Count−1 are found at positions
+// (Offset + c − First)·Stride … (Offset + c − First)·Stride + Stride − 1 along
+// Axis: Offset is where the group starts in a Concat, Stride the block of a
+// channel after Flatten (H·W), First/Count a part of the group after Split.
+type Port struct {
+	Node   *onnx.Node
+	Input  int
+	Axis   int
+	Offset int
+	Stride int
+	First  int
+	Count  int
+}
+
+func (p Port) String() string {
+	return fmt.Sprintf("%s(%s).in%d[axis %d]", p.Node.Name, p.Node.OpType, p.Input, p.Axis)
+}
+
+// Analysis is the cached passes.Analysis whose result is []*Group.
+var Analysis = &passes.Analysis{
+	Name: "chandep",
+	Doc:  "[]*chandep.Group",
+	Run: func(c *passes.Context, m *onnx.Model) (any, error) {
+		if _, err := passes.Get[*interp.ShapeInfo](c, passes.Shapes); err != nil {
+			return nil, err
+		}
+		return analyze(m)
+	},
+}
+
+// Analyze builds the channel groups of the main graph. It infers shapes
+// (setting value types) when some node output has none.
+func Analyze(m *onnx.Model) ([]*Group, error) {
+	if m == nil || m.Graph == nil {
+		return nil, fmt.Errorf("chandep: no graph")
+	}
+	for _, n := range m.Graph.Nodes {
+		for _, o := range n.Outputs() {
+			if o != nil && (o.Type == nil || !o.Type.HasShape()) {
+				if _, err := interp.InferShapes(m, interp.ShapeOptions{}); err != nil {
+					return nil, fmt.Errorf("chandep: shapes: %w", err)
+				}
+				return analyze(m)
+			}
+		}
+	}
+	return analyze(m)
+}
+
+// Describe writes one line per group: id, channels, producers, consumers and
+// why it is pinned.
+func Describe(w io.Writer, groups []*Group) {
+	for _, g := range groups {
+		fmt.Fprintln(w, g.String())
+	}
+}
+
+func (g *Group) String() string {
+	var prod []string
+	seen := map[*onnx.Node]bool{}
+	for _, p := range g.Producers {
+		if !seen[p.Node] {
+			seen[p.Node] = true
+			prod = append(prod, p.Node.Name)
+		}
+	}
+	s := fmt.Sprintf("group %d: %d channels, producers [%s], %d consumer ports", g.ID, g.Channels, strings.Join(prod, " "), len(g.Consumers))
+	if g.Pinned != "" {
+		s += ", pinned: " + g.Pinned
+	}
+	return s
+}
+
+// ---- analysis state ----
+
+// seg is a run of a group's channels laid out on a tensor's channel axis:
+// group channels start … start+count−1 (el < 0: channels of no group, kept).
+type seg struct{ el, start, count int }
+
+// layout is how a tracked tensor's channel axis is made of groups.
+type layout struct {
+	axis  int
+	block int // positions per channel along axis (H·W after Flatten)
+	segs  []seg
+}
+
+func (l *layout) channels() int {
+	n := 0
+	for _, s := range l.segs {
+		n += s.count
+	}
+	return n
+}
+
+type recKind int
+
+const (
+	recSlice   recKind = iota // slice constant input along axis by the layout
+	recGroup                  // depthwise conv: group attribute = channels
+	recSplit                  // Split: sizes from the outputs' layouts
+	recReshape                // Reshape: shape constant's axis entry
+)
+
+// rec is a change Remove makes: input `input` of node, along axis, indexed by
+// the channels of the tensor `by` (its layout).
+type rec struct {
+	kind     recKind
+	producer bool
+	node     *onnx.Node
+	input    int
+	axis     int
+	by       *onnx.Value
+}
+
+type element struct {
+	parent   int
+	channels int
+	pinned   string
+	recs     []rec
+}
+
+type state struct {
+	m      *onnx.Model
+	els    []*element
+	vals   map[*onnx.Value]*layout
+	order  []*onnx.Value // tracked values in graph order
+	groups []*Group
+}
+
+func (st *state) find(i int) int {
+	for st.els[i].parent != i {
+		st.els[i].parent = st.els[st.els[i].parent].parent
+		i = st.els[i].parent
+	}
+	return i
+}
+
+func (st *state) union(a, b int) {
+	a, b = st.find(a), st.find(b)
+	if a == b {
+		return
+	}
+	if b < a {
+		a, b = b, a
+	}
+	ea, eb := st.els[a], st.els[b]
+	eb.parent = a
+	if ea.pinned == "" {
+		ea.pinned = eb.pinned
+	}
+	ea.recs = append(ea.recs, eb.recs...)
+	eb.recs = nil
+}
+
+func (st *state) newElement(channels int) int {
+	st.els = append(st.els, &element{parent: len(st.els), channels: channels})
+	return len(st.els) - 1
+}
+
+func (st *state) pinEl(el int, why string) {
+	e := st.els[st.find(el)]
+	if e.pinned == "" {
+		e.pinned = why
+	}
+}
+
+// pin pins every group laid out on v.
+func (st *state) pin(v *onnx.Value, why string) {
+	if l := st.vals[v]; l != nil {
+		for _, s := range l.segs {
+			if s.el >= 0 {
+				st.pinEl(s.el, why)
+			}
+		}
+	}
+}
+
+// addRec records r in every group laid out on r.by.
+func (st *state) addRec(r rec) {
+	for _, s := range st.vals[r.by].segs {
+		if s.el >= 0 {
+			e := st.els[st.find(s.el)]
+			e.recs = append(e.recs, r)
+		}
+	}
+}
+
+func (st *state) track(v *onnx.Value, l *layout) {
+	if v == nil || l == nil {
+		return
+	}
+	if _, ok := st.vals[v]; !ok {
+		st.order = append(st.order, v)
+	}
+	st.vals[v] = l
+	if v.IsGraphOutput() {
+		st.pin(v, "graph output "+v.Name)
+	}
+}
+
+// dims returns v's shape (constants included); ok false when unknown.
+func dims(v *onnx.Value) ([]onnx.Dim, bool) {
+	if v == nil {
+		return nil, false
+	}
+	if t := passes.ConstTensor(v); t != nil {
+		return onnx.ShapeOf(t.Dims...), true
+	}
+	if v.Type == nil || v.Type.Kind != onnx.TypeTensor || !v.Type.HasShape() {
+		return nil, false
+	}
+	return v.Type.Shape, true
+}
+
+func staticDim(v *onnx.Value, axis int) (int, bool) {
+	d, ok := dims(v)
+	if !ok || axis < 0 || axis >= len(d) || !d[axis].IsStatic() {
+		return 0, false
+	}
+	return int(d[axis].Value), true
+}
+
+func rank(v *onnx.Value) int {
+	d, ok := dims(v)
+	if !ok {
+		return -1
+	}
+	return len(d)
+}
+
+func normAxis(a int64, r int) int {
+	if a < 0 {
+		a += int64(r)
+	}
+	return int(a)
+}
+
+func copyLayout(l *layout, axis int) *layout {
+	return &layout{axis: axis, block: l.block, segs: append([]seg(nil), l.segs...)}
+}
+
+func floatConst(v *onnx.Value) bool {
+	t := passes.ConstTensor(v)
+	return t != nil && t.DataType.BitSize() >= 8
+}
+
+func analyze(m *onnx.Model) ([]*Group, error) {
+	st := &state{m: m, vals: map[*onnx.Value]*layout{}}
+	for _, n := range m.Graph.Nodes {
+		st.node(n)
+	}
+	st.export()
+	return st.groups, nil
+}
+
+// produce starts a new group of C channels on out along axis.
+func (st *state) produce(out *onnx.Value, axis, c int) int {
+	el := st.newElement(c)
+	st.track(out, &layout{axis: axis, block: 1, segs: []seg{{el, 0, c}}})
+	return el
+}
+
+var unaryOps = map[string]bool{
+	"Relu": true, "LeakyRelu": true, "Sigmoid": true, "HardSwish": true, "HardSigmoid": true,
+	"Tanh": true, "Gelu": true, "Erf": true, "Elu": true, "Selu": true, "Celu": true,
+	"Softplus": true, "Softsign": true, "Mish": true, "Abs": true, "Neg": true, "Exp": true,
+	"Sqrt": true, "Reciprocal": true, "Identity": true, "Dropout": true, "Clip": true,
+	"ThresholdedRelu": true, "Floor": true, "Ceil": true, "Round": true, "Sign": true,
+	"MaxPool": true, "AveragePool": true, "GlobalAveragePool": true, "GlobalMaxPool": true,
+	"LpPool": true, "GlobalLpPool": true, "Swish": true,
+}
+
+var binaryOps = map[string]bool{"Add": true, "Sub": true, "Mul": true, "Div": true, "Max": true, "Min": true, "PRelu": true, "Pow": true}
+
+// node follows channels through one node.
+func (st *state) node(n *onnx.Node) {
+	var tracked []int
+	for i, v := range n.Inputs() {
+		if v != nil && st.vals[v] != nil {
+			tracked = append(tracked, i)
+		}
+	}
+	isTracked := func(i int) bool { v := n.Input(i); return v != nil && st.vals[v] != nil }
+	pinAll := func(why string) {
+		for _, i := range tracked {
+			st.pin(n.Input(i), why)
+		}
+	}
+	what := fmt.Sprintf("%s node %q", n.OpType, n.Name)
+	for _, v := range n.ImplicitInputs() {
+		st.pin(v, "read inside a subgraph of "+what)
+	}
+	if n.Domain != "" && n.Domain != "ai.onnx" {
+		pinAll("read by " + what + " (custom domain)")
+		return
+	}
+	out := n.Output(0)
+	switch {
+	case n.OpType == "Conv":
+		st.conv(n, what, pinAll)
+		return
+	case n.OpType == "ConvTranspose":
+		w := n.Input(1)
+		if !floatConst(w) || rank(w) < 3 || n.AttrInt("group", 1) != 1 || (len(n.Inputs()) > 2 && n.Input(2) != nil && !floatConst(n.Input(2))) {
+			pinAll("read by " + what + " (grouped or non-constant weights)")
+			return
+		}
+		if isTracked(0) && len(tracked) == 1 && st.vals[n.Input(0)].axis == 1 && st.vals[n.Input(0)].block == 1 {
+			st.addRec(rec{kind: recSlice, node: n, input: 1, axis: 0, by: n.Input(0)})
+		} else {
+			pinAll("read by " + what)
+		}
+		if c, ok := staticDim(w, 1); ok && rank(out) >= 3 {
+			st.produce(out, 1, c)
+			st.addRec(rec{kind: recSlice, producer: true, node: n, input: 1, axis: 1, by: out})
+			if len(n.Inputs()) > 2 && n.Input(2) != nil {
+				st.addRec(rec{kind: recSlice, producer: true, node: n, input: 2, axis: 0, by: out})
+			}
+		}
+		return
+	case n.OpType == "Gemm":
+		a, b := n.Input(0), n.Input(1)
+		if !floatConst(b) || rank(b) != 2 || (len(n.Inputs()) > 2 && n.Input(2) != nil && !floatConst(n.Input(2))) {
+			pinAll("read by " + what + " (non-constant weights)")
+			return
+		}
+		transB := n.AttrInt("transB", 0) != 0
+		if isTracked(0) && len(tracked) == 1 && n.AttrInt("transA", 0) == 0 && st.vals[a].axis == 1 {
+			k := 0
+			if transB {
+				k = 1
+			}
+			st.addRec(rec{kind: recSlice, node: n, input: 1, axis: k, by: a})
+		} else {
+			pinAll("read by " + what)
+		}
+		nAxis := 1
+		if transB {
+			nAxis = 0
+		}
+		c, ok := staticDim(b, nAxis)
+		if !ok || rank(out) != 2 {
+			return
+		}
+		st.produce(out, 1, c)
+		st.addRec(rec{kind: recSlice, producer: true, node: n, input: 1, axis: nAxis, by: out})
+		if len(n.Inputs()) > 2 && n.Input(2) != nil {
+			cr := rank(n.Input(2))
+			if d, ok := staticDim(n.Input(2), cr-1); ok && d == c && c != 1 {
+				st.addRec(rec{kind: recSlice, producer: true, node: n, input: 2, axis: cr - 1, by: out})
+			} else if !ok || d != 1 {
+				st.pin(out, "Gemm bias of "+what+" does not broadcast per channel")
+			}
+		}
+		return
+	case n.OpType == "MatMul":
+		a, b := n.Input(0), n.Input(1)
+		if !floatConst(b) || rank(b) != 2 || isTracked(1) {
+			pinAll("read by " + what + " (non-constant or non-2-D weights)")
+			return
+		}
+		ra := rank(a)
+		if isTracked(0) && ra >= 2 && st.vals[a].axis == ra-1 {
+			st.addRec(rec{kind: recSlice, node: n, input: 1, axis: 0, by: a})
+		} else {
+			pinAll("read by " + what)
+		}
+		c, ok := staticDim(b, 1)
+		if !ok || rank(out) < 2 {
+			return
+		}
+		st.produce(out, rank(out)-1, c)
+		st.addRec(rec{kind: recSlice, producer: true, node: n, input: 1, axis: 1, by: out})
+		return
+	}
+	if len(tracked) == 0 {
+		return
+	}
+	switch {
+	case unaryOps[n.OpType]:
+		if tracked[0] != 0 || len(tracked) > 1 {
+			pinAll("read by " + what + " as a parameter")
+			return
+		}
+		for i := 1; i < len(n.Outputs()); i++ {
+			if o := n.Output(i); o != nil && passes.IsUsed(o) {
+				pinAll("output " + o.Name + " of " + what + " is used")
+				return
+			}
+		}
+		l := st.vals[n.Input(0)]
+		if rank(out) != rank(n.Input(0)) {
+			pinAll("rank changes at " + what)
+			return
+		}
+		st.track(out, copyLayout(l, l.axis))
+	case binaryOps[n.OpType]:
+		st.binary(n, what, pinAll)
+	case n.OpType == "BatchNormalization" || n.OpType == "InstanceNormalization":
+		x := n.Input(0)
+		l := st.vals[x]
+		if tracked[0] != 0 || len(tracked) > 1 || l.axis != 1 || l.block != 1 {
+			pinAll("read by " + what + " off its channel axis")
+			return
+		}
+		for i := 1; i < len(n.Outputs()); i++ {
+			if o := n.Output(i); o != nil && passes.IsUsed(o) {
+				pinAll("training outputs of " + what + " are used")
+				return
+			}
+		}
+		for i := 1; i < len(n.Inputs()); i++ {
+			if !floatConst(n.Input(i)) {
+				pinAll(what + " has non-constant parameters")
+				return
+			}
+		}
+		for i := 1; i < len(n.Inputs()); i++ {
+			st.addRec(rec{kind: recSlice, node: n, input: i, axis: 0, by: x})
+		}
+		st.track(out, copyLayout(l, 1))
+	case n.OpType == "Pad":
+		st.pad(n, what, pinAll)
+	case n.OpType == "Resize" || n.OpType == "Upsample":
+		if tracked[0] != 0 || len(tracked) > 1 {
+			pinAll("read by " + what + " as a parameter")
+			return
+		}
+		l := st.vals[n.Input(0)]
+		if len(n.Inputs()) > 3 && n.Input(3) != nil {
+			pinAll(what + " has sizes (holds the channel count)")
+			return
+		}
+		// scales: must be 1 on the channel axis
+		if sc := n.AttrFloats("scales", nil); len(sc) > l.axis && sc[l.axis] != 1 {
+			pinAll(what + " scales the channel axis")
+			return
+		}
+		for _, i := range []int{1, 2} {
+			if i >= len(n.Inputs()) || n.Input(i) == nil {
+				continue
+			}
+			t := passes.ConstTensor(n.Input(i))
+			if t == nil {
+				pinAll(what + " has non-constant scales")
+				return
+			}
+			if t.DataType == onnx.Float && t.NumElements() == int64(rank(out)) {
+				f, err := t.AsFloat32()
+				if err != nil || f[l.axis] != 1 {
+					pinAll(what + " scales the channel axis")
+					return
+				}
+			}
+		}
+		if rank(out) != rank(n.Input(0)) || l.block != 1 {
+			pinAll("read by " + what)
+			return
+		}
+		st.track(out, copyLayout(l, l.axis))
+	case n.OpType == "Concat":
+		st.concat(n, what, pinAll)
+	case n.OpType == "Split":
+		st.split(n, what, pinAll)
+	case n.OpType == "Flatten" || n.OpType == "Reshape" || n.OpType == "Squeeze" || n.OpType == "Unsqueeze":
+		st.reshape(n, what, pinAll)
+	case n.OpType == "ReduceMean" || n.OpType == "ReduceMax" || n.OpType == "ReduceSum" || n.OpType == "ReduceMin":
+		l := st.vals[n.Input(0)]
+		axes, bad := intsArg(n, "axes", 1)
+		if bad != "" {
+			pinAll(what + bad)
+			return
+		}
+		r := rank(n.Input(0))
+		ok := tracked[0] == 0 && len(tracked) == 1 && len(axes) > 0 && l.block == 1
+		axis := l.axis // where the channels are in the output
+		for _, a := range axes {
+			switch a := normAxis(a, r); {
+			case a == l.axis:
+				ok = false
+			case a < l.axis && n.AttrInt("keepdims", 1) == 0:
+				axis--
+			}
+		}
+		if !ok || rank(out) < 0 {
+			pinAll(what + " reduces over the channel axis")
+			return
+		}
+		st.track(out, copyLayout(l, axis))
+	default:
+		pinAll("read by " + what)
+	}
+}
+
+func (st *state) conv(n *onnx.Node, what string, pinAll func(string)) {
+	x, w, out := n.Input(0), n.Input(1), n.Output(0)
+	hasBias := len(n.Inputs()) > 2 && n.Input(2) != nil
+	if !floatConst(w) || rank(w) < 3 || (hasBias && !floatConst(n.Input(2))) || st.vals[w] != nil {
+		pinAll("read by " + what + " (non-constant weights)")
+		return
+	}
+	group := int(n.AttrInt("group", 1))
+	cout, ok := staticDim(w, 0)
+	if !ok || rank(out) < 3 {
+		pinAll("read by " + what)
+		return
+	}
+	lx := st.vals[x]
+	if lx != nil && (lx.axis != 1 || lx.block != 1) {
+		st.pin(x, "read by "+what+" off its channel axis")
+		lx = nil
+	}
+	switch {
+	case group == 1:
+		if lx != nil {
+			st.addRec(rec{kind: recSlice, node: n, input: 1, axis: 1, by: x})
+		}
+		st.produce(out, 1, cout)
+		st.addRec(rec{kind: recSlice, producer: true, node: n, input: 1, axis: 0, by: out})
+		if hasBias {
+			st.addRec(rec{kind: recSlice, producer: true, node: n, input: 2, axis: 0, by: out})
+		}
+	case lx != nil && group == lx.channels() && cout == group:
+		// Depthwise: output channel c is input channel c; one group.
+		st.track(out, copyLayout(lx, 1))
+		st.addRec(rec{kind: recSlice, node: n, input: 1, axis: 0, by: x})
+		if hasBias {
+			st.addRec(rec{kind: recSlice, node: n, input: 2, axis: 0, by: x})
+		}
+		st.addRec(rec{kind: recGroup, node: n, by: x})
+	default:
+		// Grouped convs (and depthwise with a channel multiplier) would need
+		// pruning per group; their channels are pinned.
+		why := fmt.Sprintf("grouped %s (group=%d)", what, group)
+		if lx != nil {
+			st.pin(x, why)
+		}
+		el := st.produce(out, 1, cout)
+		st.pinEl(el, why)
+	}
+}
+
+// binary: elementwise op of two inputs with broadcasting.
+func (st *state) binary(n *onnx.Node, what string, pinAll func(string)) {
+	out := n.Output(0)
+	ro := rank(out)
+	if len(n.Inputs()) != 2 || ro < 0 {
+		pinAll("read by " + what)
+		return
+	}
+	a, b := n.Input(0), n.Input(1)
+	la, lb := st.vals[a], st.vals[b]
+	if la != nil && lb != nil {
+		ra, rb := rank(a), rank(b)
+		if ra-la.axis != rb-lb.axis || la.block != lb.block || len(la.segs) != len(lb.segs) {
+			pinAll(what + " mixes different channel layouts")
+			return
+		}
+		for i := range la.segs {
+			sa, sb := la.segs[i], lb.segs[i]
+			if sa.el < 0 || sb.el < 0 || sa.count != sb.count || sa.start != 0 || sb.start != 0 ||
+				st.els[st.find(sa.el)].channels != sa.count || st.els[st.find(sb.el)].channels != sb.count {
+				pinAll(what + " mixes different channel layouts")
+				return
+			}
+		}
+		for i := range la.segs {
+			st.union(la.segs[i].el, lb.segs[i].el)
+		}
+		st.track(out, copyLayout(la, ro-(ra-la.axis)))
+		return
+	}
+	t, o, ti := a, b, 0
+	if la == nil {
+		t, o, ti = b, a, 1
+	}
+	if n.OpType == "PRelu" && ti != 0 || n.OpType == "Pow" && ti != 0 {
+		pinAll("read by " + what + " as a parameter")
+		return
+	}
+	l := st.vals[t]
+	fromEnd := rank(t) - l.axis
+	od, ok := dims(o)
+	if !ok {
+		pinAll(what + ": shape of the other operand unknown")
+		return
+	}
+	oa := len(od) - fromEnd
+	switch {
+	case oa < 0 || od[oa].IsStatic() && od[oa].Value == 1:
+		// broadcast along the channels
+	case passes.ConstTensor(o) != nil && od[oa].IsStatic() && int(od[oa].Value) == l.channels()*l.block && passes.ConstTensor(o).DataType.BitSize() >= 8:
+		st.addRec(rec{kind: recSlice, node: n, input: 1 - ti, axis: oa, by: t})
+	default:
+		pinAll(what + ": the other operand is not per-channel")
+		return
+	}
+	st.track(out, copyLayout(l, ro-fromEnd))
+}
+
+func (st *state) pad(n *onnx.Node, what string, pinAll func(string)) {
+	x := n.Input(0)
+	l := st.dataOnly(n, what, pinAll)
+	if l == nil {
+		return
+	}
+	r := rank(x)
+	pads, bad := intsArg(n, "pads", 1)
+	if bad != "" {
+		pinAll(what + bad)
+		return
+	}
+	if len(n.Inputs()) > 3 && n.Input(3) != nil { // axes
+		pinAll(what + " has axes")
+		return
+	}
+	if len(pads) != 2*r || pads[l.axis] != 0 || pads[l.axis+r] != 0 || l.block != 1 {
+		pinAll(what + " pads the channel axis")
+		return
+	}
+	st.track(n.Output(0), copyLayout(l, l.axis))
+}
+
+// intsArg reads an int list given as attribute name (older opsets) or as
+// constant input i (newer ones); bad says why it cannot be read.
+func intsArg(n *onnx.Node, name string, i int) ([]int64, string) {
+	if i >= len(n.Inputs()) || n.Input(i) == nil {
+		return n.AttrInts(name, nil), ""
+	}
+	t := passes.ConstTensor(n.Input(i))
+	if t == nil {
+		return nil, " has non-constant " + name
+	}
+	v, err := t.AsInt64()
+	if err != nil {
+		return nil, " has unreadable " + name
+	}
+	return v, ""
+}
+
+// dataOnly returns the layout of n's first input when that is the only
+// tracked input; otherwise it pins (channels used as a parameter) and
+// returns nil.
+func (st *state) dataOnly(n *onnx.Node, what string, pinAll func(string)) *layout {
+	for i, v := range n.Inputs() {
+		if v != nil && st.vals[v] != nil && i > 0 || i == 0 && st.vals[v] == nil {
+			pinAll("read by " + what + " as a parameter")
+			return nil
+		}
+	}
+	return st.vals[n.Input(0)]
+}
+
+func (st *state) concat(n *onnx.Node, what string, pinAll func(string)) {
+	out := n.Output(0)
+	r := rank(out)
+	axis := normAxis(n.AttrInt("axis", 0), r)
+	l := &layout{axis: axis, block: 1}
+	for _, v := range n.Inputs() {
+		if lv := st.vals[v]; lv != nil {
+			if lv.axis != axis || lv.block != 1 {
+				pinAll(what + " joins along another axis")
+				return
+			}
+			l.segs = append(l.segs, lv.segs...)
+			continue
+		}
+		c, ok := staticDim(v, axis)
+		if !ok {
+			pinAll(what + ": an input's channel count is unknown")
+			return
+		}
+		l.segs = append(l.segs, seg{-1, 0, c})
+	}
+	st.track(out, l)
+}
+
+func (st *state) split(n *onnx.Node, what string, pinAll func(string)) {
+	x := n.Input(0)
+	l := st.dataOnly(n, what, pinAll)
+	if l == nil {
+		return
+	}
+	r := rank(x)
+	axis := normAxis(n.AttrInt("axis", 0), r)
+	if axis != l.axis {
+		for _, o := range n.Outputs() {
+			if o != nil {
+				st.track(o, copyLayout(l, l.axis))
+			}
+		}
+		return
+	}
+	if l.block != 1 {
+		pinAll(what + " splits a flattened axis")
+		return
+	}
+	sizes := make([]int, 0, len(n.Outputs()))
+	for _, o := range n.Outputs() {
+		c, ok := staticDim(o, axis)
+		if !ok || o == nil {
+			pinAll(what + ": output sizes unknown")
+			return
+		}
+		sizes = append(sizes, c)
+	}
+	// Cut the input's segments at the outputs' boundaries.
+	segs := append([]seg(nil), l.segs...)
+	for j, o := range n.Outputs() {
+		need := sizes[j]
+		ol := &layout{axis: axis, block: 1}
+		for need > 0 {
+			if len(segs) == 0 {
+				pinAll(what + ": sizes exceed the input")
+				return
+			}
+			s := segs[0]
+			take := min(s.count, need)
+			ol.segs = append(ol.segs, seg{s.el, s.start, take})
+			need -= take
+			if take == s.count {
+				segs = segs[1:]
+			} else {
+				segs[0] = seg{s.el, s.start + take, s.count - take}
+			}
+		}
+		st.track(o, ol)
+	}
+	st.addRec(rec{kind: recSplit, node: n, by: x})
+}
+
+// reshape follows the reshapes that keep the batch and the channels in
+// order: [N,C,H,W] → [N,C·H·W] (Flatten axis 1, Reshape, Squeeze of unit
+// dims), where each channel becomes a block of H·W positions, and
+// [N,C] ↔ [N,C,1,1] (Unsqueeze, Reshape) around squeeze-excitation blocks.
+func (st *state) reshape(n *onnx.Node, what string, pinAll func(string)) {
+	x, out := n.Input(0), n.Output(0)
+	l := st.dataOnly(n, what, pinAll)
+	if l == nil {
+		return
+	}
+	din, ok1 := dims(x)
+	dout, ok2 := dims(out)
+	if !ok1 || !ok2 || l.axis != 1 || l.block != 1 || len(dout) < 2 || len(din) < 2 || din[0] != dout[0] {
+		pinAll("read by " + what + " (reshapes the channel axis)")
+		return
+	}
+	prod := func(ds []onnx.Dim) (int, bool) {
+		p := 1
+		for _, d := range ds {
+			if !d.IsStatic() {
+				return 0, false
+			}
+			p *= int(d.Value)
+		}
+		return p, true
+	}
+	restIn, ok1 := prod(din[2:])
+	restOut, ok2 := prod(dout[2:])
+	c, ok3 := staticDim(out, 1)
+	var block int
+	switch {
+	case !ok1 || !ok2 || !ok3:
+	case len(dout) == 2 && c == restIn*l.channels():
+		block = restIn // flatten
+	case c == l.channels() && restOut == restIn && restIn == 1:
+		block = 1 // unit dims added or dropped
+	}
+	if block == 0 || n.OpType == "Flatten" && n.AttrInt("axis", 1) != 1 {
+		pinAll("read by " + what + " (reshapes the channel axis)")
+		return
+	}
+	if n.OpType == "Reshape" && passes.ConstTensor(n.Input(1)) == nil {
+		pinAll("read by " + what + " (non-constant shape)")
+		return
+	}
+	st.track(out, &layout{axis: 1, block: block, segs: append([]seg(nil), l.segs...)})
+	if n.OpType == "Reshape" {
+		st.addRec(rec{kind: recReshape, node: n, by: out})
+	}
+}
+
+// export builds the Group values from the state (again after a Remove).
+func (st *state) export() {
+	byRoot := map[int]*Group{}
+	old := map[int]*Group{}
+	for _, g := range st.groups {
+		old[g.root] = g
+	}
+	st.groups = st.groups[:0]
+	for i := range st.els {
+		if st.find(i) != i {
+			continue
+		}
+		g := old[i]
+		if g == nil {
+			g = &Group{st: st, root: i}
+		}
+		e := st.els[i]
+		g.ID, g.Channels, g.Pinned = len(st.groups), e.channels, e.pinned
+		g.Producers, g.Consumers = nil, nil
+		byRoot[i] = g
+		st.groups = append(st.groups, g)
+		seen := map[[3]any]bool{}
+		for _, r := range e.recs {
+			if r.kind != recSlice {
+				continue
+			}
+			key := [3]any{r.node, r.input, r.axis}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			l := st.vals[r.by]
+			off := 0
+			for _, s := range l.segs {
+				if s.el >= 0 && st.find(s.el) == i {
+					p := Port{Node: r.node, Input: r.input, Axis: r.axis, Offset: off, Stride: l.block, First: s.start, Count: s.count}
+					if r.producer {
+						g.Producers = append(g.Producers, p)
+					} else {
+						g.Consumers = append(g.Consumers, p)
+					}
+				}
+				off += s.count
+			}
+		}
+	}
+	sort.SliceStable(st.groups, func(a, b int) bool { return st.groups[a].root < st.groups[b].root })
+	for i, g := range st.groups {
+		g.ID = i
+	}
+}
