@@ -47,6 +47,10 @@ func TestPruneCLI(t *testing.T) {
 	}
 	outOfRange := badLabels("labels-out-of-range", []int64{1, 2, 3, 12, 4, 5, 6, 7})
 	tooFew := badLabels("labels-too-few", []int64{1, 2, 3})
+	residual := filepath.Join(dir, "residual.onnx")
+	if err := onnx.Save(residualOutput(), residual, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, in, spec, stderr string
 	}{
@@ -57,6 +61,7 @@ func TestPruneCLI(t *testing.T) {
 		{"all layers kept", mlp, "prune(amount=0.5,exclude=Gemm)", "nothing to prune: the model's 3 prunable layer(s) are all kept"},
 		{"labels outside the classes", cnn, "prune(criterion=taylor,calib=" + outOfRange + ")", "label 12 of sample 0 is outside the 10 classes"},
 		{"labels count", cnn, "prune(criterion=taylor,calib=" + tooFew + ")", "labels.npy has 3 labels for 8 samples"},
+		{"pinned residual group", residual, "prune(structure=channel,amount=0.3,keep_first=false,keep_last=false)", "pinned: graph output"},
 		{"2:4 on one input channel", cnn, "prune(structure=2:4,keep_first=false,exclude=/c2/Conv|/fc1/Gemm)", "1 input channels per output: not a multiple of 4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,4 +131,36 @@ func TestPruneCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// residualOutput is x → ConvA → ConvB, y = ConvA + ConvB a graph output:
+// the residual group {A, B} can only be pruned together, and the graph
+// output pins it.
+func residualOutput() *onnx.Model {
+	g := &onnx.Graph{Name: "main"}
+	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 3, 8, 8)))
+	w := func(name string, dims ...int64) *onnx.Value {
+		n := int64(1)
+		for _, d := range dims {
+			n *= d
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(i%5) - 2
+		}
+		return g.AddInitializer(name, onnx.NewFloatTensor("", dims, v))
+	}
+	pads := onnx.IntsAttr("pads", []int64{1, 1, 1, 1})
+	a := g.NewNode("Conv", "", "ConvA", []*onnx.Value{x, w("wa", 8, 3, 3, 3)}, "a")
+	a.SetAttr(pads)
+	g.Append(a)
+	b := g.NewNode("Conv", "", "ConvB", []*onnx.Value{a.Output(0), w("wb", 8, 8, 3, 3)}, "b")
+	b.SetAttr(pads)
+	g.Append(b)
+	sum := g.NewNode("Add", "", "Add", []*onnx.Value{a.Output(0), b.Output(0)}, "y")
+	g.Append(sum)
+	y := sum.Output(0)
+	y.Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8, 8, 8))
+	g.Outputs = []*onnx.Value{y}
+	return &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 13}}, ProducerName: "test", Graph: g}
 }
