@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"sort"
@@ -123,10 +124,13 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 			return 0, fmt.Errorf("structure=channel: FLOPs unknown after removing channels")
 		}
 		removed := float64(before.flops - got)
-		if removed >= target || try == 6 {
+		if removed >= target {
 			break
 		}
-		aim += (target - removed) * 1.05
+		if try == 12 {
+			return 0, fmt.Errorf("amount=%g: could remove only %.1f%% of the FLOPs", cfg.amount, 100*removed/float64(before.flops))
+		}
+		aim += (target-removed)*1.5 + 1e-3*float64(before.flops)
 	}
 	// Remember which float channels each producer keeps, for the refit.
 	rowMap := map[string][]int{}
@@ -572,7 +576,7 @@ func refitConsumers(c *passes.Context, m, float *onnx.Model, rowMap map[string][
 		if len(rows) != lp.rows {
 			return nil, fmt.Errorf("%s: %d rows, %d kept float rows", lp.name(), lp.rows, len(rows))
 		}
-		grams, err := layerStats(c, m, float, lp, lf, src)
+		grams, checks, err := layerStats(c, m, float, lp, lf, src)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", lp.name(), err)
 		}
@@ -596,7 +600,8 @@ func refitConsumers(c *passes.Context, m, float *onnx.Model, rowMap map[string][
 		og := lp.rows / lp.groups
 		newW := append([]float32(nil), wp...)
 		newB := append([]float32(nil), bp...)
-		var eb, ea, norm float64
+		var eb, ea, norm, cb, ca, cn, ridge float64
+		note := ""
 		refitted := 0
 		for g, gm := range grams {
 			theta0 := make([][]float64, og)
@@ -621,11 +626,21 @@ func refitConsumers(c *passes.Context, m, float *onnx.Model, rowMap map[string][
 				st[lp.cols] = float64(bp[o])
 				theta0[j], start[j], kept[j] = th, st, all
 			}
-			res, f, err := refitRows(gm, theta0, start, kept, cfg.reconstruct, solveBias, cfg.ridge)
+			res, f, err := refitRows(gm, checks[g], theta0, start, kept, cfg.reconstruct, solveBias, cfg.ridge)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", lp.name(), err)
 			}
 			eb, ea, norm = eb+f.errBefore, ea+f.errAfter, norm+f.norm
+			cb, ca, cn = cb+f.checkBefore, ca+f.checkAfter, cn+f.checkNorm
+			if f.note != "" {
+				note = f.note
+			}
+			ridge = max(ridge, f.ridge)
+			cb, ca, cn = cb+f.checkBefore, ca+f.checkAfter, cn+f.checkNorm
+			if f.note != "" {
+				note = f.note
+			}
+			ridge = max(ridge, f.ridge)
 			if f.refit {
 				refitted++
 				for j, row := range res {
@@ -638,6 +653,7 @@ func refitConsumers(c *passes.Context, m, float *onnx.Model, rowMap map[string][
 			}
 		}
 		lr.ErrBefore, lr.ErrAfter = ptr(relL2(eb, norm)), ptr(relL2(ea, norm))
+		lr.HeldOutBefore, lr.HeldOutAfter, lr.Ridge = ptr(relL2(cb, cn)), ptr(relL2(ca, cn)), ridge
 		if refitted > 0 {
 			for _, v := range newW {
 				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
@@ -650,7 +666,7 @@ func refitConsumers(c *passes.Context, m, float *onnx.Model, rowMap map[string][
 			}
 			lr.Refit = "refit"
 		} else if cfg.reconstruct {
-			lr.Refit = "kept: the refit did not lower the error"
+			lr.Refit = cmp.Or(note, "kept the pruned weights: the refit did not lower the error")
 		}
 		out = append(out, lr)
 	}

@@ -55,6 +55,20 @@ func (g *gram) add(zp, zf []float64) {
 	g.rows += r
 }
 
+// merge adds o's sums into g.
+func (g *gram) merge(o *gram) {
+	for i := range g.h.Data {
+		g.h.Data[i] += o.h.Data[i]
+	}
+	for i := range g.f.Data {
+		g.f.Data[i] += o.f.Data[i]
+	}
+	for i := range g.c.Data {
+		g.c.Data[i] += o.c.Data[i]
+	}
+	g.rows += o.rows
+}
+
 // H returns element (i, j) of the symmetric H (stored upper).
 func (g *gram) H(i, j int) float64 {
 	if i > j {
@@ -82,41 +96,44 @@ const flushRows = 512
 // data and accumulates the Gram matrices of layer lp of m against the same
 // layer lf of the float model (the same node; channel pruning may have
 // shrunk lp's input), one per group.
-func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *calib.Source) ([]*gram, error) {
+func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *calib.Source) (fit, check []*gram, err error) {
 	in, inF := lp.node.Input(0).Name, lf.node.Input(0).Name
 	if lp.groups != lf.groups {
-		return nil, fmt.Errorf("%s: %d groups, float layer has %d", lp.name(), lp.groups, lf.groups)
+		return nil, nil, fmt.Errorf("%s: %d groups, float layer has %d", lp.name(), lp.groups, lf.groups)
 	}
 	pm, pIdx, err := calib.WithOutputs(m, []string{in})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fm, fIdx, err := calib.WithOutputs(float, []string{inF})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ps, err := interp.NewSession(pm, interp.Options{Threads: 1})
 	if err != nil {
-		return nil, fmt.Errorf("pruned model: %w", err)
+		return nil, nil, fmt.Errorf("pruned model: %w", err)
 	}
 	fs, err := interp.NewSession(fm, interp.Options{Threads: 1})
 	if err != nil {
-		return nil, fmt.Errorf("float model: %w", err)
+		return nil, nil, fmt.Errorf("float model: %w", err)
 	}
 	src, err = src.Reopen(0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer src.Close()
-	grams := make([]*gram, lp.groups)
+	// Every fifth batch is held out to choose the refit's ridge (when there
+	// are at least five).
+	held := func(i int) bool { return src.Total() >= 5 && i%5 == 4 }
+	grams := make([]*gram, 2*lp.groups) // fit groups, then held-out groups
 	for i := range grams {
 		grams[i] = newGram(lp.cols, lf.cols)
 	}
 	var (
 		mu     sync.Mutex // guards the pending buffers
 		accMu  sync.Mutex // guards the Gram matrices
-		pendP  = make([][]float64, lp.groups)
-		pendF  = make([][]float64, lp.groups)
+		pendP  = make([][]float64, 2*lp.groups)
+		pendF  = make([][]float64, 2*lp.groups)
 		flushG = func(g int, zp, zf []float64) {
 			accMu.Lock()
 			grams[g].add(zp, zf)
@@ -153,13 +170,18 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 			return fmt.Errorf("%s: %d output positions, %d in the float model", lp.name(), np, nf)
 		}
 		rng := newRand(i)
-		for g := 0; g < lp.groups; g++ {
+		part := 0
+		if held(i) {
+			part = lp.groups
+		}
+		for g0 := 0; g0 < lp.groups; g0++ {
+			g := part + g0
 			pick := samplePositions(np, rng)
-			zp, err := lp.patches(tp.Shape, xp, g, pick)
+			zp, err := lp.patches(tp.Shape, xp, g0, pick)
 			if err != nil {
 				return err
 			}
-			zf, err := lf.patches(tf.Shape, xf, g, pick)
+			zf, err := lf.patches(tf.Shape, xf, g0, pick)
 			if err != nil {
 				return err
 			}
@@ -178,15 +200,18 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for g := range grams {
 		flushG(g, pendP[g], pendF[g])
-		if grams[g].rows == 0 {
-			return nil, fmt.Errorf("%s: no calibration rows", lp.name())
+	}
+	fit, check = grams[:lp.groups], grams[lp.groups:]
+	for _, g := range fit {
+		if g.rows == 0 {
+			return nil, nil, fmt.Errorf("%s: no calibration rows", lp.name())
 		}
 	}
-	return grams, nil
+	return fit, check, nil
 }
 
 // positions is the number of rows the layer's input of this shape yields:

@@ -9,6 +9,7 @@
 package prune
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -255,7 +256,7 @@ func pruneLayer(c *passes.Context, m, float *onnx.Model, l *layer, w []float32, 
 		l.setWeights(masked)
 		return lr, nil
 	}
-	grams, err := layerStats(c, m, float, l, l, src)
+	grams, checks, err := layerStats(c, m, float, l, l, src)
 	if err != nil {
 		return lr, fmt.Errorf("%s: %w", l.name(), err)
 	}
@@ -267,7 +268,8 @@ func pruneLayer(c *passes.Context, m, float *onnx.Model, l *layer, w []float32, 
 	og := l.rows / l.groups
 	newW := append([]float32(nil), masked...)
 	newB := append([]float32(nil), bias...)
-	var eb, ea, norm float64
+	var eb, ea, norm, cb, ca, cn, ridge float64
+	note := ""
 	refitted := 0
 	for g, gm := range grams {
 		theta0 := make([][]float64, og)
@@ -292,11 +294,16 @@ func pruneLayer(c *passes.Context, m, float *onnx.Model, l *layer, w []float32, 
 		if cfg.reconstruct && !solve {
 			lr.Refit = fmt.Sprintf("skipped: %.3g FLOPs of Cholesky > %.3g", work, maxRefitWork)
 		}
-		rows, f, err := refitRows(gm, theta0, theta0, kept, solve, solveBias, cfg.ridge)
+		rows, f, err := refitRows(gm, checks[g], theta0, theta0, kept, solve, solveBias, cfg.ridge)
 		if err != nil {
 			return lr, fmt.Errorf("%s: %w", l.name(), err)
 		}
 		eb, ea, norm = eb+f.errBefore, ea+f.errAfter, norm+f.norm
+		cb, ca, cn = cb+f.checkBefore, ca+f.checkAfter, cn+f.checkNorm
+		if f.note != "" {
+			note = f.note
+		}
+		ridge = max(ridge, f.ridge)
 		if f.refit {
 			refitted++
 			for j, row := range rows {
@@ -314,9 +321,10 @@ func pruneLayer(c *passes.Context, m, float *onnx.Model, l *layer, w []float32, 
 			lr.Refit = fmt.Sprintf("refit %d of %d groups", refitted, len(grams))
 		}
 	} else if cfg.reconstruct && lr.Refit == "off" {
-		lr.Refit = "kept the pruned weights: the refit did not lower the error"
+		lr.Refit = cmp.Or(note, "kept the pruned weights: the refit did not lower the error")
 	}
 	lr.ErrBefore, lr.ErrAfter = ptr(relL2(eb, norm)), ptr(relL2(ea, norm))
+	lr.HeldOutBefore, lr.HeldOutAfter, lr.Ridge = ptr(relL2(cb, cn)), ptr(relL2(ca, cn)), ridge
 	for i := range newW {
 		if math.IsNaN(float64(newW[i])) || math.IsInf(float64(newW[i]), 0) {
 			return lr, fmt.Errorf("%s: refit produced a non-finite weight", l.name())

@@ -22,7 +22,11 @@ const maxRefitWork = 2e10
 // fit is the outcome of refitting one group of rows.
 type fit struct {
 	errBefore, errAfter, norm float64 // Σ squared output errors and Σ ||y||², over the group's rows
+	checkBefore, checkAfter   float64 // the same on the held-out batches, when the ridge was chosen there
+	checkNorm                 float64
+	ridge                     float64 // the λ (relative) used
 	refit                     bool
+	note                      string // why nothing was refit
 }
 
 // refitRows refits rows of one Gram group. theta0 holds each row's float
@@ -32,10 +36,16 @@ type fit struct {
 // start (sorted, bias excluded). With solve false only the errors of the
 // masked rows are measured. It returns the new rows (pruned columns 0, the
 // bias solved when solveBias) and the errors.
-func refitRows(g *gram, theta0, start [][]float64, kept [][]int, solve, solveBias bool, ridge float64) ([][]float64, fit, error) {
+//
+// The ridge is chosen on held-out calibration batches (check, when it has
+// rows): the rows are solved on g alone with λ = ridge·{1, 10, 100, 1000}
+// and the λ with the least error on check wins, if any beats the pruned
+// rows there; otherwise nothing is refit (a refit that fits the
+// calibration set but not new data is worse than none). check is then added
+// into g and the rows solved on all the data with the chosen λ.
+func refitRows(g, check *gram, theta0, start [][]float64, kept [][]int, solve, solveBias bool, ridge float64) ([][]float64, fit, error) {
 	k := g.np - 1
-	r := len(theta0)
-	masked := make([][]float64, r)
+	masked := make([][]float64, len(theta0))
 	for o := range theta0 {
 		masked[o] = make([]float64, g.np)
 		for _, c := range kept[o] {
@@ -43,18 +53,74 @@ func refitRows(g *gram, theta0, start [][]float64, kept [][]int, solve, solveBia
 		}
 		masked[o][k] = start[o][k]
 	}
-	// C·θ₀ for every row (the right-hand sides) and the masked errors.
-	ct := mulRows(g.c, theta0)
 	var res fit
+	if solve && check != nil && check.rows > 0 {
+		ctc := mulRows(check.c, theta0)
+		best := 0.0
+		var bestErr float64
+		for o := range theta0 {
+			bestErr += rowError(check, masked[o], ctc[o], theta0[o])
+		}
+		res.checkBefore = bestErr
+		for o := range theta0 {
+			res.checkNorm += quadF(check, theta0[o])
+		}
+		for _, mult := range []float64{1, 10, 100, 1000} {
+			rows, err := solveRows(g, theta0, start, kept, solveBias, ridge*mult)
+			if err != nil {
+				return nil, res, err
+			}
+			var e float64
+			for o := range rows {
+				e += rowError(check, rows[o], ctc[o], theta0[o])
+			}
+			if e < bestErr {
+				best, bestErr = mult, e
+			}
+		}
+		res.checkAfter = bestErr
+		if best == 0 {
+			solve = false
+			res.note = "kept the pruned weights: no ridge lowered the error on held-out calibration batches"
+		}
+		ridge *= best
+	}
+	if check != nil {
+		g.merge(check)
+	}
+	res.ridge = ridge
+	ct := mulRows(g.c, theta0)
 	for o := range theta0 {
 		res.norm += quadF(g, theta0[o])
 		res.errBefore += rowError(g, masked[o], ct[o], theta0[o])
 	}
+	res.errAfter = res.errBefore
 	if !solve {
-		res.errAfter = res.errBefore
 		return masked, res, nil
 	}
-	out := make([][]float64, r)
+	out, err := solveRows(g, theta0, start, kept, solveBias, ridge)
+	if err != nil {
+		return nil, res, err
+	}
+	var after float64
+	for o := range out {
+		after += rowError(g, out[o], ct[o], theta0[o])
+	}
+	// A refit that does not lower the error (ill-conditioned data) is not kept.
+	if !(after < res.errBefore) {
+		res.note = "kept the pruned weights: the refit did not lower the error"
+		return masked, res, nil
+	}
+	res.errAfter, res.refit = after, true
+	return out, res, nil
+}
+
+// solveRows solves every row's ridge least squares on g:
+// (H[S,S] + λI) θ_S = (C·θ₀)_S + λ·start_S.
+func solveRows(g *gram, theta0, start [][]float64, kept [][]int, solveBias bool, ridge float64) ([][]float64, error) {
+	k := g.np - 1
+	ct := mulRows(g.c, theta0)
+	out := make([][]float64, len(theta0))
 	var (
 		chol     mat.Cholesky
 		lastCols []int
@@ -65,14 +131,16 @@ func refitRows(g *gram, theta0, start [][]float64, kept [][]int, solve, solveBia
 		if solveBias {
 			cols = append(cols, k)
 		}
+		row := make([]float64, g.np)
+		row[k] = start[o][k]
 		if len(cols) == 0 {
-			out[o] = masked[o]
+			out[o] = row
 			continue
 		}
 		if !slices.Equal(cols, lastCols) {
 			var err error
 			if lambda, err = factorize(&chol, g, cols, solveBias, ridge); err != nil {
-				return nil, res, err
+				return nil, err
 			}
 			lastCols = cols
 		}
@@ -93,23 +161,14 @@ func refitRows(g *gram, theta0, start [][]float64, kept [][]int, solve, solveBia
 		}
 		var x mat.VecDense
 		if err := chol.SolveVecTo(&x, b); err != nil {
-			return nil, res, fmt.Errorf("least squares: %w", err)
+			return nil, fmt.Errorf("least squares: %w", err)
 		}
-		row := make([]float64, g.np)
-		row[k] = start[o][k]
 		for i, c := range cols {
 			row[c] = x.AtVec(i)
 		}
 		out[o] = row
-		res.errAfter += rowError(g, row, ct[o], theta0[o])
 	}
-	// A refit that does not lower the error (ill-conditioned data) is not kept.
-	if !(res.errAfter < res.errBefore) {
-		res.errAfter = res.errBefore
-		return masked, res, nil
-	}
-	res.refit = true
-	return out, res, nil
+	return out, nil
 }
 
 // factorize builds H[S,S] + λI and returns λ (relative to the mean of the weight

@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"fmt"
 	"math"
 	"sort"
 
@@ -51,6 +52,13 @@ type LayerReport struct {
 	// weights before and after the least-squares refit (absent: not measured).
 	ErrBefore *float64 `json:"err_before,omitempty"`
 	ErrAfter  *float64 `json:"err_after,omitempty"`
+	// HeldOutBefore/After are the same on the held-out calibration batches
+	// (every fifth) on which the refit's ridge was chosen: the refit's
+	// effect on data it was not fit on (absent with fewer than 5 batches).
+	HeldOutBefore *float64 `json:"held_out_before,omitempty"`
+	HeldOutAfter  *float64 `json:"held_out_after,omitempty"`
+	// Ridge is the refit's λ relative to the mean diagonal of XᵀX.
+	Ridge float64 `json:"ridge,omitempty"`
 	// Refit: "refit", "off", or why it was skipped.
 	Refit string `json:"refit"`
 }
@@ -105,7 +113,11 @@ func (r *Report) log(c *passes.Context) {
 		if l.ChannelsKept+l.ChannelsRemoved > 0 {
 			kept = " channels " + itoa(l.ChannelsKept) + " kept " + itoa(l.ChannelsRemoved) + " removed"
 		}
-		c.Logf("  %-28s %-6s pruned %d/%d%s, error %s → %s (%s)", l.Node, l.Op, l.Pruned, l.Weights, kept, fmtErr(l.ErrBefore), fmtErr(l.ErrAfter), l.Refit)
+		held := ""
+		if l.HeldOutBefore != nil {
+			held = fmt.Sprintf(", held out %s → %s, ridge %g", fmtErr(l.HeldOutBefore), fmtErr(l.HeldOutAfter), l.Ridge)
+		}
+		c.Logf("  %-28s %-6s pruned %d/%d%s, error %s → %s%s (%s)", l.Node, l.Op, l.Pruned, l.Weights, kept, fmtErr(l.ErrBefore), fmtErr(l.ErrAfter), held, l.Refit)
 	}
 	for _, s := range r.Skipped {
 		c.Logf("  %-28s %-6s kept: %s", s.Node, s.Op, s.Reason)
