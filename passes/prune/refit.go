@@ -55,24 +55,44 @@ func refitRows(g, check *gram, theta0, start [][]float64, kept [][]int, solve, s
 	}
 	var res fit
 	if solve && check != nil && check.rows > 0 {
-		ctc := mulRows(check.c, theta0)
+		// Rows with their own kept columns each need a factorization: the
+		// ridge is chosen on at most cvRows of them, evenly spread.
+		sub := make([]int, 0, len(theta0))
+		step := 1
+		if !sameColumns(kept) && len(theta0) > cvRows {
+			step = len(theta0) / cvRows
+		}
+		for o := 0; o < len(theta0); o += step {
+			sub = append(sub, o)
+		}
+		pick := func(x [][]float64) [][]float64 {
+			out := make([][]float64, len(sub))
+			for i, o := range sub {
+				out[i] = x[o]
+			}
+			return out
+		}
+		keptS := make([][]int, len(sub))
+		for i, o := range sub {
+			keptS[i] = kept[o]
+		}
+		th0S, startS, maskedS := pick(theta0), pick(start), pick(masked)
+		ctc := mulRows(check.c, th0S)
 		best := 0.0
 		var bestErr float64
-		for o := range theta0 {
-			bestErr += rowError(check, masked[o], ctc[o], theta0[o])
+		for o := range th0S {
+			bestErr += rowError(check, maskedS[o], ctc[o], th0S[o])
+			res.checkNorm += quadF(check, th0S[o])
 		}
 		res.checkBefore = bestErr
-		for o := range theta0 {
-			res.checkNorm += quadF(check, theta0[o])
-		}
 		for _, mult := range []float64{1, 10, 100, 1000} {
-			rows, err := solveRows(g, theta0, start, kept, solveBias, ridge*mult)
+			rows, err := solveRows(g, th0S, startS, keptS, solveBias, ridge*mult)
 			if err != nil {
 				return nil, res, err
 			}
 			var e float64
 			for o := range rows {
-				e += rowError(check, rows[o], ctc[o], theta0[o])
+				e += rowError(check, rows[o], ctc[o], th0S[o])
 			}
 			if e < bestErr {
 				best, bestErr = mult, e
@@ -113,6 +133,19 @@ func refitRows(g, check *gram, theta0, start [][]float64, kept [][]int, solve, s
 	}
 	res.errAfter, res.refit = after, true
 	return out, res, nil
+}
+
+// cvRows is how many rows choose the ridge when rows have different kept
+// columns (unstructured, 2:4).
+const cvRows = 16
+
+func sameColumns(kept [][]int) bool {
+	for _, k := range kept[1:] {
+		if !slices.Equal(k, kept[0]) {
+			return false
+		}
+	}
+	return true
 }
 
 // solveRows solves every row's ridge least squares on g:
