@@ -185,6 +185,24 @@ func (l *layer) setBias(b []float32) {
 		l.bias.Const = onnx.NewFloatTensor(c.Name, append([]int64(nil), c.Dims...), b)
 		return
 	}
+	// A layer without a bias followed by a BatchNormalization takes the
+	// bias into the normalization's mean (BN(y + b) is BN with mean − b):
+	// no new add, so the FLOPs do not grow.
+	if out := l.node.Output(0); out != nil && !out.IsGraphOutput() {
+		if cs := out.Consumers(); len(cs) == 1 && cs[0].OpType == "BatchNormalization" && cs[0].Input(0) == out {
+			if mean := cs[0].Input(3); mean != nil && mean.Const != nil && mean.Const.DataType == onnx.Float &&
+				mean.NumUses() == 1 && !mean.IsGraphOutput() && mean.Const.NumElements() == int64(len(b)) {
+				if mv, err := mean.Const.AsFloat32(); err == nil {
+					nv := make([]float32, len(mv))
+					for i := range mv {
+						nv[i] = mv[i] - b[i]
+					}
+					mean.Const = onnx.NewFloatTensor(mean.Const.Name, append([]int64(nil), mean.Const.Dims...), nv)
+					return
+				}
+			}
+		}
+	}
 	v := l.node.Graph.AddInitializer(l.weight.Name+"_bias", onnx.NewFloatTensor("", []int64{int64(l.rows)}, b))
 	l.node.SetInput(2, v)
 	l.bias = v

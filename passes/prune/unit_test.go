@@ -203,3 +203,32 @@ func TestRefitRecoversRedundancy(t *testing.T) {
 	testutil.AtLeast(t, "error before refit", *lr.ErrBefore, 1e-3)
 	testutil.AtMost(t, "error after refit", *lr.ErrAfter, 1e-4)
 }
+
+// TestBiasIntoBatchNorm: a refit conv without a bias that feeds a
+// BatchNormalization gets its bias through the normalization's mean, so
+// the model gains no add (FLOPs unchanged) and the refit still lowers the
+// error of what the next layer reads.
+func TestBiasIntoBatchNorm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 4, 6, 6)))
+	w := func(dims ...int64) *onnx.Value { return b.G.AddInitializer("w", randTensor(rng, dims...)) }
+	h := b.Op("Conv", nil, x, w(8, 4, 3, 3))
+	h = b.Op("BatchNormalization", nil, h, b.Vec(1, 2, 1, 2, 1, 2, 1, 2), b.Vec(0, 1, 0, 1, 0, 1, 0, 1), b.Vec(1, -1, 1, -1, 1, -1, 1, -1), b.Vec(2, 2, 2, 2, 3, 3, 3, 3))
+	h = b.Op("Relu", nil, h)
+	h = b.Op("Conv", nil, h, w(3, 8, 2, 2))
+	m := b.Output(h, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 3, 3, 3)))
+	dir := calibFolder(t, 30, 1, 4, 6, 6)
+	inits := len(m.Graph.Initializers)
+	r := slim(t, m, "prune(structure=unstructured,amount=0.6,keep_first=false,calib="+dir+")")
+	lr := r.report.Layers[0]
+	if lr.Refit != "refit" {
+		t.Fatalf("first conv: %s", lr.Refit)
+	}
+	testutil.AtMost(t, "error after refit", *lr.ErrAfter, *lr.ErrBefore)
+	if r.report.FLOPsAfter != r.report.FLOPsBefore || len(r.model.Graph.Initializers) != inits {
+		t.Errorf("FLOPs %d → %d, initializers %d → %d: a bias was added", r.report.FLOPsBefore, r.report.FLOPsAfter, inits, len(r.model.Graph.Initializers))
+	}
+	if n := r.model.Graph.Nodes[0]; n.Input(2) != nil {
+		t.Errorf("the conv got a bias input %s", n.Input(2).Name)
+	}
+}
