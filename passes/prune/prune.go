@@ -30,7 +30,7 @@ func init() {
 		Lossy: true,
 		Options: []passes.Option{
 			{Name: "criterion", Kind: passes.OptEnum, Default: "magnitude", Enum: []string{"magnitude", "l1", "l2", "wanda", "taylor"},
-				Doc: "importance: magnitude/l1 |w| (channels: L1 norm of the producer's rows), l2 w² (channels: L2 norm), wanda |w|·||x|| (input column norm on the calibration data), taylor |w·∂L/∂w| (channels: |Σ activation·gradient|)"},
+				Doc: "importance: magnitude/l1 |w| (channels: mean |w| of the producers' rows), l2 w² (channels: their RMS), wanda |w|·||x|| (input column norm on the calibration data), taylor |w·∂L/∂w| (channels: |Σ activation·gradient|)"},
 			{Name: "structure", Kind: passes.OptEnum, Default: "unstructured", Enum: []string{"unstructured", "2:4", "channel"},
 				Doc: "unstructured: single weights set to 0; 2:4: 2 of every 4 consecutive weights along the input channels set to 0 (TensorRT sparse kernels); channel: output channels removed with their consumers (the model shrinks)"},
 			{Name: "amount", Kind: passes.OptFloat, Default: "0.5", Doc: "fraction to prune, in (0,1): of the FLOPs for structure=channel, of the weights otherwise (2:4 is always half)"},
@@ -39,7 +39,7 @@ func init() {
 			{Name: "keep_first", Kind: passes.OptBool, Default: "true", Doc: "leave the first prunable layer as it is"},
 			{Name: "keep_last", Kind: passes.OptBool, Default: "true", Doc: "leave the last prunable layer as it is"},
 			{Name: "reconstruct", Kind: passes.OptBool, Default: "true", Doc: "refit the kept weights and biases by least squares on the calibration data"},
-			{Name: "ridge", Kind: passes.OptFloat, Default: "0.01", Doc: "refit damping λ (relative to the mean diagonal of XᵀX) toward the float weights"},
+			{Name: "ridge", Kind: passes.OptFloat, Default: "0.01", Doc: "smallest refit damping λ toward the float weights, relative to the mean diagonal of XᵀX (λ·{1,10,100,1000} is chosen on held-out calibration batches)"},
 			{Name: "calib", Kind: passes.OptString, Default: "", Doc: "calibration data folder (empty: the CLI's --inputs folder, else seeded random inputs)"},
 			{Name: "samples", Kind: passes.OptInt, Default: "0", Doc: "max calibration samples (0: the whole folder, or 64 seeded random inputs)"},
 		},
@@ -56,9 +56,6 @@ type config struct {
 	exclude                            map[string]bool
 	keepFirst, keepLast, reconstruct   bool
 }
-
-// errBadOption marks option errors (the pass does nothing).
-var errBadOption = errors.New("bad option")
 
 func parseConfig(c *passes.Context) (*config, error) {
 	o := c.Options
