@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/onnxslim/onnxslim/internal/stats"
@@ -370,6 +371,23 @@ func finishReport(c *passes.Context, rep *Report, before measures, m, float *onn
 	rep.ParamsBefore, rep.ParamsAfter = before.params, after.params
 	rep.NonzeroBefore, rep.NonzeroAfter = before.nonzero, after.nonzero
 	rep.Samples = src.Total()
+	// Per-layer FLOPs: the node (or a group's producers) in each model.
+	nodeFLOPs := func(mm *onnx.Model, names string) int64 {
+		var f int64
+		for _, name := range strings.Split(names, "+") {
+			for _, n := range mm.Graph.Nodes {
+				if n.Name == name {
+					x, _, _ := stats.NodeFLOPs(n, stats.DeclaredShape)
+					f += x
+				}
+			}
+		}
+		return f
+	}
+	for i := range rep.Layers {
+		rep.Layers[i].FLOPsBefore = nodeFLOPs(float, rep.Layers[i].Node)
+		rep.Layers[i].FLOPsAfter = nodeFLOPs(m, rep.Layers[i].Node)
+	}
 	if ms, err := calib.NewMeasurer(c, float, src, 64); err != nil {
 		c.Logf("output agreement not measured: %v", err)
 	} else if a, err := ms.Agreement(m); err != nil {

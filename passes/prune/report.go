@@ -117,7 +117,11 @@ func (r *Report) log(c *passes.Context) {
 		if l.HeldOutBefore != nil {
 			held = fmt.Sprintf(", held out %s → %s, ridge %g", fmtErr(l.HeldOutBefore), fmtErr(l.HeldOutAfter), l.Ridge)
 		}
-		c.Logf("  %-28s %-6s pruned %d/%d%s, error %s → %s%s (%s)", l.Node, l.Op, l.Pruned, l.Weights, kept, fmtErr(l.ErrBefore), fmtErr(l.ErrAfter), held, l.Refit)
+		flops := ""
+		if l.FLOPsBefore != l.FLOPsAfter {
+			flops = fmt.Sprintf(", FLOPs %d → %d", l.FLOPsBefore, l.FLOPsAfter)
+		}
+		c.Logf("  %-28s %-6s pruned %d/%d%s%s, error %s → %s%s (%s)", l.Node, l.Op, l.Pruned, l.Weights, kept, flops, fmtErr(l.ErrBefore), fmtErr(l.ErrAfter), held, l.Refit)
 	}
 	for _, s := range r.Skipped {
 		c.Logf("  %-28s %-6s kept: %s", s.Node, s.Op, s.Reason)
