@@ -113,7 +113,7 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	aim := target
 	var keeps map[int][]int
 	for try := 0; ; try++ {
-		selectChannels(cands, est, aim, cfg.scope)
+		selectChannels(cands, est, aim, cfg.scope, cfg.multiple)
 		keeps = keepLists(cands)
 		trial := m.Clone()
 		if err := removeAll(c, trial, keeps); err != nil {
@@ -449,11 +449,11 @@ func minKeep(ch int) int { return max(1, int(math.Ceil(float64(ch)*(1-maxChannel
 // scope=layer: one fraction for every group, the smallest that reaches aim
 // (bisection); scope=global: channels in order of their score normalized by
 // its group's mean, lowest first, until aim is reached.
-func selectChannels(cands []*candidate, est *flopsModel, aim float64, scope string) {
+func selectChannels(cands []*candidate, est *flopsModel, aim float64, scope string, multiple int) {
 	fracs := make([]float64, len(cands))
 	set := func(f float64) {
 		for i, cd := range cands {
-			cd.keep = max(minKeep(cd.g.Channels), cd.g.Channels-int(math.Round(f*float64(cd.g.Channels))))
+			cd.keep = roundKeep(max(minKeep(cd.g.Channels), cd.g.Channels-int(math.Round(f*float64(cd.g.Channels)))), cd.g.Channels, multiple)
 			fracs[i] = float64(cd.keep) / float64(cd.g.Channels)
 		}
 	}
@@ -508,6 +508,20 @@ func selectChannels(cands []*candidate, est *flopsModel, aim float64, scope stri
 		cd.keep--
 		fracs[x.cand] = float64(cd.keep) / float64(cd.g.Channels)
 	}
+	for _, cd := range cands {
+		cd.keep = roundKeep(cd.keep, cd.g.Channels, multiple)
+	}
+}
+
+// roundKeep rounds a kept channel count up to a multiple of m for groups of
+// at least 8·m channels: runtimes' convolution kernels block channels by 8
+// or 16 (ONNX Runtime's NCHWc, TensorRT), and a layer of 101 channels can
+// run slower than one of 144.
+func roundKeep(keep, channels, m int) int {
+	if m <= 1 || channels < 8*m {
+		return keep
+	}
+	return min(channels, (keep+m-1)/m*m)
 }
 
 // keepLists returns, per group ID that loses channels, the kept channels:

@@ -41,6 +41,7 @@ func init() {
 			{Name: "keep_last", Kind: passes.OptBool, Default: "true", Doc: "leave the last prunable layer as it is"},
 			{Name: "reconstruct", Kind: passes.OptBool, Default: "true", Doc: "refit the kept weights and biases by least squares on the calibration data"},
 			{Name: "ridge", Kind: passes.OptFloat, Default: "0.01", Doc: "smallest refit damping λ toward the float weights, relative to the mean diagonal of XᵀX (λ·{1,10,100,1000} is chosen on held-out calibration batches)"},
+			{Name: "multiple", Kind: passes.OptInt, Default: "8", Doc: "structure=channel: groups of at least 8×multiple channels keep a multiple of this many (runtime kernels block channels by 8 or 16); 1: any count"},
 			{Name: "calib", Kind: passes.OptString, Default: "", Doc: "calibration data folder (empty: the CLI's --inputs folder, else seeded random inputs)"},
 			{Name: "samples", Kind: passes.OptInt, Default: "0", Doc: "max calibration samples (0: the whole folder, or 64 seeded random inputs)"},
 		},
@@ -53,7 +54,7 @@ func init() {
 type config struct {
 	criterion, structure, scope, calib string
 	amount, ridge                      float64
-	samples                            int
+	samples, multiple                  int
 	exclude                            map[string]bool
 	keepFirst, keepLast, reconstruct   bool
 }
@@ -62,7 +63,7 @@ func parseConfig(c *passes.Context) (*config, error) {
 	o := c.Options
 	cfg := &config{
 		criterion: o.String("criterion"), structure: o.String("structure"), scope: o.String("scope"), calib: o.String("calib"),
-		amount: o.Float("amount"), ridge: o.Float("ridge"), samples: int(o.Int("samples")),
+		amount: o.Float("amount"), ridge: o.Float("ridge"), samples: int(o.Int("samples")), multiple: int(o.Int("multiple")),
 		keepFirst: o.Bool("keep_first"), keepLast: o.Bool("keep_last"), reconstruct: o.Bool("reconstruct"),
 		exclude: map[string]bool{},
 	}
@@ -74,6 +75,9 @@ func parseConfig(c *passes.Context) (*config, error) {
 	}
 	if !(cfg.ridge >= 0) || math.IsInf(cfg.ridge, 0) {
 		return nil, fmt.Errorf("ridge=%g: must be a number ≥ 0", cfg.ridge)
+	}
+	if cfg.multiple < 1 {
+		return nil, fmt.Errorf("multiple=%d: must be at least 1", cfg.multiple)
 	}
 	if cfg.samples < 0 {
 		return nil, fmt.Errorf("samples=%d: must be at least 0", cfg.samples)
