@@ -139,6 +139,20 @@ quant-report: ort
 	ONNXSLIM_QUANT_FULL=1 $(GO) test ./passes/quantize -run . -v -count=1 -timeout 60m
 	ONNXSLIM_QUANT_FULL=1 $(GO) test ./passes/quantize -run '^$$' -bench BenchmarkCalibration -benchtime 1x -count=1
 
+# The lowrank pass's acceptance figures (issue 16): MNIST MLP and CNN FC
+# layers at half their weights (top-1 on 2,000 held-out digits), data-aware
+# against plain SVD per layer and at the outputs (transformer_op14's
+# feed-forward MatMuls, fp_pose's heads), resnet18 at energy=0.9 with ONNX
+# Runtime's single-thread latency, one conv's break-even saving in ORT, the
+# randomized SVD against the exact one
+# (error and time), data-aware's sensitivity to the ridge and the calibration
+# size. About 8-10 minutes on 2 cores.
+.PHONY: lowrank-report
+lowrank-report: ort real-models
+	ONNXSLIM_REAL_MODELS=$(REAL_MODELS) ONNXSLIM_LOWRANK_REPORT=1 $(GO) test ./passes/lowrank -v -count=1 -timeout 30m \
+	  -run 'TestMNISTMLPHalfParams|TestMNISTCNNFCHalfParams|TestTransformerFFDataBeatsPlain|TestTransformerRidgeAndSamples|TestRealModelDataBeatsPlain|TestResNet18Energy|TestSplitBreakEven|TestRandomizedSVDWithinOnePercent'
+	$(GO) test ./passes/lowrank -run '^$$' -bench BenchmarkSVD -benchtime 1x -count=1
+
 # Issue 13's acceptance on the real-models corpus and ../shared/models: the
 # default pipeline with no flags but -o (and with the corpus's real inputs),
 # run, verify, quantize(mode=int8), ONNX Runtime (optimizations off) on the

@@ -379,6 +379,12 @@ func writeMarkdown(w io.Writer, r optimizeReport) error {
 				p.NodesBefore, p.NodesAfter, p.ParamsBefore, p.ParamsAfter, p.BytesBefore, p.BytesAfter, p.MS)
 		}
 	}
+	// Passes whose details know how to read as markdown (lowrank's per-layer table).
+	for _, d := range r.Details {
+		if md, ok := d.Detail.(interface{ Markdown() string }); ok {
+			fmt.Fprintf(&b, "\n## %s\n\n%s", d.Pass, md.Markdown())
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

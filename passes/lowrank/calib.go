@@ -1,0 +1,209 @@
+package lowrank
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/interp/simd"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+	"github.com/onnxslim/onnxslim/passes/calib"
+)
+
+// maxFeatures bounds the feature vectors whose covariance is collected
+// (cols² float64s per layer: 4096 is 128 MiB); wider layers use plain SVD.
+const maxFeatures = 4096
+
+// maxPatches bounds the conv patches taken per sample (evenly spaced), so
+// that a large feature map costs a bounded im2col.
+const maxPatches = 256
+
+// covariance is X·Xᵀ / n of a layer's input feature vectors.
+type covariance struct {
+	mu  sync.Mutex
+	sum []float64 // cols×cols
+	n   int64
+}
+
+// covariances runs m on the calibration data (the calib= folder dir, else
+// the CLI's --inputs, else seeded random inputs; at most limit samples) and
+// returns the input covariance of every layer that has a data-aware path,
+// and where the data came from.
+func covariances(c *passes.Context, m *onnx.Model, layers []*layer, dir string, limit int) (map[*layer]*mat.SymDense, string, error) {
+	src, err := calib.Open(c, m, dir, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	defer src.Close()
+	covs := map[*layer]*covariance{}
+	var names []string
+	byName := map[string][]*layer{}
+	for _, l := range layers {
+		if l.feat.kind == featNone || l.cols > maxFeatures {
+			continue
+		}
+		covs[l] = &covariance{sum: make([]float64, l.cols*l.cols)}
+		name := l.node.Input(0).Name
+		if byName[name] == nil {
+			names = append(names, name)
+		}
+		byName[name] = append(byName[name], l)
+	}
+	if len(names) == 0 {
+		return map[*layer]*mat.SymDense{}, src.Origin(), nil
+	}
+	_, err = calib.Activations(c, m, names, src, func(_ int, acts map[string]*interp.Tensor) error {
+		for name, t := range acts {
+			if t.DType != onnx.Float {
+				return fmt.Errorf("activation %s is %s, not float32", name, t.DType)
+			}
+			for _, l := range byName[name] {
+				if err := covs[l].add(l, t); err != nil {
+					return fmt.Errorf("node %s, input %s: %w", l.name(), name, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("calibration (%s): %w", src.Origin(), err)
+	}
+	out := map[*layer]*mat.SymDense{}
+	for l, cv := range covs {
+		if cv.n == 0 {
+			continue
+		}
+		s := mat.NewSymDense(l.cols, nil)
+		for i := range l.cols {
+			for j := i; j < l.cols; j++ {
+				s.SetSym(i, j, cv.sum[i*l.cols+j]/float64(cv.n))
+			}
+		}
+		out[l] = s
+	}
+	return out, src.Origin(), nil
+}
+
+// add accumulates one batch's activation t of layer l.
+func (cv *covariance) add(l *layer, t *interp.Tensor) error {
+	x := t.Floats()
+	k := l.cols
+	part := make([]float32, k*k)
+	var vectors int
+	threads := max(1, runtime.GOMAXPROCS(0)/2)
+	switch l.feat.kind {
+	case featRows:
+		if len(x)%k != 0 {
+			return fmt.Errorf("activation %v does not split into rows of %d", t.Shape, k)
+		}
+		vectors = len(x) / k
+		simd.Sgemm(true, false, k, k, vectors, 1, x, k, x, k, 0, part, k, threads)
+	case featColumns:
+		if len(t.Shape) != 2 || t.Shape[0] != k {
+			return fmt.Errorf("activation %v is not [%d, M]", t.Shape, k)
+		}
+		vectors = t.Shape[1]
+		simd.Sgemm(false, true, k, k, vectors, 1, x, vectors, x, vectors, 0, part, k, threads)
+	case featPixels:
+		if len(t.Shape) < 3 || t.Shape[1] != k {
+			return fmt.Errorf("activation %v has not %d channels on axis 1", t.Shape, k)
+		}
+		s := len(x) / (t.Shape[0] * k)
+		for b := range t.Shape[0] {
+			xb := x[b*k*s : (b+1)*k*s]
+			simd.Sgemm(false, true, k, k, s, 1, xb, s, xb, s, 1, part, k, threads)
+		}
+		vectors = t.Shape[0] * s
+	case featPatches:
+		cols, n, err := patches(l.feat, t, k)
+		if err != nil {
+			return err
+		}
+		vectors = n
+		simd.Sgemm(true, false, k, k, n, 1, cols, k, cols, k, 0, part, k, threads)
+	default:
+		return nil
+	}
+	cv.mu.Lock()
+	for i, v := range part {
+		cv.sum[i] += float64(v)
+	}
+	cv.n += int64(vectors)
+	cv.mu.Unlock()
+	return nil
+}
+
+// patches is im2col of a [B, C, H, W] (or [B, C, L]) input for a conv
+// window, at most maxPatches evenly spaced positions per sample: rows of
+// k = C·kh·kw values in the weight's (c, y, x) order.
+func patches(f features, t *interp.Tensor, k int) ([]float32, int, error) {
+	sh := t.Shape
+	if len(sh) != len(f.kernel)+2 {
+		return nil, 0, fmt.Errorf("activation %v does not match a %d-D kernel", sh, len(f.kernel))
+	}
+	// Lift 1-D to 2-D with a height of 1.
+	kh, kw, sy, sx, dy, dx := 1, f.kernel[0], 1, f.strides[0], 1, f.dilations[0]
+	H, W := 1, sh[2]
+	pads := []int{0, f.pads[0], 0, f.pads[1]}
+	if len(f.kernel) == 2 {
+		kh, kw, sy, sx, dy, dx = f.kernel[0], f.kernel[1], f.strides[0], f.strides[1], f.dilations[0], f.dilations[1]
+		H, W = sh[2], sh[3]
+		pads = f.pads
+	}
+	B, C := sh[0], sh[1]
+	if C*kh*kw != k {
+		return nil, 0, fmt.Errorf("activation %v: %d channels × %d×%d window is not %d features", sh, C, kh, kw, k)
+	}
+	if f.autoPad == "SAME_UPPER" || f.autoPad == "SAME_LOWER" {
+		same := func(in, k, s, d int) (int, int) {
+			out := (in + s - 1) / s
+			total := max(0, (out-1)*s+(k-1)*d+1-in)
+			if f.autoPad == "SAME_UPPER" {
+				return total / 2, total - total/2
+			}
+			return total - total/2, total / 2
+		}
+		pads = make([]int, 4)
+		pads[0], pads[2] = same(H, kh, sy, dy)
+		pads[1], pads[3] = same(W, kw, sx, dx)
+	} else if f.autoPad == "VALID" {
+		pads = []int{0, 0, 0, 0}
+	}
+	oh := (H+pads[0]+pads[2]-((kh-1)*dy+1))/sy + 1
+	ow := (W+pads[1]+pads[3]-((kw-1)*dx+1))/sx + 1
+	if oh <= 0 || ow <= 0 {
+		return nil, 0, fmt.Errorf("activation %v: the window does not fit", sh)
+	}
+	step := max(1, (oh*ow+maxPatches-1)/maxPatches)
+	x := t.Floats()
+	var out []float32
+	n := 0
+	for b := range B {
+		for p := 0; p < oh*ow; p += step {
+			oy, ox := p/ow, p%ow
+			row := make([]float32, k)
+			for c := range C {
+				for ky := range kh {
+					iy := oy*sy - pads[0] + ky*dy
+					if iy < 0 || iy >= H {
+						continue
+					}
+					for kx := range kw {
+						ix := ox*sx - pads[1] + kx*dx
+						if ix < 0 || ix >= W {
+							continue
+						}
+						row[(c*kh+ky)*kw+kx] = x[((b*C+c)*H+iy)*W+ix]
+					}
+				}
+			}
+			out = append(out, row...)
+			n++
+		}
+	}
+	return out, n, nil
+}
