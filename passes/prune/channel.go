@@ -39,7 +39,7 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	if cfg.criterion == "wanda" {
 		return 0, fmt.Errorf("criterion=wanda scores single weights: for structure=channel use magnitude, l1, l2 or taylor")
 	}
-	groups, err := passes.Get[[]*chandep.Group](c, chandep.Analysis)
+	groups, err := chandep.Analyze(m) // m is the pass's working copy
 	if err != nil {
 		return 0, err
 	}

@@ -129,14 +129,31 @@ func selectLayers(m *onnx.Model, cfg *config) ([]*layer, []Skip, error) {
 	return out, skipped, nil
 }
 
+// run prunes a copy of the model and takes its graph only when everything
+// succeeded: a refusal (bad data, a layer that cannot be refit) leaves the
+// model as it was.
 func run(c *passes.Context, m *onnx.Model) (int, error) {
 	cfg, err := parseConfig(c)
 	if err != nil {
 		return 0, err
 	}
+	work := m.Clone()
+	var n int
 	if cfg.structure == "channel" {
-		return runChannels(c, m, cfg)
+		n, err = runChannels(c, work, cfg)
+	} else {
+		n, err = runWeights(c, work, cfg)
 	}
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	m.Graph = work.Graph
+	c.Invalidate()
+	return n, nil
+}
+
+// runWeights is unstructured and 2:4 pruning.
+func runWeights(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	layers, skipped, err := selectLayers(m, cfg)
 	if err != nil {
 		return 0, err
@@ -346,8 +363,7 @@ type measures struct {
 }
 
 func measure(c *passes.Context, m *onnx.Model) measures {
-	c.Invalidate(passes.Shapes)
-	_ = c.ShapeInfo() // sets value shapes for the FLOPs count
+	_, _ = interp.InferShapes(m, interp.ShapeOptions{Dims: c.Dims}) // sets value shapes for the FLOPs count
 	var ms measures
 	ms.flops, ms.flopsKnown = stats.FLOPs(m, stats.DeclaredShape)
 	ms.params = stats.Params(m)
