@@ -232,3 +232,39 @@ func TestBiasIntoBatchNorm(t *testing.T) {
 		t.Errorf("the conv got a bias input %s", n.Input(2).Name)
 	}
 }
+
+// TestTaylorUnstructured: criterion=taylor prunes by |w·∂L/∂w| (label-free
+// loss on random calibration data): the pass prunes the asked fraction, its
+// mask is not magnitude's, and the refit still lowers every layer's error.
+func TestTaylorUnstructured(t *testing.T) {
+	m := convNet(3)
+	dir := calibFolder(t, 20, 1, 4, 9, 9)
+	masks := map[string][]bool{}
+	for _, crit := range []string{"magnitude", "taylor"} {
+		r := slim(t, m, "prune(structure=unstructured,amount=0.5,criterion="+crit+",keep_first=false,calib="+dir+")")
+		if len(r.report.Layers) == 0 {
+			t.Fatal("nothing pruned")
+		}
+		for _, lr := range r.report.Layers {
+			testutil.AtLeast(t, lr.Node+" pruned fraction", float64(lr.Pruned)/float64(lr.Weights), 0.49)
+			testutil.AtMost(t, lr.Node+" error after refit", *lr.ErrAfter, *lr.ErrBefore)
+		}
+		for _, n := range r.model.Graph.Nodes {
+			if n.Name == r.report.Layers[0].Node {
+				w, _ := n.Input(1).Const.AsFloat32()
+				for _, v := range w {
+					masks[crit] = append(masks[crit], v != 0)
+				}
+			}
+		}
+	}
+	same := 0
+	for i := range masks["taylor"] {
+		if masks["taylor"][i] == masks["magnitude"][i] {
+			same++
+		}
+	}
+	if len(masks["taylor"]) == 0 || same == len(masks["taylor"]) {
+		t.Errorf("taylor mask equals magnitude's (%d of %d)", same, len(masks["taylor"]))
+	}
+}
