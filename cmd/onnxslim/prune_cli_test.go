@@ -83,8 +83,8 @@ func TestPruneCLI(t *testing.T) {
 	}
 	t.Run("report in json", func(t *testing.T) {
 		out := filepath.Join(dir, "pruned.onnx")
-		js := filepath.Join(dir, "report.json")
-		code, _, stderr := runCLI(t, mlp, "-o", out, "--passes", "prune(structure=2:4,keep_first=false,calib="+calibDir+",samples=64)", "--json", js, "-q")
+		js, md := filepath.Join(dir, "report.json"), filepath.Join(dir, "report.md")
+		code, _, stderr := runCLI(t, mlp, "-o", out, "--passes", "prune(structure=2:4,keep_first=false,calib="+calibDir+",samples=64)", "--json", js, "--report", md, "-q")
 		if code != 0 {
 			t.Fatalf("exit code %d:\n%s", code, stderr)
 		}
@@ -126,6 +126,15 @@ func TestPruneCLI(t *testing.T) {
 		}
 		if !(d.NonzeroAfter < d.NonzeroBefore*6/10) {
 			t.Errorf("nonzero weights %d → %d", d.NonzeroBefore, d.NonzeroAfter)
+		}
+		mdText, err := os.ReadFile(md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"## prune", "| `/fc1/Gemm` | Gemm | 100352 / 200704 |", "keep_last"} {
+			if !strings.Contains(string(mdText), want) {
+				t.Errorf("--report lacks %q:\n%s", want, mdText)
+			}
 		}
 		if _, err := onnx.Load(out); err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/onnxslim/onnxslim/passes"
 )
@@ -140,4 +141,37 @@ func fmtErr(p *float64) string {
 		return "n/a"
 	}
 	return ftoa(*p)
+}
+
+// Markdown is the report as the CLI's --report shows it: a summary line and
+// one table row per layer, then the layers left as they were.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "structure=%s, criterion=%s, scope=%s, amount=%g, reconstruct=%v, calibrated on %s. ",
+		r.Structure, r.Criterion, r.Scope, r.Amount, r.Reconstruct, r.Calibration)
+	fmt.Fprintf(&b, "FLOPs %d → %d, parameters %d → %d, nonzero weights %d → %d", r.FLOPsBefore, r.FLOPsAfter, r.ParamsBefore, r.ParamsAfter, r.NonzeroBefore, r.NonzeroAfter)
+	if r.Output != nil {
+		fmt.Fprintf(&b, "; graph outputs on the calibration samples: cosine %.5f, relative L2 %.4g", r.Output.Cosine, r.Output.RelL2)
+	}
+	b.WriteString(".\n\n| layer | op | pruned | channels kept / removed | FLOPs | scores min / median / max | threshold | output error before → after refit | held out | ridge | refit |\n|---|---|---:|---|---:|---|---:|---|---|---:|---|\n")
+	for _, l := range r.Layers {
+		ch := ""
+		if l.ChannelsKept+l.ChannelsRemoved > 0 {
+			ch = fmt.Sprintf("%d / %d", l.ChannelsKept, l.ChannelsRemoved)
+		}
+		held := ""
+		if l.HeldOutBefore != nil {
+			held = fmtErr(l.HeldOutBefore) + " → " + fmtErr(l.HeldOutAfter)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %d / %d | %s | %d → %d | %.4g / %.4g / %.4g | %.4g | %s → %s | %s | %g | %s |\n",
+			l.Node, l.Op, l.Pruned, l.Weights, ch, l.FLOPsBefore, l.FLOPsAfter, l.Scores.Min, l.Scores.Median, l.Scores.Max, l.Scores.Threshold,
+			fmtErr(l.ErrBefore), fmtErr(l.ErrAfter), held, l.Ridge, l.Refit)
+	}
+	if len(r.Skipped) > 0 {
+		b.WriteString("\nLeft as they are:\n\n")
+		for _, s := range r.Skipped {
+			fmt.Fprintf(&b, "- `%s` (%s): %s\n", s.Node, s.Op, s.Reason)
+		}
+	}
+	return b.String()
 }
