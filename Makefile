@@ -218,7 +218,8 @@ chandep-models: ort real-models
 PRUNE_MODELS := $(CURDIR)/.cache/prune-models
 .PHONY: prune-report
 prune-report: ort real-models
+	@mkdir -p $(PRUNE_MODELS)
 	ONNXSLIM_PRUNE_FULL=1 ONNXSLIM_REAL_MODELS=$(REAL_MODELS) ONNXSLIM_PRUNE_OUT=$(PRUNE_MODELS) \
 	  $(GO) test ./passes/prune -count=1 -v -timeout 60m -run 'TestMNISTUnstructured|TestMNISTChannels|TestPruneReport' \
-	  | grep -vE '^    prune:|^prune\(|^=== '
+	  >$(PRUNE_MODELS)/test.log 2>&1; s=$$?; grep -vE '^    prune:|^prune\(|^=== ' $(PRUNE_MODELS)/test.log; exit $$s
 	$(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) -models '' -real $(PRUNE_MODELS) -threads 1 -gemm=false
