@@ -135,7 +135,7 @@ func TestPruneReport(t *testing.T) {
 // beat plain magnitude.
 func table(t *testing.T, name string, m *onnx.Model, data string, ins []map[string]*interp.Tensor, extra func(*onnx.Model) string) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n| %s | criterion | reconstruct | FLOPs after | held-out output cosine | rel. L2 | %s\n|---|---|---|---|---|---|%s\n", name, map[bool]string{true: "accuracy |", false: ""}[extra != nil], map[bool]string{true: "---|", false: ""}[extra != nil])
+	fmt.Fprintf(&b, "\n| %s | criterion | reconstruct | FLOPs after | held-out output cosine | rel. L2 | %s\n|---|---|---|---|---|---|%s\n", name, map[bool]string{true: "accuracy (drop) |", false: ""}[extra != nil], map[bool]string{true: "---|", false: ""}[extra != nil])
 	cosAt := map[string]float64{}
 	for _, amount := range []string{"0.25", "0.5", "0.7"} {
 		pct := map[string]string{"0.25": "25%", "0.5": "50%", "0.7": "70%"}[amount]
