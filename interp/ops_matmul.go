@@ -245,16 +245,10 @@ func init() {
 				bzp = in[3]
 			}
 			// A's zero point is per row (axis -2), B's per column (axis -1).
-			a, err := widenFloat(x, azp, len(x.Shape)-2, newFloats(ctx, x.Len()))
-			if err != nil {
-				return nil, err
-			}
-			bb, err := widenFloat(y, bzp, len(y.Shape)-1, newFloats(ctx, y.Len()))
-			if err != nil {
-				return nil, err
-			}
 			out := ctx.New(onnx.Int32, p.out...)
-			matmulIntFloat(ctx, p, a, bb, out.Data.([]int32))
+			if err := matmulI8(ctx, p, x, azp, y, bzp, out.Data.([]int32)); err != nil {
+				return nil, err
+			}
 			return []*Tensor{out}, nil
 		}, nil
 	})

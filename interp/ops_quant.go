@@ -252,7 +252,7 @@ func quantizeFast(ctx *Ctx, x, scale, zp *Tensor, dt onnx.DataType, axis, block 
 	if !ok {
 		return nil, false, nil
 	}
-	out := ctx.New(dt, x.Shape...)
+	out := ctx.newRaw(dt, x.Shape...)
 	xv, sv := x.Floats(), scale.Floats()
 	switch d := out.Data.(type) {
 	case []uint8:
@@ -291,19 +291,19 @@ func dequantizeFast(ctx *Ctx, x, scale, zp *Tensor, axis, block int64, outType o
 		if IsFloat8(x.DType) {
 			return nil, false, nil
 		}
-		out = ctx.New(onnx.Float, x.Shape...)
+		out = ctx.newRaw(onnx.Float, x.Shape...)
 		y, s, z := out.Floats(), scale.Floats(), zeroPoints[uint8](zp)
 		eachParam(len(xv), dim, inner, func(i0, i1, p int) {
 			simd.DequantizeU8(y[i0:i1], xv[i0:i1], zeroAt(z, p), s[p])
 		})
 	case []int8:
-		out = ctx.New(onnx.Float, x.Shape...)
+		out = ctx.newRaw(onnx.Float, x.Shape...)
 		y, s, z := out.Floats(), scale.Floats(), zeroPoints[int8](zp)
 		eachParam(len(xv), dim, inner, func(i0, i1, p int) {
 			simd.DequantizeI8(y[i0:i1], xv[i0:i1], zeroAt(z, p), s[p])
 		})
 	case []int32:
-		out = ctx.New(onnx.Float, x.Shape...)
+		out = ctx.newRaw(onnx.Float, x.Shape...)
 		dequantizeRuns(out.Floats(), xv, scale.Floats(), zeroPoints[int32](zp), dim, inner)
 	default:
 		return nil, false, nil
@@ -344,11 +344,9 @@ func dynamicQuantizeLinear(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		zp = float32(min(max(math.RoundToEven(float64(-lo/scale)), 0), 255))
 	}
 	y := ctx.New(onnx.Uint8, in[0].Shape...)
-	d := y.Data.([]uint8)
 	if scale != 0 {
-		for i, v := range x {
-			d[i] = uint8(min(max(math.RoundToEven(float64(v/scale))+float64(zp), 0), 255))
-		}
+		// QuantizeLinear's kernel: round half to even of x/scale, + zp, saturated.
+		simd.QuantizeU8(y.Data.([]uint8), x, scale, zp)
 	}
 	return []*Tensor{y, Scalar(onnx.Float, scale), Scalar(onnx.Uint8, uint8(zp))}, nil
 }
@@ -382,9 +380,29 @@ func requantize(ctx *Ctx, dt onnx.DataType, shape []int, acc []int32, mult []flo
 	if !ok {
 		return nil, fmt.Errorf("output type %s is not supported", dt)
 	}
+	// q8 is output element i: round half to even of acc·m, + zp, saturated.
+	q8 := func(i int, a int32) float64 {
+		return min(max(math.RoundToEven(float64(a)*float64(mult[mi(i)]))+zp[0], lo), hi)
+	}
+	switch dt {
+	case onnx.Uint8, onnx.Int8:
+		// Straight into the 8-bit output.
+		out := ctx.newRaw(dt, shape...)
+		switch d := out.Data.(type) {
+		case []uint8:
+			for i, a := range acc {
+				d[i] = uint8(q8(i, a))
+			}
+		case []int8:
+			for i, a := range acc {
+				d[i] = int8(q8(i, a))
+			}
+		}
+		return out, nil
+	}
 	q := make([]float64, len(acc))
 	for i, a := range acc {
-		q[i] = min(max(math.RoundToEven(float64(a)*float64(mult[mi(i)]))+zp[0], lo), hi)
+		q[i] = q8(i, a)
 	}
 	return tensorFromFloat64s(ctx, dt, shape, q)
 }
@@ -400,22 +418,10 @@ func qlinearMatMul(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	axisOf := func(zp *Tensor, axis int) int {
-		if zp.Len() > 1 {
-			return axis
-		}
-		return -1
-	}
-	av, err := widenFloat(a, in[2], axisOf(in[2], a.Rank()-2), newFloats(ctx, a.Len()))
-	if err != nil {
-		return nil, err
-	}
-	bv, err := widenFloat(b, in[5], axisOf(in[5], b.Rank()-1), newFloats(ctx, b.Len()))
-	if err != nil {
-		return nil, err
-	}
 	acc := ctx.New(onnx.Int32, numElements(p.out)).Data.([]int32)
-	matmulIntFloat(ctx, p, av, bv, acc)
+	if err := matmulI8(ctx, p, a, in[2], b, in[5], acc); err != nil {
+		return nil, err
+	}
 	as, err := scales(in[1])
 	if err != nil {
 		return nil, err
@@ -457,73 +463,9 @@ func qlinearMatMul(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	return []*Tensor{out}, err
 }
 
-// convInt32 is a direct N-d convolution of int32 data (x: N×C×spatial,
-// w: M×C/group×kernel) into int32 accumulators N×M×out.
-func convInt32(x []int32, xs []int, w []int32, ws []int, g *spatialGeom, group int) ([]int32, []int, error) {
-	n, c, m := xs[0], xs[1], ws[0]
-	if group <= 0 || c%group != 0 || m%group != 0 || ws[1]*group != c {
-		return nil, nil, fmt.Errorf("group %d does not fit input %v and weights %v", group, xs, ws)
-	}
-	nsp := len(xs) - 2
-	inSize, outSize, kSize := numElements(xs[2:]), numElements(g.out), numElements(g.kernel)
-	// Offsets of each (output position, kernel position) pair in an input
-	// channel, -1 where the window reads padding.
-	tab := make([]int, outSize*kSize)
-	ist := contiguousStrides(xs[2:])
-	opos, kpos := make([]int, nsp), make([]int, nsp)
-	for o := 0; o < outSize; o++ {
-		rem := o
-		for d := nsp - 1; d >= 0; d-- {
-			opos[d] = rem % g.out[d]
-			rem /= g.out[d]
-		}
-		for k := 0; k < kSize; k++ {
-			rem := k
-			for d := nsp - 1; d >= 0; d-- {
-				kpos[d] = rem % g.kernel[d]
-				rem /= g.kernel[d]
-			}
-			off := 0
-			for d := 0; d < nsp; d++ {
-				p := opos[d]*g.strides[d] - g.padB[d] + kpos[d]*g.dilations[d]
-				if p < 0 || p >= xs[2+d] {
-					off = -1
-					break
-				}
-				off += p * ist[d]
-			}
-			tab[o*kSize+k] = off
-		}
-	}
-	cg, mg := c/group, m/group
-	out := make([]int32, n*m*outSize)
-	for b := 0; b < n; b++ {
-		for oc := 0; oc < m; oc++ {
-			gi := oc / mg
-			dst := out[(b*m+oc)*outSize : (b*m+oc+1)*outSize]
-			for ci := 0; ci < cg; ci++ {
-				src := x[(b*c+gi*cg+ci)*inSize:]
-				wk := w[(oc*cg+ci)*kSize : (oc*cg+ci+1)*kSize]
-				for o := range dst {
-					row := tab[o*kSize : (o+1)*kSize]
-					var s int32
-					for k, off := range row {
-						if off >= 0 {
-							s += src[off] * wk[k]
-						}
-					}
-					dst[o] += s
-				}
-			}
-		}
-	}
-	return out, append([]int{n, m}, g.out...), nil
-}
-
-// quantConv widens x and w minus their zero points and convolves them
-// (exactly, through the float32 kernels where the sums allow:
-// ops_quant_float.go). wc, when not nil, keeps the widened weights of a
-// constant w across runs.
+// quantConv is the integer convolution of x and w minus their zero points
+// (on the int8 GEMM: ops_quant_int8.go). wc, when not nil, keeps the packed
+// weights of a constant w across runs.
 func quantConv(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *prepacked) ([]int32, []int, error) {
 	if x.Rank() < 3 || w.Rank() != x.Rank() {
 		return nil, nil, fmt.Errorf("convolution needs N×C×spatial input and matching weights, got %s and %s", x, w)
@@ -531,39 +473,7 @@ func quantConv(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *
 	if xzp != nil && xzp.Len() != 1 {
 		return nil, nil, fmt.Errorf("x_zero_point must be a scalar, got %s", xzp)
 	}
-	xw, err := widenFloat(x, xzp, -1, newFloats(ctx, x.Len()))
-	if err != nil {
-		return nil, nil, err
-	}
-	wAxis := -1
-	if wzp != nil && wzp.Len() > 1 {
-		wAxis = 0
-	}
-	widenW := func() any {
-		ww, err := widenFloat(w, wzp, wAxis, nil)
-		if err != nil {
-			return err
-		}
-		return ww
-	}
-	var wv any
-	if wc != nil {
-		wv = wc.get(w, widenW)
-	} else {
-		wv = widenW()
-	}
-	if err, bad := wv.(error); bad {
-		return nil, nil, err
-	}
-	ww := wv.(widened)
-	g, err := wa.geometry(x.Shape[2:], w.Shape[2:])
-	if err != nil {
-		return nil, nil, err
-	}
-	if acc, shape, ok, err := convIntFloat(ctx, xw, x.Shape, ww, w.Shape, wa, group); ok {
-		return acc, shape, err
-	}
-	return convInt32(toInt32(xw.v), x.Shape, toInt32(ww.v), w.Shape, g, group)
+	return convI8(ctx, wa, group, x, xzp, w, wzp, wc, nil)
 }
 
 func convIntegerBuilder(b *Build) (Kernel, error) {
@@ -584,9 +494,7 @@ func convIntegerBuilder(b *Build) (Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := ctx.New(onnx.Int32, shape...)
-		copy(out.Data.([]int32), acc)
-		return []*Tensor{out}, nil
+		return []*Tensor{{DType: onnx.Int32, Shape: shape, Data: acc}}, nil
 	}, nil
 }
 

@@ -24,6 +24,11 @@ type Options struct {
 	// layout instead of also holding a copy packed for the SIMD GEMM: the
 	// weights are then in memory once, at some cost in speed.
 	NoPrepack bool
+	// FastQDQ runs DequantizeLinear → Conv → [Relu|Clip] → QuantizeLinear
+	// patterns with constant 8-bit weights as one integer convolution
+	// (fuse_qdq.go). Its exact integer sums can put an output one
+	// quantization step from the float path's, so it is off by default.
+	FastQDQ bool
 }
 
 // Session is a model prepared for execution: kernels built, constants
@@ -379,6 +384,9 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 	}
 	// Conv → BatchNormalization → Relu/Clip chains run as one kernel (fuse.go).
 	c.fuseConvEpilogues(p, g, constT)
+	if c.opts != nil && c.opts.FastQDQ {
+		c.fuseQDQConvs(p, g, constT, lastUse)
+	}
 	// Constants only folded nodes read are not needed in runs.
 	if len(c.konst) > 0 {
 		out := map[int]bool{}

@@ -454,8 +454,8 @@ func lossyGuard(r *verify.Report, generated bool, warn io.Writer) error {
 		return nil
 	case !(worst >= lossyFloor):
 		return fmt.Errorf("the lossy result is far from the original: output %q has cosine %.4f with it %s, below the floor of %g; "+
-			"calibrate on real data (calib=DIR, or --inputs DIR), keep sensitive layers in float (quantize(min_cosine=0.99)), "+
-			"choose a milder mode, or give a bound (--min-cosine) or --force to write it anyway (nothing was written)", name, worst, on, lossyFloor)
+			"calibrate on real data (calib=DIR, or --inputs DIR), ask for less (quantize(min_cosine=0.99) keeps sensitive layers in float; "+
+			"a smaller prune amount; a higher lowrank energy), or give a bound (--min-cosine) or --force to write it anyway (nothing was written)", name, worst, on, lossyFloor)
 	case worst < lossyWarn:
 		fmt.Fprintf(warn, "onnxslim: warning: output %q has cosine %.4f with the original %s, below %g: check accuracy on real data (--inputs DIR with labels, --max-accuracy-drop)\n", name, worst, on, lossyWarn)
 	}

@@ -42,6 +42,13 @@
 // region per layer, and waking a sleeping thread for each costs more than a
 // small layer's work.
 //
+// Integer products (int8gemm.go) run on a u8·s8 → int32 GEMM: an 8×32
+// micro-kernel on AVX-512 VNNI (VPDPBUSD), on AVX2 through 16-bit VPMADDWD
+// (VPMADDUBSW's saturating pair sums would not be exact), and in pure Go;
+// sums wrap modulo 2^32 at every level alike. I8Level names the kernel in
+// use. ConvInteger, QLinearConv, MatMulInteger, QLinearMatMul and the
+// interpreter's FastQDQ fusion use it.
+//
 // All slices are row-major float32. Functions panic on inconsistent sizes
 // rather than reading past a slice.
 package simd

@@ -244,6 +244,21 @@ func sumTapsAVX(dst []float32, base *float32, offs []int32)
 //go:noescape
 func evensAVX(dst []float32, src []float32)
 
+// gemmU8I8AVX2 is the 8×32 u8·s8 micro-kernel (AVX2, exact through 16-bit VPMADDWD): c = a·b over k4 packed steps of four, int32 sums.
+//
+//go:noescape
+func gemmU8I8AVX2(k4 int, a *int8, b *uint8, c *int32, ldc int)
+
+// packU8x4AVX packs k4 steps of four 32-byte rows of src (ldb bytes apart) into dst as 32 columns × 4 bytes a step.
+//
+//go:noescape
+func packU8x4AVX(dst *uint8, src *uint8, ldb int, k4 int)
+
+// i32ScaleShiftClipAVX sets dst[i] = min(max(float32(src[i]+t)·s + b, lo), hi) for n (a multiple of 8) elements.
+//
+//go:noescape
+func i32ScaleShiftClipAVX(dst *float32, src *int32, n int, t int32, s float32, b float32, lo float32, hi float32)
+
 // fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
 //
 //go:noescape
@@ -299,3 +314,8 @@ func dwTapsAVX512(dst []float32, base *float32, offs []int32, w []float32, bias 
 //
 //go:noescape
 func sumTapsAVX512(dst []float32, base *float32, offs []int32)
+
+// gemmU8I8VNNI is the 8×32 u8·s8 micro-kernel (AVX-512 VNNI): c = a·b over k4 packed steps of four, int32 sums.
+//
+//go:noescape
+func gemmU8I8VNNI(k4 int, a *int8, b *uint8, c *int32, ldc int)

@@ -40,6 +40,7 @@ func main() {
 	threadList := flag.String("threads", "1,2", "thread counts")
 	modelList := flag.String("models", "resnet18_op13,mobilenet_v2_op13,transformer_op14,lstm_op13", "models under the shared models folder")
 	gemm := flag.Bool("gemm", true, "also measure SGEMM against the FMA peak")
+	flag.BoolVar(&fastQDQ, "fast-qdq", false, "run the interpreter with interp.Options.FastQDQ (QDQ convolutions as integer convolutions)")
 	realDir := flag.String("real", "", "also time every *.onnx in `DIR` (the real-models corpus) on seeded random inputs")
 	dimList := flag.String("dim", "", "symbolic dimensions for -real models, `NAME=V,...`")
 	flag.DurationVar(&settle, "settle", 20*time.Millisecond, "pause between the two runtimes' batches, so that neither's spinning threads (ORT's pool, the interpreter's helpers) take cores from the other")
@@ -108,6 +109,9 @@ func main() {
 // settle is the -settle flag.
 var settle time.Duration
 
+// fastQDQ is the -fast-qdq flag.
+var fastQDQ bool
+
 // compare times one model: rounds × (batch interp runs, batch ORT runs),
 // alternating which goes first.
 func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []float64, err error) {
@@ -115,7 +119,7 @@ func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []fl
 	if err != nil {
 		return nil, nil, err
 	}
-	sess, err := interp.NewSession(m, interp.Options{Threads: threads})
+	sess, err := interp.NewSession(m, interp.Options{Threads: threads, FastQDQ: fastQDQ})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -62,6 +62,9 @@ func main() {
 	dwTaps("dwTapsAVX", false)
 	sumTaps("sumTapsAVX", false)
 	evens()
+	gemmU8I8AVX2()
+	packU8x4()
+	i32ScaleShiftClip()
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
 	for m := 1; m <= 6; m++ {
@@ -71,6 +74,7 @@ func main() {
 	gemmKernel512x12x16()
 	dwTaps("dwTapsAVX512", true)
 	sumTaps("sumTapsAVX512", true)
+	gemmU8I8VNNI()
 	Generate()
 }
 

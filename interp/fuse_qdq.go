@@ -1,0 +1,266 @@
+package interp
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/onnxslim/onnxslim/interp/simd"
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// QDQ fusion (Options.FastQDQ).
+//
+// The QDQ pattern that onnxslim's quantize pass (and ONNX Runtime's static
+// quantizer) writes around a convolution,
+//
+//	DequantizeLinear(x_q) → Conv(W = DequantizeLinear(const w_q), B) → [Relu|Clip] → QuantizeLinear,
+//
+// runs as one integer convolution of x_q and w_q (the int8 GEMM), then per
+// output channel y = acc·(sx·sw) + B, the activation's bounds, and
+// QuantizeLinear's own rounding. The float path sums the dequantized
+// products in float32; this one sums them exactly, so an output may land
+// one quantization step away where the float sum sat near a rounding
+// boundary. That is why it is opt-in.
+//
+// Only ungrouped convolutions are fused (a depthwise one is faster on the
+// float kernels). The Conv step then reads x_q instead of the dequantized
+// value; the DequantizeLinear step is skipped when the Conv was its only
+// reader; the activation and QuantizeLinear steps pass the Conv's
+// quantized output through.
+
+// qdqConv is what one fused convolution needs at run time.
+type qdqConv struct {
+	wa         windowAttrs
+	zx         *Tensor // DequantizeLinear(x)'s zero point, nil for 0
+	wq, wzp    *Tensor // the int8 weights and their zero point(s)
+	mult, bias []float32
+	lo, hi     float32
+	clip       bool
+	sy, zy     float32
+	yType      onnx.DataType
+	wc         prepacked
+}
+
+func (q *qdqConv) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	x := in[0]
+	if x.Rank() != q.wq.Rank() {
+		return nil, fmt.Errorf("convolution needs N×C×spatial input matching weights %v, got %v", q.wq.Shape, x.Shape)
+	}
+	g, err := q.wa.geometry(x.Shape[2:], q.wq.Shape[2:])
+	if err != nil {
+		return nil, err
+	}
+	out := ctx.newRaw(q.yType, append([]int{x.Shape[0], q.wq.Shape[0]}, g.out...)...)
+	osz := prod(g.out)
+	tmp := ctx.scratch(osz)
+	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
+	if q.clip {
+		lo, hi = q.lo, q.hi
+	}
+	// Each block of a row is requantized as soon as it is done, while in
+	// cache: y = (acc+t)·mult + bias (two float32 roundings, as the float
+	// path's ScaleShift), the bounds, then QuantizeLinear's kernel.
+	rowDone := func(r, j0 int, seg []int32, t int32) {
+		ch := r % len(q.mult)
+		n := len(seg)
+		simd.Int32ScaleShiftClip(tmp[:n], seg, t, q.mult[ch], q.bias[ch], lo, hi)
+		o := r*osz + j0
+		switch d := out.Data.(type) {
+		case []uint8:
+			simd.QuantizeU8(d[o:o+n], tmp[:n], q.sy, q.zy)
+		case []int8:
+			simd.QuantizeI8(d[o:o+n], tmp[:n], q.sy, q.zy)
+		}
+	}
+	if _, _, err := convI8(ctx, q.wa, 1, x, q.zx, q.wq, q.wzp, &q.wc, rowDone); err != nil {
+		return nil, err
+	}
+	return []*Tensor{out}, nil
+}
+
+// passQuantized wraps the kernel of a step fused into a QDQ convolution:
+// an 8-bit input (the convolution's quantized result) passes through.
+func passQuantized(orig Kernel) Kernel {
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		if t := in[0]; t != nil && t.Kind == KindTensor && (t.DType == onnx.Uint8 || t.DType == onnx.Int8) {
+			return []*Tensor{t}, nil
+		}
+		return orig(ctx, in)
+	}
+}
+
+// skipped is the kernel of a DequantizeLinear whose only reader now reads
+// its input: an empty placeholder nobody reads.
+func skipped(*Ctx, []*Tensor) ([]*Tensor, error) {
+	return []*Tensor{{DType: onnx.Float, Shape: []int{0}, Data: []float32{}}}, nil
+}
+
+// fuseQDQConvs finds the pattern above among p's steps and fuses it.
+// lastUse (slot → index of its last reading step) is kept up to date.
+func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, lastUse map[int]int) {
+	readers := map[int]int{}
+	reader := map[int]int{}
+	producer := map[int]int{}
+	for i := range p.steps {
+		for _, s := range p.steps[i].in {
+			if s >= 0 {
+				readers[s]++
+				reader[s] = i
+			}
+		}
+		for _, v := range p.steps[i].node.ImplicitInputs() {
+			if s, ok := p.slots[v]; ok {
+				readers[s] += 2
+			}
+		}
+		for _, s := range p.steps[i].out {
+			if s >= 0 {
+				producer[s] = i
+			}
+		}
+	}
+	for _, v := range g.Outputs {
+		if s, ok := p.slots[v]; ok {
+			readers[s] += 2
+		}
+	}
+	next := func(i int) (int, bool) {
+		st := &p.steps[i]
+		if len(st.out) != 1 || st.out[0] < 0 || readers[st.out[0]] != 1 {
+			return 0, false
+		}
+		j := reader[st.out[0]]
+		if p.steps[j].in[0] != st.out[0] || !soleOutput(&p.steps[j]) {
+			return 0, false
+		}
+		return j, true
+	}
+	konst := func(v *onnx.Value) *Tensor {
+		if v == nil {
+			return nil
+		}
+		s, ok := p.slots[v]
+		if !ok {
+			return nil
+		}
+		return constT[s]
+	}
+	// scalarParams reads a DequantizeLinear/QuantizeLinear's scalar float
+	// scale and its zero point (nil for none).
+	scalarParams := func(st *step) (float32, *Tensor, bool) {
+		if len(st.in) < 2 || st.in[1] < 0 {
+			return 0, nil, false
+		}
+		s := constT[st.in[1]]
+		if s == nil || s.DType != onnx.Float || s.Len() != 1 {
+			return 0, nil, false
+		}
+		var zp *Tensor
+		if len(st.in) > 2 && st.in[2] >= 0 {
+			zp = constT[st.in[2]]
+			if zp == nil || zp.Len() != 1 || zp.DType != onnx.Uint8 && zp.DType != onnx.Int8 {
+				return 0, nil, false
+			}
+		}
+		return s.Floats()[0], zp, true
+	}
+	for i := range p.steps {
+		st := &p.steps[i]
+		n := st.node
+		if !isOp(n, "Conv") || len(st.in) < 2 || st.in[0] < 0 || st.in[1] < 0 {
+			continue
+		}
+		b := &Build{Node: n, Opset: opsetFor(c.model, n.Domain), c: c}
+		if b.Int("group", 1) != 1 {
+			continue
+		}
+		// x: a DequantizeLinear step with scalar parameters.
+		di, ok := producer[st.in[0]]
+		if !ok || !isOp(p.steps[di].node, "DequantizeLinear") || p.steps[di].in[0] < 0 {
+			continue
+		}
+		sx, zx, ok := scalarParams(&p.steps[di])
+		if !ok {
+			continue
+		}
+		// w: DequantizeLinear of constant 8-bit weights, per tensor or per output channel.
+		wn := n.Input(1).Producer()
+		if wn == nil || !isOp(wn, "DequantizeLinear") || len(wn.Inputs()) < 2 {
+			continue
+		}
+		wq, ws := konst(wn.Input(0)), konst(wn.Input(1))
+		var wzp *Tensor
+		if len(wn.Inputs()) > 2 && wn.Input(2) != nil {
+			if wzp = konst(wn.Input(2)); wzp == nil {
+				continue
+			}
+		}
+		if wq == nil || ws == nil || wq.DType != onnx.Int8 && wq.DType != onnx.Uint8 || ws.DType != onnx.Float || len(wq.Shape) < 3 {
+			continue
+		}
+		m := wq.Shape[0]
+		wb := &Build{Node: wn, Opset: opsetFor(c.model, wn.Domain), c: c}
+		if ws.Len() != 1 && (ws.Len() != m || wb.Int("axis", 1) != 0 || wb.Int("block_size", 0) != 0) {
+			continue
+		}
+		if wzp != nil && wzp.Len() != ws.Len() {
+			continue
+		}
+		bias := make([]float32, m)
+		if len(st.in) > 2 && st.in[2] >= 0 {
+			bt := constT[st.in[2]]
+			if bt == nil || bt.DType != onnx.Float || bt.Len() != m {
+				continue
+			}
+			copy(bias, bt.Floats())
+		}
+		q := &qdqConv{wa: readWindowAttrs(b), zx: zx, wq: wq, wzp: wzp, bias: bias}
+		q.mult = make([]float32, m)
+		for ch := range q.mult {
+			q.mult[ch] = sx * ws.Floats()[min(ch, ws.Len()-1)]
+		}
+		var fused []int
+		last := i
+		if j, ok := next(last); ok {
+			if lo, hi, ok := c.actEpilogue(&p.steps[j], constT); ok {
+				q.clip, q.lo, q.hi = true, lo, hi
+				fused = append(fused, j)
+				last = j
+			}
+		}
+		j, ok := next(last)
+		if !ok || !isOp(p.steps[j].node, "QuantizeLinear") {
+			continue
+		}
+		sy, zy, ok := scalarParams(&p.steps[j])
+		if !ok {
+			continue
+		}
+		q.sy, q.yType = sy, onnx.Uint8
+		if zy != nil {
+			q.yType = zy.DType
+			switch d := zy.Data.(type) {
+			case []uint8:
+				q.zy = float32(d[0])
+			case []int8:
+				q.zy = float32(d[0])
+			}
+		}
+		if n := p.steps[j].node; n.Attr("output_dtype") != nil && onnx.DataType(n.AttrInt("output_dtype", 0)) != q.yType {
+			continue
+		}
+		fused = append(fused, j)
+		// Rewire: the Conv reads x_q; the DequantizeLinear runs only for other readers.
+		fx, qx := st.in[0], p.steps[di].in[0]
+		st.in[0] = qx
+		lastUse[qx] = max(lastUse[qx], i)
+		if readers[fx] == 1 {
+			delete(lastUse, fx)
+			p.steps[di].kernel = skipped
+		}
+		st.kernel = q.kernel
+		for _, f := range fused {
+			p.steps[f].kernel = passQuantized(p.steps[f].kernel)
+		}
+	}
+}

@@ -1,0 +1,394 @@
+package interp
+
+import (
+	"fmt"
+
+	"github.com/onnxslim/onnxslim/interp/simd"
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// Integer convolutions and matrix products on the int8 GEMM (simd.GemmU8I8:
+// int8 rows × uint8 columns → int32, VNNI where the CPU has it).
+//
+// Every 8-bit operand type is brought to that pair by an offset folded into
+// its zero point: uint8 weights (rows) become w-128 as int8, int8
+// activations (columns) become x+128 as uint8. The product of the operands
+// minus their zero points is then
+//
+//	Σ(a-za)(b-zb) = Σab - zb·Σa - za·Σb + K·za·zb
+//
+// with the row sums kept in the packed operand and the column sums taken
+// while packing. All of it wraps modulo 2^32 like the ops' int32 result,
+// so it is that result exactly.
+
+// zeroPointsInt32 reads a zero point tensor (nil: 0) as n values, one per
+// row or channel, or broadcast from one; shift is added to each.
+func zeroPointsInt32(zp *Tensor, n int, shift int32, what string) ([]int32, error) {
+	out := make([]int32, n)
+	var v []int32
+	if zp != nil {
+		switch d := zp.Data.(type) {
+		case []uint8:
+			for _, x := range d {
+				v = append(v, int32(x))
+			}
+		case []int8:
+			for _, x := range d {
+				v = append(v, int32(x))
+			}
+		default:
+			return nil, fmt.Errorf("%s type %s is not supported (want int8 or uint8)", what, zp.DType)
+		}
+	}
+	switch len(v) {
+	case 0, 1, n:
+	default:
+		return nil, fmt.Errorf("%s of %d elements fits neither one value nor %d", what, len(v), n)
+	}
+	for i := range out {
+		switch len(v) {
+		case 1:
+			out[i] = v[0]
+		case n:
+			out[i] = v[i]
+		}
+		out[i] += shift
+	}
+	return out, nil
+}
+
+// asInt8Rows returns an 8-bit tensor's data as int8 and the shift applied
+// (uint8 values minus 128).
+func asInt8Rows(t *Tensor) ([]int8, int32, error) {
+	switch d := t.Data.(type) {
+	case []int8:
+		return d, 0, nil
+	case []uint8:
+		out := make([]int8, len(d))
+		for i, v := range d {
+			out[i] = int8(v ^ 0x80)
+		}
+		return out, -128, nil
+	}
+	return nil, 0, fmt.Errorf("type %s is not supported (want int8 or uint8)", t.DType)
+}
+
+// asUint8Cols returns an 8-bit tensor's data as uint8 (int8 values plus
+// 128, into buf when it is long enough) and the shift applied.
+func asUint8Cols(t *Tensor, buf []uint8) ([]uint8, int32, error) {
+	switch d := t.Data.(type) {
+	case []uint8:
+		return d, 0, nil
+	case []int8:
+		if len(buf) < len(d) {
+			buf = make([]uint8, len(d))
+		}
+		buf = buf[:len(d)]
+		for i, v := range d {
+			buf[i] = uint8(v) ^ 0x80
+		}
+		return buf, 128, nil
+	}
+	return nil, 0, fmt.Errorf("type %s is not supported (want int8 or uint8)", t.DType)
+}
+
+// i8ConvWeights are a convolution's weights packed for GemmU8I8, one pack
+// a group, with the zero point of each output channel in the packed
+// (int8) representation.
+type i8ConvWeights struct {
+	packs []*simd.PackedI8
+	zw    []int32
+	anyZW bool
+}
+
+func packConvWeightsI8(w, wzp *Tensor, group int) (*i8ConvWeights, error) {
+	m := w.Shape[0]
+	if group <= 0 || m%group != 0 {
+		return nil, fmt.Errorf("group %d does not divide %d output channels", group, m)
+	}
+	wv, shift, err := asInt8Rows(w)
+	if err != nil {
+		return nil, fmt.Errorf("weights: %w", err)
+	}
+	zw, err := zeroPointsInt32(wzp, m, shift, "w_zero_point")
+	if err != nil {
+		return nil, err
+	}
+	k := prod(w.Shape[1:])
+	mg := m / group
+	p := &i8ConvWeights{zw: zw}
+	for g := 0; g < group; g++ {
+		p.packs = append(p.packs, simd.PackI8(mg, k, wv[g*mg*k:(g+1)*mg*k], k, nil))
+	}
+	for _, z := range zw {
+		p.anyZW = p.anyZW || z != 0
+	}
+	return p, nil
+}
+
+// convI8 is quantConv on the integer GEMM: x N×C×spatial, w M×C/group×kernel,
+// both 8-bit, x_zero_point a scalar; wc keeps the packed weights of a
+// constant w. rowDone, when not nil, receives the result instead (acc is
+// then nil): columns [j0, j0+len(seg)) of output row r (batch·M + channel)
+// once they are computed, and a constant t that the values still lack (the
+// zero-point correction, when it is one number a row, is left to the
+// caller's pass over them).
+func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *prepacked, rowDone func(r, j0 int, seg []int32, t int32)) ([]int32, []int, error) {
+	n, c, m := x.Shape[0], x.Shape[1], w.Shape[0]
+	if group <= 0 || c%group != 0 || m%group != 0 || w.Shape[1]*group != c {
+		return nil, nil, fmt.Errorf("group %d does not fit input %v and weights %v", group, x.Shape, w.Shape)
+	}
+	g, err := wa.geometry(x.Shape[2:], w.Shape[2:])
+	if err != nil {
+		return nil, nil, err
+	}
+	build := func() any {
+		p, err := packConvWeightsI8(w, wzp, group)
+		if err != nil {
+			return err
+		}
+		return p
+	}
+	var pv any
+	if wc != nil {
+		pv = wc.get(w, build)
+	} else {
+		pv = build()
+	}
+	if err, bad := pv.(error); bad {
+		return nil, nil, err
+	}
+	pw := pv.(*i8ConvWeights)
+	xb, xshift, err := asUint8Cols(x, ctx.newRaw(onnx.Uint8, x.Len()).Data.([]uint8))
+	if err != nil {
+		return nil, nil, fmt.Errorf("input: %w", err)
+	}
+	zxs, err := zeroPointsInt32(xzp, 1, xshift, "x_zero_point")
+	if err != nil {
+		return nil, nil, err
+	}
+	zx := zxs[0]
+	cg, mg := c/group, m/group
+	kvol, isz, osz := prod(g.kernel), prod(x.Shape[2:]), prod(g.out)
+	k := cg * kvol
+	direct := kvol == 1 && all1(g.strides) && isz == osz && allZero(g.padB)
+	var col []uint8
+	if !direct {
+		col = ctx.newRaw(onnx.Uint8, k*osz).Data.([]uint8)
+	}
+	var colSum []int32
+	if pw.anyZW {
+		colSum = ctx.newRaw(onnx.Int32, osz).Data.([]int32)
+	}
+	var acc []int32
+	if rowDone == nil {
+		acc = ctx.newRaw(onnx.Int32, n*m*osz).Data.([]int32)
+	}
+	// With rowDone, columns go in chunks whose mg×nc accumulators stay in
+	// cache until rowDone has read them.
+	nc := osz
+	if rowDone != nil {
+		nc = min(osz, max(64, (1<<16)/max(mg, 1)/32*32))
+	}
+	var chunk []int32
+	if rowDone != nil {
+		chunk = ctx.newRaw(onnx.Int32, mg*nc).Data.([]int32)
+	}
+	for b := 0; b < n; b++ {
+		for gi := 0; gi < group; gi++ {
+			src := xb[(b*c+gi*cg)*isz : (b*c+gi*cg+cg)*isz]
+			if direct {
+				col = src
+			} else {
+				im2colU8(col, src, cg, x.Shape[2:], g, uint8(zx))
+			}
+			pk := pw.packs[gi]
+			zw := pw.zw[gi*mg : (gi+1)*mg]
+			if rowDone == nil {
+				out := acc[(b*m+gi*mg)*osz : (b*m+gi*mg+mg)*osz]
+				simd.GemmU8I8(pk, osz, col, osz, out, osz, colSum, ctx.Threads())
+				zeroPointFix(out, osz, k, pk.RowSum, zw, colSum, zxs)
+				continue
+			}
+			for j0 := 0; j0 < osz; j0 += nc {
+				w := min(nc, osz-j0)
+				var cs []int32
+				if colSum != nil {
+					cs = colSum[j0 : j0+w]
+				}
+				simd.GemmU8I8(pk, w, col[j0:], osz, chunk, w, cs, ctx.Threads())
+				if cs != nil {
+					zeroPointFix(chunk[:mg*w], w, k, pk.RowSum, zw, cs, zxs)
+				}
+				for i := 0; i < mg; i++ {
+					t := int32(0)
+					if cs == nil {
+						t = int32(k)*zw[i]*zx - zx*pk.RowSum[i]
+					}
+					rowDone(b*m+gi*mg+i, j0, chunk[i*w:(i+1)*w], t)
+				}
+			}
+		}
+	}
+	return acc, append([]int{n, m}, g.out...), nil
+}
+
+// zeroPointFix turns the rows×n products Σab in c into Σ(a-za)(b-zb):
+// rowSum and za per row, colSum (nil when every za is 0), zb per column or
+// one for all.
+func zeroPointFix(c []int32, n, k int, rowSum, za, colSum, zb []int32) {
+	for i, rs := range rowSum {
+		row := c[i*n : (i+1)*n]
+		z := za[i]
+		if len(zb) == 1 {
+			t := int32(k)*z*zb[0] - zb[0]*rs
+			if colSum == nil {
+				if t != 0 {
+					for j := range row {
+						row[j] += t
+					}
+				}
+				continue
+			}
+			for j, s := range colSum[:len(row)] {
+				row[j] += t - z*s
+			}
+			continue
+		}
+		for j := range row {
+			b := zb[j]
+			v := row[j] - b*rs + int32(k)*z*b
+			if colSum != nil {
+				v -= z * colSum[j]
+			}
+			row[j] = v
+		}
+	}
+}
+
+func all1(v []int) bool {
+	for _, x := range v {
+		if x != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+func allZero(v []int) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// im2colU8 lays the windows of cg channels of src (spatial shape in) out
+// as rows (channel, kernel position) × output positions, pad where a window
+// reads padding.
+func im2colU8(dst, src []uint8, cg int, in []int, g *spatialGeom, pad uint8) {
+	nsp := len(in)
+	kvol, isz, osz := prod(g.kernel), prod(in), prod(g.out)
+	last := nsp - 1
+	ow, iw := g.out[last], in[last]
+	sw, dw, pw := g.strides[last], g.dilations[last], g.padB[last]
+	outer := osz / max(ow, 1)
+	istr := contiguousStrides(in)
+	kpos, opos := make([]int, nsp), make([]int, nsp)
+	for ci := 0; ci < cg; ci++ {
+		plane := src[ci*isz : (ci+1)*isz]
+		for kk := 0; kk < kvol; kk++ {
+			rem := kk
+			for d := last; d >= 0; d-- {
+				kpos[d] = rem % g.kernel[d]
+				rem /= g.kernel[d]
+			}
+			row := dst[(ci*kvol+kk)*osz : (ci*kvol+kk+1)*osz]
+			// Output columns whose tap lands inside the row: p = o·sw - pw + kw·dw in [0, iw).
+			off := kpos[last]*dw - pw
+			lo := 0
+			if off < 0 {
+				lo = min(ow, (-off+sw-1)/sw)
+			}
+			hi := 0
+			if iw-off > 0 {
+				hi = min(ow, (iw-off+sw-1)/sw)
+			}
+			hi = max(hi, lo)
+			for o := 0; o < outer; o++ {
+				rem := o
+				for d := last - 1; d >= 0; d-- {
+					opos[d] = rem % g.out[d]
+					rem /= g.out[d]
+				}
+				base, ok := 0, true
+				for d := 0; d < last; d++ {
+					p := opos[d]*g.strides[d] - g.padB[d] + kpos[d]*g.dilations[d]
+					if p < 0 || p >= in[d] {
+						ok = false
+						break
+					}
+					base += p * istr[d]
+				}
+				seg := row[o*ow : (o+1)*ow]
+				if !ok {
+					fill(seg, pad)
+					continue
+				}
+				fill(seg[:lo], pad)
+				fill(seg[hi:], pad)
+				r := plane[base:]
+				if sw == 1 {
+					copy(seg[lo:hi], r[lo+off:hi+off])
+					continue
+				}
+				for j := lo; j < hi; j++ {
+					seg[j] = r[j*sw+off]
+				}
+			}
+		}
+	}
+}
+
+func fill(s []uint8, v uint8) {
+	for i := range s {
+		s[i] = v
+	}
+}
+
+// matmulI8 is MatMulInteger's product on the integer GEMM, into c (laid out
+// as the plan says): a's zero point per row (or one), b's per column.
+func matmulI8(ctx *Ctx, p *matmulPlan, a, azp, b, bzp *Tensor, c []int32) error {
+	m, n, k := p.m, p.n, p.k
+	av, ashift, err := asInt8Rows(a)
+	if err != nil {
+		return fmt.Errorf("A: %w", err)
+	}
+	bv, bshift, err := asUint8Cols(b, ctx.newRaw(onnx.Uint8, b.Len()).Data.([]uint8))
+	if err != nil {
+		return fmt.Errorf("B: %w", err)
+	}
+	za, err := zeroPointsInt32(azp, m, ashift, "a_zero_point")
+	if err != nil {
+		return err
+	}
+	zb, err := zeroPointsInt32(bzp, n, bshift, "b_zero_point")
+	if err != nil {
+		return err
+	}
+	var colSum []int32
+	for _, z := range za {
+		if z != 0 {
+			colSum = ctx.newRaw(onnx.Int32, n).Data.([]int32)
+			break
+		}
+	}
+	for bi := 0; bi < p.batchLen; bi++ {
+		pa := simd.PackI8(m, k, av[p.aOff[bi]:], k, nil)
+		C := c[bi*m*n : (bi+1)*m*n]
+		simd.GemmU8I8(pa, n, bv[p.bOff[bi]:], n, C, n, colSum, ctx.Threads())
+		zeroPointFix(C, n, k, pa.RowSum, za, colSum, zb)
+	}
+	return nil
+}
