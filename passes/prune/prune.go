@@ -404,9 +404,26 @@ func finishReport(c *passes.Context, rep *Report, before measures, m, float *onn
 		}
 		return f
 	}
+	// A channel group's weights: its producers' weight tensors.
+	weights := func(mm *onnx.Model, names string) int {
+		n := 0
+		for _, name := range strings.Split(names, "+") {
+			for _, x := range mm.Graph.Nodes {
+				if x.Name == name && x.Input(1) != nil && x.Input(1).Const != nil {
+					n += int(x.Input(1).Const.NumElements())
+				}
+			}
+		}
+		return n
+	}
 	for i := range rep.Layers {
-		rep.Layers[i].FLOPsBefore = nodeFLOPs(float, rep.Layers[i].Node)
-		rep.Layers[i].FLOPsAfter = nodeFLOPs(m, rep.Layers[i].Node)
+		l := &rep.Layers[i]
+		l.FLOPsBefore = nodeFLOPs(float, l.Node)
+		l.FLOPsAfter = nodeFLOPs(m, l.Node)
+		if l.ChannelsKept+l.ChannelsRemoved > 0 {
+			l.Weights = weights(float, l.Node)
+			l.Pruned = l.Weights - weights(m, l.Node)
+		}
 	}
 	if ms, err := calib.NewMeasurer(c, float, src, 64); err != nil {
 		c.Logf("output agreement not measured: %v", err)

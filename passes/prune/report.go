@@ -41,7 +41,7 @@ type LayerReport struct {
 	Node    string `json:"node"`
 	Op      string `json:"op"`
 	Weights int    `json:"weights"`
-	Pruned  int    `json:"pruned"` // weights set to 0 (unstructured, 2:4) or removed (channel)
+	Pruned  int    `json:"pruned"` // weights set to 0 (unstructured, 2:4) or removed (channel: of the group's producers)
 	// Channel structure: output channels of the group's producers.
 	ChannelsKept    int     `json:"channels_kept,omitempty"`
 	ChannelsRemoved int     `json:"channels_removed,omitempty"`
