@@ -214,10 +214,11 @@ func groupName(g *chandep.Group) string {
 }
 
 func opsOf(g *chandep.Group) string {
-	if len(g.Producers) == 1 {
-		return g.Producers[0].Node.OpType
+	nodes := distinctNodes(g.Producers)
+	if len(nodes) == 1 {
+		return nodes[0].OpType
 	}
-	return fmt.Sprintf("%d layers", len(distinctNodes(g.Producers)))
+	return fmt.Sprintf("%d layers", len(nodes))
 }
 
 func distinctNodes(ps []chandep.Port) []*onnx.Node {
