@@ -210,3 +210,18 @@ grad-report:
 chandep-models: ort real-models
 	ONNXSLIM_CHANDEP_ALL=1 ONNXSLIM_REAL_MODELS=$(REAL_MODELS) $(GO) test ./passes/chandep/ -run '^(TestHalveModels|TestAnalyzeModels)$$' -count=1 -v | grep -E 'models_test|^(ok|FAIL|---)'
 .PHONY: chandep-models
+
+# Pruning figures (issue 15, passes/prune): MNIST accuracy on the 2,000
+# held-out digits (unstructured 70%, 2:4, channels −50% FLOPs), the tables at
+# 25/50/70% FLOPs (magnitude vs Taylor, reconstruction off vs on) on the MNIST
+# CNN and fp_landmark, resnet18 and mobilenet_v2 at −30% FLOPs (held-out
+# cosine, file size, ORT = interpreter); then ONNX Runtime single-thread
+# latency of those files before/after pruning (tools/bench, as `make bench`).
+PRUNE_MODELS := $(CURDIR)/.cache/prune-models
+.PHONY: prune-report
+prune-report: ort real-models
+	@mkdir -p $(PRUNE_MODELS)
+	ONNXSLIM_PRUNE_FULL=1 ONNXSLIM_REAL_MODELS=$(REAL_MODELS) ONNXSLIM_PRUNE_OUT=$(PRUNE_MODELS) \
+	  $(GO) test ./passes/prune -count=1 -v -timeout 60m -run 'TestMNISTUnstructured|TestMNISTChannels|TestPruneReport' \
+	  >$(PRUNE_MODELS)/test.log 2>&1; s=$$?; grep -vE '^    prune:|^prune\(|^=== ' $(PRUNE_MODELS)/test.log; exit $$s
+	$(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) -models '' -real $(PRUNE_MODELS) -threads 1 -gemm=false

@@ -9,6 +9,7 @@ import (
 	_ "github.com/onnxslim/onnxslim/passes/fold"     // registers fold
 	_ "github.com/onnxslim/onnxslim/passes/fuse"     // registers fuse
 	_ "github.com/onnxslim/onnxslim/passes/lowrank"  // registers lowrank
+	_ "github.com/onnxslim/onnxslim/passes/prune"    // registers prune
 	_ "github.com/onnxslim/onnxslim/passes/quantize" // registers quantize
 )
 

@@ -1,0 +1,287 @@
+package prune
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+)
+
+// maxGramCols bounds a layer's reduction length K for which the pass keeps
+// three (K+1)² Gram matrices (3·2305²·8 B ≈ 128 MB); longer layers are
+// pruned without refit or output-error figures, and the report says so.
+const maxGramCols = 2304
+
+// maxRefitWork bounds the Cholesky work of one layer's refit (Σ |S|³/3 over
+// the distinct kept sets S), ~20 s of one core.
+const maxRefitWork = 2e10
+
+// fit is the outcome of refitting one group of rows.
+type fit struct {
+	errBefore, errAfter, norm float64 // Σ squared output errors and Σ ||y||², over the group's rows
+	checkBefore, checkAfter   float64 // the same on the held-out batches, when the ridge was chosen there
+	checkNorm                 float64
+	ridge                     float64 // the λ (relative) used
+	refit                     bool
+	note                      string // why nothing was refit
+}
+
+// refitRows refits rows of one Gram group. theta0 holds each row's float
+// weights and bias (nf values), start the pruned layer's row as it is (np
+// values: the same as theta0 for unstructured pruning, the kept channels'
+// weights after channel pruning); kept lists each row's kept columns in
+// start (sorted, bias excluded). With solve false only the errors of the
+// masked rows are measured. It returns the new rows (pruned columns 0, the
+// bias solved when solveBias) and the errors.
+//
+// The ridge is chosen on held-out calibration batches (check, when it has
+// rows): the rows are solved on g alone with λ = ridge·{1, 10, 100, 1000}
+// and the λ with the least error on check wins, if any beats the pruned
+// rows there; otherwise nothing is refit (a refit that fits the
+// calibration set but not new data is worse than none). check is then added
+// into g and the rows solved on all the data with the chosen λ.
+func refitRows(g, check *gram, theta0, start [][]float64, kept [][]int, solve, solveBias bool, ridge float64) ([][]float64, fit, error) {
+	k := g.np - 1
+	masked := make([][]float64, len(theta0))
+	for o := range theta0 {
+		masked[o] = make([]float64, g.np)
+		for _, c := range kept[o] {
+			masked[o][c] = start[o][c]
+		}
+		masked[o][k] = start[o][k]
+	}
+	var res fit
+	if solve && check != nil && check.rows > 0 {
+		// Rows with their own kept columns each need a factorization: the
+		// ridge is chosen on at most cvRows of them, evenly spread.
+		sub := make([]int, 0, len(theta0))
+		step := 1
+		if !sameColumns(kept) && len(theta0) > cvRows {
+			step = len(theta0) / cvRows
+		}
+		for o := 0; o < len(theta0); o += step {
+			sub = append(sub, o)
+		}
+		pick := func(x [][]float64) [][]float64 {
+			out := make([][]float64, len(sub))
+			for i, o := range sub {
+				out[i] = x[o]
+			}
+			return out
+		}
+		keptS := make([][]int, len(sub))
+		for i, o := range sub {
+			keptS[i] = kept[o]
+		}
+		th0S, startS, maskedS := pick(theta0), pick(start), pick(masked)
+		ctc := mulRows(check.c, th0S)
+		best := 0.0
+		var bestErr float64
+		for o := range th0S {
+			bestErr += rowError(check, maskedS[o], ctc[o], th0S[o])
+			res.checkNorm += quadF(check, th0S[o])
+		}
+		res.checkBefore = bestErr
+		for _, mult := range []float64{1, 10, 100, 1000} {
+			rows, err := solveRows(g, th0S, startS, keptS, solveBias, ridge*mult)
+			if err != nil {
+				return nil, res, err
+			}
+			var e float64
+			for o := range rows {
+				e += rowError(check, rows[o], ctc[o], th0S[o])
+			}
+			if e < bestErr {
+				best, bestErr = mult, e
+			}
+		}
+		res.checkAfter = bestErr
+		if best == 0 {
+			solve = false
+			res.note = "kept the pruned weights: no ridge lowered the error on held-out calibration batches"
+		}
+		ridge *= best
+	}
+	if check != nil {
+		g.merge(check)
+	}
+	res.ridge = ridge
+	ct := mulRows(g.c, theta0)
+	for o := range theta0 {
+		res.norm += quadF(g, theta0[o])
+		res.errBefore += rowError(g, masked[o], ct[o], theta0[o])
+	}
+	res.errAfter = res.errBefore
+	if !solve {
+		return masked, res, nil
+	}
+	out, err := solveRows(g, theta0, start, kept, solveBias, ridge)
+	if err != nil {
+		return nil, res, err
+	}
+	var after float64
+	for o := range out {
+		after += rowError(g, out[o], ct[o], theta0[o])
+	}
+	// A refit that does not lower the error (ill-conditioned data) is not kept.
+	if !(after < res.errBefore) {
+		res.note = "kept the pruned weights: the refit did not lower the error"
+		return masked, res, nil
+	}
+	res.errAfter, res.refit = after, true
+	return out, res, nil
+}
+
+// cvRows is how many rows choose the ridge when rows have different kept
+// columns (unstructured, 2:4).
+const cvRows = 16
+
+func sameColumns(kept [][]int) bool {
+	for _, k := range kept[1:] {
+		if !slices.Equal(k, kept[0]) {
+			return false
+		}
+	}
+	return true
+}
+
+// solveRows solves every row's ridge least squares on g:
+// (H[S,S] + λI) θ_S = (C·θ₀)_S + λ·start_S.
+func solveRows(g *gram, theta0, start [][]float64, kept [][]int, solveBias bool, ridge float64) ([][]float64, error) {
+	k := g.np - 1
+	ct := mulRows(g.c, theta0)
+	out := make([][]float64, len(theta0))
+	var (
+		chol     mat.Cholesky
+		lastCols []int
+		lambda   float64
+	)
+	for o := range theta0 {
+		cols := append([]int(nil), kept[o]...)
+		if solveBias {
+			cols = append(cols, k)
+		}
+		row := make([]float64, g.np)
+		row[k] = start[o][k]
+		if len(cols) == 0 {
+			out[o] = row
+			continue
+		}
+		if !slices.Equal(cols, lastCols) {
+			var err error
+			if lambda, err = factorize(&chol, g, cols, solveBias, ridge); err != nil {
+				return nil, err
+			}
+			lastCols = cols
+		}
+		b := mat.NewVecDense(len(cols), nil)
+		for i, c := range cols {
+			// The ridge pulls toward the float weights, not toward 0: with
+			// fewer calibration rows than columns (a Gemm sees one row per
+			// sample) the refit stays near the original instead of fitting
+			// the calibration set alone.
+			v := ct[o][c]
+			if c < k {
+				v += lambda * start[o][c]
+			}
+			if !solveBias { // the bias stays as it is: move its term to the right
+				v -= g.H(c, k) * start[o][k]
+			}
+			b.SetVec(i, v)
+		}
+		var x mat.VecDense
+		if err := chol.SolveVecTo(&x, b); err != nil {
+			return nil, fmt.Errorf("least squares: %w", err)
+		}
+		for i, c := range cols {
+			row[c] = x.AtVec(i)
+		}
+		out[o] = row
+	}
+	return out, nil
+}
+
+// factorize builds H[S,S] + λI and returns λ (relative to the mean of the weight
+// columns' diagonal; none on the bias) and its Cholesky factor, raising λ
+// tenfold while the matrix is not positive definite.
+func factorize(chol *mat.Cholesky, g *gram, cols []int, solveBias bool, ridge float64) (float64, error) {
+	n := len(cols)
+	nw := n
+	if solveBias {
+		nw--
+	}
+	var trace float64
+	for _, c := range cols[:nw] {
+		trace += g.H(c, c)
+	}
+	lambda := ridge * trace / math.Max(1, float64(nw))
+	if lambda <= 0 {
+		lambda = 1e-8
+	}
+	for try := 0; try < 8; try++ {
+		a := mat.NewSymDense(n, nil)
+		for i, ci := range cols {
+			for j := i; j < n; j++ {
+				a.SetSym(i, j, g.H(ci, cols[j]))
+			}
+		}
+		for i := 0; i < n; i++ {
+			d := lambda
+			if i >= nw {
+				d = lambda * 1e-6 // the bias column: barely damped
+			}
+			a.SetSym(i, i, a.At(i, i)+d)
+		}
+		if chol.Factorize(a) {
+			return lambda, nil
+		}
+		lambda *= 10
+	}
+	return 0, fmt.Errorf("least squares: calibration inputs too degenerate to refit %d columns", n)
+}
+
+// mulRows returns M·θ for each row θ.
+func mulRows(m blas64.General, thetas [][]float64) [][]float64 {
+	out := make([][]float64, len(thetas))
+	for o, th := range thetas {
+		y := make([]float64, m.Rows)
+		blas64.Gemv(blas.NoTrans, 1, m, blas64.Vector{N: len(th), Inc: 1, Data: th}, 0, blas64.Vector{N: len(y), Inc: 1, Data: y})
+		out[o] = y
+	}
+	return out
+}
+
+// quadH and quadF are θᵀHθ and θᵀFθ.
+func quadH(g *gram, th []float64) float64 { return quad(g.h, th) }
+func quadF(g *gram, th []float64) float64 { return quad(g.f, th) }
+
+func quad(s blas64.Symmetric, th []float64) float64 {
+	y := make([]float64, s.N)
+	blas64.Symv(1, s, blas64.Vector{N: len(th), Inc: 1, Data: th}, 0, blas64.Vector{N: len(y), Inc: 1, Data: y})
+	var q float64
+	for i := range y {
+		q += th[i] * y[i]
+	}
+	return q
+}
+
+// rowError is ||Zp θ − Zf θ₀||² = θᵀHθ − 2θᵀ(Cθ₀) + θ₀ᵀFθ₀ (≥ 0; rounding
+// can make it slightly negative).
+func rowError(g *gram, th, ct, th0 []float64) float64 {
+	var cross float64
+	for i := range th {
+		cross += th[i] * ct[i]
+	}
+	return math.Max(0, quadH(g, th)-2*cross+quadF(g, th0))
+}
+
+// relL2 is the relative L2 error of a layer's output from squared sums.
+func relL2(errSq, norm float64) float64 {
+	if norm <= 0 {
+		return math.NaN()
+	}
+	return math.Sqrt(errSq / norm)
+}
