@@ -15,7 +15,8 @@ ORT_STAMP   := tools/ort/node_modules/.package-lock.json
 .PHONY: corpus real-models help build test lint bench-quant generate fuzz conformance conformance-simd bench demo ort clean compare
 
 help:
-	@echo "targets: build test lint generate fuzz conformance conformance-simd bench demo ort clean"
+	@echo "targets: build test lint generate fuzz conformance conformance-update conformance-simd demo ort clean"
+	@echo "reports: bench bench-quant quant-report corpus compare html-report big-ci big grad-report chandep-models prune-report lowrank-report"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/onnxslim
