@@ -263,7 +263,8 @@ func saveModelFile(t *testing.T, m *onnx.Model, path string) string {
 }
 
 // TestHTMLBigGraph: a generated 2,004-node model's diff page stays under
-// 5 MB and renders within 2 s of navigation start in Chromium.
+// 5 MB, draws every node, and (make html-report) renders within 2 s of
+// navigation start in Chromium.
 func TestHTMLBigGraph(t *testing.T) {
 	dir := t.TempDir()
 	a := saveModelFile(t, genChain(334, false, nil), filepath.Join(dir, "a.onnx"))
@@ -286,7 +287,10 @@ func TestHTMLBigGraph(t *testing.T) {
 	if st.Nodes < 2000 {
 		t.Errorf("only %d nodes drawn: the generated graph should not fold away", st.Nodes)
 	}
-	if st.RenderMS > 2000 {
+	// A time depends on the machine's load, so `go test` only prints it;
+	// make html-report (ONNXSLIM_HTML_MODELS=1), run on a quiet machine,
+	// holds it to the 2 s limit.
+	if os.Getenv("ONNXSLIM_HTML_MODELS") == "1" && !(st.RenderMS <= 2000) {
 		t.Errorf("load to render %.0f ms, want ≤ 2000", st.RenderMS)
 	}
 	t.Logf("2,004-node page: %d bytes, load to render %.0f ms", len(out), st.RenderMS)
