@@ -3,23 +3,20 @@ package prune_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/internal/testutil"
-	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 	_ "github.com/onnxslim/onnxslim/passes/all"
 	"github.com/onnxslim/onnxslim/passes/prune"
+	"github.com/onnxslim/onnxslim/verify"
 )
 
 // full runs the slow figures (make prune-report).
@@ -77,82 +74,20 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }
 
-// accuracy evaluates a classifier on a labelled folder, batches in parallel.
+// accuracy is m's top-1 accuracy on a labelled folder (verify.Evaluate,
+// which fails on a folder cut short rather than counting fewer samples).
 func accuracy(t testing.TB, m *onnx.Model, dir string) float64 {
 	t.Helper()
-	s, err := interp.NewSession(m, interp.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := dataset.Open(dir, s.Inputs(), dataset.Options{})
+	r, err := dataset.Open(dir, m.Graph.Inputs, dataset.Options{BatchSize: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	type job struct {
-		in     map[string]*interp.Tensor
-		labels []int64
+	a, err := verify.Evaluate(m, r, verify.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	jobs := make(chan job)
-	var (
-		mu           sync.Mutex
-		right, total int
-		firstErr     error
-		wg           sync.WaitGroup
-	)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				outs, err := s.Run(j.in)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				if err == nil {
-					scores := outs[0].Data.([]float32)
-					k := len(scores) / len(j.labels)
-					for i, l := range j.labels {
-						best := 0
-						for c := 1; c < k; c++ {
-							if scores[i*k+c] > scores[i*k+best] {
-								best = c
-							}
-						}
-						if int64(best) == l {
-							right++
-						}
-						total++
-					}
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	var readErr error
-	for {
-		b, err := r.Next()
-		if err != nil {
-			if err != io.EOF {
-				readErr = err
-			}
-			break
-		}
-		jobs <- job{b.Inputs, b.Labels}
-	}
-	close(jobs)
-	wg.Wait()
-	if readErr != nil {
-		t.Fatalf("%s: %v", dir, readErr)
-	}
-	if firstErr != nil {
-		t.Fatal(firstErr)
-	}
-	if total == 0 {
-		t.Fatal("no labelled samples")
-	}
-	return float64(right) / float64(total)
+	return a.Top1
 }
 
 // zeroFraction is the fraction of zeros among the pruned layers' weights.
