@@ -615,9 +615,7 @@ func refitConsumers(c *passes.Context, m, float *onnx.Model, rowMap map[string][
 		og := lp.rows / lp.groups
 		newW := append([]float32(nil), wp...)
 		newB := append([]float32(nil), bp...)
-		var eb, ea, norm, cb, ca, cn, ridge float64
-		note := ""
-		refitted := 0
+		var tot refitTotals
 		for g, gm := range grams {
 			theta0 := make([][]float64, og)
 			start := make([][]float64, og)
@@ -645,31 +643,10 @@ func refitConsumers(c *passes.Context, m, float *onnx.Model, rowMap map[string][
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", lp.name(), err)
 			}
-			eb, ea, norm = eb+f.errBefore, ea+f.errAfter, norm+f.norm
-			cb, ca, cn = cb+f.checkBefore, ca+f.checkAfter, cn+f.checkNorm
-			if f.note != "" {
-				note = f.note
-			}
-			ridge = max(ridge, f.ridge)
-			cb, ca, cn = cb+f.checkBefore, ca+f.checkAfter, cn+f.checkNorm
-			if f.note != "" {
-				note = f.note
-			}
-			ridge = max(ridge, f.ridge)
-			if f.refit {
-				refitted++
-				for j, row := range res {
-					o := g*og + j
-					for k := 0; k < lp.cols; k++ {
-						newW[lp.index(o, k)] = float32(row[k])
-					}
-					newB[o] = float32(row[lp.cols])
-				}
-			}
+			tot.add(f, lp, res, g*og, newW, newB)
 		}
-		lr.ErrBefore, lr.ErrAfter = ptr(relL2(eb, norm)), ptr(relL2(ea, norm))
-		lr.HeldOutBefore, lr.HeldOutAfter, lr.Ridge = ptr(relL2(cb, cn)), ptr(relL2(ca, cn)), ridge
-		if refitted > 0 {
+		tot.report(&lr)
+		if tot.refitted > 0 {
 			for _, v := range newW {
 				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 					return nil, fmt.Errorf("%s: refit produced a non-finite weight", lp.name())
@@ -681,7 +658,7 @@ func refitConsumers(c *passes.Context, m, float *onnx.Model, rowMap map[string][
 			}
 			lr.Refit = "refit"
 		} else if cfg.reconstruct {
-			lr.Refit = cmp.Or(note, "kept the pruned weights: the refit did not lower the error")
+			lr.Refit = cmp.Or(tot.note, "kept the pruned weights: the refit did not lower the error")
 		}
 		out = append(out, lr)
 	}

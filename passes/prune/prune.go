@@ -287,9 +287,7 @@ func pruneLayer(c *passes.Context, m, float *onnx.Model, l *layer, w []float32, 
 	og := l.rows / l.groups
 	newW := append([]float32(nil), masked...)
 	newB := append([]float32(nil), bias...)
-	var eb, ea, norm, cb, ca, cn, ridge float64
-	note := ""
-	refitted := 0
+	var tot refitTotals
 	for g, gm := range grams {
 		theta0 := make([][]float64, og)
 		kept := make([][]int, og)
@@ -317,40 +315,24 @@ func pruneLayer(c *passes.Context, m, float *onnx.Model, l *layer, w []float32, 
 		if err != nil {
 			return lr, fmt.Errorf("%s: %w", l.name(), err)
 		}
-		eb, ea, norm = eb+f.errBefore, ea+f.errAfter, norm+f.norm
-		cb, ca, cn = cb+f.checkBefore, ca+f.checkAfter, cn+f.checkNorm
-		if f.note != "" {
-			note = f.note
-		}
-		ridge = max(ridge, f.ridge)
-		if f.refit {
-			refitted++
-			for j, row := range rows {
-				o := g*og + j
-				for k := 0; k < l.cols; k++ {
-					newW[l.index(o, k)] = float32(row[k])
-				}
-				newB[o] = float32(row[l.cols])
-			}
-		}
+		tot.add(f, l, rows, g*og, newW, newB)
 	}
-	if cfg.reconstruct && refitted > 0 {
+	if cfg.reconstruct && tot.refitted > 0 {
 		lr.Refit = "refit"
-		if refitted < len(grams) {
-			lr.Refit = fmt.Sprintf("refit %d of %d groups", refitted, len(grams))
+		if tot.refitted < len(grams) {
+			lr.Refit = fmt.Sprintf("refit %d of %d groups", tot.refitted, len(grams))
 		}
 	} else if cfg.reconstruct && lr.Refit == "off" {
-		lr.Refit = cmp.Or(note, "kept the pruned weights: the refit did not lower the error")
+		lr.Refit = cmp.Or(tot.note, "kept the pruned weights: the refit did not lower the error")
 	}
-	lr.ErrBefore, lr.ErrAfter = ptr(relL2(eb, norm)), ptr(relL2(ea, norm))
-	lr.HeldOutBefore, lr.HeldOutAfter, lr.Ridge = ptr(relL2(cb, cn)), ptr(relL2(ca, cn)), ridge
+	tot.report(&lr)
 	for i := range newW {
 		if math.IsNaN(float64(newW[i])) || math.IsInf(float64(newW[i]), 0) {
 			return lr, fmt.Errorf("%s: refit produced a non-finite weight", l.name())
 		}
 	}
 	l.setWeights(newW)
-	if refitted > 0 && solveBias {
+	if tot.refitted > 0 && solveBias {
 		l.setBias(newB)
 	}
 	return lr, nil

@@ -285,3 +285,42 @@ func relL2(errSq, norm float64) float64 {
 	}
 	return math.Sqrt(errSq / norm)
 }
+
+// refitTotals sums the fits of one layer's row groups (errors, the largest
+// ridge, the last note) and writes the rows of those that were refit.
+type refitTotals struct {
+	fit
+	refitted int
+}
+
+// add counts f and, when it was refit, stores its rows (weights, then the
+// bias) from output row first on into newW and newB.
+func (t *refitTotals) add(f fit, l *layer, rows [][]float64, first int, newW, newB []float32) {
+	t.errBefore += f.errBefore
+	t.errAfter += f.errAfter
+	t.norm += f.norm
+	t.checkBefore += f.checkBefore
+	t.checkAfter += f.checkAfter
+	t.checkNorm += f.checkNorm
+	t.ridge = max(t.ridge, f.ridge)
+	if f.note != "" {
+		t.note = f.note
+	}
+	if !f.refit {
+		return
+	}
+	t.refitted++
+	for j, row := range rows {
+		o := first + j
+		for k := 0; k < l.cols; k++ {
+			newW[l.index(o, k)] = float32(row[k])
+		}
+		newB[o] = float32(row[l.cols])
+	}
+}
+
+// report puts the summed errors and the ridge into lr.
+func (t *refitTotals) report(lr *LayerReport) {
+	lr.ErrBefore, lr.ErrAfter = ptr(relL2(t.errBefore, t.norm)), ptr(relL2(t.errAfter, t.norm))
+	lr.HeldOutBefore, lr.HeldOutAfter, lr.Ridge = ptr(relL2(t.checkBefore, t.checkNorm)), ptr(relL2(t.checkAfter, t.checkNorm)), t.ridge
+}
