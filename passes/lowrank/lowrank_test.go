@@ -330,10 +330,10 @@ func TestMNISTMLPHalfParams(t *testing.T) {
 	models := testdata.Models(t)
 	data := filepath.Join(models, "mnist-data")
 	m := loadModel(t, filepath.Join(models, "mnist_mlp_op13_dynbatch", "model.onnx"))
-	base := top1(t, m, filepath.Join(data, "mlp-eval"))
+	base := passtest.Top1(t, m, filepath.Join(data, "mlp-eval"))
 	params := stats.Params(m)
 	rep, _ := runSpec(t, m, "lowrank(ratio=0.5,method=data,calib="+filepath.Join(data, "mlp-calib")+")")
-	after := top1(t, m, filepath.Join(data, "mlp-eval"))
+	after := passtest.Top1(t, m, filepath.Join(data, "mlp-eval"))
 	t.Logf("MNIST MLP: params %d → %d (%.3f), top-1 %.4f → %.4f (drop %.2f pt), %d layers split",
 		params, stats.Params(m), float64(stats.Params(m))/float64(params), base, after, 100*(base-after), splitCount(rep))
 	testutil.AtMost(t, "parameters after / before", float64(stats.Params(m))/float64(params), 0.5)

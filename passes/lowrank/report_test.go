@@ -26,7 +26,6 @@ import (
 	"github.com/onnxslim/onnxslim/passes/calib"
 	"github.com/onnxslim/onnxslim/passes/internal/passtest"
 	"github.com/onnxslim/onnxslim/passes/lowrank"
-	"github.com/onnxslim/onnxslim/verify"
 )
 
 // reportEnv turns on the slow acceptance figures (make lowrank-report).
@@ -69,21 +68,6 @@ func loadModel(t testing.TB, path string) *onnx.Model {
 	return m
 }
 
-// top1 is m's top-1 accuracy on a labelled data folder.
-func top1(t testing.TB, m *onnx.Model, dir string) float64 {
-	t.Helper()
-	r, err := dataset.Open(dir, m.Graph.Inputs, dataset.Options{BatchSize: 500})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	a, err := verify.Evaluate(m, r, verify.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.Top1
-}
-
 // TestMNISTCNNFCHalfParams is issue 16's first acceptance line, second half:
 // the MNIST CNN's fully connected layers (only=Gemm, scope=layers) at half
 // their parameters, data-aware, lose at most half a point of top-1 on the
@@ -92,7 +76,7 @@ func TestMNISTCNNFCHalfParams(t *testing.T) {
 	models := testdata.Models(t)
 	data := filepath.Join(models, "mnist-data")
 	m := loadModel(t, filepath.Join(models, "mnist_cnn_op13_dynbatch", "model.onnx"))
-	base := top1(t, m, filepath.Join(data, "cnn-eval"))
+	base := passtest.Top1(t, m, filepath.Join(data, "cnn-eval"))
 	fcParams := func(m *onnx.Model) int64 {
 		var n int64
 		for _, nd := range m.Graph.Nodes {
@@ -106,7 +90,7 @@ func TestMNISTCNNFCHalfParams(t *testing.T) {
 	}
 	before := fcParams(m)
 	rep, _ := runSpec(t, m, "lowrank(only=Gemm,ratio=0.5,scope=layers,method=data,calib="+filepath.Join(data, "cnn-calib")+")")
-	after := top1(t, m, filepath.Join(data, "cnn-eval"))
+	after := passtest.Top1(t, m, filepath.Join(data, "cnn-eval"))
 	// After the split each FC layer is two Gemms: count both.
 	got := fcParams(m)
 	t.Logf("MNIST CNN FC layers: weights %d → %d (%.3f), top-1 %.4f → %.4f (drop %.2f pt), %d layers split",

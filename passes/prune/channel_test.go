@@ -28,12 +28,12 @@ func TestMNISTChannels(t *testing.T) {
 		t.Run(tc.model, func(t *testing.T) {
 			m := loadModel(t, tc.model)
 			eval := filepath.Join(data, tc.eval)
-			base := accuracy(t, m, eval)
+			base := passtest.Top1(t, m, eval)
 			// The first layer is pruned too: in the CNN it holds the input
 			// channels of the conv that costs 78% of the FLOPs.
 			spec := "prune(structure=channel,amount=0.5,scope=global,keep_first=false,calib=" + filepath.Join(data, tc.calib) + ")"
 			r := slim(t, m, spec)
-			acc := accuracy(t, r.model, eval)
+			acc := passtest.Top1(t, r.model, eval)
 			drop := 100 * (base - acc)
 			rep := r.report
 			t.Logf("%s channel −50%% FLOPs: accuracy %.4f (float %.4f, drop %+.2f points), FLOPs %d → %d, params %d → %d",

@@ -9,14 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 	_ "github.com/onnxslim/onnxslim/passes/all"
+	"github.com/onnxslim/onnxslim/passes/internal/passtest"
 	"github.com/onnxslim/onnxslim/passes/prune"
-	"github.com/onnxslim/onnxslim/verify"
 )
 
 // full runs the slow figures (make prune-report).
@@ -74,22 +73,6 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }
 
-// accuracy is m's top-1 accuracy on a labelled folder (verify.Evaluate,
-// which fails on a folder cut short rather than counting fewer samples).
-func accuracy(t testing.TB, m *onnx.Model, dir string) float64 {
-	t.Helper()
-	r, err := dataset.Open(dir, m.Graph.Inputs, dataset.Options{BatchSize: 500})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	a, err := verify.Evaluate(m, r, verify.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.Top1
-}
-
 // zeroFraction is the fraction of zeros among the pruned layers' weights.
 func zeroFraction(t testing.TB, m *onnx.Model, rep *prune.Report) float64 {
 	t.Helper()
@@ -138,9 +121,9 @@ func TestMNISTUnstructured(t *testing.T) {
 		t.Run(tc.model+"/"+tc.spec, func(t *testing.T) {
 			m := loadModel(t, tc.model)
 			eval := filepath.Join(data, tc.eval)
-			base := accuracy(t, m, eval)
+			base := passtest.Top1(t, m, eval)
 			r := slim(t, m, "prune("+tc.spec+",calib="+filepath.Join(data, tc.calib)+")")
-			acc := accuracy(t, r.model, eval)
+			acc := passtest.Top1(t, r.model, eval)
 			drop := 100 * (base - acc)
 			t.Logf("%s %s: accuracy %.4f (float %.4f, drop %+.2f points)", tc.model, tc.spec, acc, base, drop)
 			testutil.AtMost(t, "accuracy drop (points)", drop, tc.maxDrop)

@@ -12,6 +12,7 @@ import (
 	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes/internal/passtest"
 )
 
 // heldOut returns n inputs for m that calibration never saw: the rows of
@@ -87,10 +88,10 @@ func TestPruneReport(t *testing.T) {
 		data := filepath.Join(testdata.Models(t), "mnist-data")
 		m := loadModel(t, "mnist_cnn_op13")
 		eval := filepath.Join(data, "cnn-eval")
-		base := accuracy(t, m, eval)
+		base := passtest.Top1(t, m, eval)
 		ins := heldOut(t, m, eval, 500)
 		table(t, "mnist_cnn_op13", m, "calib="+filepath.Join(data, "cnn-calib"), ins, func(p *onnx.Model) string {
-			acc := accuracy(t, p, eval)
+			acc := passtest.Top1(t, p, eval)
 			return fmt.Sprintf("%.4f (%+.2f pt)", acc, 100*(base-acc))
 		})
 	})
