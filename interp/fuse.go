@@ -77,43 +77,63 @@ func passFloat(orig Kernel) Kernel {
 	}
 }
 
-// fuseConvEpilogues finds Conv → [BatchNormalization] → [Relu|Clip] chains
-// among the steps of p and fuses them (see above). constT holds the values
-// known at compile time, by slot.
-func (c *compiler) fuseConvEpilogues(p *plan, g *onnx.Graph, constT map[int]*Tensor) {
-	readers := map[int]int{}
-	reader := map[int]int{} // slot → index of a step reading it
+// stepGraph indexes which steps of a plan read and produce each slot, for
+// fusions that follow chains of single readers.
+type stepGraph struct {
+	p        *plan
+	readers  map[int]int // slot → reads; a subgraph's or the graph output's count 2, so they never fuse
+	reader   map[int]int // slot → index of a step reading it
+	producer map[int]int // slot → index of the step writing it
+}
+
+func newStepGraph(p *plan, g *onnx.Graph) *stepGraph {
+	sg := &stepGraph{p: p, readers: map[int]int{}, reader: map[int]int{}, producer: map[int]int{}}
 	for i := range p.steps {
 		for _, s := range p.steps[i].in {
 			if s >= 0 {
-				readers[s]++
-				reader[s] = i
+				sg.readers[s]++
+				sg.reader[s] = i
 			}
 		}
 		for _, v := range p.steps[i].node.ImplicitInputs() {
 			if s, ok := p.slots[v]; ok {
-				readers[s] += 2 // never fuse a value a subgraph reads
+				sg.readers[s] += 2 // never fuse a value a subgraph reads
+			}
+		}
+		for _, s := range p.steps[i].out {
+			if s >= 0 {
+				sg.producer[s] = i
 			}
 		}
 	}
 	for _, v := range g.Outputs {
 		if s, ok := p.slots[v]; ok {
-			readers[s] += 2
+			sg.readers[s] += 2
 		}
 	}
-	// next returns the only step reading the single output of step i, if
-	// that output is read by exactly one input of one step.
-	next := func(i int) (int, bool) {
-		st := &p.steps[i]
-		if len(st.out) != 1 || st.out[0] < 0 || readers[st.out[0]] != 1 {
-			return 0, false
-		}
-		j := reader[st.out[0]]
-		if p.steps[j].in[0] != st.out[0] || !soleOutput(&p.steps[j]) {
-			return 0, false
-		}
-		return j, true
+	return sg
+}
+
+// next returns the only step reading the single output of step i, if that
+// output is read by exactly one input of one step.
+func (sg *stepGraph) next(i int) (int, bool) {
+	st := &sg.p.steps[i]
+	if len(st.out) != 1 || st.out[0] < 0 || sg.readers[st.out[0]] != 1 {
+		return 0, false
 	}
+	j := sg.reader[st.out[0]]
+	if sg.p.steps[j].in[0] != st.out[0] || !soleOutput(&sg.p.steps[j]) {
+		return 0, false
+	}
+	return j, true
+}
+
+// fuseConvEpilogues finds Conv → [BatchNormalization] → [Relu|Clip] chains
+// among the steps of p and fuses them (see above). constT holds the values
+// known at compile time, by slot.
+func (c *compiler) fuseConvEpilogues(p *plan, g *onnx.Graph, constT map[int]*Tensor) {
+	sg := newStepGraph(p, g)
+	next := sg.next
 	for i := range p.steps {
 		st := &p.steps[i]
 		n := st.node

@@ -98,43 +98,8 @@ func skipped(*Ctx, []*Tensor) ([]*Tensor, error) {
 // fuseQDQConvs finds the pattern above among p's steps and fuses it.
 // lastUse (slot → index of its last reading step) is kept up to date.
 func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, lastUse map[int]int) {
-	readers := map[int]int{}
-	reader := map[int]int{}
-	producer := map[int]int{}
-	for i := range p.steps {
-		for _, s := range p.steps[i].in {
-			if s >= 0 {
-				readers[s]++
-				reader[s] = i
-			}
-		}
-		for _, v := range p.steps[i].node.ImplicitInputs() {
-			if s, ok := p.slots[v]; ok {
-				readers[s] += 2
-			}
-		}
-		for _, s := range p.steps[i].out {
-			if s >= 0 {
-				producer[s] = i
-			}
-		}
-	}
-	for _, v := range g.Outputs {
-		if s, ok := p.slots[v]; ok {
-			readers[s] += 2
-		}
-	}
-	next := func(i int) (int, bool) {
-		st := &p.steps[i]
-		if len(st.out) != 1 || st.out[0] < 0 || readers[st.out[0]] != 1 {
-			return 0, false
-		}
-		j := reader[st.out[0]]
-		if p.steps[j].in[0] != st.out[0] || !soleOutput(&p.steps[j]) {
-			return 0, false
-		}
-		return j, true
-	}
+	sg := newStepGraph(p, g)
+	next, producer, readers := sg.next, sg.producer, sg.readers
 	konst := func(v *onnx.Value) *Tensor {
 		if v == nil {
 			return nil
