@@ -270,8 +270,11 @@ func pruneLayer(c *passes.Context, m, float *onnx.Model, l *layer, w []float32, 
 			masked[i] = v
 		}
 	}
-	if l.cols+1 > maxGramCols+1 || !l.affine() {
-		lr.Refit = "skipped: " + map[bool]string{true: fmt.Sprintf("%d columns > %d", l.cols, maxGramCols), false: "Gemm with alpha or beta ≠ 1"}[l.affine()]
+	if l.cols > maxGramCols || !l.affine() {
+		lr.Refit = fmt.Sprintf("skipped: %d columns > %d", l.cols, maxGramCols)
+		if !l.affine() {
+			lr.Refit = "skipped: Gemm with alpha or beta ≠ 1"
+		}
 		l.setWeights(masked)
 		return lr, nil
 	}
