@@ -57,16 +57,9 @@ func PackB(transB bool, k, n int, b []float32, ldb int, dst []float32) {
 // width). beta = 0 overwrites C without reading it (NaNs in C vanish). Up to
 // threads goroutines work on problems larger than 64³.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
-	if m <= 0 || n <= 0 {
+	if trivialGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
-	checkMat("C", false, m, n, c, ldc)
-	if k <= 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
-		return
-	}
-	checkMat("A", transA, m, k, a, lda)
-	checkMat("B", transB, k, n, b, ldb)
 	if m <= gemvRows {
 		gemvParallel(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads)
 		return
@@ -107,16 +100,9 @@ func SgemmFewRows(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	if m > FewRows {
 		panic(fmt.Sprintf("simd: SgemmFewRows: %d rows, at most %d", m, FewRows))
 	}
-	if m <= 0 || n <= 0 {
+	if trivialGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
-	checkMat("C", false, m, n, c, ldc)
-	if k <= 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
-		return
-	}
-	checkMat("A", transA, m, k, a, lda)
-	checkMat("B", transB, k, n, b, ldb)
 	gemvParallel(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads)
 }
 
@@ -597,4 +583,21 @@ func packB(trans bool, b []float32, ldb, p0, c0, kcb, ncb int, dst []float32) {
 			}
 		}
 	}
+}
+
+// trivialGemm checks Sgemm's operands against their shapes (panicking as
+// the BLAS would) and finishes the product when nothing is to multiply:
+// no rows or columns, k = 0 or alpha = 0 (C scaled by beta).
+func trivialGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
+	if m <= 0 || n <= 0 {
+		return true
+	}
+	checkMat("C", false, m, n, c, ldc)
+	if k <= 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return true
+	}
+	checkMat("A", transA, m, k, a, lda)
+	checkMat("B", transB, k, n, b, ldb)
+	return false
 }
