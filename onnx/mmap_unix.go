@@ -4,7 +4,6 @@ package onnx
 
 import (
 	"os"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,8 +51,16 @@ func Prefetch(t *Tensor) {
 	if t == nil || len(t.Raw) < SpillMin {
 		return
 	}
+	prefetchBytes(t.Raw)
+}
+
+// prefetchBytes asks the kernel to read the mapped pages of b (madvise
+// MADV_WILLNEED) without waiting for them.
+func prefetchBytes(b []byte) {
 	// madvise wants a page-aligned start: skip to the first whole page.
-	skip := int((pageSize - int64(uintptr(unsafe.Pointer(unsafe.SliceData(t.Raw))))%pageSize) % pageSize)
-	b := t.Raw[skip:]
-	_ = unix.Madvise(b, unix.MADV_WILLNEED) // advice only: heap memory or an error changes nothing
+	skip := int((uintptr(pageSize) - addrOf(b)%uintptr(pageSize)) % uintptr(pageSize))
+	if skip >= len(b) {
+		return
+	}
+	_ = unix.Madvise(b[skip:], unix.MADV_WILLNEED) // advice only: heap memory or an error changes nothing
 }

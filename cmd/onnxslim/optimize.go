@@ -114,10 +114,12 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	}
 
 	start := time.Now()
+	phase := newPhaseTimer()
 	m, inFiles, err := loadModel(in)
 	if err != nil {
 		return err
 	}
+	phase.done("load")
 	fill, err := parseFill(c.StringSlice("fill"), graphInputs(m))
 	if err != nil {
 		return err
@@ -144,6 +146,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		if orig, _, err = loadModel(in); err != nil {
 			return err
 		}
+		phase.done("load original")
 	}
 	// Ops the interpreter cannot run: verification compares the models cut
 	// around them (and generated dims are fitted on the cut original).
@@ -158,18 +161,26 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 			return inFile(in, err)
 		}
 	}
-	// Verification against the untouched copy.
+	// Verification against the untouched copy. It runs the original after
+	// the passes, while the result is being written (unseen until it
+	// passes), so that on a large model reading the weights, computing and
+	// writing overlap; --verify-each needs it before the passes.
 	var ver *verification
-	if verifying {
+	newVer := func() error {
 		tol, binding := optimizeTolerance(c, pipeline.Lossy())
 		vopts := verify.Options{Inputs: c.String("inputs"), Dims: genDims, Samples: int(c.Int("verify-samples")), Tolerance: &tol,
 			Fill: fill, Context: ctx, Timeout: timeout}
 		if ver, err = newVerification(orig, vopts, binding, cut); err != nil {
 			return inFile(in, err)
 		}
+		phase.done("verify: run original")
+		return nil
 	}
 	rc := runConfig{dims: dims, genDims: genDims, fill: fill, inputs: c.String("inputs"), maxRewrites: int(c.Int("max-rewrites")), log: logw}
-	if ver != nil && c.Bool("verify-each") {
+	if verifying && c.Bool("verify-each") {
+		if err := newVer(); err != nil {
+			return err
+		}
 		rc.verifyEach = func(r passes.Report, m *onnx.Model) error {
 			if _, err := ver.check(m); err != nil {
 				return fmt.Errorf("verification after this pass failed: %w", err)
@@ -183,7 +194,30 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	if rep.Passes, err = pipeline.Run(ctx, m, rc); err != nil {
 		return inFile(in, err)
 	}
+	phase.done("passes")
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	saving, err := startSave(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data"),
+		ExternalThreshold: int(c.Int64("external-threshold")), ExternalAlign: c.Int64("external-align"),
+		ExternalFileBytes: c.Int64("external-file-size"), Note: func(note string) {
+			fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: %s\n", note)
+		}})
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			saving.abort() // verification failed or interrupted: nothing is written
+		}
+	}()
 	var verRep *verify.Report
+	if verifying && ver == nil {
+		if err := newVer(); err != nil {
+			return err
+		}
+	}
 	if ver != nil {
 		if verRep, err = ver.check(m); err != nil {
 			var pe *passes.PassError
@@ -192,6 +226,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 			}
 			return inFile(in, err)
 		}
+		phase.done("verify: run result")
 		rep.Verify = verRep.JSON(ver.tol)
 		rep.verifyTol = ver.tol
 		rep.verifyRep = verRep
@@ -204,14 +239,12 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	outFiles, err := saveModel(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data"),
-		ExternalThreshold: int(c.Int64("external-threshold")), ExternalAlign: c.Int64("external-align"),
-		ExternalFileBytes: c.Int64("external-file-size"), Note: func(note string) {
-			fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: %s\n", note)
-		}})
+	committed = true
+	outFiles, err := saving.commit()
 	if err != nil {
 		return err
 	}
+	phase.done("save")
 	if err := ctx.Err(); err != nil {
 		removeModel(outFiles) // interrupted while saving: leave nothing behind
 		return err
