@@ -10,9 +10,10 @@ const SpillMin = 1 << 20
 
 var spill struct {
 	sync.Mutex
-	f   *os.File
-	off int64
-	err error
+	f    *os.File
+	off  int64
+	err  error
+	tail []byte // an aligned block for the end of a direct write
 }
 
 // Spill moves a new tensor's raw payload of SpillMin bytes or more out of
@@ -38,7 +39,7 @@ func Spill(t *Tensor) {
 		}
 	}
 	off := (spill.off + pageSize - 1) / pageSize * pageSize
-	if _, err := spill.f.WriteAt(t.Raw, off); err != nil {
+	if err := spillWrite(t.Raw, off); err != nil {
 		return
 	}
 	view, err := mapRange(spill.f, off, int64(len(t.Raw)))
@@ -62,4 +63,41 @@ func openSpillFile() (*os.File, error) {
 	}
 	os.Remove(f.Name())
 	return f, nil
+}
+
+// spillWrite writes b at off (a multiple of pageSize) in the spill file:
+// with direct I/O where it can, so that gigabytes of spilled tensors cost
+// neither a copy into the page cache nor the dirty-page throttling of a
+// writer that outruns the disk (the pages are written back anyway: the
+// file is larger than the cache lets dirty data stay); the last partial
+// block goes through a zero-padded block of its own. b's start must be
+// aligned for that (large Go allocations are); otherwise, or where direct
+// I/O is refused, the write is cached.
+func spillWrite(b []byte, off int64) error {
+	head := len(b) &^ (directAlign - 1)
+	if addrOf(b)%directAlign == 0 && off%directAlign == 0 && setDirect(spill.f, true) == nil {
+		err := directWriteAt(b[:head], off)
+		if err == nil && head < len(b) {
+			if spill.tail == nil {
+				spill.tail = alignedBuf(directAlign)
+			}
+			tail := spill.tail[:directAlign]
+			clear(tail[copy(tail, b[head:]):])
+			err = directWriteAt(tail, off+int64(head))
+		}
+		_ = setDirect(spill.f, false)
+		if err == nil {
+			return nil
+		}
+	}
+	_, err := spill.f.WriteAt(b, off)
+	return err
+}
+
+func directWriteAt(b []byte, off int64) error {
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := spill.f.WriteAt(b, off)
+	return err
 }
