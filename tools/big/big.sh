@@ -3,7 +3,8 @@
 # weights in external data, through the default pipeline (verified), then
 # quantize(mode=int4) and quantize(mode=fp16); each step's wall time and
 # peak anonymous memory (RssAnon) beside `cat model.onnx.data > /dev/null`,
-# every file dropped from the page cache first (cold cache).
+# every file dropped from the page cache first (cold cache), and a direct
+# copy of the data (the disk's read+write floor).
 set -e
 GO=${GO:-go}
 DIR=${BIG_DIR:-/tmp/onnxslim-big}
@@ -19,6 +20,14 @@ cold() { ./biggen -evict ./*.data; }
 cold
 "$HERE/peak.sh" cat model.onnx.data > /dev/null
 cold
+# The disk's floor for a step that writes the data out again: a copy of
+# the file with direct I/O both ways (no page cache), cold.
+"$HERE/peak.sh" dd if=model.onnx.data of=copy.data bs=8M iflag=direct oflag=direct status=none
+rm -f copy.data
+cold
+# ONNXSLIM_PHASES: each step's wall time by phase (load, passes,
+# verification, save) on stderr.
+export ONNXSLIM_PHASES=1
 "$HERE/peak.sh" ./onnxslim model.onnx -o slim.onnx --quiet
 cold
 # The quantized outputs are not verified here: the interpreter holds a

@@ -1,18 +1,25 @@
 #!/bin/sh
-# peak.sh CMD ARGS…: runs the command and prints its wall time and peak
-# RssAnon (anonymous memory: what the process allocated, not the page cache
-# of mapped files), sampled from /proc every 20 ms.
+# peak.sh CMD ARGS…: runs the command and prints its wall time, CPU seconds
+# (user+sys, last sample), peak RssAnon (anonymous memory: what the process
+# allocated, not the page cache of mapped files) and the load average at
+# its start, sampled from /proc every 20 ms.
 "$@" &
 pid=$!
 start=$(date +%s.%N)
+load=$(cut -d' ' -f1 /proc/loadavg)
+tck=$(getconf CLK_TCK)
 peak=0
+cpu=0
 while kill -0 $pid 2>/dev/null; do
 	a=$(awk '/^RssAnon:/ {print $2}' /proc/$pid/status 2>/dev/null)
 	[ -n "$a" ] && [ "$a" -gt "$peak" ] && peak=$a
+	# utime and stime: fields 14 and 15 after the command name's ")".
+	c=$(sed 's/.*) //' /proc/$pid/stat 2>/dev/null | awk '{print $12 + $13}')
+	[ -n "$c" ] && cpu=$c
 	sleep 0.02
 done
 wait $pid
 rc=$?
 end=$(date +%s.%N)
-echo "peak RssAnon $((peak / 1024)) MiB, wall $(echo "$end - $start" | bc) s, exit $rc: $*" >&2
+echo "peak RssAnon $((peak / 1024)) MiB, wall $(echo "$end - $start" | bc) s, CPU $(echo "scale=1; $cpu / $tck" | bc) s, load $load, exit $rc: $*" >&2
 exit $rc
