@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -27,12 +26,11 @@ const directAlign = 4096
 // ones. Memory: the two buffers, whatever the file's size.
 type dataWriter struct {
 	f     *os.File
-	buf   []byte       // being filled
-	spare chan []byte  // buffers written and free again
-	full  chan []byte  // buffers to write, in order
-	done  chan error   // the writer goroutine's first error, when it ends
-	n     int64        // bytes accepted
-	stop  *atomic.Bool // set: Write fails with errSaveAborted
+	buf   []byte      // being filled
+	spare chan []byte // buffers written and free again
+	full  chan []byte // buffers to write, in order
+	done  chan error  // the writer goroutine's first error, when it ends
+	n     int64       // bytes accepted
 
 	mu  sync.Mutex
 	err error // the writer goroutine's first error, seen early by Write
@@ -43,8 +41,8 @@ type dataWriter struct {
 	padded bool // the last direct write went past n (Close truncates)
 }
 
-func newDataWriter(f *os.File, stop *atomic.Bool) *dataWriter {
-	w := &dataWriter{f: f, stop: stop, spare: make(chan []byte, 2), full: make(chan []byte, 2), done: make(chan error, 1)}
+func newDataWriter(f *os.File) *dataWriter {
+	w := &dataWriter{f: f, spare: make(chan []byte, 2), full: make(chan []byte, 2), done: make(chan error, 1)}
 	w.direct = setDirect(f, true) == nil
 	for range 2 {
 		w.spare <- alignedBuf(dataBufBytes)
@@ -63,15 +61,12 @@ func alignedBuf(n int) []byte {
 }
 
 // Write copies p into the buffers; it fails early once the writer
-// goroutine has failed or the save is aborted.
+// goroutine has failed.
 func (w *dataWriter) Write(p []byte) (int, error) {
 	total := len(p)
 	for len(p) > 0 {
 		if err := w.failed(); err != nil {
 			return total - len(p), err
-		}
-		if w.stop != nil && w.stop.Load() {
-			return total - len(p), errSaveAborted
 		}
 		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
 		w.buf, p = w.buf[:len(w.buf)+k], p[k:]

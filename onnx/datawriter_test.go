@@ -2,12 +2,10 @@ package onnx
 
 import (
 	"bytes"
-	"errors"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync/atomic"
 	"testing"
 )
 
@@ -24,7 +22,7 @@ func TestDataWriter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := newDataWriter(f, nil)
+		w := newDataWriter(f)
 		for rest := want; len(rest) > 0; {
 			k := min(len(rest), 1+rng.Intn(3*dataBufBytes/2))
 			if n, err := w.Write(rest[:k]); err != nil || n != k {
@@ -43,29 +41,6 @@ func TestDataWriter(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("size %d (direct %v): read back %d bytes, not the %d written", size, w.direct, len(got), len(want))
 		}
-	}
-}
-
-// TestDataWriterStops: once the save is aborted, Write fails within a
-// buffer and Close still ends the writer goroutine.
-func TestDataWriterStops(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var stop atomic.Bool
-	w := newDataWriter(f, &stop)
-	if _, err := w.Write(make([]byte, dataBufBytes+10)); err != nil {
-		t.Fatal(err)
-	}
-	stop.Store(true)
-	n, err := w.Write(make([]byte, 4*dataBufBytes))
-	if !errors.Is(err, errSaveAborted) || n > dataBufBytes {
-		t.Errorf("Write after stop = %d, %v; want at most one buffer and errSaveAborted", n, err)
-	}
-	if err := w.Close(); err != nil {
-		t.Errorf("Close: %v", err)
 	}
 }
 

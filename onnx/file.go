@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	pb "github.com/onnxslim/onnxslim/onnx/internal/onnxpb"
 )
@@ -179,37 +178,19 @@ func Save(m *Model, path string, opts SaveOptions) error {
 // temporary name and renamed into place only when all are complete, so a
 // failed or killed save leaves no partial output.
 func SaveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
-	s, err := StartSave(m, path, opts)
-	if err != nil {
-		return nil, err
-	}
-	return s.Commit()
-}
-
-// Saving is a save under way (StartSave): its files are being written,
-// unseen, on another goroutine. Commit puts them in place; Abort drops them.
-type Saving struct {
-	path  string
-	stop  atomic.Bool
-	done  chan struct{}
-	files []*tempFile // set by the writer goroutine before done
-	saved *Saved
-	err   error
-	ended bool // committed or aborted
-}
-
-// StartSave starts writing the model as SaveFile does and returns without
-// waiting for the files, so that the caller can do something else
-// meanwhile (the CLI verifies the model while it is written, and drops the
-// files if verification fails). The model is converted before StartSave
-// returns; after that the writing reads only the tensor payloads, which
-// must not change until Commit or Abort. Exactly one of them must be
-// called.
-func StartSave(m *Model, path string, opts SaveOptions) (*Saving, error) {
-	mp, err := modelToProto(m)
+	saved, err := saveFile(m, path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	return saved, nil
+}
+
+func saveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
+	mp, err := modelToProto(m)
+	if err != nil {
+		return nil, err
+	}
+	saved := &Saved{}
 	external := opts.ExternalData
 	if size := deterministic.Size(mp); !external && size > protoLimit {
 		external = true
@@ -217,20 +198,15 @@ func StartSave(m *Model, path string, opts SaveOptions) (*Saving, error) {
 			opts.Note(fmt.Sprintf("the model is %d bytes, over protobuf's 2 GiB limit: its large tensors go to the external data file %s", size, externalName(path, opts)))
 		}
 	}
-	s := &Saving{path: path, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		s.saved, s.err = s.write(mp, external, opts)
+	var files []*tempFile
+	defer func() {
+		for _, f := range files {
+			f.abort()
+		}
 	}()
-	return s, nil
-}
-
-// write writes the files unseen.
-func (s *Saving) write(mp *pb.ModelProto, external bool, opts SaveOptions) (*Saved, error) {
-	saved := &Saved{}
 	if external {
-		data, recs, err := writeExternal(mp, s.path, opts, &s.stop)
-		s.files = append(s.files, data...)
+		data, recs, err := writeExternal(mp, path, opts)
+		files = append(files, data...)
 		if err != nil {
 			return nil, err
 		}
@@ -242,60 +218,22 @@ func (s *Saving) write(mp *pb.ModelProto, external bool, opts SaveOptions) (*Sav
 	if size := deterministic.Size(mp); size > protoLimit {
 		return nil, fmt.Errorf("the model is %d bytes without its external data, over protobuf's 2 GiB limit", size)
 	}
-	if s.stop.Load() {
-		return nil, errSaveAborted
-	}
-	f, err := createTemp(s.path)
+	f, err := createTemp(path)
 	if err != nil {
 		return nil, err
 	}
-	s.files = append(s.files, f)
+	files = append(files, f)
 	if saved.Bytes, err = writeProto(f.f, mp.ProtoReflect(), streamMin); err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
-	return saved, nil
-}
-
-var errSaveAborted = errors.New("save aborted")
-
-// Commit waits for the files and puts them in place (the data files first:
-// a model file never names data that is not there). On an error nothing is
-// left behind.
-func (s *Saving) Commit() (*Saved, error) {
-	<-s.done
-	if s.ended {
-		return nil, fmt.Errorf("%s: save already ended", s.path)
-	}
-	s.ended = true
-	if s.err != nil {
-		s.drop()
-		return nil, fmt.Errorf("%s: %w", s.path, s.err)
-	}
-	for i, f := range s.files {
+	// The data file first: a model file never names data that is not there.
+	for _, f := range files {
 		if err := f.commit(); err != nil {
-			s.files = s.files[i+1:]
-			s.drop()
-			return nil, fmt.Errorf("%s: %w", s.path, err)
+			return nil, err
 		}
 	}
-	return s.saved, nil
-}
-
-// Abort stops the writing, waits for it to end and drops the files.
-func (s *Saving) Abort() {
-	s.stop.Store(true)
-	<-s.done
-	if !s.ended {
-		s.ended = true
-		s.drop()
-	}
-}
-
-func (s *Saving) drop() {
-	for _, f := range s.files {
-		f.abort()
-	}
-	s.files = nil
+	files = nil
+	return saved, nil
 }
 
 func externalName(path string, opts SaveOptions) string {
@@ -308,8 +246,7 @@ func externalName(path string, opts SaveOptions) string {
 // writeExternal moves the large initializer payloads of the encoded model
 // into data files (one, or several of at most ExternalFileBytes each),
 // written unseen (the caller commits them), and points the tensors at them.
-// It ends early with errSaveAborted once stop is set.
-func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions, stop *atomic.Bool) ([]*tempFile, []ExternalFile, error) {
+func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFile, []ExternalFile, error) {
 	base := externalName(path, opts)
 	if filepath.Base(base) != base || base == "." || base == ".." {
 		return nil, nil, fmt.Errorf("external data file %q must be a plain file name", base)
@@ -372,7 +309,7 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions, stop *atomi
 			return err
 		}
 		files, recs = append(files, f), append(recs, ExternalFile{Location: name})
-		w, off = newDataWriter(f.f, stop), 0
+		w, off = newDataWriter(f.f), 0
 		return nil
 	}
 	if err := next(); err != nil {
@@ -383,9 +320,6 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions, stop *atomi
 			// Read the next payload from disk (when mapped) while this
 			// one is copied.
 			prefetchBytes(tensors[i+1].RawData)
-		}
-		if stop.Load() {
-			return files, nil, errSaveAborted
 		}
 		n := int64(len(t.RawData))
 		if opts.ExternalFileBytes > 0 && off > 0 && off+n > opts.ExternalFileBytes {

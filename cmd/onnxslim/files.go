@@ -64,39 +64,14 @@ func loadModel(path string) (*onnx.Model, modelFiles, error) {
 // writes every file unseen and names them only when all are complete, so a
 // failed run leaves no partial output.
 func saveModel(m *onnx.Model, path string, opts onnx.SaveOptions) (modelFiles, error) {
-	p, err := startSave(m, path, opts)
+	files := modelFiles{Path: path}
+	saved, err := onnx.SaveFile(m, path, opts)
 	if err != nil {
-		return modelFiles{Path: path}, err
-	}
-	return p.commit()
-}
-
-// pendingSave is a model being written unseen (startSave) while the
-// command does something else: commit names its files, abort drops them.
-type pendingSave struct {
-	s    *onnx.Saving
-	path string
-}
-
-func startSave(m *onnx.Model, path string, opts onnx.SaveOptions) (*pendingSave, error) {
-	s, err := onnx.StartSave(m, path, opts)
-	if err != nil {
-		return nil, inFile(path, err)
-	}
-	return &pendingSave{s: s, path: path}, nil
-}
-
-func (p *pendingSave) commit() (modelFiles, error) {
-	files := modelFiles{Path: p.path}
-	saved, err := p.s.Commit()
-	if err != nil {
-		return files, inFile(p.path, err)
+		return files, inFile(path, err)
 	}
 	files.Bytes, files.External = saved.Bytes, externalFiles(saved.External)
 	return files, nil
 }
-
-func (p *pendingSave) abort() { p.s.Abort() }
 
 func exists(path string) bool {
 	_, err := os.Stat(path)

@@ -161,12 +161,9 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 			return inFile(in, err)
 		}
 	}
-	// Verification against the untouched copy. It runs the original after
-	// the passes, while the result is being written (unseen until it
-	// passes), so that on a large model reading the weights, computing and
-	// writing overlap; --verify-each needs it before the passes.
+	// Verification against the untouched copy.
 	var ver *verification
-	newVer := func() error {
+	if verifying {
 		tol, binding := optimizeTolerance(c, pipeline.Lossy())
 		vopts := verify.Options{Inputs: c.String("inputs"), Dims: genDims, Samples: int(c.Int("verify-samples")), Tolerance: &tol,
 			Fill: fill, Context: ctx, Timeout: timeout}
@@ -174,13 +171,9 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 			return inFile(in, err)
 		}
 		phase.done("verify: run original")
-		return nil
 	}
 	rc := runConfig{dims: dims, genDims: genDims, fill: fill, inputs: c.String("inputs"), maxRewrites: int(c.Int("max-rewrites")), log: logw}
-	if verifying && c.Bool("verify-each") {
-		if err := newVer(); err != nil {
-			return err
-		}
+	if ver != nil && c.Bool("verify-each") {
 		rc.verifyEach = func(r passes.Report, m *onnx.Model) error {
 			if _, err := ver.check(m); err != nil {
 				return fmt.Errorf("verification after this pass failed: %w", err)
@@ -195,29 +188,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		return inFile(in, err)
 	}
 	phase.done("passes")
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	saving, err := startSave(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data"),
-		ExternalThreshold: int(c.Int64("external-threshold")), ExternalAlign: c.Int64("external-align"),
-		ExternalFileBytes: c.Int64("external-file-size"), Note: func(note string) {
-			fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: %s\n", note)
-		}})
-	if err != nil {
-		return err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			saving.abort() // verification failed or interrupted: nothing is written
-		}
-	}()
 	var verRep *verify.Report
-	if verifying && ver == nil {
-		if err := newVer(); err != nil {
-			return err
-		}
-	}
 	if ver != nil {
 		if verRep, err = ver.check(m); err != nil {
 			var pe *passes.PassError
@@ -239,8 +210,11 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	committed = true
-	outFiles, err := saving.commit()
+	outFiles, err := saveModel(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data"),
+		ExternalThreshold: int(c.Int64("external-threshold")), ExternalAlign: c.Int64("external-align"),
+		ExternalFileBytes: c.Int64("external-file-size"), Note: func(note string) {
+			fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: %s\n", note)
+		}})
 	if err != nil {
 		return err
 	}
