@@ -269,8 +269,7 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 	if bias != nil {
 		need("DepthwiseConv2D", p.C, bias)
 	}
-	s := p.StrideW
-	padded := p.KH == 3 && p.KW == 3 && p.DilH == 1 && p.DilW == 1 && p.StrideH == s && (s == 1 || s == 2)
+	padded := dwDirect3x3(&p)
 	run := func(c0, c1 int) {
 		ws := wsPool.Get().(*workspace)
 		defer wsPool.Put(ws)

@@ -5149,6 +5149,96 @@ rq_done:
 	VZEROUPPER
 	RET
 
+// func requant8U8AVX(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·requant8U8AVX(SB), NOSPLIT, $0-80
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         acc_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS m+48(FP), Y0
+	VBROADCASTSS b+52(FP), Y1
+	VBROADCASTSS lo+56(FP), Y2
+	VBROADCASTSS hi+60(FP), Y3
+	VBROADCASTSS s+64(FP), Y4
+	VBROADCASTSS z+68(FP), Y5
+	VBROADCASTSS qlo+72(FP), Y6
+	VBROADCASTSS qhi+76(FP), Y7
+
+requant8U8AVX_loop:
+	TESTQ        DX, DX
+	JZ           requant8U8AVX_done
+	VMOVUPS      (CX), Y8
+	VMULPS       Y0, Y8, Y8
+	VADDPS       Y1, Y8, Y8
+	VMAXPS       Y2, Y8, Y8
+	VMINPS       Y3, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKUSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          requant8U8AVX_loop
+
+requant8U8AVX_done:
+	VZEROUPPER
+	RET
+
+// func requant8I8AVX(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·requant8I8AVX(SB), NOSPLIT, $0-80
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         acc_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS m+48(FP), Y0
+	VBROADCASTSS b+52(FP), Y1
+	VBROADCASTSS lo+56(FP), Y2
+	VBROADCASTSS hi+60(FP), Y3
+	VBROADCASTSS s+64(FP), Y4
+	VBROADCASTSS z+68(FP), Y5
+	VBROADCASTSS qlo+72(FP), Y6
+	VBROADCASTSS qhi+76(FP), Y7
+
+requant8I8AVX_loop:
+	TESTQ        DX, DX
+	JZ           requant8I8AVX_done
+	VMOVUPS      (CX), Y8
+	VMULPS       Y0, Y8, Y8
+	VADDPS       Y1, Y8, Y8
+	VMAXPS       Y2, Y8, Y8
+	VMINPS       Y3, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKSSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          requant8I8AVX_loop
+
+requant8I8AVX_done:
+	VZEROUPPER
+	RET
+
 // func fmaPeakAVX512(n int)
 // Requires: AVX, AVX512F
 TEXT ·fmaPeakAVX512(SB), NOSPLIT, $0-8

@@ -270,6 +270,18 @@ func packU8x4AVX(dst *uint8, src *uint8, ldb int, k4 int)
 //go:noescape
 func i32ScaleShiftClipAVX(dst *float32, src *int32, n int, t int32, s float32, b float32, lo float32, hi float32)
 
+// requant8U8AVX: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
+// separately, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func requant8U8AVX(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// requant8I8AVX: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
+// separately, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func requant8I8AVX(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
 // fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
 //
 //go:noescape

@@ -67,6 +67,8 @@ func main() {
 	gemmU8I8AVX2()
 	packU8x4()
 	i32ScaleShiftClip()
+	requant8("requant8U8AVX", false)
+	requant8("requant8I8AVX", true)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
 	for m := 1; m <= 6; m++ {
