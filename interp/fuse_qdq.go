@@ -3,6 +3,7 @@ package interp
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -22,8 +23,9 @@ import (
 // one quantization step away where the float sum sat near a rounding
 // boundary. That is why it is opt-in.
 //
-// Only ungrouped convolutions are fused (a depthwise one is faster on the
-// float kernels). The Conv step then reads x_q instead of the dequantized
+// Ungrouped convolutions run on the int8 GEMM, 2-D depthwise ones on
+// simd.DepthwiseQ8 (exact integer sums too); other grouped ones are not
+// fused. The Conv step then reads x_q instead of the dequantized
 // value; the DequantizeLinear step is skipped when the Conv was its only
 // reader; the activation and QuantizeLinear steps pass the Conv's
 // quantized output through.
@@ -39,6 +41,7 @@ type qdqConv struct {
 	sy, zy     float32
 	yType      onnx.DataType
 	wc         prepacked
+	wdw        []float32 // depthwise: the weights minus their zero point
 }
 
 func (q *qdqConv) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
@@ -136,9 +139,7 @@ func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 			continue
 		}
 		b := &Build{Node: n, Opset: opsetFor(c.model, n.Domain), c: c}
-		if b.Int("group", 1) != 1 {
-			continue
-		}
+		group := b.Int("group", 1)
 		// x: a DequantizeLinear step with scalar parameters.
 		di, ok := producer[st.in[0]]
 		if !ok || !isOp(p.steps[di].node, "DequantizeLinear") || p.steps[di].in[0] < 0 {
@@ -164,6 +165,10 @@ func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 			continue
 		}
 		m := wq.Shape[0]
+		depthwise := group == int64(m) && wq.Shape[1] == 1 && len(wq.Shape) == 4
+		if group != 1 && !depthwise {
+			continue
+		}
 		wb := &Build{Node: wn, Opset: opsetFor(c.model, wn.Domain), c: c}
 		if ws.Len() != 1 && (ws.Len() != m || wb.Int("axis", 1) != 0 || wb.Int("block_size", 0) != 0) {
 			continue
@@ -180,6 +185,11 @@ func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 			copy(bias, bt.Floats())
 		}
 		q := &qdqConv{wa: readWindowAttrs(b), zx: zx, wq: wq, wzp: wzp, bias: bias}
+		if depthwise {
+			if q.wdw = depthwiseWeights(wq, wzp); q.wdw == nil {
+				continue
+			}
+		}
 		q.mult = make([]float32, m)
 		for ch := range q.mult {
 			q.mult[ch] = sx * ws.Floats()[min(ch, ws.Len()-1)]
@@ -224,8 +234,99 @@ func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 			p.steps[di].kernel = skipped
 		}
 		st.kernel = q.kernel
+		if depthwise {
+			st.kernel = q.depthwise
+		}
 		for _, f := range fused {
 			p.steps[f].kernel = passQuantized(p.steps[f].kernel)
 		}
 	}
+}
+
+// depthwiseWeights returns the 2-D depthwise weights wq (C×1×KH×KW) minus
+// their zero point as floats, or nil when their sums might not be exact in
+// float32 (simd.DepthwiseQ8Exact).
+func depthwiseWeights(wq, wzp *Tensor) []float32 {
+	w := make([]float32, wq.Len())
+	taps := wq.Len() / wq.Shape[0]
+	var maxW float32
+	for i := range w {
+		var v, z float32
+		switch d := wq.Data.(type) {
+		case []int8:
+			v = float32(d[i])
+		case []uint8:
+			v = float32(d[i])
+		}
+		if wzp != nil {
+			switch d := wzp.Data.(type) {
+			case []int8:
+				z = float32(d[min(i/taps, len(d)-1)])
+			case []uint8:
+				z = float32(d[min(i/taps, len(d)-1)])
+			}
+		}
+		w[i] = v - z
+		maxW = max(maxW, w[i], -w[i])
+	}
+	if !simd.DepthwiseQ8Exact(taps, maxW) {
+		return nil
+	}
+	return w
+}
+
+// depthwise is the kernel of a fused 2-D depthwise convolution: exact sums
+// per channel, requantized while in cache as kernel requantizes a row.
+func (q *qdqConv) depthwise(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	x := in[0]
+	c := q.wq.Shape[0]
+	if x.Rank() != 4 || x.Shape[1] != c {
+		return nil, fmt.Errorf("depthwise convolution needs N×%d×H×W input, got %v", c, x.Shape)
+	}
+	g, err := q.wa.geometry(x.Shape[2:], q.wq.Shape[2:])
+	if err != nil {
+		return nil, err
+	}
+	p := simd.ConvParams{C: c, H: g.in[0], W: g.in[1], KH: g.kernel[0], KW: g.kernel[1],
+		StrideH: g.strides[0], StrideW: g.strides[1], PadT: g.padB[0], PadL: g.padB[1],
+		DilH: g.dilations[0], DilW: g.dilations[1], OutH: g.out[0], OutW: g.out[1]}
+	out := ctx.newRaw(q.yType, x.Shape[0], c, p.OutH, p.OutW)
+	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
+	if q.clip {
+		lo, hi = q.lo, q.hi
+	}
+	var zx float32
+	if q.zx != nil {
+		switch d := q.zx.Data.(type) {
+		case []uint8:
+			zx = float32(d[0])
+		case []int8:
+			zx = float32(d[0])
+		}
+	}
+	var xb []byte
+	signed := false
+	switch d := x.Data.(type) {
+	case []uint8:
+		xb = d
+	case []int8:
+		xb, signed = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d))), len(d)), true
+	default:
+		return nil, fmt.Errorf("depthwise convolution needs 8-bit input, got %v", x.DType)
+	}
+	isz, osz := p.H*p.W, p.OutH*p.OutW
+	for b := 0; b < x.Shape[0]; b++ {
+		xs := xb[b*c*isz : (b+1)*c*isz]
+		done := func(ch int, acc []float32) {
+			o := (b*c + ch) * osz
+			switch d := out.Data.(type) {
+			case []uint8:
+				simd.Requant8U8(d[o:o+osz], acc, q.mult[ch], q.bias[ch], lo, hi, q.sy, q.zy)
+			case []int8:
+				simd.Requant8I8(d[o:o+osz], acc, q.mult[ch], q.bias[ch], lo, hi, q.sy, q.zy)
+			}
+		}
+		simd.DepthwiseQ8(xs, signed, zx, q.wdw, p, ctx.Threads(), done)
+	}
+	return []*Tensor{out}, nil
 }

@@ -11,8 +11,9 @@ import (
 
 // qdqConvModel builds Q(x) → DQ → Conv(DQ(int8 w, per-channel scale), bias)
 // → [Clip] → Q → DQ, the pattern quantize writes, with activations of type
-// act (uint8 or int8). It returns the model and the output's scale.
-func qdqConvModel(r *rand.Rand, act onnx.DataType, cin, cout, k, stride, pad int, clip bool) (*onnx.Model, float32) {
+// act (uint8 or int8); depthwise (group = cin = cout) when dw, with
+// dilation dil. It returns the model and the output's scale.
+func qdqConvModel(r *rand.Rand, act onnx.DataType, cin, cout, k, stride, pad, dil int, dw, clip bool) (*onnx.Model, float32) {
 	g := &onnx.Graph{Name: "qdq"}
 	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.Shape{onnx.D(1), onnx.D(int64(cin)), onnx.D(13), onnx.D(11)}))
 	zpT := func(name string, v int) *onnx.Value {
@@ -34,7 +35,11 @@ func qdqConvModel(r *rand.Rand, act onnx.DataType, cin, cout, k, stride, pad int
 	}
 	q := node("QuantizeLinear", []*onnx.Value{x, sc("xs", 0.02), zpT("xz", xz)}, "xq")
 	dx := node("DequantizeLinear", []*onnx.Value{q.Output(0), sc("xs2", 0.02), zpT("xz2", xz)}, "xd")
-	w := make([]byte, cout*cin*k*k)
+	wcin := cin
+	if dw {
+		wcin = 1
+	}
+	w := make([]byte, cout*wcin*k*k)
 	for i := range w {
 		w[i] = byte(r.IntN(256))
 		if r.IntN(10) == 0 {
@@ -47,13 +52,17 @@ func qdqConvModel(r *rand.Rand, act onnx.DataType, cin, cout, k, stride, pad int
 		ws[i] = 0.001 + 0.004*r.Float32()
 		bias[i] = float32(r.NormFloat64())
 	}
-	wq := g.AddInitializer("wq", &onnx.Tensor{DataType: onnx.Int8, Dims: []int64{int64(cout), int64(cin), int64(k), int64(k)}, Raw: w})
-	dw := node("DequantizeLinear", []*onnx.Value{wq, g.AddInitializer("ws", onnx.NewFloatTensor("", []int64{int64(cout)}, ws))}, "wd")
-	dw.SetAttr(onnx.IntAttr("axis", 0))
-	conv := node("Conv", []*onnx.Value{dx.Output(0), dw.Output(0), g.AddInitializer("b", onnx.NewFloatTensor("", []int64{int64(cout)}, bias))}, "y")
+	wq := g.AddInitializer("wq", &onnx.Tensor{DataType: onnx.Int8, Dims: []int64{int64(cout), int64(wcin), int64(k), int64(k)}, Raw: w})
+	dwq := node("DequantizeLinear", []*onnx.Value{wq, g.AddInitializer("ws", onnx.NewFloatTensor("", []int64{int64(cout)}, ws))}, "wd")
+	dwq.SetAttr(onnx.IntAttr("axis", 0))
+	conv := node("Conv", []*onnx.Value{dx.Output(0), dwq.Output(0), g.AddInitializer("b", onnx.NewFloatTensor("", []int64{int64(cout)}, bias))}, "y")
 	conv.SetAttr(onnx.IntsAttr("kernel_shape", []int64{int64(k), int64(k)}))
 	conv.SetAttr(onnx.IntsAttr("strides", []int64{int64(stride), int64(stride)}))
 	conv.SetAttr(onnx.IntsAttr("pads", []int64{int64(pad), int64(pad), int64(pad), int64(pad)}))
+	conv.SetAttr(onnx.IntsAttr("dilations", []int64{int64(dil), int64(dil)}))
+	if dw {
+		conv.SetAttr(onnx.IntAttr("group", int64(cin)))
+	}
 	cur := conv.Output(0)
 	if clip {
 		cur = node("Clip", []*onnx.Value{cur, sc("lo", 0), sc("hi", 6)}, "yc").Output(0)
@@ -72,19 +81,25 @@ func qdqConvModel(r *rand.Rand, act onnx.DataType, cin, cout, k, stride, pad int
 func TestFastQDQWithinOneStep(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct {
-		act                       onnx.DataType
-		cin, cout, k, stride, pad int
-		clip                      bool
+		act                            onnx.DataType
+		cin, cout, k, stride, pad, dil int
+		dw, clip                       bool
 	}{
-		{onnx.Uint8, 3, 32, 3, 2, 1, true},
-		{onnx.Uint8, 24, 40, 1, 1, 0, false},
-		{onnx.Int8, 16, 9, 3, 1, 1, true},
-		{onnx.Int8, 70, 33, 1, 1, 0, false},
-		{onnx.Uint8, 8, 1100, 1, 1, 0, true}, // column chunks of 64
+		{onnx.Uint8, 3, 32, 3, 2, 1, 1, false, true},
+		{onnx.Uint8, 24, 40, 1, 1, 0, 1, false, false},
+		{onnx.Int8, 16, 9, 3, 1, 1, 1, false, true},
+		{onnx.Int8, 70, 33, 1, 1, 0, 1, false, false},
+		{onnx.Uint8, 8, 1100, 1, 1, 0, 1, false, true}, // column chunks of 64
+		// Depthwise: the direct 3×3 kernels (stride 1, 2) and the general one.
+		{onnx.Uint8, 12, 12, 3, 1, 1, 1, true, true},
+		{onnx.Int8, 7, 7, 3, 2, 1, 1, true, false},
+		{onnx.Uint8, 5, 5, 5, 2, 2, 1, true, false},
+		{onnx.Int8, 6, 6, 3, 1, 2, 2, true, true},
+		{onnx.Uint8, 4, 4, 2, 3, 0, 1, true, true},
 	} {
-		name := fmt.Sprintf("%v_c%d_m%d_k%d_s%d_clip%v", tc.act, tc.cin, tc.cout, tc.k, tc.stride, tc.clip)
+		name := fmt.Sprintf("%v_c%d_m%d_k%d_s%d_d%d_dw%v_clip%v", tc.act, tc.cin, tc.cout, tc.k, tc.stride, tc.dil, tc.dw, tc.clip)
 		t.Run(name, func(t *testing.T) {
-			m, ys := qdqConvModel(r, tc.act, tc.cin, tc.cout, tc.k, tc.stride, tc.pad, tc.clip)
+			m, ys := qdqConvModel(r, tc.act, tc.cin, tc.cout, tc.k, tc.stride, tc.pad, tc.dil, tc.dw, tc.clip)
 			x := make([]float32, tc.cin*13*11)
 			for i := range x {
 				x[i] = float32(r.NormFloat64() * 1.5)
