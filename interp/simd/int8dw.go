@@ -125,3 +125,36 @@ func requant8Go(dst []byte, acc []float32, m, b, lo, hi, s, z, qlo, qhi float32)
 		dst[i] = byte(int32(quantize8One(y, s, z, qlo, qhi)))
 	}
 }
+
+// AddQ8 is the QDQ residual Add in one pass: dst[i] = QuantizeLinear of
+// DequantizeLinear(a[i]) + DequantizeLinear(b[i]), each step rounded as
+// those ops round it (the same bits as DequantizeU8/I8, Add, QuantizeU8/I8),
+// with a, b and dst all uint8 or all int8 (signed: int8 bits).
+func AddQ8(dst, a, b []byte, signed bool, za, sa, zb, sb, s, z float32) {
+	needBytes("AddQ8", len(dst), len(a))
+	needBytes("AddQ8", len(dst), len(b))
+	qlo, qhi := float32(0), float32(255)
+	if signed {
+		qlo, qhi = -128, 127
+	}
+	n8 := len(dst) &^ 7
+	if n8 > 0 {
+		addQ8Kernel(signed)(dst[:n8], a[:n8], b[:n8], za, sa, zb, sb, s, z, qlo, qhi)
+	}
+	addQ8Go(signed)(dst[n8:], a[n8:len(dst)], b[n8:len(dst)], za, sa, zb, sb, s, z, qlo, qhi)
+}
+
+// addQ8Go returns the twin of the addQ8 kernels, for any length.
+func addQ8Go(signed bool) func(dst, a, b []byte, za, sa, zb, sb, s, z, qlo, qhi float32) {
+	return func(dst, a, b []byte, za, sa, zb, sb, s, z, qlo, qhi float32) {
+		a, b = a[:len(dst)], b[:len(dst)]
+		for i := range dst {
+			fa, fb := float32(a[i]), float32(b[i])
+			if signed {
+				fa, fb = float32(int8(a[i])), float32(int8(b[i]))
+			}
+			y := float32((fa-za)*sa) + float32((fb-zb)*sb)
+			dst[i] = byte(int32(quantize8One(y, s, z, qlo, qhi)))
+		}
+	}
+}

@@ -13,3 +13,14 @@ func requant8Kernel(signed bool) func(dst []byte, acc []float32, m, b, lo, hi, s
 	}
 	return requant8U8AVX
 }
+
+// addQ8Kernel is the active level's addQ8 kernel.
+func addQ8Kernel(signed bool) func(dst, a, b []byte, za, sa, zb, sb, s, z, qlo, qhi float32) {
+	switch {
+	case ks == goKernels:
+		return addQ8Go(signed)
+	case signed:
+		return addQ8I8AVX
+	}
+	return addQ8U8AVX
+}

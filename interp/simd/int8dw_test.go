@@ -141,3 +141,49 @@ func TestRequant8Twins(t *testing.T) {
 		})
 	}
 }
+
+// TestAddQ8Twins checks AddQ8 at every level against DequantizeU8/I8, Add
+// and QuantizeU8/I8 (the float path it replaces), bit for bit, on every
+// tail length, extreme bytes and zero points, and sums that saturate.
+func TestAddQ8Twins(t *testing.T) {
+	r := rand.New(rand.NewPCG(45, 46))
+	for _, k := range twins() {
+		with(k, func() {
+			for _, n := range []int{1, 7, 8, 9, 33, 200} {
+				for _, signed := range []bool{false, true} {
+					a, b := make([]byte, n), make([]byte, n)
+					for i := range a {
+						a[i], b[i] = byte(r.IntN(256)), byte(r.IntN(256))
+						if i%4 == 0 {
+							a[i], b[i] = []byte{0, 0x7f, 0x80, 0xff}[i%16/4], []byte{0xff, 0x80, 0, 0x7f}[i%16/4]
+						}
+					}
+					zs := []float32{0, 255, float32(r.IntN(256))}
+					if signed {
+						zs = []float32{-128, 127, float32(r.IntN(256) - 128)}
+					}
+					za, zb, z := zs[0], zs[1], zs[2]
+					sa, sb, s := float32(0.01+0.1*r.Float64()), float32(0.01+0.1*r.Float64()), float32(0.01+0.1*r.Float64())
+					fa, fb, sum := make([]float32, n), make([]float32, n), make([]float32, n)
+					want, got := make([]byte, n), make([]byte, n)
+					if signed {
+						i8 := func(x []byte) []int8 { return unsafe.Slice((*int8)(unsafe.Pointer(&x[0])), n) }
+						DequantizeI8(fa, i8(a), za, sa)
+						DequantizeI8(fb, i8(b), zb, sb)
+						Add(sum, fa, fb)
+						QuantizeI8(i8(want), sum, s, z)
+					} else {
+						DequantizeU8(fa, a, za, sa)
+						DequantizeU8(fb, b, zb, sb)
+						Add(sum, fa, fb)
+						QuantizeU8(want, sum, s, z)
+					}
+					AddQ8(got, a, b, signed, za, sa, zb, sb, s, z)
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Fatalf("%s n=%d signed %v: got %v, want %v", k.name, n, signed, got, want)
+					}
+				}
+			}
+		})
+	}
+}

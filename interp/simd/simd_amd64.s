@@ -5239,6 +5239,108 @@ requant8I8AVX_done:
 	VZEROUPPER
 	RET
 
+// func addQ8U8AVX(dst []byte, a []byte, b []byte, za float32, sa float32, zb float32, sb float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·addQ8U8AVX(SB), NOSPLIT, $0-104
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         a_base+24(FP), CX
+	MOVQ         b_base+48(FP), DX
+	MOVQ         dst_len+8(FP), BX
+	SHRQ         $0x03, BX
+	VBROADCASTSS za+72(FP), Y0
+	VBROADCASTSS sa+76(FP), Y1
+	VBROADCASTSS zb+80(FP), Y2
+	VBROADCASTSS sb+84(FP), Y3
+	VBROADCASTSS s+88(FP), Y4
+	VBROADCASTSS z+92(FP), Y5
+	VBROADCASTSS qlo+96(FP), Y6
+	VBROADCASTSS qhi+100(FP), Y7
+
+addQ8U8AVX_loop:
+	TESTQ        BX, BX
+	JZ           addQ8U8AVX_done
+	VPMOVZXBD    (CX), Y8
+	VCVTDQ2PS    Y8, Y8
+	VSUBPS       Y0, Y8, Y8
+	VMULPS       Y1, Y8, Y8
+	VPMOVZXBD    (DX), Y9
+	VCVTDQ2PS    Y9, Y9
+	VSUBPS       Y2, Y9, Y9
+	VMULPS       Y3, Y9, Y9
+	VADDPS       Y9, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKUSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000008, CX
+	ADDQ         $0x00000008, DX
+	DECQ         BX
+	JMP          addQ8U8AVX_loop
+
+addQ8U8AVX_done:
+	VZEROUPPER
+	RET
+
+// func addQ8I8AVX(dst []byte, a []byte, b []byte, za float32, sa float32, zb float32, sb float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·addQ8I8AVX(SB), NOSPLIT, $0-104
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         a_base+24(FP), CX
+	MOVQ         b_base+48(FP), DX
+	MOVQ         dst_len+8(FP), BX
+	SHRQ         $0x03, BX
+	VBROADCASTSS za+72(FP), Y0
+	VBROADCASTSS sa+76(FP), Y1
+	VBROADCASTSS zb+80(FP), Y2
+	VBROADCASTSS sb+84(FP), Y3
+	VBROADCASTSS s+88(FP), Y4
+	VBROADCASTSS z+92(FP), Y5
+	VBROADCASTSS qlo+96(FP), Y6
+	VBROADCASTSS qhi+100(FP), Y7
+
+addQ8I8AVX_loop:
+	TESTQ        BX, BX
+	JZ           addQ8I8AVX_done
+	VPMOVSXBD    (CX), Y8
+	VCVTDQ2PS    Y8, Y8
+	VSUBPS       Y0, Y8, Y8
+	VMULPS       Y1, Y8, Y8
+	VPMOVSXBD    (DX), Y9
+	VCVTDQ2PS    Y9, Y9
+	VSUBPS       Y2, Y9, Y9
+	VMULPS       Y3, Y9, Y9
+	VADDPS       Y9, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKSSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000008, CX
+	ADDQ         $0x00000008, DX
+	DECQ         BX
+	JMP          addQ8I8AVX_loop
+
+addQ8I8AVX_done:
+	VZEROUPPER
+	RET
+
 // func fmaPeakAVX512(n int)
 // Requires: AVX, AVX512F
 TEXT ·fmaPeakAVX512(SB), NOSPLIT, $0-8

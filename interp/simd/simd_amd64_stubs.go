@@ -282,6 +282,18 @@ func requant8U8AVX(dst []byte, acc []float32, m float32, b float32, lo float32, 
 //go:noescape
 func requant8I8AVX(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 
+// addQ8U8AVX: dst[i] = quantize((a[i]−za)·sa + (b[i]−zb)·sb, s, z, qlo, qhi), each step rounded
+// as DequantizeLinear, Add and QuantizeLinear round it, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func addQ8U8AVX(dst []byte, a []byte, b []byte, za float32, sa float32, zb float32, sb float32, s float32, z float32, qlo float32, qhi float32)
+
+// addQ8I8AVX: dst[i] = quantize((a[i]−za)·sa + (b[i]−zb)·sb, s, z, qlo, qhi), each step rounded
+// as DequantizeLinear, Add and QuantizeLinear round it, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func addQ8I8AVX(dst []byte, a []byte, b []byte, za float32, sa float32, zb float32, sb float32, s float32, z float32, qlo float32, qhi float32)
+
 // fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
 //
 //go:noescape

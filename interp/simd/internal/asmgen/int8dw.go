@@ -64,3 +64,74 @@ func requant8(name string, signed bool) {
 	VZEROUPPER()
 	RET()
 }
+
+// addQ8 emits the fused QDQ residual Add: per element
+//
+//	y = (float32(a) − za)·sa + (float32(b) − zb)·sb   (as two DequantizeLinear and an Add)
+//	dst = clamp(roundeven(y/s) + z, qlo, qhi), NaN → 0 (as quantize8)
+//
+// with a, b and dst all uint8 or all int8 (signed), for len(dst) rounded
+// down to 8; the caller does the tail.
+func addQ8(name string, signed bool) {
+	TEXT(name, NOSPLIT, "func(dst, a, b []byte, za, sa, zb, sb, s, z, qlo, qhi float32)")
+	Pragma("noescape")
+	Doc(name+": dst[i] = quantize((a[i]−za)·sa + (b[i]−zb)·sb, s, z, qlo, qhi), each step rounded",
+		"as DequantizeLinear, Add and QuantizeLinear round it, for i < len(dst) rounded down to 8.")
+	d := Load(Param("dst").Base(), GP64())
+	pa := Load(Param("a").Base(), GP64())
+	pb := Load(Param("b").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(3), n)
+	za, sa, zb, sb, sc, z, qlo, qhi := YMM(), YMM(), YMM(), YMM(), YMM(), YMM(), YMM(), YMM()
+	for _, p := range []struct {
+		name string
+		v    VecVirtual
+	}{{"za", za}, {"sa", sa}, {"zb", zb}, {"sb", sb}, {"s", sc}, {"z", z}, {"qlo", qlo}, {"qhi", qhi}} {
+		bcastParam(p.name, p.v)
+	}
+	x, y, msk := YMM(), YMM(), YMM()
+	h := XMM()
+	load := func(m Mem, v VecVirtual) {
+		if signed {
+			VPMOVSXBD(m, v)
+		} else {
+			VPMOVZXBD(m, v)
+		}
+	}
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	load(Mem{Base: pa}, x)
+	VCVTDQ2PS(x, x)
+	VSUBPS(za, x, x)
+	VMULPS(sa, x, x)
+	load(Mem{Base: pb}, y)
+	VCVTDQ2PS(y, y)
+	VSUBPS(zb, y, y)
+	VMULPS(sb, y, y)
+	VADDPS(y, x, x)
+	VDIVPS(sc, x, x)
+	VROUNDPS(Imm(0), x, x) // to nearest, ties to even
+	VADDPS(z, x, x)
+	VMAXPS(x, qlo, x)
+	VMINPS(x, qhi, x)
+	VCMPPS(Imm(7), x, x, msk)
+	VANDPS(msk, x, x)
+	VCVTPS2DQ(x, x)
+	VEXTRACTI128(Imm(1), x, h)
+	VPACKSSDW(h, x.AsX(), h)
+	if signed {
+		VPACKSSWB(h, h, h)
+	} else {
+		VPACKUSWB(h, h, h)
+	}
+	MOVQ(h, Mem{Base: d})
+	ADDQ(U32(8), d)
+	ADDQ(U32(8), pa)
+	ADDQ(U32(8), pb)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}

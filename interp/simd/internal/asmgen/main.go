@@ -69,6 +69,8 @@ func main() {
 	i32ScaleShiftClip()
 	requant8("requant8U8AVX", false)
 	requant8("requant8I8AVX", true)
+	addQ8("addQ8U8AVX", false)
+	addQ8("addQ8I8AVX", true)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
 	for m := 1; m <= 6; m++ {
