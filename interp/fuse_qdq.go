@@ -98,6 +98,39 @@ func skipped(*Ctx, []*Tensor) ([]*Tensor, error) {
 	return []*Tensor{{DType: onnx.Float, Shape: []int{0}, Data: []float32{}}}, nil
 }
 
+// qdqScalarParams reads a DequantizeLinear/QuantizeLinear step's scalar
+// float scale and its 8-bit zero point (nil for none).
+func qdqScalarParams(st *step, constT map[int]*Tensor) (float32, *Tensor, bool) {
+	if len(st.in) < 2 || st.in[1] < 0 {
+		return 0, nil, false
+	}
+	s := constT[st.in[1]]
+	if s == nil || s.DType != onnx.Float || s.Len() != 1 {
+		return 0, nil, false
+	}
+	var zp *Tensor
+	if len(st.in) > 2 && st.in[2] >= 0 {
+		zp = constT[st.in[2]]
+		if zp == nil || zp.Len() != 1 || zp.DType != onnx.Uint8 && zp.DType != onnx.Int8 {
+			return 0, nil, false
+		}
+	}
+	return s.Floats()[0], zp, true
+}
+
+// zeroValue is an 8-bit scalar zero point as a float32, 0 for none.
+func zeroValue(zp *Tensor) float32 {
+	if zp != nil {
+		switch d := zp.Data.(type) {
+		case []uint8:
+			return float32(d[0])
+		case []int8:
+			return float32(d[0])
+		}
+	}
+	return 0
+}
+
 // fuseQDQConvs finds the pattern above among p's steps and fuses it.
 // lastUse (slot → index of its last reading step) is kept up to date.
 func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, lastUse map[int]int) {
@@ -113,25 +146,7 @@ func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 		}
 		return constT[s]
 	}
-	// scalarParams reads a DequantizeLinear/QuantizeLinear's scalar float
-	// scale and its zero point (nil for none).
-	scalarParams := func(st *step) (float32, *Tensor, bool) {
-		if len(st.in) < 2 || st.in[1] < 0 {
-			return 0, nil, false
-		}
-		s := constT[st.in[1]]
-		if s == nil || s.DType != onnx.Float || s.Len() != 1 {
-			return 0, nil, false
-		}
-		var zp *Tensor
-		if len(st.in) > 2 && st.in[2] >= 0 {
-			zp = constT[st.in[2]]
-			if zp == nil || zp.Len() != 1 || zp.DType != onnx.Uint8 && zp.DType != onnx.Int8 {
-				return 0, nil, false
-			}
-		}
-		return s.Floats()[0], zp, true
-	}
+	scalarParams := func(st *step) (float32, *Tensor, bool) { return qdqScalarParams(st, constT) }
 	for i := range p.steps {
 		st := &p.steps[i]
 		n := st.node
@@ -329,4 +344,134 @@ func (q *qdqConv) depthwise(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		simd.DepthwiseQ8(xs, signed, zx, q.wdw, p, ctx.Threads(), done)
 	}
 	return []*Tensor{out}, nil
+}
+
+// QDQ residual Adds (Options.FastQDQ):
+//
+//	DequantizeLinear(a_q), DequantizeLinear(b_q) → Add → QuantizeLinear
+//
+// with scalar parameters and a, b and the result all uint8 or all int8 run
+// as one pass over the 8-bit values (simd.AddQ8), each step rounded as the
+// float ops round it: the same bytes as the float path. Inputs of other
+// shapes or types (broadcasting) are dequantized and added by the Add's
+// own kernel, and QuantizeLinear quantizes the sum as before.
+
+// qdqAddInput is one dequantized input of a fused Add.
+type qdqAddInput struct {
+	scale, zp *Tensor
+	s, z      float32
+}
+
+// qdqAdd is what one fused Add needs at run time.
+type qdqAdd struct {
+	in     [2]qdqAddInput
+	sy, zy float32
+	yType  onnx.DataType
+	orig   Kernel // the Add's kernel, for inputs AddQ8 does not take
+}
+
+func (q *qdqAdd) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	a, b := in[0], in[1]
+	if a.DType == q.yType && b.DType == q.yType && slicesEqual(a.Shape, b.Shape) {
+		out := ctx.newRaw(q.yType, a.Shape...)
+		signed := q.yType == onnx.Int8
+		simd.AddQ8(bytesOf(out), bytesOf(a), bytesOf(b), signed, q.in[0].z, q.in[0].s, q.in[1].z, q.in[1].s, q.sy, q.zy)
+		return []*Tensor{out}, nil
+	}
+	var f [2]*Tensor
+	for k, x := range in[:2] {
+		t, ok, err := dequantizeFast(ctx, x, q.in[k].scale, q.in[k].zp, 1, 0, onnx.Undefined)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("cannot dequantize %v input %d of a fused QDQ Add", x.DType, k)
+		}
+		f[k] = t
+	}
+	return q.orig(ctx, f[:])
+}
+
+func slicesEqual(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// bytesOf is the data of a uint8 or int8 tensor as bytes.
+func bytesOf(t *Tensor) []byte {
+	switch d := t.Data.(type) {
+	case []uint8:
+		return d
+	case []int8:
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d))), len(d))
+	}
+	panic(fmt.Sprintf("interp: bytesOf %v", t.DType))
+}
+
+// fuseQDQAdds finds the Add pattern above among p's steps (after
+// fuseQDQConvs, whose fused convolutions no longer read the dequantized
+// values) and fuses it. lastUse is kept up to date.
+func (c *compiler) fuseQDQAdds(p *plan, g *onnx.Graph, constT map[int]*Tensor, lastUse map[int]int) {
+	sg := newStepGraph(p, g)
+	for i := range p.steps {
+		st := &p.steps[i]
+		if !isOp(st.node, "Add") || len(st.in) != 2 || st.in[0] < 0 || st.in[1] < 0 || !soleOutput(st) {
+			continue
+		}
+		q := &qdqAdd{orig: st.kernel}
+		var dq [2]int
+		ok := true
+		for k := range dq {
+			di, found := sg.producer[st.in[k]]
+			if !found || !isOp(p.steps[di].node, "DequantizeLinear") || p.steps[di].in[0] < 0 {
+				ok = false
+				break
+			}
+			s, zp, good := qdqScalarParams(&p.steps[di], constT)
+			if !good {
+				ok = false
+				break
+			}
+			dq[k] = di
+			q.in[k] = qdqAddInput{scale: constT[p.steps[di].in[1]], zp: zp, s: s, z: zeroValue(zp)}
+		}
+		if !ok {
+			continue
+		}
+		j, found := sg.next(i)
+		if !found || !isOp(p.steps[j].node, "QuantizeLinear") {
+			continue
+		}
+		sy, zy, good := qdqScalarParams(&p.steps[j], constT)
+		if !good {
+			continue
+		}
+		q.sy, q.zy, q.yType = sy, zeroValue(zy), onnx.Uint8
+		if zy != nil {
+			q.yType = zy.DType
+		}
+		if n := p.steps[j].node; n.Attr("output_dtype") != nil && onnx.DataType(n.AttrInt("output_dtype", 0)) != q.yType {
+			continue
+		}
+		// Rewire: the Add reads a_q and b_q; a DequantizeLinear only the
+		// Add read is skipped.
+		for k, di := range dq {
+			fx, qx := st.in[k], p.steps[di].in[0]
+			st.in[k] = qx
+			lastUse[qx] = max(lastUse[qx], i)
+			if sg.readers[fx] == 1 {
+				delete(lastUse, fx)
+				p.steps[di].kernel = skipped
+			}
+		}
+		st.kernel = q.kernel
+		p.steps[j].kernel = passQuantized(p.steps[j].kernel)
+	}
 }

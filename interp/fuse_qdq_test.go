@@ -142,3 +142,96 @@ func TestFastQDQWithinOneStep(t *testing.T) {
 		})
 	}
 }
+
+// TestFastQDQAddExact runs made-up QDQ Adds, Q(a) → DQ, Q(b) → DQ → Add →
+// Q → DQ, with and without FastQDQ: the fusion must take place where the
+// shapes match and types agree (the Add reads the quantized inputs), and
+// the outputs must be the float path's bit for bit, fused or not
+// (broadcast and mixed-type inputs go through the Add's own kernel).
+func TestFastQDQAddExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct {
+		name       string
+		at, bt, yt onnx.DataType
+		ashp, bshp []int
+		fused      bool
+	}{
+		{"uint8", onnx.Uint8, onnx.Uint8, onnx.Uint8, []int{1, 5, 7, 9}, []int{1, 5, 7, 9}, true},
+		{"int8", onnx.Int8, onnx.Int8, onnx.Int8, []int{2, 3, 17}, []int{2, 3, 17}, true},
+		{"broadcast", onnx.Uint8, onnx.Uint8, onnx.Uint8, []int{1, 4, 5, 6}, []int{1, 4, 1, 1}, true},
+		{"mixed", onnx.Uint8, onnx.Int8, onnx.Uint8, []int{3, 11}, []int{3, 11}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &onnx.Graph{Name: "qdqadd"}
+			zp := func(name string, dt onnx.DataType, v int) *onnx.Value {
+				return g.AddInitializer(name, &onnx.Tensor{DataType: dt, Raw: []byte{byte(v)}})
+			}
+			sc := func(name string, v float32) *onnx.Value {
+				return g.AddInitializer(name, onnx.NewFloatTensor("", nil, []float32{v}))
+			}
+			node := func(op string, in []*onnx.Value, out string) *onnx.Node {
+				n := g.NewNode(op, "", op+"_"+out, in, out)
+				g.Append(n)
+				return n
+			}
+			dims := func(s []int) onnx.Shape {
+				var d onnx.Shape
+				for _, v := range s {
+					d = append(d, onnx.D(int64(v)))
+				}
+				return d
+			}
+			xa := g.AddInput("a", onnx.TensorType(onnx.Float, dims(tc.ashp)))
+			xb := g.AddInput("b", onnx.TensorType(onnx.Float, dims(tc.bshp)))
+			qa := node("QuantizeLinear", []*onnx.Value{xa, sc("as", 0.031), zp("az", tc.at, 0x83)}, "aq")
+			qb := node("QuantizeLinear", []*onnx.Value{xb, sc("bs", 0.017), zp("bz", tc.bt, 0x0d)}, "bq")
+			da := node("DequantizeLinear", []*onnx.Value{qa.Output(0), sc("as2", 0.031), zp("az2", tc.at, 0x83)}, "ad")
+			db := node("DequantizeLinear", []*onnx.Value{qb.Output(0), sc("bs2", 0.017), zp("bz2", tc.bt, 0x0d)}, "bd")
+			sum := node("Add", []*onnx.Value{da.Output(0), db.Output(0)}, "sum")
+			qy := node("QuantizeLinear", []*onnx.Value{sum.Output(0), sc("ys", 0.029), zp("yz", tc.yt, 0xf0)}, "yq")
+			dy := node("DequantizeLinear", []*onnx.Value{qy.Output(0), sc("ys2", 0.029), zp("yz2", tc.yt, 0xf0)}, "out")
+			g.Outputs = append(g.Outputs, dy.Output(0))
+			dy.Output(0).Type = onnx.TensorType(onnx.Float, nil)
+			m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 13}}, Graph: g}
+			in := map[string]*Tensor{}
+			for name, shp := range map[string][]int{"a": tc.ashp, "b": tc.bshp} {
+				x := make([]float32, prod(shp))
+				for i := range x {
+					x[i] = float32(r.NormFloat64() * 3)
+				}
+				in[name] = FromSlice(onnx.Float, shp, x)
+			}
+			var outs [2][]float32
+			for k, fast := range []bool{false, true} {
+				s, err := NewSession(m, Options{Threads: 1, FastQDQ: fast})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fast {
+					add := -1
+					for i, st := range s.main.steps {
+						if st.node.OpType == "Add" {
+							add = i
+						}
+					}
+					if fused := add >= 0 && s.main.steps[add].in[0] == s.main.slots[m.Graph.ValueByName("aq")]; fused != tc.fused {
+						t.Fatalf("Add fused: %v, want %v", fused, tc.fused)
+					}
+				}
+				o, err := s.Run(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				outs[k] = o[0].Floats()
+			}
+			if len(outs[0]) != len(outs[1]) || len(outs[0]) == 0 {
+				t.Fatalf("%d and %d outputs", len(outs[0]), len(outs[1]))
+			}
+			for i, v := range outs[0] {
+				if math.Float32bits(v) != math.Float32bits(outs[1][i]) {
+					t.Fatalf("output %d: fast %v, float path %v", i, outs[1][i], v)
+				}
+			}
+		})
+	}
+}

@@ -386,6 +386,7 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 	c.fuseConvEpilogues(p, g, constT)
 	if c.opts != nil && c.opts.FastQDQ {
 		c.fuseQDQConvs(p, g, constT, lastUse)
+		c.fuseQDQAdds(p, g, constT, lastUse)
 	}
 	// Constants only folded nodes read are not needed in runs.
 	if len(c.konst) > 0 {
