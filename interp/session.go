@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,8 +115,10 @@ func (s *Session) feeds(inputs map[string]*Tensor) ([]*Tensor, error) {
 		}
 		in[i] = t
 	}
+	// Every name must be a graph input: a scan of the inputs, not
+	// Graph.ValueByName, which lists all of the graph's values each run.
 	for name := range inputs {
-		if s.model.Graph.ValueByName(name) == nil || !s.model.Graph.ValueByName(name).IsGraphInput() {
+		if !slices.ContainsFunc(s.main.inputValues, func(v *onnx.Value) bool { return v.Name == name }) {
 			return nil, fmt.Errorf("input %q is not an input of the model (it takes %s)", name, describeInputs(s.Inputs()))
 		}
 	}
