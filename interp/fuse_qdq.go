@@ -55,24 +55,23 @@ func (q *qdqConv) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	out := ctx.newRaw(q.yType, append([]int{x.Shape[0], q.wq.Shape[0]}, g.out...)...)
 	osz := prod(g.out)
-	tmp := ctx.scratch(osz)
 	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
 	if q.clip {
 		lo, hi = q.lo, q.hi
 	}
 	// Each block of a row is requantized as soon as it is done, while in
 	// cache: y = (acc+t)·mult + bias (two float32 roundings, as the float
-	// path's ScaleShift), the bounds, then QuantizeLinear's kernel.
+	// path's ScaleShift), the bounds, then QuantizeLinear's rounding, in
+	// one pass.
 	rowDone := func(r, j0 int, seg []int32, t int32) {
 		ch := r % len(q.mult)
 		n := len(seg)
-		simd.Int32ScaleShiftClip(tmp[:n], seg, t, q.mult[ch], q.bias[ch], lo, hi)
 		o := r*osz + j0
 		switch d := out.Data.(type) {
 		case []uint8:
-			simd.QuantizeU8(d[o:o+n], tmp[:n], q.sy, q.zy)
+			simd.Int32Requant8U8(d[o:o+n], seg, t, q.mult[ch], q.bias[ch], lo, hi, q.sy, q.zy)
 		case []int8:
-			simd.QuantizeI8(d[o:o+n], tmp[:n], q.sy, q.zy)
+			simd.Int32Requant8I8(d[o:o+n], seg, t, q.mult[ch], q.bias[ch], lo, hi, q.sy, q.zy)
 		}
 	}
 	if _, _, err := convI8(ctx, q.wa, 1, x, q.zx, q.wq, q.wzp, &q.wc, rowDone); err != nil {

@@ -1,6 +1,7 @@
 package simd
 
 import (
+	"fmt"
 	"sync"
 	"unsafe"
 )
@@ -156,5 +157,43 @@ func addQ8Go(signed bool) func(dst, a, b []byte, za, sa, zb, sb, s, z, qlo, qhi 
 			y := float32((fa-za)*sa) + float32((fb-zb)*sb)
 			dst[i] = byte(int32(quantize8One(y, s, z, qlo, qhi)))
 		}
+	}
+}
+
+// Int32Requant8U8 is Int32ScaleShiftClip then QuantizeU8 in one pass:
+// dst[i] = QuantizeU8 of min(max(float32(src[i]+t)·m + b, lo), hi) with
+// scale s and zero point z, the same bits as the two calls.
+func Int32Requant8U8(dst []uint8, src []int32, t int32, m, b, lo, hi, s, z float32) {
+	i32Requant8(dst, src, t, m, b, lo, hi, s, z, 0, 255)
+}
+
+// Int32Requant8I8 is Int32Requant8U8 to int8: clamped to [-128, 127].
+func Int32Requant8I8(dst []int8, src []int32, t int32, m, b, lo, hi, s, z float32) {
+	i32Requant8(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), len(dst)), src, t, m, b, lo, hi, s, z, -128, 127)
+}
+
+func i32Requant8(dst []byte, src []int32, t int32, m, b, lo, hi, s, z, qlo, qhi float32) {
+	if len(src) < len(dst) {
+		panic(fmt.Sprintf("simd: Int32Requant8 of %d values from %d", len(dst), len(src)))
+	}
+	n8 := len(dst) &^ 7
+	if n8 > 0 {
+		i32Requant8Kernel(qlo < 0)(dst[:n8], src[:n8], t, m, b, lo, hi, s, z, qlo, qhi)
+	}
+	i32Requant8Go(dst[n8:], src[n8:len(dst)], t, m, b, lo, hi, s, z, qlo, qhi)
+}
+
+// i32Requant8Go is the twin of the i32Requant8 kernels, for any length.
+func i32Requant8Go(dst []byte, src []int32, t int32, m, b, lo, hi, s, z, qlo, qhi float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		y := float32(float32(v+t)*m) + b
+		if !(y > lo) {
+			y = lo
+		}
+		if !(y < hi) {
+			y = hi
+		}
+		dst[i] = byte(int32(quantize8One(y, s, z, qlo, qhi)))
 	}
 }

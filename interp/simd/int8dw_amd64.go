@@ -24,3 +24,14 @@ func addQ8Kernel(signed bool) func(dst, a, b []byte, za, sa, zb, sb, s, z, qlo, 
 	}
 	return addQ8U8AVX
 }
+
+// i32Requant8Kernel is the active level's i32Requant8 kernel.
+func i32Requant8Kernel(signed bool) func(dst []byte, src []int32, t int32, m, b, lo, hi, s, z, qlo, qhi float32) {
+	switch {
+	case ks == goKernels:
+		return i32Requant8Go
+	case signed:
+		return i32Requant8I8AVX
+	}
+	return i32Requant8U8AVX
+}

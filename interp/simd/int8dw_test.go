@@ -124,16 +124,25 @@ func TestRequant8Twins(t *testing.T) {
 						}
 						tmp := make([]float32, n)
 						Int32ScaleShiftClip(tmp, ints, 0, m, b, bounds[0], bounds[1])
-						want, got := make([]byte, n), make([]byte, n)
+						want, got, got2 := make([]byte, n), make([]byte, n), make([]byte, n)
+						// Int32Requant8 takes the sums less tc plus tc.
+						const tc = 12345
+						shifted := make([]int32, n)
+						for i, v := range ints {
+							shifted[i] = v - tc
+						}
+						i8 := func(x []byte) []int8 { return unsafe.Slice((*int8)(unsafe.Pointer(&x[0])), n) }
 						if signed {
-							QuantizeI8(unsafe.Slice((*int8)(unsafe.Pointer(&want[0])), n), tmp, s, z)
-							Requant8I8(unsafe.Slice((*int8)(unsafe.Pointer(&got[0])), n), acc, m, b, bounds[0], bounds[1], s, z)
+							QuantizeI8(i8(want), tmp, s, z)
+							Requant8I8(i8(got), acc, m, b, bounds[0], bounds[1], s, z)
+							Int32Requant8I8(i8(got2), shifted, tc, m, b, bounds[0], bounds[1], s, z)
 						} else {
 							QuantizeU8(want, tmp, s, z)
 							Requant8U8(got, acc, m, b, bounds[0], bounds[1], s, z)
+							Int32Requant8U8(got2, shifted, tc, m, b, bounds[0], bounds[1], s, z)
 						}
-						if fmt.Sprint(got) != fmt.Sprint(want) {
-							t.Fatalf("%s n=%d signed %v bounds %v: got %v, want %v", k.name, n, signed, bounds, got, want)
+						if fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprint(got2) != fmt.Sprint(want) {
+							t.Fatalf("%s n=%d signed %v bounds %v: Requant8 %v, Int32Requant8 %v, want %v", k.name, n, signed, bounds, got, got2, want)
 						}
 					}
 				}

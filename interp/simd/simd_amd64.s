@@ -5239,6 +5239,104 @@ requant8I8AVX_done:
 	VZEROUPPER
 	RET
 
+// func i32Requant8U8AVX(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·i32Requant8U8AVX(SB), NOSPLIT, $0-84
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         acc_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS m+52(FP), Y0
+	VBROADCASTSS b+56(FP), Y1
+	VBROADCASTSS lo+60(FP), Y2
+	VBROADCASTSS hi+64(FP), Y3
+	VBROADCASTSS s+68(FP), Y4
+	VBROADCASTSS z+72(FP), Y5
+	VBROADCASTSS qlo+76(FP), Y6
+	VBROADCASTSS qhi+80(FP), Y7
+	MOVL         t+48(FP), BX
+	VMOVD        BX, X8
+	VPBROADCASTD X8, Y10
+
+i32Requant8U8AVX_loop:
+	TESTQ        DX, DX
+	JZ           i32Requant8U8AVX_done
+	VPADDD       (CX), Y10, Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y0, Y8, Y8
+	VADDPS       Y1, Y8, Y8
+	VMAXPS       Y2, Y8, Y8
+	VMINPS       Y3, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKUSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          i32Requant8U8AVX_loop
+
+i32Requant8U8AVX_done:
+	VZEROUPPER
+	RET
+
+// func i32Requant8I8AVX(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·i32Requant8I8AVX(SB), NOSPLIT, $0-84
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         acc_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS m+52(FP), Y0
+	VBROADCASTSS b+56(FP), Y1
+	VBROADCASTSS lo+60(FP), Y2
+	VBROADCASTSS hi+64(FP), Y3
+	VBROADCASTSS s+68(FP), Y4
+	VBROADCASTSS z+72(FP), Y5
+	VBROADCASTSS qlo+76(FP), Y6
+	VBROADCASTSS qhi+80(FP), Y7
+	MOVL         t+48(FP), BX
+	VMOVD        BX, X8
+	VPBROADCASTD X8, Y10
+
+i32Requant8I8AVX_loop:
+	TESTQ        DX, DX
+	JZ           i32Requant8I8AVX_done
+	VPADDD       (CX), Y10, Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y0, Y8, Y8
+	VADDPS       Y1, Y8, Y8
+	VMAXPS       Y2, Y8, Y8
+	VMINPS       Y3, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKSSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          i32Requant8I8AVX_loop
+
+i32Requant8I8AVX_done:
+	VZEROUPPER
+	RET
+
 // func addQ8U8AVX(dst []byte, a []byte, b []byte, za float32, sa float32, zb float32, sb float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX2, SSE2
 TEXT ·addQ8U8AVX(SB), NOSPLIT, $0-104

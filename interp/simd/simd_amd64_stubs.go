@@ -282,6 +282,18 @@ func requant8U8AVX(dst []byte, acc []float32, m float32, b float32, lo float32, 
 //go:noescape
 func requant8I8AVX(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 
+// i32Requant8U8AVX: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
+// separately, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func i32Requant8U8AVX(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// i32Requant8I8AVX: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
+// separately, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func i32Requant8I8AVX(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
 // addQ8U8AVX: dst[i] = quantize((a[i]−za)·sa + (b[i]−zb)·sb, s, z, qlo, qhi), each step rounded
 // as DequantizeLinear, Add and QuantizeLinear round it, for i < len(dst) rounded down to 8.
 //

@@ -6,15 +6,20 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// requant8 emits the epilogue of an integer convolution whose exact sums
-// are held as floats (the int8 depthwise path): per element
+// requant8 emits the epilogue of an integer convolution: per element
 //
 //	y = min(max(float32(acc·m) + b, lo), hi)            (as i32ScaleShiftClip)
 //	dst = clamp(roundeven(y/s) + z, qlo, qhi), NaN → 0  (as quantize8)
 //
 // in one pass, for len(dst) rounded down to 8; the caller does the tail.
-func requant8(name string, signed bool) {
-	TEXT(name, NOSPLIT, "func(dst []byte, acc []float32, m, b, lo, hi, s, z, qlo, qhi float32)")
+// The sums acc are exact floats (the int8 depthwise path) or, with ints,
+// int32s plus t (the int8 GEMM path), converted as i32ScaleShiftClip does.
+func requant8(name string, signed, ints bool) {
+	if ints {
+		TEXT(name, NOSPLIT, "func(dst []byte, acc []int32, t int32, m, b, lo, hi, s, z, qlo, qhi float32)")
+	} else {
+		TEXT(name, NOSPLIT, "func(dst []byte, acc []float32, m, b, lo, hi, s, z, qlo, qhi float32)")
+	}
 	Pragma("noescape")
 	Doc(name+": dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded",
 		"separately, for i < len(dst) rounded down to 8.")
@@ -31,10 +36,22 @@ func requant8(name string, signed bool) {
 	}
 	x, msk := YMM(), YMM()
 	h := XMM()
+	var tv VecVirtual
+	if ints {
+		tv = YMM()
+		tx := XMM()
+		VMOVD(Load(Param("t"), GP32()), tx)
+		VPBROADCASTD(tx, tv)
+	}
 	Label(name + "_loop")
 	TESTQ(n, n)
 	JZ(LabelRef(name + "_done"))
-	VMOVUPS(Mem{Base: pa}, x)
+	if ints {
+		VPADDD(Mem{Base: pa}, tv, x)
+		VCVTDQ2PS(x, x)
+	} else {
+		VMOVUPS(Mem{Base: pa}, x)
+	}
 	VMULPS(mv, x, x)
 	VADDPS(bv, x, x)
 	VMAXPS(lov, x, x)

@@ -67,8 +67,10 @@ func main() {
 	gemmU8I8AVX2()
 	packU8x4()
 	i32ScaleShiftClip()
-	requant8("requant8U8AVX", false)
-	requant8("requant8I8AVX", true)
+	requant8("requant8U8AVX", false, false)
+	requant8("requant8I8AVX", true, false)
+	requant8("i32Requant8U8AVX", false, true)
+	requant8("i32Requant8I8AVX", true, true)
 	addQ8("addQ8U8AVX", false)
 	addQ8("addQ8I8AVX", true)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
