@@ -345,7 +345,7 @@ func (q *qdqConv) depthwise(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	return []*Tensor{out}, nil
 }
 
-// QDQ residual Adds (Options.FastQDQ):
+// QDQ residual Adds (always, Options.FastQDQ or not):
 //
 //	DequantizeLinear(a_q), DequantizeLinear(b_q) → Add → QuantizeLinear
 //

@@ -144,10 +144,12 @@ func TestFastQDQWithinOneStep(t *testing.T) {
 }
 
 // TestFastQDQAddExact runs made-up QDQ Adds, Q(a) → DQ, Q(b) → DQ → Add →
-// Q → DQ, with and without FastQDQ: the fusion must take place where the
-// shapes match and types agree (the Add reads the quantized inputs), and
-// the outputs must be the float path's bit for bit, fused or not
-// (broadcast and mixed-type inputs go through the Add's own kernel).
+// Q → DQ, with and without FastQDQ, against the same graph with the Add's
+// float sum also a graph output (so that nothing fuses): the fusion must
+// take place where the shapes match and types agree (the Add reads the
+// quantized inputs), and the outputs must be the float path's bit for bit,
+// fused or not (broadcast and mixed-type inputs go through the Add's own
+// kernel).
 func TestFastQDQAddExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, tc := range []struct {
@@ -193,6 +195,21 @@ func TestFastQDQAddExact(t *testing.T) {
 			g.Outputs = append(g.Outputs, dy.Output(0))
 			dy.Output(0).Type = onnx.TensorType(onnx.Float, nil)
 			m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 13}}, Graph: g}
+			var ins map[string]*Tensor
+			// The reference: the float sum read twice does not fuse.
+			refOut := func() []float32 {
+				g.Outputs = append(g.Outputs, sum.Output(0))
+				defer func() { g.Outputs = g.Outputs[:1] }()
+				s, err := NewSession(m, Options{Threads: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				o, err := s.Run(ins)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return o[0].Floats()
+			}
 			in := map[string]*Tensor{}
 			for name, shp := range map[string][]int{"a": tc.ashp, "b": tc.bshp} {
 				x := make([]float32, prod(shp))
@@ -201,13 +218,15 @@ func TestFastQDQAddExact(t *testing.T) {
 				}
 				in[name] = FromSlice(onnx.Float, shp, x)
 			}
+			ins = in
+			ref := refOut()
 			var outs [2][]float32
 			for k, fast := range []bool{false, true} {
 				s, err := NewSession(m, Options{Threads: 1, FastQDQ: fast})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if fast {
+				{
 					add := -1
 					for i, st := range s.main.steps {
 						if st.node.OpType == "Add" {
@@ -224,12 +243,14 @@ func TestFastQDQAddExact(t *testing.T) {
 				}
 				outs[k] = o[0].Floats()
 			}
-			if len(outs[0]) != len(outs[1]) || len(outs[0]) == 0 {
-				t.Fatalf("%d and %d outputs", len(outs[0]), len(outs[1]))
-			}
-			for i, v := range outs[0] {
-				if math.Float32bits(v) != math.Float32bits(outs[1][i]) {
-					t.Fatalf("output %d: fast %v, float path %v", i, outs[1][i], v)
+			for k, out := range outs {
+				if len(out) != len(ref) || len(ref) == 0 {
+					t.Fatalf("%d and %d outputs", len(out), len(ref))
+				}
+				for i, v := range ref {
+					if math.Float32bits(v) != math.Float32bits(out[i]) {
+						t.Fatalf("FastQDQ %v: output %d: fused %v, float path %v", k == 1, i, out[i], v)
+					}
 				}
 			}
 		})

@@ -29,6 +29,7 @@ type Options struct {
 	// patterns with constant 8-bit weights as one integer convolution
 	// (fuse_qdq.go). Its exact integer sums can put an output one
 	// quantization step from the float path's, so it is off by default.
+	// (QDQ Adds are fused either way: they give the float path's bytes.)
 	FastQDQ bool
 }
 
@@ -389,8 +390,9 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 	c.fuseConvEpilogues(p, g, constT)
 	if c.opts != nil && c.opts.FastQDQ {
 		c.fuseQDQConvs(p, g, constT, lastUse)
-		c.fuseQDQAdds(p, g, constT, lastUse)
 	}
+	// QDQ Adds give the float path's bytes: fused whatever the options.
+	c.fuseQDQAdds(p, g, constT, lastUse)
 	// Constants only folded nodes read are not needed in runs.
 	if len(c.konst) > 0 {
 		out := map[int]bool{}
