@@ -59,12 +59,23 @@ func DepthwiseQ8(x []byte, signed bool, zx float32, w []float32, p ConvParams, t
 		}
 		for c := c0; c < c1; c++ {
 			xc := x[c*isz : (c+1)*isz]
-			if signed {
-				DequantizeI8(xf, unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(xc))), isz), zx, 1)
-			} else {
-				DequantizeU8(xf, xc, zx, 1)
-			}
 			wc := w[c*taps : (c+1)*taps]
+			if padded && p.W >= 16 {
+				// Wide rows: x − zx straight into the padded plane.
+				plane, tmp, pw := dwPaddedPlane(&p, ws, c == c0)
+				if n := min(p.W, pw-p.PadL); n > 0 {
+					for r := max(0, p.PadT); r < min(len(plane)/pw, p.PadT+p.H); r++ {
+						ih := r - p.PadT
+						dequantQ8(plane[r*pw+p.PadL:r*pw+p.PadL+n], xc[ih*p.W:ih*p.W+n], signed, zx)
+					}
+				}
+				dwPaddedRows(acc, plane, tmp, wc, 0, &p, pw)
+				done(c, acc)
+				continue
+			}
+			// Narrow rows: one conversion of the channel, then the float
+			// kernel's own layout step.
+			dequantQ8(xf, xc, signed, zx)
 			if padded {
 				dwPadded(acc, xf, wc, 0, &p, ws, c == c0)
 			} else {
@@ -79,6 +90,15 @@ func DepthwiseQ8(x []byte, signed bool, zx float32, w []float32, p ConvParams, t
 	}
 	threads = min(threads, p.C)
 	Parallel(threads, threads, func(t int) { run(t*p.C/threads, (t+1)*p.C/threads) })
+}
+
+// dequantQ8 sets dst[i] = x[i] − zx, x uint8 or (signed) int8 bits.
+func dequantQ8(dst []float32, x []byte, signed bool, zx float32) {
+	if signed {
+		DequantizeI8(dst, unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(x))), len(x)), zx, 1)
+		return
+	}
+	DequantizeU8(dst, x, zx, 1)
 }
 
 // dwDirect3x3 reports whether the direct 3×3 kernels (stride 1 or 2 both
