@@ -11,11 +11,11 @@ import (
 
 // qdqConvModel builds Q(x) → DQ → Conv(DQ(int8 w, per-channel scale), bias)
 // → [Clip] → Q → DQ, the pattern quantize writes, with activations of type
-// act (uint8 or int8); depthwise (group = cin = cout) when dw, with
+// act (uint8 or int8) and batch images; depthwise (group = cin = cout) when dw, with
 // dilation dil. It returns the model and the output's scale.
-func qdqConvModel(r *rand.Rand, act onnx.DataType, cin, cout, k, stride, pad, dil int, dw, clip bool) (*onnx.Model, float32) {
+func qdqConvModel(r *rand.Rand, act onnx.DataType, batch, cin, cout, k, stride, pad, dil int, dw, clip bool) (*onnx.Model, float32) {
 	g := &onnx.Graph{Name: "qdq"}
-	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.Shape{onnx.D(1), onnx.D(int64(cin)), onnx.D(13), onnx.D(11)}))
+	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.Shape{onnx.D(int64(batch)), onnx.D(int64(cin)), onnx.D(13), onnx.D(11)}))
 	zpT := func(name string, v int) *onnx.Value {
 		t := &onnx.Tensor{DataType: act, Raw: []byte{byte(v)}}
 		return g.AddInitializer(name, t)
@@ -80,7 +80,7 @@ func qdqConvModel(r *rand.Rand, act onnx.DataType, cin, cout, k, stride, pad, di
 // and every output must be within one quantization step of the float path.
 func TestFastQDQWithinOneStep(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, tc := range []struct {
+	for ci, tc := range []struct {
 		act                            onnx.DataType
 		cin, cout, k, stride, pad, dil int
 		dw, clip                       bool
@@ -97,14 +97,15 @@ func TestFastQDQWithinOneStep(t *testing.T) {
 		{onnx.Int8, 6, 6, 3, 1, 2, 2, true, true},
 		{onnx.Uint8, 4, 4, 2, 3, 0, 1, true, true},
 	} {
-		name := fmt.Sprintf("%v_c%d_m%d_k%d_s%d_d%d_dw%v_clip%v", tc.act, tc.cin, tc.cout, tc.k, tc.stride, tc.dil, tc.dw, tc.clip)
+		batch := 1 + ci%2 // every other case two images
+		name := fmt.Sprintf("%v_n%d_c%d_m%d_k%d_s%d_d%d_dw%v_clip%v", tc.act, batch, tc.cin, tc.cout, tc.k, tc.stride, tc.dil, tc.dw, tc.clip)
 		t.Run(name, func(t *testing.T) {
-			m, ys := qdqConvModel(r, tc.act, tc.cin, tc.cout, tc.k, tc.stride, tc.pad, tc.dil, tc.dw, tc.clip)
-			x := make([]float32, tc.cin*13*11)
+			m, ys := qdqConvModel(r, tc.act, batch, tc.cin, tc.cout, tc.k, tc.stride, tc.pad, tc.dil, tc.dw, tc.clip)
+			x := make([]float32, batch*tc.cin*13*11)
 			for i := range x {
 				x[i] = float32(r.NormFloat64() * 1.5)
 			}
-			in := map[string]*Tensor{"x": FromSlice(onnx.Float, []int{1, tc.cin, 13, 11}, x)}
+			in := map[string]*Tensor{"x": FromSlice(onnx.Float, []int{batch, tc.cin, 13, 11}, x)}
 			var outs [2][]float32
 			for k, fast := range []bool{false, true} {
 				s, err := NewSession(m, Options{Threads: 1, FastQDQ: fast})
