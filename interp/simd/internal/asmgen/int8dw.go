@@ -14,7 +14,11 @@ import (
 // in one pass, for len(dst) rounded down to 8; the caller does the tail.
 // The sums acc are exact floats (the int8 depthwise path) or, with ints,
 // int32s plus t (the int8 GEMM path), converted as i32ScaleShiftClip does.
-func requant8(name string, signed, ints bool) {
+//
+// With zmm (AVX-512 F), blocks of 16 run first (VRNDSCALEPS for
+// VROUNDPS, a zeroing-masked move for the NaN mask, VPMOVDB for the packs:
+// the values are in range by then), then one block of 8 with ymm.
+func requant8(name string, signed, ints, zmm bool) {
 	if ints {
 		TEXT(name, NOSPLIT, "func(dst []byte, acc []int32, t int32, m, b, lo, hi, s, z, qlo, qhi float32)")
 	} else {
@@ -42,6 +46,9 @@ func requant8(name string, signed, ints bool) {
 		tx := XMM()
 		VMOVD(Load(Param("t"), GP32()), tx)
 		VPBROADCASTD(tx, tv)
+	}
+	if zmm {
+		requant16(name, signed, ints, d, pa, n, tv)
 	}
 	Label(name + "_loop")
 	TESTQ(n, n)
@@ -151,4 +158,51 @@ func addQ8(name string, signed bool) {
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
+}
+
+// requant16 emits requant8's loop over blocks of 16 with zmm; n counts
+// blocks of 8 and is left with at most one.
+func requant16(name string, signed, ints bool, d, pa, n Register, tv VecVirtual) {
+	mv, bv, lov, hiv, sc, z, qlo, qhi := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+	for _, p := range []struct {
+		name string
+		v    VecVirtual
+	}{{"m", mv}, {"b", bv}, {"lo", lov}, {"hi", hiv}, {"s", sc}, {"z", z}, {"qlo", qlo}, {"qhi", qhi}} {
+		bcastParam(p.name, p.v)
+	}
+	var tz VecVirtual
+	if ints {
+		tz = ZMM()
+		VPBROADCASTD(tv.AsX(), tz)
+	}
+	x := ZMM()
+	k := K()
+	Label(name + "_z")
+	CMPQ(n, Imm(2))
+	JL(LabelRef(name + "_zdone"))
+	if ints {
+		VPADDD(Mem{Base: pa}, tz, x)
+		VCVTDQ2PS(x, x)
+	} else {
+		VMOVUPS(Mem{Base: pa}, x)
+	}
+	VMULPS(mv, x, x)
+	VADDPS(bv, x, x)
+	VMAXPS(lov, x, x)
+	VMINPS(hiv, x, x)
+	VDIVPS(sc, x, x)
+	VRNDSCALEPS(Imm(0), x, x) // to nearest, ties to even
+	VADDPS(z, x, x)
+	VMAXPS(x, qlo, x)
+	VMINPS(x, qhi, x)
+	VCMPPS(Imm(7), x, x, k) // ordered: set unless NaN
+	VMOVAPS_Z(x, k, x)
+	VCVTPS2DQ(x, x) // exact: x is integral and in range
+	VPMOVDB(x, Mem{Base: d})
+	ADDQ(U32(16), d)
+	ADDQ(U32(64), pa)
+	SUBQ(Imm(2), n)
+	JMP(LabelRef(name + "_z"))
+	Label(name + "_zdone")
+	_ = signed // in range already: truncating packs serve both types
 }
