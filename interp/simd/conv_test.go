@@ -67,6 +67,14 @@ func convShapes() []ConvParams {
 		add(2, hw[0], hw[1], 3, 3, 1, 2, 2)
 		add(2, hw[0], hw[1], 3, 2, 3, 1, 1)
 	}
+	// Strided rows wide enough for whole 16-output panels in one row (the
+	// copying path over phase planes), with dilation, a stride of 3 and a
+	// 7×7 stem-like kernel.
+	add(3, 6, 71, 3, 3, 2, 1, 2)
+	add(2, 5, 100, 7, 7, 2, 3, 1)
+	add(2, 4, 101, 3, 3, 3, 1, 1)
+	// Different strides and dilations across H and W.
+	ps = append(ps, ConvParams{C: 3, H: 9, W: 75, KH: 3, KW: 5, StrideH: 1, StrideW: 2, PadT: 1, PadL: 2, DilH: 1, DilW: 2, OutH: 9, OutW: 36})
 	// Asymmetric padding: a larger output than symmetric pads give.
 	ps = append(ps, ConvParams{C: 2, H: 10, W: 19, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 0, PadL: 0, DilH: 1, DilW: 1, OutH: 5, OutW: 10})
 	return ps
