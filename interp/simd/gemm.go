@@ -506,28 +506,18 @@ func packA(trans bool, a []float32, lda, r0, p0, mcb, kcb int, alpha float32, ds
 		mrr := min(mr, mcb-ir)
 		d := dst[ir*kcb : ir*kcb+mrr*kcb]
 		if !trans && mrr == mr {
-			// One step (six floats) at a time: sequential writes from six
-			// row streams; writing one row at a time strides the stores.
-			var rows [mr][]float32
-			for i := range rows {
-				rows[i] = a[(r0+ir+i)*lda+p0 : (r0+ir+i)*lda+p0+kcb]
-			}
-			x0, x1, x2, x3, x4, x5 := rows[0], rows[1][:len(rows[0])], rows[2][:len(rows[0])], rows[3][:len(rows[0])], rows[4][:len(rows[0])], rows[5][:len(rows[0])]
-			// Element by element: a composite literal goes through the
-			// stack, and its 16-byte reload of four 4-byte stores stalls
-			// store forwarding.
-			dd := d[:len(x0)*mr]
+			rows := a[(r0+ir)*lda+p0:]
+			done := 0
 			if alpha == 1 {
-				for p := range x0 {
-					o := (*[mr]float32)(dd[p*mr:])
-					o[0], o[1], o[2], o[3], o[4], o[5] = x0[p], x1[p], x2[p], x3[p], x4[p], x5[p]
+				// Whole 16-column blocks through the packing kernel.
+				blocks := kcb / 16
+				if blocks > 0 {
+					_, _ = rows[5*lda+16*blocks-1], d[16*mr*blocks-1] // the kernel reads and writes these, unchecked
 				}
-			} else {
-				for p := range x0 {
-					o := (*[mr]float32)(dd[p*mr:])
-					o[0], o[1], o[2], o[3], o[4], o[5] = alpha*x0[p], alpha*x1[p], alpha*x2[p], alpha*x3[p], alpha*x4[p], alpha*x5[p]
-				}
+				ks.packA6(d, rows, lda, blocks)
+				done = 16 * blocks
 			}
+			packA6Rows(d[done*mr:], rows[done:], lda, kcb-done, alpha)
 			continue
 		}
 		if !trans {

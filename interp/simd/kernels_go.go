@@ -48,6 +48,37 @@ func packRowGo(dst, src []float32, panels, stride int) {
 	}
 }
 
+// packA6Go packs six rows of a (row stride lda) as 6-row panel steps, 16
+// columns a block: dst[96b + 6p + i] = a[i·lda + 16b + p].
+func packA6Go(dst, a []float32, lda, blocks int) {
+	packA6Rows(dst, a, lda, 16*blocks, 1)
+}
+
+// packA6Rows writes the first cols steps of a 6-row panel, alpha·a; one
+// step (six floats) at a time: sequential writes from six row streams
+// (writing one row at a time strides the stores).
+func packA6Rows(dst, a []float32, lda, cols int, alpha float32) {
+	if cols <= 0 {
+		return
+	}
+	x0 := a[:cols]
+	x1, x2, x3, x4, x5 := a[lda:lda+cols], a[2*lda:2*lda+cols], a[3*lda:3*lda+cols], a[4*lda:4*lda+cols], a[5*lda:5*lda+cols]
+	// Element by element: a composite literal goes through the stack, and
+	// its 16-byte reload of four 4-byte stores stalls store forwarding.
+	dd := dst[:cols*mr]
+	if alpha == 1 {
+		for p := range x0 {
+			o := (*[mr]float32)(dd[p*mr:])
+			o[0], o[1], o[2], o[3], o[4], o[5] = x0[p], x1[p], x2[p], x3[p], x4[p], x5[p]
+		}
+		return
+	}
+	for p := range x0 {
+		o := (*[mr]float32)(dd[p*mr:])
+		o[0], o[1], o[2], o[3], o[4], o[5] = alpha*x0[p], alpha*x1[p], alpha*x2[p], alpha*x3[p], alpha*x4[p], alpha*x5[p]
+	}
+}
+
 // gatherRowsGo writes 16 floats per row r: dst[16r+t] = *(base + rows[r]
 // + idx[t]), offsets in bytes; the caller guarantees they are in range.
 func gatherRowsGo(dst []float32, base *float32, rows []int32, idx *[16]int32) {

@@ -6708,6 +6708,166 @@ z1216_plain:
 	VZEROUPPER
 	RET
 
+// func packA6AVX512(dst []float32, a []float32, lda int, blocks int)
+// Requires: AVX, AVX512F
+TEXT ·packA6AVX512(SB), NOSPLIT, $0-64
+	MOVQ dst_base+0(FP), AX
+	MOVQ a_base+24(FP), CX
+	MOVQ lda+48(FP), DX
+	MOVQ blocks+56(FP), BX
+	SHLQ $0x02, DX
+	LEAQ (CX)(DX*2), SI
+	ADDQ DX, SI
+
+packa6_loop:
+	TESTQ     BX, BX
+	JZ        packa6_done
+	VMOVUPS   (CX), Z0
+	VMOVUPS   (CX)(DX*1), Z1
+	VMOVUPS   (CX)(DX*2), Z2
+	VMOVUPS   (SI), Z3
+	VMOVUPS   (SI)(DX*1), Z4
+	VMOVUPS   (SI)(DX*2), Z5
+	VMOVUPS   packa6_pairlo<>+0(SB), Z6
+	VPERMI2PS Z1, Z0, Z6
+	VMOVUPS   packa6_pairhi<>+0(SB), Z7
+	VPERMI2PS Z1, Z0, Z7
+	VMOVUPS   packa6_pairlo<>+0(SB), Z8
+	VPERMI2PS Z3, Z2, Z8
+	VMOVUPS   packa6_pairhi<>+0(SB), Z9
+	VPERMI2PS Z3, Z2, Z9
+	VMOVUPS   packa6_pairlo<>+0(SB), Z10
+	VPERMI2PS Z5, Z4, Z10
+	VMOVUPS   packa6_pairhi<>+0(SB), Z11
+	VPERMI2PS Z5, Z4, Z11
+	VMOVUPS   packa6_first<>+0(SB), Z12
+	VPERMI2PD Z8, Z6, Z12
+	VMOVUPS   packa6_second<>+0(SB), Z13
+	VPERMI2PD Z10, Z12, Z13
+	VMOVUPS   Z13, (AX)
+	VMOVUPS   packa6_first<>+64(SB), Z12
+	VPERMI2PD Z8, Z6, Z12
+	VMOVUPS   packa6_second<>+64(SB), Z13
+	VPERMI2PD Z10, Z12, Z13
+	VMOVUPS   Z13, 64(AX)
+	VMOVUPS   packa6_first<>+128(SB), Z12
+	VPERMI2PD Z8, Z6, Z12
+	VMOVUPS   packa6_second<>+128(SB), Z13
+	VPERMI2PD Z10, Z12, Z13
+	VMOVUPS   Z13, 128(AX)
+	VMOVUPS   packa6_first<>+0(SB), Z12
+	VPERMI2PD Z9, Z7, Z12
+	VMOVUPS   packa6_second<>+0(SB), Z13
+	VPERMI2PD Z11, Z12, Z13
+	VMOVUPS   Z13, 192(AX)
+	VMOVUPS   packa6_first<>+64(SB), Z12
+	VPERMI2PD Z9, Z7, Z12
+	VMOVUPS   packa6_second<>+64(SB), Z13
+	VPERMI2PD Z11, Z12, Z13
+	VMOVUPS   Z13, 256(AX)
+	VMOVUPS   packa6_first<>+128(SB), Z12
+	VPERMI2PD Z9, Z7, Z12
+	VMOVUPS   packa6_second<>+128(SB), Z13
+	VPERMI2PD Z11, Z12, Z13
+	VMOVUPS   Z13, 320(AX)
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, SI
+	ADDQ      $0x00000180, AX
+	DECQ      BX
+	JMP       packa6_loop
+
+packa6_done:
+	VZEROUPPER
+	RET
+
+DATA packa6_pairlo<>+0(SB)/4, $0x00000000
+DATA packa6_pairlo<>+4(SB)/4, $0x00000010
+DATA packa6_pairlo<>+8(SB)/4, $0x00000001
+DATA packa6_pairlo<>+12(SB)/4, $0x00000011
+DATA packa6_pairlo<>+16(SB)/4, $0x00000002
+DATA packa6_pairlo<>+20(SB)/4, $0x00000012
+DATA packa6_pairlo<>+24(SB)/4, $0x00000003
+DATA packa6_pairlo<>+28(SB)/4, $0x00000013
+DATA packa6_pairlo<>+32(SB)/4, $0x00000004
+DATA packa6_pairlo<>+36(SB)/4, $0x00000014
+DATA packa6_pairlo<>+40(SB)/4, $0x00000005
+DATA packa6_pairlo<>+44(SB)/4, $0x00000015
+DATA packa6_pairlo<>+48(SB)/4, $0x00000006
+DATA packa6_pairlo<>+52(SB)/4, $0x00000016
+DATA packa6_pairlo<>+56(SB)/4, $0x00000007
+DATA packa6_pairlo<>+60(SB)/4, $0x00000017
+GLOBL packa6_pairlo<>(SB), RODATA|NOPTR, $64
+
+DATA packa6_pairhi<>+0(SB)/4, $0x00000008
+DATA packa6_pairhi<>+4(SB)/4, $0x00000018
+DATA packa6_pairhi<>+8(SB)/4, $0x00000009
+DATA packa6_pairhi<>+12(SB)/4, $0x00000019
+DATA packa6_pairhi<>+16(SB)/4, $0x0000000a
+DATA packa6_pairhi<>+20(SB)/4, $0x0000001a
+DATA packa6_pairhi<>+24(SB)/4, $0x0000000b
+DATA packa6_pairhi<>+28(SB)/4, $0x0000001b
+DATA packa6_pairhi<>+32(SB)/4, $0x0000000c
+DATA packa6_pairhi<>+36(SB)/4, $0x0000001c
+DATA packa6_pairhi<>+40(SB)/4, $0x0000000d
+DATA packa6_pairhi<>+44(SB)/4, $0x0000001d
+DATA packa6_pairhi<>+48(SB)/4, $0x0000000e
+DATA packa6_pairhi<>+52(SB)/4, $0x0000001e
+DATA packa6_pairhi<>+56(SB)/4, $0x0000000f
+DATA packa6_pairhi<>+60(SB)/4, $0x0000001f
+GLOBL packa6_pairhi<>(SB), RODATA|NOPTR, $64
+
+DATA packa6_first<>+0(SB)/8, $0x0000000000000000
+DATA packa6_first<>+8(SB)/8, $0x0000000000000008
+DATA packa6_first<>+16(SB)/8, $0x0000000000000000
+DATA packa6_first<>+24(SB)/8, $0x0000000000000001
+DATA packa6_first<>+32(SB)/8, $0x0000000000000009
+DATA packa6_first<>+40(SB)/8, $0x0000000000000001
+DATA packa6_first<>+48(SB)/8, $0x0000000000000002
+DATA packa6_first<>+56(SB)/8, $0x000000000000000a
+DATA packa6_first<>+64(SB)/8, $0x0000000000000002
+DATA packa6_first<>+72(SB)/8, $0x0000000000000003
+DATA packa6_first<>+80(SB)/8, $0x000000000000000b
+DATA packa6_first<>+88(SB)/8, $0x0000000000000003
+DATA packa6_first<>+96(SB)/8, $0x0000000000000004
+DATA packa6_first<>+104(SB)/8, $0x000000000000000c
+DATA packa6_first<>+112(SB)/8, $0x0000000000000004
+DATA packa6_first<>+120(SB)/8, $0x0000000000000005
+DATA packa6_first<>+128(SB)/8, $0x000000000000000d
+DATA packa6_first<>+136(SB)/8, $0x0000000000000005
+DATA packa6_first<>+144(SB)/8, $0x0000000000000006
+DATA packa6_first<>+152(SB)/8, $0x000000000000000e
+DATA packa6_first<>+160(SB)/8, $0x0000000000000006
+DATA packa6_first<>+168(SB)/8, $0x0000000000000007
+DATA packa6_first<>+176(SB)/8, $0x000000000000000f
+DATA packa6_first<>+184(SB)/8, $0x0000000000000007
+GLOBL packa6_first<>(SB), RODATA|NOPTR, $192
+
+DATA packa6_second<>+0(SB)/8, $0x0000000000000000
+DATA packa6_second<>+8(SB)/8, $0x0000000000000001
+DATA packa6_second<>+16(SB)/8, $0x0000000000000008
+DATA packa6_second<>+24(SB)/8, $0x0000000000000003
+DATA packa6_second<>+32(SB)/8, $0x0000000000000004
+DATA packa6_second<>+40(SB)/8, $0x0000000000000009
+DATA packa6_second<>+48(SB)/8, $0x0000000000000006
+DATA packa6_second<>+56(SB)/8, $0x0000000000000007
+DATA packa6_second<>+64(SB)/8, $0x000000000000000a
+DATA packa6_second<>+72(SB)/8, $0x0000000000000001
+DATA packa6_second<>+80(SB)/8, $0x0000000000000002
+DATA packa6_second<>+88(SB)/8, $0x000000000000000b
+DATA packa6_second<>+96(SB)/8, $0x0000000000000004
+DATA packa6_second<>+104(SB)/8, $0x0000000000000005
+DATA packa6_second<>+112(SB)/8, $0x000000000000000c
+DATA packa6_second<>+120(SB)/8, $0x0000000000000007
+DATA packa6_second<>+128(SB)/8, $0x0000000000000000
+DATA packa6_second<>+136(SB)/8, $0x000000000000000d
+DATA packa6_second<>+144(SB)/8, $0x0000000000000002
+DATA packa6_second<>+152(SB)/8, $0x0000000000000003
+DATA packa6_second<>+160(SB)/8, $0x000000000000000e
+DATA packa6_second<>+168(SB)/8, $0x0000000000000005
+DATA packa6_second<>+176(SB)/8, $0x0000000000000006
+DATA packa6_second<>+184(SB)/8, $0x000000000000000f
+GLOBL packa6_second<>(SB), RODATA|NOPTR, $192
+
 // func dwTapsAVX512(dst []float32, base *float32, offs []int32, w []float32, bias float32)
 // Requires: AVX, AVX512F
 TEXT ·dwTapsAVX512(SB), NOSPLIT, $0-84

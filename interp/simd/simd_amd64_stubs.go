@@ -315,6 +315,11 @@ func gemm12x32AVX512(k int, a *float32, astride int, b *float32, bstride int, c 
 //go:noescape
 func gemm12x16AVX512(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool)
 
+// packA6AVX512 packs six rows of a (row stride lda) as 6-row panel steps, 16 columns a block: dst[96b + 6p + i] = a[i·lda + 16b + p].
+//
+//go:noescape
+func packA6AVX512(dst []float32, a []float32, lda int, blocks int)
+
 // dwTapsAVX512: dst[j] = bias + Σ_t w[t]·base[offs[t]+j] for j < len(dst) rounded down to 8,
 // summed as ONNX Runtime's depthwise kernel sums (unfused products, four taps a group).
 //
