@@ -31,6 +31,7 @@ type kernelSet struct {
 	f16Sat func(dst []uint16, x []float32) int
 	// blockQuantI4 is BlockQuantI4 on whole blocks of eight.
 	blockQuantI4 func(dst []byte, x, s []float32)
+	packRow      func(dst, src []float32, panels, stride int)
 	// packA6 packs whole 16-column blocks of six rows of A (packA).
 	packA6     func(dst, a []float32, lda, blocks int)
 	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)
@@ -80,6 +81,7 @@ type kernelSet struct {
 var goKernels = &kernelSet{
 	name:              "go",
 	gemm:              [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemmGo(1), gemmGo(2), gemmGo(3), gemmGo(4), gemmGo(5), gemmGo(6)},
+	packRow:           packRowGo,
 	packA6:            packA6Go,
 	gatherRows:        gatherRowsGo,
 	copyRows:          copyRowsGo,

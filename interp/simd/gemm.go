@@ -539,27 +539,15 @@ func packA(trans bool, a []float32, lda, r0, p0, mcb, kcb int, alpha float32, ds
 	}
 }
 
-// packRowsB is the rows of B packB copies into one panel before moving to
-// the next.
-const packRowsB = 16
-
 // packB writes op(B)[p0:p0+kcb, c0:c0+ncb] as panels of 16 columns, each
 // kcb runs of 16 floats, zero-padding the last panel.
 func packB(trans bool, b []float32, ldb, p0, c0, kcb, ncb int, dst []float32) {
 	full := ncb / nr // panels with 16 real columns
 	if !trans {
-		// Panel by panel, packRowsB rows at a time, so that each panel's
-		// writes are sequential. Row by row, a row's 16-float chunks land a
-		// whole panel apart, and on a wide B those stores thrash L1's sets
-		// and the TLB (twice as slow at 3136 columns).
-		for p := 0; p < kcb; p += packRowsB {
-			rows := min(packRowsB, kcb-p)
-			for j := 0; j < full; j++ {
-				d := dst[j*nr*kcb+p*nr : j*nr*kcb+(p+rows)*nr]
-				src := b[(p0+p)*ldb+c0+j*nr:]
-				for r := 0; r < rows; r++ {
-					*(*[nr]float32)(d[r*nr:]) = *(*[nr]float32)(src[r*ldb:])
-				}
+		// Row by row: sequential reads, one cache line written per panel.
+		if full > 0 {
+			for p := 0; p < kcb; p++ {
+				ks.packRow(dst[p*nr:], b[(p0+p)*ldb+c0:(p0+p)*ldb+c0+full*nr], full, nr*kcb)
 			}
 		}
 		if rem := ncb - full*nr; rem > 0 {

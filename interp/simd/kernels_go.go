@@ -41,6 +41,13 @@ func gemmGo(mrr int) func(k int, a, b, c *float32, ldc int, acc bool) {
 	}
 }
 
+func packRowGo(dst, src []float32, panels, stride int) {
+	src = src[:panels*nr]
+	for j := 0; j < panels; j++ {
+		*(*[nr]float32)(dst[j*stride:]) = *(*[nr]float32)(src[j*nr:])
+	}
+}
+
 // packA6Go packs six rows of a (row stride lda) as 6-row panel steps, 16
 // columns a block: dst[96b + 6p + i] = a[i·lda + 16b + p].
 func packA6Go(dst, a []float32, lda, blocks int) {

@@ -59,6 +59,7 @@ var avx2Kernels = func() *kernelSet {
 	return &kernelSet{
 		name:              "avx2",
 		gemm:              [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemm1x16AVX, gemm2x16AVX, gemm3x16AVX, gemm4x16AVX, gemm5x16AVX, gemm6x16AVX},
+		packRow:           packRowAVX,
 		packA6:            packA6Go,
 		gatherRows:        gatherRowsAVX,
 		copyRows:          copyRowsAVX,

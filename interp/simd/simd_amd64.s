@@ -921,6 +921,31 @@ g6_plain:
 	VZEROUPPER
 	RET
 
+// func packRowAVX(dst []float32, src []float32, panels int, stride int)
+// Requires: AVX
+TEXT ·packRowAVX(SB), NOSPLIT, $0-64
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ panels+48(FP), DX
+	MOVQ stride+56(FP), BX
+	SHLQ $0x02, BX
+
+pack_loop:
+	TESTQ   DX, DX
+	JZ      pack_done
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), Y1
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    $0x00000040, CX
+	ADDQ    BX, AX
+	DECQ    DX
+	JMP     pack_loop
+
+pack_done:
+	VZEROUPPER
+	RET
+
 // func gatherRowsAVX(dst []float32, base *float32, rows []int32, idx *[16]int32)
 // Requires: AVX, AVX2
 TEXT ·gatherRowsAVX(SB), NOSPLIT, $0-64

@@ -39,6 +39,11 @@ func gemm5x16AVX(k int, a *float32, b *float32, c *float32, ldc int, acc bool)
 //go:noescape
 func gemm6x16AVX(k int, a *float32, b *float32, c *float32, ldc int, acc bool)
 
+// packRowAVX copies src[16j:16j+16] to dst[j*stride:j*stride+16] for j < panels.
+//
+//go:noescape
+func packRowAVX(dst []float32, src []float32, panels int, stride int)
+
 // gatherRowsAVX writes 16 floats per row r: dst[16r+t] = *(base + rows[r] + idx[t]), offsets in bytes.
 //
 //go:noescape

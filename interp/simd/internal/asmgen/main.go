@@ -21,6 +21,7 @@ func main() {
 	for m := 1; m <= 6; m++ {
 		gemmKernel(m)
 	}
+	packRow()
 	gatherRows()
 	quantize8("quantizeU8AVX", false)
 	quantize8("quantizeI8AVX", true)
@@ -243,6 +244,34 @@ func gemmKernel(mr int) {
 
 	Label(lbl("store"))
 	storeTile(lbl, c, ldc, mr, acc, 32)
+}
+
+// packRow scatters one row of B into the packed layout: 16-float chunk j
+// of src goes to dst[j*stride:], so reads are sequential and each write is
+// one cache line.
+func packRow() {
+	TEXT("packRowAVX", NOSPLIT, "func(dst, src []float32, panels, stride int)")
+	Pragma("noescape")
+	Doc("packRowAVX copies src[16j:16j+16] to dst[j*stride:j*stride+16] for j < panels.")
+	d := Load(Param("dst").Base(), GP64())
+	s := Load(Param("src").Base(), GP64())
+	n := Load(Param("panels"), GP64())
+	st := Load(Param("stride"), GP64())
+	SHLQ(Imm(2), st)
+	x0, x1 := YMM(), YMM()
+	Label("pack_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("pack_done"))
+	VMOVUPS(Mem{Base: s}, x0)
+	VMOVUPS(Mem{Base: s, Disp: 32}, x1)
+	VMOVUPS(x0, Mem{Base: d})
+	VMOVUPS(x1, Mem{Base: d, Disp: 32})
+	ADDQ(U32(64), s)
+	ADDQ(st, d)
+	DECQ(n)
+	JMP(LabelRef("pack_loop"))
+	Label("pack_done")
+	end()
 }
 
 func gatherRows() {
