@@ -115,11 +115,23 @@ func (s *Session) feeds(inputs map[string]*Tensor) ([]*Tensor, error) {
 		in[i] = t
 	}
 	for name := range inputs {
-		if s.model.Graph.ValueByName(name) == nil || !s.model.Graph.ValueByName(name).IsGraphInput() {
+		if !s.takes(name) {
 			return nil, fmt.Errorf("input %q is not an input of the model (it takes %s)", name, describeInputs(s.Inputs()))
 		}
 	}
 	return in, nil
+}
+
+// takes reports whether name is an input of the main graph: a scan of its
+// inputs (Graph.ValueByName lists every value of the graph, a cost per run
+// comparable to a small model's nodes).
+func (s *Session) takes(name string) bool {
+	for _, v := range s.main.inputValues {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Stats describes the memory of one run.
