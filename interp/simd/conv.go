@@ -55,7 +55,7 @@ func Im2colPacked(dst, x []float32, p ConvParams) {
 	l := newColLayout(&p)
 	planes := aligned(&ws.b, l.floats())
 	l.fill(planes, x)
-	im2colPanels(dst, planes, &l, im2colTaps(&ws.rows, planes, &l), &ws.idx, 0, N)
+	im2colPanels(dst, planes, &l, im2colTaps(&ws.rows, planes, &l), ws, 0, N)
 }
 
 // colLayout is the copy of the input im2col reads: per channel, the
@@ -138,9 +138,9 @@ func im2colTaps(buf *[]int32, planes []float32, l *colLayout) []int32 {
 
 // im2colPanels writes the packed im2col panels of columns [q0, q1) (q0 a
 // multiple of 16) to dst, from planes filled by l, with taps from
-// im2colTaps (nil: offsets too large for the gather kernel) and idx as
-// scratch.
-func im2colPanels(dst, planes []float32, l *colLayout, taps []int32, idx *[nr]int32, q0, q1 int) {
+// im2colTaps (nil: offsets too large for the gather kernel) and ws's
+// offset tables as scratch.
+func im2colPanels(dst, planes []float32, l *colLayout, taps []int32, ws *workspace, q0, q1 int) {
 	p := l.p
 	K := p.K()
 	base := unsafe.SliceData(planes)
@@ -168,9 +168,23 @@ func im2colPanels(dst, planes []float32, l *colLayout, taps []int32, idx *[nr]in
 			}
 			continue
 		}
-		// Otherwise the panel's positions span output rows: gather each
-		// panel row through a table of byte offsets. Columns past q1
-		// repeat the last position and are cleared after.
+		// Otherwise the panel's positions span output rows. Where the rows
+		// are at least segMinW wide, the panel's outputs are at most four
+		// runs of consecutive floats: one masked load each.
+		if taps != nil && ks.segRows != nil && p.OutW >= segMinW {
+			ws.segs, ws.masks = [4]int32{}, [4]uint16{}
+			for t, s := 0, 0; t < nq; s++ {
+				run := min(nq-t, p.OutW-(q+t)%p.OutW)
+				ws.segs[s] = int32(4 * (l.pos(q+t) - t))
+				ws.masks[s] = uint16((1<<run - 1) << t)
+				t += run
+			}
+			ks.segRows(panel, base, taps, &ws.segs, &ws.masks)
+			continue
+		}
+		// Else gather each panel row through a table of byte offsets.
+		// Columns past q1 repeat the last position and are cleared after.
+		idx := &ws.idx
 		for t := 0; t < nr; t++ {
 			pos[t] = l.pos(q + min(t, nq-1))
 			idx[t] = int32(pos[t] * 4) // in range unless taps is nil
@@ -199,6 +213,10 @@ func im2colPanels(dst, planes []float32, l *colLayout, taps []int32, idx *[nr]in
 		}
 	}
 }
+
+// segMinW is the narrowest output row for which 16 consecutive outputs
+// span at most four rows (segRows' masked loads).
+const segMinW = 5
 
 // ConvChunkFloats is the im2col chunk ConvPacked aims for (floats): with
 // the filters, it stays in a 512 KiB L2, so the GEMM reads what im2col has
@@ -244,7 +262,7 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 		col := aligned(&w.a, K*min(nc, (N+nr-1)/nr*nr))
 		for ch := c0; ch < c1; ch++ {
 			q0, q1 := ch*nc, min(N, (ch+1)*nc)
-			im2colPanels(col, planes, &l, taps, &w.idx, q0, q1)
+			im2colPanels(col, planes, &l, taps, w, q0, q1)
 			SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, kc, gemmThreads)
 			if done != nil {
 				done(q0, q1)

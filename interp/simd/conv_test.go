@@ -209,3 +209,41 @@ func TestConvPacked(t *testing.T) {
 		})
 	}
 }
+
+// TestSegRowsTwins compares each level's masked-run copy with segRowsGo bit
+// for bit on random runs (lanes no mask covers read as zero).
+func TestSegRowsTwins(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	src := randSlice(r, 4096)
+	src[100] = math.Float32frombits(0x7fc0abcd)
+	base := &src[1024]
+	for _, k := range twins() {
+		if k.segRows == nil {
+			continue
+		}
+		for trial := 0; trial < 200; trial++ {
+			var segs [4]int32
+			var masks [4]uint16
+			// Up to four runs over a prefix of the 16 lanes.
+			for t, s := 0, 0; t < nr && s < 4; s++ {
+				run := 1 + r.IntN(nr-t)
+				segs[s] = int32(4 * (r.IntN(512) - 256))
+				masks[s] = uint16((1<<run - 1) << t)
+				t += run + r.IntN(2) // sometimes a lane no run covers
+			}
+			rows := make([]int32, 1+r.IntN(5))
+			for i := range rows {
+				rows[i] = int32(4 * (r.IntN(1024) - 512))
+			}
+			want := make([]float32, len(rows)*nr)
+			got := randSlice(r, len(rows)*nr)
+			segRowsGo(want, base, rows, &segs, &masks)
+			k.segRows(got, base, rows, &segs, &masks)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s: segs %v masks %x rows %v: dst[%d] = %v, want %v", k.name, segs, masks, rows, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -36,6 +36,9 @@ type kernelSet struct {
 	packA6     func(dst, a []float32, lda, blocks int)
 	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)
 	copyRows   func(dst []float32, base *float32, rows []int32)
+	// segRows copies panel rows as up to four masked runs; nil where masked
+	// loads are not cheap (im2col gathers instead).
+	segRows    func(dst []float32, base *float32, rows []int32, segs *[4]int32, masks *[4]uint16)
 	quantU8    func(dst []byte, x []float32, s, z, lo, hi float32)
 	quantI8    func(dst []byte, x []float32, s, z, lo, hi float32)
 	dequantU8  func(dst []float32, x []byte, z, s float32)

@@ -328,9 +328,12 @@ func (g *gemmArgs) fork(threads int) {
 // calls allocate nothing.
 type workspace struct {
 	a, b []float32
-	rows []int32              // im2col's per-row tap offsets
-	idx  [nr]int32            // im2col's gather offsets (a local would escape)
-	tile [2 * mr * nr]float32 // product of a ragged-edge micro-tile
+	rows []int32   // im2col's per-row tap offsets
+	idx  [nr]int32 // im2col's gather offsets (a local would escape)
+	// im2col's masked-load runs (segRows)
+	segs  [4]int32
+	masks [4]uint16
+	tile  [2 * mr * nr]float32 // product of a ragged-edge micro-tile
 }
 
 var wsPool = sync.Pool{New: func() any { return new(workspace) }}

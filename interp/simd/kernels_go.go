@@ -92,6 +92,26 @@ func gatherRowsGo(dst []float32, base *float32, rows []int32, idx *[16]int32) {
 	}
 }
 
+// segRowsGo is segRowsAVX512's twin: 16 floats per row r, dst[16r+t] =
+// *(base + rows[r] + segs[s] + 4t) for the s whose masks[s] has bit t, 0
+// where none has it (offsets in bytes; the caller guarantees the range of
+// the lanes read).
+func segRowsGo(dst []float32, base *float32, rows []int32, segs *[4]int32, masks *[4]uint16) {
+	dst = dst[:len(rows)*nr]
+	for r, off := range rows {
+		d := (*[nr]float32)(dst[r*nr:])
+		*d = [nr]float32{}
+		for s, m := range masks {
+			src := unsafe.Add(unsafe.Pointer(base), int(off)+int(segs[s]))
+			for t := range d {
+				if m&(1<<t) != 0 {
+					d[t] = *(*float32)(unsafe.Add(src, 4*t))
+				}
+			}
+		}
+	}
+}
+
 // copyRowsGo writes 16 floats per row r: dst[16r:16r+16] from base +
 // rows[r] (bytes); the caller guarantees the range.
 func copyRowsGo(dst []float32, base *float32, rows []int32) {

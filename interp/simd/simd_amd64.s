@@ -6868,6 +6868,43 @@ DATA packa6_second<>+176(SB)/8, $0x0000000000000006
 DATA packa6_second<>+184(SB)/8, $0x000000000000000f
 GLOBL packa6_second<>(SB), RODATA|NOPTR, $192
 
+// func segRowsAVX512(dst []float32, base *float32, rows []int32, segs *[4]int32, masks *[4]uint16)
+// Requires: AVX, AVX512F
+TEXT ·segRowsAVX512(SB), NOSPLIT, $0-72
+	MOVQ    dst_base+0(FP), AX
+	MOVQ    base+24(FP), CX
+	MOVQ    rows_base+32(FP), DX
+	MOVQ    rows_len+40(FP), BX
+	MOVQ    segs+56(FP), SI
+	MOVQ    masks+64(FP), DI
+	MOVLQSX (SI), R8
+	KMOVW   (DI), K1
+	MOVLQSX 4(SI), R9
+	KMOVW   2(DI), K2
+	MOVLQSX 8(SI), R10
+	KMOVW   4(DI), K3
+	MOVLQSX 12(SI), SI
+	KMOVW   6(DI), K4
+
+segrows_loop:
+	TESTQ     BX, BX
+	JZ        segrows_done
+	MOVLQSX   (DX), DI
+	ADDQ      CX, DI
+	VMOVUPS.Z (DI)(R8*1), K1, Z0
+	VMOVUPS   (DI)(R9*1), K2, Z0
+	VMOVUPS   (DI)(R10*1), K3, Z0
+	VMOVUPS   (DI)(SI*1), K4, Z0
+	VMOVUPS   Z0, (AX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000004, DX
+	DECQ      BX
+	JMP       segrows_loop
+
+segrows_done:
+	VZEROUPPER
+	RET
+
 // func dwTapsAVX512(dst []float32, base *float32, offs []int32, w []float32, bias float32)
 // Requires: AVX, AVX512F
 TEXT ·dwTapsAVX512(SB), NOSPLIT, $0-84

@@ -320,6 +320,11 @@ func gemm12x16AVX512(k int, a *float32, astride int, b *float32, c *float32, ldc
 //go:noescape
 func packA6AVX512(dst []float32, a []float32, lda int, blocks int)
 
+// segRowsAVX512 writes 16 floats per row r: dst[16r+t] = *(base + rows[r] + segs[s] + 4t) for the s with bit t of masks[s], else 0.
+//
+//go:noescape
+func segRowsAVX512(dst []float32, base *float32, rows []int32, segs *[4]int32, masks *[4]uint16)
+
 // dwTapsAVX512: dst[j] = bias + Σ_t w[t]·base[offs[t]+j] for j < len(dst) rounded down to 8,
 // summed as ONNX Runtime's depthwise kernel sums (unfused products, four taps a group).
 //

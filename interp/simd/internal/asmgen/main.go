@@ -75,6 +75,7 @@ func main() {
 	gemmKernel512x12()
 	gemmKernel512x12x16()
 	packA6()
+	segRows()
 	dwTaps("dwTapsAVX512", true)
 	sumTaps("sumTapsAVX512", true)
 	gemmU8I8VNNI()

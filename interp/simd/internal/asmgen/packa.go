@@ -99,3 +99,50 @@ func packA6() {
 	VZEROUPPER()
 	RET()
 }
+
+// segRows emits the im2col copy of a panel whose 16 outputs span up to four
+// output rows: each output row's outputs are a run of consecutive floats,
+// read with one masked load, merged into the panel row:
+//
+//	dst[16r+t] = *(base + rows[r] + segs[s] + 4t) for the s whose mask
+//	masks[s] has bit t, 0 where none has it
+//
+// (offsets in bytes). Lanes outside a mask are not read, so the offsets may
+// point anywhere for them. Four masked loads a row instead of a 16-lane
+// gather.
+func segRows() {
+	TEXT("segRowsAVX512", NOSPLIT, "func(dst []float32, base *float32, rows []int32, segs *[4]int32, masks *[4]uint16)")
+	Pragma("noescape")
+	Doc("segRowsAVX512 writes 16 floats per row r: dst[16r+t] = *(base + rows[r] + segs[s] + 4t) for the s with bit t of masks[s], else 0.")
+	d := Load(Param("dst").Base(), GP64())
+	b := Load(Param("base"), GP64())
+	r := Load(Param("rows").Base(), GP64())
+	n := Load(Param("rows").Len(), GP64())
+	sp := Load(Param("segs"), GP64())
+	mp := Load(Param("masks"), GP64())
+	ks := []Register{K1, K2, K3, K4}
+	offs := make([]Register, 4)
+	for s := range offs {
+		offs[s] = GP64()
+		MOVLQSX(Mem{Base: sp, Disp: 4 * s}, offs[s])
+		KMOVW(Mem{Base: mp, Disp: 2 * s}, ks[s])
+	}
+	off := GP64()
+	Label("segrows_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("segrows_done"))
+	MOVLQSX(Mem{Base: r}, off)
+	ADDQ(b, off)
+	VMOVUPS_Z(Mem{Base: off, Index: offs[0], Scale: 1}, ks[0], Z0)
+	for s := 1; s < 4; s++ {
+		VMOVUPS(Mem{Base: off, Index: offs[s], Scale: 1}, ks[s], Z0)
+	}
+	VMOVUPS(Z0, Mem{Base: d})
+	ADDQ(U32(64), d)
+	ADDQ(U32(4), r)
+	DECQ(n)
+	JMP(LabelRef("segrows_loop"))
+	Label("segrows_done")
+	VZEROUPPER()
+	RET()
+}
