@@ -18,6 +18,9 @@ type kernelSet struct {
 	gemm12 func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
 	// gemm12x16 is the 2mr×16 kernel over two A panels and one B panel.
 	gemm12x16 func(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool)
+	// gemmCol[np] is one column of np full 6-row A panels times a packed B
+	// panel's column (gemmColGo): a ragged edge of one or two columns.
+	gemmCol [colPanels + 1]func(k int, a *float32, astride int, b *float32, out *float32)
 	// peak runs the FMA peak loop n rounds; peakFlops is its flops a round.
 	peak      func(n int)
 	peakFlops float64
@@ -85,6 +88,7 @@ var goKernels = &kernelSet{
 	name:              "go",
 	gemm:              [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemmGo(1), gemmGo(2), gemmGo(3), gemmGo(4), gemmGo(5), gemmGo(6)},
 	packRow:           packRowGo,
+	gemmCol:           gemmColsGo(),
 	packA6:            packA6Go,
 	gatherRows:        gatherRowsGo,
 	copyRows:          copyRowsGo,

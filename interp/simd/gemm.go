@@ -333,7 +333,8 @@ type workspace struct {
 	// im2col's masked-load runs (segRows)
 	segs  [4]int32
 	masks [4]uint16
-	tile  [2 * mr * nr]float32 // product of a ragged-edge micro-tile
+	tile  [2 * mr * nr]float32   // product of a ragged-edge micro-tile
+	col   [8 * colPanels]float32 // gemmCol's column of up to colPanels panels
 }
 
 var wsPool = sync.Pool{New: func() any { return new(workspace) }}
@@ -460,6 +461,10 @@ func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []floa
 			jr += nr
 			continue
 		}
+		if nrr <= colMax {
+			g.column(ws, ap, astride, ak, bp[jr/nr*bstride:], bpan, mcb, nrr, kcb, coff+jr, acc)
+			continue
+		}
 		ir := 0
 		for ; ir+2*mr <= mcb; ir += 2 * mr {
 			// Twelve rows at once (one zmm kernel on AVX-512).
@@ -482,6 +487,45 @@ func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []floa
 			ks.gemm[mrr](kcb, apan, bpan, &ws.tile[0], nr, false)
 			addTile(g.c[cp:], ldc, ws.tile[:], mrr, nrr, acc)
 		}
+	}
+}
+
+// colMax is the widest ragged edge of a block that goes through the
+// one-column kernel, column by column: a whole 16-column panel costs about
+// as much as three columns of it.
+const colMax = 2
+
+// colPanels is the most 6-row panels one gemmCol call takes (its
+// independent FMA chains).
+const colPanels = 8
+
+// column computes the nrr (≤ colMax) columns of a ragged last panel (bcol:
+// the packed panel, bpan its first float) for the mcb rows of the A block,
+// C at offset coff: full 6-row panels through gemmCol, the rows past them
+// as a micro-tile. Every element is the same FMA chain as in the 16-column
+// kernels.
+func (g *gemmArgs) column(ws *workspace, ap []float32, astride, ak int, bcol []float32, bpan *float32, mcb, nrr, kcb, coff int, acc bool) {
+	ldc := g.ldc
+	full := mcb / mr * mr
+	for ir := 0; ir < full; ir += colPanels * mr {
+		np := min(colPanels, (full-ir)/mr)
+		for jj := 0; jj < nrr; jj++ {
+			ks.gemmCol[np](kcb, &ap[ir*astride+ak*mr], mr*astride, &bcol[jj], &ws.col[0])
+			for p := 0; p < np; p++ {
+				for i := 0; i < mr; i++ {
+					c := &g.c[coff+(ir+p*mr+i)*ldc+jj]
+					if v := ws.col[8*p+i]; acc {
+						*c += v
+					} else {
+						*c = v
+					}
+				}
+			}
+		}
+	}
+	if mrr := mcb - full; mrr > 0 {
+		ks.gemm[mrr](kcb, &ap[full*astride+ak*mrr], bpan, &ws.tile[0], nr, false)
+		addTile(g.c[coff+full*ldc:], ldc, ws.tile[:], mrr, nrr, acc)
 	}
 }
 

@@ -41,6 +41,31 @@ func gemmGo(mrr int) func(k int, a, b, c *float32, ldc int, acc bool) {
 	}
 }
 
+// gemmColsGo is gemmCol's twin for every panel count: out[8p + i] =
+// Σ_s a[p·astride + 6s + i]·b[16s], the products added in step order from
+// +0 as gemmGo adds them.
+func gemmColsGo() (ks [colPanels + 1]func(k int, a *float32, astride int, b *float32, out *float32)) {
+	for np := 1; np <= colPanels; np++ {
+		ks[np] = func(k int, a *float32, astride int, b *float32, out *float32) {
+			as := unsafe.Slice(a, (np-1)*astride+mr*k)
+			bs := unsafe.Slice(b, nr*(k-1)+1)
+			o := unsafe.Slice(out, 8*np)
+			for p := 0; p < np; p++ {
+				var t [mr]float32
+				ap := as[p*astride:]
+				for s := 0; s < k; s++ {
+					bv := bs[s*nr]
+					for i := range t {
+						t[i] += ap[s*mr+i] * bv
+					}
+				}
+				copy(o[8*p:8*p+mr], t[:])
+			}
+		}
+	}
+	return ks
+}
+
 func packRowGo(dst, src []float32, panels, stride int) {
 	src = src[:panels*nr]
 	for j := 0; j < panels; j++ {

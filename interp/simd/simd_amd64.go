@@ -61,6 +61,7 @@ var avx2Kernels = func() *kernelSet {
 		name:              "avx2",
 		gemm:              [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemm1x16AVX, gemm2x16AVX, gemm3x16AVX, gemm4x16AVX, gemm5x16AVX, gemm6x16AVX},
 		packRow:           packRowAVX,
+		gemmCol:           [colPanels + 1]func(int, *float32, int, *float32, *float32){nil, gemmCol1AVX, gemmCol2AVX, gemmCol3AVX, gemmCol4AVX, gemmCol5AVX, gemmCol6AVX, gemmCol7AVX, gemmCol8AVX},
 		packA6:            packA6Go,
 		gatherRows:        gatherRowsAVX,
 		copyRows:          copyRowsAVX,

@@ -921,6 +921,486 @@ g6_plain:
 	VZEROUPPER
 	RET
 
+// func gemmCol1AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol1AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	VXORPS Y0, Y0, Y0
+	DECQ   AX
+
+gcol1_loop:
+	TESTQ        AX, AX
+	JZ           gcol1_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol1_loop
+
+gcol1_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      Y0, (SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol2AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol2AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	DECQ   AX
+
+gcol2_loop:
+	TESTQ        AX, AX
+	JZ           gcol2_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol2_loop
+
+gcol2_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol3AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol3AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DI
+	LEAQ   (DI)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	DECQ   AX
+
+gcol3_loop:
+	TESTQ        AX, AX
+	JZ           gcol3_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DI), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DI
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol3_loop
+
+gcol3_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DI), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol4AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol4AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	DECQ   AX
+
+gcol4_loop:
+	TESTQ        AX, AX
+	JZ           gcol4_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DI), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      (R8), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DI
+	ADDQ         $0x00000018, R8
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol4_loop
+
+gcol4_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DI), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMASKMOVPS   (R8), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VMOVUPS      Y3, 96(SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol5AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol5AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), R9
+	LEAQ   (R9)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	DECQ   AX
+
+gcol5_loop:
+	TESTQ        AX, AX
+	JZ           gcol5_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DI), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      (R8), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMOVUPS      (R9), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DI
+	ADDQ         $0x00000018, R8
+	ADDQ         $0x00000018, R9
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol5_loop
+
+gcol5_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DI), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMASKMOVPS   (R8), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMASKMOVPS   (R9), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VMOVUPS      Y3, 96(SI)
+	VMOVUPS      Y4, 128(SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol6AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol6AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), R9
+	LEAQ   (R9)(DX*1), R10
+	LEAQ   (R10)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	DECQ   AX
+
+gcol6_loop:
+	TESTQ        AX, AX
+	JZ           gcol6_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DI), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      (R8), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMOVUPS      (R9), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMOVUPS      (R10), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y5
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DI
+	ADDQ         $0x00000018, R8
+	ADDQ         $0x00000018, R9
+	ADDQ         $0x00000018, R10
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol6_loop
+
+gcol6_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DI), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMASKMOVPS   (R8), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMASKMOVPS   (R9), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMASKMOVPS   (R10), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VMOVUPS      Y3, 96(SI)
+	VMOVUPS      Y4, 128(SI)
+	VMOVUPS      Y5, 160(SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol7AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol7AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), R9
+	LEAQ   (R9)(DX*1), R10
+	LEAQ   (R10)(DX*1), R11
+	LEAQ   (R11)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	DECQ   AX
+
+gcol7_loop:
+	TESTQ        AX, AX
+	JZ           gcol7_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DI), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      (R8), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMOVUPS      (R9), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMOVUPS      (R10), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMOVUPS      (R11), Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y6
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DI
+	ADDQ         $0x00000018, R8
+	ADDQ         $0x00000018, R9
+	ADDQ         $0x00000018, R10
+	ADDQ         $0x00000018, R11
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol7_loop
+
+gcol7_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DI), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMASKMOVPS   (R8), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMASKMOVPS   (R9), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMASKMOVPS   (R10), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMASKMOVPS   (R11), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VMOVUPS      Y3, 96(SI)
+	VMOVUPS      Y4, 128(SI)
+	VMOVUPS      Y5, 160(SI)
+	VMOVUPS      Y6, 192(SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol8AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol8AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), R9
+	LEAQ   (R9)(DX*1), R10
+	LEAQ   (R10)(DX*1), R11
+	LEAQ   (R11)(DX*1), R12
+	LEAQ   (R12)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	DECQ   AX
+
+gcol8_loop:
+	TESTQ        AX, AX
+	JZ           gcol8_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DI), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      (R8), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMOVUPS      (R9), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMOVUPS      (R10), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMOVUPS      (R11), Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VMOVUPS      (R12), Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DI
+	ADDQ         $0x00000018, R8
+	ADDQ         $0x00000018, R9
+	ADDQ         $0x00000018, R10
+	ADDQ         $0x00000018, R11
+	ADDQ         $0x00000018, R12
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol8_loop
+
+gcol8_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DI), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMASKMOVPS   (R8), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMASKMOVPS   (R9), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMASKMOVPS   (R10), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMASKMOVPS   (R11), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VMASKMOVPS   (R12), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VMOVUPS      Y3, 96(SI)
+	VMOVUPS      Y4, 128(SI)
+	VMOVUPS      Y5, 160(SI)
+	VMOVUPS      Y6, 192(SI)
+	VMOVUPS      Y7, 224(SI)
+	VZEROUPPER
+	RET
+
 // func packRowAVX(dst []float32, src []float32, panels int, stride int)
 // Requires: AVX
 TEXT ·packRowAVX(SB), NOSPLIT, $0-64

@@ -21,6 +21,9 @@ func main() {
 	for m := 1; m <= 6; m++ {
 		gemmKernel(m)
 	}
+	for p := 1; p <= 8; p++ {
+		gemmCol(p)
+	}
 	packRow()
 	gatherRows()
 	quantize8("quantizeU8AVX", false)
