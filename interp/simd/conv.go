@@ -253,8 +253,10 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	l.fill(planes, x)
 	taps := im2colTaps(&ws.rows, planes, &l)
 	kc := ConvKBlock(N, K) // ONNX Runtime's blocks: the same sums
-	// Chunks of whole panels, at least four so the filters are reused.
-	nc := max(4*nr, ConvChunkFloats/K/nr*nr)
+	// Chunks of whole pairs of panels (an odd panel runs the slower
+	// one-panel kernel: a third of the work at K = 1152 with three-panel
+	// chunks), at least four panels so the filters are reused.
+	nc := max(4*nr, ConvChunkFloats/K/(2*nr)*(2*nr))
 	chunks := (N + nc - 1) / nc
 	work := func(c0, c1, gemmThreads int) {
 		w := wsPool.Get().(*workspace)
