@@ -80,7 +80,7 @@ func concatTensors(ctx *Ctx, ts []*Tensor, axis int64) (*Tensor, error) {
 		}
 		shape[a] += t.Shape[a]
 	}
-	out := ctx.New(first.DType, shape...)
+	out := ctx.newRaw(first.DType, shape...) // the inputs cover every element
 	ost := contiguousStrides(shape)
 	off := 0
 	for _, t := range ts {
