@@ -90,7 +90,7 @@ func (t Tolerance) String() string {
 		parts = append(parts, fmt.Sprintf("|b-a| ≤ %g + %g·|a|", t.ATol, t.RTol))
 	}
 	if t.NoiseMultiple > 0 && (t.MaxRelL2 >= 0 || t.Elementwise) {
-		parts = append(parts, fmt.Sprintf("or within %g× the noise floor", t.NoiseMultiple))
+		parts = append(parts, fmt.Sprintf("or within %g× the noise floor (rel L2: within it wherever it is measured)", t.NoiseMultiple))
 	}
 	if t.MinCosine > 0 {
 		parts = append(parts, fmt.Sprintf("cosine ≥ %g", t.MinCosine))

@@ -45,7 +45,9 @@ type Tolerance struct {
 	// NoiseMultiple (when > 0) also accepts an output whose error is within
 	// this many times its own float32 rounding noise on the same inputs
 	// (see NoiseFloor): the largest element error against the noise's
-	// largest, rel L2 against the noise's rel L2.
+	// largest, rel L2 against the noise's rel L2. Where the floor is
+	// measured on enough elements (minNoiseElements), it also rejects: rel
+	// L2 beyond this many times the floor fails even within MaxRelL2.
 	NoiseMultiple float64
 	// AbsFloor (when > 0) accepts an output's rel L2 when no element is off
 	// by more than this: for outputs so small that relative errors are
@@ -55,7 +57,8 @@ type Tolerance struct {
 
 // DefaultTolerance is the bar of the lossless pipeline: per output rel L2 ≤
 // 1e-5 and every element within 1e-4 + 1e-4·|expected|, or errors within
-// 5 times the output's own rounding noise, or within 1e-6 absolute.
+// 5 times the output's own rounding noise, or within 1e-6 absolute; where
+// the noise is measured, rel L2 within 5 times it, whatever 1e-5 says.
 func DefaultTolerance() Tolerance {
 	return Tolerance{ATol: 1e-4, RTol: 1e-4, Elementwise: true, MaxRelL2: 1e-5, MaxAccuracyDrop: Unchecked,
 		NoiseMultiple: DefaultNoiseMultiple, AbsFloor: 1e-6}
@@ -529,13 +532,22 @@ func (o OutputReport) failure(tol Tolerance) string {
 		}
 		why = append(why, msg)
 	}
-	if tol.MaxRelL2 >= 0 && !(float64(o.RelL2) <= tol.MaxRelL2) && !withinNoise(o.RelL2, k, noiseL2) &&
-		!(tol.AbsFloor > 0 && float64(o.MaxAbsErr) <= tol.AbsFloor) {
-		msg := fmt.Sprintf("rel L2 %.3g > %g", float64(o.RelL2), tol.MaxRelL2)
-		if k > 0 && o.Noise != nil {
-			msg += fmt.Sprintf(" and > %g× its float32 noise floor %.3g", k, float64(noiseL2))
+	if tol.MaxRelL2 >= 0 && !(tol.AbsFloor > 0 && float64(o.MaxAbsErr) <= tol.AbsFloor) {
+		switch {
+		case o.noiseDecides(k):
+			// The measured floor binds both ways: a wrong rewrite that moves a
+			// well-conditioned output by less than the fixed bound is still
+			// far beyond its rounding noise.
+			if !withinNoise(o.RelL2, k, noiseL2) {
+				why = append(why, fmt.Sprintf("rel L2 %.3g > %g× its float32 noise floor %.3g", float64(o.RelL2), k, float64(noiseL2)))
+			}
+		case !(float64(o.RelL2) <= tol.MaxRelL2) && !withinNoise(o.RelL2, k, noiseL2):
+			msg := fmt.Sprintf("rel L2 %.3g > %g", float64(o.RelL2), tol.MaxRelL2)
+			if k > 0 && o.Noise != nil {
+				msg += fmt.Sprintf(" and > %g× its float32 noise floor %.3g", k, float64(noiseL2))
+			}
+			why = append(why, msg)
 		}
-		why = append(why, msg)
 	}
 	if tol.MinCosine > 0 && !(float64(o.Cosine) >= tol.MinCosine) {
 		why = append(why, fmt.Sprintf("cosine %.6f < %g", float64(o.Cosine), tol.MinCosine))

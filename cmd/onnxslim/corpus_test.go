@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,7 +64,7 @@ func TestCorpus(t *testing.T) {
 			table = append(table, row)
 		})
 	}
-	t.Logf("\n| model | nodes in | onnxslim | ORT basic |\n|---|---:|---:|---:|\n%s", strings.Join(table, "\n"))
+	t.Logf("\n| model | nodes in | onnxslim | ORT basic | rel L2 / noise floor |\n|---|---:|---:|---:|---:|\n%s", strings.Join(table, "\n"))
 }
 
 func corpusCheck(t *testing.T, cm corpusModel) string {
@@ -102,8 +103,15 @@ func corpusCheck(t *testing.T, cm corpusModel) string {
 		}
 		step("run --inputs", "run", cm.path, "--inputs", cm.inputs, "--out", filepath.Join(dir, "real-run"), "-q")
 	}
+	noise := "-"
 	if wroteOut {
-		step("verify", "verify", cm.path, out, "-q")
+		t.Run("verify", func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "verify", cm.path, out, "--json")
+			if code != 0 {
+				t.Fatalf("onnxslim verify: exit %d: %s", code, stderr)
+			}
+			noise = worstNoiseRatio(t, stdout)
+		})
 	}
 	step("quantize", cm.path, "-o", filepath.Join(dir, "int8.onnx"), "--passes", "quantize(mode=int8)", "-q")
 
@@ -126,7 +134,33 @@ func corpusCheck(t *testing.T, cm corpusModel) string {
 			t.Errorf("%d nodes after the default pipeline, ONNX Runtime's basic level leaves %d", n, ortNodes)
 		}
 	})
-	return fmt.Sprintf("| %s | %d | %d | %d |", cm.name, nodes(cm.path), nodes(out), ortNodes)
+	return fmt.Sprintf("| %s | %d | %d | %d | %s |", cm.name, nodes(cm.path), nodes(out), ortNodes, noise)
+}
+
+// worstNoiseRatio is the largest rel L2 / noise floor over the outputs of
+// verify's JSON report, as a table cell ("-" when no floor was measured).
+func worstNoiseRatio(t *testing.T, report string) string {
+	var rep struct {
+		Outputs []struct {
+			RelL2 *float64 `json:"rel_l2"`
+			Noise *struct {
+				RelL2 float64 `json:"rel_l2"`
+			} `json:"noise_floor"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal([]byte(report), &rep); err != nil {
+		t.Fatalf("verify --json: %v", err)
+	}
+	worst, measured := 0.0, false
+	for _, o := range rep.Outputs {
+		if o.RelL2 != nil && o.Noise != nil && o.Noise.RelL2 > 0 {
+			worst, measured = max(worst, *o.RelL2/o.Noise.RelL2), true
+		}
+	}
+	if !measured {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", worst)
 }
 
 // compareORT compares ONNX Runtime's outputs of model with the output_N.pb of
