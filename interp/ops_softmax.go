@@ -82,28 +82,46 @@ const shortSoftmax = 16
 // over all of them at once — maxima, x - max, one Exp over the whole
 // block, sums, and the division (Softmax) or the log shift (LogSoftmax).
 // The maxima and sums are elementwise across the dim slices of length
-// inner; with inner = 1 the rows are blocked so that the same loops run.
+// inner; with inner = 1, in plain loops along each short row.
 func softmaxAcross(kind softmaxKind, x, y []float32, outer, dim, inner int) {
 	if inner == 1 {
-		// Rows side by side: transpose a block of rows so that each row is
-		// a column, then the strided form applies.
-		const block = 256
-		var buf [2][]float32
-		buf[0] = make([]float32, block*dim)
-		buf[1] = make([]float32, block*dim)
-		for o0 := 0; o0 < outer; o0 += block {
-			nb := min(block, outer-o0)
-			xt, yt := buf[0][:nb*dim], buf[1][:nb*dim]
-			for r := 0; r < nb; r++ {
-				for k := 0; k < dim; k++ {
-					xt[k*nb+r] = x[(o0+r)*dim+k]
+		// Short rows side by side: the maxima and sums in plain loops, the
+		// exponentials in one call over every row.
+		n := outer * dim
+		for o := 0; o < n; o += dim {
+			xr, yr := x[o:o+dim], y[o:o+dim]
+			m := xr[0]
+			for _, v := range xr[1:] {
+				m = max(m, v)
+			}
+			for k, v := range xr {
+				yr[k] = v - m
+			}
+		}
+		if kind == logSoftmax {
+			e := make([]float32, n)
+			simd.Exp(e, y[:n])
+			for o := 0; o < n; o += dim {
+				var s float32
+				for _, v := range e[o : o+dim] {
+					s += v
+				}
+				ls := float32(math.Log(float64(s)))
+				for k := o; k < o+dim; k++ {
+					y[k] -= ls
 				}
 			}
-			softmaxStrided(kind, xt, yt, 1, dim, nb)
-			for r := 0; r < nb; r++ {
-				for k := 0; k < dim; k++ {
-					y[(o0+r)*dim+k] = yt[k*nb+r]
-				}
+			return
+		}
+		simd.Exp(y[:n], y[:n])
+		for o := 0; o < n; o += dim {
+			yr := y[o : o+dim]
+			var s float32
+			for _, v := range yr {
+				s += v
+			}
+			for k := range yr {
+				yr[k] /= s
 			}
 		}
 		return
