@@ -3,6 +3,7 @@ package interp
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -22,8 +23,9 @@ import (
 // one quantization step away where the float sum sat near a rounding
 // boundary. That is why it is opt-in.
 //
-// Only ungrouped convolutions are fused (a depthwise one is faster on the
-// float kernels). The Conv step then reads x_q instead of the dequantized
+// Ungrouped convolutions run on the int8 GEMM, 2-D depthwise ones on
+// simd.DepthwiseQ8 (exact integer sums too); other grouped ones are not
+// fused. The Conv step then reads x_q instead of the dequantized
 // value; the DequantizeLinear step is skipped when the Conv was its only
 // reader; the activation and QuantizeLinear steps pass the Conv's
 // quantized output through.
@@ -39,6 +41,7 @@ type qdqConv struct {
 	sy, zy     float32
 	yType      onnx.DataType
 	wc         prepacked
+	wdw        []float32 // depthwise: the weights minus their zero point
 }
 
 func (q *qdqConv) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
@@ -52,24 +55,23 @@ func (q *qdqConv) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	out := ctx.newRaw(q.yType, append([]int{x.Shape[0], q.wq.Shape[0]}, g.out...)...)
 	osz := prod(g.out)
-	tmp := ctx.scratch(osz)
 	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
 	if q.clip {
 		lo, hi = q.lo, q.hi
 	}
 	// Each block of a row is requantized as soon as it is done, while in
 	// cache: y = (acc+t)·mult + bias (two float32 roundings, as the float
-	// path's ScaleShift), the bounds, then QuantizeLinear's kernel.
+	// path's ScaleShift), the bounds, then QuantizeLinear's rounding, in
+	// one pass.
 	rowDone := func(r, j0 int, seg []int32, t int32) {
 		ch := r % len(q.mult)
 		n := len(seg)
-		simd.Int32ScaleShiftClip(tmp[:n], seg, t, q.mult[ch], q.bias[ch], lo, hi)
 		o := r*osz + j0
 		switch d := out.Data.(type) {
 		case []uint8:
-			simd.QuantizeU8(d[o:o+n], tmp[:n], q.sy, q.zy)
+			simd.Int32Requant8U8(d[o:o+n], seg, t, q.mult[ch], q.bias[ch], lo, hi, q.sy, q.zy)
 		case []int8:
-			simd.QuantizeI8(d[o:o+n], tmp[:n], q.sy, q.zy)
+			simd.Int32Requant8I8(d[o:o+n], seg, t, q.mult[ch], q.bias[ch], lo, hi, q.sy, q.zy)
 		}
 	}
 	if _, _, err := convI8(ctx, q.wa, 1, x, q.zx, q.wq, q.wzp, &q.wc, rowDone); err != nil {
@@ -95,6 +97,39 @@ func skipped(*Ctx, []*Tensor) ([]*Tensor, error) {
 	return []*Tensor{{DType: onnx.Float, Shape: []int{0}, Data: []float32{}}}, nil
 }
 
+// qdqScalarParams reads a DequantizeLinear/QuantizeLinear step's scalar
+// float scale and its 8-bit zero point (nil for none).
+func qdqScalarParams(st *step, constT map[int]*Tensor) (float32, *Tensor, bool) {
+	if len(st.in) < 2 || st.in[1] < 0 {
+		return 0, nil, false
+	}
+	s := constT[st.in[1]]
+	if s == nil || s.DType != onnx.Float || s.Len() != 1 {
+		return 0, nil, false
+	}
+	var zp *Tensor
+	if len(st.in) > 2 && st.in[2] >= 0 {
+		zp = constT[st.in[2]]
+		if zp == nil || zp.Len() != 1 || zp.DType != onnx.Uint8 && zp.DType != onnx.Int8 {
+			return 0, nil, false
+		}
+	}
+	return s.Floats()[0], zp, true
+}
+
+// zeroValue is an 8-bit scalar zero point as a float32, 0 for none.
+func zeroValue(zp *Tensor) float32 {
+	if zp != nil {
+		switch d := zp.Data.(type) {
+		case []uint8:
+			return float32(d[0])
+		case []int8:
+			return float32(d[0])
+		}
+	}
+	return 0
+}
+
 // fuseQDQConvs finds the pattern above among p's steps and fuses it.
 // lastUse (slot → index of its last reading step) is kept up to date.
 func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, lastUse map[int]int) {
@@ -110,25 +145,7 @@ func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 		}
 		return constT[s]
 	}
-	// scalarParams reads a DequantizeLinear/QuantizeLinear's scalar float
-	// scale and its zero point (nil for none).
-	scalarParams := func(st *step) (float32, *Tensor, bool) {
-		if len(st.in) < 2 || st.in[1] < 0 {
-			return 0, nil, false
-		}
-		s := constT[st.in[1]]
-		if s == nil || s.DType != onnx.Float || s.Len() != 1 {
-			return 0, nil, false
-		}
-		var zp *Tensor
-		if len(st.in) > 2 && st.in[2] >= 0 {
-			zp = constT[st.in[2]]
-			if zp == nil || zp.Len() != 1 || zp.DType != onnx.Uint8 && zp.DType != onnx.Int8 {
-				return 0, nil, false
-			}
-		}
-		return s.Floats()[0], zp, true
-	}
+	scalarParams := func(st *step) (float32, *Tensor, bool) { return qdqScalarParams(st, constT) }
 	for i := range p.steps {
 		st := &p.steps[i]
 		n := st.node
@@ -136,9 +153,7 @@ func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 			continue
 		}
 		b := &Build{Node: n, Opset: opsetFor(c.model, n.Domain), c: c}
-		if b.Int("group", 1) != 1 {
-			continue
-		}
+		group := b.Int("group", 1)
 		// x: a DequantizeLinear step with scalar parameters.
 		di, ok := producer[st.in[0]]
 		if !ok || !isOp(p.steps[di].node, "DequantizeLinear") || p.steps[di].in[0] < 0 {
@@ -164,6 +179,10 @@ func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 			continue
 		}
 		m := wq.Shape[0]
+		depthwise := group == int64(m) && wq.Shape[1] == 1 && len(wq.Shape) == 4
+		if group != 1 && !depthwise {
+			continue
+		}
 		wb := &Build{Node: wn, Opset: opsetFor(c.model, wn.Domain), c: c}
 		if ws.Len() != 1 && (ws.Len() != m || wb.Int("axis", 1) != 0 || wb.Int("block_size", 0) != 0) {
 			continue
@@ -180,6 +199,11 @@ func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 			copy(bias, bt.Floats())
 		}
 		q := &qdqConv{wa: readWindowAttrs(b), zx: zx, wq: wq, wzp: wzp, bias: bias}
+		if depthwise {
+			if q.wdw = depthwiseWeights(wq, wzp); q.wdw == nil {
+				continue
+			}
+		}
 		q.mult = make([]float32, m)
 		for ch := range q.mult {
 			q.mult[ch] = sx * ws.Floats()[min(ch, ws.Len()-1)]
@@ -224,8 +248,229 @@ func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 			p.steps[di].kernel = skipped
 		}
 		st.kernel = q.kernel
+		if depthwise {
+			st.kernel = q.depthwise
+		}
 		for _, f := range fused {
 			p.steps[f].kernel = passQuantized(p.steps[f].kernel)
 		}
+	}
+}
+
+// depthwiseWeights returns the 2-D depthwise weights wq (C×1×KH×KW) minus
+// their zero point as floats, or nil when their sums might not be exact in
+// float32 (simd.DepthwiseQ8Exact).
+func depthwiseWeights(wq, wzp *Tensor) []float32 {
+	w := make([]float32, wq.Len())
+	taps := wq.Len() / wq.Shape[0]
+	var maxW float32
+	for i := range w {
+		var v, z float32
+		switch d := wq.Data.(type) {
+		case []int8:
+			v = float32(d[i])
+		case []uint8:
+			v = float32(d[i])
+		}
+		if wzp != nil {
+			switch d := wzp.Data.(type) {
+			case []int8:
+				z = float32(d[min(i/taps, len(d)-1)])
+			case []uint8:
+				z = float32(d[min(i/taps, len(d)-1)])
+			}
+		}
+		w[i] = v - z
+		maxW = max(maxW, w[i], -w[i])
+	}
+	if !simd.DepthwiseQ8Exact(taps, maxW) {
+		return nil
+	}
+	return w
+}
+
+// depthwise is the kernel of a fused 2-D depthwise convolution: exact sums
+// per channel, requantized while in cache as kernel requantizes a row.
+func (q *qdqConv) depthwise(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	x := in[0]
+	c := q.wq.Shape[0]
+	if x.Rank() != 4 || x.Shape[1] != c {
+		return nil, fmt.Errorf("depthwise convolution needs N×%d×H×W input, got %v", c, x.Shape)
+	}
+	g, err := q.wa.geometry(x.Shape[2:], q.wq.Shape[2:])
+	if err != nil {
+		return nil, err
+	}
+	p := simd.ConvParams{C: c, H: g.in[0], W: g.in[1], KH: g.kernel[0], KW: g.kernel[1],
+		StrideH: g.strides[0], StrideW: g.strides[1], PadT: g.padB[0], PadL: g.padB[1],
+		DilH: g.dilations[0], DilW: g.dilations[1], OutH: g.out[0], OutW: g.out[1]}
+	out := ctx.newRaw(q.yType, x.Shape[0], c, p.OutH, p.OutW)
+	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
+	if q.clip {
+		lo, hi = q.lo, q.hi
+	}
+	var zx float32
+	if q.zx != nil {
+		switch d := q.zx.Data.(type) {
+		case []uint8:
+			zx = float32(d[0])
+		case []int8:
+			zx = float32(d[0])
+		}
+	}
+	var xb []byte
+	signed := false
+	switch d := x.Data.(type) {
+	case []uint8:
+		xb = d
+	case []int8:
+		xb, signed = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d))), len(d)), true
+	default:
+		return nil, fmt.Errorf("depthwise convolution needs 8-bit input, got %v", x.DType)
+	}
+	isz, osz := p.H*p.W, p.OutH*p.OutW
+	for b := 0; b < x.Shape[0]; b++ {
+		xs := xb[b*c*isz : (b+1)*c*isz]
+		done := func(ch int, acc []float32) {
+			o := (b*c + ch) * osz
+			switch d := out.Data.(type) {
+			case []uint8:
+				simd.Requant8U8(d[o:o+osz], acc, q.mult[ch], q.bias[ch], lo, hi, q.sy, q.zy)
+			case []int8:
+				simd.Requant8I8(d[o:o+osz], acc, q.mult[ch], q.bias[ch], lo, hi, q.sy, q.zy)
+			}
+		}
+		simd.DepthwiseQ8(xs, signed, zx, q.wdw, p, ctx.Threads(), done)
+	}
+	return []*Tensor{out}, nil
+}
+
+// QDQ residual Adds (always, Options.FastQDQ or not):
+//
+//	DequantizeLinear(a_q), DequantizeLinear(b_q) → Add → QuantizeLinear
+//
+// with scalar parameters and a, b and the result all uint8 or all int8 run
+// as one pass over the 8-bit values (simd.AddQ8), each step rounded as the
+// float ops round it: the same bytes as the float path. Inputs of other
+// shapes or types (broadcasting) are dequantized and added by the Add's
+// own kernel, and QuantizeLinear quantizes the sum as before.
+
+// qdqAddInput is one dequantized input of a fused Add.
+type qdqAddInput struct {
+	scale, zp *Tensor
+	s, z      float32
+}
+
+// qdqAdd is what one fused Add needs at run time.
+type qdqAdd struct {
+	in     [2]qdqAddInput
+	sy, zy float32
+	yType  onnx.DataType
+	orig   Kernel // the Add's kernel, for inputs AddQ8 does not take
+}
+
+func (q *qdqAdd) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	a, b := in[0], in[1]
+	if a.DType == q.yType && b.DType == q.yType && slicesEqual(a.Shape, b.Shape) {
+		out := ctx.newRaw(q.yType, a.Shape...)
+		signed := q.yType == onnx.Int8
+		simd.AddQ8(bytesOf(out), bytesOf(a), bytesOf(b), signed, q.in[0].z, q.in[0].s, q.in[1].z, q.in[1].s, q.sy, q.zy)
+		return []*Tensor{out}, nil
+	}
+	var f [2]*Tensor
+	for k, x := range in[:2] {
+		t, ok, err := dequantizeFast(ctx, x, q.in[k].scale, q.in[k].zp, 1, 0, onnx.Undefined)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("cannot dequantize %v input %d of a fused QDQ Add", x.DType, k)
+		}
+		f[k] = t
+	}
+	return q.orig(ctx, f[:])
+}
+
+func slicesEqual(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// bytesOf is the data of a uint8 or int8 tensor as bytes.
+func bytesOf(t *Tensor) []byte {
+	switch d := t.Data.(type) {
+	case []uint8:
+		return d
+	case []int8:
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d))), len(d))
+	}
+	panic(fmt.Sprintf("interp: bytesOf %v", t.DType))
+}
+
+// fuseQDQAdds finds the Add pattern above among p's steps (after
+// fuseQDQConvs, whose fused convolutions no longer read the dequantized
+// values) and fuses it. lastUse is kept up to date.
+func (c *compiler) fuseQDQAdds(p *plan, g *onnx.Graph, constT map[int]*Tensor, lastUse map[int]int) {
+	sg := newStepGraph(p, g)
+	for i := range p.steps {
+		st := &p.steps[i]
+		if !isOp(st.node, "Add") || len(st.in) != 2 || st.in[0] < 0 || st.in[1] < 0 || !soleOutput(st) {
+			continue
+		}
+		q := &qdqAdd{orig: st.kernel}
+		var dq [2]int
+		ok := true
+		for k := range dq {
+			di, found := sg.producer[st.in[k]]
+			if !found || !isOp(p.steps[di].node, "DequantizeLinear") || p.steps[di].in[0] < 0 {
+				ok = false
+				break
+			}
+			s, zp, good := qdqScalarParams(&p.steps[di], constT)
+			if !good {
+				ok = false
+				break
+			}
+			dq[k] = di
+			q.in[k] = qdqAddInput{scale: constT[p.steps[di].in[1]], zp: zp, s: s, z: zeroValue(zp)}
+		}
+		if !ok {
+			continue
+		}
+		j, found := sg.next(i)
+		if !found || !isOp(p.steps[j].node, "QuantizeLinear") {
+			continue
+		}
+		sy, zy, good := qdqScalarParams(&p.steps[j], constT)
+		if !good {
+			continue
+		}
+		q.sy, q.zy, q.yType = sy, zeroValue(zy), onnx.Uint8
+		if zy != nil {
+			q.yType = zy.DType
+		}
+		if n := p.steps[j].node; n.Attr("output_dtype") != nil && onnx.DataType(n.AttrInt("output_dtype", 0)) != q.yType {
+			continue
+		}
+		// Rewire: the Add reads a_q and b_q; a DequantizeLinear only the
+		// Add read is skipped.
+		for k, di := range dq {
+			fx, qx := st.in[k], p.steps[di].in[0]
+			st.in[k] = qx
+			lastUse[qx] = max(lastUse[qx], i)
+			if sg.readers[fx] == 1 {
+				delete(lastUse, fx)
+				p.steps[di].kernel = skipped
+			}
+		}
+		st.kernel = q.kernel
+		p.steps[j].kernel = passQuantized(p.steps[j].kernel)
 	}
 }

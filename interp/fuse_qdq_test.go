@@ -11,10 +11,11 @@ import (
 
 // qdqConvModel builds Q(x) → DQ → Conv(DQ(int8 w, per-channel scale), bias)
 // → [Clip] → Q → DQ, the pattern quantize writes, with activations of type
-// act (uint8 or int8). It returns the model and the output's scale.
-func qdqConvModel(r *rand.Rand, act onnx.DataType, cin, cout, k, stride, pad int, clip bool) (*onnx.Model, float32) {
+// act (uint8 or int8) and batch images; depthwise (group = cin = cout) when dw, with
+// dilation dil. It returns the model and the output's scale.
+func qdqConvModel(r *rand.Rand, act onnx.DataType, batch, cin, cout, k, stride, pad, dil int, dw, clip bool) (*onnx.Model, float32) {
 	g := &onnx.Graph{Name: "qdq"}
-	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.Shape{onnx.D(1), onnx.D(int64(cin)), onnx.D(13), onnx.D(11)}))
+	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.Shape{onnx.D(int64(batch)), onnx.D(int64(cin)), onnx.D(13), onnx.D(11)}))
 	zpT := func(name string, v int) *onnx.Value {
 		t := &onnx.Tensor{DataType: act, Raw: []byte{byte(v)}}
 		return g.AddInitializer(name, t)
@@ -34,7 +35,11 @@ func qdqConvModel(r *rand.Rand, act onnx.DataType, cin, cout, k, stride, pad int
 	}
 	q := node("QuantizeLinear", []*onnx.Value{x, sc("xs", 0.02), zpT("xz", xz)}, "xq")
 	dx := node("DequantizeLinear", []*onnx.Value{q.Output(0), sc("xs2", 0.02), zpT("xz2", xz)}, "xd")
-	w := make([]byte, cout*cin*k*k)
+	wcin := cin
+	if dw {
+		wcin = 1
+	}
+	w := make([]byte, cout*wcin*k*k)
 	for i := range w {
 		w[i] = byte(r.IntN(256))
 		if r.IntN(10) == 0 {
@@ -47,13 +52,17 @@ func qdqConvModel(r *rand.Rand, act onnx.DataType, cin, cout, k, stride, pad int
 		ws[i] = 0.001 + 0.004*r.Float32()
 		bias[i] = float32(r.NormFloat64())
 	}
-	wq := g.AddInitializer("wq", &onnx.Tensor{DataType: onnx.Int8, Dims: []int64{int64(cout), int64(cin), int64(k), int64(k)}, Raw: w})
-	dw := node("DequantizeLinear", []*onnx.Value{wq, g.AddInitializer("ws", onnx.NewFloatTensor("", []int64{int64(cout)}, ws))}, "wd")
-	dw.SetAttr(onnx.IntAttr("axis", 0))
-	conv := node("Conv", []*onnx.Value{dx.Output(0), dw.Output(0), g.AddInitializer("b", onnx.NewFloatTensor("", []int64{int64(cout)}, bias))}, "y")
+	wq := g.AddInitializer("wq", &onnx.Tensor{DataType: onnx.Int8, Dims: []int64{int64(cout), int64(wcin), int64(k), int64(k)}, Raw: w})
+	dwq := node("DequantizeLinear", []*onnx.Value{wq, g.AddInitializer("ws", onnx.NewFloatTensor("", []int64{int64(cout)}, ws))}, "wd")
+	dwq.SetAttr(onnx.IntAttr("axis", 0))
+	conv := node("Conv", []*onnx.Value{dx.Output(0), dwq.Output(0), g.AddInitializer("b", onnx.NewFloatTensor("", []int64{int64(cout)}, bias))}, "y")
 	conv.SetAttr(onnx.IntsAttr("kernel_shape", []int64{int64(k), int64(k)}))
 	conv.SetAttr(onnx.IntsAttr("strides", []int64{int64(stride), int64(stride)}))
 	conv.SetAttr(onnx.IntsAttr("pads", []int64{int64(pad), int64(pad), int64(pad), int64(pad)}))
+	conv.SetAttr(onnx.IntsAttr("dilations", []int64{int64(dil), int64(dil)}))
+	if dw {
+		conv.SetAttr(onnx.IntAttr("group", int64(cin)))
+	}
 	cur := conv.Output(0)
 	if clip {
 		cur = node("Clip", []*onnx.Value{cur, sc("lo", 0), sc("hi", 6)}, "yc").Output(0)
@@ -71,25 +80,32 @@ func qdqConvModel(r *rand.Rand, act onnx.DataType, cin, cout, k, stride, pad int
 // and every output must be within one quantization step of the float path.
 func TestFastQDQWithinOneStep(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, tc := range []struct {
-		act                       onnx.DataType
-		cin, cout, k, stride, pad int
-		clip                      bool
+	for ci, tc := range []struct {
+		act                            onnx.DataType
+		cin, cout, k, stride, pad, dil int
+		dw, clip                       bool
 	}{
-		{onnx.Uint8, 3, 32, 3, 2, 1, true},
-		{onnx.Uint8, 24, 40, 1, 1, 0, false},
-		{onnx.Int8, 16, 9, 3, 1, 1, true},
-		{onnx.Int8, 70, 33, 1, 1, 0, false},
-		{onnx.Uint8, 8, 1100, 1, 1, 0, true}, // column chunks of 64
+		{onnx.Uint8, 3, 32, 3, 2, 1, 1, false, true},
+		{onnx.Uint8, 24, 40, 1, 1, 0, 1, false, false},
+		{onnx.Int8, 16, 9, 3, 1, 1, 1, false, true},
+		{onnx.Int8, 70, 33, 1, 1, 0, 1, false, false},
+		{onnx.Uint8, 8, 1100, 1, 1, 0, 1, false, true}, // column chunks of 64
+		// Depthwise: the direct 3×3 kernels (stride 1, 2) and the general one.
+		{onnx.Uint8, 12, 12, 3, 1, 1, 1, true, true},
+		{onnx.Int8, 7, 7, 3, 2, 1, 1, true, false},
+		{onnx.Uint8, 5, 5, 5, 2, 2, 1, true, false},
+		{onnx.Int8, 6, 6, 3, 1, 2, 2, true, true},
+		{onnx.Uint8, 4, 4, 2, 3, 0, 1, true, true},
 	} {
-		name := fmt.Sprintf("%v_c%d_m%d_k%d_s%d_clip%v", tc.act, tc.cin, tc.cout, tc.k, tc.stride, tc.clip)
+		batch := 1 + ci%2 // every other case two images
+		name := fmt.Sprintf("%v_n%d_c%d_m%d_k%d_s%d_d%d_dw%v_clip%v", tc.act, batch, tc.cin, tc.cout, tc.k, tc.stride, tc.dil, tc.dw, tc.clip)
 		t.Run(name, func(t *testing.T) {
-			m, ys := qdqConvModel(r, tc.act, tc.cin, tc.cout, tc.k, tc.stride, tc.pad, tc.clip)
-			x := make([]float32, tc.cin*13*11)
+			m, ys := qdqConvModel(r, tc.act, batch, tc.cin, tc.cout, tc.k, tc.stride, tc.pad, tc.dil, tc.dw, tc.clip)
+			x := make([]float32, batch*tc.cin*13*11)
 			for i := range x {
 				x[i] = float32(r.NormFloat64() * 1.5)
 			}
-			in := map[string]*Tensor{"x": FromSlice(onnx.Float, []int{1, tc.cin, 13, 11}, x)}
+			in := map[string]*Tensor{"x": FromSlice(onnx.Float, []int{batch, tc.cin, 13, 11}, x)}
 			var outs [2][]float32
 			for k, fast := range []bool{false, true} {
 				s, err := NewSession(m, Options{Threads: 1, FastQDQ: fast})
@@ -124,6 +140,120 @@ func TestFastQDQWithinOneStep(t *testing.T) {
 				}
 			}
 			t.Logf("%d of %d outputs one step apart", diffs, len(outs[0]))
+		})
+	}
+}
+
+// TestFastQDQAddExact runs made-up QDQ Adds, Q(a) → DQ, Q(b) → DQ → Add →
+// Q → DQ, with and without FastQDQ, against the same graph with the Add's
+// float sum also a graph output (so that nothing fuses): the fusion must
+// take place where the shapes match and types agree (the Add reads the
+// quantized inputs), and the outputs must be the float path's bit for bit,
+// fused or not (broadcast and mixed-type inputs go through the Add's own
+// kernel).
+func TestFastQDQAddExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct {
+		name       string
+		at, bt, yt onnx.DataType
+		ashp, bshp []int
+		fused      bool
+	}{
+		{"uint8", onnx.Uint8, onnx.Uint8, onnx.Uint8, []int{1, 5, 7, 9}, []int{1, 5, 7, 9}, true},
+		{"int8", onnx.Int8, onnx.Int8, onnx.Int8, []int{2, 3, 17}, []int{2, 3, 17}, true},
+		{"broadcast", onnx.Uint8, onnx.Uint8, onnx.Uint8, []int{1, 4, 5, 6}, []int{1, 4, 1, 1}, true},
+		{"mixed", onnx.Uint8, onnx.Int8, onnx.Uint8, []int{3, 11}, []int{3, 11}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &onnx.Graph{Name: "qdqadd"}
+			zp := func(name string, dt onnx.DataType, v int) *onnx.Value {
+				return g.AddInitializer(name, &onnx.Tensor{DataType: dt, Raw: []byte{byte(v)}})
+			}
+			sc := func(name string, v float32) *onnx.Value {
+				return g.AddInitializer(name, onnx.NewFloatTensor("", nil, []float32{v}))
+			}
+			node := func(op string, in []*onnx.Value, out string) *onnx.Node {
+				n := g.NewNode(op, "", op+"_"+out, in, out)
+				g.Append(n)
+				return n
+			}
+			dims := func(s []int) onnx.Shape {
+				var d onnx.Shape
+				for _, v := range s {
+					d = append(d, onnx.D(int64(v)))
+				}
+				return d
+			}
+			xa := g.AddInput("a", onnx.TensorType(onnx.Float, dims(tc.ashp)))
+			xb := g.AddInput("b", onnx.TensorType(onnx.Float, dims(tc.bshp)))
+			qa := node("QuantizeLinear", []*onnx.Value{xa, sc("as", 0.031), zp("az", tc.at, 0x83)}, "aq")
+			qb := node("QuantizeLinear", []*onnx.Value{xb, sc("bs", 0.017), zp("bz", tc.bt, 0x0d)}, "bq")
+			da := node("DequantizeLinear", []*onnx.Value{qa.Output(0), sc("as2", 0.031), zp("az2", tc.at, 0x83)}, "ad")
+			db := node("DequantizeLinear", []*onnx.Value{qb.Output(0), sc("bs2", 0.017), zp("bz2", tc.bt, 0x0d)}, "bd")
+			sum := node("Add", []*onnx.Value{da.Output(0), db.Output(0)}, "sum")
+			qy := node("QuantizeLinear", []*onnx.Value{sum.Output(0), sc("ys", 0.029), zp("yz", tc.yt, 0xf0)}, "yq")
+			dy := node("DequantizeLinear", []*onnx.Value{qy.Output(0), sc("ys2", 0.029), zp("yz2", tc.yt, 0xf0)}, "out")
+			g.Outputs = append(g.Outputs, dy.Output(0))
+			dy.Output(0).Type = onnx.TensorType(onnx.Float, nil)
+			m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 13}}, Graph: g}
+			var ins map[string]*Tensor
+			// The reference: the float sum read twice does not fuse.
+			refOut := func() []float32 {
+				g.Outputs = append(g.Outputs, sum.Output(0))
+				defer func() { g.Outputs = g.Outputs[:1] }()
+				s, err := NewSession(m, Options{Threads: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				o, err := s.Run(ins)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return o[0].Floats()
+			}
+			in := map[string]*Tensor{}
+			for name, shp := range map[string][]int{"a": tc.ashp, "b": tc.bshp} {
+				x := make([]float32, prod(shp))
+				for i := range x {
+					x[i] = float32(r.NormFloat64() * 3)
+				}
+				in[name] = FromSlice(onnx.Float, shp, x)
+			}
+			ins = in
+			ref := refOut()
+			var outs [2][]float32
+			for k, fast := range []bool{false, true} {
+				s, err := NewSession(m, Options{Threads: 1, FastQDQ: fast})
+				if err != nil {
+					t.Fatal(err)
+				}
+				{
+					add := -1
+					for i, st := range s.main.steps {
+						if st.node.OpType == "Add" {
+							add = i
+						}
+					}
+					if fused := add >= 0 && s.main.steps[add].in[0] == s.main.slots[m.Graph.ValueByName("aq")]; fused != tc.fused {
+						t.Fatalf("Add fused: %v, want %v", fused, tc.fused)
+					}
+				}
+				o, err := s.Run(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				outs[k] = o[0].Floats()
+			}
+			for k, out := range outs {
+				if len(out) != len(ref) || len(ref) == 0 {
+					t.Fatalf("%d and %d outputs", len(out), len(ref))
+				}
+				for i, v := range ref {
+					if math.Float32bits(v) != math.Float32bits(out[i]) {
+						t.Fatalf("FastQDQ %v: output %d: fused %v, float path %v", k == 1, i, out[i], v)
+					}
+				}
+			}
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ type Options struct {
 	// patterns with constant 8-bit weights as one integer convolution
 	// (fuse_qdq.go). Its exact integer sums can put an output one
 	// quantization step from the float path's, so it is off by default.
+	// (QDQ Adds are fused either way: they give the float path's bytes.)
 	FastQDQ bool
 }
 
@@ -114,27 +116,14 @@ func (s *Session) feeds(inputs map[string]*Tensor) ([]*Tensor, error) {
 		}
 		in[i] = t
 	}
-	// Every feed matched an input above unless there are more feeds than
-	// matches: only then look for the stray name (a graph walk per name
-	// was a noticeable share of a small model's run).
-	if matched := countNonNil(in); len(inputs) > matched {
-		for name := range inputs {
-			if s.model.Graph.ValueByName(name) == nil || !s.model.Graph.ValueByName(name).IsGraphInput() {
-				return nil, fmt.Errorf("input %q is not an input of the model (it takes %s)", name, describeInputs(s.Inputs()))
-			}
+	// Every name must be a graph input: a scan of the inputs, not
+	// Graph.ValueByName, which lists all of the graph's values each run.
+	for name := range inputs {
+		if !slices.ContainsFunc(s.main.inputValues, func(v *onnx.Value) bool { return v.Name == name }) {
+			return nil, fmt.Errorf("input %q is not an input of the model (it takes %s)", name, describeInputs(s.Inputs()))
 		}
 	}
 	return in, nil
-}
-
-func countNonNil(ts []*Tensor) int {
-	n := 0
-	for _, t := range ts {
-		if t != nil {
-			n++
-		}
-	}
-	return n
 }
 
 // Stats describes the memory of one run.
@@ -402,6 +391,8 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 	if c.opts != nil && c.opts.FastQDQ {
 		c.fuseQDQConvs(p, g, constT, lastUse)
 	}
+	// QDQ Adds give the float path's bytes: fused whatever the options.
+	c.fuseQDQAdds(p, g, constT, lastUse)
 	// Constants only folded nodes read are not needed in runs.
 	if len(c.konst) > 0 {
 		out := map[int]bool{}

@@ -14,12 +14,14 @@ import (
 
 // TestFastQDQMobilenet quantizes mobilenet_v2 to int8 QDQ as `make
 // bench-quant` does and runs it on its test input with and without
-// interp.Options.FastQDQ: the logits must agree at cosine ≥ 0.998. The
-// fused convolutions sum exactly where the float path rounds, so a few
-// activations move by one quantization step and the moves compound over 50
-// layers: measured 0.99873, while ONNX Runtime's own QDQ fusion agrees with
-// the default path at 0.99749 and with FastQDQ at 0.99767 (printed with -v,
-// which also runs ONNX Runtime).
+// interp.Options.FastQDQ, and in ONNX Runtime (all optimizations: its QDQ
+// fusion runs integer kernels too). The fused convolutions (depthwise ones
+// included) sum exactly where the float path rounds, so a few activations
+// move by one quantization step and the moves compound over 50 layers:
+// measured cosine(default, FastQDQ) 0.99784, while ONNX Runtime agrees with
+// the default path at 0.99749 and with FastQDQ at 0.99844. So FastQDQ must
+// agree with the default path at least as well as ONNX Runtime does
+// (≥ 0.997) and with ONNX Runtime at ≥ 0.998.
 func TestFastQDQMobilenet(t *testing.T) {
 	dir := filepath.Join(testdata.Models(t), "mobilenet_v2_op13")
 	out := filepath.Join(t.TempDir(), "q.onnx")
@@ -56,16 +58,21 @@ func TestFastQDQMobilenet(t *testing.T) {
 	}
 	cos := cosine(logits[0], logits[1])
 	t.Logf("cosine(default, FastQDQ) = %.6f over %d logits", cos, len(logits[0]))
-	if testing.Verbose() && ort.Available() {
-		// ONNX Runtime (all optimizations: its QDQ fusion runs integer
-		// kernels too) for scale.
-		o := ort.Run(t, out, filepath.Join(dir, "test_data_set_0"))
-		if f, err := interp.FromONNX(o[0]); err == nil {
-			t.Logf("cosine(default, ORT) = %.6f, cosine(FastQDQ, ORT) = %.6f", cosine(logits[0], f.Floats()), cosine(logits[1], f.Floats()))
-		}
+	if !(cos >= 0.997) {
+		t.Errorf("cosine(default, FastQDQ) %.6f < 0.997", cos)
 	}
-	if !(cos >= 0.998) {
-		t.Fatalf("cosine %.6f < 0.998", cos)
+	if !ort.Available() {
+		testdata.Missing(t, "ONNX Runtime (make ort) for the FastQDQ against ONNX Runtime check")
+	}
+	o := ort.Run(t, out, filepath.Join(dir, "test_data_set_0"))
+	f, err := interp.FromONNX(o[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosORT := cosine(logits[1], f.Floats())
+	t.Logf("cosine(default, ORT) = %.6f, cosine(FastQDQ, ORT) = %.6f", cosine(logits[0], f.Floats()), cosORT)
+	if !(cosORT >= 0.998) {
+		t.Errorf("cosine(FastQDQ, ORT) %.6f < 0.998", cosORT)
 	}
 }
 

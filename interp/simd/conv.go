@@ -269,8 +269,7 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 	if bias != nil {
 		need("DepthwiseConv2D", p.C, bias)
 	}
-	s := p.StrideW
-	padded := p.KH == 3 && p.KW == 3 && p.DilH == 1 && p.DilW == 1 && p.StrideH == s && (s == 1 || s == 2)
+	padded := dwDirect3x3(&p)
 	run := func(c0, c1 int) {
 		ws := wsPool.Get().(*workspace)
 		defer wsPool.Put(ws)
@@ -311,23 +310,39 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 // 8-column blocks (no scalar edge columns), and output rows whose width is
 // not a multiple of 8 go through a temporary row.
 func dwPadded(y, x, w []float32, bias float32, p *ConvParams, ws *workspace, fresh bool) {
-	s := p.StrideW
-	ow8 := (p.OutW + 7) &^ 7
-	pw := s*ow8 + 2        // plane width: what the kernels read for ow8 outputs
-	ph := (p.OutH-1)*s + 3 // plane rows: those the outputs read
-	buf := aligned(&ws.a, ph*pw+ow8)
-	plane, tmp := buf[:ph*pw], buf[ph*pw:]
-	if fresh {
-		// Only the input's rectangle is written below: the border stays
-		// zero for every channel.
-		clear(plane)
-	}
+	plane, tmp, pw := dwPaddedPlane(p, ws, fresh)
 	if n := min(p.W, pw-p.PadL); n > 0 {
-		for r := max(0, p.PadT); r < min(ph, p.PadT+p.H); r++ {
+		for r := max(0, p.PadT); r < min(len(plane)/pw, p.PadT+p.H); r++ {
 			ih := r - p.PadT
 			copy(plane[r*pw+p.PadL:r*pw+p.PadL+n], x[ih*p.W:ih*p.W+n])
 		}
 	}
+	dwPaddedRows(y, plane, tmp, w, bias, p, pw)
+}
+
+// dwPaddedPlane returns dwPadded's zero-bordered plane (whose input
+// rectangle the caller fills: rows PadT.., columns PadL.. up to pw), a
+// temporary row, and the plane's width. fresh clears the plane; otherwise
+// its border is still zero from the previous channel.
+func dwPaddedPlane(p *ConvParams, ws *workspace, fresh bool) (plane, tmp []float32, pw int) {
+	s := p.StrideW
+	ow8 := (p.OutW + 7) &^ 7
+	pw = s*ow8 + 2         // plane width: what the kernels read for ow8 outputs
+	ph := (p.OutH-1)*s + 3 // plane rows: those the outputs read
+	buf := aligned(&ws.a, ph*pw+ow8)
+	plane, tmp = buf[:ph*pw], buf[ph*pw:]
+	if fresh {
+		// Only the input's rectangle is written: the border stays zero
+		// for every channel.
+		clear(plane)
+	}
+	return plane, tmp, pw
+}
+
+// dwPaddedRows runs the 3×3 row kernels over a filled dwPaddedPlane.
+func dwPaddedRows(y, plane, tmp, w []float32, bias float32, p *ConvParams, pw int) {
+	s := p.StrideW
+	ow8 := (p.OutW + 7) &^ 7
 	f, whole := ks.dw3s1, ks.dwPlane3s1
 	if s == 2 {
 		f, whole = ks.dw3s2, ks.dwPlane3s2

@@ -5149,6 +5149,296 @@ rq_done:
 	VZEROUPPER
 	RET
 
+// func requant8U8AVX(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·requant8U8AVX(SB), NOSPLIT, $0-80
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         acc_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS m+48(FP), Y0
+	VBROADCASTSS b+52(FP), Y1
+	VBROADCASTSS lo+56(FP), Y2
+	VBROADCASTSS hi+60(FP), Y3
+	VBROADCASTSS s+64(FP), Y4
+	VBROADCASTSS z+68(FP), Y5
+	VBROADCASTSS qlo+72(FP), Y6
+	VBROADCASTSS qhi+76(FP), Y7
+
+requant8U8AVX_loop:
+	TESTQ        DX, DX
+	JZ           requant8U8AVX_done
+	VMOVUPS      (CX), Y8
+	VMULPS       Y0, Y8, Y8
+	VADDPS       Y1, Y8, Y8
+	VMAXPS       Y2, Y8, Y8
+	VMINPS       Y3, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKUSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          requant8U8AVX_loop
+
+requant8U8AVX_done:
+	VZEROUPPER
+	RET
+
+// func requant8I8AVX(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·requant8I8AVX(SB), NOSPLIT, $0-80
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         acc_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS m+48(FP), Y0
+	VBROADCASTSS b+52(FP), Y1
+	VBROADCASTSS lo+56(FP), Y2
+	VBROADCASTSS hi+60(FP), Y3
+	VBROADCASTSS s+64(FP), Y4
+	VBROADCASTSS z+68(FP), Y5
+	VBROADCASTSS qlo+72(FP), Y6
+	VBROADCASTSS qhi+76(FP), Y7
+
+requant8I8AVX_loop:
+	TESTQ        DX, DX
+	JZ           requant8I8AVX_done
+	VMOVUPS      (CX), Y8
+	VMULPS       Y0, Y8, Y8
+	VADDPS       Y1, Y8, Y8
+	VMAXPS       Y2, Y8, Y8
+	VMINPS       Y3, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKSSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          requant8I8AVX_loop
+
+requant8I8AVX_done:
+	VZEROUPPER
+	RET
+
+// func i32Requant8U8AVX(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·i32Requant8U8AVX(SB), NOSPLIT, $0-84
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         acc_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS m+52(FP), Y0
+	VBROADCASTSS b+56(FP), Y1
+	VBROADCASTSS lo+60(FP), Y2
+	VBROADCASTSS hi+64(FP), Y3
+	VBROADCASTSS s+68(FP), Y4
+	VBROADCASTSS z+72(FP), Y5
+	VBROADCASTSS qlo+76(FP), Y6
+	VBROADCASTSS qhi+80(FP), Y7
+	MOVL         t+48(FP), BX
+	VMOVD        BX, X8
+	VPBROADCASTD X8, Y10
+
+i32Requant8U8AVX_loop:
+	TESTQ        DX, DX
+	JZ           i32Requant8U8AVX_done
+	VPADDD       (CX), Y10, Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y0, Y8, Y8
+	VADDPS       Y1, Y8, Y8
+	VMAXPS       Y2, Y8, Y8
+	VMINPS       Y3, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKUSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          i32Requant8U8AVX_loop
+
+i32Requant8U8AVX_done:
+	VZEROUPPER
+	RET
+
+// func i32Requant8I8AVX(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·i32Requant8I8AVX(SB), NOSPLIT, $0-84
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         acc_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS m+52(FP), Y0
+	VBROADCASTSS b+56(FP), Y1
+	VBROADCASTSS lo+60(FP), Y2
+	VBROADCASTSS hi+64(FP), Y3
+	VBROADCASTSS s+68(FP), Y4
+	VBROADCASTSS z+72(FP), Y5
+	VBROADCASTSS qlo+76(FP), Y6
+	VBROADCASTSS qhi+80(FP), Y7
+	MOVL         t+48(FP), BX
+	VMOVD        BX, X8
+	VPBROADCASTD X8, Y10
+
+i32Requant8I8AVX_loop:
+	TESTQ        DX, DX
+	JZ           i32Requant8I8AVX_done
+	VPADDD       (CX), Y10, Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y0, Y8, Y8
+	VADDPS       Y1, Y8, Y8
+	VMAXPS       Y2, Y8, Y8
+	VMINPS       Y3, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKSSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          i32Requant8I8AVX_loop
+
+i32Requant8I8AVX_done:
+	VZEROUPPER
+	RET
+
+// func addQ8U8AVX(dst []byte, a []byte, b []byte, za float32, sa float32, zb float32, sb float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·addQ8U8AVX(SB), NOSPLIT, $0-104
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         a_base+24(FP), CX
+	MOVQ         b_base+48(FP), DX
+	MOVQ         dst_len+8(FP), BX
+	SHRQ         $0x03, BX
+	VBROADCASTSS za+72(FP), Y0
+	VBROADCASTSS sa+76(FP), Y1
+	VBROADCASTSS zb+80(FP), Y2
+	VBROADCASTSS sb+84(FP), Y3
+	VBROADCASTSS s+88(FP), Y4
+	VBROADCASTSS z+92(FP), Y5
+	VBROADCASTSS qlo+96(FP), Y6
+	VBROADCASTSS qhi+100(FP), Y7
+
+addQ8U8AVX_loop:
+	TESTQ        BX, BX
+	JZ           addQ8U8AVX_done
+	VPMOVZXBD    (CX), Y8
+	VCVTDQ2PS    Y8, Y8
+	VSUBPS       Y0, Y8, Y8
+	VMULPS       Y1, Y8, Y8
+	VPMOVZXBD    (DX), Y9
+	VCVTDQ2PS    Y9, Y9
+	VSUBPS       Y2, Y9, Y9
+	VMULPS       Y3, Y9, Y9
+	VADDPS       Y9, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKUSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000008, CX
+	ADDQ         $0x00000008, DX
+	DECQ         BX
+	JMP          addQ8U8AVX_loop
+
+addQ8U8AVX_done:
+	VZEROUPPER
+	RET
+
+// func addQ8I8AVX(dst []byte, a []byte, b []byte, za float32, sa float32, zb float32, sb float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·addQ8I8AVX(SB), NOSPLIT, $0-104
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         a_base+24(FP), CX
+	MOVQ         b_base+48(FP), DX
+	MOVQ         dst_len+8(FP), BX
+	SHRQ         $0x03, BX
+	VBROADCASTSS za+72(FP), Y0
+	VBROADCASTSS sa+76(FP), Y1
+	VBROADCASTSS zb+80(FP), Y2
+	VBROADCASTSS sb+84(FP), Y3
+	VBROADCASTSS s+88(FP), Y4
+	VBROADCASTSS z+92(FP), Y5
+	VBROADCASTSS qlo+96(FP), Y6
+	VBROADCASTSS qhi+100(FP), Y7
+
+addQ8I8AVX_loop:
+	TESTQ        BX, BX
+	JZ           addQ8I8AVX_done
+	VPMOVSXBD    (CX), Y8
+	VCVTDQ2PS    Y8, Y8
+	VSUBPS       Y0, Y8, Y8
+	VMULPS       Y1, Y8, Y8
+	VPMOVSXBD    (DX), Y9
+	VCVTDQ2PS    Y9, Y9
+	VSUBPS       Y2, Y9, Y9
+	VMULPS       Y3, Y9, Y9
+	VADDPS       Y9, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKSSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000008, CX
+	ADDQ         $0x00000008, DX
+	DECQ         BX
+	JMP          addQ8I8AVX_loop
+
+addQ8I8AVX_done:
+	VZEROUPPER
+	RET
+
 // func fmaPeakAVX512(n int)
 // Requires: AVX, AVX512F
 TEXT ·fmaPeakAVX512(SB), NOSPLIT, $0-8
@@ -7062,5 +7352,321 @@ i8v_store:
 	ADDQ      SI, BX
 	VMOVDQU32 Z14, (BX)
 	VMOVDQU32 Z15, 64(BX)
+	VZEROUPPER
+	RET
+
+// func requant8U8AVX512(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, AVX512F, SSE2
+TEXT ·requant8U8AVX512(SB), NOSPLIT, $0-80
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         acc_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS m+48(FP), Y0
+	VBROADCASTSS b+52(FP), Y1
+	VBROADCASTSS lo+56(FP), Y2
+	VBROADCASTSS hi+60(FP), Y3
+	VBROADCASTSS s+64(FP), Y4
+	VBROADCASTSS z+68(FP), Y5
+	VBROADCASTSS qlo+72(FP), Y6
+	VBROADCASTSS qhi+76(FP), Y7
+	VBROADCASTSS m+48(FP), Z8
+	VBROADCASTSS b+52(FP), Z9
+	VBROADCASTSS lo+56(FP), Z10
+	VBROADCASTSS hi+60(FP), Z11
+	VBROADCASTSS s+64(FP), Z12
+	VBROADCASTSS z+68(FP), Z13
+	VBROADCASTSS qlo+72(FP), Z14
+	VBROADCASTSS qhi+76(FP), Z15
+
+requant8U8AVX512_z:
+	CMPQ        DX, $0x02
+	JL          requant8U8AVX512_zdone
+	VMOVUPS     (CX), Z16
+	VMULPS      Z8, Z16, Z16
+	VADDPS      Z9, Z16, Z16
+	VMAXPS      Z10, Z16, Z16
+	VMINPS      Z11, Z16, Z16
+	VDIVPS      Z12, Z16, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VADDPS      Z13, Z16, Z16
+	VMAXPS      Z16, Z14, Z16
+	VMINPS      Z16, Z15, Z16
+	VCMPPS      $0x07, Z16, Z16, K1
+	VMOVAPS.Z   Z16, K1, Z16
+	VCVTPS2DQ   Z16, Z16
+	VPMOVDB     Z16, (AX)
+	ADDQ        $0x00000010, AX
+	ADDQ        $0x00000040, CX
+	SUBQ        $0x02, DX
+	JMP         requant8U8AVX512_z
+
+requant8U8AVX512_zdone:
+requant8U8AVX512_loop:
+	TESTQ        DX, DX
+	JZ           requant8U8AVX512_done
+	VMOVUPS      (CX), Y8
+	VMULPS       Y0, Y8, Y8
+	VADDPS       Y1, Y8, Y8
+	VMAXPS       Y2, Y8, Y8
+	VMINPS       Y3, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKUSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          requant8U8AVX512_loop
+
+requant8U8AVX512_done:
+	VZEROUPPER
+	RET
+
+// func requant8I8AVX512(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, AVX512F, SSE2
+TEXT ·requant8I8AVX512(SB), NOSPLIT, $0-80
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         acc_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS m+48(FP), Y0
+	VBROADCASTSS b+52(FP), Y1
+	VBROADCASTSS lo+56(FP), Y2
+	VBROADCASTSS hi+60(FP), Y3
+	VBROADCASTSS s+64(FP), Y4
+	VBROADCASTSS z+68(FP), Y5
+	VBROADCASTSS qlo+72(FP), Y6
+	VBROADCASTSS qhi+76(FP), Y7
+	VBROADCASTSS m+48(FP), Z8
+	VBROADCASTSS b+52(FP), Z9
+	VBROADCASTSS lo+56(FP), Z10
+	VBROADCASTSS hi+60(FP), Z11
+	VBROADCASTSS s+64(FP), Z12
+	VBROADCASTSS z+68(FP), Z13
+	VBROADCASTSS qlo+72(FP), Z14
+	VBROADCASTSS qhi+76(FP), Z15
+
+requant8I8AVX512_z:
+	CMPQ        DX, $0x02
+	JL          requant8I8AVX512_zdone
+	VMOVUPS     (CX), Z16
+	VMULPS      Z8, Z16, Z16
+	VADDPS      Z9, Z16, Z16
+	VMAXPS      Z10, Z16, Z16
+	VMINPS      Z11, Z16, Z16
+	VDIVPS      Z12, Z16, Z16
+	VRNDSCALEPS $0x00, Z16, Z16
+	VADDPS      Z13, Z16, Z16
+	VMAXPS      Z16, Z14, Z16
+	VMINPS      Z16, Z15, Z16
+	VCMPPS      $0x07, Z16, Z16, K1
+	VMOVAPS.Z   Z16, K1, Z16
+	VCVTPS2DQ   Z16, Z16
+	VPMOVDB     Z16, (AX)
+	ADDQ        $0x00000010, AX
+	ADDQ        $0x00000040, CX
+	SUBQ        $0x02, DX
+	JMP         requant8I8AVX512_z
+
+requant8I8AVX512_zdone:
+requant8I8AVX512_loop:
+	TESTQ        DX, DX
+	JZ           requant8I8AVX512_done
+	VMOVUPS      (CX), Y8
+	VMULPS       Y0, Y8, Y8
+	VADDPS       Y1, Y8, Y8
+	VMAXPS       Y2, Y8, Y8
+	VMINPS       Y3, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKSSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          requant8I8AVX512_loop
+
+requant8I8AVX512_done:
+	VZEROUPPER
+	RET
+
+// func i32Requant8U8AVX512(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, AVX512F, SSE2
+TEXT ·i32Requant8U8AVX512(SB), NOSPLIT, $0-84
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         acc_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS m+52(FP), Y0
+	VBROADCASTSS b+56(FP), Y1
+	VBROADCASTSS lo+60(FP), Y2
+	VBROADCASTSS hi+64(FP), Y3
+	VBROADCASTSS s+68(FP), Y4
+	VBROADCASTSS z+72(FP), Y5
+	VBROADCASTSS qlo+76(FP), Y6
+	VBROADCASTSS qhi+80(FP), Y7
+	MOVL         t+48(FP), BX
+	VMOVD        BX, X8
+	VPBROADCASTD X8, Y10
+	VBROADCASTSS m+52(FP), Z8
+	VBROADCASTSS b+56(FP), Z9
+	VBROADCASTSS lo+60(FP), Z11
+	VBROADCASTSS hi+64(FP), Z12
+	VBROADCASTSS s+68(FP), Z13
+	VBROADCASTSS z+72(FP), Z14
+	VBROADCASTSS qlo+76(FP), Z15
+	VBROADCASTSS qhi+80(FP), Z16
+	VPBROADCASTD X10, Z17
+
+i32Requant8U8AVX512_z:
+	CMPQ        DX, $0x02
+	JL          i32Requant8U8AVX512_zdone
+	VPADDD      (CX), Z17, Z18
+	VCVTDQ2PS   Z18, Z18
+	VMULPS      Z8, Z18, Z18
+	VADDPS      Z9, Z18, Z18
+	VMAXPS      Z11, Z18, Z18
+	VMINPS      Z12, Z18, Z18
+	VDIVPS      Z13, Z18, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VADDPS      Z14, Z18, Z18
+	VMAXPS      Z18, Z15, Z18
+	VMINPS      Z18, Z16, Z18
+	VCMPPS      $0x07, Z18, Z18, K1
+	VMOVAPS.Z   Z18, K1, Z18
+	VCVTPS2DQ   Z18, Z18
+	VPMOVDB     Z18, (AX)
+	ADDQ        $0x00000010, AX
+	ADDQ        $0x00000040, CX
+	SUBQ        $0x02, DX
+	JMP         i32Requant8U8AVX512_z
+
+i32Requant8U8AVX512_zdone:
+i32Requant8U8AVX512_loop:
+	TESTQ        DX, DX
+	JZ           i32Requant8U8AVX512_done
+	VPADDD       (CX), Y10, Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y0, Y8, Y8
+	VADDPS       Y1, Y8, Y8
+	VMAXPS       Y2, Y8, Y8
+	VMINPS       Y3, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKUSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          i32Requant8U8AVX512_loop
+
+i32Requant8U8AVX512_done:
+	VZEROUPPER
+	RET
+
+// func i32Requant8I8AVX512(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, AVX512F, SSE2
+TEXT ·i32Requant8I8AVX512(SB), NOSPLIT, $0-84
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         acc_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS m+52(FP), Y0
+	VBROADCASTSS b+56(FP), Y1
+	VBROADCASTSS lo+60(FP), Y2
+	VBROADCASTSS hi+64(FP), Y3
+	VBROADCASTSS s+68(FP), Y4
+	VBROADCASTSS z+72(FP), Y5
+	VBROADCASTSS qlo+76(FP), Y6
+	VBROADCASTSS qhi+80(FP), Y7
+	MOVL         t+48(FP), BX
+	VMOVD        BX, X8
+	VPBROADCASTD X8, Y10
+	VBROADCASTSS m+52(FP), Z8
+	VBROADCASTSS b+56(FP), Z9
+	VBROADCASTSS lo+60(FP), Z11
+	VBROADCASTSS hi+64(FP), Z12
+	VBROADCASTSS s+68(FP), Z13
+	VBROADCASTSS z+72(FP), Z14
+	VBROADCASTSS qlo+76(FP), Z15
+	VBROADCASTSS qhi+80(FP), Z16
+	VPBROADCASTD X10, Z17
+
+i32Requant8I8AVX512_z:
+	CMPQ        DX, $0x02
+	JL          i32Requant8I8AVX512_zdone
+	VPADDD      (CX), Z17, Z18
+	VCVTDQ2PS   Z18, Z18
+	VMULPS      Z8, Z18, Z18
+	VADDPS      Z9, Z18, Z18
+	VMAXPS      Z11, Z18, Z18
+	VMINPS      Z12, Z18, Z18
+	VDIVPS      Z13, Z18, Z18
+	VRNDSCALEPS $0x00, Z18, Z18
+	VADDPS      Z14, Z18, Z18
+	VMAXPS      Z18, Z15, Z18
+	VMINPS      Z18, Z16, Z18
+	VCMPPS      $0x07, Z18, Z18, K1
+	VMOVAPS.Z   Z18, K1, Z18
+	VCVTPS2DQ   Z18, Z18
+	VPMOVDB     Z18, (AX)
+	ADDQ        $0x00000010, AX
+	ADDQ        $0x00000040, CX
+	SUBQ        $0x02, DX
+	JMP         i32Requant8I8AVX512_z
+
+i32Requant8I8AVX512_zdone:
+i32Requant8I8AVX512_loop:
+	TESTQ        DX, DX
+	JZ           i32Requant8I8AVX512_done
+	VPADDD       (CX), Y10, Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y0, Y8, Y8
+	VADDPS       Y1, Y8, Y8
+	VMAXPS       Y2, Y8, Y8
+	VMINPS       Y3, Y8, Y8
+	VDIVPS       Y4, Y8, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VADDPS       Y5, Y8, Y8
+	VMAXPS       Y8, Y6, Y8
+	VMINPS       Y8, Y7, Y8
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VANDPS       Y9, Y8, Y8
+	VCVTPS2DQ    Y8, Y8
+	VEXTRACTI128 $0x01, Y8, X9
+	VPACKSSDW    X9, X8, X9
+	VPACKSSWB    X9, X9, X9
+	MOVQ         X9, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          i32Requant8I8AVX512_loop
+
+i32Requant8I8AVX512_done:
 	VZEROUPPER
 	RET

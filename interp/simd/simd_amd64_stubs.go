@@ -270,6 +270,42 @@ func packU8x4AVX(dst *uint8, src *uint8, ldb int, k4 int)
 //go:noescape
 func i32ScaleShiftClipAVX(dst *float32, src *int32, n int, t int32, s float32, b float32, lo float32, hi float32)
 
+// requant8U8AVX: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
+// separately, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func requant8U8AVX(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// requant8I8AVX: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
+// separately, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func requant8I8AVX(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// i32Requant8U8AVX: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
+// separately, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func i32Requant8U8AVX(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// i32Requant8I8AVX: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
+// separately, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func i32Requant8I8AVX(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// addQ8U8AVX: dst[i] = quantize((a[i]−za)·sa + (b[i]−zb)·sb, s, z, qlo, qhi), each step rounded
+// as DequantizeLinear, Add and QuantizeLinear round it, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func addQ8U8AVX(dst []byte, a []byte, b []byte, za float32, sa float32, zb float32, sb float32, s float32, z float32, qlo float32, qhi float32)
+
+// addQ8I8AVX: dst[i] = quantize((a[i]−za)·sa + (b[i]−zb)·sb, s, z, qlo, qhi), each step rounded
+// as DequantizeLinear, Add and QuantizeLinear round it, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func addQ8I8AVX(dst []byte, a []byte, b []byte, za float32, sa float32, zb float32, sb float32, s float32, z float32, qlo float32, qhi float32)
+
 // fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
 //
 //go:noescape
@@ -330,3 +366,27 @@ func sumTapsAVX512(dst []float32, base *float32, offs []int32)
 //
 //go:noescape
 func gemmU8I8VNNI(k4 int, a *int8, b *uint8, c *int32, ldc int)
+
+// requant8U8AVX512: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
+// separately, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func requant8U8AVX512(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// requant8I8AVX512: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
+// separately, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func requant8I8AVX512(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// i32Requant8U8AVX512: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
+// separately, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func i32Requant8U8AVX512(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// i32Requant8I8AVX512: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
+// separately, for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func i32Requant8I8AVX512(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)

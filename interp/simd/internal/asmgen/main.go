@@ -67,6 +67,12 @@ func main() {
 	gemmU8I8AVX2()
 	packU8x4()
 	i32ScaleShiftClip()
+	requant8("requant8U8AVX", false, false, false)
+	requant8("requant8I8AVX", true, false, false)
+	requant8("i32Requant8U8AVX", false, true, false)
+	requant8("i32Requant8I8AVX", true, true, false)
+	addQ8("addQ8U8AVX", false)
+	addQ8("addQ8I8AVX", true)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
 	for m := 1; m <= 6; m++ {
@@ -77,6 +83,10 @@ func main() {
 	dwTaps("dwTapsAVX512", true)
 	sumTaps("sumTapsAVX512", true)
 	gemmU8I8VNNI()
+	requant8("requant8U8AVX512", false, false, true)
+	requant8("requant8I8AVX512", true, false, true)
+	requant8("i32Requant8U8AVX512", false, true, true)
+	requant8("i32Requant8I8AVX512", true, true, true)
 	Generate()
 }
 

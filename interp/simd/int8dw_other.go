@@ -1,0 +1,15 @@
+//go:build !amd64 || purego
+
+package simd
+
+func requant8Kernel(bool) func(dst []byte, acc []float32, m, b, lo, hi, s, z, qlo, qhi float32) {
+	return requant8Go
+}
+
+func addQ8Kernel(signed bool) func(dst, a, b []byte, za, sa, zb, sb, s, z, qlo, qhi float32) {
+	return addQ8Go(signed)
+}
+
+func i32Requant8Kernel(bool) func(dst []byte, src []int32, t int32, m, b, lo, hi, s, z, qlo, qhi float32) {
+	return i32Requant8Go
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// requant8 emits the epilogue of an integer convolution: per element
+//
+//	y = min(max(float32(acc·m) + b, lo), hi)            (as i32ScaleShiftClip)
+//	dst = clamp(roundeven(y/s) + z, qlo, qhi), NaN → 0  (as quantize8)
+//
+// in one pass, for len(dst) rounded down to 8; the caller does the tail.
+// The sums acc are exact floats (the int8 depthwise path) or, with ints,
+// int32s plus t (the int8 GEMM path), converted as i32ScaleShiftClip does.
+//
+// With zmm (AVX-512 F), blocks of 16 run first (VRNDSCALEPS for
+// VROUNDPS, a zeroing-masked move for the NaN mask, VPMOVDB for the packs:
+// the values are in range by then), then one block of 8 with ymm.
+func requant8(name string, signed, ints, zmm bool) {
+	if ints {
+		TEXT(name, NOSPLIT, "func(dst []byte, acc []int32, t int32, m, b, lo, hi, s, z, qlo, qhi float32)")
+	} else {
+		TEXT(name, NOSPLIT, "func(dst []byte, acc []float32, m, b, lo, hi, s, z, qlo, qhi float32)")
+	}
+	Pragma("noescape")
+	Doc(name+": dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded",
+		"separately, for i < len(dst) rounded down to 8.")
+	d := Load(Param("dst").Base(), GP64())
+	pa := Load(Param("acc").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(3), n)
+	mv, bv, lov, hiv, sc, z, qlo, qhi := YMM(), YMM(), YMM(), YMM(), YMM(), YMM(), YMM(), YMM()
+	for _, p := range []struct {
+		name string
+		v    VecVirtual
+	}{{"m", mv}, {"b", bv}, {"lo", lov}, {"hi", hiv}, {"s", sc}, {"z", z}, {"qlo", qlo}, {"qhi", qhi}} {
+		bcastParam(p.name, p.v)
+	}
+	x, msk := YMM(), YMM()
+	h := XMM()
+	var tv VecVirtual
+	if ints {
+		tv = YMM()
+		tx := XMM()
+		VMOVD(Load(Param("t"), GP32()), tx)
+		VPBROADCASTD(tx, tv)
+	}
+	if zmm {
+		requant16(name, signed, ints, d, pa, n, tv)
+	}
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	if ints {
+		VPADDD(Mem{Base: pa}, tv, x)
+		VCVTDQ2PS(x, x)
+	} else {
+		VMOVUPS(Mem{Base: pa}, x)
+	}
+	VMULPS(mv, x, x)
+	VADDPS(bv, x, x)
+	VMAXPS(lov, x, x)
+	VMINPS(hiv, x, x)
+	VDIVPS(sc, x, x)
+	VROUNDPS(Imm(0), x, x) // to nearest, ties to even
+	VADDPS(z, x, x)
+	// NaN as the second source of max and min passes through both.
+	VMAXPS(x, qlo, x)
+	VMINPS(x, qhi, x)
+	VCMPPS(Imm(7), x, x, msk) // ordered: all ones unless NaN
+	VANDPS(msk, x, x)
+	VCVTPS2DQ(x, x) // exact: x is integral and in range
+	VEXTRACTI128(Imm(1), x, h)
+	VPACKSSDW(h, x.AsX(), h)
+	if signed {
+		VPACKSSWB(h, h, h)
+	} else {
+		VPACKUSWB(h, h, h)
+	}
+	MOVQ(h, Mem{Base: d})
+	ADDQ(U32(8), d)
+	ADDQ(U32(32), pa)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// addQ8 emits the fused QDQ residual Add: per element
+//
+//	y = (float32(a) − za)·sa + (float32(b) − zb)·sb   (as two DequantizeLinear and an Add)
+//	dst = clamp(roundeven(y/s) + z, qlo, qhi), NaN → 0 (as quantize8)
+//
+// with a, b and dst all uint8 or all int8 (signed), for len(dst) rounded
+// down to 8; the caller does the tail.
+func addQ8(name string, signed bool) {
+	TEXT(name, NOSPLIT, "func(dst, a, b []byte, za, sa, zb, sb, s, z, qlo, qhi float32)")
+	Pragma("noescape")
+	Doc(name+": dst[i] = quantize((a[i]−za)·sa + (b[i]−zb)·sb, s, z, qlo, qhi), each step rounded",
+		"as DequantizeLinear, Add and QuantizeLinear round it, for i < len(dst) rounded down to 8.")
+	d := Load(Param("dst").Base(), GP64())
+	pa := Load(Param("a").Base(), GP64())
+	pb := Load(Param("b").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(3), n)
+	za, sa, zb, sb, sc, z, qlo, qhi := YMM(), YMM(), YMM(), YMM(), YMM(), YMM(), YMM(), YMM()
+	for _, p := range []struct {
+		name string
+		v    VecVirtual
+	}{{"za", za}, {"sa", sa}, {"zb", zb}, {"sb", sb}, {"s", sc}, {"z", z}, {"qlo", qlo}, {"qhi", qhi}} {
+		bcastParam(p.name, p.v)
+	}
+	x, y, msk := YMM(), YMM(), YMM()
+	h := XMM()
+	load := func(m Mem, v VecVirtual) {
+		if signed {
+			VPMOVSXBD(m, v)
+		} else {
+			VPMOVZXBD(m, v)
+		}
+	}
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	load(Mem{Base: pa}, x)
+	VCVTDQ2PS(x, x)
+	VSUBPS(za, x, x)
+	VMULPS(sa, x, x)
+	load(Mem{Base: pb}, y)
+	VCVTDQ2PS(y, y)
+	VSUBPS(zb, y, y)
+	VMULPS(sb, y, y)
+	VADDPS(y, x, x)
+	VDIVPS(sc, x, x)
+	VROUNDPS(Imm(0), x, x) // to nearest, ties to even
+	VADDPS(z, x, x)
+	VMAXPS(x, qlo, x)
+	VMINPS(x, qhi, x)
+	VCMPPS(Imm(7), x, x, msk)
+	VANDPS(msk, x, x)
+	VCVTPS2DQ(x, x)
+	VEXTRACTI128(Imm(1), x, h)
+	VPACKSSDW(h, x.AsX(), h)
+	if signed {
+		VPACKSSWB(h, h, h)
+	} else {
+		VPACKUSWB(h, h, h)
+	}
+	MOVQ(h, Mem{Base: d})
+	ADDQ(U32(8), d)
+	ADDQ(U32(8), pa)
+	ADDQ(U32(8), pb)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// requant16 emits requant8's loop over blocks of 16 with zmm; n counts
+// blocks of 8 and is left with at most one.
+func requant16(name string, signed, ints bool, d, pa, n Register, tv VecVirtual) {
+	mv, bv, lov, hiv, sc, z, qlo, qhi := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+	for _, p := range []struct {
+		name string
+		v    VecVirtual
+	}{{"m", mv}, {"b", bv}, {"lo", lov}, {"hi", hiv}, {"s", sc}, {"z", z}, {"qlo", qlo}, {"qhi", qhi}} {
+		bcastParam(p.name, p.v)
+	}
+	var tz VecVirtual
+	if ints {
+		tz = ZMM()
+		VPBROADCASTD(tv.AsX(), tz)
+	}
+	x := ZMM()
+	k := K()
+	Label(name + "_z")
+	CMPQ(n, Imm(2))
+	JL(LabelRef(name + "_zdone"))
+	if ints {
+		VPADDD(Mem{Base: pa}, tz, x)
+		VCVTDQ2PS(x, x)
+	} else {
+		VMOVUPS(Mem{Base: pa}, x)
+	}
+	VMULPS(mv, x, x)
+	VADDPS(bv, x, x)
+	VMAXPS(lov, x, x)
+	VMINPS(hiv, x, x)
+	VDIVPS(sc, x, x)
+	VRNDSCALEPS(Imm(0), x, x) // to nearest, ties to even
+	VADDPS(z, x, x)
+	VMAXPS(x, qlo, x)
+	VMINPS(x, qhi, x)
+	VCMPPS(Imm(7), x, x, k) // ordered: set unless NaN
+	VMOVAPS_Z(x, k, x)
+	VCVTPS2DQ(x, x) // exact: x is integral and in range
+	VPMOVDB(x, Mem{Base: d})
+	ADDQ(U32(16), d)
+	ADDQ(U32(64), pa)
+	SUBQ(Imm(2), n)
+	JMP(LabelRef(name + "_z"))
+	Label(name + "_zdone")
+	_ = signed // in range already: truncating packs serve both types
+}
