@@ -330,7 +330,7 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 		}
 	}
 	work := p.C * p.OutH * p.OutW * p.KH * p.KW
-	if threads < 2 || work < 1<<16 || p.C < 2 {
+	if threads < 2 || work < parallelMinTaps || p.C < 2 {
 		run(0, p.C)
 		return
 	}
@@ -535,7 +535,7 @@ func SumPool2D(y, x []float32, p ConvParams, threads int) {
 			}
 		}
 	}
-	if threads < 2 || p.C < 2 || p.C*p.OutH*p.OutW*p.KH*p.KW < 1<<16 {
+	if threads < 2 || p.C < 2 || p.C*p.OutH*p.OutW*p.KH*p.KW < parallelMinTaps {
 		run(0, p.C)
 		return
 	}

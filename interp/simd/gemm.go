@@ -25,8 +25,14 @@ var (
 )
 
 // parallelMin is the work (m·n·k) at or below which a GEMM stays on one
-// goroutine: splitting a 64³ GEMM over two made it slower.
-const parallelMin = 64 * 64 * 64
+// goroutine: about 2M multiply-adds, some 20 µs on one core. Below it the
+// hand-off (a helper to wake, on a core another process may hold) cost
+// more than the half it saved: with 64³, two threads were slower than one
+// on the small real models (README, "Interpreter speed").
+const parallelMin = 128 * 128 * 128
+
+// ParallelMin is parallelMin for callers that split a product themselves.
+const ParallelMin = parallelMin
 
 // PackedBSize is the length of the packed form of a k×n matrix B: n rounded
 // up to 16 columns, times k.
