@@ -44,6 +44,9 @@ func Parallel(n, threads int, f func(i int)) {
 // parallelMin gives.
 const parallelMinTaps = 1 << 18
 
+// ParallelMinTaps is parallelMinTaps for callers that split windows themselves.
+const ParallelMinTaps = parallelMinTaps
+
 // job is one Parallel call.
 type job struct {
 	f        func(int)
