@@ -49,6 +49,13 @@ func finishChannels(y []float32, m, osz int, bias []float32, epi *convEpilogue) 
 func finishColumns(y []float32, ldy, j0, j1, q0, q1 int, bias []float32, epi *convEpilogue) {
 	for j := j0; j < j1; j++ {
 		row := y[(j-j0)*ldy+q0 : (j-j0)*ldy+q1]
+		if bias != nil && epi != nil && epi.k == nil && epi.clip {
+			// Bias then Relu/Clip in one pass: x·1 + bias is x + bias
+			// exactly, and ScaleShiftClip's +0 is Clip's, so the bits are
+			// those of AddScalar then Clip.
+			simd.ScaleShiftClip(row, row, 1, bias[j], epi.lo, epi.hi)
+			continue
+		}
 		if bias != nil {
 			simd.AddScalar(row, row, bias[j])
 		}

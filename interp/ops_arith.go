@@ -2,6 +2,7 @@ package interp
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -81,7 +82,7 @@ func arithF32(ctx *Ctx, op byte, a, b *Tensor) (*Tensor, error) {
 		out = ctx.newRaw(onnx.Float, shape...)
 	}
 	z := out.Floats()
-	if len(x) == len(z) && len(y) == len(z) {
+	whole := func(z, x, y []float32) {
 		switch op {
 		case '+':
 			simd.Add(z, x, y)
@@ -91,6 +92,29 @@ func arithF32(ctx *Ctx, op byte, a, b *Tensor) (*Tensor, error) {
 			simd.Div(z, x, y)
 		default:
 			simd.Mul(z, x, y)
+		}
+	}
+	if len(x) == len(z) && len(y) == len(z) {
+		whole(z, x, y)
+		return out, nil
+	}
+	// An operand that broadcasts only over leading dimensions repeats with
+	// a period of its own size. A short period (a [N,2] box times a [2]
+	// scale) would cost a kernel call per few elements: tile it instead
+	// and run the kernel over many periods at a time.
+	if len(x) == len(z) && len(y) < shortRun && repeats(shape, b.Shape) {
+		t := tiled(ctx, y, len(z))
+		for o := 0; o < len(z); o += len(t) {
+			e := min(len(z), o+len(t))
+			whole(z[o:e], x[o:e], t[:e-o])
+		}
+		return out, nil
+	}
+	if len(y) == len(z) && len(x) < shortRun && repeats(shape, a.Shape) {
+		t := tiled(ctx, x, len(z))
+		for o := 0; o < len(z); o += len(t) {
+			e := min(len(z), o+len(t))
+			whole(z[o:e], t[:e-o], y[o:e])
 		}
 		return out, nil
 	}
@@ -152,6 +176,33 @@ func arithF32(ctx *Ctx, op byte, a, b *Tensor) (*Tensor, error) {
 		}
 	})
 	return out, nil
+}
+
+// shortRun is the innermost run length under which arithF32 tiles a
+// repeating operand rather than call a kernel per run.
+const shortRun = 64
+
+// repeats reports whether a tensor of shape in, broadcast to out, is its
+// own data repeated: in, without leading 1s, is out's trailing dimensions.
+func repeats(out, in []int) bool {
+	for len(in) > 0 && in[0] == 1 {
+		in = in[1:]
+	}
+	if len(in) > len(out) {
+		return false
+	}
+	return slices.Equal(in, out[len(out)-len(in):])
+}
+
+// tiled returns v repeated to a multiple of len(v) of at least a few
+// hundred floats (at most n), in the step's scratch space.
+func tiled(ctx *Ctx, v []float32, n int) []float32 {
+	p := max(1, len(v))
+	t := ctx.scratch(min(n, (512+p-1)/p*p))
+	for o := 0; o < len(t); o += p {
+		copy(t[o:], v)
+	}
+	return t
 }
 
 func add[T number](x, y T) T { return x + y }

@@ -265,11 +265,14 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 				// chunks than threads, each GEMM is split.
 				nc := max(4*16, (96<<10)/(mg+kdim)/16*16)
 				chunks := (osz + nc - 1) / nc
-				gemmThreads := 1
-				if chunks < th {
-					gemmThreads = th
+				gemmThreads, cth := 1, th
+				if mg*osz*kdim <= simd.ParallelMin {
+					cth = 1 // too little to hand half of it to a helper
 				}
-				parallelRanges(chunks, th/gemmThreads, func(c0, c1 int) {
+				if chunks < cth {
+					gemmThreads = cth
+				}
+				parallelRanges(chunks, cth/gemmThreads, func(c0, c1 int) {
 					for ch := c0; ch < c1; ch++ {
 						q0, q1 := ch*nc, min(osz, (ch+1)*nc)
 						simd.SgemmPackedA(pa[gi], false, q1-q0, xg[q0:], osz, nil, 0, dst[q0:], osz, kc, gemmThreads)

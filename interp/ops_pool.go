@@ -250,7 +250,7 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 			}
 		}
 		// Planes split over the threads when there is enough work.
-		if threads < 2 || planes < 2 || planes*H*W < 1<<16 {
+		if threads < 2 || planes < 2 || planes*H*W*KH < simd.ParallelMinTaps {
 			run(0, planes)
 			return
 		}

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
-	"github.com/onnxslim/onnxslim/onnx"
 )
 
 type rnnKind int
@@ -110,6 +109,8 @@ type rnnAttrs struct {
 	inputForget bool
 	lbr         bool
 	layout      int64
+	wpack       *prepacked // W's packed panels, when W is constant
+	rpack       *prepacked // R's packed panels, when R is constant
 }
 
 func rnnBuilder(kind rnnKind) Builder {
@@ -117,6 +118,12 @@ func rnnBuilder(kind rnnKind) Builder {
 		a := &rnnAttrs{kind: kind, hidden: int(b.Int("hidden_size", 0)), clip: b.Float("clip", 0),
 			inputForget: b.Int("input_forget", 0) != 0, lbr: b.Int("linear_before_reset", 0) != 0,
 			layout: b.Int("layout", 0)}
+		if constInput(b, 1) {
+			a.wpack = &prepacked{}
+		}
+		if constInput(b, 2) {
+			a.rpack = &prepacked{}
+		}
 		switch dir := b.String("direction", "forward"); dir {
 		case "forward":
 			a.dirs = 1
@@ -236,24 +243,30 @@ func (a *rnnAttrs) run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		}
 		x = tx
 	}
-	y := make([]float32, seq*D*batch*H)
-	yh := make([]float32, D*batch*H)
-	yc := make([]float32, D*batch*H)
+	y := newFloats(ctx, seq, D, batch, H)
+	yh := newFloats(ctx, D, batch, H)
+	yc := newFloats(ctx, D, batch, H)
 	th := ctx.Threads()
+	wp := packedDirs(a.wpack, in[1], W, D, G*H, isz)
+	rp := packedDirs(a.rpack, in[2], R, D, G*H, H)
+	xw := ctx.scratch(seq * batch * G * H)
+	h := ctx.scratch(batch * H)
+	c := ctx.scratch(batch * H)
+	hr := ctx.scratch(batch * G * H)
+	rh := ctx.scratch(batch * H) // GRU: r ⊙ h
+	scratch := ctx.scratch(5 * H)
 	for d := 0; d < D; d++ {
 		reverse := a.reverse || d == 1
-		Wd := W[d*G*H*isz : (d+1)*G*H*isz]
 		Rd := R[d*G*H*H : (d+1)*G*H*H]
 		// Input projections of all steps at once: [seq·batch, G·H].
-		xw := make([]float32, seq*batch*G*H)
-		sgemm(th, false, true, seq*batch, G*H, isz, 1, x, isz, Wd, isz, 0, xw, G*H)
+		simd.SgemmPacked(false, seq*batch, G*H, isz, 1, x, isz, wp[d], 0, xw, G*H, th)
 		var wb, rb []float32
 		if B != nil {
 			wb = B[d*2*G*H : d*2*G*H+G*H]
 			rb = B[d*2*G*H+G*H : (d+1)*2*G*H]
 		}
-		h := make([]float32, batch*H)
-		c := make([]float32, batch*H)
+		clear(h)
+		clear(c)
 		for bi := 0; bi < batch; bi++ {
 			for j := 0; j < H; j++ {
 				if h0 != nil {
@@ -270,11 +283,18 @@ func (a *rnnAttrs) run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		}
 		acts := a.acts[d*a.kind.acts() : (d+1)*a.kind.acts()]
 		vecs := a.vecs[d*a.kind.acts() : (d+1)*a.kind.acts()]
-		scratch := make([]float32, 5*H)
-		hr := make([]float32, batch*G*H)
-		rh := make([]float32, batch*H) // GRU: r ⊙ h
+		vecLSTM := a.kind == kindLSTM && vecs[0] != nil && vecs[1] != nil && vecs[2] != nil
+		if vecLSTM && wb != nil {
+			// Both biases of every gate enter the sum alike: add them to the
+			// input projections once instead of at every step.
+			for r := 0; r < seq*batch; r++ {
+				row := xw[r*G*H : (r+1)*G*H]
+				simd.Add(row, row, wb)
+				simd.Add(row, row, rb)
+			}
+		}
 		for step := 0; step < seq; step++ {
-			sgemm(th, false, true, batch, G*H, H, 1, h, H, Rd, H, 0, hr, G*H)
+			simd.SgemmPacked(false, batch, G*H, H, 1, h, H, rp[d], 0, hr, G*H, th)
 			for bi := 0; bi < batch; bi++ {
 				t := step
 				if reverse {
@@ -286,14 +306,12 @@ func (a *rnnAttrs) run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 				xg := xw[(t*batch+bi)*G*H : (t*batch+bi+1)*G*H]
 				hg := hr[bi*G*H : (bi+1)*G*H]
 				hb, cb := h[bi*H:(bi+1)*H], c[bi*H:(bi+1)*H]
-				if a.kind == kindLSTM && vecs[0] != nil && vecs[1] != nil && vecs[2] != nil {
-					a.lstmCellVec(vecs, xg, hg, wb, rb, p, hb, cb, scratch)
+				if vecLSTM {
+					a.lstmCellVec(vecs, xg, hg, p, hb, cb, scratch)
 				} else {
 					a.cell(acts, xg, hg, wb, rb, p, hb, cb, Rd, rh[bi*H:(bi+1)*H])
 				}
-				for j := 0; j < H; j++ {
-					y[((t*D+d)*batch+bi)*H+j] = hb[j]
-				}
+				copy(y[((t*D+d)*batch+bi)*H:((t*D+d)*batch+bi+1)*H], hb)
 			}
 		}
 		copy(yh[d*batch*H:], h)
@@ -316,7 +334,6 @@ func (a *rnnAttrs) run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		yh, yc = swap01(yh, D, batch, H), swap01(yc, D, batch, H)
 		hShape = []int{batch, D, H}
 	}
-	ctx.New(onnx.Float, yShape...) // memory-limit check
 	outs := make([]*Tensor, 3)
 	var err error
 	if outs[0], err = floatOut(dt, yShape, y); err != nil {
@@ -329,6 +346,25 @@ func (a *rnnAttrs) run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	return outs, nil
+}
+
+// packedDirs returns each direction's weight matrix (n×k, of w's D) as
+// op(B) = its transpose in the packed GEMM layout, kept in pp across runs
+// when the weight is constant (pp not nil). Packed, R makes a step's product
+// h·Rᵀ run the register-blocked micro-kernels even for one row of h,
+// without packing R again at every step.
+func packedDirs(pp *prepacked, t *Tensor, w []float32, D, n, k int) [][]float32 {
+	build := func() any {
+		wp := make([][]float32, D)
+		for d := range wp {
+			wp[d] = packedB(true, k, n, w[d*n*k:(d+1)*n*k], k)
+		}
+		return wp
+	}
+	if pp != nil {
+		return pp.get(t, build).([][]float32)
+	}
+	return build().([][]float32)
 }
 
 func swap01(v []float32, a, b, n int) []float32 {
@@ -367,42 +403,53 @@ func gateBias(wb, rb []float32, H int) func(g, j int) float32 {
 }
 
 // lstmCellVec is cell's LSTM step with activations that have slice forms:
-// each gate's pre-activations are gathered, then activated in one call.
-// scratch holds 5H floats.
-func (a *rnnAttrs) lstmCellVec(vecs []func(dst, x []float32), xg, hg, wb, rb, p, h, c, scratch []float32) {
+// each gate's pre-activations are gathered, then activated in one call. xg
+// holds the input projections with both biases added. scratch holds 5H
+// floats.
+func (a *rnnAttrs) lstmCellVec(vecs []func(dst, x []float32), xg, hg, p, h, c, scratch []float32) {
 	H := len(h)
 	f, g, hh := vecs[0], vecs[1], vecs[2]
 	it, ot, ft, ct, hc := scratch[:H], scratch[H:2*H], scratch[2*H:3*H], scratch[3*H:4*H], scratch[4*H:5*H]
-	bias := gateBias(wb, rb, H)
-	for j := 0; j < H; j++ {
-		var pi, pf float32
-		if p != nil {
-			pi, pf = p[j], p[2*H+j]
+	simd.Add(it, xg[:H], hg[:H])
+	simd.Add(ft, xg[2*H:3*H], hg[2*H:3*H])
+	simd.Add(ct, xg[3*H:4*H], hg[3*H:4*H])
+	simd.Add(ot, xg[H:2*H], hg[H:2*H])
+	if p != nil {
+		for j := 0; j < H; j++ {
+			it[j] += p[j] * c[j]
+			ft[j] += p[2*H+j] * c[j]
 		}
-		it[j] = a.clipv(xg[j] + hg[j] + bias(0, j) + pi*c[j])
-		ft[j] = a.clipv(xg[2*H+j] + hg[2*H+j] + bias(2, j) + pf*c[j])
-		ct[j] = a.clipv(xg[3*H+j] + hg[3*H+j] + bias(3, j))
+	}
+	if a.clip > 0 {
+		for _, v := range [][]float32{it, ft, ct} {
+			for j := range v {
+				v[j] = a.clipv(v[j])
+			}
+		}
 	}
 	f(it, it)
 	f(ft, ft)
 	g(ct, ct)
+	if a.inputForget {
+		for j := 0; j < H; j++ {
+			ft[j] = 1 - it[j]
+		}
+	}
 	for j := 0; j < H; j++ {
-		fj := ft[j]
-		if a.inputForget {
-			fj = 1 - it[j]
+		c[j] = ft[j]*c[j] + it[j]*ct[j]
+	}
+	if p != nil || a.clip > 0 {
+		for j := 0; j < H; j++ {
+			var po float32
+			if p != nil {
+				po = p[H+j]
+			}
+			ot[j] = a.clipv(ot[j] + po*c[j])
 		}
-		c[j] = fj*c[j] + it[j]*ct[j]
-		var po float32
-		if p != nil {
-			po = p[H+j]
-		}
-		ot[j] = a.clipv(xg[H+j] + hg[H+j] + bias(1, j) + po*c[j])
 	}
 	f(ot, ot)
 	hh(hc, c)
-	for j := 0; j < H; j++ {
-		h[j] = ot[j] * hc[j]
-	}
+	simd.Mul(h, ot, hc)
 }
 
 // cell advances one batch entry by one step: xg are the input projections

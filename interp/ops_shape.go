@@ -199,23 +199,44 @@ func stridedT[T any](dst, src []T, shape []int, dOff int, dSt []int, sOff int, s
 		dst[dOff] = src[sOff]
 		return
 	}
+	if r == 1 {
+		shape, dSt, sSt = []int{1, shape[0]}, []int{0, dSt[0]}, []int{0, sSt[0]}
+		r = 2
+	}
+	// The two innermost dimensions run as a block of rows in plain loops:
+	// short rows (a [N,4] box sliced to [N,2]) would spend more on the
+	// index arithmetic of the outer dimensions than on the copy.
+	m, dm, sm := shape[r-2], dSt[r-2], sSt[r-2]
 	n, ds, ss := shape[r-1], dSt[r-1], sSt[r-1]
 	idx := make([]int, r)
 	for {
 		switch {
+		case ds == 1 && ss == 1 && n > 8:
+			for i, d, s := 0, dOff, sOff; i < m; i, d, s = i+1, d+dm, s+sm {
+				copy(dst[d:d+n], src[s:s+n])
+			}
 		case ds == 1 && ss == 1:
-			copy(dst[dOff:dOff+n], src[sOff:sOff+n])
+			for i, d, s := 0, dOff, sOff; i < m; i, d, s = i+1, d+dm, s+sm {
+				dr, sr := dst[d:d+n], src[s:s+n]
+				for k := range dr {
+					dr[k] = sr[k]
+				}
+			}
 		case ss == 0:
-			v := src[sOff]
-			for k := 0; k < n; k++ {
-				dst[dOff+k*ds] = v
+			for i, d, s := 0, dOff, sOff; i < m; i, d, s = i+1, d+dm, s+sm {
+				v := src[s]
+				for k := 0; k < n; k++ {
+					dst[d+k*ds] = v
+				}
 			}
 		default:
-			for k := 0; k < n; k++ {
-				dst[dOff+k*ds] = src[sOff+k*ss]
+			for i, d, s := 0, dOff, sOff; i < m; i, d, s = i+1, d+dm, s+sm {
+				for k := 0; k < n; k++ {
+					dst[d+k*ds] = src[s+k*ss]
+				}
 			}
 		}
-		d := r - 2
+		d := r - 3
 		for ; d >= 0; d-- {
 			idx[d]++
 			dOff += dSt[d]
@@ -235,7 +256,7 @@ func stridedT[T any](dst, src []T, shape []int, dOff int, dSt []int, sOff int, s
 
 // copyView returns a new tensor of the given shape read from t through a strided view.
 func copyView(ctx *Ctx, t *Tensor, shape []int, off int, st []int) *Tensor {
-	out := ctx.New(t.DType, shape...)
+	out := ctx.newRaw(t.DType, shape...) // the copy writes every element
 	stridedCopy(out.Data, t.Data, shape, 0, contiguousStrides(shape), off, st)
 	return out
 }

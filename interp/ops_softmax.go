@@ -16,6 +16,10 @@ const (
 
 // softmaxRows applies the op to every vector of length dim with stride inner.
 func softmaxRows(kind softmaxKind, x, y []float32, outer, dim, inner int) {
+	if kind != hardmax && dim > 0 && (inner > 1 || dim < shortSoftmax) {
+		softmaxAcross(kind, x, y, outer, dim, inner)
+		return
+	}
 	if inner == 1 && kind != hardmax && dim > 0 {
 		// Contiguous rows: the simd kernels (polynomial exp, relative error
 		// below 3e-7 per element).
@@ -64,6 +68,105 @@ func softmaxRows(kind softmaxKind, x, y []float32, outer, dim, inner int) {
 					y[base+k*inner] = x[base+k*inner] - m - ls
 				}
 			}
+		}
+	}
+}
+
+// shortSoftmax is the row length under which contiguous rows go through
+// softmaxAcross: a few kernel calls per two-class score cost more than
+// the arithmetic.
+const shortSoftmax = 16
+
+// softmaxAcross is softmaxRows for strided vectors (inner > 1) and short
+// rows: the vectors of an outer index lie side by side, so each pass runs
+// over all of them at once — maxima, x - max, one Exp over the whole
+// block, sums, and the division (Softmax) or the log shift (LogSoftmax).
+// The maxima and sums are elementwise across the dim slices of length
+// inner; with inner = 1, in plain loops along each short row.
+func softmaxAcross(kind softmaxKind, x, y []float32, outer, dim, inner int) {
+	if inner == 1 {
+		// Short rows side by side: the maxima and sums in plain loops, the
+		// exponentials in one call over every row.
+		n := outer * dim
+		for o := 0; o < n; o += dim {
+			xr, yr := x[o:o+dim], y[o:o+dim]
+			m := xr[0]
+			for _, v := range xr[1:] {
+				m = max(m, v)
+			}
+			for k, v := range xr {
+				yr[k] = v - m
+			}
+		}
+		if kind == logSoftmax {
+			e := make([]float32, n)
+			simd.Exp(e, y[:n])
+			for o := 0; o < n; o += dim {
+				var s float32
+				for _, v := range e[o : o+dim] {
+					s += v
+				}
+				ls := float32(math.Log(float64(s)))
+				for k := o; k < o+dim; k++ {
+					y[k] -= ls
+				}
+			}
+			return
+		}
+		simd.Exp(y[:n], y[:n])
+		for o := 0; o < n; o += dim {
+			yr := y[o : o+dim]
+			var s float32
+			for _, v := range yr {
+				s += v
+			}
+			for k := range yr {
+				yr[k] /= s
+			}
+		}
+		return
+	}
+	softmaxStrided(kind, x, y, outer, dim, inner)
+}
+
+// softmaxStrided is softmaxAcross's passes over vectors of stride inner.
+func softmaxStrided(kind softmaxKind, x, y []float32, outer, dim, inner int) {
+	m := make([]float32, inner)
+	s := make([]float32, inner)
+	for o := 0; o < outer; o++ {
+		xo, yo := x[o*dim*inner:(o+1)*dim*inner], y[o*dim*inner:(o+1)*dim*inner]
+		copy(m, xo[:inner])
+		for k := 1; k < dim; k++ {
+			for i, v := range xo[k*inner : (k+1)*inner] {
+				m[i] = max(m[i], v)
+			}
+		}
+		for k := 0; k < dim; k++ {
+			simd.Sub(yo[k*inner:(k+1)*inner], xo[k*inner:(k+1)*inner], m)
+		}
+		if kind == logSoftmax {
+			// x - max is kept in y; the exponentials go to a scratch row.
+			clear(s)
+			e := make([]float32, inner)
+			for k := 0; k < dim; k++ {
+				simd.Exp(e, yo[k*inner:(k+1)*inner])
+				simd.Add(s, s, e)
+			}
+			for i := range s {
+				s[i] = float32(math.Log(float64(s[i])))
+			}
+			for k := 0; k < dim; k++ {
+				simd.Sub(yo[k*inner:(k+1)*inner], yo[k*inner:(k+1)*inner], s)
+			}
+			continue
+		}
+		simd.Exp(yo, yo)
+		copy(s, yo[:inner])
+		for k := 1; k < dim; k++ {
+			simd.Add(s, s, yo[k*inner:(k+1)*inner])
+		}
+		for k := 0; k < dim; k++ {
+			simd.Div(yo[k*inner:(k+1)*inner], yo[k*inner:(k+1)*inner], s)
 		}
 	}
 }

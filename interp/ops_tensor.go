@@ -3,6 +3,7 @@ package interp
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/onnxslim/onnxslim/onnx"
 )
@@ -80,7 +81,7 @@ func concatTensors(ctx *Ctx, ts []*Tensor, axis int64) (*Tensor, error) {
 		}
 		shape[a] += t.Shape[a]
 	}
-	out := ctx.New(first.DType, shape...)
+	out := ctx.newRaw(first.DType, shape...) // the inputs cover every element
 	ost := contiguousStrides(shape)
 	off := 0
 	for _, t := range ts {
@@ -324,6 +325,11 @@ func padTensor(ctx *Ctx, x *Tensor, p padArgs) (*Tensor, error) {
 			return nil, fmt.Errorf("pads %v remove more than dimension %d of %v", p.pads, i, x.Shape)
 		}
 		shape[i] = int(n)
+	}
+	if !slices.ContainsFunc(p.pads, func(v int64) bool { return v != 0 }) {
+		// Nothing to pad (exporters leave such Pads before pooling): the
+		// input is the result, shared as Identity shares it.
+		return x, nil
 	}
 	out := ctx.New(x.DType, shape...)
 	ist, ost := contiguousStrides(x.Shape), contiguousStrides(shape)

@@ -52,28 +52,69 @@ func Im2colPacked(dst, x []float32, p ConvParams) {
 	need("Im2colPacked", p.C*p.H*p.W, x)
 	ws := wsPool.Get().(*workspace)
 	defer wsPool.Put(ws)
-	ph, pw := p.padded()
-	planes := aligned(&ws.b, p.C*ph*pw)
-	padPlanes(planes, x, &p, ph, pw)
-	im2colPanels(dst, planes, &p, ph, pw, im2colTaps(&ws.rows, planes, &p, ph, pw), &ws.idx, 0, N)
+	l := newColLayout(&p)
+	planes := aligned(&ws.b, l.floats())
+	l.fill(planes, x)
+	im2colPanels(dst, planes, &l, im2colTaps(&ws.rows, planes, &l), ws, 0, N)
 }
 
-// padded is the size of the zero-bordered input plane that covers every
-// tap: im2col copies from it with no bounds tests (per panel row, those
-// cost more than the bytes).
-func (p *ConvParams) padded() (ph, pw int) {
-	return (p.OutH-1)*p.StrideH + (p.KH-1)*p.DilH + 1, (p.OutW-1)*p.StrideW + (p.KW-1)*p.DilW + 1
+// colLayout is the copy of the input im2col reads: per channel, the
+// StrideW phase planes of the zero-bordered input (as phasePlanes writes
+// them: ph rows of qw floats; column q of phase r is padded column
+// q·StrideW + r). Output (oh, ow) of tap (c, i, j) then reads
+//
+//	planes[tap(c, i, j) + oh·StrideH·qw + ow]
+//
+// so the 16 outputs of a panel that lie in one output row read 16
+// consecutive floats whatever the stride and dilation (a copy, not a
+// gather), and no read needs a bounds test.
+type colLayout struct {
+	p       *ConvParams
+	qw, ph  int
+	channel int // floats per channel: StrideW·ph·qw
 }
 
-// im2colTaps returns the byte offset in the padded planes of each im2col
-// row's tap (c, kh, kw), reusing buf, after checking that every read
+func newColLayout(p *ConvParams) colLayout {
+	// Phase columns up to the last output's last tap: no rounding up to
+	// dwTaps' blocks of 8, which im2col does not write.
+	qw := p.OutW + (p.KW-1)*p.DilW/p.StrideW
+	ph := (p.OutH-1)*p.StrideH + (p.KH-1)*p.DilH + 1
+	return colLayout{p: p, qw: qw, ph: ph, channel: p.StrideW * ph * qw}
+}
+
+func (l *colLayout) floats() int { return l.p.C * l.channel }
+
+// fill lays the C channels of x out in planes.
+func (l *colLayout) fill(planes, x []float32) {
+	p := l.p
+	for c := 0; c < p.C; c++ {
+		phasePlanes(planes[c*l.channel:(c+1)*l.channel], x[c*p.H*p.W:(c+1)*p.H*p.W], p, l.qw, l.ph)
+	}
+}
+
+// tap is the offset in the planes of tap (c, i, j) at output (0, 0).
+func (l *colLayout) tap(c, i, j int) int {
+	p := l.p
+	r, q := j*p.DilW%p.StrideW, j*p.DilW/p.StrideW
+	return c*l.channel + r*l.ph*l.qw + i*p.DilH*l.qw + q
+}
+
+// pos is the offset of output q (row-major over OutH×OutW) from its taps.
+func (l *colLayout) pos(q int) int {
+	return q/l.p.OutW*l.p.StrideH*l.qw + q%l.p.OutW
+}
+
+// im2colTaps returns the byte offset in the planes of each im2col row's
+// tap (c, kh, kw), reusing buf, after checking that every read
 // im2colPanels makes from planes is in range and that the offsets fit the
 // 32-bit gather indices; nil when they do not.
-func im2colTaps(buf *[]int32, planes []float32, p *ConvParams, ph, pw int) []int32 {
-	plane := ph * pw
-	kh, kw, dh, dw := p.KH, p.KW, p.DilH*pw, p.DilW
-	lastTap := (p.C-1)*plane + (kh-1)*dh + (kw-1)*dw
-	lastOff := (p.OutH-1)*p.StrideH*pw + (p.OutW-1)*p.StrideW
+func im2colTaps(buf *[]int32, planes []float32, l *colLayout) []int32 {
+	p := l.p
+	lastTap := 0
+	for j := 0; j < p.KW; j++ {
+		lastTap = max(lastTap, l.tap(p.C-1, p.KH-1, j))
+	}
+	lastOff := l.pos(p.N() - 1)
 	if lastTap+lastOff >= len(planes) {
 		panic(fmt.Sprintf("simd: im2col: planes of %d floats, taps reach %d", len(planes), lastTap+lastOff))
 	}
@@ -85,9 +126,9 @@ func im2colTaps(buf *[]int32, planes []float32, p *ConvParams, ph, pw int) []int
 	}
 	rows := (*buf)[:0]
 	for c := 0; c < p.C; c++ {
-		for i := 0; i < kh; i++ {
-			for j := 0; j < kw; j++ {
-				rows = append(rows, int32((c*plane+i*dh+j*dw)*4))
+		for i := 0; i < p.KH; i++ {
+			for j := 0; j < p.KW; j++ {
+				rows = append(rows, int32(l.tap(c, i, j)*4))
 			}
 		}
 	}
@@ -96,32 +137,29 @@ func im2colTaps(buf *[]int32, planes []float32, p *ConvParams, ph, pw int) []int
 }
 
 // im2colPanels writes the packed im2col panels of columns [q0, q1) (q0 a
-// multiple of 16) to dst, from planes made by padPlanes, with taps from
-// im2colTaps (nil: offsets too large for the gather kernel) and idx as
-// scratch.
-func im2colPanels(dst, planes []float32, p *ConvParams, ph, pw int, taps []int32, idx *[nr]int32, q0, q1 int) {
+// multiple of 16) to dst, from planes filled by l, with taps from
+// im2colTaps (nil: offsets too large for the gather kernel) and ws's
+// offset tables as scratch.
+func im2colPanels(dst, planes []float32, l *colLayout, taps []int32, ws *workspace, q0, q1 int) {
+	p := l.p
 	K := p.K()
-	plane := ph * pw
-	kh, kw, dh, dw := p.KH, p.KW, p.DilH*pw, p.DilW
 	base := unsafe.SliceData(planes)
 	var pos [nr]int
 	for q := q0; q < q1; q += nr {
 		nq := min(nr, q1-q)
 		panel := dst[(q-q0)*K : (q-q0)*K+nr*K]
-		oh, ow := q/p.OutW, q%p.OutW
-		if p.StrideW == 1 && nq == nr && ow+nr <= p.OutW {
+		if nq == nr && q%p.OutW+nr <= p.OutW {
 			// The common case: each row of the panel is 16 consecutive
-			// floats of one padded plane.
-			off := oh*p.StrideH*pw + ow
+			// floats of one plane.
+			off := l.pos(q)
 			if taps != nil {
 				ks.copyRows(panel, &planes[off], taps)
 			} else {
 				row := 0
 				for c := 0; c < p.C; c++ {
-					pl := planes[c*plane+off : (c+1)*plane]
-					for i := 0; i < kh; i++ {
-						for j := 0; j < kw; j++ {
-							v := *(*[nr]float32)(pl[i*dh+j*dw:]) // through a local: a direct copy calls memmove
+					for i := 0; i < p.KH; i++ {
+						for j := 0; j < p.KW; j++ {
+							v := *(*[nr]float32)(planes[l.tap(c, i, j)+off:]) // through a local: a direct copy calls memmove
 							*(*[nr]float32)(panel[row*nr:]) = v
 							row++
 						}
@@ -130,18 +168,26 @@ func im2colPanels(dst, planes []float32, p *ConvParams, ph, pw int, taps []int32
 			}
 			continue
 		}
-		// Otherwise the panel's positions span output rows or stride
-		// through the plane: gather each panel row through a table of
-		// byte offsets. Columns past q1 repeat the last position and
-		// are cleared after.
-		for t := 0; t < nr; t++ {
-			pos[t] = oh*p.StrideH*pw + ow*p.StrideW
-			idx[t] = int32(pos[t] * 4) // in range unless taps is nil
-			if t < nq-1 {
-				if ow++; ow == p.OutW {
-					ow, oh = 0, oh+1
-				}
+		// Otherwise the panel's positions span output rows. Where the rows
+		// are at least segMinW wide, the panel's outputs are at most four
+		// runs of consecutive floats: one masked load each.
+		if taps != nil && ks.segRows != nil && p.OutW >= segMinW {
+			ws.segs, ws.masks = [4]int32{}, [4]uint16{}
+			for t, s := 0, 0; t < nq; s++ {
+				run := min(nq-t, p.OutW-(q+t)%p.OutW)
+				ws.segs[s] = int32(4 * (l.pos(q+t) - t))
+				ws.masks[s] = uint16((1<<run - 1) << t)
+				t += run
 			}
+			ks.segRows(panel, base, taps, &ws.segs, &ws.masks)
+			continue
+		}
+		// Else gather each panel row through a table of byte offsets.
+		// Columns past q1 repeat the last position and are cleared after.
+		idx := &ws.idx
+		for t := 0; t < nr; t++ {
+			pos[t] = l.pos(q + min(t, nq-1))
+			idx[t] = int32(pos[t] * 4) // in range unless taps is nil
 		}
 		if taps != nil {
 			ks.gatherRows(panel, base, taps, idx)
@@ -149,9 +195,9 @@ func im2colPanels(dst, planes []float32, p *ConvParams, ph, pw int, taps []int32
 			// Planes past 2 GiB: the same gather with full-width offsets.
 			row := 0
 			for c := 0; c < p.C; c++ {
-				for i := 0; i < kh; i++ {
-					for j := 0; j < kw; j++ {
-						pl := planes[c*plane+i*dh+j*dw:]
+				for i := 0; i < p.KH; i++ {
+					for j := 0; j < p.KW; j++ {
+						pl := planes[l.tap(c, i, j):]
 						for t := range nr {
 							panel[row*nr+t] = pl[pos[t]]
 						}
@@ -167,6 +213,10 @@ func im2colPanels(dst, planes []float32, p *ConvParams, ph, pw int, taps []int32
 		}
 	}
 }
+
+// segMinW is the narrowest output row for which 16 consecutive outputs
+// span at most four rows (segRows' masked loads).
+const segMinW = 5
 
 // ConvChunkFloats is the im2col chunk ConvPacked aims for (floats): with
 // the filters, it stays in a 512 KiB L2, so the GEMM reads what im2col has
@@ -198,13 +248,15 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	}
 	ws := wsPool.Get().(*workspace)
 	defer wsPool.Put(ws)
-	ph, pw := p.padded()
-	planes := aligned(&ws.b, p.C*ph*pw)
-	padPlanes(planes, x, &p, ph, pw)
-	taps := im2colTaps(&ws.rows, planes, &p, ph, pw)
+	l := newColLayout(&p)
+	planes := aligned(&ws.b, l.floats())
+	l.fill(planes, x)
+	taps := im2colTaps(&ws.rows, planes, &l)
 	kc := ConvKBlock(N, K) // ONNX Runtime's blocks: the same sums
-	// Chunks of whole panels, at least four so the filters are reused.
-	nc := max(4*nr, ConvChunkFloats/K/nr*nr)
+	// Chunks of whole pairs of panels (an odd panel runs the slower
+	// one-panel kernel: a third of the work at K = 1152 with three-panel
+	// chunks), at least four panels so the filters are reused.
+	nc := max(4*nr, ConvChunkFloats/K/(2*nr)*(2*nr))
 	chunks := (N + nc - 1) / nc
 	work := func(c0, c1, gemmThreads int) {
 		w := wsPool.Get().(*workspace)
@@ -212,7 +264,7 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 		col := aligned(&w.a, K*min(nc, (N+nr-1)/nr*nr))
 		for ch := c0; ch < c1; ch++ {
 			q0, q1 := ch*nc, min(N, (ch+1)*nc)
-			im2colPanels(col, planes, &p, ph, pw, taps, &w.idx, q0, q1)
+			im2colPanels(col, planes, &l, taps, w, q0, q1)
 			SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, kc, gemmThreads)
 			if done != nil {
 				done(q0, q1)
@@ -229,25 +281,6 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 		work(0, chunks, threads)
 	default:
 		Parallel(threads, threads, func(t int) { work(t*chunks/threads, (t+1)*chunks/threads, 1) })
-	}
-}
-
-// padPlanes copies each channel of x into a ph×pw plane of dst at (PadT,
-// PadL), zero elsewhere; rows and columns past ph, pw are not read by any
-// tap and are left out.
-func padPlanes(dst, x []float32, p *ConvParams, ph, pw int) {
-	clear(dst[:p.C*ph*pw])
-	n := min(p.W, pw-p.PadL)
-	if n <= 0 {
-		return
-	}
-	for c := 0; c < p.C; c++ {
-		xc := x[c*p.H*p.W : (c+1)*p.H*p.W]
-		for r := max(0, p.PadT); r < min(ph, p.PadT+p.H); r++ {
-			ih := r - p.PadT
-			o := (c*ph+r)*pw + p.PadL
-			copy(dst[o:o+n], xc[ih*p.W:ih*p.W+n])
-		}
 	}
 }
 
@@ -297,7 +330,7 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 		}
 	}
 	work := p.C * p.OutH * p.OutW * p.KH * p.KW
-	if threads < 2 || work < 1<<16 || p.C < 2 {
+	if threads < 2 || work < parallelMinTaps || p.C < 2 {
 		run(0, p.C)
 		return
 	}
@@ -502,7 +535,7 @@ func SumPool2D(y, x []float32, p ConvParams, threads int) {
 			}
 		}
 	}
-	if threads < 2 || p.C < 2 || p.C*p.OutH*p.OutW*p.KH*p.KW < 1<<16 {
+	if threads < 2 || p.C < 2 || p.C*p.OutH*p.OutW*p.KH*p.KW < parallelMinTaps {
 		run(0, p.C)
 		return
 	}

@@ -67,6 +67,14 @@ func convShapes() []ConvParams {
 		add(2, hw[0], hw[1], 3, 3, 1, 2, 2)
 		add(2, hw[0], hw[1], 3, 2, 3, 1, 1)
 	}
+	// Strided rows wide enough for whole 16-output panels in one row (the
+	// copying path over phase planes), with dilation, a stride of 3 and a
+	// 7×7 stem-like kernel.
+	add(3, 6, 71, 3, 3, 2, 1, 2)
+	add(2, 5, 100, 7, 7, 2, 3, 1)
+	add(2, 4, 101, 3, 3, 3, 1, 1)
+	// Different strides and dilations across H and W.
+	ps = append(ps, ConvParams{C: 3, H: 9, W: 75, KH: 3, KW: 5, StrideH: 1, StrideW: 2, PadT: 1, PadL: 2, DilH: 1, DilW: 2, OutH: 9, OutW: 36})
 	// Asymmetric padding: a larger output than symmetric pads give.
 	ps = append(ps, ConvParams{C: 2, H: 10, W: 19, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 0, PadL: 0, DilH: 1, DilW: 1, OutH: 5, OutW: 10})
 	return ps
@@ -199,5 +207,43 @@ func TestConvPacked(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSegRowsTwins compares each level's masked-run copy with segRowsGo bit
+// for bit on random runs (lanes no mask covers read as zero).
+func TestSegRowsTwins(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	src := randSlice(r, 4096)
+	src[100] = math.Float32frombits(0x7fc0abcd)
+	base := &src[1024]
+	for _, k := range twins() {
+		if k.segRows == nil {
+			continue
+		}
+		for trial := 0; trial < 200; trial++ {
+			var segs [4]int32
+			var masks [4]uint16
+			// Up to four runs over a prefix of the 16 lanes.
+			for t, s := 0, 0; t < nr && s < 4; s++ {
+				run := 1 + r.IntN(nr-t)
+				segs[s] = int32(4 * (r.IntN(512) - 256))
+				masks[s] = uint16((1<<run - 1) << t)
+				t += run + r.IntN(2) // sometimes a lane no run covers
+			}
+			rows := make([]int32, 1+r.IntN(5))
+			for i := range rows {
+				rows[i] = int32(4 * (r.IntN(1024) - 512))
+			}
+			want := make([]float32, len(rows)*nr)
+			got := randSlice(r, len(rows)*nr)
+			segRowsGo(want, base, rows, &segs, &masks)
+			k.segRows(got, base, rows, &segs, &masks)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s: segs %v masks %x rows %v: dst[%d] = %v, want %v", k.name, segs, masks, rows, i, got[i], want[i])
+				}
+			}
+		}
 	}
 }

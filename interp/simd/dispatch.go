@@ -18,6 +18,9 @@ type kernelSet struct {
 	gemm12 func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
 	// gemm12x16 is the 2mr×16 kernel over two A panels and one B panel.
 	gemm12x16 func(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool)
+	// gemmCol[np] is one column of np full 6-row A panels times a packed B
+	// panel's column (gemmColGo): a ragged edge of one or two columns.
+	gemmCol [colPanels + 1]func(k int, a *float32, astride int, b *float32, out *float32)
 	// peak runs the FMA peak loop n rounds; peakFlops is its flops a round.
 	peak      func(n int)
 	peakFlops float64
@@ -32,40 +35,45 @@ type kernelSet struct {
 	// blockQuantI4 is BlockQuantI4 on whole blocks of eight.
 	blockQuantI4 func(dst []byte, x, s []float32)
 	packRow      func(dst, src []float32, panels, stride int)
-	gatherRows   func(dst []float32, base *float32, rows []int32, idx *[16]int32)
-	copyRows     func(dst []float32, base *float32, rows []int32)
-	quantU8      func(dst []byte, x []float32, s, z, lo, hi float32)
-	quantI8      func(dst []byte, x []float32, s, z, lo, hi float32)
-	dequantU8    func(dst []float32, x []byte, z, s float32)
-	dequantI8    func(dst []float32, x []byte, z, s float32)
-	maxSkipNaN   func(dst, a, b []float32)
-	add          func(dst, a, b []float32)
-	sub          func(dst, a, b []float32)
-	mul          func(dst, a, b []float32)
-	div          func(dst, a, b []float32)
-	divScalar    func(dst, x []float32, c float32)
-	scalarDiv    func(dst, x []float32, c float32)
-	axpy         func(y, x []float32, alpha float32)
-	prelu        func(dst, x, s []float32)
-	leaky        func(dst, x []float32, s float32)
-	scaleShift   func(dst, x []float32, s, t float32)
-	biasClip     func(dst, x []float32, bias, lo, hi float32)
-	scShClip     func(dst, x []float32, s, t, lo, hi float32)
-	exp          func(dst, x []float32)
-	sigmoid      func(dst, x []float32)
-	tanh         func(dst, x []float32)
-	erf          func(dst, x []float32)
-	gelu         func(dst, x []float32)
-	sum          func(x []float32) float32
-	dot          func(a, b []float32) float32
-	max          func(x []float32) float32
-	expSubSum    func(dst, x []float32, m float32) float32
-	sumSqDev     func(x []float32, mean float32) float32
-	normAffine   func(dst, x, gamma, beta []float32, mean, rstd float32)
-	dw3s1        func(dst, r0, r1, r2, w []float32, bias float32)
-	dw3s2        func(dst, r0, r1, r2, w []float32, bias float32)
-	dwPlane3s1   func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
-	dwPlane3s2   func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
+	// packA6 packs whole 16-column blocks of six rows of A (packA).
+	packA6     func(dst, a []float32, lda, blocks int)
+	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)
+	copyRows   func(dst []float32, base *float32, rows []int32)
+	// segRows copies panel rows as up to four masked runs; nil where masked
+	// loads are not cheap (im2col gathers instead).
+	segRows    func(dst []float32, base *float32, rows []int32, segs *[4]int32, masks *[4]uint16)
+	quantU8    func(dst []byte, x []float32, s, z, lo, hi float32)
+	quantI8    func(dst []byte, x []float32, s, z, lo, hi float32)
+	dequantU8  func(dst []float32, x []byte, z, s float32)
+	dequantI8  func(dst []float32, x []byte, z, s float32)
+	maxSkipNaN func(dst, a, b []float32)
+	add        func(dst, a, b []float32)
+	sub        func(dst, a, b []float32)
+	mul        func(dst, a, b []float32)
+	div        func(dst, a, b []float32)
+	divScalar  func(dst, x []float32, c float32)
+	scalarDiv  func(dst, x []float32, c float32)
+	axpy       func(y, x []float32, alpha float32)
+	prelu      func(dst, x, s []float32)
+	leaky      func(dst, x []float32, s float32)
+	scaleShift func(dst, x []float32, s, t float32)
+	biasClip   func(dst, x []float32, bias, lo, hi float32)
+	scShClip   func(dst, x []float32, s, t, lo, hi float32)
+	exp        func(dst, x []float32)
+	sigmoid    func(dst, x []float32)
+	tanh       func(dst, x []float32)
+	erf        func(dst, x []float32)
+	gelu       func(dst, x []float32)
+	sum        func(x []float32) float32
+	dot        func(a, b []float32) float32
+	max        func(x []float32) float32
+	expSubSum  func(dst, x []float32, m float32) float32
+	sumSqDev   func(x []float32, mean float32) float32
+	normAffine func(dst, x, gamma, beta []float32, mean, rstd float32)
+	dw3s1      func(dst, r0, r1, r2, w []float32, bias float32)
+	dw3s2      func(dst, r0, r1, r2, w []float32, bias float32)
+	dwPlane3s1 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
+	dwPlane3s2 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
 	// gemmU8I8 is the i8mr×i8nr integer micro-kernel (int8gemm.go), named
 	// by i8name.
 	gemmU8I8 func(k4 int, a *int8, b *uint8, c *int32, ldc int)
@@ -80,6 +88,8 @@ var goKernels = &kernelSet{
 	name:              "go",
 	gemm:              [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemmGo(1), gemmGo(2), gemmGo(3), gemmGo(4), gemmGo(5), gemmGo(6)},
 	packRow:           packRowGo,
+	gemmCol:           gemmColsGo(),
+	packA6:            packA6Go,
 	gatherRows:        gatherRowsGo,
 	copyRows:          copyRowsGo,
 	quantU8:           quantize8Go,

@@ -25,8 +25,14 @@ var (
 )
 
 // parallelMin is the work (m·n·k) at or below which a GEMM stays on one
-// goroutine: splitting a 64³ GEMM over two made it slower.
-const parallelMin = 64 * 64 * 64
+// goroutine: about 2M multiply-adds, some 20 µs on one core. Below it the
+// hand-off (a helper to wake, on a core another process may hold) cost
+// more than the half it saved: with 64³, two threads were slower than one
+// on the small real models (README, "Interpreter speed").
+const parallelMin = 128 * 128 * 128
+
+// ParallelMin is parallelMin for callers that split a product themselves.
+const ParallelMin = parallelMin
 
 // PackedBSize is the length of the packed form of a k×n matrix B: n rounded
 // up to 16 columns, times k.
@@ -328,9 +334,13 @@ func (g *gemmArgs) fork(threads int) {
 // calls allocate nothing.
 type workspace struct {
 	a, b []float32
-	rows []int32              // im2col's per-row tap offsets
-	idx  [nr]int32            // im2col's gather offsets (a local would escape)
-	tile [2 * mr * nr]float32 // product of a ragged-edge micro-tile
+	rows []int32   // im2col's per-row tap offsets
+	idx  [nr]int32 // im2col's gather offsets (a local would escape)
+	// im2col's masked-load runs (segRows)
+	segs  [4]int32
+	masks [4]uint16
+	tile  [2 * mr * nr]float32   // product of a ragged-edge micro-tile
+	col   [8 * colPanels]float32 // gemmCol's column of up to colPanels panels
 }
 
 var wsPool = sync.Pool{New: func() any { return new(workspace) }}
@@ -457,6 +467,10 @@ func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []floa
 			jr += nr
 			continue
 		}
+		if nrr <= colMax {
+			g.column(ws, ap, astride, ak, bp[jr/nr*bstride:], bpan, mcb, nrr, kcb, coff+jr, acc)
+			continue
+		}
 		ir := 0
 		for ; ir+2*mr <= mcb; ir += 2 * mr {
 			// Twelve rows at once (one zmm kernel on AVX-512).
@@ -479,6 +493,45 @@ func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []floa
 			ks.gemm[mrr](kcb, apan, bpan, &ws.tile[0], nr, false)
 			addTile(g.c[cp:], ldc, ws.tile[:], mrr, nrr, acc)
 		}
+	}
+}
+
+// colMax is the widest ragged edge of a block that goes through the
+// one-column kernel, column by column: a whole 16-column panel costs about
+// as much as three columns of it.
+const colMax = 2
+
+// colPanels is the most 6-row panels one gemmCol call takes (its
+// independent FMA chains).
+const colPanels = 8
+
+// column computes the nrr (≤ colMax) columns of a ragged last panel (bcol:
+// the packed panel, bpan its first float) for the mcb rows of the A block,
+// C at offset coff: full 6-row panels through gemmCol, the rows past them
+// as a micro-tile. Every element is the same FMA chain as in the 16-column
+// kernels.
+func (g *gemmArgs) column(ws *workspace, ap []float32, astride, ak int, bcol []float32, bpan *float32, mcb, nrr, kcb, coff int, acc bool) {
+	ldc := g.ldc
+	full := mcb / mr * mr
+	for ir := 0; ir < full; ir += colPanels * mr {
+		np := min(colPanels, (full-ir)/mr)
+		for jj := 0; jj < nrr; jj++ {
+			ks.gemmCol[np](kcb, &ap[ir*astride+ak*mr], mr*astride, &bcol[jj], &ws.col[0])
+			for p := 0; p < np; p++ {
+				for i := 0; i < mr; i++ {
+					c := &g.c[coff+(ir+p*mr+i)*ldc+jj]
+					if v := ws.col[8*p+i]; acc {
+						*c += v
+					} else {
+						*c = v
+					}
+				}
+			}
+		}
+	}
+	if mrr := mcb - full; mrr > 0 {
+		ks.gemm[mrr](kcb, &ap[full*astride+ak*mrr], bpan, &ws.tile[0], nr, false)
+		addTile(g.c[coff+full*ldc:], ldc, ws.tile[:], mrr, nrr, acc)
 	}
 }
 
@@ -506,28 +559,18 @@ func packA(trans bool, a []float32, lda, r0, p0, mcb, kcb int, alpha float32, ds
 		mrr := min(mr, mcb-ir)
 		d := dst[ir*kcb : ir*kcb+mrr*kcb]
 		if !trans && mrr == mr {
-			// One step (six floats) at a time: sequential writes from six
-			// row streams; writing one row at a time strides the stores.
-			var rows [mr][]float32
-			for i := range rows {
-				rows[i] = a[(r0+ir+i)*lda+p0 : (r0+ir+i)*lda+p0+kcb]
-			}
-			x0, x1, x2, x3, x4, x5 := rows[0], rows[1][:len(rows[0])], rows[2][:len(rows[0])], rows[3][:len(rows[0])], rows[4][:len(rows[0])], rows[5][:len(rows[0])]
-			// Element by element: a composite literal goes through the
-			// stack, and its 16-byte reload of four 4-byte stores stalls
-			// store forwarding.
-			dd := d[:len(x0)*mr]
+			rows := a[(r0+ir)*lda+p0:]
+			done := 0
 			if alpha == 1 {
-				for p := range x0 {
-					o := (*[mr]float32)(dd[p*mr:])
-					o[0], o[1], o[2], o[3], o[4], o[5] = x0[p], x1[p], x2[p], x3[p], x4[p], x5[p]
+				// Whole 16-column blocks through the packing kernel.
+				blocks := kcb / 16
+				if blocks > 0 {
+					_, _ = rows[5*lda+16*blocks-1], d[16*mr*blocks-1] // the kernel reads and writes these, unchecked
 				}
-			} else {
-				for p := range x0 {
-					o := (*[mr]float32)(dd[p*mr:])
-					o[0], o[1], o[2], o[3], o[4], o[5] = alpha*x0[p], alpha*x1[p], alpha*x2[p], alpha*x3[p], alpha*x4[p], alpha*x5[p]
-				}
+				ks.packA6(d, rows, lda, blocks)
+				done = 16 * blocks
 			}
+			packA6Rows(d[done*mr:], rows[done:], lda, kcb-done, alpha)
 			continue
 		}
 		if !trans {

@@ -84,7 +84,7 @@ func DepthwiseQ8(x []byte, signed bool, zx float32, w []float32, p ConvParams, t
 			done(c, acc)
 		}
 	}
-	if threads < 2 || p.C*osz*taps < 1<<16 || p.C < 2 {
+	if threads < 2 || p.C*osz*taps < parallelMinTaps || p.C < 2 {
 		run(0, p.C)
 		return
 	}

@@ -41,10 +41,66 @@ func gemmGo(mrr int) func(k int, a, b, c *float32, ldc int, acc bool) {
 	}
 }
 
+// gemmColsGo is gemmCol's twin for every panel count: out[8p + i] =
+// Σ_s a[p·astride + 6s + i]·b[16s], the products added in step order from
+// +0 as gemmGo adds them.
+func gemmColsGo() (ks [colPanels + 1]func(k int, a *float32, astride int, b *float32, out *float32)) {
+	for np := 1; np <= colPanels; np++ {
+		ks[np] = func(k int, a *float32, astride int, b *float32, out *float32) {
+			as := unsafe.Slice(a, (np-1)*astride+mr*k)
+			bs := unsafe.Slice(b, nr*(k-1)+1)
+			o := unsafe.Slice(out, 8*np)
+			for p := 0; p < np; p++ {
+				var t [mr]float32
+				ap := as[p*astride:]
+				for s := 0; s < k; s++ {
+					bv := bs[s*nr]
+					for i := range t {
+						t[i] += ap[s*mr+i] * bv
+					}
+				}
+				copy(o[8*p:8*p+mr], t[:])
+			}
+		}
+	}
+	return ks
+}
+
 func packRowGo(dst, src []float32, panels, stride int) {
 	src = src[:panels*nr]
 	for j := 0; j < panels; j++ {
 		*(*[nr]float32)(dst[j*stride:]) = *(*[nr]float32)(src[j*nr:])
+	}
+}
+
+// packA6Go packs six rows of a (row stride lda) as 6-row panel steps, 16
+// columns a block: dst[96b + 6p + i] = a[i·lda + 16b + p].
+func packA6Go(dst, a []float32, lda, blocks int) {
+	packA6Rows(dst, a, lda, 16*blocks, 1)
+}
+
+// packA6Rows writes the first cols steps of a 6-row panel, alpha·a; one
+// step (six floats) at a time: sequential writes from six row streams
+// (writing one row at a time strides the stores).
+func packA6Rows(dst, a []float32, lda, cols int, alpha float32) {
+	if cols <= 0 {
+		return
+	}
+	x0 := a[:cols]
+	x1, x2, x3, x4, x5 := a[lda:lda+cols], a[2*lda:2*lda+cols], a[3*lda:3*lda+cols], a[4*lda:4*lda+cols], a[5*lda:5*lda+cols]
+	// Element by element: a composite literal goes through the stack, and
+	// its 16-byte reload of four 4-byte stores stalls store forwarding.
+	dd := dst[:cols*mr]
+	if alpha == 1 {
+		for p := range x0 {
+			o := (*[mr]float32)(dd[p*mr:])
+			o[0], o[1], o[2], o[3], o[4], o[5] = x0[p], x1[p], x2[p], x3[p], x4[p], x5[p]
+		}
+		return
+	}
+	for p := range x0 {
+		o := (*[mr]float32)(dd[p*mr:])
+		o[0], o[1], o[2], o[3], o[4], o[5] = alpha*x0[p], alpha*x1[p], alpha*x2[p], alpha*x3[p], alpha*x4[p], alpha*x5[p]
 	}
 }
 
@@ -57,6 +113,26 @@ func gatherRowsGo(dst []float32, base *float32, rows []int32, idx *[16]int32) {
 		d := (*[nr]float32)(dst[r*nr:])
 		for t := range d {
 			d[t] = *(*float32)(unsafe.Add(src, idx[t]))
+		}
+	}
+}
+
+// segRowsGo is segRowsAVX512's twin: 16 floats per row r, dst[16r+t] =
+// *(base + rows[r] + segs[s] + 4t) for the s whose masks[s] has bit t, 0
+// where none has it (offsets in bytes; the caller guarantees the range of
+// the lanes read).
+func segRowsGo(dst []float32, base *float32, rows []int32, segs *[4]int32, masks *[4]uint16) {
+	dst = dst[:len(rows)*nr]
+	for r, off := range rows {
+		d := (*[nr]float32)(dst[r*nr:])
+		*d = [nr]float32{}
+		for s, m := range masks {
+			src := unsafe.Add(unsafe.Pointer(base), int(off)+int(segs[s]))
+			for t := range d {
+				if m&(1<<t) != 0 {
+					d[t] = *(*float32)(unsafe.Add(src, 4*t))
+				}
+			}
 		}
 	}
 }

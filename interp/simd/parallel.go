@@ -39,6 +39,14 @@ func Parallel(n, threads int, f func(i int)) {
 	}
 }
 
+// parallelMinTaps is the work (outputs × window taps) under which the
+// depthwise and pooling kernels stay on one goroutine, for the reason
+// parallelMin gives.
+const parallelMinTaps = 1 << 18
+
+// ParallelMinTaps is parallelMinTaps for callers that split windows themselves.
+const ParallelMinTaps = parallelMinTaps
+
 // job is one Parallel call.
 type job struct {
 	f        func(int)

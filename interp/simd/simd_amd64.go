@@ -38,6 +38,8 @@ var avx512Kernels = func() *kernelSet {
 	k.sumTaps = sumTapsAVX512
 	k.gemm12 = gemm12x32AVX512
 	k.gemm12x16 = gemm12x16AVX512
+	k.packA6 = packA6AVX512
+	k.segRows = segRowsAVX512
 	k.peak, k.peakFlops = fmaPeakAVX512, 384
 	if x.HasAVX512VNNI {
 		k.gemmU8I8, k.i8name = gemmU8I8VNNI, "avx512-vnni"
@@ -59,6 +61,8 @@ var avx2Kernels = func() *kernelSet {
 		name:              "avx2",
 		gemm:              [mr + 1]func(int, *float32, *float32, *float32, int, bool){nil, gemm1x16AVX, gemm2x16AVX, gemm3x16AVX, gemm4x16AVX, gemm5x16AVX, gemm6x16AVX},
 		packRow:           packRowAVX,
+		gemmCol:           [colPanels + 1]func(int, *float32, int, *float32, *float32){nil, gemmCol1AVX, gemmCol2AVX, gemmCol3AVX, gemmCol4AVX, gemmCol5AVX, gemmCol6AVX, gemmCol7AVX, gemmCol8AVX},
+		packA6:            packA6Go,
 		gatherRows:        gatherRowsAVX,
 		copyRows:          copyRowsAVX,
 		quantU8:           quantizeU8AVX,

@@ -921,6 +921,486 @@ g6_plain:
 	VZEROUPPER
 	RET
 
+// func gemmCol1AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol1AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	VXORPS Y0, Y0, Y0
+	DECQ   AX
+
+gcol1_loop:
+	TESTQ        AX, AX
+	JZ           gcol1_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol1_loop
+
+gcol1_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      Y0, (SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol2AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol2AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	DECQ   AX
+
+gcol2_loop:
+	TESTQ        AX, AX
+	JZ           gcol2_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol2_loop
+
+gcol2_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol3AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol3AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DI
+	LEAQ   (DI)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	DECQ   AX
+
+gcol3_loop:
+	TESTQ        AX, AX
+	JZ           gcol3_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DI), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DI
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol3_loop
+
+gcol3_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DI), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol4AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol4AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	DECQ   AX
+
+gcol4_loop:
+	TESTQ        AX, AX
+	JZ           gcol4_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DI), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      (R8), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DI
+	ADDQ         $0x00000018, R8
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol4_loop
+
+gcol4_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DI), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMASKMOVPS   (R8), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VMOVUPS      Y3, 96(SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol5AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol5AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), R9
+	LEAQ   (R9)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	DECQ   AX
+
+gcol5_loop:
+	TESTQ        AX, AX
+	JZ           gcol5_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DI), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      (R8), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMOVUPS      (R9), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DI
+	ADDQ         $0x00000018, R8
+	ADDQ         $0x00000018, R9
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol5_loop
+
+gcol5_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DI), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMASKMOVPS   (R8), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMASKMOVPS   (R9), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VMOVUPS      Y3, 96(SI)
+	VMOVUPS      Y4, 128(SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol6AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol6AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), R9
+	LEAQ   (R9)(DX*1), R10
+	LEAQ   (R10)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	DECQ   AX
+
+gcol6_loop:
+	TESTQ        AX, AX
+	JZ           gcol6_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DI), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      (R8), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMOVUPS      (R9), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMOVUPS      (R10), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y5
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DI
+	ADDQ         $0x00000018, R8
+	ADDQ         $0x00000018, R9
+	ADDQ         $0x00000018, R10
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol6_loop
+
+gcol6_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DI), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMASKMOVPS   (R8), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMASKMOVPS   (R9), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMASKMOVPS   (R10), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VMOVUPS      Y3, 96(SI)
+	VMOVUPS      Y4, 128(SI)
+	VMOVUPS      Y5, 160(SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol7AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol7AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), R9
+	LEAQ   (R9)(DX*1), R10
+	LEAQ   (R10)(DX*1), R11
+	LEAQ   (R11)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	DECQ   AX
+
+gcol7_loop:
+	TESTQ        AX, AX
+	JZ           gcol7_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DI), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      (R8), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMOVUPS      (R9), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMOVUPS      (R10), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMOVUPS      (R11), Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y6
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DI
+	ADDQ         $0x00000018, R8
+	ADDQ         $0x00000018, R9
+	ADDQ         $0x00000018, R10
+	ADDQ         $0x00000018, R11
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol7_loop
+
+gcol7_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DI), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMASKMOVPS   (R8), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMASKMOVPS   (R9), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMASKMOVPS   (R10), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMASKMOVPS   (R11), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VMOVUPS      Y3, 96(SI)
+	VMOVUPS      Y4, 128(SI)
+	VMOVUPS      Y5, 160(SI)
+	VMOVUPS      Y6, 192(SI)
+	VZEROUPPER
+	RET
+
+// func gemmCol8AVX(k int, a *float32, astride int, b *float32, out *float32)
+// Requires: AVX, FMA3
+TEXT ·gemmCol8AVX(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	MOVQ   b+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), R9
+	LEAQ   (R9)(DX*1), R10
+	LEAQ   (R10)(DX*1), R11
+	LEAQ   (R11)(DX*1), R12
+	LEAQ   (R12)(DX*1), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	DECQ   AX
+
+gcol8_loop:
+	TESTQ        AX, AX
+	JZ           gcol8_last
+	VBROADCASTSS (BX), Y8
+	VMOVUPS      (CX), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMOVUPS      (DI), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMOVUPS      (R8), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMOVUPS      (R9), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMOVUPS      (R10), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMOVUPS      (R11), Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VMOVUPS      (R12), Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VMOVUPS      (DX), Y9
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DI
+	ADDQ         $0x00000018, R8
+	ADDQ         $0x00000018, R9
+	ADDQ         $0x00000018, R10
+	ADDQ         $0x00000018, R11
+	ADDQ         $0x00000018, R12
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000040, BX
+	DECQ         AX
+	JMP          gcol8_loop
+
+gcol8_last:
+	VMOVUPS      tailmask<>+8(SB), Y10
+	VBROADCASTSS (BX), Y8
+	VMASKMOVPS   (CX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VMASKMOVPS   (DI), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VMASKMOVPS   (R8), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VMASKMOVPS   (R9), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VMASKMOVPS   (R10), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VMASKMOVPS   (R11), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VMASKMOVPS   (R12), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VMASKMOVPS   (DX), Y10, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VMOVUPS      Y3, 96(SI)
+	VMOVUPS      Y4, 128(SI)
+	VMOVUPS      Y5, 160(SI)
+	VMOVUPS      Y6, 192(SI)
+	VMOVUPS      Y7, 224(SI)
+	VZEROUPPER
+	RET
+
 // func packRowAVX(dst []float32, src []float32, panels int, stride int)
 // Requires: AVX
 TEXT ·packRowAVX(SB), NOSPLIT, $0-64
@@ -6995,6 +7475,203 @@ z1216_plain:
 	VMOVUPS Z10, (SI)
 	ADDQ    DI, SI
 	VMOVUPS Z11, (SI)
+	VZEROUPPER
+	RET
+
+// func packA6AVX512(dst []float32, a []float32, lda int, blocks int)
+// Requires: AVX, AVX512F
+TEXT ·packA6AVX512(SB), NOSPLIT, $0-64
+	MOVQ dst_base+0(FP), AX
+	MOVQ a_base+24(FP), CX
+	MOVQ lda+48(FP), DX
+	MOVQ blocks+56(FP), BX
+	SHLQ $0x02, DX
+	LEAQ (CX)(DX*2), SI
+	ADDQ DX, SI
+
+packa6_loop:
+	TESTQ     BX, BX
+	JZ        packa6_done
+	VMOVUPS   (CX), Z0
+	VMOVUPS   (CX)(DX*1), Z1
+	VMOVUPS   (CX)(DX*2), Z2
+	VMOVUPS   (SI), Z3
+	VMOVUPS   (SI)(DX*1), Z4
+	VMOVUPS   (SI)(DX*2), Z5
+	VMOVUPS   packa6_pairlo<>+0(SB), Z6
+	VPERMI2PS Z1, Z0, Z6
+	VMOVUPS   packa6_pairhi<>+0(SB), Z7
+	VPERMI2PS Z1, Z0, Z7
+	VMOVUPS   packa6_pairlo<>+0(SB), Z8
+	VPERMI2PS Z3, Z2, Z8
+	VMOVUPS   packa6_pairhi<>+0(SB), Z9
+	VPERMI2PS Z3, Z2, Z9
+	VMOVUPS   packa6_pairlo<>+0(SB), Z10
+	VPERMI2PS Z5, Z4, Z10
+	VMOVUPS   packa6_pairhi<>+0(SB), Z11
+	VPERMI2PS Z5, Z4, Z11
+	VMOVUPS   packa6_first<>+0(SB), Z12
+	VPERMI2PD Z8, Z6, Z12
+	VMOVUPS   packa6_second<>+0(SB), Z13
+	VPERMI2PD Z10, Z12, Z13
+	VMOVUPS   Z13, (AX)
+	VMOVUPS   packa6_first<>+64(SB), Z12
+	VPERMI2PD Z8, Z6, Z12
+	VMOVUPS   packa6_second<>+64(SB), Z13
+	VPERMI2PD Z10, Z12, Z13
+	VMOVUPS   Z13, 64(AX)
+	VMOVUPS   packa6_first<>+128(SB), Z12
+	VPERMI2PD Z8, Z6, Z12
+	VMOVUPS   packa6_second<>+128(SB), Z13
+	VPERMI2PD Z10, Z12, Z13
+	VMOVUPS   Z13, 128(AX)
+	VMOVUPS   packa6_first<>+0(SB), Z12
+	VPERMI2PD Z9, Z7, Z12
+	VMOVUPS   packa6_second<>+0(SB), Z13
+	VPERMI2PD Z11, Z12, Z13
+	VMOVUPS   Z13, 192(AX)
+	VMOVUPS   packa6_first<>+64(SB), Z12
+	VPERMI2PD Z9, Z7, Z12
+	VMOVUPS   packa6_second<>+64(SB), Z13
+	VPERMI2PD Z11, Z12, Z13
+	VMOVUPS   Z13, 256(AX)
+	VMOVUPS   packa6_first<>+128(SB), Z12
+	VPERMI2PD Z9, Z7, Z12
+	VMOVUPS   packa6_second<>+128(SB), Z13
+	VPERMI2PD Z11, Z12, Z13
+	VMOVUPS   Z13, 320(AX)
+	ADDQ      $0x00000040, CX
+	ADDQ      $0x00000040, SI
+	ADDQ      $0x00000180, AX
+	DECQ      BX
+	JMP       packa6_loop
+
+packa6_done:
+	VZEROUPPER
+	RET
+
+DATA packa6_pairlo<>+0(SB)/4, $0x00000000
+DATA packa6_pairlo<>+4(SB)/4, $0x00000010
+DATA packa6_pairlo<>+8(SB)/4, $0x00000001
+DATA packa6_pairlo<>+12(SB)/4, $0x00000011
+DATA packa6_pairlo<>+16(SB)/4, $0x00000002
+DATA packa6_pairlo<>+20(SB)/4, $0x00000012
+DATA packa6_pairlo<>+24(SB)/4, $0x00000003
+DATA packa6_pairlo<>+28(SB)/4, $0x00000013
+DATA packa6_pairlo<>+32(SB)/4, $0x00000004
+DATA packa6_pairlo<>+36(SB)/4, $0x00000014
+DATA packa6_pairlo<>+40(SB)/4, $0x00000005
+DATA packa6_pairlo<>+44(SB)/4, $0x00000015
+DATA packa6_pairlo<>+48(SB)/4, $0x00000006
+DATA packa6_pairlo<>+52(SB)/4, $0x00000016
+DATA packa6_pairlo<>+56(SB)/4, $0x00000007
+DATA packa6_pairlo<>+60(SB)/4, $0x00000017
+GLOBL packa6_pairlo<>(SB), RODATA|NOPTR, $64
+
+DATA packa6_pairhi<>+0(SB)/4, $0x00000008
+DATA packa6_pairhi<>+4(SB)/4, $0x00000018
+DATA packa6_pairhi<>+8(SB)/4, $0x00000009
+DATA packa6_pairhi<>+12(SB)/4, $0x00000019
+DATA packa6_pairhi<>+16(SB)/4, $0x0000000a
+DATA packa6_pairhi<>+20(SB)/4, $0x0000001a
+DATA packa6_pairhi<>+24(SB)/4, $0x0000000b
+DATA packa6_pairhi<>+28(SB)/4, $0x0000001b
+DATA packa6_pairhi<>+32(SB)/4, $0x0000000c
+DATA packa6_pairhi<>+36(SB)/4, $0x0000001c
+DATA packa6_pairhi<>+40(SB)/4, $0x0000000d
+DATA packa6_pairhi<>+44(SB)/4, $0x0000001d
+DATA packa6_pairhi<>+48(SB)/4, $0x0000000e
+DATA packa6_pairhi<>+52(SB)/4, $0x0000001e
+DATA packa6_pairhi<>+56(SB)/4, $0x0000000f
+DATA packa6_pairhi<>+60(SB)/4, $0x0000001f
+GLOBL packa6_pairhi<>(SB), RODATA|NOPTR, $64
+
+DATA packa6_first<>+0(SB)/8, $0x0000000000000000
+DATA packa6_first<>+8(SB)/8, $0x0000000000000008
+DATA packa6_first<>+16(SB)/8, $0x0000000000000000
+DATA packa6_first<>+24(SB)/8, $0x0000000000000001
+DATA packa6_first<>+32(SB)/8, $0x0000000000000009
+DATA packa6_first<>+40(SB)/8, $0x0000000000000001
+DATA packa6_first<>+48(SB)/8, $0x0000000000000002
+DATA packa6_first<>+56(SB)/8, $0x000000000000000a
+DATA packa6_first<>+64(SB)/8, $0x0000000000000002
+DATA packa6_first<>+72(SB)/8, $0x0000000000000003
+DATA packa6_first<>+80(SB)/8, $0x000000000000000b
+DATA packa6_first<>+88(SB)/8, $0x0000000000000003
+DATA packa6_first<>+96(SB)/8, $0x0000000000000004
+DATA packa6_first<>+104(SB)/8, $0x000000000000000c
+DATA packa6_first<>+112(SB)/8, $0x0000000000000004
+DATA packa6_first<>+120(SB)/8, $0x0000000000000005
+DATA packa6_first<>+128(SB)/8, $0x000000000000000d
+DATA packa6_first<>+136(SB)/8, $0x0000000000000005
+DATA packa6_first<>+144(SB)/8, $0x0000000000000006
+DATA packa6_first<>+152(SB)/8, $0x000000000000000e
+DATA packa6_first<>+160(SB)/8, $0x0000000000000006
+DATA packa6_first<>+168(SB)/8, $0x0000000000000007
+DATA packa6_first<>+176(SB)/8, $0x000000000000000f
+DATA packa6_first<>+184(SB)/8, $0x0000000000000007
+GLOBL packa6_first<>(SB), RODATA|NOPTR, $192
+
+DATA packa6_second<>+0(SB)/8, $0x0000000000000000
+DATA packa6_second<>+8(SB)/8, $0x0000000000000001
+DATA packa6_second<>+16(SB)/8, $0x0000000000000008
+DATA packa6_second<>+24(SB)/8, $0x0000000000000003
+DATA packa6_second<>+32(SB)/8, $0x0000000000000004
+DATA packa6_second<>+40(SB)/8, $0x0000000000000009
+DATA packa6_second<>+48(SB)/8, $0x0000000000000006
+DATA packa6_second<>+56(SB)/8, $0x0000000000000007
+DATA packa6_second<>+64(SB)/8, $0x000000000000000a
+DATA packa6_second<>+72(SB)/8, $0x0000000000000001
+DATA packa6_second<>+80(SB)/8, $0x0000000000000002
+DATA packa6_second<>+88(SB)/8, $0x000000000000000b
+DATA packa6_second<>+96(SB)/8, $0x0000000000000004
+DATA packa6_second<>+104(SB)/8, $0x0000000000000005
+DATA packa6_second<>+112(SB)/8, $0x000000000000000c
+DATA packa6_second<>+120(SB)/8, $0x0000000000000007
+DATA packa6_second<>+128(SB)/8, $0x0000000000000000
+DATA packa6_second<>+136(SB)/8, $0x000000000000000d
+DATA packa6_second<>+144(SB)/8, $0x0000000000000002
+DATA packa6_second<>+152(SB)/8, $0x0000000000000003
+DATA packa6_second<>+160(SB)/8, $0x000000000000000e
+DATA packa6_second<>+168(SB)/8, $0x0000000000000005
+DATA packa6_second<>+176(SB)/8, $0x0000000000000006
+DATA packa6_second<>+184(SB)/8, $0x000000000000000f
+GLOBL packa6_second<>(SB), RODATA|NOPTR, $192
+
+// func segRowsAVX512(dst []float32, base *float32, rows []int32, segs *[4]int32, masks *[4]uint16)
+// Requires: AVX, AVX512F
+TEXT ·segRowsAVX512(SB), NOSPLIT, $0-72
+	MOVQ    dst_base+0(FP), AX
+	MOVQ    base+24(FP), CX
+	MOVQ    rows_base+32(FP), DX
+	MOVQ    rows_len+40(FP), BX
+	MOVQ    segs+56(FP), SI
+	MOVQ    masks+64(FP), DI
+	MOVLQSX (SI), R8
+	KMOVW   (DI), K1
+	MOVLQSX 4(SI), R9
+	KMOVW   2(DI), K2
+	MOVLQSX 8(SI), R10
+	KMOVW   4(DI), K3
+	MOVLQSX 12(SI), SI
+	KMOVW   6(DI), K4
+
+segrows_loop:
+	TESTQ     BX, BX
+	JZ        segrows_done
+	MOVLQSX   (DX), DI
+	ADDQ      CX, DI
+	VMOVUPS.Z (DI)(R8*1), K1, Z0
+	VMOVUPS   (DI)(R9*1), K2, Z0
+	VMOVUPS   (DI)(R10*1), K3, Z0
+	VMOVUPS   (DI)(SI*1), K4, Z0
+	VMOVUPS   Z0, (AX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000004, DX
+	DECQ      BX
+	JMP       segrows_loop
+
+segrows_done:
 	VZEROUPPER
 	RET
 

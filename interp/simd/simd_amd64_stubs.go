@@ -39,6 +39,46 @@ func gemm5x16AVX(k int, a *float32, b *float32, c *float32, ldc int, acc bool)
 //go:noescape
 func gemm6x16AVX(k int, a *float32, b *float32, c *float32, ldc int, acc bool)
 
+// gemmCol1AVX: out[8p+i] = Σ_s a[p·astride + 6s + i]·b[16s] for 1 6-row panels p, i < 6, over k ≥ 1 steps.
+//
+//go:noescape
+func gemmCol1AVX(k int, a *float32, astride int, b *float32, out *float32)
+
+// gemmCol2AVX: out[8p+i] = Σ_s a[p·astride + 6s + i]·b[16s] for 2 6-row panels p, i < 6, over k ≥ 1 steps.
+//
+//go:noescape
+func gemmCol2AVX(k int, a *float32, astride int, b *float32, out *float32)
+
+// gemmCol3AVX: out[8p+i] = Σ_s a[p·astride + 6s + i]·b[16s] for 3 6-row panels p, i < 6, over k ≥ 1 steps.
+//
+//go:noescape
+func gemmCol3AVX(k int, a *float32, astride int, b *float32, out *float32)
+
+// gemmCol4AVX: out[8p+i] = Σ_s a[p·astride + 6s + i]·b[16s] for 4 6-row panels p, i < 6, over k ≥ 1 steps.
+//
+//go:noescape
+func gemmCol4AVX(k int, a *float32, astride int, b *float32, out *float32)
+
+// gemmCol5AVX: out[8p+i] = Σ_s a[p·astride + 6s + i]·b[16s] for 5 6-row panels p, i < 6, over k ≥ 1 steps.
+//
+//go:noescape
+func gemmCol5AVX(k int, a *float32, astride int, b *float32, out *float32)
+
+// gemmCol6AVX: out[8p+i] = Σ_s a[p·astride + 6s + i]·b[16s] for 6 6-row panels p, i < 6, over k ≥ 1 steps.
+//
+//go:noescape
+func gemmCol6AVX(k int, a *float32, astride int, b *float32, out *float32)
+
+// gemmCol7AVX: out[8p+i] = Σ_s a[p·astride + 6s + i]·b[16s] for 7 6-row panels p, i < 6, over k ≥ 1 steps.
+//
+//go:noescape
+func gemmCol7AVX(k int, a *float32, astride int, b *float32, out *float32)
+
+// gemmCol8AVX: out[8p+i] = Σ_s a[p·astride + 6s + i]·b[16s] for 8 6-row panels p, i < 6, over k ≥ 1 steps.
+//
+//go:noescape
+func gemmCol8AVX(k int, a *float32, astride int, b *float32, out *float32)
+
 // packRowAVX copies src[16j:16j+16] to dst[j*stride:j*stride+16] for j < panels.
 //
 //go:noescape
@@ -350,6 +390,16 @@ func gemm12x32AVX512(k int, a *float32, astride int, b *float32, bstride int, c 
 //
 //go:noescape
 func gemm12x16AVX512(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool)
+
+// packA6AVX512 packs six rows of a (row stride lda) as 6-row panel steps, 16 columns a block: dst[96b + 6p + i] = a[i·lda + 16b + p].
+//
+//go:noescape
+func packA6AVX512(dst []float32, a []float32, lda int, blocks int)
+
+// segRowsAVX512 writes 16 floats per row r: dst[16r+t] = *(base + rows[r] + segs[s] + 4t) for the s with bit t of masks[s], else 0.
+//
+//go:noescape
+func segRowsAVX512(dst []float32, base *float32, rows []int32, segs *[4]int32, masks *[4]uint16)
 
 // dwTapsAVX512: dst[j] = bias + Σ_t w[t]·base[offs[t]+j] for j < len(dst) rounded down to 8,
 // summed as ONNX Runtime's depthwise kernel sums (unfused products, four taps a group).

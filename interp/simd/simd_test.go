@@ -252,3 +252,74 @@ func TestSgemmPanics(t *testing.T) {
 	}()
 	Sgemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 3), 2, 1)
 }
+
+// TestPackA6Twins checks every level's 6-row packing kernel against the
+// definition bit for bit (NaN payloads and -0 included: it is a copy), over
+// row strides and block counts, and that it writes nothing past its blocks.
+func TestPackA6Twins(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, k := range twins() {
+		for _, blocks := range []int{0, 1, 2, 5} {
+			for _, lda := range []int{16 * blocks, 16*blocks + 3, 100} {
+				if lda < max(1, 16*blocks) {
+					continue
+				}
+				a := randSlice(r, 5*lda+16*blocks)
+				a[0], a[len(a)-1] = math.Float32frombits(0x7fc01234), float32(math.Copysign(0, -1))
+				dst := make([]float32, 96*blocks+8)
+				for i := range dst {
+					dst[i] = -7
+				}
+				k.packA6(dst, a, lda, blocks)
+				for b := 0; b < blocks; b++ {
+					for p := 0; p < 16; p++ {
+						for i := 0; i < 6; i++ {
+							got, want := dst[96*b+6*p+i], a[i*lda+16*b+p]
+							if math.Float32bits(got) != math.Float32bits(want) {
+								t.Fatalf("%s blocks=%d lda=%d: dst[%d] = %v, want a[%d][%d] = %v", k.name, blocks, lda, 96*b+6*p+i, got, i, 16*b+p, want)
+							}
+						}
+					}
+				}
+				for i := 96 * blocks; i < len(dst); i++ {
+					if dst[i] != -7 {
+						t.Fatalf("%s blocks=%d: wrote dst[%d] past the blocks", k.name, blocks, i)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGemmColTwins compares each level's one-column kernels with
+// gemmColsGo bit for bit where rounding cannot differ (small integers),
+// over panel counts, depths and row strides.
+func TestGemmColTwins(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	ref := gemmColsGo()
+	for _, k := range twins() {
+		for np := 1; np <= colPanels; np++ {
+			for _, depth := range []int{1, 2, 5, 128} {
+				astride := mr*depth + r.IntN(3)*mr
+				a := make([]float32, (np-1)*astride+mr*depth)
+				b := make([]float32, nr*depth)
+				for i := range a {
+					a[i] = float32(r.IntN(9) - 4)
+				}
+				for i := range b {
+					b[i] = float32(r.IntN(9) - 4)
+				}
+				got, want := make([]float32, 8*np), make([]float32, 8*np)
+				ref[np](depth, &a[0], astride, &b[3%nr], &want[0])
+				k.gemmCol[np](depth, &a[0], astride, &b[3%nr], &got[0])
+				for p := 0; p < np; p++ {
+					for i := 0; i < mr; i++ {
+						if got[8*p+i] != want[8*p+i] {
+							t.Fatalf("%s np=%d k=%d: out[%d] = %v, want %v", k.name, np, depth, 8*p+i, got[8*p+i], want[8*p+i])
+						}
+					}
+				}
+			}
+		}
+	}
+}

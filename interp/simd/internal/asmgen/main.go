@@ -21,6 +21,9 @@ func main() {
 	for m := 1; m <= 6; m++ {
 		gemmKernel(m)
 	}
+	for p := 1; p <= 8; p++ {
+		gemmCol(p)
+	}
 	packRow()
 	gatherRows()
 	quantize8("quantizeU8AVX", false)
@@ -80,6 +83,8 @@ func main() {
 	}
 	gemmKernel512x12()
 	gemmKernel512x12x16()
+	packA6()
+	segRows()
 	dwTaps("dwTapsAVX512", true)
 	sumTaps("sumTapsAVX512", true)
 	gemmU8I8VNNI()
