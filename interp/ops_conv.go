@@ -500,10 +500,9 @@ func floorDiv(a, b int) int {
 	return q
 }
 
-// parallelRanges splits [0, n) into up to threads contiguous ranges and
-// runs f on each, through simd.Parallel's helpers (a panic is raised again
-// on the caller, where the session recovers it).
+// parallelRanges splits [0, n) into contiguous ranges and runs f on each,
+// claimed by up to threads goroutines through simd.ParallelRuns (a panic is
+// raised again on the caller, where the session recovers it).
 func parallelRanges(n, threads int, f func(i0, i1 int)) {
-	threads = max(1, min(threads, n))
-	simd.Parallel(threads, threads, func(t int) { f(t*n/threads, (t+1)*n/threads) })
+	simd.ParallelRuns(n, threads, f)
 }

@@ -254,8 +254,7 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 			run(0, planes)
 			return
 		}
-		threads = min(threads, planes)
-		simd.Parallel(threads, threads, func(t int) { run(t*planes/threads, (t+1)*planes/threads) })
+		simd.ParallelRuns(planes, threads, run)
 		return
 	}
 	if !isMax {

@@ -257,6 +257,18 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	// one-panel kernel: a third of the work at K = 1152 with three-panel
 	// chunks), at least four panels so the filters are reused.
 	nc := max(4*nr, ConvChunkFloats/K/(2*nr)*(2*nr))
+	parallel := threads >= 2 && pa.m*N*K > parallelMin
+	if parallel && (N+nc-1)/nc < runsPerThread*threads {
+		// Too few chunks to share (a shallow conv with few filters,
+		// detypify's 16×144 over 56×56): narrower ones, when that gives
+		// each thread two or more, so im2col is split with the GEMM
+		// rather than run by the caller while the helper waits. A column's
+		// sums do not depend on the chunk width, so the bits stay those of
+		// one thread.
+		if n2 := max(4*nr, N/(runsPerThread*threads)/(2*nr)*(2*nr)); (N+n2-1)/n2 >= 2*threads {
+			nc = n2
+		}
+	}
 	chunks := (N + nc - 1) / nc
 	work := func(c0, c1, gemmThreads int) {
 		w := wsPool.Get().(*workspace)
@@ -272,15 +284,15 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 		}
 	}
 	switch {
-	case threads < 2 || pa.m*N*K <= parallelMin:
+	case !parallel:
 		work(0, chunks, 1)
-	case chunks < 4*threads:
+	case chunks < runsPerThread*threads:
 		// Few chunks (a deep, narrow conv: resnet's last stages have one
 		// to four) would leave threads idle or uneven: split each GEMM's
 		// filter rows instead.
 		work(0, chunks, threads)
 	default:
-		Parallel(threads, threads, func(t int) { work(t*chunks/threads, (t+1)*chunks/threads, 1) })
+		ParallelRuns(chunks, threads, func(c0, c1 int) { work(c0, c1, 1) })
 	}
 }
 
@@ -334,8 +346,7 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 		run(0, p.C)
 		return
 	}
-	threads = min(threads, p.C)
-	Parallel(threads, threads, func(t int) { run(t*p.C/threads, (t+1)*p.C/threads) })
+	ParallelRuns(p.C, threads, run)
 }
 
 // dwPadded runs a 3×3 channel entirely through the vector row kernels: the
@@ -539,6 +550,5 @@ func SumPool2D(y, x []float32, p ConvParams, threads int) {
 		run(0, p.C)
 		return
 	}
-	threads = min(threads, p.C)
-	Parallel(threads, threads, func(t int) { run(t*p.C/threads, (t+1)*p.C/threads) })
+	ParallelRuns(p.C, threads, run)
 }

@@ -174,6 +174,9 @@ func TestConvPacked(t *testing.T) {
 	shapes := convShapes()
 	big := ConvParams{C: 64, H: 19, W: 17, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 19, OutW: 17}
 	shapes = append(shapes, big) // K 576: 112-column chunks, three of them
+	// K 144, N 3136: seven chunks on one thread, narrower ones on two.
+	shallow := ConvParams{C: 16, H: 56, W: 56, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 56, OutW: 56}
+	shapes = append(shapes, shallow)
 	for _, k := range twins() {
 		with(k, func() {
 			for _, p := range shapes {
@@ -181,6 +184,7 @@ func TestConvPacked(t *testing.T) {
 					x, w := randSlice(r, p.C*p.H*p.W), randSlice(r, M*p.K())
 					ref, mag := naiveConv(x, w, nil, M, p, false)
 					pa := PackA(false, M, p.K(), 1, w, p.K())
+					var one []float32 // the result on one goroutine
 					for _, th := range []int{1, 2} {
 						y := randSlice(r, M*p.N())
 						// done sees each column once, finished: it negates it.
@@ -201,6 +205,15 @@ func TestConvPacked(t *testing.T) {
 						for i := range y {
 							if d := math.Abs(float64(-y[i]) - ref[i]); !(d <= gemmTol(p.K(), mag[i])) {
 								t.Fatalf("%s %+v M=%d threads=%d: y[%d] = %v, want %v", k.name, p, M, th, i, y[i], ref[i])
+							}
+						}
+						if one == nil {
+							one = y
+							continue
+						}
+						for i := range y {
+							if math.Float32bits(y[i]) != math.Float32bits(one[i]) {
+								t.Fatalf("%s %+v M=%d threads=%d: y[%d] = %v, one thread %v: the bits depend on the split", k.name, p, M, th, i, y[i], one[i])
 							}
 						}
 					}

@@ -88,8 +88,7 @@ func DepthwiseQ8(x []byte, signed bool, zx float32, w []float32, p ConvParams, t
 		run(0, p.C)
 		return
 	}
-	threads = min(threads, p.C)
-	Parallel(threads, threads, func(t int) { run(t*p.C/threads, (t+1)*p.C/threads) })
+	ParallelRuns(p.C, threads, run)
 }
 
 // dequantQ8 sets dst[i] = x[i] − zx, x uint8 or (signed) int8 bits.

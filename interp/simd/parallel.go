@@ -39,6 +39,26 @@ func Parallel(n, threads int, f func(i int)) {
 	}
 }
 
+// runsPerThread is how many runs ParallelRuns cuts per thread.
+const runsPerThread = 4
+
+// ParallelRuns splits [0, n) into up to runsPerThread·threads contiguous
+// runs of near-equal length and calls f(i0, i1) for each through Parallel.
+// Runs are claimed one at a time, so a thread that starts late (a helper
+// waking from sleep) or runs slower (its core busy with another process or
+// sharing its vector units with the other thread) takes fewer runs instead
+// of holding up the caller with a fixed half. The runs are whole units of
+// the caller's work (channels, column chunks), so results do not depend on
+// which goroutine ran which run.
+func ParallelRuns(n, threads int, f func(i0, i1 int)) {
+	runs := min(n, runsPerThread*threads)
+	if threads < 2 || runs < 2 {
+		f(0, n)
+		return
+	}
+	Parallel(runs, threads, func(r int) { f(r*n/runs, (r+1)*n/runs) })
+}
+
 // parallelMinTaps is the work (outputs × window taps) under which the
 // depthwise and pooling kernels stay on one goroutine, for the reason
 // parallelMin gives.
