@@ -100,12 +100,14 @@ func (t *job) run(i int) {
 }
 
 // spinFor is how long a helper polls for a new job before it sleeps. It
-// bridges the serial stretches between a network's parallel layers (a few
-// hundred microseconds on small models): a sleeping helper is woken through
-// the kernel, and on a virtual machine an idle vCPU then takes 80–250 µs to
-// start it — as long as a whole small conv, which the caller then runs
-// alone. ONNX Runtime's pool spins between layers for the same reason.
-const spinFor = time.Millisecond
+// bridges the short serial stretches between a network's parallel layers:
+// a sleeping helper is woken through the kernel, and on a virtual machine
+// an idle vCPU then took 80–250 µs to start it — as long as a whole small
+// conv, which the caller then runs alone. ONNX Runtime's pool spins between
+// layers for the same reason. Longer is not better on a shared machine: at
+// 1 ms, detypify_cnn's two-thread medians in tools/bench came out worse
+// than at 200 µs (the spinner holds a core other processes want).
+const spinFor = 200 * time.Microsecond
 
 // spinCheck is how many polls a helper makes between looks at the clock.
 const spinCheck = 256
