@@ -258,17 +258,6 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	// chunks), at least four panels so the filters are reused.
 	nc := max(4*nr, ConvChunkFloats/K/(2*nr)*(2*nr))
 	parallel := threads >= 2 && pa.m*N*K > parallelMin
-	if parallel && (N+nc-1)/nc < runsPerThread*threads {
-		// Too few chunks to share (a shallow conv with few filters,
-		// detypify's 16×144 over 56×56): narrower ones, when that gives
-		// each thread two or more, so im2col is split with the GEMM
-		// rather than run by the caller while the helper waits. A column's
-		// sums do not depend on the chunk width, so the bits stay those of
-		// one thread.
-		if n2 := max(4*nr, N/(runsPerThread*threads)/(2*nr)*(2*nr)); (N+n2-1)/n2 >= 2*threads {
-			nc = n2
-		}
-	}
 	chunks := (N + nc - 1) / nc
 	work := func(c0, c1, gemmThreads int) {
 		w := wsPool.Get().(*workspace)

@@ -174,7 +174,7 @@ func TestConvPacked(t *testing.T) {
 	shapes := convShapes()
 	big := ConvParams{C: 64, H: 19, W: 17, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 19, OutW: 17}
 	shapes = append(shapes, big) // K 576: 112-column chunks, three of them
-	// K 144, N 3136: seven chunks on one thread, narrower ones on two.
+	// K 144, N 3136: seven chunks, too few to share: two threads split each GEMM.
 	shallow := ConvParams{C: 16, H: 56, W: 56, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 56, OutW: 56}
 	shapes = append(shapes, shallow)
 	for _, k := range twins() {

@@ -4,18 +4,17 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Parallel runs f(i) for every i in [0, n) on up to threads goroutines, the
 // caller's included, and returns when all calls have returned. A panic in
 // any call is raised again on the caller.
 //
-// The helper goroutines live across calls and, after a job, spin for the
-// next one (spinFor) before they sleep: a network runs one parallel region
-// per layer, back to back, and handing work to a sleeping thread (a new
-// goroutine, a futex wake-up) costs tens to hundreds of microseconds — a
-// large share of a small layer. ONNX Runtime's thread pool spins for the
+// The helper goroutines live across calls and, after a job, spin briefly
+// for the next one before they sleep: a network runs one
+// parallel region per layer, back to back, and handing work to a sleeping
+// thread (a new goroutine, a futex wake-up) costs tens of microseconds —
+// a large share of a small layer. ONNX Runtime's thread pool spins for the
 // same reason. Indices are claimed one at a time, so a helper that arrives
 // late, or never (another job took it), only leaves more to the caller.
 func Parallel(n, threads int, f func(i int)) {
@@ -99,18 +98,12 @@ func (t *job) run(i int) {
 	t.f(i)
 }
 
-// spinFor is how long a helper polls for a new job before it sleeps. It
-// bridges the short serial stretches between a network's parallel layers:
-// a sleeping helper is woken through the kernel, and on a virtual machine
-// an idle vCPU then took 80–250 µs to start it — as long as a whole small
-// conv, which the caller then runs alone. ONNX Runtime's pool spins between
-// layers for the same reason. Longer is not better on a shared machine: at
-// 1 ms, detypify_cnn's two-thread medians in tools/bench came out worse
-// than at 200 µs (the spinner holds a core other processes want).
-const spinFor = 200 * time.Microsecond
-
-// spinCheck is how many polls a helper makes between looks at the clock.
-const spinCheck = 256
+// spinRounds is how many polls a helper makes for a new job before it
+// sleeps: a few microseconds on Zen 5 (not the tens its first comment
+// said). Spinning longer (200 µs, 1 ms of clock time) woke helpers in time
+// for the next layer, but made small models slower at two threads in
+// tools/bench, where the spinner competes with other processes for 2 cores.
+const spinRounds = 20000
 
 // helperPool is the process's helper goroutines and the job on offer.
 type helperPool struct {
@@ -150,16 +143,8 @@ func (p *helperPool) loop() {
 	var seen uint64
 	for {
 		g := p.gen.Load()
-		var start time.Time
 		for spins := 0; g == seen; spins++ {
-			if spins%spinCheck != 0 {
-				g = p.gen.Load()
-				continue
-			}
-			if spins == 0 {
-				start = time.Now()
-			}
-			if time.Since(start) < spinFor {
+			if spins < spinRounds {
 				g = p.gen.Load()
 				continue
 			}
