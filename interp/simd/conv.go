@@ -257,7 +257,6 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	// one-panel kernel: a third of the work at K = 1152 with three-panel
 	// chunks), at least four panels so the filters are reused.
 	nc := max(4*nr, ConvChunkFloats/K/(2*nr)*(2*nr))
-	parallel := threads >= 2 && pa.m*N*K > parallelMin
 	chunks := (N + nc - 1) / nc
 	work := func(c0, c1, gemmThreads int) {
 		w := wsPool.Get().(*workspace)
@@ -273,7 +272,7 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 		}
 	}
 	switch {
-	case !parallel:
+	case threads < 2 || pa.m*N*K <= parallelMin:
 		work(0, chunks, 1)
 	case chunks < runsPerThread*threads:
 		// Few chunks (a deep, narrow conv: resnet's last stages have one

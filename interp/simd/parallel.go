@@ -11,10 +11,10 @@ import (
 // any call is raised again on the caller.
 //
 // The helper goroutines live across calls and, after a job, spin briefly
-// for the next one before they sleep: a network runs one
-// parallel region per layer, back to back, and handing work to a sleeping
-// thread (a new goroutine, a futex wake-up) costs tens of microseconds —
-// a large share of a small layer. ONNX Runtime's thread pool spins for the
+// for the next one before they sleep: a network runs one parallel region
+// per layer, back to back, and handing work to a sleeping thread (a new
+// goroutine, a futex wake-up) costs tens of microseconds or more — a large
+// share of a small layer. ONNX Runtime's thread pool spins for the
 // same reason. Indices are claimed one at a time, so a helper that arrives
 // late, or never (another job took it), only leaves more to the caller.
 func Parallel(n, threads int, f func(i int)) {
@@ -45,9 +45,8 @@ const runsPerThread = 4
 // ParallelRuns splits [0, n) into up to runsPerThread·threads contiguous
 // runs of near-equal length and calls f(i0, i1) for each through Parallel.
 // Runs are claimed one at a time, so a thread that starts late (a helper
-// waking from sleep) or runs slower (its core busy with another process or
-// sharing its vector units with the other thread) takes fewer runs instead
-// of holding up the caller with a fixed half. The runs are whole units of
+// waking from sleep) or runs slower (its core busy with another process)
+// takes fewer runs instead of holding up the caller with a fixed half. The runs are whole units of
 // the caller's work (channels, column chunks), so results do not depend on
 // which goroutine ran which run.
 func ParallelRuns(n, threads int, f func(i0, i1 int)) {
