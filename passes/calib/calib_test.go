@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -260,5 +261,40 @@ func TestDiffNaN(t *testing.T) {
 	d.Add([]float32{1, 2}, []float32{1, 2, 3})
 	if rel, cos, mx := d.Result(); !math.IsNaN(rel) || !math.IsNaN(cos) || !math.IsNaN(mx) {
 		t.Errorf("mismatched lengths: %v %v %v, want NaN", rel, cos, mx)
+	}
+}
+
+// TestDiffOrderIndependent: batches added out of order, concurrently, give
+// the bits of the same batches added in order (Stream's workers finish in
+// any order; a measurement must not depend on it).
+func TestDiffOrderIndependent(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const batches = 64
+	want, got := make([][]float32, batches), make([][]float32, batches)
+	for i := range want {
+		want[i], got[i] = make([]float32, 97), make([]float32, 97)
+		for k := range want[i] {
+			x := float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(7)-3))) // magnitudes that round
+			want[i][k], got[i][k] = x, x*(1+float32(r.NormFloat64()*1e-3))
+		}
+	}
+	var inOrder calib.Diff
+	for i := range want {
+		inOrder.Add(want[i], got[i])
+	}
+	rel0, cos0, max0 := inOrder.Result()
+	var shuffled calib.Diff
+	var wg sync.WaitGroup
+	for _, i := range r.Perm(batches) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			shuffled.AddAt(i, want[i], got[i])
+		}()
+	}
+	wg.Wait()
+	rel, cos, mx := shuffled.Result()
+	if math.IsNaN(cos0) || rel != rel0 || cos != cos0 || mx != max0 {
+		t.Errorf("out of order: rel L2 %v cosine %v max %v; in order %v %v %v", rel, cos, mx, rel0, cos0, max0)
 	}
 }

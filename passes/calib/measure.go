@@ -2,7 +2,9 @@ package calib
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/onnxslim/onnxslim/interp"
@@ -16,41 +18,75 @@ import (
 // finite makes the cosine and the error NaN (and is counted), so a bound
 // such as Cosine ≥ x fails on it.
 type Diff struct {
-	mu             sync.Mutex
-	aa, bb, ab, dd float64
-	maxAbs         float64
-	nonFinite      int
-	mismatched     bool
+	mu sync.Mutex
+	// parts holds each batch's sums, added up in batch order by Result: in
+	// the order batches finish, concurrent measurements of one candidate
+	// would differ in their last bits, and a choice between two nearly
+	// equal candidates would then depend on timing.
+	parts      map[int]diffPart
+	next       int
+	mismatched bool
 }
 
-// Add compares one batch; slices of different lengths mark the shapes as
-// mismatched.
+type diffPart struct {
+	aa, bb, ab, dd, maxAbs float64
+	nonFinite              int
+}
+
+// Add compares one batch, numbered after those added before; slices of
+// different lengths mark the shapes as mismatched.
 func (d *Diff) Add(want, got []float32) {
+	d.mu.Lock()
+	i := d.next
+	d.next++
+	d.mu.Unlock()
+	d.AddAt(i, want, got)
+}
+
+// AddAt compares batch i (Stream's numbering), so that the result does not
+// depend on the order in which concurrent batches finish.
+func (d *Diff) AddAt(i int, want, got []float32) {
 	if len(want) != len(got) {
 		d.mu.Lock()
 		d.mismatched = true
 		d.mu.Unlock()
 		return
 	}
-	var aa, bb, ab, dd, mx float64
-	bad := 0
-	for i := range want {
-		x, y := float64(want[i]), float64(got[i])
-		aa += x * x
-		bb += y * y
-		ab += x * y
+	var p diffPart
+	for k := range want {
+		x, y := float64(want[k]), float64(got[k])
+		p.aa += x * x
+		p.bb += y * y
+		p.ab += x * y
 		diff := x - y
-		dd += diff * diff
-		mx = max(mx, math.Abs(diff))
+		p.dd += diff * diff
+		p.maxAbs = max(p.maxAbs, math.Abs(diff))
 		if !finite(y) && finite(x) {
-			bad++
+			p.nonFinite++
 		}
 	}
 	d.mu.Lock()
-	d.aa, d.bb, d.ab, d.dd = d.aa+aa, d.bb+bb, d.ab+ab, d.dd+dd
-	d.maxAbs = max(d.maxAbs, mx)
-	d.nonFinite += bad
-	d.mu.Unlock()
+	defer d.mu.Unlock()
+	if d.parts == nil {
+		d.parts = map[int]diffPart{}
+	}
+	if q, ok := d.parts[i]; ok { // a batch compared in pieces
+		p = diffPart{q.aa + p.aa, q.bb + p.bb, q.ab + p.ab, q.dd + p.dd, max(q.maxAbs, p.maxAbs), q.nonFinite + p.nonFinite}
+	}
+	d.parts[i] = p
+	d.next = max(d.next, i+1)
+}
+
+// total sums the batches in batch order; d.mu must be held.
+func (d *Diff) total() diffPart {
+	var t diffPart
+	for _, i := range slices.Sorted(maps.Keys(d.parts)) {
+		p := d.parts[i]
+		t.aa, t.bb, t.ab, t.dd = t.aa+p.aa, t.bb+p.bb, t.ab+p.ab, t.dd+p.dd
+		t.maxAbs = max(t.maxAbs, p.maxAbs)
+		t.nonFinite += p.nonFinite
+	}
+	return t
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
@@ -62,21 +98,22 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 func (d *Diff) Result() (relL2, cosine, maxAbs float64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	t := d.total()
 	switch {
 	case d.mismatched:
 		return math.NaN(), math.NaN(), math.NaN()
-	case d.nonFinite > 0:
-		return math.NaN(), math.NaN(), d.maxAbs
-	case d.aa == 0 && d.dd == 0:
-		return 0, 1, d.maxAbs
-	case d.aa == 0:
-		return math.Inf(1), 0, d.maxAbs
+	case t.nonFinite > 0:
+		return math.NaN(), math.NaN(), t.maxAbs
+	case t.aa == 0 && t.dd == 0:
+		return 0, 1, t.maxAbs
+	case t.aa == 0:
+		return math.Inf(1), 0, t.maxAbs
 	}
-	relL2 = math.Sqrt(d.dd / d.aa)
-	if d.bb > 0 {
-		cosine = d.ab / math.Sqrt(d.aa*d.bb)
+	relL2 = math.Sqrt(t.dd / t.aa)
+	if t.bb > 0 {
+		cosine = t.ab / math.Sqrt(t.aa*t.bb)
 	}
-	return relL2, cosine, d.maxAbs
+	return relL2, cosine, t.maxAbs
 }
 
 // ShapesDiffer reports whether two compared slices had different lengths.
@@ -90,7 +127,7 @@ func (d *Diff) ShapesDiffer() bool {
 func (d *Diff) NonFinite() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.nonFinite
+	return d.total().nonFinite
 }
 
 // Agreement is how closely a candidate model's graph outputs follow the
@@ -225,7 +262,7 @@ func (ms *Measurer) AgreementOn(cand *onnx.Model, n int) (Agreement, error) {
 			if err != nil {
 				return fmt.Errorf("candidate model: output %s: %w", ms.outs[j].Name, err)
 			}
-			diffs[j].Add(x, y)
+			diffs[j].AddAt(i, x, y)
 		}
 		agree, n, ok := argmaxAgreement(want[0], got[0])
 		top1Mu.Lock()

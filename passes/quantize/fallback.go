@@ -65,6 +65,9 @@ type FallbackStep struct {
 	Cosine float64 `json:"cosine"`
 }
 
+// minGain is the least rise of the cosine that counts as help.
+const minGain = 1e-9
+
 // fallback runs the accuracy-aware fallback on q.m (already quantized)
 // against the float model and drops the Q/DQ pairs it chooses from q.m.
 func (q *quantizer) fallback(float *onnx.Model) (*Fallback, error) {
@@ -122,9 +125,10 @@ func (q *quantizer) fallback(float *onnx.Model) (*Fallback, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Only activations whose float version helps on their own: the
-		// others' quantization error is noise or cancels out.
-		if cos > rankBase {
+		// Only activations whose float version helps on their own, by more
+		// than float64 rounding of the sums: the others' quantization error
+		// is noise or cancels out.
+		if cos > rankBase+minGain {
 			rank = append(rank, ranked{name, cos})
 		}
 	}

@@ -84,7 +84,7 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 	defer src.Close()
 	nOut := len(float.Graph.Outputs)
 	accs := make([]calib.Diff, len(layers)+nOut)
-	samples, err := calib.Stream(c, src, func(_ int, in map[string]*interp.Tensor) error {
+	samples, err := calib.Stream(c, src, func(batch int, in map[string]*interp.Tensor) error {
 		fo, err := fs.Run(in)
 		if err != nil {
 			return fmt.Errorf("float model: %w", err)
@@ -102,7 +102,7 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 			if err != nil {
 				return nil
 			}
-			acc.Add(x, y)
+			acc.AddAt(batch, x, y)
 			return nil
 		}
 		for i := range layers {
