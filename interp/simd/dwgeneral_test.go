@@ -38,14 +38,27 @@ func dwPoint(x, w []float32, bias float32, p *ConvParams, oh, ow int) float32 {
 	return acc + bias
 }
 
+// window is a convolution window for the depthwise tests: kernel, stride,
+// dilation and pads (top, left, bottom, right).
+type window struct{ kh, kw, sh, sw, dh, dw, pt, pl, pb, pr int }
+
+// params are the ConvParams of c channels of h×w under s; OutH or OutW is
+// below 1 when the window does not fit.
+func (s window) params(c, h, w int) ConvParams {
+	p := ConvParams{C: c, H: h, W: w, KH: s.kh, KW: s.kw, StrideH: s.sh, StrideW: s.sw,
+		PadT: s.pt, PadL: s.pl, DilH: s.dh, DilW: s.dw}
+	p.OutH = (p.H+s.pt+s.pb-(s.kh-1)*s.dh-1)/s.sh + 1
+	p.OutW = (p.W+s.pl+s.pr-(s.kw-1)*s.dw-1)/s.sw + 1
+	return p
+}
+
 // TestDepthwiseGeneralExact checks the general depthwise path at every
 // level against dwPoint, ONNX Runtime's summation order, bit for bit: any
 // kernel size (1-D ones too), unequal strides, dilations, asymmetric pads,
 // widths that leave every tail length.
 func TestDepthwiseGeneralExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
-	type shape struct{ kh, kw, sh, sw, dh, dw, pt, pl, pb, pr int }
-	shapes := []shape{
+	shapes := []window{
 		{5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, {5, 5, 2, 2, 1, 1, 2, 2, 2, 2}, {3, 3, 2, 1, 1, 1, 1, 1, 1, 1},
 		{3, 3, 1, 2, 1, 1, 1, 1, 1, 1}, {3, 3, 1, 1, 2, 2, 2, 2, 2, 2}, {7, 7, 1, 1, 1, 1, 3, 3, 3, 3},
 		{1, 9, 1, 1, 1, 1, 0, 4, 0, 4}, {9, 1, 1, 1, 1, 1, 4, 0, 4, 0}, {1, 5, 1, 3, 1, 2, 0, 1, 0, 0},
@@ -62,10 +75,7 @@ func TestDepthwiseGeneralExact(t *testing.T) {
 		with(k, func() {
 			for _, s := range shapes {
 				for _, hw := range [][2]int{{1, 1}, {4, 7}, {9, 17}, {12, 33}, {20, 45}} {
-					p := ConvParams{C: 3, H: hw[0], W: hw[1], KH: s.kh, KW: s.kw, StrideH: s.sh, StrideW: s.sw,
-						PadT: s.pt, PadL: s.pl, DilH: s.dh, DilW: s.dw}
-					p.OutH = (p.H+s.pt+s.pb-(s.kh-1)*s.dh-1)/s.sh + 1
-					p.OutW = (p.W+s.pl+s.pr-(s.kw-1)*s.dw-1)/s.sw + 1
+					p := s.params(3, hw[0], hw[1])
 					if p.OutH < 1 || p.OutW < 1 {
 						continue
 					}
@@ -192,8 +202,7 @@ func TestLevels(t *testing.T) {
 // the scalar loop (valid taps, row-major, from +0), bit for bit.
 func TestSumPool2DExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(29, 30))
-	type shape struct{ kh, kw, sh, sw, dh, dw, pt, pl, pb, pr int }
-	shapes := []shape{
+	shapes := []window{
 		{2, 2, 2, 2, 1, 1, 0, 0, 0, 0}, {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
 		{5, 5, 3, 3, 1, 1, 2, 2, 2, 2}, {3, 2, 2, 1, 2, 1, 1, 0, 1, 1}, {7, 7, 7, 7, 1, 1, 0, 0, 3, 3},
 	}
@@ -201,10 +210,7 @@ func TestSumPool2DExact(t *testing.T) {
 		with(k, func() {
 			for _, s := range shapes {
 				for _, hw := range [][2]int{{3, 5}, {8, 8}, {15, 31}, {32, 32}} {
-					p := ConvParams{C: 3, H: hw[0], W: hw[1], KH: s.kh, KW: s.kw, StrideH: s.sh, StrideW: s.sw,
-						PadT: s.pt, PadL: s.pl, DilH: s.dh, DilW: s.dw}
-					p.OutH = (p.H+s.pt+s.pb-(s.kh-1)*s.dh-1)/s.sh + 1
-					p.OutW = (p.W+s.pl+s.pr-(s.kw-1)*s.dw-1)/s.sw + 1
+					p := s.params(3, hw[0], hw[1])
 					if p.OutH < 1 || p.OutW < 1 {
 						continue
 					}

@@ -15,8 +15,7 @@ import (
 // and padding, and every tail length.
 func TestDepthwiseQ8Exact(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
-	type shape struct{ kh, kw, sh, sw, dh, dw, pt, pl, pb, pr int }
-	shapes := []shape{
+	shapes := []window{
 		{3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1, 0, 0, 1, 1},
 		{5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, {5, 5, 2, 2, 1, 1, 2, 2, 2, 2}, {3, 3, 2, 1, 1, 1, 1, 1, 1, 1},
 		{3, 3, 1, 1, 2, 2, 2, 2, 2, 2}, {7, 7, 1, 1, 1, 1, 3, 3, 3, 3}, {1, 9, 1, 1, 1, 1, 0, 4, 0, 4},
@@ -27,10 +26,7 @@ func TestDepthwiseQ8Exact(t *testing.T) {
 		with(k, func() {
 			for si, s := range shapes {
 				for _, hw := range [][2]int{{1, 1}, {5, 7}, {12, 33}, {17, 18}} {
-					p := ConvParams{C: 3, H: hw[0], W: hw[1], KH: s.kh, KW: s.kw, StrideH: s.sh, StrideW: s.sw,
-						PadT: s.pt, PadL: s.pl, DilH: s.dh, DilW: s.dw}
-					p.OutH = (p.H+s.pt+s.pb-(s.kh-1)*s.dh-1)/s.sh + 1
-					p.OutW = (p.W+s.pl+s.pr-(s.kw-1)*s.dw-1)/s.sw + 1
+					p := s.params(3, hw[0], hw[1])
 					if p.OutH < 1 || p.OutW < 1 {
 						continue
 					}
