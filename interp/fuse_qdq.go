@@ -329,6 +329,14 @@ func (q *qdqConv) depthwise(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, fmt.Errorf("depthwise convolution needs 8-bit input, got %v", x.DType)
 	}
 	isz, osz := p.H*p.W, p.OutH*p.OutW
+	if simd.DepthwiseQ8Fits(p) && signed == (q.yType == onnx.Int8) {
+		// Bytes to bytes in one kernel (the same bytes as below).
+		ob := bytesOf(out)
+		for b := 0; b < x.Shape[0]; b++ {
+			simd.DepthwiseQ8Requant(ob[b*c*osz:(b+1)*c*osz], xb[b*c*isz:(b+1)*c*isz], signed, zx, q.wdw, q.mult, q.bias, lo, hi, q.sy, q.zy, p, ctx.Threads())
+		}
+		return []*Tensor{out}, nil
+	}
 	for b := 0; b < x.Shape[0]; b++ {
 		xs := xb[b*c*isz : (b+1)*c*isz]
 		done := func(ch int, acc []float32) {

@@ -13,3 +13,7 @@ func addQ8Kernel(signed bool) func(dst, a, b []byte, za, sa, zb, sb, s, z, qlo, 
 func i32Requant8Kernel(bool) func(dst []byte, src []int32, t int32, m, b, lo, hi, s, z, qlo, qhi float32) {
 	return i32Requant8Go
 }
+
+func dwQ8Kernel(stride int, signed bool) func(dst []byte, x *byte, offs []int32, w, prm []float32, chans, outH, outW, rowStep, psz int, lo, hi, s, z, qlo, qhi float32) {
+	return dwQ8Go(stride, signed)
+}

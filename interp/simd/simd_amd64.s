@@ -5919,6 +5919,534 @@ addQ8I8AVX_done:
 	VZEROUPPER
 	RET
 
+// func dwQ8S1U8AVX(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·dwQ8S1U8AVX(SB), NOSPLIT, $32-168
+	VBROADCASTSS lo+144(FP), Y0
+	VBROADCASTSS hi+148(FP), Y1
+	VBROADCASTSS s+152(FP), Y2
+	VBROADCASTSS z+156(FP), Y3
+	VBROADCASTSS qlo+160(FP), Y4
+	VBROADCASTSS qhi+164(FP), Y5
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+	MOVQ         prm_base+80(FP), DX
+
+dwQ8S1U8AVX_chan:
+	MOVQ         (SP), BX
+	TESTQ        BX, BX
+	JZ           dwQ8S1U8AVX_done
+	VBROADCASTSS (DX), Y6
+	VBROADCASTSS 4(DX), Y7
+	VBROADCASTSS 8(DX), Y8
+	MOVQ         outH+112(FP), BX
+	MOVQ         BX, 8(SP)
+	MOVQ         24(SP), BX
+	MOVQ         BX, 16(SP)
+
+dwQ8S1U8AVX_row:
+	MOVQ  8(SP), BX
+	TESTQ BX, BX
+	JZ    dwQ8S1U8AVX_chanEnd
+	MOVQ  16(SP), BX
+	MOVQ  outW+120(FP), SI
+
+dwQ8S1U8AVX_blk:
+	TESTQ  SI, SI
+	JZ     dwQ8S1U8AVX_rowEnd
+	VXORPS Y9, Y9, Y9
+	MOVQ   offs_base+32(FP), DI
+	MOVQ   offs_len+40(FP), R8
+	XORQ   R9, R9
+	VXORPS Y12, Y12, Y12
+
+dwQ8S1U8AVX_tap2:
+	MOVQ         R8, R10
+	SUBQ         R9, R10
+	CMPQ         R10, $0x02
+	JL           dwQ8S1U8AVX_tap1
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVZXBD    (BX)(R10*1), Y10
+	VCVTDQ2PS    Y10, Y10
+	VBROADCASTSS (CX)(R9*4), Y11
+	VFMADD231PS  Y10, Y11, Y9
+	MOVLQSX      4(DI)(R9*4), R10
+	VPMOVZXBD    (BX)(R10*1), Y10
+	VCVTDQ2PS    Y10, Y10
+	VBROADCASTSS 4(CX)(R9*4), Y11
+	VFMADD231PS  Y10, Y11, Y12
+	ADDQ         $0x02, R9
+	JMP          dwQ8S1U8AVX_tap2
+
+dwQ8S1U8AVX_tap1:
+	TESTQ        R10, R10
+	JZ           dwQ8S1U8AVX_sum
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVZXBD    (BX)(R10*1), Y10
+	VCVTDQ2PS    Y10, Y10
+	VBROADCASTSS (CX)(R9*4), Y11
+	VFMADD231PS  Y10, Y11, Y9
+
+dwQ8S1U8AVX_sum:
+	VADDPS       Y12, Y9, Y9
+	VSUBPS       Y8, Y9, Y9
+	VMULPS       Y6, Y9, Y9
+	VADDPS       Y7, Y9, Y9
+	VMAXPS       Y0, Y9, Y9
+	VMINPS       Y1, Y9, Y9
+	VDIVPS       Y2, Y9, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VADDPS       Y3, Y9, Y9
+	VMAXPS       Y9, Y4, Y9
+	VMINPS       Y9, Y5, Y9
+	VCMPPS       $0x07, Y9, Y9, Y10
+	VANDPS       Y10, Y9, Y9
+	VCVTPS2DQ    Y9, Y9
+	VEXTRACTI128 $0x01, Y9, X10
+	VPACKSSDW    X10, X9, X10
+	VPACKUSWB    X10, X10, X10
+	CMPQ         SI, $0x08
+	JL           dwQ8S1U8AVX_tail
+	MOVQ         X10, (AX)
+	ADDQ         $0x08, AX
+	ADDQ         $0x08, BX
+	SUBQ         $0x08, SI
+	JMP          dwQ8S1U8AVX_blk
+
+dwQ8S1U8AVX_tail:
+	MOVQ X10, DI
+
+dwQ8S1U8AVX_byte:
+	MOVB DI, (AX)
+	SHRQ $0x08, DI
+	INCQ AX
+	DECQ SI
+	JNZ  dwQ8S1U8AVX_byte
+	JMP  dwQ8S1U8AVX_blk
+
+dwQ8S1U8AVX_rowEnd:
+	MOVQ rowStep+128(FP), BX
+	ADDQ BX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S1U8AVX_row
+
+dwQ8S1U8AVX_chanEnd:
+	MOVQ psz+136(FP), BX
+	ADDQ BX, 24(SP)
+	MOVQ offs_len+40(FP), BX
+	SHLQ $0x02, BX
+	ADDQ BX, CX
+	ADDQ $0x0c, DX
+	DECQ (SP)
+	JMP  dwQ8S1U8AVX_chan
+
+dwQ8S1U8AVX_done:
+	VZEROUPPER
+	RET
+
+// func dwQ8S1I8AVX(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·dwQ8S1I8AVX(SB), NOSPLIT, $32-168
+	VBROADCASTSS lo+144(FP), Y0
+	VBROADCASTSS hi+148(FP), Y1
+	VBROADCASTSS s+152(FP), Y2
+	VBROADCASTSS z+156(FP), Y3
+	VBROADCASTSS qlo+160(FP), Y4
+	VBROADCASTSS qhi+164(FP), Y5
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+	MOVQ         prm_base+80(FP), DX
+
+dwQ8S1I8AVX_chan:
+	MOVQ         (SP), BX
+	TESTQ        BX, BX
+	JZ           dwQ8S1I8AVX_done
+	VBROADCASTSS (DX), Y6
+	VBROADCASTSS 4(DX), Y7
+	VBROADCASTSS 8(DX), Y8
+	MOVQ         outH+112(FP), BX
+	MOVQ         BX, 8(SP)
+	MOVQ         24(SP), BX
+	MOVQ         BX, 16(SP)
+
+dwQ8S1I8AVX_row:
+	MOVQ  8(SP), BX
+	TESTQ BX, BX
+	JZ    dwQ8S1I8AVX_chanEnd
+	MOVQ  16(SP), BX
+	MOVQ  outW+120(FP), SI
+
+dwQ8S1I8AVX_blk:
+	TESTQ  SI, SI
+	JZ     dwQ8S1I8AVX_rowEnd
+	VXORPS Y9, Y9, Y9
+	MOVQ   offs_base+32(FP), DI
+	MOVQ   offs_len+40(FP), R8
+	XORQ   R9, R9
+	VXORPS Y12, Y12, Y12
+
+dwQ8S1I8AVX_tap2:
+	MOVQ         R8, R10
+	SUBQ         R9, R10
+	CMPQ         R10, $0x02
+	JL           dwQ8S1I8AVX_tap1
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVSXBD    (BX)(R10*1), Y10
+	VCVTDQ2PS    Y10, Y10
+	VBROADCASTSS (CX)(R9*4), Y11
+	VFMADD231PS  Y10, Y11, Y9
+	MOVLQSX      4(DI)(R9*4), R10
+	VPMOVSXBD    (BX)(R10*1), Y10
+	VCVTDQ2PS    Y10, Y10
+	VBROADCASTSS 4(CX)(R9*4), Y11
+	VFMADD231PS  Y10, Y11, Y12
+	ADDQ         $0x02, R9
+	JMP          dwQ8S1I8AVX_tap2
+
+dwQ8S1I8AVX_tap1:
+	TESTQ        R10, R10
+	JZ           dwQ8S1I8AVX_sum
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVSXBD    (BX)(R10*1), Y10
+	VCVTDQ2PS    Y10, Y10
+	VBROADCASTSS (CX)(R9*4), Y11
+	VFMADD231PS  Y10, Y11, Y9
+
+dwQ8S1I8AVX_sum:
+	VADDPS       Y12, Y9, Y9
+	VSUBPS       Y8, Y9, Y9
+	VMULPS       Y6, Y9, Y9
+	VADDPS       Y7, Y9, Y9
+	VMAXPS       Y0, Y9, Y9
+	VMINPS       Y1, Y9, Y9
+	VDIVPS       Y2, Y9, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VADDPS       Y3, Y9, Y9
+	VMAXPS       Y9, Y4, Y9
+	VMINPS       Y9, Y5, Y9
+	VCMPPS       $0x07, Y9, Y9, Y10
+	VANDPS       Y10, Y9, Y9
+	VCVTPS2DQ    Y9, Y9
+	VEXTRACTI128 $0x01, Y9, X10
+	VPACKSSDW    X10, X9, X10
+	VPACKSSWB    X10, X10, X10
+	CMPQ         SI, $0x08
+	JL           dwQ8S1I8AVX_tail
+	MOVQ         X10, (AX)
+	ADDQ         $0x08, AX
+	ADDQ         $0x08, BX
+	SUBQ         $0x08, SI
+	JMP          dwQ8S1I8AVX_blk
+
+dwQ8S1I8AVX_tail:
+	MOVQ X10, DI
+
+dwQ8S1I8AVX_byte:
+	MOVB DI, (AX)
+	SHRQ $0x08, DI
+	INCQ AX
+	DECQ SI
+	JNZ  dwQ8S1I8AVX_byte
+	JMP  dwQ8S1I8AVX_blk
+
+dwQ8S1I8AVX_rowEnd:
+	MOVQ rowStep+128(FP), BX
+	ADDQ BX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S1I8AVX_row
+
+dwQ8S1I8AVX_chanEnd:
+	MOVQ psz+136(FP), BX
+	ADDQ BX, 24(SP)
+	MOVQ offs_len+40(FP), BX
+	SHLQ $0x02, BX
+	ADDQ BX, CX
+	ADDQ $0x0c, DX
+	DECQ (SP)
+	JMP  dwQ8S1I8AVX_chan
+
+dwQ8S1I8AVX_done:
+	VZEROUPPER
+	RET
+
+// func dwQ8S2U8AVX(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·dwQ8S2U8AVX(SB), NOSPLIT, $32-168
+	VBROADCASTSS lo+144(FP), Y0
+	VBROADCASTSS hi+148(FP), Y1
+	VBROADCASTSS s+152(FP), Y2
+	VBROADCASTSS z+156(FP), Y3
+	VBROADCASTSS qlo+160(FP), Y4
+	VBROADCASTSS qhi+164(FP), Y5
+	MOVL         $0x000000ff, AX
+	VMOVD        AX, X6
+	VPBROADCASTD X6, Y6
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+	MOVQ         prm_base+80(FP), DX
+
+dwQ8S2U8AVX_chan:
+	MOVQ         (SP), BX
+	TESTQ        BX, BX
+	JZ           dwQ8S2U8AVX_done
+	VBROADCASTSS (DX), Y7
+	VBROADCASTSS 4(DX), Y8
+	VBROADCASTSS 8(DX), Y9
+	MOVQ         outH+112(FP), BX
+	MOVQ         BX, 8(SP)
+	MOVQ         24(SP), BX
+	MOVQ         BX, 16(SP)
+
+dwQ8S2U8AVX_row:
+	MOVQ  8(SP), BX
+	TESTQ BX, BX
+	JZ    dwQ8S2U8AVX_chanEnd
+	MOVQ  16(SP), BX
+	MOVQ  outW+120(FP), SI
+
+dwQ8S2U8AVX_blk:
+	TESTQ  SI, SI
+	JZ     dwQ8S2U8AVX_rowEnd
+	VXORPS Y10, Y10, Y10
+	MOVQ   offs_base+32(FP), DI
+	MOVQ   offs_len+40(FP), R8
+	XORQ   R9, R9
+	VXORPS Y13, Y13, Y13
+
+dwQ8S2U8AVX_tap2:
+	MOVQ         R8, R10
+	SUBQ         R9, R10
+	CMPQ         R10, $0x02
+	JL           dwQ8S2U8AVX_tap1
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVZXWD    (BX)(R10*1), Y11
+	VPAND        Y6, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VBROADCASTSS (CX)(R9*4), Y12
+	VFMADD231PS  Y11, Y12, Y10
+	MOVLQSX      4(DI)(R9*4), R10
+	VPMOVZXWD    (BX)(R10*1), Y11
+	VPAND        Y6, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VBROADCASTSS 4(CX)(R9*4), Y12
+	VFMADD231PS  Y11, Y12, Y13
+	ADDQ         $0x02, R9
+	JMP          dwQ8S2U8AVX_tap2
+
+dwQ8S2U8AVX_tap1:
+	TESTQ        R10, R10
+	JZ           dwQ8S2U8AVX_sum
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVZXWD    (BX)(R10*1), Y11
+	VPAND        Y6, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VBROADCASTSS (CX)(R9*4), Y12
+	VFMADD231PS  Y11, Y12, Y10
+
+dwQ8S2U8AVX_sum:
+	VADDPS       Y13, Y10, Y10
+	VSUBPS       Y9, Y10, Y10
+	VMULPS       Y7, Y10, Y10
+	VADDPS       Y8, Y10, Y10
+	VMAXPS       Y0, Y10, Y10
+	VMINPS       Y1, Y10, Y10
+	VDIVPS       Y2, Y10, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VADDPS       Y3, Y10, Y10
+	VMAXPS       Y10, Y4, Y10
+	VMINPS       Y10, Y5, Y10
+	VCMPPS       $0x07, Y10, Y10, Y11
+	VANDPS       Y11, Y10, Y10
+	VCVTPS2DQ    Y10, Y10
+	VEXTRACTI128 $0x01, Y10, X11
+	VPACKSSDW    X11, X10, X11
+	VPACKUSWB    X11, X11, X11
+	CMPQ         SI, $0x08
+	JL           dwQ8S2U8AVX_tail
+	MOVQ         X11, (AX)
+	ADDQ         $0x08, AX
+	ADDQ         $0x10, BX
+	SUBQ         $0x08, SI
+	JMP          dwQ8S2U8AVX_blk
+
+dwQ8S2U8AVX_tail:
+	MOVQ X11, DI
+
+dwQ8S2U8AVX_byte:
+	MOVB DI, (AX)
+	SHRQ $0x08, DI
+	INCQ AX
+	DECQ SI
+	JNZ  dwQ8S2U8AVX_byte
+	JMP  dwQ8S2U8AVX_blk
+
+dwQ8S2U8AVX_rowEnd:
+	MOVQ rowStep+128(FP), BX
+	ADDQ BX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S2U8AVX_row
+
+dwQ8S2U8AVX_chanEnd:
+	MOVQ psz+136(FP), BX
+	ADDQ BX, 24(SP)
+	MOVQ offs_len+40(FP), BX
+	SHLQ $0x02, BX
+	ADDQ BX, CX
+	ADDQ $0x0c, DX
+	DECQ (SP)
+	JMP  dwQ8S2U8AVX_chan
+
+dwQ8S2U8AVX_done:
+	VZEROUPPER
+	RET
+
+// func dwQ8S2I8AVX(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·dwQ8S2I8AVX(SB), NOSPLIT, $32-168
+	VBROADCASTSS lo+144(FP), Y0
+	VBROADCASTSS hi+148(FP), Y1
+	VBROADCASTSS s+152(FP), Y2
+	VBROADCASTSS z+156(FP), Y3
+	VBROADCASTSS qlo+160(FP), Y4
+	VBROADCASTSS qhi+164(FP), Y5
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+	MOVQ         prm_base+80(FP), DX
+
+dwQ8S2I8AVX_chan:
+	MOVQ         (SP), BX
+	TESTQ        BX, BX
+	JZ           dwQ8S2I8AVX_done
+	VBROADCASTSS (DX), Y6
+	VBROADCASTSS 4(DX), Y7
+	VBROADCASTSS 8(DX), Y8
+	MOVQ         outH+112(FP), BX
+	MOVQ         BX, 8(SP)
+	MOVQ         24(SP), BX
+	MOVQ         BX, 16(SP)
+
+dwQ8S2I8AVX_row:
+	MOVQ  8(SP), BX
+	TESTQ BX, BX
+	JZ    dwQ8S2I8AVX_chanEnd
+	MOVQ  16(SP), BX
+	MOVQ  outW+120(FP), SI
+
+dwQ8S2I8AVX_blk:
+	TESTQ  SI, SI
+	JZ     dwQ8S2I8AVX_rowEnd
+	VXORPS Y9, Y9, Y9
+	MOVQ   offs_base+32(FP), DI
+	MOVQ   offs_len+40(FP), R8
+	XORQ   R9, R9
+	VXORPS Y12, Y12, Y12
+
+dwQ8S2I8AVX_tap2:
+	MOVQ         R8, R10
+	SUBQ         R9, R10
+	CMPQ         R10, $0x02
+	JL           dwQ8S2I8AVX_tap1
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVZXWD    (BX)(R10*1), Y10
+	VPSLLD       $0x18, Y10, Y10
+	VPSRAD       $0x18, Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VBROADCASTSS (CX)(R9*4), Y11
+	VFMADD231PS  Y10, Y11, Y9
+	MOVLQSX      4(DI)(R9*4), R10
+	VPMOVZXWD    (BX)(R10*1), Y10
+	VPSLLD       $0x18, Y10, Y10
+	VPSRAD       $0x18, Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VBROADCASTSS 4(CX)(R9*4), Y11
+	VFMADD231PS  Y10, Y11, Y12
+	ADDQ         $0x02, R9
+	JMP          dwQ8S2I8AVX_tap2
+
+dwQ8S2I8AVX_tap1:
+	TESTQ        R10, R10
+	JZ           dwQ8S2I8AVX_sum
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVZXWD    (BX)(R10*1), Y10
+	VPSLLD       $0x18, Y10, Y10
+	VPSRAD       $0x18, Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VBROADCASTSS (CX)(R9*4), Y11
+	VFMADD231PS  Y10, Y11, Y9
+
+dwQ8S2I8AVX_sum:
+	VADDPS       Y12, Y9, Y9
+	VSUBPS       Y8, Y9, Y9
+	VMULPS       Y6, Y9, Y9
+	VADDPS       Y7, Y9, Y9
+	VMAXPS       Y0, Y9, Y9
+	VMINPS       Y1, Y9, Y9
+	VDIVPS       Y2, Y9, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VADDPS       Y3, Y9, Y9
+	VMAXPS       Y9, Y4, Y9
+	VMINPS       Y9, Y5, Y9
+	VCMPPS       $0x07, Y9, Y9, Y10
+	VANDPS       Y10, Y9, Y9
+	VCVTPS2DQ    Y9, Y9
+	VEXTRACTI128 $0x01, Y9, X10
+	VPACKSSDW    X10, X9, X10
+	VPACKSSWB    X10, X10, X10
+	CMPQ         SI, $0x08
+	JL           dwQ8S2I8AVX_tail
+	MOVQ         X10, (AX)
+	ADDQ         $0x08, AX
+	ADDQ         $0x10, BX
+	SUBQ         $0x08, SI
+	JMP          dwQ8S2I8AVX_blk
+
+dwQ8S2I8AVX_tail:
+	MOVQ X10, DI
+
+dwQ8S2I8AVX_byte:
+	MOVB DI, (AX)
+	SHRQ $0x08, DI
+	INCQ AX
+	DECQ SI
+	JNZ  dwQ8S2I8AVX_byte
+	JMP  dwQ8S2I8AVX_blk
+
+dwQ8S2I8AVX_rowEnd:
+	MOVQ rowStep+128(FP), BX
+	ADDQ BX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S2I8AVX_row
+
+dwQ8S2I8AVX_chanEnd:
+	MOVQ psz+136(FP), BX
+	ADDQ BX, 24(SP)
+	MOVQ offs_len+40(FP), BX
+	SHLQ $0x02, BX
+	ADDQ BX, CX
+	ADDQ $0x0c, DX
+	DECQ (SP)
+	JMP  dwQ8S2I8AVX_chan
+
+dwQ8S2I8AVX_done:
+	VZEROUPPER
+	RET
+
 // func fmaPeakAVX512(n int)
 // Requires: AVX, AVX512F
 TEXT ·fmaPeakAVX512(SB), NOSPLIT, $0-8
@@ -8345,5 +8873,528 @@ i32Requant8I8AVX512_loop:
 	JMP          i32Requant8I8AVX512_loop
 
 i32Requant8I8AVX512_done:
+	VZEROUPPER
+	RET
+
+// func dwQ8S1U8AVX512(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwQ8S1U8AVX512(SB), NOSPLIT, $32-168
+	VBROADCASTSS lo+144(FP), Z0
+	VBROADCASTSS hi+148(FP), Z1
+	VBROADCASTSS s+152(FP), Z2
+	VBROADCASTSS z+156(FP), Z3
+	VBROADCASTSS qlo+160(FP), Z4
+	VBROADCASTSS qhi+164(FP), Z5
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+	MOVQ         prm_base+80(FP), DX
+
+dwQ8S1U8AVX512_chan:
+	MOVQ         (SP), BX
+	TESTQ        BX, BX
+	JZ           dwQ8S1U8AVX512_done
+	VBROADCASTSS (DX), Z6
+	VBROADCASTSS 4(DX), Z7
+	VBROADCASTSS 8(DX), Z8
+	MOVQ         outH+112(FP), BX
+	MOVQ         BX, 8(SP)
+	MOVQ         24(SP), BX
+	MOVQ         BX, 16(SP)
+
+dwQ8S1U8AVX512_row:
+	MOVQ  8(SP), BX
+	TESTQ BX, BX
+	JZ    dwQ8S1U8AVX512_chanEnd
+	MOVQ  16(SP), BX
+	MOVQ  outW+120(FP), SI
+
+dwQ8S1U8AVX512_blk:
+	TESTQ  SI, SI
+	JZ     dwQ8S1U8AVX512_rowEnd
+	VPXORD Z9, Z9, Z9
+	MOVQ   offs_base+32(FP), DI
+	MOVQ   offs_len+40(FP), R8
+	XORQ   R9, R9
+	VPXORD Z12, Z12, Z12
+
+dwQ8S1U8AVX512_tap2:
+	MOVQ         R8, R10
+	SUBQ         R9, R10
+	CMPQ         R10, $0x02
+	JL           dwQ8S1U8AVX512_tap1
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVZXBD    (BX)(R10*1), Z10
+	VCVTDQ2PS    Z10, Z10
+	VBROADCASTSS (CX)(R9*4), Z11
+	VFMADD231PS  Z10, Z11, Z9
+	MOVLQSX      4(DI)(R9*4), R10
+	VPMOVZXBD    (BX)(R10*1), Z10
+	VCVTDQ2PS    Z10, Z10
+	VBROADCASTSS 4(CX)(R9*4), Z11
+	VFMADD231PS  Z10, Z11, Z12
+	ADDQ         $0x02, R9
+	JMP          dwQ8S1U8AVX512_tap2
+
+dwQ8S1U8AVX512_tap1:
+	TESTQ        R10, R10
+	JZ           dwQ8S1U8AVX512_sum
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVZXBD    (BX)(R10*1), Z10
+	VCVTDQ2PS    Z10, Z10
+	VBROADCASTSS (CX)(R9*4), Z11
+	VFMADD231PS  Z10, Z11, Z9
+
+dwQ8S1U8AVX512_sum:
+	VADDPS      Z12, Z9, Z9
+	VSUBPS      Z8, Z9, Z9
+	VMULPS      Z6, Z9, Z9
+	VADDPS      Z7, Z9, Z9
+	VMAXPS      Z0, Z9, Z9
+	VMINPS      Z1, Z9, Z9
+	VDIVPS      Z2, Z9, Z9
+	VRNDSCALEPS $0x00, Z9, Z9
+	VADDPS      Z3, Z9, Z9
+	VMAXPS      Z9, Z4, Z9
+	VMINPS      Z9, Z5, Z9
+	VCMPPS      $0x07, Z9, Z9, K1
+	VMOVAPS.Z   Z9, K1, Z9
+	VCVTPS2DQ   Z9, Z9
+	CMPQ        SI, $0x10
+	JL          dwQ8S1U8AVX512_tail
+	VPMOVDB     Z9, (AX)
+	ADDQ        $0x10, AX
+	ADDQ        $0x10, BX
+	SUBQ        $0x10, SI
+	JMP         dwQ8S1U8AVX512_blk
+
+dwQ8S1U8AVX512_tail:
+	LEAQ    lowmasks<>+0(SB), DI
+	KMOVW   (DI)(SI*2), K1
+	VPMOVDB Z9, K1, (AX)
+	ADDQ    SI, AX
+	XORQ    SI, SI
+	JMP     dwQ8S1U8AVX512_blk
+
+dwQ8S1U8AVX512_rowEnd:
+	MOVQ rowStep+128(FP), BX
+	ADDQ BX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S1U8AVX512_row
+
+dwQ8S1U8AVX512_chanEnd:
+	MOVQ psz+136(FP), BX
+	ADDQ BX, 24(SP)
+	MOVQ offs_len+40(FP), BX
+	SHLQ $0x02, BX
+	ADDQ BX, CX
+	ADDQ $0x0c, DX
+	DECQ (SP)
+	JMP  dwQ8S1U8AVX512_chan
+
+dwQ8S1U8AVX512_done:
+	VZEROUPPER
+	RET
+
+DATA lowmasks<>+0(SB)/2, $0x0000
+DATA lowmasks<>+2(SB)/2, $0x0001
+DATA lowmasks<>+4(SB)/2, $0x0003
+DATA lowmasks<>+6(SB)/2, $0x0007
+DATA lowmasks<>+8(SB)/2, $0x000f
+DATA lowmasks<>+10(SB)/2, $0x001f
+DATA lowmasks<>+12(SB)/2, $0x003f
+DATA lowmasks<>+14(SB)/2, $0x007f
+DATA lowmasks<>+16(SB)/2, $0x00ff
+DATA lowmasks<>+18(SB)/2, $0x01ff
+DATA lowmasks<>+20(SB)/2, $0x03ff
+DATA lowmasks<>+22(SB)/2, $0x07ff
+DATA lowmasks<>+24(SB)/2, $0x0fff
+DATA lowmasks<>+26(SB)/2, $0x1fff
+DATA lowmasks<>+28(SB)/2, $0x3fff
+DATA lowmasks<>+30(SB)/2, $0x7fff
+DATA lowmasks<>+32(SB)/2, $0xffff
+GLOBL lowmasks<>(SB), RODATA|NOPTR, $34
+
+// func dwQ8S1I8AVX512(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwQ8S1I8AVX512(SB), NOSPLIT, $32-168
+	VBROADCASTSS lo+144(FP), Z0
+	VBROADCASTSS hi+148(FP), Z1
+	VBROADCASTSS s+152(FP), Z2
+	VBROADCASTSS z+156(FP), Z3
+	VBROADCASTSS qlo+160(FP), Z4
+	VBROADCASTSS qhi+164(FP), Z5
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+	MOVQ         prm_base+80(FP), DX
+
+dwQ8S1I8AVX512_chan:
+	MOVQ         (SP), BX
+	TESTQ        BX, BX
+	JZ           dwQ8S1I8AVX512_done
+	VBROADCASTSS (DX), Z6
+	VBROADCASTSS 4(DX), Z7
+	VBROADCASTSS 8(DX), Z8
+	MOVQ         outH+112(FP), BX
+	MOVQ         BX, 8(SP)
+	MOVQ         24(SP), BX
+	MOVQ         BX, 16(SP)
+
+dwQ8S1I8AVX512_row:
+	MOVQ  8(SP), BX
+	TESTQ BX, BX
+	JZ    dwQ8S1I8AVX512_chanEnd
+	MOVQ  16(SP), BX
+	MOVQ  outW+120(FP), SI
+
+dwQ8S1I8AVX512_blk:
+	TESTQ  SI, SI
+	JZ     dwQ8S1I8AVX512_rowEnd
+	VPXORD Z9, Z9, Z9
+	MOVQ   offs_base+32(FP), DI
+	MOVQ   offs_len+40(FP), R8
+	XORQ   R9, R9
+	VPXORD Z12, Z12, Z12
+
+dwQ8S1I8AVX512_tap2:
+	MOVQ         R8, R10
+	SUBQ         R9, R10
+	CMPQ         R10, $0x02
+	JL           dwQ8S1I8AVX512_tap1
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVSXBD    (BX)(R10*1), Z10
+	VCVTDQ2PS    Z10, Z10
+	VBROADCASTSS (CX)(R9*4), Z11
+	VFMADD231PS  Z10, Z11, Z9
+	MOVLQSX      4(DI)(R9*4), R10
+	VPMOVSXBD    (BX)(R10*1), Z10
+	VCVTDQ2PS    Z10, Z10
+	VBROADCASTSS 4(CX)(R9*4), Z11
+	VFMADD231PS  Z10, Z11, Z12
+	ADDQ         $0x02, R9
+	JMP          dwQ8S1I8AVX512_tap2
+
+dwQ8S1I8AVX512_tap1:
+	TESTQ        R10, R10
+	JZ           dwQ8S1I8AVX512_sum
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVSXBD    (BX)(R10*1), Z10
+	VCVTDQ2PS    Z10, Z10
+	VBROADCASTSS (CX)(R9*4), Z11
+	VFMADD231PS  Z10, Z11, Z9
+
+dwQ8S1I8AVX512_sum:
+	VADDPS      Z12, Z9, Z9
+	VSUBPS      Z8, Z9, Z9
+	VMULPS      Z6, Z9, Z9
+	VADDPS      Z7, Z9, Z9
+	VMAXPS      Z0, Z9, Z9
+	VMINPS      Z1, Z9, Z9
+	VDIVPS      Z2, Z9, Z9
+	VRNDSCALEPS $0x00, Z9, Z9
+	VADDPS      Z3, Z9, Z9
+	VMAXPS      Z9, Z4, Z9
+	VMINPS      Z9, Z5, Z9
+	VCMPPS      $0x07, Z9, Z9, K1
+	VMOVAPS.Z   Z9, K1, Z9
+	VCVTPS2DQ   Z9, Z9
+	CMPQ        SI, $0x10
+	JL          dwQ8S1I8AVX512_tail
+	VPMOVDB     Z9, (AX)
+	ADDQ        $0x10, AX
+	ADDQ        $0x10, BX
+	SUBQ        $0x10, SI
+	JMP         dwQ8S1I8AVX512_blk
+
+dwQ8S1I8AVX512_tail:
+	LEAQ    lowmasks<>+0(SB), DI
+	KMOVW   (DI)(SI*2), K1
+	VPMOVDB Z9, K1, (AX)
+	ADDQ    SI, AX
+	XORQ    SI, SI
+	JMP     dwQ8S1I8AVX512_blk
+
+dwQ8S1I8AVX512_rowEnd:
+	MOVQ rowStep+128(FP), BX
+	ADDQ BX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S1I8AVX512_row
+
+dwQ8S1I8AVX512_chanEnd:
+	MOVQ psz+136(FP), BX
+	ADDQ BX, 24(SP)
+	MOVQ offs_len+40(FP), BX
+	SHLQ $0x02, BX
+	ADDQ BX, CX
+	ADDQ $0x0c, DX
+	DECQ (SP)
+	JMP  dwQ8S1I8AVX512_chan
+
+dwQ8S1I8AVX512_done:
+	VZEROUPPER
+	RET
+
+// func dwQ8S2U8AVX512(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwQ8S2U8AVX512(SB), NOSPLIT, $32-168
+	VBROADCASTSS lo+144(FP), Z0
+	VBROADCASTSS hi+148(FP), Z1
+	VBROADCASTSS s+152(FP), Z2
+	VBROADCASTSS z+156(FP), Z3
+	VBROADCASTSS qlo+160(FP), Z4
+	VBROADCASTSS qhi+164(FP), Z5
+	MOVL         $0x000000ff, AX
+	VMOVD        AX, X6
+	VPBROADCASTD X6, Z6
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+	MOVQ         prm_base+80(FP), DX
+
+dwQ8S2U8AVX512_chan:
+	MOVQ         (SP), BX
+	TESTQ        BX, BX
+	JZ           dwQ8S2U8AVX512_done
+	VBROADCASTSS (DX), Z7
+	VBROADCASTSS 4(DX), Z8
+	VBROADCASTSS 8(DX), Z9
+	MOVQ         outH+112(FP), BX
+	MOVQ         BX, 8(SP)
+	MOVQ         24(SP), BX
+	MOVQ         BX, 16(SP)
+
+dwQ8S2U8AVX512_row:
+	MOVQ  8(SP), BX
+	TESTQ BX, BX
+	JZ    dwQ8S2U8AVX512_chanEnd
+	MOVQ  16(SP), BX
+	MOVQ  outW+120(FP), SI
+
+dwQ8S2U8AVX512_blk:
+	TESTQ  SI, SI
+	JZ     dwQ8S2U8AVX512_rowEnd
+	VPXORD Z10, Z10, Z10
+	MOVQ   offs_base+32(FP), DI
+	MOVQ   offs_len+40(FP), R8
+	XORQ   R9, R9
+	VPXORD Z13, Z13, Z13
+
+dwQ8S2U8AVX512_tap2:
+	MOVQ         R8, R10
+	SUBQ         R9, R10
+	CMPQ         R10, $0x02
+	JL           dwQ8S2U8AVX512_tap1
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVZXWD    (BX)(R10*1), Z11
+	VPANDD       Z6, Z11, Z11
+	VCVTDQ2PS    Z11, Z11
+	VBROADCASTSS (CX)(R9*4), Z12
+	VFMADD231PS  Z11, Z12, Z10
+	MOVLQSX      4(DI)(R9*4), R10
+	VPMOVZXWD    (BX)(R10*1), Z11
+	VPANDD       Z6, Z11, Z11
+	VCVTDQ2PS    Z11, Z11
+	VBROADCASTSS 4(CX)(R9*4), Z12
+	VFMADD231PS  Z11, Z12, Z13
+	ADDQ         $0x02, R9
+	JMP          dwQ8S2U8AVX512_tap2
+
+dwQ8S2U8AVX512_tap1:
+	TESTQ        R10, R10
+	JZ           dwQ8S2U8AVX512_sum
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVZXWD    (BX)(R10*1), Z11
+	VPANDD       Z6, Z11, Z11
+	VCVTDQ2PS    Z11, Z11
+	VBROADCASTSS (CX)(R9*4), Z12
+	VFMADD231PS  Z11, Z12, Z10
+
+dwQ8S2U8AVX512_sum:
+	VADDPS      Z13, Z10, Z10
+	VSUBPS      Z9, Z10, Z10
+	VMULPS      Z7, Z10, Z10
+	VADDPS      Z8, Z10, Z10
+	VMAXPS      Z0, Z10, Z10
+	VMINPS      Z1, Z10, Z10
+	VDIVPS      Z2, Z10, Z10
+	VRNDSCALEPS $0x00, Z10, Z10
+	VADDPS      Z3, Z10, Z10
+	VMAXPS      Z10, Z4, Z10
+	VMINPS      Z10, Z5, Z10
+	VCMPPS      $0x07, Z10, Z10, K1
+	VMOVAPS.Z   Z10, K1, Z10
+	VCVTPS2DQ   Z10, Z10
+	CMPQ        SI, $0x10
+	JL          dwQ8S2U8AVX512_tail
+	VPMOVDB     Z10, (AX)
+	ADDQ        $0x10, AX
+	ADDQ        $0x20, BX
+	SUBQ        $0x10, SI
+	JMP         dwQ8S2U8AVX512_blk
+
+dwQ8S2U8AVX512_tail:
+	LEAQ    lowmasks<>+0(SB), DI
+	KMOVW   (DI)(SI*2), K1
+	VPMOVDB Z10, K1, (AX)
+	ADDQ    SI, AX
+	XORQ    SI, SI
+	JMP     dwQ8S2U8AVX512_blk
+
+dwQ8S2U8AVX512_rowEnd:
+	MOVQ rowStep+128(FP), BX
+	ADDQ BX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S2U8AVX512_row
+
+dwQ8S2U8AVX512_chanEnd:
+	MOVQ psz+136(FP), BX
+	ADDQ BX, 24(SP)
+	MOVQ offs_len+40(FP), BX
+	SHLQ $0x02, BX
+	ADDQ BX, CX
+	ADDQ $0x0c, DX
+	DECQ (SP)
+	JMP  dwQ8S2U8AVX512_chan
+
+dwQ8S2U8AVX512_done:
+	VZEROUPPER
+	RET
+
+// func dwQ8S2I8AVX512(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwQ8S2I8AVX512(SB), NOSPLIT, $32-168
+	VBROADCASTSS lo+144(FP), Z0
+	VBROADCASTSS hi+148(FP), Z1
+	VBROADCASTSS s+152(FP), Z2
+	VBROADCASTSS z+156(FP), Z3
+	VBROADCASTSS qlo+160(FP), Z4
+	VBROADCASTSS qhi+164(FP), Z5
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+	MOVQ         prm_base+80(FP), DX
+
+dwQ8S2I8AVX512_chan:
+	MOVQ         (SP), BX
+	TESTQ        BX, BX
+	JZ           dwQ8S2I8AVX512_done
+	VBROADCASTSS (DX), Z6
+	VBROADCASTSS 4(DX), Z7
+	VBROADCASTSS 8(DX), Z8
+	MOVQ         outH+112(FP), BX
+	MOVQ         BX, 8(SP)
+	MOVQ         24(SP), BX
+	MOVQ         BX, 16(SP)
+
+dwQ8S2I8AVX512_row:
+	MOVQ  8(SP), BX
+	TESTQ BX, BX
+	JZ    dwQ8S2I8AVX512_chanEnd
+	MOVQ  16(SP), BX
+	MOVQ  outW+120(FP), SI
+
+dwQ8S2I8AVX512_blk:
+	TESTQ  SI, SI
+	JZ     dwQ8S2I8AVX512_rowEnd
+	VPXORD Z9, Z9, Z9
+	MOVQ   offs_base+32(FP), DI
+	MOVQ   offs_len+40(FP), R8
+	XORQ   R9, R9
+	VPXORD Z12, Z12, Z12
+
+dwQ8S2I8AVX512_tap2:
+	MOVQ         R8, R10
+	SUBQ         R9, R10
+	CMPQ         R10, $0x02
+	JL           dwQ8S2I8AVX512_tap1
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVZXWD    (BX)(R10*1), Z10
+	VPSLLD       $0x18, Z10, Z10
+	VPSRAD       $0x18, Z10, Z10
+	VCVTDQ2PS    Z10, Z10
+	VBROADCASTSS (CX)(R9*4), Z11
+	VFMADD231PS  Z10, Z11, Z9
+	MOVLQSX      4(DI)(R9*4), R10
+	VPMOVZXWD    (BX)(R10*1), Z10
+	VPSLLD       $0x18, Z10, Z10
+	VPSRAD       $0x18, Z10, Z10
+	VCVTDQ2PS    Z10, Z10
+	VBROADCASTSS 4(CX)(R9*4), Z11
+	VFMADD231PS  Z10, Z11, Z12
+	ADDQ         $0x02, R9
+	JMP          dwQ8S2I8AVX512_tap2
+
+dwQ8S2I8AVX512_tap1:
+	TESTQ        R10, R10
+	JZ           dwQ8S2I8AVX512_sum
+	MOVLQSX      (DI)(R9*4), R10
+	VPMOVZXWD    (BX)(R10*1), Z10
+	VPSLLD       $0x18, Z10, Z10
+	VPSRAD       $0x18, Z10, Z10
+	VCVTDQ2PS    Z10, Z10
+	VBROADCASTSS (CX)(R9*4), Z11
+	VFMADD231PS  Z10, Z11, Z9
+
+dwQ8S2I8AVX512_sum:
+	VADDPS      Z12, Z9, Z9
+	VSUBPS      Z8, Z9, Z9
+	VMULPS      Z6, Z9, Z9
+	VADDPS      Z7, Z9, Z9
+	VMAXPS      Z0, Z9, Z9
+	VMINPS      Z1, Z9, Z9
+	VDIVPS      Z2, Z9, Z9
+	VRNDSCALEPS $0x00, Z9, Z9
+	VADDPS      Z3, Z9, Z9
+	VMAXPS      Z9, Z4, Z9
+	VMINPS      Z9, Z5, Z9
+	VCMPPS      $0x07, Z9, Z9, K1
+	VMOVAPS.Z   Z9, K1, Z9
+	VCVTPS2DQ   Z9, Z9
+	CMPQ        SI, $0x10
+	JL          dwQ8S2I8AVX512_tail
+	VPMOVDB     Z9, (AX)
+	ADDQ        $0x10, AX
+	ADDQ        $0x20, BX
+	SUBQ        $0x10, SI
+	JMP         dwQ8S2I8AVX512_blk
+
+dwQ8S2I8AVX512_tail:
+	LEAQ    lowmasks<>+0(SB), DI
+	KMOVW   (DI)(SI*2), K1
+	VPMOVDB Z9, K1, (AX)
+	ADDQ    SI, AX
+	XORQ    SI, SI
+	JMP     dwQ8S2I8AVX512_blk
+
+dwQ8S2I8AVX512_rowEnd:
+	MOVQ rowStep+128(FP), BX
+	ADDQ BX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S2I8AVX512_row
+
+dwQ8S2I8AVX512_chanEnd:
+	MOVQ psz+136(FP), BX
+	ADDQ BX, 24(SP)
+	MOVQ offs_len+40(FP), BX
+	SHLQ $0x02, BX
+	ADDQ BX, CX
+	ADDQ $0x0c, DX
+	DECQ (SP)
+	JMP  dwQ8S2I8AVX512_chan
+
+dwQ8S2I8AVX512_done:
 	VZEROUPPER
 	RET

@@ -76,6 +76,9 @@ func main() {
 	requant8("i32Requant8I8AVX", true, true, false)
 	addQ8("addQ8U8AVX", false)
 	addQ8("addQ8I8AVX", true)
+	for _, v := range dwQ8Variants {
+		dwQ8(v.name+"AVX", v.stride, v.signed, false)
+	}
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
 	for m := 1; m <= 6; m++ {
@@ -92,6 +95,9 @@ func main() {
 	requant8("requant8I8AVX512", true, false, true)
 	requant8("i32Requant8U8AVX512", false, true, true)
 	requant8("i32Requant8I8AVX512", true, true, true)
+	for _, v := range dwQ8Variants {
+		dwQ8(v.name+"AVX512", v.stride, v.signed, true)
+	}
 	Generate()
 }
 

@@ -1,0 +1,163 @@
+package simd
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// The fused int8 depthwise convolution (DepthwiseQ8Requant): bytes in,
+// bytes out, one kernel call for a block of channels. Each channel is laid
+// out once as a plane of bytes bordered with the input's zero point (so
+// that padding adds nothing to Σ (x − zx)·w), and the kernel computes
+// Σ x·w − zx·Σw over consecutive outputs of a row as one vector (stride 2:
+// the even bytes of 16-bit words), then requantizes while the sums are in
+// registers. The sums of integers stay below 2^24 (DepthwiseQ8Exact), so
+// they are exact in float32 in any order, and the epilogue is Requant8's:
+// the same bytes as DepthwiseQ8 followed by Requant8U8/I8, without the
+// per-channel conversions, copies and calls that cost more than the
+// arithmetic on small planes (960×7×7).
+
+// dwQ8Geom is a fused depthwise convolution's plane layout.
+type dwQ8Geom struct {
+	pw, ph, psz int     // plane row and column counts, bytes a plane
+	offs        []int32 // each tap's offset into a plane
+}
+
+func newDWQ8Geom(p *ConvParams) dwQ8Geom {
+	var g dwQ8Geom
+	g.pw = max(p.PadL+p.W, (p.OutW-1)*p.StrideW+(p.KW-1)*p.DilW+1)
+	g.ph = max(p.PadT+p.H, (p.OutH-1)*p.StrideH+(p.KH-1)*p.DilH+1)
+	g.psz = g.pw * g.ph
+	for i := 0; i < p.KH; i++ {
+		for j := 0; j < p.KW; j++ {
+			g.offs = append(g.offs, int32(i*p.DilH*g.pw+j*p.DilW))
+		}
+	}
+	return g
+}
+
+// dwQ8Slack is what the kernels may read past a plane's last tap: two
+// zmm blocks of bytes.
+const dwQ8Slack = 64
+
+// dwQ8Chunk is the bytes of planes one kernel call reads.
+const dwQ8Chunk = 32 << 10
+
+var dwQ8Pool = sync.Pool{New: func() any { return new([]byte) }}
+
+// DepthwiseQ8Fits reports whether DepthwiseQ8Requant takes p: stride 1 or
+// 2 along the rows (any kernel, dilation, padding and vertical stride).
+func DepthwiseQ8Fits(p ConvParams) bool {
+	return p.StrideW == 1 || p.StrideW == 2
+}
+
+// DepthwiseQ8Requant is DepthwiseQ8 followed by Requant8U8 (Requant8I8
+// when signed) of each channel, bit for bit: dst (C×OutH×OutW bytes) gets
+// quantize(clip(acc·mult[c] + bias[c], lo, hi), s, z) of the exact sums
+// acc = Σ (x − zx)·w. w holds the integer-valued filters (the caller checks
+// DepthwiseQ8Exact); zx is an integer in the input type's range. It
+// panics unless DepthwiseQ8Fits(p). Channels are spread over up to threads
+// goroutines.
+func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, w, mult, bias []float32, lo, hi, s, z float32, p ConvParams, threads int) {
+	p.check("DepthwiseQ8Requant")
+	if !DepthwiseQ8Fits(p) {
+		panic(fmt.Sprintf("simd: DepthwiseQ8Requant: stride %d along rows", p.StrideW))
+	}
+	if p.C == 0 || p.OutH == 0 || p.OutW == 0 {
+		return
+	}
+	isz, osz, taps := p.H*p.W, p.OutH*p.OutW, p.KH*p.KW
+	needBytes("DepthwiseQ8Requant", p.C*isz, len(x))
+	needBytes("DepthwiseQ8Requant", p.C*osz, len(dst))
+	need("DepthwiseQ8Requant", p.C*taps, w)
+	need("DepthwiseQ8Requant", p.C, mult)
+	need("DepthwiseQ8Requant", p.C, bias)
+	g := newDWQ8Geom(&p)
+	qlo, qhi := float32(0), float32(255)
+	pad := byte(int32(zx))
+	if signed {
+		qlo, qhi = -128, 127
+		pad = byte(int8(int32(zx)))
+	}
+	kern := dwQ8Kernel(p.StrideW, signed)
+	nch := max(1, min(p.C, dwQ8Chunk/g.psz))
+	run := func(c0, c1 int) {
+		bp := dwQ8Pool.Get().(*[]byte)
+		defer dwQ8Pool.Put(bp)
+		n := min(nch, c1-c0)*g.psz + dwQ8Slack
+		if cap(*bp) < n {
+			*bp = make([]byte, n)
+		}
+		planes := (*bp)[:n]
+		// The border: written once, the rectangles below never touch it.
+		planes[0] = pad
+		for f := 1; f < len(planes); f *= 2 {
+			copy(planes[f:], planes[:f])
+		}
+		prm := make([]float32, 3*nch)
+		for b0 := c0; b0 < c1; b0 += nch {
+			b1 := min(c1, b0+nch)
+			for c := b0; c < b1; c++ {
+				pl := planes[(c-b0)*g.psz:]
+				xc := x[c*isz : (c+1)*isz]
+				if p.PadL == 0 && g.pw == p.W {
+					copy(pl[p.PadT*g.pw:], xc)
+				} else {
+					for r := 0; r < p.H; r++ {
+						copy(pl[(p.PadT+r)*g.pw+p.PadL:(p.PadT+r)*g.pw+p.PadL+p.W], xc[r*p.W:(r+1)*p.W])
+					}
+				}
+				var sw float32
+				for _, v := range w[c*taps : (c+1)*taps] {
+					sw += v
+				}
+				k := 3 * (c - b0)
+				prm[k], prm[k+1], prm[k+2] = mult[c], bias[c], zx*sw
+			}
+			kern(dst[b0*osz:b1*osz], &planes[0], g.offs, w[b0*taps:b1*taps], prm[:3*(b1-b0)], b1-b0, p.OutH, p.OutW, p.StrideH*g.pw, g.psz, lo, hi, s, z, qlo, qhi)
+		}
+	}
+	if threads < 2 || p.C*osz*taps < parallelMinTaps || p.C < 2 {
+		run(0, p.C)
+		return
+	}
+	ParallelRuns(p.C, threads, run)
+}
+
+// dwQ8Go returns the twin of the dwQ8 kernels: for each of chans channels
+// (planes psz bytes apart, w taps floats apart, prm mult, bias, corr),
+// dst = requant(Σ_t w[t]·x[oh·rowStep + ow·stride + offs[t]] − corr).
+func dwQ8Go(stride int, signed bool) func(dst []byte, x *byte, offs []int32, w, prm []float32, chans, outH, outW, rowStep, psz int, lo, hi, s, z, qlo, qhi float32) {
+	return func(dst []byte, x *byte, offs []int32, w, prm []float32, chans, outH, outW, rowStep, psz int, lo, hi, s, z, qlo, qhi float32) {
+		taps := len(offs)
+		dst = dst[:chans*outH*outW]
+		for c := 0; c < chans; c++ {
+			m, b, corr := prm[3*c], prm[3*c+1], prm[3*c+2]
+			wc := w[c*taps : (c+1)*taps]
+			for oh := 0; oh < outH; oh++ {
+				for ow := 0; ow < outW; ow++ {
+					base := c*psz + oh*rowStep + ow*stride
+					var acc int32
+					for t, o := range offs {
+						v := *(*byte)(unsafe.Add(unsafe.Pointer(x), base+int(o)))
+						xv := int32(v)
+						if signed {
+							xv = int32(int8(v))
+						}
+						acc += xv * int32(wc[t])
+					}
+					y := float32(float32(acc)-corr) * m
+					y += b
+					if !(y > lo) {
+						y = lo
+					}
+					if !(y < hi) {
+						y = hi
+					}
+					dst[(c*outH+oh)*outW+ow] = byte(int32(quantize8One(y, s, z, qlo, qhi)))
+				}
+			}
+		}
+	}
+}

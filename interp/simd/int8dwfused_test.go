@@ -1,0 +1,111 @@
+package simd
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestDepthwiseQ8RequantExact checks the fused int8 depthwise kernel at
+// every level (and pure Go) against its definition — the int64 sum of
+// (x − zx)·w, then Requant8's epilogue — byte for byte: uint8 and int8
+// inputs, zero points at the ends of their ranges, weights at ±255 and at
+// the largest magnitude DepthwiseQ8Exact allows, any kernel, dilation,
+// padding and vertical stride with row stride 1 and 2, every tail length
+// of a row, bounds that clip and scales that saturate, and enough channels
+// to span several kernel calls.
+func TestDepthwiseQ8RequantExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(47, 48))
+	shapes := []window{
+		{3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1, 0, 0, 1, 1},
+		{5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, {5, 5, 2, 2, 1, 1, 2, 2, 2, 2}, {3, 3, 2, 1, 1, 1, 1, 1, 1, 1},
+		{3, 3, 1, 2, 1, 1, 1, 1, 1, 1}, {3, 3, 1, 1, 2, 2, 2, 2, 2, 2}, {3, 3, 2, 2, 2, 3, 2, 0, 1, 3},
+		{7, 7, 1, 1, 1, 1, 3, 3, 3, 3}, {1, 9, 1, 1, 1, 1, 0, 4, 0, 4}, {2, 4, 2, 2, 2, 1, 1, 0, 0, 3},
+		{3, 3, 3, 1, 1, 1, 0, 0, 2, 2}, {1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, {17, 17, 1, 1, 1, 1, 8, 8, 8, 8},
+	}
+	inf := float32(math.Inf(1))
+	checked := 0
+	for _, k := range twins() {
+		with(k, func() {
+			for si, s := range shapes {
+				for hi, hw := range [][2]int{{1, 1}, {5, 7}, {7, 7}, {12, 33}, {17, 18}, {3, 40}} {
+					c := 3
+					if si == 0 && hi == 4 {
+						c = 200 // several chunks of planes
+					}
+					p := s.params(c, hw[0], hw[1])
+					if p.OutH < 1 || p.OutW < 1 {
+						continue
+					}
+					taps := p.KH * p.KW
+					maxW := 255
+					for !DepthwiseQ8Exact(taps, float32(maxW)) {
+						maxW--
+					}
+					for _, signed := range []bool{false, true} {
+						x := make([]byte, p.C*p.H*p.W)
+						for i := range x {
+							x[i] = byte(r.IntN(256))
+							if r.IntN(4) == 0 {
+								x[i] = []byte{0, 0x7f, 0x80, 0xff}[r.IntN(4)]
+							}
+						}
+						zx := []float32{0, 255, 128, 3}[(si+hi)%4]
+						qlo, qhi := float32(0), float32(255)
+						if signed {
+							zx = []float32{0, -128, 127, -3}[(si+hi)%4]
+							qlo, qhi = -128, 127
+						}
+						w := make([]float32, p.C*taps)
+						for i := range w {
+							w[i] = float32(r.IntN(2*maxW+1) - maxW)
+							if r.IntN(3) == 0 {
+								w[i] = float32([]int{-maxW, maxW}[r.IntN(2)])
+							}
+						}
+						mult, bias := make([]float32, p.C), make([]float32, p.C)
+						for i := range mult {
+							mult[i] = float32(1e-4 * (0.5 + r.Float64()))
+							bias[i] = float32(r.NormFloat64())
+						}
+						lo, hi := []float32{-inf, 0, 0}[(si+hi)%3], []float32{inf, 6, inf}[(si+hi)%3]
+						sc := float32(0.005 + 0.05*r.Float64())
+						z := float32(r.IntN(int(qhi-qlo)+1)) + qlo
+						got := make([]byte, p.C*p.N())
+						DepthwiseQ8Requant(got, x, signed, zx, w, mult, bias, lo, hi, sc, z, p, 2)
+						checked++
+						for c := 0; c < p.C; c++ {
+							for oh := 0; oh < p.OutH; oh++ {
+								for ow := 0; ow < p.OutW; ow++ {
+									var sum int64
+									for i := 0; i < p.KH; i++ {
+										for j := 0; j < p.KW; j++ {
+											ih, iw := oh*p.StrideH-p.PadT+i*p.DilH, ow*p.StrideW-p.PadL+j*p.DilW
+											if ih < 0 || ih >= p.H || iw < 0 || iw >= p.W {
+												continue
+											}
+											xv := int64(x[(c*p.H+ih)*p.W+iw])
+											if signed {
+												xv = int64(int8(xv))
+											}
+											sum += (xv - int64(zx)) * int64(w[(c*p.KH+i)*p.KW+j])
+										}
+									}
+									var want [1]byte
+									requant8Go(want[:], []float32{float32(sum)}, mult[c], bias[c], lo, hi, sc, z, qlo, qhi)
+									if g := got[c*p.N()+oh*p.OutW+ow]; g != want[0] {
+										t.Fatalf("%s %+v signed %v zx %v: y[%d,%d,%d] = %d, want %d (sum %d)", k.name, p, signed, zx, c, oh, ow, g, want[0], sum)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+	t.Logf("%d cases at %d levels", checked, len(twins()))
+	if checked < 100*len(twins()) {
+		t.Errorf("only %d cases checked", checked)
+	}
+}
