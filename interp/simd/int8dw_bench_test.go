@@ -6,7 +6,7 @@ import (
 )
 
 // BenchmarkDepthwiseQ8 times the int8 depthwise path (sums and the
-// requantizing epilogue) beside the float one (DequantizeU8, the float
+// requantizing epilogue; fused: DepthwiseQ8Requant) beside the float one (DequantizeU8, the float
 // kernel, QuantizeU8) on mobilenet_v2's depthwise shapes.
 func BenchmarkDepthwiseQ8(b *testing.B) {
 	for _, s := range []struct{ c, hw, stride int }{{32, 112, 1}, {96, 112, 2}, {144, 56, 1}, {576, 14, 1}, {960, 7, 1}} {
@@ -27,6 +27,15 @@ func BenchmarkDepthwiseQ8(b *testing.B) {
 				DepthwiseQ8(x, false, 3, w, p, 1, func(c int, acc []float32) {
 					Requant8U8(out[c*p.N():(c+1)*p.N()], acc, 0.001, 0.5, 0, 6, 0.02, 3)
 				})
+			}
+		})
+		mult, bias := make([]float32, p.C), make([]float32, p.C)
+		for i := range mult {
+			mult[i], bias[i] = 0.001, 0.5
+		}
+		b.Run(fmt.Sprintf("fused/c%d_%d_s%d", s.c, s.hw, s.stride), func(b *testing.B) {
+			for range b.N {
+				DepthwiseQ8Requant(out, x, false, 3, w, mult, bias, 0, 6, 0.02, 3, p, 1)
 			}
 		})
 		xf := make([]float32, len(x))
