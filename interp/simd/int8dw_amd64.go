@@ -45,15 +45,18 @@ func i32Requant8Kernel(signed bool) func(dst []byte, src []int32, t int32, m, b,
 	return i32Requant8U8AVX
 }
 
+// dwQ8Kernels are the fused depthwise kernels of the AVX2 and AVX-512
+// levels: stride 1 uint8, int8, stride 2 uint8, int8.
+var dwQ8Kernels = [2][4]func(dst []byte, x *byte, offs []int32, w, mult, bias, wsum []float32, chans, outH, outW, rowStep, psz int, zx, lo, hi, s, z, qlo, qhi float32){
+	{dwQ8S1U8AVX, dwQ8S1I8AVX, dwQ8S2U8AVX, dwQ8S2I8AVX},
+	{dwQ8S1U8AVX512, dwQ8S1I8AVX512, dwQ8S2U8AVX512, dwQ8S2I8AVX512},
+}
+
 // dwQ8Kernel is the active level's fused int8 depthwise kernel.
-func dwQ8Kernel(stride int, signed bool) func(dst []byte, x *byte, offs []int32, w, prm []float32, chans, outH, outW, rowStep, psz int, lo, hi, s, z, qlo, qhi float32) {
+func dwQ8Kernel(stride int, signed bool) func(dst []byte, x *byte, offs []int32, w, mult, bias, wsum []float32, chans, outH, outW, rowStep, psz int, zx, lo, hi, s, z, qlo, qhi float32) {
 	if ks == goKernels {
 		return dwQ8Go(stride, signed)
 	}
-	k := map[bool][4]func(dst []byte, x *byte, offs []int32, w, prm []float32, chans, outH, outW, rowStep, psz int, lo, hi, s, z, qlo, qhi float32){
-		false: {dwQ8S1U8AVX, dwQ8S1I8AVX, dwQ8S2U8AVX, dwQ8S2I8AVX},
-		true:  {dwQ8S1U8AVX512, dwQ8S1I8AVX512, dwQ8S2U8AVX512, dwQ8S2I8AVX512},
-	}[ks.name == "avx512"]
 	i := 0
 	if signed {
 		i = 1
@@ -61,5 +64,19 @@ func dwQ8Kernel(stride int, signed bool) func(dst []byte, x *byte, offs []int32,
 	if stride == 2 {
 		i += 2
 	}
-	return k[i]
+	if ks.name == "avx512" {
+		return dwQ8Kernels[1][i]
+	}
+	return dwQ8Kernels[0][i]
+}
+
+// planeRowsKernel is the active level's planeRows kernel.
+func planeRowsKernel() func(dst, x *byte, chans, rows, w, pw, psz int) {
+	switch ks.name {
+	case "avx512":
+		return planeRowsAVX512
+	case "go":
+		return planeRowsGo
+	}
+	return planeRowsAVX
 }

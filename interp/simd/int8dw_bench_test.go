@@ -35,7 +35,7 @@ func BenchmarkDepthwiseQ8(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("fused/c%d_%d_s%d", s.c, s.hw, s.stride), func(b *testing.B) {
 			for range b.N {
-				DepthwiseQ8Requant(out, x, false, 3, w, mult, bias, 0, 6, 0.02, 3, p, 1)
+				DepthwiseQ8Requant(out, x, false, 3, w, nil, mult, bias, 0, 6, 0.02, 3, p, 1)
 			}
 		})
 		xf := make([]float32, len(x))

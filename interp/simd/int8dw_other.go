@@ -14,6 +14,8 @@ func i32Requant8Kernel(bool) func(dst []byte, src []int32, t int32, m, b, lo, hi
 	return i32Requant8Go
 }
 
-func dwQ8Kernel(stride int, signed bool) func(dst []byte, x *byte, offs []int32, w, prm []float32, chans, outH, outW, rowStep, psz int, lo, hi, s, z, qlo, qhi float32) {
+func dwQ8Kernel(stride int, signed bool) func(dst []byte, x *byte, offs []int32, w, mult, bias, wsum []float32, chans, outH, outW, rowStep, psz int, zx, lo, hi, s, z, qlo, qhi float32) {
 	return dwQ8Go(stride, signed)
 }
+
+func planeRowsKernel() func(dst, x *byte, chans, rows, w, pw, psz int) { return planeRowsGo }

@@ -56,10 +56,11 @@ func DepthwiseQ8Fits(p ConvParams) bool {
 // when signed) of each channel, bit for bit: dst (C×OutH×OutW bytes) gets
 // quantize(clip(acc·mult[c] + bias[c], lo, hi), s, z) of the exact sums
 // acc = Σ (x − zx)·w. w holds the integer-valued filters (the caller checks
-// DepthwiseQ8Exact); zx is an integer in the input type's range. It
-// panics unless DepthwiseQ8Fits(p). Channels are spread over up to threads
+// DepthwiseQ8Exact) and wsum their sums per channel (DepthwiseQ8Sums; nil:
+// computed here); zx is an integer in the input type's range. It panics
+// unless DepthwiseQ8Fits(p). Channels are spread over up to threads
 // goroutines.
-func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, w, mult, bias []float32, lo, hi, s, z float32, p ConvParams, threads int) {
+func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, w, wsum, mult, bias []float32, lo, hi, s, z float32, p ConvParams, threads int) {
 	p.check("DepthwiseQ8Requant")
 	if !DepthwiseQ8Fits(p) {
 		panic(fmt.Sprintf("simd: DepthwiseQ8Requant: stride %d along rows", p.StrideW))
@@ -73,6 +74,10 @@ func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, w, mult, bias []
 	need("DepthwiseQ8Requant", p.C*taps, w)
 	need("DepthwiseQ8Requant", p.C, mult)
 	need("DepthwiseQ8Requant", p.C, bias)
+	if wsum == nil {
+		wsum = DepthwiseQ8Sums(w, p.C)
+	}
+	need("DepthwiseQ8Requant", p.C, wsum)
 	g := newDWQ8Geom(&p)
 	qlo, qhi := float32(0), float32(255)
 	pad := byte(int32(zx))
@@ -95,27 +100,11 @@ func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, w, mult, bias []
 		for f := 1; f < len(planes); f *= 2 {
 			copy(planes[f:], planes[:f])
 		}
-		prm := make([]float32, 3*nch)
+		rows := planeRowsKernel()
 		for b0 := c0; b0 < c1; b0 += nch {
 			b1 := min(c1, b0+nch)
-			for c := b0; c < b1; c++ {
-				pl := planes[(c-b0)*g.psz:]
-				xc := x[c*isz : (c+1)*isz]
-				if p.PadL == 0 && g.pw == p.W {
-					copy(pl[p.PadT*g.pw:], xc)
-				} else {
-					for r := 0; r < p.H; r++ {
-						copy(pl[(p.PadT+r)*g.pw+p.PadL:(p.PadT+r)*g.pw+p.PadL+p.W], xc[r*p.W:(r+1)*p.W])
-					}
-				}
-				var sw float32
-				for _, v := range w[c*taps : (c+1)*taps] {
-					sw += v
-				}
-				k := 3 * (c - b0)
-				prm[k], prm[k+1], prm[k+2] = mult[c], bias[c], zx*sw
-			}
-			kern(dst[b0*osz:b1*osz], &planes[0], g.offs, w[b0*taps:b1*taps], prm[:3*(b1-b0)], b1-b0, p.OutH, p.OutW, p.StrideH*g.pw, g.psz, lo, hi, s, z, qlo, qhi)
+			rows(&planes[p.PadT*g.pw+p.PadL], &x[b0*isz], b1-b0, p.H, p.W, g.pw, g.psz)
+			kern(dst[b0*osz:b1*osz], &planes[0], g.offs, w[b0*taps:b1*taps], mult[b0:b1], bias[b0:b1], wsum[b0:b1], b1-b0, p.OutH, p.OutW, p.StrideH*g.pw, g.psz, zx, lo, hi, s, z, qlo, qhi)
 		}
 	}
 	if threads < 2 || p.C*osz*taps < parallelMinTaps || p.C < 2 {
@@ -125,15 +114,41 @@ func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, w, mult, bias []
 	ParallelRuns(p.C, threads, run)
 }
 
+// DepthwiseQ8Sums returns the sum of each of c channels' filters in w.
+func DepthwiseQ8Sums(w []float32, c int) []float32 {
+	out := make([]float32, c)
+	if c == 0 {
+		return out
+	}
+	taps := len(w) / c
+	for i := range out {
+		for _, v := range w[i*taps : (i+1)*taps] {
+			out[i] += v
+		}
+	}
+	return out
+}
+
+// planeRowsGo is the twin of the planeRows kernels: dst[c·psz + r·pw + i]
+// = x[(c·rows + r)·w + i] for c < chans, r < rows, i < w.
+func planeRowsGo(dst, x *byte, chans, rows, w, pw, psz int) {
+	for c := 0; c < chans; c++ {
+		for r := 0; r < rows; r++ {
+			d := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(dst), c*psz+r*pw)), w)
+			copy(d, unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(x), (c*rows+r)*w)), w))
+		}
+	}
+}
+
 // dwQ8Go returns the twin of the dwQ8 kernels: for each of chans channels
-// (planes psz bytes apart, w taps floats apart, prm mult, bias, corr),
-// dst = requant(Σ_t w[t]·x[oh·rowStep + ow·stride + offs[t]] − corr).
-func dwQ8Go(stride int, signed bool) func(dst []byte, x *byte, offs []int32, w, prm []float32, chans, outH, outW, rowStep, psz int, lo, hi, s, z, qlo, qhi float32) {
-	return func(dst []byte, x *byte, offs []int32, w, prm []float32, chans, outH, outW, rowStep, psz int, lo, hi, s, z, qlo, qhi float32) {
+// (planes psz bytes apart, w taps floats apart), dst = requant(Σ_t
+// w[t]·x[oh·rowStep + ow·stride + offs[t]] − zx·wsum) with mult and bias.
+func dwQ8Go(stride int, signed bool) func(dst []byte, x *byte, offs []int32, w, mult, bias, wsum []float32, chans, outH, outW, rowStep, psz int, zx, lo, hi, s, z, qlo, qhi float32) {
+	return func(dst []byte, x *byte, offs []int32, w, mult, bias, wsum []float32, chans, outH, outW, rowStep, psz int, zx, lo, hi, s, z, qlo, qhi float32) {
 		taps := len(offs)
 		dst = dst[:chans*outH*outW]
 		for c := 0; c < chans; c++ {
-			m, b, corr := prm[3*c], prm[3*c+1], prm[3*c+2]
+			m, b, corr := mult[c], bias[c], zx*wsum[c]
 			wc := w[c*taps : (c+1)*taps]
 			for oh := 0; oh < outH; oh++ {
 				for ow := 0; ow < outW; ow++ {

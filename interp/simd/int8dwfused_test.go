@@ -72,7 +72,7 @@ func TestDepthwiseQ8RequantExact(t *testing.T) {
 						sc := float32(0.005 + 0.05*r.Float64())
 						z := float32(r.IntN(int(qhi-qlo)+1)) + qlo
 						got := make([]byte, p.C*p.N())
-						DepthwiseQ8Requant(got, x, signed, zx, w, mult, bias, lo, hi, sc, z, p, 2)
+						DepthwiseQ8Requant(got, x, signed, zx, w, nil, mult, bias, lo, hi, sc, z, p, 2)
 						checked++
 						for c := 0; c < p.C; c++ {
 							for oh := 0; oh < p.OutH; oh++ {
@@ -107,5 +107,36 @@ func TestDepthwiseQ8RequantExact(t *testing.T) {
 	t.Logf("%d cases at %d levels", checked, len(twins()))
 	if checked < 100*len(twins()) {
 		t.Errorf("only %d cases checked", checked)
+	}
+}
+
+// TestPlaneRowsTwins checks the plane interior copy at every level against
+// the Go twin on every width around the vector sizes: the copied bytes and
+// the untouched border (nothing written past a row).
+func TestPlaneRowsTwins(t *testing.T) {
+	for _, k := range twins() {
+		with(k, func() {
+			for _, w := range []int{1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 100, 130} {
+				for _, rows := range []int{1, 3} {
+					chans, pw := 3, w+3
+					psz := pw * (rows + 2)
+					x := make([]byte, chans*rows*w)
+					for i := range x {
+						x[i] = byte(i*31 + 7)
+					}
+					got, want := make([]byte, chans*psz), make([]byte, chans*psz)
+					for i := range got {
+						got[i], want[i] = 0xAB, 0xAB
+					}
+					planeRowsKernel()(&got[pw+1], &x[0], chans, rows, w, pw, psz)
+					planeRowsGo(&want[pw+1], &x[0], chans, rows, w, pw, psz)
+					for i := range got {
+						if got[i] != want[i] {
+							t.Fatalf("%s w=%d rows=%d: byte %d = %#x, want %#x", k.name, w, rows, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		})
 	}
 }

@@ -5919,80 +5919,86 @@ addQ8I8AVX_done:
 	VZEROUPPER
 	RET
 
-// func dwQ8S1U8AVX(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// func dwQ8S1U8AVX(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·dwQ8S1U8AVX(SB), NOSPLIT, $32-168
-	VBROADCASTSS lo+144(FP), Y0
-	VBROADCASTSS hi+148(FP), Y1
-	VBROADCASTSS s+152(FP), Y2
-	VBROADCASTSS z+156(FP), Y3
-	VBROADCASTSS qlo+160(FP), Y4
-	VBROADCASTSS qhi+164(FP), Y5
-	MOVQ         chans+104(FP), AX
+TEXT ·dwQ8S1U8AVX(SB), NOSPLIT, $40-220
+	VBROADCASTSS lo+196(FP), Y0
+	VBROADCASTSS hi+200(FP), Y1
+	VBROADCASTSS s+204(FP), Y2
+	VBROADCASTSS z+208(FP), Y3
+	VBROADCASTSS qlo+212(FP), Y4
+	VBROADCASTSS qhi+216(FP), Y5
+	MOVQ         chans+152(FP), AX
 	MOVQ         AX, (SP)
 	MOVQ         x+24(FP), AX
 	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	VBROADCASTSS zx+192(FP), Y12
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         w_base+56(FP), CX
-	MOVQ         prm_base+80(FP), DX
 
 dwQ8S1U8AVX_chan:
-	MOVQ         (SP), BX
-	TESTQ        BX, BX
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
 	JZ           dwQ8S1U8AVX_done
-	VBROADCASTSS (DX), Y6
-	VBROADCASTSS 4(DX), Y7
-	VBROADCASTSS 8(DX), Y8
-	MOVQ         outH+112(FP), BX
-	MOVQ         BX, 8(SP)
-	MOVQ         24(SP), BX
-	MOVQ         BX, 16(SP)
+	MOVQ         32(SP), DX
+	MOVQ         mult_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y6
+	MOVQ         bias_base+104(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y7
+	MOVQ         wsum_base+128(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y8
+	VMULPS       Y12, Y8, Y8
+	MOVQ         outH+160(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
 
 dwQ8S1U8AVX_row:
-	MOVQ  8(SP), BX
-	TESTQ BX, BX
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
 	JZ    dwQ8S1U8AVX_chanEnd
-	MOVQ  16(SP), BX
-	MOVQ  outW+120(FP), SI
+	MOVQ  16(SP), DX
+	MOVQ  outW+168(FP), BX
 
 dwQ8S1U8AVX_blk:
-	TESTQ  SI, SI
+	TESTQ  BX, BX
 	JZ     dwQ8S1U8AVX_rowEnd
 	VXORPS Y9, Y9, Y9
-	MOVQ   offs_base+32(FP), DI
-	MOVQ   offs_len+40(FP), R8
-	XORQ   R9, R9
-	VXORPS Y12, Y12, Y12
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+	VXORPS Y13, Y13, Y13
 
 dwQ8S1U8AVX_tap2:
-	MOVQ         R8, R10
-	SUBQ         R9, R10
-	CMPQ         R10, $0x02
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x02
 	JL           dwQ8S1U8AVX_tap1
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVZXBD    (BX)(R10*1), Y10
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Y10
 	VCVTDQ2PS    Y10, Y10
-	VBROADCASTSS (CX)(R9*4), Y11
+	VBROADCASTSS (CX)(R8*4), Y11
 	VFMADD231PS  Y10, Y11, Y9
-	MOVLQSX      4(DI)(R9*4), R10
-	VPMOVZXBD    (BX)(R10*1), Y10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Y10
 	VCVTDQ2PS    Y10, Y10
-	VBROADCASTSS 4(CX)(R9*4), Y11
-	VFMADD231PS  Y10, Y11, Y12
-	ADDQ         $0x02, R9
+	VBROADCASTSS 4(CX)(R8*4), Y11
+	VFMADD231PS  Y10, Y11, Y13
+	ADDQ         $0x02, R8
 	JMP          dwQ8S1U8AVX_tap2
 
 dwQ8S1U8AVX_tap1:
-	TESTQ        R10, R10
+	TESTQ        R9, R9
 	JZ           dwQ8S1U8AVX_sum
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVZXBD    (BX)(R10*1), Y10
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Y10
 	VCVTDQ2PS    Y10, Y10
-	VBROADCASTSS (CX)(R9*4), Y11
+	VBROADCASTSS (CX)(R8*4), Y11
 	VFMADD231PS  Y10, Y11, Y9
 
 dwQ8S1U8AVX_sum:
-	VADDPS       Y12, Y9, Y9
+	VADDPS       Y13, Y9, Y9
 	VSUBPS       Y8, Y9, Y9
 	VMULPS       Y6, Y9, Y9
 	VADDPS       Y7, Y9, Y9
@@ -6009,38 +6015,38 @@ dwQ8S1U8AVX_sum:
 	VEXTRACTI128 $0x01, Y9, X10
 	VPACKSSDW    X10, X9, X10
 	VPACKUSWB    X10, X10, X10
-	CMPQ         SI, $0x08
+	CMPQ         BX, $0x08
 	JL           dwQ8S1U8AVX_tail
 	MOVQ         X10, (AX)
 	ADDQ         $0x08, AX
-	ADDQ         $0x08, BX
-	SUBQ         $0x08, SI
+	ADDQ         $0x08, DX
+	SUBQ         $0x08, BX
 	JMP          dwQ8S1U8AVX_blk
 
 dwQ8S1U8AVX_tail:
-	MOVQ X10, DI
+	MOVQ X10, SI
 
 dwQ8S1U8AVX_byte:
-	MOVB DI, (AX)
-	SHRQ $0x08, DI
+	MOVB SI, (AX)
+	SHRQ $0x08, SI
 	INCQ AX
-	DECQ SI
+	DECQ BX
 	JNZ  dwQ8S1U8AVX_byte
 	JMP  dwQ8S1U8AVX_blk
 
 dwQ8S1U8AVX_rowEnd:
-	MOVQ rowStep+128(FP), BX
-	ADDQ BX, 16(SP)
+	MOVQ rowStep+176(FP), DX
+	ADDQ DX, 16(SP)
 	DECQ 8(SP)
 	JMP  dwQ8S1U8AVX_row
 
 dwQ8S1U8AVX_chanEnd:
-	MOVQ psz+136(FP), BX
-	ADDQ BX, 24(SP)
-	MOVQ offs_len+40(FP), BX
-	SHLQ $0x02, BX
-	ADDQ BX, CX
-	ADDQ $0x0c, DX
+	MOVQ psz+184(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
 	DECQ (SP)
 	JMP  dwQ8S1U8AVX_chan
 
@@ -6048,80 +6054,86 @@ dwQ8S1U8AVX_done:
 	VZEROUPPER
 	RET
 
-// func dwQ8S1I8AVX(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// func dwQ8S1I8AVX(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·dwQ8S1I8AVX(SB), NOSPLIT, $32-168
-	VBROADCASTSS lo+144(FP), Y0
-	VBROADCASTSS hi+148(FP), Y1
-	VBROADCASTSS s+152(FP), Y2
-	VBROADCASTSS z+156(FP), Y3
-	VBROADCASTSS qlo+160(FP), Y4
-	VBROADCASTSS qhi+164(FP), Y5
-	MOVQ         chans+104(FP), AX
+TEXT ·dwQ8S1I8AVX(SB), NOSPLIT, $40-220
+	VBROADCASTSS lo+196(FP), Y0
+	VBROADCASTSS hi+200(FP), Y1
+	VBROADCASTSS s+204(FP), Y2
+	VBROADCASTSS z+208(FP), Y3
+	VBROADCASTSS qlo+212(FP), Y4
+	VBROADCASTSS qhi+216(FP), Y5
+	MOVQ         chans+152(FP), AX
 	MOVQ         AX, (SP)
 	MOVQ         x+24(FP), AX
 	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	VBROADCASTSS zx+192(FP), Y12
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         w_base+56(FP), CX
-	MOVQ         prm_base+80(FP), DX
 
 dwQ8S1I8AVX_chan:
-	MOVQ         (SP), BX
-	TESTQ        BX, BX
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
 	JZ           dwQ8S1I8AVX_done
-	VBROADCASTSS (DX), Y6
-	VBROADCASTSS 4(DX), Y7
-	VBROADCASTSS 8(DX), Y8
-	MOVQ         outH+112(FP), BX
-	MOVQ         BX, 8(SP)
-	MOVQ         24(SP), BX
-	MOVQ         BX, 16(SP)
+	MOVQ         32(SP), DX
+	MOVQ         mult_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y6
+	MOVQ         bias_base+104(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y7
+	MOVQ         wsum_base+128(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y8
+	VMULPS       Y12, Y8, Y8
+	MOVQ         outH+160(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
 
 dwQ8S1I8AVX_row:
-	MOVQ  8(SP), BX
-	TESTQ BX, BX
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
 	JZ    dwQ8S1I8AVX_chanEnd
-	MOVQ  16(SP), BX
-	MOVQ  outW+120(FP), SI
+	MOVQ  16(SP), DX
+	MOVQ  outW+168(FP), BX
 
 dwQ8S1I8AVX_blk:
-	TESTQ  SI, SI
+	TESTQ  BX, BX
 	JZ     dwQ8S1I8AVX_rowEnd
 	VXORPS Y9, Y9, Y9
-	MOVQ   offs_base+32(FP), DI
-	MOVQ   offs_len+40(FP), R8
-	XORQ   R9, R9
-	VXORPS Y12, Y12, Y12
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+	VXORPS Y13, Y13, Y13
 
 dwQ8S1I8AVX_tap2:
-	MOVQ         R8, R10
-	SUBQ         R9, R10
-	CMPQ         R10, $0x02
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x02
 	JL           dwQ8S1I8AVX_tap1
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVSXBD    (BX)(R10*1), Y10
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Y10
 	VCVTDQ2PS    Y10, Y10
-	VBROADCASTSS (CX)(R9*4), Y11
+	VBROADCASTSS (CX)(R8*4), Y11
 	VFMADD231PS  Y10, Y11, Y9
-	MOVLQSX      4(DI)(R9*4), R10
-	VPMOVSXBD    (BX)(R10*1), Y10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Y10
 	VCVTDQ2PS    Y10, Y10
-	VBROADCASTSS 4(CX)(R9*4), Y11
-	VFMADD231PS  Y10, Y11, Y12
-	ADDQ         $0x02, R9
+	VBROADCASTSS 4(CX)(R8*4), Y11
+	VFMADD231PS  Y10, Y11, Y13
+	ADDQ         $0x02, R8
 	JMP          dwQ8S1I8AVX_tap2
 
 dwQ8S1I8AVX_tap1:
-	TESTQ        R10, R10
+	TESTQ        R9, R9
 	JZ           dwQ8S1I8AVX_sum
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVSXBD    (BX)(R10*1), Y10
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Y10
 	VCVTDQ2PS    Y10, Y10
-	VBROADCASTSS (CX)(R9*4), Y11
+	VBROADCASTSS (CX)(R8*4), Y11
 	VFMADD231PS  Y10, Y11, Y9
 
 dwQ8S1I8AVX_sum:
-	VADDPS       Y12, Y9, Y9
+	VADDPS       Y13, Y9, Y9
 	VSUBPS       Y8, Y9, Y9
 	VMULPS       Y6, Y9, Y9
 	VADDPS       Y7, Y9, Y9
@@ -6138,38 +6150,38 @@ dwQ8S1I8AVX_sum:
 	VEXTRACTI128 $0x01, Y9, X10
 	VPACKSSDW    X10, X9, X10
 	VPACKSSWB    X10, X10, X10
-	CMPQ         SI, $0x08
+	CMPQ         BX, $0x08
 	JL           dwQ8S1I8AVX_tail
 	MOVQ         X10, (AX)
 	ADDQ         $0x08, AX
-	ADDQ         $0x08, BX
-	SUBQ         $0x08, SI
+	ADDQ         $0x08, DX
+	SUBQ         $0x08, BX
 	JMP          dwQ8S1I8AVX_blk
 
 dwQ8S1I8AVX_tail:
-	MOVQ X10, DI
+	MOVQ X10, SI
 
 dwQ8S1I8AVX_byte:
-	MOVB DI, (AX)
-	SHRQ $0x08, DI
+	MOVB SI, (AX)
+	SHRQ $0x08, SI
 	INCQ AX
-	DECQ SI
+	DECQ BX
 	JNZ  dwQ8S1I8AVX_byte
 	JMP  dwQ8S1I8AVX_blk
 
 dwQ8S1I8AVX_rowEnd:
-	MOVQ rowStep+128(FP), BX
-	ADDQ BX, 16(SP)
+	MOVQ rowStep+176(FP), DX
+	ADDQ DX, 16(SP)
 	DECQ 8(SP)
 	JMP  dwQ8S1I8AVX_row
 
 dwQ8S1I8AVX_chanEnd:
-	MOVQ psz+136(FP), BX
-	ADDQ BX, 24(SP)
-	MOVQ offs_len+40(FP), BX
-	SHLQ $0x02, BX
-	ADDQ BX, CX
-	ADDQ $0x0c, DX
+	MOVQ psz+184(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
 	DECQ (SP)
 	JMP  dwQ8S1I8AVX_chan
 
@@ -6177,86 +6189,92 @@ dwQ8S1I8AVX_done:
 	VZEROUPPER
 	RET
 
-// func dwQ8S2U8AVX(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// func dwQ8S2U8AVX(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·dwQ8S2U8AVX(SB), NOSPLIT, $32-168
-	VBROADCASTSS lo+144(FP), Y0
-	VBROADCASTSS hi+148(FP), Y1
-	VBROADCASTSS s+152(FP), Y2
-	VBROADCASTSS z+156(FP), Y3
-	VBROADCASTSS qlo+160(FP), Y4
-	VBROADCASTSS qhi+164(FP), Y5
+TEXT ·dwQ8S2U8AVX(SB), NOSPLIT, $40-220
+	VBROADCASTSS lo+196(FP), Y0
+	VBROADCASTSS hi+200(FP), Y1
+	VBROADCASTSS s+204(FP), Y2
+	VBROADCASTSS z+208(FP), Y3
+	VBROADCASTSS qlo+212(FP), Y4
+	VBROADCASTSS qhi+216(FP), Y5
 	MOVL         $0x000000ff, AX
 	VMOVD        AX, X6
 	VPBROADCASTD X6, Y6
-	MOVQ         chans+104(FP), AX
+	MOVQ         chans+152(FP), AX
 	MOVQ         AX, (SP)
 	MOVQ         x+24(FP), AX
 	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	VBROADCASTSS zx+192(FP), Y13
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         w_base+56(FP), CX
-	MOVQ         prm_base+80(FP), DX
 
 dwQ8S2U8AVX_chan:
-	MOVQ         (SP), BX
-	TESTQ        BX, BX
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
 	JZ           dwQ8S2U8AVX_done
-	VBROADCASTSS (DX), Y7
-	VBROADCASTSS 4(DX), Y8
-	VBROADCASTSS 8(DX), Y9
-	MOVQ         outH+112(FP), BX
-	MOVQ         BX, 8(SP)
-	MOVQ         24(SP), BX
-	MOVQ         BX, 16(SP)
+	MOVQ         32(SP), DX
+	MOVQ         mult_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y7
+	MOVQ         bias_base+104(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y8
+	MOVQ         wsum_base+128(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y9
+	VMULPS       Y13, Y9, Y9
+	MOVQ         outH+160(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
 
 dwQ8S2U8AVX_row:
-	MOVQ  8(SP), BX
-	TESTQ BX, BX
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
 	JZ    dwQ8S2U8AVX_chanEnd
-	MOVQ  16(SP), BX
-	MOVQ  outW+120(FP), SI
+	MOVQ  16(SP), DX
+	MOVQ  outW+168(FP), BX
 
 dwQ8S2U8AVX_blk:
-	TESTQ  SI, SI
+	TESTQ  BX, BX
 	JZ     dwQ8S2U8AVX_rowEnd
 	VXORPS Y10, Y10, Y10
-	MOVQ   offs_base+32(FP), DI
-	MOVQ   offs_len+40(FP), R8
-	XORQ   R9, R9
-	VXORPS Y13, Y13, Y13
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+	VXORPS Y14, Y14, Y14
 
 dwQ8S2U8AVX_tap2:
-	MOVQ         R8, R10
-	SUBQ         R9, R10
-	CMPQ         R10, $0x02
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x02
 	JL           dwQ8S2U8AVX_tap1
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVZXWD    (BX)(R10*1), Y11
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y11
 	VPAND        Y6, Y11, Y11
 	VCVTDQ2PS    Y11, Y11
-	VBROADCASTSS (CX)(R9*4), Y12
+	VBROADCASTSS (CX)(R8*4), Y12
 	VFMADD231PS  Y11, Y12, Y10
-	MOVLQSX      4(DI)(R9*4), R10
-	VPMOVZXWD    (BX)(R10*1), Y11
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y11
 	VPAND        Y6, Y11, Y11
 	VCVTDQ2PS    Y11, Y11
-	VBROADCASTSS 4(CX)(R9*4), Y12
-	VFMADD231PS  Y11, Y12, Y13
-	ADDQ         $0x02, R9
+	VBROADCASTSS 4(CX)(R8*4), Y12
+	VFMADD231PS  Y11, Y12, Y14
+	ADDQ         $0x02, R8
 	JMP          dwQ8S2U8AVX_tap2
 
 dwQ8S2U8AVX_tap1:
-	TESTQ        R10, R10
+	TESTQ        R9, R9
 	JZ           dwQ8S2U8AVX_sum
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVZXWD    (BX)(R10*1), Y11
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y11
 	VPAND        Y6, Y11, Y11
 	VCVTDQ2PS    Y11, Y11
-	VBROADCASTSS (CX)(R9*4), Y12
+	VBROADCASTSS (CX)(R8*4), Y12
 	VFMADD231PS  Y11, Y12, Y10
 
 dwQ8S2U8AVX_sum:
-	VADDPS       Y13, Y10, Y10
+	VADDPS       Y14, Y10, Y10
 	VSUBPS       Y9, Y10, Y10
 	VMULPS       Y7, Y10, Y10
 	VADDPS       Y8, Y10, Y10
@@ -6273,38 +6291,38 @@ dwQ8S2U8AVX_sum:
 	VEXTRACTI128 $0x01, Y10, X11
 	VPACKSSDW    X11, X10, X11
 	VPACKUSWB    X11, X11, X11
-	CMPQ         SI, $0x08
+	CMPQ         BX, $0x08
 	JL           dwQ8S2U8AVX_tail
 	MOVQ         X11, (AX)
 	ADDQ         $0x08, AX
-	ADDQ         $0x10, BX
-	SUBQ         $0x08, SI
+	ADDQ         $0x10, DX
+	SUBQ         $0x08, BX
 	JMP          dwQ8S2U8AVX_blk
 
 dwQ8S2U8AVX_tail:
-	MOVQ X11, DI
+	MOVQ X11, SI
 
 dwQ8S2U8AVX_byte:
-	MOVB DI, (AX)
-	SHRQ $0x08, DI
+	MOVB SI, (AX)
+	SHRQ $0x08, SI
 	INCQ AX
-	DECQ SI
+	DECQ BX
 	JNZ  dwQ8S2U8AVX_byte
 	JMP  dwQ8S2U8AVX_blk
 
 dwQ8S2U8AVX_rowEnd:
-	MOVQ rowStep+128(FP), BX
-	ADDQ BX, 16(SP)
+	MOVQ rowStep+176(FP), DX
+	ADDQ DX, 16(SP)
 	DECQ 8(SP)
 	JMP  dwQ8S2U8AVX_row
 
 dwQ8S2U8AVX_chanEnd:
-	MOVQ psz+136(FP), BX
-	ADDQ BX, 24(SP)
-	MOVQ offs_len+40(FP), BX
-	SHLQ $0x02, BX
-	ADDQ BX, CX
-	ADDQ $0x0c, DX
+	MOVQ psz+184(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
 	DECQ (SP)
 	JMP  dwQ8S2U8AVX_chan
 
@@ -6312,86 +6330,92 @@ dwQ8S2U8AVX_done:
 	VZEROUPPER
 	RET
 
-// func dwQ8S2I8AVX(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// func dwQ8S2I8AVX(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·dwQ8S2I8AVX(SB), NOSPLIT, $32-168
-	VBROADCASTSS lo+144(FP), Y0
-	VBROADCASTSS hi+148(FP), Y1
-	VBROADCASTSS s+152(FP), Y2
-	VBROADCASTSS z+156(FP), Y3
-	VBROADCASTSS qlo+160(FP), Y4
-	VBROADCASTSS qhi+164(FP), Y5
-	MOVQ         chans+104(FP), AX
+TEXT ·dwQ8S2I8AVX(SB), NOSPLIT, $40-220
+	VBROADCASTSS lo+196(FP), Y0
+	VBROADCASTSS hi+200(FP), Y1
+	VBROADCASTSS s+204(FP), Y2
+	VBROADCASTSS z+208(FP), Y3
+	VBROADCASTSS qlo+212(FP), Y4
+	VBROADCASTSS qhi+216(FP), Y5
+	MOVQ         chans+152(FP), AX
 	MOVQ         AX, (SP)
 	MOVQ         x+24(FP), AX
 	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	VBROADCASTSS zx+192(FP), Y12
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         w_base+56(FP), CX
-	MOVQ         prm_base+80(FP), DX
 
 dwQ8S2I8AVX_chan:
-	MOVQ         (SP), BX
-	TESTQ        BX, BX
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
 	JZ           dwQ8S2I8AVX_done
-	VBROADCASTSS (DX), Y6
-	VBROADCASTSS 4(DX), Y7
-	VBROADCASTSS 8(DX), Y8
-	MOVQ         outH+112(FP), BX
-	MOVQ         BX, 8(SP)
-	MOVQ         24(SP), BX
-	MOVQ         BX, 16(SP)
+	MOVQ         32(SP), DX
+	MOVQ         mult_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y6
+	MOVQ         bias_base+104(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y7
+	MOVQ         wsum_base+128(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y8
+	VMULPS       Y12, Y8, Y8
+	MOVQ         outH+160(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
 
 dwQ8S2I8AVX_row:
-	MOVQ  8(SP), BX
-	TESTQ BX, BX
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
 	JZ    dwQ8S2I8AVX_chanEnd
-	MOVQ  16(SP), BX
-	MOVQ  outW+120(FP), SI
+	MOVQ  16(SP), DX
+	MOVQ  outW+168(FP), BX
 
 dwQ8S2I8AVX_blk:
-	TESTQ  SI, SI
+	TESTQ  BX, BX
 	JZ     dwQ8S2I8AVX_rowEnd
 	VXORPS Y9, Y9, Y9
-	MOVQ   offs_base+32(FP), DI
-	MOVQ   offs_len+40(FP), R8
-	XORQ   R9, R9
-	VXORPS Y12, Y12, Y12
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+	VXORPS Y13, Y13, Y13
 
 dwQ8S2I8AVX_tap2:
-	MOVQ         R8, R10
-	SUBQ         R9, R10
-	CMPQ         R10, $0x02
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x02
 	JL           dwQ8S2I8AVX_tap1
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVZXWD    (BX)(R10*1), Y10
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y10
 	VPSLLD       $0x18, Y10, Y10
 	VPSRAD       $0x18, Y10, Y10
 	VCVTDQ2PS    Y10, Y10
-	VBROADCASTSS (CX)(R9*4), Y11
+	VBROADCASTSS (CX)(R8*4), Y11
 	VFMADD231PS  Y10, Y11, Y9
-	MOVLQSX      4(DI)(R9*4), R10
-	VPMOVZXWD    (BX)(R10*1), Y10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y10
 	VPSLLD       $0x18, Y10, Y10
 	VPSRAD       $0x18, Y10, Y10
 	VCVTDQ2PS    Y10, Y10
-	VBROADCASTSS 4(CX)(R9*4), Y11
-	VFMADD231PS  Y10, Y11, Y12
-	ADDQ         $0x02, R9
+	VBROADCASTSS 4(CX)(R8*4), Y11
+	VFMADD231PS  Y10, Y11, Y13
+	ADDQ         $0x02, R8
 	JMP          dwQ8S2I8AVX_tap2
 
 dwQ8S2I8AVX_tap1:
-	TESTQ        R10, R10
+	TESTQ        R9, R9
 	JZ           dwQ8S2I8AVX_sum
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVZXWD    (BX)(R10*1), Y10
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y10
 	VPSLLD       $0x18, Y10, Y10
 	VPSRAD       $0x18, Y10, Y10
 	VCVTDQ2PS    Y10, Y10
-	VBROADCASTSS (CX)(R9*4), Y11
+	VBROADCASTSS (CX)(R8*4), Y11
 	VFMADD231PS  Y10, Y11, Y9
 
 dwQ8S2I8AVX_sum:
-	VADDPS       Y12, Y9, Y9
+	VADDPS       Y13, Y9, Y9
 	VSUBPS       Y8, Y9, Y9
 	VMULPS       Y6, Y9, Y9
 	VADDPS       Y7, Y9, Y9
@@ -6408,42 +6432,107 @@ dwQ8S2I8AVX_sum:
 	VEXTRACTI128 $0x01, Y9, X10
 	VPACKSSDW    X10, X9, X10
 	VPACKSSWB    X10, X10, X10
-	CMPQ         SI, $0x08
+	CMPQ         BX, $0x08
 	JL           dwQ8S2I8AVX_tail
 	MOVQ         X10, (AX)
 	ADDQ         $0x08, AX
-	ADDQ         $0x10, BX
-	SUBQ         $0x08, SI
+	ADDQ         $0x10, DX
+	SUBQ         $0x08, BX
 	JMP          dwQ8S2I8AVX_blk
 
 dwQ8S2I8AVX_tail:
-	MOVQ X10, DI
+	MOVQ X10, SI
 
 dwQ8S2I8AVX_byte:
-	MOVB DI, (AX)
-	SHRQ $0x08, DI
+	MOVB SI, (AX)
+	SHRQ $0x08, SI
 	INCQ AX
-	DECQ SI
+	DECQ BX
 	JNZ  dwQ8S2I8AVX_byte
 	JMP  dwQ8S2I8AVX_blk
 
 dwQ8S2I8AVX_rowEnd:
-	MOVQ rowStep+128(FP), BX
-	ADDQ BX, 16(SP)
+	MOVQ rowStep+176(FP), DX
+	ADDQ DX, 16(SP)
 	DECQ 8(SP)
 	JMP  dwQ8S2I8AVX_row
 
 dwQ8S2I8AVX_chanEnd:
-	MOVQ psz+136(FP), BX
-	ADDQ BX, 24(SP)
-	MOVQ offs_len+40(FP), BX
-	SHLQ $0x02, BX
-	ADDQ BX, CX
-	ADDQ $0x0c, DX
+	MOVQ psz+184(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
 	DECQ (SP)
 	JMP  dwQ8S2I8AVX_chan
 
 dwQ8S2I8AVX_done:
+	VZEROUPPER
+	RET
+
+// func planeRowsAVX(dst *byte, x *byte, chans int, rows int, w int, pw int, psz int)
+// Requires: AVX
+TEXT ·planeRowsAVX(SB), NOSPLIT, $0-56
+	MOVQ x+8(FP), AX
+	MOVQ dst+0(FP), CX
+	MOVQ chans+16(FP), DX
+
+planeRowsAVX_chan:
+	TESTQ DX, DX
+	JZ    planeRowsAVX_done
+	MOVQ  CX, BX
+	MOVQ  rows+24(FP), SI
+
+planeRowsAVX_row:
+	TESTQ SI, SI
+	JZ    planeRowsAVX_chanEnd
+	MOVQ  BX, DI
+	MOVQ  w+32(FP), R8
+
+planeRowsAVX_32:
+	CMPQ    R8, $0x20
+	JL      planeRowsAVX_8
+	VMOVDQU (AX), Y0
+	VMOVDQU Y0, (DI)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, DI
+	SUBQ    $0x20, R8
+	JMP     planeRowsAVX_32
+
+planeRowsAVX_8:
+	CMPQ R8, $0x08
+	JL   planeRowsAVX_1
+	MOVQ (AX), R9
+	MOVQ R9, (DI)
+	ADDQ $0x08, AX
+	ADDQ $0x08, DI
+	SUBQ $0x08, R8
+	JMP  planeRowsAVX_8
+
+planeRowsAVX_1:
+	TESTQ R8, R8
+	JZ    planeRowsAVX_rowEnd
+	MOVB  (AX), R9
+	MOVB  R9, (DI)
+	INCQ  AX
+	INCQ  DI
+	DECQ  R8
+	JMP   planeRowsAVX_1
+
+planeRowsAVX_rowEnd:
+	MOVQ pw+40(FP), DI
+	ADDQ DI, BX
+	DECQ SI
+	JMP  planeRowsAVX_row
+
+planeRowsAVX_chanEnd:
+	MOVQ psz+48(FP), BX
+	ADDQ BX, CX
+	DECQ DX
+	JMP  planeRowsAVX_chan
+
+planeRowsAVX_done:
 	VZEROUPPER
 	RET
 
@@ -8876,80 +8965,86 @@ i32Requant8I8AVX512_done:
 	VZEROUPPER
 	RET
 
-// func dwQ8S1U8AVX512(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// func dwQ8S1U8AVX512(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX512F
-TEXT ·dwQ8S1U8AVX512(SB), NOSPLIT, $32-168
-	VBROADCASTSS lo+144(FP), Z0
-	VBROADCASTSS hi+148(FP), Z1
-	VBROADCASTSS s+152(FP), Z2
-	VBROADCASTSS z+156(FP), Z3
-	VBROADCASTSS qlo+160(FP), Z4
-	VBROADCASTSS qhi+164(FP), Z5
-	MOVQ         chans+104(FP), AX
+TEXT ·dwQ8S1U8AVX512(SB), NOSPLIT, $40-220
+	VBROADCASTSS lo+196(FP), Z0
+	VBROADCASTSS hi+200(FP), Z1
+	VBROADCASTSS s+204(FP), Z2
+	VBROADCASTSS z+208(FP), Z3
+	VBROADCASTSS qlo+212(FP), Z4
+	VBROADCASTSS qhi+216(FP), Z5
+	MOVQ         chans+152(FP), AX
 	MOVQ         AX, (SP)
 	MOVQ         x+24(FP), AX
 	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	VBROADCASTSS zx+192(FP), Z12
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         w_base+56(FP), CX
-	MOVQ         prm_base+80(FP), DX
 
 dwQ8S1U8AVX512_chan:
-	MOVQ         (SP), BX
-	TESTQ        BX, BX
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
 	JZ           dwQ8S1U8AVX512_done
-	VBROADCASTSS (DX), Z6
-	VBROADCASTSS 4(DX), Z7
-	VBROADCASTSS 8(DX), Z8
-	MOVQ         outH+112(FP), BX
-	MOVQ         BX, 8(SP)
-	MOVQ         24(SP), BX
-	MOVQ         BX, 16(SP)
+	MOVQ         32(SP), DX
+	MOVQ         mult_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z6
+	MOVQ         bias_base+104(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z7
+	MOVQ         wsum_base+128(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z8
+	VMULPS       Z12, Z8, Z8
+	MOVQ         outH+160(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
 
 dwQ8S1U8AVX512_row:
-	MOVQ  8(SP), BX
-	TESTQ BX, BX
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
 	JZ    dwQ8S1U8AVX512_chanEnd
-	MOVQ  16(SP), BX
-	MOVQ  outW+120(FP), SI
+	MOVQ  16(SP), DX
+	MOVQ  outW+168(FP), BX
 
 dwQ8S1U8AVX512_blk:
-	TESTQ  SI, SI
+	TESTQ  BX, BX
 	JZ     dwQ8S1U8AVX512_rowEnd
 	VPXORD Z9, Z9, Z9
-	MOVQ   offs_base+32(FP), DI
-	MOVQ   offs_len+40(FP), R8
-	XORQ   R9, R9
-	VPXORD Z12, Z12, Z12
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+	VPXORD Z13, Z13, Z13
 
 dwQ8S1U8AVX512_tap2:
-	MOVQ         R8, R10
-	SUBQ         R9, R10
-	CMPQ         R10, $0x02
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x02
 	JL           dwQ8S1U8AVX512_tap1
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVZXBD    (BX)(R10*1), Z10
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Z10
 	VCVTDQ2PS    Z10, Z10
-	VBROADCASTSS (CX)(R9*4), Z11
+	VBROADCASTSS (CX)(R8*4), Z11
 	VFMADD231PS  Z10, Z11, Z9
-	MOVLQSX      4(DI)(R9*4), R10
-	VPMOVZXBD    (BX)(R10*1), Z10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Z10
 	VCVTDQ2PS    Z10, Z10
-	VBROADCASTSS 4(CX)(R9*4), Z11
-	VFMADD231PS  Z10, Z11, Z12
-	ADDQ         $0x02, R9
+	VBROADCASTSS 4(CX)(R8*4), Z11
+	VFMADD231PS  Z10, Z11, Z13
+	ADDQ         $0x02, R8
 	JMP          dwQ8S1U8AVX512_tap2
 
 dwQ8S1U8AVX512_tap1:
-	TESTQ        R10, R10
+	TESTQ        R9, R9
 	JZ           dwQ8S1U8AVX512_sum
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVZXBD    (BX)(R10*1), Z10
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Z10
 	VCVTDQ2PS    Z10, Z10
-	VBROADCASTSS (CX)(R9*4), Z11
+	VBROADCASTSS (CX)(R8*4), Z11
 	VFMADD231PS  Z10, Z11, Z9
 
 dwQ8S1U8AVX512_sum:
-	VADDPS      Z12, Z9, Z9
+	VADDPS      Z13, Z9, Z9
 	VSUBPS      Z8, Z9, Z9
 	VMULPS      Z6, Z9, Z9
 	VADDPS      Z7, Z9, Z9
@@ -8963,35 +9058,35 @@ dwQ8S1U8AVX512_sum:
 	VCMPPS      $0x07, Z9, Z9, K1
 	VMOVAPS.Z   Z9, K1, Z9
 	VCVTPS2DQ   Z9, Z9
-	CMPQ        SI, $0x10
+	CMPQ        BX, $0x10
 	JL          dwQ8S1U8AVX512_tail
 	VPMOVDB     Z9, (AX)
 	ADDQ        $0x10, AX
-	ADDQ        $0x10, BX
-	SUBQ        $0x10, SI
+	ADDQ        $0x10, DX
+	SUBQ        $0x10, BX
 	JMP         dwQ8S1U8AVX512_blk
 
 dwQ8S1U8AVX512_tail:
-	LEAQ    lowmasks<>+0(SB), DI
-	KMOVW   (DI)(SI*2), K1
+	LEAQ    lowmasks<>+0(SB), SI
+	KMOVW   (SI)(BX*2), K1
 	VPMOVDB Z9, K1, (AX)
-	ADDQ    SI, AX
-	XORQ    SI, SI
+	ADDQ    BX, AX
+	XORQ    BX, BX
 	JMP     dwQ8S1U8AVX512_blk
 
 dwQ8S1U8AVX512_rowEnd:
-	MOVQ rowStep+128(FP), BX
-	ADDQ BX, 16(SP)
+	MOVQ rowStep+176(FP), DX
+	ADDQ DX, 16(SP)
 	DECQ 8(SP)
 	JMP  dwQ8S1U8AVX512_row
 
 dwQ8S1U8AVX512_chanEnd:
-	MOVQ psz+136(FP), BX
-	ADDQ BX, 24(SP)
-	MOVQ offs_len+40(FP), BX
-	SHLQ $0x02, BX
-	ADDQ BX, CX
-	ADDQ $0x0c, DX
+	MOVQ psz+184(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
 	DECQ (SP)
 	JMP  dwQ8S1U8AVX512_chan
 
@@ -9018,80 +9113,86 @@ DATA lowmasks<>+30(SB)/2, $0x7fff
 DATA lowmasks<>+32(SB)/2, $0xffff
 GLOBL lowmasks<>(SB), RODATA|NOPTR, $34
 
-// func dwQ8S1I8AVX512(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// func dwQ8S1I8AVX512(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX512F
-TEXT ·dwQ8S1I8AVX512(SB), NOSPLIT, $32-168
-	VBROADCASTSS lo+144(FP), Z0
-	VBROADCASTSS hi+148(FP), Z1
-	VBROADCASTSS s+152(FP), Z2
-	VBROADCASTSS z+156(FP), Z3
-	VBROADCASTSS qlo+160(FP), Z4
-	VBROADCASTSS qhi+164(FP), Z5
-	MOVQ         chans+104(FP), AX
+TEXT ·dwQ8S1I8AVX512(SB), NOSPLIT, $40-220
+	VBROADCASTSS lo+196(FP), Z0
+	VBROADCASTSS hi+200(FP), Z1
+	VBROADCASTSS s+204(FP), Z2
+	VBROADCASTSS z+208(FP), Z3
+	VBROADCASTSS qlo+212(FP), Z4
+	VBROADCASTSS qhi+216(FP), Z5
+	MOVQ         chans+152(FP), AX
 	MOVQ         AX, (SP)
 	MOVQ         x+24(FP), AX
 	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	VBROADCASTSS zx+192(FP), Z12
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         w_base+56(FP), CX
-	MOVQ         prm_base+80(FP), DX
 
 dwQ8S1I8AVX512_chan:
-	MOVQ         (SP), BX
-	TESTQ        BX, BX
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
 	JZ           dwQ8S1I8AVX512_done
-	VBROADCASTSS (DX), Z6
-	VBROADCASTSS 4(DX), Z7
-	VBROADCASTSS 8(DX), Z8
-	MOVQ         outH+112(FP), BX
-	MOVQ         BX, 8(SP)
-	MOVQ         24(SP), BX
-	MOVQ         BX, 16(SP)
+	MOVQ         32(SP), DX
+	MOVQ         mult_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z6
+	MOVQ         bias_base+104(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z7
+	MOVQ         wsum_base+128(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z8
+	VMULPS       Z12, Z8, Z8
+	MOVQ         outH+160(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
 
 dwQ8S1I8AVX512_row:
-	MOVQ  8(SP), BX
-	TESTQ BX, BX
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
 	JZ    dwQ8S1I8AVX512_chanEnd
-	MOVQ  16(SP), BX
-	MOVQ  outW+120(FP), SI
+	MOVQ  16(SP), DX
+	MOVQ  outW+168(FP), BX
 
 dwQ8S1I8AVX512_blk:
-	TESTQ  SI, SI
+	TESTQ  BX, BX
 	JZ     dwQ8S1I8AVX512_rowEnd
 	VPXORD Z9, Z9, Z9
-	MOVQ   offs_base+32(FP), DI
-	MOVQ   offs_len+40(FP), R8
-	XORQ   R9, R9
-	VPXORD Z12, Z12, Z12
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+	VPXORD Z13, Z13, Z13
 
 dwQ8S1I8AVX512_tap2:
-	MOVQ         R8, R10
-	SUBQ         R9, R10
-	CMPQ         R10, $0x02
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x02
 	JL           dwQ8S1I8AVX512_tap1
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVSXBD    (BX)(R10*1), Z10
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Z10
 	VCVTDQ2PS    Z10, Z10
-	VBROADCASTSS (CX)(R9*4), Z11
+	VBROADCASTSS (CX)(R8*4), Z11
 	VFMADD231PS  Z10, Z11, Z9
-	MOVLQSX      4(DI)(R9*4), R10
-	VPMOVSXBD    (BX)(R10*1), Z10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Z10
 	VCVTDQ2PS    Z10, Z10
-	VBROADCASTSS 4(CX)(R9*4), Z11
-	VFMADD231PS  Z10, Z11, Z12
-	ADDQ         $0x02, R9
+	VBROADCASTSS 4(CX)(R8*4), Z11
+	VFMADD231PS  Z10, Z11, Z13
+	ADDQ         $0x02, R8
 	JMP          dwQ8S1I8AVX512_tap2
 
 dwQ8S1I8AVX512_tap1:
-	TESTQ        R10, R10
+	TESTQ        R9, R9
 	JZ           dwQ8S1I8AVX512_sum
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVSXBD    (BX)(R10*1), Z10
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Z10
 	VCVTDQ2PS    Z10, Z10
-	VBROADCASTSS (CX)(R9*4), Z11
+	VBROADCASTSS (CX)(R8*4), Z11
 	VFMADD231PS  Z10, Z11, Z9
 
 dwQ8S1I8AVX512_sum:
-	VADDPS      Z12, Z9, Z9
+	VADDPS      Z13, Z9, Z9
 	VSUBPS      Z8, Z9, Z9
 	VMULPS      Z6, Z9, Z9
 	VADDPS      Z7, Z9, Z9
@@ -9105,35 +9206,35 @@ dwQ8S1I8AVX512_sum:
 	VCMPPS      $0x07, Z9, Z9, K1
 	VMOVAPS.Z   Z9, K1, Z9
 	VCVTPS2DQ   Z9, Z9
-	CMPQ        SI, $0x10
+	CMPQ        BX, $0x10
 	JL          dwQ8S1I8AVX512_tail
 	VPMOVDB     Z9, (AX)
 	ADDQ        $0x10, AX
-	ADDQ        $0x10, BX
-	SUBQ        $0x10, SI
+	ADDQ        $0x10, DX
+	SUBQ        $0x10, BX
 	JMP         dwQ8S1I8AVX512_blk
 
 dwQ8S1I8AVX512_tail:
-	LEAQ    lowmasks<>+0(SB), DI
-	KMOVW   (DI)(SI*2), K1
+	LEAQ    lowmasks<>+0(SB), SI
+	KMOVW   (SI)(BX*2), K1
 	VPMOVDB Z9, K1, (AX)
-	ADDQ    SI, AX
-	XORQ    SI, SI
+	ADDQ    BX, AX
+	XORQ    BX, BX
 	JMP     dwQ8S1I8AVX512_blk
 
 dwQ8S1I8AVX512_rowEnd:
-	MOVQ rowStep+128(FP), BX
-	ADDQ BX, 16(SP)
+	MOVQ rowStep+176(FP), DX
+	ADDQ DX, 16(SP)
 	DECQ 8(SP)
 	JMP  dwQ8S1I8AVX512_row
 
 dwQ8S1I8AVX512_chanEnd:
-	MOVQ psz+136(FP), BX
-	ADDQ BX, 24(SP)
-	MOVQ offs_len+40(FP), BX
-	SHLQ $0x02, BX
-	ADDQ BX, CX
-	ADDQ $0x0c, DX
+	MOVQ psz+184(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
 	DECQ (SP)
 	JMP  dwQ8S1I8AVX512_chan
 
@@ -9141,86 +9242,92 @@ dwQ8S1I8AVX512_done:
 	VZEROUPPER
 	RET
 
-// func dwQ8S2U8AVX512(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// func dwQ8S2U8AVX512(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX512F
-TEXT ·dwQ8S2U8AVX512(SB), NOSPLIT, $32-168
-	VBROADCASTSS lo+144(FP), Z0
-	VBROADCASTSS hi+148(FP), Z1
-	VBROADCASTSS s+152(FP), Z2
-	VBROADCASTSS z+156(FP), Z3
-	VBROADCASTSS qlo+160(FP), Z4
-	VBROADCASTSS qhi+164(FP), Z5
+TEXT ·dwQ8S2U8AVX512(SB), NOSPLIT, $40-220
+	VBROADCASTSS lo+196(FP), Z0
+	VBROADCASTSS hi+200(FP), Z1
+	VBROADCASTSS s+204(FP), Z2
+	VBROADCASTSS z+208(FP), Z3
+	VBROADCASTSS qlo+212(FP), Z4
+	VBROADCASTSS qhi+216(FP), Z5
 	MOVL         $0x000000ff, AX
 	VMOVD        AX, X6
 	VPBROADCASTD X6, Z6
-	MOVQ         chans+104(FP), AX
+	MOVQ         chans+152(FP), AX
 	MOVQ         AX, (SP)
 	MOVQ         x+24(FP), AX
 	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	VBROADCASTSS zx+192(FP), Z13
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         w_base+56(FP), CX
-	MOVQ         prm_base+80(FP), DX
 
 dwQ8S2U8AVX512_chan:
-	MOVQ         (SP), BX
-	TESTQ        BX, BX
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
 	JZ           dwQ8S2U8AVX512_done
-	VBROADCASTSS (DX), Z7
-	VBROADCASTSS 4(DX), Z8
-	VBROADCASTSS 8(DX), Z9
-	MOVQ         outH+112(FP), BX
-	MOVQ         BX, 8(SP)
-	MOVQ         24(SP), BX
-	MOVQ         BX, 16(SP)
+	MOVQ         32(SP), DX
+	MOVQ         mult_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z7
+	MOVQ         bias_base+104(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z8
+	MOVQ         wsum_base+128(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z9
+	VMULPS       Z13, Z9, Z9
+	MOVQ         outH+160(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
 
 dwQ8S2U8AVX512_row:
-	MOVQ  8(SP), BX
-	TESTQ BX, BX
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
 	JZ    dwQ8S2U8AVX512_chanEnd
-	MOVQ  16(SP), BX
-	MOVQ  outW+120(FP), SI
+	MOVQ  16(SP), DX
+	MOVQ  outW+168(FP), BX
 
 dwQ8S2U8AVX512_blk:
-	TESTQ  SI, SI
+	TESTQ  BX, BX
 	JZ     dwQ8S2U8AVX512_rowEnd
 	VPXORD Z10, Z10, Z10
-	MOVQ   offs_base+32(FP), DI
-	MOVQ   offs_len+40(FP), R8
-	XORQ   R9, R9
-	VPXORD Z13, Z13, Z13
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+	VPXORD Z14, Z14, Z14
 
 dwQ8S2U8AVX512_tap2:
-	MOVQ         R8, R10
-	SUBQ         R9, R10
-	CMPQ         R10, $0x02
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x02
 	JL           dwQ8S2U8AVX512_tap1
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVZXWD    (BX)(R10*1), Z11
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z11
 	VPANDD       Z6, Z11, Z11
 	VCVTDQ2PS    Z11, Z11
-	VBROADCASTSS (CX)(R9*4), Z12
+	VBROADCASTSS (CX)(R8*4), Z12
 	VFMADD231PS  Z11, Z12, Z10
-	MOVLQSX      4(DI)(R9*4), R10
-	VPMOVZXWD    (BX)(R10*1), Z11
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z11
 	VPANDD       Z6, Z11, Z11
 	VCVTDQ2PS    Z11, Z11
-	VBROADCASTSS 4(CX)(R9*4), Z12
-	VFMADD231PS  Z11, Z12, Z13
-	ADDQ         $0x02, R9
+	VBROADCASTSS 4(CX)(R8*4), Z12
+	VFMADD231PS  Z11, Z12, Z14
+	ADDQ         $0x02, R8
 	JMP          dwQ8S2U8AVX512_tap2
 
 dwQ8S2U8AVX512_tap1:
-	TESTQ        R10, R10
+	TESTQ        R9, R9
 	JZ           dwQ8S2U8AVX512_sum
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVZXWD    (BX)(R10*1), Z11
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z11
 	VPANDD       Z6, Z11, Z11
 	VCVTDQ2PS    Z11, Z11
-	VBROADCASTSS (CX)(R9*4), Z12
+	VBROADCASTSS (CX)(R8*4), Z12
 	VFMADD231PS  Z11, Z12, Z10
 
 dwQ8S2U8AVX512_sum:
-	VADDPS      Z13, Z10, Z10
+	VADDPS      Z14, Z10, Z10
 	VSUBPS      Z9, Z10, Z10
 	VMULPS      Z7, Z10, Z10
 	VADDPS      Z8, Z10, Z10
@@ -9234,35 +9341,35 @@ dwQ8S2U8AVX512_sum:
 	VCMPPS      $0x07, Z10, Z10, K1
 	VMOVAPS.Z   Z10, K1, Z10
 	VCVTPS2DQ   Z10, Z10
-	CMPQ        SI, $0x10
+	CMPQ        BX, $0x10
 	JL          dwQ8S2U8AVX512_tail
 	VPMOVDB     Z10, (AX)
 	ADDQ        $0x10, AX
-	ADDQ        $0x20, BX
-	SUBQ        $0x10, SI
+	ADDQ        $0x20, DX
+	SUBQ        $0x10, BX
 	JMP         dwQ8S2U8AVX512_blk
 
 dwQ8S2U8AVX512_tail:
-	LEAQ    lowmasks<>+0(SB), DI
-	KMOVW   (DI)(SI*2), K1
+	LEAQ    lowmasks<>+0(SB), SI
+	KMOVW   (SI)(BX*2), K1
 	VPMOVDB Z10, K1, (AX)
-	ADDQ    SI, AX
-	XORQ    SI, SI
+	ADDQ    BX, AX
+	XORQ    BX, BX
 	JMP     dwQ8S2U8AVX512_blk
 
 dwQ8S2U8AVX512_rowEnd:
-	MOVQ rowStep+128(FP), BX
-	ADDQ BX, 16(SP)
+	MOVQ rowStep+176(FP), DX
+	ADDQ DX, 16(SP)
 	DECQ 8(SP)
 	JMP  dwQ8S2U8AVX512_row
 
 dwQ8S2U8AVX512_chanEnd:
-	MOVQ psz+136(FP), BX
-	ADDQ BX, 24(SP)
-	MOVQ offs_len+40(FP), BX
-	SHLQ $0x02, BX
-	ADDQ BX, CX
-	ADDQ $0x0c, DX
+	MOVQ psz+184(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
 	DECQ (SP)
 	JMP  dwQ8S2U8AVX512_chan
 
@@ -9270,86 +9377,92 @@ dwQ8S2U8AVX512_done:
 	VZEROUPPER
 	RET
 
-// func dwQ8S2I8AVX512(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// func dwQ8S2I8AVX512(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX512F
-TEXT ·dwQ8S2I8AVX512(SB), NOSPLIT, $32-168
-	VBROADCASTSS lo+144(FP), Z0
-	VBROADCASTSS hi+148(FP), Z1
-	VBROADCASTSS s+152(FP), Z2
-	VBROADCASTSS z+156(FP), Z3
-	VBROADCASTSS qlo+160(FP), Z4
-	VBROADCASTSS qhi+164(FP), Z5
-	MOVQ         chans+104(FP), AX
+TEXT ·dwQ8S2I8AVX512(SB), NOSPLIT, $40-220
+	VBROADCASTSS lo+196(FP), Z0
+	VBROADCASTSS hi+200(FP), Z1
+	VBROADCASTSS s+204(FP), Z2
+	VBROADCASTSS z+208(FP), Z3
+	VBROADCASTSS qlo+212(FP), Z4
+	VBROADCASTSS qhi+216(FP), Z5
+	MOVQ         chans+152(FP), AX
 	MOVQ         AX, (SP)
 	MOVQ         x+24(FP), AX
 	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	VBROADCASTSS zx+192(FP), Z12
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         w_base+56(FP), CX
-	MOVQ         prm_base+80(FP), DX
 
 dwQ8S2I8AVX512_chan:
-	MOVQ         (SP), BX
-	TESTQ        BX, BX
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
 	JZ           dwQ8S2I8AVX512_done
-	VBROADCASTSS (DX), Z6
-	VBROADCASTSS 4(DX), Z7
-	VBROADCASTSS 8(DX), Z8
-	MOVQ         outH+112(FP), BX
-	MOVQ         BX, 8(SP)
-	MOVQ         24(SP), BX
-	MOVQ         BX, 16(SP)
+	MOVQ         32(SP), DX
+	MOVQ         mult_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z6
+	MOVQ         bias_base+104(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z7
+	MOVQ         wsum_base+128(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z8
+	VMULPS       Z12, Z8, Z8
+	MOVQ         outH+160(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
 
 dwQ8S2I8AVX512_row:
-	MOVQ  8(SP), BX
-	TESTQ BX, BX
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
 	JZ    dwQ8S2I8AVX512_chanEnd
-	MOVQ  16(SP), BX
-	MOVQ  outW+120(FP), SI
+	MOVQ  16(SP), DX
+	MOVQ  outW+168(FP), BX
 
 dwQ8S2I8AVX512_blk:
-	TESTQ  SI, SI
+	TESTQ  BX, BX
 	JZ     dwQ8S2I8AVX512_rowEnd
 	VPXORD Z9, Z9, Z9
-	MOVQ   offs_base+32(FP), DI
-	MOVQ   offs_len+40(FP), R8
-	XORQ   R9, R9
-	VPXORD Z12, Z12, Z12
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+	VPXORD Z13, Z13, Z13
 
 dwQ8S2I8AVX512_tap2:
-	MOVQ         R8, R10
-	SUBQ         R9, R10
-	CMPQ         R10, $0x02
+	MOVQ         DI, R9
+	SUBQ         R8, R9
+	CMPQ         R9, $0x02
 	JL           dwQ8S2I8AVX512_tap1
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVZXWD    (BX)(R10*1), Z10
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z10
 	VPSLLD       $0x18, Z10, Z10
 	VPSRAD       $0x18, Z10, Z10
 	VCVTDQ2PS    Z10, Z10
-	VBROADCASTSS (CX)(R9*4), Z11
+	VBROADCASTSS (CX)(R8*4), Z11
 	VFMADD231PS  Z10, Z11, Z9
-	MOVLQSX      4(DI)(R9*4), R10
-	VPMOVZXWD    (BX)(R10*1), Z10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z10
 	VPSLLD       $0x18, Z10, Z10
 	VPSRAD       $0x18, Z10, Z10
 	VCVTDQ2PS    Z10, Z10
-	VBROADCASTSS 4(CX)(R9*4), Z11
-	VFMADD231PS  Z10, Z11, Z12
-	ADDQ         $0x02, R9
+	VBROADCASTSS 4(CX)(R8*4), Z11
+	VFMADD231PS  Z10, Z11, Z13
+	ADDQ         $0x02, R8
 	JMP          dwQ8S2I8AVX512_tap2
 
 dwQ8S2I8AVX512_tap1:
-	TESTQ        R10, R10
+	TESTQ        R9, R9
 	JZ           dwQ8S2I8AVX512_sum
-	MOVLQSX      (DI)(R9*4), R10
-	VPMOVZXWD    (BX)(R10*1), Z10
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z10
 	VPSLLD       $0x18, Z10, Z10
 	VPSRAD       $0x18, Z10, Z10
 	VCVTDQ2PS    Z10, Z10
-	VBROADCASTSS (CX)(R9*4), Z11
+	VBROADCASTSS (CX)(R8*4), Z11
 	VFMADD231PS  Z10, Z11, Z9
 
 dwQ8S2I8AVX512_sum:
-	VADDPS      Z12, Z9, Z9
+	VADDPS      Z13, Z9, Z9
 	VSUBPS      Z8, Z9, Z9
 	VMULPS      Z6, Z9, Z9
 	VADDPS      Z7, Z9, Z9
@@ -9363,38 +9476,159 @@ dwQ8S2I8AVX512_sum:
 	VCMPPS      $0x07, Z9, Z9, K1
 	VMOVAPS.Z   Z9, K1, Z9
 	VCVTPS2DQ   Z9, Z9
-	CMPQ        SI, $0x10
+	CMPQ        BX, $0x10
 	JL          dwQ8S2I8AVX512_tail
 	VPMOVDB     Z9, (AX)
 	ADDQ        $0x10, AX
-	ADDQ        $0x20, BX
-	SUBQ        $0x10, SI
+	ADDQ        $0x20, DX
+	SUBQ        $0x10, BX
 	JMP         dwQ8S2I8AVX512_blk
 
 dwQ8S2I8AVX512_tail:
-	LEAQ    lowmasks<>+0(SB), DI
-	KMOVW   (DI)(SI*2), K1
+	LEAQ    lowmasks<>+0(SB), SI
+	KMOVW   (SI)(BX*2), K1
 	VPMOVDB Z9, K1, (AX)
-	ADDQ    SI, AX
-	XORQ    SI, SI
+	ADDQ    BX, AX
+	XORQ    BX, BX
 	JMP     dwQ8S2I8AVX512_blk
 
 dwQ8S2I8AVX512_rowEnd:
-	MOVQ rowStep+128(FP), BX
-	ADDQ BX, 16(SP)
+	MOVQ rowStep+176(FP), DX
+	ADDQ DX, 16(SP)
 	DECQ 8(SP)
 	JMP  dwQ8S2I8AVX512_row
 
 dwQ8S2I8AVX512_chanEnd:
-	MOVQ psz+136(FP), BX
-	ADDQ BX, 24(SP)
-	MOVQ offs_len+40(FP), BX
-	SHLQ $0x02, BX
-	ADDQ BX, CX
-	ADDQ $0x0c, DX
+	MOVQ psz+184(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
 	DECQ (SP)
 	JMP  dwQ8S2I8AVX512_chan
 
 dwQ8S2I8AVX512_done:
 	VZEROUPPER
 	RET
+
+// func planeRowsAVX512(dst *byte, x *byte, chans int, rows int, w int, pw int, psz int)
+// Requires: AVX, AVX512BW
+TEXT ·planeRowsAVX512(SB), NOSPLIT, $0-56
+	MOVQ x+8(FP), AX
+	MOVQ dst+0(FP), CX
+	MOVQ chans+16(FP), DX
+
+planeRowsAVX512_chan:
+	TESTQ DX, DX
+	JZ    planeRowsAVX512_done
+	MOVQ  CX, BX
+	MOVQ  rows+24(FP), SI
+
+planeRowsAVX512_row:
+	TESTQ SI, SI
+	JZ    planeRowsAVX512_chanEnd
+	MOVQ  BX, DI
+	MOVQ  w+32(FP), R8
+
+planeRowsAVX512_64:
+	CMPQ     R8, $0x40
+	JL       planeRowsAVX512_tail
+	VMOVDQU8 (AX), Z0
+	VMOVDQU8 Z0, (DI)
+	ADDQ     $0x40, AX
+	ADDQ     $0x40, DI
+	SUBQ     $0x40, R8
+	JMP      planeRowsAVX512_64
+
+planeRowsAVX512_tail:
+	TESTQ      R8, R8
+	JZ         planeRowsAVX512_rowEnd
+	LEAQ       lowmasks64<>+0(SB), R9
+	KMOVQ      (R9)(R8*8), K1
+	VMOVDQU8.Z (AX), K1, Z0
+	VMOVDQU8   Z0, K1, (DI)
+	ADDQ       R8, AX
+
+planeRowsAVX512_rowEnd:
+	MOVQ pw+40(FP), DI
+	ADDQ DI, BX
+	DECQ SI
+	JMP  planeRowsAVX512_row
+
+planeRowsAVX512_chanEnd:
+	MOVQ psz+48(FP), BX
+	ADDQ BX, CX
+	DECQ DX
+	JMP  planeRowsAVX512_chan
+
+planeRowsAVX512_done:
+	VZEROUPPER
+	RET
+
+DATA lowmasks64<>+0(SB)/8, $0x0000000000000000
+DATA lowmasks64<>+8(SB)/8, $0x0000000000000001
+DATA lowmasks64<>+16(SB)/8, $0x0000000000000003
+DATA lowmasks64<>+24(SB)/8, $0x0000000000000007
+DATA lowmasks64<>+32(SB)/8, $0x000000000000000f
+DATA lowmasks64<>+40(SB)/8, $0x000000000000001f
+DATA lowmasks64<>+48(SB)/8, $0x000000000000003f
+DATA lowmasks64<>+56(SB)/8, $0x000000000000007f
+DATA lowmasks64<>+64(SB)/8, $0x00000000000000ff
+DATA lowmasks64<>+72(SB)/8, $0x00000000000001ff
+DATA lowmasks64<>+80(SB)/8, $0x00000000000003ff
+DATA lowmasks64<>+88(SB)/8, $0x00000000000007ff
+DATA lowmasks64<>+96(SB)/8, $0x0000000000000fff
+DATA lowmasks64<>+104(SB)/8, $0x0000000000001fff
+DATA lowmasks64<>+112(SB)/8, $0x0000000000003fff
+DATA lowmasks64<>+120(SB)/8, $0x0000000000007fff
+DATA lowmasks64<>+128(SB)/8, $0x000000000000ffff
+DATA lowmasks64<>+136(SB)/8, $0x000000000001ffff
+DATA lowmasks64<>+144(SB)/8, $0x000000000003ffff
+DATA lowmasks64<>+152(SB)/8, $0x000000000007ffff
+DATA lowmasks64<>+160(SB)/8, $0x00000000000fffff
+DATA lowmasks64<>+168(SB)/8, $0x00000000001fffff
+DATA lowmasks64<>+176(SB)/8, $0x00000000003fffff
+DATA lowmasks64<>+184(SB)/8, $0x00000000007fffff
+DATA lowmasks64<>+192(SB)/8, $0x0000000000ffffff
+DATA lowmasks64<>+200(SB)/8, $0x0000000001ffffff
+DATA lowmasks64<>+208(SB)/8, $0x0000000003ffffff
+DATA lowmasks64<>+216(SB)/8, $0x0000000007ffffff
+DATA lowmasks64<>+224(SB)/8, $0x000000000fffffff
+DATA lowmasks64<>+232(SB)/8, $0x000000001fffffff
+DATA lowmasks64<>+240(SB)/8, $0x000000003fffffff
+DATA lowmasks64<>+248(SB)/8, $0x000000007fffffff
+DATA lowmasks64<>+256(SB)/8, $0x00000000ffffffff
+DATA lowmasks64<>+264(SB)/8, $0x00000001ffffffff
+DATA lowmasks64<>+272(SB)/8, $0x00000003ffffffff
+DATA lowmasks64<>+280(SB)/8, $0x00000007ffffffff
+DATA lowmasks64<>+288(SB)/8, $0x0000000fffffffff
+DATA lowmasks64<>+296(SB)/8, $0x0000001fffffffff
+DATA lowmasks64<>+304(SB)/8, $0x0000003fffffffff
+DATA lowmasks64<>+312(SB)/8, $0x0000007fffffffff
+DATA lowmasks64<>+320(SB)/8, $0x000000ffffffffff
+DATA lowmasks64<>+328(SB)/8, $0x000001ffffffffff
+DATA lowmasks64<>+336(SB)/8, $0x000003ffffffffff
+DATA lowmasks64<>+344(SB)/8, $0x000007ffffffffff
+DATA lowmasks64<>+352(SB)/8, $0x00000fffffffffff
+DATA lowmasks64<>+360(SB)/8, $0x00001fffffffffff
+DATA lowmasks64<>+368(SB)/8, $0x00003fffffffffff
+DATA lowmasks64<>+376(SB)/8, $0x00007fffffffffff
+DATA lowmasks64<>+384(SB)/8, $0x0000ffffffffffff
+DATA lowmasks64<>+392(SB)/8, $0x0001ffffffffffff
+DATA lowmasks64<>+400(SB)/8, $0x0003ffffffffffff
+DATA lowmasks64<>+408(SB)/8, $0x0007ffffffffffff
+DATA lowmasks64<>+416(SB)/8, $0x000fffffffffffff
+DATA lowmasks64<>+424(SB)/8, $0x001fffffffffffff
+DATA lowmasks64<>+432(SB)/8, $0x003fffffffffffff
+DATA lowmasks64<>+440(SB)/8, $0x007fffffffffffff
+DATA lowmasks64<>+448(SB)/8, $0x00ffffffffffffff
+DATA lowmasks64<>+456(SB)/8, $0x01ffffffffffffff
+DATA lowmasks64<>+464(SB)/8, $0x03ffffffffffffff
+DATA lowmasks64<>+472(SB)/8, $0x07ffffffffffffff
+DATA lowmasks64<>+480(SB)/8, $0x0fffffffffffffff
+DATA lowmasks64<>+488(SB)/8, $0x1fffffffffffffff
+DATA lowmasks64<>+496(SB)/8, $0x3fffffffffffffff
+DATA lowmasks64<>+504(SB)/8, $0x7fffffffffffffff
+DATA lowmasks64<>+512(SB)/8, $0xffffffffffffffff
+GLOBL lowmasks64<>(SB), RODATA|NOPTR, $520

@@ -350,25 +350,30 @@ func addQ8I8AVX(dst []byte, a []byte, b []byte, za float32, sa float32, zb float
 // stride 1, signed false.
 //
 //go:noescape
-func dwQ8S1U8AVX(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+func dwQ8S1U8AVX(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 
 // dwQ8S1I8AVX: the fused int8 depthwise convolution and requantization of chans channels (see dwQ8Go),
 // stride 1, signed true.
 //
 //go:noescape
-func dwQ8S1I8AVX(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+func dwQ8S1I8AVX(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 
 // dwQ8S2U8AVX: the fused int8 depthwise convolution and requantization of chans channels (see dwQ8Go),
 // stride 2, signed false.
 //
 //go:noescape
-func dwQ8S2U8AVX(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+func dwQ8S2U8AVX(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 
 // dwQ8S2I8AVX: the fused int8 depthwise convolution and requantization of chans channels (see dwQ8Go),
 // stride 2, signed true.
 //
 //go:noescape
-func dwQ8S2I8AVX(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+func dwQ8S2I8AVX(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// planeRowsAVX: dst[c·psz + r·pw + i] = x[(c·rows + r)·w + i] for c < chans, r < rows, i < w.
+//
+//go:noescape
+func planeRowsAVX(dst *byte, x *byte, chans int, rows int, w int, pw int, psz int)
 
 // fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
 //
@@ -469,22 +474,27 @@ func i32Requant8I8AVX512(dst []byte, acc []int32, t int32, m float32, b float32,
 // stride 1, signed false.
 //
 //go:noescape
-func dwQ8S1U8AVX512(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+func dwQ8S1U8AVX512(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 
 // dwQ8S1I8AVX512: the fused int8 depthwise convolution and requantization of chans channels (see dwQ8Go),
 // stride 1, signed true.
 //
 //go:noescape
-func dwQ8S1I8AVX512(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+func dwQ8S1I8AVX512(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 
 // dwQ8S2U8AVX512: the fused int8 depthwise convolution and requantization of chans channels (see dwQ8Go),
 // stride 2, signed false.
 //
 //go:noescape
-func dwQ8S2U8AVX512(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+func dwQ8S2U8AVX512(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 
 // dwQ8S2I8AVX512: the fused int8 depthwise convolution and requantization of chans channels (see dwQ8Go),
 // stride 2, signed true.
 //
 //go:noescape
-func dwQ8S2I8AVX512(dst []byte, x *byte, offs []int32, w []float32, prm []float32, chans int, outH int, outW int, rowStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+func dwQ8S2I8AVX512(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// planeRowsAVX512: dst[c·psz + r·pw + i] = x[(c·rows + r)·w + i] for c < chans, r < rows, i < w.
+//
+//go:noescape
+func planeRowsAVX512(dst *byte, x *byte, chans int, rows int, w int, pw int, psz int)

@@ -16,7 +16,7 @@ import (
 //	y   = min(max(float32(acc·mult) + bias, lo), hi)              (as requant8)
 //	dst = clamp(roundeven(y/s) + z, qlo, qhi), NaN → 0
 //
-// with per channel w (taps floats), prm = mult, bias, corr (corr = zx·Σw).
+// with per channel w (taps floats), mult, bias and wsum = Σw (corr = zx·wsum).
 // Consecutive outputs of a row are one vector: lanes read consecutive
 // bytes (stride 1) or every other byte (stride 2, the even bytes of 16-bit
 // words), so any kernel size, dilation and padding runs the same loop. The
@@ -24,7 +24,7 @@ import (
 // may read up to 2·lanes bytes past the last tap, which the caller's
 // planes hold.
 func dwQ8(name string, stride int, signed, zmm bool) {
-	TEXT(name, NOSPLIT, "func(dst []byte, x *byte, offs []int32, w, prm []float32, chans, outH, outW, rowStep, psz int, lo, hi, s, z, qlo, qhi float32)")
+	TEXT(name, NOSPLIT, "func(dst []byte, x *byte, offs []int32, w, mult, bias, wsum []float32, chans, outH, outW, rowStep, psz int, zx, lo, hi, s, z, qlo, qhi float32)")
 	Pragma("noescape")
 	Doc(name+": the fused int8 depthwise convolution and requantization of chans channels (see dwQ8Go),",
 		fmt.Sprintf("stride %d, signed %v.", stride, signed))
@@ -55,16 +55,18 @@ func dwQ8(name string, stride int, signed, zmm bool) {
 
 	// Counters kept on the stack: channels left, rows left, this row's
 	// and this channel's base.
-	cLeft, rLeft, rowBase, chBase := AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
+	cLeft, rLeft, rowBase, chBase, ci := AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
 	{
 		t := Load(Param("chans"), GP64())
 		MOVQ(t, cLeft)
 		xb := Load(Param("x"), GP64())
 		MOVQ(xb, chBase)
+		MOVQ(U32(0), ci)
 	}
+	zxv := vec()
+	bcastParam("zx", zxv)
 	d := Load(Param("dst").Base(), GP64())
 	wp := Load(Param("w").Base(), GP64())
-	pp := Load(Param("prm").Base(), GP64())
 
 	Label(name + "_chan")
 	{
@@ -73,9 +75,18 @@ func dwQ8(name string, stride int, signed, zmm bool) {
 		TESTQ(t, t)
 		JZ(LabelRef(name + "_done"))
 	}
-	VBROADCASTSS(Mem{Base: pp}, mv)
-	VBROADCASTSS(Mem{Base: pp, Disp: 4}, bv)
-	VBROADCASTSS(Mem{Base: pp, Disp: 8}, cv)
+	{
+		i := GP64()
+		MOVQ(ci, i)
+		for _, q := range []struct {
+			name string
+			v    VecVirtual
+		}{{"mult", mv}, {"bias", bv}, {"wsum", cv}} {
+			b := Load(Param(q.name).Base(), GP64())
+			VBROADCASTSS(Mem{Base: b, Index: i, Scale: 4}, q.v)
+		}
+		VMULPS(zxv, cv, cv) // zx·Σw: exact, as the Go twin's product
+	}
 	{
 		t := Load(Param("outH"), GP64())
 		MOVQ(t, rLeft)
@@ -240,7 +251,7 @@ func dwQ8(name string, stride int, signed, zmm bool) {
 		n := Load(Param("offs").Len(), GP64())
 		SHLQ(Imm(2), n)
 		ADDQ(n, wp)
-		ADDQ(Imm(12), pp)
+		INCQ(ci)
 		DECQ(cLeft)
 		JMP(LabelRef(name + "_chan"))
 	}
@@ -270,3 +281,116 @@ var dwQ8Variants = []struct {
 	stride int
 	signed bool
 }{{"dwQ8S1U8", 1, false}, {"dwQ8S1I8", 1, true}, {"dwQ8S2U8", 2, false}, {"dwQ8S2I8", 2, true}}
+
+// planeRows emits the copy of chans channels of rows×w bytes (x, dense)
+// into planes psz bytes apart with rows pw bytes apart: the interior of
+// dwQ8's zero-point-bordered planes, which it leaves untouched. Every byte
+// is copied exactly (masked on zmm, by 8 and by 1 on ymm): the border
+// around each row stays as it was.
+func planeRows(name string, zmm bool) {
+	TEXT(name, NOSPLIT, "func(dst, x *byte, chans, rows, w, pw, psz int)")
+	Pragma("noescape")
+	Doc(name + ": dst[c·psz + r·pw + i] = x[(c·rows + r)·w + i] for c < chans, r < rows, i < w.")
+	src := Load(Param("x"), GP64())
+	chBase := Load(Param("dst"), GP64())
+	cLeft := Load(Param("chans"), GP64())
+	Label(name + "_chan")
+	TESTQ(cLeft, cLeft)
+	JZ(LabelRef(name + "_done"))
+	row := GP64()
+	MOVQ(chBase, row)
+	rLeft := Load(Param("rows"), GP64())
+	Label(name + "_row")
+	TESTQ(rLeft, rLeft)
+	JZ(LabelRef(name + "_chanEnd"))
+	d := GP64()
+	MOVQ(row, d)
+	rem := Load(Param("w"), GP64())
+	if zmm {
+		v := ZMM()
+		Label(name + "_64")
+		CMPQ(rem, Imm(64))
+		JL(LabelRef(name + "_tail"))
+		VMOVDQU8(Mem{Base: src}, v)
+		VMOVDQU8(v, Mem{Base: d})
+		ADDQ(Imm(64), src)
+		ADDQ(Imm(64), d)
+		SUBQ(Imm(64), rem)
+		JMP(LabelRef(name + "_64"))
+		Label(name + "_tail")
+		TESTQ(rem, rem)
+		JZ(LabelRef(name + "_rowEnd"))
+		tb := GP64()
+		LEAQ(lowMasks64(), tb)
+		k := K()
+		KMOVQ(Mem{Base: tb, Index: rem, Scale: 8}, k)
+		VMOVDQU8_Z(Mem{Base: src}, k, v)
+		VMOVDQU8(v, k, Mem{Base: d})
+		ADDQ(rem, src)
+	} else {
+		v := YMM()
+		Label(name + "_32")
+		CMPQ(rem, Imm(32))
+		JL(LabelRef(name + "_8"))
+		VMOVDQU(Mem{Base: src}, v)
+		VMOVDQU(v, Mem{Base: d})
+		ADDQ(Imm(32), src)
+		ADDQ(Imm(32), d)
+		SUBQ(Imm(32), rem)
+		JMP(LabelRef(name + "_32"))
+		Label(name + "_8")
+		t := GP64()
+		CMPQ(rem, Imm(8))
+		JL(LabelRef(name + "_1"))
+		MOVQ(Mem{Base: src}, t)
+		MOVQ(t, Mem{Base: d})
+		ADDQ(Imm(8), src)
+		ADDQ(Imm(8), d)
+		SUBQ(Imm(8), rem)
+		JMP(LabelRef(name + "_8"))
+		Label(name + "_1")
+		TESTQ(rem, rem)
+		JZ(LabelRef(name + "_rowEnd"))
+		MOVB(Mem{Base: src}, t.As8())
+		MOVB(t.As8(), Mem{Base: d})
+		INCQ(src)
+		INCQ(d)
+		DECQ(rem)
+		JMP(LabelRef(name + "_1"))
+	}
+	Label(name + "_rowEnd")
+	{
+		pw := Load(Param("pw"), GP64())
+		ADDQ(pw, row)
+		DECQ(rLeft)
+		JMP(LabelRef(name + "_row"))
+	}
+	Label(name + "_chanEnd")
+	{
+		sz := Load(Param("psz"), GP64())
+		ADDQ(sz, chBase)
+		DECQ(cLeft)
+		JMP(LabelRef(name + "_chan"))
+	}
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+var lowMask64Table *Mem
+
+// lowMasks64 is a table of 64-bit masks: entry i (at 8i) has the low i bits set.
+func lowMasks64() Mem {
+	if lowMask64Table == nil {
+		m := GLOBL("lowmasks64", RODATA|NOPTR)
+		for i := 0; i <= 64; i++ {
+			v := ^uint64(0)
+			if i < 64 {
+				v = 1<<uint(i) - 1
+			}
+			DATA(8*i, U64(v))
+		}
+		lowMask64Table = &m
+	}
+	return *lowMask64Table
+}

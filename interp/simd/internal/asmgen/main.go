@@ -79,6 +79,7 @@ func main() {
 	for _, v := range dwQ8Variants {
 		dwQ8(v.name+"AVX", v.stride, v.signed, false)
 	}
+	planeRows("planeRowsAVX", false)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
 	for m := 1; m <= 6; m++ {
@@ -98,6 +99,7 @@ func main() {
 	for _, v := range dwQ8Variants {
 		dwQ8(v.name+"AVX512", v.stride, v.signed, true)
 	}
+	planeRows("planeRowsAVX512", true)
 	Generate()
 }
 
