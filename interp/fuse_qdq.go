@@ -41,8 +41,8 @@ type qdqConv struct {
 	sy, zy     float32
 	yType      onnx.DataType
 	wc         prepacked
-	wdw        []float32 // depthwise: the weights minus their zero point
-	wsum       []float32 // depthwise: wdw's sum per channel
+	wdw        []float32                // depthwise: the weights minus their zero point
+	dwf        *simd.DepthwiseQ8Filters // depthwise: wdw laid out for simd.DepthwiseQ8Requant
 }
 
 func (q *qdqConv) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
@@ -204,7 +204,7 @@ func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 			if q.wdw = depthwiseWeights(wq, wzp); q.wdw == nil {
 				continue
 			}
-			q.wsum = simd.DepthwiseQ8Sums(q.wdw, m)
+			q.dwf = simd.NewDepthwiseQ8Filters(q.wdw, m, wq.Shape[2], wq.Shape[3])
 		}
 		q.mult = make([]float32, m)
 		for ch := range q.mult {
@@ -335,7 +335,7 @@ func (q *qdqConv) depthwise(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		// Bytes to bytes in one kernel (the same bytes as below).
 		ob := bytesOf(out)
 		for b := 0; b < x.Shape[0]; b++ {
-			simd.DepthwiseQ8Requant(ob[b*c*osz:(b+1)*c*osz], xb[b*c*isz:(b+1)*c*isz], signed, zx, q.wdw, q.wsum, q.mult, q.bias, lo, hi, q.sy, q.zy, p, ctx.Threads())
+			simd.DepthwiseQ8Requant(ob[b*c*osz:(b+1)*c*osz], xb[b*c*isz:(b+1)*c*isz], signed, zx, q.dwf, q.mult, q.bias, lo, hi, q.sy, q.zy, p, ctx.Threads())
 		}
 		return []*Tensor{out}, nil
 	}

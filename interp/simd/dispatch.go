@@ -80,6 +80,9 @@ type kernelSet struct {
 	i8name   string
 	// packU8x4 packs a full i8nr-column panel of k4 steps.
 	packU8x4 func(dst, src *uint8, ldb, k4 int)
+	// dwQ8VNNI is the fused int8 depthwise kernel on VPDPBUSD (uint8
+	// input, int8 filters); nil where the CPU lacks AVX-512 VNNI or VBMI.
+	dwQ8VNNI func(dst []byte, x, idx *byte, wq *int32, mult, bias []float32, corr []int32, chans, outH, outW, kh, groups, rowStep, dRow, colStep, psz int, lo, hi, s, z, qlo, qhi float32)
 	// i32ScaleShiftClip converts and scales n (a multiple of 8) int32s.
 	i32ScaleShiftClip func(dst *float32, src *int32, n int, t int32, s, b, lo, hi float32)
 }

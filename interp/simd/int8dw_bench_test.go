@@ -33,9 +33,10 @@ func BenchmarkDepthwiseQ8(b *testing.B) {
 		for i := range mult {
 			mult[i], bias[i] = 0.001, 0.5
 		}
+		f := NewDepthwiseQ8Filters(w, p.C, 3, 3)
 		b.Run(fmt.Sprintf("fused/c%d_%d_s%d", s.c, s.hw, s.stride), func(b *testing.B) {
 			for range b.N {
-				DepthwiseQ8Requant(out, x, false, 3, w, nil, mult, bias, 0, 6, 0.02, 3, p, 1)
+				DepthwiseQ8Requant(out, x, false, 3, f, mult, bias, 0, 6, 0.02, 3, p, 1)
 			}
 		})
 		xf := make([]float32, len(x))

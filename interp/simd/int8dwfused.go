@@ -37,9 +37,9 @@ func newDWQ8Geom(p *ConvParams) dwQ8Geom {
 	return g
 }
 
-// dwQ8Slack is what the kernels may read past a plane's last tap: two
-// zmm blocks of bytes.
-const dwQ8Slack = 64
+// dwQ8Slack is what the kernels may read past a plane's last tap: the
+// VNNI kernel's 64 bytes a kernel row from a block's start.
+const dwQ8Slack = 128
 
 // dwQ8Chunk is the bytes of planes one kernel call reads.
 const dwQ8Chunk = 32 << 10
@@ -55,12 +55,12 @@ func DepthwiseQ8Fits(p ConvParams) bool {
 // DepthwiseQ8Requant is DepthwiseQ8 followed by Requant8U8 (Requant8I8
 // when signed) of each channel, bit for bit: dst (C×OutH×OutW bytes) gets
 // quantize(clip(acc·mult[c] + bias[c], lo, hi), s, z) of the exact sums
-// acc = Σ (x − zx)·w. w holds the integer-valued filters (the caller checks
-// DepthwiseQ8Exact) and wsum their sums per channel (DepthwiseQ8Sums; nil:
-// computed here); zx is an integer in the input type's range. It panics
-// unless DepthwiseQ8Fits(p). Channels are spread over up to threads
-// goroutines.
-func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, w, wsum, mult, bias []float32, lo, hi, s, z float32, p ConvParams, threads int) {
+// acc = Σ (x − zx)·w of the filters f (made for p's C, KH and KW); zx is
+// an integer in the input type's range. It panics unless
+// DepthwiseQ8Fits(p). Channels are spread over up to threads goroutines.
+// On AVX-512 VNNI with VBMI, uint8 input with filters that fit int8 runs
+// four taps a VPDPBUSD (dwQ8VNNI); the bytes are the same.
+func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, f *DepthwiseQ8Filters, mult, bias []float32, lo, hi, s, z float32, p ConvParams, threads int) {
 	p.check("DepthwiseQ8Requant")
 	if !DepthwiseQ8Fits(p) {
 		panic(fmt.Sprintf("simd: DepthwiseQ8Requant: stride %d along rows", p.StrideW))
@@ -71,13 +71,12 @@ func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, w, wsum, mult, b
 	isz, osz, taps := p.H*p.W, p.OutH*p.OutW, p.KH*p.KW
 	needBytes("DepthwiseQ8Requant", p.C*isz, len(x))
 	needBytes("DepthwiseQ8Requant", p.C*osz, len(dst))
-	need("DepthwiseQ8Requant", p.C*taps, w)
+	if f.c != p.C || f.kh != p.KH || f.kw != p.KW {
+		panic(fmt.Sprintf("simd: DepthwiseQ8Requant: filters for %d×%d×%d, convolution %d×%d×%d", f.c, f.kh, f.kw, p.C, p.KH, p.KW))
+	}
+	w, wsum := f.w, f.sum
 	need("DepthwiseQ8Requant", p.C, mult)
 	need("DepthwiseQ8Requant", p.C, bias)
-	if wsum == nil {
-		wsum = DepthwiseQ8Sums(w, p.C)
-	}
-	need("DepthwiseQ8Requant", p.C, wsum)
 	g := newDWQ8Geom(&p)
 	qlo, qhi := float32(0), float32(255)
 	pad := byte(int32(zx))
@@ -86,6 +85,26 @@ func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, w, wsum, mult, b
 		pad = byte(int8(int32(zx)))
 	}
 	kern := dwQ8Kernel(p.StrideW, signed)
+	// The VNNI kernel: its index table and the corrections as int32.
+	vnni := ks.dwQ8VNNI
+	var idx []byte
+	var corr []int32
+	if vnni != nil && !signed && f.i8 != nil && 15*p.StrideW+(p.KW-1)*p.DilW <= 63 {
+		idx = make([]byte, 64*f.groups)
+		for g := 0; g < f.groups; g++ {
+			for l := 0; l < 16; l++ {
+				for b := 0; b < 4; b++ {
+					if j := 4*g + b; j < p.KW {
+						idx[64*g+4*l+b] = byte(l*p.StrideW + j*p.DilW)
+					}
+				}
+			}
+		}
+		corr = make([]int32, p.C)
+		for c, v := range wsum {
+			corr[c] = int32(zx) * int32(v)
+		}
+	}
 	nch := max(1, min(p.C, dwQ8Chunk/g.psz))
 	run := func(c0, c1 int) {
 		bp := dwQ8Pool.Get().(*[]byte)
@@ -104,6 +123,10 @@ func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, w, wsum, mult, b
 		for b0 := c0; b0 < c1; b0 += nch {
 			b1 := min(c1, b0+nch)
 			rows(&planes[p.PadT*g.pw+p.PadL], &x[b0*isz], b1-b0, p.H, p.W, g.pw, g.psz)
+			if idx != nil {
+				vnni(dst[b0*osz:b1*osz], &planes[0], &idx[0], &f.i8[b0*p.KH*f.groups], mult[b0:b1], bias[b0:b1], corr[b0:b1], b1-b0, p.OutH, p.OutW, p.KH, f.groups, p.StrideH*g.pw, p.DilH*g.pw, 16*p.StrideW, g.psz, lo, hi, s, z, qlo, qhi)
+				continue
+			}
 			kern(dst[b0*osz:b1*osz], &planes[0], g.offs, w[b0*taps:b1*taps], mult[b0:b1], bias[b0:b1], wsum[b0:b1], b1-b0, p.OutH, p.OutW, p.StrideH*g.pw, g.psz, zx, lo, hi, s, z, qlo, qhi)
 		}
 	}
@@ -114,19 +137,37 @@ func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, w, wsum, mult, b
 	ParallelRuns(p.C, threads, run)
 }
 
-// DepthwiseQ8Sums returns the sum of each of c channels' filters in w.
-func DepthwiseQ8Sums(w []float32, c int) []float32 {
-	out := make([]float32, c)
-	if c == 0 {
-		return out
+// DepthwiseQ8Filters are a depthwise convolution's integer-valued filters
+// laid out for DepthwiseQ8Requant once.
+type DepthwiseQ8Filters struct {
+	w, sum    []float32 // C×KH×KW filters, their sum per channel
+	c, kh, kw int
+	groups    int     // groups of four taps a kernel row
+	i8        []int32 // per channel KH×groups dwords of four int8 taps (0 past KW); nil unless all fit int8
+}
+
+// NewDepthwiseQ8Filters lays out w (c×kh×kw integer values, the weights
+// minus their zero point; the caller checks DepthwiseQ8Exact).
+func NewDepthwiseQ8Filters(w []float32, c, kh, kw int) *DepthwiseQ8Filters {
+	need("NewDepthwiseQ8Filters", c*kh*kw, w)
+	f := &DepthwiseQ8Filters{w: w[:c*kh*kw], sum: make([]float32, c), c: c, kh: kh, kw: kw, groups: (kw + 3) / 4}
+	fits := true
+	for i, v := range f.w {
+		f.sum[i/max(1, kh*kw)] += v
+		fits = fits && v >= -128 && v <= 127
 	}
-	taps := len(w) / c
-	for i := range out {
-		for _, v := range w[i*taps : (i+1)*taps] {
-			out[i] += v
+	if fits {
+		f.i8 = make([]int32, c*kh*f.groups)
+		for ch := 0; ch < c; ch++ {
+			for i := 0; i < kh; i++ {
+				for j := 0; j < kw; j++ {
+					b := uint32(uint8(int8(f.w[(ch*kh+i)*kw+j]))) << (8 * (j % 4))
+					f.i8[(ch*kh+i)*f.groups+j/4] |= int32(b)
+				}
+			}
 		}
 	}
-	return out
+	return f
 }
 
 // planeRowsGo is the twin of the planeRows kernels: dst[c·psz + r·pw + i]

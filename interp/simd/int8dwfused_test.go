@@ -10,7 +10,8 @@ import (
 // every level (and pure Go) against its definition — the int64 sum of
 // (x − zx)·w, then Requant8's epilogue — byte for byte: uint8 and int8
 // inputs, zero points at the ends of their ranges, weights at ±255 and at
-// the largest magnitude DepthwiseQ8Exact allows, any kernel, dilation,
+// the largest magnitude DepthwiseQ8Exact allows, filters within int8 (the
+// VNNI kernel, where the CPU has it) and beyond, any kernel, dilation,
 // padding and vertical stride with row stride 1 and 2, every tail length
 // of a row, bounds that clip and scales that saturate, and enough channels
 // to span several kernel calls.
@@ -42,7 +43,8 @@ func TestDepthwiseQ8RequantExact(t *testing.T) {
 					for !DepthwiseQ8Exact(taps, float32(maxW)) {
 						maxW--
 					}
-					for _, signed := range []bool{false, true} {
+					for _, v := range []struct{ signed, small bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+						signed := v.signed
 						x := make([]byte, p.C*p.H*p.W)
 						for i := range x {
 							x[i] = byte(r.IntN(256))
@@ -56,11 +58,16 @@ func TestDepthwiseQ8RequantExact(t *testing.T) {
 							zx = []float32{0, -128, 127, -3}[(si+hi)%4]
 							qlo, qhi = -128, 127
 						}
+						// small: filters that fit int8 (the VNNI kernel's).
+						wlo, whi := -maxW, maxW
+						if v.small {
+							wlo, whi = max(-128, -maxW), min(127, maxW)
+						}
 						w := make([]float32, p.C*taps)
 						for i := range w {
-							w[i] = float32(r.IntN(2*maxW+1) - maxW)
+							w[i] = float32(r.IntN(whi-wlo+1) + wlo)
 							if r.IntN(3) == 0 {
-								w[i] = float32([]int{-maxW, maxW}[r.IntN(2)])
+								w[i] = float32([]int{wlo, whi}[r.IntN(2)])
 							}
 						}
 						mult, bias := make([]float32, p.C), make([]float32, p.C)
@@ -72,7 +79,7 @@ func TestDepthwiseQ8RequantExact(t *testing.T) {
 						sc := float32(0.005 + 0.05*r.Float64())
 						z := float32(r.IntN(int(qhi-qlo)+1)) + qlo
 						got := make([]byte, p.C*p.N())
-						DepthwiseQ8Requant(got, x, signed, zx, w, nil, mult, bias, lo, hi, sc, z, p, 2)
+						DepthwiseQ8Requant(got, x, signed, zx, NewDepthwiseQ8Filters(w, p.C, p.KH, p.KW), mult, bias, lo, hi, sc, z, p, 2)
 						checked++
 						for c := 0; c < p.C; c++ {
 							for oh := 0; oh < p.OutH; oh++ {
@@ -105,7 +112,7 @@ func TestDepthwiseQ8RequantExact(t *testing.T) {
 		})
 	}
 	t.Logf("%d cases at %d levels", checked, len(twins()))
-	if checked < 100*len(twins()) {
+	if checked < 200*len(twins()) {
 		t.Errorf("only %d cases checked", checked)
 	}
 }

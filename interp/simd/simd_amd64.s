@@ -9632,3 +9632,120 @@ DATA lowmasks64<>+496(SB)/8, $0x3fffffffffffffff
 DATA lowmasks64<>+504(SB)/8, $0x7fffffffffffffff
 DATA lowmasks64<>+512(SB)/8, $0xffffffffffffffff
 GLOBL lowmasks64<>(SB), RODATA|NOPTR, $520
+
+// func dwQ8VNNI(dst []byte, x *byte, idx *byte, wq *int32, mult []float32, bias []float32, corr []int32, chans int, outH int, outW int, kh int, groups int, rowStep int, dRow int, colStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VBMI, AVX512_VNNI
+TEXT ·dwQ8VNNI(SB), NOSPLIT, $48-216
+	VBROADCASTSS lo+192(FP), Z0
+	VBROADCASTSS hi+196(FP), Z1
+	VBROADCASTSS s+200(FP), Z2
+	VBROADCASTSS z+204(FP), Z3
+	VBROADCASTSS qlo+208(FP), Z4
+	VBROADCASTSS qhi+212(FP), Z5
+	MOVQ         chans+120(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	MOVQ         wq+40(FP), AX
+	MOVQ         AX, 40(SP)
+	MOVQ         dst_base+0(FP), AX
+
+dwQ8VNNI_chan:
+	MOVQ         (SP), CX
+	TESTQ        CX, CX
+	JZ           dwQ8VNNI_done
+	MOVQ         32(SP), CX
+	MOVQ         mult_base+48(FP), DX
+	VBROADCASTSS (DX)(CX*4), Z6
+	MOVQ         bias_base+72(FP), DX
+	VBROADCASTSS (DX)(CX*4), Z7
+	MOVQ         corr_base+96(FP), DX
+	VPBROADCASTD (DX)(CX*4), Z8
+	MOVQ         outH+128(FP), CX
+	MOVQ         CX, 8(SP)
+	MOVQ         24(SP), CX
+	MOVQ         CX, 16(SP)
+
+dwQ8VNNI_row:
+	MOVQ  8(SP), CX
+	TESTQ CX, CX
+	JZ    dwQ8VNNI_chanEnd
+	MOVQ  16(SP), CX
+	MOVQ  outW+136(FP), DX
+
+dwQ8VNNI_blk:
+	TESTQ  DX, DX
+	JZ     dwQ8VNNI_rowEnd
+	VPXORD Z9, Z9, Z9
+	MOVQ   CX, BX
+	MOVQ   40(SP), SI
+	MOVQ   kh+144(FP), DI
+
+dwQ8VNNI_krow:
+	VMOVDQU8 (BX), Z10
+	MOVQ     idx+32(FP), R8
+	MOVQ     groups+152(FP), R9
+
+dwQ8VNNI_grp:
+	VMOVDQU8      (R8), Z11
+	VPERMB        Z10, Z11, Z12
+	VPDPBUSD.BCST (SI), Z12, Z9
+	ADDQ          $0x40, R8
+	ADDQ          $0x04, SI
+	DECQ          R9
+	JNZ           dwQ8VNNI_grp
+	ADDQ          dRow+168(FP), BX
+	DECQ          DI
+	JNZ           dwQ8VNNI_krow
+	VPSUBD        Z8, Z9, Z9
+	VCVTDQ2PS     Z9, Z9
+	VMULPS        Z6, Z9, Z9
+	VADDPS        Z7, Z9, Z9
+	VMAXPS        Z0, Z9, Z9
+	VMINPS        Z1, Z9, Z9
+	VDIVPS        Z2, Z9, Z9
+	VRNDSCALEPS   $0x00, Z9, Z9
+	VADDPS        Z3, Z9, Z9
+	VMAXPS        Z9, Z4, Z9
+	VMINPS        Z9, Z5, Z9
+	VCMPPS        $0x07, Z9, Z9, K1
+	VMOVAPS.Z     Z9, K1, Z9
+	VCVTPS2DQ     Z9, Z9
+	CMPQ          DX, $0x10
+	JL            dwQ8VNNI_tail
+	VPMOVDB       Z9, (AX)
+	ADDQ          $0x10, AX
+	ADDQ          colStep+176(FP), CX
+	SUBQ          $0x10, DX
+	JMP           dwQ8VNNI_blk
+
+dwQ8VNNI_tail:
+	LEAQ    lowmasks<>+0(SB), BX
+	KMOVW   (BX)(DX*2), K2
+	VPMOVDB Z9, K2, (AX)
+	ADDQ    DX, AX
+	XORQ    DX, DX
+	JMP     dwQ8VNNI_blk
+
+dwQ8VNNI_rowEnd:
+	MOVQ rowStep+160(FP), CX
+	ADDQ CX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8VNNI_row
+
+dwQ8VNNI_chanEnd:
+	MOVQ  psz+184(FP), CX
+	ADDQ  CX, 24(SP)
+	MOVQ  kh+144(FP), CX
+	MOVQ  groups+152(FP), DX
+	IMULQ DX, CX
+	SHLQ  $0x02, CX
+	ADDQ  CX, 40(SP)
+	INCQ  32(SP)
+	DECQ  (SP)
+	JMP   dwQ8VNNI_chan
+
+dwQ8VNNI_done:
+	VZEROUPPER
+	RET

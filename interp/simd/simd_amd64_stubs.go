@@ -498,3 +498,9 @@ func dwQ8S2I8AVX512(dst []byte, x *byte, offs []int32, w []float32, mult []float
 //
 //go:noescape
 func planeRowsAVX512(dst *byte, x *byte, chans int, rows int, w int, pw int, psz int)
+
+// dwQ8VNNI: the fused int8 depthwise convolution and requantization of chans channels of uint8 planes
+// with int8 filters (four taps a VPDPBUSD; see dwQ8Go).
+//
+//go:noescape
+func dwQ8VNNI(dst []byte, x *byte, idx *byte, wq *int32, mult []float32, bias []float32, corr []int32, chans int, outH int, outW int, kh int, groups int, rowStep int, dRow int, colStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)

@@ -394,3 +394,158 @@ func lowMasks64() Mem {
 	}
 	return *lowMask64Table
 }
+
+// dwQ8VNNI emits the fused int8 depthwise convolution on AVX-512 VNNI and
+// VBMI for uint8 input and filters that fit int8: for each kernel row, the
+// 64 bytes at the block's start are loaded once and each group of four
+// taps becomes, per output lane, the dword of its four input bytes
+// (VPERMB with the caller's index table: lane l, byte b reads byte
+// l·stride + (4g+b)·dilation), summed by one VPDPBUSD against the group's
+// four int8 weights. The int32 sums minus zx·Σw are exact; the epilogue is
+// dwQ8's on their float32 conversion. Each kernel row reads 64 bytes from
+// its start, which the caller's planes hold.
+func dwQ8VNNI(name string) {
+	TEXT(name, NOSPLIT, "func(dst []byte, x, idx *byte, wq *int32, mult, bias []float32, corr []int32, chans, outH, outW, kh, groups, rowStep, dRow, colStep, psz int, lo, hi, s, z, qlo, qhi float32)")
+	Pragma("noescape")
+	Doc(name+": the fused int8 depthwise convolution and requantization of chans channels of uint8 planes",
+		"with int8 filters (four taps a VPDPBUSD; see dwQ8Go).")
+	lov, hiv, sc, zv, qlo, qhi := Z0, Z1, Z2, Z3, Z4, Z5
+	for _, p := range []struct {
+		name string
+		v    VecPhysical
+	}{{"lo", lov}, {"hi", hiv}, {"s", sc}, {"z", zv}, {"qlo", qlo}, {"qhi", qhi}} {
+		VBROADCASTSS(paramAddr(p.name), p.v)
+	}
+	mv, bv, cv, acc, row, ix, tmp := Z6, Z7, Z8, Z9, Z10, Z11, Z12
+	cLeft, rLeft, rowBase, chBase, ci, wch := AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
+	{
+		t := Load(Param("chans"), GP64())
+		MOVQ(t, cLeft)
+		xb := Load(Param("x"), GP64())
+		MOVQ(xb, chBase)
+		MOVQ(U32(0), ci)
+		w := Load(Param("wq"), GP64())
+		MOVQ(w, wch)
+	}
+	d := Load(Param("dst").Base(), GP64())
+
+	Label(name + "_chan")
+	{
+		t := GP64()
+		MOVQ(cLeft, t)
+		TESTQ(t, t)
+		JZ(LabelRef(name + "_done"))
+		i := GP64()
+		MOVQ(ci, i)
+		m := Load(Param("mult").Base(), GP64())
+		VBROADCASTSS(Mem{Base: m, Index: i, Scale: 4}, mv)
+		b := Load(Param("bias").Base(), GP64())
+		VBROADCASTSS(Mem{Base: b, Index: i, Scale: 4}, bv)
+		c := Load(Param("corr").Base(), GP64())
+		VPBROADCASTD(Mem{Base: c, Index: i, Scale: 4}, cv)
+		h := Load(Param("outH"), GP64())
+		MOVQ(h, rLeft)
+		cb := GP64()
+		MOVQ(chBase, cb)
+		MOVQ(cb, rowBase)
+	}
+
+	Label(name + "_row")
+	{
+		t := GP64()
+		MOVQ(rLeft, t)
+		TESTQ(t, t)
+		JZ(LabelRef(name + "_chanEnd"))
+	}
+	col := GP64()
+	MOVQ(rowBase, col)
+	rem := Load(Param("outW"), GP64())
+
+	Label(name + "_blk")
+	TESTQ(rem, rem)
+	JZ(LabelRef(name + "_rowEnd"))
+	VPXORD(acc, acc, acc)
+	rp, wp, ki := GP64(), GP64(), GP64()
+	MOVQ(col, rp)
+	MOVQ(wch, wp)
+	MOVQ(paramAddr("kh"), ki)
+	Label(name + "_krow")
+	VMOVDQU8(Mem{Base: rp}, row)
+	ip, g := GP64(), GP64()
+	MOVQ(paramAddr("idx"), ip)
+	MOVQ(paramAddr("groups"), g)
+	Label(name + "_grp")
+	VMOVDQU8(Mem{Base: ip}, ix)
+	VPERMB(row, ix, tmp)
+	vpdpbusdBcst(Mem{Base: wp}, tmp, acc)
+	ADDQ(Imm(64), ip)
+	ADDQ(Imm(4), wp)
+	DECQ(g)
+	JNZ(LabelRef(name + "_grp"))
+	ADDQ(paramAddr("dRow"), rp)
+	DECQ(ki)
+	JNZ(LabelRef(name + "_krow"))
+
+	VPSUBD(cv, acc, acc)
+	VCVTDQ2PS(acc, acc)
+	VMULPS(mv, acc, acc)
+	VADDPS(bv, acc, acc)
+	VMAXPS(lov, acc, acc)
+	VMINPS(hiv, acc, acc)
+	VDIVPS(sc, acc, acc)
+	VRNDSCALEPS(Imm(0), acc, acc) // to nearest, ties to even
+	VADDPS(zv, acc, acc)
+	VMAXPS(acc, qlo, acc)
+	VMINPS(acc, qhi, acc)
+	VCMPPS(Imm(7), acc, acc, K1) // ordered: set unless NaN
+	VMOVAPS_Z(acc, K1, acc)
+	VCVTPS2DQ(acc, acc)
+	CMPQ(rem, Imm(16))
+	JL(LabelRef(name + "_tail"))
+	VPMOVDB(acc, Mem{Base: d})
+	ADDQ(Imm(16), d)
+	ADDQ(paramAddr("colStep"), col)
+	SUBQ(Imm(16), rem)
+	JMP(LabelRef(name + "_blk"))
+	Label(name + "_tail")
+	tb := GP64()
+	LEAQ(lowMasks(), tb)
+	KMOVW(Mem{Base: tb, Index: rem, Scale: 2}, K2)
+	VPMOVDB(acc, K2, Mem{Base: d})
+	ADDQ(rem, d)
+	XORQ(rem, rem)
+	JMP(LabelRef(name + "_blk"))
+
+	Label(name + "_rowEnd")
+	{
+		step := Load(Param("rowStep"), GP64())
+		ADDQ(step, rowBase)
+		DECQ(rLeft)
+		JMP(LabelRef(name + "_row"))
+	}
+	Label(name + "_chanEnd")
+	{
+		sz := Load(Param("psz"), GP64())
+		ADDQ(sz, chBase)
+		n := Load(Param("kh"), GP64())
+		g := Load(Param("groups"), GP64())
+		IMULQ(g, n)
+		SHLQ(Imm(2), n)
+		ADDQ(n, wch)
+		INCQ(ci)
+		DECQ(cLeft)
+		JMP(LabelRef(name + "_chan"))
+	}
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// paramAddr is the stack address of the parameter name.
+func paramAddr(name string) Mem {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
+}

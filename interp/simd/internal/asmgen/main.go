@@ -100,6 +100,7 @@ func main() {
 		dwQ8(v.name+"AVX512", v.stride, v.signed, true)
 	}
 	planeRows("planeRowsAVX512", true)
+	dwQ8VNNI("dwQ8VNNI")
 	Generate()
 }
 
