@@ -123,6 +123,11 @@ func Requant8I8(dst []int8, acc []float32, m, b, lo, hi, s, z float32) {
 }
 
 func requant8(dst []byte, acc []float32, m, b, lo, hi, s, z, qlo, qhi float32) {
+	if ks.name == "avx512" {
+		// The zmm kernels take the tail under a mask.
+		requant8Kernel(qlo < 0)(dst, acc[:len(dst)], m, b, lo, hi, s, z, qlo, qhi)
+		return
+	}
 	n8 := len(dst) &^ 7
 	if n8 > 0 {
 		requant8Kernel(qlo < 0)(dst[:n8], acc[:n8], m, b, lo, hi, s, z, qlo, qhi)
@@ -194,6 +199,11 @@ func Int32Requant8I8(dst []int8, src []int32, t int32, m, b, lo, hi, s, z float3
 func i32Requant8(dst []byte, src []int32, t int32, m, b, lo, hi, s, z, qlo, qhi float32) {
 	if len(src) < len(dst) {
 		panic(fmt.Sprintf("simd: Int32Requant8 of %d values from %d", len(dst), len(src)))
+	}
+	if ks.name == "avx512" {
+		// The zmm kernels take the tail under a mask.
+		i32Requant8Kernel(qlo < 0)(dst, src[:len(dst)], t, m, b, lo, hi, s, z, qlo, qhi)
+		return
 	}
 	n8 := len(dst) &^ 7
 	if n8 > 0 {

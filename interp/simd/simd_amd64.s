@@ -8657,65 +8657,86 @@ TEXT ·requant8U8AVX512(SB), NOSPLIT, $0-80
 	MOVQ         dst_len+8(FP), DX
 	SHRQ         $0x03, DX
 	VBROADCASTSS m+48(FP), Y0
-	VBROADCASTSS b+52(FP), Y1
-	VBROADCASTSS lo+56(FP), Y2
-	VBROADCASTSS hi+60(FP), Y3
-	VBROADCASTSS s+64(FP), Y4
-	VBROADCASTSS z+68(FP), Y5
-	VBROADCASTSS qlo+72(FP), Y6
-	VBROADCASTSS qhi+76(FP), Y7
-	VBROADCASTSS m+48(FP), Z8
-	VBROADCASTSS b+52(FP), Z9
-	VBROADCASTSS lo+56(FP), Z10
-	VBROADCASTSS hi+60(FP), Z11
-	VBROADCASTSS s+64(FP), Z12
-	VBROADCASTSS z+68(FP), Z13
-	VBROADCASTSS qlo+72(FP), Z14
-	VBROADCASTSS qhi+76(FP), Z15
+	VBROADCASTSS b+52(FP), Y0
+	VBROADCASTSS lo+56(FP), Y0
+	VBROADCASTSS hi+60(FP), Y0
+	VBROADCASTSS s+64(FP), Y0
+	VBROADCASTSS z+68(FP), Y0
+	VBROADCASTSS qlo+72(FP), Y0
+	VBROADCASTSS qhi+76(FP), Y0
+	VBROADCASTSS m+48(FP), Z0
+	VBROADCASTSS b+52(FP), Z1
+	VBROADCASTSS lo+56(FP), Z2
+	VBROADCASTSS hi+60(FP), Z3
+	VBROADCASTSS s+64(FP), Z4
+	VBROADCASTSS z+68(FP), Z5
+	VBROADCASTSS qlo+72(FP), Z6
+	VBROADCASTSS qhi+76(FP), Z7
 
 requant8U8AVX512_z:
 	CMPQ        DX, $0x02
 	JL          requant8U8AVX512_zdone
-	VMOVUPS     (CX), Z16
-	VMULPS      Z8, Z16, Z16
-	VADDPS      Z9, Z16, Z16
-	VMAXPS      Z10, Z16, Z16
-	VMINPS      Z11, Z16, Z16
-	VDIVPS      Z12, Z16, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VADDPS      Z13, Z16, Z16
-	VMAXPS      Z16, Z14, Z16
-	VMINPS      Z16, Z15, Z16
-	VCMPPS      $0x07, Z16, Z16, K1
-	VMOVAPS.Z   Z16, K1, Z16
-	VCVTPS2DQ   Z16, Z16
-	VPMOVDB     Z16, (AX)
+	VMOVUPS     (CX), Z8
+	VMULPS      Z0, Z8, Z8
+	VADDPS      Z1, Z8, Z8
+	VMAXPS      Z2, Z8, Z8
+	VMINPS      Z3, Z8, Z8
+	VDIVPS      Z4, Z8, Z8
+	VRNDSCALEPS $0x00, Z8, Z8
+	VADDPS      Z5, Z8, Z8
+	VMAXPS      Z8, Z6, Z8
+	VMINPS      Z8, Z7, Z8
+	VCMPPS      $0x07, Z8, Z8, K1
+	VMOVAPS.Z   Z8, K1, Z8
+	VCVTPS2DQ   Z8, Z8
+	VPMOVDB     Z8, (AX)
 	ADDQ        $0x00000010, AX
 	ADDQ        $0x00000040, CX
 	SUBQ        $0x02, DX
 	JMP         requant8U8AVX512_z
 
 requant8U8AVX512_zdone:
+	MOVQ        dst_len+8(FP), DX
+	ANDQ        $0x0f, DX
+	JZ          requant8U8AVX512_done
+	LEAQ        lowmasks<>+0(SB), BX
+	KMOVW       (BX)(DX*2), K2
+	VMOVUPS.Z   (CX), K2, Z8
+	VMULPS      Z0, Z8, Z8
+	VADDPS      Z1, Z8, Z8
+	VMAXPS      Z2, Z8, Z8
+	VMINPS      Z3, Z8, Z8
+	VDIVPS      Z4, Z8, Z8
+	VRNDSCALEPS $0x00, Z8, Z8
+	VADDPS      Z5, Z8, Z8
+	VMAXPS      Z8, Z6, Z8
+	VMINPS      Z8, Z7, Z8
+	VCMPPS      $0x07, Z8, Z8, K1
+	VMOVAPS.Z   Z8, K1, Z8
+	VCVTPS2DQ   Z8, Z8
+	VPMOVDB     Z8, K2, (AX)
+	JMP         requant8U8AVX512_done
+
 requant8U8AVX512_loop:
 	TESTQ        DX, DX
 	JZ           requant8U8AVX512_done
-	VMOVUPS      (CX), Y8
-	VMULPS       Y0, Y8, Y8
-	VADDPS       Y1, Y8, Y8
-	VMAXPS       Y2, Y8, Y8
-	VMINPS       Y3, Y8, Y8
-	VDIVPS       Y4, Y8, Y8
-	VROUNDPS     $0x00, Y8, Y8
-	VADDPS       Y5, Y8, Y8
-	VMAXPS       Y8, Y6, Y8
-	VMINPS       Y8, Y7, Y8
-	VCMPPS       $0x07, Y8, Y8, Y9
-	VANDPS       Y9, Y8, Y8
-	VCVTPS2DQ    Y8, Y8
-	VEXTRACTI128 $0x01, Y8, X9
-	VPACKSSDW    X9, X8, X9
-	VPACKUSWB    X9, X9, X9
-	MOVQ         X9, (AX)
+	VMOVUPS      (CX), Y1
+	VMULPS       Y0, Y1, Y1
+	VADDPS       Y0, Y1, Y1
+	VMAXPS       Y0, Y1, Y1
+	VMINPS       Y0, Y1, Y1
+	VDIVPS       Y0, Y1, Y1
+	VROUNDPS     $0x00, Y1, Y1
+	VADDPS       Y0, Y1, Y1
+	VMAXPS       Y1, Y0, Y1
+	VMINPS       Y1, Y0, Y1
+	VCMPPS       $0x07, Y1, Y1, Y2
+	VANDPS       Y2, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPACKSSDW    X2, X1, X2
+	VPACKUSWB    X2, X2, X2
+	MOVQ         X2, (AX)
 	ADDQ         $0x00000008, AX
 	ADDQ         $0x00000020, CX
 	DECQ         DX
@@ -8725,6 +8746,25 @@ requant8U8AVX512_done:
 	VZEROUPPER
 	RET
 
+DATA lowmasks<>+0(SB)/2, $0x0000
+DATA lowmasks<>+2(SB)/2, $0x0001
+DATA lowmasks<>+4(SB)/2, $0x0003
+DATA lowmasks<>+6(SB)/2, $0x0007
+DATA lowmasks<>+8(SB)/2, $0x000f
+DATA lowmasks<>+10(SB)/2, $0x001f
+DATA lowmasks<>+12(SB)/2, $0x003f
+DATA lowmasks<>+14(SB)/2, $0x007f
+DATA lowmasks<>+16(SB)/2, $0x00ff
+DATA lowmasks<>+18(SB)/2, $0x01ff
+DATA lowmasks<>+20(SB)/2, $0x03ff
+DATA lowmasks<>+22(SB)/2, $0x07ff
+DATA lowmasks<>+24(SB)/2, $0x0fff
+DATA lowmasks<>+26(SB)/2, $0x1fff
+DATA lowmasks<>+28(SB)/2, $0x3fff
+DATA lowmasks<>+30(SB)/2, $0x7fff
+DATA lowmasks<>+32(SB)/2, $0xffff
+GLOBL lowmasks<>(SB), RODATA|NOPTR, $34
+
 // func requant8I8AVX512(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX2, AVX512F, SSE2
 TEXT ·requant8I8AVX512(SB), NOSPLIT, $0-80
@@ -8733,65 +8773,86 @@ TEXT ·requant8I8AVX512(SB), NOSPLIT, $0-80
 	MOVQ         dst_len+8(FP), DX
 	SHRQ         $0x03, DX
 	VBROADCASTSS m+48(FP), Y0
-	VBROADCASTSS b+52(FP), Y1
-	VBROADCASTSS lo+56(FP), Y2
-	VBROADCASTSS hi+60(FP), Y3
-	VBROADCASTSS s+64(FP), Y4
-	VBROADCASTSS z+68(FP), Y5
-	VBROADCASTSS qlo+72(FP), Y6
-	VBROADCASTSS qhi+76(FP), Y7
-	VBROADCASTSS m+48(FP), Z8
-	VBROADCASTSS b+52(FP), Z9
-	VBROADCASTSS lo+56(FP), Z10
-	VBROADCASTSS hi+60(FP), Z11
-	VBROADCASTSS s+64(FP), Z12
-	VBROADCASTSS z+68(FP), Z13
-	VBROADCASTSS qlo+72(FP), Z14
-	VBROADCASTSS qhi+76(FP), Z15
+	VBROADCASTSS b+52(FP), Y0
+	VBROADCASTSS lo+56(FP), Y0
+	VBROADCASTSS hi+60(FP), Y0
+	VBROADCASTSS s+64(FP), Y0
+	VBROADCASTSS z+68(FP), Y0
+	VBROADCASTSS qlo+72(FP), Y0
+	VBROADCASTSS qhi+76(FP), Y0
+	VBROADCASTSS m+48(FP), Z0
+	VBROADCASTSS b+52(FP), Z1
+	VBROADCASTSS lo+56(FP), Z2
+	VBROADCASTSS hi+60(FP), Z3
+	VBROADCASTSS s+64(FP), Z4
+	VBROADCASTSS z+68(FP), Z5
+	VBROADCASTSS qlo+72(FP), Z6
+	VBROADCASTSS qhi+76(FP), Z7
 
 requant8I8AVX512_z:
 	CMPQ        DX, $0x02
 	JL          requant8I8AVX512_zdone
-	VMOVUPS     (CX), Z16
-	VMULPS      Z8, Z16, Z16
-	VADDPS      Z9, Z16, Z16
-	VMAXPS      Z10, Z16, Z16
-	VMINPS      Z11, Z16, Z16
-	VDIVPS      Z12, Z16, Z16
-	VRNDSCALEPS $0x00, Z16, Z16
-	VADDPS      Z13, Z16, Z16
-	VMAXPS      Z16, Z14, Z16
-	VMINPS      Z16, Z15, Z16
-	VCMPPS      $0x07, Z16, Z16, K1
-	VMOVAPS.Z   Z16, K1, Z16
-	VCVTPS2DQ   Z16, Z16
-	VPMOVDB     Z16, (AX)
+	VMOVUPS     (CX), Z8
+	VMULPS      Z0, Z8, Z8
+	VADDPS      Z1, Z8, Z8
+	VMAXPS      Z2, Z8, Z8
+	VMINPS      Z3, Z8, Z8
+	VDIVPS      Z4, Z8, Z8
+	VRNDSCALEPS $0x00, Z8, Z8
+	VADDPS      Z5, Z8, Z8
+	VMAXPS      Z8, Z6, Z8
+	VMINPS      Z8, Z7, Z8
+	VCMPPS      $0x07, Z8, Z8, K1
+	VMOVAPS.Z   Z8, K1, Z8
+	VCVTPS2DQ   Z8, Z8
+	VPMOVDB     Z8, (AX)
 	ADDQ        $0x00000010, AX
 	ADDQ        $0x00000040, CX
 	SUBQ        $0x02, DX
 	JMP         requant8I8AVX512_z
 
 requant8I8AVX512_zdone:
+	MOVQ        dst_len+8(FP), DX
+	ANDQ        $0x0f, DX
+	JZ          requant8I8AVX512_done
+	LEAQ        lowmasks<>+0(SB), BX
+	KMOVW       (BX)(DX*2), K2
+	VMOVUPS.Z   (CX), K2, Z8
+	VMULPS      Z0, Z8, Z8
+	VADDPS      Z1, Z8, Z8
+	VMAXPS      Z2, Z8, Z8
+	VMINPS      Z3, Z8, Z8
+	VDIVPS      Z4, Z8, Z8
+	VRNDSCALEPS $0x00, Z8, Z8
+	VADDPS      Z5, Z8, Z8
+	VMAXPS      Z8, Z6, Z8
+	VMINPS      Z8, Z7, Z8
+	VCMPPS      $0x07, Z8, Z8, K1
+	VMOVAPS.Z   Z8, K1, Z8
+	VCVTPS2DQ   Z8, Z8
+	VPMOVDB     Z8, K2, (AX)
+	JMP         requant8I8AVX512_done
+
 requant8I8AVX512_loop:
 	TESTQ        DX, DX
 	JZ           requant8I8AVX512_done
-	VMOVUPS      (CX), Y8
-	VMULPS       Y0, Y8, Y8
-	VADDPS       Y1, Y8, Y8
-	VMAXPS       Y2, Y8, Y8
-	VMINPS       Y3, Y8, Y8
-	VDIVPS       Y4, Y8, Y8
-	VROUNDPS     $0x00, Y8, Y8
-	VADDPS       Y5, Y8, Y8
-	VMAXPS       Y8, Y6, Y8
-	VMINPS       Y8, Y7, Y8
-	VCMPPS       $0x07, Y8, Y8, Y9
-	VANDPS       Y9, Y8, Y8
-	VCVTPS2DQ    Y8, Y8
-	VEXTRACTI128 $0x01, Y8, X9
-	VPACKSSDW    X9, X8, X9
-	VPACKSSWB    X9, X9, X9
-	MOVQ         X9, (AX)
+	VMOVUPS      (CX), Y1
+	VMULPS       Y0, Y1, Y1
+	VADDPS       Y0, Y1, Y1
+	VMAXPS       Y0, Y1, Y1
+	VMINPS       Y0, Y1, Y1
+	VDIVPS       Y0, Y1, Y1
+	VROUNDPS     $0x00, Y1, Y1
+	VADDPS       Y0, Y1, Y1
+	VMAXPS       Y1, Y0, Y1
+	VMINPS       Y1, Y0, Y1
+	VCMPPS       $0x07, Y1, Y1, Y2
+	VANDPS       Y2, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPACKSSDW    X2, X1, X2
+	VPACKSSWB    X2, X2, X2
+	MOVQ         X2, (AX)
 	ADDQ         $0x00000008, AX
 	ADDQ         $0x00000020, CX
 	DECQ         DX
@@ -8809,71 +8870,94 @@ TEXT ·i32Requant8U8AVX512(SB), NOSPLIT, $0-84
 	MOVQ         dst_len+8(FP), DX
 	SHRQ         $0x03, DX
 	VBROADCASTSS m+52(FP), Y0
-	VBROADCASTSS b+56(FP), Y1
-	VBROADCASTSS lo+60(FP), Y2
-	VBROADCASTSS hi+64(FP), Y3
-	VBROADCASTSS s+68(FP), Y4
-	VBROADCASTSS z+72(FP), Y5
-	VBROADCASTSS qlo+76(FP), Y6
-	VBROADCASTSS qhi+80(FP), Y7
+	VBROADCASTSS b+56(FP), Y0
+	VBROADCASTSS lo+60(FP), Y0
+	VBROADCASTSS hi+64(FP), Y0
+	VBROADCASTSS s+68(FP), Y0
+	VBROADCASTSS z+72(FP), Y0
+	VBROADCASTSS qlo+76(FP), Y0
+	VBROADCASTSS qhi+80(FP), Y0
 	MOVL         t+48(FP), BX
-	VMOVD        BX, X8
-	VPBROADCASTD X8, Y10
-	VBROADCASTSS m+52(FP), Z8
-	VBROADCASTSS b+56(FP), Z9
-	VBROADCASTSS lo+60(FP), Z11
-	VBROADCASTSS hi+64(FP), Z12
-	VBROADCASTSS s+68(FP), Z13
-	VBROADCASTSS z+72(FP), Z14
-	VBROADCASTSS qlo+76(FP), Z15
-	VBROADCASTSS qhi+80(FP), Z16
-	VPBROADCASTD X10, Z17
+	VMOVD        BX, X0
+	VPBROADCASTD X0, Y0
+	VBROADCASTSS m+52(FP), Z1
+	VBROADCASTSS b+56(FP), Z2
+	VBROADCASTSS lo+60(FP), Z3
+	VBROADCASTSS hi+64(FP), Z4
+	VBROADCASTSS s+68(FP), Z5
+	VBROADCASTSS z+72(FP), Z6
+	VBROADCASTSS qlo+76(FP), Z7
+	VBROADCASTSS qhi+80(FP), Z8
+	VPBROADCASTD X0, Z0
 
 i32Requant8U8AVX512_z:
 	CMPQ        DX, $0x02
 	JL          i32Requant8U8AVX512_zdone
-	VPADDD      (CX), Z17, Z18
-	VCVTDQ2PS   Z18, Z18
-	VMULPS      Z8, Z18, Z18
-	VADDPS      Z9, Z18, Z18
-	VMAXPS      Z11, Z18, Z18
-	VMINPS      Z12, Z18, Z18
-	VDIVPS      Z13, Z18, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
-	VADDPS      Z14, Z18, Z18
-	VMAXPS      Z18, Z15, Z18
-	VMINPS      Z18, Z16, Z18
-	VCMPPS      $0x07, Z18, Z18, K1
-	VMOVAPS.Z   Z18, K1, Z18
-	VCVTPS2DQ   Z18, Z18
-	VPMOVDB     Z18, (AX)
+	VPADDD      (CX), Z0, Z9
+	VCVTDQ2PS   Z9, Z9
+	VMULPS      Z1, Z9, Z9
+	VADDPS      Z2, Z9, Z9
+	VMAXPS      Z3, Z9, Z9
+	VMINPS      Z4, Z9, Z9
+	VDIVPS      Z5, Z9, Z9
+	VRNDSCALEPS $0x00, Z9, Z9
+	VADDPS      Z6, Z9, Z9
+	VMAXPS      Z9, Z7, Z9
+	VMINPS      Z9, Z8, Z9
+	VCMPPS      $0x07, Z9, Z9, K1
+	VMOVAPS.Z   Z9, K1, Z9
+	VCVTPS2DQ   Z9, Z9
+	VPMOVDB     Z9, (AX)
 	ADDQ        $0x00000010, AX
 	ADDQ        $0x00000040, CX
 	SUBQ        $0x02, DX
 	JMP         i32Requant8U8AVX512_z
 
 i32Requant8U8AVX512_zdone:
+	MOVQ        dst_len+8(FP), DX
+	ANDQ        $0x0f, DX
+	JZ          i32Requant8U8AVX512_done
+	LEAQ        lowmasks<>+0(SB), BX
+	KMOVW       (BX)(DX*2), K2
+	VMOVDQU32.Z (CX), K2, Z9
+	VPADDD      Z9, Z0, Z9
+	VCVTDQ2PS   Z9, Z9
+	VMULPS      Z1, Z9, Z9
+	VADDPS      Z2, Z9, Z9
+	VMAXPS      Z3, Z9, Z9
+	VMINPS      Z4, Z9, Z9
+	VDIVPS      Z5, Z9, Z9
+	VRNDSCALEPS $0x00, Z9, Z9
+	VADDPS      Z6, Z9, Z9
+	VMAXPS      Z9, Z7, Z9
+	VMINPS      Z9, Z8, Z9
+	VCMPPS      $0x07, Z9, Z9, K1
+	VMOVAPS.Z   Z9, K1, Z9
+	VCVTPS2DQ   Z9, Z9
+	VPMOVDB     Z9, K2, (AX)
+	JMP         i32Requant8U8AVX512_done
+
 i32Requant8U8AVX512_loop:
 	TESTQ        DX, DX
 	JZ           i32Requant8U8AVX512_done
-	VPADDD       (CX), Y10, Y8
-	VCVTDQ2PS    Y8, Y8
-	VMULPS       Y0, Y8, Y8
-	VADDPS       Y1, Y8, Y8
-	VMAXPS       Y2, Y8, Y8
-	VMINPS       Y3, Y8, Y8
-	VDIVPS       Y4, Y8, Y8
-	VROUNDPS     $0x00, Y8, Y8
-	VADDPS       Y5, Y8, Y8
-	VMAXPS       Y8, Y6, Y8
-	VMINPS       Y8, Y7, Y8
-	VCMPPS       $0x07, Y8, Y8, Y9
-	VANDPS       Y9, Y8, Y8
-	VCVTPS2DQ    Y8, Y8
-	VEXTRACTI128 $0x01, Y8, X9
-	VPACKSSDW    X9, X8, X9
-	VPACKUSWB    X9, X9, X9
-	MOVQ         X9, (AX)
+	VPADDD       (CX), Y0, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VADDPS       Y0, Y1, Y1
+	VMAXPS       Y0, Y1, Y1
+	VMINPS       Y0, Y1, Y1
+	VDIVPS       Y0, Y1, Y1
+	VROUNDPS     $0x00, Y1, Y1
+	VADDPS       Y0, Y1, Y1
+	VMAXPS       Y1, Y0, Y1
+	VMINPS       Y1, Y0, Y1
+	VCMPPS       $0x07, Y1, Y1, Y2
+	VANDPS       Y2, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPACKSSDW    X2, X1, X2
+	VPACKUSWB    X2, X2, X2
+	MOVQ         X2, (AX)
 	ADDQ         $0x00000008, AX
 	ADDQ         $0x00000020, CX
 	DECQ         DX
@@ -8891,71 +8975,94 @@ TEXT ·i32Requant8I8AVX512(SB), NOSPLIT, $0-84
 	MOVQ         dst_len+8(FP), DX
 	SHRQ         $0x03, DX
 	VBROADCASTSS m+52(FP), Y0
-	VBROADCASTSS b+56(FP), Y1
-	VBROADCASTSS lo+60(FP), Y2
-	VBROADCASTSS hi+64(FP), Y3
-	VBROADCASTSS s+68(FP), Y4
-	VBROADCASTSS z+72(FP), Y5
-	VBROADCASTSS qlo+76(FP), Y6
-	VBROADCASTSS qhi+80(FP), Y7
+	VBROADCASTSS b+56(FP), Y0
+	VBROADCASTSS lo+60(FP), Y0
+	VBROADCASTSS hi+64(FP), Y0
+	VBROADCASTSS s+68(FP), Y0
+	VBROADCASTSS z+72(FP), Y0
+	VBROADCASTSS qlo+76(FP), Y0
+	VBROADCASTSS qhi+80(FP), Y0
 	MOVL         t+48(FP), BX
-	VMOVD        BX, X8
-	VPBROADCASTD X8, Y10
-	VBROADCASTSS m+52(FP), Z8
-	VBROADCASTSS b+56(FP), Z9
-	VBROADCASTSS lo+60(FP), Z11
-	VBROADCASTSS hi+64(FP), Z12
-	VBROADCASTSS s+68(FP), Z13
-	VBROADCASTSS z+72(FP), Z14
-	VBROADCASTSS qlo+76(FP), Z15
-	VBROADCASTSS qhi+80(FP), Z16
-	VPBROADCASTD X10, Z17
+	VMOVD        BX, X0
+	VPBROADCASTD X0, Y0
+	VBROADCASTSS m+52(FP), Z1
+	VBROADCASTSS b+56(FP), Z2
+	VBROADCASTSS lo+60(FP), Z3
+	VBROADCASTSS hi+64(FP), Z4
+	VBROADCASTSS s+68(FP), Z5
+	VBROADCASTSS z+72(FP), Z6
+	VBROADCASTSS qlo+76(FP), Z7
+	VBROADCASTSS qhi+80(FP), Z8
+	VPBROADCASTD X0, Z0
 
 i32Requant8I8AVX512_z:
 	CMPQ        DX, $0x02
 	JL          i32Requant8I8AVX512_zdone
-	VPADDD      (CX), Z17, Z18
-	VCVTDQ2PS   Z18, Z18
-	VMULPS      Z8, Z18, Z18
-	VADDPS      Z9, Z18, Z18
-	VMAXPS      Z11, Z18, Z18
-	VMINPS      Z12, Z18, Z18
-	VDIVPS      Z13, Z18, Z18
-	VRNDSCALEPS $0x00, Z18, Z18
-	VADDPS      Z14, Z18, Z18
-	VMAXPS      Z18, Z15, Z18
-	VMINPS      Z18, Z16, Z18
-	VCMPPS      $0x07, Z18, Z18, K1
-	VMOVAPS.Z   Z18, K1, Z18
-	VCVTPS2DQ   Z18, Z18
-	VPMOVDB     Z18, (AX)
+	VPADDD      (CX), Z0, Z9
+	VCVTDQ2PS   Z9, Z9
+	VMULPS      Z1, Z9, Z9
+	VADDPS      Z2, Z9, Z9
+	VMAXPS      Z3, Z9, Z9
+	VMINPS      Z4, Z9, Z9
+	VDIVPS      Z5, Z9, Z9
+	VRNDSCALEPS $0x00, Z9, Z9
+	VADDPS      Z6, Z9, Z9
+	VMAXPS      Z9, Z7, Z9
+	VMINPS      Z9, Z8, Z9
+	VCMPPS      $0x07, Z9, Z9, K1
+	VMOVAPS.Z   Z9, K1, Z9
+	VCVTPS2DQ   Z9, Z9
+	VPMOVDB     Z9, (AX)
 	ADDQ        $0x00000010, AX
 	ADDQ        $0x00000040, CX
 	SUBQ        $0x02, DX
 	JMP         i32Requant8I8AVX512_z
 
 i32Requant8I8AVX512_zdone:
+	MOVQ        dst_len+8(FP), DX
+	ANDQ        $0x0f, DX
+	JZ          i32Requant8I8AVX512_done
+	LEAQ        lowmasks<>+0(SB), BX
+	KMOVW       (BX)(DX*2), K2
+	VMOVDQU32.Z (CX), K2, Z9
+	VPADDD      Z9, Z0, Z9
+	VCVTDQ2PS   Z9, Z9
+	VMULPS      Z1, Z9, Z9
+	VADDPS      Z2, Z9, Z9
+	VMAXPS      Z3, Z9, Z9
+	VMINPS      Z4, Z9, Z9
+	VDIVPS      Z5, Z9, Z9
+	VRNDSCALEPS $0x00, Z9, Z9
+	VADDPS      Z6, Z9, Z9
+	VMAXPS      Z9, Z7, Z9
+	VMINPS      Z9, Z8, Z9
+	VCMPPS      $0x07, Z9, Z9, K1
+	VMOVAPS.Z   Z9, K1, Z9
+	VCVTPS2DQ   Z9, Z9
+	VPMOVDB     Z9, K2, (AX)
+	JMP         i32Requant8I8AVX512_done
+
 i32Requant8I8AVX512_loop:
 	TESTQ        DX, DX
 	JZ           i32Requant8I8AVX512_done
-	VPADDD       (CX), Y10, Y8
-	VCVTDQ2PS    Y8, Y8
-	VMULPS       Y0, Y8, Y8
-	VADDPS       Y1, Y8, Y8
-	VMAXPS       Y2, Y8, Y8
-	VMINPS       Y3, Y8, Y8
-	VDIVPS       Y4, Y8, Y8
-	VROUNDPS     $0x00, Y8, Y8
-	VADDPS       Y5, Y8, Y8
-	VMAXPS       Y8, Y6, Y8
-	VMINPS       Y8, Y7, Y8
-	VCMPPS       $0x07, Y8, Y8, Y9
-	VANDPS       Y9, Y8, Y8
-	VCVTPS2DQ    Y8, Y8
-	VEXTRACTI128 $0x01, Y8, X9
-	VPACKSSDW    X9, X8, X9
-	VPACKSSWB    X9, X9, X9
-	MOVQ         X9, (AX)
+	VPADDD       (CX), Y0, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VADDPS       Y0, Y1, Y1
+	VMAXPS       Y0, Y1, Y1
+	VMINPS       Y0, Y1, Y1
+	VDIVPS       Y0, Y1, Y1
+	VROUNDPS     $0x00, Y1, Y1
+	VADDPS       Y0, Y1, Y1
+	VMAXPS       Y1, Y0, Y1
+	VMINPS       Y1, Y0, Y1
+	VCMPPS       $0x07, Y1, Y1, Y2
+	VANDPS       Y2, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPACKSSDW    X2, X1, X2
+	VPACKSSWB    X2, X2, X2
+	MOVQ         X2, (AX)
 	ADDQ         $0x00000008, AX
 	ADDQ         $0x00000020, CX
 	DECQ         DX
@@ -9093,25 +9200,6 @@ dwQ8S1U8AVX512_chanEnd:
 dwQ8S1U8AVX512_done:
 	VZEROUPPER
 	RET
-
-DATA lowmasks<>+0(SB)/2, $0x0000
-DATA lowmasks<>+2(SB)/2, $0x0001
-DATA lowmasks<>+4(SB)/2, $0x0003
-DATA lowmasks<>+6(SB)/2, $0x0007
-DATA lowmasks<>+8(SB)/2, $0x000f
-DATA lowmasks<>+10(SB)/2, $0x001f
-DATA lowmasks<>+12(SB)/2, $0x003f
-DATA lowmasks<>+14(SB)/2, $0x007f
-DATA lowmasks<>+16(SB)/2, $0x00ff
-DATA lowmasks<>+18(SB)/2, $0x01ff
-DATA lowmasks<>+20(SB)/2, $0x03ff
-DATA lowmasks<>+22(SB)/2, $0x07ff
-DATA lowmasks<>+24(SB)/2, $0x0fff
-DATA lowmasks<>+26(SB)/2, $0x1fff
-DATA lowmasks<>+28(SB)/2, $0x3fff
-DATA lowmasks<>+30(SB)/2, $0x7fff
-DATA lowmasks<>+32(SB)/2, $0xffff
-GLOBL lowmasks<>(SB), RODATA|NOPTR, $34
 
 // func dwQ8S1I8AVX512(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX512F

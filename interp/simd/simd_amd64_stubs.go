@@ -447,25 +447,25 @@ func sumTapsAVX512(dst []float32, base *float32, offs []int32)
 func gemmU8I8VNNI(k4 int, a *int8, b *uint8, c *int32, ldc int)
 
 // requant8U8AVX512: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
-// separately, for i < len(dst) rounded down to 8.
+// separately, for every i < len(dst) (the last ones under a mask).
 //
 //go:noescape
 func requant8U8AVX512(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 
 // requant8I8AVX512: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
-// separately, for i < len(dst) rounded down to 8.
+// separately, for every i < len(dst) (the last ones under a mask).
 //
 //go:noescape
 func requant8I8AVX512(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 
 // i32Requant8U8AVX512: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
-// separately, for i < len(dst) rounded down to 8.
+// separately, for every i < len(dst) (the last ones under a mask).
 //
 //go:noescape
 func i32Requant8U8AVX512(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 
 // i32Requant8I8AVX512: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
-// separately, for i < len(dst) rounded down to 8.
+// separately, for every i < len(dst) (the last ones under a mask).
 //
 //go:noescape
 func i32Requant8I8AVX512(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)

@@ -15,9 +15,10 @@ import (
 // The sums acc are exact floats (the int8 depthwise path) or, with ints,
 // int32s plus t (the int8 GEMM path), converted as i32ScaleShiftClip does.
 //
-// With zmm (AVX-512 F), blocks of 16 run first (VRNDSCALEPS for
-// VROUNDPS, a zeroing-masked move for the NaN mask, VPMOVDB for the packs:
-// the values are in range by then), then one block of 8 with ymm.
+// With zmm (AVX-512 F), blocks of 16 run (VRNDSCALEPS for VROUNDPS, a
+// zeroing-masked move for the NaN mask, VPMOVDB for the packs: the values
+// are in range by then), then the last 0..15 values under a mask: the zmm
+// kernels take every value, the ymm ones len(dst) rounded down to 8.
 func requant8(name string, signed, ints, zmm bool) {
 	if ints {
 		TEXT(name, NOSPLIT, "func(dst []byte, acc []int32, t int32, m, b, lo, hi, s, z, qlo, qhi float32)")
@@ -25,8 +26,12 @@ func requant8(name string, signed, ints, zmm bool) {
 		TEXT(name, NOSPLIT, "func(dst []byte, acc []float32, m, b, lo, hi, s, z, qlo, qhi float32)")
 	}
 	Pragma("noescape")
+	upTo := "for i < len(dst) rounded down to 8."
+	if zmm {
+		upTo = "for every i < len(dst) (the last ones under a mask)."
+	}
 	Doc(name+": dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded",
-		"separately, for i < len(dst) rounded down to 8.")
+		"separately, "+upTo)
 	d := Load(Param("dst").Base(), GP64())
 	pa := Load(Param("acc").Base(), GP64())
 	n := Load(Param("dst").Len(), GP64())
@@ -177,32 +182,57 @@ func requant16(name string, signed, ints bool, d, pa, n Register, tv VecVirtual)
 	}
 	x := ZMM()
 	k := K()
+	// body requantizes x's lanes into bytes at d, under mask km when not nil.
+	body := func(km Register) {
+		switch {
+		case ints && km != nil:
+			VMOVDQU32_Z(Mem{Base: pa}, km, x)
+			VPADDD(x, tz, x)
+			VCVTDQ2PS(x, x)
+		case ints:
+			VPADDD(Mem{Base: pa}, tz, x)
+			VCVTDQ2PS(x, x)
+		case km != nil:
+			VMOVUPS_Z(Mem{Base: pa}, km, x)
+		default:
+			VMOVUPS(Mem{Base: pa}, x)
+		}
+		VMULPS(mv, x, x)
+		VADDPS(bv, x, x)
+		VMAXPS(lov, x, x)
+		VMINPS(hiv, x, x)
+		VDIVPS(sc, x, x)
+		VRNDSCALEPS(Imm(0), x, x) // to nearest, ties to even
+		VADDPS(z, x, x)
+		VMAXPS(x, qlo, x)
+		VMINPS(x, qhi, x)
+		VCMPPS(Imm(7), x, x, k) // ordered: set unless NaN
+		VMOVAPS_Z(x, k, x)
+		VCVTPS2DQ(x, x) // exact: x is integral and in range
+		if km != nil {
+			VPMOVDB(x, km, Mem{Base: d})
+		} else {
+			VPMOVDB(x, Mem{Base: d})
+		}
+	}
 	Label(name + "_z")
 	CMPQ(n, Imm(2))
 	JL(LabelRef(name + "_zdone"))
-	if ints {
-		VPADDD(Mem{Base: pa}, tz, x)
-		VCVTDQ2PS(x, x)
-	} else {
-		VMOVUPS(Mem{Base: pa}, x)
-	}
-	VMULPS(mv, x, x)
-	VADDPS(bv, x, x)
-	VMAXPS(lov, x, x)
-	VMINPS(hiv, x, x)
-	VDIVPS(sc, x, x)
-	VRNDSCALEPS(Imm(0), x, x) // to nearest, ties to even
-	VADDPS(z, x, x)
-	VMAXPS(x, qlo, x)
-	VMINPS(x, qhi, x)
-	VCMPPS(Imm(7), x, x, k) // ordered: set unless NaN
-	VMOVAPS_Z(x, k, x)
-	VCVTPS2DQ(x, x) // exact: x is integral and in range
-	VPMOVDB(x, Mem{Base: d})
+	body(nil)
 	ADDQ(U32(16), d)
 	ADDQ(U32(64), pa)
 	SUBQ(Imm(2), n)
 	JMP(LabelRef(name + "_z"))
 	Label(name + "_zdone")
+	// The last 0..15 values under a mask: nothing is left to the caller.
+	r := Load(Param("dst").Len(), GP64())
+	ANDQ(Imm(15), r)
+	JZ(LabelRef(name + "_done"))
+	tb := GP64()
+	LEAQ(lowMasks(), tb)
+	km := K()
+	KMOVW(Mem{Base: tb, Index: r, Scale: 2}, km)
+	body(km)
+	JMP(LabelRef(name + "_done"))
 	_ = signed // in range already: truncating packs serve both types
 }
