@@ -40,6 +40,7 @@ var avx512Kernels = func() *kernelSet {
 	k.gemm12x16 = gemm12x16AVX512
 	k.packA6 = packA6AVX512
 	k.segRows = segRowsAVX512
+	k.quantU8, k.quantI8 = quantizeU8AVX512, quantizeI8AVX512
 	k.peak, k.peakFlops = fmaPeakAVX512, 384
 	if x.HasAVX512VNNI {
 		k.gemmU8I8, k.i8name = gemmU8I8VNNI, "avx512-vnni"

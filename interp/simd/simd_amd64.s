@@ -8649,6 +8649,128 @@ i8v_store:
 	VZEROUPPER
 	RET
 
+// func quantizeU8AVX512(dst []byte, x []float32, s float32, z float32, lo float32, hi float32)
+// Requires: AVX, AVX2, AVX512F, SSE2
+TEXT ·quantizeU8AVX512(SB), NOSPLIT, $0-64
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS s+48(FP), Z0
+	VBROADCASTSS z+52(FP), Z1
+	VBROADCASTSS lo+56(FP), Z2
+	VBROADCASTSS hi+60(FP), Z3
+
+quantizeU8AVX512_z:
+	CMPQ        DX, $0x02
+	JL          quantizeU8AVX512_zdone
+	VMOVUPS     (CX), Z4
+	VDIVPS      Z0, Z4, Z4
+	VRNDSCALEPS $0x00, Z4, Z4
+	VADDPS      Z1, Z4, Z4
+	VMAXPS      Z4, Z2, Z4
+	VMINPS      Z4, Z3, Z4
+	VCMPPS      $0x07, Z4, Z4, K1
+	VMOVAPS.Z   Z4, K1, Z4
+	VCVTPS2DQ   Z4, Z4
+	VPMOVDB     Z4, (AX)
+	ADDQ        $0x00000010, AX
+	ADDQ        $0x00000040, CX
+	SUBQ        $0x02, DX
+	JMP         quantizeU8AVX512_z
+
+quantizeU8AVX512_zdone:
+	VBROADCASTSS s+48(FP), Y0
+	VBROADCASTSS z+52(FP), Y1
+	VBROADCASTSS lo+56(FP), Y2
+	VBROADCASTSS hi+60(FP), Y3
+
+quantizeU8AVX512_loop:
+	TESTQ        DX, DX
+	JZ           quantizeU8AVX512_done
+	VMOVUPS      (CX), Y4
+	VDIVPS       Y0, Y4, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VADDPS       Y1, Y4, Y4
+	VMAXPS       Y4, Y2, Y4
+	VMINPS       Y4, Y3, Y4
+	VCMPPS       $0x07, Y4, Y4, Y5
+	VANDPS       Y5, Y4, Y4
+	VCVTPS2DQ    Y4, Y4
+	VEXTRACTI128 $0x01, Y4, X5
+	VPACKSSDW    X5, X4, X5
+	VPACKUSWB    X5, X5, X5
+	MOVQ         X5, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          quantizeU8AVX512_loop
+
+quantizeU8AVX512_done:
+	VZEROUPPER
+	RET
+
+// func quantizeI8AVX512(dst []byte, x []float32, s float32, z float32, lo float32, hi float32)
+// Requires: AVX, AVX2, AVX512F, SSE2
+TEXT ·quantizeI8AVX512(SB), NOSPLIT, $0-64
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x03, DX
+	VBROADCASTSS s+48(FP), Z0
+	VBROADCASTSS z+52(FP), Z1
+	VBROADCASTSS lo+56(FP), Z2
+	VBROADCASTSS hi+60(FP), Z3
+
+quantizeI8AVX512_z:
+	CMPQ        DX, $0x02
+	JL          quantizeI8AVX512_zdone
+	VMOVUPS     (CX), Z4
+	VDIVPS      Z0, Z4, Z4
+	VRNDSCALEPS $0x00, Z4, Z4
+	VADDPS      Z1, Z4, Z4
+	VMAXPS      Z4, Z2, Z4
+	VMINPS      Z4, Z3, Z4
+	VCMPPS      $0x07, Z4, Z4, K1
+	VMOVAPS.Z   Z4, K1, Z4
+	VCVTPS2DQ   Z4, Z4
+	VPMOVDB     Z4, (AX)
+	ADDQ        $0x00000010, AX
+	ADDQ        $0x00000040, CX
+	SUBQ        $0x02, DX
+	JMP         quantizeI8AVX512_z
+
+quantizeI8AVX512_zdone:
+	VBROADCASTSS s+48(FP), Y0
+	VBROADCASTSS z+52(FP), Y1
+	VBROADCASTSS lo+56(FP), Y2
+	VBROADCASTSS hi+60(FP), Y3
+
+quantizeI8AVX512_loop:
+	TESTQ        DX, DX
+	JZ           quantizeI8AVX512_done
+	VMOVUPS      (CX), Y4
+	VDIVPS       Y0, Y4, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VADDPS       Y1, Y4, Y4
+	VMAXPS       Y4, Y2, Y4
+	VMINPS       Y4, Y3, Y4
+	VCMPPS       $0x07, Y4, Y4, Y5
+	VANDPS       Y5, Y4, Y4
+	VCVTPS2DQ    Y4, Y4
+	VEXTRACTI128 $0x01, Y4, X5
+	VPACKSSDW    X5, X4, X5
+	VPACKSSWB    X5, X5, X5
+	MOVQ         X5, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          quantizeI8AVX512_loop
+
+quantizeI8AVX512_done:
+	VZEROUPPER
+	RET
+
 // func requant8U8AVX512(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX2, AVX512F, SSE2
 TEXT ·requant8U8AVX512(SB), NOSPLIT, $0-80

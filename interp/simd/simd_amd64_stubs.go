@@ -446,6 +446,16 @@ func sumTapsAVX512(dst []float32, base *float32, offs []int32)
 //go:noescape
 func gemmU8I8VNNI(k4 int, a *int8, b *uint8, c *int32, ldc int)
 
+// quantizeU8AVX512: dst[i] = clamp(roundeven(x[i]/s)+z, lo, hi) (NaN: 0) for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func quantizeU8AVX512(dst []byte, x []float32, s float32, z float32, lo float32, hi float32)
+
+// quantizeI8AVX512: dst[i] = clamp(roundeven(x[i]/s)+z, lo, hi) (NaN: 0) for i < len(dst) rounded down to 8.
+//
+//go:noescape
+func quantizeI8AVX512(dst []byte, x []float32, s float32, z float32, lo float32, hi float32)
+
 // requant8U8AVX512: dst[i] = quantize(clip(acc[i]·m + b, lo, hi), s, z, qlo, qhi), product and sum rounded
 // separately, for every i < len(dst) (the last ones under a mask).
 //

@@ -92,6 +92,8 @@ func main() {
 	dwTaps("dwTapsAVX512", true)
 	sumTaps("sumTapsAVX512", true)
 	gemmU8I8VNNI()
+	quantize8("quantizeU8AVX512", false, true)
+	quantize8("quantizeI8AVX512", true, true)
 	requant8("requant8U8AVX512", false, false, true)
 	requant8("requant8I8AVX512", true, false, true)
 	requant8("i32Requant8U8AVX512", false, true, true)
@@ -335,7 +337,7 @@ func gatherRows() {
 // of eight: y = saturate(round_half_even(x/s) + z) with the clamp in float32
 // (lo, hi the type's range); NaN becomes 0, as Go's conversion makes it.
 // The caller does the len%8 tail.
-func quantize8(name string, signed bool) {
+func quantize8(name string, signed bool, zmm ...bool) {
 	TEXT(name, NOSPLIT, "func(dst []byte, x []float32, s, z, lo, hi float32)")
 	Pragma("noescape")
 	Doc(name + ": dst[i] = clamp(roundeven(x[i]/s)+z, lo, hi) (NaN: 0) for i < len(dst) rounded down to 8.")
@@ -343,6 +345,35 @@ func quantize8(name string, signed bool) {
 	px := Load(Param("x").Base(), GP64())
 	n := Load(Param("dst").Len(), GP64())
 	SHRQ(Imm(3), n)
+	if len(zmm) > 0 && zmm[0] {
+		// Blocks of 16 on zmm (the same operations: VRNDSCALEPS for
+		// VROUNDPS, a zeroing-masked move for the NaN mask, VPMOVDB for the
+		// packs of in-range values), then the ymm loop below for the last 8.
+		zs, zz, zlo, zhi, x := ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+		bcastParam("s", zs)
+		bcastParam("z", zz)
+		bcastParam("lo", zlo)
+		bcastParam("hi", zhi)
+		k := K()
+		Label(name + "_z")
+		CMPQ(n, Imm(2))
+		JL(LabelRef(name + "_zdone"))
+		VMOVUPS(Mem{Base: px}, x)
+		VDIVPS(zs, x, x)
+		VRNDSCALEPS(Imm(0), x, x)
+		VADDPS(zz, x, x)
+		VMAXPS(x, zlo, x)
+		VMINPS(x, zhi, x)
+		VCMPPS(Imm(7), x, x, k)
+		VMOVAPS_Z(x, k, x)
+		VCVTPS2DQ(x, x)
+		VPMOVDB(x, Mem{Base: d})
+		ADDQ(U32(16), d)
+		ADDQ(U32(64), px)
+		SUBQ(Imm(2), n)
+		JMP(LabelRef(name + "_z"))
+		Label(name + "_zdone")
+	}
 	sc, z, lo, hi := YMM(), YMM(), YMM(), YMM()
 	bcastParam("s", sc)
 	bcastParam("z", z)
