@@ -29,7 +29,7 @@ func TestDepthwiseQ8RequantExact(t *testing.T) {
 	for _, k := range twins() {
 		with(k, func() {
 			for si, s := range shapes {
-				for hi, hw := range [][2]int{{1, 1}, {5, 7}, {7, 7}, {12, 33}, {17, 18}, {3, 40}} {
+				for hi, hw := range [][2]int{{1, 1}, {5, 7}, {7, 7}, {12, 33}, {17, 18}, {3, 40}, {2, 75}} {
 					c := 3
 					if si == 0 && hi == 4 {
 						c = 200 // several chunks of planes

@@ -9884,6 +9884,73 @@ dwQ8VNNI_row:
 	MOVQ  16(SP), CX
 	MOVQ  outW+136(FP), DX
 
+dwQ8VNNI_blk2:
+	CMPQ   DX, $0x20
+	JL     dwQ8VNNI_blk
+	VPXORD Z9, Z9, Z9
+	VPXORD Z13, Z13, Z13
+	MOVQ   CX, BX
+	MOVQ   40(SP), SI
+	MOVQ   kh+144(FP), DI
+
+dwQ8VNNI_p_krow:
+	VMOVDQU8 (BX), Z10
+	VMOVDQU8 (BX), Z14
+	MOVQ     colStep+176(FP), R8
+	VMOVDQU8 (BX)(R8*1), Z14
+	MOVQ     idx+32(FP), R8
+	MOVQ     groups+152(FP), R9
+
+dwQ8VNNI_p_grp:
+	VMOVDQU8      (R8), Z11
+	VPERMB        Z10, Z11, Z12
+	VPDPBUSD.BCST (SI), Z12, Z9
+	VPERMB        Z14, Z11, Z15
+	VPDPBUSD.BCST (SI), Z15, Z13
+	ADDQ          $0x40, R8
+	ADDQ          $0x04, SI
+	DECQ          R9
+	JNZ           dwQ8VNNI_p_grp
+	ADDQ          dRow+168(FP), BX
+	DECQ          DI
+	JNZ           dwQ8VNNI_p_krow
+	VPSUBD        Z8, Z9, Z9
+	VCVTDQ2PS     Z9, Z9
+	VMULPS        Z6, Z9, Z9
+	VADDPS        Z7, Z9, Z9
+	VMAXPS        Z0, Z9, Z9
+	VMINPS        Z1, Z9, Z9
+	VDIVPS        Z2, Z9, Z9
+	VRNDSCALEPS   $0x00, Z9, Z9
+	VADDPS        Z3, Z9, Z9
+	VMAXPS        Z9, Z4, Z9
+	VMINPS        Z9, Z5, Z9
+	VCMPPS        $0x07, Z9, Z9, K1
+	VMOVAPS.Z     Z9, K1, Z9
+	VCVTPS2DQ     Z9, Z9
+	VPSUBD        Z8, Z13, Z13
+	VCVTDQ2PS     Z13, Z13
+	VMULPS        Z6, Z13, Z13
+	VADDPS        Z7, Z13, Z13
+	VMAXPS        Z0, Z13, Z13
+	VMINPS        Z1, Z13, Z13
+	VDIVPS        Z2, Z13, Z13
+	VRNDSCALEPS   $0x00, Z13, Z13
+	VADDPS        Z3, Z13, Z13
+	VMAXPS        Z13, Z4, Z13
+	VMINPS        Z13, Z5, Z13
+	VCMPPS        $0x07, Z13, Z13, K1
+	VMOVAPS.Z     Z13, K1, Z13
+	VCVTPS2DQ     Z13, Z13
+	VPMOVDB       Z9, (AX)
+	VPMOVDB       Z13, 16(AX)
+	ADDQ          $0x20, AX
+	MOVQ          colStep+176(FP), BX
+	ADDQ          BX, CX
+	ADDQ          BX, CX
+	SUBQ          $0x20, DX
+	JMP           dwQ8VNNI_blk2
+
 dwQ8VNNI_blk:
 	TESTQ  DX, DX
 	JZ     dwQ8VNNI_rowEnd
@@ -9892,22 +9959,22 @@ dwQ8VNNI_blk:
 	MOVQ   40(SP), SI
 	MOVQ   kh+144(FP), DI
 
-dwQ8VNNI_krow:
+dwQ8VNNI_s_krow:
 	VMOVDQU8 (BX), Z10
 	MOVQ     idx+32(FP), R8
 	MOVQ     groups+152(FP), R9
 
-dwQ8VNNI_grp:
+dwQ8VNNI_s_grp:
 	VMOVDQU8      (R8), Z11
 	VPERMB        Z10, Z11, Z12
 	VPDPBUSD.BCST (SI), Z12, Z9
 	ADDQ          $0x40, R8
 	ADDQ          $0x04, SI
 	DECQ          R9
-	JNZ           dwQ8VNNI_grp
+	JNZ           dwQ8VNNI_s_grp
 	ADDQ          dRow+168(FP), BX
 	DECQ          DI
-	JNZ           dwQ8VNNI_krow
+	JNZ           dwQ8VNNI_s_krow
 	VPSUBD        Z8, Z9, Z9
 	VCVTDQ2PS     Z9, Z9
 	VMULPS        Z6, Z9, Z9

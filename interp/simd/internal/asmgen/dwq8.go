@@ -461,45 +461,83 @@ func dwQ8VNNI(name string) {
 	MOVQ(rowBase, col)
 	rem := Load(Param("outW"), GP64())
 
+	// Blocks of 32 outputs as two independent chains while a row has
+	// them, then blocks of 16.
+	acc2, row2, tmp2 := Z13, Z14, Z15
+	type blk struct{ acc, row, tmp VecPhysical }
+	pairs := []blk{{acc, row, tmp}, {acc2, row2, tmp2}}
+	sums := func(lbl string, bs []blk) {
+		rp, wp, ki := GP64(), GP64(), GP64()
+		for _, q := range bs {
+			VPXORD(q.acc, q.acc, q.acc)
+		}
+		MOVQ(col, rp)
+		MOVQ(wch, wp)
+		MOVQ(paramAddr("kh"), ki)
+		Label(lbl + "_krow")
+		for k, q := range bs {
+			VMOVDQU8(Mem{Base: rp, Disp: 0}, q.row)
+			if k > 0 {
+				// The second block starts 16·stride bytes on.
+				st := GP64()
+				MOVQ(paramAddr("colStep"), st)
+				VMOVDQU8(Mem{Base: rp, Index: st, Scale: 1}, q.row)
+			}
+		}
+		ip, g := GP64(), GP64()
+		MOVQ(paramAddr("idx"), ip)
+		MOVQ(paramAddr("groups"), g)
+		Label(lbl + "_grp")
+		VMOVDQU8(Mem{Base: ip}, ix)
+		for _, q := range bs {
+			VPERMB(q.row, ix, q.tmp)
+			vpdpbusdBcst(Mem{Base: wp}, q.tmp, q.acc)
+		}
+		ADDQ(Imm(64), ip)
+		ADDQ(Imm(4), wp)
+		DECQ(g)
+		JNZ(LabelRef(lbl + "_grp"))
+		ADDQ(paramAddr("dRow"), rp)
+		DECQ(ki)
+		JNZ(LabelRef(lbl + "_krow"))
+		for _, q := range bs {
+			VPSUBD(cv, q.acc, q.acc)
+			VCVTDQ2PS(q.acc, q.acc)
+			VMULPS(mv, q.acc, q.acc)
+			VADDPS(bv, q.acc, q.acc)
+			VMAXPS(lov, q.acc, q.acc)
+			VMINPS(hiv, q.acc, q.acc)
+			VDIVPS(sc, q.acc, q.acc)
+			VRNDSCALEPS(Imm(0), q.acc, q.acc) // to nearest, ties to even
+			VADDPS(zv, q.acc, q.acc)
+			VMAXPS(q.acc, qlo, q.acc)
+			VMINPS(q.acc, qhi, q.acc)
+			VCMPPS(Imm(7), q.acc, q.acc, K1) // ordered: set unless NaN
+			VMOVAPS_Z(q.acc, K1, q.acc)
+			VCVTPS2DQ(q.acc, q.acc)
+		}
+	}
+
+	Label(name + "_blk2")
+	CMPQ(rem, Imm(32))
+	JL(LabelRef(name + "_blk"))
+	sums(name+"_p", pairs)
+	VPMOVDB(acc, Mem{Base: d})
+	VPMOVDB(acc2, Mem{Base: d, Disp: 16})
+	ADDQ(Imm(32), d)
+	{
+		st := GP64()
+		MOVQ(paramAddr("colStep"), st)
+		ADDQ(st, col)
+		ADDQ(st, col)
+	}
+	SUBQ(Imm(32), rem)
+	JMP(LabelRef(name + "_blk2"))
+
 	Label(name + "_blk")
 	TESTQ(rem, rem)
 	JZ(LabelRef(name + "_rowEnd"))
-	VPXORD(acc, acc, acc)
-	rp, wp, ki := GP64(), GP64(), GP64()
-	MOVQ(col, rp)
-	MOVQ(wch, wp)
-	MOVQ(paramAddr("kh"), ki)
-	Label(name + "_krow")
-	VMOVDQU8(Mem{Base: rp}, row)
-	ip, g := GP64(), GP64()
-	MOVQ(paramAddr("idx"), ip)
-	MOVQ(paramAddr("groups"), g)
-	Label(name + "_grp")
-	VMOVDQU8(Mem{Base: ip}, ix)
-	VPERMB(row, ix, tmp)
-	vpdpbusdBcst(Mem{Base: wp}, tmp, acc)
-	ADDQ(Imm(64), ip)
-	ADDQ(Imm(4), wp)
-	DECQ(g)
-	JNZ(LabelRef(name + "_grp"))
-	ADDQ(paramAddr("dRow"), rp)
-	DECQ(ki)
-	JNZ(LabelRef(name + "_krow"))
-
-	VPSUBD(cv, acc, acc)
-	VCVTDQ2PS(acc, acc)
-	VMULPS(mv, acc, acc)
-	VADDPS(bv, acc, acc)
-	VMAXPS(lov, acc, acc)
-	VMINPS(hiv, acc, acc)
-	VDIVPS(sc, acc, acc)
-	VRNDSCALEPS(Imm(0), acc, acc) // to nearest, ties to even
-	VADDPS(zv, acc, acc)
-	VMAXPS(acc, qlo, acc)
-	VMINPS(acc, qhi, acc)
-	VCMPPS(Imm(7), acc, acc, K1) // ordered: set unless NaN
-	VMOVAPS_Z(acc, K1, acc)
-	VCVTPS2DQ(acc, acc)
+	sums(name+"_s", pairs[:1])
 	CMPQ(rem, Imm(16))
 	JL(LabelRef(name + "_tail"))
 	VPMOVDB(acc, Mem{Base: d})
