@@ -1,7 +1,6 @@
 package interp
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
@@ -345,7 +344,7 @@ func im2colU8(dst, src []uint8, cg int, in []int, g *spatialGeom, pad uint8) {
 					continue
 				}
 				if sw == 2 && hi > lo {
-					evenBytes(seg[lo:hi], r[lo*2+off:(hi-1)*2+off+1])
+					simd.EvenBytes(seg[lo:hi], r[lo*2+off:(hi-1)*2+off+1])
 					continue
 				}
 				for j := lo; j < hi; j++ {
@@ -354,30 +353,6 @@ func im2colU8(dst, src []uint8, cg int, in []int, g *spatialGeom, pad uint8) {
 			}
 		}
 	}
-}
-
-// evenBytes sets dst[i] = src[2i] (src holds at least 2·len(dst)−1
-// bytes): eight at a time from two 64-bit words where src has them (the
-// strided convolutions' im2col rows).
-func evenBytes(dst, src []uint8) {
-	n := len(dst)
-	i := 0
-	for ; i+8 <= n && 2*i+16 <= len(src); i += 8 {
-		lo := binary.LittleEndian.Uint64(src[2*i:])
-		hi := binary.LittleEndian.Uint64(src[2*i+8:])
-		binary.LittleEndian.PutUint32(dst[i:], evens4(lo))
-		binary.LittleEndian.PutUint32(dst[i+4:], evens4(hi))
-	}
-	for ; i < n; i++ {
-		dst[i] = src[2*i]
-	}
-}
-
-// evens4 packs bytes 0, 2, 4 and 6 of x.
-func evens4(x uint64) uint32 {
-	x &= 0x00FF00FF00FF00FF
-	x = (x | x>>8) & 0x0000FFFF0000FFFF
-	return uint32(x | x>>16)
 }
 
 func fill(s []uint8, v uint8) {

@@ -208,28 +208,3 @@ func convInt32(x []int32, xs []int, w []int32, ws []int, g *spatialGeom, group i
 	}
 	return out, append([]int{n, m}, g.out...), nil
 }
-
-// TestEvenBytes checks the stride-2 im2col copy against the scalar loop
-// for every length up to 40, with src exactly 2n−1 bytes and longer.
-func TestEvenBytes(t *testing.T) {
-	src := make([]uint8, 100)
-	for i := range src {
-		src[i] = uint8(i*37 + 11)
-	}
-	for n := 0; n <= 40; n++ {
-		for _, extra := range []int{0, 1, 9} {
-			m := max(0, 2*n-1) + extra
-			got := make([]uint8, n+1)
-			got[n] = 0xAA
-			evenBytes(got[:n], src[:m])
-			for i := 0; i < n; i++ {
-				if got[i] != src[2*i] {
-					t.Fatalf("n=%d src %d bytes: dst[%d] = %d, want %d", n, m, i, got[i], src[2*i])
-				}
-			}
-			if got[n] != 0xAA {
-				t.Fatalf("n=%d: wrote past dst", n)
-			}
-		}
-	}
-}

@@ -80,3 +80,14 @@ func planeRowsKernel() func(dst, x *byte, chans, rows, w, pw, psz int) {
 	}
 	return planeRowsAVX
 }
+
+// evenBytesKernel is the active level's evenBytes kernel, nil for pure Go.
+func evenBytesKernel() func(dst, src []byte) {
+	switch ks.name {
+	case "avx512":
+		return evenBytesAVX512
+	case "go":
+		return nil
+	}
+	return evenBytesAVX
+}

@@ -1,6 +1,7 @@
 package simd
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -216,4 +217,44 @@ func dwQ8Go(stride int, signed bool) func(dst []byte, x *byte, offs []int32, w, 
 			}
 		}
 	}
+}
+
+// EvenBytes sets dst[i] = src[2i] (src holds at least 2·len(dst)−1 bytes):
+// the stride-2 rows of the int8 convolutions' im2col, 32 a step on the
+// vector levels.
+func EvenBytes(dst, src []byte) {
+	n := len(dst)
+	if n > 0 && len(src) < 2*n-1 {
+		panic(fmt.Sprintf("simd: EvenBytes of %d bytes from %d", n, len(src)))
+	}
+	done := 0
+	if k := evenBytesKernel(); k != nil {
+		// Whole blocks whose 64 source bytes src holds.
+		done = min(n, len(src)/2) &^ 31
+		k(dst[:done], src[:2*done])
+	}
+	evenBytesGo(dst[done:], src[2*done:])
+}
+
+// evenBytesGo is the twin of the evenBytes kernels, for any length: eight
+// a step from two 64-bit words where src has them.
+func evenBytesGo(dst, src []byte) {
+	n := len(dst)
+	i := 0
+	for ; i+8 <= n && 2*i+16 <= len(src); i += 8 {
+		lo := binary.LittleEndian.Uint64(src[2*i:])
+		hi := binary.LittleEndian.Uint64(src[2*i+8:])
+		binary.LittleEndian.PutUint32(dst[i:], evens4(lo))
+		binary.LittleEndian.PutUint32(dst[i+4:], evens4(hi))
+	}
+	for ; i < n; i++ {
+		dst[i] = src[2*i]
+	}
+}
+
+// evens4 packs bytes 0, 2, 4 and 6 of x.
+func evens4(x uint64) uint32 {
+	x &= 0x00FF00FF00FF00FF
+	x = (x | x>>8) & 0x0000FFFF0000FFFF
+	return uint32(x | x>>16)
 }

@@ -147,3 +147,34 @@ func TestPlaneRowsTwins(t *testing.T) {
 		})
 	}
 }
+
+// TestEvenBytesTwins checks the stride-2 byte copy at every level against
+// its definition for every length up to 200 (the vector blocks and their
+// tails), with src exactly 2n−1 bytes and longer, and that nothing past
+// dst is written.
+func TestEvenBytesTwins(t *testing.T) {
+	src := make([]byte, 512)
+	for i := range src {
+		src[i] = byte(i*37 + 11)
+	}
+	for _, k := range twins() {
+		with(k, func() {
+			for n := 0; n <= 200; n++ {
+				for _, extra := range []int{0, 1, 63} {
+					m := max(0, 2*n-1) + extra
+					got := make([]byte, n+1)
+					got[n] = 0xAA
+					EvenBytes(got[:n], src[:m])
+					for i := 0; i < n; i++ {
+						if got[i] != src[2*i] {
+							t.Fatalf("%s n=%d src %d bytes: dst[%d] = %d, want %d", k.name, n, m, i, got[i], src[2*i])
+						}
+					}
+					if got[n] != 0xAA {
+						t.Fatalf("%s n=%d: wrote past dst", k.name, n)
+					}
+				}
+			}
+		})
+	}
+}

@@ -6536,6 +6536,34 @@ planeRowsAVX_done:
 	VZEROUPPER
 	RET
 
+// func evenBytesAVX(dst []byte, src []byte)
+// Requires: AVX, AVX2
+TEXT ·evenBytesAVX(SB), NOSPLIT, $0-48
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+24(FP), CX
+	MOVQ         dst_len+8(FP), DX
+	SHRQ         $0x05, DX
+	MOVL         $0x00ff00ff, BX
+	VMOVD        BX, X0
+	VPBROADCASTD X0, Y0
+
+evenBytesAVX_loop:
+	TESTQ     DX, DX
+	JZ        evenBytesAVX_done
+	VPAND     (CX), Y0, Y1
+	VPAND     32(CX), Y0, Y2
+	VPACKUSWB Y2, Y1, Y1
+	VPERMQ    $0xd8, Y1, Y1
+	VMOVDQU   Y1, (AX)
+	ADDQ      $0x40, CX
+	ADDQ      $0x20, AX
+	DECQ      DX
+	JMP       evenBytesAVX_loop
+
+evenBytesAVX_done:
+	VZEROUPPER
+	RET
+
 // func fmaPeakAVX512(n int)
 // Requires: AVX, AVX512F
 TEXT ·fmaPeakAVX512(SB), NOSPLIT, $0-8
@@ -9842,6 +9870,28 @@ DATA lowmasks64<>+496(SB)/8, $0x3fffffffffffffff
 DATA lowmasks64<>+504(SB)/8, $0x7fffffffffffffff
 DATA lowmasks64<>+512(SB)/8, $0xffffffffffffffff
 GLOBL lowmasks64<>(SB), RODATA|NOPTR, $520
+
+// func evenBytesAVX512(dst []byte, src []byte)
+// Requires: AVX, AVX512BW
+TEXT ·evenBytesAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+	SHRQ $0x05, DX
+
+evenBytesAVX512_loop:
+	TESTQ     DX, DX
+	JZ        evenBytesAVX512_done
+	VMOVDQU16 (CX), Z0
+	VPMOVWB   Z0, (AX)
+	ADDQ      $0x40, CX
+	ADDQ      $0x20, AX
+	DECQ      DX
+	JMP       evenBytesAVX512_loop
+
+evenBytesAVX512_done:
+	VZEROUPPER
+	RET
 
 // func dwQ8VNNI(dst []byte, x *byte, idx *byte, wq *int32, mult []float32, bias []float32, corr []int32, chans int, outH int, outW int, kh int, groups int, rowStep int, dRow int, colStep int, psz int, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX512BW, AVX512F, AVX512VBMI, AVX512_VNNI

@@ -375,6 +375,11 @@ func dwQ8S2I8AVX(dst []byte, x *byte, offs []int32, w []float32, mult []float32,
 //go:noescape
 func planeRowsAVX(dst *byte, x *byte, chans int, rows int, w int, pw int, psz int)
 
+// evenBytesAVX: dst[i] = src[2i] for i < len(dst) rounded down to 32; src must hold twice that.
+//
+//go:noescape
+func evenBytesAVX(dst []byte, src []byte)
+
 // fmaPeakAVX512 runs n rounds of 12 independent 16-wide FMAs (384 flops a round): the single-core AVX-512 peak.
 //
 //go:noescape
@@ -508,6 +513,11 @@ func dwQ8S2I8AVX512(dst []byte, x *byte, offs []int32, w []float32, mult []float
 //
 //go:noescape
 func planeRowsAVX512(dst *byte, x *byte, chans int, rows int, w int, pw int, psz int)
+
+// evenBytesAVX512: dst[i] = src[2i] for i < len(dst) rounded down to 32; src must hold twice that.
+//
+//go:noescape
+func evenBytesAVX512(dst []byte, src []byte)
 
 // dwQ8VNNI: the fused int8 depthwise convolution and requantization of chans channels of uint8 planes
 // with int8 filters (four taps a VPDPBUSD; see dwQ8Go).

@@ -587,3 +587,47 @@ func paramAddr(name string) Mem {
 	}
 	return b.Addr
 }
+
+// evenBytes emits dst[i] = src[2i] for the whole blocks of 32 of len(dst)
+// (src holds 2·that many bytes): the stride-2 im2col rows of the int8
+// convolutions. On zmm, VPMOVWB keeps the low byte of each 16-bit word; on
+// ymm, the words' high bytes are cleared and VPACKUSWB packs them (then
+// VPERMQ undoes its lane interleave).
+func evenBytes(name string, zmm bool) {
+	TEXT(name, NOSPLIT, "func(dst, src []byte)")
+	Pragma("noescape")
+	Doc(name + ": dst[i] = src[2i] for i < len(dst) rounded down to 32; src must hold twice that.")
+	d := Load(Param("dst").Base(), GP64())
+	s := Load(Param("src").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(5), n)
+	m := YMM()
+	if !zmm {
+		t := GP32()
+		MOVL(U32(0x00ff00ff), t)
+		VMOVD(t, m.AsX())
+		VPBROADCASTD(m.AsX(), m)
+	}
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	if zmm {
+		v := ZMM()
+		VMOVDQU16(Mem{Base: s}, v)
+		VPMOVWB(v, Mem{Base: d})
+	} else {
+		a, b := YMM(), YMM()
+		VPAND(Mem{Base: s}, m, a)
+		VPAND(Mem{Base: s, Disp: 32}, m, b)
+		VPACKUSWB(b, a, a)
+		VPERMQ(Imm(0xD8), a, a)
+		VMOVDQU(a, Mem{Base: d})
+	}
+	ADDQ(Imm(64), s)
+	ADDQ(Imm(32), d)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}

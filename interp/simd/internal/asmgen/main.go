@@ -80,6 +80,7 @@ func main() {
 		dwQ8(v.name+"AVX", v.stride, v.signed, false)
 	}
 	planeRows("planeRowsAVX", false)
+	evenBytes("evenBytesAVX", false)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
 	for m := 1; m <= 6; m++ {
@@ -102,6 +103,7 @@ func main() {
 		dwQ8(v.name+"AVX512", v.stride, v.signed, true)
 	}
 	planeRows("planeRowsAVX512", true)
+	evenBytes("evenBytesAVX512", true)
 	dwQ8VNNI("dwQ8VNNI")
 	Generate()
 }
