@@ -484,3 +484,124 @@ func (c *compiler) fuseQDQAdds(p *plan, g *onnx.Graph, constT map[int]*Tensor, l
 		p.steps[j].kernel = passQuantized(p.steps[j].kernel)
 	}
 }
+
+// QDQ Gemms (Options.FastQDQ): the classifier pattern
+//
+//	DequantizeLinear(x_q) × DequantizeLinear(const w_q)ᵀ + C → float y
+//
+// (transB = 1, alpha = beta = 1, x 2-D, scalar x parameters, w per tensor
+// or per output row, C constant of N floats or absent) runs as integer
+// sums on the int8 GEMM, then y = float32(acc·(sx·sw)) + C per output: a
+// quarter of the weight bytes of the float product, which streams them
+// from memory at batch 1. As with the convolutions, exact sums may differ
+// from the float path's rounded ones in the last bits.
+
+// qdqGemm is what one fused Gemm needs at run time.
+type qdqGemm struct {
+	zx         *Tensor // x's zero point, nil for 0
+	w4, wzp    *Tensor // w_q viewed as N×K×1×1, its zero point(s)
+	mult, bias []float32
+	wc         prepacked
+}
+
+// conv1x1 are the window attributes of a 1×1 convolution: the Gemm runs
+// as one over N×K×1×1 views.
+var conv1x1 = windowAttrs{kernel: []int64{1, 1}, strides: []int64{1, 1}, pads: []int64{0, 0, 0, 0}, dilations: []int64{1, 1}}
+
+func (q *qdqGemm) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	x := in[0]
+	k, n := q.w4.Shape[1], q.w4.Shape[0]
+	if x.Rank() != 2 || x.Shape[1] != k {
+		return nil, fmt.Errorf("fused QDQ Gemm needs an M×%d input, got %v", k, x.Shape)
+	}
+	m := x.Shape[0]
+	out := ctx.newRaw(onnx.Float, m, n)
+	y := out.Floats()
+	x4 := &Tensor{Kind: x.Kind, DType: x.DType, Shape: []int{m, k, 1, 1}, Data: x.Data}
+	rowDone := func(r, _ int, seg []int32, t int32) {
+		ch := r % n
+		y[r] = float32(float32(seg[0]+t)*q.mult[ch]) + q.bias[ch]
+	}
+	if _, _, err := convI8(ctx, conv1x1, 1, x4, q.zx, q.w4, q.wzp, &q.wc, rowDone); err != nil {
+		return nil, err
+	}
+	return []*Tensor{out}, nil
+}
+
+// fuseQDQGemms finds the Gemm pattern above among p's steps and fuses it.
+// lastUse is kept up to date.
+func (c *compiler) fuseQDQGemms(p *plan, g *onnx.Graph, constT map[int]*Tensor, lastUse map[int]int) {
+	sg := newStepGraph(p, g)
+	konst := func(v *onnx.Value) *Tensor {
+		if v == nil {
+			return nil
+		}
+		s, ok := p.slots[v]
+		if !ok {
+			return nil
+		}
+		return constT[s]
+	}
+	for i := range p.steps {
+		st := &p.steps[i]
+		n := st.node
+		if !isOp(n, "Gemm") || len(st.in) < 2 || st.in[0] < 0 || st.in[1] < 0 || !soleOutput(st) {
+			continue
+		}
+		if n.AttrInt("transA", 0) != 0 || n.AttrInt("transB", 0) != 1 || n.AttrFloat("alpha", 1) != 1 || n.AttrFloat("beta", 1) != 1 {
+			continue
+		}
+		di, ok := sg.producer[st.in[0]]
+		if !ok || !isOp(p.steps[di].node, "DequantizeLinear") || p.steps[di].in[0] < 0 {
+			continue
+		}
+		sx, zx, ok := qdqScalarParams(&p.steps[di], constT)
+		if !ok {
+			continue
+		}
+		wn := n.Input(1).Producer()
+		if wn == nil || !isOp(wn, "DequantizeLinear") || len(wn.Inputs()) < 2 {
+			continue
+		}
+		wq, ws := konst(wn.Input(0)), konst(wn.Input(1))
+		var wzp *Tensor
+		if len(wn.Inputs()) > 2 && wn.Input(2) != nil {
+			if wzp = konst(wn.Input(2)); wzp == nil {
+				continue
+			}
+		}
+		if wq == nil || ws == nil || wq.DType != onnx.Int8 && wq.DType != onnx.Uint8 || ws.DType != onnx.Float || wq.Rank() != 2 {
+			continue
+		}
+		rows := wq.Shape[0]
+		wb := &Build{Node: wn, Opset: opsetFor(c.model, wn.Domain), c: c}
+		if ws.Len() != 1 && (ws.Len() != rows || wb.Int("axis", 1) != 0 || wb.Int("block_size", 0) != 0) {
+			continue
+		}
+		if wzp != nil && wzp.Len() != ws.Len() {
+			continue
+		}
+		bias := make([]float32, rows)
+		if len(st.in) > 2 && st.in[2] >= 0 {
+			bt := constT[st.in[2]]
+			if bt == nil || bt.DType != onnx.Float || bt.Len() != rows || bt.Rank() > 2 || bt.Rank() == 2 && bt.Shape[0] != 1 {
+				continue
+			}
+			copy(bias, bt.Floats())
+		}
+		q := &qdqGemm{zx: zx, wzp: wzp, bias: bias, mult: make([]float32, rows),
+			w4: &Tensor{Kind: wq.Kind, DType: wq.DType, Shape: []int{rows, wq.Shape[1], 1, 1}, Data: wq.Data}}
+		for ch := range q.mult {
+			q.mult[ch] = sx * ws.Floats()[min(ch, ws.Len()-1)]
+		}
+		// Rewire: the Gemm reads x_q; the DequantizeLinear runs only for other readers.
+		fx, qx := st.in[0], p.steps[di].in[0]
+		st.in[0] = qx
+		lastUse[qx] = max(lastUse[qx], i)
+		if sg.readers[fx] == 1 {
+			delete(lastUse, fx)
+			p.steps[di].kernel = skipped
+		}
+		st.kernel = q.kernel
+	}
+}

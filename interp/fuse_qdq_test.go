@@ -257,3 +257,142 @@ func TestFastQDQAddExact(t *testing.T) {
 		})
 	}
 }
+
+// TestFastQDQGemm runs made-up QDQ Gemms, Q(x) → DQ → Gemm(·, DQ(int8 w)ᵀ,
+// bias), with and without FastQDQ: the fusion must take place (the Gemm
+// reads x_q) and each output must be its definition on the integer sums,
+// float32(Σ(x_q − zx)(w_q − zw)·(sx·sw)) + bias, bit for bit, and within
+// a relative 1e-5 of the float path; per-tensor and per-row weight scales,
+// uint8 and int8 activations, batches of 1 and 3, and a Gemm that must not
+// fuse (transB = 0).
+func TestFastQDQGemm(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, tc := range []struct {
+		act            onnx.DataType
+		m, k, n        int
+		perRow, transB bool
+	}{
+		{onnx.Uint8, 1, 1280, 37, true, true},
+		{onnx.Int8, 3, 50, 9, false, true},
+		{onnx.Uint8, 2, 33, 70, false, true},
+		{onnx.Uint8, 1, 20, 8, true, false},
+	} {
+		t.Run(fmt.Sprintf("%v_m%d_k%d_n%d_row%v_tb%v", tc.act, tc.m, tc.k, tc.n, tc.perRow, tc.transB), func(t *testing.T) {
+			g := &onnx.Graph{Name: "qdqgemm"}
+			x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.Shape{onnx.D(int64(tc.m)), onnx.D(int64(tc.k))}))
+			xz, xzv := 128, float32(128)
+			if tc.act == onnx.Int8 {
+				xz, xzv = 0xfb, -5
+			}
+			zp := g.AddInitializer("xz", &onnx.Tensor{DataType: tc.act, Raw: []byte{byte(xz)}})
+			xs := g.AddInitializer("xs", onnx.NewFloatTensor("", nil, []float32{0.03}))
+			node := func(op string, in []*onnx.Value, out string) *onnx.Node {
+				n := g.NewNode(op, "", op+"_"+out, in, out)
+				g.Append(n)
+				return n
+			}
+			q := node("QuantizeLinear", []*onnx.Value{x, xs, zp}, "xq")
+			dx := node("DequantizeLinear", []*onnx.Value{q.Output(0), xs, zp}, "xd")
+			w := make([]byte, tc.n*tc.k)
+			for i := range w {
+				w[i] = byte(r.IntN(256))
+				if r.IntN(10) == 0 {
+					w[i] = []byte{0x80, 0x7f}[r.IntN(2)]
+				}
+			}
+			wdims := []int64{int64(tc.n), int64(tc.k)}
+			if !tc.transB {
+				wdims = []int64{int64(tc.k), int64(tc.n)}
+			}
+			ws := []float32{0.002}
+			if tc.perRow {
+				ws = make([]float32, tc.n)
+				for i := range ws {
+					ws[i] = 0.001 + 0.004*r.Float32()
+				}
+			}
+			bias := make([]float32, tc.n)
+			for i := range bias {
+				bias[i] = float32(r.NormFloat64())
+			}
+			wq := g.AddInitializer("wq", &onnx.Tensor{DataType: onnx.Int8, Dims: wdims, Raw: w})
+			var wsv *onnx.Value
+			if tc.perRow {
+				wsv = g.AddInitializer("ws", onnx.NewFloatTensor("", []int64{int64(tc.n)}, ws))
+			} else {
+				wsv = g.AddInitializer("ws", onnx.NewFloatTensor("", nil, ws))
+			}
+			dw := node("DequantizeLinear", []*onnx.Value{wq, wsv}, "wd")
+			if tc.transB {
+				dw.SetAttr(onnx.IntAttr("axis", 0))
+			} else {
+				dw.SetAttr(onnx.IntAttr("axis", 1))
+			}
+			gemm := node("Gemm", []*onnx.Value{dx.Output(0), dw.Output(0), g.AddInitializer("b", onnx.NewFloatTensor("", []int64{int64(tc.n)}, bias))}, "y")
+			if tc.transB {
+				gemm.SetAttr(onnx.IntAttr("transB", 1))
+			}
+			g.Outputs = append(g.Outputs, gemm.Output(0))
+			gemm.Output(0).Type = onnx.TensorType(onnx.Float, nil)
+			m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 13}}, Graph: g}
+			xv := make([]float32, tc.m*tc.k)
+			for i := range xv {
+				xv[i] = float32(r.NormFloat64() * 1.5)
+			}
+			in := map[string]*Tensor{"x": FromSlice(onnx.Float, []int{tc.m, tc.k}, xv)}
+			var outs [2][]float32
+			for k, fast := range []bool{false, true} {
+				s, err := NewSession(m, Options{Threads: 1, FastQDQ: fast})
+				if err != nil {
+					t.Fatal(err)
+				}
+				fused := false
+				for _, st := range s.main.steps {
+					if st.node.OpType == "Gemm" && st.in[0] == s.main.slots[m.Graph.ValueByName("xq")] {
+						fused = true
+					}
+				}
+				if fused != (fast && tc.transB) {
+					t.Fatalf("FastQDQ %v transB %v: fused = %v", fast, tc.transB, fused)
+				}
+				o, err := s.Run(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				outs[k] = o[0].Floats()
+			}
+			// The quantized x as the float path made it.
+			xq := make([]float32, len(xv))
+			for i, v := range xv {
+				lo, hi := float32(0), float32(255)
+				if tc.act == onnx.Int8 {
+					lo, hi = -128, 127
+				}
+				xq[i] = min(max(float32(math.RoundToEven(float64(v/0.03)))+xzv, lo), hi)
+			}
+			for i := 0; i < tc.m; i++ {
+				for j := 0; j < tc.n; j++ {
+					var acc int64
+					for kk := 0; kk < tc.k; kk++ {
+						wi := j*tc.k + kk
+						if !tc.transB {
+							wi = kk*tc.n + j
+						}
+						acc += int64(xq[i*tc.k+kk]-xzv) * int64(int8(w[wi]))
+					}
+					fl := outs[0][i*tc.n+j]
+					got := outs[1][i*tc.n+j]
+					if tc.transB {
+						want := float32(float32(acc)*(float32(0.03)*ws[min(j, len(ws)-1)])) + bias[j]
+						if got != want {
+							t.Fatalf("y[%d,%d] = %v, want %v (integer sum %d)", i, j, got, want, acc)
+						}
+					}
+					if d := math.Abs(float64(got - fl)); math.IsNaN(d) || d > 1e-5*math.Max(1, math.Abs(float64(fl))) {
+						t.Fatalf("y[%d,%d] = %v, float path %v", i, j, got, fl)
+					}
+				}
+			}
+		})
+	}
+}

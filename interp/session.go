@@ -390,6 +390,7 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 	c.fuseConvEpilogues(p, g, constT)
 	if c.opts != nil && c.opts.FastQDQ {
 		c.fuseQDQConvs(p, g, constT, lastUse)
+		c.fuseQDQGemms(p, g, constT, lastUse)
 	}
 	// QDQ Adds give the float path's bytes: fused whatever the options.
 	c.fuseQDQAdds(p, g, constT, lastUse)
