@@ -605,3 +605,131 @@ func (c *compiler) fuseQDQGemms(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 		st.kernel = q.kernel
 	}
 }
+
+// QDQ depthwise convolutions on the float path (always, Options.FastQDQ or
+// not; after fuseQDQConvs, which takes them first under FastQDQ):
+//
+//	DequantizeLinear(x_q) → Conv(group = C, constant float W, B) → [Relu|Clip] → QuantizeLinear
+//
+// with scalar parameters, x and y of one 8-bit type and 2-D windows with
+// row stride 1 or 2 run as simd.DepthwiseQDQ: bytes to bytes in one pass,
+// every step rounded as the float ops round it, so the bytes are the float
+// path's (the same W the float Conv reads, its summation order, Clip and
+// QuantizeLinear's rounding).
+
+// qdqDwFloat is what one such convolution needs at run time.
+type qdqDwFloat struct {
+	wa             windowAttrs
+	w              *Tensor // C×1×KH×KW float filters
+	bias           []float32
+	zx, sx         float32
+	xType          onnx.DataType
+	lo, hi         float32
+	sy, zy         float32
+	kernelH, kernW int
+}
+
+func (q *qdqDwFloat) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	x := in[0]
+	c := q.w.Shape[0]
+	if x.Rank() != 4 || x.Shape[1] != c {
+		return nil, fmt.Errorf("depthwise convolution needs N×%d×H×W input, got %v", c, x.Shape)
+	}
+	if x.DType != q.xType {
+		return nil, fmt.Errorf("DequantizeLinear input is %v, its zero point %v", x.DType, q.xType)
+	}
+	g, err := q.wa.geometry(x.Shape[2:], q.w.Shape[2:])
+	if err != nil {
+		return nil, err
+	}
+	p := simd.ConvParams{C: c, H: g.in[0], W: g.in[1], KH: g.kernel[0], KW: g.kernel[1],
+		StrideH: g.strides[0], StrideW: g.strides[1], PadT: g.padB[0], PadL: g.padB[1],
+		DilH: g.dilations[0], DilW: g.dilations[1], OutH: g.out[0], OutW: g.out[1]}
+	if !simd.DepthwiseQ8Fits(p) {
+		return nil, fmt.Errorf("fused QDQ depthwise convolution with row stride %d", p.StrideW)
+	}
+	out := ctx.newRaw(q.xType, x.Shape[0], c, p.OutH, p.OutW)
+	xb, ob := bytesOf(x), bytesOf(out)
+	isz, osz := p.H*p.W, p.OutH*p.OutW
+	for b := 0; b < x.Shape[0]; b++ {
+		simd.DepthwiseQDQ(ob[b*c*osz:(b+1)*c*osz], xb[b*c*isz:(b+1)*c*isz], q.xType == onnx.Int8, q.zx, q.sx, q.w.Floats(), q.bias, q.lo, q.hi, q.sy, q.zy, p, ctx.Threads())
+	}
+	return []*Tensor{out}, nil
+}
+
+// fuseQDQDepthwise finds the pattern above among p's steps and fuses it.
+// lastUse is kept up to date.
+func (c *compiler) fuseQDQDepthwise(p *plan, g *onnx.Graph, constT map[int]*Tensor, lastUse map[int]int) {
+	sg := newStepGraph(p, g)
+	for i := range p.steps {
+		st := &p.steps[i]
+		n := st.node
+		if !isOp(n, "Conv") || len(st.in) < 2 || st.in[0] < 0 || st.in[1] < 0 || !soleOutput(st) {
+			continue
+		}
+		w := constT[st.in[1]]
+		if w == nil || w.Kind != KindTensor || w.DType != onnx.Float || w.Rank() != 4 || w.Shape[1] != 1 {
+			continue
+		}
+		ch := w.Shape[0]
+		b := &Build{Node: n, Opset: opsetFor(c.model, n.Domain), c: c}
+		if b.Int("group", 1) != int64(ch) || ch < 2 {
+			continue
+		}
+		wa := readWindowAttrs(b)
+		if s := wa.strides; len(s) == 2 && s[1] != 1 && s[1] != 2 {
+			continue
+		}
+		di, ok := sg.producer[st.in[0]]
+		if !ok || !isOp(p.steps[di].node, "DequantizeLinear") || p.steps[di].in[0] < 0 {
+			continue
+		}
+		sx, zx, ok := qdqScalarParams(&p.steps[di], constT)
+		if !ok || zx == nil {
+			continue
+		}
+		q := &qdqDwFloat{wa: wa, w: w, bias: make([]float32, ch), zx: zeroValue(zx), sx: sx, xType: zx.DType,
+			lo: float32(math.Inf(-1)), hi: float32(math.Inf(1))}
+		if len(st.in) > 2 && st.in[2] >= 0 {
+			bt := constT[st.in[2]]
+			if bt == nil || bt.DType != onnx.Float || bt.Len() != ch {
+				continue
+			}
+			copy(q.bias, bt.Floats())
+		}
+		var fused []int
+		last := i
+		if j, ok := sg.next(last); ok {
+			if lo, hi, ok := c.actEpilogue(&p.steps[j], constT); ok {
+				q.lo, q.hi = lo, hi
+				fused = append(fused, j)
+				last = j
+			}
+		}
+		j, ok := sg.next(last)
+		if !ok || !isOp(p.steps[j].node, "QuantizeLinear") {
+			continue
+		}
+		sy, zy, ok := qdqScalarParams(&p.steps[j], constT)
+		if !ok || zy == nil || zy.DType != q.xType {
+			continue
+		}
+		if qn := p.steps[j].node; qn.Attr("output_dtype") != nil && onnx.DataType(qn.AttrInt("output_dtype", 0)) != q.xType {
+			continue
+		}
+		q.sy, q.zy = sy, zeroValue(zy)
+		fused = append(fused, j)
+		// Rewire: the Conv reads x_q; the DequantizeLinear runs only for other readers.
+		fx, qx := st.in[0], p.steps[di].in[0]
+		st.in[0] = qx
+		lastUse[qx] = max(lastUse[qx], i)
+		if sg.readers[fx] == 1 {
+			delete(lastUse, fx)
+			p.steps[di].kernel = skipped
+		}
+		st.kernel = q.kernel
+		for _, f := range fused {
+			p.steps[f].kernel = passQuantized(p.steps[f].kernel)
+		}
+	}
+}

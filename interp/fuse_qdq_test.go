@@ -396,3 +396,66 @@ func TestFastQDQGemm(t *testing.T) {
 		})
 	}
 }
+
+// TestQDQDepthwiseExact runs made-up QDQ depthwise convolutions on the
+// default path (no FastQDQ) against the same graph with the Conv's float
+// output also a graph output (so that nothing fuses): the fusion must take
+// place where the row stride is 1 or 2 (the Conv reads the quantized
+// input), and the outputs must be the float path's bit for bit.
+func TestQDQDepthwiseExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for ci, tc := range []struct {
+		act                    onnx.DataType
+		c, k, stride, pad, dil int
+		clip                   bool
+	}{
+		{onnx.Uint8, 12, 3, 1, 1, 1, true},
+		{onnx.Int8, 7, 3, 2, 1, 1, false},
+		{onnx.Uint8, 5, 5, 2, 2, 1, false},
+		{onnx.Int8, 6, 3, 1, 2, 2, true},
+		{onnx.Uint8, 9, 3, 1, 0, 1, false},
+		{onnx.Uint8, 4, 2, 3, 0, 1, true}, // row stride 3: not fused
+	} {
+		batch := 1 + ci%2
+		t.Run(fmt.Sprintf("%v_n%d_c%d_k%d_s%d_d%d_clip%v", tc.act, batch, tc.c, tc.k, tc.stride, tc.dil, tc.clip), func(t *testing.T) {
+			seed := r.Uint64()
+			x := make([]float32, batch*tc.c*13*11)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * 1.5)
+			}
+			in := map[string]*Tensor{"x": FromSlice(onnx.Float, []int{batch, tc.c, 13, 11}, x)}
+			var outs [2][]float32
+			for k, blocked := range []bool{false, true} {
+				m, _ := qdqConvModel(rand.New(rand.NewPCG(seed, 1)), tc.act, batch, tc.c, tc.c, tc.k, tc.stride, tc.pad, tc.dil, true, tc.clip)
+				if blocked {
+					y := m.Graph.ValueByName("y")
+					y.Type = onnx.TensorType(onnx.Float, nil)
+					m.Graph.Outputs = append(m.Graph.Outputs, y)
+				}
+				s, err := NewSession(m, Options{Threads: 2})
+				if err != nil {
+					t.Fatal(err)
+				}
+				fused := false
+				for _, st := range s.main.steps {
+					if st.node.OpType == "Conv" && st.in[0] == s.main.slots[m.Graph.ValueByName("xq")] {
+						fused = true
+					}
+				}
+				if want := !blocked && tc.stride <= 2; fused != want {
+					t.Fatalf("blocked %v: fused = %v, want %v", blocked, fused, want)
+				}
+				o, err := s.Run(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				outs[k] = o[0].Floats()
+			}
+			for i, v := range outs[1] {
+				if math.Float32bits(outs[0][i]) != math.Float32bits(v) {
+					t.Fatalf("output %d: fused %v, float path %v", i, outs[0][i], v)
+				}
+			}
+		})
+	}
+}

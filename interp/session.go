@@ -392,7 +392,9 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 		c.fuseQDQConvs(p, g, constT, lastUse)
 		c.fuseQDQGemms(p, g, constT, lastUse)
 	}
-	// QDQ Adds give the float path's bytes: fused whatever the options.
+	// QDQ depthwise convolutions and Adds give the float path's bytes:
+	// fused whatever the options.
+	c.fuseQDQDepthwise(p, g, constT, lastUse)
 	c.fuseQDQAdds(p, g, constT, lastUse)
 	// Constants only folded nodes read are not needed in runs.
 	if len(c.konst) > 0 {

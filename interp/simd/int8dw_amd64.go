@@ -91,3 +91,28 @@ func evenBytesKernel() func(dst, src []byte) {
 	}
 	return evenBytesAVX
 }
+
+// dwQ8FKernels are the float-path depthwise kernels of the AVX2 and
+// AVX-512 levels: stride 1 uint8, int8, stride 2 uint8, int8.
+var dwQ8FKernels = [2][4]func(dst []byte, x *byte, offs []int32, w, bias []float32, chans, outH, outW, rowStep, psz int, zx, sx, lo, hi, s, z, qlo, qhi float32){
+	{dwQ8S1U8FAVX, dwQ8S1I8FAVX, dwQ8S2U8FAVX, dwQ8S2I8FAVX},
+	{dwQ8S1U8FAVX512, dwQ8S1I8FAVX512, dwQ8S2U8FAVX512, dwQ8S2I8FAVX512},
+}
+
+// dwQ8FKernel is the active level's float-path depthwise kernel.
+func dwQ8FKernel(stride int, signed bool) func(dst []byte, x *byte, offs []int32, w, bias []float32, chans, outH, outW, rowStep, psz int, zx, sx, lo, hi, s, z, qlo, qhi float32) {
+	if ks == goKernels {
+		return dwQ8FGo(stride, signed)
+	}
+	i := 0
+	if signed {
+		i = 1
+	}
+	if stride == 2 {
+		i += 2
+	}
+	if ks.name == "avx512" {
+		return dwQ8FKernels[1][i]
+	}
+	return dwQ8FKernels[0][i]
+}

@@ -21,3 +21,7 @@ func dwQ8Kernel(stride int, signed bool) func(dst []byte, x *byte, offs []int32,
 func planeRowsKernel() func(dst, x *byte, chans, rows, w, pw, psz int) { return planeRowsGo }
 
 func evenBytesKernel() func(dst, src []byte) { return nil }
+
+func dwQ8FKernel(stride int, signed bool) func(dst []byte, x *byte, offs []int32, w, bias []float32, chans, outH, outW, rowStep, psz int, zx, sx, lo, hi, s, z, qlo, qhi float32) {
+	return dwQ8FGo(stride, signed)
+}

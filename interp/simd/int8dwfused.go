@@ -106,8 +106,22 @@ func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, f *DepthwiseQ8Fi
 			corr[c] = int32(zx) * int32(v)
 		}
 	}
+	dwQ8Blocks(x, pad, &p, &g, threads, func(b0, b1 int, planes []byte) {
+		if idx != nil {
+			vnni(dst[b0*osz:b1*osz], &planes[0], &idx[0], &f.i8[b0*p.KH*f.groups], mult[b0:b1], bias[b0:b1], corr[b0:b1], b1-b0, p.OutH, p.OutW, p.KH, f.groups, p.StrideH*g.pw, p.DilH*g.pw, 16*p.StrideW, g.psz, lo, hi, s, z, qlo, qhi)
+			return
+		}
+		kern(dst[b0*osz:b1*osz], &planes[0], g.offs, w[b0*taps:b1*taps], mult[b0:b1], bias[b0:b1], wsum[b0:b1], b1-b0, p.OutH, p.OutW, p.StrideH*g.pw, g.psz, zx, lo, hi, s, z, qlo, qhi)
+	})
+}
+
+// dwQ8Blocks lays the channels of x out as g's planes bordered with pad, a
+// block of channels at a time, and calls run with each block [b0, b1) and
+// its planes; blocks are spread over up to threads goroutines.
+func dwQ8Blocks(x []byte, pad byte, p *ConvParams, g *dwQ8Geom, threads int, run func(b0, b1 int, planes []byte)) {
+	isz := p.H * p.W
 	nch := max(1, min(p.C, dwQ8Chunk/g.psz))
-	run := func(c0, c1 int) {
+	work := func(c0, c1 int) {
 		bp := dwQ8Pool.Get().(*[]byte)
 		defer dwQ8Pool.Put(bp)
 		n := min(nch, c1-c0)*g.psz + dwQ8Slack
@@ -124,18 +138,95 @@ func DepthwiseQ8Requant(dst, x []byte, signed bool, zx float32, f *DepthwiseQ8Fi
 		for b0 := c0; b0 < c1; b0 += nch {
 			b1 := min(c1, b0+nch)
 			rows(&planes[p.PadT*g.pw+p.PadL], &x[b0*isz], b1-b0, p.H, p.W, g.pw, g.psz)
-			if idx != nil {
-				vnni(dst[b0*osz:b1*osz], &planes[0], &idx[0], &f.i8[b0*p.KH*f.groups], mult[b0:b1], bias[b0:b1], corr[b0:b1], b1-b0, p.OutH, p.OutW, p.KH, f.groups, p.StrideH*g.pw, p.DilH*g.pw, 16*p.StrideW, g.psz, lo, hi, s, z, qlo, qhi)
-				continue
-			}
-			kern(dst[b0*osz:b1*osz], &planes[0], g.offs, w[b0*taps:b1*taps], mult[b0:b1], bias[b0:b1], wsum[b0:b1], b1-b0, p.OutH, p.OutW, p.StrideH*g.pw, g.psz, zx, lo, hi, s, z, qlo, qhi)
+			run(b0, b1, planes)
 		}
 	}
-	if threads < 2 || p.C*osz*taps < parallelMinTaps || p.C < 2 {
-		run(0, p.C)
+	if threads < 2 || p.C*p.OutH*p.OutW*p.KH*p.KW < parallelMinTaps || p.C < 2 {
+		work(0, p.C)
 		return
 	}
-	ParallelRuns(p.C, threads, run)
+	ParallelRuns(p.C, threads, work)
+}
+
+// DepthwiseQDQ is the float path of a QDQ depthwise convolution in one
+// pass, bytes to bytes and bit for bit: DequantizeU8/I8 of x (C×H×W,
+// signed: int8 bits) with zero point zx and scale sx, DepthwiseConv2D with
+// the float filters w (C×KH×KW) and bias (MLAS's summation order, as every
+// depthwise kernel sums), Clip to [lo, hi] (±Inf for none), then
+// QuantizeU8/I8 (signed) with scale s and zero point z into dst
+// (C×OutH×OutW). It panics unless DepthwiseQ8Fits(p); zx is an integer in
+// the input type's range. Channels are spread over up to threads
+// goroutines.
+func DepthwiseQDQ(dst, x []byte, signed bool, zx, sx float32, w, bias []float32, lo, hi, s, z float32, p ConvParams, threads int) {
+	p.check("DepthwiseQDQ")
+	if !DepthwiseQ8Fits(p) {
+		panic(fmt.Sprintf("simd: DepthwiseQDQ: stride %d along rows", p.StrideW))
+	}
+	if p.C == 0 || p.OutH == 0 || p.OutW == 0 {
+		return
+	}
+	isz, osz, taps := p.H*p.W, p.OutH*p.OutW, p.KH*p.KW
+	needBytes("DepthwiseQDQ", p.C*isz, len(x))
+	needBytes("DepthwiseQDQ", p.C*osz, len(dst))
+	need("DepthwiseQDQ", p.C*taps, w)
+	need("DepthwiseQDQ", p.C, bias)
+	g := newDWQ8Geom(&p)
+	qlo, qhi := float32(0), float32(255)
+	pad := byte(int32(zx))
+	if signed {
+		qlo, qhi = -128, 127
+		pad = byte(int8(int32(zx)))
+	}
+	kern := dwQ8FKernel(p.StrideW, signed)
+	dwQ8Blocks(x, pad, &p, &g, threads, func(b0, b1 int, planes []byte) {
+		kern(dst[b0*osz:b1*osz], &planes[0], g.offs, w[b0*taps:b1*taps], bias[b0:b1], b1-b0, p.OutH, p.OutW, p.StrideH*g.pw, g.psz, zx, sx, lo, hi, s, z, qlo, qhi)
+	})
+}
+
+// dwQ8FGo returns the twin of the dwQ8F kernels: DepthwiseQDQ's steps for
+// chans channels of planes (psz bytes apart, w taps floats apart).
+func dwQ8FGo(stride int, signed bool) func(dst []byte, x *byte, offs []int32, w, bias []float32, chans, outH, outW, rowStep, psz int, zx, sx, lo, hi, s, z, qlo, qhi float32) {
+	return func(dst []byte, x *byte, offs []int32, w, bias []float32, chans, outH, outW, rowStep, psz int, zx, sx, lo, hi, s, z, qlo, qhi float32) {
+		taps := len(offs)
+		dst = dst[:chans*outH*outW]
+		for c := 0; c < chans; c++ {
+			wc := w[c*taps : (c+1)*taps]
+			for oh := 0; oh < outH; oh++ {
+				for ow := 0; ow < outW; ow++ {
+					base := c*psz + oh*rowStep + ow*stride
+					xv := func(t int) float32 {
+						v := *(*byte)(unsafe.Add(unsafe.Pointer(x), base+int(offs[t])))
+						f := float32(v)
+						if signed {
+							f = float32(int8(v))
+						}
+						return float32((f - zx) * sx)
+					}
+					prod := func(t int) float32 { return float32(xv(t) * wc[t]) }
+					acc := float32(0)
+					t := 0
+					for ; t+4 <= taps; t += 4 {
+						acc = prod(t) + prod(t+1) + prod(t+2) + prod(t+3) + acc
+					}
+					if taps-t >= 2 {
+						acc = prod(t) + prod(t+1) + acc
+						t += 2
+					}
+					if t < taps {
+						acc = prod(t) + acc
+					}
+					y := acc + bias[c]
+					if !(y > lo) {
+						y = lo
+					}
+					if !(y < hi) {
+						y = hi
+					}
+					dst[(c*outH+oh)*outW+ow] = byte(int32(quantize8One(y, s, z, qlo, qhi)))
+				}
+			}
+		}
+	}
 }
 
 // DepthwiseQ8Filters are a depthwise convolution's integer-valued filters

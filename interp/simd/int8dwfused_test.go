@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // TestDepthwiseQ8RequantExact checks the fused int8 depthwise kernel at
@@ -176,5 +177,94 @@ func TestEvenBytesTwins(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDepthwiseQDQMatchesFloatPath checks DepthwiseQDQ at every level
+// against the float path it replaces — DequantizeU8/I8, DepthwiseConv2D
+// (whose kernels sum in MLAS's order), the clip and QuantizeU8/I8 — byte for
+// byte: uint8 and int8 inputs, zero points at the ends of their ranges, any
+// kernel, dilation, padding and vertical stride with row stride 1 and 2,
+// every row tail, with and without a clip, outputs that saturate.
+func TestDepthwiseQDQMatchesFloatPath(t *testing.T) {
+	r := rand.New(rand.NewPCG(49, 50))
+	shapes := []window{
+		{3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1, 0, 0, 1, 1},
+		{5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, {5, 5, 2, 2, 1, 1, 2, 2, 2, 2}, {3, 3, 2, 1, 1, 1, 1, 1, 1, 1},
+		{3, 3, 1, 1, 2, 2, 2, 2, 2, 2}, {7, 7, 1, 1, 1, 1, 3, 3, 3, 3}, {1, 9, 1, 1, 1, 1, 0, 4, 0, 4},
+		{2, 4, 2, 2, 2, 1, 1, 0, 0, 3}, {1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, {3, 1, 1, 1, 1, 1, 1, 0, 1, 0},
+	}
+	inf := float32(math.Inf(1))
+	checked := 0
+	for _, k := range twins() {
+		with(k, func() {
+			for si, s := range shapes {
+				for hi, hw := range [][2]int{{1, 1}, {5, 7}, {7, 7}, {12, 33}, {17, 18}, {3, 40}} {
+					p := s.params(3, hw[0], hw[1])
+					if p.OutH < 1 || p.OutW < 1 {
+						continue
+					}
+					taps := p.KH * p.KW
+					for _, signed := range []bool{false, true} {
+						x := make([]byte, p.C*p.H*p.W)
+						for i := range x {
+							x[i] = byte(r.IntN(256))
+							if r.IntN(4) == 0 {
+								x[i] = []byte{0, 0x7f, 0x80, 0xff}[r.IntN(4)]
+							}
+						}
+						zx := []float32{0, 255, 128, 3}[(si+hi)%4]
+						if signed {
+							zx = []float32{0, -128, 127, -3}[(si+hi)%4]
+						}
+						sx := float32(0.01 + 0.05*r.Float64())
+						w := make([]float32, p.C*taps)
+						for i := range w {
+							w[i] = float32(r.NormFloat64() * 0.3)
+						}
+						bias := make([]float32, p.C)
+						for i := range bias {
+							bias[i] = float32(r.NormFloat64())
+						}
+						lo, hi := []float32{-inf, 0, 0}[(si+hi)%3], []float32{inf, 6, inf}[(si+hi)%3]
+						sc := float32(0.005 + 0.05*r.Float64())
+						z := float32(r.IntN(256))
+						if signed {
+							z -= 128
+						}
+						// The float path.
+						xf := make([]float32, len(x))
+						if signed {
+							DequantizeI8(xf, unsafe.Slice((*int8)(unsafe.Pointer(&x[0])), len(x)), zx, sx)
+						} else {
+							DequantizeU8(xf, x, zx, sx)
+						}
+						y := make([]float32, p.C*p.N())
+						DepthwiseConv2D(y, xf, w, bias, p, 1, nil)
+						for i, v := range y {
+							y[i] = min(max(v, lo), hi)
+						}
+						want := make([]byte, len(y))
+						if signed {
+							QuantizeI8(unsafe.Slice((*int8)(unsafe.Pointer(&want[0])), len(want)), y, sc, z)
+						} else {
+							QuantizeU8(want, y, sc, z)
+						}
+						got := make([]byte, len(want))
+						DepthwiseQDQ(got, x, signed, zx, sx, w, bias, lo, hi, sc, z, p, 2)
+						checked++
+						for i := range want {
+							if got[i] != want[i] {
+								t.Fatalf("%s %+v signed %v zx %v: y[%d] = %d, float path %d (%v)", k.name, p, signed, zx, i, got[i], want[i], y[i])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+	t.Logf("%d cases at %d levels", checked, len(twins()))
+	if checked < 100*len(twins()) {
+		t.Errorf("only %d cases checked", checked)
 	}
 }

@@ -6536,6 +6536,726 @@ planeRowsAVX_done:
 	VZEROUPPER
 	RET
 
+// func dwQ8S1U8FAVX(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·dwQ8S1U8FAVX(SB), NOSPLIT, $40-176
+	VBROADCASTSS lo+152(FP), Y0
+	VBROADCASTSS hi+156(FP), Y1
+	VBROADCASTSS s+160(FP), Y2
+	VBROADCASTSS z+164(FP), Y3
+	VBROADCASTSS qlo+168(FP), Y4
+	VBROADCASTSS qhi+172(FP), Y5
+	VBROADCASTSS zx+144(FP), Y6
+	VBROADCASTSS sx+148(FP), Y7
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+
+dwQ8S1U8FAVX_chan:
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
+	JZ           dwQ8S1U8FAVX_done
+	MOVQ         32(SP), DX
+	MOVQ         bias_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y8
+	MOVQ         outH+112(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
+
+dwQ8S1U8FAVX_row:
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
+	JZ    dwQ8S1U8FAVX_chanEnd
+	MOVQ  16(SP), DX
+	MOVQ  outW+120(FP), BX
+
+dwQ8S1U8FAVX_blk:
+	TESTQ  BX, BX
+	JZ     dwQ8S1U8FAVX_rowEnd
+	VXORPS Y9, Y9, Y9
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+
+dwQ8S1U8FAVX_g4:
+	MOVQ         DI, R10
+	SUBQ         R8, R10
+	CMPQ         R10, $0x04
+	JL           dwQ8S1U8FAVX_g2
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Y10
+	VCVTDQ2PS    Y10, Y10
+	VSUBPS       Y6, Y10, Y10
+	VMULPS       Y7, Y10, Y10
+	VBROADCASTSS (CX)(R8*4), Y12
+	VMULPS       Y12, Y10, Y10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS 4(CX)(R8*4), Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	MOVLQSX      8(SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS 8(CX)(R8*4), Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	MOVLQSX      12(SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS 12(CX)(R8*4), Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	VADDPS       Y9, Y10, Y9
+	ADDQ         $0x04, R8
+	JMP          dwQ8S1U8FAVX_g4
+
+dwQ8S1U8FAVX_g2:
+	CMPQ         R10, $0x02
+	JL           dwQ8S1U8FAVX_g1
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Y10
+	VCVTDQ2PS    Y10, Y10
+	VSUBPS       Y6, Y10, Y10
+	VMULPS       Y7, Y10, Y10
+	VBROADCASTSS (CX)(R8*4), Y12
+	VMULPS       Y12, Y10, Y10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS 4(CX)(R8*4), Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	VADDPS       Y9, Y10, Y9
+	ADDQ         $0x02, R8
+	SUBQ         $0x02, R10
+
+dwQ8S1U8FAVX_g1:
+	TESTQ        R10, R10
+	JZ           dwQ8S1U8FAVX_epi
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Y10
+	VCVTDQ2PS    Y10, Y10
+	VSUBPS       Y6, Y10, Y10
+	VMULPS       Y7, Y10, Y10
+	VBROADCASTSS (CX)(R8*4), Y12
+	VMULPS       Y12, Y10, Y10
+	VADDPS       Y9, Y10, Y9
+
+dwQ8S1U8FAVX_epi:
+	VADDPS       Y8, Y9, Y9
+	VMAXPS       Y0, Y9, Y9
+	VMINPS       Y1, Y9, Y9
+	VDIVPS       Y2, Y9, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VADDPS       Y3, Y9, Y9
+	VMAXPS       Y9, Y4, Y9
+	VMINPS       Y9, Y5, Y9
+	VCMPPS       $0x07, Y9, Y9, Y10
+	VANDPS       Y10, Y9, Y9
+	VCVTPS2DQ    Y9, Y9
+	VEXTRACTI128 $0x01, Y9, X10
+	VPACKSSDW    X10, X9, X10
+	VPACKUSWB    X10, X10, X10
+	CMPQ         BX, $0x08
+	JL           dwQ8S1U8FAVX_tail
+	MOVQ         X10, (AX)
+	ADDQ         $0x08, AX
+	ADDQ         $0x08, DX
+	SUBQ         $0x08, BX
+	JMP          dwQ8S1U8FAVX_blk
+
+dwQ8S1U8FAVX_tail:
+	MOVQ X10, SI
+
+dwQ8S1U8FAVX_byte:
+	MOVB SI, (AX)
+	SHRQ $0x08, SI
+	INCQ AX
+	DECQ BX
+	JNZ  dwQ8S1U8FAVX_byte
+	JMP  dwQ8S1U8FAVX_blk
+
+dwQ8S1U8FAVX_rowEnd:
+	MOVQ rowStep+128(FP), DX
+	ADDQ DX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S1U8FAVX_row
+
+dwQ8S1U8FAVX_chanEnd:
+	MOVQ psz+136(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
+	DECQ (SP)
+	JMP  dwQ8S1U8FAVX_chan
+
+dwQ8S1U8FAVX_done:
+	VZEROUPPER
+	RET
+
+// func dwQ8S1I8FAVX(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·dwQ8S1I8FAVX(SB), NOSPLIT, $40-176
+	VBROADCASTSS lo+152(FP), Y0
+	VBROADCASTSS hi+156(FP), Y1
+	VBROADCASTSS s+160(FP), Y2
+	VBROADCASTSS z+164(FP), Y3
+	VBROADCASTSS qlo+168(FP), Y4
+	VBROADCASTSS qhi+172(FP), Y5
+	VBROADCASTSS zx+144(FP), Y6
+	VBROADCASTSS sx+148(FP), Y7
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+
+dwQ8S1I8FAVX_chan:
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
+	JZ           dwQ8S1I8FAVX_done
+	MOVQ         32(SP), DX
+	MOVQ         bias_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y8
+	MOVQ         outH+112(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
+
+dwQ8S1I8FAVX_row:
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
+	JZ    dwQ8S1I8FAVX_chanEnd
+	MOVQ  16(SP), DX
+	MOVQ  outW+120(FP), BX
+
+dwQ8S1I8FAVX_blk:
+	TESTQ  BX, BX
+	JZ     dwQ8S1I8FAVX_rowEnd
+	VXORPS Y9, Y9, Y9
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+
+dwQ8S1I8FAVX_g4:
+	MOVQ         DI, R10
+	SUBQ         R8, R10
+	CMPQ         R10, $0x04
+	JL           dwQ8S1I8FAVX_g2
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Y10
+	VCVTDQ2PS    Y10, Y10
+	VSUBPS       Y6, Y10, Y10
+	VMULPS       Y7, Y10, Y10
+	VBROADCASTSS (CX)(R8*4), Y12
+	VMULPS       Y12, Y10, Y10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS 4(CX)(R8*4), Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	MOVLQSX      8(SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS 8(CX)(R8*4), Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	MOVLQSX      12(SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS 12(CX)(R8*4), Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	VADDPS       Y9, Y10, Y9
+	ADDQ         $0x04, R8
+	JMP          dwQ8S1I8FAVX_g4
+
+dwQ8S1I8FAVX_g2:
+	CMPQ         R10, $0x02
+	JL           dwQ8S1I8FAVX_g1
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Y10
+	VCVTDQ2PS    Y10, Y10
+	VSUBPS       Y6, Y10, Y10
+	VMULPS       Y7, Y10, Y10
+	VBROADCASTSS (CX)(R8*4), Y12
+	VMULPS       Y12, Y10, Y10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS 4(CX)(R8*4), Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	VADDPS       Y9, Y10, Y9
+	ADDQ         $0x02, R8
+	SUBQ         $0x02, R10
+
+dwQ8S1I8FAVX_g1:
+	TESTQ        R10, R10
+	JZ           dwQ8S1I8FAVX_epi
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Y10
+	VCVTDQ2PS    Y10, Y10
+	VSUBPS       Y6, Y10, Y10
+	VMULPS       Y7, Y10, Y10
+	VBROADCASTSS (CX)(R8*4), Y12
+	VMULPS       Y12, Y10, Y10
+	VADDPS       Y9, Y10, Y9
+
+dwQ8S1I8FAVX_epi:
+	VADDPS       Y8, Y9, Y9
+	VMAXPS       Y0, Y9, Y9
+	VMINPS       Y1, Y9, Y9
+	VDIVPS       Y2, Y9, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VADDPS       Y3, Y9, Y9
+	VMAXPS       Y9, Y4, Y9
+	VMINPS       Y9, Y5, Y9
+	VCMPPS       $0x07, Y9, Y9, Y10
+	VANDPS       Y10, Y9, Y9
+	VCVTPS2DQ    Y9, Y9
+	VEXTRACTI128 $0x01, Y9, X10
+	VPACKSSDW    X10, X9, X10
+	VPACKSSWB    X10, X10, X10
+	CMPQ         BX, $0x08
+	JL           dwQ8S1I8FAVX_tail
+	MOVQ         X10, (AX)
+	ADDQ         $0x08, AX
+	ADDQ         $0x08, DX
+	SUBQ         $0x08, BX
+	JMP          dwQ8S1I8FAVX_blk
+
+dwQ8S1I8FAVX_tail:
+	MOVQ X10, SI
+
+dwQ8S1I8FAVX_byte:
+	MOVB SI, (AX)
+	SHRQ $0x08, SI
+	INCQ AX
+	DECQ BX
+	JNZ  dwQ8S1I8FAVX_byte
+	JMP  dwQ8S1I8FAVX_blk
+
+dwQ8S1I8FAVX_rowEnd:
+	MOVQ rowStep+128(FP), DX
+	ADDQ DX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S1I8FAVX_row
+
+dwQ8S1I8FAVX_chanEnd:
+	MOVQ psz+136(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
+	DECQ (SP)
+	JMP  dwQ8S1I8FAVX_chan
+
+dwQ8S1I8FAVX_done:
+	VZEROUPPER
+	RET
+
+// func dwQ8S2U8FAVX(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·dwQ8S2U8FAVX(SB), NOSPLIT, $40-176
+	VBROADCASTSS lo+152(FP), Y0
+	VBROADCASTSS hi+156(FP), Y1
+	VBROADCASTSS s+160(FP), Y2
+	VBROADCASTSS z+164(FP), Y3
+	VBROADCASTSS qlo+168(FP), Y4
+	VBROADCASTSS qhi+172(FP), Y5
+	VBROADCASTSS zx+144(FP), Y6
+	VBROADCASTSS sx+148(FP), Y7
+	MOVL         $0x000000ff, AX
+	VMOVD        AX, X8
+	VPBROADCASTD X8, Y8
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+
+dwQ8S2U8FAVX_chan:
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
+	JZ           dwQ8S2U8FAVX_done
+	MOVQ         32(SP), DX
+	MOVQ         bias_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y9
+	MOVQ         outH+112(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
+
+dwQ8S2U8FAVX_row:
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
+	JZ    dwQ8S2U8FAVX_chanEnd
+	MOVQ  16(SP), DX
+	MOVQ  outW+120(FP), BX
+
+dwQ8S2U8FAVX_blk:
+	TESTQ  BX, BX
+	JZ     dwQ8S2U8FAVX_rowEnd
+	VXORPS Y10, Y10, Y10
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+
+dwQ8S2U8FAVX_g4:
+	MOVQ         DI, R10
+	SUBQ         R8, R10
+	CMPQ         R10, $0x04
+	JL           dwQ8S2U8FAVX_g2
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y11
+	VPAND        Y8, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS (CX)(R8*4), Y13
+	VMULPS       Y13, Y11, Y11
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y12
+	VPAND        Y8, Y12, Y12
+	VCVTDQ2PS    Y12, Y12
+	VSUBPS       Y6, Y12, Y12
+	VMULPS       Y7, Y12, Y12
+	VBROADCASTSS 4(CX)(R8*4), Y13
+	VMULPS       Y13, Y12, Y12
+	VADDPS       Y12, Y11, Y11
+	MOVLQSX      8(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y12
+	VPAND        Y8, Y12, Y12
+	VCVTDQ2PS    Y12, Y12
+	VSUBPS       Y6, Y12, Y12
+	VMULPS       Y7, Y12, Y12
+	VBROADCASTSS 8(CX)(R8*4), Y13
+	VMULPS       Y13, Y12, Y12
+	VADDPS       Y12, Y11, Y11
+	MOVLQSX      12(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y12
+	VPAND        Y8, Y12, Y12
+	VCVTDQ2PS    Y12, Y12
+	VSUBPS       Y6, Y12, Y12
+	VMULPS       Y7, Y12, Y12
+	VBROADCASTSS 12(CX)(R8*4), Y13
+	VMULPS       Y13, Y12, Y12
+	VADDPS       Y12, Y11, Y11
+	VADDPS       Y10, Y11, Y10
+	ADDQ         $0x04, R8
+	JMP          dwQ8S2U8FAVX_g4
+
+dwQ8S2U8FAVX_g2:
+	CMPQ         R10, $0x02
+	JL           dwQ8S2U8FAVX_g1
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y11
+	VPAND        Y8, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS (CX)(R8*4), Y13
+	VMULPS       Y13, Y11, Y11
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y12
+	VPAND        Y8, Y12, Y12
+	VCVTDQ2PS    Y12, Y12
+	VSUBPS       Y6, Y12, Y12
+	VMULPS       Y7, Y12, Y12
+	VBROADCASTSS 4(CX)(R8*4), Y13
+	VMULPS       Y13, Y12, Y12
+	VADDPS       Y12, Y11, Y11
+	VADDPS       Y10, Y11, Y10
+	ADDQ         $0x02, R8
+	SUBQ         $0x02, R10
+
+dwQ8S2U8FAVX_g1:
+	TESTQ        R10, R10
+	JZ           dwQ8S2U8FAVX_epi
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y11
+	VPAND        Y8, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS (CX)(R8*4), Y13
+	VMULPS       Y13, Y11, Y11
+	VADDPS       Y10, Y11, Y10
+
+dwQ8S2U8FAVX_epi:
+	VADDPS       Y9, Y10, Y10
+	VMAXPS       Y0, Y10, Y10
+	VMINPS       Y1, Y10, Y10
+	VDIVPS       Y2, Y10, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VADDPS       Y3, Y10, Y10
+	VMAXPS       Y10, Y4, Y10
+	VMINPS       Y10, Y5, Y10
+	VCMPPS       $0x07, Y10, Y10, Y11
+	VANDPS       Y11, Y10, Y10
+	VCVTPS2DQ    Y10, Y10
+	VEXTRACTI128 $0x01, Y10, X11
+	VPACKSSDW    X11, X10, X11
+	VPACKUSWB    X11, X11, X11
+	CMPQ         BX, $0x08
+	JL           dwQ8S2U8FAVX_tail
+	MOVQ         X11, (AX)
+	ADDQ         $0x08, AX
+	ADDQ         $0x10, DX
+	SUBQ         $0x08, BX
+	JMP          dwQ8S2U8FAVX_blk
+
+dwQ8S2U8FAVX_tail:
+	MOVQ X11, SI
+
+dwQ8S2U8FAVX_byte:
+	MOVB SI, (AX)
+	SHRQ $0x08, SI
+	INCQ AX
+	DECQ BX
+	JNZ  dwQ8S2U8FAVX_byte
+	JMP  dwQ8S2U8FAVX_blk
+
+dwQ8S2U8FAVX_rowEnd:
+	MOVQ rowStep+128(FP), DX
+	ADDQ DX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S2U8FAVX_row
+
+dwQ8S2U8FAVX_chanEnd:
+	MOVQ psz+136(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
+	DECQ (SP)
+	JMP  dwQ8S2U8FAVX_chan
+
+dwQ8S2U8FAVX_done:
+	VZEROUPPER
+	RET
+
+// func dwQ8S2I8FAVX(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·dwQ8S2I8FAVX(SB), NOSPLIT, $40-176
+	VBROADCASTSS lo+152(FP), Y0
+	VBROADCASTSS hi+156(FP), Y1
+	VBROADCASTSS s+160(FP), Y2
+	VBROADCASTSS z+164(FP), Y3
+	VBROADCASTSS qlo+168(FP), Y4
+	VBROADCASTSS qhi+172(FP), Y5
+	VBROADCASTSS zx+144(FP), Y6
+	VBROADCASTSS sx+148(FP), Y7
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+
+dwQ8S2I8FAVX_chan:
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
+	JZ           dwQ8S2I8FAVX_done
+	MOVQ         32(SP), DX
+	MOVQ         bias_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Y8
+	MOVQ         outH+112(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
+
+dwQ8S2I8FAVX_row:
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
+	JZ    dwQ8S2I8FAVX_chanEnd
+	MOVQ  16(SP), DX
+	MOVQ  outW+120(FP), BX
+
+dwQ8S2I8FAVX_blk:
+	TESTQ  BX, BX
+	JZ     dwQ8S2I8FAVX_rowEnd
+	VXORPS Y9, Y9, Y9
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+
+dwQ8S2I8FAVX_g4:
+	MOVQ         DI, R10
+	SUBQ         R8, R10
+	CMPQ         R10, $0x04
+	JL           dwQ8S2I8FAVX_g2
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y10
+	VPSLLD       $0x18, Y10, Y10
+	VPSRAD       $0x18, Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VSUBPS       Y6, Y10, Y10
+	VMULPS       Y7, Y10, Y10
+	VBROADCASTSS (CX)(R8*4), Y12
+	VMULPS       Y12, Y10, Y10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y11
+	VPSLLD       $0x18, Y11, Y11
+	VPSRAD       $0x18, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS 4(CX)(R8*4), Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	MOVLQSX      8(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y11
+	VPSLLD       $0x18, Y11, Y11
+	VPSRAD       $0x18, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS 8(CX)(R8*4), Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	MOVLQSX      12(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y11
+	VPSLLD       $0x18, Y11, Y11
+	VPSRAD       $0x18, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS 12(CX)(R8*4), Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	VADDPS       Y9, Y10, Y9
+	ADDQ         $0x04, R8
+	JMP          dwQ8S2I8FAVX_g4
+
+dwQ8S2I8FAVX_g2:
+	CMPQ         R10, $0x02
+	JL           dwQ8S2I8FAVX_g1
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y10
+	VPSLLD       $0x18, Y10, Y10
+	VPSRAD       $0x18, Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VSUBPS       Y6, Y10, Y10
+	VMULPS       Y7, Y10, Y10
+	VBROADCASTSS (CX)(R8*4), Y12
+	VMULPS       Y12, Y10, Y10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y11
+	VPSLLD       $0x18, Y11, Y11
+	VPSRAD       $0x18, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VSUBPS       Y6, Y11, Y11
+	VMULPS       Y7, Y11, Y11
+	VBROADCASTSS 4(CX)(R8*4), Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       Y11, Y10, Y10
+	VADDPS       Y9, Y10, Y9
+	ADDQ         $0x02, R8
+	SUBQ         $0x02, R10
+
+dwQ8S2I8FAVX_g1:
+	TESTQ        R10, R10
+	JZ           dwQ8S2I8FAVX_epi
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Y10
+	VPSLLD       $0x18, Y10, Y10
+	VPSRAD       $0x18, Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VSUBPS       Y6, Y10, Y10
+	VMULPS       Y7, Y10, Y10
+	VBROADCASTSS (CX)(R8*4), Y12
+	VMULPS       Y12, Y10, Y10
+	VADDPS       Y9, Y10, Y9
+
+dwQ8S2I8FAVX_epi:
+	VADDPS       Y8, Y9, Y9
+	VMAXPS       Y0, Y9, Y9
+	VMINPS       Y1, Y9, Y9
+	VDIVPS       Y2, Y9, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VADDPS       Y3, Y9, Y9
+	VMAXPS       Y9, Y4, Y9
+	VMINPS       Y9, Y5, Y9
+	VCMPPS       $0x07, Y9, Y9, Y10
+	VANDPS       Y10, Y9, Y9
+	VCVTPS2DQ    Y9, Y9
+	VEXTRACTI128 $0x01, Y9, X10
+	VPACKSSDW    X10, X9, X10
+	VPACKSSWB    X10, X10, X10
+	CMPQ         BX, $0x08
+	JL           dwQ8S2I8FAVX_tail
+	MOVQ         X10, (AX)
+	ADDQ         $0x08, AX
+	ADDQ         $0x10, DX
+	SUBQ         $0x08, BX
+	JMP          dwQ8S2I8FAVX_blk
+
+dwQ8S2I8FAVX_tail:
+	MOVQ X10, SI
+
+dwQ8S2I8FAVX_byte:
+	MOVB SI, (AX)
+	SHRQ $0x08, SI
+	INCQ AX
+	DECQ BX
+	JNZ  dwQ8S2I8FAVX_byte
+	JMP  dwQ8S2I8FAVX_blk
+
+dwQ8S2I8FAVX_rowEnd:
+	MOVQ rowStep+128(FP), DX
+	ADDQ DX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S2I8FAVX_row
+
+dwQ8S2I8FAVX_chanEnd:
+	MOVQ psz+136(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
+	DECQ (SP)
+	JMP  dwQ8S2I8FAVX_chan
+
+dwQ8S2I8FAVX_done:
+	VZEROUPPER
+	RET
+
 // func evenBytesAVX(dst []byte, src []byte)
 // Requires: AVX, AVX2
 TEXT ·evenBytesAVX(SB), NOSPLIT, $0-48
@@ -9870,6 +10590,702 @@ DATA lowmasks64<>+496(SB)/8, $0x3fffffffffffffff
 DATA lowmasks64<>+504(SB)/8, $0x7fffffffffffffff
 DATA lowmasks64<>+512(SB)/8, $0xffffffffffffffff
 GLOBL lowmasks64<>(SB), RODATA|NOPTR, $520
+
+// func dwQ8S1U8FAVX512(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwQ8S1U8FAVX512(SB), NOSPLIT, $40-176
+	VBROADCASTSS lo+152(FP), Z0
+	VBROADCASTSS hi+156(FP), Z1
+	VBROADCASTSS s+160(FP), Z2
+	VBROADCASTSS z+164(FP), Z3
+	VBROADCASTSS qlo+168(FP), Z4
+	VBROADCASTSS qhi+172(FP), Z5
+	VBROADCASTSS zx+144(FP), Z6
+	VBROADCASTSS sx+148(FP), Z7
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+
+dwQ8S1U8FAVX512_chan:
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
+	JZ           dwQ8S1U8FAVX512_done
+	MOVQ         32(SP), DX
+	MOVQ         bias_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z8
+	MOVQ         outH+112(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
+
+dwQ8S1U8FAVX512_row:
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
+	JZ    dwQ8S1U8FAVX512_chanEnd
+	MOVQ  16(SP), DX
+	MOVQ  outW+120(FP), BX
+
+dwQ8S1U8FAVX512_blk:
+	TESTQ  BX, BX
+	JZ     dwQ8S1U8FAVX512_rowEnd
+	VPXORD Z9, Z9, Z9
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+
+dwQ8S1U8FAVX512_g4:
+	MOVQ         DI, R10
+	SUBQ         R8, R10
+	CMPQ         R10, $0x04
+	JL           dwQ8S1U8FAVX512_g2
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Z10
+	VCVTDQ2PS    Z10, Z10
+	VSUBPS       Z6, Z10, Z10
+	VMULPS       Z7, Z10, Z10
+	VBROADCASTSS (CX)(R8*4), Z12
+	VMULPS       Z12, Z10, Z10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS 4(CX)(R8*4), Z12
+	VMULPS       Z12, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	MOVLQSX      8(SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS 8(CX)(R8*4), Z12
+	VMULPS       Z12, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	MOVLQSX      12(SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS 12(CX)(R8*4), Z12
+	VMULPS       Z12, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	VADDPS       Z9, Z10, Z9
+	ADDQ         $0x04, R8
+	JMP          dwQ8S1U8FAVX512_g4
+
+dwQ8S1U8FAVX512_g2:
+	CMPQ         R10, $0x02
+	JL           dwQ8S1U8FAVX512_g1
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Z10
+	VCVTDQ2PS    Z10, Z10
+	VSUBPS       Z6, Z10, Z10
+	VMULPS       Z7, Z10, Z10
+	VBROADCASTSS (CX)(R8*4), Z12
+	VMULPS       Z12, Z10, Z10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS 4(CX)(R8*4), Z12
+	VMULPS       Z12, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	VADDPS       Z9, Z10, Z9
+	ADDQ         $0x02, R8
+	SUBQ         $0x02, R10
+
+dwQ8S1U8FAVX512_g1:
+	TESTQ        R10, R10
+	JZ           dwQ8S1U8FAVX512_epi
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXBD    (DX)(R9*1), Z10
+	VCVTDQ2PS    Z10, Z10
+	VSUBPS       Z6, Z10, Z10
+	VMULPS       Z7, Z10, Z10
+	VBROADCASTSS (CX)(R8*4), Z12
+	VMULPS       Z12, Z10, Z10
+	VADDPS       Z9, Z10, Z9
+
+dwQ8S1U8FAVX512_epi:
+	VADDPS      Z8, Z9, Z9
+	VMAXPS      Z0, Z9, Z9
+	VMINPS      Z1, Z9, Z9
+	VDIVPS      Z2, Z9, Z9
+	VRNDSCALEPS $0x00, Z9, Z9
+	VADDPS      Z3, Z9, Z9
+	VMAXPS      Z9, Z4, Z9
+	VMINPS      Z9, Z5, Z9
+	VCMPPS      $0x07, Z9, Z9, K1
+	VMOVAPS.Z   Z9, K1, Z9
+	VCVTPS2DQ   Z9, Z9
+	CMPQ        BX, $0x10
+	JL          dwQ8S1U8FAVX512_tail
+	VPMOVDB     Z9, (AX)
+	ADDQ        $0x10, AX
+	ADDQ        $0x10, DX
+	SUBQ        $0x10, BX
+	JMP         dwQ8S1U8FAVX512_blk
+
+dwQ8S1U8FAVX512_tail:
+	LEAQ    lowmasks<>+0(SB), SI
+	KMOVW   (SI)(BX*2), K1
+	VPMOVDB Z9, K1, (AX)
+	ADDQ    BX, AX
+	XORQ    BX, BX
+	JMP     dwQ8S1U8FAVX512_blk
+
+dwQ8S1U8FAVX512_rowEnd:
+	MOVQ rowStep+128(FP), DX
+	ADDQ DX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S1U8FAVX512_row
+
+dwQ8S1U8FAVX512_chanEnd:
+	MOVQ psz+136(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
+	DECQ (SP)
+	JMP  dwQ8S1U8FAVX512_chan
+
+dwQ8S1U8FAVX512_done:
+	VZEROUPPER
+	RET
+
+// func dwQ8S1I8FAVX512(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwQ8S1I8FAVX512(SB), NOSPLIT, $40-176
+	VBROADCASTSS lo+152(FP), Z0
+	VBROADCASTSS hi+156(FP), Z1
+	VBROADCASTSS s+160(FP), Z2
+	VBROADCASTSS z+164(FP), Z3
+	VBROADCASTSS qlo+168(FP), Z4
+	VBROADCASTSS qhi+172(FP), Z5
+	VBROADCASTSS zx+144(FP), Z6
+	VBROADCASTSS sx+148(FP), Z7
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+
+dwQ8S1I8FAVX512_chan:
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
+	JZ           dwQ8S1I8FAVX512_done
+	MOVQ         32(SP), DX
+	MOVQ         bias_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z8
+	MOVQ         outH+112(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
+
+dwQ8S1I8FAVX512_row:
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
+	JZ    dwQ8S1I8FAVX512_chanEnd
+	MOVQ  16(SP), DX
+	MOVQ  outW+120(FP), BX
+
+dwQ8S1I8FAVX512_blk:
+	TESTQ  BX, BX
+	JZ     dwQ8S1I8FAVX512_rowEnd
+	VPXORD Z9, Z9, Z9
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+
+dwQ8S1I8FAVX512_g4:
+	MOVQ         DI, R10
+	SUBQ         R8, R10
+	CMPQ         R10, $0x04
+	JL           dwQ8S1I8FAVX512_g2
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Z10
+	VCVTDQ2PS    Z10, Z10
+	VSUBPS       Z6, Z10, Z10
+	VMULPS       Z7, Z10, Z10
+	VBROADCASTSS (CX)(R8*4), Z12
+	VMULPS       Z12, Z10, Z10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS 4(CX)(R8*4), Z12
+	VMULPS       Z12, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	MOVLQSX      8(SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS 8(CX)(R8*4), Z12
+	VMULPS       Z12, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	MOVLQSX      12(SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS 12(CX)(R8*4), Z12
+	VMULPS       Z12, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	VADDPS       Z9, Z10, Z9
+	ADDQ         $0x04, R8
+	JMP          dwQ8S1I8FAVX512_g4
+
+dwQ8S1I8FAVX512_g2:
+	CMPQ         R10, $0x02
+	JL           dwQ8S1I8FAVX512_g1
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Z10
+	VCVTDQ2PS    Z10, Z10
+	VSUBPS       Z6, Z10, Z10
+	VMULPS       Z7, Z10, Z10
+	VBROADCASTSS (CX)(R8*4), Z12
+	VMULPS       Z12, Z10, Z10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS 4(CX)(R8*4), Z12
+	VMULPS       Z12, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	VADDPS       Z9, Z10, Z9
+	ADDQ         $0x02, R8
+	SUBQ         $0x02, R10
+
+dwQ8S1I8FAVX512_g1:
+	TESTQ        R10, R10
+	JZ           dwQ8S1I8FAVX512_epi
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVSXBD    (DX)(R9*1), Z10
+	VCVTDQ2PS    Z10, Z10
+	VSUBPS       Z6, Z10, Z10
+	VMULPS       Z7, Z10, Z10
+	VBROADCASTSS (CX)(R8*4), Z12
+	VMULPS       Z12, Z10, Z10
+	VADDPS       Z9, Z10, Z9
+
+dwQ8S1I8FAVX512_epi:
+	VADDPS      Z8, Z9, Z9
+	VMAXPS      Z0, Z9, Z9
+	VMINPS      Z1, Z9, Z9
+	VDIVPS      Z2, Z9, Z9
+	VRNDSCALEPS $0x00, Z9, Z9
+	VADDPS      Z3, Z9, Z9
+	VMAXPS      Z9, Z4, Z9
+	VMINPS      Z9, Z5, Z9
+	VCMPPS      $0x07, Z9, Z9, K1
+	VMOVAPS.Z   Z9, K1, Z9
+	VCVTPS2DQ   Z9, Z9
+	CMPQ        BX, $0x10
+	JL          dwQ8S1I8FAVX512_tail
+	VPMOVDB     Z9, (AX)
+	ADDQ        $0x10, AX
+	ADDQ        $0x10, DX
+	SUBQ        $0x10, BX
+	JMP         dwQ8S1I8FAVX512_blk
+
+dwQ8S1I8FAVX512_tail:
+	LEAQ    lowmasks<>+0(SB), SI
+	KMOVW   (SI)(BX*2), K1
+	VPMOVDB Z9, K1, (AX)
+	ADDQ    BX, AX
+	XORQ    BX, BX
+	JMP     dwQ8S1I8FAVX512_blk
+
+dwQ8S1I8FAVX512_rowEnd:
+	MOVQ rowStep+128(FP), DX
+	ADDQ DX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S1I8FAVX512_row
+
+dwQ8S1I8FAVX512_chanEnd:
+	MOVQ psz+136(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
+	DECQ (SP)
+	JMP  dwQ8S1I8FAVX512_chan
+
+dwQ8S1I8FAVX512_done:
+	VZEROUPPER
+	RET
+
+// func dwQ8S2U8FAVX512(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwQ8S2U8FAVX512(SB), NOSPLIT, $40-176
+	VBROADCASTSS lo+152(FP), Z0
+	VBROADCASTSS hi+156(FP), Z1
+	VBROADCASTSS s+160(FP), Z2
+	VBROADCASTSS z+164(FP), Z3
+	VBROADCASTSS qlo+168(FP), Z4
+	VBROADCASTSS qhi+172(FP), Z5
+	VBROADCASTSS zx+144(FP), Z6
+	VBROADCASTSS sx+148(FP), Z7
+	MOVL         $0x000000ff, AX
+	VMOVD        AX, X8
+	VPBROADCASTD X8, Z8
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+
+dwQ8S2U8FAVX512_chan:
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
+	JZ           dwQ8S2U8FAVX512_done
+	MOVQ         32(SP), DX
+	MOVQ         bias_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z9
+	MOVQ         outH+112(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
+
+dwQ8S2U8FAVX512_row:
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
+	JZ    dwQ8S2U8FAVX512_chanEnd
+	MOVQ  16(SP), DX
+	MOVQ  outW+120(FP), BX
+
+dwQ8S2U8FAVX512_blk:
+	TESTQ  BX, BX
+	JZ     dwQ8S2U8FAVX512_rowEnd
+	VPXORD Z10, Z10, Z10
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+
+dwQ8S2U8FAVX512_g4:
+	MOVQ         DI, R10
+	SUBQ         R8, R10
+	CMPQ         R10, $0x04
+	JL           dwQ8S2U8FAVX512_g2
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z11
+	VPANDD       Z8, Z11, Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS (CX)(R8*4), Z13
+	VMULPS       Z13, Z11, Z11
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z12
+	VPANDD       Z8, Z12, Z12
+	VCVTDQ2PS    Z12, Z12
+	VSUBPS       Z6, Z12, Z12
+	VMULPS       Z7, Z12, Z12
+	VBROADCASTSS 4(CX)(R8*4), Z13
+	VMULPS       Z13, Z12, Z12
+	VADDPS       Z12, Z11, Z11
+	MOVLQSX      8(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z12
+	VPANDD       Z8, Z12, Z12
+	VCVTDQ2PS    Z12, Z12
+	VSUBPS       Z6, Z12, Z12
+	VMULPS       Z7, Z12, Z12
+	VBROADCASTSS 8(CX)(R8*4), Z13
+	VMULPS       Z13, Z12, Z12
+	VADDPS       Z12, Z11, Z11
+	MOVLQSX      12(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z12
+	VPANDD       Z8, Z12, Z12
+	VCVTDQ2PS    Z12, Z12
+	VSUBPS       Z6, Z12, Z12
+	VMULPS       Z7, Z12, Z12
+	VBROADCASTSS 12(CX)(R8*4), Z13
+	VMULPS       Z13, Z12, Z12
+	VADDPS       Z12, Z11, Z11
+	VADDPS       Z10, Z11, Z10
+	ADDQ         $0x04, R8
+	JMP          dwQ8S2U8FAVX512_g4
+
+dwQ8S2U8FAVX512_g2:
+	CMPQ         R10, $0x02
+	JL           dwQ8S2U8FAVX512_g1
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z11
+	VPANDD       Z8, Z11, Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS (CX)(R8*4), Z13
+	VMULPS       Z13, Z11, Z11
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z12
+	VPANDD       Z8, Z12, Z12
+	VCVTDQ2PS    Z12, Z12
+	VSUBPS       Z6, Z12, Z12
+	VMULPS       Z7, Z12, Z12
+	VBROADCASTSS 4(CX)(R8*4), Z13
+	VMULPS       Z13, Z12, Z12
+	VADDPS       Z12, Z11, Z11
+	VADDPS       Z10, Z11, Z10
+	ADDQ         $0x02, R8
+	SUBQ         $0x02, R10
+
+dwQ8S2U8FAVX512_g1:
+	TESTQ        R10, R10
+	JZ           dwQ8S2U8FAVX512_epi
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z11
+	VPANDD       Z8, Z11, Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS (CX)(R8*4), Z13
+	VMULPS       Z13, Z11, Z11
+	VADDPS       Z10, Z11, Z10
+
+dwQ8S2U8FAVX512_epi:
+	VADDPS      Z9, Z10, Z10
+	VMAXPS      Z0, Z10, Z10
+	VMINPS      Z1, Z10, Z10
+	VDIVPS      Z2, Z10, Z10
+	VRNDSCALEPS $0x00, Z10, Z10
+	VADDPS      Z3, Z10, Z10
+	VMAXPS      Z10, Z4, Z10
+	VMINPS      Z10, Z5, Z10
+	VCMPPS      $0x07, Z10, Z10, K1
+	VMOVAPS.Z   Z10, K1, Z10
+	VCVTPS2DQ   Z10, Z10
+	CMPQ        BX, $0x10
+	JL          dwQ8S2U8FAVX512_tail
+	VPMOVDB     Z10, (AX)
+	ADDQ        $0x10, AX
+	ADDQ        $0x20, DX
+	SUBQ        $0x10, BX
+	JMP         dwQ8S2U8FAVX512_blk
+
+dwQ8S2U8FAVX512_tail:
+	LEAQ    lowmasks<>+0(SB), SI
+	KMOVW   (SI)(BX*2), K1
+	VPMOVDB Z10, K1, (AX)
+	ADDQ    BX, AX
+	XORQ    BX, BX
+	JMP     dwQ8S2U8FAVX512_blk
+
+dwQ8S2U8FAVX512_rowEnd:
+	MOVQ rowStep+128(FP), DX
+	ADDQ DX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S2U8FAVX512_row
+
+dwQ8S2U8FAVX512_chanEnd:
+	MOVQ psz+136(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
+	DECQ (SP)
+	JMP  dwQ8S2U8FAVX512_chan
+
+dwQ8S2U8FAVX512_done:
+	VZEROUPPER
+	RET
+
+// func dwQ8S2I8FAVX512(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX512F
+TEXT ·dwQ8S2I8FAVX512(SB), NOSPLIT, $40-176
+	VBROADCASTSS lo+152(FP), Z0
+	VBROADCASTSS hi+156(FP), Z1
+	VBROADCASTSS s+160(FP), Z2
+	VBROADCASTSS z+164(FP), Z3
+	VBROADCASTSS qlo+168(FP), Z4
+	VBROADCASTSS qhi+172(FP), Z5
+	VBROADCASTSS zx+144(FP), Z6
+	VBROADCASTSS sx+148(FP), Z7
+	MOVQ         chans+104(FP), AX
+	MOVQ         AX, (SP)
+	MOVQ         x+24(FP), AX
+	MOVQ         AX, 24(SP)
+	MOVQ         $0x00000000, 32(SP)
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         w_base+56(FP), CX
+
+dwQ8S2I8FAVX512_chan:
+	MOVQ         (SP), DX
+	TESTQ        DX, DX
+	JZ           dwQ8S2I8FAVX512_done
+	MOVQ         32(SP), DX
+	MOVQ         bias_base+80(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z8
+	MOVQ         outH+112(FP), DX
+	MOVQ         DX, 8(SP)
+	MOVQ         24(SP), DX
+	MOVQ         DX, 16(SP)
+
+dwQ8S2I8FAVX512_row:
+	MOVQ  8(SP), DX
+	TESTQ DX, DX
+	JZ    dwQ8S2I8FAVX512_chanEnd
+	MOVQ  16(SP), DX
+	MOVQ  outW+120(FP), BX
+
+dwQ8S2I8FAVX512_blk:
+	TESTQ  BX, BX
+	JZ     dwQ8S2I8FAVX512_rowEnd
+	VPXORD Z9, Z9, Z9
+	MOVQ   offs_base+32(FP), SI
+	MOVQ   offs_len+40(FP), DI
+	XORQ   R8, R8
+
+dwQ8S2I8FAVX512_g4:
+	MOVQ         DI, R10
+	SUBQ         R8, R10
+	CMPQ         R10, $0x04
+	JL           dwQ8S2I8FAVX512_g2
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z10
+	VPSLLD       $0x18, Z10, Z10
+	VPSRAD       $0x18, Z10, Z10
+	VCVTDQ2PS    Z10, Z10
+	VSUBPS       Z6, Z10, Z10
+	VMULPS       Z7, Z10, Z10
+	VBROADCASTSS (CX)(R8*4), Z12
+	VMULPS       Z12, Z10, Z10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z11
+	VPSLLD       $0x18, Z11, Z11
+	VPSRAD       $0x18, Z11, Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS 4(CX)(R8*4), Z12
+	VMULPS       Z12, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	MOVLQSX      8(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z11
+	VPSLLD       $0x18, Z11, Z11
+	VPSRAD       $0x18, Z11, Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS 8(CX)(R8*4), Z12
+	VMULPS       Z12, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	MOVLQSX      12(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z11
+	VPSLLD       $0x18, Z11, Z11
+	VPSRAD       $0x18, Z11, Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS 12(CX)(R8*4), Z12
+	VMULPS       Z12, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	VADDPS       Z9, Z10, Z9
+	ADDQ         $0x04, R8
+	JMP          dwQ8S2I8FAVX512_g4
+
+dwQ8S2I8FAVX512_g2:
+	CMPQ         R10, $0x02
+	JL           dwQ8S2I8FAVX512_g1
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z10
+	VPSLLD       $0x18, Z10, Z10
+	VPSRAD       $0x18, Z10, Z10
+	VCVTDQ2PS    Z10, Z10
+	VSUBPS       Z6, Z10, Z10
+	VMULPS       Z7, Z10, Z10
+	VBROADCASTSS (CX)(R8*4), Z12
+	VMULPS       Z12, Z10, Z10
+	MOVLQSX      4(SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z11
+	VPSLLD       $0x18, Z11, Z11
+	VPSRAD       $0x18, Z11, Z11
+	VCVTDQ2PS    Z11, Z11
+	VSUBPS       Z6, Z11, Z11
+	VMULPS       Z7, Z11, Z11
+	VBROADCASTSS 4(CX)(R8*4), Z12
+	VMULPS       Z12, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	VADDPS       Z9, Z10, Z9
+	ADDQ         $0x02, R8
+	SUBQ         $0x02, R10
+
+dwQ8S2I8FAVX512_g1:
+	TESTQ        R10, R10
+	JZ           dwQ8S2I8FAVX512_epi
+	MOVLQSX      (SI)(R8*4), R9
+	VPMOVZXWD    (DX)(R9*1), Z10
+	VPSLLD       $0x18, Z10, Z10
+	VPSRAD       $0x18, Z10, Z10
+	VCVTDQ2PS    Z10, Z10
+	VSUBPS       Z6, Z10, Z10
+	VMULPS       Z7, Z10, Z10
+	VBROADCASTSS (CX)(R8*4), Z12
+	VMULPS       Z12, Z10, Z10
+	VADDPS       Z9, Z10, Z9
+
+dwQ8S2I8FAVX512_epi:
+	VADDPS      Z8, Z9, Z9
+	VMAXPS      Z0, Z9, Z9
+	VMINPS      Z1, Z9, Z9
+	VDIVPS      Z2, Z9, Z9
+	VRNDSCALEPS $0x00, Z9, Z9
+	VADDPS      Z3, Z9, Z9
+	VMAXPS      Z9, Z4, Z9
+	VMINPS      Z9, Z5, Z9
+	VCMPPS      $0x07, Z9, Z9, K1
+	VMOVAPS.Z   Z9, K1, Z9
+	VCVTPS2DQ   Z9, Z9
+	CMPQ        BX, $0x10
+	JL          dwQ8S2I8FAVX512_tail
+	VPMOVDB     Z9, (AX)
+	ADDQ        $0x10, AX
+	ADDQ        $0x20, DX
+	SUBQ        $0x10, BX
+	JMP         dwQ8S2I8FAVX512_blk
+
+dwQ8S2I8FAVX512_tail:
+	LEAQ    lowmasks<>+0(SB), SI
+	KMOVW   (SI)(BX*2), K1
+	VPMOVDB Z9, K1, (AX)
+	ADDQ    BX, AX
+	XORQ    BX, BX
+	JMP     dwQ8S2I8FAVX512_blk
+
+dwQ8S2I8FAVX512_rowEnd:
+	MOVQ rowStep+128(FP), DX
+	ADDQ DX, 16(SP)
+	DECQ 8(SP)
+	JMP  dwQ8S2I8FAVX512_row
+
+dwQ8S2I8FAVX512_chanEnd:
+	MOVQ psz+136(FP), DX
+	ADDQ DX, 24(SP)
+	MOVQ offs_len+40(FP), DX
+	SHLQ $0x02, DX
+	ADDQ DX, CX
+	INCQ 32(SP)
+	DECQ (SP)
+	JMP  dwQ8S2I8FAVX512_chan
+
+dwQ8S2I8FAVX512_done:
+	VZEROUPPER
+	RET
 
 // func evenBytesAVX512(dst []byte, src []byte)
 // Requires: AVX, AVX512BW

@@ -375,6 +375,30 @@ func dwQ8S2I8AVX(dst []byte, x *byte, offs []int32, w []float32, mult []float32,
 //go:noescape
 func planeRowsAVX(dst *byte, x *byte, chans int, rows int, w int, pw int, psz int)
 
+// dwQ8S1U8FAVX: the float path's QDQ depthwise convolution (DequantizeLinear, Conv, Clip, QuantizeLinear)
+// of chans channels in one pass, bit for bit (see dwQ8FGo); stride 1, signed false.
+//
+//go:noescape
+func dwQ8S1U8FAVX(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// dwQ8S1I8FAVX: the float path's QDQ depthwise convolution (DequantizeLinear, Conv, Clip, QuantizeLinear)
+// of chans channels in one pass, bit for bit (see dwQ8FGo); stride 1, signed true.
+//
+//go:noescape
+func dwQ8S1I8FAVX(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// dwQ8S2U8FAVX: the float path's QDQ depthwise convolution (DequantizeLinear, Conv, Clip, QuantizeLinear)
+// of chans channels in one pass, bit for bit (see dwQ8FGo); stride 2, signed false.
+//
+//go:noescape
+func dwQ8S2U8FAVX(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// dwQ8S2I8FAVX: the float path's QDQ depthwise convolution (DequantizeLinear, Conv, Clip, QuantizeLinear)
+// of chans channels in one pass, bit for bit (see dwQ8FGo); stride 2, signed true.
+//
+//go:noescape
+func dwQ8S2I8FAVX(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
 // evenBytesAVX: dst[i] = src[2i] for i < len(dst) rounded down to 32; src must hold twice that.
 //
 //go:noescape
@@ -513,6 +537,30 @@ func dwQ8S2I8AVX512(dst []byte, x *byte, offs []int32, w []float32, mult []float
 //
 //go:noescape
 func planeRowsAVX512(dst *byte, x *byte, chans int, rows int, w int, pw int, psz int)
+
+// dwQ8S1U8FAVX512: the float path's QDQ depthwise convolution (DequantizeLinear, Conv, Clip, QuantizeLinear)
+// of chans channels in one pass, bit for bit (see dwQ8FGo); stride 1, signed false.
+//
+//go:noescape
+func dwQ8S1U8FAVX512(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// dwQ8S1I8FAVX512: the float path's QDQ depthwise convolution (DequantizeLinear, Conv, Clip, QuantizeLinear)
+// of chans channels in one pass, bit for bit (see dwQ8FGo); stride 1, signed true.
+//
+//go:noescape
+func dwQ8S1I8FAVX512(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// dwQ8S2U8FAVX512: the float path's QDQ depthwise convolution (DequantizeLinear, Conv, Clip, QuantizeLinear)
+// of chans channels in one pass, bit for bit (see dwQ8FGo); stride 2, signed false.
+//
+//go:noescape
+func dwQ8S2U8FAVX512(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
+// dwQ8S2I8FAVX512: the float path's QDQ depthwise convolution (DequantizeLinear, Conv, Clip, QuantizeLinear)
+// of chans channels in one pass, bit for bit (see dwQ8FGo); stride 2, signed true.
+//
+//go:noescape
+func dwQ8S2I8FAVX512(dst []byte, x *byte, offs []int32, w []float32, bias []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, sx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 
 // evenBytesAVX512: dst[i] = src[2i] for i < len(dst) rounded down to 32; src must hold twice that.
 //

@@ -631,3 +631,234 @@ func evenBytes(name string, zmm bool) {
 	VZEROUPPER()
 	RET()
 }
+
+// dwQ8F emits the QDQ depthwise convolution of the float path, fused: for
+// chans channels of 8-bit planes x (as dwQ8), per output
+//
+//	p_t = ((float32(x) − zx)·sx)·w[t]             (DequantizeLinear, then an unfused product)
+//	acc = Σ p_t in MLAS's order: four taps a group summed left to right,
+//	      each group added to the running sum from +0, then a pair, then one
+//	y   = min(max(acc + bias, lo), hi)             (the conv's bias, Clip)
+//	dst = clamp(roundeven(y/s) + z, qlo, qhi), NaN → 0   (QuantizeLinear)
+//
+// with float filters w (the dequantized weights, taps floats a channel):
+// every step rounds as the float path's DequantizeLinear, depthwise
+// kernels, Clip and QuantizeLinear round it, so the bytes are that path's.
+func dwQ8F(name string, stride int, signed, zmm bool) {
+	TEXT(name, NOSPLIT, "func(dst []byte, x *byte, offs []int32, w, bias []float32, chans, outH, outW, rowStep, psz int, zx, sx, lo, hi, s, z, qlo, qhi float32)")
+	Pragma("noescape")
+	Doc(name+": the float path's QDQ depthwise convolution (DequantizeLinear, Conv, Clip, QuantizeLinear)",
+		fmt.Sprintf("of chans channels in one pass, bit for bit (see dwQ8FGo); stride %d, signed %v.", stride, signed))
+	lanes := 8
+	vec := func() VecVirtual { return YMM() }
+	if zmm {
+		lanes = 16
+		vec = func() VecVirtual { return ZMM() }
+	}
+	lov, hiv, sc, zv, qlo, qhi, zxv, sxv := vec(), vec(), vec(), vec(), vec(), vec(), vec(), vec()
+	for _, p := range []struct {
+		name string
+		v    VecVirtual
+	}{{"lo", lov}, {"hi", hiv}, {"s", sc}, {"z", zv}, {"qlo", qlo}, {"qhi", qhi}, {"zx", zxv}, {"sx", sxv}} {
+		bcastParam(p.name, p.v)
+	}
+	var ff VecVirtual
+	if stride == 2 && !signed {
+		ff = vec()
+		t := GP32()
+		MOVL(U32(0xff), t)
+		tx := XMM()
+		VMOVD(t, tx)
+		VPBROADCASTD(tx, ff)
+	}
+	bv, acc, sum, p, wv := vec(), vec(), vec(), vec(), vec()
+	cLeft, rLeft, rowBase, chBase, ci := AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
+	{
+		t := Load(Param("chans"), GP64())
+		MOVQ(t, cLeft)
+		xb := Load(Param("x"), GP64())
+		MOVQ(xb, chBase)
+		MOVQ(U32(0), ci)
+	}
+	d := Load(Param("dst").Base(), GP64())
+	wp := Load(Param("w").Base(), GP64())
+
+	Label(name + "_chan")
+	{
+		t := GP64()
+		MOVQ(cLeft, t)
+		TESTQ(t, t)
+		JZ(LabelRef(name + "_done"))
+		i := GP64()
+		MOVQ(ci, i)
+		b := Load(Param("bias").Base(), GP64())
+		VBROADCASTSS(Mem{Base: b, Index: i, Scale: 4}, bv)
+		h := Load(Param("outH"), GP64())
+		MOVQ(h, rLeft)
+		cb := GP64()
+		MOVQ(chBase, cb)
+		MOVQ(cb, rowBase)
+	}
+	Label(name + "_row")
+	{
+		t := GP64()
+		MOVQ(rLeft, t)
+		TESTQ(t, t)
+		JZ(LabelRef(name + "_chanEnd"))
+	}
+	col := GP64()
+	MOVQ(rowBase, col)
+	rem := Load(Param("outW"), GP64())
+
+	Label(name + "_blk")
+	TESTQ(rem, rem)
+	JZ(LabelRef(name + "_rowEnd"))
+	if zmm {
+		VPXORD(acc, acc, acc)
+	} else {
+		VXORPS(acc, acc, acc)
+	}
+	offs := Load(Param("offs").Base(), GP64())
+	taps := Load(Param("offs").Len(), GP64())
+	t, o, r := GP64(), GP64(), GP64()
+	XORQ(t, t)
+	// prod sets dst = ((x − zx)·sx)·w[t+u] for tap t+u.
+	prod := func(u int, dst VecVirtual) {
+		MOVLQSX(Mem{Base: offs, Index: t, Scale: 4, Disp: 4 * u}, o)
+		src := Mem{Base: col, Index: o, Scale: 1}
+		switch {
+		case stride == 1 && signed:
+			VPMOVSXBD(src, dst)
+		case stride == 1:
+			VPMOVZXBD(src, dst)
+		default:
+			VPMOVZXWD(src, dst)
+			if signed {
+				VPSLLD(Imm(24), dst, dst)
+				VPSRAD(Imm(24), dst, dst)
+			} else if zmm {
+				VPANDD(ff, dst, dst)
+			} else {
+				VPAND(ff, dst, dst)
+			}
+		}
+		VCVTDQ2PS(dst, dst)
+		VSUBPS(zxv, dst, dst)
+		VMULPS(sxv, dst, dst)
+		VBROADCASTSS(Mem{Base: wp, Index: t, Scale: 4, Disp: 4 * u}, wv)
+		VMULPS(wv, dst, dst)
+	}
+	Label(name + "_g4")
+	MOVQ(taps, r)
+	SUBQ(t, r)
+	CMPQ(r, Imm(4))
+	JL(LabelRef(name + "_g2"))
+	prod(0, sum)
+	for u := 1; u < 4; u++ {
+		prod(u, p)
+		VADDPS(p, sum, sum)
+	}
+	VADDPS(acc, sum, acc)
+	ADDQ(Imm(4), t)
+	JMP(LabelRef(name + "_g4"))
+	Label(name + "_g2")
+	CMPQ(r, Imm(2))
+	JL(LabelRef(name + "_g1"))
+	prod(0, sum)
+	prod(1, p)
+	VADDPS(p, sum, sum)
+	VADDPS(acc, sum, acc)
+	ADDQ(Imm(2), t)
+	SUBQ(Imm(2), r)
+	Label(name + "_g1")
+	TESTQ(r, r)
+	JZ(LabelRef(name + "_epi"))
+	prod(0, sum)
+	VADDPS(acc, sum, acc)
+	Label(name + "_epi")
+	VADDPS(bv, acc, acc)
+	VMAXPS(lov, acc, acc)
+	VMINPS(hiv, acc, acc)
+	VDIVPS(sc, acc, acc)
+	if zmm {
+		VRNDSCALEPS(Imm(0), acc, acc)
+	} else {
+		VROUNDPS(Imm(0), acc, acc)
+	}
+	VADDPS(zv, acc, acc)
+	VMAXPS(acc, qlo, acc)
+	VMINPS(acc, qhi, acc)
+	if zmm {
+		k := K()
+		VCMPPS(Imm(7), acc, acc, k)
+		VMOVAPS_Z(acc, k, acc)
+		VCVTPS2DQ(acc, acc)
+		CMPQ(rem, Imm(uint64(lanes)))
+		JL(LabelRef(name + "_tail"))
+		VPMOVDB(acc, Mem{Base: d})
+		ADDQ(Imm(uint64(lanes)), d)
+		ADDQ(Imm(uint64(lanes*stride)), col)
+		SUBQ(Imm(uint64(lanes)), rem)
+		JMP(LabelRef(name + "_blk"))
+		Label(name + "_tail")
+		tb := GP64()
+		LEAQ(lowMasks(), tb)
+		km := K()
+		KMOVW(Mem{Base: tb, Index: rem, Scale: 2}, km)
+		VPMOVDB(acc, km, Mem{Base: d})
+		ADDQ(rem, d)
+		XORQ(rem, rem)
+		JMP(LabelRef(name + "_blk"))
+	} else {
+		msk := YMM()
+		VCMPPS(Imm(7), acc, acc, msk)
+		VANDPS(msk, acc, acc)
+		VCVTPS2DQ(acc, acc)
+		h := XMM()
+		VEXTRACTI128(Imm(1), acc, h)
+		VPACKSSDW(h, acc.AsX(), h)
+		if signed {
+			VPACKSSWB(h, h, h)
+		} else {
+			VPACKUSWB(h, h, h)
+		}
+		CMPQ(rem, Imm(uint64(lanes)))
+		JL(LabelRef(name + "_tail"))
+		MOVQ(h, Mem{Base: d})
+		ADDQ(Imm(uint64(lanes)), d)
+		ADDQ(Imm(uint64(lanes*stride)), col)
+		SUBQ(Imm(uint64(lanes)), rem)
+		JMP(LabelRef(name + "_blk"))
+		Label(name + "_tail")
+		b := GP64()
+		MOVQ(h, b)
+		Label(name + "_byte")
+		MOVB(b.As8(), Mem{Base: d})
+		SHRQ(Imm(8), b)
+		INCQ(d)
+		DECQ(rem)
+		JNZ(LabelRef(name + "_byte"))
+		JMP(LabelRef(name + "_blk"))
+	}
+	Label(name + "_rowEnd")
+	{
+		step := Load(Param("rowStep"), GP64())
+		ADDQ(step, rowBase)
+		DECQ(rLeft)
+		JMP(LabelRef(name + "_row"))
+	}
+	Label(name + "_chanEnd")
+	{
+		sz := Load(Param("psz"), GP64())
+		ADDQ(sz, chBase)
+		n := Load(Param("offs").Len(), GP64())
+		SHLQ(Imm(2), n)
+		ADDQ(n, wp)
+		INCQ(ci)
+		DECQ(cLeft)
+		JMP(LabelRef(name + "_chan"))
+	}
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}

@@ -80,6 +80,9 @@ func main() {
 		dwQ8(v.name+"AVX", v.stride, v.signed, false)
 	}
 	planeRows("planeRowsAVX", false)
+	for _, v := range dwQ8Variants {
+		dwQ8F(v.name+"FAVX", v.stride, v.signed, false)
+	}
 	evenBytes("evenBytesAVX", false)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
@@ -103,6 +106,9 @@ func main() {
 		dwQ8(v.name+"AVX512", v.stride, v.signed, true)
 	}
 	planeRows("planeRowsAVX512", true)
+	for _, v := range dwQ8Variants {
+		dwQ8F(v.name+"FAVX512", v.stride, v.signed, true)
+	}
 	evenBytes("evenBytesAVX512", true)
 	dwQ8VNNI("dwQ8VNNI")
 	Generate()
