@@ -26,10 +26,12 @@ type Options struct {
 	// weights are then in memory once, at some cost in speed.
 	NoPrepack bool
 	// FastQDQ runs DequantizeLinear → Conv → [Relu|Clip] → QuantizeLinear
-	// patterns with constant 8-bit weights as one integer convolution
+	// patterns with constant 8-bit weights as one integer convolution, and
+	// QDQ Gemms (DequantizeLinear inputs, transB) as integer products
 	// (fuse_qdq.go). Its exact integer sums can put an output one
 	// quantization step from the float path's, so it is off by default.
-	// (QDQ Adds are fused either way: they give the float path's bytes.)
+	// (QDQ Adds and depthwise convolutions are fused either way: they give
+	// the float path's bytes.)
 	FastQDQ bool
 }
 
