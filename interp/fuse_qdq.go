@@ -60,22 +60,18 @@ func (q *qdqConv) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if q.clip {
 		lo, hi = q.lo, q.hi
 	}
-	// Each block of a row is requantized as soon as it is done, while in
+	// Each block of rows is requantized as soon as it is done, while in
 	// cache: y = (acc+t)·mult + bias (two float32 roundings, as the float
 	// path's ScaleShift), the bounds, then QuantizeLinear's rounding, in
 	// one pass.
-	rowDone := func(r, j0 int, seg []int32, t int32) {
-		ch := r % len(q.mult)
-		n := len(seg)
-		o := r*osz + j0
-		switch d := out.Data.(type) {
-		case []uint8:
-			simd.Int32Requant8U8(d[o:o+n], seg, t, q.mult[ch], q.bias[ch], lo, hi, q.sy, q.zy)
-		case []int8:
-			simd.Int32Requant8I8(d[o:o+n], seg, t, q.mult[ch], q.bias[ch], lo, hi, q.sy, q.zy)
-		}
+	ob, signed := bytesOf(out), q.yType == onnx.Int8
+	m := len(q.mult)
+	blockDone := func(r0, rows, j0, w int, chunk, t []int32) {
+		ch := r0 % m // one group: the rows are channels ch.. of one image
+		o := r0*osz + j0
+		simd.Int32Requant8Rows(ob[o:], osz, chunk, rows, w, t, q.mult[ch:ch+rows], q.bias[ch:ch+rows], lo, hi, q.sy, q.zy, signed)
 	}
-	if _, _, err := convI8(ctx, q.wa, 1, x, q.zx, q.wq, q.wzp, &q.wc, rowDone); err != nil {
+	if _, _, err := convI8(ctx, q.wa, 1, x, q.zx, q.wq, q.wzp, &q.wc, blockDone); err != nil {
 		return nil, err
 	}
 	return []*Tensor{out}, nil
@@ -518,11 +514,14 @@ func (q *qdqGemm) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	out := ctx.newRaw(onnx.Float, m, n)
 	y := out.Floats()
 	x4 := &Tensor{Kind: x.Kind, DType: x.DType, Shape: []int{m, k, 1, 1}, Data: x.Data}
-	rowDone := func(r, _ int, seg []int32, t int32) {
-		ch := r % n
-		y[r] = float32(float32(seg[0]+t)*q.mult[ch]) + q.bias[ch]
+	blockDone := func(r0, rows, _, _ int, chunk, t []int32) {
+		for i := 0; i < rows; i++ {
+			r := r0 + i
+			ch := r % n
+			y[r] = float32(float32(chunk[i]+t[i])*q.mult[ch]) + q.bias[ch]
+		}
 	}
-	if _, _, err := convI8(ctx, conv1x1, 1, x4, q.zx, q.w4, q.wzp, &q.wc, rowDone); err != nil {
+	if _, _, err := convI8(ctx, conv1x1, 1, x4, q.zx, q.w4, q.wzp, &q.wc, blockDone); err != nil {
 		return nil, err
 	}
 	return []*Tensor{out}, nil

@@ -128,12 +128,13 @@ func packConvWeightsI8(w, wzp *Tensor, group int) (*i8ConvWeights, error) {
 
 // convI8 is quantConv on the integer GEMM: x N×C×spatial, w M×C/group×kernel,
 // both 8-bit, x_zero_point a scalar; wc keeps the packed weights of a
-// constant w. rowDone, when not nil, receives the result instead (acc is
-// then nil): columns [j0, j0+len(seg)) of output row r (batch·M + channel)
-// once they are computed, and a constant t that the values still lack (the
+// constant w. blockDone, when not nil, receives the result instead (acc is
+// then nil): columns [j0, j0+w) of the rows output rows from r0 (batch·M +
+// channel), row after row in chunk (w values each), once they are
+// computed, and per row a constant t[i] that the values still lack (the
 // zero-point correction, when it is one number a row, is left to the
 // caller's pass over them).
-func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *prepacked, rowDone func(r, j0 int, seg []int32, t int32)) ([]int32, []int, error) {
+func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *prepacked, blockDone func(r0, rows, j0, w int, chunk, t []int32)) ([]int32, []int, error) {
 	n, c, m := x.Shape[0], x.Shape[1], w.Shape[0]
 	if group <= 0 || c%group != 0 || m%group != 0 || w.Shape[1]*group != c {
 		return nil, nil, fmt.Errorf("group %d does not fit input %v and weights %v", group, x.Shape, w.Shape)
@@ -181,18 +182,18 @@ func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *pre
 		colSum = ctx.newRaw(onnx.Int32, osz).Data.([]int32)
 	}
 	var acc []int32
-	if rowDone == nil {
+	if blockDone == nil {
 		acc = ctx.newRaw(onnx.Int32, n*m*osz).Data.([]int32)
 	}
-	// With rowDone, columns go in chunks whose mg×nc accumulators stay in
-	// cache until rowDone has read them.
+	// With blockDone, columns go in chunks whose mg×nc accumulators stay in
+	// cache until blockDone has read them.
 	nc := osz
-	if rowDone != nil {
+	var chunk, ts, zeros []int32
+	if blockDone != nil {
 		nc = min(osz, max(64, (1<<16)/max(mg, 1)/32*32))
-	}
-	var chunk []int32
-	if rowDone != nil {
 		chunk = ctx.newRaw(onnx.Int32, mg*nc).Data.([]int32)
+		ts = make([]int32, mg)
+		zeros = make([]int32, mg)
 	}
 	for b := 0; b < n; b++ {
 		for gi := 0; gi < group; gi++ {
@@ -204,7 +205,12 @@ func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *pre
 			}
 			pk := pw.packs[gi]
 			zw := pw.zw[gi*mg : (gi+1)*mg]
-			if rowDone == nil {
+			if blockDone != nil && colSum == nil {
+				for i := range ts {
+					ts[i] = int32(k)*zw[i]*zx - zx*pk.RowSum[i]
+				}
+			}
+			if blockDone == nil {
 				out := acc[(b*m+gi*mg)*osz : (b*m+gi*mg+mg)*osz]
 				simd.GemmU8I8(pk, osz, col, osz, out, osz, colSum, ctx.Threads())
 				zeroPointFix(out, osz, k, pk.RowSum, zw, colSum, zxs)
@@ -217,16 +223,12 @@ func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *pre
 					cs = colSum[j0 : j0+w]
 				}
 				simd.GemmU8I8(pk, w, col[j0:], osz, chunk, w, cs, ctx.Threads())
+				t := ts
 				if cs != nil {
 					zeroPointFix(chunk[:mg*w], w, k, pk.RowSum, zw, cs, zxs)
+					t = zeros
 				}
-				for i := 0; i < mg; i++ {
-					t := int32(0)
-					if cs == nil {
-						t = int32(k)*zw[i]*zx - zx*pk.RowSum[i]
-					}
-					rowDone(b*m+gi*mg+i, j0, chunk[i*w:(i+1)*w], t)
-				}
+				blockDone(b*m+gi*mg, mg, j0, w, chunk[:mg*w], t)
 			}
 		}
 	}

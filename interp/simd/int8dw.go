@@ -226,3 +226,26 @@ func i32Requant8Go(dst []byte, src []int32, t int32, m, b, lo, hi, s, z, qlo, qh
 		dst[i] = byte(int32(quantize8One(y, s, z, qlo, qhi)))
 	}
 }
+
+// Int32Requant8Rows is Int32Requant8U8 (Int32Requant8I8 when signed) of a
+// block of rows in one call, the same bits: row i of src (cols values,
+// rows back to back) with t[i], m[i] and b[i] into dst[i·ldd:i·ldd+cols].
+func Int32Requant8Rows(dst []byte, ldd int, src []int32, rows, cols int, t []int32, m, b []float32, lo, hi, s, z float32, signed bool) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if ldd < cols || len(dst) < (rows-1)*ldd+cols || len(src) < rows*cols || len(t) < rows || len(m) < rows || len(b) < rows {
+		panic(fmt.Sprintf("simd: Int32Requant8Rows %d×%d (ldd %d): dst %d, src %d, t %d, m %d, b %d", rows, cols, ldd, len(dst), len(src), len(t), len(m), len(b)))
+	}
+	qlo, qhi := float32(0), float32(255)
+	if signed {
+		qlo, qhi = -128, 127
+	}
+	if k := i32Requant8RowsKernel(); k != nil {
+		k(dst, ldd, src, rows, cols, t, m, b, lo, hi, s, z, qlo, qhi)
+		return
+	}
+	for i := 0; i < rows; i++ {
+		i32Requant8(dst[i*ldd:i*ldd+cols], src[i*cols:(i+1)*cols], t[i], m[i], b[i], lo, hi, s, z, qlo, qhi)
+	}
+}

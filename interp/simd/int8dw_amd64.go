@@ -116,3 +116,12 @@ func dwQ8FKernel(stride int, signed bool) func(dst []byte, x *byte, offs []int32
 	}
 	return dwQ8FKernels[0][i]
 }
+
+// i32Requant8RowsKernel is the block epilogue's kernel: AVX-512 only (the
+// other levels loop over their row kernels).
+func i32Requant8RowsKernel() func(dst []byte, ldd int, src []int32, rows, cols int, t []int32, m, b []float32, lo, hi, s, z, qlo, qhi float32) {
+	if ks.name == "avx512" {
+		return i32Requant8RowsAVX512
+	}
+	return nil
+}

@@ -25,3 +25,7 @@ func evenBytesKernel() func(dst, src []byte) { return nil }
 func dwQ8FKernel(stride int, signed bool) func(dst []byte, x *byte, offs []int32, w, bias []float32, chans, outH, outW, rowStep, psz int, zx, sx, lo, hi, s, z, qlo, qhi float32) {
 	return dwQ8FGo(stride, signed)
 }
+
+func i32Requant8RowsKernel() func(dst []byte, ldd int, src []int32, rows, cols int, t []int32, m, b []float32, lo, hi, s, z, qlo, qhi float32) {
+	return nil
+}

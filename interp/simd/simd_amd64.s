@@ -9942,6 +9942,89 @@ i32Requant8I8AVX512_done:
 	VZEROUPPER
 	RET
 
+// func i32Requant8RowsAVX512(dst []byte, ldd int, src []int32, rows int, cols int, t []int32, m []float32, b []float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+// Requires: AVX, AVX512F
+TEXT ·i32Requant8RowsAVX512(SB), NOSPLIT, $0-168
+	VBROADCASTSS lo+144(FP), Z0
+	VBROADCASTSS hi+148(FP), Z1
+	VBROADCASTSS s+152(FP), Z2
+	VBROADCASTSS z+156(FP), Z3
+	VBROADCASTSS qlo+160(FP), Z4
+	VBROADCASTSS qhi+164(FP), Z5
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+32(FP), CX
+	XORQ         DX, DX
+
+i32Requant8RowsAVX512_row:
+	MOVQ         rows+56(FP), BX
+	CMPQ         DX, BX
+	JGE          i32Requant8RowsAVX512_done
+	MOVQ         t_base+72(FP), BX
+	VPBROADCASTD (BX)(DX*4), Z6
+	MOVQ         m_base+96(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z7
+	MOVQ         b_base+120(FP), BX
+	VBROADCASTSS (BX)(DX*4), Z8
+	MOVQ         AX, BX
+	MOVQ         cols+64(FP), SI
+
+i32Requant8RowsAVX512_16:
+	CMPQ        SI, $0x10
+	JL          i32Requant8RowsAVX512_tail
+	VPADDD      (CX), Z6, Z9
+	VCVTDQ2PS   Z9, Z9
+	VMULPS      Z7, Z9, Z9
+	VADDPS      Z8, Z9, Z9
+	VMAXPS      Z0, Z9, Z9
+	VMINPS      Z1, Z9, Z9
+	VDIVPS      Z2, Z9, Z9
+	VRNDSCALEPS $0x00, Z9, Z9
+	VADDPS      Z3, Z9, Z9
+	VMAXPS      Z9, Z4, Z9
+	VMINPS      Z9, Z5, Z9
+	VCMPPS      $0x07, Z9, Z9, K1
+	VMOVAPS.Z   Z9, K1, Z9
+	VCVTPS2DQ   Z9, Z9
+	VPMOVDB     Z9, (BX)
+	ADDQ        $0x10, BX
+	ADDQ        $0x40, CX
+	SUBQ        $0x10, SI
+	JMP         i32Requant8RowsAVX512_16
+
+i32Requant8RowsAVX512_tail:
+	TESTQ       SI, SI
+	JZ          i32Requant8RowsAVX512_next
+	LEAQ        lowmasks<>+0(SB), DI
+	KMOVW       (DI)(SI*2), K2
+	VMOVDQU32.Z (CX), K2, Z9
+	VPADDD      Z9, Z6, Z9
+	VCVTDQ2PS   Z9, Z9
+	VMULPS      Z7, Z9, Z9
+	VADDPS      Z8, Z9, Z9
+	VMAXPS      Z0, Z9, Z9
+	VMINPS      Z1, Z9, Z9
+	VDIVPS      Z2, Z9, Z9
+	VRNDSCALEPS $0x00, Z9, Z9
+	VADDPS      Z3, Z9, Z9
+	VMAXPS      Z9, Z4, Z9
+	VMINPS      Z9, Z5, Z9
+	VCMPPS      $0x07, Z9, Z9, K1
+	VMOVAPS.Z   Z9, K1, Z9
+	VCVTPS2DQ   Z9, Z9
+	VPMOVDB     Z9, K2, (BX)
+	SHLQ        $0x02, SI
+	ADDQ        SI, CX
+
+i32Requant8RowsAVX512_next:
+	MOVQ ldd+24(FP), BX
+	ADDQ BX, AX
+	INCQ DX
+	JMP  i32Requant8RowsAVX512_row
+
+i32Requant8RowsAVX512_done:
+	VZEROUPPER
+	RET
+
 // func dwQ8S1U8AVX512(dst []byte, x *byte, offs []int32, w []float32, mult []float32, bias []float32, wsum []float32, chans int, outH int, outW int, rowStep int, psz int, zx float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX512F
 TEXT ·dwQ8S1U8AVX512(SB), NOSPLIT, $40-220

@@ -509,6 +509,12 @@ func i32Requant8U8AVX512(dst []byte, acc []int32, t int32, m float32, b float32,
 //go:noescape
 func i32Requant8I8AVX512(dst []byte, acc []int32, t int32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 
+// i32Requant8RowsAVX512: dst[i·ldd+j] = quantize(clip(float32(src[i·cols+j]+t[i])·m[i] + b[i], lo, hi), s, z, qlo, qhi)
+// for i < rows, j < cols, product and sum rounded separately (zmm; either 8-bit type: the values are in range).
+//
+//go:noescape
+func i32Requant8RowsAVX512(dst []byte, ldd int, src []int32, rows int, cols int, t []int32, m []float32, b []float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
+
 // dwQ8S1U8AVX512: the fused int8 depthwise convolution and requantization of chans channels (see dwQ8Go),
 // stride 1, signed false.
 //

@@ -236,3 +236,102 @@ func requant16(name string, signed, ints bool, d, pa, n Register, tv VecVirtual)
 	JMP(LabelRef(name + "_done"))
 	_ = signed // in range already: truncating packs serve both types
 }
+
+// i32Requant8Rows emits the int8 GEMM path's epilogue for a block of rows
+// in one call (AVX-512): row i of src (cols int32s, rows back to back)
+// becomes row i of dst (ldd bytes apart) as i32Requant8 with t[i], m[i]
+// and b[i]; the last 0..15 values of a row under a mask. One kernel per
+// block instead of a call per row: at N = 49 the calls cost more than the
+// values.
+func i32Requant8Rows(name string) {
+	TEXT(name, NOSPLIT, "func(dst []byte, ldd int, src []int32, rows, cols int, t []int32, m, b []float32, lo, hi, s, z, qlo, qhi float32)")
+	Pragma("noescape")
+	Doc(name+": dst[i·ldd+j] = quantize(clip(float32(src[i·cols+j]+t[i])·m[i] + b[i], lo, hi), s, z, qlo, qhi)",
+		"for i < rows, j < cols, product and sum rounded separately (zmm; either 8-bit type: the values are in range).")
+	lov, hiv, sc, zv, qlo, qhi := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+	for _, p := range []struct {
+		name string
+		v    VecVirtual
+	}{{"lo", lov}, {"hi", hiv}, {"s", sc}, {"z", zv}, {"qlo", qlo}, {"qhi", qhi}} {
+		bcastParam(p.name, p.v)
+	}
+	tv, mv, bv, x := ZMM(), ZMM(), ZMM(), ZMM()
+	k := K()
+	rowDst := Load(Param("dst").Base(), GP64())
+	pa := Load(Param("src").Base(), GP64())
+	ri := GP64()
+	XORQ(ri, ri)
+	Label(name + "_row")
+	{
+		n := Load(Param("rows"), GP64())
+		CMPQ(ri, n)
+		JGE(LabelRef(name + "_done"))
+	}
+	{
+		tp := Load(Param("t").Base(), GP64())
+		VPBROADCASTD(Mem{Base: tp, Index: ri, Scale: 4}, tv)
+		mp := Load(Param("m").Base(), GP64())
+		VBROADCASTSS(Mem{Base: mp, Index: ri, Scale: 4}, mv)
+		bp := Load(Param("b").Base(), GP64())
+		VBROADCASTSS(Mem{Base: bp, Index: ri, Scale: 4}, bv)
+	}
+	d := GP64()
+	MOVQ(rowDst, d)
+	rem := Load(Param("cols"), GP64())
+	body := func(km Register) {
+		if km != nil {
+			VMOVDQU32_Z(Mem{Base: pa}, km, x)
+			VPADDD(x, tv, x)
+		} else {
+			VPADDD(Mem{Base: pa}, tv, x)
+		}
+		VCVTDQ2PS(x, x)
+		VMULPS(mv, x, x)
+		VADDPS(bv, x, x)
+		VMAXPS(lov, x, x)
+		VMINPS(hiv, x, x)
+		VDIVPS(sc, x, x)
+		VRNDSCALEPS(Imm(0), x, x) // to nearest, ties to even
+		VADDPS(zv, x, x)
+		VMAXPS(x, qlo, x)
+		VMINPS(x, qhi, x)
+		VCMPPS(Imm(7), x, x, k) // ordered: set unless NaN
+		VMOVAPS_Z(x, k, x)
+		VCVTPS2DQ(x, x)
+		if km != nil {
+			VPMOVDB(x, km, Mem{Base: d})
+		} else {
+			VPMOVDB(x, Mem{Base: d})
+		}
+	}
+	Label(name + "_16")
+	CMPQ(rem, Imm(16))
+	JL(LabelRef(name + "_tail"))
+	body(nil)
+	ADDQ(Imm(16), d)
+	ADDQ(Imm(64), pa)
+	SUBQ(Imm(16), rem)
+	JMP(LabelRef(name + "_16"))
+	Label(name + "_tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef(name + "_next"))
+	{
+		tb := GP64()
+		LEAQ(lowMasks(), tb)
+		km := K()
+		KMOVW(Mem{Base: tb, Index: rem, Scale: 2}, km)
+		body(km)
+		SHLQ(Imm(2), rem)
+		ADDQ(rem, pa)
+	}
+	Label(name + "_next")
+	{
+		ldd := Load(Param("ldd"), GP64())
+		ADDQ(ldd, rowDst)
+	}
+	INCQ(ri)
+	JMP(LabelRef(name + "_row"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}

@@ -102,6 +102,7 @@ func main() {
 	requant8("requant8I8AVX512", true, false, true)
 	requant8("i32Requant8U8AVX512", false, true, true)
 	requant8("i32Requant8I8AVX512", true, true, true)
+	i32Requant8Rows("i32Requant8RowsAVX512")
 	for _, v := range dwQ8Variants {
 		dwQ8(v.name+"AVX512", v.stride, v.signed, true)
 	}
