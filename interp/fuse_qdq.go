@@ -618,14 +618,13 @@ func (c *compiler) fuseQDQGemms(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 
 // qdqDwFloat is what one such convolution needs at run time.
 type qdqDwFloat struct {
-	wa             windowAttrs
-	w              *Tensor // C×1×KH×KW float filters
-	bias           []float32
-	zx, sx         float32
-	xType          onnx.DataType
-	lo, hi         float32
-	sy, zy         float32
-	kernelH, kernW int
+	wa     windowAttrs
+	w      *Tensor // C×1×KH×KW float filters
+	bias   []float32
+	zx, sx float32
+	xType  onnx.DataType
+	lo, hi float32
+	sy, zy float32
 }
 
 func (q *qdqDwFloat) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
