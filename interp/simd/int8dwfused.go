@@ -137,7 +137,11 @@ func dwQ8Blocks(x []byte, pad byte, p *ConvParams, g *dwQ8Geom, threads int, run
 		rows := planeRowsKernel()
 		for b0 := c0; b0 < c1; b0 += nch {
 			b1 := min(c1, b0+nch)
-			rows(&planes[p.PadT*g.pw+p.PadL], &x[b0*isz], b1-b0, p.H, p.W, g.pw, g.psz)
+			var xp *byte // nil for an empty input plane (only padding is read)
+			if isz > 0 {
+				xp = &x[b0*isz]
+			}
+			rows(&planes[p.PadT*g.pw+p.PadL], xp, b1-b0, p.H, p.W, g.pw, g.psz)
 			run(b0, b1, planes)
 		}
 	}

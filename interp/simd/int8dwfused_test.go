@@ -24,13 +24,14 @@ func TestDepthwiseQ8RequantExact(t *testing.T) {
 		{3, 3, 1, 2, 1, 1, 1, 1, 1, 1}, {3, 3, 1, 1, 2, 2, 2, 2, 2, 2}, {3, 3, 2, 2, 2, 3, 2, 0, 1, 3},
 		{7, 7, 1, 1, 1, 1, 3, 3, 3, 3}, {1, 9, 1, 1, 1, 1, 0, 4, 0, 4}, {2, 4, 2, 2, 2, 1, 1, 0, 0, 3},
 		{3, 3, 3, 1, 1, 1, 0, 0, 2, 2}, {1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, {17, 17, 1, 1, 1, 1, 8, 8, 8, 8},
+		{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, // with an empty plane: only padding
 	}
 	inf := float32(math.Inf(1))
 	checked := 0
 	for _, k := range twins() {
 		with(k, func() {
 			for si, s := range shapes {
-				for hi, hw := range [][2]int{{1, 1}, {5, 7}, {7, 7}, {12, 33}, {17, 18}, {3, 40}, {2, 75}} {
+				for hi, hw := range [][2]int{{1, 1}, {5, 7}, {7, 7}, {12, 33}, {17, 18}, {3, 40}, {2, 75}, {0, 3}} {
 					c := 3
 					if si == 0 && hi == 4 {
 						c = 200 // several chunks of planes
