@@ -80,6 +80,9 @@ type kernelSet struct {
 	i8name   string
 	// packU8x4 packs a full i8nr-column panel of k4 steps.
 	packU8x4 func(dst, src *uint8, ldb, k4 int)
+	// gemvU8I8 is the int8 GEMM's one-column product (gemvU8I8VNNI); nil
+	// where the GEMM's kernel takes one column as a whole panel.
+	gemvU8I8 func(k4 int, a *int8, x2 *uint8, panels int, c *int32)
 	// dwQ8VNNI is the fused int8 depthwise kernel on VPDPBUSD (uint8
 	// input, int8 filters); nil where the CPU lacks AVX-512 VNNI or VBMI.
 	dwQ8VNNI func(dst []byte, x, idx *byte, wq *int32, mult, bias []float32, corr []int32, chans, outH, outW, kh, groups, rowStep, dRow, colStep, psz int, lo, hi, s, z, qlo, qhi float32)

@@ -69,10 +69,49 @@ func PackI8(m, k int, a []int8, lda int, at func(i, k int) int8) *PackedI8 {
 
 var i8Scratch = sync.Pool{New: func() any { return new(i8Work) }}
 
-// i8Work is one worker's packed B panel and edge tile.
+// i8Work is one worker's packed B panel and edge tile (and the matrix-vector
+// product's expanded column and rows).
 type i8Work struct {
 	b    []uint8
 	tile [i8mr * i8nr]int32
+	rows []int32
+}
+
+// gemvU8I8 is GemmU8I8 of one column (n = 1) on the gemvU8I8 kernel: the
+// column's steps of four bytes, each repeated for the 8 rows of a panel,
+// in pairs of steps (gemvU8I8VNNI's layout), then 8 rows a panel.
+func gemvU8I8(pa *PackedI8, b []uint8, ldb int, c []int32, ldc int, colSum []int32) {
+	m, k, k4 := pa.M, pa.K, pa.k4
+	w := i8Scratch.Get().(*i8Work)
+	defer i8Scratch.Put(w)
+	pairs := (k4 + 1) / 2
+	if cap(w.b) < 64*pairs {
+		w.b = make([]uint8, 64*pairs)
+	}
+	x2 := w.b[:64*pairs]
+	clear(x2)
+	var sum int32
+	for q := 0; q < k; q++ {
+		v := b[q*ldb]
+		sum += int32(v)
+		step := q / 4
+		base := (step/2)*64 + (step%2)*32 + q%4
+		for r := 0; r < i8mr; r++ {
+			x2[base+4*r] = v
+		}
+	}
+	if colSum != nil {
+		colSum[0] = sum
+	}
+	panels := (m + i8mr - 1) / i8mr
+	if cap(w.rows) < panels*i8mr {
+		w.rows = make([]int32, panels*i8mr)
+	}
+	rows := w.rows[:panels*i8mr]
+	ks.gemvU8I8(k4, &pa.data[0], &x2[0], panels, &rows[0])
+	for i := 0; i < m; i++ {
+		c[i*ldc] = rows[i]
+	}
 }
 
 // GemmU8I8 sets c[i*ldc+j] = Σ_k a[i][k]·b[k*ldb+j] for the packed A and
@@ -94,6 +133,10 @@ func GemmU8I8(pa *PackedI8, n int, b []uint8, ldb int, c []int32, ldc int, colSu
 		if colSum != nil {
 			clear(colSum[:n])
 		}
+		return
+	}
+	if n == 1 && ks.gemvU8I8 != nil {
+		gemvU8I8(pa, b, ldb, c, ldc, colSum)
 		return
 	}
 	panels := (n + i8nr - 1) / i8nr

@@ -29,7 +29,9 @@ func refGemmI8(m, n, k int, a []int8, b []uint8) []int32 {
 // -128, 127, which would saturate VPMADDUBSW's 16-bit pair sums).
 func TestGemmU8I8Twins(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	shapes := [][3]int{{1, 1, 1}, {8, 32, 4}, {7, 31, 3}, {9, 33, 5}, {17, 65, 13}, {64, 100, 576}, {3, 200, 1}, {24, 7, 130}, {1, 1000, 37}, {40, 96, 1024}}
+	shapes := [][3]int{{1, 1, 1}, {8, 32, 4}, {7, 31, 3}, {9, 33, 5}, {17, 65, 13}, {64, 100, 576}, {3, 200, 1}, {24, 7, 130}, {1, 1000, 37}, {40, 96, 1024},
+		// One column: the matrix-vector product (odd and even step counts, ragged panels).
+		{9, 1, 1281}, {1000, 1, 37}, {16, 1, 8}, {7, 1, 5}, {8, 1, 12}}
 	fills := map[string]func() (int8, uint8){
 		"random":  func() (int8, uint8) { return int8(r.IntN(256) - 128), uint8(r.IntN(256)) },
 		"max":     func() (int8, uint8) { return 127, 255 },

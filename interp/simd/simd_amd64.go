@@ -44,6 +44,7 @@ var avx512Kernels = func() *kernelSet {
 	k.peak, k.peakFlops = fmaPeakAVX512, 384
 	if x.HasAVX512VNNI {
 		k.gemmU8I8, k.i8name = gemmU8I8VNNI, "avx512-vnni"
+		k.gemvU8I8 = gemvU8I8VNNI
 		if x.HasAVX512VBMI {
 			k.dwQ8VNNI = dwQ8VNNI
 		}

@@ -9397,6 +9397,51 @@ i8v_store:
 	VZEROUPPER
 	RET
 
+// func gemvU8I8VNNI(k4 int, a *int8, x2 *uint8, panels int, c *int32)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·gemvU8I8VNNI(SB), NOSPLIT, $0-40
+	MOVQ a+8(FP), AX
+	MOVQ c+32(FP), CX
+	MOVQ panels+24(FP), DX
+
+gemv_panel:
+	TESTQ  DX, DX
+	JZ     gemv_done
+	VPXORD Z0, Z0, Z0
+	MOVQ   x2+16(FP), BX
+	MOVQ   k4+0(FP), SI
+	SHRQ   $0x01, SI
+
+gemv_pair:
+	TESTQ     SI, SI
+	JZ        gemv_fold
+	VMOVDQU32 (BX), Z1
+	VPDPBUSD  (AX), Z1, Z0
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, BX
+	DECQ      SI
+	JMP       gemv_pair
+
+gemv_fold:
+	VEXTRACTI64X4 $0x01, Z0, Y2
+	VPADDD        Y2, Y0, Y0
+	MOVQ          k4+0(FP), SI
+	TESTQ         $0x00000001, SI
+	JZ            gemv_store
+	VMOVDQU32     (BX), Y1
+	VPDPBUSD      (AX), Y1, Y0
+	ADDQ          $0x20, AX
+
+gemv_store:
+	VMOVDQU32 Y0, (CX)
+	ADDQ      $0x20, CX
+	DECQ      DX
+	JMP       gemv_panel
+
+gemv_done:
+	VZEROUPPER
+	RET
+
 // func quantizeU8AVX512(dst []byte, x []float32, s float32, z float32, lo float32, hi float32)
 // Requires: AVX, AVX2, AVX512F, SSE2
 TEXT ·quantizeU8AVX512(SB), NOSPLIT, $0-64

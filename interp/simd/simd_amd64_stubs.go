@@ -475,6 +475,11 @@ func sumTapsAVX512(dst []float32, base *float32, offs []int32)
 //go:noescape
 func gemmU8I8VNNI(k4 int, a *int8, b *uint8, c *int32, ldc int)
 
+// gemvU8I8VNNI is the int8 GEMM's matrix-vector product (AVX-512 VNNI): 8 rows of c per packed A panel.
+//
+//go:noescape
+func gemvU8I8VNNI(k4 int, a *int8, x2 *uint8, panels int, c *int32)
+
 // quantizeU8AVX512: dst[i] = clamp(roundeven(x[i]/s)+z, lo, hi) (NaN: 0) for i < len(dst) rounded down to 8.
 //
 //go:noescape

@@ -248,3 +248,66 @@ func i32ScaleShiftClip() {
 	VZEROUPPER()
 	RET()
 }
+
+// vpdpbusd emits VPDPBUSD m, u, acc without broadcast: acc's int32 lanes
+// += the four u8 (u) · s8 (m) products of each lane.
+func vpdpbusd(m Op, u, acc Op) {
+	Instruction(&ir.Instruction{
+		Opcode:   "VPDPBUSD",
+		Operands: []Op{m, u, acc},
+		Inputs:   []Op{m, u, acc},
+		Outputs:  []Op{acc},
+		ISA:      []string{"AVX512_VNNI"},
+	})
+}
+
+// gemvU8I8VNNI emits the matrix-vector product of the int8 GEMM (one
+// column of B): for each of panels packed A panels (k4 steps × 8 rows × 4
+// bytes), c[0..8) = the panel's rows · x, where x2 holds x's steps in
+// pairs, each step's four bytes repeated for the 8 rows (64 bytes a pair):
+// one VPDPBUSD covers two steps of 8 rows, even steps in the low lanes and
+// odd ones in the high, added together at the end. An odd last step runs
+// on ymm. No column panel to pack, no 32-column tile for one column.
+func gemvU8I8VNNI() {
+	name := "gemvU8I8VNNI"
+	TEXT(name, NOSPLIT, "func(k4 int, a *int8, x2 *uint8, panels int, c *int32)")
+	Pragma("noescape")
+	Doc(name + " is the int8 GEMM's matrix-vector product (AVX-512 VNNI): 8 rows of c per packed A panel.")
+	a := Load(Param("a"), GP64())
+	c := Load(Param("c"), GP64())
+	np := Load(Param("panels"), GP64())
+	acc, xv, hi := Z0, Z1, Y2
+	Label("gemv_panel")
+	TESTQ(np, np)
+	JZ(LabelRef("gemv_done"))
+	VPXORD(acc, acc, acc)
+	xp := Load(Param("x2"), GP64())
+	n := Load(Param("k4"), GP64())
+	SHRQ(Imm(1), n)
+	Label("gemv_pair")
+	TESTQ(n, n)
+	JZ(LabelRef("gemv_fold"))
+	VMOVDQU32(Mem{Base: xp}, xv)
+	vpdpbusd(Mem{Base: a}, xv, acc)
+	ADDQ(Imm(64), a)
+	ADDQ(Imm(64), xp)
+	DECQ(n)
+	JMP(LabelRef("gemv_pair"))
+	Label("gemv_fold")
+	VEXTRACTI64X4(Imm(1), acc, hi)
+	VPADDD(hi, acc.AsY(), acc.AsY())
+	odd := Load(Param("k4"), GP64())
+	TESTQ(U32(1), odd)
+	JZ(LabelRef("gemv_store"))
+	VMOVDQU32(Mem{Base: xp}, xv.AsY())
+	vpdpbusd(Mem{Base: a}, Y1, Y0)
+	ADDQ(Imm(32), a)
+	Label("gemv_store")
+	VMOVDQU32(acc.AsY(), Mem{Base: c})
+	ADDQ(Imm(32), c)
+	DECQ(np)
+	JMP(LabelRef("gemv_panel"))
+	Label("gemv_done")
+	VZEROUPPER()
+	RET()
+}

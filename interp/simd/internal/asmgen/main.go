@@ -96,6 +96,7 @@ func main() {
 	dwTaps("dwTapsAVX512", true)
 	sumTaps("sumTapsAVX512", true)
 	gemmU8I8VNNI()
+	gemvU8I8VNNI()
 	quantize8("quantizeU8AVX512", false, true)
 	quantize8("quantizeI8AVX512", true, true)
 	requant8("requant8U8AVX512", false, false, true)
