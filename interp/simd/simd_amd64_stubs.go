@@ -412,6 +412,16 @@ func dwTapsAVX512(dst []float32, base *float32, offs []int32, w []float32, bias 
 //go:noescape
 func sumTapsAVX512(dst []float32, base *float32, offs []int32)
 
+// avg2x2AVX512: dst[i] = the mean of r0[2i], r0[2i+1], r1[2i], r1[2i+1] (in that order) for i < len(dst) rounded down to 16; r0 and r1 must hold twice that.
+//
+//go:noescape
+func avg2x2AVX512(dst []float32, r0 []float32, r1 []float32)
+
+// max2x2AVX512: dst[i] = the max of r0[2i], r0[2i+1], r1[2i], r1[2i+1] (in that order) for i < len(dst) rounded down to 16; r0 and r1 must hold twice that.
+//
+//go:noescape
+func max2x2AVX512(dst []float32, r0 []float32, r1 []float32)
+
 // gemmU8I8VNNI is the 8×32 u8·s8 micro-kernel (AVX-512 VNNI): c = a·b over k4 packed steps of four, int32 sums.
 //
 //go:noescape

@@ -87,6 +87,8 @@ func main() {
 	segRows()
 	dwTaps("dwTapsAVX512", true)
 	sumTaps("sumTapsAVX512", true)
+	pool2x2("avg2x2AVX512", true)
+	pool2x2("max2x2AVX512", false)
 	gemmU8I8VNNI()
 	requant8("requant8U8AVX512", false, false, true)
 	requant8("requant8I8AVX512", true, false, true)
