@@ -303,11 +303,15 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 		need("DepthwiseConv2D", p.C, bias)
 	}
 	padded := dwDirect3x3(&p)
+	isz, osz := p.H*p.W, p.OutH*p.OutW
 	run := func(c0, c1 int) {
 		ws := wsPool.Get().(*workspace)
 		defer wsPool.Put(ws)
 		var offs []int32
-		if !padded {
+		var plan dwPad
+		if padded {
+			plan = newDwPad(&p, ws)
+		} else {
 			offs = dwOffsets(&ws.rows, &p)
 		}
 		for c := c0; c < c1; c++ {
@@ -317,13 +321,11 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 			}
 			if padded {
 				// The writes past a row stay inside this channel's rows.
-				dwPadded(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*9:(c+1)*9], b, &p, ws, c == c0)
-				if done != nil {
-					done(c)
-				}
-				continue
+				plan.fill(x[c*isz : (c+1)*isz])
+				plan.rows(y[c*osz:(c+1)*osz], w[c*9:(c+1)*9], b)
+			} else {
+				dwGeneral(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, ws, offs)
 			}
-			dwGeneral(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, ws, offs)
 			if done != nil {
 				done(c)
 			}
@@ -343,13 +345,97 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 // not a multiple of 8 go through a temporary row.
 func dwPadded(y, x, w []float32, bias float32, p *ConvParams, ws *workspace, fresh bool) {
 	plane, tmp, pw := dwPaddedPlane(p, ws, fresh)
-	if n := min(p.W, pw-p.PadL); n > 0 {
-		for r := max(0, p.PadT); r < min(len(plane)/pw, p.PadT+p.H); r++ {
-			ih := r - p.PadT
-			copy(plane[r*pw+p.PadL:r*pw+p.PadL+n], x[ih*p.W:ih*p.W+n])
-		}
+	d := planDwPad(p, plane, tmp, pw)
+	d.fill(x)
+	d.rows(y, w, bias)
+}
+
+// dwPad is dwPadded's plan for one convolution, worked out once for all
+// its channels (small planes spend more in per-channel set-up than in the
+// kernels): the zero-bordered plane and temporary row, and what fill and
+// rows need of the geometry.
+type dwPad struct {
+	p          *ConvParams
+	plane, tmp []float32
+	pw, ow8    int // plane width, output columns a row rounded up to 8
+	r0, r1, n  int // plane rows the input fills, and its floats a row
+	full       int // output rows written whole into y
+	f          func(dst, r0, r1, r2, w []float32, bias float32)
+	whole      func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
+}
+
+// newDwPad clears the workspace's plane and plans a convolution on it.
+func newDwPad(p *ConvParams, ws *workspace) dwPad {
+	plane, tmp, pw := dwPaddedPlane(p, ws, true)
+	return planDwPad(p, plane, tmp, pw)
+}
+
+func planDwPad(p *ConvParams, plane, tmp []float32, pw int) dwPad {
+	s := p.StrideW
+	d := dwPad{p: p, plane: plane, tmp: tmp, pw: pw, ow8: (p.OutW + 7) &^ 7,
+		r0: max(0, p.PadT), r1: min(len(plane)/pw, p.PadT+p.H), n: min(p.W, pw-p.PadL),
+		f: ks.dw3s1, whole: ks.dwPlane3s1}
+	if s == 2 {
+		d.f, d.whole = ks.dw3s2, ks.dwPlane3s2
 	}
-	dwPaddedRows(y, plane, tmp, w, bias, p, pw)
+	// Whole blocks straight into y, one call for the rows whose blocks
+	// end inside this channel: the columns past OutW land in the next
+	// rows, which are written after. The rest go through tmp.
+	if p.OutH*p.OutW >= d.ow8 {
+		d.full = min(p.OutH, (p.OutH*p.OutW-d.ow8)/p.OutW+1)
+	}
+	if d.full > 0 && ((d.full-1)*s+2)*pw+s*d.ow8+2 > len(plane) {
+		panic(fmt.Sprintf("simd: depthwise: %d rows of %d overrun the plane (%d)", d.full, d.ow8, len(plane)))
+	}
+	return d
+}
+
+// fill copies one channel x (H×W) into the plane's input rectangle; the
+// border stays zero from newDwPad.
+func (d *dwPad) fill(x []float32) {
+	p, n := d.p, d.n
+	if n <= 0 || d.r1 <= d.r0 {
+		return
+	}
+	x = x[(d.r0-p.PadT)*p.W : (d.r1-1-p.PadT)*p.W+n]
+	dst := d.plane[d.r0*d.pw+p.PadL : (d.r1-1)*d.pw+p.PadL+n]
+	for i, o := 0, 0; o < len(dst); i, o = i+p.W, o+d.pw {
+		copyShort(dst[o:o+n], x[i:i+n])
+	}
+}
+
+// rows runs the 3×3 row kernels over the filled plane into y (one channel).
+func (d *dwPad) rows(y, w []float32, bias float32) {
+	p, s, pw := d.p, d.p.StrideW, d.pw
+	if d.full > 0 {
+		if (d.full-1)*p.OutW+d.ow8 > len(y) {
+			panic(fmt.Sprintf("simd: depthwise: %d rows of %d overrun y (%d)", d.full, d.ow8, len(y)))
+		}
+		d.whole(y, d.plane, w, bias, d.full, d.ow8, p.OutW, pw)
+	}
+	for oh := d.full; oh < p.OutH; oh++ {
+		r := oh * s * pw
+		d.f(d.tmp, d.plane[r:r+pw], d.plane[r+pw:r+2*pw], d.plane[r+2*pw:r+3*pw], w, bias)
+		copy(y[oh*p.OutW:(oh+1)*p.OutW], d.tmp)
+	}
+}
+
+// copyShort is copy for the short rows of small planes, where a call to
+// memmove per row costs more than the copy: blocks of eight as array
+// moves, then single floats.
+func copyShort(dst, src []float32) {
+	if len(dst) > 32 {
+		copy(dst, src)
+		return
+	}
+	src = src[:len(dst)]
+	i := 0
+	for ; i+8 <= len(dst); i += 8 {
+		*(*[8]float32)(dst[i:]) = *(*[8]float32)(src[i:])
+	}
+	for ; i < len(dst); i++ {
+		dst[i] = src[i]
+	}
 }
 
 // dwPaddedPlane returns dwPadded's zero-bordered plane (whose input
@@ -373,30 +459,8 @@ func dwPaddedPlane(p *ConvParams, ws *workspace, fresh bool) (plane, tmp []float
 
 // dwPaddedRows runs the 3×3 row kernels over a filled dwPaddedPlane.
 func dwPaddedRows(y, plane, tmp, w []float32, bias float32, p *ConvParams, pw int) {
-	s := p.StrideW
-	ow8 := (p.OutW + 7) &^ 7
-	f, whole := ks.dw3s1, ks.dwPlane3s1
-	if s == 2 {
-		f, whole = ks.dw3s2, ks.dwPlane3s2
-	}
-	// Whole blocks straight into y, one call for the rows whose blocks
-	// end inside this channel: the columns past OutW land in the next
-	// rows, which are written after. The rest go through tmp.
-	full := 0
-	if p.OutH*p.OutW >= ow8 {
-		full = min(p.OutH, (p.OutH*p.OutW-ow8)/p.OutW+1)
-	}
-	if full > 0 {
-		if (full-1)*p.OutW+ow8 > len(y) || ((full-1)*s+2)*pw+s*ow8+2 > len(plane) {
-			panic(fmt.Sprintf("simd: depthwise: %d rows of %d overrun y (%d) or the plane (%d)", full, ow8, len(y), len(plane)))
-		}
-		whole(y, plane, w, bias, full, ow8, p.OutW, pw)
-	}
-	for oh := full; oh < p.OutH; oh++ {
-		r := oh * s * pw
-		f(tmp, plane[r:r+pw], plane[r+pw:r+2*pw], plane[r+2*pw:r+3*pw], w, bias)
-		copy(y[oh*p.OutW:(oh+1)*p.OutW], tmp)
-	}
+	d := planDwPad(p, plane, tmp, pw)
+	d.rows(y, w, bias)
 }
 
 // dwGeometry is the layout dwGeneral reads: StrideW phase planes of the
