@@ -304,14 +304,19 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 	}
 	padded := dwDirect3x3(&p)
 	isz, osz := p.H*p.W, p.OutH*p.OutW
+	// Fewer outputs than a vector block (a global depthwise conv: a 7×7
+	// kernel over a 7×7 map): the scalar sums, with no plane to lay out.
+	small := osz < 8
 	run := func(c0, c1 int) {
 		ws := wsPool.Get().(*workspace)
 		defer wsPool.Put(ws)
 		var offs []int32
 		var plan dwPad
-		if padded {
+		switch {
+		case small: // no plane
+		case padded:
 			plan = newDwPad(&p, ws)
-		} else {
+		default:
 			offs = dwOffsets(&ws.rows, &p)
 		}
 		for c := c0; c < c1; c++ {
@@ -319,11 +324,14 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 			if bias != nil {
 				b = bias[c]
 			}
-			if padded {
+			switch {
+			case small:
+				dwScalar(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p)
+			case padded:
 				// The writes past a row stay inside this channel's rows.
 				plan.fill(x[c*isz : (c+1)*isz])
 				plan.rows(y[c*osz:(c+1)*osz], w[c*9:(c+1)*9], b)
-			} else {
+			default:
 				dwGeneral(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, ws, offs)
 			}
 			if done != nil {
@@ -337,6 +345,40 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 		return
 	}
 	ParallelRuns(p.C, threads, run)
+}
+
+// dwScalar computes one channel of any depthwise convolution output by
+// output, in the vector kernels' order (dwTapsGo's: taps in groups of four
+// from +0, padding taps as products of +0), so the same bits.
+func dwScalar(y, x, w []float32, bias float32, p *ConvParams) {
+	taps := p.KH * p.KW
+	w = w[:taps]
+	for oh := 0; oh < p.OutH; oh++ {
+		for ow := 0; ow < p.OutW; ow++ {
+			prod := func(t int) float32 {
+				ih := oh*p.StrideH - p.PadT + t/p.KW*p.DilH
+				iw := ow*p.StrideW - p.PadL + t%p.KW*p.DilW
+				v := float32(0)
+				if ih >= 0 && ih < p.H && iw >= 0 && iw < p.W {
+					v = x[ih*p.W+iw]
+				}
+				return float32(v * w[t])
+			}
+			acc := float32(0)
+			t := 0
+			for ; t+4 <= taps; t += 4 {
+				acc = prod(t) + prod(t+1) + prod(t+2) + prod(t+3) + acc
+			}
+			if taps-t >= 2 {
+				acc = prod(t) + prod(t+1) + acc
+				t += 2
+			}
+			if t < taps {
+				acc = prod(t) + acc
+			}
+			y[oh*p.OutW+ow] = acc + bias
+		}
+	}
 }
 
 // dwPadded runs a 3×3 channel entirely through the vector row kernels: the
