@@ -312,6 +312,7 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 		defer wsPool.Put(ws)
 		var offs []int32
 		var plan dwPad
+		var prods []float32
 		switch {
 		case small: // no plane
 		case padded:
@@ -326,7 +327,7 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 			}
 			switch {
 			case small:
-				dwScalar(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p)
+				dwScalar(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, &prods)
 			case padded:
 				// The writes past a row stay inside this channel's rows.
 				plan.fill(x[c*isz : (c+1)*isz])
@@ -349,32 +350,40 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 
 // dwScalar computes one channel of any depthwise convolution output by
 // output, in the vector kernels' order (dwTapsGo's: taps in groups of four
-// from +0, padding taps as products of +0), so the same bits.
-func dwScalar(y, x, w []float32, bias float32, p *ConvParams) {
+// from +0, padding taps as products of +0), so the same bits. prods is
+// scratch for the window's products, grown as needed.
+func dwScalar(y, x, w []float32, bias float32, p *ConvParams, prods *[]float32) {
 	taps := p.KH * p.KW
 	w = w[:taps]
+	if cap(*prods) < taps {
+		*prods = make([]float32, taps)
+	}
+	pr := (*prods)[:taps]
 	for oh := 0; oh < p.OutH; oh++ {
 		for ow := 0; ow < p.OutW; ow++ {
-			prod := func(t int) float32 {
-				ih := oh*p.StrideH - p.PadT + t/p.KW*p.DilH
-				iw := ow*p.StrideW - p.PadL + t%p.KW*p.DilW
-				v := float32(0)
-				if ih >= 0 && ih < p.H && iw >= 0 && iw < p.W {
-					v = x[ih*p.W+iw]
+			t := 0
+			for i := 0; i < p.KH; i++ {
+				ih := oh*p.StrideH - p.PadT + i*p.DilH
+				iw := ow*p.StrideW - p.PadL
+				for j := 0; j < p.KW; j, iw, t = j+1, iw+p.DilW, t+1 {
+					v := float32(0)
+					if ih >= 0 && ih < p.H && iw >= 0 && iw < p.W {
+						v = x[ih*p.W+iw]
+					}
+					pr[t] = float32(v * w[t])
 				}
-				return float32(v * w[t])
 			}
 			acc := float32(0)
-			t := 0
+			t = 0
 			for ; t+4 <= taps; t += 4 {
-				acc = prod(t) + prod(t+1) + prod(t+2) + prod(t+3) + acc
+				acc = pr[t] + pr[t+1] + pr[t+2] + pr[t+3] + acc
 			}
 			if taps-t >= 2 {
-				acc = prod(t) + prod(t+1) + acc
+				acc = pr[t] + pr[t+1] + acc
 				t += 2
 			}
 			if t < taps {
-				acc = prod(t) + acc
+				acc = pr[t] + acc
 			}
 			y[oh*p.OutW+ow] = acc + bias
 		}
