@@ -451,7 +451,7 @@ func (d *dwPad) fill(x []float32) {
 	x = x[(d.r0-p.PadT)*p.W : (d.r1-1-p.PadT)*p.W+n]
 	dst := d.plane[d.r0*d.pw+p.PadL : (d.r1-1)*d.pw+p.PadL+n]
 	for i, o := 0, 0; o < len(dst); i, o = i+p.W, o+d.pw {
-		copyShort(dst[o:o+n], x[i:i+n])
+		copy(dst[o:o+n], x[i:i+n])
 	}
 }
 
@@ -468,24 +468,6 @@ func (d *dwPad) rows(y, w []float32, bias float32) {
 		r := oh * s * pw
 		d.f(d.tmp, d.plane[r:r+pw], d.plane[r+pw:r+2*pw], d.plane[r+2*pw:r+3*pw], w, bias)
 		copy(y[oh*p.OutW:(oh+1)*p.OutW], d.tmp)
-	}
-}
-
-// copyShort is copy for the short rows of small planes, where a call to
-// memmove per row costs more than the copy: blocks of eight as array
-// moves, then single floats.
-func copyShort(dst, src []float32) {
-	if len(dst) > 32 {
-		copy(dst, src)
-		return
-	}
-	src = src[:len(dst)]
-	i := 0
-	for ; i+8 <= len(dst); i += 8 {
-		*(*[8]float32)(dst[i:]) = *(*[8]float32)(src[i:])
-	}
-	for ; i < len(dst); i++ {
-		dst[i] = src[i]
 	}
 }
 
