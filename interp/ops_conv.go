@@ -222,9 +222,9 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 		p.C = c
 		for b := 0; b < n; b++ {
 			y := out[b*m*osz : (b+1)*m*osz]
-			var done func(int)
+			var done func(int, int)
 			if epi != nil {
-				done = func(j int) { finishColumns(y[j*osz:], osz, j, j+1, 0, osz, nil, epi) }
+				done = func(j0, j1 int) { finishColumns(y[j0*osz:], osz, j0, j1, 0, osz, nil, epi) }
 			}
 			simd.DepthwiseConv2D(y, x[b*c*isz:(b+1)*c*isz], w, bias, p, th, done)
 		}

@@ -290,8 +290,10 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 // dilation run a direct vector kernel; any other kernel size, stride,
 // dilation and padding the general vector kernel (dwGeneral). Channels
 // are spread over up to threads goroutines. done, when not nil, is called
-// with each channel right after it is computed, on its goroutine.
-func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done func(c int)) {
+// with runs of channels [c0, c1) right after they are computed, on their
+// goroutine, each channel once: runs of about dwDoneFloats outputs, so that
+// an epilogue finds them in cache and small planes do not pay a call each.
+func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done func(c0, c1 int)) {
 	p.check("DepthwiseConv2D")
 	if p.C == 0 || p.OutH == 0 || p.OutW == 0 {
 		return
@@ -320,6 +322,7 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 		default:
 			offs = dwOffsets(&ws.rows, &p)
 		}
+		first := c0 // the first channel not yet passed to done
 		for c := c0; c < c1; c++ {
 			var b float32
 			if bias != nil {
@@ -335,8 +338,9 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 			default:
 				dwGeneral(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, ws, offs)
 			}
-			if done != nil {
-				done(c)
+			if done != nil && ((c+1-first)*osz >= dwDoneFloats || c+1 == c1) {
+				done(first, c+1)
+				first = c + 1
 			}
 		}
 	}
@@ -347,6 +351,10 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 	}
 	ParallelRuns(p.C, threads, run)
 }
+
+// dwDoneFloats is about how many outputs DepthwiseConv2D computes before it
+// calls done: 16 KiB, well inside L1.
+const dwDoneFloats = 4096
 
 // dwScalar computes one channel of any depthwise convolution output by
 // output, in the vector kernels' order (dwTapsGo's: taps in groups of four

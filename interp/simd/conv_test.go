@@ -144,9 +144,11 @@ func TestDepthwiseWide(t *testing.T) {
 					y := make([]float32, p.C*p.N())
 					// done sees each channel once, finished: it negates it.
 					seen := make([]int, p.C)
-					DepthwiseConv2D(y, x, wt, b, p, 2, func(c int) {
-						seen[c]++
-						for i := c * p.N(); i < (c+1)*p.N(); i++ {
+					DepthwiseConv2D(y, x, wt, b, p, 2, func(c0, c1 int) {
+						for c := c0; c < c1; c++ {
+							seen[c]++
+						}
+						for i := c0 * p.N(); i < c1*p.N(); i++ {
 							y[i] = -y[i]
 						}
 					})
