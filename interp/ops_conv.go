@@ -237,9 +237,11 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 			for gi := 0; gi < grp; gi++ {
 				xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
 				y := out[(b*m+gi*mg)*osz : (b*m+(gi+1)*mg)*osz]
-				var done func(q0, q1 int)
+				var done func(r0, r1, q0, q1 int)
 				if bias != nil || epi != nil {
-					done = func(q0, q1 int) { finishColumns(y, osz, gi*mg, (gi+1)*mg, q0, q1, bias, epi) }
+					done = func(r0, r1, q0, q1 int) {
+						finishColumns(y[r0*osz:], osz, gi*mg+r0, gi*mg+r1, q0, q1, bias, epi)
+					}
 				}
 				simd.ConvPacked(y, pa[gi], xg, p, th, done)
 			}

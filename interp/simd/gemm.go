@@ -297,8 +297,8 @@ type gemmArgs struct {
 	ldc            int
 }
 
-// parallel splits C into one block per goroutine along its larger
-// dimension (in whole micro-tiles) and runs the serial algorithm on each.
+// parallel splits C along its larger dimension (in whole micro-tiles) and
+// runs the serial algorithm on each block.
 func (g *gemmArgs) parallel(threads int) {
 	if threads < 2 || g.m*g.n*g.k <= parallelMin {
 		g.serial(0, g.m, 0, g.n)
@@ -310,23 +310,49 @@ func (g *gemmArgs) parallel(threads int) {
 	gc.fork(threads)
 }
 
+// Smallest blocks fork cuts, in pairs of micro-tiles (the AVX-512 kernels
+// run 12 rows or 32 columns at once): where the other operand is already
+// packed a block costs nothing extra; otherwise each block packs the other
+// operand again, which costs a few percent at 8 pairs (96 rows or 256
+// columns) and more below.
+const (
+	forkMinPairs       = 1
+	forkMinPairsRepack = 8
+)
+
+// fork cuts C into up to runsPerThread blocks per thread, claimed one at a
+// time through Parallel, so that a helper that starts late (waking, or its
+// core taken by another process) takes fewer blocks instead of leaving the
+// caller waiting for a fixed half. Every element sums the same products in
+// the same K blocks wherever the cuts fall, so the bits do not depend on
+// the number of threads.
 func (g *gemmArgs) fork(threads int) {
 	tilesN := (g.n + nr - 1) / nr
 	tilesM := (g.m + mr - 1) / mr
 	splitN := tilesN >= threads && g.n >= g.m || tilesM < threads
+	size, unit := g.m, 2*mr
+	repacked := g.packed == nil // a row block packs its own copy of B
 	if splitN {
-		threads = min(threads, tilesN)
-	} else {
-		threads = min(threads, tilesM)
+		size, unit = g.n, 2*nr
+		repacked = g.preA == nil // a column block packs its own copy of A
 	}
-	Parallel(threads, threads, func(t int) {
+	pairs := (size + unit - 1) / unit
+	minPairs := forkMinPairs
+	if repacked {
+		minPairs = forkMinPairsRepack
+	}
+	blocks := max(min(pairs, threads), min(runsPerThread*threads, pairs/minPairs))
+	Parallel(blocks, threads, func(t int) {
 		i0, i1, j0, j1 := 0, g.m, 0, g.n
+		b0, b1 := min(size, t*pairs/blocks*unit), min(size, (t+1)*pairs/blocks*unit)
 		if splitN {
-			j0, j1 = t*tilesN/threads*nr, min(g.n, (t+1)*tilesN/threads*nr)
+			j0, j1 = b0, b1
 		} else {
-			i0, i1 = t*tilesM/threads*mr, min(g.m, (t+1)*tilesM/threads*mr)
+			i0, i1 = b0, b1
 		}
-		g.serial(i0, i1, j0, j1)
+		if b0 < b1 {
+			g.serial(i0, i1, j0, j1)
+		}
 	})
 }
 

@@ -98,16 +98,16 @@ func (t *job) run(i int) {
 }
 
 // spinRounds is how many polls a helper makes for a new job before it
-// sleeps: a few microseconds on Zen 5 (not the tens its first comment
-// said). Spinning longer (200 µs, 1 ms of clock time) woke helpers in time
-// for the next layer, but made small models slower at two threads in
-// tools/bench, where the spinner competes with other processes for 2 cores.
+// sleeps, outside a span opened by Awake: a few microseconds on Zen 5.
+// Spinning longer (200 µs, 1 ms of clock time) at all times woke helpers in
+// time for the next layer, but spun on between a program's runs too.
 const spinRounds = 20000
 
 // helperPool is the process's helper goroutines and the job on offer.
 type helperPool struct {
 	cur      atomic.Pointer[job]
 	gen      atomic.Uint64 // bumped for each job offered
+	awake    atomic.Int32  // open Awake spans: helpers spin instead of sleeping
 	mu       sync.Mutex
 	cond     *sync.Cond
 	sleeping int // helpers waiting on cond (under mu)
@@ -119,6 +119,35 @@ var helpers = func() *helperPool {
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }()
+
+// Awake keeps up to threads-1 helpers spinning for jobs until the returned
+// function is called, instead of sleeping a few microseconds after each
+// job. A model run opens one span per run: its layers follow each other
+// within microseconds, but a helper that has gone to sleep takes 80–250 µs
+// to wake on a small VM (a futex wake-up and a reschedule), longer than many
+// layers take, so without the span the caller ran those layers alone while
+// the helper was still waking. Outside spans (between runs) helpers sleep
+// as before and cost nothing. Awake also wakes sleeping helpers at once,
+// so that their wake-up overlaps the run's first nodes. Spans may nest and
+// overlap (concurrent runs); threads < 2 opens none.
+func Awake(threads int) (release func()) {
+	if threads < 2 {
+		return func() {}
+	}
+	p := helpers
+	p.awake.Add(1)
+	p.mu.Lock()
+	for p.started < min(threads-1, runtime.GOMAXPROCS(0)-1) {
+		p.started++
+		go p.loop()
+	}
+	if p.sleeping > 0 {
+		p.cond.Broadcast()
+	}
+	p.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { p.awake.Add(-1) }) }
+}
 
 // post offers t to up to k helpers, starting helpers as needed (at most
 // GOMAXPROCS-1 in all) and waking sleeping ones.
@@ -147,8 +176,16 @@ func (p *helperPool) loop() {
 				g = p.gen.Load()
 				continue
 			}
+			if p.awake.Load() > 0 {
+				// A run is in progress: poll on, letting the scheduler
+				// run other goroutines (the GC's workers) now and then.
+				spins = 0
+				runtime.Gosched()
+				g = p.gen.Load()
+				continue
+			}
 			p.mu.Lock()
-			for g = p.gen.Load(); g == seen; g = p.gen.Load() {
+			for g = p.gen.Load(); g == seen && p.awake.Load() == 0; g = p.gen.Load() {
 				p.sleeping++
 				p.cond.Wait()
 				p.sleeping--
