@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Parallel runs f(i) for every i in [0, n) on up to threads goroutines, the
@@ -103,6 +104,16 @@ func (t *job) run(i int) {
 // time for the next layer, but spun on between a program's runs too.
 const spinRounds = 20000
 
+// awakeSpin is how long a helper polls for the next job inside an Awake
+// span before it sleeps. Within a run most gaps between parallel layers
+// are shorter, so the helper is there when the next layer starts; a long
+// serial stretch (or a core shared with other processes, where a spinning
+// thread takes CPU time from its own process's caller) ends the spin. A
+// spin through the whole run made the transformer 3–4× slower at two
+// threads on the 2-core VM at load average 5–6 (`onnxslim run … --bench
+// 100 --threads 2`, medians).
+const awakeSpin = 100 * time.Microsecond
+
 // helperPool is the process's helper goroutines and the job on offer.
 type helperPool struct {
 	cur      atomic.Pointer[job]
@@ -171,26 +182,37 @@ func (p *helperPool) loop() {
 	var seen uint64
 	for {
 		g := p.gen.Load()
+		var idle time.Time // when this wait began, once spinRounds polls are done
 		for spins := 0; g == seen; spins++ {
 			if spins < spinRounds {
 				g = p.gen.Load()
 				continue
 			}
 			if p.awake.Load() > 0 {
-				// A run is in progress: poll on, letting the scheduler
-				// run other goroutines (the GC's workers) now and then.
-				spins = 0
-				runtime.Gosched()
-				g = p.gen.Load()
-				continue
+				// A run is in progress: poll on for up to awakeSpin,
+				// letting the scheduler run other goroutines now and then.
+				now := time.Now()
+				if idle.IsZero() {
+					idle = now
+				}
+				if now.Sub(idle) < awakeSpin {
+					spins = 0
+					runtime.Gosched()
+					g = p.gen.Load()
+					continue
+				}
 			}
 			p.mu.Lock()
-			for g = p.gen.Load(); g == seen && p.awake.Load() == 0; g = p.gen.Load() {
+			for g = p.gen.Load(); g == seen; g = p.gen.Load() {
 				p.sleeping++
 				p.cond.Wait()
 				p.sleeping--
+				if p.awake.Load() > 0 {
+					break // woken by Awake: spin for the run's first job
+				}
 			}
 			p.mu.Unlock()
+			idle, spins = time.Time{}, 0
 		}
 		seen = g
 		if t := p.cur.Load(); t != nil && t.helpers.Add(-1) >= 0 {
