@@ -28,12 +28,17 @@ func Parallel(n, threads int, f func(i int)) {
 	}
 	t := &job{f: f, n: int64(n)}
 	t.left.Store(int64(n))
+	start := time.Now()
 	helpers.post(t, threads-1)
 	t.work()
 	// The last indices may still run on helpers: wait for them, spinning
 	// (they are short) and yielding.
-	for t.left.Load() > 0 {
-		runtime.Gosched()
+	if t.left.Load() > 0 {
+		worked := time.Since(start)
+		for t.left.Load() > 0 {
+			runtime.Gosched()
+		}
+		helpers.noteWait(worked, time.Since(start)-worked)
 	}
 	if p := t.panicked.Load(); p != nil {
 		panic(*p)
@@ -114,11 +119,25 @@ const spinRounds = 20000
 // 100 --threads 2`, medians).
 const awakeSpin = 100 * time.Microsecond
 
+// contendedWait and contendedCalm: when the caller of Parallel, its own
+// share done, waits for a helper's last index longer than it worked (and
+// over contendedWait), the helper is not keeping up, most likely because
+// another process holds its core; then for contendedCalm helpers do not
+// spin through Awake spans (they sleep after spinRounds polls, as outside
+// spans), since a spinning thread takes CPU time from its own process's
+// caller on a busy machine. On a machine of its own the wait is at most one
+// index's work, shorter than the caller's share, and helpers keep spinning.
+const (
+	contendedWait = 20 * time.Microsecond
+	contendedCalm = 20 * time.Millisecond
+)
+
 // helperPool is the process's helper goroutines and the job on offer.
 type helperPool struct {
 	cur      atomic.Pointer[job]
 	gen      atomic.Uint64 // bumped for each job offered
 	awake    atomic.Int32  // open Awake spans: helpers spin instead of sleeping
+	calm     atomic.Int64  // until this time (UnixNano) helpers do not spin in spans
 	mu       sync.Mutex
 	cond     *sync.Cond
 	sleeping int // helpers waiting on cond (under mu)
@@ -160,6 +179,14 @@ func Awake(threads int) (release func()) {
 	return func() { once.Do(func() { p.awake.Add(-1) }) }
 }
 
+// noteWait records that a Parallel caller worked for worked and then waited
+// wait for helpers (see contendedWait).
+func (p *helperPool) noteWait(worked, wait time.Duration) {
+	if wait > contendedWait && wait > worked {
+		p.calm.Store(time.Now().Add(contendedCalm).UnixNano())
+	}
+}
+
 // post offers t to up to k helpers, starting helpers as needed (at most
 // GOMAXPROCS-1 in all) and waking sleeping ones.
 func (p *helperPool) post(t *job, k int) {
@@ -190,12 +217,13 @@ func (p *helperPool) loop() {
 			}
 			if p.awake.Load() > 0 {
 				// A run is in progress: poll on for up to awakeSpin,
-				// letting the scheduler run other goroutines now and then.
+				// letting the scheduler run other goroutines now and then,
+				// unless helpers were found not keeping up lately.
 				now := time.Now()
 				if idle.IsZero() {
 					idle = now
 				}
-				if now.Sub(idle) < awakeSpin {
+				if now.Sub(idle) < awakeSpin && now.UnixNano() >= p.calm.Load() {
 					spins = 0
 					runtime.Gosched()
 					g = p.gen.Load()
