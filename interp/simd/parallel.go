@@ -137,9 +137,13 @@ const awakeSpin = 100 * time.Microsecond
 // spans), since a spinning thread takes CPU time from its own process's
 // caller on a busy machine. On a machine of its own the wait is at most one
 // index's work, shorter than the caller's share, and helpers keep spinning.
+// A spinning helper that finds more than descheduled between two of its
+// time checks (a few microseconds apart when it has its core) was
+// descheduled, which calms the helpers too.
 const (
 	contendedWait = 20 * time.Microsecond
 	contendedCalm = 20 * time.Millisecond
+	descheduled   = 200 * time.Microsecond
 )
 
 // helperPool is the process's helper goroutines and the job on offer.
@@ -219,7 +223,7 @@ func (p *helperPool) loop() {
 	var seen uint64
 	for {
 		g := p.gen.Load()
-		var idle time.Time // when this wait began, once spinRounds polls are done
+		var idle, last time.Time // when this wait began (after spinRounds polls), the last poll's time
 		for spins := 0; g == seen; spins++ {
 			if spins < spinRounds {
 				g = p.gen.Load()
@@ -232,7 +236,12 @@ func (p *helperPool) loop() {
 				now := time.Now()
 				if idle.IsZero() {
 					idle = now
+				} else if now.Sub(last) > descheduled {
+					// Polls a few microseconds apart were not: another
+					// process holds this core.
+					p.calm.Store(now.Add(contendedCalm).UnixNano())
 				}
+				last = now
 				if now.Sub(idle) < awakeSpin && now.UnixNano() >= p.calm.Load() {
 					spins = 0
 					runtime.Gosched()
