@@ -85,12 +85,19 @@ func newColLayout(p *ConvParams) colLayout {
 func (l *colLayout) floats() int { return l.p.C * l.channel }
 
 // fill lays the C channels of x out in planes.
-func (l *colLayout) fill(planes, x []float32) {
+func (l *colLayout) fill(planes, x []float32) { l.fillChannels(planes, x, 0, l.p.C) }
+
+// fillChannels lays channels [c0, c1) of x out in planes.
+func (l *colLayout) fillChannels(planes, x []float32, c0, c1 int) {
 	p := l.p
-	for c := 0; c < p.C; c++ {
+	for c := c0; c < c1; c++ {
 		phasePlanes(planes[c*l.channel:(c+1)*l.channel], x[c*p.H*p.W:(c+1)*p.H*p.W], p, l.qw, l.ph)
 	}
 }
+
+// fillMinFloats is the size of the planes from which ConvPacked lays them
+// out on several threads: a copy of 64 Ki floats takes some 10 µs.
+const fillMinFloats = 64 << 10
 
 // tap is the offset in the planes of tap (c, i, j) at output (0, 0).
 func (l *colLayout) tap(c, i, j int) int {
@@ -227,30 +234,37 @@ const ConvChunkFloats = 64 << 10
 // p.N()) = filters · im2col(x), with the filters packed by PackA(false, M,
 // p.K(), 1, w, p.K()). It works in column chunks of about ConvChunkFloats
 // floats of im2col, each written and multiplied while in cache, and spreads
-// the chunks over up to threads goroutines (im2col included). done, when
-// not nil, is called with each chunk's columns [q0, q1) as soon as every
-// output row has them, on the goroutine that computed them: the place for
-// an epilogue while the chunk is in cache.
-func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int, done func(q0, q1 int)) {
+// the work over up to threads goroutines (the input's layout and im2col
+// included). done, when not nil, is called with each block of finished
+// outputs, rows [r0, r1) × columns [q0, q1), once per output, as soon as
+// the block is final, on the goroutine that computed it: the place for an
+// epilogue while the block is in cache.
+func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int, done func(r0, r1, q0, q1 int)) {
 	p.check("ConvPacked")
 	K, N := p.K(), p.N()
 	if pa.k != K {
 		panic(fmt.Sprintf("simd: ConvPacked: filters have depth %d, the convolution %d", pa.k, K))
 	}
-	if pa.m == 0 || N == 0 {
+	M := pa.m
+	if M == 0 || N == 0 {
 		return
 	}
 	need("ConvPacked", p.C*p.H*p.W, x)
-	need("ConvPacked", (pa.m-1)*N+N, y)
+	need("ConvPacked", (M-1)*N+N, y)
 	if K == 0 {
-		clear(y[:pa.m*N])
+		clear(y[:M*N])
 		return
 	}
+	parallel := threads >= 2 && M*N*K > parallelMin
 	ws := wsPool.Get().(*workspace)
 	defer wsPool.Put(ws)
 	l := newColLayout(&p)
 	planes := aligned(&ws.b, l.floats())
-	l.fill(planes, x)
+	if parallel && p.C >= 2 && l.floats() >= fillMinFloats {
+		ParallelRuns(p.C, threads, func(c0, c1 int) { l.fillChannels(planes, x, c0, c1) })
+	} else {
+		l.fill(planes, x)
+	}
 	taps := im2colTaps(&ws.rows, planes, &l)
 	kc := ConvKBlock(N, K) // ONNX Runtime's blocks: the same sums
 	// Chunks of whole pairs of panels (an odd panel runs the slower
@@ -258,30 +272,66 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	// chunks), at least four panels so the filters are reused.
 	nc := max(4*nr, ConvChunkFloats/K/(2*nr)*(2*nr))
 	chunks := (N + nc - 1) / nc
-	work := func(c0, c1, gemmThreads int) {
+	work := func(c0, c1 int) {
 		w := wsPool.Get().(*workspace)
 		defer wsPool.Put(w)
 		col := aligned(&w.a, K*min(nc, (N+nr-1)/nr*nr))
 		for ch := c0; ch < c1; ch++ {
 			q0, q1 := ch*nc, min(N, (ch+1)*nc)
 			im2colPanels(col, planes, &l, taps, w, q0, q1)
-			SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, kc, gemmThreads)
+			SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, kc, 1)
 			if done != nil {
-				done(q0, q1)
+				done(0, M, q0, q1)
 			}
 		}
 	}
 	switch {
-	case threads < 2 || pa.m*N*K <= parallelMin:
-		work(0, chunks, 1)
-	case chunks < runsPerThread*threads:
-		// Few chunks (a deep, narrow conv: resnet's last stages have one
-		// to four) would leave threads idle or uneven: split each GEMM's
-		// filter rows instead.
-		work(0, chunks, threads)
+	case !parallel:
+		work(0, chunks)
+	case chunks >= runsPerThread*threads:
+		ParallelRuns(chunks, threads, work)
 	default:
-		ParallelRuns(chunks, threads, func(c0, c1 int) { work(c0, c1, 1) })
+		// Few chunks (a deep, narrow conv: resnet's last stages have one
+		// to four) would leave threads idle or uneven: write all of im2col
+		// on every thread, then share the product out in blocks of rows
+		// and columns.
+		convFewChunks(y, pa, planes, &l, taps, ws, kc, threads, done)
 	}
+}
+
+// convFewChunks is ConvPacked's product for a convolution of few column
+// chunks: im2col of all N columns, panels shared over the threads, then
+// the GEMM in blocks of filter rows (pairs of micro-tiles) and columns,
+// claimed one at a time, each finished (done) by the goroutine that
+// computed it. A K block of the whole width (kc × N) stays in L2 as a
+// chunk would; the blocks change only which goroutine computes an output,
+// not its sums.
+func convFewChunks(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []int32, ws *workspace, kc, threads int, done func(r0, r1, q0, q1 int)) {
+	M, K, N := pa.m, pa.k, l.p.N()
+	panels := (N + nr - 1) / nr
+	col := aligned(&ws.a, PackedBSize(K, N))
+	ParallelRuns(panels, threads, func(a0, a1 int) {
+		w := wsPool.Get().(*workspace)
+		defer wsPool.Put(w)
+		im2colPanels(col[a0*nr*K:], planes, l, taps, w, a0*nr, min(N, a1*nr))
+	})
+	runs := runsPerThread * threads
+	pairsM, pairsN := (M+2*mr-1)/(2*mr), (N+2*nr-1)/(2*nr)
+	bm := min(pairsM, runs)
+	bn := min(pairsN, (runs+bm-1)/bm)
+	g := gemmArgs{m: M, n: N, k: K, alpha: 1, preA: pa.data, packed: col, c: y, ldc: N, kc: kc}
+	Parallel(bm*bn, threads, func(u int) {
+		i, j := u/bn, u%bn
+		i0, i1 := min(M, i*pairsM/bm*2*mr), min(M, (i+1)*pairsM/bm*2*mr)
+		j0, j1 := min(N, j*pairsN/bn*2*nr), min(N, (j+1)*pairsN/bn*2*nr)
+		if i0 >= i1 || j0 >= j1 {
+			return
+		}
+		g.serial(i0, i1, j0, j1)
+		if done != nil {
+			done(i0, i1, j0, j1)
+		}
+	})
 }
 
 // DepthwiseConv2D computes a depthwise convolution (group = C, one filter
