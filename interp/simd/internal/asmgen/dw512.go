@@ -50,42 +50,8 @@ func dwKernel512(name string, s int, plane bool) {
 		VMOVUPS(ev, even)
 		VMOVUPS(od, odd)
 	}
-	d, n := GP64(), GP64()
-	rows := []Register{GP64(), GP64(), GP64()}
-	var dBase, rBase, left, ow, dStride, rStride, rowB Register
-	if plane {
-		dBase = Load(Param("dst").Base(), GP64())
-		rBase = Load(Param("src").Base(), GP64())
-		left = Load(Param("rows"), GP64())
-		ow = Load(Param("ow8"), GP64())
-		SHRQ(Imm(3), ow)
-		dStride = Load(Param("dstStride"), GP64())
-		SHLQ(Imm(2), dStride)
-		rowB = Load(Param("pw"), GP64())
-		SHLQ(Imm(2), rowB)
-		rStride = GP64()
-		MOVQ(rowB, rStride)
-		if s == 2 {
-			SHLQ(Imm(1), rStride)
-		}
-		Label(name + "_rows")
-		TESTQ(left, left)
-		JZ(LabelRef(name + "_done"))
-		MOVQ(dBase, d)
-		MOVQ(rBase, rows[0])
-		MOVQ(rBase, rows[1])
-		ADDQ(rowB, rows[1])
-		MOVQ(rows[1], rows[2])
-		ADDQ(rowB, rows[2])
-		MOVQ(ow, n)
-	} else {
-		Load(Param("dst").Base(), d)
-		for i, r := range rows {
-			Load(Param(fmt.Sprintf("r%d", i)).Base(), r)
-		}
-		Load(Param("dst").Len(), n)
-		SHRQ(Imm(3), n)
-	}
+	rw := beginDWRows(name, s, plane)
+	d, n, rows := rw.d, rw.n, rw.rows
 	// block computes the outputs at input byte offset off into acc: 16
 	// on zmm (wide) or eight on ymm.
 	block := func(off int, wide bool) VecVirtual {
@@ -163,12 +129,6 @@ func dwKernel512(name string, s int, plane bool) {
 	acc8 := block(0, false)
 	VMOVUPS(acc8, Mem{Base: d})
 	Label(name + "_rowdone")
-	if plane {
-		ADDQ(dStride, dBase)
-		ADDQ(rStride, rBase)
-		DECQ(left)
-		JMP(LabelRef(name + "_rows"))
-		Label(name + "_done")
-	}
+	rw.nextRow()
 	end()
 }
