@@ -118,6 +118,6 @@ func mapPath(path string) ([]byte, error) {
 		return data, err
 	}
 	// Kept open with the mapping, for ReadAhead's direct reads.
-	registerMapping(data, f)
+	registerMapping(data, f, 0)
 	return data, nil
 }

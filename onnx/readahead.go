@@ -20,12 +20,13 @@ var mappedFiles struct {
 type mappedFile struct {
 	data []byte
 	f    *os.File // kept open as long as the mapping (for the life of the process)
+	off  int64    // data's offset in f
 }
 
-func registerMapping(data []byte, f *os.File) {
+func registerMapping(data []byte, f *os.File, off int64) {
 	mappedFiles.Lock()
 	defer mappedFiles.Unlock()
-	mappedFiles.list = append(mappedFiles.list, mappedFile{data, f})
+	mappedFiles.list = append(mappedFiles.list, mappedFile{data, f, off})
 }
 
 // fileOf returns the file b is a view of and b's offset in it.
@@ -39,7 +40,7 @@ func fileOf(b []byte) (*os.File, int64, bool) {
 	for _, m := range mappedFiles.list {
 		base := addrOf(m.data)
 		if a >= base && a+uintptr(len(b)) <= base+uintptr(len(m.data)) {
-			return m.f, int64(a - base), true
+			return m.f, m.off + int64(a-base), true
 		}
 	}
 	return nil, 0, false
