@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -102,14 +103,19 @@ func (w *dataWriter) WritePayload(p []byte) error {
 		f, off, _ := fileOf(p)
 		if df := w.directReader(f); df != nil {
 			if (off-w.n)%directAlign == 0 {
+				directReads.aligned.Add(1)
 				return w.readFrom(df, off, p)
 			}
+			directReads.bounced.Add(1)
 			return w.readBounced(df, off, p)
 		}
 	}
 	_, err := w.Write(p)
 	return err
 }
+
+// directReads counts WritePayload's direct reads, for tests.
+var directReads struct{ aligned, bounced atomic.Int64 }
 
 // bounceBytes is the size of the block-aligned buffer readBounced reads
 // through.
@@ -153,12 +159,13 @@ func (w *dataWriter) readsDirect(p []byte) bool {
 	return ok && w.directReader(f) != nil && !resident(p)
 }
 
-// readFrom fills the buffers with p, the bytes of df at off: the partial
-// blocks at either end through the mapping, the whole blocks between with
-// direct reads into the buffers.
+// readFrom fills the buffers with p, the bytes of df at off: the whole
+// blocks with direct reads into the buffers, the partial blocks at either
+// end through the bounce buffer (not the mapping: a page fault there would
+// make the kernel read megabytes around it through the page cache).
 func (w *dataWriter) readFrom(df *os.File, off int64, p []byte) error {
-	if head := int((directAlign - off%directAlign) % directAlign); head > 0 {
-		if _, err := w.Write(p[:head]); err != nil {
+	if head := min(len(p), int((directAlign-off%directAlign)%directAlign)); head > 0 {
+		if err := w.readBounced(df, off, p[:head]); err != nil {
 			return err
 		}
 		off, p = off+int64(head), p[head:]
@@ -182,8 +189,7 @@ func (w *dataWriter) readFrom(df *os.File, off int64, p []byte) error {
 		w.advance(k)
 		off, p = off+int64(k), p[k:]
 	}
-	_, err := w.Write(p)
-	return err
+	return w.readBounced(df, off, p)
 }
 
 // directReader returns f opened anew for direct reads (nil where that
