@@ -61,6 +61,11 @@ func fileOf(b []byte) (*os.File, int64, bool) {
 // replaced Raw meanwhile): the pass keeps nothing of the old payload beyond
 // that, as a pass that reads a weight to replace it does. Memory: two
 // buffers of the largest payload read, at most 2·ReadAheadMax.
+//
+// The bytes come from the file, as the mapping shows them while nothing
+// writes into it: mapped payloads are read-only by contract (a stray
+// write into the private mapping changes only that copy-on-write page,
+// which the file, and so a direct read, does not see).
 type ReadAhead struct {
 	ts    []*Tensor
 	next  int           // index of the payload being read ahead (-1: none)
