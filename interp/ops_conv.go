@@ -222,9 +222,9 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 		p.C = c
 		for b := 0; b < n; b++ {
 			y := out[b*m*osz : (b+1)*m*osz]
-			var done func(int)
+			var done func(int, int)
 			if epi != nil {
-				done = func(j int) { finishColumns(y[j*osz:], osz, j, j+1, 0, osz, nil, epi) }
+				done = func(j0, j1 int) { finishColumns(y[j0*osz:], osz, j0, j1, 0, osz, nil, epi) }
 			}
 			simd.DepthwiseConv2D(y, x[b*c*isz:(b+1)*c*isz], w, bias, p, th, done)
 		}
@@ -237,9 +237,11 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 			for gi := 0; gi < grp; gi++ {
 				xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
 				y := out[(b*m+gi*mg)*osz : (b*m+(gi+1)*mg)*osz]
-				var done func(q0, q1 int)
+				var done func(r0, r1, q0, q1 int)
 				if bias != nil || epi != nil {
-					done = func(q0, q1 int) { finishColumns(y, osz, gi*mg, (gi+1)*mg, q0, q1, bias, epi) }
+					done = func(r0, r1, q0, q1 int) {
+						finishColumns(y[r0*osz:], osz, gi*mg+r0, gi*mg+r1, q0, q1, bias, epi)
+					}
 				}
 				simd.ConvPacked(y, pa[gi], xg, p, th, done)
 			}
@@ -275,8 +277,9 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 				parallelRanges(chunks, cth/gemmThreads, func(c0, c1 int) {
 					for ch := c0; ch < c1; ch++ {
 						q0, q1 := ch*nc, min(osz, (ch+1)*nc)
-						simd.SgemmPackedA(pa[gi], false, q1-q0, xg[q0:], osz, nil, 0, dst[q0:], osz, kc, gemmThreads)
-						finishColumns(dst, osz, gi*mg, (gi+1)*mg, q0, q1, bias, epi)
+						simd.SgemmPackedAEach(pa[gi], false, q1-q0, xg[q0:], osz, nil, 0, dst[q0:], osz, kc, gemmThreads, func(r0, r1, j0, j1 int) {
+							finishColumns(dst[r0*osz:], osz, gi*mg+r0, gi*mg+r1, q0+j0, q0+j1, bias, epi)
+						})
 					}
 				})
 			case direct && pa != nil:

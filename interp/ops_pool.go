@@ -177,24 +177,11 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 	KH, KW := g.kernel[0], g.kernel[1]
 	sh, sw, ph, pw := g.strides[0], g.strides[1], g.padB[0], g.padB[1]
 	dh, dw := g.dilations[0], g.dilations[1]
-	// tapRange is the range of kernel taps k with 0 ≤ o·s - p + k·d < n, and
-	// the count of those inside the padded extent [-p, n+pe).
-	tapRange := func(o, s, p, d, k, n, pe int) (k0, k1, inPad int) {
-		k0, k1 = k, 0
-		for t := 0; t < k; t++ {
-			i := o*s - p + t*d
-			if i >= -p && i < n+pe {
-				inPad++
-			}
-			if i >= 0 && i < n {
-				k0, k1 = min(k0, t), t+1
-			}
-		}
-		if k1 < k0 {
-			k0, k1 = 0, 0
-		}
-		return k0, k1, inPad
+	if KH == 2 && KW == 2 && sh == 2 && sw == 2 && dh == 1 && dw == 1 {
+		pool2x2(a, g, planes, x, out, threads)
+		return
 	}
+	tapRange := poolTaps
 	type span struct{ k0, k1, pad int }
 	cols := make([]span, OW)
 	for ow := range cols {
@@ -309,6 +296,25 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 			}
 		}
 	}
+}
+
+// poolTaps is the range of kernel taps k with 0 ≤ o·s - p + k·d < n, and
+// the count of those inside the padded extent [-p, n+pe).
+func poolTaps(o, s, p, d, k, n, pe int) (k0, k1, inPad int) {
+	k0, k1 = k, 0
+	for t := 0; t < k; t++ {
+		i := o*s - p + t*d
+		if i >= -p && i < n+pe {
+			inPad++
+		}
+		if i >= 0 && i < n {
+			k0, k1 = min(k0, t), t+1
+		}
+	}
+	if k1 < k0 {
+		k0, k1 = 0, 0
+	}
+	return k0, k1, inPad
 }
 
 // max32 is the larger of v and x, keeping v when x is NaN (the general

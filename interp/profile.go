@@ -3,6 +3,7 @@ package interp
 import (
 	"time"
 
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -51,6 +52,7 @@ func (s *Session) RunProfile(inputs map[string]*Tensor) ([]*Tensor, *Profile, er
 	}
 	a := s.pool.get()
 	defer s.pool.put(a)
+	defer simd.Awake(s.opts.Threads)()
 	pr := &profiler{start: time.Now(), p: &Profile{}}
 	ctx := &Ctx{opts: &s.opts, arena: a, prof: pr}
 	out, err := ctx.run(s.main, in, nil)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -93,6 +94,7 @@ func (s *Session) RunContext(cx context.Context, inputs map[string]*Tensor) ([]*
 	}
 	a := s.pool.get()
 	defer s.pool.put(a)
+	defer simd.Awake(s.opts.Threads)()
 	ctx := &Ctx{opts: &s.opts, arena: a}
 	if cx.Done() != nil {
 		ctx.done = cx
@@ -144,6 +146,7 @@ func (s *Session) RunStats(inputs map[string]*Tensor) ([]*Tensor, Stats, error) 
 	}
 	a := s.pool.get()
 	defer s.pool.put(a)
+	defer simd.Awake(s.opts.Threads)()
 	ctx := &Ctx{opts: &s.opts, stats: st, arena: a}
 	out, err := ctx.run(s.main, in, nil)
 	return out, *st, err

@@ -148,3 +148,60 @@ func TestStridedCopyShortRows(t *testing.T) {
 		}
 	}
 }
+
+// TestReduceMiddleAxes checks ReduceSum/ReduceMean of float32 over a run of
+// axes with kept axes after it (the vector row path) against the float64
+// definition, NaN and Inf included, and that other axis sets keep working.
+func TestReduceMiddleAxes(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	cases := []struct {
+		shape []int
+		axes  []int64
+	}{
+		{[]int{1, 128, 256}, []int64{1}},
+		{[]int{3, 5, 7, 9}, []int64{1, 2}},
+		{[]int{4, 33, 17}, []int64{-2}},
+		{[]int{6, 2, 8}, []int64{0, 1}},
+		{[]int{2, 3, 4, 5}, []int64{1, 3}}, // not one run: the general path
+		{[]int{9, 4}, []int64{1}},          // trailing: the row path
+	}
+	for _, c := range cases {
+		for _, op := range []string{"ReduceSum", "ReduceMean"} {
+			for _, keep := range []bool{false, true} {
+				v := randFloats(r, numElements(c.shape))
+				v[len(v)/2] = float32(math.NaN())
+				v[1] = float32(math.Inf(1))
+				x := FromSlice(onnx.Float, c.shape, v)
+				got, err := reduce(testCtx(), op, x, c.axes, keep, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := planReduce(c.shape, c.axes, keep)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := make([]float64, p.outLen)
+				p.each(c.shape, func(i, o int) { want[o] += float64(v[i]) })
+				name := fmt.Sprintf("%s %v axes %v keepdims %v", op, c.shape, c.axes, keep)
+				if fmt.Sprint(got.Shape) != fmt.Sprint(p.outShape) {
+					t.Fatalf("%s: shape %v, want %v", name, got.Shape, p.outShape)
+				}
+				for o, w := range want {
+					if op == "ReduceMean" {
+						w /= float64(p.count)
+					}
+					g := float64(got.Floats()[o])
+					if math.IsNaN(w) || math.IsInf(w, 0) {
+						if !(math.IsNaN(w) && math.IsNaN(g)) && g != w {
+							t.Fatalf("%s: out[%d] = %v, want %v", name, o, g, w)
+						}
+						continue
+					}
+					if d := math.Abs(g - w); !(d <= 1e-5*(1+math.Abs(w))*float64(p.count)) {
+						t.Fatalf("%s: out[%d] = %v, want %v", name, o, g, w)
+					}
+				}
+			}
+		}
+	}
+}

@@ -7,7 +7,7 @@ import (
 )
 
 // BenchmarkConvPacked times ConvPacked (im2col in cache-sized chunks, the
-// GEMM with pre-packed filters, ONNX Runtime's K blocks) on one thread over
+// GEMM with pre-packed filters, ONNX Runtime's K blocks) on one and two threads over
 // resnet18's convolution shapes and a 16-filter one (detypify's widest):
 // the 7×7/2 stem, strided layers (phase planes), the 28, 14 and 7 wide
 // layers (masked-run im2col; N = 49 leaves a one-column ragged panel).
@@ -21,13 +21,15 @@ func BenchmarkConvPacked(b *testing.B) {
 		r := rand.New(rand.NewPCG(1, 1))
 		x, w, y := randSlice(r, p.C*p.H*p.W), randSlice(r, s.m*p.K()), make([]float32, s.m*p.N())
 		pa := PackA(false, s.m, p.K(), 1, w, p.K())
-		b.Run(fmt.Sprintf("c%d_m%d_%dx%d_k%d_s%d", s.c, s.m, s.hw, s.hw, s.k, s.s), func(b *testing.B) {
-			clk := startCPU(b)
-			for b.Loop() {
-				ConvPacked(y, pa, x, p, 1, nil)
-				clk.lap()
-			}
-			reportGemm(b, clk, s.m, p.N(), p.K())
-		})
+		for _, th := range []int{1, 2} {
+			b.Run(fmt.Sprintf("c%d_m%d_%dx%d_k%d_s%d/threads=%d", s.c, s.m, s.hw, s.hw, s.k, s.s, th), func(b *testing.B) {
+				clk := startCPU(b)
+				for b.Loop() {
+					ConvPacked(y, pa, x, p, th, nil)
+					clk.lap()
+				}
+				reportGemm(b, clk, s.m, p.N(), p.K())
+			})
+		}
 	}
 }

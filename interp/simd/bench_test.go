@@ -165,6 +165,10 @@ func BenchmarkDepthwise(b *testing.B) {
 		{"3x3s1", 144, 56, 3, 1, 1, 1, 1}, {"3x3s2", 144, 56, 3, 2, 2, 1, 1},
 		{"5x5s1", 240, 28, 5, 1, 1, 1, 2}, {"5x5s2", 144, 56, 5, 2, 2, 1, 2},
 		{"3x3s21", 128, 48, 3, 2, 1, 1, 1}, {"3x3d2", 144, 56, 3, 1, 1, 2, 2},
+		// Small planes (a face-landmark net's tail), where per-channel
+		// set-up weighs most: 3×3 s1 on 8² and 4², s2 on 8², 4×4 on 4².
+		{"3x3s1_8", 128, 8, 3, 1, 1, 1, 1}, {"3x3s1_4", 128, 4, 3, 1, 1, 1, 1},
+		{"3x3s2_8", 256, 8, 3, 2, 2, 1, 1}, {"4x4_4", 512, 4, 4, 1, 1, 1, 0},
 	}
 	for _, sh := range shapes {
 		p := ConvParams{C: sh.c, H: sh.hw, W: sh.hw, KH: sh.k, KW: sh.k, StrideH: sh.sh, StrideW: sh.sw, PadT: sh.p, PadL: sh.p, DilH: sh.d, DilW: sh.d}

@@ -85,12 +85,19 @@ func newColLayout(p *ConvParams) colLayout {
 func (l *colLayout) floats() int { return l.p.C * l.channel }
 
 // fill lays the C channels of x out in planes.
-func (l *colLayout) fill(planes, x []float32) {
+func (l *colLayout) fill(planes, x []float32) { l.fillChannels(planes, x, 0, l.p.C) }
+
+// fillChannels lays channels [c0, c1) of x out in planes.
+func (l *colLayout) fillChannels(planes, x []float32, c0, c1 int) {
 	p := l.p
-	for c := 0; c < p.C; c++ {
+	for c := c0; c < c1; c++ {
 		phasePlanes(planes[c*l.channel:(c+1)*l.channel], x[c*p.H*p.W:(c+1)*p.H*p.W], p, l.qw, l.ph)
 	}
 }
+
+// fillMinFloats is the size of the planes from which ConvPacked lays them
+// out on several threads: a copy of 64 Ki floats takes some 10 µs.
+const fillMinFloats = 64 << 10
 
 // tap is the offset in the planes of tap (c, i, j) at output (0, 0).
 func (l *colLayout) tap(c, i, j int) int {
@@ -227,30 +234,37 @@ const ConvChunkFloats = 64 << 10
 // p.N()) = filters · im2col(x), with the filters packed by PackA(false, M,
 // p.K(), 1, w, p.K()). It works in column chunks of about ConvChunkFloats
 // floats of im2col, each written and multiplied while in cache, and spreads
-// the chunks over up to threads goroutines (im2col included). done, when
-// not nil, is called with each chunk's columns [q0, q1) as soon as every
-// output row has them, on the goroutine that computed them: the place for
-// an epilogue while the chunk is in cache.
-func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int, done func(q0, q1 int)) {
+// the work over up to threads goroutines (the input's layout and im2col
+// included). done, when not nil, is called with each block of finished
+// outputs, rows [r0, r1) × columns [q0, q1), once per output, as soon as
+// the block is final, on the goroutine that computed it: the place for an
+// epilogue while the block is in cache.
+func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int, done func(r0, r1, q0, q1 int)) {
 	p.check("ConvPacked")
 	K, N := p.K(), p.N()
 	if pa.k != K {
 		panic(fmt.Sprintf("simd: ConvPacked: filters have depth %d, the convolution %d", pa.k, K))
 	}
-	if pa.m == 0 || N == 0 {
+	M := pa.m
+	if M == 0 || N == 0 {
 		return
 	}
 	need("ConvPacked", p.C*p.H*p.W, x)
-	need("ConvPacked", (pa.m-1)*N+N, y)
+	need("ConvPacked", (M-1)*N+N, y)
 	if K == 0 {
-		clear(y[:pa.m*N])
+		clear(y[:M*N])
 		return
 	}
+	parallel := threads >= 2 && M*N*K > parallelMin
 	ws := wsPool.Get().(*workspace)
 	defer wsPool.Put(ws)
 	l := newColLayout(&p)
 	planes := aligned(&ws.b, l.floats())
-	l.fill(planes, x)
+	if parallel && p.C >= 2 && l.floats() >= fillMinFloats {
+		ParallelRuns(p.C, threads, func(c0, c1 int) { l.fillChannels(planes, x, c0, c1) })
+	} else {
+		l.fill(planes, x)
+	}
 	taps := im2colTaps(&ws.rows, planes, &l)
 	kc := ConvKBlock(N, K) // ONNX Runtime's blocks: the same sums
 	// Chunks of whole pairs of panels (an odd panel runs the slower
@@ -258,30 +272,66 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	// chunks), at least four panels so the filters are reused.
 	nc := max(4*nr, ConvChunkFloats/K/(2*nr)*(2*nr))
 	chunks := (N + nc - 1) / nc
-	work := func(c0, c1, gemmThreads int) {
+	work := func(c0, c1 int) {
 		w := wsPool.Get().(*workspace)
 		defer wsPool.Put(w)
 		col := aligned(&w.a, K*min(nc, (N+nr-1)/nr*nr))
 		for ch := c0; ch < c1; ch++ {
 			q0, q1 := ch*nc, min(N, (ch+1)*nc)
 			im2colPanels(col, planes, &l, taps, w, q0, q1)
-			SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, kc, gemmThreads)
+			SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, kc, 1)
 			if done != nil {
-				done(q0, q1)
+				done(0, M, q0, q1)
 			}
 		}
 	}
 	switch {
-	case threads < 2 || pa.m*N*K <= parallelMin:
-		work(0, chunks, 1)
-	case chunks < runsPerThread*threads:
-		// Few chunks (a deep, narrow conv: resnet's last stages have one
-		// to four) would leave threads idle or uneven: split each GEMM's
-		// filter rows instead.
-		work(0, chunks, threads)
+	case !parallel:
+		work(0, chunks)
+	case chunks >= runsPerThread*threads:
+		ParallelRuns(chunks, threads, work)
 	default:
-		ParallelRuns(chunks, threads, func(c0, c1 int) { work(c0, c1, 1) })
+		// Few chunks (a deep, narrow conv: resnet's last stages have one
+		// to four) would leave threads idle or uneven: write all of im2col
+		// on every thread, then share the product out in blocks of rows
+		// and columns.
+		convFewChunks(y, pa, planes, &l, taps, ws, kc, threads, done)
 	}
+}
+
+// convFewChunks is ConvPacked's product for a convolution of few column
+// chunks: im2col of all N columns, panels shared over the threads, then
+// the GEMM in blocks of filter rows (pairs of micro-tiles) and columns,
+// claimed one at a time, each finished (done) by the goroutine that
+// computed it. A K block of the whole width (kc × N) stays in L2 as a
+// chunk would; the blocks change only which goroutine computes an output,
+// not its sums.
+func convFewChunks(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []int32, ws *workspace, kc, threads int, done func(r0, r1, q0, q1 int)) {
+	M, K, N := pa.m, pa.k, l.p.N()
+	panels := (N + nr - 1) / nr
+	col := aligned(&ws.a, PackedBSize(K, N))
+	ParallelRuns(panels, threads, func(a0, a1 int) {
+		w := wsPool.Get().(*workspace)
+		defer wsPool.Put(w)
+		im2colPanels(col[a0*nr*K:], planes, l, taps, w, a0*nr, min(N, a1*nr))
+	})
+	runs := runsPerThread * threads
+	pairsM, pairsN := (M+2*mr-1)/(2*mr), (N+2*nr-1)/(2*nr)
+	bm := min(pairsM, runs)
+	bn := min(pairsN, (runs+bm-1)/bm)
+	g := gemmArgs{m: M, n: N, k: K, alpha: 1, preA: pa.data, packed: col, c: y, ldc: N, kc: kc}
+	Parallel(bm*bn, threads, func(u int) {
+		i, j := u/bn, u%bn
+		i0, i1 := min(M, i*pairsM/bm*2*mr), min(M, (i+1)*pairsM/bm*2*mr)
+		j0, j1 := min(N, j*pairsN/bn*2*nr), min(N, (j+1)*pairsN/bn*2*nr)
+		if i0 >= i1 || j0 >= j1 {
+			return
+		}
+		g.serial(i0, i1, j0, j1)
+		if done != nil {
+			done(i0, i1, j0, j1)
+		}
+	})
 }
 
 // DepthwiseConv2D computes a depthwise convolution (group = C, one filter
@@ -290,8 +340,10 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 // dilation run a direct vector kernel; any other kernel size, stride,
 // dilation and padding the general vector kernel (dwGeneral). Channels
 // are spread over up to threads goroutines. done, when not nil, is called
-// with each channel right after it is computed, on its goroutine.
-func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done func(c int)) {
+// with runs of channels [c0, c1) right after they are computed, on their
+// goroutine, each channel once: runs of about dwDoneFloats outputs, so that
+// an epilogue finds them in cache and small planes do not pay a call each.
+func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done func(c0, c1 int)) {
 	p.check("DepthwiseConv2D")
 	if p.C == 0 || p.OutH == 0 || p.OutW == 0 {
 		return
@@ -303,29 +355,42 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 		need("DepthwiseConv2D", p.C, bias)
 	}
 	padded := dwDirect3x3(&p)
+	isz, osz := p.H*p.W, p.OutH*p.OutW
+	// Fewer outputs than a vector block (a global depthwise conv: a 7×7
+	// kernel over a 7×7 map): the scalar sums, with no plane to lay out.
+	small := osz < 8
 	run := func(c0, c1 int) {
 		ws := wsPool.Get().(*workspace)
 		defer wsPool.Put(ws)
 		var offs []int32
-		if !padded {
+		var plan dwPad
+		var prods []float32
+		switch {
+		case small: // no plane
+		case padded:
+			plan = newDwPad(&p, ws)
+		default:
 			offs = dwOffsets(&ws.rows, &p)
 		}
+		first := c0 // the first channel not yet passed to done
 		for c := c0; c < c1; c++ {
 			var b float32
 			if bias != nil {
 				b = bias[c]
 			}
-			if padded {
+			switch {
+			case small:
+				dwScalar(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, &prods)
+			case padded:
 				// The writes past a row stay inside this channel's rows.
-				dwPadded(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*9:(c+1)*9], b, &p, ws, c == c0)
-				if done != nil {
-					done(c)
-				}
-				continue
+				plan.fill(x[c*isz : (c+1)*isz])
+				plan.rows(y[c*osz:(c+1)*osz], w[c*9:(c+1)*9], b)
+			default:
+				dwGeneral(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, ws, offs)
 			}
-			dwGeneral(y[c*p.OutH*p.OutW:(c+1)*p.OutH*p.OutW], x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, ws, offs)
-			if done != nil {
-				done(c)
+			if done != nil && ((c+1-first)*osz >= dwDoneFloats || c+1 == c1) {
+				done(first, c+1)
+				first = c + 1
 			}
 		}
 	}
@@ -337,19 +402,131 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 	ParallelRuns(p.C, threads, run)
 }
 
+// dwDoneFloats is about how many outputs DepthwiseConv2D computes before it
+// calls done: 16 KiB, well inside L1.
+const dwDoneFloats = 4096
+
+// dwScalar computes one channel of any depthwise convolution output by
+// output, in the vector kernels' order (dwTapsGo's: taps in groups of four
+// from +0, padding taps as products of +0), so the same bits. prods is
+// scratch for the window's products, grown as needed.
+func dwScalar(y, x, w []float32, bias float32, p *ConvParams, prods *[]float32) {
+	taps := p.KH * p.KW
+	w = w[:taps]
+	if cap(*prods) < taps {
+		*prods = make([]float32, taps)
+	}
+	pr := (*prods)[:taps]
+	for oh := 0; oh < p.OutH; oh++ {
+		for ow := 0; ow < p.OutW; ow++ {
+			t := 0
+			for i := 0; i < p.KH; i++ {
+				ih := oh*p.StrideH - p.PadT + i*p.DilH
+				iw := ow*p.StrideW - p.PadL
+				for j := 0; j < p.KW; j, iw, t = j+1, iw+p.DilW, t+1 {
+					v := float32(0)
+					if ih >= 0 && ih < p.H && iw >= 0 && iw < p.W {
+						v = x[ih*p.W+iw]
+					}
+					pr[t] = float32(v * w[t])
+				}
+			}
+			acc := float32(0)
+			t = 0
+			for ; t+4 <= taps; t += 4 {
+				acc = pr[t] + pr[t+1] + pr[t+2] + pr[t+3] + acc
+			}
+			if taps-t >= 2 {
+				acc = pr[t] + pr[t+1] + acc
+				t += 2
+			}
+			if t < taps {
+				acc = pr[t] + acc
+			}
+			y[oh*p.OutW+ow] = acc + bias
+		}
+	}
+}
+
 // dwPadded runs a 3×3 channel entirely through the vector row kernels: the
 // input is copied once into a zero-bordered plane wide enough for whole
 // 8-column blocks (no scalar edge columns), and output rows whose width is
 // not a multiple of 8 go through a temporary row.
 func dwPadded(y, x, w []float32, bias float32, p *ConvParams, ws *workspace, fresh bool) {
 	plane, tmp, pw := dwPaddedPlane(p, ws, fresh)
-	if n := min(p.W, pw-p.PadL); n > 0 {
-		for r := max(0, p.PadT); r < min(len(plane)/pw, p.PadT+p.H); r++ {
-			ih := r - p.PadT
-			copy(plane[r*pw+p.PadL:r*pw+p.PadL+n], x[ih*p.W:ih*p.W+n])
-		}
+	d := planDwPad(p, plane, tmp, pw)
+	d.fill(x)
+	d.rows(y, w, bias)
+}
+
+// dwPad is dwPadded's plan for one convolution, worked out once for all
+// its channels (small planes spend more in per-channel set-up than in the
+// kernels): the zero-bordered plane and temporary row, and what fill and
+// rows need of the geometry.
+type dwPad struct {
+	p          *ConvParams
+	plane, tmp []float32
+	pw, ow8    int // plane width, output columns a row rounded up to 8
+	r0, r1, n  int // plane rows the input fills, and its floats a row
+	full       int // output rows written whole into y
+	f          func(dst, r0, r1, r2, w []float32, bias float32)
+	whole      func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
+}
+
+// newDwPad clears the workspace's plane and plans a convolution on it.
+func newDwPad(p *ConvParams, ws *workspace) dwPad {
+	plane, tmp, pw := dwPaddedPlane(p, ws, true)
+	return planDwPad(p, plane, tmp, pw)
+}
+
+func planDwPad(p *ConvParams, plane, tmp []float32, pw int) dwPad {
+	s := p.StrideW
+	d := dwPad{p: p, plane: plane, tmp: tmp, pw: pw, ow8: (p.OutW + 7) &^ 7,
+		r0: max(0, p.PadT), r1: min(len(plane)/pw, p.PadT+p.H), n: min(p.W, pw-p.PadL),
+		f: ks.dw3s1, whole: ks.dwPlane3s1}
+	if s == 2 {
+		d.f, d.whole = ks.dw3s2, ks.dwPlane3s2
 	}
-	dwPaddedRows(y, plane, tmp, w, bias, p, pw)
+	// Whole blocks straight into y, one call for the rows whose blocks
+	// end inside this channel: the columns past OutW land in the next
+	// rows, which are written after. The rest go through tmp.
+	if p.OutH*p.OutW >= d.ow8 {
+		d.full = min(p.OutH, (p.OutH*p.OutW-d.ow8)/p.OutW+1)
+	}
+	if d.full > 0 && ((d.full-1)*s+2)*pw+s*d.ow8+2 > len(plane) {
+		panic(fmt.Sprintf("simd: depthwise: %d rows of %d overrun the plane (%d)", d.full, d.ow8, len(plane)))
+	}
+	return d
+}
+
+// fill copies one channel x (H×W) into the plane's input rectangle; the
+// border stays zero from newDwPad.
+func (d *dwPad) fill(x []float32) {
+	p, n := d.p, d.n
+	if n <= 0 || d.r1 <= d.r0 {
+		return
+	}
+	x = x[(d.r0-p.PadT)*p.W : (d.r1-1-p.PadT)*p.W+n]
+	dst := d.plane[d.r0*d.pw+p.PadL : (d.r1-1)*d.pw+p.PadL+n]
+	for i, o := 0, 0; o < len(dst); i, o = i+p.W, o+d.pw {
+		copy(dst[o:o+n], x[i:i+n])
+	}
+}
+
+// rows runs the 3×3 row kernels over the filled plane into y (one channel).
+func (d *dwPad) rows(y, w []float32, bias float32) {
+	p, s, pw := d.p, d.p.StrideW, d.pw
+	if d.full > 0 {
+		if (d.full-1)*p.OutW+d.ow8 > len(y) {
+			panic(fmt.Sprintf("simd: depthwise: %d rows of %d overrun y (%d)", d.full, d.ow8, len(y)))
+		}
+		d.whole(y, d.plane, w, bias, d.full, d.ow8, p.OutW, pw)
+	}
+	for oh := d.full; oh < p.OutH; oh++ {
+		r := oh * s * pw
+		d.f(d.tmp, d.plane[r:r+pw], d.plane[r+pw:r+2*pw], d.plane[r+2*pw:r+3*pw], w, bias)
+		copy(y[oh*p.OutW:(oh+1)*p.OutW], d.tmp)
+	}
 }
 
 // dwPaddedPlane returns dwPadded's zero-bordered plane (whose input
@@ -373,30 +550,8 @@ func dwPaddedPlane(p *ConvParams, ws *workspace, fresh bool) (plane, tmp []float
 
 // dwPaddedRows runs the 3×3 row kernels over a filled dwPaddedPlane.
 func dwPaddedRows(y, plane, tmp, w []float32, bias float32, p *ConvParams, pw int) {
-	s := p.StrideW
-	ow8 := (p.OutW + 7) &^ 7
-	f, whole := ks.dw3s1, ks.dwPlane3s1
-	if s == 2 {
-		f, whole = ks.dw3s2, ks.dwPlane3s2
-	}
-	// Whole blocks straight into y, one call for the rows whose blocks
-	// end inside this channel: the columns past OutW land in the next
-	// rows, which are written after. The rest go through tmp.
-	full := 0
-	if p.OutH*p.OutW >= ow8 {
-		full = min(p.OutH, (p.OutH*p.OutW-ow8)/p.OutW+1)
-	}
-	if full > 0 {
-		if (full-1)*p.OutW+ow8 > len(y) || ((full-1)*s+2)*pw+s*ow8+2 > len(plane) {
-			panic(fmt.Sprintf("simd: depthwise: %d rows of %d overrun y (%d) or the plane (%d)", full, ow8, len(y), len(plane)))
-		}
-		whole(y, plane, w, bias, full, ow8, p.OutW, pw)
-	}
-	for oh := full; oh < p.OutH; oh++ {
-		r := oh * s * pw
-		f(tmp, plane[r:r+pw], plane[r+pw:r+2*pw], plane[r+2*pw:r+3*pw], w, bias)
-		copy(y[oh*p.OutW:(oh+1)*p.OutW], tmp)
-	}
+	d := planDwPad(p, plane, tmp, pw)
+	d.rows(y, w, bias)
 }
 
 // dwGeometry is the layout dwGeneral reads: StrideW phase planes of the

@@ -144,9 +144,11 @@ func TestDepthwiseWide(t *testing.T) {
 					y := make([]float32, p.C*p.N())
 					// done sees each channel once, finished: it negates it.
 					seen := make([]int, p.C)
-					DepthwiseConv2D(y, x, wt, b, p, 2, func(c int) {
-						seen[c]++
-						for i := c * p.N(); i < (c+1)*p.N(); i++ {
+					DepthwiseConv2D(y, x, wt, b, p, 2, func(c0, c1 int) {
+						for c := c0; c < c1; c++ {
+							seen[c]++
+						}
+						for i := c0 * p.N(); i < c1*p.N(); i++ {
 							y[i] = -y[i]
 						}
 					})
@@ -177,29 +179,34 @@ func TestConvPacked(t *testing.T) {
 	// K 144, N 3136: seven chunks, too few to share: two threads split each GEMM.
 	shallow := ConvParams{C: 16, H: 56, W: 56, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 56, OutW: 56}
 	shapes = append(shapes, shallow)
+	// Deep and narrow (resnet's last stages): K 1152, N 49, one chunk; with
+	// 70 filters the two-thread product runs in blocks of rows and columns.
+	deep := ConvParams{C: 128, H: 7, W: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 7, OutW: 7}
+	strided := ConvParams{C: 64, H: 15, W: 15, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 8, OutW: 8}
+	shapes = append(shapes, deep, strided)
 	for _, k := range twins() {
 		with(k, func() {
 			for _, p := range shapes {
-				for _, M := range []int{1, 7, 16} {
+				for _, M := range []int{1, 7, 16, 70} {
 					x, w := randSlice(r, p.C*p.H*p.W), randSlice(r, M*p.K())
 					ref, mag := naiveConv(x, w, nil, M, p, false)
 					pa := PackA(false, M, p.K(), 1, w, p.K())
 					var one []float32 // the result on one goroutine
 					for _, th := range []int{1, 2} {
 						y := randSlice(r, M*p.N())
-						// done sees each column once, finished: it negates it.
-						seen := make([]int, p.N())
-						ConvPacked(y, pa, x, p, th, func(q0, q1 int) {
-							for q := q0; q < q1; q++ {
-								seen[q]++
-								for j := 0; j < M; j++ {
+						// done sees each output once, finished: it negates it.
+						seen := make([]int, M*p.N())
+						ConvPacked(y, pa, x, p, th, func(r0, r1, q0, q1 int) {
+							for j := r0; j < r1; j++ {
+								for q := q0; q < q1; q++ {
+									seen[j*p.N()+q]++
 									y[j*p.N()+q] = -y[j*p.N()+q]
 								}
 							}
 						})
-						for q, n := range seen {
+						for i, n := range seen {
 							if n != 1 {
-								t.Fatalf("%s %+v: done called %d times for column %d", k.name, p, n, q)
+								t.Fatalf("%s %+v: done called %d times for output %d", k.name, p, n, i)
 							}
 						}
 						for i := range y {

@@ -38,9 +38,12 @@
 // what keeps quantized models from drifting apart between the two.
 //
 // Work is split over threads by Parallel, whose helper goroutines outlive a
-// call and spin briefly for the next one: a network runs one parallel
-// region per layer, and waking a sleeping thread for each costs more than a
-// small layer's work.
+// call and spin briefly for the next one (up to 100 µs inside an Awake
+// span, which the interpreter opens for each model run): a network runs
+// one parallel region per layer, and waking a sleeping thread for each
+// costs more than a small layer's work. Work is cut into more pieces than
+// threads, claimed one at a time, so a helper that starts late only takes
+// fewer of them.
 //
 // Integer products (int8gemm.go) run on a u8·s8 → int32 GEMM: an 8×32
 // micro-kernel on AVX-512 VNNI (VPDPBUSD), on AVX2 through 16-bit VPMADDWD

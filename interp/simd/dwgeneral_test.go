@@ -63,6 +63,7 @@ func TestDepthwiseGeneralExact(t *testing.T) {
 		{3, 3, 1, 2, 1, 1, 1, 1, 1, 1}, {3, 3, 1, 1, 2, 2, 2, 2, 2, 2}, {7, 7, 1, 1, 1, 1, 3, 3, 3, 3},
 		{1, 9, 1, 1, 1, 1, 0, 4, 0, 4}, {9, 1, 1, 1, 1, 1, 4, 0, 4, 0}, {1, 5, 1, 3, 1, 2, 0, 1, 0, 0},
 		{3, 3, 3, 3, 1, 1, 0, 0, 2, 2}, {2, 4, 2, 3, 2, 1, 1, 0, 0, 3}, {3, 3, 2, 2, 1, 1, 0, 0, 1, 1},
+		{4, 4, 1, 1, 1, 1, 0, 0, 0, 0}, // a global depthwise conv on 4² (fewer outputs than a block)
 	}
 	checked := 0
 	levels := twins()
@@ -74,7 +75,7 @@ func TestDepthwiseGeneralExact(t *testing.T) {
 	for _, k := range levels {
 		with(k, func() {
 			for _, s := range shapes {
-				for _, hw := range [][2]int{{1, 1}, {4, 7}, {9, 17}, {12, 33}, {20, 45}} {
+				for _, hw := range [][2]int{{1, 1}, {4, 4}, {4, 7}, {9, 17}, {12, 33}, {20, 45}} {
 					p := s.params(3, hw[0], hw[1])
 					if p.OutH < 1 || p.OutW < 1 {
 						continue

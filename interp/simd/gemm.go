@@ -74,16 +74,26 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	g.parallel(threads)
 }
 
-// gemvParallel is gemv over column ranges on separate threads: each output
-// is computed as on one.
+// gemvParallelMin is the work (m·n·k) above which gemv is split over
+// threads: a product of one or two rows reads each float of B for one or
+// two multiply-adds, so it runs at memory speed, some 16× slower per
+// multiply-add than a packed GEMM, and pays for a helper at 1/16 of
+// parallelMin (a classifier's 1×512 · 512×1000 took 0.24 ms on one
+// thread).
+const gemvParallelMin = parallelMin / 16
+
+// gemvParallel is gemv over column ranges (multiples of 16, so that the
+// vector kernels' lanes fall as on one thread) claimed by up to threads
+// goroutines: each output is computed as on one.
 func gemvParallel(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
-	if threads < 2 || m*n*k <= parallelMin || n < 64 {
+	if threads < 2 || m*n*k <= gemvParallelMin || n < 64 {
 		gemv(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	parts := threads
-	Parallel(parts, parts, func(t int) {
-		j0, j1 := t*n/parts, (t+1)*n/parts
+	units := (n + 15) / 16
+	parts := min(units, runsPerThread*threads)
+	Parallel(parts, threads, func(t int) {
+		j0, j1 := min(n, t*units/parts*16), min(n, (t+1)*units/parts*16)
 		bj := b[j0:]
 		if transB {
 			bj = b[j0*ldb:]
@@ -231,6 +241,33 @@ func SgemmPackedA(pa *PackedA, transB bool, n int, b []float32, ldb int, bp []fl
 	g.parallel(threads)
 }
 
+// SgemmPackedAEach is SgemmPackedA that calls done(r0, r1, q0, q1) with
+// each block of C, rows [r0, r1) × columns [q0, q1), once, as soon as the
+// block is final, on the goroutine that computed it: the place for an
+// epilogue (bias, activation) while the block is in cache, and on all
+// threads.
+func SgemmPackedAEach(pa *PackedA, transB bool, n int, b []float32, ldb int, bp []float32, beta float32, c []float32, ldc int, kc, threads int, done func(r0, r1, q0, q1 int)) {
+	m := pa.m
+	if m <= 0 || n <= 0 {
+		return
+	}
+	checkMat("C", false, m, n, c, ldc)
+	if pa.k <= 0 {
+		scaleC(m, n, beta, c, ldc)
+		done(0, m, 0, n)
+		return
+	}
+	if bp != nil {
+		if len(bp) < PackedBSize(pa.k, n) {
+			panic(fmt.Sprintf("simd: SgemmPackedAEach: packed B has %d floats, want %d", len(bp), PackedBSize(pa.k, n)))
+		}
+	} else {
+		checkMat("B", transB, pa.k, n, b, ldb)
+	}
+	g := gemmArgs{transB: transB, m: m, n: n, k: pa.k, alpha: 1, preA: pa.data, b: b, ldb: ldb, packed: bp, beta: beta, c: c, ldc: ldc, kc: kc, done: done}
+	g.parallel(threads)
+}
+
 // ConvKBlock is the K block depth ONNX Runtime's MLAS uses for a
 // single-threaded convolution (or product) with n output columns and depth
 // k: 128, halved while k fits in half of it when n ≥ k, doubled while the
@@ -295,13 +332,17 @@ type gemmArgs struct {
 	beta           float32
 	c              []float32
 	ldc            int
+	done           func(i0, i1, j0, j1 int) // called with each finished block, or nil
 }
 
-// parallel splits C into one block per goroutine along its larger
-// dimension (in whole micro-tiles) and runs the serial algorithm on each.
+// parallel splits C along its larger dimension (in whole micro-tiles) and
+// runs the serial algorithm on each block.
 func (g *gemmArgs) parallel(threads int) {
 	if threads < 2 || g.m*g.n*g.k <= parallelMin {
 		g.serial(0, g.m, 0, g.n)
+		if g.done != nil {
+			g.done(0, g.m, 0, g.n)
+		}
 		return
 	}
 	// Only this copy escapes to the goroutines: the serial path allocates
@@ -310,23 +351,52 @@ func (g *gemmArgs) parallel(threads int) {
 	gc.fork(threads)
 }
 
+// Smallest blocks fork cuts, in pairs of micro-tiles (the AVX-512 kernels
+// run 12 rows or 32 columns at once): where the other operand is already
+// packed a block costs nothing extra; otherwise each block packs the other
+// operand again, which costs a few percent at 8 pairs (96 rows or 256
+// columns) and more below.
+const (
+	forkMinPairs       = 1
+	forkMinPairsRepack = 8
+)
+
+// fork cuts C into up to runsPerThread blocks per thread, claimed one at a
+// time through Parallel, so that a helper that starts late (waking, or its
+// core taken by another process) takes fewer blocks instead of leaving the
+// caller waiting for a fixed half. Every element sums the same products in
+// the same K blocks wherever the cuts fall, so the bits do not depend on
+// the number of threads.
 func (g *gemmArgs) fork(threads int) {
 	tilesN := (g.n + nr - 1) / nr
 	tilesM := (g.m + mr - 1) / mr
 	splitN := tilesN >= threads && g.n >= g.m || tilesM < threads
+	size, unit := g.m, 2*mr
+	repacked := g.packed == nil // a row block packs its own copy of B
 	if splitN {
-		threads = min(threads, tilesN)
-	} else {
-		threads = min(threads, tilesM)
+		size, unit = g.n, 2*nr
+		repacked = g.preA == nil // a column block packs its own copy of A
 	}
-	Parallel(threads, threads, func(t int) {
+	pairs := (size + unit - 1) / unit
+	minPairs := forkMinPairs
+	if repacked {
+		minPairs = forkMinPairsRepack
+	}
+	blocks := max(min(pairs, threads), min(runsPerThread*threads, pairs/minPairs))
+	Parallel(blocks, threads, func(t int) {
 		i0, i1, j0, j1 := 0, g.m, 0, g.n
+		b0, b1 := min(size, t*pairs/blocks*unit), min(size, (t+1)*pairs/blocks*unit)
 		if splitN {
-			j0, j1 = t*tilesN/threads*nr, min(g.n, (t+1)*tilesN/threads*nr)
+			j0, j1 = b0, b1
 		} else {
-			i0, i1 = t*tilesM/threads*mr, min(g.m, (t+1)*tilesM/threads*mr)
+			i0, i1 = b0, b1
 		}
-		g.serial(i0, i1, j0, j1)
+		if b0 < b1 {
+			g.serial(i0, i1, j0, j1)
+			if g.done != nil {
+				g.done(i0, i1, j0, j1)
+			}
+		}
 	})
 }
 

@@ -34,8 +34,8 @@ func BenchmarkDepthwiseQ8(b *testing.B) {
 		b.Run(fmt.Sprintf("float/c%d_%d_s%d", s.c, s.hw, s.stride), func(b *testing.B) {
 			for range b.N {
 				DequantizeU8(xf, x, 3, 0.01)
-				DepthwiseConv2D(y, xf, w, nil, p, 1, func(c int) {
-					yc := y[c*p.N() : (c+1)*p.N()]
+				DepthwiseConv2D(y, xf, w, nil, p, 1, func(c0, c1 int) {
+					yc := y[c0*p.N() : c1*p.N()]
 					BiasClip(yc, yc, 0.5, 0, 6)
 				})
 				QuantizeU8(out, y, 0.02, 3)

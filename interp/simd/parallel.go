@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Parallel runs f(i) for every i in [0, n) on up to threads goroutines, the
@@ -27,30 +28,45 @@ func Parallel(n, threads int, f func(i int)) {
 	}
 	t := &job{f: f, n: int64(n)}
 	t.left.Store(int64(n))
+	start := time.Now()
 	helpers.post(t, threads-1)
 	t.work()
 	// The last indices may still run on helpers: wait for them, spinning
 	// (they are short) and yielding.
-	for t.left.Load() > 0 {
-		runtime.Gosched()
+	if t.left.Load() > 0 {
+		worked := time.Since(start)
+		for t.left.Load() > 0 {
+			runtime.Gosched()
+		}
+		helpers.noteWait(worked, time.Since(start)-worked)
 	}
 	if p := t.panicked.Load(); p != nil {
 		panic(*p)
 	}
 }
 
-// runsPerThread is how many runs ParallelRuns cuts per thread.
+// runsPerThread is how many blocks per thread a product is cut into
+// (GEMM forks, gemv, a few-chunk convolution): finer blocks would reuse
+// the packed operands less.
 const runsPerThread = 4
 
-// ParallelRuns splits [0, n) into up to runsPerThread·threads contiguous
+// claimsPerThread is how many runs ParallelRuns cuts per thread: when the
+// last run is claimed, the other threads idle for up to one run, so runs of
+// 1/16 of the work at two threads lose at most that (runs of 1/8 lost up
+// to 12%: resnet's 56×56 convs have 33 chunks, which made runs of 4–5).
+// Each run sets up its own workspace (a depthwise run clears a padded
+// plane), which keeps runs from being much finer.
+const claimsPerThread = 8
+
+// ParallelRuns splits [0, n) into up to claimsPerThread·threads contiguous
 // runs of near-equal length and calls f(i0, i1) for each through Parallel.
 // Runs are claimed one at a time, so a thread that starts late (a helper
 // waking from sleep) or runs slower (its core busy with another process)
-// takes fewer runs instead of holding up the caller with a fixed half. The runs are whole units of
-// the caller's work (channels, column chunks), so results do not depend on
-// which goroutine ran which run.
+// takes fewer runs instead of holding up the caller with a fixed half. The
+// runs are whole units of the caller's work (channels, column chunks), so
+// results do not depend on which goroutine ran which run.
 func ParallelRuns(n, threads int, f func(i0, i1 int)) {
-	runs := min(n, runsPerThread*threads)
+	runs := min(n, claimsPerThread*threads)
 	if threads < 2 || runs < 2 {
 		f(0, n)
 		return
@@ -98,16 +114,44 @@ func (t *job) run(i int) {
 }
 
 // spinRounds is how many polls a helper makes for a new job before it
-// sleeps: a few microseconds on Zen 5 (not the tens its first comment
-// said). Spinning longer (200 µs, 1 ms of clock time) woke helpers in time
-// for the next layer, but made small models slower at two threads in
-// tools/bench, where the spinner competes with other processes for 2 cores.
+// sleeps, outside a span opened by Awake: a few microseconds on Zen 5.
+// Spinning longer (200 µs, 1 ms of clock time) at all times woke helpers in
+// time for the next layer, but spun on between a program's runs too.
 const spinRounds = 20000
+
+// awakeSpin is how long a helper polls for the next job inside an Awake
+// span before it sleeps. Within a run most gaps between parallel layers
+// are shorter, so the helper is there when the next layer starts; a long
+// serial stretch (or a core shared with other processes, where a spinning
+// thread takes CPU time from its own process's caller) ends the spin. A
+// spin through the whole run made the transformer 3–4× slower at two
+// threads on the 2-core VM at load average 5–6 (`onnxslim run … --bench
+// 100 --threads 2`, medians).
+const awakeSpin = 100 * time.Microsecond
+
+// contendedWait and contendedCalm: when the caller of Parallel, its own
+// share done, waits for a helper's last index longer than it worked (and
+// over contendedWait), the helper is not keeping up, most likely because
+// another process holds its core; then for contendedCalm helpers do not
+// spin through Awake spans (they sleep after spinRounds polls, as outside
+// spans), since a spinning thread takes CPU time from its own process's
+// caller on a busy machine. On a machine of its own the wait is at most one
+// index's work, shorter than the caller's share, and helpers keep spinning.
+// A spinning helper that finds more than descheduled between two of its
+// time checks (a few microseconds apart when it has its core) was
+// descheduled, which calms the helpers too.
+const (
+	contendedWait = 20 * time.Microsecond
+	contendedCalm = 20 * time.Millisecond
+	descheduled   = 200 * time.Microsecond
+)
 
 // helperPool is the process's helper goroutines and the job on offer.
 type helperPool struct {
 	cur      atomic.Pointer[job]
 	gen      atomic.Uint64 // bumped for each job offered
+	awake    atomic.Int32  // open Awake spans: helpers spin instead of sleeping
+	calm     atomic.Int64  // until this time (UnixNano) helpers do not spin in spans
 	mu       sync.Mutex
 	cond     *sync.Cond
 	sleeping int // helpers waiting on cond (under mu)
@@ -119,6 +163,43 @@ var helpers = func() *helperPool {
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }()
+
+// Awake keeps up to threads-1 helpers spinning for jobs until the returned
+// function is called, instead of sleeping a few microseconds after each
+// job. A model run opens one span per run: its layers follow each other
+// within microseconds, but a helper that has gone to sleep takes 80–250 µs
+// to wake on a small VM (a futex wake-up and a reschedule), longer than many
+// layers take, so without the span the caller ran those layers alone while
+// the helper was still waking. Outside spans (between runs) helpers sleep
+// as before and cost nothing. Awake also wakes sleeping helpers at once,
+// so that their wake-up overlaps the run's first nodes. Spans may nest and
+// overlap (concurrent runs); threads < 2 opens none.
+func Awake(threads int) (release func()) {
+	if threads < 2 {
+		return func() {}
+	}
+	p := helpers
+	p.awake.Add(1)
+	p.mu.Lock()
+	for p.started < min(threads-1, runtime.GOMAXPROCS(0)-1) {
+		p.started++
+		go p.loop()
+	}
+	if p.sleeping > 0 {
+		p.cond.Broadcast()
+	}
+	p.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { p.awake.Add(-1) }) }
+}
+
+// noteWait records that a Parallel caller worked for worked and then waited
+// wait for helpers (see contendedWait).
+func (p *helperPool) noteWait(worked, wait time.Duration) {
+	if wait > contendedWait && wait > worked {
+		p.calm.Store(time.Now().Add(contendedCalm).UnixNano())
+	}
+}
 
 // post offers t to up to k helpers, starting helpers as needed (at most
 // GOMAXPROCS-1 in all) and waking sleeping ones.
@@ -142,18 +223,43 @@ func (p *helperPool) loop() {
 	var seen uint64
 	for {
 		g := p.gen.Load()
+		var idle, last time.Time // when this wait began (after spinRounds polls), the last poll's time
 		for spins := 0; g == seen; spins++ {
 			if spins < spinRounds {
 				g = p.gen.Load()
 				continue
+			}
+			if p.awake.Load() > 0 {
+				// A run is in progress: poll on for up to awakeSpin,
+				// letting the scheduler run other goroutines now and then,
+				// unless helpers were found not keeping up lately.
+				now := time.Now()
+				if idle.IsZero() {
+					idle = now
+				} else if now.Sub(last) > descheduled {
+					// Polls a few microseconds apart were not: another
+					// process holds this core.
+					p.calm.Store(now.Add(contendedCalm).UnixNano())
+				}
+				last = now
+				if now.Sub(idle) < awakeSpin && now.UnixNano() >= p.calm.Load() {
+					spins = 0
+					runtime.Gosched()
+					g = p.gen.Load()
+					continue
+				}
 			}
 			p.mu.Lock()
 			for g = p.gen.Load(); g == seen; g = p.gen.Load() {
 				p.sleeping++
 				p.cond.Wait()
 				p.sleeping--
+				if p.awake.Load() > 0 {
+					break // woken by Awake: spin for the run's first job
+				}
 			}
 			p.mu.Unlock()
+			idle, spins = time.Time{}, 0
 		}
 		seen = g
 		if t := p.cur.Load(); t != nil && t.helpers.Add(-1) >= 0 {

@@ -24,7 +24,7 @@ var asmKernels = func() *kernelSet {
 }()
 
 // avx512Kernels is the AVX2 set with the kernels that have a zmm form
-// (GEMM over two panels, the general depthwise kernel, the FMA peak); nil
+// (GEMM over two panels, the depthwise kernels, pooling, the FMA peak); nil
 // unless the CPU (and OS, which cpu checks) has AVX-512 F, BW, DQ and VL.
 var avx512Kernels = func() *kernelSet {
 	x := cpu.X86
@@ -36,6 +36,9 @@ var avx512Kernels = func() *kernelSet {
 	k.gemm2 = [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm1x32AVX512, gemm2x32AVX512, gemm3x32AVX512, gemm4x32AVX512, gemm5x32AVX512, gemm6x32AVX512}
 	k.dwTaps = dwTapsAVX512
 	k.sumTaps = sumTapsAVX512
+	k.avg2x2, k.max2x2 = avg2x2AVX512, max2x2AVX512
+	k.dw3s1, k.dw3s2 = dwRow3s1AVX512, dwRow3s2AVX512
+	k.dwPlane3s1, k.dwPlane3s2 = dwPlane3s1AVX512, dwPlane3s2AVX512
 	k.gemm12 = gemm12x32AVX512
 	k.gemm12x16 = gemm12x16AVX512
 	k.packA6 = packA6AVX512

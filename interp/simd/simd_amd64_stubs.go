@@ -418,6 +418,36 @@ func dwTapsAVX512(dst []float32, base *float32, offs []int32, w []float32, bias 
 //go:noescape
 func sumTapsAVX512(dst []float32, base *float32, offs []int32)
 
+// dwRow3s1AVX512: dwRow3s1AVX on zmm (the same bits).
+//
+//go:noescape
+func dwRow3s1AVX512(dst []float32, r0 []float32, r1 []float32, r2 []float32, w []float32, bias float32)
+
+// dwRow3s2AVX512: dwRow3s2AVX on zmm (the same bits).
+//
+//go:noescape
+func dwRow3s2AVX512(dst []float32, r0 []float32, r1 []float32, r2 []float32, w []float32, bias float32)
+
+// dwPlane3s1AVX512: dwPlane3s1AVX's whole channel on zmm (the same bits).
+//
+//go:noescape
+func dwPlane3s1AVX512(dst []float32, src []float32, w []float32, bias float32, rows int, ow8 int, dstStride int, pw int)
+
+// dwPlane3s2AVX512: dwPlane3s2AVX's whole channel on zmm (the same bits).
+//
+//go:noescape
+func dwPlane3s2AVX512(dst []float32, src []float32, w []float32, bias float32, rows int, ow8 int, dstStride int, pw int)
+
+// avg2x2AVX512: dst[i] = the mean of r0[2i], r0[2i+1], r1[2i], r1[2i+1] (in that order) for i < len(dst) rounded down to 16; r0 and r1 must hold twice that.
+//
+//go:noescape
+func avg2x2AVX512(dst []float32, r0 []float32, r1 []float32)
+
+// max2x2AVX512: dst[i] = the max of r0[2i], r0[2i+1], r1[2i], r1[2i+1] (in that order) for i < len(dst) rounded down to 16; r0 and r1 must hold twice that.
+//
+//go:noescape
+func max2x2AVX512(dst []float32, r0 []float32, r1 []float32)
+
 // gemmU8I8VNNI is the 8×32 u8·s8 micro-kernel (AVX-512 VNNI): c = a·b over k4 packed steps of four, int32 sums.
 //
 //go:noescape

@@ -194,6 +194,74 @@ func TestSgemmLarge(t *testing.T) {
 	}
 }
 
+// TestSgemmThreadsSameBits: a product cut into blocks for 2–4 threads (rows
+// or columns, operands packed or not, B transposed, ragged edges, the
+// unpacked product of one or two rows) gives the bits of one thread: the
+// blocks only change which goroutine computes an element.
+func TestSgemmThreadsSameBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	shapes := [][3]int{{301, 97, 130}, {40, 1003, 77}, {131, 131, 131}, {512, 49, 160}, {1, 1000, 512}, {2, 997, 301}}
+	for _, k := range twins() {
+		with(k, func() {
+			for _, s := range shapes {
+				m, n, kk := s[0], s[1], s[2]
+				a, b := randSlice(r, m*kk), randSlice(r, kk*n)
+				bp := make([]float32, PackedBSize(kk, n))
+				PackB(false, kk, n, b, n, bp)
+				pa := PackA(false, m, kk, 1, a, kk)
+				bt := make([]float32, n*kk) // B transposed (a classifier's weights)
+				for p := 0; p < kk; p++ {
+					for j := 0; j < n; j++ {
+						bt[j*kk+p] = b[p*n+j]
+					}
+				}
+				for mode := plainAB - 1; mode <= packedAB+1; mode++ {
+					var one []float32
+					for _, th := range []int{1, 2, 3, 4} {
+						c := make([]float32, m*n)
+						switch mode {
+						case plainAB - 1:
+							Sgemm(false, true, m, n, kk, 1, a, kk, bt, kk, 0, c, n, th)
+						case plainAB:
+							Sgemm(false, false, m, n, kk, 1, a, kk, b, n, 0, c, n, th)
+						case packedB:
+							SgemmPacked(false, m, n, kk, 1, a, kk, bp, 0, c, n, th)
+						case packedA:
+							SgemmPackedA(pa, false, n, b, n, nil, 0, c, n, ConvKBlock(n, kk), th)
+						case packedAB + 1:
+							// Each block handed to done once, when final.
+							seen := make([]int32, m*n)
+							SgemmPackedAEach(pa, false, n, b, n, nil, 0, c, n, ConvKBlock(n, kk), th, func(r0, r1, q0, q1 int) {
+								for i := r0; i < r1; i++ {
+									for j := q0; j < q1; j++ {
+										seen[i*n+j]++
+									}
+								}
+							})
+							for i, v := range seen {
+								if v != 1 {
+									t.Fatalf("%s %v threads=%d: done saw C[%d] %d times", ks.name, s, th, i, v)
+								}
+							}
+						default:
+							SgemmPackedA(pa, false, n, nil, 0, bp, 0, c, n, 0, th)
+						}
+						if one == nil {
+							one = c
+							continue
+						}
+						for i := range c {
+							if math.Float32bits(c[i]) != math.Float32bits(one[i]) || c[i] != c[i] {
+								t.Fatalf("%s %v mode %d threads=%d: C[%d] = %v, one thread %v", ks.name, s, mode, th, i, c[i], one[i])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestSgemmTwins compares the micro-kernel twins bit for bit where FMA
 // rounding cannot differ (small integers).
 func TestSgemmTwins(t *testing.T) {

@@ -104,6 +104,12 @@ func main() {
 	segRows()
 	dwTaps("dwTapsAVX512", true)
 	sumTaps("sumTapsAVX512", true)
+	dwKernel512("dwRow3s1AVX512", 1, false)
+	dwKernel512("dwRow3s2AVX512", 2, false)
+	dwKernel512("dwPlane3s1AVX512", 1, true)
+	dwKernel512("dwPlane3s2AVX512", 2, true)
+	pool2x2("avg2x2AVX512", true)
+	pool2x2("max2x2AVX512", false)
 	gemmU8I8VNNI()
 	requant8("requant8U8AVX512", false, false, true)
 	requant8("requant8I8AVX512", true, false, true)
@@ -972,38 +978,22 @@ func normAffine() {
 	end()
 }
 
-// dwKernel emits a 3×3 depthwise convolution over eight-column blocks with
-// stride s, dst[j] = bias + Σ w[3r+c]·row_r[s·j+c], summed as ONNX Runtime
-// sums it (MLAS runs a depthwise channel as an M=1 SGEMM over its im2col,
-// whose AVX kernel multiplies and adds without fusing, four taps at a time):
-//
-//	acc = ((p0+p1)+p2)+p3 + 0;  acc = ((p4+p5)+p6)+p7 + acc;  acc = p8 + acc;  dst = acc + bias
-//
-// with p_k = w_k·x_k rounded. The row form computes one output row; the
-// plane form a whole channel, rows output rows of ow8 columns, dst rows
-// dstStride floats apart and input rows pw floats apart (an output row's
-// first input row s·pw after the previous one), so that small planes do not
-// pay a call per row. Stride 2 deinterleaves even and odd columns with
-// shuffles.
-func dwKernel(name string, s int, plane bool) {
-	if plane {
-		TEXT(name, NOSPLIT, "func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)")
-		Doc(fmt.Sprintf("%s: a whole channel of the stride-%d 3×3 depthwise convolution: rows output rows of ow8 (a multiple of 8) columns,", name, s),
-			"row i at dst[i·dstStride:], reading the zero-bordered input rows src[(s·i+r)·pw:] for r < 3.")
-	} else {
-		TEXT(name, NOSPLIT, "func(dst, r0, r1, r2, w []float32, bias float32)")
-		Doc(fmt.Sprintf("%s: dst[j] = bias + Σ_{r,c<3} w[3r+c]·r_r[%d·j+c] for j < len(dst) rounded down to 8.", name, s),
-			fmt.Sprintf("Each r_r must hold %d·(that count)+2 elements.", s))
-	}
-	Pragma("noescape")
-	pwp := Load(Param("w").Base(), GP64())
-	w := make([]VecVirtual, 9)
-	for i := range w {
-		w[i] = YMM()
-		VBROADCASTSS(Mem{Base: pwp, Disp: 4 * i}, w[i])
-	}
-	bias := YMM()
-	bcastParam("bias", bias)
+// dwRows walks the rows of the 3×3 depthwise kernels: the row form (dst,
+// r0, r1, r2) computes one output row; the plane form loops over rows
+// output rows of ow8 columns, dst rows dstStride floats apart, input rows
+// pw floats apart. d and n are the output pointer and 8-column blocks
+// left in the row, rows the three input row pointers.
+type dwRows struct {
+	name                                 string
+	plane                                bool
+	d, n                                 Register
+	rows                                 []Register
+	dBase, rBase, left, dStride, rStride Register
+}
+
+// beginDWRows loads the parameters and, in the plane form, opens the row
+// loop.
+func beginDWRows(name string, s int, plane bool) *dwRows {
 	d, n := GP64(), GP64()
 	rows := []Register{GP64(), GP64(), GP64()}
 	var dBase, rBase, left, ow, dStride, rStride, rowB Register
@@ -1040,6 +1030,54 @@ func dwKernel(name string, s int, plane bool) {
 		Load(Param("dst").Len(), n)
 		SHRQ(Imm(3), n)
 	}
+	return &dwRows{name: name, plane: plane, d: d, n: n, rows: rows, dBase: dBase, rBase: rBase, left: left, dStride: dStride, rStride: rStride}
+}
+
+// nextRow closes the plane form's row loop: the next output and input rows.
+func (w *dwRows) nextRow() {
+	if w.plane {
+		ADDQ(w.dStride, w.dBase)
+		ADDQ(w.rStride, w.rBase)
+		DECQ(w.left)
+		JMP(LabelRef(w.name + "_rows"))
+		Label(w.name + "_done")
+	}
+}
+
+// dwKernel emits a 3×3 depthwise convolution over eight-column blocks with
+// stride s, dst[j] = bias + Σ w[3r+c]·row_r[s·j+c], summed as ONNX Runtime
+// sums it (MLAS runs a depthwise channel as an M=1 SGEMM over its im2col,
+// whose AVX kernel multiplies and adds without fusing, four taps at a time):
+//
+//	acc = ((p0+p1)+p2)+p3 + 0;  acc = ((p4+p5)+p6)+p7 + acc;  acc = p8 + acc;  dst = acc + bias
+//
+// with p_k = w_k·x_k rounded. The row form computes one output row; the
+// plane form a whole channel, rows output rows of ow8 columns, dst rows
+// dstStride floats apart and input rows pw floats apart (an output row's
+// first input row s·pw after the previous one), so that small planes do not
+// pay a call per row. Stride 2 deinterleaves even and odd columns with
+// shuffles.
+func dwKernel(name string, s int, plane bool) {
+	if plane {
+		TEXT(name, NOSPLIT, "func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)")
+		Doc(fmt.Sprintf("%s: a whole channel of the stride-%d 3×3 depthwise convolution: rows output rows of ow8 (a multiple of 8) columns,", name, s),
+			"row i at dst[i·dstStride:], reading the zero-bordered input rows src[(s·i+r)·pw:] for r < 3.")
+	} else {
+		TEXT(name, NOSPLIT, "func(dst, r0, r1, r2, w []float32, bias float32)")
+		Doc(fmt.Sprintf("%s: dst[j] = bias + Σ_{r,c<3} w[3r+c]·r_r[%d·j+c] for j < len(dst) rounded down to 8.", name, s),
+			fmt.Sprintf("Each r_r must hold %d·(that count)+2 elements.", s))
+	}
+	Pragma("noescape")
+	pwp := Load(Param("w").Base(), GP64())
+	w := make([]VecVirtual, 9)
+	for i := range w {
+		w[i] = YMM()
+		VBROADCASTSS(Mem{Base: pwp, Disp: 4 * i}, w[i])
+	}
+	bias := YMM()
+	bcastParam("bias", bias)
+	rw := beginDWRows(name, s, plane)
+	d, n, rows := rw.d, rw.n, rw.rows
 	zero := mask.Offset(32) // eight zero words
 	acc, sum, t := YMM(), YMM(), YMM()
 	v0, v1, e := YMM(), YMM(), YMM()
@@ -1108,13 +1146,7 @@ func dwKernel(name string, s int, plane bool) {
 	DECQ(n)
 	JMP(LabelRef(name + "_loop1"))
 	Label(name + "_rowdone")
-	if plane {
-		ADDQ(dStride, dBase)
-		ADDQ(rStride, rBase)
-		DECQ(left)
-		JMP(LabelRef(name + "_rows"))
-		Label(name + "_done")
-	}
+	rw.nextRow()
 	end()
 }
 
