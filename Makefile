@@ -16,7 +16,7 @@ ORT_STAMP   := tools/ort/node_modules/.package-lock.json
 
 help:
 	@echo "targets: build test lint generate fuzz conformance conformance-update conformance-simd demo ort clean"
-	@echo "reports: bench bench-quant quant-report corpus compare html-report big-ci big grad-report chandep-models prune-report lowrank-report"
+	@echo "reports: bench bench-quant quant-report corpus compare html-report big-ci big big-ab grad-report chandep-models prune-report lowrank-report"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/onnxslim
@@ -196,6 +196,12 @@ big-ci: ort
 big:
 	GO=$(GO) tools/big/big.sh
 .PHONY: big
+
+# make big's steps, BIG_BASE (an onnxslim binary) against this tree,
+# interleaved, cold cache, outputs compared byte for byte.
+big-ab:
+	GO=$(GO) tools/big/ab.sh
+.PHONY: big-ab
 
 # Issue 15's gradients (interp/grad): every backward rule against finite
 # differences (worst relative error), the MNIST CNN's, and the time of one

@@ -103,13 +103,21 @@ func mapPath(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close() // the mapping outlives the descriptor
 	st, err := f.Stat()
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
+		f.Close()
 		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
-	return mapFile(f, st.Size())
+	data, err := mapFile(f, st.Size())
+	if err != nil || !mapsFiles || len(data) == 0 {
+		f.Close()
+		return data, err
+	}
+	// Kept open with the mapping, for ReadAhead's direct reads.
+	registerMapping(data, f, 0)
+	return data, nil
 }

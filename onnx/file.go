@@ -185,6 +185,11 @@ func SaveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 	return saved, nil
 }
 
+// directSaveMin is the model file size from which saveFile writes it
+// through a dataWriter (direct I/O, payloads read from their files): below
+// it the two 8 MiB buffers are not worth it. A variable for tests.
+var directSaveMin = 64 << 20
+
 func saveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 	mp, err := modelToProto(m)
 	if err != nil {
@@ -223,7 +228,17 @@ func saveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 		return nil, err
 	}
 	files = append(files, f)
-	if saved.Bytes, err = writeProto(f.f, mp.ProtoReflect(), streamMin); err != nil {
+	if size := deterministic.Size(mp); size >= directSaveMin {
+		// A large model file goes through dataWriter as data files do.
+		w := newDataWriter(f.f)
+		saved.Bytes, err = writeProto(w, mp.ProtoReflect(), streamMin)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+	} else {
+		saved.Bytes, err = writeProto(f.f, mp.ProtoReflect(), streamMin)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
 	// The data file first: a model file never names data that is not there.
@@ -316,7 +331,7 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFil
 		return files, nil, err
 	}
 	for i, t := range tensors {
-		if i+1 < len(tensors) && len(tensors[i+1].RawData) >= SpillMin {
+		if i+1 < len(tensors) && len(tensors[i+1].RawData) >= SpillMin && !w.readsDirect(tensors[i+1].RawData) {
 			// Read the next payload from disk (when mapped) while this
 			// one is copied.
 			prefetchBytes(tensors[i+1].RawData)
@@ -334,7 +349,7 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFil
 			}
 			off += pad
 		}
-		if _, err := w.Write(t.RawData); err != nil {
+		if err := w.WritePayload(t.RawData); err != nil {
 			return files, nil, err
 		}
 		rec := &recs[len(recs)-1]

@@ -15,6 +15,9 @@ func mapFile(f *os.File, size int64) ([]byte, error) {
 	return b, err
 }
 
+// mapsFiles: mapFile maps (rather than reads) files here.
+const mapsFiles = false
+
 var pageSize = int64(os.Getpagesize())
 
 // mapRange is not available: Spill leaves tensors in memory.

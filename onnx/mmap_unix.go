@@ -29,6 +29,9 @@ func mapFile(f *os.File, size int64) ([]byte, error) {
 	return b, nil
 }
 
+// mapsFiles: mapFile maps (rather than reads) files here.
+const mapsFiles = true
+
 // pageSize aligns mapped ranges of the spill file.
 var pageSize = int64(os.Getpagesize())
 

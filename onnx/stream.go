@@ -33,13 +33,29 @@ func WriteTo(w io.Writer, m *Model) (int64, error) {
 // writeProto writes msg's deterministic wire encoding to w and returns the
 // number of bytes written.
 func writeProto(w io.Writer, msg protoreflect.Message, min int) (int64, error) {
-	cw := &countWriter{w: bufio.NewWriterSize(w, 1<<20)}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	cw := &countWriter{w: bw}
 	sw := &streamWriter{w: cw, min: min}
+	if pw, ok := w.(payloadWriter); ok {
+		sw.payload = func(b []byte) error {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			cw.n += int64(len(b))
+			return pw.WritePayload(b)
+		}
+	}
 	sw.message(msg, deterministic.Size(msg.Interface()))
 	if sw.err == nil {
-		sw.err = cw.w.(*bufio.Writer).Flush()
+		sw.err = bw.Flush()
 	}
 	return cw.n, sw.err
+}
+
+// payloadWriter is a writer that takes large payloads apart (dataWriter:
+// read from their files with direct I/O).
+type payloadWriter interface {
+	WritePayload(b []byte) error
 }
 
 type countWriter struct {
@@ -56,10 +72,11 @@ func (c *countWriter) Write(b []byte) (int, error) {
 // streamWriter writes messages as proto.Marshal orders them (known fields
 // by number, then unknown fields), keeping the first error.
 type streamWriter struct {
-	w   io.Writer
-	min int
-	err error
-	buf []byte
+	w       io.Writer
+	min     int
+	err     error
+	buf     []byte
+	payload func([]byte) error // large bytes fields, when the writer takes them apart
 }
 
 func (s *streamWriter) write(b []byte) {
@@ -101,7 +118,13 @@ func (s *streamWriter) message(msg protoreflect.Message, size int) {
 			s.buf = protowire.AppendTag(s.buf[:0], fd.Number(), protowire.BytesType)
 			s.buf = protowire.AppendVarint(s.buf, uint64(len(b)))
 			s.write(s.buf)
-			s.write(b)
+			if s.payload != nil && len(b) >= SpillMin {
+				if s.err == nil {
+					s.err = s.payload(b)
+				}
+			} else {
+				s.write(b)
+			}
 		default: // a scalar or a list of them: marshal it alone
 			one := msg.New()
 			one.Set(fd, v)

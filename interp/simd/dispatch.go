@@ -50,6 +50,7 @@ type kernelSet struct {
 	dequantU8  func(dst []float32, x []byte, z, s float32)
 	dequantI8  func(dst []float32, x []byte, z, s float32)
 	maxSkipNaN func(dst, a, b []float32)
+	maxAbs     func(dst, a, b []float32)
 	add        func(dst, a, b []float32)
 	sub        func(dst, a, b []float32)
 	mul        func(dst, a, b []float32)
@@ -106,6 +107,7 @@ var goKernels = &kernelSet{
 	dequantU8:         dequantizeU8Go,
 	dequantI8:         dequantizeI8Go,
 	maxSkipNaN:        maxSkipNaNGo,
+	maxAbs:            maxAbsGo,
 	add:               addGo,
 	sub:               subGo,
 	mul:               mulGo,

@@ -53,6 +53,14 @@ func MaxSkipNaN(dst, a, b []float32) {
 	ks.maxSkipNaN(dst, a, b)
 }
 
+// MaxAbs sets dst[i] = max(a[i], |b[i]|) as Go's max does (a NaN on either
+// side gives a NaN, b's when both are): a running maximum of magnitudes
+// (int4's block scales).
+func MaxAbs(dst, a, b []float32) {
+	need("MaxAbs", len(dst), a, b)
+	ks.maxAbs(dst, a, b)
+}
+
 // Axpy sets y[i] += alpha·x[i].
 func Axpy(y, x []float32, alpha float32) { need("Axpy", len(y), x); ks.axpy(y, x, alpha) }
 

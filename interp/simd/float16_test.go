@@ -168,3 +168,67 @@ func TestBlockQuantI4Twins(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxAbsTwins: MaxAbs at every level gives the Go twin's bits: NaN
+// payloads on either side (b's when both are NaN), ±0, infinities,
+// subnormals, every length around the vector widths.
+func TestMaxAbsTwins(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	edges := []float32{0, float32(math.Copysign(0, -1)), math.Float32frombits(0x7FC00001), math.Float32frombits(0xFFC00002),
+		math.Float32frombits(0x7F800003), float32(math.Inf(1)), float32(math.Inf(-1)), 1, -1, 2.5, -2.5,
+		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32}
+	n := 4099
+	a, b := make([]float32, n), make([]float32, n)
+	for i := range a {
+		a[i], b[i] = float32(math.Abs(r.NormFloat64())), float32(r.NormFloat64())
+		switch {
+		case i < len(edges)*len(edges): // every edge against every edge
+			a[i], b[i] = edges[i/len(edges)], edges[i%len(edges)]
+		case i%7 == 0: // equal magnitudes
+			a[i] = float32(math.Abs(float64(b[i])))
+		case i%11 == 0:
+			a[i], b[i] = math.Float32frombits(r.Uint32()), math.Float32frombits(r.Uint32())
+		}
+	}
+	want := make([]float32, n)
+	maxAbsGo(want, a, b)
+	nan := 0
+	for i := range want {
+		if want[i] != want[i] {
+			nan++
+		}
+	}
+	if nan == 0 {
+		t.Fatal("no NaN among the Go twin's results: the NaN cases are not exercised")
+	}
+	for _, m := range append(lengths, n) {
+		for _, k := range twins() {
+			with(k, func() {
+				d := make([]float32, m+1)
+				d[m] = 99
+				MaxAbs(d[:m], a[:m], b[:m])
+				if d[m] != 99 {
+					t.Fatalf("%s n=%d: wrote past dst", k.name, m)
+				}
+				for i := range m {
+					if math.Float32bits(d[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s n=%d: max(%#x, |%#x|) = %#x, Go twin %#x", k.name, m,
+							math.Float32bits(a[i]), math.Float32bits(b[i]), math.Float32bits(d[i]), math.Float32bits(want[i]))
+					}
+				}
+			})
+		}
+	}
+	// In place, as int4's scales use it (dst is a).
+	for _, k := range twins() {
+		with(k, func() {
+			d := append([]float32(nil), a...)
+			MaxAbs(d, d, b)
+			for i := range d {
+				if math.Float32bits(d[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s in place: element %d differs from the Go twin", k.name, i)
+				}
+			}
+		})
+	}
+}

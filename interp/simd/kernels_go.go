@@ -146,6 +146,15 @@ func copyRowsGo(dst []float32, base *float32, rows []int32) {
 	}
 }
 
+// maxAbsGo is dst[i] = max(a[i], |b[i]|) with Go's max: a NaN on either
+// side gives a NaN, b's when both are.
+func maxAbsGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = max(a[i], math.Float32frombits(math.Float32bits(b[i])&^(1<<31)))
+	}
+}
+
 // maxSkipNaNGo is dst[i] = a[i] if a[i] > b[i], else b[i]: a NaN in a
 // keeps b.
 func maxSkipNaNGo(dst, a, b []float32) {

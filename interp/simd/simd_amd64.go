@@ -78,6 +78,7 @@ var avx2Kernels = func() *kernelSet {
 		dequantU8:         dequantizeU8AVX,
 		dequantI8:         dequantizeI8AVX,
 		maxSkipNaN:        maxSkipNaNAVX,
+		maxAbs:            maxAbsAVX,
 		add:               addAVX,
 		sub:               subAVX,
 		mul:               mulAVX,

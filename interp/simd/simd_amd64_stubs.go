@@ -156,6 +156,12 @@ func scalarDivAVX(dst []float32, x []float32, c float32)
 //go:noescape
 func maxSkipNaNAVX(dst []float32, a []float32, b []float32)
 
+// maxAbsAVX: dst[i] = max(a[i], |b[i]|) as Go's max on amd64 for i < len(dst).
+// a and b must be at least as long as dst.
+//
+//go:noescape
+func maxAbsAVX(dst []float32, a []float32, b []float32)
+
 // preluAVX: dst[i] = a[i]·b[i] if a[i] < 0, else a[i] for i < len(dst).
 // a and b must be at least as long as dst.
 //

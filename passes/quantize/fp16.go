@@ -75,20 +75,21 @@ func (q *quantizer) fp16() (int, error) {
 		}
 		return passes.ConstTensor(v)
 	}
-	ahead := 0 // values before it are prefetched or no weights
+	// Each weight is read once, from disk with direct I/O where it is not
+	// in memory yet, the next one while this one is converted.
+	weights := make([]*onnx.Tensor, len(values))
+	for i, v := range values {
+		weights[i] = weight(v)
+	}
+	ra := onnx.NewReadAhead(weights)
+	defer ra.Close()
 	for i, v := range values {
 		if passes.ElemType(v) != onnx.Float {
 			continue
 		}
 		uses := v.Uses()
 		if t := passes.ConstTensor(v); t != nil && v.IsConst() {
-			// Read the next weight from disk while this one is converted.
-			for ahead = max(ahead, i+1); ahead < len(values) && weight(values[ahead]) == nil; ahead++ {
-			}
-			if ahead < len(values) {
-				onnx.Prefetch(weight(values[ahead]))
-				ahead++
-			}
+			ra.Hold(i)
 			// A float32 weight: give float16 readers a float16 copy; drop
 			// the float32 one when nobody else reads it.
 			for _, u := range uses {

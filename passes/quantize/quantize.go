@@ -687,14 +687,19 @@ func (q *quantizer) weightsOnly() (int, error) {
 		ws = ws[1 : len(ws)-1]
 	}
 	rewrites := 0
+	// Each weight is read once, from disk with direct I/O where it is not
+	// in memory yet, the next one while this one is quantized.
+	ts := make([]*onnx.Tensor, len(ws))
+	for i, w := range ws {
+		ts[i] = passes.ConstTensor(w.w)
+	}
+	ra := onnx.NewReadAhead(ts)
+	defer ra.Close()
 	for i, w := range ws {
 		if !c.Allow() {
 			break
 		}
-		if i+1 < len(ws) {
-			// Read the next weight from disk while this one is quantized.
-			onnx.Prefetch(passes.ConstTensor(ws[i+1].w))
-		}
+		ra.Hold(i)
 		var err error
 		switch mode {
 		case "int8-weights":

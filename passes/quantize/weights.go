@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"runtime"
+	"unsafe"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
 
@@ -135,13 +136,10 @@ func quantBlocked(w []float32, dims []int64, axis, block int) ([]int8, []float32
 		c0, c1 := b*block, min(dim, (b+1)*block)
 		srow := scales[(o*sdim+b)*inner : (o*sdim+b+1)*inner]
 		// |w| and its maximum in float32: exact, and the same numbers as in
-		// float64 (NaN included).
+		// float64 (NaN included); simd.MaxAbs is Go's max, vectorized.
 		amax := make([]float32, inner)
 		for c := c0; c < c1; c++ {
-			row := w[(o*dim+c)*inner : (o*dim+c+1)*inner]
-			for k, v := range row {
-				amax[k] = max(amax[k], math.Float32frombits(math.Float32bits(v)&^(1<<31)))
-			}
+			simd.MaxAbs(amax, amax, w[(o*dim+c)*inner:(o*dim+c+1)*inner])
 		}
 		for k, a := range amax {
 			srow[k] = float32(float64(a) / 7)
@@ -196,16 +194,30 @@ func int8Tensor(dims []int64, q []int8) *onnx.Tensor {
 // int4Tensor packs two elements per byte, the first in the low nibble.
 func int4Tensor(dims []int64, q []int8) *onnx.Tensor {
 	raw := make([]byte, (len(q)+1)/2)
-	eachChunk(len(raw), func(b0, b1 int) {
-		for b := b0; b < b1; b++ {
-			lo := byte(q[2*b]) & 0xF
-			if 2*b+1 < len(q) {
-				lo |= (byte(q[2*b+1]) & 0xF) << 4
-			}
-			raw[b] = lo
-		}
-	})
+	eachChunk(len(raw), func(b0, b1 int) { packInt4(raw[b0:b1], q[2*b0:min(len(q), 2*b1)]) })
 	return onnx.NewTensor("", onnx.Int4, dims, raw)
+}
+
+// packInt4 packs q (len(q) is 2·len(dst) or one less) into dst, the first
+// of each pair in the low nibble: eight elements at a time as one 64-bit
+// word (the nibbles masked, each odd one shifted next to its even one,
+// the four packed bytes gathered), then element by element.
+func packInt4(dst []byte, q []int8) {
+	b := 0
+	for ; 2*b+8 <= len(q); b += 4 {
+		x := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Pointer(&q[2*b])), 8)) & 0x0F0F0F0F0F0F0F0F
+		x = (x | x>>4) & 0x00FF00FF00FF00FF
+		x = (x | x>>8) & 0x0000FFFF0000FFFF
+		x = x | x>>16
+		binary.LittleEndian.PutUint32(dst[b:b+4], uint32(x))
+	}
+	for ; b < len(dst); b++ {
+		lo := byte(q[2*b]) & 0xF
+		if 2*b+1 < len(q) {
+			lo |= (byte(q[2*b+1]) & 0xF) << 4
+		}
+		dst[b] = lo
+	}
 }
 
 // eachChunk runs f on consecutive ranges of [0, n) in parallel (ranges of

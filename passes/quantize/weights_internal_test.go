@@ -131,3 +131,34 @@ func TestFloat16TensorMatchesScalar(t *testing.T) {
 		}
 	}
 }
+
+// TestPackInt4: packInt4 (eight elements a word) gives the bytes of the
+// element-by-element packing for every length around the word, odd
+// lengths included, and every nibble value.
+func TestPackInt4(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for n := 0; n <= 70; n++ {
+		q := make([]int8, n)
+		for i := range q {
+			q[i] = int8(r.IntN(16) - 8)
+		}
+		want := make([]byte, (n+1)/2)
+		for b := range want {
+			want[b] = byte(q[2*b]) & 0xF
+			if 2*b+1 < n {
+				want[b] |= (byte(q[2*b+1]) & 0xF) << 4
+			}
+		}
+		got := make([]byte, len(want)+1)
+		got[len(want)] = 0xAA
+		packInt4(got[:len(want)], q)
+		if got[len(want)] != 0xAA {
+			t.Fatalf("n=%d: wrote past dst", n)
+		}
+		for b := range want {
+			if got[b] != want[b] {
+				t.Fatalf("n=%d: byte %d = %#02x, want %#02x (q %v)", n, b, got[b], want[b], q)
+			}
+		}
+	}
+}

@@ -40,6 +40,23 @@ func main() {
 	// VMAXPS returns its second source when either is NaN: a NaN in a
 	// keeps b (max pooling skips NaN taps).
 	binary("maxSkipNaNAVX", "dst[i] = a[i] if a[i] > b[i], else b[i]", func(a, b Op, d VecVirtual) { VMAXPS(b, a, d) })
+	// int4's per-block scale: a running max of |b|, bit for bit as Go
+	// compiles max(a, |b|) on amd64 (NaN payloads, ±0 included):
+	// -((min(min(-a, -|b|), -a)) | min(-a, -|b|)), MINPS as MINSS.
+	binary("maxAbsAVX", "dst[i] = max(a[i], |b[i]|) as Go's max on amd64", func(a, b Op, d VecVirtual) {
+		nx, ny, t := YMM(), YMM(), YMM()
+		if _, ok := b.(Mem); ok {
+			VMOVUPS(b, ny)
+			VORPS(vcBits(0x80000000), ny, ny)
+		} else {
+			VORPS(vcBits(0x80000000), b, ny)
+		}
+		VXORPS(vcBits(0x80000000), a, nx)
+		VMINPS(ny, nx, t) // t = nx < ny ? nx : ny
+		VMINPS(nx, t, d)  // t < nx ? t : nx
+		VORPS(t, d, d)
+		VXORPS(vcBits(0x80000000), d, d)
+	})
 	// PRelu / LeakyRelu: x where x < 0 is false (NaN and -0 pass through), else x·s.
 	binary("preluAVX", "dst[i] = a[i]·b[i] if a[i] < 0, else a[i]", func(a, b Op, d VecVirtual) { prelu(a.(VecVirtual), b, d) })
 	withScalar("leakyAVX", "dst[i] = x[i]·c if x[i] < 0, else x[i]", func(x, c VecVirtual) { prelu(x, c, x) })
