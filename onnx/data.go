@@ -25,6 +25,11 @@ func DecodeTensor(data []byte) (*Tensor, error) {
 
 // EncodeTensor serializes a tensor as a TensorProto.
 func EncodeTensor(t *Tensor) ([]byte, error) {
+	if t.Raw == nil && t.lazy != nil {
+		if _, err := t.Data(); err != nil {
+			return nil, err
+		}
+	}
 	return proto.MarshalOptions{Deterministic: true}.Marshal(tensorToProto(t))
 }
 

@@ -99,6 +99,9 @@ func (w *dataWriter) advance(k int) {
 // output to be the same modulo a block (they are for large tensors: both
 // files align them); a payload in memory, or at another offset, is copied.
 func (w *dataWriter) WritePayload(p []byte) error {
+	if l := lazyOf(p); l != nil {
+		return l.writeTo(w) // computed as it is written
+	}
 	if w.readsDirect(p) {
 		f, off, _ := fileOf(p)
 		if df := w.directReader(f); df != nil {

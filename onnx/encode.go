@@ -10,6 +10,9 @@ import (
 // Encode serializes the model. Tensor payloads are referenced, not copied, until
 // the final marshal writes them into the output buffer.
 func Encode(m *Model) ([]byte, error) {
+	if err := m.makeLazy(); err != nil {
+		return nil, err
+	}
 	mp, err := modelToProto(m)
 	if err != nil {
 		return nil, err
@@ -225,6 +228,9 @@ func tensorToProto(t *Tensor) *pb.TensorProto {
 		Int32Data: t.Int32s, Int64Data: t.Int64s, DoubleData: t.Doubles, Uint64Data: t.Uint64s,
 		StringData: t.Strings, ExternalData: pairsToProto(t.External),
 		DataLocation: pb.TensorProto_DataLocation(t.DataLocation),
+	}
+	if t.Raw == nil && t.lazy != nil {
+		tp.RawData = t.lazy.current()
 	}
 	setUnknown(tp, t.unknown)
 	if t.Segment != nil {

@@ -191,6 +191,9 @@ func SaveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 var directSaveMin = 64 << 20
 
 func saveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
+	if err := m.prepareLazy(); err != nil {
+		return nil, err
+	}
 	mp, err := modelToProto(m)
 	if err != nil {
 		return nil, err
@@ -331,10 +334,10 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFil
 		return files, nil, err
 	}
 	for i, t := range tensors {
-		if i+1 < len(tensors) && len(tensors[i+1].RawData) >= SpillMin && !w.readsDirect(tensors[i+1].RawData) {
+		if next := tensors[i+1:]; len(next) > 0 && len(next[0].RawData) >= SpillMin && lazyOf(next[0].RawData) == nil && !w.readsDirect(next[0].RawData) {
 			// Read the next payload from disk (when mapped) while this
 			// one is copied.
-			prefetchBytes(tensors[i+1].RawData)
+			prefetchBytes(next[0].RawData)
 		}
 		n := int64(len(t.RawData))
 		if opts.ExternalFileBytes > 0 && off > 0 && off+n > opts.ExternalFileBytes {

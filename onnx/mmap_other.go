@@ -27,3 +27,6 @@ func mapRange(*os.File, int64, int64) ([]byte, error) { return nil, errors.ErrUn
 func Prefetch(*Tensor) {}
 
 func prefetchBytes([]byte) {}
+
+// reserve is not available: lazy payloads are made before a save.
+func reserve(int) ([]byte, error) { return nil, errors.ErrUnsupported }

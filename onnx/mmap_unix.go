@@ -67,3 +67,14 @@ func prefetchBytes(b []byte) {
 	}
 	_ = unix.Madvise(b[skip:], unix.MADV_WILLNEED) // advice only: heap memory or an error changes nothing
 }
+
+// reserve returns n bytes of address space that hold no memory and may
+// not be touched (PROT_NONE): a lazy payload's placeholder, whose length
+// the encoder sizes the protobuf by and whose address names the payload.
+func reserve(n int) ([]byte, error) {
+	b, err := unix.Mmap(-1, 0, n, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_NORESERVE)
+	if err != nil {
+		return nil, err
+	}
+	return b[:n:n], nil
+}

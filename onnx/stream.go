@@ -23,6 +23,9 @@ var deterministic = proto.MarshalOptions{Deterministic: true}
 // building the whole protobuf in memory: tensor payloads go from their
 // buffers (or mapped files) straight to w.
 func WriteTo(w io.Writer, m *Model) (int64, error) {
+	if err := m.prepareLazy(); err != nil {
+		return 0, err
+	}
 	mp, err := modelToProto(m)
 	if err != nil {
 		return 0, err
@@ -118,7 +121,11 @@ func (s *streamWriter) message(msg protoreflect.Message, size int) {
 			s.buf = protowire.AppendTag(s.buf[:0], fd.Number(), protowire.BytesType)
 			s.buf = protowire.AppendVarint(s.buf, uint64(len(b)))
 			s.write(s.buf)
-			if s.payload != nil && len(b) >= SpillMin {
+			if l := lazyOf(b); l != nil && s.payload == nil {
+				if s.err == nil {
+					s.err = l.writeTo(s.w)
+				}
+			} else if s.payload != nil && len(b) >= SpillMin {
 				if s.err == nil {
 					s.err = s.payload(b)
 				}

@@ -35,6 +35,7 @@ type Tensor struct {
 	DataLocation int32
 	Segment      *Segment
 
+	lazy    *lazy // bytes made on demand (NewLazyTensor) while Raw is nil
 	unknown []byte
 }
 
@@ -77,6 +78,9 @@ func (t *Tensor) ByteSize() int64 {
 	if len(t.Raw) > 0 {
 		return int64(len(t.Raw))
 	}
+	if t.Raw == nil && t.lazy != nil {
+		return t.lazy.p.Len()
+	}
 	return t.DataType.RawSize(t.NumElements())
 }
 
@@ -103,6 +107,12 @@ func (t *Tensor) Validate() error {
 		return nil // checked when the external data is loaded
 	}
 	want := t.DataType.RawSize(n)
+	if t.Raw == nil && t.lazy != nil {
+		if got := t.lazy.p.Len(); got != want {
+			return fmt.Errorf("lazy payload has %d bytes, dims %v of %s need %d", got, t.Dims, t.DataType, want)
+		}
+		return nil
+	}
 	if t.Raw != nil || t.typedLen() == 0 {
 		if n == 0 && len(t.Raw) == 0 {
 			return nil
@@ -149,6 +159,13 @@ func (t *Tensor) Data() ([]byte, error) {
 	}
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+	}
+	if t.Raw == nil && t.lazy != nil {
+		b, err := t.lazy.bytes()
+		if err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
+		return b, nil
 	}
 	if t.Raw != nil || t.typedLen() == 0 {
 		return t.Raw, nil

@@ -3,3 +3,11 @@ package quantize
 // FoldConstDQ lets the tests evaluate quantized models without
 // dequantizing constant weights on every run.
 var FoldConstDQ = foldConstDQ
+
+// SetLazyFP16Min sets the size from which mode=fp16 converts at save time
+// and returns the previous one.
+func SetLazyFP16Min(n int64) int64 {
+	old := lazyFP16Min
+	lazyFP16Min = n
+	return old
+}

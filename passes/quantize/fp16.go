@@ -2,6 +2,7 @@ package quantize
 
 import (
 	"encoding/binary"
+	"io"
 	"sync/atomic"
 	"unsafe"
 
@@ -77,10 +78,15 @@ func (q *quantizer) fp16() (int, error) {
 	}
 	// Each weight is read once, from disk with direct I/O where it is not
 	// in memory yet, the next one while this one is converted.
+	// Large weights convert as the model is saved (a lazy payload over
+	// the float32 source): they are not read here.
 	weights := make([]*onnx.Tensor, len(values))
 	for i, v := range values {
-		weights[i] = weight(v)
+		if t := weight(v); t != nil && !convertsLazily(t) {
+			weights[i] = t
+		}
 	}
+	lazily := 0
 	ra := onnx.NewReadAhead(weights)
 	defer ra.Close()
 	for i, v := range values {
@@ -97,7 +103,11 @@ func (q *quantizer) fp16() (int, error) {
 					continue
 				}
 				h, ok := consts16[v]
-				if !ok {
+				if !ok && convertsLazily(t) {
+					lazily++
+					h = passes.AddConst(q.m, g, v.Name+"_fp16", onnx.NewLazyTensor("", onnx.Float16, t.Dims, &float16Payload{src: t}))
+					consts16[v] = h
+				} else if !ok {
 					x, err := t.Float32s() // read only
 					if err != nil {
 						return rewrites, err
@@ -149,6 +159,9 @@ func (q *quantizer) fp16() (int, error) {
 	if clamped > 0 {
 		c.Logf("warning: %d weights beyond float16's range (±%d) were clamped", clamped, fp16Max)
 	}
+	if lazily > 0 {
+		c.Logf("fp16: %d large weights convert as the model is saved (values beyond ±%d clamp there, uncounted)", lazily, fp16Max)
+	}
 	c.Logf("fp16: %d of %d nodes in float16", rewrites, len(g.Nodes))
 	return rewrites, nil
 }
@@ -186,6 +199,17 @@ func (q *quantizer) canHalf(n *onnx.Node) bool {
 // CPU has it), in parallel chunks.
 func float16Tensor(dims []int64, x []float32) (*onnx.Tensor, int) {
 	raw := make([]byte, 2*len(x))
+	clamped := toFloat16(raw, x)
+	return onnx.NewTensor("", onnx.Float16, dims, raw), clamped
+}
+
+// toFloat16 writes x as float16 bytes (little-endian) to raw (2*len(x)
+// bytes), clamping values beyond float16's range, and returns how many
+// were clamped.
+func toFloat16(raw []byte, x []float32) int {
+	if len(x) == 0 {
+		return 0
+	}
 	h := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(raw))), len(x))
 	var clamped atomic.Int64
 	eachChunk(len(x), func(i0, i1 int) {
@@ -196,7 +220,42 @@ func float16Tensor(dims []int64, x []float32) (*onnx.Tensor, int) {
 			raw[i], raw[i+1] = raw[i+1], raw[i]
 		}
 	}
-	return onnx.NewTensor("", onnx.Float16, dims, raw), int(clamped.Load())
+	return int(clamped.Load())
+}
+
+// lazyFP16Min is the float32 payload size from which mode=fp16 leaves the
+// float16 weight as a lazy payload (its float16 bytes at least SpillMin):
+// the save reads the float32 weight once and writes float16, instead of
+// the pass writing it to the spill file and the save copying it from
+// there (on 8 GiB, 4 GiB less written and 4 GiB less read). A variable
+// for tests.
+var lazyFP16Min int64 = 2 * onnx.SpillMin
+
+func convertsLazily(t *onnx.Tensor) bool {
+	return t.DataType == onnx.Float && t.ByteSize() >= lazyFP16Min
+}
+
+// float16Payload is the float16 conversion of a float32 tensor, made when
+// asked (onnx.Payload): the same bytes as float16Tensor's.
+type float16Payload struct{ src *onnx.Tensor }
+
+func (p *float16Payload) Len() int64 { return p.src.ByteSize() / 2 }
+
+func (p *float16Payload) WriteTo(w io.Writer) (int64, error) {
+	var out []byte
+	var total int64
+	err := onnx.ReadChunks(p.src, 4, func(b []byte) error {
+		x := onnx.Float32View(b)
+		if cap(out) < 2*len(x) {
+			out = make([]byte, 2*len(x))
+		}
+		out = out[:2*len(x)]
+		toFloat16(out, x)
+		n, err := w.Write(out)
+		total += int64(n)
+		return err
+	})
+	return total, err
 }
 
 // littleEndian: float16 bits written as uint16 are already ONNX's byte order.
