@@ -11,3 +11,11 @@ func SetLazyFP16Min(n int64) int64 {
 	lazyFP16Min = n
 	return old
 }
+
+// SetLazyInt4Min sets the size from which mode=int4 quantizes at save time
+// and returns the previous one.
+func SetLazyInt4Min(n int64) int64 {
+	old := lazyInt4Min
+	lazyInt4Min = n
+	return old
+}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/onnxslim/onnxslim/internal/biggen"
@@ -14,29 +15,46 @@ import (
 	"github.com/onnxslim/onnxslim/passes/quantize"
 )
 
-// TestFP16LazyMatchesEager: quantize(mode=fp16) leaving its large float16
-// weights as lazy payloads (converted as the model is saved, read from the
-// mapped float32 data) writes the same bytes as converting them in the
-// pass, through every way of writing a model (Save inline and with
-// external data, WriteTo, Encode); and a lazy weight read before the save
-// (as verification does) has the eager one's values.
-func TestFP16LazyMatchesEager(t *testing.T) {
+// TestLazyMatchesEager: quantize(mode=fp16) and quantize(mode=int4)
+// leaving their large weights as lazy payloads (converted or quantized as
+// the model is saved, read from the mapped float32 data) write the same
+// bytes as converting them in the pass, through every way of writing a
+// model (Save inline and with external data, WriteTo, Encode); and a lazy
+// tensor read before the save (as verification does) has the eager one's
+// values.
+func TestLazyMatchesEager(t *testing.T) {
+	for _, tc := range []struct {
+		mode    string
+		c       biggen.Config
+		lazyMin int64
+	}{
+		// Width 256: weights of 256 KiB to 2 MiB (float32), under and over
+		// the threshold, with values beyond float16's range.
+		{"fp16", biggen.Config{Layers: 2, Width: 256, Heads: 4, FFN: 1024, Vocab: 2048, Seq: 4, Seed: 7}, 2 * onnx.SpillMin},
+		// MLP weights of 32 MiB (int4 4 MiB, scales 1 MiB: streamed),
+		// attention ones of 4 MiB (lazy, made whole when saved: small),
+		// the vocabulary's 8 MiB.
+		{"int4", biggen.Config{Layers: 1, Width: 1024, Heads: 8, FFN: 8192, Vocab: 2048, Seq: 4, Seed: 7}, 4 * onnx.SpillMin},
+	} {
+		t.Run(tc.mode, func(t *testing.T) { testLazy(t, tc.mode, tc.c, tc.lazyMin) })
+	}
+}
+
+func testLazy(t *testing.T, mode string, c biggen.Config, lazyMin int64) {
 	dir := t.TempDir()
-	// Width 256: weights of 256 KiB to 8 MiB (float32), under and over the
-	// lazy threshold set below, with values beyond float16's range.
-	c := biggen.Config{Layers: 2, Width: 256, Heads: 4, FFN: 1024, Vocab: 2048, Seq: 4, Seed: 7}
 	path, _, err := biggen.Write(dir, "model.onnx", c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	run := func(lazyMin int64) *onnx.Model {
-		old := quantize.SetLazyFP16Min(lazyMin)
-		defer quantize.SetLazyFP16Min(old)
+		old16, old4 := quantize.SetLazyFP16Min(lazyMin), quantize.SetLazyInt4Min(lazyMin)
+		defer quantize.SetLazyFP16Min(old16)
+		defer quantize.SetLazyInt4Min(old4)
 		m, err := onnx.Load(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := passes.Parse("quantize(mode=fp16,report=0)")
+		p, err := passes.Parse("quantize(mode=" + mode + ",report=0)")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +64,7 @@ func TestFP16LazyMatchesEager(t *testing.T) {
 		}
 		return m
 	}
-	eager, lazy := run(math.MaxInt64), run(2*onnx.SpillMin)
+	eager, lazy := run(math.MaxInt64), run(lazyMin)
 	nLazy := 0
 	lazyTensors := map[string]bool{}
 	for _, v := range lazy.Graph.Initializers {
@@ -109,18 +127,30 @@ func TestFP16LazyMatchesEager(t *testing.T) {
 	if !bytes.Equal(ew.Bytes(), lw.Bytes()) {
 		t.Error("WriteTo: lazy differs from eager")
 	}
-	// The saves streamed the lazy payloads without keeping them.
+	// The saves streamed the lazy payloads of 1 MiB or more without keeping
+	// them (smaller ones are made whole).
+	streamed := 0
 	for _, v := range lazy.Graph.Initializers {
-		if lazyTensors[v.Name] && !v.Const.IsLazy() {
+		if !lazyTensors[v.Name] || v.Const.ByteSize() < onnx.SpillMin {
+			continue
+		}
+		streamed++
+		if !v.Const.IsLazy() {
 			t.Fatalf("%s was made by a save", v.Name)
 		}
 	}
-	// Reading values before a save computes them (and keeps them).
+	if streamed == 0 {
+		t.Fatal("no payload large enough to stream")
+	}
+	// Reading values before a save computes them (and keeps them); for
+	// int4, a scale tensor before its weight (computed on its own).
 	byName := map[string]*onnx.Tensor{}
 	for _, v := range eager.Graph.Initializers {
 		byName[v.Name] = v.Const
 	}
-	for _, v := range lazy.Graph.Initializers {
+	inits := append([]*onnx.Value{}, lazy.Graph.Initializers...)
+	slices.Reverse(inits)
+	for _, v := range inits {
 		if !lazyTensors[v.Name] {
 			continue
 		}
@@ -135,6 +165,7 @@ func TestFP16LazyMatchesEager(t *testing.T) {
 		if v.Const.IsLazy() {
 			t.Fatalf("%s still lazy after Data", v.Name)
 		}
+		t.Logf("%s: %s read before the save", mode, v.Name)
 		break // one is enough: the rest are made by Encode below
 	}
 	eb, err := onnx.Encode(eager)

@@ -602,7 +602,6 @@ func (q *quantizer) weightDQ(w *weighted, axis int, quant func([]float32) ([]int
 
 func (q *quantizer) weightDQAttrs(w *weighted, axis, block int, quant func([]float32) ([]int8, []float32, *onnx.Tensor, []int64), zeroPt bool) ([]float32, error) {
 	key := dqKey{w.w, axis*1000 + block}
-	g, m := q.g, q.m
 	if v, ok := q.dq[key]; ok {
 		w.node.SetInput(1, v)
 		return q.scalesOf(v), nil
@@ -613,15 +612,23 @@ func (q *quantizer) weightDQAttrs(w *weighted, axis, block int, quant func([]flo
 		return nil, fmt.Errorf("node %s: weight %s: %w", onnx.NodePlace(w.node), w.w.Name, err)
 	}
 	_, scales, qt, sdims := quant(x)
+	q.addWeightDQ(w, key, axis, block, qt, float32Tensor(sdims, scales), zeroPt)
+	return scales, nil
+}
+
+// addWeightDQ makes w's layer read its weight as DequantizeLinear(qt, st)
+// (zero point 0 when zeroPt) and drops the float weight when unused.
+func (q *quantizer) addWeightDQ(w *weighted, key dqKey, axis, block int, qt, st *onnx.Tensor, zeroPt bool) {
+	g, m := q.g, q.m
 	name := w.w.Name
 	qv := passes.AddConst(m, g, name+"_quantized", qt)
-	sv := passes.AddConst(m, g, name+"_scale", float32Tensor(sdims, scales))
+	sv := passes.AddConst(m, g, name+"_scale", st)
 	ins := []*onnx.Value{qv, sv}
 	if zeroPt {
-		ins = append(ins, passes.AddConst(m, g, name+"_zero_point", zeroPoint(int32(qt.DataType), sdims, 0)))
+		ins = append(ins, passes.AddConst(m, g, name+"_zero_point", zeroPoint(int32(qt.DataType), st.Dims, 0)))
 	}
 	dq := g.NewNode("DequantizeLinear", "", g.FreshName(name+"_DequantizeLinear"), ins, g.FreshName(name+"_dequantized"))
-	if axis >= 0 && len(scales) > 1 {
+	if axis >= 0 && st.NumElements() > 1 {
 		dq.SetAttr(onnx.IntAttr("axis", int64(axis)))
 	}
 	if block > 0 {
@@ -632,7 +639,6 @@ func (q *quantizer) weightDQAttrs(w *weighted, axis, block int, quant func([]flo
 	w.node.SetInput(1, dq.Output(0))
 	q.dq[key] = dq.Output(0)
 	q.dropIfUnused(w.w)
-	return scales, nil
 }
 
 // scalesOf reads back the scales of a cached weight DequantizeLinear.
@@ -691,7 +697,9 @@ func (q *quantizer) weightsOnly() (int, error) {
 	// in memory yet, the next one while this one is quantized.
 	ts := make([]*onnx.Tensor, len(ws))
 	for i, w := range ws {
-		ts[i] = passes.ConstTensor(w.w)
+		if mode != "int4" || !q.int4Lazy(w) { // lazy ones are read when saved
+			ts[i] = passes.ConstTensor(w.w)
+		}
 	}
 	ra := onnx.NewReadAhead(ts)
 	defer ra.Close()
@@ -731,11 +739,32 @@ func (q *quantizer) int4Weight(w *weighted) error {
 		}, false)
 		return err
 	}
+	if q.int4Lazy(w) {
+		// Quantized as the model is saved (lazy payloads over the weight).
+		key := dqKey{w.w, w.redAxis*1000 + block}
+		if v, ok := q.dq[key]; ok {
+			w.node.SetInput(1, v)
+			return nil
+		}
+		j := newInt4Job(passes.ConstTensor(w.w), w.dims, w.redAxis, block)
+		qt := onnx.NewLazyTensor("", onnx.Int4, w.dims, int4WeightPayload{j})
+		st := onnx.NewLazyTensor("", onnx.Float, j.scaleDims(), int4ScalePayload{j})
+		q.addWeightDQ(w, key, w.redAxis, block, qt, st, false)
+		return nil
+	}
 	_, err := q.weightDQAttrs(w, w.redAxis, block, func(x []float32) ([]int8, []float32, *onnx.Tensor, []int64) {
 		qv, s, sdims := quantBlocked(x, w.dims, w.redAxis, block)
 		return qv, s, int4Tensor(w.dims, qv), sdims
 	}, false)
 	return err
+}
+
+// int4Lazy reports whether int4Weight leaves w's quantized weight to the
+// save (see lazyInt4Min): a large float32 weight quantized in blocks.
+func (q *quantizer) int4Lazy(w *weighted) bool {
+	t := passes.ConstTensor(w.w)
+	return t != nil && t.DataType == onnx.Float && t.ByteSize() >= lazyInt4Min &&
+		int(w.dims[w.redAxis]) >= q.cfg.block && t.NumElements() == onnx.NewTensor("", onnx.Float, w.dims, nil).NumElements()
 }
 
 // binaryWeight stores sign(w) as int4 (or int8 below opset 21) with

@@ -1,0 +1,68 @@
+package quantize
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// TestInt4JobMatchesEager: the streamed int4 quantization gives
+// quantBlocked's scales and int4Tensor's packing on shapes with partial
+// blocks, odd element counts, several slabs and segments that cut a slab
+// (NaN, ±0 and huge values included), with the scales kept by the weight's
+// payload or computed on their own.
+func TestInt4JobMatchesEager(t *testing.T) {
+	defer func(n int) { int4SegElems = n }(int4SegElems)
+	int4SegElems = 200
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []struct {
+		dims        []int64
+		axis, block int
+	}{
+		{[]int64{70, 3}, 0, 32},
+		{[]int64{3, 77, 5}, 1, 32},
+		{[]int64{2, 64, 7}, 1, 16},
+		{[]int64{5, 9}, 1, 4},
+		{[]int64{1, 33}, 1, 32},
+	} {
+		n := int(onnx.NewTensor("", onnx.Float, tc.dims, nil).NumElements())
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		x[0], x[n/2], x[n-1] = float32(math.NaN()), float32(math.Copysign(0, -1)), 1e30
+		qv, s, sdims := quantBlocked(x, tc.dims, tc.axis, tc.block)
+		wantQ := int4Tensor(tc.dims, qv).Raw
+		wantS := float32Tensor(sdims, s).Raw
+		for _, order := range []string{"weight first", "scales first"} {
+			j := newInt4Job(onnx.NewFloatTensor("", tc.dims, x), tc.dims, tc.axis, tc.block)
+			var gotQ, gotS bytes.Buffer
+			if order == "scales first" {
+				if _, err := (int4ScalePayload{j}).WriteTo(&gotS); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := (int4WeightPayload{j}).WriteTo(&gotQ); err != nil {
+				t.Fatal(err)
+			}
+			if order == "weight first" {
+				if _, err := (int4ScalePayload{j}).WriteTo(&gotS); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(gotQ.Bytes(), wantQ) || int64(gotQ.Len()) != (int4WeightPayload{j}).Len() {
+				t.Errorf("%v axis %d block %d, %s: packed weight differs", tc.dims, tc.axis, tc.block, order)
+			}
+			if !bytes.Equal(gotS.Bytes(), wantS) || int64(gotS.Len()) != (int4ScalePayload{j}).Len() {
+				t.Errorf("%v axis %d block %d, %s: scales differ", tc.dims, tc.axis, tc.block, order)
+			}
+			if got := j.scaleDims(); !slices.Equal(got, sdims) {
+				t.Errorf("scale dims %v, want %v", got, sdims)
+			}
+		}
+	}
+}
