@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 )
 
@@ -37,6 +38,9 @@ func ReadChunks(t *Tensor, unit int, f func(b []byte) error) error {
 	return nil
 }
 
+// chunkBufs holds readChunksDirect's block-aligned buffers between calls.
+var chunkBufs = sync.Pool{New: func() any { return alignedBuf(chunkBytes)[:chunkBytes] }}
+
 // directChunks counts the payloads readChunksDirect read, for tests.
 var directChunks atomic.Int64
 
@@ -64,24 +68,66 @@ func readChunksDirect(raw []byte, unit int, f func(b []byte) error) (done bool, 
 	}
 	defer df.Close()
 	directChunks.Add(1)
-	buf := alignedBuf(chunkBytes)[:chunkBytes]
-	pos := off - int64(head)
-	skip, sent := head, 0
-	for sent < len(raw) {
-		want := min(chunkBytes, skip+len(raw)-sent)
-		n := (want + directAlign - 1) &^ (directAlign - 1)
-		got, _ := df.ReadAt(buf[:n], pos)
-		if got < want {
-			// Short or failed: the mapping gives the rest (or the fault).
+	// A goroutine reads the next piece into the other buffer while f
+	// works on this one.
+	type piece struct {
+		buf    []byte
+		lo, hi int // the payload's bytes in buf; hi == 0: the read fell short
+	}
+	free, ready, stop := make(chan []byte, 2), make(chan piece, 2), make(chan struct{})
+	for range 2 {
+		free <- chunkBufs.Get().([]byte)
+	}
+	defer func() { // after the reader has ended
+		for range 2 {
+			chunkBufs.Put(<-free)
+		}
+	}()
+	go func() {
+		defer close(ready)
+		pos, skip, sent := off-int64(head), head, 0
+		for sent < len(raw) {
+			var buf []byte
+			select {
+			case <-stop:
+				return
+			case buf = <-free:
+			}
+			want := min(chunkBytes, skip+len(raw)-sent)
+			n := (want + directAlign - 1) &^ (directAlign - 1)
+			if got, _ := df.ReadAt(buf[:n], pos); got < want {
+				free <- buf
+				ready <- piece{} // short or failed: the mapping gives the rest (or the fault)
+				return
+			}
+			ready <- piece{buf, skip, want}
+			sent += want - skip
+			pos += int64(n)
+			skip = 0
+		}
+	}()
+	drain := func() { // the reader ends (before df is closed), its buffers back
+		for p := range ready {
+			if p.buf != nil {
+				free <- p.buf
+			}
+		}
+	}
+	sent := 0
+	for p := range ready {
+		if p.hi == 0 {
 			break
 		}
-		if err := f(buf[skip:want]); err != nil {
+		err := f(p.buf[p.lo:p.hi])
+		sent += p.hi - p.lo
+		free <- p.buf
+		if err != nil {
+			close(stop)
+			drain()
 			return true, err
 		}
-		sent += want - skip
-		pos += int64(n)
-		skip = 0
 	}
+	drain()
 	for sent < len(raw) {
 		k := min(len(raw)-sent, chunkBytes)
 		if err := f(raw[sent : sent+k]); err != nil {

@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -94,6 +95,13 @@ func TestReadChunks(t *testing.T) {
 				}
 			}
 		}
+	}
+	// An error from f ends the reads (no hang, buffers back) and is returned.
+	evict()
+	stop := errors.New("stop")
+	calls := 0
+	if err := ReadChunks(m.Graph.Initializers[1].Const, 4, func([]byte) error { calls++; return stop }); err != stop || calls != 1 {
+		t.Errorf("f's error: got %v after %d calls", err, calls)
 	}
 	if err := ReadChunks(m.Graph.Initializers[0].Const, 3, func([]byte) error { return nil }); err == nil {
 		t.Error("unit 3 accepted")
