@@ -39,7 +39,7 @@ func ReadChunks(t *Tensor, unit int, f func(b []byte) error) error {
 }
 
 // chunkBufs holds readChunksDirect's block-aligned buffers between calls.
-var chunkBufs = sync.Pool{New: func() any { return alignedBuf(chunkBytes)[:chunkBytes] }}
+var chunkBufs = sync.Pool{New: func() any { b := alignedBuf(chunkBytes)[:chunkBytes]; return &b }}
 
 // directChunks counts the payloads readChunksDirect read, for tests.
 var directChunks atomic.Int64
@@ -76,11 +76,12 @@ func readChunksDirect(raw []byte, unit int, f func(b []byte) error) (done bool, 
 	}
 	free, ready, stop := make(chan []byte, 2), make(chan piece, 2), make(chan struct{})
 	for range 2 {
-		free <- chunkBufs.Get().([]byte)
+		free <- *chunkBufs.Get().(*[]byte)
 	}
 	defer func() { // after the reader has ended
 		for range 2 {
-			chunkBufs.Put(<-free)
+			b := <-free
+			chunkBufs.Put(&b)
 		}
 	}()
 	go func() {

@@ -35,7 +35,6 @@ type int4Job struct {
 	inner, sdim int
 	mu          sync.Mutex
 	scales      []byte // kept by the weight's payload for the scales' one
-	scalesFromQ bool
 }
 
 func newInt4Job(src *onnx.Tensor, dims []int64, axis, block int) *int4Job {
