@@ -103,10 +103,12 @@ func main() {
 	evenBytes("evenBytesAVX", false)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
-	for m := 1; m <= 6; m++ {
-		gemmKernel512(m)
+	for _, rows := range []bool{false, true} {
+		for m := 1; m <= 6; m++ {
+			gemmKernel512(m, rows)
+		}
+		gemmKernel512x12(rows)
 	}
-	gemmKernel512x12()
 	gemmKernel512x12x16()
 	packA6()
 	segRows()
