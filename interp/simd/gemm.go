@@ -24,6 +24,10 @@ var (
 	blockNC = 3072
 )
 
+// inPlaceMaxK is the deepest product whose row-major B the in-place kernels
+// read where it lies (a variable so that benchmarks can compare both ways).
+var inPlaceMaxK = 1 << 30
+
 // parallelMin is the work (m·n·k) at or below which a GEMM stays on one
 // goroutine: about 2M multiply-adds, some 20 µs on one core. Below it the
 // hand-off (a helper to wake, on a core another process may hold) cost
@@ -486,7 +490,10 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 	}
 	// A row-major B is read where it lies, 32 columns at a time, by the
 	// in-place kernels; only a ragged edge of fewer columns is packed.
-	inPlace := g.packed == nil && !g.transB && ks.gemm12Rows != nil
+	// Not where rows are a multiple of 4 KiB apart: the steps of a panel
+	// would share L1 sets (and a page each), and 1024³ ran at 60–72% of
+	// the FMA peak read in place against 66–79% packed (BenchmarkSgemm).
+	inPlace := g.packed == nil && !g.transB && ks.gemm12Rows != nil && k <= inPlaceMaxK && g.ldb%1024 != 0
 	for jc := 0; jc < n; jc += nc {
 		ncb := min(nc, n-jc)
 		full := 0 // columns [0, full) of the block read in place
