@@ -175,6 +175,15 @@ func gemm12Of(g func(k int, a, b *float32, bstride int, c *float32, ldc int, acc
 	}
 }
 
+// rowsPairOf makes the 32-column in-place kernel of a level from its
+// 16-column one: the second 16 columns are the next 16 floats of each row.
+func rowsPairOf(g func(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool)) func(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool) {
+	return func(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool) {
+		g(k, a, b, ldb, c, ldc, acc)
+		g(k, a, (*float32)(unsafe.Add(unsafe.Pointer(b), 4*nr)), ldb, (*float32)(unsafe.Add(unsafe.Pointer(c), 4*nr)), ldc, acc)
+	}
+}
+
 // gemm2Of makes the two-panel kernel of a level that has none from its
 // 16-column kernel.
 func gemm2Of(g func(k int, a, b, c *float32, ldc int, acc bool)) func(k int, a, b *float32, bstride int, c *float32, ldc int, acc bool) {

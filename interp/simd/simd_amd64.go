@@ -116,6 +116,8 @@ var avx2Kernels = func() *kernelSet {
 		blockQuantI4:      blockQuantI4AVX,
 		gemm12:            gemm12Of(gemm2Of(gemm6x16AVX)),
 		gemm12x16:         gemm12x16Of(gemm6x16AVX),
+		gemmRows:          [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, rowsPairOf(gemm1x16RowsAVX), rowsPairOf(gemm2x16RowsAVX), rowsPairOf(gemm3x16RowsAVX), rowsPairOf(gemm4x16RowsAVX), rowsPairOf(gemm5x16RowsAVX), rowsPairOf(gemm6x16RowsAVX)},
+		gemm12Rows:        gemm12Of(rowsPairOf(gemm6x16RowsAVX)),
 		peak:              fmaPeakAVX,
 		peakFlops:         192,
 		gemmU8I8:          gemmU8I8AVX2,

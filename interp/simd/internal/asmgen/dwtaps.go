@@ -264,18 +264,19 @@ func gemmKernel512(mr int, rows bool) {
 	storeTile(lbl, c, ldc, mr, acc, 64)
 }
 
-// bSteps addresses the two 16-float halves of a 32-column B step: packed,
-// two panels (b and b+bstride) whose steps are 64 bytes apart; rows, one
-// row-major matrix read in place, the halves side by side and the steps
-// ldb floats apart.
+// bSteps addresses the two halves of a B step (16 floats each on zmm, 8 on
+// ymm): packed, two panels (b and b+bstride) whose steps are 64 bytes apart;
+// rows, one row-major matrix read in place, the halves side by side (half
+// bytes apart) and the steps ldb floats apart.
 type bSteps struct {
 	rows      bool
+	half      int      // bytes from the first half of a step to the second
 	b, b2     Register // packed: the two panels
 	ldb, ldb3 Register // rows: the step and three steps, in bytes
 }
 
 func newBSteps(rows bool) *bSteps {
-	s := &bSteps{rows: rows, b: Load(Param("b"), GP64())}
+	s := &bSteps{rows: rows, half: 64, b: Load(Param("b"), GP64())}
 	if !rows {
 		s.b2 = Load(Param("bstride"), GP64())
 		SHLQ(Imm(2), s.b2)
@@ -290,7 +291,7 @@ func newBSteps(rows bool) *bSteps {
 }
 
 // load reads step s (of an unrolled round) of both halves into v0, v1.
-func (s *bSteps) load(step int, v0, v1 VecPhysical) {
+func (s *bSteps) load(step int, v0, v1 Op) {
 	if !s.rows {
 		VMOVUPS(Mem{Base: s.b, Disp: 64 * step}, v0)
 		VMOVUPS(Mem{Base: s.b2, Disp: 64 * step}, v1)
@@ -309,7 +310,7 @@ func (s *bSteps) load(step int, v0, v1 VecPhysical) {
 		panic("bSteps: unroll past 4")
 	}
 	VMOVUPS(m, v0)
-	m.Disp = 64
+	m.Disp = s.half
 	VMOVUPS(m, v1)
 }
 
