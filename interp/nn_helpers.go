@@ -103,8 +103,12 @@ func readWindowAttrs(b *Build) windowAttrs {
 // when the attribute is absent (conv takes it from the weights).
 func (w windowAttrs) geometry(in []int, kernel []int) (*spatialGeom, error) {
 	n := len(in)
-	g := &spatialGeom{in: in, kernel: make([]int, n), strides: make([]int, n), dilations: make([]int, n),
-		padB: make([]int, n), padE: make([]int, n), out: make([]int, n)}
+	// One backing array: a model's convolutions resolve their geometry on
+	// every run, and per-run garbage costs page faults (see simd's wsPool).
+	b := make([]int, 6*n)
+	part := func(i int) []int { return b[i*n : (i+1)*n : (i+1)*n] }
+	g := &spatialGeom{in: in, kernel: part(0), strides: part(1), dilations: part(2),
+		padB: part(3), padE: part(4), out: part(5)}
 	if w.kernel != nil {
 		if len(w.kernel) != n {
 			return nil, fmt.Errorf("kernel_shape %v does not match %d spatial dims", w.kernel, n)

@@ -50,8 +50,8 @@ func Im2colPacked(dst, x []float32, p ConvParams) {
 		panic(fmt.Sprintf("simd: Im2colPacked: dst has %d floats, want %d", len(dst), PackedBSize(K, N)))
 	}
 	need("Im2colPacked", p.C*p.H*p.W, x)
-	ws := wsPool.Get().(*workspace)
-	defer wsPool.Put(ws)
+	ws := wsPool.get()
+	defer wsPool.put(ws)
 	l := newColLayout(&p)
 	planes := aligned(&ws.b, l.floats())
 	l.fill(planes, x)
@@ -256,8 +256,8 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 		return
 	}
 	parallel := threads >= 2 && M*N*K > parallelMin
-	ws := wsPool.Get().(*workspace)
-	defer wsPool.Put(ws)
+	ws := wsPool.get()
+	defer wsPool.put(ws)
 	l := newColLayout(&p)
 	planes := aligned(&ws.b, l.floats())
 	if parallel && p.C >= 2 && l.floats() >= fillMinFloats {
@@ -273,8 +273,8 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	nc := max(4*nr, ConvChunkFloats/K/(2*nr)*(2*nr))
 	chunks := (N + nc - 1) / nc
 	work := func(c0, c1 int) {
-		w := wsPool.Get().(*workspace)
-		defer wsPool.Put(w)
+		w := wsPool.get()
+		defer wsPool.put(w)
 		col := aligned(&w.a, K*min(nc, (N+nr-1)/nr*nr))
 		for ch := c0; ch < c1; ch++ {
 			q0, q1 := ch*nc, min(N, (ch+1)*nc)
@@ -311,8 +311,8 @@ func convFewChunks(y []float32, pa *PackedA, planes []float32, l *colLayout, tap
 	panels := (N + nr - 1) / nr
 	col := aligned(&ws.a, PackedBSize(K, N))
 	ParallelRuns(panels, threads, func(a0, a1 int) {
-		w := wsPool.Get().(*workspace)
-		defer wsPool.Put(w)
+		w := wsPool.get()
+		defer wsPool.put(w)
 		im2colPanels(col[a0*nr*K:], planes, l, taps, w, a0*nr, min(N, a1*nr))
 	})
 	runs := runsPerThread * threads
@@ -360,8 +360,8 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 	// kernel over a 7×7 map): the scalar sums, with no plane to lay out.
 	small := osz < 8
 	run := func(c0, c1 int) {
-		ws := wsPool.Get().(*workspace)
-		defer wsPool.Put(ws)
+		ws := wsPool.get()
+		defer wsPool.put(ws)
 		var offs []int32
 		var plan dwPad
 		var prods []float32
@@ -668,8 +668,8 @@ func SumPool2D(y, x []float32, p ConvParams, threads int) {
 	need("SumPool2D", p.C*p.H*p.W, x)
 	need("SumPool2D", p.C*p.OutH*p.OutW, y)
 	run := func(c0, c1 int) {
-		ws := wsPool.Get().(*workspace)
-		defer wsPool.Put(ws)
+		ws := wsPool.get()
+		defer wsPool.put(ws)
 		offs := dwOffsets(&ws.rows, &p)
 		ow8, qw, ph := dwGeometry(&p)
 		size := ph * qw

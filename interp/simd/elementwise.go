@@ -159,13 +159,13 @@ func LogSoftmax(dst, x []float32) {
 	// The exponentials go to dst only to be summed; x is read again after.
 	var s float32
 	if &dst[0] == &x[0] {
-		ws := wsPool.Get().(*workspace)
+		ws := wsPool.get()
 		tmp := aligned(&ws.b, min(len(x), 4096))
 		for i := 0; i < len(x); i += len(tmp) {
 			j := min(len(x), i+len(tmp))
 			s += ks.expSubSum(tmp[:j-i], x[i:j], m)
 		}
-		wsPool.Put(ws)
+		wsPool.put(ws)
 	} else {
 		s = ks.expSubSum(dst, x, m)
 	}

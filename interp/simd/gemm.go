@@ -2,6 +2,7 @@ package simd
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -141,8 +142,8 @@ const gemvRows = 2
 // products with them.
 func gemv(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	scaleC(m, n, beta, c, ldc)
-	ws := wsPool.Get().(*workspace)
-	defer wsPool.Put(ws)
+	ws := wsPool.get()
+	defer wsPool.put(ws)
 	at := func(i, p int) float32 {
 		if transA {
 			return a[p*lda+i]
@@ -417,7 +418,42 @@ type workspace struct {
 	col   [8 * colPanels]float32 // gemmCol's column of up to colPanels panels
 }
 
-var wsPool = sync.Pool{New: func() any { return new(workspace) }}
+// wsPool keeps idle workspaces. Not a sync.Pool: that drops its items at
+// garbage collections, and a workspace regrown after each one (its packing
+// buffers reach megabytes) lands on fresh pages, whose first touch costs
+// tens of µs a page on a VM: a small model's steady runs paid that every
+// few dozen runs (page faults per run in `make bench`).
+var wsPool = &workspaces{}
+
+// workspaces is a free list of workspaces, kept up to a bound.
+type workspaces struct {
+	mu   sync.Mutex
+	idle []*workspace
+}
+
+// maxIdleWorkspaces bounds the free list: a thread holds at most two at
+// once (a convolution's and its GEMM's), and concurrent sessions take more
+// only briefly.
+var maxIdleWorkspaces = 4 * runtime.GOMAXPROCS(0)
+
+func (p *workspaces) get() *workspace {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.idle); n > 0 {
+		w := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		return w
+	}
+	return new(workspace)
+}
+
+func (p *workspaces) put(w *workspace) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle) < maxIdleWorkspaces {
+		p.idle = append(p.idle, w)
+	}
+}
 
 // aligned returns n floats starting on a 64-byte boundary, reusing buf.
 func aligned(buf *[]float32, n int) []float32 {
@@ -443,8 +479,8 @@ func split(n, limit, unit int) int {
 // serial computes the block C[i0:i1, j0:j1] on the calling goroutine, BLIS
 // style: jc (nc columns) → pc (kc, pack B) → ic (mc rows, pack A) → jr → ir.
 func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
-	ws := wsPool.Get().(*workspace)
-	defer wsPool.Put(ws)
+	ws := wsPool.get()
+	defer wsPool.put(ws)
 	m, n, k := i1-i0, j1-j0, g.k
 	acc0 := true
 	switch g.beta {

@@ -42,8 +42,8 @@ func DepthwiseQ8(x []byte, signed bool, zx float32, w []float32, p ConvParams, t
 	padded := dwDirect3x3(&p)
 	isz, osz, taps := p.H*p.W, p.OutH*p.OutW, p.KH*p.KW
 	run := func(c0, c1 int) {
-		ws := wsPool.Get().(*workspace)
-		defer wsPool.Put(ws)
+		ws := wsPool.get()
+		defer wsPool.put(ws)
 		qw := q8Pool.Get().(*q8work)
 		defer q8Pool.Put(qw)
 		if cap(qw.x) < isz {

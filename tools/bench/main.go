@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/onnxslim/onnxslim/dataset"
@@ -43,6 +44,7 @@ func main() {
 	flag.BoolVar(&fastQDQ, "fast-qdq", false, "run the interpreter with interp.Options.FastQDQ (QDQ convolutions as integer convolutions)")
 	realDir := flag.String("real", "", "also time every *.onnx in `DIR` (the real-models corpus) on seeded random inputs")
 	dimList := flag.String("dim", "", "symbolic dimensions for -real models, `NAME=V,...`")
+	flag.DurationVar(&warm, "warm", time.Second, "run each runtime for at least this long before timing it (at least one run): the interpreter's first runs grow the Go heap, and on a VM a fresh page's first touch costs tens of µs")
 	flag.DurationVar(&settle, "settle", 20*time.Millisecond, "pause between the two runtimes' batches, so that neither's spinning threads (ORT's pool, the interpreter's helpers) take cores from the other")
 	flag.Parse()
 	root := filepath.Join(testdata.Root(), "models")
@@ -78,7 +80,7 @@ func main() {
 	}
 	fmt.Printf("load average before: %s\n", loadavg())
 	fmt.Printf("CPU: %s; simd kernels: %s (levels here: %s), GOMAXPROCS=%d\n\n", cpuName(), simd.Level(), strings.Join(simd.Levels(), ", "), runtime.GOMAXPROCS(0))
-	fmt.Printf("%-24s %7s %12s %12s %8s %10s %10s\n", "model", "threads", "interp ms", "ORT ms", "ratio", "interp min", "ORT min")
+	fmt.Printf("%-24s %7s %12s %12s %8s %10s %10s %13s\n", "model", "threads", "interp ms", "ORT ms", "ratio", "interp min", "ORT min", "interp faults")
 	failed := false
 	for _, ts := range strings.Split(*threadList, ",") {
 		th, err := strconv.Atoi(ts)
@@ -86,14 +88,14 @@ func main() {
 			fatal(err)
 		}
 		for _, md := range models {
-			it, ort, err := compare(md.file, md.inputs, th, *rounds, *batch)
+			it, ort, faults, err := compare(md.file, md.inputs, th, *rounds, *batch)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "%s: %v\n", md.name, err)
 				failed = true
 				continue
 			}
 			mi, mo := median(it), median(ort)
-			fmt.Printf("%-24s %7d %12.2f %12.2f %8.2f %10.2f %10.2f\n", md.name, th, mi, mo, mi/mo, slices.Min(it), slices.Min(ort))
+			fmt.Printf("%-24s %7d %12.2f %12.2f %8.2f %10.2f %10.2f %13.1f\n", md.name, th, mi, mo, mi/mo, slices.Min(it), slices.Min(ort), faults)
 		}
 	}
 	fmt.Printf("\nload average after: %s\n", loadavg())
@@ -106,45 +108,65 @@ func main() {
 	}
 }
 
-// settle is the -settle flag.
-var settle time.Duration
+// settle and warm are the -settle and -warm flags.
+var settle, warm time.Duration
 
 // fastQDQ is the -fast-qdq flag.
 var fastQDQ bool
 
 // compare times one model: rounds × (batch interp runs, batch ORT runs),
-// alternating which goes first.
-func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []float64, err error) {
+// alternating which goes first, after warming both up. faults is the
+// process's page faults per timed interpreter run (ONNX Runtime runs in
+// another process).
+func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []float64, faults float64, err error) {
 	m, err := onnx.Load(file)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	sess, err := interp.NewSession(m, interp.Options{Threads: threads, FastQDQ: fastQDQ})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	feeds := map[string]*interp.Tensor{}
 	for i, v := range sess.Inputs() {
 		b, err := os.ReadFile(filepath.Join(set, fmt.Sprintf("input_%d.pb", i)))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		d, err := onnx.DecodeDatum(b, v.Type)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		if feeds[v.Name], err = interp.FromDatum(d); err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 	}
 	ort, err := startORT(file, set, threads)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	defer ort.close()
-	if _, err := sess.Run(feeds); err != nil { // warm-up: buffers, packed weights
-		return nil, nil, err
+	// Warm-up: buffers, packed weights, and a Go heap grown to its working
+	// size. Until the collector has run twice, each run's garbage (its
+	// outputs) lands on pages the heap never used, each a page fault, and a
+	// model with large outputs can allocate for seconds before that
+	// (transformer_op14: 55 faults a run after 1 s). ONNX Runtime then gets
+	// as long.
+	t0, gc0 := time.Now(), numGC()
+	for {
+		if _, err := sess.Run(feeds); err != nil {
+			return nil, nil, 0, err
+		}
+		if d := time.Since(t0); d >= warm && numGC() >= gc0+2 || d >= 10*warm {
+			break
+		}
 	}
+	for t, d := time.Now(), time.Since(t0); time.Since(t) < d; {
+		if _, err := ort.run(1); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	faults0 := minorFaults()
 	runInterp := func() error {
 		for range batch {
 			t := time.Now()
@@ -166,15 +188,32 @@ func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []fl
 			first, second = runORT, runInterp
 		}
 		if err := first(); err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		time.Sleep(settle)
 		if err := second(); err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		time.Sleep(settle)
 	}
-	return interpMS, ortMS, nil
+	return interpMS, ortMS, float64(minorFaults()-faults0) / float64(len(interpMS)), nil
+}
+
+// numGC is how many garbage collections have completed.
+func numGC() uint32 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.NumGC
+}
+
+// minorFaults is the process's minor page faults so far: a run that
+// allocates fresh memory pays one per page.
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Minflt
 }
 
 // ortProc is a running tools/ort/bench.js.
