@@ -104,6 +104,8 @@ func TestConvMatchesORT(t *testing.T) {
 		{512, 512, 7, 3, 1, 1, 1, nil},             // K 4608
 		{64, 64, 56, 1, 1, 0, 1, nil},              // 1×1, one block
 		{960, 160, 7, 1, 1, 0, 1, nil},             // 1×1, N < K: 256-deep blocks
+		{16, 32, 130, 1, 1, 0, 1, nil},             // 1×1, few channels, wide plane: B read in place, ragged edge packed
+		{32, 16, 97, 1, 1, 0, 1, nil},              // the same, 16 filters, odd plane
 		{64, 128, 56, 1, 2, 0, 1, nil},             // strided 1×1 (im2col)
 		{32, 32, 56, 3, 1, 1, 32, nil},             // depthwise
 		{96, 96, 57, 3, 2, 1, 96, nil},             // depthwise, stride 2, odd size

@@ -101,6 +101,8 @@ func BenchmarkSgemm(b *testing.B) {
 	}{
 		{"64", 64, 64, 64}, {"128", 128, 128, 128}, {"256", 256, 256, 256}, {"512", 512, 512, 512}, {"1024", 1024, 1024, 1024},
 		{"conv_M64_K576_N3136", 64, 3136, 576},
+		{"conv1x1_M32_K16_N19200", 32, 19200, 16}, {"conv1x1_M16_K32_N19200", 16, 19200, 32},
+		{"conv1x1_M64_K64_N4800", 64, 4800, 64}, {"conv1x1_M256_K128_N784", 256, 784, 128},
 	}
 	for _, s := range shapes {
 		r := rand.New(rand.NewPCG(1, 1))
@@ -108,14 +110,22 @@ func BenchmarkSgemm(b *testing.B) {
 		bp := make([]float32, PackedBSize(s.k, s.n))
 		PackB(false, s.k, s.n, bb, s.n, bp)
 		for _, th := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s/threads=%d", s.name, th), func(b *testing.B) {
-				clk := startCPU(b)
-				for b.Loop() {
-					Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bb, s.n, 0, c, s.n, th)
-					clk.lap()
-				}
-				reportGemm(b, clk, s.m, s.n, s.k)
-			})
+			// B read in place (where the level has the kernels), then
+			// packed as before: the two side by side.
+			for _, inPlace := range []bool{true, false} {
+				b.Run(fmt.Sprintf("%s/inplace=%v/threads=%d", s.name, inPlace, th), func(b *testing.B) {
+					defer func(k int) { inPlaceMaxK = k }(inPlaceMaxK)
+					if !inPlace {
+						inPlaceMaxK = 0
+					}
+					clk := startCPU(b)
+					for b.Loop() {
+						Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bb, s.n, 0, c, s.n, th)
+						clk.lap()
+					}
+					reportGemm(b, clk, s.m, s.n, s.k)
+				})
+			}
 			b.Run(fmt.Sprintf("%s/packed/threads=%d", s.name, th), func(b *testing.B) {
 				clk := startCPU(b)
 				for b.Loop() {

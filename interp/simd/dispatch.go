@@ -18,6 +18,12 @@ type kernelSet struct {
 	gemm12 func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
 	// gemm12x16 is the 2mr×16 kernel over two A panels and one B panel.
 	gemm12x16 func(k int, a *float32, astride int, b *float32, c *float32, ldc int, acc bool)
+	// gemmRows and gemm12Rows are gemm2 and gemm12 over 32 columns of a
+	// row-major B read where it lies (k steps ldb floats apart) instead of
+	// packed panels: same FMA chains, same bits, no packing. nil at a level
+	// that has none (B is packed there).
+	gemmRows   [mr + 1]func(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+	gemm12Rows func(k int, a *float32, astride int, b *float32, ldb int, c *float32, ldc int, acc bool)
 	// gemmCol[np] is one column of np full 6-row A panels times a packed B
 	// panel's column (gemmColGo): a ragged edge of one or two columns.
 	gemmCol [colPanels + 1]func(k int, a *float32, astride int, b *float32, out *float32)
@@ -143,6 +149,8 @@ var goKernels = &kernelSet{
 	blockQuantI4:      blockQuantI4Blocks,
 	gemm12:            gemm12Of(gemm2Of(gemmGo(mr))),
 	gemm12x16:         gemm12x16Of(gemmGo(mr)),
+	gemmRows:          [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemmRowsGo(1), gemmRowsGo(2), gemmRowsGo(3), gemmRowsGo(4), gemmRowsGo(5), gemmRowsGo(6)},
+	gemm12Rows:        gemm12Of(gemmRowsGo(mr)),
 	gemmU8I8:          gemmU8I8Go,
 	packU8x4:          packU8x4Go,
 	i32ScaleShiftClip: i32ScaleShiftClipGo,
@@ -164,6 +172,15 @@ func gemm12Of(g func(k int, a, b *float32, bstride int, c *float32, ldc int, acc
 	return func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool) {
 		g(k, a, b, bstride, c, ldc, acc)
 		g(k, (*float32)(unsafe.Add(unsafe.Pointer(a), 4*astride)), b, bstride, (*float32)(unsafe.Add(unsafe.Pointer(c), 4*mr*ldc)), ldc, acc)
+	}
+}
+
+// rowsPairOf makes the 32-column in-place kernel of a level from its
+// 16-column one: the second 16 columns are the next 16 floats of each row.
+func rowsPairOf(g func(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool)) func(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool) {
+	return func(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool) {
+		g(k, a, b, ldb, c, ldc, acc)
+		g(k, a, (*float32)(unsafe.Add(unsafe.Pointer(b), 4*nr)), ldb, (*float32)(unsafe.Add(unsafe.Pointer(c), 4*nr)), ldc, acc)
 	}
 }
 

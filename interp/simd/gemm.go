@@ -25,6 +25,10 @@ var (
 	blockNC = 3072
 )
 
+// inPlaceMaxK is the deepest product whose row-major B the in-place kernels
+// read where it lies (a variable so that benchmarks can compare both ways).
+var inPlaceMaxK = 1 << 30
+
 // parallelMin is the work (m·n·k) at or below which a GEMM stays on one
 // goroutine: about 2M multiply-adds, some 20 µs on one core. Below it the
 // hand-off (a helper to wake, on a core another process may hold) cost
@@ -520,8 +524,18 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 	if g.packed == nil {
 		bufB = aligned(&ws.b, min(nc, (n+nr-1)/nr*nr)*kc)
 	}
+	// A row-major B is read where it lies, 32 columns at a time, by the
+	// in-place kernels; only a ragged edge of fewer columns is packed.
+	// Not where rows are a multiple of 4 KiB apart: the steps of a panel
+	// would share L1 sets (and a page each), and 1024³ ran at 60–72% of
+	// the FMA peak read in place against 66–79% packed (BenchmarkSgemm).
+	inPlace := g.packed == nil && !g.transB && ks.gemm12Rows != nil && k <= inPlaceMaxK && g.ldb%1024 != 0
 	for jc := 0; jc < n; jc += nc {
 		ncb := min(nc, n-jc)
+		full := 0 // columns [0, full) of the block read in place
+		if inPlace {
+			full = ncb / (2 * nr) * (2 * nr)
+		}
 		for pc := 0; pc < k; pc += kc {
 			kcb := min(kc, k-pc)
 			var bp []float32
@@ -530,10 +544,10 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 				// j0+jc is a multiple of 16: splits and nc are.
 				bp = g.packed[(j0+jc)/nr*nr*k+pc*nr:]
 				bstride = nr * k
-			} else {
+			} else if full < ncb {
 				bp = bufB
 				bstride = nr * kcb
-				packB(g.transB, g.b, g.ldb, pc, j0+jc, kcb, ncb, bp)
+				packB(g.transB, g.b, g.ldb, pc, j0+jc+full, kcb, ncb-full, bp)
 			}
 			acc := acc0 || pc > 0
 			for ic := 0; ic < m; ic += mc {
@@ -546,7 +560,13 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 				} else {
 					packA(g.transA, g.a, g.lda, i0+ic, pc, mcb, kcb, g.alpha, bufA)
 				}
-				g.macro(ws, ap, astride, ak, bp, bstride, mcb, ncb, kcb, (i0+ic)*g.ldc+j0+jc, acc)
+				coff := (i0+ic)*g.ldc + j0 + jc
+				if full > 0 {
+					g.macroRows(ap, astride, ak, g.b[pc*g.ldb+j0+jc:], mcb, full, kcb, coff, acc)
+				}
+				if full < ncb {
+					g.macro(ws, ap, astride, ak, bp, bstride, mcb, ncb-full, kcb, coff+full, acc)
+				}
 			}
 		}
 	}
@@ -598,6 +618,25 @@ func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []floa
 			}
 			ks.gemm[mrr](kcb, apan, bpan, &ws.tile[0], nr, false)
 			addTile(g.c[cp:], ldc, ws.tile[:], mrr, nrr, acc)
+		}
+	}
+}
+
+// macroRows is macro over ncb (a multiple of 32) columns of a row-major B
+// read in place: b is op(B) from the block's first step and column, k steps
+// ldb floats apart. The same kernels' FMA chains as macro, so the same bits.
+func (g *gemmArgs) macroRows(ap []float32, astride, ak int, b []float32, mcb, ncb, kcb, coff int, acc bool) {
+	ldc, ldb := g.ldc, g.ldb
+	_ = b[(kcb-1)*ldb+ncb-1] // the kernels read up to here, unchecked
+	for jr := 0; jr < ncb; jr += 2 * nr {
+		bpan := &b[jr]
+		ir := 0
+		for ; ir+2*mr <= mcb; ir += 2 * mr {
+			ks.gemm12Rows(kcb, &ap[ir*astride+ak*mr], mr*astride, bpan, ldb, &g.c[coff+ir*ldc+jr], ldc, acc)
+		}
+		for ; ir < mcb; ir += mr {
+			mrr := min(mr, mcb-ir)
+			ks.gemmRows[mrr](kcb, &ap[ir*astride+ak*mrr], bpan, ldb, &g.c[coff+ir*ldc+jr], ldc, acc)
 		}
 	}
 }

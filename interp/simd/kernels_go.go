@@ -41,6 +41,40 @@ func gemmGo(mrr int) func(k int, a, b, c *float32, ldc int, acc bool) {
 	}
 }
 
+// gemmRowsGo is the mrr×32 twin of the in-place kernels: B is 32 columns
+// of a row-major matrix, k steps ldb floats apart, each product added in
+// step order from +0 as gemmGo adds them (the same bits).
+func gemmRowsGo(mrr int) func(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool) {
+	return func(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool) {
+		var t [mr][2 * nr]float32
+		if k > 0 {
+			as := unsafe.Slice(a, k*mrr)
+			bs := unsafe.Slice(b, (k-1)*ldb+2*nr)
+			for p := 0; p < k; p++ {
+				br := (*[2 * nr]float32)(bs[p*ldb:])
+				ap := as[p*mrr : p*mrr+mrr]
+				for i, av := range ap {
+					ti := &t[i]
+					for j := range ti {
+						ti[j] += av * br[j]
+					}
+				}
+			}
+		}
+		cs := unsafe.Slice(c, (mrr-1)*ldc+2*nr)
+		for i := 0; i < mrr; i++ {
+			row := (*[2 * nr]float32)(cs[i*ldc:])
+			if acc {
+				for j := range row {
+					row[j] += t[i][j]
+				}
+			} else {
+				*row = t[i]
+			}
+		}
+	}
+}
+
 // gemmColsGo is gemmCol's twin for every panel count: out[8p + i] =
 // Σ_s a[p·astride + 6s + i]·b[16s], the products added in step order from
 // +0 as gemmGo adds them.

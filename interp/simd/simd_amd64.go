@@ -41,6 +41,8 @@ var avx512Kernels = func() *kernelSet {
 	k.dwPlane3s1, k.dwPlane3s2 = dwPlane3s1AVX512, dwPlane3s2AVX512
 	k.gemm12 = gemm12x32AVX512
 	k.gemm12x16 = gemm12x16AVX512
+	k.gemmRows = [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm1x32RowsAVX512, gemm2x32RowsAVX512, gemm3x32RowsAVX512, gemm4x32RowsAVX512, gemm5x32RowsAVX512, gemm6x32RowsAVX512}
+	k.gemm12Rows = gemm12x32RowsAVX512
 	k.packA6 = packA6AVX512
 	k.segRows = segRowsAVX512
 	k.quantU8, k.quantI8 = quantizeU8AVX512, quantizeI8AVX512
@@ -114,6 +116,8 @@ var avx2Kernels = func() *kernelSet {
 		blockQuantI4:      blockQuantI4AVX,
 		gemm12:            gemm12Of(gemm2Of(gemm6x16AVX)),
 		gemm12x16:         gemm12x16Of(gemm6x16AVX),
+		gemmRows:          [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, rowsPairOf(gemm1x16RowsAVX), rowsPairOf(gemm2x16RowsAVX), rowsPairOf(gemm3x16RowsAVX), rowsPairOf(gemm4x16RowsAVX), rowsPairOf(gemm5x16RowsAVX), rowsPairOf(gemm6x16RowsAVX)},
+		gemm12Rows:        gemm12Of(rowsPairOf(gemm6x16RowsAVX)),
 		peak:              fmaPeakAVX,
 		peakFlops:         192,
 		gemmU8I8:          gemmU8I8AVX2,

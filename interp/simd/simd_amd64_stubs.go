@@ -39,6 +39,36 @@ func gemm5x16AVX(k int, a *float32, b *float32, c *float32, ldc int, acc bool)
 //go:noescape
 func gemm6x16AVX(k int, a *float32, b *float32, c *float32, ldc int, acc bool)
 
+// gemm1x16RowsAVX is the 1×16 SGEMM micro-kernel over 16 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm1x16RowsAVX(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm2x16RowsAVX is the 2×16 SGEMM micro-kernel over 16 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm2x16RowsAVX(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm3x16RowsAVX is the 3×16 SGEMM micro-kernel over 16 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm3x16RowsAVX(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm4x16RowsAVX is the 4×16 SGEMM micro-kernel over 16 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm4x16RowsAVX(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm5x16RowsAVX is the 5×16 SGEMM micro-kernel over 16 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm5x16RowsAVX(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm6x16RowsAVX is the 6×16 SGEMM micro-kernel over 16 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm6x16RowsAVX(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc bool)
+
 // gemmCol1AVX: out[8p+i] = Σ_s a[p·astride + 6s + i]·b[16s] for 1 6-row panels p, i < 6, over k ≥ 1 steps.
 //
 //go:noescape
@@ -449,6 +479,41 @@ func gemm6x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc 
 //
 //go:noescape
 func gemm12x32AVX512(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm1x32RowsAVX512 is the 1×32 SGEMM micro-kernel over 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm1x32RowsAVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm2x32RowsAVX512 is the 2×32 SGEMM micro-kernel over 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm2x32RowsAVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm3x32RowsAVX512 is the 3×32 SGEMM micro-kernel over 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm3x32RowsAVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm4x32RowsAVX512 is the 4×32 SGEMM micro-kernel over 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm4x32RowsAVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm5x32RowsAVX512 is the 5×32 SGEMM micro-kernel over 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm5x32RowsAVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm6x32RowsAVX512 is the 6×32 SGEMM micro-kernel over 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm6x32RowsAVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm12x32RowsAVX512 is the 12×32 SGEMM micro-kernel over two packed A panels and 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm12x32RowsAVX512(k int, a *float32, astride int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
 // gemm12x16AVX512 is the 12×16 SGEMM micro-kernel over two packed A panels and one packed B panel: c (+)= a·b.
 //

@@ -189,18 +189,24 @@ func fmaPeak512() {
 // gemmKernel512 emits the mr×32 micro-kernel on zmm: two consecutive
 // 16-column B panels (the second bstride floats after the first), so that
 // every C element is the same FMA chain over k as in the 16-wide kernel and
-// the results are bit-identical to it.
-func gemmKernel512(mr int) {
+// the results are bit-identical to it. With rows, B is not packed: it is 32
+// columns of a row-major matrix read in place, k steps ldb floats apart
+// (the gemm…x32RowsAVX512 kernels), the same FMA chains.
+func gemmKernel512(mr int, rows bool) {
 	name := fmt.Sprintf("gemm%dx32AVX512", mr)
-	TEXT(name, NOSPLIT, "func(k int, a, b *float32, bstride int, c *float32, ldc int, acc bool)")
+	sig := "func(k int, a, b *float32, bstride int, c *float32, ldc int, acc bool)"
+	doc := fmt.Sprintf("%s is the %d×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.", name, mr)
+	if rows {
+		name = fmt.Sprintf("gemm%dx32RowsAVX512", mr)
+		sig = "func(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool)"
+		doc = fmt.Sprintf("%s is the %d×32 SGEMM micro-kernel over 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.", name, mr)
+	}
+	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s is the %d×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.", name, mr))
+	Doc(doc)
 	k := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
-	b := Load(Param("b"), GP64())
-	b2 := Load(Param("bstride"), GP64())
-	SHLQ(Imm(2), b2)
-	ADDQ(b, b2)
+	bs := newBSteps(rows)
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(Imm(2), ldc)
@@ -221,8 +227,7 @@ func gemmKernel512(mr int) {
 		}
 	}
 	step := func(s int) {
-		VMOVUPS(Mem{Base: b, Disp: 64 * s}, v0)
-		VMOVUPS(Mem{Base: b2, Disp: 64 * s}, v1)
+		bs.load(s, v0, v1)
 		for i := 0; i < mr; i++ {
 			t := bc[i]
 			VBROADCASTSS(Mem{Base: a, Disp: 4 * (mr*s + i)}, t)
@@ -231,7 +236,11 @@ func gemmKernel512(mr int) {
 		}
 	}
 	const unroll = 4
-	lbl := func(s string) string { return fmt.Sprintf("z%d_%s", mr, s) }
+	prefix := "z"
+	if rows {
+		prefix = "zr"
+	}
+	lbl := func(s string) string { return fmt.Sprintf("%s%d_%s", prefix, mr, s) }
 	Label(lbl("loop4"))
 	CMPQ(k, Imm(unroll))
 	JL(LabelRef(lbl("loop1")))
@@ -239,8 +248,7 @@ func gemmKernel512(mr int) {
 		step(s)
 	}
 	ADDQ(U32(4*mr*unroll), a)
-	ADDQ(U32(64*unroll), b)
-	ADDQ(U32(64*unroll), b2)
+	bs.advance(unroll)
 	SUBQ(U32(unroll), k)
 	JMP(LabelRef(lbl("loop4")))
 	Label(lbl("loop1"))
@@ -248,8 +256,7 @@ func gemmKernel512(mr int) {
 	JZ(LabelRef(lbl("store")))
 	step(0)
 	ADDQ(U32(4*mr), a)
-	ADDQ(U32(64), b)
-	ADDQ(U32(64), b2)
+	bs.advance(1)
 	DECQ(k)
 	JMP(LabelRef(lbl("loop1")))
 
@@ -257,25 +264,100 @@ func gemmKernel512(mr int) {
 	storeTile(lbl, c, ldc, mr, acc, 64)
 }
 
+// bSteps addresses the two halves of a B step (16 floats each on zmm, 8 on
+// ymm): packed, two panels (b and b+bstride) whose steps are 64 bytes apart;
+// rows, one row-major matrix read in place, the halves side by side (half
+// bytes apart) and the steps ldb floats apart.
+type bSteps struct {
+	rows      bool
+	half      int      // bytes from the first half of a step to the second
+	b, b2     Register // packed: the two panels
+	ldb, ldb3 Register // rows: the step and three steps, in bytes
+}
+
+func newBSteps(rows bool) *bSteps {
+	s := &bSteps{rows: rows, half: 64, b: Load(Param("b"), GP64())}
+	if !rows {
+		s.b2 = Load(Param("bstride"), GP64())
+		SHLQ(Imm(2), s.b2)
+		ADDQ(s.b, s.b2)
+		return s
+	}
+	s.ldb = Load(Param("ldb"), GP64())
+	SHLQ(Imm(2), s.ldb)
+	s.ldb3 = GP64()
+	LEAQ(Mem{Base: s.ldb, Index: s.ldb, Scale: 2}, s.ldb3)
+	return s
+}
+
+// load reads step s (of an unrolled round) of both halves into v0, v1.
+func (s *bSteps) load(step int, v0, v1 Op) {
+	if !s.rows {
+		VMOVUPS(Mem{Base: s.b, Disp: 64 * step}, v0)
+		VMOVUPS(Mem{Base: s.b2, Disp: 64 * step}, v1)
+		return
+	}
+	m := Mem{Base: s.b}
+	switch step {
+	case 0:
+	case 1:
+		m = Mem{Base: s.b, Index: s.ldb, Scale: 1}
+	case 2:
+		m = Mem{Base: s.b, Index: s.ldb, Scale: 2}
+	case 3:
+		m = Mem{Base: s.b, Index: s.ldb3, Scale: 1}
+	default:
+		panic("bSteps: unroll past 4")
+	}
+	VMOVUPS(m, v0)
+	m.Disp = s.half
+	VMOVUPS(m, v1)
+}
+
+// advance moves past n steps (1 or 4).
+func (s *bSteps) advance(n int) {
+	if !s.rows {
+		for _, r := range []Register{s.b, s.b2} {
+			ADDQ(U32(64*n), r)
+		}
+		return
+	}
+	switch n {
+	case 1:
+		ADDQ(s.ldb, s.b)
+	case 4:
+		LEAQ(Mem{Base: s.b, Index: s.ldb, Scale: 4}, s.b)
+	default:
+		panic("bSteps: advance by 1 or 4")
+	}
+}
+
 // gemmKernel512x12 emits the 12×32 micro-kernel on zmm: two 6-row A panels
 // (the second astride floats after the first) times two 16-column B panels,
 // 24 accumulators. Each C element is the same FMA chain over k as in the
 // 6×16 kernel, so the results are bit-identical to it; the larger tile
-// halves the loads per FMA and the C traffic per k-block.
-func gemmKernel512x12() {
+// halves the loads per FMA and the C traffic per k-block. With rows, B is
+// read in place from a row-major matrix (gemm12x32RowsAVX512).
+func gemmKernel512x12(rows bool) {
 	name := "gemm12x32AVX512"
-	TEXT(name, NOSPLIT, "func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)")
+	sig := "func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)"
+	doc := name + " is the 12×32 SGEMM micro-kernel over two packed A panels and two packed B panels: c (+)= a·b."
+	prefix := "z12_"
+	if rows {
+		name = "gemm12x32RowsAVX512"
+		sig = "func(k int, a *float32, astride int, b *float32, ldb int, c *float32, ldc int, acc bool)"
+		doc = name + " is the 12×32 SGEMM micro-kernel over two packed A panels and 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b."
+		prefix = "zr12_"
+	}
+	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(name + " is the 12×32 SGEMM micro-kernel over two packed A panels and two packed B panels: c (+)= a·b.")
+	Doc(doc)
 	k := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
 	a2 := Load(Param("astride"), GP64())
 	SHLQ(Imm(2), a2)
 	ADDQ(a, a2)
-	b := Load(Param("b"), GP64())
-	b2 := Load(Param("bstride"), GP64())
-	SHLQ(Imm(2), b2)
-	ADDQ(b, b2)
+	bs := newBSteps(rows)
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(Imm(2), ldc)
@@ -296,8 +378,7 @@ func gemmKernel512x12() {
 		}
 	}
 	step := func(s int) {
-		VMOVUPS(Mem{Base: b, Disp: 64 * s}, v0)
-		VMOVUPS(Mem{Base: b2, Disp: 64 * s}, v1)
+		bs.load(s, v0, v1)
 		for i := 0; i < 12; i++ {
 			t := bc[i%6]
 			src := Mem{Base: a, Disp: 4 * (6*s + i)}
@@ -310,7 +391,7 @@ func gemmKernel512x12() {
 		}
 	}
 	const unroll = 4
-	lbl := func(s string) string { return "z12_" + s }
+	lbl := func(s string) string { return prefix + s }
 	Label(lbl("loop4"))
 	CMPQ(k, Imm(unroll))
 	JL(LabelRef(lbl("loop1")))
@@ -323,9 +404,7 @@ func gemmKernel512x12() {
 	for _, r := range []Register{a, a2} {
 		ADDQ(U32(4*6*unroll), r)
 	}
-	for _, r := range []Register{b, b2} {
-		ADDQ(U32(64*unroll), r)
-	}
+	bs.advance(unroll)
 	SUBQ(U32(unroll), k)
 	JMP(LabelRef(lbl("loop4")))
 	Label(lbl("loop1"))
@@ -334,8 +413,7 @@ func gemmKernel512x12() {
 	step(0)
 	ADDQ(U32(4*6), a)
 	ADDQ(U32(4*6), a2)
-	ADDQ(U32(64), b)
-	ADDQ(U32(64), b2)
+	bs.advance(1)
 	DECQ(k)
 	JMP(LabelRef(lbl("loop1")))
 

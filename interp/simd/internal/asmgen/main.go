@@ -18,8 +18,10 @@ func main() {
 	ConstraintExpr("amd64,!purego")
 	maskTable()
 	fmaPeak()
-	for m := 1; m <= 6; m++ {
-		gemmKernel(m)
+	for _, rows := range []bool{false, true} {
+		for m := 1; m <= 6; m++ {
+			gemmKernel(m, rows)
+		}
 	}
 	for p := 1; p <= 8; p++ {
 		gemmCol(p)
@@ -103,10 +105,12 @@ func main() {
 	evenBytes("evenBytesAVX", false)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
-	for m := 1; m <= 6; m++ {
-		gemmKernel512(m)
+	for _, rows := range []bool{false, true} {
+		for m := 1; m <= 6; m++ {
+			gemmKernel512(m, rows)
+		}
+		gemmKernel512x12(rows)
 	}
-	gemmKernel512x12()
 	gemmKernel512x12x16()
 	packA6()
 	segRows()
@@ -240,14 +244,31 @@ func Y(i int) VecPhysical {
 // gemmKernel emits the mr×16 micro-kernel. a is an mr-row panel (k steps of
 // mr floats), b a 16-column panel (k steps of 16 floats); the mr×16 product is
 // stored to c (row stride ldc floats), or added to it when acc is set.
-func gemmKernel(mr int) {
+//
+// With rows, b is 16 columns of a row-major matrix read in place, k steps
+// ldb floats apart (gemm…x16RowsAVX): the same FMA chains.
+func gemmKernel(mr int, rows bool) {
 	name := fmt.Sprintf("gemm%dx16AVX", mr)
-	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, acc bool)")
+	sig := "func(k int, a, b, c *float32, ldc int, acc bool)"
+	doc := fmt.Sprintf("%s is the %d×16 SGEMM micro-kernel: c (+)= a·b over k packed steps.", name, mr)
+	if rows {
+		name = fmt.Sprintf("gemm%dx16RowsAVX", mr)
+		sig = "func(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool)"
+		doc = fmt.Sprintf("%s is the %d×16 SGEMM micro-kernel over 16 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.", name, mr)
+	}
+	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s is the %d×16 SGEMM micro-kernel: c (+)= a·b over k packed steps.", name, mr))
+	Doc(doc)
 	k := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
-	b := Load(Param("b"), GP64())
+	var bs *bSteps
+	var b Register
+	if rows {
+		bs = newBSteps(true)
+		bs.half = 32
+	} else {
+		b = Load(Param("b"), GP64())
+	}
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(Imm(2), ldc)
@@ -270,8 +291,12 @@ func gemmKernel(mr int) {
 		}
 	}
 	step := func(s int) {
-		VMOVUPS(Mem{Base: b, Disp: 64 * s}, b0)
-		VMOVUPS(Mem{Base: b, Disp: 64*s + 32}, b1)
+		if rows {
+			bs.load(s, b0, b1)
+		} else {
+			VMOVUPS(Mem{Base: b, Disp: 64 * s}, b0)
+			VMOVUPS(Mem{Base: b, Disp: 64*s + 32}, b1)
+		}
 		for i := 0; i < mr; i++ {
 			t := bc[i%2]
 			VBROADCASTSS(Mem{Base: a, Disp: 4 * (mr*s + i)}, t)
@@ -280,7 +305,18 @@ func gemmKernel(mr int) {
 		}
 	}
 	const unroll = 4
-	lbl := func(s string) string { return fmt.Sprintf("g%d_%s", mr, s) }
+	prefix := "g"
+	if rows {
+		prefix = "gr"
+	}
+	advance := func(n int) {
+		if rows {
+			bs.advance(n)
+		} else {
+			ADDQ(U32(64*n), b)
+		}
+	}
+	lbl := func(s string) string { return fmt.Sprintf("%s%d_%s", prefix, mr, s) }
 	Label(lbl("loop4"))
 	CMPQ(k, Imm(unroll))
 	JL(LabelRef(lbl("loop1")))
@@ -288,7 +324,7 @@ func gemmKernel(mr int) {
 		step(s)
 	}
 	ADDQ(U32(4*mr*unroll), a)
-	ADDQ(U32(64*unroll), b)
+	advance(unroll)
 	SUBQ(U32(unroll), k)
 	JMP(LabelRef(lbl("loop4")))
 	Label(lbl("loop1"))
@@ -296,7 +332,7 @@ func gemmKernel(mr int) {
 	JZ(LabelRef(lbl("store")))
 	step(0)
 	ADDQ(U32(4*mr), a)
-	ADDQ(U32(64), b)
+	advance(1)
 	DECQ(k)
 	JMP(LabelRef(lbl("loop1")))
 
