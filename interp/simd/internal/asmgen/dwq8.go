@@ -183,58 +183,7 @@ func dwQ8(name string, stride int, signed, zmm bool) {
 	// NaN as the second source of max and min passes through both.
 	VMAXPS(acc, qlo, acc)
 	VMINPS(acc, qhi, acc)
-	if zmm {
-		k := K()
-		VCMPPS(Imm(7), acc, acc, k) // ordered: set unless NaN
-		VMOVAPS_Z(acc, k, acc)
-		VCVTPS2DQ(acc, acc) // exact: integral and in range
-		CMPQ(rem, Imm(uint64(lanes)))
-		JL(LabelRef(name + "_tail"))
-		VPMOVDB(acc, Mem{Base: d})
-		ADDQ(Imm(uint64(lanes)), d)
-		ADDQ(Imm(uint64(lanes*stride)), col)
-		SUBQ(Imm(uint64(lanes)), rem)
-		JMP(LabelRef(name + "_blk"))
-		Label(name + "_tail")
-		tb := GP64()
-		LEAQ(lowMasks(), tb)
-		km := K()
-		KMOVW(Mem{Base: tb, Index: rem, Scale: 2}, km)
-		VPMOVDB(acc, km, Mem{Base: d})
-		ADDQ(rem, d)
-		XORQ(rem, rem)
-		JMP(LabelRef(name + "_blk"))
-	} else {
-		msk := YMM()
-		VCMPPS(Imm(7), acc, acc, msk)
-		VANDPS(msk, acc, acc)
-		VCVTPS2DQ(acc, acc)
-		h := XMM()
-		VEXTRACTI128(Imm(1), acc, h)
-		VPACKSSDW(h, acc.AsX(), h)
-		if signed {
-			VPACKSSWB(h, h, h)
-		} else {
-			VPACKUSWB(h, h, h)
-		}
-		CMPQ(rem, Imm(uint64(lanes)))
-		JL(LabelRef(name + "_tail"))
-		MOVQ(h, Mem{Base: d})
-		ADDQ(Imm(uint64(lanes)), d)
-		ADDQ(Imm(uint64(lanes*stride)), col)
-		SUBQ(Imm(uint64(lanes)), rem)
-		JMP(LabelRef(name + "_blk"))
-		Label(name + "_tail")
-		b := GP64()
-		MOVQ(h, b)
-		Label(name + "_byte")
-		MOVB(b.As8(), Mem{Base: d})
-		SHRQ(Imm(8), b)
-		INCQ(d)
-		DECQ(rem)
-		JNZ(LabelRef(name + "_byte"))
-		JMP(LabelRef(name + "_blk"))
-	}
+	storeQ8Block(name, zmm, signed, acc, lanes, stride, rem, d, col)
 
 	Label(name + "_rowEnd")
 	{
@@ -788,11 +737,40 @@ func dwQ8F(name string, stride int, signed, zmm bool) {
 	VADDPS(zv, acc, acc)
 	VMAXPS(acc, qlo, acc)
 	VMINPS(acc, qhi, acc)
+	storeQ8Block(name, zmm, signed, acc, lanes, stride, rem, d, col)
+	Label(name + "_rowEnd")
+	{
+		step := Load(Param("rowStep"), GP64())
+		ADDQ(step, rowBase)
+		DECQ(rLeft)
+		JMP(LabelRef(name + "_row"))
+	}
+	Label(name + "_chanEnd")
+	{
+		sz := Load(Param("psz"), GP64())
+		ADDQ(sz, chBase)
+		n := Load(Param("offs").Len(), GP64())
+		SHLQ(Imm(2), n)
+		ADDQ(n, wp)
+		INCQ(ci)
+		DECQ(cLeft)
+		JMP(LabelRef(name + "_chan"))
+	}
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// storeQ8Block converts the clamped block acc (NaN lanes to zero) to
+// bytes and stores lanes of them at d, or, under rem lanes, the first rem
+// (a mask on zmm, byte by byte on ymm); then it advances d, col (by
+// lanes·stride) and rem, and jumps back to name_blk.
+func storeQ8Block(name string, zmm, signed bool, acc VecVirtual, lanes, stride int, rem, d, col Register) {
 	if zmm {
 		k := K()
-		VCMPPS(Imm(7), acc, acc, k)
+		VCMPPS(Imm(7), acc, acc, k) // ordered: set unless NaN
 		VMOVAPS_Z(acc, k, acc)
-		VCVTPS2DQ(acc, acc)
+		VCVTPS2DQ(acc, acc) // exact: integral and in range
 		CMPQ(rem, Imm(uint64(lanes)))
 		JL(LabelRef(name + "_tail"))
 		VPMOVDB(acc, Mem{Base: d})
@@ -840,25 +818,4 @@ func dwQ8F(name string, stride int, signed, zmm bool) {
 		JNZ(LabelRef(name + "_byte"))
 		JMP(LabelRef(name + "_blk"))
 	}
-	Label(name + "_rowEnd")
-	{
-		step := Load(Param("rowStep"), GP64())
-		ADDQ(step, rowBase)
-		DECQ(rLeft)
-		JMP(LabelRef(name + "_row"))
-	}
-	Label(name + "_chanEnd")
-	{
-		sz := Load(Param("psz"), GP64())
-		ADDQ(sz, chBase)
-		n := Load(Param("offs").Len(), GP64())
-		SHLQ(Imm(2), n)
-		ADDQ(n, wp)
-		INCQ(ci)
-		DECQ(cLeft)
-		JMP(LabelRef(name + "_chan"))
-	}
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
 }
