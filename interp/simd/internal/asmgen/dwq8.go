@@ -95,27 +95,7 @@ func dwQ8(name string, stride int, signed, zmm bool) {
 		MOVQ(b, rowBase)
 	}
 
-	Label(name + "_row")
-	{
-		t := GP64()
-		MOVQ(rLeft, t)
-		TESTQ(t, t)
-		JZ(LabelRef(name + "_chanEnd"))
-	}
-	col := GP64()
-	MOVQ(rowBase, col)
-	rem := Load(Param("outW"), GP64())
-
-	Label(name + "_blk")
-	TESTQ(rem, rem)
-	JZ(LabelRef(name + "_rowEnd"))
-	if zmm {
-		VPXORD(acc, acc, acc)
-	} else {
-		VXORPS(acc, acc, acc)
-	}
-	offs := Load(Param("offs").Base(), GP64())
-	taps := Load(Param("offs").Len(), GP64())
+	col, rem, offs, taps := q8RowBlock(name, zmm, acc, rLeft, rowBase)
 	t, o := GP64(), GP64()
 	XORQ(t, t)
 	acc2 := vec()
@@ -648,27 +628,7 @@ func dwQ8F(name string, stride int, signed, zmm bool) {
 		MOVQ(chBase, cb)
 		MOVQ(cb, rowBase)
 	}
-	Label(name + "_row")
-	{
-		t := GP64()
-		MOVQ(rLeft, t)
-		TESTQ(t, t)
-		JZ(LabelRef(name + "_chanEnd"))
-	}
-	col := GP64()
-	MOVQ(rowBase, col)
-	rem := Load(Param("outW"), GP64())
-
-	Label(name + "_blk")
-	TESTQ(rem, rem)
-	JZ(LabelRef(name + "_rowEnd"))
-	if zmm {
-		VPXORD(acc, acc, acc)
-	} else {
-		VXORPS(acc, acc, acc)
-	}
-	offs := Load(Param("offs").Base(), GP64())
-	taps := Load(Param("offs").Len(), GP64())
+	col, rem, offs, taps := q8RowBlock(name, zmm, acc, rLeft, rowBase)
 	t, o, r := GP64(), GP64(), GP64()
 	XORQ(t, t)
 	// prod sets dst = ((x − zx)·sx)·w[t+u] for tap t+u.
@@ -818,4 +778,34 @@ func storeQ8Block(name string, zmm, signed bool, acc VecVirtual, lanes, stride i
 		JNZ(LabelRef(name + "_byte"))
 		JMP(LabelRef(name + "_blk"))
 	}
+}
+
+// q8RowBlock opens the fused int8 depthwise kernels' row loop (to
+// name_chanEnd when rLeft rows are done) and their block loop over the
+// row's outW outputs (to name_rowEnd when rem is 0), clearing acc for the
+// block; it returns the column pointer, the outputs left in the row and
+// the tap offsets' base and count.
+func q8RowBlock(name string, zmm bool, acc VecVirtual, rLeft, rowBase Op) (col, rem, offs, taps Register) {
+	Label(name + "_row")
+	{
+		t := GP64()
+		MOVQ(rLeft, t)
+		TESTQ(t, t)
+		JZ(LabelRef(name + "_chanEnd"))
+	}
+	col = GP64()
+	MOVQ(rowBase, col)
+	rem = Load(Param("outW"), GP64())
+
+	Label(name + "_blk")
+	TESTQ(rem, rem)
+	JZ(LabelRef(name + "_rowEnd"))
+	if zmm {
+		VPXORD(acc, acc, acc)
+	} else {
+		VXORPS(acc, acc, acc)
+	}
+	offs = Load(Param("offs").Base(), GP64())
+	taps = Load(Param("offs").Len(), GP64())
+	return col, rem, offs, taps
 }
