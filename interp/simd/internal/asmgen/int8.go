@@ -311,3 +311,22 @@ func gemvU8I8VNNI() {
 	VZEROUPPER()
 	RET()
 }
+
+// packQ8 clamps x (eight float32 lanes, integral after rounding) to
+// [lo, hi], zeroes NaN lanes (NaN as the second source of max and min
+// passes through both; msk is scratch) and packs it into the low eight
+// bytes of h, signed or unsigned.
+func packQ8(signed bool, x VecVirtual, lo, hi Op, msk VecVirtual, h VecVirtual) {
+	VMAXPS(x, lo, x)
+	VMINPS(x, hi, x)
+	VCMPPS(Imm(7), x, x, msk) // ordered: all ones unless NaN
+	VANDPS(msk, x, x)
+	VCVTPS2DQ(x, x) // exact: x is integral and in range
+	VEXTRACTI128(Imm(1), x, h)
+	VPACKSSDW(h, x.AsX(), h)
+	if signed {
+		VPACKSSWB(h, h, h)
+	} else {
+		VPACKUSWB(h, h, h)
+	}
+}

@@ -71,19 +71,7 @@ func requant8(name string, signed, ints, zmm bool) {
 	VDIVPS(sc, x, x)
 	VROUNDPS(Imm(0), x, x) // to nearest, ties to even
 	VADDPS(z, x, x)
-	// NaN as the second source of max and min passes through both.
-	VMAXPS(x, qlo, x)
-	VMINPS(x, qhi, x)
-	VCMPPS(Imm(7), x, x, msk) // ordered: all ones unless NaN
-	VANDPS(msk, x, x)
-	VCVTPS2DQ(x, x) // exact: x is integral and in range
-	VEXTRACTI128(Imm(1), x, h)
-	VPACKSSDW(h, x.AsX(), h)
-	if signed {
-		VPACKSSWB(h, h, h)
-	} else {
-		VPACKUSWB(h, h, h)
-	}
+	packQ8(signed, x, qlo, qhi, msk, h)
 	MOVQ(h, Mem{Base: d})
 	ADDQ(U32(8), d)
 	ADDQ(U32(32), pa)
@@ -142,18 +130,7 @@ func addQ8(name string, signed bool) {
 	VDIVPS(sc, x, x)
 	VROUNDPS(Imm(0), x, x) // to nearest, ties to even
 	VADDPS(z, x, x)
-	VMAXPS(x, qlo, x)
-	VMINPS(x, qhi, x)
-	VCMPPS(Imm(7), x, x, msk)
-	VANDPS(msk, x, x)
-	VCVTPS2DQ(x, x)
-	VEXTRACTI128(Imm(1), x, h)
-	VPACKSSDW(h, x.AsX(), h)
-	if signed {
-		VPACKSSWB(h, h, h)
-	} else {
-		VPACKUSWB(h, h, h)
-	}
+	packQ8(signed, x, qlo, qhi, msk, h)
 	MOVQ(h, Mem{Base: d})
 	ADDQ(U32(8), d)
 	ADDQ(U32(8), pa)

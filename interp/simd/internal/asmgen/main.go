@@ -457,19 +457,7 @@ func quantize8(name string, signed bool, zmm ...bool) {
 	VDIVPS(sc, x, x)
 	VROUNDPS(Imm(0), x, x) // to nearest, ties to even
 	VADDPS(z, x, x)
-	// NaN as the second source of max and min passes through both.
-	VMAXPS(x, lo, x)
-	VMINPS(x, hi, x)
-	VCMPPS(Imm(7), x, x, m) // ordered: all ones unless NaN
-	VANDPS(m, x, x)
-	VCVTPS2DQ(x, x) // exact: x is integral and in range
-	VEXTRACTI128(Imm(1), x, h)
-	VPACKSSDW(h, x.AsX(), h)
-	if signed {
-		VPACKSSWB(h, h, h)
-	} else {
-		VPACKUSWB(h, h, h)
-	}
+	packQ8(signed, x, lo, hi, m, h)
 	MOVQ(h, Mem{Base: d})
 	ADDQ(U32(8), d)
 	ADDQ(U32(32), px)
