@@ -105,11 +105,11 @@ func main() {
 	evenBytes("evenBytesAVX", false)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
-	for _, rows := range []bool{false, true} {
+	for _, mode := range []bMode{bPacked, bRows, bTaps} {
 		for m := 1; m <= 6; m++ {
-			gemmKernel512(m, rows)
+			gemmKernel512(m, mode)
 		}
-		gemmKernel512x12(rows)
+		gemmKernel512x12(mode)
 	}
 	gemmKernel512x12x16()
 	packA6()
