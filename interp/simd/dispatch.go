@@ -49,7 +49,7 @@ type kernelSet struct {
 	f16Sat func(dst []uint16, x []float32) int
 	// blockQuantI4 is BlockQuantI4 on whole blocks of eight.
 	blockQuantI4 func(dst []byte, x, s []float32)
-	packRow      func(dst, src []float32, panels, stride int)
+	packRow      func(dst, src []float32, panels, stride, ahead int)
 	// packA6 packs whole 16-column blocks of six rows of A (packA).
 	packA6     func(dst, a []float32, lda, blocks int)
 	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)

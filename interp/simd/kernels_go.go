@@ -138,7 +138,7 @@ func gemmColsGo() (ks [colPanels + 1]func(k int, a *float32, astride int, b *flo
 	return ks
 }
 
-func packRowGo(dst, src []float32, panels, stride int) {
+func packRowGo(dst, src []float32, panels, stride, _ int) {
 	src = src[:panels*nr]
 	for j := 0; j < panels; j++ {
 		*(*[nr]float32)(dst[j*stride:]) = *(*[nr]float32)(src[j*nr:])

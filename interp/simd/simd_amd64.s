@@ -2277,26 +2277,28 @@ gcol8_last:
 	VZEROUPPER
 	RET
 
-// func packRowAVX(dst []float32, src []float32, panels int, stride int)
-// Requires: AVX
-TEXT ·packRowAVX(SB), NOSPLIT, $0-64
+// func packRowAVX(dst []float32, src []float32, panels int, stride int, ahead int)
+// Requires: AVX, MMX+
+TEXT ·packRowAVX(SB), NOSPLIT, $0-72
 	MOVQ dst_base+0(FP), AX
 	MOVQ src_base+24(FP), CX
 	MOVQ panels+48(FP), DX
 	MOVQ stride+56(FP), BX
+	MOVQ ahead+64(FP), SI
 	SHLQ $0x02, BX
 
 pack_loop:
-	TESTQ   DX, DX
-	JZ      pack_done
-	VMOVUPS (CX), Y0
-	VMOVUPS 32(CX), Y1
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ    $0x00000040, CX
-	ADDQ    BX, AX
-	DECQ    DX
-	JMP     pack_loop
+	TESTQ      DX, DX
+	JZ         pack_done
+	PREFETCHT0 (CX)(SI*1)
+	VMOVUPS    (CX), Y0
+	VMOVUPS    32(CX), Y1
+	VMOVUPS    Y0, (AX)
+	VMOVUPS    Y1, 32(AX)
+	ADDQ       $0x00000040, CX
+	ADDQ       BX, AX
+	DECQ       DX
+	JMP        pack_loop
 
 pack_done:
 	VZEROUPPER

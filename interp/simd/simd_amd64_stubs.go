@@ -109,10 +109,10 @@ func gemmCol7AVX(k int, a *float32, astride int, b *float32, out *float32)
 //go:noescape
 func gemmCol8AVX(k int, a *float32, astride int, b *float32, out *float32)
 
-// packRowAVX copies src[16j:16j+16] to dst[j*stride:j*stride+16] for j < panels.
+// packRowAVX copies src[16j:16j+16] to dst[j*stride:j*stride+16] for j < panels, prefetching src's bytes ahead bytes on.
 //
 //go:noescape
-func packRowAVX(dst []float32, src []float32, panels int, stride int)
+func packRowAVX(dst []float32, src []float32, panels int, stride int, ahead int)
 
 // gatherRowsAVX writes 16 floats per row r: dst[16r+t] = *(base + rows[r] + idx[t]), offsets in bytes.
 //
