@@ -291,25 +291,27 @@ func BenchmarkMicroKernel(b *testing.B) {
 	}
 }
 
-// BenchmarkBlockSweep tunes blockMC/blockKC on one thread (run with
-// -bench BlockSweep; each result is GFLOP per CPU-second).
+// BenchmarkBlockSweep tunes blockMC/blockKC/blockNC on one thread (run
+// with -bench BlockSweep; each result is GFLOP per CPU-second).
 func BenchmarkBlockSweep(b *testing.B) {
-	defer func(mc, kc int) { blockMC, blockKC = mc, kc }(blockMC, blockKC)
+	defer func(mc, kc, nc int) { blockMC, blockKC, blockNC = mc, kc, nc }(blockMC, blockKC, blockNC)
 	shapes := [][3]int{{512, 512, 512}, {1024, 1024, 1024}, {64, 3136, 576}}
 	for _, s := range shapes {
 		r := rand.New(rand.NewPCG(1, 1))
 		a, bb, c := randSlice(r, s[0]*s[2]), randSlice(r, s[2]*s[1]), make([]float32, s[0]*s[1])
 		for _, kc := range []int{192, 256, 320, 384} {
-			for _, mc := range []int{72, 144, 192, 240} {
-				b.Run(fmt.Sprintf("%dx%dx%d/kc=%d/mc=%d", s[0], s[1], s[2], kc, mc), func(b *testing.B) {
-					blockMC, blockKC = mc, kc
-					clk := startCPU(b)
-					for b.Loop() {
-						Sgemm(false, false, s[0], s[1], s[2], 1, a, s[2], bb, s[1], 0, c, s[1], 1)
-						clk.lap()
-					}
-					reportGemm(b, clk, s[0], s[1], s[2])
-				})
+			for _, mc := range []int{72, 144, 192, 240, 288, 360, 516} {
+				for _, nc := range []int{256, 512, 3072} {
+					b.Run(fmt.Sprintf("%dx%dx%d/kc=%d/mc=%d/nc=%d", s[0], s[1], s[2], kc, mc, nc), func(b *testing.B) {
+						blockMC, blockKC, blockNC = mc, kc, nc
+						clk := startCPU(b)
+						for b.Loop() {
+							Sgemm(false, false, s[0], s[1], s[2], 1, a, s[2], bb, s[1], 0, c, s[1], 1)
+							clk.lap()
+						}
+						reportGemm(b, clk, s[0], s[1], s[2])
+					})
+				}
 			}
 		}
 	}
