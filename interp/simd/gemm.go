@@ -14,16 +14,13 @@ const (
 	nr = 16
 )
 
-// Cache blocking, first tuned on AMD EPYC Zen 3 (32 KiB L1d, 512 KiB L2 per
-// core, 32 MiB shared L3): a kc×16 B micro-panel (16 KiB at kc=256) stays in
-// L1 (kc up to 320 so that K = 576, a 3×3×64 conv, splits into two blocks of
-// 288) while the mc×kc A block streams from L2; the kc×nc B block lives in
-// L3. mc up to 240 (Zen 5: 1 MiB L2; A blocks up to 300 KiB): 1024 rows in
-// five blocks instead of eight, so each B micro-panel comes from L3 five
-// times, not eight (1024³ 84–88% of the FMA peak against 80–84% at 144,
-// BenchmarkBlockSweep). Variables so that benchmarks can sweep them.
+// Cache blocking, tuned on AMD EPYC (Zen 3: 32 KiB L1d, 512 KiB L2 per core,
+// 32 MiB shared L3): a kc×16 B micro-panel (16 KiB at kc=256) stays in L1
+// (kc up to 320 so that K = 576, a 3×3×64 conv, splits into two blocks of
+// 288) while the mc×kc A block (up to 180 KiB) streams from L2; the kc×nc B block
+// lives in L3. Variables so that benchmarks can sweep them.
 var (
-	blockMC = 240
+	blockMC = 144
 	blockKC = 320
 	blockNC = 3072
 )
