@@ -450,8 +450,12 @@ func gemmKernel512x12(mode bMode) {
 	// next K block where the panel holds the whole depth (PackA). 16 steps
 	// (384 bytes) ahead left the 7×7 layers at 140–150 GFLOP/s with cold filters,
 	// 64 steps 158–160, best of 200 (BenchmarkConvPackedCold).
-	PREFETCHT0(Mem{Base: a, Disp: 4 * 6 * unroll * 16})
-	PREFETCHT0(Mem{Base: a2, Disp: 4 * 6 * unroll * 16})
+	// A pass reads 96 bytes of each panel, so one prefetch a pass
+	// would skip every third line: ask for two lines each.
+	for _, r := range []Register{a, a2} {
+		PREFETCHT0(Mem{Base: r, Disp: 4 * 6 * unroll * 16})
+		PREFETCHT0(Mem{Base: r, Disp: 4*6*unroll*16 + 64})
+	}
 	for s := 0; s < unroll; s++ {
 		step(s)
 	}
