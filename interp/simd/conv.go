@@ -225,14 +225,19 @@ func im2colPanels(dst, planes []float32, l *colLayout, taps []int32, ws *workspa
 // span at most four rows (segRows' masked loads).
 const segMinW = 5
 
-// ConvChunkFloats is the im2col chunk ConvPacked aims for (floats): 512
-// KiB, so that it stays in L2 (Zen 5: 1 MiB) and the GEMM reads what im2col
-// has just written from cache instead of memory. Each chunk reads all the
-// filters once: at 256 KiB, resnet's 28² layers (K = 1152) ran 32 columns
-// a chunk, reading 590 KB of filters for every 32 columns; 64 columns
-// took their one-thread rate from 146–170 to 160–185 GFLOP/s (onnxslim
-// run --profile, three interleaved pairs, README).
+// ConvChunkFloats is the im2col chunk ConvPacked aims for (floats) on
+// one thread: 512 KiB, so that it stays in L2 (Zen 5: 1 MiB) and the GEMM
+// reads what im2col has just written from cache instead of memory. Each
+// chunk reads all the filters once: at 256 KiB, resnet's 28² layers (K =
+// 1152) ran 32 columns a chunk, reading 590 KB of filters for every 32
+// columns; 64 columns took their one-thread rate from 146–170 to 160–185
+// GFLOP/s (onnxslim run --profile, three interleaved pairs, README).
+// Threads share out chunks of half that (convParallelChunk), as before.
 const ConvChunkFloats = 128 << 10
+
+// convParallelChunk is the chunk (floats) when threads share a
+// convolution's chunks out: more of them to share.
+const convParallelChunk = ConvChunkFloats / 2
 
 // ConvPacked computes one group of a 2-D convolution, y (M×N, N =
 // p.N()) = filters · im2col(x), with the filters packed by PackA(false, M,
@@ -274,7 +279,11 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	// Chunks of whole pairs of panels (an odd panel runs the slower
 	// one-panel kernel: a third of the work at K = 1152 with three-panel
 	// chunks), at least four panels so the filters are reused.
-	nc := max(4*nr, ConvChunkFloats/K/(2*nr)*(2*nr))
+	chunk := ConvChunkFloats
+	if parallel {
+		chunk = convParallelChunk
+	}
+	nc := max(4*nr, chunk/K/(2*nr)*(2*nr))
 	chunks := (N + nc - 1) / nc
 	work := func(c0, c1 int) {
 		w := wsPool.get()
