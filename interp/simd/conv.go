@@ -354,6 +354,22 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 	if bias != nil {
 		need("DepthwiseConv2D", p.C, bias)
 	}
+	work := p.C * p.OutH * p.OutW * p.KH * p.KW
+	serial := threads < 2 || work < parallelMinTaps || p.C < 2
+	if useDwChan(&p) {
+		// Blocks of 16 channels, whole blocks to each goroutine.
+		chans := func(b0, b1 int) {
+			ws := wsPool.get()
+			defer wsPool.put(ws)
+			dwChan(y, x, w, bias, &p, ws, b0*16, min(p.C, b1*16), done)
+		}
+		if blocks := (p.C + 15) / 16; serial || blocks < 2 {
+			chans(0, blocks)
+		} else {
+			ParallelRuns(blocks, threads, chans)
+		}
+		return
+	}
 	padded := dwDirect3x3(&p)
 	isz, osz := p.H*p.W, p.OutH*p.OutW
 	// Fewer outputs than a vector block (a global depthwise conv: a 7×7
@@ -394,8 +410,7 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 			}
 		}
 	}
-	work := p.C * p.OutH * p.OutW * p.KH * p.KW
-	if threads < 2 || work < parallelMinTaps || p.C < 2 {
+	if serial {
 		run(0, p.C)
 		return
 	}

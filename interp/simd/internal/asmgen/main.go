@@ -122,6 +122,8 @@ func main() {
 	dwKernel512("dwPlane3s2AVX512", 2, true)
 	pool2x2("avg2x2AVX512", true)
 	pool2x2("max2x2AVX512", false)
+	dwcIn()
+	dwcOut()
 	gemmU8I8VNNI()
 	gemvU8I8VNNI()
 	quantize8("quantizeU8AVX512", false, true)

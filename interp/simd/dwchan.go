@@ -1,0 +1,157 @@
+package simd
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// Channel-lane depthwise convolution: on planes whose output rows are
+// shorter than a vector (7×7, 14×14, a global depthwise conv), the row
+// kernels fill a 16-lane register with a few outputs and pay a plane
+// set-up per channel. Here 16 channels share each vector instead, as in
+// ONNX Runtime's NCHWc kernels: a block of 16 channels is laid out once
+// channel-minor (position-major, 16 floats a position) in a zero-bordered
+// plane, each output is then 16 channels' sums over the taps, and the
+// outputs are transposed back into the channels' planes. Per output and
+// channel the arithmetic is dwTaps' (four taps a group from +0, unfused
+// products, the same operand order), so the bits are those of the row
+// kernels and of dwPoint.
+
+// dwChanMaxOutW is the widest output row that takes the channel-lane path
+// (one 16-lane block; wider rows fill the row kernels' vectors).
+const dwChanMaxOutW = 16
+
+// dwChanMaxPlane bounds the padded plane of one 16-channel block, in
+// positions (16 floats each: 256 KiB), so that it stays in L2.
+const dwChanMaxPlane = 4096
+
+// dwChanOff turns the channel-lane path off (benchmarks compare the paths).
+var dwChanOff bool
+
+// dwChanPlane returns the channel-lane layout's padded plane: rows and
+// columns of positions that the outputs read.
+func dwChanPlane(p *ConvParams) (hp, wp int) {
+	hp = (p.OutH-1)*p.StrideH + (p.KH-1)*p.DilH + 1
+	wp = (p.OutW-1)*p.StrideW + (p.KW-1)*p.DilW + 1
+	return
+}
+
+// useDwChan reports whether DepthwiseConv2D takes the channel-lane path.
+func useDwChan(p *ConvParams) bool {
+	if dwChanOff || ks.dwcOut == nil || p.C < 2 || p.OutW > dwChanMaxOutW {
+		return false
+	}
+	hp, wp := dwChanPlane(p)
+	return hp*wp <= dwChanMaxPlane
+}
+
+// dwChan computes channels [c0, c1) of DepthwiseConv2D in blocks of 16,
+// calling done, when not nil, after about dwDoneFloats outputs.
+func dwChan(y, x, w, bias []float32, p *ConvParams, ws *workspace, c0, c1 int, done func(c0, c1 int)) {
+	hp, wp := dwChanPlane(p)
+	isz, osz, taps := p.H*p.W, p.OutH*p.OutW, p.KH*p.KW
+	sink := hp * wp * 16 // where inputs that no output reads are written
+	buf := aligned(&ws.a, sink+16)
+	plane := buf[:sink+16]
+	clear(plane) // the border stays zero for every block
+	wb := aligned(&ws.b, taps*16+16)
+	wt, bv := wb[:taps*16], wb[taps*16:]
+	// Offsets in floats: each input position's slot, each output's window
+	// origin, each tap's offset from it.
+	need := isz + osz + taps
+	if cap(ws.rows) < need {
+		ws.rows = make([]int32, need)
+	}
+	offs := ws.rows[:need]
+	inOffs, outOffs, tapOffs := offs[:isz], offs[isz:isz+osz], offs[isz+osz:]
+	for h := 0; h < p.H; h++ {
+		for c := 0; c < p.W; c++ {
+			r, q := h+p.PadT, c+p.PadL
+			o := sink
+			if r >= 0 && r < hp && q >= 0 && q < wp {
+				o = (r*wp + q) * 16
+			}
+			inOffs[h*p.W+c] = int32(o)
+		}
+	}
+	for oh := 0; oh < p.OutH; oh++ {
+		for ow := 0; ow < p.OutW; ow++ {
+			outOffs[oh*p.OutW+ow] = int32((oh*p.StrideH*wp + ow*p.StrideW) * 16)
+		}
+	}
+	for i := 0; i < p.KH; i++ {
+		for j := 0; j < p.KW; j++ {
+			tapOffs[i*p.KW+j] = int32((i*p.DilH*wp + j*p.DilW) * 16)
+		}
+	}
+	first := c0
+	for c := c0; c < c1; c += 16 {
+		nch := min(16, c1-c)
+		for k := 0; k < nch; k++ {
+			for t := 0; t < taps; t++ {
+				wt[t*16+k] = w[(c+k)*taps+t]
+			}
+			bv[k] = 0
+			if bias != nil {
+				bv[k] = bias[c+k]
+			}
+		}
+		clear(bv[nch:])
+		for t := 0; t < taps; t++ {
+			clear(wt[t*16+nch : t*16+16])
+		}
+		if len(x) < (c+nch)*isz || len(y) < (c+nch)*osz {
+			panic(fmt.Sprintf("simd: depthwise: channels %d..%d overrun x (%d) or y (%d)", c, c+nch, len(x), len(y)))
+		}
+		ks.dwcIn(&plane[0], &x[c*isz], isz, nch, inOffs)
+		ks.dwcOut(&y[c*osz], osz, nch, &plane[0], outOffs, tapOffs, &wt[0], &bv[0])
+		if done != nil && ((c+nch-first)*osz >= dwDoneFloats || c+nch == c1) {
+			done(first, c+nch)
+			first = c + nch
+		}
+	}
+}
+
+// dwcInGo is the twin of dwcInAVX512: dst[offs[p]+c] = x[c·xStride+p] for
+// c < nch, 0 for nch ≤ c < 16.
+func dwcInGo(dst, x *float32, xStride, nch int, offs []int32) {
+	for p, o := range offs {
+		d := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(dst), 4*int(o))), 16)
+		for c := range d {
+			v := float32(0)
+			if c < nch {
+				v = *(*float32)(unsafe.Add(unsafe.Pointer(x), 4*(c*xStride+p)))
+			}
+			d[c] = v
+		}
+	}
+}
+
+// dwcOutGo is the twin of dwcOutAVX512: y[c·yStride+o] = bias[c] +
+// Σ_t w[16t+c]·src[outOffs[o]+tapOffs[t]+c] for c < nch, in dwTapsGo's
+// order.
+func dwcOutGo(y *float32, yStride, nch int, src *float32, outOffs, tapOffs []int32, w, bias *float32) {
+	taps := len(tapOffs)
+	ws := unsafe.Slice(w, 16*taps)
+	bs := unsafe.Slice(bias, 16)
+	for o, ob := range outOffs {
+		for c := 0; c < nch; c++ {
+			x := func(t int) float32 {
+				return *(*float32)(unsafe.Add(unsafe.Pointer(src), 4*(int(ob)+int(tapOffs[t])+c)))
+			}
+			acc := float32(0)
+			t := 0
+			for ; t+4 <= taps; t += 4 {
+				acc = float32(x(t)*ws[16*t+c]) + float32(x(t+1)*ws[16*(t+1)+c]) + float32(x(t+2)*ws[16*(t+2)+c]) + float32(x(t+3)*ws[16*(t+3)+c]) + acc
+			}
+			if taps-t >= 2 {
+				acc = float32(x(t)*ws[16*t+c]) + float32(x(t+1)*ws[16*(t+1)+c]) + acc
+				t += 2
+			}
+			if t < taps {
+				acc = float32(x(t)*ws[16*t+c]) + acc
+			}
+			*(*float32)(unsafe.Add(unsafe.Pointer(y), 4*(c*yStride+o))) = acc + bs[c]
+		}
+	}
+}
