@@ -58,12 +58,18 @@ func dwChan(y, x, w, bias []float32, p *ConvParams, ws *workspace, c0, c1 int, d
 	wt, bv := wb[:taps*16], wb[taps*16:]
 	// Offsets in floats: each input position's slot, each output's window
 	// origin, each tap's offset from it.
-	need := isz + osz + taps
+	// The filters go through the same transposing kernel (taps as
+	// positions, wOffs[t] = 16t): a Go loop over them cost more than the
+	// convolution on 4² planes.
+	need := isz + osz + 2*taps
 	if cap(ws.rows) < need {
 		ws.rows = make([]int32, need)
 	}
 	offs := ws.rows[:need]
-	inOffs, outOffs, tapOffs := offs[:isz], offs[isz:isz+osz], offs[isz+osz:]
+	inOffs, outOffs, tapOffs, wOffs := offs[:isz], offs[isz:isz+osz], offs[isz+osz:isz+osz+taps], offs[isz+osz+taps:]
+	for t := range wOffs {
+		wOffs[t] = int32(16 * t)
+	}
 	for h := 0; h < p.H; h++ {
 		for c := 0; c < p.W; c++ {
 			r, q := h+p.PadT, c+p.PadL
@@ -87,21 +93,13 @@ func dwChan(y, x, w, bias []float32, p *ConvParams, ws *workspace, c0, c1 int, d
 	first := c0
 	for c := c0; c < c1; c += 16 {
 		nch := min(16, c1-c)
-		for k := 0; k < nch; k++ {
-			for t := 0; t < taps; t++ {
-				wt[t*16+k] = w[(c+k)*taps+t]
-			}
-			bv[k] = 0
-			if bias != nil {
-				bv[k] = bias[c+k]
-			}
+		if len(x) < (c+nch)*isz || len(y) < (c+nch)*osz || len(w) < (c+nch)*taps {
+			panic(fmt.Sprintf("simd: depthwise: channels %d..%d overrun x (%d), y (%d) or w (%d)", c, c+nch, len(x), len(y), len(w)))
 		}
-		clear(bv[nch:])
-		for t := 0; t < taps; t++ {
-			clear(wt[t*16+nch : t*16+16])
-		}
-		if len(x) < (c+nch)*isz || len(y) < (c+nch)*osz {
-			panic(fmt.Sprintf("simd: depthwise: channels %d..%d overrun x (%d) or y (%d)", c, c+nch, len(x), len(y)))
+		ks.dwcIn(&wt[0], &w[c*taps], taps, nch, wOffs)
+		clear(bv)
+		if bias != nil {
+			copy(bv, bias[c:c+nch])
 		}
 		ks.dwcIn(&plane[0], &x[c*isz], isz, nch, inOffs)
 		ks.dwcOut(&y[c*osz], osz, nch, &plane[0], outOffs, tapOffs, &wt[0], &bv[0])
