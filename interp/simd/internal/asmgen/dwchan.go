@@ -121,14 +121,9 @@ func dwcOut() {
 	Doc(name+": y[c·yStride+o] = bias[c] + Σ_t w[16t+c]·src[outOffs[o]+tapOffs[t]+c] for c < nch, o < len(outOffs),",
 		"summed as dwTaps sums (16 channels a vector; offsets and yStride in floats).")
 	y := Load(Param("y"), GP64())
-	ys := Load(Param("yStride"), GP64())
-	SHLQ(Imm(2), ys)
-	nch := Load(Param("nch"), GP64())
-	src := Load(Param("src"), GP64())
 	outs := Load(Param("outOffs").Base(), GP64())
 	n := Load(Param("outOffs").Len(), GP64())
 	rem := GP64()
-	s, pv := Z16, Z17
 	Label(name + "_blk")
 	TESTQ(n, n)
 	JZ(LabelRef(name + "_done"))
@@ -137,33 +132,69 @@ func dwcOut() {
 	JLE(LabelRef(name + "_outs"))
 	MOVQ(U32(16), rem)
 	Label(name + "_outs")
-	for j := 0; j < 16; j++ {
-		lbl := fmt.Sprintf("%s_o%d", name, j)
-		acc := zr(j)
-		CMPQ(rem, Imm(uint64(j)))
+	// Four outputs at a time share each tap's offset and filter load;
+	// outputs past rem repeat the quad's first (their sums are not stored).
+	for q := 0; q < 4; q++ {
+		lbl := fmt.Sprintf("%s_q%d", name, q)
+		CMPQ(rem, Imm(uint64(4*q)))
 		JLE(LabelRef(name + "_transpose"))
-		bp, tp, wp, r, o := GP64(), GP64(), GP64(), GP64(), GP64()
-		MOVLQSX(Mem{Base: outs, Disp: 4 * j}, o)
-		LEAQ(Mem{Base: src, Index: o, Scale: 4}, bp)
+		var bp [4]GPVirtual
+		sv, pv := [4]VecPhysical{}, [4]VecPhysical{}
+		for u := 0; u < 4; u++ {
+			bp[u] = GP64()
+			sv[u], pv[u] = zr(16+u), zr(20+u)
+		}
+		wv := Z24
+		tp, wp, r, o := GP64(), GP64(), GP64(), GP64()
+		Load(Param("src"), tp)
+		for u := 0; u < 4; u++ {
+			j := 4*q + u
+			if u > 0 {
+				CMPQ(rem, Imm(uint64(j)))
+				JLE(LabelRef(fmt.Sprintf("%s_first%d", lbl, u)))
+			}
+			MOVLQSX(Mem{Base: outs, Disp: 4 * j}, o)
+			LEAQ(Mem{Base: tp, Index: o, Scale: 4}, bp[u])
+			if u > 0 {
+				JMP(LabelRef(fmt.Sprintf("%s_next%d", lbl, u)))
+				Label(fmt.Sprintf("%s_first%d", lbl, u))
+				MOVQ(bp[0], bp[u])
+				Label(fmt.Sprintf("%s_next%d", lbl, u))
+			}
+			VPXORD(zr(j), zr(j), zr(j))
+		}
 		Load(Param("tapOffs").Base(), tp)
 		Load(Param("tapOffs").Len(), r)
 		Load(Param("w"), wp)
-		VPXORD(acc, acc, acc)
-		// prod sets dst = w[t+u]·src[..] (w the first source, as in dwTaps).
-		prod := func(u int, dst VecPhysical) {
-			MOVLQSX(Mem{Base: tp, Disp: 4 * u}, o)
-			VMOVUPS(Mem{Base: wp, Disp: 64 * u}, dst)
-			VMULPS(Mem{Base: bp, Index: o, Scale: 4}, dst, dst)
+		// prod sets dst[u] = w[t+k]·src[bp[u]+..] for the four outputs (w
+		// the first source, as in dwTaps).
+		prod := func(k int, dst [4]VecPhysical) {
+			MOVLQSX(Mem{Base: tp, Disp: 4 * k}, o)
+			VMOVUPS(Mem{Base: wp, Disp: 64 * k}, wv)
+			for u := 0; u < 4; u++ {
+				VMULPS(Mem{Base: bp[u], Index: o, Scale: 4}, wv, dst[u])
+			}
+		}
+		addS := func() {
+			for u := 0; u < 4; u++ {
+				VADDPS(pv[u], sv[u], sv[u])
+			}
+		}
+		addAcc := func() {
+			for u := 0; u < 4; u++ {
+				acc := zr(4*q + u)
+				VADDPS(acc, sv[u], acc)
+			}
 		}
 		Label(lbl + "_g4")
 		CMPQ(r, Imm(4))
 		JL(LabelRef(lbl + "_g2"))
-		prod(0, s)
-		for u := 1; u < 4; u++ {
-			prod(u, pv)
-			VADDPS(pv, s, s)
+		prod(0, sv)
+		for k := 1; k < 4; k++ {
+			prod(k, pv)
+			addS()
 		}
-		VADDPS(acc, s, acc)
+		addAcc()
 		ADDQ(Imm(16), tp)
 		ADDQ(U32(256), wp)
 		SUBQ(Imm(4), r)
@@ -171,28 +202,33 @@ func dwcOut() {
 		Label(lbl + "_g2")
 		CMPQ(r, Imm(2))
 		JL(LabelRef(lbl + "_g1"))
-		prod(0, s)
+		prod(0, sv)
 		prod(1, pv)
-		VADDPS(pv, s, s)
-		VADDPS(acc, s, acc)
+		addS()
+		addAcc()
 		ADDQ(Imm(8), tp)
 		ADDQ(U32(128), wp)
 		SUBQ(Imm(2), r)
 		Label(lbl + "_g1")
 		TESTQ(r, r)
 		JZ(LabelRef(lbl + "_bias"))
-		prod(0, s)
-		VADDPS(acc, s, acc)
+		prod(0, sv)
+		addAcc()
 		Label(lbl + "_bias")
-		bb := GP64()
-		Load(Param("bias"), bb)
-		VADDPS(Mem{Base: bb}, acc, acc)
+		Load(Param("bias"), tp)
+		for u := 0; u < 4; u++ {
+			acc := zr(4*q + u)
+			VADDPS(Mem{Base: tp}, acc, acc)
+		}
 	}
 	Label(name + "_transpose")
 	transpose16()
-	tb, yp := GP64(), GP64()
+	tb, yp, ys, nch := GP64(), GP64(), GP64(), GP64()
 	LEAQ(lowMasks(), tb)
 	KMOVW(Mem{Base: tb, Index: rem, Scale: 2}, K1)
+	Load(Param("yStride"), ys)
+	SHLQ(Imm(2), ys)
+	Load(Param("nch"), nch)
 	MOVQ(y, yp)
 	for c := 0; c < 16; c++ {
 		CMPQ(nch, Imm(uint64(c)))
