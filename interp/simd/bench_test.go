@@ -183,6 +183,8 @@ func BenchmarkDepthwise(b *testing.B) {
 		{"3x3s1_7", 960, 7, 3, 1, 1, 1, 1}, {"3x3s1_14", 576, 14, 3, 1, 1, 1, 1},
 		{"3x3s2_14", 576, 14, 3, 2, 2, 1, 1}, {"3x3s1_28", 192, 28, 3, 1, 1, 1, 1},
 		{"5x5s1_7", 672, 7, 5, 1, 1, 1, 2},
+		// A face detector's 120×160 layers (square here: 140²).
+		{"3x3s1_140", 16, 140, 3, 1, 1, 1, 1}, {"3x3s2_140", 32, 140, 3, 2, 2, 1, 1},
 	}
 	for _, sh := range shapes {
 		p := ConvParams{C: sh.c, H: sh.hw, W: sh.hw, KH: sh.k, KW: sh.k, StrideH: sh.sh, StrideW: sh.sw, PadT: sh.p, PadL: sh.p, DilH: sh.d, DilW: sh.d}

@@ -17,12 +17,15 @@ import (
 // products, the same operand order), so the bits are those of the row
 // kernels and of dwPoint.
 
-// dwChanMaxOutW is the widest output row that takes the channel-lane path
-// (one 16-lane block; wider rows fill the row kernels' vectors).
-const dwChanMaxOutW = 16
+// dwChanMaxOutW3x3 is the widest output row of a stride-1 3×3 convolution
+// that takes the channel-lane path: the direct row kernels are as fast from
+// about 56 columns (`go test -bench Depthwise ./interp/simd`, the "rows"
+// variants).
+const dwChanMaxOutW3x3 = 32
 
 // dwChanMaxPlane bounds the padded plane of one 16-channel block, in
-// positions (16 floats each: 256 KiB), so that it stays in L2.
+// positions (16 floats each: 256 KiB), so that it stays in L2: on a
+// 142×142 plane (1.3 MiB) the row kernels were 1.3–1.7× faster.
 const dwChanMaxPlane = 4096
 
 // dwChanOff turns the channel-lane path off (benchmarks compare the paths).
@@ -38,7 +41,10 @@ func dwChanPlane(p *ConvParams) (hp, wp int) {
 
 // useDwChan reports whether DepthwiseConv2D takes the channel-lane path.
 func useDwChan(p *ConvParams) bool {
-	if dwChanOff || ks.dwcOut == nil || p.C < 2 || p.OutW > dwChanMaxOutW {
+	if dwChanOff || ks.dwcOut == nil || p.C < 2 {
+		return false
+	}
+	if dwDirect3x3(p) && p.StrideW == 1 && p.OutW > dwChanMaxOutW3x3 {
 		return false
 	}
 	hp, wp := dwChanPlane(p)
