@@ -361,13 +361,14 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 	work := p.C * p.OutH * p.OutW * p.KH * p.KW
 	serial := threads < 2 || work < parallelMinTaps || p.C < 2
 	if useDwChan(&p) {
-		// Blocks of 16 channels, whole blocks to each goroutine.
+		// Blocks of a vector's channels, whole blocks to each goroutine.
+		L := ks.dwcLanes
 		chans := func(b0, b1 int) {
 			ws := wsPool.get()
 			defer wsPool.put(ws)
-			dwChan(y, x, w, bias, &p, ws, b0*16, min(p.C, b1*16), done)
+			dwChan(y, x, w, bias, &p, ws, b0*L, min(p.C, b1*L), done)
 		}
-		if blocks := (p.C + 15) / 16; serial || blocks < 2 {
+		if blocks := (p.C + L - 1) / L; serial || blocks < 2 {
 			chans(0, blocks)
 		} else {
 			ParallelRuns(blocks, threads, chans)

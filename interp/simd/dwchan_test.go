@@ -87,13 +87,15 @@ func TestDepthwiseChanExact(t *testing.T) {
 // every channel count and position counts that leave every tail.
 func TestDwChanTwins(t *testing.T) {
 	r := rand.New(rand.NewPCG(33, 34))
-	const xStride, slots = 50, 64
+	const xStride, slots = 50, 64 // slots of 16 floats, enough for any L
 	nan1, nan2 := math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00abc)
 	for _, k := range twins() {
 		if k.dwcIn == nil || k == goKernels {
 			continue
 		}
-		for nch := 1; nch <= 16; nch++ {
+		L := k.dwcLanes
+		inGo, outGo := dwcInGo(L), dwcOutGo(L)
+		for nch := 1; nch <= L; nch++ {
 			for _, n := range []int{0, 1, 5, 15, 16, 17, 31, 33, 50} {
 				x := randSlice(r, 16*xStride)
 				x[r.IntN(len(x))], x[r.IntN(len(x))] = nan1, nan2
@@ -101,33 +103,30 @@ func TestDwChanTwins(t *testing.T) {
 				// Distinct slots so that the order of stores does not matter.
 				perm := r.Perm(slots)
 				for i := range offs {
-					offs[i] = int32(16 * perm[i%slots])
-				}
-				if n > slots {
-					offs = offs[:slots]
+					offs[i] = int32(L * perm[i%slots])
 				}
 				want, got := randSlice(r, 16*slots), make([]float32, 16*slots)
 				copy(got, want)
-				dwcInGo(&want[0], &x[0], xStride, nch, offs)
+				inGo(&want[0], &x[0], xStride, nch, offs)
 				k.dwcIn(&got[0], &x[0], xStride, nch, offs)
 				same(t, fmt.Sprintf("%s dwcIn nch=%d n=%d", k.name, nch, n), got, want, false)
 
 				taps := 1 + r.IntN(11)
 				src := randSlice(r, 16*slots+16*40)
 				src[r.IntN(len(src))], src[r.IntN(len(src))] = nan1, nan2
-				w, bias := randSlice(r, 16*taps), randSlice(r, 16)
+				w, bias := randSlice(r, L*taps), randSlice(r, L)
 				w[r.IntN(len(w))] = nan2
 				tapOffs, outOffs := make([]int32, taps), make([]int32, n)
 				for i := range tapOffs {
-					tapOffs[i] = int32(16 * r.IntN(40))
+					tapOffs[i] = int32(L * r.IntN(40))
 				}
 				for i := range outOffs {
-					outOffs[i] = int32(16 * r.IntN(slots))
+					outOffs[i] = int32(L * r.IntN(slots))
 				}
 				const yStride = 53
 				yw, yg := randSlice(r, 16*yStride), make([]float32, 16*yStride)
 				copy(yg, yw)
-				dwcOutGo(&yw[0], yStride, nch, &src[0], outOffs, tapOffs, &w[0], &bias[0])
+				outGo(&yw[0], yStride, nch, &src[0], outOffs, tapOffs, &w[0], &bias[0])
 				k.dwcOut(&yg[0], yStride, nch, &src[0], outOffs, tapOffs, &w[0], &bias[0])
 				// Where two NaNs meet, which payload wins is not defined
 				// (as for the row kernels): any NaN for a NaN there.

@@ -5818,6 +5818,615 @@ dwTapsAVX_y_end:
 	VZEROUPPER
 	RET
 
+// func dwcInAVX(dst *float32, x *float32, xStride int, nch int, offs []int32)
+// Requires: AVX
+TEXT ·dwcInAVX(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ xStride+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ nch+24(FP), BX
+	MOVQ offs_base+32(FP), SI
+	MOVQ offs_len+40(FP), DI
+
+dwcInAVX_blk:
+	TESTQ DI, DI
+	JZ    dwcInAVX_done
+	MOVQ  DI, R8
+	CMPQ  R8, $0x08
+	JLE   dwcInAVX_mask
+	MOVQ  $0x00000008, R8
+
+dwcInAVX_mask:
+	LEAQ       tailmask<>+0(SB), R10
+	MOVQ       $0x00000008, R9
+	SUBQ       R8, R9
+	VMOVUPS    (R10)(R9*4), Y15
+	MOVQ       CX, R9
+	CMPQ       BX, $0x00
+	JLE        dwcInAVX_zero0
+	VMASKMOVPS (R9), Y15, Y0
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next0
+
+dwcInAVX_zero0:
+	VXORPS Y0, Y0, Y0
+
+dwcInAVX_next0:
+	CMPQ       BX, $0x01
+	JLE        dwcInAVX_zero1
+	VMASKMOVPS (R9), Y15, Y1
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next1
+
+dwcInAVX_zero1:
+	VXORPS Y1, Y1, Y1
+
+dwcInAVX_next1:
+	CMPQ       BX, $0x02
+	JLE        dwcInAVX_zero2
+	VMASKMOVPS (R9), Y15, Y2
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next2
+
+dwcInAVX_zero2:
+	VXORPS Y2, Y2, Y2
+
+dwcInAVX_next2:
+	CMPQ       BX, $0x03
+	JLE        dwcInAVX_zero3
+	VMASKMOVPS (R9), Y15, Y3
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next3
+
+dwcInAVX_zero3:
+	VXORPS Y3, Y3, Y3
+
+dwcInAVX_next3:
+	CMPQ       BX, $0x04
+	JLE        dwcInAVX_zero4
+	VMASKMOVPS (R9), Y15, Y4
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next4
+
+dwcInAVX_zero4:
+	VXORPS Y4, Y4, Y4
+
+dwcInAVX_next4:
+	CMPQ       BX, $0x05
+	JLE        dwcInAVX_zero5
+	VMASKMOVPS (R9), Y15, Y5
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next5
+
+dwcInAVX_zero5:
+	VXORPS Y5, Y5, Y5
+
+dwcInAVX_next5:
+	CMPQ       BX, $0x06
+	JLE        dwcInAVX_zero6
+	VMASKMOVPS (R9), Y15, Y6
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next6
+
+dwcInAVX_zero6:
+	VXORPS Y6, Y6, Y6
+
+dwcInAVX_next6:
+	CMPQ       BX, $0x07
+	JLE        dwcInAVX_zero7
+	VMASKMOVPS (R9), Y15, Y7
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next7
+
+dwcInAVX_zero7:
+	VXORPS Y7, Y7, Y7
+
+dwcInAVX_next7:
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VUNPCKLPD  Y10, Y8, Y0
+	VUNPCKHPD  Y10, Y8, Y1
+	VUNPCKLPD  Y11, Y9, Y2
+	VUNPCKHPD  Y11, Y9, Y3
+	VUNPCKLPD  Y14, Y12, Y4
+	VUNPCKHPD  Y14, Y12, Y5
+	VUNPCKLPD  Y15, Y13, Y6
+	VUNPCKHPD  Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	CMPQ       R8, $0x00
+	JLE        dwcInAVX_stored
+	MOVLQSX    (SI), R9
+	VMOVUPS    Y8, (AX)(R9*4)
+	CMPQ       R8, $0x01
+	JLE        dwcInAVX_stored
+	MOVLQSX    4(SI), R9
+	VMOVUPS    Y9, (AX)(R9*4)
+	CMPQ       R8, $0x02
+	JLE        dwcInAVX_stored
+	MOVLQSX    8(SI), R9
+	VMOVUPS    Y10, (AX)(R9*4)
+	CMPQ       R8, $0x03
+	JLE        dwcInAVX_stored
+	MOVLQSX    12(SI), R9
+	VMOVUPS    Y11, (AX)(R9*4)
+	CMPQ       R8, $0x04
+	JLE        dwcInAVX_stored
+	MOVLQSX    16(SI), R9
+	VMOVUPS    Y12, (AX)(R9*4)
+	CMPQ       R8, $0x05
+	JLE        dwcInAVX_stored
+	MOVLQSX    20(SI), R9
+	VMOVUPS    Y13, (AX)(R9*4)
+	CMPQ       R8, $0x06
+	JLE        dwcInAVX_stored
+	MOVLQSX    24(SI), R9
+	VMOVUPS    Y14, (AX)(R9*4)
+	CMPQ       R8, $0x07
+	JLE        dwcInAVX_stored
+	MOVLQSX    28(SI), R9
+	VMOVUPS    Y15, (AX)(R9*4)
+
+dwcInAVX_stored:
+	ADDQ $0x00000020, CX
+	ADDQ $0x00000020, SI
+	SUBQ R8, DI
+	JMP  dwcInAVX_blk
+
+dwcInAVX_done:
+	VZEROUPPER
+	RET
+
+// func dwcOutAVX(y *float32, yStride int, nch int, src *float32, outOffs []int32, tapOffs []int32, w *float32, bias *float32)
+// Requires: AVX
+TEXT ·dwcOutAVX(SB), NOSPLIT, $0-96
+	MOVQ y+0(FP), AX
+	MOVQ outOffs_base+32(FP), CX
+	MOVQ outOffs_len+40(FP), DX
+
+dwcOutAVX_blk:
+	TESTQ DX, DX
+	JZ    dwcOutAVX_done
+	MOVQ  DX, BX
+	CMPQ  BX, $0x08
+	JLE   dwcOutAVX_outs
+	MOVQ  $0x00000008, BX
+
+dwcOutAVX_outs:
+	CMPQ    BX, $0x00
+	JLE     dwcOutAVX_transpose
+	MOVQ    src+24(FP), R8
+	MOVLQSX (CX), R11
+	LEAQ    (R8)(R11*4), SI
+	VXORPS  Y0, Y0, Y0
+	CMPQ    BX, $0x01
+	JLE     dwcOutAVX_q0_first1
+	MOVLQSX 4(CX), R11
+	LEAQ    (R8)(R11*4), DI
+	JMP     dwcOutAVX_q0_next1
+
+dwcOutAVX_q0_first1:
+	MOVQ SI, DI
+
+dwcOutAVX_q0_next1:
+	VXORPS Y1, Y1, Y1
+	MOVQ   tapOffs_base+56(FP), R8
+	MOVQ   tapOffs_len+64(FP), R10
+	MOVQ   w+80(FP), R9
+
+dwcOutAVX_q0_g4:
+	CMPQ    R10, $0x04
+	JL      dwcOutAVX_q0_g2
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 8(R8), R11
+	VMOVUPS 64(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 12(R8), R11
+	VMOVUPS 96(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y0, Y8, Y0
+	VADDPS  Y1, Y9, Y1
+	ADDQ    $0x10, R8
+	ADDQ    $0x00000080, R9
+	SUBQ    $0x04, R10
+	JMP     dwcOutAVX_q0_g4
+
+dwcOutAVX_q0_g2:
+	CMPQ    R10, $0x02
+	JL      dwcOutAVX_q0_g1
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y0, Y8, Y0
+	VADDPS  Y1, Y9, Y1
+	ADDQ    $0x08, R8
+	ADDQ    $0x00000040, R9
+	SUBQ    $0x02, R10
+
+dwcOutAVX_q0_g1:
+	TESTQ   R10, R10
+	JZ      dwcOutAVX_q0_bias
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	VADDPS  Y0, Y8, Y0
+	VADDPS  Y1, Y9, Y1
+
+dwcOutAVX_q0_bias:
+	MOVQ    bias+88(FP), R8
+	VADDPS  (R8), Y0, Y0
+	VADDPS  (R8), Y1, Y1
+	CMPQ    BX, $0x02
+	JLE     dwcOutAVX_transpose
+	MOVQ    src+24(FP), R8
+	MOVLQSX 8(CX), R11
+	LEAQ    (R8)(R11*4), SI
+	VXORPS  Y2, Y2, Y2
+	CMPQ    BX, $0x03
+	JLE     dwcOutAVX_q1_first1
+	MOVLQSX 12(CX), R11
+	LEAQ    (R8)(R11*4), DI
+	JMP     dwcOutAVX_q1_next1
+
+dwcOutAVX_q1_first1:
+	MOVQ SI, DI
+
+dwcOutAVX_q1_next1:
+	VXORPS Y3, Y3, Y3
+	MOVQ   tapOffs_base+56(FP), R8
+	MOVQ   tapOffs_len+64(FP), R10
+	MOVQ   w+80(FP), R9
+
+dwcOutAVX_q1_g4:
+	CMPQ    R10, $0x04
+	JL      dwcOutAVX_q1_g2
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 8(R8), R11
+	VMOVUPS 64(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 12(R8), R11
+	VMOVUPS 96(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y2, Y8, Y2
+	VADDPS  Y3, Y9, Y3
+	ADDQ    $0x10, R8
+	ADDQ    $0x00000080, R9
+	SUBQ    $0x04, R10
+	JMP     dwcOutAVX_q1_g4
+
+dwcOutAVX_q1_g2:
+	CMPQ    R10, $0x02
+	JL      dwcOutAVX_q1_g1
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y2, Y8, Y2
+	VADDPS  Y3, Y9, Y3
+	ADDQ    $0x08, R8
+	ADDQ    $0x00000040, R9
+	SUBQ    $0x02, R10
+
+dwcOutAVX_q1_g1:
+	TESTQ   R10, R10
+	JZ      dwcOutAVX_q1_bias
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	VADDPS  Y2, Y8, Y2
+	VADDPS  Y3, Y9, Y3
+
+dwcOutAVX_q1_bias:
+	MOVQ    bias+88(FP), R8
+	VADDPS  (R8), Y2, Y2
+	VADDPS  (R8), Y3, Y3
+	CMPQ    BX, $0x04
+	JLE     dwcOutAVX_transpose
+	MOVQ    src+24(FP), R8
+	MOVLQSX 16(CX), R11
+	LEAQ    (R8)(R11*4), SI
+	VXORPS  Y4, Y4, Y4
+	CMPQ    BX, $0x05
+	JLE     dwcOutAVX_q2_first1
+	MOVLQSX 20(CX), R11
+	LEAQ    (R8)(R11*4), DI
+	JMP     dwcOutAVX_q2_next1
+
+dwcOutAVX_q2_first1:
+	MOVQ SI, DI
+
+dwcOutAVX_q2_next1:
+	VXORPS Y5, Y5, Y5
+	MOVQ   tapOffs_base+56(FP), R8
+	MOVQ   tapOffs_len+64(FP), R10
+	MOVQ   w+80(FP), R9
+
+dwcOutAVX_q2_g4:
+	CMPQ    R10, $0x04
+	JL      dwcOutAVX_q2_g2
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 8(R8), R11
+	VMOVUPS 64(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 12(R8), R11
+	VMOVUPS 96(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y4, Y8, Y4
+	VADDPS  Y5, Y9, Y5
+	ADDQ    $0x10, R8
+	ADDQ    $0x00000080, R9
+	SUBQ    $0x04, R10
+	JMP     dwcOutAVX_q2_g4
+
+dwcOutAVX_q2_g2:
+	CMPQ    R10, $0x02
+	JL      dwcOutAVX_q2_g1
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y4, Y8, Y4
+	VADDPS  Y5, Y9, Y5
+	ADDQ    $0x08, R8
+	ADDQ    $0x00000040, R9
+	SUBQ    $0x02, R10
+
+dwcOutAVX_q2_g1:
+	TESTQ   R10, R10
+	JZ      dwcOutAVX_q2_bias
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	VADDPS  Y4, Y8, Y4
+	VADDPS  Y5, Y9, Y5
+
+dwcOutAVX_q2_bias:
+	MOVQ    bias+88(FP), R8
+	VADDPS  (R8), Y4, Y4
+	VADDPS  (R8), Y5, Y5
+	CMPQ    BX, $0x06
+	JLE     dwcOutAVX_transpose
+	MOVQ    src+24(FP), R8
+	MOVLQSX 24(CX), R11
+	LEAQ    (R8)(R11*4), SI
+	VXORPS  Y6, Y6, Y6
+	CMPQ    BX, $0x07
+	JLE     dwcOutAVX_q3_first1
+	MOVLQSX 28(CX), R11
+	LEAQ    (R8)(R11*4), DI
+	JMP     dwcOutAVX_q3_next1
+
+dwcOutAVX_q3_first1:
+	MOVQ SI, DI
+
+dwcOutAVX_q3_next1:
+	VXORPS Y7, Y7, Y7
+	MOVQ   tapOffs_base+56(FP), R8
+	MOVQ   tapOffs_len+64(FP), R10
+	MOVQ   w+80(FP), R9
+
+dwcOutAVX_q3_g4:
+	CMPQ    R10, $0x04
+	JL      dwcOutAVX_q3_g2
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 8(R8), R11
+	VMOVUPS 64(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 12(R8), R11
+	VMOVUPS 96(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y6, Y8, Y6
+	VADDPS  Y7, Y9, Y7
+	ADDQ    $0x10, R8
+	ADDQ    $0x00000080, R9
+	SUBQ    $0x04, R10
+	JMP     dwcOutAVX_q3_g4
+
+dwcOutAVX_q3_g2:
+	CMPQ    R10, $0x02
+	JL      dwcOutAVX_q3_g1
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y6, Y8, Y6
+	VADDPS  Y7, Y9, Y7
+	ADDQ    $0x08, R8
+	ADDQ    $0x00000040, R9
+	SUBQ    $0x02, R10
+
+dwcOutAVX_q3_g1:
+	TESTQ   R10, R10
+	JZ      dwcOutAVX_q3_bias
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	VADDPS  Y6, Y8, Y6
+	VADDPS  Y7, Y9, Y7
+
+dwcOutAVX_q3_bias:
+	MOVQ   bias+88(FP), R8
+	VADDPS (R8), Y6, Y6
+	VADDPS (R8), Y7, Y7
+
+dwcOutAVX_transpose:
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VUNPCKLPD  Y10, Y8, Y0
+	VUNPCKHPD  Y10, Y8, Y1
+	VUNPCKLPD  Y11, Y9, Y2
+	VUNPCKHPD  Y11, Y9, Y3
+	VUNPCKLPD  Y14, Y12, Y4
+	VUNPCKHPD  Y14, Y12, Y5
+	VUNPCKLPD  Y15, Y13, Y6
+	VUNPCKHPD  Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	LEAQ       tailmask<>+0(SB), SI
+	MOVQ       $0x00000008, DI
+	SUBQ       BX, DI
+	VMOVUPS    (SI)(DI*4), Y0
+	MOVQ       yStride+8(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       nch+16(FP), R8
+	MOVQ       AX, SI
+	CMPQ       R8, $0x00
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y8, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x01
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y9, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x02
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y10, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x03
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y11, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x04
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y12, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x05
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y13, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x06
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y14, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x07
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y15, Y0, (SI)
+	ADDQ       DI, SI
+
+dwcOutAVX_stored:
+	ADDQ $0x00000020, AX
+	ADDQ $0x00000020, CX
+	SUBQ BX, DX
+	JMP  dwcOutAVX_blk
+
+dwcOutAVX_done:
+	VZEROUPPER
+	RET
+
 // func sumTapsAVX(dst []float32, base *float32, offs []int32)
 // Requires: AVX
 TEXT ·sumTapsAVX(SB), NOSPLIT, $0-56
