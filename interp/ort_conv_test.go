@@ -107,6 +107,8 @@ func TestConvMatchesORT(t *testing.T) {
 		{16, 32, 130, 1, 1, 0, 1, nil},             // 1×1, few channels, wide plane: B read in place, ragged edge packed
 		{32, 16, 97, 1, 1, 0, 1, nil},              // the same, 16 filters, odd plane
 		{64, 128, 56, 1, 2, 0, 1, nil},             // strided 1×1 (im2col)
+		{32, 16, 112, 3, 1, 1, 1, nil},             // 16 filters, OutW 112: implicit GEMM (taps kernels)
+		{24, 20, 64, 3, 2, 1, 1, nil},              // the same, stride 2, OutW 32, 20 filters
 		{32, 32, 56, 3, 1, 1, 32, nil},             // depthwise
 		{96, 96, 57, 3, 2, 1, 96, nil},             // depthwise, stride 2, odd size
 		{24, 24, 15, 5, 1, 2, 24, nil},             // depthwise 5×5 (general kernel)

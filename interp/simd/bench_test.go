@@ -343,3 +343,22 @@ func BenchmarkIm2col(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPackB packs B (1024 rows, k blocks of 256) as Sgemm does for a
+// B it cannot read in place: ldb 1024 is the power-of-two stride that
+// made the packed rows share cache sets.
+func BenchmarkPackB(b *testing.B) {
+	for _, ldb := range []int{1024, 1000, 3136} {
+		r := rand.New(rand.NewPCG(1, 1))
+		bb := randSlice(r, 1024*ldb)
+		dst := make([]float32, 256*ldb+64)
+		b.Run(fmt.Sprintf("ldb=%d", ldb), func(b *testing.B) {
+			for b.Loop() {
+				for pc := 0; pc < 1024; pc += 256 {
+					packB(false, bb, ldb, pc, 0, 256, ldb/16*16, dst)
+				}
+			}
+			b.ReportMetric(float64(1024*ldb/16*16*4*b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}

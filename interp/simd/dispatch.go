@@ -24,6 +24,12 @@ type kernelSet struct {
 	// that has none (B is packed there).
 	gemmRows   [mr + 1]func(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
 	gemm12Rows func(k int, a *float32, astride int, b *float32, ldb int, c *float32, ldc int, acc bool)
+	// gemmTaps and gemm12Taps are gemm2 and gemm12 over im2col read where
+	// it lies (implicit GEMM): step s of B is 16 floats at b and 16 at
+	// b+bstride, each taps[s] bytes on. Same FMA chains, same bits, no
+	// im2col copy. nil at a level that has none (im2col is copied there).
+	gemmTaps   [mr + 1]func(k int, a, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
+	gemm12Taps func(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
 	// gemmCol[np] is one column of np full 6-row A panels times a packed B
 	// panel's column (gemmColGo): a ragged edge of one or two columns.
 	gemmCol [colPanels + 1]func(k int, a *float32, astride int, b *float32, out *float32)
@@ -43,7 +49,7 @@ type kernelSet struct {
 	f16Sat func(dst []uint16, x []float32) int
 	// blockQuantI4 is BlockQuantI4 on whole blocks of eight.
 	blockQuantI4 func(dst []byte, x, s []float32)
-	packRow      func(dst, src []float32, panels, stride int)
+	packRow      func(dst, src []float32, panels, stride, ahead int)
 	// packA6 packs whole 16-column blocks of six rows of A (packA).
 	packA6     func(dst, a []float32, lda, blocks int)
 	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)
@@ -151,6 +157,8 @@ var goKernels = &kernelSet{
 	gemm12x16:         gemm12x16Of(gemmGo(mr)),
 	gemmRows:          [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemmRowsGo(1), gemmRowsGo(2), gemmRowsGo(3), gemmRowsGo(4), gemmRowsGo(5), gemmRowsGo(6)},
 	gemm12Rows:        gemm12Of(gemmRowsGo(mr)),
+	gemmTaps:          [mr + 1]func(int, *float32, *float32, int, *int32, *float32, int, bool){nil, gemmTapsGo(1), gemmTapsGo(2), gemmTapsGo(3), gemmTapsGo(4), gemmTapsGo(5), gemmTapsGo(6)},
+	gemm12Taps:        gemm12TapsOf(gemmTapsGo(mr)),
 	gemmU8I8:          gemmU8I8Go,
 	packU8x4:          packU8x4Go,
 	i32ScaleShiftClip: i32ScaleShiftClipGo,
@@ -172,6 +180,14 @@ func gemm12Of(g func(k int, a, b *float32, bstride int, c *float32, ldc int, acc
 	return func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool) {
 		g(k, a, b, bstride, c, ldc, acc)
 		g(k, (*float32)(unsafe.Add(unsafe.Pointer(a), 4*astride)), b, bstride, (*float32)(unsafe.Add(unsafe.Pointer(c), 4*mr*ldc)), ldc, acc)
+	}
+}
+
+// gemm12TapsOf makes the 2mr×32 implicit-GEMM kernel from the mr-row one.
+func gemm12TapsOf(g func(k int, a, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)) func(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool) {
+	return func(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool) {
+		g(k, a, b, bstride, taps, c, ldc, acc)
+		g(k, (*float32)(unsafe.Add(unsafe.Pointer(a), 4*astride)), b, bstride, taps, (*float32)(unsafe.Add(unsafe.Pointer(c), 4*mr*ldc)), ldc, acc)
 	}
 }
 

@@ -41,6 +41,44 @@ func gemmGo(mrr int) func(k int, a, b, c *float32, ldc int, acc bool) {
 	}
 }
 
+// gemmTapsGo is the mrr×32 twin of the implicit-GEMM kernels: step p of B
+// is 16 floats at b and 16 at b+bstride, each taps[p] bytes on, each
+// product added in step order from +0 as gemmGo adds them (the same bits).
+func gemmTapsGo(mrr int) func(k int, a, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool) {
+	return func(k int, a, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool) {
+		var t [mr][2 * nr]float32
+		if k > 0 {
+			as := unsafe.Slice(a, k*mrr)
+			ts := unsafe.Slice(taps, k)
+			var br [2 * nr]float32
+			for p := 0; p < k; p++ {
+				h0 := unsafe.Add(unsafe.Pointer(b), ts[p])
+				h1 := unsafe.Add(h0, 4*bstride)
+				*(*[nr]float32)(br[:nr]) = *(*[nr]float32)(h0)
+				*(*[nr]float32)(br[nr:]) = *(*[nr]float32)(h1)
+				ap := as[p*mrr : p*mrr+mrr]
+				for i, av := range ap {
+					ti := &t[i]
+					for j := range ti {
+						ti[j] += av * br[j]
+					}
+				}
+			}
+		}
+		cs := unsafe.Slice(c, (mrr-1)*ldc+2*nr)
+		for i := 0; i < mrr; i++ {
+			row := (*[2 * nr]float32)(cs[i*ldc:])
+			if acc {
+				for j := range row {
+					row[j] += t[i][j]
+				}
+			} else {
+				*row = t[i]
+			}
+		}
+	}
+}
+
 // gemmRowsGo is the mrr×32 twin of the in-place kernels: B is 32 columns
 // of a row-major matrix, k steps ldb floats apart, each product added in
 // step order from +0 as gemmGo adds them (the same bits).
@@ -100,7 +138,7 @@ func gemmColsGo() (ks [colPanels + 1]func(k int, a *float32, astride int, b *flo
 	return ks
 }
 
-func packRowGo(dst, src []float32, panels, stride int) {
+func packRowGo(dst, src []float32, panels, stride, _ int) {
 	src = src[:panels*nr]
 	for j := 0; j < panels; j++ {
 		*(*[nr]float32)(dst[j*stride:]) = *(*[nr]float32)(src[j*nr:])

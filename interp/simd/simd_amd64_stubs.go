@@ -109,10 +109,10 @@ func gemmCol7AVX(k int, a *float32, astride int, b *float32, out *float32)
 //go:noescape
 func gemmCol8AVX(k int, a *float32, astride int, b *float32, out *float32)
 
-// packRowAVX copies src[16j:16j+16] to dst[j*stride:j*stride+16] for j < panels.
+// packRowAVX copies src[16j:16j+16] to dst[j*stride:j*stride+16] for j < panels, prefetching src's bytes ahead bytes on.
 //
 //go:noescape
-func packRowAVX(dst []float32, src []float32, panels int, stride int)
+func packRowAVX(dst []float32, src []float32, panels int, stride int, ahead int)
 
 // gatherRowsAVX writes 16 floats per row r: dst[16r+t] = *(base + rows[r] + idx[t]), offsets in bytes.
 //
@@ -514,6 +514,41 @@ func gemm6x32RowsAVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc 
 //
 //go:noescape
 func gemm12x32RowsAVX512(k int, a *float32, astride int, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm1x32TapsAVX512 is the 1×32 SGEMM micro-kernel over im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.
+//
+//go:noescape
+func gemm1x32TapsAVX512(k int, a *float32, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm2x32TapsAVX512 is the 2×32 SGEMM micro-kernel over im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.
+//
+//go:noescape
+func gemm2x32TapsAVX512(k int, a *float32, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm3x32TapsAVX512 is the 3×32 SGEMM micro-kernel over im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.
+//
+//go:noescape
+func gemm3x32TapsAVX512(k int, a *float32, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm4x32TapsAVX512 is the 4×32 SGEMM micro-kernel over im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.
+//
+//go:noescape
+func gemm4x32TapsAVX512(k int, a *float32, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm5x32TapsAVX512 is the 5×32 SGEMM micro-kernel over im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.
+//
+//go:noescape
+func gemm5x32TapsAVX512(k int, a *float32, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm6x32TapsAVX512 is the 6×32 SGEMM micro-kernel over im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.
+//
+//go:noescape
+func gemm6x32TapsAVX512(k int, a *float32, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm12x32TapsAVX512 is the 12×32 SGEMM micro-kernel over two packed A panels and im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.
+//
+//go:noescape
+func gemm12x32TapsAVX512(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
 
 // gemm12x16AVX512 is the 12×16 SGEMM micro-kernel over two packed A panels and one packed B panel: c (+)= a·b.
 //

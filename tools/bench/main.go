@@ -37,7 +37,8 @@ import (
 
 func main() {
 	rounds := flag.Int("rounds", 7, "interleaved rounds per model and thread count")
-	batch := flag.Int("batch", 3, "runs per batch")
+	batch := flag.Int("batch", 3, "runs per batch (at least; see -batch-time)")
+	flag.DurationVar(&batchTime, "batch-time", 30*time.Millisecond, "make each batch at least this long (by the warm-up's time per run, at most 100 runs): a 21-run median of a 0.3 ms model spans 7 ms, which one stall of the VM's host can move")
 	threadList := flag.String("threads", "1,2", "thread counts")
 	modelList := flag.String("models", "resnet18_op13,mobilenet_v2_op13,transformer_op14,lstm_op13", "models under the shared models folder")
 	gemm := flag.Bool("gemm", true, "also measure SGEMM against the FMA peak")
@@ -83,6 +84,7 @@ func main() {
 	if us, ok := pageTouchMicros(); ok {
 		fmt.Printf("first touch of a fresh 4 KiB page: %.1f µs (median of 3 passes over 64 MiB): what a page fault costs here\n\n", us)
 	}
+	fmt.Printf("%d interleaved rounds; a batch is %d runs or more, to fill %v; medians of all runs\n", *rounds, *batch, batchTime)
 	fmt.Printf("%-24s %7s %12s %12s %8s %10s %10s %13s\n", "model", "threads", "interp ms", "ORT ms", "ratio", "interp min", "ORT min", "interp faults")
 	failed := false
 	for _, ts := range strings.Split(*threadList, ",") {
@@ -111,8 +113,8 @@ func main() {
 	}
 }
 
-// settle and warm are the -settle and -warm flags.
-var settle, warm time.Duration
+// settle, warm and batchTime are the -settle, -warm and -batch-time flags.
+var settle, warm, batchTime time.Duration
 
 // fastQDQ is the -fast-qdq flag.
 var fastQDQ bool
@@ -155,19 +157,25 @@ func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []fl
 	// model with large outputs can allocate for seconds before that
 	// (transformer_op14: 55 faults a run after 1 s). ONNX Runtime then gets
 	// as long.
-	t0, gc0 := time.Now(), numGC()
+	t0, gc0, warmRuns := time.Now(), numGC(), 0
 	for {
 		if _, err := sess.Run(feeds); err != nil {
 			return nil, nil, 0, err
 		}
+		warmRuns++
 		if d := time.Since(t0); d >= warm && numGC() >= gc0+2 || d >= 10*warm {
 			break
 		}
 	}
-	for t, d := time.Now(), time.Since(t0); time.Since(t) < d; {
+	warmed := time.Since(t0)
+	for t := time.Now(); time.Since(t) < warmed; {
 		if _, err := ort.run(1); err != nil {
 			return nil, nil, 0, err
 		}
+	}
+	// Both runtimes run the same number of times a batch.
+	if per := warmed / time.Duration(warmRuns); per > 0 {
+		batch = max(batch, min(100, int(batchTime/per)))
 	}
 	faults0 := minorFaults()
 	runInterp := func() error {

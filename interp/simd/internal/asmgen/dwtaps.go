@@ -192,21 +192,27 @@ func fmaPeak512() {
 // the results are bit-identical to it. With rows, B is not packed: it is 32
 // columns of a row-major matrix read in place, k steps ldb floats apart
 // (the gemm…x32RowsAVX512 kernels), the same FMA chains.
-func gemmKernel512(mr int, rows bool) {
+func gemmKernel512(mr int, mode bMode) {
 	name := fmt.Sprintf("gemm%dx32AVX512", mr)
 	sig := "func(k int, a, b *float32, bstride int, c *float32, ldc int, acc bool)"
 	doc := fmt.Sprintf("%s is the %d×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.", name, mr)
-	if rows {
+	rows := mode == bRows
+	switch mode {
+	case bRows:
 		name = fmt.Sprintf("gemm%dx32RowsAVX512", mr)
 		sig = "func(k int, a, b *float32, ldb int, c *float32, ldc int, acc bool)"
 		doc = fmt.Sprintf("%s is the %d×32 SGEMM micro-kernel over 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.", name, mr)
+	case bTaps:
+		name = fmt.Sprintf("gemm%dx32TapsAVX512", mr)
+		sig = "func(k int, a, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)"
+		doc = fmt.Sprintf("%s is the %d×32 SGEMM micro-kernel over im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.", name, mr)
 	}
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
 	Doc(doc)
 	k := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
-	bs := newBSteps(rows)
+	bs := newBStepsMode(mode)
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(Imm(2), ldc)
@@ -240,6 +246,9 @@ func gemmKernel512(mr int, rows bool) {
 	if rows {
 		prefix = "zr"
 	}
+	if mode == bTaps {
+		prefix = "zt"
+	}
 	lbl := func(s string) string { return fmt.Sprintf("%s%d_%s", prefix, mr, s) }
 	Label(lbl("loop4"))
 	CMPQ(k, Imm(unroll))
@@ -264,23 +273,47 @@ func gemmKernel512(mr int, rows bool) {
 	storeTile(lbl, c, ldc, mr, acc, 64)
 }
 
+// bMode is where a zmm kernel's B steps come from.
+type bMode int
+
+const (
+	bPacked bMode = iota // two packed panels
+	bRows                // a row-major matrix read in place
+	bTaps                // im2col's taps read in place (implicit GEMM)
+)
+
 // bSteps addresses the two halves of a B step (16 floats each on zmm, 8 on
 // ymm): packed, two panels (b and b+bstride) whose steps are 64 bytes apart;
 // rows, one row-major matrix read in place, the halves side by side (half
-// bytes apart) and the steps ldb floats apart.
+// bytes apart) and the steps ldb floats apart; taps, the halves at b and
+// b+bstride plus a per-step byte offset from the taps table (im2col's
+// rows read where they lie in the planes).
 type bSteps struct {
 	rows      bool
+	taps      Register // taps: the offsets table, a step's offset
+	off       Register
 	half      int      // bytes from the first half of a step to the second
-	b, b2     Register // packed: the two panels
+	b, b2     Register // packed, taps: the two halves
 	ldb, ldb3 Register // rows: the step and three steps, in bytes
 }
 
 func newBSteps(rows bool) *bSteps {
-	s := &bSteps{rows: rows, half: 64, b: Load(Param("b"), GP64())}
-	if !rows {
+	if rows {
+		return newBStepsMode(bRows)
+	}
+	return newBStepsMode(bPacked)
+}
+
+func newBStepsMode(mode bMode) *bSteps {
+	s := &bSteps{rows: mode == bRows, half: 64, b: Load(Param("b"), GP64())}
+	if mode != bRows {
 		s.b2 = Load(Param("bstride"), GP64())
 		SHLQ(Imm(2), s.b2)
 		ADDQ(s.b, s.b2)
+		if mode == bTaps {
+			s.taps = Load(Param("taps"), GP64())
+			s.off = GP64()
+		}
 		return s
 	}
 	s.ldb = Load(Param("ldb"), GP64())
@@ -292,6 +325,12 @@ func newBSteps(rows bool) *bSteps {
 
 // load reads step s (of an unrolled round) of both halves into v0, v1.
 func (s *bSteps) load(step int, v0, v1 Op) {
+	if s.taps != nil {
+		MOVLQSX(Mem{Base: s.taps, Disp: 4 * step}, s.off)
+		VMOVUPS(Mem{Base: s.b, Index: s.off, Scale: 1}, v0)
+		VMOVUPS(Mem{Base: s.b2, Index: s.off, Scale: 1}, v1)
+		return
+	}
 	if !s.rows {
 		VMOVUPS(Mem{Base: s.b, Disp: 64 * step}, v0)
 		VMOVUPS(Mem{Base: s.b2, Disp: 64 * step}, v1)
@@ -316,6 +355,10 @@ func (s *bSteps) load(step int, v0, v1 Op) {
 
 // advance moves past n steps (1 or 4).
 func (s *bSteps) advance(n int) {
+	if s.taps != nil {
+		ADDQ(U32(4*n), s.taps)
+		return
+	}
 	if !s.rows {
 		for _, r := range []Register{s.b, s.b2} {
 			ADDQ(U32(64*n), r)
@@ -338,12 +381,18 @@ func (s *bSteps) advance(n int) {
 // 6×16 kernel, so the results are bit-identical to it; the larger tile
 // halves the loads per FMA and the C traffic per k-block. With rows, B is
 // read in place from a row-major matrix (gemm12x32RowsAVX512).
-func gemmKernel512x12(rows bool) {
+func gemmKernel512x12(mode bMode) {
 	name := "gemm12x32AVX512"
 	sig := "func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)"
 	doc := name + " is the 12×32 SGEMM micro-kernel over two packed A panels and two packed B panels: c (+)= a·b."
 	prefix := "z12_"
-	if rows {
+	if mode == bTaps {
+		name = "gemm12x32TapsAVX512"
+		sig = "func(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)"
+		doc = name + " is the 12×32 SGEMM micro-kernel over two packed A panels and im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b."
+		prefix = "zt12_"
+	}
+	if mode == bRows {
 		name = "gemm12x32RowsAVX512"
 		sig = "func(k int, a *float32, astride int, b *float32, ldb int, c *float32, ldc int, acc bool)"
 		doc = name + " is the 12×32 SGEMM micro-kernel over two packed A panels and 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b."
@@ -357,7 +406,7 @@ func gemmKernel512x12(rows bool) {
 	a2 := Load(Param("astride"), GP64())
 	SHLQ(Imm(2), a2)
 	ADDQ(a, a2)
-	bs := newBSteps(rows)
+	bs := newBStepsMode(mode)
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(Imm(2), ldc)
@@ -395,9 +444,14 @@ func gemmKernel512x12(rows bool) {
 	Label(lbl("loop4"))
 	CMPQ(k, Imm(unroll))
 	JL(LabelRef(lbl("loop1")))
-	// The A panels stream from L2: ask for them a few rounds ahead.
-	PREFETCHT0(Mem{Base: a, Disp: 4 * 6 * unroll * 4})
-	PREFETCHT0(Mem{Base: a2, Disp: 4 * 6 * unroll * 4})
+	// The A panels stream from L2, or from memory where they are a layer's
+	// filters (resnet's 7×7 layers read 9.4 MB of them for 49 columns):
+	// ask for them 64 steps (1.5 KiB) ahead, which runs into the panel's
+	// next K block where the panel holds the whole depth (PackA). 16 steps
+	// (384 bytes) ahead left the 7×7 layers at 140–150 GFLOP/s with cold filters,
+	// 64 steps 158–160, best of 200 (BenchmarkConvPackedCold).
+	PREFETCHT0(Mem{Base: a, Disp: 4 * 6 * unroll * 16})
+	PREFETCHT0(Mem{Base: a2, Disp: 4 * 6 * unroll * 16})
 	for s := 0; s < unroll; s++ {
 		step(s)
 	}

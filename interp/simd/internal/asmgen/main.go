@@ -105,11 +105,11 @@ func main() {
 	evenBytes("evenBytesAVX", false)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
-	for _, rows := range []bool{false, true} {
+	for _, mode := range []bMode{bPacked, bRows, bTaps} {
 		for m := 1; m <= 6; m++ {
-			gemmKernel512(m, rows)
+			gemmKernel512(m, mode)
 		}
-		gemmKernel512x12(rows)
+		gemmKernel512x12(mode)
 	}
 	gemmKernel512x12x16()
 	packA6()
@@ -342,20 +342,23 @@ func gemmKernel(mr int, rows bool) {
 
 // packRow scatters one row of B into the packed layout: 16-float chunk j
 // of src goes to dst[j*stride:], so reads are sequential and each write is
-// one cache line.
+// one cache line. Each chunk's line ahead bytes on (a later row of B) is
+// prefetched: rows a power of two apart defeat the hardware prefetcher.
 func packRow() {
-	TEXT("packRowAVX", NOSPLIT, "func(dst, src []float32, panels, stride int)")
+	TEXT("packRowAVX", NOSPLIT, "func(dst, src []float32, panels, stride, ahead int)")
 	Pragma("noescape")
-	Doc("packRowAVX copies src[16j:16j+16] to dst[j*stride:j*stride+16] for j < panels.")
+	Doc("packRowAVX copies src[16j:16j+16] to dst[j*stride:j*stride+16] for j < panels, prefetching src's bytes ahead bytes on.")
 	d := Load(Param("dst").Base(), GP64())
 	s := Load(Param("src").Base(), GP64())
 	n := Load(Param("panels"), GP64())
 	st := Load(Param("stride"), GP64())
+	ah := Load(Param("ahead"), GP64())
 	SHLQ(Imm(2), st)
 	x0, x1 := YMM(), YMM()
 	Label("pack_loop")
 	TESTQ(n, n)
 	JZ(LabelRef("pack_done"))
+	PREFETCHT0(Mem{Base: s, Index: ah, Scale: 1})
 	VMOVUPS(Mem{Base: s}, x0)
 	VMOVUPS(Mem{Base: s, Disp: 32}, x1)
 	VMOVUPS(x0, Mem{Base: d})
