@@ -116,6 +116,8 @@ func TestConvMatchesORT(t *testing.T) {
 		{16, 16, 21, 3, 2, 1, 16, []int{1, 1}},     // depthwise stride (2,1) (text recognizers)
 		{16, 16, 19, 3, 1, 2, 16, []int{1, 2}},     // depthwise dilated 2
 		{8, 8, 23, 7, 1, 3, 8, nil},                // depthwise 7×7
+		{72, 72, 7, 3, 1, 1, 72, nil},              // depthwise on 7² (channel lanes)
+		{100, 100, 14, 3, 2, 1, 100, nil},          // depthwise stride 2 to 7² (channel lanes)
 		{8, 16, 20, 3, 1, 1, 2, nil},               // grouped
 		{16, 32, 400, 5, 1, 2, 1, []int{2, 1, 1}},  // 1-D, stride 2
 		{1, 64, 512, 64, 1, 0, 1, []int{16, 1, 1}}, // 1-D, STFT-like: long kernel, hop 16

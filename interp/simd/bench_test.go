@@ -179,6 +179,12 @@ func BenchmarkDepthwise(b *testing.B) {
 		// set-up weighs most: 3×3 s1 on 8² and 4², s2 on 8², 4×4 on 4².
 		{"3x3s1_8", 128, 8, 3, 1, 1, 1, 1}, {"3x3s1_4", 128, 4, 3, 1, 1, 1, 1},
 		{"3x3s2_8", 256, 8, 3, 2, 2, 1, 1}, {"4x4_4", 512, 4, 4, 1, 1, 1, 0},
+		// MobileNet's 7², 14² and 28² stages, and a 5×5 on 7².
+		{"3x3s1_7", 960, 7, 3, 1, 1, 1, 1}, {"3x3s1_14", 576, 14, 3, 1, 1, 1, 1},
+		{"3x3s2_14", 576, 14, 3, 2, 2, 1, 1}, {"3x3s1_28", 192, 28, 3, 1, 1, 1, 1},
+		{"5x5s1_7", 672, 7, 5, 1, 1, 1, 2},
+		// A face detector's 120×160 layers (square here: 140²).
+		{"3x3s1_140", 16, 140, 3, 1, 1, 1, 1}, {"3x3s2_140", 32, 140, 3, 2, 2, 1, 1},
 	}
 	for _, sh := range shapes {
 		p := ConvParams{C: sh.c, H: sh.hw, W: sh.hw, KH: sh.k, KW: sh.k, StrideH: sh.sh, StrideW: sh.sw, PadT: sh.p, PadL: sh.p, DilH: sh.d, DilW: sh.d}
@@ -187,14 +193,27 @@ func BenchmarkDepthwise(b *testing.B) {
 		r := rand.New(rand.NewPCG(1, 1))
 		x, w, y := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*p.KH*p.KW), make([]float32, p.C*p.OutH*p.OutW)
 		for _, k := range twins() {
-			b.Run(fmt.Sprintf("%s/%s", sh.name, k.name), func(b *testing.B) {
-				with(k, func() {
-					for b.Loop() {
-						DepthwiseConv2D(y, x, w, nil, p, 1, nil)
+			// Where the channel-lane path runs, the row kernels too
+			// ("rows"), to compare the two.
+			for _, off := range []bool{false, true} {
+				name := fmt.Sprintf("%s/%s", sh.name, k.name)
+				if off {
+					if !with2(k, func() bool { return useDwChan(&p) }) {
+						continue
 					}
+					name += "/rows"
+				}
+				b.Run(name, func(b *testing.B) {
+					defer func(old bool) { dwChanOff = old }(dwChanOff)
+					dwChanOff = off
+					with(k, func() {
+						for b.Loop() {
+							DepthwiseConv2D(y, x, w, nil, p, 1, nil)
+						}
+					})
+					b.ReportMetric(float64(2*p.KH*p.KW*p.C*p.OutH*p.OutW*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				})
-				b.ReportMetric(float64(2*p.KH*p.KW*p.C*p.OutH*p.OutW*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
+			}
 		}
 	}
 }
@@ -344,6 +363,13 @@ func BenchmarkIm2col(b *testing.B) {
 			b.ReportMetric(float64(p.K()*p.N()*4*b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 		})
 	}
+}
+
+// with2 is with for a function that returns a result.
+func with2[T any](k *kernelSet, f func() T) T {
+	var v T
+	with(k, func() { v = f() })
+	return v
 }
 
 // BenchmarkPackB packs B (1024 rows, k blocks of 256) as Sgemm does for a

@@ -371,6 +371,23 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 	if bias != nil {
 		need("DepthwiseConv2D", p.C, bias)
 	}
+	work := p.C * p.OutH * p.OutW * p.KH * p.KW
+	serial := threads < 2 || work < parallelMinTaps || p.C < 2
+	if useDwChan(&p) {
+		// Blocks of a vector's channels, whole blocks to each goroutine.
+		L := ks.dwcLanes
+		chans := func(b0, b1 int) {
+			ws := wsPool.get()
+			defer wsPool.put(ws)
+			dwChan(y, x, w, bias, &p, ws, b0*L, min(p.C, b1*L), done)
+		}
+		if blocks := (p.C + L - 1) / L; serial || blocks < 2 {
+			chans(0, blocks)
+		} else {
+			ParallelRuns(blocks, threads, chans)
+		}
+		return
+	}
 	padded := dwDirect3x3(&p)
 	isz, osz := p.H*p.W, p.OutH*p.OutW
 	// Fewer outputs than a vector block (a global depthwise conv: a 7×7
@@ -411,8 +428,7 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 			}
 		}
 	}
-	work := p.C * p.OutH * p.OutW * p.KH * p.KW
-	if threads < 2 || work < parallelMinTaps || p.C < 2 {
+	if serial {
 		run(0, p.C)
 		return
 	}

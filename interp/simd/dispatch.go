@@ -90,6 +90,12 @@ type kernelSet struct {
 	dw3s2      func(dst, r0, r1, r2, w []float32, bias float32)
 	dwPlane3s1 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
 	dwPlane3s2 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
+	// dwcIn and dwcOut are the channel-lane depthwise kernels (dwchan.go)
+	// over dwcLanes channels a vector; nil at a level whose row kernels
+	// are faster on every plane.
+	dwcIn    func(dst, x *float32, xStride, nch int, offs []int32)
+	dwcOut   func(y *float32, yStride, nch int, src *float32, outOffs, tapOffs []int32, w, bias *float32)
+	dwcLanes int
 	// gemmU8I8 is the i8mr×i8nr integer micro-kernel (int8gemm.go), named
 	// by i8name.
 	gemmU8I8 func(k4 int, a *int8, b *uint8, c *int32, ldc int)
@@ -149,6 +155,9 @@ var goKernels = &kernelSet{
 	dwPlane3s2:        dwPlaneGo(dwRow3s2Go, 2),
 	gemm2:             [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm2Of(gemmGo(1)), gemm2Of(gemmGo(2)), gemm2Of(gemmGo(3)), gemm2Of(gemmGo(4)), gemm2Of(gemmGo(5)), gemm2Of(gemmGo(6))},
 	dwTaps:            dwTapsGo,
+	dwcIn:             dwcInGo(16),
+	dwcOut:            dwcOutGo(16),
+	dwcLanes:          16,
 	sumTaps:           sumTapsGo,
 	evens:             evensGo,
 	f16Sat:            float16SatBlocks,

@@ -68,39 +68,44 @@ func TestDepthwiseGeneralExact(t *testing.T) {
 	checked := 0
 	levels := twins()
 	defer func() {
-		if checked < 50*len(levels) { // 59 shapes per level have outputs
+		if checked < 100*len(levels) { // 59 shapes per level and path have outputs
 			t.Errorf("only %d shapes checked at %d levels", checked, len(levels))
 		}
 	}()
 	for _, k := range levels {
-		with(k, func() {
-			for _, s := range shapes {
-				for _, hw := range [][2]int{{1, 1}, {4, 4}, {4, 7}, {9, 17}, {12, 33}, {20, 45}} {
-					p := s.params(3, hw[0], hw[1])
-					if p.OutH < 1 || p.OutW < 1 {
-						continue
-					}
-					x, w, b := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*p.KH*p.KW), randSlice(r, p.C)
-					x[0] = float32(math.NaN()) // NaN must reach exactly the outputs that read it
-					y := make([]float32, p.C*p.N())
-					DepthwiseConv2D(y, x, w, b, p, 2, nil)
-					checked++
-					for c := 0; c < p.C; c++ {
-						xc, wc := x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW]
-						for oh := 0; oh < p.OutH; oh++ {
-							for ow := 0; ow < p.OutW; ow++ {
-								want := dwPoint(xc, wc, b[c], &p, oh, ow)
-								got := y[c*p.N()+oh*p.OutW+ow]
-								if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
-									t.Fatalf("%s %s: y[%d,%d,%d] = %v, want %v", k.name, fmt.Sprint(p), c, oh, ow, got, want)
+		// Both paths: the channel-lane one and the row kernels.
+		for _, off := range []bool{false, true} {
+			dwChanOff = off
+			with(k, func() {
+				for _, s := range shapes {
+					for _, hw := range [][2]int{{1, 1}, {4, 4}, {4, 7}, {9, 17}, {12, 33}, {20, 45}} {
+						p := s.params(3, hw[0], hw[1])
+						if p.OutH < 1 || p.OutW < 1 {
+							continue
+						}
+						x, w, b := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*p.KH*p.KW), randSlice(r, p.C)
+						x[0] = float32(math.NaN()) // NaN must reach exactly the outputs that read it
+						y := make([]float32, p.C*p.N())
+						DepthwiseConv2D(y, x, w, b, p, 2, nil)
+						checked++
+						for c := 0; c < p.C; c++ {
+							xc, wc := x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW]
+							for oh := 0; oh < p.OutH; oh++ {
+								for ow := 0; ow < p.OutW; ow++ {
+									want := dwPoint(xc, wc, b[c], &p, oh, ow)
+									got := y[c*p.N()+oh*p.OutW+ow]
+									if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+										t.Fatalf("%s %s: y[%d,%d,%d] = %v, want %v", k.name, fmt.Sprint(p), c, oh, ow, got, want)
+									}
 								}
 							}
 						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
+	dwChanOff = false
 }
 
 // TestGemm2Twins checks every level's two-panel kernel against two calls of

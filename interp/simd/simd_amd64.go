@@ -39,6 +39,7 @@ var avx512Kernels = func() *kernelSet {
 	k.avg2x2, k.max2x2 = avg2x2AVX512, max2x2AVX512
 	k.dw3s1, k.dw3s2 = dwRow3s1AVX512, dwRow3s2AVX512
 	k.dwPlane3s1, k.dwPlane3s2 = dwPlane3s1AVX512, dwPlane3s2AVX512
+	k.dwcIn, k.dwcOut, k.dwcLanes = dwcInAVX512, dwcOutAVX512, 16
 	k.gemm12 = gemm12x32AVX512
 	k.gemm12x16 = gemm12x16AVX512
 	k.gemmRows = [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm1x32RowsAVX512, gemm2x32RowsAVX512, gemm3x32RowsAVX512, gemm4x32RowsAVX512, gemm5x32RowsAVX512, gemm6x32RowsAVX512}
@@ -112,6 +113,9 @@ var avx2Kernels = func() *kernelSet {
 		dwPlane3s2:        dwPlane3s2AVX,
 		gemm2:             [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm2Of(gemm1x16AVX), gemm2Of(gemm2x16AVX), gemm2Of(gemm3x16AVX), gemm2Of(gemm4x16AVX), gemm2Of(gemm5x16AVX), gemm2Of(gemm6x16AVX)},
 		dwTaps:            dwTapsAVX,
+		dwcIn:             dwcInAVX,
+		dwcOut:            dwcOutAVX,
+		dwcLanes:          8,
 		sumTaps:           sumTapsAVX,
 		evens:             evensAVX,
 		f16Sat:            f16Sat,

@@ -5818,6 +5818,615 @@ dwTapsAVX_y_end:
 	VZEROUPPER
 	RET
 
+// func dwcInAVX(dst *float32, x *float32, xStride int, nch int, offs []int32)
+// Requires: AVX
+TEXT ·dwcInAVX(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ xStride+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ nch+24(FP), BX
+	MOVQ offs_base+32(FP), SI
+	MOVQ offs_len+40(FP), DI
+
+dwcInAVX_blk:
+	TESTQ DI, DI
+	JZ    dwcInAVX_done
+	MOVQ  DI, R8
+	CMPQ  R8, $0x08
+	JLE   dwcInAVX_mask
+	MOVQ  $0x00000008, R8
+
+dwcInAVX_mask:
+	LEAQ       tailmask<>+0(SB), R10
+	MOVQ       $0x00000008, R9
+	SUBQ       R8, R9
+	VMOVUPS    (R10)(R9*4), Y15
+	MOVQ       CX, R9
+	CMPQ       BX, $0x00
+	JLE        dwcInAVX_zero0
+	VMASKMOVPS (R9), Y15, Y0
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next0
+
+dwcInAVX_zero0:
+	VXORPS Y0, Y0, Y0
+
+dwcInAVX_next0:
+	CMPQ       BX, $0x01
+	JLE        dwcInAVX_zero1
+	VMASKMOVPS (R9), Y15, Y1
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next1
+
+dwcInAVX_zero1:
+	VXORPS Y1, Y1, Y1
+
+dwcInAVX_next1:
+	CMPQ       BX, $0x02
+	JLE        dwcInAVX_zero2
+	VMASKMOVPS (R9), Y15, Y2
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next2
+
+dwcInAVX_zero2:
+	VXORPS Y2, Y2, Y2
+
+dwcInAVX_next2:
+	CMPQ       BX, $0x03
+	JLE        dwcInAVX_zero3
+	VMASKMOVPS (R9), Y15, Y3
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next3
+
+dwcInAVX_zero3:
+	VXORPS Y3, Y3, Y3
+
+dwcInAVX_next3:
+	CMPQ       BX, $0x04
+	JLE        dwcInAVX_zero4
+	VMASKMOVPS (R9), Y15, Y4
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next4
+
+dwcInAVX_zero4:
+	VXORPS Y4, Y4, Y4
+
+dwcInAVX_next4:
+	CMPQ       BX, $0x05
+	JLE        dwcInAVX_zero5
+	VMASKMOVPS (R9), Y15, Y5
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next5
+
+dwcInAVX_zero5:
+	VXORPS Y5, Y5, Y5
+
+dwcInAVX_next5:
+	CMPQ       BX, $0x06
+	JLE        dwcInAVX_zero6
+	VMASKMOVPS (R9), Y15, Y6
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next6
+
+dwcInAVX_zero6:
+	VXORPS Y6, Y6, Y6
+
+dwcInAVX_next6:
+	CMPQ       BX, $0x07
+	JLE        dwcInAVX_zero7
+	VMASKMOVPS (R9), Y15, Y7
+	ADDQ       DX, R9
+	JMP        dwcInAVX_next7
+
+dwcInAVX_zero7:
+	VXORPS Y7, Y7, Y7
+
+dwcInAVX_next7:
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VUNPCKLPD  Y10, Y8, Y0
+	VUNPCKHPD  Y10, Y8, Y1
+	VUNPCKLPD  Y11, Y9, Y2
+	VUNPCKHPD  Y11, Y9, Y3
+	VUNPCKLPD  Y14, Y12, Y4
+	VUNPCKHPD  Y14, Y12, Y5
+	VUNPCKLPD  Y15, Y13, Y6
+	VUNPCKHPD  Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	CMPQ       R8, $0x00
+	JLE        dwcInAVX_stored
+	MOVLQSX    (SI), R9
+	VMOVUPS    Y8, (AX)(R9*4)
+	CMPQ       R8, $0x01
+	JLE        dwcInAVX_stored
+	MOVLQSX    4(SI), R9
+	VMOVUPS    Y9, (AX)(R9*4)
+	CMPQ       R8, $0x02
+	JLE        dwcInAVX_stored
+	MOVLQSX    8(SI), R9
+	VMOVUPS    Y10, (AX)(R9*4)
+	CMPQ       R8, $0x03
+	JLE        dwcInAVX_stored
+	MOVLQSX    12(SI), R9
+	VMOVUPS    Y11, (AX)(R9*4)
+	CMPQ       R8, $0x04
+	JLE        dwcInAVX_stored
+	MOVLQSX    16(SI), R9
+	VMOVUPS    Y12, (AX)(R9*4)
+	CMPQ       R8, $0x05
+	JLE        dwcInAVX_stored
+	MOVLQSX    20(SI), R9
+	VMOVUPS    Y13, (AX)(R9*4)
+	CMPQ       R8, $0x06
+	JLE        dwcInAVX_stored
+	MOVLQSX    24(SI), R9
+	VMOVUPS    Y14, (AX)(R9*4)
+	CMPQ       R8, $0x07
+	JLE        dwcInAVX_stored
+	MOVLQSX    28(SI), R9
+	VMOVUPS    Y15, (AX)(R9*4)
+
+dwcInAVX_stored:
+	ADDQ $0x00000020, CX
+	ADDQ $0x00000020, SI
+	SUBQ R8, DI
+	JMP  dwcInAVX_blk
+
+dwcInAVX_done:
+	VZEROUPPER
+	RET
+
+// func dwcOutAVX(y *float32, yStride int, nch int, src *float32, outOffs []int32, tapOffs []int32, w *float32, bias *float32)
+// Requires: AVX
+TEXT ·dwcOutAVX(SB), NOSPLIT, $0-96
+	MOVQ y+0(FP), AX
+	MOVQ outOffs_base+32(FP), CX
+	MOVQ outOffs_len+40(FP), DX
+
+dwcOutAVX_blk:
+	TESTQ DX, DX
+	JZ    dwcOutAVX_done
+	MOVQ  DX, BX
+	CMPQ  BX, $0x08
+	JLE   dwcOutAVX_outs
+	MOVQ  $0x00000008, BX
+
+dwcOutAVX_outs:
+	CMPQ    BX, $0x00
+	JLE     dwcOutAVX_transpose
+	MOVQ    src+24(FP), R8
+	MOVLQSX (CX), R11
+	LEAQ    (R8)(R11*4), SI
+	VXORPS  Y0, Y0, Y0
+	CMPQ    BX, $0x01
+	JLE     dwcOutAVX_q0_first1
+	MOVLQSX 4(CX), R11
+	LEAQ    (R8)(R11*4), DI
+	JMP     dwcOutAVX_q0_next1
+
+dwcOutAVX_q0_first1:
+	MOVQ SI, DI
+
+dwcOutAVX_q0_next1:
+	VXORPS Y1, Y1, Y1
+	MOVQ   tapOffs_base+56(FP), R8
+	MOVQ   tapOffs_len+64(FP), R10
+	MOVQ   w+80(FP), R9
+
+dwcOutAVX_q0_g4:
+	CMPQ    R10, $0x04
+	JL      dwcOutAVX_q0_g2
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 8(R8), R11
+	VMOVUPS 64(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 12(R8), R11
+	VMOVUPS 96(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y0, Y8, Y0
+	VADDPS  Y1, Y9, Y1
+	ADDQ    $0x10, R8
+	ADDQ    $0x00000080, R9
+	SUBQ    $0x04, R10
+	JMP     dwcOutAVX_q0_g4
+
+dwcOutAVX_q0_g2:
+	CMPQ    R10, $0x02
+	JL      dwcOutAVX_q0_g1
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y0, Y8, Y0
+	VADDPS  Y1, Y9, Y1
+	ADDQ    $0x08, R8
+	ADDQ    $0x00000040, R9
+	SUBQ    $0x02, R10
+
+dwcOutAVX_q0_g1:
+	TESTQ   R10, R10
+	JZ      dwcOutAVX_q0_bias
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	VADDPS  Y0, Y8, Y0
+	VADDPS  Y1, Y9, Y1
+
+dwcOutAVX_q0_bias:
+	MOVQ    bias+88(FP), R8
+	VADDPS  (R8), Y0, Y0
+	VADDPS  (R8), Y1, Y1
+	CMPQ    BX, $0x02
+	JLE     dwcOutAVX_transpose
+	MOVQ    src+24(FP), R8
+	MOVLQSX 8(CX), R11
+	LEAQ    (R8)(R11*4), SI
+	VXORPS  Y2, Y2, Y2
+	CMPQ    BX, $0x03
+	JLE     dwcOutAVX_q1_first1
+	MOVLQSX 12(CX), R11
+	LEAQ    (R8)(R11*4), DI
+	JMP     dwcOutAVX_q1_next1
+
+dwcOutAVX_q1_first1:
+	MOVQ SI, DI
+
+dwcOutAVX_q1_next1:
+	VXORPS Y3, Y3, Y3
+	MOVQ   tapOffs_base+56(FP), R8
+	MOVQ   tapOffs_len+64(FP), R10
+	MOVQ   w+80(FP), R9
+
+dwcOutAVX_q1_g4:
+	CMPQ    R10, $0x04
+	JL      dwcOutAVX_q1_g2
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 8(R8), R11
+	VMOVUPS 64(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 12(R8), R11
+	VMOVUPS 96(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y2, Y8, Y2
+	VADDPS  Y3, Y9, Y3
+	ADDQ    $0x10, R8
+	ADDQ    $0x00000080, R9
+	SUBQ    $0x04, R10
+	JMP     dwcOutAVX_q1_g4
+
+dwcOutAVX_q1_g2:
+	CMPQ    R10, $0x02
+	JL      dwcOutAVX_q1_g1
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y2, Y8, Y2
+	VADDPS  Y3, Y9, Y3
+	ADDQ    $0x08, R8
+	ADDQ    $0x00000040, R9
+	SUBQ    $0x02, R10
+
+dwcOutAVX_q1_g1:
+	TESTQ   R10, R10
+	JZ      dwcOutAVX_q1_bias
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	VADDPS  Y2, Y8, Y2
+	VADDPS  Y3, Y9, Y3
+
+dwcOutAVX_q1_bias:
+	MOVQ    bias+88(FP), R8
+	VADDPS  (R8), Y2, Y2
+	VADDPS  (R8), Y3, Y3
+	CMPQ    BX, $0x04
+	JLE     dwcOutAVX_transpose
+	MOVQ    src+24(FP), R8
+	MOVLQSX 16(CX), R11
+	LEAQ    (R8)(R11*4), SI
+	VXORPS  Y4, Y4, Y4
+	CMPQ    BX, $0x05
+	JLE     dwcOutAVX_q2_first1
+	MOVLQSX 20(CX), R11
+	LEAQ    (R8)(R11*4), DI
+	JMP     dwcOutAVX_q2_next1
+
+dwcOutAVX_q2_first1:
+	MOVQ SI, DI
+
+dwcOutAVX_q2_next1:
+	VXORPS Y5, Y5, Y5
+	MOVQ   tapOffs_base+56(FP), R8
+	MOVQ   tapOffs_len+64(FP), R10
+	MOVQ   w+80(FP), R9
+
+dwcOutAVX_q2_g4:
+	CMPQ    R10, $0x04
+	JL      dwcOutAVX_q2_g2
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 8(R8), R11
+	VMOVUPS 64(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 12(R8), R11
+	VMOVUPS 96(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y4, Y8, Y4
+	VADDPS  Y5, Y9, Y5
+	ADDQ    $0x10, R8
+	ADDQ    $0x00000080, R9
+	SUBQ    $0x04, R10
+	JMP     dwcOutAVX_q2_g4
+
+dwcOutAVX_q2_g2:
+	CMPQ    R10, $0x02
+	JL      dwcOutAVX_q2_g1
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y4, Y8, Y4
+	VADDPS  Y5, Y9, Y5
+	ADDQ    $0x08, R8
+	ADDQ    $0x00000040, R9
+	SUBQ    $0x02, R10
+
+dwcOutAVX_q2_g1:
+	TESTQ   R10, R10
+	JZ      dwcOutAVX_q2_bias
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	VADDPS  Y4, Y8, Y4
+	VADDPS  Y5, Y9, Y5
+
+dwcOutAVX_q2_bias:
+	MOVQ    bias+88(FP), R8
+	VADDPS  (R8), Y4, Y4
+	VADDPS  (R8), Y5, Y5
+	CMPQ    BX, $0x06
+	JLE     dwcOutAVX_transpose
+	MOVQ    src+24(FP), R8
+	MOVLQSX 24(CX), R11
+	LEAQ    (R8)(R11*4), SI
+	VXORPS  Y6, Y6, Y6
+	CMPQ    BX, $0x07
+	JLE     dwcOutAVX_q3_first1
+	MOVLQSX 28(CX), R11
+	LEAQ    (R8)(R11*4), DI
+	JMP     dwcOutAVX_q3_next1
+
+dwcOutAVX_q3_first1:
+	MOVQ SI, DI
+
+dwcOutAVX_q3_next1:
+	VXORPS Y7, Y7, Y7
+	MOVQ   tapOffs_base+56(FP), R8
+	MOVQ   tapOffs_len+64(FP), R10
+	MOVQ   w+80(FP), R9
+
+dwcOutAVX_q3_g4:
+	CMPQ    R10, $0x04
+	JL      dwcOutAVX_q3_g2
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 8(R8), R11
+	VMOVUPS 64(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	MOVLQSX 12(R8), R11
+	VMOVUPS 96(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y6, Y8, Y6
+	VADDPS  Y7, Y9, Y7
+	ADDQ    $0x10, R8
+	ADDQ    $0x00000080, R9
+	SUBQ    $0x04, R10
+	JMP     dwcOutAVX_q3_g4
+
+dwcOutAVX_q3_g2:
+	CMPQ    R10, $0x02
+	JL      dwcOutAVX_q3_g1
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	MOVLQSX 4(R8), R11
+	VMOVUPS 32(R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y10
+	VMULPS  (DI)(R11*4), Y12, Y11
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y6, Y8, Y6
+	VADDPS  Y7, Y9, Y7
+	ADDQ    $0x08, R8
+	ADDQ    $0x00000040, R9
+	SUBQ    $0x02, R10
+
+dwcOutAVX_q3_g1:
+	TESTQ   R10, R10
+	JZ      dwcOutAVX_q3_bias
+	MOVLQSX (R8), R11
+	VMOVUPS (R9), Y12
+	VMULPS  (SI)(R11*4), Y12, Y8
+	VMULPS  (DI)(R11*4), Y12, Y9
+	VADDPS  Y6, Y8, Y6
+	VADDPS  Y7, Y9, Y7
+
+dwcOutAVX_q3_bias:
+	MOVQ   bias+88(FP), R8
+	VADDPS (R8), Y6, Y6
+	VADDPS (R8), Y7, Y7
+
+dwcOutAVX_transpose:
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VUNPCKLPD  Y10, Y8, Y0
+	VUNPCKHPD  Y10, Y8, Y1
+	VUNPCKLPD  Y11, Y9, Y2
+	VUNPCKHPD  Y11, Y9, Y3
+	VUNPCKLPD  Y14, Y12, Y4
+	VUNPCKHPD  Y14, Y12, Y5
+	VUNPCKLPD  Y15, Y13, Y6
+	VUNPCKHPD  Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	LEAQ       tailmask<>+0(SB), SI
+	MOVQ       $0x00000008, DI
+	SUBQ       BX, DI
+	VMOVUPS    (SI)(DI*4), Y0
+	MOVQ       yStride+8(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       nch+16(FP), R8
+	MOVQ       AX, SI
+	CMPQ       R8, $0x00
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y8, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x01
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y9, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x02
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y10, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x03
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y11, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x04
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y12, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x05
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y13, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x06
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y14, Y0, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x07
+	JLE        dwcOutAVX_stored
+	VMASKMOVPS Y15, Y0, (SI)
+	ADDQ       DI, SI
+
+dwcOutAVX_stored:
+	ADDQ $0x00000020, AX
+	ADDQ $0x00000020, CX
+	SUBQ BX, DX
+	JMP  dwcOutAVX_blk
+
+dwcOutAVX_done:
+	VZEROUPPER
+	RET
+
 // func sumTapsAVX(dst []float32, base *float32, offs []int32)
 // Requires: AVX
 TEXT ·sumTapsAVX(SB), NOSPLIT, $0-56
@@ -13468,6 +14077,1062 @@ DATA max2x2AVX512_odd<>+56(SB)/4, $0x0000001d
 DATA max2x2AVX512_odd<>+60(SB)/4, $0x0000001f
 GLOBL max2x2AVX512_odd<>(SB), RODATA|NOPTR, $64
 
+// func dwcInAVX512(dst *float32, x *float32, xStride int, nch int, offs []int32)
+// Requires: AVX, AVX512F
+TEXT ·dwcInAVX512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ xStride+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ nch+24(FP), BX
+	MOVQ offs_base+32(FP), SI
+	MOVQ offs_len+40(FP), DI
+
+dwcInAVX512_blk:
+	TESTQ DI, DI
+	JZ    dwcInAVX512_done
+	MOVQ  DI, R8
+	CMPQ  R8, $0x10
+	JLE   dwcInAVX512_mask
+	MOVQ  $0x00000010, R8
+
+dwcInAVX512_mask:
+	LEAQ      lowmasks<>+0(SB), R9
+	KMOVW     (R9)(R8*2), K1
+	MOVQ      CX, R9
+	CMPQ      BX, $0x00
+	JLE       dwcInAVX512_zero0
+	VMOVUPS.Z (R9), K1, Z0
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next0
+
+dwcInAVX512_zero0:
+	VPXORD Z0, Z0, Z0
+
+dwcInAVX512_next0:
+	CMPQ      BX, $0x01
+	JLE       dwcInAVX512_zero1
+	VMOVUPS.Z (R9), K1, Z1
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next1
+
+dwcInAVX512_zero1:
+	VPXORD Z1, Z1, Z1
+
+dwcInAVX512_next1:
+	CMPQ      BX, $0x02
+	JLE       dwcInAVX512_zero2
+	VMOVUPS.Z (R9), K1, Z2
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next2
+
+dwcInAVX512_zero2:
+	VPXORD Z2, Z2, Z2
+
+dwcInAVX512_next2:
+	CMPQ      BX, $0x03
+	JLE       dwcInAVX512_zero3
+	VMOVUPS.Z (R9), K1, Z3
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next3
+
+dwcInAVX512_zero3:
+	VPXORD Z3, Z3, Z3
+
+dwcInAVX512_next3:
+	CMPQ      BX, $0x04
+	JLE       dwcInAVX512_zero4
+	VMOVUPS.Z (R9), K1, Z4
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next4
+
+dwcInAVX512_zero4:
+	VPXORD Z4, Z4, Z4
+
+dwcInAVX512_next4:
+	CMPQ      BX, $0x05
+	JLE       dwcInAVX512_zero5
+	VMOVUPS.Z (R9), K1, Z5
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next5
+
+dwcInAVX512_zero5:
+	VPXORD Z5, Z5, Z5
+
+dwcInAVX512_next5:
+	CMPQ      BX, $0x06
+	JLE       dwcInAVX512_zero6
+	VMOVUPS.Z (R9), K1, Z6
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next6
+
+dwcInAVX512_zero6:
+	VPXORD Z6, Z6, Z6
+
+dwcInAVX512_next6:
+	CMPQ      BX, $0x07
+	JLE       dwcInAVX512_zero7
+	VMOVUPS.Z (R9), K1, Z7
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next7
+
+dwcInAVX512_zero7:
+	VPXORD Z7, Z7, Z7
+
+dwcInAVX512_next7:
+	CMPQ      BX, $0x08
+	JLE       dwcInAVX512_zero8
+	VMOVUPS.Z (R9), K1, Z8
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next8
+
+dwcInAVX512_zero8:
+	VPXORD Z8, Z8, Z8
+
+dwcInAVX512_next8:
+	CMPQ      BX, $0x09
+	JLE       dwcInAVX512_zero9
+	VMOVUPS.Z (R9), K1, Z9
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next9
+
+dwcInAVX512_zero9:
+	VPXORD Z9, Z9, Z9
+
+dwcInAVX512_next9:
+	CMPQ      BX, $0x0a
+	JLE       dwcInAVX512_zero10
+	VMOVUPS.Z (R9), K1, Z10
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next10
+
+dwcInAVX512_zero10:
+	VPXORD Z10, Z10, Z10
+
+dwcInAVX512_next10:
+	CMPQ      BX, $0x0b
+	JLE       dwcInAVX512_zero11
+	VMOVUPS.Z (R9), K1, Z11
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next11
+
+dwcInAVX512_zero11:
+	VPXORD Z11, Z11, Z11
+
+dwcInAVX512_next11:
+	CMPQ      BX, $0x0c
+	JLE       dwcInAVX512_zero12
+	VMOVUPS.Z (R9), K1, Z12
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next12
+
+dwcInAVX512_zero12:
+	VPXORD Z12, Z12, Z12
+
+dwcInAVX512_next12:
+	CMPQ      BX, $0x0d
+	JLE       dwcInAVX512_zero13
+	VMOVUPS.Z (R9), K1, Z13
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next13
+
+dwcInAVX512_zero13:
+	VPXORD Z13, Z13, Z13
+
+dwcInAVX512_next13:
+	CMPQ      BX, $0x0e
+	JLE       dwcInAVX512_zero14
+	VMOVUPS.Z (R9), K1, Z14
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next14
+
+dwcInAVX512_zero14:
+	VPXORD Z14, Z14, Z14
+
+dwcInAVX512_next14:
+	CMPQ      BX, $0x0f
+	JLE       dwcInAVX512_zero15
+	VMOVUPS.Z (R9), K1, Z15
+	ADDQ      DX, R9
+	JMP       dwcInAVX512_next15
+
+dwcInAVX512_zero15:
+	VPXORD Z15, Z15, Z15
+
+dwcInAVX512_next15:
+	VUNPCKLPS  Z1, Z0, Z16
+	VUNPCKHPS  Z1, Z0, Z17
+	VUNPCKLPS  Z3, Z2, Z18
+	VUNPCKHPS  Z3, Z2, Z19
+	VUNPCKLPS  Z5, Z4, Z20
+	VUNPCKHPS  Z5, Z4, Z21
+	VUNPCKLPS  Z7, Z6, Z22
+	VUNPCKHPS  Z7, Z6, Z23
+	VUNPCKLPS  Z9, Z8, Z24
+	VUNPCKHPS  Z9, Z8, Z25
+	VUNPCKLPS  Z11, Z10, Z26
+	VUNPCKHPS  Z11, Z10, Z27
+	VUNPCKLPS  Z13, Z12, Z28
+	VUNPCKHPS  Z13, Z12, Z29
+	VUNPCKLPS  Z15, Z14, Z30
+	VUNPCKHPS  Z15, Z14, Z31
+	VUNPCKLPD  Z18, Z16, Z0
+	VUNPCKHPD  Z18, Z16, Z1
+	VUNPCKLPD  Z19, Z17, Z2
+	VUNPCKHPD  Z19, Z17, Z3
+	VUNPCKLPD  Z22, Z20, Z4
+	VUNPCKHPD  Z22, Z20, Z5
+	VUNPCKLPD  Z23, Z21, Z6
+	VUNPCKHPD  Z23, Z21, Z7
+	VUNPCKLPD  Z26, Z24, Z8
+	VUNPCKHPD  Z26, Z24, Z9
+	VUNPCKLPD  Z27, Z25, Z10
+	VUNPCKHPD  Z27, Z25, Z11
+	VUNPCKLPD  Z30, Z28, Z12
+	VUNPCKHPD  Z30, Z28, Z13
+	VUNPCKLPD  Z31, Z29, Z14
+	VUNPCKHPD  Z31, Z29, Z15
+	VSHUFF32X4 $0x88, Z4, Z0, Z16
+	VSHUFF32X4 $0xdd, Z4, Z0, Z20
+	VSHUFF32X4 $0x88, Z12, Z8, Z24
+	VSHUFF32X4 $0xdd, Z12, Z8, Z28
+	VSHUFF32X4 $0x88, Z5, Z1, Z17
+	VSHUFF32X4 $0xdd, Z5, Z1, Z21
+	VSHUFF32X4 $0x88, Z13, Z9, Z25
+	VSHUFF32X4 $0xdd, Z13, Z9, Z29
+	VSHUFF32X4 $0x88, Z6, Z2, Z18
+	VSHUFF32X4 $0xdd, Z6, Z2, Z22
+	VSHUFF32X4 $0x88, Z14, Z10, Z26
+	VSHUFF32X4 $0xdd, Z14, Z10, Z30
+	VSHUFF32X4 $0x88, Z7, Z3, Z19
+	VSHUFF32X4 $0xdd, Z7, Z3, Z23
+	VSHUFF32X4 $0x88, Z15, Z11, Z27
+	VSHUFF32X4 $0xdd, Z15, Z11, Z31
+	VSHUFF32X4 $0x88, Z24, Z16, Z0
+	VSHUFF32X4 $0xdd, Z24, Z16, Z8
+	VSHUFF32X4 $0x88, Z28, Z20, Z4
+	VSHUFF32X4 $0xdd, Z28, Z20, Z12
+	VSHUFF32X4 $0x88, Z25, Z17, Z1
+	VSHUFF32X4 $0xdd, Z25, Z17, Z9
+	VSHUFF32X4 $0x88, Z29, Z21, Z5
+	VSHUFF32X4 $0xdd, Z29, Z21, Z13
+	VSHUFF32X4 $0x88, Z26, Z18, Z2
+	VSHUFF32X4 $0xdd, Z26, Z18, Z10
+	VSHUFF32X4 $0x88, Z30, Z22, Z6
+	VSHUFF32X4 $0xdd, Z30, Z22, Z14
+	VSHUFF32X4 $0x88, Z27, Z19, Z3
+	VSHUFF32X4 $0xdd, Z27, Z19, Z11
+	VSHUFF32X4 $0x88, Z31, Z23, Z7
+	VSHUFF32X4 $0xdd, Z31, Z23, Z15
+	CMPQ       R8, $0x00
+	JLE        dwcInAVX512_stored
+	MOVLQSX    (SI), R9
+	VMOVUPS    Z0, (AX)(R9*4)
+	CMPQ       R8, $0x01
+	JLE        dwcInAVX512_stored
+	MOVLQSX    4(SI), R9
+	VMOVUPS    Z1, (AX)(R9*4)
+	CMPQ       R8, $0x02
+	JLE        dwcInAVX512_stored
+	MOVLQSX    8(SI), R9
+	VMOVUPS    Z2, (AX)(R9*4)
+	CMPQ       R8, $0x03
+	JLE        dwcInAVX512_stored
+	MOVLQSX    12(SI), R9
+	VMOVUPS    Z3, (AX)(R9*4)
+	CMPQ       R8, $0x04
+	JLE        dwcInAVX512_stored
+	MOVLQSX    16(SI), R9
+	VMOVUPS    Z4, (AX)(R9*4)
+	CMPQ       R8, $0x05
+	JLE        dwcInAVX512_stored
+	MOVLQSX    20(SI), R9
+	VMOVUPS    Z5, (AX)(R9*4)
+	CMPQ       R8, $0x06
+	JLE        dwcInAVX512_stored
+	MOVLQSX    24(SI), R9
+	VMOVUPS    Z6, (AX)(R9*4)
+	CMPQ       R8, $0x07
+	JLE        dwcInAVX512_stored
+	MOVLQSX    28(SI), R9
+	VMOVUPS    Z7, (AX)(R9*4)
+	CMPQ       R8, $0x08
+	JLE        dwcInAVX512_stored
+	MOVLQSX    32(SI), R9
+	VMOVUPS    Z8, (AX)(R9*4)
+	CMPQ       R8, $0x09
+	JLE        dwcInAVX512_stored
+	MOVLQSX    36(SI), R9
+	VMOVUPS    Z9, (AX)(R9*4)
+	CMPQ       R8, $0x0a
+	JLE        dwcInAVX512_stored
+	MOVLQSX    40(SI), R9
+	VMOVUPS    Z10, (AX)(R9*4)
+	CMPQ       R8, $0x0b
+	JLE        dwcInAVX512_stored
+	MOVLQSX    44(SI), R9
+	VMOVUPS    Z11, (AX)(R9*4)
+	CMPQ       R8, $0x0c
+	JLE        dwcInAVX512_stored
+	MOVLQSX    48(SI), R9
+	VMOVUPS    Z12, (AX)(R9*4)
+	CMPQ       R8, $0x0d
+	JLE        dwcInAVX512_stored
+	MOVLQSX    52(SI), R9
+	VMOVUPS    Z13, (AX)(R9*4)
+	CMPQ       R8, $0x0e
+	JLE        dwcInAVX512_stored
+	MOVLQSX    56(SI), R9
+	VMOVUPS    Z14, (AX)(R9*4)
+	CMPQ       R8, $0x0f
+	JLE        dwcInAVX512_stored
+	MOVLQSX    60(SI), R9
+	VMOVUPS    Z15, (AX)(R9*4)
+
+dwcInAVX512_stored:
+	ADDQ $0x00000040, CX
+	ADDQ $0x00000040, SI
+	SUBQ R8, DI
+	JMP  dwcInAVX512_blk
+
+dwcInAVX512_done:
+	VZEROUPPER
+	RET
+
+DATA lowmasks<>+0(SB)/2, $0x0000
+DATA lowmasks<>+2(SB)/2, $0x0001
+DATA lowmasks<>+4(SB)/2, $0x0003
+DATA lowmasks<>+6(SB)/2, $0x0007
+DATA lowmasks<>+8(SB)/2, $0x000f
+DATA lowmasks<>+10(SB)/2, $0x001f
+DATA lowmasks<>+12(SB)/2, $0x003f
+DATA lowmasks<>+14(SB)/2, $0x007f
+DATA lowmasks<>+16(SB)/2, $0x00ff
+DATA lowmasks<>+18(SB)/2, $0x01ff
+DATA lowmasks<>+20(SB)/2, $0x03ff
+DATA lowmasks<>+22(SB)/2, $0x07ff
+DATA lowmasks<>+24(SB)/2, $0x0fff
+DATA lowmasks<>+26(SB)/2, $0x1fff
+DATA lowmasks<>+28(SB)/2, $0x3fff
+DATA lowmasks<>+30(SB)/2, $0x7fff
+DATA lowmasks<>+32(SB)/2, $0xffff
+GLOBL lowmasks<>(SB), RODATA|NOPTR, $34
+
+// func dwcOutAVX512(y *float32, yStride int, nch int, src *float32, outOffs []int32, tapOffs []int32, w *float32, bias *float32)
+// Requires: AVX, AVX512F
+TEXT ·dwcOutAVX512(SB), NOSPLIT, $0-96
+	MOVQ y+0(FP), AX
+	MOVQ outOffs_base+32(FP), CX
+	MOVQ outOffs_len+40(FP), DX
+
+dwcOutAVX512_blk:
+	TESTQ DX, DX
+	JZ    dwcOutAVX512_done
+	MOVQ  DX, BX
+	CMPQ  BX, $0x10
+	JLE   dwcOutAVX512_outs
+	MOVQ  $0x00000010, BX
+
+dwcOutAVX512_outs:
+	CMPQ    BX, $0x00
+	JLE     dwcOutAVX512_transpose
+	MOVQ    src+24(FP), R10
+	MOVLQSX (CX), R13
+	LEAQ    (R10)(R13*4), SI
+	VPXORD  Z0, Z0, Z0
+	CMPQ    BX, $0x01
+	JLE     dwcOutAVX512_q0_first1
+	MOVLQSX 4(CX), R13
+	LEAQ    (R10)(R13*4), DI
+	JMP     dwcOutAVX512_q0_next1
+
+dwcOutAVX512_q0_first1:
+	MOVQ SI, DI
+
+dwcOutAVX512_q0_next1:
+	VPXORD  Z1, Z1, Z1
+	CMPQ    BX, $0x02
+	JLE     dwcOutAVX512_q0_first2
+	MOVLQSX 8(CX), R13
+	LEAQ    (R10)(R13*4), R8
+	JMP     dwcOutAVX512_q0_next2
+
+dwcOutAVX512_q0_first2:
+	MOVQ SI, R8
+
+dwcOutAVX512_q0_next2:
+	VPXORD  Z2, Z2, Z2
+	CMPQ    BX, $0x03
+	JLE     dwcOutAVX512_q0_first3
+	MOVLQSX 12(CX), R13
+	LEAQ    (R10)(R13*4), R9
+	JMP     dwcOutAVX512_q0_next3
+
+dwcOutAVX512_q0_first3:
+	MOVQ SI, R9
+
+dwcOutAVX512_q0_next3:
+	VPXORD Z3, Z3, Z3
+	MOVQ   tapOffs_base+56(FP), R10
+	MOVQ   tapOffs_len+64(FP), R12
+	MOVQ   w+80(FP), R11
+
+dwcOutAVX512_q0_g4:
+	CMPQ    R12, $0x04
+	JL      dwcOutAVX512_q0_g2
+	MOVLQSX (R10), R13
+	VMOVUPS (R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z16
+	VMULPS  (DI)(R13*4), Z24, Z17
+	VMULPS  (R8)(R13*4), Z24, Z18
+	VMULPS  (R9)(R13*4), Z24, Z19
+	MOVLQSX 4(R10), R13
+	VMOVUPS 64(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	MOVLQSX 8(R10), R13
+	VMOVUPS 128(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	MOVLQSX 12(R10), R13
+	VMOVUPS 192(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	VADDPS  Z0, Z16, Z0
+	VADDPS  Z1, Z17, Z1
+	VADDPS  Z2, Z18, Z2
+	VADDPS  Z3, Z19, Z3
+	ADDQ    $0x10, R10
+	ADDQ    $0x00000100, R11
+	SUBQ    $0x04, R12
+	JMP     dwcOutAVX512_q0_g4
+
+dwcOutAVX512_q0_g2:
+	CMPQ    R12, $0x02
+	JL      dwcOutAVX512_q0_g1
+	MOVLQSX (R10), R13
+	VMOVUPS (R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z16
+	VMULPS  (DI)(R13*4), Z24, Z17
+	VMULPS  (R8)(R13*4), Z24, Z18
+	VMULPS  (R9)(R13*4), Z24, Z19
+	MOVLQSX 4(R10), R13
+	VMOVUPS 64(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	VADDPS  Z0, Z16, Z0
+	VADDPS  Z1, Z17, Z1
+	VADDPS  Z2, Z18, Z2
+	VADDPS  Z3, Z19, Z3
+	ADDQ    $0x08, R10
+	ADDQ    $0x00000080, R11
+	SUBQ    $0x02, R12
+
+dwcOutAVX512_q0_g1:
+	TESTQ   R12, R12
+	JZ      dwcOutAVX512_q0_bias
+	MOVLQSX (R10), R13
+	VMOVUPS (R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z16
+	VMULPS  (DI)(R13*4), Z24, Z17
+	VMULPS  (R8)(R13*4), Z24, Z18
+	VMULPS  (R9)(R13*4), Z24, Z19
+	VADDPS  Z0, Z16, Z0
+	VADDPS  Z1, Z17, Z1
+	VADDPS  Z2, Z18, Z2
+	VADDPS  Z3, Z19, Z3
+
+dwcOutAVX512_q0_bias:
+	MOVQ    bias+88(FP), R10
+	VADDPS  (R10), Z0, Z0
+	VADDPS  (R10), Z1, Z1
+	VADDPS  (R10), Z2, Z2
+	VADDPS  (R10), Z3, Z3
+	CMPQ    BX, $0x04
+	JLE     dwcOutAVX512_transpose
+	MOVQ    src+24(FP), R10
+	MOVLQSX 16(CX), R13
+	LEAQ    (R10)(R13*4), SI
+	VPXORD  Z4, Z4, Z4
+	CMPQ    BX, $0x05
+	JLE     dwcOutAVX512_q1_first1
+	MOVLQSX 20(CX), R13
+	LEAQ    (R10)(R13*4), DI
+	JMP     dwcOutAVX512_q1_next1
+
+dwcOutAVX512_q1_first1:
+	MOVQ SI, DI
+
+dwcOutAVX512_q1_next1:
+	VPXORD  Z5, Z5, Z5
+	CMPQ    BX, $0x06
+	JLE     dwcOutAVX512_q1_first2
+	MOVLQSX 24(CX), R13
+	LEAQ    (R10)(R13*4), R8
+	JMP     dwcOutAVX512_q1_next2
+
+dwcOutAVX512_q1_first2:
+	MOVQ SI, R8
+
+dwcOutAVX512_q1_next2:
+	VPXORD  Z6, Z6, Z6
+	CMPQ    BX, $0x07
+	JLE     dwcOutAVX512_q1_first3
+	MOVLQSX 28(CX), R13
+	LEAQ    (R10)(R13*4), R9
+	JMP     dwcOutAVX512_q1_next3
+
+dwcOutAVX512_q1_first3:
+	MOVQ SI, R9
+
+dwcOutAVX512_q1_next3:
+	VPXORD Z7, Z7, Z7
+	MOVQ   tapOffs_base+56(FP), R10
+	MOVQ   tapOffs_len+64(FP), R12
+	MOVQ   w+80(FP), R11
+
+dwcOutAVX512_q1_g4:
+	CMPQ    R12, $0x04
+	JL      dwcOutAVX512_q1_g2
+	MOVLQSX (R10), R13
+	VMOVUPS (R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z16
+	VMULPS  (DI)(R13*4), Z24, Z17
+	VMULPS  (R8)(R13*4), Z24, Z18
+	VMULPS  (R9)(R13*4), Z24, Z19
+	MOVLQSX 4(R10), R13
+	VMOVUPS 64(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	MOVLQSX 8(R10), R13
+	VMOVUPS 128(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	MOVLQSX 12(R10), R13
+	VMOVUPS 192(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	VADDPS  Z4, Z16, Z4
+	VADDPS  Z5, Z17, Z5
+	VADDPS  Z6, Z18, Z6
+	VADDPS  Z7, Z19, Z7
+	ADDQ    $0x10, R10
+	ADDQ    $0x00000100, R11
+	SUBQ    $0x04, R12
+	JMP     dwcOutAVX512_q1_g4
+
+dwcOutAVX512_q1_g2:
+	CMPQ    R12, $0x02
+	JL      dwcOutAVX512_q1_g1
+	MOVLQSX (R10), R13
+	VMOVUPS (R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z16
+	VMULPS  (DI)(R13*4), Z24, Z17
+	VMULPS  (R8)(R13*4), Z24, Z18
+	VMULPS  (R9)(R13*4), Z24, Z19
+	MOVLQSX 4(R10), R13
+	VMOVUPS 64(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	VADDPS  Z4, Z16, Z4
+	VADDPS  Z5, Z17, Z5
+	VADDPS  Z6, Z18, Z6
+	VADDPS  Z7, Z19, Z7
+	ADDQ    $0x08, R10
+	ADDQ    $0x00000080, R11
+	SUBQ    $0x02, R12
+
+dwcOutAVX512_q1_g1:
+	TESTQ   R12, R12
+	JZ      dwcOutAVX512_q1_bias
+	MOVLQSX (R10), R13
+	VMOVUPS (R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z16
+	VMULPS  (DI)(R13*4), Z24, Z17
+	VMULPS  (R8)(R13*4), Z24, Z18
+	VMULPS  (R9)(R13*4), Z24, Z19
+	VADDPS  Z4, Z16, Z4
+	VADDPS  Z5, Z17, Z5
+	VADDPS  Z6, Z18, Z6
+	VADDPS  Z7, Z19, Z7
+
+dwcOutAVX512_q1_bias:
+	MOVQ    bias+88(FP), R10
+	VADDPS  (R10), Z4, Z4
+	VADDPS  (R10), Z5, Z5
+	VADDPS  (R10), Z6, Z6
+	VADDPS  (R10), Z7, Z7
+	CMPQ    BX, $0x08
+	JLE     dwcOutAVX512_transpose
+	MOVQ    src+24(FP), R10
+	MOVLQSX 32(CX), R13
+	LEAQ    (R10)(R13*4), SI
+	VPXORD  Z8, Z8, Z8
+	CMPQ    BX, $0x09
+	JLE     dwcOutAVX512_q2_first1
+	MOVLQSX 36(CX), R13
+	LEAQ    (R10)(R13*4), DI
+	JMP     dwcOutAVX512_q2_next1
+
+dwcOutAVX512_q2_first1:
+	MOVQ SI, DI
+
+dwcOutAVX512_q2_next1:
+	VPXORD  Z9, Z9, Z9
+	CMPQ    BX, $0x0a
+	JLE     dwcOutAVX512_q2_first2
+	MOVLQSX 40(CX), R13
+	LEAQ    (R10)(R13*4), R8
+	JMP     dwcOutAVX512_q2_next2
+
+dwcOutAVX512_q2_first2:
+	MOVQ SI, R8
+
+dwcOutAVX512_q2_next2:
+	VPXORD  Z10, Z10, Z10
+	CMPQ    BX, $0x0b
+	JLE     dwcOutAVX512_q2_first3
+	MOVLQSX 44(CX), R13
+	LEAQ    (R10)(R13*4), R9
+	JMP     dwcOutAVX512_q2_next3
+
+dwcOutAVX512_q2_first3:
+	MOVQ SI, R9
+
+dwcOutAVX512_q2_next3:
+	VPXORD Z11, Z11, Z11
+	MOVQ   tapOffs_base+56(FP), R10
+	MOVQ   tapOffs_len+64(FP), R12
+	MOVQ   w+80(FP), R11
+
+dwcOutAVX512_q2_g4:
+	CMPQ    R12, $0x04
+	JL      dwcOutAVX512_q2_g2
+	MOVLQSX (R10), R13
+	VMOVUPS (R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z16
+	VMULPS  (DI)(R13*4), Z24, Z17
+	VMULPS  (R8)(R13*4), Z24, Z18
+	VMULPS  (R9)(R13*4), Z24, Z19
+	MOVLQSX 4(R10), R13
+	VMOVUPS 64(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	MOVLQSX 8(R10), R13
+	VMOVUPS 128(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	MOVLQSX 12(R10), R13
+	VMOVUPS 192(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	VADDPS  Z8, Z16, Z8
+	VADDPS  Z9, Z17, Z9
+	VADDPS  Z10, Z18, Z10
+	VADDPS  Z11, Z19, Z11
+	ADDQ    $0x10, R10
+	ADDQ    $0x00000100, R11
+	SUBQ    $0x04, R12
+	JMP     dwcOutAVX512_q2_g4
+
+dwcOutAVX512_q2_g2:
+	CMPQ    R12, $0x02
+	JL      dwcOutAVX512_q2_g1
+	MOVLQSX (R10), R13
+	VMOVUPS (R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z16
+	VMULPS  (DI)(R13*4), Z24, Z17
+	VMULPS  (R8)(R13*4), Z24, Z18
+	VMULPS  (R9)(R13*4), Z24, Z19
+	MOVLQSX 4(R10), R13
+	VMOVUPS 64(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	VADDPS  Z8, Z16, Z8
+	VADDPS  Z9, Z17, Z9
+	VADDPS  Z10, Z18, Z10
+	VADDPS  Z11, Z19, Z11
+	ADDQ    $0x08, R10
+	ADDQ    $0x00000080, R11
+	SUBQ    $0x02, R12
+
+dwcOutAVX512_q2_g1:
+	TESTQ   R12, R12
+	JZ      dwcOutAVX512_q2_bias
+	MOVLQSX (R10), R13
+	VMOVUPS (R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z16
+	VMULPS  (DI)(R13*4), Z24, Z17
+	VMULPS  (R8)(R13*4), Z24, Z18
+	VMULPS  (R9)(R13*4), Z24, Z19
+	VADDPS  Z8, Z16, Z8
+	VADDPS  Z9, Z17, Z9
+	VADDPS  Z10, Z18, Z10
+	VADDPS  Z11, Z19, Z11
+
+dwcOutAVX512_q2_bias:
+	MOVQ    bias+88(FP), R10
+	VADDPS  (R10), Z8, Z8
+	VADDPS  (R10), Z9, Z9
+	VADDPS  (R10), Z10, Z10
+	VADDPS  (R10), Z11, Z11
+	CMPQ    BX, $0x0c
+	JLE     dwcOutAVX512_transpose
+	MOVQ    src+24(FP), R10
+	MOVLQSX 48(CX), R13
+	LEAQ    (R10)(R13*4), SI
+	VPXORD  Z12, Z12, Z12
+	CMPQ    BX, $0x0d
+	JLE     dwcOutAVX512_q3_first1
+	MOVLQSX 52(CX), R13
+	LEAQ    (R10)(R13*4), DI
+	JMP     dwcOutAVX512_q3_next1
+
+dwcOutAVX512_q3_first1:
+	MOVQ SI, DI
+
+dwcOutAVX512_q3_next1:
+	VPXORD  Z13, Z13, Z13
+	CMPQ    BX, $0x0e
+	JLE     dwcOutAVX512_q3_first2
+	MOVLQSX 56(CX), R13
+	LEAQ    (R10)(R13*4), R8
+	JMP     dwcOutAVX512_q3_next2
+
+dwcOutAVX512_q3_first2:
+	MOVQ SI, R8
+
+dwcOutAVX512_q3_next2:
+	VPXORD  Z14, Z14, Z14
+	CMPQ    BX, $0x0f
+	JLE     dwcOutAVX512_q3_first3
+	MOVLQSX 60(CX), R13
+	LEAQ    (R10)(R13*4), R9
+	JMP     dwcOutAVX512_q3_next3
+
+dwcOutAVX512_q3_first3:
+	MOVQ SI, R9
+
+dwcOutAVX512_q3_next3:
+	VPXORD Z15, Z15, Z15
+	MOVQ   tapOffs_base+56(FP), R10
+	MOVQ   tapOffs_len+64(FP), R12
+	MOVQ   w+80(FP), R11
+
+dwcOutAVX512_q3_g4:
+	CMPQ    R12, $0x04
+	JL      dwcOutAVX512_q3_g2
+	MOVLQSX (R10), R13
+	VMOVUPS (R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z16
+	VMULPS  (DI)(R13*4), Z24, Z17
+	VMULPS  (R8)(R13*4), Z24, Z18
+	VMULPS  (R9)(R13*4), Z24, Z19
+	MOVLQSX 4(R10), R13
+	VMOVUPS 64(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	MOVLQSX 8(R10), R13
+	VMOVUPS 128(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	MOVLQSX 12(R10), R13
+	VMOVUPS 192(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	VADDPS  Z12, Z16, Z12
+	VADDPS  Z13, Z17, Z13
+	VADDPS  Z14, Z18, Z14
+	VADDPS  Z15, Z19, Z15
+	ADDQ    $0x10, R10
+	ADDQ    $0x00000100, R11
+	SUBQ    $0x04, R12
+	JMP     dwcOutAVX512_q3_g4
+
+dwcOutAVX512_q3_g2:
+	CMPQ    R12, $0x02
+	JL      dwcOutAVX512_q3_g1
+	MOVLQSX (R10), R13
+	VMOVUPS (R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z16
+	VMULPS  (DI)(R13*4), Z24, Z17
+	VMULPS  (R8)(R13*4), Z24, Z18
+	VMULPS  (R9)(R13*4), Z24, Z19
+	MOVLQSX 4(R10), R13
+	VMOVUPS 64(R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z20
+	VMULPS  (DI)(R13*4), Z24, Z21
+	VMULPS  (R8)(R13*4), Z24, Z22
+	VMULPS  (R9)(R13*4), Z24, Z23
+	VADDPS  Z20, Z16, Z16
+	VADDPS  Z21, Z17, Z17
+	VADDPS  Z22, Z18, Z18
+	VADDPS  Z23, Z19, Z19
+	VADDPS  Z12, Z16, Z12
+	VADDPS  Z13, Z17, Z13
+	VADDPS  Z14, Z18, Z14
+	VADDPS  Z15, Z19, Z15
+	ADDQ    $0x08, R10
+	ADDQ    $0x00000080, R11
+	SUBQ    $0x02, R12
+
+dwcOutAVX512_q3_g1:
+	TESTQ   R12, R12
+	JZ      dwcOutAVX512_q3_bias
+	MOVLQSX (R10), R13
+	VMOVUPS (R11), Z24
+	VMULPS  (SI)(R13*4), Z24, Z16
+	VMULPS  (DI)(R13*4), Z24, Z17
+	VMULPS  (R8)(R13*4), Z24, Z18
+	VMULPS  (R9)(R13*4), Z24, Z19
+	VADDPS  Z12, Z16, Z12
+	VADDPS  Z13, Z17, Z13
+	VADDPS  Z14, Z18, Z14
+	VADDPS  Z15, Z19, Z15
+
+dwcOutAVX512_q3_bias:
+	MOVQ   bias+88(FP), R10
+	VADDPS (R10), Z12, Z12
+	VADDPS (R10), Z13, Z13
+	VADDPS (R10), Z14, Z14
+	VADDPS (R10), Z15, Z15
+
+dwcOutAVX512_transpose:
+	VUNPCKLPS  Z1, Z0, Z16
+	VUNPCKHPS  Z1, Z0, Z17
+	VUNPCKLPS  Z3, Z2, Z18
+	VUNPCKHPS  Z3, Z2, Z19
+	VUNPCKLPS  Z5, Z4, Z20
+	VUNPCKHPS  Z5, Z4, Z21
+	VUNPCKLPS  Z7, Z6, Z22
+	VUNPCKHPS  Z7, Z6, Z23
+	VUNPCKLPS  Z9, Z8, Z24
+	VUNPCKHPS  Z9, Z8, Z25
+	VUNPCKLPS  Z11, Z10, Z26
+	VUNPCKHPS  Z11, Z10, Z27
+	VUNPCKLPS  Z13, Z12, Z28
+	VUNPCKHPS  Z13, Z12, Z29
+	VUNPCKLPS  Z15, Z14, Z30
+	VUNPCKHPS  Z15, Z14, Z31
+	VUNPCKLPD  Z18, Z16, Z0
+	VUNPCKHPD  Z18, Z16, Z1
+	VUNPCKLPD  Z19, Z17, Z2
+	VUNPCKHPD  Z19, Z17, Z3
+	VUNPCKLPD  Z22, Z20, Z4
+	VUNPCKHPD  Z22, Z20, Z5
+	VUNPCKLPD  Z23, Z21, Z6
+	VUNPCKHPD  Z23, Z21, Z7
+	VUNPCKLPD  Z26, Z24, Z8
+	VUNPCKHPD  Z26, Z24, Z9
+	VUNPCKLPD  Z27, Z25, Z10
+	VUNPCKHPD  Z27, Z25, Z11
+	VUNPCKLPD  Z30, Z28, Z12
+	VUNPCKHPD  Z30, Z28, Z13
+	VUNPCKLPD  Z31, Z29, Z14
+	VUNPCKHPD  Z31, Z29, Z15
+	VSHUFF32X4 $0x88, Z4, Z0, Z16
+	VSHUFF32X4 $0xdd, Z4, Z0, Z20
+	VSHUFF32X4 $0x88, Z12, Z8, Z24
+	VSHUFF32X4 $0xdd, Z12, Z8, Z28
+	VSHUFF32X4 $0x88, Z5, Z1, Z17
+	VSHUFF32X4 $0xdd, Z5, Z1, Z21
+	VSHUFF32X4 $0x88, Z13, Z9, Z25
+	VSHUFF32X4 $0xdd, Z13, Z9, Z29
+	VSHUFF32X4 $0x88, Z6, Z2, Z18
+	VSHUFF32X4 $0xdd, Z6, Z2, Z22
+	VSHUFF32X4 $0x88, Z14, Z10, Z26
+	VSHUFF32X4 $0xdd, Z14, Z10, Z30
+	VSHUFF32X4 $0x88, Z7, Z3, Z19
+	VSHUFF32X4 $0xdd, Z7, Z3, Z23
+	VSHUFF32X4 $0x88, Z15, Z11, Z27
+	VSHUFF32X4 $0xdd, Z15, Z11, Z31
+	VSHUFF32X4 $0x88, Z24, Z16, Z0
+	VSHUFF32X4 $0xdd, Z24, Z16, Z8
+	VSHUFF32X4 $0x88, Z28, Z20, Z4
+	VSHUFF32X4 $0xdd, Z28, Z20, Z12
+	VSHUFF32X4 $0x88, Z25, Z17, Z1
+	VSHUFF32X4 $0xdd, Z25, Z17, Z9
+	VSHUFF32X4 $0x88, Z29, Z21, Z5
+	VSHUFF32X4 $0xdd, Z29, Z21, Z13
+	VSHUFF32X4 $0x88, Z26, Z18, Z2
+	VSHUFF32X4 $0xdd, Z26, Z18, Z10
+	VSHUFF32X4 $0x88, Z30, Z22, Z6
+	VSHUFF32X4 $0xdd, Z30, Z22, Z14
+	VSHUFF32X4 $0x88, Z27, Z19, Z3
+	VSHUFF32X4 $0xdd, Z27, Z19, Z11
+	VSHUFF32X4 $0x88, Z31, Z23, Z7
+	VSHUFF32X4 $0xdd, Z31, Z23, Z15
+	LEAQ       lowmasks<>+0(SB), SI
+	KMOVW      (SI)(BX*2), K1
+	MOVQ       yStride+8(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       nch+16(FP), R8
+	MOVQ       AX, SI
+	CMPQ       R8, $0x00
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z0, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x01
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z1, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x02
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z2, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x03
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z3, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x04
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z4, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x05
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z5, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x06
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z6, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x07
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z7, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x08
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z8, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x09
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z9, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x0a
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z10, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x0b
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z11, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x0c
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z12, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x0d
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z13, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x0e
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z14, K1, (SI)
+	ADDQ       DI, SI
+	CMPQ       R8, $0x0f
+	JLE        dwcOutAVX512_stored
+	VMOVUPS    Z15, K1, (SI)
+	ADDQ       DI, SI
+
+dwcOutAVX512_stored:
+	ADDQ $0x00000040, AX
+	ADDQ $0x00000040, CX
+	SUBQ BX, DX
+	JMP  dwcOutAVX512_blk
+
+dwcOutAVX512_done:
+	VZEROUPPER
+	RET
+
 // func gemmU8I8VNNI(k4 int, a *int8, b *uint8, c *int32, ldc int)
 // Requires: AVX, AVX512F, AVX512_VNNI, MMX+
 TEXT ·gemmU8I8VNNI(SB), NOSPLIT, $0-40
@@ -13892,25 +15557,6 @@ requant8U8AVX512_loop:
 requant8U8AVX512_done:
 	VZEROUPPER
 	RET
-
-DATA lowmasks<>+0(SB)/2, $0x0000
-DATA lowmasks<>+2(SB)/2, $0x0001
-DATA lowmasks<>+4(SB)/2, $0x0003
-DATA lowmasks<>+6(SB)/2, $0x0007
-DATA lowmasks<>+8(SB)/2, $0x000f
-DATA lowmasks<>+10(SB)/2, $0x001f
-DATA lowmasks<>+12(SB)/2, $0x003f
-DATA lowmasks<>+14(SB)/2, $0x007f
-DATA lowmasks<>+16(SB)/2, $0x00ff
-DATA lowmasks<>+18(SB)/2, $0x01ff
-DATA lowmasks<>+20(SB)/2, $0x03ff
-DATA lowmasks<>+22(SB)/2, $0x07ff
-DATA lowmasks<>+24(SB)/2, $0x0fff
-DATA lowmasks<>+26(SB)/2, $0x1fff
-DATA lowmasks<>+28(SB)/2, $0x3fff
-DATA lowmasks<>+30(SB)/2, $0x7fff
-DATA lowmasks<>+32(SB)/2, $0xffff
-GLOBL lowmasks<>(SB), RODATA|NOPTR, $34
 
 // func requant8I8AVX512(dst []byte, acc []float32, m float32, b float32, lo float32, hi float32, s float32, z float32, qlo float32, qhi float32)
 // Requires: AVX, AVX2, AVX512F, SSE2

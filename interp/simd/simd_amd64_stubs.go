@@ -310,6 +310,18 @@ func dwPlane3s2AVX(dst []float32, src []float32, w []float32, bias float32, rows
 //go:noescape
 func dwTapsAVX(dst []float32, base *float32, offs []int32, w []float32, bias float32)
 
+// dwcInAVX: dst[offs[p]+c] = x[c·xStride+p] for c < nch, 0 for nch ≤ c < 8, p < len(offs)
+// (8 channels laid out channel-minor; offs and xStride in floats).
+//
+//go:noescape
+func dwcInAVX(dst *float32, x *float32, xStride int, nch int, offs []int32)
+
+// dwcOutAVX: y[c·yStride+o] = bias[c] + Σ_t w[8t+c]·src[outOffs[o]+tapOffs[t]+c] for c < nch, o < len(outOffs),
+// summed as dwTaps sums (8 channels a vector; offsets and yStride in floats).
+//
+//go:noescape
+func dwcOutAVX(y *float32, yStride int, nch int, src *float32, outOffs []int32, tapOffs []int32, w *float32, bias *float32)
+
 // sumTapsAVX: dst[j] = Σ_t base[offs[t]+j], one tap at a time from +0, for j < len(dst) rounded down to 8.
 //
 //go:noescape
@@ -605,6 +617,18 @@ func avg2x2AVX512(dst []float32, r0 []float32, r1 []float32)
 //
 //go:noescape
 func max2x2AVX512(dst []float32, r0 []float32, r1 []float32)
+
+// dwcInAVX512: dst[offs[p]+c] = x[c·xStride+p] for c < nch, 0 for nch ≤ c < 16, p < len(offs)
+// (16 channels laid out channel-minor; offs and xStride in floats).
+//
+//go:noescape
+func dwcInAVX512(dst *float32, x *float32, xStride int, nch int, offs []int32)
+
+// dwcOutAVX512: y[c·yStride+o] = bias[c] + Σ_t w[16t+c]·src[outOffs[o]+tapOffs[t]+c] for c < nch, o < len(outOffs),
+// summed as dwTaps sums (16 channels a vector; offsets and yStride in floats).
+//
+//go:noescape
+func dwcOutAVX512(y *float32, yStride int, nch int, src *float32, outOffs []int32, tapOffs []int32, w *float32, bias *float32)
 
 // gemmU8I8VNNI is the 8×32 u8·s8 micro-kernel (AVX-512 VNNI): c = a·b over k4 packed steps of four, int32 sums.
 //
