@@ -65,17 +65,7 @@ func gemmTapsGo(mrr int) func(k int, a, b *float32, bstride int, taps *int32, c 
 				}
 			}
 		}
-		cs := unsafe.Slice(c, (mrr-1)*ldc+2*nr)
-		for i := 0; i < mrr; i++ {
-			row := (*[2 * nr]float32)(cs[i*ldc:])
-			if acc {
-				for j := range row {
-					row[j] += t[i][j]
-				}
-			} else {
-				*row = t[i]
-			}
-		}
+		storeTile(&t, mrr, c, ldc, acc)
 	}
 }
 
@@ -99,17 +89,7 @@ func gemmRowsGo(mrr int) func(k int, a, b *float32, ldb int, c *float32, ldc int
 				}
 			}
 		}
-		cs := unsafe.Slice(c, (mrr-1)*ldc+2*nr)
-		for i := 0; i < mrr; i++ {
-			row := (*[2 * nr]float32)(cs[i*ldc:])
-			if acc {
-				for j := range row {
-					row[j] += t[i][j]
-				}
-			} else {
-				*row = t[i]
-			}
-		}
+		storeTile(&t, mrr, c, ldc, acc)
 	}
 }
 
@@ -665,5 +645,21 @@ func evensGo(dst, src []float32) {
 	src = src[:2*n]
 	for i := 0; i < n; i++ {
 		dst[i] = src[2*i]
+	}
+}
+
+// storeTile writes (or, with acc, adds) the first mrr rows of the twins'
+// mrr×32 tile t to C.
+func storeTile(t *[mr][2 * nr]float32, mrr int, c *float32, ldc int, acc bool) {
+	cs := unsafe.Slice(c, (mrr-1)*ldc+2*nr)
+	for i := 0; i < mrr; i++ {
+		row := (*[2 * nr]float32)(cs[i*ldc:])
+		if acc {
+			for j := range row {
+				row[j] += t[i][j]
+			}
+		} else {
+			*row = t[i]
+		}
 	}
 }
