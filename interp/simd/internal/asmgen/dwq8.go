@@ -109,24 +109,7 @@ func dwQ8(name string, stride int, signed, zmm bool) {
 	tap := func(u int, a VecVirtual) {
 		MOVLQSX(Mem{Base: offs, Index: t, Scale: 4, Disp: 4 * u}, o)
 		src := Mem{Base: col, Index: o, Scale: 1}
-		switch {
-		case stride == 1 && signed:
-			VPMOVSXBD(src, xv)
-		case stride == 1:
-			VPMOVZXBD(src, xv)
-		default:
-			// The even bytes: the low byte of each 16-bit word.
-			VPMOVZXWD(src, xv)
-			if signed {
-				VPSLLD(Imm(24), xv, xv)
-				VPSRAD(Imm(24), xv, xv)
-			} else if zmm {
-				VPANDD(ff, xv, xv)
-			} else {
-				VPAND(ff, xv, xv)
-			}
-		}
-		VCVTDQ2PS(xv, xv)
+		loadQ8Floats(src, xv, ff, stride, signed, zmm)
 		VBROADCASTSS(Mem{Base: wp, Index: t, Scale: 4, Disp: 4 * u}, wv)
 		VFMADD231PS(xv, wv, a)
 	}
@@ -150,43 +133,8 @@ func dwQ8(name string, stride int, signed, zmm bool) {
 	Label(name + "_req")
 	VSUBPS(cv, acc, acc)
 	VMULPS(mv, acc, acc)
-	VADDPS(bv, acc, acc)
-	VMAXPS(lov, acc, acc)
-	VMINPS(hiv, acc, acc)
-	VDIVPS(sc, acc, acc)
-	if zmm {
-		VRNDSCALEPS(Imm(0), acc, acc) // to nearest, ties to even
-	} else {
-		VROUNDPS(Imm(0), acc, acc)
-	}
-	VADDPS(zv, acc, acc)
-	// NaN as the second source of max and min passes through both.
-	VMAXPS(acc, qlo, acc)
-	VMINPS(acc, qhi, acc)
-	storeQ8Block(name, zmm, signed, acc, lanes, stride, rem, d, col)
-
-	Label(name + "_rowEnd")
-	{
-		step := Load(Param("rowStep"), GP64())
-		ADDQ(step, rowBase)
-		DECQ(rLeft)
-		JMP(LabelRef(name + "_row"))
-	}
-
-	Label(name + "_chanEnd")
-	{
-		sz := Load(Param("psz"), GP64())
-		ADDQ(sz, chBase)
-		n := Load(Param("offs").Len(), GP64())
-		SHLQ(Imm(2), n)
-		ADDQ(n, wp)
-		INCQ(ci)
-		DECQ(cLeft)
-		JMP(LabelRef(name + "_chan"))
-	}
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	requantQ8Block(name, zmm, signed, acc, q8Epilogue{bv, lov, hiv, sc, zv, qlo, qhi}, lanes, stride, rem, d, col)
+	q8ChannelEnds(name, rowBase, rLeft, chBase, wp, ci, cLeft)
 }
 
 var lowMaskTable *Mem
@@ -635,23 +583,7 @@ func dwQ8F(name string, stride int, signed, zmm bool) {
 	prod := func(u int, dst VecVirtual) {
 		MOVLQSX(Mem{Base: offs, Index: t, Scale: 4, Disp: 4 * u}, o)
 		src := Mem{Base: col, Index: o, Scale: 1}
-		switch {
-		case stride == 1 && signed:
-			VPMOVSXBD(src, dst)
-		case stride == 1:
-			VPMOVZXBD(src, dst)
-		default:
-			VPMOVZXWD(src, dst)
-			if signed {
-				VPSLLD(Imm(24), dst, dst)
-				VPSRAD(Imm(24), dst, dst)
-			} else if zmm {
-				VPANDD(ff, dst, dst)
-			} else {
-				VPAND(ff, dst, dst)
-			}
-		}
-		VCVTDQ2PS(dst, dst)
+		loadQ8Floats(src, dst, ff, stride, signed, zmm)
 		VSUBPS(zxv, dst, dst)
 		VMULPS(sxv, dst, dst)
 		VBROADCASTSS(Mem{Base: wp, Index: t, Scale: 4, Disp: 4 * u}, wv)
@@ -685,40 +617,8 @@ func dwQ8F(name string, stride int, signed, zmm bool) {
 	prod(0, sum)
 	VADDPS(acc, sum, acc)
 	Label(name + "_epi")
-	VADDPS(bv, acc, acc)
-	VMAXPS(lov, acc, acc)
-	VMINPS(hiv, acc, acc)
-	VDIVPS(sc, acc, acc)
-	if zmm {
-		VRNDSCALEPS(Imm(0), acc, acc)
-	} else {
-		VROUNDPS(Imm(0), acc, acc)
-	}
-	VADDPS(zv, acc, acc)
-	VMAXPS(acc, qlo, acc)
-	VMINPS(acc, qhi, acc)
-	storeQ8Block(name, zmm, signed, acc, lanes, stride, rem, d, col)
-	Label(name + "_rowEnd")
-	{
-		step := Load(Param("rowStep"), GP64())
-		ADDQ(step, rowBase)
-		DECQ(rLeft)
-		JMP(LabelRef(name + "_row"))
-	}
-	Label(name + "_chanEnd")
-	{
-		sz := Load(Param("psz"), GP64())
-		ADDQ(sz, chBase)
-		n := Load(Param("offs").Len(), GP64())
-		SHLQ(Imm(2), n)
-		ADDQ(n, wp)
-		INCQ(ci)
-		DECQ(cLeft)
-		JMP(LabelRef(name + "_chan"))
-	}
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	requantQ8Block(name, zmm, signed, acc, q8Epilogue{bv, lov, hiv, sc, zv, qlo, qhi}, lanes, stride, rem, d, col)
+	q8ChannelEnds(name, rowBase, rLeft, chBase, wp, ci, cLeft)
 }
 
 // storeQ8Block converts the clamped block acc (NaN lanes to zero) to
@@ -808,4 +708,78 @@ func q8RowBlock(name string, zmm bool, acc VecVirtual, rLeft, rowBase Op) (col, 
 	offs = Load(Param("offs").Base(), GP64())
 	taps = Load(Param("offs").Len(), GP64())
 	return col, rem, offs, taps
+}
+
+// loadQ8Floats widens lanes bytes at src to float32 in dst: consecutive
+// bytes (stride 1) or the even bytes, the low byte of each 16-bit word
+// (stride 2); ff holds 0xff in each lane.
+func loadQ8Floats(src Mem, dst, ff VecVirtual, stride int, signed, zmm bool) {
+	switch {
+	case stride == 1 && signed:
+		VPMOVSXBD(src, dst)
+	case stride == 1:
+		VPMOVZXBD(src, dst)
+	default:
+		VPMOVZXWD(src, dst)
+		if signed {
+			VPSLLD(Imm(24), dst, dst)
+			VPSRAD(Imm(24), dst, dst)
+		} else if zmm {
+			VPANDD(ff, dst, dst)
+		} else {
+			VPAND(ff, dst, dst)
+		}
+	}
+	VCVTDQ2PS(dst, dst)
+}
+
+// q8Epilogue is the broadcast constants of requantQ8Block.
+type q8Epilogue struct{ bias, lo, hi, s, z, qlo, qhi VecVirtual }
+
+// requantQ8Block adds the bias to a block's sums, applies Clip [lo, hi],
+// quantizes (y/s rounded to even, + z, clamped to [qlo, qhi], NaN → 0) and
+// stores the bytes.
+func requantQ8Block(name string, zmm, signed bool, acc VecVirtual, e q8Epilogue, lanes, stride int, rem, d, col Register) {
+	bv, lov, hiv, sc, zv, qlo, qhi := e.bias, e.lo, e.hi, e.s, e.z, e.qlo, e.qhi
+	VADDPS(bv, acc, acc)
+	VMAXPS(lov, acc, acc)
+	VMINPS(hiv, acc, acc)
+	VDIVPS(sc, acc, acc)
+	if zmm {
+		VRNDSCALEPS(Imm(0), acc, acc) // to nearest, ties to even
+	} else {
+		VROUNDPS(Imm(0), acc, acc)
+	}
+	VADDPS(zv, acc, acc)
+	// NaN as the second source of max and min passes through both.
+	VMAXPS(acc, qlo, acc)
+	VMINPS(acc, qhi, acc)
+	storeQ8Block(name, zmm, signed, acc, lanes, stride, rem, d, col)
+}
+
+// q8ChannelEnds emits the row and channel loop ends of dwQ8 and dwQ8F
+// (labels _rowEnd, _chanEnd, _done): the next row, then the next channel's
+// plane and filter taps.
+func q8ChannelEnds(name string, rowBase, rLeft, chBase Op, wp Register, ci, cLeft Op) {
+	Label(name + "_rowEnd")
+	{
+		step := Load(Param("rowStep"), GP64())
+		ADDQ(step, rowBase)
+		DECQ(rLeft)
+		JMP(LabelRef(name + "_row"))
+	}
+	Label(name + "_chanEnd")
+	{
+		sz := Load(Param("psz"), GP64())
+		ADDQ(sz, chBase)
+		n := Load(Param("offs").Len(), GP64())
+		SHLQ(Imm(2), n)
+		ADDQ(n, wp)
+		INCQ(ci)
+		DECQ(cLeft)
+		JMP(LabelRef(name + "_chan"))
+	}
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
 }
