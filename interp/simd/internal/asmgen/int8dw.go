@@ -174,23 +174,7 @@ func requant16(name string, signed, ints bool, d, pa, n Register, tv VecVirtual)
 		default:
 			VMOVUPS(Mem{Base: pa}, x)
 		}
-		VMULPS(mv, x, x)
-		VADDPS(bv, x, x)
-		VMAXPS(lov, x, x)
-		VMINPS(hiv, x, x)
-		VDIVPS(sc, x, x)
-		VRNDSCALEPS(Imm(0), x, x) // to nearest, ties to even
-		VADDPS(z, x, x)
-		VMAXPS(x, qlo, x)
-		VMINPS(x, qhi, x)
-		VCMPPS(Imm(7), x, x, k) // ordered: set unless NaN
-		VMOVAPS_Z(x, k, x)
-		VCVTPS2DQ(x, x) // exact: x is integral and in range
-		if km != nil {
-			VPMOVDB(x, km, Mem{Base: d})
-		} else {
-			VPMOVDB(x, Mem{Base: d})
-		}
+		requantStoreZ(x, mv, q8Epilogue{bv, lov, hiv, sc, z, qlo, qhi}, k, km, d)
 	}
 	Label(name + "_z")
 	CMPQ(n, Imm(2))
@@ -263,23 +247,7 @@ func i32Requant8Rows(name string) {
 			VPADDD(Mem{Base: pa}, tv, x)
 		}
 		VCVTDQ2PS(x, x)
-		VMULPS(mv, x, x)
-		VADDPS(bv, x, x)
-		VMAXPS(lov, x, x)
-		VMINPS(hiv, x, x)
-		VDIVPS(sc, x, x)
-		VRNDSCALEPS(Imm(0), x, x) // to nearest, ties to even
-		VADDPS(zv, x, x)
-		VMAXPS(x, qlo, x)
-		VMINPS(x, qhi, x)
-		VCMPPS(Imm(7), x, x, k) // ordered: set unless NaN
-		VMOVAPS_Z(x, k, x)
-		VCVTPS2DQ(x, x)
-		if km != nil {
-			VPMOVDB(x, km, Mem{Base: d})
-		} else {
-			VPMOVDB(x, Mem{Base: d})
-		}
+		requantStoreZ(x, mv, q8Epilogue{bv, lov, hiv, sc, zv, qlo, qhi}, k, km, d)
 	}
 	Label(name + "_16")
 	CMPQ(rem, Imm(16))
@@ -311,4 +279,27 @@ func i32Requant8Rows(name string) {
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
+}
+
+// requantStoreZ scales x (zmm) by mult, adds the bias, applies Clip,
+// quantizes (rounded to even, + z, clamped, NaN → 0) and stores the 16
+// bytes at d, under mask km when not nil; k is a scratch mask.
+func requantStoreZ(x, mult VecVirtual, e q8Epilogue, k, km, d Register) {
+	VMULPS(mult, x, x)
+	VADDPS(e.bias, x, x)
+	VMAXPS(e.lo, x, x)
+	VMINPS(e.hi, x, x)
+	VDIVPS(e.s, x, x)
+	VRNDSCALEPS(Imm(0), x, x) // to nearest, ties to even
+	VADDPS(e.z, x, x)
+	VMAXPS(x, e.qlo, x)
+	VMINPS(x, e.qhi, x)
+	VCMPPS(Imm(7), x, x, k) // ordered: set unless NaN
+	VMOVAPS_Z(x, k, x)
+	VCVTPS2DQ(x, x) // exact: x is integral and in range
+	if km != nil {
+		VPMOVDB(x, km, Mem{Base: d})
+	} else {
+		VPMOVDB(x, Mem{Base: d})
+	}
 }
