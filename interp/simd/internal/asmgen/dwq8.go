@@ -28,45 +28,11 @@ func dwQ8(name string, stride int, signed, zmm bool) {
 	Pragma("noescape")
 	Doc(name+": the fused int8 depthwise convolution and requantization of chans channels (see dwQ8Go),",
 		fmt.Sprintf("stride %d, signed %v.", stride, signed))
-	lanes := 8
-	vec := func() VecVirtual { return YMM() }
-	if zmm {
-		lanes = 16
-		vec = func() VecVirtual { return ZMM() }
-	}
-	lov, hiv, sc, zv, qlo, qhi := vec(), vec(), vec(), vec(), vec(), vec()
-	for _, p := range []struct {
-		name string
-		v    VecVirtual
-	}{{"lo", lov}, {"hi", hiv}, {"s", sc}, {"z", zv}, {"qlo", qlo}, {"qhi", qhi}} {
-		bcastParam(p.name, p.v)
-	}
-	var ff VecVirtual
-	if stride == 2 && !signed {
-		ff = vec()
-		t := GP32()
-		MOVL(U32(0xff), t)
-		tx := XMM()
-		VMOVD(t, tx)
-		VPBROADCASTD(tx, ff)
-	}
+	f := newQ8Frame(stride, signed, zmm, "zx")
+	lanes, vec, ff, zxv := f.lanes, f.vec, f.ff, f.extra[0]
+	cLeft, rLeft, rowBase, chBase, ci, d, wp := f.cLeft, f.rLeft, f.rowBase, f.chBase, f.ci, f.d, f.wp
 	mv, bv, cv := vec(), vec(), vec()
 	acc, xv, wv := vec(), vec(), vec()
-
-	// Counters kept on the stack: channels left, rows left, this row's
-	// and this channel's base.
-	cLeft, rLeft, rowBase, chBase, ci := AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
-	{
-		t := Load(Param("chans"), GP64())
-		MOVQ(t, cLeft)
-		xb := Load(Param("x"), GP64())
-		MOVQ(xb, chBase)
-		MOVQ(U32(0), ci)
-	}
-	zxv := vec()
-	bcastParam("zx", zxv)
-	d := Load(Param("dst").Base(), GP64())
-	wp := Load(Param("w").Base(), GP64())
 
 	Label(name + "_chan")
 	{
@@ -133,7 +99,8 @@ func dwQ8(name string, stride int, signed, zmm bool) {
 	Label(name + "_req")
 	VSUBPS(cv, acc, acc)
 	VMULPS(mv, acc, acc)
-	requantQ8Block(name, zmm, signed, acc, q8Epilogue{bv, lov, hiv, sc, zv, qlo, qhi}, lanes, stride, rem, d, col)
+	f.epi.bias = bv
+	requantQ8Block(name, zmm, signed, acc, f.epi, lanes, stride, rem, d, col)
 	q8ChannelEnds(name, rowBase, rLeft, chBase, wp, ci, cLeft)
 }
 
@@ -526,39 +493,10 @@ func dwQ8F(name string, stride int, signed, zmm bool) {
 	Pragma("noescape")
 	Doc(name+": the float path's QDQ depthwise convolution (DequantizeLinear, Conv, Clip, QuantizeLinear)",
 		fmt.Sprintf("of chans channels in one pass, bit for bit (see dwQ8FGo); stride %d, signed %v.", stride, signed))
-	lanes := 8
-	vec := func() VecVirtual { return YMM() }
-	if zmm {
-		lanes = 16
-		vec = func() VecVirtual { return ZMM() }
-	}
-	lov, hiv, sc, zv, qlo, qhi, zxv, sxv := vec(), vec(), vec(), vec(), vec(), vec(), vec(), vec()
-	for _, p := range []struct {
-		name string
-		v    VecVirtual
-	}{{"lo", lov}, {"hi", hiv}, {"s", sc}, {"z", zv}, {"qlo", qlo}, {"qhi", qhi}, {"zx", zxv}, {"sx", sxv}} {
-		bcastParam(p.name, p.v)
-	}
-	var ff VecVirtual
-	if stride == 2 && !signed {
-		ff = vec()
-		t := GP32()
-		MOVL(U32(0xff), t)
-		tx := XMM()
-		VMOVD(t, tx)
-		VPBROADCASTD(tx, ff)
-	}
+	f := newQ8Frame(stride, signed, zmm, "zx", "sx")
+	lanes, vec, ff, zxv, sxv := f.lanes, f.vec, f.ff, f.extra[0], f.extra[1]
+	cLeft, rLeft, rowBase, chBase, ci, d, wp := f.cLeft, f.rLeft, f.rowBase, f.chBase, f.ci, f.d, f.wp
 	bv, acc, sum, p, wv := vec(), vec(), vec(), vec(), vec()
-	cLeft, rLeft, rowBase, chBase, ci := AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
-	{
-		t := Load(Param("chans"), GP64())
-		MOVQ(t, cLeft)
-		xb := Load(Param("x"), GP64())
-		MOVQ(xb, chBase)
-		MOVQ(U32(0), ci)
-	}
-	d := Load(Param("dst").Base(), GP64())
-	wp := Load(Param("w").Base(), GP64())
 
 	Label(name + "_chan")
 	{
@@ -617,7 +555,8 @@ func dwQ8F(name string, stride int, signed, zmm bool) {
 	prod(0, sum)
 	VADDPS(acc, sum, acc)
 	Label(name + "_epi")
-	requantQ8Block(name, zmm, signed, acc, q8Epilogue{bv, lov, hiv, sc, zv, qlo, qhi}, lanes, stride, rem, d, col)
+	f.epi.bias = bv
+	requantQ8Block(name, zmm, signed, acc, f.epi, lanes, stride, rem, d, col)
 	q8ChannelEnds(name, rowBase, rLeft, chBase, wp, ci, cLeft)
 }
 
@@ -782,4 +721,57 @@ func q8ChannelEnds(name string, rowBase, rLeft, chBase Op, wp Register, ci, cLef
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
+}
+
+// q8Frame is what dwQ8 and dwQ8F set up alike: the vector width, the
+// epilogue's broadcast constants (all but the per-channel bias), further
+// broadcast parameters, the 0xff lane mask of stride 2 with unsigned bytes,
+// the counters kept on the stack (channels left, rows left, this row's and
+// this channel's base, the channel index), dst and the filters.
+type q8Frame struct {
+	lanes                             int
+	vec                               func() VecVirtual
+	epi                               q8Epilogue
+	extra                             []VecVirtual
+	ff                                VecVirtual
+	cLeft, rLeft, rowBase, chBase, ci Mem
+	d, wp                             Register
+}
+
+func newQ8Frame(stride int, signed, zmm bool, extra ...string) q8Frame {
+	f := q8Frame{lanes: 8, vec: func() VecVirtual { return YMM() }}
+	if zmm {
+		f.lanes = 16
+		f.vec = func() VecVirtual { return ZMM() }
+	}
+	e := &f.epi
+	e.lo, e.hi, e.s, e.z, e.qlo, e.qhi = f.vec(), f.vec(), f.vec(), f.vec(), f.vec(), f.vec()
+	for _, p := range []struct {
+		name string
+		v    VecVirtual
+	}{{"lo", e.lo}, {"hi", e.hi}, {"s", e.s}, {"z", e.z}, {"qlo", e.qlo}, {"qhi", e.qhi}} {
+		bcastParam(p.name, p.v)
+	}
+	for _, name := range extra {
+		v := f.vec()
+		bcastParam(name, v)
+		f.extra = append(f.extra, v)
+	}
+	if stride == 2 && !signed {
+		f.ff = f.vec()
+		t := GP32()
+		MOVL(U32(0xff), t)
+		tx := XMM()
+		VMOVD(t, tx)
+		VPBROADCASTD(tx, f.ff)
+	}
+	f.cLeft, f.rLeft, f.rowBase, f.chBase, f.ci = AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
+	t := Load(Param("chans"), GP64())
+	MOVQ(t, f.cLeft)
+	xb := Load(Param("x"), GP64())
+	MOVQ(xb, f.chBase)
+	MOVQ(U32(0), f.ci)
+	f.d = Load(Param("dst").Base(), GP64())
+	f.wp = Load(Param("w").Base(), GP64())
+	return f
 }
