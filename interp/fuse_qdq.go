@@ -132,16 +132,7 @@ func zeroValue(zp *Tensor) float32 {
 func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, lastUse map[int]int) {
 	sg := newStepGraph(p, g)
 	next, producer, readers := sg.next, sg.producer, sg.readers
-	konst := func(v *onnx.Value) *Tensor {
-		if v == nil {
-			return nil
-		}
-		s, ok := p.slots[v]
-		if !ok {
-			return nil
-		}
-		return constT[s]
-	}
+	konst := func(v *onnx.Value) *Tensor { return planConst(p, constT, v) }
 	scalarParams := func(st *step) (float32, *Tensor, bool) { return qdqScalarParams(st, constT) }
 	for i := range p.steps {
 		st := &p.steps[i]
@@ -161,18 +152,8 @@ func (c *compiler) fuseQDQConvs(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 			continue
 		}
 		// w: DequantizeLinear of constant 8-bit weights, per tensor or per output channel.
-		wn := n.Input(1).Producer()
-		if wn == nil || !isOp(wn, "DequantizeLinear") || len(wn.Inputs()) < 2 {
-			continue
-		}
-		wq, ws := konst(wn.Input(0)), konst(wn.Input(1))
-		var wzp *Tensor
-		if len(wn.Inputs()) > 2 && wn.Input(2) != nil {
-			if wzp = konst(wn.Input(2)); wzp == nil {
-				continue
-			}
-		}
-		if wq == nil || ws == nil || wq.DType != onnx.Int8 && wq.DType != onnx.Uint8 || ws.DType != onnx.Float || len(wq.Shape) < 3 {
+		wn, wq, ws, wzp, ok := constWeightDQ(n.Input(1), konst)
+		if !ok || len(wq.Shape) < 3 {
 			continue
 		}
 		m := wq.Shape[0]
@@ -531,16 +512,7 @@ func (q *qdqGemm) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 // lastUse is kept up to date.
 func (c *compiler) fuseQDQGemms(p *plan, g *onnx.Graph, constT map[int]*Tensor, lastUse map[int]int) {
 	sg := newStepGraph(p, g)
-	konst := func(v *onnx.Value) *Tensor {
-		if v == nil {
-			return nil
-		}
-		s, ok := p.slots[v]
-		if !ok {
-			return nil
-		}
-		return constT[s]
-	}
+	konst := func(v *onnx.Value) *Tensor { return planConst(p, constT, v) }
 	for i := range p.steps {
 		st := &p.steps[i]
 		n := st.node
@@ -558,18 +530,8 @@ func (c *compiler) fuseQDQGemms(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 		if !ok {
 			continue
 		}
-		wn := n.Input(1).Producer()
-		if wn == nil || !isOp(wn, "DequantizeLinear") || len(wn.Inputs()) < 2 {
-			continue
-		}
-		wq, ws := konst(wn.Input(0)), konst(wn.Input(1))
-		var wzp *Tensor
-		if len(wn.Inputs()) > 2 && wn.Input(2) != nil {
-			if wzp = konst(wn.Input(2)); wzp == nil {
-				continue
-			}
-		}
-		if wq == nil || ws == nil || wq.DType != onnx.Int8 && wq.DType != onnx.Uint8 || ws.DType != onnx.Float || wq.Rank() != 2 {
+		wn, wq, ws, wzp, ok := constWeightDQ(n.Input(1), konst)
+		if !ok || wq.Rank() != 2 {
 			continue
 		}
 		rows := wq.Shape[0]
@@ -730,4 +692,35 @@ func (c *compiler) fuseQDQDepthwise(p *plan, g *onnx.Graph, constT map[int]*Tens
 			p.steps[f].kernel = passQuantized(p.steps[f].kernel)
 		}
 	}
+}
+
+// planConst is v's constant tensor in p, or nil.
+func planConst(p *plan, constT map[int]*Tensor, v *onnx.Value) *Tensor {
+	if v == nil {
+		return nil
+	}
+	s, ok := p.slots[v]
+	if !ok {
+		return nil
+	}
+	return constT[s]
+}
+
+// constWeightDQ matches w as the DequantizeLinear wn of constant 8-bit
+// weights wq with float scales ws and, when given, a constant zero point wzp.
+func constWeightDQ(w *onnx.Value, konst func(*onnx.Value) *Tensor) (wn *onnx.Node, wq, ws, wzp *Tensor, ok bool) {
+	wn = w.Producer()
+	if wn == nil || !isOp(wn, "DequantizeLinear") || len(wn.Inputs()) < 2 {
+		return nil, nil, nil, nil, false
+	}
+	wq, ws = konst(wn.Input(0)), konst(wn.Input(1))
+	if len(wn.Inputs()) > 2 && wn.Input(2) != nil {
+		if wzp = konst(wn.Input(2)); wzp == nil {
+			return nil, nil, nil, nil, false
+		}
+	}
+	if wq == nil || ws == nil || wq.DType != onnx.Int8 && wq.DType != onnx.Uint8 || ws.DType != onnx.Float {
+		return nil, nil, nil, nil, false
+	}
+	return wn, wq, ws, wzp, true
 }
