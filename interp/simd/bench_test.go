@@ -185,6 +185,9 @@ func BenchmarkDepthwise(b *testing.B) {
 		{"5x5s1_7", 672, 7, 5, 1, 1, 1, 2},
 		// A face detector's 120×160 layers (square here: 140²).
 		{"3x3s1_140", 16, 140, 3, 1, 1, 1, 1}, {"3x3s2_140", 32, 140, 3, 2, 2, 1, 1},
+		// fp_landmark's 3×3 stride-1 stages: 32@32², 64@16² (128@8² is
+		// 3x3s1_8 above).
+		{"3x3s1_32", 32, 32, 3, 1, 1, 1, 1}, {"3x3s1_16", 64, 16, 3, 1, 1, 1, 1},
 	}
 	for _, sh := range shapes {
 		p := ConvParams{C: sh.c, H: sh.hw, W: sh.hw, KH: sh.k, KW: sh.k, StrideH: sh.sh, StrideW: sh.sw, PadT: sh.p, PadL: sh.p, DilH: sh.d, DilW: sh.d}

@@ -246,3 +246,56 @@ func TestSumPool2DExact(t *testing.T) {
 		})
 	}
 }
+
+// TestDepthwiseRowsExact checks the 3×3 row kernels (stride 1 and 2; the
+// AVX-512 ones block four, two and one output rows a column block) at every
+// level against dwPoint bit for bit, with the channel-lane path off: plane
+// heights that leave every row remainder, widths that leave every column
+// block (8 and 16 lanes, odd and even block counts), asymmetric pads, and
+// NaN, -0 and Inf among the inputs.
+func TestDepthwiseRowsExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	shapes := []window{
+		{3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {3, 3, 1, 1, 1, 1, 0, 0, 0, 0},
+		{3, 3, 2, 2, 1, 1, 0, 0, 1, 1}, {3, 3, 1, 1, 1, 1, 0, 2, 1, 0}, {3, 3, 2, 2, 1, 1, 1, 0, 0, 2},
+	}
+	defer func() { dwChanOff = false }()
+	dwChanOff = true
+	checked := 0
+	for _, k := range twins() {
+		with(k, func() {
+			for _, s := range shapes {
+				for _, h := range []int{1, 2, 3, 5, 8, 11, 14} {
+					for _, w := range []int{1, 3, 7, 8, 9, 16, 17, 24, 31, 33, 40, 57, 70} {
+						p := s.params(2, h, w)
+						if p.OutH < 1 || p.OutW < 1 {
+							continue
+						}
+						x, wt, b := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*9), randSlice(r, p.C)
+						x[r.IntN(len(x))] = float32(math.NaN())
+						x[r.IntN(len(x))] = float32(math.Copysign(0, -1))
+						wt[r.IntN(len(wt))] = float32(math.Inf(1))
+						y := make([]float32, p.C*p.N())
+						DepthwiseConv2D(y, x, wt, b, p, 1, nil)
+						checked++
+						for c := 0; c < p.C; c++ {
+							xc, wc := x[c*p.H*p.W:(c+1)*p.H*p.W], wt[c*9:(c+1)*9]
+							for oh := 0; oh < p.OutH; oh++ {
+								for ow := 0; ow < p.OutW; ow++ {
+									want := dwPoint(xc, wc, b[c], &p, oh, ow)
+									got := y[c*p.N()+oh*p.OutW+ow]
+									if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+										t.Fatalf("%s %s: y[%d,%d,%d] = %v, want %v", k.name, fmt.Sprint(p), c, oh, ow, got, want)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+	if checked < 400 {
+		t.Errorf("only %d shapes checked", checked)
+	}
+}

@@ -598,12 +598,12 @@ func dwRow3s1AVX512(dst []float32, r0 []float32, r1 []float32, r2 []float32, w [
 //go:noescape
 func dwRow3s2AVX512(dst []float32, r0 []float32, r1 []float32, r2 []float32, w []float32, bias float32)
 
-// dwPlane3s1AVX512: dwPlane3s1AVX's whole channel on zmm (the same bits).
+// dwPlane3s1AVX512: dwPlane3s1AVX's whole channel on zmm, four output rows a column block (the same bits).
 //
 //go:noescape
 func dwPlane3s1AVX512(dst []float32, src []float32, w []float32, bias float32, rows int, ow8 int, dstStride int, pw int)
 
-// dwPlane3s2AVX512: dwPlane3s2AVX's whole channel on zmm (the same bits).
+// dwPlane3s2AVX512: dwPlane3s2AVX's whole channel on zmm, four output rows a column block (the same bits).
 //
 //go:noescape
 func dwPlane3s2AVX512(dst []float32, src []float32, w []float32, bias float32, rows int, ow8 int, dstStride int, pw int)

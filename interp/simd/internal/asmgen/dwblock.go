@@ -1,0 +1,198 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// dwPlaneBlocked512 emits the plane form of the 3×3 depthwise kernel on
+// zmm with output rows register-blocked: four output rows (then two, then
+// one) a column block, so each input row is loaded once per block and
+// feeds every output row that reads it (up to three at stride 1, two at
+// stride 2) instead of once per tap per output. The nine filter taps, the
+// bias and +0 stay in registers. Per output the products and sums are
+// dwKernel512's, in the same order and operand order (four taps a group
+// from +0, then p8, then the bias), so the bits are those of the row
+// kernels. Column blocks run from the last to the first: the last block's
+// columns past OutW land in the next row's first block, which is stored
+// after it.
+func dwPlaneBlocked512(name string, s int) {
+	TEXT(name, NOSPLIT, "func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)")
+	Doc(fmt.Sprintf("%s: dwPlane3s%dAVX's whole channel on zmm, four output rows a column block (the same bits).", name, s))
+	Pragma("noescape")
+	pwp := Load(Param("w").Base(), GP64())
+	w := make([]VecVirtual, 9)
+	for i := range w {
+		w[i] = ZMM()
+		VBROADCASTSS(Mem{Base: pwp, Disp: 4 * i}, w[i])
+	}
+	bias := ZMM()
+	bcastParam("bias", bias)
+	zero := ZMM()
+	VPXORD(zero, zero, zero)
+	var even, odd VecVirtual
+	if s == 2 {
+		ev := GLOBL(name+"_even", RODATA|NOPTR)
+		for i := 0; i < 16; i++ {
+			DATA(4*i, U32(2*i))
+		}
+		od := GLOBL(name+"_odd", RODATA|NOPTR)
+		for i := 0; i < 16; i++ {
+			DATA(4*i, U32(2*i+1))
+		}
+		even, odd = ZMM(), ZMM()
+		VMOVUPS(ev, even)
+		VMOVUPS(od, odd)
+	}
+	dBase := Load(Param("dst").Base(), GP64())
+	rBase := Load(Param("src").Base(), GP64())
+	left := Load(Param("rows"), GP64())
+	n8 := Load(Param("ow8"), GP64())
+	SHRQ(Imm(3), n8)
+	dStride := Load(Param("dstStride"), GP64())
+	SHLQ(Imm(2), dStride)
+	rowB := Load(Param("pw"), GP64())
+	SHLQ(Imm(2), rowB)
+	off, p, q := GP64(), GP64(), GP64()
+
+	// load returns input row p's three column taps for the block: x_c[j]
+	// = row[s·j+c] for the block's outputs j.
+	load := func(wide bool) (x0, x1, x2 VecVirtual) {
+		if s == 1 {
+			vec := func() VecVirtual {
+				if wide {
+					return ZMM()
+				}
+				return YMM()
+			}
+			x0, x1, x2 = vec(), vec(), vec()
+			VMOVUPS(Mem{Base: p}, x0)
+			VMOVUPS(Mem{Base: p, Disp: 4}, x1)
+			VMOVUPS(Mem{Base: p, Disp: 8}, x2)
+			return
+		}
+		x0, x1, x2 = ZMM(), ZMM(), ZMM()
+		if !wide {
+			// Eight outputs read 16 floats (VPERMPS takes indices mod 16).
+			VPERMPS(Mem{Base: p}, even, x0)
+			VPERMPS(Mem{Base: p}, odd, x1)
+			VPERMPS(Mem{Base: p, Disp: 8}, even, x2)
+			return x0.AsY().(VecVirtual), x1.AsY().(VecVirtual), x2.AsY().(VecVirtual)
+		}
+		a, next := ZMM(), ZMM()
+		VMOVUPS(Mem{Base: p}, a)
+		VMOVAPS(even, x0)
+		VPERMI2PS(Mem{Base: p, Disp: 64}, a, x0)
+		VMOVAPS(odd, x1)
+		VPERMI2PS(Mem{Base: p, Disp: 64}, a, x1)
+		// Column 2 is column 0 one output on: x0's lanes 1..15, then
+		// row[32].
+		VBROADCASTSS(Mem{Base: p, Disp: 128}, next)
+		VALIGND(Imm(1), x0, next, x2)
+		return
+	}
+
+	group := func(R int, wide bool) {
+		as := func(v VecVirtual) VecVirtual {
+			if wide {
+				return v
+			}
+			return v.AsY().(VecVirtual)
+		}
+		vec := func() VecVirtual {
+			if wide {
+				return ZMM()
+			}
+			return YMM()
+		}
+		MOVQ(rBase, p)
+		MOVQ(dBase, q)
+		if s == 2 {
+			// Input columns run twice as fast as output columns.
+			ADDQ(off, p)
+		}
+		ADDQ(off, p)
+		ADDQ(off, q)
+		sum, acc := make([]VecVirtual, R), make([]VecVirtual, R)
+		for o := range sum {
+			sum[o], acc[o] = vec(), vec()
+		}
+		prod := func(k int, x VecVirtual) VecVirtual {
+			t := vec()
+			VMULPS(x, as(w[k]), t)
+			return t
+		}
+		nIn := s*(R-1) + 3
+		for i := 0; i < nIn; i++ {
+			x := [3]VecVirtual{}
+			x[0], x[1], x[2] = load(wide)
+			for o := 0; o < R; o++ {
+				switch i - s*o {
+				case 0: // p0, p1, p2
+					VMULPS(x[0], as(w[0]), sum[o])
+					VADDPS(prod(1, x[1]), sum[o], sum[o])
+					VADDPS(prod(2, x[2]), sum[o], sum[o])
+				case 1: // p3 closes the first group; p4, p5
+					VADDPS(prod(3, x[0]), sum[o], sum[o])
+					VADDPS(as(zero), sum[o], acc[o])
+					VMULPS(x[1], as(w[4]), sum[o])
+					VADDPS(prod(5, x[2]), sum[o], sum[o])
+				case 2: // p6, p7 close the second group; p8, the bias
+					VADDPS(prod(6, x[0]), sum[o], sum[o])
+					VADDPS(prod(7, x[1]), sum[o], sum[o])
+					VADDPS(acc[o], sum[o], acc[o])
+					VADDPS(acc[o], prod(8, x[2]), acc[o])
+					VADDPS(as(bias), acc[o], acc[o])
+					VMOVUPS(acc[o], Mem{Base: q})
+					if o < R-1 {
+						ADDQ(dStride, q)
+					}
+				}
+			}
+			if i < nIn-1 {
+				ADDQ(rowB, p)
+			}
+		}
+	}
+
+	for _, R := range []int{4, 2, 1} {
+		lbl := fmt.Sprintf("%s_r%d", name, R)
+		next := fmt.Sprintf("%s_r%d", name, R/2)
+		if R == 1 {
+			next = name + "_done"
+		}
+		Label(lbl)
+		CMPQ(left, Imm(uint64(R)))
+		JB(LabelRef(next))
+		// The last eight-column block when their count is odd, on ymm.
+		TESTQ(U32(1), n8)
+		JZ(LabelRef(lbl + "_wide"))
+		MOVQ(n8, off)
+		DECQ(off)
+		SHLQ(Imm(5), off)
+		group(R, false)
+		Label(lbl + "_wide")
+		MOVQ(n8, off)
+		ANDQ(I32(-2), off)
+		SHLQ(Imm(5), off)
+		Label(lbl + "_block")
+		SUBQ(Imm(64), off)
+		JS(LabelRef(lbl + "_rowsdone"))
+		group(R, true)
+		JMP(LabelRef(lbl + "_block"))
+		Label(lbl + "_rowsdone")
+		for k := 0; k < R; k++ {
+			ADDQ(dStride, dBase)
+		}
+		for k := 0; k < s*R; k++ {
+			ADDQ(rowB, rBase)
+		}
+		SUBQ(Imm(uint64(R)), left)
+		JMP(LabelRef(lbl))
+	}
+	Label(name + "_done")
+	end()
+}
