@@ -389,6 +389,10 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 		return
 	}
 	padded := dwDirect3x3(&p)
+	var direct func(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows, dstStride int)
+	if padded {
+		direct = dwDirectKernel(&p)
+	}
 	isz, osz := p.H*p.W, p.OutH*p.OutW
 	// Fewer outputs than a vector block (a global depthwise conv: a 7×7
 	// kernel over a 7×7 map): the scalar sums, with no plane to lay out.
@@ -398,9 +402,12 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 		defer wsPool.put(ws)
 		var offs []int32
 		var plan dwPad
+		var dd dwDirect
 		var prods []float32
 		switch {
 		case small: // no plane
+		case direct != nil:
+			dd = newDwDirect(&p, ws, direct)
 		case padded:
 			plan = newDwPad(&p, ws)
 		default:
@@ -415,6 +422,8 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 			switch {
 			case small:
 				dwScalar(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, &prods)
+			case direct != nil:
+				dd.run(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*9:(c+1)*9], b)
 			case padded:
 				// The writes past a row stay inside this channel's rows.
 				plan.fill(x[c*isz : (c+1)*isz])

@@ -416,6 +416,9 @@ type workspace struct {
 	masks [4]uint16
 	tile  [2 * mr * nr]float32   // product of a ragged-edge micro-tile
 	col   [8 * colPanels]float32 // gemmCol's column of up to colPanels panels
+	// dwDirect's padded row pointers and column blocks
+	dwRows   []*float32
+	dwBlocks []int64
 }
 
 // wsPool keeps idle workspaces. Not a sync.Pool: that drops its items at

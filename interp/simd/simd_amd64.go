@@ -39,6 +39,7 @@ var avx512Kernels = func() *kernelSet {
 	k.avg2x2, k.max2x2 = avg2x2AVX512, max2x2AVX512
 	k.dw3s1, k.dw3s2 = dwRow3s1AVX512, dwRow3s2AVX512
 	k.dwPlane3s1, k.dwPlane3s2 = dwPlane3s1AVX512, dwPlane3s2AVX512
+	k.dwDirect3s1, k.dwDirect3s2 = dwDirect3s1AVX512, dwDirect3s2AVX512
 	k.dwcIn, k.dwcOut, k.dwcLanes = dwcInAVX512, dwcOutAVX512, 16
 	k.gemm12 = gemm12x32AVX512
 	k.gemm12x16 = gemm12x16AVX512

@@ -14826,6 +14826,769 @@ DATA dwPlane3s2AVX512_odd<>+56(SB)/4, $0x0000001d
 DATA dwPlane3s2AVX512_odd<>+60(SB)/4, $0x0000001f
 GLOBL dwPlane3s2AVX512_odd<>(SB), RODATA|NOPTR, $64
 
+// func dwDirect3s1AVX512(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows int, dstStride int)
+// Requires: AVX, AVX512F
+TEXT ·dwDirect3s1AVX512(SB), NOSPLIT, $0-104
+	MOVQ         w_base+56(FP), AX
+	VBROADCASTSS (AX), Z0
+	VBROADCASTSS 4(AX), Z1
+	VBROADCASTSS 8(AX), Z2
+	VBROADCASTSS 12(AX), Z3
+	VBROADCASTSS 16(AX), Z4
+	VBROADCASTSS 20(AX), Z5
+	VBROADCASTSS 24(AX), Z6
+	VBROADCASTSS 28(AX), Z7
+	VBROADCASTSS 32(AX), Z8
+	VBROADCASTSS bias+80(FP), Z9
+	VPXORD       Z10, Z10, Z10
+	MOVQ         dst+0(FP), AX
+	MOVQ         rows_base+8(FP), CX
+	MOVQ         outRows+88(FP), DX
+	MOVQ         dstStride+96(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         blocks_base+32(FP), SI
+	MOVQ         blocks_len+40(FP), DI
+	LEAQ         (SI)(DI*8), DI
+
+dwDirect3s1AVX512_r4:
+	CMPQ DX, $0x04
+	JB   dwDirect3s1AVX512_r2
+	MOVQ SI, R8
+	XORQ R12, R12
+
+dwDirect3s1AVX512_r4_block:
+	MOVQ      (R8), R9
+	KMOVW     8(R8), K1
+	KMOVW     10(R8), K2
+	KMOVW     12(R8), K3
+	KMOVW     14(R8), K4
+	MOVQ      AX, R11
+	ADDQ      R12, R11
+	MOVQ      (CX), R10
+	ADDQ      R9, R10
+	VMOVUPS.Z (R10), K1, Z11
+	VMOVUPS.Z 4(R10), K2, Z12
+	VMOVUPS.Z 8(R10), K3, Z13
+	VMULPS    Z11, Z0, Z11
+	VMULPS    Z12, Z1, Z12
+	VADDPS    Z12, Z11, Z11
+	VMULPS    Z13, Z2, Z12
+	VADDPS    Z12, Z11, Z11
+	MOVQ      8(CX), R10
+	ADDQ      R9, R10
+	VMOVUPS.Z (R10), K1, Z13
+	VMOVUPS.Z 4(R10), K2, Z14
+	VMOVUPS.Z 8(R10), K3, Z15
+	VMULPS    Z13, Z3, Z12
+	VADDPS    Z12, Z11, Z11
+	VADDPS    Z10, Z11, Z12
+	VMULPS    Z14, Z4, Z11
+	VMULPS    Z15, Z5, Z16
+	VADDPS    Z16, Z11, Z11
+	VMULPS    Z13, Z0, Z13
+	VMULPS    Z14, Z1, Z14
+	VADDPS    Z14, Z13, Z13
+	VMULPS    Z15, Z2, Z14
+	VADDPS    Z14, Z13, Z13
+	MOVQ      16(CX), R10
+	ADDQ      R9, R10
+	VMOVUPS.Z (R10), K1, Z14
+	VMOVUPS.Z 4(R10), K2, Z15
+	VMOVUPS.Z 8(R10), K3, Z16
+	VMULPS    Z14, Z6, Z17
+	VADDPS    Z17, Z11, Z11
+	VMULPS    Z15, Z7, Z17
+	VADDPS    Z17, Z11, Z11
+	VADDPS    Z12, Z11, Z12
+	VMULPS    Z16, Z8, Z11
+	VADDPS    Z12, Z11, Z12
+	VADDPS    Z9, Z12, Z12
+	VMOVUPS   Z12, K4, (R11)
+	ADDQ      BX, R11
+	VMULPS    Z14, Z3, Z11
+	VADDPS    Z11, Z13, Z13
+	VADDPS    Z10, Z13, Z11
+	VMULPS    Z15, Z4, Z13
+	VMULPS    Z16, Z5, Z12
+	VADDPS    Z12, Z13, Z13
+	VMULPS    Z14, Z0, Z12
+	VMULPS    Z15, Z1, Z14
+	VADDPS    Z14, Z12, Z12
+	VMULPS    Z16, Z2, Z14
+	VADDPS    Z14, Z12, Z12
+	MOVQ      24(CX), R10
+	ADDQ      R9, R10
+	VMOVUPS.Z (R10), K1, Z14
+	VMOVUPS.Z 4(R10), K2, Z15
+	VMOVUPS.Z 8(R10), K3, Z16
+	VMULPS    Z14, Z6, Z17
+	VADDPS    Z17, Z13, Z13
+	VMULPS    Z15, Z7, Z17
+	VADDPS    Z17, Z13, Z13
+	VADDPS    Z11, Z13, Z11
+	VMULPS    Z16, Z8, Z13
+	VADDPS    Z11, Z13, Z11
+	VADDPS    Z9, Z11, Z11
+	VMOVUPS   Z11, K4, (R11)
+	ADDQ      BX, R11
+	VMULPS    Z14, Z3, Z11
+	VADDPS    Z11, Z12, Z12
+	VADDPS    Z10, Z12, Z11
+	VMULPS    Z15, Z4, Z12
+	VMULPS    Z16, Z5, Z13
+	VADDPS    Z13, Z12, Z12
+	VMULPS    Z14, Z0, Z13
+	VMULPS    Z15, Z1, Z14
+	VADDPS    Z14, Z13, Z13
+	VMULPS    Z16, Z2, Z14
+	VADDPS    Z14, Z13, Z13
+	MOVQ      32(CX), R10
+	ADDQ      R9, R10
+	VMOVUPS.Z (R10), K1, Z14
+	VMOVUPS.Z 4(R10), K2, Z15
+	VMOVUPS.Z 8(R10), K3, Z16
+	VMULPS    Z14, Z6, Z17
+	VADDPS    Z17, Z12, Z12
+	VMULPS    Z15, Z7, Z17
+	VADDPS    Z17, Z12, Z12
+	VADDPS    Z11, Z12, Z11
+	VMULPS    Z16, Z8, Z12
+	VADDPS    Z11, Z12, Z11
+	VADDPS    Z9, Z11, Z11
+	VMOVUPS   Z11, K4, (R11)
+	ADDQ      BX, R11
+	VMULPS    Z14, Z3, Z11
+	VADDPS    Z11, Z13, Z13
+	VADDPS    Z10, Z13, Z11
+	VMULPS    Z15, Z4, Z13
+	VMULPS    Z16, Z5, Z12
+	VADDPS    Z12, Z13, Z13
+	MOVQ      40(CX), R10
+	ADDQ      R9, R10
+	VMOVUPS.Z (R10), K1, Z12
+	VMOVUPS.Z 4(R10), K2, Z14
+	VMOVUPS.Z 8(R10), K3, Z15
+	VMULPS    Z12, Z6, Z12
+	VADDPS    Z12, Z13, Z13
+	VMULPS    Z14, Z7, Z12
+	VADDPS    Z12, Z13, Z13
+	VADDPS    Z11, Z13, Z11
+	VMULPS    Z15, Z8, Z12
+	VADDPS    Z11, Z12, Z11
+	VADDPS    Z9, Z11, Z11
+	VMOVUPS   Z11, K4, (R11)
+	ADDQ      $0x40, R12
+	ADDQ      $0x10, R8
+	CMPQ      R8, DI
+	JB        dwDirect3s1AVX512_r4_block
+	ADDQ      BX, AX
+	ADDQ      BX, AX
+	ADDQ      BX, AX
+	ADDQ      BX, AX
+	ADDQ      $0x00000020, CX
+	SUBQ      $0x04, DX
+	JMP       dwDirect3s1AVX512_r4
+
+dwDirect3s1AVX512_r2:
+	CMPQ DX, $0x02
+	JB   dwDirect3s1AVX512_r1
+	MOVQ SI, R8
+	XORQ R12, R12
+
+dwDirect3s1AVX512_r2_block:
+	MOVQ      (R8), R9
+	KMOVW     8(R8), K1
+	KMOVW     10(R8), K2
+	KMOVW     12(R8), K3
+	KMOVW     14(R8), K4
+	MOVQ      AX, R11
+	ADDQ      R12, R11
+	MOVQ      (CX), R10
+	ADDQ      R9, R10
+	VMOVUPS.Z (R10), K1, Z11
+	VMOVUPS.Z 4(R10), K2, Z12
+	VMOVUPS.Z 8(R10), K3, Z13
+	VMULPS    Z11, Z0, Z11
+	VMULPS    Z12, Z1, Z12
+	VADDPS    Z12, Z11, Z11
+	VMULPS    Z13, Z2, Z12
+	VADDPS    Z12, Z11, Z11
+	MOVQ      8(CX), R10
+	ADDQ      R9, R10
+	VMOVUPS.Z (R10), K1, Z13
+	VMOVUPS.Z 4(R10), K2, Z14
+	VMOVUPS.Z 8(R10), K3, Z15
+	VMULPS    Z13, Z3, Z12
+	VADDPS    Z12, Z11, Z11
+	VADDPS    Z10, Z11, Z12
+	VMULPS    Z14, Z4, Z11
+	VMULPS    Z15, Z5, Z16
+	VADDPS    Z16, Z11, Z11
+	VMULPS    Z13, Z0, Z13
+	VMULPS    Z14, Z1, Z14
+	VADDPS    Z14, Z13, Z13
+	VMULPS    Z15, Z2, Z14
+	VADDPS    Z14, Z13, Z13
+	MOVQ      16(CX), R10
+	ADDQ      R9, R10
+	VMOVUPS.Z (R10), K1, Z14
+	VMOVUPS.Z 4(R10), K2, Z15
+	VMOVUPS.Z 8(R10), K3, Z16
+	VMULPS    Z14, Z6, Z17
+	VADDPS    Z17, Z11, Z11
+	VMULPS    Z15, Z7, Z17
+	VADDPS    Z17, Z11, Z11
+	VADDPS    Z12, Z11, Z12
+	VMULPS    Z16, Z8, Z11
+	VADDPS    Z12, Z11, Z12
+	VADDPS    Z9, Z12, Z12
+	VMOVUPS   Z12, K4, (R11)
+	ADDQ      BX, R11
+	VMULPS    Z14, Z3, Z11
+	VADDPS    Z11, Z13, Z13
+	VADDPS    Z10, Z13, Z11
+	VMULPS    Z15, Z4, Z13
+	VMULPS    Z16, Z5, Z12
+	VADDPS    Z12, Z13, Z13
+	MOVQ      24(CX), R10
+	ADDQ      R9, R10
+	VMOVUPS.Z (R10), K1, Z12
+	VMOVUPS.Z 4(R10), K2, Z14
+	VMOVUPS.Z 8(R10), K3, Z15
+	VMULPS    Z12, Z6, Z12
+	VADDPS    Z12, Z13, Z13
+	VMULPS    Z14, Z7, Z12
+	VADDPS    Z12, Z13, Z13
+	VADDPS    Z11, Z13, Z11
+	VMULPS    Z15, Z8, Z12
+	VADDPS    Z11, Z12, Z11
+	VADDPS    Z9, Z11, Z11
+	VMOVUPS   Z11, K4, (R11)
+	ADDQ      $0x40, R12
+	ADDQ      $0x10, R8
+	CMPQ      R8, DI
+	JB        dwDirect3s1AVX512_r2_block
+	ADDQ      BX, AX
+	ADDQ      BX, AX
+	ADDQ      $0x00000010, CX
+	SUBQ      $0x02, DX
+	JMP       dwDirect3s1AVX512_r2
+
+dwDirect3s1AVX512_r1:
+	CMPQ DX, $0x01
+	JB   dwDirect3s1AVX512_done
+	MOVQ SI, R8
+	XORQ R12, R12
+
+dwDirect3s1AVX512_r1_block:
+	MOVQ      (R8), R9
+	KMOVW     8(R8), K1
+	KMOVW     10(R8), K2
+	KMOVW     12(R8), K3
+	KMOVW     14(R8), K4
+	MOVQ      AX, R11
+	ADDQ      R12, R11
+	MOVQ      (CX), R10
+	ADDQ      R9, R10
+	VMOVUPS.Z (R10), K1, Z11
+	VMOVUPS.Z 4(R10), K2, Z12
+	VMOVUPS.Z 8(R10), K3, Z13
+	VMULPS    Z11, Z0, Z11
+	VMULPS    Z12, Z1, Z12
+	VADDPS    Z12, Z11, Z11
+	VMULPS    Z13, Z2, Z12
+	VADDPS    Z12, Z11, Z11
+	MOVQ      8(CX), R10
+	ADDQ      R9, R10
+	VMOVUPS.Z (R10), K1, Z12
+	VMOVUPS.Z 4(R10), K2, Z13
+	VMOVUPS.Z 8(R10), K3, Z14
+	VMULPS    Z12, Z3, Z12
+	VADDPS    Z12, Z11, Z11
+	VADDPS    Z10, Z11, Z12
+	VMULPS    Z13, Z4, Z11
+	VMULPS    Z14, Z5, Z13
+	VADDPS    Z13, Z11, Z11
+	MOVQ      16(CX), R10
+	ADDQ      R9, R10
+	VMOVUPS.Z (R10), K1, Z13
+	VMOVUPS.Z 4(R10), K2, Z14
+	VMOVUPS.Z 8(R10), K3, Z15
+	VMULPS    Z13, Z6, Z13
+	VADDPS    Z13, Z11, Z11
+	VMULPS    Z14, Z7, Z13
+	VADDPS    Z13, Z11, Z11
+	VADDPS    Z12, Z11, Z12
+	VMULPS    Z15, Z8, Z11
+	VADDPS    Z12, Z11, Z12
+	VADDPS    Z9, Z12, Z12
+	VMOVUPS   Z12, K4, (R11)
+	ADDQ      $0x40, R12
+	ADDQ      $0x10, R8
+	CMPQ      R8, DI
+	JB        dwDirect3s1AVX512_r1_block
+	ADDQ      BX, AX
+	ADDQ      $0x00000008, CX
+	SUBQ      $0x01, DX
+	JMP       dwDirect3s1AVX512_r1
+
+dwDirect3s1AVX512_done:
+	VZEROUPPER
+	RET
+
+// func dwDirect3s2AVX512(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows int, dstStride int)
+// Requires: AVX, AVX512F
+TEXT ·dwDirect3s2AVX512(SB), NOSPLIT, $0-104
+	MOVQ         w_base+56(FP), AX
+	VBROADCASTSS (AX), Z0
+	VBROADCASTSS 4(AX), Z1
+	VBROADCASTSS 8(AX), Z2
+	VBROADCASTSS 12(AX), Z3
+	VBROADCASTSS 16(AX), Z4
+	VBROADCASTSS 20(AX), Z5
+	VBROADCASTSS 24(AX), Z6
+	VBROADCASTSS 28(AX), Z7
+	VBROADCASTSS 32(AX), Z8
+	VBROADCASTSS bias+80(FP), Z9
+	VPXORD       Z10, Z10, Z10
+	VMOVUPS      dwDirect3s2AVX512_even<>+0(SB), Z11
+	VMOVUPS      dwDirect3s2AVX512_odd<>+0(SB), Z12
+	MOVQ         dst+0(FP), AX
+	MOVQ         rows_base+8(FP), CX
+	MOVQ         outRows+88(FP), DX
+	MOVQ         dstStride+96(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         blocks_base+32(FP), SI
+	MOVQ         blocks_len+40(FP), DI
+	LEAQ         (SI)(DI*8), DI
+
+dwDirect3s2AVX512_r4:
+	CMPQ DX, $0x04
+	JB   dwDirect3s2AVX512_r2
+	MOVQ SI, R8
+	XORQ R12, R12
+
+dwDirect3s2AVX512_r4_block:
+	MOVQ           (R8), R9
+	KMOVW          8(R8), K1
+	KMOVW          10(R8), K2
+	KMOVW          12(R8), K3
+	KMOVW          14(R8), K4
+	MOVQ           AX, R11
+	ADDQ           R12, R11
+	MOVQ           (CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z15
+	VMOVUPS.Z      64(R10), K2, Z16
+	VMOVAPS        Z11, Z13
+	VPERMI2PS      Z16, Z15, Z13
+	VMOVAPS        Z12, Z14
+	VPERMI2PS      Z16, Z15, Z14
+	VBROADCASTSS.Z 128(R10), K3, Z15
+	VALIGND        $0x01, Z13, Z15, Z15
+	VMULPS         Z13, Z0, Z13
+	VMULPS         Z14, Z1, Z14
+	VADDPS         Z14, Z13, Z13
+	VMULPS         Z15, Z2, Z14
+	VADDPS         Z14, Z13, Z13
+	MOVQ           8(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z16
+	VMOVUPS.Z      64(R10), K2, Z17
+	VMOVAPS        Z11, Z14
+	VPERMI2PS      Z17, Z16, Z14
+	VMOVAPS        Z12, Z15
+	VPERMI2PS      Z17, Z16, Z15
+	VBROADCASTSS.Z 128(R10), K3, Z16
+	VALIGND        $0x01, Z14, Z16, Z16
+	VMULPS         Z14, Z3, Z14
+	VADDPS         Z14, Z13, Z13
+	VADDPS         Z10, Z13, Z14
+	VMULPS         Z15, Z4, Z13
+	VMULPS         Z16, Z5, Z15
+	VADDPS         Z15, Z13, Z13
+	MOVQ           16(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z17
+	VMOVUPS.Z      64(R10), K2, Z18
+	VMOVAPS        Z11, Z15
+	VPERMI2PS      Z18, Z17, Z15
+	VMOVAPS        Z12, Z16
+	VPERMI2PS      Z18, Z17, Z16
+	VBROADCASTSS.Z 128(R10), K3, Z17
+	VALIGND        $0x01, Z15, Z17, Z17
+	VMULPS         Z15, Z6, Z18
+	VADDPS         Z18, Z13, Z13
+	VMULPS         Z16, Z7, Z18
+	VADDPS         Z18, Z13, Z13
+	VADDPS         Z14, Z13, Z14
+	VMULPS         Z17, Z8, Z13
+	VADDPS         Z14, Z13, Z14
+	VADDPS         Z9, Z14, Z14
+	VMOVUPS        Z14, K4, (R11)
+	ADDQ           BX, R11
+	VMULPS         Z15, Z0, Z13
+	VMULPS         Z16, Z1, Z14
+	VADDPS         Z14, Z13, Z13
+	VMULPS         Z17, Z2, Z14
+	VADDPS         Z14, Z13, Z13
+	MOVQ           24(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z16
+	VMOVUPS.Z      64(R10), K2, Z17
+	VMOVAPS        Z11, Z14
+	VPERMI2PS      Z17, Z16, Z14
+	VMOVAPS        Z12, Z15
+	VPERMI2PS      Z17, Z16, Z15
+	VBROADCASTSS.Z 128(R10), K3, Z16
+	VALIGND        $0x01, Z14, Z16, Z16
+	VMULPS         Z14, Z3, Z14
+	VADDPS         Z14, Z13, Z13
+	VADDPS         Z10, Z13, Z14
+	VMULPS         Z15, Z4, Z13
+	VMULPS         Z16, Z5, Z15
+	VADDPS         Z15, Z13, Z13
+	MOVQ           32(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z17
+	VMOVUPS.Z      64(R10), K2, Z18
+	VMOVAPS        Z11, Z15
+	VPERMI2PS      Z18, Z17, Z15
+	VMOVAPS        Z12, Z16
+	VPERMI2PS      Z18, Z17, Z16
+	VBROADCASTSS.Z 128(R10), K3, Z17
+	VALIGND        $0x01, Z15, Z17, Z17
+	VMULPS         Z15, Z6, Z18
+	VADDPS         Z18, Z13, Z13
+	VMULPS         Z16, Z7, Z18
+	VADDPS         Z18, Z13, Z13
+	VADDPS         Z14, Z13, Z14
+	VMULPS         Z17, Z8, Z13
+	VADDPS         Z14, Z13, Z14
+	VADDPS         Z9, Z14, Z14
+	VMOVUPS        Z14, K4, (R11)
+	ADDQ           BX, R11
+	VMULPS         Z15, Z0, Z13
+	VMULPS         Z16, Z1, Z14
+	VADDPS         Z14, Z13, Z13
+	VMULPS         Z17, Z2, Z14
+	VADDPS         Z14, Z13, Z13
+	MOVQ           40(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z16
+	VMOVUPS.Z      64(R10), K2, Z17
+	VMOVAPS        Z11, Z14
+	VPERMI2PS      Z17, Z16, Z14
+	VMOVAPS        Z12, Z15
+	VPERMI2PS      Z17, Z16, Z15
+	VBROADCASTSS.Z 128(R10), K3, Z16
+	VALIGND        $0x01, Z14, Z16, Z16
+	VMULPS         Z14, Z3, Z14
+	VADDPS         Z14, Z13, Z13
+	VADDPS         Z10, Z13, Z14
+	VMULPS         Z15, Z4, Z13
+	VMULPS         Z16, Z5, Z15
+	VADDPS         Z15, Z13, Z13
+	MOVQ           48(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z17
+	VMOVUPS.Z      64(R10), K2, Z18
+	VMOVAPS        Z11, Z15
+	VPERMI2PS      Z18, Z17, Z15
+	VMOVAPS        Z12, Z16
+	VPERMI2PS      Z18, Z17, Z16
+	VBROADCASTSS.Z 128(R10), K3, Z17
+	VALIGND        $0x01, Z15, Z17, Z17
+	VMULPS         Z15, Z6, Z18
+	VADDPS         Z18, Z13, Z13
+	VMULPS         Z16, Z7, Z18
+	VADDPS         Z18, Z13, Z13
+	VADDPS         Z14, Z13, Z14
+	VMULPS         Z17, Z8, Z13
+	VADDPS         Z14, Z13, Z14
+	VADDPS         Z9, Z14, Z14
+	VMOVUPS        Z14, K4, (R11)
+	ADDQ           BX, R11
+	VMULPS         Z15, Z0, Z13
+	VMULPS         Z16, Z1, Z14
+	VADDPS         Z14, Z13, Z13
+	VMULPS         Z17, Z2, Z14
+	VADDPS         Z14, Z13, Z13
+	MOVQ           56(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z16
+	VMOVUPS.Z      64(R10), K2, Z17
+	VMOVAPS        Z11, Z14
+	VPERMI2PS      Z17, Z16, Z14
+	VMOVAPS        Z12, Z15
+	VPERMI2PS      Z17, Z16, Z15
+	VBROADCASTSS.Z 128(R10), K3, Z16
+	VALIGND        $0x01, Z14, Z16, Z16
+	VMULPS         Z14, Z3, Z14
+	VADDPS         Z14, Z13, Z13
+	VADDPS         Z10, Z13, Z14
+	VMULPS         Z15, Z4, Z13
+	VMULPS         Z16, Z5, Z15
+	VADDPS         Z15, Z13, Z13
+	MOVQ           64(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z17
+	VMOVUPS.Z      64(R10), K2, Z18
+	VMOVAPS        Z11, Z15
+	VPERMI2PS      Z18, Z17, Z15
+	VMOVAPS        Z12, Z16
+	VPERMI2PS      Z18, Z17, Z16
+	VBROADCASTSS.Z 128(R10), K3, Z17
+	VALIGND        $0x01, Z15, Z17, Z17
+	VMULPS         Z15, Z6, Z15
+	VADDPS         Z15, Z13, Z13
+	VMULPS         Z16, Z7, Z15
+	VADDPS         Z15, Z13, Z13
+	VADDPS         Z14, Z13, Z14
+	VMULPS         Z17, Z8, Z13
+	VADDPS         Z14, Z13, Z14
+	VADDPS         Z9, Z14, Z14
+	VMOVUPS        Z14, K4, (R11)
+	ADDQ           $0x40, R12
+	ADDQ           $0x10, R8
+	CMPQ           R8, DI
+	JB             dwDirect3s2AVX512_r4_block
+	ADDQ           BX, AX
+	ADDQ           BX, AX
+	ADDQ           BX, AX
+	ADDQ           BX, AX
+	ADDQ           $0x00000040, CX
+	SUBQ           $0x04, DX
+	JMP            dwDirect3s2AVX512_r4
+
+dwDirect3s2AVX512_r2:
+	CMPQ DX, $0x02
+	JB   dwDirect3s2AVX512_r1
+	MOVQ SI, R8
+	XORQ R12, R12
+
+dwDirect3s2AVX512_r2_block:
+	MOVQ           (R8), R9
+	KMOVW          8(R8), K1
+	KMOVW          10(R8), K2
+	KMOVW          12(R8), K3
+	KMOVW          14(R8), K4
+	MOVQ           AX, R11
+	ADDQ           R12, R11
+	MOVQ           (CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z15
+	VMOVUPS.Z      64(R10), K2, Z16
+	VMOVAPS        Z11, Z13
+	VPERMI2PS      Z16, Z15, Z13
+	VMOVAPS        Z12, Z14
+	VPERMI2PS      Z16, Z15, Z14
+	VBROADCASTSS.Z 128(R10), K3, Z15
+	VALIGND        $0x01, Z13, Z15, Z15
+	VMULPS         Z13, Z0, Z13
+	VMULPS         Z14, Z1, Z14
+	VADDPS         Z14, Z13, Z13
+	VMULPS         Z15, Z2, Z14
+	VADDPS         Z14, Z13, Z13
+	MOVQ           8(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z16
+	VMOVUPS.Z      64(R10), K2, Z17
+	VMOVAPS        Z11, Z14
+	VPERMI2PS      Z17, Z16, Z14
+	VMOVAPS        Z12, Z15
+	VPERMI2PS      Z17, Z16, Z15
+	VBROADCASTSS.Z 128(R10), K3, Z16
+	VALIGND        $0x01, Z14, Z16, Z16
+	VMULPS         Z14, Z3, Z14
+	VADDPS         Z14, Z13, Z13
+	VADDPS         Z10, Z13, Z14
+	VMULPS         Z15, Z4, Z13
+	VMULPS         Z16, Z5, Z15
+	VADDPS         Z15, Z13, Z13
+	MOVQ           16(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z17
+	VMOVUPS.Z      64(R10), K2, Z18
+	VMOVAPS        Z11, Z15
+	VPERMI2PS      Z18, Z17, Z15
+	VMOVAPS        Z12, Z16
+	VPERMI2PS      Z18, Z17, Z16
+	VBROADCASTSS.Z 128(R10), K3, Z17
+	VALIGND        $0x01, Z15, Z17, Z17
+	VMULPS         Z15, Z6, Z18
+	VADDPS         Z18, Z13, Z13
+	VMULPS         Z16, Z7, Z18
+	VADDPS         Z18, Z13, Z13
+	VADDPS         Z14, Z13, Z14
+	VMULPS         Z17, Z8, Z13
+	VADDPS         Z14, Z13, Z14
+	VADDPS         Z9, Z14, Z14
+	VMOVUPS        Z14, K4, (R11)
+	ADDQ           BX, R11
+	VMULPS         Z15, Z0, Z13
+	VMULPS         Z16, Z1, Z14
+	VADDPS         Z14, Z13, Z13
+	VMULPS         Z17, Z2, Z14
+	VADDPS         Z14, Z13, Z13
+	MOVQ           24(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z16
+	VMOVUPS.Z      64(R10), K2, Z17
+	VMOVAPS        Z11, Z14
+	VPERMI2PS      Z17, Z16, Z14
+	VMOVAPS        Z12, Z15
+	VPERMI2PS      Z17, Z16, Z15
+	VBROADCASTSS.Z 128(R10), K3, Z16
+	VALIGND        $0x01, Z14, Z16, Z16
+	VMULPS         Z14, Z3, Z14
+	VADDPS         Z14, Z13, Z13
+	VADDPS         Z10, Z13, Z14
+	VMULPS         Z15, Z4, Z13
+	VMULPS         Z16, Z5, Z15
+	VADDPS         Z15, Z13, Z13
+	MOVQ           32(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z17
+	VMOVUPS.Z      64(R10), K2, Z18
+	VMOVAPS        Z11, Z15
+	VPERMI2PS      Z18, Z17, Z15
+	VMOVAPS        Z12, Z16
+	VPERMI2PS      Z18, Z17, Z16
+	VBROADCASTSS.Z 128(R10), K3, Z17
+	VALIGND        $0x01, Z15, Z17, Z17
+	VMULPS         Z15, Z6, Z15
+	VADDPS         Z15, Z13, Z13
+	VMULPS         Z16, Z7, Z15
+	VADDPS         Z15, Z13, Z13
+	VADDPS         Z14, Z13, Z14
+	VMULPS         Z17, Z8, Z13
+	VADDPS         Z14, Z13, Z14
+	VADDPS         Z9, Z14, Z14
+	VMOVUPS        Z14, K4, (R11)
+	ADDQ           $0x40, R12
+	ADDQ           $0x10, R8
+	CMPQ           R8, DI
+	JB             dwDirect3s2AVX512_r2_block
+	ADDQ           BX, AX
+	ADDQ           BX, AX
+	ADDQ           $0x00000020, CX
+	SUBQ           $0x02, DX
+	JMP            dwDirect3s2AVX512_r2
+
+dwDirect3s2AVX512_r1:
+	CMPQ DX, $0x01
+	JB   dwDirect3s2AVX512_done
+	MOVQ SI, R8
+	XORQ R12, R12
+
+dwDirect3s2AVX512_r1_block:
+	MOVQ           (R8), R9
+	KMOVW          8(R8), K1
+	KMOVW          10(R8), K2
+	KMOVW          12(R8), K3
+	KMOVW          14(R8), K4
+	MOVQ           AX, R11
+	ADDQ           R12, R11
+	MOVQ           (CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z15
+	VMOVUPS.Z      64(R10), K2, Z16
+	VMOVAPS        Z11, Z13
+	VPERMI2PS      Z16, Z15, Z13
+	VMOVAPS        Z12, Z14
+	VPERMI2PS      Z16, Z15, Z14
+	VBROADCASTSS.Z 128(R10), K3, Z15
+	VALIGND        $0x01, Z13, Z15, Z15
+	VMULPS         Z13, Z0, Z13
+	VMULPS         Z14, Z1, Z14
+	VADDPS         Z14, Z13, Z13
+	VMULPS         Z15, Z2, Z14
+	VADDPS         Z14, Z13, Z13
+	MOVQ           8(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z16
+	VMOVUPS.Z      64(R10), K2, Z17
+	VMOVAPS        Z11, Z14
+	VPERMI2PS      Z17, Z16, Z14
+	VMOVAPS        Z12, Z15
+	VPERMI2PS      Z17, Z16, Z15
+	VBROADCASTSS.Z 128(R10), K3, Z16
+	VALIGND        $0x01, Z14, Z16, Z16
+	VMULPS         Z14, Z3, Z14
+	VADDPS         Z14, Z13, Z13
+	VADDPS         Z10, Z13, Z14
+	VMULPS         Z15, Z4, Z13
+	VMULPS         Z16, Z5, Z15
+	VADDPS         Z15, Z13, Z13
+	MOVQ           16(CX), R10
+	ADDQ           R9, R10
+	VMOVUPS.Z      (R10), K1, Z17
+	VMOVUPS.Z      64(R10), K2, Z18
+	VMOVAPS        Z11, Z15
+	VPERMI2PS      Z18, Z17, Z15
+	VMOVAPS        Z12, Z16
+	VPERMI2PS      Z18, Z17, Z16
+	VBROADCASTSS.Z 128(R10), K3, Z17
+	VALIGND        $0x01, Z15, Z17, Z17
+	VMULPS         Z15, Z6, Z15
+	VADDPS         Z15, Z13, Z13
+	VMULPS         Z16, Z7, Z15
+	VADDPS         Z15, Z13, Z13
+	VADDPS         Z14, Z13, Z14
+	VMULPS         Z17, Z8, Z13
+	VADDPS         Z14, Z13, Z14
+	VADDPS         Z9, Z14, Z14
+	VMOVUPS        Z14, K4, (R11)
+	ADDQ           $0x40, R12
+	ADDQ           $0x10, R8
+	CMPQ           R8, DI
+	JB             dwDirect3s2AVX512_r1_block
+	ADDQ           BX, AX
+	ADDQ           $0x00000010, CX
+	SUBQ           $0x01, DX
+	JMP            dwDirect3s2AVX512_r1
+
+dwDirect3s2AVX512_done:
+	VZEROUPPER
+	RET
+
+DATA dwDirect3s2AVX512_even<>+0(SB)/4, $0x00000000
+DATA dwDirect3s2AVX512_even<>+4(SB)/4, $0x00000002
+DATA dwDirect3s2AVX512_even<>+8(SB)/4, $0x00000004
+DATA dwDirect3s2AVX512_even<>+12(SB)/4, $0x00000006
+DATA dwDirect3s2AVX512_even<>+16(SB)/4, $0x00000008
+DATA dwDirect3s2AVX512_even<>+20(SB)/4, $0x0000000a
+DATA dwDirect3s2AVX512_even<>+24(SB)/4, $0x0000000c
+DATA dwDirect3s2AVX512_even<>+28(SB)/4, $0x0000000e
+DATA dwDirect3s2AVX512_even<>+32(SB)/4, $0x00000010
+DATA dwDirect3s2AVX512_even<>+36(SB)/4, $0x00000012
+DATA dwDirect3s2AVX512_even<>+40(SB)/4, $0x00000014
+DATA dwDirect3s2AVX512_even<>+44(SB)/4, $0x00000016
+DATA dwDirect3s2AVX512_even<>+48(SB)/4, $0x00000018
+DATA dwDirect3s2AVX512_even<>+52(SB)/4, $0x0000001a
+DATA dwDirect3s2AVX512_even<>+56(SB)/4, $0x0000001c
+DATA dwDirect3s2AVX512_even<>+60(SB)/4, $0x0000001e
+GLOBL dwDirect3s2AVX512_even<>(SB), RODATA|NOPTR, $64
+
+DATA dwDirect3s2AVX512_odd<>+0(SB)/4, $0x00000001
+DATA dwDirect3s2AVX512_odd<>+4(SB)/4, $0x00000003
+DATA dwDirect3s2AVX512_odd<>+8(SB)/4, $0x00000005
+DATA dwDirect3s2AVX512_odd<>+12(SB)/4, $0x00000007
+DATA dwDirect3s2AVX512_odd<>+16(SB)/4, $0x00000009
+DATA dwDirect3s2AVX512_odd<>+20(SB)/4, $0x0000000b
+DATA dwDirect3s2AVX512_odd<>+24(SB)/4, $0x0000000d
+DATA dwDirect3s2AVX512_odd<>+28(SB)/4, $0x0000000f
+DATA dwDirect3s2AVX512_odd<>+32(SB)/4, $0x00000011
+DATA dwDirect3s2AVX512_odd<>+36(SB)/4, $0x00000013
+DATA dwDirect3s2AVX512_odd<>+40(SB)/4, $0x00000015
+DATA dwDirect3s2AVX512_odd<>+44(SB)/4, $0x00000017
+DATA dwDirect3s2AVX512_odd<>+48(SB)/4, $0x00000019
+DATA dwDirect3s2AVX512_odd<>+52(SB)/4, $0x0000001b
+DATA dwDirect3s2AVX512_odd<>+56(SB)/4, $0x0000001d
+DATA dwDirect3s2AVX512_odd<>+60(SB)/4, $0x0000001f
+GLOBL dwDirect3s2AVX512_odd<>(SB), RODATA|NOPTR, $64
+
 // func avg2x2AVX512(dst []float32, r0 []float32, r1 []float32)
 // Requires: AVX, AVX512F
 TEXT ·avg2x2AVX512(SB), NOSPLIT, $0-72

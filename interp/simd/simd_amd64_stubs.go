@@ -608,6 +608,18 @@ func dwPlane3s1AVX512(dst []float32, src []float32, w []float32, bias float32, r
 //go:noescape
 func dwPlane3s2AVX512(dst []float32, src []float32, w []float32, bias float32, rows int, ow8 int, dstStride int, pw int)
 
+// dwDirect3s1AVX512: outRows rows of the stride-1 3×3 depthwise convolution, row i at dst[i·dstStride:], reading
+// the input rows rows[1·i+r] (r < 3) under the column blocks' masks.
+//
+//go:noescape
+func dwDirect3s1AVX512(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows int, dstStride int)
+
+// dwDirect3s2AVX512: outRows rows of the stride-2 3×3 depthwise convolution, row i at dst[i·dstStride:], reading
+// the input rows rows[2·i+r] (r < 3) under the column blocks' masks.
+//
+//go:noescape
+func dwDirect3s2AVX512(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows int, dstStride int)
+
 // avg2x2AVX512: dst[i] = the mean of r0[2i], r0[2i+1], r1[2i], r1[2i+1] (in that order) for i < len(dst) rounded down to 16; r0 and r1 must hold twice that.
 //
 //go:noescape

@@ -196,3 +196,151 @@ func dwPlaneBlocked512(name string, s int) {
 	Label(name + "_done")
 	end()
 }
+
+// dwDirect512 emits the 3×3 depthwise kernel that reads the input planes
+// in place, with no zero-bordered copy: rows holds the padded plane's row
+// pointers (a padding row points at a zero row), and each 16-output column
+// block of blocks (two int64s: the byte offset of its first input column
+// from a row's start, which may be negative, then four 16-bit lane masks)
+// loads under masks the input columns that lie inside the row, the others
+// reading +0 as from a zero border. The masks at stride 1 are taps 0, 1,
+// 2's and the store's; at stride 2 the two 16-float halves', the column
+// after them (a broadcast), and the store's. Output rows are register-
+// blocked as in dwPlaneBlocked512 (four, two, one); the last block of a
+// row stores under its mask, so no row is written past OutW. Per output
+// the products and sums are dwKernel512's, so the same bits.
+func dwDirect512(name string, s int) {
+	TEXT(name, NOSPLIT, "func(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows, dstStride int)")
+	Doc(fmt.Sprintf("%s: outRows rows of the stride-%d 3×3 depthwise convolution, row i at dst[i·dstStride:], reading", name, s),
+		fmt.Sprintf("the input rows rows[%d·i+r] (r < 3) under the column blocks' masks.", s))
+	Pragma("noescape")
+	pwp := Load(Param("w").Base(), GP64())
+	w := make([]VecVirtual, 9)
+	for i := range w {
+		w[i] = ZMM()
+		VBROADCASTSS(Mem{Base: pwp, Disp: 4 * i}, w[i])
+	}
+	bias := ZMM()
+	bcastParam("bias", bias)
+	zero := ZMM()
+	VPXORD(zero, zero, zero)
+	var even, odd VecVirtual
+	if s == 2 {
+		ev := GLOBL(name+"_even", RODATA|NOPTR)
+		for i := 0; i < 16; i++ {
+			DATA(4*i, U32(2*i))
+		}
+		od := GLOBL(name+"_odd", RODATA|NOPTR)
+		for i := 0; i < 16; i++ {
+			DATA(4*i, U32(2*i+1))
+		}
+		even, odd = ZMM(), ZMM()
+		VMOVUPS(ev, even)
+		VMOVUPS(od, odd)
+	}
+	dBase := Load(Param("dst"), GP64())
+	rp := Load(Param("rows").Base(), GP64())
+	left := Load(Param("outRows"), GP64())
+	dStride := Load(Param("dstStride"), GP64())
+	SHLQ(Imm(2), dStride)
+	bb := Load(Param("blocks").Base(), GP64())
+	bend := Load(Param("blocks").Len(), GP64())
+	LEAQ(Mem{Base: bb, Index: bend, Scale: 8}, bend)
+	bp, off, p, q, dcol := GP64(), GP64(), GP64(), GP64(), GP64()
+
+	load := func(i int) (x0, x1, x2 VecVirtual) {
+		MOVQ(Mem{Base: rp, Disp: 8 * i}, p)
+		ADDQ(off, p)
+		x0, x1, x2 = ZMM(), ZMM(), ZMM()
+		if s == 1 {
+			VMOVUPS_Z(Mem{Base: p}, K1, x0)
+			VMOVUPS_Z(Mem{Base: p, Disp: 4}, K2, x1)
+			VMOVUPS_Z(Mem{Base: p, Disp: 8}, K3, x2)
+			return
+		}
+		a, b, next := ZMM(), ZMM(), ZMM()
+		VMOVUPS_Z(Mem{Base: p}, K1, a)
+		VMOVUPS_Z(Mem{Base: p, Disp: 64}, K2, b)
+		VMOVAPS(even, x0)
+		VPERMI2PS(b, a, x0)
+		VMOVAPS(odd, x1)
+		VPERMI2PS(b, a, x1)
+		// Column 2 is column 0 one output on: x0's lanes 1..15, then
+		// the column after the 32.
+		VBROADCASTSS_Z(Mem{Base: p, Disp: 128}, K3, next)
+		VALIGND(Imm(1), x0, next, x2)
+		return
+	}
+
+	group := func(R int) {
+		MOVQ(dBase, q)
+		ADDQ(dcol, q)
+		sum, acc := make([]VecVirtual, R), make([]VecVirtual, R)
+		for o := range sum {
+			sum[o], acc[o] = ZMM(), ZMM()
+		}
+		prod := func(k int, x VecVirtual) VecVirtual {
+			t := ZMM()
+			VMULPS(x, w[k], t)
+			return t
+		}
+		for i := 0; i < s*(R-1)+3; i++ {
+			x0, x1, x2 := load(i)
+			for o := 0; o < R; o++ {
+				switch i - s*o {
+				case 0: // p0, p1, p2
+					VMULPS(x0, w[0], sum[o])
+					VADDPS(prod(1, x1), sum[o], sum[o])
+					VADDPS(prod(2, x2), sum[o], sum[o])
+				case 1: // p3 closes the first group; p4, p5
+					VADDPS(prod(3, x0), sum[o], sum[o])
+					VADDPS(zero, sum[o], acc[o])
+					VMULPS(x1, w[4], sum[o])
+					VADDPS(prod(5, x2), sum[o], sum[o])
+				case 2: // p6, p7 close the second group; p8, the bias
+					VADDPS(prod(6, x0), sum[o], sum[o])
+					VADDPS(prod(7, x1), sum[o], sum[o])
+					VADDPS(acc[o], sum[o], acc[o])
+					VADDPS(acc[o], prod(8, x2), acc[o])
+					VADDPS(bias, acc[o], acc[o])
+					VMOVUPS(acc[o], K4, Mem{Base: q})
+					if o < R-1 {
+						ADDQ(dStride, q)
+					}
+				}
+			}
+		}
+	}
+
+	for _, R := range []int{4, 2, 1} {
+		lbl := fmt.Sprintf("%s_r%d", name, R)
+		next := fmt.Sprintf("%s_r%d", name, R/2)
+		if R == 1 {
+			next = name + "_done"
+		}
+		Label(lbl)
+		CMPQ(left, Imm(uint64(R)))
+		JB(LabelRef(next))
+		MOVQ(bb, bp)
+		XORQ(dcol, dcol)
+		Label(lbl + "_block")
+		MOVQ(Mem{Base: bp}, off)
+		KMOVW(Mem{Base: bp, Disp: 8}, K1)
+		KMOVW(Mem{Base: bp, Disp: 10}, K2)
+		KMOVW(Mem{Base: bp, Disp: 12}, K3)
+		KMOVW(Mem{Base: bp, Disp: 14}, K4)
+		group(R)
+		ADDQ(Imm(64), dcol)
+		ADDQ(Imm(16), bp)
+		CMPQ(bp, bend)
+		JB(LabelRef(lbl + "_block"))
+		for k := 0; k < R; k++ {
+			ADDQ(dStride, dBase)
+		}
+		ADDQ(U32(uint64(8*s*R)), rp)
+		SUBQ(Imm(uint64(R)), left)
+		JMP(LabelRef(lbl))
+	}
+	Label(name + "_done")
+	end()
+}

@@ -122,6 +122,8 @@ func main() {
 	dwKernel512("dwRow3s2AVX512", 2, false)
 	dwPlaneBlocked512("dwPlane3s1AVX512", 1)
 	dwPlaneBlocked512("dwPlane3s2AVX512", 2)
+	dwDirect512("dwDirect3s1AVX512", 1)
+	dwDirect512("dwDirect3s2AVX512", 2)
 	pool2x2("avg2x2AVX512", true)
 	pool2x2("max2x2AVX512", false)
 	dwcIn(chanZMM)
