@@ -20,7 +20,7 @@ const dwDirectLanes = 16
 type dwDirect struct {
 	p      *ConvParams
 	rows   []*float32 // the padded plane's rows, set per channel
-	blocks []int64    // per column block: input byte offset, then masks
+	blocks []int64    // per column block: input byte offset, masks, class, output byte offset
 	zero   []float32  // the padding rows' zeros
 	f      func(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows, dstStride int)
 }
@@ -46,10 +46,10 @@ func newDwDirect(p *ConvParams, ws *workspace, f func(dst *float32, rows []*floa
 	}
 	d.rows = ws.dwRows[:ph]
 	nb := (p.OutW + dwDirectLanes - 1) / dwDirectLanes
-	if cap(ws.dwBlocks) < 2*nb {
-		ws.dwBlocks = make([]int64, 2*nb)
+	if cap(ws.dwBlocks) < 4*nb {
+		ws.dwBlocks = make([]int64, 4*nb)
 	}
-	d.blocks = ws.dwBlocks[:2*nb]
+	d.blocks = ws.dwBlocks[:4*nb]
 	// mask has bit l set where column c0+l lies in the row.
 	mask := func(c0 int) uint64 {
 		var m uint64
@@ -62,6 +62,12 @@ func newDwDirect(p *ConvParams, ws *workspace, f func(dst *float32, rows []*floa
 	}
 	for b := 0; b < nb; b++ {
 		j0 := b * dwDirectLanes
+		if b == nb-1 {
+			// The last block ends at OutW (overlapping the one before:
+			// the same outputs again), so that it stores whole and
+			// reads past the row only where the padding is.
+			j0 = max(0, p.OutW-dwDirectLanes)
+		}
 		c0 := s*j0 - p.PadL // the block's first input column
 		st := uint64(1)<<min(dwDirectLanes, p.OutW-j0) - 1
 		var m [3]uint64
@@ -73,8 +79,22 @@ func newDwDirect(p *ConvParams, ws *workspace, f func(dst *float32, rows []*floa
 				m[2] = 0xffff
 			}
 		}
-		d.blocks[2*b] = int64(4 * c0)
-		d.blocks[2*b+1] = int64(m[0] | m[1]<<16 | m[2]<<32 | st<<48)
+		// The class: which loads need their masks (bit i: mask i); only
+		// 0, 1 (a left edge) and 4 (a right edge) have plain stores,
+		// the rest are 7, everything masked.
+		cls := 0
+		for i, mi := range m {
+			if mi != 0xffff {
+				cls |= 1 << i
+			}
+		}
+		if (cls != 0 && cls != 1 && cls != 4) || st != 0xffff {
+			cls = 7
+		}
+		d.blocks[4*b] = int64(4 * c0)
+		d.blocks[4*b+1] = int64(m[0] | m[1]<<16 | m[2]<<32 | st<<48)
+		d.blocks[4*b+2] = int64(cls)
+		d.blocks[4*b+3] = int64(4 * j0)
 	}
 	return d
 }
@@ -112,8 +132,8 @@ func dwDirectGo(s int) func(dst *float32, rows []*float32, blocks []int64, w []f
 			return *(*float32)(unsafe.Add(unsafe.Pointer(row), off+4*int64(k)))
 		}
 		for o := 0; o < outRows; o++ {
-			for b := 0; 2*b < len(blocks); b++ {
-				off, masks := blocks[2*b], blocks[2*b+1]
+			for b := 0; 4*b < len(blocks); b++ {
+				off, masks, j0 := blocks[4*b], blocks[4*b+1], int(blocks[4*b+3]/4)
 				for l := 0; l < dwDirectLanes; l++ {
 					if masks>>(48+l)&1 == 0 {
 						continue
@@ -124,7 +144,7 @@ func dwDirectGo(s int) func(dst *float32, rows []*float32, blocks []int64, w []f
 							x[3*r+c] = at(rows[s*o+r], off, masks, l, c)
 						}
 					}
-					*(*float32)(unsafe.Add(unsafe.Pointer(dst), 4*(o*dstStride+b*dwDirectLanes+l))) = dw9(&x, w, bias)
+					*(*float32)(unsafe.Add(unsafe.Pointer(dst), 4*(o*dstStride+j0+l))) = dw9(&x, w, bias)
 				}
 			}
 		}

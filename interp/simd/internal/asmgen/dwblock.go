@@ -200,15 +200,16 @@ func dwPlaneBlocked512(name string, s int) {
 // dwDirect512 emits the 3×3 depthwise kernel that reads the input planes
 // in place, with no zero-bordered copy: rows holds the padded plane's row
 // pointers (a padding row points at a zero row), and each 16-output column
-// block of blocks (two int64s: the byte offset of its first input column
-// from a row's start, which may be negative, then four 16-bit lane masks)
-// loads under masks the input columns that lie inside the row, the others
-// reading +0 as from a zero border. The masks at stride 1 are taps 0, 1,
-// 2's and the store's; at stride 2 the two 16-float halves', the column
-// after them (a broadcast), and the store's. Output rows are register-
-// blocked as in dwPlaneBlocked512 (four, two, one); the last block of a
-// row stores under its mask, so no row is written past OutW. Per output
-// the products and sums are dwKernel512's, so the same bits.
+// block of blocks (four int64s: the byte offset of its first input
+// column from a row's start, which may be negative; four 16-bit lane
+// masks; the block's class, which of its loads need their masks; its first
+// output's byte offset) loads the input columns that lie inside the row,
+// the others reading +0 under the masks as from a zero border. The masks
+// at stride 1 are taps 0, 1, 2's and the store's; at stride 2 the two
+// 16-float halves', the column after them (a broadcast), and the store's.
+// Output rows are register-blocked as in dwPlaneBlocked512 (four, two,
+// one); a row's stores stay inside it. Per output the products and sums
+// are dwKernel512's, so the same bits.
 func dwDirect512(name string, s int) {
 	TEXT(name, NOSPLIT, "func(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows, dstStride int)")
 	Doc(fmt.Sprintf("%s: outRows rows of the stride-%d 3×3 depthwise convolution, row i at dst[i·dstStride:], reading", name, s),
@@ -248,31 +249,44 @@ func dwDirect512(name string, s int) {
 	LEAQ(Mem{Base: bb, Index: bend, Scale: 8}, bend)
 	bp, off, p, q, dcol := GP64(), GP64(), GP64(), GP64(), GP64()
 
-	load := func(i int) (x0, x1, x2 VecVirtual) {
+	// load loads under load i's mask (K1, K2, K3) when bit i of cls is
+	// set, plainly otherwise.
+	load := func(i int, cls int) (x0, x1, x2 VecVirtual) {
 		MOVQ(Mem{Base: rp, Disp: 8 * i}, p)
 		ADDQ(off, p)
 		x0, x1, x2 = ZMM(), ZMM(), ZMM()
+		mov := func(m Mem, i int, dst VecVirtual) {
+			if cls&(1<<i) != 0 {
+				VMOVUPS_Z(m, []Op{K1, K2, K3}[i], dst)
+			} else {
+				VMOVUPS(m, dst)
+			}
+		}
 		if s == 1 {
-			VMOVUPS_Z(Mem{Base: p}, K1, x0)
-			VMOVUPS_Z(Mem{Base: p, Disp: 4}, K2, x1)
-			VMOVUPS_Z(Mem{Base: p, Disp: 8}, K3, x2)
+			mov(Mem{Base: p}, 0, x0)
+			mov(Mem{Base: p, Disp: 4}, 1, x1)
+			mov(Mem{Base: p, Disp: 8}, 2, x2)
 			return
 		}
 		a, b, next := ZMM(), ZMM(), ZMM()
-		VMOVUPS_Z(Mem{Base: p}, K1, a)
-		VMOVUPS_Z(Mem{Base: p, Disp: 64}, K2, b)
+		mov(Mem{Base: p}, 0, a)
+		mov(Mem{Base: p, Disp: 64}, 1, b)
 		VMOVAPS(even, x0)
 		VPERMI2PS(b, a, x0)
 		VMOVAPS(odd, x1)
 		VPERMI2PS(b, a, x1)
 		// Column 2 is column 0 one output on: x0's lanes 1..15, then
 		// the column after the 32.
-		VBROADCASTSS_Z(Mem{Base: p, Disp: 128}, K3, next)
+		if cls&4 != 0 {
+			VBROADCASTSS_Z(Mem{Base: p, Disp: 128}, K3, next)
+		} else {
+			VBROADCASTSS(Mem{Base: p, Disp: 128}, next)
+		}
 		VALIGND(Imm(1), x0, next, x2)
 		return
 	}
 
-	group := func(R int) {
+	group := func(R int, cls int) {
 		MOVQ(dBase, q)
 		ADDQ(dcol, q)
 		sum, acc := make([]VecVirtual, R), make([]VecVirtual, R)
@@ -285,7 +299,7 @@ func dwDirect512(name string, s int) {
 			return t
 		}
 		for i := 0; i < s*(R-1)+3; i++ {
-			x0, x1, x2 := load(i)
+			x0, x1, x2 := load(i, cls)
 			for o := 0; o < R; o++ {
 				switch i - s*o {
 				case 0: // p0, p1, p2
@@ -303,7 +317,11 @@ func dwDirect512(name string, s int) {
 					VADDPS(acc[o], sum[o], acc[o])
 					VADDPS(acc[o], prod(8, x2), acc[o])
 					VADDPS(bias, acc[o], acc[o])
-					VMOVUPS(acc[o], K4, Mem{Base: q})
+					if cls == 7 {
+						VMOVUPS(acc[o], K4, Mem{Base: q})
+					} else {
+						VMOVUPS(acc[o], Mem{Base: q})
+					}
 					if o < R-1 {
 						ADDQ(dStride, q)
 					}
@@ -322,16 +340,27 @@ func dwDirect512(name string, s int) {
 		CMPQ(left, Imm(uint64(R)))
 		JB(LabelRef(next))
 		MOVQ(bb, bp)
-		XORQ(dcol, dcol)
 		Label(lbl + "_block")
 		MOVQ(Mem{Base: bp}, off)
 		KMOVW(Mem{Base: bp, Disp: 8}, K1)
 		KMOVW(Mem{Base: bp, Disp: 10}, K2)
 		KMOVW(Mem{Base: bp, Disp: 12}, K3)
 		KMOVW(Mem{Base: bp, Disp: 14}, K4)
-		group(R)
-		ADDQ(Imm(64), dcol)
-		ADDQ(Imm(16), bp)
+		MOVQ(Mem{Base: bp, Disp: 24}, dcol)
+		// The block's class: which loads need their masks (masked loads
+		// were slower than plain ones even under full masks, `go test
+		// -bench Depthwise/3x3s1_140`).
+		for _, c := range []int{0, 1, 4} {
+			CMPQ(Mem{Base: bp, Disp: 16}, Imm(uint64(c)))
+			JE(LabelRef(fmt.Sprintf("%s_c%d", lbl, c)))
+		}
+		for _, c := range []int{7, 0, 1, 4} {
+			Label(fmt.Sprintf("%s_c%d", lbl, c))
+			group(R, c)
+			JMP(LabelRef(lbl + "_next"))
+		}
+		Label(lbl + "_next")
+		ADDQ(Imm(32), bp)
 		CMPQ(bp, bend)
 		JB(LabelRef(lbl + "_block"))
 		for k := 0; k < R; k++ {
