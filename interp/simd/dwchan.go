@@ -48,6 +48,13 @@ func useDwChan(p *ConvParams) bool {
 	if dwDirect3x3(p) && p.StrideW == 1 && p.OutW > dwChanMaxOutW3x3 {
 		return false
 	}
+	// The in-place kernels (dwdirect.go) fill their 16-lane blocks from
+	// 16 output columns on, and then are as fast or faster, without the
+	// transposes (`go test -bench Depthwise ./interp/simd`: 3x3s1_32,
+	// 3x3s1_16, 3x3s1_28 against their /rows variants).
+	if dwDirect3x3(p) && dwDirectKernel(p) != nil && p.OutW >= dwDirectLanes {
+		return false
+	}
 	hp, wp := dwChanPlane(p)
 	return hp*wp <= dwChanMaxPlane
 }
