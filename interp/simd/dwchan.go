@@ -48,11 +48,12 @@ func useDwChan(p *ConvParams) bool {
 	if dwDirect3x3(p) && p.StrideW == 1 && p.OutW > dwChanMaxOutW3x3 {
 		return false
 	}
-	// The in-place kernels (dwdirect.go) fill their 16-lane blocks from
-	// 16 output columns on, and then are as fast or faster, without the
-	// transposes (`go test -bench Depthwise ./interp/simd`: 3x3s1_32,
-	// 3x3s1_16, 3x3s1_28 against their /rows variants).
-	if dwDirect3x3(p) && dwDirectKernel(p) != nil && p.OutW >= dwDirectLanes {
+	// The in-place kernels (dwdirect.go) are faster from 16 output
+	// columns at stride 2 and past 16 at stride 1, as fast at 16 (`go test
+	// -bench Depthwise ./interp/simd`: 3x3s1_32, 3x3s1_28, 3x3s1_16
+	// against their /rows variants; fp_landmark's 32² and 16² nodes in
+	// `onnxslim run --profile`).
+	if dwDirect3x3(p) && dwDirectKernel(p) != nil && (p.OutW > dwDirectLanes || p.StrideW == 2 && p.OutW == dwDirectLanes) {
 		return false
 	}
 	hp, wp := dwChanPlane(p)
