@@ -92,7 +92,8 @@ type kernelSet struct {
 	dwPlane3s2 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
 	// dwDirect3s1 and dwDirect3s2 are the 3×3 kernels that read the input
 	// in place under column masks (dwdirect.go); nil at a level that
-	// copies the input into a zero-bordered plane instead.
+	// copies the input into a zero-bordered plane instead (pure Go too:
+	// its twin, dwDirectGo, was 2× slower than the plane rows there).
 	dwDirect3s1 func(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows, dstStride int)
 	dwDirect3s2 func(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows, dstStride int)
 	// dwcIn and dwcOut are the channel-lane depthwise kernels (dwchan.go)
@@ -158,8 +159,6 @@ var goKernels = &kernelSet{
 	dw3s2:             dwRow3s2Go,
 	dwPlane3s1:        dwPlaneGo(dwRow3s1Go, 1),
 	dwPlane3s2:        dwPlaneGo(dwRow3s2Go, 2),
-	dwDirect3s1:       dwDirectGo(1),
-	dwDirect3s2:       dwDirectGo(2),
 	gemm2:             [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm2Of(gemmGo(1)), gemm2Of(gemmGo(2)), gemm2Of(gemmGo(3)), gemm2Of(gemmGo(4)), gemm2Of(gemmGo(5)), gemm2Of(gemmGo(6))},
 	dwTaps:            dwTapsGo,
 	dwcIn:             dwcInGo(16),

@@ -114,7 +114,7 @@ func (d *dwDirect) run(y, x, w []float32, bias float32) {
 }
 
 // dwDirectGo makes the twin of the stride-s dwDirect kernels: the same
-// masked loads lane by lane, then dw9.
+// masked loads lane by lane, then dw9 (TestDwDirectTwins).
 func dwDirectGo(s int) func(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows, dstStride int) {
 	return func(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows, dstStride int) {
 		// at is tap column c of lane l in a block of row under the

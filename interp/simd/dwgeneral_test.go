@@ -299,3 +299,68 @@ func TestDepthwiseRowsExact(t *testing.T) {
 		t.Errorf("only %d shapes checked", checked)
 	}
 }
+
+// TestDwDirectTwins checks each level's in-place 3×3 kernels against their
+// pure-Go twin, bit for bit, on whole planes (y filled with a sentinel
+// first, so a store past a row or a plane shows): strides 1 and 2, every
+// pad, widths that leave every column-block class, heights that leave every
+// row remainder, NaN, -0 and Inf among the inputs (an infinite filter tap
+// would make every output of the plane infinite or NaN).
+func TestDwDirectTwins(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	checked := 0
+	for _, k := range twins() {
+		if k.dwDirect3s1 == nil {
+			continue
+		}
+		for _, s := range []int{1, 2} {
+			for _, pad := range [][4]int{{1, 1, 1, 1}, {0, 0, 0, 0}, {0, 0, 1, 1}, {2, 2, 0, 1}} {
+				for _, h := range []int{1, 3, 6, 9} {
+					for _, w := range []int{1, 5, 15, 16, 17, 31, 32, 33, 47, 64, 70} {
+						win := window{3, 3, s, s, 1, 1, pad[0], pad[1], pad[2], pad[3]}
+						p := win.params(1, h, w)
+						if p.OutH < 1 || p.OutW < 1 {
+							continue
+						}
+						x, wt := randSlice(r, h*w), randSlice(r, 9)
+						x[r.IntN(len(x))] = float32(math.NaN())
+						x[r.IntN(len(x))] = float32(math.Copysign(0, -1))
+						x[r.IntN(len(x))] = float32(math.Inf(-1))
+						var ys [2][]float32
+						for i, f := range []func(*float32, []*float32, []int64, []float32, float32, int, int){
+							dwDirectKernel2(k, s), dwDirectGo(s),
+						} {
+							ws := new(workspace)
+							d := newDwDirect(&p, ws, f)
+							y := make([]float32, p.N()+3)
+							for j := range y {
+								y[j] = 12345
+							}
+							d.run(y[:p.N()], x, wt, 0.25)
+							ys[i] = y
+						}
+						checked++
+						for j := range ys[0] {
+							a, b := ys[0][j], ys[1][j]
+							if math.Float32bits(a) != math.Float32bits(b) && !(a != a && b != b) {
+								t.Fatalf("%s %s: y[%d] = %v, twin %v", k.name, fmt.Sprint(p), j, a, b)
+							}
+							if j >= p.N() && a != 12345 {
+								t.Fatalf("%s %s: y[%d] past the plane written", k.name, fmt.Sprint(p), j)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d planes checked", checked)
+}
+
+// dwDirectKernel2 is level k's in-place kernel for stride s.
+func dwDirectKernel2(k *kernelSet, s int) func(*float32, []*float32, []int64, []float32, float32, int, int) {
+	if s == 2 {
+		return k.dwDirect3s2
+	}
+	return k.dwDirect3s1
+}
