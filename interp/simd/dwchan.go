@@ -48,13 +48,17 @@ func useDwChan(p *ConvParams) bool {
 	if dwDirect3x3(p) && p.StrideW == 1 && p.OutW > dwChanMaxOutW3x3 {
 		return false
 	}
-	// The in-place kernels (dwdirect.go) are faster from 16 output
-	// columns at stride 2 and past 16 at stride 1, as fast at 16 (`go test
-	// -bench Depthwise ./interp/simd`: 3x3s1_32, 3x3s1_28, 3x3s1_16
-	// against their /rows variants; fp_landmark's 32² and 16² nodes in
-	// `onnxslim run --profile`).
+	// The in-place kernels (dwdirect.go) are as fast or faster where
+	// output rows fill at least 80% of their 16-lane blocks (28 and 32
+	// columns, 16 at stride 2; 20 was 15% slower: fp_detect's 128×15×20
+	// nodes in `onnxslim run --profile-json`; `go test -bench Depthwise
+	// ./interp/simd`: 3x3s1_32, 3x3s1_28, 3x3s2_140 against their /rows
+	// variants). At stride 1 and 16 columns the two paths were as fast
+	// (fp_landmark's 64×16² nodes, 3x3s1_16).
 	if dwDirect3x3(p) && dwDirectKernel(p) != nil && (p.OutW > dwDirectLanes || p.StrideW == 2 && p.OutW == dwDirectLanes) {
-		return false
+		if blocks := (p.OutW + dwDirectLanes - 1) / dwDirectLanes; 5*p.OutW >= 4*dwDirectLanes*blocks {
+			return false
+		}
 	}
 	hp, wp := dwChanPlane(p)
 	return hp*wp <= dwChanMaxPlane
