@@ -41,6 +41,9 @@ func finishChannels(y []float32, m, osz int, bias []float32, epi *convEpilogue) 
 	finishColumns(y, osz, 0, m, 0, osz, bias, epi)
 }
 
+// one is the unit scale of a bias-only epilogue.
+var one = [1]float32{1}
+
 // finishColumns finishes columns [q0, q1) of output channels [j0, j1), row
 // j at y[(j-j0)·ldy:]: bias[j] (nil: none) then epi (nil: none). The
 // convolutions call it on each piece of output as soon as it is computed,
@@ -53,15 +56,20 @@ func finishColumns(y []float32, ldy, j0, j1, q0, q1 int, bias []float32, epi *co
 		simd.Clip(rows, rows, epi.lo, epi.hi)
 		return
 	}
+	if epi != nil && epi.clip && (bias == nil) != (epi.k == nil) {
+		// One call for the block. Bias then Relu/Clip: x·1 + bias is
+		// x + bias exactly, and ScaleShiftClip's +0 is Clip's, so the bits
+		// are those of AddScalar then Clip; BN then Relu/Clip: those of
+		// ScaleShiftClip a row.
+		s, sstep, t := one[:], 0, bias
+		if bias == nil {
+			s, sstep, t = epi.k[j0:], 1, epi.sh
+		}
+		simd.ScaleShiftClipRows(y[q0:], ldy, j1-j0, q1-q0, s, sstep, t[j0:], epi.lo, epi.hi)
+		return
+	}
 	for j := j0; j < j1; j++ {
 		row := y[(j-j0)*ldy+q0 : (j-j0)*ldy+q1]
-		if bias != nil && epi != nil && epi.k == nil && epi.clip {
-			// Bias then Relu/Clip in one pass: x·1 + bias is x + bias
-			// exactly, and ScaleShiftClip's +0 is Clip's, so the bits are
-			// those of AddScalar then Clip.
-			simd.ScaleShiftClip(row, row, 1, bias[j], epi.lo, epi.hi)
-			continue
-		}
 		if bias != nil {
 			simd.AddScalar(row, row, bias[j])
 		}

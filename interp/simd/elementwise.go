@@ -97,6 +97,23 @@ func ScaleShiftClip(dst, x []float32, s, t, lo, hi float32) {
 	ks.scShClip(dst, x, s, t, lo, hi)
 }
 
+// ScaleShiftClipRows applies ScaleShiftClip in place to rows of a block:
+// row j, y[j·ldy : j·ldy+n], with scale s[j·sstep] (sstep 0: s[0] for
+// every row) and shift t[j] — a conv's per-channel epilogue (BN and Clip,
+// or bias and Clip with s = 1) in one call, the same bits as a call a row.
+func ScaleShiftClipRows(y []float32, ldy, rows, n int, s []float32, sstep int, t []float32, lo, hi float32) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	if n > ldy && rows > 1 || sstep < 0 {
+		panic(fmt.Sprintf("simd: ScaleShiftClipRows: rows of %d floats %d apart, scale step %d", n, ldy, sstep))
+	}
+	need("ScaleShiftClipRows", (rows-1)*ldy+n, y)
+	need("ScaleShiftClipRows", (rows-1)*sstep+1, s)
+	need("ScaleShiftClipRows", rows, t)
+	ks.scShClipRows(&y[0], ldy, rows, n, &s[0], sstep, &t[0], lo, hi)
+}
+
 // Relu sets dst[i] = max(x[i], 0).
 func Relu(dst, x []float32) { BiasClip(dst, x, 0, 0, float32(math.Inf(1))) }
 
