@@ -56,32 +56,28 @@ func finishColumns(y []float32, ldy, j0, j1, q0, q1 int, bias []float32, epi *co
 		simd.Clip(rows, rows, epi.lo, epi.hi)
 		return
 	}
-	if epi != nil && epi.clip && (bias == nil) != (epi.k == nil) {
-		// One call for the block. Bias then Relu/Clip: x·1 + bias is
-		// x + bias exactly, and ScaleShiftClip's +0 is Clip's, so the bits
-		// are those of AddScalar then Clip; BN then Relu/Clip: those of
-		// ScaleShiftClip a row.
-		s, sstep, t := one[:], 0, bias
-		if bias == nil {
-			s, sstep, t = epi.k[j0:], 1, epi.sh
+	rows, n, blk := j1-j0, q1-q0, y[q0:]
+	if bias != nil {
+		if epi != nil && epi.clip && epi.k == nil {
+			// Bias then Relu/Clip in one pass: x·1 + bias is x + bias
+			// exactly, and ScaleShiftClip's +0 is Clip's, so the bits are
+			// those of AddScalar then Clip.
+			simd.ScaleShiftClipRows(blk, ldy, rows, n, one[:], 0, bias[j0:j1], epi.lo, epi.hi)
+			return
 		}
-		simd.ScaleShiftClipRows(y[q0:], ldy, j1-j0, q1-q0, s, sstep, t[j0:], epi.lo, epi.hi)
+		simd.ScaleShiftRows(blk, ldy, rows, n, one[:], 0, bias[j0:j1]) // AddScalar a row
+	}
+	if epi == nil {
 		return
 	}
-	for j := j0; j < j1; j++ {
-		row := y[(j-j0)*ldy+q0 : (j-j0)*ldy+q1]
-		if bias != nil {
-			simd.AddScalar(row, row, bias[j])
-		}
-		if epi == nil {
-			continue
-		}
-		switch {
-		case epi.k != nil && epi.clip:
-			simd.ScaleShiftClip(row, row, epi.k[j], epi.sh[j], epi.lo, epi.hi)
-		case epi.k != nil:
-			simd.ScaleShift(row, row, epi.k[j], epi.sh[j])
-		case epi.clip:
+	switch {
+	case epi.k != nil && epi.clip:
+		simd.ScaleShiftClipRows(blk, ldy, rows, n, epi.k[j0:j1], 1, epi.sh[j0:j1], epi.lo, epi.hi)
+	case epi.k != nil:
+		simd.ScaleShiftRows(blk, ldy, rows, n, epi.k[j0:j1], 1, epi.sh[j0:j1])
+	case epi.clip:
+		for j := range rows {
+			row := blk[j*ldy : j*ldy+n]
 			simd.Clip(row, row, epi.lo, epi.hi)
 		}
 	}

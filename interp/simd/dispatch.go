@@ -77,6 +77,7 @@ type kernelSet struct {
 	scShClip   func(dst, x []float32, s, t, lo, hi float32)
 	// scShClipRows is scShClip over rows of a block (ScaleShiftClipRows).
 	scShClipRows func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32, lo, hi float32)
+	scShRows     func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32)
 	exp          func(dst, x []float32)
 	sigmoid      func(dst, x []float32)
 	tanh         func(dst, x []float32)
@@ -141,6 +142,7 @@ var goKernels = &kernelSet{
 	biasClip:          biasClipGo,
 	scShClip:          scaleShiftClipGo,
 	scShClipRows:      scaleShiftClipRowsOf(scaleShiftClipGo),
+	scShRows:          scaleShiftRowsOf(scaleShiftGo),
 	exp:               expSliceGo,
 	sigmoid:           sigmoidSliceGo,
 	tanh:              tanhSliceGo,

@@ -7,9 +7,11 @@ import (
 	"testing"
 )
 
-// TestScaleShiftClipRows: every level gives, bit for bit, what its
-// ScaleShiftClip a row gives (the levels differ from each other by the
-// FMA's rounding, as ScaleShiftClip's do) — rows of every length
+// TestScaleShiftClipRows: at every level, ScaleShiftClipRows and
+// ScaleShiftRows give bit for bit what that level's ScaleShiftClip and
+// ScaleShift give a row at a time, and ScaleShiftRows with scale 1 what
+// AddScalar gives (the levels differ from each other by the FMA's
+// rounding, as ScaleShiftClip's do) — rows of every length
 // around the vector width, a stride wider than the row, one scale for all
 // rows (sstep 0) or one a row, NaN, ±0 and infinite bounds — and leaves
 // the floats between rows alone.
@@ -26,17 +28,34 @@ func TestScaleShiftClipRows(t *testing.T) {
 				for _, k := range twins() {
 					// The reference: the level's ScaleShiftClip a row.
 					want := append([]float32(nil), y0...)
+					want2 := append([]float32(nil), y0...)
+					wantAdd := append([]float32(nil), y0...)
 					with(k, func() {
 						for j := range rows {
 							row := want[j*ldy : j*ldy+n]
 							ScaleShiftClip(row, row, s[j*sstep], sh[j], b[0], b[1])
+							row = want2[j*ldy : j*ldy+n]
+							ScaleShift(row, row, s[j*sstep], sh[j])
+							row = wantAdd[j*ldy : j*ldy+n]
+							AddScalar(row, row, sh[j])
 						}
 					})
 					got := append([]float32(nil), y0...)
-					with(k, func() { ScaleShiftClipRows(got, ldy, rows, n, s, sstep, sh, b[0], b[1]) })
+					got2 := append([]float32(nil), y0...)
+					gotAdd := append([]float32(nil), y0...)
+					with(k, func() {
+						ScaleShiftClipRows(got, ldy, rows, n, s, sstep, sh, b[0], b[1])
+						ScaleShiftRows(got2, ldy, rows, n, s, sstep, sh)
+						ScaleShiftRows(gotAdd, ldy, rows, n, []float32{1}, 0, sh)
+					})
 					for i := range got {
-						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("%s, n=%d sstep=%d bounds %v: [%d] = %v, want %v", k.name, n, sstep, b, i, got[i], want[i])
+						for _, c := range []struct {
+							what      string
+							got, want []float32
+						}{{"ScaleShiftClipRows", got, want}, {"ScaleShiftRows", got2, want2}, {"ScaleShiftRows as AddScalar", gotAdd, wantAdd}} {
+							if math.Float32bits(c.got[i]) != math.Float32bits(c.want[i]) {
+								t.Fatalf("%s %s, n=%d sstep=%d bounds %v: [%d] = %v, want %v", k.name, c.what, n, sstep, b, i, c.got[i], c.want[i])
+							}
 						}
 					}
 				}

@@ -304,6 +304,13 @@ func scaleShiftClipRowsOf(f func(dst, x []float32, s, t, lo, hi float32)) func(y
 	}
 }
 
+// scaleShiftRowsOf makes a level's scShRows from its ScaleShift kernel.
+func scaleShiftRowsOf(f func(dst, x []float32, s, t float32)) func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32) {
+	return func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32) {
+		scaleShiftClipRowsOf(func(dst, x []float32, s, t, _, _ float32) { f(dst, x, s, t) })(y, ldy, rows, n, s, sstep, t, 0, 0)
+	}
+}
+
 // scaleShiftClipGo is scaleShiftGo then biasClipGo with bias 0, as the
 // assembly twin fuses them.
 func scaleShiftClipGo(dst, x []float32, s, t, lo, hi float32) {

@@ -3466,6 +3466,60 @@ DATA lowmasks<>+30(SB)/2, $0x7fff
 DATA lowmasks<>+32(SB)/2, $0xffff
 GLOBL lowmasks<>(SB), RODATA|NOPTR, $34
 
+// func scaleShiftRowsAVX512(y *float32, ldy int, rows int, n int, s *float32, sstep int, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·scaleShiftRowsAVX512(SB), NOSPLIT, $0-56
+	MOVQ  y+0(FP), AX
+	MOVQ  ldy+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  rows+16(FP), DX
+	MOVQ  n+24(FP), BX
+	MOVQ  s+32(FP), SI
+	MOVQ  sstep+40(FP), DI
+	SHLQ  $0x02, DI
+	MOVQ  t+48(FP), R8
+	MOVQ  BX, R9
+	ANDQ  $0x0f, R9
+	LEAQ  lowmasks<>+0(SB), R10
+	KMOVW (R10)(R9*2), K1
+	SHRQ  $0x04, BX
+
+scaleShiftRowsAVX512_row:
+	TESTQ        DX, DX
+	JZ           scaleShiftRowsAVX512_done
+	VBROADCASTSS (SI), Z0
+	VBROADCASTSS (R8), Z1
+	MOVQ         AX, R10
+	MOVQ         BX, R11
+
+scaleShiftRowsAVX512_loop:
+	TESTQ       R11, R11
+	JZ          scaleShiftRowsAVX512_tail
+	VMOVUPS     (R10), Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, (R10)
+	ADDQ        $0x40, R10
+	DECQ        R11
+	JMP         scaleShiftRowsAVX512_loop
+
+scaleShiftRowsAVX512_tail:
+	TESTQ       R9, R9
+	JZ          scaleShiftRowsAVX512_next
+	VMOVUPS.Z   (R10), K1, Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, K1, (R10)
+
+scaleShiftRowsAVX512_next:
+	ADDQ CX, AX
+	ADDQ DI, SI
+	ADDQ $0x04, R8
+	DECQ DX
+	JMP  scaleShiftRowsAVX512_row
+
+scaleShiftRowsAVX512_done:
+	VZEROUPPER
+	RET
+
 // func expAVX(dst []float32, x []float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·expAVX(SB), NOSPLIT, $0-48

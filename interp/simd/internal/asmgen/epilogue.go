@@ -13,12 +13,21 @@ import (
 // One call a block instead of one a row: mobilenet's 7×7 layers have rows
 // of 49 floats, fp_landmark's 4×4 of 16, where a call and its ymm tail
 // cost more than the row.
-func scaleShiftClipRows() {
-	name := "scaleShiftClipRowsAVX512"
-	TEXT(name, NOSPLIT, "func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32, lo, hi float32)")
-	Pragma("noescape")
-	Doc(name+": for j < rows, y[j·ldy+i] = min(max((y[j·ldy+i]·s[j·sstep] + t[j]) + 0, lo), hi) for i < n,",
-		"the product and sum fused; NaN stays NaN.")
+// With clip false it emits scaleShiftRowsAVX512, y·s + t alone (the
+// bits of scaleShiftAVX a row, and of AddScalar a row when s is 1).
+func scaleShiftClipRows(clip bool) {
+	name := "scaleShiftRowsAVX512"
+	if clip {
+		name = "scaleShiftClipRowsAVX512"
+		TEXT(name, NOSPLIT, "func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32, lo, hi float32)")
+		Pragma("noescape")
+		Doc(name+": for j < rows, y[j·ldy+i] = min(max((y[j·ldy+i]·s[j·sstep] + t[j]) + 0, lo), hi) for i < n,",
+			"the product and sum fused; NaN stays NaN.")
+	} else {
+		TEXT(name, NOSPLIT, "func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32)")
+		Pragma("noescape")
+		Doc(name+": for j < rows, y[j·ldy+i] = y[j·ldy+i]·s[j·sstep] + t[j] for i < n, fused.")
+	}
 	y := Load(Param("y"), GP64())
 	ldy := Load(Param("ldy"), GP64())
 	SHLQ(Imm(2), ldy)
@@ -29,9 +38,11 @@ func scaleShiftClipRows() {
 	SHLQ(Imm(2), sstep)
 	pt := Load(Param("t"), GP64())
 	lo, hi, z := ZMM(), ZMM(), ZMM()
-	bcastParam("lo", lo)
-	bcastParam("hi", hi)
-	VPXORD(z, z, z)
+	if clip {
+		bcastParam("lo", lo)
+		bcastParam("hi", hi)
+		VPXORD(z, z, z)
+	}
 	// The last n mod 16 floats of a row go through mask K1.
 	rem, tb, full := GP64(), GP64(), GP64()
 	MOVQ(n, rem)
@@ -44,9 +55,11 @@ func scaleShiftClipRows() {
 	s, t := ZMM(), ZMM()
 	op := func(x VecVirtual) {
 		VFMADD213PS(t, s, x)
-		VADDPS(z, x, x)
-		VMAXPS(x, lo, x) // x first (Intel's last) so a NaN passes through
-		VMINPS(x, hi, x)
+		if clip {
+			VADDPS(z, x, x)
+			VMAXPS(x, lo, x) // x first (Intel's last) so a NaN passes through
+			VMINPS(x, hi, x)
+		}
 	}
 	Label(name + "_row")
 	TESTQ(rows, rows)
