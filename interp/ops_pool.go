@@ -189,6 +189,21 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 		cols[ow] = span{k0, k1, pad}
 	}
 	isMax := a.kind == poolMax
+	inside := ph == 0 && pw == 0 && (OH-1)*sh+(KH-1)*dh < H && (OW-1)*sw+(KW-1)*dw < W
+	if isMax && inside && (OW < 8 || sw >= 3) {
+		// Windows inside the input, few a row or far apart (an 8×8 pool
+		// of stride 8): each window's max32 in tap order, as the general
+		// loop takes it, four windows at a time in registers — 2–10×
+		// faster than column maxima through vectors mostly empty, as for
+		// sums (simd.SumPool2D).
+		run := func(pl0, pl1 int) { maxPoolInside(x, out, pl0, pl1, H, W, OH, OW, KH, KW, sh, sw, dh, dw) }
+		if threads < 2 || planes < 2 || planes*OH*OW*KH*KW < simd.ParallelMinTaps {
+			run(0, planes)
+		} else {
+			simd.ParallelRuns(planes, threads, run)
+		}
+		return
+	}
 	if isMax && dh == 1 {
 		// Max of each column over the window's rows first, then along the
 		// row, both as vector maxima (simd.MaxSkipNaN skips NaN taps as
@@ -319,6 +334,44 @@ func poolTaps(o, s, p, d, k, n, pe int) (k0, k1, inPad int) {
 
 // max32 is the larger of v and x, keeping v when x is NaN (the general
 // pooling loop ignores NaN taps the same way).
+// maxPoolInside sets out to the window maxima of planes [pl0, pl1) for
+// windows inside the input (see pool2D).
+func maxPoolInside(x, out []float32, pl0, pl1, H, W, OH, OW, KH, KW, sh, sw, dh, dw int) {
+	inf := float32(math.Inf(-1))
+	for pl := pl0; pl < pl1; pl++ {
+		xp, op := x[pl*H*W:(pl+1)*H*W], out[pl*OH*OW:(pl+1)*OH*OW]
+		for oh := 0; oh < OH; oh++ {
+			orow := op[oh*OW : (oh+1)*OW]
+			ow := 0
+			for ; ow+4 <= OW; ow += 4 {
+				a0, a1, a2, a3 := inf, inf, inf, inf
+				for i := 0; i < KH; i++ {
+					row := xp[(oh*sh+i*dh)*W+ow*sw:]
+					_ = row[3*sw+(KW-1)*dw]
+					for j := 0; j < KW; j++ {
+						o := j * dw
+						a0 = max32(a0, row[o])
+						a1 = max32(a1, row[o+sw])
+						a2 = max32(a2, row[o+2*sw])
+						a3 = max32(a3, row[o+3*sw])
+					}
+				}
+				orow[ow], orow[ow+1], orow[ow+2], orow[ow+3] = a0, a1, a2, a3
+			}
+			for ; ow < OW; ow++ {
+				v := inf
+				for i := 0; i < KH; i++ {
+					row := xp[(oh*sh+i*dh)*W+ow*sw:]
+					for j := 0; j < KW; j++ {
+						v = max32(v, row[j*dw])
+					}
+				}
+				orow[ow] = v
+			}
+		}
+	}
+}
+
 func max32(v, x float32) float32 {
 	if x > v {
 		return x

@@ -26,7 +26,7 @@ func scaleShiftClipRows(clip bool) {
 	} else {
 		TEXT(name, NOSPLIT, "func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32)")
 		Pragma("noescape")
-		Doc(name+": for j < rows, y[j·ldy+i] = y[j·ldy+i]·s[j·sstep] + t[j] for i < n, fused.")
+		Doc(name + ": for j < rows, y[j·ldy+i] = y[j·ldy+i]·s[j·sstep] + t[j] for i < n, fused.")
 	}
 	y := Load(Param("y"), GP64())
 	ldy := Load(Param("ldy"), GP64())
