@@ -206,6 +206,10 @@ func gemmKernel512(mr int, mode bMode) {
 		name = fmt.Sprintf("gemm%dx32TapsAVX512", mr)
 		sig = "func(k int, a, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)"
 		doc = fmt.Sprintf("%s is the %d×32 SGEMM micro-kernel over im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.", name, mr)
+	case bSegs:
+		name = fmt.Sprintf("gemm%dx32SegsAVX512", mr)
+		sig = "func(k int, a, b *float32, segs *[4]int32, masks *[4]uint16, taps *int32, c *float32, ldc int, acc bool)"
+		doc = fmt.Sprintf("%s is the %d×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r whose masks[2h+r] has bit t: c (+)= a·b.", name, mr)
 	}
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
@@ -249,6 +253,9 @@ func gemmKernel512(mr int, mode bMode) {
 	if mode == bTaps {
 		prefix = "zt"
 	}
+	if mode == bSegs {
+		prefix = "zs"
+	}
 	lbl := func(s string) string { return fmt.Sprintf("%s%d_%s", prefix, mr, s) }
 	Label(lbl("loop4"))
 	CMPQ(k, Imm(unroll))
@@ -280,6 +287,7 @@ const (
 	bPacked bMode = iota // two packed panels
 	bRows                // a row-major matrix read in place
 	bTaps                // im2col's taps read in place (implicit GEMM)
+	bSegs                // the taps in up to two masked runs a half (panels across output rows)
 )
 
 // bSteps addresses the two halves of a B step (16 floats each on zmm, 8 on
@@ -290,7 +298,8 @@ const (
 // rows read where they lie in the planes).
 type bSteps struct {
 	rows      bool
-	taps      Register // taps: the offsets table, a step's offset
+	segs      []Register // segs: the runs' bases (half 0's two, then half 1's), masks K1–K4
+	taps      Register   // taps: the offsets table, a step's offset
 	off       Register
 	half      int      // bytes from the first half of a step to the second
 	b, b2     Register // packed, taps: the two halves
@@ -306,6 +315,20 @@ func newBSteps(rows bool) *bSteps {
 
 func newBStepsMode(mode bMode) *bSteps {
 	s := &bSteps{rows: mode == bRows, half: 64, b: Load(Param("b"), GP64())}
+	if mode == bSegs {
+		sp := Load(Param("segs"), GP64())
+		mp := Load(Param("masks"), GP64())
+		for r, k := range []Register{K1, K2, K3, K4} {
+			base := GP64()
+			MOVLQSX(Mem{Base: sp, Disp: 4 * r}, base)
+			ADDQ(s.b, base)
+			s.segs = append(s.segs, base)
+			KMOVW(Mem{Base: mp, Disp: 2 * r}, k)
+		}
+		s.taps = Load(Param("taps"), GP64())
+		s.off = GP64()
+		return s
+	}
 	if mode != bRows {
 		s.b2 = Load(Param("bstride"), GP64())
 		SHLQ(Imm(2), s.b2)
@@ -325,6 +348,16 @@ func newBStepsMode(mode bMode) *bSteps {
 
 // load reads step s (of an unrolled round) of both halves into v0, v1.
 func (s *bSteps) load(step int, v0, v1 Op) {
+	if s.segs != nil {
+		// A run's lanes outside its mask are neither read nor kept: the
+		// first run zeroes them, the second merges into them.
+		MOVLQSX(Mem{Base: s.taps, Disp: 4 * step}, s.off)
+		for h, v := range []Op{v0, v1} {
+			VMOVUPS_Z(Mem{Base: s.segs[2*h], Index: s.off, Scale: 1}, []Register{K1, K3}[h], v)
+			VMOVUPS(Mem{Base: s.segs[2*h+1], Index: s.off, Scale: 1}, []Register{K2, K4}[h], v)
+		}
+		return
+	}
 	if s.taps != nil {
 		MOVLQSX(Mem{Base: s.taps, Disp: 4 * step}, s.off)
 		VMOVUPS(Mem{Base: s.b, Index: s.off, Scale: 1}, v0)
@@ -391,6 +424,12 @@ func gemmKernel512x12(mode bMode) {
 		sig = "func(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)"
 		doc = name + " is the 12×32 SGEMM micro-kernel over two packed A panels and im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b."
 		prefix = "zt12_"
+	}
+	if mode == bSegs {
+		name = "gemm12x32SegsAVX512"
+		sig = "func(k int, a *float32, astride int, b *float32, segs *[4]int32, masks *[4]uint16, taps *int32, c *float32, ldc int, acc bool)"
+		doc = name + " is the 12×32 SGEMM micro-kernel over two packed A panels and im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r whose masks[2h+r] has bit t: c (+)= a·b."
+		prefix = "zs12_"
 	}
 	if mode == bRows {
 		name = "gemm12x32RowsAVX512"
