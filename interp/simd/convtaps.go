@@ -6,31 +6,33 @@ package simd
 // filters (M = 16) the copy cost a quarter of the convolution, since each
 // copied float fed only M multiply-adds. Where a panel lies in one output
 // row its 16 floats are consecutive (gemm…TapsAVX512); where it spans two
-// rows (resnet's 56, 28 and 14 wide layers) they are two runs, read with
-// one zeroing and one merging masked load (gemm…SegsAVX512). Panels over
-// three or more rows (outputs under 15 wide) keep the im2col copy.
+// or three rows (resnet's 56, 28, 14 and 7 wide layers) they are as many
+// runs, read with one zeroing and one or two merging masked loads
+// (gemm…Segs{,3}AVX512). The last, ragged pair of panels masks off the
+// columns past N and goes through a tile. Panels over four or more rows
+// (outputs under 7 wide) keep the im2col copy.
+
+// maxRuns is the most output rows a panel of the taps path spans.
+const maxRuns = 3
 
 // implicitGEMM switches the taps path on (a variable so that tests and
 // benchmarks can compare it with the im2col copy).
 var implicitGEMM = true
 
-// tapsChunk reports whether ConvPacked can multiply columns [q0, q1)
-// through the taps kernels: the level has them, the tap offsets fit their
-// 32-bit table, and the chunk is whole pairs of panels, each panel over
-// at most two output rows.
+// tapsChunk reports whether ConvPacked can multiply columns [q0, q1) (q0
+// a multiple of 32) through the taps kernels: the level has them, the tap
+// offsets fit their 32-bit table, and each panel's columns before q1 span
+// at most maxRuns output rows.
 func tapsChunk(l *colLayout, taps []int32, q0, q1 int) bool {
-	if !implicitGEMM || ks.gemm12Taps == nil || ks.gemm12Segs == nil || taps == nil || q1 <= q0 || (q1-q0)%(2*nr) != 0 {
+	if !implicitGEMM || ks.gemm12Taps == nil || ks.gemm12Segs[maxRuns] == nil || taps == nil || q1 <= q0 || q0%(2*nr) != 0 {
 		return false
 	}
 	ow := l.p.OutW
-	if ow%nr == 0 {
-		return q0%nr == 0
-	}
-	if ow >= nr-1 {
-		return true // 16 outputs from any column reach at most the next row
+	if (maxRuns-1)*ow >= nr-1 {
+		return true // 16 outputs from any column reach at most maxRuns rows
 	}
 	for q := q0; q < q1; q += nr {
-		if q%ow+nr > 2*ow {
+		if last := min(q1, q+nr) - 1; last/ow-q/ow >= maxRuns {
 			return false
 		}
 	}
@@ -38,14 +40,16 @@ func tapsChunk(l *colLayout, taps []int32, q0, q1 int) bool {
 }
 
 // tapsPair is how the taps kernels read a pair of panels (32 columns):
-// plain, each panel in one output row, 16 floats from planes[off] and
-// planes[off+bstride]; else as runs, byte offsets segs from the planes'
-// start with masks of the lanes they give (segs[2h:2h+2] for panel h).
+// plain (runs 0), each panel in one output row, 16 floats from
+// planes[off] and planes[off+bstride]; else as up to runs runs a panel,
+// byte offsets segs from the planes' start with masks of the lanes they
+// give (segs[runs·h : runs·h+runs] for panel h; columns past the chunk
+// masked off).
 type tapsPair struct {
-	plain        bool
+	runs         int
 	off, bstride int
-	segs         [4]int32
-	masks        [4]uint16
+	segs         [2 * maxRuns]int32
+	masks        [2 * maxRuns]uint16
 }
 
 // planTaps returns the pairs of panels of columns [q0, q1) (a chunk that
@@ -54,21 +58,31 @@ func planTaps(ws *workspace, l *colLayout, q0, q1 int) []tapsPair {
 	ow := l.p.OutW
 	pairs := ws.pairs[:0]
 	for jr := q0; jr < q1; jr += 2 * nr {
-		pr := tapsPair{plain: true, off: l.pos(jr), bstride: l.pos(jr+nr) - l.pos(jr)}
+		var segs [2][maxRuns]int32
+		var masks [2][maxRuns]uint16
+		var runs [2]int
+		plain := jr+2*nr <= q1
 		for h := range 2 {
 			q := jr + h*nr
-			r := 2 * h
-			for t := 0; t < nr; r++ {
-				run := min(nr-t, ow-(q+t)%ow)
+			n := min(nr, q1-q)
+			for t := 0; t < n; runs[h]++ {
+				run := min(n-t, ow-(q+t)%ow)
 				// Offset so that lane t reads at segs + 4t.
-				pr.segs[r] = int32(4 * (l.pos(q+t) - t))
-				pr.masks[r] = uint16((1<<run - 1) << t)
+				segs[h][runs[h]] = int32(4 * (l.pos(q+t) - t))
+				masks[h][runs[h]] = uint16((1<<run - 1) << t)
 				t += run
 			}
-			if r == 2*h+1 {
-				pr.segs[r] = pr.segs[r-1] // an empty second run
-			} else {
-				pr.plain = false
+			plain = plain && runs[h] == 1
+		}
+		pr := tapsPair{off: l.pos(jr), bstride: l.pos(jr+nr) - l.pos(jr)}
+		if !plain {
+			pr.runs = max(2, runs[0], runs[1])
+			for h := range 2 {
+				for r := 0; r < pr.runs; r++ {
+					// Runs past a panel's last read nothing.
+					pr.segs[pr.runs*h+r] = segs[h][min(r, max(0, runs[h]-1))]
+					pr.masks[pr.runs*h+r] = masks[h][r]
+				}
 			}
 		}
 		pairs = append(pairs, pr)
@@ -77,57 +91,69 @@ func planTaps(ws *workspace, l *colLayout, q0, q1 int) []tapsPair {
 	return pairs
 }
 
-// convChunk computes y[:, q0:q1] (rows N floats apart): its whole pairs of
-// panels through the taps kernels where tapsChunk accepts them, the rest
-// (all of it otherwise) through an im2col copy in col.
+// convChunk computes y[:, q0:q1] (rows N floats apart, q0 a multiple of
+// 32) through the taps kernels where tapsChunk accepts the chunk, else
+// through an im2col copy in col.
 func convChunk(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []int32, col []float32, ws *workspace, kc, q0, q1 int) {
-	qt := q0 + (q1-q0)/(2*nr)*(2*nr)
-	if tapsChunk(l, taps, q0, qt) {
-		convTaps(y, pa, planes, l, taps, planTaps(ws, l, q0, qt), kc, q0, qt)
-	} else {
-		qt = q0
+	if tapsChunk(l, taps, q0, q1) {
+		convTaps(y, pa, planes, l, taps, planTaps(ws, l, q0, q1), ws, kc, q0, q1)
+		return
 	}
-	if qt < q1 {
-		im2colPanels(col, planes, l, taps, ws, qt, q1)
-		SgemmPackedA(pa, false, q1-qt, nil, 0, col, 0, y[qt:], l.p.N(), kc, 1)
-	}
+	im2colPanels(col, planes, l, taps, ws, q0, q1)
+	SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], l.p.N(), kc, 1)
 }
 
 // convTaps computes y[:, q0:q1] (rows N floats apart) = filters · im2col
 // for a chunk that tapsChunk accepts, planned by planTaps, in K blocks of
 // kc summed as SgemmPackedA sums them (each block from zero, then added to
-// y), with the same kernels' FMA chains: the bits of the packed path.
-func convTaps(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []int32, pairs []tapsPair, kc, q0, q1 int) {
+// y), with the same kernels' FMA chains: the bits of the packed path. A
+// ragged last pair is computed into ws.edge (M×32) and copied to y.
+func convTaps(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []int32, pairs []tapsPair, ws *workspace, kc, q0, q1 int) {
 	M, K, N := pa.m, pa.k, l.p.N()
 	_ = y[(M-1)*N+q1-1]
-	_ = pairs[(q1-q0)/(2*nr)-1]
+	np := (q1 - q0 + 2*nr - 1) / (2 * nr)
+	_ = pairs[np-1]
+	var edge []float32
+	if (q1-q0)%(2*nr) != 0 {
+		edge = aligned(&ws.edge, M*2*nr)
+	}
 	for pc := 0; pc < K; pc += kc {
 		kcb := min(kc, K-pc)
 		acc := pc > 0
 		tp := &taps[pc]
 		for i, jr := 0, q0; jr < q1; i, jr = i+1, jr+2*nr {
 			pr := &pairs[i]
-			if pr.plain {
+			c, ldc, c0 := y, N, jr
+			if jr+2*nr > q1 {
+				c, ldc, c0 = edge, 2*nr, 0
+			}
+			if pr.runs == 0 {
 				b := &planes[pr.off]
 				ir := 0
 				for ; ir+2*mr <= M; ir += 2 * mr {
-					ks.gemm12Taps(kcb, &pa.data[ir*K+pc*mr], mr*K, b, pr.bstride, tp, &y[ir*N+jr], N, acc)
+					ks.gemm12Taps(kcb, &pa.data[ir*K+pc*mr], mr*K, b, pr.bstride, tp, &c[ir*ldc+c0], ldc, acc)
 				}
 				for ; ir < M; ir += mr {
 					mrr := min(mr, M-ir)
-					ks.gemmTaps[mrr](kcb, &pa.data[ir*K+pc*mrr], b, pr.bstride, tp, &y[ir*N+jr], N, acc)
+					ks.gemmTaps[mrr](kcb, &pa.data[ir*K+pc*mrr], b, pr.bstride, tp, &c[ir*ldc+c0], ldc, acc)
 				}
 				continue
 			}
 			b := &planes[0]
 			ir := 0
 			for ; ir+2*mr <= M; ir += 2 * mr {
-				ks.gemm12Segs(kcb, &pa.data[ir*K+pc*mr], mr*K, b, &pr.segs, &pr.masks, tp, &y[ir*N+jr], N, acc)
+				ks.gemm12Segs[pr.runs](kcb, &pa.data[ir*K+pc*mr], mr*K, b, &pr.segs, &pr.masks, tp, &c[ir*ldc+c0], ldc, acc)
 			}
 			for ; ir < M; ir += mr {
 				mrr := min(mr, M-ir)
-				ks.gemmSegs[mrr](kcb, &pa.data[ir*K+pc*mrr], b, &pr.segs, &pr.masks, tp, &y[ir*N+jr], N, acc)
+				ks.gemmSegs[pr.runs][mrr](kcb, &pa.data[ir*K+pc*mrr], b, &pr.segs, &pr.masks, tp, &c[ir*ldc+c0], ldc, acc)
 			}
+		}
+	}
+	if edge != nil {
+		jr := q0 + (np-1)*2*nr
+		for i := 0; i < M; i++ {
+			copy(y[i*N+jr:i*N+q1], edge[i*2*nr:])
 		}
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // TestConvTapsSameBits checks the implicit-GEMM path (convolutions whose
-// panels each lie in at most two output rows) against the im2col copy it replaces,
+// panels each lie in at most three output rows) against the im2col copy it replaces,
 // bit for bit, at every level, one and two threads, and against the direct
 // convolution; strides, dilation, padding, non-square kernels, filter
 // counts that leave 1–6-row tails.
@@ -35,9 +35,12 @@ func TestConvTapsSameBits(t *testing.T) {
 		cp(3, 12, 56, 3, 3, 1, 1, 1, 1, 1, 1),  // OutW 56
 		cp(4, 56, 56, 3, 3, 2, 2, 1, 1, 1, 1),  // stride 2, OutW 28
 		cp(5, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1),  // OutW 28
-		cp(6, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1),  // OutW 14: some panels over three rows (im2col)
+		cp(6, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1),  // OutW 14
 		cp(3, 29, 29, 3, 3, 2, 2, 1, 1, 1, 1),  // stride 2, OutW 15
-		cp(16, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1),   // OutW 7 (im2col)
+		cp(16, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1),   // OutW 7: three rows a panel, a one-column ragged pair
+		cp(3, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1),   // OutW 6: four rows a panel (im2col)
+		cp(5, 21, 21, 3, 3, 2, 2, 1, 1, 1, 1),  // stride 2, OutW 11
+		cp(2, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1),    // OutW 8, N 72
 		cp(3, 21, 17, 3, 3, 1, 1, 1, 1, 1, 1),  // OutW 17
 		cp(2, 30, 23, 5, 3, 1, 1, 2, 0, 1, 1),  // 5×3, OutW 21
 		cp(4, 26, 45, 3, 3, 2, 1, 2, 2, 2, 2),  // dilation 2, strides (2,1), OutW 45
@@ -47,21 +50,21 @@ func TestConvTapsSameBits(t *testing.T) {
 	for _, k := range twins() {
 		with(k, func() {
 			for _, p := range shapes {
-				// The implicit path must be taken where each panel of the
-				// whole pairs spans at most two output rows.
+				// The implicit path must be taken where each panel's
+				// columns span at most three output rows.
 				l := newColLayout(&p)
 				ws := &workspace{}
 				planes := aligned(&ws.b, l.floats())
 				taps := im2colTaps(&ws.rows, planes, &l)
-				q1 := p.N() / (2 * nr) * (2 * nr)
-				twoRows := ks.gemm12Taps != nil && q1 > 0
-				for q := 0; q < q1; q += nr {
-					if (q+nr-1)/p.OutW-q/p.OutW > 1 {
-						twoRows = false
+				N := p.N()
+				fewRows := ks.gemm12Taps != nil
+				for q := 0; q < N; q += nr {
+					if (min(N, q+nr)-1)/p.OutW-q/p.OutW > 2 {
+						fewRows = false
 					}
 				}
-				if got := tapsChunk(&l, taps, 0, q1); got != twoRows {
-					t.Fatalf("%s %+v: tapsChunk = %v, want %v", k.name, p, got, twoRows)
+				if got := tapsChunk(&l, taps, 0, N); got != fewRows {
+					t.Fatalf("%s %+v: tapsChunk = %v, want %v", k.name, p, got, fewRows)
 				}
 				for _, M := range []int{1, 5, 16, 19} {
 					x, w := randSlice(r, p.C*p.H*p.W), randSlice(r, M*p.K())
@@ -96,11 +99,11 @@ func TestConvTapsSameBits(t *testing.T) {
 	}
 }
 
-// TestGemmSegsTwins checks each level's run-reading taps kernels (every
-// row count, the 12-row one, with and without accumulation) bit for bit
-// against the same level's plain taps kernels over the runs gathered into
-// consecutive floats, on random runs, taps and depths; lanes no run covers
-// read zero.
+// TestGemmSegsTwins checks each level's run-reading taps kernels (two and
+// three runs, every row count, the 12-row one, with and without
+// accumulation) bit for bit against the same level's plain taps kernels
+// over the runs gathered into consecutive floats, on random runs, taps and
+// depths; lanes no run covers read zero.
 func TestGemmSegsTwins(t *testing.T) {
 	r := rand.New(rand.NewPCG(51, 52))
 	src := randSlice(r, 8192)
@@ -108,60 +111,62 @@ func TestGemmSegsTwins(t *testing.T) {
 	b := &src[2048]
 	at := func(off int) float32 { return src[2048+off/4] }
 	for _, k := range twins() {
-		if k.gemm12Segs == nil {
-			continue
-		}
-		for trial := 0; trial < 150; trial++ {
-			var segs [4]int32
-			var masks [4]uint16
-			// Each half: one or two runs over its lanes, sometimes a lane
-			// no run covers.
-			for h := range 2 {
-				for t, s := 0, 2*h; t < nr && s < 2*h+2; s++ {
-					run := 1 + r.IntN(nr-t)
-					if s == 2*h+1 {
-						run = nr - t
+		for R := 2; R <= maxRuns; R++ {
+			if k.gemm12Segs[R] == nil {
+				continue
+			}
+			for trial := 0; trial < 100; trial++ {
+				var segs [2 * maxRuns]int32
+				var masks [2 * maxRuns]uint16
+				// Each half: up to R runs over its lanes, sometimes a lane
+				// no run covers.
+				for h := range 2 {
+					for t, s := 0, R*h; t < nr && s < R*h+R; s++ {
+						run := 1 + r.IntN(nr-t)
+						if s == R*h+R-1 {
+							run = nr - t
+						}
+						segs[s] = int32(4 * (r.IntN(1024) - 512))
+						masks[s] = uint16((1<<run - 1) << t)
+						t += run + r.IntN(2)
 					}
-					segs[s] = int32(4 * (r.IntN(1024) - 512))
-					masks[s] = uint16((1<<run - 1) << t)
-					t += run + r.IntN(2)
 				}
-			}
-			kk := r.IntN(12)
-			taps := make([]int32, kk+1)
-			for i := range taps {
-				taps[i] = int32(4 * (r.IntN(2048) - 1024))
-			}
-			// The same steps gathered: step s's 32 floats at 128s bytes.
-			gathered := make([]float32, 2*nr*(kk+1))
-			flat := make([]int32, kk+1)
-			for s := 0; s <= kk; s++ {
-				flat[s] = int32(4 * 2 * nr * s)
-				for j := 0; j < 2*nr; j++ {
-					h, l := j/nr, j%nr
-					for q := 2 * h; q < 2*h+2; q++ {
-						if masks[q]>>l&1 != 0 {
-							gathered[2*nr*s+j] = at(int(segs[q]) + int(taps[s]) + 4*l)
+				kk := r.IntN(12)
+				taps := make([]int32, kk+1)
+				for i := range taps {
+					taps[i] = int32(4 * (r.IntN(2048) - 1024))
+				}
+				// The same steps gathered: step s's 32 floats at 128s bytes.
+				gathered := make([]float32, 2*nr*(kk+1))
+				flat := make([]int32, kk+1)
+				for s := 0; s <= kk; s++ {
+					flat[s] = int32(4 * 2 * nr * s)
+					for j := 0; j < 2*nr; j++ {
+						h, l := j/nr, j%nr
+						for q := R * h; q < R*h+R; q++ {
+							if masks[q]>>l&1 != 0 {
+								gathered[2*nr*s+j] = at(int(segs[q]) + int(taps[s]) + 4*l)
+							}
 						}
 					}
 				}
-			}
-			acc := r.IntN(2) == 1
-			for _, rows := range []int{1, 2, 3, 4, 5, 6, 12} {
-				a := randSlice(r, 2*mr*kk+1)
-				ldc := 2*nr + r.IntN(5)
-				want := randSlice(r, rows*ldc)
-				got := append([]float32(nil), want...)
-				if rows == 2*mr {
-					k.gemm12Taps(kk, &a[0], mr*kk, &gathered[0], nr, &flat[0], &want[0], ldc, acc)
-					k.gemm12Segs(kk, &a[0], mr*kk, b, &segs, &masks, &taps[0], &got[0], ldc, acc)
-				} else {
-					k.gemmTaps[rows](kk, &a[0], &gathered[0], nr, &flat[0], &want[0], ldc, acc)
-					k.gemmSegs[rows](kk, &a[0], b, &segs, &masks, &taps[0], &got[0], ldc, acc)
-				}
-				for i := range want {
-					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("%s rows %d k %d acc %v segs %v masks %x: c[%d] = %v, want %v", k.name, rows, kk, acc, segs, masks, i, got[i], want[i])
+				acc := r.IntN(2) == 1
+				for _, rows := range []int{1, 2, 3, 4, 5, 6, 12} {
+					a := randSlice(r, 2*mr*kk+1)
+					ldc := 2*nr + r.IntN(5)
+					want := randSlice(r, rows*ldc)
+					got := append([]float32(nil), want...)
+					if rows == 2*mr {
+						k.gemm12Taps(kk, &a[0], mr*kk, &gathered[0], nr, &flat[0], &want[0], ldc, acc)
+						k.gemm12Segs[R](kk, &a[0], mr*kk, b, &segs, &masks, &taps[0], &got[0], ldc, acc)
+					} else {
+						k.gemmTaps[rows](kk, &a[0], &gathered[0], nr, &flat[0], &want[0], ldc, acc)
+						k.gemmSegs[R][rows](kk, &a[0], b, &segs, &masks, &taps[0], &got[0], ldc, acc)
+					}
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s runs %d rows %d k %d acc %v segs %v masks %x: c[%d] = %v, want %v", k.name, R, rows, kk, acc, segs, masks, i, got[i], want[i])
+						}
 					}
 				}
 			}

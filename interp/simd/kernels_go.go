@@ -70,11 +70,12 @@ func gemmTapsGo(mrr int) func(k int, a, b *float32, bstride int, taps *int32, c 
 }
 
 // gemmSegsGo is the mrr×32 twin of the run-reading implicit-GEMM
-// kernels: lane t of half h of step p of B is the float at b + segs[2h+r]
-// + taps[p] + 4t for the last run r whose masks[2h+r] has bit t (else 0),
-// each product added in step order from +0 as gemmGo adds them.
-func gemmSegsGo(mrr int) func(k int, a, b *float32, segs *[4]int32, masks *[4]uint16, taps *int32, c *float32, ldc int, acc bool) {
-	return func(k int, a, b *float32, segs *[4]int32, masks *[4]uint16, taps *int32, c *float32, ldc int, acc bool) {
+// kernels with runs runs a half: lane t of half h of step p of B is the
+// float at b + segs[runs·h+r] + taps[p] + 4t for the last run r whose
+// masks[runs·h+r] has bit t (else 0), each product added in step order
+// from +0 as gemmGo adds them.
+func gemmSegsGo(mrr, runs int) segsKernel {
+	return func(k int, a, b *float32, segs *[2 * maxRuns]int32, masks *[2 * maxRuns]uint16, taps *int32, c *float32, ldc int, acc bool) {
 		var t [mr][2 * nr]float32
 		if k > 0 {
 			as := unsafe.Slice(a, k*mrr)
@@ -85,7 +86,7 @@ func gemmSegsGo(mrr int) func(k int, a, b *float32, segs *[4]int32, masks *[4]ui
 			var on [2 * nr]bool
 			for j := range lane {
 				h, l := j/nr, j%nr
-				for r := 2 * h; r < 2*h+2; r++ {
+				for r := runs * h; r < runs*(h+1); r++ {
 					if masks[r]>>l&1 != 0 {
 						lane[j], on[j] = int(segs[r])+4*l, true
 					}

@@ -12767,7 +12767,7 @@ zt12_plain:
 	VZEROUPPER
 	RET
 
-// func gemm1x32SegsAVX512(k int, a *float32, b *float32, segs *[4]int32, masks *[4]uint16, taps *int32, c *float32, ldc int, acc bool)
+// func gemm1x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·gemm1x32SegsAVX512(SB), NOSPLIT, $0-65
 	MOVQ       k+0(FP), AX
@@ -12797,9 +12797,9 @@ TEXT ·gemm1x32SegsAVX512(SB), NOSPLIT, $0-65
 	PREFETCHT0 (SI)
 	PREFETCHT0 64(SI)
 
-zs1_loop4:
+zs2_1_loop4:
 	CMPQ         AX, $0x04
-	JL           zs1_loop1
+	JL           zs2_1_loop1
 	MOVLQSX      (DX), SI
 	VMOVUPS.Z    (DI)(SI*1), K1, Z12
 	VMOVUPS      (R8)(SI*1), K2, Z12
@@ -12835,11 +12835,11 @@ zs1_loop4:
 	ADDQ         $0x00000010, CX
 	ADDQ         $0x00000010, DX
 	SUBQ         $0x00000004, AX
-	JMP          zs1_loop4
+	JMP          zs2_1_loop4
 
-zs1_loop1:
+zs2_1_loop1:
 	TESTQ        AX, AX
-	JZ           zs1_store
+	JZ           zs2_1_store
 	MOVLQSX      (DX), SI
 	VMOVUPS.Z    (DI)(SI*1), K1, Z12
 	VMOVUPS      (R8)(SI*1), K2, Z12
@@ -12851,12 +12851,12 @@ zs1_loop1:
 	ADDQ         $0x00000004, CX
 	ADDQ         $0x00000004, DX
 	DECQ         AX
-	JMP          zs1_loop1
+	JMP          zs2_1_loop1
 
-zs1_store:
+zs2_1_store:
 	MOVB    acc+64(FP), AL
 	TESTB   AL, AL
-	JZ      zs1_plain
+	JZ      zs2_1_plain
 	VADDPS  (R10), Z0, Z0
 	VADDPS  64(R10), Z1, Z1
 	VMOVUPS Z0, (R10)
@@ -12864,13 +12864,13 @@ zs1_store:
 	VZEROUPPER
 	RET
 
-zs1_plain:
+zs2_1_plain:
 	VMOVUPS Z0, (R10)
 	VMOVUPS Z1, 64(R10)
 	VZEROUPPER
 	RET
 
-// func gemm2x32SegsAVX512(k int, a *float32, b *float32, segs *[4]int32, masks *[4]uint16, taps *int32, c *float32, ldc int, acc bool)
+// func gemm2x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·gemm2x32SegsAVX512(SB), NOSPLIT, $0-65
 	MOVQ       k+0(FP), AX
@@ -12905,9 +12905,9 @@ TEXT ·gemm2x32SegsAVX512(SB), NOSPLIT, $0-65
 	PREFETCHT0 (SI)
 	PREFETCHT0 64(SI)
 
-zs2_loop4:
+zs2_2_loop4:
 	CMPQ         AX, $0x04
-	JL           zs2_loop1
+	JL           zs2_2_loop1
 	MOVLQSX      (DX), SI
 	VMOVUPS.Z    (DI)(SI*1), K1, Z12
 	VMOVUPS      (R8)(SI*1), K2, Z12
@@ -12955,11 +12955,11 @@ zs2_loop4:
 	ADDQ         $0x00000020, CX
 	ADDQ         $0x00000010, DX
 	SUBQ         $0x00000004, AX
-	JMP          zs2_loop4
+	JMP          zs2_2_loop4
 
-zs2_loop1:
+zs2_2_loop1:
 	TESTQ        AX, AX
-	JZ           zs2_store
+	JZ           zs2_2_store
 	MOVLQSX      (DX), SI
 	VMOVUPS.Z    (DI)(SI*1), K1, Z12
 	VMOVUPS      (R8)(SI*1), K2, Z12
@@ -12974,12 +12974,12 @@ zs2_loop1:
 	ADDQ         $0x00000008, CX
 	ADDQ         $0x00000004, DX
 	DECQ         AX
-	JMP          zs2_loop1
+	JMP          zs2_2_loop1
 
-zs2_store:
+zs2_2_store:
 	MOVB    acc+64(FP), AL
 	TESTB   AL, AL
-	JZ      zs2_plain
+	JZ      zs2_2_plain
 	VADDPS  (R10), Z0, Z0
 	VADDPS  64(R10), Z1, Z1
 	VMOVUPS Z0, (R10)
@@ -12992,7 +12992,7 @@ zs2_store:
 	VZEROUPPER
 	RET
 
-zs2_plain:
+zs2_2_plain:
 	VMOVUPS Z0, (R10)
 	VMOVUPS Z1, 64(R10)
 	ADDQ    R11, R10
@@ -13001,7 +13001,7 @@ zs2_plain:
 	VZEROUPPER
 	RET
 
-// func gemm3x32SegsAVX512(k int, a *float32, b *float32, segs *[4]int32, masks *[4]uint16, taps *int32, c *float32, ldc int, acc bool)
+// func gemm3x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·gemm3x32SegsAVX512(SB), NOSPLIT, $0-65
 	MOVQ       k+0(FP), AX
@@ -13041,9 +13041,9 @@ TEXT ·gemm3x32SegsAVX512(SB), NOSPLIT, $0-65
 	PREFETCHT0 (SI)
 	PREFETCHT0 64(SI)
 
-zs3_loop4:
+zs2_3_loop4:
 	CMPQ         AX, $0x04
-	JL           zs3_loop1
+	JL           zs2_3_loop1
 	MOVLQSX      (DX), SI
 	VMOVUPS.Z    (DI)(SI*1), K1, Z12
 	VMOVUPS      (R8)(SI*1), K2, Z12
@@ -13103,11 +13103,11 @@ zs3_loop4:
 	ADDQ         $0x00000030, CX
 	ADDQ         $0x00000010, DX
 	SUBQ         $0x00000004, AX
-	JMP          zs3_loop4
+	JMP          zs2_3_loop4
 
-zs3_loop1:
+zs2_3_loop1:
 	TESTQ        AX, AX
-	JZ           zs3_store
+	JZ           zs2_3_store
 	MOVLQSX      (DX), SI
 	VMOVUPS.Z    (DI)(SI*1), K1, Z12
 	VMOVUPS      (R8)(SI*1), K2, Z12
@@ -13125,12 +13125,12 @@ zs3_loop1:
 	ADDQ         $0x0000000c, CX
 	ADDQ         $0x00000004, DX
 	DECQ         AX
-	JMP          zs3_loop1
+	JMP          zs2_3_loop1
 
-zs3_store:
+zs2_3_store:
 	MOVB    acc+64(FP), AL
 	TESTB   AL, AL
-	JZ      zs3_plain
+	JZ      zs2_3_plain
 	VADDPS  (R10), Z0, Z0
 	VADDPS  64(R10), Z1, Z1
 	VMOVUPS Z0, (R10)
@@ -13148,7 +13148,7 @@ zs3_store:
 	VZEROUPPER
 	RET
 
-zs3_plain:
+zs2_3_plain:
 	VMOVUPS Z0, (R10)
 	VMOVUPS Z1, 64(R10)
 	ADDQ    R11, R10
@@ -13160,7 +13160,7 @@ zs3_plain:
 	VZEROUPPER
 	RET
 
-// func gemm4x32SegsAVX512(k int, a *float32, b *float32, segs *[4]int32, masks *[4]uint16, taps *int32, c *float32, ldc int, acc bool)
+// func gemm4x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·gemm4x32SegsAVX512(SB), NOSPLIT, $0-65
 	MOVQ       k+0(FP), AX
@@ -13205,9 +13205,9 @@ TEXT ·gemm4x32SegsAVX512(SB), NOSPLIT, $0-65
 	PREFETCHT0 (SI)
 	PREFETCHT0 64(SI)
 
-zs4_loop4:
+zs2_4_loop4:
 	CMPQ         AX, $0x04
-	JL           zs4_loop1
+	JL           zs2_4_loop1
 	MOVLQSX      (DX), SI
 	VMOVUPS.Z    (DI)(SI*1), K1, Z12
 	VMOVUPS      (R8)(SI*1), K2, Z12
@@ -13279,11 +13279,11 @@ zs4_loop4:
 	ADDQ         $0x00000040, CX
 	ADDQ         $0x00000010, DX
 	SUBQ         $0x00000004, AX
-	JMP          zs4_loop4
+	JMP          zs2_4_loop4
 
-zs4_loop1:
+zs2_4_loop1:
 	TESTQ        AX, AX
-	JZ           zs4_store
+	JZ           zs2_4_store
 	MOVLQSX      (DX), SI
 	VMOVUPS.Z    (DI)(SI*1), K1, Z12
 	VMOVUPS      (R8)(SI*1), K2, Z12
@@ -13304,12 +13304,12 @@ zs4_loop1:
 	ADDQ         $0x00000010, CX
 	ADDQ         $0x00000004, DX
 	DECQ         AX
-	JMP          zs4_loop1
+	JMP          zs2_4_loop1
 
-zs4_store:
+zs2_4_store:
 	MOVB    acc+64(FP), AL
 	TESTB   AL, AL
-	JZ      zs4_plain
+	JZ      zs2_4_plain
 	VADDPS  (R10), Z0, Z0
 	VADDPS  64(R10), Z1, Z1
 	VMOVUPS Z0, (R10)
@@ -13332,7 +13332,7 @@ zs4_store:
 	VZEROUPPER
 	RET
 
-zs4_plain:
+zs2_4_plain:
 	VMOVUPS Z0, (R10)
 	VMOVUPS Z1, 64(R10)
 	ADDQ    R11, R10
@@ -13347,7 +13347,7 @@ zs4_plain:
 	VZEROUPPER
 	RET
 
-// func gemm5x32SegsAVX512(k int, a *float32, b *float32, segs *[4]int32, masks *[4]uint16, taps *int32, c *float32, ldc int, acc bool)
+// func gemm5x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·gemm5x32SegsAVX512(SB), NOSPLIT, $0-65
 	MOVQ       k+0(FP), AX
@@ -13397,9 +13397,9 @@ TEXT ·gemm5x32SegsAVX512(SB), NOSPLIT, $0-65
 	PREFETCHT0 (SI)
 	PREFETCHT0 64(SI)
 
-zs5_loop4:
+zs2_5_loop4:
 	CMPQ         AX, $0x04
-	JL           zs5_loop1
+	JL           zs2_5_loop1
 	MOVLQSX      (DX), SI
 	VMOVUPS.Z    (DI)(SI*1), K1, Z12
 	VMOVUPS      (R8)(SI*1), K2, Z12
@@ -13483,11 +13483,11 @@ zs5_loop4:
 	ADDQ         $0x00000050, CX
 	ADDQ         $0x00000010, DX
 	SUBQ         $0x00000004, AX
-	JMP          zs5_loop4
+	JMP          zs2_5_loop4
 
-zs5_loop1:
+zs2_5_loop1:
 	TESTQ        AX, AX
-	JZ           zs5_store
+	JZ           zs2_5_store
 	MOVLQSX      (DX), SI
 	VMOVUPS.Z    (DI)(SI*1), K1, Z12
 	VMOVUPS      (R8)(SI*1), K2, Z12
@@ -13511,12 +13511,12 @@ zs5_loop1:
 	ADDQ         $0x00000014, CX
 	ADDQ         $0x00000004, DX
 	DECQ         AX
-	JMP          zs5_loop1
+	JMP          zs2_5_loop1
 
-zs5_store:
+zs2_5_store:
 	MOVB    acc+64(FP), AL
 	TESTB   AL, AL
-	JZ      zs5_plain
+	JZ      zs2_5_plain
 	VADDPS  (R10), Z0, Z0
 	VADDPS  64(R10), Z1, Z1
 	VMOVUPS Z0, (R10)
@@ -13544,7 +13544,7 @@ zs5_store:
 	VZEROUPPER
 	RET
 
-zs5_plain:
+zs2_5_plain:
 	VMOVUPS Z0, (R10)
 	VMOVUPS Z1, 64(R10)
 	ADDQ    R11, R10
@@ -13562,7 +13562,7 @@ zs5_plain:
 	VZEROUPPER
 	RET
 
-// func gemm6x32SegsAVX512(k int, a *float32, b *float32, segs *[4]int32, masks *[4]uint16, taps *int32, c *float32, ldc int, acc bool)
+// func gemm6x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·gemm6x32SegsAVX512(SB), NOSPLIT, $0-65
 	MOVQ       k+0(FP), AX
@@ -13617,9 +13617,9 @@ TEXT ·gemm6x32SegsAVX512(SB), NOSPLIT, $0-65
 	PREFETCHT0 (SI)
 	PREFETCHT0 64(SI)
 
-zs6_loop4:
+zs2_6_loop4:
 	CMPQ         AX, $0x04
-	JL           zs6_loop1
+	JL           zs2_6_loop1
 	MOVLQSX      (DX), SI
 	VMOVUPS.Z    (DI)(SI*1), K1, Z12
 	VMOVUPS      (R8)(SI*1), K2, Z12
@@ -13715,11 +13715,11 @@ zs6_loop4:
 	ADDQ         $0x00000060, CX
 	ADDQ         $0x00000010, DX
 	SUBQ         $0x00000004, AX
-	JMP          zs6_loop4
+	JMP          zs2_6_loop4
 
-zs6_loop1:
+zs2_6_loop1:
 	TESTQ        AX, AX
-	JZ           zs6_store
+	JZ           zs2_6_store
 	MOVLQSX      (DX), SI
 	VMOVUPS.Z    (DI)(SI*1), K1, Z12
 	VMOVUPS      (R8)(SI*1), K2, Z12
@@ -13746,12 +13746,12 @@ zs6_loop1:
 	ADDQ         $0x00000018, CX
 	ADDQ         $0x00000004, DX
 	DECQ         AX
-	JMP          zs6_loop1
+	JMP          zs2_6_loop1
 
-zs6_store:
+zs2_6_store:
 	MOVB    acc+64(FP), AL
 	TESTB   AL, AL
-	JZ      zs6_plain
+	JZ      zs2_6_plain
 	VADDPS  (R10), Z0, Z0
 	VADDPS  64(R10), Z1, Z1
 	VMOVUPS Z0, (R10)
@@ -13784,7 +13784,7 @@ zs6_store:
 	VZEROUPPER
 	RET
 
-zs6_plain:
+zs2_6_plain:
 	VMOVUPS Z0, (R10)
 	VMOVUPS Z1, 64(R10)
 	ADDQ    R11, R10
@@ -13805,7 +13805,7 @@ zs6_plain:
 	VZEROUPPER
 	RET
 
-// func gemm12x32SegsAVX512(k int, a *float32, astride int, b *float32, segs *[4]int32, masks *[4]uint16, taps *int32, c *float32, ldc int, acc bool)
+// func gemm12x32SegsAVX512(k int, a *float32, astride int, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·gemm12x32SegsAVX512(SB), NOSPLIT, $0-73
 	MOVQ       k+0(FP), AX
@@ -13893,9 +13893,9 @@ TEXT ·gemm12x32SegsAVX512(SB), NOSPLIT, $0-73
 	PREFETCHT0 (DI)
 	PREFETCHT0 64(DI)
 
-zs12_loop4:
+zs212_loop4:
 	CMPQ         AX, $0x04
-	JL           zs12_loop1
+	JL           zs212_loop1
 	PREFETCHT0   1536(CX)
 	PREFETCHT0   1600(CX)
 	PREFETCHT0   1536(DX)
@@ -14068,11 +14068,11 @@ zs12_loop4:
 	ADDQ         $0x00000060, DX
 	ADDQ         $0x00000010, BX
 	SUBQ         $0x00000004, AX
-	JMP          zs12_loop4
+	JMP          zs212_loop4
 
-zs12_loop1:
+zs212_loop1:
 	TESTQ        AX, AX
-	JZ           zs12_store
+	JZ           zs212_store
 	MOVLQSX      (BX), DI
 	VMOVUPS.Z    (R8)(DI*1), K1, Z24
 	VMOVUPS      (R9)(DI*1), K2, Z24
@@ -14118,12 +14118,12 @@ zs12_loop1:
 	ADDQ         $0x00000018, DX
 	ADDQ         $0x00000004, BX
 	DECQ         AX
-	JMP          zs12_loop1
+	JMP          zs212_loop1
 
-zs12_store:
+zs212_store:
 	MOVB    acc+72(FP), AL
 	TESTB   AL, AL
-	JZ      zs12_plain
+	JZ      zs212_plain
 	VADDPS  (R11), Z0, Z0
 	VADDPS  64(R11), Z1, Z1
 	VMOVUPS Z0, (R11)
@@ -14186,7 +14186,7 @@ zs12_store:
 	VZEROUPPER
 	RET
 
-zs12_plain:
+zs212_plain:
 	VMOVUPS Z0, (R11)
 	VMOVUPS Z1, 64(R11)
 	ADDQ    R12, R11
@@ -14222,6 +14222,1576 @@ zs12_plain:
 	ADDQ    R12, R11
 	VMOVUPS Z22, (R11)
 	VMOVUPS Z23, 64(R11)
+	VZEROUPPER
+	RET
+
+// func gemm1x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemm1x32Segs3AVX512(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       segs+24(FP), BX
+	MOVQ       masks+32(FP), SI
+	MOVLQSX    (BX), DI
+	ADDQ       DX, DI
+	KMOVW      (SI), K1
+	MOVLQSX    4(BX), R8
+	ADDQ       DX, R8
+	KMOVW      2(SI), K2
+	MOVLQSX    8(BX), R9
+	ADDQ       DX, R9
+	KMOVW      4(SI), K3
+	MOVLQSX    12(BX), R10
+	ADDQ       DX, R10
+	KMOVW      6(SI), K4
+	MOVLQSX    16(BX), R11
+	ADDQ       DX, R11
+	KMOVW      8(SI), K5
+	MOVLQSX    20(BX), BX
+	ADDQ       DX, BX
+	KMOVW      10(SI), K6
+	MOVQ       taps+40(FP), DX
+	MOVQ       c+48(FP), R12
+	MOVQ       ldc+56(FP), SI
+	SHLQ       $0x02, SI
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	MOVQ       R12, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+
+zs3_1_loop4:
+	CMPQ         AX, $0x04
+	JL           zs3_1_loop1
+	MOVLQSX      (DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS (CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	MOVLQSX      4(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 4(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	MOVLQSX      8(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 8(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	MOVLQSX      12(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 12(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	ADDQ         $0x00000010, CX
+	ADDQ         $0x00000010, DX
+	SUBQ         $0x00000004, AX
+	JMP          zs3_1_loop4
+
+zs3_1_loop1:
+	TESTQ        AX, AX
+	JZ           zs3_1_store
+	MOVLQSX      (DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS (CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	ADDQ         $0x00000004, CX
+	ADDQ         $0x00000004, DX
+	DECQ         AX
+	JMP          zs3_1_loop1
+
+zs3_1_store:
+	MOVB    acc+64(FP), AL
+	TESTB   AL, AL
+	JZ      zs3_1_plain
+	VADDPS  (R12), Z0, Z0
+	VADDPS  64(R12), Z1, Z1
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	VZEROUPPER
+	RET
+
+zs3_1_plain:
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	VZEROUPPER
+	RET
+
+// func gemm2x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemm2x32Segs3AVX512(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       segs+24(FP), BX
+	MOVQ       masks+32(FP), SI
+	MOVLQSX    (BX), DI
+	ADDQ       DX, DI
+	KMOVW      (SI), K1
+	MOVLQSX    4(BX), R8
+	ADDQ       DX, R8
+	KMOVW      2(SI), K2
+	MOVLQSX    8(BX), R9
+	ADDQ       DX, R9
+	KMOVW      4(SI), K3
+	MOVLQSX    12(BX), R10
+	ADDQ       DX, R10
+	KMOVW      6(SI), K4
+	MOVLQSX    16(BX), R11
+	ADDQ       DX, R11
+	KMOVW      8(SI), K5
+	MOVLQSX    20(BX), BX
+	ADDQ       DX, BX
+	KMOVW      10(SI), K6
+	MOVQ       taps+40(FP), DX
+	MOVQ       c+48(FP), R12
+	MOVQ       ldc+56(FP), R13
+	SHLQ       $0x02, R13
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	MOVQ       R12, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+
+zs3_2_loop4:
+	CMPQ         AX, $0x04
+	JL           zs3_2_loop1
+	MOVLQSX      (DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS (CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 4(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	MOVLQSX      4(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 8(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 12(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	MOVLQSX      8(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 16(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 20(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	MOVLQSX      12(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 24(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 28(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000010, DX
+	SUBQ         $0x00000004, AX
+	JMP          zs3_2_loop4
+
+zs3_2_loop1:
+	TESTQ        AX, AX
+	JZ           zs3_2_store
+	MOVLQSX      (DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS (CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 4(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	ADDQ         $0x00000008, CX
+	ADDQ         $0x00000004, DX
+	DECQ         AX
+	JMP          zs3_2_loop1
+
+zs3_2_store:
+	MOVB    acc+64(FP), AL
+	TESTB   AL, AL
+	JZ      zs3_2_plain
+	VADDPS  (R12), Z0, Z0
+	VADDPS  64(R12), Z1, Z1
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z2, Z2
+	VADDPS  64(R12), Z3, Z3
+	VMOVUPS Z2, (R12)
+	VMOVUPS Z3, 64(R12)
+	VZEROUPPER
+	RET
+
+zs3_2_plain:
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z2, (R12)
+	VMOVUPS Z3, 64(R12)
+	VZEROUPPER
+	RET
+
+// func gemm3x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemm3x32Segs3AVX512(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       segs+24(FP), BX
+	MOVQ       masks+32(FP), SI
+	MOVLQSX    (BX), DI
+	ADDQ       DX, DI
+	KMOVW      (SI), K1
+	MOVLQSX    4(BX), R8
+	ADDQ       DX, R8
+	KMOVW      2(SI), K2
+	MOVLQSX    8(BX), R9
+	ADDQ       DX, R9
+	KMOVW      4(SI), K3
+	MOVLQSX    12(BX), R10
+	ADDQ       DX, R10
+	KMOVW      6(SI), K4
+	MOVLQSX    16(BX), R11
+	ADDQ       DX, R11
+	KMOVW      8(SI), K5
+	MOVLQSX    20(BX), BX
+	ADDQ       DX, BX
+	KMOVW      10(SI), K6
+	MOVQ       taps+40(FP), DX
+	MOVQ       c+48(FP), R12
+	MOVQ       ldc+56(FP), R13
+	SHLQ       $0x02, R13
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	MOVQ       R12, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+
+zs3_3_loop4:
+	CMPQ         AX, $0x04
+	JL           zs3_3_loop1
+	MOVLQSX      (DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS (CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 4(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 8(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	MOVLQSX      4(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 12(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 16(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 20(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	MOVLQSX      8(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 24(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 28(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 32(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	MOVLQSX      12(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 36(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 40(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 44(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	ADDQ         $0x00000030, CX
+	ADDQ         $0x00000010, DX
+	SUBQ         $0x00000004, AX
+	JMP          zs3_3_loop4
+
+zs3_3_loop1:
+	TESTQ        AX, AX
+	JZ           zs3_3_store
+	MOVLQSX      (DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS (CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 4(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 8(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	ADDQ         $0x0000000c, CX
+	ADDQ         $0x00000004, DX
+	DECQ         AX
+	JMP          zs3_3_loop1
+
+zs3_3_store:
+	MOVB    acc+64(FP), AL
+	TESTB   AL, AL
+	JZ      zs3_3_plain
+	VADDPS  (R12), Z0, Z0
+	VADDPS  64(R12), Z1, Z1
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z2, Z2
+	VADDPS  64(R12), Z3, Z3
+	VMOVUPS Z2, (R12)
+	VMOVUPS Z3, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z4, Z4
+	VADDPS  64(R12), Z5, Z5
+	VMOVUPS Z4, (R12)
+	VMOVUPS Z5, 64(R12)
+	VZEROUPPER
+	RET
+
+zs3_3_plain:
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z2, (R12)
+	VMOVUPS Z3, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z4, (R12)
+	VMOVUPS Z5, 64(R12)
+	VZEROUPPER
+	RET
+
+// func gemm4x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemm4x32Segs3AVX512(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       segs+24(FP), BX
+	MOVQ       masks+32(FP), SI
+	MOVLQSX    (BX), DI
+	ADDQ       DX, DI
+	KMOVW      (SI), K1
+	MOVLQSX    4(BX), R8
+	ADDQ       DX, R8
+	KMOVW      2(SI), K2
+	MOVLQSX    8(BX), R9
+	ADDQ       DX, R9
+	KMOVW      4(SI), K3
+	MOVLQSX    12(BX), R10
+	ADDQ       DX, R10
+	KMOVW      6(SI), K4
+	MOVLQSX    16(BX), R11
+	ADDQ       DX, R11
+	KMOVW      8(SI), K5
+	MOVLQSX    20(BX), BX
+	ADDQ       DX, BX
+	KMOVW      10(SI), K6
+	MOVQ       taps+40(FP), DX
+	MOVQ       c+48(FP), R12
+	MOVQ       ldc+56(FP), R13
+	SHLQ       $0x02, R13
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	MOVQ       R12, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+
+zs3_4_loop4:
+	CMPQ         AX, $0x04
+	JL           zs3_4_loop1
+	MOVLQSX      (DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS (CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 4(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 8(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 12(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	MOVLQSX      4(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 16(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 20(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 24(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 28(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	MOVLQSX      8(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 32(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 36(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 40(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 44(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	MOVLQSX      12(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 48(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 52(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 56(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 60(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x00000010, DX
+	SUBQ         $0x00000004, AX
+	JMP          zs3_4_loop4
+
+zs3_4_loop1:
+	TESTQ        AX, AX
+	JZ           zs3_4_store
+	MOVLQSX      (DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS (CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 4(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 8(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 12(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	ADDQ         $0x00000010, CX
+	ADDQ         $0x00000004, DX
+	DECQ         AX
+	JMP          zs3_4_loop1
+
+zs3_4_store:
+	MOVB    acc+64(FP), AL
+	TESTB   AL, AL
+	JZ      zs3_4_plain
+	VADDPS  (R12), Z0, Z0
+	VADDPS  64(R12), Z1, Z1
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z2, Z2
+	VADDPS  64(R12), Z3, Z3
+	VMOVUPS Z2, (R12)
+	VMOVUPS Z3, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z4, Z4
+	VADDPS  64(R12), Z5, Z5
+	VMOVUPS Z4, (R12)
+	VMOVUPS Z5, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z6, Z6
+	VADDPS  64(R12), Z7, Z7
+	VMOVUPS Z6, (R12)
+	VMOVUPS Z7, 64(R12)
+	VZEROUPPER
+	RET
+
+zs3_4_plain:
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z2, (R12)
+	VMOVUPS Z3, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z4, (R12)
+	VMOVUPS Z5, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z6, (R12)
+	VMOVUPS Z7, 64(R12)
+	VZEROUPPER
+	RET
+
+// func gemm5x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemm5x32Segs3AVX512(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       segs+24(FP), BX
+	MOVQ       masks+32(FP), SI
+	MOVLQSX    (BX), DI
+	ADDQ       DX, DI
+	KMOVW      (SI), K1
+	MOVLQSX    4(BX), R8
+	ADDQ       DX, R8
+	KMOVW      2(SI), K2
+	MOVLQSX    8(BX), R9
+	ADDQ       DX, R9
+	KMOVW      4(SI), K3
+	MOVLQSX    12(BX), R10
+	ADDQ       DX, R10
+	KMOVW      6(SI), K4
+	MOVLQSX    16(BX), R11
+	ADDQ       DX, R11
+	KMOVW      8(SI), K5
+	MOVLQSX    20(BX), BX
+	ADDQ       DX, BX
+	KMOVW      10(SI), K6
+	MOVQ       taps+40(FP), DX
+	MOVQ       c+48(FP), R12
+	MOVQ       ldc+56(FP), R13
+	SHLQ       $0x02, R13
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	MOVQ       R12, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+
+zs3_5_loop4:
+	CMPQ         AX, $0x04
+	JL           zs3_5_loop1
+	MOVLQSX      (DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS (CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 4(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 8(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 12(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	VBROADCASTSS 16(CX), Z18
+	VFMADD231PS  Z12, Z18, Z8
+	VFMADD231PS  Z13, Z18, Z9
+	MOVLQSX      4(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 20(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 24(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 28(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 32(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	VBROADCASTSS 36(CX), Z18
+	VFMADD231PS  Z12, Z18, Z8
+	VFMADD231PS  Z13, Z18, Z9
+	MOVLQSX      8(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 40(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 44(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 48(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 52(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	VBROADCASTSS 56(CX), Z18
+	VFMADD231PS  Z12, Z18, Z8
+	VFMADD231PS  Z13, Z18, Z9
+	MOVLQSX      12(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 60(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 64(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 68(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 72(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	VBROADCASTSS 76(CX), Z18
+	VFMADD231PS  Z12, Z18, Z8
+	VFMADD231PS  Z13, Z18, Z9
+	ADDQ         $0x00000050, CX
+	ADDQ         $0x00000010, DX
+	SUBQ         $0x00000004, AX
+	JMP          zs3_5_loop4
+
+zs3_5_loop1:
+	TESTQ        AX, AX
+	JZ           zs3_5_store
+	MOVLQSX      (DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS (CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 4(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 8(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 12(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	VBROADCASTSS 16(CX), Z18
+	VFMADD231PS  Z12, Z18, Z8
+	VFMADD231PS  Z13, Z18, Z9
+	ADDQ         $0x00000014, CX
+	ADDQ         $0x00000004, DX
+	DECQ         AX
+	JMP          zs3_5_loop1
+
+zs3_5_store:
+	MOVB    acc+64(FP), AL
+	TESTB   AL, AL
+	JZ      zs3_5_plain
+	VADDPS  (R12), Z0, Z0
+	VADDPS  64(R12), Z1, Z1
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z2, Z2
+	VADDPS  64(R12), Z3, Z3
+	VMOVUPS Z2, (R12)
+	VMOVUPS Z3, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z4, Z4
+	VADDPS  64(R12), Z5, Z5
+	VMOVUPS Z4, (R12)
+	VMOVUPS Z5, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z6, Z6
+	VADDPS  64(R12), Z7, Z7
+	VMOVUPS Z6, (R12)
+	VMOVUPS Z7, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z8, Z8
+	VADDPS  64(R12), Z9, Z9
+	VMOVUPS Z8, (R12)
+	VMOVUPS Z9, 64(R12)
+	VZEROUPPER
+	RET
+
+zs3_5_plain:
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z2, (R12)
+	VMOVUPS Z3, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z4, (R12)
+	VMOVUPS Z5, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z6, (R12)
+	VMOVUPS Z7, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z8, (R12)
+	VMOVUPS Z9, 64(R12)
+	VZEROUPPER
+	RET
+
+// func gemm6x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemm6x32Segs3AVX512(SB), NOSPLIT, $0-65
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       segs+24(FP), BX
+	MOVQ       masks+32(FP), SI
+	MOVLQSX    (BX), DI
+	ADDQ       DX, DI
+	KMOVW      (SI), K1
+	MOVLQSX    4(BX), R8
+	ADDQ       DX, R8
+	KMOVW      2(SI), K2
+	MOVLQSX    8(BX), R9
+	ADDQ       DX, R9
+	KMOVW      4(SI), K3
+	MOVLQSX    12(BX), R10
+	ADDQ       DX, R10
+	KMOVW      6(SI), K4
+	MOVLQSX    16(BX), R11
+	ADDQ       DX, R11
+	KMOVW      8(SI), K5
+	MOVLQSX    20(BX), BX
+	ADDQ       DX, BX
+	KMOVW      10(SI), K6
+	MOVQ       taps+40(FP), DX
+	MOVQ       c+48(FP), R12
+	MOVQ       ldc+56(FP), R13
+	SHLQ       $0x02, R13
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	MOVQ       R12, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	ADDQ       R13, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+
+zs3_6_loop4:
+	CMPQ         AX, $0x04
+	JL           zs3_6_loop1
+	MOVLQSX      (DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS (CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 4(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 8(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 12(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	VBROADCASTSS 16(CX), Z18
+	VFMADD231PS  Z12, Z18, Z8
+	VFMADD231PS  Z13, Z18, Z9
+	VBROADCASTSS 20(CX), Z19
+	VFMADD231PS  Z12, Z19, Z10
+	VFMADD231PS  Z13, Z19, Z11
+	MOVLQSX      4(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 24(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 28(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 32(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 36(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	VBROADCASTSS 40(CX), Z18
+	VFMADD231PS  Z12, Z18, Z8
+	VFMADD231PS  Z13, Z18, Z9
+	VBROADCASTSS 44(CX), Z19
+	VFMADD231PS  Z12, Z19, Z10
+	VFMADD231PS  Z13, Z19, Z11
+	MOVLQSX      8(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 48(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 52(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 56(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 60(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	VBROADCASTSS 64(CX), Z18
+	VFMADD231PS  Z12, Z18, Z8
+	VFMADD231PS  Z13, Z18, Z9
+	VBROADCASTSS 68(CX), Z19
+	VFMADD231PS  Z12, Z19, Z10
+	VFMADD231PS  Z13, Z19, Z11
+	MOVLQSX      12(DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS 72(CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 76(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 80(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 84(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	VBROADCASTSS 88(CX), Z18
+	VFMADD231PS  Z12, Z18, Z8
+	VFMADD231PS  Z13, Z18, Z9
+	VBROADCASTSS 92(CX), Z19
+	VFMADD231PS  Z12, Z19, Z10
+	VFMADD231PS  Z13, Z19, Z11
+	ADDQ         $0x00000060, CX
+	ADDQ         $0x00000010, DX
+	SUBQ         $0x00000004, AX
+	JMP          zs3_6_loop4
+
+zs3_6_loop1:
+	TESTQ        AX, AX
+	JZ           zs3_6_store
+	MOVLQSX      (DX), SI
+	VMOVUPS.Z    (DI)(SI*1), K1, Z12
+	VMOVUPS      (R8)(SI*1), K2, Z12
+	VMOVUPS      (R9)(SI*1), K3, Z12
+	VMOVUPS.Z    (R10)(SI*1), K4, Z13
+	VMOVUPS      (R11)(SI*1), K5, Z13
+	VMOVUPS      (BX)(SI*1), K6, Z13
+	VBROADCASTSS (CX), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS 4(CX), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VBROADCASTSS 8(CX), Z16
+	VFMADD231PS  Z12, Z16, Z4
+	VFMADD231PS  Z13, Z16, Z5
+	VBROADCASTSS 12(CX), Z17
+	VFMADD231PS  Z12, Z17, Z6
+	VFMADD231PS  Z13, Z17, Z7
+	VBROADCASTSS 16(CX), Z18
+	VFMADD231PS  Z12, Z18, Z8
+	VFMADD231PS  Z13, Z18, Z9
+	VBROADCASTSS 20(CX), Z19
+	VFMADD231PS  Z12, Z19, Z10
+	VFMADD231PS  Z13, Z19, Z11
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000004, DX
+	DECQ         AX
+	JMP          zs3_6_loop1
+
+zs3_6_store:
+	MOVB    acc+64(FP), AL
+	TESTB   AL, AL
+	JZ      zs3_6_plain
+	VADDPS  (R12), Z0, Z0
+	VADDPS  64(R12), Z1, Z1
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z2, Z2
+	VADDPS  64(R12), Z3, Z3
+	VMOVUPS Z2, (R12)
+	VMOVUPS Z3, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z4, Z4
+	VADDPS  64(R12), Z5, Z5
+	VMOVUPS Z4, (R12)
+	VMOVUPS Z5, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z6, Z6
+	VADDPS  64(R12), Z7, Z7
+	VMOVUPS Z6, (R12)
+	VMOVUPS Z7, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z8, Z8
+	VADDPS  64(R12), Z9, Z9
+	VMOVUPS Z8, (R12)
+	VMOVUPS Z9, 64(R12)
+	ADDQ    R13, R12
+	VADDPS  (R12), Z10, Z10
+	VADDPS  64(R12), Z11, Z11
+	VMOVUPS Z10, (R12)
+	VMOVUPS Z11, 64(R12)
+	VZEROUPPER
+	RET
+
+zs3_6_plain:
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z2, (R12)
+	VMOVUPS Z3, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z4, (R12)
+	VMOVUPS Z5, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z6, (R12)
+	VMOVUPS Z7, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z8, (R12)
+	VMOVUPS Z9, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z10, (R12)
+	VMOVUPS Z11, 64(R12)
+	VZEROUPPER
+	RET
+
+// func gemm12x32Segs3AVX512(k int, a *float32, astride int, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·gemm12x32Segs3AVX512(SB), NOSPLIT, $0-73
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       astride+16(FP), DX
+	SHLQ       $0x02, DX
+	ADDQ       CX, DX
+	MOVQ       b+24(FP), BX
+	MOVQ       segs+32(FP), SI
+	MOVQ       masks+40(FP), DI
+	MOVLQSX    (SI), R8
+	ADDQ       BX, R8
+	KMOVW      (DI), K1
+	MOVLQSX    4(SI), R9
+	ADDQ       BX, R9
+	KMOVW      2(DI), K2
+	MOVLQSX    8(SI), R10
+	ADDQ       BX, R10
+	KMOVW      4(DI), K3
+	MOVLQSX    12(SI), R11
+	ADDQ       BX, R11
+	KMOVW      6(DI), K4
+	MOVLQSX    16(SI), R12
+	ADDQ       BX, R12
+	KMOVW      8(DI), K5
+	MOVLQSX    20(SI), SI
+	ADDQ       BX, SI
+	KMOVW      10(DI), K6
+	MOVQ       taps+48(FP), BX
+	MOVQ       c+56(FP), R13
+	MOVQ       ldc+64(FP), R14
+	SHLQ       $0x02, R14
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	VPXORD     Z14, Z14, Z14
+	VPXORD     Z15, Z15, Z15
+	VPXORD     Z16, Z16, Z16
+	VPXORD     Z17, Z17, Z17
+	VPXORD     Z18, Z18, Z18
+	VPXORD     Z19, Z19, Z19
+	VPXORD     Z20, Z20, Z20
+	VPXORD     Z21, Z21, Z21
+	VPXORD     Z22, Z22, Z22
+	VPXORD     Z23, Z23, Z23
+	MOVQ       R13, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       R14, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       R14, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       R14, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       R14, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       R14, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       R14, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       R14, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       R14, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       R14, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       R14, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       R14, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+
+zs312_loop4:
+	CMPQ         AX, $0x04
+	JL           zs312_loop1
+	PREFETCHT0   1536(CX)
+	PREFETCHT0   1600(CX)
+	PREFETCHT0   1536(DX)
+	PREFETCHT0   1600(DX)
+	MOVLQSX      (BX), DI
+	VMOVUPS.Z    (R8)(DI*1), K1, Z24
+	VMOVUPS      (R9)(DI*1), K2, Z24
+	VMOVUPS      (R10)(DI*1), K3, Z24
+	VMOVUPS.Z    (R11)(DI*1), K4, Z25
+	VMOVUPS      (R12)(DI*1), K5, Z25
+	VMOVUPS      (SI)(DI*1), K6, Z25
+	VBROADCASTSS (CX), Z26
+	VFMADD231PS  Z24, Z26, Z0
+	VFMADD231PS  Z25, Z26, Z1
+	VBROADCASTSS 4(CX), Z27
+	VFMADD231PS  Z24, Z27, Z2
+	VFMADD231PS  Z25, Z27, Z3
+	VBROADCASTSS 8(CX), Z28
+	VFMADD231PS  Z24, Z28, Z4
+	VFMADD231PS  Z25, Z28, Z5
+	VBROADCASTSS 12(CX), Z29
+	VFMADD231PS  Z24, Z29, Z6
+	VFMADD231PS  Z25, Z29, Z7
+	VBROADCASTSS 16(CX), Z30
+	VFMADD231PS  Z24, Z30, Z8
+	VFMADD231PS  Z25, Z30, Z9
+	VBROADCASTSS 20(CX), Z31
+	VFMADD231PS  Z24, Z31, Z10
+	VFMADD231PS  Z25, Z31, Z11
+	VBROADCASTSS (DX), Z26
+	VFMADD231PS  Z24, Z26, Z12
+	VFMADD231PS  Z25, Z26, Z13
+	VBROADCASTSS 4(DX), Z27
+	VFMADD231PS  Z24, Z27, Z14
+	VFMADD231PS  Z25, Z27, Z15
+	VBROADCASTSS 8(DX), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 12(DX), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	VBROADCASTSS 16(DX), Z30
+	VFMADD231PS  Z24, Z30, Z20
+	VFMADD231PS  Z25, Z30, Z21
+	VBROADCASTSS 20(DX), Z31
+	VFMADD231PS  Z24, Z31, Z22
+	VFMADD231PS  Z25, Z31, Z23
+	MOVLQSX      4(BX), DI
+	VMOVUPS.Z    (R8)(DI*1), K1, Z24
+	VMOVUPS      (R9)(DI*1), K2, Z24
+	VMOVUPS      (R10)(DI*1), K3, Z24
+	VMOVUPS.Z    (R11)(DI*1), K4, Z25
+	VMOVUPS      (R12)(DI*1), K5, Z25
+	VMOVUPS      (SI)(DI*1), K6, Z25
+	VBROADCASTSS 24(CX), Z26
+	VFMADD231PS  Z24, Z26, Z0
+	VFMADD231PS  Z25, Z26, Z1
+	VBROADCASTSS 28(CX), Z27
+	VFMADD231PS  Z24, Z27, Z2
+	VFMADD231PS  Z25, Z27, Z3
+	VBROADCASTSS 32(CX), Z28
+	VFMADD231PS  Z24, Z28, Z4
+	VFMADD231PS  Z25, Z28, Z5
+	VBROADCASTSS 36(CX), Z29
+	VFMADD231PS  Z24, Z29, Z6
+	VFMADD231PS  Z25, Z29, Z7
+	VBROADCASTSS 40(CX), Z30
+	VFMADD231PS  Z24, Z30, Z8
+	VFMADD231PS  Z25, Z30, Z9
+	VBROADCASTSS 44(CX), Z31
+	VFMADD231PS  Z24, Z31, Z10
+	VFMADD231PS  Z25, Z31, Z11
+	VBROADCASTSS 24(DX), Z26
+	VFMADD231PS  Z24, Z26, Z12
+	VFMADD231PS  Z25, Z26, Z13
+	VBROADCASTSS 28(DX), Z27
+	VFMADD231PS  Z24, Z27, Z14
+	VFMADD231PS  Z25, Z27, Z15
+	VBROADCASTSS 32(DX), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 36(DX), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	VBROADCASTSS 40(DX), Z30
+	VFMADD231PS  Z24, Z30, Z20
+	VFMADD231PS  Z25, Z30, Z21
+	VBROADCASTSS 44(DX), Z31
+	VFMADD231PS  Z24, Z31, Z22
+	VFMADD231PS  Z25, Z31, Z23
+	MOVLQSX      8(BX), DI
+	VMOVUPS.Z    (R8)(DI*1), K1, Z24
+	VMOVUPS      (R9)(DI*1), K2, Z24
+	VMOVUPS      (R10)(DI*1), K3, Z24
+	VMOVUPS.Z    (R11)(DI*1), K4, Z25
+	VMOVUPS      (R12)(DI*1), K5, Z25
+	VMOVUPS      (SI)(DI*1), K6, Z25
+	VBROADCASTSS 48(CX), Z26
+	VFMADD231PS  Z24, Z26, Z0
+	VFMADD231PS  Z25, Z26, Z1
+	VBROADCASTSS 52(CX), Z27
+	VFMADD231PS  Z24, Z27, Z2
+	VFMADD231PS  Z25, Z27, Z3
+	VBROADCASTSS 56(CX), Z28
+	VFMADD231PS  Z24, Z28, Z4
+	VFMADD231PS  Z25, Z28, Z5
+	VBROADCASTSS 60(CX), Z29
+	VFMADD231PS  Z24, Z29, Z6
+	VFMADD231PS  Z25, Z29, Z7
+	VBROADCASTSS 64(CX), Z30
+	VFMADD231PS  Z24, Z30, Z8
+	VFMADD231PS  Z25, Z30, Z9
+	VBROADCASTSS 68(CX), Z31
+	VFMADD231PS  Z24, Z31, Z10
+	VFMADD231PS  Z25, Z31, Z11
+	VBROADCASTSS 48(DX), Z26
+	VFMADD231PS  Z24, Z26, Z12
+	VFMADD231PS  Z25, Z26, Z13
+	VBROADCASTSS 52(DX), Z27
+	VFMADD231PS  Z24, Z27, Z14
+	VFMADD231PS  Z25, Z27, Z15
+	VBROADCASTSS 56(DX), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 60(DX), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	VBROADCASTSS 64(DX), Z30
+	VFMADD231PS  Z24, Z30, Z20
+	VFMADD231PS  Z25, Z30, Z21
+	VBROADCASTSS 68(DX), Z31
+	VFMADD231PS  Z24, Z31, Z22
+	VFMADD231PS  Z25, Z31, Z23
+	MOVLQSX      12(BX), DI
+	VMOVUPS.Z    (R8)(DI*1), K1, Z24
+	VMOVUPS      (R9)(DI*1), K2, Z24
+	VMOVUPS      (R10)(DI*1), K3, Z24
+	VMOVUPS.Z    (R11)(DI*1), K4, Z25
+	VMOVUPS      (R12)(DI*1), K5, Z25
+	VMOVUPS      (SI)(DI*1), K6, Z25
+	VBROADCASTSS 72(CX), Z26
+	VFMADD231PS  Z24, Z26, Z0
+	VFMADD231PS  Z25, Z26, Z1
+	VBROADCASTSS 76(CX), Z27
+	VFMADD231PS  Z24, Z27, Z2
+	VFMADD231PS  Z25, Z27, Z3
+	VBROADCASTSS 80(CX), Z28
+	VFMADD231PS  Z24, Z28, Z4
+	VFMADD231PS  Z25, Z28, Z5
+	VBROADCASTSS 84(CX), Z29
+	VFMADD231PS  Z24, Z29, Z6
+	VFMADD231PS  Z25, Z29, Z7
+	VBROADCASTSS 88(CX), Z30
+	VFMADD231PS  Z24, Z30, Z8
+	VFMADD231PS  Z25, Z30, Z9
+	VBROADCASTSS 92(CX), Z31
+	VFMADD231PS  Z24, Z31, Z10
+	VFMADD231PS  Z25, Z31, Z11
+	VBROADCASTSS 72(DX), Z26
+	VFMADD231PS  Z24, Z26, Z12
+	VFMADD231PS  Z25, Z26, Z13
+	VBROADCASTSS 76(DX), Z27
+	VFMADD231PS  Z24, Z27, Z14
+	VFMADD231PS  Z25, Z27, Z15
+	VBROADCASTSS 80(DX), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 84(DX), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	VBROADCASTSS 88(DX), Z30
+	VFMADD231PS  Z24, Z30, Z20
+	VFMADD231PS  Z25, Z30, Z21
+	VBROADCASTSS 92(DX), Z31
+	VFMADD231PS  Z24, Z31, Z22
+	VFMADD231PS  Z25, Z31, Z23
+	ADDQ         $0x00000060, CX
+	ADDQ         $0x00000060, DX
+	ADDQ         $0x00000010, BX
+	SUBQ         $0x00000004, AX
+	JMP          zs312_loop4
+
+zs312_loop1:
+	TESTQ        AX, AX
+	JZ           zs312_store
+	MOVLQSX      (BX), DI
+	VMOVUPS.Z    (R8)(DI*1), K1, Z24
+	VMOVUPS      (R9)(DI*1), K2, Z24
+	VMOVUPS      (R10)(DI*1), K3, Z24
+	VMOVUPS.Z    (R11)(DI*1), K4, Z25
+	VMOVUPS      (R12)(DI*1), K5, Z25
+	VMOVUPS      (SI)(DI*1), K6, Z25
+	VBROADCASTSS (CX), Z26
+	VFMADD231PS  Z24, Z26, Z0
+	VFMADD231PS  Z25, Z26, Z1
+	VBROADCASTSS 4(CX), Z27
+	VFMADD231PS  Z24, Z27, Z2
+	VFMADD231PS  Z25, Z27, Z3
+	VBROADCASTSS 8(CX), Z28
+	VFMADD231PS  Z24, Z28, Z4
+	VFMADD231PS  Z25, Z28, Z5
+	VBROADCASTSS 12(CX), Z29
+	VFMADD231PS  Z24, Z29, Z6
+	VFMADD231PS  Z25, Z29, Z7
+	VBROADCASTSS 16(CX), Z30
+	VFMADD231PS  Z24, Z30, Z8
+	VFMADD231PS  Z25, Z30, Z9
+	VBROADCASTSS 20(CX), Z31
+	VFMADD231PS  Z24, Z31, Z10
+	VFMADD231PS  Z25, Z31, Z11
+	VBROADCASTSS (DX), Z26
+	VFMADD231PS  Z24, Z26, Z12
+	VFMADD231PS  Z25, Z26, Z13
+	VBROADCASTSS 4(DX), Z27
+	VFMADD231PS  Z24, Z27, Z14
+	VFMADD231PS  Z25, Z27, Z15
+	VBROADCASTSS 8(DX), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 12(DX), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	VBROADCASTSS 16(DX), Z30
+	VFMADD231PS  Z24, Z30, Z20
+	VFMADD231PS  Z25, Z30, Z21
+	VBROADCASTSS 20(DX), Z31
+	VFMADD231PS  Z24, Z31, Z22
+	VFMADD231PS  Z25, Z31, Z23
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000018, DX
+	ADDQ         $0x00000004, BX
+	DECQ         AX
+	JMP          zs312_loop1
+
+zs312_store:
+	MOVB    acc+72(FP), AL
+	TESTB   AL, AL
+	JZ      zs312_plain
+	VADDPS  (R13), Z0, Z0
+	VADDPS  64(R13), Z1, Z1
+	VMOVUPS Z0, (R13)
+	VMOVUPS Z1, 64(R13)
+	ADDQ    R14, R13
+	VADDPS  (R13), Z2, Z2
+	VADDPS  64(R13), Z3, Z3
+	VMOVUPS Z2, (R13)
+	VMOVUPS Z3, 64(R13)
+	ADDQ    R14, R13
+	VADDPS  (R13), Z4, Z4
+	VADDPS  64(R13), Z5, Z5
+	VMOVUPS Z4, (R13)
+	VMOVUPS Z5, 64(R13)
+	ADDQ    R14, R13
+	VADDPS  (R13), Z6, Z6
+	VADDPS  64(R13), Z7, Z7
+	VMOVUPS Z6, (R13)
+	VMOVUPS Z7, 64(R13)
+	ADDQ    R14, R13
+	VADDPS  (R13), Z8, Z8
+	VADDPS  64(R13), Z9, Z9
+	VMOVUPS Z8, (R13)
+	VMOVUPS Z9, 64(R13)
+	ADDQ    R14, R13
+	VADDPS  (R13), Z10, Z10
+	VADDPS  64(R13), Z11, Z11
+	VMOVUPS Z10, (R13)
+	VMOVUPS Z11, 64(R13)
+	ADDQ    R14, R13
+	VADDPS  (R13), Z12, Z12
+	VADDPS  64(R13), Z13, Z13
+	VMOVUPS Z12, (R13)
+	VMOVUPS Z13, 64(R13)
+	ADDQ    R14, R13
+	VADDPS  (R13), Z14, Z14
+	VADDPS  64(R13), Z15, Z15
+	VMOVUPS Z14, (R13)
+	VMOVUPS Z15, 64(R13)
+	ADDQ    R14, R13
+	VADDPS  (R13), Z16, Z16
+	VADDPS  64(R13), Z17, Z17
+	VMOVUPS Z16, (R13)
+	VMOVUPS Z17, 64(R13)
+	ADDQ    R14, R13
+	VADDPS  (R13), Z18, Z18
+	VADDPS  64(R13), Z19, Z19
+	VMOVUPS Z18, (R13)
+	VMOVUPS Z19, 64(R13)
+	ADDQ    R14, R13
+	VADDPS  (R13), Z20, Z20
+	VADDPS  64(R13), Z21, Z21
+	VMOVUPS Z20, (R13)
+	VMOVUPS Z21, 64(R13)
+	ADDQ    R14, R13
+	VADDPS  (R13), Z22, Z22
+	VADDPS  64(R13), Z23, Z23
+	VMOVUPS Z22, (R13)
+	VMOVUPS Z23, 64(R13)
+	VZEROUPPER
+	RET
+
+zs312_plain:
+	VMOVUPS Z0, (R13)
+	VMOVUPS Z1, 64(R13)
+	ADDQ    R14, R13
+	VMOVUPS Z2, (R13)
+	VMOVUPS Z3, 64(R13)
+	ADDQ    R14, R13
+	VMOVUPS Z4, (R13)
+	VMOVUPS Z5, 64(R13)
+	ADDQ    R14, R13
+	VMOVUPS Z6, (R13)
+	VMOVUPS Z7, 64(R13)
+	ADDQ    R14, R13
+	VMOVUPS Z8, (R13)
+	VMOVUPS Z9, 64(R13)
+	ADDQ    R14, R13
+	VMOVUPS Z10, (R13)
+	VMOVUPS Z11, 64(R13)
+	ADDQ    R14, R13
+	VMOVUPS Z12, (R13)
+	VMOVUPS Z13, 64(R13)
+	ADDQ    R14, R13
+	VMOVUPS Z14, (R13)
+	VMOVUPS Z15, 64(R13)
+	ADDQ    R14, R13
+	VMOVUPS Z16, (R13)
+	VMOVUPS Z17, 64(R13)
+	ADDQ    R14, R13
+	VMOVUPS Z18, (R13)
+	VMOVUPS Z19, 64(R13)
+	ADDQ    R14, R13
+	VMOVUPS Z20, (R13)
+	VMOVUPS Z21, 64(R13)
+	ADDQ    R14, R13
+	VMOVUPS Z22, (R13)
+	VMOVUPS Z23, 64(R13)
 	VZEROUPPER
 	RET
 
