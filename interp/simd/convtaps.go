@@ -20,24 +20,37 @@ const maxRuns = 3
 var implicitGEMM = true
 
 // tapsChunk reports whether ConvPacked can multiply columns [q0, q1) (q0
-// a multiple of 32) through the taps kernels: the level has them, the tap
-// offsets fit their 32-bit table, and each panel's columns before q1 span
-// at most maxRuns output rows.
-func tapsChunk(l *colLayout, taps []int32, q0, q1 int) bool {
+// a multiple of 32) of a convolution with m filters through the taps
+// kernels: the level has them, the tap offsets fit their 32-bit table, and
+// each panel's columns before q1 span at most two output rows, or three
+// below runs3MaxM filters.
+func tapsChunk(l *colLayout, taps []int32, m, q0, q1 int) bool {
 	if !implicitGEMM || ks.gemm12Taps == nil || ks.gemm12Segs[maxRuns] == nil || taps == nil || q1 <= q0 || q0%(2*nr) != 0 {
 		return false
 	}
+	runs := 2
+	if m < runs3MaxM {
+		runs = maxRuns
+	}
 	ow := l.p.OutW
-	if (maxRuns-1)*ow >= nr-1 {
-		return true // 16 outputs from any column reach at most maxRuns rows
+	if (runs-1)*ow >= nr-1 {
+		return true // 16 outputs from any column reach at most runs rows
 	}
 	for q := q0; q < q1; q += nr {
-		if last := min(q1, q+nr) - 1; last/ow-q/ow >= maxRuns {
+		if last := min(q1, q+nr) - 1; last/ow-q/ow >= runs {
 			return false
 		}
 	}
 	return true
 }
+
+// runs3MaxM bounds the filters of a convolution whose panels over three
+// output rows take the taps path: each step's third masked load costs the
+// kernel a fixed share, the im2col copy it saves a share that falls with
+// the filters. BenchmarkConvPacked, AVX-512, one thread: 7 and 11 wide at
+// 32 filters and 10 wide at 64 5–10% faster through the taps, resnet's
+// 7×7 layers (512 filters) 3–5% slower.
+const runs3MaxM = 256
 
 // tapsPair is how the taps kernels read a pair of panels (32 columns):
 // plain (runs 0), each panel in one output row, 16 floats from
@@ -95,13 +108,27 @@ func planTaps(ws *workspace, l *colLayout, q0, q1 int) []tapsPair {
 // 32) through the taps kernels where tapsChunk accepts the chunk, else
 // through an im2col copy in col.
 func convChunk(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []int32, col []float32, ws *workspace, kc, q0, q1 int) {
-	if tapsChunk(l, taps, q0, q1) {
-		convTaps(y, pa, planes, l, taps, planTaps(ws, l, q0, q1), ws, kc, q0, q1)
-		return
+	qt := q1
+	if r := (q1 - q0) % (2 * nr); r < tapsRaggedMin {
+		qt -= r
 	}
-	im2colPanels(col, planes, l, taps, ws, q0, q1)
-	SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], l.p.N(), kc, 1)
+	if qt > q0 && tapsChunk(l, taps, pa.m, q0, qt) {
+		convTaps(y, pa, planes, l, taps, planTaps(ws, l, q0, qt), ws, kc, q0, qt)
+	} else {
+		qt = q0
+	}
+	if qt < q1 {
+		im2colPanels(col, planes, l, taps, ws, qt, q1)
+		SgemmPackedA(pa, false, q1-qt, nil, 0, col, 0, y[qt:], l.p.N(), kc, 1)
+	}
 }
+
+// tapsRaggedMin is the fewest columns of a ragged last pair that the taps
+// kernels compute (as 32, through a tile); fewer go through the im2col
+// copy and the 16-column and column kernels. At 17 (N = 49: resnet's
+// 7×7 layers) the 15 wasted columns made the layer 13% slower
+// (BenchmarkConvPacked); 28 wastes at most four. A variable for tests.
+var tapsRaggedMin = 28
 
 // convTaps computes y[:, q0:q1] (rows N floats apart) = filters · im2col
 // for a chunk that tapsChunk accepts, planned by planTaps, in K blocks of

@@ -13,7 +13,7 @@ import (
 // convolution; strides, dilation, padding, non-square kernels, filter
 // counts that leave 1–6-row tails.
 func TestConvTapsSameBits(t *testing.T) {
-	defer func(v bool) { implicitGEMM = v }(implicitGEMM)
+	defer func(v bool, m int) { implicitGEMM, tapsRaggedMin = v, m }(implicitGEMM, tapsRaggedMin)
 	r := rand.New(rand.NewPCG(41, 42))
 	cp := func(c, h, w, kh, kw, sh, sw, pt, pl, dh, dw int) ConvParams {
 		p := ConvParams{C: c, H: h, W: w, KH: kh, KW: kw, StrideH: sh, StrideW: sw, PadT: pt, PadL: pl, DilH: dh, DilW: dw}
@@ -57,26 +57,28 @@ func TestConvTapsSameBits(t *testing.T) {
 				planes := aligned(&ws.b, l.floats())
 				taps := im2colTaps(&ws.rows, planes, &l)
 				N := p.N()
-				fewRows := ks.gemm12Taps != nil
-				for q := 0; q < N; q += nr {
-					if (min(N, q+nr)-1)/p.OutW-q/p.OutW > 2 {
-						fewRows = false
+				for _, m := range []int{16, runs3MaxM} {
+					fewRows := ks.gemm12Taps != nil
+					for q := 0; q < N; q += nr {
+						if rows := (min(N, q+nr)-1)/p.OutW - q/p.OutW + 1; rows > 3 || rows == 3 && m >= runs3MaxM {
+							fewRows = false
+						}
 					}
-				}
-				if got := tapsChunk(&l, taps, 0, N); got != fewRows {
-					t.Fatalf("%s %+v: tapsChunk = %v, want %v", k.name, p, got, fewRows)
+					if got := tapsChunk(&l, taps, m, 0, N); got != fewRows {
+						t.Fatalf("%s %+v: tapsChunk(M %d) = %v, want %v", k.name, p, m, got, fewRows)
+					}
 				}
 				for _, M := range []int{1, 5, 16, 19} {
 					x, w := randSlice(r, p.C*p.H*p.W), randSlice(r, M*p.K())
 					ref, mag := naiveConv(x, w, nil, M, p, false)
 					pa := PackA(false, M, p.K(), 1, w, p.K())
 					var want []float32
-					for _, implicit := range []bool{false, true} {
+					for _, implicit := range []int{0, 17, 28} {
 						for _, th := range []int{1, 2} {
-							implicitGEMM = implicit
+							implicitGEMM, tapsRaggedMin = implicit > 0, implicit
 							y := randSlice(r, M*p.N())
 							ConvPacked(y, pa, x, p, th, nil)
-							where := fmt.Sprintf("%s %+v M=%d implicit=%v threads=%d", k.name, p, M, implicit, th)
+							where := fmt.Sprintf("%s %+v M=%d taps=%d (0: im2col, else the fewest columns of a ragged pair) threads=%d", k.name, p, M, implicit, th)
 							for i := range y {
 								if d := math.Abs(float64(y[i]) - ref[i]); !(d <= gemmTol(p.K(), mag[i])) {
 									t.Fatalf("%s: y[%d] = %v, want %v", where, i, y[i], ref[i])
