@@ -12,6 +12,8 @@ type NodeTime struct {
 	Node *onnx.Node
 	// Start is the node's start, from the start of the run.
 	Start, Dur time.Duration
+	// Threads is how many goroutines the node's kernel could use.
+	Threads int
 	// In and Out are the shapes the node read and wrote (nil for a
 	// missing optional input or a non-tensor value).
 	In, Out [][]int
@@ -29,8 +31,8 @@ type profiler struct {
 	p     *Profile
 }
 
-func (pr *profiler) record(n *onnx.Node, t0 time.Time, in, out []*Tensor) {
-	pr.p.Nodes = append(pr.p.Nodes, NodeTime{Node: n, Start: t0.Sub(pr.start), Dur: time.Since(t0), In: shapesOf(in), Out: shapesOf(out)})
+func (pr *profiler) record(n *onnx.Node, threads int, t0 time.Time, in, out []*Tensor) {
+	pr.p.Nodes = append(pr.p.Nodes, NodeTime{Node: n, Start: t0.Sub(pr.start), Dur: time.Since(t0), Threads: threads, In: shapesOf(in), Out: shapesOf(out)})
 }
 
 func shapesOf(ts []*Tensor) [][]int {
@@ -52,10 +54,14 @@ func (s *Session) RunProfile(inputs map[string]*Tensor) ([]*Tensor, *Profile, er
 	}
 	a := s.pool.get()
 	defer s.pool.put(a)
-	defer simd.Awake(s.opts.Threads)()
+	tr := s.tune.begin()
+	defer simd.Awake(tr.awake(s.opts.Threads))()
 	pr := &profiler{start: time.Now(), p: &Profile{}}
-	ctx := &Ctx{opts: &s.opts, arena: a, prof: pr}
+	ctx := &Ctx{opts: &s.opts, arena: a, prof: pr, tune: tr}
 	out, err := ctx.run(s.main, in, nil)
 	pr.p.Total = time.Since(pr.start)
+	if err == nil {
+		s.tune.end(tr)
+	}
 	return out, pr.p, err
 }

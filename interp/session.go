@@ -34,6 +34,11 @@ type Options struct {
 	// (QDQ Adds and depthwise convolutions are fused either way: they give
 	// the float path's bytes.)
 	FastQDQ bool
+	// FixedThreads runs every node on Threads goroutines. Otherwise a
+	// session with Threads ≥ 2 times its first runs to learn which nodes
+	// are faster on one thread (threadtune.go); the bits are the same
+	// either way.
+	FixedThreads bool
 }
 
 // Session is a model prepared for execution: kernels built, constants
@@ -45,6 +50,8 @@ type Session struct {
 	opts  Options
 	// pool recycles intermediate buffers across runs (pool.go).
 	pool *arenas
+	// tune picks each node's thread count (threadtune.go); nil when fixed.
+	tune *threadTuner
 }
 
 // NewSession prepares m for execution. Every node's op must have a kernel at
@@ -61,7 +68,11 @@ func NewSession(m *onnx.Model, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Session{model: m, main: p, opts: opts, pool: &arenas{}}, nil
+	s := &Session{model: m, main: p, opts: opts, pool: &arenas{}}
+	if !opts.FixedThreads {
+		s.tune = newThreadTuner(opts.Threads, len(p.steps))
+	}
+	return s, nil
 }
 
 // Inputs returns the graph inputs a caller must (or may) feed, excluding
@@ -96,12 +107,17 @@ func (s *Session) RunContext(cx context.Context, inputs map[string]*Tensor) ([]*
 	}
 	a := s.pool.get()
 	defer s.pool.put(a)
-	defer simd.Awake(s.opts.Threads)()
-	ctx := &Ctx{opts: &s.opts, arena: a}
+	tr := s.tune.begin()
+	defer simd.Awake(tr.awake(s.opts.Threads))()
+	ctx := &Ctx{opts: &s.opts, arena: a, tune: tr}
 	if cx.Done() != nil {
 		ctx.done = cx
 	}
-	return ctx.run(s.main, in, nil)
+	out, err := ctx.run(s.main, in, nil)
+	if err == nil {
+		s.tune.end(tr)
+	}
+	return out, err
 }
 
 // feeds checks inputs against the graph's inputs and orders them.
@@ -148,9 +164,13 @@ func (s *Session) RunStats(inputs map[string]*Tensor) ([]*Tensor, Stats, error) 
 	}
 	a := s.pool.get()
 	defer s.pool.put(a)
-	defer simd.Awake(s.opts.Threads)()
-	ctx := &Ctx{opts: &s.opts, stats: st, arena: a}
+	tr := s.tune.begin()
+	defer simd.Awake(tr.awake(s.opts.Threads))()
+	ctx := &Ctx{opts: &s.opts, stats: st, arena: a, tune: tr}
 	out, err := ctx.run(s.main, in, nil)
+	if err == nil {
+		s.tune.end(tr)
+	}
 	return out, *st, err
 }
 
@@ -471,6 +491,10 @@ type Ctx struct {
 	arena *arena          // recycled buffers of this run; nil allocates afresh
 	step  *step           // the step running, for reuseInput
 	done  context.Context // the run's context; nil when it cannot end early
+	// tune is the run's thread plan (threadtune.go); threads, when > 0,
+	// is the running step's thread count from it, for Threads.
+	tune    *tuneRun
+	threads int
 }
 
 // Err is the run's context error once it is cancelled or past its deadline,
@@ -498,7 +522,12 @@ func (f *frame) lookup(v *onnx.Value) *Tensor {
 }
 
 // Threads is the number of goroutines a kernel may use.
-func (c *Ctx) Threads() int { return c.opts.Threads }
+func (c *Ctx) Threads() int {
+	if c.threads > 0 {
+		return c.threads
+	}
+	return c.opts.Threads
+}
 
 // MemoryLimitError is returned when a tensor would exceed Options.MaxMemory.
 type MemoryLimitError struct {
@@ -612,7 +641,7 @@ func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
 	for _, o := range p.outer {
 		f.vals[o.slot] = parent.lookup(o.v)
 	}
-	sub := &Ctx{opts: c.opts, frame: f, arena: c.arena, done: c.done}
+	sub := &Ctx{opts: c.opts, frame: f, arena: c.arena, done: c.done, threads: c.threads}
 	a := c.arena
 	var live int64
 	track := c.stats != nil && parent == nil
@@ -639,16 +668,23 @@ func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
 			mark = len(a.live)
 		}
 		sub.step = st
+		timed := parent == nil && (c.prof != nil || c.tune != nil && c.tune.sample)
 		var t0 time.Time
-		if c.prof != nil && parent == nil {
+		if timed {
 			t0 = time.Now()
+		}
+		if parent == nil && c.tune != nil {
+			sub.threads = c.tune.stepThreads(i)
 		}
 		out, err := sub.call(st, in)
 		if err != nil {
 			return nil, err
 		}
+		if timed && c.tune != nil && c.tune.sample {
+			c.tune.dur[i] = time.Since(t0)
+		}
 		if c.prof != nil && parent == nil {
-			c.prof.record(st.node, t0, in, out)
+			c.prof.record(st.node, sub.Threads(), t0, in, out)
 		}
 		for j, s := range st.out {
 			if s < 0 {

@@ -21,8 +21,11 @@ const profileRuns = 5
 // nodes and the totals per op type to w (and Chrome trace events to
 // jsonPath when it is not ""). Medians over profileRuns runs.
 func profileModel(w io.Writer, sess *interp.Session, feeds map[string]*interp.Tensor, jsonPath string, top int) error {
-	if _, _, err := sess.RunProfile(feeds); err != nil { // warm-up
-		return err
+	// Warm up, and let the session choose its nodes' thread counts.
+	for first := true; first || sess.Tuning(); first = false {
+		if _, err := sess.Run(feeds); err != nil {
+			return err
+		}
 	}
 	var runs []*interp.Profile
 	for range profileRuns {
@@ -38,6 +41,7 @@ func profileModel(w io.Writer, sess *interp.Session, feeds map[string]*interp.Te
 		total += r.ms
 	}
 	fmt.Fprintf(w, "profile: %d nodes, %.3f ms of node time (median of %d runs; kernels: %s)\n", len(rows), total, profileRuns, simd.Level())
+	fmt.Fprintf(w, "threads: %s\n", sess.ThreadPlan())
 	byTime := append([]profRow(nil), rows...)
 	sort.SliceStable(byTime, func(i, j int) bool { return byTime[i].ms > byTime[j].ms })
 	fmt.Fprintf(w, "\ntop nodes:\n%-32s %-18s %9s %6s %9s  %s\n", "node", "op", "ms", "share", "GFLOP/s", "output shape")

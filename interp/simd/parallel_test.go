@@ -10,7 +10,7 @@ import (
 // TestParallel: every index runs once, from concurrent callers too, with
 // more threads than indices or than helpers; a panic reaches the caller.
 func TestParallel(t *testing.T) {
-	for _, tc := range []struct{ n, threads int }{{0, 4}, {1, 4}, {7, 1}, {7, 2}, {100, 3}, {1000, 8}} {
+	for _, tc := range []struct{ n, threads int }{{0, 4}, {1, 4}, {7, 1}, {7, 2}, {100, 3}, {1000, 8}, {1000, 12}, {5, 3}} {
 		counts := make([]atomic.Int32, tc.n)
 		Parallel(tc.n, tc.threads, func(i int) { counts[i].Add(1) })
 		for i := range counts {
@@ -46,6 +46,49 @@ func TestParallel(t *testing.T) {
 			}
 		})
 	}()
+}
+
+// TestJobShares: a job's shares cover its indices once each, in contiguous
+// runs per thread; a thread takes its own share from the front and the
+// others' from the back, and thread k past maxShares starts on share
+// k mod maxShares.
+func TestJobShares(t *testing.T) {
+	for _, tc := range []struct{ n, threads int }{{1, 2}, {7, 2}, {16, 2}, {10, 3}, {100, 20}} {
+		j := newJob(func(int) {}, tc.n, tc.threads)
+		lo := 0
+		for k := range j.nshares {
+			v := j.shares[k].Load()
+			if int(v>>32) != lo || int(v&(1<<32-1)) < lo {
+				t.Fatalf("n=%d threads=%d: share %d is [%d, %d), want it to start at %d", tc.n, tc.threads, k, v>>32, v&(1<<32-1), lo)
+			}
+			lo = int(v & (1<<32 - 1))
+		}
+		if lo != tc.n {
+			t.Fatalf("n=%d threads=%d: shares end at %d", tc.n, tc.threads, lo)
+		}
+	}
+	j := newJob(func(int) {}, 10, 2) // shares [0,5) and [5,10)
+	var got []int
+	for _, step := range []struct {
+		share int
+		own   bool
+	}{{0, true}, {0, true}, {0, false}, {1, true}, {1, false}, {0, false}, {0, true}, {0, true}} {
+		i, ok := j.claim(step.share, step.own)
+		if !ok {
+			i = -1
+		}
+		got = append(got, i)
+	}
+	if want := []int{0, 1, 4, 5, 9, 3, 2, -1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("claims %v, want %v", got, want)
+	}
+	var order []int
+	j = newJob(func(i int) { order = append(order, i) }, 6, 3)
+	j.left.Store(6)
+	j.work(4) // a helper past the shares: starts on share 4 mod 3 = 1
+	if want := []int{2, 3, 5, 4, 1, 0}; fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Fatalf("work(4) ran %v, want %v", order, want)
+	}
 }
 
 // BenchmarkParallelHandoff is the cost of one small parallel region, as a

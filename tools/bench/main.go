@@ -163,7 +163,7 @@ func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []fl
 			return nil, nil, 0, err
 		}
 		warmRuns++
-		if d := time.Since(t0); d >= warm && numGC() >= gc0+2 || d >= 10*warm {
+		if d := time.Since(t0); d >= warm && numGC() >= gc0+2 && !sess.Tuning() || d >= 10*warm {
 			break
 		}
 	}
