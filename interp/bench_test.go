@@ -55,8 +55,11 @@ func BenchmarkModels(b *testing.B) {
 	for _, name := range benchModels {
 		b.Run(name, func(b *testing.B) {
 			sess, feeds := loadBench(b, name, threads)
-			if _, err := sess.Run(feeds); err != nil {
-				b.Fatal(err)
+			// Warm up, and let the session choose its nodes' thread counts.
+			for first := true; first || sess.Tuning(); first = false {
+				if _, err := sess.Run(feeds); err != nil {
+					b.Fatal(err)
+				}
 			}
 			b.ReportAllocs()
 			for b.Loop() {

@@ -2,6 +2,8 @@ package interp
 
 import (
 	"fmt"
+	"slices"
+	"sync/atomic"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -122,32 +124,61 @@ type convAttrs struct {
 	// epi, when set, is the fused BatchNormalization/activation applied to
 	// each output channel row after its bias (fuse.go).
 	epi *convEpilogue
+	// geom keeps the last geometry resolved, for the next run's same shapes.
+	geom *geomCache
+}
+
+// geomCache holds a kernel's last window geometry: a model's shapes are the
+// same run after run, and resolving them allocated on every call.
+type geomCache struct{ last atomic.Pointer[geomEntry] }
+
+type geomEntry struct {
+	in, kernel []int
+	g          *spatialGeom
+}
+
+// geometry is w.geometry(in, kernel) through the cache c (nil: none). The
+// geometry returned is shared: callers must not change it.
+func (c *geomCache) geometry(w windowAttrs, in, kernel []int) (*spatialGeom, error) {
+	if c != nil {
+		if e := c.last.Load(); e != nil && slices.Equal(e.in, in) && slices.Equal(e.kernel, kernel) {
+			return e.g, nil
+		}
+	}
+	g, err := w.geometry(in, kernel)
+	if err != nil || c == nil {
+		return g, err
+	}
+	g.in = slices.Clone(in)
+	c.last.Store(&geomEntry{in: g.in, kernel: slices.Clone(kernel), g: g})
+	return g, nil
 }
 
 // convF32 computes a convolution in float32; w is M×(C/group)×kernel.
-func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float32) ([]int, []float32, error) {
+func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float32) (*Tensor, error) {
 	if len(xs) < 3 || len(ws) != len(xs) {
-		return nil, nil, fmt.Errorf("input and weights need equal rank ≥ 3, got %v and %v", xs, ws)
+		return nil, fmt.Errorf("input and weights need equal rank ≥ 3, got %v and %v", xs, ws)
 	}
 	n, c, m := xs[0], xs[1], ws[0]
 	grp := a.group
 	if grp <= 0 || c%grp != 0 || m%grp != 0 || ws[1]*grp != c {
-		return nil, nil, fmt.Errorf("channels %d and weights %v do not match group %d", c, ws, grp)
+		return nil, fmt.Errorf("channels %d and weights %v do not match group %d", c, ws, grp)
 	}
-	g, err := a.w.geometry(xs[2:], ws[2:])
+	g, err := a.geom.geometry(a.w, xs[2:], ws[2:])
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for i, k := range g.kernel {
 		if k != ws[2+i] {
-			return nil, nil, fmt.Errorf("kernel_shape %v differs from the weights %v", g.kernel, ws)
+			return nil, fmt.Errorf("kernel_shape %v differs from the weights %v", g.kernel, ws)
 		}
 	}
 	if bias != nil && len(bias) != m {
-		return nil, nil, fmt.Errorf("bias has %d elements, want %d", len(bias), m)
+		return nil, fmt.Errorf("bias has %d elements, want %d", len(bias), m)
 	}
-	outShape := append([]int{n, m}, g.out...)
-	out := ctx.newRaw(onnx.Float, outShape...).Floats() // every path overwrites it
+	var shape [8]int // on the stack for up to 6 spatial dims
+	ot := ctx.newRaw(onnx.Float, append(append(shape[:0], n, m), g.out...)...)
+	out := ot.Floats() // every path overwrites it
 	if len(g.in) == 1 {
 		// A 1-D convolution (audio, text) is a 2-D one over a single row:
 		// the same kernels, packed filters and summation order.
@@ -160,7 +191,7 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float
 			pa = a.wpack.get(wt, func() any { return packFilters(w, grp, m/grp, ws[1]*prod(ws[2:])) }).([]*simd.PackedA)
 		}
 		conv2D(ctx, g, n, c, m, grp, x, w, bias, pa, a.epi, out)
-		return outShape, out, nil
+		return ot, nil
 	}
 	cg, mg := c/grp, m/grp
 	kvol, osz, isz := prod(g.kernel), prod(g.out), prod(g.in)
@@ -186,7 +217,7 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float
 		}
 		finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, bias, a.epi)
 	}
-	return outShape, out, nil
+	return ot, nil
 }
 
 // addChannelBias adds bias[j] to row j (of length osz) of y; nil adds nothing.
@@ -305,7 +336,7 @@ func convBuilder(b *Build) (Kernel, error) { return convKernel(b, nil) }
 // convKernel is the Conv kernel; epi (nil: none) is fused into its float32
 // output (fuse.go).
 func convKernel(b *Build, epi *convEpilogue) (Kernel, error) {
-	a := convAttrs{w: readWindowAttrs(b), group: int(b.Int("group", 1)), epi: epi}
+	a := convAttrs{w: readWindowAttrs(b), group: int(b.Int("group", 1)), epi: epi, geom: &geomCache{}}
 	if constInput(b, 1) && b.Prepack() {
 		a.wpack = &prepacked{}
 	}
@@ -331,11 +362,13 @@ func convKernel(b *Build, epi *convEpilogue) (Kernel, error) {
 		} else if epi != nil && epi.k != nil && (len(in[1].Shape) == 0 || len(epi.k) != in[1].Shape[0]) {
 			return nil, fmt.Errorf("fused BatchNormalization has %d channels, the weights %v", len(epi.k), in[1].Shape)
 		}
-		shape, out, err := convF32(ctx, ca, in[0].Shape, in[1].Shape, in[1], x, w, bias)
+		t, err := convF32(ctx, ca, in[0].Shape, in[1].Shape, in[1], x, w, bias)
 		if err != nil {
 			return nil, err
 		}
-		t, err := floatOut(in[0].DType, shape, out)
+		if in[0].DType != onnx.Float {
+			t, err = floatOut(in[0].DType, t.Shape, t.Floats())
+		}
 		return []*Tensor{t}, err
 	}, nil
 }

@@ -562,7 +562,7 @@ func (c *Ctx) alloc(dt onnx.DataType, zero bool, shape []int) *Tensor {
 	n := int64(1)
 	for _, d := range shape {
 		if d < 0 {
-			panic(kernelError{fmt.Errorf("negative dimension in shape %v", shape)})
+			panic(kernelError{fmt.Errorf("negative dimension in shape %v", slices.Clone(shape))})
 		}
 		if d != 0 && n > (1<<62)/int64(d) {
 			n = 1 << 62
@@ -584,7 +584,25 @@ func (c *Ctx) alloc(dt onnx.DataType, zero bool, shape []int) *Tensor {
 	if err != nil {
 		panic(kernelError{err})
 	}
-	return &Tensor{DType: dt, Shape: append([]int{}, shape...), Data: d}
+	return newTensor(dt, shape, d)
+}
+
+// tensorBlock is a tensor with room for its shape: one allocation instead
+// of two for the tensors every node creates.
+type tensorBlock struct {
+	t    Tensor
+	dims [6]int
+}
+
+// newTensor makes a tensor of d with a copy of shape.
+func newTensor(dt onnx.DataType, shape []int, d any) *Tensor {
+	b := &tensorBlock{t: Tensor{DType: dt, Data: d}}
+	if len(shape) <= len(b.dims) {
+		b.t.Shape = append(b.dims[:0:len(shape)], shape...)
+	} else {
+		b.t.Shape = slices.Clone(shape)
+	}
+	return &b.t
 }
 
 // reuseInput returns a tensor of t's type and shape that shares t's buffer
@@ -594,7 +612,7 @@ func (c *Ctx) alloc(dt onnx.DataType, zero bool, shape []int) *Tensor {
 // read each element of t before writing the element at the same index.
 func (c *Ctx) reuseInput(t *Tensor) *Tensor {
 	if c.reusable(t) {
-		return &Tensor{DType: t.DType, Shape: append([]int{}, t.Shape...), Data: t.Data}
+		return newTensor(t.DType, t.Shape, t.Data)
 	}
 	return c.newRaw(t.DType, t.Shape...)
 }
