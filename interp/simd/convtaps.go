@@ -66,28 +66,37 @@ type tapsPair struct {
 }
 
 // planTaps returns the pairs of panels of columns [q0, q1) (a chunk that
-// tapsChunk accepts), in ws.
+// tapsChunk accepts), in ws. It walks the output rows and columns instead
+// of dividing for each (at K = 27, 8% of a convolution went here).
 func planTaps(ws *workspace, l *colLayout, q0, q1 int) []tapsPair {
-	ow := l.p.OutW
+	ow, rowStep := l.p.OutW, l.p.StrideH*l.qw
+	oh, oc := q0/ow, q0%ow // output row and column of the next panel
 	pairs := ws.pairs[:0]
 	for jr := q0; jr < q1; jr += 2 * nr {
 		var segs [2][maxRuns]int32
 		var masks [2][maxRuns]uint16
-		var runs [2]int
+		var runs, start [2]int
 		plain := jr+2*nr <= q1
 		for h := range 2 {
-			q := jr + h*nr
-			n := min(nr, q1-q)
+			n := min(nr, q1-jr-h*nr)
+			r, c := oh, oc
+			start[h] = r*rowStep + c // the panel's first output in the planes
 			for t := 0; t < n; runs[h]++ {
-				run := min(n-t, ow-(q+t)%ow)
+				run := min(n-t, ow-c)
 				// Offset so that lane t reads at segs + 4t.
-				segs[h][runs[h]] = int32(4 * (l.pos(q+t) - t))
+				segs[h][runs[h]] = int32(4 * (r*rowStep + c - t))
 				masks[h][runs[h]] = uint16((1<<run - 1) << t)
-				t += run
+				t, c = t+run, c+run
+				if c == ow {
+					r, c = r+1, 0
+				}
 			}
 			plain = plain && runs[h] == 1
+			for oc += nr; oc >= ow; oc -= ow {
+				oh++
+			}
 		}
-		pr := tapsPair{off: l.pos(jr), bstride: l.pos(jr+nr) - l.pos(jr)}
+		pr := tapsPair{off: start[0], bstride: start[1] - start[0]}
 		if !plain {
 			pr.runs = max(2, runs[0], runs[1])
 			for h := range 2 {

@@ -32,20 +32,22 @@ func TestConvTapsSameBits(t *testing.T) {
 		cp(1, 100, 128, 3, 3, 2, 2, 0, 0, 1, 1), // one channel, OutW 63
 		// Panels across two output rows (the runs kernels): resnet's
 		// widths, odd widths, strides 2, dilation, asymmetric padding.
-		cp(3, 12, 56, 3, 3, 1, 1, 1, 1, 1, 1),  // OutW 56
-		cp(4, 56, 56, 3, 3, 2, 2, 1, 1, 1, 1),  // stride 2, OutW 28
-		cp(5, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1),  // OutW 28
-		cp(6, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1),  // OutW 14
-		cp(3, 29, 29, 3, 3, 2, 2, 1, 1, 1, 1),  // stride 2, OutW 15
-		cp(16, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1),   // OutW 7: three rows a panel, a one-column ragged pair
-		cp(3, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1),   // OutW 6: four rows a panel (im2col)
-		cp(5, 21, 21, 3, 3, 2, 2, 1, 1, 1, 1),  // stride 2, OutW 11
-		cp(2, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1),    // OutW 8, N 72
-		cp(3, 21, 17, 3, 3, 1, 1, 1, 1, 1, 1),  // OutW 17
-		cp(2, 30, 23, 5, 3, 1, 1, 2, 0, 1, 1),  // 5×3, OutW 21
-		cp(4, 26, 45, 3, 3, 2, 1, 2, 2, 2, 2),  // dilation 2, strides (2,1), OutW 45
-		cp(3, 40, 77, 3, 3, 2, 2, 1, 1, 1, 1),  // stride 2, OutW 39
-		cp(50, 10, 31, 3, 3, 1, 1, 1, 1, 1, 1), // K 450: K blocks, OutW 31
+		cp(3, 12, 56, 3, 3, 1, 1, 1, 1, 1, 1),   // OutW 56
+		cp(4, 56, 56, 3, 3, 2, 2, 1, 1, 1, 1),   // stride 2, OutW 28
+		cp(5, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1),   // OutW 28
+		cp(6, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1),   // OutW 14
+		cp(3, 29, 29, 3, 3, 2, 2, 1, 1, 1, 1),   // stride 2, OutW 15
+		cp(16, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1),    // OutW 7: three rows a panel, a one-column ragged pair
+		cp(3, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1),    // OutW 6: four rows a panel (im2col)
+		cp(5, 21, 21, 3, 3, 2, 2, 1, 1, 1, 1),   // stride 2, OutW 11
+		cp(2, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1),     // OutW 8, N 72
+		cp(3, 21, 17, 3, 3, 1, 1, 1, 1, 1, 1),   // OutW 17
+		cp(2, 30, 23, 5, 3, 1, 1, 2, 0, 1, 1),   // 5×3, OutW 21
+		cp(4, 26, 45, 3, 3, 2, 1, 2, 2, 2, 2),   // dilation 2, strides (2,1), OutW 45
+		cp(3, 40, 77, 3, 3, 2, 2, 1, 1, 1, 1),   // stride 2, OutW 39
+		cp(50, 10, 31, 3, 3, 1, 1, 1, 1, 1, 1),  // K 450: K blocks, OutW 31
+		cp(64, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1),  // K 576: a second chunk from mid-row, OutW 20
+		cp(128, 12, 10, 3, 3, 1, 1, 1, 1, 1, 1), // K 1152: 96-column chunks of three-row panels, OutW 10
 	}
 	for _, k := range twins() {
 		with(k, func() {
