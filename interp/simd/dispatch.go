@@ -81,21 +81,24 @@ type kernelSet struct {
 	scaleShift func(dst, x []float32, s, t float32)
 	biasClip   func(dst, x []float32, bias, lo, hi float32)
 	scShClip   func(dst, x []float32, s, t, lo, hi float32)
-	exp        func(dst, x []float32)
-	sigmoid    func(dst, x []float32)
-	tanh       func(dst, x []float32)
-	erf        func(dst, x []float32)
-	gelu       func(dst, x []float32)
-	sum        func(x []float32) float32
-	dot        func(a, b []float32) float32
-	max        func(x []float32) float32
-	expSubSum  func(dst, x []float32, m float32) float32
-	sumSqDev   func(x []float32, mean float32) float32
-	normAffine func(dst, x, gamma, beta []float32, mean, rstd float32)
-	dw3s1      func(dst, r0, r1, r2, w []float32, bias float32)
-	dw3s2      func(dst, r0, r1, r2, w []float32, bias float32)
-	dwPlane3s1 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
-	dwPlane3s2 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
+	// scShClipRows is scShClip over rows of a block (ScaleShiftClipRows).
+	scShClipRows func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32, lo, hi float32)
+	scShRows     func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32)
+	exp          func(dst, x []float32)
+	sigmoid      func(dst, x []float32)
+	tanh         func(dst, x []float32)
+	erf          func(dst, x []float32)
+	gelu         func(dst, x []float32)
+	sum          func(x []float32) float32
+	dot          func(a, b []float32) float32
+	max          func(x []float32) float32
+	expSubSum    func(dst, x []float32, m float32) float32
+	sumSqDev     func(x []float32, mean float32) float32
+	normAffine   func(dst, x, gamma, beta []float32, mean, rstd float32)
+	dw3s1        func(dst, r0, r1, r2, w []float32, bias float32)
+	dw3s2        func(dst, r0, r1, r2, w []float32, bias float32)
+	dwPlane3s1   func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
+	dwPlane3s2   func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
 	// dwcIn and dwcOut are the channel-lane depthwise kernels (dwchan.go)
 	// over dwcLanes channels a vector; nil at a level whose row kernels
 	// are faster on every plane.
@@ -144,6 +147,8 @@ var goKernels = &kernelSet{
 	scaleShift:        scaleShiftGo,
 	biasClip:          biasClipGo,
 	scShClip:          scaleShiftClipGo,
+	scShClipRows:      scaleShiftClipRowsOf(scaleShiftClipGo),
+	scShRows:          scaleShiftRowsOf(scaleShiftGo),
 	exp:               expSliceGo,
 	sigmoid:           sigmoidSliceGo,
 	tanh:              tanhSliceGo,

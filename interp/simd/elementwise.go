@@ -117,6 +117,40 @@ func ScaleShiftClip(dst, x []float32, s, t, lo, hi float32) {
 	ks.scShClip(dst, x, s, t, lo, hi)
 }
 
+// ScaleShiftClipRows applies ScaleShiftClip in place to rows of a block:
+// row j, y[j·ldy : j·ldy+n], with scale s[j·sstep] (sstep 0: s[0] for
+// every row) and shift t[j] — a conv's per-channel epilogue (BN and Clip,
+// or bias and Clip with s = 1) in one call, the same bits as a call a row.
+func ScaleShiftClipRows(y []float32, ldy, rows, n int, s []float32, sstep int, t []float32, lo, hi float32) {
+	if checkRows("ScaleShiftClipRows", y, ldy, rows, n, s, sstep, t) {
+		ks.scShClipRows(&y[0], ldy, rows, n, &s[0], sstep, &t[0], lo, hi)
+	}
+}
+
+// ScaleShiftRows is ScaleShiftClipRows without the clip: ScaleShift a row
+// (BN without an activation), or AddScalar a row when s is 1 (x·1 + t is
+// x + t exactly), with those bits.
+func ScaleShiftRows(y []float32, ldy, rows, n int, s []float32, sstep int, t []float32) {
+	if checkRows("ScaleShiftRows", y, ldy, rows, n, s, sstep, t) {
+		ks.scShRows(&y[0], ldy, rows, n, &s[0], sstep, &t[0])
+	}
+}
+
+// checkRows checks a block of rows and its per-row operands; false when
+// the block is empty.
+func checkRows(op string, y []float32, ldy, rows, n int, s []float32, sstep int, t []float32) bool {
+	if rows <= 0 || n <= 0 {
+		return false
+	}
+	if n > ldy && rows > 1 || sstep < 0 {
+		panic(fmt.Sprintf("simd: %s: rows of %d floats %d apart, scale step %d", op, n, ldy, sstep))
+	}
+	need(op, (rows-1)*ldy+n, y)
+	need(op, (rows-1)*sstep+1, s)
+	need(op, rows, t)
+	return true
+}
+
 // Relu sets dst[i] = max(x[i], 0).
 func Relu(dst, x []float32) { BiasClip(dst, x, 0, 0, float32(math.Inf(1))) }
 

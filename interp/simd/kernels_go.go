@@ -335,6 +335,26 @@ func biasClipGo(dst, x []float32, bias, lo, hi float32) {
 	}
 }
 
+// scaleShiftClipRowsOf makes a level's scShClipRows from its row kernel:
+// one call a row.
+func scaleShiftClipRowsOf(f func(dst, x []float32, s, t, lo, hi float32)) func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32, lo, hi float32) {
+	return func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32, lo, hi float32) {
+		for j := range rows {
+			row := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(y), 4*j*ldy)), n)
+			sj := *(*float32)(unsafe.Add(unsafe.Pointer(s), 4*j*sstep))
+			tj := *(*float32)(unsafe.Add(unsafe.Pointer(t), 4*j))
+			f(row, row, sj, tj, lo, hi)
+		}
+	}
+}
+
+// scaleShiftRowsOf makes a level's scShRows from its ScaleShift kernel.
+func scaleShiftRowsOf(f func(dst, x []float32, s, t float32)) func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32) {
+	return func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32) {
+		scaleShiftClipRowsOf(func(dst, x []float32, s, t, _, _ float32) { f(dst, x, s, t) })(y, ldy, rows, n, s, sstep, t, 0, 0)
+	}
+}
+
 // scaleShiftClipGo is scaleShiftGo then biasClipGo with bias 0, as the
 // assembly twin fuses them.
 func scaleShiftClipGo(dst, x []float32, s, t, lo, hi float32) {

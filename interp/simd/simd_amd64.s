@@ -3384,6 +3384,142 @@ scclip_done:
 	VZEROUPPER
 	RET
 
+// func scaleShiftClipRowsAVX512(y *float32, ldy int, rows int, n int, s *float32, sstep int, t *float32, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·scaleShiftClipRowsAVX512(SB), NOSPLIT, $0-64
+	MOVQ         y+0(FP), AX
+	MOVQ         ldy+8(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         rows+16(FP), DX
+	MOVQ         n+24(FP), BX
+	MOVQ         s+32(FP), SI
+	MOVQ         sstep+40(FP), DI
+	SHLQ         $0x02, DI
+	MOVQ         t+48(FP), R8
+	VBROADCASTSS lo+56(FP), Z0
+	VBROADCASTSS hi+60(FP), Z1
+	VPXORD       Z2, Z2, Z2
+	MOVQ         BX, R9
+	ANDQ         $0x0f, R9
+	LEAQ         lowmasks<>+0(SB), R10
+	KMOVW        (R10)(R9*2), K1
+	SHRQ         $0x04, BX
+
+scaleShiftClipRowsAVX512_row:
+	TESTQ        DX, DX
+	JZ           scaleShiftClipRowsAVX512_done
+	VBROADCASTSS (SI), Z3
+	VBROADCASTSS (R8), Z4
+	MOVQ         AX, R10
+	MOVQ         BX, R11
+
+scaleShiftClipRowsAVX512_loop:
+	TESTQ       R11, R11
+	JZ          scaleShiftClipRowsAVX512_tail
+	VMOVUPS     (R10), Z5
+	VFMADD213PS Z4, Z3, Z5
+	VADDPS      Z2, Z5, Z5
+	VMAXPS      Z5, Z0, Z5
+	VMINPS      Z5, Z1, Z5
+	VMOVUPS     Z5, (R10)
+	ADDQ        $0x40, R10
+	DECQ        R11
+	JMP         scaleShiftClipRowsAVX512_loop
+
+scaleShiftClipRowsAVX512_tail:
+	TESTQ       R9, R9
+	JZ          scaleShiftClipRowsAVX512_next
+	VMOVUPS.Z   (R10), K1, Z5
+	VFMADD213PS Z4, Z3, Z5
+	VADDPS      Z2, Z5, Z5
+	VMAXPS      Z5, Z0, Z5
+	VMINPS      Z5, Z1, Z5
+	VMOVUPS     Z5, K1, (R10)
+
+scaleShiftClipRowsAVX512_next:
+	ADDQ CX, AX
+	ADDQ DI, SI
+	ADDQ $0x04, R8
+	DECQ DX
+	JMP  scaleShiftClipRowsAVX512_row
+
+scaleShiftClipRowsAVX512_done:
+	VZEROUPPER
+	RET
+
+DATA lowmasks<>+0(SB)/2, $0x0000
+DATA lowmasks<>+2(SB)/2, $0x0001
+DATA lowmasks<>+4(SB)/2, $0x0003
+DATA lowmasks<>+6(SB)/2, $0x0007
+DATA lowmasks<>+8(SB)/2, $0x000f
+DATA lowmasks<>+10(SB)/2, $0x001f
+DATA lowmasks<>+12(SB)/2, $0x003f
+DATA lowmasks<>+14(SB)/2, $0x007f
+DATA lowmasks<>+16(SB)/2, $0x00ff
+DATA lowmasks<>+18(SB)/2, $0x01ff
+DATA lowmasks<>+20(SB)/2, $0x03ff
+DATA lowmasks<>+22(SB)/2, $0x07ff
+DATA lowmasks<>+24(SB)/2, $0x0fff
+DATA lowmasks<>+26(SB)/2, $0x1fff
+DATA lowmasks<>+28(SB)/2, $0x3fff
+DATA lowmasks<>+30(SB)/2, $0x7fff
+DATA lowmasks<>+32(SB)/2, $0xffff
+GLOBL lowmasks<>(SB), RODATA|NOPTR, $34
+
+// func scaleShiftRowsAVX512(y *float32, ldy int, rows int, n int, s *float32, sstep int, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·scaleShiftRowsAVX512(SB), NOSPLIT, $0-56
+	MOVQ  y+0(FP), AX
+	MOVQ  ldy+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  rows+16(FP), DX
+	MOVQ  n+24(FP), BX
+	MOVQ  s+32(FP), SI
+	MOVQ  sstep+40(FP), DI
+	SHLQ  $0x02, DI
+	MOVQ  t+48(FP), R8
+	MOVQ  BX, R9
+	ANDQ  $0x0f, R9
+	LEAQ  lowmasks<>+0(SB), R10
+	KMOVW (R10)(R9*2), K1
+	SHRQ  $0x04, BX
+
+scaleShiftRowsAVX512_row:
+	TESTQ        DX, DX
+	JZ           scaleShiftRowsAVX512_done
+	VBROADCASTSS (SI), Z0
+	VBROADCASTSS (R8), Z1
+	MOVQ         AX, R10
+	MOVQ         BX, R11
+
+scaleShiftRowsAVX512_loop:
+	TESTQ       R11, R11
+	JZ          scaleShiftRowsAVX512_tail
+	VMOVUPS     (R10), Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, (R10)
+	ADDQ        $0x40, R10
+	DECQ        R11
+	JMP         scaleShiftRowsAVX512_loop
+
+scaleShiftRowsAVX512_tail:
+	TESTQ       R9, R9
+	JZ          scaleShiftRowsAVX512_next
+	VMOVUPS.Z   (R10), K1, Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS     Z2, K1, (R10)
+
+scaleShiftRowsAVX512_next:
+	ADDQ CX, AX
+	ADDQ DI, SI
+	ADDQ $0x04, R8
+	DECQ DX
+	JMP  scaleShiftRowsAVX512_row
+
+scaleShiftRowsAVX512_done:
+	VZEROUPPER
+	RET
+
 // func expAVX(dst []float32, x []float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·expAVX(SB), NOSPLIT, $0-48
@@ -17426,25 +17562,6 @@ dwcInAVX512_stored:
 dwcInAVX512_done:
 	VZEROUPPER
 	RET
-
-DATA lowmasks<>+0(SB)/2, $0x0000
-DATA lowmasks<>+2(SB)/2, $0x0001
-DATA lowmasks<>+4(SB)/2, $0x0003
-DATA lowmasks<>+6(SB)/2, $0x0007
-DATA lowmasks<>+8(SB)/2, $0x000f
-DATA lowmasks<>+10(SB)/2, $0x001f
-DATA lowmasks<>+12(SB)/2, $0x003f
-DATA lowmasks<>+14(SB)/2, $0x007f
-DATA lowmasks<>+16(SB)/2, $0x00ff
-DATA lowmasks<>+18(SB)/2, $0x01ff
-DATA lowmasks<>+20(SB)/2, $0x03ff
-DATA lowmasks<>+22(SB)/2, $0x07ff
-DATA lowmasks<>+24(SB)/2, $0x0fff
-DATA lowmasks<>+26(SB)/2, $0x1fff
-DATA lowmasks<>+28(SB)/2, $0x3fff
-DATA lowmasks<>+30(SB)/2, $0x7fff
-DATA lowmasks<>+32(SB)/2, $0xffff
-GLOBL lowmasks<>(SB), RODATA|NOPTR, $34
 
 // func dwcOutAVX512(y *float32, yStride int, nch int, src *float32, outOffs []int32, tapOffs []int32, w *float32, bias *float32)
 // Requires: AVX, AVX512F

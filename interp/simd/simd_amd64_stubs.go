@@ -224,6 +224,17 @@ func biasClipAVX(dst []float32, x []float32, bias float32, lo float32, hi float3
 //go:noescape
 func scaleShiftClipAVX(dst []float32, x []float32, s float32, t float32, lo float32, hi float32)
 
+// scaleShiftClipRowsAVX512: for j < rows, y[j·ldy+i] = min(max((y[j·ldy+i]·s[j·sstep] + t[j]) + 0, lo), hi) for i < n,
+// the product and sum fused; NaN stays NaN.
+//
+//go:noescape
+func scaleShiftClipRowsAVX512(y *float32, ldy int, rows int, n int, s *float32, sstep int, t *float32, lo float32, hi float32)
+
+// scaleShiftRowsAVX512: for j < rows, y[j·ldy+i] = y[j·ldy+i]·s[j·sstep] + t[j] for i < n, fused.
+//
+//go:noescape
+func scaleShiftRowsAVX512(y *float32, ldy int, rows int, n int, s *float32, sstep int, t *float32)
+
 // expAVX: dst[i] = exp(x[i]) for i < len(dst); see the Go twin for the method and its error.
 //
 //go:noescape

@@ -66,6 +66,8 @@ func main() {
 	scaleShift()
 	biasClip()
 	scaleShiftClip()
+	scaleShiftClipRows(true)
+	scaleShiftClipRows(false)
 	unary("expAVX", "dst[i] = exp(x[i])", 2, func(x VecVirtual) VecVirtual { return exp(x) })
 	unary("sigmoidAVX", "dst[i] = 1/(1+exp(-x[i]))", 2, sigmoid)
 	unary("tanhAVX", "dst[i] = tanh(x[i])", 2, tanh)
