@@ -3,6 +3,7 @@ package interp
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -219,6 +220,13 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 				vm[i] = inf
 			}
 			cm := vm[pw : pw+W]
+			infs := slices.Clone(cm)
+			// Stride 2: the even and odd padded columns apart, so that each
+			// tap's maxima are OW consecutive floats (no strided pick).
+			var ev, od []float32
+			if sw == 2 {
+				ev, od = make([]float32, (len(vm)+1)/2), make([]float32, len(vm)/2)
+			}
 			for pl := pl0; pl < pl1; pl++ {
 				xp := x[pl*H*W : (pl+1)*H*W]
 				op := out[pl*OH*OW : (pl+1)*OH*OW]
@@ -231,15 +239,29 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 						}
 						continue
 					}
+					// From −Inf, so that NaN taps are skipped, as in the
+					// general loop.
 					ih0 := oh*sh - ph + kh0
-					for iw, v := range xp[ih0*W : ih0*W+W] {
-						if v != v {
-							v = inf // NaN taps are skipped, as in the general loop
-						}
-						cm[iw] = v
-					}
-					for ih := ih0 + 1; ih < ih0+kh1-kh0; ih++ {
+					copy(cm, infs)
+					for ih := ih0; ih < ih0+kh1-kh0; ih++ {
 						simd.MaxSkipNaN(cm, xp[ih*W:ih*W+W], cm)
+					}
+					if ev != nil {
+						simd.Evens(ev, vm)
+						simd.Evens(od, vm[1:])
+						for kw := 0; kw < KW; kw++ {
+							c := kw * dw // tap kw of output ow reads padded column 2ow + c
+							src := ev[c/2:]
+							if c%2 == 1 {
+								src = od[c/2:]
+							}
+							if kw == 0 {
+								copy(orow, src[:OW])
+							} else {
+								simd.MaxSkipNaN(orow, src[:OW], orow)
+							}
+						}
+						continue
 					}
 					copy(hm, vm)
 					for kw := 1; kw < KW; kw++ {

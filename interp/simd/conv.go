@@ -291,12 +291,7 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 		col := aligned(&w.a, K*min(nc, (N+nr-1)/nr*nr))
 		for ch := c0; ch < c1; ch++ {
 			q0, q1 := ch*nc, min(N, (ch+1)*nc)
-			if tapsChunk(&l, taps, q0, q1) {
-				convTaps(y, pa, planes, &l, taps, kc, q0, q1)
-			} else {
-				im2colPanels(col, planes, &l, taps, w, q0, q1)
-				SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, kc, 1)
-			}
+			convChunk(y, pa, planes, &l, taps, col, w, kc, q0, q1)
 			if done != nil {
 				done(0, M, q0, q1)
 			}

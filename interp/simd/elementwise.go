@@ -53,6 +53,26 @@ func MaxSkipNaN(dst, a, b []float32) {
 	ks.maxSkipNaN(dst, a, b)
 }
 
+// Evens sets dst[i] = src[2i]: a stride-2 row's sampled columns. src must
+// hold 2·len(dst) − 1 floats.
+func Evens(dst, src []float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	need("Evens", 2*n-1, src)
+	b := n &^ 7 // whole blocks of 8 through the kernel, which reads 2b floats
+	if 2*b > len(src) {
+		b -= 8
+	}
+	if b > 0 {
+		ks.evens(dst[:b], src[:2*b])
+	}
+	for i := b; i < n; i++ {
+		dst[i] = src[2*i]
+	}
+}
+
 // MaxAbs sets dst[i] = max(a[i], |b[i]|) as Go's max does (a NaN on either
 // side gives a NaN, b's when both are): a running maximum of magnitudes
 // (int4's block scales).
