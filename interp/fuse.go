@@ -41,6 +41,9 @@ func finishChannels(y []float32, m, osz int, bias []float32, epi *convEpilogue) 
 	finishColumns(y, osz, 0, m, 0, osz, bias, epi)
 }
 
+// one is the unit scale of a bias-only epilogue.
+var one = [1]float32{1}
+
 // finishColumns finishes columns [q0, q1) of output channels [j0, j1), row
 // j at y[(j-j0)·ldy:]: bias[j] (nil: none) then epi (nil: none). The
 // convolutions call it on each piece of output as soon as it is computed,
@@ -53,27 +56,28 @@ func finishColumns(y []float32, ldy, j0, j1, q0, q1 int, bias []float32, epi *co
 		simd.Clip(rows, rows, epi.lo, epi.hi)
 		return
 	}
-	for j := j0; j < j1; j++ {
-		row := y[(j-j0)*ldy+q0 : (j-j0)*ldy+q1]
-		if bias != nil && epi != nil && epi.k == nil && epi.clip {
+	rows, n, blk := j1-j0, q1-q0, y[q0:]
+	if bias != nil {
+		if epi != nil && epi.clip && epi.k == nil {
 			// Bias then Relu/Clip in one pass: x·1 + bias is x + bias
 			// exactly, and ScaleShiftClip's +0 is Clip's, so the bits are
 			// those of AddScalar then Clip.
-			simd.ScaleShiftClip(row, row, 1, bias[j], epi.lo, epi.hi)
-			continue
+			simd.ScaleShiftClipRows(blk, ldy, rows, n, one[:], 0, bias[j0:j1], epi.lo, epi.hi)
+			return
 		}
-		if bias != nil {
-			simd.AddScalar(row, row, bias[j])
-		}
-		if epi == nil {
-			continue
-		}
-		switch {
-		case epi.k != nil && epi.clip:
-			simd.ScaleShiftClip(row, row, epi.k[j], epi.sh[j], epi.lo, epi.hi)
-		case epi.k != nil:
-			simd.ScaleShift(row, row, epi.k[j], epi.sh[j])
-		case epi.clip:
+		simd.ScaleShiftRows(blk, ldy, rows, n, one[:], 0, bias[j0:j1]) // AddScalar a row
+	}
+	if epi == nil {
+		return
+	}
+	switch {
+	case epi.k != nil && epi.clip:
+		simd.ScaleShiftClipRows(blk, ldy, rows, n, epi.k[j0:j1], 1, epi.sh[j0:j1], epi.lo, epi.hi)
+	case epi.k != nil:
+		simd.ScaleShiftRows(blk, ldy, rows, n, epi.k[j0:j1], 1, epi.sh[j0:j1])
+	case epi.clip:
+		for j := range rows {
+			row := blk[j*ldy : j*ldy+n]
 			simd.Clip(row, row, epi.lo, epi.hi)
 		}
 	}

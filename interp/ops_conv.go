@@ -222,10 +222,7 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float
 
 // addChannelBias adds bias[j] to row j (of length osz) of y; nil adds nothing.
 func addChannelBias(y, bias []float32, osz int) {
-	for j, v := range bias {
-		row := y[j*osz : (j+1)*osz]
-		simd.AddScalar(row, row, v)
-	}
+	simd.ScaleShiftRows(y, osz, len(bias), osz, one[:], 0, bias) // AddScalar a row
 }
 
 // packFilters packs each group's mg×kdim filter matrix as a GEMM left operand.

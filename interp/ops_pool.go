@@ -3,6 +3,7 @@ package interp
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -189,6 +190,21 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 		cols[ow] = span{k0, k1, pad}
 	}
 	isMax := a.kind == poolMax
+	inside := ph == 0 && pw == 0 && (OH-1)*sh+(KH-1)*dh < H && (OW-1)*sw+(KW-1)*dw < W
+	if isMax && inside && (OW < 8 || sw >= 3) {
+		// Windows inside the input, few a row or far apart (an 8×8 pool
+		// of stride 8): each window's max32 in tap order, as the general
+		// loop takes it, four windows at a time in registers — 2–10×
+		// faster than column maxima through vectors mostly empty, as for
+		// sums (simd.SumPool2D).
+		run := func(pl0, pl1 int) { maxPoolInside(x, out, pl0, pl1, H, W, OH, OW, KH, KW, sh, sw, dh, dw) }
+		if threads < 2 || planes < 2 || planes*OH*OW*KH*KW < simd.ParallelMinTaps {
+			run(0, planes)
+		} else {
+			simd.ParallelRuns(planes, threads, run)
+		}
+		return
+	}
 	if isMax && dh == 1 {
 		// Max of each column over the window's rows first, then along the
 		// row, both as vector maxima (simd.MaxSkipNaN skips NaN taps as
@@ -204,6 +220,13 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 				vm[i] = inf
 			}
 			cm := vm[pw : pw+W]
+			infs := slices.Clone(cm)
+			// Stride 2: the even and odd padded columns apart, so that each
+			// tap's maxima are OW consecutive floats (no strided pick).
+			var ev, od []float32
+			if sw == 2 {
+				ev, od = make([]float32, (len(vm)+1)/2), make([]float32, len(vm)/2)
+			}
 			for pl := pl0; pl < pl1; pl++ {
 				xp := x[pl*H*W : (pl+1)*H*W]
 				op := out[pl*OH*OW : (pl+1)*OH*OW]
@@ -216,15 +239,29 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 						}
 						continue
 					}
+					// From −Inf, so that NaN taps are skipped, as in the
+					// general loop.
 					ih0 := oh*sh - ph + kh0
-					for iw, v := range xp[ih0*W : ih0*W+W] {
-						if v != v {
-							v = inf // NaN taps are skipped, as in the general loop
-						}
-						cm[iw] = v
-					}
-					for ih := ih0 + 1; ih < ih0+kh1-kh0; ih++ {
+					copy(cm, infs)
+					for ih := ih0; ih < ih0+kh1-kh0; ih++ {
 						simd.MaxSkipNaN(cm, xp[ih*W:ih*W+W], cm)
+					}
+					if ev != nil {
+						simd.Evens(ev, vm)
+						simd.Evens(od, vm[1:])
+						for kw := 0; kw < KW; kw++ {
+							c := kw * dw // tap kw of output ow reads padded column 2ow + c
+							src := ev[c/2:]
+							if c%2 == 1 {
+								src = od[c/2:]
+							}
+							if kw == 0 {
+								copy(orow, src[:OW])
+							} else {
+								simd.MaxSkipNaN(orow, src[:OW], orow)
+							}
+						}
+						continue
 					}
 					copy(hm, vm)
 					for kw := 1; kw < KW; kw++ {
@@ -319,6 +356,44 @@ func poolTaps(o, s, p, d, k, n, pe int) (k0, k1, inPad int) {
 
 // max32 is the larger of v and x, keeping v when x is NaN (the general
 // pooling loop ignores NaN taps the same way).
+// maxPoolInside sets out to the window maxima of planes [pl0, pl1) for
+// windows inside the input (see pool2D).
+func maxPoolInside(x, out []float32, pl0, pl1, H, W, OH, OW, KH, KW, sh, sw, dh, dw int) {
+	inf := float32(math.Inf(-1))
+	for pl := pl0; pl < pl1; pl++ {
+		xp, op := x[pl*H*W:(pl+1)*H*W], out[pl*OH*OW:(pl+1)*OH*OW]
+		for oh := 0; oh < OH; oh++ {
+			orow := op[oh*OW : (oh+1)*OW]
+			ow := 0
+			for ; ow+4 <= OW; ow += 4 {
+				a0, a1, a2, a3 := inf, inf, inf, inf
+				for i := 0; i < KH; i++ {
+					row := xp[(oh*sh+i*dh)*W+ow*sw:]
+					_ = row[3*sw+(KW-1)*dw]
+					for j := 0; j < KW; j++ {
+						o := j * dw
+						a0 = max32(a0, row[o])
+						a1 = max32(a1, row[o+sw])
+						a2 = max32(a2, row[o+2*sw])
+						a3 = max32(a3, row[o+3*sw])
+					}
+				}
+				orow[ow], orow[ow+1], orow[ow+2], orow[ow+3] = a0, a1, a2, a3
+			}
+			for ; ow < OW; ow++ {
+				v := inf
+				for i := 0; i < KH; i++ {
+					row := xp[(oh*sh+i*dh)*W+ow*sw:]
+					for j := 0; j < KW; j++ {
+						v = max32(v, row[j*dw])
+					}
+				}
+				orow[ow] = v
+			}
+		}
+	}
+}
+
 func max32(v, x float32) float32 {
 	if x > v {
 		return x

@@ -129,3 +129,57 @@ func TestPool2x2Exact(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolInsideExact checks the register paths for windows inside the
+// input that are few a row or far apart (simd.SumPool2D's sums and
+// maxPoolInside) against the definition bit for bit, with the inputs of
+// TestPool2x2Exact: signed zeros, ties, infinities, NaN.
+func TestPoolInsideExact(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	for _, tc := range []struct {
+		h, w, kh, kw, sh, sw, d, planes int
+	}{
+		{32, 32, 8, 8, 8, 8, 1, 10}, {16, 16, 4, 4, 4, 4, 1, 10}, {7, 7, 7, 7, 7, 7, 1, 33},
+		{30, 30, 3, 3, 3, 3, 1, 4}, {33, 33, 5, 5, 4, 4, 1, 3}, {20, 20, 3, 3, 3, 3, 2, 2},
+		{14, 14, 3, 3, 2, 2, 1, 5}, {9, 31, 2, 3, 3, 4, 1, 3}, {5, 5, 5, 5, 5, 5, 1, 1},
+	} {
+		for _, kind := range []poolKind{poolMax, poolAvg} {
+			for _, threads := range []int{1, 2} {
+				t.Run(fmt.Sprintf("%dx%d_k%dx%d_s%dx%d_d%d_kind%d_t%d", tc.h, tc.w, tc.kh, tc.kw, tc.sh, tc.sw, tc.d, kind, threads), func(t *testing.T) {
+					d := int64(tc.d)
+					a := &poolAttrs{kind: kind, w: windowAttrs{autoPad: "NOTSET", kernel: []int64{int64(tc.kh), int64(tc.kw)},
+						strides: []int64{int64(tc.sh), int64(tc.sw)}, dilations: []int64{d, d}}}
+					shape := []int{1, tc.planes, tc.h, tc.w}
+					x := make([]float32, tc.planes*tc.h*tc.w)
+					for i := range x {
+						switch rng.Intn(4) {
+						case 0:
+							x[i] = special[rng.Intn(len(special))]
+						case 1:
+							x[i] = float32(rng.Intn(5) - 2) // ties
+						default:
+							x[i] = float32(rng.NormFloat64())
+						}
+					}
+					g, err := a.w.geometry(shape[2:], nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := poolRef(a, g, tc.planes, x)
+					ctx := testCtx()
+					ctx.opts.Threads = threads
+					_, got, _, err := pool(ctx, a, shape, x, false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("output %d (of %v): %v (%#x), want %v (%#x)", i, g.out, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+						}
+					}
+				})
+			}
+		}
+	}
+}

@@ -31,6 +31,11 @@ const (
 	// has tuneMin runs: its nodes' times are long and steady.
 	tuneBudget = time.Second
 	tuneMin    = 3
+	// tuneSlowRun: a model whose warm-up run takes longer keeps all
+	// threads without timing: its layers are large enough to share, and
+	// runs of the one-thread plans would cost it seconds (a large model's
+	// verification runs it only a few times).
+	tuneSlowRun = 250 * time.Millisecond
 )
 
 // threadTuner is a session's tuning state; runs may be concurrent.
@@ -63,6 +68,7 @@ func newThreadTuner(threads, steps int) *threadTuner {
 // (nil: all), and whether and what it records.
 type tuneRun struct {
 	threads []int
+	warm    bool // a warm-up run, timed whole
 	sample  bool // time every step
 	plan    int  // validation run of this plan; -1 if none
 	start   time.Time
@@ -80,6 +86,7 @@ func (t *threadTuner) begin() *tuneRun {
 	n := int(t.started.Add(1) - 1)
 	r := &tuneRun{plan: -1, start: time.Now()}
 	if n < tuneWarm {
+		r.warm = true
 		return r
 	}
 	t.mu.Lock()
@@ -128,13 +135,19 @@ func (s *Session) Tuning() bool { return s.tune != nil && s.tune.final.Load() ==
 
 // end records run r, which took the step times in r.dur when sampling.
 func (t *threadTuner) end(r *tuneRun) {
-	if t == nil || r == nil || (!r.sample && r.plan < 0) {
+	if t == nil || r == nil || (!r.warm && !r.sample && r.plan < 0) {
 		return
 	}
 	elapsed := time.Since(r.start)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.final.Load() != nil {
+		return
+	}
+	if r.warm {
+		if elapsed > tuneSlowRun {
+			t.final.Store(&tuneRun{plan: -1}) // all threads, untimed
+		}
 		return
 	}
 	if r.sample {
@@ -200,6 +213,9 @@ func (s *Session) ThreadPlan() string {
 		return fmt.Sprintf("up to %d threads, still timing the first runs", s.opts.Threads)
 	}
 	plan := t.final.Load().threads
+	if plan == nil {
+		return fmt.Sprintf("%d threads for every node (a run takes over %v: not timed)", s.opts.Threads, tuneSlowRun)
+	}
 	one := 0
 	for _, n := range plan {
 		if n == 1 {

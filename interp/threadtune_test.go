@@ -77,7 +77,7 @@ func TestThreadsSameBits(t *testing.T) {
 				check(tuned, fmt.Sprintf("tuning run %d", runs))
 			}
 			check(tuned, "tuned: "+tuned.ThreadPlan())
-			if p := tuned.ThreadPlan(); !strings.Contains(p, "timed best") {
+			if p := tuned.ThreadPlan(); !strings.Contains(p, "timed best") && !strings.Contains(p, "not timed") {
 				t.Errorf("plan after %d runs: %q", runs, p)
 			}
 			t.Logf("%d runs to tune: %s", runs, tuned.ThreadPlan())

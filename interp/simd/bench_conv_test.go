@@ -10,12 +10,14 @@ import (
 // GEMM with pre-packed filters, ONNX Runtime's K blocks) on one and two threads over
 // resnet18's convolution shapes and a 16-filter one (detypify's widest):
 // the 7×7/2 stem, strided layers (phase planes), the 28, 14 and 7 wide
-// layers (masked-run im2col; N = 49 leaves a one-column ragged panel).
+// layers (panels over two and three output rows; N = 49 leaves a
+// one-column ragged panel), and small maps at few filters (11, 7 and 10
+// wide: three-row panels where the im2col copy weighs most).
 func BenchmarkConvPacked(b *testing.B) {
 	for _, s := range []struct{ c, m, hw, k, s, p int }{
 		{3, 64, 224, 7, 2, 3}, {64, 64, 56, 3, 1, 1}, {64, 128, 56, 3, 2, 1}, {128, 128, 28, 3, 1, 1},
 		{256, 256, 14, 3, 1, 1}, {256, 512, 14, 3, 2, 1}, {512, 512, 7, 3, 1, 1}, {32, 16, 112, 3, 1, 1},
-		{32, 64, 112, 3, 1, 1}, {64, 32, 64, 3, 2, 1},
+		{32, 64, 112, 3, 1, 1}, {64, 32, 64, 3, 2, 1}, {64, 32, 11, 3, 1, 1}, {64, 32, 7, 3, 1, 1}, {128, 64, 10, 3, 1, 1},
 	} {
 		o := (s.hw+2*s.p-s.k)/s.s + 1
 		p := ConvParams{C: s.c, H: s.hw, W: s.hw, KH: s.k, KW: s.k, StrideH: s.s, StrideW: s.s, PadT: s.p, PadL: s.p, DilH: 1, DilW: 1, OutH: o, OutW: o}

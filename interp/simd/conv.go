@@ -291,12 +291,7 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 		col := aligned(&w.a, K*min(nc, (N+nr-1)/nr*nr))
 		for ch := c0; ch < c1; ch++ {
 			q0, q1 := ch*nc, min(N, (ch+1)*nc)
-			if tapsChunk(&l, taps, q0, q1) {
-				convTaps(y, pa, planes, &l, taps, kc, q0, q1)
-			} else {
-				im2colPanels(col, planes, &l, taps, w, q0, q1)
-				SgemmPackedA(pa, false, q1-q0, nil, 0, col, 0, y[q0:], N, kc, 1)
-			}
+			convChunk(y, pa, planes, &l, taps, col, w, kc, q0, q1)
 			if done != nil {
 				done(0, M, q0, q1)
 			}
@@ -709,31 +704,90 @@ func SumPool2D(y, x []float32, p ConvParams, threads int) {
 	}
 	need("SumPool2D", p.C*p.H*p.W, x)
 	need("SumPool2D", p.C*p.OutH*p.OutW, y)
-	run := func(c0, c1 int) {
-		ws := wsPool.get()
-		defer wsPool.put(ws)
-		offs := dwOffsets(&ws.rows, &p)
-		ow8, qw, ph := dwGeometry(&p)
-		size := ph * qw
-		buf := aligned(&ws.a, p.StrideW*size+ow8)
-		planes, tmp := buf[:p.StrideW*size], buf[p.StrideW*size:]
-		for c := c0; c < c1; c++ {
-			yc := y[c*p.OutH*p.OutW : (c+1)*p.OutH*p.OutW]
-			phasePlanes(planes, x[c*p.H*p.W:(c+1)*p.H*p.W], &p, qw, ph)
-			for oh := 0; oh < p.OutH; oh++ {
-				base := &planes[oh*p.StrideH*qw]
-				if o := oh * p.OutW; o+ow8 <= len(yc) {
-					ks.sumTaps(yc[o:o+ow8], base, offs)
-					continue
-				}
-				ks.sumTaps(tmp[:ow8], base, offs)
-				copy(yc[oh*p.OutW:(oh+1)*p.OutW], tmp)
-			}
-		}
+	run := func(c0, c1 int) { sumPoolVector(y, x, &p, c0, c1) }
+	if sumPoolInside(&p) && (p.OutW < 8 || p.StrideW >= 3) {
+		// Windows inside the input, and few of them a row or far apart:
+		// the vector kernel would leave most lanes of a row empty, or
+		// first copy the input into StrideW phase planes. Plain sums in
+		// registers are 2–10× faster there (BenchmarkSumPool2D).
+		run = func(c0, c1 int) { sumPoolScalar(y, x, &p, c0, c1) }
 	}
 	if threads < 2 || p.C < 2 || p.C*p.OutH*p.OutW*p.KH*p.KW < parallelMinTaps {
 		run(0, p.C)
 		return
 	}
 	ParallelRuns(p.C, threads, run)
+}
+
+// sumPoolVector is SumPool2D's vector path for channels [c0, c1): each
+// channel laid out in phase planes, then each output row's window sums by
+// sumTaps, eight windows a vector.
+func sumPoolVector(y, x []float32, p *ConvParams, c0, c1 int) {
+	ws := wsPool.get()
+	defer wsPool.put(ws)
+	offs := dwOffsets(&ws.rows, p)
+	ow8, qw, ph := dwGeometry(p)
+	size := ph * qw
+	buf := aligned(&ws.a, p.StrideW*size+ow8)
+	planes, tmp := buf[:p.StrideW*size], buf[p.StrideW*size:]
+	for c := c0; c < c1; c++ {
+		yc := y[c*p.OutH*p.OutW : (c+1)*p.OutH*p.OutW]
+		phasePlanes(planes, x[c*p.H*p.W:(c+1)*p.H*p.W], p, qw, ph)
+		for oh := 0; oh < p.OutH; oh++ {
+			base := &planes[oh*p.StrideH*qw]
+			if o := oh * p.OutW; o+ow8 <= len(yc) {
+				ks.sumTaps(yc[o:o+ow8], base, offs)
+				continue
+			}
+			ks.sumTaps(tmp[:ow8], base, offs)
+			copy(yc[oh*p.OutW:(oh+1)*p.OutW], tmp)
+		}
+	}
+}
+
+// sumPoolInside reports whether every window of p lies inside the input.
+func sumPoolInside(p *ConvParams) bool {
+	return p.PadT == 0 && p.PadL == 0 &&
+		(p.OutH-1)*p.StrideH+(p.KH-1)*p.DilH < p.H && (p.OutW-1)*p.StrideW+(p.KW-1)*p.DilW < p.W
+}
+
+// sumPoolScalar sets y to the window sums of channels [c0, c1) for windows
+// inside the input, each summed from +0 in row-major tap order, as
+// sumTaps sums them (so the same bits), four windows of a row at a time in
+// registers so the adds do not wait on each other.
+func sumPoolScalar(y, x []float32, p *ConvParams, c0, c1 int) {
+	isz, osz := p.H*p.W, p.OutH*p.OutW
+	sw, dw := p.StrideW, p.DilW
+	for c := c0; c < c1; c++ {
+		xc, yc := x[c*isz:(c+1)*isz], y[c*osz:(c+1)*osz]
+		for oh := 0; oh < p.OutH; oh++ {
+			yr := yc[oh*p.OutW : (oh+1)*p.OutW]
+			ow := 0
+			for ; ow+4 <= p.OutW; ow += 4 {
+				var a0, a1, a2, a3 float32
+				for i := 0; i < p.KH; i++ {
+					row := xc[(oh*p.StrideH+i*p.DilH)*p.W+ow*sw:]
+					_ = row[3*sw+(p.KW-1)*dw]
+					for j := 0; j < p.KW; j++ {
+						o := j * dw
+						a0 += row[o]
+						a1 += row[o+sw]
+						a2 += row[o+2*sw]
+						a3 += row[o+3*sw]
+					}
+				}
+				yr[ow], yr[ow+1], yr[ow+2], yr[ow+3] = a0, a1, a2, a3
+			}
+			for ; ow < p.OutW; ow++ {
+				var a float32
+				for i := 0; i < p.KH; i++ {
+					row := xc[(oh*p.StrideH+i*p.DilH)*p.W+ow*sw:]
+					for j := 0; j < p.KW; j++ {
+						a += row[j*dw]
+					}
+				}
+				yr[ow] = a
+			}
+		}
+	}
 }

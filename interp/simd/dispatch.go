@@ -30,6 +30,12 @@ type kernelSet struct {
 	// im2col copy. nil at a level that has none (im2col is copied there).
 	gemmTaps   [mr + 1]func(k int, a, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
 	gemm12Taps func(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
+	// gemmSegs[R] and gemm12Segs[R] are the taps kernels for panels that
+	// span R = 2 or 3 output rows: each 16-float half h of a step is up to
+	// R masked runs, lane t from b + segs[R·h+r] + taps[s] + 4t for the run
+	// r whose masks[R·h+r] has bit t (else 0). nil where gemm12Taps is.
+	gemmSegs   [maxRuns + 1][mr + 1]segsKernel
+	gemm12Segs [maxRuns + 1]segs12Kernel
 	// gemmCol[np] is one column of np full 6-row A panels times a packed B
 	// panel's column (gemmColGo): a ragged edge of one or two columns.
 	gemmCol [colPanels + 1]func(k int, a *float32, astride int, b *float32, out *float32)
@@ -75,21 +81,24 @@ type kernelSet struct {
 	scaleShift func(dst, x []float32, s, t float32)
 	biasClip   func(dst, x []float32, bias, lo, hi float32)
 	scShClip   func(dst, x []float32, s, t, lo, hi float32)
-	exp        func(dst, x []float32)
-	sigmoid    func(dst, x []float32)
-	tanh       func(dst, x []float32)
-	erf        func(dst, x []float32)
-	gelu       func(dst, x []float32)
-	sum        func(x []float32) float32
-	dot        func(a, b []float32) float32
-	max        func(x []float32) float32
-	expSubSum  func(dst, x []float32, m float32) float32
-	sumSqDev   func(x []float32, mean float32) float32
-	normAffine func(dst, x, gamma, beta []float32, mean, rstd float32)
-	dw3s1      func(dst, r0, r1, r2, w []float32, bias float32)
-	dw3s2      func(dst, r0, r1, r2, w []float32, bias float32)
-	dwPlane3s1 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
-	dwPlane3s2 func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
+	// scShClipRows is scShClip over rows of a block (ScaleShiftClipRows).
+	scShClipRows func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32, lo, hi float32)
+	scShRows     func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32)
+	exp          func(dst, x []float32)
+	sigmoid      func(dst, x []float32)
+	tanh         func(dst, x []float32)
+	erf          func(dst, x []float32)
+	gelu         func(dst, x []float32)
+	sum          func(x []float32) float32
+	dot          func(a, b []float32) float32
+	max          func(x []float32) float32
+	expSubSum    func(dst, x []float32, m float32) float32
+	sumSqDev     func(x []float32, mean float32) float32
+	normAffine   func(dst, x, gamma, beta []float32, mean, rstd float32)
+	dw3s1        func(dst, r0, r1, r2, w []float32, bias float32)
+	dw3s2        func(dst, r0, r1, r2, w []float32, bias float32)
+	dwPlane3s1   func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
+	dwPlane3s2   func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)
 	// dwDirect3s1 and dwDirect3s2 are the 3×3 kernels that read the input
 	// in place under column masks (dwdirect.go); nil at a level that
 	// copies the input into a zero-bordered plane instead (pure Go too:
@@ -144,6 +153,8 @@ var goKernels = &kernelSet{
 	scaleShift:        scaleShiftGo,
 	biasClip:          biasClipGo,
 	scShClip:          scaleShiftClipGo,
+	scShClipRows:      scaleShiftClipRowsOf(scaleShiftClipGo),
+	scShRows:          scaleShiftRowsOf(scaleShiftGo),
 	exp:               expSliceGo,
 	sigmoid:           sigmoidSliceGo,
 	tanh:              tanhSliceGo,
@@ -174,6 +185,8 @@ var goKernels = &kernelSet{
 	gemm12Rows:        gemm12Of(gemmRowsGo(mr)),
 	gemmTaps:          [mr + 1]func(int, *float32, *float32, int, *int32, *float32, int, bool){nil, gemmTapsGo(1), gemmTapsGo(2), gemmTapsGo(3), gemmTapsGo(4), gemmTapsGo(5), gemmTapsGo(6)},
 	gemm12Taps:        gemm12TapsOf(gemmTapsGo(mr)),
+	gemmSegs:          [maxRuns + 1][mr + 1]segsKernel{2: gemmSegsGoRows(2), 3: gemmSegsGoRows(3)},
+	gemm12Segs:        [maxRuns + 1]segs12Kernel{2: gemm12SegsOf(gemmSegsGo(mr, 2)), 3: gemm12SegsOf(gemmSegsGo(mr, 3))},
 	gemmU8I8:          gemmU8I8Go,
 	packU8x4:          packU8x4Go,
 	i32ScaleShiftClip: i32ScaleShiftClipGo,
@@ -203,6 +216,30 @@ func gemm12TapsOf(g func(k int, a, b *float32, bstride int, taps *int32, c *floa
 	return func(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool) {
 		g(k, a, b, bstride, taps, c, ldc, acc)
 		g(k, (*float32)(unsafe.Add(unsafe.Pointer(a), 4*astride)), b, bstride, taps, (*float32)(unsafe.Add(unsafe.Pointer(c), 4*mr*ldc)), ldc, acc)
+	}
+}
+
+// segsKernel and segs12Kernel are the mr-row and 2mr-row run-reading
+// taps kernels (kernelSet.gemmSegs).
+type (
+	segsKernel   func(k int, a, b *float32, segs *[2 * maxRuns]int32, masks *[2 * maxRuns]uint16, taps *int32, c *float32, ldc int, acc bool)
+	segs12Kernel func(k int, a *float32, astride int, b *float32, segs *[2 * maxRuns]int32, masks *[2 * maxRuns]uint16, taps *int32, c *float32, ldc int, acc bool)
+)
+
+// gemmSegsGoRows is gemmSegsGo at every row count, for runs runs.
+func gemmSegsGoRows(runs int) [mr + 1]segsKernel {
+	var k [mr + 1]segsKernel
+	for m := 1; m <= mr; m++ {
+		k[m] = gemmSegsGo(m, runs)
+	}
+	return k
+}
+
+// gemm12SegsOf makes the 2mr×32 run-reading kernel from the mr-row one.
+func gemm12SegsOf(g segsKernel) segs12Kernel {
+	return func(k int, a *float32, astride int, b *float32, segs *[2 * maxRuns]int32, masks *[2 * maxRuns]uint16, taps *int32, c *float32, ldc int, acc bool) {
+		g(k, a, b, segs, masks, taps, c, ldc, acc)
+		g(k, (*float32)(unsafe.Add(unsafe.Pointer(a), 4*astride)), b, segs, masks, taps, (*float32)(unsafe.Add(unsafe.Pointer(c), 4*mr*ldc)), ldc, acc)
 	}
 }
 

@@ -53,6 +53,26 @@ func MaxSkipNaN(dst, a, b []float32) {
 	ks.maxSkipNaN(dst, a, b)
 }
 
+// Evens sets dst[i] = src[2i]: a stride-2 row's sampled columns. src must
+// hold 2·len(dst) − 1 floats.
+func Evens(dst, src []float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	need("Evens", 2*n-1, src)
+	b := n &^ 7 // whole blocks of 8 through the kernel, which reads 2b floats
+	if 2*b > len(src) {
+		b -= 8
+	}
+	if b > 0 {
+		ks.evens(dst[:b], src[:2*b])
+	}
+	for i := b; i < n; i++ {
+		dst[i] = src[2*i]
+	}
+}
+
 // MaxAbs sets dst[i] = max(a[i], |b[i]|) as Go's max does (a NaN on either
 // side gives a NaN, b's when both are): a running maximum of magnitudes
 // (int4's block scales).
@@ -95,6 +115,40 @@ func BiasRelu(dst, x []float32, bias float32) { BiasClip(dst, x, bias, 0, float3
 func ScaleShiftClip(dst, x []float32, s, t, lo, hi float32) {
 	need("ScaleShiftClip", len(dst), x)
 	ks.scShClip(dst, x, s, t, lo, hi)
+}
+
+// ScaleShiftClipRows applies ScaleShiftClip in place to rows of a block:
+// row j, y[j·ldy : j·ldy+n], with scale s[j·sstep] (sstep 0: s[0] for
+// every row) and shift t[j] — a conv's per-channel epilogue (BN and Clip,
+// or bias and Clip with s = 1) in one call, the same bits as a call a row.
+func ScaleShiftClipRows(y []float32, ldy, rows, n int, s []float32, sstep int, t []float32, lo, hi float32) {
+	if checkRows("ScaleShiftClipRows", y, ldy, rows, n, s, sstep, t) {
+		ks.scShClipRows(&y[0], ldy, rows, n, &s[0], sstep, &t[0], lo, hi)
+	}
+}
+
+// ScaleShiftRows is ScaleShiftClipRows without the clip: ScaleShift a row
+// (BN without an activation), or AddScalar a row when s is 1 (x·1 + t is
+// x + t exactly), with those bits.
+func ScaleShiftRows(y []float32, ldy, rows, n int, s []float32, sstep int, t []float32) {
+	if checkRows("ScaleShiftRows", y, ldy, rows, n, s, sstep, t) {
+		ks.scShRows(&y[0], ldy, rows, n, &s[0], sstep, &t[0])
+	}
+}
+
+// checkRows checks a block of rows and its per-row operands; false when
+// the block is empty.
+func checkRows(op string, y []float32, ldy, rows, n int, s []float32, sstep int, t []float32) bool {
+	if rows <= 0 || n <= 0 {
+		return false
+	}
+	if n > ldy && rows > 1 || sstep < 0 {
+		panic(fmt.Sprintf("simd: %s: rows of %d floats %d apart, scale step %d", op, n, ldy, sstep))
+	}
+	need(op, (rows-1)*ldy+n, y)
+	need(op, (rows-1)*sstep+1, s)
+	need(op, rows, t)
+	return true
 }
 
 // Relu sets dst[i] = max(x[i], 0).

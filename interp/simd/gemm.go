@@ -414,6 +414,8 @@ type workspace struct {
 	// im2col's masked-load runs (segRows)
 	segs  [4]int32
 	masks [4]uint16
+	pairs []tapsPair             // convTaps' plan of a chunk's pairs of panels
+	edge  []float32              // convTaps' tile for a ragged last pair
 	tile  [2 * mr * nr]float32   // product of a ragged-edge micro-tile
 	col   [8 * colPanels]float32 // gemmCol's column of up to colPanels panels
 	// dwDirect's padded row pointers and column blocks

@@ -69,6 +69,50 @@ func gemmTapsGo(mrr int) func(k int, a, b *float32, bstride int, taps *int32, c 
 	}
 }
 
+// gemmSegsGo is the mrr×32 twin of the run-reading implicit-GEMM
+// kernels with runs runs a half: lane t of half h of step p of B is the
+// float at b + segs[runs·h+r] + taps[p] + 4t for the last run r whose
+// masks[runs·h+r] has bit t (else 0), each product added in step order
+// from +0 as gemmGo adds them.
+func gemmSegsGo(mrr, runs int) segsKernel {
+	return func(k int, a, b *float32, segs *[2 * maxRuns]int32, masks *[2 * maxRuns]uint16, taps *int32, c *float32, ldc int, acc bool) {
+		var t [mr][2 * nr]float32
+		if k > 0 {
+			as := unsafe.Slice(a, k*mrr)
+			ts := unsafe.Slice(taps, k)
+			// Each lane's byte offset from b (before the tap), where a run
+			// covers it.
+			var lane [2 * nr]int
+			var on [2 * nr]bool
+			for j := range lane {
+				h, l := j/nr, j%nr
+				for r := runs * h; r < runs*(h+1); r++ {
+					if masks[r]>>l&1 != 0 {
+						lane[j], on[j] = int(segs[r])+4*l, true
+					}
+				}
+			}
+			var br [2 * nr]float32
+			for p := 0; p < k; p++ {
+				for j, o := range lane {
+					br[j] = 0
+					if on[j] {
+						br[j] = *(*float32)(unsafe.Add(unsafe.Pointer(b), o+int(ts[p])))
+					}
+				}
+				ap := as[p*mrr : p*mrr+mrr]
+				for i, av := range ap {
+					ti := &t[i]
+					for j := range ti {
+						ti[j] += av * br[j]
+					}
+				}
+			}
+		}
+		storeTile(&t, mrr, c, ldc, acc)
+	}
+}
+
 // gemmRowsGo is the mrr×32 twin of the in-place kernels: B is 32 columns
 // of a row-major matrix, k steps ldb floats apart, each product added in
 // step order from +0 as gemmGo adds them (the same bits).
@@ -288,6 +332,26 @@ func biasClipGo(dst, x []float32, bias, lo, hi float32) {
 			v = hi
 		}
 		dst[i] = v
+	}
+}
+
+// scaleShiftClipRowsOf makes a level's scShClipRows from its row kernel:
+// one call a row.
+func scaleShiftClipRowsOf(f func(dst, x []float32, s, t, lo, hi float32)) func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32, lo, hi float32) {
+	return func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32, lo, hi float32) {
+		for j := range rows {
+			row := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(y), 4*j*ldy)), n)
+			sj := *(*float32)(unsafe.Add(unsafe.Pointer(s), 4*j*sstep))
+			tj := *(*float32)(unsafe.Add(unsafe.Pointer(t), 4*j))
+			f(row, row, sj, tj, lo, hi)
+		}
+	}
+}
+
+// scaleShiftRowsOf makes a level's scShRows from its ScaleShift kernel.
+func scaleShiftRowsOf(f func(dst, x []float32, s, t float32)) func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32) {
+	return func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32) {
+		scaleShiftClipRowsOf(func(dst, x []float32, s, t, _, _ float32) { f(dst, x, s, t) })(y, ldy, rows, n, s, sstep, t, 0, 0)
 	}
 }
 

@@ -320,3 +320,24 @@ func TestPReluSpecials(t *testing.T) {
 		})
 	}
 }
+
+// TestEvens checks Evens at every level against the definition for
+// lengths around the kernel's blocks of eight, src exactly 2n−1 floats
+// long (the kernel must not read past it).
+func TestEvens(t *testing.T) {
+	r := rand.New(rand.NewPCG(61, 62))
+	for _, k := range twins() {
+		with(k, func() {
+			for n := 1; n <= 41; n++ {
+				src := randSlice(r, 2*n-1)
+				dst := randSlice(r, n)
+				Evens(dst, src)
+				for i := range dst {
+					if math.Float32bits(dst[i]) != math.Float32bits(src[2*i]) {
+						t.Fatalf("%s n=%d: dst[%d] = %v, want %v", k.name, n, i, dst[i], src[2*i])
+					}
+				}
+			}
+		})
+	}
+}

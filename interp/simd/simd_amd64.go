@@ -35,6 +35,7 @@ var avx512Kernels = func() *kernelSet {
 	k.name = "avx512"
 	k.gemm2 = [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm1x32AVX512, gemm2x32AVX512, gemm3x32AVX512, gemm4x32AVX512, gemm5x32AVX512, gemm6x32AVX512}
 	k.dwTaps = dwTapsAVX512
+	k.scShClipRows, k.scShRows = scaleShiftClipRowsAVX512, scaleShiftRowsAVX512
 	k.sumTaps = sumTapsAVX512
 	k.avg2x2, k.max2x2 = avg2x2AVX512, max2x2AVX512
 	k.dw3s1, k.dw3s2 = dwRow3s1AVX512, dwRow3s2AVX512
@@ -47,6 +48,9 @@ var avx512Kernels = func() *kernelSet {
 	k.gemm12Rows = gemm12x32RowsAVX512
 	k.gemmTaps = [mr + 1]func(int, *float32, *float32, int, *int32, *float32, int, bool){nil, gemm1x32TapsAVX512, gemm2x32TapsAVX512, gemm3x32TapsAVX512, gemm4x32TapsAVX512, gemm5x32TapsAVX512, gemm6x32TapsAVX512}
 	k.gemm12Taps = gemm12x32TapsAVX512
+	k.gemmSegs[2] = [mr + 1]segsKernel{nil, gemm1x32SegsAVX512, gemm2x32SegsAVX512, gemm3x32SegsAVX512, gemm4x32SegsAVX512, gemm5x32SegsAVX512, gemm6x32SegsAVX512}
+	k.gemmSegs[3] = [mr + 1]segsKernel{nil, gemm1x32Segs3AVX512, gemm2x32Segs3AVX512, gemm3x32Segs3AVX512, gemm4x32Segs3AVX512, gemm5x32Segs3AVX512, gemm6x32Segs3AVX512}
+	k.gemm12Segs = [maxRuns + 1]segs12Kernel{2: gemm12x32SegsAVX512, 3: gemm12x32Segs3AVX512}
 	k.packA6 = packA6AVX512
 	k.segRows = segRowsAVX512
 	k.quantU8, k.quantI8 = quantizeU8AVX512, quantizeI8AVX512
@@ -97,6 +101,8 @@ var avx2Kernels = func() *kernelSet {
 		scaleShift:        scaleShiftAVX,
 		biasClip:          biasClipAVX,
 		scShClip:          scaleShiftClipAVX,
+		scShClipRows:      scaleShiftClipRowsOf(scaleShiftClipAVX),
+		scShRows:          scaleShiftRowsOf(scaleShiftAVX),
 		exp:               expAVX,
 		sigmoid:           sigmoidAVX,
 		tanh:              tanhAVX,

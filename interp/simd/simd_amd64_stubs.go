@@ -224,6 +224,17 @@ func biasClipAVX(dst []float32, x []float32, bias float32, lo float32, hi float3
 //go:noescape
 func scaleShiftClipAVX(dst []float32, x []float32, s float32, t float32, lo float32, hi float32)
 
+// scaleShiftClipRowsAVX512: for j < rows, y[j·ldy+i] = min(max((y[j·ldy+i]·s[j·sstep] + t[j]) + 0, lo), hi) for i < n,
+// the product and sum fused; NaN stays NaN.
+//
+//go:noescape
+func scaleShiftClipRowsAVX512(y *float32, ldy int, rows int, n int, s *float32, sstep int, t *float32, lo float32, hi float32)
+
+// scaleShiftRowsAVX512: for j < rows, y[j·ldy+i] = y[j·ldy+i]·s[j·sstep] + t[j] for i < n, fused.
+//
+//go:noescape
+func scaleShiftRowsAVX512(y *float32, ldy int, rows int, n int, s *float32, sstep int, t *float32)
+
 // expAVX: dst[i] = exp(x[i]) for i < len(dst); see the Go twin for the method and its error.
 //
 //go:noescape
@@ -561,6 +572,76 @@ func gemm6x32TapsAVX512(k int, a *float32, b *float32, bstride int, taps *int32,
 //
 //go:noescape
 func gemm12x32TapsAVX512(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm1x32SegsAVX512 is the 1×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r < 2 whose masks[2h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm1x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm2x32SegsAVX512 is the 2×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r < 2 whose masks[2h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm2x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm3x32SegsAVX512 is the 3×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r < 2 whose masks[2h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm3x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm4x32SegsAVX512 is the 4×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r < 2 whose masks[2h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm4x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm5x32SegsAVX512 is the 5×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r < 2 whose masks[2h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm5x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm6x32SegsAVX512 is the 6×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r < 2 whose masks[2h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm6x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm12x32SegsAVX512 is the 12×32 SGEMM micro-kernel over two packed A panels and im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r < 2 whose masks[2h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm12x32SegsAVX512(k int, a *float32, astride int, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm1x32Segs3AVX512 is the 1×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[3h+r] + taps[s] + 4t for the run r < 3 whose masks[3h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm1x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm2x32Segs3AVX512 is the 2×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[3h+r] + taps[s] + 4t for the run r < 3 whose masks[3h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm2x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm3x32Segs3AVX512 is the 3×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[3h+r] + taps[s] + 4t for the run r < 3 whose masks[3h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm3x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm4x32Segs3AVX512 is the 4×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[3h+r] + taps[s] + 4t for the run r < 3 whose masks[3h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm4x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm5x32Segs3AVX512 is the 5×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[3h+r] + taps[s] + 4t for the run r < 3 whose masks[3h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm5x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm6x32Segs3AVX512 is the 6×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[3h+r] + taps[s] + 4t for the run r < 3 whose masks[3h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm6x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm12x32Segs3AVX512 is the 12×32 SGEMM micro-kernel over two packed A panels and im2col read in place in runs: lane t of step s of B half h is the float at b + segs[3h+r] + taps[s] + 4t for the run r < 3 whose masks[3h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm12x32Segs3AVX512(k int, a *float32, astride int, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 
 // gemm12x16AVX512 is the 12×16 SGEMM micro-kernel over two packed A panels and one packed B panel: c (+)= a·b.
 //

@@ -66,6 +66,8 @@ func main() {
 	scaleShift()
 	biasClip()
 	scaleShiftClip()
+	scaleShiftClipRows(true)
+	scaleShiftClipRows(false)
 	unary("expAVX", "dst[i] = exp(x[i])", 2, func(x VecVirtual) VecVirtual { return exp(x) })
 	unary("sigmoidAVX", "dst[i] = 1/(1+exp(-x[i]))", 2, sigmoid)
 	unary("tanhAVX", "dst[i] = tanh(x[i])", 2, tanh)
@@ -107,7 +109,7 @@ func main() {
 	evenBytes("evenBytesAVX", false)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
-	for _, mode := range []bMode{bPacked, bRows, bTaps} {
+	for _, mode := range []bMode{bPacked, bRows, bTaps, bSegs, bSegs3} {
 		for m := 1; m <= 6; m++ {
 			gemmKernel512(m, mode)
 		}

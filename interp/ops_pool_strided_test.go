@@ -1,0 +1,112 @@
+package interp
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// maxRowsRef is max pooling in the row path's order: each window column's
+// maximum over its rows (from −Inf, skipping NaN, keeping the first of
+// equal taps), then the maximum of those along the row from the first
+// column (keeping the first of equal). It differs from poolRef only in
+// which of +0 and −0 a tie keeps.
+func maxRowsRef(g *spatialGeom, planes int, x []float32) []float32 {
+	H, W, OH, OW := g.in[0], g.in[1], g.out[0], g.out[1]
+	out := make([]float32, planes*OH*OW)
+	inf := float32(math.Inf(-1))
+	for pl := 0; pl < planes; pl++ {
+		for oh := 0; oh < OH; oh++ {
+			for ow := 0; ow < OW; ow++ {
+				v, first := inf, true
+				for kw := 0; kw < g.kernel[1]; kw++ {
+					iw := ow*g.strides[1] - g.padB[1] + kw*g.dilations[1]
+					c := inf
+					for kh := 0; kh < g.kernel[0]; kh++ {
+						ih := oh*g.strides[0] - g.padB[0] + kh*g.dilations[0]
+						if ih < 0 || ih >= H || iw < 0 || iw >= W {
+							continue
+						}
+						if t := x[pl*H*W+ih*W+iw]; t > c {
+							c = t
+						}
+					}
+					if first || c > v {
+						v, first = c, false
+					}
+				}
+				out[pl*OH*OW+oh*OW+ow] = v
+			}
+		}
+	}
+	return out
+}
+
+// TestMaxPoolRowsExact checks pool2D's row path for max pooling (column
+// maxima over the window's rows, then along the row; at stride 2 over the
+// even and odd columns apart) against maxRowsRef bit for bit: resnet's
+// 3×3 stride 2 pad 1, even and odd sizes, dilations, wide and tall
+// kernels, strides 1–3, ceil mode, inputs full of signed zeros, ties,
+// infinities and NaN.
+func TestMaxPoolRowsExact(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	for _, tc := range []struct {
+		h, w           int
+		kh, kw, sh, sw int
+		dil            int
+		pads           []int64 // top, left, bottom, right
+		ceil           bool
+	}{
+		{112, 112, 3, 3, 2, 2, 1, []int64{1, 1, 1, 1}, false}, // resnet's
+		{15, 17, 3, 3, 2, 2, 1, []int64{1, 1, 1, 1}, false},
+		{15, 17, 3, 3, 2, 2, 1, []int64{0, 0, 0, 0}, true},
+		{20, 41, 3, 3, 2, 2, 2, []int64{2, 2, 2, 2}, false},
+		{9, 30, 2, 5, 1, 2, 1, []int64{0, 2, 1, 2}, false},
+		{9, 31, 4, 4, 2, 2, 3, []int64{1, 0, 0, 3}, true},
+		{1, 9, 1, 3, 1, 2, 1, []int64{0, 1, 0, 1}, false},
+		{12, 12, 3, 3, 1, 1, 1, []int64{1, 1, 1, 1}, false},
+		{13, 26, 3, 3, 3, 3, 1, []int64{1, 1, 1, 1}, true},
+	} {
+		for _, threads := range []int{1, 2} {
+			name := fmt.Sprintf("%dx%d_k%dx%d_s%dx%d_d%d_p%v_ceil%v_t%d", tc.h, tc.w, tc.kh, tc.kw, tc.sh, tc.sw, tc.dil, tc.pads, tc.ceil, threads)
+			t.Run(name, func(t *testing.T) {
+				a := &poolAttrs{kind: poolMax, w: windowAttrs{autoPad: "NOTSET", kernel: []int64{int64(tc.kh), int64(tc.kw)},
+					strides: []int64{int64(tc.sh), int64(tc.sw)}, dilations: []int64{int64(tc.dil), int64(tc.dil)}, pads: tc.pads, ceil: tc.ceil}}
+				planes := 3
+				shape := []int{1, planes, tc.h, tc.w}
+				x := make([]float32, planes*tc.h*tc.w)
+				for i := range x {
+					switch rng.Intn(3) {
+					case 0:
+						x[i] = special[rng.Intn(len(special))]
+					case 1:
+						x[i] = float32(rng.Intn(5) - 2) // ties
+					default:
+						x[i] = float32(rng.NormFloat64())
+					}
+				}
+				g, err := a.w.geometry(shape[2:], nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := maxRowsRef(g, planes, x)
+				ctx := testCtx()
+				ctx.opts.Threads = threads
+				_, got, _, err := pool(ctx, a, shape, x, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("%d outputs, want %d", len(got), len(want))
+				}
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("output %d (of %v): %v (%#x), want %v (%#x)", i, g.out, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+					}
+				}
+			})
+		}
+	}
+}
