@@ -61,17 +61,8 @@ func TestDepthwiseChanExact(t *testing.T) {
 							if seen[c] != 1 {
 								t.Fatalf("%s %v: done saw channel %d %d times", k.name, p, c, seen[c])
 							}
-							xc, wc := x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW]
-							for oh := 0; oh < p.OutH; oh++ {
-								for ow := 0; ow < p.OutW; ow++ {
-									want := dwPoint(xc, wc, b[c], &p, oh, ow)
-									got := y[c*p.N()+oh*p.OutW+ow]
-									if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
-										t.Fatalf("%s %s: y[%d,%d,%d] = %v, want %v", k.name, fmt.Sprint(p), c, oh, ow, got, want)
-									}
-								}
-							}
 						}
+						checkDwPoint(t, k.name, y, x, w, b, &p)
 					}
 				}
 			}

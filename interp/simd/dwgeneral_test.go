@@ -38,6 +38,24 @@ func dwPoint(x, w []float32, bias float32, p *ConvParams, oh, ow int) float32 {
 	return acc + bias
 }
 
+// checkDwPoint fails t at the first output of y (C planes of OutH×OutW)
+// whose bits are not dwPoint's (any NaN matching any NaN).
+func checkDwPoint(t *testing.T, level string, y, x, w, b []float32, p *ConvParams) {
+	t.Helper()
+	for c := 0; c < p.C; c++ {
+		xc, wc := x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW]
+		for oh := 0; oh < p.OutH; oh++ {
+			for ow := 0; ow < p.OutW; ow++ {
+				want := dwPoint(xc, wc, b[c], p, oh, ow)
+				got := y[c*p.N()+oh*p.OutW+ow]
+				if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+					t.Fatalf("%s %s: y[%d,%d,%d] = %v, want %v", level, fmt.Sprint(*p), c, oh, ow, got, want)
+				}
+			}
+		}
+	}
+}
+
 // window is a convolution window for the depthwise tests: kernel, stride,
 // dilation and pads (top, left, bottom, right).
 type window struct{ kh, kw, sh, sw, dh, dw, pt, pl, pb, pr int }
@@ -88,18 +106,7 @@ func TestDepthwiseGeneralExact(t *testing.T) {
 						y := make([]float32, p.C*p.N())
 						DepthwiseConv2D(y, x, w, b, p, 2, nil)
 						checked++
-						for c := 0; c < p.C; c++ {
-							xc, wc := x[c*p.H*p.W:(c+1)*p.H*p.W], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW]
-							for oh := 0; oh < p.OutH; oh++ {
-								for ow := 0; ow < p.OutW; ow++ {
-									want := dwPoint(xc, wc, b[c], &p, oh, ow)
-									got := y[c*p.N()+oh*p.OutW+ow]
-									if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
-										t.Fatalf("%s %s: y[%d,%d,%d] = %v, want %v", k.name, fmt.Sprint(p), c, oh, ow, got, want)
-									}
-								}
-							}
-						}
+						checkDwPoint(t, k.name, y, x, w, b, &p)
 					}
 				}
 			})
@@ -278,18 +285,7 @@ func TestDepthwiseRowsExact(t *testing.T) {
 						y := make([]float32, p.C*p.N())
 						DepthwiseConv2D(y, x, wt, b, p, 1, nil)
 						checked++
-						for c := 0; c < p.C; c++ {
-							xc, wc := x[c*p.H*p.W:(c+1)*p.H*p.W], wt[c*9:(c+1)*9]
-							for oh := 0; oh < p.OutH; oh++ {
-								for ow := 0; ow < p.OutW; ow++ {
-									want := dwPoint(xc, wc, b[c], &p, oh, ow)
-									got := y[c*p.N()+oh*p.OutW+ow]
-									if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
-										t.Fatalf("%s %s: y[%d,%d,%d] = %v, want %v", k.name, fmt.Sprint(p), c, oh, ow, got, want)
-									}
-								}
-							}
-						}
+						checkDwPoint(t, k.name, y, x, wt, b, &p)
 					}
 				}
 			}

@@ -26,30 +26,7 @@ func dwKernel512(name string, s int, plane bool) {
 		Doc(fmt.Sprintf("%s: dwRow3s%dAVX on zmm (the same bits).", name, s))
 	}
 	Pragma("noescape")
-	pwp := Load(Param("w").Base(), GP64())
-	w := make([]VecVirtual, 9)
-	for i := range w {
-		w[i] = ZMM()
-		VBROADCASTSS(Mem{Base: pwp, Disp: 4 * i}, w[i])
-	}
-	bias := ZMM()
-	bcastParam("bias", bias)
-	zero := ZMM()
-	VPXORD(zero, zero, zero)
-	var even, odd VecVirtual
-	if s == 2 {
-		ev := GLOBL(name+"_even", RODATA|NOPTR)
-		for i := 0; i < 16; i++ {
-			DATA(4*i, U32(2*i))
-		}
-		od := GLOBL(name+"_odd", RODATA|NOPTR)
-		for i := 0; i < 16; i++ {
-			DATA(4*i, U32(2*i+1))
-		}
-		even, odd = ZMM(), ZMM()
-		VMOVUPS(ev, even)
-		VMOVUPS(od, odd)
-	}
+	w, bias, zero, even, odd := dw3Consts512(name, s)
 	rw := beginDWRows(name, s, plane)
 	d, n, rows := rw.d, rw.n, rw.rows
 	// block computes the outputs at input byte offset off into acc: 16
@@ -131,4 +108,34 @@ func dwKernel512(name string, s int, plane bool) {
 	Label(name + "_rowdone")
 	rw.nextRow()
 	end()
+}
+
+// dw3Consts512 loads what the zmm 3×3 depthwise kernels keep in registers:
+// the nine filter taps and the bias broadcast, +0, and at stride 2 the
+// even and odd lane indices (name's data).
+func dw3Consts512(name string, s int) (w []VecVirtual, bias, zero, even, odd VecVirtual) {
+	pwp := Load(Param("w").Base(), GP64())
+	w = make([]VecVirtual, 9)
+	for i := range w {
+		w[i] = ZMM()
+		VBROADCASTSS(Mem{Base: pwp, Disp: 4 * i}, w[i])
+	}
+	bias = ZMM()
+	bcastParam("bias", bias)
+	zero = ZMM()
+	VPXORD(zero, zero, zero)
+	if s == 2 {
+		ev := GLOBL(name+"_even", RODATA|NOPTR)
+		for i := 0; i < 16; i++ {
+			DATA(4*i, U32(2*i))
+		}
+		od := GLOBL(name+"_odd", RODATA|NOPTR)
+		for i := 0; i < 16; i++ {
+			DATA(4*i, U32(2*i+1))
+		}
+		even, odd = ZMM(), ZMM()
+		VMOVUPS(ev, even)
+		VMOVUPS(od, odd)
+	}
+	return
 }

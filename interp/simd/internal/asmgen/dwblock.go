@@ -23,30 +23,7 @@ func dwPlaneBlocked512(name string, s int) {
 	TEXT(name, NOSPLIT, "func(dst, src, w []float32, bias float32, rows, ow8, dstStride, pw int)")
 	Doc(fmt.Sprintf("%s: dwPlane3s%dAVX's whole channel on zmm, four output rows a column block (the same bits).", name, s))
 	Pragma("noescape")
-	pwp := Load(Param("w").Base(), GP64())
-	w := make([]VecVirtual, 9)
-	for i := range w {
-		w[i] = ZMM()
-		VBROADCASTSS(Mem{Base: pwp, Disp: 4 * i}, w[i])
-	}
-	bias := ZMM()
-	bcastParam("bias", bias)
-	zero := ZMM()
-	VPXORD(zero, zero, zero)
-	var even, odd VecVirtual
-	if s == 2 {
-		ev := GLOBL(name+"_even", RODATA|NOPTR)
-		for i := 0; i < 16; i++ {
-			DATA(4*i, U32(2*i))
-		}
-		od := GLOBL(name+"_odd", RODATA|NOPTR)
-		for i := 0; i < 16; i++ {
-			DATA(4*i, U32(2*i+1))
-		}
-		even, odd = ZMM(), ZMM()
-		VMOVUPS(ev, even)
-		VMOVUPS(od, odd)
-	}
+	w, bias, zero, even, odd := dw3Consts512(name, s)
 	dBase := Load(Param("dst").Base(), GP64())
 	rBase := Load(Param("src").Base(), GP64())
 	left := Load(Param("rows"), GP64())
@@ -120,32 +97,12 @@ func dwPlaneBlocked512(name string, s int) {
 		for o := range sum {
 			sum[o], acc[o] = vec(), vec()
 		}
-		prod := func(k int, x VecVirtual) VecVirtual {
-			t := vec()
-			VMULPS(x, as(w[k]), t)
-			return t
-		}
 		nIn := s*(R-1) + 3
 		for i := 0; i < nIn; i++ {
 			x := [3]VecVirtual{}
 			x[0], x[1], x[2] = load(wide)
 			for o := 0; o < R; o++ {
-				switch i - s*o {
-				case 0: // p0, p1, p2
-					VMULPS(x[0], as(w[0]), sum[o])
-					VADDPS(prod(1, x[1]), sum[o], sum[o])
-					VADDPS(prod(2, x[2]), sum[o], sum[o])
-				case 1: // p3 closes the first group; p4, p5
-					VADDPS(prod(3, x[0]), sum[o], sum[o])
-					VADDPS(as(zero), sum[o], acc[o])
-					VMULPS(x[1], as(w[4]), sum[o])
-					VADDPS(prod(5, x[2]), sum[o], sum[o])
-				case 2: // p6, p7 close the second group; p8, the bias
-					VADDPS(prod(6, x[0]), sum[o], sum[o])
-					VADDPS(prod(7, x[1]), sum[o], sum[o])
-					VADDPS(acc[o], sum[o], acc[o])
-					VADDPS(acc[o], prod(8, x[2]), acc[o])
-					VADDPS(as(bias), acc[o], acc[o])
+				if dw3RowStep(i-s*o, x, w, bias, zero, sum[o], acc[o], as, vec) {
 					VMOVUPS(acc[o], Mem{Base: q})
 					if o < R-1 {
 						ADDQ(dStride, q)
@@ -215,30 +172,7 @@ func dwDirect512(name string, s int) {
 	Doc(fmt.Sprintf("%s: outRows rows of the stride-%d 3×3 depthwise convolution, row i at dst[i·dstStride:], reading", name, s),
 		fmt.Sprintf("the input rows rows[%d·i+r] (r < 3) under the column blocks' masks.", s))
 	Pragma("noescape")
-	pwp := Load(Param("w").Base(), GP64())
-	w := make([]VecVirtual, 9)
-	for i := range w {
-		w[i] = ZMM()
-		VBROADCASTSS(Mem{Base: pwp, Disp: 4 * i}, w[i])
-	}
-	bias := ZMM()
-	bcastParam("bias", bias)
-	zero := ZMM()
-	VPXORD(zero, zero, zero)
-	var even, odd VecVirtual
-	if s == 2 {
-		ev := GLOBL(name+"_even", RODATA|NOPTR)
-		for i := 0; i < 16; i++ {
-			DATA(4*i, U32(2*i))
-		}
-		od := GLOBL(name+"_odd", RODATA|NOPTR)
-		for i := 0; i < 16; i++ {
-			DATA(4*i, U32(2*i+1))
-		}
-		even, odd = ZMM(), ZMM()
-		VMOVUPS(ev, even)
-		VMOVUPS(od, odd)
-	}
+	w, bias, zero, even, odd := dw3Consts512(name, s)
 	dBase := Load(Param("dst"), GP64())
 	rp := Load(Param("rows").Base(), GP64())
 	left := Load(Param("outRows"), GP64())
@@ -293,30 +227,10 @@ func dwDirect512(name string, s int) {
 		for o := range sum {
 			sum[o], acc[o] = ZMM(), ZMM()
 		}
-		prod := func(k int, x VecVirtual) VecVirtual {
-			t := ZMM()
-			VMULPS(x, w[k], t)
-			return t
-		}
 		for i := 0; i < s*(R-1)+3; i++ {
 			x0, x1, x2 := load(i, cls)
 			for o := 0; o < R; o++ {
-				switch i - s*o {
-				case 0: // p0, p1, p2
-					VMULPS(x0, w[0], sum[o])
-					VADDPS(prod(1, x1), sum[o], sum[o])
-					VADDPS(prod(2, x2), sum[o], sum[o])
-				case 1: // p3 closes the first group; p4, p5
-					VADDPS(prod(3, x0), sum[o], sum[o])
-					VADDPS(zero, sum[o], acc[o])
-					VMULPS(x1, w[4], sum[o])
-					VADDPS(prod(5, x2), sum[o], sum[o])
-				case 2: // p6, p7 close the second group; p8, the bias
-					VADDPS(prod(6, x0), sum[o], sum[o])
-					VADDPS(prod(7, x1), sum[o], sum[o])
-					VADDPS(acc[o], sum[o], acc[o])
-					VADDPS(acc[o], prod(8, x2), acc[o])
-					VADDPS(bias, acc[o], acc[o])
+				if dw3RowStep(i-s*o, [3]VecVirtual{x0, x1, x2}, w, bias, zero, sum[o], acc[o], func(v VecVirtual) VecVirtual { return v }, ZMM) {
 					if cls == 7 {
 						VMOVUPS(acc[o], K4, Mem{Base: q})
 					} else {
@@ -372,4 +286,38 @@ func dwDirect512(name string, s int) {
 	}
 	Label(name + "_done")
 	end()
+}
+
+// dw3RowStep emits what input row kr (0, 1, 2) of an output's window adds
+// to it, given that row's three column taps x: row 0 starts the first
+// group (p0, p1, p2), row 1 closes it with p3 (added to +0 into acc) and
+// starts the second (p4, p5), row 2 closes that (p6, p7, added to acc),
+// then p8 and the bias — dwKernel512's order and operand order. It reports
+// whether the output is finished (in acc). as narrows a zmm constant to
+// the block's width and vec makes a temporary of it.
+func dw3RowStep(kr int, x [3]VecVirtual, w []VecVirtual, bias, zero, sum, acc VecVirtual, as func(VecVirtual) VecVirtual, vec func() VecVirtual) bool {
+	prod := func(k int, x VecVirtual) VecVirtual {
+		t := vec()
+		VMULPS(x, as(w[k]), t)
+		return t
+	}
+	switch kr {
+	case 0: // p0, p1, p2
+		VMULPS(x[0], as(w[0]), sum)
+		VADDPS(prod(1, x[1]), sum, sum)
+		VADDPS(prod(2, x[2]), sum, sum)
+	case 1: // p3 closes the first group; p4, p5
+		VADDPS(prod(3, x[0]), sum, sum)
+		VADDPS(as(zero), sum, acc)
+		VMULPS(x[1], as(w[4]), sum)
+		VADDPS(prod(5, x[2]), sum, sum)
+	case 2: // p6, p7 close the second group; p8, the bias
+		VADDPS(prod(6, x[0]), sum, sum)
+		VADDPS(prod(7, x[1]), sum, sum)
+		VADDPS(acc, sum, acc)
+		VADDPS(acc, prod(8, x[2]), acc)
+		VADDPS(as(bias), acc, acc)
+		return true
+	}
+	return false
 }
