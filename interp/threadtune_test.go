@@ -118,3 +118,53 @@ func sameBits(got, want *interp.Tensor) error {
 	}
 	return nil
 }
+
+// TestThreadTuningConcurrent runs a tuning session from four goroutines at
+// once: every run gives the one-thread bits and the session settles on a
+// plan (go test -race checks the tuner's state).
+func TestThreadTuningConcurrent(t *testing.T) {
+	m, err := onnx.Load(filepath.Join(testdata.Models(t), "mnist_cnn_op13", "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := interp.NewSession(m, interp.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feeds, err := dataset.Generate(one.Inputs(), 3, dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := one.Run(feeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tuned, err := interp.NewSession(m, interp.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for r := 0; r < 40; r++ {
+				got, err := tuned.Run(feeds)
+				if err == nil {
+					err = sameBits(got[0], want[0])
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tuned.Tuning() {
+		t.Errorf("still tuning after 160 runs: %s", tuned.ThreadPlan())
+	}
+}
