@@ -87,13 +87,14 @@ func main() {
 	fmt.Printf("%d interleaved rounds; a batch is %d runs or more, to fill %v; medians of all runs\n", *rounds, *batch, batchTime)
 	fmt.Printf("%-24s %7s %12s %12s %8s %10s %10s %13s\n", "model", "threads", "interp ms", "ORT ms", "ratio", "interp min", "ORT min", "interp faults")
 	failed := false
+	var plans []string // the thread plans sessions chose, printed after the table
 	for _, ts := range strings.Split(*threadList, ",") {
 		th, err := strconv.Atoi(ts)
 		if err != nil {
 			fatal(err)
 		}
 		for _, md := range models {
-			it, ort, faults, err := compare(md.file, md.inputs, th, *rounds, *batch)
+			it, ort, faults, plan, err := compare(md.file, md.inputs, th, *rounds, *batch)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "%s: %v\n", md.name, err)
 				failed = true
@@ -101,7 +102,13 @@ func main() {
 			}
 			mi, mo := median(it), median(ort)
 			fmt.Printf("%-24s %7d %12.2f %12.2f %8.2f %10.2f %10.2f %13.1f\n", md.name, th, mi, mo, mi/mo, slices.Min(it), slices.Min(ort), faults)
+			if th > 1 {
+				plans = append(plans, fmt.Sprintf("  %-22s %d: %s", md.name, th, plan))
+			}
 		}
+	}
+	if len(plans) > 0 {
+		fmt.Printf("\nthread plans the interpreter's sessions chose in their warm-up:\n%s\n", strings.Join(plans, "\n"))
 	}
 	fmt.Printf("\nload average after: %s\n", loadavg())
 	if *gemm {
@@ -122,33 +129,33 @@ var fastQDQ bool
 // compare times one model: rounds × (batch interp runs, batch ORT runs),
 // alternating which goes first, after warming both up. faults is the
 // process's page faults per timed interpreter run (ONNX Runtime runs in
-// another process).
-func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []float64, faults float64, err error) {
+// another process); plan is the session's thread plan.
+func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []float64, faults float64, plan string, err error) {
 	m, err := onnx.Load(file)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, "", err
 	}
 	sess, err := interp.NewSession(m, interp.Options{Threads: threads, FastQDQ: fastQDQ})
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, "", err
 	}
 	feeds := map[string]*interp.Tensor{}
 	for i, v := range sess.Inputs() {
 		b, err := os.ReadFile(filepath.Join(set, fmt.Sprintf("input_%d.pb", i)))
 		if err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, "", err
 		}
 		d, err := onnx.DecodeDatum(b, v.Type)
 		if err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, "", err
 		}
 		if feeds[v.Name], err = interp.FromDatum(d); err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, "", err
 		}
 	}
 	ort, err := startORT(file, set, threads)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, "", err
 	}
 	defer ort.close()
 	// Warm-up: buffers, packed weights, and a Go heap grown to its working
@@ -160,7 +167,7 @@ func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []fl
 	t0, gc0, warmRuns := time.Now(), numGC(), 0
 	for {
 		if _, err := sess.Run(feeds); err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, "", err
 		}
 		warmRuns++
 		if d := time.Since(t0); d >= warm && numGC() >= gc0+2 && !sess.Tuning() || d >= 10*warm {
@@ -170,7 +177,7 @@ func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []fl
 	warmed := time.Since(t0)
 	for t := time.Now(); time.Since(t) < warmed; {
 		if _, err := ort.run(1); err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, "", err
 		}
 	}
 	// Both runtimes run the same number of times a batch.
@@ -199,15 +206,15 @@ func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []fl
 			first, second = runORT, runInterp
 		}
 		if err := first(); err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, "", err
 		}
 		time.Sleep(settle)
 		if err := second(); err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, "", err
 		}
 		time.Sleep(settle)
 	}
-	return interpMS, ortMS, float64(minorFaults()-faults0) / float64(len(interpMS)), nil
+	return interpMS, ortMS, float64(minorFaults()-faults0) / float64(len(interpMS)), sess.ThreadPlan(), nil
 }
 
 // pageTouchMicros maps 64 MiB of fresh anonymous memory three times and
