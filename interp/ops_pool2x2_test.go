@@ -130,13 +130,51 @@ func TestPool2x2Exact(t *testing.T) {
 	}
 }
 
+// poolInput makes n pooling inputs: one in oneIn a special value (signed
+// zeros, ±1, infinities, NaN), one in oneIn a small integer (ties), the
+// rest normal.
+func poolInput(rng *rand.Rand, n, oneIn int) []float32 {
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	x := make([]float32, n)
+	for i := range x {
+		switch rng.Intn(oneIn) {
+		case 0:
+			x[i] = special[rng.Intn(len(special))]
+		case 1:
+			x[i] = float32(rng.Intn(5) - 2) // ties
+		default:
+			x[i] = float32(rng.NormFloat64())
+		}
+	}
+	return x
+}
+
+// checkPoolBits runs pool on x with threads and compares with want bit
+// for bit.
+func checkPoolBits(t *testing.T, a *poolAttrs, shape []int, x, want []float32, threads int) {
+	t.Helper()
+	ctx := testCtx()
+	ctx.opts.Threads = threads
+	outShape, got, _, err := pool(ctx, a, shape, x, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d outputs, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("output %d (of %v): %v (%#x), want %v (%#x)", i, outShape, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+		}
+	}
+}
+
 // TestPoolInsideExact checks the register paths for windows inside the
 // input that are few a row or far apart (simd.SumPool2D's sums and
-// maxPoolInside) against the definition bit for bit, with the inputs of
-// TestPool2x2Exact: signed zeros, ties, infinities, NaN.
+// maxPoolInside) against the definition bit for bit, with signed zeros,
+// ties, infinities and NaN.
 func TestPoolInsideExact(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
-	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
 	for _, tc := range []struct {
 		h, w, kh, kw, sh, sw, d, planes int
 	}{
@@ -151,33 +189,12 @@ func TestPoolInsideExact(t *testing.T) {
 					a := &poolAttrs{kind: kind, w: windowAttrs{autoPad: "NOTSET", kernel: []int64{int64(tc.kh), int64(tc.kw)},
 						strides: []int64{int64(tc.sh), int64(tc.sw)}, dilations: []int64{d, d}}}
 					shape := []int{1, tc.planes, tc.h, tc.w}
-					x := make([]float32, tc.planes*tc.h*tc.w)
-					for i := range x {
-						switch rng.Intn(4) {
-						case 0:
-							x[i] = special[rng.Intn(len(special))]
-						case 1:
-							x[i] = float32(rng.Intn(5) - 2) // ties
-						default:
-							x[i] = float32(rng.NormFloat64())
-						}
-					}
+					x := poolInput(rng, tc.planes*tc.h*tc.w, 4)
 					g, err := a.w.geometry(shape[2:], nil)
 					if err != nil {
 						t.Fatal(err)
 					}
-					want := poolRef(a, g, tc.planes, x)
-					ctx := testCtx()
-					ctx.opts.Threads = threads
-					_, got, _, err := pool(ctx, a, shape, x, false)
-					if err != nil {
-						t.Fatal(err)
-					}
-					for i := range want {
-						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("output %d (of %v): %v (%#x), want %v (%#x)", i, g.out, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
-						}
-					}
+					checkPoolBits(t, a, shape, x, poolRef(a, g, tc.planes, x), threads)
 				})
 			}
 		}

@@ -51,7 +51,6 @@ func maxRowsRef(g *spatialGeom, planes int, x []float32) []float32 {
 // infinities and NaN.
 func TestMaxPoolRowsExact(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
-	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
 	for _, tc := range []struct {
 		h, w           int
 		kh, kw, sh, sw int
@@ -76,36 +75,12 @@ func TestMaxPoolRowsExact(t *testing.T) {
 					strides: []int64{int64(tc.sh), int64(tc.sw)}, dilations: []int64{int64(tc.dil), int64(tc.dil)}, pads: tc.pads, ceil: tc.ceil}}
 				planes := 3
 				shape := []int{1, planes, tc.h, tc.w}
-				x := make([]float32, planes*tc.h*tc.w)
-				for i := range x {
-					switch rng.Intn(3) {
-					case 0:
-						x[i] = special[rng.Intn(len(special))]
-					case 1:
-						x[i] = float32(rng.Intn(5) - 2) // ties
-					default:
-						x[i] = float32(rng.NormFloat64())
-					}
-				}
+				x := poolInput(rng, planes*tc.h*tc.w, 3)
 				g, err := a.w.geometry(shape[2:], nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := maxRowsRef(g, planes, x)
-				ctx := testCtx()
-				ctx.opts.Threads = threads
-				_, got, _, err := pool(ctx, a, shape, x, false)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(got) != len(want) {
-					t.Fatalf("%d outputs, want %d", len(got), len(want))
-				}
-				for i := range want {
-					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("output %d (of %v): %v (%#x), want %v (%#x)", i, g.out, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
-					}
-				}
+				checkPoolBits(t, a, shape, x, maxRowsRef(g, planes, x), threads)
 			})
 		}
 	}
