@@ -109,21 +109,7 @@ func TestPool2x2Exact(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					want := poolRef(a, g, planes, x)
-					ctx := testCtx()
-					ctx.opts.Threads = threads
-					_, got, _, err := pool(ctx, a, shape, x, false)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if len(got) != len(want) {
-						t.Fatalf("%d outputs, want %d", len(got), len(want))
-					}
-					for i := range want {
-						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("output %d (of %v): %v (%#x), want %v (%#x)", i, g.out, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
-						}
-					}
+					checkPoolBits(t, a, shape, x, poolRef(a, g, planes, x), threads)
 				})
 			}
 		}
