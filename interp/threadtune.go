@@ -11,7 +11,8 @@ import (
 // Thread tuning: a session allowed several threads times its first runs to
 // learn, node by node, whether the node is faster on one thread or on all
 // of them, then keeps whichever of three plans — that choice per node, all
-// threads everywhere, one thread everywhere — ran the whole model fastest.
+// threads everywhere, one thread everywhere — ran the whole model fastest
+// (a plan with more threads by a margin, tuneMargin).
 //
 // Why measure instead of a cost model: how much a second thread gains
 // depends on the machine more than on the op. On this project's 2-vCPU
@@ -26,7 +27,13 @@ import (
 const (
 	tuneWarm     = 2  // runs before timing: buffers, packing, page faults
 	tuneSamples  = 24 // runs timing every node, each node on one thread every other run
-	tuneValidate = 6  // runs of each plan timed whole
+	tuneValidate = 10 // runs of each plan timed whole
+	// tuneMargin: a plan with more threads must beat one with fewer by
+	// this fraction of its median to be kept. Two-thread runs on a small
+	// VM vary more from run to run than one-thread runs (make bench's
+	// medians sit further above their minima), so a tie goes to fewer
+	// threads, which also leaves the other core to the rest of the machine.
+	tuneMargin = 0.02
 	// tuneBudget ends a phase early for a slow model, once each choice
 	// has tuneMin runs: its nodes' times are long and steady.
 	tuneBudget = time.Second
@@ -176,9 +183,10 @@ func (t *threadTuner) end(r *tuneRun) {
 	if least < tuneValidate && (least < tuneMin || time.Since(t.since) <= tuneBudget) {
 		return
 	}
-	best := 0
-	for p := range t.whole {
-		if median(t.whole[p]) < median(t.whole[best]) {
+	// From the fewest threads up: one thread, per node, all threads.
+	best := 2
+	for _, p := range []int{0, 1} {
+		if float64(median(t.whole[p])) < (1-tuneMargin)*float64(median(t.whole[best])) {
 			best = p
 		}
 	}
