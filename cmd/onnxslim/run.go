@@ -30,7 +30,7 @@ func runCommand() *cli.Command {
 			&cli.IntFlag{Name: "bench", Usage: "time `N` runs after a warm-up and print median and min latency"},
 			&cli.BoolFlag{Name: "profile", Usage: "time every node (median of 5 runs) and print the top nodes and the totals per op type"},
 			&cli.StringFlag{Name: "profile-json", Usage: "with or without --profile: write the per-node times as Chrome trace events to `FILE.json`", TakesFile: true},
-			&cli.IntFlag{Name: "threads", Usage: "bound the cores used to `N` (default: all)"},
+			&cli.IntFlag{Name: "threads", Usage: "bound the cores used to `N` (default: all); with more than one, the first runs time each node on one thread and on N and keep the faster plan (--profile prints it)"},
 			&cli.BoolFlag{Name: "fast-qdq", Usage: "run DequantizeLinear → Conv → QuantizeLinear patterns as integer convolutions and QDQ Gemms as integer products (faster; an output may differ from the float path by one quantization step)"},
 			&cli.Int64Flag{Name: "max-memory", Value: interp.DefaultMaxMemory, Usage: "refuse any tensor larger than `BYTES`"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors (and --bench's JSON line)"},
