@@ -206,6 +206,7 @@ func (t *threadTuner) choose() {
 		}
 	}
 	t.plans = [3][]int{node, all, one}
+	t.times = [2][][]time.Duration{} // read no more: a large model's samples go
 }
 
 // ThreadPlan describes how the session spreads nodes over threads: fixed,
