@@ -36,6 +36,7 @@ var avx512Kernels = func() *kernelSet {
 	k.gemm2 = [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm1x32AVX512, gemm2x32AVX512, gemm3x32AVX512, gemm4x32AVX512, gemm5x32AVX512, gemm6x32AVX512}
 	k.dwTaps = dwTapsAVX512
 	k.scShClipRows, k.scShRows = scaleShiftClipRowsAVX512, scaleShiftRowsAVX512
+	k.tanh, k.erf, k.gelu = tanhAVX512, erfAVX512, geluAVX512
 	k.sumTaps = sumTapsAVX512
 	k.avg2x2, k.max2x2 = avg2x2AVX512, max2x2AVX512
 	k.dw3s1, k.dw3s2 = dwRow3s1AVX512, dwRow3s2AVX512

@@ -3520,6 +3520,670 @@ scaleShiftRowsAVX512_done:
 	VZEROUPPER
 	RET
 
+// func tanhAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·tanhAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	MOVQ  dst_len+8(FP), DX
+	MOVQ  DX, BX
+	ANDQ  $0x0f, BX
+	LEAQ  lowmasks<>+0(SB), SI
+	KMOVW (SI)(BX*2), K1
+	SHRQ  $0x04, DX
+
+tanhAVX512_loop:
+	TESTQ        DX, DX
+	JZ           tanhAVX512_tail
+	VMOVUPS      (CX), Z0
+	VBROADCASTSS c80000000<>+0(SB), Z1
+	VANDPS       Z1, Z0, Z1
+	VBROADCASTSS c3f800000<>+0(SB), Z2
+	VORPS        Z2, Z1, Z1
+	VBROADCASTSS c7fffffff<>+0(SB), Z2
+	VANDPS       Z2, Z0, Z2
+	VBROADCASTSS c41100000<>+0(SB), Z3
+	VCMPPS       $0x0d, Z3, Z2, K2
+	VBROADCASTSS c40fcf84f<>+0(SB), Z2
+	VMINPS       Z0, Z2, Z2
+	VBROADCASTSS cc0fcf84f<>+0(SB), Z0
+	VMAXPS       Z2, Z0, Z0
+	VMULPS       Z0, Z0, Z2
+	VBROADCASTSS ca59f25c0<>+0(SB), Z3
+	VBROADCASTSS c2a61337e<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS caebd37ff<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS c335c0041<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS c3779434a<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS c3a270ded<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS c3ba059dc<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VMULPS       Z0, Z3, Z3
+	VBROADCASTSS c35a0d3d8<>+0(SB), Z0
+	VBROADCASTSS c38f895d6<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VBROADCASTSS c3b14aa05<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VBROADCASTSS c3ba059dd<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VDIVPS       Z0, Z3, Z3
+	VBLENDMPS    Z1, Z3, K2, Z3
+	VMOVUPS      Z3, (AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	DECQ         DX
+	JMP          tanhAVX512_loop
+
+tanhAVX512_tail:
+	TESTQ        BX, BX
+	JZ           tanhAVX512_done
+	VMOVUPS.Z    (CX), K1, Z0
+	VBROADCASTSS c80000000<>+0(SB), Z1
+	VANDPS       Z1, Z0, Z1
+	VBROADCASTSS c3f800000<>+0(SB), Z2
+	VORPS        Z2, Z1, Z1
+	VBROADCASTSS c7fffffff<>+0(SB), Z2
+	VANDPS       Z2, Z0, Z2
+	VBROADCASTSS c41100000<>+0(SB), Z3
+	VCMPPS       $0x0d, Z3, Z2, K2
+	VBROADCASTSS c40fcf84f<>+0(SB), Z2
+	VMINPS       Z0, Z2, Z2
+	VBROADCASTSS cc0fcf84f<>+0(SB), Z0
+	VMAXPS       Z2, Z0, Z0
+	VMULPS       Z0, Z0, Z2
+	VBROADCASTSS ca59f25c0<>+0(SB), Z3
+	VBROADCASTSS c2a61337e<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS caebd37ff<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS c335c0041<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS c3779434a<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS c3a270ded<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS c3ba059dc<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VMULPS       Z0, Z3, Z3
+	VBROADCASTSS c35a0d3d8<>+0(SB), Z0
+	VBROADCASTSS c38f895d6<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VBROADCASTSS c3b14aa05<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VBROADCASTSS c3ba059dd<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VDIVPS       Z0, Z3, Z3
+	VBLENDMPS    Z1, Z3, K2, Z3
+	VMOVUPS      Z3, K1, (AX)
+
+tanhAVX512_done:
+	VZEROUPPER
+	RET
+
+DATA c3f800000<>+0(SB)/4, $0x3f800000
+DATA c3f800000<>+4(SB)/4, $0x3f800000
+DATA c3f800000<>+8(SB)/4, $0x3f800000
+DATA c3f800000<>+12(SB)/4, $0x3f800000
+DATA c3f800000<>+16(SB)/4, $0x3f800000
+DATA c3f800000<>+20(SB)/4, $0x3f800000
+DATA c3f800000<>+24(SB)/4, $0x3f800000
+DATA c3f800000<>+28(SB)/4, $0x3f800000
+GLOBL c3f800000<>(SB), RODATA|NOPTR, $32
+
+DATA c7fffffff<>+0(SB)/4, $0x7fffffff
+DATA c7fffffff<>+4(SB)/4, $0x7fffffff
+DATA c7fffffff<>+8(SB)/4, $0x7fffffff
+DATA c7fffffff<>+12(SB)/4, $0x7fffffff
+DATA c7fffffff<>+16(SB)/4, $0x7fffffff
+DATA c7fffffff<>+20(SB)/4, $0x7fffffff
+DATA c7fffffff<>+24(SB)/4, $0x7fffffff
+DATA c7fffffff<>+28(SB)/4, $0x7fffffff
+GLOBL c7fffffff<>(SB), RODATA|NOPTR, $32
+
+DATA c41100000<>+0(SB)/4, $0x41100000
+DATA c41100000<>+4(SB)/4, $0x41100000
+DATA c41100000<>+8(SB)/4, $0x41100000
+DATA c41100000<>+12(SB)/4, $0x41100000
+DATA c41100000<>+16(SB)/4, $0x41100000
+DATA c41100000<>+20(SB)/4, $0x41100000
+DATA c41100000<>+24(SB)/4, $0x41100000
+DATA c41100000<>+28(SB)/4, $0x41100000
+GLOBL c41100000<>(SB), RODATA|NOPTR, $32
+
+DATA c40fcf84f<>+0(SB)/4, $0x40fcf84f
+DATA c40fcf84f<>+4(SB)/4, $0x40fcf84f
+DATA c40fcf84f<>+8(SB)/4, $0x40fcf84f
+DATA c40fcf84f<>+12(SB)/4, $0x40fcf84f
+DATA c40fcf84f<>+16(SB)/4, $0x40fcf84f
+DATA c40fcf84f<>+20(SB)/4, $0x40fcf84f
+DATA c40fcf84f<>+24(SB)/4, $0x40fcf84f
+DATA c40fcf84f<>+28(SB)/4, $0x40fcf84f
+GLOBL c40fcf84f<>(SB), RODATA|NOPTR, $32
+
+DATA cc0fcf84f<>+0(SB)/4, $0xc0fcf84f
+DATA cc0fcf84f<>+4(SB)/4, $0xc0fcf84f
+DATA cc0fcf84f<>+8(SB)/4, $0xc0fcf84f
+DATA cc0fcf84f<>+12(SB)/4, $0xc0fcf84f
+DATA cc0fcf84f<>+16(SB)/4, $0xc0fcf84f
+DATA cc0fcf84f<>+20(SB)/4, $0xc0fcf84f
+DATA cc0fcf84f<>+24(SB)/4, $0xc0fcf84f
+DATA cc0fcf84f<>+28(SB)/4, $0xc0fcf84f
+GLOBL cc0fcf84f<>(SB), RODATA|NOPTR, $32
+
+DATA ca59f25c0<>+0(SB)/4, $0xa59f25c0
+DATA ca59f25c0<>+4(SB)/4, $0xa59f25c0
+DATA ca59f25c0<>+8(SB)/4, $0xa59f25c0
+DATA ca59f25c0<>+12(SB)/4, $0xa59f25c0
+DATA ca59f25c0<>+16(SB)/4, $0xa59f25c0
+DATA ca59f25c0<>+20(SB)/4, $0xa59f25c0
+DATA ca59f25c0<>+24(SB)/4, $0xa59f25c0
+DATA ca59f25c0<>+28(SB)/4, $0xa59f25c0
+GLOBL ca59f25c0<>(SB), RODATA|NOPTR, $32
+
+DATA c2a61337e<>+0(SB)/4, $0x2a61337e
+DATA c2a61337e<>+4(SB)/4, $0x2a61337e
+DATA c2a61337e<>+8(SB)/4, $0x2a61337e
+DATA c2a61337e<>+12(SB)/4, $0x2a61337e
+DATA c2a61337e<>+16(SB)/4, $0x2a61337e
+DATA c2a61337e<>+20(SB)/4, $0x2a61337e
+DATA c2a61337e<>+24(SB)/4, $0x2a61337e
+DATA c2a61337e<>+28(SB)/4, $0x2a61337e
+GLOBL c2a61337e<>(SB), RODATA|NOPTR, $32
+
+DATA caebd37ff<>+0(SB)/4, $0xaebd37ff
+DATA caebd37ff<>+4(SB)/4, $0xaebd37ff
+DATA caebd37ff<>+8(SB)/4, $0xaebd37ff
+DATA caebd37ff<>+12(SB)/4, $0xaebd37ff
+DATA caebd37ff<>+16(SB)/4, $0xaebd37ff
+DATA caebd37ff<>+20(SB)/4, $0xaebd37ff
+DATA caebd37ff<>+24(SB)/4, $0xaebd37ff
+DATA caebd37ff<>+28(SB)/4, $0xaebd37ff
+GLOBL caebd37ff<>(SB), RODATA|NOPTR, $32
+
+DATA c335c0041<>+0(SB)/4, $0x335c0041
+DATA c335c0041<>+4(SB)/4, $0x335c0041
+DATA c335c0041<>+8(SB)/4, $0x335c0041
+DATA c335c0041<>+12(SB)/4, $0x335c0041
+DATA c335c0041<>+16(SB)/4, $0x335c0041
+DATA c335c0041<>+20(SB)/4, $0x335c0041
+DATA c335c0041<>+24(SB)/4, $0x335c0041
+DATA c335c0041<>+28(SB)/4, $0x335c0041
+GLOBL c335c0041<>(SB), RODATA|NOPTR, $32
+
+DATA c3779434a<>+0(SB)/4, $0x3779434a
+DATA c3779434a<>+4(SB)/4, $0x3779434a
+DATA c3779434a<>+8(SB)/4, $0x3779434a
+DATA c3779434a<>+12(SB)/4, $0x3779434a
+DATA c3779434a<>+16(SB)/4, $0x3779434a
+DATA c3779434a<>+20(SB)/4, $0x3779434a
+DATA c3779434a<>+24(SB)/4, $0x3779434a
+DATA c3779434a<>+28(SB)/4, $0x3779434a
+GLOBL c3779434a<>(SB), RODATA|NOPTR, $32
+
+DATA c3a270ded<>+0(SB)/4, $0x3a270ded
+DATA c3a270ded<>+4(SB)/4, $0x3a270ded
+DATA c3a270ded<>+8(SB)/4, $0x3a270ded
+DATA c3a270ded<>+12(SB)/4, $0x3a270ded
+DATA c3a270ded<>+16(SB)/4, $0x3a270ded
+DATA c3a270ded<>+20(SB)/4, $0x3a270ded
+DATA c3a270ded<>+24(SB)/4, $0x3a270ded
+DATA c3a270ded<>+28(SB)/4, $0x3a270ded
+GLOBL c3a270ded<>(SB), RODATA|NOPTR, $32
+
+DATA c3ba059dc<>+0(SB)/4, $0x3ba059dc
+DATA c3ba059dc<>+4(SB)/4, $0x3ba059dc
+DATA c3ba059dc<>+8(SB)/4, $0x3ba059dc
+DATA c3ba059dc<>+12(SB)/4, $0x3ba059dc
+DATA c3ba059dc<>+16(SB)/4, $0x3ba059dc
+DATA c3ba059dc<>+20(SB)/4, $0x3ba059dc
+DATA c3ba059dc<>+24(SB)/4, $0x3ba059dc
+DATA c3ba059dc<>+28(SB)/4, $0x3ba059dc
+GLOBL c3ba059dc<>(SB), RODATA|NOPTR, $32
+
+DATA c35a0d3d8<>+0(SB)/4, $0x35a0d3d8
+DATA c35a0d3d8<>+4(SB)/4, $0x35a0d3d8
+DATA c35a0d3d8<>+8(SB)/4, $0x35a0d3d8
+DATA c35a0d3d8<>+12(SB)/4, $0x35a0d3d8
+DATA c35a0d3d8<>+16(SB)/4, $0x35a0d3d8
+DATA c35a0d3d8<>+20(SB)/4, $0x35a0d3d8
+DATA c35a0d3d8<>+24(SB)/4, $0x35a0d3d8
+DATA c35a0d3d8<>+28(SB)/4, $0x35a0d3d8
+GLOBL c35a0d3d8<>(SB), RODATA|NOPTR, $32
+
+DATA c38f895d6<>+0(SB)/4, $0x38f895d6
+DATA c38f895d6<>+4(SB)/4, $0x38f895d6
+DATA c38f895d6<>+8(SB)/4, $0x38f895d6
+DATA c38f895d6<>+12(SB)/4, $0x38f895d6
+DATA c38f895d6<>+16(SB)/4, $0x38f895d6
+DATA c38f895d6<>+20(SB)/4, $0x38f895d6
+DATA c38f895d6<>+24(SB)/4, $0x38f895d6
+DATA c38f895d6<>+28(SB)/4, $0x38f895d6
+GLOBL c38f895d6<>(SB), RODATA|NOPTR, $32
+
+DATA c3b14aa05<>+0(SB)/4, $0x3b14aa05
+DATA c3b14aa05<>+4(SB)/4, $0x3b14aa05
+DATA c3b14aa05<>+8(SB)/4, $0x3b14aa05
+DATA c3b14aa05<>+12(SB)/4, $0x3b14aa05
+DATA c3b14aa05<>+16(SB)/4, $0x3b14aa05
+DATA c3b14aa05<>+20(SB)/4, $0x3b14aa05
+DATA c3b14aa05<>+24(SB)/4, $0x3b14aa05
+DATA c3b14aa05<>+28(SB)/4, $0x3b14aa05
+GLOBL c3b14aa05<>(SB), RODATA|NOPTR, $32
+
+DATA c3ba059dd<>+0(SB)/4, $0x3ba059dd
+DATA c3ba059dd<>+4(SB)/4, $0x3ba059dd
+DATA c3ba059dd<>+8(SB)/4, $0x3ba059dd
+DATA c3ba059dd<>+12(SB)/4, $0x3ba059dd
+DATA c3ba059dd<>+16(SB)/4, $0x3ba059dd
+DATA c3ba059dd<>+20(SB)/4, $0x3ba059dd
+DATA c3ba059dd<>+24(SB)/4, $0x3ba059dd
+DATA c3ba059dd<>+28(SB)/4, $0x3ba059dd
+GLOBL c3ba059dd<>(SB), RODATA|NOPTR, $32
+
+// func erfAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·erfAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	MOVQ  dst_len+8(FP), DX
+	MOVQ  DX, BX
+	ANDQ  $0x0f, BX
+	LEAQ  lowmasks<>+0(SB), SI
+	KMOVW (SI)(BX*2), K1
+	SHRQ  $0x04, DX
+
+erfAVX512_loop:
+	TESTQ        DX, DX
+	JZ           erfAVX512_tail
+	VMOVUPS      (CX), Z0
+	VBROADCASTSS c80000000<>+0(SB), Z1
+	VANDPS       Z1, Z0, Z1
+	VBROADCASTSS c3f800000<>+0(SB), Z2
+	VORPS        Z2, Z1, Z1
+	VBROADCASTSS c7fffffff<>+0(SB), Z2
+	VANDPS       Z2, Z0, Z2
+	VBROADCASTSS c407ae148<>+0(SB), Z3
+	VCMPPS       $0x0d, Z3, Z2, K2
+	VBROADCASTSS c40800000<>+0(SB), Z2
+	VMINPS       Z0, Z2, Z2
+	VBROADCASTSS cc0800000<>+0(SB), Z0
+	VMAXPS       Z2, Z0, Z0
+	VMULPS       Z0, Z0, Z2
+	VBROADCASTSS caf95df0b<>+0(SB), Z3
+	VBROADCASTSS c32edffee<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS cb60cff51<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS cb86ec2d2<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS cba40ac63<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS cbb41a1f6<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS cbc83dbd4<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VMULPS       Z0, Z3, Z3
+	VBROADCASTSS cb77460cd<>+0(SB), Z0
+	VBROADCASTSS cb95fbd29<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VBROADCASTSS cbadc924e<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VBROADCASTSS cbbf19bf8<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VBROADCASTSS cbc69b6a7<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VDIVPS       Z0, Z3, Z3
+	VBLENDMPS    Z1, Z3, K2, Z3
+	VMOVUPS      Z3, (AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	DECQ         DX
+	JMP          erfAVX512_loop
+
+erfAVX512_tail:
+	TESTQ        BX, BX
+	JZ           erfAVX512_done
+	VMOVUPS.Z    (CX), K1, Z0
+	VBROADCASTSS c80000000<>+0(SB), Z1
+	VANDPS       Z1, Z0, Z1
+	VBROADCASTSS c3f800000<>+0(SB), Z2
+	VORPS        Z2, Z1, Z1
+	VBROADCASTSS c7fffffff<>+0(SB), Z2
+	VANDPS       Z2, Z0, Z2
+	VBROADCASTSS c407ae148<>+0(SB), Z3
+	VCMPPS       $0x0d, Z3, Z2, K2
+	VBROADCASTSS c40800000<>+0(SB), Z2
+	VMINPS       Z0, Z2, Z2
+	VBROADCASTSS cc0800000<>+0(SB), Z0
+	VMAXPS       Z2, Z0, Z0
+	VMULPS       Z0, Z0, Z2
+	VBROADCASTSS caf95df0b<>+0(SB), Z3
+	VBROADCASTSS c32edffee<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS cb60cff51<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS cb86ec2d2<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS cba40ac63<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS cbb41a1f6<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VBROADCASTSS cbc83dbd4<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z3
+	VMULPS       Z0, Z3, Z3
+	VBROADCASTSS cb77460cd<>+0(SB), Z0
+	VBROADCASTSS cb95fbd29<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VBROADCASTSS cbadc924e<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VBROADCASTSS cbbf19bf8<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VBROADCASTSS cbc69b6a7<>+0(SB), Z4
+	VFMADD213PS  Z4, Z2, Z0
+	VDIVPS       Z0, Z3, Z3
+	VBLENDMPS    Z1, Z3, K2, Z3
+	VMOVUPS      Z3, K1, (AX)
+
+erfAVX512_done:
+	VZEROUPPER
+	RET
+
+DATA c407ae148<>+0(SB)/4, $0x407ae148
+DATA c407ae148<>+4(SB)/4, $0x407ae148
+DATA c407ae148<>+8(SB)/4, $0x407ae148
+DATA c407ae148<>+12(SB)/4, $0x407ae148
+DATA c407ae148<>+16(SB)/4, $0x407ae148
+DATA c407ae148<>+20(SB)/4, $0x407ae148
+DATA c407ae148<>+24(SB)/4, $0x407ae148
+DATA c407ae148<>+28(SB)/4, $0x407ae148
+GLOBL c407ae148<>(SB), RODATA|NOPTR, $32
+
+DATA c40800000<>+0(SB)/4, $0x40800000
+DATA c40800000<>+4(SB)/4, $0x40800000
+DATA c40800000<>+8(SB)/4, $0x40800000
+DATA c40800000<>+12(SB)/4, $0x40800000
+DATA c40800000<>+16(SB)/4, $0x40800000
+DATA c40800000<>+20(SB)/4, $0x40800000
+DATA c40800000<>+24(SB)/4, $0x40800000
+DATA c40800000<>+28(SB)/4, $0x40800000
+GLOBL c40800000<>(SB), RODATA|NOPTR, $32
+
+DATA cc0800000<>+0(SB)/4, $0xc0800000
+DATA cc0800000<>+4(SB)/4, $0xc0800000
+DATA cc0800000<>+8(SB)/4, $0xc0800000
+DATA cc0800000<>+12(SB)/4, $0xc0800000
+DATA cc0800000<>+16(SB)/4, $0xc0800000
+DATA cc0800000<>+20(SB)/4, $0xc0800000
+DATA cc0800000<>+24(SB)/4, $0xc0800000
+DATA cc0800000<>+28(SB)/4, $0xc0800000
+GLOBL cc0800000<>(SB), RODATA|NOPTR, $32
+
+DATA caf95df0b<>+0(SB)/4, $0xaf95df0b
+DATA caf95df0b<>+4(SB)/4, $0xaf95df0b
+DATA caf95df0b<>+8(SB)/4, $0xaf95df0b
+DATA caf95df0b<>+12(SB)/4, $0xaf95df0b
+DATA caf95df0b<>+16(SB)/4, $0xaf95df0b
+DATA caf95df0b<>+20(SB)/4, $0xaf95df0b
+DATA caf95df0b<>+24(SB)/4, $0xaf95df0b
+DATA caf95df0b<>+28(SB)/4, $0xaf95df0b
+GLOBL caf95df0b<>(SB), RODATA|NOPTR, $32
+
+DATA c32edffee<>+0(SB)/4, $0x32edffee
+DATA c32edffee<>+4(SB)/4, $0x32edffee
+DATA c32edffee<>+8(SB)/4, $0x32edffee
+DATA c32edffee<>+12(SB)/4, $0x32edffee
+DATA c32edffee<>+16(SB)/4, $0x32edffee
+DATA c32edffee<>+20(SB)/4, $0x32edffee
+DATA c32edffee<>+24(SB)/4, $0x32edffee
+DATA c32edffee<>+28(SB)/4, $0x32edffee
+GLOBL c32edffee<>(SB), RODATA|NOPTR, $32
+
+DATA cb60cff51<>+0(SB)/4, $0xb60cff51
+DATA cb60cff51<>+4(SB)/4, $0xb60cff51
+DATA cb60cff51<>+8(SB)/4, $0xb60cff51
+DATA cb60cff51<>+12(SB)/4, $0xb60cff51
+DATA cb60cff51<>+16(SB)/4, $0xb60cff51
+DATA cb60cff51<>+20(SB)/4, $0xb60cff51
+DATA cb60cff51<>+24(SB)/4, $0xb60cff51
+DATA cb60cff51<>+28(SB)/4, $0xb60cff51
+GLOBL cb60cff51<>(SB), RODATA|NOPTR, $32
+
+DATA cb86ec2d2<>+0(SB)/4, $0xb86ec2d2
+DATA cb86ec2d2<>+4(SB)/4, $0xb86ec2d2
+DATA cb86ec2d2<>+8(SB)/4, $0xb86ec2d2
+DATA cb86ec2d2<>+12(SB)/4, $0xb86ec2d2
+DATA cb86ec2d2<>+16(SB)/4, $0xb86ec2d2
+DATA cb86ec2d2<>+20(SB)/4, $0xb86ec2d2
+DATA cb86ec2d2<>+24(SB)/4, $0xb86ec2d2
+DATA cb86ec2d2<>+28(SB)/4, $0xb86ec2d2
+GLOBL cb86ec2d2<>(SB), RODATA|NOPTR, $32
+
+DATA cba40ac63<>+0(SB)/4, $0xba40ac63
+DATA cba40ac63<>+4(SB)/4, $0xba40ac63
+DATA cba40ac63<>+8(SB)/4, $0xba40ac63
+DATA cba40ac63<>+12(SB)/4, $0xba40ac63
+DATA cba40ac63<>+16(SB)/4, $0xba40ac63
+DATA cba40ac63<>+20(SB)/4, $0xba40ac63
+DATA cba40ac63<>+24(SB)/4, $0xba40ac63
+DATA cba40ac63<>+28(SB)/4, $0xba40ac63
+GLOBL cba40ac63<>(SB), RODATA|NOPTR, $32
+
+DATA cbb41a1f6<>+0(SB)/4, $0xbb41a1f6
+DATA cbb41a1f6<>+4(SB)/4, $0xbb41a1f6
+DATA cbb41a1f6<>+8(SB)/4, $0xbb41a1f6
+DATA cbb41a1f6<>+12(SB)/4, $0xbb41a1f6
+DATA cbb41a1f6<>+16(SB)/4, $0xbb41a1f6
+DATA cbb41a1f6<>+20(SB)/4, $0xbb41a1f6
+DATA cbb41a1f6<>+24(SB)/4, $0xbb41a1f6
+DATA cbb41a1f6<>+28(SB)/4, $0xbb41a1f6
+GLOBL cbb41a1f6<>(SB), RODATA|NOPTR, $32
+
+DATA cbc83dbd4<>+0(SB)/4, $0xbc83dbd4
+DATA cbc83dbd4<>+4(SB)/4, $0xbc83dbd4
+DATA cbc83dbd4<>+8(SB)/4, $0xbc83dbd4
+DATA cbc83dbd4<>+12(SB)/4, $0xbc83dbd4
+DATA cbc83dbd4<>+16(SB)/4, $0xbc83dbd4
+DATA cbc83dbd4<>+20(SB)/4, $0xbc83dbd4
+DATA cbc83dbd4<>+24(SB)/4, $0xbc83dbd4
+DATA cbc83dbd4<>+28(SB)/4, $0xbc83dbd4
+GLOBL cbc83dbd4<>(SB), RODATA|NOPTR, $32
+
+DATA cb77460cd<>+0(SB)/4, $0xb77460cd
+DATA cb77460cd<>+4(SB)/4, $0xb77460cd
+DATA cb77460cd<>+8(SB)/4, $0xb77460cd
+DATA cb77460cd<>+12(SB)/4, $0xb77460cd
+DATA cb77460cd<>+16(SB)/4, $0xb77460cd
+DATA cb77460cd<>+20(SB)/4, $0xb77460cd
+DATA cb77460cd<>+24(SB)/4, $0xb77460cd
+DATA cb77460cd<>+28(SB)/4, $0xb77460cd
+GLOBL cb77460cd<>(SB), RODATA|NOPTR, $32
+
+DATA cb95fbd29<>+0(SB)/4, $0xb95fbd29
+DATA cb95fbd29<>+4(SB)/4, $0xb95fbd29
+DATA cb95fbd29<>+8(SB)/4, $0xb95fbd29
+DATA cb95fbd29<>+12(SB)/4, $0xb95fbd29
+DATA cb95fbd29<>+16(SB)/4, $0xb95fbd29
+DATA cb95fbd29<>+20(SB)/4, $0xb95fbd29
+DATA cb95fbd29<>+24(SB)/4, $0xb95fbd29
+DATA cb95fbd29<>+28(SB)/4, $0xb95fbd29
+GLOBL cb95fbd29<>(SB), RODATA|NOPTR, $32
+
+DATA cbadc924e<>+0(SB)/4, $0xbadc924e
+DATA cbadc924e<>+4(SB)/4, $0xbadc924e
+DATA cbadc924e<>+8(SB)/4, $0xbadc924e
+DATA cbadc924e<>+12(SB)/4, $0xbadc924e
+DATA cbadc924e<>+16(SB)/4, $0xbadc924e
+DATA cbadc924e<>+20(SB)/4, $0xbadc924e
+DATA cbadc924e<>+24(SB)/4, $0xbadc924e
+DATA cbadc924e<>+28(SB)/4, $0xbadc924e
+GLOBL cbadc924e<>(SB), RODATA|NOPTR, $32
+
+DATA cbbf19bf8<>+0(SB)/4, $0xbbf19bf8
+DATA cbbf19bf8<>+4(SB)/4, $0xbbf19bf8
+DATA cbbf19bf8<>+8(SB)/4, $0xbbf19bf8
+DATA cbbf19bf8<>+12(SB)/4, $0xbbf19bf8
+DATA cbbf19bf8<>+16(SB)/4, $0xbbf19bf8
+DATA cbbf19bf8<>+20(SB)/4, $0xbbf19bf8
+DATA cbbf19bf8<>+24(SB)/4, $0xbbf19bf8
+DATA cbbf19bf8<>+28(SB)/4, $0xbbf19bf8
+GLOBL cbbf19bf8<>(SB), RODATA|NOPTR, $32
+
+DATA cbc69b6a7<>+0(SB)/4, $0xbc69b6a7
+DATA cbc69b6a7<>+4(SB)/4, $0xbc69b6a7
+DATA cbc69b6a7<>+8(SB)/4, $0xbc69b6a7
+DATA cbc69b6a7<>+12(SB)/4, $0xbc69b6a7
+DATA cbc69b6a7<>+16(SB)/4, $0xbc69b6a7
+DATA cbc69b6a7<>+20(SB)/4, $0xbc69b6a7
+DATA cbc69b6a7<>+24(SB)/4, $0xbc69b6a7
+DATA cbc69b6a7<>+28(SB)/4, $0xbc69b6a7
+GLOBL cbc69b6a7<>(SB), RODATA|NOPTR, $32
+
+// func geluAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·geluAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	MOVQ  dst_len+8(FP), DX
+	MOVQ  DX, BX
+	ANDQ  $0x0f, BX
+	LEAQ  lowmasks<>+0(SB), SI
+	KMOVW (SI)(BX*2), K1
+	SHRQ  $0x04, DX
+
+geluAVX512_loop:
+	TESTQ        DX, DX
+	JZ           geluAVX512_tail
+	VMOVUPS      (CX), Z0
+	VBROADCASTSS c3f3504f3<>+0(SB), Z1
+	VMULPS       Z1, Z0, Z1
+	VBROADCASTSS c80000000<>+0(SB), Z2
+	VANDPS       Z2, Z1, Z2
+	VBROADCASTSS c3f800000<>+0(SB), Z3
+	VORPS        Z3, Z2, Z2
+	VBROADCASTSS c7fffffff<>+0(SB), Z3
+	VANDPS       Z3, Z1, Z3
+	VBROADCASTSS c407ae148<>+0(SB), Z4
+	VCMPPS       $0x0d, Z4, Z3, K2
+	VBROADCASTSS c40800000<>+0(SB), Z3
+	VMINPS       Z1, Z3, Z3
+	VBROADCASTSS cc0800000<>+0(SB), Z1
+	VMAXPS       Z3, Z1, Z1
+	VMULPS       Z1, Z1, Z3
+	VBROADCASTSS caf95df0b<>+0(SB), Z4
+	VBROADCASTSS c32edffee<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z4
+	VBROADCASTSS cb60cff51<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z4
+	VBROADCASTSS cb86ec2d2<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z4
+	VBROADCASTSS cba40ac63<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z4
+	VBROADCASTSS cbb41a1f6<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z4
+	VBROADCASTSS cbc83dbd4<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z4
+	VMULPS       Z1, Z4, Z4
+	VBROADCASTSS cb77460cd<>+0(SB), Z1
+	VBROADCASTSS cb95fbd29<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z1
+	VBROADCASTSS cbadc924e<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z1
+	VBROADCASTSS cbbf19bf8<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z1
+	VBROADCASTSS cbc69b6a7<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z1
+	VDIVPS       Z1, Z4, Z4
+	VBLENDMPS    Z2, Z4, K2, Z4
+	VBROADCASTSS c3f800000<>+0(SB), Z1
+	VADDPS       Z1, Z4, Z4
+	VBROADCASTSS c3f000000<>+0(SB), Z1
+	VMULPS       Z1, Z0, Z0
+	VMULPS       Z0, Z4, Z4
+	VMOVUPS      Z4, (AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	DECQ         DX
+	JMP          geluAVX512_loop
+
+geluAVX512_tail:
+	TESTQ        BX, BX
+	JZ           geluAVX512_done
+	VMOVUPS.Z    (CX), K1, Z0
+	VBROADCASTSS c3f3504f3<>+0(SB), Z1
+	VMULPS       Z1, Z0, Z1
+	VBROADCASTSS c80000000<>+0(SB), Z2
+	VANDPS       Z2, Z1, Z2
+	VBROADCASTSS c3f800000<>+0(SB), Z3
+	VORPS        Z3, Z2, Z2
+	VBROADCASTSS c7fffffff<>+0(SB), Z3
+	VANDPS       Z3, Z1, Z3
+	VBROADCASTSS c407ae148<>+0(SB), Z4
+	VCMPPS       $0x0d, Z4, Z3, K2
+	VBROADCASTSS c40800000<>+0(SB), Z3
+	VMINPS       Z1, Z3, Z3
+	VBROADCASTSS cc0800000<>+0(SB), Z1
+	VMAXPS       Z3, Z1, Z1
+	VMULPS       Z1, Z1, Z3
+	VBROADCASTSS caf95df0b<>+0(SB), Z4
+	VBROADCASTSS c32edffee<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z4
+	VBROADCASTSS cb60cff51<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z4
+	VBROADCASTSS cb86ec2d2<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z4
+	VBROADCASTSS cba40ac63<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z4
+	VBROADCASTSS cbb41a1f6<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z4
+	VBROADCASTSS cbc83dbd4<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z4
+	VMULPS       Z1, Z4, Z4
+	VBROADCASTSS cb77460cd<>+0(SB), Z1
+	VBROADCASTSS cb95fbd29<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z1
+	VBROADCASTSS cbadc924e<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z1
+	VBROADCASTSS cbbf19bf8<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z1
+	VBROADCASTSS cbc69b6a7<>+0(SB), Z5
+	VFMADD213PS  Z5, Z3, Z1
+	VDIVPS       Z1, Z4, Z4
+	VBLENDMPS    Z2, Z4, K2, Z4
+	VBROADCASTSS c3f800000<>+0(SB), Z1
+	VADDPS       Z1, Z4, Z4
+	VBROADCASTSS c3f000000<>+0(SB), Z1
+	VMULPS       Z1, Z0, Z0
+	VMULPS       Z0, Z4, Z4
+	VMOVUPS      Z4, K1, (AX)
+
+geluAVX512_done:
+	VZEROUPPER
+	RET
+
+DATA c3f3504f3<>+0(SB)/4, $0x3f3504f3
+DATA c3f3504f3<>+4(SB)/4, $0x3f3504f3
+DATA c3f3504f3<>+8(SB)/4, $0x3f3504f3
+DATA c3f3504f3<>+12(SB)/4, $0x3f3504f3
+DATA c3f3504f3<>+16(SB)/4, $0x3f3504f3
+DATA c3f3504f3<>+20(SB)/4, $0x3f3504f3
+DATA c3f3504f3<>+24(SB)/4, $0x3f3504f3
+DATA c3f3504f3<>+28(SB)/4, $0x3f3504f3
+GLOBL c3f3504f3<>(SB), RODATA|NOPTR, $32
+
+DATA c3f000000<>+0(SB)/4, $0x3f000000
+DATA c3f000000<>+4(SB)/4, $0x3f000000
+DATA c3f000000<>+8(SB)/4, $0x3f000000
+DATA c3f000000<>+12(SB)/4, $0x3f000000
+DATA c3f000000<>+16(SB)/4, $0x3f000000
+DATA c3f000000<>+20(SB)/4, $0x3f000000
+DATA c3f000000<>+24(SB)/4, $0x3f000000
+DATA c3f000000<>+28(SB)/4, $0x3f000000
+GLOBL c3f000000<>(SB), RODATA|NOPTR, $32
+
 // func expAVX(dst []float32, x []float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·expAVX(SB), NOSPLIT, $0-48
@@ -3766,26 +4430,6 @@ DATA c3e2aaaaa<>+20(SB)/4, $0x3e2aaaaa
 DATA c3e2aaaaa<>+24(SB)/4, $0x3e2aaaaa
 DATA c3e2aaaaa<>+28(SB)/4, $0x3e2aaaaa
 GLOBL c3e2aaaaa<>(SB), RODATA|NOPTR, $32
-
-DATA c3f000000<>+0(SB)/4, $0x3f000000
-DATA c3f000000<>+4(SB)/4, $0x3f000000
-DATA c3f000000<>+8(SB)/4, $0x3f000000
-DATA c3f000000<>+12(SB)/4, $0x3f000000
-DATA c3f000000<>+16(SB)/4, $0x3f000000
-DATA c3f000000<>+20(SB)/4, $0x3f000000
-DATA c3f000000<>+24(SB)/4, $0x3f000000
-DATA c3f000000<>+28(SB)/4, $0x3f000000
-GLOBL c3f000000<>(SB), RODATA|NOPTR, $32
-
-DATA c3f800000<>+0(SB)/4, $0x3f800000
-DATA c3f800000<>+4(SB)/4, $0x3f800000
-DATA c3f800000<>+8(SB)/4, $0x3f800000
-DATA c3f800000<>+12(SB)/4, $0x3f800000
-DATA c3f800000<>+16(SB)/4, $0x3f800000
-DATA c3f800000<>+20(SB)/4, $0x3f800000
-DATA c3f800000<>+24(SB)/4, $0x3f800000
-DATA c3f800000<>+28(SB)/4, $0x3f800000
-GLOBL c3f800000<>(SB), RODATA|NOPTR, $32
 
 DATA c0000007f<>+0(SB)/4, $0x0000007f
 DATA c0000007f<>+4(SB)/4, $0x0000007f
@@ -4095,156 +4739,6 @@ tanhAVX_done:
 	VZEROUPPER
 	RET
 
-DATA c7fffffff<>+0(SB)/4, $0x7fffffff
-DATA c7fffffff<>+4(SB)/4, $0x7fffffff
-DATA c7fffffff<>+8(SB)/4, $0x7fffffff
-DATA c7fffffff<>+12(SB)/4, $0x7fffffff
-DATA c7fffffff<>+16(SB)/4, $0x7fffffff
-DATA c7fffffff<>+20(SB)/4, $0x7fffffff
-DATA c7fffffff<>+24(SB)/4, $0x7fffffff
-DATA c7fffffff<>+28(SB)/4, $0x7fffffff
-GLOBL c7fffffff<>(SB), RODATA|NOPTR, $32
-
-DATA c41100000<>+0(SB)/4, $0x41100000
-DATA c41100000<>+4(SB)/4, $0x41100000
-DATA c41100000<>+8(SB)/4, $0x41100000
-DATA c41100000<>+12(SB)/4, $0x41100000
-DATA c41100000<>+16(SB)/4, $0x41100000
-DATA c41100000<>+20(SB)/4, $0x41100000
-DATA c41100000<>+24(SB)/4, $0x41100000
-DATA c41100000<>+28(SB)/4, $0x41100000
-GLOBL c41100000<>(SB), RODATA|NOPTR, $32
-
-DATA c40fcf84f<>+0(SB)/4, $0x40fcf84f
-DATA c40fcf84f<>+4(SB)/4, $0x40fcf84f
-DATA c40fcf84f<>+8(SB)/4, $0x40fcf84f
-DATA c40fcf84f<>+12(SB)/4, $0x40fcf84f
-DATA c40fcf84f<>+16(SB)/4, $0x40fcf84f
-DATA c40fcf84f<>+20(SB)/4, $0x40fcf84f
-DATA c40fcf84f<>+24(SB)/4, $0x40fcf84f
-DATA c40fcf84f<>+28(SB)/4, $0x40fcf84f
-GLOBL c40fcf84f<>(SB), RODATA|NOPTR, $32
-
-DATA cc0fcf84f<>+0(SB)/4, $0xc0fcf84f
-DATA cc0fcf84f<>+4(SB)/4, $0xc0fcf84f
-DATA cc0fcf84f<>+8(SB)/4, $0xc0fcf84f
-DATA cc0fcf84f<>+12(SB)/4, $0xc0fcf84f
-DATA cc0fcf84f<>+16(SB)/4, $0xc0fcf84f
-DATA cc0fcf84f<>+20(SB)/4, $0xc0fcf84f
-DATA cc0fcf84f<>+24(SB)/4, $0xc0fcf84f
-DATA cc0fcf84f<>+28(SB)/4, $0xc0fcf84f
-GLOBL cc0fcf84f<>(SB), RODATA|NOPTR, $32
-
-DATA ca59f25c0<>+0(SB)/4, $0xa59f25c0
-DATA ca59f25c0<>+4(SB)/4, $0xa59f25c0
-DATA ca59f25c0<>+8(SB)/4, $0xa59f25c0
-DATA ca59f25c0<>+12(SB)/4, $0xa59f25c0
-DATA ca59f25c0<>+16(SB)/4, $0xa59f25c0
-DATA ca59f25c0<>+20(SB)/4, $0xa59f25c0
-DATA ca59f25c0<>+24(SB)/4, $0xa59f25c0
-DATA ca59f25c0<>+28(SB)/4, $0xa59f25c0
-GLOBL ca59f25c0<>(SB), RODATA|NOPTR, $32
-
-DATA c2a61337e<>+0(SB)/4, $0x2a61337e
-DATA c2a61337e<>+4(SB)/4, $0x2a61337e
-DATA c2a61337e<>+8(SB)/4, $0x2a61337e
-DATA c2a61337e<>+12(SB)/4, $0x2a61337e
-DATA c2a61337e<>+16(SB)/4, $0x2a61337e
-DATA c2a61337e<>+20(SB)/4, $0x2a61337e
-DATA c2a61337e<>+24(SB)/4, $0x2a61337e
-DATA c2a61337e<>+28(SB)/4, $0x2a61337e
-GLOBL c2a61337e<>(SB), RODATA|NOPTR, $32
-
-DATA caebd37ff<>+0(SB)/4, $0xaebd37ff
-DATA caebd37ff<>+4(SB)/4, $0xaebd37ff
-DATA caebd37ff<>+8(SB)/4, $0xaebd37ff
-DATA caebd37ff<>+12(SB)/4, $0xaebd37ff
-DATA caebd37ff<>+16(SB)/4, $0xaebd37ff
-DATA caebd37ff<>+20(SB)/4, $0xaebd37ff
-DATA caebd37ff<>+24(SB)/4, $0xaebd37ff
-DATA caebd37ff<>+28(SB)/4, $0xaebd37ff
-GLOBL caebd37ff<>(SB), RODATA|NOPTR, $32
-
-DATA c335c0041<>+0(SB)/4, $0x335c0041
-DATA c335c0041<>+4(SB)/4, $0x335c0041
-DATA c335c0041<>+8(SB)/4, $0x335c0041
-DATA c335c0041<>+12(SB)/4, $0x335c0041
-DATA c335c0041<>+16(SB)/4, $0x335c0041
-DATA c335c0041<>+20(SB)/4, $0x335c0041
-DATA c335c0041<>+24(SB)/4, $0x335c0041
-DATA c335c0041<>+28(SB)/4, $0x335c0041
-GLOBL c335c0041<>(SB), RODATA|NOPTR, $32
-
-DATA c3779434a<>+0(SB)/4, $0x3779434a
-DATA c3779434a<>+4(SB)/4, $0x3779434a
-DATA c3779434a<>+8(SB)/4, $0x3779434a
-DATA c3779434a<>+12(SB)/4, $0x3779434a
-DATA c3779434a<>+16(SB)/4, $0x3779434a
-DATA c3779434a<>+20(SB)/4, $0x3779434a
-DATA c3779434a<>+24(SB)/4, $0x3779434a
-DATA c3779434a<>+28(SB)/4, $0x3779434a
-GLOBL c3779434a<>(SB), RODATA|NOPTR, $32
-
-DATA c3a270ded<>+0(SB)/4, $0x3a270ded
-DATA c3a270ded<>+4(SB)/4, $0x3a270ded
-DATA c3a270ded<>+8(SB)/4, $0x3a270ded
-DATA c3a270ded<>+12(SB)/4, $0x3a270ded
-DATA c3a270ded<>+16(SB)/4, $0x3a270ded
-DATA c3a270ded<>+20(SB)/4, $0x3a270ded
-DATA c3a270ded<>+24(SB)/4, $0x3a270ded
-DATA c3a270ded<>+28(SB)/4, $0x3a270ded
-GLOBL c3a270ded<>(SB), RODATA|NOPTR, $32
-
-DATA c3ba059dc<>+0(SB)/4, $0x3ba059dc
-DATA c3ba059dc<>+4(SB)/4, $0x3ba059dc
-DATA c3ba059dc<>+8(SB)/4, $0x3ba059dc
-DATA c3ba059dc<>+12(SB)/4, $0x3ba059dc
-DATA c3ba059dc<>+16(SB)/4, $0x3ba059dc
-DATA c3ba059dc<>+20(SB)/4, $0x3ba059dc
-DATA c3ba059dc<>+24(SB)/4, $0x3ba059dc
-DATA c3ba059dc<>+28(SB)/4, $0x3ba059dc
-GLOBL c3ba059dc<>(SB), RODATA|NOPTR, $32
-
-DATA c35a0d3d8<>+0(SB)/4, $0x35a0d3d8
-DATA c35a0d3d8<>+4(SB)/4, $0x35a0d3d8
-DATA c35a0d3d8<>+8(SB)/4, $0x35a0d3d8
-DATA c35a0d3d8<>+12(SB)/4, $0x35a0d3d8
-DATA c35a0d3d8<>+16(SB)/4, $0x35a0d3d8
-DATA c35a0d3d8<>+20(SB)/4, $0x35a0d3d8
-DATA c35a0d3d8<>+24(SB)/4, $0x35a0d3d8
-DATA c35a0d3d8<>+28(SB)/4, $0x35a0d3d8
-GLOBL c35a0d3d8<>(SB), RODATA|NOPTR, $32
-
-DATA c38f895d6<>+0(SB)/4, $0x38f895d6
-DATA c38f895d6<>+4(SB)/4, $0x38f895d6
-DATA c38f895d6<>+8(SB)/4, $0x38f895d6
-DATA c38f895d6<>+12(SB)/4, $0x38f895d6
-DATA c38f895d6<>+16(SB)/4, $0x38f895d6
-DATA c38f895d6<>+20(SB)/4, $0x38f895d6
-DATA c38f895d6<>+24(SB)/4, $0x38f895d6
-DATA c38f895d6<>+28(SB)/4, $0x38f895d6
-GLOBL c38f895d6<>(SB), RODATA|NOPTR, $32
-
-DATA c3b14aa05<>+0(SB)/4, $0x3b14aa05
-DATA c3b14aa05<>+4(SB)/4, $0x3b14aa05
-DATA c3b14aa05<>+8(SB)/4, $0x3b14aa05
-DATA c3b14aa05<>+12(SB)/4, $0x3b14aa05
-DATA c3b14aa05<>+16(SB)/4, $0x3b14aa05
-DATA c3b14aa05<>+20(SB)/4, $0x3b14aa05
-DATA c3b14aa05<>+24(SB)/4, $0x3b14aa05
-DATA c3b14aa05<>+28(SB)/4, $0x3b14aa05
-GLOBL c3b14aa05<>(SB), RODATA|NOPTR, $32
-
-DATA c3ba059dd<>+0(SB)/4, $0x3ba059dd
-DATA c3ba059dd<>+4(SB)/4, $0x3ba059dd
-DATA c3ba059dd<>+8(SB)/4, $0x3ba059dd
-DATA c3ba059dd<>+12(SB)/4, $0x3ba059dd
-DATA c3ba059dd<>+16(SB)/4, $0x3ba059dd
-DATA c3ba059dd<>+20(SB)/4, $0x3ba059dd
-DATA c3ba059dd<>+24(SB)/4, $0x3ba059dd
-DATA c3ba059dd<>+28(SB)/4, $0x3ba059dd
-GLOBL c3ba059dd<>(SB), RODATA|NOPTR, $32
-
 // func erfAVX(dst []float32, x []float32)
 // Requires: AVX, FMA3
 TEXT ·erfAVX(SB), NOSPLIT, $0-48
@@ -4383,156 +4877,6 @@ erfAVX_tail:
 erfAVX_done:
 	VZEROUPPER
 	RET
-
-DATA c407ae148<>+0(SB)/4, $0x407ae148
-DATA c407ae148<>+4(SB)/4, $0x407ae148
-DATA c407ae148<>+8(SB)/4, $0x407ae148
-DATA c407ae148<>+12(SB)/4, $0x407ae148
-DATA c407ae148<>+16(SB)/4, $0x407ae148
-DATA c407ae148<>+20(SB)/4, $0x407ae148
-DATA c407ae148<>+24(SB)/4, $0x407ae148
-DATA c407ae148<>+28(SB)/4, $0x407ae148
-GLOBL c407ae148<>(SB), RODATA|NOPTR, $32
-
-DATA c40800000<>+0(SB)/4, $0x40800000
-DATA c40800000<>+4(SB)/4, $0x40800000
-DATA c40800000<>+8(SB)/4, $0x40800000
-DATA c40800000<>+12(SB)/4, $0x40800000
-DATA c40800000<>+16(SB)/4, $0x40800000
-DATA c40800000<>+20(SB)/4, $0x40800000
-DATA c40800000<>+24(SB)/4, $0x40800000
-DATA c40800000<>+28(SB)/4, $0x40800000
-GLOBL c40800000<>(SB), RODATA|NOPTR, $32
-
-DATA cc0800000<>+0(SB)/4, $0xc0800000
-DATA cc0800000<>+4(SB)/4, $0xc0800000
-DATA cc0800000<>+8(SB)/4, $0xc0800000
-DATA cc0800000<>+12(SB)/4, $0xc0800000
-DATA cc0800000<>+16(SB)/4, $0xc0800000
-DATA cc0800000<>+20(SB)/4, $0xc0800000
-DATA cc0800000<>+24(SB)/4, $0xc0800000
-DATA cc0800000<>+28(SB)/4, $0xc0800000
-GLOBL cc0800000<>(SB), RODATA|NOPTR, $32
-
-DATA caf95df0b<>+0(SB)/4, $0xaf95df0b
-DATA caf95df0b<>+4(SB)/4, $0xaf95df0b
-DATA caf95df0b<>+8(SB)/4, $0xaf95df0b
-DATA caf95df0b<>+12(SB)/4, $0xaf95df0b
-DATA caf95df0b<>+16(SB)/4, $0xaf95df0b
-DATA caf95df0b<>+20(SB)/4, $0xaf95df0b
-DATA caf95df0b<>+24(SB)/4, $0xaf95df0b
-DATA caf95df0b<>+28(SB)/4, $0xaf95df0b
-GLOBL caf95df0b<>(SB), RODATA|NOPTR, $32
-
-DATA c32edffee<>+0(SB)/4, $0x32edffee
-DATA c32edffee<>+4(SB)/4, $0x32edffee
-DATA c32edffee<>+8(SB)/4, $0x32edffee
-DATA c32edffee<>+12(SB)/4, $0x32edffee
-DATA c32edffee<>+16(SB)/4, $0x32edffee
-DATA c32edffee<>+20(SB)/4, $0x32edffee
-DATA c32edffee<>+24(SB)/4, $0x32edffee
-DATA c32edffee<>+28(SB)/4, $0x32edffee
-GLOBL c32edffee<>(SB), RODATA|NOPTR, $32
-
-DATA cb60cff51<>+0(SB)/4, $0xb60cff51
-DATA cb60cff51<>+4(SB)/4, $0xb60cff51
-DATA cb60cff51<>+8(SB)/4, $0xb60cff51
-DATA cb60cff51<>+12(SB)/4, $0xb60cff51
-DATA cb60cff51<>+16(SB)/4, $0xb60cff51
-DATA cb60cff51<>+20(SB)/4, $0xb60cff51
-DATA cb60cff51<>+24(SB)/4, $0xb60cff51
-DATA cb60cff51<>+28(SB)/4, $0xb60cff51
-GLOBL cb60cff51<>(SB), RODATA|NOPTR, $32
-
-DATA cb86ec2d2<>+0(SB)/4, $0xb86ec2d2
-DATA cb86ec2d2<>+4(SB)/4, $0xb86ec2d2
-DATA cb86ec2d2<>+8(SB)/4, $0xb86ec2d2
-DATA cb86ec2d2<>+12(SB)/4, $0xb86ec2d2
-DATA cb86ec2d2<>+16(SB)/4, $0xb86ec2d2
-DATA cb86ec2d2<>+20(SB)/4, $0xb86ec2d2
-DATA cb86ec2d2<>+24(SB)/4, $0xb86ec2d2
-DATA cb86ec2d2<>+28(SB)/4, $0xb86ec2d2
-GLOBL cb86ec2d2<>(SB), RODATA|NOPTR, $32
-
-DATA cba40ac63<>+0(SB)/4, $0xba40ac63
-DATA cba40ac63<>+4(SB)/4, $0xba40ac63
-DATA cba40ac63<>+8(SB)/4, $0xba40ac63
-DATA cba40ac63<>+12(SB)/4, $0xba40ac63
-DATA cba40ac63<>+16(SB)/4, $0xba40ac63
-DATA cba40ac63<>+20(SB)/4, $0xba40ac63
-DATA cba40ac63<>+24(SB)/4, $0xba40ac63
-DATA cba40ac63<>+28(SB)/4, $0xba40ac63
-GLOBL cba40ac63<>(SB), RODATA|NOPTR, $32
-
-DATA cbb41a1f6<>+0(SB)/4, $0xbb41a1f6
-DATA cbb41a1f6<>+4(SB)/4, $0xbb41a1f6
-DATA cbb41a1f6<>+8(SB)/4, $0xbb41a1f6
-DATA cbb41a1f6<>+12(SB)/4, $0xbb41a1f6
-DATA cbb41a1f6<>+16(SB)/4, $0xbb41a1f6
-DATA cbb41a1f6<>+20(SB)/4, $0xbb41a1f6
-DATA cbb41a1f6<>+24(SB)/4, $0xbb41a1f6
-DATA cbb41a1f6<>+28(SB)/4, $0xbb41a1f6
-GLOBL cbb41a1f6<>(SB), RODATA|NOPTR, $32
-
-DATA cbc83dbd4<>+0(SB)/4, $0xbc83dbd4
-DATA cbc83dbd4<>+4(SB)/4, $0xbc83dbd4
-DATA cbc83dbd4<>+8(SB)/4, $0xbc83dbd4
-DATA cbc83dbd4<>+12(SB)/4, $0xbc83dbd4
-DATA cbc83dbd4<>+16(SB)/4, $0xbc83dbd4
-DATA cbc83dbd4<>+20(SB)/4, $0xbc83dbd4
-DATA cbc83dbd4<>+24(SB)/4, $0xbc83dbd4
-DATA cbc83dbd4<>+28(SB)/4, $0xbc83dbd4
-GLOBL cbc83dbd4<>(SB), RODATA|NOPTR, $32
-
-DATA cb77460cd<>+0(SB)/4, $0xb77460cd
-DATA cb77460cd<>+4(SB)/4, $0xb77460cd
-DATA cb77460cd<>+8(SB)/4, $0xb77460cd
-DATA cb77460cd<>+12(SB)/4, $0xb77460cd
-DATA cb77460cd<>+16(SB)/4, $0xb77460cd
-DATA cb77460cd<>+20(SB)/4, $0xb77460cd
-DATA cb77460cd<>+24(SB)/4, $0xb77460cd
-DATA cb77460cd<>+28(SB)/4, $0xb77460cd
-GLOBL cb77460cd<>(SB), RODATA|NOPTR, $32
-
-DATA cb95fbd29<>+0(SB)/4, $0xb95fbd29
-DATA cb95fbd29<>+4(SB)/4, $0xb95fbd29
-DATA cb95fbd29<>+8(SB)/4, $0xb95fbd29
-DATA cb95fbd29<>+12(SB)/4, $0xb95fbd29
-DATA cb95fbd29<>+16(SB)/4, $0xb95fbd29
-DATA cb95fbd29<>+20(SB)/4, $0xb95fbd29
-DATA cb95fbd29<>+24(SB)/4, $0xb95fbd29
-DATA cb95fbd29<>+28(SB)/4, $0xb95fbd29
-GLOBL cb95fbd29<>(SB), RODATA|NOPTR, $32
-
-DATA cbadc924e<>+0(SB)/4, $0xbadc924e
-DATA cbadc924e<>+4(SB)/4, $0xbadc924e
-DATA cbadc924e<>+8(SB)/4, $0xbadc924e
-DATA cbadc924e<>+12(SB)/4, $0xbadc924e
-DATA cbadc924e<>+16(SB)/4, $0xbadc924e
-DATA cbadc924e<>+20(SB)/4, $0xbadc924e
-DATA cbadc924e<>+24(SB)/4, $0xbadc924e
-DATA cbadc924e<>+28(SB)/4, $0xbadc924e
-GLOBL cbadc924e<>(SB), RODATA|NOPTR, $32
-
-DATA cbbf19bf8<>+0(SB)/4, $0xbbf19bf8
-DATA cbbf19bf8<>+4(SB)/4, $0xbbf19bf8
-DATA cbbf19bf8<>+8(SB)/4, $0xbbf19bf8
-DATA cbbf19bf8<>+12(SB)/4, $0xbbf19bf8
-DATA cbbf19bf8<>+16(SB)/4, $0xbbf19bf8
-DATA cbbf19bf8<>+20(SB)/4, $0xbbf19bf8
-DATA cbbf19bf8<>+24(SB)/4, $0xbbf19bf8
-DATA cbbf19bf8<>+28(SB)/4, $0xbbf19bf8
-GLOBL cbbf19bf8<>(SB), RODATA|NOPTR, $32
-
-DATA cbc69b6a7<>+0(SB)/4, $0xbc69b6a7
-DATA cbc69b6a7<>+4(SB)/4, $0xbc69b6a7
-DATA cbc69b6a7<>+8(SB)/4, $0xbc69b6a7
-DATA cbc69b6a7<>+12(SB)/4, $0xbc69b6a7
-DATA cbc69b6a7<>+16(SB)/4, $0xbc69b6a7
-DATA cbc69b6a7<>+20(SB)/4, $0xbc69b6a7
-DATA cbc69b6a7<>+24(SB)/4, $0xbc69b6a7
-DATA cbc69b6a7<>+28(SB)/4, $0xbc69b6a7
-GLOBL cbc69b6a7<>(SB), RODATA|NOPTR, $32
 
 // func geluAVX(dst []float32, x []float32)
 // Requires: AVX, FMA3
@@ -4688,16 +5032,6 @@ geluAVX_tail:
 geluAVX_done:
 	VZEROUPPER
 	RET
-
-DATA c3f3504f3<>+0(SB)/4, $0x3f3504f3
-DATA c3f3504f3<>+4(SB)/4, $0x3f3504f3
-DATA c3f3504f3<>+8(SB)/4, $0x3f3504f3
-DATA c3f3504f3<>+12(SB)/4, $0x3f3504f3
-DATA c3f3504f3<>+16(SB)/4, $0x3f3504f3
-DATA c3f3504f3<>+20(SB)/4, $0x3f3504f3
-DATA c3f3504f3<>+24(SB)/4, $0x3f3504f3
-DATA c3f3504f3<>+28(SB)/4, $0x3f3504f3
-GLOBL c3f3504f3<>(SB), RODATA|NOPTR, $32
 
 // func sumAVX(x []float32) float32
 // Requires: AVX

@@ -235,6 +235,21 @@ func scaleShiftClipRowsAVX512(y *float32, ldy int, rows int, n int, s *float32, 
 //go:noescape
 func scaleShiftRowsAVX512(y *float32, ldy int, rows int, n int, s *float32, sstep int, t *float32)
 
+// tanhAVX512: dst[i] = tanh(x[i]) for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func tanhAVX512(dst []float32, x []float32)
+
+// erfAVX512: dst[i] = erf(x[i]) for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func erfAVX512(dst []float32, x []float32)
+
+// geluAVX512: dst[i] = x[i]/2 * (1 + erf(x[i]/sqrt 2)) for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func geluAVX512(dst []float32, x []float32)
+
 // expAVX: dst[i] = exp(x[i]) for i < len(dst); see the Go twin for the method and its error.
 //
 //go:noescape
