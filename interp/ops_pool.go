@@ -190,13 +190,13 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 		cols[ow] = span{k0, k1, pad}
 	}
 	isMax := a.kind == poolMax
-	inside := ph == 0 && pw == 0 && (OH-1)*sh+(KH-1)*dh < H && (OW-1)*sw+(KW-1)*dw < W
-	if isMax && inside && (OW < 8 || sw >= 3) {
+	p := simd.ConvParams{C: planes, H: H, W: W, KH: KH, KW: KW, StrideH: sh, StrideW: sw,
+		PadT: ph, PadL: pw, DilH: dh, DilW: dw, OutH: OH, OutW: OW}
+	if isMax && simd.PoolInRegisters(&p) {
 		// Windows inside the input, few a row or far apart (an 8×8 pool
 		// of stride 8): each window's max32 in tap order, as the general
-		// loop takes it, four windows at a time in registers — 2–10×
-		// faster than column maxima through vectors mostly empty, as for
-		// sums (simd.SumPool2D).
+		// loop takes it, four windows at a time in registers, as
+		// simd.SumPool2D takes sums.
 		run := func(pl0, pl1 int) { maxPoolInside(x, out, pl0, pl1, H, W, OH, OW, KH, KW, sh, sw, dh, dw) }
 		if threads < 2 || planes < 2 || planes*OH*OW*KH*KW < simd.ParallelMinTaps {
 			run(0, planes)
@@ -284,8 +284,6 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 	if !isMax {
 		// Window sums through the vector kernel (taps in the same order,
 		// padding adding +0), then one division by each window's count.
-		p := simd.ConvParams{C: planes, H: H, W: W, KH: KH, KW: KW, StrideH: sh, StrideW: sw,
-			PadT: ph, PadL: pw, DilH: dh, DilW: dw, OutH: OH, OutW: OW}
 		simd.SumPool2D(out, x, p, threads)
 		counts := make([]float32, OH*OW)
 		empty := false

@@ -705,11 +705,7 @@ func SumPool2D(y, x []float32, p ConvParams, threads int) {
 	need("SumPool2D", p.C*p.H*p.W, x)
 	need("SumPool2D", p.C*p.OutH*p.OutW, y)
 	run := func(c0, c1 int) { sumPoolVector(y, x, &p, c0, c1) }
-	if sumPoolInside(&p) && (p.OutW < 8 || p.StrideW >= 3) {
-		// Windows inside the input, and few of them a row or far apart:
-		// the vector kernel would leave most lanes of a row empty, or
-		// first copy the input into StrideW phase planes. Plain sums in
-		// registers are 2–10× faster there (BenchmarkSumPool2D).
+	if PoolInRegisters(&p) {
 		run = func(c0, c1 int) { sumPoolScalar(y, x, &p, c0, c1) }
 	}
 	if threads < 2 || p.C < 2 || p.C*p.OutH*p.OutW*p.KH*p.KW < parallelMinTaps {
@@ -745,8 +741,18 @@ func sumPoolVector(y, x []float32, p *ConvParams, c0, c1 int) {
 	}
 }
 
-// sumPoolInside reports whether every window of p lies inside the input.
-func sumPoolInside(p *ConvParams) bool {
+// PoolInRegisters reports whether the pooling windows of p are better
+// taken in registers, a few windows at a time, than by the vector kernels:
+// windows inside the input, and few of them a row or far apart, where the
+// vector kernels would leave most lanes of a row empty or first copy the
+// input into StrideW phase planes (2–10× slower: BenchmarkSumPool2D).
+// SumPool2D and the interpreter's max pooling both decide by it.
+func PoolInRegisters(p *ConvParams) bool {
+	return windowsInside(p) && (p.OutW < 8 || p.StrideW >= 3)
+}
+
+// windowsInside reports whether every window of p lies inside the input.
+func windowsInside(p *ConvParams) bool {
 	return p.PadT == 0 && p.PadL == 0 &&
 		(p.OutH-1)*p.StrideH+(p.KH-1)*p.DilH < p.H && (p.OutW-1)*p.StrideW+(p.KW-1)*p.DilW < p.W
 }

@@ -27,7 +27,7 @@ func sumPoolShapes() []ConvParams {
 // level.
 func TestSumPoolScalar(t *testing.T) {
 	for _, p := range sumPoolShapes() {
-		if !sumPoolInside(&p) {
+		if !windowsInside(&p) {
 			t.Fatalf("%+v: a window leaves the input", p)
 		}
 		r := rand.New(rand.NewPCG(1, 1))
