@@ -8,63 +8,51 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// The odd rational activations (tanh, erf, and gelu through erf) on zmm:
-// the ymm kernels' instructions in the same order on 16 lanes, constants
-// broadcast from the same tables, the saturation test into a mask
-// register, so each lane gets the ymm kernel's bits (TestActivations512).
+// width is the vector width a generator emits for: ymm (8 lanes,
+// constants read from their 8-lane tables) or zmm (16 lanes, constants
+// broadcast from the same tables into registers), so one generator gives
+// both levels the same arithmetic (oddRational; TestActivations512).
+type width int
 
-// bc broadcasts the constant v into a new zmm.
-func bc(v float32) VecVirtual {
-	z := ZMM()
-	VBROADCASTSS(vc(v), z)
-	return z
-}
+const (
+	ymm width = 8
+	zmm width = 16
+)
 
-func bcBits(b uint32) VecVirtual {
-	z := ZMM()
-	VBROADCASTSS(vcBits(b), z)
-	return z
-}
-
-// oddRational512 is oddRational on zmm.
-func oddRational512(x VecVirtual, lim, sat float32, a, b []float32) VecVirtual {
-	sgn, big := ZMM(), ZMM()
-	VANDPS(bcBits(0x80000000), x, sgn)
-	VORPS(bc(1), sgn, sgn) // ±1
-	VANDPS(bcBits(0x7fffffff), x, big)
-	VCMPPS(Imm(13), bc(sat), big, K2) // |x| >= sat (GE_OS; false for NaN)
-	// clamp(x, -lim, lim), in clamp's operand order.
-	t := bc(lim)
-	VMINPS(x, t, t)
-	VBROADCASTSS(vc(-lim), x)
-	VMAXPS(t, x, x)
-	x2 := ZMM()
-	VMULPS(x, x, x2)
-	p := bc(a[len(a)-1])
-	for i := len(a) - 2; i >= 0; i-- {
-		VFMADD213PS(bc(a[i]), x2, p)
+// vec is a new vector register of w.
+func (w width) vec() VecVirtual {
+	if w == zmm {
+		return ZMM()
 	}
-	VMULPS(x, p, p)
-	q := bc(b[len(b)-1])
-	for i := len(b) - 2; i >= 0; i-- {
-		VFMADD213PS(bc(b[i]), x2, q)
-	}
-	VDIVPS(q, p, p)
-	VBLENDMPS(sgn, p, K2, p) // p = big ? sgn : p
-	return p
+	return YMM()
 }
 
-func tanh512(x VecVirtual) VecVirtual { return oddRational512(x, tanhMax, 9, tanhA, tanhB) }
-func erf512(x VecVirtual) VecVirtual  { return oddRational512(x, 4, 3.92, erfA, erfB) }
+// c is the constant v as an operand of w's instructions.
+func (w width) c(v float32) Op { return w.cBits(math.Float32bits(v)) }
 
-func gelu512(x VecVirtual) VecVirtual {
-	t := ZMM()
-	VMULPS(bc(float32(1/math.Sqrt2)), x, t)
-	e := erf512(t)
-	VADDPS(bc(1), e, e)
-	VMULPS(bc(0.5), x, x)
-	VMULPS(x, e, e)
-	return e
+func (w width) cBits(b uint32) Op {
+	if w == zmm {
+		z := ZMM()
+		VBROADCASTSS(vcBits(b), z)
+		return z
+	}
+	return vcBits(b)
+}
+
+// set loads the constant v into every lane of r.
+func (w width) set(r VecVirtual, v float32) {
+	if w == zmm {
+		VBROADCASTSS(vc(v), r)
+	} else {
+		VMOVUPS(vc(v), r)
+	}
+}
+
+// load is a new register holding the constant v.
+func (w width) load(v float32) VecVirtual {
+	r := w.vec()
+	w.set(r, v)
+	return r
 }
 
 // unary512 emits dst[i] = f(x[i]) on zmm, 16 floats a step, the last

@@ -68,14 +68,14 @@ func main() {
 	scaleShiftClip()
 	scaleShiftClipRows(true)
 	scaleShiftClipRows(false)
-	unary512("tanhAVX512", "dst[i] = tanh(x[i])", tanh512)
-	unary512("erfAVX512", "dst[i] = erf(x[i])", erf512)
-	unary512("geluAVX512", "dst[i] = x[i]/2 * (1 + erf(x[i]/sqrt 2))", gelu512)
+	unary512("tanhAVX512", "dst[i] = tanh(x[i])", tanh(zmm))
+	unary512("erfAVX512", "dst[i] = erf(x[i])", func(x VecVirtual) VecVirtual { return erf(zmm, x) })
+	unary512("geluAVX512", "dst[i] = x[i]/2 * (1 + erf(x[i]/sqrt 2))", gelu(zmm))
 	unary("expAVX", "dst[i] = exp(x[i])", 2, func(x VecVirtual) VecVirtual { return exp(x) })
 	unary("sigmoidAVX", "dst[i] = 1/(1+exp(-x[i]))", 2, sigmoid)
-	unary("tanhAVX", "dst[i] = tanh(x[i])", 2, tanh)
-	unary("erfAVX", "dst[i] = erf(x[i])", 2, erf)
-	unary("geluAVX", "dst[i] = x[i]/2 * (1 + erf(x[i]/sqrt 2))", 2, gelu)
+	unary("tanhAVX", "dst[i] = tanh(x[i])", 2, tanh(ymm))
+	unary("erfAVX", "dst[i] = erf(x[i])", 2, func(x VecVirtual) VecVirtual { return erf(ymm, x) })
+	unary("geluAVX", "dst[i] = x[i]/2 * (1 + erf(x[i]/sqrt 2))", 2, gelu(ymm))
 	sum()
 	dot()
 	maxReduce()
@@ -770,7 +770,7 @@ var (
 // 2^n applied as two exponent-field factors so that n in [-150, 128]
 // yields subnormals and +Inf correctly. NaN propagates.
 func exp(x VecVirtual) VecVirtual {
-	clamp(x, expLo, expHi)
+	clamp(ymm, x, expLo, expHi)
 	n := YMM()
 	VMULPS(vc(log2e), x, n)
 	VROUNDPS(Imm(0), n, n)
@@ -803,11 +803,10 @@ func exp(x VecVirtual) VecVirtual {
 
 // clamp limits x to [lo, hi] in place; x is the Go-first (Intel-last)
 // operand of MIN/MAX, which is the one returned for NaN, so NaN survives.
-func clamp(x VecVirtual, lo, hi float32) {
-	t := YMM()
-	VMOVUPS(vc(hi), t)
+func clamp(w width, x VecVirtual, lo, hi float32) {
+	t := w.load(hi)
 	VMINPS(x, t, t)
-	VMOVUPS(vc(lo), x)
+	w.set(x, lo)
 	VMAXPS(t, x, x)
 }
 
@@ -823,43 +822,56 @@ func sigmoid(x VecVirtual) VecVirtual {
 
 // oddRational returns x·P(x²)/Q(x²) with x clamped to ±lim, and ±1 where
 // |x| ≥ sat (the function rounds to ±1 there; the clamped rational is a few
-// ulps short).
-func oddRational(x VecVirtual, lim, sat float32, a, b []float32) VecVirtual {
-	sgn, big := YMM(), YMM()
-	VANDPS(vcBits(0x80000000), x, sgn)
-	VORPS(vc(1), sgn, sgn) // ±1
-	VANDPS(vcBits(0x7fffffff), x, big)
-	VCMPPS(Imm(13), vc(sat), big, big) // |x| >= sat (GE_OS; false for NaN)
-	clamp(x, -lim, lim)
-	x2 := YMM()
+// ulps short). At zmm the saturation test goes into mask K2; the
+// instructions are otherwise the ymm ones, so each lane has the same bits.
+func oddRational(w width, x VecVirtual, lim, sat float32, a, b []float32) VecVirtual {
+	sgn, big := w.vec(), w.vec()
+	VANDPS(w.cBits(0x80000000), x, sgn)
+	VORPS(w.c(1), sgn, sgn) // ±1
+	VANDPS(w.cBits(0x7fffffff), x, big)
+	// |x| >= sat (GE_OS; false for NaN)
+	if w == zmm {
+		VCMPPS(Imm(13), w.c(sat), big, K2)
+	} else {
+		VCMPPS(Imm(13), w.c(sat), big, big)
+	}
+	clamp(w, x, -lim, lim)
+	x2 := w.vec()
 	VMULPS(x, x, x2)
-	p := YMM()
-	VMOVUPS(vc(a[len(a)-1]), p)
+	p := w.load(a[len(a)-1])
 	for i := len(a) - 2; i >= 0; i-- {
-		VFMADD213PS(vc(a[i]), x2, p)
+		VFMADD213PS(w.c(a[i]), x2, p)
 	}
 	VMULPS(x, p, p)
-	q := YMM()
-	VMOVUPS(vc(b[len(b)-1]), q)
+	q := w.load(b[len(b)-1])
 	for i := len(b) - 2; i >= 0; i-- {
-		VFMADD213PS(vc(b[i]), x2, q)
+		VFMADD213PS(w.c(b[i]), x2, q)
 	}
 	VDIVPS(q, p, p)
-	VBLENDVPS(big, sgn, p, p)
+	if w == zmm {
+		VBLENDMPS(sgn, p, K2, p) // p = big ? sgn : p
+	} else {
+		VBLENDVPS(big, sgn, p, p)
+	}
 	return p
 }
 
-func tanh(x VecVirtual) VecVirtual { return oddRational(x, tanhMax, 9, tanhA, tanhB) }
-func erf(x VecVirtual) VecVirtual  { return oddRational(x, 4, 3.92, erfA, erfB) }
+func tanh(w width) func(VecVirtual) VecVirtual {
+	return func(x VecVirtual) VecVirtual { return oddRational(w, x, tanhMax, 9, tanhA, tanhB) }
+}
 
-func gelu(x VecVirtual) VecVirtual {
-	t := YMM()
-	VMULPS(vc(float32(1/math.Sqrt2)), x, t)
-	e := erf(t)
-	VADDPS(vc(1), e, e)
-	VMULPS(vc(0.5), x, x)
-	VMULPS(x, e, e)
-	return e
+func erf(w width, x VecVirtual) VecVirtual { return oddRational(w, x, 4, 3.92, erfA, erfB) }
+
+func gelu(w width) func(VecVirtual) VecVirtual {
+	return func(x VecVirtual) VecVirtual {
+		t := w.vec()
+		VMULPS(w.c(float32(1/math.Sqrt2)), x, t)
+		e := erf(w, t)
+		VADDPS(w.c(1), e, e)
+		VMULPS(w.c(0.5), x, x)
+		VMULPS(x, e, e)
+		return e
+	}
 }
 
 // hsum folds the 8 lanes of v into its low lane.
