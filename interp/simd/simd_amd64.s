@@ -3428,7 +3428,7 @@ scaleShiftClipRowsAVX512_loop:
 
 scaleShiftClipRowsAVX512_tail:
 	TESTQ       R9, R9
-	JZ          scaleShiftClipRowsAVX512_next
+	JZ          scaleShiftClipRowsAVX512_mapped
 	VMOVUPS.Z   (R10), K1, Z5
 	VFMADD213PS Z4, Z3, Z5
 	VADDPS      Z2, Z5, Z5
@@ -3436,7 +3436,7 @@ scaleShiftClipRowsAVX512_tail:
 	VMINPS      Z5, Z1, Z5
 	VMOVUPS     Z5, K1, (R10)
 
-scaleShiftClipRowsAVX512_next:
+scaleShiftClipRowsAVX512_mapped:
 	ADDQ CX, AX
 	ADDQ DI, SI
 	ADDQ $0x04, R8
@@ -3504,12 +3504,12 @@ scaleShiftRowsAVX512_loop:
 
 scaleShiftRowsAVX512_tail:
 	TESTQ       R9, R9
-	JZ          scaleShiftRowsAVX512_next
+	JZ          scaleShiftRowsAVX512_mapped
 	VMOVUPS.Z   (R10), K1, Z2
 	VFMADD213PS Z1, Z0, Z2
 	VMOVUPS     Z2, K1, (R10)
 
-scaleShiftRowsAVX512_next:
+scaleShiftRowsAVX512_mapped:
 	ADDQ CX, AX
 	ADDQ DI, SI
 	ADDQ $0x04, R8
@@ -3580,7 +3580,7 @@ tanhAVX512_loop:
 
 tanhAVX512_tail:
 	TESTQ        BX, BX
-	JZ           tanhAVX512_done
+	JZ           tanhAVX512_mapped
 	VMOVUPS.Z    (CX), K1, Z0
 	VBROADCASTSS c80000000<>+0(SB), Z1
 	VANDPS       Z1, Z0, Z1
@@ -3620,7 +3620,7 @@ tanhAVX512_tail:
 	VBLENDMPS    Z1, Z3, K2, Z3
 	VMOVUPS      Z3, K1, (AX)
 
-tanhAVX512_done:
+tanhAVX512_mapped:
 	VZEROUPPER
 	RET
 
@@ -3846,7 +3846,7 @@ erfAVX512_loop:
 
 erfAVX512_tail:
 	TESTQ        BX, BX
-	JZ           erfAVX512_done
+	JZ           erfAVX512_mapped
 	VMOVUPS.Z    (CX), K1, Z0
 	VBROADCASTSS c80000000<>+0(SB), Z1
 	VANDPS       Z1, Z0, Z1
@@ -3888,7 +3888,7 @@ erfAVX512_tail:
 	VBLENDMPS    Z1, Z3, K2, Z3
 	VMOVUPS      Z3, K1, (AX)
 
-erfAVX512_done:
+erfAVX512_mapped:
 	VZEROUPPER
 	RET
 
@@ -4111,7 +4111,7 @@ geluAVX512_loop:
 
 geluAVX512_tail:
 	TESTQ        BX, BX
-	JZ           geluAVX512_done
+	JZ           geluAVX512_mapped
 	VMOVUPS.Z    (CX), K1, Z0
 	VBROADCASTSS c3f3504f3<>+0(SB), Z1
 	VMULPS       Z1, Z0, Z1
@@ -4160,7 +4160,7 @@ geluAVX512_tail:
 	VMULPS       Z0, Z4, Z4
 	VMOVUPS      Z4, K1, (AX)
 
-geluAVX512_done:
+geluAVX512_mapped:
 	VZEROUPPER
 	RET
 

@@ -64,28 +64,44 @@ func unary512(name, what string, f func(x VecVirtual) VecVirtual) {
 	d := Load(Param("dst").Base(), GP64())
 	px := Load(Param("x").Base(), GP64())
 	n := Load(Param("dst").Len(), GP64())
+	rem := tailMask(n)
+	SHRQ(Imm(4), n)
+	zmmMap(name, n, rem, px, d, f)
+	end()
+}
+
+// tailMask sets K1 to the low n mod 16 lanes and returns n mod 16.
+func tailMask(n Register) Register {
 	rem, tb := GP64(), GP64()
 	MOVQ(n, rem)
 	ANDQ(Imm(15), rem)
 	LEAQ(lowMasks(), tb)
 	KMOVW(Mem{Base: tb, Index: rem, Scale: 2}, K1)
-	SHRQ(Imm(4), n)
+	return rem
+}
+
+// zmmMap emits dst = f(src) over full steps of 16 floats (full is counted
+// down) and then rem floats (0–15) through mask K1 (tailMask), advancing
+// src and dst; src and dst may be the same. It falls through to the code
+// after it.
+func zmmMap(name string, full, rem, src, dst Register, f func(x VecVirtual) VecVirtual) {
 	Label(name + "_loop")
-	TESTQ(n, n)
+	TESTQ(full, full)
 	JZ(LabelRef(name + "_tail"))
 	x := ZMM()
-	VMOVUPS(Mem{Base: px}, x)
-	VMOVUPS(f(x), Mem{Base: d})
-	ADDQ(Imm(64), px)
-	ADDQ(Imm(64), d)
-	DECQ(n)
+	VMOVUPS(Mem{Base: src}, x)
+	VMOVUPS(f(x), Mem{Base: dst})
+	ADDQ(Imm(64), src)
+	if dst != src {
+		ADDQ(Imm(64), dst)
+	}
+	DECQ(full)
 	JMP(LabelRef(name + "_loop"))
 	Label(name + "_tail")
 	TESTQ(rem, rem)
-	JZ(LabelRef(name + "_done"))
+	JZ(LabelRef(name + "_mapped"))
 	xt := ZMM()
-	VMOVUPS_Z(Mem{Base: px}, K1, xt)
-	VMOVUPS(f(xt), K1, Mem{Base: d})
-	Label(name + "_done")
-	end()
+	VMOVUPS_Z(Mem{Base: src}, K1, xt)
+	VMOVUPS(f(xt), K1, Mem{Base: dst})
+	Label(name + "_mapped")
 }

@@ -44,22 +44,19 @@ func scaleShiftClipRows(clip bool) {
 		VPXORD(z, z, z)
 	}
 	// The last n mod 16 floats of a row go through mask K1.
-	rem, tb, full := GP64(), GP64(), GP64()
-	MOVQ(n, rem)
-	ANDQ(Imm(15), rem)
-	LEAQ(lowMasks(), tb)
-	KMOVW(Mem{Base: tb, Index: rem, Scale: 2}, K1)
+	rem, full := tailMask(n), GP64()
 	MOVQ(n, full)
 	SHRQ(Imm(4), full)
 	p, i := GP64(), GP64()
 	s, t := ZMM(), ZMM()
-	op := func(x VecVirtual) {
+	op := func(x VecVirtual) VecVirtual {
 		VFMADD213PS(t, s, x)
 		if clip {
 			VADDPS(z, x, x)
 			VMAXPS(x, lo, x) // x first (Intel's last) so a NaN passes through
 			VMINPS(x, hi, x)
 		}
+		return x
 	}
 	Label(name + "_row")
 	TESTQ(rows, rows)
@@ -68,24 +65,7 @@ func scaleShiftClipRows(clip bool) {
 	VBROADCASTSS(Mem{Base: pt}, t)
 	MOVQ(y, p)
 	MOVQ(full, i)
-	Label(name + "_loop")
-	TESTQ(i, i)
-	JZ(LabelRef(name + "_tail"))
-	x := ZMM()
-	VMOVUPS(Mem{Base: p}, x)
-	op(x)
-	VMOVUPS(x, Mem{Base: p})
-	ADDQ(Imm(64), p)
-	DECQ(i)
-	JMP(LabelRef(name + "_loop"))
-	Label(name + "_tail")
-	TESTQ(rem, rem)
-	JZ(LabelRef(name + "_next"))
-	xt := ZMM()
-	VMOVUPS_Z(Mem{Base: p}, K1, xt)
-	op(xt)
-	VMOVUPS(xt, K1, Mem{Base: p})
-	Label(name + "_next")
+	zmmMap(name, i, rem, p, p, op)
 	ADDQ(ldy, y)
 	ADDQ(sstep, ps)
 	ADDQ(Imm(4), pt)
