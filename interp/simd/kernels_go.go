@@ -41,6 +41,18 @@ func gemmGo(mrr int) func(k int, a, b, c *float32, ldc int, acc bool) {
 	}
 }
 
+// addOuter adds the outer product of a step of A (ap, one float a row)
+// and a 32-float step of B to the twins' tile t, row by row: the
+// product-then-add of gemmGo, so the twins give its bits.
+func addOuter(t *[mr][2 * nr]float32, ap []float32, br *[2 * nr]float32) {
+	for i, av := range ap {
+		ti := &t[i]
+		for j := range ti {
+			ti[j] += av * br[j]
+		}
+	}
+}
+
 // gemmTapsGo is the mrr×32 twin of the implicit-GEMM kernels: step p of B
 // is 16 floats at b and 16 at b+bstride, each taps[p] bytes on, each
 // product added in step order from +0 as gemmGo adds them (the same bits).
@@ -56,13 +68,7 @@ func gemmTapsGo(mrr int) func(k int, a, b *float32, bstride int, taps *int32, c 
 				h1 := unsafe.Add(h0, 4*bstride)
 				*(*[nr]float32)(br[:nr]) = *(*[nr]float32)(h0)
 				*(*[nr]float32)(br[nr:]) = *(*[nr]float32)(h1)
-				ap := as[p*mrr : p*mrr+mrr]
-				for i, av := range ap {
-					ti := &t[i]
-					for j := range ti {
-						ti[j] += av * br[j]
-					}
-				}
+				addOuter(&t, as[p*mrr:p*mrr+mrr], &br)
 			}
 		}
 		storeTile(&t, mrr, c, ldc, acc)
@@ -100,13 +106,7 @@ func gemmSegsGo(mrr, runs int) segsKernel {
 						br[j] = *(*float32)(unsafe.Add(unsafe.Pointer(b), o+int(ts[p])))
 					}
 				}
-				ap := as[p*mrr : p*mrr+mrr]
-				for i, av := range ap {
-					ti := &t[i]
-					for j := range ti {
-						ti[j] += av * br[j]
-					}
-				}
+				addOuter(&t, as[p*mrr:p*mrr+mrr], &br)
 			}
 		}
 		storeTile(&t, mrr, c, ldc, acc)
@@ -124,13 +124,7 @@ func gemmRowsGo(mrr int) func(k int, a, b *float32, ldb int, c *float32, ldc int
 			bs := unsafe.Slice(b, (k-1)*ldb+2*nr)
 			for p := 0; p < k; p++ {
 				br := (*[2 * nr]float32)(bs[p*ldb:])
-				ap := as[p*mrr : p*mrr+mrr]
-				for i, av := range ap {
-					ti := &t[i]
-					for j := range ti {
-						ti[j] += av * br[j]
-					}
-				}
+				addOuter(&t, as[p*mrr:p*mrr+mrr], br)
 			}
 		}
 		storeTile(&t, mrr, c, ldc, acc)
