@@ -116,14 +116,7 @@ func dwPlaneBlocked512(name string, s int) {
 	}
 
 	for _, R := range []int{4, 2, 1} {
-		lbl := fmt.Sprintf("%s_r%d", name, R)
-		next := fmt.Sprintf("%s_r%d", name, R/2)
-		if R == 1 {
-			next = name + "_done"
-		}
-		Label(lbl)
-		CMPQ(left, Imm(uint64(R)))
-		JB(LabelRef(next))
+		lbl := rowGroup(name, R, left)
 		// The last eight-column block when their count is odd, on ymm.
 		TESTQ(U32(1), n8)
 		JZ(LabelRef(lbl + "_wide"))
@@ -245,14 +238,7 @@ func dwDirect512(name string, s int) {
 	}
 
 	for _, R := range []int{4, 2, 1} {
-		lbl := fmt.Sprintf("%s_r%d", name, R)
-		next := fmt.Sprintf("%s_r%d", name, R/2)
-		if R == 1 {
-			next = name + "_done"
-		}
-		Label(lbl)
-		CMPQ(left, Imm(uint64(R)))
-		JB(LabelRef(next))
+		lbl := rowGroup(name, R, left)
 		MOVQ(bb, bp)
 		Label(lbl + "_block")
 		MOVQ(Mem{Base: bp}, off)
@@ -320,4 +306,19 @@ func dw3RowStep(kr int, x [3]VecVirtual, w []VecVirtual, bias, zero, sum, acc Ve
 		return true
 	}
 	return false
+}
+
+// rowGroup opens the code for groups of R output rows (R = 4, 2, 1 in
+// turn): its label, name_rR, and a jump to the next smaller group (or to
+// name_done) when fewer than R rows are left.
+func rowGroup(name string, R int, left Register) string {
+	lbl := fmt.Sprintf("%s_r%d", name, R)
+	next := fmt.Sprintf("%s_r%d", name, R/2)
+	if R == 1 {
+		next = name + "_done"
+	}
+	Label(lbl)
+	CMPQ(left, Imm(uint64(R)))
+	JB(LabelRef(next))
+	return lbl
 }
