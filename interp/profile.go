@@ -3,7 +3,6 @@ package interp
 import (
 	"time"
 
-	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -52,16 +51,8 @@ func (s *Session) RunProfile(inputs map[string]*Tensor) ([]*Tensor, *Profile, er
 	if err != nil {
 		return nil, nil, err
 	}
-	a := s.pool.get()
-	defer s.pool.put(a)
-	tr := s.tune.begin()
-	defer simd.Awake(tr.awake(s.opts.Threads))()
 	pr := &profiler{start: time.Now(), p: &Profile{}}
-	ctx := &Ctx{opts: &s.opts, arena: a, prof: pr, tune: tr}
-	out, err := ctx.run(s.main, in, nil)
+	out, err := s.runMain(&Ctx{prof: pr}, in)
 	pr.p.Total = time.Since(pr.start)
-	if err == nil {
-		s.tune.end(tr)
-	}
 	return out, pr.p, err
 }

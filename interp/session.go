@@ -105,17 +105,25 @@ func (s *Session) RunContext(cx context.Context, inputs map[string]*Tensor) ([]*
 	if err != nil {
 		return nil, err
 	}
-	a := s.pool.get()
-	defer s.pool.put(a)
-	tr := s.tune.begin()
-	defer simd.Awake(tr.awake(s.opts.Threads))()
-	ctx := &Ctx{opts: &s.opts, arena: a, tune: tr}
+	ctx := &Ctx{}
 	if cx.Done() != nil {
 		ctx.done = cx
 	}
+	return s.runMain(ctx, in)
+}
+
+// runMain runs the main graph on in with ctx (its statistics, profiler or
+// context set by the caller): a recycled arena, the run's thread plan
+// (threadtune.go), and the helpers kept awake for the run.
+func (s *Session) runMain(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	ctx.opts = &s.opts
+	ctx.arena = s.pool.get()
+	defer s.pool.put(ctx.arena)
+	ctx.tune = s.tune.begin()
+	defer simd.Awake(ctx.tune.awake(s.opts.Threads))()
 	out, err := ctx.run(s.main, in, nil)
 	if err == nil {
-		s.tune.end(tr)
+		s.tune.end(ctx.tune)
 	}
 	return out, err
 }
@@ -162,15 +170,7 @@ func (s *Session) RunStats(inputs map[string]*Tensor) ([]*Tensor, Stats, error) 
 	for i, v := range s.main.inputValues {
 		in[i] = inputs[v.Name]
 	}
-	a := s.pool.get()
-	defer s.pool.put(a)
-	tr := s.tune.begin()
-	defer simd.Awake(tr.awake(s.opts.Threads))()
-	ctx := &Ctx{opts: &s.opts, stats: st, arena: a, tune: tr}
-	out, err := ctx.run(s.main, in, nil)
-	if err == nil {
-		s.tune.end(tr)
-	}
+	out, err := s.runMain(&Ctx{stats: st}, in)
 	return out, *st, err
 }
 
