@@ -53,6 +53,10 @@ type kernelSet struct {
 	avg2x2, max2x2 func(dst, r0, r1 []float32)
 	// f16Sat is Float16Sat on whole blocks of eight.
 	f16Sat func(dst []uint16, x []float32) int
+	// f16s and fromF16s are Float16s and FromFloat16s on whole blocks of
+	// eight.
+	f16s     func(dst []uint16, x []float32)
+	fromF16s func(dst []float32, h []uint16)
 	// blockQuantI4 is BlockQuantI4 on whole blocks of eight.
 	blockQuantI4 func(dst []byte, x, s []float32)
 	packRow      func(dst, src []float32, panels, stride, ahead int)
@@ -180,6 +184,8 @@ var goKernels = &kernelSet{
 	sumTaps:           sumTapsGo,
 	evens:             evensGo,
 	f16Sat:            float16SatBlocks,
+	f16s:              float16sBlocks,
+	fromF16s:          fromFloat16sBlocks,
 	blockQuantI4:      blockQuantI4Blocks,
 	gemm12:            gemm12Of(gemm2Of(gemmGo(mr))),
 	gemm12x16:         gemm12x16Of(gemmGo(mr)),

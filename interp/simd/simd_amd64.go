@@ -73,6 +73,10 @@ var avx2Kernels = func() *kernelSet {
 		return nil
 	}
 	f16Sat := float16SatBlocks
+	f16s, fromF16s := float16sBlocks, fromFloat16sBlocks
+	if cpu.X86.HasF16C {
+		f16s, fromF16s = float16sAVX, fromFloat16sAVX
+	}
 	if cpu.X86.HasF16C && cpu.X86.HasPOPCNT {
 		f16Sat = float16SatAVX
 	}
@@ -128,6 +132,8 @@ var avx2Kernels = func() *kernelSet {
 		sumTaps:           sumTapsAVX,
 		evens:             evensAVX,
 		f16Sat:            f16Sat,
+		f16s:              f16s,
+		fromF16s:          fromF16s,
 		blockQuantI4:      blockQuantI4AVX,
 		gemm12:            gemm12Of(gemm2Of(gemm6x16AVX)),
 		gemm12x16:         gemm12x16Of(gemm6x16AVX),
