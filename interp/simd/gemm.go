@@ -18,11 +18,14 @@ const (
 // 32 MiB shared L3): a kc×16 B micro-panel (16 KiB at kc=256) stays in L1
 // (kc up to 320 so that K = 576, a 3×3×64 conv, splits into two blocks of
 // 288) while the mc×kc A block (up to 180 KiB) streams from L2; the kc×nc B block
-// lives in L3. Variables so that benchmarks can sweep them.
+// lives in L3. Where one block of rows takes all of A (serial), B is packed
+// in blocks of blockB floats (half of Zen 3's L2) instead, used right after
+// they are written. Variables so that benchmarks can sweep them.
 var (
 	blockMC = 144
 	blockKC = 320
 	blockNC = 3072
+	blockB  = 64 << 10
 )
 
 // inPlaceMaxK is the deepest product whose row-major B the in-place kernels
@@ -541,7 +544,7 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 		// One block of rows: each packed B block is used once, right after
 		// it is written, so keep it to half of L2 (64 Ki floats) rather than
 		// let it spill to L3 and be read back from there.
-		nc = split(n, max(4*nr, (64<<10)/kc/nr*nr), nr)
+		nc = split(n, max(4*nr, blockB/kc/nr*nr), nr)
 		if preA == nil && nc < n {
 			preA = aligned(&ws.a, m*k)
 			packA(g.transA, g.a, g.lda, i0, 0, m, k, g.alpha, preA)
