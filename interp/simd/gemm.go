@@ -20,7 +20,10 @@ const (
 // 288) while the mc×kc A block (up to 180 KiB) streams from L2; the kc×nc B block
 // lives in L3. Where one block of rows takes all of A (serial), B is packed
 // in blocks of blockB floats (half of Zen 3's L2) instead, used right after
-// they are written. Variables so that benchmarks can sweep them.
+// they are written. On Zen 5 (48 KiB L1d, 1 MiB L2) blockB from 16 to 256
+// Ki floats and mc from 96 to 288 ran alike at 1024³ within the shared
+// machine's noise, so these stay constants rather than being read from
+// CPUID's cache sizes. Variables so that benchmarks can sweep them.
 var (
 	blockMC = 144
 	blockKC = 320
@@ -499,7 +502,8 @@ var preAMax = 4 << 20
 // jr), so that a 12-row A panel stays in L1 while B's block streams from
 // L2, rather than each 32-column B panel staying in L1 while an mc×kc A
 // block (1 MiB at 1024³) and B's block share L2 and spill to L3
-// (BenchmarkSgemm/1024: about 3% more GFLOP/s on Zen 5, README).
+// (1024³ on Zen 5: README, "SGEMM blocking"). The same kernel calls in
+// another order: the same bits.
 func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 	m, n, k := i1-i0, j1-j0, g.k
 	inPlace := g.packed == nil && !g.transB && ks.gemm12Rows != nil && k <= inPlaceMaxK && g.ldb%1024 != 0
