@@ -488,9 +488,10 @@ func split(n, limit, unit int) int {
 }
 
 // preAMax is the most floats serial packs A into at once over the whole
-// depth (16 MiB): a larger A is done in bands of rows, each packing its own
-// copies of B's blocks (a variable so that tests can lower it).
-var preAMax = 4 << 20
+// depth (4 MiB, a 1024×1024 A), a bound on a pooled workspace's size: a
+// larger A is done in bands of rows, each packing its own copies of B's
+// blocks (a variable so that tests can lower it).
+var preAMax = 1 << 20
 
 // serial computes the block C[i0:i1, j0:j1] on the calling goroutine, BLIS
 // style: jc (nc columns) → pc (kc, pack B) → ic (mc rows, pack A) → jr → ir.
