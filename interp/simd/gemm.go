@@ -497,7 +497,8 @@ var preAMax = 1 << 20
 // style: jc (nc columns) → pc (kc, pack B) → ic (mc rows, pack A) → jr → ir.
 //
 // Where B is packed here (not read in place: rows a multiple of 4 KiB
-// apart, or transposed) and A has more rows than one L2 block, the rows are
+// apart, or transposed), A has more rows than one L2 block and the level's
+// 12×32 kernel is one register tile (kernelSet.rowPanels), the rows are
 // one block instead: A packed once over the whole depth, B in blocks of half
 // of L2, and the micro-kernel walks the block row panel by row panel (ir →
 // jr), so that a 12-row A panel stays in L1 while B's block streams from
@@ -508,7 +509,7 @@ var preAMax = 1 << 20
 func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 	m, n, k := i1-i0, j1-j0, g.k
 	inPlace := g.packed == nil && !g.transB && ks.gemm12Rows != nil && k <= inPlaceMaxK && g.ldb%1024 != 0
-	rowPanels := g.packed == nil && !inPlace && m > split(m, blockMC, mr)
+	rowPanels := ks.rowPanels && g.packed == nil && !inPlace && m > split(m, blockMC, mr)
 	if rowPanels && g.preA == nil && m*k > preAMax {
 		band := max(2*mr, preAMax/k/(2*mr)*(2*mr))
 		for r := i0; r < i1; r += band {

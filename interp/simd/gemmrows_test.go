@@ -116,8 +116,12 @@ func TestSgemmRowPanels(t *testing.T) {
 		}
 		bp := make([]float32, PackedBSize(kk, n))
 		PackB(false, kk, n, b, ldb, bp)
-		for _, k := range twins() {
-			with(k, func() {
+		for _, level := range twins() {
+			// Every level in the row-panel order, whether it takes it
+			// by default or not.
+			k := *level
+			k.rowPanels = true
+			with(&k, func() {
 				for _, band := range []int{4 << 20, 60 * kk} {
 					preAMax = band
 					for _, th := range []int{1, 2} {
