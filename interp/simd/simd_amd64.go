@@ -113,6 +113,7 @@ var avx2Kernels = func() *kernelSet {
 		sum:               sumAVX,
 		dot:               dotAVX,
 		max:               maxAVX,
+		minMax:            minMaxAVX,
 		expSubSum:         expSubSumAVX,
 		sumSqDev:          sumSqDevAVX,
 		normAffine:        normAffineAVX,
