@@ -36,6 +36,12 @@ type kernelSet struct {
 	// r whose masks[R·h+r] has bit t (else 0). nil where gemm12Taps is.
 	gemmSegs   [maxRuns + 1][mr + 1]segsKernel
 	gemm12Segs [maxRuns + 1]segs12Kernel
+	// rowPanels: gemm12 holds its whole 12×32 tile in registers and reads
+	// each step of B once (AVX-512), so serial's row-panel order, which
+	// streams B from L2, pays. The AVX2 gemm12 is four 6×16 calls that read
+	// each B panel twice: from L2 instead of L1 it ran some 6% slower at
+	// 1024³, so it keeps the blocked order.
+	rowPanels bool
 	// gemmCol[np] is one column of np full 6-row A panels times a packed B
 	// panel's column (gemmColGo): a ragged edge of one or two columns.
 	gemmCol [colPanels + 1]func(k int, a *float32, astride int, b *float32, out *float32)
