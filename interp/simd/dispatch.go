@@ -128,6 +128,8 @@ type kernelSet struct {
 	i8name   string
 	// packU8x4 packs a full i8nr-column panel of k4 steps.
 	packU8x4 func(dst, src *uint8, ldb, k4 int)
+	// colSumsU8 sets sums[0..i8nr) to the column sums of a packed panel.
+	colSumsU8 func(k4 int, b *uint8, sums *int32)
 	// gemvU8I8 is the int8 GEMM's one-column product (gemvU8I8VNNI); nil
 	// where the GEMM's kernel takes one column as a whole panel.
 	gemvU8I8 func(k4 int, a *int8, x2 *uint8, panels int, c *int32)
@@ -203,6 +205,7 @@ var goKernels = &kernelSet{
 	gemm12Segs:        [maxRuns + 1]segs12Kernel{2: gemm12SegsOf(gemmSegsGo(mr, 2)), 3: gemm12SegsOf(gemmSegsGo(mr, 3))},
 	gemmU8I8:          gemmU8I8Go,
 	packU8x4:          packU8x4Go,
+	colSumsU8:         colSumsU8Go,
 	i32ScaleShiftClip: i32ScaleShiftClipGo,
 	i8name:            "purego",
 }

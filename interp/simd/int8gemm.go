@@ -213,14 +213,25 @@ func packU8Panel(dst []uint8, b []uint8, ldb, k, j0, cols int, colSum []int32) {
 		}
 		clear(out[cols:])
 	}
-	if colSum != nil {
-		cs := colSum[j0 : j0+cols]
-		clear(cs)
-		for q := 0; q < k; q++ {
-			row := b[q*ldb+j0 : q*ldb+j0+cols]
-			for j, v := range row {
-				cs[j] += int32(v)
-			}
+	if colSum != nil && k > 0 {
+		// From the packed panel, zero past k and cols.
+		var sums [i8nr]int32
+		ks.colSumsU8((k+3)/4, &dst[0], &sums[0])
+		copy(colSum[j0:j0+cols], sums[:cols])
+	} else if colSum != nil {
+		clear(colSum[j0 : j0+cols])
+	}
+}
+
+// colSumsU8Go is the pure-Go twin of colSumsU8AVX2.
+func colSumsU8Go(k4 int, b *uint8, sums *int32) {
+	p := unsafe.Slice(b, k4*i8nr*4)
+	s := unsafe.Slice(sums, i8nr)
+	clear(s)
+	for q := 0; q < k4; q++ {
+		for j := range s {
+			o := q*i8nr*4 + 4*j
+			s[j] += int32(p[o]) + int32(p[o+1]) + int32(p[o+2]) + int32(p[o+3])
 		}
 	}
 }

@@ -144,6 +144,7 @@ var avx2Kernels = func() *kernelSet {
 		peakFlops:         192,
 		gemmU8I8:          gemmU8I8AVX2,
 		packU8x4:          packU8x4AVX,
+		colSumsU8:         colSumsU8AVX2,
 		i32ScaleShiftClip: i32ScaleShiftClipAVX,
 		i8name:            "avx2",
 	}

@@ -394,6 +394,11 @@ func gemmU8I8AVX2(k4 int, a *int8, b *uint8, c *int32, ldc int)
 //go:noescape
 func packU8x4AVX(dst *uint8, src *uint8, ldb int, k4 int)
 
+// colSumsU8AVX2 sets sums[0..32) to the column sums of a packed uint8 panel of k4 steps (32 columns × 4 bytes a step).
+//
+//go:noescape
+func colSumsU8AVX2(k4 int, b *uint8, sums *int32)
+
 // i32ScaleShiftClipAVX sets dst[i] = min(max(float32(src[i]+t)·s + b, lo), hi) for n (a multiple of 8) elements.
 //
 //go:noescape

@@ -208,6 +208,48 @@ func packU8x4() {
 	RET()
 }
 
+// colSumsU8 emits the column sums of a packed uint8 panel (k4 steps of 32
+// columns × 4 bytes): sums[j] = Σ of column j's bytes. VPMADDUBSW against
+// int8 ones adds byte pairs (at most 510: no saturation), VPMADDWD against
+// int16 ones the pairs, into one int32 lane a column. The integer
+// convolutions' zero-point fix needs these sums; the Go loop over the
+// unpacked columns cost more than the product.
+func colSumsU8() {
+	name := "colSumsU8AVX2"
+	TEXT(name, NOSPLIT, "func(k4 int, b *uint8, sums *int32)")
+	Pragma("noescape")
+	Doc(name + " sets sums[0..32) to the column sums of a packed uint8 panel of k4 steps (32 columns × 4 bytes a step).")
+	k := Load(Param("k4"), GP64())
+	b := Load(Param("b"), GP64())
+	s := Load(Param("sums"), GP64())
+	ones8, ones16 := YMM(), YMM()
+	VMOVDQU(vcBits(0x01010101), ones8)
+	VMOVDQU(vcBits(0x00010001), ones16)
+	acc := [4]VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	for _, a := range acc {
+		VPXOR(a, a, a)
+	}
+	Label("cs8_loop")
+	TESTQ(k, k)
+	JZ(LabelRef("cs8_done"))
+	for i, a := range acc {
+		t := YMM()
+		VMOVDQU(Mem{Base: b, Disp: 32 * i}, t)
+		VPMADDUBSW(ones8, t, t) // u8 t · s8 ones: pair sums in int16
+		VPMADDWD(ones16, t, t)
+		VPADDD(t, a, a)
+	}
+	ADDQ(U32(128), b)
+	DECQ(k)
+	JMP(LabelRef("cs8_loop"))
+	Label("cs8_done")
+	for i, a := range acc {
+		VMOVDQU(a, Mem{Base: s, Disp: 32 * i})
+	}
+	VZEROUPPER()
+	RET()
+}
+
 // i32ScaleShiftClip emits dst[i] = min(max(float32(src[i]+t)·s + b, lo), hi)
 // for n a multiple of 8, the product and the sum rounded separately (no
 // FMA), as the Go twin computes it: the requantization of integer

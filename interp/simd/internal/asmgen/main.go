@@ -98,6 +98,7 @@ func main() {
 	blockQuantI4()
 	gemmU8I8AVX2()
 	packU8x4()
+	colSumsU8()
 	i32ScaleShiftClip()
 	requant8("requant8U8AVX", false, false, false)
 	requant8("requant8I8AVX", true, false, false)
