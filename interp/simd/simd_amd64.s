@@ -20788,32 +20788,50 @@ DATA dwDirect3s2AVX512_odd<>+56(SB)/4, $0x0000001d
 DATA dwDirect3s2AVX512_odd<>+60(SB)/4, $0x0000001f
 GLOBL dwDirect3s2AVX512_odd<>(SB), RODATA|NOPTR, $64
 
-// func avg2x2AVX512(dst []float32, r0 []float32, r1 []float32)
-// Requires: AVX, AVX512F
-TEXT ·avg2x2AVX512(SB), NOSPLIT, $0-72
+// func avg2x2AVX512(dst []float32, src []float32, n int, rows int, srcW int, dstStride int, tail uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·avg2x2AVX512(SB), NOSPLIT, $0-88
 	MOVQ         dst_base+0(FP), AX
-	MOVQ         r0_base+24(FP), CX
-	MOVQ         r1_base+48(FP), DX
-	MOVQ         dst_len+8(FP), BX
-	SHRQ         $0x04, BX
+	MOVQ         src_base+24(FP), CX
+	MOVQ         n+48(FP), DX
+	SHRQ         $0x04, DX
+	MOVQ         rows+56(FP), BX
+	MOVQ         srcW+64(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         dstStride+72(FP), DI
+	SHLQ         $0x02, DI
+	MOVQ         tail+80(FP), R8
+	KMOVQ        R8, K1
+	SHRQ         $0x10, R8
+	KMOVQ        R8, K2
+	SHRQ         $0x10, R8
+	KMOVQ        R8, K3
 	VMOVUPS      avg2x2AVX512_even<>+0(SB), Z0
 	VMOVUPS      avg2x2AVX512_odd<>+0(SB), Z1
 	VBROADCASTSS c3e800000<>+0(SB), Z2
 
+avg2x2AVX512_row:
+	TESTQ BX, BX
+	JZ    avg2x2AVX512_done
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	LEAQ  (CX)(SI*1), R10
+	MOVQ  DX, R11
+
 avg2x2AVX512_loop:
-	TESTQ     BX, BX
-	JZ        avg2x2AVX512_done
+	TESTQ     R11, R11
+	JZ        avg2x2AVX512_tail
 	VPXORD    Z3, Z3, Z3
-	VMOVUPS   (CX), Z4
-	VMOVUPS   64(CX), Z5
+	VMOVUPS   (R9), Z4
+	VMOVUPS   64(R9), Z5
 	VMOVAPS   Z0, Z6
 	VPERMI2PS Z5, Z4, Z6
 	VMOVAPS   Z1, Z7
 	VPERMI2PS Z5, Z4, Z7
 	VADDPS    Z6, Z3, Z3
 	VADDPS    Z7, Z3, Z3
-	VMOVUPS   (DX), Z4
-	VMOVUPS   64(DX), Z5
+	VMOVUPS   (R10), Z4
+	VMOVUPS   64(R10), Z5
 	VMOVAPS   Z0, Z6
 	VPERMI2PS Z5, Z4, Z6
 	VMOVAPS   Z1, Z7
@@ -20821,12 +20839,41 @@ avg2x2AVX512_loop:
 	VADDPS    Z6, Z3, Z3
 	VADDPS    Z7, Z3, Z3
 	VMULPS    Z2, Z3, Z3
-	VMOVUPS   Z3, (AX)
-	ADDQ      $0x00000080, CX
-	ADDQ      $0x00000080, DX
-	ADDQ      $0x00000040, AX
-	DECQ      BX
+	VMOVUPS   Z3, (R8)
+	ADDQ      $0x00000080, R9
+	ADDQ      $0x00000080, R10
+	ADDQ      $0x00000040, R8
+	DECQ      R11
 	JMP       avg2x2AVX512_loop
+
+avg2x2AVX512_tail:
+	KORTESTW  K3, K3
+	JZ        avg2x2AVX512_next
+	VPXORD    Z8, Z8, Z8
+	VMOVUPS.Z (R9), K1, Z4
+	VMOVUPS.Z 64(R9), K2, Z5
+	VMOVAPS   Z0, Z6
+	VPERMI2PS Z5, Z4, Z6
+	VMOVAPS   Z1, Z7
+	VPERMI2PS Z5, Z4, Z7
+	VADDPS    Z6, Z8, Z8
+	VADDPS    Z7, Z8, Z8
+	VMOVUPS.Z (R10), K1, Z4
+	VMOVUPS.Z 64(R10), K2, Z5
+	VMOVAPS   Z0, Z6
+	VPERMI2PS Z5, Z4, Z6
+	VMOVAPS   Z1, Z7
+	VPERMI2PS Z5, Z4, Z7
+	VADDPS    Z6, Z8, Z8
+	VADDPS    Z7, Z8, Z8
+	VMULPS    Z2, Z8, Z8
+	VMOVUPS   Z8, K3, (R8)
+
+avg2x2AVX512_next:
+	ADDQ DI, AX
+	LEAQ (CX)(SI*2), CX
+	DECQ BX
+	JMP  avg2x2AVX512_row
 
 avg2x2AVX512_done:
 	VZEROUPPER
@@ -20878,44 +20925,90 @@ DATA c3e800000<>+24(SB)/4, $0x3e800000
 DATA c3e800000<>+28(SB)/4, $0x3e800000
 GLOBL c3e800000<>(SB), RODATA|NOPTR, $32
 
-// func max2x2AVX512(dst []float32, r0 []float32, r1 []float32)
-// Requires: AVX, AVX512F
-TEXT ·max2x2AVX512(SB), NOSPLIT, $0-72
+// func max2x2AVX512(dst []float32, src []float32, n int, rows int, srcW int, dstStride int, tail uint64)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·max2x2AVX512(SB), NOSPLIT, $0-88
 	MOVQ         dst_base+0(FP), AX
-	MOVQ         r0_base+24(FP), CX
-	MOVQ         r1_base+48(FP), DX
-	MOVQ         dst_len+8(FP), BX
-	SHRQ         $0x04, BX
+	MOVQ         src_base+24(FP), CX
+	MOVQ         n+48(FP), DX
+	SHRQ         $0x04, DX
+	MOVQ         rows+56(FP), BX
+	MOVQ         srcW+64(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         dstStride+72(FP), DI
+	SHLQ         $0x02, DI
+	MOVQ         tail+80(FP), R8
+	KMOVQ        R8, K1
+	SHRQ         $0x10, R8
+	KMOVQ        R8, K2
+	SHRQ         $0x10, R8
+	KMOVQ        R8, K3
 	VMOVUPS      max2x2AVX512_even<>+0(SB), Z0
 	VMOVUPS      max2x2AVX512_odd<>+0(SB), Z1
 	VBROADCASTSS cff800000<>+0(SB), Z2
 
+max2x2AVX512_row:
+	TESTQ BX, BX
+	JZ    max2x2AVX512_done
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	LEAQ  (CX)(SI*1), R10
+	MOVQ  DX, R11
+
 max2x2AVX512_loop:
-	TESTQ     BX, BX
-	JZ        max2x2AVX512_done
+	TESTQ     R11, R11
+	JZ        max2x2AVX512_tail
 	VMOVAPS   Z2, Z3
-	VMOVUPS   (CX), Z4
-	VMOVUPS   64(CX), Z5
+	VMOVUPS   (R9), Z4
+	VMOVUPS   64(R9), Z5
 	VMOVAPS   Z0, Z6
 	VPERMI2PS Z5, Z4, Z6
 	VMOVAPS   Z1, Z7
 	VPERMI2PS Z5, Z4, Z7
 	VMAXPS    Z3, Z6, Z3
 	VMAXPS    Z3, Z7, Z3
-	VMOVUPS   (DX), Z4
-	VMOVUPS   64(DX), Z5
+	VMOVUPS   (R10), Z4
+	VMOVUPS   64(R10), Z5
 	VMOVAPS   Z0, Z6
 	VPERMI2PS Z5, Z4, Z6
 	VMOVAPS   Z1, Z7
 	VPERMI2PS Z5, Z4, Z7
 	VMAXPS    Z3, Z6, Z3
 	VMAXPS    Z3, Z7, Z3
-	VMOVUPS   Z3, (AX)
-	ADDQ      $0x00000080, CX
-	ADDQ      $0x00000080, DX
-	ADDQ      $0x00000040, AX
-	DECQ      BX
+	VMOVUPS   Z3, (R8)
+	ADDQ      $0x00000080, R9
+	ADDQ      $0x00000080, R10
+	ADDQ      $0x00000040, R8
+	DECQ      R11
 	JMP       max2x2AVX512_loop
+
+max2x2AVX512_tail:
+	KORTESTW  K3, K3
+	JZ        max2x2AVX512_next
+	VMOVAPS   Z2, Z3
+	VMOVUPS.Z (R9), K1, Z4
+	VMOVUPS.Z 64(R9), K2, Z5
+	VMOVAPS   Z0, Z6
+	VPERMI2PS Z5, Z4, Z6
+	VMOVAPS   Z1, Z7
+	VPERMI2PS Z5, Z4, Z7
+	VMAXPS    Z3, Z6, Z3
+	VMAXPS    Z3, Z7, Z3
+	VMOVUPS.Z (R10), K1, Z4
+	VMOVUPS.Z 64(R10), K2, Z5
+	VMOVAPS   Z0, Z6
+	VPERMI2PS Z5, Z4, Z6
+	VMOVAPS   Z1, Z7
+	VPERMI2PS Z5, Z4, Z7
+	VMAXPS    Z3, Z6, Z3
+	VMAXPS    Z3, Z7, Z3
+	VMOVUPS   Z3, K3, (R8)
+
+max2x2AVX512_next:
+	ADDQ DI, AX
+	LEAQ (CX)(SI*2), CX
+	DECQ BX
+	JMP  max2x2AVX512_row
 
 max2x2AVX512_done:
 	VZEROUPPER
