@@ -96,8 +96,8 @@ bench-quant: ort build
 	$(BIN) $${ONNXSLIM_TESTDATA:-$(CURDIR)/../shared}/models/mobilenet_v2_op13/model.onnx -o $(QUANT_MODELS)/mobilenet_v2_int8.onnx --passes 'default,quantize(mode=int8)' --no-verify -q
 	$(GO) run ./tools/convint $(QUANT_MODELS)/convinteger.onnx
 	$(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) -models '' -real $(QUANT_MODELS) -gemm=false
-	@echo "with --fast-qdq (QDQ convolutions as integer convolutions):"
-	$(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) -models '' -real $(QUANT_MODELS) -gemm=false -threads 1 -fast-qdq
+	@echo "with --fast-qdq=false (QDQ convolutions node by node in float, interp.Options.FloatQDQ):"
+	$(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) -models '' -real $(QUANT_MODELS) -gemm=false -threads 1 -fast-qdq=false
 
 # The conformance suite at every kernel level this CPU has (purego, avx2,
 # avx512; ONNXSLIM_SIMD forces one): the status of every case must be the

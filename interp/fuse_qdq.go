@@ -9,7 +9,7 @@ import (
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
-// QDQ fusion (Options.FastQDQ).
+// QDQ fusion (the default; Options.FloatQDQ turns it off).
 //
 // The QDQ pattern that onnxslim's quantize pass (and ONNX Runtime's static
 // quantizer) writes around a convolution,
@@ -332,7 +332,7 @@ func (q *qdqConv) depthwise(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	return []*Tensor{out}, nil
 }
 
-// QDQ residual Adds (always, Options.FastQDQ or not):
+// QDQ residual Adds (always, with Options.FloatQDQ or without):
 //
 //	DequantizeLinear(a_q), DequantizeLinear(b_q) → Add → QuantizeLinear
 //
@@ -462,7 +462,7 @@ func (c *compiler) fuseQDQAdds(p *plan, g *onnx.Graph, constT map[int]*Tensor, l
 	}
 }
 
-// QDQ Gemms (Options.FastQDQ): the classifier pattern
+// QDQ Gemms (unless Options.FloatQDQ): the classifier pattern
 //
 //	DequantizeLinear(x_q) × DequantizeLinear(const w_q)ᵀ + C → float y
 //
@@ -567,8 +567,8 @@ func (c *compiler) fuseQDQGemms(p *plan, g *onnx.Graph, constT map[int]*Tensor, 
 	}
 }
 
-// QDQ depthwise convolutions on the float path (always, Options.FastQDQ or
-// not; after fuseQDQConvs, which takes them first under FastQDQ):
+// QDQ depthwise convolutions on the float path (always, with Options.FloatQDQ or
+// without; after fuseQDQConvs, which takes them first unless FloatQDQ):
 //
 //	DequantizeLinear(x_q) → Conv(group = C, constant float W, B) → [Relu|Clip] → QuantizeLinear
 //

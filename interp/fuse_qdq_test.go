@@ -75,8 +75,8 @@ func qdqConvModel(r *rand.Rand, act onnx.DataType, batch, cin, cout, k, stride, 
 	return &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 13}}, Graph: g}, ys
 }
 
-// TestFastQDQWithinOneStep runs made-up QDQ convolutions with and without
-// FastQDQ: the fusion must take place (the Conv reads the quantized input)
+// TestFastQDQWithinOneStep runs made-up QDQ convolutions on the integer
+// path (the default) and the float path (FloatQDQ): the fusion must take place (the Conv reads the quantized input)
 // and every output must be within one quantization step of the float path.
 func TestFastQDQWithinOneStep(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
@@ -108,7 +108,7 @@ func TestFastQDQWithinOneStep(t *testing.T) {
 			in := map[string]*Tensor{"x": FromSlice(onnx.Float, []int{batch, tc.cin, 13, 11}, x)}
 			var outs [2][]float32
 			for k, fast := range []bool{false, true} {
-				s, err := NewSession(m, Options{Threads: 1, FastQDQ: fast})
+				s, err := NewSession(m, Options{Threads: 1, FloatQDQ: !fast})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -120,7 +120,7 @@ func TestFastQDQWithinOneStep(t *testing.T) {
 						}
 					}
 					if conv < 0 || s.main.steps[conv].in[0] != s.main.slots[m.Graph.ValueByName("xq")] {
-						t.Fatal("FastQDQ did not fuse the convolution")
+						t.Fatal("the integer path did not fuse the convolution")
 					}
 				}
 				o, err := s.Run(in)
@@ -145,7 +145,7 @@ func TestFastQDQWithinOneStep(t *testing.T) {
 }
 
 // TestFastQDQAddExact runs made-up QDQ Adds, Q(a) → DQ, Q(b) → DQ → Add →
-// Q → DQ, with and without FastQDQ, against the same graph with the Add's
+// Q → DQ, with and without FloatQDQ, against the same graph with the Add's
 // float sum also a graph output (so that nothing fuses): the fusion must
 // take place where the shapes match and types agree (the Add reads the
 // quantized inputs), and the outputs must be the float path's bit for bit,
@@ -223,7 +223,7 @@ func TestFastQDQAddExact(t *testing.T) {
 			ref := refOut()
 			var outs [2][]float32
 			for k, fast := range []bool{false, true} {
-				s, err := NewSession(m, Options{Threads: 1, FastQDQ: fast})
+				s, err := NewSession(m, Options{Threads: 1, FloatQDQ: !fast})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -250,7 +250,7 @@ func TestFastQDQAddExact(t *testing.T) {
 				}
 				for i, v := range ref {
 					if math.Float32bits(v) != math.Float32bits(out[i]) {
-						t.Fatalf("FastQDQ %v: output %d: fused %v, float path %v", k == 1, i, out[i], v)
+						t.Fatalf("integer path %v: output %d: fused %v, float path %v", k == 1, i, out[i], v)
 					}
 				}
 			}
@@ -259,7 +259,7 @@ func TestFastQDQAddExact(t *testing.T) {
 }
 
 // TestFastQDQGemm runs made-up QDQ Gemms, Q(x) → DQ → Gemm(·, DQ(int8 w)ᵀ,
-// bias), with and without FastQDQ: the fusion must take place (the Gemm
+// bias), on the integer and the float path: the fusion must take place (the Gemm
 // reads x_q) and each output must be its definition on the integer sums,
 // float32(Σ(x_q − zx)(w_q − zw)·(sx·sw)) + bias, bit for bit, and within
 // a relative 1e-5 of the float path; per-tensor and per-row weight scales,
@@ -342,7 +342,7 @@ func TestFastQDQGemm(t *testing.T) {
 			in := map[string]*Tensor{"x": FromSlice(onnx.Float, []int{tc.m, tc.k}, xv)}
 			var outs [2][]float32
 			for k, fast := range []bool{false, true} {
-				s, err := NewSession(m, Options{Threads: 1, FastQDQ: fast})
+				s, err := NewSession(m, Options{Threads: 1, FloatQDQ: !fast})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -353,7 +353,7 @@ func TestFastQDQGemm(t *testing.T) {
 					}
 				}
 				if fused != (fast && tc.transB) {
-					t.Fatalf("FastQDQ %v transB %v: fused = %v", fast, tc.transB, fused)
+					t.Fatalf("integer path %v transB %v: fused = %v", fast, tc.transB, fused)
 				}
 				o, err := s.Run(in)
 				if err != nil {
@@ -398,7 +398,7 @@ func TestFastQDQGemm(t *testing.T) {
 }
 
 // TestQDQDepthwiseExact runs made-up QDQ depthwise convolutions on the
-// default path (no FastQDQ) against the same graph with the Conv's float
+// float path (FloatQDQ) against the same graph with the Conv's float
 // output also a graph output (so that nothing fuses): the fusion must take
 // place where the row stride is 1 or 2 (the Conv reads the quantized
 // input), and the outputs must be the float path's bit for bit.
@@ -432,7 +432,7 @@ func TestQDQDepthwiseExact(t *testing.T) {
 					y.Type = onnx.TensorType(onnx.Float, nil)
 					m.Graph.Outputs = append(m.Graph.Outputs, y)
 				}
-				s, err := NewSession(m, Options{Threads: 2})
+				s, err := NewSession(m, Options{Threads: 2, FloatQDQ: true})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -31,6 +31,20 @@ func ConstTensor(v *onnx.Value) *onnx.Tensor {
 	return nil
 }
 
+// ConstInts reads a constant integer tensor (an axes, pads or steps
+// input) as int64s, or nil where v is not a constant integer tensor.
+func ConstInts(v *onnx.Value) []int64 {
+	t := ConstTensor(v)
+	if t == nil {
+		return nil
+	}
+	x, err := t.AsInt64()
+	if err != nil {
+		return nil
+	}
+	return x
+}
+
 // StaticShape returns a value's shape when every dimension is a known number.
 func StaticShape(v *onnx.Value) ([]int64, bool) {
 	if v == nil {

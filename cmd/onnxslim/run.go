@@ -21,7 +21,7 @@ func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "run",
 		Usage:     "run a model in the built-in interpreter",
-		UsageText: "onnxslim run IN.onnx [--inputs DIR | --random SEED] [--dim NAME=VALUE]... [--fill NAME=VALUE]... [--out DIR] [--bench N] [--profile] [--profile-json FILE] [--threads N] [--fast-qdq] [--timeout DURATION]",
+		UsageText: "onnxslim run IN.onnx [--inputs DIR | --random SEED] [--dim NAME=VALUE]... [--fill NAME=VALUE]... [--out DIR] [--bench N] [--profile] [--profile-json FILE] [--threads N] [--fast-qdq=false] [--timeout DURATION]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "inputs", Usage: "read inputs from `DIR` (.npy per input, input_N.pb, or test_data_set_N/)", TakesFile: true},
 			&cli.Uint64Flag{Name: "random", Usage: "make seeded random inputs from the declared shapes (`SEED`; the default when --inputs is absent)"},
@@ -31,7 +31,7 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "profile", Usage: "time every node (median of 5 runs) and print the top nodes and the totals per op type"},
 			&cli.StringFlag{Name: "profile-json", Usage: "with or without --profile: write the per-node times as Chrome trace events to `FILE.json`", TakesFile: true},
 			&cli.IntFlag{Name: "threads", Usage: "bound the cores used to `N` (default: all); with more than one, the first runs time each node on one thread and on N and keep the faster plan (--profile prints it)"},
-			&cli.BoolFlag{Name: "fast-qdq", Usage: "run DequantizeLinear → Conv → QuantizeLinear patterns as integer convolutions and QDQ Gemms as integer products (faster; an output may differ from the float path by one quantization step)"},
+			&cli.BoolFlag{Name: "fast-qdq", Value: true, Usage: "run DequantizeLinear → Conv → QuantizeLinear patterns as integer convolutions and QDQ Gemms as integer products, as ONNX Runtime does (the default); --fast-qdq=false runs them node by node in float, where an output may differ by one quantization step"},
 			&cli.Int64Flag{Name: "max-memory", Value: interp.DefaultMaxMemory, Usage: "refuse any tensor larger than `BYTES`"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors (and --bench's JSON line)"},
 			fillFlag(),
@@ -60,7 +60,7 @@ func runModel(ctx context.Context, c *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	sess, err := interp.NewSession(m, interp.Options{Threads: int(c.Int("threads")), MaxMemory: c.Int64("max-memory"), FastQDQ: c.Bool("fast-qdq")})
+	sess, err := interp.NewSession(m, interp.Options{Threads: int(c.Int("threads")), MaxMemory: c.Int64("max-memory"), FloatQDQ: !c.Bool("fast-qdq")})
 	if err != nil {
 		return inFile(path, err)
 	}

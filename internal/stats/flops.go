@@ -29,7 +29,7 @@ func DeclaredShape(v *onnx.Value) ([]int64, bool) {
 
 // FLOPs is the floating-point operation count of one run of the main graph:
 // Conv, Gemm and MatMul (a multiply-add is 2 FLOPs, a bias add 1 per output
-// element), BatchNormalization (2 per element: scale and shift) and the
+// element; ConvInteger, QLinearConv, MatMulInteger and QLinearMatMul alike), BatchNormalization (2 per element: scale and shift) and the
 // elementwise arithmetic and activations (1 per output element), so that
 // folding a BatchNormalization or a Mul into a Conv shows as fewer FLOPs. It reports false when a counted
 // node's shapes are unknown, or when one sits in a subgraph (If/Loop/Scan run
@@ -71,8 +71,19 @@ func countedOp(n *onnx.Node) bool {
 	case "Conv", "Gemm", "MatMul":
 		return true
 	}
-	return elementCost[n.OpType] > 0
+	_, conv := intConvWeight[n.OpType]
+	_, matmul := intMatMulB[n.OpType]
+	return conv || matmul || elementCost[n.OpType] > 0
 }
+
+// The integer convolutions and products count as their float forms do (2
+// per multiply-add), so that a pre-quantized model's figure compares with
+// its float model's rather than dropping to its elementwise ops: the input
+// that holds the weights (or B), and the bias input (-1: none).
+var (
+	intConvWeight = map[string][2]int{"ConvInteger": {1, -1}, "QLinearConv": {3, 8}}
+	intMatMulB    = map[string]int{"MatMulInteger": 1, "QLinearMatMul": 3}
+)
 
 // elementCost is the FLOPs per output element of ops counted by output size.
 var elementCost = map[string]int64{
@@ -96,16 +107,25 @@ func NodeFLOPs(n *onnx.Node, shape ShapeFunc) (flops int64, counted, ok bool) {
 		}
 		return mulSat(c, prod(y)), true, true
 	}
-	switch n.OpType {
+	op := n.OpType
+	weight, bias := 1, 2
+	if wb, ok := intConvWeight[op]; ok {
+		op, weight, bias = "Conv", wb[0], wb[1]
+	}
+	bIn := 1
+	if b, ok := intMatMulB[op]; ok {
+		op, bIn = "MatMul", b
+	}
+	switch op {
 	case "Conv":
-		w, okW := in(1)
+		w, okW := in(weight)
 		y, okY := shape(n.Output(0))
 		if !okW || !okY || len(w) < 3 {
 			return 0, true, false
 		}
 		out := prod(y)
 		f := mulSat(2, mulSat(out, prod(w[1:])))
-		if n.Input(2) != nil {
+		if bias >= 0 && n.Input(bias) != nil {
 			f = addSat(f, out)
 		}
 		return f, true, true
@@ -121,7 +141,7 @@ func NodeFLOPs(n *onnx.Node, shape ShapeFunc) (flops int64, counted, ok bool) {
 		return f, true, true
 	case "MatMul":
 		a, okA := in(0)
-		b, okB := in(1)
+		b, okB := in(bIn)
 		k := int64(-1)
 		switch {
 		case okA && len(a) >= 1:

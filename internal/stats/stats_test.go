@@ -44,6 +44,16 @@ func TestFLOPs(t *testing.T) {
 			2 * (2 * 3 * 4 * 5) * 8, true},
 		{"matmul vector", model("MatMul", nil, nil, tensorValue("a", 8), tensorValue("b", 8, 5)), 2 * 5 * 8, true},
 		{"matmul unknown", model("MatMul", nil, nil, &onnx.Value{Name: "a"}, tensorValue("b", 8, 5)), 0, false},
+		// The integer forms count as the float ones: weights at input 1
+		// (ConvInteger) or 3 (QLinearConv, bias at 8), B at 1 or 3.
+		{"conv integer", model("ConvInteger", nil, []int64{1, 16, 32, 32}, tensorValue("x", 1, 3, 32, 32), w),
+			2 * 16 * 32 * 32 * 27, true},
+		{"qlinearconv with bias", model("QLinearConv", nil, []int64{1, 16, 32, 32}, tensorValue("x", 1, 3, 32, 32),
+			tensorValue("xs"), tensorValue("xz"), w, tensorValue("ws"), tensorValue("wz"), tensorValue("ys"), tensorValue("yz"), tensorValue("b", 16)),
+			2*16*32*32*27 + 16*32*32, true},
+		{"matmul integer", model("MatMulInteger", nil, nil, tensorValue("a", 4, 8), tensorValue("b", 8, 5)), 2 * 4 * 5 * 8, true},
+		{"qlinearmatmul", model("QLinearMatMul", nil, nil, tensorValue("a", 4, 8), tensorValue("as"), tensorValue("az"),
+			tensorValue("b", 8, 5)), 2 * 4 * 5 * 8, true},
 		{"not counted", model("Floor", nil, nil, &onnx.Value{Name: "a"}), 0, true},
 		{"relu unknown", model("Relu", nil, nil, &onnx.Value{Name: "a"}), 0, false},
 	}

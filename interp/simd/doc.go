@@ -50,7 +50,7 @@
 // (VPMADDUBSW's saturating pair sums would not be exact), and in pure Go;
 // sums wrap modulo 2^32 at every level alike. I8Level names the kernel in
 // use. ConvInteger, QLinearConv, MatMulInteger, QLinearMatMul and the
-// interpreter's FastQDQ fusion use it. That fusion's depthwise convolutions
+// interpreter's QDQ fusion (its default path) use it. That fusion's depthwise convolutions
 // run bytes to bytes on DepthwiseQ8Requant (int8dwfused.go): zero-point
 // bordered byte planes, consecutive outputs of a row as one vector, the
 // requantization in registers; four taps a VPDPBUSD (after a VPERMB) on

@@ -348,8 +348,16 @@ func isNoOp(n *onnx.Node) bool {
 			}
 		}
 		return true
-	case "Reshape", "Expand", "Flatten", "Squeeze", "Unsqueeze", "Tile", "Slice", "Resize":
+	case "Reshape", "Expand", "Flatten", "Squeeze", "Unsqueeze", "Tile":
 		return sameShape && len(n.Outputs()) == 1
+	case "Slice":
+		// A Slice that keeps the shape may still reverse an axis (step −1:
+		// PyTorch's exports reverse pads so), which is no no-op.
+		return sameShape && unitSteps(n, inShape)
+	case "Resize":
+		// Same size samples every input point where it is, except when
+		// cropping to a region of interest first.
+		return sameShape && n.AttrString("coordinate_transformation_mode", "") != "tf_crop_and_resize"
 	case "Cast":
 		to := onnx.DataType(n.AttrInt("to", 0))
 		return to != onnx.Undefined && passes.ElemType(in) == to
@@ -366,17 +374,45 @@ func isNoOp(n *onnx.Node) bool {
 	return false
 }
 
+// unitSteps reports whether every step of a Slice is 1 or on an axis of
+// length 1 (opset 10 on; earlier Slices have no steps).
+func unitSteps(n *onnx.Node, shape []int64) bool {
+	if len(n.Inputs()) < 5 || n.Input(4) == nil {
+		return true
+	}
+	steps := passes.ConstInts(n.Input(4))
+	if steps == nil {
+		return false
+	}
+	axes := make([]int64, len(steps))
+	for i := range axes {
+		axes[i] = int64(i)
+	}
+	if len(n.Inputs()) >= 4 && n.Input(3) != nil {
+		if axes = passes.ConstInts(n.Input(3)); len(axes) != len(steps) {
+			return false
+		}
+	}
+	for i, step := range steps {
+		a := axes[i]
+		if a < 0 {
+			a += int64(len(shape))
+		}
+		if a < 0 || a >= int64(len(shape)) {
+			return false
+		}
+		if step != 1 && shape[a] > 1 {
+			return false
+		}
+	}
+	return true
+}
+
 func padsAreZero(n *onnx.Node) bool {
 	var pads []int64
 	if a := n.Attr("pads"); a != nil {
 		pads = a.Ints
-	} else if t := passes.ConstTensor(n.Input(1)); t != nil {
-		p, err := t.AsInt64()
-		if err != nil {
-			return false
-		}
-		pads = p
-	} else {
+	} else if pads = passes.ConstInts(n.Input(1)); pads == nil {
 		return false
 	}
 	for _, p := range pads {
@@ -524,13 +560,7 @@ func axesOf(n *onnx.Node) ([]int64, bool) {
 	var axes []int64
 	if a := n.Attr("axes"); a != nil {
 		axes = slices.Clone(a.Ints)
-	} else if t := passes.ConstTensor(n.Input(1)); t != nil {
-		v, err := t.AsInt64()
-		if err != nil {
-			return nil, false
-		}
-		axes = v
-	} else {
+	} else if axes = passes.ConstInts(n.Input(1)); axes == nil {
 		return nil, false
 	}
 	for _, a := range axes {

@@ -1,6 +1,7 @@
 package cleanup_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/onnxslim/onnxslim/onnx"
@@ -49,6 +50,18 @@ func TestCleanup(t *testing.T) {
 			r := b.Op("Reshape", nil, x, b.Ints(6, 4))
 			return b.Op("Relu", nil, b.Op("Reshape", nil, r, b.Ints(4, 6)))
 		}, map[string]int{"Reshape": 1, "Relu": 1}},
+		{"slice keeping the shape is bypassed", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			return b.Op("Relu", nil, b.Op("Slice", nil, x, b.Ints(0), b.Ints(4), b.Ints(2), b.Ints(1)))
+		}, map[string]int{"Relu": 1}},
+		{"slice reversing an axis stays", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			// PyTorch's exports reverse pads so: the shape is kept, the order is not.
+			return b.Op("Relu", nil, b.Op("Slice", nil, x, b.Ints(-1), b.Ints(math.MinInt64), b.Ints(2), b.Ints(-1)))
+		}, map[string]int{"Slice": 1, "Relu": 1}},
+		{"slice reversing an axis of length 1 is bypassed", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			r := b.Op("Reshape", nil, x, b.Ints(2, 3, 1, 4))
+			rev := b.Op("Slice", nil, r, b.Ints(-1), b.Ints(math.MinInt64), b.Ints(-2), b.Ints(-1))
+			return b.Op("Relu", nil, b.Op("Reshape", nil, rev, b.Ints(2, 3, 4)))
+		}, map[string]int{"Relu": 1}},
 		{"no-op cast", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 			return b.Op("Relu", nil, b.Op("Cast", []*onnx.Attribute{onnx.IntAttr("to", int64(onnx.Float))}, x))
 		}, map[string]int{"Relu": 1}},

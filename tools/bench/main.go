@@ -42,7 +42,7 @@ func main() {
 	threadList := flag.String("threads", "1,2", "thread counts")
 	modelList := flag.String("models", "resnet18_op13,mobilenet_v2_op13,transformer_op14,lstm_op13", "models under the shared models folder")
 	gemm := flag.Bool("gemm", true, "also measure SGEMM against the FMA peak")
-	flag.BoolVar(&fastQDQ, "fast-qdq", false, "run the interpreter with interp.Options.FastQDQ (QDQ convolutions as integer convolutions)")
+	flag.BoolVar(&fastQDQ, "fast-qdq", true, "run QDQ convolutions as integer convolutions (the interpreter's default); -fast-qdq=false sets interp.Options.FloatQDQ")
 	realDir := flag.String("real", "", "also time every *.onnx in `DIR` (the real-models corpus) on seeded random inputs")
 	dimList := flag.String("dim", "", "symbolic dimensions for -real models, `NAME=V,...`")
 	flag.DurationVar(&warm, "warm", time.Second, "run each runtime for at least this long before timing it (at least one run): the interpreter's first runs grow the Go heap, and on a VM a fresh page's first touch costs tens of µs")
@@ -135,7 +135,7 @@ func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []fl
 	if err != nil {
 		return nil, nil, 0, "", err
 	}
-	sess, err := interp.NewSession(m, interp.Options{Threads: threads, FastQDQ: fastQDQ})
+	sess, err := interp.NewSession(m, interp.Options{Threads: threads, FloatQDQ: !fastQDQ})
 	if err != nil {
 		return nil, nil, 0, "", err
 	}
