@@ -334,17 +334,19 @@ func dynamicQuantizeLinear(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err != nil || in[0].DType != onnx.Float {
 		return nil, fmt.Errorf("DynamicQuantizeLinear needs a float input, got %s", in[0])
 	}
-	lo, hi := float32(0), float32(0)
-	for _, v := range x {
-		lo, hi = min(lo, v), max(hi, v)
-	}
+	// The range always holds 0 (so that zero padding stays exact).
+	lo, hi := simd.MinMax(x)
+	lo, hi = min(lo, 0), max(hi, 0)
 	scale := (hi - lo) / 255
 	zp := float32(0)
 	if scale != 0 {
 		zp = float32(min(max(math.RoundToEven(float64(-lo/scale)), 0), 255))
 	}
-	y := ctx.New(onnx.Uint8, in[0].Shape...)
-	if scale != 0 {
+	var y *Tensor
+	if scale == 0 {
+		y = ctx.New(onnx.Uint8, in[0].Shape...)
+	} else {
+		y = ctx.newRaw(onnx.Uint8, in[0].Shape...)
 		// QuantizeLinear's kernel: round half to even of x/scale, + zp, saturated.
 		simd.QuantizeU8(y.Data.([]uint8), x, scale, zp)
 	}

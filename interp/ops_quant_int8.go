@@ -134,6 +134,11 @@ func packConvWeightsI8(w, wzp *Tensor, group int) (*i8ConvWeights, error) {
 // computed, and per row a constant t[i] that the values still lack (the
 // zero-point correction, when it is one number a row, is left to the
 // caller's pass over them).
+// i8ColChunk is the size in bytes of the im2col chunks of the integer
+// convolutions: a fraction of L2, beside the packed filters (a variable
+// so that tests can cut every convolution into many chunks).
+var i8ColChunk = 256 << 10
+
 func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *prepacked, blockDone func(r0, rows, j0, w int, chunk, t []int32)) ([]int32, []int, error) {
 	n, c, m := x.Shape[0], x.Shape[1], w.Shape[0]
 	if group <= 0 || c%group != 0 || m%group != 0 || w.Shape[1]*group != c {
@@ -173,9 +178,20 @@ func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *pre
 	kvol, isz, osz := prod(g.kernel), prod(x.Shape[2:]), prod(g.out)
 	k := cg * kvol
 	direct := kvol == 1 && all1(g.strides) && isz == osz && allZero(g.padB)
+	// im2col goes in chunks of whole output lines of about i8ColChunk
+	// bytes, each multiplied while in cache: the whole of it (k·osz bytes,
+	// 151 MB for 64 channels 3×3 on 512²) went through memory twice.
+	ow := max(1, g.out[len(g.out)-1])
+	lines := osz / ow
+	perChunk := max(1, min(lines, i8ColChunk/max(1, k*ow)))
+	chunks := (lines + perChunk - 1) / perChunk
+	threads := ctx.Threads()
+	// Chunks go to the threads (each multiplying its own on one) where
+	// there are enough; otherwise each product is split over them.
+	byChunk := !direct && threads > 1 && chunks >= 2*threads && blockDone == nil
 	var col []uint8
-	if !direct {
-		col = ctx.newRaw(onnx.Uint8, k*osz).Data.([]uint8)
+	if !direct && !byChunk {
+		col = ctx.newRaw(onnx.Uint8, k*perChunk*ow).Data.([]uint8)
 	}
 	var colSum []int32
 	if pw.anyZW {
@@ -198,37 +214,64 @@ func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *pre
 	for b := 0; b < n; b++ {
 		for gi := 0; gi < group; gi++ {
 			src := xb[(b*c+gi*cg)*isz : (b*c+gi*cg+cg)*isz]
-			if direct {
-				col = src
-			} else {
-				im2colU8(col, src, cg, x.Shape[2:], g, uint8(zx))
-			}
 			pk := pw.packs[gi]
 			zw := pw.zw[gi*mg : (gi+1)*mg]
-			if blockDone != nil && colSum == nil {
-				for i := range ts {
-					ts[i] = int32(k)*zw[i]*zx - zx*pk.RowSum[i]
+			var out []int32
+			if blockDone == nil {
+				out = acc[(b*m+gi*mg)*osz : (b*m+gi*mg+mg)*osz]
+			}
+			// product multiplies the im2col columns [q0, q1) in cols (row
+			// stride q1−q0) on gemmThreads.
+			product := func(cols []uint8, q0, q1, gemmThreads int) {
+				if blockDone == nil {
+					var cs []int32
+					if colSum != nil {
+						cs = colSum[q0:q1]
+					}
+					simd.GemmU8I8(pk, q1-q0, cols, q1-q0, out[q0:], osz, cs, gemmThreads)
+					return
+				}
+				if colSum == nil {
+					for i := range ts {
+						ts[i] = int32(k)*zw[i]*zx - zx*pk.RowSum[i]
+					}
+				}
+				for j0 := q0; j0 < q1; j0 += nc {
+					w := min(nc, q1-j0)
+					var cs []int32
+					if colSum != nil {
+						cs = colSum[j0 : j0+w]
+					}
+					simd.GemmU8I8(pk, w, cols[j0-q0:], q1-q0, chunk, w, cs, gemmThreads)
+					t := ts
+					if cs != nil {
+						zeroPointFix(chunk[:mg*w], w, k, pk.RowSum, zw, cs, zxs)
+						t = zeros
+					}
+					blockDone(b*m+gi*mg, mg, j0, w, chunk[:mg*w], t)
+				}
+			}
+			switch {
+			case direct:
+				product(src, 0, osz, threads)
+			case byChunk:
+				simd.ParallelRuns(chunks, threads, func(c0, c1 int) {
+					buf := make([]uint8, k*perChunk*ow)
+					for ch := c0; ch < c1; ch++ {
+						l0, l1 := ch*perChunk, min(lines, (ch+1)*perChunk)
+						im2colU8(buf, src, cg, x.Shape[2:], g, uint8(zx), l0, l1)
+						product(buf, l0*ow, l1*ow, 1)
+					}
+				})
+			default:
+				for ch := 0; ch < chunks; ch++ {
+					l0, l1 := ch*perChunk, min(lines, (ch+1)*perChunk)
+					im2colU8(col, src, cg, x.Shape[2:], g, uint8(zx), l0, l1)
+					product(col, l0*ow, l1*ow, threads)
 				}
 			}
 			if blockDone == nil {
-				out := acc[(b*m+gi*mg)*osz : (b*m+gi*mg+mg)*osz]
-				simd.GemmU8I8(pk, osz, col, osz, out, osz, colSum, ctx.Threads())
 				zeroPointFix(out, osz, k, pk.RowSum, zw, colSum, zxs)
-				continue
-			}
-			for j0 := 0; j0 < osz; j0 += nc {
-				w := min(nc, osz-j0)
-				var cs []int32
-				if colSum != nil {
-					cs = colSum[j0 : j0+w]
-				}
-				simd.GemmU8I8(pk, w, col[j0:], osz, chunk, w, cs, ctx.Threads())
-				t := ts
-				if cs != nil {
-					zeroPointFix(chunk[:mg*w], w, k, pk.RowSum, zw, cs, zxs)
-					t = zeros
-				}
-				blockDone(b*m+gi*mg, mg, j0, w, chunk[:mg*w], t)
 			}
 		}
 	}
@@ -288,14 +331,15 @@ func allZero(v []int) bool {
 
 // im2colU8 lays the windows of cg channels of src (spatial shape in) out
 // as rows (channel, kernel position) × output positions, pad where a window
-// reads padding.
-func im2colU8(dst, src []uint8, cg int, in []int, g *spatialGeom, pad uint8) {
+// reads padding: the positions of output lines [o0, o1) (a line runs along
+// the last spatial axis), so that dst's rows are (o1−o0)·ow long.
+func im2colU8(dst, src []uint8, cg int, in []int, g *spatialGeom, pad uint8, o0, o1 int) {
 	nsp := len(in)
-	kvol, isz, osz := prod(g.kernel), prod(in), prod(g.out)
+	kvol, isz := prod(g.kernel), prod(in)
 	last := nsp - 1
 	ow, iw := g.out[last], in[last]
 	sw, dw, pw := g.strides[last], g.dilations[last], g.padB[last]
-	outer := osz / max(ow, 1)
+	osz := (o1 - o0) * ow
 	istr := contiguousStrides(in)
 	kpos, opos := make([]int, nsp), make([]int, nsp)
 	for ci := 0; ci < cg; ci++ {
@@ -318,7 +362,7 @@ func im2colU8(dst, src []uint8, cg int, in []int, g *spatialGeom, pad uint8) {
 				hi = min(ow, (iw-off+sw-1)/sw)
 			}
 			hi = max(hi, lo)
-			for o := 0; o < outer; o++ {
+			for o := o0; o < o1; o++ {
 				rem := o
 				for d := last - 1; d >= 0; d-- {
 					opos[d] = rem % g.out[d]
@@ -333,7 +377,7 @@ func im2colU8(dst, src []uint8, cg int, in []int, g *spatialGeom, pad uint8) {
 					}
 					base += p * istr[d]
 				}
-				seg := row[o*ow : (o+1)*ow]
+				seg := row[(o-o0)*ow : (o-o0+1)*ow]
 				if !ok {
 					fill(seg, pad)
 					continue

@@ -87,13 +87,24 @@ func TestIntegerI8Exact(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					for _, cached := range []*prepacked{nil, {}} {
-						got, gshape, err := quantConv(ctx, wa, tc.group, x, xzp, w, wzp, cached)
-						if err != nil {
-							t.Fatalf("%s: %v", name, err)
-						}
-						if !slices.Equal(gshape, wshape) || !slices.Equal(got, want) {
-							t.Fatalf("%s: int8 GEMM path differs from the int32 loop (shapes %v, %v)", name, gshape, wshape)
+					// Cached weights or not; im2col in one chunk, or a chunk
+					// per output line on one thread and on two (chunks
+					// spread over the threads).
+					for v, chunkBytes := range []int{i8ColChunk, 1, 1} {
+						ctx := testCtx()
+						ctx.opts.Threads = 1 + v/2
+						for _, cached := range []*prepacked{nil, {}} {
+							func() {
+								defer func(b int) { i8ColChunk = b }(i8ColChunk)
+								i8ColChunk = chunkBytes
+								got, gshape, err := quantConv(ctx, wa, tc.group, x, xzp, w, wzp, cached)
+								if err != nil {
+									t.Fatalf("%s: %v", name, err)
+								}
+								if !slices.Equal(gshape, wshape) || !slices.Equal(got, want) {
+									t.Fatalf("%s (chunks of %d bytes, %d threads): int8 GEMM path differs from the int32 loop (shapes %v, %v)", name, chunkBytes, ctx.opts.Threads, gshape, wshape)
+								}
+							}()
 						}
 					}
 				}

@@ -1,9 +1,13 @@
 package interp
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/onnxslim/onnxslim/interp/simd"
+	"github.com/onnxslim/onnxslim/onnx"
 )
 
 // Resize is computed separably, one axis at a time from the last to the
@@ -293,6 +297,11 @@ func (a *resizeAttrs) resize(ctx *Ctx, x *Tensor, scales []float64, sizes []int6
 			return nil, fmt.Errorf("roi has %d elements for rank %d", len(roi), r)
 		}
 	}
+	if x.DType == onnx.Float && a.coord != "tf_crop_and_resize" {
+		if y, ok, err := a.resizePlanes(ctx, x, sc, outShape); ok || err != nil {
+			return y, err
+		}
+	}
 	v, err := asFloat64s(x)
 	if err != nil {
 		return nil, err
@@ -318,6 +327,162 @@ func (a *resizeAttrs) resize(ctx *Ctx, x *Tensor, scales []float64, sizes []int6
 		}
 	}
 	return fromFloat64s(ctx, x.DType, shape, v)
+}
+
+// planeTaps is an axis's taps in float32: output index o reads input
+// indices idx[o·k : (o+1)·k] with weights w[…]. Every output of an axis
+// has the same number of taps k (1 nearest, 2 linear, 4 cubic, more
+// antialiased).
+type planeTaps struct {
+	k   int
+	idx []int32
+	w   []float32
+}
+
+func flattenTaps(t *axisTaps) (planeTaps, bool) {
+	p := planeTaps{k: len(t.idx[0])}
+	for o, ix := range t.idx {
+		if len(ix) != p.k {
+			return p, false
+		}
+		for j, i := range ix {
+			p.idx = append(p.idx, int32(i))
+			p.w = append(p.w, float32(t.w[o][j]))
+		}
+	}
+	return p, true
+}
+
+// errUnevenTaps sends resizePlanes back to the general path.
+var errUnevenTaps = errors.New("resize: outputs with different tap counts")
+
+// resizePlanes is resize's path for float32 tensors whose last two axes
+// (H, W) are the only ones resized, as in image models' upsampling. It
+// uses the same taps in the same order (W first, then H) in float32
+// arithmetic, where the general path sums in float64: nearest gives the
+// same bits, interpolation within a rounding of them (TestResizePlanes).
+// Each input row an output row reads is interpolated along W once, then
+// rows are combined with vector kernels; output rows are spread over the
+// threads. ok is false where the path does not apply.
+func (a *resizeAttrs) resizePlanes(ctx *Ctx, x *Tensor, sc []float64, outShape []int) (*Tensor, bool, error) {
+	r := len(x.Shape)
+	for ax := 0; ax < r-2; ax++ {
+		if outShape[ax] != x.Shape[ax] || sc[ax] != 1 {
+			return nil, false, nil
+		}
+	}
+	h, w, oh, ow := 1, x.Shape[r-1], 1, outShape[r-1]
+	if r >= 2 {
+		h, oh = x.Shape[r-2], outShape[r-2]
+	}
+	if h == 0 || w == 0 {
+		return nil, false, nil
+	}
+	axisTaps := func(in, out int, scale float64) (*planeTaps, error) {
+		if in == out && scale == 1 {
+			return nil, nil
+		}
+		t, err := a.taps(in, out, scale, 0, 1)
+		if err != nil {
+			return nil, err
+		}
+		if p, ok := flattenTaps(t); ok {
+			return &p, nil
+		}
+		return nil, errUnevenTaps
+	}
+	var th, tw *planeTaps
+	var err error
+	if r >= 2 {
+		th, err = axisTaps(h, oh, sc[r-2])
+	}
+	if err == nil {
+		tw, err = axisTaps(w, ow, sc[r-1])
+	}
+	if err == errUnevenTaps {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, true, err
+	}
+	y := ctx.newRaw(onnx.Float, outShape...)
+	planes := prod(x.Shape[:max(0, r-2)])
+	xs, ys := x.Floats(), y.Floats()
+	if len(ys) == 0 {
+		return y, true, nil
+	}
+	threads := 1
+	if len(ys) >= 1<<16 {
+		threads = ctx.Threads()
+	}
+	simd.ParallelRuns(planes*oh, threads, func(r0, r1 int) {
+		// rows[i] holds input row i of plane rowPlane[i]-1 interpolated
+		// along W (rows are computed once per plane and worker).
+		var rows []float32
+		var rowPlane []int
+		if tw != nil {
+			rows, rowPlane = make([]float32, h*ow), make([]int, h)
+		}
+		row := func(p, i int) []float32 {
+			src := xs[(p*h+i)*w : (p*h+i+1)*w]
+			if tw == nil {
+				return src
+			}
+			dst := rows[i*ow : (i+1)*ow]
+			if rowPlane[i] != p+1 {
+				interpolateRow(dst, src, tw)
+				rowPlane[i] = p + 1
+			}
+			return dst
+		}
+		for u := r0; u < r1; u++ {
+			p, o := u/oh, u%oh
+			dst := ys[u*ow : (u+1)*ow]
+			if th == nil {
+				copy(dst, row(p, o))
+				continue
+			}
+			taps, ws := th.idx[o*th.k:(o+1)*th.k], th.w[o*th.k:(o+1)*th.k]
+			if th.k == 1 && ws[0] == 1 {
+				copy(dst, row(p, int(taps[0])))
+				continue
+			}
+			simd.Scale(dst, row(p, int(taps[0])), ws[0])
+			for j := 1; j < len(taps); j++ {
+				simd.Axpy(dst, row(p, int(taps[j])), ws[j])
+			}
+		}
+	})
+	return y, true, nil
+}
+
+// interpolateRow writes dst[o] = Σ w·src[idx] over o's taps, in tap
+// order.
+func interpolateRow(dst, src []float32, t *planeTaps) {
+	idx, w := t.idx[:len(dst)*t.k], t.w[:len(dst)*t.k]
+	switch t.k {
+	case 1:
+		for o := range dst {
+			if w[o] == 1 {
+				dst[o] = src[idx[o]]
+			} else {
+				dst[o] = w[o] * src[idx[o]]
+			}
+		}
+	case 2:
+		for o := range dst {
+			i := 2 * o
+			s := w[i] * src[idx[i]]
+			dst[o] = s + w[i+1]*src[idx[i+1]]
+		}
+	default:
+		for o := range dst {
+			var s float32
+			for j := o * t.k; j < (o+1)*t.k; j++ {
+				s += w[j] * src[idx[j]]
+			}
+			dst[o] = s
+		}
+	}
 }
 
 // optFloats reads an optional float input; an empty tensor counts as absent.

@@ -92,6 +92,7 @@ type kernelSet struct {
 	sum          func(x []float32) float32
 	dot          func(a, b []float32) float32
 	max          func(x []float32) float32
+	minMax       func(x []float32) (lo, hi float32)
 	expSubSum    func(dst, x []float32, m float32) float32
 	sumSqDev     func(x []float32, mean float32) float32
 	normAffine   func(dst, x, gamma, beta []float32, mean, rstd float32)
@@ -163,6 +164,7 @@ var goKernels = &kernelSet{
 	sum:               sumGo,
 	dot:               dotGo,
 	max:               maxGo,
+	minMax:            minMaxGo,
 	expSubSum:         expSubSumGo,
 	sumSqDev:          sumSqDevGo,
 	normAffine:        normAffineGo,

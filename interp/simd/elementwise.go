@@ -190,6 +190,10 @@ func Sum(x []float32) float32 { return ks.sum(x) }
 // result is unspecified.
 func Max(x []float32) float32 { return ks.max(x) }
 
+// MinMax returns the smallest and largest x[i] in one pass, +Inf and -Inf
+// for an empty x. With NaNs in x the result is unspecified.
+func MinMax(x []float32) (lo, hi float32) { return ks.minMax(x) }
+
 // Softmax sets dst[i] = e^(x[i]-max x) / Σ e^(x[j]-max x); max relative
 // error about 5e-7 per element. dst may be x.
 func Softmax(dst, x []float32) {

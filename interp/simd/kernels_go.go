@@ -516,6 +516,19 @@ func maxGo(x []float32) float32 {
 	return m
 }
 
+func minMaxGo(x []float32) (lo, hi float32) {
+	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range x {
+		if v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
+	}
+	return lo, hi
+}
+
 func expSubSumGo(dst, x []float32, m float32) float32 {
 	x = x[:len(dst)]
 	var l [8]float32

@@ -163,6 +163,13 @@ func TestReductionsExact(t *testing.T) {
 				if got := Max(x); float64(got) != m {
 					t.Errorf("%s Max n=%d: %v want %v", k.name, n, got, m)
 				}
+				lo := math.Inf(1)
+				for _, v := range x {
+					lo = math.Min(lo, float64(v))
+				}
+				if gl, gh := MinMax(x); float64(gl) != lo || float64(gh) != m {
+					t.Errorf("%s MinMax n=%d: %v, %v want %v, %v", k.name, n, gl, gh, lo, m)
+				}
 				y := randSlice(r, n)
 				var d, dmag float64
 				for i := range x {
@@ -212,7 +219,7 @@ func TestReductionsExact(t *testing.T) {
 			}
 		})
 	}
-	if Max(nil) != float32(math.Inf(-1)) || Sum(nil) != 0 {
+	if lo, hi := MinMax(nil); Max(nil) != float32(math.Inf(-1)) || Sum(nil) != 0 || lo != float32(math.Inf(1)) || hi != float32(math.Inf(-1)) {
 		t.Error("empty reductions")
 	}
 }

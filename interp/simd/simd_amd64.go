@@ -112,6 +112,7 @@ var avx2Kernels = func() *kernelSet {
 		sum:               sumAVX,
 		dot:               dotAVX,
 		max:               maxAVX,
+		minMax:            minMaxAVX,
 		expSubSum:         expSubSumAVX,
 		sumSqDev:          sumSqDevAVX,
 		normAffine:        normAffineAVX,

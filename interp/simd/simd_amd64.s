@@ -5219,6 +5219,90 @@ DATA cff800000<>+24(SB)/4, $0xff800000
 DATA cff800000<>+28(SB)/4, $0xff800000
 GLOBL cff800000<>(SB), RODATA|NOPTR, $32
 
+// func minMaxAVX(x []float32) (lo float32, hi float32)
+// Requires: AVX
+TEXT ·minMaxAVX(SB), NOSPLIT, $0-32
+	MOVQ    x_base+0(FP), AX
+	MOVQ    x_len+8(FP), CX
+	VMOVUPS c7f800000<>+0(SB), Y0
+	VMOVUPS cff800000<>+0(SB), Y2
+	VMOVUPS c7f800000<>+0(SB), Y1
+	VMOVUPS cff800000<>+0(SB), Y3
+
+minmax_loopu:
+	CMPQ    CX, $0x20
+	JL      minmax_loop1
+	VMOVUPS (AX), Y4
+	VMINPS  Y4, Y0, Y0
+	VMAXPS  Y4, Y2, Y2
+	VMOVUPS 32(AX), Y4
+	VMINPS  Y4, Y1, Y1
+	VMAXPS  Y4, Y3, Y3
+	VMOVUPS 64(AX), Y4
+	VMINPS  Y4, Y0, Y0
+	VMAXPS  Y4, Y2, Y2
+	VMOVUPS 96(AX), Y4
+	VMINPS  Y4, Y1, Y1
+	VMAXPS  Y4, Y3, Y3
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     minmax_loopu
+
+minmax_loop1:
+	CMPQ    CX, $0x08
+	JL      minmax_tail
+	VMOVUPS (AX), Y4
+	VMINPS  Y4, Y0, Y0
+	VMAXPS  Y4, Y2, Y2
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     minmax_loop1
+
+minmax_tail:
+	TESTQ      CX, CX
+	JZ         minmax_done
+	MOVQ       $0x00000008, DX
+	SUBQ       CX, DX
+	LEAQ       tailmask<>+0(SB), CX
+	VMOVDQU    (CX)(DX*4), Y4
+	VMASKMOVPS (AX), Y4, Y5
+	VMOVUPS    c7f800000<>+0(SB), Y6
+	VBLENDVPS  Y4, Y5, Y6, Y6
+	VMOVUPS    cff800000<>+0(SB), Y7
+	VBLENDVPS  Y4, Y5, Y7, Y5
+	VMINPS     Y6, Y0, Y0
+	VMAXPS     Y5, Y2, Y2
+
+minmax_done:
+	VMINPS       Y1, Y0, Y0
+	VMAXPS       Y3, Y2, Y2
+	VEXTRACTF128 $0x01, Y0, X1
+	VMINPS       X1, X0, X0
+	VSHUFPS      $0x4e, X0, X0, X1
+	VMINPS       X1, X0, X0
+	VSHUFPS      $0xb1, X0, X0, X1
+	VMINPS       X1, X0, X0
+	VEXTRACTF128 $0x01, Y2, X1
+	VMAXPS       X1, X2, X2
+	VSHUFPS      $0x4e, X2, X2, X1
+	VMAXPS       X1, X2, X2
+	VSHUFPS      $0xb1, X2, X2, X1
+	VMAXPS       X1, X2, X2
+	VMOVSS       X0, lo+24(FP)
+	VMOVSS       X2, hi+28(FP)
+	VZEROUPPER
+	RET
+
+DATA c7f800000<>+0(SB)/4, $0x7f800000
+DATA c7f800000<>+4(SB)/4, $0x7f800000
+DATA c7f800000<>+8(SB)/4, $0x7f800000
+DATA c7f800000<>+12(SB)/4, $0x7f800000
+DATA c7f800000<>+16(SB)/4, $0x7f800000
+DATA c7f800000<>+20(SB)/4, $0x7f800000
+DATA c7f800000<>+24(SB)/4, $0x7f800000
+DATA c7f800000<>+28(SB)/4, $0x7f800000
+GLOBL c7f800000<>(SB), RODATA|NOPTR, $32
+
 // func expSubSumAVX(dst []float32, x []float32, m float32) float32
 // Requires: AVX, AVX2, FMA3
 TEXT ·expSubSumAVX(SB), NOSPLIT, $0-60

@@ -291,6 +291,11 @@ func dotAVX(a []float32, b []float32) float32
 //go:noescape
 func maxAVX(x []float32) float32
 
+// minMaxAVX returns the smallest and largest elements of x (+Inf and -Inf if empty); NaN handling is unspecified.
+//
+//go:noescape
+func minMaxAVX(x []float32) (lo float32, hi float32)
+
 // expSubSumAVX: dst[i] = exp(x[i]-m) for i < len(dst); returns their sum (the softmax denominator).
 //
 //go:noescape

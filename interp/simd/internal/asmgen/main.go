@@ -79,6 +79,7 @@ func main() {
 	sum()
 	dot()
 	maxReduce()
+	minMaxReduce()
 	expSubSum()
 	sumSqDev()
 	normAffine()
@@ -883,14 +884,17 @@ func hsum(v VecVirtual) {
 	VHADDPS(v.AsX(), v.AsX(), v.AsX())
 }
 
-func hmax(v VecVirtual) {
+func hmax(v VecVirtual) { hfold(v, VMAXPS) }
+
+// hfold folds the eight lanes of v into lane 0 with op (VMAXPS, VMINPS).
+func hfold(v VecVirtual, op func(ops ...Op)) {
 	hi := XMM()
 	VEXTRACTF128(Imm(1), v, hi)
-	VMAXPS(hi, v.AsX(), v.AsX())
+	op(hi, v.AsX(), v.AsX())
 	VSHUFPS(Imm(0x4e), v.AsX(), v.AsX(), hi)
-	VMAXPS(hi, v.AsX(), v.AsX())
+	op(hi, v.AsX(), v.AsX())
 	VSHUFPS(Imm(0xb1), v.AsX(), v.AsX(), hi)
-	VMAXPS(hi, v.AsX(), v.AsX())
+	op(hi, v.AsX(), v.AsX())
 }
 
 func sum() {
@@ -994,6 +998,56 @@ func maxReduce() {
 	VMAXPS(accs[2], accs[0], accs[0])
 	hmax(accs[0])
 	storeRet(accs[0].AsX())
+	end()
+}
+
+// minMaxReduce emits minMaxAVX, the smallest and largest elements in one
+// pass (DynamicQuantizeLinear's range).
+func minMaxReduce() {
+	TEXT("minMaxAVX", NOSPLIT, "func(x []float32) (lo, hi float32)")
+	Pragma("noescape")
+	Doc("minMaxAVX returns the smallest and largest elements of x (+Inf and -Inf if empty); NaN handling is unspecified.")
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	ninf, pinf := vcBits(0xff800000), vcBits(0x7f800000)
+	los, his := []VecVirtual{YMM(), YMM()}, []VecVirtual{YMM(), YMM()}
+	for i := range los {
+		VMOVUPS(pinf, los[i])
+		VMOVUPS(ninf, his[i])
+	}
+	i := 0
+	stream("minmax", n, []Register{px}, 4, func(disp int, m Op) {
+		x := YMM()
+		load(px, disp, m, x)
+		xl := x
+		if m != nil {
+			// Masked-off lanes become +Inf for the minimum, -Inf for
+			// the maximum.
+			xl = YMM()
+			VMOVUPS(pinf, xl)
+			VBLENDVPS(m, x, xl, xl)
+			t := YMM()
+			VMOVUPS(ninf, t)
+			VBLENDVPS(m, x, t, x)
+		}
+		if disp == 0 {
+			i = 0
+		}
+		VMINPS(xl, los[i%2], los[i%2])
+		VMAXPS(x, his[i%2], his[i%2])
+		i++
+	})
+	VMINPS(los[1], los[0], los[0])
+	VMAXPS(his[1], his[0], his[0])
+	hfold(los[0], VMINPS)
+	hfold(his[0], VMAXPS)
+	for k, v := range []VecVirtual{los[0], his[0]} {
+		b, err := ReturnIndex(k).Resolve()
+		if err != nil {
+			panic(err)
+		}
+		VMOVSS(v.AsX(), b.Addr)
+	}
 	end()
 }
 
