@@ -269,24 +269,7 @@ func packSmall(raw []byte, dt onnx.DataType, n int, at func(int) uint8) {
 }
 
 // Float16ToFloat32 converts IEEE half-precision bits to float32.
-func Float16ToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1F
-	mant := uint32(h) & 0x3FF
-	switch {
-	case exp == 0 && mant == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal
-		f := float32(mant) / 1024 / 16384
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	case exp == 0x1F:
-		return math.Float32frombits(sign | 0x7F800000 | mant<<13)
-	}
-	return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
-}
+func Float16ToFloat32(h uint16) float32 { return simd.FromFloat16(h) }
 
 // Float32ToFloat16 rounds a float32 to half precision (round to nearest
 // even; NaN becomes sign|0x7E00). simd.Float16Sat converts slices.
@@ -320,9 +303,7 @@ func AsFloat32(t *Tensor) ([]float32, error) {
 		out := make([]float32, len(d))
 		switch t.DType {
 		case onnx.Float16:
-			for i, v := range d {
-				out[i] = Float16ToFloat32(v)
-			}
+			simd.FromFloat16s(out, d)
 		case onnx.BFloat16:
 			for i, v := range d {
 				out[i] = BFloat16ToFloat32(v)
@@ -349,9 +330,7 @@ func FromFloat32(dt onnx.DataType, shape []int, v []float32) (*Tensor, error) {
 		return FromSlice(dt, shape, out), nil
 	case onnx.Float16:
 		out := make([]uint16, len(v))
-		for i, x := range v {
-			out[i] = Float32ToFloat16(x)
-		}
+		simd.Float16s(out, v)
 		return FromSlice(dt, shape, out), nil
 	case onnx.BFloat16:
 		out := make([]uint16, len(v))

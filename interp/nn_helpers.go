@@ -3,6 +3,7 @@ package interp
 import (
 	"fmt"
 
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -32,6 +33,63 @@ func floatIn(t *Tensor) ([]float32, error) {
 // floatOut wraps float32 results as a tensor of float type dt.
 func floatOut(dt onnx.DataType, shape []int, v []float32) (*Tensor, error) {
 	return FromFloat32(dt, shape, v)
+}
+
+// float32Of returns t's values as float32: t's own slice for float32, else
+// a converted copy in a buffer of this step (float16 through F16C).
+func (c *Ctx) float32Of(t *Tensor) ([]float32, error) {
+	if x, ok := t.Data.([]float32); ok {
+		return x, nil
+	}
+	if h, ok := t.Data.([]uint16); ok && t.DType == onnx.Float16 {
+		x := c.scratch(len(h))
+		simd.FromFloat16s(x, h)
+		return x, nil
+	}
+	return AsFloat32(t)
+}
+
+// roundFloat32 rounds float32 results r to the float type dt in a tensor
+// of this run (r itself for float32).
+func (c *Ctx) roundFloat32(dt onnx.DataType, r *Tensor) *Tensor {
+	x := r.Floats()
+	switch dt {
+	case onnx.Float:
+		return r
+	case onnx.Float16:
+		out := c.newRaw(dt, r.Shape...)
+		simd.Float16s(out.Data.([]uint16), x)
+		return out
+	}
+	out := c.newRaw(dt, r.Shape...)
+	switch d := out.Data.(type) {
+	case []uint16: // bfloat16
+		for i, v := range x {
+			d[i] = Float32ToBFloat16(v)
+		}
+	case []float64:
+		for i, v := range x {
+			d[i] = float64(v)
+		}
+	}
+	return out
+}
+
+// halfBlocks computes an elementwise float16 result in float32 blocks, as
+// ONNX Runtime's CPU kernels do, and rounds it back: f maps a block of
+// float32 values in place. The blocks stay in L1.
+func (c *Ctx) halfBlocks(t *Tensor, f func(x []float32)) *Tensor {
+	src := t.Data.([]uint16)
+	out := c.reuseInput(t)
+	dst := out.Data.([]uint16)
+	buf := c.scratch(min(len(src), 4096))
+	for i := 0; i < len(src); i += len(buf) {
+		n := min(len(buf), len(src)-i)
+		simd.FromFloat16s(buf[:n], src[i:i+n])
+		f(buf[:n])
+		simd.Float16s(dst[i:i+n], buf[:n])
+	}
+	return out
 }
 
 // newFloats allocates a float32 buffer through the memory-limit check.

@@ -26,19 +26,19 @@ func arith(ctx *Ctx, op byte, a, b *Tensor, f32 func(x, y float32) float32, f64 
 	case onnx.Double:
 		return Binary(ctx, dt, a, b, f64)
 	case onnx.Float16, onnx.BFloat16:
-		x, err := AsFloat32(a)
+		x, err := ctx.float32Of(a)
 		if err != nil {
 			return nil, err
 		}
-		y, err := AsFloat32(b)
+		y, err := ctx.float32Of(b)
 		if err != nil {
 			return nil, err
 		}
-		r, err := Binary(ctx, onnx.Float, FromSlice(onnx.Float, a.Shape, x), FromSlice(onnx.Float, b.Shape, y), f32)
+		r, err := arithF32(ctx, op, FromSlice(onnx.Float, a.Shape, x), FromSlice(onnx.Float, b.Shape, y))
 		if err != nil {
 			return nil, err
 		}
-		return FromFloat32(dt, r.Shape, r.Floats())
+		return ctx.roundFloat32(dt, r), nil
 	case onnx.Int64:
 		return Binary(ctx, dt, a, b, i64)
 	case onnx.Int32:

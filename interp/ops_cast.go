@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -462,24 +463,22 @@ func castFast(t, out *Tensor) bool {
 		return true
 	}
 	switch {
-	case from == onnx.Float && (to == onnx.Float16 || to == onnx.BFloat16):
-		enc := Float32ToFloat16
-		if to == onnx.BFloat16 {
-			enc = Float32ToBFloat16
-		}
+	case from == onnx.Float && to == onnx.Float16:
+		simd.Float16s(out.Data.([]uint16), t.Data.([]float32))
+		return true
+	case from == onnx.Float16 && to == onnx.Float:
+		simd.FromFloat16s(out.Data.([]float32), t.Data.([]uint16))
+		return true
+	case from == onnx.Float && to == onnx.BFloat16:
 		z := out.Data.([]uint16)
 		for i, v := range t.Data.([]float32) {
-			z[i] = enc(v)
+			z[i] = Float32ToBFloat16(v)
 		}
 		return true
-	case (from == onnx.Float16 || from == onnx.BFloat16) && to == onnx.Float:
-		dec := Float16ToFloat32
-		if from == onnx.BFloat16 {
-			dec = BFloat16ToFloat32
-		}
+	case from == onnx.BFloat16 && to == onnx.Float:
 		z := out.Data.([]float32)
 		for i, v := range t.Data.([]uint16) {
-			z[i] = dec(v)
+			z[i] = BFloat16ToFloat32(v)
 		}
 		return true
 	}

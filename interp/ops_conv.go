@@ -339,7 +339,10 @@ func convKernel(b *Build, epi *convEpilogue) (Kernel, error) {
 	}
 	a.w.ceil = false
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-		x, err := floatIn(in[0])
+		if !isFloat(in[0].DType) {
+			return nil, fmt.Errorf("type %s is not supported (want a float type)", in[0].DType)
+		}
+		x, err := ctx.float32Of(in[0])
 		if err != nil {
 			return nil, err
 		}
@@ -363,10 +366,7 @@ func convKernel(b *Build, epi *convEpilogue) (Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		if in[0].DType != onnx.Float {
-			t, err = floatOut(in[0].DType, t.Shape, t.Floats())
-		}
-		return []*Tensor{t}, err
+		return []*Tensor{ctx.roundFloat32(in[0].DType, t)}, nil
 	}, nil
 }
 

@@ -87,6 +87,17 @@ func ewMapNum(ctx *Ctx, t *Tensor, fns ewUnary) (*Tensor, error) {
 			fns.vec(out.Floats(), x)
 			return out, nil
 		}
+		if t.DType == onnx.Float16 && (fns.vec != nil || fns.f32 != nil) {
+			return ctx.halfBlocks(t, func(x []float32) {
+				if fns.vec != nil {
+					fns.vec(x, x)
+					return
+				}
+				for i, v := range x {
+					x[i] = fns.f32(v)
+				}
+			}), nil
+		}
 		return ewMapFloat(ctx, t, fns.f, fns.f32)
 	case onnx.Int8, onnx.Int16, onnx.Int32, onnx.Int64:
 		if fns.i == nil {

@@ -41,6 +41,66 @@ func Float16(f float32) uint16 {
 	return sign | r
 }
 
+// FromFloat16 widens half precision bits to float32, exactly; a NaN keeps
+// its payload and comes out quiet (as F16C's VCVTPH2PS).
+func FromFloat16(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1F
+	mant := uint32(h) & 0x3FF
+	switch {
+	case exp == 0 && mant == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal: mant·2^-24, exact in float32
+		f := float32(mant) / (1 << 24)
+		return math.Float32frombits(sign | math.Float32bits(f))
+	case exp == 0x1F && mant != 0:
+		return math.Float32frombits(sign | 0x7FC00000 | mant<<13)
+	case exp == 0x1F:
+		return math.Float32frombits(sign | 0x7F800000)
+	}
+	return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
+}
+
+// Float16s converts x to float16 bits in dst as Float16 does (F16C where
+// the CPU has it). dst must be as long as x.
+func Float16s(dst []uint16, x []float32) {
+	if len(dst) != len(x) {
+		panic("simd: Float16s: dst and x differ in length")
+	}
+	ks.f16s(dst, x)
+	tail := len(dst) &^ 7
+	for i, v := range x[tail:] {
+		dst[tail+i] = Float16(v)
+	}
+}
+
+// FromFloat16s widens the float16 bits h into dst as FromFloat16 does.
+// dst must be as long as h.
+func FromFloat16s(dst []float32, h []uint16) {
+	if len(dst) != len(h) {
+		panic("simd: FromFloat16s: dst and h differ in length")
+	}
+	ks.fromF16s(dst, h)
+	tail := len(dst) &^ 7
+	for i, v := range h[tail:] {
+		dst[tail+i] = FromFloat16(v)
+	}
+}
+
+// float16sBlocks and fromFloat16sBlocks are the Go level's kernels: whole
+// blocks of eight, as the assembly twins.
+func float16sBlocks(dst []uint16, x []float32) {
+	for i, v := range x[:len(dst)&^7] {
+		dst[i] = Float16(v)
+	}
+}
+
+func fromFloat16sBlocks(dst []float32, h []uint16) {
+	for i, v := range h[:len(dst)&^7] {
+		dst[i] = FromFloat16(v)
+	}
+}
+
 // Float16Sat converts x to float16 bits in dst as Float16 does, except
 // that finite values beyond float16's range (|x| > 65504) become ±65504
 // instead of ±Inf; it returns how many it saturated. Infinities stay

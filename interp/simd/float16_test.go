@@ -232,3 +232,63 @@ func TestMaxAbsTwins(t *testing.T) {
 		})
 	}
 }
+
+// TestFloat16sTwins checks Float16s against Float16 element by element and
+// FromFloat16s against an independent decoding of every float16 bit
+// pattern, at every level, with the tails and lengths of the twin tests.
+func TestFloat16sTwins(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 19))
+	x := float16Edges()
+	for range 1 << 14 {
+		x = append(x, math.Float32frombits(r.Uint32()), float32(r.NormFloat64()*math.Ldexp(1, r.IntN(44)-28)))
+	}
+	h := make([]uint16, 1<<16)
+	for i := range h {
+		h[i] = uint16(i)
+	}
+	decode := func(b uint16) uint32 { // float64 arithmetic, then float32 bits
+		sign := uint32(b>>15) << 31
+		e, m := int(b>>10&0x1F), uint32(b&0x3FF)
+		switch {
+		case e == 0x1F && m != 0:
+			return sign | 0x7FC00000 | m<<13
+		case e == 0x1F:
+			return sign | 0x7F800000
+		case e == 0:
+			return sign | math.Float32bits(float32(float64(m)*0x1p-24))
+		}
+		return sign | math.Float32bits(float32((1+float64(m)/1024)*math.Ldexp(1, e-15)))
+	}
+	for _, k := range twins() {
+		with(k, func() {
+			for _, n := range append(lengths, len(x)) {
+				in := x[:min(n, len(x))]
+				d := make([]uint16, len(in)+1)
+				d[len(in)] = 0xABCD
+				Float16s(d[:len(in)], in)
+				if d[len(in)] != 0xABCD {
+					t.Fatalf("%s n=%d: Float16s wrote past dst", k.name, n)
+				}
+				for i, v := range in {
+					if d[i] != Float16(v) {
+						t.Fatalf("%s: Float16s(%g = %#08x) = %#04x, Float16 %#04x", k.name, v, math.Float32bits(v), d[i], Float16(v))
+					}
+				}
+			}
+			for _, n := range append(lengths, len(h)) {
+				in := h[:min(n, len(h))]
+				f := make([]float32, len(in)+1)
+				f[len(in)] = 7
+				FromFloat16s(f[:len(in)], in)
+				if f[len(in)] != 7 {
+					t.Fatalf("%s n=%d: FromFloat16s wrote past dst", k.name, n)
+				}
+				for i, b := range in {
+					if got := math.Float32bits(f[i]); got != decode(b) || math.Float32bits(FromFloat16(b)) != decode(b) {
+						t.Fatalf("%s: float16 %#04x → %#08x (FromFloat16 %#08x), want %#08x", k.name, b, got, math.Float32bits(FromFloat16(b)), decode(b))
+					}
+				}
+			}
+		})
+	}
+}

@@ -18,11 +18,17 @@ const (
 // 32 MiB shared L3): a kc×16 B micro-panel (16 KiB at kc=256) stays in L1
 // (kc up to 320 so that K = 576, a 3×3×64 conv, splits into two blocks of
 // 288) while the mc×kc A block (up to 180 KiB) streams from L2; the kc×nc B block
-// lives in L3. Variables so that benchmarks can sweep them.
+// lives in L3. Where one block of rows takes all of A (serial), B is packed
+// in blocks of blockB floats (half of Zen 3's L2) instead, used right after
+// they are written. On Zen 5 (48 KiB L1d, 1 MiB L2) blockB from 16 to 256
+// Ki floats and mc from 96 to 288 ran alike at 1024³ within the shared
+// machine's noise, so these stay constants rather than being read from
+// CPUID's cache sizes. Variables so that benchmarks can sweep them.
 var (
 	blockMC = 144
 	blockKC = 320
 	blockNC = 3072
+	blockB  = 64 << 10
 )
 
 // inPlaceMaxK is the deepest product whose row-major B the in-place kernels
@@ -481,12 +487,38 @@ func split(n, limit, unit int) int {
 	return (s + unit - 1) / unit * unit
 }
 
+// preAMax is the most floats serial packs A into at once over the whole
+// depth (4 MiB, a 1024×1024 A), a bound on a pooled workspace's size: a
+// larger A is done in bands of rows, each packing its own copies of B's
+// blocks (a variable so that tests can lower it).
+var preAMax = 1 << 20
+
 // serial computes the block C[i0:i1, j0:j1] on the calling goroutine, BLIS
 // style: jc (nc columns) → pc (kc, pack B) → ic (mc rows, pack A) → jr → ir.
+//
+// Where B is packed here (not read in place: rows a multiple of 4 KiB
+// apart, or transposed), A has more rows than one L2 block and the level's
+// 12×32 kernel is one register tile (kernelSet.rowPanels), the rows are
+// one block instead: A packed once over the whole depth, B in blocks of half
+// of L2, and the micro-kernel walks the block row panel by row panel (ir →
+// jr), so that a 12-row A panel stays in L1 while B's block streams from
+// L2, rather than each 32-column B panel staying in L1 while an mc×kc A
+// block (1 MiB at 1024³) and B's block share L2 and spill to L3
+// (1024³ on Zen 5: README, "SGEMM blocking"). The same kernel calls in
+// another order: the same bits.
 func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
+	m, n, k := i1-i0, j1-j0, g.k
+	inPlace := g.packed == nil && !g.transB && ks.gemm12Rows != nil && k <= inPlaceMaxK && g.ldb%1024 != 0
+	rowPanels := ks.rowPanels && g.packed == nil && !inPlace && m > split(m, blockMC, mr)
+	if rowPanels && g.preA == nil && m*k > preAMax {
+		band := max(2*mr, preAMax/k/(2*mr)*(2*mr))
+		for r := i0; r < i1; r += band {
+			g.serial(r, min(i1, r+band), j0, j1)
+		}
+		return
+	}
 	ws := wsPool.get()
 	defer wsPool.put(ws)
-	m, n, k := i1-i0, j1-j0, g.k
 	acc0 := true
 	switch g.beta {
 	case 0:
@@ -503,6 +535,9 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 		kc = split(k, blockKC, 1)
 	}
 	mc := split(m, blockMC, mr)
+	if rowPanels {
+		mc = m
+	}
 	nc := split(n, blockNC, nr)
 	// preA is A packed over the whole depth (from row i0): the caller's, or,
 	// for one block of rows with many column blocks, packed here once
@@ -515,7 +550,7 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 		// One block of rows: each packed B block is used once, right after
 		// it is written, so keep it to half of L2 (64 Ki floats) rather than
 		// let it spill to L3 and be read back from there.
-		nc = split(n, max(4*nr, (64<<10)/kc/nr*nr), nr)
+		nc = split(n, max(4*nr, blockB/kc/nr*nr), nr)
 		if preA == nil && nc < n {
 			preA = aligned(&ws.a, m*k)
 			packA(g.transA, g.a, g.lda, i0, 0, m, k, g.alpha, preA)
@@ -529,12 +564,11 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 	if g.packed == nil {
 		bufB = aligned(&ws.b, min(nc, (n+nr-1)/nr*nr)*kc)
 	}
-	// A row-major B is read where it lies, 32 columns at a time, by the
-	// in-place kernels; only a ragged edge of fewer columns is packed.
-	// Not where rows are a multiple of 4 KiB apart: the steps of a panel
-	// would share L1 sets (and a page each), and 1024³ ran at 60–72% of
-	// the FMA peak read in place against 66–79% packed (BenchmarkSgemm).
-	inPlace := g.packed == nil && !g.transB && ks.gemm12Rows != nil && k <= inPlaceMaxK && g.ldb%1024 != 0
+	// inPlace: a row-major B is read where it lies, 32 columns at a time,
+	// by the in-place kernels; only a ragged edge of fewer columns is
+	// packed. Not where rows are a multiple of 4 KiB apart: the steps of a
+	// panel would share L1 sets (and a page each), and 1024³ ran at 60–72%
+	// of the FMA peak read in place against 66–79% packed (BenchmarkSgemm).
 	for jc := 0; jc < n; jc += nc {
 		ncb := min(nc, n-jc)
 		full := 0 // columns [0, full) of the block read in place
@@ -570,7 +604,7 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 					g.macroRows(ap, astride, ak, g.b[pc*g.ldb+j0+jc:], mcb, full, kcb, coff, acc)
 				}
 				if full < ncb {
-					g.macro(ws, ap, astride, ak, bp, bstride, mcb, ncb-full, kcb, coff+full, acc)
+					g.macro(ws, ap, astride, ak, bp, bstride, mcb, ncb-full, kcb, coff+full, acc, rowPanels)
 				}
 			}
 		}
@@ -578,16 +612,27 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
 }
 
 // macro runs the micro-kernel over an mcb×ncb block of C at offset coff;
-// A panel ir (of mrr rows) is at ap[ir·astride + ak·mrr].
-func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []float32, bstride, mcb, ncb, kcb, coff int, acc bool) {
+// A panel ir (of mrr rows) is at ap[ir·astride + ak·mrr]. With byRows the
+// 12-row panels by pairs of B panels go row panel by row panel (each A
+// panel reused from L1 across the block's columns), the rest as without.
+func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []float32, bstride, mcb, ncb, kcb, coff int, acc, byRows bool) {
 	ldc := g.ldc
+	rows12 := 0 // rows [0, rows12) of the pairs of panels are done
+	if byRows {
+		for ; rows12+2*mr <= mcb; rows12 += 2 * mr {
+			apan, crow := &ap[rows12*astride+ak*mr], coff+rows12*ldc
+			for jr := 0; jr+2*nr <= ncb; jr += 2 * nr {
+				ks.gemm12(kcb, apan, mr*astride, &bp[jr/nr*bstride], bstride, &g.c[crow+jr], ldc, acc)
+			}
+		}
+	}
 	for jr := 0; jr < ncb; jr += nr {
 		nrr := min(nr, ncb-jr)
 		bpan := &bp[jr/nr*bstride]
 		if jr+2*nr <= ncb {
 			// Two whole panels at once: on AVX-512 one zmm kernel, the
 			// same FMA chains (and bits) as two 16-column calls.
-			ir := 0
+			ir := rows12
 			for ; ir+2*mr <= mcb; ir += 2 * mr {
 				ks.gemm12(kcb, &ap[ir*astride+ak*mr], mr*astride, bpan, bstride, &g.c[coff+ir*ldc+jr], ldc, acc)
 			}

@@ -95,3 +95,48 @@ func sameBits(t *testing.T, name string, got, want []float32) {
 		}
 	}
 }
+
+// TestSgemmRowPanels: where Sgemm packs B itself (rows 1024 floats apart,
+// or B transposed) and A has more rows than an L2 block, the row-panel
+// order (and, for a large A, bands of rows) gives the bits of the product
+// with B packed beforehand, which keeps the blocked order.
+func TestSgemmRowPanels(t *testing.T) {
+	defer func(v int) { preAMax = v }(preAMax)
+	r := rand.New(rand.NewPCG(45, 46))
+	shapes := [][3]int{{301, 97, 130}, {157, 64, 700}, {400, 33, 77}, {150, 1024, 40}}
+	for _, s := range shapes {
+		m, n, kk := s[0], s[1], s[2]
+		const ldb = 1024
+		a, b := randSlice(r, m*kk), randSlice(r, (kk-1)*ldb+n)
+		bt := make([]float32, n*kk)
+		for p := 0; p < kk; p++ {
+			for j := 0; j < n; j++ {
+				bt[j*kk+p] = b[p*ldb+j]
+			}
+		}
+		bp := make([]float32, PackedBSize(kk, n))
+		PackB(false, kk, n, b, ldb, bp)
+		for _, level := range twins() {
+			// Every level in the row-panel order, whether it takes it
+			// by default or not.
+			k := *level
+			k.rowPanels = true
+			with(&k, func() {
+				for _, band := range []int{4 << 20, 60 * kk} {
+					preAMax = band
+					for _, th := range []int{1, 2} {
+						want := make([]float32, m*n)
+						SgemmPacked(false, m, n, kk, 1.5, a, kk, bp, 0, want, n, th)
+						name := fmt.Sprintf("%s %v band=%d threads=%d", k.name, s, band, th)
+						got := make([]float32, m*n)
+						Sgemm(false, false, m, n, kk, 1.5, a, kk, b, ldb, 0, got, n, th)
+						sameBits(t, name+" ldb=1024", got, want)
+						clear(got)
+						Sgemm(false, true, m, n, kk, 1.5, a, kk, bt, kk, 0, got, n, th)
+						sameBits(t, name+" transB", got, want)
+					}
+				}
+			})
+		}
+	}
+}

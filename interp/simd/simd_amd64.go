@@ -44,6 +44,7 @@ var avx512Kernels = func() *kernelSet {
 	k.dwDirect3s1, k.dwDirect3s2 = dwDirect3s1AVX512, dwDirect3s2AVX512
 	k.dwcIn, k.dwcOut, k.dwcLanes = dwcInAVX512, dwcOutAVX512, 16
 	k.gemm12 = gemm12x32AVX512
+	k.rowPanels = true
 	k.gemm12x16 = gemm12x16AVX512
 	k.gemmRows = [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemm1x32RowsAVX512, gemm2x32RowsAVX512, gemm3x32RowsAVX512, gemm4x32RowsAVX512, gemm5x32RowsAVX512, gemm6x32RowsAVX512}
 	k.gemm12Rows = gemm12x32RowsAVX512
@@ -73,6 +74,10 @@ var avx2Kernels = func() *kernelSet {
 		return nil
 	}
 	f16Sat := float16SatBlocks
+	f16s, fromF16s := float16sBlocks, fromFloat16sBlocks
+	if cpu.X86.HasF16C {
+		f16s, fromF16s = float16sAVX, fromFloat16sAVX
+	}
 	if cpu.X86.HasF16C && cpu.X86.HasPOPCNT {
 		f16Sat = float16SatAVX
 	}
@@ -128,6 +133,8 @@ var avx2Kernels = func() *kernelSet {
 		sumTaps:           sumTapsAVX,
 		evens:             evensAVX,
 		f16Sat:            f16Sat,
+		f16s:              f16s,
+		fromF16s:          fromF16s,
 		blockQuantI4:      blockQuantI4AVX,
 		gemm12:            gemm12Of(gemm2Of(gemm6x16AVX)),
 		gemm12x16:         gemm12x16Of(gemm6x16AVX),

@@ -7122,6 +7122,57 @@ DATA c7e007e00<>+24(SB)/4, $0x7e007e00
 DATA c7e007e00<>+28(SB)/4, $0x7e007e00
 GLOBL c7e007e00<>(SB), RODATA|NOPTR, $32
 
+// func float16sAVX(dst []uint16, x []float32)
+// Requires: AVX, F16C
+TEXT ·float16sAVX(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+	SHRQ $0x03, DX
+
+f16s_loop:
+	TESTQ        DX, DX
+	JZ           f16s_done
+	VMOVUPS      (CX), Y0
+	VCVTPS2PH    $0x00, Y0, X1
+	VCMPPS       $0x03, Y0, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X2
+	VPACKSSDW    X2, X0, X2
+	VPAND        c80008000<>+0(SB), X1, X0
+	VPOR         c7e007e00<>+0(SB), X0, X0
+	VPBLENDVB    X2, X0, X1, X1
+	VMOVDQU      X1, (AX)
+	ADDQ         $0x00000010, AX
+	ADDQ         $0x00000020, CX
+	DECQ         DX
+	JMP          f16s_loop
+
+f16s_done:
+	VZEROUPPER
+	RET
+
+// func fromFloat16sAVX(dst []float32, h []uint16)
+// Requires: AVX, F16C
+TEXT ·fromFloat16sAVX(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ h_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+	SHRQ $0x03, DX
+
+f16w_loop:
+	TESTQ     DX, DX
+	JZ        f16w_done
+	VCVTPH2PS (CX), Y0
+	VMOVUPS   Y0, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000010, CX
+	DECQ      DX
+	JMP       f16w_loop
+
+f16w_done:
+	VZEROUPPER
+	RET
+
 // func blockQuantI4AVX(dst []byte, x []float32, s []float32)
 // Requires: AVX, AVX2
 TEXT ·blockQuantI4AVX(SB), NOSPLIT, $0-72

@@ -369,6 +369,16 @@ func evensAVX(dst []float32, src []float32)
 //go:noescape
 func float16SatAVX(dst []uint16, x []float32) int
 
+// float16sAVX: dst[i] = float16 of x[i] (round to nearest even; NaN → sign|0x7E00) for i < len(dst) rounded down to 8. Needs F16C.
+//
+//go:noescape
+func float16sAVX(dst []uint16, x []float32)
+
+// fromFloat16sAVX: dst[i] = float32 of the float16 h[i] for i < len(dst) rounded down to 8. Needs F16C.
+//
+//go:noescape
+func fromFloat16sAVX(dst []float32, h []uint16)
+
 // blockQuantI4AVX: dst[i] = clamp(roundeven(float64(x[i])/float64(s[i])), -8, 7) (NaN: 0) for i < len(dst) rounded down to 8.
 //
 //go:noescape

@@ -58,6 +58,65 @@ func float16Sat() {
 	end()
 }
 
+// float16s emits the plain float32 → float16 conversion (float16 tensors'
+// compute, rounded back after float32 kernels): VCVTPS2PH rounding to
+// nearest even, overflow to ±Inf, NaNs as sign|0x7E00 like the Go twin.
+// Eight floats a round; the caller does the tail.
+func float16s() {
+	TEXT("float16sAVX", NOSPLIT, "func(dst []uint16, x []float32)")
+	Pragma("noescape")
+	Doc("float16sAVX: dst[i] = float16 of x[i] (round to nearest even; NaN → sign|0x7E00) for i < len(dst) rounded down to 8. Needs F16C.")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(3), n)
+	x, m := YMM(), YMM()
+	h, f, nw, hi := XMM(), XMM(), XMM(), XMM()
+	Label("f16s_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("f16s_done"))
+	VMOVUPS(Mem{Base: px}, x)
+	VCVTPS2PH(Imm(0), x, h)
+	VCMPPS(Imm(3), x, x, m) // unordered: NaN
+	VEXTRACTF128(Imm(1), m, hi)
+	VPACKSSDW(hi, m.AsX(), nw)
+	VPAND(vcBits(0x80008000), h, f)
+	VPOR(vcBits(0x7E007E00), f, f)
+	VPBLENDVB(nw, f, h, h)
+	VMOVDQU(h, Mem{Base: d})
+	ADDQ(U32(16), d)
+	ADDQ(U32(32), px)
+	DECQ(n)
+	JMP(LabelRef("f16s_loop"))
+	Label("f16s_done")
+	end()
+}
+
+// fromFloat16s emits the exact float16 → float32 widening with VCVTPH2PS
+// (a NaN keeps its payload and comes out quiet, as the Go twin). Eight
+// values a round; the caller does the tail.
+func fromFloat16s() {
+	TEXT("fromFloat16sAVX", NOSPLIT, "func(dst []float32, h []uint16)")
+	Pragma("noescape")
+	Doc("fromFloat16sAVX: dst[i] = float32 of the float16 h[i] for i < len(dst) rounded down to 8. Needs F16C.")
+	d := Load(Param("dst").Base(), GP64())
+	ph := Load(Param("h").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(3), n)
+	x := YMM()
+	Label("f16w_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("f16w_done"))
+	VCVTPH2PS(Mem{Base: ph}, x)
+	VMOVUPS(x, Mem{Base: d})
+	ADDQ(U32(32), d)
+	ADDQ(U32(16), ph)
+	DECQ(n)
+	JMP(LabelRef("f16w_loop"))
+	Label("f16w_done")
+	end()
+}
+
 // blockQuantI4 emits int4 block quantization's inner step, in float64 as
 // the Go twin computes it: dst[i] = clamp(roundeven(float64(x[i]) /
 // float64(s[i])), -8, 7), a NaN quotient giving 0 (Go's int8 of NaN on

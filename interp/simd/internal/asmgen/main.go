@@ -93,6 +93,8 @@ func main() {
 	sumTaps("sumTapsAVX", false)
 	evens()
 	float16Sat()
+	float16s()
+	fromFloat16s()
 	blockQuantI4()
 	gemmU8I8AVX2()
 	packU8x4()
