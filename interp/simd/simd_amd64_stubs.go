@@ -250,6 +250,16 @@ func erfAVX512(dst []float32, x []float32)
 //go:noescape
 func geluAVX512(dst []float32, x []float32)
 
+// expAVX512: dst[i] = exp(x[i]) for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func expAVX512(dst []float32, x []float32)
+
+// sigmoidAVX512: dst[i] = 1/(1+exp(-x[i])) for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func sigmoidAVX512(dst []float32, x []float32)
+
 // expAVX: dst[i] = exp(x[i]) for i < len(dst); see the Go twin for the method and its error.
 //
 //go:noescape
