@@ -64,9 +64,12 @@ func arith(ctx *Ctx, op byte, a, b *Tensor, f32 func(x, y float32) float32, f64 
 // the broadcast (a scalar operand becomes AddScalar or Scale). Every form
 // rounds exactly as x op y does, so results match Binary's.
 func arithF32(ctx *Ctx, op byte, a, b *Tensor) (*Tensor, error) {
-	shape, err := BroadcastShape(a.Shape, b.Shape)
-	if err != nil {
-		return nil, err
+	shape := a.Shape // equal shapes (a residual Add): no shape to make
+	if !slices.Equal(a.Shape, b.Shape) {
+		var err error
+		if shape, err = BroadcastShape(a.Shape, b.Shape); err != nil {
+			return nil, err
+		}
 	}
 	x, y := a.Floats(), b.Floats()
 	n := numElements(shape)
@@ -75,9 +78,9 @@ func arithF32(ctx *Ctx, op byte, a, b *Tensor) (*Tensor, error) {
 	// An operand of the result's size is read at each index just before
 	// the result is written there, so a dying one can hold the result.
 	case len(x) == n && ctx.reusable(a):
-		out = &Tensor{DType: onnx.Float, Shape: shape, Data: x}
+		out = newTensor(onnx.Float, shape, x) // copies shape
 	case len(y) == n && ctx.reusable(b):
-		out = &Tensor{DType: onnx.Float, Shape: shape, Data: y}
+		out = newTensor(onnx.Float, shape, y)
 	default:
 		out = ctx.newRaw(onnx.Float, shape...)
 	}

@@ -77,11 +77,10 @@ func ewMapUint[T uint8 | uint16 | uint32 | uint64](ctx *Ctx, t *Tensor, f func(u
 
 // ewMapNum applies the function of fns matching t's type to each element.
 func ewMapNum(ctx *Ctx, t *Tensor, fns ewUnary) (*Tensor, error) {
-	unsupported := fmt.Errorf("type %s is not supported", t.DType)
 	switch t.DType {
 	case onnx.Float, onnx.Double, onnx.Float16, onnx.BFloat16:
 		if fns.f == nil {
-			return nil, unsupported
+			return nil, unsupportedType(t)
 		}
 		if x, ok := t.Data.([]float32); ok && fns.vec != nil {
 			out := ctx.reuseInput(t)
@@ -102,7 +101,7 @@ func ewMapNum(ctx *Ctx, t *Tensor, fns ewUnary) (*Tensor, error) {
 		return ewMapFloat(ctx, t, fns.f, fns.f32)
 	case onnx.Int8, onnx.Int16, onnx.Int32, onnx.Int64:
 		if fns.i == nil {
-			return nil, unsupported
+			return nil, unsupportedType(t)
 		}
 		switch t.DType {
 		case onnx.Int8:
@@ -115,7 +114,7 @@ func ewMapNum(ctx *Ctx, t *Tensor, fns ewUnary) (*Tensor, error) {
 		return ewMapInt[int64](ctx, t, fns.i)
 	case onnx.Uint8, onnx.Uint16, onnx.Uint32, onnx.Uint64:
 		if fns.u == nil {
-			return nil, unsupported
+			return nil, unsupportedType(t)
 		}
 		switch t.DType {
 		case onnx.Uint8:
@@ -127,7 +126,13 @@ func ewMapNum(ctx *Ctx, t *Tensor, fns ewUnary) (*Tensor, error) {
 		}
 		return ewMapUint[uint64](ctx, t, fns.u)
 	}
-	return nil, unsupported
+	return nil, unsupportedType(t)
+}
+
+// unsupportedType is ewMapNum's error, made only when returned (made up
+// front, it was an allocation a unary node and run).
+func unsupportedType(t *Tensor) error {
+	return fmt.Errorf("type %s is not supported", t.DType)
 }
 
 // ewBinary holds one broadcasting binary function per number class.

@@ -288,13 +288,8 @@ func init() {
 			if k != k2 {
 				return nil, fmt.Errorf("inner dimensions differ: %v × %v", x.Shape, y.Shape)
 			}
-			if c != nil {
-				if _, err := BroadcastShape(c.Shape, []int{m, n}); err != nil || len(c.Shape) > 2 {
-					return nil, fmt.Errorf("input C %v does not broadcast to [%d %d]", c.Shape, m, n)
-				}
-				if s, _ := BroadcastShape(c.Shape, []int{m, n}); s[0] != m || s[1] != n {
-					return nil, fmt.Errorf("input C %v does not broadcast to [%d %d]", c.Shape, m, n)
-				}
+			if c != nil && !broadcastsTo(c.Shape, m, n) {
+				return nil, fmt.Errorf("input C %v does not broadcast to [%d %d]", c.Shape, m, n)
 			}
 			switch x.DType {
 			case onnx.Float, onnx.Float16, onnx.BFloat16, onnx.Double:
@@ -306,17 +301,16 @@ func init() {
 				if err != nil {
 					return nil, err
 				}
-				var out []float32
+				ot := ctx.newRaw(onnx.Float, m, n) // beta 0 overwrites it
+				out := ot.Floats()
 				bt := float32(0)
 				if c != nil && beta != 0 {
 					cv, err := floatIn(c)
 					if err != nil {
 						return nil, err
 					}
-					out = Broadcast[float32](ctx, FromSlice(onnx.Float, c.Shape, cv), []int{m, n}).Floats()
+					fillBroadcast(out, cv, c.Shape, m, n)
 					bt = beta
-				} else {
-					out = ctx.newRaw(onnx.Float, m, n).Floats() // beta 0 overwrites it
 				}
 				lda, ldb := x.Shape[1], y.Shape[1]
 				if bpack != nil && m > 1 {
@@ -324,6 +318,9 @@ func init() {
 					simd.SgemmPacked(transA, m, n, k, alpha, a, lda, bp, bt, out, n, ctx.Threads())
 				} else {
 					sgemm(ctx.Threads(), transA, transB, m, n, k, alpha, a, lda, bv, ldb, bt, out, n)
+				}
+				if x.DType == onnx.Float {
+					return []*Tensor{ot}, nil
 				}
 				t, err := floatOut(x.DType, []int{m, n}, out)
 				return []*Tensor{t}, err
@@ -399,4 +396,40 @@ func gemmInt(ctx *Ctx, x, y, c *Tensor, transA, transB bool, alpha, beta float32
 		}
 	}
 	return []*Tensor{out}, nil
+}
+
+// broadcastsTo reports whether Gemm's C (rank ≤ 2) broadcasts to m×n: each
+// dimension, aligned from the right, 1 or equal.
+func broadcastsTo(shape []int, m, n int) bool {
+	switch len(shape) {
+	case 0:
+		return true
+	case 1:
+		return shape[0] == 1 || shape[0] == n
+	case 2:
+		return (shape[0] == 1 || shape[0] == m) && (shape[1] == 1 || shape[1] == n)
+	}
+	return false
+}
+
+// fillBroadcast writes C (a broadcastsTo shape) broadcast to m×n into out,
+// without the tensors that Broadcast makes.
+func fillBroadcast(out, cv []float32, shape []int, m, n int) {
+	cm, cn := 1, 1
+	switch len(shape) {
+	case 1:
+		cn = shape[0]
+	case 2:
+		cm, cn = shape[0], shape[1]
+	}
+	for i := 0; i < m; i++ {
+		row, src := out[i*n:(i+1)*n], cv[i%cm*cn:]
+		if cn == n {
+			copy(row, src[:n])
+			continue
+		}
+		for j := range row {
+			row[j] = src[0]
+		}
+	}
 }

@@ -107,9 +107,17 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 						break
 					}
 					k, sh := bnCoeff(scale[p], bias[p], useMean[p], useVar[p], eps)
-					if per == c {
+					switch {
+					case per == c && inner >= 16:
 						simd.ScaleShift(y[off:off+inner], x[off:off+inner], k, sh)
-					} else {
+					case per == c:
+						// A few positions (a BatchNormalization after a
+						// Gemm: one): the kernel call costs more than
+						// them; the same unfused product and sum.
+						for j := off; j < off+inner; j++ {
+							y[j] = float32(x[j]*k) + sh
+						}
+					default:
 						y[off+i] = x[off+i]*k + sh
 					}
 				}

@@ -76,14 +76,15 @@ func pool(ctx *Ctx, a *poolAttrs, shape []int, x []float32, wantIdx bool) ([]int
 	planes := shape[0] * shape[1]
 	isz, osz, kvol := prod(g.in), prod(g.out), prod(g.kernel)
 	outShape := append([]int{shape[0], shape[1]}, g.out...)
+	if nd == 2 && !wantIdx && a.kind != poolLp {
+		out := ctx.newRaw(onnx.Float, outShape...).Floats() // pool2D writes every output
+		pool2D(a, g, planes, x, out, ctx.Threads())
+		return outShape, out, nil, nil
+	}
 	out := newFloats(ctx, outShape...)
 	var idx []int64
 	if wantIdx {
 		idx = ctx.New(onnx.Int64, outShape...).Data.([]int64)
-	}
-	if nd == 2 && !wantIdx && a.kind != poolLp {
-		pool2D(a, g, planes, x, out, ctx.Threads())
-		return outShape, out, nil, nil
 	}
 	// Column-major spatial strides for storage_order=1 indices.
 	cm := make([]int, nd)

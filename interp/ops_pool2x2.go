@@ -8,8 +8,8 @@ import (
 
 // pool2x2 is max or average pooling with 2×2 windows at stride 2 and no
 // dilation (the usual halving of a feature map), any padding and ceil mode.
-// Windows wholly inside the input run the row kernels (simd.Max2x2Row,
-// Avg2x2Row);
+// Windows wholly inside the input run the row kernels (simd.Max2x2Rows,
+// Avg2x2Rows);
 // the windows that reach into the padding go through poolAt. Each output
 // visits its taps in row-major order like the general loop, so the bits
 // are that loop's: a maximum keeps the first of equal taps and skips NaN,
@@ -19,11 +19,25 @@ func pool2x2(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads
 	ph, pw := g.padB[0], g.padB[1]
 	oh0, oh1 := insideWindows(H, ph, OH)
 	ow0, ow1 := insideWindows(W, pw, OW)
-	isMax := a.kind == poolMax
+	rows := simd.Max2x2Rows
+	if a.kind != poolMax {
+		rows = simd.Avg2x2Rows
+	}
+	// Unpadded planes of even height are one run of row pairs: a kernel
+	// call for all of them.
+	whole := oh0 == 0 && oh1 == OH && ow0 == 0 && ow1 == OW && ph == 0 && pw == 0 && H == 2*OH
 	run := func(pl0, pl1 int) {
+		if whole {
+			rows(out[pl0*OH*OW:pl1*OH*OW], x[pl0*H*W:pl1*H*W], OW, (pl1-pl0)*OH, W, OW)
+			return
+		}
 		for pl := pl0; pl < pl1; pl++ {
 			xp := x[pl*H*W : (pl+1)*H*W]
 			op := out[pl*OH*OW : (pl+1)*OH*OW]
+			if oh1 > oh0 && ow1 > ow0 {
+				ih, iw := 2*oh0-ph, 2*ow0-pw
+				rows(op[oh0*OW+ow0:], xp[ih*W+iw:], ow1-ow0, oh1-oh0, W, OW)
+			}
 			for oh := 0; oh < OH; oh++ {
 				orow := op[oh*OW : (oh+1)*OW]
 				if oh < oh0 || oh >= oh1 {
@@ -34,16 +48,6 @@ func pool2x2(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads
 				}
 				for ow := 0; ow < ow0; ow++ {
 					orow[ow] = poolAt(a, g, xp, oh, ow)
-				}
-				if ow1 > ow0 {
-					ih, iw := 2*oh-ph, 2*ow0-pw
-					r0 := xp[ih*W+iw : (ih+1)*W]
-					r1 := xp[(ih+1)*W+iw : (ih+2)*W]
-					if isMax {
-						simd.Max2x2Row(orow[ow0:ow1], r0, r1)
-					} else {
-						simd.Avg2x2Row(orow[ow0:ow1], r0, r1)
-					}
 				}
 				for ow := ow1; ow < OW; ow++ {
 					orow[ow] = poolAt(a, g, xp, oh, ow)

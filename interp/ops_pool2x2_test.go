@@ -69,6 +69,9 @@ func TestPool2x2Exact(t *testing.T) {
 	}{
 		{64, 64, []int64{0, 0, 0, 0}, false, false, 3},
 		{2, 2, []int64{0, 0, 0, 0}, false, false, 2},
+		{16, 16, []int64{0, 0, 0, 0}, false, false, 5}, // one call for the planes, masked rows of 8
+		{10, 46, []int64{0, 0, 0, 0}, false, false, 3}, // rows of 16 and a tail of 7
+		{11, 46, []int64{0, 0, 0, 0}, false, false, 3}, // odd height: a call a plane
 		{5, 7, []int64{0, 0, 0, 0}, false, false, 2},
 		{5, 7, []int64{0, 0, 0, 0}, true, false, 2},
 		{5, 7, []int64{0, 0, 0, 0}, true, true, 2},

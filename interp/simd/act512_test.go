@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestActivations512: the AVX-512 tanh, erf and gelu give the AVX2
+// TestActivations512: the AVX-512 tanh, erf, gelu, exp and sigmoid give the AVX2
 // kernels' bits lane for lane (same instructions on 16 lanes), on lengths
 // around the vector widths and inputs with NaN, ±0, ±Inf, the saturation
 // bounds and values near them. Skipped where the CPU lacks AVX-512.
@@ -25,11 +25,12 @@ func TestActivations512(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(5, 6))
 	special := []float32{float32(math.NaN()), 0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
-		9, -9, 8.99, 3.92, -3.92, 4, 7.9053111, 1e-30, -1e-30, 88, 1}
+		9, -9, 8.99, 3.92, -3.92, 4, 7.9053111, 1e-30, -1e-30, 88, 1,
+		88.72, 88.73, -87.3, -103.9, -104, 100, -100, 0.34657359} // exp's bounds, subnormal results, ln2/2
 	for _, f := range []struct {
 		name string
 		run  func(dst, x []float32)
-	}{{"Tanh", Tanh}, {"Erf", Erf}, {"Gelu", Gelu}} {
+	}{{"Tanh", Tanh}, {"Erf", Erf}, {"Gelu", Gelu}, {"Exp", Exp}, {"Sigmoid", Sigmoid}} {
 		for _, n := range []int{1, 7, 8, 15, 16, 17, 31, 33, 100, 1000} {
 			x := make([]float32, n)
 			for i := range x {

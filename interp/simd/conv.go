@@ -371,72 +371,80 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 	if useDwChan(&p) {
 		// Blocks of a vector's channels, whole blocks to each goroutine.
 		L := ks.dwcLanes
-		chans := func(b0, b1 int) {
-			ws := wsPool.get()
-			defer wsPool.put(ws)
-			dwChan(y, x, w, bias, &p, ws, b0*L, min(p.C, b1*L), done)
-		}
 		if blocks := (p.C + L - 1) / L; serial || blocks < 2 {
-			chans(0, blocks)
+			ws := wsPool.get()
+			dwChan(y, x, w, bias, &p, ws, 0, p.C, done)
+			wsPool.put(ws)
 		} else {
-			ParallelRuns(blocks, threads, chans)
+			pp := p // the goroutines' copy: p stays on the stack (a heap object a call)
+			ParallelRuns(blocks, threads, func(b0, b1 int) {
+				ws := wsPool.get()
+				defer wsPool.put(ws)
+				dwChan(y, x, w, bias, &pp, ws, b0*L, min(pp.C, b1*L), done)
+			})
 		}
 		return
 	}
-	padded := dwDirect3x3(&p)
+	pp := p // dwRowChannels' plans keep it: a copy, so that p stays on the stack
+	if serial {
+		dwRowChannels(y, x, w, bias, &pp, 0, p.C, done)
+		return
+	}
+	ParallelRuns(p.C, threads, func(c0, c1 int) { dwRowChannels(y, x, w, bias, &pp, c0, c1, done) })
+}
+
+// dwRowChannels computes channels [c0, c1) of DepthwiseConv2D off the
+// channel-lane path: the in-place 3×3 kernels, the padded-plane rows, the
+// general kernel, or, with fewer outputs than a vector block, the scalar
+// sums.
+func dwRowChannels(y, x, w, bias []float32, p *ConvParams, c0, c1 int, done func(c0, c1 int)) {
+	padded := dwDirect3x3(p)
 	var direct func(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows, dstStride int)
 	if padded {
-		direct = dwDirectKernel(&p)
+		direct = dwDirectKernel(p)
 	}
 	isz, osz := p.H*p.W, p.OutH*p.OutW
 	// Fewer outputs than a vector block (a global depthwise conv: a 7×7
 	// kernel over a 7×7 map): the scalar sums, with no plane to lay out.
 	small := osz < 8
-	run := func(c0, c1 int) {
-		ws := wsPool.get()
-		defer wsPool.put(ws)
-		var offs []int32
-		var plan dwPad
-		var dd dwDirect
-		var prods []float32
+	ws := wsPool.get()
+	defer wsPool.put(ws)
+	var offs []int32
+	var plan dwPad
+	var dd dwDirect
+	var prods []float32
+	switch {
+	case small: // no plane
+	case direct != nil:
+		dd = newDwDirect(p, ws, direct)
+	case padded:
+		plan = newDwPad(p, ws)
+	default:
+		offs = dwOffsets(&ws.rows, p)
+	}
+	first := c0 // the first channel not yet passed to done
+	for c := c0; c < c1; c++ {
+		var b float32
+		if bias != nil {
+			b = bias[c]
+		}
 		switch {
-		case small: // no plane
+		case small:
+			dwScalar(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, p, &prods)
 		case direct != nil:
-			dd = newDwDirect(&p, ws, direct)
+			dd.run(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*9:(c+1)*9], b)
 		case padded:
-			plan = newDwPad(&p, ws)
+			// The writes past a row stay inside this channel's rows.
+			plan.fill(x[c*isz : (c+1)*isz])
+			plan.rows(y[c*osz:(c+1)*osz], w[c*9:(c+1)*9], b)
 		default:
-			offs = dwOffsets(&ws.rows, &p)
+			dwGeneral(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, p, ws, offs)
 		}
-		first := c0 // the first channel not yet passed to done
-		for c := c0; c < c1; c++ {
-			var b float32
-			if bias != nil {
-				b = bias[c]
-			}
-			switch {
-			case small:
-				dwScalar(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, &prods)
-			case direct != nil:
-				dd.run(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*9:(c+1)*9], b)
-			case padded:
-				// The writes past a row stay inside this channel's rows.
-				plan.fill(x[c*isz : (c+1)*isz])
-				plan.rows(y[c*osz:(c+1)*osz], w[c*9:(c+1)*9], b)
-			default:
-				dwGeneral(y[c*osz:(c+1)*osz], x[c*isz:(c+1)*isz], w[c*p.KH*p.KW:(c+1)*p.KH*p.KW], b, &p, ws, offs)
-			}
-			if done != nil && ((c+1-first)*osz >= dwDoneFloats || c+1 == c1) {
-				done(first, c+1)
-				first = c + 1
-			}
+		if done != nil && ((c+1-first)*osz >= dwDoneFloats || c+1 == c1) {
+			done(first, c+1)
+			first = c + 1
 		}
 	}
-	if serial {
-		run(0, p.C)
-		return
-	}
-	ParallelRuns(p.C, threads, run)
 }
 
 // dwDoneFloats is about how many outputs DepthwiseConv2D computes before it
@@ -672,12 +680,12 @@ func phasePlanes(planes, x []float32, p *ConvParams, qw, ph int) {
 			src := x[ih*p.W : (ih+1)*p.W]
 			if s == 1 {
 				lo := min(p.PadL, qw)
-				clear(dst[:lo])
+				zeroFew(dst[:lo])
 				n := copy(dst[lo:], src)
-				clear(dst[lo+n:])
+				zeroFew(dst[lo+n:])
 				continue
 			}
-			clear(dst[:q0])
+			zeroFew(dst[:q0])
 			if n2 > 0 {
 				ks.evens(dst[q0:q0+n2], src[c0:c0+2*n2])
 			}
@@ -686,8 +694,21 @@ func phasePlanes(planes, x []float32, p *ConvParams, qw, ph int) {
 				dst[q] = src[c]
 				c += s
 			}
-			clear(dst[q1:])
+			zeroFew(dst[q1:])
 		}
+	}
+}
+
+// zeroFew zeroes x, a row's padding columns: usually one or two floats,
+// where a call of clear's memclr cost more than the store (a third of
+// phasePlanes' time on 64×64 planes, in a profile of fp_gender's convs).
+func zeroFew(x []float32) {
+	if len(x) > 8 {
+		clear(x)
+		return
+	}
+	for i := 0; i < len(x); i++ { // not the range-clear idiom, which calls memclr
+		x[i] = 0
 	}
 }
 

@@ -54,9 +54,9 @@ type kernelSet struct {
 	sumTaps func(dst []float32, base *float32, offs []int32)
 	// evens copies every other float (stride-2 phase planes).
 	evens func(dst, src []float32)
-	// avg2x2, max2x2 are the 2×2 stride-2 pooling rows on whole blocks of
-	// 16 (Avg2x2Row, Max2x2Row); nil where the Go loop runs.
-	avg2x2, max2x2 func(dst, r0, r1 []float32)
+	// avg2x2, max2x2 are the 2×2 stride-2 pooling rows (Avg2x2Rows,
+	// Max2x2Rows); nil where the Go loop runs.
+	avg2x2, max2x2 func(dst, src []float32, n, rows, srcW, dstStride int, tail uint64)
 	// f16Sat is Float16Sat on whole blocks of eight.
 	f16Sat func(dst []uint16, x []float32) int
 	// f16s and fromF16s are Float16s and FromFloat16s on whole blocks of

@@ -2,6 +2,7 @@ package simd
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 )
 
@@ -73,43 +74,21 @@ func dwChan(y, x, w, bias []float32, p *ConvParams, ws *workspace, c0, c1 int, d
 	sink := hp * wp * L // where inputs that no output reads are written
 	buf := aligned(&ws.a, sink+L)
 	plane := buf[:sink+L]
-	clear(plane) // the border stays zero for every block
+	pl := dwChanPlanFor(p, L)
+	// The border stays zero for every block: dwcIn writes every other
+	// slot the outputs read.
+	for _, o := range pl.border {
+		// Whole-array stores: a memclr call a slot, or a loop of single
+		// floats, cost more than clearing the whole plane.
+		if L == 16 {
+			*(*[16]float32)(plane[o:]) = [16]float32{}
+		} else {
+			clear(plane[o : int(o)+L])
+		}
+	}
 	wb := aligned(&ws.b, taps*L+L)
 	wt, bv := wb[:taps*L], wb[taps*L:]
-	// Offsets in floats: each input position's slot, each output's window
-	// origin, each tap's offset from it.
-	// The filters go through the same transposing kernel (taps as
-	// positions, wOffs[t] = L·t): a Go loop over them cost more than the
-	// convolution on 4² planes.
-	need := isz + osz + 2*taps
-	if cap(ws.rows) < need {
-		ws.rows = make([]int32, need)
-	}
-	offs := ws.rows[:need]
-	inOffs, outOffs, tapOffs, wOffs := offs[:isz], offs[isz:isz+osz], offs[isz+osz:isz+osz+taps], offs[isz+osz+taps:]
-	for t := range wOffs {
-		wOffs[t] = int32(L * t)
-	}
-	for h := 0; h < p.H; h++ {
-		for c := 0; c < p.W; c++ {
-			r, q := h+p.PadT, c+p.PadL
-			o := sink
-			if r >= 0 && r < hp && q >= 0 && q < wp {
-				o = (r*wp + q) * L
-			}
-			inOffs[h*p.W+c] = int32(o)
-		}
-	}
-	for oh := 0; oh < p.OutH; oh++ {
-		for ow := 0; ow < p.OutW; ow++ {
-			outOffs[oh*p.OutW+ow] = int32((oh*p.StrideH*wp + ow*p.StrideW) * L)
-		}
-	}
-	for i := 0; i < p.KH; i++ {
-		for j := 0; j < p.KW; j++ {
-			tapOffs[i*p.KW+j] = int32((i*p.DilH*wp + j*p.DilW) * L)
-		}
-	}
+	inOffs, outOffs, tapOffs, wOffs := pl.inOffs, pl.outOffs, pl.tapOffs, pl.wOffs
 	first := c0
 	for c := c0; c < c1; c += L {
 		nch := min(L, c1-c)
@@ -128,6 +107,84 @@ func dwChan(y, x, w, bias []float32, p *ConvParams, ws *workspace, c0, c1 int, d
 			first = c + nch
 		}
 	}
+}
+
+// dwChanPlan is what dwChan lays out by the geometry alone, in floats:
+// each input position's slot (or the sink), each output's window origin,
+// each tap's offset from it, each filter tap's slot, and the padding slots
+// that the outputs read and dwcIn never writes (zeroed once a call, not
+// the whole plane).
+type dwChanPlan struct {
+	inOffs, outOffs, tapOffs, wOffs, border []int32
+}
+
+// dwChanPlans caches the plans of the geometries seen (a model has a few;
+// the cache starts over past dwChanPlansMax, so that varying shapes do not
+// grow it): working the offsets out cost a tenth of a 64×16² convolution.
+var dwChanPlans struct {
+	sync.Mutex
+	m map[ConvParams]*dwChanPlan
+}
+
+const dwChanPlansMax = 256
+
+// dwChanPlanFor returns the plan of p's geometry for L lanes.
+func dwChanPlanFor(p *ConvParams, L int) *dwChanPlan {
+	key := *p
+	key.C = L // the offsets depend on the lanes, not on the channels
+	dwChanPlans.Lock()
+	defer dwChanPlans.Unlock()
+	if pl := dwChanPlans.m[key]; pl != nil {
+		return pl
+	}
+	if dwChanPlans.m == nil || len(dwChanPlans.m) >= dwChanPlansMax {
+		dwChanPlans.m = map[ConvParams]*dwChanPlan{}
+	}
+	pl := newDwChanPlan(p, L)
+	dwChanPlans.m[key] = pl
+	return pl
+}
+
+// newDwChanPlan works out a dwChanPlan.
+func newDwChanPlan(p *ConvParams, L int) *dwChanPlan {
+	hp, wp := dwChanPlane(p)
+	isz, osz, taps := p.H*p.W, p.OutH*p.OutW, p.KH*p.KW
+	sink := hp * wp * L
+	pl := &dwChanPlan{inOffs: make([]int32, isz), outOffs: make([]int32, osz), tapOffs: make([]int32, taps), wOffs: make([]int32, taps)}
+	// The filters go through the same transposing kernel (taps as
+	// positions, wOffs[t] = L·t): a Go loop over them cost more than the
+	// convolution on 4² planes.
+	for t := range pl.wOffs {
+		pl.wOffs[t] = int32(L * t)
+	}
+	for h := 0; h < p.H; h++ {
+		for c := 0; c < p.W; c++ {
+			r, q := h+p.PadT, c+p.PadL
+			o := sink
+			if r >= 0 && r < hp && q >= 0 && q < wp {
+				o = (r*wp + q) * L
+			}
+			pl.inOffs[h*p.W+c] = int32(o)
+		}
+	}
+	for r := 0; r < hp; r++ {
+		for q := 0; q < wp; q++ {
+			if r < p.PadT || r >= p.PadT+p.H || q < p.PadL || q >= p.PadL+p.W {
+				pl.border = append(pl.border, int32((r*wp+q)*L))
+			}
+		}
+	}
+	for oh := 0; oh < p.OutH; oh++ {
+		for ow := 0; ow < p.OutW; ow++ {
+			pl.outOffs[oh*p.OutW+ow] = int32((oh*p.StrideH*wp + ow*p.StrideW) * L)
+		}
+	}
+	for i := 0; i < p.KH; i++ {
+		for j := 0; j < p.KW; j++ {
+			pl.tapOffs[i*p.KW+j] = int32((i*p.DilH*wp + j*p.DilW) * L)
+		}
+	}
+	return pl
 }
 
 // dwcInGo makes the twin of the lanes-channel dwcIn kernels:

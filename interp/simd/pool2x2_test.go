@@ -7,10 +7,11 @@ import (
 	"testing"
 )
 
-// TestPool2x2Twins checks Avg2x2Row and Max2x2Row at every level against
-// the scalar definition, bit for bit, on every length up to 70 (whole
-// blocks and tails) and rows full of signed zeros, ties, infinities,
-// subnormals and NaNs of two payloads.
+// TestPool2x2Twins checks Avg2x2Rows and Max2x2Rows at every level against
+// the scalar definition, bit for bit, on every row length up to 70 (whole
+// blocks and masked tails), one and several rows, packed and strided rows
+// (the outputs between rows untouched), and rows full of signed zeros,
+// ties, infinities, subnormals and NaNs of two payloads.
 func TestPool2x2Twins(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
 	nan2 := math.Float32frombits(0x7fc00123)
@@ -31,37 +32,53 @@ func TestPool2x2Twins(t *testing.T) {
 		return x
 	}
 	negZero := float32(math.Copysign(0, -1))
+	const sentinel = 12345
 	for _, k := range twins() {
 		for n := 0; n <= 70; n++ {
 			for rep := 0; rep < 4; rep++ {
-				r0, r1 := fill(2*n+1), fill(2*n+1) // one float more than read
+				rows, srcW, dstStride := 1+2*(rep%2), 2*n+rep/2*3, n+rep/2*2
+				src := fill((2*rows-1)*srcW + 2*n + 1) // one float more than read
 				if rep == 3 {
-					for i := range r0 {
-						r0[i], r1[i] = negZero, negZero
+					for i := range src {
+						src[i] = negZero
 					}
 				}
-				avg, mx := make([]float32, n), make([]float32, n)
+				avg, mx := make([]float32, rows*dstStride), make([]float32, rows*dstStride)
+				for i := range avg {
+					avg[i], mx[i] = sentinel, sentinel
+				}
 				with(k, func() {
-					Avg2x2Row(avg, r0, r1)
-					Max2x2Row(mx, r0, r1)
+					Avg2x2Rows(avg, src, n, rows, srcW, dstStride)
+					Max2x2Rows(mx, src, n, rows, srcW, dstStride)
 				})
-				for i := 0; i < n; i++ {
-					taps := []float32{r0[2*i], r0[2*i+1], r1[2*i], r1[2*i+1]}
-					var s float32
-					v := float32(math.Inf(-1))
-					for _, x := range taps {
-						s += x
-						if x > v {
-							v = x
+				for o := 0; o < rows; o++ {
+					r0, r1 := src[2*o*srcW:], src[(2*o+1)*srcW:]
+					for i := 0; i < dstStride; i++ {
+						got, gotMax := avg[o*dstStride+i], mx[o*dstStride+i]
+						where := fmt.Sprintf("%s n=%d rep=%d row %d i=%d", k.name, n, rep, o, i)
+						if i >= n {
+							if got != sentinel || gotMax != sentinel {
+								t.Fatalf("%s: wrote %v, %v past the row's %d outputs", where, got, gotMax, n)
+							}
+							continue
 						}
-					}
-					s /= 4
-					where := fmt.Sprintf("%s n=%d rep=%d i=%d taps %v", k.name, n, rep, i, taps)
-					if math.Float32bits(avg[i]) != math.Float32bits(s) {
-						t.Fatalf("%s: avg %v (%#x), want %v (%#x)", where, avg[i], math.Float32bits(avg[i]), s, math.Float32bits(s))
-					}
-					if math.Float32bits(mx[i]) != math.Float32bits(v) {
-						t.Fatalf("%s: max %v (%#x), want %v (%#x)", where, mx[i], math.Float32bits(mx[i]), v, math.Float32bits(v))
+						taps := []float32{r0[2*i], r0[2*i+1], r1[2*i], r1[2*i+1]}
+						var s float32
+						v := float32(math.Inf(-1))
+						for _, x := range taps {
+							s += x
+							if x > v {
+								v = x
+							}
+						}
+						s /= 4
+						where += fmt.Sprintf(" taps %v", taps)
+						if math.Float32bits(got) != math.Float32bits(s) {
+							t.Fatalf("%s: avg %v (%#x), want %v (%#x)", where, got, math.Float32bits(got), s, math.Float32bits(s))
+						}
+						if math.Float32bits(gotMax) != math.Float32bits(v) {
+							t.Fatalf("%s: max %v (%#x), want %v (%#x)", where, gotMax, math.Float32bits(gotMax), v, math.Float32bits(v))
+						}
 					}
 				}
 			}

@@ -37,6 +37,7 @@ var avx512Kernels = func() *kernelSet {
 	k.dwTaps = dwTapsAVX512
 	k.scShClipRows, k.scShRows = scaleShiftClipRowsAVX512, scaleShiftRowsAVX512
 	k.tanh, k.erf, k.gelu = tanhAVX512, erfAVX512, geluAVX512
+	k.exp, k.sigmoid = expAVX512, sigmoidAVX512
 	k.sumTaps = sumTapsAVX512
 	k.avg2x2, k.max2x2 = avg2x2AVX512, max2x2AVX512
 	k.dw3s1, k.dw3s2 = dwRow3s1AVX512, dwRow3s2AVX512

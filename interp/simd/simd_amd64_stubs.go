@@ -250,6 +250,16 @@ func erfAVX512(dst []float32, x []float32)
 //go:noescape
 func geluAVX512(dst []float32, x []float32)
 
+// expAVX512: dst[i] = exp(x[i]) for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func expAVX512(dst []float32, x []float32)
+
+// sigmoidAVX512: dst[i] = 1/(1+exp(-x[i])) for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func sigmoidAVX512(dst []float32, x []float32)
+
 // expAVX: dst[i] = exp(x[i]) for i < len(dst); see the Go twin for the method and its error.
 //
 //go:noescape
@@ -736,15 +746,17 @@ func dwDirect3s1AVX512(dst *float32, rows []*float32, blocks []int64, w []float3
 //go:noescape
 func dwDirect3s2AVX512(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows int, dstStride int)
 
-// avg2x2AVX512: dst[i] = the mean of r0[2i], r0[2i+1], r1[2i], r1[2i+1] (in that order) for i < len(dst) rounded down to 16; r0 and r1 must hold twice that.
+// avg2x2AVX512: for i < rows and j < n, dst[i·dstStride+j] = the mean of r0[2j], r0[2j+1], r1[2j], r1[2j+1] (in that order),
+// r0 = src[2i·srcW:], r1 = src[(2i+1)·srcW:]; tail holds the masks of the last n mod 16 outputs' loads (bits 0–31) and stores (32–47).
 //
 //go:noescape
-func avg2x2AVX512(dst []float32, r0 []float32, r1 []float32)
+func avg2x2AVX512(dst []float32, src []float32, n int, rows int, srcW int, dstStride int, tail uint64)
 
-// max2x2AVX512: dst[i] = the max of r0[2i], r0[2i+1], r1[2i], r1[2i+1] (in that order) for i < len(dst) rounded down to 16; r0 and r1 must hold twice that.
+// max2x2AVX512: for i < rows and j < n, dst[i·dstStride+j] = the max of r0[2j], r0[2j+1], r1[2j], r1[2j+1] (in that order),
+// r0 = src[2i·srcW:], r1 = src[(2i+1)·srcW:]; tail holds the masks of the last n mod 16 outputs' loads (bits 0–31) and stores (32–47).
 //
 //go:noescape
-func max2x2AVX512(dst []float32, r0 []float32, r1 []float32)
+func max2x2AVX512(dst []float32, src []float32, n int, rows int, srcW int, dstStride int, tail uint64)
 
 // dwcInAVX512: dst[offs[p]+c] = x[c·xStride+p] for c < nch, 0 for nch ≤ c < 16, p < len(offs)
 // (16 channels laid out channel-minor; offs and xStride in floats).

@@ -71,6 +71,8 @@ func main() {
 	unary512("tanhAVX512", "dst[i] = tanh(x[i])", tanh(zmm))
 	unary512("erfAVX512", "dst[i] = erf(x[i])", func(x VecVirtual) VecVirtual { return erf(zmm, x) })
 	unary512("geluAVX512", "dst[i] = x[i]/2 * (1 + erf(x[i]/sqrt 2))", gelu(zmm))
+	unary512("expAVX512", "dst[i] = exp(x[i])", func(x VecVirtual) VecVirtual { return expW(zmm, x) })
+	unary512("sigmoidAVX512", "dst[i] = 1/(1+exp(-x[i]))", sigmoidW(zmm))
 	unary("expAVX", "dst[i] = exp(x[i])", 2, func(x VecVirtual) VecVirtual { return exp(x) })
 	unary("sigmoidAVX", "dst[i] = 1/(1+exp(-x[i]))", 2, sigmoid)
 	unary("tanhAVX", "dst[i] = tanh(x[i])", 2, tanh(ymm))
@@ -773,29 +775,37 @@ var (
 // exp: x = n·ln2 + r with |r| ≤ ln2/2, e^r by Cephes' degree-7 polynomial,
 // 2^n applied as two exponent-field factors so that n in [-150, 128]
 // yields subnormals and +Inf correctly. NaN propagates.
-func exp(x VecVirtual) VecVirtual {
-	clamp(ymm, x, expLo, expHi)
-	n := YMM()
-	VMULPS(vc(log2e), x, n)
-	VROUNDPS(Imm(0), n, n)
-	VFNMADD231PS(vc(ln2Hi), n, x) // x -= n·ln2Hi
-	VFNMADD231PS(vc(ln2Lo), n, x)
-	y := YMM()
-	VMOVUPS(vc(expP0), y)
-	VFMADD213PS(vc(expP1), x, y)
-	VFMADD213PS(vc(expP2), x, y)
-	VFMADD213PS(vc(expP3), x, y)
-	VFMADD213PS(vc(expP4), x, y)
-	VFMADD213PS(vc(expP5), x, y)
-	x2 := YMM()
+func exp(x VecVirtual) VecVirtual { return expW(ymm, x) }
+
+// expW is exp at width w: at zmm the same instructions on 16 lanes
+// (VRNDSCALEPS for VROUNDPS, the same rounding to nearest even), so each
+// lane has the ymm kernel's bits (TestActivations512).
+func expW(w width, x VecVirtual) VecVirtual {
+	clamp(w, x, expLo, expHi)
+	n := w.vec()
+	VMULPS(w.c(log2e), x, n)
+	if w == zmm {
+		VRNDSCALEPS(Imm(0), n, n)
+	} else {
+		VROUNDPS(Imm(0), n, n)
+	}
+	VFNMADD231PS(w.c(ln2Hi), n, x) // x -= n·ln2Hi
+	VFNMADD231PS(w.c(ln2Lo), n, x)
+	y := w.load(expP0)
+	VFMADD213PS(w.c(expP1), x, y)
+	VFMADD213PS(w.c(expP2), x, y)
+	VFMADD213PS(w.c(expP3), x, y)
+	VFMADD213PS(w.c(expP4), x, y)
+	VFMADD213PS(w.c(expP5), x, y)
+	x2 := w.vec()
 	VMULPS(x, x, x2)
 	VFMADD213PS(x, x2, y) // y = y·r² + r
-	VADDPS(vc(1), y, y)
-	ni, h := YMM(), YMM()
+	VADDPS(w.c(1), y, y)
+	ni, h := w.vec(), w.vec()
 	VCVTPS2DQ(n, ni)
 	VPSRAD(Imm(1), ni, h)
 	VPSUBD(h, ni, ni)
-	bias := vcBits(127)
+	bias := w.cBits(127)
 	VPADDD(bias, h, h)
 	VPADDD(bias, ni, ni)
 	VPSLLD(Imm(23), h, h)
@@ -814,14 +824,18 @@ func clamp(w width, x VecVirtual, lo, hi float32) {
 	VMAXPS(t, x, x)
 }
 
-func sigmoid(x VecVirtual) VecVirtual {
-	VXORPS(vcBits(0x80000000), x, x)
-	e := exp(x)
-	VADDPS(vc(1), e, e)
-	r := YMM()
-	VMOVUPS(vc(1), r)
-	VDIVPS(e, r, r)
-	return r
+func sigmoid(x VecVirtual) VecVirtual { return sigmoidW(ymm)(x) }
+
+// sigmoidW is sigmoid at width w, with exp's bits at either width.
+func sigmoidW(w width) func(VecVirtual) VecVirtual {
+	return func(x VecVirtual) VecVirtual {
+		VXORPS(w.cBits(0x80000000), x, x)
+		e := expW(w, x)
+		VADDPS(w.c(1), e, e)
+		r := w.load(1)
+		VDIVPS(e, r, r)
+		return r
+	}
 }
 
 // oddRational returns x·P(x²)/Q(x²) with x clamped to ±lim, and ±1 where
