@@ -71,15 +71,7 @@ func Models(t testing.TB) string { return Dir(t, "models") }
 // module). If it is missing the test is skipped, or failed under CI=true.
 func RealModels(t testing.TB) string {
 	t.Helper()
-	d := os.Getenv("ONNXSLIM_REAL_MODELS")
-	if d == "" {
-		_, file, _, _ := runtime.Caller(0)
-		d = filepath.Join(filepath.Dir(file), "..", "..", ".cache", "real-models")
-	}
-	if _, err := os.Stat(filepath.Join(d, "fp_age.onnx")); err != nil {
-		Missing(t, "real-models corpus not found at "+d+" (run `make real-models`, or set ONNXSLIM_REAL_MODELS)")
-	}
-	return d
+	return fetched(t, "ONNXSLIM_REAL_MODELS", "real-models", "fp_age.onnx", "real-models corpus")
 }
 
 // ExtraModels returns the folder of models `make extra-models` fetches
@@ -88,13 +80,20 @@ func RealModels(t testing.TB) string {
 // is missing the test is skipped, or failed under CI=true.
 func ExtraModels(t testing.TB) string {
 	t.Helper()
-	d := os.Getenv("ONNXSLIM_EXTRA_MODELS")
+	return fetched(t, "ONNXSLIM_EXTRA_MODELS", "extra-models", "silero_vad_v5.onnx", "extra models")
+}
+
+// fetched is the folder a `make NAME` target fetches into: $env, else
+// .cache/NAME in the module, checked by one file it must hold.
+func fetched(t testing.TB, env, name, marker, what string) string {
+	t.Helper()
+	d := os.Getenv(env)
 	if d == "" {
 		_, file, _, _ := runtime.Caller(0)
-		d = filepath.Join(filepath.Dir(file), "..", "..", ".cache", "extra-models")
+		d = filepath.Join(filepath.Dir(file), "..", "..", ".cache", name)
 	}
-	if _, err := os.Stat(filepath.Join(d, "silero_vad_v5.onnx")); err != nil {
-		Missing(t, "extra models not found at "+d+" (run `make extra-models`, or set ONNXSLIM_EXTRA_MODELS)")
+	if _, err := os.Stat(filepath.Join(d, marker)); err != nil {
+		Missing(t, what+" not found at "+d+" (run `make "+name+"`, or set "+env+")")
 	}
 	return d
 }

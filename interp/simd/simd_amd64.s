@@ -7285,12 +7285,12 @@ f16sat_loop:
 	POPCNTL      SI, SI
 	ADDQ         SI, BX
 	VCVTPS2PH    $0x00, Y0, X1
-	VCMPPS       $0x03, Y0, Y0, Y2
-	VEXTRACTF128 $0x01, Y2, X0
-	VPACKSSDW    X0, X2, X2
-	VPAND        c80008000<>+0(SB), X1, X0
-	VPOR         c7e007e00<>+0(SB), X0, X0
-	VPBLENDVB    X2, X0, X1, X1
+	VCMPPS       $0x03, Y0, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X2
+	VPACKSSDW    X2, X0, X0
+	VPAND        c80008000<>+0(SB), X1, X2
+	VPOR         c7e007e00<>+0(SB), X2, X2
+	VPBLENDVB    X0, X2, X1, X1
 	VMOVDQU      X1, (AX)
 	ADDQ         $0x00000010, AX
 	ADDQ         $0x00000020, CX
@@ -7357,10 +7357,10 @@ f16s_loop:
 	VCVTPS2PH    $0x00, Y0, X1
 	VCMPPS       $0x03, Y0, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X2
-	VPACKSSDW    X2, X0, X2
-	VPAND        c80008000<>+0(SB), X1, X0
-	VPOR         c7e007e00<>+0(SB), X0, X0
-	VPBLENDVB    X2, X0, X1, X1
+	VPACKSSDW    X2, X0, X0
+	VPAND        c80008000<>+0(SB), X1, X2
+	VPOR         c7e007e00<>+0(SB), X2, X2
+	VPBLENDVB    X0, X2, X1, X1
 	VMOVDQU      X1, (AX)
 	ADDQ         $0x00000010, AX
 	ADDQ         $0x00000020, CX

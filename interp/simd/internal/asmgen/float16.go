@@ -5,6 +5,7 @@ import (
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
 )
 
 // float16Sat emits the float32 → float16 conversion of mode=fp16 weights
@@ -24,7 +25,7 @@ func float16Sat() {
 	cnt := GP64()
 	XORQ(cnt, cnt)
 	x, a, m, m2, s := YMM(), YMM(), YMM(), YMM(), YMM()
-	h, f, nw, hi := XMM(), XMM(), XMM(), XMM()
+	h := XMM()
 	r := GP64()
 	Label("f16sat_loop")
 	TESTQ(n, n)
@@ -40,14 +41,7 @@ func float16Sat() {
 	VMOVMSKPS(m, r.As32())
 	POPCNTL(r.As32(), r.As32())
 	ADDQ(r, cnt)
-	VCVTPS2PH(Imm(0), x, h)
-	// NaN lanes: sign | 0x7E00.
-	VCMPPS(Imm(3), x, x, m) // unordered: NaN
-	VEXTRACTF128(Imm(1), m, hi)
-	VPACKSSDW(hi, m.AsX(), nw)
-	VPAND(vcBits(0x80008000), h, f)
-	VPOR(vcBits(0x7E007E00), f, f)
-	VPBLENDVB(nw, f, h, h)
+	cvtPH(x, h)
 	VMOVDQU(h, Mem{Base: d})
 	ADDQ(U32(16), d)
 	ADDQ(U32(32), px)
@@ -56,6 +50,21 @@ func float16Sat() {
 	Label("f16sat_done")
 	Store(cnt, ReturnIndex(0))
 	end()
+}
+
+// cvtPH converts the eight floats of x to float16 bits in h with
+// VCVTPS2PH (round to nearest even), NaN lanes as sign|0x7E00 like the Go
+// twins rather than with F16C's truncated payload.
+func cvtPH(x, h VecVirtual) {
+	VCVTPS2PH(Imm(0), x, h)
+	m := YMM()
+	nw, hi, f := XMM(), XMM(), XMM()
+	VCMPPS(Imm(3), x, x, m) // unordered: NaN
+	VEXTRACTF128(Imm(1), m, hi)
+	VPACKSSDW(hi, m.AsX(), nw)
+	VPAND(vcBits(0x80008000), h, f)
+	VPOR(vcBits(0x7E007E00), f, f)
+	VPBLENDVB(nw, f, h, h)
 }
 
 // float16s emits the plain float32 → float16 conversion (float16 tensors'
@@ -70,19 +79,12 @@ func float16s() {
 	px := Load(Param("x").Base(), GP64())
 	n := Load(Param("dst").Len(), GP64())
 	SHRQ(Imm(3), n)
-	x, m := YMM(), YMM()
-	h, f, nw, hi := XMM(), XMM(), XMM(), XMM()
+	x, h := YMM(), XMM()
 	Label("f16s_loop")
 	TESTQ(n, n)
 	JZ(LabelRef("f16s_done"))
 	VMOVUPS(Mem{Base: px}, x)
-	VCVTPS2PH(Imm(0), x, h)
-	VCMPPS(Imm(3), x, x, m) // unordered: NaN
-	VEXTRACTF128(Imm(1), m, hi)
-	VPACKSSDW(hi, m.AsX(), nw)
-	VPAND(vcBits(0x80008000), h, f)
-	VPOR(vcBits(0x7E007E00), f, f)
-	VPBLENDVB(nw, f, h, h)
+	cvtPH(x, h)
 	VMOVDQU(h, Mem{Base: d})
 	ADDQ(U32(16), d)
 	ADDQ(U32(32), px)
