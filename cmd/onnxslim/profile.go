@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/onnxslim/onnxslim/internal/stats"
 	"github.com/onnxslim/onnxslim/interp"
@@ -17,15 +19,37 @@ import (
 // warm-up; each node's median over them is reported.
 const profileRuns = 5
 
+// warmUp runs run until the session has chosen its nodes' thread counts
+// and the Go heap has cycled twice (at least 0.3 s, at most 3 s): until
+// then a run's outputs land on pages the process never touched, whose first
+// touch costs 10–40 µs a page on a VM, and the timed runs (a node that
+// writes a graph output most) would pay it.
+func warmUp(sess *interp.Session, run func() error) error {
+	t0, gc0 := time.Now(), numGC()
+	for first := true; ; first = false {
+		if err := run(); err != nil {
+			return err
+		}
+		d := time.Since(t0)
+		if !first && !sess.Tuning() && (d >= 300*time.Millisecond && numGC() >= gc0+2 || d >= 3*time.Second) {
+			return nil
+		}
+	}
+}
+
+// numGC is the number of garbage collections so far.
+func numGC() uint32 {
+	var st runtime.MemStats
+	runtime.ReadMemStats(&st)
+	return st.NumGC
+}
+
 // profileModel runs sess on feeds with per-node timing and prints the top
 // nodes and the totals per op type to w (and Chrome trace events to
 // jsonPath when it is not ""). Medians over profileRuns runs.
 func profileModel(w io.Writer, sess *interp.Session, feeds map[string]*interp.Tensor, jsonPath string, top int) error {
-	// Warm up, and let the session choose its nodes' thread counts.
-	for first := true; first || sess.Tuning(); first = false {
-		if _, err := sess.Run(feeds); err != nil {
-			return err
-		}
+	if err := warmUp(sess, func() error { _, err := sess.Run(feeds); return err }); err != nil {
+		return err
 	}
 	var runs []*interp.Profile
 	for range profileRuns {

@@ -161,11 +161,8 @@ func runModel(ctx context.Context, c *cli.Command) error {
 	}
 	if n := int(c.Int("bench")); n > 0 {
 		feeds := batches[0].Inputs
-		// Warm up, and let the session choose its nodes' thread counts.
-		for first := true; first || sess.Tuning(); first = false {
-			if _, err := runOnce(feeds); err != nil {
-				return inFile(path, err)
-			}
+		if err := warmUp(sess, func() error { _, err := runOnce(feeds); return err }); err != nil {
+			return inFile(path, err)
 		}
 		ms := make([]float64, n)
 		for i := range ms {
