@@ -366,6 +366,9 @@ var errUnevenTaps = errors.New("resize: outputs with different tap counts")
 // threads. ok is false where the path does not apply.
 func (a *resizeAttrs) resizePlanes(ctx *Ctx, x *Tensor, sc []float64, outShape []int) (*Tensor, bool, error) {
 	r := len(x.Shape)
+	if r == 0 {
+		return nil, false, nil
+	}
 	for ax := 0; ax < r-2; ax++ {
 		if outShape[ax] != x.Shape[ax] || sc[ax] != 1 {
 			return nil, false, nil
@@ -375,7 +378,9 @@ func (a *resizeAttrs) resizePlanes(ctx *Ctx, x *Tensor, sc []float64, outShape [
 	if r >= 2 {
 		h, oh = x.Shape[r-2], outShape[r-2]
 	}
-	if h == 0 || w == 0 {
+	// A worker holds every input row of a plane interpolated along W: at
+	// most 64 MiB of them (larger planes go the general way).
+	if h == 0 || w == 0 || h*ow > 16<<20 {
 		return nil, false, nil
 	}
 	axisTaps := func(in, out int, scale float64) (*planeTaps, error) {

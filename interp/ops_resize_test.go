@@ -36,6 +36,8 @@ func TestResizePlanes(t *testing.T) {
 		{[]int{1, 2, 2, 6, 6}, []int64{1, 2, 2, 12, 12}, []*onnx.Attribute{str("mode", "linear")}},  // rank 5
 		{[]int{1, 1, 128, 96}, []int64{1, 1, 256, 192}, []*onnx.Attribute{str("mode", "linear")}},   // threads split one plane's rows
 		{[]int{1, 16, 64, 64}, []int64{1, 16, 128, 128}, []*onnx.Attribute{str("mode", "nearest")}}, // and planes
+		{[]int{1, 3, 96, 80}, []int64{1, 3, 48, 40}, []*onnx.Attribute{str("mode", "linear")}},      // downscale by 2
+		{[]int{5}, []int64{9}, []*onnx.Attribute{str("mode", "linear")}},                            // rank 1
 	}
 	for _, tc := range cases {
 		name := fmt.Sprintf("%v→%v/%s", tc.shape, tc.sizes, tc.attrs[0].String)
