@@ -190,7 +190,15 @@ func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *pre
 	// there are enough; otherwise each product is split over them.
 	byChunk := !direct && threads > 1 && chunks >= 2*threads && blockDone == nil
 	var col []uint8
-	if !direct && !byChunk {
+	var cols chan []uint8 // byChunk: one im2col buffer per goroutine at work
+	switch {
+	case byChunk:
+		all := ctx.newRaw(onnx.Uint8, threads*k*perChunk*ow).Data.([]uint8)
+		cols = make(chan []uint8, threads)
+		for i := range threads {
+			cols <- all[i*k*perChunk*ow : (i+1)*k*perChunk*ow]
+		}
+	case !direct:
 		col = ctx.newRaw(onnx.Uint8, k*perChunk*ow).Data.([]uint8)
 	}
 	var colSum []int32
@@ -256,7 +264,8 @@ func convI8(ctx *Ctx, wa windowAttrs, group int, x, xzp, w, wzp *Tensor, wc *pre
 				product(src, 0, osz, threads)
 			case byChunk:
 				simd.ParallelRuns(chunks, threads, func(c0, c1 int) {
-					buf := make([]uint8, k*perChunk*ow)
+					buf := <-cols
+					defer func() { cols <- buf }()
 					for ch := c0; ch < c1; ch++ {
 						l0, l1 := ch*perChunk, min(lines, (ch+1)*perChunk)
 						im2colU8(buf, src, cg, x.Shape[2:], g, uint8(zx), l0, l1)

@@ -3,6 +3,7 @@ package interp
 import (
 	"reflect"
 	"sync"
+	"weak"
 
 	"github.com/onnxslim/onnxslim/onnx"
 )
@@ -66,6 +67,98 @@ func (as *arenas) put(a *arena) {
 	as.mu.Lock()
 	as.idle = append(as.idle, a)
 	as.mu.Unlock()
+}
+
+// recycle adds a buffer the caller gave back (Session.Recycle) to an idle
+// arena's free list; with no arena idle it is left to the collector.
+func (as *arenas) recycle(k poolKey, d any) {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if n := len(as.idle); n > 0 {
+		a := as.idle[n-1]
+		a.free[k] = append(a.free[k], d)
+	}
+}
+
+// handedOutputs remembers which outputs of recent runs are whole arena
+// buffers that no other output shares, so that Session.Recycle takes back
+// only those. It points at them weakly (an output the caller drops is
+// collected as before) and forgets all but the last maxHandedRuns runs'.
+type handedOutputs struct {
+	mu   sync.Mutex
+	keys map[weak.Pointer[Tensor]]handedBuf
+	runs [][]weak.Pointer[Tensor]
+}
+
+// handedBuf is an output's buffer: its pool key and first address (a
+// tensor whose Data the caller has since replaced is not taken back).
+type handedBuf struct {
+	key        poolKey
+	start, end uintptr
+}
+
+const maxHandedRuns = 4
+
+// note records a run's outputs out, allocated from arena a.
+func (h *handedOutputs) note(a *arena, out []*Tensor) {
+	var run []weak.Pointer[Tensor]
+	var bufs []handedBuf
+	for i, t := range out {
+		if t == nil || t.Kind != KindTensor || !pooled(t.DType) {
+			continue
+		}
+		start, end := span(t.Data)
+		l := a.find(start)
+		if end <= start || l == nil || l.start != start || l.end != end {
+			continue
+		}
+		shared := false
+		for j, u := range out {
+			if j != i && u != nil && u.Kind == KindTensor {
+				us, ue := span(u.Data)
+				shared = shared || us < end && start < ue
+			}
+		}
+		if !shared {
+			run, bufs = append(run, weak.Make(t)), append(bufs, handedBuf{l.key, start, end})
+		}
+	}
+	if len(run) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.keys == nil {
+		h.keys = map[weak.Pointer[Tensor]]handedBuf{}
+	}
+	if len(h.runs) == maxHandedRuns {
+		for _, w := range h.runs[0] {
+			delete(h.keys, w)
+		}
+		h.runs = h.runs[1:]
+	}
+	for i, w := range run {
+		h.keys[w] = bufs[i]
+	}
+	h.runs = append(h.runs, run)
+}
+
+// take forgets t and reports its buffer's key if note recorded it and t
+// still holds that buffer whole.
+func (h *handedOutputs) take(t *Tensor) (poolKey, bool) {
+	if t == nil {
+		return poolKey{}, false
+	}
+	w := weak.Make(t)
+	h.mu.Lock()
+	b, ok := h.keys[w]
+	delete(h.keys, w)
+	h.mu.Unlock()
+	start, end := span(t.Data)
+	if !ok || start != b.start || end != b.end {
+		return poolKey{}, false
+	}
+	return b.key, true
 }
 
 // pooled reports whether buffers of dt may be recycled: strings hold

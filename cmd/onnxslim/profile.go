@@ -48,15 +48,16 @@ func numGC() uint32 {
 // nodes and the totals per op type to w (and Chrome trace events to
 // jsonPath when it is not ""). Medians over profileRuns runs.
 func profileModel(w io.Writer, sess *interp.Session, feeds map[string]*interp.Tensor, jsonPath string, top int) error {
-	if err := warmUp(sess, func() error { _, err := sess.Run(feeds); return err }); err != nil {
+	if err := warmUp(sess, func() error { out, err := sess.Run(feeds); sess.Recycle(out); return err }); err != nil {
 		return err
 	}
 	var runs []*interp.Profile
 	for range profileRuns {
-		_, p, err := sess.RunProfile(feeds)
+		out, p, err := sess.RunProfile(feeds)
 		if err != nil {
 			return err
 		}
+		sess.Recycle(out)
 		runs = append(runs, p)
 	}
 	rows := medianRows(runs)

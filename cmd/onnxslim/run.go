@@ -161,16 +161,18 @@ func runModel(ctx context.Context, c *cli.Command) error {
 	}
 	if n := int(c.Int("bench")); n > 0 {
 		feeds := batches[0].Inputs
-		if err := warmUp(sess, func() error { _, err := runOnce(feeds); return err }); err != nil {
+		if err := warmUp(sess, func() error { out, err := runOnce(feeds); sess.Recycle(out); return err }); err != nil {
 			return inFile(path, err)
 		}
 		ms := make([]float64, n)
 		for i := range ms {
 			start := time.Now()
-			if _, err := runOnce(feeds); err != nil {
+			out, err := runOnce(feeds)
+			if err != nil {
 				return inFile(path, err)
 			}
 			ms[i] = float64(time.Since(start).Microseconds()) / 1000
+			sess.Recycle(out) // the buffers serve the next run, as in a caller's loop
 		}
 		slices.Sort(ms)
 		res := struct {
