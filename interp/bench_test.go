@@ -56,19 +56,25 @@ func BenchmarkModels(b *testing.B) {
 	for _, name := range benchModels {
 		b.Run(name, func(b *testing.B) {
 			sess, feeds := loadBench(b, name, threads)
-			// Warm up, and let the session choose its nodes' thread counts.
-			for first := true; first || sess.Tuning(); first = false {
-				if _, err := sess.Run(feeds); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := sess.Run(feeds); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchRuns(b, sess, feeds, 1)
 		})
+	}
+}
+
+// benchRuns times sess's runs on feeds, reporting allocations, after at
+// least warm runs that fill its buffer pool and until it has chosen its
+// nodes' thread counts.
+func benchRuns(b *testing.B, sess *interp.Session, feeds map[string]*interp.Tensor, warm int) {
+	for i := 0; i < warm || sess.Tuning(); i++ {
+		if _, err := sess.Run(feeds); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := sess.Run(feeds); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -91,17 +97,7 @@ func BenchmarkRealModels(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			for i := 0; i < 3; i++ { // fill the session's buffer pool
-				if _, err := sess.Run(feeds); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := sess.Run(feeds); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchRuns(b, sess, feeds, 3)
 		})
 	}
 }

@@ -322,22 +322,34 @@ func FromFloat32(dt onnx.DataType, shape []int, v []float32) (*Tensor, error) {
 	switch dt {
 	case onnx.Float:
 		return FromSlice(dt, shape, v), nil
-	case onnx.Double:
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
+	case onnx.Double, onnx.Float16, onnx.BFloat16:
+		d, err := makeData(dt, len(v))
+		if err != nil {
+			return nil, err
 		}
-		return FromSlice(dt, shape, out), nil
-	case onnx.Float16:
-		out := make([]uint16, len(v))
-		simd.Float16s(out, v)
-		return FromSlice(dt, shape, out), nil
-	case onnx.BFloat16:
-		out := make([]uint16, len(v))
-		for i, x := range v {
-			out[i] = Float32ToBFloat16(x)
-		}
-		return FromSlice(dt, shape, out), nil
+		storeFloat32(dt, d, v)
+		return &Tensor{DType: dt, Shape: append([]int{}, shape...), Data: d}, nil
 	}
 	return nil, fmt.Errorf("%s is not a float type", dt)
+}
+
+// storeFloat32 rounds v into d, the storage of float type dt (float64,
+// float16 or bfloat16 bits, or float32).
+func storeFloat32(dt onnx.DataType, d any, v []float32) {
+	switch d := d.(type) {
+	case []float32:
+		copy(d, v)
+	case []float64:
+		for i, x := range v {
+			d[i] = float64(x)
+		}
+	case []uint16:
+		if dt == onnx.Float16 {
+			simd.Float16s(d, v)
+			return
+		}
+		for i, x := range v {
+			d[i] = Float32ToBFloat16(x)
+		}
+	}
 }

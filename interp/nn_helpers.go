@@ -52,26 +52,11 @@ func (c *Ctx) float32Of(t *Tensor) ([]float32, error) {
 // roundFloat32 rounds float32 results r to the float type dt in a tensor
 // of this run (r itself for float32).
 func (c *Ctx) roundFloat32(dt onnx.DataType, r *Tensor) *Tensor {
-	x := r.Floats()
-	switch dt {
-	case onnx.Float:
+	if dt == onnx.Float {
 		return r
-	case onnx.Float16:
-		out := c.newRaw(dt, r.Shape...)
-		simd.Float16s(out.Data.([]uint16), x)
-		return out
 	}
 	out := c.newRaw(dt, r.Shape...)
-	switch d := out.Data.(type) {
-	case []uint16: // bfloat16
-		for i, v := range x {
-			d[i] = Float32ToBFloat16(v)
-		}
-	case []float64:
-		for i, v := range x {
-			d[i] = float64(v)
-		}
-	}
+	storeFloat32(dt, out.Data, r.Floats())
 	return out
 }
 

@@ -63,27 +63,24 @@ func FromFloat16(h uint16) float32 {
 
 // Float16s converts x to float16 bits in dst as Float16 does (F16C where
 // the CPU has it). dst must be as long as x.
-func Float16s(dst []uint16, x []float32) {
-	if len(dst) != len(x) {
-		panic("simd: Float16s: dst and x differ in length")
-	}
-	ks.f16s(dst, x)
-	tail := len(dst) &^ 7
-	for i, v := range x[tail:] {
-		dst[tail+i] = Float16(v)
-	}
-}
+func Float16s(dst []uint16, x []float32) { convertBlocks("Float16s", dst, x, ks.f16s, Float16) }
 
 // FromFloat16s widens the float16 bits h into dst as FromFloat16 does.
 // dst must be as long as h.
 func FromFloat16s(dst []float32, h []uint16) {
-	if len(dst) != len(h) {
-		panic("simd: FromFloat16s: dst and h differ in length")
+	convertBlocks("FromFloat16s", dst, h, ks.fromF16s, FromFloat16)
+}
+
+// convertBlocks runs a conversion kernel over whole blocks of eight and
+// the scalar conversion one over the tail.
+func convertBlocks[D, S any](name string, dst []D, src []S, blocks func([]D, []S), one func(S) D) {
+	if len(dst) != len(src) {
+		panic("simd: " + name + ": dst and src differ in length")
 	}
-	ks.fromF16s(dst, h)
+	blocks(dst, src)
 	tail := len(dst) &^ 7
-	for i, v := range h[tail:] {
-		dst[tail+i] = FromFloat16(v)
+	for i, v := range src[tail:] {
+		dst[tail+i] = one(v)
 	}
 }
 
