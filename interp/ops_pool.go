@@ -8,8 +8,9 @@ import (
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
-// poolIn reads a pooling input as float32: float types and, for MaxPool, 8-bit ints.
-func poolIn(t *Tensor) ([]float32, error) {
+// poolIn reads a pooling input as float32: float types (float16 through
+// this step's buffers) and, for MaxPool, 8-bit ints.
+func poolIn(ctx *Ctx, t *Tensor) ([]float32, error) {
 	switch d := t.Data.(type) {
 	case []int8:
 		out := make([]float32, len(d))
@@ -24,10 +25,15 @@ func poolIn(t *Tensor) ([]float32, error) {
 		}
 		return out, nil
 	}
-	return floatIn(t)
+	if !isFloat(t.DType) {
+		return nil, fmt.Errorf("type %s is not supported (want a float type)", t.DType)
+	}
+	return ctx.float32Of(t)
 }
 
-func poolOut(dt onnx.DataType, shape []int, v []float32) (*Tensor, error) {
+// poolOut wraps float32 results v as a tensor of the input's type dt
+// (rounded to float16 into a tensor of this run).
+func poolOut(ctx *Ctx, dt onnx.DataType, shape []int, v []float32) (*Tensor, error) {
 	switch dt {
 	case onnx.Int8:
 		out := make([]int8, len(v))
@@ -41,6 +47,9 @@ func poolOut(dt onnx.DataType, shape []int, v []float32) (*Tensor, error) {
 			out[i] = uint8(x)
 		}
 		return FromSlice(dt, shape, out), nil
+	}
+	if dt == onnx.Float16 {
+		return ctx.roundFloat32(dt, FromSlice(onnx.Float, shape, v)), nil
 	}
 	return floatOut(dt, shape, v)
 }
@@ -326,7 +335,7 @@ func poolBuilder(kind poolKind) Builder {
 		}
 		wantIdx := kind == poolMax && b.HasOutput(1)
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-			x, err := poolIn(in[0])
+			x, err := poolIn(ctx, in[0])
 			if err != nil {
 				return nil, err
 			}
@@ -334,7 +343,7 @@ func poolBuilder(kind poolKind) Builder {
 			if err != nil {
 				return nil, err
 			}
-			t, err := poolOut(in[0].DType, shape, out)
+			t, err := poolOut(ctx, in[0].DType, shape, out)
 			if err != nil {
 				return nil, err
 			}
@@ -354,7 +363,7 @@ func globalPoolBuilder(kind poolKind) Builder {
 			p = float64(b.Float("p", 2))
 		}
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-			x, err := poolIn(in[0])
+			x, err := poolIn(ctx, in[0])
 			if err != nil {
 				return nil, err
 			}
@@ -378,11 +387,7 @@ func globalPoolBuilder(kind poolKind) Builder {
 					}
 					out[pl] = v
 				case poolAvg:
-					var s float32
-					for _, xv := range xp {
-						s += xv
-					}
-					out[pl] = s / float32(isz)
+					out[pl] = simd.Sum(xp) / float32(isz)
 				case poolLp:
 					var s float64
 					for _, xv := range xp {
@@ -391,7 +396,7 @@ func globalPoolBuilder(kind poolKind) Builder {
 					out[pl] = float32(math.Pow(s, 1/p))
 				}
 			}
-			t, err := poolOut(in[0].DType, outShape, out)
+			t, err := poolOut(ctx, in[0].DType, outShape, out)
 			return []*Tensor{t}, err
 		}, nil
 	}
