@@ -233,10 +233,22 @@ func init() {
 	ewRegister("Tanh", 1, ewActivation(ewFixed(ewUnary{f: math.Tanh, vec: simd.Tanh})), 1, 6, 13)
 	ewRegister("HardSigmoid", 1, ewActivation(func(b *Build) ewUnary {
 		alpha, beta := float64(b.Float("alpha", 0.2)), float64(b.Float("beta", 0.5))
-		return ewUnary{f: func(x float64) float64 { return math.Max(0, math.Min(1, alpha*x+beta)) }}
+		a32, b32 := float32(alpha), float32(beta)
+		return ewUnary{f: func(x float64) float64 { return math.Max(0, math.Min(1, alpha*x+beta)) },
+			vec: func(dst, x []float32) { simd.ScaleShiftClip(dst, x, a32, b32, 0, 1) }}
 	}), 1, 6, 22)
+	// HardSwish (MobileNetV3): x·HardSigmoid(x) with alpha 1/6, in float32
+	// vectors as ONNX Runtime computes it.
 	ewRegister("HardSwish", 1, ewActivation(ewFixed(ewUnary{f: func(x float64) float64 {
 		return x * math.Max(0, math.Min(1, x/6+0.5))
+	}, vec: func(dst, x []float32) {
+		// By blocks: the gate goes to a buffer, as dst may be x.
+		g := make([]float32, min(len(x), 1024))
+		for i := 0; i < len(x); i += len(g) {
+			n := min(len(g), len(x)-i)
+			simd.ScaleShiftClip(g[:n], x[i:i+n], 1.0/6, 0.5, 0, 1)
+			simd.Mul(dst[i:i+n], x[i:i+n], g[:n])
+		}
 	}})), 14, 22)
 	ewRegister("Gelu", 1, buildGelu, 20)
 	ewRegister("Softplus", 1, ewActivation(ewFixed(ewUnary{f: ewSoftplus})), 1, 22)

@@ -180,11 +180,31 @@ func whereT[T any](ctx *Ctx, c, x, y *Tensor, shape []int) (*Tensor, error) {
 	st := [][]int{broadcastStrides(c.Shape, shape), broadcastStrides(x.Shape, shape), broadcastStrides(y.Shape, shape)}
 	forEachRow(shape, st, func(o int, offs []int, n int, steps []int) {
 		ic, ix, iy := offs[0], offs[1], offs[2]
-		for k := 0; k < n; k++ {
-			if cd[ic+k*steps[0]] {
-				z[o+k] = xd[ix+k*steps[1]]
-			} else {
-				z[o+k] = yd[iy+k*steps[2]]
+		zr := z[o : o+n]
+		switch {
+		case steps[0] == 1 && steps[1] == 1 && steps[2] == 0: // a mask over a fill value
+			cr, xr, yv := cd[ic:ic+n], xd[ix:ix+n], yd[iy]
+			for k := range zr {
+				zr[k] = yv
+				if cr[k] {
+					zr[k] = xr[k]
+				}
+			}
+		case steps[0] == 1 && steps[1] == 0 && steps[2] == 1:
+			cr, xv, yr := cd[ic:ic+n], xd[ix], yd[iy:iy+n]
+			for k := range zr {
+				zr[k] = yr[k]
+				if cr[k] {
+					zr[k] = xv
+				}
+			}
+		default:
+			for k := range zr {
+				if cd[ic+k*steps[0]] {
+					zr[k] = xd[ix+k*steps[1]]
+				} else {
+					zr[k] = yd[iy+k*steps[2]]
+				}
 			}
 		}
 	})

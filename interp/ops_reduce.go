@@ -429,10 +429,6 @@ func argExtreme(ctx *Ctx, x *Tensor, axis int64, keep, last, isMax bool) (*Tenso
 	if err != nil {
 		return nil, err
 	}
-	v, err := asFloat64s(x)
-	if err != nil {
-		return nil, err
-	}
 	outer, dim, inner := prod(x.Shape[:ax]), x.Shape[ax], prod(x.Shape[ax+1:])
 	if dim == 0 {
 		return nil, fmt.Errorf("cannot take the arg-extreme of an empty axis")
@@ -448,6 +444,27 @@ func argExtreme(ctx *Ctx, x *Tensor, axis int64, keep, last, isMax bool) (*Tenso
 	}
 	out := ctx.New(onnx.Int64, shape...)
 	r := out.Data.([]int64)
+	// float32 and int64 in place: a float64 copy of a large input cost more
+	// (fresh pages) than the scan.
+	switch d := x.Data.(type) {
+	case []float32:
+		argScan(r, d, outer, dim, inner, last, isMax)
+	case []int64:
+		argScan(r, d, outer, dim, inner, last, isMax)
+	default:
+		v, err := asFloat64s(x)
+		if err != nil {
+			return nil, err
+		}
+		argScan(r, v, outer, dim, inner, last, isMax)
+	}
+	return out, nil
+}
+
+// argScan writes to r the index of the extreme of each of the outer·inner
+// runs of dim values (stride inner) of v: the first (last with last set)
+// of equal extremes; a NaN is never better than what it follows.
+func argScan[T float32 | float64 | int64](r []int64, v []T, outer, dim, inner int, last, isMax bool) {
 	for o := 0; o < outer; o++ {
 		for in := 0; in < inner; in++ {
 			base := o*dim*inner + in
@@ -465,7 +482,6 @@ func argExtreme(ctx *Ctx, x *Tensor, axis int64, keep, last, isMax bool) (*Tenso
 			r[o*inner+in] = int64(bi)
 		}
 	}
-	return out, nil
 }
 
 func init() {

@@ -313,6 +313,75 @@ type padArgs struct {
 	value any     // one-element slice, for constant mode
 }
 
+// padRows fills dst (of shape) row by row along the last axis: each row
+// reads one input row (offset from maps of the outer axes) through the last
+// axis's map, the middle as one copy. It reports false for element types
+// it does not take (the caller gathers element by element).
+func padRows(dst, src any, shape []int, maps [][]int) bool {
+	switch d := dst.(type) {
+	case []float32:
+		padRowsT(d, src.([]float32), shape, maps)
+	case []uint16:
+		padRowsT(d, src.([]uint16), shape, maps)
+	case []float64:
+		padRowsT(d, src.([]float64), shape, maps)
+	case []int64:
+		padRowsT(d, src.([]int64), shape, maps)
+	case []int32:
+		padRowsT(d, src.([]int32), shape, maps)
+	case []uint8:
+		padRowsT(d, src.([]uint8), shape, maps)
+	case []int8:
+		padRowsT(d, src.([]int8), shape, maps)
+	default:
+		return false
+	}
+	return true
+}
+
+func padRowsT[T any](dst, src []T, shape []int, maps [][]int) {
+	r := len(shape)
+	w := shape[r-1]
+	if len(dst) == 0 || w == 0 {
+		return
+	}
+	lm := maps[r-1] // input offsets within a row (stride 1)
+	// The longest run of consecutive input offsets: copied in one go.
+	c0, c1 := 0, 0
+	for i := 0; i < w; {
+		j := i + 1
+		for j < w && lm[j] == lm[j-1]+1 {
+			j++
+		}
+		if j-i > c1-c0 {
+			c0, c1 = i, j
+		}
+		i = j
+	}
+	pos := make([]int, r-1)
+	for o := 0; o < len(dst); o += w {
+		base := 0
+		for i, p := range pos {
+			base += maps[i][p]
+		}
+		row, in := dst[o:o+w], src[base:]
+		for i := 0; i < c0; i++ {
+			row[i] = in[lm[i]]
+		}
+		copy(row[c0:c1], in[lm[c0]:lm[c0]+c1-c0])
+		for i := c1; i < w; i++ {
+			row[i] = in[lm[i]]
+		}
+		for i := r - 2; i >= 0; i-- {
+			pos[i]++
+			if pos[i] < shape[i] {
+				break
+			}
+			pos[i] = 0
+		}
+	}
+}
+
 func padTensor(ctx *Ctx, x *Tensor, p padArgs) (*Tensor, error) {
 	r := x.Rank()
 	if len(p.pads) != 2*r {
@@ -388,6 +457,9 @@ func padTensor(ctx *Ctx, x *Tensor, p padArgs) (*Tensor, error) {
 			m[o] = j * ist[i]
 		}
 		maps[i] = m
+	}
+	if padRows(out.Data, x.Data, shape, maps) {
+		return out, nil
 	}
 	idx := make([]int, out.Len())
 	if len(idx) > 0 {

@@ -93,6 +93,15 @@ func (m *model) node(op string, inputs []*onnx.Value, attrs ...*onnx.Attribute) 
 	return n.Output(0)
 }
 
+// seq is n token ids below limit (a fixed stride through the vocabulary).
+func seq(n, limit int64) []int64 {
+	v := make([]int64, n)
+	for i := range v {
+		v[i] = int64(i) * 7919 % limit
+	}
+	return v
+}
+
 func ints(name string, v ...int64) *onnx.Attribute { return onnx.IntsAttr(name, v) }
 
 // conv is a Conv of c→o channels with kernel k on x (groups g), with bias.
@@ -231,6 +240,51 @@ var shapes = []shape{
 	}},
 	{"instnorm_64_112", func(m *model) *onnx.Value {
 		return m.node("InstanceNormalization", []*onnx.Value{m.input(1, 64, 112, 112), m.weight(64), m.weight(64)})
+	}},
+	// Data movement and other ops common in exports.
+	{"pad_reflect_64_112", func(m *model) *onnx.Value { // style transfer, super-resolution
+		return m.node("Pad", []*onnx.Value{m.input(1, 64, 112, 112), m.ints(0, 0, 2, 2, 0, 0, 2, 2)},
+			onnx.StringAttr("mode", "reflect"))
+	}},
+	{"depth2space_256_28", func(m *model) *onnx.Value { // pixel shuffle
+		return m.node("DepthToSpace", []*onnx.Value{m.input(1, 256, 28, 28)}, onnx.IntAttr("blocksize", 2),
+			onnx.StringAttr("mode", "CRD"))
+	}},
+	{"concat_ch_4x64_56", func(m *model) *onnx.Value {
+		x := m.input(1, 64, 56, 56)
+		return m.node("Concat", []*onnx.Value{x, m.input(1, 64, 56, 56), m.input(1, 64, 56, 56), x}, onnx.IntAttr("axis", 1))
+	}},
+	{"gather_embed_30k_768", func(m *model) *onnx.Value { // token embedding
+		ids := m.g.AddInitializer("ids", onnx.NewInt64Tensor("", []int64{1, 128}, seq(128, 233)))
+		return m.node("Gather", []*onnx.Value{m.weight(30000, 768), ids})
+	}},
+	{"slice_step2_64_112", func(m *model) *onnx.Value { // YOLOv5's Focus
+		return m.node("Slice", []*onnx.Value{m.input(1, 64, 112, 112), m.ints(0, 1), m.ints(112, 112), m.ints(2, 3), m.ints(2, 2)})
+	}},
+	{"hardswish_96_56", func(m *model) *onnx.Value { // MobileNetV3
+		return m.node("HardSwish", []*onnx.Value{m.input(1, 96, 56, 56)})
+	}},
+	{"gelu_128_3072", func(m *model) *onnx.Value { // opset 20's Gelu, run here as its opset-18 Erf form
+		x := m.input(1, 128, 3072)
+		e := m.node("Erf", []*onnx.Value{m.node("Mul", []*onnx.Value{x, m.floats(0.70710678)})})
+		h := m.node("Mul", []*onnx.Value{x, m.node("Add", []*onnx.Value{e, m.floats(1)})})
+		return m.node("Mul", []*onnx.Value{h, m.floats(0.5)})
+	}},
+	{"argmax_1000_128", func(m *model) *onnx.Value {
+		f := m.node("ArgMax", []*onnx.Value{m.input(128, 1000)}, onnx.IntAttr("axis", 1))
+		return m.node("Cast", []*onnx.Value{f}, onnx.IntAttr("to", int64(onnx.Float)))
+	}},
+	{"topk_100_of_8400", func(m *model) *onnx.Value { // detection post-processing
+		n := m.g.NewNode("TopK", "", "topk", []*onnx.Value{m.input(1, 8400), m.ints(100)}, "vals", "idx")
+		m.g.Append(n)
+		return n.Output(0)
+	}},
+	{"reducesum_axis1_512_49", func(m *model) *onnx.Value {
+		return m.node("ReduceSum", []*onnx.Value{m.input(8, 512, 49), m.ints(1)}, onnx.IntAttr("keepdims", 0))
+	}},
+	{"where_mask_12_128", func(m *model) *onnx.Value { // attention masks
+		c := m.node("Greater", []*onnx.Value{m.input(1, 1, 128, 128), m.floats(0)})
+		return m.node("Where", []*onnx.Value{c, m.input(1, 12, 128, 128), m.floats(-1e4)})
 	}},
 	{"reducemean_256_56", func(m *model) *onnx.Value {
 		return m.node("ReduceMean", []*onnx.Value{m.input(1, 256, 56, 56), m.ints(2, 3)}, onnx.IntAttr("keepdims", 1))
