@@ -16,7 +16,7 @@ ORT_STAMP   := tools/ort/node_modules/.package-lock.json
 
 help:
 	@echo "targets: build test lint generate fuzz conformance conformance-update conformance-simd demo ort clean"
-	@echo "reports: bench bench-quant quant-report corpus compare html-report big-ci big big-ab grad-report chandep-models prune-report lowrank-report"
+	@echo "reports: bench bench-shapes bench-quant quant-report corpus compare html-report big-ci big big-ab grad-report chandep-models prune-report lowrank-report"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/onnxslim
@@ -85,12 +85,23 @@ bench: ort real-models
 	@if grep -q avx512f /proc/cpuinfo; then echo; echo "== AVX2 kernels forced (ONNXSLIM_SIMD=avx2)"; \
 	  ONNXSLIM_SIMD=avx2 $(GO) run ./tools/bench -rounds $(BENCH_ROUNDS) -batch $(BENCH_BATCH) -threads 1 $(BENCH_REAL); fi
 	ONNXSLIM_BENCH_THREADS=1 $(GO) test ./interp -run '^$$' -bench '^BenchmarkModels$$' -benchmem -benchtime 20x
+	@echo; echo "== shapes (make bench-shapes)"
+	@$(MAKE) --no-print-directory bench-shapes
+
+# One-operator models of shapes the shared models lack (tools/shapes:
+# depthwise 5x5/7x7, stride (2,1), dilations, 1-D/3-D and grouped convs,
+# ConvTranspose, pooling, Resize, broadcasting, normalizations) against ONNX
+# Runtime, one thread, interleaved as in `make bench`.
+SHAPE_MODELS ?= .cache/shape-models
+bench-shapes: ort
+	$(GO) run ./tools/shapes $(SHAPE_MODELS)
+	$(GO) run ./tools/bench -rounds 5 -batch $(BENCH_BATCH) -models '' -real $(SHAPE_MODELS) -gemm=false -threads 1
 
 # Quantized models against ONNX Runtime (one and two threads): the int8 QDQ
 # mobilenet_v2 that `quantize` writes (64 seeded random calibration samples)
 # and a ConvInteger model (tools/convint), built into .cache/quant-models.
 QUANT_MODELS := $(CURDIR)/.cache/quant-models
-.PHONY: bench-quant
+.PHONY: bench-quant bench-shapes
 bench-quant: ort build
 	@mkdir -p $(QUANT_MODELS)
 	$(BIN) $${ONNXSLIM_TESTDATA:-$(CURDIR)/../shared}/models/mobilenet_v2_op13/model.onnx -o $(QUANT_MODELS)/mobilenet_v2_int8.onnx --passes 'default,quantize(mode=int8)' --no-verify -q

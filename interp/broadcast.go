@@ -61,6 +61,7 @@ func forEachRow(out []int, strides [][]int, fn func(o int, offs []int, n int, st
 		fn(0, offs, 1, steps)
 		return
 	}
+	out, strides = coalesce(out, strides)
 	last := len(out) - 1
 	n := out[last]
 	steps := make([]int, len(strides))
@@ -86,6 +87,39 @@ func forEachRow(out []int, strides [][]int, fn func(o int, offs []int, n int, st
 			idx[d] = 0
 		}
 	}
+}
+
+// coalesce drops the size-1 dimensions of out and merges each dimension
+// into the one before it where every operand walks the two as one (its
+// stride there is the inner stride times the inner size: contiguous, or 0
+// in both), so that rows are as long as the broadcast allows: a [1,C,H,W]
+// times [1,C,1,1] walks C rows of H·W, not C·H rows of W. The walk's order
+// and offsets are unchanged.
+func coalesce(out []int, strides [][]int) ([]int, [][]int) {
+	shape := make([]int, 0, len(out))
+	st := make([][]int, len(strides))
+	for d, n := range out {
+		if n == 1 && d < len(out)-1 || n == 1 && len(shape) > 0 {
+			continue
+		}
+		j := len(shape) - 1
+		merge := j >= 0
+		for k := range strides {
+			merge = merge && st[k][j] == strides[k][d]*n
+		}
+		if merge {
+			shape[j] *= n
+			for k := range st {
+				st[k][j] = strides[k][d]
+			}
+			continue
+		}
+		shape = append(shape, n)
+		for k := range st {
+			st[k] = append(st[k], strides[k][d])
+		}
+	}
+	return shape, st
 }
 
 // Binary applies f elementwise to a and b (numpy broadcasting) and returns a

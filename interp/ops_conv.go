@@ -9,18 +9,19 @@ import (
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
-// windowWalk visits, for one kernel offset kidx, every output position in
-// row-major order in segments along the last spatial dimension. For each
-// segment it calls fn(o, base, ok) where o is the flat output index of the
-// segment start and base the flat input offset of its outer dimensions (ok is
-// false when an outer dimension falls in the padding). The caller handles
-// the last dimension itself.
-func windowWalk(g *spatialGeom, kidx []int, fn func(o, base int, ok bool)) {
+// windowWalk visits, for one kernel offset kidx, the output positions of
+// output rows [r0, r1) (a row: the positions along the last spatial
+// dimension) in row-major order, one row at a time. For each it calls fn(o,
+// base, ok) where o is the flat output index of the row's start and base
+// the flat input offset of its outer dimensions (ok is false when an outer
+// dimension falls in the padding). The caller handles the last dimension
+// itself.
+func windowWalk(g *spatialGeom, kidx []int, r0, r1 int, fn func(o, base int, ok bool)) {
 	nd := len(g.in)
 	last := g.out[nd-1]
-	total := prod(g.out)
 	oidx := make([]int, nd)
-	for o := 0; o < total; o += last {
+	unflatten(r0, g.out[:nd-1], oidx[:nd-1])
+	for r := r0; r < r1; r++ {
 		base, ok := 0, true
 		for d := 0; d < nd-1; d++ {
 			i := oidx[d]*g.strides[d] - g.padB[d] + kidx[d]*g.dilations[d]
@@ -29,7 +30,7 @@ func windowWalk(g *spatialGeom, kidx []int, fn func(o, base int, ok bool)) {
 			}
 			base = base*g.in[d] + i
 		}
-		fn(o, base*g.in[nd-1], ok)
+		fn(r*last, base*g.in[nd-1], ok)
 		for d := nd - 2; d >= 0; d-- {
 			oidx[d]++
 			if oidx[d] < g.out[d] {
@@ -47,71 +48,113 @@ func unflatten(k int, dims []int, idx []int) {
 	}
 }
 
-// im2col lays out the windows of x (channels × spatial) as a matrix of
-// (channels·kernel) rows and output-position columns.
-func im2col(x []float32, channels int, g *spatialGeom, col []float32) {
+// im2col lays out the windows of x (channels × spatial) for output rows
+// [r0, r1) (see windowWalk) as a matrix of (channels·kernel) rows and one
+// column per output position of those rows.
+func im2col(x []float32, channels int, g *spatialGeom, r0, r1 int, col []float32) {
 	nd := len(g.in)
-	kvol, osz, isz := prod(g.kernel), prod(g.out), prod(g.in)
-	kidx := make([]int, nd)
-	last, inLast := g.out[nd-1], g.in[nd-1]
-	s, p := g.strides[nd-1], g.padB[nd-1]
+	last, inLast, isz := g.out[nd-1], g.in[nd-1], prod(g.in)
+	kw, kouter := g.kernel[nd-1], prod(g.kernel[:nd-1])
+	s, p, dil := g.strides[nd-1], g.padB[nd-1], g.dilations[nd-1]
+	rows := r1 - r0
+	cols := rows * last
+	bases := windowRowBases(g, r0, r1)
 	for c := 0; c < channels; c++ {
 		xc := x[c*isz : (c+1)*isz]
-		for kk := 0; kk < kvol; kk++ {
-			unflatten(kk, g.kernel, kidx)
-			row := col[(c*kvol+kk)*osz : (c*kvol+kk+1)*osz]
-			off := kidx[nd-1]*g.dilations[nd-1] - p
-			windowWalk(g, kidx, func(o, base int, ok bool) {
-				seg := row[o : o+last]
-				if !ok {
-					clear(seg)
-					return
-				}
-				src := xc[base : base+inLast]
-				if s == 1 && off >= 0 && off+last <= inLast {
-					copy(seg, src[off:off+last])
-					return
-				}
-				for j := range seg {
-					i := j*s + off
-					if i >= 0 && i < inLast {
-						seg[j] = src[i]
-					} else {
+		for ko := 0; ko < kouter; ko++ {
+			rb := bases[ko*rows : (ko+1)*rows]
+			for k := 0; k < kw; k++ {
+				row := col[(c*kouter*kw+ko*kw+k)*cols:][:cols]
+				// Positions j read input j·s + off of their row: those in
+				// the input are [lo, hi), the rest read the padding.
+				off := k*dil - p
+				lo, hi := tapSpan(off, s, inLast, last)
+				for r, base := range rb {
+					seg := row[r*last : (r+1)*last]
+					if base < 0 {
+						clear(seg)
+						continue
+					}
+					for j := 0; j < lo; j++ {
 						seg[j] = 0
 					}
+					for j := hi; j < last; j++ {
+						seg[j] = 0
+					}
+					if s == 1 {
+						copy(seg[lo:hi], xc[base+lo+off:base+hi+off])
+						continue
+					}
+					for j := lo; j < hi; j++ {
+						seg[j] = xc[base+j*s+off]
+					}
 				}
-			})
+			}
 		}
 	}
+}
+
+// windowRowBases returns, for output rows [r0, r1) and each outer kernel
+// offset ko (all axes but the last), where each row's window row starts
+// in a channel of the input, or -1 in the padding: bases[ko·(r1-r0) + r].
+// The same for every channel and last-axis tap.
+func windowRowBases(g *spatialGeom, r0, r1 int) []int {
+	nd := len(g.in)
+	last, rows := g.out[nd-1], r1-r0
+	kouter := prod(g.kernel[:nd-1])
+	bases := make([]int, kouter*rows)
+	kidx := make([]int, nd)
+	for ko := 0; ko < kouter; ko++ {
+		unflatten(ko, g.kernel[:nd-1], kidx[:nd-1])
+		windowWalk(g, kidx, r0, r1, func(o, base int, ok bool) {
+			if !ok {
+				base = -1
+			}
+			bases[ko*rows+o/last-r0] = base
+		})
+	}
+	return bases
+}
+
+// tapSpan is the positions j of an output row whose last-axis tap reads
+// input j·s + off inside a row of n inputs: [lo, hi) of the row's last.
+func tapSpan(off, s, n, last int) (lo, hi int) {
+	lo = min(last, max(0, (-off+s-1)/s))
+	return lo, max(lo, min(last, (n-off+s-1)/s))
 }
 
 // col2im is the adjoint of im2col: it adds each column entry back into the
 // input position it was read from (used by ConvTranspose).
 func col2im(col []float32, channels int, g *spatialGeom, x []float32) {
 	nd := len(g.in)
-	kvol, osz, isz := prod(g.kernel), prod(g.out), prod(g.in)
-	kidx := make([]int, nd)
-	last, inLast := g.out[nd-1], g.in[nd-1]
-	s, p := g.strides[nd-1], g.padB[nd-1]
+	last, inLast, isz, osz := g.out[nd-1], g.in[nd-1], prod(g.in), prod(g.out)
+	kw, kouter := g.kernel[nd-1], prod(g.kernel[:nd-1])
+	s, p, dil := g.strides[nd-1], g.padB[nd-1], g.dilations[nd-1]
+	rows := osz / max(last, 1)
+	bases := windowRowBases(g, 0, rows)
 	for c := 0; c < channels; c++ {
 		xc := x[c*isz : (c+1)*isz]
-		for kk := 0; kk < kvol; kk++ {
-			unflatten(kk, g.kernel, kidx)
-			row := col[(c*kvol+kk)*osz : (c*kvol+kk+1)*osz]
-			off := kidx[nd-1]*g.dilations[nd-1] - p
-			windowWalk(g, kidx, func(o, base int, ok bool) {
-				if !ok {
-					return
-				}
-				seg := row[o : o+last]
-				dst := xc[base : base+inLast]
-				for j, v := range seg {
-					i := j*s + off
-					if i >= 0 && i < inLast {
-						dst[i] += v
+		for ko := 0; ko < kouter; ko++ {
+			rb := bases[ko*rows : (ko+1)*rows]
+			for k := 0; k < kw; k++ {
+				row := col[(c*kouter*kw+ko*kw+k)*osz:][:osz]
+				off := k*dil - p
+				lo, hi := tapSpan(off, s, inLast, last)
+				for r, base := range rb {
+					if base < 0 || lo == hi {
+						continue
+					}
+					seg := row[r*last : (r+1)*last]
+					if s == 1 {
+						dst := xc[base+lo+off : base+hi+off]
+						simd.Add(dst, dst, seg[lo:hi])
+						continue
+					}
+					for j := lo; j < hi; j++ {
+						xc[base+j*s+off] += seg[j]
 					}
 				}
-			})
+			}
 		}
 	}
 }
@@ -193,6 +236,10 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float
 		conv2D(ctx, g, n, c, m, grp, x, w, bias, pa, a.epi, out)
 		return ot, nil
 	}
+	// Three or more spatial dimensions: im2col and GEMM by chunks of output
+	// rows, so that the window matrix (C·kernel rows) stays near cache
+	// size instead of growing with the volume (43 MB for a 3×3×3 conv of
+	// 32 channels on 16×28×28).
 	cg, mg := c/grp, m/grp
 	kvol, osz, isz := prod(g.kernel), prod(g.out), prod(g.in)
 	kdim := cg * kvol
@@ -200,25 +247,37 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float
 	for i := range g.in {
 		direct = direct && g.strides[i] == 1 && g.padB[i] == 0
 	}
+	last := g.out[len(g.out)-1]
+	rows := osz / max(last, 1)
+	chunkRows := max(1, im2colChunkFloats/max(kdim*last, 1))
 	var col []float32
 	if !direct {
-		col = make([]float32, kdim*osz)
+		col = ctx.scratch(kdim * min(rows, chunkRows) * last)
 	}
 	for b := 0; b < n; b++ {
 		for gi := 0; gi < grp; gi++ {
 			xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
-			src := xg
-			if !direct {
-				im2col(xg, cg, g, col)
-				src = col
-			}
 			dst := out[(b*m+gi*mg)*osz : (b*m+(gi+1)*mg)*osz]
-			sgemm(ctx.Threads(), false, false, mg, osz, kdim, 1, w[gi*mg*kdim:], kdim, src, osz, 0, dst, osz)
+			wg := w[gi*mg*kdim:]
+			if direct {
+				sgemm(ctx.Threads(), false, false, mg, osz, kdim, 1, wg, kdim, xg, osz, 0, dst, osz)
+				continue
+			}
+			for r0 := 0; r0 < rows; r0 += chunkRows {
+				r1 := min(rows, r0+chunkRows)
+				q0, nc := r0*last, (r1-r0)*last
+				im2col(xg, cg, g, r0, r1, col)
+				sgemm(ctx.Threads(), false, false, mg, nc, kdim, 1, wg, kdim, col, nc, 0, dst[q0:], osz)
+			}
 		}
 		finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, bias, a.epi)
 	}
 	return ot, nil
 }
+
+// im2colChunkFloats is the size of the window matrix of one chunk of
+// output rows in convF32's N-D path (1 MiB: Zen 5's L2).
+const im2colChunkFloats = 256 << 10
 
 // addChannelBias adds bias[j] to row j (of length osz) of y; nil adds nothing.
 func addChannelBias(y, bias []float32, osz int) {
@@ -516,7 +575,7 @@ func convTransposeBuilder(b *Build) (Kernel, error) {
 		out := newFloats(ctx, outShape...)
 		cg := c / grp
 		kvol, isz, osz := prod(kernel), prod(xs[2:]), prod(g.in)
-		col := make([]float32, mg*kvol*isz)
+		col := ctx.scratch(mg * kvol * isz)
 		for bi := 0; bi < n; bi++ {
 			for gi := 0; gi < grp; gi++ {
 				xg := x[(bi*c+gi*cg)*isz:]

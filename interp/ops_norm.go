@@ -142,27 +142,12 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 }
 
 // normalizeRows standardises each of the outer rows of length inner and
-// returns their means and inverse standard deviations.
+// returns each row's mean and 1/sqrt(var+eps). Statistics are float32 sums
+// in vector lanes, as ONNX Runtime's CPU kernels take them.
 func normalizeRows(x, y []float32, outer, inner int, eps float64) (means, inv []float32) {
 	means, inv = make([]float32, outer), make([]float32, outer)
 	for o := 0; o < outer; o++ {
-		row := x[o*inner : (o+1)*inner]
-		var s float64
-		for _, v := range row {
-			s += float64(v)
-		}
-		m := s / float64(inner)
-		var ss float64
-		for _, v := range row {
-			d := float64(v) - m
-			ss += d * d
-		}
-		is := 1 / math.Sqrt(ss/float64(inner)+eps)
-		yr := y[o*inner : (o+1)*inner]
-		for i, v := range row {
-			yr[i] = float32((float64(v) - m) * is)
-		}
-		means[o], inv[o] = float32(m), float32(is)
+		means[o], inv[o] = simd.LayerNorm(y[o*inner:(o+1)*inner], x[o*inner:(o+1)*inner], nil, nil, float32(eps))
 	}
 	return means, inv
 }
@@ -171,15 +156,8 @@ func normalizeRows(x, y []float32, outer, inner int, eps float64) (means, inv []
 func rmsRows(x, y []float32, outer, inner int, eps float64) {
 	for o := 0; o < outer; o++ {
 		row := x[o*inner : (o+1)*inner]
-		var ss float64
-		for _, v := range row {
-			ss += float64(v) * float64(v)
-		}
-		is := 1 / math.Sqrt(ss/float64(inner)+eps)
-		yr := y[o*inner : (o+1)*inner]
-		for i, v := range row {
-			yr[i] = float32(float64(v) * is)
-		}
+		ms := float64(simd.Dot(row, row)) / float64(inner)
+		simd.Scale(y[o*inner:(o+1)*inner], row, float32(1/math.Sqrt(ms+eps)))
 	}
 }
 
@@ -233,18 +211,24 @@ func lnBuilder(b *Build, rms bool) (Kernel, error) {
 		if rms {
 			rmsRows(x, y, outer, inner, eps)
 			bias = nil
+		} else if scale != nil && bias != nil {
+			// Normalise and scale in one kernel call a row.
+			means, inv = make([]float32, outer), make([]float32, outer)
+			for o := 0; o < outer; o++ {
+				r := y[o*inner : (o+1)*inner]
+				means[o], inv[o] = simd.LayerNorm(r, x[o*inner:(o+1)*inner], scale, bias, float32(eps))
+			}
+			scale, bias = nil, nil
 		} else {
 			means, inv = normalizeRows(x, y, outer, inner, eps)
 		}
 		for o := 0; o < outer; o++ {
 			yr := y[o*inner : (o+1)*inner]
-			for i := range yr {
-				if scale != nil {
-					yr[i] *= scale[i]
-				}
-				if bias != nil {
-					yr[i] += bias[i]
-				}
+			if scale != nil {
+				simd.Mul(yr, yr, scale)
+			}
+			if bias != nil {
+				simd.Add(yr, yr, bias)
 			}
 		}
 		out, err := floatOut(t.DType, t.Shape, y)
@@ -293,9 +277,7 @@ func channelNorm(ctx *Ctx, t *Tensor, scale, bias []float32, groups int, eps flo
 				p = ch / (c / groups)
 			}
 			row := y[(bi*c+ch)*sp : (bi*c+ch+1)*sp]
-			for i := range row {
-				row[i] = row[i]*scale[p] + bias[p]
-			}
+			simd.ScaleShift(row, row, scale[p], bias[p])
 		}
 	}
 	return floatOut(t.DType, t.Shape, y)

@@ -3,14 +3,14 @@ package interp
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
-// poolIn reads a pooling input as float32: float types and, for MaxPool, 8-bit ints.
-func poolIn(t *Tensor) ([]float32, error) {
+// poolIn reads a pooling input as float32: float types (float16 through
+// this step's buffers) and, for MaxPool, 8-bit ints.
+func poolIn(ctx *Ctx, t *Tensor) ([]float32, error) {
 	switch d := t.Data.(type) {
 	case []int8:
 		out := make([]float32, len(d))
@@ -25,10 +25,15 @@ func poolIn(t *Tensor) ([]float32, error) {
 		}
 		return out, nil
 	}
-	return floatIn(t)
+	if !isFloat(t.DType) {
+		return nil, fmt.Errorf("type %s is not supported (want a float type)", t.DType)
+	}
+	return ctx.float32Of(t)
 }
 
-func poolOut(dt onnx.DataType, shape []int, v []float32) (*Tensor, error) {
+// poolOut wraps float32 results v as a tensor of the input's type dt
+// (rounded to float16 into a tensor of this run).
+func poolOut(ctx *Ctx, dt onnx.DataType, shape []int, v []float32) (*Tensor, error) {
 	switch dt {
 	case onnx.Int8:
 		out := make([]int8, len(v))
@@ -42,6 +47,9 @@ func poolOut(dt onnx.DataType, shape []int, v []float32) (*Tensor, error) {
 			out[i] = uint8(x)
 		}
 		return FromSlice(dt, shape, out), nil
+	}
+	if dt == onnx.Float16 {
+		return ctx.roundFloat32(dt, FromSlice(onnx.Float, shape, v)), nil
 	}
 	return floatOut(dt, shape, v)
 }
@@ -76,9 +84,9 @@ func pool(ctx *Ctx, a *poolAttrs, shape []int, x []float32, wantIdx bool) ([]int
 	planes := shape[0] * shape[1]
 	isz, osz, kvol := prod(g.in), prod(g.out), prod(g.kernel)
 	outShape := append([]int{shape[0], shape[1]}, g.out...)
-	if nd == 2 && !wantIdx && a.kind != poolLp {
+	if nd <= 2 && !wantIdx && a.kind != poolLp {
 		out := ctx.newRaw(onnx.Float, outShape...).Floats() // pool2D writes every output
-		pool2D(a, g, planes, x, out, ctx.Threads())
+		pool2D(a, as2D(g), planes, x, out, ctx.Threads())
 		return outShape, out, nil, nil
 	}
 	out := newFloats(ctx, outShape...)
@@ -171,6 +179,17 @@ func pool(ctx *Ctx, a *poolAttrs, shape []int, x []float32, wantIdx bool) ([]int
 	return outShape, out, idx, nil
 }
 
+// as2D is a 1-D window's geometry as a 2-D one of one row (audio models'
+// pooling over time), so that it takes pool2D's vector paths.
+func as2D(g *spatialGeom) *spatialGeom {
+	if len(g.in) == 2 {
+		return g
+	}
+	one := func(v []int, d int) []int { return []int{d, v[0]} }
+	return &spatialGeom{in: one(g.in, 1), kernel: one(g.kernel, 1), strides: one(g.strides, 1),
+		dilations: one(g.dilations, 1), padB: one(g.padB, 0), padE: one(g.padE, 0), out: one(g.out, 1)}
+}
+
 // pool2D is max or average pooling over 2-D planes, one plane at a time so
 // that reads stay in cache; it visits the taps in the same order as the
 // general loop, so sums round alike.
@@ -183,152 +202,56 @@ func pool2D(a *poolAttrs, g *spatialGeom, planes int, x, out []float32, threads 
 		pool2x2(a, g, planes, x, out, threads)
 		return
 	}
-	tapRange := poolTaps
+	p := simd.ConvParams{C: planes, H: H, W: W, KH: KH, KW: KW, StrideH: sh, StrideW: sw,
+		PadT: ph, PadL: pw, DilH: dh, DilW: dw, OutH: OH, OutW: OW}
+	if a.kind == poolMax {
+		if simd.PoolInRegisters(&p) {
+			// Windows inside the input, few a row or far apart (an 8×8
+			// pool of stride 8): each window's max32 in tap order, as the
+			// general loop takes it, four windows at a time in registers,
+			// as simd.SumPool2D takes sums.
+			run := func(pl0, pl1 int) { maxPoolInside(x, out, pl0, pl1, H, W, OH, OW, KH, KW, sh, sw, dh, dw) }
+			if threads < 2 || planes < 2 || planes*OH*OW*KH*KW < simd.ParallelMinTaps {
+				run(0, planes)
+			} else {
+				simd.ParallelRuns(planes, threads, run)
+			}
+			return
+		}
+		// Separable: column maxima, then row maxima, many planes a call.
+		simd.MaxPool2D(out, x, p, threads)
+		return
+	}
+	// Window sums through the vector kernel (taps in the same order,
+	// padding adding +0), then one division by each window's count.
+	simd.SumPool2D(out, x, p, threads)
 	type span struct{ k0, k1, pad int }
 	cols := make([]span, OW)
 	for ow := range cols {
-		k0, k1, pad := tapRange(ow, sw, pw, dw, KW, W, g.padE[1])
+		k0, k1, pad := poolTaps(ow, sw, pw, dw, KW, W, g.padE[1])
 		cols[ow] = span{k0, k1, pad}
 	}
-	isMax := a.kind == poolMax
-	p := simd.ConvParams{C: planes, H: H, W: W, KH: KH, KW: KW, StrideH: sh, StrideW: sw,
-		PadT: ph, PadL: pw, DilH: dh, DilW: dw, OutH: OH, OutW: OW}
-	if isMax && simd.PoolInRegisters(&p) {
-		// Windows inside the input, few a row or far apart (an 8×8 pool
-		// of stride 8): each window's max32 in tap order, as the general
-		// loop takes it, four windows at a time in registers, as
-		// simd.SumPool2D takes sums.
-		run := func(pl0, pl1 int) { maxPoolInside(x, out, pl0, pl1, H, W, OH, OW, KH, KW, sh, sw, dh, dw) }
-		if threads < 2 || planes < 2 || planes*OH*OW*KH*KW < simd.ParallelMinTaps {
-			run(0, planes)
-		} else {
-			simd.ParallelRuns(planes, threads, run)
+	counts := make([]float32, OH*OW)
+	empty := false
+	for oh := 0; oh < OH; oh++ {
+		kh0, kh1, padH := poolTaps(oh, sh, ph, dh, KH, H, g.padE[0])
+		for ow, c := range cols {
+			n := (kh1 - kh0) * (c.k1 - c.k0)
+			if a.includePad {
+				n = padH * c.pad
+			}
+			counts[oh*OW+ow] = float32(n)
+			empty = empty || n == 0
 		}
-		return
 	}
-	if isMax && dh == 1 {
-		// Max of each column over the window's rows first, then along the
-		// row, both as vector maxima (simd.MaxSkipNaN skips NaN taps as
-		// max32 does): vm is the column maxima with pw columns of -Inf
-		// before and as many after as the last window reaches, hm the
-		// maxima of the KW windows starting at each padded column.
-		inf := float32(math.Inf(-1))
-		span := (OW-1)*sw + 1 // padded columns where windows start
-		run := func(pl0, pl1 int) {
-			vm := make([]float32, max(pw+W, span+(KW-1)*dw))
-			hm := make([]float32, span)
-			for i := range vm {
-				vm[i] = inf
-			}
-			cm := vm[pw : pw+W]
-			infs := slices.Clone(cm)
-			// Stride 2: the even and odd padded columns apart, so that each
-			// tap's maxima are OW consecutive floats (no strided pick).
-			var ev, od []float32
-			if sw == 2 {
-				ev, od = make([]float32, (len(vm)+1)/2), make([]float32, len(vm)/2)
-			}
-			for pl := pl0; pl < pl1; pl++ {
-				xp := x[pl*H*W : (pl+1)*H*W]
-				op := out[pl*OH*OW : (pl+1)*OH*OW]
-				for oh := 0; oh < OH; oh++ {
-					kh0, kh1, _ := tapRange(oh, sh, ph, dh, KH, H, g.padE[0])
-					orow := op[oh*OW : (oh+1)*OW]
-					if kh1 <= kh0 {
-						for ow := range orow {
-							orow[ow] = inf
-						}
-						continue
-					}
-					// From −Inf, so that NaN taps are skipped, as in the
-					// general loop.
-					ih0 := oh*sh - ph + kh0
-					copy(cm, infs)
-					for ih := ih0; ih < ih0+kh1-kh0; ih++ {
-						simd.MaxSkipNaN(cm, xp[ih*W:ih*W+W], cm)
-					}
-					if ev != nil {
-						simd.Evens(ev, vm)
-						simd.Evens(od, vm[1:])
-						for kw := 0; kw < KW; kw++ {
-							c := kw * dw // tap kw of output ow reads padded column 2ow + c
-							src := ev[c/2:]
-							if c%2 == 1 {
-								src = od[c/2:]
-							}
-							if kw == 0 {
-								copy(orow, src[:OW])
-							} else {
-								simd.MaxSkipNaN(orow, src[:OW], orow)
-							}
-						}
-						continue
-					}
-					copy(hm, vm)
-					for kw := 1; kw < KW; kw++ {
-						simd.MaxSkipNaN(hm, vm[kw*dw:kw*dw+span], hm)
-					}
-					for ow := range orow {
-						orow[ow] = hm[ow*sw]
-					}
-				}
-			}
-		}
-		// Planes split over the threads when there is enough work.
-		if threads < 2 || planes < 2 || planes*H*W*KH < simd.ParallelMinTaps {
-			run(0, planes)
-			return
-		}
-		simd.ParallelRuns(planes, threads, run)
-		return
-	}
-	if !isMax {
-		// Window sums through the vector kernel (taps in the same order,
-		// padding adding +0), then one division by each window's count.
-		simd.SumPool2D(out, x, p, threads)
-		counts := make([]float32, OH*OW)
-		empty := false
-		for oh := 0; oh < OH; oh++ {
-			kh0, kh1, padH := tapRange(oh, sh, ph, dh, KH, H, g.padE[0])
-			for ow, c := range cols {
-				n := (kh1 - kh0) * (c.k1 - c.k0)
-				if a.includePad {
-					n = padH * c.pad
-				}
-				counts[oh*OW+ow] = float32(n)
-				empty = empty || n == 0
-			}
-		}
-		for pl := 0; pl < planes; pl++ {
-			op := out[pl*OH*OW : (pl+1)*OH*OW]
-			simd.Div(op, op, counts)
-			if empty {
-				for i, n := range counts {
-					if n == 0 {
-						op[i] = 0
-					}
-				}
-			}
-		}
-		return
-	}
-	// Max pooling with dilated rows.
 	for pl := 0; pl < planes; pl++ {
-		xp := x[pl*H*W : (pl+1)*H*W]
 		op := out[pl*OH*OW : (pl+1)*OH*OW]
-		for oh := 0; oh < OH; oh++ {
-			kh0, kh1, _ := tapRange(oh, sh, ph, dh, KH, H, g.padE[0])
-			orow := op[oh*OW : (oh+1)*OW]
-			for ow, c := range cols {
-				iw0 := ow*sw - pw
-				v := float32(math.Inf(-1))
-				for kh := kh0; kh < kh1; kh++ {
-					row := xp[(oh*sh-ph+kh*dh)*W:]
-					for kw := c.k0; kw < c.k1; kw++ {
-						v = max32(v, row[iw0+kw*dw])
-					}
+		simd.Div(op, op, counts)
+		if empty {
+			for i, n := range counts {
+				if n == 0 {
+					op[i] = 0
 				}
-				orow[ow] = v
 			}
 		}
 	}
@@ -412,7 +335,7 @@ func poolBuilder(kind poolKind) Builder {
 		}
 		wantIdx := kind == poolMax && b.HasOutput(1)
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-			x, err := poolIn(in[0])
+			x, err := poolIn(ctx, in[0])
 			if err != nil {
 				return nil, err
 			}
@@ -420,7 +343,7 @@ func poolBuilder(kind poolKind) Builder {
 			if err != nil {
 				return nil, err
 			}
-			t, err := poolOut(in[0].DType, shape, out)
+			t, err := poolOut(ctx, in[0].DType, shape, out)
 			if err != nil {
 				return nil, err
 			}
@@ -440,7 +363,7 @@ func globalPoolBuilder(kind poolKind) Builder {
 			p = float64(b.Float("p", 2))
 		}
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-			x, err := poolIn(in[0])
+			x, err := poolIn(ctx, in[0])
 			if err != nil {
 				return nil, err
 			}
@@ -464,11 +387,7 @@ func globalPoolBuilder(kind poolKind) Builder {
 					}
 					out[pl] = v
 				case poolAvg:
-					var s float32
-					for _, xv := range xp {
-						s += xv
-					}
-					out[pl] = s / float32(isz)
+					out[pl] = simd.Sum(xp) / float32(isz)
 				case poolLp:
 					var s float64
 					for _, xv := range xp {
@@ -477,7 +396,7 @@ func globalPoolBuilder(kind poolKind) Builder {
 					out[pl] = float32(math.Pow(s, 1/p))
 				}
 			}
-			t, err := poolOut(in[0].DType, outShape, out)
+			t, err := poolOut(ctx, in[0].DType, outShape, out)
 			return []*Tensor{t}, err
 		}, nil
 	}

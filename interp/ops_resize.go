@@ -297,9 +297,22 @@ func (a *resizeAttrs) resize(ctx *Ctx, x *Tensor, scales []float64, sizes []int6
 			return nil, fmt.Errorf("roi has %d elements for rank %d", len(roi), r)
 		}
 	}
-	if x.DType == onnx.Float && a.coord != "tf_crop_and_resize" {
-		if y, ok, err := a.resizePlanes(ctx, x, sc, outShape); ok || err != nil {
-			return y, err
+	if (x.DType == onnx.Float || x.DType == onnx.Float16) && a.coord != "tf_crop_and_resize" {
+		// float16 computes in float32 (converted through this step's
+		// buffers), rounded once at the end.
+		xf := x
+		if x.DType == onnx.Float16 {
+			v, err := ctx.float32Of(x)
+			if err != nil {
+				return nil, err
+			}
+			xf = FromSlice(onnx.Float, x.Shape, v)
+		}
+		if y, ok, err := a.resizePlanes(ctx, xf, sc, outShape); ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			return ctx.roundFloat32(x.DType, y), nil
 		}
 	}
 	v, err := asFloat64s(x)

@@ -205,3 +205,58 @@ func TestReduceMiddleAxes(t *testing.T) {
 		}
 	}
 }
+
+// TestBroadcastCoalesced checks forEachRow's walk, whose dimensions
+// coalesce (size-1 ones dropped, runs an operand reads as one merged),
+// against index arithmetic per element: Broadcast of random shapes with
+// 1s anywhere, and arithF32 on a per-channel and a middle-axis operand.
+func TestBroadcastCoalesced(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for trial := 0; trial < 300; trial++ {
+		rank := 1 + r.IntN(5)
+		out := make([]int, rank)
+		in := make([]int, rank)
+		for d := range out {
+			out[d] = 1 + r.IntN(4)
+			in[d] = out[d]
+			if r.IntN(2) == 0 {
+				in[d] = 1
+			}
+		}
+		in = in[r.IntN(rank):] // a shorter rank, right-aligned
+		x := FromSlice(onnx.Float, in, randFloats(r, numElements(in)))
+		got := Broadcast[float32](testCtx(), x, out).Floats()
+		st := broadcastStrides(in, out)
+		idx := make([]int, rank)
+		for o := range got {
+			unflatten(o, out, idx)
+			off := 0
+			for d, i := range idx {
+				off += i * st[d]
+			}
+			if got[o] != x.Floats()[off] {
+				t.Fatalf("%v to %v: element %d is %v, want %v", in, out, o, got[o], x.Floats()[off])
+			}
+		}
+	}
+	for _, c := range []struct{ a, b []int }{{[]int{1, 6, 5, 7}, []int{1, 6, 1, 1}}, {[]int{4, 6, 5}, []int{6, 1}}, {[]int{3, 1, 5}, []int{3, 4, 1}}} {
+		a := FromSlice(onnx.Float, c.a, randFloats(r, numElements(c.a)))
+		b := FromSlice(onnx.Float, c.b, randFloats(r, numElements(c.b)))
+		got, err := arithF32(testCtx(), '*', a, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sa, sb := broadcastStrides(c.a, got.Shape), broadcastStrides(c.b, got.Shape)
+		idx := make([]int, len(got.Shape))
+		for o, g := range got.Floats() {
+			unflatten(o, got.Shape, idx)
+			ia, ib := 0, 0
+			for d, i := range idx {
+				ia, ib = ia+i*sa[d], ib+i*sb[d]
+			}
+			if w := a.Floats()[ia] * b.Floats()[ib]; g != w {
+				t.Fatalf("%v * %v: element %d is %v, want %v", c.a, c.b, o, g, w)
+			}
+		}
+	}
+}

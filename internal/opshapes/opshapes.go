@@ -1,0 +1,238 @@
+// Package opshapes builds one small ONNX model per operator shape that
+// real models have and the shared models do not: depthwise 5×5 and 7×7,
+// stride (2,1), dilation, asymmetric pads, 1-D and 3-D convolutions,
+// grouped convolutions, ConvTranspose, pooling with ceil_mode, Resize,
+// broadcasting elementwise ops, normalizations and attention's pieces.
+// `make bench-shapes` times each against ONNX Runtime (tools/shapes writes
+// them), and TestShapesMatchORT checks the interpreter's outputs against
+// ONNX Runtime's on each. Weights are seeded random.
+package opshapes
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// Named is one shape's model; Name (at most 24 characters) is its file
+// name and the benchmark table's first column.
+type Named struct {
+	Name  string
+	Model *onnx.Model
+}
+
+// Models builds every shape's model.
+func Models() []Named {
+	out := make([]Named, len(shapes))
+	for i, s := range shapes {
+		m := &model{g: &onnx.Graph{Name: s.name}, r: rand.New(rand.NewPCG(uint64(i), 7))}
+		y := s.build(m)
+		y.Type = onnx.TensorType(onnx.Float, nil)
+		m.g.Outputs = append(m.g.Outputs, y)
+		// Opset 18: LayerNormalization (17) and ReduceMean's axes input (18).
+		out[i] = Named{s.name, &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 18}}, Graph: m.g}}
+	}
+	return out
+}
+
+// model builds one single-purpose graph.
+type model struct {
+	g   *onnx.Graph
+	r   *rand.Rand
+	seq int
+}
+
+func (m *model) input(dims ...int64) *onnx.Value {
+	shape := make(onnx.Shape, len(dims))
+	for i, d := range dims {
+		shape[i] = onnx.D(d)
+	}
+	return m.g.AddInput(fmt.Sprint("x", len(m.g.Inputs)), onnx.TensorType(onnx.Float, shape))
+}
+
+// weight is a seeded random initializer scaled like a He-initialized
+// layer (fan-in from all but the first axis), so outputs stay near 1.
+func (m *model) weight(dims ...int64) *onnx.Value {
+	n, fan := int64(1), int64(1)
+	for i, d := range dims {
+		n *= d
+		if i > 0 {
+			fan *= d
+		}
+	}
+	s := float32(math.Sqrt(2 / float64(max(fan, 1))))
+	data := make([]float32, n)
+	for i := range data {
+		data[i] = float32(m.r.NormFloat64()) * s
+	}
+	m.seq++
+	return m.g.AddInitializer(fmt.Sprint("w", m.seq), onnx.NewFloatTensor("", dims, data))
+}
+
+func (m *model) ints(v ...int64) *onnx.Value {
+	m.seq++
+	return m.g.AddInitializer(fmt.Sprint("i", m.seq), onnx.NewInt64Tensor("", []int64{int64(len(v))}, v))
+}
+
+func (m *model) floats(v ...float32) *onnx.Value {
+	m.seq++
+	return m.g.AddInitializer(fmt.Sprint("f", m.seq), onnx.NewFloatTensor("", []int64{int64(len(v))}, v))
+}
+
+// node appends op on inputs (nil for an omitted optional input) and
+// returns its output.
+func (m *model) node(op string, inputs []*onnx.Value, attrs ...*onnx.Attribute) *onnx.Value {
+	m.seq++
+	n := m.g.NewNode(op, "", fmt.Sprint(op, m.seq), inputs, fmt.Sprint("y", m.seq))
+	for _, a := range attrs {
+		n.SetAttr(a)
+	}
+	m.g.Append(n)
+	return n.Output(0)
+}
+
+func ints(name string, v ...int64) *onnx.Attribute { return onnx.IntsAttr(name, v) }
+
+// conv is a Conv of c→o channels with kernel k on x (groups g), with bias.
+func (m *model) conv(x *onnx.Value, c, o, g int64, k []int64, attrs ...*onnx.Attribute) *onnx.Value {
+	w := m.weight(append([]int64{o, c / g}, k...)...)
+	b := m.weight(o)
+	return m.node("Conv", []*onnx.Value{x, w, b}, append(attrs, ints("kernel_shape", k...), onnx.IntAttr("group", g))...)
+}
+
+// shape is one benchmark model: its file name (the table's first column,
+// at most 24 characters) and its graph.
+type shape struct {
+	name  string
+	build func(m *model) *onnx.Value
+}
+
+var shapes = []shape{
+	// Convolutions the shared models have, as the baseline.
+	{"conv3x3_64_56", func(m *model) *onnx.Value {
+		return m.conv(m.input(1, 64, 56, 56), 64, 64, 1, []int64{3, 3}, ints("pads", 1, 1, 1, 1))
+	}},
+	{"dw3x3_144_56", func(m *model) *onnx.Value {
+		return m.conv(m.input(1, 144, 56, 56), 144, 144, 144, []int64{3, 3}, ints("pads", 1, 1, 1, 1))
+	}},
+	// Depthwise kernels of EfficientNet, MobileNetV3, ConvNeXt, PP-OCR.
+	{"dw5x5_240_28", func(m *model) *onnx.Value {
+		return m.conv(m.input(1, 240, 28, 28), 240, 240, 240, []int64{5, 5}, ints("pads", 2, 2, 2, 2))
+	}},
+	{"dw5x5s2_144_56", func(m *model) *onnx.Value {
+		return m.conv(m.input(1, 144, 56, 56), 144, 144, 144, []int64{5, 5}, ints("pads", 2, 2, 2, 2), ints("strides", 2, 2))
+	}},
+	{"dw7x7_384_14", func(m *model) *onnx.Value {
+		return m.conv(m.input(1, 384, 14, 14), 384, 384, 384, []int64{7, 7}, ints("pads", 3, 3, 3, 3))
+	}},
+	{"dw3x3s21_96_32x100", func(m *model) *onnx.Value {
+		return m.conv(m.input(1, 96, 32, 100), 96, 96, 96, []int64{3, 3}, ints("pads", 1, 1, 1, 1), ints("strides", 2, 1))
+	}},
+	{"dw3x3d2_128_56", func(m *model) *onnx.Value {
+		return m.conv(m.input(1, 128, 56, 56), 128, 128, 128, []int64{3, 3}, ints("pads", 2, 2, 2, 2), ints("dilations", 2, 2))
+	}},
+	// Dense convolutions off the common path.
+	{"conv3x3d2_128_28", func(m *model) *onnx.Value {
+		return m.conv(m.input(1, 128, 28, 28), 128, 128, 1, []int64{3, 3}, ints("pads", 2, 2, 2, 2), ints("dilations", 2, 2))
+	}},
+	{"conv3x3s2asym_64_112", func(m *model) *onnx.Value { // TF's SAME padding at stride 2
+		return m.conv(m.input(1, 64, 112, 112), 64, 128, 1, []int64{3, 3}, ints("pads", 0, 0, 1, 1), ints("strides", 2, 2))
+	}},
+	{"conv7x7s2_stem_224", func(m *model) *onnx.Value {
+		return m.conv(m.input(1, 3, 224, 224), 3, 64, 1, []int64{7, 7}, ints("pads", 3, 3, 3, 3), ints("strides", 2, 2))
+	}},
+	{"conv1x7_128_17", func(m *model) *onnx.Value { // Inception's factorized kernels
+		return m.conv(m.input(1, 128, 17, 17), 128, 128, 1, []int64{1, 7}, ints("pads", 0, 3, 0, 3))
+	}},
+	{"gconv_g32_128_56", func(m *model) *onnx.Value { // ResNeXt
+		return m.conv(m.input(1, 128, 56, 56), 128, 128, 32, []int64{3, 3}, ints("pads", 1, 1, 1, 1))
+	}},
+	{"gconv_g4_256_28", func(m *model) *onnx.Value {
+		return m.conv(m.input(1, 256, 28, 28), 256, 256, 4, []int64{3, 3}, ints("pads", 1, 1, 1, 1))
+	}},
+	// 1-D (audio, conformers) and 3-D (video, medical) convolutions.
+	{"conv1d_k3_256_1000", func(m *model) *onnx.Value {
+		return m.conv(m.input(1, 256, 1000), 256, 256, 1, []int64{3}, ints("pads", 1, 1))
+	}},
+	{"conv1d_k10s5_1_16000", func(m *model) *onnx.Value { // wav2vec's first layer
+		return m.conv(m.input(1, 1, 16000), 1, 512, 1, []int64{10}, ints("strides", 5))
+	}},
+	{"dw1d_k31_256_500", func(m *model) *onnx.Value {
+		return m.conv(m.input(1, 256, 500), 256, 256, 256, []int64{31}, ints("pads", 15, 15))
+	}},
+	{"conv3d_k3_32_16x28", func(m *model) *onnx.Value {
+		return m.conv(m.input(1, 32, 16, 28, 28), 32, 32, 1, []int64{3, 3, 3}, ints("pads", 1, 1, 1, 1, 1, 1))
+	}},
+	{"conv3d_k3s2d2_16_9x30", func(m *model) *onnx.Value { // strided, dilated, uneven pads
+		return m.conv(m.input(1, 16, 9, 30, 31), 16, 24, 1, []int64{3, 3, 3}, ints("pads", 2, 1, 2, 1, 2, 0),
+			ints("strides", 1, 2, 3), ints("dilations", 2, 1, 2))
+	}},
+	// Transposed convolutions (decoders, U-Nets, GAN generators).
+	{"convT_k4s2_64_28", func(m *model) *onnx.Value {
+		x := m.input(1, 64, 28, 28)
+		return m.node("ConvTranspose", []*onnx.Value{x, m.weight(64, 32, 4, 4), m.weight(32)},
+			ints("kernel_shape", 4, 4), ints("strides", 2, 2), ints("pads", 1, 1, 1, 1))
+	}},
+	{"convT_k2s2_128_28", func(m *model) *onnx.Value {
+		x := m.input(1, 128, 28, 28)
+		return m.node("ConvTranspose", []*onnx.Value{x, m.weight(128, 64, 2, 2), m.weight(64)},
+			ints("kernel_shape", 2, 2), ints("strides", 2, 2))
+	}},
+	// Pooling.
+	{"maxpool3s2ceil_64_112", func(m *model) *onnx.Value { // SqueezeNet
+		return m.node("MaxPool", []*onnx.Value{m.input(1, 64, 111, 111)},
+			ints("kernel_shape", 3, 3), ints("strides", 2, 2), onnx.IntAttr("ceil_mode", 1))
+	}},
+	{"avgpool3s1_192_28", func(m *model) *onnx.Value { // Inception's pool branch
+		return m.node("AveragePool", []*onnx.Value{m.input(1, 192, 28, 28)},
+			ints("kernel_shape", 3, 3), ints("pads", 1, 1, 1, 1), onnx.IntAttr("count_include_pad", 0))
+	}},
+	{"maxpool5s1_256_20", func(m *model) *onnx.Value { // YOLO's SPPF
+		return m.node("MaxPool", []*onnx.Value{m.input(1, 256, 20, 20)},
+			ints("kernel_shape", 5, 5), ints("pads", 2, 2, 2, 2))
+	}},
+	// Resize (YOLO's and U-Nets' upsampling).
+	{"resize_nearest2x_128_40", func(m *model) *onnx.Value {
+		return m.node("Resize", []*onnx.Value{m.input(1, 128, 40, 40), nil, m.floats(1, 1, 2, 2)},
+			onnx.StringAttr("mode", "nearest"))
+	}},
+	{"resize_linear2x_64_56", func(m *model) *onnx.Value {
+		return m.node("Resize", []*onnx.Value{m.input(1, 64, 56, 56), nil, m.floats(1, 1, 2, 2)},
+			onnx.StringAttr("mode", "linear"))
+	}},
+	// Broadcasting elementwise ops.
+	{"add_chan_64_112", func(m *model) *onnx.Value { // per-channel
+		return m.node("Add", []*onnx.Value{m.input(1, 64, 112, 112), m.weight(1, 64, 1, 1)})
+	}},
+	{"mul_se_256_28", func(m *model) *onnx.Value { // squeeze-excitation scale, both inputs fed
+		return m.node("Mul", []*onnx.Value{m.input(1, 256, 28, 28), m.input(1, 256, 1, 1)})
+	}},
+	{"add_lastaxis_128_768", func(m *model) *onnx.Value {
+		return m.node("Add", []*onnx.Value{m.input(1, 128, 768), m.weight(768)})
+	}},
+	{"add_outer_64x1_1x512", func(m *model) *onnx.Value {
+		return m.node("Add", []*onnx.Value{m.input(8, 64, 1), m.input(8, 1, 512)})
+	}},
+	// A transformer's pieces.
+	{"layernorm_128_768", func(m *model) *onnx.Value {
+		return m.node("LayerNormalization", []*onnx.Value{m.input(1, 128, 768), m.weight(768), m.weight(768)},
+			onnx.IntAttr("axis", -1))
+	}},
+	{"softmax_12_128_128", func(m *model) *onnx.Value {
+		return m.node("Softmax", []*onnx.Value{m.input(1, 12, 128, 128)}, onnx.IntAttr("axis", -1))
+	}},
+	{"matmul_b12_128x64x128", func(m *model) *onnx.Value {
+		return m.node("MatMul", []*onnx.Value{m.input(12, 128, 64), m.input(12, 64, 128)})
+	}},
+	{"transpose_0213_128x12x64", func(m *model) *onnx.Value {
+		return m.node("Transpose", []*onnx.Value{m.input(1, 128, 12, 64)}, ints("perm", 0, 2, 1, 3))
+	}},
+	{"instnorm_64_112", func(m *model) *onnx.Value {
+		return m.node("InstanceNormalization", []*onnx.Value{m.input(1, 64, 112, 112), m.weight(64), m.weight(64)})
+	}},
+	{"reducemean_256_56", func(m *model) *onnx.Value {
+		return m.node("ReduceMean", []*onnx.Value{m.input(1, 256, 56, 56), m.ints(2, 3)}, onnx.IntAttr("keepdims", 1))
+	}},
+}
