@@ -409,10 +409,28 @@ func convBuilder(b *Build) (Kernel, error) { return convKernel(b, nil) }
 
 // convKernel is the Conv kernel; epi (nil: none) is fused into its float32
 // output (fuse.go).
+// convertedOnce returns constant t as float32, converted on the first call
+// and kept in p.
+func convertedOnce(p *prepacked, t *Tensor) ([]float32, error) {
+	v := p.get(t, func() any {
+		f, _ := AsFloat32(t)
+		return f
+	}).([]float32)
+	if len(v) != t.Len() { // not converted: say why
+		return AsFloat32(t)
+	}
+	return v, nil
+}
+
 func convKernel(b *Build, epi *convEpilogue) (Kernel, error) {
 	a := convAttrs{w: readWindowAttrs(b), group: int(b.Int("group", 1)), epi: epi, geom: &geomCache{}}
+	// wf keeps constant float16 (or float64) weights converted to float32:
+	// a float16 model converted its weights again every run (168 MB a run
+	// for IS-Net, on fresh pages).
+	var wf *prepacked
 	if constInput(b, 1) && b.Prepack() {
 		a.wpack = &prepacked{}
+		wf = &prepacked{}
 	}
 	a.w.ceil = false
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
@@ -423,7 +441,12 @@ func convKernel(b *Build, epi *convEpilogue) (Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		w, err := floatIn(in[1])
+		var w []float32
+		if wf != nil && in[1].DType != onnx.Float && isFloat(in[1].DType) {
+			w, err = convertedOnce(wf, in[1])
+		} else {
+			w, err = floatIn(in[1])
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -132,7 +132,18 @@ func packedB(transB bool, k, n int, b []float32, ldb int) []float32 {
 	return bp
 }
 
-func matMul(ctx *Ctx, x, y *Tensor, bpack *prepacked) (*Tensor, error) {
+// constFloats returns t as float32: t's own slice for float32; constant
+// weights of another float type (bconv set) converted once and kept.
+func constFloats(bconv *prepacked, t *Tensor) ([]float32, error) {
+	if bconv != nil && t.DType != onnx.Float && isFloat(t.DType) {
+		return convertedOnce(bconv, t)
+	}
+	return floatIn(t)
+}
+
+// matMul multiplies x and y; bpack and bconv (nil unless y is constant)
+// keep y packed and converted to float32 across runs.
+func matMul(ctx *Ctx, x, y *Tensor, bpack, bconv *prepacked) (*Tensor, error) {
 	if x.DType != y.DType {
 		return nil, fmt.Errorf("input types %s and %s differ", x.DType, y.DType)
 	}
@@ -142,15 +153,19 @@ func matMul(ctx *Ctx, x, y *Tensor, bpack *prepacked) (*Tensor, error) {
 	}
 	switch x.DType {
 	case onnx.Float, onnx.Float16, onnx.BFloat16:
-		a, err := floatIn(x)
+		a, err := ctx.float32Of(x)
 		if err != nil {
 			return nil, err
 		}
-		b, err := floatIn(y)
+		b, err := constFloats(bconv, y)
 		if err != nil {
 			return nil, err
 		}
-		return floatOut(x.DType, p.out, matmulF32(ctx, p, a, b, y, bpack))
+		c := matmulF32(ctx, p, a, b, y, bpack)
+		if x.DType == onnx.Float16 {
+			return ctx.roundFloat32(x.DType, FromSlice(onnx.Float, p.out, c)), nil
+		}
+		return floatOut(x.DType, p.out, c)
 	}
 	out := ctx.New(x.DType, p.out...)
 	switch c := out.Data.(type) {
@@ -223,12 +238,12 @@ func widenInt32(t *Tensor, zp *Tensor, axis int) ([]int32, error) {
 
 func init() {
 	mm := func(b *Build) (Kernel, error) {
-		var bpack *prepacked
+		var bpack, bconv *prepacked
 		if constInput(b, 1) && b.Prepack() {
-			bpack = &prepacked{}
+			bpack, bconv = &prepacked{}, &prepacked{}
 		}
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-			out, err := matMul(ctx, in[0], in[1], bpack)
+			out, err := matMul(ctx, in[0], in[1], bpack, bconv)
 			return []*Tensor{out}, err
 		}, nil
 	}
@@ -264,9 +279,9 @@ func init() {
 		transB := b.Int("transB", 0) != 0
 		alpha := b.Float("alpha", 1)
 		beta := b.Float("beta", 1)
-		var bpack *prepacked
+		var bpack, bconv *prepacked
 		if constInput(b, 1) && b.Prepack() {
-			bpack = &prepacked{}
+			bpack, bconv = &prepacked{}, &prepacked{}
 		}
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 			x, y := in[0], in[1]
@@ -293,11 +308,11 @@ func init() {
 			}
 			switch x.DType {
 			case onnx.Float, onnx.Float16, onnx.BFloat16, onnx.Double:
-				a, err := floatIn(x)
+				a, err := ctx.float32Of(x)
 				if err != nil {
 					return nil, err
 				}
-				bv, err := floatIn(y)
+				bv, err := constFloats(bconv, y)
 				if err != nil {
 					return nil, err
 				}
@@ -319,8 +334,8 @@ func init() {
 				} else {
 					sgemm(ctx.Threads(), transA, transB, m, n, k, alpha, a, lda, bv, ldb, bt, out, n)
 				}
-				if x.DType == onnx.Float {
-					return []*Tensor{ot}, nil
+				if x.DType == onnx.Float || x.DType == onnx.Float16 {
+					return []*Tensor{ctx.roundFloat32(x.DType, ot)}, nil
 				}
 				t, err := floatOut(x.DType, []int{m, n}, out)
 				return []*Tensor{t}, err

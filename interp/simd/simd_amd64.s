@@ -9793,6 +9793,271 @@ peak512_done:
 	VZEROUPPER
 	RET
 
+// func addAVX512(dst []float32, a []float32, b []float32)
+// Requires: AVX, AVX512F
+TEXT ·addAVX512(SB), NOSPLIT, $0-72
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  a_base+24(FP), CX
+	MOVQ  b_base+48(FP), DX
+	MOVQ  dst_len+8(FP), BX
+	MOVQ  BX, SI
+	ANDQ  $0x0f, SI
+	LEAQ  lowmasks<>+0(SB), DI
+	KMOVW (DI)(SI*2), K1
+	SHRQ  $0x04, BX
+
+addAVX512_pairs:
+	CMPQ    BX, $0x02
+	JB      addAVX512_one
+	VMOVUPS (CX), Z0
+	VMOVUPS (DX), Z1
+	VMOVUPS 64(CX), Z2
+	VMOVUPS 64(DX), Z3
+	VADDPS  Z1, Z0, Z0
+	VADDPS  Z3, Z2, Z2
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z2, 64(AX)
+	ADDQ    $0x80, CX
+	ADDQ    $0x80, DX
+	ADDQ    $0x80, AX
+	SUBQ    $0x02, BX
+	JMP     addAVX512_pairs
+
+addAVX512_one:
+	TESTQ   BX, BX
+	JZ      addAVX512_tail
+	VMOVUPS (CX), Z0
+	VMOVUPS (DX), Z1
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, AX
+
+addAVX512_tail:
+	TESTQ     SI, SI
+	JZ        addAVX512_done
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VADDPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+addAVX512_done:
+	VZEROUPPER
+	RET
+
+// func subAVX512(dst []float32, a []float32, b []float32)
+// Requires: AVX, AVX512F
+TEXT ·subAVX512(SB), NOSPLIT, $0-72
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  a_base+24(FP), CX
+	MOVQ  b_base+48(FP), DX
+	MOVQ  dst_len+8(FP), BX
+	MOVQ  BX, SI
+	ANDQ  $0x0f, SI
+	LEAQ  lowmasks<>+0(SB), DI
+	KMOVW (DI)(SI*2), K1
+	SHRQ  $0x04, BX
+
+subAVX512_pairs:
+	CMPQ    BX, $0x02
+	JB      subAVX512_one
+	VMOVUPS (CX), Z0
+	VMOVUPS (DX), Z1
+	VMOVUPS 64(CX), Z2
+	VMOVUPS 64(DX), Z3
+	VSUBPS  Z1, Z0, Z0
+	VSUBPS  Z3, Z2, Z2
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z2, 64(AX)
+	ADDQ    $0x80, CX
+	ADDQ    $0x80, DX
+	ADDQ    $0x80, AX
+	SUBQ    $0x02, BX
+	JMP     subAVX512_pairs
+
+subAVX512_one:
+	TESTQ   BX, BX
+	JZ      subAVX512_tail
+	VMOVUPS (CX), Z0
+	VMOVUPS (DX), Z1
+	VSUBPS  Z1, Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, AX
+
+subAVX512_tail:
+	TESTQ     SI, SI
+	JZ        subAVX512_done
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VSUBPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+subAVX512_done:
+	VZEROUPPER
+	RET
+
+// func mulAVX512(dst []float32, a []float32, b []float32)
+// Requires: AVX, AVX512F
+TEXT ·mulAVX512(SB), NOSPLIT, $0-72
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  a_base+24(FP), CX
+	MOVQ  b_base+48(FP), DX
+	MOVQ  dst_len+8(FP), BX
+	MOVQ  BX, SI
+	ANDQ  $0x0f, SI
+	LEAQ  lowmasks<>+0(SB), DI
+	KMOVW (DI)(SI*2), K1
+	SHRQ  $0x04, BX
+
+mulAVX512_pairs:
+	CMPQ    BX, $0x02
+	JB      mulAVX512_one
+	VMOVUPS (CX), Z0
+	VMOVUPS (DX), Z1
+	VMOVUPS 64(CX), Z2
+	VMOVUPS 64(DX), Z3
+	VMULPS  Z1, Z0, Z0
+	VMULPS  Z3, Z2, Z2
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z2, 64(AX)
+	ADDQ    $0x80, CX
+	ADDQ    $0x80, DX
+	ADDQ    $0x80, AX
+	SUBQ    $0x02, BX
+	JMP     mulAVX512_pairs
+
+mulAVX512_one:
+	TESTQ   BX, BX
+	JZ      mulAVX512_tail
+	VMOVUPS (CX), Z0
+	VMOVUPS (DX), Z1
+	VMULPS  Z1, Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, AX
+
+mulAVX512_tail:
+	TESTQ     SI, SI
+	JZ        mulAVX512_done
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VMULPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+mulAVX512_done:
+	VZEROUPPER
+	RET
+
+// func divAVX512(dst []float32, a []float32, b []float32)
+// Requires: AVX, AVX512F
+TEXT ·divAVX512(SB), NOSPLIT, $0-72
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  a_base+24(FP), CX
+	MOVQ  b_base+48(FP), DX
+	MOVQ  dst_len+8(FP), BX
+	MOVQ  BX, SI
+	ANDQ  $0x0f, SI
+	LEAQ  lowmasks<>+0(SB), DI
+	KMOVW (DI)(SI*2), K1
+	SHRQ  $0x04, BX
+
+divAVX512_pairs:
+	CMPQ    BX, $0x02
+	JB      divAVX512_one
+	VMOVUPS (CX), Z0
+	VMOVUPS (DX), Z1
+	VMOVUPS 64(CX), Z2
+	VMOVUPS 64(DX), Z3
+	VDIVPS  Z1, Z0, Z0
+	VDIVPS  Z3, Z2, Z2
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z2, 64(AX)
+	ADDQ    $0x80, CX
+	ADDQ    $0x80, DX
+	ADDQ    $0x80, AX
+	SUBQ    $0x02, BX
+	JMP     divAVX512_pairs
+
+divAVX512_one:
+	TESTQ   BX, BX
+	JZ      divAVX512_tail
+	VMOVUPS (CX), Z0
+	VMOVUPS (DX), Z1
+	VDIVPS  Z1, Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, AX
+
+divAVX512_tail:
+	TESTQ     SI, SI
+	JZ        divAVX512_done
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VDIVPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+divAVX512_done:
+	VZEROUPPER
+	RET
+
+// func maxSkipNaNAVX512(dst []float32, a []float32, b []float32)
+// Requires: AVX, AVX512F
+TEXT ·maxSkipNaNAVX512(SB), NOSPLIT, $0-72
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  a_base+24(FP), CX
+	MOVQ  b_base+48(FP), DX
+	MOVQ  dst_len+8(FP), BX
+	MOVQ  BX, SI
+	ANDQ  $0x0f, SI
+	LEAQ  lowmasks<>+0(SB), DI
+	KMOVW (DI)(SI*2), K1
+	SHRQ  $0x04, BX
+
+maxSkipNaNAVX512_pairs:
+	CMPQ    BX, $0x02
+	JB      maxSkipNaNAVX512_one
+	VMOVUPS (CX), Z0
+	VMOVUPS (DX), Z1
+	VMOVUPS 64(CX), Z2
+	VMOVUPS 64(DX), Z3
+	VMAXPS  Z1, Z0, Z0
+	VMAXPS  Z3, Z2, Z2
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z2, 64(AX)
+	ADDQ    $0x80, CX
+	ADDQ    $0x80, DX
+	ADDQ    $0x80, AX
+	SUBQ    $0x02, BX
+	JMP     maxSkipNaNAVX512_pairs
+
+maxSkipNaNAVX512_one:
+	TESTQ   BX, BX
+	JZ      maxSkipNaNAVX512_tail
+	VMOVUPS (CX), Z0
+	VMOVUPS (DX), Z1
+	VMAXPS  Z1, Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, AX
+
+maxSkipNaNAVX512_tail:
+	TESTQ     SI, SI
+	JZ        maxSkipNaNAVX512_done
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VMAXPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+maxSkipNaNAVX512_done:
+	VZEROUPPER
+	RET
+
 // func gemm1x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·gemm1x32AVX512(SB), NOSPLIT, $0-49

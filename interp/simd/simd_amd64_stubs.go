@@ -513,6 +513,36 @@ func evenBytesAVX(dst []byte, src []byte)
 //go:noescape
 func fmaPeakAVX512(n int)
 
+// addAVX512: dst[i] = a[i] + b[i] for i < len(dst), on zmm.
+// a and b must be at least as long as dst.
+//
+//go:noescape
+func addAVX512(dst []float32, a []float32, b []float32)
+
+// subAVX512: dst[i] = a[i] - b[i] for i < len(dst), on zmm.
+// a and b must be at least as long as dst.
+//
+//go:noescape
+func subAVX512(dst []float32, a []float32, b []float32)
+
+// mulAVX512: dst[i] = a[i] * b[i] for i < len(dst), on zmm.
+// a and b must be at least as long as dst.
+//
+//go:noescape
+func mulAVX512(dst []float32, a []float32, b []float32)
+
+// divAVX512: dst[i] = a[i] / b[i] for i < len(dst), on zmm.
+// a and b must be at least as long as dst.
+//
+//go:noescape
+func divAVX512(dst []float32, a []float32, b []float32)
+
+// maxSkipNaNAVX512: dst[i] = a[i] if a[i] > b[i], else b[i] for i < len(dst), on zmm.
+// a and b must be at least as long as dst.
+//
+//go:noescape
+func maxSkipNaNAVX512(dst []float32, a []float32, b []float32)
+
 // gemm1x32AVX512 is the 1×32 SGEMM micro-kernel over two packed B panels: c (+)= a·b.
 //
 //go:noescape

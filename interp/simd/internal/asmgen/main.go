@@ -118,6 +118,7 @@ func main() {
 	evenBytes("evenBytesAVX", false)
 	// AVX-512 (F, BW, DQ, VL): the Go side selects them only where the CPU has them.
 	fmaPeak512()
+	elementwise512()
 	for _, mode := range []bMode{bPacked, bRows, bTaps, bSegs, bSegs3} {
 		for m := 1; m <= 6; m++ {
 			gemmKernel512(m, mode)
