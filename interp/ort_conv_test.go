@@ -106,7 +106,11 @@ func TestConvMatchesORT(t *testing.T) {
 		{960, 160, 7, 1, 1, 0, 1, nil},             // 1×1, N < K: 256-deep blocks
 		{16, 32, 130, 1, 1, 0, 1, nil},             // 1×1, few channels, wide plane: B read in place, ragged edge packed
 		{32, 16, 97, 1, 1, 0, 1, nil},              // the same, 16 filters, odd plane
-		{64, 128, 56, 1, 2, 0, 1, nil},             // strided 1×1 (im2col)
+		{64, 128, 56, 1, 2, 0, 1, nil},             // strided 1×1: columns gathered a chunk at a time
+		{16, 16, 130, 1, 2, 0, 1, nil},             // the same, 65² outputs: chunks of 3072 columns (rows padded off 4 KiB)
+		{24, 40, 29, 1, 3, 1, 1, nil},              // strided 1×1 with padding: zero columns and rows
+		{20, 12, 17, 1, 2, 2, 1, []int{1, 1}},      // 1×1, stride (2,1), padding wider than the stride
+		{16, 32, 30, 1, 2, 0, 4, nil},              // grouped strided 1×1 (ShuffleNet's shortcuts)
 		{32, 16, 112, 3, 1, 1, 1, nil},             // 16 filters, OutW 112: implicit GEMM (taps kernels)
 		{24, 20, 64, 3, 2, 1, 1, nil},              // the same, stride 2, OutW 32, 20 filters
 		{32, 32, 56, 3, 1, 1, 32, nil},             // depthwise

@@ -153,36 +153,21 @@ func convTaps(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []i
 	if (q1-q0)%(2*nr) != 0 {
 		edge = aligned(&ws.edge, M*2*nr)
 	}
+	t := tapsTiles{pa: pa, planes: planes, pairs: pairs, y: y, edge: edge, n: N, q0: q0, q1: q1}
 	for pc := 0; pc < K; pc += kc {
-		kcb := min(kc, K-pc)
-		acc := pc > 0
-		tp := &taps[pc]
-		for i, jr := 0, q0; jr < q1; i, jr = i+1, jr+2*nr {
-			pr := &pairs[i]
-			c, ldc, c0 := y, N, jr
-			if jr+2*nr > q1 {
-				c, ldc, c0 = edge, 2*nr, 0
-			}
-			if pr.runs == 0 {
-				b := &planes[pr.off]
-				ir := 0
-				for ; ir+2*mr <= M; ir += 2 * mr {
-					ks.gemm12Taps(kcb, &pa.data[ir*K+pc*mr], mr*K, b, pr.bstride, tp, &c[ir*ldc+c0], ldc, acc)
+		t.pc, t.kcb, t.tp = pc, min(kc, K-pc), &taps[pc]
+		if K <= rowsFirstMaxK {
+			// Row panel by row panel at small depths, as macroRows.
+			for ir := 0; ir < M; ir += t.rows(ir) {
+				for i := 0; i < np; i++ {
+					t.tile(i, ir)
 				}
-				for ; ir < M; ir += mr {
-					mrr := min(mr, M-ir)
-					ks.gemmTaps[mrr](kcb, &pa.data[ir*K+pc*mrr], b, pr.bstride, tp, &c[ir*ldc+c0], ldc, acc)
-				}
-				continue
 			}
-			b := &planes[0]
-			ir := 0
-			for ; ir+2*mr <= M; ir += 2 * mr {
-				ks.gemm12Segs[pr.runs](kcb, &pa.data[ir*K+pc*mr], mr*K, b, &pr.segs, &pr.masks, tp, &c[ir*ldc+c0], ldc, acc)
-			}
-			for ; ir < M; ir += mr {
-				mrr := min(mr, M-ir)
-				ks.gemmSegs[pr.runs][mrr](kcb, &pa.data[ir*K+pc*mrr], b, &pr.segs, &pr.masks, tp, &c[ir*ldc+c0], ldc, acc)
+			continue
+		}
+		for i := 0; i < np; i++ {
+			for ir := 0; ir < M; ir += t.rows(ir) {
+				t.tile(i, ir)
 			}
 		}
 	}
@@ -191,5 +176,52 @@ func convTaps(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []i
 		for i := 0; i < M; i++ {
 			copy(y[i*N+jr:i*N+q1], edge[i*2*nr:])
 		}
+	}
+}
+
+// tapsTiles is convTaps' state over one K block: tile computes one row
+// panel of one pair of panels.
+type tapsTiles struct {
+	pa        *PackedA
+	planes, y []float32
+	edge      []float32 // the ragged last pair's tile, or nil
+	pairs     []tapsPair
+	tp        *int32 // the block's first tap
+	n, q0, q1 int
+	pc, kcb   int
+}
+
+// rows is the height of the row panel at row ir: 12 rows while they
+// last, then 6 and the rest.
+func (t *tapsTiles) rows(ir int) int {
+	if M := t.pa.m; ir+2*mr > M {
+		return min(mr, M-ir)
+	}
+	return 2 * mr
+}
+
+// tile runs the kernel for rows [ir, ir+rows(ir)) of pair i.
+func (t *tapsTiles) tile(i, ir int) {
+	K, pr, jr := t.pa.k, &t.pairs[i], t.q0+i*2*nr
+	c, ldc, c0 := t.y, t.n, jr
+	if jr+2*nr > t.q1 {
+		c, ldc, c0 = t.edge, 2*nr, 0
+	}
+	acc, pc, kcb := t.pc > 0, t.pc, t.kcb
+	rows := t.rows(ir)
+	if pr.runs == 0 {
+		b := &t.planes[pr.off]
+		if rows == 2*mr {
+			ks.gemm12Taps(kcb, &t.pa.data[ir*K+pc*mr], mr*K, b, pr.bstride, t.tp, &c[ir*ldc+c0], ldc, acc)
+		} else {
+			ks.gemmTaps[rows](kcb, &t.pa.data[ir*K+pc*rows], b, pr.bstride, t.tp, &c[ir*ldc+c0], ldc, acc)
+		}
+		return
+	}
+	b := &t.planes[0]
+	if rows == 2*mr {
+		ks.gemm12Segs[pr.runs](kcb, &t.pa.data[ir*K+pc*mr], mr*K, b, &pr.segs, &pr.masks, t.tp, &c[ir*ldc+c0], ldc, acc)
+	} else {
+		ks.gemmSegs[pr.runs][rows](kcb, &t.pa.data[ir*K+pc*rows], b, &pr.segs, &pr.masks, t.tp, &c[ir*ldc+c0], ldc, acc)
 	}
 }

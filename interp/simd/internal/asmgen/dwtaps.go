@@ -407,6 +407,15 @@ func (s *bSteps) load(step int, v0, v1 Op) {
 	VMOVUPS(m, v0)
 	m.Disp = s.half
 	VMOVUPS(m, v1)
+	if s.half == 64 {
+		// The zmm kernels' B rows are as many streams as steps (a 1×1
+		// conv's input planes, cold in a model): ask for each row's lines
+		// two calls ahead along it (the next 32 columns are the next call).
+		m.Disp = 256
+		PREFETCHT0(m)
+		m.Disp = 320
+		PREFETCHT0(m)
+	}
 }
 
 // segMasks are the bSegs modes' run masks, half 0's runs then half 1's.
