@@ -69,9 +69,13 @@ func maxPoolChunk(y, x []float32, p *ConvParams, g *maxPoolGeom, c0, c1 int) {
 	defer wsPool.put(ws)
 	hp, wp, n := g.hp, g.wp, c1-c0
 	size := n * hp * wp
-	buf := aligned(&ws.a, 2*size)
-	xp, vm := buf[:size], buf[size:]
+	buf := aligned(&ws.a, 2*size+p.W)
+	xp, vm, infs := buf[:size], buf[size:2*size], buf[2*size:]
 	inf := float32(math.Inf(-1))
+	fill(infs, inf)
+	// The padded planes, NaN read as −Inf (maxSkipNaN against −Inf): every
+	// maximum below then starts from its first tap, as the column maxima
+	// from −Inf that skip NaN taps would.
 	for c := 0; c < n; c++ {
 		plane := xp[c*hp*wp : (c+1)*hp*wp]
 		fill(plane[:p.PadT*wp], inf)
@@ -79,35 +83,32 @@ func maxPoolChunk(y, x []float32, p *ConvParams, g *maxPoolGeom, c0, c1 int) {
 		for h := 0; h < p.H; h++ {
 			row := plane[(p.PadT+h)*wp : (p.PadT+h+1)*wp]
 			fill(row[:p.PadL], inf)
-			copy(row[p.PadL:p.PadL+p.W], src[h*p.W:(h+1)*p.W])
+			ks.maxSkipNaN(row[p.PadL:p.PadL+p.W], src[h*p.W:(h+1)*p.W], infs)
 			fill(row[p.PadL+p.W:], inf)
 		}
 		fill(plane[(p.PadT+p.H)*wp:], inf)
 	}
-	// Column maxima: vm row oh of plane c (at vstride) is the maximum of
-	// the window's rows of output row oh, from −Inf so that NaN taps are
-	// skipped.
-	vstride := p.OutH * wp
+	// Column maxima: vm row oh of plane c is the maximum of the window's
+	// rows of output row oh, the first of equal taps kept. vm's layout:
+	// planes vstride apart, output row oh at oh·vrow.
+	vstride, vrow := p.OutH*wp, wp
+	rowTaps := func(dst []float32, o, step int) { // max of KH rows from xp[o:], step apart
+		copy(dst, xp[o:o+len(dst)])
+		for kh := 1; kh < p.KH; kh++ {
+			t := xp[o+kh*step : o+kh*step+len(dst)]
+			ks.maxSkipNaN(dst, t, dst)
+		}
+	}
 	if p.StrideH == 1 {
 		// Each row tap shifts the whole buffer by whole rows: one call a
 		// tap, vm keeping xp's plane stride. Rows past OutH of a plane read
 		// the next plane and are not used.
 		vstride = hp * wp
-		span := size - (p.KH-1)*p.DilH*wp
-		fill(vm[:span], inf)
-		for kh := 0; kh < p.KH; kh++ {
-			o := kh * p.DilH * wp
-			ks.maxSkipNaN(vm[:span], xp[o:o+span], vm[:span])
-		}
+		rowTaps(vm[:size-(p.KH-1)*p.DilH*wp], 0, p.DilH*wp)
 	} else {
-		fill(vm[:n*vstride], inf)
 		for c := 0; c < n; c++ {
 			for oh := 0; oh < p.OutH; oh++ {
-				row := vm[c*vstride+oh*wp : c*vstride+(oh+1)*wp]
-				for kh := 0; kh < p.KH; kh++ {
-					o := c*hp*wp + (oh*p.StrideH+kh*p.DilH)*wp
-					ks.maxSkipNaN(row, xp[o:o+wp], row)
-				}
+				rowTaps(vm[c*vstride+oh*wp:c*vstride+(oh+1)*wp], c*hp*wp+oh*p.StrideH*wp, p.DilH*wp)
 			}
 		}
 	}
@@ -125,7 +126,7 @@ func maxPoolChunk(y, x []float32, p *ConvParams, g *maxPoolGeom, c0, c1 int) {
 		Evens(ev, vm[:2*half])
 		Evens(od, vm[1:2*half])
 		hm = vm
-		span := (n-1)*vstride/2 + (p.OutH-1)*wp/2 + p.OutW
+		span := (n-1)*vstride/2 + (p.OutH-1)*vrow/2 + p.OutW
 		for kw := 0; kw < p.KW; kw++ {
 			c := kw * p.DilW
 			src := ev[c/2:]
@@ -138,9 +139,9 @@ func maxPoolChunk(y, x []float32, p *ConvParams, g *maxPoolGeom, c0, c1 int) {
 				ks.maxSkipNaN(hm[:span], src[:span], hm[:span])
 			}
 		}
-		vstride, wp, rowLen = vstride/2, wp/2, p.OutW
+		vstride, vrow, rowLen = vstride/2, vrow/2, p.OutW
 	} else {
-		span := (n-1)*vstride + (p.OutH-1)*wp + rowLen
+		span := (n-1)*vstride + (p.OutH-1)*vrow + rowLen
 		copy(hm[:span], vm[:span])
 		for kw := 1; kw < p.KW; kw++ {
 			o := kw * p.DilW
@@ -150,7 +151,7 @@ func maxPoolChunk(y, x []float32, p *ConvParams, g *maxPoolGeom, c0, c1 int) {
 	for c := 0; c < n; c++ {
 		yc := y[(c0+c)*p.OutH*p.OutW : (c0+c+1)*p.OutH*p.OutW]
 		for oh := 0; oh < p.OutH; oh++ {
-			src := hm[c*vstride+oh*wp : c*vstride+oh*wp+rowLen]
+			src := hm[c*vstride+oh*vrow : c*vstride+oh*vrow+rowLen]
 			dst := yc[oh*p.OutW : (oh+1)*p.OutW]
 			if len(src) == len(dst) {
 				copy(dst, src)
