@@ -284,6 +284,7 @@ func (a *rnnAttrs) run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		acts := a.acts[d*a.kind.acts() : (d+1)*a.kind.acts()]
 		vecs := a.vecs[d*a.kind.acts() : (d+1)*a.kind.acts()]
 		vecLSTM := a.kind == kindLSTM && vecs[0] != nil && vecs[1] != nil && vecs[2] != nil
+		vecGRU := a.kind == kindGRU && vecs[0] != nil && vecs[1] != nil
 		if vecLSTM && wb != nil {
 			// Both biases of every gate enter the sum alike: add them to the
 			// input projections once instead of at every step.
@@ -293,8 +294,18 @@ func (a *rnnAttrs) run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 				simd.Add(row, row, rb)
 			}
 		}
+		// GRU without linear_before_reset takes the candidate's product from
+		// r ⊙ h, not h: the step's product covers the z and r gates only
+		// and the candidate's reads Rh's packed panels (gruCellVec).
+		stepCols := G * H
+		var rhPacked []float32
+		if vecGRU && !a.lbr {
+			if sub, ok := simd.PackedBColumns(rp[d], H, 2*H, 3*H); ok {
+				stepCols, rhPacked = 2*H, sub
+			}
+		}
 		for step := 0; step < seq; step++ {
-			simd.SgemmPacked(false, batch, G*H, H, 1, h, H, rp[d], 0, hr, G*H, th)
+			simd.SgemmPacked(false, batch, stepCols, H, 1, h, H, rp[d], 0, hr, G*H, th)
 			for bi := 0; bi < batch; bi++ {
 				t := step
 				if reverse {
@@ -306,9 +317,12 @@ func (a *rnnAttrs) run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 				xg := xw[(t*batch+bi)*G*H : (t*batch+bi+1)*G*H]
 				hg := hr[bi*G*H : (bi+1)*G*H]
 				hb, cb := h[bi*H:(bi+1)*H], c[bi*H:(bi+1)*H]
-				if vecLSTM {
+				switch {
+				case vecLSTM:
 					a.lstmCellVec(vecs, xg, hg, p, hb, cb, scratch)
-				} else {
+				case vecGRU:
+					a.gruCellVec(vecs, xg, hg, wb, rb, hb, Rd, rhPacked, rh[bi*H:(bi+1)*H], scratch)
+				default:
 					a.cell(acts, xg, hg, wb, rb, p, hb, cb, Rd, rh[bi*H:(bi+1)*H])
 				}
 				copy(y[((t*D+d)*batch+bi)*H:((t*D+d)*batch+bi+1)*H], hb)
@@ -420,13 +434,9 @@ func (a *rnnAttrs) lstmCellVec(vecs []func(dst, x []float32), xg, hg, p, h, c, s
 			ft[j] += p[2*H+j] * c[j]
 		}
 	}
-	if a.clip > 0 {
-		for _, v := range [][]float32{it, ft, ct} {
-			for j := range v {
-				v[j] = a.clipv(v[j])
-			}
-		}
-	}
+	a.clipAll(it)
+	a.clipAll(ft)
+	a.clipAll(ct)
 	f(it, it)
 	f(ft, ft)
 	g(ct, ct)
@@ -450,6 +460,70 @@ func (a *rnnAttrs) lstmCellVec(vecs []func(dst, x []float32), xg, hg, p, h, c, s
 	f(ot, ot)
 	hh(hc, c)
 	simd.Mul(h, ot, hc)
+}
+
+// gruCellVec is cell's GRU step with activations that have slice forms,
+// each gate activated in one call: xg holds the input projections (no
+// bias), hg = h·Rᵀ, rh room for r ⊙ h; scratch holds 4H floats. Without
+// linear_before_reset the candidate's product (r ⊙ h)·Rhᵀ is a vector
+// product too (it was a scalar loop of H² terms a step), from Rh's packed
+// panels when rhPacked is set.
+func (a *rnnAttrs) gruCellVec(vecs []func(dst, x []float32), xg, hg, wb, rb, h, R, rhPacked, rh, scratch []float32) {
+	H := len(h)
+	f, g := vecs[0], vecs[1]
+	z, r, ht, t := scratch[:H], scratch[H:2*H], scratch[2*H:3*H], scratch[3*H:4*H]
+	simd.Add(z, xg[:H], hg[:H])
+	simd.Add(r, xg[H:2*H], hg[H:2*H])
+	if wb != nil {
+		simd.Add(t, wb[:H], rb[:H])
+		simd.Add(z, z, t)
+		simd.Add(t, wb[H:2*H], rb[H:2*H])
+		simd.Add(r, r, t)
+	}
+	a.clipAll(z)
+	a.clipAll(r)
+	f(z, z)
+	f(r, r)
+	if a.lbr {
+		// ht = g(xg + r ⊙ (hg + Rbh) + Wbh)
+		copy(t, hg[2*H:3*H])
+		if wb != nil {
+			simd.Add(t, t, rb[2*H:3*H])
+		}
+		simd.Mul(t, t, r)
+		simd.Add(t, t, xg[2*H:3*H])
+		if wb != nil {
+			simd.Add(t, t, wb[2*H:3*H])
+		}
+	} else {
+		// ht = g(xg + (r ⊙ h)·Rhᵀ + Wbh + Rbh)
+		simd.Mul(rh, r, h)
+		if rhPacked != nil {
+			simd.SgemmPacked(false, 1, H, H, 1, rh, H, rhPacked, 0, t, H, 1)
+		} else {
+			simd.Sgemm(false, true, 1, H, H, 1, rh, H, R[2*H*H:3*H*H], H, 0, t, H, 1)
+		}
+		simd.Add(t, t, xg[2*H:3*H])
+		if wb != nil {
+			simd.Add(ht, wb[2*H:3*H], rb[2*H:3*H])
+			simd.Add(t, t, ht)
+		}
+	}
+	a.clipAll(t)
+	g(ht, t)
+	// h = (1-z)⊙ht + z⊙h = ht + z⊙(h - ht)
+	simd.Sub(t, h, ht)
+	simd.Mul(t, t, z)
+	simd.Add(h, ht, t)
+}
+
+// clipAll applies the clip attribute (if set) to v in place.
+func (a *rnnAttrs) clipAll(v []float32) {
+	if a.clip > 0 {
+		for j := range v {
+			v[j] = a.clipv(v[j])
+		}
+	}
 }
 
 // cell advances one batch entry by one step: xg are the input projections

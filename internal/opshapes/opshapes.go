@@ -161,6 +161,9 @@ var shapes = []shape{
 	{"gconv_g4_256_28", func(m *model) *onnx.Value {
 		return m.conv(m.input(1, 256, 28, 28), 256, 256, 4, []int64{3, 3}, ints("pads", 1, 1, 1, 1))
 	}},
+	{"dwmult2_32_112", func(m *model) *onnx.Value { // depthwise with channel multiplier 2 (TF exports)
+		return m.conv(m.input(1, 32, 112, 112), 32, 64, 32, []int64{3, 3}, ints("pads", 1, 1, 1, 1))
+	}},
 	// 1-D (audio, conformers) and 3-D (video, medical) convolutions.
 	{"conv1d_k3_256_1000", func(m *model) *onnx.Value {
 		return m.conv(m.input(1, 256, 1000), 256, 256, 1, []int64{3}, ints("pads", 1, 1))
@@ -240,6 +243,19 @@ var shapes = []shape{
 	}},
 	{"instnorm_64_112", func(m *model) *onnx.Value {
 		return m.node("InstanceNormalization", []*onnx.Value{m.input(1, 64, 112, 112), m.weight(64), m.weight(64)})
+	}},
+	// Recurrent layers (speech, time series).
+	{"gru_256_100", func(m *model) *onnx.Value {
+		return m.node("GRU", []*onnx.Value{m.input(100, 1, 128), m.weight(1, 768, 128), m.weight(1, 768, 256), m.weight(1, 1536)},
+			onnx.IntAttr("hidden_size", 256), onnx.IntAttr("linear_before_reset", 1))
+	}},
+	{"gru_lbr0_256_100", func(m *model) *onnx.Value { // Keras's reset-before form
+		return m.node("GRU", []*onnx.Value{m.input(100, 1, 128), m.weight(1, 768, 128), m.weight(1, 768, 256), m.weight(1, 1536)},
+			onnx.IntAttr("hidden_size", 256))
+	}},
+	{"lstm_bidir_128_100", func(m *model) *onnx.Value {
+		return m.node("LSTM", []*onnx.Value{m.input(100, 1, 64), m.weight(2, 512, 64), m.weight(2, 512, 128), m.weight(2, 1024)},
+			onnx.IntAttr("hidden_size", 128), onnx.StringAttr("direction", "bidirectional"))
 	}},
 	// Data movement and other ops common in exports.
 	{"pad_reflect_64_112", func(m *model) *onnx.Value { // style transfer, super-resolution

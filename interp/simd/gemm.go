@@ -49,6 +49,18 @@ const ParallelMin = parallelMin
 // up to 16 columns, times k.
 func PackedBSize(k, n int) int { return k * ((n + nr - 1) / nr * nr) }
 
+// PackedBColumns returns the packed form of columns [c0, c1) of bp, a
+// k-row matrix in the PackB layout, as a subslice of bp (whole panels: the
+// last may hold columns past c1, which products of c1-c0 columns ignore),
+// or false when c0 does not start a panel.
+func PackedBColumns(bp []float32, k, c0, c1 int) ([]float32, bool) {
+	if c0%nr != 0 || c1 < c0 {
+		return nil, false
+	}
+	end := min(len(bp), c0*k+PackedBSize(k, c1-c0))
+	return bp[c0*k : end], true
+}
+
 // PackB writes op(B) (k×n; B is k×n with row stride ldb, or n×k when transB)
 // into dst in the packed layout used by SgemmPacked: column panels of 16,
 // panel j holding rows 0..k-1 of columns 16j..16j+15 as k consecutive runs

@@ -140,3 +140,32 @@ func TestSgemmRowPanels(t *testing.T) {
 		}
 	}
 }
+
+// TestPackedBColumns checks that a product over PackedBColumns' panels
+// equals the product over the same columns of B, and that an unaligned
+// start is refused.
+func TestPackedBColumns(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	k, n, m := 37, 75, 3
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	bp := make([]float32, PackedBSize(k, n))
+	PackB(false, k, n, b, n, bp)
+	for _, c := range [][2]int{{0, 75}, {16, 40}, {32, 75}, {48, 64}} {
+		sub, ok := PackedBColumns(bp, k, c[0], c[1])
+		if !ok {
+			t.Fatalf("columns %v refused", c)
+		}
+		w := c[1] - c[0]
+		got, want := make([]float32, m*w), make([]float32, m*w)
+		SgemmPacked(false, m, w, k, 1, a, k, sub, 0, got, w, 1)
+		Sgemm(false, false, m, w, k, 1, a, k, b[c[0]:], n, 0, want, w, 1)
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("columns %v: [%d] %v, want %v", c, i, got[i], want[i])
+			}
+		}
+	}
+	if _, ok := PackedBColumns(bp, k, 8, 40); ok {
+		t.Fatal("columns from 8 (inside a panel) accepted")
+	}
+}
