@@ -354,16 +354,31 @@ func lrnBuilder(b *Build) (Kernel, error) {
 		n, c, sp := t.Shape[0], t.Shape[1], prod(t.Shape[2:])
 		y := newFloats(ctx, t.Shape...)
 		lo, hi := (size-1)/2, (size-1+1)/2
+		// Each channel's window sum of squares, plane by plane in vector
+		// calls (the squares of the window's channels added in channel
+		// order, as the per-element loop added them), then the scale.
+		sq, sum := ctx.scratch(c*sp), ctx.scratch(sp)
+		k := float32(alpha / float64(size))
 		for bi := 0; bi < n; bi++ {
+			xb := x[bi*c*sp : (bi+1)*c*sp]
+			simd.Mul(sq, xb, xb)
 			for ch := 0; ch < c; ch++ {
-				for i := 0; i < sp; i++ {
-					var s float64
-					for k := max(0, ch-lo); k <= min(c-1, ch+hi); k++ {
-						v := float64(x[(bi*c+k)*sp+i])
-						s += v * v
+				k0, k1 := max(0, ch-lo), min(c-1, ch+hi)
+				copy(sum, sq[k0*sp:(k0+1)*sp])
+				for j := k0 + 1; j <= k1; j++ {
+					simd.Add(sum, sum, sq[j*sp:(j+1)*sp])
+				}
+				simd.ScaleShift(sum, sum, k, float32(bias))
+				xc, yc := xb[ch*sp:(ch+1)*sp], y[(bi*c+ch)*sp:(bi*c+ch+1)*sp]
+				if beta == 0.75 { // AlexNet's and GoogLeNet's: s^-0.75 = 1/(√s·⁴√s)
+					for i, s := range sum {
+						r := math.Sqrt(float64(s))
+						yc[i] = float32(float64(xc[i]) / (r * math.Sqrt(r)))
 					}
-					o := (bi*c+ch)*sp + i
-					y[o] = float32(float64(x[o]) / math.Pow(bias+alpha/float64(size)*s, beta))
+					continue
+				}
+				for i, s := range sum {
+					yc[i] = float32(float64(xc[i]) / math.Pow(float64(s), beta))
 				}
 			}
 		}

@@ -281,11 +281,16 @@ func reduce(ctx *Ctx, op string, x *Tensor, axes []int64, keepdims, noop bool) (
 	return fromFloat64s(ctx, x.DType, p.outShape, acc)
 }
 
-// reduceRowsF32 is ReduceSum or ReduceMean of float32 over trailing axes
-// (contiguous rows) through simd.Sum, which adds in eight float32 lanes; nil
-// when the case does not apply.
+// reduceRowsF32 is ReduceSum, ReduceMean, ReduceSumSquare or ReduceL2 of
+// float32 over trailing axes (contiguous rows) through simd.Sum and
+// simd.Dot, which add in float32 lanes; nil when the case does not apply.
 func reduceRowsF32(ctx *Ctx, op string, x *Tensor, p *reducePlan) *Tensor {
-	if x.DType != onnx.Float || (op != "ReduceSum" && op != "ReduceMean") || p.count == 0 {
+	if x.DType != onnx.Float || p.count == 0 {
+		return nil
+	}
+	switch op {
+	case "ReduceSum", "ReduceMean", "ReduceSumSquare", "ReduceL2":
+	default:
 		return nil
 	}
 	k := len(x.Shape)
@@ -300,11 +305,17 @@ func reduceRowsF32(ctx *Ctx, op string, x *Tensor, p *reducePlan) *Tensor {
 	out := ctx.newRaw(onnx.Float, p.outShape...)
 	z := out.Floats()
 	for o := range z {
-		s := simd.Sum(v[o*n : (o+1)*n])
-		if op == "ReduceMean" {
-			s /= float32(n)
+		row := v[o*n : (o+1)*n]
+		switch op {
+		case "ReduceSumSquare":
+			z[o] = simd.Dot(row, row)
+		case "ReduceL2":
+			z[o] = float32(math.Sqrt(float64(simd.Dot(row, row))))
+		case "ReduceMean":
+			z[o] = simd.Sum(row) / float32(n)
+		default:
+			z[o] = simd.Sum(row)
 		}
-		z[o] = s
 	}
 	return out
 }

@@ -98,9 +98,15 @@ func gridSample(ctx *Ctx, a *gridSampleAttrs, x, grid *Tensor) (*Tensor, error) 
 	if r < 1 || grid.Rank() != r+2 || grid.Shape[0] != x.Shape[0] || grid.Shape[r+1] != r {
 		return nil, fmt.Errorf("grid %s does not match input %s", grid, x)
 	}
-	xv, err := numbersAsFloat64(x)
-	if err != nil {
-		return nil, err
+	// float32 input is read in place and written straight to a float32
+	// result (each sum still in float64, rounded once as before).
+	xf, isF32 := x.Data.([]float32)
+	var xv []float64
+	if !isF32 {
+		var err error
+		if xv, err = numbersAsFloat64(x); err != nil {
+			return nil, err
+		}
 	}
 	g, err := numbersAsFloat64(grid)
 	if err != nil || !isFloat(grid.DType) {
@@ -111,7 +117,15 @@ func gridSample(ctx *Ctx, a *gridSampleAttrs, x, grid *Tensor) (*Tensor, error) 
 	outSp := grid.Shape[1 : r+1]
 	shape := append([]int{n, c}, outSp...)
 	inSize, outSize := prod(dims), prod(outSp)
-	res := make([]float64, n*c*outSize)
+	var res []float64
+	var res32 []float32
+	var out32 *Tensor
+	if isF32 {
+		out32 = ctx.newRaw(onnx.Float, shape...) // every output is written
+		res32 = out32.Floats()
+	} else {
+		res = make([]float64, n*c*outSize)
+	}
 	lo, hi := make([]float64, r), make([]float64, r)
 	for i, d := range dims {
 		lo[i], hi[i] = -0.5, float64(d)-0.5
@@ -133,7 +147,16 @@ func gridSample(ctx *Ctx, a *gridSampleAttrs, x, grid *Tensor) (*Tensor, error) 
 		idx[i], wts[i] = make([]int, ntaps), make([]float64, ntaps)
 	}
 	cnt := make([]int, r)
+	// An output position's taps (the tensor product of each dimension's,
+	// zero padding left out), found once for all channels.
+	type gsTap struct {
+		off int
+		w   float64
+	}
+	taps := make([]gsTap, 0, outSize*int(math.Pow(float64(ntaps), float64(r))))
+	starts := make([]int, outSize+1) // position o's taps: taps[starts[o]:starts[o+1]]
 	for bn := range n {
+		taps = taps[:0]
 		for o := range outSize {
 			gp := g[(bn*outSize+o)*r:]
 			for i := range r {
@@ -184,40 +207,59 @@ func gridSample(ctx *Ctx, a *gridSampleAttrs, x, grid *Tensor) (*Tensor, error) 
 					}
 				}
 			}
-			for ch := range c {
-				src := xv[(bn*c+ch)*inSize : (bn*c+ch+1)*inSize]
-				// Sum over the tensor product of the per-dimension taps.
-				clear(cnt)
-				sum := 0.0
-				for {
-					w, off, zero := 1.0, 0, false
-					for i := range r {
-						if idx[i][cnt[i]] < 0 {
-							zero = true
-							break
-						}
-						w *= wts[i][cnt[i]]
-						off += idx[i][cnt[i]]
-					}
-					if !zero {
-						sum += w * src[off]
-					}
-					k := r - 1
-					for k >= 0 {
-						cnt[k]++
-						if cnt[k] < ntaps {
-							break
-						}
-						cnt[k] = 0
-						k--
-					}
-					if k < 0 {
+			starts[o] = len(taps)
+			clear(cnt)
+			for {
+				w, off, zero := 1.0, 0, false
+				for i := range r {
+					if idx[i][cnt[i]] < 0 {
+						zero = true
 						break
 					}
+					w *= wts[i][cnt[i]]
+					off += idx[i][cnt[i]]
 				}
-				res[(bn*c+ch)*outSize+o] = sum
+				if !zero {
+					taps = append(taps, gsTap{off, w})
+				}
+				k := r - 1
+				for k >= 0 {
+					cnt[k]++
+					if cnt[k] < ntaps {
+						break
+					}
+					cnt[k] = 0
+					k--
+				}
+				if k < 0 {
+					break
+				}
 			}
 		}
+		starts[outSize] = len(taps)
+		// Then channel by channel, each plane read while in cache.
+		for ch := range c {
+			plane, dst := (bn*c+ch)*inSize, (bn*c+ch)*outSize
+			for o := range outSize {
+				sum := 0.0
+				if isF32 {
+					src := xf[plane : plane+inSize]
+					for _, t := range taps[starts[o]:starts[o+1]] {
+						sum += t.w * float64(src[t.off])
+					}
+					res32[dst+o] = float32(sum)
+					continue
+				}
+				src := xv[plane : plane+inSize]
+				for _, t := range taps[starts[o]:starts[o+1]] {
+					sum += t.w * src[t.off]
+				}
+				res[dst+o] = sum
+			}
+		}
+	}
+	if isF32 {
+		return out32, nil
 	}
 	return tensorFromFloat64s(ctx, x.DType, shape, res)
 }

@@ -302,6 +302,34 @@ var shapes = []shape{
 		c := m.node("Greater", []*onnx.Value{m.input(1, 1, 128, 128), m.floats(0)})
 		return m.node("Where", []*onnx.Value{c, m.input(1, 12, 128, 128), m.floats(-1e4)})
 	}},
+	{"lrn5_96_55", func(m *model) *onnx.Value { // AlexNet, GoogLeNet (Caffe exports)
+		return m.node("LRN", []*onnx.Value{m.input(1, 96, 55, 55)}, onnx.IntAttr("size", 5),
+			onnx.FloatAttr("alpha", 1e-4), onnx.FloatAttr("beta", 0.75), onnx.FloatAttr("bias", 1))
+	}},
+	{"einsum_attn_12_128x64", func(m *model) *onnx.Value {
+		return m.node("Einsum", []*onnx.Value{m.input(1, 12, 128, 64), m.input(1, 12, 128, 64)},
+			onnx.StringAttr("equation", "bhqd,bhkd->bhqk"))
+	}},
+	{"resize_cubic2x_32_64", func(m *model) *onnx.Value {
+		return m.node("Resize", []*onnx.Value{m.input(1, 32, 64, 64), nil, m.floats(1, 1, 2, 2)},
+			onnx.StringAttr("mode", "cubic"))
+	}},
+	{"gridsample_32_64", func(m *model) *onnx.Value { // spatial transformers, optical flow
+		return m.node("GridSample", []*onnx.Value{m.input(1, 32, 64, 64), m.node("Tanh", []*onnx.Value{m.input(1, 64, 64, 2)})},
+			onnx.StringAttr("mode", "bilinear")) // "linear" from opset 20
+	}},
+	{"expand_bcast_64_112", func(m *model) *onnx.Value {
+		return m.node("Expand", []*onnx.Value{m.input(1, 64, 1, 112), m.ints(1, 64, 112, 112)})
+	}},
+	{"tile_2x2_64_56", func(m *model) *onnx.Value {
+		return m.node("Tile", []*onnx.Value{m.input(1, 64, 56, 56), m.ints(1, 1, 2, 2)})
+	}},
+	{"cumsum_axis1_64_4096", func(m *model) *onnx.Value {
+		return m.node("CumSum", []*onnx.Value{m.input(64, 4096), m.g.AddInitializer("ax", onnx.NewInt64Tensor("", nil, []int64{1}))})
+	}},
+	{"reducel2_256_56", func(m *model) *onnx.Value {
+		return m.node("ReduceL2", []*onnx.Value{m.input(1, 256, 56, 56), m.ints(2, 3)}, onnx.IntAttr("keepdims", 1))
+	}},
 	{"reducemean_256_56", func(m *model) *onnx.Value {
 		return m.node("ReduceMean", []*onnx.Value{m.input(1, 256, 56, 56), m.ints(2, 3)}, onnx.IntAttr("keepdims", 1))
 	}},
