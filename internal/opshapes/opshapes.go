@@ -330,6 +330,34 @@ var shapes = []shape{
 	{"reducel2_256_56", func(m *model) *onnx.Value {
 		return m.node("ReduceL2", []*onnx.Value{m.input(1, 256, 56, 56), m.ints(2, 3)}, onnx.IntAttr("keepdims", 1))
 	}},
+	{"softmax_axis1_21_128", func(m *model) *onnx.Value { // segmentation: over the classes
+		return m.node("Softmax", []*onnx.Value{m.input(1, 21, 128, 128)}, onnx.IntAttr("axis", 1))
+	}},
+	{"matmul_ffn_128x768x3072", func(m *model) *onnx.Value {
+		return m.node("MatMul", []*onnx.Value{m.input(1, 128, 768), m.weight(768, 3072)})
+	}},
+	{"transpose_nhwc_64_56", func(m *model) *onnx.Value { // tf2onnx's layout changes
+		return m.node("Transpose", []*onnx.Value{m.input(1, 64, 56, 56)}, ints("perm", 0, 2, 3, 1))
+	}},
+	{"concat_last_4x_32_3136", func(m *model) *onnx.Value {
+		return m.node("Concat", []*onnx.Value{m.input(1, 32, 3136), m.input(1, 32, 3136), m.input(1, 32, 1568)}, onnx.IntAttr("axis", 2))
+	}},
+	{"conv_same_upper_s2_32_75", func(m *model) *onnx.Value { // tf2onnx: auto_pad, odd size
+		return m.conv(m.input(1, 32, 75, 75), 32, 64, 1, []int64{3, 3}, onnx.StringAttr("auto_pad", "SAME_UPPER"), ints("strides", 2, 2))
+	}},
+	{"scatternd_kv_12_256x64", func(m *model) *onnx.Value { // a KV cache update
+		cache, upd := m.input(1, 12, 256, 64), m.input(1, 1, 64)
+		idx := m.g.AddInitializer("idx", onnx.NewInt64Tensor("", []int64{1, 1, 3}, []int64{0, 3, 100}))
+		return m.node("ScatterND", []*onnx.Value{cache, idx, upd})
+	}},
+	{"gatherelements_256_1000", func(m *model) *onnx.Value {
+		ids := make([]int64, 256*100)
+		for i := range ids {
+			ids[i] = int64(i*7) % 1000
+		}
+		ix := m.g.AddInitializer("gix", onnx.NewInt64Tensor("", []int64{256, 100}, ids))
+		return m.node("GatherElements", []*onnx.Value{m.input(256, 1000), ix}, onnx.IntAttr("axis", 1))
+	}},
 	{"reducemean_256_56", func(m *model) *onnx.Value {
 		return m.node("ReduceMean", []*onnx.Value{m.input(1, 256, 56, 56), m.ints(2, 3)}, onnx.IntAttr("keepdims", 1))
 	}},
