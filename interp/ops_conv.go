@@ -318,26 +318,14 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 		return
 	}
 	direct := p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadT == 0 && p.PadL == 0 && osz == isz
-	if !direct && pa != nil && p.KH == 1 && p.KW == 1 {
-		// A strided or padded 1×1 conv: its input columns gathered chunk by
-		// chunk, not the whole input laid out for im2col.
-		for b := 0; b < n; b++ {
-			for gi := 0; gi < grp; gi++ {
-				xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
-				y := out[(b*m+gi*mg)*osz : (b*m+(gi+1)*mg)*osz]
-				var done func(r0, r1, q0, q1 int)
-				if bias != nil || epi != nil {
-					done = func(r0, r1, q0, q1 int) {
-						finishColumns(y[r0*osz:], osz, gi*mg+r0, gi*mg+r1, q0, q1, bias, epi)
-					}
-				}
-				simd.ConvPointwise(y, pa[gi], xg, p, th, done)
-			}
-		}
-		return
-	}
 	if !direct && pa != nil {
-		// Packed filters: im2col and GEMM in cache-sized column chunks.
+		// Packed filters: im2col and GEMM in cache-sized column chunks; a
+		// strided or padded 1×1 conv gathers its input columns chunk by
+		// chunk instead of laying the whole input out for im2col.
+		conv := simd.ConvPacked
+		if p.KH == 1 && p.KW == 1 {
+			conv = simd.ConvPointwise
+		}
 		for b := 0; b < n; b++ {
 			for gi := 0; gi < grp; gi++ {
 				xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
@@ -348,7 +336,7 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 						finishColumns(y[r0*osz:], osz, gi*mg+r0, gi*mg+r1, q0, q1, bias, epi)
 					}
 				}
-				simd.ConvPacked(y, pa[gi], xg, p, th, done)
+				conv(y, pa[gi], xg, p, th, done)
 			}
 		}
 		return
