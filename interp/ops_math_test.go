@@ -92,3 +92,28 @@ func BenchmarkElementwise(b *testing.B) {
 		}
 	})
 }
+
+// TestMaxMinConstantBits checks Max and Min of float32 against a
+// one-element tensor (max32c, min32c: Go's branch-free max and min where
+// they agree) against nanMax and nanMin bit for bit, for constants and
+// inputs that include ±0, ±Inf and NaN.
+func TestMaxMinConstantBits(t *testing.T) {
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 0.5, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	x := append(append([]float32{}, special...), -3, 2.5, 7)
+	for _, c := range special {
+		for _, op := range []struct {
+			name string
+			vec  func(z, x []float32, c float32)
+			ref  func(x, y float32) float32
+		}{{"Max", max32c, nanMax[float32]}, {"Min", min32c, nanMin[float32]}} {
+			z := make([]float32, len(x))
+			op.vec(z, x, c)
+			for i, v := range x {
+				want := op.ref(v, c)
+				if math.Float32bits(z[i]) != math.Float32bits(want) && !(z[i] != z[i] && want != want) {
+					t.Errorf("%s(%v, %v) = %v, want %v", op.name, v, c, z[i], want)
+				}
+			}
+		}
+	}
+}
