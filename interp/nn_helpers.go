@@ -124,6 +124,18 @@ type spatialGeom struct {
 	in, kernel, strides, dilations, padB, padE, out []int
 }
 
+// as2D is a 1-D window's geometry as a 2-D one of one row (audio and text
+// models' convolutions and pooling over time), so that it takes the 2-D
+// kernels, packed filters and summation order; others are returned as is.
+func as2D(g *spatialGeom) *spatialGeom {
+	if len(g.in) != 1 {
+		return g
+	}
+	one := func(v []int, d int) []int { return []int{d, v[0]} }
+	return &spatialGeom{in: one(g.in, 1), kernel: one(g.kernel, 1), strides: one(g.strides, 1),
+		dilations: one(g.dilations, 1), padB: one(g.padB, 0), padE: one(g.padE, 0), out: one(g.out, 1)}
+}
+
 // windowAttrs holds the attributes that define a sliding window.
 type windowAttrs struct {
 	autoPad                          string

@@ -52,43 +52,78 @@ func unflatten(k int, dims []int, idx []int) {
 // [r0, r1) (see windowWalk) as a matrix of (channels·kernel) rows and one
 // column per output position of those rows.
 func im2col(x []float32, channels int, g *spatialGeom, r0, r1 int, col []float32) {
+	last := g.out[len(g.out)-1]
+	s := g.strides[len(g.strides)-1]
+	cols := (r1 - r0) * last
+	eachTapRow(g, x, channels, r0, r1, func(xc []float32, row, off, lo, hi int, bases []int) {
+		dst := col[row*cols:][:cols]
+		for r, base := range bases {
+			seg := dst[r*last : (r+1)*last]
+			if base < 0 {
+				clear(seg)
+				continue
+			}
+			for j := 0; j < lo; j++ {
+				seg[j] = 0
+			}
+			for j := hi; j < last; j++ {
+				seg[j] = 0
+			}
+			if s == 1 {
+				copy(seg[lo:hi], xc[base+lo+off:base+hi+off])
+				continue
+			}
+			for j := lo; j < hi; j++ {
+				seg[j] = xc[base+j*s+off]
+			}
+		}
+	})
+}
+
+// col2im is the adjoint of im2col: it adds each column entry back into the
+// input position it was read from (used by ConvTranspose).
+func col2im(col []float32, channels int, g *spatialGeom, x []float32) {
+	last, osz := g.out[len(g.out)-1], prod(g.out)
+	s := g.strides[len(g.strides)-1]
+	eachTapRow(g, x, channels, 0, osz/max(last, 1), func(xc []float32, row, off, lo, hi int, bases []int) {
+		src := col[row*osz:][:osz]
+		for r, base := range bases {
+			if base < 0 || lo == hi {
+				continue
+			}
+			seg := src[r*last : (r+1)*last]
+			if s == 1 {
+				dst := xc[base+lo+off : base+hi+off]
+				simd.Add(dst, dst, seg[lo:hi])
+				continue
+			}
+			for j := lo; j < hi; j++ {
+				xc[base+j*s+off] += seg[j]
+			}
+		}
+	})
+}
+
+// eachTapRow visits the rows of the window matrix of output rows [r0, r1),
+// one per (channel, kernel tap), in order: fn gets the channel's slice of
+// x, the matrix row, the last-axis tap's input offset off (position j of
+// an output row reads input j·stride + off), the positions [lo, hi) that
+// read inside the input, and where each output row's window row starts in
+// the channel (-1 in the padding).
+func eachTapRow(g *spatialGeom, x []float32, channels, r0, r1 int, fn func(xc []float32, row, off, lo, hi int, bases []int)) {
 	nd := len(g.in)
 	last, inLast, isz := g.out[nd-1], g.in[nd-1], prod(g.in)
 	kw, kouter := g.kernel[nd-1], prod(g.kernel[:nd-1])
 	s, p, dil := g.strides[nd-1], g.padB[nd-1], g.dilations[nd-1]
 	rows := r1 - r0
-	cols := rows * last
 	bases := windowRowBases(g, r0, r1)
 	for c := 0; c < channels; c++ {
 		xc := x[c*isz : (c+1)*isz]
 		for ko := 0; ko < kouter; ko++ {
-			rb := bases[ko*rows : (ko+1)*rows]
 			for k := 0; k < kw; k++ {
-				row := col[(c*kouter*kw+ko*kw+k)*cols:][:cols]
-				// Positions j read input j·s + off of their row: those in
-				// the input are [lo, hi), the rest read the padding.
 				off := k*dil - p
 				lo, hi := tapSpan(off, s, inLast, last)
-				for r, base := range rb {
-					seg := row[r*last : (r+1)*last]
-					if base < 0 {
-						clear(seg)
-						continue
-					}
-					for j := 0; j < lo; j++ {
-						seg[j] = 0
-					}
-					for j := hi; j < last; j++ {
-						seg[j] = 0
-					}
-					if s == 1 {
-						copy(seg[lo:hi], xc[base+lo+off:base+hi+off])
-						continue
-					}
-					for j := lo; j < hi; j++ {
-						seg[j] = xc[base+j*s+off]
-					}
-				}
+				fn(xc, (c*kouter+ko)*kw+k, off, lo, hi, bases[ko*rows:(ko+1)*rows])
 			}
 		}
 	}
@@ -121,42 +156,6 @@ func windowRowBases(g *spatialGeom, r0, r1 int) []int {
 func tapSpan(off, s, n, last int) (lo, hi int) {
 	lo = min(last, max(0, (-off+s-1)/s))
 	return lo, max(lo, min(last, (n-off+s-1)/s))
-}
-
-// col2im is the adjoint of im2col: it adds each column entry back into the
-// input position it was read from (used by ConvTranspose).
-func col2im(col []float32, channels int, g *spatialGeom, x []float32) {
-	nd := len(g.in)
-	last, inLast, isz, osz := g.out[nd-1], g.in[nd-1], prod(g.in), prod(g.out)
-	kw, kouter := g.kernel[nd-1], prod(g.kernel[:nd-1])
-	s, p, dil := g.strides[nd-1], g.padB[nd-1], g.dilations[nd-1]
-	rows := osz / max(last, 1)
-	bases := windowRowBases(g, 0, rows)
-	for c := 0; c < channels; c++ {
-		xc := x[c*isz : (c+1)*isz]
-		for ko := 0; ko < kouter; ko++ {
-			rb := bases[ko*rows : (ko+1)*rows]
-			for k := 0; k < kw; k++ {
-				row := col[(c*kouter*kw+ko*kw+k)*osz:][:osz]
-				off := k*dil - p
-				lo, hi := tapSpan(off, s, inLast, last)
-				for r, base := range rb {
-					if base < 0 || lo == hi {
-						continue
-					}
-					seg := row[r*last : (r+1)*last]
-					if s == 1 {
-						dst := xc[base+lo+off : base+hi+off]
-						simd.Add(dst, dst, seg[lo:hi])
-						continue
-					}
-					for j := lo; j < hi; j++ {
-						xc[base+j*s+off] += seg[j]
-					}
-				}
-			}
-		}
-	}
 }
 
 type convAttrs struct {
@@ -222,12 +221,7 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float
 	var shape [8]int // on the stack for up to 6 spatial dims
 	ot := ctx.newRaw(onnx.Float, append(append(shape[:0], n, m), g.out...)...)
 	out := ot.Floats() // every path overwrites it
-	if len(g.in) == 1 {
-		// A 1-D convolution (audio, text) is a 2-D one over a single row:
-		// the same kernels, packed filters and summation order.
-		g = &spatialGeom{in: []int{1, g.in[0]}, kernel: []int{1, g.kernel[0]}, strides: []int{1, g.strides[0]},
-			dilations: []int{1, g.dilations[0]}, padB: []int{0, g.padB[0]}, padE: []int{0, g.padE[0]}, out: []int{1, g.out[0]}}
-	}
+	g = as2D(g)        // a 1-D convolution as a 2-D one over a single row
 	if len(g.in) == 2 {
 		var pa []*simd.PackedA
 		if a.wpack != nil && !(c == grp && m == grp) {
@@ -429,12 +423,7 @@ func convKernel(b *Build, epi *convEpilogue) (Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		var w []float32
-		if wf != nil && in[1].DType != onnx.Float && isFloat(in[1].DType) {
-			w, err = convertedOnce(wf, in[1])
-		} else {
-			w, err = floatIn(in[1])
-		}
+		w, err := constFloats(wf, in[1])
 		if err != nil {
 			return nil, err
 		}

@@ -141,13 +141,14 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 	}, nil
 }
 
-// normalizeRows standardises each of the outer rows of length inner and
-// returns each row's mean and 1/sqrt(var+eps). Statistics are float32 sums
-// in vector lanes, as ONNX Runtime's CPU kernels take them.
-func normalizeRows(x, y []float32, outer, inner int, eps float64) (means, inv []float32) {
+// normalizeRows standardises each of the outer rows of length inner, then
+// scales by gamma and shifts by beta (each nil or inner long), and returns
+// each row's mean and 1/sqrt(var+eps). Statistics are float32 sums in
+// vector lanes, as ONNX Runtime's CPU kernels take them.
+func normalizeRows(x, y []float32, outer, inner int, eps float64, gamma, beta []float32) (means, inv []float32) {
 	means, inv = make([]float32, outer), make([]float32, outer)
 	for o := 0; o < outer; o++ {
-		means[o], inv[o] = simd.LayerNorm(y[o*inner:(o+1)*inner], x[o*inner:(o+1)*inner], nil, nil, float32(eps))
+		means[o], inv[o] = simd.LayerNorm(y[o*inner:(o+1)*inner], x[o*inner:(o+1)*inner], gamma, beta, float32(eps))
 	}
 	return means, inv
 }
@@ -210,26 +211,14 @@ func lnBuilder(b *Build, rms bool) (Kernel, error) {
 		var means, inv []float32
 		if rms {
 			rmsRows(x, y, outer, inner, eps)
-			bias = nil
-		} else if scale != nil && bias != nil {
-			// Normalise and scale in one kernel call a row.
-			means, inv = make([]float32, outer), make([]float32, outer)
-			for o := 0; o < outer; o++ {
-				r := y[o*inner : (o+1)*inner]
-				means[o], inv[o] = simd.LayerNorm(r, x[o*inner:(o+1)*inner], scale, bias, float32(eps))
-			}
-			scale, bias = nil, nil
-		} else {
-			means, inv = normalizeRows(x, y, outer, inner, eps)
-		}
-		for o := 0; o < outer; o++ {
-			yr := y[o*inner : (o+1)*inner]
 			if scale != nil {
-				simd.Mul(yr, yr, scale)
+				for o := 0; o < outer; o++ {
+					yr := y[o*inner : (o+1)*inner]
+					simd.Mul(yr, yr, scale)
+				}
 			}
-			if bias != nil {
-				simd.Add(yr, yr, bias)
-			}
+		} else {
+			means, inv = normalizeRows(x, y, outer, inner, eps, scale, bias)
 		}
 		out, err := floatOut(t.DType, t.Shape, y)
 		if err != nil || rms {
@@ -269,7 +258,7 @@ func channelNorm(ctx *Ctx, t *Tensor, scale, bias []float32, groups int, eps flo
 	}
 	y := newFloats(ctx, t.Shape...)
 	blk := c / groups * sp
-	normalizeRows(x, y, n*groups, blk, eps)
+	normalizeRows(x, y, n*groups, blk, eps, nil, nil)
 	for bi := 0; bi < n; bi++ {
 		for ch := 0; ch < c; ch++ {
 			p := ch

@@ -179,17 +179,6 @@ func pool(ctx *Ctx, a *poolAttrs, shape []int, x []float32, wantIdx bool) ([]int
 	return outShape, out, idx, nil
 }
 
-// as2D is a 1-D window's geometry as a 2-D one of one row (audio models'
-// pooling over time), so that it takes pool2D's vector paths.
-func as2D(g *spatialGeom) *spatialGeom {
-	if len(g.in) == 2 {
-		return g
-	}
-	one := func(v []int, d int) []int { return []int{d, v[0]} }
-	return &spatialGeom{in: one(g.in, 1), kernel: one(g.kernel, 1), strides: one(g.strides, 1),
-		dilations: one(g.dilations, 1), padB: one(g.padB, 0), padE: one(g.padE, 0), out: one(g.out, 1)}
-}
-
 // pool2D is max or average pooling over 2-D planes, one plane at a time so
 // that reads stay in cache; it visits the taps in the same order as the
 // general loop, so sums round alike.

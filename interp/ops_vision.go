@@ -149,10 +149,6 @@ func gridSample(ctx *Ctx, a *gridSampleAttrs, x, grid *Tensor) (*Tensor, error) 
 	cnt := make([]int, r)
 	// An output position's taps (the tensor product of each dimension's,
 	// zero padding left out), found once for all channels.
-	type gsTap struct {
-		off int
-		w   float64
-	}
 	taps := make([]gsTap, 0, outSize*int(math.Pow(float64(ntaps), float64(r))))
 	starts := make([]int, outSize+1) // position o's taps: taps[starts[o]:starts[o+1]]
 	for bn := range n {
@@ -240,21 +236,10 @@ func gridSample(ctx *Ctx, a *gridSampleAttrs, x, grid *Tensor) (*Tensor, error) 
 		// Then channel by channel, each plane read while in cache.
 		for ch := range c {
 			plane, dst := (bn*c+ch)*inSize, (bn*c+ch)*outSize
-			for o := range outSize {
-				sum := 0.0
-				if isF32 {
-					src := xf[plane : plane+inSize]
-					for _, t := range taps[starts[o]:starts[o+1]] {
-						sum += t.w * float64(src[t.off])
-					}
-					res32[dst+o] = float32(sum)
-					continue
-				}
-				src := xv[plane : plane+inSize]
-				for _, t := range taps[starts[o]:starts[o+1]] {
-					sum += t.w * src[t.off]
-				}
-				res[dst+o] = sum
+			if isF32 {
+				gsApply(res32[dst:dst+outSize], xf[plane:plane+inSize], taps, starts)
+			} else {
+				gsApply(res[dst:dst+outSize], xv[plane:plane+inSize], taps, starts)
 			}
 		}
 	}
@@ -262,6 +247,25 @@ func gridSample(ctx *Ctx, a *gridSampleAttrs, x, grid *Tensor) (*Tensor, error) 
 		return out32, nil
 	}
 	return tensorFromFloat64s(ctx, x.DType, shape, res)
+}
+
+// gsTap is one input tap of a GridSample output: its offset in a plane
+// and its weight.
+type gsTap struct {
+	off int
+	w   float64
+}
+
+// gsApply sets each output o of a plane to the weighted sum of its taps
+// taps[starts[o]:starts[o+1]] of src, in float64, rounded once to T.
+func gsApply[T float32 | float64](dst, src []T, taps []gsTap, starts []int) {
+	for o := range dst {
+		sum := 0.0
+		for _, t := range taps[starts[o]:starts[o+1]] {
+			sum += t.w * float64(src[t.off])
+		}
+		dst[o] = T(sum)
+	}
 }
 
 // ---- AffineGrid ----
