@@ -10,10 +10,12 @@ import (
 // Exact epilogue fusion.
 //
 // A Conv whose output only a BatchNormalization (inference, constant
-// per-channel parameters) reads, and/or whose result only a Relu or Clip
-// (constant bounds) reads, runs those ops on each output channel row right
-// after the row's bias, while the row is in cache, instead of as separate
-// passes over the whole tensor. The fused ops' steps stay in the plan but
+// per-channel parameters) reads, and/or whose result only an Add of a
+// value computed before the Conv reads (a residual connection), and/or
+// whose result only a Relu or Clip (constant bounds) reads, runs those
+// ops on each output channel row right after the row's bias, while the
+// row is in cache, instead of as separate passes over the whole tensor
+// (ONNX Runtime fuses the same chain into its NCHWc convolutions). The fused ops' steps stay in the plan but
 // pass the Conv's (already finished) float32 output through; for any other
 // element type the Conv applies no epilogue and the steps run their own
 // kernels. The per-element arithmetic is the standalone kernels' own
@@ -23,12 +25,34 @@ import (
 // output, or that any other node (or subgraph) reads, is never fused away.
 
 // convEpilogue is the work fused into one Conv, per output channel j: y =
-// y·k[j] + sh[j] when k is set, then min(max(y, lo), hi) when clip is set
-// (Relu is lo 0, hi +Inf).
+// y·k[j] + sh[j] when k is set, then y + r (r the residual, the other
+// input of a fused Add) when add is set, then min(max(y, lo), hi) when
+// clip is set (Relu is lo 0, hi +Inf).
 type convEpilogue struct {
 	k, sh  []float32
 	clip   bool
 	lo, hi float32
+	// add is the fused Add's own kernel, set when one is fused: the Conv
+	// then reads the residual as its fourth input, adds it where it has the
+	// output's shape and runs add (then the clip) on the whole output where
+	// it does not (broadcasting). addAt is the input of the Add the Conv's
+	// value is (0 or 1), which keeps the sum's operand order.
+	add   Kernel
+	addAt int
+	// res is one run's residual for one image of the batch, its rows the
+	// output channels' (set on a copy per run, never on the compiled one).
+	res []float32
+}
+
+// batch returns e for image b of a batch of images of size floats: the
+// same epilogue with the residual's image b.
+func (e *convEpilogue) batch(b, size int) *convEpilogue {
+	if e == nil || e.res == nil || b == 0 && len(e.res) == size {
+		return e
+	}
+	c := *e
+	c.res = e.res[b*size : (b+1)*size]
+	return &c
 }
 
 // finishChannels adds bias[j] (nil: none) to row j (of length osz) of the
@@ -50,6 +74,25 @@ var one = [1]float32{1}
 // while it is in cache; per element it is the same arithmetic as
 // finishChannels.
 func finishColumns(y []float32, ldy, j0, j1, q0, q1 int, bias []float32, epi *convEpilogue) {
+	if epi != nil && epi.res != nil {
+		// Bias and BatchNormalization as without the Add, then the sum in
+		// the Add's operand order and the clip, row by row.
+		pre := *epi
+		pre.res, pre.clip = nil, false
+		finishColumns(y, ldy, j0, j1, q0, q1, bias, &pre)
+		for j := j0; j < j1; j++ {
+			row, r := y[(j-j0)*ldy+q0:(j-j0)*ldy+q1], epi.res[j*ldy+q0:j*ldy+q1]
+			if epi.addAt == 0 {
+				simd.Add(row, row, r)
+			} else {
+				simd.Add(row, r, row)
+			}
+			if epi.clip {
+				simd.Clip(row, row, epi.lo, epi.hi)
+			}
+		}
+		return
+	}
 	if bias == nil && epi != nil && epi.k == nil && epi.clip && q0 == 0 && q1 == ldy {
 		// One Clip over whole consecutive rows: the same bits as row by row.
 		rows := y[:(j1-j0)*ldy]
@@ -85,9 +128,12 @@ func finishColumns(y []float32, ldy, j0, j1, q0, q1 int, bias []float32, epi *co
 
 // passFloat is the kernel of a step fused into a Conv: a float32 input was
 // already transformed by the Conv's epilogue and passes through.
-func passFloat(orig Kernel) Kernel {
+func passFloat(orig Kernel) Kernel { return passFloatAt(0, orig) }
+
+// passFloatAt is passFloat for a step whose value from the Conv is input at.
+func passFloatAt(at int, orig Kernel) Kernel {
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-		if t := in[0]; t != nil && t.Kind == KindTensor && t.DType == onnx.Float {
+		if t := in[at]; t != nil && t.Kind == KindTensor && t.DType == onnx.Float {
 			return []*Tensor{t}, nil
 		}
 		return orig(ctx, in)
@@ -145,9 +191,34 @@ func (sg *stepGraph) next(i int) (int, bool) {
 	return j, true
 }
 
-// fuseConvEpilogues finds Conv → [BatchNormalization] → [Relu|Clip] chains
-// among the steps of p and fuses them (see above). constT holds the values
-// known at compile time, by slot.
+// nextAdd returns the Add that alone reads the single output of step i,
+// the input at which it reads it, and its other input, where that input
+// has its value before step before runs (a graph input, a constant, or an
+// output of an earlier step): the residual Add of a ResNet block.
+func (sg *stepGraph) nextAdd(i, before int) (j, at, other int, ok bool) {
+	st := &sg.p.steps[i]
+	if len(st.out) != 1 || st.out[0] < 0 || sg.readers[st.out[0]] != 1 {
+		return 0, 0, 0, false
+	}
+	j = sg.reader[st.out[0]]
+	a := &sg.p.steps[j]
+	if !isOp(a.node, "Add") || len(a.in) != 2 || !soleOutput(a) {
+		return 0, 0, 0, false
+	}
+	at = 0
+	if a.in[1] == st.out[0] {
+		at = 1
+	}
+	other = a.in[1-at]
+	if pi, made := sg.producer[other]; other < 0 || made && pi >= before {
+		return 0, 0, 0, false
+	}
+	return j, at, other, true
+}
+
+// fuseConvEpilogues finds Conv → [BatchNormalization] → [Add] → [Relu|Clip]
+// chains among the steps of p and fuses them (see above). constT holds the
+// values known at compile time, by slot.
 func (c *compiler) fuseConvEpilogues(p *plan, g *onnx.Graph, constT map[int]*Tensor) {
 	sg := newStepGraph(p, g)
 	next := sg.next
@@ -172,6 +243,13 @@ func (c *compiler) fuseConvEpilogues(p *plan, g *onnx.Graph, constT map[int]*Ten
 				last = j
 			}
 		}
+		residual, addStep := -1, -1
+		if j, at, other, ok := sg.nextAdd(last, i); ok && len(st.in) <= 3 {
+			epi.add, epi.addAt = p.steps[j].kernel, at
+			residual, addStep = other, j
+			fused = append(fused, j)
+			last = j
+		}
 		if j, ok := next(last); ok {
 			if lo, hi, ok := c.actEpilogue(&p.steps[j], constT); ok {
 				epi.clip, epi.lo, epi.hi = true, lo, hi
@@ -186,8 +264,21 @@ func (c *compiler) fuseConvEpilogues(p *plan, g *onnx.Graph, constT map[int]*Ten
 			continue
 		}
 		st.kernel = k
+		if residual >= 0 {
+			// The residual becomes the Conv's fourth input (after a
+			// missing bias, if need be). Its last reader stays the Add.
+			for len(st.in) < 3 {
+				st.in = append(st.in, -1)
+			}
+			st.in = append(st.in, residual)
+			sg.readers[residual]++
+		}
 		for _, j := range fused {
-			p.steps[j].kernel = passFloat(p.steps[j].kernel)
+			at := 0
+			if j == addStep {
+				at = epi.addAt
+			}
+			p.steps[j].kernel = passFloatAt(at, p.steps[j].kernel)
 		}
 	}
 }

@@ -163,9 +163,12 @@ type convAttrs struct {
 	group int
 	// wpack keeps the packed filters when the weights are an initializer.
 	wpack *prepacked
-	// epi, when set, is the fused BatchNormalization/activation applied to
-	// each output channel row after its bias (fuse.go).
+	// epi, when set, is the fused BatchNormalization/Add/activation applied
+	// to each output channel row after its bias (fuse.go).
 	epi *convEpilogue
+	// res is one run's residual (the fused Add's other input), on the
+	// per-run copy of the attributes.
+	res *Tensor
 	// geom keeps the last geometry resolved, for the next run's same shapes.
 	geom *geomCache
 }
@@ -222,12 +225,24 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float
 	ot := ctx.newRaw(onnx.Float, append(append(shape[:0], n, m), g.out...)...)
 	out := ot.Floats() // every path overwrites it
 	g = as2D(g)        // a 1-D convolution as a 2-D one over a single row
+	epi := a.epi
+	if epi != nil && epi.add != nil {
+		// A fused Add: the residual joins the epilogue where it has the
+		// output's shape; else the Add and the clip run after (addAfter).
+		e := *epi
+		if residualFits(a.res, ot.Shape) {
+			e.res = a.res.Floats()
+		} else {
+			e.add, e.clip = nil, false
+		}
+		epi = &e
+	}
 	if len(g.in) == 2 {
 		var pa []*simd.PackedA
 		if a.wpack != nil && !(c == grp && m == grp) {
 			pa = a.wpack.get(wt, func() any { return packFilters(w, grp, m/grp, ws[1]*prod(ws[2:])) }).([]*simd.PackedA)
 		}
-		conv2D(ctx, g, n, c, m, grp, x, w, bias, pa, a.epi, out)
+		conv2D(ctx, g, n, c, m, grp, x, w, bias, pa, epi, out)
 		return ot, nil
 	}
 	// Three or more spatial dimensions: im2col and GEMM by chunks of output
@@ -264,7 +279,7 @@ func convF32(ctx *Ctx, a convAttrs, xs, ws []int, wt *Tensor, x, w, bias []float
 				sgemm(ctx.Threads(), false, false, mg, nc, kdim, 1, wg, kdim, col, nc, 0, dst[q0:], osz)
 			}
 		}
-		finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, bias, a.epi)
+		finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, bias, epi.batch(b, m*osz))
 	}
 	return ot, nil
 }
@@ -304,8 +319,8 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 		for b := 0; b < n; b++ {
 			y := out[b*m*osz : (b+1)*m*osz]
 			var done func(int, int)
-			if epi != nil {
-				done = func(j0, j1 int) { finishColumns(y[j0*osz:], osz, j0, j1, 0, osz, nil, epi) }
+			if eb := epi.batch(b, m*osz); eb != nil {
+				done = func(j0, j1 int) { finishColumns(y[j0*osz:], osz, j0, j1, 0, osz, nil, eb) }
 			}
 			simd.DepthwiseConv2D(y, x[b*c*isz:(b+1)*c*isz], w, bias, p, th, done)
 		}
@@ -321,13 +336,14 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 			conv = simd.ConvPointwise
 		}
 		for b := 0; b < n; b++ {
+			eb := epi.batch(b, m*osz)
 			for gi := 0; gi < grp; gi++ {
 				xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
 				y := out[(b*m+gi*mg)*osz : (b*m+(gi+1)*mg)*osz]
 				var done func(r0, r1, q0, q1 int)
-				if bias != nil || epi != nil {
+				if bias != nil || eb != nil {
 					done = func(r0, r1, q0, q1 int) {
-						finishColumns(y[r0*osz:], osz, gi*mg+r0, gi*mg+r1, q0, q1, bias, epi)
+						finishColumns(y[r0*osz:], osz, gi*mg+r0, gi*mg+r1, q0, q1, bias, eb)
 					}
 				}
 				conv(y, pa[gi], xg, p, th, done)
@@ -342,6 +358,7 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 	chunked := direct && pa != nil && (bias != nil || epi != nil)
 	kc := simd.ConvKBlock(osz, kdim) // ONNX Runtime's K blocks, so the sums round alike
 	for b := 0; b < n; b++ {
+		eb := epi.batch(b, m*osz)
 		for gi := 0; gi < grp; gi++ {
 			xg := x[(b*c+gi*cg)*isz : (b*c+(gi+1)*cg)*isz]
 			wg := w[gi*mg*kdim : (gi+1)*mg*kdim]
@@ -365,7 +382,7 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 					for ch := c0; ch < c1; ch++ {
 						q0, q1 := ch*nc, min(osz, (ch+1)*nc)
 						simd.SgemmPackedAEach(pa[gi], false, q1-q0, xg[q0:], osz, nil, 0, dst[q0:], osz, kc, gemmThreads, func(r0, r1, j0, j1 int) {
-							finishColumns(dst[r0*osz:], osz, gi*mg+r0, gi*mg+r1, q0+j0, q0+j1, bias, epi)
+							finishColumns(dst[r0*osz:], osz, gi*mg+r0, gi*mg+r1, q0+j0, q0+j1, bias, eb)
 						})
 					}
 				})
@@ -382,7 +399,7 @@ func conv2D(ctx *Ctx, g *spatialGeom, n, c, m, grp int, x, w, bias []float32, pa
 			}
 		}
 		if !chunked {
-			finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, bias, epi)
+			finishChannels(out[b*m*osz:(b+1)*m*osz], m, osz, bias, eb)
 		}
 	}
 }
@@ -434,6 +451,9 @@ func convKernel(b *Build, epi *convEpilogue) (Kernel, error) {
 			}
 		}
 		ca := a
+		if len(in) > 3 {
+			ca.res = in[3] // a fused Add's residual
+		}
 		if in[0].DType != onnx.Float {
 			ca.epi = nil // the fused steps run their own kernels (passFloat)
 		} else if epi != nil && epi.k != nil && (len(in[1].Shape) == 0 || len(epi.k) != in[1].Shape[0]) {
@@ -443,8 +463,39 @@ func convKernel(b *Build, epi *convEpilogue) (Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
+		if e := ca.epi; e != nil && e.add != nil && !residualFits(ca.res, t.Shape) {
+			return addAfter(ctx, e, t, ca.res)
+		}
 		return []*Tensor{ctx.roundFloat32(in[0].DType, t)}, nil
 	}, nil
+}
+
+// residualFits reports whether a fused Add's residual r joins the
+// convolution's epilogue: a float32 tensor of the output's shape.
+func residualFits(r *Tensor, shape []int) bool {
+	return r != nil && r.Kind == KindTensor && r.DType == onnx.Float && slices.Equal(r.Shape, shape)
+}
+
+// addAfter runs a fused Add that broadcasts (or whose residual is not
+// float32) on the finished convolution t, in the Add's operand order, with
+// the Add's own kernel, then the fused clip: the unfused steps' results.
+func addAfter(ctx *Ctx, e *convEpilogue, t, r *Tensor) ([]*Tensor, error) {
+	if r == nil {
+		return nil, fmt.Errorf("fused Add: no residual input")
+	}
+	ops := []*Tensor{t, r}
+	if e.addAt == 1 {
+		ops = []*Tensor{r, t}
+	}
+	out, err := e.add(ctx, ops)
+	if err != nil || !e.clip {
+		return out, err
+	}
+	if y := out[0]; y.Kind == KindTensor && y.DType == onnx.Float {
+		f := y.Floats()
+		simd.Clip(f, f, e.lo, e.hi)
+	}
+	return out, nil
 }
 
 // convTransposeGeom resolves ConvTranspose's output size and pads; the
