@@ -78,6 +78,9 @@ type kernelSet struct {
 	dequantU8  func(dst []float32, x []byte, z, s float32)
 	dequantI8  func(dst []float32, x []byte, z, s float32)
 	maxSkipNaN func(dst, a, b []float32)
+	// maxRows is maxRows' kernel over raw rows (bounds checked by it); nil
+	// where maxRows folds row by row through maxSkipNaN.
+	maxRows    func(dst, src *float32, n, rows, dstStride, srcStride, taps, tapStride int, acc bool)
 	maxAbs     func(dst, a, b []float32)
 	add        func(dst, a, b []float32)
 	sub        func(dst, a, b []float32)

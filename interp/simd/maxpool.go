@@ -8,15 +8,17 @@ import "math"
 // Any window, stride, dilation and padding; the bottom and right padding is
 // whatever the output size implies (ceil mode included).
 //
-// It is separable and works on many planes per call. Planes are copied,
-// a chunk at a time, into a buffer padded with −Inf rows and columns, in
-// which every window lies inside its plane; the column maxima over the
-// window's rows are then whole-buffer vector maxima, one per row tap (at
-// stride 1; one per output row and tap otherwise), and the maxima along
-// the rows one per column tap, before each output row is picked from them.
-// Per-row kernel calls cost more than the maxima on small planes (YOLO's
-// 5×5 stride-1 pools on 20×20: 6× ONNX Runtime's time), and a whole-chunk
-// call costs the same on large ones.
+// It is separable and works on many planes per call, a chunk of them at a
+// time. The column maxima over each window's rows are read straight from
+// x into rows padded with −Inf columns, a plane's output rows with the
+// same taps in one maxRows call (the rows at the top and bottom, whose
+// windows reach into the padding, take fewer taps); the maxima along the
+// rows are then whole-buffer vector maxima, one per column tap (or one
+// maxRows call for them), before the output rows are picked out, a plane
+// a call. Per-row kernel calls cost more than the maxima on small planes
+// (YOLO's 5×5 stride-1 pools on 20×20: 6× ONNX Runtime's time, and the
+// padded copy and per-row calls left its 9×9 pools on 13×13 at 0.43 ms
+// where these calls take 0.2 ms; BenchmarkMaxPool).
 //
 // The result is that of taking each column's maximum over the window's
 // rows (from −Inf, the first of equal taps kept) and then the maximum of
@@ -44,76 +46,61 @@ func MaxPool2D(y, x []float32, p ConvParams, threads int) {
 	ParallelRuns(chunks, threads, run)
 }
 
-// maxPoolGeom is the padded layout of MaxPool2D's buffers.
+// maxPoolGeom is the layout of MaxPool2D's buffers.
 type maxPoolGeom struct {
-	hp, wp int // padded plane: rows and columns
+	wp     int // columns of a row, the padding's included
 	planes int // planes a chunk
 }
 
-// maxPoolChunkFloats is the size of a chunk's padded planes: three buffers
-// of it (input, column maxima, row maxima) stay in a Zen 5 or Skylake-SP
-// core's 1 MiB L2.
+// maxPoolChunkFloats is the size of a chunk's column maxima: they, the
+// row maxima and the chunk's input stay in a Zen 5 or Skylake-SP core's
+// 1 MiB L2.
 const maxPoolChunkFloats = 32 << 10
 
 func newMaxPoolGeom(p *ConvParams) maxPoolGeom {
-	hp := max(p.PadT+p.H, (p.OutH-1)*p.StrideH+(p.KH-1)*p.DilH+1)
 	wp := max(p.PadL+p.W, (p.OutW-1)*p.StrideW+(p.KW-1)*p.DilW+1)
 	if p.StrideW == 2 {
 		wp += wp % 2 // every row starts on an even column of the buffer
 	}
-	return maxPoolGeom{hp: hp, wp: wp, planes: max(1, maxPoolChunkFloats/(hp*wp))}
+	return maxPoolGeom{wp: wp, planes: max(1, maxPoolChunkFloats/(p.OutH*wp))}
 }
 
 func maxPoolChunk(y, x []float32, p *ConvParams, g *maxPoolGeom, c0, c1 int) {
 	ws := wsPool.get()
 	defer wsPool.put(ws)
-	hp, wp, n := g.hp, g.wp, c1-c0
-	size := n * hp * wp
-	buf := aligned(&ws.a, 2*size+p.W)
-	xp, vm, infs := buf[:size], buf[size:2*size], buf[2*size:]
-	inf := float32(math.Inf(-1))
-	fill(infs, inf)
-	// The padded planes, NaN read as −Inf (maxSkipNaN against −Inf): every
-	// maximum below then starts from its first tap, as the column maxima
-	// from −Inf that skip NaN taps would.
-	for c := 0; c < n; c++ {
-		plane := xp[c*hp*wp : (c+1)*hp*wp]
-		fill(plane[:p.PadT*wp], inf)
-		src := x[(c0+c)*p.H*p.W:]
-		for h := 0; h < p.H; h++ {
-			row := plane[(p.PadT+h)*wp : (p.PadT+h+1)*wp]
-			fill(row[:p.PadL], inf)
-			ks.maxSkipNaN(row[p.PadL:p.PadL+p.W], src[h*p.W:(h+1)*p.W], infs)
-			fill(row[p.PadL+p.W:], inf)
-		}
-		fill(plane[(p.PadT+p.H)*wp:], inf)
-	}
-	// Column maxima: vm row oh of plane c is the maximum of the window's
-	// rows of output row oh, the first of equal taps kept. vm's layout:
-	// planes vstride apart, output row oh at oh·vrow.
+	wp, n := g.wp, c1-c0
+	// vm: per plane OutH rows of wp columns (the input's at PadL), planes
+	// vstride apart, output row oh at oh·vrow; xp the same size, scratch.
 	vstride, vrow := p.OutH*wp, wp
-	rowTaps := func(dst []float32, o, step int) { // max of KH rows from xp[o:], step apart
-		copy(dst, xp[o:o+len(dst)])
-		for kh := 1; kh < p.KH; kh++ {
-			t := xp[o+kh*step : o+kh*step+len(dst)]
-			ks.maxSkipNaN(dst, t, dst)
-		}
-	}
-	if p.StrideH == 1 {
-		// Each row tap shifts the whole buffer by whole rows: one call a
-		// tap, vm keeping xp's plane stride. Rows past OutH of a plane read
-		// the next plane and are not used.
-		vstride = hp * wp
-		rowTaps(vm[:size-(p.KH-1)*p.DilH*wp], 0, p.DilH*wp)
-	} else {
-		for c := 0; c < n; c++ {
-			for oh := 0; oh < p.OutH; oh++ {
-				rowTaps(vm[c*vstride+oh*wp:c*vstride+(oh+1)*wp], c*hp*wp+oh*p.StrideH*wp, p.DilH*wp)
+	size := n * vstride
+	buf := aligned(&ws.a, 2*size)
+	xp, vm := buf[:size], buf[size:2*size]
+	// Column maxima straight from x: vm row oh is the running maximum,
+	// from −Inf, of the window's rows of output row oh that lie in the
+	// input (maxRows with acc), the padding columns −Inf. Taking x where it
+	// is greater skips NaN taps and keeps the first of equal ones, and −Inf
+	// is what a padding row or a NaN tap would leave: the maxima of the
+	// padded, NaN-as-−Inf planes.
+	fill(vm, float32(math.Inf(-1)))
+	for c := 0; c < n; c++ {
+		src := x[(c0+c)*p.H*p.W:]
+		for oh := 0; oh < p.OutH; {
+			kh0, kh1 := p.rowTaps(oh)
+			oh1 := oh + 1 // the rows with the same taps: one call
+			for oh1 < p.OutH {
+				if a, b := p.rowTaps(oh1); a != kh0 || b != kh1 {
+					break
+				}
+				oh1++
 			}
+			if kh1 > kh0 {
+				first := oh*p.StrideH - p.PadT + kh0*p.DilH
+				maxRows(vm[c*vstride+oh*vrow+p.PadL:], src[first*p.W:], p.W, oh1-oh, vrow, p.StrideH*p.W, kh1-kh0, p.DilH*p.W, true)
+			}
+			oh = oh1
 		}
 	}
-	// Row maxima in place of the padded input (no longer needed), over the
-	// whole buffer at once: hm[i] is the maximum of the KW taps starting at
+	// Row maxima in xp, over the whole buffer at once: hm[i] is the maximum of the KW taps starting at
 	// column i of vm, from the first. vm holds no NaN.
 	hm := xp
 	rowLen := (p.OutW-1)*p.StrideW + 1 // columns of a row's window starts
@@ -142,24 +129,62 @@ func maxPoolChunk(y, x []float32, p *ConvParams, g *maxPoolGeom, c0, c1 int) {
 		vstride, vrow, rowLen = vstride/2, vrow/2, p.OutW
 	} else {
 		span := (n-1)*vstride + (p.OutH-1)*vrow + rowLen
-		copy(hm[:span], vm[:span])
-		for kw := 1; kw < p.KW; kw++ {
-			o := kw * p.DilW
-			ks.maxSkipNaN(hm[:span], vm[o:o+span], hm[:span])
-		}
+		maxRows(hm, vm, span, 1, 0, 0, p.KW, p.DilW, false)
 	}
 	for c := 0; c < n; c++ {
 		yc := y[(c0+c)*p.OutH*p.OutW : (c0+c+1)*p.OutH*p.OutW]
+		if rowLen == p.OutW {
+			maxRows(yc, hm[c*vstride:], p.OutW, p.OutH, p.OutW, vrow, 1, 0, false) // a copy
+			continue
+		}
 		for oh := 0; oh < p.OutH; oh++ {
 			src := hm[c*vstride+oh*vrow : c*vstride+oh*vrow+rowLen]
 			dst := yc[oh*p.OutW : (oh+1)*p.OutW]
-			if len(src) == len(dst) {
-				copy(dst, src)
-				continue
-			}
 			for ow := range dst {
 				dst[ow] = src[ow*p.StrideW]
 			}
+		}
+	}
+}
+
+// rowTaps returns the taps [kh0, kh1) of output row oh's window whose
+// input rows lie in the input.
+func (p *ConvParams) rowTaps(oh int) (kh0, kh1 int) {
+	top := oh*p.StrideH - p.PadT // input row of tap 0
+	if top < 0 {
+		kh0 = (-top + p.DilH - 1) / p.DilH
+	}
+	if top < p.H {
+		kh1 = min(p.KH, (p.H-top+p.DilH-1)/p.DilH)
+	}
+	return kh0, kh1
+}
+
+// maxRows sets, for i < rows, dst[i·dstStride : +n] to the running
+// maximum of taps rows of src from src[i·srcStride:], tapStride apart: x
+// taken where it is greater than the maximum so far (maxSkipNaN's order:
+// the first of equal taps kept), from the first tap, or, with acc, from
+// dst's own value over every tap. One taps copies (acc: maxSkipNaN(dst,
+// src, dst)). Strides in floats.
+func maxRows(dst, src []float32, n, rows, dstStride, srcStride, taps, tapStride int, acc bool) {
+	if n <= 0 || rows <= 0 || taps <= 0 {
+		return
+	}
+	_ = dst[(rows-1)*dstStride+n-1]
+	_ = src[(rows-1)*srcStride+(taps-1)*tapStride+n-1]
+	if ks.maxRows != nil {
+		ks.maxRows(&dst[0], &src[0], n, rows, dstStride, srcStride, taps, tapStride, acc)
+		return
+	}
+	for i := 0; i < rows; i++ {
+		d, s := dst[i*dstStride:i*dstStride+n], src[i*srcStride:]
+		t := 0
+		if !acc {
+			copy(d, s[:n])
+			t = 1
+		}
+		for ; t < taps; t++ {
+			ks.maxSkipNaN(d, s[t*tapStride:t*tapStride+n], d)
 		}
 	}
 }

@@ -58,6 +58,7 @@ var avx512Kernels = func() *kernelSet {
 	k.gemm12Segs = [maxRuns + 1]segs12Kernel{2: gemm12x32SegsAVX512, 3: gemm12x32Segs3AVX512}
 	k.packA6 = packA6AVX512
 	k.segRows = segRowsAVX512
+	k.maxRows = maxRowsAVX512
 	k.quantU8, k.quantI8 = quantizeU8AVX512, quantizeI8AVX512
 	k.peak, k.peakFlops = fmaPeakAVX512, 384
 	if x.HasAVX512VNNI {

@@ -21804,6 +21804,102 @@ DATA max2x2AVX512_odd<>+56(SB)/4, $0x0000001d
 DATA max2x2AVX512_odd<>+60(SB)/4, $0x0000001f
 GLOBL max2x2AVX512_odd<>(SB), RODATA|NOPTR, $64
 
+// func maxRowsAVX512(dst *float32, src *float32, n int, rows int, dstStride int, srcStride int, taps int, tapStride int, acc bool)
+// Requires: AVX, AVX512F
+TEXT ·maxRowsAVX512(SB), NOSPLIT, $8-65
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  n+16(FP), DX
+	MOVQ  rows+24(FP), BX
+	MOVQ  dstStride+32(FP), SI
+	SHLQ  $0x02, SI
+	MOVQ  srcStride+40(FP), DI
+	SHLQ  $0x02, DI
+	MOVQ  taps+48(FP), R8
+	MOVQ  tapStride+56(FP), R9
+	SHLQ  $0x02, R9
+	MOVB  acc+64(FP), R10
+	MOVQ  DX, R11
+	ANDQ  $0x0f, R11
+	LEAQ  lowmasks<>+0(SB), R12
+	KMOVW (R12)(R11*2), K1
+	SHRQ  $0x04, DX
+
+maxRowsAVX512_row:
+	TESTQ BX, BX
+	JZ    maxRowsAVX512_done
+	MOVQ  AX, R12
+	MOVQ  CX, R13
+	MOVQ  DX, R15
+
+maxRowsAVX512_vec:
+	TESTQ   R15, R15
+	JZ      maxRowsAVX512_tail
+	MOVQ    R13, R14
+	MOVQ    R8, BP
+	TESTB   R10, R10
+	JNZ     maxRowsAVX512_v_acc
+	VMOVUPS (R14), Z0
+	ADDQ    R9, R14
+	DECQ    BP
+	JMP     maxRowsAVX512_v_taps
+
+maxRowsAVX512_v_acc:
+	VMOVUPS (R12), Z0
+
+maxRowsAVX512_v_taps:
+	TESTQ   BP, BP
+	JZ      maxRowsAVX512_v_store
+	VMOVUPS (R14), Z1
+	VMAXPS  Z0, Z1, Z0
+	ADDQ    R9, R14
+	DECQ    BP
+	JMP     maxRowsAVX512_v_taps
+
+maxRowsAVX512_v_store:
+	VMOVUPS Z0, (R12)
+	ADDQ    $0x40, R12
+	ADDQ    $0x40, R13
+	DECQ    R15
+	JMP     maxRowsAVX512_vec
+
+maxRowsAVX512_tail:
+	TESTQ     R11, R11
+	JZ        maxRowsAVX512_next
+	MOVQ      R13, R14
+	MOVQ      R8, BP
+	TESTB     R10, R10
+	JNZ       maxRowsAVX512_t_acc
+	VMOVUPS.Z (R14), K1, Z0
+	ADDQ      R9, R14
+	DECQ      BP
+	JMP       maxRowsAVX512_t_taps
+
+maxRowsAVX512_t_acc:
+	VMOVUPS.Z (R12), K1, Z0
+
+maxRowsAVX512_t_taps:
+	TESTQ     BP, BP
+	JZ        maxRowsAVX512_t_store
+	VMOVUPS.Z (R14), K1, Z1
+	VMAXPS    Z0, Z1, Z0
+	ADDQ      R9, R14
+	DECQ      BP
+	JMP       maxRowsAVX512_t_taps
+
+maxRowsAVX512_t_store:
+	VMOVUPS Z0, K1, (R12)
+
+maxRowsAVX512_next:
+	ADDQ SI, AX
+	ADDQ DI, CX
+	DECQ BX
+	JMP  maxRowsAVX512_row
+
+maxRowsAVX512_done:
+	VZEROUPPER
+	RET
+
 // func dwcInAVX512(dst *float32, x *float32, xStride int, nch int, offs []int32)
 // Requires: AVX, AVX512F
 TEXT ·dwcInAVX512(SB), NOSPLIT, $0-56

@@ -788,6 +788,12 @@ func avg2x2AVX512(dst []float32, src []float32, n int, rows int, srcW int, dstSt
 //go:noescape
 func max2x2AVX512(dst []float32, src []float32, n int, rows int, srcW int, dstStride int, tail uint64)
 
+// maxRowsAVX512: dst[i·dstStride+j] = the running maximum over t < taps of src[i·srcStride+t·tapStride+j] (x taken where greater than the maximum so far),
+// from the first tap, or from dst's value when acc; strides in floats.
+//
+//go:noescape
+func maxRowsAVX512(dst *float32, src *float32, n int, rows int, dstStride int, srcStride int, taps int, tapStride int, acc bool)
+
 // dwcInAVX512: dst[offs[p]+c] = x[c·xStride+p] for c < nch, 0 for nch ≤ c < 16, p < len(offs)
 // (16 channels laid out channel-minor; offs and xStride in floats).
 //

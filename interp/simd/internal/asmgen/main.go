@@ -138,6 +138,7 @@ func main() {
 	dwDirect512("dwDirect3s2AVX512", 2)
 	pool2x2("avg2x2AVX512", true)
 	pool2x2("max2x2AVX512", false)
+	maxRows512()
 	dwcIn(chanZMM)
 	dwcOut(chanZMM)
 	gemmU8I8VNNI()

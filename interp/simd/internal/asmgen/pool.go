@@ -131,3 +131,105 @@ func pool2x2(name string, avg bool) {
 	VZEROUPPER()
 	RET()
 }
+
+// maxRows512 emits the row maxima of separable max pooling on zmm: for
+// i < rows and j < n,
+//
+//	dst[i·dstStride+j] = fold over t < taps of src[i·srcStride+t·tapStride+j]
+//
+// where the fold starts from the first tap (or, with acc, from dst's own
+// value, folding every tap) and takes x over the value so far where x is
+// greater (VMAXPS's second source otherwise: the first of equal taps is
+// kept, and a NaN tap or NaN so far gives the other operand, as
+// maxSkipNaN). A whole plane's rows, or a whole buffer as one row, a call:
+// per-row calls cost more than the maxima on small planes. The last n mod
+// 16 floats of a row load and store under a mask (masked-off lanes are not
+// read).
+func maxRows512() {
+	name := "maxRowsAVX512"
+	TEXT(name, NOSPLIT, "func(dst, src *float32, n, rows, dstStride, srcStride, taps, tapStride int, acc bool)")
+	Pragma("noescape")
+	Doc(name+": dst[i·dstStride+j] = the running maximum over t < taps of src[i·srcStride+t·tapStride+j] (x taken where greater than the maximum so far),",
+		"from the first tap, or from dst's value when acc; strides in floats.")
+	dBase := Load(Param("dst"), GP64())
+	sBase := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	rows := Load(Param("rows"), GP64())
+	ds := Load(Param("dstStride"), GP64())
+	SHLQ(Imm(2), ds)
+	ss := Load(Param("srcStride"), GP64())
+	SHLQ(Imm(2), ss)
+	taps := Load(Param("taps"), GP64())
+	ts := Load(Param("tapStride"), GP64())
+	SHLQ(Imm(2), ts)
+	accFlag := Load(Param("acc"), GP8())
+	rem := tailMask(n) // K1: the last n mod 16 lanes
+	SHRQ(Imm(4), n)    // whole vectors a row
+	d, s, p, cnt, t := GP64(), GP64(), GP64(), GP64(), GP64()
+	a, x := ZMM(), ZMM()
+	// fold loads the taps at s (t ≥ 1 when starting from the first), under
+	// mask k (nil: whole vectors), into a.
+	fold := func(lbl string, k Register) {
+		MOVQ(s, p)
+		MOVQ(taps, t)
+		load := func(dst VecVirtual) {
+			if k == nil {
+				VMOVUPS(Mem{Base: p}, dst)
+			} else {
+				VMOVUPS_Z(Mem{Base: p}, k, dst)
+			}
+		}
+		TESTB(accFlag, accFlag)
+		JNZ(LabelRef(lbl + "_acc"))
+		load(a)
+		ADDQ(ts, p)
+		DECQ(t)
+		JMP(LabelRef(lbl + "_taps"))
+		Label(lbl + "_acc")
+		if k == nil {
+			VMOVUPS(Mem{Base: d}, a)
+		} else {
+			VMOVUPS_Z(Mem{Base: d}, k, a)
+		}
+		Label(lbl + "_taps")
+		TESTQ(t, t)
+		JZ(LabelRef(lbl + "_store"))
+		load(x)
+		VMAXPS(a, x, a)
+		ADDQ(ts, p)
+		DECQ(t)
+		JMP(LabelRef(lbl + "_taps"))
+		Label(lbl + "_store")
+		if k == nil {
+			VMOVUPS(a, Mem{Base: d})
+		} else {
+			VMOVUPS(a, k, Mem{Base: d})
+		}
+	}
+	Label(name + "_row")
+	TESTQ(rows, rows)
+	JZ(LabelRef(name + "_done"))
+	MOVQ(dBase, d)
+	MOVQ(sBase, s)
+	MOVQ(n, cnt)
+	Label(name + "_vec")
+	TESTQ(cnt, cnt)
+	JZ(LabelRef(name + "_tail"))
+	fold(name+"_v", nil)
+	ADDQ(Imm(64), d)
+	ADDQ(Imm(64), s)
+	DECQ(cnt)
+	JMP(LabelRef(name + "_vec"))
+	Label(name + "_tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef(name + "_next"))
+	fold(name+"_t", K1)
+	Label(name + "_next")
+	ADDQ(ds, dBase)
+	ADDQ(ss, sBase)
+	DECQ(rows)
+	JMP(LabelRef(name + "_row"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
