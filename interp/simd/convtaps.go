@@ -192,9 +192,12 @@ type tapsTiles struct {
 }
 
 // rows is the height of the row panel at row ir: 12 rows while they
-// last, then 6 and the rest.
+// last, then 8 where the level has the 8-row kernels, else 6 and the rest.
 func (t *tapsTiles) rows(ir int) int {
 	if M := t.pa.m; ir+2*mr > M {
+		if M-ir == 8 && ks.gemm8Taps != nil {
+			return 8
+		}
 		return min(mr, M-ir)
 	}
 	return 2 * mr
@@ -211,17 +214,23 @@ func (t *tapsTiles) tile(i, ir int) {
 	rows := t.rows(ir)
 	if pr.runs == 0 {
 		b := &t.planes[pr.off]
-		if rows == 2*mr {
+		switch rows {
+		case 2 * mr:
 			ks.gemm12Taps(kcb, &t.pa.data[ir*K+pc*mr], mr*K, b, pr.bstride, t.tp, &c[ir*ldc+c0], ldc, acc)
-		} else {
+		case 8:
+			ks.gemm8Taps(kcb, &t.pa.data[ir*K+pc*mr], eightStride(K, pc), b, pr.bstride, t.tp, &c[ir*ldc+c0], ldc, acc)
+		default:
 			ks.gemmTaps[rows](kcb, &t.pa.data[ir*K+pc*rows], b, pr.bstride, t.tp, &c[ir*ldc+c0], ldc, acc)
 		}
 		return
 	}
 	b := &t.planes[0]
-	if rows == 2*mr {
+	switch rows {
+	case 2 * mr:
 		ks.gemm12Segs[pr.runs](kcb, &t.pa.data[ir*K+pc*mr], mr*K, b, &pr.segs, &pr.masks, t.tp, &c[ir*ldc+c0], ldc, acc)
-	} else {
+	case 8:
+		ks.gemm8Segs[pr.runs](kcb, &t.pa.data[ir*K+pc*mr], eightStride(K, pc), b, &pr.segs, &pr.masks, t.tp, &c[ir*ldc+c0], ldc, acc)
+	default:
 		ks.gemmSegs[pr.runs][rows](kcb, &t.pa.data[ir*K+pc*rows], b, &pr.segs, &pr.masks, t.tp, &c[ir*ldc+c0], ldc, acc)
 	}
 }

@@ -648,6 +648,10 @@ func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []floa
 			for ; ir+2*mr <= mcb; ir += 2 * mr {
 				ks.gemm12(kcb, &ap[ir*astride+ak*mr], mr*astride, bpan, bstride, &g.c[coff+ir*ldc+jr], ldc, acc)
 			}
+			if mcb-ir == 8 && ks.gemm8 != nil {
+				ks.gemm8(kcb, &ap[ir*astride+ak*mr], eightStride(astride, ak), bpan, bstride, &g.c[coff+ir*ldc+jr], ldc, acc)
+				ir = mcb
+			}
 			for ; ir < mcb; ir += mr {
 				mrr := min(mr, mcb-ir)
 				ks.gemm2[mrr](kcb, &ap[ir*astride+ak*mrr], bpan, bstride, &g.c[coff+ir*ldc+jr], ldc, acc)
@@ -684,6 +688,11 @@ func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []floa
 	}
 }
 
+// eightStride is the gemm8 kernels' astride: the floats from a 6-row A
+// panel at step ak to the 2-row panel after it (panels of astride steps,
+// a panel of r rows holding r floats a step).
+func eightStride(astride, ak int) int { return mr*astride - (mr-2)*ak }
+
 // rowsFirstMaxK is the deepest product (or convolution, K = C·KH·KW) that
 // macroRows and convTaps walk row panel by row panel (ir → jr) rather than
 // column pair by column pair (jr → ir). At small depths writing C is a
@@ -713,6 +722,12 @@ func (g *gemmArgs) macroRows(ap []float32, astride, ak int, b []float32, mcb, nc
 				ks.gemm12Rows(kcb, &ap[ir*astride+ak*mr], mr*astride, &b[jr], ldb, &g.c[coff+ir*ldc+jr], ldc, acc)
 			}
 		}
+		if mcb-ir == 8 && ks.gemm8Rows != nil {
+			for jr := 0; jr < ncb; jr += 2 * nr {
+				ks.gemm8Rows(kcb, &ap[ir*astride+ak*mr], eightStride(astride, ak), &b[jr], ldb, &g.c[coff+ir*ldc+jr], ldc, acc)
+			}
+			ir = mcb
+		}
 		for ; ir < mcb; ir += mr {
 			mrr := min(mr, mcb-ir)
 			for jr := 0; jr < ncb; jr += 2 * nr {
@@ -726,6 +741,10 @@ func (g *gemmArgs) macroRows(ap []float32, astride, ak int, b []float32, mcb, nc
 		ir := 0
 		for ; ir+2*mr <= mcb; ir += 2 * mr {
 			ks.gemm12Rows(kcb, &ap[ir*astride+ak*mr], mr*astride, bpan, ldb, &g.c[coff+ir*ldc+jr], ldc, acc)
+		}
+		if mcb-ir == 8 && ks.gemm8Rows != nil {
+			ks.gemm8Rows(kcb, &ap[ir*astride+ak*mr], eightStride(astride, ak), bpan, ldb, &g.c[coff+ir*ldc+jr], ldc, acc)
+			ir = mcb
 		}
 		for ; ir < mcb; ir += mr {
 			mrr := min(mr, mcb-ir)

@@ -537,6 +537,11 @@ func mulAVX512(dst []float32, a []float32, b []float32)
 //go:noescape
 func divAVX512(dst []float32, a []float32, b []float32)
 
+// biasClipAVX512: dst[i] = min(max(x[i]+bias, lo), hi) for i < len(dst); NaN stays NaN.
+//
+//go:noescape
+func biasClipAVX512(dst []float32, x []float32, bias float32, lo float32, hi float32)
+
 // maxSkipNaNAVX512: dst[i] = a[i] if a[i] > b[i], else b[i] for i < len(dst), on zmm.
 // a and b must be at least as long as dst.
 //
@@ -573,10 +578,15 @@ func gemm5x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc 
 //go:noescape
 func gemm6x32AVX512(k int, a *float32, b *float32, bstride int, c *float32, ldc int, acc bool)
 
-// gemm12x32AVX512 is the 12×32 SGEMM micro-kernel over two packed A panels and two packed B panels: c (+)= a·b.
+// gemm12x32AVX512 is the 12×32 SGEMM micro-kernel over two packed A panels (6 and 6 rows) and two packed B panels: c (+)= a·b.
 //
 //go:noescape
 func gemm12x32AVX512(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
+
+// gemm8x32AVX512 is the 8×32 SGEMM micro-kernel over two packed A panels (6 and 2 rows) and two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm8x32AVX512(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
 
 // gemm1x32RowsAVX512 is the 1×32 SGEMM micro-kernel over 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
 //
@@ -608,10 +618,15 @@ func gemm5x32RowsAVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc 
 //go:noescape
 func gemm6x32RowsAVX512(k int, a *float32, b *float32, ldb int, c *float32, ldc int, acc bool)
 
-// gemm12x32RowsAVX512 is the 12×32 SGEMM micro-kernel over two packed A panels and 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+// gemm12x32RowsAVX512 is the 12×32 SGEMM micro-kernel over two packed A panels (6 and 6 rows) and 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
 //
 //go:noescape
 func gemm12x32RowsAVX512(k int, a *float32, astride int, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm8x32RowsAVX512 is the 8×32 SGEMM micro-kernel over two packed A panels (6 and 2 rows) and 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm8x32RowsAVX512(k int, a *float32, astride int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
 // gemm1x32TapsAVX512 is the 1×32 SGEMM micro-kernel over im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.
 //
@@ -643,10 +658,15 @@ func gemm5x32TapsAVX512(k int, a *float32, b *float32, bstride int, taps *int32,
 //go:noescape
 func gemm6x32TapsAVX512(k int, a *float32, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
 
-// gemm12x32TapsAVX512 is the 12×32 SGEMM micro-kernel over two packed A panels and im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.
+// gemm12x32TapsAVX512 is the 12×32 SGEMM micro-kernel over two packed A panels (6 and 6 rows) and im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.
 //
 //go:noescape
 func gemm12x32TapsAVX512(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm8x32TapsAVX512 is the 8×32 SGEMM micro-kernel over two packed A panels (6 and 2 rows) and im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.
+//
+//go:noescape
+func gemm8x32TapsAVX512(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
 
 // gemm1x32SegsAVX512 is the 1×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r < 2 whose masks[2h+r] has bit t: c (+)= a·b.
 //
@@ -678,10 +698,15 @@ func gemm5x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6
 //go:noescape
 func gemm6x32SegsAVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 
-// gemm12x32SegsAVX512 is the 12×32 SGEMM micro-kernel over two packed A panels and im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r < 2 whose masks[2h+r] has bit t: c (+)= a·b.
+// gemm12x32SegsAVX512 is the 12×32 SGEMM micro-kernel over two packed A panels (6 and 6 rows) and im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r < 2 whose masks[2h+r] has bit t: c (+)= a·b.
 //
 //go:noescape
 func gemm12x32SegsAVX512(k int, a *float32, astride int, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm8x32SegsAVX512 is the 8×32 SGEMM micro-kernel over two packed A panels (6 and 2 rows) and im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r < 2 whose masks[2h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm8x32SegsAVX512(k int, a *float32, astride int, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 
 // gemm1x32Segs3AVX512 is the 1×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[3h+r] + taps[s] + 4t for the run r < 3 whose masks[3h+r] has bit t: c (+)= a·b.
 //
@@ -713,10 +738,15 @@ func gemm5x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[
 //go:noescape
 func gemm6x32Segs3AVX512(k int, a *float32, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 
-// gemm12x32Segs3AVX512 is the 12×32 SGEMM micro-kernel over two packed A panels and im2col read in place in runs: lane t of step s of B half h is the float at b + segs[3h+r] + taps[s] + 4t for the run r < 3 whose masks[3h+r] has bit t: c (+)= a·b.
+// gemm12x32Segs3AVX512 is the 12×32 SGEMM micro-kernel over two packed A panels (6 and 6 rows) and im2col read in place in runs: lane t of step s of B half h is the float at b + segs[3h+r] + taps[s] + 4t for the run r < 3 whose masks[3h+r] has bit t: c (+)= a·b.
 //
 //go:noescape
 func gemm12x32Segs3AVX512(k int, a *float32, astride int, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm8x32Segs3AVX512 is the 8×32 SGEMM micro-kernel over two packed A panels (6 and 2 rows) and im2col read in place in runs: lane t of step s of B half h is the float at b + segs[3h+r] + taps[s] + 4t for the run r < 3 whose masks[3h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm8x32Segs3AVX512(k int, a *float32, astride int, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 
 // gemm12x16AVX512 is the 12×16 SGEMM micro-kernel over two packed A panels and one packed B panel: c (+)= a·b.
 //

@@ -443,35 +443,38 @@ func (s *bSteps) advance(n int) {
 	}
 }
 
-// gemmKernel512x12 emits the 12×32 micro-kernel on zmm: two 6-row A panels
+// gemmKernel512x12 emits the (6+r2)×32 micro-kernel on zmm (12×32 at r2
+// = 6; 8×32 at r2 = 2, for the 6- and 2-row panels that end a filter
+// count of 12k + 8, where a 2-row kernel ran at 40% of the FMA peak): two A panels
 // (the second astride floats after the first) times two 16-column B panels,
-// 24 accumulators. Each C element is the same FMA chain over k as in the
+// 2·(6+r2) accumulators. Each C element is the same FMA chain over k as in the
 // 6×16 kernel, so the results are bit-identical to it; the larger tile
 // halves the loads per FMA and the C traffic per k-block. With rows, B is
 // read in place from a row-major matrix (gemm12x32RowsAVX512).
-func gemmKernel512x12(mode bMode) {
-	name := "gemm12x32AVX512"
+func gemmKernel512x12(mode bMode, r2 int) {
+	rows := 6 + r2
+	name := fmt.Sprintf("gemm%dx32AVX512", rows)
 	sig := "func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)"
-	doc := name + " is the 12×32 SGEMM micro-kernel over two packed A panels and two packed B panels: c (+)= a·b."
-	prefix := "z12_"
+	doc := name + fmt.Sprintf(" is the %d×32 SGEMM micro-kernel over two packed A panels (6 and %d rows) and two packed B panels: c (+)= a·b.", rows, r2)
+	prefix := fmt.Sprintf("z%d_", rows)
 	if mode == bTaps {
-		name = "gemm12x32TapsAVX512"
+		name = fmt.Sprintf("gemm%dx32TapsAVX512", rows)
 		sig = "func(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)"
-		doc = name + " is the 12×32 SGEMM micro-kernel over two packed A panels and im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b."
-		prefix = "zt12_"
+		doc = name + fmt.Sprintf(" is the %d×32 SGEMM micro-kernel over two packed A panels (6 and %d rows) and im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.", rows, r2)
+		prefix = fmt.Sprintf("zt%d_", rows)
 	}
 	if mode == bSegs || mode == bSegs3 {
 		R := mode.runs()
-		name = "gemm12x32" + mode.segsName() + "AVX512"
+		name = fmt.Sprintf("gemm%dx32", rows) + mode.segsName() + "AVX512"
 		sig = "func(k int, a *float32, astride int, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)"
-		doc = name + fmt.Sprintf(" is the 12×32 SGEMM micro-kernel over two packed A panels and im2col read in place in runs: lane t of step s of B half h is the float at b + segs[%dh+r] + taps[s] + 4t for the run r < %d whose masks[%dh+r] has bit t: c (+)= a·b.", R, R, R)
-		prefix = fmt.Sprintf("zs%d12_", R)
+		doc = name + fmt.Sprintf(" is the %d×32 SGEMM micro-kernel over two packed A panels (6 and %d rows) and im2col read in place in runs: lane t of step s of B half h is the float at b + segs[%dh+r] + taps[s] + 4t for the run r < %d whose masks[%dh+r] has bit t: c (+)= a·b.", rows, r2, R, R, R)
+		prefix = fmt.Sprintf("zs%d%d_", R, rows)
 	}
 	if mode == bRows {
-		name = "gemm12x32RowsAVX512"
+		name = fmt.Sprintf("gemm%dx32RowsAVX512", rows)
 		sig = "func(k int, a *float32, astride int, b *float32, ldb int, c *float32, ldc int, acc bool)"
-		doc = name + " is the 12×32 SGEMM micro-kernel over two packed A panels and 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b."
-		prefix = "zr12_"
+		doc = name + fmt.Sprintf(" is the %d×32 SGEMM micro-kernel over two packed A panels (6 and %d rows) and 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.", rows, r2)
+		prefix = fmt.Sprintf("zr%d_", rows)
 	}
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
@@ -486,7 +489,7 @@ func gemmKernel512x12(mode bMode) {
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(Imm(2), ldc)
 	zs := []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}
-	acc := zs[:24]
+	acc := zs[:2*rows]
 	for _, r := range acc {
 		VPXORD(r, r, r)
 	}
@@ -494,20 +497,20 @@ func gemmKernel512x12(mode bMode) {
 	bc := zs[26:32]
 	p := GP64()
 	MOVQ(c, p)
-	for i := 0; i < 12; i++ {
+	for i := 0; i < rows; i++ {
 		PREFETCHT0(Mem{Base: p})
 		PREFETCHT0(Mem{Base: p, Disp: 64})
-		if i < 11 {
+		if i < rows-1 {
 			ADDQ(ldc, p)
 		}
 	}
 	step := func(s int) {
 		bs.load(s, v0, v1)
-		for i := 0; i < 12; i++ {
+		for i := 0; i < rows; i++ {
 			t := bc[i%6]
 			src := Mem{Base: a, Disp: 4 * (6*s + i)}
 			if i >= 6 {
-				src = Mem{Base: a2, Disp: 4 * (6*s + i - 6)}
+				src = Mem{Base: a2, Disp: 4 * (r2*s + i - 6)}
 			}
 			VBROADCASTSS(src, t)
 			VFMADD231PS(v0, t, acc[2*i])
@@ -527,16 +530,18 @@ func gemmKernel512x12(mode bMode) {
 	// 64 steps 158–160, best of 200 (BenchmarkConvPackedCold).
 	// A pass reads 96 bytes of each panel, so one prefetch a pass
 	// would skip every third line: ask for two lines each.
-	for _, r := range []Register{a, a2} {
-		PREFETCHT0(Mem{Base: r, Disp: 4 * 6 * unroll * 16})
-		PREFETCHT0(Mem{Base: r, Disp: 4*6*unroll*16 + 64})
+	for _, r := range []struct {
+		p Register
+		w int
+	}{{a, 6}, {a2, r2}} {
+		PREFETCHT0(Mem{Base: r.p, Disp: 4 * r.w * unroll * 16})
+		PREFETCHT0(Mem{Base: r.p, Disp: 4*r.w*unroll*16 + 64})
 	}
 	for s := 0; s < unroll; s++ {
 		step(s)
 	}
-	for _, r := range []Register{a, a2} {
-		ADDQ(U32(4*6*unroll), r)
-	}
+	ADDQ(U32(4*6*unroll), a)
+	ADDQ(U32(4*r2*unroll), a2)
 	bs.advance(unroll)
 	SUBQ(U32(unroll), k)
 	JMP(LabelRef(lbl("loop4")))
@@ -545,13 +550,13 @@ func gemmKernel512x12(mode bMode) {
 	JZ(LabelRef(lbl("store")))
 	step(0)
 	ADDQ(U32(4*6), a)
-	ADDQ(U32(4*6), a2)
+	ADDQ(U32(4*r2), a2)
 	bs.advance(1)
 	DECQ(k)
 	JMP(LabelRef(lbl("loop1")))
 
 	Label(lbl("store"))
-	storeTile(lbl, c, ldc, 12, acc, 64)
+	storeTile(lbl, c, ldc, rows, acc, 64)
 }
 
 // gemmKernel512x12x16 emits the 12×16 micro-kernel on zmm for a single B

@@ -65,5 +65,32 @@ func elementwise512() {
 	binary512("mulAVX512", "dst[i] = a[i] * b[i]", func(a, b, d VecVirtual) { VMULPS(b, a, d) })
 	binary512("divAVX512", "dst[i] = a[i] / b[i]", func(a, b, d VecVirtual) { VDIVPS(b, a, d) })
 	// As maxSkipNaNAVX: VMAXPS returns its second source (b) when either is NaN.
+	biasClip512()
 	binary512("maxSkipNaNAVX512", "dst[i] = a[i] if a[i] > b[i], else b[i]", func(a, b, d VecVirtual) { VMAXPS(b, a, d) })
+}
+
+// biasClip512 is biasClip on zmm, 16 floats a step (the last len(dst) mod
+// 16 through mask K1), with its arithmetic: x + bias, then the bounds with
+// x as VMAXPS's and VMINPS's second (Intel) source, so NaN passes through.
+func biasClip512() {
+	name := "biasClipAVX512"
+	TEXT(name, NOSPLIT, "func(dst, x []float32, bias, lo, hi float32)")
+	Pragma("noescape")
+	Doc(name + ": dst[i] = min(max(x[i]+bias, lo), hi) for i < len(dst); NaN stays NaN.")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	b, lo, hi := ZMM(), ZMM(), ZMM()
+	bcastParam("bias", b)
+	bcastParam("lo", lo)
+	bcastParam("hi", hi)
+	rem := tailMask(n)
+	SHRQ(Imm(4), n)
+	zmmMap(name, n, rem, px, d, func(x VecVirtual) VecVirtual {
+		VADDPS(b, x, x)
+		VMAXPS(x, lo, x)
+		VMINPS(x, hi, x)
+		return x
+	})
+	end()
 }

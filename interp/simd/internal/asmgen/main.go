@@ -123,7 +123,8 @@ func main() {
 		for m := 1; m <= 6; m++ {
 			gemmKernel512(m, mode)
 		}
-		gemmKernel512x12(mode)
+		gemmKernel512x12(mode, 6)
+		gemmKernel512x12(mode, 2)
 	}
 	gemmKernel512x12x16()
 	packA6()
