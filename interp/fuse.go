@@ -15,10 +15,10 @@ import (
 // whose result only a Relu or Clip (constant bounds) reads, runs those
 // ops on each output channel row right after the row's bias, while the
 // row is in cache, instead of as separate passes over the whole tensor
-// (ONNX Runtime fuses the same chain into its NCHWc convolutions). The fused ops' steps stay in the plan but
-// pass the Conv's (already finished) float32 output through; for any other
-// element type the Conv applies no epilogue and the steps run their own
-// kernels. The per-element arithmetic is the standalone kernels' own
+// (ONNX Runtime fuses the same chain into its NCHWc convolutions). The
+// fused ops' steps stay in the plan but pass the Conv's (already
+// finished) float32 output through; for any other element type the Conv
+// applies no epilogue and the steps run their own kernels. The per-element arithmetic is the standalone kernels' own
 // (bnCoeff and simd.ScaleShift for BatchNormalization, simd.Clip for Relu
 // and Clip, or simd.ScaleShiftClip, which is both in one pass), applied to
 // the same row slices, so the results are bit-identical to the unfused run. A value that is a graph
