@@ -126,12 +126,10 @@ func finishColumns(y []float32, ldy, j0, j1, q0, q1 int, bias []float32, epi *co
 	}
 }
 
-// passFloat is the kernel of a step fused into a Conv: a float32 input was
-// already transformed by the Conv's epilogue and passes through.
-func passFloat(orig Kernel) Kernel { return passFloatAt(0, orig) }
-
-// passFloatAt is passFloat for a step whose value from the Conv is input at.
-func passFloatAt(at int, orig Kernel) Kernel {
+// passFloat is the kernel of a step fused into a Conv: its input at (the
+// Conv's value), when float32, was already transformed by the Conv's
+// epilogue and passes through; else the step's own kernel runs.
+func passFloat(at int, orig Kernel) Kernel {
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		if t := in[at]; t != nil && t.Kind == KindTensor && t.DType == onnx.Float {
 			return []*Tensor{t}, nil
@@ -278,7 +276,7 @@ func (c *compiler) fuseConvEpilogues(p *plan, g *onnx.Graph, constT map[int]*Ten
 			if j == addStep {
 				at = epi.addAt
 			}
-			p.steps[j].kernel = passFloatAt(at, p.steps[j].kernel)
+			p.steps[j].kernel = passFloat(at, p.steps[j].kernel)
 		}
 	}
 }
