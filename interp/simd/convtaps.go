@@ -191,17 +191,8 @@ type tapsTiles struct {
 	pc, kcb   int
 }
 
-// rows is the height of the row panel at row ir: 12 rows while they
-// last, then 8 where the level has the 8-row kernels, else 6 and the rest.
-func (t *tapsTiles) rows(ir int) int {
-	if M := t.pa.m; ir+2*mr > M {
-		if M-ir == 8 && ks.gemm8Taps != nil {
-			return 8
-		}
-		return min(mr, M-ir)
-	}
-	return 2 * mr
-}
+// rows is the height of the row tile at row ir (tileRows).
+func (t *tapsTiles) rows(ir int) int { return tileRows(t.pa.m, ir) }
 
 // tile runs the kernel for rows [ir, ir+rows(ir)) of pair i.
 func (t *tapsTiles) tile(i, ir int) {
@@ -217,8 +208,8 @@ func (t *tapsTiles) tile(i, ir int) {
 		switch rows {
 		case 2 * mr:
 			ks.gemm12Taps(kcb, &t.pa.data[ir*K+pc*mr], mr*K, b, pr.bstride, t.tp, &c[ir*ldc+c0], ldc, acc)
-		case 8:
-			ks.gemm8Taps(kcb, &t.pa.data[ir*K+pc*mr], eightStride(K, pc), b, pr.bstride, t.tp, &c[ir*ldc+c0], ldc, acc)
+		case mr + 2, mr + 4:
+			ks.gemmTailTaps[rows-mr](kcb, &t.pa.data[ir*K+pc*mr], tailStride(K, pc, rows-mr), b, pr.bstride, t.tp, &c[ir*ldc+c0], ldc, acc)
 		default:
 			ks.gemmTaps[rows](kcb, &t.pa.data[ir*K+pc*rows], b, pr.bstride, t.tp, &c[ir*ldc+c0], ldc, acc)
 		}
@@ -228,8 +219,8 @@ func (t *tapsTiles) tile(i, ir int) {
 	switch rows {
 	case 2 * mr:
 		ks.gemm12Segs[pr.runs](kcb, &t.pa.data[ir*K+pc*mr], mr*K, b, &pr.segs, &pr.masks, t.tp, &c[ir*ldc+c0], ldc, acc)
-	case 8:
-		ks.gemm8Segs[pr.runs](kcb, &t.pa.data[ir*K+pc*mr], eightStride(K, pc), b, &pr.segs, &pr.masks, t.tp, &c[ir*ldc+c0], ldc, acc)
+	case mr + 2, mr + 4:
+		ks.gemmTailSegs[rows-mr][pr.runs](kcb, &t.pa.data[ir*K+pc*mr], tailStride(K, pc, rows-mr), b, &pr.segs, &pr.masks, t.tp, &c[ir*ldc+c0], ldc, acc)
 	default:
 		ks.gemmSegs[pr.runs][rows](kcb, &t.pa.data[ir*K+pc*rows], b, &pr.segs, &pr.masks, t.tp, &c[ir*ldc+c0], ldc, acc)
 	}

@@ -11,7 +11,8 @@ import (
 // panels each lie in at most three output rows) against the im2col copy it replaces,
 // bit for bit, at every level, one and two threads, and against the direct
 // convolution; strides, dilation, padding, non-square kernels, filter
-// counts that leave 1–6-row tails and an 8-row one (12 + 8).
+// counts that leave 1–6-row tails and the tail tiles (16: 6 + 10; 20: 12
+// + 8; 28: 12 + 6 + 10).
 func TestConvTapsSameBits(t *testing.T) {
 	defer func(v bool, m int) { implicitGEMM, tapsRaggedMin = v, m }(implicitGEMM, tapsRaggedMin)
 	r := rand.New(rand.NewPCG(41, 42))
@@ -70,7 +71,7 @@ func TestConvTapsSameBits(t *testing.T) {
 						t.Fatalf("%s %+v: tapsChunk(M %d) = %v, want %v", k.name, p, m, got, fewRows)
 					}
 				}
-				for _, M := range []int{1, 5, 16, 19, 20} {
+				for _, M := range []int{1, 5, 16, 19, 20, 28} {
 					x, w := randSlice(r, p.C*p.H*p.W), randSlice(r, M*p.K())
 					ref, mag := naiveConv(x, w, nil, M, p, false)
 					pa := PackA(false, M, p.K(), 1, w, p.K())

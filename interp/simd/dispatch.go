@@ -36,14 +36,16 @@ type kernelSet struct {
 	// r whose masks[R·h+r] has bit t (else 0). nil where gemm12Taps is.
 	gemmSegs   [maxRuns + 1][mr + 1]segsKernel
 	gemm12Segs [maxRuns + 1]segs12Kernel
-	// gemm8, gemm8Rows, gemm8Taps and gemm8Segs are the 12-row kernels'
-	// 8-row twins (a 6-row and a 2-row panel, the second astride floats
-	// after the first) for filter counts of 12k + 8; nil where the level
-	// runs the two panels apart.
-	gemm8     func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
-	gemm8Rows func(k int, a *float32, astride int, b *float32, ldb int, c *float32, ldc int, acc bool)
-	gemm8Taps func(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
-	gemm8Segs [maxRuns + 1]segs12Kernel
+	// gemmTail[r], gemmTailRows[r], gemmTailTaps[r] and gemmTailSegs[r]
+	// (r = 2, 4) are the 12-row kernels' (6+r)-row twins: a 6-row panel
+	// and the r-row panel that ends a block (astride floats after it), so
+	// that a block of 12k + 8 or 12k + 4 rows ends on one tile of 8, or on
+	// tiles of 6 and 10, not on a 2- or 4-row kernel (tileRows); nil where
+	// the level runs the panels apart.
+	gemmTail     [mr - 1]func(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
+	gemmTailRows [mr - 1]func(k int, a *float32, astride int, b *float32, ldb int, c *float32, ldc int, acc bool)
+	gemmTailTaps [mr - 1]func(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
+	gemmTailSegs [mr - 1][maxRuns + 1]segs12Kernel
 	// rowPanels: gemm12 holds its whole 12×32 tile in registers and reads
 	// each step of B once (AVX-512), so serial's row-panel order, which
 	// streams B from L2, pays. The AVX2 gemm12 is four 6×16 calls that read

@@ -631,7 +631,7 @@ func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []floa
 	ldc := g.ldc
 	rows12 := 0 // rows [0, rows12) of the pairs of panels are done
 	if byRows {
-		for ; rows12+2*mr <= mcb; rows12 += 2 * mr {
+		for ; rows12+2*mr <= mcb && tileRows(mcb, rows12) == 2*mr; rows12 += 2 * mr {
 			apan, crow := &ap[rows12*astride+ak*mr], coff+rows12*ldc
 			for jr := 0; jr+2*nr <= ncb; jr += 2 * nr {
 				ks.gemm12(kcb, apan, mr*astride, &bp[jr/nr*bstride], bstride, &g.c[crow+jr], ldc, acc)
@@ -644,17 +644,17 @@ func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []floa
 		if jr+2*nr <= ncb {
 			// Two whole panels at once: on AVX-512 one zmm kernel, the
 			// same FMA chains (and bits) as two 16-column calls.
-			ir := rows12
-			for ; ir+2*mr <= mcb; ir += 2 * mr {
-				ks.gemm12(kcb, &ap[ir*astride+ak*mr], mr*astride, bpan, bstride, &g.c[coff+ir*ldc+jr], ldc, acc)
-			}
-			if mcb-ir == 8 && ks.gemm8 != nil {
-				ks.gemm8(kcb, &ap[ir*astride+ak*mr], eightStride(astride, ak), bpan, bstride, &g.c[coff+ir*ldc+jr], ldc, acc)
-				ir = mcb
-			}
-			for ; ir < mcb; ir += mr {
-				mrr := min(mr, mcb-ir)
-				ks.gemm2[mrr](kcb, &ap[ir*astride+ak*mrr], bpan, bstride, &g.c[coff+ir*ldc+jr], ldc, acc)
+			for ir, rows := rows12, 0; ir < mcb; ir += rows {
+				rows = tileRows(mcb, ir)
+				cp := &g.c[coff+ir*ldc+jr]
+				switch {
+				case rows == 2*mr:
+					ks.gemm12(kcb, &ap[ir*astride+ak*mr], mr*astride, bpan, bstride, cp, ldc, acc)
+				case rows > mr:
+					ks.gemmTail[rows-mr](kcb, &ap[ir*astride+ak*mr], tailStride(astride, ak, rows-mr), bpan, bstride, cp, ldc, acc)
+				default:
+					ks.gemm2[rows](kcb, &ap[ir*astride+ak*rows], bpan, bstride, cp, ldc, acc)
+				}
 			}
 			jr += nr
 			continue
@@ -688,10 +688,35 @@ func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []floa
 	}
 }
 
-// eightStride is the gemm8 kernels' astride: the floats from a 6-row A
-// panel at step ak to the 2-row panel after it (panels of astride steps,
-// a panel of r rows holding r floats a step).
-func eightStride(astride, ak int) int { return mr*astride - (mr-2)*ak }
+// tileRows is the height of the row tile at row ir (a multiple of 6) of a
+// block of m rows: 12 (two 6-row panels) while they last, but a block
+// whose last panel has 2 or 4 rows ends on that panel and a 6-row one in
+// one tile (gemmTail: 8 or 10 rows), with one 6-row tile first if the
+// 6-row panels before them are odd in number; else 6 and the rest. A
+// 2-row kernel ran at 40% of the FMA peak, a 4-row one at 72%, the 8- and
+// 10-row ones as the 12-row one.
+func tileRows(m, ir int) int {
+	left := m - ir
+	full, r := left/mr, left%mr
+	if (r == 2 || r == 4) && full > 0 && ks.gemmTail[r] != nil {
+		switch {
+		case full == 1:
+			return mr + r
+		case (full-1)%2 == 1:
+			return mr
+		}
+		return 2 * mr
+	}
+	if left >= 2*mr {
+		return 2 * mr
+	}
+	return min(mr, left)
+}
+
+// tailStride is the gemmTail kernels' astride: the floats from a 6-row A
+// panel at step ak to the r-row panel after it (panels of astride steps,
+// a panel of n rows holding n floats a step).
+func tailStride(astride, ak, r int) int { return mr*astride - (mr-r)*ak }
 
 // rowsFirstMaxK is the deepest product (or convolution, K = C·KH·KW) that
 // macroRows and convTaps walk row panel by row panel (ir → jr) rather than
@@ -715,40 +740,30 @@ const rowsFirstMaxK = 256
 func (g *gemmArgs) macroRows(ap []float32, astride, ak int, b []float32, mcb, ncb, kcb, coff int, acc bool) {
 	ldc, ldb := g.ldc, g.ldb
 	_ = b[(kcb-1)*ldb+ncb-1] // the kernels read up to here, unchecked
+	tile := func(ir, rows, jr int) {
+		cp := &g.c[coff+ir*ldc+jr]
+		switch {
+		case rows == 2*mr:
+			ks.gemm12Rows(kcb, &ap[ir*astride+ak*mr], mr*astride, &b[jr], ldb, cp, ldc, acc)
+		case rows > mr:
+			ks.gemmTailRows[rows-mr](kcb, &ap[ir*astride+ak*mr], tailStride(astride, ak, rows-mr), &b[jr], ldb, cp, ldc, acc)
+		default:
+			ks.gemmRows[rows](kcb, &ap[ir*astride+ak*rows], &b[jr], ldb, cp, ldc, acc)
+		}
+	}
 	if g.k <= rowsFirstMaxK {
-		ir := 0
-		for ; ir+2*mr <= mcb; ir += 2 * mr {
+		for ir, rows := 0, 0; ir < mcb; ir += rows {
+			rows = tileRows(mcb, ir)
 			for jr := 0; jr < ncb; jr += 2 * nr {
-				ks.gemm12Rows(kcb, &ap[ir*astride+ak*mr], mr*astride, &b[jr], ldb, &g.c[coff+ir*ldc+jr], ldc, acc)
-			}
-		}
-		if mcb-ir == 8 && ks.gemm8Rows != nil {
-			for jr := 0; jr < ncb; jr += 2 * nr {
-				ks.gemm8Rows(kcb, &ap[ir*astride+ak*mr], eightStride(astride, ak), &b[jr], ldb, &g.c[coff+ir*ldc+jr], ldc, acc)
-			}
-			ir = mcb
-		}
-		for ; ir < mcb; ir += mr {
-			mrr := min(mr, mcb-ir)
-			for jr := 0; jr < ncb; jr += 2 * nr {
-				ks.gemmRows[mrr](kcb, &ap[ir*astride+ak*mrr], &b[jr], ldb, &g.c[coff+ir*ldc+jr], ldc, acc)
+				tile(ir, rows, jr)
 			}
 		}
 		return
 	}
 	for jr := 0; jr < ncb; jr += 2 * nr {
-		bpan := &b[jr]
-		ir := 0
-		for ; ir+2*mr <= mcb; ir += 2 * mr {
-			ks.gemm12Rows(kcb, &ap[ir*astride+ak*mr], mr*astride, bpan, ldb, &g.c[coff+ir*ldc+jr], ldc, acc)
-		}
-		if mcb-ir == 8 && ks.gemm8Rows != nil {
-			ks.gemm8Rows(kcb, &ap[ir*astride+ak*mr], eightStride(astride, ak), bpan, ldb, &g.c[coff+ir*ldc+jr], ldc, acc)
-			ir = mcb
-		}
-		for ; ir < mcb; ir += mr {
-			mrr := min(mr, mcb-ir)
-			ks.gemmRows[mrr](kcb, &ap[ir*astride+ak*mrr], bpan, ldb, &g.c[coff+ir*ldc+jr], ldc, acc)
+		for ir, rows := 0, 0; ir < mcb; ir += rows {
+			rows = tileRows(mcb, ir)
+			tile(ir, rows, jr)
 		}
 	}
 }

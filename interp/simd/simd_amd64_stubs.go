@@ -588,6 +588,11 @@ func gemm12x32AVX512(k int, a *float32, astride int, b *float32, bstride int, c 
 //go:noescape
 func gemm8x32AVX512(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
 
+// gemm10x32AVX512 is the 10×32 SGEMM micro-kernel over two packed A panels (6 and 4 rows) and two packed B panels: c (+)= a·b.
+//
+//go:noescape
+func gemm10x32AVX512(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, acc bool)
+
 // gemm1x32RowsAVX512 is the 1×32 SGEMM micro-kernel over 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
 //
 //go:noescape
@@ -627,6 +632,11 @@ func gemm12x32RowsAVX512(k int, a *float32, astride int, b *float32, ldb int, c 
 //
 //go:noescape
 func gemm8x32RowsAVX512(k int, a *float32, astride int, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// gemm10x32RowsAVX512 is the 10×32 SGEMM micro-kernel over two packed A panels (6 and 4 rows) and 32 columns of a row-major B read in place (k steps ldb floats apart): c (+)= a·b.
+//
+//go:noescape
+func gemm10x32RowsAVX512(k int, a *float32, astride int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
 // gemm1x32TapsAVX512 is the 1×32 SGEMM micro-kernel over im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.
 //
@@ -668,6 +678,11 @@ func gemm12x32TapsAVX512(k int, a *float32, astride int, b *float32, bstride int
 //go:noescape
 func gemm8x32TapsAVX512(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
 
+// gemm10x32TapsAVX512 is the 10×32 SGEMM micro-kernel over two packed A panels (6 and 4 rows) and im2col read in place: step s of B is 16 floats at b and 16 at b+bstride, each taps[s] bytes on: c (+)= a·b.
+//
+//go:noescape
+func gemm10x32TapsAVX512(k int, a *float32, astride int, b *float32, bstride int, taps *int32, c *float32, ldc int, acc bool)
+
 // gemm1x32SegsAVX512 is the 1×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r < 2 whose masks[2h+r] has bit t: c (+)= a·b.
 //
 //go:noescape
@@ -708,6 +723,11 @@ func gemm12x32SegsAVX512(k int, a *float32, astride int, b *float32, segs *[6]in
 //go:noescape
 func gemm8x32SegsAVX512(k int, a *float32, astride int, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 
+// gemm10x32SegsAVX512 is the 10×32 SGEMM micro-kernel over two packed A panels (6 and 4 rows) and im2col read in place in runs: lane t of step s of B half h is the float at b + segs[2h+r] + taps[s] + 4t for the run r < 2 whose masks[2h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm10x32SegsAVX512(k int, a *float32, astride int, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
 // gemm1x32Segs3AVX512 is the 1×32 SGEMM micro-kernel over im2col read in place in runs: lane t of step s of B half h is the float at b + segs[3h+r] + taps[s] + 4t for the run r < 3 whose masks[3h+r] has bit t: c (+)= a·b.
 //
 //go:noescape
@@ -747,6 +767,11 @@ func gemm12x32Segs3AVX512(k int, a *float32, astride int, b *float32, segs *[6]i
 //
 //go:noescape
 func gemm8x32Segs3AVX512(k int, a *float32, astride int, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
+
+// gemm10x32Segs3AVX512 is the 10×32 SGEMM micro-kernel over two packed A panels (6 and 4 rows) and im2col read in place in runs: lane t of step s of B half h is the float at b + segs[3h+r] + taps[s] + 4t for the run r < 3 whose masks[3h+r] has bit t: c (+)= a·b.
+//
+//go:noescape
+func gemm10x32Segs3AVX512(k int, a *float32, astride int, b *float32, segs *[6]int32, masks *[6]uint16, taps *int32, c *float32, ldc int, acc bool)
 
 // gemm12x16AVX512 is the 12×16 SGEMM micro-kernel over two packed A panels and one packed B panel: c (+)= a·b.
 //

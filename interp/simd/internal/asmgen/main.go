@@ -125,6 +125,7 @@ func main() {
 		}
 		gemmKernel512x12(mode, 6)
 		gemmKernel512x12(mode, 2)
+		gemmKernel512x12(mode, 4)
 	}
 	gemmKernel512x12x16()
 	packA6()
