@@ -69,3 +69,57 @@ func BenchmarkConvPackedCold(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGemmTail runs products and convolutions whose filter counts end
+// on a 2- or 4-row panel (12k + 8, 12k + 4) with the level's tail kernels
+// (tileRows' 8- and 10-row tiles) and without them (the panels' own
+// kernels), interleaved: fp_detect's 1×1s, resnet's 128 filters,
+// detypify's 16, a 16-filter stride-2 stem and resnet's 64.
+func BenchmarkGemmTail(b *testing.B) {
+	if ks.gemmTail[2] == nil {
+		b.Skip("no tail kernels at this level")
+	}
+	conv := func(c, m, hw, k, s, p int) ConvParams {
+		o := (hw+2*p-k)/s + 1
+		return ConvParams{C: c, H: hw, W: hw, KH: k, KW: k, StrideH: s, StrideW: s, PadT: p, PadL: p, DilH: 1, DilW: 1, OutH: o, OutW: o}
+	}
+	for _, s := range []struct {
+		name    string
+		m, k, n int        // a product, when p.C is 0
+		p       ConvParams // else a convolution of m filters
+	}{
+		{name: "gemm_m32_k16_n19200", m: 32, k: 16, n: 19200},
+		{name: "gemm_m32_k32_n4800", m: 32, k: 32, n: 4800},
+		{name: "gemm_m128_k576_n784", m: 128, k: 576, n: 784},
+		{name: "conv_c32_m16_112", m: 16, p: conv(32, 16, 112, 3, 1, 1)},
+		{name: "conv_c3_m16_240_s2", m: 16, p: conv(3, 16, 240, 3, 2, 1)},
+		{name: "conv_c64_m64_56", m: 64, p: conv(64, 64, 56, 3, 1, 1)},
+	} {
+		r := rand.New(rand.NewPCG(1, 1))
+		k, n := s.k, s.n
+		if s.p.C > 0 {
+			k, n = s.p.K(), s.p.N()
+		}
+		w, y := randSlice(r, s.m*k), make([]float32, s.m*n)
+		x := randSlice(r, max(k*n, s.p.C*s.p.H*s.p.W))
+		pa := PackA(false, s.m, k, 1, w, k)
+		for _, tail := range []bool{false, true, false, true} {
+			b.Run(fmt.Sprintf("%s/tail=%v", s.name, tail), func(b *testing.B) {
+				defer func(t [mr - 1]func(int, *float32, int, *float32, int, *float32, int, bool)) { ks.gemmTail = t }(ks.gemmTail)
+				if !tail {
+					ks.gemmTail = [mr - 1]func(int, *float32, int, *float32, int, *float32, int, bool){}
+				}
+				clk := startCPU(b)
+				for b.Loop() {
+					if s.p.C > 0 {
+						ConvPacked(y, pa, x, s.p, 1, nil)
+					} else {
+						SgemmPackedA(pa, false, n, x, n, nil, 0, y, n, 0, 1)
+					}
+					clk.lap()
+				}
+				reportGemm(b, clk, s.m, n, k)
+			})
+		}
+	}
+}

@@ -631,7 +631,7 @@ func (g *gemmArgs) macro(ws *workspace, ap []float32, astride, ak int, bp []floa
 	ldc := g.ldc
 	rows12 := 0 // rows [0, rows12) of the pairs of panels are done
 	if byRows {
-		for ; rows12+2*mr <= mcb && tileRows(mcb, rows12) == 2*mr; rows12 += 2 * mr {
+		for ; rows12 < mcb && tileRows(mcb, rows12) == 2*mr; rows12 += 2 * mr {
 			apan, crow := &ap[rows12*astride+ak*mr], coff+rows12*ldc
 			for jr := 0; jr+2*nr <= ncb; jr += 2 * nr {
 				ks.gemm12(kcb, apan, mr*astride, &bp[jr/nr*bstride], bstride, &g.c[crow+jr], ldc, acc)

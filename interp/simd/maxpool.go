@@ -100,8 +100,9 @@ func maxPoolChunk(y, x []float32, p *ConvParams, g *maxPoolGeom, c0, c1 int) {
 			oh = oh1
 		}
 	}
-	// Row maxima in xp, over the whole buffer at once: hm[i] is the maximum of the KW taps starting at
-	// column i of vm, from the first. vm holds no NaN.
+	// Row maxima in xp, over the whole buffer at once: hm[i] is the maximum
+	// of the KW taps starting at column i of vm, from the first. vm holds
+	// no NaN.
 	hm := xp
 	rowLen := (p.OutW-1)*p.StrideW + 1 // columns of a row's window starts
 	if p.StrideW == 2 {

@@ -64,8 +64,8 @@ func elementwise512() {
 	binary512("subAVX512", "dst[i] = a[i] - b[i]", func(a, b, d VecVirtual) { VSUBPS(b, a, d) })
 	binary512("mulAVX512", "dst[i] = a[i] * b[i]", func(a, b, d VecVirtual) { VMULPS(b, a, d) })
 	binary512("divAVX512", "dst[i] = a[i] / b[i]", func(a, b, d VecVirtual) { VDIVPS(b, a, d) })
-	// As maxSkipNaNAVX: VMAXPS returns its second source (b) when either is NaN.
 	biasClip512()
+	// As maxSkipNaNAVX: VMAXPS returns its second source (b) when either is NaN.
 	binary512("maxSkipNaNAVX512", "dst[i] = a[i] if a[i] > b[i], else b[i]", func(a, b, d VecVirtual) { VMAXPS(b, a, d) })
 }
 
