@@ -46,7 +46,7 @@ func main() {
 	realDir := flag.String("real", "", "also time every *.onnx in `DIR` (the real-models corpus) on seeded random inputs")
 	dimList := flag.String("dim", "", "symbolic dimensions for -real models, `NAME=V,...`")
 	flag.DurationVar(&warm, "warm", time.Second, "run each runtime for at least this long before timing it (at least one run): the interpreter's first runs grow the Go heap, and on a VM a fresh page's first touch costs tens of µs")
-	flag.DurationVar(&settle, "settle", 20*time.Millisecond, "pause between the two runtimes' batches, so that neither's spinning threads (ORT's pool, the interpreter's helpers) take cores from the other")
+	flag.DurationVar(&settle, "settle", 20*time.Millisecond, "pause after each runtime's batch, then wait until its process is idle (ORT's pool spins on after a run), so that neither takes cores from the other's batch")
 	flag.Parse()
 	root := filepath.Join(testdata.Root(), "models")
 	type model struct{ name, file, inputs string }
@@ -92,27 +92,32 @@ func main() {
 	fmt.Printf("%-24s %7s %12s %12s %8s %10s %10s %13s\n", "model", "threads", "interp ms", "ORT ms", "ratio", "interp min", "ORT min", "interp faults")
 	failed := false
 	var plans []string // the thread plans sessions chose, printed after the table
+	var busy []string  // how long ORT's process ran on after its batches
 	for _, ts := range strings.Split(*threadList, ",") {
 		th, err := strconv.Atoi(ts)
 		if err != nil {
 			fatal(err)
 		}
 		for _, md := range models {
-			it, ort, faults, plan, err := compare(md.file, md.inputs, th, *rounds, *batch)
+			r, err := compare(md.file, md.inputs, th, *rounds, *batch)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "%s: %v\n", md.name, err)
 				failed = true
 				continue
 			}
-			mi, mo := median(it), median(ort)
-			fmt.Printf("%-24s %7d %12.2f %12.2f %8.2f %10.2f %10.2f %13.1f\n", md.name, th, mi, mo, mi/mo, slices.Min(it), slices.Min(ort), faults)
+			mi, mo := median(r.interpMS), median(r.ortMS)
+			fmt.Printf("%-24s %7d %12.2f %12.2f %8.2f %10.2f %10.2f %13.1f\n", md.name, th, mi, mo, mi/mo, slices.Min(r.interpMS), slices.Min(r.ortMS), r.faults)
 			if th > 1 {
-				plans = append(plans, fmt.Sprintf("  %-22s %d: %s", md.name, th, plan))
+				plans = append(plans, fmt.Sprintf("  %-22s %d: %s", md.name, th, r.plan))
 			}
+			busy = append(busy, fmt.Sprintf("  %-22s %d: %.1f (max %.1f)", md.name, th, median(r.ortBusy), slices.Max(r.ortBusy)))
 		}
 	}
 	if len(plans) > 0 {
 		fmt.Printf("\nthread plans the interpreter's sessions chose in their warm-up:\n%s\n", strings.Join(plans, "\n"))
+	}
+	if len(busy) > 0 {
+		fmt.Printf("\nms ONNX Runtime's process kept running after its batches and the %v pause (median, max; its pool spins on), waited out before the interpreter's batch:\n%s\n", settle, strings.Join(busy, "\n"))
 	}
 	fmt.Printf("\nload average after: %s\n", loadavg())
 	if *gemm {
@@ -136,34 +141,45 @@ var ortKeepHeap = flag.Bool("ort-keep-heap", true, "run ONNX Runtime with GLIBC_
 // alternating which goes first, after warming both up. faults is the
 // process's page faults per timed interpreter run (ONNX Runtime runs in
 // another process); plan is the session's thread plan.
-func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []float64, faults float64, plan string, err error) {
+// result is one model's comparison at one thread count.
+type result struct {
+	interpMS, ortMS []float64
+	faults          float64 // the interpreter's minor page faults per run
+	plan            string  // the interpreter's thread plan
+	// ortBusy is, per batch, how long ONNX Runtime's process kept running
+	// after the pause (see settleAfter).
+	ortBusy []float64
+}
+
+func compare(file, set string, threads, rounds, batch int) (res result, err error) {
 	m, err := onnx.Load(file)
 	if err != nil {
-		return nil, nil, 0, "", err
+		return res, err
 	}
 	sess, err := interp.NewSession(m, interp.Options{Threads: threads, FloatQDQ: !fastQDQ})
 	if err != nil {
-		return nil, nil, 0, "", err
+		return res, err
 	}
 	feeds := map[string]*interp.Tensor{}
 	for i, v := range sess.Inputs() {
 		b, err := os.ReadFile(filepath.Join(set, fmt.Sprintf("input_%d.pb", i)))
 		if err != nil {
-			return nil, nil, 0, "", err
+			return res, err
 		}
 		d, err := onnx.DecodeDatum(b, v.Type)
 		if err != nil {
-			return nil, nil, 0, "", err
+			return res, err
 		}
 		if feeds[v.Name], err = interp.FromDatum(d); err != nil {
-			return nil, nil, 0, "", err
+			return res, err
 		}
 	}
 	ort, err := startORT(file, set, threads)
 	if err != nil {
-		return nil, nil, 0, "", err
+		return res, err
 	}
 	defer ort.close()
+	settleAfter(ort.cmd.Process.Pid) // its warm-up run's pool must not skew the interpreter's thread tuning
 	// Warm-up: buffers, packed weights, and a Go heap grown to its working
 	// size. Until the collector has run twice, each run's garbage (its
 	// outputs) lands on pages the heap never used, each a page fault, and a
@@ -174,7 +190,7 @@ func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []fl
 	for {
 		out, err := sess.Run(feeds)
 		if err != nil {
-			return nil, nil, 0, "", err
+			return res, err
 		}
 		sess.Recycle(out)
 		warmRuns++
@@ -185,7 +201,7 @@ func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []fl
 	warmed := time.Since(t0)
 	for t := time.Now(); time.Since(t) < warmed; {
 		if _, err := ort.run(1); err != nil {
-			return nil, nil, 0, "", err
+			return res, err
 		}
 	}
 	// Both runtimes run the same number of times a batch.
@@ -203,32 +219,78 @@ func compare(file, set string, threads, rounds, batch int) (interpMS, ortMS []fl
 			if err != nil {
 				return err
 			}
-			interpMS = append(interpMS, float64(time.Since(t).Nanoseconds())/1e6)
+			res.interpMS = append(res.interpMS, float64(time.Since(t).Nanoseconds())/1e6)
 			sess.Recycle(out)
 		}
 		return nil
 	}
 	runORT := func() error {
 		ms, err := ort.run(batch)
-		ortMS = append(ortMS, ms...)
+		res.ortMS = append(res.ortMS, ms...)
+		return err
+	}
+	// Each batch is followed by a pause, and ONNX Runtime's by a wait until
+	// its process is idle, so that the other runtime's batch has the cores
+	// to itself. The interpreter's helpers sleep within microseconds of a
+	// run's end; its own process is not polled, as the poller's reads of
+	// /proc would count (hundreds of µs a window).
+	interpRun := func() error {
+		err := runInterp()
+		time.Sleep(settle)
+		return err
+	}
+	ortRun := func() error {
+		err := runORT()
+		res.ortBusy = append(res.ortBusy, ms(settleAfter(ort.cmd.Process.Pid)))
 		return err
 	}
 	for r := range rounds {
-		first, second := runInterp, runORT
+		first, second := interpRun, ortRun
 		if r%2 == 1 {
-			first, second = runORT, runInterp
+			first, second = ortRun, interpRun
 		}
 		if err := first(); err != nil {
-			return nil, nil, 0, "", err
+			return res, err
 		}
-		time.Sleep(settle)
 		if err := second(); err != nil {
-			return nil, nil, 0, "", err
+			return res, err
 		}
-		time.Sleep(settle)
 	}
-	return interpMS, ortMS, float64(minorFaults()-faults0) / float64(len(interpMS)), sess.ThreadPlan(), nil
+	res.faults = float64(minorFaults()-faults0) / float64(len(res.interpMS))
+	res.plan = sess.ThreadPlan()
+	return res, nil
 }
+
+// Settling after a batch: ONNX Runtime's pool keeps spinning after a run
+// (at two threads on the 2-vCPU VM, one thread stayed busy 36–72 ms after
+// each batch and took 13–33 ms of CPU time from the interpreter's next
+// batch when the pause was a fixed 20 ms).
+const (
+	idleWindow = 2 * time.Millisecond   // a process is idle when in such a window
+	idleCPU    = 200 * time.Microsecond // it runs for less than this
+	maxSettle  = 500 * time.Millisecond // and the wait ends here regardless
+)
+
+// settleAfter pauses for settle, then until process pid is idle (or
+// maxSettle), and returns how long that second wait took.
+func settleAfter(pid int) time.Duration {
+	time.Sleep(settle)
+	t0 := time.Now()
+	for time.Since(t0) < maxSettle {
+		c0, ok := procCPU(pid)
+		if !ok {
+			break
+		}
+		time.Sleep(idleWindow)
+		if c1, _ := procCPU(pid); c1-c0 < idleCPU {
+			break
+		}
+	}
+	return time.Since(t0)
+}
+
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 // pageTouchMicros maps 64 MiB of fresh anonymous memory three times and
 // times the first write to each page: the cost of each page fault that the
