@@ -169,30 +169,38 @@ func BenchmarkDepthwise(b *testing.B) {
 	// (2,1) (text recognizers), 3×3 dilated 2: the last four take the
 	// general kernel.
 	shapes := []struct {
-		name                   string
-		c, hw, k, sh, sw, d, p int
+		name                      string
+		c, hw, k, sh, sw, d, p, w int // hw: height, and width unless w is set
 	}{
-		{"3x3s1", 144, 56, 3, 1, 1, 1, 1}, {"3x3s2", 144, 56, 3, 2, 2, 1, 1},
-		{"5x5s1", 240, 28, 5, 1, 1, 1, 2}, {"5x5s2", 144, 56, 5, 2, 2, 1, 2},
-		{"3x3s21", 128, 48, 3, 2, 1, 1, 1}, {"3x3d2", 144, 56, 3, 1, 1, 2, 2},
+		{"3x3s1", 144, 56, 3, 1, 1, 1, 1, 0}, {"3x3s2", 144, 56, 3, 2, 2, 1, 1, 0},
+		{"5x5s1", 240, 28, 5, 1, 1, 1, 2, 0}, {"5x5s2", 144, 56, 5, 2, 2, 1, 2, 0},
+		{"3x3s21", 128, 48, 3, 2, 1, 1, 1, 0}, {"3x3d2", 144, 56, 3, 1, 1, 2, 2, 0},
 		// Small planes (a face-landmark net's tail), where per-channel
 		// set-up weighs most: 3×3 s1 on 8² and 4², s2 on 8², 4×4 on 4².
-		{"3x3s1_8", 128, 8, 3, 1, 1, 1, 1}, {"3x3s1_4", 128, 4, 3, 1, 1, 1, 1},
-		{"3x3s2_8", 256, 8, 3, 2, 2, 1, 1}, {"4x4_4", 512, 4, 4, 1, 1, 1, 0},
+		{"3x3s1_8", 128, 8, 3, 1, 1, 1, 1, 0}, {"3x3s1_4", 128, 4, 3, 1, 1, 1, 1, 0},
+		{"3x3s2_8", 256, 8, 3, 2, 2, 1, 1, 0}, {"4x4_4", 512, 4, 4, 1, 1, 1, 0, 0},
 		// MobileNet's 7², 14² and 28² stages, and a 5×5 on 7².
-		{"3x3s1_7", 960, 7, 3, 1, 1, 1, 1}, {"3x3s1_14", 576, 14, 3, 1, 1, 1, 1},
-		{"3x3s2_14", 576, 14, 3, 2, 2, 1, 1}, {"3x3s1_28", 192, 28, 3, 1, 1, 1, 1},
-		{"5x5s1_7", 672, 7, 5, 1, 1, 1, 2},
+		{"3x3s1_7", 960, 7, 3, 1, 1, 1, 1, 0}, {"3x3s1_14", 576, 14, 3, 1, 1, 1, 1, 0},
+		{"3x3s2_14", 576, 14, 3, 2, 2, 1, 1, 0}, {"3x3s1_28", 192, 28, 3, 1, 1, 1, 1, 0},
+		{"5x5s1_7", 672, 7, 5, 1, 1, 1, 2, 0},
 		// A face detector's 120×160 layers (square here: 140²).
-		{"3x3s1_140", 16, 140, 3, 1, 1, 1, 1}, {"3x3s2_140", 32, 140, 3, 2, 2, 1, 1},
+		{"3x3s1_140", 16, 140, 3, 1, 1, 1, 1, 0}, {"3x3s2_140", 32, 140, 3, 2, 2, 1, 1, 0},
 		// fp_landmark's 3×3 stride-1 stages: 32@32², 64@16² (128@8² is
 		// 3x3s1_8 above).
-		{"3x3s1_32", 32, 32, 3, 1, 1, 1, 1}, {"3x3s1_16", 64, 16, 3, 1, 1, 1, 1},
+		{"3x3s1_32", 32, 32, 3, 1, 1, 1, 1, 0}, {"3x3s1_16", 64, 16, 3, 1, 1, 1, 1, 0},
+		// fp_detect's 4:3 planes (rows of 40 and 80 columns, which end
+		// off a 64-byte line), and 48 columns.
+		{"3x3s1_30x40", 64, 30, 3, 1, 1, 1, 1, 40}, {"3x3s1_60x80", 32, 60, 3, 1, 1, 1, 1, 80},
+		{"3x3s2_60x80", 32, 60, 3, 2, 2, 1, 1, 80}, {"3x3s1_30x48", 64, 30, 3, 1, 1, 1, 1, 48},
 	}
 	for _, sh := range shapes {
-		p := ConvParams{C: sh.c, H: sh.hw, W: sh.hw, KH: sh.k, KW: sh.k, StrideH: sh.sh, StrideW: sh.sw, PadT: sh.p, PadL: sh.p, DilH: sh.d, DilW: sh.d}
+		wd := sh.hw // square unless the shape names a width
+		if sh.w != 0 {
+			wd = sh.w
+		}
+		p := ConvParams{C: sh.c, H: sh.hw, W: wd, KH: sh.k, KW: sh.k, StrideH: sh.sh, StrideW: sh.sw, PadT: sh.p, PadL: sh.p, DilH: sh.d, DilW: sh.d}
 		p.OutH = (sh.hw+2*sh.p-(sh.k-1)*sh.d-1)/sh.sh + 1
-		p.OutW = (sh.hw+2*sh.p-(sh.k-1)*sh.d-1)/sh.sw + 1
+		p.OutW = (wd+2*sh.p-(sh.k-1)*sh.d-1)/sh.sw + 1
 		r := rand.New(rand.NewPCG(1, 1))
 		x, w, y := randSlice(r, p.C*p.H*p.W), randSlice(r, p.C*p.KH*p.KW), make([]float32, p.C*p.OutH*p.OutW)
 		for _, k := range twins() {

@@ -38,7 +38,7 @@ func dwDirectKernel(p *ConvParams) func(dst *float32, rows []*float32, blocks []
 func newDwDirect(p *ConvParams, ws *workspace, f func(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows, dstStride int)) dwDirect {
 	s := p.StrideW
 	d := dwDirect{p: p, f: f}
-	d.zero = aligned(&ws.a, max(p.W, 1))
+	d.zero = aligned(&ws.a, max(p.W, 1)+16)[16:]
 	clear(d.zero)
 	ph := (p.OutH-1)*s + 3
 	if cap(ws.dwRows) < ph {
@@ -80,15 +80,21 @@ func newDwDirect(p *ConvParams, ws *workspace, f func(dst *float32, rows []*floa
 			}
 		}
 		// The class: which loads need their masks (bit i: mask i); only
-		// 0, 1 (a left edge) and 4 (a right edge) have plain stores,
-		// the rest are 7, everything masked.
+		// 0, 1 (a left edge: one column of padding, first) and 4 (a
+		// right edge: one, last) have plain stores, the rest are 7,
+		// everything masked. The kernels make 1's and 4's padding lane
+		// by shifting in +0, so it must be one lane.
 		cls := 0
 		for i, mi := range m {
 			if mi != 0xffff {
 				cls |= 1 << i
 			}
 		}
-		if (cls != 0 && cls != 1 && cls != 4) || st != 0xffff {
+		left, right := m[0] == 0xfffe, m[2] == 0x7fff
+		if s == 2 {
+			right = m[2] == 0
+		}
+		if cls == 1 && !left || cls == 4 && !right || (cls != 0 && cls != 1 && cls != 4) || st != 0xffff {
 			cls = 7
 		}
 		d.blocks[4*b] = int64(4 * c0)
