@@ -2,6 +2,7 @@ package interp
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/onnxslim/onnxslim/onnx"
 )
@@ -210,32 +211,7 @@ func stridedT[T any](dst, src []T, shape []int, dOff int, dSt []int, sOff int, s
 	n, ds, ss := shape[r-1], dSt[r-1], sSt[r-1]
 	idx := make([]int, r)
 	for {
-		switch {
-		case ds == 1 && ss == 1 && n > 8:
-			for i, d, s := 0, dOff, sOff; i < m; i, d, s = i+1, d+dm, s+sm {
-				copy(dst[d:d+n], src[s:s+n])
-			}
-		case ds == 1 && ss == 1:
-			for i, d, s := 0, dOff, sOff; i < m; i, d, s = i+1, d+dm, s+sm {
-				dr, sr := dst[d:d+n], src[s:s+n]
-				for k := range dr {
-					dr[k] = sr[k]
-				}
-			}
-		case ss == 0:
-			for i, d, s := 0, dOff, sOff; i < m; i, d, s = i+1, d+dm, s+sm {
-				v := src[s]
-				for k := 0; k < n; k++ {
-					dst[d+k*ds] = v
-				}
-			}
-		default:
-			for i, d, s := 0, dOff, sOff; i < m; i, d, s = i+1, d+dm, s+sm {
-				for k := 0; k < n; k++ {
-					dst[d+k*ds] = src[s+k*ss]
-				}
-			}
-		}
+		copyBlock(dst, src, m, n, dOff, dm, ds, sOff, sm, ss)
 		d := r - 3
 		for ; d >= 0; d-- {
 			idx[d]++
@@ -251,6 +227,65 @@ func stridedT[T any](dst, src []T, shape []int, dOff int, dSt []int, sOff int, s
 		if d < 0 {
 			return
 		}
+	}
+}
+
+// copyBlock copies the m×n block of rows at dst[d + i·dm + k·ds] from
+// src[s + i·sm + k·ss]. It is a function of its own so that its loops keep
+// their indices in registers: inlined in stridedT's walk they were spilled
+// to the stack, 2.7 ns a row of two (Slice of [4420, 4] boxes to [4420, 2]).
+func copyBlock[T any](dst, src []T, m, n, d, dm, ds, s, sm, ss int) {
+	switch {
+	case ds == 1 && ss == 1 && n > 8:
+		for ; m > 0; m, d, s = m-1, d+dm, s+sm {
+			copy(dst[d:d+n], src[s:s+n])
+		}
+	case ds == 1 && ss == 1 && n == 2: // a box's two coordinates: one move a row
+		copyRows[T, [2]T](dst, src, m, d, dm, s, sm)
+	case ds == 1 && ss == 1 && n == 4:
+		copyRows[T, [4]T](dst, src, m, d, dm, s, sm)
+	case ds == 1 && ss == 1:
+		for ; m > 0; m, d, s = m-1, d+dm, s+sm {
+			dr, sr := dst[d:d+n], src[s:s+n]
+			for k := range dr {
+				dr[k] = sr[k]
+			}
+		}
+	case ss == 0:
+		for ; m > 0; m, d, s = m-1, d+dm, s+sm {
+			v := src[s]
+			for k := 0; k < n; k++ {
+				dst[d+k*ds] = v
+			}
+		}
+	default:
+		for ; m > 0; m, d, s = m-1, d+dm, s+sm {
+			for k := 0; k < n; k++ {
+				dst[d+k*ds] = src[s+k*ss]
+			}
+		}
+	}
+}
+
+// copyRows copies m rows of R (an array of T) from src[s + i·sm] to
+// dst[d + i·dm] through pointers: the rows' ends are checked once, as the
+// rows lie between the first's and the last's (the strides may be
+// negative).
+func copyRows[T any, R any](dst, src []T, m, d, dm, s, sm int) {
+	if m == 0 {
+		return
+	}
+	n := int(unsafe.Sizeof(*new(R)) / unsafe.Sizeof(*new(T)))
+	_, _ = dst[d:d+n], dst[d+(m-1)*dm:d+(m-1)*dm+n]
+	_, _ = src[s:s+n], src[s+(m-1)*sm:s+(m-1)*sm+n]
+	pd, ps := unsafe.Pointer(&dst[d]), unsafe.Pointer(&src[s])
+	bd, bs := dm*int(unsafe.Sizeof(dst[0])), sm*int(unsafe.Sizeof(src[0]))
+	for {
+		*(*R)(pd) = *(*R)(ps)
+		if m--; m == 0 {
+			return // no pointer past the last row is made
+		}
+		pd, ps = unsafe.Add(pd, bd), unsafe.Add(ps, bs)
 	}
 }
 
