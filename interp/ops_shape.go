@@ -259,11 +259,43 @@ func copyBlock[T any](dst, src []T, m, n, d, dm, ds, s, sm, ss int) {
 			}
 		}
 	default:
-		for ; m > 0; m, d, s = m-1, d+dm, s+sm {
-			for k := 0; k < n; k++ {
-				dst[d+k*ds] = src[s+k*ss]
-			}
+		copyStrided(dst, src, m, n, d, dm, ds, s, sm, ss)
+	}
+}
+
+func absInt(x int) int { return max(x, -x) }
+
+// copyStrided is copyBlock's general case (a transpose's gather: NCHW to
+// NHWC reads each row's elements a plane apart) through pointers, the
+// inner loop along whichever dimension reads the source closer together.
+// The block's corners are bounds-checked once; no pointer leaves it.
+func copyStrided[T any](dst, src []T, m, n, d, dm, ds, s, sm, ss int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if absInt(sm) < absInt(ss) {
+		m, n, dm, ds, sm, ss = n, m, ds, dm, ss, sm
+	}
+	for _, i := range [2]int{0, m - 1} {
+		for _, k := range [2]int{0, n - 1} {
+			_, _ = dst[d+i*dm+k*ds], src[s+i*sm+k*ss]
 		}
+	}
+	size := int(unsafe.Sizeof(dst[0]))
+	pd, ps := unsafe.Pointer(&dst[d]), unsafe.Pointer(&src[s])
+	for i := 0; ; {
+		qd, qs := pd, ps
+		for k := 0; ; {
+			*(*T)(qd) = *(*T)(qs)
+			if k++; k == n {
+				break
+			}
+			qd, qs = unsafe.Add(qd, ds*size), unsafe.Add(qs, ss*size)
+		}
+		if i++; i == m {
+			return
+		}
+		pd, ps = unsafe.Add(pd, dm*size), unsafe.Add(ps, sm*size)
 	}
 }
 

@@ -62,3 +62,35 @@ func TestStridedCopyRows(t *testing.T) {
 		}
 	}
 }
+
+// TestStridedCopyTranspose checks stridedCopy's general case (a gather,
+// as a transpose reads) against an element walk, on NCHW → NHWC views of
+// a few sizes and one with a negative stride.
+func TestStridedCopyTranspose(t *testing.T) {
+	for _, sh := range [][3]int{{12, 30, 40}, {4, 15, 20}, {3, 1, 7}, {1, 5, 5}, {17, 3, 2}} {
+		c, h, w := sh[0], sh[1], sh[2]
+		src := make([]float32, c*h*w)
+		for i := range src {
+			src[i] = float32(i) + 0.5
+		}
+		for _, rev := range []bool{false, true} {
+			// dst[y][x][ch] = src[ch][y][x], x backwards when rev.
+			shape, dSt, sSt, sOff := []int{h, w, c}, []int{w * c, c, 1}, []int{w, 1, h * w}, 0
+			if rev {
+				sSt[1], sOff = -1, w-1
+			}
+			dst := make([]float32, c*h*w)
+			stridedCopy(dst, src, shape, 0, dSt, sOff, sSt)
+			for y := 0; y < h; y++ {
+				for x := 0; x < w; x++ {
+					for ch := 0; ch < c; ch++ {
+						want := src[sOff+y*sSt[0]+x*sSt[1]+ch*sSt[2]]
+						if got := dst[y*w*c+x*c+ch]; got != want {
+							t.Fatalf("%v rev=%v: [%d,%d,%d] = %v, want %v", sh, rev, y, x, ch, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
