@@ -267,3 +267,34 @@ func TestSegRowsTwins(t *testing.T) {
 		}
 	}
 }
+
+// TestIm2colTaps checks im2colTaps' table, built from channel 0's taps
+// plus each channel's planes' offset, against colLayout.tap row by row,
+// over strides, dilations and kernel shapes.
+func TestIm2colTaps(t *testing.T) {
+	for _, p := range []ConvParams{
+		{C: 256, H: 4, W: 5, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, DilH: 1, DilW: 1},
+		{C: 3, H: 17, W: 23, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadT: 3, PadL: 3, DilH: 1, DilW: 1},
+		{C: 5, H: 9, W: 11, KH: 3, KW: 2, StrideH: 1, StrideW: 2, PadT: 0, PadL: 1, DilH: 2, DilW: 3},
+		{C: 1, H: 6, W: 6, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1},
+	} {
+		p.OutH = (p.H+2*p.PadT-(p.KH-1)*p.DilH-1)/p.StrideH + 1
+		p.OutW = (p.W+2*p.PadL-(p.KW-1)*p.DilW-1)/p.StrideW + 1
+		l := newColLayout(&p)
+		planes := make([]float32, l.floats())
+		var buf []int32
+		taps := im2colTaps(&buf, planes, &l)
+		if len(taps) != p.K() {
+			t.Fatalf("%+v: %d taps, want %d", p, len(taps), p.K())
+		}
+		for c := 0; c < p.C; c++ {
+			for i := 0; i < p.KH; i++ {
+				for j := 0; j < p.KW; j++ {
+					if got, want := taps[(c*p.KH+i)*p.KW+j], int32(4*l.tap(c, i, j)); got != want {
+						t.Fatalf("%+v: tap (%d, %d, %d) = %d, want %d", p, c, i, j, got, want)
+					}
+				}
+			}
+		}
+	}
+}
