@@ -137,10 +137,6 @@ var fastQDQ bool
 
 var ortKeepHeap = flag.Bool("ort-keep-heap", true, "run ONNX Runtime with GLIBC_TUNABLES that keep freed memory in the heap (see keepHeapTunables); false measures it with glibc's defaults")
 
-// compare times one model: rounds × (batch interp runs, batch ORT runs),
-// alternating which goes first, after warming both up. faults is the
-// process's page faults per timed interpreter run (ONNX Runtime runs in
-// another process); plan is the session's thread plan.
 // result is one model's comparison at one thread count.
 type result struct {
 	interpMS, ortMS []float64
@@ -151,6 +147,8 @@ type result struct {
 	ortBusy []float64
 }
 
+// compare times one model: rounds × (batch interp runs, batch ORT runs),
+// alternating which goes first, after warming both up.
 func compare(file, set string, threads, rounds, batch int) (res result, err error) {
 	m, err := onnx.Load(file)
 	if err != nil {
@@ -219,7 +217,7 @@ func compare(file, set string, threads, rounds, batch int) (res result, err erro
 			if err != nil {
 				return err
 			}
-			res.interpMS = append(res.interpMS, float64(time.Since(t).Nanoseconds())/1e6)
+			res.interpMS = append(res.interpMS, ms(time.Since(t)))
 			sess.Recycle(out)
 		}
 		return nil
