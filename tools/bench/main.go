@@ -202,6 +202,7 @@ func compare(file, set string, threads, rounds, batch int) (res result, err erro
 			return res, err
 		}
 	}
+	settleAfter(ort.cmd.Process.Pid) // round 0 starts with the interpreter's batch
 	// Both runtimes run the same number of times a batch.
 	if per := warmed / time.Duration(warmRuns); per > 0 {
 		batch = max(batch, min(100, int(batchTime/per)))
