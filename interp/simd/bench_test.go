@@ -376,6 +376,38 @@ func BenchmarkIm2col(b *testing.B) {
 	}
 }
 
+// BenchmarkPlanes times ConvPacked's first step, laying the input out in
+// its zero-bordered phase planes (colLayout.fill), over resnet18's 3×3
+// and stem shapes: rows of 7 to 224 floats, strides 1 and 2.
+func BenchmarkPlanes(b *testing.B) {
+	for _, s := range []struct {
+		name              string
+		c, hw, k, st, pad int
+	}{
+		{"conv1-7x7s2", 3, 224, 7, 2, 3},
+		{"56-3x3", 64, 56, 3, 1, 1},
+		{"28-3x3s2", 64, 56, 3, 2, 1},
+		{"28-3x3", 128, 28, 3, 1, 1},
+		{"14-3x3s2", 128, 28, 3, 2, 1},
+		{"14-3x3", 256, 14, 3, 1, 1},
+		{"7-3x3s2", 256, 14, 3, 2, 1},
+		{"7-3x3", 512, 7, 3, 1, 1},
+	} {
+		out := (s.hw+2*s.pad-s.k)/s.st + 1
+		p := ConvParams{C: s.c, H: s.hw, W: s.hw, KH: s.k, KW: s.k, StrideH: s.st, StrideW: s.st, PadT: s.pad, PadL: s.pad, DilH: 1, DilW: 1, OutH: out, OutW: out}
+		r := rand.New(rand.NewPCG(1, 1))
+		x := randSlice(r, p.C*p.H*p.W)
+		l := newColLayout(&p)
+		planes := make([]float32, l.floats())
+		b.Run(s.name, func(b *testing.B) {
+			for b.Loop() {
+				l.fill(planes, x)
+			}
+			b.ReportMetric(float64(len(planes)*4*b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}
+
 // with2 is with for a function that returns a result.
 func with2[T any](k *kernelSet, f func() T) T {
 	var v T

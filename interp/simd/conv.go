@@ -87,22 +87,14 @@ func (l *colLayout) floats() int { return l.p.C * l.channel }
 // fill lays the C channels of x out in planes.
 func (l *colLayout) fill(planes, x []float32) { l.fillRows(planes, x, 0, l.ph) }
 
-// fillRows lays rows [row0, row1) of every channel's phase planes out.
-// Threads share the planes out by rows, as they share a convolution's
-// columns (output rows): each then reads mostly the rows it wrote, and on
-// CPUs whose cores share no cache a line from the other core costs ~200
-// ns. By channels, resnet's 3-channel stem split 2:1 and ran 6–8% slower
-// at two threads (the ConvPacked benchmark, interleaved).
+// fillRows lays rows [row0, row1) of every channel's phase planes out:
+// each thread of convByColumns the rows its columns (output rows) read.
 func (l *colLayout) fillRows(planes, x []float32, row0, row1 int) {
 	p := l.p
 	for c := 0; c < p.C; c++ {
 		phasePlaneRows(planes[c*l.channel:(c+1)*l.channel], x[c*p.H*p.W:(c+1)*p.H*p.W], p, l.qw, l.ph, row0, row1)
 	}
 }
-
-// fillMinFloats is the size of the planes from which ConvPacked lays them
-// out on several threads: a copy of 64 Ki floats takes some 10 µs.
-const fillMinFloats = 64 << 10
 
 // tap is the offset in the planes of tap (c, i, j) at output (0, 0).
 func (l *colLayout) tap(c, i, j int) int {
@@ -245,11 +237,13 @@ const segMinW = 5
 // 1152) ran 32 columns a chunk, reading 590 KB of filters for every 32
 // columns; 64 columns took their one-thread rate from 146–170 to 160–185
 // GFLOP/s (onnxslim run --profile, three interleaved pairs, README).
-// Threads share out chunks of half that (convParallelChunk), as before.
+// On several threads, chunks of half that (convParallelChunk).
 const ConvChunkFloats = 128 << 10
 
-// convParallelChunk is the chunk (floats) when threads share a
-// convolution's chunks out: more of them to share.
+// convParallelChunk is the chunk (floats) on several threads: with whole
+// chunks ConvPacked went to convByRows for more shapes (fewer chunks than
+// runsPerThread a thread), which ran resnet's 56→28 stride-2 layer 27%
+// slower at two threads (BenchmarkConvPacked, interleaved).
 const convParallelChunk = ConvChunkFloats / 2
 
 // ConvPacked computes one group of a 2-D convolution, y (M×N, N =
@@ -278,16 +272,6 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 		return
 	}
 	parallel := threads >= 2 && M*N*K > parallelMin
-	ws := wsPool.get()
-	defer wsPool.put(ws)
-	l := newColLayout(&p)
-	planes := aligned(&ws.b, l.floats())
-	if parallel && l.floats() >= fillMinFloats {
-		ParallelRuns(l.ph, threads, func(r0, r1 int) { l.fillRows(planes, x, r0, r1) })
-	} else {
-		l.fill(planes, x)
-	}
-	taps := im2colTaps(&ws.rows, planes, &l)
 	kc := ConvKBlock(N, K) // ONNX Runtime's blocks: the same sums
 	// Chunks of whole pairs of panels (an odd panel runs the slower
 	// one-panel kernel: a third of the work at K = 1152 with three-panel
@@ -298,65 +282,123 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	}
 	nc := max(4*nr, chunk/K/(2*nr)*(2*nr))
 	chunks := (N + nc - 1) / nc
-	work := func(c0, c1 int) {
-		w := wsPool.get()
-		defer wsPool.put(w)
-		col := aligned(&w.a, K*min(nc, (N+nr-1)/nr*nr))
-		for ch := c0; ch < c1; ch++ {
-			q0, q1 := ch*nc, min(N, (ch+1)*nc)
-			convChunk(y, pa, planes, &l, taps, col, w, kc, q0, q1)
-			if done != nil {
-				done(0, M, q0, q1)
-			}
-		}
-	}
+	l := newColLayout(&p)
 	switch {
-	case !parallel:
-		work(0, chunks)
-	case chunks >= runsPerThread*threads:
-		ParallelRuns(chunks, threads, work)
-	default:
+	case parallel && chunks < runsPerThread*threads && M >= 4*mr*threads:
 		// Few chunks (a deep, narrow conv: resnet's last stages have one
-		// to four) would leave threads idle or uneven: write all of im2col
-		// on every thread, then share the product out in blocks of rows
-		// and columns.
-		convFewChunks(y, pa, planes, &l, taps, ws, kc, threads, done)
+		// to four) would leave threads idle or uneven: share the filters
+		// out instead, where each thread gets two row tiles or more.
+		convByRows(y, pa, x, &l, kc, threads, done)
+		return
+	case parallel:
+		convByColumns(y, pa, x, &l, kc, nc, threads, done)
+		return
+	}
+	ws := wsPool.get()
+	defer wsPool.put(ws)
+	planes := aligned(&ws.b, l.floats())
+	l.fill(planes, x)
+	taps := im2colTaps(&ws.rows, planes, &l)
+	col := aligned(&ws.a, K*min(nc, (N+nr-1)/nr*nr))
+	for q0 := 0; q0 < N; q0 += nc {
+		q1 := min(N, q0+nc)
+		convChunk(y, pa, planes, &l, taps, col, ws, kc, q0, q1)
+		if done != nil {
+			done(0, M, q0, q1)
+		}
 	}
 }
 
-// convFewChunks is ConvPacked's product for a convolution of few column
-// chunks: im2col of all N columns, panels shared over the threads, then
-// the GEMM in blocks of filter rows (pairs of micro-tiles) and columns,
-// claimed one at a time, each finished (done) by the goroutine that
-// computed it. A K block of the whole width (kc × N) stays in L2 as a
-// chunk would; the blocks change only which goroutine computes an output,
-// not its sums.
-func convFewChunks(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []int32, ws *workspace, kc, threads int, done func(r0, r1, q0, q1 int)) {
+// convByColumns is ConvPacked's product on several threads: each thread
+// takes one contiguous range of columns (output rows), lays out the rows of
+// the planes they read in its own planes, and computes them in chunks of
+// nc columns with its own im2col copy, so that each thread writes only its
+// own scratch (see convByRows).
+func convByColumns(y []float32, pa *PackedA, x []float32, l *colLayout, kc, nc, threads int, done func(r0, r1, q0, q1 int)) {
 	M, K, N := pa.m, pa.k, l.p.N()
-	panels := (N + nr - 1) / nr
-	col := aligned(&ws.a, PackedBSize(K, N))
-	ParallelRuns(panels, threads, func(a0, a1 int) {
-		w := wsPool.get()
-		defer wsPool.put(w)
-		im2colPanels(col[a0*nr*K:], planes, l, taps, w, a0*nr, min(N, a1*nr))
-	})
-	runs := runsPerThread * threads
-	pairsM, pairsN := (M+2*mr-1)/(2*mr), (N+2*nr-1)/(2*nr)
-	bm := min(pairsM, runs)
-	bn := min(pairsN, (runs+bm-1)/bm)
-	g := gemmArgs{m: M, n: N, k: K, alpha: 1, preA: pa.data, packed: col, c: y, ldc: N, kc: kc}
-	Parallel(bm*bn, threads, func(u int) {
-		i, j := u/bn, u%bn
-		i0, i1 := min(M, i*pairsM/bm*2*mr), min(M, (i+1)*pairsM/bm*2*mr)
-		j0, j1 := min(N, j*pairsN/bn*2*nr), min(N, (j+1)*pairsN/bn*2*nr)
-		if i0 >= i1 || j0 >= j1 {
+	p := l.p
+	pairs := (N + 2*nr - 1) / (2 * nr)
+	parts := min(threads, maxShares, pairs)
+	Parallel(parts, threads, func(b int) {
+		q0, q1 := min(N, b*pairs/parts*2*nr), min(N, (b+1)*pairs/parts*2*nr)
+		if q0 >= q1 {
 			return
 		}
-		g.serial(i0, i1, j0, j1)
-		if done != nil {
-			done(i0, i1, j0, j1)
+		s := shareWorkspace(b)
+		defer s.release()
+		w := s.ws
+		planes := aligned(&w.b, l.floats())
+		// The plane rows that output rows [q0/OutW, (q1-1)/OutW] read.
+		r0 := q0 / p.OutW * p.StrideH
+		r1 := min(l.ph, (q1-1)/p.OutW*p.StrideH+(p.KH-1)*p.DilH+1)
+		l.fillRows(planes, x, r0, r1)
+		taps := im2colTaps(&w.rows, planes, l)
+		col := aligned(&w.a, K*min(nc, (q1-q0+nr-1)/nr*nr))
+		for c := q0; c < q1; c += nc {
+			c1 := min(q1, c+nc)
+			convChunk(y, pa, planes, l, taps, col, w, kc, c, c1)
+			if done != nil {
+				done(0, M, c, c1)
+			}
 		}
 	})
+}
+
+// convByRows is ConvPacked's product for a convolution of few column
+// chunks on several threads: each thread lays out all of the input in its
+// own planes, then computes a block of filter rows (whole row tiles) over
+// all columns, through the taps kernels where tapsChunk accepts the
+// columns, else through its own im2col copy. Each thread writes only its
+// own scratch (shareWorkspace): on CPUs whose cores share no cache (this
+// project's 2-vCPU Zen 5 VM) a line the other core held last costs ~200 ns
+// to write, and with planes and an im2col copy that both threads wrote and
+// both read, resnet's 14×14 layers ran only 1.2× faster on two threads
+// than on one (BenchmarkConvPacked; now 1.5×, README). The rows of a
+// block are computed as on one thread (the same kernels' FMA chains): the
+// split does not change the bits.
+func convByRows(y []float32, pa *PackedA, x []float32, l *colLayout, kc, threads int, done func(r0, r1, q0, q1 int)) {
+	M, K, N := pa.m, pa.k, l.p.N()
+	var bounds [maxShares + 1]int
+	blocks := rowBlocks(M, min(threads, maxShares), bounds[:0])
+	Parallel(len(blocks)-1, threads, func(b int) {
+		r0, r1 := blocks[b], blocks[b+1]
+		s := shareWorkspace(b)
+		defer s.release()
+		w := s.ws
+		planes := aligned(&w.b, l.floats())
+		l.fill(planes, x)
+		taps := im2colTaps(&w.rows, planes, l)
+		qt := N // columns [0, qt) through the taps kernels, as convChunk
+		if r := N % (2 * nr); r < tapsRaggedMin {
+			qt -= r
+		}
+		if qt > 0 && tapsChunk(l, taps, M, 0, qt) {
+			convTaps(y, pa, planes, l, taps, planTaps(w, l, 0, qt), w, kc, 0, qt, r0, r1)
+		} else {
+			qt = 0
+		}
+		if qt < N {
+			col := aligned(&w.a, PackedBSize(K, N-qt))
+			im2colPanels(col, planes, l, taps, w, qt, N)
+			g := gemmArgs{m: M, n: N - qt, k: K, alpha: 1, preA: pa.data, packed: col, c: y[qt:], ldc: N, kc: kc}
+			g.serial(r0, r1, 0, N-qt)
+		}
+		if done != nil {
+			done(r0, r1, 0, N)
+		}
+	})
+}
+
+// rowBlocks cuts rows [0, m) into up to n blocks of whole row tiles
+// (tileRows), near-equal in rows, and appends their bounds to b.
+func rowBlocks(m, n int, b []int) []int {
+	b = append(b, 0)
+	for ir := 0; ir < m; ir += tileRows(m, ir) {
+		if ir > b[len(b)-1] && ir >= len(b)*m/n {
+			b = append(b, ir)
+		}
+	}
+	return append(b, m)
 }
 
 // DepthwiseConv2D computes a depthwise convolution (group = C, one filter

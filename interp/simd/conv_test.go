@@ -170,7 +170,9 @@ func TestDepthwiseWide(t *testing.T) {
 }
 
 // TestConvPacked checks the chunked convolution against the direct one,
-// with shapes of one and of several chunks, on one and two goroutines.
+// with shapes of one and of several chunks, on one, two and three
+// goroutines (each thread its own columns, or with few chunks its own
+// rows).
 func TestConvPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
 	shapes := convShapes()
@@ -183,16 +185,19 @@ func TestConvPacked(t *testing.T) {
 	// 70 filters the two-thread product runs in blocks of rows and columns.
 	deep := ConvParams{C: 128, H: 7, W: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 7, OutW: 7}
 	strided := ConvParams{C: 64, H: 15, W: 15, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 8, OutW: 8}
-	shapes = append(shapes, deep, strided)
+	// 14×14 at K 576: three chunks, each thread its own planes, the taps
+	// kernels for 192 columns and an im2col copy for the last 4.
+	mid := ConvParams{C: 64, H: 14, W: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 14, OutW: 14}
+	shapes = append(shapes, deep, strided, mid)
 	for _, k := range twins() {
 		with(k, func() {
 			for _, p := range shapes {
-				for _, M := range []int{1, 7, 16, 70} {
+				for _, M := range []int{1, 7, 16, 70, 260} {
 					x, w := randSlice(r, p.C*p.H*p.W), randSlice(r, M*p.K())
 					ref, mag := naiveConv(x, w, nil, M, p, false)
 					pa := PackA(false, M, p.K(), 1, w, p.K())
 					var one []float32 // the result on one goroutine
-					for _, th := range []int{1, 2} {
+					for _, th := range []int{1, 2, 3} {
 						y := randSlice(r, M*p.N())
 						// done sees each output once, finished: it negates it.
 						seen := make([]int, M*p.N())

@@ -122,7 +122,7 @@ func convChunk(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []
 		qt -= r
 	}
 	if qt > q0 && tapsChunk(l, taps, pa.m, q0, qt) {
-		convTaps(y, pa, planes, l, taps, planTaps(ws, l, q0, qt), ws, kc, q0, qt)
+		convTaps(y, pa, planes, l, taps, planTaps(ws, l, q0, qt), ws, kc, q0, qt, 0, pa.m)
 	} else {
 		qt = q0
 	}
@@ -139,12 +139,13 @@ func convChunk(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []
 // (BenchmarkConvPacked); 28 wastes at most four. A variable for tests.
 var tapsRaggedMin = 28
 
-// convTaps computes y[:, q0:q1] (rows N floats apart) = filters · im2col
-// for a chunk that tapsChunk accepts, planned by planTaps, in K blocks of
+// convTaps computes y[r0:r1, q0:q1] (rows N floats apart; r0 and r1 bound
+// whole row tiles, tileRows) = filters · im2col for a chunk that tapsChunk
+// accepts, planned by planTaps, in K blocks of
 // kc summed as SgemmPackedA sums them (each block from zero, then added to
 // y), with the same kernels' FMA chains: the bits of the packed path. A
 // ragged last pair is computed into ws.edge (M×32) and copied to y.
-func convTaps(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []int32, pairs []tapsPair, ws *workspace, kc, q0, q1 int) {
+func convTaps(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []int32, pairs []tapsPair, ws *workspace, kc, q0, q1, r0, r1 int) {
 	M, K, N := pa.m, pa.k, l.p.N()
 	_ = y[(M-1)*N+q1-1]
 	np := (q1 - q0 + 2*nr - 1) / (2 * nr)
@@ -158,7 +159,7 @@ func convTaps(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []i
 		t.pc, t.kcb, t.tp = pc, min(kc, K-pc), &taps[pc]
 		if K <= rowsFirstMaxK {
 			// Row panel by row panel at small depths, as macroRows.
-			for ir := 0; ir < M; ir += t.rows(ir) {
+			for ir := r0; ir < r1; ir += t.rows(ir) {
 				for i := 0; i < np; i++ {
 					t.tile(i, ir)
 				}
@@ -166,14 +167,14 @@ func convTaps(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []i
 			continue
 		}
 		for i := 0; i < np; i++ {
-			for ir := 0; ir < M; ir += t.rows(ir) {
+			for ir := r0; ir < r1; ir += t.rows(ir) {
 				t.tile(i, ir)
 			}
 		}
 	}
 	if edge != nil {
 		jr := q0 + (np-1)*2*nr
-		for i := 0; i < M; i++ {
+		for i := r0; i < r1; i++ {
 			copy(y[i*N+jr:i*N+q1], edge[i*2*nr:])
 		}
 	}
