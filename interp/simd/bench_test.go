@@ -347,21 +347,27 @@ func BenchmarkBlockSweep(b *testing.B) {
 	}
 }
 
+// im2colShapes are resnet18's 3×3 and stem convolutions (rows of 7 to
+// 224 floats, strides 1 and 2), for the im2col and planes benchmarks.
+var im2colShapes = []struct {
+	name              string
+	c, hw, k, st, pad int
+}{
+	{"conv1-7x7s2", 3, 224, 7, 2, 3},
+	{"56-3x3", 64, 56, 3, 1, 1},
+	{"28-3x3s2", 64, 56, 3, 2, 1},
+	{"28-3x3", 128, 28, 3, 1, 1},
+	{"14-3x3s2", 128, 28, 3, 2, 1},
+	{"14-3x3", 256, 14, 3, 1, 1},
+	{"7-3x3s2", 256, 14, 3, 2, 1},
+	{"7-3x3", 512, 7, 3, 1, 1},
+}
+
 // BenchmarkIm2col writes the packed im2col of resnet18's convolution
 // shapes: rows that do not split into whole 16-position runs (outputs 28,
 // 14 and 7 wide, stride 2) take the gathering path.
 func BenchmarkIm2col(b *testing.B) {
-	for _, s := range []struct {
-		name              string
-		c, hw, k, st, pad int
-	}{
-		{"conv1-7x7s2", 3, 224, 7, 2, 3},
-		{"56-3x3", 64, 56, 3, 1, 1},
-		{"28-3x3s2", 64, 56, 3, 2, 1},
-		{"28-3x3", 128, 28, 3, 1, 1},
-		{"14-3x3", 256, 14, 3, 1, 1},
-		{"7-3x3", 512, 7, 3, 1, 1},
-	} {
+	for _, s := range im2colShapes {
 		out := (s.hw+2*s.pad-s.k)/s.st + 1
 		p := ConvParams{C: s.c, H: s.hw, W: s.hw, KH: s.k, KW: s.k, StrideH: s.st, StrideW: s.st, PadT: s.pad, PadL: s.pad, DilH: 1, DilW: 1, OutH: out, OutW: out}
 		r := rand.New(rand.NewPCG(1, 1))
@@ -377,22 +383,9 @@ func BenchmarkIm2col(b *testing.B) {
 }
 
 // BenchmarkPlanes times ConvPacked's first step, laying the input out in
-// its zero-bordered phase planes (colLayout.fill), over resnet18's 3×3
-// and stem shapes: rows of 7 to 224 floats, strides 1 and 2.
+// its zero-bordered phase planes (colLayout.fill), over im2colShapes.
 func BenchmarkPlanes(b *testing.B) {
-	for _, s := range []struct {
-		name              string
-		c, hw, k, st, pad int
-	}{
-		{"conv1-7x7s2", 3, 224, 7, 2, 3},
-		{"56-3x3", 64, 56, 3, 1, 1},
-		{"28-3x3s2", 64, 56, 3, 2, 1},
-		{"28-3x3", 128, 28, 3, 1, 1},
-		{"14-3x3s2", 128, 28, 3, 2, 1},
-		{"14-3x3", 256, 14, 3, 1, 1},
-		{"7-3x3s2", 256, 14, 3, 2, 1},
-		{"7-3x3", 512, 7, 3, 1, 1},
-	} {
+	for _, s := range im2colShapes {
 		out := (s.hw+2*s.pad-s.k)/s.st + 1
 		p := ConvParams{C: s.c, H: s.hw, W: s.hw, KH: s.k, KW: s.k, StrideH: s.st, StrideW: s.st, PadT: s.pad, PadL: s.pad, DilH: 1, DilW: 1, OutH: out, OutW: out}
 		r := rand.New(rand.NewPCG(1, 1))

@@ -319,12 +319,12 @@ func convByColumns(y []float32, pa *PackedA, x []float32, l *colLayout, kc, nc, 
 	p := l.p
 	pairs := (N + 2*nr - 1) / (2 * nr)
 	parts := min(threads, maxShares, pairs)
-	Parallel(parts, threads, func(b int) {
+	ParallelThreads(parts, threads, func(th, b int) {
 		q0, q1 := min(N, b*pairs/parts*2*nr), min(N, (b+1)*pairs/parts*2*nr)
 		if q0 >= q1 {
 			return
 		}
-		s := shareWorkspace(b)
+		s := shareWorkspace(th)
 		defer s.release()
 		w := s.ws
 		planes := aligned(&w.b, l.floats())
@@ -360,9 +360,9 @@ func convByRows(y []float32, pa *PackedA, x []float32, l *colLayout, kc, threads
 	M, K, N := pa.m, pa.k, l.p.N()
 	var bounds [maxShares + 1]int
 	blocks := rowBlocks(M, min(threads, maxShares), bounds[:0])
-	Parallel(len(blocks)-1, threads, func(b int) {
+	ParallelThreads(len(blocks)-1, threads, func(th, b int) {
 		r0, r1 := blocks[b], blocks[b+1]
-		s := shareWorkspace(b)
+		s := shareWorkspace(th)
 		defer s.release()
 		w := s.ws
 		planes := aligned(&w.b, l.floats())
@@ -432,27 +432,33 @@ func DepthwiseConv2D(y, x, w, bias []float32, p ConvParams, threads int, done fu
 			wsPool.put(ws)
 		} else {
 			pp := p // the goroutines' copy: p stays on the stack (a heap object a call)
-			ParallelRuns(blocks, threads, func(b0, b1 int) {
-				ws := wsPool.get()
-				defer wsPool.put(ws)
-				dwChan(y, x, w, bias, &pp, ws, b0*L, min(pp.C, b1*L), done)
+			ParallelRunsThreads(blocks, threads, func(th, b0, b1 int) {
+				s := shareWorkspace(th)
+				defer s.release()
+				dwChan(y, x, w, bias, &pp, s.ws, b0*L, min(pp.C, b1*L), done)
 			})
 		}
 		return
 	}
 	pp := p // dwRowChannels' plans keep it: a copy, so that p stays on the stack
 	if serial {
-		dwRowChannels(y, x, w, bias, &pp, 0, p.C, done)
+		ws := wsPool.get()
+		dwRowChannels(y, x, w, bias, &pp, ws, 0, p.C, done)
+		wsPool.put(ws)
 		return
 	}
-	ParallelRuns(p.C, threads, func(c0, c1 int) { dwRowChannels(y, x, w, bias, &pp, c0, c1, done) })
+	ParallelRunsThreads(p.C, threads, func(th, c0, c1 int) {
+		s := shareWorkspace(th)
+		defer s.release()
+		dwRowChannels(y, x, w, bias, &pp, s.ws, c0, c1, done)
+	})
 }
 
 // dwRowChannels computes channels [c0, c1) of DepthwiseConv2D off the
 // channel-lane path: the in-place 3×3 kernels, the padded-plane rows, the
 // general kernel, or, with fewer outputs than a vector block, the scalar
 // sums.
-func dwRowChannels(y, x, w, bias []float32, p *ConvParams, c0, c1 int, done func(c0, c1 int)) {
+func dwRowChannels(y, x, w, bias []float32, p *ConvParams, ws *workspace, c0, c1 int, done func(c0, c1 int)) {
 	padded := dwDirect3x3(p)
 	var direct func(dst *float32, rows []*float32, blocks []int64, w []float32, bias float32, outRows, dstStride int)
 	if padded {
@@ -462,8 +468,6 @@ func dwRowChannels(y, x, w, bias []float32, p *ConvParams, c0, c1 int, done func
 	// Fewer outputs than a vector block (a global depthwise conv: a 7×7
 	// kernel over a 7×7 map): the scalar sums, with no plane to lay out.
 	small := osz < 8
-	ws := wsPool.get()
-	defer wsPool.put(ws)
 	var offs []int32
 	var plan dwPad
 	var dd dwDirect

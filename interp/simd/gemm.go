@@ -406,7 +406,7 @@ func (g *gemmArgs) fork(threads int) {
 		minPairs = forkMinPairsRepack
 	}
 	blocks := max(min(pairs, threads), min(runsPerThread*threads, pairs/minPairs))
-	Parallel(blocks, threads, func(t int) {
+	ParallelThreads(blocks, threads, func(th, t int) {
 		i0, i1, j0, j1 := 0, g.m, 0, g.n
 		b0, b1 := min(size, t*pairs/blocks*unit), min(size, (t+1)*pairs/blocks*unit)
 		if splitN {
@@ -414,11 +414,15 @@ func (g *gemmArgs) fork(threads int) {
 		} else {
 			i0, i1 = b0, b1
 		}
-		if b0 < b1 {
-			g.serial(i0, i1, j0, j1)
-			if g.done != nil {
-				g.done(i0, i1, j0, j1)
-			}
+		if b0 >= b1 {
+			return
+		}
+		// Each thread packs into its own workspace (see shareSpaces).
+		s := shareWorkspace(th)
+		defer s.release()
+		g.serialWith(s.ws, i0, i1, j0, j1)
+		if g.done != nil {
+			g.done(i0, i1, j0, j1)
 		}
 	})
 }
@@ -479,10 +483,9 @@ func (p *workspaces) put(w *workspace) {
 }
 
 // shareSpaces are workspaces kept for the threads of a parallel region by
-// their index in it: Parallel runs index k on the region's k-th thread (the
-// caller first) unless a thread is late, so each thread finds the scratch
-// it wrote last time in its own core's cache. From the shared pool a
-// workspace goes to whichever thread asks next, and on CPUs whose cores
+// their number in it (ParallelThreads), so that each thread finds the
+// scratch it wrote last time in its own core's cache. From the shared pool
+// a workspace goes to whichever thread asks next, and on CPUs whose cores
 // share no cache writing a line the other core last held costs a transfer
 // (~200 ns on the 2-vCPU Zen 5 VM).
 var shareSpaces [maxShares]struct {
@@ -497,7 +500,8 @@ type shared struct {
 }
 
 // shareWorkspace returns thread k's workspace of a parallel region, or one
-// from wsPool while another region (a concurrent session) holds it.
+// from wsPool while another region (a concurrent session, or a nested
+// region) holds it.
 func shareWorkspace(k int) shared {
 	s := &shareSpaces[k%maxShares]
 	if s.mu.TryLock() {
@@ -555,18 +559,23 @@ var preAMax = 1 << 20
 // (1024³ on Zen 5: README, "SGEMM blocking"). The same kernel calls in
 // another order: the same bits.
 func (g *gemmArgs) serial(i0, i1, j0, j1 int) {
+	ws := wsPool.get()
+	g.serialWith(ws, i0, i1, j0, j1)
+	wsPool.put(ws)
+}
+
+// serialWith is serial packing into ws.
+func (g *gemmArgs) serialWith(ws *workspace, i0, i1, j0, j1 int) {
 	m, n, k := i1-i0, j1-j0, g.k
 	inPlace := g.packed == nil && !g.transB && ks.gemm12Rows != nil && k <= inPlaceMaxK && g.ldb%1024 != 0
 	rowPanels := ks.rowPanels && g.packed == nil && !inPlace && m > split(m, blockMC, mr)
 	if rowPanels && g.preA == nil && m*k > preAMax {
 		band := max(2*mr, preAMax/k/(2*mr)*(2*mr))
 		for r := i0; r < i1; r += band {
-			g.serial(r, min(i1, r+band), j0, j1)
+			g.serialWith(ws, r, min(i1, r+band), j0, j1)
 		}
 		return
 	}
-	ws := wsPool.get()
-	defer wsPool.put(ws)
 	acc0 := true
 	switch g.beta {
 	case 0:

@@ -19,14 +19,33 @@ import (
 // same reason. Indices are claimed one at a time, so a helper that arrives
 // late, or never (another job took it), only leaves more to the caller.
 func Parallel(n, threads int, f func(i int)) {
+	parallel(n, threads, f, nil)
+}
+
+// ParallelThreads is Parallel with f told which thread runs it: 0 the
+// caller, k the k-th helper to join (the thread that starts on the k-th
+// share of the indices), less than min(threads, n). A thread that takes
+// indices of another's share passes its own number. Scratch kept per
+// thread number (shareWorkspace) is then written by the same core from one
+// parallel region to the next as long as the helpers join in the same
+// order, as a single helper (two threads) always does.
+func ParallelThreads(n, threads int, f func(thread, i int)) {
+	parallel(n, threads, nil, f)
+}
+
+func parallel(n, threads int, f func(i int), ft func(thread, i int)) {
 	threads = min(threads, n)
 	if threads <= 1 {
 		for i := 0; i < n; i++ {
-			f(i)
+			if ft != nil {
+				ft(0, i)
+			} else {
+				f(i)
+			}
 		}
 		return
 	}
-	t := newJob(f, n, threads)
+	t := newJob(f, ft, n, threads)
 	start := time.Now()
 	helpers.post(t, threads-1)
 	t.work(0)
@@ -73,6 +92,17 @@ func ParallelRuns(n, threads int, f func(i0, i1 int)) {
 	Parallel(runs, threads, func(r int) { f(r*n/runs, (r+1)*n/runs) })
 }
 
+// ParallelRunsThreads is ParallelRuns with f told which thread runs it, as
+// ParallelThreads does.
+func ParallelRunsThreads(n, threads int, f func(thread, i0, i1 int)) {
+	runs := min(n, claimsPerThread*threads)
+	if threads < 2 || runs < 2 {
+		f(0, 0, n)
+		return
+	}
+	ParallelThreads(runs, threads, func(th, r int) { f(th, r*n/runs, (r+1)*n/runs) })
+}
+
 // parallelMinTaps is the work (outputs × window taps) under which the
 // depthwise and pooling kernels stay on one goroutine, for the reason
 // parallelMin gives.
@@ -94,6 +124,7 @@ const ParallelMinTaps = parallelMinTaps
 // than one.
 type job struct {
 	f        func(int)
+	ft       func(thread, i int)      // instead of f: ParallelThreads
 	shares   [maxShares]atomic.Uint64 // front<<32 | back: indices [front, back) not yet claimed
 	nshares  int
 	left     atomic.Int64 // indices not finished
@@ -106,8 +137,8 @@ type job struct {
 // on share k mod maxShares.
 const maxShares = 8
 
-func newJob(f func(int), n, threads int) *job {
-	t := &job{f: f, nshares: min(threads, maxShares, n)}
+func newJob(f func(int), ft func(int, int), n, threads int) *job {
+	t := &job{f: f, ft: ft, nshares: min(threads, maxShares, n)}
 	for k := range t.nshares {
 		lo, hi := k*n/t.nshares, (k+1)*n/t.nshares
 		t.shares[k].Store(uint64(lo)<<32 | uint64(hi))
@@ -146,18 +177,22 @@ func (t *job) work(k int) {
 			if !ok {
 				break
 			}
-			t.run(i)
+			t.run(k, i)
 			t.left.Add(-1)
 		}
 	}
 }
 
-func (t *job) run(i int) {
+func (t *job) run(thread, i int) {
 	defer func() {
 		if r := recover(); r != nil {
 			t.panicked.CompareAndSwap(nil, &r)
 		}
 	}()
+	if t.ft != nil {
+		t.ft(thread, i)
+		return
+	}
 	t.f(i)
 }
 

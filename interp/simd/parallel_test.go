@@ -54,7 +54,7 @@ func TestParallel(t *testing.T) {
 // k mod maxShares.
 func TestJobShares(t *testing.T) {
 	for _, tc := range []struct{ n, threads int }{{1, 2}, {7, 2}, {16, 2}, {10, 3}, {100, 20}} {
-		j := newJob(func(int) {}, tc.n, tc.threads)
+		j := newJob(func(int) {}, nil, tc.n, tc.threads)
 		lo := 0
 		for k := range j.nshares {
 			v := j.shares[k].Load()
@@ -67,7 +67,7 @@ func TestJobShares(t *testing.T) {
 			t.Fatalf("n=%d threads=%d: shares end at %d", tc.n, tc.threads, lo)
 		}
 	}
-	j := newJob(func(int) {}, 10, 2) // shares [0,5) and [5,10)
+	j := newJob(func(int) {}, nil, 10, 2) // shares [0,5) and [5,10)
 	var got []int
 	for _, step := range []struct {
 		share int
@@ -83,7 +83,7 @@ func TestJobShares(t *testing.T) {
 		t.Fatalf("claims %v, want %v", got, want)
 	}
 	var order []int
-	j = newJob(func(i int) { order = append(order, i) }, 6, 3)
+	j = newJob(func(i int) { order = append(order, i) }, nil, 6, 3)
 	j.left.Store(6)
 	j.work(4) // a helper past the shares: starts on share 4 mod 3 = 1
 	if want := []int{2, 3, 5, 4, 1, 0}; fmt.Sprint(order) != fmt.Sprint(want) {

@@ -50,9 +50,10 @@ func ConvPointwise(y []float32, pa *PackedA, x []float32, p ConvParams, threads 
 	} else if chunks < threads {
 		gemmThreads, chunkThreads = threads, 1 // split each chunk's product instead
 	}
-	work := func(c0, c1 int) {
-		w := wsPool.get()
-		defer wsPool.put(w)
+	work := func(th, c0, c1 int) {
+		s := shareWorkspace(th)
+		defer s.release()
+		w := s.ws
 		// Rows of the block a multiple of 4 KiB apart would make the
 		// GEMM pack it (their steps share L1 sets): pad them.
 		ldb := min(nc, N)
@@ -71,10 +72,10 @@ func ConvPointwise(y []float32, pa *PackedA, x []float32, p ConvParams, threads 
 		}
 	}
 	if chunkThreads < 2 {
-		work(0, chunks)
+		work(0, 0, chunks)
 		return
 	}
-	ParallelRuns(chunks, chunkThreads, work)
+	ParallelRunsThreads(chunks, chunkThreads, work)
 }
 
 // gatherPointwise writes columns [q0, q1) of ConvPointwise's X' (p.C rows)
