@@ -303,3 +303,68 @@ func TestIm2colTaps(t *testing.T) {
 		}
 	}
 }
+
+// TestDeinterleaveTwins compares each level's ks.deint with
+// deinterleaveGo on 0 to 70 pairs (full steps and every masked tail), and
+// checks that nothing past the pairs is written.
+func TestDeinterleaveTwins(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, k := range twins() {
+		for n := 0; n <= 70; n++ {
+			src := randSlice(r, 2*n+3)
+			want := [2][]float32{make([]float32, n+2), make([]float32, n+2)}
+			got := [2][]float32{make([]float32, n+2), make([]float32, n+2)}
+			for i := range got {
+				for j := range got[i] {
+					want[i][j], got[i][j] = -1, -1
+				}
+			}
+			deinterleaveGo(want[0][:n], want[1][:n], src[:2*n])
+			k.deint(got[0][:n], got[1][:n], src[:2*n])
+			for i := range got {
+				for j := range got[i] {
+					if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+						t.Fatalf("%s n=%d: phase %d [%d] = %v, want %v", k.name, n, i, j, got[i][j], want[i][j])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestPhasePairRows compares the stride-2 planes phasePairRows writes with
+// the per-phase path's, over widths, pads and kernel widths that put the
+// even columns in either phase, with rows split as threads split them.
+func TestPhasePairRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, k := range twins() {
+		with(k, func() {
+			for w := 1; w <= 37; w++ {
+				for pad := 0; pad <= 3; pad++ {
+					for kw := 1; kw <= 5; kw += 2 {
+						h := 3 + w%4
+						oh, ow := (h+2*pad-kw)/2+1, (w+2*pad-kw)/2+1
+						if oh < 1 || ow < 1 {
+							continue
+						}
+						p := ConvParams{C: 2, H: h, W: w, KH: kw, KW: kw, StrideH: 2, StrideW: 2, PadT: pad, PadL: pad, DilH: 1, DilW: 1, OutH: oh, OutW: ow}
+						l := newColLayout(&p)
+						x := randSlice(r, p.C*p.H*p.W)
+						want, got := randSlice(r, l.floats()), randSlice(r, l.floats())
+						for c := 0; c < p.C; c++ {
+							pl := want[c*l.channel : (c+1)*l.channel]
+							phaseRowsEach(pl, x[c*h*w:(c+1)*h*w], &p, l.qw, l.ph, 0, l.ph)
+						}
+						l.fillRows(got, x, 0, l.ph/2)
+						l.fillRows(got, x, l.ph/2, l.ph)
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s w=%d pad=%d k=%d: planes[%d] = %v, want %v", k.name, w, pad, kw, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}

@@ -64,6 +64,9 @@ type kernelSet struct {
 	sumTaps func(dst []float32, base *float32, offs []int32)
 	// evens copies every other float (stride-2 phase planes).
 	evens func(dst, src []float32)
+	// deint splits pairs: ev[i] = src[2i], od[i] = src[2i+1] for i <
+	// len(od) (a row into its two stride-2 phases).
+	deint func(ev, od, src []float32)
 	// avg2x2, max2x2 are the 2×2 stride-2 pooling rows (Avg2x2Rows,
 	// Max2x2Rows); nil where the Go loop runs.
 	avg2x2, max2x2 func(dst, src []float32, n, rows, srcW, dstStride int, tail uint64)
@@ -204,6 +207,7 @@ var goKernels = &kernelSet{
 	dwcLanes:          16,
 	sumTaps:           sumTapsGo,
 	evens:             evensGo,
+	deint:             deinterleaveGo,
 	f16Sat:            float16SatBlocks,
 	f16s:              float16sBlocks,
 	fromF16s:          fromFloat16sBlocks,

@@ -711,6 +711,16 @@ func sumTapsGo(dst []float32, base *float32, offs []int32) {
 	}
 }
 
+// deinterleaveGo is ks.deint: ev[i] = src[2i], od[i] = src[2i+1] for i <
+// len(od).
+func deinterleaveGo(ev, od, src []float32) {
+	n := len(od)
+	ev, src = ev[:n], src[:2*n]
+	for i := range n {
+		ev[i], od[i] = src[2*i], src[2*i+1]
+	}
+}
+
 func evensGo(dst, src []float32) {
 	n := len(dst) &^ 7
 	src = src[:2*n]

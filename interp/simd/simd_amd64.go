@@ -39,6 +39,7 @@ var avx512Kernels = func() *kernelSet {
 	k.tanh, k.erf, k.gelu = tanhAVX512, erfAVX512, geluAVX512
 	k.exp, k.sigmoid = expAVX512, sigmoidAVX512
 	k.sumTaps = sumTapsAVX512
+	k.deint = deinterleaveAVX512
 	k.add, k.sub, k.mul, k.div = addAVX512, subAVX512, mulAVX512, divAVX512
 	k.maxSkipNaN = maxSkipNaNAVX512
 	k.biasClip = biasClipAVX512
@@ -141,6 +142,7 @@ var avx2Kernels = func() *kernelSet {
 		dwcLanes:          8,
 		sumTaps:           sumTapsAVX,
 		evens:             evensAVX,
+		deint:             deinterleaveAVX,
 		f16Sat:            f16Sat,
 		f16s:              f16s,
 		fromF16s:          fromF16s,
@@ -158,3 +160,23 @@ var avx2Kernels = func() *kernelSet {
 		i8name:            "avx2",
 	}
 }()
+
+// deinterleaveAVX is ks.deint at the AVX2 level: evensAVX for each phase in
+// blocks of eight (the odd one from src[1:], one block short when that
+// would read past the pairs), the rest in Go.
+func deinterleaveAVX(ev, od, src []float32) {
+	n := len(od)
+	if n == 0 {
+		return
+	}
+	ev, src = ev[:n], src[:2*n]
+	ne, no := n&^7, (n-1)&^7
+	evensAVX(ev[:ne], src)
+	evensAVX(od[:no], src[1:])
+	for i := ne; i < n; i++ {
+		ev[i] = src[2*i]
+	}
+	for i := no; i < n; i++ {
+		od[i] = src[2*i+1]
+	}
+}

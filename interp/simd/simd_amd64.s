@@ -7261,6 +7261,96 @@ evens_done:
 	VZEROUPPER
 	RET
 
+// func deinterleaveAVX512(ev []float32, od []float32, src []float32)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·deinterleaveAVX512(SB), NOSPLIT, $0-72
+	MOVQ      ev_base+0(FP), AX
+	MOVQ      od_base+24(FP), CX
+	MOVQ      src_base+48(FP), DX
+	MOVQ      od_len+32(FP), BX
+	LEAQ      pairindex<>+0(SB), SI
+	VMOVDQU32 (SI), Z0
+	VMOVDQU32 64(SI), Z1
+	MOVQ      BX, SI
+	ANDQ      $0x0f, SI
+	SHRQ      $0x04, BX
+
+deint_loop:
+	TESTQ     BX, BX
+	JZ        deint_tail
+	VMOVUPS   (DX), Z2
+	VMOVUPS   64(DX), Z3
+	VMOVAPS   Z0, Z4
+	VPERMI2PS Z3, Z2, Z4
+	VMOVAPS   Z1, Z5
+	VPERMI2PS Z3, Z2, Z5
+	VMOVUPS   Z4, (AX)
+	VMOVUPS   Z5, (CX)
+	ADDQ      $0x80, DX
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	DECQ      BX
+	JMP       deint_loop
+
+deint_tail:
+	TESTQ     SI, SI
+	JZ        deint_done
+	LEAQ      lowmasks<>+0(SB), BX
+	KMOVW     (BX)(SI*2), K1
+	LEAQ      (SI)(SI*1), SI
+	MOVQ      $0x00000010, DI
+	CMPQ      SI, DI
+	CMOVQLT   SI, DI
+	SUBQ      DI, SI
+	KMOVW     (BX)(DI*2), K2
+	KMOVW     (BX)(SI*2), K3
+	VMOVUPS.Z (DX), K2, Z2
+	VMOVUPS.Z 64(DX), K3, Z3
+	VMOVAPS   Z0, Z4
+	VPERMI2PS Z3, Z2, Z4
+	VMOVAPS   Z1, Z5
+	VPERMI2PS Z3, Z2, Z5
+	VMOVUPS   Z4, K1, (AX)
+	VMOVUPS   Z5, K1, (CX)
+
+deint_done:
+	VZEROUPPER
+	RET
+
+DATA pairindex<>+0(SB)/4, $0x00000000
+DATA pairindex<>+4(SB)/4, $0x00000002
+DATA pairindex<>+8(SB)/4, $0x00000004
+DATA pairindex<>+12(SB)/4, $0x00000006
+DATA pairindex<>+16(SB)/4, $0x00000008
+DATA pairindex<>+20(SB)/4, $0x0000000a
+DATA pairindex<>+24(SB)/4, $0x0000000c
+DATA pairindex<>+28(SB)/4, $0x0000000e
+DATA pairindex<>+32(SB)/4, $0x00000010
+DATA pairindex<>+36(SB)/4, $0x00000012
+DATA pairindex<>+40(SB)/4, $0x00000014
+DATA pairindex<>+44(SB)/4, $0x00000016
+DATA pairindex<>+48(SB)/4, $0x00000018
+DATA pairindex<>+52(SB)/4, $0x0000001a
+DATA pairindex<>+56(SB)/4, $0x0000001c
+DATA pairindex<>+60(SB)/4, $0x0000001e
+DATA pairindex<>+64(SB)/4, $0x00000001
+DATA pairindex<>+68(SB)/4, $0x00000003
+DATA pairindex<>+72(SB)/4, $0x00000005
+DATA pairindex<>+76(SB)/4, $0x00000007
+DATA pairindex<>+80(SB)/4, $0x00000009
+DATA pairindex<>+84(SB)/4, $0x0000000b
+DATA pairindex<>+88(SB)/4, $0x0000000d
+DATA pairindex<>+92(SB)/4, $0x0000000f
+DATA pairindex<>+96(SB)/4, $0x00000011
+DATA pairindex<>+100(SB)/4, $0x00000013
+DATA pairindex<>+104(SB)/4, $0x00000015
+DATA pairindex<>+108(SB)/4, $0x00000017
+DATA pairindex<>+112(SB)/4, $0x00000019
+DATA pairindex<>+116(SB)/4, $0x0000001b
+DATA pairindex<>+120(SB)/4, $0x0000001d
+DATA pairindex<>+124(SB)/4, $0x0000001f
+GLOBL pairindex<>(SB), RODATA|NOPTR, $128
+
 // func float16SatAVX(dst []uint16, x []float32) int
 // Requires: AVX, F16C, POPCNT
 TEXT ·float16SatAVX(SB), NOSPLIT, $0-56

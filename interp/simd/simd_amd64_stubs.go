@@ -373,6 +373,11 @@ func sumTapsAVX(dst []float32, base *float32, offs []int32)
 //go:noescape
 func evensAVX(dst []float32, src []float32)
 
+// deinterleaveAVX512: ev[i] = src[2i], od[i] = src[2i+1] for i < len(od); ev holds as many, src twice that.
+//
+//go:noescape
+func deinterleaveAVX512(ev []float32, od []float32, src []float32)
+
 // float16SatAVX: dst[i] = float16 of x[i] (round to nearest even; finite |x| > 65504 → ±65504, counted; NaN → sign|0x7E00)
 // for i < len(dst) rounded down to 8; returns how many were saturated. Needs F16C and POPCNT.
 //

@@ -650,6 +650,88 @@ func evens() {
 	RET()
 }
 
+// deinterleave512 emits ev[i] = src[2i], od[i] = src[2i+1] for i <
+// len(od) (len(ev) ≥ len(od); src holds 2·len(od) floats): the two phase
+// rows of a stride-2 convolution's input row, 16 pairs a step from two
+// loads and two permutes, the last n mod 16 pairs under masks.
+func deinterleave512() {
+	TEXT("deinterleaveAVX512", NOSPLIT, "func(ev, od, src []float32)")
+	Pragma("noescape")
+	Doc("deinterleaveAVX512: ev[i] = src[2i], od[i] = src[2i+1] for i < len(od); ev holds as many, src twice that.")
+	e := Load(Param("ev").Base(), GP64())
+	o := Load(Param("od").Base(), GP64())
+	s := Load(Param("src").Base(), GP64())
+	n := Load(Param("od").Len(), GP64())
+	idxE, idxO := ZMM(), ZMM()
+	tb := GP64()
+	LEAQ(pairIndex(), tb)
+	VMOVDQU32(Mem{Base: tb}, idxE)
+	VMOVDQU32(Mem{Base: tb, Disp: 64}, idxO)
+	rem := GP64()
+	MOVQ(n, rem)
+	ANDQ(Imm(15), rem)
+	SHRQ(Imm(4), n)
+	a, b, x, y := ZMM(), ZMM(), ZMM(), ZMM()
+	Label("deint_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("deint_tail"))
+	VMOVUPS(Mem{Base: s}, a)
+	VMOVUPS(Mem{Base: s, Disp: 64}, b)
+	VMOVAPS(idxE, x)
+	VPERMI2PS(b, a, x)
+	VMOVAPS(idxO, y)
+	VPERMI2PS(b, a, y)
+	VMOVUPS(x, Mem{Base: e})
+	VMOVUPS(y, Mem{Base: o})
+	ADDQ(Imm(128), s)
+	ADDQ(Imm(64), e)
+	ADDQ(Imm(64), o)
+	DECQ(n)
+	JMP(LabelRef("deint_loop"))
+	Label("deint_tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef("deint_done"))
+	// K1: rem lanes of ev and od; K2, K3: the 2·rem floats of src over
+	// the two loads (16 and 2·rem − 16, or 2·rem and 0).
+	lm := GP64()
+	LEAQ(lowMasks(), lm)
+	KMOVW(Mem{Base: lm, Index: rem, Scale: 2}, K1)
+	r2, lo, hi := GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: rem, Index: rem, Scale: 1}, r2)
+	MOVQ(U32(16), lo)
+	CMPQ(r2, lo)
+	CMOVQLT(r2, lo)
+	MOVQ(r2, hi)
+	SUBQ(lo, hi)
+	KMOVW(Mem{Base: lm, Index: lo, Scale: 2}, K2)
+	KMOVW(Mem{Base: lm, Index: hi, Scale: 2}, K3)
+	VMOVUPS_Z(Mem{Base: s}, K2, a)
+	VMOVUPS_Z(Mem{Base: s, Disp: 64}, K3, b)
+	VMOVAPS(idxE, x)
+	VPERMI2PS(b, a, x)
+	VMOVAPS(idxO, y)
+	VPERMI2PS(b, a, y)
+	VMOVUPS(x, K1, Mem{Base: e})
+	VMOVUPS(y, K1, Mem{Base: o})
+	Label("deint_done")
+	end()
+}
+
+var pairIndexTable *Mem
+
+// pairIndex is VPERMI2PS's indexes of the even floats of two zmm (0, 2,
+// …, 30), then of the odd ones (1, 3, …, 31).
+func pairIndex() Mem {
+	if pairIndexTable == nil {
+		m := GLOBL("pairindex", RODATA|NOPTR)
+		for i := 0; i < 32; i++ {
+			DATA(4*i, U32(uint32(2*(i%16)+i/16)))
+		}
+		pairIndexTable = &m
+	}
+	return *pairIndexTable
+}
+
 // storeTile ends a GEMM micro-kernel: it adds the accumulators to C when the
 // acc argument is set, else stores them, rows rows of len(acc)/rows vectors
 // of vbytes bytes each, C's rows ldc bytes apart; then returns.

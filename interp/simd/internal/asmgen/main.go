@@ -94,6 +94,7 @@ func main() {
 	dwcOut(chanYMM)
 	sumTaps("sumTapsAVX", false)
 	evens()
+	deinterleave512()
 	float16Sat()
 	float16s()
 	fromFloat16s()
