@@ -719,7 +719,10 @@ func phasePlanes(planes, x []float32, p *ConvParams, qw, ph int) {
 
 // phasePlaneRows is phasePlanes for rows [row0, row1) of each phase.
 func phasePlaneRows(planes, x []float32, p *ConvParams, qw, ph, row0, row1 int) {
-	if p.StrideW == 2 && phasePairRows(planes, x, p, qw, ph, row0, row1) {
+	switch {
+	case p.StrideW == 1 && padPlaneRows(planes, x, p, qw, row0, row1):
+		return
+	case p.StrideW == 2 && phasePairRows(planes, x, p, qw, ph, row0, row1):
 		return
 	}
 	phaseRowsEach(planes, x, p, qw, ph, row0, row1)
@@ -769,6 +772,30 @@ func phaseRowsEach(planes, x []float32, p *ConvParams, qw, ph, row0, row1 int) {
 			zeroFew(dst[q1:])
 		}
 	}
+}
+
+// padPlaneRows is phasePlaneRows at stride 1: the rows that read the input
+// in one call of ks.padRows (zero borders and the copy, a row after
+// another), instead of a memmove call and two border loops a row (rows of
+// 7 to 56 floats, where those cost more than the copy). It reports false,
+// having written nothing, for borders over 16 floats.
+func padPlaneRows(pl, x []float32, p *ConvParams, qw, row0, row1 int) bool {
+	lo := min(p.PadL, qw)
+	w := min(p.W, qw-lo)
+	if lo > 16 || qw-lo-w > 16 {
+		return false
+	}
+	r0, r1 := max(row0, p.PadT), min(row1, p.PadT+p.H) // rows inside the input
+	if r0 >= r1 || w == 0 {
+		clear(pl[row0*qw : row1*qw])
+		return true
+	}
+	clear(pl[row0*qw : r0*qw])
+	clear(pl[r1*qw : row1*qw])
+	dst := pl[r0*qw : r1*qw]
+	src := x[(r0-p.PadT)*p.W : (r1-1-p.PadT)*p.W+w]
+	ks.padRows(&dst[0], &src[0], r1-r0, w, p.W, lo, qw)
+	return true
 }
 
 // phasePairRows is phasePlaneRows at stride 2: each input row goes to both

@@ -368,3 +368,41 @@ func TestPhasePairRows(t *testing.T) {
 		})
 	}
 }
+
+// TestPadPlaneRows compares the stride-1 planes padPlaneRows writes (each
+// level's ks.padRows) with the per-phase path's, over widths of 1 to 40
+// (every masked tail), pads 0 to 3 and rows split in two.
+func TestPadPlaneRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, k := range twins() {
+		with(k, func() {
+			for w := 1; w <= 40; w++ {
+				for pad := 0; pad <= 3; pad++ {
+					for kw := 1; kw <= 5; kw += 2 {
+						h := 2 + w%5
+						oh, ow := h+2*pad-kw+1, w+2*pad-kw+1
+						if oh < 1 || ow < 1 {
+							continue
+						}
+						p := ConvParams{C: 2, H: h, W: w, KH: kw, KW: kw, StrideH: 1, StrideW: 1, PadT: pad, PadL: pad, DilH: 1, DilW: 1, OutH: oh, OutW: ow}
+						l := newColLayout(&p)
+						x := randSlice(r, p.C*p.H*p.W)
+						want, got := randSlice(r, l.floats()+16), randSlice(r, l.floats()+16)
+						copy(got[l.floats():], want[l.floats():])
+						for c := 0; c < p.C; c++ {
+							pl := want[c*l.channel : (c+1)*l.channel]
+							phaseRowsEach(pl, x[c*h*w:(c+1)*h*w], &p, l.qw, l.ph, 0, l.ph)
+						}
+						l.fillRows(got, x, 0, l.ph/2)
+						l.fillRows(got, x, l.ph/2, l.ph)
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s w=%d pad=%d k=%d: planes[%d] = %v, want %v", k.name, w, pad, kw, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}

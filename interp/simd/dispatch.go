@@ -67,6 +67,8 @@ type kernelSet struct {
 	// deint splits pairs: ev[i] = src[2i], od[i] = src[2i+1] for i <
 	// len(od) (a row into its two stride-2 phases).
 	deint func(ev, od, src []float32)
+	// padRows writes rows of a stride-1 phase plane (padRowsGo).
+	padRows func(dst, src *float32, rows, w, ldx, lo, qw int)
 	// avg2x2, max2x2 are the 2×2 stride-2 pooling rows (Avg2x2Rows,
 	// Max2x2Rows); nil where the Go loop runs.
 	avg2x2, max2x2 func(dst, src []float32, n, rows, srcW, dstStride int, tail uint64)
@@ -208,6 +210,7 @@ var goKernels = &kernelSet{
 	sumTaps:           sumTapsGo,
 	evens:             evensGo,
 	deint:             deinterleaveGo,
+	padRows:           padRowsGo,
 	f16Sat:            float16SatBlocks,
 	f16s:              float16sBlocks,
 	fromF16s:          fromFloat16sBlocks,

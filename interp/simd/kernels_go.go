@@ -721,6 +721,21 @@ func deinterleaveGo(ev, od, src []float32) {
 	}
 }
 
+// padRowsGo is ks.padRows: rows rows of qw floats at dst, each lo zeros,
+// w floats of src (rows ldx floats apart), then zeros to qw.
+func padRowsGo(dst, src *float32, rows, w, ldx, lo, qw int) {
+	if rows <= 0 {
+		return
+	}
+	d, s := unsafe.Slice(dst, rows*qw), unsafe.Slice(src, (rows-1)*ldx+w)
+	for r := range rows {
+		row := d[r*qw : (r+1)*qw]
+		zeroFew(row[:lo])
+		copy(row[lo:lo+w], s[r*ldx:r*ldx+w])
+		zeroFew(row[lo+w:])
+	}
+}
+
 func evensGo(dst, src []float32) {
 	n := len(dst) &^ 7
 	src = src[:2*n]

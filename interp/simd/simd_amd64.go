@@ -40,6 +40,7 @@ var avx512Kernels = func() *kernelSet {
 	k.exp, k.sigmoid = expAVX512, sigmoidAVX512
 	k.sumTaps = sumTapsAVX512
 	k.deint = deinterleaveAVX512
+	k.padRows = padRowsAVX512
 	k.add, k.sub, k.mul, k.div = addAVX512, subAVX512, mulAVX512, divAVX512
 	k.maxSkipNaN = maxSkipNaNAVX512
 	k.biasClip = biasClipAVX512
@@ -143,6 +144,7 @@ var avx2Kernels = func() *kernelSet {
 		sumTaps:           sumTapsAVX,
 		evens:             evensAVX,
 		deint:             deinterleaveAVX,
+		padRows:           padRowsGo,
 		f16Sat:            f16Sat,
 		f16s:              f16s,
 		fromF16s:          fromF16s,

@@ -7351,6 +7351,69 @@ DATA pairindex<>+120(SB)/4, $0x0000001d
 DATA pairindex<>+124(SB)/4, $0x0000001f
 GLOBL pairindex<>(SB), RODATA|NOPTR, $128
 
+// func padRowsAVX512(dst *float32, src *float32, rows int, w int, ldx int, lo int, qw int)
+// Requires: AVX, AVX512F
+TEXT ·padRowsAVX512(SB), NOSPLIT, $0-56
+	MOVQ   dst+0(FP), AX
+	MOVQ   src+8(FP), CX
+	MOVQ   rows+16(FP), DX
+	MOVQ   w+24(FP), BX
+	MOVQ   ldx+32(FP), SI
+	MOVQ   lo+40(FP), DI
+	MOVQ   qw+48(FP), R8
+	LEAQ   lowmasks<>+0(SB), R9
+	KMOVW  (R9)(DI*2), K2
+	MOVQ   R8, R10
+	SUBQ   DI, R10
+	SUBQ   BX, R10
+	KMOVW  (R9)(R10*2), K3
+	MOVQ   BX, R10
+	ANDQ   $0x0f, R10
+	KMOVW  (R9)(R10*2), K1
+	MOVQ   BX, R9
+	SHRQ   $0x04, R9
+	SHLQ   $0x02, R8
+	SHLQ   $0x02, SI
+	LEAQ   (DI)(BX*1), BX
+	SHLQ   $0x02, BX
+	SHLQ   $0x02, DI
+	VPXORD Z0, Z0, Z0
+
+padrows_row:
+	TESTQ   DX, DX
+	JZ      padrows_done
+	VMOVUPS Z0, K2, (AX)
+	VMOVUPS Z0, K3, (AX)(BX*1)
+	LEAQ    (AX)(DI*1), R11
+	MOVQ    CX, R12
+	MOVQ    R9, R13
+
+padrows_step:
+	TESTQ   R13, R13
+	JZ      padrows_tail
+	VMOVUPS (R12), Z1
+	VMOVUPS Z1, (R11)
+	ADDQ    $0x40, R12
+	ADDQ    $0x40, R11
+	DECQ    R13
+	JMP     padrows_step
+
+padrows_tail:
+	TESTQ     R10, R10
+	JZ        padrows_next
+	VMOVUPS.Z (R12), K1, Z1
+	VMOVUPS   Z1, K1, (R11)
+
+padrows_next:
+	ADDQ R8, AX
+	ADDQ SI, CX
+	DECQ DX
+	JMP  padrows_row
+
+padrows_done:
+	VZEROUPPER
+	RET
+
 // func float16SatAVX(dst []uint16, x []float32) int
 // Requires: AVX, F16C, POPCNT
 TEXT ·float16SatAVX(SB), NOSPLIT, $0-56

@@ -378,6 +378,11 @@ func evensAVX(dst []float32, src []float32)
 //go:noescape
 func deinterleaveAVX512(ev []float32, od []float32, src []float32)
 
+// padRowsAVX512 writes rows rows of qw floats at dst: lo zeros, w floats from src (rows ldx floats apart), zeros to qw; lo and qw-lo-w at most 16.
+//
+//go:noescape
+func padRowsAVX512(dst *float32, src *float32, rows int, w int, ldx int, lo int, qw int)
+
 // float16SatAVX: dst[i] = float16 of x[i] (round to nearest even; finite |x| > 65504 → ±65504, counted; NaN → sign|0x7E00)
 // for i < len(dst) rounded down to 8; returns how many were saturated. Needs F16C and POPCNT.
 //

@@ -717,6 +717,80 @@ func deinterleave512() {
 	end()
 }
 
+// padRows512 emits the zero-bordered rows of a stride-1 phase plane: for
+// each of rows rows, dst's qw floats are lo zeros, w floats of src, and
+// zeros to qw (lo and qw − lo − w at most 16); dst rows qw floats apart,
+// src rows ldx floats apart. Whole steps of 16 floats, the row's last w mod
+// 16 under a mask, the borders as masked stores of zeros: no call a row.
+func padRows512() {
+	TEXT("padRowsAVX512", NOSPLIT, "func(dst, src *float32, rows, w, ldx, lo, qw int)")
+	Pragma("noescape")
+	Doc("padRowsAVX512 writes rows rows of qw floats at dst: lo zeros, w floats from src (rows ldx floats apart), zeros to qw; lo and qw-lo-w at most 16.")
+	d := Load(Param("dst"), GP64())
+	s := Load(Param("src"), GP64())
+	rows := Load(Param("rows"), GP64())
+	w := Load(Param("w"), GP64())
+	ldx := Load(Param("ldx"), GP64())
+	lo := Load(Param("lo"), GP64())
+	qw := Load(Param("qw"), GP64())
+	lm := GP64()
+	LEAQ(lowMasks(), lm)
+	// K2: the left border; K3: the right one, qw − lo − w floats from
+	// dst + lo + w; K1: the last w mod 16 floats.
+	KMOVW(Mem{Base: lm, Index: lo, Scale: 2}, K2)
+	right := GP64()
+	MOVQ(qw, right)
+	SUBQ(lo, right)
+	SUBQ(w, right)
+	KMOVW(Mem{Base: lm, Index: right, Scale: 2}, K3)
+	rem := GP64()
+	MOVQ(w, rem)
+	ANDQ(Imm(15), rem)
+	KMOVW(Mem{Base: lm, Index: rem, Scale: 2}, K1)
+	full := GP64()
+	MOVQ(w, full)
+	SHRQ(Imm(4), full)
+	// Byte steps: rows of dst and src; the right border's offset.
+	SHLQ(Imm(2), qw)
+	SHLQ(Imm(2), ldx)
+	rb := GP64()
+	LEAQ(Mem{Base: lo, Index: w, Scale: 1}, rb)
+	SHLQ(Imm(2), rb)
+	SHLQ(Imm(2), lo)
+	z, x := ZMM(), ZMM()
+	VPXORD(z, z, z)
+	dp, sp, j := GP64(), GP64(), GP64()
+	Label("padrows_row")
+	TESTQ(rows, rows)
+	JZ(LabelRef("padrows_done"))
+	VMOVUPS(z, K2, Mem{Base: d})
+	VMOVUPS(z, K3, Mem{Base: d, Index: rb, Scale: 1})
+	LEAQ(Mem{Base: d, Index: lo, Scale: 1}, dp)
+	MOVQ(s, sp)
+	MOVQ(full, j)
+	Label("padrows_step")
+	TESTQ(j, j)
+	JZ(LabelRef("padrows_tail"))
+	VMOVUPS(Mem{Base: sp}, x)
+	VMOVUPS(x, Mem{Base: dp})
+	ADDQ(Imm(64), sp)
+	ADDQ(Imm(64), dp)
+	DECQ(j)
+	JMP(LabelRef("padrows_step"))
+	Label("padrows_tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef("padrows_next"))
+	VMOVUPS_Z(Mem{Base: sp}, K1, x)
+	VMOVUPS(x, K1, Mem{Base: dp})
+	Label("padrows_next")
+	ADDQ(qw, d)
+	ADDQ(ldx, s)
+	DECQ(rows)
+	JMP(LabelRef("padrows_row"))
+	Label("padrows_done")
+	end()
+}
+
 var pairIndexTable *Mem
 
 // pairIndex is VPERMI2PS's indexes of the even floats of two zmm (0, 2,

@@ -95,6 +95,7 @@ func main() {
 	sumTaps("sumTapsAVX", false)
 	evens()
 	deinterleave512()
+	padRows512()
 	float16Sat()
 	float16s()
 	fromFloat16s()
