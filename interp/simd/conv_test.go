@@ -332,72 +332,39 @@ func TestDeinterleaveTwins(t *testing.T) {
 	}
 }
 
-// TestPhasePairRows compares the stride-2 planes phasePairRows writes with
-// the per-phase path's, over widths, pads and kernel widths that put the
-// even columns in either phase, with rows split as threads split them.
-func TestPhasePairRows(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
-	for _, k := range twins() {
-		with(k, func() {
-			for w := 1; w <= 37; w++ {
-				for pad := 0; pad <= 3; pad++ {
-					for kw := 1; kw <= 5; kw += 2 {
-						h := 3 + w%4
-						oh, ow := (h+2*pad-kw)/2+1, (w+2*pad-kw)/2+1
-						if oh < 1 || ow < 1 {
-							continue
-						}
-						p := ConvParams{C: 2, H: h, W: w, KH: kw, KW: kw, StrideH: 2, StrideW: 2, PadT: pad, PadL: pad, DilH: 1, DilW: 1, OutH: oh, OutW: ow}
-						l := newColLayout(&p)
-						x := randSlice(r, p.C*p.H*p.W)
-						want, got := randSlice(r, l.floats()), randSlice(r, l.floats())
-						for c := 0; c < p.C; c++ {
-							pl := want[c*l.channel : (c+1)*l.channel]
-							phaseRowsEach(pl, x[c*h*w:(c+1)*h*w], &p, l.qw, l.ph, 0, l.ph)
-						}
-						l.fillRows(got, x, 0, l.ph/2)
-						l.fillRows(got, x, l.ph/2, l.ph)
-						for i := range want {
-							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-								t.Fatalf("%s w=%d pad=%d k=%d: planes[%d] = %v, want %v", k.name, w, pad, kw, i, got[i], want[i])
-							}
-						}
-					}
-				}
-			}
-		})
-	}
-}
-
-// TestPadPlaneRows compares the stride-1 planes padPlaneRows writes (each
-// level's ks.padRows) with the per-phase path's, over widths of 1 to 40
-// (every masked tail), pads 0 to 3 and rows split in two.
-func TestPadPlaneRows(t *testing.T) {
+// TestPlaneRows compares the planes padPlaneRows (stride 1, each level's
+// ks.padRows) and phasePairRows (stride 2, ks.deint) write with the
+// per-phase path's, over widths of 1 to 40 (every masked tail), pads 0 to
+// 3 (the even columns in either phase) and kernels 1 to 5 wide, with rows
+// split as threads split them and a guard past the planes.
+func TestPlaneRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, k := range twins() {
 		with(k, func() {
-			for w := 1; w <= 40; w++ {
-				for pad := 0; pad <= 3; pad++ {
-					for kw := 1; kw <= 5; kw += 2 {
-						h := 2 + w%5
-						oh, ow := h+2*pad-kw+1, w+2*pad-kw+1
-						if oh < 1 || ow < 1 {
-							continue
-						}
-						p := ConvParams{C: 2, H: h, W: w, KH: kw, KW: kw, StrideH: 1, StrideW: 1, PadT: pad, PadL: pad, DilH: 1, DilW: 1, OutH: oh, OutW: ow}
-						l := newColLayout(&p)
-						x := randSlice(r, p.C*p.H*p.W)
-						want, got := randSlice(r, l.floats()+16), randSlice(r, l.floats()+16)
-						copy(got[l.floats():], want[l.floats():])
-						for c := 0; c < p.C; c++ {
-							pl := want[c*l.channel : (c+1)*l.channel]
-							phaseRowsEach(pl, x[c*h*w:(c+1)*h*w], &p, l.qw, l.ph, 0, l.ph)
-						}
-						l.fillRows(got, x, 0, l.ph/2)
-						l.fillRows(got, x, l.ph/2, l.ph)
-						for i := range want {
-							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-								t.Fatalf("%s w=%d pad=%d k=%d: planes[%d] = %v, want %v", k.name, w, pad, kw, i, got[i], want[i])
+			for st := 1; st <= 2; st++ {
+				for w := 1; w <= 40; w++ {
+					for pad := 0; pad <= 3; pad++ {
+						for kw := 1; kw <= 5; kw += 2 {
+							h := 2 + w%5
+							oh, ow := (h+2*pad-kw)/st+1, (w+2*pad-kw)/st+1
+							if h+2*pad < kw || w+2*pad < kw {
+								continue
+							}
+							p := ConvParams{C: 2, H: h, W: w, KH: kw, KW: kw, StrideH: st, StrideW: st, PadT: pad, PadL: pad, DilH: 1, DilW: 1, OutH: oh, OutW: ow}
+							l := newColLayout(&p)
+							x := randSlice(r, p.C*p.H*p.W)
+							want, got := randSlice(r, l.floats()+16), randSlice(r, l.floats()+16)
+							copy(got[l.floats():], want[l.floats():])
+							for c := 0; c < p.C; c++ {
+								pl := want[c*l.channel : (c+1)*l.channel]
+								phaseRowsEach(pl, x[c*h*w:(c+1)*h*w], &p, l.qw, l.ph, 0, l.ph)
+							}
+							l.fillRows(got, x, 0, l.ph/2)
+							l.fillRows(got, x, l.ph/2, l.ph)
+							for i := range want {
+								if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+									t.Fatalf("%s stride %d w=%d pad=%d k=%d: planes[%d] = %v, want %v", k.name, st, w, pad, kw, i, got[i], want[i])
+								}
 							}
 						}
 					}
