@@ -188,7 +188,11 @@ func TestConvPacked(t *testing.T) {
 	// 14×14 at K 576: three chunks, each thread its own planes, the taps
 	// kernels for 192 columns and an im2col copy for the last 4.
 	mid := ConvParams{C: 64, H: 14, W: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 14, OutW: 14}
-	shapes = append(shapes, deep, strided, mid)
+	// Stride 3 and dilation 2 down, stride 2 across, padding on the left
+	// and right only: at 16 filters the threads split the plane rows
+	// (convByColumns), at 70 and 260 the filters (convByRows).
+	odd := ConvParams{C: 16, H: 120, W: 121, KH: 3, KW: 2, StrideH: 3, StrideW: 2, PadT: 0, PadL: 1, DilH: 2, DilW: 1, OutH: 39, OutW: 61}
+	shapes = append(shapes, deep, strided, mid, odd)
 	for _, k := range twins() {
 		with(k, func() {
 			for _, p := range shapes {
