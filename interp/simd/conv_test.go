@@ -377,3 +377,55 @@ func TestPlaneRows(t *testing.T) {
 		})
 	}
 }
+
+// TestConvPackedConcurrent runs two-thread convolutions from several
+// goroutines at once, as concurrent sessions do: the per-thread workspaces
+// (shareWorkspace) are then contended, and a region that finds one taken
+// must use the pool's instead; every result must be the one-goroutine one.
+func TestConvPackedConcurrent(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	shapes := []ConvParams{
+		{C: 64, H: 14, W: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 14, OutW: 14},
+		{C: 16, H: 56, W: 56, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, DilH: 1, DilW: 1, OutH: 28, OutW: 28},
+	}
+	type job struct {
+		p    ConvParams
+		pa   *PackedA
+		x    []float32
+		want []float32
+	}
+	var jobs []job
+	for _, p := range shapes {
+		for _, M := range []int{16, 96} {
+			x, w := randSlice(r, p.C*p.H*p.W), randSlice(r, M*p.K())
+			pa := PackA(false, M, p.K(), 1, w, p.K())
+			want := make([]float32, M*p.N())
+			ConvPacked(want, pa, x, p, 1, nil)
+			jobs = append(jobs, job{p, pa, x, want})
+		}
+	}
+	errs := make(chan string, len(jobs))
+	done := make(chan struct{})
+	for g, j := range jobs {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			y := make([]float32, len(j.want))
+			for range 20 {
+				ConvPacked(y, j.pa, j.x, j.p, 2, nil)
+				for i := range y {
+					if math.Float32bits(y[i]) != math.Float32bits(j.want[i]) {
+						errs <- fmt.Sprintf("goroutine %d %+v: y[%d] = %v, want %v", g, j.p, i, y[i], j.want[i])
+						return
+					}
+				}
+			}
+		}()
+	}
+	for range jobs {
+		<-done
+	}
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+}
