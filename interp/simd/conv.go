@@ -53,9 +53,8 @@ func Im2colPacked(dst, x []float32, p ConvParams) {
 	ws := wsPool.get()
 	defer wsPool.put(ws)
 	l := newColLayout(&p)
-	planes := aligned(&ws.b, l.floats())
-	l.fill(planes, x)
-	im2colPanels(dst, planes, &l, im2colTaps(&ws.rows, planes, &l), ws, 0, N)
+	planes, taps := l.layOut(ws, x, 0, l.ph)
+	im2colPanels(dst, planes, &l, taps, ws, 0, N)
 }
 
 // colLayout is the copy of the input im2col reads: per channel, the
@@ -94,6 +93,14 @@ func (l *colLayout) fillRows(planes, x []float32, row0, row1 int) {
 	for c := 0; c < p.C; c++ {
 		phasePlaneRows(planes[c*l.channel:(c+1)*l.channel], x[c*p.H*p.W:(c+1)*p.H*p.W], p, l.qw, l.ph, row0, row1)
 	}
+}
+
+// layOut lays rows [row0, row1) of the planes out in ws.b and returns them
+// with their tap table (im2colTaps) in ws.rows.
+func (l *colLayout) layOut(ws *workspace, x []float32, row0, row1 int) (planes []float32, taps []int32) {
+	planes = aligned(&ws.b, l.floats())
+	l.fillRows(planes, x, row0, row1)
+	return planes, im2colTaps(&ws.rows, planes, l)
 }
 
 // tap is the offset in the planes of tap (c, i, j) at output (0, 0).
@@ -296,13 +303,10 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 	}
 	ws := wsPool.get()
 	defer wsPool.put(ws)
-	planes := aligned(&ws.b, l.floats())
-	l.fill(planes, x)
-	taps := im2colTaps(&ws.rows, planes, &l)
-	col := aligned(&ws.a, K*min(nc, (N+nr-1)/nr*nr))
+	planes, taps := l.layOut(ws, x, 0, l.ph)
 	for q0 := 0; q0 < N; q0 += nc {
 		q1 := min(N, q0+nc)
-		convChunk(y, pa, planes, &l, taps, col, ws, kc, q0, q1)
+		convChunk(y, pa, planes, &l, taps, ws, kc, q0, q1, 0, M)
 		if done != nil {
 			done(0, M, q0, q1)
 		}
@@ -315,7 +319,7 @@ func ConvPacked(y []float32, pa *PackedA, x []float32, p ConvParams, threads int
 // nc columns with its own im2col copy, so that each thread writes only its
 // own scratch (see convByRows).
 func convByColumns(y []float32, pa *PackedA, x []float32, l *colLayout, kc, nc, threads int, done func(r0, r1, q0, q1 int)) {
-	M, K, N := pa.m, pa.k, l.p.N()
+	M, N := pa.m, l.p.N()
 	p := l.p
 	pairs := (N + 2*nr - 1) / (2 * nr)
 	parts := min(threads, maxShares, pairs)
@@ -326,17 +330,13 @@ func convByColumns(y []float32, pa *PackedA, x []float32, l *colLayout, kc, nc, 
 		}
 		s := shareWorkspace(th)
 		defer s.release()
-		w := s.ws
-		planes := aligned(&w.b, l.floats())
 		// The plane rows that output rows [q0/OutW, (q1-1)/OutW] read.
 		r0 := q0 / p.OutW * p.StrideH
 		r1 := min(l.ph, (q1-1)/p.OutW*p.StrideH+(p.KH-1)*p.DilH+1)
-		l.fillRows(planes, x, r0, r1)
-		taps := im2colTaps(&w.rows, planes, l)
-		col := aligned(&w.a, K*min(nc, (q1-q0+nr-1)/nr*nr))
+		planes, taps := l.layOut(s.ws, x, r0, r1)
 		for c := q0; c < q1; c += nc {
 			c1 := min(q1, c+nc)
-			convChunk(y, pa, planes, l, taps, col, w, kc, c, c1)
+			convChunk(y, pa, planes, l, taps, s.ws, kc, c, c1, 0, M)
 			if done != nil {
 				done(0, M, c, c1)
 			}
@@ -357,32 +357,15 @@ func convByColumns(y []float32, pa *PackedA, x []float32, l *colLayout, kc, nc, 
 // block are computed as on one thread (the same kernels' FMA chains): the
 // split does not change the bits.
 func convByRows(y []float32, pa *PackedA, x []float32, l *colLayout, kc, threads int, done func(r0, r1, q0, q1 int)) {
-	M, K, N := pa.m, pa.k, l.p.N()
+	M, N := pa.m, l.p.N()
 	var bounds [maxShares + 1]int
 	blocks := rowBlocks(M, min(threads, maxShares), bounds[:0])
 	ParallelThreads(len(blocks)-1, threads, func(th, b int) {
 		r0, r1 := blocks[b], blocks[b+1]
 		s := shareWorkspace(th)
 		defer s.release()
-		w := s.ws
-		planes := aligned(&w.b, l.floats())
-		l.fill(planes, x)
-		taps := im2colTaps(&w.rows, planes, l)
-		qt := N // columns [0, qt) through the taps kernels, as convChunk
-		if r := N % (2 * nr); r < tapsRaggedMin {
-			qt -= r
-		}
-		if qt > 0 && tapsChunk(l, taps, M, 0, qt) {
-			convTaps(y, pa, planes, l, taps, planTaps(w, l, 0, qt), w, kc, 0, qt, r0, r1)
-		} else {
-			qt = 0
-		}
-		if qt < N {
-			col := aligned(&w.a, PackedBSize(K, N-qt))
-			im2colPanels(col, planes, l, taps, w, qt, N)
-			g := gemmArgs{m: M, n: N - qt, k: K, alpha: 1, preA: pa.data, packed: col, c: y[qt:], ldc: N, kc: kc}
-			g.serial(r0, r1, 0, N-qt)
-		}
+		planes, taps := l.layOut(s.ws, x, 0, l.ph)
+		convChunk(y, pa, planes, l, taps, s.ws, kc, 0, N, r0, r1)
 		if done != nil {
 			done(r0, r1, 0, N)
 		}

@@ -113,22 +113,25 @@ func planTaps(ws *workspace, l *colLayout, q0, q1 int) []tapsPair {
 	return pairs
 }
 
-// convChunk computes y[:, q0:q1] (rows N floats apart, q0 a multiple of
-// 32) through the taps kernels where tapsChunk accepts the chunk, else
-// through an im2col copy in col.
-func convChunk(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []int32, col []float32, ws *workspace, kc, q0, q1 int) {
+// convChunk computes rows [r0, r1) (whole row tiles, tileRows) of
+// y[:, q0:q1] (rows N floats apart, q0 a multiple of 32) through the taps
+// kernels where tapsChunk accepts the chunk, else through an im2col copy in
+// ws.a.
+func convChunk(y []float32, pa *PackedA, planes []float32, l *colLayout, taps []int32, ws *workspace, kc, q0, q1, r0, r1 int) {
 	qt := q1
 	if r := (q1 - q0) % (2 * nr); r < tapsRaggedMin {
 		qt -= r
 	}
 	if qt > q0 && tapsChunk(l, taps, pa.m, q0, qt) {
-		convTaps(y, pa, planes, l, taps, planTaps(ws, l, q0, qt), ws, kc, q0, qt, 0, pa.m)
+		convTaps(y, pa, planes, l, taps, planTaps(ws, l, q0, qt), ws, kc, q0, qt, r0, r1)
 	} else {
 		qt = q0
 	}
 	if qt < q1 {
+		col := aligned(&ws.a, PackedBSize(pa.k, q1-qt))
 		im2colPanels(col, planes, l, taps, ws, qt, q1)
-		SgemmPackedA(pa, false, q1-qt, nil, 0, col, 0, y[qt:], l.p.N(), kc, 1)
+		g := gemmArgs{m: pa.m, n: q1 - qt, k: pa.k, alpha: 1, preA: pa.data, packed: col, c: y[qt:], ldc: l.p.N(), kc: kc}
+		g.serial(r0, r1, 0, q1-qt)
 	}
 }
 
