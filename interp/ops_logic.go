@@ -3,6 +3,8 @@ package interp
 import (
 	"cmp"
 	"fmt"
+	"reflect"
+	"unsafe"
 
 	"github.com/onnxslim/onnxslim/onnx"
 )
@@ -167,7 +169,8 @@ func buildBitShift(b *Build) (Kernel, error) {
 	}, nil
 }
 
-// whereT selects x where c is true, else y, broadcasting all three.
+// whereT selects x where c is true, else y, broadcasting all three: the
+// general form, for strings and complex numbers (whereBits for the rest).
 func whereT[T any](ctx *Ctx, c, x, y *Tensor, shape []int) (*Tensor, error) {
 	cd := c.Data.([]bool)
 	xd, ok1 := x.Data.([]T)
@@ -179,36 +182,72 @@ func whereT[T any](ctx *Ctx, c, x, y *Tensor, shape []int) (*Tensor, error) {
 	z := out.Data.([]T)
 	st := [][]int{broadcastStrides(c.Shape, shape), broadcastStrides(x.Shape, shape), broadcastStrides(y.Shape, shape)}
 	forEachRow(shape, st, func(o int, offs []int, n int, steps []int) {
+		for k := range z[o : o+n] {
+			if cd[offs[0]+k*steps[0]] {
+				z[o+k] = xd[offs[1]+k*steps[1]]
+			} else {
+				z[o+k] = yd[offs[2]+k*steps[2]]
+			}
+		}
+	})
+	return out, nil
+}
+
+// whereBits is whereT for types of U's size, selecting their bits
+// without a branch: random masks (attention, thresholds) make a branch a
+// coin flip.
+func whereBits[U uint8 | uint16 | uint32 | uint64](ctx *Ctx, c, x, y *Tensor, shape []int) (*Tensor, error) {
+	if reflect.TypeOf(x.Data) != reflect.TypeOf(y.Data) {
+		return nil, fmt.Errorf("input types %s and %s differ", x.DType, y.DType)
+	}
+	cd := asBits[uint8](c.Data)
+	xd, yd := asBits[U](x.Data), asBits[U](y.Data)
+	out := ctx.newRaw(x.DType, shape...) // every element is written
+	z := asBits[U](out.Data)
+	st := [][]int{broadcastStrides(c.Shape, shape), broadcastStrides(x.Shape, shape), broadcastStrides(y.Shape, shape)}
+	forEachRow(shape, st, func(o int, offs []int, n int, steps []int) {
 		ic, ix, iy := offs[0], offs[1], offs[2]
 		zr := z[o : o+n]
 		switch {
 		case steps[0] == 1 && steps[1] == 1 && steps[2] == 0: // a mask over a fill value
 			cr, xr, yv := cd[ic:ic+n], xd[ix:ix+n], yd[iy]
 			for k := range zr {
-				zr[k] = yv
-				if cr[k] {
-					zr[k] = xr[k]
-				}
+				m := -U(cr[k])
+				zr[k] = xr[k]&m | yv&^m
 			}
 		case steps[0] == 1 && steps[1] == 0 && steps[2] == 1:
 			cr, xv, yr := cd[ic:ic+n], xd[ix], yd[iy:iy+n]
 			for k := range zr {
-				zr[k] = yr[k]
-				if cr[k] {
-					zr[k] = xv
-				}
+				m := -U(cr[k])
+				zr[k] = xv&m | yr[k]&^m
+			}
+		case steps[0] == 1 && steps[1] == 1 && steps[2] == 1:
+			cr, xr, yr := cd[ic:ic+n], xd[ix:ix+n], yd[iy:iy+n]
+			for k := range zr {
+				m := -U(cr[k])
+				zr[k] = xr[k]&m | yr[k]&^m
 			}
 		default:
 			for k := range zr {
-				if cd[ic+k*steps[0]] {
-					zr[k] = xd[ix+k*steps[1]]
-				} else {
-					zr[k] = yd[iy+k*steps[2]]
-				}
+				m := -U(cd[ic+k*steps[0]])
+				zr[k] = xd[ix+k*steps[1]]&m | yd[iy+k*steps[2]]&^m
 			}
 		}
 	})
 	return out, nil
+}
+
+// asBits views a tensor's numeric or bool data as unsigned words of the
+// same size (a Go bool is one byte, 0 or 1).
+func asBits[U uint8 | uint16 | uint32 | uint64](data any) []U {
+	v := reflect.ValueOf(data)
+	if v.Kind() != reflect.Slice || v.Type().Elem().Size() != unsafe.Sizeof(U(0)) {
+		panic(fmt.Sprintf("asBits: %T is not a slice of %d-byte words", data, unsafe.Sizeof(U(0))))
+	}
+	if v.Len() == 0 {
+		return nil
+	}
+	return unsafe.Slice((*U)(v.UnsafePointer()), v.Len())
 }
 
 func whereKernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
@@ -225,28 +264,14 @@ func whereKernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	var out *Tensor
 	switch x.Data.(type) {
-	case []float32:
-		out, err = whereT[float32](ctx, c, x, y, shape)
-	case []float64:
-		out, err = whereT[float64](ctx, c, x, y, shape)
-	case []int64:
-		out, err = whereT[int64](ctx, c, x, y, shape)
-	case []int32:
-		out, err = whereT[int32](ctx, c, x, y, shape)
-	case []int16:
-		out, err = whereT[int16](ctx, c, x, y, shape)
-	case []int8:
-		out, err = whereT[int8](ctx, c, x, y, shape)
-	case []uint64:
-		out, err = whereT[uint64](ctx, c, x, y, shape)
-	case []uint32:
-		out, err = whereT[uint32](ctx, c, x, y, shape)
-	case []uint16:
-		out, err = whereT[uint16](ctx, c, x, y, shape)
-	case []uint8:
-		out, err = whereT[uint8](ctx, c, x, y, shape)
-	case []bool:
-		out, err = whereT[bool](ctx, c, x, y, shape)
+	case []float32, []int32, []uint32:
+		out, err = whereBits[uint32](ctx, c, x, y, shape)
+	case []float64, []int64, []uint64:
+		out, err = whereBits[uint64](ctx, c, x, y, shape)
+	case []int16, []uint16:
+		out, err = whereBits[uint16](ctx, c, x, y, shape)
+	case []int8, []uint8, []bool:
+		out, err = whereBits[uint8](ctx, c, x, y, shape)
 	case []string:
 		out, err = whereT[string](ctx, c, x, y, shape)
 	case []complex64:
