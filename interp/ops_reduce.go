@@ -476,23 +476,90 @@ func argExtreme(ctx *Ctx, x *Tensor, axis int64, keep, last, isMax bool) (*Tenso
 // runs of dim values (stride inner) of v: the first (last with last set)
 // of equal extremes; a NaN is never better than what it follows.
 func argScan[T float32 | float64 | int64](r []int64, v []T, outer, dim, inner int, last, isMax bool) {
-	for o := 0; o < outer; o++ {
-		for in := 0; in < inner; in++ {
-			base := o*dim*inner + in
-			best, bi := v[base], 0
+	for o := range outer {
+		block := v[o*dim*inner : (o+1)*dim*inner]
+		if inner == 1 {
+			r[o] = int64(argRow(block, isMax, last))
+			continue
+		}
+		// Columns a chunk at a time, each row of the chunk read in order.
+		var best [256]T
+		for c0 := 0; c0 < inner; c0 += len(best) {
+			n := min(len(best), inner-c0)
+			bi := r[o*inner+c0 : o*inner+c0+n]
+			bv := best[:n]
+			copy(bv, block[c0:c0+n])
+			clear(bi)
 			for k := 1; k < dim; k++ {
-				c := v[base+k*inner]
-				better := c > best
-				if !isMax {
-					better = c < best
-				}
-				if better || (last && c == best) {
-					best, bi = c, k
-				}
+				argColumns(bv, bi, block[k*inner+c0:k*inner+c0+n], int64(k), isMax, last)
 			}
-			r[o*inner+in] = int64(bi)
 		}
 	}
+}
+
+// argColumns takes row k of a chunk of columns into their running
+// extremes best and indices at, a loop per comparison (ties move the
+// index with last set: > or ≥, < or ≤).
+func argColumns[T float32 | float64 | int64](best []T, at []int64, row []T, k int64, isMax, last bool) {
+	best, at = best[:len(row)], at[:len(row)]
+	switch {
+	case isMax && !last:
+		for j, c := range row {
+			if c > best[j] {
+				best[j], at[j] = c, k
+			}
+		}
+	case isMax:
+		for j, c := range row {
+			if c >= best[j] {
+				best[j], at[j] = c, k
+			}
+		}
+	case !last:
+		for j, c := range row {
+			if c < best[j] {
+				best[j], at[j] = c, k
+			}
+		}
+	default:
+		for j, c := range row {
+			if c <= best[j] {
+				best[j], at[j] = c, k
+			}
+		}
+	}
+}
+
+// argRow is argScan of one contiguous run, a loop per comparison.
+func argRow[T float32 | float64 | int64](v []T, isMax, last bool) int {
+	best, bi := v[0], 0
+	switch {
+	case isMax && !last:
+		for k, c := range v {
+			if c > best {
+				best, bi = c, k
+			}
+		}
+	case isMax:
+		for k, c := range v {
+			if c >= best {
+				best, bi = c, k
+			}
+		}
+	case !last:
+		for k, c := range v {
+			if c < best {
+				best, bi = c, k
+			}
+		}
+	default:
+		for k, c := range v {
+			if c <= best {
+				best, bi = c, k
+			}
+		}
+	}
+	return bi
 }
 
 func init() {
