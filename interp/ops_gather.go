@@ -13,13 +13,22 @@ import (
 
 // indexIn checks an index against a dimension, allowing negative indices.
 func indexIn(i int64, dim int) (int, error) {
-	if i < -int64(dim) || i >= int64(dim) {
-		return 0, fmt.Errorf("index %d is out of range for a dimension of size %d", i, dim)
-	}
 	if i < 0 {
 		i += int64(dim)
 	}
+	if uint64(i) >= uint64(dim) {
+		return 0, indexRangeError(i, dim)
+	}
 	return int(i), nil
+}
+
+// indexRangeError is indexIn's error, apart so that indexIn inlines; i
+// has dim added if it was negative.
+func indexRangeError(i int64, dim int) error {
+	if i < 0 {
+		i -= int64(dim)
+	}
+	return fmt.Errorf("index %d is out of range for a dimension of size %d", i, dim)
 }
 
 func gatherBuilder(b *Build) (Kernel, error) {
@@ -78,25 +87,39 @@ func elementOffsets(dshape, ishape []int, idx []int64, a int) ([]int, error) {
 			return nil, fmt.Errorf("indices shape %v exceeds data shape %v", ishape, dshape)
 		}
 	}
-	st := contiguousStrides(dshape)
+	if len(ishape) == 0 {
+		return nil, fmt.Errorf("indices and data of rank 0")
+	}
 	offs := make([]int, len(idx))
-	pos := make([]int, len(ishape))
-	for k, v := range idx {
-		j, err := indexIn(v, dshape[a])
-		if err != nil {
-			return nil, err
-		}
-		o := 0
+	if len(idx) == 0 {
+		return offs, nil
+	}
+	// Row by row along the last axis: a row's offsets differ by a fixed
+	// step but for the index itself.
+	st := contiguousStrides(dshape)
+	r := len(ishape)
+	n, step := ishape[r-1], st[r-1]
+	if a == r-1 {
+		step = 0
+	}
+	pos := make([]int, r-1) // the row's position in all but the last axis
+	for row := 0; row*n < len(idx); row++ {
+		base := 0
 		for d, p := range pos {
-			if d == a {
-				p = j
+			if d != a {
+				base += p * st[d]
 			}
-			o += p * st[d]
 		}
-		offs[k] = o
+		or := offs[row*n : (row+1)*n]
+		for k, v := range idx[row*n : (row+1)*n] {
+			j, err := indexIn(v, dshape[a])
+			if err != nil {
+				return nil, err
+			}
+			or[k] = base + k*step + j*st[a]
+		}
 		for d := len(pos) - 1; d >= 0; d-- {
-			pos[d]++
-			if pos[d] < ishape[d] {
+			if pos[d]++; pos[d] < ishape[d] {
 				break
 			}
 			pos[d] = 0
