@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -259,8 +260,30 @@ func copyBlock[T any](dst, src []T, m, n, d, dm, ds, s, sm, ss int) {
 			}
 		}
 	default:
-		copyStrided(dst, src, m, n, d, dm, ds, s, sm, ss)
+		if !transposeBlock(dst, src, m, n, d, dm, ds, s, sm, ss) {
+			copyStrided(dst, src, m, n, d, dm, ds, s, sm, ss)
+		}
 	}
+}
+
+// transposeBlock is copyBlock of a block that is a transpose of 4-byte
+// words (rows contiguous on one side, columns on the other: NCHW to NHWC,
+// a key's last two axes) of at least one 8×8 tile, through
+// simd.Transpose; it reports whether it was one.
+func transposeBlock[T any](dst, src []T, m, n, d, dm, ds, s, sm, ss int) bool {
+	if unsafe.Sizeof(*new(T)) != 4 || m < 8 || n < 8 {
+		return false
+	}
+	words := func(x []T) []float32 { return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(x))), len(x)) }
+	switch {
+	case ds == 1 && sm == 1 && ss >= m && dm >= n: // dst[d + i·dm + k] = src[s + i + k·ss]
+		simd.Transpose(words(dst[d:]), dm, words(src[s:]), ss, n, m)
+	case dm == 1 && ss == 1 && sm >= n && ds >= m: // dst[d + i + k·ds] = src[s + i·sm + k]
+		simd.Transpose(words(dst[d:]), ds, words(src[s:]), sm, m, n)
+	default:
+		return false
+	}
+	return true
 }
 
 func absInt(x int) int { return max(x, -x) }

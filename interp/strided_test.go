@@ -2,6 +2,7 @@ package interp
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -89,6 +90,52 @@ func TestStridedCopyTranspose(t *testing.T) {
 							t.Fatalf("%v rev=%v: [%d,%d,%d] = %v, want %v", sh, rev, y, x, ch, got, want)
 						}
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestTransposeBlock checks copyBlock's transposes (simd.Transpose for
+// 4-byte words) in both orientations, on blocks with whole tiles, ragged
+// edges and padded strides, float32 with a NaN payload and int32, against
+// an element walk; nothing outside the block may change.
+func TestTransposeBlock(t *testing.T) {
+	for _, mn := range [][2]int{{8, 8}, {9, 17}, {64, 3136 / 16}, {23, 8}, {7, 30}} {
+		m, n := mn[0], mn[1]
+		for _, rowsOut := range []bool{false, true} {
+			// rowsOut: dst rows are i (dst[d + i·dm + k]); else dst columns.
+			d, s := 3, 5
+			dm, ds, sm, ss := n+2, 1, 1, m+1
+			if !rowsOut {
+				dm, ds, sm, ss = 1, m+3, n+4, 1
+			}
+			size := func(a, b int) int { return (m-1)*a + (n-1)*b + 1 }
+			src := make([]float32, s+size(sm, ss)+2)
+			for i := range src {
+				src[i] = float32(i) + 0.25
+			}
+			src[s+sm] = math.Float32frombits(0x7fc0_0def)
+			dst := make([]float32, d+size(dm, ds)+2)
+			isrc, idst := make([]int32, len(src)), make([]int32, len(dst))
+			for i := range isrc {
+				isrc[i] = int32(i) * 3
+			}
+			copyBlock(dst, src, m, n, d, dm, ds, s, sm, ss)
+			copyBlock(idst, isrc, m, n, d, dm, ds, s, sm, ss)
+			inBlock := make([]bool, len(dst))
+			for i := range m {
+				for k := range n {
+					o, at := d+i*dm+k*ds, s+i*sm+k*ss
+					inBlock[o] = true
+					if math.Float32bits(dst[o]) != math.Float32bits(src[at]) || idst[o] != isrc[at] {
+						t.Fatalf("%d×%d rowsOut=%v: [%d,%d] = %v, %d, want %v, %d", m, n, rowsOut, i, k, dst[o], idst[o], src[at], isrc[at])
+					}
+				}
+			}
+			for o, in := range inBlock {
+				if !in && (dst[o] != 0 || idst[o] != 0) {
+					t.Fatalf("%d×%d rowsOut=%v: dst[%d] outside the block was written", m, n, rowsOut, o)
 				}
 			}
 		}

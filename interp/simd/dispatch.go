@@ -67,6 +67,8 @@ type kernelSet struct {
 	// deint splits pairs: ev[i] = src[2i], od[i] = src[2i+1] for i <
 	// len(od) (a row into its two stride-2 phases).
 	deint func(ev, od, src []float32)
+	// transpose8 is Transpose of whole 8×8 tiles (transpose8Go).
+	transpose8 func(dst []float32, ld int, src []float32, ls int, rows, cols int)
 	// padRows writes rows of a stride-1 phase plane (padRowsGo).
 	padRows func(dst, src *float32, rows, w, ldx, lo, qw int)
 	// avg2x2, max2x2 are the 2×2 stride-2 pooling rows (Avg2x2Rows,
@@ -210,6 +212,7 @@ var goKernels = &kernelSet{
 	sumTaps:           sumTapsGo,
 	evens:             evensGo,
 	deint:             deinterleaveGo,
+	transpose8:        transpose8Go,
 	padRows:           padRowsGo,
 	f16Sat:            float16SatBlocks,
 	f16s:              float16sBlocks,

@@ -144,6 +144,7 @@ var avx2Kernels = func() *kernelSet {
 		sumTaps:           sumTapsAVX,
 		evens:             evensAVX,
 		deint:             deinterleaveAVX,
+		transpose8:        transpose8AVX,
 		padRows:           padRowsGo,
 		f16Sat:            f16Sat,
 		f16s:              f16s,

@@ -7261,6 +7261,91 @@ evens_done:
 	VZEROUPPER
 	RET
 
+// func transpose8AVX(dst []float32, ld int, src []float32, ls int, rows int, cols int)
+// Requires: AVX
+TEXT ·transpose8AVX(SB), NOSPLIT, $0-80
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+32(FP), CX
+	MOVQ ld+24(FP), DX
+	MOVQ ls+56(FP), BX
+	MOVQ rows+64(FP), SI
+	MOVQ cols+72(FP), DI
+	SHLQ $0x02, DX
+	SHLQ $0x02, BX
+	LEAQ (DX)(DX*2), R8
+	LEAQ (BX)(BX*2), R9
+	SHRQ $0x03, SI
+	SHRQ $0x03, DI
+
+tr_band:
+	TESTQ SI, SI
+	JZ    tr_done
+	MOVQ  CX, R10
+	LEAQ  (CX)(BX*4), R11
+	MOVQ  AX, R12
+	LEAQ  (AX)(DX*4), R13
+	MOVQ  DI, R14
+
+tr_tile:
+	TESTQ      R14, R14
+	JZ         tr_next
+	VMOVUPS    (R10), Y0
+	VMOVUPS    (R10)(BX*1), Y1
+	VMOVUPS    (R10)(BX*2), Y2
+	VMOVUPS    (R10)(R9*1), Y3
+	VMOVUPS    (R11), Y4
+	VMOVUPS    (R11)(BX*1), Y5
+	VMOVUPS    (R11)(BX*2), Y6
+	VMOVUPS    (R11)(R9*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VUNPCKLPD  Y10, Y8, Y0
+	VUNPCKHPD  Y10, Y8, Y1
+	VUNPCKLPD  Y11, Y9, Y2
+	VUNPCKHPD  Y11, Y9, Y3
+	VUNPCKLPD  Y14, Y12, Y4
+	VUNPCKHPD  Y14, Y12, Y5
+	VUNPCKLPD  Y15, Y13, Y6
+	VUNPCKHPD  Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	VMOVUPS    Y8, (R12)
+	VMOVUPS    Y9, (R12)(DX*1)
+	VMOVUPS    Y10, (R12)(DX*2)
+	VMOVUPS    Y11, (R12)(R8*1)
+	VMOVUPS    Y12, (R13)
+	VMOVUPS    Y13, (R13)(DX*1)
+	VMOVUPS    Y14, (R13)(DX*2)
+	VMOVUPS    Y15, (R13)(R8*1)
+	ADDQ       $0x20, R10
+	ADDQ       $0x20, R11
+	LEAQ       (R12)(DX*8), R12
+	LEAQ       (R13)(DX*8), R13
+	DECQ       R14
+	JMP        tr_tile
+
+tr_next:
+	LEAQ (CX)(BX*8), CX
+	ADDQ $0x20, AX
+	DECQ SI
+	JMP  tr_band
+
+tr_done:
+	VZEROUPPER
+	RET
+
 // func deinterleaveAVX512(ev []float32, od []float32, src []float32)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·deinterleaveAVX512(SB), NOSPLIT, $0-72

@@ -373,6 +373,11 @@ func sumTapsAVX(dst []float32, base *float32, offs []int32)
 //go:noescape
 func evensAVX(dst []float32, src []float32)
 
+// transpose8AVX: dst[j·ld + i] = src[i·ls + j] for i < rows, j < cols, both multiples of 8; 4-byte words moved bit for bit.
+//
+//go:noescape
+func transpose8AVX(dst []float32, ld int, src []float32, ls int, rows int, cols int)
+
 // deinterleaveAVX512: ev[i] = src[2i], od[i] = src[2i+1] for i < len(od); ev holds as many, src twice that.
 //
 //go:noescape

@@ -94,6 +94,7 @@ func main() {
 	dwcOut(chanYMM)
 	sumTaps("sumTapsAVX", false)
 	evens()
+	transposeTiles()
 	deinterleave512()
 	padRows512()
 	float16Sat()
