@@ -104,6 +104,45 @@ func col2im(col []float32, channels int, g *spatialGeom, x []float32) {
 	})
 }
 
+// col2imPhased is col2im for a last-axis stride s whose taps overlap
+// (kernel wider than s), into a zeroed x: each row of x is summed in
+// scratch ph (as large as x) as s phases of contiguous columns — phase p
+// holds columns p, p+s, … — so that every tap's add is contiguous, then
+// the phases are interleaved into x, one strided write per output
+// instead of one per tap.
+func col2imPhased(col []float32, channels int, g *spatialGeom, x, ph []float32) {
+	nd := len(g.in)
+	w, s := g.in[nd-1], g.strides[nd-1]
+	last, osz := g.out[nd-1], prod(g.out)
+	starts := make([]int, s+1) // phase p of a row: [starts[p], starts[p+1])
+	for p := range s {
+		starts[p+1] = starts[p] + (w-p+s-1)/s
+	}
+	ph = ph[:len(x)]
+	clear(ph)
+	eachTapRow(g, ph, channels, 0, osz/max(last, 1), func(pc []float32, row, off, lo, hi int, bases []int) {
+		src := col[row*osz:][:osz]
+		p := off - floorDiv(off, s)*s
+		// column j·s + off is phase p's column j + (off − p)/s.
+		at := starts[p] + (off-p)/s
+		for r, base := range bases {
+			if base < 0 || lo == hi {
+				continue
+			}
+			dst := pc[base+at+lo : base+at+hi]
+			simd.Add(dst, dst, src[r*last+lo:r*last+hi])
+		}
+	})
+	for r := 0; r < len(x); r += w {
+		xr, pr := x[r:r+w], ph[r:r+w]
+		for p := range s {
+			for q, v := range pr[starts[p]:starts[p+1]] {
+				xr[q*s+p] = v
+			}
+		}
+	}
+}
+
 // eachTapRow visits the rows of the window matrix of output rows [r0, r1),
 // one per (channel, kernel tap), in order: fn gets the channel's slice of
 // x, the matrix row, the last-axis tap's input offset off (position j of
@@ -627,13 +666,28 @@ func convTransposeBuilder(b *Build) (Kernel, error) {
 		cg := c / grp
 		kvol, isz, osz := prod(kernel), prod(xs[2:]), prod(g.in)
 		col := ctx.scratch(mg * kvol * isz)
+		nd := len(kernel)
+		phased := g.strides[nd-1] > 1 && kernel[nd-1] > g.strides[nd-1]
+		var phases []float32
+		if phased {
+			phases = ctx.scratch(mg * osz)
+		}
 		for bi := 0; bi < n; bi++ {
 			for gi := 0; gi < grp; gi++ {
 				xg := x[(bi*c+gi*cg)*isz:]
 				wg := w[gi*cg*mg*kvol:]
 				// col = W_gᵀ (mg·kvol × cg) · X_g (cg × isz)
 				sgemm(ctx.Threads(), true, false, mg*kvol, isz, cg, 1, wg, mg*kvol, xg, isz, 0, col, isz)
-				col2im(col, mg, g, out[(bi*m+gi*mg)*osz:(bi*m+(gi+1)*mg)*osz])
+				og := out[(bi*m+gi*mg)*osz : (bi*m+(gi+1)*mg)*osz]
+				// Channels apart on each thread: their outputs are disjoint.
+				parallelRanges(mg, ctx.Threads(), func(c0, c1 int) {
+					cc, oc := col[c0*kvol*isz:c1*kvol*isz], og[c0*osz:c1*osz]
+					if phased {
+						col2imPhased(cc, c1-c0, g, oc, phases[c0*osz:c1*osz])
+					} else {
+						col2im(cc, c1-c0, g, oc)
+					}
+				})
 			}
 			addChannelBias(out[bi*m*osz:(bi+1)*m*osz], bias, osz)
 		}
