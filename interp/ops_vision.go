@@ -233,13 +233,15 @@ func gridSample(ctx *Ctx, a *gridSampleAttrs, x, grid *Tensor) (*Tensor, error) 
 			}
 		}
 		starts[outSize] = len(taps)
-		// Then channel by channel, each plane read while in cache.
-		for ch := range c {
+		// Then four channels at a time (four independent sums a tap),
+		// their planes read while in cache.
+		for ch := 0; ch < c; ch += 4 {
+			nc := min(4, c-ch)
 			plane, dst := (bn*c+ch)*inSize, (bn*c+ch)*outSize
 			if isF32 {
-				gsApply(res32[dst:dst+outSize], xf[plane:plane+inSize], taps, starts)
+				gsApply(res32[dst:dst+nc*outSize], xf[plane:plane+nc*inSize], nc, taps, starts)
 			} else {
-				gsApply(res[dst:dst+outSize], xv[plane:plane+inSize], taps, starts)
+				gsApply(res[dst:dst+nc*outSize], xv[plane:plane+nc*inSize], nc, taps, starts)
 			}
 		}
 	}
@@ -256,15 +258,37 @@ type gsTap struct {
 	w   float64
 }
 
-// gsApply sets each output o of a plane to the weighted sum of its taps
-// taps[starts[o]:starts[o+1]] of src, in float64, rounded once to T.
-func gsApply[T float32 | float64](dst, src []T, taps []gsTap, starts []int) {
-	for o := range dst {
-		sum := 0.0
-		for _, t := range taps[starts[o]:starts[o+1]] {
-			sum += t.w * float64(src[t.off])
+// gsApply sets each output o of nc planes (nc ≤ 4; dst and src hold the
+// planes one after another) to the weighted sum of its taps
+// taps[starts[o]:starts[o+1]] of the plane's src, in float64, rounded once
+// to T. Four planes go together: a tap is read once for four sums that do
+// not wait on each other.
+func gsApply[T float32 | float64](dst, src []T, nc int, taps []gsTap, starts []int) {
+	n, m := len(dst)/nc, len(src)/nc
+	if nc < 4 {
+		for k := range nc {
+			d, s := dst[k*n:(k+1)*n], src[k*m:(k+1)*m]
+			for o := range d {
+				sum := 0.0
+				for _, t := range taps[starts[o]:starts[o+1]] {
+					sum += t.w * float64(s[t.off])
+				}
+				d[o] = T(sum)
+			}
 		}
-		dst[o] = T(sum)
+		return
+	}
+	d0, d1, d2, d3 := dst[:n], dst[n:2*n], dst[2*n:3*n], dst[3*n:4*n]
+	s0, s1, s2, s3 := src[:m], src[m:2*m], src[2*m:3*m], src[3*m:4*m]
+	for o := range d0 {
+		var a0, a1, a2, a3 float64
+		for _, t := range taps[starts[o]:starts[o+1]] {
+			a0 += t.w * float64(s0[t.off])
+			a1 += t.w * float64(s1[t.off])
+			a2 += t.w * float64(s2[t.off])
+			a3 += t.w * float64(s3[t.off])
+		}
+		d0[o], d1[o], d2[o], d3[o] = T(a0), T(a1), T(a2), T(a3)
 	}
 }
 

@@ -2,6 +2,7 @@ package interp
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/onnxslim/onnxslim/onnx"
@@ -128,4 +129,86 @@ func TestDeformConvZeroOffset(t *testing.T) {
 	if _, err := runKernel("DeformConv", "", 19, nil, 1, x, w, FromSlice(onnx.Float, []int{1, 2, 2, 2}, make([]float32, 8))); err == nil {
 		t.Error("offset with the wrong channel count: want an error")
 	}
+}
+
+// TestGridSampleChannels checks that channels sampled four at a time give
+// what each channel gives alone, bit for bit: 2-D and 3-D, every mode,
+// 7 channels (a group of four and a rest of three), grid points outside
+// the input, float32 and float64.
+func TestGridSampleChannels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, sp := range [][]int{{5, 6}, {3, 4, 5}} {
+		const n, c = 2, 7
+		xs := append([]int{n, c}, sp...)
+		gs := append([]int{n}, sp...) // the output has the input's spatial size
+		gs = append(gs, len(sp))
+		x := make([]float64, prod(xs))
+		for i := range x {
+			x[i] = rng.NormFloat64()
+		}
+		g := make([]float32, prod(gs))
+		for i := range g {
+			g[i] = 2.4*rng.Float32() - 1.2
+		}
+		grid := FromSlice(onnx.Float, gs, g)
+		for _, dt := range []onnx.DataType{onnx.Float, onnx.Double} {
+			in := FromSlice(onnx.Double, xs, x)
+			if dt == onnx.Float {
+				in = FromSlice(onnx.Float, xs, float32s(x))
+			}
+			for _, mode := range []string{"nearest", "linear", "cubic"} {
+				if mode == "cubic" && len(sp) == 3 {
+					continue // cubic is 2-D only
+				}
+				attrs := []*onnx.Attribute{onnx.StringAttr("mode", mode), onnx.StringAttr("padding_mode", "zeros")}
+				all, err := runKernel("GridSample", "", 22, attrs, 1, in, grid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plane, outPlane := prod(sp), prod(sp)
+				for b := range n {
+					for ch := range c {
+						one := sliceChannel(in, b, ch, plane)
+						got, err := runKernel("GridSample", "", 22, attrs, 1, one, sliceBatch(grid, b))
+						if err != nil {
+							t.Fatal(err)
+						}
+						want := fmt.Sprint(got[0].Data)
+						have := fmt.Sprint(sliceChannel(all[0], b, ch, outPlane).Data)
+						if want != have {
+							t.Fatalf("%v %s %s: batch %d channel %d differs alone:\n%s\n%s", sp, dt, mode, b, ch, have, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func float32s(x []float64) []float32 {
+	f := make([]float32, len(x))
+	for i, v := range x {
+		f[i] = float32(v)
+	}
+	return f
+}
+
+// sliceChannel is channel ch of batch item b of an [N, C, …] tensor as a
+// [1, 1, …] tensor.
+func sliceChannel(t *Tensor, b, ch, plane int) *Tensor {
+	c := t.Shape[1]
+	at := (b*c + ch) * plane
+	shape := append([]int{1, 1}, t.Shape[2:]...)
+	switch d := t.Data.(type) {
+	case []float32:
+		return FromSlice(t.DType, shape, d[at:at+plane])
+	default:
+		return FromSlice(t.DType, shape, t.Data.([]float64)[at:at+plane])
+	}
+}
+
+// sliceBatch is batch item b of a float32 grid.
+func sliceBatch(t *Tensor, b int) *Tensor {
+	per := prod(t.Shape[1:])
+	return FromSlice(t.DType, append([]int{1}, t.Shape[1:]...), t.Data.([]float32)[b*per:(b+1)*per])
 }
