@@ -102,9 +102,9 @@ func selectTop[T float32 | float64](sel []int, row []T, inner, n, k int, largest
 			i = w
 		}
 	}
+	var root float64 // the root's value, once the heap is full
 	for i := 0; i < n; i++ {
-		switch {
-		case len(h) < k:
+		if len(h) < k {
 			h = append(h, i)
 			for c := len(h) - 1; c > 0; { // sift up
 				p := (c - 1) / 2
@@ -114,10 +114,19 @@ func selectTop[T float32 | float64](sel []int, row []T, inner, n, k int, largest
 				h[p], h[c] = h[c], h[p]
 				c = p
 			}
-		case k > 0 && ranksBefore(float64(row[i*inner]), float64(row[h[0]*inner]), i, h[0], largest):
-			// The common case, inline: most values do not displace the root.
+			root = float64(row[h[0]*inner])
+			continue
+		}
+		// The common case first: most values are plainly worse than the
+		// root (the comparison is false for NaN, which takes the full one).
+		a := float64(row[i*inner])
+		if largest && a < root || !largest && a > root {
+			continue
+		}
+		if k > 0 && ranksBefore(a, root, i, h[0], largest) {
 			h[0] = i
 			down(0)
+			root = float64(row[h[0]*inner])
 		}
 	}
 	slices.SortFunc(h, func(a, b int) int {
