@@ -28,6 +28,51 @@ func ewSoftplus(x float64) float64 {
 	return math.Log1p(math.Exp(x))
 }
 
+// softplusVec is Softplus on float32 as max(x, 0) + log(1 + e^−|x|): the
+// exponential by simd.Exp a block at a time, the logarithm by log1pUnit
+// in float64 (math.Log1p was 71% of a Mish model's time). NaN stays NaN,
+// ±Inf give +Inf and 0.
+func softplusVec(dst, x []float32) {
+	var t [256]float32
+	for i := 0; i < len(x); i += len(t) {
+		xs := x[i:min(i+len(t), len(x))]
+		ts := t[:len(xs)]
+		for k, v := range xs {
+			ts[k] = math.Float32frombits(math.Float32bits(v) | 1<<31) // −|v|
+		}
+		simd.Exp(ts, ts)
+		ds := dst[i : i+len(xs)]
+		for k, v := range xs {
+			ds[k] = float32(float64(max(v, 0)) + log1pUnit(float64(ts[k])))
+		}
+	}
+}
+
+// log1pUnit is log(1 + t) for t in [0, 1] (NaN gives NaN): 2·atanh(z) with
+// z = t/(2+t) ≤ 1/3, its odd series to z¹⁷ (relative error under 1e-10).
+func log1pUnit(t float64) float64 {
+	z := t / (2 + t)
+	z2 := z * z
+	p := 1.0 / 17
+	for _, c := range [...]float64{1.0 / 15, 1.0 / 13, 1.0 / 11, 1.0 / 9, 1.0 / 7, 1.0 / 5, 1.0 / 3, 1} {
+		p = p*z2 + c
+	}
+	return 2 * z * p
+}
+
+// mishVec is Mish on float32: x·tanh(softplus(x)), softplusVec then
+// simd.Tanh and simd.Mul a block at a time (dst may be x).
+func mishVec(dst, x []float32) {
+	var g [256]float32
+	for i := 0; i < len(x); i += len(g) {
+		xs := x[i:min(i+len(g), len(x))]
+		gs := g[:len(xs)]
+		softplusVec(gs, xs)
+		simd.Tanh(gs, gs)
+		simd.Mul(dst[i:i+len(xs)], xs, gs)
+	}
+}
+
 // ewActivation makes a builder whose function is chosen from the node's
 // attributes once.
 func ewActivation(mk func(b *Build) ewUnary) Builder {
@@ -251,7 +296,7 @@ func init() {
 		}
 	}})), 14, 22)
 	ewRegister("Gelu", 1, buildGelu, 20)
-	ewRegister("Softplus", 1, ewActivation(ewFixed(ewUnary{f: ewSoftplus})), 1, 22)
+	ewRegister("Softplus", 1, ewActivation(ewFixed(ewUnary{f: ewSoftplus, vec: softplusVec})), 1, 22)
 	ewRegister("Softsign", 1, ewActivation(ewFixed(ewUnary{f: func(x float64) float64 { return x / (1 + math.Abs(x)) }})), 1, 22)
 	ewRegister("Elu", 1, ewActivation(func(b *Build) ewUnary {
 		alpha := float64(b.Float("alpha", 1))
@@ -278,7 +323,7 @@ func init() {
 			return math.Max(0, x) + math.Min(0, alpha*math.Expm1(x/alpha))
 		}}
 	}), 12)
-	ewRegister("Mish", 1, ewActivation(ewFixed(ewUnary{f: func(x float64) float64 { return x * math.Tanh(ewSoftplus(x)) }})), 18, 22)
+	ewRegister("Mish", 1, ewActivation(ewFixed(ewUnary{f: func(x float64) float64 { return x * math.Tanh(ewSoftplus(x)) }, vec: mishVec})), 18, 22)
 	ewRegister("ThresholdedRelu", 1, ewActivation(func(b *Build) ewUnary {
 		alpha := float64(b.Float("alpha", 1))
 		return ewUnary{f: func(x float64) float64 {
