@@ -286,6 +286,25 @@ var shapes = []shape{
 		h := m.node("Mul", []*onnx.Value{x, m.node("Add", []*onnx.Value{e, m.floats(1)})})
 		return m.node("Mul", []*onnx.Value{h, m.floats(0.5)})
 	}},
+	{"layernorm_pow_128_768", func(m *model) *onnx.Value { // LayerNorm as opset-11 BERT exports spell it
+		x := m.input(1, 128, 768)
+		d := m.node("Sub", []*onnx.Value{x, m.node("ReduceMean", []*onnx.Value{x, m.ints(-1)})})
+		v := m.node("ReduceMean", []*onnx.Value{m.node("Pow", []*onnx.Value{d, m.floats(2)}), m.ints(-1)})
+		n := m.node("Div", []*onnx.Value{d, m.node("Sqrt", []*onnx.Value{m.node("Add", []*onnx.Value{v, m.floats(1e-12)})})})
+		return m.node("Add", []*onnx.Value{m.node("Mul", []*onnx.Value{n, m.weight(768)}), m.weight(768)})
+	}},
+	{"silu_64_112", func(m *model) *onnx.Value { // YOLOv5/v8, EfficientNet's swish
+		x := m.input(1, 64, 112, 112)
+		return m.node("Mul", []*onnx.Value{x, m.node("Sigmoid", []*onnx.Value{x})})
+	}},
+	{"mish_64_112", func(m *model) *onnx.Value { // YOLOv4
+		x := m.input(1, 64, 112, 112)
+		return m.node("Mul", []*onnx.Value{x, m.node("Tanh", []*onnx.Value{m.node("Softplus", []*onnx.Value{x})})})
+	}},
+	{"gemv_768x3072", func(m *model) *onnx.Value { // a decoder's one-token step
+		y := m.node("MatMul", []*onnx.Value{m.input(1, 1, 768), m.weight(768, 3072)})
+		return m.node("Add", []*onnx.Value{y, m.weight(3072)})
+	}},
 	{"argmax_1000_128", func(m *model) *onnx.Value {
 		f := m.node("ArgMax", []*onnx.Value{m.input(128, 1000)}, onnx.IntAttr("axis", 1))
 		return m.node("Cast", []*onnx.Value{f}, onnx.IntAttr("to", int64(onnx.Float)))
