@@ -21,8 +21,8 @@ func TestElementOffsets(t *testing.T) {
 			for i := range idx {
 				idx[i] = int64(rng.IntN(2*data[a]) - data[a])
 			}
-			offs, err := elementOffsets(data, ishape, idx, a)
-			if err != nil {
+			offs := make([]int, len(idx))
+			if err := elementOffsets(offs, data, ishape, idx, a); err != nil {
 				t.Fatal(err)
 			}
 			pos := make([]int, len(ishape))
@@ -38,13 +38,13 @@ func TestElementOffsets(t *testing.T) {
 			}
 		}
 	}
-	if _, err := elementOffsets(data, []int{4, 5, 6}, make([]int64, 120), 1); err != nil {
+	if err := elementOffsets(make([]int, 120), data, []int{4, 5, 6}, make([]int64, 120), 1); err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range []int64{5, -6, math.MinInt64, math.MaxInt64} {
 		bad := make([]int64, 120)
 		bad[77] = v
-		_, err := elementOffsets(data, []int{4, 5, 6}, bad, 1)
+		err := elementOffsets(make([]int, 120), data, []int{4, 5, 6}, bad, 1)
 		if want := fmt.Sprintf("index %d is out of range for a dimension of size 5", v); err == nil || err.Error() != want {
 			t.Fatalf("index %d along an axis of 5: error %v, want %q", v, err, want)
 		}
