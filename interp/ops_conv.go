@@ -105,11 +105,11 @@ func col2im(col []float32, channels int, g *spatialGeom, x []float32) {
 }
 
 // col2imPhased is col2im for a last-axis stride s whose taps overlap
-// (kernel wider than s), into a zeroed x: each row of x is summed in
+// (kernel wider than s), overwriting x: each row of x is summed in
 // scratch ph (as large as x) as s phases of contiguous columns — phase p
 // holds columns p, p+s, … — so that every tap's add is contiguous, then
 // the phases are interleaved into x, one strided write per output
-// instead of one per tap.
+// instead of one per tap. Each output's sum runs in col2im's order.
 func col2imPhased(col []float32, channels int, g *spatialGeom, x, ph []float32) {
 	nd := len(g.in)
 	w, s := g.in[nd-1], g.strides[nd-1]
