@@ -212,6 +212,19 @@ func gridSample(ctx *Ctx, a *gridSampleAttrs, x, grid *Tensor) (*Tensor, error) 
 				}
 			}
 			starts[o] = len(taps)
+			if r == 2 { // the odometer below, unrolled for images: same taps, same order
+				for t0, o0 := range idx[0] {
+					if o0 < 0 {
+						continue
+					}
+					for t1, o1 := range idx[1] {
+						if o1 >= 0 {
+							taps = append(taps, gsTap{o0 + o1, wts[0][t0] * wts[1][t1]})
+						}
+					}
+				}
+				continue
+			}
 			clear(cnt)
 			for {
 				w, off, zero := 1.0, 0, false

@@ -212,3 +212,41 @@ func sliceBatch(t *Tensor, b int) *Tensor {
 	per := prod(t.Shape[1:])
 	return FromSlice(t.DType, append([]int{1}, t.Shape[1:]...), t.Data.([]float32)[b*per:(b+1)*per])
 }
+
+// TestGridSample2DAs3D checks the 2-D tap loop against the general one: a
+// 2-D sample equals the 3-D sample of the same planes as one-deep volumes
+// at depth coordinate 0, bit for bit (zero padding drops the second depth
+// tap; the weights multiply in the same order).
+func TestGridSample2DAs3D(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	const n, c, h, w, oh, ow = 2, 3, 5, 7, 4, 6
+	x := make([]float32, n*c*h*w)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	g2 := make([]float32, n*oh*ow*2)
+	g3 := make([]float32, n*oh*ow*3)
+	for p := range n * oh * ow {
+		gx, gy := 2.4*rng.Float32()-1.2, 2.4*rng.Float32()-1.2
+		g2[2*p], g2[2*p+1] = gx, gy
+		g3[3*p], g3[3*p+1], g3[3*p+2] = gx, gy, 0
+	}
+	x2 := FromSlice(onnx.Float, []int{n, c, h, w}, x)
+	x3 := FromSlice(onnx.Float, []int{n, c, 1, h, w}, x)
+	for _, mode := range []string{"nearest", "linear"} {
+		for _, align := range []int64{0, 1} {
+			attrs := []*onnx.Attribute{onnx.StringAttr("mode", mode), onnx.IntAttr("align_corners", align)}
+			a, err := runKernel("GridSample", "", 22, attrs, 1, x2, FromSlice(onnx.Float, []int{n, oh, ow, 2}, g2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := runKernel("GridSample", "", 22, attrs, 1, x3, FromSlice(onnx.Float, []int{n, 1, oh, ow, 3}, g3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(a[0].Data) != fmt.Sprint(b[0].Data) {
+				t.Fatalf("%s align %d: 2-D\n%v\n3-D\n%v", mode, align, a[0].Data, b[0].Data)
+			}
+		}
+	}
+}
