@@ -375,16 +375,24 @@ func ewBuildPow(bld *Build) (Kernel, error) {
 func ewPow(ctx *Ctx, a, b *Tensor) ([]*Tensor, error) {
 	if a.DType == onnx.Float && b.Len() == 1 {
 		// x² and x¹ are exact in float32: the common squares of a
-		// decomposed LayerNorm need no math.Pow.
-		if e, _ := AsFloat32(b); e != nil && (e[0] == 2 || e[0] == 1) {
+		// decomposed LayerNorm need no math.Pow. x³ (GPT-2's tanh GELU)
+		// in float64 is what math.Pow computes: x·x is exact there, so
+		// both round x³ once to float64, then to float32.
+		if e, _ := AsFloat32(b); e != nil && (e[0] == 2 || e[0] == 1 || e[0] == 3) {
 			x := a.Floats()
 			shape, err := BroadcastShape(a.Shape, b.Shape)
 			if err == nil && numElements(shape) == len(x) {
 				out := ctx.newRaw(onnx.Float, shape...)
-				if e[0] == 2 {
-					simd.Mul(out.Floats(), x, x)
-				} else {
-					copy(out.Floats(), x)
+				switch y := out.Floats(); e[0] {
+				case 2:
+					simd.Mul(y, x, x)
+				case 3:
+					for i, v := range x {
+						w := float64(v)
+						y[i] = float32(w * w * w)
+					}
+				default:
+					copy(y, x)
 				}
 				return []*Tensor{out}, nil
 			}

@@ -3,6 +3,7 @@ package interp
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/onnxslim/onnxslim/onnx"
@@ -114,6 +115,24 @@ func TestMaxMinConstantBits(t *testing.T) {
 					t.Errorf("%s(%v, %v) = %v, want %v", op.name, v, c, z[i], want)
 				}
 			}
+		}
+	}
+}
+
+// TestPowCubeMatchesMathPow checks Pow's x³ path against math.Pow bit for
+// bit over float32's range: NaN, ±Inf, ±0, subnormals, huge values.
+func TestPowCubeMatchesMathPow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	x := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32, 1e13, -2e12, 1.5, -3}
+	for len(x) < 20000 {
+		x = append(x, math.Float32frombits(rng.Uint32()))
+	}
+	got := runOp(t, "Pow", 15, nil, FromSlice(onnx.Float, []int{len(x)}, x), FromSlice(onnx.Float, []int{}, []float32{3})).Floats()
+	for i, v := range x {
+		want := float32(math.Pow(float64(v), 3))
+		if math.Float32bits(got[i]) != math.Float32bits(want) && !(want != want && got[i] != got[i]) {
+			t.Fatalf("Pow(%v (%#x), 3) = %v, math.Pow gives %v", v, math.Float32bits(v), got[i], want)
 		}
 	}
 }
