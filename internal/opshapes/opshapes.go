@@ -305,6 +305,12 @@ var shapes = []shape{
 		y := m.node("MatMul", []*onnx.Value{m.input(1, 1, 768), m.weight(768, 3072)})
 		return m.node("Add", []*onnx.Value{y, m.weight(3072)})
 	}},
+	{"gelu_tanh_128_3072", func(m *model) *onnx.Value { // GPT-2's gelu_new as exported: Pow(x, 3), Tanh
+		x := m.input(1, 128, 3072)
+		c := m.node("Mul", []*onnx.Value{m.node("Pow", []*onnx.Value{x, m.floats(3)}), m.floats(0.044715)})
+		t := m.node("Tanh", []*onnx.Value{m.node("Mul", []*onnx.Value{m.node("Add", []*onnx.Value{x, c}), m.floats(0.7978845608)})})
+		return m.node("Mul", []*onnx.Value{m.node("Mul", []*onnx.Value{x, m.floats(0.5)}), m.node("Add", []*onnx.Value{t, m.floats(1)})})
+	}},
 	{"argmax_1000_128", func(m *model) *onnx.Value {
 		f := m.node("ArgMax", []*onnx.Value{m.input(128, 1000)}, onnx.IntAttr("axis", 1))
 		return m.node("Cast", []*onnx.Value{f}, onnx.IntAttr("to", int64(onnx.Float)))
