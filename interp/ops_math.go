@@ -678,10 +678,12 @@ func init() {
 	ewRegister("Round", 1, ewUnaryBuilder(ewFloatOnly(math.RoundToEven)), 11, 22)
 	ewRegister("Sign", 1, ewUnaryBuilder(ewUnary{f: ewSignF, i: ewSignI, u: ewSignU}), 9, 13)
 	for op, f := range map[string]func(float64) float64{
-		"Sin": math.Sin, "Cos": math.Cos, "Tan": math.Tan, "Asin": math.Asin, "Acos": math.Acos, "Atan": math.Atan,
+		"Tan": math.Tan, "Asin": math.Asin, "Acos": math.Acos, "Atan": math.Atan,
 	} {
 		ewRegister(op, 1, ewUnaryBuilder(ewFloatOnly(f)), 7, 22)
 	}
+	ewRegister("Sin", 1, ewUnaryBuilder(ewUnary{f: math.Sin, vec: func(dst, x []float32) { sinCosVec(dst, x, false) }}), 7, 22)
+	ewRegister("Cos", 1, ewUnaryBuilder(ewUnary{f: math.Cos, vec: func(dst, x []float32) { sinCosVec(dst, x, true) }}), 7, 22)
 	for op, f := range map[string]func(float64) float64{
 		"Sinh": math.Sinh, "Cosh": math.Cosh, "Asinh": math.Asinh, "Acosh": math.Acosh, "Atanh": math.Atanh,
 	} {
