@@ -311,6 +311,16 @@ var shapes = []shape{
 		t := m.node("Tanh", []*onnx.Value{m.node("Mul", []*onnx.Value{m.node("Add", []*onnx.Value{x, c}), m.floats(0.7978845608)})})
 		return m.node("Mul", []*onnx.Value{m.node("Mul", []*onnx.Value{x, m.floats(0.5)}), m.node("Add", []*onnx.Value{t, m.floats(1)})})
 	}},
+	{"rmsnorm_128_2048", func(m *model) *onnx.Value { // LLaMA's and T5's RMSNorm as exported
+		x := m.input(1, 128, 2048)
+		v := m.node("ReduceMean", []*onnx.Value{m.node("Pow", []*onnx.Value{x, m.floats(2)}), m.ints(-1)})
+		r := m.node("Reciprocal", []*onnx.Value{m.node("Sqrt", []*onnx.Value{m.node("Add", []*onnx.Value{v, m.floats(1e-6)})})})
+		return m.node("Mul", []*onnx.Value{m.node("Mul", []*onnx.Value{x, r}), m.weight(2048)})
+	}},
+	{"rope_sincos_128_64", func(m *model) *onnx.Value { // rotary embedding angles computed in the graph
+		f := m.node("Mul", []*onnx.Value{m.input(1, 128, 1), m.weight(1, 1, 64)})
+		return m.node("Add", []*onnx.Value{m.node("Sin", []*onnx.Value{f}), m.node("Cos", []*onnx.Value{f})})
+	}},
 	{"argmax_1000_128", func(m *model) *onnx.Value {
 		f := m.node("ArgMax", []*onnx.Value{m.input(128, 1000)}, onnx.IntAttr("axis", 1))
 		return m.node("Cast", []*onnx.Value{f}, onnx.IntAttr("to", int64(onnx.Float)))
