@@ -281,15 +281,16 @@ func reduce(ctx *Ctx, op string, x *Tensor, axes []int64, keepdims, noop bool) (
 	return fromFloat64s(ctx, x.DType, p.outShape, acc)
 }
 
-// reduceRowsF32 is ReduceSum, ReduceMean, ReduceSumSquare or ReduceL2 of
-// float32 over trailing axes (contiguous rows) through simd.Sum and
-// simd.Dot, which add in float32 lanes; nil when the case does not apply.
+// reduceRowsF32 is ReduceSum, ReduceMean, ReduceSumSquare, ReduceL2,
+// ReduceMax or ReduceMin of float32 over trailing axes (contiguous rows)
+// through simd.Sum, simd.Dot (which add in float32 lanes) and
+// extremeF32; nil when the case does not apply.
 func reduceRowsF32(ctx *Ctx, op string, x *Tensor, p *reducePlan) *Tensor {
 	if x.DType != onnx.Float || p.count == 0 {
 		return nil
 	}
 	switch op {
-	case "ReduceSum", "ReduceMean", "ReduceSumSquare", "ReduceL2":
+	case "ReduceSum", "ReduceMean", "ReduceSumSquare", "ReduceL2", "ReduceMax", "ReduceMin":
 	default:
 		return nil
 	}
@@ -313,6 +314,8 @@ func reduceRowsF32(ctx *Ctx, op string, x *Tensor, p *reducePlan) *Tensor {
 			z[o] = float32(math.Sqrt(float64(simd.Dot(row, row))))
 		case "ReduceMean":
 			z[o] = simd.Sum(row) / float32(n)
+		case "ReduceMax", "ReduceMin":
+			z[o] = extremeF32(row, op == "ReduceMax")
 		default:
 			z[o] = simd.Sum(row)
 		}
@@ -320,15 +323,47 @@ func reduceRowsF32(ctx *Ctx, op string, x *Tensor, p *reducePlan) *Tensor {
 	return out
 }
 
-// reduceMiddleF32 is ReduceSum or ReduceMean of float32 over one run of
-// consecutive axes followed by kept ones (a mean over the sequence of
-// [batch, seq, features]): x is then outer × R × inner, and each output
-// row of inner floats is the sum of R input rows, added row by row in
-// float32 with the vector Add, as ONNX Runtime adds them (then divided by R
-// for the mean). nil when the case does not apply. The element loop of the
-// general path took 40 ns an element here.
+// extremeF32 is the largest (smallest) element of row as Go's max (min)
+// gives it, the general path's semantics: a NaN anywhere gives NaN, and
+// +0 beats −0 (−0 for min). The vector kernels leave those two cases
+// unspecified, so a row with a NaN (its sum is NaN) or a zero result
+// takes the element loop; the rest is exact either way.
+func extremeF32(row []float32, isMax bool) float32 {
+	var m float32
+	if isMax {
+		m = simd.Max(row)
+	} else {
+		m, _ = simd.MinMax(row)
+	}
+	if s := simd.Sum(row); m != 0 && s == s {
+		return m
+	}
+	m = row[0]
+	for _, v := range row {
+		if isMax {
+			m = max(m, v)
+		} else {
+			m = min(m, v)
+		}
+	}
+	return m
+}
+
+// reduceMiddleF32 is ReduceSum, ReduceMean, ReduceMax or ReduceMin of
+// float32 over one run of consecutive axes followed by kept ones (a mean
+// over the sequence of [batch, seq, features]): x is then outer × R ×
+// inner, and each output row of inner floats is the sum of R input rows,
+// added row by row in float32 with the vector Add, as ONNX Runtime adds
+// them (then divided by R for the mean; Max and Min fold the rows with
+// Go's max and min). nil when the case does not apply. The element loop
+// of the general path took 40 ns an element here.
 func reduceMiddleF32(ctx *Ctx, op string, x *Tensor, p *reducePlan) *Tensor {
-	if x.DType != onnx.Float || (op != "ReduceSum" && op != "ReduceMean") || p.count == 0 {
+	if x.DType != onnx.Float || p.count == 0 {
+		return nil
+	}
+	switch op {
+	case "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin":
+	default:
 		return nil
 	}
 	sh := x.Shape
@@ -353,7 +388,19 @@ func reduceMiddleF32(ctx *Ctx, op string, x *Tensor, p *reducePlan) *Tensor {
 		in := v[o*R*inner : (o+1)*R*inner]
 		copy(acc, in[:inner])
 		for r := 1; r < R; r++ {
-			simd.Add(acc, acc, in[r*inner:(r+1)*inner])
+			row := in[r*inner : (r+1)*inner]
+			switch op {
+			case "ReduceMax": // Go's max, as the general path: NaN wins, +0 over −0
+				for j, v := range row {
+					acc[j] = max(acc[j], v)
+				}
+			case "ReduceMin":
+				for j, v := range row {
+					acc[j] = min(acc[j], v)
+				}
+			default:
+				simd.Add(acc, acc, row)
+			}
 		}
 		if op == "ReduceMean" {
 			n := float32(R)
