@@ -463,6 +463,9 @@ func castFast(t, out *Tensor) bool {
 		return true
 	}
 	switch {
+	case from == onnx.Bool && castNativeType(to): // masks: a Go bool is the byte 0 or 1
+		castNativeTo(asBits[uint8](t.Data), out.Data)
+		return true
 	case from == onnx.Float && to == onnx.Float16:
 		simd.Float16s(out.Data.([]uint16), t.Data.([]float32))
 		return true

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"reflect"
+	"slices"
 	"unsafe"
 
 	"github.com/onnxslim/onnxslim/onnx"
@@ -23,6 +24,9 @@ const (
 
 // ewCompareT compares with IEEE semantics (any comparison with NaN is false).
 func ewCompareT[T cmp.Ordered](ctx *Ctx, a, b *Tensor, k ewCmpKind) (*Tensor, error) {
+	if out := compareFlat[T](ctx, a, b, k); out != nil {
+		return out, nil
+	}
 	var f func(x, y T) bool
 	switch k {
 	case ewEq:
@@ -37,6 +41,69 @@ func ewCompareT[T cmp.Ordered](ctx *Ctx, a, b *Tensor, k ewCmpKind) (*Tensor, er
 		f = func(x, y T) bool { return x >= y }
 	}
 	return Binary(ctx, onnx.Bool, a, b, f)
+}
+
+// compareFlat is ewCompareT of two tensors of one shape, or of a tensor
+// and a single value, as a loop per comparison (a function value per
+// element cost 2 ns of the 2.3 an element took); nil otherwise.
+func compareFlat[T cmp.Ordered](ctx *Ctx, a, b *Tensor, k ewCmpKind) *Tensor {
+	x, y := a.Data.([]T), b.Data.([]T)
+	shape, err := BroadcastShape(a.Shape, b.Shape)
+	if err != nil || numElements(shape) != len(x) || (len(y) != 1 && len(y) != len(x)) || !slices.Equal(a.Shape, shape) {
+		return nil
+	}
+	out := ctx.newRaw(onnx.Bool, shape...) // every element is written
+	z := out.Data.([]bool)
+	if len(y) == 1 && len(x) != 1 {
+		c := y[0]
+		switch k {
+		case ewEq:
+			for i, v := range x {
+				z[i] = v == c
+			}
+		case ewLt:
+			for i, v := range x {
+				z[i] = v < c
+			}
+		case ewGt:
+			for i, v := range x {
+				z[i] = v > c
+			}
+		case ewLe:
+			for i, v := range x {
+				z[i] = v <= c
+			}
+		default:
+			for i, v := range x {
+				z[i] = v >= c
+			}
+		}
+		return out
+	}
+	y = y[:len(x)]
+	switch k {
+	case ewEq:
+		for i, v := range x {
+			z[i] = v == y[i]
+		}
+	case ewLt:
+		for i, v := range x {
+			z[i] = v < y[i]
+		}
+	case ewGt:
+		for i, v := range x {
+			z[i] = v > y[i]
+		}
+	case ewLe:
+		for i, v := range x {
+			z[i] = v <= y[i]
+		}
+	default:
+		for i, v := range x {
+			z[i] = v >= y[i]
+		}
+	}
+	return out
 }
 
 func ewCompare(ctx *Ctx, a, b *Tensor, k ewCmpKind) (*Tensor, error) {
@@ -140,8 +207,12 @@ func ewNotKernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if in[0].DType != onnx.Bool {
 		return nil, fmt.Errorf("input must be bool, got %s", in[0].DType)
 	}
-	out, err := Unary(ctx, onnx.Bool, in[0], func(v bool) bool { return !v })
-	return []*Tensor{out}, err
+	out := ctx.newRaw(onnx.Bool, in[0].Shape...)
+	z := asBits[uint8](out.Data)
+	for i, v := range asBits[uint8](in[0].Data) { // a Go bool is the byte 0 or 1
+		z[i] = v ^ 1
+	}
+	return []*Tensor{out}, nil
 }
 
 func ewBitwiseBuilder(i func(x, y int64) int64, u func(x, y uint64) uint64) Builder {

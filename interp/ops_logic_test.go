@@ -148,3 +148,57 @@ func elementBits(t *Tensor, i int) any {
 	}
 	panic("elementBits: " + t.DType.String())
 }
+
+// TestCompareFlat checks the comparisons' same-shape and single-value
+// loops, Not and Cast from bool against element-wise definitions: float32
+// with NaN and ±0, int64, both operand orders.
+func TestCompareFlat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	n := 300
+	f := make([]float32, n)
+	g := make([]float32, n)
+	for i := range f {
+		f[i], g[i] = float32(rng.IntN(5)-2), float32(rng.IntN(5)-2)
+	}
+	f[3], g[4], f[5], g[5] = float32(math.NaN()), float32(math.NaN()), 0, float32(math.Copysign(0, -1))
+	i64 := make([]int64, n)
+	for i := range i64 {
+		i64[i] = int64(rng.IntN(5) - 2)
+	}
+	ops := map[string]func(x, y float64) bool{
+		"Equal": func(x, y float64) bool { return x == y }, "Less": func(x, y float64) bool { return x < y },
+		"Greater": func(x, y float64) bool { return x > y }, "LessOrEqual": func(x, y float64) bool { return x <= y },
+		"GreaterOrEqual": func(x, y float64) bool { return x >= y },
+	}
+	for op, want := range ops {
+		cases := []struct{ a, b *Tensor }{
+			{FromSlice(onnx.Float, []int{3, 100}, f), FromSlice(onnx.Float, []int{3, 100}, g)},
+			{FromSlice(onnx.Float, []int{3, 100}, f), FromSlice(onnx.Float, []int{}, []float32{0})},
+			{FromSlice(onnx.Float, []int{3, 100}, f), FromSlice(onnx.Float, []int{1}, []float32{float32(math.NaN())})},
+			{FromSlice(onnx.Int64, []int{n}, i64), FromSlice(onnx.Int64, []int{1}, []int64{1})},
+			{FromSlice(onnx.Float, []int{1}, []float32{1}), FromSlice(onnx.Float, []int{3, 100}, g)}, // the general path
+		}
+		for ci, c := range cases {
+			got := runOp(t, op, 16, nil, c.a, c.b).Data.([]bool)
+			av, _ := asFloat64s(c.a)
+			bv, _ := asFloat64s(c.b)
+			for i, z := range got {
+				x, y := av[min(i, len(av)-1)], bv[min(i, len(bv)-1)]
+				if z != want(x, y) {
+					t.Fatalf("%s case %d [%d]: %v %v gives %v", op, ci, i, x, y, z)
+				}
+			}
+		}
+	}
+	b := make([]bool, n)
+	for i := range b {
+		b[i] = rng.IntN(2) == 1
+	}
+	not := runOp(t, "Not", 1, nil, FromSlice(onnx.Bool, []int{n}, b)).Data.([]bool)
+	cast := runOp(t, "Cast", 13, []*onnx.Attribute{onnx.IntAttr("to", int64(onnx.Float))}, FromSlice(onnx.Bool, []int{n}, b)).Floats()
+	for i, v := range b {
+		if not[i] == v || cast[i] != map[bool]float32{false: 0, true: 1}[v] {
+			t.Fatalf("[%d] %v: Not %v, Cast %v", i, v, not[i], cast[i])
+		}
+	}
+}
