@@ -136,3 +136,30 @@ func TestPowCubeMatchesMathPow(t *testing.T) {
 		}
 	}
 }
+
+// TestUnaryVecBits checks the float32 loops of Abs, Neg, Sqrt,
+// Reciprocal, Floor, Ceil and Round against their float64 functions
+// rounded to float32, bit for bit, over 20000 float32 bit patterns
+// (NaN, ±Inf, ±0, subnormals and halves included).
+func TestUnaryVecBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 28))
+	x := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), 0.5, -0.5, 1.5, 2.5, -2.5, 1e-45, -1e-40}
+	for len(x) < 20000 {
+		x = append(x, math.Float32frombits(rng.Uint32()), float32(rng.NormFloat64()*4))
+	}
+	for _, c := range []struct {
+		op string
+		f  func(float64) float64
+	}{
+		{"Abs", math.Abs}, {"Neg", func(v float64) float64 { return -v }}, {"Sqrt", math.Sqrt},
+		{"Reciprocal", func(v float64) float64 { return 1 / v }}, {"Floor", math.Floor}, {"Ceil", math.Ceil}, {"Round", math.RoundToEven},
+	} {
+		got := runOp(t, c.op, 13, nil, FromSlice(onnx.Float, []int{len(x)}, x)).Floats()
+		for i, v := range x {
+			want := float32(c.f(float64(v)))
+			if math.Float32bits(got[i]) != math.Float32bits(want) && !(got[i] != got[i] && want != want) {
+				t.Fatalf("%s(%v %#x) = %v %#x, want %v %#x", c.op, v, math.Float32bits(v), got[i], math.Float32bits(got[i]), want, math.Float32bits(want))
+			}
+		}
+	}
+}
