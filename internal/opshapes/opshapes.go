@@ -321,6 +321,27 @@ var shapes = []shape{
 		f := m.node("Mul", []*onnx.Value{m.input(1, 128, 1), m.weight(1, 1, 64)})
 		return m.node("Add", []*onnx.Value{m.node("Sin", []*onnx.Value{f}), m.node("Cos", []*onnx.Value{f})})
 	}},
+	{"softmax_decomp_12_128", func(m *model) *onnx.Value { // Softmax as older exports spell it
+		x := m.input(1, 12, 128, 128)
+		e := m.node("Exp", []*onnx.Value{m.node("Sub", []*onnx.Value{x, m.node("ReduceMax", []*onnx.Value{x, m.ints(-1)})})})
+		return m.node("Div", []*onnx.Value{e, m.node("ReduceSum", []*onnx.Value{e, m.ints(-1)})})
+	}},
+	{"mask_cast_12_128", func(m *model) *onnx.Value { // an attention mask from token ids
+		b := m.node("Not", []*onnx.Value{m.node("Equal", []*onnx.Value{m.input(1, 12, 128, 128), m.floats(0)})})
+		return m.node("Cast", []*onnx.Value{b}, onnx.IntAttr("to", int64(onnx.Float)))
+	}},
+	{"sqrt_64_112", func(m *model) *onnx.Value {
+		return m.node("Sqrt", []*onnx.Value{m.node("Abs", []*onnx.Value{m.input(1, 64, 112, 112)})})
+	}},
+	{"round_64_112", func(m *model) *onnx.Value { // fake quantization's rounding
+		return m.node("Round", []*onnx.Value{m.node("Mul", []*onnx.Value{m.input(1, 64, 112, 112), m.floats(10)})})
+	}},
+	{"elu_64_112", func(m *model) *onnx.Value {
+		return m.node("Elu", []*onnx.Value{m.input(1, 64, 112, 112)})
+	}},
+	{"log_80_3000", func(m *model) *onnx.Value { // a log-mel front end
+		return m.node("Log", []*onnx.Value{m.node("Add", []*onnx.Value{m.node("Abs", []*onnx.Value{m.input(1, 80, 3000)}), m.floats(1e-6)})})
+	}},
 	{"argmax_1000_128", func(m *model) *onnx.Value {
 		f := m.node("ArgMax", []*onnx.Value{m.input(128, 1000)}, onnx.IntAttr("axis", 1))
 		return m.node("Cast", []*onnx.Value{f}, onnx.IntAttr("to", int64(onnx.Float)))

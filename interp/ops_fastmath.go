@@ -2,6 +2,8 @@ package interp
 
 import "math"
 
+// Float32 Sin, Cos and Log as loops over a slice.
+//
 // Sin and Cos of float32 tensors (rotary position embeddings compute them
 // in the graph every run): the argument reduced in float64 by multiples
 // of π/2 with a two-part π/2 through FMA, then Taylor polynomials on
@@ -77,4 +79,13 @@ func cosPoly(r float64) float64 {
 		p = p*z + c
 	}
 	return 1 + z*p
+}
+
+// logVec is Log on float32 through math.Log (assembly on amd64, faster
+// than a float64 series here) in a loop rather than a function value per
+// element, so the bits are math.Log's rounded to float32.
+func logVec(dst, x []float32) {
+	for i, v := range x {
+		dst[i] = float32(math.Log(float64(v)))
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/onnxslim/onnxslim/onnx"
 )
 
 // TestSinCosVec checks the float32 Sin and Cos against math.Sin and
@@ -56,4 +58,23 @@ func TestSinCosVec(t *testing.T) {
 func ulp32(f float32) float64 {
 	a := float32(math.Abs(float64(f)))
 	return float64(math.Nextafter32(a, float32(math.Inf(1))) - a)
+}
+
+// TestLogVec checks the float32 Log against math.Log rounded to float32,
+// bit for bit: 0, negatives, NaN, ±Inf, subnormals, 200000 positive bit
+// patterns and values near 1.
+func TestLogVec(t *testing.T) {
+	rng := rand.New(rand.NewPCG(29, 30))
+	x := []float32{0, float32(math.Copysign(0, -1)), -1, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+		1, math.SmallestNonzeroFloat32, 1e-40, math.MaxFloat32, 0.70710677, 1.4142137}
+	for len(x) < 200000 {
+		x = append(x, math.Float32frombits(rng.Uint32()>>1), float32(1+(rng.Float64()-0.5)*1e-3))
+	}
+	got := runOp(t, "Log", 13, nil, FromSlice(onnx.Float, []int{len(x)}, x)).Floats()
+	for i, v := range x {
+		want := float32(math.Log(float64(v)))
+		if g := got[i]; math.Float32bits(g) != math.Float32bits(want) && !(g != g && want != want) {
+			t.Fatalf("Log(%v %#x) = %v %#x, math.Log gives %v %#x", v, math.Float32bits(v), g, math.Float32bits(g), want, math.Float32bits(want))
+		}
+	}
 }
