@@ -305,6 +305,13 @@ func init() {
 				return alpha * math.Expm1(x)
 			}
 			return x
+		}, vec: func(dst, x []float32) { // f's bits, a loop rather than a call per element
+			for i, v := range x {
+				if v < 0 {
+					v = float32(alpha * math.Expm1(float64(v)))
+				}
+				dst[i] = v
+			}
 		}}
 	}), 1, 6, 22)
 	ewRegister("Selu", 1, ewActivation(func(b *Build) ewUnary {

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/onnxslim/onnxslim/onnx"
 )
 
 // TestSoftplusMishVec checks the float32 Softplus and Mish kernels against
@@ -45,6 +47,29 @@ func TestSoftplusMishVec(t *testing.T) {
 				case math.Abs(got-want) > 4e-7*math.Abs(want)+1e-37:
 					t.Fatalf("%s(%v) = %v, want %v (relative error %.2g)", k.name, v, got, want, math.Abs(got-want)/math.Abs(want))
 				}
+			}
+		}
+	}
+}
+
+// TestEluVec checks the float32 Elu loop against f, α·expm1(x) in
+// float64 below zero, bit for bit: ±0, tiny and subnormal x, ±Inf, NaN,
+// α 1 and 0.3, in place.
+func TestEluVec(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	x := []float32{0, float32(math.Copysign(0, -1)), -0.375, -1e-30, -1e-42, -200, float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN()), 3}
+	for len(x) < 100000 {
+		x = append(x, float32(rng.NormFloat64()*3))
+	}
+	for _, alpha := range []float32{1, 0.3} {
+		got := runOp(t, "Elu", 6, []*onnx.Attribute{onnx.FloatAttr("alpha", alpha)}, FromSlice(onnx.Float, []int{len(x)}, x)).Floats()
+		for i, v := range x {
+			want := v
+			if v < 0 {
+				want = float32(float64(alpha) * math.Expm1(float64(v)))
+			}
+			if math.Float32bits(got[i]) != math.Float32bits(want) && !(v != v && got[i] != got[i]) {
+				t.Fatalf("α %v: Elu(%v) = %v, want %v", alpha, v, got[i], want)
 			}
 		}
 	}
