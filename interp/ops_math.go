@@ -305,9 +305,10 @@ func ewFloatOnly(f func(float64) float64) ewUnary { return ewUnary{f: f} }
 
 // The float32 loops of the simple unary ops: a loop each, as a function
 // value per element cost more than the operation (Sqrt, Round 5–10× ONNX
-// Runtime's time). Each gives the bits the float64 path gives: rounding
-// to integers and negation are exact, and a correctly rounded float64
-// square root or quotient of float32s rounds to the float32 one.
+// Runtime's time); Sqrt runs simd.Sqrt. Each gives the bits the float64
+// path gives: rounding to integers and negation are exact, and a
+// correctly rounded float64 square root or quotient of float32s rounds
+// to the float32 one.
 func absVec(dst, x []float32) {
 	for i, v := range x {
 		dst[i] = math.Float32frombits(math.Float32bits(v) &^ (1 << 31))
@@ -320,11 +321,7 @@ func negVec(dst, x []float32) {
 	}
 }
 
-func sqrtVec(dst, x []float32) {
-	for i, v := range x {
-		dst[i] = float32(math.Sqrt(float64(v)))
-	}
-}
+func sqrtVec(dst, x []float32) { simd.Sqrt(dst, x) } // VSQRTPS: the same bits
 
 func reciprocalVec(dst, x []float32) {
 	for i, v := range x {

@@ -115,6 +115,7 @@ type kernelSet struct {
 	scShClipRows func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32, lo, hi float32)
 	scShRows     func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32)
 	exp          func(dst, x []float32)
+	sqrt         func(dst, x []float32)
 	sigmoid      func(dst, x []float32)
 	tanh         func(dst, x []float32)
 	erf          func(dst, x []float32)
@@ -189,6 +190,7 @@ var goKernels = &kernelSet{
 	scShClipRows:      scaleShiftClipRowsOf(scaleShiftClipGo),
 	scShRows:          scaleShiftRowsOf(scaleShiftGo),
 	exp:               expSliceGo,
+	sqrt:              sqrtGo,
 	sigmoid:           sigmoidSliceGo,
 	tanh:              tanhSliceGo,
 	erf:               erfSliceGo,

@@ -157,6 +157,11 @@ func Relu(dst, x []float32) { BiasClip(dst, x, 0, 0, float32(math.Inf(1))) }
 // Clip sets dst[i] = min(max(x[i], lo), hi); Relu6 is Clip(dst, x, 0, 6).
 func Clip(dst, x []float32, lo, hi float32) { BiasClip(dst, x, 0, lo, hi) }
 
+// Sqrt sets dst[i] = √x[i], correctly rounded (VSQRTPS; the Go twin
+// rounds float64's correctly rounded root, the same float32), so every
+// level gives the same bits.
+func Sqrt(dst, x []float32) { need("Sqrt", len(dst), x); ks.sqrt(dst, x) }
+
 // Exp sets dst[i] = e^x[i]: range reduction by ln 2 and Cephes' degree-7
 // polynomial, 2^n applied in two steps. Measured max relative error 8.2e-8
 // (under 1 ulp) over [-87, 88.7], also for subnormal results; x > 88.72

@@ -759,3 +759,11 @@ func storeTile(t *[mr][2 * nr]float32, mrr int, c *float32, ldc int, acc bool) {
 		}
 	}
 }
+
+// sqrtGo is ks.sqrt: float64's correctly rounded square root of a float32
+// rounds to float32's (53 ≥ 2·24 + 2 bits).
+func sqrtGo(dst, x []float32) {
+	for i, v := range x[:len(dst)] {
+		dst[i] = float32(math.Sqrt(float64(v)))
+	}
+}

@@ -38,6 +38,7 @@ var avx512Kernels = func() *kernelSet {
 	k.scShClipRows, k.scShRows = scaleShiftClipRowsAVX512, scaleShiftRowsAVX512
 	k.tanh, k.erf, k.gelu = tanhAVX512, erfAVX512, geluAVX512
 	k.exp, k.sigmoid = expAVX512, sigmoidAVX512
+	k.sqrt = sqrtAVX512
 	k.sumTaps = sumTapsAVX512
 	k.deint = deinterleaveAVX512
 	k.padRows = padRowsAVX512
@@ -121,6 +122,7 @@ var avx2Kernels = func() *kernelSet {
 		scShClipRows:      scaleShiftClipRowsOf(scaleShiftClipAVX),
 		scShRows:          scaleShiftRowsOf(scaleShiftAVX),
 		exp:               expAVX,
+		sqrt:              sqrtAVX,
 		sigmoid:           sigmoidAVX,
 		tanh:              tanhAVX,
 		erf:               erfAVX,

@@ -74,6 +74,8 @@ func main() {
 	unary512("expAVX512", "dst[i] = exp(x[i])", func(x VecVirtual) VecVirtual { return expW(zmm, x) })
 	unary512("sigmoidAVX512", "dst[i] = 1/(1+exp(-x[i]))", sigmoidW(zmm))
 	unary("expAVX", "dst[i] = exp(x[i])", 2, func(x VecVirtual) VecVirtual { return exp(x) })
+	unary("sqrtAVX", "dst[i] = sqrt(x[i]), correctly rounded", 2, func(x VecVirtual) VecVirtual { VSQRTPS(x, x); return x })
+	unary512("sqrtAVX512", "dst[i] = sqrt(x[i]), correctly rounded", func(x VecVirtual) VecVirtual { VSQRTPS(x, x); return x })
 	unary("sigmoidAVX", "dst[i] = 1/(1+exp(-x[i]))", 2, sigmoid)
 	unary("tanhAVX", "dst[i] = tanh(x[i])", 2, tanh(ymm))
 	unary("erfAVX", "dst[i] = erf(x[i])", 2, func(x VecVirtual) VecVirtual { return erf(ymm, x) })
