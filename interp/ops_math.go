@@ -305,15 +305,11 @@ func ewFloatOnly(f func(float64) float64) ewUnary { return ewUnary{f: f} }
 
 // The float32 loops of the simple unary ops: a loop each, as a function
 // value per element cost more than the operation (Sqrt, Round 5–10× ONNX
-// Runtime's time); Sqrt runs simd.Sqrt. Each gives the bits the float64
+// Runtime's time); Sqrt and Abs run simd.Sqrt and simd.Abs. Each gives the bits the float64
 // path gives: rounding to integers and negation are exact, and a
 // correctly rounded float64 square root or quotient of float32s rounds
 // to the float32 one.
-func absVec(dst, x []float32) {
-	for i, v := range x {
-		dst[i] = math.Float32frombits(math.Float32bits(v) &^ (1 << 31))
-	}
-}
+func absVec(dst, x []float32) { simd.Abs(dst, x) } // the sign bit cleared, as the float64 path
 
 func negVec(dst, x []float32) {
 	for i, v := range x {

@@ -116,6 +116,7 @@ type kernelSet struct {
 	scShRows     func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32)
 	exp          func(dst, x []float32)
 	sqrt         func(dst, x []float32)
+	abs          func(dst, x []float32)
 	sigmoid      func(dst, x []float32)
 	tanh         func(dst, x []float32)
 	erf          func(dst, x []float32)
@@ -191,6 +192,7 @@ var goKernels = &kernelSet{
 	scShRows:          scaleShiftRowsOf(scaleShiftGo),
 	exp:               expSliceGo,
 	sqrt:              sqrtGo,
+	abs:               absGo,
 	sigmoid:           sigmoidSliceGo,
 	tanh:              tanhSliceGo,
 	erf:               erfSliceGo,

@@ -767,3 +767,10 @@ func sqrtGo(dst, x []float32) {
 		dst[i] = float32(math.Sqrt(float64(v)))
 	}
 }
+
+// absGo is ks.abs: the sign bit cleared.
+func absGo(dst, x []float32) {
+	for i, v := range x[:len(dst)] {
+		dst[i] = math.Float32frombits(math.Float32bits(v) &^ (1 << 31))
+	}
+}

@@ -38,7 +38,7 @@ var avx512Kernels = func() *kernelSet {
 	k.scShClipRows, k.scShRows = scaleShiftClipRowsAVX512, scaleShiftRowsAVX512
 	k.tanh, k.erf, k.gelu = tanhAVX512, erfAVX512, geluAVX512
 	k.exp, k.sigmoid = expAVX512, sigmoidAVX512
-	k.sqrt = sqrtAVX512
+	k.sqrt, k.abs = sqrtAVX512, absAVX512
 	k.sumTaps = sumTapsAVX512
 	k.deint = deinterleaveAVX512
 	k.padRows = padRowsAVX512
@@ -123,6 +123,7 @@ var avx2Kernels = func() *kernelSet {
 		scShRows:          scaleShiftRowsOf(scaleShiftAVX),
 		exp:               expAVX,
 		sqrt:              sqrtAVX,
+		abs:               absAVX,
 		sigmoid:           sigmoidAVX,
 		tanh:              tanhAVX,
 		erf:               erfAVX,

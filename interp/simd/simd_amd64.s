@@ -4742,6 +4742,89 @@ sqrtAVX512_mapped:
 	VZEROUPPER
 	RET
 
+// func absAVX(dst []float32, x []float32)
+// Requires: AVX
+TEXT ·absAVX(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+
+absAVX_loopu:
+	CMPQ    DX, $0x10
+	JL      absAVX_loop1
+	VMOVUPS (CX), Y0
+	VANDPS  c7fffffff<>+0(SB), Y0, Y0
+	VMOVUPS Y0, (AX)
+	VMOVUPS 32(CX), Y0
+	VANDPS  c7fffffff<>+0(SB), Y0, Y0
+	VMOVUPS Y0, 32(AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000010, DX
+	JMP     absAVX_loopu
+
+absAVX_loop1:
+	CMPQ    DX, $0x08
+	JL      absAVX_tail
+	VMOVUPS (CX), Y0
+	VANDPS  c7fffffff<>+0(SB), Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	SUBQ    $0x00000008, DX
+	JMP     absAVX_loop1
+
+absAVX_tail:
+	TESTQ      DX, DX
+	JZ         absAVX_done
+	MOVQ       $0x00000008, BX
+	SUBQ       DX, BX
+	LEAQ       tailmask<>+0(SB), DX
+	VMOVDQU    (DX)(BX*4), Y0
+	VMASKMOVPS (CX), Y0, Y1
+	VANDPS     c7fffffff<>+0(SB), Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+absAVX_done:
+	VZEROUPPER
+	RET
+
+// func absAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·absAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	MOVQ  dst_len+8(FP), DX
+	MOVQ  DX, BX
+	ANDQ  $0x0f, BX
+	LEAQ  lowmasks<>+0(SB), SI
+	KMOVW (SI)(BX*2), K1
+	SHRQ  $0x04, DX
+
+absAVX512_loop:
+	TESTQ        DX, DX
+	JZ           absAVX512_tail
+	VMOVUPS      (CX), Z0
+	VBROADCASTSS c7fffffff<>+0(SB), Z1
+	VANDPS       Z1, Z0, Z0
+	VMOVUPS      Z0, (AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	DECQ         DX
+	JMP          absAVX512_loop
+
+absAVX512_tail:
+	TESTQ        BX, BX
+	JZ           absAVX512_mapped
+	VMOVUPS.Z    (CX), K1, Z0
+	VBROADCASTSS c7fffffff<>+0(SB), Z1
+	VANDPS       Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)
+
+absAVX512_mapped:
+	VZEROUPPER
+	RET
+
 // func sigmoidAVX(dst []float32, x []float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·sigmoidAVX(SB), NOSPLIT, $0-48

@@ -275,6 +275,16 @@ func sqrtAVX(dst []float32, x []float32)
 //go:noescape
 func sqrtAVX512(dst []float32, x []float32)
 
+// absAVX: dst[i] = |x[i]|, the sign bit cleared for i < len(dst); see the Go twin for the method and its error.
+//
+//go:noescape
+func absAVX(dst []float32, x []float32)
+
+// absAVX512: dst[i] = |x[i]|, the sign bit cleared for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func absAVX512(dst []float32, x []float32)
+
 // sigmoidAVX: dst[i] = 1/(1+exp(-x[i])) for i < len(dst); see the Go twin for the method and its error.
 //
 //go:noescape

@@ -76,6 +76,13 @@ func main() {
 	unary("expAVX", "dst[i] = exp(x[i])", 2, func(x VecVirtual) VecVirtual { return exp(x) })
 	unary("sqrtAVX", "dst[i] = sqrt(x[i]), correctly rounded", 2, func(x VecVirtual) VecVirtual { VSQRTPS(x, x); return x })
 	unary512("sqrtAVX512", "dst[i] = sqrt(x[i]), correctly rounded", func(x VecVirtual) VecVirtual { VSQRTPS(x, x); return x })
+	unary("absAVX", "dst[i] = |x[i]|, the sign bit cleared", 2, func(x VecVirtual) VecVirtual { VANDPS(vcBits(0x7fffffff), x, x); return x })
+	unary512("absAVX512", "dst[i] = |x[i]|, the sign bit cleared", func(x VecVirtual) VecVirtual {
+		m := ZMM()
+		VBROADCASTSS(vcBits(0x7fffffff), m)
+		VANDPS(m, x, x)
+		return x
+	})
 	unary("sigmoidAVX", "dst[i] = 1/(1+exp(-x[i]))", 2, sigmoid)
 	unary("tanhAVX", "dst[i] = tanh(x[i])", 2, tanh(ymm))
 	unary("erfAVX", "dst[i] = erf(x[i])", 2, func(x VecVirtual) VecVirtual { return erf(ymm, x) })
