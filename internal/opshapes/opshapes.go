@@ -187,6 +187,11 @@ var shapes = []shape{
 		return m.node("ConvTranspose", []*onnx.Value{x, m.weight(64, 32, 4, 4), m.weight(32)},
 			ints("kernel_shape", 4, 4), ints("strides", 2, 2), ints("pads", 1, 1, 1, 1))
 	}},
+	{"convT_g2_k3s2_b2_32_14", func(m *model) *onnx.Value { // grouped, batched, output padding
+		x := m.input(2, 32, 14, 14)
+		return m.node("ConvTranspose", []*onnx.Value{x, m.weight(32, 8, 3, 3), m.weight(16)},
+			ints("kernel_shape", 3, 3), ints("strides", 2, 2), ints("pads", 0, 1, 1, 0), ints("output_padding", 1, 1), onnx.IntAttr("group", 2))
+	}},
 	{"convT_k2s2_128_28", func(m *model) *onnx.Value {
 		x := m.input(1, 128, 28, 28)
 		return m.node("ConvTranspose", []*onnx.Value{x, m.weight(128, 64, 2, 2), m.weight(64)},
