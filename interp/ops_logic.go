@@ -268,10 +268,7 @@ func whereT[T any](ctx *Ctx, c, x, y *Tensor, shape []int) (*Tensor, error) {
 // without a branch: random masks (attention, thresholds) make a branch a
 // coin flip.
 func whereBits[U uint8 | uint16 | uint32 | uint64](ctx *Ctx, c, x, y *Tensor, shape []int) (*Tensor, error) {
-	if reflect.TypeOf(x.Data) != reflect.TypeOf(y.Data) {
-		return nil, fmt.Errorf("input types %s and %s differ", x.DType, y.DType)
-	}
-	cd := asBits[uint8](c.Data)
+	cd := asBits[uint8](c.Data) // whereKernel checked x's and y's types match
 	xd, yd := asBits[U](x.Data), asBits[U](y.Data)
 	out := ctx.newRaw(x.DType, shape...) // every element is written
 	z := asBits[U](out.Data)

@@ -303,21 +303,17 @@ func ewUnaryBuilder(fns ewUnary) Builder {
 
 func ewFloatOnly(f func(float64) float64) ewUnary { return ewUnary{f: f} }
 
-// The float32 loops of the simple unary ops: a loop each, as a function
-// value per element cost more than the operation (Sqrt, Round 5–10× ONNX
-// Runtime's time); Sqrt and Abs run simd.Sqrt and simd.Abs. Each gives the bits the float64
-// path gives: rounding to integers and negation are exact, and a
-// correctly rounded float64 square root or quotient of float32s rounds
-// to the float32 one.
-func absVec(dst, x []float32) { simd.Abs(dst, x) } // the sign bit cleared, as the float64 path
-
+// The float32 loops of the simple unary ops (Abs and Sqrt run simd.Abs
+// and simd.Sqrt): a loop each, as a function value per element cost more
+// than the operation (Sqrt, Round 5–10× ONNX Runtime's time). Each gives
+// the bits the float64 path gives: rounding to integers, negation and the
+// sign bit are exact, and a correctly rounded float64 square root or
+// quotient of float32s rounds to the float32 one.
 func negVec(dst, x []float32) {
 	for i, v := range x {
 		dst[i] = -v
 	}
 }
-
-func sqrtVec(dst, x []float32) { simd.Sqrt(dst, x) } // VSQRTPS: the same bits
 
 func reciprocalVec(dst, x []float32) {
 	for i, v := range x {
@@ -704,14 +700,14 @@ func ewRegister(op string, arity int, b Builder, versions ...int64) {
 
 func init() {
 	std := []int64{1, 6, 13}
-	ewRegister("Abs", 1, ewUnaryBuilder(ewUnary{f: math.Abs, vec: absVec, i: ewAbsI, u: func(v uint64) uint64 { return v }}), std...)
+	ewRegister("Abs", 1, ewUnaryBuilder(ewUnary{f: math.Abs, vec: simd.Abs, i: ewAbsI, u: func(v uint64) uint64 { return v }}), std...)
 	ewRegister("Neg", 1, ewUnaryBuilder(ewUnary{f: func(v float64) float64 { return -v }, vec: negVec, i: func(v int64) int64 { return -v }}), std...)
 	// Exp, Erf (and the activations) run polynomial kernels on float32
 	// (interp/simd: relative error below 3e-7 for exp, absolute below 4e-7
 	// for erf, far inside the 1e-3 the conformance tests allow).
 	ewRegister("Exp", 1, ewUnaryBuilder(ewUnary{f: math.Exp, vec: simd.Exp}), std...)
 	ewRegister("Log", 1, ewUnaryBuilder(ewUnary{f: math.Log, vec: logVec}), std...)
-	ewRegister("Sqrt", 1, ewUnaryBuilder(ewUnary{f: math.Sqrt, vec: sqrtVec}), std...)
+	ewRegister("Sqrt", 1, ewUnaryBuilder(ewUnary{f: math.Sqrt, vec: simd.Sqrt}), std...)
 	ewRegister("Reciprocal", 1, ewUnaryBuilder(ewUnary{f: func(v float64) float64 { return 1 / v }, vec: reciprocalVec}), std...)
 	ewRegister("Floor", 1, ewUnaryBuilder(ewUnary{f: math.Floor, vec: floorVec}), std...)
 	ewRegister("Ceil", 1, ewUnaryBuilder(ewUnary{f: math.Ceil, vec: ceilVec}), std...)
