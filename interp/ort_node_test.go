@@ -1,0 +1,190 @@
+package interp_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/onnxslim/onnxslim/dataset"
+	"github.com/onnxslim/onnxslim/internal/ort"
+	"github.com/onnxslim/onnxslim/internal/testutil"
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// ortNode is one node run in the interpreter and in ONNX Runtime on the
+// same inputs: the check for ops whose reference is ONNX Runtime's own
+// kernel (its com.microsoft contrib ops, which the ONNX test suite lacks).
+type ortNode struct {
+	name   string
+	op     string
+	domain string // "" (ai.onnx) or "com.microsoft"
+	opset  int64  // the model's ai.onnx opset; 0: 17
+	attrs  []*onnx.Attribute
+	// in are the node's inputs; nil is an absent optional input. Inputs
+	// whose bit is set in consts are initializers (weights ONNX Runtime's
+	// kernel wants constant), the rest graph inputs.
+	in     []*interp.Tensor
+	consts uint64
+	outs   int // outputs asked for; 0: 1
+	// Float outputs must agree within atol + rtol·|ORT| per element (both
+	// 0: 1e-5 and 1e-4); every other element type exactly.
+	atol, rtol float64
+}
+
+// model builds c's one-node model: inputs x0, x1, …, outputs y0, y1, …
+// typed from the interpreter's own results (ONNX Runtime wants typed
+// outputs), with the feeds for its graph inputs.
+func (c ortNode) model(t *testing.T) (*onnx.Model, map[string]*interp.Tensor, []string) {
+	t.Helper()
+	g := &onnx.Graph{Name: c.name}
+	var ins []*onnx.Value
+	feeds := map[string]*interp.Tensor{}
+	var names []string
+	for i, x := range c.in {
+		if x == nil {
+			ins = append(ins, nil)
+			continue
+		}
+		name := fmt.Sprint("x", i)
+		if c.consts&(1<<i) != 0 {
+			ot, err := interp.ToONNX(name, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ins = append(ins, g.AddInitializer(name, ot))
+			continue
+		}
+		dims := make(onnx.Shape, len(x.Shape))
+		for j, d := range x.Shape {
+			dims[j] = onnx.D(int64(d))
+		}
+		ins = append(ins, g.AddInput(name, onnx.TensorType(x.DType, dims)))
+		feeds[name] = x
+		names = append(names, name)
+	}
+	outs := make([]string, max(c.outs, 1))
+	for i := range outs {
+		outs[i] = fmt.Sprint("y", i)
+	}
+	n := g.NewNode(c.op, c.domain, c.op, ins, outs...)
+	n.Attrs = c.attrs
+	g.Append(n)
+	for i := range outs {
+		g.Outputs = append(g.Outputs, n.Output(i))
+	}
+	opset := c.opset
+	if opset == 0 {
+		opset = 17
+	}
+	ops := []onnx.OpsetID{{Version: opset}}
+	if c.domain != "" {
+		ops = append(ops, onnx.OpsetID{Domain: c.domain, Version: 1})
+	}
+	return &onnx.Model{IRVersion: 8, Opsets: ops, Graph: g}, feeds, names
+}
+
+// checkORT runs c in the interpreter at one and two threads and in ONNX
+// Runtime (optimizations off, so that ORT runs the node's own kernel) and
+// compares every output.
+func checkORT(t *testing.T, c ortNode) {
+	t.Helper()
+	ort.Require(t)
+	m, feeds, names := c.model(t)
+	var got [][]*interp.Tensor
+	for _, th := range []int{1, 2} {
+		s, err := interp.NewSession(m, interp.Options{Threads: th})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		out, err := s.Run(feeds)
+		if err != nil {
+			t.Fatalf("%s: threads=%d: %v", c.name, th, err)
+		}
+		got = append(got, out)
+	}
+	for i, v := range m.Graph.Outputs {
+		y := got[0][i]
+		if y == nil {
+			t.Fatalf("%s: output %d missing", c.name, i)
+		}
+		dims := make(onnx.Shape, len(y.Shape))
+		for j, d := range y.Shape {
+			dims[j] = onnx.D(int64(d))
+		}
+		v.Type = onnx.TensorType(y.DType, dims)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.onnx")
+	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	inDir := filepath.Join(dir, "in")
+	if err := os.MkdirAll(inDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ins := make([]*interp.Tensor, len(names))
+	for i, nm := range names {
+		ins[i] = feeds[nm]
+	}
+	if err := dataset.WritePB(inDir, "input", names, ins); err != nil {
+		t.Fatal(err)
+	}
+	want := ort.Run(t, path, inDir, "--optimize", "disabled", "--threads", "1")
+	if len(want) != len(m.Graph.Outputs) {
+		t.Fatalf("%s: ONNX Runtime gave %d outputs, want %d", c.name, len(want), len(m.Graph.Outputs))
+	}
+	atol, rtol := c.atol, c.rtol
+	if atol == 0 && rtol == 0 {
+		atol, rtol = 1e-5, 1e-4
+	}
+	for th, out := range got {
+		for i, w := range want {
+			g, err := interp.ToONNX("", out[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg := testutil.MismatchTensor(g, w, atol, rtol, -1); msg != "" {
+				t.Errorf("%s: threads=%d: output %d: %s", c.name, th+1, i, msg)
+			}
+		}
+	}
+}
+
+// normal is a seeded tensor of standard normal float32 values.
+func normal(r *rand.Rand, shape ...int) *interp.Tensor {
+	x := interp.Make(onnx.Float, shape...)
+	for i := range x.Floats() {
+		x.Floats()[i] = float32(r.NormFloat64())
+	}
+	return x
+}
+
+// uniformInts is a seeded tensor of integers in [lo, hi] of type dt (any
+// integer type the interpreter holds as its Go twin).
+func uniformInts(r *rand.Rand, dt onnx.DataType, lo, hi int, shape ...int) *interp.Tensor {
+	x := interp.Make(dt, shape...)
+	n := x.Len()
+	for i := range n {
+		v := lo + r.IntN(hi-lo+1)
+		switch d := x.Data.(type) {
+		case []uint8:
+			d[i] = uint8(v)
+		case []int8:
+			d[i] = int8(v)
+		case []int32:
+			d[i] = int32(v)
+		case []int64:
+			d[i] = int64(v)
+		case []uint16:
+			d[i] = uint16(v)
+		case []int16:
+			d[i] = int16(v)
+		default:
+			panic(fmt.Sprintf("uniformInts: %s", dt))
+		}
+	}
+	return x
+}
