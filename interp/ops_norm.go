@@ -153,13 +153,20 @@ func normalizeRows(x, y []float32, outer, inner int, eps float64, gamma, beta []
 	return means, inv
 }
 
-// rmsRows divides each row by its root mean square.
-func rmsRows(x, y []float32, outer, inner int, eps float64) {
+// rmsRows divides each row by its root mean square, then scales it by
+// scale (nil: 1), and returns each row's 1/rms.
+func rmsRows(x, y []float32, outer, inner int, eps float64, scale []float32) (inv []float32) {
+	inv = make([]float32, outer)
 	for o := 0; o < outer; o++ {
-		row := x[o*inner : (o+1)*inner]
+		row, yr := x[o*inner:(o+1)*inner], y[o*inner:(o+1)*inner]
 		ms := float64(simd.Dot(row, row)) / float64(inner)
-		simd.Scale(y[o*inner:(o+1)*inner], row, float32(1/math.Sqrt(ms+eps)))
+		inv[o] = float32(1 / math.Sqrt(ms+eps))
+		simd.Scale(yr, row, inv[o])
+		if scale != nil {
+			simd.Mul(yr, yr, scale)
+		}
 	}
+	return inv
 }
 
 func layerNormBuilder(b *Build) (Kernel, error) { return lnBuilder(b, false) }
@@ -210,13 +217,7 @@ func lnBuilder(b *Build, rms bool) (Kernel, error) {
 		y := newFloats(ctx, t.Shape...)
 		var means, inv []float32
 		if rms {
-			rmsRows(x, y, outer, inner, eps)
-			if scale != nil {
-				for o := 0; o < outer; o++ {
-					yr := y[o*inner : (o+1)*inner]
-					simd.Mul(yr, yr, scale)
-				}
-			}
+			rmsRows(x, y, outer, inner, eps, scale)
 		} else {
 			means, inv = normalizeRows(x, y, outer, inner, eps, scale, bias)
 		}

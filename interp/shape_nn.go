@@ -273,31 +273,37 @@ func shapeMatMul(x, y int, elem onnx.DataType) ShapeFunc {
 			c.Set(0, e, nil)
 			return nil
 		}
-		ra, rb := len(a), len(b)
-		if ra == 1 {
-			a = onnx.Shape{onnx.D(1), a[0]}
-		}
-		if rb == 1 {
-			b = onnx.Shape{b[0], onnx.D(1)}
-		}
-		k1, k2 := a[len(a)-1], b[len(b)-2]
-		if k1.IsStatic() && k2.IsStatic() && k1.Value != k2.Value {
-			return c.Errorf("inner dimensions %d and %d differ (%s × %s)", k1.Value, k2.Value, c.Type(x), c.Type(y))
-		}
-		batch, err := broadcastShapes(a[:len(a)-2], b[:len(b)-2])
-		if err != nil {
-			return err
-		}
-		out := append(onnx.Shape{}, batch...)
-		if ra > 1 {
-			out = append(out, a[len(a)-2])
-		}
-		if rb > 1 {
-			out = append(out, b[len(b)-1])
-		}
-		c.Set(0, e, out)
-		return nil
+		return setMatMulShape(c, e, a, b, x, y)
 	}
+}
+
+// setMatMulShape sets output 0 to the product of shapes a and b (inputs x
+// and y, named in errors), numpy's matmul rules.
+func setMatMulShape(c *ShapeCtx, e onnx.DataType, a, b onnx.Shape, x, y int) error {
+	ra, rb := len(a), len(b)
+	if ra == 1 {
+		a = onnx.Shape{onnx.D(1), a[0]}
+	}
+	if rb == 1 {
+		b = onnx.Shape{b[0], onnx.D(1)}
+	}
+	k1, k2 := a[len(a)-1], b[len(b)-2]
+	if k1.IsStatic() && k2.IsStatic() && k1.Value != k2.Value {
+		return c.Errorf("inner dimensions %d and %d differ (%s × %s)", k1.Value, k2.Value, c.Type(x), c.Type(y))
+	}
+	batch, err := broadcastShapes(a[:len(a)-2], b[:len(b)-2])
+	if err != nil {
+		return err
+	}
+	out := append(onnx.Shape{}, batch...)
+	if ra > 1 {
+		out = append(out, a[len(a)-2])
+	}
+	if rb > 1 {
+		out = append(out, b[len(b)-1])
+	}
+	c.Set(0, e, out)
+	return nil
 }
 
 func shapeRNN(c *ShapeCtx) error {
