@@ -68,6 +68,10 @@ func NewSession(m *onnx.Model, opts Options) (*Session, error) {
 	if opts.Threads <= 0 {
 		opts.Threads = runtime.GOMAXPROCS(0)
 	}
+	m, err := withFunctionsInlined(m)
+	if err != nil {
+		return nil, err
+	}
 	c := &compiler{model: m, opts: &opts, konst: map[*onnx.Value]bool{}}
 	p, err := c.compile(m.Graph)
 	if err != nil {

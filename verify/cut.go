@@ -15,8 +15,28 @@ import (
 // fed the same seeded random values in both, and its inputs become extra graph
 // outputs, compared as usual. What lies inside the opaque nodes is not checked.
 
-// Opaque reports whether the interpreter has no kernel for n at m's opset.
+// Opaque reports whether the interpreter has no kernel for n at m's opset:
+// for a call of a model-local function (which the interpreter inlines),
+// whether any op of its body, at any depth, is opaque.
 func Opaque(m *onnx.Model, n *onnx.Node) bool {
+	return opaque(m, n, map[*onnx.Function]bool{})
+}
+
+func opaque(m *onnx.Model, n *onnx.Node, seen map[*onnx.Function]bool) bool {
+	if f := m.FunctionOf(n); f != nil {
+		if seen[f] || f.Body == nil {
+			return seen[f] // a recursive call: the interpreter refuses it
+		}
+		seen[f] = true
+		found := false
+		f.Body.Walk(func(g *onnx.Graph) {
+			for _, b := range g.Nodes {
+				found = found || opaque(m, b, seen)
+			}
+		})
+		delete(seen, f)
+		return found
+	}
 	opset := m.Opset(n.Domain)
 	if opset == 0 && (n.Domain == "" || n.Domain == "ai.onnx") {
 		opset = 1
@@ -53,14 +73,7 @@ func OpaqueNodes(m *onnx.Model) (main, nested []*onnx.Node) {
 	return main, nested
 }
 
-func isLocalFunction(m *onnx.Model, n *onnx.Node) bool {
-	for _, f := range m.Functions {
-		if f.Name == n.OpType && f.Domain == n.Domain {
-			return true
-		}
-	}
-	return false
-}
+func isLocalFunction(m *onnx.Model, n *onnx.Node) bool { return m.FunctionOf(n) != nil }
 
 // CutNode is one opaque node cut out of both models.
 type CutNode struct {
