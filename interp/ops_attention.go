@@ -718,21 +718,28 @@ func rotaryEmbedding[T attnFloat](ctx *Ctx, in []*Tensor, interleaved bool, numH
 			c, sv := cs[row*half:(row+1)*half], sn[row*half:(row+1)*half]
 			for hi := 0; hi < h; hi++ {
 				off := bi*bStride + hi*hStride + si*sStride
-				xr, yr := x[off:off+rd], y[off:off+rd]
-				for i := 0; i < half; i++ {
-					i1, i2 := i, i+half
-					if interleaved {
-						i1, i2 = 2*i, 2*i+1
-					}
-					x1, x2 := xr[i1], xr[i2]
-					yr[i1] = c[i]*x1 - sv[i]*x2
-					yr[i2] = sv[i]*x1 + c[i]*x2
-				}
+				ropeRow(x[off:off+rd], y[off:off+rd], c, sv, interleaved)
 			}
 		}
 	}
 	out, err := attnOut(xt.DType, xt.Shape, y)
 	return []*Tensor{out}, err
+}
+
+// ropeRow rotates the first 2·len(c) values of x into y: pairs (i, i+half),
+// or (2i, 2i+1) when interleaved, turn by the angle whose cosine and sine
+// are c[i] and s[i].
+func ropeRow[T attnFloat](x, y, c, s []T, interleaved bool) {
+	half := len(c)
+	for i := 0; i < half; i++ {
+		i1, i2 := i, i+half
+		if interleaved {
+			i1, i2 = 2*i, 2*i+1
+		}
+		x1, x2 := x[i1], x[i2]
+		y[i1] = c[i]*x1 - s[i]*x2
+		y[i2] = s[i]*x1 + c[i]*x2
+	}
 }
 
 // buildLinearAttention: the linear / gated / delta / gated_delta recurrences
