@@ -207,7 +207,7 @@ func fusedMatMulBuilder(b *Build) (Kernel, error) {
 
 // fusedOperand applies FusedMatMul's transposes to one operand.
 func fusedOperand(ctx *Ctx, t *Tensor, trans, batch bool) (*Tensor, error) {
-	perm := fusedMatMulPerm(t.Rank(), trans, batch)
+	perm := FusedMatMulPerm(t.Rank(), trans, batch)
 	if perm == nil {
 		return t, nil
 	}
@@ -217,12 +217,12 @@ func fusedOperand(ctx *Ctx, t *Tensor, trans, batch bool) (*Tensor, error) {
 	return transposeAs(ctx, t, t.Shape, perm), nil
 }
 
-// fusedMatMulPerm is the permutation FusedMatMul applies to an operand of
-// rank r (nil: none): with batch, axes (0, 1, …, r−2, r−1) → (1, …, r−2,
+// FusedMatMulPerm is the permutation FusedMatMul applies to an operand of
+// rank r (nil: none; exported for passes/unfuse, which writes it out): with batch, axes (0, 1, …, r−2, r−1) → (1, …, r−2,
 // 0, r−1), so that the leading axis becomes the matrix's row axis; with
 // trans, the last two swap afterwards. A 1-D operand is not transposed
 // (as numpy's matmul).
-func fusedMatMulPerm(r int, trans, batch bool) []int {
+func FusedMatMulPerm(r int, trans, batch bool) []int {
 	if r < 2 || !trans && !(batch && r > 2) {
 		return nil
 	}

@@ -27,8 +27,8 @@ func shapeFusedMatMul(c *ShapeCtx) error {
 		return nil
 	}
 	n := c.Node
-	a = permuted(a, fusedMatMulPerm(len(a), n.AttrInt("transA", 0) != 0, n.AttrInt("transBatchA", 0) != 0))
-	b = permuted(b, fusedMatMulPerm(len(b), n.AttrInt("transB", 0) != 0, n.AttrInt("transBatchB", 0) != 0))
+	a = permuted(a, FusedMatMulPerm(len(a), n.AttrInt("transA", 0) != 0, n.AttrInt("transBatchA", 0) != 0))
+	b = permuted(b, FusedMatMulPerm(len(b), n.AttrInt("transB", 0) != 0, n.AttrInt("transBatchB", 0) != 0))
 	return setMatMulShape(c, e, a, b, 0, 1)
 }
 

@@ -3,13 +3,12 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/internal/testmodels"
+	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 )
@@ -120,7 +119,7 @@ func pluginVerifiedAround(t *testing.T, opts testmodels.PluginOptions, shape str
 	if !rep.Verify.OK || len(rep.Verify.Cut) != 1 || rep.Verify.Cut[0].Name != "plugin" || len(rep.Verify.Outputs) != 2 {
 		t.Errorf("json verify: %+v", rep.Verify)
 	}
-	checkONNX(t, out)
+	testutil.CheckONNX(t, out)
 }
 
 // TestPluginWrongRewriteCaught: a wrong rewrite before the plugin shows in
@@ -177,49 +176,13 @@ func TestPluginNoShape(t *testing.T) {
 		if got := m.Graph.Outputs[0].Type.String(); got != "float32[1,8,8,8]" || len(m.Graph.Nodes) != 3 {
 			t.Errorf("%v: output %s, %d nodes; want float32[1,8,8,8], 3", args, got, len(m.Graph.Nodes))
 		}
-		checkONNX(t, out)
+		testutil.CheckONNX(t, out)
 	}
 	// A --shape for a tensor that is no opaque output is refused.
 	code, _, stderr = runCLI(t, in, "-o", out+"2", "--shape", "x=1x3x16x16", "--shape", "plugin_out=1x4x16x16")
 	if code == 0 || !strings.Contains(stderr, `--shape x`) {
 		t.Errorf("exit %d, stderr %q: want a refusal naming --shape x", code, stderr)
 	}
-}
-
-// checkONNX runs ONNX's checker (python3 -c 'import onnx') on path, with full
-// checking (the custom domain's op has no schema: the checker skips it).
-// Without python3-onnx it says so and goes on; under CI=true, which installs
-// it (make test), it fails.
-func checkONNX(t *testing.T, path string) {
-	t.Helper()
-	py := pythonWithONNX()
-	if py == "" {
-		testdata.Optional(t, "python3 with the onnx module not found (apt-get install -y python3-onnx): ONNX's checker not run")
-		return
-	}
-	script := "import sys, onnx; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)"
-	cmd := exec.Command(py, "-c", script, path)
-	cmd.Dir = t.TempDir() // no folder named onnx shadows the module
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("ONNX checker rejects %s: %v\n%s", path, err, b)
-	}
-}
-
-// pythonWithONNX is the first python3 (on PATH, then Debian's) that imports
-// onnx.checker, or "".
-func pythonWithONNX() string {
-	for _, py := range []string{"python3", "/usr/bin/python3"} {
-		p, err := exec.LookPath(py)
-		if err != nil {
-			continue
-		}
-		cmd := exec.Command(p, "-c", "import onnx.checker")
-		cmd.Dir = os.TempDir()
-		if cmd.Run() == nil {
-			return p
-		}
-	}
-	return ""
 }
 
 // TestVerifyCommandCutsAroundPlugin: onnxslim verify A B cuts both models

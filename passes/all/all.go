@@ -11,6 +11,7 @@ import (
 	_ "github.com/onnxslim/onnxslim/passes/lowrank"  // registers lowrank
 	_ "github.com/onnxslim/onnxslim/passes/prune"    // registers prune
 	_ "github.com/onnxslim/onnxslim/passes/quantize" // registers quantize
+	_ "github.com/onnxslim/onnxslim/passes/unfuse"   // registers unfuse
 )
 
 func init() {

@@ -1,0 +1,226 @@
+package unfuse_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/onnxslim/onnxslim/dataset"
+	"github.com/onnxslim/onnxslim/internal/ort"
+	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/internal/testutil"
+	"github.com/onnxslim/onnxslim/interp"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
+	"github.com/onnxslim/onnxslim/passes/internal/passtest"
+	_ "github.com/onnxslim/onnxslim/passes/unfuse"
+)
+
+const ms = "com.microsoft"
+
+// contribModel is one node reading graph input x (float32 of shape xs)
+// and seeded random float32 initializers of the given shapes (nil: an
+// absent input), at ai.onnx opset opset.
+func contribModel(opset int64, domain, op string, attrs []*onnx.Attribute, xs []int64, weights ...[]int64) *onnx.Model {
+	r := rand.New(rand.NewPCG(1, uint64(len(weights))))
+	g := &onnx.Graph{Name: op}
+	ins := []*onnx.Value{g.AddInput("x", onnx.TensorType(onnx.Float, onnx.ShapeOf(xs...)))}
+	for i, w := range weights {
+		if w == nil {
+			ins = append(ins, nil)
+			continue
+		}
+		n := 1
+		for _, d := range w {
+			n *= int(d)
+		}
+		v := make([]float32, n)
+		for j := range v {
+			v[j] = float32(r.NormFloat64())
+		}
+		ins = append(ins, g.AddInitializer(fmt.Sprint("w", i), onnx.NewFloatTensor("", w, v)))
+	}
+	n := g.NewNode(op, domain, op, ins, "y")
+	n.Attrs = attrs
+	g.Append(n)
+	g.Outputs = append(g.Outputs, n.Output(0))
+	ops := []onnx.OpsetID{{Version: opset}, {Domain: ms, Version: 1}, {Domain: "com.microsoft.nchwc", Version: 1}}
+	return &onnx.Model{IRVersion: 8, Opsets: ops, Graph: g}
+}
+
+// TestUnfuseOps rewrites each contrib op at opsets 13 and 20 (so both the
+// definitions and the standard Gelu/LayerNormalization ops are used) and
+// checks that no contrib op is left and the interpreter's outputs agree
+// with its kernel of the contrib op (checked against ONNX Runtime in
+// package interp).
+func TestUnfuseOps(t *testing.T) {
+	f, i, s := onnx.FloatAttr, onnx.IntAttr, onnx.StringAttr
+	fs := func(n string, v ...float32) *onnx.Attribute { return onnx.FloatsAttr(n, v) }
+	conv := []*onnx.Attribute{onnx.IntsAttr("pads", []int64{1, 1, 1, 1})}
+	cases := []struct {
+		name, domain, op string
+		attrs            []*onnx.Attribute
+		xs               []int64
+		weights          [][]int64
+	}{
+		{"FusedConv Relu", ms, "FusedConv", append(conv, s("activation", "Relu")), []int64{1, 4, 6, 5}, [][]int64{{8, 4, 3, 3}, {8}}},
+		{"FusedConv Clip", ms, "FusedConv", append(conv, s("activation", "Clip"), fs("activation_params", -0.5, 0.5)), []int64{1, 4, 6, 5}, [][]int64{{8, 4, 3, 3}, {8}}},
+		{"FusedConv LeakyRelu Z", ms, "FusedConv", append(conv, s("activation", "LeakyRelu"), fs("activation_params", 0.2)), []int64{1, 4, 6, 5}, [][]int64{{8, 4, 3, 3}, {8}, {1, 8, 6, 5}}},
+		{"FusedConv HardSigmoid", ms, "FusedConv", append(conv, s("activation", "HardSigmoid"), fs("activation_params", 0.3, 0.4)), []int64{1, 4, 6, 5}, [][]int64{{8, 4, 3, 3}, nil}},
+		{"FusedGemm Tanh", ms, "FusedGemm", []*onnx.Attribute{i("transB", 1), f("alpha", 0.5), s("activation", "Tanh")}, []int64{3, 10}, [][]int64{{7, 10}, {7}}},
+		{"FusedGemm LeakyRelu", ms, "FusedGemm", []*onnx.Attribute{s("activation", "LeakyRelu"), f("activation_alpha", 0.1)}, []int64{3, 10}, [][]int64{{10, 7}, {7}}},
+		{"FusedMatMul transB alpha", ms, "FusedMatMul", []*onnx.Attribute{i("transB", 1), f("alpha", 0.125)}, []int64{2, 3, 5, 8}, [][]int64{{2, 3, 7, 8}}},
+		{"FusedMatMul transBatchA transA", ms, "FusedMatMul", []*onnx.Attribute{i("transBatchA", 1), i("transA", 1)}, []int64{8, 2, 3, 5}, [][]int64{{2, 3, 8, 4}}},
+		{"Gelu", ms, "Gelu", nil, []int64{3, 40}, nil},
+		{"FastGelu", ms, "FastGelu", nil, []int64{3, 40}, [][]int64{{40}}},
+		{"BiasGelu", ms, "BiasGelu", nil, []int64{3, 40}, [][]int64{{40}}},
+		{"QuickGelu", ms, "QuickGelu", []*onnx.Attribute{f("alpha", 1.5)}, []int64{3, 40}, nil},
+		{"SkipLayerNormalization", ms, "SkipLayerNormalization", []*onnx.Attribute{f("epsilon", 1e-5)}, []int64{2, 5, 16}, [][]int64{{2, 5, 16}, {16}, {16}, {16}}},
+		{"SkipLayerNormalization no beta", ms, "SkipLayerNormalization", nil, []int64{2, 5, 16}, [][]int64{{5, 16}, {16}}},
+		{"SkipSimplifiedLayerNormalization", ms, "SkipSimplifiedLayerNormalization", []*onnx.Attribute{f("epsilon", 1e-6)}, []int64{2, 5, 16}, [][]int64{{2, 5, 16}, {16}, {16}}},
+		{"SimplifiedLayerNormalization axis 1", "", "SimplifiedLayerNormalization", []*onnx.Attribute{i("axis", 1)}, []int64{3, 4, 8}, [][]int64{{4, 8}}},
+		{"LayerNormalization axis -2", "", "LayerNormalization", []*onnx.Attribute{i("axis", -2)}, []int64{3, 4, 8}, [][]int64{{4, 8}, {4, 8}}},
+	}
+	for _, c := range cases {
+		for _, opset := range []int64{13, 20} {
+			t.Run(fmt.Sprintf("%s/opset%d", c.name, opset), func(t *testing.T) {
+				m := contribModel(opset, c.domain, c.op, c.attrs, c.xs, c.weights...)
+				xs := make([]int, len(c.xs))
+				for j, d := range c.xs {
+					xs[j] = int(d)
+				}
+				m = passtest.Run(t, m, "unfuse", passtest.Input(xs...))
+				for _, n := range m.Graph.Nodes {
+					if n.Domain != "" || n.OpType == "SimplifiedLayerNormalization" || n.OpType == "LayerNormalization" && opset < 17 {
+						t.Errorf("%s::%s left", n.Domain, n.OpType)
+					}
+				}
+				for _, o := range m.Opsets {
+					if o.Domain != "" && !(c.op == "LayerNormalization" && opset >= 17) { // nothing to rewrite
+						t.Errorf("opset import %q (unused) kept", o.Domain)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestUnfuseLeavesWhatItCannot: a float16 node stays, the model stays
+// valid, and the note says why.
+func TestUnfuseLeavesWhatItCannot(t *testing.T) {
+	m := contribModel(13, ms, "QuickGelu", nil, []int64{4})
+	m.Graph.Inputs[0].Type = onnx.TensorType(onnx.Float16, onnx.ShapeOf(4))
+	p, err := passes.Parse("unfuse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Run(context.Background(), m, passes.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Graph.Nodes; len(n) != 1 || n[0].OpType != "QuickGelu" {
+		t.Fatalf("nodes %v, want the QuickGelu alone", n)
+	}
+}
+
+// TestUnfuseORTOptimizedModels: models as ONNX Runtime's optimizer saves
+// them (level extended) come out of unfuse with standard ops only; ONNX's
+// checker accepts them, and ONNX Runtime (optimizations off) computes on
+// them what it computes on the originals.
+func TestUnfuseORTOptimizedModels(t *testing.T) {
+	ort.Require(t)
+	shared := testdata.Models(t)
+	paths := []string{
+		filepath.Join(shared, "transformer_op14", "model.onnx"),
+		filepath.Join(shared, "mobilenet_v2_op13", "model.onnx"),
+		filepath.Join(testdata.RealModels(t), "fp_age.onnx"),
+	}
+	for _, path := range paths {
+		t.Run(filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path), func(t *testing.T) {
+			m, err := onnx.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := interp.NewSession(m, interp.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			feeds, err := dataset.Random(s.Inputs(), 3, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			inDir := filepath.Join(dir, "in")
+			if err := os.MkdirAll(inDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			var ins []*interp.Tensor
+			for _, v := range s.Inputs() {
+				names, ins = append(names, v.Name), append(ins, feeds[v.Name])
+			}
+			if err := dataset.WritePB(inDir, "input", names, ins); err != nil {
+				t.Fatal(err)
+			}
+			optPath := filepath.Join(dir, "opt.onnx")
+			want := ort.Run(t, path, inDir, "--optimize", "extended", "--optimized-out", optPath)
+			opt, err := onnx.Load(optPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := countContrib(opt)
+			p, err := passes.Parse("unfuse")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Run(context.Background(), opt, passes.Config{}); err != nil {
+				t.Fatal(err)
+			}
+			if left := countContrib(opt); before == 0 || left != 0 {
+				t.Fatalf("contrib ops: %d before, %d after unfuse", before, left)
+			}
+			outPath := filepath.Join(dir, "unfused.onnx")
+			if err := onnx.Save(opt, outPath, onnx.SaveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			testutil.CheckONNX(t, outPath)
+			got := ort.Run(t, outPath, inDir, "--optimize", "disabled")
+			for i := range want {
+				wt, _ := interp.FromONNX(want[i])
+				gt, _ := interp.FromONNX(got[i])
+				wf, err1 := interp.AsFloat32(wt)
+				gf, err2 := interp.AsFloat32(gt)
+				if err1 != nil || err2 != nil || len(wf) != len(gf) {
+					t.Fatalf("output %d: %v %v, %d vs %d elements", i, err1, err2, len(gf), len(wf))
+				}
+				var scale, worst float64
+				for j := range wf {
+					scale = max(scale, math.Abs(float64(wf[j])))
+					if d := math.Abs(float64(gf[j] - wf[j])); !(d <= worst) {
+						worst = d
+					}
+				}
+				if !(worst <= 1e-4*scale+1e-5) {
+					t.Errorf("output %d: max |Δ| %.3g, max |y| %.3g", i, worst, scale)
+				}
+			}
+		})
+	}
+}
+
+// countContrib counts the nodes of ONNX Runtime's domain and the
+// default-domain ops the standard lacks at the model's opset.
+func countContrib(m *onnx.Model) int {
+	n := 0
+	for _, g := range m.Graphs() {
+		for _, nd := range g.Nodes {
+			if nd.Domain == ms || nd.OpType == "SimplifiedLayerNormalization" || nd.OpType == "LayerNormalization" && m.Opset("") < 17 {
+				n++
+			}
+		}
+	}
+	return n
+}
