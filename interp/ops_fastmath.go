@@ -80,12 +80,3 @@ func cosPoly(r float64) float64 {
 	}
 	return 1 + z*p
 }
-
-// logVec is Log on float32 through math.Log (assembly on amd64, faster
-// than a float64 series here) in a loop rather than a function value per
-// element, so the bits are math.Log's rounded to float32.
-func logVec(dst, x []float32) {
-	for i, v := range x {
-		dst[i] = float32(math.Log(float64(v)))
-	}
-}

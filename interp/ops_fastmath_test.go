@@ -60,9 +60,10 @@ func ulp32(f float32) float64 {
 	return float64(math.Nextafter32(a, float32(math.Inf(1))) - a)
 }
 
-// TestLogVec checks the float32 Log against math.Log rounded to float32,
-// bit for bit: 0, negatives, NaN, ±Inf, subnormals, 200000 positive bit
-// patterns and values near 1.
+// TestLogVec checks the float32 Log op (simd.Log) against math.Log
+// rounded to float32, within 2 ulp (special values exactly): 0,
+// negatives, NaN, ±Inf, subnormals, 200000 positive bit patterns and
+// values near 1.
 func TestLogVec(t *testing.T) {
 	rng := rand.New(rand.NewPCG(29, 30))
 	x := []float32{0, float32(math.Copysign(0, -1)), -1, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
@@ -73,7 +74,11 @@ func TestLogVec(t *testing.T) {
 	got := runOp(t, "Log", 13, nil, FromSlice(onnx.Float, []int{len(x)}, x)).Floats()
 	for i, v := range x {
 		want := float32(math.Log(float64(v)))
-		if g := got[i]; math.Float32bits(g) != math.Float32bits(want) && !(g != g && want != want) {
+		g := got[i]
+		exact := want != want || math.IsInf(float64(want), 0)
+		// simd.Log is within 2 ulp (absolute 2.5e-10 where log is near 0).
+		if exact && math.Float32bits(g) != math.Float32bits(want) && !(g != g && want != want) ||
+			!exact && !(math.Abs(float64(g-want)) <= max(2.5e-10, 2.4e-7*math.Abs(float64(want)))) {
 			t.Fatalf("Log(%v %#x) = %v %#x, math.Log gives %v %#x", v, math.Float32bits(v), g, math.Float32bits(g), want, math.Float32bits(want))
 		}
 	}

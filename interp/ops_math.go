@@ -706,7 +706,7 @@ func init() {
 	// (interp/simd: relative error below 3e-7 for exp, absolute below 4e-7
 	// for erf, far inside the 1e-3 the conformance tests allow).
 	ewRegister("Exp", 1, ewUnaryBuilder(ewUnary{f: math.Exp, vec: simd.Exp}), std...)
-	ewRegister("Log", 1, ewUnaryBuilder(ewUnary{f: math.Log, vec: logVec}), std...)
+	ewRegister("Log", 1, ewUnaryBuilder(ewUnary{f: math.Log, vec: simd.Log}), std...)
 	ewRegister("Sqrt", 1, ewUnaryBuilder(ewUnary{f: math.Sqrt, vec: simd.Sqrt}), std...)
 	ewRegister("Reciprocal", 1, ewUnaryBuilder(ewUnary{f: func(v float64) float64 { return 1 / v }, vec: reciprocalVec}), std...)
 	ewRegister("Floor", 1, ewUnaryBuilder(ewUnary{f: math.Floor, vec: floorVec}), std...)

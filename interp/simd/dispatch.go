@@ -115,6 +115,7 @@ type kernelSet struct {
 	scShClipRows func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32, lo, hi float32)
 	scShRows     func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32)
 	exp          func(dst, x []float32)
+	log          func(dst, x []float32)
 	sqrt         func(dst, x []float32)
 	abs          func(dst, x []float32)
 	sigmoid      func(dst, x []float32)
@@ -191,6 +192,7 @@ var goKernels = &kernelSet{
 	scShClipRows:      scaleShiftClipRowsOf(scaleShiftClipGo),
 	scShRows:          scaleShiftRowsOf(scaleShiftGo),
 	exp:               expSliceGo,
+	log:               logSliceGo,
 	sqrt:              sqrtGo,
 	abs:               absGo,
 	sigmoid:           sigmoidSliceGo,

@@ -420,6 +420,48 @@ func expf(x float32) float32 {
 
 func sigmoidf(x float32) float32 { return 1 / (1 + expf(-x)) }
 
+// logP is Cephes' logf polynomial, highest power first (the assembly
+// generator has the same table).
+var logP = [...]float32{7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1}
+
+// logf is Cephes' logf: x = m·2^e with m in [√½, √2), log m = f − f²/2 +
+// f³·P(f) for f = m − 1, plus e·ln2 in two parts; a subnormal x is scaled
+// by 2^23 first. x < 0 and NaN give NaN, ±0 −Inf, +Inf +Inf.
+func logf(x float32) float32 {
+	switch {
+	case x == float32(math.Inf(1)):
+		return x
+	case x == 0:
+		return float32(math.Inf(-1))
+	case !(x >= 0):
+		return math.Float32frombits(0x7fc00000)
+	}
+	var adj float32
+	if x < 0x1p-126 {
+		x *= 0x1p23
+		adj = 23
+	}
+	b := math.Float32bits(x)
+	e := float32(int32(b>>23)-126) - adj
+	m := math.Float32frombits(b&0x007fffff | 0x3f000000)
+	if m < 0.707106781186547524 {
+		m += m
+		e--
+	}
+	m--
+	z := m * m
+	y := logP[0]
+	for _, p := range logP[1:] {
+		y = y*m + p
+	}
+	y = y * m * z
+	y += e * ln2Lo
+	y -= 0.5 * z
+	y += m
+	y += e * ln2Hi
+	return y
+}
+
 // oddRational is x·P(x²)/Q(x²) with x clamped to ±lim, and ±1 where
 // |x| ≥ sat (the function rounds to ±1 there; the clamped rational is a few
 // ulps short).
@@ -462,6 +504,7 @@ func mapGo(dst, x []float32, f func(float32) float32) {
 }
 
 func expSliceGo(dst, x []float32)     { mapGo(dst, x, expf) }
+func logSliceGo(dst, x []float32)     { mapGo(dst, x, logf) }
 func sigmoidSliceGo(dst, x []float32) { mapGo(dst, x, sigmoidf) }
 func tanhSliceGo(dst, x []float32)    { mapGo(dst, x, tanhf) }
 func erfSliceGo(dst, x []float32)     { mapGo(dst, x, erff) }

@@ -37,7 +37,7 @@ var avx512Kernels = func() *kernelSet {
 	k.dwTaps = dwTapsAVX512
 	k.scShClipRows, k.scShRows = scaleShiftClipRowsAVX512, scaleShiftRowsAVX512
 	k.tanh, k.erf, k.gelu = tanhAVX512, erfAVX512, geluAVX512
-	k.exp, k.sigmoid = expAVX512, sigmoidAVX512
+	k.exp, k.sigmoid, k.log = expAVX512, sigmoidAVX512, logAVX512
 	k.sqrt, k.abs = sqrtAVX512, absAVX512
 	k.sumTaps = sumTapsAVX512
 	k.deint = deinterleaveAVX512
@@ -122,6 +122,7 @@ var avx2Kernels = func() *kernelSet {
 		scShClipRows:      scaleShiftClipRowsOf(scaleShiftClipAVX),
 		scShRows:          scaleShiftRowsOf(scaleShiftAVX),
 		exp:               expAVX,
+		log:               logAVX,
 		sqrt:              sqrtAVX,
 		abs:               absAVX,
 		sigmoid:           sigmoidAVX,

@@ -4661,6 +4661,531 @@ expAVX_done:
 	VZEROUPPER
 	RET
 
+// func logAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·logAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	MOVQ  dst_len+8(FP), DX
+	MOVQ  DX, BX
+	ANDQ  $0x0f, BX
+	LEAQ  lowmasks<>+0(SB), SI
+	KMOVW (SI)(BX*2), K1
+	SHRQ  $0x04, DX
+
+logAVX512_loop:
+	TESTQ        DX, DX
+	JZ           logAVX512_tail
+	VMOVUPS      (CX), Z0
+	VXORPS       Z1, Z1, Z1
+	VBROADCASTSS c00800000<>+0(SB), Z2
+	VCMPPS       $0x01, Z2, Z0, K2
+	VBROADCASTSS c4b000000<>+0(SB), Z2
+	VMULPS       Z2, Z0, Z2
+	VBLENDMPS    Z2, Z0, K2, Z4
+	VBROADCASTSS c41b80000<>+0(SB), Z2
+	VBLENDMPS    Z2, Z1, K2, Z3
+	VPSRLD       $0x17, Z4, Z2
+	VBROADCASTSS c0000007e<>+0(SB), Z7
+	VPSUBD       Z7, Z2, Z2
+	VCVTDQ2PS    Z2, Z2
+	VSUBPS       Z3, Z2, Z2
+	VBROADCASTSS c007fffff<>+0(SB), Z7
+	VANDPS       Z7, Z4, Z7
+	VBROADCASTSS c3f000000<>+0(SB), Z8
+	VORPS        Z8, Z7, Z7
+	VBROADCASTSS c3f3504f3<>+0(SB), Z8
+	VCMPPS       $0x01, Z8, Z7, K3
+	VADDPS       Z7, Z7, Z8
+	VBLENDMPS    Z8, Z7, K3, Z7
+	VBROADCASTSS c3f800000<>+0(SB), Z8
+	VSUBPS       Z8, Z2, Z8
+	VBLENDMPS    Z8, Z2, K3, Z2
+	VBROADCASTSS c3f800000<>+0(SB), Z8
+	VSUBPS       Z8, Z7, Z7
+	VMULPS       Z7, Z7, Z8
+	VBROADCASTSS c3d9021bb<>+0(SB), Z9
+	VBROADCASTSS cbdebd1b8<>+0(SB), Z10
+	VFMADD213PS  Z10, Z7, Z9
+	VBROADCASTSS c3def251a<>+0(SB), Z10
+	VFMADD213PS  Z10, Z7, Z9
+	VBROADCASTSS cbdfe5d4f<>+0(SB), Z10
+	VFMADD213PS  Z10, Z7, Z9
+	VBROADCASTSS c3e11e9bf<>+0(SB), Z10
+	VFMADD213PS  Z10, Z7, Z9
+	VBROADCASTSS cbe2aae50<>+0(SB), Z10
+	VFMADD213PS  Z10, Z7, Z9
+	VBROADCASTSS c3e4cceac<>+0(SB), Z10
+	VFMADD213PS  Z10, Z7, Z9
+	VBROADCASTSS cbe7ffffc<>+0(SB), Z10
+	VFMADD213PS  Z10, Z7, Z9
+	VBROADCASTSS c3eaaaaaa<>+0(SB), Z10
+	VFMADD213PS  Z10, Z7, Z9
+	VMULPS       Z7, Z9, Z9
+	VMULPS       Z8, Z9, Z9
+	VBROADCASTSS cb95e8083<>+0(SB), Z10
+	VFMADD231PS  Z10, Z2, Z9
+	VBROADCASTSS c3f000000<>+0(SB), Z10
+	VFNMADD231PS Z10, Z8, Z9
+	VADDPS       Z7, Z9, Z9
+	VBROADCASTSS c3f318000<>+0(SB), Z7
+	VFMADD231PS  Z7, Z2, Z9
+	VBROADCASTSS c7f800000<>+0(SB), Z2
+	VCMPPS       $0x00, Z2, Z0, K2
+	VBLENDMPS    Z2, Z9, K2, Z9
+	VCMPPS       $0x00, Z1, Z0, K2
+	VBROADCASTSS cff800000<>+0(SB), Z2
+	VBLENDMPS    Z2, Z9, K2, Z9
+	VCMPPS       $0x09, Z1, Z0, K2
+	VBROADCASTSS c7fc00000<>+0(SB), Z0
+	VBLENDMPS    Z0, Z9, K2, Z9
+	VMOVUPS      Z9, (AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	DECQ         DX
+	JMP          logAVX512_loop
+
+logAVX512_tail:
+	TESTQ        BX, BX
+	JZ           logAVX512_mapped
+	VMOVUPS.Z    (CX), K1, Z0
+	VXORPS       Z1, Z1, Z1
+	VBROADCASTSS c00800000<>+0(SB), Z2
+	VCMPPS       $0x01, Z2, Z0, K2
+	VBROADCASTSS c4b000000<>+0(SB), Z2
+	VMULPS       Z2, Z0, Z2
+	VBLENDMPS    Z2, Z0, K2, Z6
+	VBROADCASTSS c41b80000<>+0(SB), Z2
+	VBLENDMPS    Z2, Z1, K2, Z5
+	VPSRLD       $0x17, Z6, Z2
+	VBROADCASTSS c0000007e<>+0(SB), Z3
+	VPSUBD       Z3, Z2, Z2
+	VCVTDQ2PS    Z2, Z2
+	VSUBPS       Z5, Z2, Z2
+	VBROADCASTSS c007fffff<>+0(SB), Z3
+	VANDPS       Z3, Z6, Z3
+	VBROADCASTSS c3f000000<>+0(SB), Z4
+	VORPS        Z4, Z3, Z3
+	VBROADCASTSS c3f3504f3<>+0(SB), Z4
+	VCMPPS       $0x01, Z4, Z3, K3
+	VADDPS       Z3, Z3, Z4
+	VBLENDMPS    Z4, Z3, K3, Z3
+	VBROADCASTSS c3f800000<>+0(SB), Z4
+	VSUBPS       Z4, Z2, Z4
+	VBLENDMPS    Z4, Z2, K3, Z2
+	VBROADCASTSS c3f800000<>+0(SB), Z4
+	VSUBPS       Z4, Z3, Z3
+	VMULPS       Z3, Z3, Z4
+	VBROADCASTSS c3d9021bb<>+0(SB), Z5
+	VBROADCASTSS cbdebd1b8<>+0(SB), Z6
+	VFMADD213PS  Z6, Z3, Z5
+	VBROADCASTSS c3def251a<>+0(SB), Z6
+	VFMADD213PS  Z6, Z3, Z5
+	VBROADCASTSS cbdfe5d4f<>+0(SB), Z6
+	VFMADD213PS  Z6, Z3, Z5
+	VBROADCASTSS c3e11e9bf<>+0(SB), Z6
+	VFMADD213PS  Z6, Z3, Z5
+	VBROADCASTSS cbe2aae50<>+0(SB), Z6
+	VFMADD213PS  Z6, Z3, Z5
+	VBROADCASTSS c3e4cceac<>+0(SB), Z6
+	VFMADD213PS  Z6, Z3, Z5
+	VBROADCASTSS cbe7ffffc<>+0(SB), Z6
+	VFMADD213PS  Z6, Z3, Z5
+	VBROADCASTSS c3eaaaaaa<>+0(SB), Z6
+	VFMADD213PS  Z6, Z3, Z5
+	VMULPS       Z3, Z5, Z5
+	VMULPS       Z4, Z5, Z5
+	VBROADCASTSS cb95e8083<>+0(SB), Z6
+	VFMADD231PS  Z6, Z2, Z5
+	VBROADCASTSS c3f000000<>+0(SB), Z6
+	VFNMADD231PS Z6, Z4, Z5
+	VADDPS       Z3, Z5, Z5
+	VBROADCASTSS c3f318000<>+0(SB), Z3
+	VFMADD231PS  Z3, Z2, Z5
+	VBROADCASTSS c7f800000<>+0(SB), Z2
+	VCMPPS       $0x00, Z2, Z0, K2
+	VBLENDMPS    Z2, Z5, K2, Z5
+	VCMPPS       $0x00, Z1, Z0, K2
+	VBROADCASTSS cff800000<>+0(SB), Z2
+	VBLENDMPS    Z2, Z5, K2, Z5
+	VCMPPS       $0x09, Z1, Z0, K2
+	VBROADCASTSS c7fc00000<>+0(SB), Z0
+	VBLENDMPS    Z0, Z5, K2, Z5
+	VMOVUPS      Z5, K1, (AX)
+
+logAVX512_mapped:
+	VZEROUPPER
+	RET
+
+DATA c00800000<>+0(SB)/4, $0x00800000
+DATA c00800000<>+4(SB)/4, $0x00800000
+DATA c00800000<>+8(SB)/4, $0x00800000
+DATA c00800000<>+12(SB)/4, $0x00800000
+DATA c00800000<>+16(SB)/4, $0x00800000
+DATA c00800000<>+20(SB)/4, $0x00800000
+DATA c00800000<>+24(SB)/4, $0x00800000
+DATA c00800000<>+28(SB)/4, $0x00800000
+GLOBL c00800000<>(SB), RODATA|NOPTR, $32
+
+DATA c4b000000<>+0(SB)/4, $0x4b000000
+DATA c4b000000<>+4(SB)/4, $0x4b000000
+DATA c4b000000<>+8(SB)/4, $0x4b000000
+DATA c4b000000<>+12(SB)/4, $0x4b000000
+DATA c4b000000<>+16(SB)/4, $0x4b000000
+DATA c4b000000<>+20(SB)/4, $0x4b000000
+DATA c4b000000<>+24(SB)/4, $0x4b000000
+DATA c4b000000<>+28(SB)/4, $0x4b000000
+GLOBL c4b000000<>(SB), RODATA|NOPTR, $32
+
+DATA c41b80000<>+0(SB)/4, $0x41b80000
+DATA c41b80000<>+4(SB)/4, $0x41b80000
+DATA c41b80000<>+8(SB)/4, $0x41b80000
+DATA c41b80000<>+12(SB)/4, $0x41b80000
+DATA c41b80000<>+16(SB)/4, $0x41b80000
+DATA c41b80000<>+20(SB)/4, $0x41b80000
+DATA c41b80000<>+24(SB)/4, $0x41b80000
+DATA c41b80000<>+28(SB)/4, $0x41b80000
+GLOBL c41b80000<>(SB), RODATA|NOPTR, $32
+
+DATA c0000007e<>+0(SB)/4, $0x0000007e
+DATA c0000007e<>+4(SB)/4, $0x0000007e
+DATA c0000007e<>+8(SB)/4, $0x0000007e
+DATA c0000007e<>+12(SB)/4, $0x0000007e
+DATA c0000007e<>+16(SB)/4, $0x0000007e
+DATA c0000007e<>+20(SB)/4, $0x0000007e
+DATA c0000007e<>+24(SB)/4, $0x0000007e
+DATA c0000007e<>+28(SB)/4, $0x0000007e
+GLOBL c0000007e<>(SB), RODATA|NOPTR, $32
+
+DATA c007fffff<>+0(SB)/4, $0x007fffff
+DATA c007fffff<>+4(SB)/4, $0x007fffff
+DATA c007fffff<>+8(SB)/4, $0x007fffff
+DATA c007fffff<>+12(SB)/4, $0x007fffff
+DATA c007fffff<>+16(SB)/4, $0x007fffff
+DATA c007fffff<>+20(SB)/4, $0x007fffff
+DATA c007fffff<>+24(SB)/4, $0x007fffff
+DATA c007fffff<>+28(SB)/4, $0x007fffff
+GLOBL c007fffff<>(SB), RODATA|NOPTR, $32
+
+DATA c3d9021bb<>+0(SB)/4, $0x3d9021bb
+DATA c3d9021bb<>+4(SB)/4, $0x3d9021bb
+DATA c3d9021bb<>+8(SB)/4, $0x3d9021bb
+DATA c3d9021bb<>+12(SB)/4, $0x3d9021bb
+DATA c3d9021bb<>+16(SB)/4, $0x3d9021bb
+DATA c3d9021bb<>+20(SB)/4, $0x3d9021bb
+DATA c3d9021bb<>+24(SB)/4, $0x3d9021bb
+DATA c3d9021bb<>+28(SB)/4, $0x3d9021bb
+GLOBL c3d9021bb<>(SB), RODATA|NOPTR, $32
+
+DATA cbdebd1b8<>+0(SB)/4, $0xbdebd1b8
+DATA cbdebd1b8<>+4(SB)/4, $0xbdebd1b8
+DATA cbdebd1b8<>+8(SB)/4, $0xbdebd1b8
+DATA cbdebd1b8<>+12(SB)/4, $0xbdebd1b8
+DATA cbdebd1b8<>+16(SB)/4, $0xbdebd1b8
+DATA cbdebd1b8<>+20(SB)/4, $0xbdebd1b8
+DATA cbdebd1b8<>+24(SB)/4, $0xbdebd1b8
+DATA cbdebd1b8<>+28(SB)/4, $0xbdebd1b8
+GLOBL cbdebd1b8<>(SB), RODATA|NOPTR, $32
+
+DATA c3def251a<>+0(SB)/4, $0x3def251a
+DATA c3def251a<>+4(SB)/4, $0x3def251a
+DATA c3def251a<>+8(SB)/4, $0x3def251a
+DATA c3def251a<>+12(SB)/4, $0x3def251a
+DATA c3def251a<>+16(SB)/4, $0x3def251a
+DATA c3def251a<>+20(SB)/4, $0x3def251a
+DATA c3def251a<>+24(SB)/4, $0x3def251a
+DATA c3def251a<>+28(SB)/4, $0x3def251a
+GLOBL c3def251a<>(SB), RODATA|NOPTR, $32
+
+DATA cbdfe5d4f<>+0(SB)/4, $0xbdfe5d4f
+DATA cbdfe5d4f<>+4(SB)/4, $0xbdfe5d4f
+DATA cbdfe5d4f<>+8(SB)/4, $0xbdfe5d4f
+DATA cbdfe5d4f<>+12(SB)/4, $0xbdfe5d4f
+DATA cbdfe5d4f<>+16(SB)/4, $0xbdfe5d4f
+DATA cbdfe5d4f<>+20(SB)/4, $0xbdfe5d4f
+DATA cbdfe5d4f<>+24(SB)/4, $0xbdfe5d4f
+DATA cbdfe5d4f<>+28(SB)/4, $0xbdfe5d4f
+GLOBL cbdfe5d4f<>(SB), RODATA|NOPTR, $32
+
+DATA c3e11e9bf<>+0(SB)/4, $0x3e11e9bf
+DATA c3e11e9bf<>+4(SB)/4, $0x3e11e9bf
+DATA c3e11e9bf<>+8(SB)/4, $0x3e11e9bf
+DATA c3e11e9bf<>+12(SB)/4, $0x3e11e9bf
+DATA c3e11e9bf<>+16(SB)/4, $0x3e11e9bf
+DATA c3e11e9bf<>+20(SB)/4, $0x3e11e9bf
+DATA c3e11e9bf<>+24(SB)/4, $0x3e11e9bf
+DATA c3e11e9bf<>+28(SB)/4, $0x3e11e9bf
+GLOBL c3e11e9bf<>(SB), RODATA|NOPTR, $32
+
+DATA cbe2aae50<>+0(SB)/4, $0xbe2aae50
+DATA cbe2aae50<>+4(SB)/4, $0xbe2aae50
+DATA cbe2aae50<>+8(SB)/4, $0xbe2aae50
+DATA cbe2aae50<>+12(SB)/4, $0xbe2aae50
+DATA cbe2aae50<>+16(SB)/4, $0xbe2aae50
+DATA cbe2aae50<>+20(SB)/4, $0xbe2aae50
+DATA cbe2aae50<>+24(SB)/4, $0xbe2aae50
+DATA cbe2aae50<>+28(SB)/4, $0xbe2aae50
+GLOBL cbe2aae50<>(SB), RODATA|NOPTR, $32
+
+DATA c3e4cceac<>+0(SB)/4, $0x3e4cceac
+DATA c3e4cceac<>+4(SB)/4, $0x3e4cceac
+DATA c3e4cceac<>+8(SB)/4, $0x3e4cceac
+DATA c3e4cceac<>+12(SB)/4, $0x3e4cceac
+DATA c3e4cceac<>+16(SB)/4, $0x3e4cceac
+DATA c3e4cceac<>+20(SB)/4, $0x3e4cceac
+DATA c3e4cceac<>+24(SB)/4, $0x3e4cceac
+DATA c3e4cceac<>+28(SB)/4, $0x3e4cceac
+GLOBL c3e4cceac<>(SB), RODATA|NOPTR, $32
+
+DATA cbe7ffffc<>+0(SB)/4, $0xbe7ffffc
+DATA cbe7ffffc<>+4(SB)/4, $0xbe7ffffc
+DATA cbe7ffffc<>+8(SB)/4, $0xbe7ffffc
+DATA cbe7ffffc<>+12(SB)/4, $0xbe7ffffc
+DATA cbe7ffffc<>+16(SB)/4, $0xbe7ffffc
+DATA cbe7ffffc<>+20(SB)/4, $0xbe7ffffc
+DATA cbe7ffffc<>+24(SB)/4, $0xbe7ffffc
+DATA cbe7ffffc<>+28(SB)/4, $0xbe7ffffc
+GLOBL cbe7ffffc<>(SB), RODATA|NOPTR, $32
+
+DATA c3eaaaaaa<>+0(SB)/4, $0x3eaaaaaa
+DATA c3eaaaaaa<>+4(SB)/4, $0x3eaaaaaa
+DATA c3eaaaaaa<>+8(SB)/4, $0x3eaaaaaa
+DATA c3eaaaaaa<>+12(SB)/4, $0x3eaaaaaa
+DATA c3eaaaaaa<>+16(SB)/4, $0x3eaaaaaa
+DATA c3eaaaaaa<>+20(SB)/4, $0x3eaaaaaa
+DATA c3eaaaaaa<>+24(SB)/4, $0x3eaaaaaa
+DATA c3eaaaaaa<>+28(SB)/4, $0x3eaaaaaa
+GLOBL c3eaaaaaa<>(SB), RODATA|NOPTR, $32
+
+DATA c7f800000<>+0(SB)/4, $0x7f800000
+DATA c7f800000<>+4(SB)/4, $0x7f800000
+DATA c7f800000<>+8(SB)/4, $0x7f800000
+DATA c7f800000<>+12(SB)/4, $0x7f800000
+DATA c7f800000<>+16(SB)/4, $0x7f800000
+DATA c7f800000<>+20(SB)/4, $0x7f800000
+DATA c7f800000<>+24(SB)/4, $0x7f800000
+DATA c7f800000<>+28(SB)/4, $0x7f800000
+GLOBL c7f800000<>(SB), RODATA|NOPTR, $32
+
+DATA cff800000<>+0(SB)/4, $0xff800000
+DATA cff800000<>+4(SB)/4, $0xff800000
+DATA cff800000<>+8(SB)/4, $0xff800000
+DATA cff800000<>+12(SB)/4, $0xff800000
+DATA cff800000<>+16(SB)/4, $0xff800000
+DATA cff800000<>+20(SB)/4, $0xff800000
+DATA cff800000<>+24(SB)/4, $0xff800000
+DATA cff800000<>+28(SB)/4, $0xff800000
+GLOBL cff800000<>(SB), RODATA|NOPTR, $32
+
+DATA c7fc00000<>+0(SB)/4, $0x7fc00000
+DATA c7fc00000<>+4(SB)/4, $0x7fc00000
+DATA c7fc00000<>+8(SB)/4, $0x7fc00000
+DATA c7fc00000<>+12(SB)/4, $0x7fc00000
+DATA c7fc00000<>+16(SB)/4, $0x7fc00000
+DATA c7fc00000<>+20(SB)/4, $0x7fc00000
+DATA c7fc00000<>+24(SB)/4, $0x7fc00000
+DATA c7fc00000<>+28(SB)/4, $0x7fc00000
+GLOBL c7fc00000<>(SB), RODATA|NOPTR, $32
+
+// func logAVX(dst []float32, x []float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·logAVX(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+
+logAVX_loopu:
+	CMPQ         DX, $0x10
+	JL           logAVX_loop1
+	VMOVUPS      (CX), Y0
+	VXORPS       Y1, Y1, Y1
+	VCMPPS       $0x01, c00800000<>+0(SB), Y0, Y2
+	VMULPS       c4b000000<>+0(SB), Y0, Y3
+	VBLENDVPS    Y2, Y3, Y0, Y3
+	VBLENDVPS    Y2, c41b80000<>+0(SB), Y1, Y2
+	VPSRLD       $0x17, Y3, Y4
+	VPSUBD       c0000007e<>+0(SB), Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VSUBPS       Y2, Y4, Y4
+	VANDPS       c007fffff<>+0(SB), Y3, Y2
+	VORPS        c3f000000<>+0(SB), Y2, Y2
+	VCMPPS       $0x01, c3f3504f3<>+0(SB), Y2, Y3
+	VADDPS       Y2, Y2, Y5
+	VBLENDVPS    Y3, Y5, Y2, Y2
+	VSUBPS       c3f800000<>+0(SB), Y4, Y5
+	VBLENDVPS    Y3, Y5, Y4, Y4
+	VSUBPS       c3f800000<>+0(SB), Y2, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      c3d9021bb<>+0(SB), Y5
+	VFMADD213PS  cbdebd1b8<>+0(SB), Y2, Y5
+	VFMADD213PS  c3def251a<>+0(SB), Y2, Y5
+	VFMADD213PS  cbdfe5d4f<>+0(SB), Y2, Y5
+	VFMADD213PS  c3e11e9bf<>+0(SB), Y2, Y5
+	VFMADD213PS  cbe2aae50<>+0(SB), Y2, Y5
+	VFMADD213PS  c3e4cceac<>+0(SB), Y2, Y5
+	VFMADD213PS  cbe7ffffc<>+0(SB), Y2, Y5
+	VFMADD213PS  c3eaaaaaa<>+0(SB), Y2, Y5
+	VMULPS       Y2, Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VFMADD231PS  cb95e8083<>+0(SB), Y4, Y5
+	VFNMADD231PS c3f000000<>+0(SB), Y3, Y5
+	VADDPS       Y2, Y5, Y5
+	VFMADD231PS  c3f318000<>+0(SB), Y4, Y5
+	VCMPPS       $0x00, c7f800000<>+0(SB), Y0, Y2
+	VBLENDVPS    Y2, c7f800000<>+0(SB), Y5, Y5
+	VCMPPS       $0x00, Y1, Y0, Y2
+	VBLENDVPS    Y2, cff800000<>+0(SB), Y5, Y5
+	VCMPPS       $0x09, Y1, Y0, Y0
+	VBLENDVPS    Y0, c7fc00000<>+0(SB), Y5, Y5
+	VMOVUPS      Y5, (AX)
+	VMOVUPS      32(CX), Y0
+	VXORPS       Y1, Y1, Y1
+	VCMPPS       $0x01, c00800000<>+0(SB), Y0, Y2
+	VMULPS       c4b000000<>+0(SB), Y0, Y3
+	VBLENDVPS    Y2, Y3, Y0, Y3
+	VBLENDVPS    Y2, c41b80000<>+0(SB), Y1, Y2
+	VPSRLD       $0x17, Y3, Y4
+	VPSUBD       c0000007e<>+0(SB), Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VSUBPS       Y2, Y4, Y4
+	VANDPS       c007fffff<>+0(SB), Y3, Y2
+	VORPS        c3f000000<>+0(SB), Y2, Y2
+	VCMPPS       $0x01, c3f3504f3<>+0(SB), Y2, Y3
+	VADDPS       Y2, Y2, Y5
+	VBLENDVPS    Y3, Y5, Y2, Y2
+	VSUBPS       c3f800000<>+0(SB), Y4, Y5
+	VBLENDVPS    Y3, Y5, Y4, Y4
+	VSUBPS       c3f800000<>+0(SB), Y2, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      c3d9021bb<>+0(SB), Y5
+	VFMADD213PS  cbdebd1b8<>+0(SB), Y2, Y5
+	VFMADD213PS  c3def251a<>+0(SB), Y2, Y5
+	VFMADD213PS  cbdfe5d4f<>+0(SB), Y2, Y5
+	VFMADD213PS  c3e11e9bf<>+0(SB), Y2, Y5
+	VFMADD213PS  cbe2aae50<>+0(SB), Y2, Y5
+	VFMADD213PS  c3e4cceac<>+0(SB), Y2, Y5
+	VFMADD213PS  cbe7ffffc<>+0(SB), Y2, Y5
+	VFMADD213PS  c3eaaaaaa<>+0(SB), Y2, Y5
+	VMULPS       Y2, Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VFMADD231PS  cb95e8083<>+0(SB), Y4, Y5
+	VFNMADD231PS c3f000000<>+0(SB), Y3, Y5
+	VADDPS       Y2, Y5, Y5
+	VFMADD231PS  c3f318000<>+0(SB), Y4, Y5
+	VCMPPS       $0x00, c7f800000<>+0(SB), Y0, Y2
+	VBLENDVPS    Y2, c7f800000<>+0(SB), Y5, Y5
+	VCMPPS       $0x00, Y1, Y0, Y2
+	VBLENDVPS    Y2, cff800000<>+0(SB), Y5, Y5
+	VCMPPS       $0x09, Y1, Y0, Y0
+	VBLENDVPS    Y0, c7fc00000<>+0(SB), Y5, Y5
+	VMOVUPS      Y5, 32(AX)
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
+	JMP          logAVX_loopu
+
+logAVX_loop1:
+	CMPQ         DX, $0x08
+	JL           logAVX_tail
+	VMOVUPS      (CX), Y0
+	VXORPS       Y1, Y1, Y1
+	VCMPPS       $0x01, c00800000<>+0(SB), Y0, Y2
+	VMULPS       c4b000000<>+0(SB), Y0, Y3
+	VBLENDVPS    Y2, Y3, Y0, Y3
+	VBLENDVPS    Y2, c41b80000<>+0(SB), Y1, Y2
+	VPSRLD       $0x17, Y3, Y4
+	VPSUBD       c0000007e<>+0(SB), Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VSUBPS       Y2, Y4, Y4
+	VANDPS       c007fffff<>+0(SB), Y3, Y2
+	VORPS        c3f000000<>+0(SB), Y2, Y2
+	VCMPPS       $0x01, c3f3504f3<>+0(SB), Y2, Y3
+	VADDPS       Y2, Y2, Y5
+	VBLENDVPS    Y3, Y5, Y2, Y2
+	VSUBPS       c3f800000<>+0(SB), Y4, Y5
+	VBLENDVPS    Y3, Y5, Y4, Y4
+	VSUBPS       c3f800000<>+0(SB), Y2, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      c3d9021bb<>+0(SB), Y5
+	VFMADD213PS  cbdebd1b8<>+0(SB), Y2, Y5
+	VFMADD213PS  c3def251a<>+0(SB), Y2, Y5
+	VFMADD213PS  cbdfe5d4f<>+0(SB), Y2, Y5
+	VFMADD213PS  c3e11e9bf<>+0(SB), Y2, Y5
+	VFMADD213PS  cbe2aae50<>+0(SB), Y2, Y5
+	VFMADD213PS  c3e4cceac<>+0(SB), Y2, Y5
+	VFMADD213PS  cbe7ffffc<>+0(SB), Y2, Y5
+	VFMADD213PS  c3eaaaaaa<>+0(SB), Y2, Y5
+	VMULPS       Y2, Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VFMADD231PS  cb95e8083<>+0(SB), Y4, Y5
+	VFNMADD231PS c3f000000<>+0(SB), Y3, Y5
+	VADDPS       Y2, Y5, Y5
+	VFMADD231PS  c3f318000<>+0(SB), Y4, Y5
+	VCMPPS       $0x00, c7f800000<>+0(SB), Y0, Y2
+	VBLENDVPS    Y2, c7f800000<>+0(SB), Y5, Y5
+	VCMPPS       $0x00, Y1, Y0, Y2
+	VBLENDVPS    Y2, cff800000<>+0(SB), Y5, Y5
+	VCMPPS       $0x09, Y1, Y0, Y0
+	VBLENDVPS    Y0, c7fc00000<>+0(SB), Y5, Y5
+	VMOVUPS      Y5, (AX)
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	JMP          logAVX_loop1
+
+logAVX_tail:
+	TESTQ        DX, DX
+	JZ           logAVX_done
+	MOVQ         $0x00000008, BX
+	SUBQ         DX, BX
+	LEAQ         tailmask<>+0(SB), DX
+	VMOVDQU      (DX)(BX*4), Y0
+	VMASKMOVPS   (CX), Y0, Y1
+	VXORPS       Y2, Y2, Y2
+	VCMPPS       $0x01, c00800000<>+0(SB), Y1, Y3
+	VMULPS       c4b000000<>+0(SB), Y1, Y4
+	VBLENDVPS    Y3, Y4, Y1, Y4
+	VBLENDVPS    Y3, c41b80000<>+0(SB), Y2, Y3
+	VPSRLD       $0x17, Y4, Y5
+	VPSUBD       c0000007e<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VSUBPS       Y3, Y5, Y5
+	VANDPS       c007fffff<>+0(SB), Y4, Y3
+	VORPS        c3f000000<>+0(SB), Y3, Y3
+	VCMPPS       $0x01, c3f3504f3<>+0(SB), Y3, Y4
+	VADDPS       Y3, Y3, Y6
+	VBLENDVPS    Y4, Y6, Y3, Y3
+	VSUBPS       c3f800000<>+0(SB), Y5, Y6
+	VBLENDVPS    Y4, Y6, Y5, Y5
+	VSUBPS       c3f800000<>+0(SB), Y3, Y3
+	VMULPS       Y3, Y3, Y4
+	VMOVUPS      c3d9021bb<>+0(SB), Y6
+	VFMADD213PS  cbdebd1b8<>+0(SB), Y3, Y6
+	VFMADD213PS  c3def251a<>+0(SB), Y3, Y6
+	VFMADD213PS  cbdfe5d4f<>+0(SB), Y3, Y6
+	VFMADD213PS  c3e11e9bf<>+0(SB), Y3, Y6
+	VFMADD213PS  cbe2aae50<>+0(SB), Y3, Y6
+	VFMADD213PS  c3e4cceac<>+0(SB), Y3, Y6
+	VFMADD213PS  cbe7ffffc<>+0(SB), Y3, Y6
+	VFMADD213PS  c3eaaaaaa<>+0(SB), Y3, Y6
+	VMULPS       Y3, Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VFMADD231PS  cb95e8083<>+0(SB), Y5, Y6
+	VFNMADD231PS c3f000000<>+0(SB), Y4, Y6
+	VADDPS       Y3, Y6, Y6
+	VFMADD231PS  c3f318000<>+0(SB), Y5, Y6
+	VCMPPS       $0x00, c7f800000<>+0(SB), Y1, Y3
+	VBLENDVPS    Y3, c7f800000<>+0(SB), Y6, Y6
+	VCMPPS       $0x00, Y2, Y1, Y3
+	VBLENDVPS    Y3, cff800000<>+0(SB), Y6, Y6
+	VCMPPS       $0x09, Y2, Y1, Y1
+	VBLENDVPS    Y1, c7fc00000<>+0(SB), Y6, Y6
+	VMASKMOVPS   Y6, Y0, (AX)
+
+logAVX_done:
+	VZEROUPPER
+	RET
+
 // func sqrtAVX(dst []float32, x []float32)
 // Requires: AVX
 TEXT ·sqrtAVX(SB), NOSPLIT, $0-48
@@ -5593,16 +6118,6 @@ max_done:
 	VZEROUPPER
 	RET
 
-DATA cff800000<>+0(SB)/4, $0xff800000
-DATA cff800000<>+4(SB)/4, $0xff800000
-DATA cff800000<>+8(SB)/4, $0xff800000
-DATA cff800000<>+12(SB)/4, $0xff800000
-DATA cff800000<>+16(SB)/4, $0xff800000
-DATA cff800000<>+20(SB)/4, $0xff800000
-DATA cff800000<>+24(SB)/4, $0xff800000
-DATA cff800000<>+28(SB)/4, $0xff800000
-GLOBL cff800000<>(SB), RODATA|NOPTR, $32
-
 // func minMaxAVX(x []float32) (lo float32, hi float32)
 // Requires: AVX
 TEXT ·minMaxAVX(SB), NOSPLIT, $0-32
@@ -5676,16 +6191,6 @@ minmax_done:
 	VMOVSS       X2, hi+28(FP)
 	VZEROUPPER
 	RET
-
-DATA c7f800000<>+0(SB)/4, $0x7f800000
-DATA c7f800000<>+4(SB)/4, $0x7f800000
-DATA c7f800000<>+8(SB)/4, $0x7f800000
-DATA c7f800000<>+12(SB)/4, $0x7f800000
-DATA c7f800000<>+16(SB)/4, $0x7f800000
-DATA c7f800000<>+20(SB)/4, $0x7f800000
-DATA c7f800000<>+24(SB)/4, $0x7f800000
-DATA c7f800000<>+28(SB)/4, $0x7f800000
-GLOBL c7f800000<>(SB), RODATA|NOPTR, $32
 
 // func expSubSumAVX(dst []float32, x []float32, m float32) float32
 // Requires: AVX, AVX2, FMA3

@@ -265,6 +265,16 @@ func sigmoidAVX512(dst []float32, x []float32)
 //go:noescape
 func expAVX(dst []float32, x []float32)
 
+// logAVX512: dst[i] = log(x[i]) for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func logAVX512(dst []float32, x []float32)
+
+// logAVX: dst[i] = log(x[i]) for i < len(dst); see the Go twin for the method and its error.
+//
+//go:noescape
+func logAVX(dst []float32, x []float32)
+
 // sqrtAVX: dst[i] = sqrt(x[i]), correctly rounded for i < len(dst); see the Go twin for the method and its error.
 //
 //go:noescape

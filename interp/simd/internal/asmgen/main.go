@@ -74,6 +74,8 @@ func main() {
 	unary512("expAVX512", "dst[i] = exp(x[i])", func(x VecVirtual) VecVirtual { return expW(zmm, x) })
 	unary512("sigmoidAVX512", "dst[i] = 1/(1+exp(-x[i]))", sigmoidW(zmm))
 	unary("expAVX", "dst[i] = exp(x[i])", 2, func(x VecVirtual) VecVirtual { return exp(x) })
+	unary512("logAVX512", "dst[i] = log(x[i])", func(x VecVirtual) VecVirtual { return logW(zmm, x) })
+	unary("logAVX", "dst[i] = log(x[i])", 2, func(x VecVirtual) VecVirtual { return logW(ymm, x) })
 	unary("sqrtAVX", "dst[i] = sqrt(x[i]), correctly rounded", 2, func(x VecVirtual) VecVirtual { VSQRTPS(x, x); return x })
 	unary512("sqrtAVX512", "dst[i] = sqrt(x[i]), correctly rounded", func(x VecVirtual) VecVirtual { VSQRTPS(x, x); return x })
 	unary("absAVX", "dst[i] = |x[i]|, the sign bit cleared", 2, func(x VecVirtual) VecVirtual { VANDPS(vcBits(0x7fffffff), x, x); return x })
@@ -838,6 +840,82 @@ func clamp(w width, x VecVirtual, lo, hi float32) {
 	VMINPS(x, t, t)
 	w.set(x, lo)
 	VMAXPS(t, x, x)
+}
+
+// Cephes' logf: its polynomial (highest power first) and the smallest
+// normal float32; the Go twin logf uses the same constants.
+var logP = []float32{7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1}
+
+const (
+	minNormal = 1.17549435e-38 // 2^-126
+	sqrtHalf  = 0.707106781186547524
+)
+
+// logW is log at width w (Cephes' logf): x = m·2^e with m in [√½, √2),
+// log m = f − f²/2 + f³·P(f) for f = m − 1, plus e·ln2 in two parts. A
+// subnormal x is scaled by 2^23 first. x < 0 and NaN give NaN, ±0 −Inf,
+// +Inf +Inf. At zmm the selections go through masks K2 and K3 (K1 holds
+// the tail), otherwise the instructions are the ymm ones: the same bits.
+func logW(w width, x VecVirtual) VecVirtual {
+	// pick sets dst = cond ? b : a, cond the result of cmp (a mask register
+	// at zmm, a lane mask at ymm).
+	cmp := func(pred uint64, b Op, a VecVirtual, k Register) Register {
+		if w == zmm {
+			VCMPPS(Imm(pred), b, a, k)
+			return k
+		}
+		m := w.vec()
+		VCMPPS(Imm(pred), b, a, m)
+		return m
+	}
+	pick := func(cond Register, b Op, a, dst VecVirtual) {
+		if w == zmm {
+			VBLENDMPS(b, a, cond, dst)
+		} else {
+			VBLENDVPS(cond, b, a, dst)
+		}
+	}
+	zero := w.vec()
+	VXORPS(zero, zero, zero)
+	// Subnormals (and 0 and negatives, fixed up below) scaled by 2^23.
+	small := cmp(1, w.c(minNormal), x, K2) // x < 2^-126
+	scaled, adj := w.vec(), w.vec()
+	VMULPS(w.c(8388608), x, scaled)
+	xs := w.vec()
+	pick(small, scaled, x, xs)
+	pick(small, w.c(23), zero, adj)
+	e, m := w.vec(), w.vec()
+	VPSRLD(Imm(23), xs, e)
+	VPSUBD(w.cBits(126), e, e)
+	VCVTDQ2PS(e, e)
+	VSUBPS(adj, e, e)
+	VANDPS(w.cBits(0x007fffff), xs, m)
+	VORPS(w.cBits(0x3f000000), m, m) // m in [½, 1)
+	// m < √½: f = 2m − 1 and e − 1; else f = m − 1.
+	lt := cmp(1, w.c(sqrtHalf), m, K3)
+	m2, e1 := w.vec(), w.vec()
+	VADDPS(m, m, m2)
+	pick(lt, m2, m, m)
+	VSUBPS(w.c(1), e, e1)
+	pick(lt, e1, e, e)
+	VSUBPS(w.c(1), m, m) // f
+	z := w.vec()
+	VMULPS(m, m, z)
+	y := w.load(logP[0])
+	for _, p := range logP[1:] {
+		VFMADD213PS(w.c(p), m, y)
+	}
+	VMULPS(m, y, y)
+	VMULPS(z, y, y)               // f³·P(f)
+	VFMADD231PS(w.c(ln2Lo), e, y) // + e·ln2Lo
+	VFNMADD231PS(w.c(0.5), z, y)  // − f²/2
+	VADDPS(m, y, y)               // + f
+	VFMADD231PS(w.c(ln2Hi), e, y) // + e·ln2Hi
+	inf := w.c(float32(math.Inf(1)))
+	pick(cmp(0, inf, x, K2), inf, y, y)                         // x == +Inf
+	pick(cmp(0, zero, x, K2), w.c(float32(math.Inf(-1))), y, y) // x == ±0
+	pick(cmp(9, zero, x, K2), w.cBits(0x7fc00000), y, y)        // !(x >= 0): x < 0, NaN
+	return y
 }
 
 func sigmoid(x VecVirtual) VecVirtual { return sigmoidW(ymm)(x) }
