@@ -52,24 +52,42 @@ func TestSoftplusMishVec(t *testing.T) {
 	}
 }
 
-// TestEluVec checks the float32 Elu loop against f, α·expm1(x) in
-// float64 below zero, bit for bit: ±0, tiny and subnormal x, ±Inf, NaN,
-// α 1 and 0.3, in place.
+// TestEluVec checks Elu, Selu and Celu on float32 (eluVec) against their
+// float64 definitions with expm1: within 1.5e-7·γα absolute plus 2.4e-7
+// relative (eluVec subtracts 1 from exp as ONNX Runtime does): ±0, tiny
+// and subnormal x, ±Inf, NaN, several α and γ.
 func TestEluVec(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
-	x := []float32{0, float32(math.Copysign(0, -1)), -0.375, -1e-30, -1e-42, -200, float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN()), 3}
+	x := []float32{0, float32(math.Copysign(0, -1)), -0.375, -1e-30, -1e-42, -1e-5, -200, float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN()), 3}
 	for len(x) < 100000 {
 		x = append(x, float32(rng.NormFloat64()*3))
 	}
-	for _, alpha := range []float32{1, 0.3} {
-		got := runOp(t, "Elu", 6, []*onnx.Attribute{onnx.FloatAttr("alpha", alpha)}, FromSlice(onnx.Float, []int{len(x)}, x)).Floats()
+	for _, c := range []struct {
+		op                string
+		opset             int64
+		alpha, gamma, div float64
+	}{{"Elu", 6, 1, 1, 1}, {"Elu", 6, 0.3, 1, 1}, {"Selu", 6, 1.6732632, 1.050701, 1}, {"Celu", 12, 0.7, 1, 0.7}} {
+		attrs := []*onnx.Attribute{onnx.FloatAttr("alpha", float32(c.alpha))}
+		if c.op == "Selu" {
+			attrs = append(attrs, onnx.FloatAttr("gamma", float32(c.gamma)))
+		}
+		got := runOp(t, c.op, c.opset, attrs, FromSlice(onnx.Float, []int{len(x)}, x)).Floats()
 		for i, v := range x {
-			want := v
-			if v < 0 {
-				want = float32(float64(alpha) * math.Expm1(float64(v)))
+			a := float64(float32(c.alpha))
+			want := float64(float32(c.gamma)) * float64(v)
+			if v <= 0 {
+				want = float64(float32(c.gamma)) * a * math.Expm1(float64(v)/float64(float32(c.div)))
 			}
-			if math.Float32bits(got[i]) != math.Float32bits(want) && !(v != v && got[i] != got[i]) {
-				t.Fatalf("α %v: Elu(%v) = %v, want %v", alpha, v, got[i], want)
+			g := float64(got[i])
+			if v != v {
+				if g == g {
+					t.Fatalf("%s: %s(NaN) = %v", c.op, c.op, g)
+				}
+				continue
+			}
+			// exp(x) − 1 as ONNX Runtime: ≤ 1.2e-7·γα absolute near 0.
+			if !(math.Abs(g-want) <= 1.5e-7*c.gamma*c.alpha+2.4e-7*math.Abs(want)) && !(g == want) {
+				t.Fatalf("%s α %v: (%v) = %v, want %v", c.op, c.alpha, v, g, want)
 			}
 		}
 	}
