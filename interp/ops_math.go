@@ -718,8 +718,8 @@ func init() {
 	} {
 		ewRegister(op, 1, ewUnaryBuilder(ewFloatOnly(f)), 7, 22)
 	}
-	ewRegister("Sin", 1, ewUnaryBuilder(ewUnary{f: math.Sin, vec: func(dst, x []float32) { sinCosVec(dst, x, false) }}), 7, 22)
-	ewRegister("Cos", 1, ewUnaryBuilder(ewUnary{f: math.Cos, vec: func(dst, x []float32) { sinCosVec(dst, x, true) }}), 7, 22)
+	ewRegister("Sin", 1, ewUnaryBuilder(ewUnary{f: math.Sin, vec: simd.Sin}), 7, 22)
+	ewRegister("Cos", 1, ewUnaryBuilder(ewUnary{f: math.Cos, vec: simd.Cos}), 7, 22)
 	for op, f := range map[string]func(float64) float64{
 		"Sinh": math.Sinh, "Cosh": math.Cosh, "Asinh": math.Asinh, "Acosh": math.Acosh, "Atanh": math.Atanh,
 	} {

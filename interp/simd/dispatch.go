@@ -116,6 +116,7 @@ type kernelSet struct {
 	scShRows     func(y *float32, ldy, rows, n int, s *float32, sstep int, t *float32)
 	exp          func(dst, x []float32)
 	log          func(dst, x []float32)
+	sin, cos     func(dst, x []float32) // for |x| ≤ sinCosMax
 	sqrt         func(dst, x []float32)
 	abs          func(dst, x []float32)
 	sigmoid      func(dst, x []float32)
@@ -193,6 +194,8 @@ var goKernels = &kernelSet{
 	scShRows:          scaleShiftRowsOf(scaleShiftGo),
 	exp:               expSliceGo,
 	log:               logSliceGo,
+	sin:               sinSliceGo,
+	cos:               cosSliceGo,
 	sqrt:              sqrtGo,
 	abs:               absGo,
 	sigmoid:           sigmoidSliceGo,

@@ -177,6 +177,34 @@ func Exp(dst, x []float32) { need("Exp", len(dst), x); ks.exp(dst, x) }
 // +Inf, subnormals are exact to the same bound.
 func Log(dst, x []float32) { need("Log", len(dst), x); ks.log(dst, x) }
 
+// sinCosMax bounds the arguments the Sin and Cos kernels reduce: |j| < 2^14
+// quadrants keeps j·π/2's first two parts exact.
+const sinCosMax = 16384
+
+// Sin sets dst[i] = sin(x[i]): Cephes' sinf/cosf polynomials after a
+// three-part reduction by π/2, within 2 ulp or 1.2e-7 absolute
+// (TestSinCosAccuracy). A block of 1024 holding a NaN, an infinity or an
+// |x| > 16384 goes through math.Sin instead. dst may be x.
+func Sin(dst, x []float32) { need("Sin", len(dst), x); sinCos(dst, x, ks.sin, math.Sin) }
+
+// Cos is Sin's cosine.
+func Cos(dst, x []float32) { need("Cos", len(dst), x); sinCos(dst, x, ks.cos, math.Cos) }
+
+func sinCos(dst, x []float32, kern func(dst, x []float32), exact func(float64) float64) {
+	for i := 0; i < len(dst); i += 1024 {
+		n := min(1024, len(dst)-i)
+		xs, d := x[i:i+n], dst[i:i+n]
+		lo, hi := ks.minMax(xs)
+		if s := ks.sum(xs); lo >= -sinCosMax && hi <= sinCosMax && s == s {
+			kern(d, xs)
+			continue
+		}
+		for j, v := range xs {
+			d[j] = float32(exact(float64(v)))
+		}
+	}
+}
+
 // Sigmoid sets dst[i] = 1/(1+e^-x[i]) through Exp and a division; measured
 // max relative error 1.5e-7, absolute 8.9e-8.
 func Sigmoid(dst, x []float32) { need("Sigmoid", len(dst), x); ks.sigmoid(dst, x) }

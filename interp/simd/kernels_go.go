@@ -420,6 +420,49 @@ func expf(x float32) float32 {
 
 func sigmoidf(x float32) float32 { return 1 / (1 + expf(-x)) }
 
+// Cephes' sinf and cosf polynomials and π/2 in three parts, as the
+// assembly generator has them.
+var (
+	sinP = [...]float32{-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1}
+	cosP = [...]float32{2.443315711809948e-5, -1.388731625493765e-3, 4.166664568298827e-2}
+)
+
+const (
+	pio2dp1 = 1.5703125
+	pio2dp2 = 4.837512969970703125e-4
+	pio2dp3 = 7.54978995489188216e-8
+)
+
+// fma32 is a·b + c rounded once, as VFMADD.
+func fma32(a, b, c float32) float32 { return float32(math.FMA(float64(a), float64(b), float64(c))) }
+
+// sinCosf is sin x (cos x with cos set) for |x| ≤ sinCosMax: j =
+// round(x·2/π), r = x − j·π/2 in three parts, and quadrant j (+1 for cos)
+// picks the sine or cosine polynomial and the sign.
+func sinCosf(x float32, cos bool) float32 {
+	j := float32(math.RoundToEven(float64(x * float32(2/math.Pi))))
+	r := fma32(-j, pio2dp1, x)
+	r = fma32(-j, pio2dp2, r)
+	r = fma32(-j, pio2dp3, r)
+	z := r * r
+	sp := fma32(fma32(sinP[0], z, sinP[1]), z, sinP[2])
+	sp = fma32(z*sp, r, r)
+	cp := fma32(fma32(cosP[0], z, cosP[1]), z, cosP[2])
+	cp = fma32(-0.5, z, (z*z)*cp) + 1
+	q := int32(j)
+	if cos {
+		q++
+	}
+	res := sp
+	if q&1 != 0 {
+		res = cp
+	}
+	if q&2 != 0 {
+		res = -res
+	}
+	return res
+}
+
 // logP is Cephes' logf polynomial, highest power first (the assembly
 // generator has the same table).
 var logP = [...]float32{7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1}
@@ -503,8 +546,12 @@ func mapGo(dst, x []float32, f func(float32) float32) {
 	}
 }
 
-func expSliceGo(dst, x []float32)     { mapGo(dst, x, expf) }
-func logSliceGo(dst, x []float32)     { mapGo(dst, x, logf) }
+func expSliceGo(dst, x []float32) { mapGo(dst, x, expf) }
+func logSliceGo(dst, x []float32) { mapGo(dst, x, logf) }
+func sinSliceGo(dst, x []float32) {
+	mapGo(dst, x, func(v float32) float32 { return sinCosf(v, false) })
+}
+func cosSliceGo(dst, x []float32)     { mapGo(dst, x, func(v float32) float32 { return sinCosf(v, true) }) }
 func sigmoidSliceGo(dst, x []float32) { mapGo(dst, x, sigmoidf) }
 func tanhSliceGo(dst, x []float32)    { mapGo(dst, x, tanhf) }
 func erfSliceGo(dst, x []float32)     { mapGo(dst, x, erff) }

@@ -38,6 +38,7 @@ var avx512Kernels = func() *kernelSet {
 	k.scShClipRows, k.scShRows = scaleShiftClipRowsAVX512, scaleShiftRowsAVX512
 	k.tanh, k.erf, k.gelu = tanhAVX512, erfAVX512, geluAVX512
 	k.exp, k.sigmoid, k.log = expAVX512, sigmoidAVX512, logAVX512
+	k.sin, k.cos = sinAVX512, cosAVX512
 	k.sqrt, k.abs = sqrtAVX512, absAVX512
 	k.sumTaps = sumTapsAVX512
 	k.deint = deinterleaveAVX512
@@ -123,6 +124,8 @@ var avx2Kernels = func() *kernelSet {
 		scShRows:          scaleShiftRowsOf(scaleShiftAVX),
 		exp:               expAVX,
 		log:               logAVX,
+		sin:               sinAVX,
+		cos:               cosAVX,
 		sqrt:              sqrtAVX,
 		abs:               absAVX,
 		sigmoid:           sigmoidAVX,

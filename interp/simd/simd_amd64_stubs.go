@@ -270,6 +270,26 @@ func expAVX(dst []float32, x []float32)
 //go:noescape
 func logAVX512(dst []float32, x []float32)
 
+// sinAVX512: dst[i] = sin(x[i]) for |x[i]| ≤ 16384 for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func sinAVX512(dst []float32, x []float32)
+
+// cosAVX512: dst[i] = cos(x[i]) for |x[i]| ≤ 16384 for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func cosAVX512(dst []float32, x []float32)
+
+// sinAVX: dst[i] = sin(x[i]) for |x[i]| ≤ 16384 for i < len(dst); see the Go twin for the method and its error.
+//
+//go:noescape
+func sinAVX(dst []float32, x []float32)
+
+// cosAVX: dst[i] = cos(x[i]) for |x[i]| ≤ 16384 for i < len(dst); see the Go twin for the method and its error.
+//
+//go:noescape
+func cosAVX(dst []float32, x []float32)
+
 // logAVX: dst[i] = log(x[i]) for i < len(dst); see the Go twin for the method and its error.
 //
 //go:noescape

@@ -75,6 +75,10 @@ func main() {
 	unary512("sigmoidAVX512", "dst[i] = 1/(1+exp(-x[i]))", sigmoidW(zmm))
 	unary("expAVX", "dst[i] = exp(x[i])", 2, func(x VecVirtual) VecVirtual { return exp(x) })
 	unary512("logAVX512", "dst[i] = log(x[i])", func(x VecVirtual) VecVirtual { return logW(zmm, x) })
+	unary512("sinAVX512", "dst[i] = sin(x[i]) for |x[i]| ≤ 16384", func(x VecVirtual) VecVirtual { return sinCosW(zmm, x, false) })
+	unary512("cosAVX512", "dst[i] = cos(x[i]) for |x[i]| ≤ 16384", func(x VecVirtual) VecVirtual { return sinCosW(zmm, x, true) })
+	unary("sinAVX", "dst[i] = sin(x[i]) for |x[i]| ≤ 16384", 2, func(x VecVirtual) VecVirtual { return sinCosW(ymm, x, false) })
+	unary("cosAVX", "dst[i] = cos(x[i]) for |x[i]| ≤ 16384", 2, func(x VecVirtual) VecVirtual { return sinCosW(ymm, x, true) })
 	unary("logAVX", "dst[i] = log(x[i])", 2, func(x VecVirtual) VecVirtual { return logW(ymm, x) })
 	unary("sqrtAVX", "dst[i] = sqrt(x[i]), correctly rounded", 2, func(x VecVirtual) VecVirtual { VSQRTPS(x, x); return x })
 	unary512("sqrtAVX512", "dst[i] = sqrt(x[i]), correctly rounded", func(x VecVirtual) VecVirtual { VSQRTPS(x, x); return x })
@@ -916,6 +920,77 @@ func logW(w width, x VecVirtual) VecVirtual {
 	pick(cmp(0, zero, x, K2), w.c(float32(math.Inf(-1))), y, y) // x == ±0
 	pick(cmp(9, zero, x, K2), w.cBits(0x7fc00000), y, y)        // !(x >= 0): x < 0, NaN
 	return y
+}
+
+// Cephes' sinf and cosf polynomials on |r| ≤ π/4 and π/2 in three parts
+// (Cody-Waite: j·dp1 and j·dp2 exact for the |j| < 2^14 that |x| ≤
+// sinCosMax gives); the Go twins use the same constants.
+var (
+	sinP = []float32{-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1}
+	cosP = []float32{2.443315711809948e-5, -1.388731625493765e-3, 4.166664568298827e-2}
+)
+
+const (
+	twoOverPi = 0.636619772367581343
+	pio2dp1   = 1.5703125
+	pio2dp2   = 4.837512969970703125e-4
+	pio2dp3   = 7.54978995489188216e-8
+)
+
+// sinCosW is sin x (cos x with cos set) at width w for |x| ≤ sinCosMax
+// (the caller recomputes larger and non-finite arguments): j = round(x·2/π),
+// r = x − j·π/2 in three parts by FMA, both polynomials on r, and quadrant
+// j (+1 for cos) picks sin or cos (bit 0, through the lane's sign bit) and
+// the sign (bit 1). At zmm the pick goes through mask K2 (VPMOVD2M); the
+// arithmetic is the ymm kernel's: the same bits.
+func sinCosW(w width, x VecVirtual, cos bool) VecVirtual {
+	j := w.vec()
+	VMULPS(w.c(twoOverPi), x, j)
+	if w == zmm {
+		VRNDSCALEPS(Imm(0), j, j)
+	} else {
+		VROUNDPS(Imm(0), j, j)
+	}
+	r := w.vec()
+	VMOVAPS(x, r)
+	VFNMADD231PS(w.c(pio2dp1), j, r)
+	VFNMADD231PS(w.c(pio2dp2), j, r)
+	VFNMADD231PS(w.c(pio2dp3), j, r)
+	z := w.vec()
+	VMULPS(r, r, z)
+	// sin r = r + r·z·P(z)
+	sp := w.load(sinP[0])
+	VFMADD213PS(w.c(sinP[1]), z, sp)
+	VFMADD213PS(w.c(sinP[2]), z, sp)
+	VMULPS(z, sp, sp)
+	VFMADD213PS(r, r, sp)
+	// cos r = 1 − z/2 + z²·Q(z)
+	cp := w.load(cosP[0])
+	VFMADD213PS(w.c(cosP[1]), z, cp)
+	VFMADD213PS(w.c(cosP[2]), z, cp)
+	z2 := w.vec()
+	VMULPS(z, z, z2)
+	VMULPS(z2, cp, cp)
+	VFNMADD231PS(w.c(0.5), z, cp)
+	VADDPS(w.c(1), cp, cp)
+	q := w.vec()
+	VCVTPS2DQ(j, q)
+	if cos {
+		VPADDD(w.cBits(1), q, q)
+	}
+	odd, neg := w.vec(), w.vec()
+	VPSLLD(Imm(31), q, odd) // bit 0 → sign bit: cos for odd quadrants
+	VPSRLD(Imm(1), q, neg)
+	VPSLLD(Imm(31), neg, neg) // bit 1 → sign bit: negate
+	res := w.vec()
+	if w == zmm {
+		VPMOVD2M(odd, K2)
+		VBLENDMPS(cp, sp, K2, res)
+	} else {
+		VBLENDVPS(odd, cp, sp, res)
+	}
+	VXORPS(neg, res, res)
+	return res
 }
 
 func sigmoid(x VecVirtual) VecVirtual { return sigmoidW(ymm)(x) }
