@@ -113,6 +113,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 		return 0, err
 	}
 	q := &quantizer{c: c, m: m, g: m.Graph, cfg: cfg, dq: map[dqKey]*onnx.Value{}}
+	noteFusedContrib(c, m)
 	// The float model, kept for the fallback and the per-layer error report.
 	var float *onnx.Model
 	if cfg.report > 0 || cfg.minCosine > 0 {
@@ -778,4 +779,20 @@ func (q *quantizer) binaryWeight(w *weighted, int4 bool) error {
 		return qv, a, int8Tensor(w.dims, qv), scaleDims(len(a))
 	}, false)
 	return err
+}
+
+// noteFusedContrib says when the model holds ONNX Runtime's fused contrib
+// ops (a model saved after ORT's optimizer): quantize works on the
+// standard Conv, Gemm and MatMul, so those stay float unless unfuse runs
+// first.
+func noteFusedContrib(c *passes.Context, m *onnx.Model) {
+	n := 0
+	for _, nd := range m.Graph.Nodes {
+		if nd.Domain == "com.microsoft" && (nd.OpType == "FusedConv" || nd.OpType == "FusedGemm" || nd.OpType == "FusedMatMul") {
+			n++
+		}
+	}
+	if n > 0 {
+		c.Logf("%d of ONNX Runtime's fused ops (FusedConv, FusedGemm, FusedMatMul) stay float: run unfuse first (--passes unfuse,quantize(…)) to quantize them", n)
+	}
 }
