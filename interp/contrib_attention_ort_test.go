@@ -194,7 +194,7 @@ func TestContribGroupQueryAttention(t *testing.T) {
 // dimensions it claims to know.
 func checkShapes(t *testing.T, c ortNode, static bool) {
 	t.Helper()
-	m, feeds, _ := c.model(t)
+	m, feeds := c.model(t)
 	s, err := interp.NewSession(m, interp.Options{Threads: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package interp_test
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -49,21 +48,13 @@ func TestORTOptimizedModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dir := t.TempDir()
-			inDir := filepath.Join(dir, "in")
-			if err := os.MkdirAll(inDir, 0o755); err != nil {
-				t.Fatal(err)
-			}
 			var names []string
 			var ins []*interp.Tensor
 			for _, v := range orig.Inputs() {
-				if x, ok := feeds[v.Name]; ok {
-					names, ins = append(names, v.Name), append(ins, x)
-				}
+				names, ins = append(names, v.Name), append(ins, feeds[v.Name])
 			}
-			if err := dataset.WritePB(inDir, "input", names, ins); err != nil {
-				t.Fatal(err)
-			}
+			inDir := ort.WriteInputs(t, names, ins)
+			dir := t.TempDir()
 			optPath := filepath.Join(dir, "opt.onnx")
 			want := ort.Run(t, path, inDir, "--optimize", "extended", "--optimized-out", optPath, "--threads", "1")
 			opt, err := onnx.Load(optPath)

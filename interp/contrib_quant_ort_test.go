@@ -18,7 +18,7 @@ import (
 func checkQ(t *testing.T, c ortNode) {
 	t.Helper()
 	checkORT(t, c)
-	m, feeds, _ := c.model(t)
+	m, feeds := c.model(t)
 	if _, err := interp.InferShapes(m, interp.ShapeOptions{Strict: true}); err != nil {
 		t.Fatalf("%s: shape inference: %v", c.name, err)
 	}

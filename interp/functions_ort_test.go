@@ -2,12 +2,9 @@ package interp_test
 
 import (
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/ort"
 	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/interp"
@@ -248,42 +245,6 @@ func TestFunctionsORT(t *testing.T) {
 			}
 		})
 	}
-}
-
-// runORT types m's outputs from the interpreter's results (ONNX Runtime
-// wants typed outputs), saves m with its inputs and runs it in ONNX Runtime.
-func runORT(t *testing.T, m *onnx.Model, feeds map[string]*interp.Tensor, got []*interp.Tensor) []*onnx.Tensor {
-	t.Helper()
-	for i, v := range m.Graph.Outputs {
-		dims := make(onnx.Shape, len(got[i].Shape))
-		for j, d := range got[i].Shape {
-			dims[j] = onnx.D(int64(d))
-		}
-		v.Type = onnx.TensorType(got[i].DType, dims)
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "m.onnx")
-	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	inDir := filepath.Join(dir, "in")
-	if err := os.MkdirAll(inDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	var ins []*interp.Tensor
-	for _, v := range m.Graph.Inputs {
-		names = append(names, v.Name)
-		ins = append(ins, feeds[v.Name])
-	}
-	if err := dataset.WritePB(inDir, "input", names, ins); err != nil {
-		t.Fatal(err)
-	}
-	want := ort.Run(t, path, inDir, "--optimize", "disabled", "--threads", "1")
-	if len(want) != len(m.Graph.Outputs) {
-		t.Fatalf("ONNX Runtime gave %d outputs, want %d", len(want), len(m.Graph.Outputs))
-	}
-	return want
 }
 
 // TestFunctionErrorNamesCall checks that a node failing inside an inlined

@@ -55,10 +55,11 @@ func standardKernel(b *Build, op string, opset int64, nin int, attrs ...*onnx.At
 	return build(&Build{Node: n, Opset: opset, c: b.c})
 }
 
-// activationKernel is the kernel of the activation that ONNX Runtime's
-// fused ops name in their activation attribute, with its parameters in
-// activation_params order (nil: none asked for).
-func activationKernel(b *Build, act string, params []float32) (Kernel, error) {
+// FusedActivation is the standard op that the activation attribute of
+// ONNX Runtime's fused ops names, with its parameters (activation_params
+// order) as attributes of the op at opset (Clip's bounds are attributes
+// at opset 6); op is "" for none. passes/unfuse writes the same op.
+func FusedActivation(act string, params []float32) (op string, opset int64, attrs []*onnx.Attribute, err error) {
 	param := func(i int, def float32) float32 {
 		if i < len(params) {
 			return params[i]
@@ -67,19 +68,27 @@ func activationKernel(b *Build, act string, params []float32) (Kernel, error) {
 	}
 	switch act {
 	case "":
-		return nil, nil
+		return "", 0, nil, nil
 	case "Relu", "Sigmoid", "Tanh":
-		return standardKernel(b, act, 13, 1)
+		return act, 13, nil, nil
 	case "LeakyRelu":
-		return standardKernel(b, act, 16, 1, onnx.FloatAttr("alpha", param(0, 0.01)))
+		return act, 16, []*onnx.Attribute{onnx.FloatAttr("alpha", param(0, 0.01))}, nil
 	case "HardSigmoid":
-		return standardKernel(b, act, 6, 1, onnx.FloatAttr("alpha", param(0, 0.2)), onnx.FloatAttr("beta", param(1, 0.5)))
+		return act, 6, []*onnx.Attribute{onnx.FloatAttr("alpha", param(0, 0.2)), onnx.FloatAttr("beta", param(1, 0.5))}, nil
 	case "Clip":
-		// Opset 6's Clip takes its bounds as attributes.
 		lo, hi := param(0, -math.MaxFloat32), param(1, math.MaxFloat32)
-		return standardKernel(b, act, 6, 1, onnx.FloatAttr("min", lo), onnx.FloatAttr("max", hi))
+		return act, 6, []*onnx.Attribute{onnx.FloatAttr("min", lo), onnx.FloatAttr("max", hi)}, nil
 	}
-	return nil, fmt.Errorf("activation %q is not one of Relu, Sigmoid, Tanh, LeakyRelu, HardSigmoid, Clip", act)
+	return "", 0, nil, fmt.Errorf("activation %q is not one of Relu, Sigmoid, Tanh, LeakyRelu, HardSigmoid, Clip", act)
+}
+
+// activationKernel is the kernel of FusedActivation's op (nil: none).
+func activationKernel(b *Build, act string, params []float32) (Kernel, error) {
+	op, opset, attrs, err := FusedActivation(act, params)
+	if op == "" || err != nil {
+		return nil, err
+	}
+	return standardKernel(b, op, opset, 1, attrs...)
 }
 
 // then runs k, then act on k's first output (act nil: k alone).

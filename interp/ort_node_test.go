@@ -3,12 +3,10 @@ package interp_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/ort"
 	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/interp"
@@ -44,12 +42,11 @@ type ortNode struct {
 // model builds c's one-node model: inputs x0, x1, …, outputs y0, y1, …
 // typed from the interpreter's own results (ONNX Runtime wants typed
 // outputs), with the feeds for its graph inputs.
-func (c ortNode) model(t *testing.T) (*onnx.Model, map[string]*interp.Tensor, []string) {
+func (c ortNode) model(t *testing.T) (*onnx.Model, map[string]*interp.Tensor) {
 	t.Helper()
 	g := &onnx.Graph{Name: c.name}
 	var ins []*onnx.Value
 	feeds := map[string]*interp.Tensor{}
-	var names []string
 	for i, x := range c.in {
 		if x == nil {
 			ins = append(ins, nil)
@@ -70,7 +67,6 @@ func (c ortNode) model(t *testing.T) (*onnx.Model, map[string]*interp.Tensor, []
 		}
 		ins = append(ins, g.AddInput(name, onnx.TensorType(x.DType, dims)))
 		feeds[name] = x
-		names = append(names, name)
 	}
 	outs := make([]string, max(c.outs, 1))
 	for i := range outs {
@@ -94,7 +90,7 @@ func (c ortNode) model(t *testing.T) (*onnx.Model, map[string]*interp.Tensor, []
 	if c.domain != "" {
 		ops = append(ops, onnx.OpsetID{Domain: c.domain, Version: 1})
 	}
-	return &onnx.Model{IRVersion: 8, Opsets: ops, Graph: g}, feeds, names
+	return &onnx.Model{IRVersion: 8, Opsets: ops, Graph: g}, feeds
 }
 
 // checkORT runs c in the interpreter at one and two threads and in ONNX
@@ -103,7 +99,7 @@ func (c ortNode) model(t *testing.T) (*onnx.Model, map[string]*interp.Tensor, []
 func checkORT(t *testing.T, c ortNode) {
 	t.Helper()
 	ort.Require(t)
-	m, feeds, names := c.model(t)
+	m, feeds := c.model(t)
 	var got [][]*interp.Tensor
 	for _, th := range []int{1, 2} {
 		s, err := interp.NewSession(m, interp.Options{Threads: th})
@@ -116,37 +112,7 @@ func checkORT(t *testing.T, c ortNode) {
 		}
 		got = append(got, out)
 	}
-	for i, v := range m.Graph.Outputs {
-		y := got[0][i]
-		if y == nil {
-			t.Fatalf("%s: output %d missing", c.name, i)
-		}
-		dims := make(onnx.Shape, len(y.Shape))
-		for j, d := range y.Shape {
-			dims[j] = onnx.D(int64(d))
-		}
-		v.Type = onnx.TensorType(y.DType, dims)
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "m.onnx")
-	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	inDir := filepath.Join(dir, "in")
-	if err := os.MkdirAll(inDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ins := make([]*interp.Tensor, len(names))
-	for i, nm := range names {
-		ins[i] = feeds[nm]
-	}
-	if err := dataset.WritePB(inDir, "input", names, ins); err != nil {
-		t.Fatal(err)
-	}
-	want := ort.Run(t, path, inDir, "--optimize", "disabled", "--threads", "1")
-	if len(want) != len(m.Graph.Outputs) {
-		t.Fatalf("%s: ONNX Runtime gave %d outputs, want %d", c.name, len(want), len(m.Graph.Outputs))
-	}
+	want := runORT(t, m, feeds, got[0])
 	atol, rtol := c.atol, c.rtol
 	if atol == 0 && rtol == 0 {
 		atol, rtol = 1e-5, 1e-4
@@ -178,6 +144,36 @@ func checkORT(t *testing.T, c ortNode) {
 			}
 		}
 	}
+}
+
+// runORT types m's outputs from the interpreter's results (ONNX Runtime
+// wants typed outputs), saves m with its inputs and runs it in ONNX Runtime.
+func runORT(t *testing.T, m *onnx.Model, feeds map[string]*interp.Tensor, got []*interp.Tensor) []*onnx.Tensor {
+	t.Helper()
+	for i, v := range m.Graph.Outputs {
+		dims := make(onnx.Shape, len(got[i].Shape))
+		for j, d := range got[i].Shape {
+			dims[j] = onnx.D(int64(d))
+		}
+		v.Type = onnx.TensorType(got[i].DType, dims)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.onnx")
+	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	var ins []*interp.Tensor
+	for _, v := range m.Graph.Inputs {
+		names = append(names, v.Name)
+		ins = append(ins, feeds[v.Name])
+	}
+	inDir := ort.WriteInputs(t, names, ins)
+	want := ort.Run(t, path, inDir, "--optimize", "disabled", "--threads", "1")
+	if len(want) != len(m.Graph.Outputs) {
+		t.Fatalf("ONNX Runtime gave %d outputs, want %d", len(want), len(m.Graph.Outputs))
+	}
+	return want
 }
 
 // normal is a seeded tensor of standard normal float32 values.

@@ -63,17 +63,9 @@ func shapeSkipNorm(c *ShapeCtx) error {
 // axes 1.
 func shapeSimplifiedNorm(c *ShapeCtx) error {
 	c.Same(0, 0)
-	s, ok := c.Shape(0)
-	if !ok {
-		return nil
+	s, err := normStatShape(c)
+	if s != nil {
+		c.Set(1, onnx.Float, s)
 	}
-	axis, err := shAxis(c.Node.AttrInt("axis", -1), len(s))
-	if err != nil {
-		return err
-	}
-	for i := axis; i < len(s); i++ {
-		s[i] = onnx.D(1)
-	}
-	c.Set(1, onnx.Float, s)
-	return nil
+	return err
 }

@@ -46,23 +46,7 @@ func shapeQGemm(c *ShapeCtx) error {
 	if c.Has(8) {
 		e = c.Elem(8)
 	}
-	a, ok1 := c.Shape(0)
-	b, ok2 := c.Shape(3)
-	if !ok1 || !ok2 || len(a) != 2 || len(b) != 2 {
-		c.Set(0, e, shUnknown(2))
-		return nil
-	}
-	if c.Node.AttrInt("transA", 0) != 0 {
-		a[0], a[1] = a[1], a[0]
-	}
-	if c.Node.AttrInt("transB", 0) != 0 {
-		b[0], b[1] = b[1], b[0]
-	}
-	if a[1].IsStatic() && b[0].IsStatic() && a[1].Value != b[0].Value {
-		return c.Errorf("inner dimensions %d and %d differ", a[1].Value, b[0].Value)
-	}
-	c.Set(0, e, onnx.Shape{a[0], b[1]})
-	return nil
+	return setGemmShape(c, e, 0, 3)
 }
 
 // shapeQLinearBinary broadcasts A (input 0) and B (input 3).

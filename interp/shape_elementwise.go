@@ -257,16 +257,9 @@ func shapeBatchNorm(c *ShapeCtx) error {
 
 func shapeLayerNorm(c *ShapeCtx) error {
 	c.Same(0, 0)
-	s, ok := c.Shape(0)
-	if !ok {
-		return nil
-	}
-	axis, err := shAxis(c.Node.AttrInt("axis", -1), len(s))
-	if err != nil {
+	s, err := normStatShape(c)
+	if s == nil {
 		return err
-	}
-	for i := axis; i < len(s); i++ {
-		s[i] = onnx.D(1)
 	}
 	// Mean and InvStdDev have the stash type (float by default).
 	elem := onnx.DataType(c.Node.AttrInt("stash_type", 1))
@@ -308,4 +301,22 @@ func shapeBitCast(c *ShapeCtx) error {
 	}
 	c.Set(0, to, s)
 	return nil
+}
+
+// normStatShape is the shape of a normalization's per-row statistics: the
+// input's with the axes from the axis attribute on set to 1 (nil when the
+// input's shape is unknown).
+func normStatShape(c *ShapeCtx) (onnx.Shape, error) {
+	s, ok := c.Shape(0)
+	if !ok {
+		return nil, nil
+	}
+	axis, err := shAxis(c.Node.AttrInt("axis", -1), len(s))
+	if err != nil {
+		return nil, err
+	}
+	for i := axis; i < len(s); i++ {
+		s[i] = onnx.D(1)
+	}
+	return s, nil
 }

@@ -242,10 +242,13 @@ func shapeGlobalPool(c *ShapeCtx) error {
 	return nil
 }
 
-func shapeGemm(c *ShapeCtx) error {
-	e := c.Elem(0)
-	a, ok1 := c.Shape(0)
-	b, ok2 := c.Shape(1)
+func shapeGemm(c *ShapeCtx) error { return setGemmShape(c, c.Elem(0), 0, 1) }
+
+// setGemmShape sets output 0 to op(A)·op(B)'s M×N, A and B inputs x and y,
+// op the transA/transB attributes.
+func setGemmShape(c *ShapeCtx, e onnx.DataType, x, y int) error {
+	a, ok1 := c.Shape(x)
+	b, ok2 := c.Shape(y)
 	if !ok1 || !ok2 || len(a) != 2 || len(b) != 2 {
 		c.Set(0, e, shUnknown(2))
 		return nil

@@ -15,7 +15,9 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -91,4 +93,19 @@ func RunErr(model, inputsDir, outDir string, args ...string) ([]*onnx.Tensor, er
 		return nil, fmt.Errorf("onnxruntime on %s wrote no outputs", model)
 	}
 	return outs, nil
+}
+
+// WriteInputs writes ts as input_0.pb, input_1.pb, … (the order of the
+// session's inputs, names theirs) into a new folder under t's temp dir and
+// returns it, for Run.
+func WriteInputs(t testing.TB, names []string, ts []*interp.Tensor) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "in")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := dataset.WritePB(dir, "input", names, ts); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -181,31 +181,18 @@ func (e *emitter) replace(n *onnx.Node, outs []*onnx.Value) error {
 	return nil
 }
 
-// activation emits ONNX Runtime's fused activation act on x.
+// activation emits ONNX Runtime's fused activation act on x: the op
+// interp.FusedActivation names, Clip's bounds as inputs from opset 11.
 func (e *emitter) activation(x *onnx.Value, act string, params []float32) (*onnx.Value, error) {
-	param := func(i int, def float32) float32 {
-		if i < len(params) {
-			return params[i]
-		}
-		return def
+	op, _, attrs, err := interp.FusedActivation(act, params)
+	if op == "" || err != nil {
+		return x, err
 	}
-	switch act {
-	case "":
-		return x, nil
-	case "Relu", "Sigmoid", "Tanh":
-		return e.op(act, nil, x), nil
-	case "LeakyRelu":
-		return e.op(act, []*onnx.Attribute{onnx.FloatAttr("alpha", param(0, 0.01))}, x), nil
-	case "HardSigmoid":
-		return e.op(act, []*onnx.Attribute{onnx.FloatAttr("alpha", param(0, 0.2)), onnx.FloatAttr("beta", param(1, 0.5))}, x), nil
-	case "Clip":
-		lo, hi := param(0, -math.MaxFloat32), param(1, math.MaxFloat32)
-		if e.opset < 11 {
-			return e.op(act, []*onnx.Attribute{onnx.FloatAttr("min", lo), onnx.FloatAttr("max", hi)}, x), nil
-		}
-		return e.op(act, nil, x, e.scalar(lo), e.scalar(hi)), nil
+	if op == "Clip" && e.opset >= 11 {
+		lo, hi := attrs[0].Float, attrs[1].Float
+		return e.op(op, nil, x, e.scalar(lo), e.scalar(hi)), nil
 	}
-	return nil, fmt.Errorf("activation %q has no standard op here", act)
+	return e.op(op, attrs, x), nil
 }
 
 // withoutAttrs is n's attributes less the named ones.

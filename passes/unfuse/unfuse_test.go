@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -152,19 +151,13 @@ func TestUnfuseORTOptimizedModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dir := t.TempDir()
-			inDir := filepath.Join(dir, "in")
-			if err := os.MkdirAll(inDir, 0o755); err != nil {
-				t.Fatal(err)
-			}
 			var names []string
 			var ins []*interp.Tensor
 			for _, v := range s.Inputs() {
 				names, ins = append(names, v.Name), append(ins, feeds[v.Name])
 			}
-			if err := dataset.WritePB(inDir, "input", names, ins); err != nil {
-				t.Fatal(err)
-			}
+			inDir := ort.WriteInputs(t, names, ins)
+			dir := t.TempDir()
 			optPath := filepath.Join(dir, "opt.onnx")
 			want := ort.Run(t, path, inDir, "--optimize", "extended", "--optimized-out", optPath)
 			opt, err := onnx.Load(optPath)
