@@ -303,12 +303,11 @@ func ewUnaryBuilder(fns ewUnary) Builder {
 
 func ewFloatOnly(f func(float64) float64) ewUnary { return ewUnary{f: f} }
 
-// The float32 loops of the simple unary ops (Abs and Sqrt run simd.Abs
-// and simd.Sqrt): a loop each, as a function value per element cost more
-// than the operation (Sqrt, Round 5–10× ONNX Runtime's time). Each gives
-// the bits the float64 path gives: rounding to integers, negation and the
-// sign bit are exact, and a correctly rounded float64 square root or
-// quotient of float32s rounds to the float32 one.
+// The float32 loops of the simple unary ops (Abs, Sqrt, Round, Floor and
+// Ceil run simd kernels): a loop each, as a function value per element
+// cost more than the operation (Sqrt, Round 5–10× ONNX Runtime's time).
+// Each gives the bits the float64 path gives: negation is exact, and a
+// correctly rounded float64 quotient of float32s rounds to the float32 one.
 func negVec(dst, x []float32) {
 	for i, v := range x {
 		dst[i] = -v
@@ -318,24 +317,6 @@ func negVec(dst, x []float32) {
 func reciprocalVec(dst, x []float32) {
 	for i, v := range x {
 		dst[i] = 1 / v
-	}
-}
-
-func floorVec(dst, x []float32) {
-	for i, v := range x {
-		dst[i] = float32(math.Floor(float64(v)))
-	}
-}
-
-func ceilVec(dst, x []float32) {
-	for i, v := range x {
-		dst[i] = float32(math.Ceil(float64(v)))
-	}
-}
-
-func roundVec(dst, x []float32) {
-	for i, v := range x {
-		dst[i] = float32(math.RoundToEven(float64(v)))
 	}
 }
 
@@ -709,9 +690,9 @@ func init() {
 	ewRegister("Log", 1, ewUnaryBuilder(ewUnary{f: math.Log, vec: simd.Log}), std...)
 	ewRegister("Sqrt", 1, ewUnaryBuilder(ewUnary{f: math.Sqrt, vec: simd.Sqrt}), std...)
 	ewRegister("Reciprocal", 1, ewUnaryBuilder(ewUnary{f: func(v float64) float64 { return 1 / v }, vec: reciprocalVec}), std...)
-	ewRegister("Floor", 1, ewUnaryBuilder(ewUnary{f: math.Floor, vec: floorVec}), std...)
-	ewRegister("Ceil", 1, ewUnaryBuilder(ewUnary{f: math.Ceil, vec: ceilVec}), std...)
-	ewRegister("Round", 1, ewUnaryBuilder(ewUnary{f: math.RoundToEven, vec: roundVec}), 11, 22)
+	ewRegister("Floor", 1, ewUnaryBuilder(ewUnary{f: math.Floor, vec: simd.Floor}), std...)
+	ewRegister("Ceil", 1, ewUnaryBuilder(ewUnary{f: math.Ceil, vec: simd.Ceil}), std...)
+	ewRegister("Round", 1, ewUnaryBuilder(ewUnary{f: math.RoundToEven, vec: simd.Round}), 11, 22)
 	ewRegister("Sign", 1, ewUnaryBuilder(ewUnary{f: ewSignF, i: ewSignI, u: ewSignU}), 9, 13)
 	for op, f := range map[string]func(float64) float64{
 		"Tan": math.Tan, "Asin": math.Asin, "Acos": math.Acos, "Atan": math.Atan,

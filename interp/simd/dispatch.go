@@ -117,6 +117,8 @@ type kernelSet struct {
 	exp          func(dst, x []float32)
 	log          func(dst, x []float32)
 	sin, cos     func(dst, x []float32) // for |x| ≤ sinCosMax
+	round        func(dst, x []float32)
+	floor, ceil  func(dst, x []float32)
 	sqrt         func(dst, x []float32)
 	abs          func(dst, x []float32)
 	sigmoid      func(dst, x []float32)
@@ -195,6 +197,9 @@ var goKernels = &kernelSet{
 	exp:               expSliceGo,
 	log:               logSliceGo,
 	sin:               sinSliceGo,
+	round:             roundGo,
+	floor:             floorGo,
+	ceil:              ceilGo,
 	cos:               cosSliceGo,
 	sqrt:              sqrtGo,
 	abs:               absGo,

@@ -177,6 +177,17 @@ func Exp(dst, x []float32) { need("Exp", len(dst), x); ks.exp(dst, x) }
 // +Inf, subnormals are exact to the same bound.
 func Log(dst, x []float32) { need("Log", len(dst), x); ks.log(dst, x) }
 
+// Round sets dst[i] to x[i] rounded to the nearest integer, halves to
+// even (ONNX's Round); Floor and Ceil round down and up. Exact (the
+// rounding instructions at every level; TestRoundingTwins); NaN stays NaN.
+func Round(dst, x []float32) { need("Round", len(dst), x); ks.round(dst, x) }
+
+// Floor: see Round.
+func Floor(dst, x []float32) { need("Floor", len(dst), x); ks.floor(dst, x) }
+
+// Ceil: see Round.
+func Ceil(dst, x []float32) { need("Ceil", len(dst), x); ks.ceil(dst, x) }
+
 // sinCosMax bounds the arguments the Sin and Cos kernels reduce: |j| < 2^14
 // quadrants keeps j·π/2's first two parts exact.
 const sinCosMax = 16384

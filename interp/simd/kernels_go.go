@@ -864,3 +864,17 @@ func absGo(dst, x []float32) {
 		dst[i] = math.Float32frombits(math.Float32bits(v) &^ (1 << 31))
 	}
 }
+
+// roundGo, floorGo and ceilGo round through float64, where every float32
+// is exact: the rounding instructions' results.
+func roundGo(dst, x []float32) {
+	mapGo(dst, x, func(v float32) float32 { return float32(math.RoundToEven(float64(v))) })
+}
+
+func floorGo(dst, x []float32) {
+	mapGo(dst, x, func(v float32) float32 { return float32(math.Floor(float64(v))) })
+}
+
+func ceilGo(dst, x []float32) {
+	mapGo(dst, x, func(v float32) float32 { return float32(math.Ceil(float64(v))) })
+}

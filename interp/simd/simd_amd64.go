@@ -39,6 +39,7 @@ var avx512Kernels = func() *kernelSet {
 	k.tanh, k.erf, k.gelu = tanhAVX512, erfAVX512, geluAVX512
 	k.exp, k.sigmoid, k.log = expAVX512, sigmoidAVX512, logAVX512
 	k.sin, k.cos = sinAVX512, cosAVX512
+	k.round, k.floor, k.ceil = roundAVX512, floorAVX512, ceilAVX512
 	k.sqrt, k.abs = sqrtAVX512, absAVX512
 	k.sumTaps = sumTapsAVX512
 	k.deint = deinterleaveAVX512
@@ -125,6 +126,9 @@ var avx2Kernels = func() *kernelSet {
 		exp:               expAVX,
 		log:               logAVX,
 		sin:               sinAVX,
+		round:             roundAVX,
+		floor:             floorAVX,
+		ceil:              ceilAVX,
 		cos:               cosAVX,
 		sqrt:              sqrtAVX,
 		abs:               absAVX,

@@ -4987,6 +4987,249 @@ DATA c7fc00000<>+24(SB)/4, $0x7fc00000
 DATA c7fc00000<>+28(SB)/4, $0x7fc00000
 GLOBL c7fc00000<>(SB), RODATA|NOPTR, $32
 
+// func roundAVX(dst []float32, x []float32)
+// Requires: AVX
+TEXT ·roundAVX(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+
+roundAVX_loopu:
+	CMPQ     DX, $0x10
+	JL       roundAVX_loop1
+	VMOVUPS  (CX), Y0
+	VROUNDPS $0x08, Y0, Y0
+	VMOVUPS  Y0, (AX)
+	VMOVUPS  32(CX), Y0
+	VROUNDPS $0x08, Y0, Y0
+	VMOVUPS  Y0, 32(AX)
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, CX
+	SUBQ     $0x00000010, DX
+	JMP      roundAVX_loopu
+
+roundAVX_loop1:
+	CMPQ     DX, $0x08
+	JL       roundAVX_tail
+	VMOVUPS  (CX), Y0
+	VROUNDPS $0x08, Y0, Y0
+	VMOVUPS  Y0, (AX)
+	ADDQ     $0x00000020, AX
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, DX
+	JMP      roundAVX_loop1
+
+roundAVX_tail:
+	TESTQ      DX, DX
+	JZ         roundAVX_done
+	MOVQ       $0x00000008, BX
+	SUBQ       DX, BX
+	LEAQ       tailmask<>+0(SB), DX
+	VMOVDQU    (DX)(BX*4), Y0
+	VMASKMOVPS (CX), Y0, Y1
+	VROUNDPS   $0x08, Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+roundAVX_done:
+	VZEROUPPER
+	RET
+
+// func roundAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·roundAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	MOVQ  dst_len+8(FP), DX
+	MOVQ  DX, BX
+	ANDQ  $0x0f, BX
+	LEAQ  lowmasks<>+0(SB), SI
+	KMOVW (SI)(BX*2), K1
+	SHRQ  $0x04, DX
+
+roundAVX512_loop:
+	TESTQ       DX, DX
+	JZ          roundAVX512_tail
+	VMOVUPS     (CX), Z0
+	VRNDSCALEPS $0x08, Z0, Z0
+	VMOVUPS     Z0, (AX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, AX
+	DECQ        DX
+	JMP         roundAVX512_loop
+
+roundAVX512_tail:
+	TESTQ       BX, BX
+	JZ          roundAVX512_mapped
+	VMOVUPS.Z   (CX), K1, Z0
+	VRNDSCALEPS $0x08, Z0, Z0
+	VMOVUPS     Z0, K1, (AX)
+
+roundAVX512_mapped:
+	VZEROUPPER
+	RET
+
+// func floorAVX(dst []float32, x []float32)
+// Requires: AVX
+TEXT ·floorAVX(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+
+floorAVX_loopu:
+	CMPQ     DX, $0x10
+	JL       floorAVX_loop1
+	VMOVUPS  (CX), Y0
+	VROUNDPS $0x09, Y0, Y0
+	VMOVUPS  Y0, (AX)
+	VMOVUPS  32(CX), Y0
+	VROUNDPS $0x09, Y0, Y0
+	VMOVUPS  Y0, 32(AX)
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, CX
+	SUBQ     $0x00000010, DX
+	JMP      floorAVX_loopu
+
+floorAVX_loop1:
+	CMPQ     DX, $0x08
+	JL       floorAVX_tail
+	VMOVUPS  (CX), Y0
+	VROUNDPS $0x09, Y0, Y0
+	VMOVUPS  Y0, (AX)
+	ADDQ     $0x00000020, AX
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, DX
+	JMP      floorAVX_loop1
+
+floorAVX_tail:
+	TESTQ      DX, DX
+	JZ         floorAVX_done
+	MOVQ       $0x00000008, BX
+	SUBQ       DX, BX
+	LEAQ       tailmask<>+0(SB), DX
+	VMOVDQU    (DX)(BX*4), Y0
+	VMASKMOVPS (CX), Y0, Y1
+	VROUNDPS   $0x09, Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+floorAVX_done:
+	VZEROUPPER
+	RET
+
+// func floorAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·floorAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	MOVQ  dst_len+8(FP), DX
+	MOVQ  DX, BX
+	ANDQ  $0x0f, BX
+	LEAQ  lowmasks<>+0(SB), SI
+	KMOVW (SI)(BX*2), K1
+	SHRQ  $0x04, DX
+
+floorAVX512_loop:
+	TESTQ       DX, DX
+	JZ          floorAVX512_tail
+	VMOVUPS     (CX), Z0
+	VRNDSCALEPS $0x09, Z0, Z0
+	VMOVUPS     Z0, (AX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, AX
+	DECQ        DX
+	JMP         floorAVX512_loop
+
+floorAVX512_tail:
+	TESTQ       BX, BX
+	JZ          floorAVX512_mapped
+	VMOVUPS.Z   (CX), K1, Z0
+	VRNDSCALEPS $0x09, Z0, Z0
+	VMOVUPS     Z0, K1, (AX)
+
+floorAVX512_mapped:
+	VZEROUPPER
+	RET
+
+// func ceilAVX(dst []float32, x []float32)
+// Requires: AVX
+TEXT ·ceilAVX(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+
+ceilAVX_loopu:
+	CMPQ     DX, $0x10
+	JL       ceilAVX_loop1
+	VMOVUPS  (CX), Y0
+	VROUNDPS $0x0a, Y0, Y0
+	VMOVUPS  Y0, (AX)
+	VMOVUPS  32(CX), Y0
+	VROUNDPS $0x0a, Y0, Y0
+	VMOVUPS  Y0, 32(AX)
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, CX
+	SUBQ     $0x00000010, DX
+	JMP      ceilAVX_loopu
+
+ceilAVX_loop1:
+	CMPQ     DX, $0x08
+	JL       ceilAVX_tail
+	VMOVUPS  (CX), Y0
+	VROUNDPS $0x0a, Y0, Y0
+	VMOVUPS  Y0, (AX)
+	ADDQ     $0x00000020, AX
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, DX
+	JMP      ceilAVX_loop1
+
+ceilAVX_tail:
+	TESTQ      DX, DX
+	JZ         ceilAVX_done
+	MOVQ       $0x00000008, BX
+	SUBQ       DX, BX
+	LEAQ       tailmask<>+0(SB), DX
+	VMOVDQU    (DX)(BX*4), Y0
+	VMASKMOVPS (CX), Y0, Y1
+	VROUNDPS   $0x0a, Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+ceilAVX_done:
+	VZEROUPPER
+	RET
+
+// func ceilAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·ceilAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	MOVQ  dst_len+8(FP), DX
+	MOVQ  DX, BX
+	ANDQ  $0x0f, BX
+	LEAQ  lowmasks<>+0(SB), SI
+	KMOVW (SI)(BX*2), K1
+	SHRQ  $0x04, DX
+
+ceilAVX512_loop:
+	TESTQ       DX, DX
+	JZ          ceilAVX512_tail
+	VMOVUPS     (CX), Z0
+	VRNDSCALEPS $0x0a, Z0, Z0
+	VMOVUPS     Z0, (AX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, AX
+	DECQ        DX
+	JMP         ceilAVX512_loop
+
+ceilAVX512_tail:
+	TESTQ       BX, BX
+	JZ          ceilAVX512_mapped
+	VMOVUPS.Z   (CX), K1, Z0
+	VRNDSCALEPS $0x0a, Z0, Z0
+	VMOVUPS     Z0, K1, (AX)
+
+ceilAVX512_mapped:
+	VZEROUPPER
+	RET
+
 // func sinAVX512(dst []float32, x []float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·sinAVX512(SB), NOSPLIT, $0-48

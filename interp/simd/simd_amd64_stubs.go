@@ -270,6 +270,36 @@ func expAVX(dst []float32, x []float32)
 //go:noescape
 func logAVX512(dst []float32, x []float32)
 
+// roundAVX: dst[i] = round half to even(x[i]) for i < len(dst); see the Go twin for the method and its error.
+//
+//go:noescape
+func roundAVX(dst []float32, x []float32)
+
+// roundAVX512: dst[i] = round half to even(x[i]) for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func roundAVX512(dst []float32, x []float32)
+
+// floorAVX: dst[i] = floor(x[i]) for i < len(dst); see the Go twin for the method and its error.
+//
+//go:noescape
+func floorAVX(dst []float32, x []float32)
+
+// floorAVX512: dst[i] = floor(x[i]) for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func floorAVX512(dst []float32, x []float32)
+
+// ceilAVX: dst[i] = ceil(x[i]) for i < len(dst); see the Go twin for the method and its error.
+//
+//go:noescape
+func ceilAVX(dst []float32, x []float32)
+
+// ceilAVX512: dst[i] = ceil(x[i]) for i < len(dst), on zmm with the ymm kernel's arithmetic.
+//
+//go:noescape
+func ceilAVX512(dst []float32, x []float32)
+
 // sinAVX512: dst[i] = sin(x[i]) for |x[i]| ≤ 16384 for i < len(dst), on zmm with the ymm kernel's arithmetic.
 //
 //go:noescape

@@ -75,6 +75,16 @@ func main() {
 	unary512("sigmoidAVX512", "dst[i] = 1/(1+exp(-x[i]))", sigmoidW(zmm))
 	unary("expAVX", "dst[i] = exp(x[i])", 2, func(x VecVirtual) VecVirtual { return exp(x) })
 	unary512("logAVX512", "dst[i] = log(x[i])", func(x VecVirtual) VecVirtual { return logW(zmm, x) })
+	// Round (to nearest even), Floor, Ceil: the rounding instruction's
+	// modes 0, 1, 2, with bit 3 set (no precision exception); exact.
+	for _, r := range []struct {
+		name, what string
+		mode       uint64
+	}{{"round", "round half to even", 0}, {"floor", "floor", 1}, {"ceil", "ceil", 2}} {
+		imm := Imm(8 | r.mode)
+		unary(r.name+"AVX", "dst[i] = "+r.what+"(x[i])", 2, func(x VecVirtual) VecVirtual { VROUNDPS(imm, x, x); return x })
+		unary512(r.name+"AVX512", "dst[i] = "+r.what+"(x[i])", func(x VecVirtual) VecVirtual { VRNDSCALEPS(imm, x, x); return x })
+	}
 	unary512("sinAVX512", "dst[i] = sin(x[i]) for |x[i]| ≤ 16384", func(x VecVirtual) VecVirtual { return sinCosW(zmm, x, false) })
 	unary512("cosAVX512", "dst[i] = cos(x[i]) for |x[i]| ≤ 16384", func(x VecVirtual) VecVirtual { return sinCosW(zmm, x, true) })
 	unary("sinAVX", "dst[i] = sin(x[i]) for |x[i]| ≤ 16384", 2, func(x VecVirtual) VecVirtual { return sinCosW(ymm, x, false) })
