@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -35,6 +36,10 @@ func Generate(inputs []*onnx.Value, seed uint64, opts Options) (map[string]*inte
 		shape, err := ConcreteShape(v, dims)
 		if err != nil {
 			return nil, err
+		}
+		if t, ok := conventional(v, shape); ok {
+			out[v.Name] = t
+			continue
 		}
 		t := interp.Make(v.Type.Elem, shape...)
 		hi := intRange(v)
@@ -178,6 +183,49 @@ func ConcreteShape(v *onnx.Value, dims map[string]int64) ([]int, error) {
 		}
 	}
 	return shape, nil
+}
+
+// conventional is the input that transformer exports expect where random
+// integers would make no sense, by the names Hugging Face's exporters
+// (optimum, transformers.js, onnxruntime-genai) give them: an integer
+// or bool attention_mask of ones (every token attended: random values would be
+// padding patterns, or sequence lengths past the key cache that an
+// attention op rejects), position_ids counting 0, 1, … along the last
+// axis, token_type_ids of zeros. --fill still overrides them.
+func conventional(v *onnx.Value, shape []int) (*interp.Tensor, bool) {
+	var at func(i int) int64
+	switch name := strings.ToLower(v.Name); {
+	case strings.Contains(name, "attention_mask"):
+		at = func(int) int64 { return 1 }
+	case name == "position_ids" || strings.HasSuffix(name, ".position_ids"):
+		last := 1
+		if len(shape) > 0 {
+			last = max(shape[len(shape)-1], 1)
+		}
+		at = func(i int) int64 { return int64(i % last) }
+	case name == "token_type_ids":
+		at = func(int) int64 { return 0 }
+	default:
+		return nil, false
+	}
+	t := interp.Make(v.Type.Elem, shape...)
+	switch d := t.Data.(type) {
+	case []int64:
+		for i := range d {
+			d[i] = at(i)
+		}
+	case []int32:
+		for i := range d {
+			d[i] = int32(at(i))
+		}
+	case []bool:
+		for i := range d {
+			d[i] = at(i) != 0
+		}
+	default:
+		return nil, false
+	}
+	return t, true
 }
 
 // intRange is the exclusive upper bound for random integers fed to v: the

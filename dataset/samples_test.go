@@ -200,3 +200,41 @@ func TestFitDims(t *testing.T) {
 		t.Errorf("failure message: %v", err)
 	}
 }
+
+// TestGenerateTransformerConventions: attention_mask is ones,
+// position_ids count along the last axis, token_type_ids are zeros, and
+// input_ids stay random in the embedding's range; --fill overrides.
+func TestGenerateTransformerConventions(t *testing.T) {
+	g := &onnx.Graph{}
+	in := func(name string, dt onnx.DataType) *onnx.Value {
+		return g.AddInput(name, onnx.TensorType(dt, onnx.Shape{onnx.D(2), onnx.Sym("seq")}))
+	}
+	ids, mask, pos, tt := in("input_ids", onnx.Int64), in("attention_mask", onnx.Int64), in("position_ids", onnx.Int64), in("token_type_ids", onnx.Int32)
+	bmask := g.AddInput("encoder_attention_mask", onnx.TensorType(onnx.Bool, onnx.ShapeOf(2, 3)))
+	got, err := Generate([]*onnx.Value{ids, mask, pos, tt, bmask}, 1, Options{Dims: map[string]int64{"seq": 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := interp.Data[int64](got["attention_mask"]); fmt.Sprint(d) != "[1 1 1 1 1 1 1 1]" {
+		t.Errorf("attention_mask %v, want ones", d)
+	}
+	if d := interp.Data[int64](got["position_ids"]); fmt.Sprint(d) != "[0 1 2 3 0 1 2 3]" {
+		t.Errorf("position_ids %v, want 0..3 per row", d)
+	}
+	if d := interp.Data[int32](got["token_type_ids"]); fmt.Sprint(d) != "[0 0 0 0 0 0 0 0]" {
+		t.Errorf("token_type_ids %v, want zeros", d)
+	}
+	if d := interp.Data[bool](got["encoder_attention_mask"]); fmt.Sprint(d) != "[true true true true true true]" {
+		t.Errorf("bool mask %v, want all true", d)
+	}
+	if d := interp.Data[int64](got["input_ids"]); fmt.Sprint(d) == "[0 0 0 0 0 0 0 0]" || fmt.Sprint(d) == "[1 1 1 1 1 1 1 1]" {
+		t.Errorf("input_ids %v, want random", d)
+	}
+	filled, err := Generate([]*onnx.Value{mask}, 1, Options{Dims: map[string]int64{"seq": 4}, Fill: map[string]float64{"attention_mask": 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := interp.Data[int64](filled["attention_mask"]); d[0] != 0 {
+		t.Errorf("--fill attention_mask=0 gave %v", d)
+	}
+}
