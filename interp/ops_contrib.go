@@ -22,19 +22,20 @@ import (
 const msDomain = "com.microsoft"
 
 func init() {
-	Register(msDomain, "FusedConv", 1, fusedConvBuilder)
-	Register(msDomain, "FusedGemm", 1, fusedGemmBuilder)
-	Register(msDomain, "FusedMatMul", 1, fusedMatMulBuilder)
-	Register(msDomain, "Gelu", 1, buildGelu) // no approximate attribute: erf
-	Register(msDomain, "FastGelu", 1, rowBiasActivation(geluTanhVec))
-	Register(msDomain, "BiasGelu", 1, rowBiasActivation(simd.Gelu))
-	Register(msDomain, "QuickGelu", 1, quickGeluBuilder)
-	Register(msDomain, "SkipLayerNormalization", 1, skipNormBuilder(false))
-	Register(msDomain, "SkipSimplifiedLayerNormalization", 1, skipNormBuilder(true))
+	// needInputs: a malformed node may leave a required input out.
+	Register(msDomain, "FusedConv", 1, needInputs(2, fusedConvBuilder))
+	Register(msDomain, "FusedGemm", 1, needInputs(2, fusedGemmBuilder))
+	Register(msDomain, "FusedMatMul", 1, needInputs(2, fusedMatMulBuilder))
+	Register(msDomain, "Gelu", 1, needInputs(1, buildGelu)) // no approximate attribute: erf
+	Register(msDomain, "FastGelu", 1, needInputs(1, rowBiasActivation(geluTanhVec)))
+	Register(msDomain, "BiasGelu", 1, needInputs(2, rowBiasActivation(simd.Gelu)))
+	Register(msDomain, "QuickGelu", 1, needInputs(1, quickGeluBuilder))
+	Register(msDomain, "SkipLayerNormalization", 1, needInputs(3, skipNormBuilder(false)))
+	Register(msDomain, "SkipSimplifiedLayerNormalization", 1, needInputs(3, skipNormBuilder(true)))
 	// ONNX Runtime registers these two in the default domain from opset 1:
 	// its optimizer writes them into models of any opset.
 	Register("", "LayerNormalization", 1, layerNormBuilder)
-	Register("", "SimplifiedLayerNormalization", 1, simplifiedLayerNormBuilder)
+	Register("", "SimplifiedLayerNormalization", 1, needInputs(2, simplifiedLayerNormBuilder))
 }
 
 // standardKernel builds the kernel of a standard op that computes part of
@@ -378,7 +379,7 @@ func skipNormBuilder(rms bool) Builder {
 			hidden := t.Shape[t.Rank()-1]
 			rows := len(x) / max(hidden, 1)
 			skip, err := floatIn(in[1])
-			if err != nil || len(skip) == 0 || len(x)%len(skip) != 0 || in[1].Shape[in[1].Rank()-1] != hidden {
+			if err != nil || len(skip) == 0 || len(x)%len(skip) != 0 || in[1].Rank() == 0 || in[1].Shape[in[1].Rank()-1] != hidden {
 				return nil, fmt.Errorf("skip %v does not fit input %v", in[1].Shape, t.Shape)
 			}
 			params := make([][]float32, 3) // gamma, beta, bias

@@ -223,15 +223,16 @@ func fillBias(c, bias []float32, m, n int) float32 {
 }
 
 func init() {
-	Register(msDomain, "MatMulNBits", 1, matMulNBitsBuilder)
-	Register(msDomain, "MatMulIntegerToFloat", 1, noAttrs(matMulIntegerToFloat))
-	Register(msDomain, "DynamicQuantizeMatMul", 1, noAttrs(dynamicQuantizeMatMul))
+	// needInputs: a malformed node may leave a required input out.
+	Register(msDomain, "MatMulNBits", 1, needInputs(3, matMulNBitsBuilder))
+	Register(msDomain, "MatMulIntegerToFloat", 1, needInputs(4, noAttrs(matMulIntegerToFloat)))
+	Register(msDomain, "DynamicQuantizeMatMul", 1, needInputs(3, noAttrs(dynamicQuantizeMatMul)))
 	Register(msDomain, "QGemm", 1, qgemmBuilder)
 	// ONNX Runtime's own QuantizeLinear and DequantizeLinear share its
 	// standard kernels (axis, per-tensor or per-axis parameters, 8-, 16-
 	// and 4-bit integers), as ours do.
-	Register(msDomain, "QuantizeLinear", 1, contribQuantizeBuilder)
-	Register(msDomain, "DequantizeLinear", 1, dequantizeBuilder)
+	Register(msDomain, "QuantizeLinear", 1, needInputs(2, contribQuantizeBuilder))
+	Register(msDomain, "DequantizeLinear", 1, needInputs(2, dequantizeBuilder))
 	Register(msDomain, "QLinearAdd", 1, noAttrs(qlinearBinary(false)))
 	Register(msDomain, "QLinearMul", 1, noAttrs(qlinearBinary(true)))
 	Register(msDomain, "QLinearSigmoid", 1, qlinearLookupBuilder)
@@ -258,6 +259,9 @@ func scalarParam(t *Tensor, what string, def float32) (float32, error) {
 // (shape [..., 1, N]). It returns the values and whether they are per
 // column.
 func colParams(t *Tensor, bs []int, what string, def float32) ([]float32, bool, error) {
+	if len(bs) == 0 {
+		return nil, false, fmt.Errorf("B must have rank ≥ 1 for %s", what)
+	}
 	if t == nil {
 		return []float32{def}, false, nil
 	}

@@ -697,9 +697,9 @@ func convTransposeBuilder(b *Build) (Kernel, error) {
 }
 
 func init() {
-	Register("", "Conv", 1, convBuilder)
-	Register("", "Conv", 11, convBuilder)
-	Register("", "Conv", 22, convBuilder)
+	Register("", "Conv", 1, needInputs(2, convBuilder))
+	Register("", "Conv", 11, needInputs(2, convBuilder))
+	Register("", "Conv", 22, needInputs(2, convBuilder))
 	Register("", "ConvTranspose", 1, convTransposeBuilder)
 	Register("", "ConvTranspose", 11, convTransposeBuilder)
 	Register("", "ConvTranspose", 22, convTransposeBuilder)

@@ -78,6 +78,9 @@ func ewMapUint[T uint8 | uint16 | uint32 | uint64](ctx *Ctx, t *Tensor, f func(u
 
 // ewMapNum applies the function of fns matching t's type to each element.
 func ewMapNum(ctx *Ctx, t *Tensor, fns ewUnary) (*Tensor, error) {
+	if err := needTensor(t); err != nil {
+		return nil, err
+	}
 	switch t.DType {
 	case onnx.Float, onnx.Double, onnx.Float16, onnx.BFloat16:
 		if fns.f == nil {

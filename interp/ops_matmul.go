@@ -344,7 +344,7 @@ func init() {
 		}, nil
 	}
 	for _, v := range []int64{1, 6, 7, 9, 11, 13} {
-		Register("", "Gemm", v, gemm)
+		Register("", "Gemm", v, needInputs(2, gemm))
 	}
 }
 

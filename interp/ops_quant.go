@@ -89,9 +89,6 @@ func dequantizeBuilder(b *Build) (Kernel, error) {
 	outType := onnx.DataType(b.Int("output_dtype", 0))
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		x, scale := in[0], in[1]
-		if err := needTensor(x); err != nil {
-			return nil, err
-		}
 		var zp *Tensor
 		if len(in) > 2 {
 			zp = in[2]
@@ -558,7 +555,7 @@ func qlinearConvBuilder(b *Build) (Kernel, error) {
 
 func init() {
 	regVersions("QuantizeLinear", quantizeBuilder, 10, 13, 19, 21, 23, 24, 25)
-	regVersions("DequantizeLinear", dequantizeBuilder, 10, 13, 19, 21, 23, 24, 25)
+	regVersions("DequantizeLinear", needInputs(2, dequantizeBuilder), 10, 13, 19, 21, 23, 24, 25)
 	regVersions("DynamicQuantizeLinear", noAttrs(dynamicQuantizeLinear), 11)
 	regVersions("QLinearMatMul", noAttrs(qlinearMatMul), 10, 21)
 	regVersions("QLinearConv", qlinearConvBuilder, 10)
