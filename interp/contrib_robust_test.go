@@ -51,3 +51,40 @@ func TestContribOpsRejectBadInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestFusedConvFloat16Activation: a float16 FusedConv applies its
+// activation too (the convolution's epilogue, which carries Relu and Clip
+// for float32, does not run for other types).
+func TestFusedConvFloat16Activation(t *testing.T) {
+	x := Make(onnx.Float16, 1, 2, 3, 3)
+	w := Make(onnx.Float16, 2, 2, 1, 1)
+	for i, v := range []float32{1, -2, 3, -4, 5, -6, 7, -8, 9, -1, 2, -3, 4, -5, 6, -7, 8, -9} {
+		Data[uint16](x)[i] = Float32ToFloat16(v)
+	}
+	for i, v := range []float32{1, 0, 0, -1} {
+		Data[uint16](w)[i] = Float32ToFloat16(v)
+	}
+	for _, c := range []struct {
+		act    string
+		params []float32
+		lo, hi float32
+	}{{"Relu", nil, 0, 100}, {"Clip", []float32{-2, 3}, -2, 3}} {
+		attrs := []*onnx.Attribute{onnx.StringAttr("activation", c.act)}
+		if c.params != nil {
+			attrs = append(attrs, onnx.FloatsAttr("activation_params", c.params))
+		}
+		out, err := runKernel("FusedConv", msDomain, 1, attrs, 1, x, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := AsFloat32(out[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range y {
+			if v < c.lo || v > c.hi {
+				t.Fatalf("%s: output %v outside [%v, %v]: the activation was skipped", c.act, y, c.lo, c.hi)
+			}
+		}
+	}
+}

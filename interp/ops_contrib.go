@@ -112,16 +112,6 @@ func then(k, act Kernel) Kernel {
 func fusedConvBuilder(b *Build) (Kernel, error) {
 	act := b.String("activation", "")
 	params := b.Floats("activation_params", nil)
-	if !b.HasInput(3) {
-		switch act {
-		case "Relu":
-			return convKernel(b, &convEpilogue{clip: true, hi: float32(math.Inf(1))})
-		case "Clip":
-			if len(params) == 2 {
-				return convKernel(b, &convEpilogue{clip: true, lo: params[0], hi: params[1]})
-			}
-		}
-	}
 	conv, err := convKernel(b, nil)
 	if err != nil {
 		return nil, err
@@ -131,7 +121,28 @@ func fusedConvBuilder(b *Build) (Kernel, error) {
 		return nil, err
 	}
 	if !b.HasInput(3) {
-		return then(conv, a), nil
+		plain := then(conv, a)
+		var epi *convEpilogue
+		switch {
+		case act == "Relu":
+			epi = &convEpilogue{clip: true, hi: float32(math.Inf(1))}
+		case act == "Clip" && len(params) == 2:
+			epi = &convEpilogue{clip: true, lo: params[0], hi: params[1]}
+		default:
+			return plain, nil
+		}
+		fused, err := convKernel(b, epi)
+		if err != nil {
+			return nil, err
+		}
+		// The epilogue applies to float32 outputs only (convKernel drops
+		// it for other types, whose fused steps run their own kernels).
+		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+			if in[0].DType == onnx.Float {
+				return fused(ctx, in)
+			}
+			return plain(ctx, in)
+		}, nil
 	}
 	add, err := standardKernel(b, "Add", 14, 2)
 	if err != nil {
