@@ -2,7 +2,8 @@
 // optimizer writes into a model saved at level "extended" (FusedConv,
 // FusedGemm, FusedMatMul, Gelu, FastGelu, BiasGelu, QuickGelu,
 // SkipLayerNormalization, SkipSimplifiedLayerNormalization,
-// SimplifiedLayerNormalization, and LayerNormalization below opset 17) —
+// SimplifiedLayerNormalization, and LayerNormalization below opset 17),
+// and its int4 quantizer's MatMulNBits (from opset 21) —
 // back into standard ONNX ops of the model's opset, so that runtimes other
 // than ONNX Runtime (TensorRT, TFLite and MNN converters, ONNX's checker)
 // read the model, and onnxslim's other passes (quantize, prune) see the
@@ -47,6 +48,7 @@ var rewrites = map[string]rewrite{
 	msDomain + "::QuickGelu":                        quickGelu,
 	msDomain + "::SkipLayerNormalization":           skipNorm(false),
 	msDomain + "::SkipSimplifiedLayerNormalization": skipNorm(true),
+	msDomain + "::MatMulNBits":                      matMulNBits,
 	"::SimplifiedLayerNormalization":                simplifiedNorm,
 	"::LayerNormalization":                          layerNorm,
 }
@@ -76,7 +78,14 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 				left[n.OpType] = err.Error()
 				continue
 			}
+			ins := n.Inputs()
 			g.RemoveNodes(n)
+			for _, v := range ins {
+				// A weight only the old node read (MatMulNBits' packed B).
+				if v != nil && v.Const != nil && v.Graph() == g && !passes.IsUsed(v) {
+					g.RemoveInitializer(v)
+				}
+			}
 			total++
 		}
 		for _, c := range consts {
@@ -419,3 +428,88 @@ func layerNorm(e *emitter, n *onnx.Node) ([]*onnx.Value, error) {
 	}
 	return one(e.normalize(n.Input(0), axes, n.AttrFloat("epsilon", 1e-5), false, n.Input(1), n.Input(2)), nil)
 }
+
+// matMulNBits: ONNX Runtime's 4-bit weight-only MatMul (what its int4
+// quantizer writes for LLMs) as the standard DequantizeLinear of a uint4
+// weight blocked along K (opset 21) feeding a MatMul (+ bias), the form
+// onnxslim's own quantize(mode=int4) writes and TensorRT reads. B's
+// nibbles are repacked from ORT's [N, blocks, bytes] into a [K, N] uint4
+// tensor; scales and zero points (8 where absent) become [blocks, N].
+// Only 4 bits, constant weights, integer zero points and no g_idx.
+func matMulNBits(e *emitter, n *onnx.Node) ([]*onnx.Value, error) {
+	if e.opset < 21 {
+		return nil, fmt.Errorf("4-bit DequantizeLinear needs opset 21, the model has %d", e.opset)
+	}
+	if err := float32In(n.Input(0)); err != nil {
+		return nil, err
+	}
+	k, nn, bits, bs := n.AttrInt("K", 0), n.AttrInt("N", 0), n.AttrInt("bits", 4), n.AttrInt("block_size", 0)
+	if bits != 4 || k <= 0 || nn <= 0 || bs < 2 || bs%2 != 0 || n.Input(4) != nil {
+		return nil, fmt.Errorf("bits %d, K %d, N %d, block_size %d, g_idx %v: only 4 bits without g_idx", bits, k, nn, bs, n.Input(4) != nil)
+	}
+	bt, st := passes.ConstTensor(n.Input(1)), passes.ConstTensor(n.Input(2))
+	if bt == nil || st == nil || bt.DataType != onnx.Uint8 || st.DataType != onnx.Float {
+		return nil, fmt.Errorf("B and scales must be constant uint8 and float32")
+	}
+	blocks := (k + bs - 1) / bs
+	b, err := bt.Data()
+	if err != nil {
+		return nil, err
+	}
+	sb, err := st.Data()
+	if err != nil {
+		return nil, err
+	}
+	scales := onnx.Float32View(sb)
+	if int64(len(b)) != nn*blocks*bs/2 || int64(len(scales)) != nn*blocks {
+		return nil, fmt.Errorf("B has %d bytes and scales %d values for N %d, %d blocks of %d", len(b), len(scales), nn, blocks, bs)
+	}
+	zp := func(col, blk int64) byte { return 8 }
+	if v := n.Input(3); v != nil {
+		zt := passes.ConstTensor(v)
+		if zt == nil || zt.DataType != onnx.Uint8 {
+			return nil, fmt.Errorf("zero points must be constant packed uint8")
+		}
+		z, err := zt.Data()
+		if err != nil {
+			return nil, err
+		}
+		stride := (blocks + 1) / 2
+		if int64(len(z)) != nn*stride {
+			return nil, fmt.Errorf("zero points have %d bytes, want %d", len(z), nn*stride)
+		}
+		zp = func(col, blk int64) byte { return nibble(z, col*stride*2+blk) }
+	}
+	w := make([]byte, (k*nn+1)/2)
+	for col := range nn {
+		for kk := range k {
+			blk, in := kk/bs, kk%bs
+			setNibble(w, kk*nn+col, nibble(b, (col*blocks+blk)*bs+in))
+		}
+	}
+	sc := make([]float32, blocks*nn)
+	zs := make([]byte, (blocks*nn+1)/2)
+	for col := range nn {
+		for blk := range blocks {
+			sc[blk*nn+col] = scales[col*blocks+blk]
+			setNibble(zs, blk*nn+col, zp(col, blk))
+		}
+	}
+	name := e.g.FreshName(e.at.Name + "/B")
+	wv := passes.AddConst(e.m, e.g, name, onnx.NewTensor("", onnx.Uint4, []int64{k, nn}, w))
+	sv := passes.AddConst(e.m, e.g, name+"_scale", onnx.NewFloatTensor("", []int64{blocks, nn}, sc))
+	zv := passes.AddConst(e.m, e.g, name+"_zero_point", onnx.NewTensor("", onnx.Uint4, []int64{blocks, nn}, zs))
+	dq := e.op("DequantizeLinear", []*onnx.Attribute{onnx.IntAttr("axis", 0), onnx.IntAttr("block_size", bs)}, wv, sv, zv)
+	y := e.op("MatMul", nil, n.Input(0), dq)
+	if bias := n.Input(5); bias != nil {
+		y = e.op("Add", nil, y, bias)
+	}
+	return one(y, nil)
+}
+
+// nibble is the i-th 4-bit value of b, low nibble first (ONNX's and ONNX
+// Runtime's packing).
+func nibble(b []byte, i int64) byte { return b[i/2] >> (4 * (i % 2)) & 0xf }
+
+// setNibble sets the i-th 4-bit value of b (b zeroed beforehand).
+func setNibble(b []byte, i int64, v byte) { b[i/2] |= (v & 0xf) << (4 * (i % 2)) }

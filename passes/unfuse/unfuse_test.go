@@ -217,3 +217,90 @@ func countContrib(m *onnx.Model) int {
 	}
 	return n
 }
+
+// nbitsModel is a MatMulNBits (4 bits) reading x [3, k] at opset opset,
+// with seeded random packed weights and scales, zero points when zp.
+func nbitsModel(opset int64, k, n, bs int, zp, bias bool) *onnx.Model {
+	r := rand.New(rand.NewPCG(uint64(k), uint64(n)))
+	blocks := (k + bs - 1) / bs
+	g := &onnx.Graph{Name: "nbits"}
+	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.ShapeOf(3, int64(k))))
+	b := make([]byte, n*blocks*bs/2)
+	for i := range b {
+		b[i] = byte(r.IntN(256))
+	}
+	sc := make([]float32, n*blocks)
+	for i := range sc {
+		sc[i] = 0.01 + r.Float32()*0.1
+	}
+	ins := []*onnx.Value{x,
+		g.AddInitializer("B", onnx.NewTensor("", onnx.Uint8, []int64{int64(n), int64(blocks), int64(bs / 2)}, b)),
+		g.AddInitializer("scales", onnx.NewFloatTensor("", []int64{int64(n * blocks)}, sc))}
+	if zp || bias {
+		var z *onnx.Value
+		if zp {
+			zb := make([]byte, n*((blocks+1)/2))
+			for i := range zb {
+				zb[i] = byte(r.IntN(256))
+			}
+			z = g.AddInitializer("zp", onnx.NewTensor("", onnx.Uint8, []int64{int64(len(zb))}, zb))
+		}
+		ins = append(ins, z)
+	}
+	if bias {
+		bv := make([]float32, n)
+		for i := range bv {
+			bv[i] = r.Float32()
+		}
+		ins = append(ins, nil, g.AddInitializer("bias", onnx.NewFloatTensor("", []int64{int64(n)}, bv)))
+	}
+	nd := g.NewNode("MatMulNBits", ms, "mm", ins, "y")
+	nd.Attrs = []*onnx.Attribute{onnx.IntAttr("K", int64(k)), onnx.IntAttr("N", int64(n)), onnx.IntAttr("bits", 4), onnx.IntAttr("block_size", int64(bs))}
+	g.Append(nd)
+	g.Outputs = append(g.Outputs, nd.Output(0))
+	return &onnx.Model{IRVersion: 10, Opsets: []onnx.OpsetID{{Version: opset}, {Domain: ms, Version: 1}}, Graph: g}
+}
+
+// TestUnfuseMatMulNBits: at opset 21 a 4-bit MatMulNBits becomes a uint4
+// DequantizeLinear blocked along K and a MatMul (+ bias) that computes the
+// same (the interpreter runs both; its MatMulNBits is checked against ORT
+// in package interp), K a multiple of the block size or not, with and
+// without zero points; its packed weight goes; below opset 21 it stays.
+func TestUnfuseMatMulNBits(t *testing.T) {
+	for _, c := range []struct {
+		k, n, bs int
+		zp, bias bool
+	}{{64, 6, 16, true, false}, {40, 5, 16, false, true}, {100, 7, 32, true, true}} {
+		m := passtest.Run(t, nbitsModel(21, c.k, c.n, c.bs, c.zp, c.bias), "unfuse", passtest.Input(3, c.k))
+		ops := passtest.Ops(m)
+		if ops["MatMulNBits"] != 0 || ops["DequantizeLinear"] != 1 || ops["MatMul"] != 1 {
+			t.Errorf("%+v: ops %v", c, ops)
+		}
+		for _, v := range m.Graph.Initializers {
+			if v.Name == "B" || v.Name == "scales" {
+				t.Errorf("%+v: the packed initializer %s is left", c, v.Name)
+			}
+		}
+	}
+	m := passtest.Run(t, nbitsModel(17, 64, 6, 16, true, false), "unfuse", passtest.Input(3, 64))
+	if ops := passtest.Ops(m); ops["MatMulNBits"] != 1 {
+		t.Errorf("opset 17: ops %v, want MatMulNBits kept", ops)
+	}
+	// ONNX Runtime reads the standard form and computes what its own
+	// MatMulNBits does.
+	ort.Require(t)
+	orig := nbitsModel(21, 100, 7, 32, true, true)
+	unf := passtest.Run(t, nbitsModel(21, 100, 7, 32, true, true), "unfuse", passtest.Input(3, 100))
+	in := ort.WriteInputs(t, []string{"x"}, []*interp.Tensor{passtest.Input(3, 100)})
+	var outs [][]*onnx.Tensor
+	for i, mm := range []*onnx.Model{orig, unf} {
+		path := filepath.Join(t.TempDir(), fmt.Sprint(i, ".onnx"))
+		if err := onnx.Save(mm, path, onnx.SaveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, ort.Run(t, path, in, "--optimize", "disabled"))
+	}
+	if msg := testutil.MismatchTensor(outs[1][0], outs[0][0], 1e-5, 1e-5, -1); msg != "" {
+		t.Errorf("ONNX Runtime on the unfused model: %s", msg)
+	}
+}
