@@ -5,11 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/ort"
 	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/interp"
-	"github.com/onnxslim/onnxslim/onnx"
 )
 
 // TestORTOptimizedModels runs models as ONNX Runtime's optimizer writes
@@ -34,33 +32,7 @@ func TestORTOptimizedModels(t *testing.T) {
 			name = filepath.Base(filepath.Dir(path))
 		}
 		t.Run(name, func(t *testing.T) {
-			m, err := onnx.Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			orig, err := interp.NewSession(m, interp.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The session's inputs: not the initializers an old model also
-			// lists as inputs.
-			feeds, err := dataset.Random(orig.Inputs(), 7, map[string]int64{"batch_size": 1, "samples": 1760})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var names []string
-			var ins []*interp.Tensor
-			for _, v := range orig.Inputs() {
-				names, ins = append(names, v.Name), append(ins, feeds[v.Name])
-			}
-			inDir := ort.WriteInputs(t, names, ins)
-			dir := t.TempDir()
-			optPath := filepath.Join(dir, "opt.onnx")
-			want := ort.Run(t, path, inDir, "--optimize", "extended", "--optimized-out", optPath, "--threads", "1")
-			opt, err := onnx.Load(optPath)
-			if err != nil {
-				t.Fatal(err)
-			}
+			opt, feeds, _, want := ort.Optimized(t, path, "extended", 7, map[string]int64{"batch_size": 1, "samples": 1760})
 			contrib := map[string]int{}
 			for _, n := range opt.Graph.Nodes {
 				if n.Domain == "com.microsoft" {

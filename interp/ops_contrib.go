@@ -370,12 +370,6 @@ func skipNormBuilder(rms bool) Builder {
 			betaAt, biasAt = -1, 3
 		}
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-			opt := func(i int) *Tensor {
-				if i >= 0 && i < len(in) {
-					return in[i]
-				}
-				return nil
-			}
 			if len(in) < 3 || in[1] == nil || in[2] == nil {
 				return nil, fmt.Errorf("inputs input, skip and gamma are required")
 			}
@@ -395,10 +389,10 @@ func skipNormBuilder(rms bool) Builder {
 			}
 			params := make([][]float32, 3) // gamma, beta, bias
 			for j, at := range []int{2, betaAt, biasAt} {
-				p := opt(at)
-				if p == nil {
+				if at < 0 || optIn(in, at) == nil {
 					continue
 				}
+				p := in[at]
 				if params[j], err = floatIn(p); err != nil || len(params[j]) != hidden {
 					return nil, fmt.Errorf("input %d %v must hold the hidden size %d", at, p.Shape, hidden)
 				}

@@ -25,14 +25,6 @@ func msF32(t *Tensor, name string) ([]float32, error) {
 	return f, nil
 }
 
-// msOpt returns input i, or nil when absent.
-func msOpt(in []*Tensor, i int) *Tensor {
-	if i < len(in) {
-		return in[i]
-	}
-	return nil
-}
-
 // msAttn is one ORT ApplyAttention call: Q (B, N, S, H), K (B, N, T, H) and
 // V (B, N, T, Hv), all BNSH with the past already prepended to K and V.
 type msAttn struct {
@@ -228,8 +220,8 @@ func buildMultiHeadAttention(b *Build) (Kernel, error) {
 }
 
 func multiHeadAttention(ctx *Ctx, a *mhaAttrs, in []*Tensor) ([]*Tensor, error) {
-	qt, kt, vt, biasT := msOpt(in, 0), msOpt(in, 1), msOpt(in, 2), msOpt(in, 3)
-	maskT, abT, pkT, pvT := msOpt(in, 4), msOpt(in, 5), msOpt(in, 6), msOpt(in, 7)
+	qt, kt, vt, biasT := optIn(in, 0), optIn(in, 1), optIn(in, 2), optIn(in, 3)
+	maskT, abT, pkT, pvT := optIn(in, 4), optIn(in, 5), optIn(in, 6), optIn(in, 7)
 	if qt == nil || qt.Rank() != 3 {
 		return nil, fmt.Errorf("query must be 3-D (batch, sequence, hidden), got %v (packed QKV is not supported by ORT's CPU kernel)", shapeOf(qt))
 	}
@@ -389,8 +381,8 @@ func buildMSAttention(b *Build) (Kernel, error) {
 // msAttention: com.microsoft Attention, the BERT/GPT-2 self-attention with
 // the Q, K, V projection fused in (input × weights + bias).
 func msAttention(ctx *Ctx, a *msAttentionAttrs, in []*Tensor) ([]*Tensor, error) {
-	xt, wt, biasT := msOpt(in, 0), msOpt(in, 1), msOpt(in, 2)
-	maskT, pastT, abT := msOpt(in, 3), msOpt(in, 4), msOpt(in, 5)
+	xt, wt, biasT := optIn(in, 0), optIn(in, 1), optIn(in, 2)
+	maskT, pastT, abT := optIn(in, 3), optIn(in, 4), optIn(in, 5)
 	if xt == nil || wt == nil || xt.Rank() != 3 || wt.Rank() != 2 || wt.Shape[0] != xt.Shape[2] {
 		return nil, fmt.Errorf("input %v and weights %v must be (batch, sequence, input_hidden) and (input_hidden, 3·hidden)", shapeOf(xt), shapeOf(wt))
 	}
@@ -512,7 +504,7 @@ func buildMSRotaryEmbedding(b *Build) (Kernel, error) {
 // rotary_dim/2) caches. (The inputs come in a different order from the
 // standard op's.)
 func msRotaryEmbedding(ctx *Ctx, a *msRotaryAttrs, in []*Tensor) ([]*Tensor, error) {
-	xt, posT, cosT, sinT := msOpt(in, 0), msOpt(in, 1), msOpt(in, 2), msOpt(in, 3)
+	xt, posT, cosT, sinT := optIn(in, 0), optIn(in, 1), optIn(in, 2), optIn(in, 3)
 	if xt == nil || posT == nil || cosT == nil || sinT == nil {
 		return nil, fmt.Errorf("RotaryEmbedding needs input, position_ids, cos_cache and sin_cache")
 	}
@@ -641,8 +633,8 @@ type gqaShape struct {
 // written into the present cache after that entry's past
 // (seqlens_k[b]+1−S rows, or none for the first prompt).
 func groupQueryAttention(ctx *Ctx, a *gqaAttrs, in []*Tensor) ([]*Tensor, error) {
-	qt, kt, vt, pkT, pvT := msOpt(in, 0), msOpt(in, 1), msOpt(in, 2), msOpt(in, 3), msOpt(in, 4)
-	slT, totT, cosT, sinT := msOpt(in, 5), msOpt(in, 6), msOpt(in, 7), msOpt(in, 8)
+	qt, kt, vt, pkT, pvT := optIn(in, 0), optIn(in, 1), optIn(in, 2), optIn(in, 3), optIn(in, 4)
+	slT, totT, cosT, sinT := optIn(in, 5), optIn(in, 6), optIn(in, 7), optIn(in, 8)
 	if qt == nil || qt.Rank() != 3 || slT == nil || totT == nil {
 		return nil, fmt.Errorf("query (3-D), seqlens_k and total_sequence_length are required, got query %v", shapeOf(qt))
 	}
@@ -893,8 +885,8 @@ func embedTable(t *Tensor, name string, h int) ([]float32, int, error) {
 }
 
 func embedLayerNorm(ctx *Ctx, eps float64, in []*Tensor) ([]*Tensor, error) {
-	idsT, segT, posIdsT, maskT := msOpt(in, 0), msOpt(in, 1), msOpt(in, 8), msOpt(in, 7)
-	if idsT == nil || idsT.Rank() != 2 || msOpt(in, 2) == nil {
+	idsT, segT, posIdsT, maskT := optIn(in, 0), optIn(in, 1), optIn(in, 8), optIn(in, 7)
+	if idsT == nil || idsT.Rank() != 2 || optIn(in, 2) == nil {
 		return nil, fmt.Errorf("input_ids %v must be (batch, sequence) with a word_embedding", shapeOf(idsT))
 	}
 	B, S := idsT.Shape[0], idsT.Shape[1]
@@ -903,18 +895,18 @@ func embedLayerNorm(ctx *Ctx, eps float64, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	H := in[2].Shape[1]
-	pos, nPos, err := embedTable(msOpt(in, 3), "position_embedding", H)
+	pos, nPos, err := embedTable(optIn(in, 3), "position_embedding", H)
 	if err != nil {
 		return nil, err
 	}
 	var seg []float32
 	nSeg := 0
 	if segT != nil {
-		if seg, nSeg, err = embedTable(msOpt(in, 4), "segment_embedding", H); err != nil {
+		if seg, nSeg, err = embedTable(optIn(in, 4), "segment_embedding", H); err != nil {
 			return nil, err
 		}
 	}
-	gammaT, betaT := msOpt(in, 5), msOpt(in, 6)
+	gammaT, betaT := optIn(in, 5), optIn(in, 6)
 	if gammaT == nil || betaT == nil || gammaT.Len() != H || betaT.Len() != H {
 		return nil, fmt.Errorf("gamma %v and beta %v must have %d values", shapeOf(gammaT), shapeOf(betaT), H)
 	}

@@ -3,6 +3,7 @@ package interp
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -712,89 +713,48 @@ func qlinearBinary(mul bool) Kernel {
 			return nil, fmt.Errorf("A %s and B %s: %w", a, b, err)
 		}
 		out := ctx.newRaw(a.DType, shape...)
-		// Element i of the output reads A at ia[i], B at ib[i].
-		ia, ib := broadcastIndex(a.Shape, shape), broadcastIndex(b.Shape, shape)
-		p := binParams{ra: sa / sc, rb: sb / sc, rab: sa * sb / sc, za: za, zb: zb, zc: zc}
+		lo, hi, _ := quantRange(a.DType)
+		p := binParams{ra: sa / sc, rb: sb / sc, rab: sa * sb / sc, za: za, zb: zb, zc: zc, lo: float32(lo), hi: float32(hi)}
 		switch d := out.Data.(type) {
 		case []uint8:
-			qlinearBinaryRun(d, a.Data.([]uint8), b.Data.([]uint8), ia, ib, p, mul)
+			qlinearBinaryRun(d, broadcastTo[uint8](ctx, a, shape), broadcastTo[uint8](ctx, b, shape), p, mul)
 		case []int8:
-			qlinearBinaryRun(d, a.Data.([]int8), b.Data.([]int8), ia, ib, p, mul)
+			qlinearBinaryRun(d, broadcastTo[int8](ctx, a, shape), broadcastTo[int8](ctx, b, shape), p, mul)
 		}
 		return []*Tensor{out}, nil
 	}
 }
 
-// broadcastIndex maps each element of a tensor of shape out to the
-// element of the tensor of shape in broadcast to it; nil when the shapes
-// are equal.
-func broadcastIndex(in, out []int) []int {
-	n := numElements(out)
-	if numElements(in) == n {
-		return nil
+// broadcastTo is t's data expanded to shape (t's own where it has it).
+func broadcastTo[T any](ctx *Ctx, t *Tensor, shape []int) []T {
+	if slices.Equal(t.Shape, shape) {
+		return t.Data.([]T)
 	}
-	st := broadcastStrides(in, out)
-	idx := make([]int, n)
-	pos := make([]int, len(out))
-	off := 0
-	for i := range idx {
-		idx[i] = off
-		for d := len(out) - 1; d >= 0; d-- {
-			pos[d]++
-			off += st[d]
-			if pos[d] < out[d] {
-				break
-			}
-			off -= st[d] * out[d]
-			pos[d] = 0
-		}
-	}
-	return idx
+	return Broadcast[T](ctx, t, shape).Data.([]T)
 }
 
-type binParams struct{ ra, rb, rab, za, zb, zc float32 }
+// binParams are QLinearAdd/Mul's scale ratios, zero points and the output
+// type's saturation range.
+type binParams struct{ ra, rb, rab, za, zb, zc, lo, hi float32 }
 
-func qlinearBinaryRun[T int8Like](c, a, b []T, ia, ib []int, p binParams, mul bool) {
-	lo, hi := float32(minOf[T]()), float32(maxOf[T]())
+// qlinearBinaryRun sets c = a ⊕ b requantized, a and b of c's length.
+func qlinearBinaryRun[T int8Like](c, a, b []T, p binParams, mul bool) {
 	// The constant part of the sum, as MLAS folds it.
 	fixed := p.zc - (p.ra*p.za + p.rb*p.zb)
 	for i := range c {
-		ai, bi := i, i
-		if ia != nil {
-			ai = ia[i]
-		}
-		if ib != nil {
-			bi = ib[i]
-		}
 		var v float32
 		if mul {
-			v = (float32(a[ai])-p.za)*(float32(b[bi])-p.zb)*p.rab + p.zc
+			v = (float32(a[i])-p.za)*(float32(b[i])-p.zb)*p.rab + p.zc
 		} else {
-			v = float32(a[ai])*p.ra + float32(b[bi])*p.rb + fixed
+			v = float32(a[i])*p.ra + float32(b[i])*p.rb + fixed
 		}
-		c[i] = T(roundClamp(v, lo, hi))
+		c[i] = T(roundClamp(v, p.lo, p.hi))
 	}
 }
 
 // roundClamp saturates v to [lo, hi] and rounds it half to even.
 func roundClamp(v, lo, hi float32) float32 {
 	return float32(math.RoundToEven(float64(min(max(v, lo), hi))))
-}
-
-func minOf[T int8Like]() int {
-	var z T
-	if z-1 > 0 {
-		return 0
-	}
-	return -128
-}
-
-func maxOf[T int8Like]() int {
-	var z T
-	if z-1 > 0 {
-		return 255
-	}
-	return 127
 }
 
 // qlinearLookupBuilder is QLinearSigmoid and QLinearLeakyRelu (alpha):

@@ -591,15 +591,7 @@ func (g *Graph) InlineSubgraph(n *Node, sub *Graph) error {
 		g.Sparse = append(g.Sparse, v)
 	}
 	for _, m := range sub.Nodes {
-		m.Graph = g
-		for _, v := range m.outputs {
-			if v != nil {
-				v.graph = g
-			}
-		}
-		for _, s := range m.Subgraphs() {
-			s.Parent = g
-		}
+		g.adopt(m)
 		g.InsertBefore(n, m)
 	}
 	for i, out := range n.outputs {
@@ -616,3 +608,17 @@ func (g *Graph) InlineSubgraph(n *Node, sub *Graph) error {
 // MoveValue makes v a value of graph g (used when a rewrite moves a
 // constant into another graph).
 func MoveValue(v *Value, g *Graph) { v.graph = g }
+
+// adopt makes n, taken from another graph, g's: its outputs are defined
+// in g and its subgraphs' parent is g (n is not placed in g.Nodes).
+func (g *Graph) adopt(n *Node) {
+	n.Graph = g
+	for _, v := range n.outputs {
+		if v != nil {
+			v.graph = g
+		}
+	}
+	for _, sg := range n.Subgraphs() {
+		sg.Parent = g
+	}
+}

@@ -68,18 +68,7 @@ func (m *Model) InlineFunctions() (int, error) {
 	if m.Graph == nil || len(m.Functions) == 0 {
 		return 0, nil
 	}
-	in := &inliner{m: m, funcs: map[funcKey]*Function{}}
-	for _, f := range m.Functions {
-		k := keyOfFunction(f)
-		if in.funcs[k] != nil {
-			return 0, fmt.Errorf("function %s is defined twice", k)
-		}
-		if f.Body == nil {
-			return 0, fmt.Errorf("function %s has no body", k)
-		}
-		in.funcs[k] = f
-	}
-	reached, err := in.check()
+	in, reached, err := m.checkInline()
 	if err != nil {
 		return 0, err
 	}
@@ -90,6 +79,24 @@ func (m *Model) InlineFunctions() (int, error) {
 	in.graph(m.Graph)
 	in.removeInlined(reached)
 	return in.count, nil
+}
+
+// checkInline indexes m's functions and checks every call reachable from
+// the main graph (inliner.check), returning the functions reached.
+func (m *Model) checkInline() (*inliner, map[*Function]bool, error) {
+	in := &inliner{m: m, funcs: map[funcKey]*Function{}}
+	for _, f := range m.Functions {
+		k := keyOfFunction(f)
+		if in.funcs[k] != nil {
+			return nil, nil, fmt.Errorf("function %s is defined twice", k)
+		}
+		if f.Body == nil {
+			return nil, nil, fmt.Errorf("function %s has no body", k)
+		}
+		in.funcs[k] = f
+	}
+	reached, err := in.check()
+	return in, reached, err
 }
 
 type inliner struct {
@@ -257,15 +264,7 @@ func (in *inliner) expand(g *Graph, i int, f *Function) {
 	substituteSubgraphOutputs(body, subst)
 
 	for _, n := range body.Nodes {
-		n.Graph = g
-		for _, v := range n.outputs {
-			if v != nil {
-				v.graph = g
-			}
-		}
-		for _, sg := range n.Subgraphs() {
-			sg.Parent = g
-		}
+		g.adopt(n)
 	}
 	for _, v := range body.ValueInfo {
 		if p := v.producer; p != nil && p.Graph == g && p.Output(v.outIndex) == v && v.Type != nil {

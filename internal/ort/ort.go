@@ -109,3 +109,35 @@ func WriteInputs(t testing.TB, names []string, ts []*interp.Tensor) string {
 	}
 	return dir
 }
+
+// Optimized runs the model at path in ONNX Runtime with its graph
+// optimizations at level (disabled, basic, extended, all) on seeded random
+// inputs, and returns the model ORT saved, the feeds, their folder and
+// ORT's outputs. The inputs are the session's (not the initializers an old
+// model also lists as inputs); dims fixes symbolic dimensions.
+func Optimized(t testing.TB, path, level string, seed uint64, dims map[string]int64) (opt *onnx.Model, feeds map[string]*interp.Tensor, inDir string, want []*onnx.Tensor) {
+	t.Helper()
+	m, err := onnx.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := interp.NewSession(m, interp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if feeds, err = dataset.Random(s.Inputs(), seed, dims); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	var ins []*interp.Tensor
+	for _, v := range s.Inputs() {
+		names, ins = append(names, v.Name), append(ins, feeds[v.Name])
+	}
+	inDir = WriteInputs(t, names, ins)
+	optPath := filepath.Join(t.TempDir(), "opt.onnx")
+	want = Run(t, path, inDir, "--optimize", level, "--optimized-out", optPath, "--threads", "1")
+	if opt, err = onnx.Load(optPath); err != nil {
+		t.Fatal(err)
+	}
+	return opt, feeds, inDir, want
+}

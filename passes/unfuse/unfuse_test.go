@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/ort"
 	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/internal/testutil"
@@ -139,31 +138,7 @@ func TestUnfuseORTOptimizedModels(t *testing.T) {
 	}
 	for _, path := range paths {
 		t.Run(filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path), func(t *testing.T) {
-			m, err := onnx.Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := interp.NewSession(m, interp.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			feeds, err := dataset.Random(s.Inputs(), 3, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var names []string
-			var ins []*interp.Tensor
-			for _, v := range s.Inputs() {
-				names, ins = append(names, v.Name), append(ins, feeds[v.Name])
-			}
-			inDir := ort.WriteInputs(t, names, ins)
-			dir := t.TempDir()
-			optPath := filepath.Join(dir, "opt.onnx")
-			want := ort.Run(t, path, inDir, "--optimize", "extended", "--optimized-out", optPath)
-			opt, err := onnx.Load(optPath)
-			if err != nil {
-				t.Fatal(err)
-			}
+			opt, _, inDir, want := ort.Optimized(t, path, "extended", 3, nil)
 			before := countContrib(opt)
 			p, err := passes.Parse("unfuse")
 			if err != nil {
@@ -175,7 +150,7 @@ func TestUnfuseORTOptimizedModels(t *testing.T) {
 			if left := countContrib(opt); before == 0 || left != 0 {
 				t.Fatalf("contrib ops: %d before, %d after unfuse", before, left)
 			}
-			outPath := filepath.Join(dir, "unfused.onnx")
+			outPath := filepath.Join(t.TempDir(), "unfused.onnx")
 			if err := onnx.Save(opt, outPath, onnx.SaveOptions{}); err != nil {
 				t.Fatal(err)
 			}
