@@ -81,6 +81,16 @@ func (m *Model) InlineFunctions() (int, error) {
 	return in.count, nil
 }
 
+// CheckInline reports why InlineFunctions would refuse m (nil: it would
+// not), without changing m.
+func (m *Model) CheckInline() error {
+	if m.Graph == nil || len(m.Functions) == 0 {
+		return nil
+	}
+	_, _, err := m.checkInline()
+	return err
+}
+
 // checkInline indexes m's functions and checks every call reachable from
 // the main graph (inliner.check), returning the functions reached.
 func (m *Model) checkInline() (*inliner, map[*Function]bool, error) {

@@ -17,8 +17,12 @@ import (
 
 // Opaque reports whether the interpreter has no kernel for n at m's opset:
 // for a call of a model-local function (which the interpreter inlines),
-// whether any op of its body, at any depth, is opaque.
+// whether m's functions cannot be inlined or any op of its body, at any
+// depth, is opaque.
 func Opaque(m *onnx.Model, n *onnx.Node) bool {
+	if m.FunctionOf(n) != nil && m.CheckInline() != nil {
+		return true
+	}
 	return opaque(m, n, map[*onnx.Function]bool{})
 }
 

@@ -43,4 +43,16 @@ func TestOpaqueLocalFunctions(t *testing.T) {
 			t.Errorf("call of %s: Opaque %v, want %v", c.op, got, c.want)
 		}
 	}
+	// A function the interpreter cannot inline (it imports ai.onnx at
+	// another version than the model) is cut around like an unknown op.
+	g := &onnx.Graph{Name: "g"}
+	call := g.NewNode("Std", "local", "call", []*onnx.Value{g.AddInput("x", nil)}, "y")
+	g.Append(call)
+	g.Outputs = append(g.Outputs, call.Output(0))
+	std := fn("Std", [2]string{"", "Relu"})
+	std.Opsets = []onnx.OpsetID{{Version: 13}}
+	mm := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 17}, {Domain: "local", Version: 1}}, Functions: []*onnx.Function{std}, Graph: g}
+	if !Opaque(mm, call) {
+		t.Errorf("a call of a function importing ai.onnx 13 in an opset-17 model: not opaque, but the interpreter cannot inline it")
+	}
 }
