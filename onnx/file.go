@@ -27,12 +27,12 @@ var testHookMidSave func()
 // with the file's path and name the place (graph, node, tensor).
 func Load(path string) (*Model, error) {
 	// Mapped, not read: the file's bytes are page cache, not a copy (the
-	// decoder copies what it keeps).
+	// decoder copies what it keeps but large raw_data: alias.go).
 	data, err := mapPath(path)
 	if err != nil {
 		return nil, err
 	}
-	m, err := DecodeUnchecked(data)
+	m, err := decodeMapped(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
