@@ -51,6 +51,13 @@ func FromONNX(t *onnx.Tensor) (*Tensor, error) {
 	return out, nil
 }
 
+// decodesToView reports whether FromONNX(t) is a view of t's bytes rather
+// than a copy: float32 and int64 raw data, aligned.
+func decodesToView(t *onnx.Tensor) bool {
+	size := map[onnx.DataType]uintptr{onnx.Float: 4, onnx.Int64: 8}[t.DataType]
+	return size > 0 && len(t.Raw) > 0 && uintptr(unsafe.Pointer(&t.Raw[0]))%size == 0
+}
+
 // view reinterprets raw little-endian bytes as []T when aligned (no copy).
 func view[T any](raw []byte, n int) ([]T, bool) {
 	var zero T

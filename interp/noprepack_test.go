@@ -3,6 +3,7 @@ package interp_test
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/onnxslim/onnxslim/interp"
@@ -63,4 +64,100 @@ func TestMatMulNoPrepackFewRows(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestNoPrepackHoldsWeightsOnce: with NoPrepack a session holds a quantized
+// model's weights as stored — an int4 blocked, an int8 per-channel and a
+// float16 weight are decoded, dequantized and cast in each run instead of
+// once, the run's recycled buffers keeping at most one — and computes what
+// a session without it does. Without NoPrepack the session holds their
+// float32 copies (the check can fail).
+func TestNoPrepackHoldsWeightsOnce(t *testing.T) {
+	const n = 1024 // 1 Mi elements a weight: above the per-run threshold
+	r := rand.New(rand.NewPCG(3, 4))
+	b := newTestGraph("weights")
+	x := make([]float32, 2*n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	y := b.input("x", onnx.Float, interp.FromSlice(onnx.Float, []int{2, n}, x))
+	randBytes := func(k int) []byte {
+		raw := make([]byte, k)
+		for i := range raw {
+			raw[i] = byte(r.IntN(256))
+		}
+		return raw
+	}
+	scales := func(name string, dims ...int64) *onnx.Value {
+		k := int(dims[0] * dims[1])
+		s := make([]float32, k)
+		for i := range s {
+			s[i] = float32(0.01 + r.Float64()/100)
+		}
+		return b.g.AddInitializer(name, onnx.NewFloatTensor(name, dims, s))
+	}
+	w4 := b.g.AddInitializer("w4", onnx.NewTensor("w4", onnx.Int4, []int64{n, n}, randBytes(n*n/2)))
+	d4 := b.node("DequantizeLinear", []*onnx.Attribute{onnx.IntAttr("axis", 0), onnx.IntAttr("block_size", 32)},
+		[]*onnx.Value{w4, scales("s4", n/32, n)}, "d4").Output(0)
+	y = b.node("MatMul", nil, []*onnx.Value{y, d4}, "y4").Output(0)
+	w8 := b.g.AddInitializer("w8", onnx.NewTensor("w8", onnx.Int8, []int64{n, n}, randBytes(n*n)))
+	d8 := b.node("DequantizeLinear", []*onnx.Attribute{onnx.IntAttr("axis", 1)}, []*onnx.Value{w8, scales("s8", 1, n)}, "d8").Output(0)
+	d8.Producer().Inputs()[1].Const.Dims = []int64{n}
+	y = b.node("MatMul", nil, []*onnx.Value{y, d8}, "y8").Output(0)
+	h := make([]byte, 2*n*n)
+	for i := 0; i < len(h); i += 2 {
+		h[i], h[i+1] = byte(r.IntN(256)), byte(0x20+r.IntN(8)) // float16 in ±[2^-7, 2^-4)
+	}
+	w16 := b.g.AddInitializer("w16", onnx.NewTensor("w16", onnx.Float16, []int64{n, n}, h))
+	c16 := b.node("Cast", []*onnx.Attribute{onnx.IntAttr("to", int64(onnx.Float))}, []*onnx.Value{w16}, "c16").Output(0)
+	b.output(b.node("MatMul", nil, []*onnx.Value{y, c16}, "y16").Output(0))
+	m := &onnx.Model{IRVersion: 10, Opsets: []onnx.OpsetID{{Version: 21}}, Graph: b.g}
+	raw, err := onnx.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err = onnx.Decode(raw); err != nil {
+		t.Fatal(err)
+	}
+	var outs [2][]float32
+	var held [2]int64
+	for i, opts := range []interp.Options{{}, {NoPrepack: true}} {
+		before := heapInUse()
+		s, err := interp.NewSession(m, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Run(b.feeds); err != nil {
+			t.Fatal(err)
+		}
+		held[i] = heapInUse() - before
+		out, err := s.Run(b.feeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs[i] = out[0].Floats()
+	}
+	const weightsF32 = 3 * 4 * n * n
+	if held[0] < weightsF32 {
+		t.Errorf("without NoPrepack the session holds %d bytes, want at least the float32 weights (%d): the check cannot fail", held[0], weightsF32)
+	}
+	// A run's recycled buffers may keep one dequantized weight.
+	if held[1] > weightsF32/3+1<<20 {
+		t.Errorf("with NoPrepack the session holds %d bytes after a run, want at most one float32 weight (%d)", held[1], weightsF32/3)
+	}
+	t.Logf("held after a run: %d bytes without NoPrepack, %d with", held[0], held[1])
+	for i := range outs[0] {
+		a, p := float64(outs[0][i]), float64(outs[1][i])
+		if math.IsNaN(a) || math.IsNaN(p) || math.Abs(a-p) > 1e-4*(1+math.Abs(a)) {
+			t.Fatalf("y[%d]: %v without NoPrepack, %v with", i, a, p)
+		}
+	}
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }

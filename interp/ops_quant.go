@@ -3,6 +3,7 @@ package interp
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -95,6 +96,9 @@ func dequantizeBuilder(b *Build) (Kernel, error) {
 		}
 		if out, ok, err := dequantizeFast(ctx, x, scale, zp, axis, block, outType); ok || err != nil {
 			return []*Tensor{out}, err
+		}
+		if out, ok := dequantizeBlocked(ctx, x, scale, zp, axis, block, outType); ok {
+			return []*Tensor{out}, nil
 		}
 		if zp != nil && zp.DType != x.DType {
 			return nil, fmt.Errorf("zero point %s does not match input %s", zp, x)
@@ -282,6 +286,20 @@ func dequantizeFast(ctx *Ctx, x, scale, zp *Tensor, axis, block int64, outType o
 	if !ok {
 		return nil, false, nil
 	}
+	if inner == 1 && dim > 1 && x.Len() > dim {
+		// Per channel along the last axis (MatMul weights): rows with a
+		// scale per element, which is one block of all the rows.
+		rows := x.Len() / dim
+		as2D := func(t *Tensor, r int) *Tensor {
+			if t == nil {
+				return nil
+			}
+			return t.Reshaped([]int{r, dim})
+		}
+		if out, ok := dequantizeBlocked(ctx, as2D(x, rows), as2D(scale, 1), as2D(zp, 1), 0, int64(rows), outType); ok {
+			return out.Reshaped(x.Shape), true, nil
+		}
+	}
 	var out *Tensor
 	switch xv := x.Data.(type) {
 	case []uint8:
@@ -306,6 +324,79 @@ func dequantizeFast(ctx *Ctx, x, scale, zp *Tensor, axis, block int64, outType o
 		return nil, false, nil
 	}
 	return out, true, nil
+}
+
+// dequantizeBlocked is dequantizeFast for blocked quantization (int4
+// weights, opset 21) of 8-bit or 4-bit data with float32 scales: the
+// general path's (x − z)·s in float32, the same bits. Along the last axis
+// a run of block elements shares a scale; along another, each row of the
+// inner dimensions has its own row of scales (and zero points).
+func dequantizeBlocked(ctx *Ctx, x, scale, zp *Tensor, axis, block int64, outType onnx.DataType) (*Tensor, bool) {
+	xs, ss := x.Shape, scale.Shape
+	a, err := normAxis(axis, len(xs))
+	if err != nil || block <= 0 || scale.DType != onnx.Float || (outType != onnx.Undefined && outType != onnx.Float) ||
+		len(ss) != len(xs) || zp != nil && (zp.DType != x.DType || !slices.Equal(zp.Shape, ss)) || IsFloat8(x.DType) {
+		return nil, false
+	}
+	bs := int(block)
+	for i := range xs {
+		if i != a && ss[i] != xs[i] || i == a && ss[i] != (xs[i]+bs-1)/bs {
+			return nil, false
+		}
+	}
+	// deq sets y = (x[i0:i1] − z)·s; zeros widens zero points i0:i1 to y.
+	var deq func(y []float32, i0, i1 int, z, s float32)
+	var zeros func(y []float32, i0, i1 int)
+	switch xv := x.Data.(type) {
+	case []int8:
+		deq = func(y []float32, i0, i1 int, z, s float32) { simd.DequantizeI8(y, xv[i0:i1], z, s) }
+		if zp != nil {
+			zv := zp.Data.([]int8)
+			zeros = func(y []float32, i0, i1 int) { simd.DequantizeI8(y, zv[i0:i1], 0, 1) }
+		}
+	case []uint8:
+		deq = func(y []float32, i0, i1 int, z, s float32) { simd.DequantizeU8(y, xv[i0:i1], z, s) }
+		if zp != nil {
+			zv := zp.Data.([]uint8)
+			zeros = func(y []float32, i0, i1 int) { simd.DequantizeU8(y, zv[i0:i1], 0, 1) }
+		}
+	default:
+		return nil, false
+	}
+	out := ctx.newRaw(onnx.Float, xs...)
+	y, s := out.Floats(), scale.Floats()
+	outer, d, inner, nb := numElements(xs[:a]), xs[a], numElements(xs[a+1:]), ss[a]
+	var z []float32
+	if zeros != nil {
+		z = make([]float32, max(inner, 1))
+	}
+	if inner == 1 {
+		for o := range outer {
+			for b := range nb {
+				i0, i1, p := o*d+b*bs, o*d+min(d, (b+1)*bs), o*nb+b
+				zb := float32(0)
+				if zeros != nil {
+					zeros(z[:1], p, p+1)
+					zb = z[0]
+				}
+				deq(y[i0:i1], i0, i1, zb, s[p])
+			}
+		}
+		return out, true
+	}
+	for o := range outer {
+		for i := range d {
+			r, p := (o*d+i)*inner, (o*nb+i/bs)*inner
+			yr := y[r : r+inner]
+			deq(yr, r, r+inner, 0, 1) // exact: small integers
+			if zeros != nil {
+				zeros(z, p, p+inner)
+				simd.Sub(yr, yr, z)
+			}
+			simd.Mul(yr, yr, s[p:p+inner])
+		}
+	}
+	return out, true
 }
 
 func zeroPoints[T int8 | uint8 | int32](zp *Tensor) []T {

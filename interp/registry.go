@@ -97,7 +97,7 @@ func (b *Build) HasInput(i int) bool { return b.Node.Input(i) != nil }
 // precompute from constant weights), else nil.
 func (b *Build) ConstInput(i int) *Tensor {
 	v := b.Node.Input(i)
-	if v == nil || v.Const == nil {
+	if v == nil || v.Const == nil || b.c != nil && b.c.perRun[v] {
 		return nil
 	}
 	t, err := FromONNX(v.Const)

@@ -23,8 +23,10 @@ type Options struct {
 	// Threads bounds the goroutines a kernel may use; 0 means GOMAXPROCS.
 	Threads int
 	// NoPrepack keeps constant Conv/MatMul/Gemm weights only in the model's
-	// layout instead of also holding a copy packed for the SIMD GEMM: the
-	// weights are then in memory once, at some cost in speed.
+	// layout instead of also holding a copy packed for the SIMD GEMM, and
+	// computes what reads a large constant (a DequantizeLinear or Cast of a
+	// quantized weight) in every run instead of once: the weights are then
+	// in memory once, as the model stores them, at some cost in speed.
 	NoPrepack bool
 	// FloatQDQ runs QDQ models node by node as the ONNX definition writes
 	// them: DequantizeLinear to float, the float Conv or Gemm, then
@@ -72,7 +74,7 @@ func NewSession(m *onnx.Model, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &compiler{model: m, opts: &opts, konst: map[*onnx.Value]bool{}}
+	c := &compiler{model: m, opts: &opts, konst: map[*onnx.Value]bool{}, perRun: map[*onnx.Value]bool{}}
 	p, err := c.compile(m.Graph)
 	if err != nil {
 		return nil, err
@@ -299,12 +301,44 @@ type compiler struct {
 	// constants once (see fold); konst then holds the values so computed.
 	opts  *Options
 	konst map[*onnx.Value]bool
+	// perRun holds the large initializers that Options.NoPrepack decodes in
+	// every run (loadStep) rather than once: they are not constant to kernels.
+	perRun map[*onnx.Value]bool
 }
 
 // isConst reports whether v has the same value in every run: an initializer
 // that no feed can replace, or a value compile folded.
 func (c *compiler) isConst(v *onnx.Value) bool {
+	if v != nil && c != nil && c.perRun[v] {
+		return false
+	}
 	return v != nil && (v.Const != nil && !v.IsGraphInput() || c != nil && c.konst[v])
+}
+
+// decodedPerRun reports whether an initializer is decoded in every run:
+// under Options.NoPrepack, a large one whose interpreter form would be a
+// copy (quantized and float16 weights, float32 ones not aligned in the
+// file), so that a session holds the model once, as stored, plus one
+// decoded weight at a time.
+func (c *compiler) decodedPerRun(v *onnx.Value) bool {
+	t := v.Const
+	if c.opts == nil || !c.opts.NoPrepack || t == nil || t.NumElements() < largeConst {
+		return false
+	}
+	return !decodesToView(t)
+}
+
+// loadStep decodes initializer v into slot s, before its first reader. Its
+// node is a stand-in (op LoadInitializer, named after v) for profiles and
+// errors, that no fusion takes for one of the graph's.
+func loadStep(v *onnx.Value, s int) step {
+	return step{node: &onnx.Node{Name: v.Name, OpType: "LoadInitializer"}, out: []int{s}, kernel: func(*Ctx, []*Tensor) ([]*Tensor, error) {
+		t, err := FromONNX(v.Const)
+		if err != nil {
+			return nil, fmt.Errorf("initializer %q: %w", v.Name, err)
+		}
+		return []*Tensor{t}, nil
+	}}
 }
 
 // noFold lists the ops whose result differs between runs.
@@ -322,6 +356,9 @@ func (c *compiler) fold(st *step, in []*Tensor) ([]*Tensor, bool) {
 	if c.opts == nil || noFold[n.OpType] || len(n.Subgraphs()) > 0 {
 		return nil, false
 	}
+	if c.opts.NoPrepack && readsLargeConst(in) {
+		return nil, false // its result would be a second copy of a weight, held for the session
+	}
 	for _, v := range n.Outputs() {
 		if v != nil && v.IsGraphOutput() {
 			return nil, false
@@ -337,6 +374,20 @@ func (c *compiler) fold(st *step, in []*Tensor) ([]*Tensor, bool) {
 		}
 	}
 	return out, true
+}
+
+// largeConst is the constant size, in elements (1 MiB as float32), from
+// which under Options.NoPrepack a node reading it runs in every run rather
+// than once at compile time.
+const largeConst = 1 << 18
+
+func readsLargeConst(in []*Tensor) bool {
+	for _, t := range in {
+		if t != nil && t.Kind == KindTensor && t.Len() >= largeConst {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
@@ -357,6 +408,10 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 		p.inputs = append(p.inputs, slot(v))
 	}
 	for _, v := range g.Initializers {
+		if c.decodedPerRun(v) && !v.IsGraphInput() && !v.IsGraphOutput() {
+			c.perRun[v] = true
+			continue
+		}
 		t, err := FromONNX(v.Const)
 		if err != nil {
 			return nil, fmt.Errorf("graph %q: initializer %q: %w", g.Name, v.Name, err)
@@ -387,6 +442,11 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 		k, err := b(&Build{Node: n, Opset: opset, c: c})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", onnx.NodePlace(n), err)
+		}
+		for _, v := range append(n.Inputs(), n.ImplicitInputs()...) {
+			if _, seen := p.slots[v]; c.perRun[v] && v.Graph() == g && !seen {
+				p.steps = append(p.steps, loadStep(v, slot(v)))
+			}
 		}
 		st := step{node: n, kernel: k}
 		allConst := true

@@ -30,6 +30,7 @@ type Checker struct {
 // that a reference that cannot run fails here, before any pass, with a
 // *ReferenceError.
 func NewChecker(reference *onnx.Model, opts Options) (*Checker, error) {
+	opts = opts.forReference(reference)
 	s, err := interp.NewSession(reference, opts.Interp)
 	if err != nil {
 		return nil, &ReferenceError{Inputs: opts.inputDescription(), Err: err}

@@ -54,10 +54,12 @@ func Perturb(m *onnx.Model, seed uint64) (*onnx.Model, int) {
 	rng := rand.New(rand.NewPCG(seed, 0x6e6f697365))
 	moved := 0
 	perturb := func(t *onnx.Tensor) *onnx.Tensor {
-		w, err := t.AsFloat32()
+		b, err := t.Data()
 		if err != nil {
 			return nil
 		}
+		raw := append([]byte(nil), b...)
+		w := onnx.Float32View(raw)
 		for i, x := range w {
 			switch rng.IntN(3) {
 			case 0:
@@ -67,7 +69,9 @@ func Perturb(m *onnx.Model, seed uint64) (*onnx.Model, int) {
 			}
 		}
 		moved += len(w)
-		return onnx.NewFloatTensor(t.Name, t.Dims, w)
+		p := onnx.NewTensor(t.Name, onnx.Float, t.Dims, raw)
+		onnx.Spill(p) // a large model's copy goes to disk, not memory
+		return p
 	}
 	for _, g := range c.Graphs() {
 		for _, v := range g.Initializers {

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onnxslim/onnxslim/internal/stats"
+
 	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -84,7 +86,8 @@ type Options struct {
 	// Tolerance is applied element-wise while comparing (Report.Mismatches);
 	// zero value means DefaultTolerance.
 	Tolerance *Tolerance
-	// Interp configures the sessions built from models.
+	// Interp configures the sessions built from models. For a reference of
+	// LargeModel bytes or more, NoPrepack is set.
 	Interp interp.Options
 	// Fed names inputs given seeded random values even when Inputs is a
 	// folder: the outputs of cut-out opaque ops (Cut.Fed).
@@ -221,10 +224,25 @@ func (e *ToleranceError) Error() string {
 	return "verification failed, outputs beyond tolerance: " + strings.Join(e.Failures, "; ")
 }
 
+// LargeModel is the weight size from which verification holds a model's
+// weights once, as stored (interp.Options.NoPrepack: no packed copies,
+// quantized and float16 weights decoded in each run): the check then needs
+// memory for activations and one weight at a time, not another model.
+const LargeModel = 1 << 30
+
+// forReference returns o for checks against ref.
+func (o Options) forReference(ref *onnx.Model) Options {
+	if stats.Bytes(ref) >= LargeModel {
+		o.Interp.NoPrepack = true
+	}
+	return o
+}
+
 // Compare runs models a (reference) and b (candidate) on the same inputs and
 // reports the per-output differences. A session failure of a is a
 // *ReferenceError, of b a *CandidateError.
 func Compare(a, b *onnx.Model, opts Options) (*Report, error) {
+	opts = opts.forReference(a)
 	sa, err := interp.NewSession(a, opts.Interp)
 	if err != nil {
 		return nil, &ReferenceError{Inputs: opts.inputDescription(), Err: err}

@@ -139,10 +139,6 @@ func cutOriginal(orig *onnx.Model, shapes map[string][]int64, dims map[string]in
 	return cut, nil
 }
 
-// largeModel is the weight size from which verification reads weights in
-// place (interp.Options.NoPrepack).
-const largeModel = 1 << 30
-
 // verification is the main command's check of OUT against IN.
 type verification struct {
 	checker *verify.Checker
@@ -158,10 +154,6 @@ func newVerification(orig *onnx.Model, opts verify.Options, binding bool, cut *v
 	if cut != nil {
 		opts.Fed = cut.Fed()
 	}
-	// Weights of a large model (mapped from its external data) are read in
-	// place rather than also copied into a layout packed for the GEMM: the
-	// check then needs memory for activations, not another model.
-	opts.Interp.NoPrepack = opts.Interp.NoPrepack || stats.Bytes(orig) >= largeModel
 	chk, err := verify.NewChecker(orig, opts)
 	if err != nil {
 		var re *verify.ReferenceError
