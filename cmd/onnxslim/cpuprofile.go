@@ -31,3 +31,21 @@ func startCPUProfile() func() {
 		f.Close()
 	}
 }
+
+// writeHeapProfile writes the heap profile (allocations over the whole run,
+// `go tool pprof -sample_index=alloc_space`) to the file named by
+// ONNXSLIM_MEMPROFILE, for developers; nothing when it is unset.
+func writeHeapProfile() {
+	path := os.Getenv("ONNXSLIM_MEMPROFILE")
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("heap").WriteTo(f, 0)
+		f.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "onnxslim: ONNXSLIM_MEMPROFILE:", err)
+	}
+}

@@ -24,6 +24,7 @@ func main() {
 	case code := <-done:
 		stop()
 		stopProfile()
+		writeHeapProfile()
 		os.Exit(code)
 	case <-ctx.Done():
 	}
