@@ -15,6 +15,28 @@ import (
 // DefaultMaxMemory bounds any single tensor a run may allocate (8 GiB).
 const DefaultMaxMemory = 8 << 30
 
+// LargeModel is the weight size from which verification and the passes
+// that run models hold a model's weights once, as stored (NoPrepack): such a
+// run needs memory for activations and one weight at a time, not another
+// copy of the model.
+const LargeModel = 1 << 30
+
+// OptionsFor returns o with NoPrepack set if m's weights come to
+// LargeModel bytes or more as the interpreter computes with them (a
+// quantized or float16 weight at 4 bytes an element, as float32).
+func OptionsFor(m *onnx.Model, o Options) Options {
+	var n int64
+	for _, g := range m.Graphs() {
+		for _, v := range g.Initializers {
+			n += max(v.Const.ByteSize(), 4*v.Const.NumElements())
+		}
+	}
+	if n >= LargeModel {
+		o.NoPrepack = true
+	}
+	return o
+}
+
 // Options configure a Session.
 type Options struct {
 	// MaxMemory is the largest tensor, in bytes, a kernel may allocate; a node

@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/onnxslim/onnxslim/internal/stats"
-
 	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -87,7 +85,7 @@ type Options struct {
 	// zero value means DefaultTolerance.
 	Tolerance *Tolerance
 	// Interp configures the sessions built from models. For a reference of
-	// LargeModel bytes or more, NoPrepack is set.
+	// interp.LargeModel bytes or more, NoPrepack is set.
 	Interp interp.Options
 	// Fed names inputs given seeded random values even when Inputs is a
 	// folder: the outputs of cut-out opaque ops (Cut.Fed).
@@ -224,17 +222,10 @@ func (e *ToleranceError) Error() string {
 	return "verification failed, outputs beyond tolerance: " + strings.Join(e.Failures, "; ")
 }
 
-// LargeModel is the weight size from which verification holds a model's
-// weights once, as stored (interp.Options.NoPrepack: no packed copies,
-// quantized and float16 weights decoded in each run): the check then needs
-// memory for activations and one weight at a time, not another model.
-const LargeModel = 1 << 30
-
-// forReference returns o for checks against ref.
+// forReference returns o for checks against ref: a large model's weights
+// are held once (interp.OptionsFor).
 func (o Options) forReference(ref *onnx.Model) Options {
-	if stats.Bytes(ref) >= LargeModel {
-		o.Interp.NoPrepack = true
-	}
+	o.Interp = interp.OptionsFor(ref, o.Interp)
 	return o
 }
 

@@ -109,11 +109,11 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 	if err != nil {
 		return nil, nil, err
 	}
-	ps, err := interp.NewSession(pm, interp.Options{Threads: 1})
+	ps, err := interp.NewSession(pm, interp.OptionsFor(pm, interp.Options{Threads: 1}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("pruned model: %w", err)
 	}
-	fs, err := interp.NewSession(fm, interp.Options{Threads: 1})
+	fs, err := interp.NewSession(fm, interp.OptionsFor(fm, interp.Options{Threads: 1}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("float model: %w", err)
 	}
