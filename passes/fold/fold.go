@@ -20,6 +20,8 @@ func init() {
 		Options: []passes.Option{
 			{Name: "max_bytes", Kind: passes.OptInt, Default: "1MiB",
 				Doc: "a folded tensor may exceed the size of its inputs by at most this many bytes, so models never grow"},
+			{Name: "max_memory", Kind: passes.OptInt, Default: "1GiB",
+				Doc: "a node is folded only if evaluating it takes at most this much memory (its inputs as the interpreter holds them, its outputs twice), so that large models fold in bounded memory"},
 			{Name: "bn", Kind: passes.OptBool, Default: "true", Doc: "fold BatchNormalization into the preceding Conv/ConvTranspose/Gemm"},
 			{Name: "affine", Kind: passes.OptBool, Default: "true", Doc: "fold Mul/Add by per-channel constants into Conv/ConvTranspose/Gemm"},
 		},
@@ -63,7 +65,7 @@ func foldConstants(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 	if err := g.TopoSort(); err != nil {
 		return 0
 	}
-	limit := c.Options.Int("max_bytes")
+	limit, memory := c.Options.Int("max_bytes"), c.Options.Int("max_memory")
 	n := 0
 	for _, node := range slices.Clone(g.Nodes) {
 		if node.Graph != g || !foldable(node) {
@@ -71,7 +73,11 @@ func foldConstants(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		}
 		outs, ok := shapeFold(node)
 		if !ok {
-			outs, ok = evaluate(c, m, node, limit)
+			if need := foldMemory(node); need > memory {
+				c.Logf("not folded: %s: evaluating it takes about %d bytes of memory, more than max_memory=%d", onnx.NodePlace(node), need, memory)
+			} else {
+				outs, ok = evaluate(c, m, node, limit)
+			}
 		}
 		if !ok {
 			outs, ok = contentFold(c.ShapeInfo(), node)
@@ -157,6 +163,39 @@ func shapeFold(n *onnx.Node) ([]*onnx.Tensor, bool) {
 	}
 	sel := dims[start:end]
 	return []*onnx.Tensor{onnx.NewInt64Tensor("", []int64{int64(len(sel))}, sel)}, true
+}
+
+// foldMemory estimates the memory evaluating n takes: its constant inputs
+// as the interpreter holds them (4-bit and 2-bit ones unpacked to a byte an
+// element) and each output twice (the interpreter's result, then the
+// initializer's bytes); an output of unknown size counts as its largest
+// input.
+func foldMemory(n *onnx.Node) int64 {
+	var in, largest int64
+	for _, v := range n.Inputs() {
+		if t := passes.ConstTensor(v); t != nil {
+			b := max(t.ByteSize(), t.NumElements())
+			in += b
+			largest = max(largest, b)
+		}
+	}
+	var out int64
+	for _, o := range n.Outputs() {
+		if o == nil {
+			continue
+		}
+		dims, ok := passes.StaticShape(o)
+		if !ok {
+			out += largest
+			continue
+		}
+		elems := int64(1)
+		for _, d := range dims {
+			elems *= d
+		}
+		out += max(passes.ElemType(o).RawSize(elems), elems)
+	}
+	return in + 2*out
 }
 
 // evaluate runs a node whose inputs are all constant through the interpreter,

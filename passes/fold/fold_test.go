@@ -103,6 +103,13 @@ func TestFold(t *testing.T) {
 			big := b.Op("ConstantOfShape", nil, b.Ints(1, 2, 5, 5, 100))
 			return b.Op("Add", nil, b.Op("Unsqueeze", nil, x, b.Ints(4)), big)
 		}, map[string]int{"ConstantOfShape": 1, "Unsqueeze": 1, "Add": 1}},
+		// Transposing a 200-byte constant holds 200 bytes in and 2×200 out.
+		{"the memory budget keeps a fold that needs more unfolded", "fold(max_memory=599),cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			return b.Op("Add", nil, x, transposed(b))
+		}, map[string]int{"Transpose": 1, "Add": 1}},
+		{"a fold within the memory budget happens", "fold(max_memory=600),cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			return b.Op("Add", nil, x, transposed(b))
+		}, map[string]int{"Add": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, x := passtest.NewBuilder(13, x1255)
@@ -204,4 +211,14 @@ func TestFoldSymbolic(t *testing.T) {
 			}
 		})
 	}
+}
+
+// transposed is a constant of 50 float32s, [5,5,2,1], transposed to x's shape.
+func transposed(b *passtest.Builder) *onnx.Value {
+	w := make([]float32, 50)
+	for i := range w {
+		w[i] = float32(i) * 0.5
+	}
+	k := b.G.AddInitializer("k", onnx.NewFloatTensor("", []int64{5, 5, 2, 1}, w))
+	return b.Op("Transpose", []*onnx.Attribute{onnx.IntsAttr("perm", []int64{3, 2, 1, 0})}, k)
 }
