@@ -51,6 +51,73 @@ func FromONNX(t *onnx.Tensor) (*Tensor, error) {
 	return out, nil
 }
 
+// loadConst is FromONNX for a run that uses t once (a large model's weight
+// under Options.NoPrepack): a lazy payload is made into a buffer of the
+// run rather than kept, bytes the interpreter reads as they are stored are
+// viewed, and 4-bit ones are unpacked into a buffer of the run. Nothing
+// writes to the result: kernels reuse only buffers of the run, and a view
+// is none.
+func loadConst(ctx *Ctx, t *onnx.Tensor) (*Tensor, error) {
+	var dst []byte
+	if t.IsLazy() {
+		dst = bytesOf(ctx.newRaw(onnx.Uint8, int(t.ByteSize())))
+	}
+	raw, err := t.ReadInto(dst)
+	if err != nil {
+		return nil, err
+	}
+	shape := make([]int, len(t.Dims))
+	for i, d := range t.Dims {
+		shape[i] = int(d)
+	}
+	n := numElements(shape)
+	if int64(len(raw)) != t.DataType.RawSize(int64(n)) {
+		return nil, fmt.Errorf("%d bytes of data for %d elements of %s", len(raw), n, t.DataType)
+	}
+	out := &Tensor{DType: t.DataType, Shape: shape}
+	var ok bool
+	switch t.DataType {
+	case onnx.Float:
+		out.Data, ok = view[float32](raw, n)
+	case onnx.Float16, onnx.BFloat16, onnx.Uint16:
+		out.Data, ok = view[uint16](raw, n)
+	case onnx.Int8:
+		out.Data, ok = view[int8](raw, n)
+	case onnx.Uint8:
+		out.Data, ok = raw[:n], true
+	case onnx.Int4, onnx.Uint4:
+		u := ctx.newRaw(t.DataType, shape...)
+		unpack4(bytesOf(u), raw, t.DataType == onnx.Int4)
+		return u, nil
+	}
+	if !ok {
+		out.Data, err = decodeRaw(t.DataType, raw, n)
+	}
+	return out, err
+}
+
+// unpack4 widens packed 4-bit values (low nibble first) to a byte each,
+// sign-extended when signed.
+func unpack4(dst, raw []byte, signed bool) {
+	sh := byte(4) // shifted up and back: sign-extends or zero-extends
+	for i := 0; i+1 < len(dst); i += 2 {
+		b := raw[i/2]
+		if signed {
+			dst[i], dst[i+1] = byte(int8(b<<sh)>>sh), byte(int8(b)>>sh)
+		} else {
+			dst[i], dst[i+1] = b&0xF, b>>sh
+		}
+	}
+	if len(dst)%2 == 1 {
+		b := raw[len(dst)/2]
+		if signed {
+			dst[len(dst)-1] = byte(int8(b<<sh) >> sh)
+		} else {
+			dst[len(dst)-1] = b & 0xF
+		}
+	}
+}
+
 // decodesToView reports whether FromONNX(t) is a view of t's bytes rather
 // than a copy: float32 and int64 raw data, aligned.
 func decodesToView(t *onnx.Tensor) bool {

@@ -182,3 +182,46 @@ func (m *Model) makeLazy() error {
 		return nil
 	})
 }
+
+// ReadInto returns t's bytes without keeping a lazy payload's: the bytes t
+// holds (not copied) or has made, else the payload made into dst, which
+// must hold ByteSize bytes. It is for a reader that uses them once and
+// drops them — the interpreter decoding a large model's weights in each
+// run — where Data would keep them (spilled) for the tensor's lifetime.
+func (t *Tensor) ReadInto(dst []byte) ([]byte, error) {
+	if t.Raw != nil || t.lazy == nil {
+		return t.Data()
+	}
+	l := t.lazy
+	l.mu.Lock()
+	raw, err := l.raw, l.err
+	l.mu.Unlock()
+	if raw != nil || err != nil {
+		return raw, err
+	}
+	if int64(len(dst)) != l.p.Len() {
+		return nil, fmt.Errorf("tensor %q: %d bytes to read a %d-byte payload into", t.Name, len(dst), l.p.Len())
+	}
+	w := &fixedWriter{b: dst}
+	if _, err := l.p.WriteTo(w); err != nil {
+		return nil, err
+	}
+	if w.n != len(dst) {
+		return nil, fmt.Errorf("tensor %q: payload wrote %d bytes, expected %d", t.Name, w.n, len(dst))
+	}
+	return dst, nil
+}
+
+// fixedWriter writes into a buffer of fixed size.
+type fixedWriter struct {
+	b []byte
+	n int
+}
+
+func (w *fixedWriter) Write(p []byte) (int, error) {
+	if len(p) > len(w.b)-w.n {
+		return 0, fmt.Errorf("payload longer than its %d bytes", len(w.b))
+	}
+	w.n += copy(w.b[w.n:], p)
+	return len(p), nil
+}
