@@ -18,8 +18,9 @@ const DefaultMaxMemory = 8 << 30
 // LargeModel is the weight size from which verification and the passes
 // that run models hold a model's weights once, as stored (NoPrepack): such a
 // run needs memory for activations and one weight at a time, not another
-// copy of the model.
-const LargeModel = 1 << 30
+// copy of the model. A variable so that tests can take that path on a
+// model of a few MiB.
+var LargeModel int64 = 1 << 30
 
 // OptionsFor returns o with NoPrepack set if m's weights come to
 // LargeModel bytes or more as the interpreter computes with them (a
@@ -354,8 +355,8 @@ func (c *compiler) decodedPerRun(v *onnx.Value) bool {
 // node is a stand-in (op LoadInitializer, named after v) for profiles and
 // errors, that no fusion takes for one of the graph's.
 func loadStep(v *onnx.Value, s int) step {
-	return step{node: &onnx.Node{Name: v.Name, OpType: "LoadInitializer"}, out: []int{s}, kernel: func(*Ctx, []*Tensor) ([]*Tensor, error) {
-		t, err := FromONNX(v.Const)
+	return step{node: &onnx.Node{Name: v.Name, OpType: "LoadInitializer"}, out: []int{s}, kernel: func(ctx *Ctx, _ []*Tensor) ([]*Tensor, error) {
+		t, err := loadConst(ctx, v.Const)
 		if err != nil {
 			return nil, fmt.Errorf("initializer %q: %w", v.Name, err)
 		}

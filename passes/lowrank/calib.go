@@ -15,55 +15,85 @@ import (
 )
 
 // maxFeatures bounds the feature vectors whose covariance is collected
-// (cols² float64s per layer: 4096 is 128 MiB); wider layers use plain SVD.
+// (cols²/2 float64s per layer input: 4096 is 64 MiB, kept for the whole
+// pass); wider layers use plain SVD.
 const maxFeatures = 4096
 
 // maxPatches bounds the conv patches taken per sample (evenly spaced), so
 // that a large feature map costs a bounded im2col.
 const maxPatches = 256
 
-// covariance is X·Xᵀ / n of a layer's input feature vectors.
+// covariance is X·Xᵀ / n of a layer's input feature vectors. Only the
+// upper triangle is summed (half of cols² float64s): it is kept for the
+// whole pass, the full matrix only while its layer is processed (sym).
 type covariance struct {
 	mu  sync.Mutex
-	sum []float64 // cols×cols
+	l   *layer    // the first layer it serves: its features, its name in errors
+	sum []float64 // (i, j ≥ i) row by row
 	n   int64
+}
+
+func newCovariance(l *layer) *covariance {
+	return &covariance{l: l, sum: make([]float64, l.cols*(l.cols+1)/2)}
+}
+
+// sym returns the covariance as a cols×cols matrix.
+func (cv *covariance) sym() *mat.SymDense {
+	k := cv.l.cols
+	s := mat.NewSymDense(k, nil)
+	p := 0
+	for i := range k {
+		for j := i; j < k; j++ {
+			s.SetSym(i, j, cv.sum[p]/float64(cv.n))
+			p++
+		}
+	}
+	return s
 }
 
 // covariances runs m on the calibration data (the calib= folder dir, else
 // the CLI's --inputs, else seeded random inputs; at most limit samples) and
 // returns the input covariance of every layer that has a data-aware path,
-// and where the data came from.
-func covariances(c *passes.Context, m *onnx.Model, layers []*layer, dir string, limit int) (map[*layer]*mat.SymDense, string, error) {
+// and where the data came from. Layers that read the same input the same
+// way (a transformer's Q, K and V) share one.
+func covariances(c *passes.Context, m *onnx.Model, layers []*layer, dir string, limit int) (map[*layer]*covariance, string, error) {
 	src, err := calib.Open(c, m, dir, limit)
 	if err != nil {
 		return nil, "", err
 	}
 	defer src.Close()
-	covs := map[*layer]*covariance{}
+	of := map[*layer]*covariance{}
 	var names []string
-	byName := map[string][]*layer{}
+	byName := map[string][]*covariance{}
+	shared := map[string]*covariance{}
 	for _, l := range layers {
 		if l.feat.kind == featNone || l.cols > maxFeatures {
 			continue
 		}
-		covs[l] = &covariance{sum: make([]float64, l.cols*l.cols)}
 		name := l.node.Input(0).Name
-		if byName[name] == nil {
-			names = append(names, name)
+		key := fmt.Sprintf("%s %d %v", name, l.cols, l.feat)
+		cv := shared[key]
+		if cv == nil {
+			cv = newCovariance(l)
+			shared[key] = cv
+			if byName[name] == nil {
+				names = append(names, name)
+			}
+			byName[name] = append(byName[name], cv)
 		}
-		byName[name] = append(byName[name], l)
+		of[l] = cv
 	}
 	if len(names) == 0 {
-		return map[*layer]*mat.SymDense{}, src.Origin(), nil
+		return map[*layer]*covariance{}, src.Origin(), nil
 	}
 	_, err = calib.Activations(c, m, names, src, func(_ int, acts map[string]*interp.Tensor) error {
 		for name, t := range acts {
 			if t.DType != onnx.Float {
 				return fmt.Errorf("activation %s is %s, not float32", name, t.DType)
 			}
-			for _, l := range byName[name] {
-				if err := covs[l].add(l, t); err != nil {
-					return fmt.Errorf("node %s, input %s: %w", l.name(), name, err)
+			for _, cv := range byName[name] {
+				if err := cv.add(t); err != nil {
+					return fmt.Errorf("node %s, input %s: %w", cv.l.name(), name, err)
 				}
 			}
 		}
@@ -72,24 +102,17 @@ func covariances(c *passes.Context, m *onnx.Model, layers []*layer, dir string, 
 	if err != nil {
 		return nil, "", fmt.Errorf("calibration (%s): %w", src.Origin(), err)
 	}
-	out := map[*layer]*mat.SymDense{}
-	for l, cv := range covs {
+	for l, cv := range of {
 		if cv.n == 0 {
-			continue
+			delete(of, l)
 		}
-		s := mat.NewSymDense(l.cols, nil)
-		for i := range l.cols {
-			for j := i; j < l.cols; j++ {
-				s.SetSym(i, j, cv.sum[i*l.cols+j]/float64(cv.n))
-			}
-		}
-		out[l] = s
 	}
-	return out, src.Origin(), nil
+	return of, src.Origin(), nil
 }
 
-// add accumulates one batch's activation t of layer l.
-func (cv *covariance) add(l *layer, t *interp.Tensor) error {
+// add accumulates one batch's activation t.
+func (cv *covariance) add(t *interp.Tensor) error {
+	l := cv.l
 	x := t.Floats()
 	k := l.cols
 	part := make([]float32, k*k)
@@ -129,8 +152,12 @@ func (cv *covariance) add(l *layer, t *interp.Tensor) error {
 		return nil
 	}
 	cv.mu.Lock()
-	for i, v := range part {
-		cv.sum[i] += float64(v)
+	p := 0
+	for i := range k {
+		for _, v := range part[i*k+i : (i+1)*k] {
+			cv.sum[p] += float64(v)
+			p++
+		}
 	}
 	cv.n += int64(vectors)
 	cv.mu.Unlock()

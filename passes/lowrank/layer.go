@@ -27,7 +27,10 @@ type layer struct {
 	weight     *onnx.Value
 	dims       []int64 // the weight's dims
 	rows, cols int
-	w          *mat.Dense
+	// wT says the weight holds Wᵀ row-major (cols×rows): MatMul, Gemm
+	// transB=0, ConvTranspose. Else it holds W (Gemm transB=1, Conv), or
+	// for spatial the Jaderberg matricization of [N, C, kh, kw].
+	wT bool
 	// p1 and p2 are the positions (per run, batch included) at which the
 	// first factor (B) and the second (A) are applied; the original layer
 	// runs at p2 positions. flopsKnown is false when shapes were missing
@@ -121,10 +124,12 @@ func recognize(n *onnx.Node, conv string) (*layer, string) {
 	if x := n.Input(0); x == nil || passes.ConstTensor(x) != nil {
 		return nil, "the input is constant (fold it instead)"
 	}
-	data, err := t.AsFloat32()
-	if err != nil {
-		return nil, fmt.Sprintf("weight %s: %v", wv.Name, err)
+	// Only its size is read here: W is made later, one layer at a time
+	// (matrix), from its bytes (a large model's are a mapped file).
+	if t.DataType != onnx.Float {
+		return nil, fmt.Sprintf("weight %s: tensor %q is %s, not float32", wv.Name, t.Name, t.DataType)
 	}
+	elems := int(t.NumElements())
 	l := &layer{node: n, op: n.OpType, weight: wv, dims: slices.Clone(t.Dims), p1: 1, p2: 1}
 	d := t.Dims
 	switch n.OpType {
@@ -132,13 +137,10 @@ func recognize(n *onnx.Node, conv string) (*layer, string) {
 		if len(d) != 2 {
 			return nil, "the weight is not 2-D"
 		}
-		transB := n.AttrInt("transB", 0) == 1
-		if transB {
+		if n.AttrInt("transB", 0) == 1 {
 			l.rows, l.cols = int(d[0]), int(d[1])
-			l.w = mat.NewDense(l.rows, l.cols, f64(data))
 		} else {
-			l.rows, l.cols = int(d[1]), int(d[0])
-			l.w = transposed(data, l.cols, l.rows)
+			l.rows, l.cols, l.wT = int(d[1]), int(d[0]), true
 		}
 		l.feat.kind = featRows
 		if n.AttrInt("transA", 0) == 1 {
@@ -151,8 +153,7 @@ func recognize(n *onnx.Node, conv string) (*layer, string) {
 		if r, ok := passes.StaticShape(n.Input(0)); ok && len(r) < 2 {
 			return nil, "the input is a vector"
 		}
-		l.rows, l.cols = int(d[1]), int(d[0])
-		l.w = transposed(data, l.cols, l.rows)
+		l.rows, l.cols, l.wT = int(d[1]), int(d[0]), true
 		l.feat.kind = featRows
 	case "Conv":
 		if g := n.AttrInt("group", 1); g != 1 {
@@ -165,23 +166,11 @@ func recognize(n *onnx.Node, conv string) (*layer, string) {
 			if len(d) != 4 || d[2] < 2 || d[3] < 2 {
 				return nil, "conv=spatial needs a 2-D kernel of at least 2×2"
 			}
-			N, C, kh, kw := int(d[0]), int(d[1]), int(d[2]), int(d[3])
 			l.spatial = true
-			l.rows, l.cols = N*kw, C*kh
-			l.w = mat.NewDense(l.rows, l.cols, nil)
-			for o := range N {
-				for c := range C {
-					for y := range kh {
-						for x := range kw {
-							l.w.Set(o*kw+x, c*kh+y, float64(data[((o*C+c)*kh+y)*kw+x]))
-						}
-					}
-				}
-			}
+			l.rows, l.cols = int(d[0]*d[3]), int(d[1]*d[2])
 		} else {
 			l.rows = int(d[0])
-			l.cols = len(data) / l.rows
-			l.w = mat.NewDense(l.rows, l.cols, f64(data))
+			l.cols = elems / l.rows
 		}
 		l.feat = convFeatures(n, d, l.spatial)
 	case "ConvTranspose":
@@ -192,8 +181,7 @@ func recognize(n *onnx.Node, conv string) (*layer, string) {
 			return nil, "the weight has no spatial axes"
 		}
 		C := int(d[0])
-		l.rows, l.cols = len(data)/C, C
-		l.w = transposed(data, l.cols, l.rows)
+		l.rows, l.cols, l.wT = elems/C, C, true
 		l.feat.kind = featPixels
 	}
 	if l.rows == 0 || l.cols == 0 {
@@ -201,6 +189,35 @@ func recognize(n *onnx.Node, conv string) (*layer, string) {
 	}
 	l.positions()
 	return l, ""
+}
+
+// matrix returns W (rows×cols, float64) made from the weight tensor.
+// Candidates do not keep it: each caller drops it when done, so that the
+// pass holds one layer's matrices at a time, whatever the model's size (a
+// large model's weights are views of its mapped data file).
+func (l *layer) matrix() (*mat.Dense, error) {
+	data, err := l.weight.Const.Float32s()
+	if err != nil {
+		return nil, fmt.Errorf("weight %s: %w", l.weight.Name, err)
+	}
+	switch {
+	case l.wT:
+		return transposed(data, l.cols, l.rows), nil
+	case l.spatial:
+		N, C, kh, kw := int(l.dims[0]), int(l.dims[1]), int(l.dims[2]), int(l.dims[3])
+		w := mat.NewDense(l.rows, l.cols, nil)
+		for o := range N {
+			for c := range C {
+				for y := range kh {
+					for x := range kw {
+						w.Set(o*kw+x, c*kh+y, float64(data[((o*C+c)*kh+y)*kw+x]))
+					}
+				}
+			}
+		}
+		return w, nil
+	}
+	return mat.NewDense(l.rows, l.cols, f64(data)), nil
 }
 
 // convFeatures describes a Conv's patches (2-D or 1-D kernels; others have

@@ -174,15 +174,28 @@ func globMatch(p, s string) bool {
 	return len(s) >= len(last) && strings.HasSuffix(s, last)
 }
 
-// candidate is a layer with its spectra and the rank chosen.
+// candidate is a layer with its spectra and the rank chosen: what rank
+// selection needs, not its weight (see layer.matrix).
 type candidate struct {
 	*layer
-	plain, data *spectrum // singular values of W and of W·L
-	wh          *whitener
-	wl          *mat.Dense // W·L
-	rmax        int        // the largest rank at which a split pays (0: none)
-	rank        int        // chosen (0: left whole)
+	plain, data *spectrum   // singular values of W and of W·L (no vectors)
+	cov         *covariance // its input's (method=data or compare; nil: none)
+	rmax        int         // the largest rank at which a split pays (0: none)
+	rank        int         // chosen (0: left whole)
 	note        string
+}
+
+// whitener is the candidate's whitener (nil without a covariance): made
+// when its layer is processed, as its matrix is, rather than kept.
+func (cd *candidate) whitener(ridge float64) (*whitener, error) {
+	if cd.cov == nil {
+		return nil, nil
+	}
+	wh, err := newWhitener(cd.cov.sym(), ridge)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", cd.name(), err)
+	}
+	return wh, nil
 }
 
 // spec is the spectrum the chosen method ranks by.
@@ -207,7 +220,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	} else if len(cfg.ranks) == 0 {
 		rep.Energy = cfg.energy
 	}
-	var orig *onnx.Model
+	var orig *onnx.Model // shares the weights' payloads (Clone copies no tensor bytes)
 	if cfg.report > 0 {
 		orig = m.Clone()
 	}
@@ -264,11 +277,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 		}
 		rep.Calibration = origin
 		for _, cd := range cands {
-			if cov := covs[cd.layer]; cov != nil {
-				if cd.wh, err = newWhitener(cov, cfg.ridge); err != nil {
-					return 0, fmt.Errorf("node %s: %w", cd.name(), err)
-				}
-			} else if cfg.method == "data" {
+			if cd.cov = covs[cd.layer]; cd.cov == nil && cfg.method == "data" {
 				cd.note = "no data-aware path (input features unsupported or wider than 4096): plain SVD"
 				c.Logf("%s %s: %s", cd.op, cd.name(), cd.note)
 			}
@@ -359,38 +368,54 @@ func factorizeAll(c *passes.Context, cands []*candidate, cfg *config) error {
 		if err := c.Err(); err != nil {
 			return err
 		}
-		if cfg.method == "svd" || cfg.compare || cd.wh == nil {
-			s, ok := singularValues(cd.w)
-			if !ok {
-				return fmt.Errorf("node %s: the SVD of its %d×%d weight did not converge", cd.name(), cd.rows, cd.cols)
-			}
-			cd.plain = s
-		}
-		if cd.wh != nil && (cfg.method == "data" || cfg.compare) {
-			cd.wl = cd.wh.apply(cd.w)
-			s, ok := singularValues(cd.wl)
-			if !ok {
-				return fmt.Errorf("node %s: the SVD of its whitened %d×%d weight did not converge", cd.name(), cd.rows, cd.cols)
-			}
-			cd.data = s
+		if err := cd.spectra(cfg); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// factors returns the rank-r factors A (rows×r), B (r×cols) by one method,
-// and whether the randomized SVD made them.
-func (cd *candidate) factors(method string, r int, mode svdMode) (a, b *mat.Dense, randomized bool, err error) {
+// spectra sets the candidate's singular values; its matrices are dropped
+// on return.
+func (cd *candidate) spectra(cfg *config) error {
+	w, err := cd.matrix()
+	if err != nil {
+		return fmt.Errorf("node %s: %w", cd.name(), err)
+	}
+	wh, err := cd.whitener(cfg.ridge)
+	if err != nil {
+		return err
+	}
+	if cfg.method == "svd" || cfg.compare || wh == nil {
+		s, ok := singularValues(w)
+		if !ok {
+			return fmt.Errorf("node %s: the SVD of its %d×%d weight did not converge", cd.name(), cd.rows, cd.cols)
+		}
+		cd.plain = s
+	}
+	if wh != nil {
+		s, ok := singularValues(wh.apply(w))
+		if !ok {
+			return fmt.Errorf("node %s: the SVD of its whitened %d×%d weight did not converge", cd.name(), cd.rows, cd.cols)
+		}
+		cd.data = s
+	}
+	return nil
+}
+
+// factors returns the rank-r factors A (rows×r), B (r×cols) of w by one
+// method (data: whitened by wh), and whether the randomized SVD made them.
+func (cd *candidate) factors(w *mat.Dense, wh *whitener, method string, r int, mode svdMode) (a, b *mat.Dense, randomized bool, err error) {
 	if method == "data" && cd.data != nil {
-		s, ok := truncated(cd.wl, r, mode)
+		s, ok := truncated(wh.apply(w), r, mode)
 		if !ok {
 			return nil, nil, false, fmt.Errorf("the SVD of the whitened weight did not converge")
 		}
 		a, bt := s.factors(r)
-		b, err := cd.wh.unwhiten(bt)
+		b, err := wh.unwhiten(bt)
 		return a, b, s.Randomized, err
 	}
-	s, ok := truncated(cd.w, r, mode)
+	s, ok := truncated(w, r, mode)
 	if !ok {
 		return nil, nil, false, fmt.Errorf("the SVD of the weight did not converge")
 	}
@@ -415,7 +440,16 @@ func (cd *candidate) apply(m *onnx.Model, cfg *config, c *passes.Context) (Layer
 	if cd.data == nil {
 		method = "svd"
 	}
-	a, b, randomized, err := cd.factors(method, r, cfg.svd)
+	// W (and its whitener) again, for this layer only: dropped on return.
+	w, err := cd.matrix()
+	if err != nil {
+		return lr, fmt.Errorf("node %s: %w", cd.name(), err)
+	}
+	wh, err := cd.whitener(cfg.ridge)
+	if err != nil {
+		return lr, err
+	}
+	a, b, randomized, err := cd.factors(w, wh, method, r, cfg.svd)
 	if err != nil {
 		return lr, fmt.Errorf("node %s: %w", cd.name(), err)
 	}
@@ -432,8 +466,8 @@ func (cd *candidate) apply(m *onnx.Model, cfg *config, c *passes.Context) (Layer
 	lr.ParamsAfter, lr.FLOPsAfter = cd.params(r), cd.flops(r)
 	var ab mat.Dense
 	ab.Mul(a, b)
-	lr.WeightErr = relFrob(cd.w, &ab)
-	if cd.wh != nil {
+	lr.WeightErr = relFrob(w, &ab)
+	if wh != nil {
 		errOf := func(other string) float64 {
 			if (other == "svd" && cd.plain == nil) || (other == "data" && cd.data == nil) {
 				return math.NaN()
@@ -441,13 +475,13 @@ func (cd *candidate) apply(m *onnx.Model, cfg *config, c *passes.Context) (Layer
 			a, b := a, b
 			if other != method {
 				var err error
-				if a, b, _, err = cd.factors(other, r, cfg.svd); err != nil {
+				if a, b, _, err = cd.factors(w, wh, other, r, cfg.svd); err != nil {
 					return math.NaN()
 				}
 			}
 			var ab mat.Dense
 			ab.Mul(a, b)
-			return cd.wh.relErr(cd.w, &ab)
+			return wh.relErr(w, &ab)
 		}
 		lr.ErrSVD, lr.ErrData = fptr(errOf("svd")), fptr(errOf("data"))
 	}
@@ -471,14 +505,15 @@ func errText(lr Layer) string {
 	return ", output error " + strings.Join(parts, ", ")
 }
 
+// relFrob is ‖w − approx‖/‖w‖; approx is overwritten with the difference
+// (one rows×cols matrix less at the pass's peak).
 func relFrob(w, approx *mat.Dense) float64 {
-	var e mat.Dense
-	e.Sub(w, approx)
+	approx.Sub(w, approx)
 	d := frob2(w)
 	if d == 0 {
 		return 0
 	}
-	return sqrt(frob2(&e) / d)
+	return sqrt(frob2(approx) / d)
 }
 
 // measureOutputs compares the graph outputs of the split model with the

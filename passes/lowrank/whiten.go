@@ -59,11 +59,11 @@ func (w *whitener) unwhiten(bt *mat.Dense) (*mat.Dense, error) {
 }
 
 // relErr is the relative output error of approximating w by approx on the
-// calibration inputs: √(tr(E·C·Eᵀ) / tr(W·C·Wᵀ)) with E = W − approx.
+// calibration inputs: √(tr(E·C·Eᵀ) / tr(W·C·Wᵀ)) with E = W − approx;
+// approx is overwritten with E.
 func (w *whitener) relErr(weight, approx *mat.Dense) float64 {
-	var e mat.Dense
-	e.Sub(weight, approx)
-	num, den := quad(&e, w.cov), quad(weight, w.cov)
+	approx.Sub(weight, approx)
+	num, den := quad(approx, w.cov), quad(weight, w.cov)
 	if den == 0 {
 		if num == 0 {
 			return 0
