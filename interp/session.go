@@ -23,19 +23,24 @@ const DefaultMaxMemory = 8 << 30
 var LargeModel int64 = 1 << 30
 
 // OptionsFor returns o with NoPrepack set if m's weights come to
-// LargeModel bytes or more as the interpreter computes with them (a
-// quantized or float16 weight at 4 bytes an element, as float32).
+// LargeModel bytes or more (WeightBytes).
 func OptionsFor(m *onnx.Model, o Options) Options {
+	if WeightBytes(m) >= LargeModel {
+		o.NoPrepack = true
+	}
+	return o
+}
+
+// WeightBytes is the size of m's weights as the interpreter computes with
+// them: a quantized or float16 weight at 4 bytes an element, as float32.
+func WeightBytes(m *onnx.Model) int64 {
 	var n int64
 	for _, g := range m.Graphs() {
 		for _, v := range g.Initializers {
 			n += max(v.Const.ByteSize(), 4*v.Const.NumElements())
 		}
 	}
-	if n >= LargeModel {
-		o.NoPrepack = true
-	}
-	return o
+	return n
 }
 
 // Options configure a Session.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -164,4 +165,59 @@ func interpRun(t *testing.T, path string, ids *interp.Tensor) []float32 {
 		t.Fatal(err)
 	}
 	return y
+}
+
+// TestLargeModelVerification: the verification of a large model (weights
+// held once, quantized and float16 ones decoded in each run) says so and
+// measures what the usual path measures, for the default pipeline and
+// each weight quantization. interp.LargeModel is lowered so that a small
+// generated model takes that path.
+func TestLargeModelVerification(t *testing.T) {
+	dir := t.TempDir()
+	// MLP weights of 512 Ki elements: quantized ones are decoded per run.
+	in, _, err := biggen.Write(dir, "m.onnx", biggen.Config{Layers: 1, Width: 512, Heads: 4, FFN: 1024, Vocab: 100, Seq: 5, Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relL2 := func(jsonPath string) float64 {
+		b, err := os.ReadFile(jsonPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct {
+			Verify struct {
+				Outputs []struct {
+					RelL2 float64 `json:"rel_l2"`
+				} `json:"outputs"`
+			} `json:"verify"`
+		}
+		if err := json.Unmarshal(b, &r); err != nil || len(r.Verify.Outputs) != 1 {
+			t.Fatalf("%s: %v, %d outputs", jsonPath, err, len(r.Verify.Outputs))
+		}
+		return r.Verify.Outputs[0].RelL2
+	}
+	for _, passes := range []string{"default", "quantize(mode=int4,report=0)", "quantize(mode=fp16,report=0)", "quantize(mode=int8-weights,report=0)"} {
+		var got [2]float64
+		for i, large := range []bool{false, true} {
+			restore := interp.LargeModel
+			if large {
+				interp.LargeModel = 64 << 10
+			}
+			js := filepath.Join(dir, fmt.Sprintf("r%d.json", i))
+			code, _, stderr := runCLI(t, in, "-o", filepath.Join(dir, "out.onnx"), "--passes", passes, "--json", js)
+			interp.LargeModel = restore
+			if code != 0 {
+				t.Fatalf("%s (large %v): exit %d: %s", passes, large, code, stderr)
+			}
+			if note := strings.Contains(stderr, "verification holds them once"); note != large {
+				t.Errorf("%s (large %v): note about the large model's verification: %v\n%s", passes, large, note, stderr)
+			}
+			got[i] = relL2(js)
+		}
+		// The same comparison up to float32 summation order (which moves
+		// some of a float16 model's roundings by one step: 0.6% here).
+		if d := math.Abs(got[0] - got[1]); !(d <= 1e-6+2e-2*got[0]) {
+			t.Errorf("%s: rel L2 %g on the usual path, %g on the large model's", passes, got[0], got[1])
+		}
+	}
 }

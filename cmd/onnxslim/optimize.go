@@ -170,6 +170,9 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		if ver, err = newVerification(orig, vopts, binding, cut); err != nil {
 			return inFile(in, err)
 		}
+		if w := interp.WeightBytes(orig); w >= interp.LargeModel {
+			fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: the model's weights come to %s as the interpreter computes with them: verification holds them once, as stored, and decodes quantized and float16 ones in each run (bounded memory, slower runs)\n", humanBytes(w))
+		}
 		phase.done("verify: run original")
 	}
 	rc := runConfig{dims: dims, genDims: genDims, fill: fill, inputs: c.String("inputs"), maxRewrites: int(c.Int("max-rewrites")), log: logw}
