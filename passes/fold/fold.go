@@ -73,9 +73,14 @@ func foldConstants(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		}
 		outs, ok := shapeFold(node)
 		if !ok {
-			if need := foldMemory(node); need > memory {
-				c.Logf("not folded: %s: evaluating it takes about %d bytes of memory, more than max_memory=%d", onnx.NodePlace(node), need, memory)
-			} else {
+			sz := sizesOf(node)
+			switch {
+			case sz.outKnown && sz.out > sz.in+limit:
+				// Over the size budget: known without evaluating (a
+				// DequantizeLinear of a quantized weight).
+			case sz.memory() > memory:
+				c.Logf("not folded: %s: evaluating it takes about %d bytes of memory, more than max_memory=%d", onnx.NodePlace(node), sz.memory(), memory)
+			default:
 				outs, ok = evaluate(c, m, node, limit)
 			}
 		}
@@ -165,37 +170,48 @@ func shapeFold(n *onnx.Node) ([]*onnx.Tensor, bool) {
 	return []*onnx.Tensor{onnx.NewInt64Tensor("", []int64{int64(len(sel))}, sel)}, true
 }
 
-// foldMemory estimates the memory evaluating n takes: its constant inputs
-// as the interpreter holds them (4-bit and 2-bit ones unpacked to a byte an
-// element) and each output twice (the interpreter's result, then the
-// initializer's bytes); an output of unknown size counts as its largest
-// input.
-func foldMemory(n *onnx.Node) int64 {
-	var in, largest int64
+// foldSizes are what folding a node would hold: its constant inputs as
+// stored (in) and as the interpreter holds them (inHeld: 4-bit and 2-bit
+// ones unpacked to a byte an element), its outputs as stored (out, known
+// when every output's shape is static; else each unknown one counts as the
+// largest input).
+type foldSizes struct {
+	in, inHeld, out int64
+	outKnown        bool
+}
+
+// memory is what evaluating the node takes: the inputs held, each output
+// twice (the interpreter's result, then the initializer's bytes).
+func (s foldSizes) memory() int64 { return s.inHeld + 2*s.out }
+
+func sizesOf(n *onnx.Node) foldSizes {
+	s := foldSizes{outKnown: true}
+	var largest int64
 	for _, v := range n.Inputs() {
 		if t := passes.ConstTensor(v); t != nil {
-			b := max(t.ByteSize(), t.NumElements())
-			in += b
-			largest = max(largest, b)
+			held := max(t.ByteSize(), t.NumElements())
+			s.in += t.ByteSize()
+			s.inHeld += held
+			largest = max(largest, held)
 		}
 	}
-	var out int64
 	for _, o := range n.Outputs() {
 		if o == nil {
 			continue
 		}
 		dims, ok := passes.StaticShape(o)
 		if !ok {
-			out += largest
+			s.out += largest
+			s.outKnown = false
 			continue
 		}
 		elems := int64(1)
 		for _, d := range dims {
 			elems *= d
 		}
-		out += max(passes.ElemType(o).RawSize(elems), elems)
+		s.out += passes.ElemType(o).RawSize(elems)
 	}
-	return in + 2*out
+	return s
 }
 
 // evaluate runs a node whose inputs are all constant through the interpreter,
