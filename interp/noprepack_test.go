@@ -34,14 +34,7 @@ func TestMatMulNoPrepackFewRows(t *testing.T) {
 		xv := b.input("x", onnx.Float, interp.FromSlice(onnx.Float, shape, x))
 		wv := b.g.AddInitializer("w", onnx.NewFloatTensor("w", []int64{k, n}, w))
 		b.output(b.node("MatMul", nil, []*onnx.Value{xv, wv}, "y").Output(0))
-		m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 13}}, Graph: b.g}
-		raw, err := onnx.Encode(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m, err = onnx.Decode(raw); err != nil {
-			t.Fatal(err)
-		}
+		m := b.model(t, 8, 13)
 		var outs [2][]float32
 		for i, opts := range []interp.Options{{}, {NoPrepack: true}} {
 			s, err := interp.NewSession(m, opts)
@@ -111,14 +104,7 @@ func TestNoPrepackHoldsWeightsOnce(t *testing.T) {
 	w16 := b.g.AddInitializer("w16", onnx.NewTensor("w16", onnx.Float16, []int64{n, n}, h))
 	c16 := b.node("Cast", []*onnx.Attribute{onnx.IntAttr("to", int64(onnx.Float))}, []*onnx.Value{w16}, "c16").Output(0)
 	b.output(b.node("MatMul", nil, []*onnx.Value{y, c16}, "y16").Output(0))
-	m := &onnx.Model{IRVersion: 10, Opsets: []onnx.OpsetID{{Version: 21}}, Graph: b.g}
-	raw, err := onnx.Encode(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m, err = onnx.Decode(raw); err != nil {
-		t.Fatal(err)
-	}
+	m := b.model(t, 10, 21)
 	var outs [2][]float32
 	var held [2]int64
 	for i, opts := range []interp.Options{{}, {NoPrepack: true}} {
@@ -161,4 +147,19 @@ func heapInUse() int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc)
+}
+
+// model is the graph as a model of that IR version and opset, encoded and
+// decoded so that its values are linked as a loaded model's are.
+func (b *testGraph) model(t *testing.T, ir, opset int64) *onnx.Model {
+	t.Helper()
+	raw, err := onnx.Encode(&onnx.Model{IRVersion: ir, Opsets: []onnx.OpsetID{{Version: opset}}, Graph: b.g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := onnx.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

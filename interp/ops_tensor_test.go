@@ -48,15 +48,7 @@ func (b *testGraph) output(vs ...*onnx.Value) {
 
 func (b *testGraph) run(t *testing.T, opset int64) ([]*interp.Tensor, error) {
 	t.Helper()
-	m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: opset}}, Graph: b.g}
-	raw, err := onnx.Encode(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m, err = onnx.Decode(raw); err != nil {
-		t.Fatal(err)
-	}
-	s, err := interp.NewSession(m, interp.Options{})
+	s, err := interp.NewSession(b.model(t, 8, opset), interp.Options{})
 	if err != nil {
 		return nil, err
 	}
