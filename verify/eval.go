@@ -24,7 +24,7 @@ var ErrNoLabels = errors.New("the data folder has no labels.npy, so accuracy can
 // Evaluate runs model on every batch of r and measures top-1 and top-5
 // accuracy of its first output ([batch, classes] scores) against the labels.
 func Evaluate(model *onnx.Model, r dataset.Reader, opts Options) (Accuracy, error) {
-	s, err := interp.NewSession(model, opts.Interp)
+	s, err := interp.NewSession(model, interp.OptionsFor(model, opts.Interp))
 	if err != nil {
 		return Accuracy{}, err
 	}
@@ -111,7 +111,7 @@ func (a *accuracyAcc) result() Accuracy {
 
 // EvaluateDir opens a labelled folder for model and evaluates it.
 func EvaluateDir(model *onnx.Model, dir string, opts Options) (Accuracy, error) {
-	s, err := interp.NewSession(model, opts.Interp)
+	s, err := interp.NewSession(model, interp.OptionsFor(model, opts.Interp))
 	if err != nil {
 		return Accuracy{}, err
 	}
