@@ -1,7 +1,8 @@
 package verify
 
 import (
-	"math"
+	"encoding/binary"
+	"io"
 	"math/rand/v2"
 
 	"github.com/onnxslim/onnxslim/interp"
@@ -47,38 +48,22 @@ var noisyConsumers = map[string]bool{
 }
 
 // Perturb returns a copy of m whose float32 weights (constants read only by
-// the ops above) are each moved by -1, 0 or +1 ulp at random (seeded).
-// Payloads are new tensors; m is unchanged.
+// the ops above) are each moved by -1, 0 or +1 ulp at random (seeded), and
+// how many values that covers. The moved weights are lazy payloads over
+// m's (perturbed): made when read, so that a large model's runs, which
+// read each weight once a run, hold no copy; m is unchanged.
 func Perturb(m *onnx.Model, seed uint64) (*onnx.Model, int) {
 	c := m.Clone()
-	rng := rand.New(rand.NewPCG(seed, 0x6e6f697365))
-	moved := 0
+	moved, k := 0, uint64(0)
 	perturb := func(t *onnx.Tensor) *onnx.Tensor {
-		b, err := t.Data()
-		if err != nil {
-			return nil
-		}
-		raw := append([]byte(nil), b...)
-		w := onnx.Float32View(raw)
-		for i, x := range w {
-			switch rng.IntN(3) {
-			case 0:
-				w[i] = math.Nextafter32(x, float32(math.Inf(-1)))
-			case 1:
-				w[i] = math.Nextafter32(x, float32(math.Inf(1)))
-			}
-		}
-		moved += len(w)
-		p := onnx.NewTensor(t.Name, onnx.Float, t.Dims, raw)
-		onnx.Spill(p) // a large model's copy goes to disk, not memory
-		return p
+		k++
+		moved += int(t.NumElements())
+		return onnx.NewLazyTensor(t.Name, onnx.Float, t.Dims, perturbed{src: t, seed: seed, stream: k})
 	}
 	for _, g := range c.Graphs() {
 		for _, v := range g.Initializers {
 			if v.Const != nil && v.Const.DataType == onnx.Float && readOnlyBy(v) {
-				if t := perturb(v.Const); t != nil {
-					v.Const = t
-				}
+				v.Const = perturb(v.Const)
 			}
 		}
 		for _, n := range g.Nodes {
@@ -86,12 +71,83 @@ func Perturb(m *onnx.Model, seed uint64) (*onnx.Model, int) {
 			if n.OpType != "Constant" || n.Domain != "" || a == nil || a.Tensor == nil || a.Tensor.DataType != onnx.Float || !readOnlyBy(n.Output(0)) {
 				continue
 			}
-			if t := perturb(a.Tensor); t != nil {
-				a.Tensor = t
-			}
+			a.Tensor = perturb(a.Tensor)
 		}
 	}
 	return c, moved
+}
+
+// perturbed is a float32 tensor with each value moved by -1, 0 or +1 ulp,
+// drawn from a generator seeded by seed and stream (the tensor's number),
+// so that every reading gives the same bytes.
+type perturbed struct {
+	src          *onnx.Tensor
+	seed, stream uint64
+}
+
+func (p perturbed) Len() int64 { return p.src.ByteSize() }
+
+func (p perturbed) WriteTo(w io.Writer) (int64, error) {
+	b, err := p.src.Data()
+	if err != nil {
+		return 0, err
+	}
+	rng := rand.NewPCG(p.seed, p.stream)
+	var bits uint64 // 16 bits a draw, scaled to 0 down, 1 up, 2 kept
+	left := 0
+	buf := make([]byte, 64<<10)
+	var n int64
+	for len(b) > 0 {
+		chunk := b[:min(len(b), len(buf))]
+		out := buf[:len(chunk)]
+		for i := 0; i+4 <= len(chunk); i += 4 {
+			if left == 0 {
+				bits, left = rng.Uint64(), 4
+			}
+			d := uint32(bits&0xffff) * 3 >> 16
+			bits, left = bits>>16, left-1
+			u := binary.LittleEndian.Uint32(chunk[i:])
+			if mag := u & 0x7fffffff; mag-1 >= 0x7f7fffff { // zeros, infinities, NaNs
+				if d < 2 {
+					u = ulpStep(u, d == 1)
+				}
+			} else {
+				// Without branches (the draws are random): one ulp away
+				// from zero where the sign and the direction agree,
+				// towards it where they differ, 0 for kept.
+				away := (u>>31 ^ d) & 1
+				u += (2*away - 1) * (1 - d>>1)
+			}
+			binary.LittleEndian.PutUint32(out[i:], u)
+		}
+		m, err := w.Write(out)
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+		b = b[len(chunk):]
+	}
+	return n, nil
+}
+
+// ulpStep is math.Nextafter32 towards +Inf (up) or -Inf on a float32's
+// bits, without the float conversions (a large model moves billions).
+func ulpStep(u uint32, up bool) uint32 {
+	switch mag := u & 0x7fffffff; {
+	case mag > 0x7f800000: // NaN
+		return u
+	case mag == 0:
+		if up {
+			return 1
+		}
+		return 0x80000001
+	case (u>>31 == 0) == up: // away from zero
+		if mag == 0x7f800000 {
+			return u // ±Inf
+		}
+		return u + 1
+	}
+	return u - 1
 }
 
 func readOnlyBy(v *onnx.Value) bool {
