@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -15,8 +16,8 @@ import (
 )
 
 // maxFeatures bounds the feature vectors whose covariance is collected
-// (cols²/2 float64s per layer input: 4096 is 64 MiB, kept for the whole
-// pass); wider layers use plain SVD.
+// (cols²/2 float64s per layer input: 4096 is 64 MiB); wider layers use
+// plain SVD.
 const maxFeatures = 4096
 
 // maxPatches bounds the conv patches taken per sample (evenly spaced), so
@@ -29,13 +30,12 @@ const maxPatches = 256
 type covariance struct {
 	mu  sync.Mutex
 	l   *layer    // the first layer it serves: its features, its name in errors
-	sum []float64 // (i, j ≥ i) row by row
+	sum []float64 // (i, j ≥ i) row by row; in the heap or a spilled file
 	n   int64
 }
 
-func newCovariance(l *layer) *covariance {
-	return &covariance{l: l, sum: make([]float64, l.cols*(l.cols+1)/2)}
-}
+// size is the number of float64s in the sums.
+func (cv *covariance) size() int { return cv.l.cols * (cv.l.cols + 1) / 2 }
 
 // sym returns the covariance as a cols×cols matrix.
 func (cv *covariance) sym() *mat.SymDense {
@@ -56,35 +56,109 @@ func (cv *covariance) sym() *mat.SymDense {
 // returns the input covariance of every layer that has a data-aware path,
 // and where the data came from. Layers that read the same input the same
 // way (a transformer's Q, K and V) share one.
-func covariances(c *passes.Context, m *onnx.Model, layers []*layer, dir string, limit int) (map[*layer]*covariance, string, error) {
-	src, err := calib.Open(c, m, dir, limit)
-	if err != nil {
-		return nil, "", err
-	}
-	defer src.Close()
+//
+// The sums are held in the heap up to budget bytes (max_memory). When all
+// of them take more, they are collected in groups within budget, one
+// calibration run per group, and each group's sums are spilled (onnx.Spill)
+// to a mapped temporary file once collected: spectra and apply, which
+// rebuild a layer's whitener from them, page in only that layer's. The
+// alternatives cost more: a compact form of what apply needs is no smaller
+// (the whitener is cols×cols too), and collecting each group again for
+// apply would double the calibration runs. A group's sums are the same
+// whichever group it is in, so the results do not depend on the budget.
+func covariances(c *passes.Context, m *onnx.Model, layers []*layer, dir string, limit int, budget int64) (map[*layer]*covariance, string, error) {
 	of := map[*layer]*covariance{}
-	var names []string
-	byName := map[string][]*covariance{}
+	var all []*covariance
 	shared := map[string]*covariance{}
 	for _, l := range layers {
 		if l.feat.kind == featNone || l.cols > maxFeatures {
 			continue
 		}
-		name := l.node.Input(0).Name
-		key := fmt.Sprintf("%s %d %v", name, l.cols, l.feat)
+		key := fmt.Sprintf("%s %d %v", l.node.Input(0).Name, l.cols, l.feat)
 		cv := shared[key]
 		if cv == nil {
-			cv = newCovariance(l)
+			cv = &covariance{l: l}
 			shared[key] = cv
-			if byName[name] == nil {
-				names = append(names, name)
-			}
-			byName[name] = append(byName[name], cv)
+			all = append(all, cv)
 		}
 		of[l] = cv
 	}
-	if len(names) == 0 {
-		return map[*layer]*covariance{}, src.Origin(), nil
+	groups := group(all, budget)
+	if len(groups) > 1 {
+		var total int64
+		for _, cv := range all {
+			total += 8 * int64(cv.size())
+		}
+		c.Logf("input covariances: %d MiB > max_memory=%d: collected in %d groups, one calibration run each, kept in a temporary file",
+			total>>20, budget, len(groups))
+	}
+	var origin string
+	for _, g := range groups {
+		var err error
+		if origin, err = collect(c, m, g, dir, limit); err != nil {
+			return nil, "", err
+		}
+		if len(groups) > 1 {
+			spill(g)
+		}
+	}
+	if origin == "" { // no covariance to collect: only where the data comes from
+		src, err := calib.Open(c, m, dir, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		origin = src.Origin()
+		src.Close()
+	}
+	for l, cv := range of {
+		if cv.n == 0 {
+			delete(of, l)
+		}
+	}
+	return of, origin, nil
+}
+
+// group splits covs, in order, into runs whose sums take at most budget
+// bytes (a covariance larger than the budget makes a group of its own).
+func group(covs []*covariance, budget int64) [][]*covariance {
+	var out [][]*covariance
+	var bytes int64
+	for _, cv := range covs {
+		b := 8 * int64(cv.size())
+		if len(out) == 0 || bytes+b > budget {
+			out = append(out, nil)
+			bytes = 0
+		}
+		out[len(out)-1] = append(out[len(out)-1], cv)
+		bytes += b
+	}
+	return out
+}
+
+// collect sums the covariances of one group over the calibration data in
+// one buffer (one allocation, spilled at once) and returns where the data
+// came from.
+func collect(c *passes.Context, m *onnx.Model, covs []*covariance, dir string, limit int) (string, error) {
+	src, err := calib.Open(c, m, dir, limit)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	total := 0
+	for _, cv := range covs {
+		total += cv.size()
+	}
+	buf := make([]float64, total)
+	var names []string
+	byName := map[string][]*covariance{}
+	for _, cv := range covs {
+		n := cv.size()
+		cv.sum, buf = buf[:n:n], buf[n:]
+		name := cv.l.node.Input(0).Name
+		if byName[name] == nil {
+			names = append(names, name)
+		}
+		byName[name] = append(byName[name], cv)
 	}
 	_, err = calib.Activations(c, m, names, src, func(_ int, acts map[string]*interp.Tensor) error {
 		for name, t := range acts {
@@ -100,14 +174,31 @@ func covariances(c *passes.Context, m *onnx.Model, layers []*layer, dir string, 
 		return nil
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("calibration (%s): %w", src.Origin(), err)
+		return "", fmt.Errorf("calibration (%s): %w", src.Origin(), err)
 	}
-	for l, cv := range of {
-		if cv.n == 0 {
-			delete(of, l)
-		}
+	return src.Origin(), nil
+}
+
+// spill moves a collected group's sums (one buffer, as collect made them)
+// out of the Go heap into onnx's mapped temporary file; they then read as
+// before. Below onnx.SpillMin, or where there is no such file, they stay.
+func spill(covs []*covariance) {
+	total := 0
+	for _, cv := range covs {
+		total += cv.size()
 	}
-	return of, src.Origin(), nil
+	if total == 0 {
+		return
+	}
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&covs[0].sum[0])), 8*total)
+	t := onnx.NewTensor("covariances", onnx.Double, []int64{int64(total)}, raw)
+	onnx.Spill(t)
+	// The file is mapped at a page boundary: float64s align.
+	buf := unsafe.Slice((*float64)(unsafe.Pointer(&t.Raw[0])), total)
+	for _, cv := range covs {
+		n := cv.size()
+		cv.sum, buf = buf[:n:n], buf[n:]
+	}
 }
 
 // add accumulates one batch's activation t.

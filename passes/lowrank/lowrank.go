@@ -50,6 +50,8 @@ func init() {
 			{Name: "calib", Kind: passes.OptString, Default: "", Doc: "calibration data folder for method=data (empty: the CLI's --inputs, else seeded random inputs)"},
 			{Name: "samples", Kind: passes.OptInt, Default: "0", Doc: "max calibration samples (0: the whole folder, or 64 seeded random inputs)"},
 			{Name: "ridge", Kind: passes.OptFloat, Default: "0.01", Doc: "added to the covariance's diagonal, relative to its mean, before the Cholesky factorisation"},
+			{Name: "max_memory", Kind: passes.OptInt, Default: "1GiB",
+				Doc: "the input covariances that method=data and compare collect (up to 64 MiB a layer) are held in at most about this much memory: beyond it they are collected in groups, one calibration run each, and kept in a temporary file (same results, more runs)"},
 			{Name: "compare", Kind: passes.OptBool, Default: "false", Doc: "also run the other method at the same ranks and report both layers' output errors"},
 			{Name: "svd", Kind: passes.OptEnum, Default: "auto", Enum: []string{"auto", "exact", "randomized"},
 				Doc: "SVD algorithm: auto uses the randomized SVD (Halko-Martinsson-Tropp) for a low rank of a large matrix"},
@@ -68,6 +70,7 @@ type config struct {
 	energy, ratio, minSaving    float64
 	ridge                       float64
 	minRank, samples, report    int
+	maxMemory                   int64
 	compare, allowSlower        bool
 	svd                         svdMode
 	exclude, only               []string
@@ -110,7 +113,7 @@ func parseConfig(o passes.Values) (*config, error) {
 	cfg := &config{
 		method: o.String("method"), conv: o.String("conv"), budget: o.String("budget"), calib: o.String("calib"), scope: o.String("scope"),
 		energy: o.Float("energy"), ratio: o.Float("ratio"), minSaving: o.Float("min_saving"), ridge: o.Float("ridge"),
-		minRank: int(o.Int("min_rank")), samples: int(o.Int("samples")), report: int(o.Int("report")),
+		minRank: int(o.Int("min_rank")), samples: int(o.Int("samples")), report: int(o.Int("report")), maxMemory: o.Int("max_memory"),
 		compare: o.Bool("compare"), allowSlower: o.Bool("allow_slower"), svd: svdMode(o.String("svd")),
 		exclude: o.List("exclude"), only: o.List("only"),
 	}
@@ -127,6 +130,8 @@ func parseConfig(o passes.Values) (*config, error) {
 		return nil, fmt.Errorf("ridge=%g: must be a number ≥ 0", cfg.ridge)
 	case cfg.samples < 0:
 		return nil, fmt.Errorf("samples=%d: must be ≥ 0", cfg.samples)
+	case cfg.maxMemory < 1:
+		return nil, fmt.Errorf("max_memory=%d: must be at least 1 byte", cfg.maxMemory)
 	}
 	if cfg.allowSlower {
 		cfg.minSaving = 0
@@ -271,7 +276,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 		for _, cd := range cands {
 			layers = append(layers, cd.layer)
 		}
-		covs, origin, err := covariances(c, m, layers, cfg.calib, cfg.samples)
+		covs, origin, err := covariances(c, m, layers, cfg.calib, cfg.samples, cfg.maxMemory)
 		if err != nil {
 			return 0, err
 		}

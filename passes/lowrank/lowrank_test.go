@@ -286,6 +286,7 @@ func TestBadOptions(t *testing.T) {
 		{"lowrank(ratio=0.01)", "ratio=0.01 is out of reach"},
 		{"lowrank(ratio=0.3,min_rank=40)", "is out of reach"},
 		{"lowrank(min_rank=0)", "min_rank=0"},
+		{"lowrank(method=data,max_memory=0)", "max_memory=0: must be at least 1 byte"},
 	} {
 		t.Run(c.spec, func(t *testing.T) {
 			m := build()

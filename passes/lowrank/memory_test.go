@@ -1,6 +1,8 @@
 package lowrank_test
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -132,4 +134,85 @@ func (w *heapWatch) stop() (live, objects uint64) {
 	close(w.done)
 	<-w.finished
 	return w.live, w.objects
+}
+
+// covModel writes a generated transformer whose layer inputs have
+// covariances of 16 KiB (width 64: Q/K/V, the attention output, the MLP's
+// first layer) and 1 MiB (the MLP's 512 units, at least onnx.SpillMin),
+// about 1.05 MiB a block, and loads it.
+func covModel(t *testing.T, layers int) *onnx.Model {
+	t.Helper()
+	cfg := biggen.Config{Layers: layers, Width: 64, Heads: 4, FFN: 512, Vocab: 256, Seq: 4, Seed: 7}
+	path, _, err := biggen.Write(t.TempDir(), "model.onnx", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loadModel(t, path)
+}
+
+// TestBoundedCovariances: method=data on a model whose input covariances
+// (50 MiB here, 2 GiB on a width-2048 model of 42 blocks) exceed
+// max_memory collects them in groups within it and keeps them out of the
+// Go heap, so that the live heap's high-water mark stays within what the
+// split model keeps, the budget, a layer's whitening matrices and the
+// collector's slack: 12–13 MiB here (bound 29), where keeping every
+// covariance in the heap, or grouping them without the spill, reached
+// 62–63 MiB.
+func TestBoundedCovariances(t *testing.T) {
+	m := covModel(t, 48)
+	defer func(old int64) { interp.LargeModel = old }(interp.LargeModel)
+	interp.LargeModel = 1 << 20 // the calibration runs hold the weights once, as on a large model
+	const budget = 4 << 20
+
+	runtime.GC()
+	w := watchHeap()
+	start := time.Now()
+	rep, log := runSpec(t, m, "lowrank(method=data,ranks=[MatMul:8],samples=4,report=0,max_memory=4MiB)")
+	elapsed := time.Since(start)
+	high, _ := w.stop()
+	after := heapLive()
+	runtime.KeepAlive(m)
+
+	if splitCount(rep) == 0 {
+		t.Fatalf("no layer split; log:\n%s", log)
+	}
+	if i := strings.Index(log, "input covariances:"); i >= 0 {
+		t.Log(strings.SplitN(log[i:], "\n", 2)[0])
+	} else {
+		t.Errorf("the covariances were not collected in groups")
+	}
+	t.Logf("%d layers split in %.1f s: live heap high-water %d MiB, %d MiB after", splitCount(rep), elapsed.Seconds(), high>>20, after>>20)
+	// A layer's whitening holds a few cols×cols float64 matrices (2 MiB
+	// each at 512): the covariance, its ridged copy, the Cholesky factor.
+	const matrix = 512 * 512 * 8
+	if bound := after + budget + 6*matrix + 8<<20; high > bound {
+		t.Errorf("live heap high-water mark %d MiB > %d MiB (what the split model keeps + max_memory + 6 whitening matrices + 8 MiB): the pass keeps the covariances", high>>20, bound>>20)
+	}
+}
+
+// TestCovarianceGroupsSameFactors: covariances collected one at a time
+// (max_memory=1: a group, a calibration run and a spill each) give the
+// same model, byte for byte, as all at once, with the ranks chosen by a
+// budget over all layers and compare's errors computed from them.
+func TestCovarianceGroupsSameFactors(t *testing.T) {
+	const spec = "lowrank(method=data,compare=true,ratio=0.5,scope=layers,allow_slower=true,samples=4,report=0%s)"
+	var out [2][]byte
+	for i, extra := range []string{"", ",max_memory=1"} {
+		m := covModel(t, 3)
+		rep, log := runSpec(t, m, fmt.Sprintf(spec, extra))
+		if splitCount(rep) == 0 {
+			t.Fatalf("no layer split; log:\n%s", log)
+		}
+		if grouped := strings.Contains(log, "groups"); grouped != (extra != "") {
+			t.Fatalf("max_memory%s: grouped %v; log:\n%s", extra, grouped, log)
+		}
+		b, err := onnx.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = b
+	}
+	if !bytes.Equal(out[0], out[1]) {
+		t.Errorf("the model split with covariances in groups differs from the one with all at once")
+	}
 }
