@@ -88,29 +88,69 @@ func axisLayout(dims []int64, axis int) (dim, inner int) {
 }
 
 // quantSymmetric quantizes w to integers in [-qmax, qmax] with one scale per
-// slice along axis (axis < 0: one scale for the whole tensor).
+// slice along axis (axis < 0: one scale for the whole tensor). The loops
+// index by (outer, channel, inner) rather than dividing per element, with
+// the outer rows shared out among threads: this runs over every weight of
+// a model that may be larger than memory. The arithmetic is the spec's, in
+// float64.
 func quantSymmetric(w []float32, dims []int64, axis int, qmax float64) ([]int8, []float32) {
 	nch, inner := 1, len(w)
 	if axis >= 0 {
 		nch, inner = axisLayout(dims, axis)
 	}
-	ch := func(i int) int { return (i / inner) % nch }
-	amax := make([]float64, nch)
-	for i, v := range w {
-		amax[ch(i)] = max(amax[ch(i)], math.Abs(float64(v)))
+	outer := 0
+	if nch*inner > 0 {
+		outer = len(w) / (nch * inner)
 	}
+	threads := max(1, min(runtime.GOMAXPROCS(0), outer))
+	rows := func(part int) (int, int) { return part * outer / threads, (part + 1) * outer / threads }
+	amaxes := make([][]float64, threads) // a thread's own maxima per channel
+	simd.Parallel(threads, threads, func(part int) {
+		am := make([]float64, nch)
+		o0, o1 := rows(part)
+		for o := o0; o < o1; o++ {
+			row := w[o*nch*inner : (o+1)*nch*inner]
+			if inner == 1 {
+				for c, v := range row {
+					am[c] = max(am[c], math.Abs(float64(v)))
+				}
+				continue
+			}
+			for c := range am {
+				a := am[c]
+				for _, v := range row[c*inner : (c+1)*inner] {
+					a = max(a, math.Abs(float64(v)))
+				}
+				am[c] = a
+			}
+		}
+		amaxes[part] = am
+	})
 	scales := make([]float32, nch)
-	for c, a := range amax {
+	for c := range scales {
+		a := 0.0
+		for _, am := range amaxes {
+			a = max(a, am[c])
+		}
 		scales[c] = float32(a / qmax)
 		if scales[c] == 0 || math.IsNaN(float64(scales[c])) {
 			scales[c] = 1 // an all-zero channel: any scale gives zeros
 		}
 	}
 	q := make([]int8, len(w))
-	for i, v := range w {
-		x := math.RoundToEven(float64(v) / float64(scales[ch(i)]))
-		q[i] = int8(min(max(x, -qmax), qmax))
-	}
+	simd.Parallel(threads, threads, func(part int) {
+		o0, o1 := rows(part)
+		for at := o0 * nch * inner; at < o1*nch*inner; {
+			for _, sc := range scales {
+				s := float64(sc)
+				for i, v := range w[at : at+inner] {
+					x := math.RoundToEven(float64(v) / s)
+					q[at+i] = int8(min(max(x, -qmax), qmax))
+				}
+				at += inner
+			}
+		}
+	})
 	return q, scales
 }
 
