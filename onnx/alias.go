@@ -24,7 +24,10 @@ const aliasFileMin = 16 << 20
 // aliasField numbers the private field that marks a stripped raw_data.
 const aliasField = protowire.MaxValidNumber
 
-var tensorProtoName = (&pb.TensorProto{}).ProtoReflect().Descriptor().FullName()
+var (
+	tensorProtoName = (&pb.TensorProto{}).ProtoReflect().Descriptor().FullName()
+	modelProtoName  = (&pb.ModelProto{}).ProtoReflect().Descriptor().FullName()
+)
 
 // stripRawData appends to out the message b (of type md) without the
 // raw_data fields of aliasMin bytes or more of the tensors it holds at any
@@ -35,7 +38,7 @@ func stripRawData(out, b []byte, md protoreflect.MessageDescriptor, raws *[][]by
 	if depth > protoRecursionLimit {
 		return nil, false
 	}
-	isTensor := md.FullName() == tensorProtoName
+	isTensor, isModel := md.FullName() == tensorProtoName, md.FullName() == modelProtoName
 	for off := 0; off < len(b); {
 		num, typ, n := protowire.ConsumeTag(b[off:])
 		if n < 0 {
@@ -57,6 +60,11 @@ func stripRawData(out, b []byte, md protoreflect.MessageDescriptor, raws *[][]by
 			out = protowire.AppendTag(out, aliasField, protowire.VarintType)
 			out = protowire.AppendVarint(out, uint64(len(*raws)))
 			*raws = append(*raws, val)
+		case isModel && num != 7 && num != 25:
+			// Only the graph and the functions: the IR keeps other
+			// messages (training_info's graphs) as bytes, which unalias
+			// would not reach.
+			out = append(out, field...)
 		case fd != nil && fd.Kind() == protoreflect.MessageKind:
 			sub, ok := stripRawData(nil, val, fd.Message(), raws, depth+1)
 			if !ok {

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"unsafe"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/onnxslim/onnxslim/internal/testdata"
+	pb "github.com/onnxslim/onnxslim/onnx/internal/onnxpb"
 )
 
 // TestInlineRawDataIsMapped: a model file of aliasFileMin bytes or more
@@ -84,5 +87,47 @@ func TestInlineRawDataIsMapped(t *testing.T) {
 	}
 	if !bytes.Equal(again.Bytes(), buf.Bytes()) {
 		t.Fatal("saving the loaded model writes other bytes")
+	}
+}
+
+// TestInlineTrainingInfoKept: a large raw_data inside training_info (which
+// the IR keeps as bytes) is left in the message, so that a save writes it
+// back whole.
+func TestInlineTrainingInfoKept(t *testing.T) {
+	if !mapsFiles {
+		testdata.Missing(t, "files are read, not mapped, on this system")
+	}
+	raw := bytes.Repeat([]byte{1, 2, 3, 4}, aliasFileMin/4)
+	ti := &pb.TrainingInfoProto{Initialization: &pb.GraphProto{Name: "init",
+		Initializer: []*pb.TensorProto{{Name: "t", DataType: int32(Float), Dims: []int64{int64(len(raw) / 4)}, RawData: raw}}}}
+	mp := &pb.ModelProto{IrVersion: 8, OpsetImport: []*pb.OperatorSetIdProto{{Version: 17}},
+		Graph: &pb.GraphProto{Name: "g", Initializer: []*pb.TensorProto{{Name: "w", DataType: int32(Float), Dims: []int64{int64(len(raw) / 4)}, RawData: raw}},
+			Output: []*pb.ValueInfoProto{{Name: "w"}}},
+		TrainingInfo: []*pb.TrainingInfoProto{ti}}
+	b, err := proto.Marshal(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ti.onnx")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := WriteTo(&out, m); err != nil {
+		t.Fatal(err)
+	}
+	back := &pb.ModelProto{}
+	if err := proto.Unmarshal(out.Bytes(), back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.TrainingInfo) != 1 || !proto.Equal(back.TrainingInfo[0], ti) {
+		t.Fatal("training_info changed in the round trip")
+	}
+	if len(back.Graph.Initializer) != 1 || !bytes.Equal(back.Graph.Initializer[0].RawData, raw) {
+		t.Fatal("the graph's initializer changed in the round trip")
 	}
 }
