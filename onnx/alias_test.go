@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -91,8 +92,8 @@ func TestInlineRawDataIsMapped(t *testing.T) {
 }
 
 // TestInlineTrainingInfoKept: a large raw_data inside training_info (which
-// the IR keeps as bytes) is left in the message, so that a save writes it
-// back whole.
+// the IR keeps as bytes) is left in the message, and one in a sparse
+// attribute finds its tensor, so that a save writes both back whole.
 func TestInlineTrainingInfoKept(t *testing.T) {
 	if !mapsFiles {
 		testdata.Missing(t, "files are read, not mapped, on this system")
@@ -100,9 +101,18 @@ func TestInlineTrainingInfoKept(t *testing.T) {
 	raw := bytes.Repeat([]byte{1, 2, 3, 4}, aliasFileMin/4)
 	ti := &pb.TrainingInfoProto{Initialization: &pb.GraphProto{Name: "init",
 		Initializer: []*pb.TensorProto{{Name: "t", DataType: int32(Float), Dims: []int64{int64(len(raw) / 4)}, RawData: raw}}}}
+	// And a sparse attribute's values, which the IR holds apart.
+	sp := &pb.SparseTensorProto{Dims: []int64{int64(len(raw) / 4)},
+		Values:  &pb.TensorProto{DataType: int32(Float), Dims: []int64{int64(len(raw) / 4)}, RawData: raw},
+		Indices: &pb.TensorProto{DataType: int32(Int64), Dims: []int64{int64(len(raw) / 4)}, RawData: make([]byte, 2*len(raw))}}
+	for i := range len(raw) / 4 {
+		binary.LittleEndian.PutUint64(sp.Indices.RawData[8*i:], uint64(i))
+	}
+	node := &pb.NodeProto{OpType: "Constant", Output: []string{"c"},
+		Attribute: []*pb.AttributeProto{{Name: "sparse_value", Type: pb.AttributeProto_SPARSE_TENSOR, SparseTensor: sp}}}
 	mp := &pb.ModelProto{IrVersion: 8, OpsetImport: []*pb.OperatorSetIdProto{{Version: 17}},
 		Graph: &pb.GraphProto{Name: "g", Initializer: []*pb.TensorProto{{Name: "w", DataType: int32(Float), Dims: []int64{int64(len(raw) / 4)}, RawData: raw}},
-			Output: []*pb.ValueInfoProto{{Name: "w"}}},
+			Node: []*pb.NodeProto{node}, Output: []*pb.ValueInfoProto{{Name: "w"}, {Name: "c"}}},
 		TrainingInfo: []*pb.TrainingInfoProto{ti}}
 	b, err := proto.Marshal(mp)
 	if err != nil {
@@ -129,5 +139,8 @@ func TestInlineTrainingInfoKept(t *testing.T) {
 	}
 	if len(back.Graph.Initializer) != 1 || !bytes.Equal(back.Graph.Initializer[0].RawData, raw) {
 		t.Fatal("the graph's initializer changed in the round trip")
+	}
+	if len(back.Graph.Node) != 1 || !proto.Equal(back.Graph.Node[0].Attribute[0].SparseTensor, sp) {
+		t.Fatal("the sparse attribute changed in the round trip")
 	}
 }
