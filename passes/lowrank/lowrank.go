@@ -391,15 +391,29 @@ func (cd *candidate) spectra(cfg *config) error {
 	if err != nil {
 		return err
 	}
+	values := singularValues
+	if r := cfg.fixed(cd.node); r > 0 && cfg.svd == "randomized" {
+		// The rank and the randomized SVD are the user's: the report's
+		// energy comes from its values (and the exact Frobenius norm)
+		// rather than from every singular value, whose exact SVD per
+		// layer is what makes a large model slow.
+		values = func(a *mat.Dense) (*spectrum, bool) {
+			s, ok := truncated(a, min(r, cd.fullRank()), cfg.svd)
+			if ok {
+				s.U, s.V = nil, nil // values only, as singularValues gives
+			}
+			return s, ok
+		}
+	}
 	if cfg.method == "svd" || cfg.compare || wh == nil {
-		s, ok := singularValues(w)
+		s, ok := values(w)
 		if !ok {
 			return fmt.Errorf("node %s: the SVD of its %d×%d weight did not converge", cd.name(), cd.rows, cd.cols)
 		}
 		cd.plain = s
 	}
 	if wh != nil {
-		s, ok := singularValues(wh.apply(w))
+		s, ok := values(wh.apply(w))
 		if !ok {
 			return fmt.Errorf("node %s: the SVD of its whitened %d×%d weight did not converge", cd.name(), cd.rows, cd.cols)
 		}
