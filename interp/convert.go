@@ -13,12 +13,9 @@ import (
 // FromONNX converts a constant tensor to a runtime tensor. Float32 payloads
 // stored as raw_data are aliased, not copied (the result is read-only).
 func FromONNX(t *onnx.Tensor) (*Tensor, error) {
-	shape := make([]int, len(t.Dims))
-	for i, d := range t.Dims {
-		if d < 0 || d > math.MaxInt32*64 {
-			return nil, fmt.Errorf("tensor %q: bad dimension %d", t.Name, d)
-		}
-		shape[i] = int(d)
+	shape, err := dimsOf(t)
+	if err != nil {
+		return nil, err
 	}
 	n := numElements(shape)
 	out := &Tensor{DType: t.DataType, Shape: shape}
@@ -51,6 +48,18 @@ func FromONNX(t *onnx.Tensor) (*Tensor, error) {
 	return out, nil
 }
 
+// dimsOf returns t's dims as a shape, each checked.
+func dimsOf(t *onnx.Tensor) ([]int, error) {
+	shape := make([]int, len(t.Dims))
+	for i, d := range t.Dims {
+		if d < 0 || d > math.MaxInt32*64 {
+			return nil, fmt.Errorf("tensor %q: bad dimension %d", t.Name, d)
+		}
+		shape[i] = int(d)
+	}
+	return shape, nil
+}
+
 // loadConst is FromONNX for a run that uses t once (a large model's weight
 // under Options.NoPrepack): a lazy payload is made into a buffer of the
 // run rather than kept, bytes the interpreter reads as they are stored are
@@ -66,9 +75,9 @@ func loadConst(ctx *Ctx, t *onnx.Tensor) (*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	shape := make([]int, len(t.Dims))
-	for i, d := range t.Dims {
-		shape[i] = int(d)
+	shape, err := dimsOf(t)
+	if err != nil {
+		return nil, err
 	}
 	n := numElements(shape)
 	if int64(len(raw)) != t.DataType.RawSize(int64(n)) {
@@ -119,8 +128,12 @@ func unpack4(dst, raw []byte, signed bool) {
 }
 
 // decodesToView reports whether FromONNX(t) is a view of t's bytes rather
-// than a copy: float32 and int64 raw data, aligned.
+// than a copy: float32 and int64 raw data, aligned. (Strings, which have no
+// bytes to view, count as views: they are decoded once.)
 func decodesToView(t *onnx.Tensor) bool {
+	if t.DataType == onnx.String {
+		return true
+	}
 	size := map[onnx.DataType]uintptr{onnx.Float: 4, onnx.Int64: 8}[t.DataType]
 	return size > 0 && len(t.Raw) > 0 && uintptr(unsafe.Pointer(&t.Raw[0]))%size == 0
 }

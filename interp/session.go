@@ -471,7 +471,7 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", onnx.NodePlace(n), err)
 		}
-		for _, v := range append(n.Inputs(), n.ImplicitInputs()...) {
+		for _, v := range slices.Concat(n.Inputs(), n.ImplicitInputs()) {
 			if _, seen := p.slots[v]; c.perRun[v] && v.Graph() == g && !seen {
 				p.steps = append(p.steps, loadStep(v, slot(v)))
 			}
