@@ -84,19 +84,19 @@ func stripRawData(out, b []byte, md protoreflect.MessageDescriptor, raws *[][]by
 // tensor (the caller then decodes the file as it is).
 func (m *Model) unalias(raws [][]byte) bool {
 	found := 0
-	m.eachTensor(func(t *Tensor) {
+	_ = m.Tensors(func(_ string, t *Tensor) error {
 		if len(t.unknown) == 0 {
-			return
+			return nil
 		}
 		var rest []byte
 		for b := t.unknown; len(b) > 0; {
 			num, typ, n := protowire.ConsumeTag(b)
 			if n < 0 {
-				return // not ours: left as read
+				return nil // not ours: left as read
 			}
 			m := protowire.ConsumeFieldValue(num, typ, b[n:])
 			if m < 0 {
-				return
+				return nil
 			}
 			if i, _ := protowire.ConsumeVarint(b[n:]); num == aliasField && typ == protowire.VarintType && i < uint64(len(raws)) {
 				t.Raw = raws[i]
@@ -107,53 +107,9 @@ func (m *Model) unalias(raws [][]byte) bool {
 			b = b[n+m:]
 		}
 		t.unknown = rest
+		return nil
 	})
 	return found == len(raws)
-}
-
-// eachTensor calls f for every tensor the IR holds as one: initializers,
-// sparse initializers, attribute tensors and sparse tensors in every graph,
-// and those of functions' attribute defaults.
-func (m *Model) eachTensor(f func(*Tensor)) {
-	sparse := func(st *SparseTensor) {
-		if st != nil {
-			for _, t := range []*Tensor{st.Values, st.Indices} {
-				if t != nil {
-					f(t)
-				}
-			}
-		}
-	}
-	attrs := func(as []*Attribute) {
-		for _, a := range as {
-			if a.Tensor != nil {
-				f(a.Tensor)
-			}
-			for _, t := range a.Tensors {
-				f(t)
-			}
-			sparse(a.SparseTensor)
-			for _, st := range a.SparseTensors {
-				sparse(st)
-			}
-		}
-	}
-	for _, g := range m.Graphs() {
-		for _, v := range g.Initializers {
-			if v.Const != nil {
-				f(v.Const)
-			}
-		}
-		for _, v := range g.Sparse {
-			sparse(v.Sparse)
-		}
-		for _, n := range g.Nodes {
-			attrs(n.Attrs)
-		}
-	}
-	for _, fn := range m.Functions {
-		attrs(fn.AttrProtos)
-	}
 }
 
 // decodeMapped is DecodeUnchecked for a mapped model file: large raw_data

@@ -47,8 +47,30 @@ func Load(path string) (*Model, error) {
 }
 
 // Tensors calls f for every constant tensor in the model: initializers,
-// sparse initializer parts and attribute tensors, in all graphs and functions.
+// sparse initializer parts, attribute tensors and sparse tensors, in all
+// graphs, and those of functions' attribute defaults.
 func (m *Model) Tensors(f func(place string, t *Tensor) error) error {
+	attrs := func(place string, as []*Attribute) error {
+		for _, a := range as {
+			ts := append([]*Tensor{}, a.Tensors...)
+			if a.Tensor != nil {
+				ts = append(ts, a.Tensor)
+			}
+			for _, st := range append([]*SparseTensor{a.SparseTensor}, a.SparseTensors...) {
+				if st != nil {
+					ts = append(ts, st.Values, st.Indices)
+				}
+			}
+			for _, t := range ts {
+				if t != nil {
+					if err := f(fmt.Sprintf("%s: attribute %q", place, a.Name), t); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
 	for _, g := range m.Graphs() {
 		for _, v := range g.Initializers {
 			if err := f(fmt.Sprintf("%s: initializer %q", graphPlace(g), v.Name), v.Const); err != nil {
@@ -65,17 +87,14 @@ func (m *Model) Tensors(f func(place string, t *Tensor) error) error {
 			}
 		}
 		for _, n := range g.Nodes {
-			for _, a := range n.Attrs {
-				ts := append([]*Tensor{}, a.Tensors...)
-				if a.Tensor != nil {
-					ts = append(ts, a.Tensor)
-				}
-				for _, t := range ts {
-					if err := f(fmt.Sprintf("%s: %s: attribute %q", graphPlace(g), NodePlace(n), a.Name), t); err != nil {
-						return err
-					}
-				}
+			if err := attrs(fmt.Sprintf("%s: %s", graphPlace(g), NodePlace(n)), n.Attrs); err != nil {
+				return err
 			}
+		}
+	}
+	for _, fn := range m.Functions {
+		if err := attrs(fmt.Sprintf("function %q", fn.Name), fn.AttrProtos); err != nil {
+			return err
 		}
 	}
 	return nil
