@@ -15,6 +15,8 @@ import (
 	"runtime"
 	"testing"
 
+	"golang.org/x/sys/cpu"
+
 	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/interp"
@@ -39,6 +41,16 @@ func missing() string {
 		return "onnxruntime-node is not installed in " + Dir() + " (run `make ort` or `make test`)"
 	}
 	return ""
+}
+
+// U8S8Saturates reports whether ONNX Runtime's uint8×int8 integer kernels
+// (QGemm, MatMulIntegerToFloat, DynamicQuantizeMatMul, and the QDQ
+// fusions of an optimized session) saturate on this CPU: on x86 without
+// VNNI (AVX2, AVX-512 without VNNI) they add u8·s8 products in pairs to
+// 16 bits (vpmaddubsw), so a pair over 32767 clips. With int8 values in
+// [-64, 64] no pair can (255·64·2 < 32768): quantize's reduce_range.
+func U8S8Saturates() bool {
+	return runtime.GOARCH == "amd64" && !cpu.X86.HasAVX512VNNI && !cpu.X86.HasAVXVNNI
 }
 
 // Require skips the test when ONNX Runtime is missing, or fails it under CI=true.
