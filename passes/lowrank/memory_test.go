@@ -64,9 +64,11 @@ func TestBoundedMemory(t *testing.T) {
 	// W's approximation, each twice the float32 weight; and slack for the
 	// collector's count, which takes what is allocated while it marks as
 	// live (more as the heap it marks grows: 8 MiB above what the split
-	// model keeps here, 14 MiB at 1 GiB).
-	if bound := after + after/2 + uint64(8*largest) + 8<<20; high > bound {
-		t.Errorf("live heap high-water mark %d MiB > %d MiB (1.5× what the split model keeps + 8× the largest weight + 8 MiB): the pass keeps more than a layer's matrices", high>>20, bound>>20)
+	// model keeps here on a Zen 5, 14 MiB at 1 GiB; on a 2-core Zen 3 the
+	// high-water mark ranged over 44–61 MiB between runs of one binary,
+	// hence 24 MiB).
+	if bound := after + after/2 + uint64(8*largest) + 24<<20; high > bound {
+		t.Errorf("live heap high-water mark %d MiB > %d MiB (1.5× what the split model keeps + 8× the largest weight + 24 MiB): the pass keeps more than a layer's matrices", high>>20, bound>>20)
 	}
 	// After: the factors (all in the heap here, each under onnx.SpillMin)
 	// and the graph, much smaller than the weights replaced.
