@@ -87,6 +87,10 @@ type Session struct {
 	handed handedOutputs
 	// tune picks each node's thread count (threadtune.go); nil when fixed.
 	tune *threadTuner
+	// invariant marks the main graph's steps whose results are the same in
+	// every run, which RunLockstep runs once for all feeds, and stackable
+	// the MatMuls by such a value, which it runs as one product (lockstep.go).
+	invariant, stackable []bool
 }
 
 // NewSession prepares m for execution. Every node's op must have a kernel at
@@ -108,6 +112,7 @@ func NewSession(m *onnx.Model, opts Options) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{model: m, main: p, opts: opts, pool: &arenas{}}
+	s.invariant, s.stackable = invariantSteps(p)
 	if !opts.FixedThreads {
 		s.tune = newThreadTuner(opts.Threads, len(p.steps))
 	}
@@ -757,6 +762,32 @@ func (c *Ctx) RunGraph(g *Graph, inputs []*Tensor) ([]*Tensor, error) {
 }
 
 func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
+	r, err := c.start(p, inputs, parent)
+	if err != nil {
+		return nil, err
+	}
+	for i := range p.steps {
+		if err := r.exec(i); err != nil {
+			return nil, err
+		}
+		r.release(i)
+	}
+	return r.outputs()
+}
+
+// A planRun is one execution of a plan under way: its frame, and the
+// context its kernels get. Ctx.run takes its steps one after the other;
+// Session.RunLockstep interleaves several.
+type planRun struct {
+	c, sub *Ctx // the caller's context, and the kernels' (this frame)
+	p      *plan
+	f      *frame
+	live   int64 // bytes of live values, when tracking statistics
+	track  bool
+	in     []*Tensor // the running step's inputs (reused)
+}
+
+func (c *Ctx) start(p *plan, inputs []*Tensor, parent *frame) (*planRun, error) {
 	f := &frame{plan: p, vals: make([]*Tensor, p.nslots), parent: parent}
 	for _, cs := range p.consts {
 		f.vals[cs.slot] = cs.t
@@ -773,92 +804,102 @@ func (c *Ctx) run(p *plan, inputs []*Tensor, parent *frame) ([]*Tensor, error) {
 		f.vals[o.slot] = parent.lookup(o.v)
 	}
 	sub := &Ctx{opts: c.opts, frame: f, arena: c.arena, done: c.done, threads: c.threads}
-	a := c.arena
-	var live int64
-	track := c.stats != nil && parent == nil
-	in := make([]*Tensor, 0, 8)
-	for i := range p.steps {
-		st := &p.steps[i]
-		if err := c.Err(); err != nil {
-			return nil, fmt.Errorf("stopped before %s: %w", onnx.NodePlace(st.node), err)
+	return &planRun{c: c, sub: sub, p: p, f: f, track: c.stats != nil && parent == nil, in: make([]*Tensor, 0, 8)}, nil
+}
+
+// exec runs step i and stores its outputs.
+func (r *planRun) exec(i int) error {
+	c, sub, p, f, a := r.c, r.sub, r.p, r.f, r.c.arena
+	parent := f.parent
+	st := &p.steps[i]
+	if err := c.Err(); err != nil {
+		return fmt.Errorf("stopped before %s: %w", onnx.NodePlace(st.node), err)
+	}
+	in := r.in[:0]
+	for _, s := range st.in {
+		if s < 0 {
+			in = append(in, nil)
+			continue
 		}
-		in = in[:0]
-		for _, s := range st.in {
-			if s < 0 {
-				in = append(in, nil)
-				continue
-			}
-			t := f.vals[s]
-			if t == nil {
-				return nil, fmt.Errorf("%s: input %q has no value", onnx.NodePlace(st.node), slotName(p, s))
-			}
-			in = append(in, t)
+		t := f.vals[s]
+		if t == nil {
+			return fmt.Errorf("%s: input %q has no value", onnx.NodePlace(st.node), slotName(p, s))
 		}
-		mark := 0
+		in = append(in, t)
+	}
+	r.in = in
+	mark := 0
+	if a != nil {
+		mark = len(a.live)
+	}
+	sub.step = st
+	timed := parent == nil && (c.prof != nil || c.tune != nil && c.tune.sample)
+	var t0 time.Time
+	if timed {
+		t0 = time.Now()
+	}
+	if parent == nil && c.tune != nil {
+		sub.threads = c.tune.stepThreads(i)
+	}
+	out, err := sub.call(st, in)
+	if err != nil {
+		return err
+	}
+	if timed && c.tune != nil && c.tune.sample {
+		c.tune.dur[i] = time.Since(t0)
+	}
+	if c.prof != nil && parent == nil {
+		c.prof.record(st.node, sub.Threads(), t0, in, out)
+	}
+	for j, s := range st.out {
+		if s < 0 {
+			continue
+		}
+		if j >= len(out) || out[j] == nil {
+			return fmt.Errorf("%s: kernel produced no value for output %d %q", onnx.NodePlace(st.node), j, st.node.Output(j).Name)
+		}
+		f.vals[s] = out[j]
 		if a != nil {
-			mark = len(a.live)
+			a.ref(out[j], 1)
 		}
-		sub.step = st
-		timed := parent == nil && (c.prof != nil || c.tune != nil && c.tune.sample)
-		var t0 time.Time
-		if timed {
-			t0 = time.Now()
-		}
-		if parent == nil && c.tune != nil {
-			sub.threads = c.tune.stepThreads(i)
-		}
-		out, err := sub.call(st, in)
-		if err != nil {
-			return nil, err
-		}
-		if timed && c.tune != nil && c.tune.sample {
-			c.tune.dur[i] = time.Since(t0)
-		}
-		if c.prof != nil && parent == nil {
-			c.prof.record(st.node, sub.Threads(), t0, in, out)
-		}
-		for j, s := range st.out {
-			if s < 0 {
-				continue
+		if r.track {
+			b := tensorBytes(out[j])
+			r.live += b
+			if l := &c.stats.Largest; b > l[0] {
+				l[0], l[1] = b, l[0]
+			} else if b > l[1] {
+				l[1] = b
 			}
-			if j >= len(out) || out[j] == nil {
-				return nil, fmt.Errorf("%s: kernel produced no value for output %d %q", onnx.NodePlace(st.node), j, st.node.Output(j).Name)
-			}
-			f.vals[s] = out[j]
-			if a != nil {
-				a.ref(out[j], 1)
-			}
-			if track {
-				b := tensorBytes(out[j])
-				live += b
-				if l := &c.stats.Largest; b > l[0] {
-					l[0], l[1] = b, l[0]
-				} else if b > l[1] {
-					l[1] = b
-				}
-			}
-		}
-		if track {
-			c.stats.PeakLiveBytes = max(c.stats.PeakLiveBytes, live)
-		}
-		if a != nil {
-			a.sweep(mark)
-		}
-		for _, s := range st.free {
-			if track {
-				live -= tensorBytes(f.vals[s])
-			}
-			if a != nil {
-				a.ref(f.vals[s], -1)
-			}
-			f.vals[s] = nil
 		}
 	}
-	outs := make([]*Tensor, len(p.outputs))
-	for i, s := range p.outputs {
-		outs[i] = f.vals[s]
+	if r.track {
+		c.stats.PeakLiveBytes = max(c.stats.PeakLiveBytes, r.live)
+	}
+	if a != nil {
+		a.sweep(mark)
+	}
+	return nil
+}
+
+// release drops the values whose last reader is step i.
+func (r *planRun) release(i int) {
+	for _, s := range r.p.steps[i].free {
+		if r.track {
+			r.live -= tensorBytes(r.f.vals[s])
+		}
+		if a := r.c.arena; a != nil {
+			a.ref(r.f.vals[s], -1)
+		}
+		r.f.vals[s] = nil
+	}
+}
+
+func (r *planRun) outputs() ([]*Tensor, error) {
+	outs := make([]*Tensor, len(r.p.outputs))
+	for i, s := range r.p.outputs {
+		outs[i] = r.f.vals[s]
 		if outs[i] == nil {
-			return nil, fmt.Errorf("graph %q: output %q was not computed", p.graph.Name, slotName(p, s))
+			return nil, fmt.Errorf("graph %q: output %q was not computed", r.p.graph.Name, slotName(r.p, s))
 		}
 	}
 	return outs, nil

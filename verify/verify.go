@@ -354,19 +354,94 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 	if err != nil {
 		return nil, err
 	}
-	accs := make([]*acc, len(pairs))
+	t := &tallies{pairs: pairs, accs: make([]*acc, len(pairs))}
 	for i, p := range pairs {
-		accs[i] = newAcc(p.name, tol)
+		t.accs[i] = newAcc(p.name, tol)
 		if p.ib < 0 {
-			accs[i].r.Problem = "output missing in the optimized model"
+			t.accs[i].r.Problem = "output missing in the optimized model"
 		}
 	}
-	var accA, accB accuracyAcc
-	labelled := false
 	ctx, cancel := opts.runContext()
 	defer cancel()
 	total, done, batchNo := r.Samples(), 0, 0
-	for ; ; batchNo++ {
+	group := 1
+	if opts.Interp.NoPrepack {
+		group = lockstepBatches
+	}
+	for {
+		batches, err := nextBatches(r, group, opts)
+		if err != nil {
+			return nil, err
+		}
+		if len(batches) == 0 {
+			break
+		}
+		outsA := make([][]*interp.Tensor, len(batches))
+		var missing []int
+		for j := range batches {
+			if ref != nil {
+				outsA[j] = ref.get(batchNo + j)
+			}
+			if outsA[j] == nil {
+				missing = append(missing, j)
+			}
+		}
+		if len(missing) > 0 {
+			outs, ferr := runBatches(ctx, a, batches, missing)
+			if ferr != nil {
+				return nil, &ReferenceError{Inputs: describeBatch(opts, batches[missing[ferr.feed]]), Err: opts.timeoutErr(ferr.err)}
+			}
+			for i, j := range missing {
+				outsA[j] = outs[i]
+				if ref != nil {
+					ref.put(batchNo+j, outs[i])
+				}
+			}
+		}
+		if b == nil {
+			batchNo += len(batches)
+			continue // Checker warming its cache
+		}
+		all := make([]int, len(batches))
+		for j := range all {
+			all[j] = j
+		}
+		outsB, ferr := runBatches(ctx, b, batches, all)
+		if ferr != nil {
+			return nil, &CandidateError{Err: fmt.Errorf("on %s: %w", describeBatch(opts, batches[ferr.feed]), opts.timeoutErr(ferr.err))}
+		}
+		for j, batch := range batches {
+			if err := t.add(batchNo, batch, outsA[j], outsB[j]); err != nil {
+				return nil, err
+			}
+			batchNo++
+			done = min(total, done+batchSamples(batch))
+			if opts.Progress != nil {
+				opts.Progress(done, total)
+			}
+		}
+	}
+	rep := &Report{Samples: total, Tolerance: tol, Outputs: make([]OutputReport, len(t.accs))}
+	for i, c := range t.accs {
+		rep.Outputs[i] = c.report()
+	}
+	if t.labelled {
+		ac := &AccuracyComparison{A: t.accA.result(), B: t.accB.result()}
+		ac.Drop = ac.A.Top1 - ac.B.Top1
+		rep.Accuracy = ac
+	}
+	return rep, nil
+}
+
+// lockstepBatches is how many batches a large model's verification runs
+// together (interp.Session.RunLockstep), so that its weights are read, and
+// decoded, once per group rather than once per batch.
+const lockstepBatches = DefaultSamples
+
+// nextBatches reads up to n batches of r; none at its end.
+func nextBatches(r dataset.Reader, n int, opts Options) ([]*dataset.Batch, error) {
+	var out []*dataset.Batch
+	for len(out) < n {
 		batch, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -378,59 +453,71 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 			}
 			return nil, fmt.Errorf("reading %s: %w", opts.inputDescription(), err)
 		}
-		var outA []*interp.Tensor
-		if ref != nil {
-			outA = ref.get(batchNo)
-		}
-		if outA == nil {
-			outA, err = a.RunContext(ctx, batch.Inputs)
-			if err != nil {
-				return nil, &ReferenceError{Inputs: describeBatch(opts, batch), Err: opts.timeoutErr(err)}
-			}
-			if ref != nil {
-				ref.put(batchNo, outA)
-			}
-		}
-		if b == nil {
-			continue // Checker warming its cache
-		}
-		outB, err := b.RunContext(ctx, batch.Inputs)
+		out = append(out, batch)
+	}
+	return out, nil
+}
+
+// feedError is a run's error and which of the batches it ran on failed.
+type feedError struct {
+	feed int
+	err  error
+}
+
+// runBatches runs s on batches[which[i]] for each i: alone for one, in
+// lockstep for several.
+func runBatches(ctx context.Context, s *interp.Session, batches []*dataset.Batch, which []int) ([][]*interp.Tensor, *feedError) {
+	if len(which) == 1 {
+		out, err := s.RunContext(ctx, batches[which[0]].Inputs)
 		if err != nil {
-			return nil, &CandidateError{Err: fmt.Errorf("on %s: %w", describeBatch(opts, batch), opts.timeoutErr(err))}
+			return nil, &feedError{0, err}
 		}
-		for i, p := range pairs {
-			var tb *interp.Tensor
-			if p.ib >= 0 {
-				tb = outB[p.ib]
-			}
-			if err := accs[i].add(batchNo, outA[p.ia], tb); err != nil {
-				return nil, fmt.Errorf("output %q: %w", p.name, err)
-			}
+		return [][]*interp.Tensor{out}, nil
+	}
+	feeds := make([]map[string]*interp.Tensor, len(which))
+	for i, j := range which {
+		feeds[i] = batches[j].Inputs
+	}
+	outs, err := s.RunLockstep(ctx, feeds)
+	if err != nil {
+		var fe *interp.FeedError
+		if errors.As(err, &fe) {
+			return nil, &feedError{fe.Feed, fe.Err}
 		}
-		if len(batch.Labels) > 0 && pairs[0].ib >= 0 {
-			labelled = true
-			if err := accA.add(outA[0], batch.Labels); err != nil {
-				return nil, fmt.Errorf("accuracy of the original model: %w", err)
-			}
-			if err := accB.add(outB[pairs[0].ib], batch.Labels); err != nil {
-				return nil, fmt.Errorf("accuracy of the optimized model: %w", err)
-			}
+		return nil, &feedError{0, err}
+	}
+	return outs, nil
+}
+
+// tallies are a comparison's measurements, batch after batch.
+type tallies struct {
+	pairs      []outputPair
+	accs       []*acc // by pair
+	accA, accB accuracyAcc
+	labelled   bool
+}
+
+// add takes one batch's outputs, a's and b's.
+func (t *tallies) add(batchNo int, batch *dataset.Batch, outA, outB []*interp.Tensor) error {
+	for i, p := range t.pairs {
+		var tb *interp.Tensor
+		if p.ib >= 0 {
+			tb = outB[p.ib]
 		}
-		done = min(total, done+batchSamples(batch))
-		if opts.Progress != nil {
-			opts.Progress(done, total)
+		if err := t.accs[i].add(batchNo, outA[p.ia], tb); err != nil {
+			return fmt.Errorf("output %q: %w", p.name, err)
 		}
 	}
-	rep := &Report{Samples: total, Tolerance: tol, Outputs: make([]OutputReport, len(accs))}
-	for i, c := range accs {
-		rep.Outputs[i] = c.report()
+	if len(batch.Labels) > 0 && t.pairs[0].ib >= 0 {
+		t.labelled = true
+		if err := t.accA.add(outA[0], batch.Labels); err != nil {
+			return fmt.Errorf("accuracy of the original model: %w", err)
+		}
+		if err := t.accB.add(outB[t.pairs[0].ib], batch.Labels); err != nil {
+			return fmt.Errorf("accuracy of the optimized model: %w", err)
+		}
 	}
-	if labelled {
-		ac := &AccuracyComparison{A: accA.result(), B: accB.result()}
-		ac.Drop = ac.A.Top1 - ac.B.Top1
-		rep.Accuracy = ac
-	}
-	return rep, nil
+	return nil
 }
 
 func describeBatch(opts Options, b *dataset.Batch) string {

@@ -6,14 +6,15 @@ import (
 	"testing"
 )
 
-// TestSgemmFewRows: every row of a product of up to FewRows rows is bit for
-// bit Sgemm of that row alone, on both twins, with alpha, beta, transposed
-// A, column counts around the panel width and a NaN in B.
+// TestSgemmFewRows: every row of a product of up to FewRows rows (and of
+// more, through SgemmRows) is bit for bit Sgemm of that row alone, on both
+// twins, with alpha, beta, transposed A, column counts around the panel
+// width and a NaN in B.
 func TestSgemmFewRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 9))
 	for _, k := range twins() {
 		with(k, func() {
-			for _, tc := range []struct{ m, n, kk int }{{1, 5, 3}, {3, 70, 9}, {4, gemvPanel + 13, 40}, {8, 2*gemvPanel + 8, 17}, {5, 64, 300}} {
+			for _, tc := range []struct{ m, n, kk int }{{1, 5, 3}, {3, 70, 9}, {4, gemvPanel + 13, 40}, {8, 2*gemvPanel + 8, 17}, {5, 64, 300}, {20, 300, 33}, {33, gemvPanel + 72, 9}} {
 				for _, transA := range []bool{false, true} {
 					a, b := randSlice(r, tc.m*tc.kk), randSlice(r, tc.kk*tc.n)
 					b[len(b)/2] = float32(math.NaN())
@@ -23,7 +24,11 @@ func TestSgemmFewRows(t *testing.T) {
 					if transA {
 						lda = tc.m
 					}
-					SgemmFewRows(transA, false, tc.m, tc.n, tc.kk, 0.7, a, lda, b, tc.n, 0.5, got, tc.n, 2)
+					gemm := SgemmFewRows
+					if tc.m > FewRows {
+						gemm = SgemmRows // beyond FewRows: rows stacked from several runs
+					}
+					gemm(transA, false, tc.m, tc.n, tc.kk, 0.7, a, lda, b, tc.n, 0.5, got, tc.n, 2)
 					for i := 0; i < tc.m; i++ {
 						arow := make([]float32, tc.kk)
 						for p := range arow {

@@ -139,6 +139,15 @@ func SgemmFewRows(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	if m > FewRows {
 		panic(fmt.Sprintf("simd: SgemmFewRows: %d rows, at most %d", m, FewRows))
 	}
+	SgemmRows(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads)
+}
+
+// SgemmRows is SgemmFewRows for any number of rows, for a caller that
+// knows B is better read in place than packed even so: the rows of several
+// runs stacked into one product (interp's lockstep runs), each of a few
+// rows, which then read a weight once instead of once a run. Each row of C
+// is bit for bit what SgemmFewRows gives for it, alone or among others.
+func SgemmRows(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
 	if trivialGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
