@@ -2,6 +2,7 @@ package interp_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -102,5 +103,26 @@ func TestRunLockstepMatchesRun(t *testing.T) {
 		if got[0][0].Floats()[0] == got[1][0].Floats()[0] {
 			t.Errorf("NoPrepack=%v: feeds 0 and 1 give the same y1[0]: the test does not tell feeds apart", opts.NoPrepack)
 		}
+	}
+}
+
+// TestRunLockstepNamesFailingFeed: a feed whose run fails is named by its
+// index (FeedError), so that verification can say which sample it was.
+func TestRunLockstepNamesFailingFeed(t *testing.T) {
+	b := newTestGraph("feederr")
+	x := b.input("x", onnx.Float, nil)
+	w := b.g.AddInitializer("w", onnx.NewFloatTensor("w", []int64{4, 2}, make([]float32, 8)))
+	b.output(b.node("MatMul", nil, []*onnx.Value{x, w}, "y").Output(0))
+	s, err := interp.NewSession(b.model(t, 10, 21), interp.Options{NoPrepack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := func(k int) map[string]*interp.Tensor {
+		return map[string]*interp.Tensor{"x": interp.FromSlice(onnx.Float, []int{1, k}, make([]float32, k))}
+	}
+	_, err = s.RunLockstep(context.Background(), []map[string]*interp.Tensor{feed(4), feed(4), feed(5)})
+	var fe *interp.FeedError
+	if !errors.As(err, &fe) || fe.Feed != 2 {
+		t.Fatalf("RunLockstep with feed 2 of the wrong width: %v, want a FeedError naming feed 2", err)
 	}
 }
