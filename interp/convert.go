@@ -106,8 +106,36 @@ func loadConst(ctx *Ctx, t *onnx.Tensor) (*Tensor, error) {
 }
 
 // unpack4 widens packed 4-bit values (low nibble first) to a byte each,
-// sign-extended when signed.
+// sign-extended when signed: sixteen values a step, eight to a 64-bit
+// word (four bytes spread to one a 16-bit lane, the two nibbles of each
+// lane to its two bytes), the rest one at a time.
 func unpack4(dst, raw []byte, signed bool) {
+	n := len(dst) &^ 15
+	src := raw[:n/2]
+	for i := 0; i+8 <= len(src); i += 8 {
+		w := binary.LittleEndian.Uint64(src[i:])
+		out := dst[2*i : 2*i+16]
+		binary.LittleEndian.PutUint64(out, spread4(uint32(w), signed))
+		binary.LittleEndian.PutUint64(out[8:], spread4(uint32(w>>32), signed))
+	}
+	unpack4Scalar(dst[n:], raw[n/2:], signed)
+}
+
+// spread4 is the eight 4-bit values of w (low nibble first) a byte each.
+func spread4(w uint32, signed bool) uint64 {
+	const lo, sign = 0x000F000F000F000F, 0x0808080808080808
+	t := uint64(w)
+	t = (t | t<<16) & 0x0000FFFF0000FFFF
+	t = (t | t<<8) & 0x00FF00FF00FF00FF
+	v := t&lo | (t>>4&lo)<<8
+	if signed {
+		v |= (v & sign >> 3) * 0xF0 // bit 3 set: the high four bits too
+	}
+	return v
+}
+
+// unpack4Scalar is unpack4 one value at a time.
+func unpack4Scalar(dst, raw []byte, signed bool) {
 	sh := byte(4) // shifted up and back: sign-extends or zero-extends
 	for i := 0; i+1 < len(dst); i += 2 {
 		b := raw[i/2]
