@@ -3,6 +3,7 @@ package calib_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -178,7 +179,42 @@ func TestStreamAndActivations(t *testing.T) {
 // TestMeasurer: the reference agrees with itself; a scaled copy keeps the
 // cosine and shows the error; a permuted one loses top-1; a candidate that
 // computes NaN fails any cosine bound.
+// With the model taken as large (interp.LargeModel 0) the samples run in
+// lockstep groups (GroupingFor, RunGroup): the same figures.
 func TestMeasurer(t *testing.T) {
+	var seen []calib.Agreement
+	for _, large := range []bool{false, true} {
+		if large {
+			defer func(old int64) { interp.LargeModel = old }(interp.LargeModel)
+			interp.LargeModel = 0
+			if g := calib.GroupingFor(model(func(b *passtest.Builder, x *onnx.Value) *onnx.Value { return x })); g.Batches < 2 {
+				t.Fatalf("GroupingFor a large model: %+v, want groups", g)
+			}
+		}
+		got := measurerCases(t)
+		if large && !sameAgreements(got, seen) {
+			t.Errorf("large model (lockstep groups): %+v; one by one: %+v", got, seen)
+		}
+		seen = got
+	}
+}
+
+func sameAgreements(a, b []calib.Agreement) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		same := func(p, q float64) bool { return p == q || math.IsNaN(p) && math.IsNaN(q) }
+		if !same(x.Cosine, y.Cosine) || !same(x.RelL2, y.RelL2) || !same(x.Top1, y.Top1) || x.Samples != y.Samples || x.NonFinite != y.NonFinite {
+			return false
+		}
+	}
+	return true
+}
+
+func measurerCases(t *testing.T) []calib.Agreement {
+	var all []calib.Agreement
 	ref, _ := relu()
 	src, _ := openFolder(t, ref, 6)
 	ms, err := calib.NewMeasurer(ctx(""), ref, src, 0)
@@ -205,6 +241,7 @@ func TestMeasurer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
+		all = append(all, a)
 		if a.Samples != 6 || a.NonFinite != 0 {
 			t.Errorf("%s: %d samples, %d non-finite", tc.name, a.Samples, a.NonFinite)
 		}
@@ -228,6 +265,7 @@ func TestMeasurer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	all = append(all, a)
 	if a.Cosine >= 0.5 || a.RelL2 <= 10 || !math.IsNaN(a.Cosine) || a.NonFinite == 0 || a.Samples != 3 {
 		t.Errorf("NaN candidate: %+v; want NaN cosine and error, non-finite counted, 3 samples", a)
 	}
@@ -235,6 +273,33 @@ func TestMeasurer(t *testing.T) {
 		return b.Op("ReduceSum", nil, x, b.Ints(1))
 	})); err == nil || !strings.Contains(err.Error(), "shapes differ") {
 		t.Errorf("candidate of another shape: err = %v", err)
+	}
+	return all
+}
+
+// TestStreamGroups: consecutive batches in groups of the size asked, each
+// numbered by its first batch, the last group short.
+func TestStreamGroups(t *testing.T) {
+	m, _ := relu()
+	src, rows := openFolder(t, m, 10)
+	var mu sync.Mutex
+	sizes := map[int]int{}
+	n, err := calib.StreamGroups(ctx(""), src, calib.Grouping{Batches: 4, Workers: 2}, func(first int, ins []map[string]*interp.Tensor) error {
+		for k, in := range ins {
+			if got := in["x"].Floats()[0]; got != rows[first+k][0] {
+				t.Errorf("group %d, batch %d: x[0] = %v, want %v", first, k, got, rows[first+k][0])
+			}
+		}
+		mu.Lock()
+		sizes[first] = len(ins)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil || n != 10 {
+		t.Fatalf("StreamGroups: %d samples, %v", n, err)
+	}
+	if want := map[int]int{0: 4, 4: 4, 8: 2}; fmt.Sprint(sizes) != fmt.Sprint(want) {
+		t.Errorf("groups (first batch: size) %v, want %v", sizes, want)
 	}
 }
 

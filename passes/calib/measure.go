@@ -163,6 +163,7 @@ type Measurer struct {
 	mu    sync.Mutex
 	cache map[int][]*interp.Tensor
 	bytes int
+	group Grouping // StreamGroups' for the reference's runs and the candidates'
 }
 
 // NewMeasurer runs ref on the first n samples of src (0: all of them) and
@@ -175,14 +176,14 @@ func NewMeasurer(c *passes.Context, ref *onnx.Model, src *Source, n int) (*Measu
 	if n <= 0 || n > src.Total() {
 		n = src.Total()
 	}
-	ms := &Measurer{c: c, src: src, n: n, ref: sess, outs: ref.Graph.Outputs, cache: map[int][]*interp.Tensor{}}
+	ms := &Measurer{c: c, src: src, n: n, ref: sess, outs: ref.Graph.Outputs, cache: map[int][]*interp.Tensor{}, group: GroupingFor(ref)}
 	s, err := src.Reopen(n)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if _, err := Stream(c, s, func(i int, in map[string]*interp.Tensor) error {
-		_, err := ms.reference(i, in)
+	if _, err := StreamGroups(c, s, ms.group, func(first int, ins []map[string]*interp.Tensor) error {
+		_, err := ms.reference(first, ins)
 		return err
 	}); err != nil {
 		return nil, err
@@ -190,29 +191,46 @@ func NewMeasurer(c *passes.Context, ref *onnx.Model, src *Source, n int) (*Measu
 	return ms, nil
 }
 
-// reference returns the reference's outputs on batch i.
-func (ms *Measurer) reference(i int, in map[string]*interp.Tensor) ([]*interp.Tensor, error) {
+// reference returns the reference's outputs on the batches from number
+// first on, those not kept run together (RunGroup).
+func (ms *Measurer) reference(first int, ins []map[string]*interp.Tensor) ([][]*interp.Tensor, error) {
+	outs := make([][]*interp.Tensor, len(ins))
+	var todo []int
 	ms.mu.Lock()
-	out, ok := ms.cache[i]
-	ms.mu.Unlock()
-	if ok {
-		return out, nil
+	for k := range ins {
+		if out, ok := ms.cache[first+k]; ok {
+			outs[k] = out
+		} else {
+			todo = append(todo, k)
+		}
 	}
-	out, err := ms.ref.Run(in)
+	ms.mu.Unlock()
+	if len(todo) == 0 {
+		return outs, nil
+	}
+	feeds := make([]map[string]*interp.Tensor, len(todo))
+	for j, k := range todo {
+		feeds[j] = ins[k]
+	}
+	ran, err := RunGroup(ms.c, ms.ref, feeds)
 	if err != nil {
 		return nil, fmt.Errorf("reference model: %w", err)
 	}
-	size := 0
-	for _, t := range out {
-		size += t.Len() * max(1, t.DType.BitSize()/8)
-	}
 	ms.mu.Lock()
-	if ms.bytes+size <= refOutputBudget {
-		ms.cache[i] = out
-		ms.bytes += size
+	defer ms.mu.Unlock()
+	for j, k := range todo {
+		out := ran[j]
+		outs[k] = out
+		size := 0
+		for _, t := range out {
+			size += t.Len() * max(1, t.DType.BitSize()/8)
+		}
+		if ms.bytes+size <= refOutputBudget {
+			ms.cache[first+k] = out
+			ms.bytes += size
+		}
 	}
-	ms.mu.Unlock()
-	return out, nil
+	return outs, nil
 }
 
 // Samples is the number of samples measurements run on.
@@ -244,15 +262,7 @@ func (ms *Measurer) AgreementOn(cand *onnx.Model, n int) (Agreement, error) {
 	diffs := make([]Diff, len(ms.outs))
 	var top1Mu sync.Mutex
 	top1, rows, classifier := 0, 0, true
-	samples, err := Stream(ms.c, src, func(i int, in map[string]*interp.Tensor) error {
-		want, err := ms.reference(i, in)
-		if err != nil {
-			return err
-		}
-		got, err := sess.Run(in)
-		if err != nil {
-			return fmt.Errorf("candidate model: %w", err)
-		}
+	add := func(i int, want, got []*interp.Tensor) error {
 		for j := range diffs {
 			x, err := interp.AsFloat32(want[j])
 			if err != nil {
@@ -268,6 +278,22 @@ func (ms *Measurer) AgreementOn(cand *onnx.Model, n int) (Agreement, error) {
 		top1Mu.Lock()
 		top1, rows, classifier = top1+agree, rows+n, classifier && ok
 		top1Mu.Unlock()
+		return nil
+	}
+	samples, err := StreamGroups(ms.c, src, ms.group, func(first int, ins []map[string]*interp.Tensor) error {
+		wants, err := ms.reference(first, ins)
+		if err != nil {
+			return err
+		}
+		gots, err := RunGroup(ms.c, sess, ins)
+		if err != nil {
+			return fmt.Errorf("candidate model: %w", err)
+		}
+		for k := range ins {
+			if err := add(first+k, wants[k], gots[k]); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -12,20 +12,47 @@ import (
 	"github.com/onnxslim/onnxslim/passes"
 )
 
-// batch is one calibration batch and its place in the source (0, 1, …).
-type batch struct {
-	i  int
-	in map[string]*interp.Tensor
-}
-
 // Stream runs visit on every batch of src with up to GOMAXPROCS batches in
 // flight; visit must be safe for concurrent use. i numbers the batches in
 // the source's order, the same on every pass over the same samples. Only
 // the batches in flight (and what visit keeps) are held in memory. It
 // returns the number of samples visited; the first error stops it.
 func Stream(c *passes.Context, src *Source, visit func(i int, in map[string]*interp.Tensor) error) (int, error) {
-	workers := runtime.GOMAXPROCS(0)
-	batches := make(chan batch)
+	return StreamGroups(c, src, Grouping{Batches: 1, Workers: runtime.GOMAXPROCS(0)}, func(first int, ins []map[string]*interp.Tensor) error {
+		return visit(first, ins[0])
+	})
+}
+
+// Grouping is how StreamGroups hands out batches: up to Batches
+// consecutive ones at a time, to up to Workers groups in flight.
+type Grouping struct{ Batches, Workers int }
+
+// GroupingFor is the grouping for runs of m: for a large model
+// (interp.OptionsFor sets NoPrepack) one group of four batches at a time,
+// run in lockstep (RunGroup) so that each weight is read and decoded once
+// per group, not once per batch and worker; else one batch per worker.
+func GroupingFor(m *onnx.Model) Grouping {
+	if interp.OptionsFor(m, interp.Options{}).NoPrepack {
+		return Grouping{Batches: 4, Workers: 1}
+	}
+	return Grouping{Batches: 1, Workers: runtime.GOMAXPROCS(0)}
+}
+
+// RunGroup runs s on a group of batches: alone for one, in lockstep
+// (interp.Session.RunLockstep) for several.
+func RunGroup(c *passes.Context, s *interp.Session, ins []map[string]*interp.Tensor) ([][]*interp.Tensor, error) {
+	if len(ins) == 1 {
+		out, err := s.RunContext(c, ins[0])
+		return [][]*interp.Tensor{out}, err
+	}
+	return s.RunLockstep(c, ins)
+}
+
+// StreamGroups is Stream handing visit groups of consecutive batches (g);
+// first is the number of a group's first batch.
+func StreamGroups(c *passes.Context, src *Source, g Grouping, visit func(first int, ins []map[string]*interp.Tensor) error) (int, error) {
+	workers := max(1, g.Workers)
+	groups := make(chan batchGroup)
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -43,12 +70,19 @@ func Stream(c *passes.Context, src *Source, visit func(i int, in map[string]*int
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for b := range batches {
-				if err := visit(b.i, b.in); err != nil {
+			for b := range groups {
+				if err := visit(b.first, b.ins); err != nil {
 					fail(err)
 				}
 			}
 		}()
+	}
+	var cur batchGroup
+	flush := func() {
+		if len(cur.ins) > 0 {
+			groups <- cur
+		}
+		cur = batchGroup{}
 	}
 	for i := 0; ; i++ {
 		mu.Lock()
@@ -70,11 +104,29 @@ func Stream(c *passes.Context, src *Source, visit func(i int, in map[string]*int
 			break
 		}
 		samples += BatchSamples(in)
-		batches <- batch{i, in}
+		if len(cur.ins) == 0 {
+			cur.first = i
+		}
+		cur.ins = append(cur.ins, in)
+		if len(cur.ins) >= max(1, g.Batches) {
+			flush()
+		}
 	}
-	close(batches)
+	mu.Lock()
+	stop := firstErr != nil
+	mu.Unlock()
+	if !stop {
+		flush()
+	}
+	close(groups)
 	wg.Wait()
 	return samples, firstErr
+}
+
+// batchGroup is consecutive calibration batches, from number first on.
+type batchGroup struct {
+	first int
+	ins   []map[string]*interp.Tensor
 }
 
 // WithOutputs returns a clone of m whose main graph also outputs the named

@@ -82,35 +82,31 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 	defer src.Close()
 	nOut := len(float.Graph.Outputs)
 	accs := make([]calib.Diff, len(layers)+nOut)
-	samples, err := calib.Stream(c, src, func(batch int, in map[string]*interp.Tensor) error {
-		fo, err := fs.Run(in)
+	samples, err := calib.StreamGroups(c, src, calib.GroupingFor(float), func(first int, ins []map[string]*interp.Tensor) error {
+		fos, err := calib.RunGroup(c, fs, ins)
 		if err != nil {
 			return fmt.Errorf("float model: %w", err)
 		}
-		qo, err := qs.Run(in)
+		qos, err := calib.RunGroup(c, qs, ins)
 		if err != nil {
 			return fmt.Errorf("quantized model: %w", err)
 		}
-		pair := func(acc *calib.Diff, a, b *interp.Tensor) error {
-			x, err := interp.AsFloat32(a)
-			if err != nil {
-				return nil // not a float tensor: nothing to compare
+		for k := range ins {
+			batch, fo, qo := first+k, fos[k], qos[k]
+			pair := func(acc *calib.Diff, a, b *interp.Tensor) {
+				x, err := interp.AsFloat32(a)
+				if err != nil {
+					return // not a float tensor: nothing to compare
+				}
+				if y, err := interp.AsFloat32(b); err == nil {
+					acc.AddAt(batch, x, y)
+				}
 			}
-			y, err := interp.AsFloat32(b)
-			if err != nil {
-				return nil
+			for i := range layers {
+				pair(&accs[i], fo[fIdx[fNames[i]]], qo[qIdx[qNames[i]]])
 			}
-			acc.AddAt(batch, x, y)
-			return nil
-		}
-		for i := range layers {
-			if err := pair(&accs[i], fo[fIdx[fNames[i]]], qo[qIdx[qNames[i]]]); err != nil {
-				return err
-			}
-		}
-		for i := 0; i < nOut; i++ {
-			if err := pair(&accs[len(layers)+i], fo[i], qo[i]); err != nil {
-				return err
+			for i := 0; i < nOut; i++ {
+				pair(&accs[len(layers)+i], fo[i], qo[i])
 			}
 		}
 		return nil
