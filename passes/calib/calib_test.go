@@ -129,27 +129,42 @@ func TestOpenOrigin(t *testing.T) {
 // TestStreamAndActivations: batches arrive numbered in source order, the
 // activations are the model's inner values, the same on a reopened source,
 // and a visitor's error stops the stream.
+// TestStreamAndActivations, Activations also with the model taken as
+// large (interp.LargeModel 0: lockstep groups).
 func TestStreamAndActivations(t *testing.T) {
 	m, inner := relu()
 	src, rows := openFolder(t, m, 5)
-	var mu sync.Mutex
-	got := map[int][]float32{}
-	n, err := calib.Activations(ctx(""), m, []string{inner, m.Graph.Outputs[0].Name}, src, func(i int, acts map[string]*interp.Tensor) error {
-		mu.Lock()
-		defer mu.Unlock()
-		got[i] = append(append([]float32(nil), acts[inner].Floats()...), acts[m.Graph.Outputs[0].Name].Floats()...)
-		return nil
-	})
-	if err != nil || n != 5 {
-		t.Fatalf("Activations: %d samples, %v", n, err)
-	}
-	for i, row := range rows {
-		for j, x := range row {
-			if d, y := got[i][j], got[i][width+j]; d != 2*x || y != max(2*x, 0) {
-				t.Fatalf("batch %d element %d: inner %v output %v, want %v %v", i, j, d, y, 2*x, max(2*x, 0))
+	old := interp.LargeModel
+	defer func() { interp.LargeModel = old }()
+	for _, large := range []bool{false, true} {
+		if large {
+			interp.LargeModel = 0
+		}
+		var mu sync.Mutex
+		got := map[int][]float32{}
+		again, err := src.Reopen(5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := calib.Activations(ctx(""), m, []string{inner, m.Graph.Outputs[0].Name}, again, func(i int, acts map[string]*interp.Tensor) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got[i] = append(append([]float32(nil), acts[inner].Floats()...), acts[m.Graph.Outputs[0].Name].Floats()...)
+			return nil
+		})
+		again.Close()
+		if err != nil || n != 5 {
+			t.Fatalf("large=%v: Activations: %d samples, %v", large, n, err)
+		}
+		for i, row := range rows {
+			for j, x := range row {
+				if d, y := got[i][j], got[i][width+j]; d != 2*x || y != max(2*x, 0) {
+					t.Fatalf("large=%v: batch %d element %d: inner %v output %v, want %v %v", large, i, j, d, y, 2*x, max(2*x, 0))
+				}
 			}
 		}
 	}
+	interp.LargeModel = old
 	if len(m.Graph.Outputs) != 1 {
 		t.Errorf("Activations changed the model: %d outputs", len(m.Graph.Outputs))
 	}
@@ -159,7 +174,7 @@ func TestStreamAndActivations(t *testing.T) {
 	}
 	defer again.Close()
 	boom := errors.New("boom")
-	n, err = calib.Stream(ctx(""), again, func(i int, in map[string]*interp.Tensor) error {
+	n, err := calib.Stream(ctx(""), again, func(i int, in map[string]*interp.Tensor) error {
 		if in["x"].Floats()[0] != rows[i][0] {
 			t.Errorf("reopened batch %d: x[0] = %v, want %v", i, in["x"].Floats()[0], rows[i][0])
 		}

@@ -152,7 +152,8 @@ func WithOutputs(m *onnx.Model, names []string) (*onnx.Model, map[string]int, er
 	return cp, idx, nil
 }
 
-// Activations runs m on every batch of src (in parallel, as Stream) and
+// Activations runs m on every batch of src (in parallel, as Stream; a
+// large model in lockstep groups, GroupingFor) and
 // hands visit the values of the named tensors of m's main graph (graph
 // outputs included) and the batch's number. It returns the samples seen.
 func Activations(c *passes.Context, m *onnx.Model, names []string, src *Source, visit func(i int, acts map[string]*interp.Tensor) error) (int, error) {
@@ -164,15 +165,23 @@ func Activations(c *passes.Context, m *onnx.Model, names []string, src *Source, 
 	if err != nil {
 		return 0, err
 	}
-	return Stream(c, src, func(i int, in map[string]*interp.Tensor) error {
-		outs, err := sess.RunContext(c, in)
+	return StreamGroups(c, src, GroupingFor(m), func(first int, ins []map[string]*interp.Tensor) error {
+		outs, err := RunGroup(c, sess, ins)
+		if err != nil && len(ins) == 1 {
+			return fmt.Errorf("batch %d: %w", first, err)
+		}
 		if err != nil {
-			return fmt.Errorf("batch %d: %w", i, err)
+			return fmt.Errorf("batches %d–%d: %w", first, first+len(ins)-1, err)
 		}
-		acts := make(map[string]*interp.Tensor, len(names))
-		for _, name := range names {
-			acts[name] = outs[idx[name]]
+		for k, o := range outs {
+			acts := make(map[string]*interp.Tensor, len(names))
+			for _, name := range names {
+				acts[name] = o[idx[name]]
+			}
+			if err := visit(first+k, acts); err != nil {
+				return err
+			}
 		}
-		return visit(i, acts)
+		return nil
 	})
 }
