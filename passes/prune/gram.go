@@ -109,11 +109,17 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 	if err != nil {
 		return nil, nil, err
 	}
-	ps, err := interp.NewSession(pm, interp.OptionsFor(pm, interp.Options{Threads: 1}))
+	// Batches run in parallel, a thread each; a large model's in lockstep
+	// groups, on every thread (calib.GroupingFor).
+	grouping, threads := calib.GroupingFor(float), 1
+	if grouping.Workers == 1 {
+		threads = 0
+	}
+	ps, err := interp.NewSession(pm, interp.OptionsFor(pm, interp.Options{Threads: threads}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("pruned model: %w", err)
 	}
-	fs, err := interp.NewSession(fm, interp.OptionsFor(fm, interp.Options{Threads: 1}))
+	fs, err := interp.NewSession(fm, interp.OptionsFor(fm, interp.Options{Threads: threads}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("float model: %w", err)
 	}
@@ -140,15 +146,7 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 			accMu.Unlock()
 		}
 	)
-	_, err = calib.Stream(c, src, func(i int, feeds map[string]*interp.Tensor) error {
-		po, err := ps.RunContext(c, feeds)
-		if err != nil {
-			return fmt.Errorf("batch %d: pruned model: %w", i, err)
-		}
-		fo, err := fs.RunContext(c, feeds)
-		if err != nil {
-			return fmt.Errorf("batch %d: float model: %w", i, err)
-		}
+	one := func(i int, po, fo []*interp.Tensor) error {
 		tp, tf := po[pIdx[in]], fo[fIdx[inF]]
 		xp, err := interp.AsFloat32(tp)
 		if err != nil {
@@ -195,6 +193,22 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 			mu.Unlock()
 			if outP != nil {
 				flushG(g, outP, outF)
+			}
+		}
+		return nil
+	}
+	_, err = calib.StreamGroups(c, src, grouping, func(first int, ins []map[string]*interp.Tensor) error {
+		pos, err := calib.RunGroup(c, ps, ins)
+		if err != nil {
+			return fmt.Errorf("batch %d: pruned model: %w", first, err)
+		}
+		fos, err := calib.RunGroup(c, fs, ins)
+		if err != nil {
+			return fmt.Errorf("batch %d: float model: %w", first, err)
+		}
+		for k := range ins {
+			if err := one(first+k, pos[k], fos[k]); err != nil {
+				return err
 			}
 		}
 		return nil

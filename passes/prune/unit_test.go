@@ -194,14 +194,22 @@ func TestRefitRecoversRedundancy(t *testing.T) {
 	y := b.Op("Gemm", []*onnx.Attribute{onnx.IntAttr("transB", 1)}, dup, b.G.AddInitializer("w1", w1), b.Vec(1, 2, 3, 4, 5))
 	m := b.Output(y, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 5)))
 	dir := calibFolder(t, 40, 1, 4)
-	r := slim(t, m, "prune(structure=unstructured,amount=0.5,keep_first=true,keep_last=false,ridge=1e-9,calib="+dir+")")
-	if len(r.report.Layers) != 1 {
-		t.Fatalf("%d layers pruned, want 1", len(r.report.Layers))
+	// Also as a large model (interp.LargeModel 0): the Gram matrices from
+	// lockstep groups of calibration batches (calib.GroupingFor).
+	defer func(old int64) { interp.LargeModel = old }(interp.LargeModel)
+	for _, large := range []bool{false, true} {
+		if large {
+			interp.LargeModel = 0
+		}
+		r := slim(t, m, "prune(structure=unstructured,amount=0.5,keep_first=true,keep_last=false,ridge=1e-9,calib="+dir+")")
+		if len(r.report.Layers) != 1 {
+			t.Fatalf("large=%v: %d layers pruned, want 1", large, len(r.report.Layers))
+		}
+		lr := r.report.Layers[0]
+		t.Logf("large=%v: pruned %d/%d, error %.3g → %.3g", large, lr.Pruned, lr.Weights, *lr.ErrBefore, *lr.ErrAfter)
+		testutil.AtLeast(t, "error before refit", *lr.ErrBefore, 1e-3)
+		testutil.AtMost(t, "error after refit", *lr.ErrAfter, 1e-4)
 	}
-	lr := r.report.Layers[0]
-	t.Logf("pruned %d/%d, error %.3g → %.3g", lr.Pruned, lr.Weights, *lr.ErrBefore, *lr.ErrAfter)
-	testutil.AtLeast(t, "error before refit", *lr.ErrBefore, 1e-3)
-	testutil.AtMost(t, "error after refit", *lr.ErrAfter, 1e-4)
 }
 
 // TestBiasIntoBatchNorm: a refit conv without a bias that feeds a
