@@ -3,7 +3,6 @@ package verify
 import (
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 
 	"github.com/onnxslim/onnxslim/dataset"
@@ -24,40 +23,52 @@ var ErrNoLabels = errors.New("the data folder has no labels.npy, so accuracy can
 // Evaluate runs model on every batch of r and measures top-1 and top-5
 // accuracy of its first output ([batch, classes] scores) against the labels.
 func Evaluate(model *onnx.Model, r dataset.Reader, opts Options) (Accuracy, error) {
-	s, err := interp.NewSession(model, interp.OptionsFor(model, opts.Interp))
+	opts = opts.forReference(model)
+	s, err := interp.NewSession(model, opts.Interp)
 	if err != nil {
 		return Accuracy{}, err
 	}
 	return EvaluateSession(s, r, opts)
 }
 
-// EvaluateSession is Evaluate for a session already built.
+// EvaluateSession is Evaluate for a session already built; with
+// opts.Interp.NoPrepack (a large model) batches run in lockstep groups.
 func EvaluateSession(s *interp.Session, r dataset.Reader, opts Options) (Accuracy, error) {
 	var a accuracyAcc
 	total, done := r.Samples(), 0
 	ctx, cancel := opts.runContext()
 	defer cancel()
+	group := 1
+	if opts.Interp.NoPrepack {
+		group = lockstepBatches
+	}
 	for {
-		b, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+		batches, err := nextBatches(r, group)
 		if err != nil {
 			return Accuracy{}, err
 		}
-		if len(b.Labels) == 0 {
-			return Accuracy{}, ErrNoLabels
+		if len(batches) == 0 {
+			break
 		}
-		out, err := s.RunContext(ctx, b.Inputs)
-		if err != nil {
-			return Accuracy{}, fmt.Errorf("on %s: %w", b.Source, opts.timeoutErr(err))
+		all := make([]int, len(batches))
+		for j, b := range batches {
+			if len(b.Labels) == 0 {
+				return Accuracy{}, ErrNoLabels
+			}
+			all[j] = j
 		}
-		if err := a.add(out[0], b.Labels); err != nil {
-			return Accuracy{}, fmt.Errorf("output %q on %s: %w", s.Outputs()[0].Name, b.Source, err)
+		outs, ferr := runBatches(ctx, s, batches, all)
+		if ferr != nil {
+			return Accuracy{}, fmt.Errorf("on %s: %w", batches[ferr.feed].Source, opts.timeoutErr(ferr.err))
 		}
-		done = min(total, done+len(b.Labels))
-		if opts.Progress != nil {
-			opts.Progress(done, total)
+		for j, b := range batches {
+			if err := a.add(outs[j][0], b.Labels); err != nil {
+				return Accuracy{}, fmt.Errorf("output %q on %s: %w", s.Outputs()[0].Name, b.Source, err)
+			}
+			done = min(total, done+len(b.Labels))
+			if opts.Progress != nil {
+				opts.Progress(done, total)
+			}
 		}
 	}
 	if a.n == 0 {
@@ -111,7 +122,8 @@ func (a *accuracyAcc) result() Accuracy {
 
 // EvaluateDir opens a labelled folder for model and evaluates it.
 func EvaluateDir(model *onnx.Model, dir string, opts Options) (Accuracy, error) {
-	s, err := interp.NewSession(model, interp.OptionsFor(model, opts.Interp))
+	opts = opts.forReference(model)
+	s, err := interp.NewSession(model, opts.Interp)
 	if err != nil {
 		return Accuracy{}, err
 	}

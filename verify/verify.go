@@ -369,9 +369,13 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 		group = lockstepBatches
 	}
 	for {
-		batches, err := nextBatches(r, group, opts)
+		batches, err := nextBatches(r, group)
 		if err != nil {
-			return nil, err
+			var re *ReferenceError
+			if errors.As(err, &re) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("reading %s: %w", opts.inputDescription(), err)
 		}
 		if len(batches) == 0 {
 			break
@@ -439,7 +443,7 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 const lockstepBatches = DefaultSamples
 
 // nextBatches reads up to n batches of r; none at its end.
-func nextBatches(r dataset.Reader, n int, opts Options) ([]*dataset.Batch, error) {
+func nextBatches(r dataset.Reader, n int) ([]*dataset.Batch, error) {
 	var out []*dataset.Batch
 	for len(out) < n {
 		batch, err := r.Next()
@@ -447,11 +451,7 @@ func nextBatches(r dataset.Reader, n int, opts Options) ([]*dataset.Batch, error
 			break
 		}
 		if err != nil {
-			var re *ReferenceError
-			if errors.As(err, &re) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("reading %s: %w", opts.inputDescription(), err)
+			return nil, err
 		}
 		out = append(out, batch)
 	}

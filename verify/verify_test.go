@@ -216,31 +216,54 @@ func TestEvaluate(t *testing.T) {
 		{"mnist_cnn_op13_dynbatch", "cnn-eval", 0.970},
 	} {
 		t.Run(tc.model, func(t *testing.T) {
-			acc, err := verify.EvaluateDir(load(t, tc.model), filepath.Join(data, tc.dir), verify.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if acc.Samples != 2000 || !testutil.Close(acc.Top1, tc.top1, 5e-4, 0) || acc.Top5 < acc.Top1 {
-				t.Errorf("accuracy %+v, want top-1 %.3f on 2000 samples", acc, tc.top1)
+			// Also as a large model (interp.LargeModel 0): lockstep groups.
+			defer func(old int64) { interp.LargeModel = old }(interp.LargeModel)
+			for _, large := range []bool{false, true} {
+				if large {
+					interp.LargeModel = 0
+				}
+				acc, err := verify.EvaluateDir(load(t, tc.model), filepath.Join(data, tc.dir), verify.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if acc.Samples != 2000 || !testutil.Close(acc.Top1, tc.top1, 5e-4, 0) || acc.Top5 < acc.Top1 {
+					t.Errorf("large=%v: accuracy %+v, want top-1 %.3f on 2000 samples", large, acc, tc.top1)
+				}
 			}
 		})
 	}
 }
 
+// TestCompareLabelledAccuracy, also as a large model (interp.LargeModel 0:
+// batches in lockstep groups), with the same figures.
 func TestCompareLabelledAccuracy(t *testing.T) {
 	data := testdata.Dir(t, "models/mnist-data")
 	m := load(t, "mnist_mlp_op13")
 	b := clone(t, m)
 	scaleLargest(t, b, 1.01)
-	rep, err := verify.Compare(m, b, verify.Options{Inputs: filepath.Join(data, "mlp-eval")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Accuracy == nil || rep.Samples != 2000 || !testutil.Close(rep.Accuracy.A.Top1, 0.948, 5e-4, 0) {
-		t.Fatalf("accuracy %+v samples %d", rep.Accuracy, rep.Samples)
-	}
-	if d := rep.Accuracy.A.Top1 - rep.Accuracy.B.Top1; d != rep.Accuracy.Drop {
-		t.Errorf("drop %v != %v", rep.Accuracy.Drop, d)
+	defer func(old int64) { interp.LargeModel = old }(interp.LargeModel)
+	var first *verify.Report
+	for _, large := range []bool{false, true} {
+		if large {
+			interp.LargeModel = 0
+		}
+		rep, err := verify.Compare(m, b, verify.Options{Inputs: filepath.Join(data, "mlp-eval")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Accuracy == nil || rep.Samples != 2000 || !testutil.Close(rep.Accuracy.A.Top1, 0.948, 5e-4, 0) {
+			t.Fatalf("large=%v: accuracy %+v samples %d", large, rep.Accuracy, rep.Samples)
+		}
+		if d := rep.Accuracy.A.Top1 - rep.Accuracy.B.Top1; d != rep.Accuracy.Drop {
+			t.Errorf("large=%v: drop %v != %v", large, rep.Accuracy.Drop, d)
+		}
+		if first == nil {
+			first = rep
+			continue
+		}
+		if *rep.Accuracy != *first.Accuracy || rep.Outputs[0].RelL2 != first.Outputs[0].RelL2 || rep.Outputs[0].MaxAbsErr != first.Outputs[0].MaxAbsErr {
+			t.Errorf("large model: accuracy %+v, output %+v; one batch at a time: %+v, %+v", *rep.Accuracy, rep.Outputs[0], *first.Accuracy, first.Outputs[0])
+		}
 	}
 }
 
