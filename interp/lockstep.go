@@ -17,7 +17,7 @@ import (
 // weight once per call instead of once per feed — from disk, when the
 // model is larger than the page cache — and decodes it once. Each feed's
 // outputs are those Run gives for it; the activations of all feeds are
-// live at once.
+// live at once. One feed runs as RunContext runs it.
 func (s *Session) RunLockstep(cx context.Context, feeds []map[string]*Tensor) ([][]*Tensor, error) {
 	if len(feeds) == 1 {
 		out, err := s.RunContext(cx, feeds[0])

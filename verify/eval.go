@@ -50,14 +50,12 @@ func EvaluateSession(s *interp.Session, r dataset.Reader, opts Options) (Accurac
 		if len(batches) == 0 {
 			break
 		}
-		all := make([]int, len(batches))
-		for j, b := range batches {
+		for _, b := range batches {
 			if len(b.Labels) == 0 {
 				return Accuracy{}, ErrNoLabels
 			}
-			all[j] = j
 		}
-		outs, ferr := runBatches(ctx, s, batches, all)
+		outs, ferr := runBatches(ctx, s, batches)
 		if ferr != nil {
 			return Accuracy{}, fmt.Errorf("on %s: %w", batches[ferr.feed].Source, opts.timeoutErr(ferr.err))
 		}

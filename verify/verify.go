@@ -381,19 +381,20 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 			break
 		}
 		outsA := make([][]*interp.Tensor, len(batches))
-		var missing []int
+		var missing []int // batches whose reference outputs are not cached
+		var todo []*dataset.Batch
 		for j := range batches {
 			if ref != nil {
 				outsA[j] = ref.get(batchNo + j)
 			}
 			if outsA[j] == nil {
-				missing = append(missing, j)
+				missing, todo = append(missing, j), append(todo, batches[j])
 			}
 		}
-		if len(missing) > 0 {
-			outs, ferr := runBatches(ctx, a, batches, missing)
+		if len(todo) > 0 {
+			outs, ferr := runBatches(ctx, a, todo)
 			if ferr != nil {
-				return nil, &ReferenceError{Inputs: describeBatch(opts, batches[missing[ferr.feed]]), Err: opts.timeoutErr(ferr.err)}
+				return nil, &ReferenceError{Inputs: describeBatch(opts, todo[ferr.feed]), Err: opts.timeoutErr(ferr.err)}
 			}
 			for i, j := range missing {
 				outsA[j] = outs[i]
@@ -406,11 +407,7 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 			batchNo += len(batches)
 			continue // Checker warming its cache
 		}
-		all := make([]int, len(batches))
-		for j := range all {
-			all[j] = j
-		}
-		outsB, ferr := runBatches(ctx, b, batches, all)
+		outsB, ferr := runBatches(ctx, b, batches)
 		if ferr != nil {
 			return nil, &CandidateError{Err: fmt.Errorf("on %s: %w", describeBatch(opts, batches[ferr.feed]), opts.timeoutErr(ferr.err))}
 		}
@@ -464,19 +461,11 @@ type feedError struct {
 	err  error
 }
 
-// runBatches runs s on batches[which[i]] for each i: alone for one, in
-// lockstep for several.
-func runBatches(ctx context.Context, s *interp.Session, batches []*dataset.Batch, which []int) ([][]*interp.Tensor, *feedError) {
-	if len(which) == 1 {
-		out, err := s.RunContext(ctx, batches[which[0]].Inputs)
-		if err != nil {
-			return nil, &feedError{0, err}
-		}
-		return [][]*interp.Tensor{out}, nil
-	}
-	feeds := make([]map[string]*interp.Tensor, len(which))
-	for i, j := range which {
-		feeds[i] = batches[j].Inputs
+// runBatches runs s on batches in lockstep (alone, for one).
+func runBatches(ctx context.Context, s *interp.Session, batches []*dataset.Batch) ([][]*interp.Tensor, *feedError) {
+	feeds := make([]map[string]*interp.Tensor, len(batches))
+	for i, b := range batches {
+		feeds[i] = b.Inputs
 	}
 	outs, err := s.RunLockstep(ctx, feeds)
 	if err != nil {

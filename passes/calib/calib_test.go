@@ -195,7 +195,7 @@ func TestStreamAndActivations(t *testing.T) {
 // cosine and shows the error; a permuted one loses top-1; a candidate that
 // computes NaN fails any cosine bound.
 // With the model taken as large (interp.LargeModel 0) the samples run in
-// lockstep groups (GroupingFor, RunGroup): the same figures.
+// lockstep groups (GroupingFor): the same figures.
 func TestMeasurer(t *testing.T) {
 	var seen []calib.Agreement
 	for _, large := range []bool{false, true} {

@@ -192,7 +192,7 @@ func NewMeasurer(c *passes.Context, ref *onnx.Model, src *Source, n int) (*Measu
 }
 
 // reference returns the reference's outputs on the batches from number
-// first on, those not kept run together (RunGroup).
+// first on, those not kept run together (interp.Session.RunLockstep).
 func (ms *Measurer) reference(first int, ins []map[string]*interp.Tensor) ([][]*interp.Tensor, error) {
 	outs := make([][]*interp.Tensor, len(ins))
 	var todo []int
@@ -212,7 +212,7 @@ func (ms *Measurer) reference(first int, ins []map[string]*interp.Tensor) ([][]*
 	for j, k := range todo {
 		feeds[j] = ins[k]
 	}
-	ran, err := RunGroup(ms.c, ms.ref, feeds)
+	ran, err := ms.ref.RunLockstep(ms.c, feeds)
 	if err != nil {
 		return nil, fmt.Errorf("reference model: %w", err)
 	}
@@ -285,7 +285,7 @@ func (ms *Measurer) AgreementOn(cand *onnx.Model, n int) (Agreement, error) {
 		if err != nil {
 			return err
 		}
-		gots, err := RunGroup(ms.c, sess, ins)
+		gots, err := sess.RunLockstep(ms.c, ins)
 		if err != nil {
 			return fmt.Errorf("candidate model: %w", err)
 		}

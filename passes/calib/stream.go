@@ -29,23 +29,13 @@ type Grouping struct{ Batches, Workers int }
 
 // GroupingFor is the grouping for runs of m: for a large model
 // (interp.OptionsFor sets NoPrepack) one group of four batches at a time,
-// run in lockstep (RunGroup) so that each weight is read and decoded once
+// run in lockstep (interp.Session.RunLockstep) so that each weight is read and decoded once
 // per group, not once per batch and worker; else one batch per worker.
 func GroupingFor(m *onnx.Model) Grouping {
 	if interp.OptionsFor(m, interp.Options{}).NoPrepack {
 		return Grouping{Batches: 4, Workers: 1}
 	}
 	return Grouping{Batches: 1, Workers: runtime.GOMAXPROCS(0)}
-}
-
-// RunGroup runs s on a group of batches: alone for one, in lockstep
-// (interp.Session.RunLockstep) for several.
-func RunGroup(c *passes.Context, s *interp.Session, ins []map[string]*interp.Tensor) ([][]*interp.Tensor, error) {
-	if len(ins) == 1 {
-		out, err := s.RunContext(c, ins[0])
-		return [][]*interp.Tensor{out}, err
-	}
-	return s.RunLockstep(c, ins)
 }
 
 // StreamGroups is Stream handing visit groups of consecutive batches (g);
@@ -166,7 +156,7 @@ func Activations(c *passes.Context, m *onnx.Model, names []string, src *Source, 
 		return 0, err
 	}
 	return StreamGroups(c, src, GroupingFor(m), func(first int, ins []map[string]*interp.Tensor) error {
-		outs, err := RunGroup(c, sess, ins)
+		outs, err := sess.RunLockstep(c, ins)
 		if err != nil && len(ins) == 1 {
 			return fmt.Errorf("batch %d: %w", first, err)
 		}

@@ -198,11 +198,11 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 		return nil
 	}
 	_, err = calib.StreamGroups(c, src, grouping, func(first int, ins []map[string]*interp.Tensor) error {
-		pos, err := calib.RunGroup(c, ps, ins)
+		pos, err := ps.RunLockstep(c, ins)
 		if err != nil {
 			return fmt.Errorf("batch %d: pruned model: %w", first, err)
 		}
-		fos, err := calib.RunGroup(c, fs, ins)
+		fos, err := fs.RunLockstep(c, ins)
 		if err != nil {
 			return fmt.Errorf("batch %d: float model: %w", first, err)
 		}

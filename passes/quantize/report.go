@@ -83,11 +83,11 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 	nOut := len(float.Graph.Outputs)
 	accs := make([]calib.Diff, len(layers)+nOut)
 	samples, err := calib.StreamGroups(c, src, calib.GroupingFor(float), func(first int, ins []map[string]*interp.Tensor) error {
-		fos, err := calib.RunGroup(c, fs, ins)
+		fos, err := fs.RunLockstep(c, ins)
 		if err != nil {
 			return fmt.Errorf("float model: %w", err)
 		}
-		qos, err := calib.RunGroup(c, qs, ins)
+		qos, err := qs.RunLockstep(c, ins)
 		if err != nil {
 			return fmt.Errorf("quantized model: %w", err)
 		}
