@@ -106,6 +106,7 @@ type kernelSet struct {
 	divScalar  func(dst, x []float32, c float32)
 	scalarDiv  func(dst, x []float32, c float32)
 	axpy       func(y, x []float32, alpha float32)
+	axpy8      func(y []float32, x *float32, ldx int, s *[8]float32) // eight axpy calls, rows of x ldx apart
 	prelu      func(dst, x, s []float32)
 	leaky      func(dst, x []float32, s float32)
 	scaleShift func(dst, x []float32, s, t float32)
@@ -187,6 +188,7 @@ var goKernels = &kernelSet{
 	divScalar:         divScalarGo,
 	scalarDiv:         scalarDivGo,
 	axpy:              axpyGo,
+	axpy8:             axpy8Go,
 	prelu:             preluGo,
 	leaky:             leakyGo,
 	scaleShift:        scaleShiftGo,

@@ -159,6 +159,10 @@ func SgemmRows(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 // so that the Axpy kernels' lanes, and so the sums, are as for whole rows).
 const gemvPanel = 1024
 
+// gemvBy8: gemv takes B's rows eight at a time (axpy8), a variable so
+// that BenchmarkSgemmRows can compare with one at a time.
+var gemvBy8 = true
+
 // gemvRows is the row count up to which Sgemm skips packing: packing B
 // reads and writes all of it, as much work as one or two rows of products
 // (a recurrent cell's step is a 1-row product with a fresh B each time).
@@ -181,7 +185,20 @@ func gemv(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		// B's rows are read once per panel for all rows of C.
 		for j0 := 0; j0 < n; j0 += gemvPanel {
 			j1 := min(n, j0+gemvPanel)
-			for p := 0; p < k; p++ {
+			p := 0
+			// Eight rows of B at a time: each row of C's panel is loaded and
+			// stored once for eight of them, the same sums in the same order.
+			for ; gemvBy8 && p+8 <= k; p += 8 {
+				_ = b[(p+7)*ldb+j1-1] // axpy8 reads up to here, unchecked
+				var s [8]float32
+				for i := 0; i < m; i++ {
+					for r := range s {
+						s[r] = alpha * at(i, p+r)
+					}
+					ks.axpy8(c[i*ldc+j0:i*ldc+j1], &b[p*ldb+j0], ldb, &s)
+				}
+			}
+			for ; p < k; p++ {
 				brow := b[p*ldb+j0 : p*ldb+j1]
 				for i := 0; i < m; i++ {
 					ks.axpy(c[i*ldc+j0:i*ldc+j1], brow, alpha*at(i, p))

@@ -307,6 +307,14 @@ func axpyGo(y, x []float32, alpha float32) {
 	}
 }
 
+// axpy8Go is axpyGo by each of eight rows of x in turn (axpy8AVX's twin).
+func axpy8Go(y []float32, x *float32, ldx int, s *[8]float32) {
+	rows := unsafe.Slice(x, 7*ldx+len(y))
+	for r, a := range s {
+		axpyGo(y, rows[r*ldx:], a)
+	}
+}
+
 func scaleShiftGo(dst, x []float32, s, t float32) {
 	x = x[:len(dst)]
 	for i := range dst {

@@ -116,6 +116,7 @@ var avx2Kernels = func() *kernelSet {
 		divScalar:         divScalarAVX,
 		scalarDiv:         scalarDivAVX,
 		axpy:              axpyAVX,
+		axpy8:             axpy8AVX,
 		prelu:             preluAVX,
 		leaky:             leakyAVX,
 		scaleShift:        scaleShiftAVX,

@@ -209,6 +209,11 @@ func leakyAVX(dst []float32, x []float32, c float32)
 //go:noescape
 func axpyAVX(y []float32, x []float32, alpha float32)
 
+// axpy8AVX: for r = 0..7 in turn, y[i] += s[r]*x[r*ldx+i] for i < len(y).
+//
+//go:noescape
+func axpy8AVX(y []float32, x *float32, ldx int, s *[8]float32)
+
 // scaleShiftAVX: dst[i] = x[i]*s + t for i < len(dst).
 //
 //go:noescape

@@ -63,6 +63,7 @@ func main() {
 	binary("preluAVX", "dst[i] = a[i]·b[i] if a[i] < 0, else a[i]", func(a, b Op, d VecVirtual) { prelu(a.(VecVirtual), b, d) })
 	withScalar("leakyAVX", "dst[i] = x[i]·c if x[i] < 0, else x[i]", func(x, c VecVirtual) { prelu(x, c, x) })
 	axpy()
+	axpy8()
 	scaleShift()
 	biasClip()
 	scaleShiftClip()
@@ -691,6 +692,61 @@ func axpy() {
 		} else {
 			load(px, disp, m, x)
 			VFMADD231PS(x, al, y)
+		}
+		store(y, py, disp, m)
+	})
+	end()
+}
+
+// axpy8 emits eight axpyAVX calls in one pass over y: y[i] += s[r]·x_r[i]
+// for the rows r = 0..7 of x (ldx floats apart), in that order, each a
+// fused multiply-add as axpyAVX's, so the bits are those of the eight
+// calls; y is loaded and stored once instead of eight times (gemv over a
+// few rows was bound by those stores).
+func axpy8() {
+	TEXT("axpy8AVX", NOSPLIT, "func(y []float32, x *float32, ldx int, s *[8]float32)")
+	Pragma("noescape")
+	Doc("axpy8AVX: for r = 0..7 in turn, y[i] += s[r]*x[r*ldx+i] for i < len(y).")
+	py := Load(Param("y").Base(), GP64())
+	n := Load(Param("y").Len(), GP64())
+	px := Load(Param("x"), GP64())
+	ld := Load(Param("ldx"), GP64())
+	SHLQ(Imm(2), ld) // bytes between rows
+	ps := Load(Param("s"), GP64())
+	sv := make([]VecVirtual, 8)
+	for r := range sv {
+		sv[r] = YMM()
+		VBROADCASTSS(Mem{Base: ps, Disp: 4 * r}, sv[r])
+	}
+	// Rows 0, 1, 2, 4 from px; 3, 5, 7 from q = px+3·ld; 6 from q2 = px+2·ld.
+	q, q2 := GP64(), GP64()
+	LEAQ(Mem{Base: px, Index: ld, Scale: 2}, q2)
+	LEAQ(Mem{Base: q2, Index: ld, Scale: 1}, q)
+	row := func(r, disp int) Mem {
+		switch r {
+		case 0:
+			return Mem{Base: px, Disp: disp}
+		case 1, 2, 4:
+			return Mem{Base: px, Index: ld, Scale: uint8(r), Disp: disp}
+		case 3:
+			return Mem{Base: q, Disp: disp}
+		case 5, 7:
+			return Mem{Base: q, Index: ld, Scale: uint8(r - 3), Disp: disp}
+		default: // 6
+			return Mem{Base: q2, Index: ld, Scale: 4, Disp: disp}
+		}
+	}
+	stream("axpy8", n, []Register{py, px, q, q2}, 4, func(disp int, m Op) {
+		y := YMM()
+		load(py, disp, m, y)
+		for r := range sv {
+			if m == nil {
+				VFMADD231PS(row(r, disp), sv[r], y)
+			} else {
+				x := YMM()
+				VMASKMOVPS(row(r, disp), m, x)
+				VFMADD231PS(x, sv[r], y)
+			}
 		}
 		store(y, py, disp, m)
 	})
