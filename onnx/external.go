@@ -15,6 +15,9 @@ type ExternalFile struct {
 	Bytes       int64
 	Tensors     int
 	TensorBytes int64
+	// Linked: Save made this file a hard link to an input's data file
+	// (SaveOptions.LinkData) rather than writing it.
+	Linked bool
 }
 
 // ExternalFiles lists the external data files the model was loaded from,
@@ -52,6 +55,7 @@ func (m *Model) loadExternal() error {
 			if err != nil {
 				return fmt.Errorf("%s: tensor %q: external data: %w", place, t.Name, err)
 			}
+			markExternal(data)
 			mp = &mapping{data: data, rec: &ExternalFile{Location: ext.location, Bytes: int64(len(data))}}
 			maps[path] = mp
 			recs = append(recs, mp.rec)

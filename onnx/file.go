@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -172,6 +173,16 @@ type SaveOptions struct {
 	// this size (NAME.data, NAME.1.data, …; a larger tensor gets a file
 	// of its own); 0: one file.
 	ExternalFileBytes int64
+	// LinkData: an input data file whose tensors go out unchanged is
+	// hard-linked beside the output (named as a data file written here
+	// would be) and those tensors keep their offsets in it, instead of
+	// being copied; only new and changed tensors are written. For a model
+	// of many GiB through passes that leave most weights alone, the save
+	// then costs no disk writes for them. The two names then share one
+	// file: changing either in place changes both (onnxslim itself never
+	// writes in place). Where a link cannot be made (another file system,
+	// not Linux) the tensors are written as without.
+	LinkData bool
 	// Note receives what Save decided on its own (nil: discarded).
 	Note func(string)
 }
@@ -321,8 +332,17 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFil
 		recs  []ExternalFile
 		w     *dataWriter
 		off   int64
+		cur   int // the file being written: its index in recs
 	)
-	closeData := func() error { // finish the current data file
+	dir := filepath.Dir(path)
+	name := func() string { // the next file's name: base, then NAME.1.data, …
+		if len(recs) == 0 {
+			return base
+		}
+		ext := filepath.Ext(base)
+		return fmt.Sprintf("%s.%d%s", strings.TrimSuffix(base, ext), len(recs), ext)
+	}
+	closeData := func() error { // finish the file being written
 		if w == nil {
 			return nil
 		}
@@ -336,33 +356,54 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFil
 		if err := closeData(); err != nil {
 			return err
 		}
-		name := base
-		if len(files) > 0 {
-			ext := filepath.Ext(base)
-			name = fmt.Sprintf("%s.%d%s", strings.TrimSuffix(base, ext), len(files), ext)
-		}
-		f, err := createTemp(filepath.Join(filepath.Dir(path), name))
+		f, err := createTemp(filepath.Join(dir, name()))
 		if err != nil {
 			return err
 		}
-		files, recs = append(files, f), append(recs, ExternalFile{Location: name})
+		files, recs = append(files, f), append(recs, ExternalFile{Location: name()})
 		w, off = newDataWriter(f.f), 0
 		return nil
 	}
-	if err := next(); err != nil {
-		return files, nil, err
+	// With LinkData, an input data file whose tensors are kept unchanged
+	// is linked (one file each) and they point at their old offsets in it.
+	linked := map[*os.File]int{} // input file → its index in recs
+	linkOf := func(p []byte) (*os.File, int64, bool) {
+		if !opts.LinkData {
+			return nil, 0, false
+		}
+		f, at, ok := externalFileOf(p)
+		return f, at, ok && canLink(f, dir)
 	}
 	for i, t := range tensors {
-		if next := tensors[i+1:]; len(next) > 0 && len(next[0].RawData) >= SpillMin && lazyOf(next[0].RawData) == nil && !w.readsDirect(next[0].RawData) {
+		n := int64(len(t.RawData))
+		if f, at, ok := linkOf(t.RawData); ok {
+			k, seen := linked[f]
+			if !seen {
+				st, err := f.Stat()
+				if err != nil {
+					return files, nil, err
+				}
+				k = len(recs)
+				linked[f] = k
+				loc := name()
+				files = append(files, linkTemp(f, filepath.Join(dir, loc)))
+				recs = append(recs, ExternalFile{Location: loc, Bytes: st.Size(), Linked: true})
+			}
+			pointExternal(t, recs[k].Location, at, n)
+			recs[k].Tensors++
+			recs[k].TensorBytes += n
+			continue
+		}
+		if next := tensors[i+1:]; w != nil && len(next) > 0 && len(next[0].RawData) >= SpillMin && lazyOf(next[0].RawData) == nil && !w.readsDirect(next[0].RawData) {
 			// Read the next payload from disk (when mapped) while this
 			// one is copied.
 			prefetchBytes(next[0].RawData)
 		}
-		n := int64(len(t.RawData))
-		if opts.ExternalFileBytes > 0 && off > 0 && off+n > opts.ExternalFileBytes {
+		if w == nil || opts.ExternalFileBytes > 0 && off > 0 && off+n > opts.ExternalFileBytes {
 			if err := next(); err != nil {
 				return files, nil, err
 			}
+			cur = len(recs) - 1
 		}
 		if n >= 1<<20 && off%align != 0 {
 			pad := align - off%align
@@ -374,23 +415,34 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFil
 		if err := w.WritePayload(t.RawData); err != nil {
 			return files, nil, err
 		}
-		rec := &recs[len(recs)-1]
-		t.ExternalData = []*pb.StringStringEntryProto{
-			{Key: "location", Value: rec.Location},
-			{Key: "offset", Value: strconv.FormatInt(off, 10)},
-			{Key: "length", Value: strconv.FormatInt(n, 10)},
-		}
-		t.DataLocation = pb.TensorProto_EXTERNAL
-		t.RawData = nil
+		rec := &recs[cur]
+		pointExternal(t, rec.Location, off, n)
 		off += n
 		rec.Tensors++
 		rec.TensorBytes += n
 		rec.Bytes = off
 	}
+	if len(recs) == 0 {
+		// Asked for, so there: an empty data file.
+		if err := next(); err != nil {
+			return files, nil, err
+		}
+	}
 	if err := closeData(); err != nil {
 		return files, nil, err
 	}
 	return files, recs, nil
+}
+
+// pointExternal makes t's payload the n bytes at off in the data file loc.
+func pointExternal(t *pb.TensorProto, loc string, off, n int64) {
+	t.ExternalData = []*pb.StringStringEntryProto{
+		{Key: "location", Value: loc},
+		{Key: "offset", Value: strconv.FormatInt(off, 10)},
+		{Key: "length", Value: strconv.FormatInt(n, 10)},
+	}
+	t.DataLocation = pb.TensorProto_EXTERNAL
+	t.RawData = nil
 }
 
 // WriteFileAtomic writes a file through a temporary file in the same folder and

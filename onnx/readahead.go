@@ -21,18 +21,50 @@ type mappedFile struct {
 	data []byte
 	f    *os.File // kept open as long as the mapping (for the life of the process)
 	off  int64    // data's offset in f
+	// external: f is a model's external data file, which Save may link
+	// rather than copy (SaveOptions.LinkData).
+	external bool
 }
 
 func registerMapping(data []byte, f *os.File, off int64) {
 	mappedFiles.Lock()
 	defer mappedFiles.Unlock()
-	mappedFiles.list = append(mappedFiles.list, mappedFile{data, f, off})
+	mappedFiles.list = append(mappedFiles.list, mappedFile{data: data, f: f, off: off})
+}
+
+// markExternal records that the mapping data is of an external data file.
+func markExternal(data []byte) {
+	mappedFiles.Lock()
+	defer mappedFiles.Unlock()
+	for i := range mappedFiles.list {
+		if sameSlice(mappedFiles.list[i].data, data) {
+			mappedFiles.list[i].external = true
+		}
+	}
+}
+
+// externalFileOf is fileOf for a view of an external data file's mapping.
+func externalFileOf(b []byte) (*os.File, int64, bool) {
+	m, ok := mappingOf(b)
+	if !ok || !m.external {
+		return nil, 0, false
+	}
+	return m.f, m.off + int64(addrOf(b)-addrOf(m.data)), true
 }
 
 // fileOf returns the file b is a view of and b's offset in it.
 func fileOf(b []byte) (*os.File, int64, bool) {
-	if len(b) == 0 {
+	m, ok := mappingOf(b)
+	if !ok {
 		return nil, 0, false
+	}
+	return m.f, m.off + int64(addrOf(b)-addrOf(m.data)), true
+}
+
+// mappingOf returns the mapping b is a view of.
+func mappingOf(b []byte) (mappedFile, bool) {
+	if len(b) == 0 {
+		return mappedFile{}, false
 	}
 	a := addrOf(b)
 	mappedFiles.Lock()
@@ -40,10 +72,10 @@ func fileOf(b []byte) (*os.File, int64, bool) {
 	for _, m := range mappedFiles.list {
 		base := addrOf(m.data)
 		if a >= base && a+uintptr(len(b)) <= base+uintptr(len(m.data)) {
-			return m.f, m.off + int64(a-base), true
+			return m, true
 		}
 	}
-	return nil, 0, false
+	return mappedFile{}, false
 }
 
 // ReadAhead reads the payloads of tensors that a pass goes through one after

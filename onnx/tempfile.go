@@ -14,6 +14,15 @@ type tempFile struct {
 	f    *os.File
 	path string // where commit puts it
 	anon bool   // f has no name yet
+	// link: f is an input's data file, which commit links at path (where
+	// path is not that file already) instead of writing a copy; f is
+	// neither changed nor closed.
+	link bool
+}
+
+// linkTemp prepares a hard link to src at path, made by commit.
+func linkTemp(src *os.File, path string) *tempFile {
+	return &tempFile{f: src, path: path, link: true}
 }
 
 func createTemp(path string) (*tempFile, error) {
@@ -31,6 +40,9 @@ func createTemp(path string) (*tempFile, error) {
 // already keeps readers from ever seeing a partial file, and syncing a
 // large model costs more than the whole pipeline.
 func (t *tempFile) commit() error {
+	if t.link {
+		return t.commitLink()
+	}
 	if err := t.f.Chmod(0o644); err != nil {
 		t.abort()
 		return err
@@ -57,8 +69,31 @@ func (t *tempFile) commit() error {
 	return nil
 }
 
+// commitLink links t.f at t.path through a temporary name, as commit
+// does a file it wrote; nothing when t.path is t.f already (a rename onto
+// another link of the same file would leave the temporary name behind).
+func (t *tempFile) commitLink() error {
+	if st, err := os.Stat(t.path); err == nil {
+		if src, err := t.f.Stat(); err == nil && os.SameFile(st, src) {
+			return nil
+		}
+	}
+	tmp, err := linkAnonymous(t.f, filepath.Dir(t.path), "."+filepath.Base(t.path)+".tmp")
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, t.path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
 // abort drops the file.
 func (t *tempFile) abort() {
+	if t.link {
+		return // nothing made yet
+	}
 	t.f.Close()
 	if !t.anon {
 		os.Remove(t.f.Name())

@@ -31,3 +31,10 @@ func linkAnonymous(f *os.File, dir, prefix string) (string, error) {
 	}
 	return "", fmt.Errorf("%s: no free temporary name", dir)
 }
+
+// canLink reports whether f can be hard-linked into dir: both on one file
+// system.
+func canLink(f *os.File, dir string) bool {
+	var a, b unix.Stat_t
+	return unix.Fstat(int(f.Fd()), &a) == nil && unix.Stat(dir, &b) == nil && a.Dev == b.Dev
+}

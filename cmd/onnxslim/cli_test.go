@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/internal/ort"
 	"github.com/onnxslim/onnxslim/internal/testdata"
+	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -286,4 +289,60 @@ func dirNames(t *testing.T, dir string) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// TestLinkData: --link-data makes the output's data file a hard link to
+// the input's for the weights the pipeline leaves alone (the changed ones
+// go to a second file), says so, lists both in the run report, and the
+// output loads and runs in ONNX Runtime as the input does.
+func TestLinkData(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "ext.onnx")
+	if code, _, stderr := runCLI(t, mnistCNN(t), "-o", in, "--passes", "none", "--external-data", "--quiet"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	odir := t.TempDir()
+	out, js := filepath.Join(odir, "slim.onnx"), filepath.Join(dir, "r.json")
+	code, _, stderr := runCLI(t, in, "-o", out, "--external-data", "--link-data", "--json", js)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "slim.data is a hard link to the input's data file") {
+		t.Errorf("no note of the link: %s", stderr)
+	}
+	a, errA := os.Stat(filepath.Join(dir, "ext.data"))
+	b, errB := os.Stat(filepath.Join(odir, "slim.data"))
+	if errA != nil || errB != nil || !os.SameFile(a, b) {
+		t.Fatalf("slim.data is not ext.data (%v, %v)", errA, errB)
+	}
+	var rep optimizeReport
+	raw, _ := os.ReadFile(js)
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.ExternalAfter) != 2 || !rep.ExternalAfter[0].Linked || rep.ExternalAfter[0].Tensors == 0 || rep.ExternalAfter[1].Linked || rep.ExternalAfter[1].Location != "slim.1.data" {
+		t.Errorf("external_data_after: %+v; want slim.data linked, then slim.1.data written", rep.ExternalAfter)
+	}
+	ort.Require(t)
+	m, err := onnx.Load(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := interp.Make(onnx.Float, 1, 1, 28, 28)
+	xs := x.Floats()
+	for i := range xs {
+		xs[i] = float32(i%29) / 29
+	}
+	inputs := ort.WriteInputs(t, []string{m.Graph.Inputs[0].Name}, []*interp.Tensor{x})
+	want, got := ort.Run(t, in, inputs), ort.Run(t, out, inputs)
+	if len(want) != 1 || len(got) != 1 {
+		t.Fatalf("ORT gave %d and %d outputs", len(want), len(got))
+	}
+	w, _ := interp.FromONNX(want[0])
+	g, _ := interp.FromONNX(got[0])
+	for i := range w.Floats() {
+		if d := math.Abs(float64(w.Floats()[i] - g.Floats()[i])); !(d <= 1e-4) {
+			t.Fatalf("ORT output %d: %v from the output against %v from the input", i, g.Floats()[i], w.Floats()[i])
+		}
+	}
 }

@@ -22,12 +22,13 @@ type externalFile struct {
 	Bytes       int64  `json:"bytes"`
 	Tensors     int    `json:"tensors"`
 	TensorBytes int64  `json:"tensor_bytes"`
+	Linked      bool   `json:"linked,omitempty"` // a hard link to the input's data file (--link-data)
 }
 
 func externalFiles(fs []onnx.ExternalFile) []externalFile {
 	var out []externalFile
 	for _, f := range fs {
-		out = append(out, externalFile{Location: f.Location, Bytes: f.Bytes, Tensors: f.Tensors, TensorBytes: f.TensorBytes})
+		out = append(out, externalFile{Location: f.Location, Bytes: f.Bytes, Tensors: f.Tensors, TensorBytes: f.TensorBytes, Linked: f.Linked})
 	}
 	return out
 }

@@ -39,6 +39,7 @@ func optimizeCommand() *cli.Command {
 			&cli.Int64Flag{Name: "external-threshold", Value: 1024, Usage: "external data: initializers of at least `BYTES` go out"},
 			&cli.Int64Flag{Name: "external-align", Value: 65536, Usage: "external data: tensors of 1 MiB or more start at a multiple of `BYTES` (4096: a page)"},
 			&cli.Int64Flag{Name: "external-file-size", Usage: "external data: split into files of at most `BYTES` (0: one file)"},
+			&cli.BoolFlag{Name: "link-data", Usage: "external data: hard-link the input's data file beside OUT where its tensors go out unchanged (same file system) instead of copying them; only new and changed tensors are written. The files then share their bytes: change neither in place"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
 			&cli.BoolFlag{Name: "verify-each", Usage: "verify after every pass and name the first pass that breaks tolerance"},
 			&cli.IntFlag{Name: "verify-samples", Value: 2, Usage: "random input samples for verification (without --inputs)"},
@@ -65,9 +66,12 @@ type optimizeReport struct {
 	ParamsAfter  int64        `json:"params_after"`
 	BytesBefore  int64        `json:"bytes_before"`
 	BytesAfter   int64        `json:"bytes_after"`
-	FlopsBefore  *int64       `json:"flops_before"`
-	FlopsAfter   *int64       `json:"flops_after"`
-	MS           float64      `json:"ms"`
+	// ExternalAfter lists the output's external data files (bytes_after
+	// counts them; a linked one shares its bytes with the input's).
+	ExternalAfter []externalFile `json:"external_data_after,omitempty"`
+	FlopsBefore   *int64         `json:"flops_before"`
+	FlopsAfter    *int64         `json:"flops_after"`
+	MS            float64        `json:"ms"`
 	// Verify is the verification result (absent with --no-verify).
 	Verify any `json:"verify,omitempty"`
 	// Details are passes' structured results (e.g. quantize's per-layer error).
@@ -215,7 +219,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	}
 	outFiles, err := saveModel(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data"),
 		ExternalThreshold: int(c.Int64("external-threshold")), ExternalAlign: c.Int64("external-align"),
-		ExternalFileBytes: c.Int64("external-file-size"), Note: func(note string) {
+		ExternalFileBytes: c.Int64("external-file-size"), LinkData: c.Bool("link-data"), Note: func(note string) {
 			fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: %s\n", note)
 		}})
 	if err != nil {
@@ -226,6 +230,12 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		removeModel(outFiles) // interrupted while saving: leave nothing behind
 		return err
 	}
+	for _, e := range outFiles.External {
+		if e.Linked {
+			fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: %s is a hard link to the input's data file (--link-data): %d tensors, %d bytes not copied; modify neither file in place\n", e.Location, e.Tensors, e.TensorBytes)
+		}
+	}
+	rep.ExternalAfter = outFiles.External
 	rep.NodesAfter, rep.ParamsAfter = stats.Nodes(m), stats.Params(m)
 	rep.BytesAfter, rep.FlopsAfter = outFiles.TotalBytes(), flops(m)
 	rep.MS = float64(time.Since(start).Microseconds()) / 1000

@@ -1,7 +1,7 @@
 #!/bin/sh
 # make big: a generated decoder-only transformer of BIG_SIZE (default 8GiB)
-# weights in external data, through the default pipeline (verified), then
-# quantize(mode=int4) and quantize(mode=fp16); each step's wall time and
+# weights in external data, through the default pipeline (verified; then
+# again with --link-data), then quantize(mode=int4) and quantize(mode=fp16); each step's wall time and
 # peak anonymous memory (RssAnon) beside `cat model.onnx.data > /dev/null`,
 # every file dropped from the page cache first (cold cache), and a direct
 # copy of the data (the disk's read+write floor).
@@ -29,6 +29,13 @@ cold
 # verification, save) on stderr.
 export ONNXSLIM_PHASES=1
 "$HERE/peak.sh" ./onnxslim model.onnx -o slim.onnx --quiet
+cold
+# The same with --link-data: the weights it leaves alone are not copied,
+# the output's data file is a hard link to the input's.
+"$HERE/peak.sh" ./onnxslim model.onnx -o linked.onnx --quiet --link-data
+ls -li model.onnx.data linked.data
+./onnxslim verify slim.onnx linked.onnx | tail -1 # untimed: the two outputs compute the same
+rm -f linked.onnx linked.data linked.*.data
 cold
 # Verified as the default pipeline is (the interpreter decodes a large
 # model's quantized and float16 weights in each run, one at a time).
