@@ -102,16 +102,22 @@ func (e *FeedError) Unwrap() error { return e.Err }
 const maxStackedRows = 64
 
 // stackMatMul runs MatMul step i for every run at once when each run's A
-// has the same shape of at most simd.FewRows rows and B is one float32
-// matrix: the rows stacked, one product that reads B once (simd.SgemmRows)
-// instead of once a run, each run's output a view of its rows. The sums are
-// bit for bit those of the runs' own products (matmulF32 under NoPrepack);
-// false leaves the step to the runs.
+// has the same shape of at most simd.FewRows rows and B is one float32 or
+// float16 matrix (both operands of one type): the rows stacked, one product
+// that reads B once (simd.SgemmRows) instead of once a run, each run's
+// output a view of its rows (float16: rounded back, as matMul does). The
+// sums are bit for bit those of the runs' own products (matmulF32 under
+// NoPrepack, on float16 operands widened as matMul widens them); false
+// leaves the step to the runs.
 func stackMatMul(runs []*planRun, i int) bool {
 	r0 := runs[0]
 	st := &r0.p.steps[i]
 	x0, b := r0.f.vals[st.in[0]], r0.f.vals[st.in[1]]
-	if x0 == nil || b == nil || x0.Kind != KindTensor || b.Kind != KindTensor || x0.DType != onnx.Float || b.DType != onnx.Float || b.Rank() != 2 || x0.Rank() < 1 {
+	if x0 == nil || b == nil || x0.Kind != KindTensor || b.Kind != KindTensor || x0.DType != b.DType || b.Rank() != 2 || x0.Rank() < 1 {
+		return false
+	}
+	dt := x0.DType
+	if dt != onnx.Float && dt != onnx.Float16 {
 		return false
 	}
 	k, n := b.Shape[0], b.Shape[1]
@@ -123,7 +129,7 @@ func stackMatMul(runs []*planRun, i int) bool {
 		return false
 	}
 	for _, r := range runs[1:] {
-		if x := r.f.vals[st.in[0]]; x == nil || x.Kind != KindTensor || x.DType != onnx.Float || !slices.Equal(x.Shape, x0.Shape) || r.f.vals[st.in[1]] != b {
+		if x := r.f.vals[st.in[0]]; x == nil || x.Kind != KindTensor || x.DType != dt || !slices.Equal(x.Shape, x0.Shape) || r.f.vals[st.in[1]] != b {
 			return false
 		}
 	}
@@ -135,13 +141,27 @@ func stackMatMul(runs []*planRun, i int) bool {
 	mark := len(a.live)
 	stacked := ctx.newRaw(onnx.Float, rows*len(runs), k).Floats()
 	for j, r := range runs {
-		copy(stacked[j*rows*k:], r.f.vals[st.in[0]].Floats())
+		x := stacked[j*rows*k : (j+1)*rows*k]
+		if dt == onnx.Float16 {
+			simd.FromFloat16s(x, r.f.vals[st.in[0]].Data.([]uint16))
+		} else {
+			copy(x, r.f.vals[st.in[0]].Floats())
+		}
+	}
+	bf := b.Floats
+	if dt == onnx.Float16 {
+		w := ctx.newRaw(onnx.Float, k, n).Floats()
+		simd.FromFloat16s(w, b.Data.([]uint16))
+		bf = func() []float32 { return w }
 	}
 	c := ctx.newRaw(onnx.Float, rows*len(runs), n).Floats()
-	simd.SgemmRows(false, false, rows*len(runs), n, k, 1, stacked, k, b.Floats(), n, 0, c, n, threads)
+	simd.SgemmRows(false, false, rows*len(runs), n, k, 1, stacked, k, bf(), n, 0, c, n, threads)
 	shape := append(slices.Clone(x0.Shape[:x0.Rank()-1]), n)
 	for j, r := range runs {
 		y := FromSlice(onnx.Float, shape, c[j*rows*n:(j+1)*rows*n])
+		if dt == onnx.Float16 {
+			y = ctx.roundFloat32(dt, y)
+		}
 		r.f.vals[st.out[0]] = y
 		a.ref(y, 1)
 	}

@@ -60,7 +60,18 @@ func TestRunLockstepMatchesRun(t *testing.T) {
 		return g
 	}
 	y3 := b.node("If", []*onnx.Attribute{{Name: "then_branch", Type: onnx.AttrGraph, Graph: branch("then", false)}, {Name: "else_branch", Type: onnx.AttrGraph, Graph: branch("else", true)}}, []*onnx.Value{cond}, "y3").Output(0)
-	b.output(y1, y2, inv, y3)
+	// A float16 weight (decoded in each run under NoPrepack) by float16
+	// activations: stacked as float32 rows, rounded back per feed.
+	raw16 := make([]byte, 2*n*n)
+	for i := 0; i < n*n; i++ {
+		h := uint16(r.IntN(2))<<15 | uint16(10+r.IntN(6))<<10 | uint16(r.IntN(1024))
+		raw16[2*i], raw16[2*i+1] = byte(h), byte(h>>8)
+	}
+	w16 := b.g.AddInitializer("w16", onnx.NewTensor("w16", onnx.Float16, []int64{n, n}, raw16))
+	x16 := b.node("Cast", []*onnx.Attribute{onnx.IntAttr("to", int64(onnx.Float16))}, []*onnx.Value{x}, "x16").Output(0)
+	y16 := b.node("MatMul", nil, []*onnx.Value{x16, w16}, "y16").Output(0)
+	y4 := b.node("Cast", []*onnx.Attribute{onnx.IntAttr("to", int64(onnx.Float))}, []*onnx.Value{y16}, "y4").Output(0)
+	b.output(y1, y2, inv, y3, y4)
 	m := b.model(t, 10, 21)
 
 	feeds := make([]map[string]*interp.Tensor, 4)

@@ -479,7 +479,7 @@ func convKernel(b *Build, epi *convEpilogue) (Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		w, err := constFloats(wf, in[1])
+		w, err := ctx.constFloats(wf, in[1])
 		if err != nil {
 			return nil, err
 		}

@@ -133,12 +133,21 @@ func packedB(transB bool, k, n int, b []float32, ldb int) []float32 {
 }
 
 // constFloats returns t as float32: t's own slice for float32; constant
-// weights of another float type (bconv set) converted once and kept.
-func constFloats(bconv *prepacked, t *Tensor) ([]float32, error) {
+// weights of another float type (bconv set) converted once and kept; else
+// converted in a buffer of this step (float32Of): a large model's float16
+// weight, decoded in each run, would otherwise cost a fresh allocation
+// (zeroed, new pages) per run.
+func (c *Ctx) constFloats(bconv *prepacked, t *Tensor) ([]float32, error) {
 	if bconv != nil && t.DType != onnx.Float && isFloat(t.DType) {
 		return convertedOnce(bconv, t)
 	}
-	return floatIn(t)
+	if t == nil {
+		return nil, fmt.Errorf("missing input")
+	}
+	if !isFloat(t.DType) {
+		return nil, fmt.Errorf("type %s is not supported (want a float type)", t.DType)
+	}
+	return c.float32Of(t)
 }
 
 // matMul multiplies x and y; bpack and bconv (nil unless y is constant)
@@ -157,7 +166,7 @@ func matMul(ctx *Ctx, x, y *Tensor, bpack, bconv *prepacked) (*Tensor, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := constFloats(bconv, y)
+		b, err := ctx.constFloats(bconv, y)
 		if err != nil {
 			return nil, err
 		}
@@ -312,7 +321,7 @@ func init() {
 				if err != nil {
 					return nil, err
 				}
-				bv, err := constFloats(bconv, y)
+				bv, err := ctx.constFloats(bconv, y)
 				if err != nil {
 					return nil, err
 				}
