@@ -6,8 +6,10 @@ import (
 	"sync/atomic"
 )
 
-// chunkBytes is the size of the pieces ReadChunks hands out.
-const chunkBytes = 8 << 20
+// ChunkBytes is the size of the pieces ReadChunks hands out (a whole
+// payload in memory or in the page cache: pieces of exactly this size but
+// for the last).
+const ChunkBytes = 8 << 20
 
 // ReadChunks calls f with t's raw bytes in order, in pieces of at most
 // 8 MiB whose lengths are multiples of unit (a power of two up to 4096)
@@ -29,7 +31,7 @@ func ReadChunks(t *Tensor, unit int, f func(b []byte) error) error {
 		return err
 	}
 	for len(raw) > 0 {
-		k := min(len(raw), chunkBytes)
+		k := min(len(raw), ChunkBytes)
 		if err := f(raw[:k]); err != nil {
 			return err
 		}
@@ -39,7 +41,7 @@ func ReadChunks(t *Tensor, unit int, f func(b []byte) error) error {
 }
 
 // chunkBufs holds readChunksDirect's block-aligned buffers between calls.
-var chunkBufs = sync.Pool{New: func() any { b := alignedBuf(chunkBytes)[:chunkBytes]; return &b }}
+var chunkBufs = sync.Pool{New: func() any { b := alignedBuf(ChunkBytes)[:ChunkBytes]; return &b }}
 
 // directChunks counts the payloads readChunksDirect read, for tests.
 var directChunks atomic.Int64
@@ -94,7 +96,7 @@ func readChunksDirect(raw []byte, unit int, f func(b []byte) error) (done bool, 
 				return
 			case buf = <-free:
 			}
-			want := min(chunkBytes, skip+len(raw)-sent)
+			want := min(ChunkBytes, skip+len(raw)-sent)
 			n := (want + directAlign - 1) &^ (directAlign - 1)
 			if got, _ := df.ReadAt(buf[:n], pos); got < want {
 				free <- buf
@@ -130,7 +132,7 @@ func readChunksDirect(raw []byte, unit int, f func(b []byte) error) (done bool, 
 	}
 	drain()
 	for sent < len(raw) {
-		k := min(len(raw)-sent, chunkBytes)
+		k := min(len(raw)-sent, ChunkBytes)
 		if err := f(raw[sent : sent+k]); err != nil {
 			return true, err
 		}

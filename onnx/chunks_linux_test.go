@@ -65,7 +65,7 @@ func TestReadChunks(t *testing.T) {
 			var got []byte
 			pieces := 0
 			err := ReadChunks(v.Const, tc.unit, func(b []byte) error {
-				if len(b) > chunkBytes || len(b) == 0 {
+				if len(b) > ChunkBytes || len(b) == 0 {
 					t.Fatalf("piece of %d bytes", len(b))
 				}
 				if pieces > 0 && len(got)%tc.unit != 0 {

@@ -18,9 +18,11 @@ import (
 // spill file and the save copying them from there. A variable for tests.
 var lazyInt4Min int64 = 32 * onnx.SpillMin
 
-// int4SegElems is the number of elements int4Job.run quantizes at a time
-// (a variable for tests).
-var int4SegElems = 8 << 20
+// int4SegElems is the number of elements int4Job.run quantizes at a time:
+// a piece of onnx.ReadChunks, so that a weight read from memory or the
+// page cache (pieces of exactly that size) is quantized where it lies
+// rather than copied into a buffer first (a variable for tests).
+var int4SegElems = onnx.ChunkBytes / 4
 
 // int4Job is the blocked int4 quantization of one weight, made as the
 // save streams it: the packed weight's payload computes the scales along
@@ -57,38 +59,47 @@ func (j *int4Job) scaleDims() []int64 {
 // its scales, in the order of the tensors' elements.
 func (j *int4Job) run(f func(q []int8, scales []float32) error) error {
 	rowElems := j.inner
+	if rowElems == 0 || j.dim == 0 {
+		return nil // no elements
+	}
 	// Up to int4SegElems elements a segment, at least one block of rows.
-	rowsPer := max(j.block, int4SegElems/max(1, rowElems)/j.block*j.block)
-	stage := make([]float32, 0, rowsPer*rowElems)
-	row := 0 // row (along axis) of stage[0] within its slab
-	flush := func(final bool) error {
-		for len(stage) > 0 {
-			rows := min(j.dim-row, rowsPer)
-			if len(stage) < rows*rowElems {
-				if !final {
-					return nil
-				}
-				return fmt.Errorf("int4: weight ends inside a block")
-			}
-			seg := stage[:rows*rowElems]
-			q, s, _ := quantBlocked(seg, []int64{int64(rows), int64(rowElems)}, 0, j.block)
-			if err := f(q, s); err != nil {
-				return err
-			}
-			stage = stage[:copy(stage, stage[len(seg):])]
-			if row += rows; row == j.dim {
-				row = 0
-			}
+	rowsPer := max(j.block, int4SegElems/rowElems/j.block*j.block)
+	row := 0 // the next segment's first row (along axis) within its slab
+	emit := func(seg []float32) error {
+		rows := len(seg) / rowElems
+		q, s, _ := quantBlocked(seg, []int64{int64(rows), int64(rowElems)}, 0, j.block)
+		if err := f(q, s); err != nil {
+			return err
+		}
+		if row += rows; row == j.dim {
+			row = 0
 		}
 		return nil
 	}
+	// A segment within one piece is quantized where it lies; one that
+	// spans pieces is gathered in stage first.
+	var stage []float32
 	err := onnx.ReadChunks(j.src, 4, func(b []byte) error {
 		x := onnx.Float32View(b)
 		for len(x) > 0 {
-			k := copy(stage[len(stage):cap(stage)], x)
+			n := min(j.dim-row, rowsPer) * rowElems
+			if len(stage) == 0 && len(x) >= n {
+				if err := emit(x[:n]); err != nil {
+					return err
+				}
+				x = x[n:]
+				continue
+			}
+			if stage == nil {
+				stage = make([]float32, 0, rowsPer*rowElems)
+			}
+			k := copy(stage[len(stage):n], x)
 			stage, x = stage[:len(stage)+k], x[k:]
-			if err := flush(false); err != nil {
-				return err
+			if len(stage) == n {
+				if err := emit(stage); err != nil {
+					return err
+				}
+				stage = stage[:0]
 			}
 		}
 		return nil
@@ -96,7 +107,10 @@ func (j *int4Job) run(f func(q []int8, scales []float32) error) error {
 	if err != nil {
 		return err
 	}
-	return flush(true)
+	if len(stage) > 0 {
+		return fmt.Errorf("int4: weight ends inside a block")
+	}
+	return nil
 }
 
 // weightPayload is the packed int4 weight.

@@ -66,3 +66,33 @@ func TestInt4JobMatchesEager(t *testing.T) {
 		}
 	}
 }
+
+// TestInt4JobAcrossPieces: a weight larger than one of onnx.ReadChunks's
+// pieces, in segments that do not divide a piece (some quantized where they
+// lie, some gathered across two pieces), gives quantBlocked's bytes.
+func TestInt4JobAcrossPieces(t *testing.T) {
+	defer func(n int) { int4SegElems = n }(int4SegElems)
+	rng := rand.New(rand.NewPCG(7, 8))
+	dims := []int64{2100, 1024} // 8.2 MiB of float32: two pieces
+	x := make([]float32, 2100*1024)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	x[onnx.ChunkBytes/4-1], x[onnx.ChunkBytes/4] = float32(math.NaN()), -3e30 // either side of the pieces' edge
+	qv, s, sdims := quantBlocked(x, dims, 0, 32)
+	wantQ, wantS := int4Tensor(dims, qv).Raw, float32Tensor(sdims, s).Raw
+	for _, seg := range []int{onnx.ChunkBytes / 4, 300 * 1024} {
+		int4SegElems = seg
+		j := newInt4Job(onnx.NewFloatTensor("", dims, x), dims, 0, 32)
+		var gotQ, gotS bytes.Buffer
+		if _, err := (int4WeightPayload{j}).WriteTo(&gotQ); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := (int4ScalePayload{j}).WriteTo(&gotS); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(gotQ.Bytes(), wantQ) || !bytes.Equal(gotS.Bytes(), wantS) {
+			t.Errorf("segments of %d elements: the packed weight or scales differ from quantBlocked's", seg)
+		}
+	}
+}
