@@ -181,7 +181,8 @@ type SaveOptions struct {
 	// then costs no disk writes for them. The two names then share one
 	// file: changing either in place changes both (onnxslim itself never
 	// writes in place). Where a link cannot be made (another file system,
-	// not Linux) the tensors are written as without.
+	// not Linux) the tensors are written as without. It applies where
+	// external data is written (ExternalData, or a model over 2 GiB).
 	LinkData bool
 	// Note receives what Save decided on its own (nil: discarded).
 	Note func(string)

@@ -303,7 +303,7 @@ func TestLinkData(t *testing.T) {
 	}
 	odir := t.TempDir()
 	out, js := filepath.Join(odir, "slim.onnx"), filepath.Join(dir, "r.json")
-	code, _, stderr := runCLI(t, in, "-o", out, "--external-data", "--link-data", "--json", js)
+	code, _, stderr := runCLI(t, in, "-o", out, "--link-data", "--json", js) // implies --external-data
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -39,7 +39,7 @@ func optimizeCommand() *cli.Command {
 			&cli.Int64Flag{Name: "external-threshold", Value: 1024, Usage: "external data: initializers of at least `BYTES` go out"},
 			&cli.Int64Flag{Name: "external-align", Value: 65536, Usage: "external data: tensors of 1 MiB or more start at a multiple of `BYTES` (4096: a page)"},
 			&cli.Int64Flag{Name: "external-file-size", Usage: "external data: split into files of at most `BYTES` (0: one file)"},
-			&cli.BoolFlag{Name: "link-data", Usage: "external data: hard-link the input's data file beside OUT where its tensors go out unchanged (same file system) instead of copying them; only new and changed tensors are written. The files then share their bytes: change neither in place"},
+			&cli.BoolFlag{Name: "link-data", Usage: "external data: hard-link the input's data file beside OUT where its tensors go out unchanged (same file system) instead of copying them; only new and changed tensors are written (implies --external-data). The files then share their bytes: change neither in place"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
 			&cli.BoolFlag{Name: "verify-each", Usage: "verify after every pass and name the first pass that breaks tolerance"},
 			&cli.IntFlag{Name: "verify-samples", Value: 2, Usage: "random input samples for verification (without --inputs)"},
@@ -217,7 +217,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	outFiles, err := saveModel(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data"),
+	outFiles, err := saveModel(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data") || c.Bool("link-data"),
 		ExternalThreshold: int(c.Int64("external-threshold")), ExternalAlign: c.Int64("external-align"),
 		ExternalFileBytes: c.Int64("external-file-size"), LinkData: c.Bool("link-data"), Note: func(note string) {
 			fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: %s\n", note)
