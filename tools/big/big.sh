@@ -42,6 +42,16 @@ cold
 "$HERE/peak.sh" ./onnxslim slim.onnx -o int4.onnx --passes 'quantize(mode=int4,report=0)' --quiet
 cold
 "$HERE/peak.sh" ./onnxslim slim.onnx -o fp16.onnx --passes 'quantize(mode=fp16,report=0)' --quiet
+# The two quantize steps without verification: the pass and the save alone
+# (same bytes as above).
+for m in int4 fp16; do
+	cold
+	"$HERE/peak.sh" ./onnxslim slim.onnx -o $m-nv.onnx --passes "quantize(mode=$m,report=0)" --quiet --no-verify
+	# (the model file names its data file, so only the data is compared then)
+	if [ -f $m.data ]; then cmp $m.data $m-nv.data; else cmp $m.onnx $m-nv.onnx; fi
+	echo "$m: the same bytes verified or not"
+	rm -f $m-nv.onnx $m-nv.data
+done
 ./onnxslim inspect int4.onnx | grep -E 'file|external'
 ls -l "$DIR"
 [ -n "$BIG_KEEP" ] || rm -rf "$DIR"
