@@ -182,7 +182,8 @@ type SaveOptions struct {
 	// file: changing either in place changes both (onnxslim itself never
 	// writes in place). Where a link cannot be made (another file system,
 	// not Linux) the tensors are written as without. It applies where
-	// external data is written (ExternalData, or a model over 2 GiB).
+	// external data is written (ExternalData, or a model over 2 GiB); a
+	// linked file keeps its size (ExternalFileBytes splits the written ones).
 	LinkData bool
 	// Note receives what Save decided on its own (nil: discarded).
 	Note func(string)

@@ -323,6 +323,10 @@ func TestLinkData(t *testing.T) {
 	if len(rep.ExternalAfter) != 2 || !rep.ExternalAfter[0].Linked || rep.ExternalAfter[0].Tensors == 0 || rep.ExternalAfter[1].Linked || rep.ExternalAfter[1].Location != "slim.1.data" {
 		t.Errorf("external_data_after: %+v; want slim.data linked, then slim.1.data written", rep.ExternalAfter)
 	}
+	code, stdout, stderr := runCLI(t, "inspect", out)
+	if code != 0 || !strings.Contains(stdout, "slim.data (") || !strings.Contains(stdout, "the file has 2 names") || strings.Count(stdout, "names") != 1 {
+		t.Errorf("inspect does not say slim.data (only) has two names: exit %d\n%s%s", code, stdout, stderr)
+	}
 	ort.Require(t)
 	m, err := onnx.Load(in)
 	if err != nil {

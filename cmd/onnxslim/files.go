@@ -23,6 +23,9 @@ type externalFile struct {
 	Tensors     int    `json:"tensors"`
 	TensorBytes int64  `json:"tensor_bytes"`
 	Linked      bool   `json:"linked,omitempty"` // a hard link to the input's data file (--link-data)
+	// Names is how many names the file has when more than one: a data
+	// file --link-data shares between models (inspect).
+	Names int `json:"names,omitempty"`
 }
 
 func externalFiles(fs []onnx.ExternalFile) []externalFile {
@@ -58,6 +61,11 @@ func loadModel(path string) (*onnx.Model, modelFiles, error) {
 		return nil, files, inFile(path, err)
 	}
 	files.External = externalFiles(m.ExternalFiles())
+	for i, e := range files.External {
+		if fi, err := os.Stat(filepath.Join(filepath.Dir(path), e.Location)); err == nil && hardLinks(fi) > 1 {
+			files.External[i].Names = hardLinks(fi)
+		}
+	}
 	return m, files, nil
 }
 

@@ -212,6 +212,9 @@ func (info modelInfo) writeText(out io.Writer, path string) error {
 		if info.InitializerBytes > 0 {
 			share = fmt.Sprintf(", %.1f%% of the initializers", 100*float64(e.TensorBytes)/float64(info.InitializerBytes))
 		}
+		if e.Names > 1 {
+			share += fmt.Sprintf("; the file has %d names (hard links: --link-data shares it with another model)", e.Names)
+		}
 		fmt.Fprintf(w, "external data\t%s (%s: %d tensors, %s%s)\n", e.Location, humanBytes(e.Bytes), e.Tensors, humanBytes(e.TensorBytes), share)
 	}
 	if info.Flops != nil {
