@@ -358,11 +358,12 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFil
 		if err := closeData(); err != nil {
 			return err
 		}
-		f, err := createTemp(filepath.Join(dir, name()))
+		loc := name()
+		f, err := createTemp(filepath.Join(dir, loc))
 		if err != nil {
 			return err
 		}
-		files, recs = append(files, f), append(recs, ExternalFile{Location: name()})
+		files, recs = append(files, f), append(recs, ExternalFile{Location: loc})
 		w, off = newDataWriter(f.f), 0
 		return nil
 	}
@@ -397,9 +398,11 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFil
 			continue
 		}
 		if next := tensors[i+1:]; w != nil && len(next) > 0 && len(next[0].RawData) >= SpillMin && lazyOf(next[0].RawData) == nil && !w.readsDirect(next[0].RawData) {
-			// Read the next payload from disk (when mapped) while this
-			// one is copied.
-			prefetchBytes(next[0].RawData)
+			if _, _, ok := linkOf(next[0].RawData); !ok {
+				// Read the next payload from disk (when mapped) while
+				// this one is copied.
+				prefetchBytes(next[0].RawData)
+			}
 		}
 		if w == nil || opts.ExternalFileBytes > 0 && off > 0 && off+n > opts.ExternalFileBytes {
 			if err := next(); err != nil {
