@@ -148,14 +148,13 @@ func stackMatMul(runs []*planRun, i int) bool {
 			copy(x, r.f.vals[st.in[0]].Floats())
 		}
 	}
-	bf := b.Floats
-	if dt == onnx.Float16 {
-		w := ctx.newRaw(onnx.Float, k, n).Floats()
-		simd.FromFloat16s(w, b.Data.([]uint16))
-		bf = func() []float32 { return w }
+	bw, err := ctx.float32Of(b) // float16: widened once, in a buffer of this step
+	if err != nil {
+		a.sweep(mark)
+		return false
 	}
 	c := ctx.newRaw(onnx.Float, rows*len(runs), n).Floats()
-	simd.SgemmRows(false, false, rows*len(runs), n, k, 1, stacked, k, bf(), n, 0, c, n, threads)
+	simd.SgemmRows(false, false, rows*len(runs), n, k, 1, stacked, k, bw, n, 0, c, n, threads)
 	shape := append(slices.Clone(x0.Shape[:x0.Rank()-1]), n)
 	for j, r := range runs {
 		y := FromSlice(onnx.Float, shape, c[j*rows*n:(j+1)*rows*n])

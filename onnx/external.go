@@ -51,11 +51,10 @@ func (m *Model) loadExternal() error {
 		}
 		mp := maps[path]
 		if mp == nil {
-			data, err := mapPath(path)
+			data, err := mapPath(path, true)
 			if err != nil {
 				return fmt.Errorf("%s: tensor %q: external data: %w", place, t.Name, err)
 			}
-			markExternal(data)
 			mp = &mapping{data: data, rec: &ExternalFile{Location: ext.location, Bytes: int64(len(data))}}
 			maps[path] = mp
 			recs = append(recs, mp.rec)
@@ -101,8 +100,9 @@ func (m *Model) loadExternal() error {
 	return nil
 }
 
-// mapPath maps a whole file (see mapFile).
-func mapPath(path string) ([]byte, error) {
+// mapPath maps a whole file (see mapFile); external says it is a model's
+// external data file (which Save may link: SaveOptions.LinkData).
+func mapPath(path string, external bool) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -122,6 +122,6 @@ func mapPath(path string) ([]byte, error) {
 		return data, err
 	}
 	// Kept open with the mapping, for ReadAhead's direct reads.
-	registerMapping(data, f, 0)
+	registerMapping(mappedFile{data: data, f: f, external: external})
 	return data, nil
 }

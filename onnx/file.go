@@ -29,7 +29,7 @@ var testHookMidSave func()
 func Load(path string) (*Model, error) {
 	// Mapped, not read: the file's bytes are page cache, not a copy (the
 	// decoder copies what it keeps but large raw_data: alias.go).
-	data, err := mapPath(path)
+	data, err := mapPath(path, false)
 	if err != nil {
 		return nil, err
 	}

@@ -26,30 +26,10 @@ type mappedFile struct {
 	external bool
 }
 
-func registerMapping(data []byte, f *os.File, off int64) {
+func registerMapping(m mappedFile) {
 	mappedFiles.Lock()
 	defer mappedFiles.Unlock()
-	mappedFiles.list = append(mappedFiles.list, mappedFile{data: data, f: f, off: off})
-}
-
-// markExternal records that the mapping data is of an external data file.
-func markExternal(data []byte) {
-	mappedFiles.Lock()
-	defer mappedFiles.Unlock()
-	for i := range mappedFiles.list {
-		if sameSlice(mappedFiles.list[i].data, data) {
-			mappedFiles.list[i].external = true
-		}
-	}
-}
-
-// externalFileOf is fileOf for a view of an external data file's mapping.
-func externalFileOf(b []byte) (*os.File, int64, bool) {
-	m, ok := mappingOf(b)
-	if !ok || !m.external {
-		return nil, 0, false
-	}
-	return m.f, m.off + int64(addrOf(b)-addrOf(m.data)), true
+	mappedFiles.list = append(mappedFiles.list, m)
 }
 
 // fileOf returns the file b is a view of and b's offset in it.
@@ -59,6 +39,14 @@ func fileOf(b []byte) (*os.File, int64, bool) {
 		return nil, 0, false
 	}
 	return m.f, m.off + int64(addrOf(b)-addrOf(m.data)), true
+}
+
+// externalFileOf is fileOf for a view of an external data file's mapping.
+func externalFileOf(b []byte) (*os.File, int64, bool) {
+	if m, ok := mappingOf(b); !ok || !m.external {
+		return nil, 0, false
+	}
+	return fileOf(b)
 }
 
 // mappingOf returns the mapping b is a view of.

@@ -47,7 +47,7 @@ func Spill(t *Tensor) {
 		return
 	}
 	spill.off = off + int64(len(t.Raw))
-	registerMapping(view, spill.f, off) // Save reads it back with direct I/O
+	registerMapping(mappedFile{data: view, f: spill.f, off: off}) // Save reads it back with direct I/O
 	t.Raw = view
 }
 

@@ -38,12 +38,8 @@ func EvaluateSession(s *interp.Session, r dataset.Reader, opts Options) (Accurac
 	total, done := r.Samples(), 0
 	ctx, cancel := opts.runContext()
 	defer cancel()
-	group := 1
-	if opts.Interp.NoPrepack {
-		group = lockstepBatches
-	}
 	for {
-		batches, err := nextBatches(r, group)
+		batches, err := nextBatches(r, opts.lockstepGroup())
 		if err != nil {
 			return Accuracy{}, err
 		}

@@ -364,12 +364,8 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 	ctx, cancel := opts.runContext()
 	defer cancel()
 	total, done, batchNo := r.Samples(), 0, 0
-	group := 1
-	if opts.Interp.NoPrepack {
-		group = lockstepBatches
-	}
 	for {
-		batches, err := nextBatches(r, group)
+		batches, err := nextBatches(r, opts.lockstepGroup())
 		if err != nil {
 			var re *ReferenceError
 			if errors.As(err, &re) {
@@ -438,6 +434,15 @@ func compare(a, b *interp.Session, r dataset.Reader, opts Options, ref *refCache
 // together (interp.Session.RunLockstep), so that its weights are read, and
 // decoded, once per group rather than once per batch.
 const lockstepBatches = DefaultSamples
+
+// lockstepGroup is how many batches run together under o: lockstepBatches
+// for a large model (o.Interp.NoPrepack), else one.
+func (o Options) lockstepGroup() int {
+	if o.Interp.NoPrepack {
+		return lockstepBatches
+	}
+	return 1
+}
 
 // nextBatches reads up to n batches of r; none at its end.
 func nextBatches(r dataset.Reader, n int) ([]*dataset.Batch, error) {

@@ -62,8 +62,10 @@ func loadModel(path string) (*onnx.Model, modelFiles, error) {
 	}
 	files.External = externalFiles(m.ExternalFiles())
 	for i, e := range files.External {
-		if fi, err := os.Stat(filepath.Join(filepath.Dir(path), e.Location)); err == nil && hardLinks(fi) > 1 {
-			files.External[i].Names = hardLinks(fi)
+		if fi, err := os.Stat(filepath.Join(filepath.Dir(path), e.Location)); err == nil {
+			if n := hardLinks(fi); n > 1 {
+				files.External[i].Names = n
+			}
 		}
 	}
 	return m, files, nil

@@ -93,20 +93,11 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 		}
 		for k := range ins {
 			batch, fo, qo := first+k, fos[k], qos[k]
-			pair := func(acc *calib.Diff, a, b *interp.Tensor) {
-				x, err := interp.AsFloat32(a)
-				if err != nil {
-					return // not a float tensor: nothing to compare
-				}
-				if y, err := interp.AsFloat32(b); err == nil {
-					acc.AddAt(batch, x, y)
-				}
-			}
 			for i := range layers {
-				pair(&accs[i], fo[fIdx[fNames[i]]], qo[qIdx[qNames[i]]])
+				addPair(&accs[i], batch, fo[fIdx[fNames[i]]], qo[qIdx[qNames[i]]])
 			}
 			for i := 0; i < nOut; i++ {
-				pair(&accs[len(layers)+i], fo[i], qo[i])
+				addPair(&accs[len(layers)+i], batch, fo[i], qo[i])
 			}
 		}
 		return nil
@@ -143,5 +134,17 @@ func (r *Report) log(c *passes.Context) {
 	}
 	for _, l := range worst {
 		c.Logf("  %-32s %-14s rel_l2 %.4g cosine %.6f", l.Node, l.Op, l.RelL2, l.Cosine)
+	}
+}
+
+// addPair adds batch's float and quantized values of one tensor to acc;
+// a tensor that is not float has nothing to compare.
+func addPair(acc *calib.Diff, batch int, a, b *interp.Tensor) {
+	x, err := interp.AsFloat32(a)
+	if err != nil {
+		return
+	}
+	if y, err := interp.AsFloat32(b); err == nil {
+		acc.AddAt(batch, x, y)
 	}
 }
