@@ -77,17 +77,23 @@ func (l *lazy) makeLocked() ([]byte, error) {
 	return l.raw, nil
 }
 
+// LazyMin is the payload size from which a lazy tensor not made yet is
+// made as the save writes it; a smaller one is made before the save writes
+// anything. (A payload that another one hands data to, as int4's weight
+// hands its scales, must be at least this large to get that data.)
+const LazyMin = 64 << 10
+
 // protoBytes is what the save's protobuf carries as raw_data: the bytes
 // when made, else a placeholder of the same length that the stream writer
 // recognizes (lazyOf) and fills from the payload. Where no placeholder can
-// be made, or the payload is small, the bytes are made here.
+// be made, or the payload is under LazyMin, the bytes are made here.
 func (l *lazy) protoBytes() ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.raw != nil || l.err != nil {
 		return l.raw, l.err
 	}
-	if l.hole == nil && l.p.Len() >= SpillMin {
+	if l.hole == nil && l.p.Len() >= LazyMin {
 		if h, err := reserve(int(l.p.Len())); err == nil {
 			l.hole = h
 			lazies.Lock()
@@ -109,7 +115,7 @@ var lazies = struct {
 
 // lazyOf returns the payload whose placeholder b is, or nil.
 func lazyOf(b []byte) *lazy {
-	if len(b) < SpillMin {
+	if len(b) < LazyMin {
 		return nil
 	}
 	lazies.Lock()

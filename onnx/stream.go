@@ -14,8 +14,9 @@ import (
 // streamMin is the size from which writeMessage writes a message field by
 // field instead of marshalling it whole: only messages below it are ever
 // built in memory, so saving needs memory for the largest small message
-// (and the IR), not for the model.
-const streamMin = 1 << 20
+// (and the IR), not for the model. It is LazyMin: a lazy tensor's
+// placeholder (address space only) is never marshalled.
+const streamMin = LazyMin
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
 
@@ -121,15 +122,16 @@ func (s *streamWriter) message(msg protoreflect.Message, size int) {
 			s.buf = protowire.AppendTag(s.buf[:0], fd.Number(), protowire.BytesType)
 			s.buf = protowire.AppendVarint(s.buf, uint64(len(b)))
 			s.write(s.buf)
-			if l := lazyOf(b); l != nil && s.payload == nil {
+			switch l := lazyOf(b); {
+			case l != nil && s.payload == nil:
 				if s.err == nil {
 					s.err = l.writeTo(s.w)
 				}
-			} else if s.payload != nil && len(b) >= SpillMin {
+			case s.payload != nil && (l != nil || len(b) >= SpillMin):
 				if s.err == nil {
 					s.err = s.payload(b)
 				}
-			} else {
+			default:
 				s.write(b)
 			}
 		default: // a scalar or a list of them: marshal it alone

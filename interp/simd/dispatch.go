@@ -82,7 +82,9 @@ type kernelSet struct {
 	fromF16s func(dst []float32, h []uint16)
 	// blockQuantI4 is BlockQuantI4 on whole blocks of eight.
 	blockQuantI4 func(dst []byte, x, s []float32)
-	packRow      func(dst, src []float32, panels, stride, ahead int)
+	// quantPackI4 is BlockQuantI4Rows's step for one row, on whole blocks of eight.
+	quantPackI4 func(dst []byte, x, s []float32, r []float64)
+	packRow     func(dst, src []float32, panels, stride, ahead int)
 	// packA6 packs whole 16-column blocks of six rows of A (packA).
 	packA6     func(dst, a []float32, lda, blocks int)
 	gatherRows func(dst []float32, base *float32, rows []int32, idx *[16]int32)
@@ -234,6 +236,7 @@ var goKernels = &kernelSet{
 	f16s:              float16sBlocks,
 	fromF16s:          fromFloat16sBlocks,
 	blockQuantI4:      blockQuantI4Blocks,
+	quantPackI4:       quantPackI4Blocks,
 	gemm12:            gemm12Of(gemm2Of(gemmGo(mr))),
 	gemm12x16:         gemm12x16Of(gemmGo(mr)),
 	gemmRows:          [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, gemmRowsGo(1), gemmRowsGo(2), gemmRowsGo(3), gemmRowsGo(4), gemmRowsGo(5), gemmRowsGo(6)},

@@ -292,3 +292,76 @@ func TestFloat16sTwins(t *testing.T) {
 		})
 	}
 }
+
+// TestBlockQuantI4RowsTwins: BlockQuantI4Rows at every level gives what
+// MaxAbs, the scale's rule and BlockQuantI4 give, packed two to a byte:
+// blocks of 1 to 33 rows, column counts around the vector width, exact
+// ties (x = (k+½)·s), NaN and infinite values and random bit patterns
+// (NaN scales, huge and subnormal ones), all-zero columns.
+func TestBlockQuantI4RowsTwins(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	edges := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32, 1e-40}
+	for _, rows := range []int{1, 2, 7, 32, 33} {
+		for _, cols := range []int{2, 6, 8, 10, 16, 24, 30, 64, 130} {
+			x := make([]float32, rows*cols)
+			for i := range x {
+				j := i % cols
+				switch {
+				case j%5 == 1: // ties: the column's max 7·0.19140625 makes s 0.19140625, and x·(1/s) misses most ties
+					x[i] = (float32(r.IntN(15)-7) + 0.5) * 0.19140625
+					if i/cols == 0 {
+						x[i] = -7 * 0.19140625
+					}
+				case j%5 == 2 && r.IntN(3) == 0:
+					x[i] = edges[r.IntN(len(edges))]
+				case j%5 == 3 && r.IntN(4) == 0:
+					x[i] = math.Float32frombits(r.Uint32())
+				case j%5 == 4 && cols > 8:
+					x[i] = 0 // a column of zeros: scale 1
+				default:
+					x[i] = float32(r.NormFloat64())
+				}
+			}
+			// The reference: the scales from MaxAbs, then BlockQuantI4.
+			wantS := make([]float32, cols)
+			for k := range rows {
+				maxAbsGo(wantS, wantS, x[k*cols:(k+1)*cols])
+			}
+			for j, a := range wantS {
+				if wantS[j] = float32(float64(a) / 7); wantS[j] == 0 {
+					wantS[j] = 1
+				}
+			}
+			q := make([]int8, rows*cols)
+			for k := range rows {
+				blockQuantI4Go(q[k*cols:(k+1)*cols], x[k*cols:(k+1)*cols], wantS)
+			}
+			want := make([]byte, rows*cols/2)
+			for i := range want {
+				want[i] = byte(q[2*i])&0xF | byte(q[2*i+1])<<4
+			}
+			for _, k := range twins() {
+				with(k, func() {
+					d, s := make([]byte, len(want)+1), make([]float32, cols+1)
+					d[len(want)], s[cols] = 99, 99
+					BlockQuantI4Rows(d[:len(want)], s[:cols], x, rows, cols)
+					if d[len(want)] != 99 || s[cols] != 99 {
+						t.Fatalf("%s %d×%d: wrote past dst or s", k.name, rows, cols)
+					}
+					for j := range cols {
+						if math.Float32bits(s[j]) != math.Float32bits(wantS[j]) {
+							t.Fatalf("%s %d×%d: scale %d %#x, want %#x", k.name, rows, cols, j, math.Float32bits(s[j]), math.Float32bits(wantS[j]))
+						}
+					}
+					for i := range want {
+						if d[i] != want[i] {
+							t.Fatalf("%s %d×%d: byte %d (x %g, %g; s %g, %g) = %#02x, want %#02x", k.name, rows, cols, i,
+								x[2*i], x[2*i+1], wantS[2*i%cols], wantS[(2*i+1)%cols], d[i], want[i])
+						}
+					}
+				})
+			}
+		}
+	}
+}

@@ -162,6 +162,7 @@ var avx2Kernels = func() *kernelSet {
 		f16s:              f16s,
 		fromF16s:          fromF16s,
 		blockQuantI4:      blockQuantI4AVX,
+		quantPackI4:       quantPackI4AVX,
 		gemm12:            gemm12Of(gemm2Of(gemm6x16AVX)),
 		gemm12x16:         gemm12x16Of(gemm6x16AVX),
 		gemmRows:          [mr + 1]func(int, *float32, *float32, int, *float32, int, bool){nil, rowsPairOf(gemm1x16RowsAVX), rowsPairOf(gemm2x16RowsAVX), rowsPairOf(gemm3x16RowsAVX), rowsPairOf(gemm4x16RowsAVX), rowsPairOf(gemm5x16RowsAVX), rowsPairOf(gemm6x16RowsAVX)},

@@ -9332,6 +9332,99 @@ DATA c000000ff<>+24(SB)/4, $0x000000ff
 DATA c000000ff<>+28(SB)/4, $0x000000ff
 GLOBL c000000ff<>(SB), RODATA|NOPTR, $32
 
+// func quantPackI4AVX(dst []byte, x []float32, s []float32, r []float64)
+// Requires: AVX, AVX2
+TEXT ·quantPackI4AVX(SB), NOSPLIT, $0-96
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         s_base+48(FP), DX
+	MOVQ         r_base+72(FP), BX
+	MOVQ         x_len+32(FP), SI
+	SHRQ         $0x03, SI
+	MOVQ         $0xc020000000000000, DI
+	VMOVQ        DI, X0
+	VBROADCASTSD X0, Y0
+	MOVQ         $0x401c000000000000, DI
+	VMOVQ        DI, X1
+	VBROADCASTSD X1, Y1
+	MOVQ         $0x3fcffffffe000000, DI
+	VMOVQ        DI, X2
+	VBROADCASTSD X2, Y2
+
+qp4_loop:
+	TESTQ     SI, SI
+	JZ        qp4_done
+	VCVTPS2PD (CX), Y3
+	VCVTPS2PD 16(CX), Y4
+	VMULPD    (BX), Y3, Y5
+	VMULPD    32(BX), Y4, Y6
+	VROUNDPD  $0x00, Y5, Y7
+	VROUNDPD  $0x00, Y6, Y8
+	VSUBPD    Y7, Y5, Y5
+	VSUBPD    Y8, Y6, Y6
+	VMULPD    Y5, Y5, Y5
+	VMULPD    Y6, Y6, Y6
+	VCMPPD    $0x1e, Y2, Y5, Y5
+	VCMPPD    $0x1e, Y2, Y6, Y6
+	VORPD     Y6, Y5, Y5
+	VMOVMSKPD Y5, DI
+	TESTL     DI, DI
+	JZ        qp4_clamp
+	VCVTPS2PD (DX), Y5
+	VCVTPS2PD 16(DX), Y6
+	VDIVPD    Y5, Y3, Y5
+	VDIVPD    Y6, Y4, Y6
+	VROUNDPD  $0x00, Y5, Y7
+	VROUNDPD  $0x00, Y6, Y8
+
+qp4_clamp:
+	VMAXPD      Y7, Y0, Y7
+	VMAXPD      Y8, Y0, Y8
+	VMINPD      Y7, Y1, Y7
+	VMINPD      Y8, Y1, Y8
+	VCVTTPD2DQY Y7, X7
+	VCVTTPD2DQY Y8, X8
+	VPAND       c000000ff<>+0(SB), X7, X7
+	VPAND       c000000ff<>+0(SB), X8, X8
+	VPACKUSDW   X8, X7, X7
+	VPACKUSWB   X7, X7, X7
+	VPSRLW      $0x04, X7, X8
+	VPAND       c000f000f<>+0(SB), X7, X7
+	VPAND       c00f000f0<>+0(SB), X8, X8
+	VPOR        X8, X7, X7
+	VPACKUSWB   X7, X7, X7
+	VMOVD       X7, (AX)
+	ADDQ        $0x00000004, AX
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000020, DX
+	ADDQ        $0x00000040, BX
+	DECQ        SI
+	JMP         qp4_loop
+
+qp4_done:
+	VZEROUPPER
+	RET
+
+DATA c000f000f<>+0(SB)/4, $0x000f000f
+DATA c000f000f<>+4(SB)/4, $0x000f000f
+DATA c000f000f<>+8(SB)/4, $0x000f000f
+DATA c000f000f<>+12(SB)/4, $0x000f000f
+DATA c000f000f<>+16(SB)/4, $0x000f000f
+DATA c000f000f<>+20(SB)/4, $0x000f000f
+DATA c000f000f<>+24(SB)/4, $0x000f000f
+DATA c000f000f<>+28(SB)/4, $0x000f000f
+GLOBL c000f000f<>(SB), RODATA|NOPTR, $32
+
+DATA c00f000f0<>+0(SB)/4, $0x00f000f0
+DATA c00f000f0<>+4(SB)/4, $0x00f000f0
+DATA c00f000f0<>+8(SB)/4, $0x00f000f0
+DATA c00f000f0<>+12(SB)/4, $0x00f000f0
+DATA c00f000f0<>+16(SB)/4, $0x00f000f0
+DATA c00f000f0<>+20(SB)/4, $0x00f000f0
+DATA c00f000f0<>+24(SB)/4, $0x00f000f0
+DATA c00f000f0<>+28(SB)/4, $0x00f000f0
+GLOBL c00f000f0<>(SB), RODATA|NOPTR, $32
+
 // func gemmU8I8AVX2(k4 int, a *int8, b *uint8, c *int32, ldc int)
 // Requires: AVX, AVX2
 TEXT ·gemmU8I8AVX2(SB), NOSPLIT, $0-40

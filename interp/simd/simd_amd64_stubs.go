@@ -494,6 +494,11 @@ func fromFloat16sAVX(dst []float32, h []uint16)
 //go:noescape
 func blockQuantI4AVX(dst []byte, x []float32, s []float32)
 
+// quantPackI4AVX: QuantPackI4's step for len(x) rounded down to 8 (r = 1/s in float64).
+//
+//go:noescape
+func quantPackI4AVX(dst []byte, x []float32, s []float32, r []float64)
+
 // gemmU8I8AVX2 is the 8×32 u8·s8 micro-kernel (AVX2, exact through 16-bit VPMADDWD): c = a·b over k4 packed steps of four, int32 sums.
 //
 //go:noescape

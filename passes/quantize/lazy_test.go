@@ -31,9 +31,10 @@ func TestLazyMatchesEager(t *testing.T) {
 		// Width 256: weights of 256 KiB to 2 MiB (float32), under and over
 		// the threshold, with values beyond float16's range.
 		{"fp16", biggen.Config{Layers: 2, Width: 256, Heads: 4, FFN: 1024, Vocab: 2048, Seq: 4, Seed: 7}, 2 * onnx.SpillMin},
-		// MLP weights of 32 MiB (int4 4 MiB, scales 1 MiB: streamed),
-		// attention ones of 4 MiB (lazy, made whole when saved: small),
-		// the vocabulary's 8 MiB.
+		// MLP weights of 32 MiB (int4 4 MiB, scales 1 MiB), attention
+		// ones of 4 MiB (scales of 128 KiB, under onnx.SpillMin: streamed
+		// too, handed over by the weight's payload), the vocabulary's
+		// 8 MiB.
 		{"int4", biggen.Config{Layers: 1, Width: 1024, Heads: 8, FFN: 8192, Vocab: 2048, Seq: 4, Seed: 7}, 4 * onnx.SpillMin},
 	} {
 		t.Run(tc.mode, func(t *testing.T) { testLazy(t, tc.mode, tc.c, tc.lazyMin) })
@@ -127,11 +128,11 @@ func testLazy(t *testing.T, mode string, c biggen.Config, lazyMin int64) {
 	if !bytes.Equal(ew.Bytes(), lw.Bytes()) {
 		t.Error("WriteTo: lazy differs from eager")
 	}
-	// The saves streamed the lazy payloads of 1 MiB or more without keeping
-	// them (smaller ones are made whole).
+	// The saves streamed the lazy payloads of onnx.LazyMin or more without
+	// keeping them (smaller ones are made whole).
 	streamed := 0
 	for _, v := range lazy.Graph.Initializers {
-		if !lazyTensors[v.Name] || v.Const.ByteSize() < onnx.SpillMin {
+		if !lazyTensors[v.Name] || v.Const.ByteSize() < onnx.LazyMin {
 			continue
 		}
 		streamed++

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -12,11 +13,12 @@ import (
 )
 
 // lazyInt4Min is the float32 weight size from which mode=int4 leaves the
-// packed weight and its block scales as lazy payloads (both then at least
-// onnx.SpillMin for blocks of up to 32): the save reads the float32 weight
-// once and writes int4 and scales, instead of the pass writing them to the
-// spill file and the save copying them from there. A variable for tests.
-var lazyInt4Min int64 = 32 * onnx.SpillMin
+// packed weight and its block scales as lazy payloads, when the scales
+// come to onnx.LazyMin or more (so that the weight's payload hands them
+// over): the save reads the float32 weight once and writes int4 and
+// scales, instead of the pass writing them to the spill file and the save
+// copying them from there. A variable for tests.
+var lazyInt4Min int64 = 32 * onnx.LazyMin
 
 // int4SegElems is the number of elements int4Job.run quantizes at a time:
 // a piece of onnx.ReadChunks, so that a weight read from memory or the
@@ -37,6 +39,9 @@ type int4Job struct {
 	inner, sdim int
 	mu          sync.Mutex
 	scales      []byte // kept by the weight's payload for the scales' one
+	// scalesAsked: the scales' payload ran before the weight's did (a
+	// reader other than the save), so the weight's keeps nothing.
+	scalesAsked bool
 }
 
 func newInt4Job(src *onnx.Tensor, dims []int64, axis, block int) *int4Job {
@@ -58,6 +63,37 @@ func (j *int4Job) scaleDims() []int64 {
 // the axis within one outer index (rows r0… of slab o), quantized: q and
 // its scales, in the order of the tensors' elements.
 func (j *int4Job) run(f func(q []int8, scales []float32) error) error {
+	return j.segments(func(seg []float32) error {
+		q, s, _ := quantBlocked(seg, []int64{int64(len(seg) / j.inner), int64(j.inner)}, 0, j.block)
+		return f(q, s)
+	})
+}
+
+// runPacked is run for a weight whose rows along the axis have an even
+// number of elements: each run quantized and packed two to a byte in one
+// step (simd.BlockQuantI4Rows), the same bytes as run's q packed. f must
+// not keep packed or scales after it returns.
+func (j *int4Job) runPacked(f func(packed []byte, scales []float32) error) error {
+	var packed []byte
+	var scales []float32
+	return j.segments(func(seg []float32) error {
+		rows := len(seg) / j.inner
+		packed = slices.Grow(packed[:0], len(seg)/2)[:len(seg)/2]
+		scales = j.segScales(scales, rows)
+		packBlockedInt4Into(packed, scales, seg, []int64{int64(rows), int64(j.inner)}, 0, j.block)
+		return f(packed, scales)
+	})
+}
+
+// segScales is buf resized for the scales of a segment of rows.
+func (j *int4Job) segScales(buf []float32, rows int) []float32 {
+	n := (rows + j.block - 1) / j.block * j.inner
+	return slices.Grow(buf[:0], n)[:n]
+}
+
+// segments reads the weight and calls f with each run of whole blocks
+// along the axis within one outer index, up to int4SegElems elements.
+func (j *int4Job) segments(f func(seg []float32) error) error {
 	rowElems := j.inner
 	if rowElems == 0 || j.dim == 0 {
 		return nil // no elements
@@ -66,12 +102,10 @@ func (j *int4Job) run(f func(q []int8, scales []float32) error) error {
 	rowsPer := max(j.block, int4SegElems/rowElems/j.block*j.block)
 	row := 0 // the next segment's first row (along axis) within its slab
 	emit := func(seg []float32) error {
-		rows := len(seg) / rowElems
-		q, s, _ := quantBlocked(seg, []int64{int64(rows), int64(rowElems)}, 0, j.block)
-		if err := f(q, s); err != nil {
+		if err := f(seg); err != nil {
 			return err
 		}
-		if row += rows; row == j.dim {
+		if row += len(seg) / rowElems; row == j.dim {
 			row = 0
 		}
 		return nil
@@ -122,7 +156,27 @@ func (p int4WeightPayload) WriteTo(w io.Writer) (int64, error) {
 	j := p.j
 	var total int64
 	var scales []byte
-	keep := int64(j.outer*j.sdim*j.inner)*4 <= 64<<20
+	j.mu.Lock()
+	keep := !j.scalesAsked && (int4ScalePayload{j}).Len() <= 64<<20
+	j.mu.Unlock()
+	if keep {
+		scales = make([]byte, 0, (int4ScalePayload{j}).Len())
+	}
+	if j.inner%2 == 0 {
+		// Every run packs into whole bytes: quantized and packed in one.
+		err := j.runPacked(func(packed []byte, s []float32) error {
+			if keep {
+				scales = append(scales, float32Bytes(s)...)
+			}
+			n, err := w.Write(packed)
+			total += int64(n)
+			return err
+		})
+		if err == nil && keep {
+			j.keepScales(scales)
+		}
+		return total, err
+	}
 	var out []byte
 	var odd []int8 // an element left over from the previous run (odd count)
 	err := j.run(func(q []int8, s []float32) error {
@@ -153,11 +207,16 @@ func (p int4WeightPayload) WriteTo(w io.Writer) (int64, error) {
 		total, err = total+int64(n), werr
 	}
 	if err == nil && keep {
-		j.mu.Lock()
-		j.scales = scales
-		j.mu.Unlock()
+		j.keepScales(scales)
 	}
 	return total, err
+}
+
+// keepScales hands the scales to the scale tensor's payload.
+func (j *int4Job) keepScales(scales []byte) {
+	j.mu.Lock()
+	j.scales = scales
+	j.mu.Unlock()
 }
 
 // int4ScalePayload is the weight's block scales (float32).
@@ -169,15 +228,20 @@ func (p int4ScalePayload) WriteTo(w io.Writer) (int64, error) {
 	j := p.j
 	j.mu.Lock()
 	kept := j.scales
-	j.scales = nil
+	j.scales, j.scalesAsked = nil, kept == nil
 	j.mu.Unlock()
 	if kept != nil {
 		n, err := w.Write(kept)
 		return int64(n), err
 	}
+	// Not handed over (asked first, or again): the scales alone.
 	var total int64
-	err := j.run(func(_ []int8, s []float32) error {
-		n, err := w.Write(float32Bytes(s))
+	var scales []float32
+	err := j.segments(func(seg []float32) error {
+		rows := len(seg) / j.inner
+		scales = j.segScales(scales, rows)
+		blockScalesInt4Into(scales, seg, []int64{int64(rows), int64(j.inner)}, 0, j.block)
+		n, err := w.Write(float32Bytes(scales))
 		total += int64(n)
 		return err
 	})

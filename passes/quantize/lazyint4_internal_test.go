@@ -2,6 +2,7 @@ package quantize
 
 import (
 	"bytes"
+	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -28,6 +29,9 @@ func TestInt4JobMatchesEager(t *testing.T) {
 		{[]int64{2, 64, 7}, 1, 16},
 		{[]int64{5, 9}, 1, 4},
 		{[]int64{1, 33}, 1, 32},
+		{[]int64{70, 4}, 0, 32}, // even rows: quantized and packed in one step
+		{[]int64{3, 77, 6}, 1, 32},
+		{[]int64{2, 64, 10}, 1, 16},
 	} {
 		n := int(onnx.NewTensor("", onnx.Float, tc.dims, nil).NumElements())
 		x := make([]float32, n)
@@ -95,4 +99,42 @@ func TestInt4JobAcrossPieces(t *testing.T) {
 			t.Errorf("segments of %d elements: the packed weight or scales differ from quantBlocked's", seg)
 		}
 	}
+}
+
+// BenchmarkInt4Weight: a 2048×8192 float32 weight in memory quantized to
+// int4 in blocks of 32 along its first axis and packed, as the save
+// streams it (bytes/s of the float32 weight): fused (BlockQuantI4Rows, the
+// path of even rows) against quantBlocked then packInt4 (odd rows).
+func BenchmarkInt4Weight(b *testing.B) {
+	dims := []int64{2048, 8192}
+	x := make([]float32, dims[0]*dims[1])
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	src := onnx.NewFloatTensor("", dims, x)
+	b.Run("fused", func(b *testing.B) {
+		b.SetBytes(int64(4 * len(x)))
+		for b.Loop() {
+			j := newInt4Job(src, dims, 0, 32)
+			if _, err := (int4WeightPayload{j}).WriteTo(io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("two-step", func(b *testing.B) {
+		b.SetBytes(int64(4 * len(x)))
+		var out []byte
+		for b.Loop() {
+			j := newInt4Job(src, dims, 0, 32)
+			err := j.run(func(q []int8, _ []float32) error {
+				out = slices.Grow(out[:0], len(q)/2)[:len(q)/2]
+				eachChunk(len(out), func(b0, b1 int) { packInt4(out[b0:b1], q[2*b0:2*b1]) })
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

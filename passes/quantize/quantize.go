@@ -740,20 +740,34 @@ func (q *quantizer) int4Weight(w *weighted) error {
 		}, false)
 		return err
 	}
-	if q.int4Lazy(w) {
-		// Quantized as the model is saved (lazy payloads over the weight).
+	if t := passes.ConstTensor(w.w); int4Streams(t, w.dims) {
+		// A float32 weight is quantized as onnx.ReadChunks hands it out
+		// (from disk with direct I/O when mapped and not in memory).
 		key := dqKey{w.w, w.redAxis*1000 + block}
 		if v, ok := q.dq[key]; ok {
 			w.node.SetInput(1, v)
 			return nil
 		}
-		j := newInt4Job(passes.ConstTensor(w.w), w.dims, w.redAxis, block)
+		j := newInt4Job(t, w.dims, w.redAxis, block)
 		qt := onnx.NewLazyTensor("", onnx.Int4, w.dims, int4WeightPayload{j})
 		st := onnx.NewLazyTensor("", onnx.Float, j.scaleDims(), int4ScalePayload{j})
+		if !q.int4Lazy(w) {
+			// Made now: the weight's payload keeps the scales for theirs.
+			for _, x := range []*onnx.Tensor{qt, st} {
+				if _, err := x.Data(); err != nil {
+					return fmt.Errorf("node %s: weight %s: %w", onnx.NodePlace(w.node), w.w.Name, err)
+				}
+			}
+		}
+		// Larger ones are quantized as the model is saved.
 		q.addWeightDQ(w, key, w.redAxis, block, qt, st, false)
 		return nil
 	}
 	_, err := q.weightDQAttrs(w, w.redAxis, block, func(x []float32) ([]int8, []float32, *onnx.Tensor, []int64) {
+		if _, inner := axisLayout(w.dims, w.redAxis); inner%2 == 0 {
+			qt, s, sdims := packBlockedInt4(x, w.dims, w.redAxis, block)
+			return nil, s, qt, sdims
+		}
 		qv, s, sdims := quantBlocked(x, w.dims, w.redAxis, block)
 		return qv, s, int4Tensor(w.dims, qv), sdims
 	}, false)
@@ -761,11 +775,20 @@ func (q *quantizer) int4Weight(w *weighted) error {
 }
 
 // int4Lazy reports whether int4Weight leaves w's quantized weight to the
-// save (see lazyInt4Min): a large float32 weight quantized in blocks.
+// save (see lazyInt4Min): a large float32 weight quantized in blocks, with
+// scales of onnx.LazyMin or more.
 func (q *quantizer) int4Lazy(w *weighted) bool {
 	t := passes.ConstTensor(w.w)
-	return t != nil && t.DataType == onnx.Float && t.ByteSize() >= lazyInt4Min &&
-		int(w.dims[w.redAxis]) >= q.cfg.block && t.NumElements() == onnx.NewTensor("", onnx.Float, w.dims, nil).NumElements()
+	if !int4Streams(t, w.dims) || t.ByteSize() < lazyInt4Min || int(w.dims[w.redAxis]) < q.cfg.block {
+		return false
+	}
+	return (int4ScalePayload{newInt4Job(t, w.dims, w.redAxis, q.cfg.block)}).Len() >= onnx.LazyMin
+}
+
+// int4Streams reports whether t, a weight of the given dims, is float32
+// that an int4Job quantizes as it reads it.
+func int4Streams(t *onnx.Tensor, dims []int64) bool {
+	return t != nil && t.DataType == onnx.Float && t.NumElements() == onnx.NewTensor("", onnx.Float, dims, nil).NumElements()
 }
 
 // binaryWeight stores sign(w) as int4 (or int8 below opset 21) with

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"runtime"
+	"slices"
 	"unsafe"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
@@ -160,39 +161,75 @@ func quantSymmetric(w []float32, dims []int64, axis int, qmax float64) ([]int8, 
 // element in plain loops (no index arithmetic per element), since this runs
 // over every weight of a model that may be larger than memory.
 func quantBlocked(w []float32, dims []int64, axis, block int) ([]int8, []float32, []int64) {
-	dim, inner := axisLayout(dims, axis)
-	sdim := (dim + block - 1) / block
-	sdims := append([]int64(nil), dims...)
-	sdims[axis] = int64(sdim)
-	outer := 0
-	if dim*inner > 0 {
-		outer = len(w) / (dim * inner)
-	}
-	scales := make([]float32, outer*sdim*inner)
+	sdims, scales := blockScales(len(w), dims, axis, block)
 	q := make([]int8, len(w))
-	// One job per (outer index, block of rows along axis).
-	simd.Parallel(outer*sdim, runtime.GOMAXPROCS(0), func(j int) {
-		o, b := j/sdim, j%sdim
-		c0, c1 := b*block, min(dim, (b+1)*block)
-		srow := scales[(o*sdim+b)*inner : (o*sdim+b+1)*inner]
+	eachBlock(len(w), dims, axis, block, func(j, r0, r1, inner int) {
 		// |w| and its maximum in float32: exact, and the same numbers as in
-		// float64 (NaN included); simd.MaxAbs is Go's max, vectorized.
-		amax := make([]float32, inner)
-		for c := c0; c < c1; c++ {
-			simd.MaxAbs(amax, amax, w[(o*dim+c)*inner:(o*dim+c+1)*inner])
-		}
-		for k, a := range amax {
-			srow[k] = float32(float64(a) / 7)
-			if srow[k] == 0 {
-				srow[k] = 1
-			}
-		}
-		for c := c0; c < c1; c++ {
-			base := (o*dim + c) * inner
-			simd.BlockQuantI4(q[base:base+inner], w[base:base+inner], srow)
+		// float64 (NaN included).
+		srow := scales[j*inner : (j+1)*inner]
+		simd.BlockScalesI4(srow, w[r0*inner:r1*inner], r1-r0, inner)
+		for r := r0; r < r1; r++ {
+			simd.BlockQuantI4(q[r*inner:(r+1)*inner], w[r*inner:(r+1)*inner], srow)
 		}
 	})
 	return q, scales, sdims
+}
+
+// packBlockedInt4 is int4Tensor of quantBlocked's values, and its scales
+// and their dims, in one step (simd.BlockQuantI4Rows). It needs an even
+// number of elements after axis (every row of a block then packs into
+// whole bytes).
+func packBlockedInt4(w []float32, dims []int64, axis, block int) (*onnx.Tensor, []float32, []int64) {
+	sdims, scales := blockScales(len(w), dims, axis, block)
+	packed := make([]byte, len(w)/2)
+	packBlockedInt4Into(packed, scales, w, dims, axis, block)
+	return onnx.NewTensor("", onnx.Int4, dims, packed), scales, sdims
+}
+
+// blockScalesInt4Into is quantBlocked's scales alone, into scales.
+func blockScalesInt4Into(scales, w []float32, dims []int64, axis, block int) {
+	eachBlock(len(w), dims, axis, block, func(j, r0, r1, inner int) {
+		simd.BlockScalesI4(scales[j*inner:(j+1)*inner], w[r0*inner:r1*inner], r1-r0, inner)
+	})
+}
+
+// blockScales returns the dims of the block scales of a weight of n
+// elements and room for them.
+func blockScales(n int, dims []int64, axis, block int) ([]int64, []float32) {
+	dim, inner := axisLayout(dims, axis)
+	sdims := slices.Clone(dims)
+	sdims[axis] = int64((dim + block - 1) / block)
+	if dim*inner == 0 {
+		return sdims, nil
+	}
+	return sdims, make([]float32, n/dim*int(sdims[axis]))
+}
+
+// eachBlock calls f in parallel for each block of rows along axis within
+// each outer index of a w of len n (job j: rows r0 to r1 of w seen as
+// rows of inner elements), as quantBlocked's jobs.
+func eachBlock(n int, dims []int64, axis, block int, f func(j, r0, r1, inner int)) {
+	dim, inner := axisLayout(dims, axis)
+	sdim := (dim + block - 1) / block
+	outer := 0
+	if dim*inner > 0 {
+		outer = n / (dim * inner)
+	}
+	simd.Parallel(outer*sdim, runtime.GOMAXPROCS(0), func(j int) {
+		o, b := j/sdim, j%sdim
+		f(j, o*dim+b*block, o*dim+min(dim, (b+1)*block), inner)
+	})
+}
+
+// packBlockedInt4Into is packBlockedInt4 into packed (len(w)/2 bytes) and
+// scales (as many as quantBlocked's).
+func packBlockedInt4Into(packed []byte, scales, w []float32, dims []int64, axis, block int) {
+	if _, inner := axisLayout(dims, axis); inner%2 != 0 {
+		panic("packBlockedInt4: odd row length")
+	}
+	eachBlock(len(w), dims, axis, block, func(j, r0, r1, inner int) {
+		simd.BlockQuantI4Rows(packed[r0*inner/2:r1*inner/2], scales[j*inner:(j+1)*inner], w[r0*inner:r1*inner], r1-r0, inner)
+	})
 }
 
 // binarize maps w to ±1 with α = mean |w| per slice along axis.

@@ -1,8 +1,10 @@
 package quantize
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/onnxslim/onnxslim/interp"
@@ -37,7 +39,8 @@ func quantBlockedRef(w []float32, dims []int64, axis, block int) ([]int8, []floa
 
 // TestQuantBlocked: the parallel int4 quantizer gives the reference's
 // integers and scales on shapes with partial blocks, on every axis, with
-// zeros, ties and a NaN (which must not poison other blocks).
+// zeros, ties and a NaN (which must not poison other blocks); where the
+// rows after the axis are even, packBlockedInt4 gives them packed.
 func TestQuantBlocked(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct {
@@ -50,6 +53,8 @@ func TestQuantBlocked(t *testing.T) {
 		{[]int64{8, 33, 3, 3}, 1, 32},
 		{[]int64{2, 3, 129}, 2, 64},
 		{[]int64{1 << 10, 300}, 0, 128},
+		{[]int64{8, 33, 2, 3}, 1, 32},
+		{[]int64{3, 70, 10}, 1, 16},
 	} {
 		n := 1
 		for _, d := range tc.dims {
@@ -88,6 +93,14 @@ func TestQuantBlocked(t *testing.T) {
 		for i := range wantQ {
 			if gotQ[i] != wantQ[i] {
 				t.Fatalf("%v axis %d: element %d = %d, want %d", tc.dims, tc.axis, i, gotQ[i], wantQ[i])
+			}
+		}
+		if _, inner := axisLayout(tc.dims, tc.axis); inner%2 == 0 {
+			packed, s, sdims := packBlockedInt4(w, tc.dims, tc.axis, tc.block)
+			_, _, wantDims := quantBlocked(w, tc.dims, tc.axis, tc.block)
+			if !bytes.Equal(packed.Raw, int4Tensor(tc.dims, wantQ).Raw) || !slices.Equal(sdims, wantDims) ||
+				!bytes.Equal(float32Tensor(sdims, s).Raw, float32Tensor(sdims, wantS).Raw) {
+				t.Errorf("%v axis %d: packBlockedInt4 differs from the reference packed", tc.dims, tc.axis)
 			}
 		}
 	}

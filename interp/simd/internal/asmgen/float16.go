@@ -132,14 +132,7 @@ func blockQuantI4() {
 	ps := Load(Param("s").Base(), GP64())
 	n := Load(Param("dst").Len(), GP64())
 	SHRQ(Imm(3), n)
-	lo8, hi7 := YMM(), YMM()
-	t := GP64()
-	MOVQ(U64(math.Float64bits(-8)), t)
-	VMOVQ(t, lo8.AsX())
-	VBROADCASTSD(lo8.AsX(), lo8)
-	MOVQ(U64(math.Float64bits(7)), t)
-	VMOVQ(t, hi7.AsX())
-	VBROADCASTSD(hi7.AsX(), hi7)
+	lo8, hi7 := bcastF64(-8), bcastF64(7)
 	a0, a1, b0, b1 := YMM(), YMM(), YMM(), YMM()
 	Label("bq4_loop")
 	TESTQ(n, n)
@@ -152,18 +145,7 @@ func blockQuantI4() {
 	VDIVPD(b1, a1, a1)
 	VROUNDPD(Imm(0), a0, a0) // to nearest, ties to even
 	VROUNDPD(Imm(0), a1, a1)
-	// The quotient as the second source: a NaN passes through max and min.
-	VMAXPD(a0, lo8, a0)
-	VMAXPD(a1, lo8, a1)
-	VMINPD(a0, hi7, a0)
-	VMINPD(a1, hi7, a1)
-	VCVTTPD2DQY(a0, a0.AsX()) // NaN: 0x80000000, whose low byte is 0
-	VCVTTPD2DQY(a1, a1.AsX())
-	// Keep each int32's low byte (truncation, as Go's int8 conversion).
-	VPAND(vcBits(0xFF), a0.AsX(), a0.AsX())
-	VPAND(vcBits(0xFF), a1.AsX(), a1.AsX())
-	VPACKUSDW(a1.AsX(), a0.AsX(), a0.AsX())
-	VPACKUSWB(a0.AsX(), a0.AsX(), a0.AsX())
+	clampInt4Bytes(a0, a1, lo8, hi7)
 	VMOVQ(a0.AsX(), Mem{Base: d})
 	ADDQ(U32(8), d)
 	ADDQ(U32(32), px)
@@ -171,5 +153,98 @@ func blockQuantI4() {
 	DECQ(n)
 	JMP(LabelRef("bq4_loop"))
 	Label("bq4_done")
+	end()
+}
+
+// bcastF64 returns a new register holding v in every float64 lane.
+func bcastF64(v float64) VecVirtual {
+	y, t := YMM(), GP64()
+	MOVQ(U64(math.Float64bits(v)), t)
+	VMOVQ(t, y.AsX())
+	VBROADCASTSD(y.AsX(), y)
+	return y
+}
+
+// clampInt4Bytes clamps the eight rounded quotients in a0 and a1 (four
+// float64 each) to [lo8, hi7] and leaves them a byte each in a0's low
+// eight bytes, as Go's int8 of the clamped value: the quotient is max and
+// min's second source, so a NaN passes through, and its conversion
+// (0x80000000) keeps a low byte of 0.
+func clampInt4Bytes(a0, a1, lo8, hi7 VecVirtual) {
+	VMAXPD(a0, lo8, a0)
+	VMAXPD(a1, lo8, a1)
+	VMINPD(a0, hi7, a0)
+	VMINPD(a1, hi7, a1)
+	VCVTTPD2DQY(a0, a0.AsX())
+	VCVTTPD2DQY(a1, a1.AsX())
+	// Each int32's low byte (truncation, as Go's int8 conversion).
+	VPAND(vcBits(0xFF), a0.AsX(), a0.AsX())
+	VPAND(vcBits(0xFF), a1.AsX(), a1.AsX())
+	VPACKUSDW(a1.AsX(), a0.AsX(), a0.AsX())
+	VPACKUSWB(a0.AsX(), a0.AsX(), a0.AsX())
+}
+
+// quantPackI4 emits blocked int4 quantization's step for one row with
+// its per-column scales, packed: clamp(roundeven(float64(x)/float64(s)),
+// -8, 7) two to a byte, low nibble first. The quotient is x times r, the
+// scale's reciprocal in float64: within 2e-15 of x/s, while an x/s that
+// is not a tie k+½ lies at least 2⁻²⁵ from one (x and s are float32), so
+// the rounding is the division's except near a tie, where the eight are
+// divided. Eight elements a round; the caller does the tail.
+func quantPackI4() {
+	TEXT("quantPackI4AVX", NOSPLIT, "func(dst []byte, x, s []float32, r []float64)")
+	Pragma("noescape")
+	Doc("quantPackI4AVX: QuantPackI4's step for len(x) rounded down to 8 (r = 1/s in float64).")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	ps := Load(Param("s").Base(), GP64())
+	pr := Load(Param("r").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	SHRQ(Imm(3), n)
+	lo8, hi7, lim := bcastF64(-8), bcastF64(7), bcastF64(0.25-0x1p-30)
+	a0, a1, y0, y1, e0, e1 := YMM(), YMM(), YMM(), YMM(), YMM(), YMM()
+	m := GP32()
+	Label("qp4_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("qp4_done"))
+	VCVTPS2PD(Mem{Base: px}, a0)
+	VCVTPS2PD(Mem{Base: px, Disp: 16}, a1)
+	VMULPD(Mem{Base: pr}, a0, y0)
+	VMULPD(Mem{Base: pr, Disp: 32}, a1, y1)
+	VROUNDPD(Imm(0), y0, e0) // to nearest, ties to even
+	VROUNDPD(Imm(0), y1, e1)
+	VSUBPD(e0, y0, y0)
+	VSUBPD(e1, y1, y1)
+	VMULPD(y0, y0, y0)
+	VMULPD(y1, y1, y1)
+	VCMPPD(Imm(0x1E), lim, y0, y0) // (y - round y)² > ¼ - 2⁻³⁰: near a tie (false for NaN)
+	VCMPPD(Imm(0x1E), lim, y1, y1)
+	VORPD(y1, y0, y0)
+	VMOVMSKPD(y0, m)
+	TESTL(m, m)
+	JZ(LabelRef("qp4_clamp"))
+	VCVTPS2PD(Mem{Base: ps}, y0)
+	VCVTPS2PD(Mem{Base: ps, Disp: 16}, y1)
+	VDIVPD(y0, a0, y0)
+	VDIVPD(y1, a1, y1)
+	VROUNDPD(Imm(0), y0, e0)
+	VROUNDPD(Imm(0), y1, e1)
+	Label("qp4_clamp")
+	clampInt4Bytes(e0, e1, lo8, hi7) // the eight values a byte each
+	// Each 16-bit lane holds a pair: its low nibble, and its high byte's
+	// low nibble shifted to the high one.
+	VPSRLW(Imm(4), e0.AsX(), e1.AsX())
+	VPAND(vcBits(0x000F000F), e0.AsX(), e0.AsX())
+	VPAND(vcBits(0x00F000F0), e1.AsX(), e1.AsX())
+	VPOR(e1.AsX(), e0.AsX(), e0.AsX())
+	VPACKUSWB(e0.AsX(), e0.AsX(), e0.AsX())
+	VMOVD(e0.AsX(), Mem{Base: d})
+	ADDQ(U32(4), d)
+	ADDQ(U32(32), px)
+	ADDQ(U32(32), ps)
+	ADDQ(U32(64), pr)
+	DECQ(n)
+	JMP(LabelRef("qp4_loop"))
+	Label("qp4_done")
 	end()
 }

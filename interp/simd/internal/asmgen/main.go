@@ -127,6 +127,7 @@ func main() {
 	float16s()
 	fromFloat16s()
 	blockQuantI4()
+	quantPackI4()
 	gemmU8I8AVX2()
 	packU8x4()
 	colSumsU8()
