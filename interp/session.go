@@ -460,11 +460,10 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 	for _, s := range p.inputs {
 		delete(constT, s)
 	}
-	order := append([]*onnx.Node(nil), g.Nodes...)
-	if err := g.TopoSort(); err != nil {
+	order, err := g.TopoOrder() // run in dependency order without reordering the model
+	if err != nil {
 		return nil, err
 	}
-	order, g.Nodes = g.Nodes, order // run in dependency order without reordering the model
 	lastUse := map[int]int{}
 	for _, n := range order {
 		opset := opsetFor(c.model, n.Domain)

@@ -382,11 +382,10 @@ func (st *shapeState) inferGraph(g *onnx.Graph) error {
 	if st.depth > onnx.MaxGraphDepth {
 		return fmt.Errorf("graph %q: subgraphs nested too deep", g.Name)
 	}
-	order := append([]*onnx.Node(nil), g.Nodes...)
-	if err := g.TopoSort(); err != nil {
+	order, err := g.TopoOrder() // visit in dependency order without reordering the model
+	if err != nil {
 		return err
 	}
-	order, g.Nodes = g.Nodes, order // visit in dependency order without reordering the model
 	for _, n := range order {
 		st.inferNode(n)
 	}

@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -34,6 +35,7 @@ type dataWriter struct {
 	done  chan error  // the writer goroutine's first error, when it ends
 	n     int64       // bytes accepted
 
+	ctx     context.Context       // nil, or the save's: its end stops the writes
 	readers map[*os.File]*os.File // data files opened for direct reads
 	bounce  []byte                // readBounced's buffer
 
@@ -46,8 +48,8 @@ type dataWriter struct {
 	padded bool // the last direct write went past n (Close truncates)
 }
 
-func newDataWriter(f *os.File) *dataWriter {
-	w := &dataWriter{f: f, spare: make(chan []byte, 2), full: make(chan []byte, 2), done: make(chan error, 1)}
+func newDataWriter(f *os.File, ctx context.Context) *dataWriter {
+	w := &dataWriter{f: f, ctx: ctx, spare: make(chan []byte, 2), full: make(chan []byte, 2), done: make(chan error, 1)}
 	w.direct = setDirect(f, true) == nil
 	for range 2 {
 		w.spare <- alignedBuf(dataBufBytes)
@@ -210,6 +212,11 @@ func (w *dataWriter) directReader(f *os.File) *os.File {
 }
 
 func (w *dataWriter) failed() error {
+	if w.ctx != nil {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.err

@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"bytes"
+	"context"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -22,7 +23,7 @@ func TestDataWriter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := newDataWriter(f)
+		w := newDataWriter(f, context.Background())
 		for rest := want; len(rest) > 0; {
 			k := min(len(rest), 1+rng.Intn(3*dataBufBytes/2))
 			if n, err := w.Write(rest[:k]); err != nil || n != k {

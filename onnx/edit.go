@@ -501,6 +501,17 @@ func (n *Node) ImplicitInputs() []*Value {
 // inputs (explicit and through subgraphs), keeping the original order where it
 // can. A cycle is an error naming a node on it.
 func (g *Graph) TopoSort() error {
+	order, err := g.TopoOrder()
+	if err != nil {
+		return err
+	}
+	copy(g.Nodes, order)
+	return nil
+}
+
+// TopoOrder is the order TopoSort would give g.Nodes, leaving g as it is
+// (for readers that may share the graph with others).
+func (g *Graph) TopoOrder() ([]*Node, error) {
 	index := make(map[*Node]int, len(g.Nodes))
 	for i, n := range g.Nodes {
 		index[n] = i
@@ -556,7 +567,7 @@ func (g *Graph) TopoSort() error {
 				top.next++
 				switch state[d] {
 				case active:
-					return fmt.Errorf("%s: %s: the graph has a cycle through %q", graphPlace(g), NodePlace(d), valueName(d.Output(0)))
+					return nil, fmt.Errorf("%s: %s: the graph has a cycle through %q", graphPlace(g), NodePlace(d), valueName(d.Output(0)))
 				case unvisited:
 					state[d] = active
 					stack = append(stack, frame{n: d, deps: deps(d)})
@@ -568,8 +579,7 @@ func (g *Graph) TopoSort() error {
 			stack = stack[:len(stack)-1]
 		}
 	}
-	copy(g.Nodes, order)
-	return nil
+	return order, nil
 }
 
 // InlineSubgraph replaces node n (an If whose branch is known) by the nodes of

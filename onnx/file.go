@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -187,6 +188,9 @@ type SaveOptions struct {
 	LinkData bool
 	// Note receives what Save decided on its own (nil: discarded).
 	Note func(string)
+	// Context, when set, stops a save of large payloads early with its
+	// error once it is done (nothing is then put in place).
+	Context context.Context
 }
 
 // Saved describes what Save wrote.
@@ -195,6 +199,48 @@ type Saved struct {
 	Bytes int64
 	// External lists the external data files written (nil: none).
 	External []ExternalFile
+}
+
+// Staged is a model written under no name yet (see Stage).
+type Staged struct {
+	Saved
+	files []*tempFile
+}
+
+// Stage writes the model as SaveFile does, but leaves every file unseen:
+// Commit puts them in place, Discard drops them. It lets a caller check
+// what it is about to write while the bytes go to disk, and write nothing
+// if the check fails.
+func Stage(m *Model, path string, opts SaveOptions) (*Staged, error) {
+	st, err := stageFile(m, path, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return st, nil
+}
+
+// Commit names the staged files: data files first, so that a model file
+// never names data that is not there.
+func (s *Staged) Commit() error {
+	files := s.files
+	s.files = nil
+	for i, f := range files {
+		if err := f.commit(); err != nil {
+			for _, g := range files[i+1:] {
+				g.abort()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Discard drops the staged files.
+func (s *Staged) Discard() {
+	for _, f := range s.files {
+		f.abort()
+	}
+	s.files = nil
 }
 
 // Save writes the model to path (see SaveFile).
@@ -210,11 +256,14 @@ func Save(m *Model, path string, opts SaveOptions) error {
 // temporary name and renamed into place only when all are complete, so a
 // failed or killed save leaves no partial output.
 func SaveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
-	saved, err := saveFile(m, path, opts)
+	st, err := Stage(m, path, opts)
 	if err != nil {
+		return nil, err
+	}
+	if err := st.Commit(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return saved, nil
+	return &st.Saved, nil
 }
 
 // directSaveMin is the model file size from which saveFile writes it
@@ -222,7 +271,7 @@ func SaveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 // it the two 8 MiB buffers are not worth it. A variable for tests.
 var directSaveMin = 64 << 20
 
-func saveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
+func stageFile(m *Model, path string, opts SaveOptions) (*Staged, error) {
 	if err := m.prepareLazy(); err != nil {
 		return nil, err
 	}
@@ -265,7 +314,7 @@ func saveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 	files = append(files, f)
 	if size := deterministic.Size(mp); size >= directSaveMin {
 		// A large model file goes through dataWriter as data files do.
-		w := newDataWriter(f.f)
+		w := newDataWriter(f.f, opts.Context)
 		saved.Bytes, err = writeProto(w, mp.ProtoReflect(), streamMin)
 		if cerr := w.Close(); err == nil {
 			err = cerr
@@ -276,14 +325,9 @@ func saveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
-	// The data file first: a model file never names data that is not there.
-	for _, f := range files {
-		if err := f.commit(); err != nil {
-			return nil, err
-		}
-	}
+	st := &Staged{Saved: *saved, files: files} // the data files first
 	files = nil
-	return saved, nil
+	return st, nil
 }
 
 func externalName(path string, opts SaveOptions) string {
@@ -364,7 +408,7 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFil
 			return err
 		}
 		files, recs = append(files, f), append(recs, ExternalFile{Location: loc})
-		w, off = newDataWriter(f.f), 0
+		w, off = newDataWriter(f.f, opts.Context), 0
 		return nil
 	}
 	// With LinkData, an input data file whose tensors are kept unchanged

@@ -2,6 +2,8 @@ package onnx
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -112,5 +114,67 @@ func TestLazySizes(t *testing.T) {
 	}
 	if got, err := Encode(build(true)); err != nil || !bytes.Equal(got, want) {
 		t.Errorf("Encode of the lazy model differs (%v)", err)
+	}
+}
+
+// TestStage: a staged model is nowhere to be seen until Commit, which
+// writes what SaveFile writes; Discard leaves the folder as it was; a save
+// whose context has ended stops with its error and leaves nothing.
+func TestStage(t *testing.T) {
+	defer func(v int) { directSaveMin = v }(directSaveMin)
+	directSaveMin = 0
+	g := &Graph{Name: "g"}
+	m := &Model{IRVersion: 8, Opsets: []OpsetID{{Version: 17}}, Graph: g}
+	raw := make([]byte, 3*SpillMin)
+	for k := range raw {
+		raw[k] = byte(k * 13)
+	}
+	g.Outputs = append(g.Outputs, g.AddInitializer("w", NewTensor("w", Float, []int64{int64(len(raw) / 4)}, raw)))
+	for _, opts := range []SaveOptions{{}, {ExternalData: true}} {
+		dir := t.TempDir()
+		want := filepath.Join(dir, "want.onnx")
+		if _, err := SaveFile(m, want, opts); err != nil {
+			t.Fatal(err)
+		}
+		entries := func() int {
+			es, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(es)
+		}
+		before := entries()
+		out := filepath.Join(dir, "have.onnx") // as long as want.onnx
+		st, err := Stage(m, out, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := entries(); n != before {
+			t.Errorf("external %v: %d files in the folder while staged, want %d", opts.ExternalData, n, before)
+		}
+		st.Discard()
+		if n := entries(); n != before {
+			t.Errorf("external %v: %d files after Discard, want %d", opts.ExternalData, n, before)
+		}
+		if st, err = Stage(m, out, opts); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := os.ReadFile(want)
+		b, _ := os.ReadFile(out)
+		if len(a) == 0 || !bytes.Equal(a, bytes.ReplaceAll(b, []byte("have.data"), []byte("want.data"))) {
+			t.Errorf("external %v: the committed model differs from SaveFile's", opts.ExternalData)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		opts.Context = ctx
+		if _, err := Stage(m, filepath.Join(dir, "cancelled.onnx"), opts); !errors.Is(err, context.Canceled) {
+			t.Errorf("external %v: a cancelled save returned %v", opts.ExternalData, err)
+		}
+		if n := entries(); n != before+1+len(st.External) {
+			t.Errorf("external %v: %d files after the cancelled save, want %d", opts.ExternalData, n, before+1+len(st.External))
+		}
 	}
 }

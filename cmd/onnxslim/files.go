@@ -71,28 +71,29 @@ func loadModel(path string) (*onnx.Model, modelFiles, error) {
 	return m, files, nil
 }
 
-// saveModel writes m to path and reports the files written. onnx.SaveFile
-// writes every file unseen and names them only when all are complete, so a
-// failed run leaves no partial output.
-func saveModel(m *onnx.Model, path string, opts onnx.SaveOptions) (modelFiles, error) {
-	files := modelFiles{Path: path}
-	saved, err := onnx.SaveFile(m, path, opts)
-	if err != nil {
-		return files, inFile(path, err)
+// stagedSave is onnx.Stage of a model run in the background.
+type stagedSave struct {
+	done   chan struct{} // closed when Stage has returned
+	staged *onnx.Staged
+	err    error
+}
+
+func (s *stagedSave) run(m *onnx.Model, path string, opts onnx.SaveOptions) {
+	defer close(s.done)
+	s.staged, s.err = onnx.Stage(m, path, opts)
+}
+
+// discard stops the save if it is still writing and drops what it wrote
+// (nothing once committed).
+func (s *stagedSave) discard(stop func()) {
+	stop()
+	<-s.done
+	if s.staged != nil {
+		s.staged.Discard()
 	}
-	files.Bytes, files.External = saved.Bytes, externalFiles(saved.External)
-	return files, nil
 }
 
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
-}
-
-// removeModel deletes a model saveModel wrote, with its external data.
-func removeModel(f modelFiles) {
-	os.Remove(f.Path)
-	for _, e := range f.External {
-		os.Remove(filepath.Join(filepath.Dir(f.Path), e.Location))
-	}
 }

@@ -12,7 +12,8 @@ import (
 // TestLossyGuard: a lossy pipeline with no bound of the user's is refused
 // when its outputs' cosine with the original falls below 0.9 (binary
 // weights on resnet18: about 0.64), with a message that says why and what to
-// try and nothing written; --force writes it; an explicit bound decides
+// try and nothing written (the save that ran beside the check leaves no
+// file); --force writes it; an explicit bound decides
 // instead of the guard.
 func TestLossyGuard(t *testing.T) {
 	in := filepath.Join(testdata.Models(t), "resnet18_op13", "model.onnx")
@@ -33,6 +34,10 @@ func TestLossyGuard(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("the refused result was written")
+	}
+	// The save ran beside the check: nothing of it is left either.
+	if es, err := os.ReadDir(dir); err != nil || len(es) != 0 {
+		t.Fatalf("the folder holds %d files after the refusal (%v)", len(es), err)
 	}
 	if code, _, stderr := runCLI(t, in, "-o", out, "--passes", spec, "--force", "-q"); code != 0 {
 		t.Fatalf("--force: exit %d: %s", code, stderr)

@@ -195,6 +195,18 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		return inFile(in, err)
 	}
 	phase.done("passes")
+	// The save runs beside the result's verification, its files written
+	// under no name and put in place only once the check has passed: on a
+	// large model one is mostly disk and the other mostly CPU.
+	saveCtx, stopSave := context.WithCancel(ctx)
+	defer stopSave()
+	var notes []string // the save's, printed when it is done
+	save := &stagedSave{done: make(chan struct{})}
+	go save.run(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data") || c.Bool("link-data"),
+		ExternalThreshold: int(c.Int64("external-threshold")), ExternalAlign: c.Int64("external-align"),
+		ExternalFileBytes: c.Int64("external-file-size"), LinkData: c.Bool("link-data"), Context: saveCtx,
+		Note: func(note string) { notes = append(notes, note) }})
+	defer save.discard(stopSave) // unless committed
 	var verRep *verify.Report
 	if ver != nil {
 		if verRep, err = ver.check(m); err != nil {
@@ -204,7 +216,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 			}
 			return inFile(in, err)
 		}
-		phase.done("verify: run result")
+		phase.done("verify: run result (saving alongside)")
 		rep.Verify = verRep.JSON(ver.tol)
 		rep.verifyTol = ver.tol
 		rep.verifyRep = verRep
@@ -214,22 +226,21 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 			}
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	<-save.done
+	for _, note := range notes {
+		fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: %s\n", note)
 	}
-	outFiles, err := saveModel(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data") || c.Bool("link-data"),
-		ExternalThreshold: int(c.Int64("external-threshold")), ExternalAlign: c.Int64("external-align"),
-		ExternalFileBytes: c.Int64("external-file-size"), LinkData: c.Bool("link-data"), Note: func(note string) {
-			fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: %s\n", note)
-		}})
-	if err != nil {
-		return err
+	if err := ctx.Err(); err != nil {
+		return err // interrupted: nothing is put in place
+	}
+	if save.err != nil {
+		return inFile(out, save.err)
+	}
+	if err := save.staged.Commit(); err != nil {
+		return inFile(out, err)
 	}
 	phase.done("save")
-	if err := ctx.Err(); err != nil {
-		removeModel(outFiles) // interrupted while saving: leave nothing behind
-		return err
-	}
+	outFiles := modelFiles{Path: out, Bytes: save.staged.Bytes, External: externalFiles(save.staged.External)}
 	for _, e := range outFiles.External {
 		if e.Linked {
 			fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: %s is a hard link to the input's data file (--link-data): %d tensors, %d bytes not copied; modify neither file in place\n", e.Location, e.Tensors, e.TensorBytes)

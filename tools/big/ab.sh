@@ -1,13 +1,17 @@
 #!/bin/sh
 # make big-ab BIG_BASE=/path/to/onnxslim: make big's steps on one generated
 # model (BIG_SIZE, default 8GiB), the BIG_BASE binary and this tree's one
-# interleaved step by step, cold cache before each step, then checks that
-# both wrote the same bytes. Prints wall, CPU and peak RssAnon per step
-# (peak.sh) beside cat and the dd direct copy of the same run.
+# interleaved step by step, BIG_RUNS times each (default 1), cold cache
+# before each step, then checks that both wrote the same bytes. Prints
+# wall, CPU and peak RssAnon per step (peak.sh) beside cat and the dd
+# direct copy of the same run. The steps: the default pipeline, then
+# quantize(mode=int4) and quantize(mode=fp16), verified and with
+# --no-verify.
 set -e
 GO=${GO:-go}
 DIR=${BIG_DIR:-/tmp/onnxslim-big-ab}
 SIZE=${BIG_SIZE:-8GiB}
+RUNS=${BIG_RUNS:-1}
 BASE=${BIG_BASE:?set BIG_BASE to the onnxslim binary to compare with}
 HERE=$(cd "$(dirname "$0")" && pwd)
 P="$HERE/peak.sh"
@@ -18,33 +22,37 @@ $GO build -o "$DIR/new-onnxslim" ./cmd/onnxslim
 $GO build -o "$DIR/biggen" ./internal/biggen/cmd/biggen
 cd "$DIR"
 ./biggen -bytes "$SIZE" -o .
-cold() { ./biggen -evict "$@"; }
-cold model.onnx.data
+cold() { ./biggen -evict $(find . -name '*.data' -o -name '*.onnx'); }
+cold
 "$P" cat model.onnx.data > /dev/null
-cold model.onnx.data
+cold
 "$P" dd if=model.onnx.data of=copy.data bs=8M iflag=direct oflag=direct status=none
 rm -f copy.data
 export ONNXSLIM_PHASES=1
-for b in base new; do
-	d=$(echo $b | cut -c1)
-	cold model.onnx.data
-	"$P" ./$b-onnxslim model.onnx -o $d/slim.onnx --quiet
-done
-cmp b/slim.onnx n/slim.onnx
-cmp b/slim.data n/slim.data
-echo "default pipeline: the same bytes"
-rm -f b/slim.onnx b/slim.data
-for m in int4 fp16; do
-	for b in base new; do
-		d=$(echo $b | cut -c1)
-		cold n/slim.data
-		"$P" ./$b-onnxslim n/slim.onnx -o $d/$m.onnx --passes "quantize(mode=$m,report=0)" --no-verify --quiet
+# step NAME SOURCE ARGS...: each binary in turn, RUNS times, the same bytes.
+step() {
+	name=$1 src=$2
+	shift 2
+	for i in $(seq "$RUNS"); do
+		for b in base new; do
+			d=$(echo $b | cut -c1)
+			rm -f $d/$name.*
+			cold
+			"$P" ./$b-onnxslim "$src" -o $d/$name.onnx --quiet "$@"
+		done
 	done
-	cmp b/$m.onnx n/$m.onnx
-	if [ -f n/$m.data ]; then cmp b/$m.data n/$m.data; fi
-	echo "$m: the same bytes"
-	rm -f b/$m.*
+	cmp b/$name.onnx n/$name.onnx
+	if [ -f n/$name.data ]; then cmp b/$name.data n/$name.data; fi
+	echo "$name: the same bytes"
+}
+step slim model.onnx
+rm -f b/slim.*
+for m in int4 fp16; do
+	step $m n/slim.onnx --passes "quantize(mode=$m,report=0)"
+	rm -f b/$m.* n/$m.*
+	step $m-nv n/slim.onnx --passes "quantize(mode=$m,report=0)" --no-verify
+	rm -f b/$m-nv.* n/$m-nv.*
 done
-cold model.onnx.data
+cold
 "$P" cat model.onnx.data > /dev/null
 [ -n "$BIG_KEEP" ] || rm -rf "$DIR"
