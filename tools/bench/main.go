@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command bench compares the interpreter with ONNX Runtime on the shared
 // models and measures SGEMM against the single-core FMA peak; `make bench`
 // runs it. For each thread count and model it loads both runtimes once,

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command copybench copies a file (cold: dropped from the page cache
 // first) the ways onnxslim could write a data file back, and prints wall
 // time, throughput and CPU seconds of each, to choose between them on a
