@@ -70,6 +70,7 @@ var avx512Kernels = func() *kernelSet {
 	k.segRows = segRowsAVX512
 	k.maxRows = maxRowsAVX512
 	k.quantU8, k.quantI8 = quantizeU8AVX512, quantizeI8AVX512
+	k.quantPackI4 = quantPackI4Of512
 	k.peak, k.peakFlops = fmaPeakAVX512, 384
 	if x.HasAVX512VNNI {
 		k.gemmU8I8, k.i8name = gemmU8I8VNNI, "avx512-vnni"
@@ -195,4 +196,12 @@ func deinterleaveAVX(ev, od, src []float32) {
 	for i := no; i < n; i++ {
 		od[i] = src[2*i+1]
 	}
+}
+
+// quantPackI4Of512 is ks.quantPackI4 at the AVX-512 level: sixteen
+// elements a step on zmm, then a last eight on ymm.
+func quantPackI4Of512(dst []byte, x, s []float32, r []float64) {
+	n := len(x) &^ 15
+	quantPackI4AVX512(dst, x[:n], s, r)
+	quantPackI4AVX(dst[n/2:], x[n:], s[n:], r[n:])
 }

@@ -9425,6 +9425,75 @@ DATA c00f000f0<>+24(SB)/4, $0x00f000f0
 DATA c00f000f0<>+28(SB)/4, $0x00f000f0
 GLOBL c00f000f0<>(SB), RODATA|NOPTR, $32
 
+// func quantPackI4AVX512(dst []byte, x []float32, s []float32, r []float64)
+// Requires: AVX, AVX512F
+TEXT ·quantPackI4AVX512(SB), NOSPLIT, $0-96
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         s_base+48(FP), DX
+	MOVQ         r_base+72(FP), BX
+	MOVQ         x_len+32(FP), SI
+	SHRQ         $0x04, SI
+	MOVQ         $0xc020000000000000, DI
+	VMOVQ        DI, X0
+	VBROADCASTSD X0, Z0
+	MOVQ         $0x401c000000000000, DI
+	VMOVQ        DI, X1
+	VBROADCASTSD X1, Z1
+	MOVQ         $0x3fcffffffe000000, DI
+	VMOVQ        DI, X2
+	VBROADCASTSD X2, Z2
+
+qp4z_loop:
+	TESTQ       SI, SI
+	JZ          qp4z_done
+	VCVTPS2PD   (CX), Z3
+	VCVTPS2PD   32(CX), Z4
+	VMULPD      (BX), Z3, Z5
+	VMULPD      64(BX), Z4, Z6
+	VRNDSCALEPD $0x00, Z5, Z7
+	VRNDSCALEPD $0x00, Z6, Z8
+	VSUBPD      Z7, Z5, Z5
+	VSUBPD      Z8, Z6, Z6
+	VMULPD      Z5, Z5, Z5
+	VMULPD      Z6, Z6, Z6
+	VCMPPD      $0x1e, Z2, Z5, K1
+	VCMPPD      $0x1e, Z2, Z6, K2
+	KORTESTW    K2, K1
+	JZ          qp4z_clamp
+	VCVTPS2PD   (DX), Z5
+	VCVTPS2PD   32(DX), Z6
+	VDIVPD      Z5, Z3, Z5
+	VDIVPD      Z6, Z4, Z6
+	VRNDSCALEPD $0x00, Z5, Z7
+	VRNDSCALEPD $0x00, Z6, Z8
+
+qp4z_clamp:
+	VMAXPD       Z7, Z0, Z7
+	VMAXPD       Z8, Z0, Z8
+	VMINPD       Z7, Z1, Z7
+	VMINPD       Z8, Z1, Z8
+	VCVTTPD2DQ   Z7, Y7
+	VCVTTPD2DQ   Z8, Y8
+	VINSERTI64X4 $0x01, Y8, Z7, Z7
+	VPMOVDB      Z7, X3
+	VPSRLW       $0x04, X3, X4
+	VPAND        c000f000f<>+0(SB), X3, X3
+	VPAND        c00f000f0<>+0(SB), X4, X4
+	VPOR         X4, X3, X3
+	VPACKUSWB    X3, X3, X3
+	VMOVQ        X3, (AX)
+	ADDQ         $0x00000008, AX
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x00000040, DX
+	ADDQ         $0x00000080, BX
+	DECQ         SI
+	JMP          qp4z_loop
+
+qp4z_done:
+	VZEROUPPER
+	RET
+
 // func gemmU8I8AVX2(k4 int, a *int8, b *uint8, c *int32, ldc int)
 // Requires: AVX, AVX2
 TEXT ·gemmU8I8AVX2(SB), NOSPLIT, $0-40

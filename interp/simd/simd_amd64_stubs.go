@@ -499,6 +499,11 @@ func blockQuantI4AVX(dst []byte, x []float32, s []float32)
 //go:noescape
 func quantPackI4AVX(dst []byte, x []float32, s []float32, r []float64)
 
+// quantPackI4AVX512: quantPackI4AVX for len(x) rounded down to 16, on zmm.
+//
+//go:noescape
+func quantPackI4AVX512(dst []byte, x []float32, s []float32, r []float64)
+
 // gemmU8I8AVX2 is the 8×32 u8·s8 micro-kernel (AVX2, exact through 16-bit VPMADDWD): c = a·b over k4 packed steps of four, int32 sums.
 //
 //go:noescape

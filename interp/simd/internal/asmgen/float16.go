@@ -156,13 +156,27 @@ func blockQuantI4() {
 	end()
 }
 
-// bcastF64 returns a new register holding v in every float64 lane.
-func bcastF64(v float64) VecVirtual {
-	y, t := YMM(), GP64()
+// bcastF64 returns a new ymm register holding v in every float64 lane.
+func bcastF64(v float64) VecVirtual { return bcastF64In(YMM(), v) }
+
+// bcastF64In sets every float64 lane of dst (ymm or zmm) to v.
+func bcastF64In(dst VecVirtual, v float64) VecVirtual {
+	t := GP64()
 	MOVQ(U64(math.Float64bits(v)), t)
-	VMOVQ(t, y.AsX())
-	VBROADCASTSD(y.AsX(), y)
-	return y
+	VMOVQ(t, dst.AsX())
+	VBROADCASTSD(dst.AsX(), dst)
+	return dst
+}
+
+// packNibbles packs the bytes of b's low half in pairs, the first of each
+// in the low nibble, into b's low quarter: each 16-bit lane's low nibble,
+// and its high byte's low nibble shifted to the high one (t is scratch).
+func packNibbles(b, t Op) {
+	VPSRLW(Imm(4), b, t)
+	VPAND(vcBits(0x000F000F), b, b)
+	VPAND(vcBits(0x00F000F0), t, t)
+	VPOR(t, b, b)
+	VPACKUSWB(b, b, b)
 }
 
 // clampInt4Bytes clamps the eight rounded quotients in a0 and a1 (four
@@ -231,13 +245,7 @@ func quantPackI4() {
 	VROUNDPD(Imm(0), y1, e1)
 	Label("qp4_clamp")
 	clampInt4Bytes(e0, e1, lo8, hi7) // the eight values a byte each
-	// Each 16-bit lane holds a pair: its low nibble, and its high byte's
-	// low nibble shifted to the high one.
-	VPSRLW(Imm(4), e0.AsX(), e1.AsX())
-	VPAND(vcBits(0x000F000F), e0.AsX(), e0.AsX())
-	VPAND(vcBits(0x00F000F0), e1.AsX(), e1.AsX())
-	VPOR(e1.AsX(), e0.AsX(), e0.AsX())
-	VPACKUSWB(e0.AsX(), e0.AsX(), e0.AsX())
+	packNibbles(e0.AsX(), e1.AsX())
 	VMOVD(e0.AsX(), Mem{Base: d})
 	ADDQ(U32(4), d)
 	ADDQ(U32(32), px)
@@ -246,5 +254,69 @@ func quantPackI4() {
 	DECQ(n)
 	JMP(LabelRef("qp4_loop"))
 	Label("qp4_done")
+	end()
+}
+
+// quantPackI4_512 is quantPackI4 on zmm, sixteen elements a round (the
+// caller does the rest): the same arithmetic (the reciprocal's product,
+// rounded to even; near a tie the division), the near-tie test in a mask
+// register, and VPMOVDB for the bytes (truncation, as the ymm kernel's
+// masking and packing).
+func quantPackI4_512() {
+	TEXT("quantPackI4AVX512", NOSPLIT, "func(dst []byte, x, s []float32, r []float64)")
+	Pragma("noescape")
+	Doc("quantPackI4AVX512: quantPackI4AVX for len(x) rounded down to 16, on zmm.")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	ps := Load(Param("s").Base(), GP64())
+	pr := Load(Param("r").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	SHRQ(Imm(4), n)
+	lo8, hi7, lim := bcastF64In(ZMM(), -8), bcastF64In(ZMM(), 7), bcastF64In(ZMM(), 0.25-0x1p-30)
+	a0, a1, y0, y1, e0, e1 := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+	b, t := XMM(), XMM()
+	Label("qp4z_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("qp4z_done"))
+	VCVTPS2PD(Mem{Base: px}, a0)
+	VCVTPS2PD(Mem{Base: px, Disp: 32}, a1)
+	VMULPD(Mem{Base: pr}, a0, y0)
+	VMULPD(Mem{Base: pr, Disp: 64}, a1, y1)
+	VRNDSCALEPD(Imm(0), y0, e0) // to nearest, ties to even
+	VRNDSCALEPD(Imm(0), y1, e1)
+	VSUBPD(e0, y0, y0)
+	VSUBPD(e1, y1, y1)
+	VMULPD(y0, y0, y0)
+	VMULPD(y1, y1, y1)
+	VCMPPD(Imm(0x1E), lim, y0, K1) // (y - round y)² > ¼ - 2⁻³⁰: near a tie (false for NaN)
+	VCMPPD(Imm(0x1E), lim, y1, K2)
+	KORTESTW(K2, K1)
+	JZ(LabelRef("qp4z_clamp"))
+	VCVTPS2PD(Mem{Base: ps}, y0)
+	VCVTPS2PD(Mem{Base: ps, Disp: 32}, y1)
+	VDIVPD(y0, a0, y0)
+	VDIVPD(y1, a1, y1)
+	VRNDSCALEPD(Imm(0), y0, e0)
+	VRNDSCALEPD(Imm(0), y1, e1)
+	Label("qp4z_clamp")
+	// The rounded quotient as the second source: a NaN passes through,
+	// and converts to 0x80000000, whose low byte is 0.
+	VMAXPD(e0, lo8, e0)
+	VMAXPD(e1, lo8, e1)
+	VMINPD(e0, hi7, e0)
+	VMINPD(e1, hi7, e1)
+	VCVTTPD2DQ(e0, e0.AsY())
+	VCVTTPD2DQ(e1, e1.AsY())
+	VINSERTI64X4(Imm(1), e1.AsY(), e0, e0)
+	VPMOVDB(e0, b) // each int32's low byte
+	packNibbles(b, t)
+	VMOVQ(b, Mem{Base: d})
+	ADDQ(U32(8), d)
+	ADDQ(U32(64), px)
+	ADDQ(U32(64), ps)
+	ADDQ(U32(128), pr)
+	DECQ(n)
+	JMP(LabelRef("qp4z_loop"))
+	Label("qp4z_done")
 	end()
 }

@@ -128,6 +128,7 @@ func main() {
 	fromFloat16s()
 	blockQuantI4()
 	quantPackI4()
+	quantPackI4_512()
 	gemmU8I8AVX2()
 	packU8x4()
 	colSumsU8()
