@@ -74,16 +74,26 @@ func (j *int4Job) run(f func(q []int8, scales []float32) error) error {
 // step (simd.BlockQuantI4Rows), the same bytes as run's q packed. f must
 // not keep packed or scales after it returns.
 func (j *int4Job) runPacked(f func(packed []byte, scales []float32) error) error {
-	var packed []byte
-	var scales []float32
+	b := segBufs.Get().(*segBuf)
+	defer segBufs.Put(b)
 	return j.segments(func(seg []float32) error {
 		rows := len(seg) / j.inner
-		packed = slices.Grow(packed[:0], len(seg)/2)[:len(seg)/2]
-		scales = j.segScales(scales, rows)
-		packBlockedInt4Into(packed, scales, seg, []int64{int64(rows), int64(j.inner)}, 0, j.block)
-		return f(packed, scales)
+		b.packed = slices.Grow(b.packed[:0], len(seg)/2)[:len(seg)/2]
+		b.scales = j.segScales(b.scales, rows)
+		packBlockedInt4Into(b.packed, b.scales, seg, []int64{int64(rows), int64(j.inner)}, 0, j.block)
+		return f(b.packed, b.scales)
 	})
 }
+
+// segBuf is a segment's packed values and scales: reused from one payload
+// to the next (a large model's verification makes every weight's payload
+// in each run, and zeroing fresh buffers cost more than packing them).
+type segBuf struct {
+	packed []byte
+	scales []float32
+}
+
+var segBufs = sync.Pool{New: func() any { return new(segBuf) }}
 
 // segScales is buf resized for the scales of a segment of rows.
 func (j *int4Job) segScales(buf []float32, rows int) []float32 {
@@ -236,12 +246,13 @@ func (p int4ScalePayload) WriteTo(w io.Writer) (int64, error) {
 	}
 	// Not handed over (asked first, or again): the scales alone.
 	var total int64
-	var scales []float32
+	b := segBufs.Get().(*segBuf)
+	defer segBufs.Put(b)
 	err := j.segments(func(seg []float32) error {
 		rows := len(seg) / j.inner
-		scales = j.segScales(scales, rows)
-		blockScalesInt4Into(scales, seg, []int64{int64(rows), int64(j.inner)}, 0, j.block)
-		n, err := w.Write(float32Bytes(scales))
+		b.scales = j.segScales(b.scales, rows)
+		blockScalesInt4Into(b.scales, seg, []int64{int64(rows), int64(j.inner)}, 0, j.block)
+		n, err := w.Write(float32Bytes(b.scales))
 		total += int64(n)
 		return err
 	})
