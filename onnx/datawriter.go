@@ -48,7 +48,7 @@ type dataWriter struct {
 	padded bool // the last direct write went past n (Close truncates)
 }
 
-func newDataWriter(f *os.File, ctx context.Context) *dataWriter {
+func newDataWriter(ctx context.Context, f *os.File) *dataWriter {
 	w := &dataWriter{f: f, ctx: ctx, spare: make(chan []byte, 2), full: make(chan []byte, 2), done: make(chan error, 1)}
 	w.direct = setDirect(f, true) == nil
 	for range 2 {

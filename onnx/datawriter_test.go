@@ -23,7 +23,7 @@ func TestDataWriter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := newDataWriter(f, context.Background())
+		w := newDataWriter(context.Background(), f)
 		for rest := want; len(rest) > 0; {
 			k := min(len(rest), 1+rng.Intn(3*dataBufBytes/2))
 			if n, err := w.Write(rest[:k]); err != nil || n != k {

@@ -314,7 +314,7 @@ func stageFile(m *Model, path string, opts SaveOptions) (*Staged, error) {
 	files = append(files, f)
 	if size := deterministic.Size(mp); size >= directSaveMin {
 		// A large model file goes through dataWriter as data files do.
-		w := newDataWriter(f.f, opts.Context)
+		w := newDataWriter(opts.Context, f.f)
 		saved.Bytes, err = writeProto(w, mp.ProtoReflect(), streamMin)
 		if cerr := w.Close(); err == nil {
 			err = cerr
@@ -408,7 +408,7 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFil
 			return err
 		}
 		files, recs = append(files, f), append(recs, ExternalFile{Location: loc})
-		w, off = newDataWriter(f.f, opts.Context), 0
+		w, off = newDataWriter(opts.Context, f.f), 0
 		return nil
 	}
 	// With LinkData, an input data file whose tensors are kept unchanged
