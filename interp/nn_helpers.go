@@ -21,13 +21,21 @@ func isFloat(dt onnx.DataType) bool {
 // floatIn returns a float tensor's elements as float32 (no copy for float32);
 // callers must not modify the result.
 func floatIn(t *Tensor) ([]float32, error) {
-	if t == nil {
-		return nil, fmt.Errorf("missing input")
-	}
-	if !isFloat(t.DType) {
-		return nil, fmt.Errorf("type %s is not supported (want a float type)", t.DType)
+	if err := floatInput(t); err != nil {
+		return nil, err
 	}
 	return AsFloat32(t)
+}
+
+// floatInput checks that t is there and of a float type.
+func floatInput(t *Tensor) error {
+	if t == nil {
+		return fmt.Errorf("missing input")
+	}
+	if !isFloat(t.DType) {
+		return fmt.Errorf("type %s is not supported (want a float type)", t.DType)
+	}
+	return nil
 }
 
 // floatOut wraps float32 results as a tensor of float type dt.

@@ -141,11 +141,8 @@ func (c *Ctx) constFloats(bconv *prepacked, t *Tensor) ([]float32, error) {
 	if bconv != nil && t.DType != onnx.Float && isFloat(t.DType) {
 		return convertedOnce(bconv, t)
 	}
-	if t == nil {
-		return nil, fmt.Errorf("missing input")
-	}
-	if !isFloat(t.DType) {
-		return nil, fmt.Errorf("type %s is not supported (want a float type)", t.DType)
+	if err := floatInput(t); err != nil {
+		return nil, err
 	}
 	return c.float32Of(t)
 }

@@ -266,7 +266,7 @@ func SaveFile(m *Model, path string, opts SaveOptions) (*Saved, error) {
 	return &st.Saved, nil
 }
 
-// directSaveMin is the model file size from which saveFile writes it
+// directSaveMin is the model file size from which stageFile writes it
 // through a dataWriter (direct I/O, payloads read from their files): below
 // it the two 8 MiB buffers are not worth it. A variable for tests.
 var directSaveMin = 64 << 20
@@ -413,13 +413,22 @@ func writeExternal(mp *pb.ModelProto, path string, opts SaveOptions) ([]*tempFil
 	}
 	// With LinkData, an input data file whose tensors are kept unchanged
 	// is linked (one file each) and they point at their old offsets in it.
-	linked := map[*os.File]int{} // input file → its index in recs
+	linked := map[*os.File]int{}    // input file → its index in recs
+	linkable := map[*os.File]bool{} // canLink, asked once a file
 	linkOf := func(p []byte) (*os.File, int64, bool) {
 		if !opts.LinkData {
 			return nil, 0, false
 		}
 		f, at, ok := externalFileOf(p)
-		return f, at, ok && canLink(f, dir)
+		if !ok {
+			return nil, 0, false
+		}
+		can, seen := linkable[f]
+		if !seen {
+			can = canLink(f, dir)
+			linkable[f] = can
+		}
+		return f, at, can
 	}
 	for i, t := range tensors {
 		n := int64(len(t.RawData))
