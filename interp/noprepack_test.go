@@ -1,9 +1,12 @@
 package interp_test
 
 import (
+	"encoding/binary"
+	"io"
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/onnxslim/onnxslim/interp"
@@ -162,4 +165,57 @@ func (b *testGraph) model(t *testing.T, ir, opset int64) *onnx.Model {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// countedPayload gives fixed bytes and counts the times it is made.
+type countedPayload struct {
+	raw  []byte
+	made *int
+}
+
+func (p countedPayload) Len() int64 { return int64(len(p.raw)) }
+
+func (p countedPayload) WriteTo(w io.Writer) (int64, error) {
+	*p.made++
+	n, err := w.Write(p.raw)
+	return int64(n), err
+}
+
+// TestNoPrepackLeavesLazyToRuns: with NoPrepack a weight whose bytes a pass
+// left to be made (a lazy tensor, however small: an int4 weight's scales)
+// is made in each run and not kept, so that the run makes it right after
+// the weight that hands it over; without NoPrepack the session makes it
+// once and keeps it. Both compute the same.
+func TestNoPrepackLeavesLazyToRuns(t *testing.T) {
+	w := []float32{0.5, -1, 2, 8}
+	raw := make([]byte, 4*len(w))
+	for i, v := range w {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	b := newTestGraph("lazy")
+	x := b.input("x", onnx.Float, interp.FromSlice(onnx.Float, []int{4}, []float32{1, 2, 3, 4}))
+	wv := b.g.AddInitializer("w", onnx.NewFloatTensor("w", []int64{4}, w))
+	b.output(b.node("Add", nil, []*onnx.Value{x, wv}, "y").Output(0))
+	for _, noPrepack := range []bool{false, true} {
+		m := b.model(t, 8, 13)
+		made := 0
+		m.Graph.Initializers[0].Const = onnx.NewLazyTensor("w", onnx.Float, []int64{4}, countedPayload{raw, &made})
+		lazyW := m.Graph.Initializers[0].Const
+		s, err := interp.NewSession(m, interp.Options{NoPrepack: noPrepack})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			y, err := s.Run(b.feeds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := y[0].Floats(); !slices.Equal(got, []float32{1.5, 1, 5, 12}) {
+				t.Fatalf("NoPrepack %v: y = %v", noPrepack, got)
+			}
+		}
+		if want := map[bool]int{false: 1, true: 2}[noPrepack]; made != want || lazyW.IsLazy() != noPrepack {
+			t.Errorf("NoPrepack %v: made %d times in two runs (want %d), kept: %v", noPrepack, made, want, !lazyW.IsLazy())
+		}
+	}
 }

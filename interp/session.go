@@ -352,13 +352,20 @@ func (c *compiler) isConst(v *onnx.Value) bool {
 // under Options.NoPrepack, a large one whose interpreter form would be a
 // copy (quantized and float16 weights, float32 ones not aligned in the
 // file), so that a session holds the model once, as stored, plus one
-// decoded weight at a time.
+// decoded weight at a time; and one whose bytes a pass left to be made
+// (onnx.Tensor.IsLazy), which decoding at compile time would make and
+// keep: an int4 weight's scales, made in the run right after the weight,
+// come with it (the weight's payload hands them over) instead of reading
+// the float weight once more.
 func (c *compiler) decodedPerRun(v *onnx.Value) bool {
 	t := v.Const
-	if c.opts == nil || !c.opts.NoPrepack || t == nil || t.NumElements() < largeConst {
+	if c.opts == nil || !c.opts.NoPrepack || t == nil {
 		return false
 	}
-	return !decodesToView(t)
+	if t.IsLazy() {
+		return true
+	}
+	return t.NumElements() >= largeConst && !decodesToView(t)
 }
 
 // loadStep decodes initializer v into slot s, before its first reader. Its

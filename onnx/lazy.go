@@ -27,6 +27,13 @@ type lazy struct {
 	raw  []byte
 	err  error
 	hole []byte // address space only: its address names the payload
+
+	// ShareLazy's state: the bytes kept for one consumer and who has
+	// read the payload.
+	share   *sharing
+	memo    []byte
+	memoFor consumer
+	read    consumer
 }
 
 // NewLazyTensor returns a tensor whose raw bytes p makes on demand: a save
@@ -140,9 +147,27 @@ func (l *lazy) writeTo(w io.Writer) error {
 		_, err := w.Write(raw)
 		return err
 	}
+	memo, s := l.takeMemo(bySave)
+	if memo != nil {
+		_, err := w.Write(memo)
+		s.put(memo)
+		return err
+	}
+	// Keep a copy for the reader when it has yet to come (ShareLazy).
+	buf, s := l.bufferFor(byReader)
+	if buf != nil {
+		w = &tee{w: w, buf: buf}
+	}
 	n, err := l.p.WriteTo(w)
 	if err == nil && n != l.p.Len() {
 		err = fmt.Errorf("payload wrote %d bytes, expected %d", n, l.p.Len())
+	}
+	switch {
+	case buf == nil:
+	case err != nil:
+		s.put(buf)
+	default:
+		l.keep(s, buf, byReader)
 	}
 	return err
 }
@@ -208,12 +233,22 @@ func (t *Tensor) ReadInto(dst []byte) ([]byte, error) {
 	if int64(len(dst)) != l.p.Len() {
 		return nil, fmt.Errorf("tensor %q: %d bytes to read a %d-byte payload into", t.Name, len(dst), l.p.Len())
 	}
+	if memo, s := l.takeMemo(byReader); memo != nil {
+		copy(dst, memo)
+		s.put(memo)
+		return dst, nil
+	}
 	w := &fixedWriter{b: dst}
 	if _, err := l.p.WriteTo(w); err != nil {
 		return nil, err
 	}
 	if w.n != len(dst) {
 		return nil, fmt.Errorf("tensor %q: payload wrote %d bytes, expected %d", t.Name, w.n, len(dst))
+	}
+	// Keep a copy for the save when it has yet to come (ShareLazy).
+	if buf, s := l.bufferFor(bySave); buf != nil {
+		copy(buf, dst)
+		l.keep(s, buf, bySave)
 	}
 	return dst, nil
 }

@@ -200,6 +200,11 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	// large model one is mostly disk and the other mostly CPU.
 	saveCtx, stopSave := context.WithCancel(ctx)
 	defer stopSave()
+	if ver != nil {
+		// Each weight the passes left to be computed (quantized, converted)
+		// is computed once for the save and the check together.
+		defer m.ShareLazy(shareBudget)()
+	}
 	var notes []string // the save's, printed when it is done
 	save := &stagedSave{done: make(chan struct{})}
 	go save.run(m, out, onnx.SaveOptions{ExternalData: c.Bool("external-data") || c.Bool("link-data"),
@@ -492,3 +497,8 @@ func lossyGuard(r *verify.Report, generated bool, warn io.Writer) error {
 	}
 	return nil
 }
+
+// shareBudget bounds the computed weights held between the save and the
+// check of the result (onnx.Model.ShareLazy): the one ahead keeps them
+// for the other up to this many bytes.
+const shareBudget = 128 << 20

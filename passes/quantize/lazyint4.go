@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 	"unsafe"
@@ -162,6 +163,10 @@ type int4WeightPayload struct{ j *int4Job }
 
 func (p int4WeightPayload) Len() int64 { return (p.j.src.NumElements() + 1) / 2 }
 
+// Costly: worth making once for the save and the verification together
+// (onnx.Model.ShareLazy).
+func (int4WeightPayload) Costly() bool { return true }
+
 func (p int4WeightPayload) WriteTo(w io.Writer) (int64, error) {
 	j := p.j
 	var total int64
@@ -170,7 +175,7 @@ func (p int4WeightPayload) WriteTo(w io.Writer) (int64, error) {
 	keep := !j.scalesAsked && (int4ScalePayload{j}).Len() <= 64<<20
 	j.mu.Unlock()
 	if keep {
-		scales = make([]byte, 0, (int4ScalePayload{j}).Len())
+		scales = getKeepBuf(int((int4ScalePayload{j}).Len()))[:0]
 	}
 	if j.inner%2 == 0 {
 		// Every run packs into whole bytes: quantized and packed in one.
@@ -222,6 +227,27 @@ func (p int4WeightPayload) WriteTo(w io.Writer) (int64, error) {
 	return total, err
 }
 
+// keepBufs holds the buffers the weight's payload keeps scales in for
+// the scales' one, by capacity (a power of two), for reuse: filling fresh
+// pages costs more than computing what goes in them.
+var keepBufs [bits.UintSize]sync.Pool
+
+// getKeepBuf returns a buffer of n bytes.
+func getKeepBuf(n int) []byte {
+	c := bits.Len(uint(max(n, 1) - 1))
+	if b, ok := keepBufs[c].Get().(*[]byte); ok {
+		return (*b)[:n]
+	}
+	return make([]byte, n, 1<<c)
+}
+
+// putKeepBuf gives back a buffer of getKeepBuf.
+func putKeepBuf(b []byte) {
+	if c := bits.Len(uint(max(cap(b), 1) - 1)); cap(b) == 1<<c {
+		keepBufs[c].Put(&b)
+	}
+}
+
 // keepScales hands the scales to the scale tensor's payload.
 func (j *int4Job) keepScales(scales []byte) {
 	j.mu.Lock()
@@ -234,6 +260,9 @@ type int4ScalePayload struct{ j *int4Job }
 
 func (p int4ScalePayload) Len() int64 { return int64(p.j.outer*p.j.sdim*p.j.inner) * 4 }
 
+// Costly: as the weight's (the scales alone read all of the weight).
+func (int4ScalePayload) Costly() bool { return true }
+
 func (p int4ScalePayload) WriteTo(w io.Writer) (int64, error) {
 	j := p.j
 	j.mu.Lock()
@@ -242,6 +271,7 @@ func (p int4ScalePayload) WriteTo(w io.Writer) (int64, error) {
 	j.mu.Unlock()
 	if kept != nil {
 		n, err := w.Write(kept)
+		putKeepBuf(kept)
 		return int64(n), err
 	}
 	// Not handed over (asked first, or again): the scales alone.
