@@ -3,6 +3,7 @@ package interp
 import (
 	"bytes"
 	"io"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -68,4 +69,52 @@ func sliceBytes(x any) []byte {
 		return nil
 	}
 	return unsafe.Slice((*byte)(v.UnsafePointer()), v.Len()*int(v.Type().Elem().Size()))
+}
+
+// TestWeightDecodingThreads: a large weight's per-run decoding — 4-bit
+// unpacking and blocked dequantization, with and without zero points, of
+// odd lengths — gives on two threads the bits it gives on one (and
+// unpacking what FromONNX gives).
+func TestWeightDecodingThreads(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	ctx := func(threads int) *Ctx { return &Ctx{opts: &Options{MaxMemory: DefaultMaxMemory, Threads: threads}} }
+	const rows, cols, block = 1030, 1027, 32 // over parallelMin elements
+	for _, dt := range []onnx.DataType{onnx.Int4, onnx.Uint4} {
+		raw := make([]byte, dt.RawSize(rows*cols))
+		for i := range raw {
+			raw[i] = byte(r.IntN(256))
+		}
+		c := onnx.NewTensor("w", dt, []int64{rows, cols}, raw)
+		want, err := FromONNX(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := loadConst(ctx(2), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(sliceBytes(x.Data), sliceBytes(want.Data)) {
+			t.Fatalf("%s: unpacked on two threads differs from FromONNX", dt)
+		}
+		nb := (rows + block - 1) / block
+		s, z := Make(onnx.Float, nb, cols), Make(dt, nb, cols)
+		for i := range s.Floats() {
+			s.Floats()[i] = float32(r.ExpFloat64() / 100)
+			bytesOf(z)[i] = byte(r.IntN(8))
+		}
+		s.Floats()[5] = float32(math.NaN())
+		for _, zp := range []*Tensor{nil, z} {
+			var outs [2][]byte
+			for i, threads := range []int{1, 2} {
+				y, ok := dequantizeBlocked(ctx(threads), x, s, zp, 0, block, onnx.Undefined)
+				if !ok {
+					t.Fatalf("%s: the blocked path did not apply", dt)
+				}
+				outs[i] = sliceBytes(y.Data)
+			}
+			if !bytes.Equal(outs[0], outs[1]) {
+				t.Errorf("%s (zero points %v): dequantized on two threads differs from one", dt, zp != nil)
+			}
+		}
+	}
 }

@@ -366,11 +366,11 @@ func dequantizeBlocked(ctx *Ctx, x, scale, zp *Tensor, axis, block int64, outTyp
 	out := ctx.newRaw(onnx.Float, xs...)
 	y, s := out.Floats(), scale.Floats()
 	outer, d, inner, nb := numElements(xs[:a]), xs[a], numElements(xs[a+1:]), ss[a]
-	var z []float32
-	if zeros != nil {
-		z = make([]float32, max(inner, 1))
-	}
 	if inner == 1 {
+		var z []float32
+		if zeros != nil {
+			z = make([]float32, 1)
+		}
 		for o := range outer {
 			for b := range nb {
 				i0, i1, p := o*d+b*bs, o*d+min(d, (b+1)*bs), o*nb+b
@@ -384,9 +384,20 @@ func dequantizeBlocked(ctx *Ctx, x, scale, zp *Tensor, axis, block int64, outTyp
 		}
 		return out, true
 	}
-	for o := range outer {
-		for i := range d {
-			r, p := (o*d+i)*inner, (o*nb+i/bs)*inner
+	// Rows along the axis, on every thread for a large weight (each row's
+	// values are the same whichever thread computes them).
+	threads := ctx.Threads()
+	if len(y) < parallelMin {
+		threads = 1
+	}
+	simd.ParallelRuns(outer*d, threads, func(r0, r1 int) {
+		var z []float32
+		if zeros != nil {
+			z = make([]float32, inner)
+		}
+		for row := r0; row < r1; row++ {
+			o, i := row/d, row%d
+			r, p := row*inner, (o*nb+i/bs)*inner
 			yr := y[r : r+inner]
 			deq(yr, r, r+inner, 0, 1) // exact: small integers
 			if zeros != nil {
@@ -395,9 +406,14 @@ func dequantizeBlocked(ctx *Ctx, x, scale, zp *Tensor, axis, block int64, outTyp
 			}
 			simd.Mul(yr, yr, s[p:p+inner])
 		}
-	}
+	})
 	return out, true
 }
+
+// parallelMin is the element count from which the per-run decoding of a
+// weight (unpacking, blocked dequantization) runs on every thread: a large
+// model's weights, decoded in each of its verification's runs.
+const parallelMin = 1 << 20
 
 func zeroPoints[T int8 | uint8 | int32](zp *Tensor) []T {
 	if zp == nil {

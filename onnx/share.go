@@ -118,13 +118,14 @@ func (l *lazy) takeMemo(c consumer) (memo []byte, s *sharing) {
 }
 
 // bufferFor returns a buffer for the bytes c, the other consumer, has not
-// read yet, or nil when sharing is off, c has read them, or the budget is
-// spent. The buffer becomes the memo with keep.
+// read yet, or nil when sharing is off, c has read them or has them kept
+// already (a reader that reads twice), or the budget is spent. The buffer
+// becomes the memo with keep.
 func (l *lazy) bufferFor(c consumer) (buf []byte, s *sharing) {
 	l.mu.Lock()
-	s, read := l.share, l.read
+	s, read, kept := l.share, l.read, l.memo != nil
 	l.mu.Unlock()
-	if s == nil || read&c != 0 {
+	if s == nil || read&c != 0 || kept {
 		return nil, nil
 	}
 	return s.get(int(l.p.Len())), s
@@ -134,7 +135,7 @@ func (l *lazy) bufferFor(c consumer) (buf []byte, s *sharing) {
 // unless c has come meanwhile or the sharing stopped.
 func (l *lazy) keep(s *sharing, b []byte, c consumer) {
 	l.mu.Lock()
-	ok := l.share == s && l.read&c == 0
+	ok := l.share == s && l.read&c == 0 && l.memo == nil
 	if ok {
 		l.memo, l.memoFor = b, c
 	}

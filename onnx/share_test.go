@@ -81,19 +81,25 @@ func TestShareLazy(t *testing.T) {
 		budget      int64
 		readerFirst bool
 		made        int64
+		readTwice   bool
 	}{
-		{"reader first", true, 1 << 30, true, n},
-		{"save first", true, 1 << 30, false, n},
-		{"reader first, budget of one", true, size, true, 2*n - 1},
-		{"save first, budget of one", true, size, false, 2*n - 1},
-		{"no budget", true, 0, true, 2 * n},
-		{"not costly", false, 1 << 30, true, 2 * n},
+		{"reader first", true, 1 << 30, true, n, false},
+		{"save first", true, 1 << 30, false, n, false},
+		{"reader first, budget of one", true, size, true, 2*n - 1, false},
+		{"save first, budget of one", true, size, false, 2*n - 1, false},
+		{"no budget", true, 0, true, 2 * n, false},
+		// The second read makes them again and keeps no second copy.
+		{"reader reads twice", true, 2 * n * size, true, 2 * n, true},
+		{"not costly", false, 1 << 30, true, 2 * n, false},
 	} {
 		m, made, want := build(tc.costly)
 		stop := m.ShareLazy(tc.budget)
 		path := filepath.Join(dir, strconv.Itoa(len(tc.name))+tc.name[:4]+".onnx")
 		if tc.readerFirst {
 			read(tc.name, m, want)
+			if tc.readTwice {
+				read(tc.name, m, want)
+			}
 		}
 		if err := Save(m, path, SaveOptions{ExternalData: true}); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
@@ -105,6 +111,9 @@ func TestShareLazy(t *testing.T) {
 			t.Errorf("%s: payloads made %d times, want %d", tc.name, got, tc.made)
 		}
 		check(tc.name, m, want, path)
+		if s := m.Graph.Initializers[0].Const.lazy.share; s != nil && s.held > n*size {
+			t.Errorf("%s: %d bytes held for %d payloads of %d", tc.name, s.held, n, size)
+		}
 		stop()
 		for _, v := range m.Graph.Initializers {
 			if v.Const.lazy.memo != nil || v.Const.lazy.share != nil {
