@@ -107,17 +107,24 @@ const maxStackedRows = 64
 // that reads B once (simd.SgemmRows) instead of once a run, each run's
 // output a view of its rows (float16: rounded back, as matMul does). The
 // sums are bit for bit those of the runs' own products (matmulF32 under
-// NoPrepack, on float16 operands widened as matMul widens them); false
-// leaves the step to the runs.
+// NoPrepack, on float16 operands widened as matMul widens them). A MatMul
+// fused with its weight's dequantization (fuseDQMatMuls) stacks the same
+// way, its float32 rows times the weight dequantized a tile at a time.
+// false leaves the step to the runs.
 func stackMatMul(runs []*planRun, i int) bool {
 	r0 := runs[0]
 	st := &r0.p.steps[i]
 	x0, b := r0.f.vals[st.in[0]], r0.f.vals[st.in[1]]
-	if x0 == nil || b == nil || x0.Kind != KindTensor || b.Kind != KindTensor || x0.DType != b.DType || b.Rank() != 2 || x0.Rank() < 1 {
+	if x0 == nil || b == nil || x0.Kind != KindTensor || b.Kind != KindTensor || b.Rank() != 2 || x0.Rank() < 1 {
 		return false
 	}
 	dt := x0.DType
-	if dt != onnx.Float && dt != onnx.Float16 {
+	switch {
+	case st.dq != nil: // b is the quantized weight
+		if dt != onnx.Float {
+			return false
+		}
+	case x0.DType != b.DType || dt != onnx.Float && dt != onnx.Float16:
 		return false
 	}
 	k, n := b.Shape[0], b.Shape[1]
@@ -129,8 +136,13 @@ func stackMatMul(runs []*planRun, i int) bool {
 		return false
 	}
 	for _, r := range runs[1:] {
-		if x := r.f.vals[st.in[0]]; x == nil || x.Kind != KindTensor || x.DType != dt || !slices.Equal(x.Shape, x0.Shape) || r.f.vals[st.in[1]] != b {
+		if x := r.f.vals[st.in[0]]; x == nil || x.Kind != KindTensor || x.DType != dt || !slices.Equal(x.Shape, x0.Shape) {
 			return false
+		}
+		for _, s := range st.in[1:] {
+			if r.f.vals[s] != r0.f.vals[s] {
+				return false
+			}
 		}
 	}
 	ctx, a := r0.sub, r0.c.arena
@@ -148,13 +160,24 @@ func stackMatMul(runs []*planRun, i int) bool {
 			copy(x, r.f.vals[st.in[0]].Floats())
 		}
 	}
-	bw, err := ctx.float32Of(b) // float16: widened once, in a buffer of this step
-	if err != nil {
-		a.sweep(mark)
-		return false
-	}
 	c := ctx.newRaw(onnx.Float, rows*len(runs), n).Floats()
-	simd.SgemmRows(false, false, rows*len(runs), n, k, 1, stacked, k, bw, n, 0, c, n, threads)
+	if q := st.dq; q != nil {
+		var z *Tensor
+		if len(st.in) > 3 {
+			z = r0.f.vals[st.in[3]]
+		}
+		if !q.product(ctx, stacked, rows*len(runs), b, r0.f.vals[st.in[2]], z, c, threads) {
+			a.sweep(mark)
+			return false
+		}
+	} else {
+		bw, err := ctx.float32Of(b) // float16: widened once, in a buffer of this step
+		if err != nil {
+			a.sweep(mark)
+			return false
+		}
+		simd.SgemmRows(false, false, rows*len(runs), n, k, 1, stacked, k, bw, n, 0, c, n, threads)
+	}
 	shape := append(slices.Clone(x0.Shape[:x0.Rank()-1]), n)
 	for j, r := range runs {
 		y := FromSlice(onnx.Float, shape, c[j*rows*n:(j+1)*rows*n])
@@ -188,6 +211,12 @@ func invariantSteps(p *plan) (invariant, stackable []bool) {
 		nd := st.node
 		stackable[i] = nd.OpType == "MatMul" && nd.Domain == "" && len(st.in) == 2 && len(st.out) == 1 && st.in[1] >= 0 && known[st.in[1]] &&
 			st.in[0] == p.slots[nd.Input(0)] && st.in[1] == p.slots[nd.Input(1)] && st.out[0] == p.slots[nd.Output(0)] // not a fused step
+		if st.dq != nil { // but this fused one: its weight, scales and zero points
+			stackable[i] = true
+			for _, s := range st.in[1:] {
+				stackable[i] = stackable[i] && known[s]
+			}
+		}
 		if noFold[st.node.OpType] || len(st.node.Subgraphs()) > 0 || len(st.node.ImplicitInputs()) > 0 {
 			continue
 		}

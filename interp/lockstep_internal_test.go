@@ -29,14 +29,7 @@ func TestInvariantSteps(t *testing.T) {
 	z := add("Add", []*onnx.Value{y, r}, "z")
 	z.Type = onnx.TensorType(onnx.Float, nil)
 	g.Outputs = []*onnx.Value{z}
-	raw, err := onnx.Encode(&onnx.Model{IRVersion: 10, Opsets: []onnx.OpsetID{{Version: 21}}, Graph: g})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := onnx.Decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := modelOf(t, g, 10, 21)
 	want := map[string]bool{"LoadInitializer": true, "DequantizeLinear": true, "MatMul": false, "RandomNormal": false, "Add": false}
 	for _, noPrepack := range []bool{false, true} {
 		sess, err := NewSession(m, Options{NoPrepack: noPrepack})

@@ -326,6 +326,9 @@ type step struct {
 	in     []int // -1: omitted input
 	out    []int // -1: omitted output
 	free   []int // slots whose last reader is this step
+	// dq, for a MatMul fused with the dequantization of its weight
+	// (fuseDQMatMuls), which lockstep runs stack as plain MatMuls.
+	dq *dqMatMul
 }
 
 type compiler struct {
@@ -545,6 +548,8 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 	// fused whatever the options.
 	c.fuseQDQDepthwise(p, g, constT, lastUse)
 	c.fuseQDQAdds(p, g, constT, lastUse)
+	// A large model's quantized MatMul weights, dequantized a tile at a time.
+	c.fuseDQMatMuls(p, g, constT, lastUse)
 	// Constants only folded nodes read are not needed in runs.
 	if len(c.konst) > 0 {
 		out := map[int]bool{}
