@@ -1,7 +1,9 @@
 package interp
 
 import (
+	"context"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -96,5 +98,86 @@ func TestFloat16ConstWeights(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFloat16WeightTiles: under NoPrepack a large float16 MatMul weight
+// is widened a tile at a time (simd.SgemmRowsTiles); the result is bit for
+// bit the product with the weight widened whole (SgemmFewRows, rounded to
+// float16 as MatMul rounds), for 1 to 8 rows and batched A, in Run and in
+// lockstep (stacked rows).
+func TestFloat16WeightTiles(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const k, n = 515, 1100 // a large weight (decoded in each run), two panels wide
+	wb := make([]uint16, k*n)
+	var raw []byte
+	for i := range wb {
+		wb[i] = simd.Float16(float32(r.NormFloat64()))
+		raw = binary.LittleEndian.AppendUint16(raw, wb[i])
+	}
+	wb[7] = 0x7e00 // NaN
+	binary.LittleEndian.PutUint16(raw[14:], wb[7])
+	wide := make([]float32, k*n)
+	simd.FromFloat16s(wide, wb)
+	g := &onnx.Graph{Name: "f16"}
+	x := &onnx.Value{Name: "x", Type: onnx.TensorType(onnx.Float16, nil)}
+	g.Inputs = []*onnx.Value{x}
+	mm := g.NewNode("MatMul", "", "mm", []*onnx.Value{x, g.AddInitializer("w", &onnx.Tensor{DataType: onnx.Float16, Dims: []int64{k, n}, Raw: raw})}, "y")
+	g.Append(mm)
+	mm.Output(0).Type = onnx.TensorType(onnx.Float16, nil)
+	g.Outputs = []*onnx.Value{mm.Output(0)}
+	sess, err := NewSession(modelOf(t, g, 10, 17), Options{NoPrepack: true, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := func(shape ...int) (map[string]*Tensor, []uint16) {
+		xt := Make(onnx.Float16, shape...)
+		xv := xt.Data.([]uint16)
+		for i := range xv {
+			xv[i] = simd.Float16(float32(r.NormFloat64()))
+		}
+		a := make([]float32, len(xv))
+		simd.FromFloat16s(a, xv)
+		rows := len(xv) / k
+		c := make([]float32, rows*n)
+		simd.SgemmFewRows(false, false, rows, n, k, 1, a, k, wide, n, 0, c, n, 1)
+		want := make([]uint16, len(c))
+		for i, v := range c {
+			want[i] = simd.Float16(v)
+		}
+		return map[string]*Tensor{"x": xt}, want
+	}
+	same := func(name string, got *Tensor, want []uint16) {
+		t.Helper()
+		gv := got.Data.([]uint16)
+		if len(gv) != len(want) {
+			t.Fatalf("%s: %d outputs, want %d", name, len(gv), len(want))
+		}
+		for i := range want {
+			if gv[i] != want[i] {
+				t.Fatalf("%s: y[%d] = %#04x, want %#04x", name, i, gv[i], want[i])
+			}
+		}
+	}
+	for _, shape := range [][]int{{1, k}, {3, k}, {8, k}, {2, 2, k}} {
+		fd, want := feed(shape...)
+		out, err := sess.Run(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(fmt.Sprint(shape), out[0], want)
+	}
+	var feeds []map[string]*Tensor
+	var wants [][]uint16
+	for range 3 {
+		fd, want := feed(2, k)
+		feeds, wants = append(feeds, fd), append(wants, want)
+	}
+	outs, err := sess.RunLockstep(context.Background(), feeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range feeds {
+		same(fmt.Sprintf("lockstep feed %d", j), outs[j][0], wants[j])
 	}
 }

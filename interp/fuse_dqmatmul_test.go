@@ -20,7 +20,7 @@ import (
 // (stacked rows); NaN scales included.
 func TestDQMatMulFused(t *testing.T) {
 	r := rand.New(rand.NewPCG(47, 48))
-	const k, n = 515, 641 // over the per-run size as 4-bit: decoded in each run
+	const k, n = 515, 1100 // over the per-run size as 4-bit (decoded in each run), two panels wide
 	type layout struct {
 		name    string
 		dt      onnx.DataType

@@ -170,13 +170,10 @@ func stackMatMul(runs []*planRun, i int) bool {
 			a.sweep(mark)
 			return false
 		}
+	} else if b.DType == onnx.Float16 {
+		simd.SgemmRowsTiles(rows*len(runs), n, k, stacked, k, widenTiles(b), c, n, threads) // widened a tile at a time
 	} else {
-		bw, err := ctx.float32Of(b) // float16: widened once, in a buffer of this step
-		if err != nil {
-			a.sweep(mark)
-			return false
-		}
-		simd.SgemmRows(false, false, rows*len(runs), n, k, 1, stacked, k, bw, n, 0, c, n, threads)
+		simd.SgemmRows(false, false, rows*len(runs), n, k, 1, stacked, k, b.Floats(), n, 0, c, n, threads)
 	}
 	shape := append(slices.Clone(x0.Shape[:x0.Rank()-1]), n)
 	for j, r := range runs {

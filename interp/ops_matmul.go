@@ -125,6 +125,18 @@ func matmulF32(ctx *Ctx, p *matmulPlan, a, b []float32, y *Tensor, bpack *prepac
 	return c
 }
 
+// widenTiles gives simd.SgemmRowsTiles the tiles of b, a float16 matrix,
+// widened to float32 (exactly).
+func widenTiles(b *Tensor) func(dst []float32, p0, p1, j0, j1 int) {
+	bv, n := b.Data.([]uint16), b.Shape[1]
+	return func(dst []float32, p0, p1, j0, j1 int) {
+		w := j1 - j0
+		for p := p0; p < p1; p++ {
+			simd.FromFloat16s(dst[(p-p0)*w:(p-p0+1)*w], bv[p*n+j0:p*n+j1])
+		}
+	}
+}
+
 // packedB returns op(B) in simd's packed layout.
 func packedB(transB bool, k, n int, b []float32, ldb int) []float32 {
 	bp := make([]float32, simd.PackedBSize(k, n))
@@ -162,6 +174,14 @@ func matMul(ctx *Ctx, x, y *Tensor, bpack, bconv *prepacked) (*Tensor, error) {
 		a, err := ctx.float32Of(x)
 		if err != nil {
 			return nil, err
+		}
+		if y.DType == onnx.Float16 && bconv == nil && ctx.opts.NoPrepack && y.Rank() == 2 && p.m*p.batchLen <= simd.FewRows {
+			// A large model's float16 weight, decoded in each run: widened
+			// a tile at a time rather than into a float32 copy (matmulF32's
+			// SgemmFewRows, the same bits).
+			c := ctx.newRaw(onnx.Float, p.out...).Floats()
+			simd.SgemmRowsTiles(p.m*p.batchLen, p.n, p.k, a, p.k, widenTiles(y), c, p.n, ctx.Threads())
+			return ctx.roundFloat32(x.DType, FromSlice(onnx.Float, p.out, c)), nil
 		}
 		b, err := ctx.constFloats(bconv, y)
 		if err != nil {
