@@ -1,6 +1,7 @@
 package interp
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/onnxslim/onnxslim/interp/simd"
@@ -26,6 +27,11 @@ import (
 type dqMatMul struct {
 	block  int    // rows a scale covers; 0: all of them (one scale a column)
 	dq, mm Kernel // the unfused kernels
+	// packed: a 4-bit w_q comes as stored (loadPacked: the bytes, two
+	// values each, not unpacked to one a byte), of type dt, k×n.
+	packed bool
+	dt     onnx.DataType
+	k, n   int
 }
 
 // kernel takes x, w_q, s and z (when given).
@@ -35,8 +41,7 @@ func (q *dqMatMul) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if len(in) > 3 {
 		z = in[3]
 	}
-	if x.Kind == KindTensor && x.DType == onnx.Float && x.Rank() >= 1 && wq.Rank() == 2 && ctx.opts.NoPrepack {
-		k, n := wq.Shape[0], wq.Shape[1]
+	if k, n, ok := q.dims(wq); ok && x.Kind == KindTensor && x.DType == onnx.Float && x.Rank() >= 1 && ctx.opts.NoPrepack {
 		// matmulF32's path for these: SgemmFewRows, as SgemmRows.
 		if rows := x.Len() / max(k, 1); x.Shape[x.Rank()-1] == k && rows > 0 && rows <= simd.FewRows {
 			shape := append(slices.Clone(x.Shape[:x.Rank()-1]), n)
@@ -45,6 +50,15 @@ func (q *dqMatMul) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 				return []*Tensor{y}, nil
 			}
 		}
+	}
+	if q.packed {
+		k, n, ok := q.dims(wq)
+		if !ok {
+			return nil, fmt.Errorf("packed %s weight of %d bytes for %d×%d values", q.dt, wq.Len(), q.k, q.n)
+		}
+		u := ctx.newRaw(q.dt, k, n)
+		unpack4(bytesOf(u), bytesOf(wq), q.dt == onnx.Int4)
+		wq = u
 	}
 	dqIn := []*Tensor{wq, s}
 	if z != nil {
@@ -57,11 +71,34 @@ func (q *dqMatMul) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	return q.mm(ctx, []*Tensor{x, w[0]})
 }
 
+// dims is w_q's K and N: its shape, or for a packed one the dims the
+// fusion saw, when its bytes hold them.
+func (q *dqMatMul) dims(wq *Tensor) (k, n int, ok bool) {
+	if wq == nil || wq.Kind != KindTensor {
+		return 0, 0, false
+	}
+	if q.packed {
+		return q.k, q.n, wq.DType == onnx.Uint8 && wq.Len() == (q.k*q.n+1)/2
+	}
+	if wq.Rank() != 2 {
+		return 0, 0, false
+	}
+	return wq.Shape[0], wq.Shape[1], true
+}
+
 // product sets c (m×N) to a (m×K) times w_q dequantized, and reports
-// whether it could: w_q int8 or uint8 data (4-bit unpacked), s float32
-// scales of the layout the fusion matched, z of w_q's type and s's shape.
+// whether it could: w_q int8 or uint8 data (4-bit unpacked, or packed),
+// s float32 scales of the layout the fusion matched, z of w_q's type and
+// s's shape.
 func (q *dqMatMul) product(ctx *Ctx, a []float32, m int, wq, s, z *Tensor, c []float32, threads int) bool {
-	k, n := wq.Shape[0], wq.Shape[1]
+	k, n, ok := q.dims(wq)
+	if !ok {
+		return false
+	}
+	wdt := wq.DType
+	if q.packed {
+		wdt = q.dt
+	}
 	// dequantizeBlocked's layouts (with a row of several scales: one
 	// scale for all is another path), as DequantizeLinear takes them.
 	block, sShape := q.block, []int{(k + q.block - 1) / max(q.block, 1), n}
@@ -69,28 +106,36 @@ func (q *dqMatMul) product(ctx *Ctx, a []float32, m int, wq, s, z *Tensor, c []f
 		block, sShape = k, []int{n} // per column: one block of all the rows
 	}
 	if s.DType != onnx.Float || !slices.Equal(s.Shape, sShape) || k < 2 || n < 2 ||
-		z != nil && (z.DType != wq.DType || !slices.Equal(z.Shape, s.Shape)) || IsFloat8(wq.DType) {
+		z != nil && (z.DType != wdt || !slices.Equal(z.Shape, s.Shape)) || IsFloat8(wdt) {
 		return false
 	}
 	// deq writes float32(w_q) (exact: small integers) of row p, columns
 	// j0…j1 into dst; zf holds the zero points as float32.
 	var deq func(dst []float32, p, j0, j1 int)
-	var zf []float32
 	switch xv := wq.Data.(type) {
+	case []uint8:
+		if q.packed {
+			signed := q.dt == onnx.Int4
+			deq = func(dst []float32, p, j0, j1 int) { simd.Widen4(dst, xv, p*n+j0, signed) }
+		} else {
+			deq = func(dst []float32, p, j0, j1 int) { simd.DequantizeU8(dst, xv[p*n+j0:p*n+j1], 0, 1) }
+		}
 	case []int8:
 		deq = func(dst []float32, p, j0, j1 int) { simd.DequantizeI8(dst, xv[p*n+j0:p*n+j1], 0, 1) }
-		if z != nil {
-			zf = ctx.scratch(z.Len())
-			simd.DequantizeI8(zf, z.Data.([]int8), 0, 1)
-		}
-	case []uint8:
-		deq = func(dst []float32, p, j0, j1 int) { simd.DequantizeU8(dst, xv[p*n+j0:p*n+j1], 0, 1) }
-		if z != nil {
-			zf = ctx.scratch(z.Len())
-			simd.DequantizeU8(zf, z.Data.([]uint8), 0, 1)
-		}
 	default:
 		return false
+	}
+	var zf []float32
+	if z != nil {
+		zf = ctx.scratch(z.Len())
+		switch zv := z.Data.(type) {
+		case []int8:
+			simd.DequantizeI8(zf, zv, 0, 1)
+		case []uint8:
+			simd.DequantizeU8(zf, zv, 0, 1)
+		default:
+			return false
+		}
 	}
 	sv := s.Floats()
 	simd.SgemmRowsTiles(m, n, k, a, k, func(dst []float32, p0, p1, j0, j1 int) {
@@ -154,6 +199,21 @@ func (c *compiler) fuseDQMatMuls(p *plan, g *onnx.Graph, constT map[int]*Tensor,
 		default:
 			continue
 		}
+		// A 4-bit weight only this reads comes packed, as stored: the
+		// tiles widen its nibbles (simd.Widen4) instead of the load
+		// unpacking it to a byte a value in memory first.
+		if li, ok := sg.producer[d.in[0]]; ok && (wt.DataType == onnx.Int4 || wt.DataType == onnx.Uint4) &&
+			p.steps[li].node.OpType == "LoadInitializer" && sg.readers[d.in[0]] == 1 {
+			v := dn.Input(0)
+			p.steps[li].kernel = func(ctx *Ctx, _ []*Tensor) ([]*Tensor, error) {
+				t, err := loadPacked(ctx, v.Const)
+				if err != nil {
+					return nil, fmt.Errorf("initializer %q: %w", v.Name, err)
+				}
+				return []*Tensor{t}, nil
+			}
+			q.packed, q.dt, q.k, q.n = true, wt.DataType, int(kd), int(nd)
+		}
 		in := []int{st.in[0], d.in[0], d.in[1]}
 		if len(d.in) > 2 && d.in[2] >= 0 {
 			in = append(in, d.in[2])
@@ -165,4 +225,22 @@ func (c *compiler) fuseDQMatMuls(p *plan, g *onnx.Graph, constT map[int]*Tensor,
 		d.kernel = skipped
 		st.in, st.kernel, st.dq = in, q.kernel, q
 	}
+}
+
+// loadPacked is loadConst for a 4-bit weight a fused MatMul reads packed:
+// its bytes as stored, two values each (a view, or a lazy payload made
+// into a buffer of the run).
+func loadPacked(ctx *Ctx, t *onnx.Tensor) (*Tensor, error) {
+	var dst []byte
+	if t.IsLazy() {
+		dst = bytesOf(ctx.newRaw(onnx.Uint8, int(t.ByteSize())))
+	}
+	raw, err := t.ReadInto(dst)
+	if err != nil {
+		return nil, err
+	}
+	if want := t.DataType.RawSize(t.NumElements()); int64(len(raw)) != want {
+		return nil, fmt.Errorf("%d bytes of data for %d elements of %s", len(raw), t.NumElements(), t.DataType)
+	}
+	return FromSlice(onnx.Uint8, []int{len(raw)}, raw), nil
 }

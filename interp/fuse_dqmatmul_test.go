@@ -13,7 +13,7 @@ import (
 
 // TestDQMatMulFused: under NoPrepack a MatMul by a dequantized weight —
 // int4 and uint4 blocked along K (ragged last block, with and without
-// zero points), int8 with a scale a column — runs fused and gives the bits
+// zero points; read packed), int8 with a scale a column — runs fused and gives the bits
 // of the unfused steps (the same model with the dequantized weight also a
 // graph output, which keeps them apart): for one to eight rows (tiles),
 // nine (the unfused kernels inside), batched A, in Run and in lockstep
@@ -82,9 +82,12 @@ func TestDQMatMulFused(t *testing.T) {
 			t.Fatal(err)
 		}
 		nfused := 0
-		for _, st := range fused.main.steps {
+		for i, st := range fused.main.steps {
 			if st.dq != nil {
 				nfused++
+				if four := l.dt == onnx.Int4 || l.dt == onnx.Uint4; st.dq.packed != four || !fused.stackable[i] {
+					t.Fatalf("%s: the fused step reads its weight packed: %v, stackable: %v", l.name, st.dq.packed, fused.stackable[i])
+				}
 			}
 		}
 		for _, st := range apart.main.steps {

@@ -115,19 +115,22 @@ func stackMatMul(runs []*planRun, i int) bool {
 	r0 := runs[0]
 	st := &r0.p.steps[i]
 	x0, b := r0.f.vals[st.in[0]], r0.f.vals[st.in[1]]
-	if x0 == nil || b == nil || x0.Kind != KindTensor || b.Kind != KindTensor || b.Rank() != 2 || x0.Rank() < 1 {
+	if x0 == nil || b == nil || x0.Kind != KindTensor || b.Kind != KindTensor || x0.Rank() < 1 {
 		return false
 	}
 	dt := x0.DType
-	switch {
-	case st.dq != nil: // b is the quantized weight
-		if dt != onnx.Float {
+	var k, n int
+	if st.dq != nil { // b is the quantized weight, maybe packed
+		var ok bool
+		if k, n, ok = st.dq.dims(b); !ok || dt != onnx.Float {
 			return false
 		}
-	case x0.DType != b.DType || dt != onnx.Float && dt != onnx.Float16:
-		return false
+	} else {
+		if b.Rank() != 2 || x0.DType != b.DType || dt != onnx.Float && dt != onnx.Float16 {
+			return false
+		}
+		k, n = b.Shape[0], b.Shape[1]
 	}
-	k, n := b.Shape[0], b.Shape[1]
 	if k == 0 || x0.Shape[x0.Rank()-1] != k {
 		return false
 	}

@@ -91,12 +91,15 @@ type kernelSet struct {
 	copyRows   func(dst []float32, base *float32, rows []int32)
 	// segRows copies panel rows as up to four masked runs; nil where masked
 	// loads are not cheap (im2col gathers instead).
-	segRows    func(dst []float32, base *float32, rows []int32, segs *[4]int32, masks *[4]uint16)
-	quantU8    func(dst []byte, x []float32, s, z, lo, hi float32)
-	quantI8    func(dst []byte, x []float32, s, z, lo, hi float32)
-	dequantU8  func(dst []float32, x []byte, z, s float32)
-	dequantI8  func(dst []float32, x []byte, z, s float32)
-	maxSkipNaN func(dst, a, b []float32)
+	segRows   func(dst []float32, base *float32, rows []int32, segs *[4]int32, masks *[4]uint16)
+	quantU8   func(dst []byte, x []float32, s, z, lo, hi float32)
+	quantI8   func(dst []byte, x []float32, s, z, lo, hi float32)
+	dequantU8 func(dst []float32, x []byte, z, s float32)
+	dequantI8 func(dst []float32, x []byte, z, s float32)
+	// widenI4, widenU4: packed 4-bit values (low nibble first) to float32,
+	// len(dst) rounded down to 16 of them.
+	widenI4, widenU4 func(dst []float32, x []byte)
+	maxSkipNaN       func(dst, a, b []float32)
 	// maxRows is maxRows' kernel over raw rows (bounds checked by it); nil
 	// where maxRows folds row by row through maxSkipNaN.
 	maxRows    func(dst, src *float32, n, rows, dstStride, srcStride, taps, tapStride int, acc bool)
@@ -181,6 +184,8 @@ var goKernels = &kernelSet{
 	quantI8:           quantize8Go,
 	dequantU8:         dequantizeU8Go,
 	dequantI8:         dequantizeI8Go,
+	widenI4:           widenI4Go,
+	widenU4:           widenU4Go,
 	maxSkipNaN:        maxSkipNaNGo,
 	maxAbs:            maxAbsGo,
 	add:               addGo,

@@ -362,6 +362,31 @@ func DequantizeI8(dst []float32, x []int8, z, s float32) {
 	}
 }
 
+// Widen4 sets dst[i] to the 4-bit value first+i of x (low nibble first,
+// signed or unsigned) as float32, exactly: packed int4 weights
+// dequantized without unpacking them to bytes first.
+func Widen4(dst []float32, x []byte, first int, signed bool) {
+	if len(dst) == 0 {
+		return
+	}
+	if need := (first + len(dst) + 1) / 2; first < 0 || len(x) < need {
+		panic(fmt.Sprintf("simd: Widen4: %d bytes for values %d…%d", len(x), first, first+len(dst)-1))
+	}
+	if first%2 == 1 { // a high nibble first: on its own
+		dst[0] = float32(nibble(x, first, signed))
+		dst, first = dst[1:], first+1
+	}
+	x = x[first/2:]
+	if signed {
+		ks.widenI4(dst, x)
+	} else {
+		ks.widenU4(dst, x)
+	}
+	for i := len(dst) &^ 15; i < len(dst); i++ {
+		dst[i] = float32(nibble(x, i, signed))
+	}
+}
+
 // PRelu sets dst[i] = x[i]·s[i] where x[i] < 0, else x[i] (NaN and -0 pass
 // through, as the comparison is false for them).
 func PRelu(dst, x, s []float32) { need("PRelu", len(dst), x, s); ks.prelu(dst, x, s) }

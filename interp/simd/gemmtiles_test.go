@@ -50,3 +50,41 @@ func TestSgemmRowsTiles(t *testing.T) {
 		}
 	}
 }
+
+// TestWiden4Twins: every level widens packed 4-bit values, signed and
+// unsigned, from any first value (odd: a high nibble) and any count, to
+// the float32 of what ONNX's packing holds (low nibble first), the bytes
+// around untouched.
+func TestWiden4Twins(t *testing.T) {
+	r := rand.New(rand.NewPCG(49, 50))
+	x := make([]byte, 600)
+	for i := range x {
+		x[i] = byte(r.IntN(256))
+	}
+	for _, lv := range twins() {
+		with(lv, func() {
+			for _, signed := range []bool{true, false} {
+				for _, first := range []int{0, 1, 2, 7, 33} {
+					for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 100, 1000} {
+						dst := make([]float32, n+2)
+						dst[0], dst[n+1] = -99, -99
+						Widen4(dst[1:n+1], x, first, signed)
+						for i := range n {
+							v := x[(first+i)/2] >> (4 * ((first + i) % 2)) & 15
+							want := float32(v)
+							if signed && v >= 8 {
+								want -= 16
+							}
+							if dst[1+i] != want {
+								t.Fatalf("%s signed=%v first=%d n=%d: [%d] = %v, want %v", lv.name, signed, first, n, i, dst[1+i], want)
+							}
+						}
+						if dst[0] != -99 || dst[n+1] != -99 {
+							t.Fatalf("%s signed=%v first=%d n=%d: wrote outside dst", lv.name, signed, first, n)
+						}
+					}
+				}
+			}
+		})
+	}
+}

@@ -748,6 +748,28 @@ func dequantizeI8Go(dst []float32, x []byte, z, s float32) {
 	}
 }
 
+func widenI4Go(dst []float32, x []byte) {
+	for i := range len(dst) &^ 15 {
+		dst[i] = float32(nibble(x, i, true))
+	}
+}
+
+func widenU4Go(dst []float32, x []byte) {
+	for i := range len(dst) &^ 15 {
+		dst[i] = float32(nibble(x, i, false))
+	}
+}
+
+// nibble is the 4-bit value i of x, low nibble first, sign-extended when
+// signed.
+func nibble(x []byte, i int, signed bool) int8 {
+	v := x[i/2] >> (4 * (i % 2)) & 15
+	if signed {
+		return int8(v<<4) >> 4
+	}
+	return int8(v)
+}
+
 // dwTapsGo is the twin of the general depthwise kernel: dst[j] = bias +
 // Σ_t w[t]·base[offs[t]+j] for j < len(dst) rounded down to 8, in dwPoint's
 // order (unfused products, four taps a group, then a pair, then one).

@@ -108,6 +108,8 @@ var avx2Kernels = func() *kernelSet {
 		quantI8:           quantizeI8AVX,
 		dequantU8:         dequantizeU8AVX,
 		dequantI8:         dequantizeI8AVX,
+		widenI4:           widenI4AVX,
+		widenU4:           widenU4AVX,
 		maxSkipNaN:        maxSkipNaNAVX,
 		maxAbs:            maxAbsAVX,
 		add:               addAVX,

@@ -139,6 +139,16 @@ func dequantizeU8AVX(dst []float32, x []byte, z float32, s float32)
 //go:noescape
 func dequantizeI8AVX(dst []float32, x []byte, z float32, s float32)
 
+// widenI4AVX: dst[i] = float32(the signed 4-bit value i of x, low nibble first) for i < len(dst) rounded down to 16.
+//
+//go:noescape
+func widenI4AVX(dst []float32, x []byte)
+
+// widenU4AVX: dst[i] = float32(the unsigned 4-bit value i of x, low nibble first) for i < len(dst) rounded down to 16.
+//
+//go:noescape
+func widenU4AVX(dst []float32, x []byte)
+
 // copyRowsAVX writes 16 floats per row r: dst[16r:16r+16] from base + rows[r] (bytes).
 //
 //go:noescape

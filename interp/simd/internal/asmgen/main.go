@@ -32,6 +32,8 @@ func main() {
 	quantize8("quantizeI8AVX", true)
 	dequantize8("dequantizeU8AVX", false)
 	dequantize8("dequantizeI8AVX", true)
+	widen4("widenI4AVX", true)
+	widen4("widenU4AVX", false)
 	copyRows()
 	binary("addAVX", "dst[i] = a[i] + b[i]", func(a, b Op, d VecVirtual) { VADDPS(b, a, d) })
 	binary("subAVX", "dst[i] = a[i] - b[i]", func(a, b Op, d VecVirtual) { VSUBPS(b, a, d) })
@@ -549,6 +551,63 @@ func dequantize8(name string, signed bool) {
 	VMULPS(sc, x, x)
 	VMOVUPS(x, Mem{Base: d})
 	ADDQ(U32(32), d)
+	ADDQ(U32(8), px)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	end()
+}
+
+// widen4 widens packed 4-bit values, low nibble first, to float32
+// (exact), sixteen from eight bytes a step: each byte zero-extended to a
+// word whose two bytes then take its two nibbles, in the values' order;
+// signed ones sign-extended as (v ^ 8) - 8; then bytes to dwords, dwords to
+// floats.
+func widen4(name string, signed bool) {
+	TEXT(name, NOSPLIT, "func(dst []float32, x []byte)")
+	Pragma("noescape")
+	kind := "unsigned"
+	if signed {
+		kind = "signed"
+	}
+	Doc(name + ": dst[i] = float32(the " + kind + " 4-bit value i of x, low nibble first) for i < len(dst) rounded down to 16.")
+	d := Load(Param("dst").Base(), GP64())
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("dst").Len(), GP64())
+	SHRQ(Imm(4), n)
+	lo, hi, e8 := XMM(), XMM(), XMM()
+	VMOVDQU(vcBits(0x000F000F), lo)
+	VMOVDQU(vcBits(0x0F000F00), hi)
+	if signed {
+		VMOVDQU(vcBits(0x08080808), e8)
+	}
+	x, t := XMM(), XMM()
+	a, b := YMM(), YMM()
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	VPMOVZXBW(Mem{Base: px}, x)
+	VPSLLW(Imm(4), x, t)
+	VPAND(hi, t, t)
+	VPAND(lo, x, x)
+	VPOR(t, x, x)
+	if signed {
+		VPXOR(e8, x, x)
+		VPSUBB(e8, x, x)
+	}
+	VPSHUFD(Imm(0xEE), x, t)
+	if signed {
+		VPMOVSXBD(x, a)
+		VPMOVSXBD(t, b)
+	} else {
+		VPMOVZXBD(x, a)
+		VPMOVZXBD(t, b)
+	}
+	VCVTDQ2PS(a, a)
+	VCVTDQ2PS(b, b)
+	VMOVUPS(a, Mem{Base: d})
+	VMOVUPS(b, Mem{Base: d, Disp: 32})
+	ADDQ(U32(64), d)
 	ADDQ(U32(8), px)
 	DECQ(n)
 	JMP(LabelRef(name + "_loop"))
