@@ -60,6 +60,16 @@ func dimsOf(t *onnx.Tensor) ([]int, error) {
 	return shape, nil
 }
 
+// runBytes is t's bytes for one run: those it holds (a view), or a lazy
+// payload made into a buffer of the run rather than kept.
+func runBytes(ctx *Ctx, t *onnx.Tensor) ([]byte, error) {
+	var dst []byte
+	if t.IsLazy() {
+		dst = bytesOf(ctx.newRaw(onnx.Uint8, int(t.ByteSize())))
+	}
+	return t.ReadInto(dst)
+}
+
 // loadConst is FromONNX for a run that uses t once (a large model's weight
 // under Options.NoPrepack): a lazy payload is made into a buffer of the
 // run rather than kept, bytes the interpreter reads as they are stored are
@@ -67,11 +77,7 @@ func dimsOf(t *onnx.Tensor) ([]int, error) {
 // writes to the result: kernels reuse only buffers of the run, and a view
 // is none.
 func loadConst(ctx *Ctx, t *onnx.Tensor) (*Tensor, error) {
-	var dst []byte
-	if t.IsLazy() {
-		dst = bytesOf(ctx.newRaw(onnx.Uint8, int(t.ByteSize())))
-	}
-	raw, err := t.ReadInto(dst)
+	raw, err := runBytes(ctx, t)
 	if err != nil {
 		return nil, err
 	}

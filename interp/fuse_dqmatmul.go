@@ -231,11 +231,7 @@ func (c *compiler) fuseDQMatMuls(p *plan, g *onnx.Graph, constT map[int]*Tensor,
 // its bytes as stored, two values each (a view, or a lazy payload made
 // into a buffer of the run).
 func loadPacked(ctx *Ctx, t *onnx.Tensor) (*Tensor, error) {
-	var dst []byte
-	if t.IsLazy() {
-		dst = bytesOf(ctx.newRaw(onnx.Uint8, int(t.ByteSize())))
-	}
-	raw, err := t.ReadInto(dst)
+	raw, err := runBytes(ctx, t)
 	if err != nil {
 		return nil, err
 	}
