@@ -102,26 +102,30 @@ func loadConst(ctx *Ctx, t *onnx.Tensor) (*Tensor, error) {
 		out.Data, ok = raw[:n], true
 	case onnx.Int4, onnx.Uint4:
 		u := ctx.newRaw(t.DataType, shape...)
-		dst := bytesOf(u)
-		// In runs of whole 16-value steps, on every thread for a large weight.
-		steps := len(dst) / 16
-		threads := ctx.Threads()
-		if len(dst) < parallelMin {
-			threads = 1
-		}
-		simd.ParallelRuns(steps, threads, func(s0, s1 int) {
-			hi := 16 * s1
-			if s1 == steps {
-				hi = len(dst)
-			}
-			unpack4(dst[16*s0:hi], raw[8*s0:], t.DataType == onnx.Int4)
-		})
+		unpack4Threads(ctx, bytesOf(u), raw, t.DataType == onnx.Int4)
 		return u, nil
 	}
 	if !ok {
 		out.Data, err = decodeRaw(t.DataType, raw, n)
 	}
 	return out, err
+}
+
+// unpack4Threads is unpack4 in runs of whole 16-value steps, on every
+// thread for a large weight.
+func unpack4Threads(ctx *Ctx, dst, raw []byte, signed bool) {
+	steps := len(dst) / 16
+	threads := ctx.Threads()
+	if len(dst) < parallelMin {
+		threads = 1
+	}
+	simd.ParallelRuns(steps, threads, func(s0, s1 int) {
+		hi := 16 * s1
+		if s1 == steps {
+			hi = len(dst)
+		}
+		unpack4(dst[16*s0:hi], raw[8*s0:], signed)
+	})
 }
 
 // unpack4 widens packed 4-bit values (low nibble first) to a byte each,

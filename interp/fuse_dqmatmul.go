@@ -57,7 +57,7 @@ func (q *dqMatMul) kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 			return nil, fmt.Errorf("packed %s weight of %d bytes for %d×%d values", q.dt, wq.Len(), q.k, q.n)
 		}
 		u := ctx.newRaw(q.dt, k, n)
-		unpack4(bytesOf(u), bytesOf(wq), q.dt == onnx.Int4)
+		unpack4Threads(ctx, bytesOf(u), bytesOf(wq), q.dt == onnx.Int4)
 		wq = u
 	}
 	dqIn := []*Tensor{wq, s}
@@ -195,7 +195,7 @@ func (c *compiler) fuseDQMatMuls(p *plan, g *onnx.Graph, constT map[int]*Tensor,
 		case block > 0 && (axis == 0 || axis == -2) && slices.Equal(sc.Dims, []int64{(kd + block - 1) / block, nd}):
 			q.block = int(block)
 		case block == 0 && (axis == 1 || axis == -1) && slices.Equal(sc.Dims, []int64{nd}):
-			q.block = 0
+			// one scale a column: q.block stays 0
 		default:
 			continue
 		}

@@ -109,19 +109,26 @@ const gemvParallelMin = parallelMin / 16
 // vector kernels' lanes fall as on one thread) claimed by up to threads
 // goroutines: each output is computed as on one.
 func gemvParallel(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
-	if threads < 2 || m*n*k <= gemvParallelMin || n < 64 {
-		gemv(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
-	units := (n + 15) / 16
-	parts := min(units, runsPerThread*threads)
-	Parallel(parts, threads, func(t int) {
-		j0, j1 := min(n, t*units/parts*16), min(n, (t+1)*units/parts*16)
+	gemvColumns(m, n, k, threads, func(j0, j1 int) {
 		bj := b[j0:]
 		if transB {
 			bj = b[j0*ldb:]
 		}
 		gemv(transA, transB, m, j1-j0, k, alpha, a, lda, bj, ldb, beta, c[j0:], ldc)
+	})
+}
+
+// gemvColumns calls f for gemvParallel's column ranges of an m×n×k
+// product: all of them at once when one thread is worth it.
+func gemvColumns(m, n, k, threads int, f func(j0, j1 int)) {
+	if threads < 2 || m*n*k <= gemvParallelMin || n < 64 {
+		f(0, n)
+		return
+	}
+	units := (n + 15) / 16
+	parts := min(units, runsPerThread*threads)
+	Parallel(parts, threads, func(t int) {
+		f(min(n, t*units/parts*16), min(n, (t+1)*units/parts*16))
 	})
 }
 
