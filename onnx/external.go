@@ -121,7 +121,7 @@ func mapPath(path string, external bool) ([]byte, error) {
 		f.Close()
 		return data, err
 	}
-	// Kept open with the mapping, for ReadAhead's direct reads.
-	registerMapping(mappedFile{data: data, f: f, external: external})
+	// Kept open with the mapping where it can be, for direct reads.
+	registerFileMapping(data, f, external)
 	return data, nil
 }

@@ -30,3 +30,6 @@ func prefetchBytes([]byte) {}
 
 // reserve is not available: lazy payloads are made before a save.
 func reserve(int) ([]byte, error) { return nil, errors.ErrUnsupported }
+
+// keptFilesMax: files are read, not mapped, so none is kept open.
+func keptFilesMax() int { return 0 }

@@ -78,3 +78,14 @@ func reserve(n int) ([]byte, error) {
 	}
 	return b[:n:n], nil
 }
+
+// keptFilesMax is how many mapped files stay open beside their mappings: a
+// quarter of the descriptors the process may open (Go raises that limit to
+// the hard one at start), leaving the rest to the save and everything else.
+func keptFilesMax() int {
+	var r unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &r) != nil {
+		return 256
+	}
+	return int(min(r.Cur/4, 1<<20))
+}

@@ -24,6 +24,10 @@ type mappedFile struct {
 	// external: f is a model's external data file, which Save may link
 	// rather than copy (SaveOptions.LinkData).
 	external bool
+	// whole: data maps all of f, which registerFileMapping kept open;
+	// st is f's identity.
+	whole bool
+	st    os.FileInfo
 }
 
 func registerMapping(m mappedFile) {
@@ -32,10 +36,43 @@ func registerMapping(m mappedFile) {
 	mappedFiles.list = append(mappedFiles.list, m)
 }
 
+// registerFileMapping registers data, the mapping of the whole file f, and
+// decides what becomes of f: an open file of the same inode kept for an
+// earlier mapping serves both (f is closed; the command loads a model
+// twice), else f is kept while fewer than a quarter of the process's file
+// descriptors are (a model exported one file per tensor has thousands), else
+// it is closed and its payloads are read through the mapping alone.
+func registerFileMapping(data []byte, f *os.File, external bool) {
+	mappedFiles.Lock()
+	defer mappedFiles.Unlock()
+	m := mappedFile{data: data, f: f, external: external}
+	st, err := f.Stat()
+	kept := 0
+	for _, o := range mappedFiles.list {
+		if o.f == nil || !o.whole {
+			continue
+		}
+		kept++
+		if err == nil && m.f == f && os.SameFile(st, o.st) {
+			m.f, m.st = o.f, o.st
+		}
+	}
+	if m.f == f && (err != nil || kept >= keptFilesMax()) {
+		m.f = nil
+	}
+	if m.f != f {
+		f.Close()
+	} else {
+		m.st = st
+	}
+	m.whole = m.f != nil
+	mappedFiles.list = append(mappedFiles.list, m)
+}
+
 // fileOf returns the file b is a view of and b's offset in it.
 func fileOf(b []byte) (*os.File, int64, bool) {
 	m, ok := mappingOf(b)
-	if !ok {
+	if !ok || m.f == nil {
 		return nil, 0, false
 	}
 	return m.f, m.off + int64(addrOf(b)-addrOf(m.data)), true
