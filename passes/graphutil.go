@@ -104,6 +104,77 @@ func AddConst(m *onnx.Model, g *onnx.Graph, name string, t *onnx.Tensor) *onnx.V
 	return v
 }
 
+// ConstantToInitializer turns the Constant node that outputs v into an
+// initializer of the same name in v's graph and returns it; v itself where
+// v is not a Constant's dense output (or is a graph output, which an
+// initializer cannot be without also being an input).
+func ConstantToInitializer(m *onnx.Model, v *onnx.Value) *onnx.Value {
+	if v == nil || v.IsGraphOutput() || v.Producer() == nil || len(v.Producer().Outputs()) != 1 {
+		return v
+	}
+	node := v.Producer()
+	t := onnx.ConstantValue(node)
+	if t == nil {
+		return v
+	}
+	g := v.Graph()
+	t = t.Clone()
+	name := v.Name
+	c := AddConst(m, g, name, t)
+	onnx.ReplaceAllUsesWith(v, c)
+	g.RemoveNodes(node)
+	if c.Name != name { // the Constant's output name is free now: keep it
+		c.Name, t.Name = name, name
+	}
+	return c
+}
+
+// WeightsToInitializers makes the float weights (input 1) of the Conv,
+// ConvTranspose, Gemm and MatMul nodes of m's main graph (where those
+// passes work) plain initializers, says so in c's log, and returns how many:
+// a weight held in a Constant node (Paddle's and some TensorFlow exporters
+// write them so) becomes an initializer (ConstantToInitializer), and the
+// initializers also listed as graph inputs (defaults the caller may
+// override; older PyTorch exporters list every weight so) stop being
+// inputs, as ONNX Runtime's quantizer does for the weights it takes. The passes that rewrite weights
+// (quantize, prune, lowrank) then treat such models as they treat the usual
+// ones. Each counts as a rewrite of the pass.
+func WeightsToInitializers(c *Context, m *onnx.Model) int {
+	g := m.Graph
+	unlisted := 0
+	if !g.LegacyInitializerInputs {
+		// Every such input, not only the weights: their biases and
+		// normalization parameters are as fixed as they are.
+		g.Inputs = slices.DeleteFunc(g.Inputs, func(v *onnx.Value) bool {
+			if v.Const != nil {
+				unlisted++
+				return true
+			}
+			return false
+		})
+	}
+	lifted := 0
+	for _, node := range slices.Clone(g.Nodes) {
+		if node.Domain != "" || !weightOps[node.OpType] {
+			continue
+		}
+		if w := node.Input(1); w != nil && !w.IsConst() {
+			if t := ConstTensor(w); t != nil && t.DataType == onnx.Float && ConstantToInitializer(m, w) != w {
+				lifted++
+			}
+		}
+	}
+	if lifted > 0 {
+		c.Logf("%d weights held in Constant nodes made initializers", lifted)
+	}
+	if unlisted > 0 {
+		c.Logf("%d initializers listed as graph inputs (defaults a caller could override) are no longer inputs: the result takes them as fixed, as ONNX Runtime's quantizer does with weights", unlisted)
+	}
+	return lifted + unlisted
+}
+
+var weightOps = map[string]bool{"Conv": true, "ConvTranspose": true, "Gemm": true, "MatMul": true}
+
 // IsUsed reports whether anything reads v: a node, or the graph's outputs.
 func IsUsed(v *onnx.Value) bool {
 	return v != nil && (v.NumUses() > 0 || v.IsGraphOutput())

@@ -150,7 +150,67 @@ func corpusCheck(t *testing.T, cm corpusModel) string {
 			noise = worstNoiseRatio(t, stdout)
 		})
 	}
-	step("quantize", with(cm.path, "-o", filepath.Join(dir, "int8.onnx"), "--passes", "quantize(mode=int8)", "-q")...)
+	int8 := filepath.Join(dir, "int8.onnx")
+	// --force: calibrated on random inputs, a model may land below the
+	// guard's floor (ppocr_v4_det: cosine 0.87); what is checked here is
+	// that the file is written and means the same to ONNX Runtime.
+	if step("quantize", with(cm.path, "-o", int8, "--passes", "quantize(mode=int8)", "-q", "--force")...) && ranGen {
+		t.Run("quantize ort", func(t *testing.T) {
+			// ONNX Runtime (optimizations off) runs the QDQ file no further
+			// from its own run of the float model than the interpreter is
+			// from its own, on the same generated inputs. (Not closer to the interpreter than that: a
+			// sum in another order moves a value across a rounding step now
+			// and then, and the step travels; passes/quantize compares them
+			// exactly where the order is the same.)
+			ref := filepath.Join(dir, "int8-run")
+			if code, _, stderr := runCLI(t, with("run", int8, "--inputs", gen, "--out", ref, "-q")...); code != 0 {
+				t.Fatalf("onnxslim run: exit %d: %s", code, stderr)
+			}
+			got, err := ort.RunErr(int8, gen, filepath.Join(dir, "ort-int8"), "--optimize", "disabled")
+			if err != nil {
+				t.Fatalf("ORT on the int8 output: %v", err)
+			}
+			gotFloat, err := ort.RunErr(cm.path, gen, filepath.Join(dir, "ort-float"), "--optimize", "disabled")
+			if err != nil {
+				t.Fatalf("ORT on the original: %v", err)
+			}
+			m, err := onnx.Load(int8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range m.Graph.Outputs {
+				read := func(dir string) *interp.Tensor {
+					x, err := conformance.ReadDatum(filepath.Join(dir, fmt.Sprintf("output_%d.pb", i)), v.Type)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return x
+				}
+				theirs, err := interp.FromONNX(got[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				theirFloat, err := interp.FromONNX(gotFloat[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				eOurs, eORT := relL2(t, read(ref), read(gen)), relL2(t, theirs, theirFloat)
+				t.Logf("output %q: rel L2 to the float model (each its own run of it): interpreter %.3g, ONNX Runtime %.3g", v.Name, eOurs, eORT)
+				if eOurs > 0.25 {
+					// ppocr_v4_det's sigmoid map on random calibration (0.51,
+					// ONNX Runtime 1.59, every value within 0.1 of the
+					// interpreter's): so far off that rounding-step flips
+					// decide the distance. The guard refuses such a result
+					// without --force.
+					t.Logf("output %q: too far from the float model for the comparison to tell anything", v.Name)
+					continue
+				}
+				if !(eORT <= 2*eOurs+1e-3) {
+					t.Errorf("output %q: ONNX Runtime's int8 result is further from the float model (rel L2 %.3g) than the interpreter's (%.3g)", v.Name, eORT, eOurs)
+				}
+			}
+		})
+	}
 
 	ortNodes := -1
 	t.Run("ort", func(t *testing.T) {
@@ -239,6 +299,24 @@ func compareORTRelL2(t *testing.T, model string, got []*onnx.Tensor, dir string,
 		}
 		return nil
 	})
+}
+
+// relL2 is |a-b|/|b| (|a-b| where b is all zeros; NaN where either has one).
+func relL2(t *testing.T, a, b *interp.Tensor) float64 {
+	t.Helper()
+	x, y := a.Floats(), b.Floats()
+	if len(x) != len(y) {
+		t.Fatalf("%d values against %d", len(x), len(y))
+	}
+	var d, n float64
+	for j := range x {
+		d += (float64(x[j]) - float64(y[j])) * (float64(x[j]) - float64(y[j]))
+		n += float64(y[j]) * float64(y[j])
+	}
+	if n == 0 {
+		return math.Sqrt(d)
+	}
+	return math.Sqrt(d / n)
 }
 
 // compareORTWith checks each of ONNX Runtime's outputs of model against

@@ -57,44 +57,15 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 func constantsToInitializers(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 	n := 0
 	for _, node := range slices.Clone(g.Nodes) {
-		if node.OpType != "Constant" || node.Domain != "" || len(node.Outputs()) != 1 {
-			continue
-		}
-		t := constantValue(node)
 		out := node.Output(0)
-		if t == nil || out == nil || out.IsGraphOutput() || !c.Allow() {
+		if len(node.Outputs()) != 1 || onnx.ConstantValue(node) == nil || out == nil || out.IsGraphOutput() || !c.Allow() {
 			continue
 		}
-		t = t.Clone()
-		v := passes.AddConst(m, g, out.Name, t)
-		name := out.Name
-		onnx.ReplaceAllUsesWith(out, v)
-		g.RemoveNodes(node)
-		if v.Name != name { // the Constant's output name is free now: keep it
-			v.Name, t.Name = name, name
+		if passes.ConstantToInitializer(m, out) != out {
+			n++
 		}
-		n++
 	}
 	return n
-}
-
-// constantValue reads any of Constant's value attributes as a tensor.
-func constantValue(n *onnx.Node) *onnx.Tensor {
-	for _, a := range n.Attrs {
-		switch a.Name {
-		case "value":
-			return a.Tensor
-		case "value_float":
-			return onnx.NewFloatTensor("", nil, []float32{a.Float})
-		case "value_floats":
-			return onnx.NewFloatTensor("", []int64{int64(len(a.Floats))}, a.Floats)
-		case "value_int":
-			return onnx.NewInt64Tensor("", nil, []int64{a.Int})
-		case "value_ints":
-			return onnx.NewInt64Tensor("", []int64{int64(len(a.Ints))}, a.Ints)
-		}
-	}
-	return nil
 }
 
 // inlineConstantIf replaces an If whose condition is a constant by the branch taken.

@@ -115,9 +115,6 @@ func recognize(n *onnx.Node, conv string) (*layer, string) {
 	if t.DataType != onnx.Float {
 		return nil, fmt.Sprintf("the weight is %s, not float32", t.DataType)
 	}
-	if !wv.IsConst() {
-		return nil, "the weight comes from a Constant node (run fold or cleanup first)"
-	}
 	if wv.NumUses() > 1 || wv.IsGraphOutput() {
 		return nil, "the weight is shared with other nodes"
 	}

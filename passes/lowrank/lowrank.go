@@ -216,6 +216,13 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	lifted := passes.WeightsToInitializers(c, m)
+	n, err := lowRank(c, m, cfg)
+	return lifted + n, err
+}
+
+// lowRank is the pass once every weight is an initializer.
+func lowRank(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	if _, err := passes.Get[*interp.ShapeInfo](c, passes.Shapes); err != nil {
 		c.Logf("shapes could not be inferred (%v): FLOPs are per position", err)
 	}

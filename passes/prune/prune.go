@@ -138,6 +138,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 		return 0, err
 	}
 	work := m.Clone()
+	lifted := passes.WeightsToInitializers(c, work)
 	var n int
 	if cfg.structure == "channel" {
 		n, err = runChannels(c, work, cfg)
@@ -149,7 +150,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	}
 	m.Graph = work.Graph
 	c.Invalidate()
-	return n, nil
+	return lifted + n, nil
 }
 
 // runWeights is unstructured and 2:4 pruning.

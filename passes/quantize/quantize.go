@@ -112,6 +112,12 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	lifted := passes.WeightsToInitializers(c, m)
+	n, err := quantize(c, m, cfg)
+	return lifted + n, err
+}
+
+func quantize(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	q := &quantizer{c: c, m: m, g: m.Graph, cfg: cfg, dq: map[dqKey]*onnx.Value{}}
 	noteFusedContrib(c, m)
 	// The float model, kept for the fallback and the per-layer error report.
@@ -120,6 +126,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 		float = m.Clone()
 	}
 	var n int
+	var err error
 	switch cfg.mode {
 	case "int8":
 		n, err = q.static()
@@ -210,10 +217,29 @@ func (q *quantizer) ensureOpset(want int64, why string) error {
 	return nil
 }
 
+// weights are the layers to quantize: the nodes not excluded whose weight
+// weightOf recognises, in graph order.
+func (q *quantizer) weights() []*weighted {
+	var ws []*weighted
+	for _, n := range q.g.Nodes {
+		if q.cfg.excluded(n) {
+			continue
+		}
+		if w, ok := weightOf(n); ok {
+			ws = append(ws, w)
+		}
+	}
+	return ws
+}
+
 // static is mode=int8: per-channel int8 weights and calibrated Q/DQ pairs
 // on the activations.
 func (q *quantizer) static() (int, error) {
 	c, cfg := q.c, q.cfg
+	if len(q.weights()) == 0 { // and the opset stays
+		c.Logf("nothing to quantize (no Conv, ConvTranspose, Gemm or MatMul with float32 constant weights)")
+		return 0, nil
+	}
 	if err := q.ensureOpset(13, "per-channel QuantizeLinear/DequantizeLinear (axis) needs opset 13"); err != nil {
 		if !cfg.perChannel && q.m.Opset("") >= 10 {
 			c.Logf("opset %d kept: %v", q.m.Opset(""), err)
@@ -225,10 +251,6 @@ func (q *quantizer) static() (int, error) {
 		}
 	}
 	p := q.plan()
-	if len(p.weighted) == 0 {
-		c.Logf("nothing to quantize (no Conv, ConvTranspose, Gemm or MatMul with float32 constant weights)")
-		return 0, nil
-	}
 	names := make([]string, len(p.acts))
 	for i, t := range p.acts {
 		names[i] = t.Name
@@ -344,14 +366,9 @@ func (q *quantizer) plan() *plan {
 		return true
 	}
 	isW := map[*onnx.Node]*weighted{}
-	for _, n := range q.g.Nodes {
-		if cfg.excluded(n) {
-			continue
-		}
-		if w, ok := weightOf(n); ok {
-			isW[n] = w
-			p.weighted = append(p.weighted, w)
-		}
+	p.weighted = q.weights()
+	for _, w := range p.weighted {
+		isW[w.node] = w
 	}
 	// residual reports whether n adds two activations.
 	residual := func(n *onnx.Node) bool {
@@ -660,6 +677,11 @@ func (q *quantizer) dropIfUnused(v *onnx.Value) {
 // read through DequantizeLinear; activations stay float.
 func (q *quantizer) weightsOnly() (int, error) {
 	c, cfg := q.c, q.cfg
+	ws := q.weights()
+	if len(ws) == 0 { // and the opset stays
+		c.Logf("nothing to quantize (no Conv, ConvTranspose, Gemm or MatMul with float32 constant weights)")
+		return 0, nil
+	}
 	mode := cfg.mode
 	switch mode {
 	case "int4":
@@ -676,15 +698,6 @@ func (q *quantizer) weightsOnly() (int, error) {
 		if err := q.ensureOpset(13, "per-channel DequantizeLinear (axis) needs opset 13"); err != nil {
 			c.Logf("per-tensor weight scales: %v", err)
 			cfg.perChannel = false
-		}
-	}
-	var ws []*weighted
-	for _, n := range q.g.Nodes {
-		if cfg.excluded(n) {
-			continue
-		}
-		if w, ok := weightOf(n); ok {
-			ws = append(ws, w)
 		}
 	}
 	if mode == "binary" && len(ws) > 2 {
