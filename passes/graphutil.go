@@ -136,9 +136,9 @@ func ConstantToInitializer(m *onnx.Model, v *onnx.Value) *onnx.Value {
 // write them so) becomes an initializer (ConstantToInitializer), and the
 // initializers also listed as graph inputs (defaults the caller may
 // override; older PyTorch exporters list every weight so) stop being
-// inputs, as ONNX Runtime's quantizer does for the weights it takes. The passes that rewrite weights
-// (quantize, prune, lowrank) then treat such models as they treat the usual
-// ones. Each counts as a rewrite of the pass.
+// inputs, as ONNX Runtime's quantizer does for the weights it takes. The
+// passes that rewrite weights (quantize, prune, lowrank) then treat such
+// models as they treat the usual ones. Each counts as a rewrite of the pass.
 func WeightsToInitializers(c *Context, m *onnx.Model) int {
 	g := m.Graph
 	unlisted := 0
