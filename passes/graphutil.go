@@ -164,6 +164,9 @@ func WeightsToInitializers(c *Context, m *onnx.Model) int {
 			}
 		}
 	}
+	if lifted+unlisted > 0 {
+		c.Invalidate() // the analyses the pass required describe the graph before
+	}
 	if lifted > 0 {
 		c.Logf("%d weights held in Constant nodes made initializers", lifted)
 	}
