@@ -3,6 +3,7 @@ package verify
 import (
 	"encoding/binary"
 	"io"
+	"math"
 	"math/rand/v2"
 
 	"github.com/onnxslim/onnxslim/interp"
@@ -47,9 +48,13 @@ var noisyConsumers = map[string]bool{
 	"Add": true, "Sub": true, "Mul": true, "Div": true, "PRelu": true, "Sum": true,
 }
 
-// Perturb returns a copy of m whose float32 weights (constants read only by
-// the ops above) are each moved by -1, 0 or +1 ulp at random (seeded), and
-// how many values that covers. The moved weights are lazy payloads over
+// Perturb returns a copy of m whose float32 weights (constants of more than
+// one value read only by the ops above) are each moved by -1, 0 or +1 ulp at
+// random (seeded), and how many values that covers. Single values are left
+// exact: they are hyperparameters (an epsilon, a ½, the 1 of a BERT export's
+// (1 − mask)·(−FLT_MAX)) that a lossless rewrite keeps or folds into a
+// weight, and moving the 1 there turns a mask of ones into ±4e31 added to
+// every attention score, a floor of 4e-3 that would pass real bugs. The moved weights are lazy payloads over
 // m's (perturbed): made when read, so that a large model's runs, which
 // read each weight once a run, hold no copy; m is unchanged.
 func Perturb(m *onnx.Model, seed uint64) (*onnx.Model, int) {
@@ -62,13 +67,13 @@ func Perturb(m *onnx.Model, seed uint64) (*onnx.Model, int) {
 	}
 	for _, g := range c.Graphs() {
 		for _, v := range g.Initializers {
-			if v.Const != nil && v.Const.DataType == onnx.Float && readOnlyBy(v) {
+			if v.Const != nil && v.Const.DataType == onnx.Float && v.Const.NumElements() > 1 && readOnlyBy(v) {
 				v.Const = perturb(v.Const)
 			}
 		}
 		for _, n := range g.Nodes {
 			a := n.Attr("value")
-			if n.OpType != "Constant" || n.Domain != "" || a == nil || a.Tensor == nil || a.Tensor.DataType != onnx.Float || !readOnlyBy(n.Output(0)) {
+			if n.OpType != "Constant" || n.Domain != "" || a == nil || a.Tensor == nil || a.Tensor.DataType != onnx.Float || a.Tensor.NumElements() <= 1 || !readOnlyBy(n.Output(0)) {
 				continue
 			}
 			a.Tensor = perturb(a.Tensor)
@@ -117,6 +122,14 @@ func (p perturbed) WriteTo(w io.Writer) (int64, error) {
 				// towards it where they differ, 0 for kept.
 				away := (u>>31 ^ d) & 1
 				u += (2*away - 1) * (1 - d>>1)
+				if u&0x7fffffff == 0x7f800000 {
+					// ±FLT_MAX went to ±Inf: one ulp towards zero
+					// instead. Exporters use -FLT_MAX as an attention
+					// mask's "minus infinity"; an Inf there makes
+					// 0·Inf = NaN and a floor of +Inf, which would pass
+					// anything.
+					u -= 2
+				}
 			}
 			binary.LittleEndian.PutUint32(out[i:], u)
 		}
@@ -185,13 +198,20 @@ const noiseDraws = 2
 // (whose outputs the cache may hold). Nil when the model has no weights to
 // perturb or a perturbed copy does not run.
 func noiseFloors(ref *interp.Session, m *onnx.Model, opts Options, cache *refCache) map[string]NoiseFloor {
-	out := map[string]NoiseFloor{}
+	out, unknown := map[string]NoiseFloor{}, map[string]bool{}
 	for draw := range uint64(noiseDraws) {
 		rep := perturbedReport(ref, m, opts, cache, opts.Seed+1+draw)
 		if rep == nil {
 			return nil
 		}
 		for _, o := range rep.Outputs {
+			if !finite(o.RelL2) || !finite(o.MaxAbsErr) {
+				// The perturbed copy overflowed or made NaN: this
+				// output's floor is unknown, and the fixed tolerance
+				// decides (an infinite floor would let anything pass).
+				unknown[o.Name] = true
+				continue
+			}
 			if o.Problem == "" && !o.Exact {
 				f := out[o.Name]
 				f.RelL2 = max(f.RelL2, o.RelL2)
@@ -200,8 +220,13 @@ func noiseFloors(ref *interp.Session, m *onnx.Model, opts Options, cache *refCac
 			}
 		}
 	}
+	for name := range unknown {
+		delete(out, name)
+	}
 	return out
 }
+
+func finite(f Float) bool { return !math.IsNaN(float64(f)) && !math.IsInf(float64(f), 0) }
 
 // perturbedReport compares the reference with one perturbed copy (seed).
 func perturbedReport(ref *interp.Session, m *onnx.Model, opts Options, cache *refCache, seed uint64) *Report {
