@@ -1,6 +1,7 @@
 package quantize_test
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -78,4 +79,36 @@ func TestNothingToQuantizeKeepsOpset(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFloat16ConstantNodesClamped: mode=fp16 converts the float Constant
+// nodes its float16 nodes read as it converts weights, clamped to ±65504.
+// A BERT export's additive mask, (1 − mask)·(−FLT_MAX) with both scalars in
+// Constant nodes, was left to a Cast in the graph: −FLT_MAX became −Inf and
+// 0·(−Inf) made every output NaN.
+func TestFloat16ConstantNodesClamped(t *testing.T) {
+	scalar := func(b *passtest.Builder, name string, v float32) *onnx.Value {
+		c := b.G.NewNode("Constant", "", name, nil, name+"_out")
+		c.SetAttr(&onnx.Attribute{Name: "value", Type: onnx.AttrTensor, Tensor: onnx.NewFloatTensor("", nil, []float32{v})})
+		b.G.Append(c)
+		return c.Output(0)
+	}
+	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 64)))
+	ones := b.Op("Exp", nil, b.Op("Mul", nil, x, b.Scalar(0))) // the mask: every position attended
+	bias := b.Op("Mul", nil, b.Op("Sub", nil, scalar(b, "one", 1), ones), scalar(b, "low", -math.MaxFloat32))
+	y := b.Op("Softmax", nil, b.Op("Add", nil, b.Op("MatMul", nil, x, constantWeight(b, "w", 64, 64, 3)), bias))
+	m := b.Output(y, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 64)))
+	q, log, _ := quantizeWith(t, m, "quantize(mode=fp16,report=0)")
+	if !strings.Contains(log, "1 weights beyond float16's range (±65504) were clamped") {
+		t.Errorf("the log does not report −FLT_MAX clamped:\n%s", log)
+	}
+	x0 := passtest.Input(1, 64)
+	got := passtest.Eval(t, q, x0)
+	for i, v := range got {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			t.Fatalf("output %d is %v", i, v)
+		}
+	}
+	cos, _ := testutil.Cosine(got, passtest.Eval(t, m, x0))
+	testutil.AtLeast(t, "output cosine", cos, 0.999)
 }

@@ -3,6 +3,7 @@ package quantize
 import (
 	"encoding/binary"
 	"io"
+	"slices"
 	"sync/atomic"
 	"unsafe"
 
@@ -49,6 +50,17 @@ func (q *quantizer) fp16() (int, error) {
 	}
 	if rewrites == 0 {
 		return 0, nil
+	}
+	// A float Constant node a float16 node reads becomes an initializer,
+	// converted (clamped to ±65504) below like the weights: a Cast of it
+	// in the graph would turn a finite −FLT_MAX (a BERT export's mask
+	// value) into −Inf, and its (1 − mask)·(−FLT_MAX) into 0·Inf = NaN.
+	for _, n := range slices.Clone(g.Nodes) {
+		if v := n.Output(0); n.OpType == "Constant" && n.Domain == "" && passes.ElemType(v) == onnx.Float {
+			if slices.ContainsFunc(v.Uses(), func(u onnx.Use) bool { return half[u.Node] }) {
+				passes.ConstantToInitializer(q.m, v)
+			}
+		}
 	}
 	casts := map[castKey]*onnx.Value{}
 	cast := func(v *onnx.Value, to onnx.DataType) *onnx.Value {
