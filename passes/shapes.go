@@ -1,6 +1,7 @@
 package passes
 
 import (
+	"github.com/onnxslim/onnxslim/internal/stats"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 )
@@ -27,4 +28,35 @@ var Shapes = &Analysis{
 func (c *Context) ShapeInfo() *interp.ShapeInfo {
 	info, _ := Get[*interp.ShapeInfo](c, Shapes)
 	return info
+}
+
+// SizedShapes is a stats.ShapeFunc for m's main-graph values: the shape
+// stated on a value where it is static, else the one shape inference finds
+// on a copy of m with its symbolic dims set from dims (Context.InputDims:
+// the sizes generated inputs take). A dynamic model's FLOPs are then known
+// at those sizes, while m keeps its symbolic shapes.
+func SizedShapes(m *onnx.Model, dims map[string]int64) stats.ShapeFunc {
+	if len(dims) == 0 {
+		return stats.DeclaredShape
+	}
+	sized := m.Clone()
+	_, _ = interp.InferShapes(sized, interp.ShapeOptions{Dims: dims})
+	byName := map[string]*onnx.Value{}
+	for _, v := range sized.Graph.Values() {
+		byName[v.Name] = v
+	}
+	return func(v *onnx.Value) ([]int64, bool) {
+		if s, ok := stats.DeclaredShape(v); ok || v.Graph() != m.Graph {
+			return s, ok
+		}
+		if sv := byName[v.Name]; sv != nil {
+			return stats.DeclaredShape(sv)
+		}
+		return nil, false
+	}
+}
+
+// FLOPsAt is m's FLOPs with SizedShapes(m, dims).
+func FLOPsAt(m *onnx.Model, dims map[string]int64) (int64, bool) {
+	return stats.FLOPs(m, SizedShapes(m, dims))
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -348,5 +349,45 @@ func TestLinkData(t *testing.T) {
 		if d := math.Abs(float64(w.Floats()[i] - g.Floats()[i])); !(d <= 1e-4) {
 			t.Fatalf("ORT output %d: %v from the output against %v from the input", i, g.Floats()[i], w.Floats()[i])
 		}
+	}
+}
+
+// TestInspectFLOPsAtDims: a model with a symbolic batch has no FLOPs count
+// and says how to get one; --dim counts them at those sizes (the static
+// model's figure at batch 1, twice the per-sample work at 2) and names them.
+func TestInspectFLOPsAtDims(t *testing.T) {
+	dyn := filepath.Join(testdata.Models(t), "mnist_cnn_op13_dynbatch", "model.onnx")
+	flopsLine := func(args ...string) string {
+		t.Helper()
+		code, stdout, stderr := runCLI(t, append([]string{"inspect"}, args...)...)
+		if code != 0 {
+			t.Fatalf("inspect %v: exit %d: %s", args, code, stderr)
+		}
+		for _, l := range strings.Split(stdout, "\n") {
+			if strings.HasPrefix(l, "FLOPs") {
+				return strings.Join(strings.Fields(l)[1:], " ")
+			}
+		}
+		t.Fatalf("no FLOPs line:\n%s", stdout)
+		return ""
+	}
+	static := flopsLine(mnistCNN(t))
+	if got := flopsLine(dyn); !strings.Contains(got, "unknown at symbolic sizes") || !strings.Contains(got, "--dim") {
+		t.Errorf("symbolic batch: FLOPs %q, want unknown at symbolic sizes with a hint", got)
+	}
+	if got, want := flopsLine(dyn, "--dim", "N=1"), static+" (at N=1)"; got != want {
+		t.Errorf("--dim N=1: FLOPs %q, want %q", got, want)
+	}
+	one, err := strconv.ParseInt(strings.ReplaceAll(static, ",", ""), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := flopsLine(dyn, "--dim", "N=2")
+	n, err := strconv.ParseInt(strings.ReplaceAll(strings.Fields(got)[0], ",", ""), 10, 64)
+	if err != nil || n < 2*one-one/100 || n > 2*one || !strings.HasSuffix(got, "(at N=2)") {
+		t.Errorf("--dim N=2: FLOPs %q, want about twice %d at N=2", got, one)
+	}
+	if _, stdout, _ := runCLI(t, "inspect", dyn, "--dim", "N=1"); !strings.Contains(stdout, "[N, 1, 28, 28]") {
+		t.Errorf("the signature no longer shows the symbolic batch:\n%s", stdout)
 	}
 }

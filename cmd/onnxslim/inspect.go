@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/onnxslim/onnxslim/internal/stats"
 	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
 	"github.com/onnxslim/onnxslim/verify"
 	"github.com/urfave/cli/v3"
 )
@@ -22,7 +24,7 @@ func inspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
 		Usage:     "print a model's signature, op histogram, size and FLOPs",
-		UsageText: "onnxslim inspect IN.onnx [--json]",
+		UsageText: "onnxslim inspect IN.onnx [--json] [--dim NAME=VALUE]...",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of text"},
 		},
@@ -31,11 +33,15 @@ func inspectCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			dims, err := parseDims(c.StringSlice("dim"))
+			if err != nil {
+				return err
+			}
 			m, files, err := loadModel(path)
 			if err != nil {
 				return err
 			}
-			info := inspectModel(m, files)
+			info := inspectModel(m, files, dims)
 			w := c.Root().Writer
 			if c.Bool("json") {
 				enc := json.NewEncoder(w)
@@ -66,6 +72,8 @@ type modelInfo struct {
 	// cannot run (verification cuts around those: --shape gives what is
 	// unknown of their outputs).
 	CustomOps []customOp `json:"custom_ops"`
+
+	dims map[string]int64 // --dim, at which FLOPs were counted
 }
 
 // customOp is one custom-domain or opaque node and its outputs' types
@@ -87,7 +95,7 @@ type ioInfo struct {
 	Shape []any  `json:"shape"`
 }
 
-func inspectModel(m *onnx.Model, files modelFiles) modelInfo {
+func inspectModel(m *onnx.Model, files modelFiles, dims map[string]int64) modelInfo {
 	info := modelInfo{
 		IRVersion:        m.IRVersion,
 		Opsets:           map[string]int64{},
@@ -123,7 +131,11 @@ func inspectModel(m *onnx.Model, files modelFiles) modelInfo {
 	// FLOPs need the shapes of intermediate values: infer them, after the
 	// signature above was read as declared.
 	annotateShapes(m, nil)
-	info.Flops = flops(m)
+	// FLOPs at the sizes of --dim; the model's own shapes stay symbolic.
+	if f, ok := passes.FLOPsAt(m, dims); ok {
+		info.Flops = &f
+	}
+	info.dims = dims
 	info.CustomOps = customOps(m)
 	return info
 }
@@ -217,9 +229,18 @@ func (info modelInfo) writeText(out io.Writer, path string) error {
 		}
 		fmt.Fprintf(w, "external data\t%s (%s: %d tensors, %s%s)\n", e.Location, humanBytes(e.Bytes), e.Tensors, humanBytes(e.TensorBytes), share)
 	}
-	if info.Flops != nil {
+	var at []string
+	for _, k := range slices.Sorted(maps.Keys(info.dims)) {
+		at = append(at, fmt.Sprintf("%s=%d", k, info.dims[k]))
+	}
+	switch {
+	case info.Flops != nil && len(at) > 0:
+		fmt.Fprintf(w, "FLOPs\t%s (at %s)\n", groupDigits(*info.Flops), strings.Join(at, ", "))
+	case info.Flops != nil:
 		fmt.Fprintf(w, "FLOPs\t%s\n", groupDigits(*info.Flops))
-	} else {
+	case symbolicInputs(info):
+		fmt.Fprintf(w, "FLOPs\tunknown at symbolic sizes (count them at some with --dim NAME=VALUE)\n")
+	default:
 		fmt.Fprintf(w, "FLOPs\tunknown (some shapes could not be inferred)\n")
 	}
 	for _, sec := range []struct {
@@ -283,4 +304,17 @@ func groupDigits(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// symbolicInputs reports whether an input has a dimension that is not a
+// number.
+func symbolicInputs(info modelInfo) bool {
+	for _, in := range info.Inputs {
+		for _, d := range in.Shape {
+			if _, ok := d.(int64); !ok {
+				return true
+			}
+		}
+	}
+	return false
 }

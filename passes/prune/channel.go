@@ -99,7 +99,7 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	if err := channelScores(c, m, cands, cfg, src); err != nil {
 		return 0, err
 	}
-	est, err := newFLOPsModel(m, cands)
+	est, err := newFLOPsModel(m, cands, passes.SizedShapes(m, c.InputDims()))
 	if err != nil {
 		return 0, err
 	}
@@ -119,7 +119,7 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 		if err := removeAll(c, trial, keeps); err != nil {
 			return 0, err
 		}
-		got, ok := stats.FLOPs(trial, stats.DeclaredShape)
+		got, ok := passes.FLOPsAt(trial, c.InputDims())
 		if !ok {
 			return 0, fmt.Errorf("structure=channel: FLOPs unknown after removing channels")
 		}
@@ -379,7 +379,7 @@ type nodeCost struct {
 	groups []int // candidate indices
 }
 
-func newFLOPsModel(m *onnx.Model, cands []*candidate) (*flopsModel, error) {
+func newFLOPsModel(m *onnx.Model, cands []*candidate, shape stats.ShapeFunc) (*flopsModel, error) {
 	touch := map[*onnx.Node]map[int]bool{}
 	for i, cd := range cands {
 		for _, ps := range [][]chandep.Port{cd.g.Producers, cd.g.Consumers} {
@@ -393,7 +393,7 @@ func newFLOPsModel(m *onnx.Model, cands []*candidate) (*flopsModel, error) {
 	}
 	fm := &flopsModel{}
 	for _, n := range m.Graph.Nodes {
-		f, counted, ok := stats.NodeFLOPs(n, stats.DeclaredShape)
+		f, counted, ok := stats.NodeFLOPs(n, shape)
 		if counted && !ok {
 			return nil, fmt.Errorf("structure=channel: FLOPs of %s unknown", n.Name)
 		}

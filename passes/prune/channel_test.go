@@ -13,6 +13,7 @@ import (
 	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/passes"
 	"github.com/onnxslim/onnxslim/passes/internal/passtest"
 )
 
@@ -192,5 +193,41 @@ func TestPinnedResidual(t *testing.T) {
 	after, _ := onnx.Encode(m)
 	if string(before) != string(after) || r.report != nil {
 		t.Error("the model or report changed")
+	}
+}
+
+// TestDynamicBatchChannels: a model with a symbolic batch is pruned by
+// FLOPs counted at the batch its generated inputs take (GenerateDims, as the
+// CLI sets them), the same figures as the static model's, and keeps its
+// symbolic batch; without those sizes its FLOPs are unknown and it says so.
+func TestDynamicBatchChannels(t *testing.T) {
+	data := filepath.Join(testdata.Models(t), "mnist-data")
+	spec := "prune(structure=channel,amount=0.5,scope=global,keep_first=false,calib=" + filepath.Join(data, "cnn-calib") + ")"
+	static := slim(t, loadModel(t, "mnist_cnn_op13"), spec)
+	m := loadModel(t, "mnist_cnn_op13_dynbatch")
+	if _, err := trySlim(m, spec); err == nil || !strings.Contains(err.Error(), "FLOPs are unknown") {
+		t.Fatalf("without sizes for its batch: err = %v, want the FLOPs unknown", err)
+	}
+	r, err := trySlimCfg(m, spec, passes.Config{GenerateDims: map[string]int64{"N": 1}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, r.log)
+	}
+	got, want := r.report, static.report
+	if got.FLOPsBefore != want.FLOPsBefore || !got.FLOPsKnown {
+		t.Fatalf("FLOPs before %d (known %v), want the static model's %d", got.FLOPsBefore, got.FLOPsKnown, want.FLOPsBefore)
+	}
+	testutil.AtMost(t, "FLOPs after / before", float64(got.FLOPsAfter)/float64(got.FLOPsBefore), 0.5)
+	for i, l := range got.Layers {
+		if w := want.Layers[i]; l.Node != w.Node || l.FLOPsBefore != w.FLOPsBefore {
+			t.Errorf("layer %s: FLOPs before %d, the static model's %s: %d", l.Node, l.FLOPsBefore, w.Node, w.FLOPsBefore)
+		}
+	}
+	if d := r.model.Graph.Inputs[0].Type.Shape[0]; d.Param != "N" {
+		t.Fatalf("input batch is %v, want N kept", d)
+	}
+	x := passtest.Input(3, 1, 28, 28)
+	out := passtest.EvalAll(t, r.model, map[string]*interp.Tensor{r.model.Graph.Inputs[0].Name: x})
+	if s := out[0].Shape; len(s) != 2 || s[0] != 3 {
+		t.Fatalf("output shape %v at batch 3", s)
 	}
 }

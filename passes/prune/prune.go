@@ -351,7 +351,7 @@ type measures struct {
 func measure(c *passes.Context, m *onnx.Model) measures {
 	_, _ = interp.InferShapes(m, interp.ShapeOptions{Dims: c.Dims}) // sets value shapes for the FLOPs count
 	var ms measures
-	ms.flops, ms.flopsKnown = stats.FLOPs(m, stats.DeclaredShape)
+	ms.flops, ms.flopsKnown = passes.FLOPsAt(m, c.InputDims()) // a dynamic model's at its generated inputs' sizes
 	ms.params = stats.Params(m)
 	for _, v := range m.Graph.Initializers {
 		if v.Const == nil || v.Const.DataType != onnx.Float {
@@ -378,12 +378,13 @@ func finishReport(c *passes.Context, rep *Report, before measures, m, float *onn
 	rep.NonzeroBefore, rep.NonzeroAfter = before.nonzero, after.nonzero
 	rep.Samples = src.Total()
 	// Per-layer FLOPs: the node (or a group's producers) in each model.
+	shapes := map[*onnx.Model]stats.ShapeFunc{float: passes.SizedShapes(float, c.InputDims()), m: passes.SizedShapes(m, c.InputDims())}
 	nodeFLOPs := func(mm *onnx.Model, names string) int64 {
 		var f int64
 		for _, name := range strings.Split(names, "+") {
 			for _, n := range mm.Graph.Nodes {
 				if n.Name == name {
-					x, _, _ := stats.NodeFLOPs(n, stats.DeclaredShape)
+					x, _, _ := stats.NodeFLOPs(n, shapes[mm])
 					f += x
 				}
 			}

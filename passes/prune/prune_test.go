@@ -48,6 +48,11 @@ func slim(t testing.TB, m *onnx.Model, spec string) *result {
 }
 
 func trySlim(m *onnx.Model, spec string) (*result, error) {
+	return trySlimCfg(m, spec, passes.Config{})
+}
+
+// trySlimCfg is trySlim under a pipeline configuration (its Log is set here).
+func trySlimCfg(m *onnx.Model, spec string, cfg passes.Config) (*result, error) {
 	cp := m.Clone()
 	res := &result{}
 	p, err := passes.Parse(spec)
@@ -61,7 +66,8 @@ func trySlim(m *onnx.Model, spec string) (*result, error) {
 		}
 	})
 	start := time.Now()
-	_, err = p.Run(ctx, cp, passes.Config{Log: &log})
+	cfg.Log = &log
+	_, err = p.Run(ctx, cp, cfg)
 	res.model, res.log = cp, log.String()
 	if err == nil && testing.Verbose() {
 		os.Stderr.WriteString(spec + " (" + time.Since(start).Round(time.Millisecond).String() + "):\n" + indent(log.String()) + "\n")
