@@ -38,6 +38,9 @@ func DecodeUnchecked(data []byte) (*Model, error) {
 	if len(data) == 0 {
 		return nil, errors.New("empty file: not an ONNX model")
 	}
+	if what := notONNX(data); what != "" {
+		return nil, errors.New("not an ONNX model: the file is " + what)
+	}
 	mp := &pb.ModelProto{}
 	if err := (proto.UnmarshalOptions{RecursionLimit: protoRecursionLimit}).Unmarshal(data, mp); err != nil {
 		// The protobuf error does not say where; find the place for the message.

@@ -55,6 +55,9 @@ func (m *Model) loadExternal() error {
 			if err != nil {
 				return fmt.Errorf("%s: tensor %q: external data: %w", place, t.Name, err)
 			}
+			if isLFSPointer(data) {
+				return fmt.Errorf("%s: tensor %q: external data: %s is %s", place, t.Name, ext.location, lfsPointerText)
+			}
 			mp = &mapping{data: data, rec: &ExternalFile{Location: ext.location, Bytes: int64(len(data))}}
 			maps[path] = mp
 			recs = append(recs, mp.rec)

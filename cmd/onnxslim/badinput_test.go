@@ -89,6 +89,17 @@ func TestBadInputs(t *testing.T) {
 				t.Fatal(err)
 			}
 		}), []string{`tensor "w"`}},
+		{"Git LFS pointer", writeBytes([]byte(lfsPointer)), []string{"not an ONNX model", "Git LFS pointer", "git lfs pull"}},
+		{"HTML page", writeBytes([]byte("\n<!DOCTYPE html>\n<html><body>404</body></html>")), []string{"HTML page"}},
+		{"PyTorch checkpoint", writeBytes(append([]byte("PK\x03\x04"), randomBytes(4, 200)...)), []string{"ZIP archive", "torch.onnx.export"}},
+		{"TensorFlow Lite model", writeBytes(append([]byte("\x1c\x00\x00\x00TFL3"), randomBytes(5, 200)...)), []string{"TensorFlow Lite"}},
+		{"safetensors", writeBytes([]byte("\x0e\x00\x00\x00\x00\x00\x00\x00{\"__metadata__\":{}}")), []string{"safetensors"}},
+		{"NumPy array", writeBytes([]byte("\x93NUMPY\x01\x00v\x00{'descr': '<f4'}")), []string{"NumPy"}},
+		{"external data is a Git LFS pointer", externalModel("w.bin", 0, 48, func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, "w.bin"), []byte(lfsPointer), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}), []string{`tensor "w"`, "w.bin is a Git LFS pointer"}},
 		{"200 nested If", encodedModel(nestedIf(200)), []string{`graph "g65" (in node "if65")`, "nested deeper than 64"}},
 		{"3000 nested If", encodedModel(nestedIf(3000)), []string{"model.graph", "node[0]", " … ", "nested deeper"}},
 	}
@@ -155,6 +166,9 @@ func writeBytes(data []byte) func(*testing.T, string) string {
 		return p
 	}
 }
+
+// lfsPointer is what a clone without Git LFS leaves in place of a file.
+const lfsPointer = "version https://git-lfs.github.com/spec/v1\noid sha256:d6267e75ad19e51ad643554f861a3e42f1bea3a2dc1e33bcc03e4f9e11e0de74\nsize 26454\n"
 
 func writeFile(name string, size int) func(*testing.T, string) {
 	return func(t *testing.T, dir string) {
