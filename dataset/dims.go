@@ -51,6 +51,16 @@ func FreeDims(inputs []*onnx.Value, dims map[string]int64) []FreeDim {
 			case onnx.DimUnknown:
 				key = UnknownDimKey(v.Name, axis)
 			}
+			if terms, ok := parseDimExpr(key); ok && dims[key] <= 0 {
+				// "past_sequence_length + 1" follows from its symbols.
+				for _, t := range terms {
+					if t.sym != "" && !seen[t.sym] && dims[t.sym] <= 0 {
+						seen[t.sym] = true
+						out = append(out, FreeDim{Key: t.sym, Where: UnknownDimKey(v.Name, axis), role: guessRole(t.sym, axis, rank)})
+					}
+				}
+				continue
+			}
 			if seen[key] || dims[key] > 0 {
 				continue
 			}

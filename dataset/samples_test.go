@@ -238,3 +238,39 @@ func TestGenerateTransformerConventions(t *testing.T) {
 		t.Errorf("--fill attention_mask=0 gave %v", d)
 	}
 }
+
+// TestDimExpressions: a dimension named by a sum ("past_sequence_length +
+// 1", "past_sequence_length + sequence_length", "2*s0") is not free: its
+// symbols are, and generated inputs take its value from theirs. A name
+// with a hyphen is a name.
+func TestDimExpressions(t *testing.T) {
+	past := input("past_key", onnx.Float, onnx.Shape{onnx.Sym("batch_size"), onnx.D(2), onnx.Sym("past_sequence_length"), onnx.D(8)})
+	ids := input("input_ids", onnx.Int64, onnx.Shape{onnx.Sym("batch_size"), onnx.Sym("sequence_length")})
+	mask := input("attention_mask", onnx.Int64, onnx.Shape{onnx.Sym("batch_size"), onnx.Sym("past_sequence_length + sequence_length")})
+	one := input("mask1", onnx.Float, onnx.Shape{onnx.Sym("past_sequence_length + 1")})
+	twice := input("x", onnx.Float, onnx.Shape{onnx.Sym("batch_size"), onnx.Sym("2*s0"), onnx.Sym("s0 - 1"), onnx.Sym("seq-len")})
+	inputs := []*onnx.Value{past, ids, mask, one, twice}
+	var keys []string
+	for _, d := range FreeDims(inputs, nil) {
+		keys = append(keys, d.Key)
+	}
+	if want := "[batch_size past_sequence_length sequence_length s0 seq-len]"; fmt.Sprint(keys) != want {
+		t.Fatalf("free dims %v, want %s", keys, want)
+	}
+	dims, _, err := FitDims(inputs, map[string]int64{"past_sequence_length": 5}, nil, func(map[string]int64) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Generate(inputs, 1, Options{Dims: dims})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, s0 := int(dims["sequence_length"]), int(dims["s0"])
+	for name, want := range map[string][]int{
+		"attention_mask": {1, 5 + seq}, "mask1": {6}, "x": {1, 2 * s0, s0 - 1, int(dims["seq-len"])}, "past_key": {1, 2, 5, 8},
+	} {
+		if s := got[name].Shape; fmt.Sprint(s) != fmt.Sprint(want) {
+			t.Errorf("%s: shape %v, want %v", name, s, want)
+		}
+	}
+}
