@@ -96,6 +96,11 @@ func TestCorpusExtra(t *testing.T) {
 		{name: "silero_vad_v5", args: []string{"--dim", "input[0]=1", "--dim", "input[1]=512", "--dim", "state[1]=1", "--fill", "sr=16000"}},
 		{name: "ppocr_v4_det"}, {name: "ppocr_v4_rec"}, {name: "ppocr_cls"}, {name: "oww_embedding"},
 		{name: "isnet_uint8", relL2: 0.15}, {name: "isnet_fp16", tol: 2e-2},
+		// M-LSD large on random images is ill-conditioned: its weights
+		// moved by one ulp move its scores by rel L2 3.6e-3 (offsets by
+		// up to 0.3); ONNX Runtime lands 5.6e-3 from the interpreter.
+		// Held to 5× that floor, as verification holds it.
+		{name: "mlsd_320_tiny"}, {name: "mlsd_512_large", relL2: 2e-2},
 	} {
 		cm.path = filepath.Join(dir, cm.name+".onnx")
 		t.Run(cm.name, func(t *testing.T) { table = append(table, corpusCheck(t, cm)) })
