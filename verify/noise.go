@@ -51,12 +51,13 @@ var noisyConsumers = map[string]bool{
 // Perturb returns a copy of m whose float32 weights (constants of more than
 // one value read only by the ops above) are each moved by -1, 0 or +1 ulp at
 // random (seeded), and how many values that covers. Single values are left
-// exact: they are hyperparameters (an epsilon, a ½, the 1 of a BERT export's
-// (1 − mask)·(−FLT_MAX)) that a lossless rewrite keeps or folds into a
-// weight, and moving the 1 there turns a mask of ones into ±4e31 added to
-// every attention score, a floor of 4e-3 that would pass real bugs. The moved weights are lazy payloads over
-// m's (perturbed): made when read, so that a large model's runs, which
-// read each weight once a run, hold no copy; m is unchanged.
+// exact: they are hyperparameters (an epsilon, a ½, the 1 of a BERT
+// export's (1 − mask)·(−FLT_MAX)) that a lossless rewrite keeps or folds
+// into a weight, and moving the 1 there adds 2e31 or 4e31 to every
+// attention score, a floor of 4e-3 that would pass real bugs. The moved
+// weights are lazy payloads over m's (perturbed): made when read, so that a
+// large model's runs, which read each weight once a run, hold no copy; m is
+// unchanged.
 func Perturb(m *onnx.Model, seed uint64) (*onnx.Model, int) {
 	c := m.Clone()
 	moved, k := 0, uint64(0)
