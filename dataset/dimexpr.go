@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/onnxslim/onnxslim/onnx"
 )
 
 // A symbolic dimension may be a sum rather than a name: Hugging Face's
@@ -110,7 +112,15 @@ func evalDimExpr(s string, dims map[string]int64) (int64, bool) {
 	return v, v > 0
 }
 
-func evalDimExprOK(s string, dims map[string]int64) bool {
-	_, ok := evalDimExpr(s, dims)
-	return ok
+// paramValue is a symbolic dimension's size from dims: its own, or its
+// expression's ("past_sequence_length + 1"); 0 when neither is known.
+func paramValue(d onnx.Dim, dims map[string]int64) int64 {
+	if d.Kind != onnx.DimParam {
+		return 0
+	}
+	if n := dims[d.Param]; n > 0 {
+		return n
+	}
+	n, _ := evalDimExpr(d.Param, dims)
+	return n
 }

@@ -168,14 +168,11 @@ func ConcreteShape(v *onnx.Value, dims map[string]int64) ([]int, error) {
 	}
 	shape := make([]int, len(v.Type.Shape))
 	for i, d := range v.Type.Shape {
-		switch {
+		switch named := paramValue(d, dims); {
 		case d.IsStatic():
 			shape[i] = int(d.Value)
-		case d.Kind == onnx.DimParam && dims[d.Param] > 0:
-			shape[i] = int(dims[d.Param])
-		case d.Kind == onnx.DimParam && evalDimExprOK(d.Param, dims):
-			n, _ := evalDimExpr(d.Param, dims) // "past_sequence_length + 1"
-			shape[i] = int(n)
+		case named > 0:
+			shape[i] = int(named)
 		case d.Kind == onnx.DimUnknown && dims[UnknownDimKey(v.Name, i)] > 0:
 			shape[i] = int(dims[UnknownDimKey(v.Name, i)])
 		default:

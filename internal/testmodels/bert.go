@@ -143,12 +143,21 @@ func (b *bertBuilder) unsqueeze(t *onnx.Value, axis int64) *onnx.Value {
 }
 
 func (b *bertBuilder) weight(name string, amp float32, dims ...int64) *onnx.Value {
+	return b.weightAround(name, 0, amp, dims...)
+}
+
+// weightAround is a weight of values mean ± amp.
+func (b *bertBuilder) weightAround(name string, mean, amp float32, dims ...int64) *onnx.Value {
 	n := int64(1)
 	for _, d := range dims {
 		n *= d
 	}
 	b.seed++
-	return b.g.AddInitializer(name, onnx.NewFloatTensor("", dims, wave(int(n), b.seed, amp)))
+	w := wave(int(n), b.seed, amp)
+	for i := range w {
+		w[i] += mean
+	}
+	return b.g.AddInitializer(name, onnx.NewFloatTensor("", dims, w))
 }
 
 // linear is the exporter's nn.Linear on a 3-D input: MatMul by the
@@ -158,12 +167,7 @@ func (b *bertBuilder) linear(x *onnx.Value, name string, in, out int64) *onnx.Va
 }
 
 func (b *bertBuilder) layerNorm(x *onnx.Value, name string, h int64) *onnx.Value {
-	gamma, beta := b.weight(name+".weight", 0.1, h), b.weight(name+".bias", 0.1, h)
-	scale, _ := gamma.Const.AsFloat32() // around 1
-	for i := range scale {
-		scale[i]++
-	}
-	gamma.Const = onnx.NewFloatTensor(gamma.Name, []int64{h}, scale)
+	gamma, beta := b.weightAround(name+".weight", 1, 0.1, h), b.weight(name+".bias", 0.1, h)
 	if b.opset >= 17 {
 		return b.op("LayerNormalization", []*onnx.Attribute{onnx.IntAttr("axis", -1), onnx.FloatAttr("epsilon", 1e-12)}, x, gamma, beta)
 	}

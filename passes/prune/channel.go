@@ -99,7 +99,7 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	if err := channelScores(c, m, cands, cfg, src); err != nil {
 		return 0, err
 	}
-	est, err := newFLOPsModel(m, cands, passes.SizedShapes(m, c.InputDims()))
+	est, err := newFLOPsModel(m, cands, before.shape)
 	if err != nil {
 		return 0, err
 	}

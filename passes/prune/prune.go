@@ -346,12 +346,16 @@ func pruneLayer(c *passes.Context, m, float *onnx.Model, l *layer, w []float32, 
 type measures struct {
 	flops, params, nonzero int64
 	flopsKnown             bool
+	// shape gives the model's value shapes as its FLOPs were counted
+	// (a dynamic model's at its generated inputs' sizes).
+	shape stats.ShapeFunc
 }
 
 func measure(c *passes.Context, m *onnx.Model) measures {
 	_, _ = interp.InferShapes(m, interp.ShapeOptions{Dims: c.Dims}) // sets value shapes for the FLOPs count
 	var ms measures
-	ms.flops, ms.flopsKnown = passes.FLOPsAt(m, c.InputDims()) // a dynamic model's at its generated inputs' sizes
+	ms.shape = passes.SizedShapes(m, c.InputDims())
+	ms.flops, ms.flopsKnown = stats.FLOPs(m, ms.shape)
 	ms.params = stats.Params(m)
 	for _, v := range m.Graph.Initializers {
 		if v.Const == nil || v.Const.DataType != onnx.Float {
@@ -378,7 +382,7 @@ func finishReport(c *passes.Context, rep *Report, before measures, m, float *onn
 	rep.NonzeroBefore, rep.NonzeroAfter = before.nonzero, after.nonzero
 	rep.Samples = src.Total()
 	// Per-layer FLOPs: the node (or a group's producers) in each model.
-	shapes := map[*onnx.Model]stats.ShapeFunc{float: passes.SizedShapes(float, c.InputDims()), m: passes.SizedShapes(m, c.InputDims())}
+	shapes := map[*onnx.Model]stats.ShapeFunc{float: passes.SizedShapes(float, c.InputDims()), m: after.shape}
 	nodeFLOPs := func(mm *onnx.Model, names string) int64 {
 		var f int64
 		for _, name := range strings.Split(names, "+") {
