@@ -95,6 +95,11 @@ func Generate(inputs []*onnx.Value, seed uint64, opts Options) (map[string]*inte
 			for i := range d {
 				d[i] = rng.IntN(2) == 1
 			}
+		case []string:
+			vocab := stringVocab(v)
+			for i := range d {
+				d[i] = randomString(rng, vocab)
+			}
 		default:
 			return nil, fmt.Errorf("input %q: cannot make random %s data", v.Name, v.Type.Elem)
 		}
@@ -265,6 +270,77 @@ func intRange(v *onnx.Value) int64 {
 		return best
 	}
 	return 10
+}
+
+// stringVocab is the strings v's consumers know: the string lists and
+// string tensors in their attributes and the string constants they read
+// (a LabelEncoder's keys, a CategoryMapper's categories, a stop-word list,
+// what an Equal compares with), reached through ops that pass strings on.
+// Random strings would almost all miss every key, and the models would
+// agree on the default branch alone.
+func stringVocab(v *onnx.Value) []string {
+	seen := map[string]bool{}
+	var vocab []string
+	add := func(b []byte) {
+		if w := string(b); w != "" && !seen[w] && len(vocab) < 10000 {
+			seen[w] = true
+			vocab = append(vocab, w)
+		}
+	}
+	addTensor := func(t *onnx.Tensor) {
+		if t != nil && t.DataType == onnx.String {
+			for _, b := range t.Strings {
+				add(b)
+			}
+		}
+	}
+	visited := map[*onnx.Value]bool{}
+	var walk func(v *onnx.Value, depth int)
+	walk = func(v *onnx.Value, depth int) {
+		if depth > 8 || visited[v] {
+			return
+		}
+		visited[v] = true
+		for _, u := range v.Uses() {
+			n := u.Node
+			for _, a := range n.Attrs {
+				for _, b := range a.Strings {
+					add(b)
+				}
+				addTensor(a.Tensor)
+			}
+			for _, in := range n.Inputs() {
+				if in != nil && in.Const != nil {
+					addTensor(in.Const)
+				}
+			}
+			switch n.OpType {
+			case "Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Transpose", "Expand", "Concat", "Split", "Slice", "Gather", "StringNormalizer", "Cast":
+				for _, o := range n.Outputs() {
+					if o != nil {
+						walk(o, depth+1)
+					}
+				}
+			}
+		}
+	}
+	walk(v, 0)
+	return vocab
+}
+
+// randomString is one of vocab three times in four (when there is one),
+// else a made-up word of mixed case, letters and digits: a key no table
+// holds, and text that case folding and tokenizers change.
+func randomString(rng *rand.Rand, vocab []string) string {
+	if len(vocab) > 0 && rng.IntN(4) != 0 {
+		return vocab[rng.IntN(len(vocab))]
+	}
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := make([]byte, 3+rng.IntN(6))
+	for i := range b {
+		b[i] = letters[rng.IntN(len(letters))]
+	}
+	return string(b)
 }
 
 // dimOf returns dimension axis of a value whose shape is known, else -1.
