@@ -293,6 +293,10 @@ func checkInput(v *onnx.Value, t *Tensor) error {
 		if t.Kind != KindOptional {
 			return fmt.Errorf("input %q: got %s, the model declares %s", v.Name, t, ty)
 		}
+	case onnx.TypeMap:
+		if t.Kind != KindMap {
+			return fmt.Errorf("input %q: got %s, the model declares %s", v.Name, t, ty)
+		}
 	}
 	return nil
 }

@@ -651,6 +651,12 @@ func typeOfTensor(t *Tensor) *onnx.Type {
 			inner = typeOfTensor(t.Elems[0])
 		}
 		return &onnx.Type{Kind: onnx.TypeOptional, Inner: inner}
+	case KindMap:
+		key := onnx.Undefined
+		if len(t.Elems) == 2 && t.Elems[0] != nil {
+			key = t.Elems[0].DType
+		}
+		return &onnx.Type{Kind: onnx.TypeMap, Elem: key, Inner: onnx.TensorType(t.DType, nil)}
 	}
 	s := make(onnx.Shape, len(t.Shape))
 	for i, d := range t.Shape {

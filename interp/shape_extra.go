@@ -2,15 +2,14 @@ package interp
 
 import "github.com/onnxslim/onnxslim/onnx"
 
-// Shape functions of signal, string, image, ai.onnx.ml and training ops that
-// the other shape files do not cover.
+// Shape functions of signal, string, image and training ops that the other
+// shape files do not cover (ai.onnx.ml's are in shape_ml.go).
 
 func init() {
 	RegisterShape("", "STFT", 17, shapeSTFT)
 	RegisterShape("", "StringSplit", 20, shapeStringSplit)
 	RegisterShape("", "TfIdfVectorizer", 9, shapeTfIdf)
 	RegisterShape("", "ImageDecoder", 20, shapeImageDecoder)
-	RegisterShape(mlDomain, "TreeEnsemble", 5, shapeTreeEnsemble)
 	RegisterShape(trainingDomain, "Gradient", 1, shapeGradient)
 }
 
@@ -79,15 +78,6 @@ func shapeImageDecoder(c *ShapeCtx) error {
 		ch = 1
 	}
 	c.Set(0, onnx.Uint8, onnx.Shape{unknownDim, unknownDim, onnx.D(ch)})
-	return nil
-}
-
-func shapeTreeEnsemble(c *ShapeCtx) error {
-	out := onnx.Shape{unknownDim, onnx.D(c.Node.AttrInt("n_targets", 0))}
-	if s, ok := c.Shape(0); ok && len(s) == 2 {
-		out[0] = shClean(s[0])
-	}
-	c.Set(0, c.Elem(0), out)
 	return nil
 }
 

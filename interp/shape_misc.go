@@ -15,9 +15,6 @@ func init() {
 	for op, groups := range map[string]int{"Adagrad": 3, "Momentum": 3, "Adam": 4} {
 		RegisterShape("ai.onnx.preview.training", op, 1, shapeOptimizer(groups))
 	}
-	RegisterShape("ai.onnx.ml", "Binarizer", 1, shapeSameAsInput)
-	RegisterShape("ai.onnx.ml", "LabelEncoder", 1, shapeLabelEncoder)
-	RegisterShape("ai.onnx.ml", "ArrayFeatureExtractor", 1, shapeArrayFeatureExtractor)
 }
 
 func shapeWindow(c *ShapeCtx) error {
@@ -116,39 +113,6 @@ func shapeOptimizer(groups int) ShapeFunc {
 		}
 		return nil
 	}
-}
-
-func shapeLabelEncoder(c *ShapeCtx) error {
-	s, _ := c.Shape(0)
-	e := onnx.Undefined
-	switch n := c.Node; {
-	case n.Attr("values_strings") != nil:
-		e = onnx.String
-	case n.Attr("values_int64s") != nil:
-		e = onnx.Int64
-	case n.Attr("values_floats") != nil:
-		e = onnx.Float
-	case n.Attr("values_tensor") != nil && n.Attr("values_tensor").Tensor != nil:
-		e = n.Attr("values_tensor").Tensor.DataType
-	}
-	c.Set(0, e, s)
-	return nil
-}
-
-func shapeArrayFeatureExtractor(c *ShapeCtx) error {
-	s, ok := c.Shape(0)
-	idx, ok2 := c.Shape(1)
-	if !ok || !ok2 || len(s) == 0 {
-		c.Set(0, c.Elem(0), nil)
-		return nil
-	}
-	k := prodDim(idx)
-	if len(s) == 1 {
-		c.Set(0, c.Elem(0), onnx.Shape{onnx.D(1), k})
-		return nil
-	}
-	c.Set(0, c.Elem(0), append(s[:len(s)-1], k))
-	return nil
 }
 
 func shapeCausalConv(c *ShapeCtx) error {

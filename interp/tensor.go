@@ -9,7 +9,7 @@ import (
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
-// Kind says whether a runtime value is a tensor, a sequence or an optional.
+// Kind says whether a runtime value is a tensor, a sequence, an optional or a map.
 type Kind uint8
 
 // The kinds of runtime values.
@@ -17,6 +17,7 @@ const (
 	KindTensor Kind = iota
 	KindSequence
 	KindOptional
+	KindMap
 )
 
 // Tensor is a runtime value. For tensors, Data holds the elements in row-major
@@ -30,7 +31,10 @@ const (
 //	[]uint8 (unpacked, one element per byte).
 //
 // Sequences (Kind == KindSequence) hold their elements in Elems; an optional
-// holds zero or one element in Elems. Kernels never modify their inputs:
+// holds zero or one element in Elems. A map (the ai.onnx.ml ops' map(K, V),
+// see NewMap) holds two 1-D tensors of the same length in Elems: its keys
+// (int64 or string) and its values, entry i mapping Elems[0][i] to
+// Elems[1][i]; DType is the values' element type. Kernels never modify their inputs:
 // tensors may alias model weights and be shared between runs.
 type Tensor struct {
 	Kind  Kind
@@ -38,6 +42,28 @@ type Tensor struct {
 	Shape []int
 	Data  any
 	Elems []*Tensor
+}
+
+// NewMap returns a map value of parallel 1-D key and value tensors (no copy).
+// Keys are integers (int64 for the ai.onnx.ml ops) or strings.
+func NewMap(keys, values *Tensor) *Tensor {
+	return &Tensor{Kind: KindMap, DType: values.DType, Elems: []*Tensor{keys, values}}
+}
+
+// MapEntries returns a map value's keys and values, or an error when t is not
+// a well-formed map.
+func (t *Tensor) MapEntries() (keys, values *Tensor, err error) {
+	if t == nil || t.Kind != KindMap || len(t.Elems) != 2 || t.Elems[0] == nil || t.Elems[1] == nil {
+		return nil, nil, fmt.Errorf("expected a map, got %s", t)
+	}
+	keys, values = t.Elems[0], t.Elems[1]
+	if keys.Rank() != 1 || values.Rank() != 1 || keys.Len() != values.Len() {
+		return nil, nil, fmt.Errorf("malformed map: keys %s, values %s", keys, values)
+	}
+	if !keys.DType.IsInteger() && keys.DType != onnx.String {
+		return nil, nil, fmt.Errorf("map keys must be integers or strings, got %s", keys.DType)
+	}
+	return keys, values, nil
 }
 
 // Len is the number of elements implied by the shape.
@@ -67,6 +93,11 @@ func (t *Tensor) String() string {
 			return "optional(empty)"
 		}
 		return "optional(" + t.Elems[0].String() + ")"
+	case KindMap:
+		if len(t.Elems) != 2 {
+			return "map(malformed)"
+		}
+		return fmt.Sprintf("map(%s,%s)×%d", t.Elems[0].DType, t.DType, t.Elems[0].Len())
 	}
 	parts := make([]string, len(t.Shape))
 	for i, d := range t.Shape {
@@ -155,4 +186,22 @@ func (t *Tensor) Floats() []float32 { f, _ := t.Data.([]float32); return f }
 // Reshaped returns a tensor sharing t's data with a new shape of the same size.
 func (t *Tensor) Reshaped(shape []int) *Tensor {
 	return &Tensor{DType: t.DType, Shape: shape, Data: t.Data}
+}
+
+// ElemString formats element i of a tensor, e.g. to match map keys.
+func ElemString(t *Tensor, i int) string { return fmt.Sprint(sliceData(t.Data, i, i+1)) }
+
+// GatherElems returns the 1-D tensor of t's elements at idx, in that order.
+func GatherElems(t *Tensor, idx []int) (*Tensor, error) {
+	d, err := makeData(t.DType, len(idx))
+	if err != nil {
+		return nil, err
+	}
+	for i, j := range idx {
+		if j < 0 || j >= t.Len() {
+			return nil, fmt.Errorf("index %d is out of range for %s", j, t)
+		}
+		copyElems(d, t.Data, i, j, 1)
+	}
+	return &Tensor{DType: t.DType, Shape: []int{len(idx)}, Data: d}, nil
 }

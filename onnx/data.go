@@ -194,8 +194,38 @@ func EncodeDatum(d *Datum) ([]byte, error) {
 		return proto.Marshal(sequenceToProto(d))
 	case TypeOptional:
 		return proto.Marshal(optionalToProto(d))
+	case TypeMap:
+		mp, err := mapToProto(d)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(mp)
 	}
 	return nil, fmt.Errorf("cannot encode a datum of kind %d", d.Kind)
+}
+
+// mapToProto writes a map datum: keys as int64s or strings, values as a
+// sequence of the value data.
+func mapToProto(d *Datum) (*pb.MapProto, error) {
+	if d.Keys == nil {
+		return nil, fmt.Errorf("map %q has no keys", d.Name)
+	}
+	mp := &pb.MapProto{Name: d.Name, KeyType: int32(d.Keys.DataType)}
+	if d.Keys.DataType == String {
+		mp.StringKeys = d.Keys.Strings
+	} else {
+		keys, err := d.Keys.AsInt64()
+		if err != nil {
+			return nil, fmt.Errorf("map %q: %w", d.Name, err)
+		}
+		mp.Keys = keys
+	}
+	kind := d.ElemKind
+	if kind == TypeNone {
+		kind = TypeTensor
+	}
+	mp.Values = sequenceToProto(&Datum{Kind: TypeSequence, ElemKind: kind, Elems: d.Elems})
+	return mp, nil
 }
 
 func kindToElemType(k TypeKind) int32 {
@@ -224,6 +254,10 @@ func sequenceToProto(d *Datum) *pb.SequenceProto {
 			sp.SequenceValues = append(sp.SequenceValues, sequenceToProto(e))
 		case TypeOptional:
 			sp.OptionalValues = append(sp.OptionalValues, optionalToProto(e))
+		case TypeMap:
+			if mp, err := mapToProto(e); err == nil {
+				sp.MapValues = append(sp.MapValues, mp)
+			}
 		}
 	}
 	return sp
@@ -239,6 +273,8 @@ func optionalToProto(d *Datum) *pb.OptionalProto {
 			op.SequenceValue = sequenceToProto(e)
 		case TypeOptional:
 			op.OptionalValue = optionalToProto(e)
+		case TypeMap:
+			op.MapValue, _ = mapToProto(e)
 		}
 	}
 	return op

@@ -180,6 +180,9 @@ func (c *acc) add(sample int, a, b *interp.Tensor) error {
 		c.r.Problem = fmt.Sprintf("kind differs: %s vs %s", a, b)
 		return nil
 	}
+	if a.Kind == interp.KindMap {
+		return c.addMap(sample, a, b)
+	}
 	if a.Kind != interp.KindTensor {
 		// Sequences and optionals: compare element by element under one name.
 		if len(a.Elems) != len(b.Elems) {
@@ -277,6 +280,49 @@ func (c *acc) add(sample int, a, b *interp.Tensor) error {
 		c.top1 = false
 	}
 	return nil
+}
+
+// addMap compares two maps: the same keys (in any order) and, key by key,
+// values within the tolerance, as one tensor of the values in a's order.
+func (c *acc) addMap(sample int, a, b *interp.Tensor) error {
+	ka, va, err := a.MapEntries()
+	if err != nil {
+		c.r.Problem = "reference: " + err.Error()
+		return nil
+	}
+	kb, vb, err := b.MapEntries()
+	if err != nil {
+		c.r.Problem = err.Error()
+		return nil
+	}
+	if ka.DType != kb.DType || va.DType != vb.DType || ka.Len() != kb.Len() {
+		c.r.Problem = fmt.Sprintf("map differs: %s vs %s", a, b)
+		return nil
+	}
+	keyOf := interp.ElemString
+	at := make(map[string]int, kb.Len())
+	for i := range kb.Len() {
+		at[keyOf(kb, i)] = i
+	}
+	perm := make([]int, ka.Len())
+	for i := range ka.Len() {
+		j, ok := at[keyOf(ka, i)]
+		if !ok {
+			c.r.Problem = fmt.Sprintf("map key %s is missing", keyOf(ka, i))
+			return nil
+		}
+		perm[i] = j
+		delete(at, keyOf(ka, i))
+	}
+	if len(at) > 0 {
+		c.r.Problem = fmt.Sprintf("map keys differ: %s vs %s", a, b) // repeated keys
+		return nil
+	}
+	vbInA, err := interp.GatherElems(vb, perm)
+	if err != nil {
+		return err
+	}
+	return c.add(sample, va, vbInA)
 }
 
 func (c *acc) count(x, y float64) {

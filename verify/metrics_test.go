@@ -75,3 +75,59 @@ func TestTop1Agreement(t *testing.T) {
 		t.Errorf("cosine %v", cos)
 	}
 }
+
+// TestAccumulatorMaps: maps (ZipMap's outputs) match key by key in any
+// order, values within the tolerance; a missing key, another key type or a
+// different size is a problem, never a pass or a crash.
+func TestAccumulatorMaps(t *testing.T) {
+	tol := DefaultTolerance()
+	m := func(keys []int64, vals ...float32) *interp.Tensor {
+		return interp.NewMap(interp.FromSlice(onnx.Int64, []int{len(keys)}, keys), interp.FromSlice(onnx.Float, []int{len(vals)}, vals))
+	}
+	sm := func(keys []string, vals ...float32) *interp.Tensor {
+		return interp.NewMap(interp.FromSlice(onnx.String, []int{len(keys)}, keys), interp.FromSlice(onnx.Float, []int{len(vals)}, vals))
+	}
+	seq := func(e ...*interp.Tensor) *interp.Tensor {
+		return &interp.Tensor{Kind: interp.KindSequence, DType: onnx.Float, Elems: e}
+	}
+	tests := []struct {
+		name       string
+		a, b       *interp.Tensor
+		ok         bool
+		mismatches int64
+		problem    bool
+	}{
+		{"equal", m([]int64{0, 1, 2}, .1, .2, .7), m([]int64{0, 1, 2}, .1, .2, .7), true, 0, false},
+		{"reordered keys", m([]int64{0, 1, 2}, .1, .2, .7), m([]int64{2, 0, 1}, .7, .1, .2), true, 0, false},
+		{"within tolerance", sm([]string{"a", "b"}, .5, .5), sm([]string{"a", "b"}, .5, .5+1e-6), true, 0, false},
+		{"value off", m([]int64{0, 1}, .4, .6), m([]int64{0, 1}, .6, .4), false, 2, false},
+		{"reordered value off", m([]int64{0, 1}, .4, .6), m([]int64{1, 0}, .4, .6), false, 2, false},
+		{"missing key", m([]int64{0, 1}, .4, .6), m([]int64{0, 2}, .4, .6), false, 0, true},
+		{"repeated key", m([]int64{0, 1}, .4, .6), m([]int64{0, 0}, .4, .6), false, 0, true},
+		{"more keys", m([]int64{0, 1}, .4, .6), m([]int64{0, 1, 2}, .4, .6, 0), false, 0, true},
+		{"key type", m([]int64{0, 1}, .4, .6), sm([]string{"0", "1"}, .4, .6), false, 0, true},
+		{"map vs tensor", m([]int64{0}, 1), interp.FromSlice(onnx.Float, []int{1}, []float32{1}), false, 0, true},
+		{"malformed", m([]int64{0}, 1), &interp.Tensor{Kind: interp.KindMap, DType: onnx.Float}, false, 0, true},
+		{"sequence of maps", seq(m([]int64{0, 1}, .3, .7), m([]int64{0, 1}, .9, .1)), seq(m([]int64{1, 0}, .7, .3), m([]int64{0, 1}, .9, .1)), true, 0, false},
+		{"sequence of maps, one off", seq(m([]int64{0, 1}, .3, .7), m([]int64{0, 1}, .9, .1)), seq(m([]int64{0, 1}, .3, .7), m([]int64{0, 1}, .1, .9)), false, 2, false},
+		{"sequence lengths", seq(m([]int64{0}, 1), m([]int64{0}, 1)), seq(m([]int64{0}, 1)), false, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newAcc("y", tol)
+			if err := c.add(0, tc.a, tc.b); err != nil {
+				t.Fatal(err)
+			}
+			r := c.report()
+			if got := r.failure(tol) == ""; got != tc.ok {
+				t.Errorf("ok = %v (%q), want %v", got, r.failure(tol), tc.ok)
+			}
+			if (r.Problem != "") != tc.problem {
+				t.Errorf("problem %q, want one: %v", r.Problem, tc.problem)
+			}
+			if r.Mismatches != tc.mismatches {
+				t.Errorf("mismatches %d, want %d", r.Mismatches, tc.mismatches)
+			}
+		})
+	}
+}
