@@ -6,6 +6,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/onnxslim/onnxslim/internal/stats"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 )
@@ -95,7 +96,7 @@ const (
 
 // recognize returns the layer view of n, or a reason it is not a
 // candidate. shape gives static shapes where known.
-func recognize(n *onnx.Node, conv string) (*layer, string) {
+func recognize(n *onnx.Node, conv string, shape stats.ShapeFunc) (*layer, string) {
 	if n.Domain != "" {
 		return nil, "not an ai.onnx op"
 	}
@@ -184,7 +185,7 @@ func recognize(n *onnx.Node, conv string) (*layer, string) {
 	if l.rows == 0 || l.cols == 0 {
 		return nil, "the weight is empty"
 	}
-	l.positions()
+	l.positions(shape)
 	return l, ""
 }
 
@@ -252,12 +253,13 @@ func convFeatures(n *onnx.Node, d []int64, spatial bool) features {
 	return f
 }
 
-// positions sets p1, p2 from the inferred shapes of the node's input and
-// output.
-func (l *layer) positions() {
+// positions sets p1, p2 from the shapes of the node's input and output
+// (inferred, at the generated inputs' sizes where the model's are symbolic:
+// passes.SizedShapes).
+func (l *layer) positions(shape stats.ShapeFunc) {
 	n := l.node
-	in, okIn := passes.StaticShape(n.Input(0))
-	out, okOut := passes.StaticShape(n.Output(0))
+	in, okIn := shape(n.Input(0))
+	out, okOut := shape(n.Output(0))
 	prod := func(s []int64) int64 {
 		p := int64(1)
 		for _, v := range s {

@@ -236,6 +236,8 @@ func lowRank(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	if cfg.report > 0 {
 		orig = m.Clone()
 	}
+	// FLOPs at the generated inputs' sizes where the model's are symbolic.
+	shape := passes.SizedShapes(m, c.InputDims())
 	var cands []*candidate
 	for _, n := range m.Graph.Nodes {
 		if len(cfg.only) > 0 && !selects(cfg.only, n) {
@@ -247,7 +249,7 @@ func lowRank(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 		if len(cfg.ranks) > 0 && cfg.fixed(n) == 0 {
 			continue
 		}
-		l, why := recognize(n, cfg.conv)
+		l, why := recognize(n, cfg.conv, shape)
 		if l == nil {
 			if why != "" {
 				rep.Skipped = append(rep.Skipped, Skip{Node: nodeName(n), Op: n.OpType, Reason: why})
@@ -310,7 +312,7 @@ func lowRank(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 			cd.rank = r
 		}
 	case cfg.ratio > 0:
-		if err := allocate(m, cands, cfg); err != nil {
+		if err := allocate(m, shape, cands, cfg); err != nil {
 			return 0, err
 		}
 	default:
@@ -571,7 +573,7 @@ func measureOutputs(c *passes.Context, orig, m *onnx.Model, cfg *config, rep *Re
 // output error (squared, per the ranking method's spectrum) per unit saved
 // is taken first — first splitting a layer at its largest paying rank,
 // then lowering ranks one at a time — until the budget holds.
-func allocate(m *onnx.Model, cands []*candidate, cfg *config) error {
+func allocate(m *onnx.Model, shape stats.ShapeFunc, cands []*candidate, cfg *config) error {
 	cost := func(cd *candidate, r int) int64 {
 		if cfg.budget == "flops" {
 			return cd.flops(r)
@@ -585,7 +587,7 @@ func allocate(m *onnx.Model, cands []*candidate, cfg *config) error {
 			total += cost(cd, 0)
 		}
 	case cfg.budget == "flops":
-		f, ok := stats.FLOPs(m, stats.DeclaredShape)
+		f, ok := stats.FLOPs(m, shape)
 		if !ok {
 			return fmt.Errorf("budget=flops: the model's FLOPs are unknown (shapes could not be inferred; try --dim or budget=params)")
 		}
