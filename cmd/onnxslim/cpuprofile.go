@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
 // startCPUProfile writes a CPU profile of the whole process to the file
@@ -12,9 +13,10 @@ import (
 // returned function stops the profile; it does nothing when the variable
 // is unset.
 func startCPUProfile() func() {
+	stopTrace := startTrace()
 	path := os.Getenv("ONNXSLIM_CPUPROFILE")
 	if path == "" {
-		return func() {}
+		return stopTrace
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -28,6 +30,33 @@ func startCPUProfile() func() {
 	}
 	return func() {
 		pprof.StopCPUProfile()
+		f.Close()
+		stopTrace()
+	}
+}
+
+// startTrace writes an execution trace of the whole process to the file
+// named by ONNXSLIM_TRACE, for developers: where goroutines wait (disk
+// reads, writes, channels) as well as what runs, e.g.
+// `go tool trace -pprof=syscall FILE > s.pprof`. Not part of the CLI
+// contract.
+func startTrace() func() {
+	path := os.Getenv("ONNXSLIM_TRACE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		if err = trace.Start(f); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "onnxslim: ONNXSLIM_TRACE:", err)
+		return func() {}
+	}
+	return func() {
+		trace.Stop()
 		f.Close()
 	}
 }

@@ -21,5 +21,9 @@ done
 wait $pid
 rc=$?
 end=$(date +%s.%N)
-echo "peak RssAnon $((peak / 1024)) MiB, wall $(echo "$end - $start" | bc) s, CPU $(echo "scale=1; $cpu / $tck" | bc) s, load $load, exit $rc: $*" >&2
+wall=$(echo "$end - $start" | bc)
+echo "peak RssAnon $((peak / 1024)) MiB, wall $wall s, CPU $(echo "scale=1; $cpu / $tck" | bc) s, load $load, exit $rc: $*" >&2
+# PEAK_LOG=FILE PEAK_LABEL=NAME: also append "NAME wall peak-MiB" to FILE
+# (make big's summary).
+[ -z "$PEAK_LOG" ] || echo "${PEAK_LABEL:-$1} $wall $((peak / 1024))" >> "$PEAK_LOG"
 exit $rc
