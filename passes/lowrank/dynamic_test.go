@@ -1,7 +1,6 @@
 package lowrank_test
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,17 +20,7 @@ func TestDynamicBatchFLOPs(t *testing.T) {
 	run := func(name string, cfg passes.Config) (*lowrank.Report, error) {
 		m := loadModel(t, filepath.Join(models, name, "model.onnx"))
 		runSpec(t, m, "default")
-		p, err := passes.Parse(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rep *lowrank.Report
-		ctx := passes.WithDetails(context.Background(), func(_ string, d any) {
-			if r, ok := d.(*lowrank.Report); ok {
-				rep = r
-			}
-		})
-		_, err = p.Run(ctx, m, cfg)
+		rep, _, err := tryRunSpec(t, m, spec, cfg)
 		return rep, err
 	}
 	static, err := run("mnist_cnn_op13", passes.Config{})

@@ -42,6 +42,17 @@ func needReport(t *testing.T) {
 // pass's report (nil if it did not run) and its log.
 func runSpec(t testing.TB, m *onnx.Model, spec string) (*lowrank.Report, string) {
 	t.Helper()
+	rep, log, err := tryRunSpec(t, m, spec, passes.Config{})
+	if err != nil {
+		t.Fatalf("%s: %v", spec, err)
+	}
+	return rep, log
+}
+
+// tryRunSpec is runSpec with a configuration (its Log is set), returning
+// the pipeline's error.
+func tryRunSpec(t testing.TB, m *onnx.Model, spec string, cfg passes.Config) (*lowrank.Report, string, error) {
+	t.Helper()
 	p, err := passes.Parse(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -53,10 +64,9 @@ func runSpec(t testing.TB, m *onnx.Model, spec string) (*lowrank.Report, string)
 		}
 	})
 	var log strings.Builder
-	if _, err := p.Run(ctx, m, passes.Config{Log: &log}); err != nil {
-		t.Fatalf("%s: %v", spec, err)
-	}
-	return rep, log.String()
+	cfg.Log = &log
+	_, err = p.Run(ctx, m, cfg)
+	return rep, log.String(), err
 }
 
 func loadModel(t testing.TB, path string) *onnx.Model {
