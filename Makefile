@@ -181,8 +181,15 @@ EXTRA_MODELS := $(CURDIR)/.cache/extra-models
 .PHONY: extra-models corpus-extra
 extra-models:
 	bash tools/extra/fetch.sh $(EXTRA_MODELS)
-corpus-extra: ort extra-models
-	ONNXSLIM_EXTRA_MODELS=$(EXTRA_MODELS) ONNXSLIM_CORPUS=1 $(GO) test ./cmd/onnxslim -run '^TestCorpusExtra$$' -v -count=1 -timeout 30m
+corpus-extra: ort extra-models sklearn-models
+	ONNXSLIM_EXTRA_MODELS=$(EXTRA_MODELS) ONNXSLIM_CORPUS=1 $(GO) test ./cmd/onnxslim -run '^(TestCorpusExtra|TestSklearnModels)$$' -v -count=1 -timeout 30m
+
+# Two scikit-learn exports (skl2onnx: TreeEnsembleClassifier with ZipMap,
+# Scaler) that Go modules ship as test data, for TestSklearnModels: into
+# the module cache (run from / so that go.mod is left alone).
+.PHONY: sklearn-models
+sklearn-models:
+	cd / && $(GO) mod download github.com/yalue/onnxruntime_go@v1.27.0 github.com/advancedclimatesystems/gonnx@v1.1.0
 
 # Headless Chromium for the HTML report's browser tests (Debian's chromium;
 # the tests skip without it, and fail under CI=true).

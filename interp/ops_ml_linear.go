@@ -50,8 +50,11 @@ func linearScores(xv []float64, n, f int, w []float64, b []float64, k int) ([]fl
 }
 
 // linearClassifierBuilder follows ONNX Runtime: one score row per intercept;
-// the label is the top score's class, or, with one score row, class 1 where
-// the score is positive (with two labels the scores become [1-s, s]).
+// the label is the top score's class, or, with one score row (and two
+// labels), class 1 where the score s is positive, the scores [1-s, s] with
+// s = σ(s) for LOGISTIC (the other post_transforms ignored). For PROBIT
+// there, ONNX Runtime writes Φ⁻¹(s) of all rows first and zeros after;
+// this writes [1-Φ⁻¹(s), Φ⁻¹(s)] per row.
 func linearClassifierBuilder(b *Build) (Kernel, error) {
 	coef, err := mlFloats(b, "coefficients")
 	if err != nil || coef == nil {
@@ -80,17 +83,8 @@ func linearClassifierBuilder(b *Build) (Kernel, error) {
 	if k > 1 && labels.Len() != k {
 		return nil, fmt.Errorf("%d class labels for %d score rows", labels.Len(), k)
 	}
-	// One score row: label 1 or 0 of the two labels, else literally 1 or 0.
-	var binLabels *Tensor
-	if k == 1 {
-		binLabels = labels
-		if labels.Len() != 2 {
-			if labels.DType == onnx.String {
-				binLabels = FromSlice(onnx.String, []int{2}, []string{"0", "1"})
-			} else {
-				binLabels = FromSlice(onnx.Int64, []int{2}, []int64{0, 1})
-			}
-		}
+	if k == 1 && labels.Len() != 2 {
+		return nil, fmt.Errorf("one score row needs exactly 2 class labels, got %d", labels.Len())
 	}
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		xv, n, f, err := mlRows(in[0])
@@ -106,27 +100,22 @@ func linearClassifierBuilder(b *Build) (Kernel, error) {
 		}
 		label := ctx.New(labels.DType, n)
 		if k == 1 {
-			cols := 1
-			if labels.Len() == 2 {
-				cols = 2
-			}
-			z := make([]float64, n*cols)
+			z := make([]float64, 2*n)
 			for r, v := range s {
 				c := 0
 				if v > 0 {
 					c = 1
 				}
-				copyElems(label.Data, binLabels.Data, r, c, 1)
-				if post == 4 {
+				copyElems(label.Data, labels.Data, r, c, 1)
+				switch post {
+				case 2:
+					v = mlLogistic(v)
+				case 4:
 					v = mlProbit(v)
 				}
-				if cols == 2 {
-					z[2*r], z[2*r+1] = 1-v, v
-				} else {
-					z[r] = v
-				}
+				z[2*r], z[2*r+1] = 1-v, v
 			}
-			scores, err := tensorFromFloat64s(ctx, onnx.Float, []int{n, cols}, z)
+			scores, err := tensorFromFloat64s(ctx, onnx.Float, []int{n, 2}, z)
 			return []*Tensor{label, scores}, err
 		}
 		for r := range n {

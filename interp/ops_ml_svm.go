@@ -251,6 +251,8 @@ func (s *svmClassifier) row(x []float64, z []float64) int {
 		z[0], z[1] = mlProbit(pairs[0]), 0
 	case s.post == 0:
 		z[0], z[1] = -pairs[0], pairs[0]
+	case s.post == 2:
+		z[0], z[1] = 1-mlLogistic(pairs[0]), mlLogistic(pairs[0])
 	default: // ONNX Runtime writes [1-s, s], untransformed
 		z[0], z[1] = 1-pairs[0], pairs[0]
 	}

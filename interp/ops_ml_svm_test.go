@@ -58,6 +58,8 @@ func TestSVMClassifier(t *testing.T) {
 			scores: []float64{sigmoid(2), .5, sigmoid(2), sigmoid(-3), sigmoid(-3), sigmoid(6)}},
 		{name: "binary", op: "SVMClassifier", attrs: two, in: []*Tensor{x2}, nout: 2, exact: "[2] [4 6]", scores: []float64{-2.5, 2.5, 1.5, -1.5}, shape: "[2 2]"},
 		{name: "binary, transformed as ONNX Runtime does", op: "SVMClassifier", attrs: append(two, s("post_transform", "LOGISTIC")), in: []*Tensor{x2}, nout: 2, exact: "[2] [4 6]",
+			scores: []float64{1 - sigmoid(2.5), sigmoid(2.5), 1 - sigmoid(-1.5), sigmoid(-1.5)}},
+		{name: "binary, SOFTMAX ignored as ONNX Runtime does", op: "SVMClassifier", attrs: append(two, s("post_transform", "SOFTMAX")), in: []*Tensor{x2}, nout: 2, exact: "[2] [4 6]",
 			scores: []float64{-1.5, 2.5, 2.5, -1.5}},
 		{name: "binary, probabilities", op: "SVMClassifier", attrs: append(two, fs("prob_a", -2), fs("prob_b", .1)), in: []*Tensor{x2}, nout: 2, exact: "[2] [4 6]",
 			scores: []float64{p(2.5), 1 - p(2.5), p(-1.5), 1 - p(-1.5)}},

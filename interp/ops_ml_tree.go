@@ -128,20 +128,10 @@ func (te *treeEnsemble) leaf(c int, row []float64) int {
 // rows reads the input [N, F] (or [F], one row) as float64 rows, checking
 // that every feature the trees test exists.
 func (te *treeEnsemble) rows(x *Tensor) (xv []float64, n, f int, err error) {
-	if x.Rank() != 2 && x.Rank() != 1 {
-		return nil, 0, 0, fmt.Errorf("input must be [N, F], got %s", x)
+	if xv, n, f, err = mlRows(x); err == nil && len(te.nodes) > 0 && te.maxFeature >= f {
+		err = fmt.Errorf("the trees test feature %d but the input has %d features", te.maxFeature, f)
 	}
-	if xv, err = numbersAsFloat64(x); err != nil {
-		return nil, 0, 0, err
-	}
-	n, f = 1, x.Len()
-	if x.Rank() == 2 {
-		n, f = x.Shape[0], x.Shape[1]
-	}
-	if len(te.nodes) > 0 && te.maxFeature >= f {
-		return nil, 0, 0, fmt.Errorf("the trees test feature %d but the input has %d features", te.maxFeature, f)
-	}
-	return xv, n, f, nil
+	return xv, n, f, err
 }
 
 // scoreRow adds up (or takes the min or max of) the leaf weights of one row
@@ -596,7 +586,8 @@ func mlClassLabels(b *Build) (*Tensor, error) {
 // label of the top class that got a score, post_transform. With two classes
 // and one weight column (binary), the one score s gives the label (s > 0.5
 // for nonnegative weights, else s > 0) and becomes [1-s, s] (nonnegative
-// weights, no post_transform but PROBIT) or [-s, s] (LOGISTIC of each).
+// weights) or [-s, s], with s = σ(s) for LOGISTIC, Φ⁻¹(s) alone for PROBIT
+// and the other post_transforms ignored.
 // ONNX Runtime's own quirks with two classes are kept: base_values[0] unused
 // and class 0's sum moved to class 1 when both classes got weights; where it
 // then returns the literal labels 1 and 0, this returns classes 1 and 0.
@@ -667,6 +658,8 @@ func (tc *treeClassifier) finish(y []float64, has []bool, z []float64) int {
 		mlPostTransform(z, tc.post)
 	case tc.post == 4:
 		z[0] = mlProbit(s[0])
+	case (add == 0 || add == 1) && tc.post == 2:
+		z[0], z[1] = 1-mlLogistic(s[0]), mlLogistic(s[0])
 	case add == 0 || add == 1:
 		z[0], z[1] = 1-s[0], s[0]
 	case (add == 2 || add == 3) && tc.post == 2:

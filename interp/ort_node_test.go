@@ -19,9 +19,11 @@ import (
 type ortNode struct {
 	name   string
 	op     string
-	domain string // "" (ai.onnx) or "com.microsoft"
+	domain string // "" (ai.onnx), "com.microsoft" or "ai.onnx.ml"
 	opset  int64  // the model's ai.onnx opset; 0: 17
-	attrs  []*onnx.Attribute
+	// domainOpset is the model's import of domain; 0: 1.
+	domainOpset int64
+	attrs       []*onnx.Attribute
 	// in are the node's inputs; nil is an absent optional input. Inputs
 	// whose bit is set in consts are initializers (weights ONNX Runtime's
 	// kernel wants constant), the rest graph inputs.
@@ -88,7 +90,7 @@ func (c ortNode) model(t *testing.T) (*onnx.Model, map[string]*interp.Tensor) {
 	}
 	ops := []onnx.OpsetID{{Version: opset}}
 	if c.domain != "" {
-		ops = append(ops, onnx.OpsetID{Domain: c.domain, Version: 1})
+		ops = append(ops, onnx.OpsetID{Domain: c.domain, Version: max(c.domainOpset, 1)})
 	}
 	return &onnx.Model{IRVersion: 8, Opsets: ops, Graph: g}, feeds
 }

@@ -96,12 +96,11 @@ func shapeTreeClassifier(c *ShapeCtx) error {
 }
 
 func shapeLinearClassifier(c *ShapeCtx) error {
-	_, nc := mlLabelType(c.Node)
 	rows := int64(len(c.Node.AttrFloats("intercepts", nil)))
-	switch {
-	case rows == 1 && nc == 2:
-		rows = 2
-	case rows == 0:
+	switch rows {
+	case 1:
+		rows = 2 // [1-s, s]
+	case 0:
 		rows = -1
 	}
 	setClassifier(c, rows)
@@ -151,10 +150,7 @@ func shapeCastMap(c *ShapeCtx) error {
 
 // shapeMLFloatSame: float output shaped like input 0.
 func shapeMLFloatSame(c *ShapeCtx) error {
-	s, ok := c.Shape(0)
-	if !ok {
-		s = nil
-	}
+	s, _ := c.Shape(0)
 	c.Set(0, onnx.Float, s)
 	return nil
 }
@@ -191,10 +187,7 @@ func shapeCategoryMapper(c *ShapeCtx) error {
 	case onnx.Int64:
 		out = onnx.String
 	}
-	s, ok := c.Shape(0)
-	if !ok {
-		s = nil
-	}
+	s, _ := c.Shape(0)
 	c.Set(0, out, s)
 	return nil
 }
@@ -218,10 +211,7 @@ func shapeLabelEncoder(c *ShapeCtx) error {
 	case n.Attr("values_tensor") != nil && n.Attr("values_tensor").Tensor != nil:
 		out = n.Attr("values_tensor").Tensor.DataType
 	}
-	s, ok := c.Shape(0)
-	if !ok {
-		s = nil
-	}
+	s, _ := c.Shape(0)
 	c.Set(0, out, s)
 	return nil
 }

@@ -50,6 +50,15 @@ func NewMap(keys, values *Tensor) *Tensor {
 	return &Tensor{Kind: KindMap, DType: values.DType, Elems: []*Tensor{keys, values}}
 }
 
+// mapType is map(key type,value type).
+func (t *Tensor) mapType() string {
+	key := onnx.Undefined
+	if len(t.Elems) > 0 && t.Elems[0] != nil {
+		key = t.Elems[0].DType
+	}
+	return fmt.Sprintf("map(%s,%s)", key, t.DType)
+}
+
 // MapEntries returns a map value's keys and values, or an error when t is not
 // a well-formed map.
 func (t *Tensor) MapEntries() (keys, values *Tensor, err error) {
@@ -87,6 +96,9 @@ func (t *Tensor) String() string {
 	}
 	switch t.Kind {
 	case KindSequence:
+		if len(t.Elems) > 0 && t.Elems[0] != nil && t.Elems[0].Kind == KindMap {
+			return fmt.Sprintf("seq(%d×%s)", len(t.Elems), t.Elems[0].mapType())
+		}
 		return fmt.Sprintf("seq(%d×%s)", len(t.Elems), t.DType)
 	case KindOptional:
 		if len(t.Elems) == 0 {
@@ -94,10 +106,10 @@ func (t *Tensor) String() string {
 		}
 		return "optional(" + t.Elems[0].String() + ")"
 	case KindMap:
-		if len(t.Elems) != 2 {
-			return "map(malformed)"
+		if k, _, err := t.MapEntries(); err == nil {
+			return fmt.Sprintf("%s×%d", t.mapType(), k.Len())
 		}
-		return fmt.Sprintf("map(%s,%s)×%d", t.Elems[0].DType, t.DType, t.Elems[0].Len())
+		return "map(malformed)"
 	}
 	parts := make([]string, len(t.Shape))
 	for i, d := range t.Shape {

@@ -100,3 +100,54 @@ func fetched(t testing.TB, env, name, marker, what string) string {
 
 // Conformance returns the ONNX conformance folder (../shared/onnx-conformance).
 func Conformance(t testing.TB) string { return Dir(t, "onnx-conformance") }
+
+// SklearnModel returns the path of one of the scikit-learn exports (skl2onnx:
+// the classic ai.onnx.ml ops, ZipMap's sequence of maps) that Go modules ship
+// as their own test data and `make sklearn-models` downloads into the module
+// cache: "sklearn_randomforest.onnx" (github.com/yalue/onnxruntime_go) or
+// "scaler.onnx" (github.com/advancedclimatesystems/gonnx). The folder
+// $ONNXSLIM_SKLEARN_MODELS, when set, is looked in first. When the file is
+// absent the test is skipped, or, under ONNXSLIM_CORPUS=1 (make
+// corpus-extra, which fetches them), failed under CI=true as Missing does.
+func SklearnModel(t testing.TB, name string) string {
+	t.Helper()
+	var tried []string
+	if d := os.Getenv("ONNXSLIM_SKLEARN_MODELS"); d != "" {
+		tried = append(tried, filepath.Join(d, name))
+	}
+	if mod := moduleCache(); mod != "" {
+		in := map[string]string{
+			"sklearn_randomforest.onnx": "github.com/yalue/onnxruntime_go@v1.27.0/test_data",
+			"scaler.onnx":               "github.com/advancedclimatesystems/gonnx@v1.1.0/sample_models/onnx_models",
+		}[name]
+		if in != "" {
+			tried = append(tried, filepath.Join(mod, filepath.FromSlash(in), name))
+		}
+	}
+	for _, p := range tried {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	msg := "scikit-learn model " + name + " not found (run `make sklearn-models`, or set ONNXSLIM_SKLEARN_MODELS to a folder holding it)"
+	if os.Getenv("ONNXSLIM_CORPUS") == "" {
+		t.Skip(msg)
+	}
+	Missing(t, msg)
+	return ""
+}
+
+// moduleCache is Go's module cache: $GOMODCACHE, else the first GOPATH
+// entry's pkg/mod, else ~/go/pkg/mod.
+func moduleCache() string {
+	if d := os.Getenv("GOMODCACHE"); d != "" {
+		return d
+	}
+	if p := os.Getenv("GOPATH"); p != "" {
+		return filepath.Join(filepath.SplitList(p)[0], "pkg", "mod")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, "go", "pkg", "mod")
+	}
+	return ""
+}
