@@ -43,6 +43,21 @@ func TestBertExport(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("default pipeline: exit %d: %s", code, stderr)
 			}
+			// The heads' Reshapes get constant targets ([0, 0, heads, size]
+			// and [0, 0, hidden]: batch and sequence copied), and the
+			// Shape → Gather → Unsqueeze → Concat arithmetic dies; the
+			// position ids' Slice keeps one Shape.
+			slimmed, err := onnx.Load(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops := map[string]int{}
+			for _, n := range slimmed.Graph.Nodes {
+				ops[n.OpType]++
+			}
+			if ops["Concat"] != 0 || ops["Shape"] > 1 || ops["Reshape"] != 8 {
+				t.Errorf("default pipeline left %d Concat, %d Shape, %d Reshape: want 0, at most 1, 8", ops["Concat"], ops["Shape"], ops["Reshape"])
+			}
 			code, stdout, stderr := runCLI(t, "verify", in, out, "--json")
 			if code != 0 {
 				t.Fatalf("verify: exit %d: %s", code, stderr)

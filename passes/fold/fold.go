@@ -99,8 +99,11 @@ func foldConstants(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 
 // reshapeWildcards gives a Reshape whose target shape is computed (Shape →
 // Slice → Concat with constants, as exporters write x.view(x.size(0), -1))
-// a constant target when shape inference knows every element but one: the
-// unknown one becomes -1, which Reshape infers to the same value (the
+// a constant target when shape inference knows every element but one: an
+// element that is the data's own dimension at the same place (the same
+// symbol: batch and sequence where a transformer splits or merges its
+// heads) becomes 0, which Reshape reads as "copy it" (unless allowzero), the
+// one unknown left becomes -1, which Reshape infers to the same value (the
 // element count fixes it), and the shape arithmetic dies. ONNX Runtime's
 // basic level does the same.
 func reshapeWildcards(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
@@ -117,18 +120,29 @@ func reshapeWildcards(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		if !ok || len(dims) == 0 {
 			continue
 		}
-		target, unknown := make([]int64, len(dims)), -1
+		copyDims := node.AttrInt("allowzero", 0) == 0
+		var data []onnx.Dim // the data input's shape, for 0 (copy that dim)
+		if x := node.Input(0); x != nil && x.Type != nil && x.Type.HasShape() {
+			data = x.Type.Shape
+		}
+		// wildcard: the place of the one -1 (a literal one, or an unknown
+		// element made one); two of them, or a literal 0 meaning zero,
+		// and the target stays computed.
+		target, wildcard, ok := make([]int64, len(dims)), -1, true
 		for i, d := range dims {
 			switch {
-			case d.Kind != onnx.DimValue && unknown < 0:
-				unknown, target[i] = i, -1
-			case d.Kind != onnx.DimValue, d.Value == -1, d.Value == 0 && node.AttrInt("allowzero", 0) != 0:
-				unknown = len(dims) // a second unknown, a -1 already, or a literal 0
+			case copyDims && d.Kind == onnx.DimParam && i < len(data) && data[i].Kind == onnx.DimParam && data[i].Param == d.Param:
+				target[i] = 0 // the data's own dim i, whatever its size
+			case d.Kind != onnx.DimValue || d.Value == -1:
+				ok = ok && wildcard < 0
+				wildcard, target[i] = i, -1
+			case d.Value == 0 && !copyDims:
+				ok = false
 			default:
 				target[i] = d.Value
 			}
 		}
-		if unknown < 0 || unknown >= len(dims) || !c.Allow() {
+		if !ok || !c.Allow() {
 			continue
 		}
 		t := onnx.NewInt64Tensor("", []int64{int64(len(target))}, target)

@@ -172,10 +172,25 @@ func TestFoldSymbolic(t *testing.T) {
 			shape := b.Op("Concat", []*onnx.Attribute{onnx.IntAttr("axis", 0)}, n, b.Ints(48))
 			return b.Op("Reshape", nil, x, shape)
 		}, map[string]int{"Reshape": 1}},
-		{"Reshape with two symbolic dims keeps its shape arithmetic", dyn, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+		{"Reshape to its own symbolic dims in place: 0s", dyn, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 			shape := b.Op("Concat", []*onnx.Attribute{onnx.IntAttr("axis", 0)}, b.Op("Slice", nil, b.Op("Shape", nil, x), b.Ints(0), b.Ints(1)), b.Ints(3), b.Op("Slice", nil, b.Op("Shape", nil, x), b.Ints(2), b.Ints(4)))
 			return b.Op("Reshape", nil, x, shape)
-		}, map[string]int{"Reshape": 1, "Concat": 1, "Slice": 2, "Shape": 1}},
+		}, map[string]int{"Reshape": 1}},
+		{"Reshape merging heads, dims from another value: 0s and -1", dyn, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			// [N,3,H,W] → [N,H,3,W] → [N, H, 3·W], the sizes taken from x.
+			y := b.Op("Transpose", []*onnx.Attribute{onnx.IntsAttr("perm", []int64{0, 2, 1, 3})}, x)
+			dim := func(i int64) *onnx.Value {
+				g := b.Op("Gather", nil, b.Op("Shape", nil, x), b.G.AddInitializer("", onnx.NewInt64Tensor("", nil, []int64{i})))
+				return b.Op("Unsqueeze", nil, g, b.Ints(0))
+			}
+			shape := b.Op("Concat", []*onnx.Attribute{onnx.IntAttr("axis", 0)}, dim(0), dim(2), b.Ints(-1))
+			return b.Op("Reshape", nil, y, shape)
+		}, map[string]int{"Transpose": 1, "Reshape": 1}},
+		{"Reshape with two symbolic dims out of place keeps its shape arithmetic", dyn, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			// [N,3,H,W] → [N,3,W,H]: H and W swap places, two unknowns.
+			shape := b.Op("Concat", []*onnx.Attribute{onnx.IntAttr("axis", 0)}, b.Op("Slice", nil, b.Op("Shape", nil, x), b.Ints(0), b.Ints(2)), b.Op("Slice", nil, b.Op("Shape", nil, x), b.Ints(3), b.Ints(4)), b.Op("Slice", nil, b.Op("Shape", nil, x), b.Ints(2), b.Ints(3)))
+			return b.Op("Reshape", nil, x, shape)
+		}, map[string]int{"Reshape": 1, "Concat": 1, "Slice": 3, "Shape": 1}},
 		{"MatMul and Add on a dynamic batch", dyn2, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 			f := b.Op("Flatten", nil, x) // [N, 48]
 			return b.Op("Add", nil, b.Op("MatMul", nil, f, weights(b, 48, 5)), b.Vec(1, 2, 3, 4, 5))
