@@ -276,3 +276,48 @@ func TestTreeEnsembleSessionNamesNode(t *testing.T) {
 		t.Errorf("got %v, want an error naming forest_7", err)
 	}
 }
+
+// TestMLOpsRejectWithoutPanic: every ai.onnx.ml op, built in a session
+// (which does not recover panics) from missing or inconsistent attributes,
+// fails with an error or runs, and never panics.
+func TestMLOpsRejectWithoutPanic(t *testing.T) {
+	x := FromSlice(onnx.Float, []int{2, 3}, []float32{1, 2, 3, 4, 5, 6})
+	fs := func(name string, v ...float32) *onnx.Attribute { return onnx.FloatsAttr(name, v) }
+	is := func(name string, v ...int64) *onnx.Attribute { return onnx.IntsAttr(name, v) }
+	attrSets := [][]*onnx.Attribute{
+		nil,
+		{fs("coefficients", 1, 2), fs("intercepts", 1, 2, 3), is("classlabels_ints", 1)},
+		{fs("coefficients", 1), fs("rho"), is("vectors_per_class", 5, -1), fs("support_vectors", 1, 2), is("classlabels_ints", 1, 2)},
+		{fs("coefficients", 1, 2, 3), fs("rho", 1), is("n_supports", 7), fs("kernel_params", 1)},
+		{is("nodes_treeids", 0), is("nodes_nodeids", 0), stringsAttr("nodes_modes", "LEAF"), is("class_ids", 9), is("class_nodeids", 0), is("class_treeids", 0), is("classlabels_int64s", 0, 1)},
+		{fs("offset", 1, 2), fs("scale"), is("inputdimensions", -1), stringsAttr("cats_strings", "a"), is("cats_int64s", 1, 2)},
+		{fs("imputed_value_floats"), is("imputed_value_int64s", 1, 2, 3, 4)},
+	}
+	for _, op := range []string{"TreeEnsembleClassifier", "TreeEnsembleRegressor", "TreeEnsemble", "ZipMap", "DictVectorizer", "CastMap", "LinearClassifier",
+		"LinearRegressor", "Scaler", "Normalizer", "Imputer", "OneHotEncoder", "FeatureVectorizer", "CategoryMapper", "SVMClassifier", "SVMRegressor"} {
+		for i, attrs := range attrSets {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("%s with attribute set %d: panic: %v", op, i, r)
+					}
+				}()
+				g := &onnx.Graph{Name: "g"}
+				in := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.ShapeOf(2, 3)))
+				n := g.NewNode(op, mlDomain, "n", []*onnx.Value{in}, "y0", "y1")
+				n.Attrs = attrs
+				g.Append(n)
+				g.Outputs = append(g.Outputs, n.Output(0))
+				m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 17}, {Domain: mlDomain, Version: 3}}, Graph: g}
+				if op == "TreeEnsemble" {
+					m.Opsets[1].Version = 5
+				}
+				s, err := NewSession(m, Options{})
+				if err != nil {
+					return
+				}
+				_, _ = s.Run(map[string]*Tensor{"x": x})
+			}()
+		}
+	}
+}
