@@ -62,8 +62,11 @@ func (t *Tensor) mapType() string {
 // MapEntries returns a map value's keys and values, or an error when t is not
 // a well-formed map.
 func (t *Tensor) MapEntries() (keys, values *Tensor, err error) {
-	if t == nil || t.Kind != KindMap || len(t.Elems) != 2 || t.Elems[0] == nil || t.Elems[1] == nil {
+	if t == nil || t.Kind != KindMap {
 		return nil, nil, fmt.Errorf("expected a map, got %s", t)
+	}
+	if len(t.Elems) != 2 || t.Elems[0] == nil || t.Elems[1] == nil {
+		return nil, nil, fmt.Errorf("malformed map: %d parts, want keys and values", len(t.Elems)) // not t.String, which calls this
 	}
 	keys, values = t.Elems[0], t.Elems[1]
 	if keys.Rank() != 1 || values.Rank() != 1 || keys.Len() != values.Len() {
