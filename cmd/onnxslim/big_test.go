@@ -209,7 +209,7 @@ func TestLargeModelVerification(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("%s (large %v): exit %d: %s", passes, large, code, stderr)
 			}
-			if note := strings.Contains(stderr, "verification holds them once"); note != large {
+			if note := strings.Contains(stderr, "its runs hold them once"); note != large {
 				t.Errorf("%s (large %v): note about the large model's verification: %v\n%s", passes, large, note, stderr)
 			}
 			got[i] = relL2(js)
@@ -218,6 +218,22 @@ func TestLargeModelVerification(t *testing.T) {
 		// some of a float16 model's roundings by one step: 0.6% here).
 		if d := math.Abs(got[0] - got[1]); !(d <= 1e-6+2e-2*got[0]) {
 			t.Errorf("%s: rel L2 %g on the usual path, %g on the large model's", passes, got[0], got[1])
+		}
+	}
+	// run holds a large model's weights once too (it prepacked a copy of
+	// all of them: 8 GiB more memory on make big's model).
+	for _, large := range []bool{false, true} {
+		restore := interp.LargeModel
+		if large {
+			interp.LargeModel = 64 << 10
+		}
+		code, _, stderr := runCLI(t, "run", in, "--out", filepath.Join(dir, fmt.Sprintf("run%v", large)))
+		interp.LargeModel = restore
+		if code != 0 {
+			t.Fatalf("run (large %v): exit %d: %s", large, code, stderr)
+		}
+		if note := strings.Contains(stderr, "its runs hold them once"); note != large {
+			t.Errorf("run (large %v): note about the large model's runs: %v\n%s", large, note, stderr)
 		}
 	}
 }

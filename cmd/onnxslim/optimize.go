@@ -174,8 +174,8 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		if ver, err = newVerification(orig, vopts, binding, cut); err != nil {
 			return inFile(in, err)
 		}
-		if w := interp.WeightBytes(orig); w >= interp.LargeModel {
-			fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: the model's weights come to %s as the interpreter computes with them: verification holds them once, as stored, and decodes quantized and float16 ones in each run (bounded memory, slower runs)\n", humanBytes(w))
+		if interp.OptionsFor(orig, interp.Options{}).NoPrepack {
+			largeModelNote(c.Root().ErrWriter, orig)
 		}
 		phase.done("verify: run original")
 	}
@@ -502,3 +502,10 @@ func lossyGuard(r *verify.Report, generated bool, warn io.Writer) error {
 // check of the result (onnx.Model.ShareLazy): the one ahead keeps them
 // for the other up to this many bytes.
 const shareBudget = 128 << 20
+
+// largeModelNote says that the interpreter runs m with its weights as
+// stored (interp.OptionsFor: NoPrepack), which bounds memory and slows
+// the runs.
+func largeModelNote(w io.Writer, m *onnx.Model) {
+	fmt.Fprintf(w, "onnxslim: note: the model's weights come to %s as the interpreter computes with them: its runs hold them once, as stored, and decode quantized and float16 ones in each run (bounded memory, slower runs)\n", humanBytes(interp.WeightBytes(m)))
+}
