@@ -45,6 +45,7 @@ var avx512Kernels = func() *kernelSet {
 	k.deint = deinterleaveAVX512
 	k.padRows = padRowsAVX512
 	k.add, k.sub, k.mul, k.div = addAVX512, subAVX512, mulAVX512, divAVX512
+	k.axpy8 = axpy8AVX512
 	k.maxSkipNaN = maxSkipNaNAVX512
 	k.biasClip = biasClipAVX512
 	k.avg2x2, k.max2x2 = avg2x2AVX512, max2x2AVX512

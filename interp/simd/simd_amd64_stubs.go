@@ -224,6 +224,11 @@ func axpyAVX(y []float32, x []float32, alpha float32)
 //go:noescape
 func axpy8AVX(y []float32, x *float32, ldx int, s *[8]float32)
 
+// axpy8AVX512: for r = 0..7 in turn, y[i] += s[r]*x[r*ldx+i] for i < len(y), on zmm.
+//
+//go:noescape
+func axpy8AVX512(y []float32, x *float32, ldx int, s *[8]float32)
+
 // scaleShiftAVX: dst[i] = x[i]*s + t for i < len(dst).
 //
 //go:noescape

@@ -66,6 +66,7 @@ func main() {
 	withScalar("leakyAVX", "dst[i] = x[i]·c if x[i] < 0, else x[i]", func(x, c VecVirtual) { prelu(x, c, x) })
 	axpy()
 	axpy8()
+	axpy8512()
 	scaleShift()
 	biasClip()
 	scaleShiftClip()
