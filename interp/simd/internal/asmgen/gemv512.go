@@ -16,7 +16,7 @@ func axpy8512() {
 	const name = "axpy8AVX512"
 	TEXT(name, NOSPLIT, "func(y []float32, x *float32, ldx int, s *[8]float32)")
 	Pragma("noescape")
-	Doc(name+": for r = 0..7 in turn, y[i] += s[r]*x[r*ldx+i] for i < len(y), on zmm.")
+	Doc(name + ": for r = 0..7 in turn, y[i] += s[r]*x[r*ldx+i] for i < len(y), on zmm.")
 	py := Load(Param("y").Base(), GP64())
 	n := Load(Param("y").Len(), GP64())
 	px := Load(Param("x"), GP64())
