@@ -17,36 +17,7 @@ func axpy8512() {
 	TEXT(name, NOSPLIT, "func(y []float32, x *float32, ldx int, s *[8]float32)")
 	Pragma("noescape")
 	Doc(name + ": for r = 0..7 in turn, y[i] += s[r]*x[r*ldx+i] for i < len(y), on zmm.")
-	py := Load(Param("y").Base(), GP64())
-	n := Load(Param("y").Len(), GP64())
-	px := Load(Param("x"), GP64())
-	ld := Load(Param("ldx"), GP64())
-	SHLQ(Imm(2), ld) // bytes between rows
-	ps := Load(Param("s"), GP64())
-	sv := make([]VecVirtual, 8)
-	for r := range sv {
-		sv[r] = ZMM()
-		VBROADCASTSS(Mem{Base: ps, Disp: 4 * r}, sv[r])
-	}
-	// Rows 0, 1, 2, 4 from px; 3, 5, 7 from q = px+3·ld; 6 from q2 = px+2·ld.
-	q, q2 := GP64(), GP64()
-	LEAQ(Mem{Base: px, Index: ld, Scale: 2}, q2)
-	LEAQ(Mem{Base: q2, Index: ld, Scale: 1}, q)
-	row := func(r, disp int) Mem {
-		switch r {
-		case 0:
-			return Mem{Base: px, Disp: disp}
-		case 1, 2, 4:
-			return Mem{Base: px, Index: ld, Scale: uint8(r), Disp: disp}
-		case 3:
-			return Mem{Base: q, Disp: disp}
-		case 5, 7:
-			return Mem{Base: q, Index: ld, Scale: uint8(r - 3), Disp: disp}
-		default: // 6
-			return Mem{Base: q2, Index: ld, Scale: 4, Disp: disp}
-		}
-	}
-	ptrs := []Register{py, px, q, q2}
+	py, n, sv, row, ptrs := axpy8Args(func() VecVirtual { return ZMM() })
 	adv := func(elems int) {
 		for _, p := range ptrs {
 			ADDQ(U32(4*elems), p)

@@ -769,36 +769,8 @@ func axpy8() {
 	TEXT("axpy8AVX", NOSPLIT, "func(y []float32, x *float32, ldx int, s *[8]float32)")
 	Pragma("noescape")
 	Doc("axpy8AVX: for r = 0..7 in turn, y[i] += s[r]*x[r*ldx+i] for i < len(y).")
-	py := Load(Param("y").Base(), GP64())
-	n := Load(Param("y").Len(), GP64())
-	px := Load(Param("x"), GP64())
-	ld := Load(Param("ldx"), GP64())
-	SHLQ(Imm(2), ld) // bytes between rows
-	ps := Load(Param("s"), GP64())
-	sv := make([]VecVirtual, 8)
-	for r := range sv {
-		sv[r] = YMM()
-		VBROADCASTSS(Mem{Base: ps, Disp: 4 * r}, sv[r])
-	}
-	// Rows 0, 1, 2, 4 from px; 3, 5, 7 from q = px+3·ld; 6 from q2 = px+2·ld.
-	q, q2 := GP64(), GP64()
-	LEAQ(Mem{Base: px, Index: ld, Scale: 2}, q2)
-	LEAQ(Mem{Base: q2, Index: ld, Scale: 1}, q)
-	row := func(r, disp int) Mem {
-		switch r {
-		case 0:
-			return Mem{Base: px, Disp: disp}
-		case 1, 2, 4:
-			return Mem{Base: px, Index: ld, Scale: uint8(r), Disp: disp}
-		case 3:
-			return Mem{Base: q, Disp: disp}
-		case 5, 7:
-			return Mem{Base: q, Index: ld, Scale: uint8(r - 3), Disp: disp}
-		default: // 6
-			return Mem{Base: q2, Index: ld, Scale: 4, Disp: disp}
-		}
-	}
-	stream("axpy8", n, []Register{py, px, q, q2}, 4, func(disp int, m Op) {
+	py, n, sv, row, ptrs := axpy8Args(func() VecVirtual { return YMM() })
+	stream("axpy8", n, ptrs, 4, func(disp int, m Op) {
 		y := YMM()
 		load(py, disp, m, y)
 		for r := range sv {
@@ -813,6 +785,43 @@ func axpy8() {
 		store(y, py, disp, m)
 	})
 	end()
+}
+
+// axpy8Args loads the arguments of an axpy8 kernel: y's base and length,
+// the eight scalars broadcast into vectors that vec makes, and row(r,
+// disp), the address of x's row r at disp bytes (rows ldx floats apart)
+// through three pointers that, with y's, are ptrs, advanced together.
+func axpy8Args(vec func() VecVirtual) (py, n Register, sv []VecVirtual, row func(r, disp int) Mem, ptrs []Register) {
+	py = Load(Param("y").Base(), GP64())
+	n = Load(Param("y").Len(), GP64())
+	px := Load(Param("x"), GP64())
+	ld := Load(Param("ldx"), GP64())
+	SHLQ(Imm(2), ld) // bytes between rows
+	ps := Load(Param("s"), GP64())
+	sv = make([]VecVirtual, 8)
+	for r := range sv {
+		sv[r] = vec()
+		VBROADCASTSS(Mem{Base: ps, Disp: 4 * r}, sv[r])
+	}
+	// Rows 0, 1, 2, 4 from px; 3, 5, 7 from q = px+3·ld; 6 from q2 = px+2·ld.
+	q, q2 := GP64(), GP64()
+	LEAQ(Mem{Base: px, Index: ld, Scale: 2}, q2)
+	LEAQ(Mem{Base: q2, Index: ld, Scale: 1}, q)
+	row = func(r, disp int) Mem {
+		switch r {
+		case 0:
+			return Mem{Base: px, Disp: disp}
+		case 1, 2, 4:
+			return Mem{Base: px, Index: ld, Scale: uint8(r), Disp: disp}
+		case 3:
+			return Mem{Base: q, Disp: disp}
+		case 5, 7:
+			return Mem{Base: q, Index: ld, Scale: uint8(r - 3), Disp: disp}
+		default: // 6
+			return Mem{Base: q2, Index: ld, Scale: 4, Disp: disp}
+		}
+	}
+	return py, n, sv, row, []Register{py, px, q, q2}
 }
 
 func scaleShift() {
