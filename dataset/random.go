@@ -33,6 +33,14 @@ func Generate(inputs []*onnx.Value, seed uint64, opts Options) (map[string]*inte
 			out[v.Name] = t
 			continue
 		}
+		if v.Type != nil && v.Type.Kind == onnx.TypeMap {
+			t, err := randomMap(rng, v)
+			if err != nil {
+				return nil, err
+			}
+			out[v.Name] = t
+			continue
+		}
 		shape, err := ConcreteShape(v, dims)
 		if err != nil {
 			return nil, err
@@ -326,6 +334,65 @@ func stringVocab(v *onnx.Value) []string {
 	}
 	walk(v, 0)
 	return vocab
+}
+
+// randomMap is a map input (a DictVectorizer's or CastMap's, in models
+// exported from scikit-learn): each key the consumers name (stringVocab's
+// strings, or the integers of their int64 lists) with probability one
+// half, one key they do not know (a map from outside the training data),
+// and values as a tensor of the value type would have them.
+func randomMap(rng *rand.Rand, v *onnx.Value) (*interp.Tensor, error) {
+	keyType, val := v.Type.Elem, v.Type.Inner
+	if val == nil || val.Kind != onnx.TypeTensor || (keyType != onnx.String && keyType != onnx.Int64) {
+		return nil, fmt.Errorf("input %q: cannot make random data of type %s (use --inputs)", v.Name, v.Type)
+	}
+	var keys *interp.Tensor
+	if keyType == onnx.String {
+		var ks []string
+		for _, w := range stringVocab(v) {
+			if rng.IntN(2) == 0 {
+				ks = append(ks, w)
+			}
+		}
+		ks = append(ks, randomString(rng, nil))
+		keys = interp.FromSlice(onnx.String, []int{len(ks)}, ks)
+	} else {
+		var ks []int64
+		seen := map[int64]bool{}
+		for _, k := range int64Vocab(v) {
+			if !seen[k] && rng.IntN(2) == 0 {
+				seen[k] = true
+				ks = append(ks, k)
+			}
+		}
+		unknown := int64(1 << 40)
+		for seen[unknown] {
+			unknown++
+		}
+		ks = append(ks, unknown)
+		keys = interp.FromSlice(onnx.Int64, []int{len(ks)}, ks)
+	}
+	// The values: a random input of the value type, one per key.
+	vv := &onnx.Value{Name: v.Name + "[values]", Type: onnx.TensorType(val.Elem, onnx.ShapeOf(int64(keys.Len())))}
+	values, err := Generate([]*onnx.Value{vv}, rng.Uint64(), Options{})
+	if err != nil {
+		return nil, fmt.Errorf("input %q: %w", v.Name, err)
+	}
+	return interp.NewMap(keys, values[vv.Name]), nil
+}
+
+// int64Vocab is the integers in v's consumers' int64 list attributes
+// (a DictVectorizer's int64_vocabulary).
+func int64Vocab(v *onnx.Value) []int64 {
+	var out []int64
+	for _, u := range v.Uses() {
+		for _, a := range u.Node.Attrs {
+			if a.Type == onnx.AttrInts && strings.Contains(a.Name, "vocabulary") {
+				out = append(out, a.Ints...)
+			}
+		}
+	}
+	return out
 }
 
 // randomString is one of vocab three times in four (when there is one),

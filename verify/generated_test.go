@@ -1,0 +1,130 @@
+package verify_test
+
+import (
+	"testing"
+
+	"github.com/onnxslim/onnxslim/dataset"
+	"github.com/onnxslim/onnxslim/onnx"
+	"github.com/onnxslim/onnxslim/verify"
+)
+
+// labelModel is a string input, lowered (StringNormalizer) and looked up
+// in a LabelEncoder mapping cat, dog, bird to 1, dog's value given.
+func labelModel(t *testing.T, dog int64) *onnx.Model {
+	t.Helper()
+	g := &onnx.Graph{Name: "g"}
+	m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 17}, {Domain: "ai.onnx.ml", Version: 2}}, Graph: g}
+	s := g.AddInput("s", onnx.TensorType(onnx.String, onnx.ShapeOf(64)))
+	low := g.NewNode("StringNormalizer", "", "lower", []*onnx.Value{s}, "low")
+	low.SetAttr(onnx.StringAttr("case_change_action", "LOWER"))
+	g.Append(low)
+	enc := g.NewNode("LabelEncoder", "ai.onnx.ml", "enc", []*onnx.Value{low.Output(0)}, "y")
+	enc.SetAttr(&onnx.Attribute{Name: "keys_strings", Type: onnx.AttrStrings, Strings: [][]byte{[]byte("cat"), []byte("dog"), []byte("bird")}})
+	enc.SetAttr(onnx.IntsAttr("values_int64s", []int64{1, dog, 3}))
+	enc.SetAttr(onnx.IntAttr("default_int64", -1))
+	g.Append(enc)
+	g.Outputs = append(g.Outputs, enc.Output(0))
+	return clone(t, m)
+}
+
+// TestGeneratedStringsHitTheKeys: generated string inputs are drawn mostly
+// from the strings the model knows (the LabelEncoder's keys, found through
+// the StringNormalizer), so that a changed mapping fails verification; made-up
+// strings alone would all take the default and agree.
+func TestGeneratedStringsHitTheKeys(t *testing.T) {
+	a := labelModel(t, 2)
+	feeds, err := dataset.Random(a.Graph.Inputs, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, other := 0, 0
+	for _, s := range feeds["s"].Data.([]string) {
+		switch s {
+		case "cat", "dog", "bird":
+			keys++
+		case "":
+			t.Fatal("an empty generated string")
+		default:
+			other++
+		}
+	}
+	if keys < 32 || other == 0 {
+		t.Fatalf("%d of 64 generated strings are keys, %d are not: want most but not all", keys, other)
+	}
+	tol := verify.DefaultTolerance()
+	rep, err := verify.Compare(a, labelModel(t, 2), verify.Options{Samples: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK(tol) {
+		t.Fatalf("the same model does not verify: %v", rep.Err(tol))
+	}
+	rep, err = verify.Compare(a, labelModel(t, 5), verify.Options{Samples: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK(tol) {
+		t.Fatal("a changed label mapping verified OK")
+	}
+}
+
+// vectorizerModel is a map input (string keys, float values) through a
+// DictVectorizer with the given vocabulary, then a Scaler.
+func vectorizerModel(t *testing.T, vocab ...string) *onnx.Model {
+	t.Helper()
+	g := &onnx.Graph{Name: "g"}
+	m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 17}, {Domain: "ai.onnx.ml", Version: 1}}, Graph: g}
+	in := g.AddInput("features", &onnx.Type{Kind: onnx.TypeMap, Elem: onnx.String, Inner: onnx.TensorType(onnx.Float, nil)})
+	dv := g.NewNode("DictVectorizer", "ai.onnx.ml", "dv", []*onnx.Value{in}, "x")
+	words := make([][]byte, len(vocab))
+	for i, w := range vocab {
+		words[i] = []byte(w)
+	}
+	dv.SetAttr(&onnx.Attribute{Name: "string_vocabulary", Type: onnx.AttrStrings, Strings: words})
+	g.Append(dv)
+	sc := g.NewNode("Scaler", "ai.onnx.ml", "scale", []*onnx.Value{dv.Output(0)}, "y")
+	sc.SetAttr(&onnx.Attribute{Name: "scale", Type: onnx.AttrFloats, Floats: []float32{2}})
+	g.Append(sc)
+	g.Outputs = append(g.Outputs, sc.Output(0))
+	return clone(t, m)
+}
+
+// TestGeneratedMapInputs: a map input (a DictVectorizer's, as scikit-learn
+// exports write) is generated with keys from the vocabulary, so the model
+// verifies against itself and a reordered vocabulary fails; before, map
+// inputs could not be generated.
+func TestGeneratedMapInputs(t *testing.T) {
+	a := vectorizerModel(t, "age", "height", "weight", "income")
+	feeds, err := dataset.Random(a.Graph.Inputs, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, values, err := feeds["features"].MapEntries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := 0
+	for _, k := range keys.Data.([]string) {
+		if k == "age" || k == "height" || k == "weight" || k == "income" {
+			known++
+		}
+	}
+	if known == 0 || known == keys.Len() || values.DType != onnx.Float {
+		t.Fatalf("map keys %v (%d of the vocabulary), values %s: want some of the vocabulary and one unknown, float values", keys.Data, known, values.DType)
+	}
+	tol := verify.DefaultTolerance()
+	rep, err := verify.Compare(a, vectorizerModel(t, "age", "height", "weight", "income"), verify.Options{Samples: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK(tol) {
+		t.Fatalf("the same model does not verify: %v", rep.Err(tol))
+	}
+	rep, err = verify.Compare(a, vectorizerModel(t, "age", "weight", "height", "income"), verify.Options{Samples: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK(tol) {
+		t.Fatal("a reordered vocabulary verified OK")
+	}
+}
