@@ -128,7 +128,8 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 			break
 		}
 		if try == 12 {
-			return 0, fmt.Errorf("amount=%g: could remove only %.1f%% of the FLOPs", cfg.amount, 100*removed/float64(before.flops))
+			got := removed / float64(before.flops)
+			return 0, fmt.Errorf("amount=%g: could remove only %.1f%% of the FLOPs (FLOPs that channels do not scale, such as elementwise ops, make up the rest); ask for amount=%.2f or less", cfg.amount, 100*got, math.Floor(100*got)/100)
 		}
 		aim += (target-removed)*1.5 + 1e-3*float64(before.flops)
 	}
