@@ -337,10 +337,10 @@ func stringVocab(v *onnx.Value) []string {
 }
 
 // randomMap is a map input (a DictVectorizer's or CastMap's, in models
-// exported from scikit-learn): each key the consumers name (stringVocab's
-// strings, or the integers of their int64 lists) with probability one
-// half, one key they do not know (a map from outside the training data),
-// and values as a tensor of the value type would have them.
+// exported from scikit-learn): each key the consumers know (stringVocab's
+// strings, or int64Keys) with probability one half, one key they do not
+// know (a map from outside the training data), and values as a tensor of
+// the value type would have them.
 func randomMap(rng *rand.Rand, v *onnx.Value) (*interp.Tensor, error) {
 	keyType, val := v.Type.Elem, v.Type.Inner
 	if val == nil || val.Kind != onnx.TypeTensor || (keyType != onnx.String && keyType != onnx.Int64) {
@@ -359,15 +359,13 @@ func randomMap(rng *rand.Rand, v *onnx.Value) (*interp.Tensor, error) {
 	} else {
 		var ks []int64
 		seen := map[int64]bool{}
-		for _, k := range int64Vocab(v) {
+		unknown := int64(0) // past every candidate key
+		for _, k := range int64Keys(v) {
+			unknown = max(unknown, k+1)
 			if !seen[k] && rng.IntN(2) == 0 {
 				seen[k] = true
 				ks = append(ks, k)
 			}
-		}
-		unknown := int64(1 << 40)
-		for seen[unknown] {
-			unknown++
 		}
 		ks = append(ks, unknown)
 		keys = interp.FromSlice(onnx.Int64, []int{len(ks)}, ks)
@@ -381,16 +379,30 @@ func randomMap(rng *rand.Rand, v *onnx.Value) (*interp.Tensor, error) {
 	return interp.NewMap(keys, values[vv.Name]), nil
 }
 
-// int64Vocab is the integers in v's consumers' int64 list attributes
-// (a DictVectorizer's int64_vocabulary).
-func int64Vocab(v *onnx.Value) []int64 {
+// int64Keys is the integer keys v's consumers know: their int64
+// vocabularies (a DictVectorizer's), else the slots below a CastMap's
+// max_map (at most 64), else 0…9.
+func int64Keys(v *onnx.Value) []int64 {
 	var out []int64
+	slots := int64(0)
 	for _, u := range v.Uses() {
 		for _, a := range u.Node.Attrs {
-			if a.Type == onnx.AttrInts && strings.Contains(a.Name, "vocabulary") {
+			switch {
+			case a.Type == onnx.AttrInts && strings.Contains(a.Name, "vocabulary"):
 				out = append(out, a.Ints...)
+			case a.Type == onnx.AttrInt && a.Name == "max_map":
+				slots = max(slots, min(a.Int, 64))
 			}
 		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	if slots == 0 {
+		slots = 10
+	}
+	for k := range slots {
+		out = append(out, k)
 	}
 	return out
 }

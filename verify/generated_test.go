@@ -128,3 +128,48 @@ func TestGeneratedMapInputs(t *testing.T) {
 		t.Fatal("a reordered vocabulary verified OK")
 	}
 }
+
+// TestGeneratedIntegerMapKeys: a CastMap's map input gets keys among the
+// slots below its max_map and one past them.
+func TestGeneratedIntegerMapKeys(t *testing.T) {
+	g := &onnx.Graph{Name: "g"}
+	m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 17}, {Domain: "ai.onnx.ml", Version: 1}}, Graph: g}
+	in := g.AddInput("m", &onnx.Type{Kind: onnx.TypeMap, Elem: onnx.Int64, Inner: onnx.TensorType(onnx.Float, nil)})
+	cm := g.NewNode("CastMap", "ai.onnx.ml", "cast", []*onnx.Value{in}, "y")
+	cm.SetAttr(onnx.StringAttr("map_form", "SPARSE"))
+	cm.SetAttr(onnx.IntAttr("max_map", 5))
+	g.Append(cm)
+	g.Outputs = append(g.Outputs, cm.Output(0))
+	m = clone(t, m)
+	inside := 0
+	for seed := range uint64(4) {
+		feeds, err := dataset.Random(m.Graph.Inputs, seed, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, _, err := feeds["m"].MapEntries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks := keys.Data.([]int64)
+		for _, k := range ks[:len(ks)-1] {
+			if k < 0 || k >= 5 {
+				t.Fatalf("seed %d: keys %v: want slots 0…4 and then 5", seed, ks)
+			}
+			inside++
+		}
+		if ks[len(ks)-1] != 5 {
+			t.Fatalf("seed %d: keys %v: want the unknown key 5 last", seed, ks)
+		}
+	}
+	if inside == 0 {
+		t.Fatal("no key below max_map in four samples")
+	}
+	rep, err := verify.Compare(m, clone(t, m), verify.Options{Samples: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tol := verify.DefaultTolerance(); !rep.OK(tol) {
+		t.Fatalf("the same model does not verify: %v", rep.Err(tol))
+	}
+}
