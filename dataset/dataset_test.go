@@ -4,6 +4,7 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/onnxslim/onnxslim/interp"
@@ -98,5 +99,79 @@ func TestRandomIndicesInRange(t *testing.T) {
 		if v < 0 || v >= 7 {
 			t.Fatalf("index %d out of the table's range", v)
 		}
+	}
+}
+
+// TestGuessShape: an input whose type declares no shape gets one read from
+// the first consumer with a constant weight, through elementwise ops with
+// constant operands (an input normalization).
+func TestGuessShape(t *testing.T) {
+	w := func(g *onnx.Graph, dims ...int64) *onnx.Value {
+		n := int64(1)
+		for _, d := range dims {
+			n *= d
+		}
+		return g.AddInitializer("", onnx.NewFloatTensor("", dims, make([]float32, n)))
+	}
+	for _, tc := range []struct {
+		name  string
+		build func(g *onnx.Graph, x *onnx.Value)
+		want  []int
+	}{
+		{"Conv after Sub and Div by constants", func(g *onnx.Graph, x *onnx.Value) {
+			s := g.NewNode("Sub", "", "", []*onnx.Value{x, w(g, 1)}, "s")
+			d := g.NewNode("Div", "", "", []*onnx.Value{s.Output(0), w(g, 1)}, "d")
+			c := g.NewNode("Conv", "", "", []*onnx.Value{d.Output(0), w(g, 8, 3, 3, 3)}, "y")
+			g.Append(s)
+			g.Append(d)
+			g.Append(c)
+		}, []int{1, 3, 224, 224}},
+		{"grouped 1-D Conv", func(g *onnx.Graph, x *onnx.Value) {
+			c := g.NewNode("Conv", "", "", []*onnx.Value{x, w(g, 8, 2, 5)}, "y")
+			c.SetAttr(onnx.IntAttr("group", 4))
+			g.Append(c)
+		}, []int{1, 8, 1024}},
+		{"MatMul", func(g *onnx.Graph, x *onnx.Value) {
+			g.Append(g.NewNode("MatMul", "", "", []*onnx.Value{x, w(g, 784, 10)}, "y"))
+		}, []int{1, 784}},
+		{"Gemm, transB", func(g *onnx.Graph, x *onnx.Value) {
+			n := g.NewNode("Gemm", "", "", []*onnx.Value{x, w(g, 10, 40)}, "y")
+			n.SetAttr(onnx.IntAttr("transB", 1))
+			g.Append(n)
+		}, []int{1, 40}},
+		{"LSTM", func(g *onnx.Graph, x *onnx.Value) {
+			g.Append(g.NewNode("LSTM", "", "", []*onnx.Value{x, w(g, 1, 32, 12), w(g, 1, 32, 8)}, "y"))
+		}, []int{64, 1, 12}},
+		{"Relu then Transpose: nothing tells", func(g *onnx.Graph, x *onnx.Value) {
+			r := g.NewNode("Relu", "", "", []*onnx.Value{x}, "r")
+			g.Append(r)
+			g.Append(g.NewNode("Transpose", "", "", []*onnx.Value{r.Output(0)}, "y"))
+		}, nil},
+		{"Add of two inputs: not a normalization", func(g *onnx.Graph, x *onnx.Value) {
+			other := g.AddInput("other", onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 4)))
+			a := g.NewNode("Add", "", "", []*onnx.Value{x, other}, "a")
+			g.Append(a)
+			g.Append(g.NewNode("MatMul", "", "", []*onnx.Value{a.Output(0), w(g, 4, 2)}, "y"))
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &onnx.Graph{Name: "g"}
+			x := g.AddInput("x", onnx.TensorType(onnx.Float, nil))
+			tc.build(g, x)
+			got, from, ok := GuessShape(x)
+			if ok != (tc.want != nil) || !slices.Equal(got, tc.want) {
+				t.Fatalf("GuessShape = %v (%q, %v), want %v", got, from, ok, tc.want)
+			}
+			feeds, err := Random([]*onnx.Value{x}, 1, nil)
+			if tc.want == nil {
+				if err == nil || !strings.Contains(err.Error(), "declares no shape") {
+					t.Fatalf("Random: %v, want the error that no shape is declared", err)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(feeds["x"].Shape, tc.want) {
+				t.Fatalf("Random: %v, shape %v", err, feeds["x"].Shape)
+			}
+		})
 	}
 }

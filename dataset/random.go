@@ -165,6 +165,125 @@ func Filled(v *onnx.Value, val float64, dims map[string]int64) (*interp.Tensor, 
 	return t, nil
 }
 
+// GuessShape is a shape for an input whose type declares none (some
+// converters and hand-built graphs leave it out), read from a consumer
+// with a constant weight: a Conv's or ConvTranspose's input channels
+// (batch 1, sides 224 for images, 1024 for 1-D signals, 16 for volumes),
+// a MatMul's or Gemm's reduction length (one row), an RNN's input size
+// (64 steps of batch 1). It names the consumer; false when none tells.
+func GuessShape(v *onnx.Value) (shape []int, from string, ok bool) {
+	seen := map[*onnx.Value]bool{}
+	var walk func(v *onnx.Value, depth int) ([]int, string, bool)
+	walk = func(v *onnx.Value, depth int) ([]int, string, bool) {
+		if depth > 8 || seen[v] {
+			return nil, "", false
+		}
+		seen[v] = true
+		for _, u := range v.Uses() {
+			n := u.Node
+			if n.Domain != "" && n.Domain != "ai.onnx" {
+				continue
+			}
+			if s, ok := shapeFromConsumer(n, u.Index); ok {
+				return s, onnx.NodePlace(n), true
+			}
+			if keepsShape(n, u.Index) {
+				if s, from, ok := walk(n.Output(0), depth+1); ok {
+					return s, from, true
+				}
+			}
+		}
+		return nil, "", false
+	}
+	return walk(v, 0)
+}
+
+// keepsShape reports whether n's first output has the shape of its input
+// i: an elementwise op whose other operands are constants (an input's
+// normalization before the first layer: Sub, Div, Cast, …).
+func keepsShape(n *onnx.Node, i int) bool {
+	switch n.OpType {
+	case "Identity", "Cast", "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "Neg", "Abs", "Sqrt",
+		"Sub", "Div", "Mul", "Add", "Pow", "BatchNormalization", "QuantizeLinear", "DequantizeLinear":
+	default:
+		return false
+	}
+	for j, in := range n.Inputs() {
+		if _, ok := constDims(in); j != i && in != nil && !ok {
+			return false
+		}
+	}
+	return n.Output(0) != nil
+}
+
+// constDims is the shape of a constant: an initializer or a Constant
+// node's tensor.
+func constDims(v *onnx.Value) ([]int64, bool) {
+	switch {
+	case v == nil:
+		return nil, false
+	case v.Const != nil:
+		return v.Const.Dims, true
+	}
+	if p := v.Producer(); p != nil && p.OpType == "Constant" {
+		if a := p.Attr("value"); a != nil && a.Tensor != nil {
+			return a.Tensor.Dims, true
+		}
+	}
+	return nil, false
+}
+
+// shapeFromConsumer is GuessShape's reading of one consumer n of the
+// input (as its input i).
+func shapeFromConsumer(n *onnx.Node, i int) ([]int, bool) {
+	if i != 0 {
+		return nil, false
+	}
+	w, _ := constDims(n.Input(1))
+	switch n.OpType {
+	case "Conv", "ConvTranspose":
+		if len(w) < 3 || len(w) > 5 {
+			return nil, false
+		}
+		c := w[1] * n.AttrInt("group", 1)
+		if n.OpType == "ConvTranspose" {
+			c = w[0]
+		}
+		side := map[int]int{3: 1024, 4: 224, 5: 16}[len(w)]
+		shape := []int{1, int(c)}
+		for range len(w) - 2 {
+			shape = append(shape, side)
+		}
+		return shape, true
+	case "MatMul":
+		if len(w) < 2 {
+			return nil, false
+		}
+		return []int{1, int(w[len(w)-2])}, true
+	case "Gemm":
+		if len(w) != 2 {
+			return nil, false
+		}
+		k := w[0]
+		if n.AttrInt("transB", 0) != 0 {
+			k = w[1]
+		}
+		if n.AttrInt("transA", 0) != 0 {
+			return []int{int(k), 1}, true
+		}
+		return []int{1, int(k)}, true
+	case "LSTM", "GRU", "RNN":
+		if len(w) != 3 {
+			return nil, false
+		}
+		if n.AttrInt("layout", 0) != 0 {
+			return []int{1, 64, int(w[2])}, true
+		}
+		return []int{64, 1, int(w[2])}, true
+	}
+	return nil, false
+}
+
 // UnknownDimKey names an input dimension that is neither a number nor a
 // symbol in dims maps: "input[axis]".
 func UnknownDimKey(input string, axis int) string { return fmt.Sprintf("%s[%d]", input, axis) }
@@ -177,7 +296,10 @@ func ConcreteShape(v *onnx.Value, dims map[string]int64) ([]int, error) {
 		return nil, fmt.Errorf("input %q: random data needs a tensor type, the model declares %s (use --inputs)", v.Name, v.Type)
 	}
 	if !v.Type.HasShape() {
-		return nil, fmt.Errorf("input %q: the model declares no shape (use --inputs)", v.Name)
+		if shape, _, ok := GuessShape(v); ok {
+			return shape, nil
+		}
+		return nil, fmt.Errorf("input %q: the model declares no shape and its consumers do not tell one (use --inputs)", v.Name)
 	}
 	shape := make([]int, len(v.Type.Shape))
 	for i, d := range v.Type.Shape {

@@ -391,3 +391,26 @@ func TestInspectFLOPsAtDims(t *testing.T) {
 		t.Errorf("the signature no longer shows the symbolic batch:\n%s", stdout)
 	}
 }
+
+// TestInputWithoutShape: an input whose type declares no shape (the MNIST
+// MLP's, cleared) is generated in a shape read from its first layer, with
+// a note saying so, and the default pipeline verifies the model.
+func TestInputWithoutShape(t *testing.T) {
+	m, err := onnx.Load(filepath.Join(testdata.Models(t), "mnist_mlp_op13", "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Graph.Inputs[0].Type.SetShape(nil)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "noshape.onnx")
+	if err := onnx.Save(m, in, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, in, "-o", filepath.Join(dir, "out.onnx"))
+	if code != 0 || !strings.Contains(stdout+stderr, "OK on") {
+		t.Fatalf("exit %d: %s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "declares no shape: generated inputs are [1 784]") {
+		t.Errorf("no note about the guessed shape:\n%s", stderr)
+	}
+}

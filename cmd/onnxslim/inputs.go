@@ -53,6 +53,13 @@ func parseFill(specs []string, inputs []*onnx.Value) (map[string]float64, error)
 // bounded by timeout.
 func fitDims(ctx context.Context, m *onnx.Model, dims map[string]int64, fill map[string]float64, timeout time.Duration, log io.Writer) (map[string]int64, error) {
 	inputs := graphInputs(m)
+	for _, v := range inputs {
+		if v.Type != nil && v.Type.Kind == onnx.TypeTensor && !v.Type.HasShape() {
+			if shape, from, ok := dataset.GuessShape(v); ok {
+				fmt.Fprintf(log, "onnxslim: note: input %q declares no shape: generated inputs are %v, read from its consumer %s (give real ones with --inputs DIR)\n", v.Name, shape, from)
+			}
+		}
+	}
 	if len(dataset.FreeDims(inputs, dims)) == 0 {
 		return dims, nil
 	}
