@@ -22,7 +22,10 @@ const (
 
 // Starting values and growth of the dims FitDims tries.
 var (
-	spatialSteps  = []int64{224, 256, 320, 512, 640, 1024}
+	// Larger sides first (detectors want multiples of 32, often 640), then
+	// the small fixed sizes of classifiers whose last layers need exactly
+	// theirs (MNIST's 28, CIFAR's 32).
+	spatialSteps  = []int64{224, 256, 320, 512, 640, 1024, 28, 32, 64, 96, 112, 128, 160, 192}
 	sequenceSteps = []int64{64, 128, 256, 512, 1024, 2048, 4096, 16000, 32768}
 )
 
@@ -39,6 +42,18 @@ func FreeDims(inputs []*onnx.Value, dims map[string]int64) []FreeDim {
 	var out []FreeDim
 	seen := map[string]bool{}
 	for _, v := range inputs {
+		if v.Type != nil && v.Type.Kind == onnx.TypeTensor && !v.Type.HasShape() {
+			// No declared shape: the sides a Conv leaves open are free.
+			if g, ok := guessShape(v); ok {
+				for axis := g.open; axis < len(g.shape); axis++ {
+					if key := UnknownDimKey(v.Name, axis); !seen[key] && dims[key] <= 0 {
+						seen[key] = true
+						out = append(out, FreeDim{Key: key, Where: key, role: guessRole("", axis, len(g.shape))})
+					}
+				}
+			}
+			continue
+		}
 		if v.Type == nil || v.Type.Kind != onnx.TypeTensor || !v.Type.HasShape() {
 			continue
 		}

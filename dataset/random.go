@@ -172,11 +172,26 @@ func Filled(v *onnx.Value, val float64, dims map[string]int64) (*interp.Tensor, 
 // a MatMul's or Gemm's reduction length (one row), an RNN's input size
 // (64 steps of batch 1). It names the consumer; false when none tells.
 func GuessShape(v *onnx.Value) (shape []int, from string, ok bool) {
+	g, ok := guessShape(v)
+	return g.shape, g.from, ok
+}
+
+// guessed is GuessShape's answer: the shape, the consumer it was read
+// from, and the first axis whose size the consumer leaves open (a Conv's
+// sides, which FitDims may grow like an unnamed dim: len(shape) when
+// none).
+type guessed struct {
+	shape []int
+	from  string
+	open  int
+}
+
+func guessShape(v *onnx.Value) (guessed, bool) {
 	seen := map[*onnx.Value]bool{}
-	var walk func(v *onnx.Value, depth int) ([]int, string, bool)
-	walk = func(v *onnx.Value, depth int) ([]int, string, bool) {
+	var walk func(v *onnx.Value, depth int) (guessed, bool)
+	walk = func(v *onnx.Value, depth int) (guessed, bool) {
 		if depth > 8 || seen[v] {
-			return nil, "", false
+			return guessed{}, false
 		}
 		seen[v] = true
 		for _, u := range v.Uses() {
@@ -184,16 +199,16 @@ func GuessShape(v *onnx.Value) (shape []int, from string, ok bool) {
 			if n.Domain != "" && n.Domain != "ai.onnx" {
 				continue
 			}
-			if s, ok := shapeFromConsumer(n, u.Index); ok {
-				return s, onnx.NodePlace(n), true
+			if s, open, ok := shapeFromConsumer(n, u.Index); ok {
+				return guessed{s, onnx.NodePlace(n), open}, true
 			}
 			if keepsShape(n, u.Index) {
-				if s, from, ok := walk(n.Output(0), depth+1); ok {
-					return s, from, true
+				if g, ok := walk(n.Output(0), depth+1); ok {
+					return g, true
 				}
 			}
 		}
-		return nil, "", false
+		return guessed{}, false
 	}
 	return walk(v, 0)
 }
@@ -235,15 +250,15 @@ func constDims(v *onnx.Value) ([]int64, bool) {
 
 // shapeFromConsumer is GuessShape's reading of one consumer n of the
 // input (as its input i).
-func shapeFromConsumer(n *onnx.Node, i int) ([]int, bool) {
+func shapeFromConsumer(n *onnx.Node, i int) (shape []int, open int, ok bool) {
 	if i != 0 {
-		return nil, false
+		return nil, 0, false
 	}
 	w, _ := constDims(n.Input(1))
 	switch n.OpType {
 	case "Conv", "ConvTranspose":
 		if len(w) < 3 || len(w) > 5 {
-			return nil, false
+			return nil, 0, false
 		}
 		c := w[1] * n.AttrInt("group", 1)
 		if n.OpType == "ConvTranspose" {
@@ -254,34 +269,34 @@ func shapeFromConsumer(n *onnx.Node, i int) ([]int, bool) {
 		for range len(w) - 2 {
 			shape = append(shape, side)
 		}
-		return shape, true
+		return shape, 2, true
 	case "MatMul":
 		if len(w) < 2 {
-			return nil, false
+			return nil, 0, false
 		}
-		return []int{1, int(w[len(w)-2])}, true
+		return []int{1, int(w[len(w)-2])}, 2, true
 	case "Gemm":
 		if len(w) != 2 {
-			return nil, false
+			return nil, 0, false
 		}
 		k := w[0]
 		if n.AttrInt("transB", 0) != 0 {
 			k = w[1]
 		}
 		if n.AttrInt("transA", 0) != 0 {
-			return []int{int(k), 1}, true
+			return []int{int(k), 1}, 2, true
 		}
-		return []int{1, int(k)}, true
+		return []int{1, int(k)}, 2, true
 	case "LSTM", "GRU", "RNN":
 		if len(w) != 3 {
-			return nil, false
+			return nil, 0, false
 		}
 		if n.AttrInt("layout", 0) != 0 {
-			return []int{1, 64, int(w[2])}, true
+			return []int{1, 64, int(w[2])}, 3, true
 		}
-		return []int{64, 1, int(w[2])}, true
+		return []int{64, 1, int(w[2])}, 3, true
 	}
-	return nil, false
+	return nil, 0, false
 }
 
 // UnknownDimKey names an input dimension that is neither a number nor a
@@ -296,8 +311,13 @@ func ConcreteShape(v *onnx.Value, dims map[string]int64) ([]int, error) {
 		return nil, fmt.Errorf("input %q: random data needs a tensor type, the model declares %s (use --inputs)", v.Name, v.Type)
 	}
 	if !v.Type.HasShape() {
-		if shape, _, ok := GuessShape(v); ok {
-			return shape, nil
+		if g, ok := guessShape(v); ok {
+			for i := g.open; i < len(g.shape); i++ {
+				if d := dims[UnknownDimKey(v.Name, i)]; d > 0 {
+					g.shape[i] = int(d)
+				}
+			}
+			return g.shape, nil
 		}
 		return nil, fmt.Errorf("input %q: the model declares no shape and its consumers do not tell one (use --inputs)", v.Name)
 	}

@@ -393,24 +393,33 @@ func TestInspectFLOPsAtDims(t *testing.T) {
 }
 
 // TestInputWithoutShape: an input whose type declares no shape (the MNIST
-// MLP's, cleared) is generated in a shape read from its first layer, with
-// a note saying so, and the default pipeline verifies the model.
+// models', cleared) is generated in a shape read from its first layer, with
+// a note saying so; a Conv leaves the sides open, which are searched as an
+// unnamed dim's are (down to MNIST's 28), and the default pipeline
+// verifies each model.
 func TestInputWithoutShape(t *testing.T) {
-	m, err := onnx.Load(filepath.Join(testdata.Models(t), "mnist_mlp_op13", "model.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Graph.Inputs[0].Type.SetShape(nil)
-	dir := t.TempDir()
-	in := filepath.Join(dir, "noshape.onnx")
-	if err := onnx.Save(m, in, onnx.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	code, stdout, stderr := runCLI(t, in, "-o", filepath.Join(dir, "out.onnx"))
-	if code != 0 || !strings.Contains(stdout+stderr, "OK on") {
-		t.Fatalf("exit %d: %s%s", code, stdout, stderr)
-	}
-	if !strings.Contains(stderr, "declares no shape: generated inputs are [1 784]") {
-		t.Errorf("no note about the guessed shape:\n%s", stderr)
+	for _, c := range []struct{ model, note, fitted string }{
+		{"mnist_mlp_op13", "generated inputs start as [1 784]", ""},
+		{"mnist_cnn_op13", "generated inputs start as [1 1 224 224]", "generated inputs use input[2]=28, input[3]=28"},
+	} {
+		t.Run(c.model, func(t *testing.T) {
+			m, err := onnx.Load(filepath.Join(testdata.Models(t), c.model, "model.onnx"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Graph.Inputs[0].Type.SetShape(nil)
+			dir := t.TempDir()
+			in := filepath.Join(dir, "noshape.onnx")
+			if err := onnx.Save(m, in, onnx.SaveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := runCLI(t, in, "-o", filepath.Join(dir, "out.onnx"))
+			if code != 0 || !strings.Contains(stdout+stderr, "OK on") {
+				t.Fatalf("exit %d: %s%s", code, stdout, stderr)
+			}
+			if !strings.Contains(stderr, "declares no shape: "+c.note) || !strings.Contains(stderr, c.fitted) {
+				t.Errorf("want notes %q and %q:\n%s", c.note, c.fitted, stderr)
+			}
+		})
 	}
 }

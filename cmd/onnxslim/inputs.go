@@ -56,7 +56,7 @@ func fitDims(ctx context.Context, m *onnx.Model, dims map[string]int64, fill map
 	for _, v := range inputs {
 		if v.Type != nil && v.Type.Kind == onnx.TypeTensor && !v.Type.HasShape() {
 			if shape, from, ok := dataset.GuessShape(v); ok {
-				fmt.Fprintf(log, "onnxslim: note: input %q declares no shape: generated inputs are %v, read from its consumer %s (give real ones with --inputs DIR)\n", v.Name, shape, from)
+				fmt.Fprintf(log, "onnxslim: note: input %q declares no shape: generated inputs start as %v, read from its consumer %s (give real ones with --inputs DIR)\n", v.Name, shape, from)
 			}
 		}
 	}
