@@ -180,6 +180,17 @@ func TestFitDims(t *testing.T) {
 	if err != nil || d["N"] != 1 || d["H"] != 224 || d["W"] != 224 || len(tries) != 1 {
 		t.Errorf("image: %v %v %v after %d tries", d, desc, err, len(tries))
 	}
+	// A classifier whose fully connected layer needs exactly 28×28: after
+	// the large sides, the small fixed ones.
+	d, desc, err = FitDims([]*onnx.Value{img}, nil, nil, func(d map[string]int64) error {
+		if d["H"] != 28 || d["W"] != 28 {
+			return io.ErrUnexpectedEOF
+		}
+		return nil
+	})
+	if err != nil || d["H"] != 28 || !strings.Contains(desc, "grown 6 times") {
+		t.Errorf("fixed-size image: %v %q %v", d, desc, err)
+	}
 	tries = nil
 	d, desc, err = FitDims([]*onnx.Value{audio}, nil, nil, need("samples", 512))
 	if err != nil || d["batch_size"] != 1 || d["samples"] != 512 || !strings.Contains(desc, "samples=512") {
