@@ -1,6 +1,7 @@
 package interp
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -123,7 +124,7 @@ func castMapBuilder(b *Build) (Kernel, error) {
 		for i := range order {
 			order[i] = i
 		}
-		slices.SortStableFunc(order, func(a, b int) int { return compareInt64(k[a], k[b]) })
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(k[a], k[b]) })
 		n := len(k)
 		if form == "SPARSE" {
 			n = int(maxMap)
@@ -151,16 +152,6 @@ func castMapBuilder(b *Build) (Kernel, error) {
 		}
 		return []*Tensor{out}, nil
 	}, nil
-}
-
-func compareInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // castMapValue converts values[i] into out[slot].
