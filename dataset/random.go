@@ -41,6 +41,14 @@ func Generate(inputs []*onnx.Value, seed uint64, opts Options) (map[string]*inte
 			out[v.Name] = t
 			continue
 		}
+		if v.Type != nil && (v.Type.Kind == onnx.TypeSequence || v.Type.Kind == onnx.TypeOptional) {
+			t, err := randomContainer(rng, v, opts)
+			if err != nil {
+				return nil, err
+			}
+			out[v.Name] = t
+			continue
+		}
 		shape, err := ConcreteShape(v, dims)
 		if err != nil {
 			return nil, err
@@ -519,6 +527,32 @@ func randomMap(rng *rand.Rand, v *onnx.Value) (*interp.Tensor, error) {
 		return nil, fmt.Errorf("input %q: %w", v.Name, err)
 	}
 	return interp.NewMap(keys, values[vv.Name]), nil
+}
+
+// randomContainer is a sequence input (two elements) or an optional one
+// (present), its elements generated as an input of the element type
+// would be (sequences of maps too).
+func randomContainer(rng *rand.Rand, v *onnx.Value, opts Options) (*interp.Tensor, error) {
+	elem := v.Type.Inner
+	if elem == nil {
+		return nil, fmt.Errorf("input %q: cannot make random data of type %s (use --inputs)", v.Name, v.Type)
+	}
+	out := &interp.Tensor{Kind: interp.KindSequence}
+	n := 2
+	if v.Type.Kind == onnx.TypeOptional {
+		out.Kind, n = interp.KindOptional, 1
+	}
+	for i := range n {
+		ev := &onnx.Value{Name: fmt.Sprintf("%s[%d]", v.Name, i), Type: elem}
+		got, err := Generate([]*onnx.Value{ev}, rng.Uint64(), Options{Dims: opts.Dims})
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", v.Name, err)
+		}
+		e := got[ev.Name]
+		out.DType = e.DType
+		out.Elems = append(out.Elems, e)
+	}
+	return out, nil
 }
 
 // int64Keys is the integer keys v's consumers know: their int64

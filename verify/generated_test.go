@@ -1,9 +1,11 @@
 package verify_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/onnxslim/onnxslim/dataset"
+	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/verify"
 )
@@ -171,5 +173,45 @@ func TestGeneratedIntegerMapKeys(t *testing.T) {
 	}
 	if tol := verify.DefaultTolerance(); !rep.OK(tol) {
 		t.Fatalf("the same model does not verify: %v", rep.Err(tol))
+	}
+}
+
+// TestGeneratedSequenceInputs: a sequence input gets two elements of its
+// element type and an optional one a value, so that such models verify,
+// and a changed op after ConcatFromSequence fails.
+func TestGeneratedSequenceInputs(t *testing.T) {
+	build := func(op string) *onnx.Model {
+		g := &onnx.Graph{Name: "g"}
+		m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 17}}, Graph: g}
+		xs := g.AddInput("xs", &onnx.Type{Kind: onnx.TypeSequence, Inner: onnx.TensorType(onnx.Float, onnx.ShapeOf(2, 3))})
+		c := g.NewNode("ConcatFromSequence", "", "concat", []*onnx.Value{xs}, "c")
+		c.SetAttr(onnx.IntAttr("axis", 0))
+		g.Append(c)
+		y := g.NewNode(op, "", "act", []*onnx.Value{c.Output(0)}, "y")
+		g.Append(y)
+		g.Outputs = append(g.Outputs, y.Output(0))
+		return clone(t, m)
+	}
+	a := build("Relu")
+	feeds, err := dataset.Random(a.Graph.Inputs, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := feeds["xs"]; s.Kind != interp.KindSequence || len(s.Elems) != 2 || !slices.Equal(s.Elems[0].Shape, []int{2, 3}) {
+		t.Fatalf("generated sequence %v", s)
+	}
+	opt := &onnx.Value{Name: "o", Type: &onnx.Type{Kind: onnx.TypeOptional, Inner: onnx.TensorType(onnx.Int64, onnx.ShapeOf(4))}}
+	feeds, err = dataset.Random([]*onnx.Value{opt}, 1, nil)
+	if err != nil || feeds["o"].Kind != interp.KindOptional || len(feeds["o"].Elems) != 1 || feeds["o"].Elems[0].Len() != 4 {
+		t.Fatalf("generated optional: %v, %v", feeds["o"], err)
+	}
+	tol := verify.DefaultTolerance()
+	rep, err := verify.Compare(a, build("Relu"), verify.Options{Samples: 2})
+	if err != nil || !rep.OK(tol) {
+		t.Fatalf("the same model: %v, %v", err, rep)
+	}
+	rep, err = verify.Compare(a, build("Sigmoid"), verify.Options{Samples: 2})
+	if err != nil || rep.OK(tol) {
+		t.Fatalf("Relu against Sigmoid verified: %v", err)
 	}
 }
