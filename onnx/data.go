@@ -191,17 +191,21 @@ func EncodeDatum(d *Datum) ([]byte, error) {
 	case TypeTensor:
 		return EncodeTensor(d.Tensor)
 	case TypeSequence:
-		return proto.Marshal(sequenceToProto(d))
+		return marshalWith(sequenceToProto(d))
 	case TypeOptional:
-		return proto.Marshal(optionalToProto(d))
+		return marshalWith(optionalToProto(d))
 	case TypeMap:
-		mp, err := mapToProto(d)
-		if err != nil {
-			return nil, err
-		}
-		return proto.Marshal(mp)
+		return marshalWith(mapToProto(d))
 	}
 	return nil, fmt.Errorf("cannot encode a datum of kind %d", d.Kind)
+}
+
+// marshalWith marshals m unless building it failed.
+func marshalWith[M proto.Message](m M, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return proto.Marshal(m)
 }
 
 // mapToProto writes a map datum: keys as int64s or strings, values as a
@@ -224,7 +228,11 @@ func mapToProto(d *Datum) (*pb.MapProto, error) {
 	if kind == TypeNone {
 		kind = TypeTensor
 	}
-	mp.Values = sequenceToProto(&Datum{Kind: TypeSequence, ElemKind: kind, Elems: d.Elems})
+	values, err := sequenceToProto(&Datum{Kind: TypeSequence, ElemKind: kind, Elems: d.Elems})
+	if err != nil {
+		return nil, fmt.Errorf("map %q: %w", d.Name, err)
+	}
+	mp.Values = values
 	return mp, nil
 }
 
@@ -244,38 +252,52 @@ func kindToElemType(k TypeKind) int32 {
 	return 0
 }
 
-func sequenceToProto(d *Datum) *pb.SequenceProto {
+func sequenceToProto(d *Datum) (*pb.SequenceProto, error) {
 	sp := &pb.SequenceProto{Name: d.Name, ElemType: kindToElemType(d.ElemKind)}
 	for _, e := range d.Elems {
 		switch e.Kind {
 		case TypeTensor:
 			sp.TensorValues = append(sp.TensorValues, tensorToProto(e.Tensor))
 		case TypeSequence:
-			sp.SequenceValues = append(sp.SequenceValues, sequenceToProto(e))
-		case TypeOptional:
-			sp.OptionalValues = append(sp.OptionalValues, optionalToProto(e))
-		case TypeMap:
-			if mp, err := mapToProto(e); err == nil {
-				sp.MapValues = append(sp.MapValues, mp)
+			v, err := sequenceToProto(e)
+			if err != nil {
+				return nil, err
 			}
+			sp.SequenceValues = append(sp.SequenceValues, v)
+		case TypeOptional:
+			v, err := optionalToProto(e)
+			if err != nil {
+				return nil, err
+			}
+			sp.OptionalValues = append(sp.OptionalValues, v)
+		case TypeMap:
+			v, err := mapToProto(e)
+			if err != nil {
+				return nil, err
+			}
+			sp.MapValues = append(sp.MapValues, v)
 		}
 	}
-	return sp
+	return sp, nil
 }
 
-func optionalToProto(d *Datum) *pb.OptionalProto {
+func optionalToProto(d *Datum) (*pb.OptionalProto, error) {
 	op := &pb.OptionalProto{Name: d.Name, ElemType: kindToElemType(d.ElemKind)}
+	var err error
 	if e := d.Elem; e != nil {
 		switch e.Kind {
 		case TypeTensor:
 			op.TensorValue = tensorToProto(e.Tensor)
 		case TypeSequence:
-			op.SequenceValue = sequenceToProto(e)
+			op.SequenceValue, err = sequenceToProto(e)
 		case TypeOptional:
-			op.OptionalValue = optionalToProto(e)
+			op.OptionalValue, err = optionalToProto(e)
 		case TypeMap:
-			op.MapValue, _ = mapToProto(e)
+			op.MapValue, err = mapToProto(e)
 		}
 	}
-	return op
+	if err != nil {
+		return nil, err
+	}
+	return op, nil
 }
