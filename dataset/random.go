@@ -195,30 +195,19 @@ type guessed struct {
 }
 
 func guessShape(v *onnx.Value) (guessed, bool) {
-	seen := map[*onnx.Value]bool{}
-	var walk func(v *onnx.Value, depth int) (guessed, bool)
-	walk = func(v *onnx.Value, depth int) (guessed, bool) {
-		if depth > 8 || seen[v] {
-			return guessed{}, false
+	std := func(n *onnx.Node) bool { return n.Domain == "" || n.Domain == "ai.onnx" }
+	var g guessed
+	found := walkUses(v, func(n *onnx.Node, i int) bool { return std(n) && keepsShape(n, i) }, func(n *onnx.Node, i int) bool {
+		if !std(n) {
+			return false
 		}
-		seen[v] = true
-		for _, u := range v.Uses() {
-			n := u.Node
-			if n.Domain != "" && n.Domain != "ai.onnx" {
-				continue
-			}
-			if s, open, ok := shapeFromConsumer(n, u.Index); ok {
-				return guessed{s, onnx.NodePlace(n), open}, true
-			}
-			if keepsShape(n, u.Index) {
-				if g, ok := walk(n.Output(0), depth+1); ok {
-					return g, true
-				}
-			}
+		s, open, ok := shapeFromConsumer(n, i)
+		if ok {
+			g = guessed{s, onnx.NodePlace(n), open}
 		}
-		return guessed{}, false
-	}
-	return walk(v, 0)
+		return ok
+	})
+	return g, found
 }
 
 // keepsShape reports whether n's first output has the shape of its input
@@ -248,10 +237,8 @@ func constDims(v *onnx.Value) ([]int64, bool) {
 	case v.Const != nil:
 		return v.Const.Dims, true
 	}
-	if p := v.Producer(); p != nil && p.OpType == "Constant" {
-		if a := p.Attr("value"); a != nil && a.Tensor != nil {
-			return a.Tensor.Dims, true
-		}
+	if t := onnx.ConstantValue(v.Producer()); t != nil {
+		return t.Dims, true
 	}
 	return nil, false
 }
@@ -396,38 +383,59 @@ func conventional(v *onnx.Value, shape []int) (*interp.Tensor, bool) {
 // ops, else 10.
 func intRange(v *onnx.Value) int64 {
 	best := int64(-1)
-	var walk func(v *onnx.Value, depth int)
-	walk = func(v *onnx.Value, depth int) {
-		if depth > 8 {
-			return
+	shapeOnly := func(n *onnx.Node, i int) bool {
+		switch n.OpType {
+		case "Cast", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity", "Expand", "Transpose":
+			return i == 0
 		}
-		for _, u := range v.Uses() {
-			n := u.Node
-			switch n.OpType {
-			case "Gather", "GatherElements", "GatherND":
-				if u.Index == 1 {
-					data := n.Input(0)
-					axis := int(n.AttrInt("axis", 0))
-					if size := dimOf(data, axis); size > 0 && (best < 0 || size < best) {
-						best = size
-					}
-				}
-			case "Cast", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity", "Expand", "Transpose":
-				if u.Index == 0 {
-					for _, o := range n.Outputs() {
-						if o != nil {
-							walk(o, depth+1)
-						}
-					}
+		return false
+	}
+	walkUses(v, shapeOnly, func(n *onnx.Node, i int) bool {
+		switch n.OpType {
+		case "Gather", "GatherElements", "GatherND":
+			if i == 1 {
+				if size := dimOf(n.Input(0), int(n.AttrInt("axis", 0))); size > 0 && (best < 0 || size < best) {
+					best = size
 				}
 			}
 		}
-	}
-	walk(v, 0)
+		return false
+	})
 	if best > 0 {
 		return best
 	}
 	return 10
+}
+
+// walkUses calls visit for each use of v (node n reads v as its input i)
+// and then, where through(n, i) says that n passes that input on, for the
+// uses of n's outputs in turn, depth first, up to 8 nodes deep, each value
+// once. visit returns true to stop the walk; walkUses reports whether it
+// did.
+func walkUses(v *onnx.Value, through func(n *onnx.Node, i int) bool, visit func(n *onnx.Node, i int) bool) bool {
+	seen := map[*onnx.Value]bool{}
+	var walk func(v *onnx.Value, depth int) bool
+	walk = func(v *onnx.Value, depth int) bool {
+		if depth > 8 || seen[v] {
+			return false
+		}
+		seen[v] = true
+		for _, u := range v.Uses() {
+			if visit(u.Node, u.Index) {
+				return true
+			}
+			if !through(u.Node, u.Index) {
+				continue
+			}
+			for _, o := range u.Node.Outputs() {
+				if o != nil && walk(o, depth+1) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(v, 0)
 }
 
 // stringVocab is the strings v's consumers know: the string lists and
@@ -452,37 +460,27 @@ func stringVocab(v *onnx.Value) []string {
 			}
 		}
 	}
-	visited := map[*onnx.Value]bool{}
-	var walk func(v *onnx.Value, depth int)
-	walk = func(v *onnx.Value, depth int) {
-		if depth > 8 || visited[v] {
-			return
+	passesStrings := func(n *onnx.Node, _ int) bool {
+		switch n.OpType {
+		case "Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Transpose", "Expand", "Concat", "Split", "Slice", "Gather", "StringNormalizer", "Cast":
+			return true
 		}
-		visited[v] = true
-		for _, u := range v.Uses() {
-			n := u.Node
-			for _, a := range n.Attrs {
-				for _, b := range a.Strings {
-					add(b)
-				}
-				addTensor(a.Tensor)
-			}
-			for _, in := range n.Inputs() {
-				if in != nil && in.Const != nil {
-					addTensor(in.Const)
-				}
-			}
-			switch n.OpType {
-			case "Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Transpose", "Expand", "Concat", "Split", "Slice", "Gather", "StringNormalizer", "Cast":
-				for _, o := range n.Outputs() {
-					if o != nil {
-						walk(o, depth+1)
-					}
-				}
-			}
-		}
+		return false
 	}
-	walk(v, 0)
+	walkUses(v, passesStrings, func(n *onnx.Node, _ int) bool {
+		for _, a := range n.Attrs {
+			for _, b := range a.Strings {
+				add(b)
+			}
+			addTensor(a.Tensor)
+		}
+		for _, in := range n.Inputs() {
+			if in != nil && in.Const != nil {
+				addTensor(in.Const)
+			}
+		}
+		return false
+	})
 	return vocab
 }
 
@@ -521,12 +519,23 @@ func randomMap(rng *rand.Rand, v *onnx.Value) (*interp.Tensor, error) {
 		keys = interp.FromSlice(onnx.Int64, []int{len(ks)}, ks)
 	}
 	// The values: a random input of the value type, one per key.
-	vv := &onnx.Value{Name: v.Name + "[values]", Type: onnx.TensorType(val.Elem, onnx.ShapeOf(int64(keys.Len())))}
-	values, err := Generate([]*onnx.Value{vv}, rng.Uint64(), Options{})
+	values, err := generatePart(rng, v, "[values]", onnx.TensorType(val.Elem, onnx.ShapeOf(int64(keys.Len()))), Options{})
+	if err != nil {
+		return nil, err
+	}
+	return interp.NewMap(keys, values), nil
+}
+
+// generatePart is a part of input v (a map's values, a sequence's
+// element), named v's name and suffix, generated as an input of type t
+// would be.
+func generatePart(rng *rand.Rand, v *onnx.Value, suffix string, t *onnx.Type, opts Options) (*interp.Tensor, error) {
+	part := &onnx.Value{Name: v.Name + suffix, Type: t}
+	got, err := Generate([]*onnx.Value{part}, rng.Uint64(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("input %q: %w", v.Name, err)
 	}
-	return interp.NewMap(keys, values[vv.Name]), nil
+	return got[part.Name], nil
 }
 
 // randomContainer is a sequence input (two elements) or an optional one
@@ -543,12 +552,10 @@ func randomContainer(rng *rand.Rand, v *onnx.Value, opts Options) (*interp.Tenso
 		out.Kind, n = interp.KindOptional, 1
 	}
 	for i := range n {
-		ev := &onnx.Value{Name: fmt.Sprintf("%s[%d]", v.Name, i), Type: elem}
-		got, err := Generate([]*onnx.Value{ev}, rng.Uint64(), Options{Dims: opts.Dims})
+		e, err := generatePart(rng, v, fmt.Sprintf("[%d]", i), elem, Options{Dims: opts.Dims})
 		if err != nil {
-			return nil, fmt.Errorf("input %q: %w", v.Name, err)
+			return nil, err
 		}
-		e := got[ev.Name]
 		out.DType = e.DType
 		out.Elems = append(out.Elems, e)
 	}
