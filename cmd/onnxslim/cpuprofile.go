@@ -13,10 +13,9 @@ import (
 // returned function stops the profile; it does nothing when the variable
 // is unset.
 func startCPUProfile() func() {
-	stopTrace := startTrace()
 	path := os.Getenv("ONNXSLIM_CPUPROFILE")
 	if path == "" {
-		return stopTrace
+		return func() {}
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -31,7 +30,6 @@ func startCPUProfile() func() {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
-		stopTrace()
 	}
 }
 

@@ -18,12 +18,13 @@ const interruptGrace = 500 * time.Millisecond
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	done := make(chan int, 1)
-	stopProfile := startCPUProfile()
+	stopProfile, stopTrace := startCPUProfile(), startTrace()
 	go func() { done <- run(ctx, os.Args, os.Stdout, os.Stderr) }()
 	select {
 	case code := <-done:
 		stop()
 		stopProfile()
+		stopTrace()
 		writeHeapProfile()
 		os.Exit(code)
 	case <-ctx.Done():
