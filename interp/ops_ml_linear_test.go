@@ -65,7 +65,7 @@ func TestLinearModels(t *testing.T) {
 		{name: "LinearClassifier LOGISTIC", op: "LinearClassifier", attrs: append(three, s("post_transform", "LOGISTIC")), in: []*Tensor{x}, nout: 2, exact: "[2] [2 1]",
 			scores: []float64{sigmoid(1), sigmoid(2.5), sigmoid(2), sigmoid(3), sigmoid(-.5), sigmoid(1)}},
 		{name: "LinearClassifier int64 input", op: "LinearClassifier", attrs: three, in: []*Tensor{FromSlice(onnx.Int64, []int{1, 2}, []int64{1, 2})}, nout: 2, exact: "[1] [2]", scores: []float64{1, 2.5, 2}},
-		{name: "LinearClassifier one row, two string labels", op: "LinearClassifier", attrs: append(one, stringsAttr("classlabels_strings", "neg", "pos")), in: []*Tensor{x}, nout: 2,
+		{name: "LinearClassifier one row, two string labels", op: "LinearClassifier", attrs: append(one, onnx.StringsAttr("classlabels_strings", "neg", "pos")), in: []*Tensor{x}, nout: 2,
 			exact: "[2] [neg pos]", scores: []float64{1.5, -.5, -3.5, 4.5}, shape: "[2 2]"},
 		{name: "LinearClassifier one row, LOGISTIC", op: "LinearClassifier", attrs: append(one, onnx.IntsAttr("classlabels_ints", []int64{4, 6}), s("post_transform", "LOGISTIC")), in: []*Tensor{x}, nout: 2,
 			exact: "[2] [4 6]", scores: []float64{1 - sigmoid(-.5), sigmoid(-.5), 1 - sigmoid(4.5), sigmoid(4.5)}},
@@ -113,11 +113,11 @@ func TestScalerNormalizerImputer(t *testing.T) {
 
 func TestEncoders(t *testing.T) {
 	i64 := func(shape []int, v ...int64) *Tensor { return FromSlice(onnx.Int64, shape, v) }
-	cm := []*onnx.Attribute{stringsAttr("cats_strings", "a", "b"), onnx.IntsAttr("cats_int64s", []int64{1, 2})}
+	cm := []*onnx.Attribute{onnx.StringsAttr("cats_strings", "a", "b"), onnx.IntsAttr("cats_int64s", []int64{1, 2})}
 	for _, c := range []mlCase{
 		{name: "OneHotEncoder int64", op: "OneHotEncoder", attrs: []*onnx.Attribute{onnx.IntsAttr("cats_int64s", []int64{1, 3, 5})}, in: []*Tensor{i64([]int{3}, 3, 4, 1)},
 			scores: []float64{0, 1, 0, 0, 0, 0, 1, 0, 0}, shape: "[3 3]"},
-		{name: "OneHotEncoder strings", op: "OneHotEncoder", attrs: []*onnx.Attribute{stringsAttr("cats_strings", "a", "b")}, in: []*Tensor{strs([]int{1, 2}, "b", "a")},
+		{name: "OneHotEncoder strings", op: "OneHotEncoder", attrs: []*onnx.Attribute{onnx.StringsAttr("cats_strings", "a", "b")}, in: []*Tensor{strs([]int{1, 2}, "b", "a")},
 			scores: []float64{0, 1, 1, 0}, shape: "[1 2 2]"},
 		{name: "OneHotEncoder float as int", op: "OneHotEncoder", attrs: []*onnx.Attribute{onnx.IntsAttr("cats_int64s", []int64{2, 3})}, in: []*Tensor{f32([]int{1}, 3)}, scores: []float64{0, 1}},
 		{name: "OneHotEncoder zeros=0 unknown", op: "OneHotEncoder", attrs: []*onnx.Attribute{onnx.IntsAttr("cats_int64s", []int64{1}), onnx.IntAttr("zeros", 0)}, in: []*Tensor{i64([]int{1}, 2)}, wantErr: true},

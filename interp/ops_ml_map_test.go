@@ -36,7 +36,7 @@ func TestZipMap(t *testing.T) {
 		wantN int
 	}{
 		{"int64 labels", onnx.IntsAttr("classlabels_int64s", []int64{0, 1, 2}), x, "{[0]:[0.1] [1]:[0.2] [2]:[0.7]} {[0]:[0.5] [1]:[0.25] [2]:[0.25]}", onnx.Int64, 2},
-		{"string labels", stringsAttr("classlabels_strings", "cat", "dog", "eel"), x, "{[cat]:[0.1] [dog]:[0.2] [eel]:[0.7]} {[cat]:[0.5] [dog]:[0.25] [eel]:[0.25]}", onnx.String, 2},
+		{"string labels", onnx.StringsAttr("classlabels_strings", "cat", "dog", "eel"), x, "{[cat]:[0.1] [dog]:[0.2] [eel]:[0.7]} {[cat]:[0.5] [dog]:[0.25] [eel]:[0.25]}", onnx.String, 2},
 		{"one row", onnx.IntsAttr("classlabels_int64s", []int64{4, 5}), FromSlice(onnx.Float, []int{2}, []float32{1, 2}), "{[4]:[1] [5]:[2]}", onnx.Int64, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -134,7 +134,7 @@ func TestDictVectorizerAndCastMap(t *testing.T) {
 		want     string
 	}{
 		{"DictVectorizer int64", "DictVectorizer", []*onnx.Attribute{onnx.IntsAttr("int64_vocabulary", []int64{1, 2, 3, 5})}, m, "float32[1,4] [10 0 30 50]"},
-		{"DictVectorizer string", "DictVectorizer", []*onnx.Attribute{stringsAttr("string_vocabulary", "a", "b", "z")}, sm, "float64[1,3] [0 2 26]"},
+		{"DictVectorizer string", "DictVectorizer", []*onnx.Attribute{onnx.StringsAttr("string_vocabulary", "a", "b", "z")}, sm, "float64[1,3] [0 2 26]"},
 		{"CastMap dense", "CastMap", nil, m, "float32[1,3] [10 30 50]"},
 		{"CastMap dense to int64", "CastMap", []*onnx.Attribute{onnx.StringAttr("cast_to", "TO_INT64")}, m, "int64[1,3] [10 30 50]"},
 		{"CastMap sparse", "CastMap", []*onnx.Attribute{onnx.StringAttr("map_form", "SPARSE"), onnx.IntAttr("max_map", 5)}, m, "float32[1,5] [0 10 0 30 0]"},
@@ -150,7 +150,7 @@ func TestDictVectorizerAndCastMap(t *testing.T) {
 			}
 		})
 	}
-	if _, err := runKernel("DictVectorizer", mlDomain, 1, []*onnx.Attribute{stringsAttr("string_vocabulary", "a")}, 1, m); err == nil {
+	if _, err := runKernel("DictVectorizer", mlDomain, 1, []*onnx.Attribute{onnx.StringsAttr("string_vocabulary", "a")}, 1, m); err == nil {
 		t.Error("int64 keys for a string vocabulary: want an error")
 	}
 	if _, err := runKernel("CastMap", mlDomain, 1, nil, 1, FromSlice(onnx.Float, []int{1}, []float32{1})); err == nil {

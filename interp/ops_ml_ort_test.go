@@ -12,14 +12,6 @@ import (
 
 const ml = "ai.onnx.ml"
 
-func mlStrings(name string, v ...string) *onnx.Attribute {
-	a := &onnx.Attribute{Name: name, Type: onnx.AttrStrings}
-	for _, s := range v {
-		a.Strings = append(a.Strings, []byte(s))
-	}
-	return a
-}
-
 // forest is a random tree ensemble in the classic ops' attributes: full
 // trees of the given depth, nodes in breadth-first order.
 type forest struct {
@@ -63,7 +55,7 @@ func randomForest(r *rand.Rand, trees, depth, features int, ids func() []int64, 
 func (f forest) attrs(prefix string, asTensor bool) []*onnx.Attribute {
 	as := []*onnx.Attribute{
 		onnx.IntsAttr("nodes_treeids", f.treeIDs), onnx.IntsAttr("nodes_nodeids", f.nodeIDs), onnx.IntsAttr("nodes_featureids", f.feats),
-		mlStrings("nodes_modes", f.modes...), onnx.IntsAttr("nodes_truenodeids", f.tIDs), onnx.IntsAttr("nodes_falsenodeids", f.fIDs),
+		onnx.StringsAttr("nodes_modes", f.modes...), onnx.IntsAttr("nodes_truenodeids", f.tIDs), onnx.IntsAttr("nodes_falsenodeids", f.fIDs),
 		onnx.IntsAttr("nodes_missing_value_tracks_true", f.missing),
 		onnx.IntsAttr(prefix+"_treeids", f.wTree), onnx.IntsAttr(prefix+"_nodeids", f.wNode), onnx.IntsAttr(prefix+"_ids", f.wID),
 	}
@@ -127,14 +119,14 @@ func TestMLTreesMatchORT(t *testing.T) {
 	post := func(p string) *onnx.Attribute { return s("post_transform", p) }
 	cases := []ortNode{
 		{name: "classifier, probabilities", attrs: append(multi.attrs("class", false), ints3)},
-		{name: "classifier, string labels, base_values", attrs: append(multi.attrs("class", false), mlStrings("classlabels_strings", "a", "b", "c"), onnx.FloatsAttr("base_values", []float32{.1, -.2, .05}))},
+		{name: "classifier, string labels, base_values", attrs: append(multi.attrs("class", false), onnx.StringsAttr("classlabels_strings", "a", "b", "c"), onnx.FloatsAttr("base_values", []float32{.1, -.2, .05}))},
 		{name: "classifier, SOFTMAX", attrs: append(gbm.attrs("class", false), onnx.IntsAttr("classlabels_int64s", []int64{0, 1, 2, 3}), post("SOFTMAX"))},
 		{name: "classifier, LOGISTIC", attrs: append(gbm.attrs("class", false), onnx.IntsAttr("classlabels_int64s", []int64{0, 1, 2, 3}), post("LOGISTIC"))},
 		{name: "classifier, SOFTMAX_ZERO", attrs: append(multi.attrs("class", false), ints3, post("SOFTMAX_ZERO"))},
 		{name: "classifier, PROBIT", attrs: append(multi.attrs("class", false), ints3, post("PROBIT")), atol: 5e-4},
 		{name: "classifier, opset 3 tensors", domainOpset: 3, attrs: append(multi.attrs("class", true), ints3, doublesAttr("base_values_as_tensor", []float32{0, .1, 0})), in: []*interp.Tensor{xd}},
 		{name: "binary, nonnegative weights", attrs: append(binPos.attrs("class", false), ints2)},
-		{name: "binary, nonnegative weights, strings", attrs: append(binPos.attrs("class", false), mlStrings("classlabels_strings", "no", "yes"))},
+		{name: "binary, nonnegative weights, strings", attrs: append(binPos.attrs("class", false), onnx.StringsAttr("classlabels_strings", "no", "yes"))},
 		{name: "binary, nonnegative weights, LOGISTIC", attrs: append(binPos.attrs("class", false), ints2, post("LOGISTIC"))},
 		{name: "binary, mixed weights", attrs: append(binMixed.attrs("class", false), ints2)},
 		{name: "binary, nonnegative weights, SOFTMAX", attrs: append(binPos.attrs("class", false), ints2, post("SOFTMAX"))},
@@ -186,7 +178,7 @@ func TestMLLinearAndSVMMatchORT(t *testing.T) {
 	lin3 := []*onnx.Attribute{fs("coefficients", 12, 1), fs("intercepts", 3, 1), labels3}
 	lin1 := []*onnx.Attribute{fs("coefficients", 4, 1), fs("intercepts", 1, 1)}
 	svm3 := []*onnx.Attribute{fs("support_vectors", 6*4, 1), onnx.IntsAttr("vectors_per_class", []int64{2, 3, 1}), fs("coefficients", 2*6, 1), fs("rho", 3, .5),
-		mlStrings("classlabels_strings", "x", "y", "z")}
+		onnx.StringsAttr("classlabels_strings", "x", "y", "z")}
 	svm2 := []*onnx.Attribute{fs("support_vectors", 5*4, 1), onnx.IntsAttr("vectors_per_class", []int64{3, 2}), fs("coefficients", 5, 1), fs("rho", 1, .5),
 		onnx.IntsAttr("classlabels_ints", []int64{0, 1})}
 	noKernel := onnx.FloatsAttr("kernel_params", []float32{0, 0, 0}) // ONNX Runtime requires the attribute
@@ -209,7 +201,7 @@ func TestMLLinearAndSVMMatchORT(t *testing.T) {
 		{name: "LinearClassifier", op: "LinearClassifier", attrs: lin3, outs: 2},
 		{name: "LinearClassifier SOFTMAX", op: "LinearClassifier", attrs: append(lin3, post("SOFTMAX")), outs: 2},
 		{name: "LinearClassifier LOGISTIC", op: "LinearClassifier", attrs: append(lin3, post("LOGISTIC")), outs: 2},
-		{name: "LinearClassifier one row, two labels", op: "LinearClassifier", attrs: append(lin1, mlStrings("classlabels_strings", "neg", "pos")), outs: 2},
+		{name: "LinearClassifier one row, two labels", op: "LinearClassifier", attrs: append(lin1, onnx.StringsAttr("classlabels_strings", "neg", "pos")), outs: 2},
 		{name: "LinearClassifier one row, two labels, LOGISTIC", op: "LinearClassifier", attrs: append(lin1, onnx.IntsAttr("classlabels_ints", []int64{3, 9}), post("LOGISTIC")), outs: 2},
 		{name: "LinearRegressor", op: "LinearRegressor", attrs: lin1},
 		{name: "LinearRegressor three targets SOFTMAX", op: "LinearRegressor", attrs: []*onnx.Attribute{fs("coefficients", 12, 1), fs("intercepts", 3, 1), onnx.IntAttr("targets", 3), post("SOFTMAX")}},
@@ -222,10 +214,10 @@ func TestMLLinearAndSVMMatchORT(t *testing.T) {
 		{name: "Imputer int64", op: "Imputer", attrs: []*onnx.Attribute{onnx.IntsAttr("imputed_value_int64s", []int64{-7}), onnx.IntAttr("replaced_value_int64", 1)},
 			in: []*interp.Tensor{interp.FromSlice(onnx.Int64, []int{2, 3}, []int64{1, 3, 5, 2, 1, 9})}},
 		{name: "OneHotEncoder int64", op: "OneHotEncoder", attrs: []*onnx.Attribute{onnx.IntsAttr("cats_int64s", []int64{1, 2, 5, 7})}, in: []*interp.Tensor{ints}},
-		{name: "OneHotEncoder strings", op: "OneHotEncoder", attrs: []*onnx.Attribute{mlStrings("cats_strings", "cat", "dog", "emu")}, in: []*interp.Tensor{words}},
-		{name: "CategoryMapper strings", op: "CategoryMapper", attrs: []*onnx.Attribute{mlStrings("cats_strings", "cat", "dog"), onnx.IntsAttr("cats_int64s", []int64{10, 20}), onnx.IntAttr("default_int64", 99)},
+		{name: "OneHotEncoder strings", op: "OneHotEncoder", attrs: []*onnx.Attribute{onnx.StringsAttr("cats_strings", "cat", "dog", "emu")}, in: []*interp.Tensor{words}},
+		{name: "CategoryMapper strings", op: "CategoryMapper", attrs: []*onnx.Attribute{onnx.StringsAttr("cats_strings", "cat", "dog"), onnx.IntsAttr("cats_int64s", []int64{10, 20}), onnx.IntAttr("default_int64", 99)},
 			in: []*interp.Tensor{words}},
-		{name: "CategoryMapper ints", op: "CategoryMapper", attrs: []*onnx.Attribute{mlStrings("cats_strings", "one", "two"), onnx.IntsAttr("cats_int64s", []int64{1, 2})}, in: []*interp.Tensor{ints}},
+		{name: "CategoryMapper ints", op: "CategoryMapper", attrs: []*onnx.Attribute{onnx.StringsAttr("cats_strings", "one", "two"), onnx.IntsAttr("cats_int64s", []int64{1, 2})}, in: []*interp.Tensor{ints}},
 		{name: "FeatureVectorizer", op: "FeatureVectorizer", attrs: []*onnx.Attribute{onnx.IntsAttr("inputdimensions", []int64{3, 2, 2})},
 			in: []*interp.Tensor{normal(r, 5, 4), normal(r, 5, 2), normal(r, 5, 1)}},
 		{name: "SVMClassifier ovo, LINEAR", op: "SVMClassifier", attrs: append(svm3, noKernel), outs: 2},
@@ -265,7 +257,7 @@ func TestMLShapeTypes(t *testing.T) {
 		label, scores, probsMap string
 	}{
 		{onnx.IntsAttr("classlabels_int64s", []int64{0, 1}), "int64[N]", "float32[N,2]", "seq(map(int64,float32))"},
-		{mlStrings("classlabels_strings", "a", "b"), "string[N]", "float32[N,2]", "seq(map(string,float32))"},
+		{onnx.StringsAttr("classlabels_strings", "a", "b"), "string[N]", "float32[N,2]", "seq(map(string,float32))"},
 	} {
 		g := &onnx.Graph{Name: "forest"}
 		x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.Shape{onnx.Sym("N"), onnx.D(2)}))

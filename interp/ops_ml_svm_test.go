@@ -43,7 +43,7 @@ func TestSVMClassifier(t *testing.T) {
 	// 0, 2, 1: a tie won by class 0. Row (0,3): K = [0 3 -3], pairs
 	// [-3 -3 6], votes 1, 2, 1: class 1.
 	three := []*onnx.Attribute{fs("support_vectors", 1, 0, 0, 1, -1, -1), onnx.IntsAttr("vectors_per_class", []int64{1, 1, 1}),
-		fs("coefficients", 1, -1, 1, 1, 1, -1), fs("rho", 0, 0, 0), stringsAttr("classlabels_strings", "A", "B", "C")}
+		fs("coefficients", 1, -1, 1, 1, 1, -1), fs("rho", 0, 0, 0), onnx.StringsAttr("classlabels_strings", "A", "B", "C")}
 	x3 := f32([]int{2, 2}, 2, 0, 0, 3)
 	// Two classes: vectors (1,0) and (0,1), coefficients [1 -1], rho .5:
 	// s = K0 - K1 + .5, positive votes for class 0.
@@ -71,7 +71,7 @@ func TestSVMClassifier(t *testing.T) {
 			in: []*Tensor{x3}, nout: 2, exact: "[2] [0 1]", scores: []float64{2.5, .5, -1.5, .5, 3.5, -2.5}},
 		{name: "vectors_per_class for other classes", op: "SVMClassifier", attrs: append(two[:1:1], onnx.IntsAttr("vectors_per_class", []int64{2}), fs("coefficients", 1, -1), fs("rho", .5),
 			onnx.IntsAttr("classlabels_ints", []int64{4, 6})), in: []*Tensor{x2}, nout: 2, wantErr: true},
-		{name: "rho per pair", op: "SVMClassifier", attrs: append(three[:3:3], fs("rho", 0), stringsAttr("classlabels_strings", "A", "B", "C")), in: []*Tensor{x3}, nout: 2, wantErr: true},
+		{name: "rho per pair", op: "SVMClassifier", attrs: append(three[:3:3], fs("rho", 0), onnx.StringsAttr("classlabels_strings", "A", "B", "C")), in: []*Tensor{x3}, nout: 2, wantErr: true},
 		{name: "prob_a without prob_b", op: "SVMClassifier", attrs: append(two, fs("prob_a", 1)), in: []*Tensor{x2}, nout: 2, wantErr: true},
 		{name: "no labels", op: "SVMClassifier", attrs: two[:4], in: []*Tensor{x2}, nout: 2, wantErr: true},
 	} {

@@ -9,14 +9,6 @@ import (
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
-func stringsAttr(name string, v ...string) *onnx.Attribute {
-	a := &onnx.Attribute{Name: name, Type: onnx.AttrStrings}
-	for _, s := range v {
-		a.Strings = append(a.Strings, []byte(s))
-	}
-	return a
-}
-
 // classicTree is two trees: tree 0 tests x0 <= 1 (node 0) with leaves 1
 // (true) and 2 (false); tree 1 is the single leaf 0. w lists the weights
 // as (tree, node, id, weight).
@@ -33,7 +25,7 @@ func (c classicTree) attrs() []*onnx.Attribute {
 		"nodes_treeids":      onnx.IntsAttr("nodes_treeids", []int64{0, 0, 0, 1}),
 		"nodes_nodeids":      onnx.IntsAttr("nodes_nodeids", []int64{0, 1, 2, 0}),
 		"nodes_featureids":   onnx.IntsAttr("nodes_featureids", []int64{0, 0, 0, 0}),
-		"nodes_modes":        stringsAttr("nodes_modes", "BRANCH_LEQ", "LEAF", "LEAF", "LEAF"),
+		"nodes_modes":        onnx.StringsAttr("nodes_modes", "BRANCH_LEQ", "LEAF", "LEAF", "LEAF"),
 		"nodes_values":       onnx.FloatsAttr("nodes_values", []float32{1, 0, 0, 0}),
 		"nodes_truenodeids":  onnx.IntsAttr("nodes_truenodeids", []int64{1, 0, 0, 0}),
 		"nodes_falsenodeids": onnx.IntsAttr("nodes_falsenodeids", []int64{2, 0, 0, 0}),
@@ -98,7 +90,7 @@ func TestTreeEnsembleClassifier(t *testing.T) {
 		{"multiclass SUM", multi, []*onnx.Attribute{ints}, 1, "[8 9]", []float64{.6, .9, 0, 0, .5, 1}, 0},
 		{"base_values", multi, []*onnx.Attribute{ints, onnx.FloatsAttr("base_values", []float32{.1, .2, .3})}, 1, "[8 9]", []float64{.7, 1.1, .3, .1, .7, 1.3}, 0},
 		{"base_values_as_tensor (opset 3)", multi, []*onnx.Attribute{ints, doubles("base_values_as_tensor", 1, 0, .5)}, 3, "[7 9]", []float64{1.6, .9, .5, 1, .5, 1.5}, 0},
-		{"string labels", multi, []*onnx.Attribute{stringsAttr("classlabels_strings", "a", "b", "c")}, 1, "[b c]", []float64{.6, .9, 0, 0, .5, 1}, 0},
+		{"string labels", multi, []*onnx.Attribute{onnx.StringsAttr("classlabels_strings", "a", "b", "c")}, 1, "[b c]", []float64{.6, .9, 0, 0, .5, 1}, 0},
 		{"SOFTMAX", multi, []*onnx.Attribute{ints, onnx.StringAttr("post_transform", "SOFTMAX")}, 1, "[8 9]", append(sm0, sm1...), 0},
 		{"SOFTMAX_ZERO", multi, []*onnx.Attribute{ints, onnx.StringAttr("post_transform", "SOFTMAX_ZERO")}, 1, "[8 9]",
 			append(append(softmaxOf(.6, .9), 0), append([]float64{0}, softmaxOf(.5, 1)...)...), 0},
@@ -116,7 +108,7 @@ func TestTreeEnsembleClassifier(t *testing.T) {
 		{"binary, mixed weights, LOGISTIC", mixed, []*onnx.Attribute{labels2, onnx.StringAttr("post_transform", "LOGISTIC")}, 1, "[20 10]",
 			[]float64{sigmoid(-1.5), sigmoid(1.5), sigmoid(2), sigmoid(-2)}, 0},
 		{"binary, one base value", bin, []*onnx.Attribute{labels2, onnx.FloatsAttr("base_values", []float32{.1})}, 1, "[20 10]", []float64{.1, .9, .6, .4}, 0},
-		{"binary, string labels", bin, []*onnx.Attribute{stringsAttr("classlabels_strings", "no", "yes")}, 1, "[yes no]", []float64{.2, .8, .7, .3}, 0},
+		{"binary, string labels", bin, []*onnx.Attribute{onnx.StringsAttr("classlabels_strings", "no", "yes")}, 1, "[yes no]", []float64{.2, .8, .7, .3}, 0},
 		{"two classes, both weighted", [][4]float64{{0, 1, 0, .7}, {0, 1, 1, .3}, {0, 2, 0, .2}, {0, 2, 1, .8}}, []*onnx.Attribute{labels2}, 1, "[20 20]",
 			[]float64{.7, .3, .2, .8}, 0},
 	} {
@@ -237,7 +229,7 @@ func TestTreeEnsembleBadAttributes(t *testing.T) {
 		{"feature beyond the input", "features", func(as map[string]*onnx.Attribute) { as["nodes_featureids"].Ints[0] = 3 }, w, nil},
 		{"one class label", "at least 2", nil, w, []*onnx.Attribute{onnx.IntsAttr("classlabels_int64s", []int64{0})}},
 		{"base_values length", "base_values", nil, w, []*onnx.Attribute{onnx.FloatsAttr("base_values", []float32{1, 2})}},
-		{"both label kinds", "both", nil, w, []*onnx.Attribute{stringsAttr("classlabels_strings", "a", "b", "c")}},
+		{"both label kinds", "both", nil, w, []*onnx.Attribute{onnx.StringsAttr("classlabels_strings", "a", "b", "c")}},
 		{"both values and as_tensor", "both", nil, w, []*onnx.Attribute{doubles("nodes_values_as_tensor", 1, 0, 0, 0)}},
 		{"bad post_transform", "post_transform", nil, w, []*onnx.Attribute{onnx.StringAttr("post_transform", "EXP")}},
 	} {
@@ -289,8 +281,8 @@ func TestMLOpsRejectWithoutPanic(t *testing.T) {
 		{fs("coefficients", 1, 2), fs("intercepts", 1, 2, 3), is("classlabels_ints", 1)},
 		{fs("coefficients", 1), fs("rho"), is("vectors_per_class", 5, -1), fs("support_vectors", 1, 2), is("classlabels_ints", 1, 2)},
 		{fs("coefficients", 1, 2, 3), fs("rho", 1), is("n_supports", 7), fs("kernel_params", 1)},
-		{is("nodes_treeids", 0), is("nodes_nodeids", 0), stringsAttr("nodes_modes", "LEAF"), is("class_ids", 9), is("class_nodeids", 0), is("class_treeids", 0), is("classlabels_int64s", 0, 1)},
-		{fs("offset", 1, 2), fs("scale"), is("inputdimensions", -1), stringsAttr("cats_strings", "a"), is("cats_int64s", 1, 2)},
+		{is("nodes_treeids", 0), is("nodes_nodeids", 0), onnx.StringsAttr("nodes_modes", "LEAF"), is("class_ids", 9), is("class_nodeids", 0), is("class_treeids", 0), is("classlabels_int64s", 0, 1)},
+		{fs("offset", 1, 2), fs("scale"), is("inputdimensions", -1), onnx.StringsAttr("cats_strings", "a"), is("cats_int64s", 1, 2)},
 		{fs("imputed_value_floats"), is("imputed_value_int64s", 1, 2, 3, 4)},
 	}
 	for _, op := range []string{"TreeEnsembleClassifier", "TreeEnsembleRegressor", "TreeEnsemble", "ZipMap", "DictVectorizer", "CastMap", "LinearClassifier",

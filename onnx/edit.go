@@ -165,6 +165,15 @@ func StringAttr(name, v string) *Attribute {
 	return &Attribute{Name: name, Type: AttrString, String: []byte(v)}
 }
 
+// StringsAttr builds a STRINGS attribute.
+func StringsAttr(name string, v ...string) *Attribute {
+	a := &Attribute{Name: name, Type: AttrStrings}
+	for _, x := range v {
+		a.Strings = append(a.Strings, []byte(x))
+	}
+	return a
+}
+
 // TensorAttr builds a TENSOR attribute.
 func TensorAttr(name string, t *Tensor) *Attribute {
 	return &Attribute{Name: name, Type: AttrTensor, Tensor: t}

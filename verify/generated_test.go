@@ -21,7 +21,7 @@ func labelModel(t *testing.T, dog int64) *onnx.Model {
 	low.SetAttr(onnx.StringAttr("case_change_action", "LOWER"))
 	g.Append(low)
 	enc := g.NewNode("LabelEncoder", "ai.onnx.ml", "enc", []*onnx.Value{low.Output(0)}, "y")
-	enc.SetAttr(&onnx.Attribute{Name: "keys_strings", Type: onnx.AttrStrings, Strings: [][]byte{[]byte("cat"), []byte("dog"), []byte("bird")}})
+	enc.SetAttr(onnx.StringsAttr("keys_strings", "cat", "dog", "bird"))
 	enc.SetAttr(onnx.IntsAttr("values_int64s", []int64{1, dog, 3}))
 	enc.SetAttr(onnx.IntAttr("default_int64", -1))
 	g.Append(enc)
@@ -78,11 +78,7 @@ func vectorizerModel(t *testing.T, vocab ...string) *onnx.Model {
 	m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 17}, {Domain: "ai.onnx.ml", Version: 1}}, Graph: g}
 	in := g.AddInput("features", &onnx.Type{Kind: onnx.TypeMap, Elem: onnx.String, Inner: onnx.TensorType(onnx.Float, nil)})
 	dv := g.NewNode("DictVectorizer", "ai.onnx.ml", "dv", []*onnx.Value{in}, "x")
-	words := make([][]byte, len(vocab))
-	for i, w := range vocab {
-		words[i] = []byte(w)
-	}
-	dv.SetAttr(&onnx.Attribute{Name: "string_vocabulary", Type: onnx.AttrStrings, Strings: words})
+	dv.SetAttr(onnx.StringsAttr("string_vocabulary", vocab...))
 	g.Append(dv)
 	sc := g.NewNode("Scaler", "ai.onnx.ml", "scale", []*onnx.Value{dv.Output(0)}, "y")
 	sc.SetAttr(&onnx.Attribute{Name: "scale", Type: onnx.AttrFloats, Floats: []float32{2}})
