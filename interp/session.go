@@ -15,15 +15,16 @@ import (
 // DefaultMaxMemory bounds any single tensor a run may allocate (8 GiB).
 const DefaultMaxMemory = 8 << 30
 
-// LargeModel is the weight size from which verification and the passes
-// that run models hold a model's weights once, as stored (NoPrepack): such a
-// run needs memory for activations and one weight at a time, not another
-// copy of the model. A variable so that tests can take that path on a
+// LargeModel is the weight size from which every session (NewSession)
+// holds a model's weights once, as stored (NoPrepack): such a run needs
+// memory for activations and one weight at a time, not another copy of the
+// model. A variable so that tests can take that path on a
 // model of a few MiB.
 var LargeModel int64 = 1 << 30
 
 // OptionsFor returns o with NoPrepack set if m's weights come to
-// LargeModel bytes or more (WeightBytes).
+// LargeModel bytes or more (WeightBytes), as NewSession applies it; callers
+// ask it to plan around such runs (verification's lockstep batches).
 func OptionsFor(m *onnx.Model, o Options) Options {
 	if WeightBytes(m) >= LargeModel {
 		o.NoPrepack = true
@@ -96,6 +97,9 @@ type Session struct {
 // NewSession prepares m for execution. Every node's op must have a kernel at
 // the model's opset: an unknown op is an error naming node, op, domain and opset.
 func NewSession(m *onnx.Model, opts Options) (*Session, error) {
+	// A model too large to hold twice keeps its weights as stored, whoever
+	// runs it (a command, a pass, verification).
+	opts = OptionsFor(m, opts)
 	if opts.MaxMemory <= 0 {
 		opts.MaxMemory = DefaultMaxMemory
 	}

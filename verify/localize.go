@@ -39,7 +39,6 @@ func Localize(a, b *onnx.Model, inputs map[string]*interp.Tensor, tol Tolerance,
 	if err != nil {
 		return nil, fmt.Errorf("copying the optimized model: %w", err)
 	}
-	opts = interp.OptionsFor(a, opts) // a large model's weights held once
 	sa, err := interp.NewSession(ca, opts)
 	if err != nil {
 		return nil, &ReferenceError{Inputs: "generated inputs", Err: err}

@@ -63,7 +63,7 @@ func fitDims(ctx context.Context, m *onnx.Model, dims map[string]int64, fill map
 	if len(dataset.FreeDims(inputs, dims)) == 0 {
 		return dims, nil
 	}
-	sess, err := interp.NewSession(m, interp.OptionsFor(m, interp.Options{}))
+	sess, err := interp.NewSession(m, interp.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -60,14 +60,11 @@ func runModel(ctx context.Context, c *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	// A model too large to hold twice keeps its weights as stored (no
-	// prepacked copy), as verification does.
-	opts := interp.OptionsFor(m, interp.Options{Threads: int(c.Int("threads")), MaxMemory: c.Int64("max-memory"), FloatQDQ: !c.Bool("fast-qdq")})
-	sess, err := interp.NewSession(m, opts)
+	sess, err := interp.NewSession(m, interp.Options{Threads: int(c.Int("threads")), MaxMemory: c.Int64("max-memory"), FloatQDQ: !c.Bool("fast-qdq")})
 	if err != nil {
 		return inFile(path, err)
 	}
-	if opts.NoPrepack && !c.Bool("quiet") {
+	if interp.OptionsFor(m, interp.Options{}).NoPrepack && !c.Bool("quiet") {
 		largeModelNote(c.Root().ErrWriter, m)
 	}
 	fill, err := parseFill(c.StringSlice("fill"), sess.Inputs())

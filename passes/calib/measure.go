@@ -169,7 +169,7 @@ type Measurer struct {
 // NewMeasurer runs ref on the first n samples of src (0: all of them) and
 // keeps its outputs. src is not consumed: measurements reopen it.
 func NewMeasurer(c *passes.Context, ref *onnx.Model, src *Source, n int) (*Measurer, error) {
-	sess, err := interp.NewSession(ref, interp.OptionsFor(ref, interp.Options{}))
+	sess, err := interp.NewSession(ref, interp.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("reference model: %w", err)
 	}
@@ -247,7 +247,7 @@ func (ms *Measurer) AgreementOn(cand *onnx.Model, n int) (Agreement, error) {
 	if len(cand.Graph.Outputs) != len(ms.outs) {
 		return Agreement{}, fmt.Errorf("candidate model: %d outputs, the reference has %d", len(cand.Graph.Outputs), len(ms.outs))
 	}
-	sess, err := interp.NewSession(cand, interp.OptionsFor(cand, interp.Options{}))
+	sess, err := interp.NewSession(cand, interp.Options{})
 	if err != nil {
 		return Agreement{}, fmt.Errorf("candidate model: %w", err)
 	}

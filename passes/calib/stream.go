@@ -151,7 +151,7 @@ func Activations(c *passes.Context, m *onnx.Model, names []string, src *Source, 
 	if err != nil {
 		return 0, err
 	}
-	sess, err := interp.NewSession(cm, interp.OptionsFor(cm, interp.Options{}))
+	sess, err := interp.NewSession(cm, interp.Options{})
 	if err != nil {
 		return 0, err
 	}

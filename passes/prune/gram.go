@@ -115,11 +115,11 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 	if grouping.Workers == 1 {
 		threads = 0
 	}
-	ps, err := interp.NewSession(pm, interp.OptionsFor(pm, interp.Options{Threads: threads}))
+	ps, err := interp.NewSession(pm, interp.Options{Threads: threads})
 	if err != nil {
 		return nil, nil, fmt.Errorf("pruned model: %w", err)
 	}
-	fs, err := interp.NewSession(fm, interp.OptionsFor(fm, interp.Options{Threads: threads}))
+	fs, err := interp.NewSession(fm, interp.Options{Threads: threads})
 	if err != nil {
 		return nil, nil, fmt.Errorf("float model: %w", err)
 	}

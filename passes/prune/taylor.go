@@ -48,7 +48,7 @@ func streamGradients(c *passes.Context, m *onnx.Model, cfg *config, src *calib.S
 	}
 	var actSess *interp.Session
 	if len(acts) > 0 {
-		if actSess, err = interp.NewSession(gm, interp.OptionsFor(gm, interp.Options{Threads: 1})); err != nil {
+		if actSess, err = interp.NewSession(gm, interp.Options{Threads: 1}); err != nil {
 			return taylorData{}, err
 		}
 	}

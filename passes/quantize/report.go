@@ -62,16 +62,16 @@ func layerReport(c *passes.Context, float, quant *onnx.Model, layers []layer, cf
 		return nil, fmt.Errorf("float model: %w", err)
 	}
 	// The session dequantizes constant weights once (or, for a large model,
-	// in each run: interp.OptionsFor).
+	// in each run: interp.NewSession applies interp.OptionsFor).
 	qm, qIdx, err := calib.WithOutputs(quant, qNames)
 	if err != nil {
 		return nil, fmt.Errorf("quantized model: %w", err)
 	}
-	fs, err := interp.NewSession(fm, interp.OptionsFor(float, interp.Options{}))
+	fs, err := interp.NewSession(fm, interp.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("float model: %w", err)
 	}
-	qs, err := interp.NewSession(qm, interp.OptionsFor(qm, interp.Options{}))
+	qs, err := interp.NewSession(qm, interp.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("quantized model: %w", err)
 	}
