@@ -34,6 +34,7 @@ type FreeDim struct {
 	Key   string // the symbol, or UnknownDimKey for an unnamed dimension
 	Where string // the first input and axis it appears at, e.g. x[3]
 	role  dimRole
+	named bool // role read from the name, not guessed from the place
 }
 
 // FreeDims lists the symbolic and unknown dimensions of inputs that dims does
@@ -48,7 +49,7 @@ func FreeDims(inputs []*onnx.Value, dims map[string]int64) []FreeDim {
 				for axis := g.open; axis < len(g.shape); axis++ {
 					if key := UnknownDimKey(v.Name, axis); !seen[key] && dims[key] <= 0 {
 						seen[key] = true
-						out = append(out, FreeDim{Key: key, Where: key, role: guessRole("", axis, len(g.shape))})
+						out = append(out, newFreeDim(key, key, "", axis, len(g.shape)))
 					}
 				}
 			}
@@ -71,7 +72,7 @@ func FreeDims(inputs []*onnx.Value, dims map[string]int64) []FreeDim {
 				for _, t := range terms {
 					if t.sym != "" && !seen[t.sym] && dims[t.sym] <= 0 {
 						seen[t.sym] = true
-						out = append(out, FreeDim{Key: t.sym, Where: UnknownDimKey(v.Name, axis), role: guessRole(t.sym, axis, rank)})
+						out = append(out, newFreeDim(t.sym, UnknownDimKey(v.Name, axis), t.sym, axis, rank))
 					}
 				}
 				continue
@@ -80,16 +81,21 @@ func FreeDims(inputs []*onnx.Value, dims map[string]int64) []FreeDim {
 				continue
 			}
 			seen[key] = true
-			out = append(out, FreeDim{Key: key, Where: UnknownDimKey(v.Name, axis), role: guessRole(d.Param, axis, rank)})
+			out = append(out, newFreeDim(key, UnknownDimKey(v.Name, axis), d.Param, axis, rank))
 		}
 	}
 	return out
 }
 
+func newFreeDim(key, where, name string, axis, rank int) FreeDim {
+	role, named := guessRole(name, axis, rank)
+	return FreeDim{Key: key, Where: where, role: role, named: named}
+}
+
 // guessRole reads a dimension's name (batch, height, width, sequence, …),
 // falling back on its place: axis 0 is a batch, the last two axes of a rank-4
-// input are spatial, other axes a sequence.
-func guessRole(name string, axis, rank int) dimRole {
+// input are spatial, other axes a sequence. named says the name decided.
+func guessRole(name string, axis, rank int) (role dimRole, named bool) {
 	n := strings.ToLower(name)
 	has := func(words ...string) bool {
 		for _, w := range words {
@@ -101,17 +107,17 @@ func guessRole(name string, axis, rank int) dimRole {
 	}
 	switch {
 	case has("batch") || n == "n" || n == "b" || n == "bs":
-		return roleBatch
+		return roleBatch, true
 	case has("height", "width") || n == "h" || n == "w":
-		return roleSpatial
+		return roleSpatial, true
 	case has("seq", "len", "time", "frame", "sample", "token", "step") || n == "t" || n == "l":
-		return roleSequence
+		return roleSequence, true
 	case axis == 0:
-		return roleBatch
+		return roleBatch, false
 	case rank == 4 && axis >= 2:
-		return roleSpatial
+		return roleSpatial, false
 	}
-	return roleSequence
+	return roleSequence, false
 }
 
 func (d FreeDim) value(step int) (int64, bool) {
@@ -131,9 +137,10 @@ func (d FreeDim) value(step int) (int64, bool) {
 // FitError says that no dims tried let the model run; it lists the input
 // shapes of each try and what the user can do.
 type FitError struct {
-	Tried []string // "x [1,3,224,224], sr [] → error"
+	Tried []string // "x [1,3,224,224], sr [] → error"; the first maxTriesListed
 	Free  []FreeDim
 	Last  error
+	tries int // all of them
 }
 
 func (e *FitError) Error() string {
@@ -145,8 +152,12 @@ func (e *FitError) Error() string {
 	if len(keys) > 0 {
 		fix = "fix the dims with --dim " + strings.Join(keys, " --dim ") + ", " + fix
 	}
+	tried := strings.Join(e.Tried, "; ")
+	if more := e.tries - len(e.Tried); more > 0 {
+		tried += fmt.Sprintf("; and %d more", more)
+	}
 	return fmt.Sprintf("the original model could not run on generated inputs; tried %s (%s, or skip verification with --no-verify)",
-		strings.Join(e.Tried, "; "), fix)
+		tried, fix)
 }
 
 func (e *FitError) Unwrap() error { return e.Last }
@@ -154,7 +165,10 @@ func (e *FitError) Unwrap() error { return e.Last }
 // FitDims chooses values for the free dimensions of inputs: first the hints
 // their names give (batch 1, height/width 224, sequence 64), then spatial and
 // sequence dims grown together, step by step, until try (a run of the
-// model on inputs generated with those dims) succeeds. It returns dims with
+// model on inputs generated with those dims) succeeds. When no step does,
+// each dim whose role was guessed from its place alone is taken in turn as
+// a batch dim (1) and the others grown again: an RNN state's
+// [layers, batch, hidden] has its batch in the middle. It returns dims with
 // the chosen values added and a line describing them ("" when no dim was
 // free). try's error is returned unchanged when it is not about the inputs
 // (errors.Is(err, stop) for any stop in stops: a cancelled context).
@@ -172,42 +186,71 @@ func FitDims(inputs []*onnx.Value, dims map[string]int64, fill map[string]float6
 		for _, d := range free {
 			cand[d.Key] = 1
 		}
-		return cand, describeDims(free, cand, 0), nil
+		return cand, describeDims(free, cand, 0, ""), nil
 	}
 	fe := &FitError{Free: free}
-	for step := 0; ; step++ {
-		cand := maps.Clone(dims)
-		if cand == nil {
-			cand = map[string]int64{}
-		}
-		grew := false
-		for _, d := range free {
-			v, more := d.value(step)
-			cand[d.Key] = v
-			grew = grew || more
-		}
-		if !grew {
-			return nil, "", fe
-		}
-		err := try(cand)
-		if err == nil {
-			return cand, describeDims(free, cand, step), nil
-		}
-		for _, s := range stops {
-			if errors.Is(err, s) {
-				return nil, "", err
+	// grow tries the steps of one assignment of roles.
+	grow := func(free []FreeDim, batch string) (map[string]int64, string, error) {
+		for step := 0; ; step++ {
+			cand := maps.Clone(dims)
+			if cand == nil {
+				cand = map[string]int64{}
 			}
+			grew := false
+			for _, d := range free {
+				v, more := d.value(step)
+				cand[d.Key] = v
+				grew = grew || more
+			}
+			if !grew {
+				return nil, "", nil
+			}
+			err := try(cand)
+			if err == nil {
+				return cand, describeDims(free, cand, step, batch), nil
+			}
+			for _, s := range stops {
+				if errors.Is(err, s) {
+					return nil, "", err
+				}
+			}
+			fe.add(describeShapes(inputs, cand, fill), err)
 		}
-		msg := err.Error()
-		if len(msg) > 160 {
-			msg = msg[:160] + "…"
-		}
-		fe.Tried = append(fe.Tried, fmt.Sprintf("%s → %s", describeShapes(inputs, cand, fill), msg))
-		fe.Last = err
 	}
+	if cand, desc, err := grow(free, ""); cand != nil || err != nil {
+		return cand, desc, err
+	}
+	for i, d := range free {
+		if d.role == roleBatch || d.named {
+			continue
+		}
+		alt := slices.Clone(free)
+		alt[i].role = roleBatch
+		if cand, desc, err := grow(alt, d.Key); cand != nil || err != nil {
+			return cand, desc, err
+		}
+	}
+	return nil, "", fe
 }
 
-func describeDims(free []FreeDim, dims map[string]int64, step int) string {
+// maxTriesListed bounds the tries a FitError names.
+const maxTriesListed = 12
+
+// add records a failed try.
+func (e *FitError) add(shapes string, err error) {
+	e.Last = err
+	e.tries++
+	if len(e.Tried) >= maxTriesListed {
+		return
+	}
+	msg := err.Error()
+	if len(msg) > 160 {
+		msg = msg[:160] + "…"
+	}
+	e.Tried = append(e.Tried, fmt.Sprintf("%s → %s", shapes, msg))
+}
+
+func describeDims(free []FreeDim, dims map[string]int64, step int, batch string) string {
 	var parts []string
 	for _, d := range free {
 		parts = append(parts, fmt.Sprintf("%s=%d", d.Key, dims[d.Key]))
@@ -215,6 +258,9 @@ func describeDims(free []FreeDim, dims map[string]int64, step int) string {
 	how := "from their names and places"
 	if step > 0 {
 		how = fmt.Sprintf("grown %d times until the model ran", step)
+	}
+	if batch != "" {
+		how += fmt.Sprintf(", %s taken as a batch dim", batch)
 	}
 	return fmt.Sprintf("generated inputs use %s (%s; set them with --dim NAME=VALUE)", strings.Join(parts, ", "), how)
 }

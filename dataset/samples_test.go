@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -209,6 +210,43 @@ func TestFitDims(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "pcm [1 64]") || !strings.Contains(err.Error(), "--dim batch_size=VALUE --dim samples=VALUE") ||
 		!strings.Contains(err.Error(), "--fill") || !strings.Contains(err.Error(), "--inputs") {
 		t.Errorf("failure message: %v", err)
+	}
+}
+
+// TestFitDimsBatchInTheMiddle: an RNN state [layers, batch, hidden] with
+// unnamed dims (Silero VAD v6): its batch is not at axis 0, so growing it
+// with the sequence fails; taken as a batch dim in turn, it fits. A named
+// dim keeps the role its name gives. The error lists a bounded number of
+// tries.
+func TestFitDimsBatchInTheMiddle(t *testing.T) {
+	x := input("input", onnx.Float, onnx.Shape{{}, {}})
+	state := input("state", onnx.Float, onnx.Shape{onnx.D(2), {}, onnx.D(128)})
+	batch, samples, stateBatch := UnknownDimKey("input", 0), UnknownDimKey("input", 1), UnknownDimKey("state", 1)
+	tries := 0
+	rnn := func(d map[string]int64) error {
+		tries++
+		if d[stateBatch] != d[batch] || d[samples] < 100 {
+			return io.ErrUnexpectedEOF
+		}
+		return nil
+	}
+	d, desc, err := FitDims([]*onnx.Value{x, state}, nil, nil, rnn)
+	if err != nil || d[batch] != 1 || d[stateBatch] != 1 || d[samples] != 128 || !strings.Contains(desc, "state[1] taken as a batch dim") {
+		t.Errorf("state: %v %q %v after %d tries", d, desc, err, tries)
+	}
+	named := input("state", onnx.Float, onnx.Shape{onnx.D(2), onnx.Sym("seq"), onnx.D(128)})
+	_, _, err = FitDims([]*onnx.Value{x, named}, nil, nil, func(d map[string]int64) error {
+		if d["seq"] != 1 {
+			return io.ErrUnexpectedEOF
+		}
+		return nil
+	})
+	var fe *FitError
+	if !errors.As(err, &fe) || strings.Contains(err.Error(), "seq taken") {
+		t.Fatalf("a named sequence dim was taken as a batch dim: %v", err)
+	}
+	if len(fe.Tried) > maxTriesListed || !strings.Contains(err.Error(), " more (") {
+		t.Errorf("%d tries listed, want at most %d and a count of the rest: %v", len(fe.Tried), maxTriesListed, err)
 	}
 }
 

@@ -76,8 +76,9 @@ func TestCorpus(t *testing.T) {
 // onnxslim on models from outside the corpus: Silero VAD v5 (If branches
 // around LSTMs, a reversing Slice in its padding), PaddleOCR's exports,
 // openWakeWord's NHWC embedding net, and IS-Net as a pre-quantized
-// ConvInteger model and as a float16 model. Silero needs its sample rate
-// and chunk fixed (the other branch and other lengths are other models).
+// ConvInteger model and as a float16 model. Silero v5 is also run at its
+// sample rate and chunk as deployed (the other branch and other lengths
+// are other models).
 // The float16 IS-Net computes in float16 in both runtimes, rounded at
 // different places: 2e-2 for it. The uint8 IS-Net requantizes every
 // activation (DynamicQuantizeLinear), so a rounding anywhere moves later
@@ -94,7 +95,11 @@ func TestCorpusExtra(t *testing.T) {
 	var table []string
 	for _, cm := range []corpusModel{
 		{name: "silero_vad_v5", args: []string{"--dim", "input[0]=1", "--dim", "input[1]=512", "--dim", "state[1]=1", "--fill", "sr=16000"}},
-		{name: "ppocr_v4_det"}, {name: "ppocr_v4_rec"}, {name: "ppocr_cls"}, {name: "oww_embedding"},
+		// v6 and the legacy v4 with dims and sample rate generated: v6's
+		// unnamed state[1] is its batch.
+		{name: "silero_vad_v6"}, {name: "silero_vad_legacy"},
+		{name: "ppocr_v4_det"}, {name: "ppocr_v4_rec"}, {name: "ppocr_cls"},
+		{name: "oww_embedding"}, {name: "oww_melspectrogram"}, {name: "oww_hey_jarvis"},
 		{name: "isnet_uint8", relL2: 0.15}, {name: "isnet_fp16", tol: 2e-2},
 		// M-LSD large on random images is ill-conditioned: its weights
 		// moved by one ulp move its scores by rel L2 3.6e-3 (offsets by
