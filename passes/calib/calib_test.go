@@ -378,3 +378,33 @@ func TestDiffOrderIndependent(t *testing.T) {
 		t.Errorf("out of order: rel L2 %v cosine %v max %v; in order %v %v %v", rel, cos, mx, rel0, cos0, max0)
 	}
 }
+
+// TestPrefix: a prefix model outputs the named tensor alone and keeps only
+// the nodes it depends on; the original is untouched.
+func TestPrefix(t *testing.T) {
+	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 4)))
+	a := b.Op("Relu", nil, x)
+	c := b.Op("Sigmoid", nil, a)
+	d := b.Op("Tanh", nil, x) // another branch
+	m := b.Output(b.Op("Add", nil, c, d), onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 4)))
+	p, err := calib.Prefix(m, []string{c.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, n := range p.Graph.Nodes {
+		ops = append(ops, n.OpType)
+	}
+	if fmt.Sprint(ops) != "[Relu Sigmoid]" || len(p.Graph.Outputs) != 1 || p.Graph.Outputs[0].Name != c.Name {
+		t.Errorf("prefix: nodes %v, outputs %v", ops, p.Graph.Outputs)
+	}
+	if err := p.Check(); err != nil {
+		t.Errorf("prefix model: %v", err)
+	}
+	if len(m.Graph.Nodes) != 4 || len(m.Graph.Outputs) != 1 || m.Graph.Outputs[0].Name == c.Name {
+		t.Errorf("the original changed: %d nodes", len(m.Graph.Nodes))
+	}
+	if _, err := calib.Prefix(m, []string{"nope"}); err == nil {
+		t.Error("an unknown tensor gave no error")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/onnxslim/onnxslim/interp"
@@ -117,6 +118,45 @@ func StreamGroups(c *passes.Context, src *Source, g Grouping, visit func(first i
 type batchGroup struct {
 	first int
 	ins   []map[string]*interp.Tensor
+}
+
+// Prefix returns a clone of m whose main graph outputs the named tensors
+// alone, in that order, without the nodes they do not depend on: a run of
+// it costs only the part of the model that computes them.
+func Prefix(m *onnx.Model, names []string) (*onnx.Model, error) {
+	cp := m.Clone()
+	g := cp.Graph
+	var outs []*onnx.Value
+	for _, name := range names {
+		v := g.ValueByName(name)
+		if v == nil {
+			return nil, fmt.Errorf("tensor %s: not found in the main graph", name)
+		}
+		outs = append(outs, v)
+	}
+	needed := map[*onnx.Node]bool{}
+	stack := slices.Clone(outs)
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n := v.Producer(); n != nil && n.Graph == g && !needed[n] {
+			needed[n] = true
+			for _, in := range slices.Concat(n.Inputs(), n.ImplicitInputs()) {
+				if in != nil {
+					stack = append(stack, in)
+				}
+			}
+		}
+	}
+	var dead []*onnx.Node
+	for _, n := range g.Nodes {
+		if !needed[n] {
+			dead = append(dead, n)
+		}
+	}
+	g.Outputs = outs
+	g.RemoveNodes(dead...)
+	return cp, nil
 }
 
 // WithOutputs returns a clone of m whose main graph also outputs the named

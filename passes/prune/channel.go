@@ -592,10 +592,6 @@ func refitConsumers(c *passes.Context, m, float *onnx.Model, rowMap map[string][
 		if len(rows) != lp.rows {
 			return nil, fmt.Errorf("%s: %d rows, %d kept float rows", lp.name(), lp.rows, len(rows))
 		}
-		grams, checks, err := layerStats(c, m, float, lp, lf, src)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", lp.name(), err)
-		}
 		wp, err := lp.weights()
 		if err != nil {
 			return nil, err
@@ -616,15 +612,12 @@ func refitConsumers(c *passes.Context, m, float *onnx.Model, rowMap map[string][
 		og := lp.rows / lp.groups
 		newW := append([]float32(nil), wp...)
 		newB := append([]float32(nil), bp...)
-		var tot refitTotals
-		for g, gm := range grams {
+		// Each group's float rows (weights and bias) and pruned rows.
+		theta0s := make([][][]float64, lp.groups)
+		starts := make([][][]float64, lp.groups)
+		for g := range theta0s {
 			theta0 := make([][]float64, og)
 			start := make([][]float64, og)
-			kept := make([][]int, og)
-			all := make([]int, lp.cols)
-			for k := range all {
-				all[k] = k
-			}
 			for j := 0; j < og; j++ {
 				o := g*og + j
 				fo := rows[o]
@@ -638,9 +631,25 @@ func refitConsumers(c *passes.Context, m, float *onnx.Model, rowMap map[string][
 					st[k] = float64(wp[lp.index(o, k)])
 				}
 				st[lp.cols] = float64(bp[o])
-				theta0[j], start[j], kept[j] = th, st, all
+				theta0[j], start[j] = th, st
 			}
-			res, f, err := refitRows(gm, checks[g], theta0, start, kept, cfg.reconstruct, solveBias, cfg.ridge)
+			theta0s[g], starts[g] = theta0, start
+		}
+		grams, checks, err := layerStats(c, m, float, lp, lf, src, theta0s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", lp.name(), err)
+		}
+		all := make([]int, lp.cols)
+		for k := range all {
+			all[k] = k
+		}
+		var tot refitTotals
+		for g, gm := range grams {
+			kept := make([][]int, og)
+			for j := range kept {
+				kept[j] = all
+			}
+			res, f, err := refitRows(gm, checks[g], starts[g], kept, cfg.reconstruct, solveBias, cfg.ridge)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", lp.name(), err)
 			}

@@ -17,54 +17,71 @@ import (
 // gram holds a layer's calibration statistics for one group of its rows,
 // over rows z = [x, 1] of the layer's input (Conv: im2col patches at sampled
 // output positions) in the model being pruned (zp) and in the float model
-// (zf), at the same positions of the same samples:
+// (zf), at the same positions of the same samples, and the group's float
+// rows θ₀ᵣ (weights and bias):
 //
-//	H = Σ zpᵀzp   C = Σ zpᵀzf   F = Σ zfᵀzf
+//	H = Σ zpᵀzp   cᵣ = Σ zpᵀ(zf θ₀ᵣ)   fᵣ = Σ (zf θ₀ᵣ)²
 //
-// so that for a row θ (weights and bias) refitting the float row θ₀,
-// ||Zp θ − Zf θ₀||² = θᵀHθ − 2θᵀCθ₀ + θ₀ᵀFθ₀: the refit, and the output
-// error before and after it, need no second pass over the data.
+// so that for a row θ refitting float row r,
+// ||Zp θ − Zf θ₀ᵣ||² = θᵀHθ − 2θᵀcᵣ + fᵣ: the refit, and the output error
+// before and after it, need no second pass over the data. The float side is
+// projected on the rows as it is accumulated: K·R products per row of z
+// instead of the K² of Σ zpᵀzf and Σ zfᵀzf (R is a ninth of K in a 3×3
+// conv with as many outputs as inputs).
 type gram struct {
-	np, nf int // columns of zp and zf: the layer's K plus 1 in each model (channel pruning shrinks K)
-	h, f   blas64.Symmetric
-	c      blas64.General
-	rows   int // rows of z accumulated
+	np     int            // columns of zp: the layer's K plus 1 (channel pruning shrinks K)
+	theta0 blas64.General // the group's float rows, R × (float K + 1)
+	h      blas64.Symmetric
+	c      blas64.General // np × R: column r is cᵣ
+	f      []float64      // fᵣ
+	rows   int            // rows of z accumulated
 }
 
-func newGram(kp, kf int) *gram {
-	np, nf := kp+1, kf+1
+func newGram(kp int, theta0 [][]float64) *gram {
+	np, nf, r := kp+1, len(theta0[0]), len(theta0)
+	th := blas64.General{Rows: r, Cols: nf, Stride: nf, Data: make([]float64, 0, r*nf)}
+	for _, row := range theta0 {
+		th.Data = append(th.Data, row...)
+	}
 	return &gram{
-		np: np, nf: nf,
+		np: np, theta0: th,
 		h: blas64.Symmetric{N: np, Stride: np, Uplo: blas.Upper, Data: make([]float64, np*np)},
-		f: blas64.Symmetric{N: nf, Stride: nf, Uplo: blas.Upper, Data: make([]float64, nf*nf)},
-		c: blas64.General{Rows: np, Cols: nf, Stride: nf, Data: make([]float64, np*nf)},
+		c: blas64.General{Rows: np, Cols: r, Stride: r, Data: make([]float64, np*r)},
+		f: make([]float64, r),
 	}
 }
 
-// add accumulates rows of zp and zf (row-major, np and nf columns).
+// add accumulates rows of zp and zf (row-major, np and the float K + 1
+// columns).
 func (g *gram) add(zp, zf []float64) {
 	r := len(zp) / g.np
 	if r == 0 {
 		return
 	}
 	a := blas64.General{Rows: r, Cols: g.np, Stride: g.np, Data: zp}
-	b := blas64.General{Rows: r, Cols: g.nf, Stride: g.nf, Data: zf}
+	b := blas64.General{Rows: r, Cols: g.theta0.Cols, Stride: g.theta0.Cols, Data: zf}
+	y := blas64.General{Rows: r, Cols: g.theta0.Rows, Stride: g.theta0.Rows, Data: make([]float64, r*g.theta0.Rows)}
+	blas64.Gemm(blas.NoTrans, blas.Trans, 1, b, g.theta0, 0, y)
 	blas64.Syrk(blas.Trans, 1, a, 1, g.h)
-	blas64.Syrk(blas.Trans, 1, b, 1, g.f)
-	blas64.Gemm(blas.Trans, blas.NoTrans, 1, a, b, 1, g.c)
+	blas64.Gemm(blas.Trans, blas.NoTrans, 1, a, y, 1, g.c)
+	for i := 0; i < r; i++ {
+		for j, v := range y.Data[i*y.Stride : i*y.Stride+y.Cols] {
+			g.f[j] += v * v
+		}
+	}
 	g.rows += r
 }
 
-// merge adds o's sums into g.
+// merge adds o's sums into g (the same float rows).
 func (g *gram) merge(o *gram) {
 	for i := range g.h.Data {
 		g.h.Data[i] += o.h.Data[i]
 	}
-	for i := range g.f.Data {
-		g.f.Data[i] += o.f.Data[i]
-	}
 	for i := range g.c.Data {
 		g.c.Data[i] += o.c.Data[i]
+	}
+	for i := range g.f {
+		g.f[i] += o.f[i]
 	}
 	g.rows += o.rows
 }
@@ -77,17 +94,44 @@ func (g *gram) H(i, j int) float64 {
 	return g.h.Data[i*g.np+j]
 }
 
-// F returns element (i, j) of F.
-func (g *gram) F(i, j int) float64 {
-	if i > j {
-		i, j = j, i
+// cRow returns cᵣ.
+func (g *gram) cRow(r int) []float64 {
+	out := make([]float64, g.np)
+	for i := range out {
+		out[i] = g.c.Data[i*g.c.Stride+r]
 	}
-	return g.f.Data[i*g.nf+j]
+	return out
 }
 
 // maxRowsPerSample bounds the im2col rows a sample contributes (sampled
 // output positions), which bounds memory and time on big feature maps.
 const maxRowsPerSample = 256
+
+// layerBudgetFLOPs bounds the work of one layer's statistics: both models
+// run up to the layer on each calibration sample, once per layer, so a
+// model of L layers costs about L·S runs of itself. Beyond the budget the
+// layer's statistics use fewer samples (at least minLayerSamples) and more
+// positions of each, the same number of rows in all, so that refitting a
+// 50-GFLOP model takes minutes rather than hours.
+const layerBudgetFLOPs = 5e10
+
+// minLayerSamples is the fewest samples the budget leaves a layer: four
+// to fit on and one held out.
+const minLayerSamples = 5
+
+// layerSamples is how many of total samples layer statistics whose runs
+// cost flops each use, and how many rows each contributes.
+func layerSamples(total int, flops int64) (samples, rowsPer int) {
+	samples = total
+	if flops > 0 {
+		samples = min(total, max(minLayerSamples, int(layerBudgetFLOPs/(2*float64(flops)))))
+	}
+	rowsPer = maxRowsPerSample
+	if samples < total {
+		rowsPer = (total*maxRowsPerSample + samples - 1) / samples
+	}
+	return samples, rowsPer
+}
 
 // flushRows is how many rows are buffered before a rank-k update.
 const flushRows = 512
@@ -95,20 +139,24 @@ const flushRows = 512
 // layerStats runs the pruned model m and the float model on the calibration
 // data and accumulates the Gram matrices of layer lp of m against the same
 // layer lf of the float model (the same node; channel pruning may have
-// shrunk lp's input), one per group.
-func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *calib.Source) (fit, check []*gram, err error) {
+// shrunk lp's input), one per group, for the float rows theta0[g] of each
+// group (the rows the refit targets).
+func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *calib.Source, theta0 [][][]float64) (fit, check []*gram, err error) {
 	in, inF := lp.node.Input(0).Name, lf.node.Input(0).Name
 	if lp.groups != lf.groups {
 		return nil, nil, fmt.Errorf("%s: %d groups, float layer has %d", lp.name(), lp.groups, lf.groups)
 	}
-	pm, pIdx, err := calib.WithOutputs(m, []string{in})
+	// Each model runs only up to the layer.
+	pm, err := calib.Prefix(m, []string{in})
 	if err != nil {
 		return nil, nil, err
 	}
-	fm, fIdx, err := calib.WithOutputs(float, []string{inF})
+	fm, err := calib.Prefix(float, []string{inF})
 	if err != nil {
 		return nil, nil, err
 	}
+	flops, _ := passes.FLOPsAt(fm, c.InputDims())
+	samples, rowsPer := layerSamples(src.Total(), flops)
 	// Batches run in parallel, a thread each; a large model's in lockstep
 	// groups, on every thread (calib.GroupingFor).
 	grouping, threads := calib.GroupingFor(float), 1
@@ -123,7 +171,7 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 	if err != nil {
 		return nil, nil, fmt.Errorf("float model: %w", err)
 	}
-	src, err = src.Reopen(0)
+	src, err = src.Reopen(samples)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -133,7 +181,7 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 	held := func(i int) bool { return src.Total() >= 5 && i%5 == 4 }
 	grams := make([]*gram, 2*lp.groups) // fit groups, then held-out groups
 	for i := range grams {
-		grams[i] = newGram(lp.cols, lf.cols)
+		grams[i] = newGram(lp.cols, theta0[i%lp.groups])
 	}
 	var (
 		mu     sync.Mutex // guards the pending buffers
@@ -147,7 +195,7 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 		}
 	)
 	one := func(i int, po, fo []*interp.Tensor) error {
-		tp, tf := po[pIdx[in]], fo[fIdx[inF]]
+		tp, tf := po[0], fo[0]
 		xp, err := interp.AsFloat32(tp)
 		if err != nil {
 			return fmt.Errorf("%s: input %s: %w", lp.name(), in, err)
@@ -172,9 +220,9 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 		if held(i) {
 			part = lp.groups
 		}
+		pick := samplePositions(np, rowsPer, rng) // the same positions in every group
 		for g0 := 0; g0 < lp.groups; g0++ {
 			g := part + g0
-			pick := samplePositions(np, rng)
 			zp, err := lp.patches(tp.Shape, xp, g0, pick)
 			if err != nil {
 				return err
@@ -309,17 +357,17 @@ func (l *layer) patches(shape []int, x []float32, g int, pick []int) ([]float64,
 // (and both models) picks the same positions.
 func newRand(i int) *rand.Rand { return rand.New(rand.NewPCG(uint64(i), 0x9e3779b97f4a7c15)) }
 
-// samplePositions returns all of 0..n-1 when n is small, else
-// maxRowsPerSample of them drawn without replacement.
-func samplePositions(n int, rng *rand.Rand) []int {
-	if n <= maxRowsPerSample {
+// samplePositions returns all of 0..n-1 when n ≤ k, else k of them drawn
+// without replacement.
+func samplePositions(n, k int, rng *rand.Rand) []int {
+	if n <= k {
 		out := make([]int, n)
 		for i := range out {
 			out[i] = i
 		}
 		return out
 	}
-	return rng.Perm(n)[:maxRowsPerSample]
+	return rng.Perm(n)[:k]
 }
 
 // geometry is a Conv's input and output layout.

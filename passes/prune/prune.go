@@ -279,20 +279,17 @@ func pruneLayer(c *passes.Context, m, float *onnx.Model, l *layer, w []float32, 
 		l.setWeights(masked)
 		return lr, nil
 	}
-	grams, checks, err := layerStats(c, m, float, l, l, src)
-	if err != nil {
-		return lr, fmt.Errorf("%s: %w", l.name(), err)
-	}
 	bias, err := l.biasValues()
 	if err != nil {
 		return lr, err
 	}
 	solveBias := l.hasBiasSlot()
 	og := l.rows / l.groups
-	newW := append([]float32(nil), masked...)
-	newB := append([]float32(nil), bias...)
-	var tot refitTotals
-	for g, gm := range grams {
+	// Each group's float rows (weights and bias) and kept columns.
+	theta0s := make([][][]float64, l.groups)
+	kepts := make([][][]int, l.groups)
+	works := make([]float64, l.groups)
+	for g := range theta0s {
 		theta0 := make([][]float64, og)
 		kept := make([][]int, og)
 		var work float64
@@ -311,11 +308,22 @@ func pruneLayer(c *passes.Context, m, float *onnx.Model, l *layer, w []float32, 
 			n := float64(len(kept[j]) + 1)
 			work += n * n * n / 3
 		}
+		theta0s[g], kepts[g], works[g] = theta0, kept, work
+	}
+	grams, checks, err := layerStats(c, m, float, l, l, src, theta0s)
+	if err != nil {
+		return lr, fmt.Errorf("%s: %w", l.name(), err)
+	}
+	newW := append([]float32(nil), masked...)
+	newB := append([]float32(nil), bias...)
+	var tot refitTotals
+	for g, gm := range grams {
+		theta0, kept, work := theta0s[g], kepts[g], works[g]
 		solve := cfg.reconstruct && work <= maxRefitWork
 		if cfg.reconstruct && !solve {
 			lr.Refit = fmt.Sprintf("skipped: %.3g FLOPs of Cholesky > %.3g", work, maxRefitWork)
 		}
-		rows, f, err := refitRows(gm, checks[g], theta0, theta0, kept, solve, solveBias, cfg.ridge)
+		rows, f, err := refitRows(gm, checks[g], theta0, kept, solve, solveBias, cfg.ridge)
 		if err != nil {
 			return lr, fmt.Errorf("%s: %w", l.name(), err)
 		}
@@ -456,9 +464,9 @@ func inputNorms(c *passes.Context, float *onnx.Model, layers []*layer, src *cali
 			if err != nil {
 				return err
 			}
-			rng := newRand(b)
+			pick := samplePositions(n, maxRowsPerSample, newRand(b))
 			for g := 0; g < l.groups; g++ {
-				z, err := l.patches(t.Shape, x, g, samplePositions(n, rng))
+				z, err := l.patches(t.Shape, x, g, pick)
 				if err != nil {
 					return err
 				}

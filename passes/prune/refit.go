@@ -5,13 +5,12 @@ import (
 	"math"
 	"slices"
 
-	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 )
 
 // maxGramCols bounds a layer's reduction length K for which the pass keeps
-// three (K+1)² Gram matrices (3·2305²·8 B ≈ 128 MB); longer layers are
+// a (K+1)² Gram matrix per group and held-out part (2·2305²·8 B ≈ 85 MB); longer layers are
 // pruned without refit or output-error figures, and the report says so.
 const maxGramCols = 2304
 
@@ -29,9 +28,9 @@ type fit struct {
 	note                      string // why nothing was refit
 }
 
-// refitRows refits rows of one Gram group. theta0 holds each row's float
-// weights and bias (nf values), start the pruned layer's row as it is (np
-// values: the same as theta0 for unstructured pruning, the kept channels'
+// refitRows refits the rows of one Gram group: row o targets g's float
+// row o (its weights and bias, θ₀). start holds the pruned layer's rows as
+// they are (np values: θ₀ for unstructured pruning, the kept channels'
 // weights after channel pruning); kept lists each row's kept columns in
 // start (sorted, bias excluded). With solve false only the errors of the
 // masked rows are measured. It returns the new rows (pruned columns 0, the
@@ -43,10 +42,12 @@ type fit struct {
 // rows there; otherwise nothing is refit (a refit that fits the
 // calibration set but not new data is worse than none). check is then added
 // into g and the rows solved on all the data with the chosen λ.
-func refitRows(g, check *gram, theta0, start [][]float64, kept [][]int, solve, solveBias bool, ridge float64) ([][]float64, fit, error) {
+func refitRows(g, check *gram, start [][]float64, kept [][]int, solve, solveBias bool, ridge float64) ([][]float64, fit, error) {
 	k := g.np - 1
-	masked := make([][]float64, len(theta0))
-	for o := range theta0 {
+	masked := make([][]float64, len(start))
+	all := make([]int, len(start))
+	for o := range start {
+		all[o] = o
 		masked[o] = make([]float64, g.np)
 		for _, c := range kept[o] {
 			masked[o][c] = start[o][c]
@@ -57,12 +58,12 @@ func refitRows(g, check *gram, theta0, start [][]float64, kept [][]int, solve, s
 	if solve && check != nil && check.rows > 0 {
 		// Rows with their own kept columns each need a factorization: the
 		// ridge is chosen on at most cvRows of them, evenly spread.
-		sub := make([]int, 0, len(theta0))
+		sub := make([]int, 0, len(start))
 		step := 1
-		if !sameColumns(kept) && len(theta0) > cvRows {
-			step = len(theta0) / cvRows
+		if !sameColumns(kept) && len(start) > cvRows {
+			step = len(start) / cvRows
 		}
-		for o := 0; o < len(theta0); o += step {
+		for o := 0; o < len(start); o += step {
 			sub = append(sub, o)
 		}
 		pick := func(x [][]float64) [][]float64 {
@@ -76,23 +77,22 @@ func refitRows(g, check *gram, theta0, start [][]float64, kept [][]int, solve, s
 		for i, o := range sub {
 			keptS[i] = kept[o]
 		}
-		th0S, startS, maskedS := pick(theta0), pick(start), pick(masked)
-		ctc := mulRows(check.c, th0S)
+		startS, maskedS := pick(start), pick(masked)
 		best := 0.0
 		var bestErr float64
-		for o := range th0S {
-			bestErr += rowError(check, maskedS[o], ctc[o], th0S[o])
-			res.checkNorm += quadF(check, th0S[o])
+		for i, o := range sub {
+			bestErr += rowError(check, maskedS[i], o)
+			res.checkNorm += check.f[o]
 		}
 		res.checkBefore = bestErr
 		for _, mult := range []float64{1, 10, 100, 1000} {
-			rows, err := solveRows(g, th0S, startS, keptS, solveBias, ridge*mult)
+			rows, err := solveRows(g, sub, startS, keptS, solveBias, ridge*mult)
 			if err != nil {
 				return nil, res, err
 			}
 			var e float64
-			for o := range rows {
-				e += rowError(check, rows[o], ctc[o], th0S[o])
+			for i, o := range sub {
+				e += rowError(check, rows[i], o)
 			}
 			if e < bestErr {
 				best, bestErr = mult, e
@@ -109,22 +109,21 @@ func refitRows(g, check *gram, theta0, start [][]float64, kept [][]int, solve, s
 		g.merge(check)
 	}
 	res.ridge = ridge
-	ct := mulRows(g.c, theta0)
-	for o := range theta0 {
-		res.norm += quadF(g, theta0[o])
-		res.errBefore += rowError(g, masked[o], ct[o], theta0[o])
+	for o := range start {
+		res.norm += g.f[o]
+		res.errBefore += rowError(g, masked[o], o)
 	}
 	res.errAfter = res.errBefore
 	if !solve {
 		return masked, res, nil
 	}
-	out, err := solveRows(g, theta0, start, kept, solveBias, ridge)
+	out, err := solveRows(g, all, start, kept, solveBias, ridge)
 	if err != nil {
 		return nil, res, err
 	}
 	var after float64
 	for o := range out {
-		after += rowError(g, out[o], ct[o], theta0[o])
+		after += rowError(g, out[o], o)
 	}
 	// A refit that does not lower the error (ill-conditioned data) is not kept.
 	if !(after < res.errBefore) {
@@ -148,18 +147,18 @@ func sameColumns(kept [][]int) bool {
 	return true
 }
 
-// solveRows solves every row's ridge least squares on g:
-// (H[S,S] + λI) θ_S = (C·θ₀)_S + λ·start_S.
-func solveRows(g *gram, theta0, start [][]float64, kept [][]int, solveBias bool, ridge float64) ([][]float64, error) {
+// solveRows solves the ridge least squares of row o, which targets g's
+// float row idx[o]: (H[S,S] + λI) θ_S = (c_idx[o])_S + λ·start_S.
+func solveRows(g *gram, idx []int, start [][]float64, kept [][]int, solveBias bool, ridge float64) ([][]float64, error) {
 	k := g.np - 1
-	ct := mulRows(g.c, theta0)
-	out := make([][]float64, len(theta0))
+	out := make([][]float64, len(idx))
 	var (
 		chol     mat.Cholesky
 		lastCols []int
 		lambda   float64
 	)
-	for o := range theta0 {
+	for o, r := range idx {
+		ct := g.cRow(r)
 		cols := append([]int(nil), kept[o]...)
 		if solveBias {
 			cols = append(cols, k)
@@ -183,7 +182,7 @@ func solveRows(g *gram, theta0, start [][]float64, kept [][]int, solveBias bool,
 			// fewer calibration rows than columns (a Gemm sees one row per
 			// sample) the refit stays near the original instead of fitting
 			// the calibration set alone.
-			v := ct[o][c]
+			v := ct[c]
 			if c < k {
 				v += lambda * start[o][c]
 			}
@@ -243,20 +242,8 @@ func factorize(chol *mat.Cholesky, g *gram, cols []int, solveBias bool, ridge fl
 	return 0, fmt.Errorf("least squares: calibration inputs too degenerate to refit %d columns", n)
 }
 
-// mulRows returns M·θ for each row θ.
-func mulRows(m blas64.General, thetas [][]float64) [][]float64 {
-	out := make([][]float64, len(thetas))
-	for o, th := range thetas {
-		y := make([]float64, m.Rows)
-		blas64.Gemv(blas.NoTrans, 1, m, blas64.Vector{N: len(th), Inc: 1, Data: th}, 0, blas64.Vector{N: len(y), Inc: 1, Data: y})
-		out[o] = y
-	}
-	return out
-}
-
-// quadH and quadF are θᵀHθ and θᵀFθ.
+// quadH is θᵀHθ.
 func quadH(g *gram, th []float64) float64 { return quad(g.h, th) }
-func quadF(g *gram, th []float64) float64 { return quad(g.f, th) }
 
 func quad(s blas64.Symmetric, th []float64) float64 {
 	y := make([]float64, s.N)
@@ -268,14 +255,14 @@ func quad(s blas64.Symmetric, th []float64) float64 {
 	return q
 }
 
-// rowError is ||Zp θ − Zf θ₀||² = θᵀHθ − 2θᵀ(Cθ₀) + θ₀ᵀFθ₀ (≥ 0; rounding
-// can make it slightly negative).
-func rowError(g *gram, th, ct, th0 []float64) float64 {
+// rowError is ||Zp θ − Zf θ₀ᵣ||² = θᵀHθ − 2θᵀcᵣ + fᵣ (≥ 0; rounding can
+// make it slightly negative).
+func rowError(g *gram, th []float64, r int) float64 {
 	var cross float64
-	for i := range th {
-		cross += th[i] * ct[i]
+	for i, v := range g.cRow(r) {
+		cross += th[i] * v
 	}
-	return math.Max(0, quadH(g, th)-2*cross+quadF(g, th0))
+	return math.Max(0, quadH(g, th)-2*cross+g.f[r])
 }
 
 // relL2 is the relative L2 error of a layer's output from squared sums.
