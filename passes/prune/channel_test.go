@@ -231,3 +231,33 @@ func TestDynamicBatchChannels(t *testing.T) {
 		t.Fatalf("output shape %v at batch 3", s)
 	}
 }
+
+// TestConvTransposeGroup: a ConvTranspose (as PP-OCR's detector upsamples)
+// producing a channel group whose channels are pruned: its
+// scores read its [C, M/group, k…] weight by output channel (the pass
+// failed with "empty weight"), the channels go with their consumer's
+// inputs, and ONNX Runtime computes what the interpreter does.
+func TestConvTransposeGroup(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 2))
+	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 4, 6, 6)))
+	w := func(dims ...int64) *onnx.Value { return b.G.AddInitializer("w", randTensor(rng, dims...)) }
+	h := b.Op("Relu", nil, b.Op("Conv", []*onnx.Attribute{onnx.IntsAttr("pads", []int64{1, 1, 1, 1})}, x, w(8, 4, 3, 3), w(8)))
+	up := []*onnx.Attribute{onnx.IntsAttr("strides", []int64{2, 2})}
+	h = b.Op("Relu", nil, b.Op("ConvTranspose", up, h, w(8, 16, 2, 2), w(16)))
+	h = b.Op("Conv", nil, h, w(3, 16, 1, 1), w(3))
+	m := b.Output(h, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 3, 12, 12)))
+	r, err := trySlim(m, "prune(structure=channel,amount=0.3,multiple=1)")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, r.log)
+	}
+	var ct *onnx.Node
+	for _, n := range r.model.Graph.Nodes {
+		if n.OpType == "ConvTranspose" {
+			ct = n
+		}
+	}
+	if d := ct.Input(1).Const.Dims; d[1] >= 16 {
+		t.Errorf("ConvTranspose weight %v: no output channel removed\n%s", d, r.log)
+	}
+	ortMatches(t, r.model, 2)
+}

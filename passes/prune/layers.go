@@ -23,7 +23,13 @@ type layer struct {
 
 // index is the flat position of weight (o, k) in the weight tensor.
 func (l *layer) index(o, k int) int {
-	if l.node.OpType == "Conv" || l.transB {
+	switch {
+	case l.node.OpType == "ConvTranspose":
+		og := l.rows / l.groups
+		g, j := o/og, o%og
+		c, s := k/l.spatial, k%l.spatial
+		return ((g*(l.cols/l.spatial)+c)*og+j)*l.spatial + s
+	case l.node.OpType == "Conv" || l.transB:
 		return o*l.cols + k
 	}
 	return k*l.rows + o // [K, N] layouts (MatMul, Gemm transB=0)
@@ -100,6 +106,22 @@ func newLayer(n *onnx.Node) (*layer, string) {
 		if l.groups < 1 || l.rows%l.groups != 0 {
 			return nil, fmt.Sprintf("group=%d does not divide %d output channels", l.groups, l.rows)
 		}
+	case "ConvTranspose":
+		// Weight [C, M/group, k…]: output channel o of group g is the
+		// slice [g·C/group : (g+1)·C/group, o mod M/group, …] (channel
+		// scores read it; refits are for Conv, Gemm and MatMul).
+		if len(dims) < 3 {
+			return nil, fmt.Sprintf("weight has rank %d", len(dims))
+		}
+		l.groups = int(n.AttrInt("group", 1))
+		for _, d := range dims[2:] {
+			l.spatial *= int(d)
+		}
+		if l.groups < 1 || int(dims[0])%l.groups != 0 {
+			return nil, fmt.Sprintf("group=%d does not divide %d input channels", l.groups, dims[0])
+		}
+		l.rows = int(dims[1]) * l.groups
+		l.cols = int(dims[0]) / l.groups * l.spatial
 	case "Gemm":
 		if len(dims) != 2 {
 			return nil, fmt.Sprintf("weight has rank %d", len(dims))
