@@ -30,7 +30,8 @@ func DeclaredShape(v *onnx.Value) ([]int64, bool) {
 // FLOPs is the floating-point operation count of one run of the main graph:
 // Conv, Gemm and MatMul (a multiply-add is 2 FLOPs, a bias add 1 per output
 // element; ConvInteger, QLinearConv, MatMulInteger and QLinearMatMul alike), BatchNormalization (2 per element: scale and shift) and the
-// elementwise arithmetic and activations (1 per output element), so that
+// elementwise arithmetic and activations (1 per output element; not those
+// whose output is known to hold integers: index arithmetic), so that
 // folding a BatchNormalization or a Mul into a Conv shows as fewer FLOPs. It reports false when a counted
 // node's shapes are unknown, or when one sits in a subgraph (If/Loop/Scan run
 // their bodies a data-dependent number of times), so that a figure is never a
@@ -73,7 +74,18 @@ func countedOp(n *onnx.Node) bool {
 	}
 	_, conv := intConvWeight[n.OpType]
 	_, matmul := intMatMulB[n.OpType]
-	return conv || matmul || elementCost[n.OpType] > 0
+	return conv || matmul || elementCost[n.OpType] > 0 && !integerOutput(n)
+}
+
+// integerOutput reports whether n's output is known to hold integers or
+// booleans: index and shape arithmetic (an Add of int64 offsets, often
+// with shapes only a run knows), no floating-point operations.
+func integerOutput(n *onnx.Node) bool {
+	v := n.Output(0)
+	if v == nil || v.Type == nil || v.Type.Kind != onnx.TypeTensor || v.Type.Elem == onnx.Undefined {
+		return false
+	}
+	return !v.Type.Elem.IsFloat()
 }
 
 // The integer convolutions and products count as their float forms do (2

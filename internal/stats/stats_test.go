@@ -56,6 +56,11 @@ func TestFLOPs(t *testing.T) {
 			tensorValue("b", 8, 5)), 2 * 4 * 5 * 8, true},
 		{"not counted", model("Floor", nil, nil, &onnx.Value{Name: "a"}), 0, true},
 		{"relu unknown", model("Relu", nil, nil, &onnx.Value{Name: "a"}), 0, false},
+		// Index arithmetic (an int64 Add whose shape only a run knows, as
+		// in a Loop-built gather) is no floating-point work.
+		{"int64 add unknown", intAdd(nil), 0, true},
+		{"float add unknown", model("Add", nil, nil, &onnx.Value{Name: "a"}, &onnx.Value{Name: "b"}), 0, false},
+		{"int64 add known", intAdd([]int64{4}), 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,6 +70,17 @@ func TestFLOPs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// intAdd is a model of one Add with an int64 output of shape dims (nil:
+// rank unknown).
+func intAdd(dims []int64) *onnx.Model {
+	m := model("Add", nil, nil, &onnx.Value{Name: "a"}, &onnx.Value{Name: "b"})
+	m.Graph.Outputs[0].Type = onnx.TensorType(onnx.Int64, nil)
+	if dims != nil {
+		m.Graph.Outputs[0].Type = onnx.TensorType(onnx.Int64, onnx.ShapeOf(dims...))
+	}
+	return m
 }
 
 func TestCounts(t *testing.T) {
