@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -87,6 +88,9 @@ func refitRows(g, check *gram, start [][]float64, kept [][]int, solve, solveBias
 		res.checkBefore = bestErr
 		for _, mult := range []float64{1, 10, 100, 1000} {
 			rows, err := solveRows(g, sub, startS, keptS, solveBias, ridge*mult)
+			if illConditioned(err) {
+				continue // a larger ridge may do
+			}
 			if err != nil {
 				return nil, res, err
 			}
@@ -118,6 +122,10 @@ func refitRows(g, check *gram, start [][]float64, kept [][]int, solve, solveBias
 		return masked, res, nil
 	}
 	out, err := solveRows(g, all, start, kept, solveBias, ridge)
+	if illConditioned(err) {
+		res.note = "kept the pruned weights: " + err.Error()
+		return masked, res, nil
+	}
 	if err != nil {
 		return nil, res, err
 	}
@@ -132,6 +140,15 @@ func refitRows(g, check *gram, start [][]float64, kept [][]int, solve, solveBias
 	}
 	res.errAfter, res.refit = after, true
 	return out, res, nil
+}
+
+// illConditioned reports whether err is gonum's warning that a solve's
+// matrix is near-singular (inputs of wildly different scales, or columns
+// that are copies of others): its solution cannot be trusted, and the
+// layer keeps its pruned weights rather than failing the pass.
+func illConditioned(err error) bool {
+	var c mat.Condition
+	return errors.As(err, &c)
 }
 
 // cvRows is how many rows choose the ridge when rows have different kept

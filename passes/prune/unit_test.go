@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -274,5 +275,29 @@ func TestTaylorUnstructured(t *testing.T) {
 	}
 	if len(masks["taylor"]) == 0 || same == len(masks["taylor"]) {
 		t.Errorf("taylor mask equals magnitude's (%d of %d)", same, len(masks["taylor"]))
+	}
+}
+
+// TestDeadInputKeepsWeights: a layer whose input is next to nothing on the
+// calibration data (1e-30 here; fp_gender's last Gemm on random inputs
+// reads values whose squares are 1e-80) beside its bias column gives a
+// least-squares system gonum calls near-singular; the layer keeps its
+// pruned weights and says why, instead of failing the pass.
+func TestDeadInputKeepsWeights(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 2))
+	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 16)))
+	tiny := make([]float32, 16)
+	for i := range tiny {
+		tiny[i] = 1e-30
+	}
+	dead := b.Op("Mul", nil, x, b.G.AddInitializer("tiny", onnx.NewFloatTensor("tiny", []int64{16}, tiny)))
+	h := b.Op("Gemm", []*onnx.Attribute{onnx.IntAttr("transB", 1)}, dead, b.G.AddInitializer("w", randTensor(rng, 8, 16)), b.G.AddInitializer("b", randTensor(rng, 8)))
+	m := b.Output(h, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8)))
+	r, err := trySlim(m, "prune(keep_first=false,keep_last=false)")
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	if !strings.Contains(r.log, "kept the pruned weights") {
+		t.Errorf("no note on the unrefit layer:\n%s", r.log)
 	}
 }
