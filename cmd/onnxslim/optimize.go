@@ -226,7 +226,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		rep.verifyTol = ver.tol
 		rep.verifyRep = verRep
 		if !ver.binding && !c.Bool("force") {
-			if err := lossyGuard(verRep, c.String("inputs") == "", c.Root().ErrWriter); err != nil {
+			if err := lossyGuard(verRep, m, c.String("inputs") == "", c.Root().ErrWriter); err != nil {
 				return inFile(in, err)
 			}
 		}
@@ -473,8 +473,10 @@ const (
 // lossyGuard applies the guard rails to the smallest output cosine of the
 // verification (NaN counts as below the floor). generated says the
 // verification ran on generated inputs, which the message points out: a
-// model calibrated on real data can be far off on noise.
-func lossyGuard(r *verify.Report, generated bool, warn io.Writer) error {
+// model calibrated on real data can be far off on noise. An output m
+// computes through a comparison or rounding of floats is named with it:
+// there a tiny change moves whole values.
+func lossyGuard(r *verify.Report, m *onnx.Model, generated bool, warn io.Writer) error {
 	worst, name := math.Inf(1), ""
 	for _, o := range r.Outputs {
 		if c := float64(o.Cosine); !(c >= worst) {
@@ -484,6 +486,9 @@ func lossyGuard(r *verify.Report, generated bool, warn io.Writer) error {
 	on := "on the verification inputs"
 	if generated {
 		on = "on generated random inputs (give real ones with --inputs DIR)"
+	}
+	if n := verify.Discontinuity(m, name); n != nil {
+		on += fmt.Sprintf(" (it is computed through %s node %q, a step function of floats: a tiny change there moves whole values, e.g. a peak by one pixel)", n.OpType, n.Name)
 	}
 	switch {
 	case name == "":
