@@ -316,34 +316,43 @@ func (l *layer) patches(shape []int, x []float32, g int, pick []int) ([]float64,
 	}
 	cg := l.cols / l.spatial
 	nd := len(geo.in)
+	// Each tap's displacement per axis, then per position each tap's
+	// offset in a channel plane (-1: in the padding), shared by the
+	// channels.
+	disp := make([]int, l.spatial*nd)
+	for s := 0; s < l.spatial; s++ {
+		rest := s
+		for d := nd - 1; d >= 0; d-- {
+			disp[s*nd+d] = rest % geo.kernel[d] * geo.dilations[d]
+			rest /= geo.kernel[d]
+		}
+	}
 	outPos := make([]int, nd)
-	kPos := make([]int, nd)
+	taps := make([]int, l.spatial)
 	for _, p := range pick {
 		b, rest := p/geo.outSize, p%geo.outSize
 		for d := nd - 1; d >= 0; d-- {
 			outPos[d] = rest % geo.out[d]
 			rest /= geo.out[d]
 		}
+		for s := range taps {
+			off := 0
+			for d := 0; d < nd; d++ {
+				q := outPos[d]*geo.strides[d] - geo.padBegin[d] + disp[s*nd+d]
+				if q < 0 || q >= geo.in[d] {
+					off = -1
+					break
+				}
+				off = off*geo.in[d] + q
+			}
+			taps[s] = off
+		}
 		for c := 0; c < cg; c++ {
-			base := (b*geo.channels + g*cg + c) * geo.inSize
-			for s := 0; s < l.spatial; s++ {
-				rest := s
-				for d := nd - 1; d >= 0; d-- {
-					kPos[d] = rest % geo.kernel[d]
-					rest /= geo.kernel[d]
-				}
-				off, inside := 0, true
-				for d := 0; d < nd; d++ {
-					q := outPos[d]*geo.strides[d] - geo.padBegin[d] + kPos[d]*geo.dilations[d]
-					if q < 0 || q >= geo.in[d] {
-						inside = false
-						break
-					}
-					off = off*geo.in[d] + q
-				}
+			plane := x[(b*geo.channels+g*cg+c)*geo.inSize:][:geo.inSize]
+			for _, off := range taps {
 				v := 0.0
-				if inside {
-					v = float64(x[base+off])
+				if off >= 0 {
+					v = float64(plane[off])
 				}
 				z = append(z, v)
 			}
