@@ -34,7 +34,8 @@ type FreeDim struct {
 	Key   string // the symbol, or UnknownDimKey for an unnamed dimension
 	Where string // the first input and axis it appears at, e.g. x[3]
 	role  dimRole
-	named bool // role read from the name, not guessed from the place
+	named bool   // role read from the name, not guessed from the place
+	input string // the input it first appears in
 }
 
 // FreeDims lists the symbolic and unknown dimensions of inputs that dims does
@@ -49,7 +50,7 @@ func FreeDims(inputs []*onnx.Value, dims map[string]int64) []FreeDim {
 				for axis := g.open; axis < len(g.shape); axis++ {
 					if key := UnknownDimKey(v.Name, axis); !seen[key] && dims[key] <= 0 {
 						seen[key] = true
-						out = append(out, newFreeDim(key, key, "", axis, len(g.shape)))
+						out = append(out, newFreeDim(v.Name, key, key, "", axis, len(g.shape)))
 					}
 				}
 			}
@@ -72,7 +73,7 @@ func FreeDims(inputs []*onnx.Value, dims map[string]int64) []FreeDim {
 				for _, t := range terms {
 					if t.sym != "" && !seen[t.sym] && dims[t.sym] <= 0 {
 						seen[t.sym] = true
-						out = append(out, newFreeDim(t.sym, UnknownDimKey(v.Name, axis), t.sym, axis, rank))
+						out = append(out, newFreeDim(v.Name, t.sym, UnknownDimKey(v.Name, axis), t.sym, axis, rank))
 					}
 				}
 				continue
@@ -81,15 +82,15 @@ func FreeDims(inputs []*onnx.Value, dims map[string]int64) []FreeDim {
 				continue
 			}
 			seen[key] = true
-			out = append(out, newFreeDim(key, UnknownDimKey(v.Name, axis), d.Param, axis, rank))
+			out = append(out, newFreeDim(v.Name, key, UnknownDimKey(v.Name, axis), d.Param, axis, rank))
 		}
 	}
 	return out
 }
 
-func newFreeDim(key, where, name string, axis, rank int) FreeDim {
+func newFreeDim(input, key, where, name string, axis, rank int) FreeDim {
 	role, named := guessRole(name, axis, rank)
-	return FreeDim{Key: key, Where: where, role: role, named: named}
+	return FreeDim{Key: key, Where: where, role: role, named: named, input: input}
 }
 
 // guessRole reads a dimension's name (batch, height, width, sequence, …),
@@ -220,13 +221,34 @@ func FitDims(inputs []*onnx.Value, dims map[string]int64, fill map[string]float6
 	if cand, desc, err := grow(free, ""); cand != nil || err != nil {
 		return cand, desc, err
 	}
+	// The dims to take as batch dims: each guessed one alone, then the
+	// guessed ones of every input but the first that has one together (an
+	// LSTM's h0 and c0 both [layers, ?, hidden]).
+	var sets [][]int
+	var rest []int
+	first := ""
 	for i, d := range free {
 		if d.role == roleBatch || d.named {
 			continue
 		}
+		sets = append(sets, []int{i})
+		if first == "" {
+			first = d.input
+		} else if d.input != first {
+			rest = append(rest, i)
+		}
+	}
+	if len(rest) > 1 {
+		sets = append(sets, rest)
+	}
+	for _, set := range sets {
 		alt := slices.Clone(free)
-		alt[i].role = roleBatch
-		if cand, desc, err := grow(alt, d.Key); cand != nil || err != nil {
+		var keys []string
+		for _, i := range set {
+			alt[i].role = roleBatch
+			keys = append(keys, free[i].Key)
+		}
+		if cand, desc, err := grow(alt, strings.Join(keys, ", ")); cand != nil || err != nil {
 			return cand, desc, err
 		}
 	}
@@ -260,7 +282,11 @@ func describeDims(free []FreeDim, dims map[string]int64, step int, batch string)
 		how = fmt.Sprintf("grown %d times until the model ran", step)
 	}
 	if batch != "" {
-		how += fmt.Sprintf(", %s taken as a batch dim", batch)
+		if strings.Contains(batch, ",") {
+			how += fmt.Sprintf(", %s taken as batch dims", batch)
+		} else {
+			how += fmt.Sprintf(", %s taken as a batch dim", batch)
+		}
 	}
 	return fmt.Sprintf("generated inputs use %s (%s; set them with --dim NAME=VALUE)", strings.Join(parts, ", "), how)
 }

@@ -215,9 +215,9 @@ func TestFitDims(t *testing.T) {
 
 // TestFitDimsBatchInTheMiddle: an RNN state [layers, batch, hidden] with
 // unnamed dims (Silero VAD v6): its batch is not at axis 0, so growing it
-// with the sequence fails; taken as a batch dim in turn, it fits. A named
-// dim keeps the role its name gives. The error lists a bounded number of
-// tries.
+// with the sequence fails; taken as a batch dim in turn, it fits. An
+// LSTM's h0 and c0 fit when taken together. A named dim keeps the role its
+// name gives. The error lists a bounded number of tries.
 func TestFitDimsBatchInTheMiddle(t *testing.T) {
 	x := input("input", onnx.Float, onnx.Shape{{}, {}})
 	state := input("state", onnx.Float, onnx.Shape{onnx.D(2), {}, onnx.D(128)})
@@ -233,6 +233,20 @@ func TestFitDimsBatchInTheMiddle(t *testing.T) {
 	d, desc, err := FitDims([]*onnx.Value{x, state}, nil, nil, rnn)
 	if err != nil || d[batch] != 1 || d[stateBatch] != 1 || d[samples] != 128 || !strings.Contains(desc, "state[1] taken as a batch dim") {
 		t.Errorf("state: %v %q %v after %d tries", d, desc, err, tries)
+	}
+	// An LSTM's h0 and c0, both [layers, ?, hidden]: taken together.
+	xs := input("x", onnx.Float, onnx.Shape{{}, {}, onnx.D(8)})
+	h0 := input("h0", onnx.Float, onnx.Shape{onnx.D(1), {}, onnx.D(16)})
+	c0 := input("c0", onnx.Float, onnx.Shape{onnx.D(1), {}, onnx.D(16)})
+	hb, cb, seq := UnknownDimKey("h0", 1), UnknownDimKey("c0", 1), UnknownDimKey("x", 1)
+	d, desc, err = FitDims([]*onnx.Value{xs, h0, c0}, nil, nil, func(d map[string]int64) error {
+		if d[hb] != 1 || d[cb] != 1 || d[seq] < 100 {
+			return io.ErrUnexpectedEOF
+		}
+		return nil
+	})
+	if err != nil || d[seq] != 128 || !strings.Contains(desc, hb+", "+cb+" taken as batch dims") {
+		t.Errorf("h0 and c0: %v %q %v", d, desc, err)
 	}
 	named := input("state", onnx.Float, onnx.Shape{onnx.D(2), onnx.Sym("seq"), onnx.D(128)})
 	_, _, err = FitDims([]*onnx.Value{x, named}, nil, nil, func(d map[string]int64) error {
