@@ -168,8 +168,9 @@ func (e *FitError) Unwrap() error { return e.Last }
 // sequence dims grown together, step by step, until try (a run of the
 // model on inputs generated with those dims) succeeds. When no step does,
 // each dim whose role was guessed from its place alone is taken in turn as
-// a batch dim (1) and the others grown again: an RNN state's
-// [layers, batch, hidden] has its batch in the middle. It returns dims with
+// a batch dim (1) and the others grown again, then those of every input
+// but the first together: an RNN state's [layers, batch, hidden] has its
+// batch in the middle, and an LSTM has two states. It returns dims with
 // the chosen values added and a line describing them ("" when no dim was
 // free). try's error is returned unchanged when it is not about the inputs
 // (errors.Is(err, stop) for any stop in stops: a cancelled context).
