@@ -115,6 +115,10 @@ func init() {
 		}
 		return b, a
 	}), "PRelu")
+	// The elementwise extremes send the gradient to the input that is the
+	// result (the first one on a tie); one input is the identity.
+	register(extreme(func(a, b float64) bool { return a >= b }), "Max")
+	register(extreme(func(a, b float64) bool { return a <= b }), "Min")
 	register(gradSum, "Sum")
 	register(gradClip, "Clip")
 	register(softmaxRule(false), "Softmax")
@@ -170,6 +174,26 @@ func binary(d func(a, b, y float64) (float64, float64)) rule {
 			}
 		}
 		return [][]float64{da, db}, nil
+	}
+}
+
+// extreme is the rule of Max or Min of one or two broadcast inputs:
+// first(a, b) says that a is the result.
+func extreme(first func(a, b float64) bool) rule {
+	pick := binary(func(a, b, y float64) (float64, float64) {
+		if first(a, b) {
+			return 1, 0
+		}
+		return 0, 1
+	})
+	return func(c *call) ([][]float64, error) {
+		switch len(c.in) {
+		case 1:
+			return [][]float64{append([]float64(nil), c.dy[0]...)}, nil
+		case 2:
+			return pick(c)
+		}
+		return nil, fmt.Errorf("%s of %d inputs is not differentiated (one or two)", c.n.OpType, len(c.in))
 	}
 }
 

@@ -11,8 +11,9 @@ import (
 func init() {
 	register(gradBatchNorm, "BatchNormalization")
 	register(gradLayerNorm, "LayerNormalization")
-	register(gradReduce(true), "ReduceMean")
-	register(gradReduce(false), "ReduceSum")
+	register(gradReduce(reduceMean), "ReduceMean")
+	register(gradReduce(reduceSum), "ReduceSum")
+	register(gradReduce(reduceExtreme), "ReduceMax", "ReduceMin")
 }
 
 // gradBatchNorm differentiates y = scale·(x−mean)/√(var+ε) + B with the
@@ -150,12 +151,26 @@ func gradLayerNorm(c *call) ([][]float64, error) {
 // gradReduce spreads the gradient over the reduced axes (divided by their
 // size for the mean). Axes are an attribute before ReduceMean-18 and
 // ReduceSum-13, an input from then on.
-func gradReduce(mean bool) rule {
+// reduceKind is how a reduction's gradient spreads over its inputs.
+type reduceKind int
+
+const (
+	reduceSum     reduceKind = iota // to every element
+	reduceMean                      // to every element, divided by their count
+	reduceExtreme                   // ReduceMax/ReduceMin: to the elements equal to the result, shared on a tie
+)
+
+func gradReduce(kind reduceKind) rule {
 	return func(c *call) ([][]float64, error) {
 		xs := c.in[0].Shape
 		r := len(xs)
+		// axes is an input from opset 13 for ReduceSum, from 18 for the others.
+		axesInput := int64(18)
+		if kind == reduceSum {
+			axesInput = 13
+		}
 		var axes []int64
-		if (mean && c.opset < 18) || (!mean && c.opset < 13) {
+		if c.opset < axesInput {
 			axes = c.n.AttrInts("axes", nil)
 		} else if c.has(1) {
 			var err error
@@ -184,12 +199,31 @@ func gradReduce(mean bool) rule {
 			return nil, err
 		}
 		scale := 1.0
-		if mean && numel(kept) > 0 {
+		if kind == reduceMean && numel(kept) > 0 {
 			scale = float64(numel(kept)) / float64(numel(xs))
 		}
 		dx := make([]float64, len(idx))
-		for i, j := range idx {
-			dx[i] = c.dy[0][j] * scale
+		if kind == reduceExtreme {
+			x, err := c.f(0)
+			if err != nil {
+				return nil, err
+			}
+			y := c.out[0].Floats()
+			ties := make([]float64, len(y))
+			for i, j := range idx {
+				if x[i] == y[j] {
+					ties[j]++
+				}
+			}
+			for i, j := range idx {
+				if x[i] == y[j] {
+					dx[i] = c.dy[0][j] / ties[j]
+				}
+			}
+		} else {
+			for i, j := range idx {
+				dx[i] = c.dy[0][j] * scale
+			}
 		}
 		res := make([][]float64, len(c.in))
 		res[0] = dx

@@ -24,6 +24,16 @@ var (
 
 func sh(d ...int) []int { return d }
 
+// spread is n values 0.1 apart in a scrambled order: no two within a
+// finite-difference step of each other, so the arg-extremes stay put.
+func spread(n int) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32((i*7)%n)*0.1 - 1
+	}
+	return out
+}
+
 func attrs(a ...*onnx.Attribute) []*onnx.Attribute { return a }
 
 func unaryCase(op string, opset int64, data func(b *gb) []float32, a ...*onnx.Attribute) opCase {
@@ -62,6 +72,15 @@ var opCases = []opCase{
 	}},
 	{name: "Pow", opset: 13, build: func(b *gb) *onnx.Value {
 		return b.op("Pow", nil, b.in(sh(2, 7), b.pos(0.5, 2, sh(2, 7))), b.w(sh(1), []float32{2.5}))
+	}},
+	{name: "Max broadcast", opset: 13, build: func(b *gb) *onnx.Value {
+		return b.op("Max", nil, b.in(sh(2, 3, 4), nil), b.w(sh(3, 1), nil))
+	}},
+	{name: "Min broadcast", opset: 13, build: func(b *gb) *onnx.Value {
+		return b.op("Min", nil, b.w(sh(4), nil), b.in(sh(2, 3, 4), nil))
+	}},
+	{name: "Max of one", opset: 13, build: func(b *gb) *onnx.Value {
+		return b.op("Max", nil, b.in(sh(2, 3), nil))
 	}},
 	{name: "Sum of three", opset: 13, build: func(b *gb) *onnx.Value {
 		return b.op("Sum", nil, b.in(sh(2, 3, 4), nil), b.w(sh(4), nil), b.w(sh(3, 1), nil))
@@ -279,6 +298,15 @@ var opCases = []opCase{
 	}},
 	{name: "LayerNormalization axis 1 broadcast scale", opset: 17, build: func(b *gb) *onnx.Value {
 		return b.op("LayerNormalization", attrs(ia("axis", 1), fa("epsilon", 1e-3)), b.in(sh(2, 3, 4), nil), b.w(sh(4), nil))
+	}},
+	{name: "ReduceMax opset 13 axes attribute", opset: 13, build: func(b *gb) *onnx.Value {
+		return b.op("ReduceMax", attrs(isa("axes", []int64{-1}), ia("keepdims", 0)), b.in(sh(2, 3, 4), spread(24)))
+	}},
+	{name: "ReduceMin opset 18 axes input", opset: 18, build: func(b *gb) *onnx.Value {
+		return b.op("ReduceMin", nil, b.in(sh(2, 3, 4), spread(24)), b.ints(1))
+	}},
+	{name: "ReduceMax all axes", opset: 13, build: func(b *gb) *onnx.Value {
+		return b.op("ReduceMax", nil, b.in(sh(2, 3, 4), spread(24)))
 	}},
 	{name: "ReduceMean opset 13 axes attribute", opset: 13, build: func(b *gb) *onnx.Value {
 		return b.op("ReduceMean", attrs(isa("axes", []int64{-1, 1}), ia("keepdims", 0)), b.in(sh(2, 3, 4), nil))
