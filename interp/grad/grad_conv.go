@@ -9,11 +9,12 @@ import (
 )
 
 // Sliding-window ops over any number of spatial dims: Conv (strides, pads,
-// auto_pad, dilations, groups) and MaxPool/AveragePool/GlobalAveragePool/
-// GlobalMaxPool.
+// auto_pad, dilations, groups), ConvTranspose (explicit pads) and
+// MaxPool/AveragePool/GlobalAveragePool/GlobalMaxPool.
 
 func init() {
 	register(gradConv, "Conv")
+	register(gradConvTranspose, "ConvTranspose")
 	register(gradPool(false), "MaxPool")
 	register(gradPool(true), "AveragePool")
 	register(gradGlobalPool(false), "GlobalMaxPool")
@@ -237,6 +238,125 @@ func gradConv(c *call) ([][]float64, error) {
 			for m := 0; m < M; m++ {
 				var s float64
 				for _, g := range c.dy[0][(n*M+m)*osz : (n*M+m+1)*osz] {
+					s += g
+				}
+				db[m] += s
+			}
+		}
+		res[2] = db
+	}
+	return res, nil
+}
+
+// gradConvTranspose: ConvTranspose is the adjoint of a Conv from its
+// output's space (Y) to its input's (X) with the same weights, strides,
+// pads, dilations and groups, its weight [C, M/G, k…] read as that Conv's
+// [C outputs, M/G inputs, k…]. So dX = Conv(dY, W), and dW = X·colᵀ(dY),
+// the Conv's weight gradient with dY as its input and X as its output's
+// gradient. output_padding only widens Y where no tap reads.
+func gradConvTranspose(c *call) ([][]float64, error) {
+	x, err := c.f(0)
+	if err != nil {
+		return nil, err
+	}
+	wt, err := c.f(1)
+	if err != nil {
+		return nil, err
+	}
+	xs, ws, ys := c.in[0].Shape, c.in[1].Shape, c.out[0].Shape
+	if len(xs) < 3 || len(ws) != len(xs) || len(ys) != len(xs) {
+		return nil, fmt.Errorf("ConvTranspose shapes X %v, W %v, Y %v", xs, ws, ys)
+	}
+	if ap := c.n.AttrString("auto_pad", "NOTSET"); ap != "NOTSET" && ap != "" {
+		return nil, fmt.Errorf("ConvTranspose auto_pad=%s is not differentiated (explicit pads only)", ap)
+	}
+	if c.n.AttrInts("output_shape", nil) != nil {
+		return nil, fmt.Errorf("ConvTranspose output_shape is not differentiated (explicit pads only)")
+	}
+	N, C, M := xs[0], xs[1], ys[1]
+	G := int(c.n.AttrInt("group", 1))
+	if G <= 0 || C%G != 0 || M%G != 0 || ws[0] != C || ws[1] != M/G {
+		return nil, fmt.Errorf("ConvTranspose group %d with X %v, W %v and Y %v", G, xs, ws, ys)
+	}
+	w, err := newWindow(c, ys[2:], xs[2:], ws[2:]) // the adjoint Conv reads Y and writes X
+	if err != nil {
+		return nil, err
+	}
+	Cg, Mg := C/G, M/G // the adjoint Conv's outputs and inputs per group
+	ysz, xsz, kvol := numel(ys[2:]), numel(xs[2:]), numel(ws[2:])
+	tab := make([]int32, kvol*xsz)
+	var buf []tap
+	for o := 0; o < xsz; o++ {
+		for k := 0; k < kvol; k++ {
+			tab[k*xsz+o] = -1
+		}
+		ts, _ := w.taps(o, buf)
+		buf = ts
+		for _, t := range ts {
+			tab[t.k*xsz+o] = int32(t.off)
+		}
+	}
+	var dx, dw []float64
+	if c.wants(0) {
+		dx = make([]float64, len(x))
+	}
+	var dw32 []float32
+	if c.wants(1) {
+		dw = make([]float64, len(wt))
+		dw32 = make([]float32, len(wt))
+	}
+	rows := Mg * kvol
+	col := make([]float32, rows*xsz)
+	dxg := make([]float32, Cg*xsz)
+	dy32 := make([]float32, M*ysz)
+	threads := runtime.GOMAXPROCS(0)
+	for n := 0; n < N; n++ {
+		for i, g := range c.dy[0][n*M*ysz : (n+1)*M*ysz] {
+			dy32[i] = float32(g)
+		}
+		for grp := 0; grp < G; grp++ {
+			// col [rows, X positions]: dY's taps for each X position.
+			for r := 0; r < rows; r++ {
+				m, k := r/kvol, r%kvol
+				row, plane, tr := col[r*xsz:(r+1)*xsz], dy32[(grp*Mg+m)*ysz:(grp*Mg+m+1)*ysz], tab[k*xsz:(k+1)*xsz]
+				for o, off := range tr {
+					if off < 0 {
+						row[o] = 0
+					} else {
+						row[o] = plane[off]
+					}
+				}
+			}
+			wg := wt[grp*Cg*rows : (grp+1)*Cg*rows]
+			if dx != nil {
+				// dX_g [Cg, X] = W_g [Cg, rows] · col
+				simd.Sgemm(false, false, Cg, xsz, rows, 1, wg, rows, col, xsz, 0, dxg, xsz, threads)
+				base := (n*C + grp*Cg) * xsz
+				for i, v := range dxg {
+					dx[base+i] += float64(v)
+				}
+			}
+			if dw != nil {
+				// dW_g [Cg, rows] += X_g [Cg, X] · colᵀ
+				beta := float32(1)
+				if n == 0 {
+					beta = 0
+				}
+				xg := x[(n*C+grp*Cg)*xsz : (n*C+(grp+1)*Cg)*xsz]
+				simd.Sgemm(false, true, Cg, rows, xsz, 1, xg, xsz, col, xsz, beta, dw32[grp*Cg*rows:(grp+1)*Cg*rows], rows, threads)
+			}
+		}
+	}
+	for i, v := range dw32 {
+		dw[i] = float64(v)
+	}
+	res := [][]float64{dx, dw, nil}
+	if c.wants(2) {
+		db := make([]float64, M)
+		for n := 0; n < N; n++ {
+			for m := 0; m < M; m++ {
+				var s float64
+				for _, g := range c.dy[0][(n*M+m)*ysz : (n*M+m+1)*ysz] {
 					s += g
 				}
 				db[m] += s

@@ -299,6 +299,20 @@ var opCases = []opCase{
 	{name: "LayerNormalization axis 1 broadcast scale", opset: 17, build: func(b *gb) *onnx.Value {
 		return b.op("LayerNormalization", attrs(ia("axis", 1), fa("epsilon", 1e-3)), b.in(sh(2, 3, 4), nil), b.w(sh(4), nil))
 	}},
+	{name: "ConvTranspose stride 2", opset: 13, build: func(b *gb) *onnx.Value {
+		return b.op("ConvTranspose", attrs(isa("strides", []int64{2, 2})), b.in(sh(2, 3, 4, 3), nil), b.w(sh(3, 4, 2, 2), nil), b.w(sh(4), nil))
+	}},
+	{name: "ConvTranspose pads, output_padding, dilations", opset: 13, build: func(b *gb) *onnx.Value {
+		return b.op("ConvTranspose", attrs(isa("strides", []int64{2, 3}), isa("pads", []int64{1, 0, 0, 2}), isa("output_padding", []int64{1, 1}),
+			isa("dilations", []int64{1, 2})), b.in(sh(1, 2, 4, 5), nil), b.w(sh(2, 3, 3, 3), nil))
+	}},
+	{name: "ConvTranspose groups", opset: 13, build: func(b *gb) *onnx.Value {
+		return b.op("ConvTranspose", attrs(ia("group", 2), isa("strides", []int64{2, 2}), isa("pads", []int64{1, 1, 1, 1})),
+			b.in(sh(1, 4, 3, 3), nil), b.w(sh(4, 3, 3, 3), nil), b.w(sh(6), nil))
+	}},
+	{name: "ConvTranspose 1-D", opset: 13, build: func(b *gb) *onnx.Value {
+		return b.op("ConvTranspose", attrs(isa("strides", []int64{3})), b.in(sh(2, 2, 5), nil), b.w(sh(2, 3, 4), nil))
+	}},
 	{name: "ReduceMax opset 13 axes attribute", opset: 13, build: func(b *gb) *onnx.Value {
 		return b.op("ReduceMax", attrs(isa("axes", []int64{-1}), ia("keepdims", 0)), b.in(sh(2, 3, 4), spread(24)))
 	}},
