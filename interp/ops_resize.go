@@ -212,10 +212,10 @@ func applyAxis(v []float64, shape []int, axis int, t *axisTaps, extrap float64) 
 	return res, ns
 }
 
-// resize runs the op given per-axis scales (or nil) and sizes (or nil) over
-// all axes of x, and roi over all axes (or nil).
-func (a *resizeAttrs) resize(ctx *Ctx, x *Tensor, scales []float64, sizes []int64, roi []float64) (*Tensor, error) {
-	r := len(x.Shape)
+// geometry resolves scales or sizes (and roi) for an input of shape: each
+// axis's scale, the output shape, and the crop's starts and ends.
+func (a *resizeAttrs) geometry(shape []int, scales []float64, sizes []int64, roi []float64) (sc []float64, outShape []int, starts, ends []float64, err error) {
+	r := len(shape)
 	axes := make([]int, 0, r)
 	if a.axes == nil {
 		for i := range r {
@@ -225,20 +225,20 @@ func (a *resizeAttrs) resize(ctx *Ctx, x *Tensor, scales []float64, sizes []int6
 		for _, ax := range a.axes {
 			n, err := normAxis(ax, r)
 			if err != nil {
-				return nil, err
+				return nil, nil, nil, nil, err
 			}
 			axes = append(axes, n)
 		}
 	}
-	sc := make([]float64, r)
-	outShape := append([]int{}, x.Shape...)
+	sc = make([]float64, r)
+	outShape = append([]int{}, shape...)
 	for i := range sc {
 		sc[i] = 1
 	}
 	switch {
 	case sizes != nil:
 		if len(sizes) != len(axes) {
-			return nil, fmt.Errorf("sizes has %d elements for %d axes", len(sizes), len(axes))
+			return nil, nil, nil, nil, fmt.Errorf("sizes has %d elements for %d axes", len(sizes), len(axes))
 		}
 		if a.policy == "not_larger" || a.policy == "not_smaller" {
 			s := math.Inf(1)
@@ -246,7 +246,7 @@ func (a *resizeAttrs) resize(ctx *Ctx, x *Tensor, scales []float64, sizes []int6
 				s = math.Inf(-1)
 			}
 			for i, ax := range axes {
-				v := float64(sizes[i]) / float64(x.Shape[ax])
+				v := float64(sizes[i]) / float64(shape[ax])
 				if a.policy == "not_larger" {
 					s = min(s, v)
 				} else {
@@ -255,32 +255,32 @@ func (a *resizeAttrs) resize(ctx *Ctx, x *Tensor, scales []float64, sizes []int6
 			}
 			for _, ax := range axes {
 				sc[ax] = s
-				outShape[ax] = int(math.Floor(s*float64(x.Shape[ax]) + 0.5))
+				outShape[ax] = int(math.Floor(s*float64(shape[ax]) + 0.5))
 			}
 		} else {
 			for i, ax := range axes {
 				if sizes[i] < 0 {
-					return nil, fmt.Errorf("negative size %d", sizes[i])
+					return nil, nil, nil, nil, fmt.Errorf("negative size %d", sizes[i])
 				}
 				outShape[ax] = int(sizes[i])
-				sc[ax] = float64(sizes[i]) / float64(x.Shape[ax])
+				sc[ax] = float64(sizes[i]) / float64(shape[ax])
 			}
 		}
 	case scales != nil:
 		if len(scales) != len(axes) {
-			return nil, fmt.Errorf("scales has %d elements for %d axes", len(scales), len(axes))
+			return nil, nil, nil, nil, fmt.Errorf("scales has %d elements for %d axes", len(scales), len(axes))
 		}
 		for i, ax := range axes {
 			if scales[i] <= 0 {
-				return nil, fmt.Errorf("scales must be positive, got %v", scales)
+				return nil, nil, nil, nil, fmt.Errorf("scales must be positive, got %v", scales)
 			}
 			sc[ax] = scales[i]
-			outShape[ax] = int(math.Floor(float64(x.Shape[ax]) * scales[i]))
+			outShape[ax] = int(math.Floor(float64(shape[ax]) * scales[i]))
 		}
 	default:
-		return nil, fmt.Errorf("scales or sizes is required")
+		return nil, nil, nil, nil, fmt.Errorf("scales or sizes is required")
 	}
-	starts, ends := make([]float64, r), make([]float64, r)
+	starts, ends = make([]float64, r), make([]float64, r)
 	for i := range ends {
 		ends[i] = 1
 	}
@@ -294,8 +294,19 @@ func (a *resizeAttrs) resize(ctx *Ctx, x *Tensor, scales []float64, sizes []int6
 				starts[ax], ends[ax] = roi[i], roi[len(axes)+i]
 			}
 		default:
-			return nil, fmt.Errorf("roi has %d elements for rank %d", len(roi), r)
+			return nil, nil, nil, nil, fmt.Errorf("roi has %d elements for rank %d", len(roi), r)
 		}
+	}
+	return sc, outShape, starts, ends, nil
+}
+
+// resize runs the op given per-axis scales (or nil) and sizes (or nil) over
+// all axes of x, and roi over all axes (or nil).
+func (a *resizeAttrs) resize(ctx *Ctx, x *Tensor, scales []float64, sizes []int64, roi []float64) (*Tensor, error) {
+	r := len(x.Shape)
+	sc, outShape, starts, ends, err := a.geometry(x.Shape, scales, sizes, roi)
+	if err != nil {
+		return nil, err
 	}
 	if (x.DType == onnx.Float || x.DType == onnx.Float16) && a.coord != "tf_crop_and_resize" {
 		// float16 computes in float32 (converted through this step's
@@ -511,40 +522,51 @@ func optFloats(in []*Tensor, i int) ([]float64, error) {
 	return asFloat64s(in[i])
 }
 
-func resizeBuilder(b *Build) (Kernel, error) {
+// newResizeAttrs reads a Resize node's attributes at opset.
+func newResizeAttrs(n *onnx.Node, opset int64) *resizeAttrs {
 	a := &resizeAttrs{
-		mode:           b.String("mode", "nearest"),
-		coord:          b.String("coordinate_transformation_mode", "half_pixel"),
-		nearest:        b.String("nearest_mode", "round_prefer_floor"),
-		cubicA:         float64(b.Float("cubic_coeff_a", -0.75)),
-		excludeOutside: b.Int("exclude_outside", 0) != 0,
-		extrapolation:  float64(b.Float("extrapolation_value", 0)),
-		antialias:      b.Int("antialias", 0) != 0,
-		axes:           b.Ints("axes", nil),
-		policy:         b.String("keep_aspect_ratio_policy", "stretch"),
-		opset:          b.Opset,
+		mode:           n.AttrString("mode", "nearest"),
+		coord:          n.AttrString("coordinate_transformation_mode", "half_pixel"),
+		nearest:        n.AttrString("nearest_mode", "round_prefer_floor"),
+		cubicA:         float64(n.AttrFloat("cubic_coeff_a", -0.75)),
+		excludeOutside: n.AttrInt("exclude_outside", 0) != 0,
+		extrapolation:  float64(n.AttrFloat("extrapolation_value", 0)),
+		antialias:      n.AttrInt("antialias", 0) != 0,
+		axes:           n.AttrInts("axes", nil),
+		policy:         n.AttrString("keep_aspect_ratio_policy", "stretch"),
+		opset:          opset,
 	}
-	if b.Opset < 11 {
+	if opset < 11 {
 		// Resize-10 behaves like Upsample.
 		a.coord, a.nearest = "asymmetric", "simple"
 	}
-	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-		var roi, scales []float64
-		var sizes []int64
-		var err error
-		if a.opset < 11 {
-			scales, err = optFloats(in, 1)
-		} else {
-			if roi, err = optFloats(in, 1); err != nil {
-				return nil, err
-			}
-			scales, err = optFloats(in, 2)
-			if len(in) > 3 && in[3] != nil && in[3].Len() > 0 {
-				if sizes, err = intsOf(in[3]); err != nil {
-					return nil, err
-				}
-			}
+	return a
+}
+
+// args reads a Resize's scales, sizes and roi inputs (empty ones absent).
+func (a *resizeAttrs) args(in []*Tensor) (scales []float64, sizes []int64, roi []float64, err error) {
+	if a.opset < 11 {
+		scales, err = optFloats(in, 1)
+		return scales, nil, nil, err
+	}
+	if roi, err = optFloats(in, 1); err != nil {
+		return nil, nil, nil, err
+	}
+	if scales, err = optFloats(in, 2); err != nil {
+		return nil, nil, nil, err
+	}
+	if len(in) > 3 && in[3] != nil && in[3].Len() > 0 {
+		if sizes, err = intsOf(in[3]); err != nil {
+			return nil, nil, nil, err
 		}
+	}
+	return scales, sizes, roi, nil
+}
+
+func resizeBuilder(b *Build) (Kernel, error) {
+	a := newResizeAttrs(b.Node, b.Opset)
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		scales, sizes, roi, err := a.args(in)
 		if err != nil {
 			return nil, err
 		}
@@ -553,28 +575,92 @@ func resizeBuilder(b *Build) (Kernel, error) {
 	}, nil
 }
 
-func upsampleBuilder(b *Build) (Kernel, error) {
-	a := &resizeAttrs{mode: b.String("mode", "nearest"), coord: "asymmetric", nearest: "simple", cubicA: -0.75}
+// newUpsampleAttrs reads an Upsample node's attributes.
+func newUpsampleAttrs(n *onnx.Node) *resizeAttrs {
+	a := &resizeAttrs{mode: n.AttrString("mode", "nearest"), coord: "asymmetric", nearest: "simple", cubicA: -0.75}
 	if a.mode == "bilinear" {
 		a.mode = "linear"
 	}
-	attrScales := b.Floats("scales", nil)
-	opset := b.Opset
-	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	return a
+}
+
+// upsampleScales reads an Upsample's scales: an attribute before opset 9,
+// input 1 from then on.
+func upsampleScales(n *onnx.Node, opset int64, in []*Tensor) ([]float64, error) {
+	if opset < 9 {
 		var scales []float64
-		if opset < 9 {
-			for _, s := range attrScales {
-				scales = append(scales, float64(s))
-			}
-		} else {
-			var err error
-			if scales, err = optFloats(in, 1); err != nil {
-				return nil, err
-			}
+		for _, s := range n.AttrFloats("scales", nil) {
+			scales = append(scales, float64(s))
+		}
+		return scales, nil
+	}
+	return optFloats(in, 1)
+}
+
+func upsampleBuilder(b *Build) (Kernel, error) {
+	a := newUpsampleAttrs(b.Node)
+	n, opset := b.Node, b.Opset
+	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+		scales, err := upsampleScales(n, opset, in)
+		if err != nil {
+			return nil, err
 		}
 		out, err := a.resize(ctx, in[0], scales, nil, nil)
 		return []*Tensor{out}, err
 	}, nil
+}
+
+// ResizeAxis is what a Resize computes along one axis: output index o is
+// the sum of input indices Idx[o] weighted by W[o], or the extrapolation
+// value where Extrap[o] (tf_crop_and_resize outside the crop).
+type ResizeAxis struct {
+	Idx    [][]int
+	W      [][]float64
+	Extrap []bool
+}
+
+// ResizeMap returns what a Resize or Upsample node at opset computes on
+// inputs in: per axis its map (nil where the axis is left as it is) and the
+// output shape. The node applies them one axis at a time, the last axis
+// first; it is linear in in[0], so its gradient applies them transposed.
+func ResizeMap(n *onnx.Node, opset int64, in []*Tensor) ([]*ResizeAxis, []int, error) {
+	var a *resizeAttrs
+	var scales, roi []float64
+	var sizes []int64
+	var err error
+	switch n.OpType {
+	case "Resize":
+		a = newResizeAttrs(n, opset)
+		scales, sizes, roi, err = a.args(in)
+	case "Upsample":
+		a = newUpsampleAttrs(n)
+		scales, err = upsampleScales(n, opset, in)
+	default:
+		return nil, nil, fmt.Errorf("ResizeMap of %s", n.OpType)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	shape := in[0].Shape
+	sc, outShape, starts, ends, err := a.geometry(shape, scales, sizes, roi)
+	if err != nil {
+		return nil, nil, err
+	}
+	maps := make([]*ResizeAxis, len(shape))
+	for ax := range shape {
+		if outShape[ax] == shape[ax] && sc[ax] == 1 && a.coord != "tf_crop_and_resize" {
+			continue
+		}
+		if shape[ax] == 0 {
+			return nil, nil, fmt.Errorf("cannot resize an empty axis")
+		}
+		t, err := a.taps(shape[ax], outShape[ax], sc[ax], starts[ax], ends[ax])
+		if err != nil {
+			return nil, nil, err
+		}
+		maps[ax] = &ResizeAxis{Idx: t.idx, W: t.w, Extrap: t.extrap}
+	}
+	return maps, outShape, nil
 }
 
 func init() {

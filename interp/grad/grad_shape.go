@@ -1,6 +1,10 @@
 package grad
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/onnxslim/onnxslim/interp"
+)
 
 // Data-movement ops: the gradient goes back to where each element came from.
 
@@ -17,6 +21,7 @@ func init() {
 	register(gradSlice, "Slice")
 	register(gradPad, "Pad")
 	register(gradGather, "Gather")
+	register(gradResize, "Resize", "Upsample")
 	register(func(c *call) ([][]float64, error) {
 		dx, err := reduceTo(c.dy[0], c.out[0].Shape, c.in[0].Shape)
 		return [][]float64{dx, nil}, err
@@ -310,5 +315,45 @@ func gradGather(c *call) ([][]float64, error) {
 	}
 	res := make([][]float64, len(c.in))
 	res[0] = dx
+	return res, nil
+}
+
+// gradResize applies each axis's map transposed (interp.ResizeMap), the
+// first axis first, since the forward resized the last axis first: every
+// output element's gradient goes back to the inputs it was computed from,
+// by the same weights. Extrapolated outputs are constants.
+func gradResize(c *call) ([][]float64, error) {
+	maps, outShape, err := interp.ResizeMap(c.n, c.opset, c.in)
+	if err != nil {
+		return nil, err
+	}
+	g := c.dy[0]
+	shape := append([]int(nil), outShape...)
+	for ax, m := range maps {
+		if m == nil {
+			continue
+		}
+		outer, inner := numel(shape[:ax]), numel(shape[ax+1:])
+		out, in := shape[ax], c.in[0].Shape[ax]
+		next := make([]float64, outer*in*inner)
+		for o := 0; o < outer; o++ {
+			for k := 0; k < out; k++ {
+				if m.Extrap[k] {
+					continue
+				}
+				src := g[(o*out+k)*inner : (o*out+k+1)*inner]
+				for j, i := range m.Idx[k] {
+					w := m.W[k][j]
+					dst := next[(o*in+i)*inner : (o*in+i+1)*inner]
+					for e, v := range src {
+						dst[e] += w * v
+					}
+				}
+			}
+		}
+		g, shape[ax] = next, in
+	}
+	res := make([][]float64, len(c.in))
+	res[0] = g
 	return res, nil
 }

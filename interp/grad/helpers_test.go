@@ -92,6 +92,12 @@ func (b *gb) w(shape []int, data []float32) *onnx.Value {
 	return v
 }
 
+// floats is a float constant that is not differentiated (Resize's scales).
+func (b *gb) floats(vals ...float32) *onnx.Value {
+	b.n++
+	return b.g.AddInitializer(fmt.Sprintf("f%d", b.n), onnx.NewFloatTensor("", []int64{int64(len(vals))}, vals))
+}
+
 func (b *gb) ints(vals ...int64) *onnx.Value {
 	b.n++
 	return b.g.AddInitializer(fmt.Sprintf("i%d", b.n), onnx.NewInt64Tensor("", []int64{int64(len(vals))}, vals))

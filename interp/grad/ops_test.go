@@ -313,6 +313,24 @@ var opCases = []opCase{
 	{name: "ConvTranspose 1-D", opset: 13, build: func(b *gb) *onnx.Value {
 		return b.op("ConvTranspose", attrs(isa("strides", []int64{3})), b.in(sh(2, 2, 5), nil), b.w(sh(2, 3, 4), nil))
 	}},
+	{name: "Resize nearest asymmetric floor", opset: 13, build: func(b *gb) *onnx.Value {
+		return b.op("Resize", attrs(sa("coordinate_transformation_mode", "asymmetric"), sa("nearest_mode", "floor")),
+			b.in(sh(1, 2, 3, 3), nil), nil, b.floats(1, 1, 2, 2))
+	}},
+	{name: "Resize linear sizes", opset: 13, build: func(b *gb) *onnx.Value {
+		return b.op("Resize", attrs(sa("mode", "linear")), b.in(sh(1, 2, 3, 4), nil), nil, nil, b.ints(1, 2, 5, 3))
+	}},
+	{name: "Resize cubic align_corners", opset: 13, build: func(b *gb) *onnx.Value {
+		return b.op("Resize", attrs(sa("mode", "cubic"), sa("coordinate_transformation_mode", "align_corners")),
+			b.in(sh(1, 1, 4, 6), nil), nil, b.floats(1, 1, 1.5, 0.5))
+	}},
+	{name: "Resize linear antialias axes", opset: 18, build: func(b *gb) *onnx.Value {
+		return b.op("Resize", attrs(sa("mode", "linear"), ia("antialias", 1), isa("axes", []int64{2, 3})),
+			b.in(sh(1, 2, 6, 8), nil), nil, b.floats(0.5, 0.75))
+	}},
+	{name: "Upsample opset 9", opset: 9, build: func(b *gb) *onnx.Value {
+		return b.op("Upsample", nil, b.in(sh(1, 2, 2, 3), nil), b.floats(1, 1, 2, 3))
+	}},
 	{name: "ReduceMax opset 13 axes attribute", opset: 13, build: func(b *gb) *onnx.Value {
 		return b.op("ReduceMax", attrs(isa("axes", []int64{-1}), ia("keepdims", 0)), b.in(sh(2, 3, 4), spread(24)))
 	}},
