@@ -129,6 +129,48 @@ func (w *window) taps(o int, buf []tap) ([]tap, int) {
 	return buf, padCount
 }
 
+// table is im2col's index: tab[k·osz + o] is the input offset kernel
+// position k reads for output o, or −1 in the padding.
+func (w *window) table(osz, kvol int) []int32 {
+	tab := make([]int32, kvol*osz)
+	var buf []tap
+	for o := 0; o < osz; o++ {
+		for k := 0; k < kvol; k++ {
+			tab[k*osz+o] = -1
+		}
+		ts, _ := w.taps(o, buf)
+		buf = ts
+		for _, t := range ts {
+			tab[t.k*osz+o] = int32(t.off)
+		}
+	}
+	return tab
+}
+
+// convResult assembles a convolution's gradients: dX, dW (summed in
+// float32 by the GEMM, returned as float64) and, when asked, the bias's:
+// dY summed over the batch and the sz positions of each of the M channels.
+func convResult(c *call, dx, dw []float64, dw32 []float32, N, M, sz int) [][]float64 {
+	for i, v := range dw32 {
+		dw[i] = float64(v)
+	}
+	res := [][]float64{dx, dw, nil}
+	if c.wants(2) {
+		db := make([]float64, M)
+		for n := 0; n < N; n++ {
+			for m := 0; m < M; m++ {
+				var s float64
+				for _, g := range c.dy[0][(n*M+m)*sz : (n*M+m+1)*sz] {
+					s += g
+				}
+				db[m] += s
+			}
+		}
+		res[2] = db
+	}
+	return res
+}
+
 func gradConv(c *call) ([][]float64, error) {
 	x, err := c.f(0)
 	if err != nil {
@@ -160,20 +202,7 @@ func gradConv(c *call) ([][]float64, error) {
 	if c.wants(1) {
 		dw = make([]float64, len(wt))
 	}
-	// tab[k·osz + o] is the input offset kernel position k reads for output
-	// o, or −1 in the padding: im2col and its transpose read it.
-	tab := make([]int32, kvol*osz)
-	var buf []tap
-	for o := 0; o < osz; o++ {
-		for k := 0; k < kvol; k++ {
-			tab[k*osz+o] = -1
-		}
-		ts, _ := w.taps(o, buf)
-		buf = ts
-		for _, t := range ts {
-			tab[t.k*osz+o] = int32(t.off)
-		}
-	}
+	tab := w.table(osz, kvol)
 	// Per sample and group, with col the [Cg·kvol, osz] im2col matrix:
 	// dW_g += dY_g·colᵀ and dcol = W_gᵀ·dY_g, scattered back into dX. The
 	// products run in the interpreter's float32 SIMD GEMM (simd.Sgemm), which
@@ -228,24 +257,7 @@ func gradConv(c *call) ([][]float64, error) {
 			}
 		}
 	}
-	for i, v := range dw32 {
-		dw[i] = float64(v)
-	}
-	res := [][]float64{dx, dw, nil}
-	if c.wants(2) {
-		db := make([]float64, M)
-		for n := 0; n < N; n++ {
-			for m := 0; m < M; m++ {
-				var s float64
-				for _, g := range c.dy[0][(n*M+m)*osz : (n*M+m+1)*osz] {
-					s += g
-				}
-				db[m] += s
-			}
-		}
-		res[2] = db
-	}
-	return res, nil
+	return convResult(c, dx, dw, dw32, N, M, osz), nil
 }
 
 // gradConvTranspose: ConvTranspose is the adjoint of a Conv from its
@@ -284,18 +296,7 @@ func gradConvTranspose(c *call) ([][]float64, error) {
 	}
 	Cg, Mg := C/G, M/G // the adjoint Conv's outputs and inputs per group
 	ysz, xsz, kvol := numel(ys[2:]), numel(xs[2:]), numel(ws[2:])
-	tab := make([]int32, kvol*xsz)
-	var buf []tap
-	for o := 0; o < xsz; o++ {
-		for k := 0; k < kvol; k++ {
-			tab[k*xsz+o] = -1
-		}
-		ts, _ := w.taps(o, buf)
-		buf = ts
-		for _, t := range ts {
-			tab[t.k*xsz+o] = int32(t.off)
-		}
-	}
+	tab := w.table(xsz, kvol)
 	var dx, dw []float64
 	if c.wants(0) {
 		dx = make([]float64, len(x))
@@ -347,24 +348,7 @@ func gradConvTranspose(c *call) ([][]float64, error) {
 			}
 		}
 	}
-	for i, v := range dw32 {
-		dw[i] = float64(v)
-	}
-	res := [][]float64{dx, dw, nil}
-	if c.wants(2) {
-		db := make([]float64, M)
-		for n := 0; n < N; n++ {
-			for m := 0; m < M; m++ {
-				var s float64
-				for _, g := range c.dy[0][(n*M+m)*ysz : (n*M+m+1)*ysz] {
-					s += g
-				}
-				db[m] += s
-			}
-		}
-		res[2] = db
-	}
-	return res, nil
+	return convResult(c, dx, dw, dw32, N, M, ysz), nil
 }
 
 // gradPool routes each output's gradient to its window's first maximum
