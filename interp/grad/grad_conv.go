@@ -171,18 +171,26 @@ func convResult(c *call, dx, dw []float64, dw32 []float32, N, M, sz int) [][]flo
 	return res
 }
 
-func gradConv(c *call) ([][]float64, error) {
-	x, err := c.f(0)
-	if err != nil {
-		return nil, err
+// convOperands reads a convolution's input and weight and checks that
+// they and the output have one rank, with at least one spatial dim.
+func convOperands(c *call) (x, wt []float32, xs, ws, ys []int, err error) {
+	if x, err = c.f(0); err != nil {
+		return
 	}
-	wt, err := c.f(1)
-	if err != nil {
-		return nil, err
+	if wt, err = c.f(1); err != nil {
+		return
 	}
-	xs, ws, ys := c.in[0].Shape, c.in[1].Shape, c.out[0].Shape
+	xs, ws, ys = c.in[0].Shape, c.in[1].Shape, c.out[0].Shape
 	if len(xs) < 3 || len(ws) != len(xs) || len(ys) != len(xs) {
-		return nil, fmt.Errorf("Conv shapes X %v, W %v, Y %v", xs, ws, ys)
+		err = fmt.Errorf("%s shapes X %v, W %v, Y %v", c.n.OpType, xs, ws, ys)
+	}
+	return
+}
+
+func gradConv(c *call) ([][]float64, error) {
+	x, wt, xs, ws, ys, err := convOperands(c)
+	if err != nil {
+		return nil, err
 	}
 	N, C, M := xs[0], xs[1], ws[0]
 	G := int(c.n.AttrInt("group", 1))
@@ -267,17 +275,9 @@ func gradConv(c *call) ([][]float64, error) {
 // the Conv's weight gradient with dY as its input and X as its output's
 // gradient. output_padding only widens Y where no tap reads.
 func gradConvTranspose(c *call) ([][]float64, error) {
-	x, err := c.f(0)
+	x, wt, xs, ws, ys, err := convOperands(c)
 	if err != nil {
 		return nil, err
-	}
-	wt, err := c.f(1)
-	if err != nil {
-		return nil, err
-	}
-	xs, ws, ys := c.in[0].Shape, c.in[1].Shape, c.out[0].Shape
-	if len(xs) < 3 || len(ws) != len(xs) || len(ys) != len(xs) {
-		return nil, fmt.Errorf("ConvTranspose shapes X %v, W %v, Y %v", xs, ws, ys)
 	}
 	if ap := c.n.AttrString("auto_pad", "NOTSET"); ap != "NOTSET" && ap != "" {
 		return nil, fmt.Errorf("ConvTranspose auto_pad=%s is not differentiated (explicit pads only)", ap)
