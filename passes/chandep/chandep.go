@@ -29,6 +29,7 @@ package chandep
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -159,6 +160,7 @@ const (
 	recGroup                  // depthwise conv: group attribute = channels
 	recSplit                  // Split: sizes from the outputs' layouts
 	recReshape                // Reshape: shape constant's axis entry
+	recShape                  // ConstantOfShape: its shape's axis entry
 )
 
 // rec is a change Remove makes: input `input` of node, along axis, indexed by
@@ -177,6 +179,7 @@ type element struct {
 	channels int
 	pinned   string
 	recs     []rec
+	dead     bool // split into two elements (splitAt); in no layout any more
 }
 
 type state struct {
@@ -612,20 +615,24 @@ func (st *state) binary(n *onnx.Node, what string, pinAll func(string)) {
 	la, lb := st.vals[a], st.vals[b]
 	if la != nil && lb != nil {
 		ra, rb := rank(a), rank(b)
-		if ra-la.axis != rb-lb.axis || la.block != lb.block || len(la.segs) != len(lb.segs) {
+		if ra-la.axis != rb-lb.axis || la.block != lb.block || la.channels() != lb.channels() || !st.align(a, b) {
 			pinAll(what + " mixes different channel layouts")
 			return
 		}
+		// Channel i of one side meets channel i of the other: their groups
+		// are pruned together. Channels of no group (a graph input's, say)
+		// cannot lose channels, so the channels they meet cannot either.
+		la, lb = st.vals[a], st.vals[b]
 		for i := range la.segs {
 			sa, sb := la.segs[i], lb.segs[i]
-			if sa.el < 0 || sb.el < 0 || sa.count != sb.count || sa.start != 0 || sb.start != 0 ||
-				st.els[st.find(sa.el)].channels != sa.count || st.els[st.find(sb.el)].channels != sb.count {
-				pinAll(what + " mixes different channel layouts")
-				return
+			switch {
+			case sa.el >= 0 && sb.el >= 0:
+				st.union(sa.el, sb.el)
+			case sa.el >= 0:
+				st.pinEl(sa.el, what+" meets channels of no group")
+			case sb.el >= 0:
+				st.pinEl(sb.el, what+" meets channels of no group")
 			}
-		}
-		for i := range la.segs {
-			st.union(la.segs[i].el, lb.segs[i].el)
 		}
 		st.track(out, copyLayout(la, ro-(ra-la.axis)))
 		return
@@ -656,6 +663,148 @@ func (st *state) binary(n *onnx.Node, what string, pinAll func(string)) {
 		return
 	}
 	st.track(out, copyLayout(l, ro-fromEnd))
+}
+
+// align makes the layouts of a and b (the same number of channels) match
+// segment for segment, each segment a whole group: where a segment covers
+// part of a group, or where one side has a boundary the other has not, the
+// group is split there (splitAt), everywhere it is laid out. Channels of no
+// group are cut in place. It reports false when the layouts do not settle
+// (a pathological self-overlap), leaving them consistent but unaligned.
+func (st *state) align(a, b *onnx.Value) bool {
+	for range 2*st.vals[a].channels() + 8 { // each round splits once
+		if !st.wholeSegs(a) || !st.wholeSegs(b) {
+			continue
+		}
+		la, lb := st.vals[a], st.vals[b]
+		if st.cutMissing(la, lb) || st.cutMissing(lb, la) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// cutMissing cuts l at the first boundary of other that l lacks; it
+// reports whether it cut.
+func (st *state) cutMissing(l, other *layout) bool {
+	have := boundaries(l)
+	for _, off := range boundaries(other) {
+		if !slices.Contains(have, off) && st.cutAt(l, off) {
+			return true
+		}
+	}
+	return false
+}
+
+// wholeSegs splits every group that a segment of v's layout covers only in
+// part; it reports whether none had to be.
+func (st *state) wholeSegs(v *onnx.Value) bool {
+	for _, s := range st.vals[v].segs {
+		if s.el < 0 {
+			continue
+		}
+		n := st.els[st.find(s.el)].channels
+		if s.start > 0 {
+			st.splitAt(s.el, s.start)
+			return false
+		}
+		if s.count < n {
+			st.splitAt(s.el, s.count)
+			return false
+		}
+	}
+	return true
+}
+
+// boundaries returns the offsets where l's segments start, 0 excluded, in
+// order (the analysis must split in the same order on equal models: group
+// IDs follow).
+func boundaries(l *layout) []int {
+	var out []int
+	off := 0
+	for _, s := range l.segs {
+		if off > 0 {
+			out = append(out, off)
+		}
+		off += s.count
+	}
+	return out
+}
+
+// cutAt makes off a segment boundary of l: the segment across it is split
+// (its group everywhere, or in place for channels of no group). It reports
+// whether anything changed.
+func (st *state) cutAt(l *layout, off int) bool {
+	pos := 0
+	for i, s := range l.segs {
+		if off > pos && off < pos+s.count {
+			if s.el >= 0 {
+				st.splitAt(s.el, s.start+off-pos)
+			} else {
+				l.segs = slices.Insert(l.segs, i+1, seg{-1, 0, s.count - (off - pos)})
+				l.segs[i].count = off - pos
+			}
+			return true
+		}
+		pos += s.count
+	}
+	return false
+}
+
+// splitAt divides the group of element el at channel k into channels
+// [0,k) and [k,n): every member element becomes two, every layout that
+// lays the group out follows, and both halves keep the group's pin and
+// records (a record indexes a tensor through a layout, so each half finds
+// its own channels there).
+func (st *state) splitAt(el, k int) {
+	root := st.find(el)
+	e := st.els[root]
+	n := e.channels
+	if k <= 0 || k >= n {
+		return
+	}
+	var members []int
+	for i := range st.els {
+		if !st.els[i].dead && st.find(i) == root {
+			members = append(members, i)
+		}
+	}
+	lo, hi := map[int]int{}, map[int]int{}
+	for _, i := range members {
+		lo[i], hi[i] = st.newElement(k), st.newElement(n-k)
+	}
+	for _, v := range st.order {
+		l := st.vals[v]
+		var segs []seg
+		for _, s := range l.segs {
+			if s.el < 0 || st.find(s.el) != root {
+				segs = append(segs, s)
+				continue
+			}
+			if s.start < k {
+				segs = append(segs, seg{lo[s.el], s.start, min(s.count, k-s.start)})
+			}
+			if end := s.start + s.count; end > k {
+				from := max(s.start, k)
+				segs = append(segs, seg{hi[s.el], from - k, end - from})
+			}
+		}
+		l.segs = segs
+	}
+	for _, half := range []map[int]int{lo, hi} {
+		first := half[members[0]]
+		for _, i := range members[1:] {
+			st.union(first, half[i])
+		}
+		r := st.els[st.find(first)]
+		r.pinned = e.pinned
+		r.recs = append(r.recs, e.recs...)
+	}
+	for _, i := range members {
+		st.els[i].dead = true
+	}
+	e.recs = nil
 }
 
 func (st *state) pad(n *onnx.Node, what string, pinAll func(string)) {
@@ -716,7 +865,7 @@ func (st *state) concat(n *onnx.Node, what string, pinAll func(string)) {
 	r := rank(out)
 	axis := normAxis(n.AttrInt("axis", 0), r)
 	l := &layout{axis: axis, block: 1}
-	for _, v := range n.Inputs() {
+	for i, v := range n.Inputs() {
 		if lv := st.vals[v]; lv != nil {
 			if lv.axis != axis || lv.block != 1 {
 				pinAll(what + " joins along another axis")
@@ -729,6 +878,29 @@ func (st *state) concat(n *onnx.Node, what string, pinAll func(string)) {
 		if !ok {
 			pinAll(what + ": an input's channel count is unknown")
 			return
+		}
+		if floatConst(v) && rank(v) == r {
+			// A constant block (the zero channels of a channel pad, as
+			// tf2onnx writes it): its own group, sliced along with the
+			// channels it meets (a residual Add ties them), or left whole.
+			// Remove slices it for this use only, so its layout is keyed
+			// by a stand-in for the use (equal constants are often one
+			// shared value).
+			use := &onnx.Value{Name: v.Name + " in " + n.Name, Const: passes.ConstTensor(v)}
+			el := st.newElement(c)
+			st.track(use, &layout{axis: axis, block: 1, segs: []seg{{el, 0, c}}})
+			st.addRec(rec{kind: recSlice, node: n, input: i, axis: axis, by: use})
+			l.segs = append(l.segs, seg{el, 0, c})
+			continue
+		}
+		if p := v.Producer(); p != nil && p.OpType == "ConstantOfShape" && v.NumUses() == 1 && rank(v) == r && passes.ConstTensor(p.Input(0)) != nil {
+			// The same block made at run time (unfolded): Remove rewrites
+			// the shape it is made from.
+			el := st.newElement(c)
+			st.track(v, &layout{axis: axis, block: 1, segs: []seg{{el, 0, c}}})
+			st.addRec(rec{kind: recShape, node: p, axis: axis, by: v})
+			l.segs = append(l.segs, seg{el, 0, c})
+			continue
 		}
 		l.segs = append(l.segs, seg{-1, 0, c})
 	}
@@ -849,7 +1021,7 @@ func (st *state) export() {
 	}
 	st.groups = st.groups[:0]
 	for i := range st.els {
-		if st.find(i) != i {
+		if st.find(i) != i || st.els[i].dead {
 			continue
 		}
 		g := old[i]

@@ -155,6 +155,13 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 					removeAttrs = append(removeAttrs, attrEdit{r.node, onnx.IntAttr("num_outputs", 0)})
 				}
 			}
+		case recShape:
+			shape, err := passes.ConstTensor(r.node.Input(0)).AsInt64()
+			if err != nil || r.axis >= len(shape) {
+				return fmt.Errorf("chandep: %s: unreadable shape: %v", r.node.Name, err)
+			}
+			shape[r.axis] = int64(newLayouts[r.by].channels())
+			edits = append(edits, inputEdit{r.node, 0, onnx.NewInt64Tensor("", []int64{int64(len(shape))}, shape)})
 		case recReshape:
 			t := passes.ConstTensor(r.node.Input(1))
 			shape, err := t.AsInt64()
@@ -173,6 +180,9 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 	}
 	var shapes []shapeEdit
 	for v, nl := range newLayouts {
+		if passes.ConstTensor(v) != nil {
+			continue // a constant: replaced by its sliced copy
+		}
 		if v.Type == nil || !v.Type.HasShape() || nl.axis >= len(v.Type.Shape) {
 			return fmt.Errorf("chandep: %s has no shape", v.Name)
 		}
