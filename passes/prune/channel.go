@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -133,19 +134,16 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 		}
 		aim += (target-removed)*1.5 + 1e-3*float64(before.flops)
 	}
-	// Remember which float channels each producer keeps, for the refit.
-	rowMap := map[string][]int{}
+	rowMap, err := keptRows(cands, keeps)
+	if err != nil {
+		return 0, err
+	}
 	rep := &Report{Structure: cfg.structure, Criterion: cfg.criterion, Scope: cfg.scope, Amount: cfg.amount,
 		Reconstruct: cfg.reconstruct, Calibration: src.Origin(), Skipped: skipped}
 	for _, cd := range cands {
 		k := keeps[cd.g.ID]
 		if k == nil {
 			continue
-		}
-		for _, p := range cd.g.Producers {
-			if p.Input == 1 {
-				rowMap[p.Node.Name] = k
-			}
 		}
 		rep.Layers = append(rep.Layers, LayerReport{Node: groupName(cd.g), Op: opsOf(cd.g), Weights: cd.g.Channels,
 			Pruned: cd.g.Channels - cd.keep, ChannelsKept: cd.keep, ChannelsRemoved: cd.g.Channels - cd.keep,
@@ -164,6 +162,58 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	rep.Layers = append(rep.Layers, refits...)
 	finishReport(c, rep, before, m, float, src)
 	return 1, nil
+}
+
+// weightPorts returns the ports of g on its producers' weights: which of
+// each producer's output channels (rows) are the group's.
+func weightPorts(g *chandep.Group) []chandep.Port {
+	var out []chandep.Port
+	for _, p := range g.Producers {
+		if p.Input == 1 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// keptRows returns, per producer that loses output channels, the float
+// rows it keeps (for the refit): a producer's rows may belong to several
+// groups, and rows of groups that keep everything stay.
+func keptRows(cands []*candidate, keeps map[int][]int) (map[string][]int, error) {
+	removed := map[*onnx.Node]map[int]bool{}
+	var order []*onnx.Node
+	for _, cd := range cands {
+		k := keeps[cd.g.ID]
+		if k == nil {
+			continue
+		}
+		for _, p := range weightPorts(cd.g) {
+			if removed[p.Node] == nil {
+				removed[p.Node] = map[int]bool{}
+				order = append(order, p.Node)
+			}
+			for c := 0; c < p.Count; c++ {
+				if _, kept := slices.BinarySearch(k, p.First+c); !kept {
+					removed[p.Node][p.Offset+c] = true
+				}
+			}
+		}
+	}
+	out := map[string][]int{}
+	for _, n := range order {
+		l, why := newLayer(n)
+		if why != "" {
+			return nil, fmt.Errorf("%s: %s", n.Name, why)
+		}
+		var rows []int
+		for r := 0; r < l.rows; r++ {
+			if !removed[n][r] {
+				rows = append(rows, r)
+			}
+		}
+		out[n.Name] = rows
+	}
+	return out, nil
 }
 
 // removeAll removes, for each group ID of a fresh analysis of m, the
@@ -252,19 +302,20 @@ func channelScores(c *passes.Context, m *onnx.Model, cands []*candidate, cfg *co
 	if cfg.criterion != "taylor" {
 		for _, cd := range cands {
 			cd.scores = make([]float64, cd.g.Channels)
-			for _, n := range distinctNodes(cd.g.Producers) {
-				l, why := newLayer(n)
+			for _, p := range weightPorts(cd.g) {
+				l, why := newLayer(p.Node)
 				if why != "" {
-					return fmt.Errorf("%s: %s", n.Name, why)
+					return fmt.Errorf("%s: %s", p.Node.Name, why)
 				}
-				if l.rows != cd.g.Channels {
-					return fmt.Errorf("%s: %d output channels, group has %d", n.Name, l.rows, cd.g.Channels)
+				if p.Offset+p.Count > l.rows {
+					return fmt.Errorf("%s: %d output channels, group reads %d from %d", p.Node.Name, l.rows, p.Count, p.Offset)
 				}
 				w, err := l.weights()
 				if err != nil {
 					return err
 				}
-				for o := 0; o < l.rows; o++ {
+				for c := 0; c < p.Count; c++ {
+					o := p.Offset + c
 					var s float64
 					for k := 0; k < l.cols; k++ {
 						v := float64(w[l.index(o, k)])
@@ -278,29 +329,34 @@ func channelScores(c *passes.Context, m *onnx.Model, cands []*candidate, cfg *co
 					if cfg.criterion == "l2" {
 						s = math.Sqrt(s)
 					}
-					cd.scores[o] += s
+					cd.scores[p.First+c] += s
 				}
 			}
 		}
 		return nil
 	}
 	// Taylor: the activations the consumers read.
+	// A producer's channels may fall in several groups (a residual stream
+	// widened by a channel pad): each group takes its part of the scores.
+	type share struct {
+		cd *candidate
+		p  chandep.Port
+	}
 	var acts []string
-	owner := map[string]*candidate{}
+	owners := map[string][]share{}
 	for _, cd := range cands {
 		cd.scores = make([]float64, cd.g.Channels)
-		for _, n := range distinctNodes(cd.g.Producers) {
-			a := readTensor(n)
-			if _, dup := owner[a.Name]; !dup {
+		for _, p := range weightPorts(cd.g) {
+			a := readTensor(p.Node)
+			if owners[a.Name] == nil {
 				acts = append(acts, a.Name)
-				owner[a.Name] = cd
 			}
+			owners[a.Name] = append(owners[a.Name], share{cd, p})
 		}
 	}
 	var mu sync.Mutex
 	data, err := streamGradients(c, m, cfg, src, acts, acts, func(_ int, gs, vals map[string]*interp.Tensor) error {
 		for _, name := range acts {
-			cd := owner[name]
 			a, g := vals[name], gs[name]
 			av, err := interp.AsFloat32(a)
 			if err != nil {
@@ -316,8 +372,10 @@ func channelScores(c *passes.Context, m *onnx.Model, cands []*candidate, cfg *co
 			// Channel axis: 1 for NCHW, the last for [N, C] (and 2-D alike).
 			n, ch := a.Shape[0], a.Shape[1]
 			inner := len(av) / (n * ch)
-			if ch != cd.g.Channels {
-				return fmt.Errorf("taylor: %s: %d channels on axis 1, group has %d", name, ch, cd.g.Channels)
+			for _, sh := range owners[name] {
+				if sh.p.Offset+sh.p.Count > ch {
+					return fmt.Errorf("taylor: %s: %d channels on axis 1, group reads %d from %d", name, ch, sh.p.Count, sh.p.Offset)
+				}
 			}
 			local := make([]float64, ch)
 			for b := 0; b < n; b++ {
@@ -331,8 +389,10 @@ func channelScores(c *passes.Context, m *onnx.Model, cands []*candidate, cfg *co
 				}
 			}
 			mu.Lock()
-			for k, v := range local {
-				cd.scores[k] += v
+			for _, sh := range owners[name] {
+				for c := 0; c < sh.p.Count; c++ {
+					sh.cd.scores[sh.p.First+c] += local[sh.p.Offset+c]
+				}
 			}
 			mu.Unlock()
 		}
@@ -368,27 +428,56 @@ func readTensor(n *onnx.Node) *onnx.Value {
 }
 
 // flopsModel estimates a model's FLOPs when groups keep fewer channels: a
-// node's FLOPs scale with kept/channels of every candidate group it
-// produces or reads (a Conv between two pruned groups by both).
+// node's FLOPs scale with the kept fraction of each channel axis it has (a
+// Conv between two pruned groups by both), and an axis laid out from
+// several groups (a Concat's, a producer's whose channels a channel pad
+// splits) keeps the mean of their fractions, weighted by their widths.
 type flopsModel struct {
 	total float64
 	nodes []nodeCost
 }
 
 type nodeCost struct {
-	flops  float64
-	groups []int // candidate indices
+	flops float64
+	axes  []axisCost
+}
+
+// axisCost is one channel axis of a node: the share of its width each
+// candidate holds; the rest belongs to no candidate and stays.
+type axisCost struct {
+	parts []axisPart
+	rest  float64
+}
+
+type axisPart struct {
+	cand  int
+	share float64
+}
+
+func (a axisCost) kept(keep []float64) float64 {
+	f := a.rest
+	for _, p := range a.parts {
+		f += p.share * keep[p.cand]
+	}
+	return f
 }
 
 func newFLOPsModel(m *onnx.Model, cands []*candidate, shape stats.ShapeFunc) (*flopsModel, error) {
-	touch := map[*onnx.Node]map[int]bool{}
+	// The axes of each node: its ports by (input, axis).
+	type key struct{ input, axis int }
+	byNode := map[*onnx.Node]map[key][]axisPart{}
 	for i, cd := range cands {
 		for _, ps := range [][]chandep.Port{cd.g.Producers, cd.g.Consumers} {
 			for _, p := range ps {
-				if touch[p.Node] == nil {
-					touch[p.Node] = map[int]bool{}
+				t := passes.ConstTensor(p.Node.Input(p.Input))
+				if t == nil || p.Axis >= len(t.Dims) || t.Dims[p.Axis] == 0 {
+					return nil, fmt.Errorf("structure=channel: %s: port on a non-constant input", p)
 				}
-				touch[p.Node][i] = true
+				if byNode[p.Node] == nil {
+					byNode[p.Node] = map[key][]axisPart{}
+				}
+				k := key{p.Input, p.Axis}
+				byNode[p.Node][k] = append(byNode[p.Node][k], axisPart{i, float64(p.Count*max(p.Stride, 1)) / float64(t.Dims[p.Axis])})
 			}
 		}
 	}
@@ -399,14 +488,36 @@ func newFLOPsModel(m *onnx.Model, cands []*candidate, shape stats.ShapeFunc) (*f
 			return nil, fmt.Errorf("structure=channel: FLOPs of %s unknown", n.Name)
 		}
 		fm.total += float64(f)
-		if len(touch[n]) > 0 && f > 0 {
-			nc := nodeCost{flops: float64(f)}
-			for i := range touch[n] {
-				nc.groups = append(nc.groups, i)
-			}
-			sort.Ints(nc.groups)
-			fm.nodes = append(fm.nodes, nc)
+		axes := byNode[n]
+		if len(axes) == 0 || f <= 0 {
+			continue
 		}
+		keys := make([]key, 0, len(axes))
+		for k := range axes {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b key) int { return cmp.Or(a.input-b.input, a.axis-b.axis) })
+		// One axis per distinct layout: a weight's bias, a depthwise conv's
+		// bias and BatchNormalization's four parameters index the same
+		// channels as another input; two axes of one input (a conv whose
+		// input and output channels are one group) are two.
+		nc := nodeCost{flops: float64(f)}
+		seen := map[string]int{} // layout → input that gave it
+		for _, k := range keys {
+			parts := axes[k]
+			sig := fmt.Sprint(parts)
+			if in, ok := seen[sig]; ok && in != k.input {
+				continue
+			}
+			seen[sig] = k.input
+			a := axisCost{parts: parts, rest: 1}
+			for _, p := range parts {
+				a.rest -= p.share
+			}
+			a.rest = max(a.rest, 0)
+			nc.axes = append(nc.axes, a)
+		}
+		fm.nodes = append(fm.nodes, nc)
 	}
 	return fm, nil
 }
@@ -416,8 +527,8 @@ func (fm *flopsModel) removed(keep []float64) float64 {
 	var r float64
 	for _, n := range fm.nodes {
 		f := 1.0
-		for _, i := range n.groups {
-			f *= keep[i]
+		for _, a := range n.axes {
+			f *= a.kept(keep)
 		}
 		r += n.flops * (1 - f)
 	}
@@ -429,8 +540,10 @@ func (fm *flopsModel) removed(keep []float64) float64 {
 func (fm *flopsModel) perChannel(cands []*candidate) []float64 {
 	out := make([]float64, len(cands))
 	for _, n := range fm.nodes {
-		for _, i := range n.groups {
-			out[i] += n.flops / float64(cands[i].g.Channels)
+		for _, a := range n.axes {
+			for _, p := range a.parts {
+				out[p.cand] += n.flops * p.share / float64(cands[p.cand].g.Channels)
+			}
 		}
 	}
 	return out
