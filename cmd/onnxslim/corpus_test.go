@@ -12,6 +12,7 @@ import (
 
 	"github.com/onnxslim/onnxslim/internal/conformance"
 	"github.com/onnxslim/onnxslim/internal/ort"
+	"github.com/onnxslim/onnxslim/internal/stats"
 	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -24,6 +25,9 @@ type corpusModel struct {
 	args               []string // flags for every step (dims, fills)
 	tol                float64  // ONNX Runtime against the interpreter; 0: 1e-4
 	relL2              float64  // instead of tol: each output's relative L2 distance at most this
+	// prune, when set, is a --passes value (channel pruning) whose output
+	// must run in ONNX Runtime as in the interpreter.
+	prune string
 }
 
 func corpusModels(t *testing.T) []corpusModel {
@@ -106,6 +110,11 @@ func TestCorpusExtra(t *testing.T) {
 		// up to 0.3); ONNX Runtime lands 5.6e-3 from the interpreter.
 		// Held to 5× that floor, as verification holds it.
 		{name: "mlsd_320_tiny"}, {name: "mlsd_512_large", relL2: 2e-2},
+		// The residual stream widens by a Concat with zeros (unfolded
+		// ConstantOfShape in the file): channel pruning splits the stream
+		// where the zeros meet it and prunes both parts.
+		{name: "blazeface_front", prune: "prune(structure=channel,amount=0.3)"},
+		{name: "blazeface_back", prune: "prune(structure=channel,amount=0.5,keep_first=false)"},
 	} {
 		cm.path = filepath.Join(dir, cm.name+".onnx")
 		t.Run(cm.name, func(t *testing.T) { table = append(table, corpusCheck(t, cm)) })
@@ -220,6 +229,26 @@ func corpusCheck(t *testing.T, cm corpusModel) string {
 				}
 			}
 		})
+	}
+
+	if cm.prune != "" {
+		pruned := filepath.Join(dir, "pruned.onnx")
+		if step("prune", with(cm.path, "-o", pruned, "--passes", cm.prune, "-q")...) && ranGen {
+			t.Run("prune ort", func(t *testing.T) {
+				ref := filepath.Join(dir, "pruned-run")
+				if code, _, stderr := runCLI(t, with("run", pruned, "--inputs", gen, "--out", ref, "-q")...); code != 0 {
+					t.Fatalf("onnxslim run: exit %d: %s", code, stderr)
+				}
+				if nodes(pruned) < 0 || params(t, pruned) >= params(t, cm.path) {
+					t.Fatalf("pruning left %d of %d parameters", params(t, pruned), params(t, cm.path))
+				}
+				got, err := ort.RunErr(pruned, gen, filepath.Join(dir, "ort-pruned"), "--optimize", "disabled")
+				if err != nil {
+					t.Fatalf("ORT on the pruned output: %v", err)
+				}
+				compareORTTol(t, pruned, got, ref, cm.tol)
+			})
+		}
 	}
 
 	ortNodes := -1
@@ -353,4 +382,15 @@ func compareORTWith(t *testing.T, model string, got []*onnx.Tensor, dir string, 
 			t.Errorf("output %d %q: ONNX Runtime on %s vs %s: %v", i, v.Name, filepath.Base(model), dir, err)
 		}
 	}
+}
+
+// params is the parameter count of the model at path (initializers, as
+// inspect counts them).
+func params(t *testing.T, path string) int64 {
+	t.Helper()
+	m, err := onnx.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stats.Params(m)
 }

