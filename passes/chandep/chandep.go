@@ -159,7 +159,7 @@ const (
 	recSlice   recKind = iota // slice constant input along axis by the layout
 	recGroup                  // depthwise conv: group attribute = channels
 	recSplit                  // Split: sizes from the outputs' layouts
-	recReshape                // Reshape: shape constant's axis entry
+	recReshape                // Reshape: the shape constant's entry at axis
 	recShape                  // ConstantOfShape: its shape's axis entry
 )
 
@@ -333,6 +333,21 @@ var unaryOps = map[string]bool{
 	"LpPool": true, "GlobalLpPool": true, "Swish": true,
 }
 
+// msUnary reports whether n is one of ONNX Runtime's elementwise
+// activations of one input (com.microsoft), which optimized models carry.
+func msUnary(n *onnx.Node) bool {
+	if n.Domain != "com.microsoft" {
+		return false
+	}
+	switch n.OpType {
+	case "Gelu", "QuickGelu":
+		return true
+	case "FastGelu": // without its bias input
+		return len(n.Inputs()) < 2 || n.Input(1) == nil
+	}
+	return false
+}
+
 var binaryOps = map[string]bool{"Add": true, "Sub": true, "Mul": true, "Div": true, "Max": true, "Min": true, "PRelu": true, "Pow": true}
 
 // node follows channels through one node.
@@ -353,7 +368,7 @@ func (st *state) node(n *onnx.Node) {
 	for _, v := range n.ImplicitInputs() {
 		st.pin(v, "read inside a subgraph of "+what)
 	}
-	if n.Domain != "" && n.Domain != "ai.onnx" {
+	if n.Domain != "" && n.Domain != "ai.onnx" && !msUnary(n) {
 		pinAll("read by " + what + " (custom domain)")
 		return
 	}
@@ -440,7 +455,7 @@ func (st *state) node(n *onnx.Node) {
 		return
 	}
 	switch {
-	case unaryOps[n.OpType]:
+	case unaryOps[n.OpType] || msUnary(n):
 		if tracked[0] != 0 || len(tracked) > 1 {
 			pinAll("read by " + what + " as a parameter")
 			return
@@ -973,6 +988,23 @@ func (st *state) reshape(n *onnx.Node, what string, pinAll func(string)) {
 	}
 	din, ok1 := dims(x)
 	dout, ok2 := dims(out)
+	if ok1 && ok2 && len(din) > 0 && len(dout) > 0 && l.axis == len(din)-1 && l.block == 1 && l.axis > 0 {
+		// Channels last ([B,S,C] ↔ [B·S,C] around a Gemm, as ORT's
+		// MatMul+Add fusion and tf2onnx write them): when the output's
+		// last dim is the channel count, the flat index modulo C is the
+		// channel on both sides, whatever the leading dims do.
+		if c := dout[len(dout)-1]; c.IsStatic() && int(c.Value) == l.channels() && len(dout) >= 2 {
+			if n.OpType == "Reshape" && passes.ConstTensor(n.Input(1)) == nil {
+				pinAll("read by " + what + " (non-constant shape)")
+				return
+			}
+			st.track(out, &layout{axis: len(dout) - 1, block: 1, segs: append([]seg(nil), l.segs...)})
+			if n.OpType == "Reshape" {
+				st.addRec(rec{kind: recReshape, node: n, axis: len(dout) - 1, by: out})
+			}
+			return
+		}
+	}
 	if !ok1 || !ok2 || l.axis != 1 || l.block != 1 || len(dout) < 2 || len(din) < 2 || din[0] != dout[0] {
 		pinAll("read by " + what + " (reshapes the channel axis)")
 		return
@@ -1008,7 +1040,7 @@ func (st *state) reshape(n *onnx.Node, what string, pinAll func(string)) {
 	}
 	st.track(out, &layout{axis: 1, block: block, segs: append([]seg(nil), l.segs...)})
 	if n.OpType == "Reshape" {
-		st.addRec(rec{kind: recReshape, node: n, by: out})
+		st.addRec(rec{kind: recReshape, node: n, axis: 1, by: out})
 	}
 }
 

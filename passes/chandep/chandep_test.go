@@ -205,6 +205,26 @@ func chanCases() []chanCase {
 				return b.op("MatMul", "mm2", nil, b.mask(h, 3, 2, 16, 2, 3, 5, 6, 9, 10, 11, 12, 13, 14), b.weight("w2", 16, 3))
 			},
 			params: 10*6 + 6 + 6 + 6*3},
+		// A model saved after ORT's optimizer (its MatMul+Add fusion, as
+		// tf2onnx also writes them): a 3-D activation reshaped to 2-D
+		// around each Gemm, the channels on the last axis throughout, and
+		// ORT's own Gelu.
+		{name: "ort-optimized-mlp", opset: 13, in: []int64{2, 5, 10}, prune: []prune{{"fc1", []int{0, 3, 4, 9, 12}, 0}},
+			build: func(b *mb, x *onnx.Value) *onnx.Value {
+				shape := func(name string, d ...int64) *onnx.Value {
+					return b.g.AddInitializer(name, onnx.NewInt64Tensor("", []int64{int64(len(d))}, d))
+				}
+				h := b.op("Reshape", "flat", nil, x, shape("s1", -1, 10))
+				h = b.op("Gemm", "fc1", nil, h, b.weight("w1", 10, 16), b.weight("b1", 16))
+				b.m.Opsets = append(b.m.Opsets, onnx.OpsetID{Domain: "com.microsoft", Version: 1})
+				unflat := b.op("Reshape", "unflat", nil, h, shape("s2", 2, 5, 16))
+				gelu := b.g.NewNode("Gelu", "com.microsoft", "gelu", []*onnx.Value{unflat}, "gelu_out")
+				b.g.Append(gelu)
+				h = b.op("Mul", "scale", nil, gelu.Output(0), b.weight("s", 16))
+				h = b.op("Reshape", "flat2", nil, h, shape("s3", 10, 16))
+				return b.op("Gemm", "fc2", nil, b.mask(h, 2, 1, 16, 1, 2, 5, 6, 7, 8, 10, 11, 13, 14, 15), b.weight("w2", 16, 3), b.weight("b2", 3))
+			},
+			params: 10*5 + 5 + 5 + 5*3 + 3},
 		{name: "gemm-mlp", opset: 13, in: []int64{4, 10}, prune: []prune{{"fc1", []int{2, 5, 6}, 0}},
 			build: func(b *mb, x *onnx.Value) *onnx.Value {
 				h := b.op("Gemm", "fc1", nil, x, b.weight("w1", 10, 8), b.weight("bias1", 8))

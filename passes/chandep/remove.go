@@ -165,11 +165,11 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 		case recReshape:
 			t := passes.ConstTensor(r.node.Input(1))
 			shape, err := t.AsInt64()
-			if err != nil || len(shape) < 2 {
+			if err != nil || r.axis >= len(shape) {
 				return fmt.Errorf("chandep: %s: unreadable shape: %v", r.node.Name, err)
 			}
-			if shape[1] > 0 { // 0 copies the input's dim, -1 is inferred
-				shape[1] = int64(newLayouts[r.by].channels() * l.block)
+			if shape[r.axis] > 0 { // 0 copies the input's dim, -1 is inferred
+				shape[r.axis] = int64(newLayouts[r.by].channels() * l.block)
 				edits = append(edits, inputEdit{r.node, 1, onnx.NewInt64Tensor("", []int64{int64(len(shape))}, shape)})
 			}
 		}
