@@ -8,6 +8,20 @@ import (
 
 // Rewrite helpers shared by the passes.
 
+// FusedContribOps counts ONNX Runtime's fused contrib ops (com.microsoft
+// FusedConv, FusedGemm, FusedMatMul) in m's main graph: the model was saved
+// after ORT's optimizer. Passes that work on the standard Conv, Gemm and
+// MatMul leave them; the unfuse pass turns them back.
+func FusedContribOps(m *onnx.Model) int {
+	n := 0
+	for _, nd := range m.Graph.Nodes {
+		if nd.Domain == "com.microsoft" && (nd.OpType == "FusedConv" || nd.OpType == "FusedGemm" || nd.OpType == "FusedMatMul") {
+			n++
+		}
+	}
+	return n
+}
+
 // ConstTensor returns the constant a value holds: an initializer, or the
 // output of a Constant node with a tensor value. Nil if it is not constant.
 // Graph inputs with an initializer (a default value) are not constant:

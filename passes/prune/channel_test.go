@@ -327,3 +327,33 @@ func TestChannelPadResidual(t *testing.T) {
 	}
 	ortMatches(t, res.model, 2)
 }
+
+// TestFusedContribHint: a model saved after ONNX Runtime's optimizer holds
+// FusedConv, which pruning leaves and which pins the groups it reads; the
+// pass says to run unfuse first, and with unfuse the same model prunes.
+func TestFusedContribHint(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 2))
+	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 3, 6, 6)))
+	b.M.Opsets = append(b.M.Opsets, onnx.OpsetID{Domain: "com.microsoft", Version: 1})
+	w := func(dims ...int64) *onnx.Value { return b.G.AddInitializer("w", randTensor(rng, dims...)) }
+	pad := onnx.IntsAttr("pads", []int64{1, 1, 1, 1})
+	fused := b.G.NewNode("FusedConv", "com.microsoft", "fused", []*onnx.Value{x, w(8, 3, 3, 3), w(8)}, "fused_out")
+	fused.SetAttr(pad)
+	fused.SetAttr(onnx.StringAttr("activation", "Relu"))
+	b.G.Append(fused)
+	h := b.Op("Conv", nil, fused.Output(0), w(4, 8, 1, 1), w(4))
+	m := b.Output(h, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 4, 6, 6)))
+	for _, spec := range []string{"prune(structure=channel,amount=0.3,keep_first=false,keep_last=false)", "prune(keep_first=false,keep_last=false)"} {
+		r, err := trySlim(m, spec)
+		msg := r.log
+		if err != nil {
+			msg = err.Error()
+		}
+		if !strings.Contains(msg, "1 of ONNX Runtime's fused ops") || !strings.Contains(msg, "unfuse") {
+			t.Errorf("%s: neither error nor log names the fused op and unfuse: %v\n%s", spec, err, r.log)
+		}
+	}
+	if _, err := trySlim(m, "unfuse,prune(structure=channel,amount=0.3,keep_first=false,keep_last=false,multiple=1)"); err != nil {
+		t.Errorf("with unfuse first: %v", err)
+	}
+}

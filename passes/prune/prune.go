@@ -145,6 +145,15 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	} else {
 		n, err = runWeights(c, work, cfg)
 	}
+	if fused := passes.FusedContribOps(m); fused > 0 {
+		// Their weights are not pruned, and they pin the channel groups
+		// they read.
+		hint := fmt.Sprintf("%d of ONNX Runtime's fused ops (FusedConv, FusedGemm, FusedMatMul) are left as they are: run unfuse first (--passes unfuse,prune(…)) to prune them", fused)
+		if err != nil {
+			return 0, fmt.Errorf("%w (%s)", err, hint)
+		}
+		c.Logf("%s", hint)
+	}
 	if err != nil || n == 0 {
 		return 0, err
 	}

@@ -822,13 +822,7 @@ func (q *quantizer) binaryWeight(w *weighted, int4 bool) error {
 // standard Conv, Gemm and MatMul, so those stay float unless unfuse runs
 // first.
 func noteFusedContrib(c *passes.Context, m *onnx.Model) {
-	n := 0
-	for _, nd := range m.Graph.Nodes {
-		if nd.Domain == "com.microsoft" && (nd.OpType == "FusedConv" || nd.OpType == "FusedGemm" || nd.OpType == "FusedMatMul") {
-			n++
-		}
-	}
-	if n > 0 {
+	if n := passes.FusedContribOps(m); n > 0 {
 		c.Logf("%d of ONNX Runtime's fused ops (FusedConv, FusedGemm, FusedMatMul) stay float: run unfuse first (--passes unfuse,quantize(…)) to quantize them", n)
 	}
 }
