@@ -261,6 +261,21 @@ func chanCases() []chanCase {
 				return b.conv("conv3", b.mask(s, 4, 1, 6, 1, 4), 6, 3, 1, 1, true)
 			},
 			params: 3*3*9 + 3 + 3*9 + 3 + 4*3 + 4 + 36 + 3*4 + 3},
+		// YOLOv8's C2f block: a conv's output split in halves, the second
+		// half a residual stream through a bottleneck, all concatenated:
+		// the conv's channels fall in two groups.
+		{name: "c2f-split-residual", opset: 13, in: []int64{1, 3, 5, 5}, prune: []prune{{"conv1", []int{1, 3}, 0}, {"convb", []int{0, 2, 3}, 0}},
+			build: func(b *mb, x *onnx.Value) *onnx.Value {
+				h := b.op("Relu", "relu", nil, b.conv("conv1", x, 3, 8, 3, 1, true))
+				n := b.g.NewNode("Split", "", "split", []*onnx.Value{h, b.g.AddInitializer("halves", onnx.NewInt64Tensor("", []int64{2}, []int64{4, 4}))}, "s0", "s1")
+				n.SetAttr(onnx.IntAttr("axis", 1))
+				b.g.Append(n)
+				s0, s1 := n.Output(0), n.Output(1)
+				y := b.op("Add", "add", nil, s1, b.conv("convb", b.mask(s1, 4, 1, 4, 1), 4, 4, 1, 1, true))
+				cat := b.op("Concat", "cat", []*onnx.Attribute{onnx.IntAttr("axis", 1)}, s0, s1, y)
+				return b.conv("conv2", b.mask(cat, 4, 1, 12, 0, 2, 5, 9), 12, 4, 1, 1, true)
+			},
+			params: 5*3*9 + 5 + 3*3 + 3 + 4*8 + 4},
 		{name: "conv-transpose", opset: 13, in: []int64{1, 3, 4, 4}, prune: []prune{{"conv1", []int{0, 4, 5}, 0}, {"up", []int{1, 2}, 0}},
 			build: func(b *mb, x *onnx.Value) *onnx.Value {
 				h := b.op("Relu", "relu1", nil, b.conv("conv1", x, 3, 6, 3, 1, true))
