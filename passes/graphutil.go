@@ -145,7 +145,9 @@ func ConstantToInitializer(m *onnx.Model, v *onnx.Value) *onnx.Value {
 
 // WeightsToInitializers makes the float weights (input 1) of the Conv,
 // ConvTranspose, Gemm and MatMul nodes of m's main graph (where those
-// passes work) plain initializers, says so in c's log, and returns how many:
+// passes work), and with nested of its subgraphs too (If branches, Loop
+// bodies: where weight-only quantization reaches), plain initializers,
+// says so in c's log, and returns how many:
 // a weight held in a Constant node (Paddle's and some TensorFlow exporters
 // write them so) becomes an initializer (ConstantToInitializer), and the
 // initializers also listed as graph inputs (defaults the caller may
@@ -153,7 +155,7 @@ func ConstantToInitializer(m *onnx.Model, v *onnx.Value) *onnx.Value {
 // inputs, as ONNX Runtime's quantizer does for the weights it takes. The
 // passes that rewrite weights (quantize, prune, lowrank) then treat such
 // models as they treat the usual ones. Each counts as a rewrite of the pass.
-func WeightsToInitializers(c *Context, m *onnx.Model) int {
+func WeightsToInitializers(c *Context, m *onnx.Model, nested bool) int {
 	g := m.Graph
 	unlisted := 0
 	if !g.LegacyInitializerInputs {
@@ -168,16 +170,21 @@ func WeightsToInitializers(c *Context, m *onnx.Model) int {
 		})
 	}
 	lifted := 0
-	for _, node := range slices.Clone(g.Nodes) {
-		if node.Domain != "" || !weightOps[node.OpType] {
-			continue
+	g.Walk(func(sg *onnx.Graph) {
+		if sg != g && !nested {
+			return
 		}
-		if w := node.Input(1); w != nil && !w.IsConst() {
-			if t := ConstTensor(w); t != nil && t.DataType == onnx.Float && ConstantToInitializer(m, w) != w {
-				lifted++
+		for _, node := range slices.Clone(sg.Nodes) {
+			if node.Domain != "" || !weightOps[node.OpType] {
+				continue
+			}
+			if w := node.Input(1); w != nil && !w.IsConst() {
+				if t := ConstTensor(w); t != nil && t.DataType == onnx.Float && ConstantToInitializer(m, w) != w {
+					lifted++
+				}
 			}
 		}
-	}
+	})
 	if lifted+unlisted > 0 {
 		c.Invalidate() // the analyses the pass required describe the graph before
 	}

@@ -216,7 +216,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	lifted := passes.WeightsToInitializers(c, m)
+	lifted := passes.WeightsToInitializers(c, m, false)
 	n, err := lowRank(c, m, cfg)
 	return lifted + n, err
 }

@@ -138,7 +138,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 		return 0, err
 	}
 	work := m.Clone()
-	lifted := passes.WeightsToInitializers(c, work)
+	lifted := passes.WeightsToInitializers(c, work, false)
 	var n int
 	if cfg.structure == "channel" {
 		n, err = runChannels(c, work, cfg)

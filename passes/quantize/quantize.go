@@ -112,7 +112,8 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	lifted := passes.WeightsToInitializers(c, m)
+	weightOnly := cfg.mode == "int8-weights" || cfg.mode == "int4" || cfg.mode == "binary"
+	lifted := passes.WeightsToInitializers(c, m, weightOnly) // those reach into subgraphs
 	n, err := quantize(c, m, cfg)
 	return lifted + n, err
 }
@@ -138,8 +139,14 @@ func quantize(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	if err != nil || n == 0 {
 		return n, err
 	}
-	if err := m.Graph.TopoSort(); err != nil {
-		return n, fmt.Errorf("after quantizing: %w", err)
+	var sortErr error
+	m.Graph.Walk(func(g *onnx.Graph) { // a subgraph's weights get their DequantizeLinear there
+		if err := g.TopoSort(); err != nil && sortErr == nil {
+			sortErr = err
+		}
+	})
+	if sortErr != nil {
+		return n, fmt.Errorf("after quantizing: %w", sortErr)
 	}
 	// The fallback comes first, so that the report describes the model
 	// that is written.
@@ -199,9 +206,21 @@ type layer struct {
 }
 
 func (q *quantizer) addLayer(n *onnx.Node) {
-	if out := n.Output(0); out != nil {
+	if out := n.Output(0); out != nil && n.Graph == q.g { // the report reads main-graph tensors
 		q.layers = append(q.layers, layer{node: n.Name, op: n.OpType, float: out.Name, quant: out})
 	}
+}
+
+// graphs is where q.weights looks: the main graph, and with nested its
+// subgraphs too (If branches, Loop and Scan bodies: Silero VAD keeps all
+// its layers in If branches).
+func (q *quantizer) graphs(nested bool) []*onnx.Graph {
+	if !nested {
+		return []*onnx.Graph{q.g}
+	}
+	var gs []*onnx.Graph
+	q.g.Walk(func(g *onnx.Graph) { gs = append(gs, g) })
+	return gs
 }
 
 // ensureOpset raises the opset to want when the model is below it, saying so.
@@ -219,14 +238,16 @@ func (q *quantizer) ensureOpset(want int64, why string) error {
 
 // weights are the layers to quantize: the nodes not excluded whose weight
 // weightOf recognises, in graph order.
-func (q *quantizer) weights() []*weighted {
+func (q *quantizer) weights(nested bool) []*weighted {
 	var ws []*weighted
-	for _, n := range q.g.Nodes {
-		if q.cfg.excluded(n) {
-			continue
-		}
-		if w, ok := weightOf(n); ok {
-			ws = append(ws, w)
+	for _, g := range q.graphs(nested) {
+		for _, n := range g.Nodes {
+			if q.cfg.excluded(n) {
+				continue
+			}
+			if w, ok := weightOf(n); ok {
+				ws = append(ws, w)
+			}
 		}
 	}
 	return ws
@@ -236,7 +257,7 @@ func (q *quantizer) weights() []*weighted {
 // on the activations.
 func (q *quantizer) static() (int, error) {
 	c, cfg := q.c, q.cfg
-	if len(q.weights()) == 0 { // and the opset stays
+	if len(q.weights(false)) == 0 { // and the opset stays
 		c.Logf("nothing to quantize (no Conv, ConvTranspose, Gemm or MatMul with float32 constant weights)")
 		return 0, nil
 	}
@@ -366,7 +387,7 @@ func (q *quantizer) plan() *plan {
 		return true
 	}
 	isW := map[*onnx.Node]*weighted{}
-	p.weighted = q.weights()
+	p.weighted = q.weights(false)
 	for _, w := range p.weighted {
 		isW[w.node] = w
 	}
@@ -567,7 +588,7 @@ func (q *quantizer) int8Weight(w *weighted, xp *qparams, mean []float64) error {
 		return nil
 	}
 	b := w.node.Input(2)
-	g, m := q.g, q.m
+	g, m := w.node.Graph, q.m
 	if shift != nil {
 		corrected := make([]float32, len(bias))
 		for i, v := range bias {
@@ -637,7 +658,7 @@ func (q *quantizer) weightDQAttrs(w *weighted, axis, block int, quant func([]flo
 // addWeightDQ makes w's layer read its weight as DequantizeLinear(qt, st)
 // (zero point 0 when zeroPt) and drops the float weight when unused.
 func (q *quantizer) addWeightDQ(w *weighted, key dqKey, axis, block int, qt, st *onnx.Tensor, zeroPt bool) {
-	g, m := q.g, q.m
+	g, m := w.node.Graph, q.m // the main graph's or a subgraph's
 	name := w.w.Name
 	qv := passes.AddConst(m, g, name+"_quantized", qt)
 	sv := passes.AddConst(m, g, name+"_scale", st)
@@ -677,7 +698,7 @@ func (q *quantizer) dropIfUnused(v *onnx.Value) {
 // read through DequantizeLinear; activations stay float.
 func (q *quantizer) weightsOnly() (int, error) {
 	c, cfg := q.c, q.cfg
-	ws := q.weights()
+	ws := q.weights(true)
 	if len(ws) == 0 { // and the opset stays
 		c.Logf("nothing to quantize (no Conv, ConvTranspose, Gemm or MatMul with float32 constant weights)")
 		return 0, nil
