@@ -6,14 +6,11 @@ import (
 	"github.com/onnxslim/onnxslim/passes"
 	"github.com/onnxslim/onnxslim/passes/internal/passtest"
 	"math/rand"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/onnxslim/onnxslim/dataset"
-	"github.com/onnxslim/onnxslim/internal/ort"
 	"github.com/onnxslim/onnxslim/internal/testutil"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -381,7 +378,7 @@ func TestRemoveMatchesMaskedOracle(t *testing.T) {
 				t.Errorf("%d parameters after pruning, want %d", got, c.params)
 			}
 			checkShapes(t, m)
-			checkORT(t, m, in, got)
+			passtest.SameInORT(t, m, in, got, 1e-5, 1e-4, -1)
 		})
 	}
 }
@@ -414,30 +411,6 @@ func checkShapes(t *testing.T, m *onnx.Model) {
 				t.Errorf("%s: Remove wrote %v, inference finds %v", o.Name, o.Type, f.Type)
 			}
 		}
-	}
-}
-
-func checkORT(t *testing.T, m *onnx.Model, in *interp.Tensor, want []float32) {
-	t.Helper()
-	if !ort.Available() {
-		ort.Require(t)
-		return
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "m.onnx")
-	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := dataset.WritePB(filepath.Join(dir, "in"), "input", []string{"x"}, []*interp.Tensor{in}); err != nil {
-		t.Fatal(err)
-	}
-	outs := ort.Run(t, path, filepath.Join(dir, "in"), "--optimize", "disabled")
-	got, err := outs[0].AsFloat32()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if msg := testutil.Mismatch(got, want, 1e-5, 1e-4, -1); msg != "" {
-		t.Fatalf("ONNX Runtime vs interpreter on the pruned model: %s", msg)
 	}
 }
 

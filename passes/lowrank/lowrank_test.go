@@ -8,12 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/onnxslim/onnxslim/dataset"
-	"github.com/onnxslim/onnxslim/internal/ort"
 	"github.com/onnxslim/onnxslim/internal/stats"
 	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/internal/testutil"
-	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 	"github.com/onnxslim/onnxslim/passes/internal/passtest"
@@ -240,30 +237,9 @@ func TestSplitAtFullRankIsExact(t *testing.T) {
 				if m.Opset("") < 7 {
 					t.Skip("ONNX Runtime has no kernels for opset < 7 (Gemm-6): the original does not run there either")
 				}
-				sameInORT(t, m, in, got)
+				passtest.SameInORT(t, m, in, got, 1e-4, 1e-4, 1e-5)
 			})
 		})
-	}
-}
-
-// sameInORT runs m in ONNX Runtime and compares with the interpreter's output.
-func sameInORT(t *testing.T, m *onnx.Model, in *interp.Tensor, want []float32) {
-	ort.Require(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "model.onnx")
-	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := dataset.WritePB(dir, "input", []string{"x"}, []*interp.Tensor{in}); err != nil {
-		t.Fatal(err)
-	}
-	outs := ort.Run(t, path, dir)
-	got, err := outs[0].AsFloat32()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if msg := testutil.Mismatch(got, want, 1e-4, 1e-4, 1e-5); msg != "" {
-		t.Fatalf("ONNX Runtime against the interpreter: %s", msg)
 	}
 }
 
