@@ -211,11 +211,11 @@ func (q *quantizer) addLayer(n *onnx.Node) {
 	}
 }
 
-// graphs is where q.weights looks: the main graph, and with nested its
-// subgraphs too (If branches, Loop and Scan bodies: Silero VAD keeps all
-// its layers in If branches).
-func (q *quantizer) graphs(nested bool) []*onnx.Graph {
-	if !nested {
+// graphs is where q.weights looks: the main graph, and for the weight-only
+// modes its subgraphs too (If branches, Loop and Scan bodies: Silero VAD
+// keeps all its layers in If branches).
+func (q *quantizer) graphs(weightOnly bool) []*onnx.Graph {
+	if !weightOnly {
 		return []*onnx.Graph{q.g}
 	}
 	var gs []*onnx.Graph
@@ -238,15 +238,17 @@ func (q *quantizer) ensureOpset(want int64, why string) error {
 
 // weights are the layers to quantize: the nodes not excluded whose weight
 // weightOf recognises, in graph order.
-func (q *quantizer) weights(nested bool) []*weighted {
+func (q *quantizer) weights(weightOnly bool) []*weighted {
 	var ws []*weighted
-	for _, g := range q.graphs(nested) {
+	for _, g := range q.graphs(weightOnly) {
 		for _, n := range g.Nodes {
 			if q.cfg.excluded(n) {
 				continue
 			}
 			if w, ok := weightOf(n); ok {
 				ws = append(ws, w)
+			} else if weightOnly {
+				ws = append(ws, recurrentWeights(n)...)
 			}
 		}
 	}
@@ -642,7 +644,8 @@ func (q *quantizer) weightDQ(w *weighted, axis int, quant func([]float32) ([]int
 func (q *quantizer) weightDQAttrs(w *weighted, axis, block int, quant func([]float32) ([]int8, []float32, *onnx.Tensor, []int64), zeroPt bool) ([]float32, error) {
 	key := dqKey{w.w, axis*1000 + block}
 	if v, ok := q.dq[key]; ok {
-		w.node.SetInput(1, v)
+		w.node.SetInput(w.in, v)
+		q.dropIfUnused(w.w) // the last reader of a shared weight
 		return q.scalesOf(v), nil
 	}
 	t := passes.ConstTensor(w.w)
@@ -658,7 +661,13 @@ func (q *quantizer) weightDQAttrs(w *weighted, axis, block int, quant func([]flo
 // addWeightDQ makes w's layer read its weight as DequantizeLinear(qt, st)
 // (zero point 0 when zeroPt) and drops the float weight when unused.
 func (q *quantizer) addWeightDQ(w *weighted, key dqKey, axis, block int, qt, st *onnx.Tensor, zeroPt bool) {
-	g, m := w.node.Graph, q.m // the main graph's or a subgraph's
+	// The graph that defines the weight: every node that reads it (in
+	// that graph or a subgraph below it, as sibling If branches may) can
+	// read the one DequantizeLinear there, which the cache hands out.
+	g, m := w.w.Graph(), q.m
+	if g == nil {
+		g = w.node.Graph
+	}
 	name := w.w.Name
 	qv := passes.AddConst(m, g, name+"_quantized", qt)
 	sv := passes.AddConst(m, g, name+"_scale", st)
@@ -675,7 +684,7 @@ func (q *quantizer) addWeightDQ(w *weighted, key dqKey, axis, block int, qt, st 
 	}
 	dq.Output(0).Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(w.dims...))
 	g.Append(dq)
-	w.node.SetInput(1, dq.Output(0))
+	w.node.SetInput(w.in, dq.Output(0))
 	q.dq[key] = dq.Output(0)
 	q.dropIfUnused(w.w)
 }
@@ -779,7 +788,8 @@ func (q *quantizer) int4Weight(w *weighted) error {
 		// (from disk with direct I/O when mapped and not in memory).
 		key := dqKey{w.w, w.redAxis*1000 + block}
 		if v, ok := q.dq[key]; ok {
-			w.node.SetInput(1, v)
+			w.node.SetInput(w.in, v)
+			q.dropIfUnused(w.w)
 			return nil
 		}
 		j := newInt4Job(t, w.dims, w.redAxis, block)

@@ -102,3 +102,104 @@ func negate(x *interp.Tensor) *interp.Tensor {
 	}
 	return x
 }
+
+// TestRecurrentWeights: the weight-only modes quantize an LSTM's and a
+// GRU's W and R (per channel along gates·hidden; int4 in blocks along the
+// input), which DequantizeLinear feeds the op; the bias stays float, and
+// ONNX Runtime computes the result as the interpreter does.
+func TestRecurrentWeights(t *testing.T) {
+	vals := func(n, seed int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(math.Sin(float64(i*seed+3))) * 0.4
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		op    string
+		gates int64
+	}{{"LSTM", 4}, {"GRU", 3}} {
+		for _, mode := range []string{"int8-weights", "int4"} {
+			t.Run(tc.op+"/"+mode, func(t *testing.T) {
+				const seq, in, hidden = 5, 40, 8
+				b, x := passtest.NewBuilder(14, onnx.TensorType(onnx.Float, onnx.ShapeOf(seq, 1, in)))
+				w := b.G.AddInitializer("W", onnx.NewFloatTensor("", []int64{1, tc.gates * hidden, in}, vals(int(tc.gates*hidden*in), 7)))
+				r := b.G.AddInitializer("R", onnx.NewFloatTensor("", []int64{1, tc.gates * hidden, hidden}, vals(int(tc.gates*hidden*hidden), 11)))
+				bias := b.G.AddInitializer("B", onnx.NewFloatTensor("", []int64{1, 2 * tc.gates * hidden}, vals(int(2*tc.gates*hidden), 13)))
+				y := b.Op(tc.op, []*onnx.Attribute{onnx.IntAttr("hidden_size", hidden)}, x, w, r, bias)
+				m := b.Output(y, onnx.TensorType(onnx.Float, onnx.ShapeOf(seq, 1, 1, hidden)))
+				q, _, _ := quantizeWith(t, m, "quantize(mode="+mode+",report=0)")
+				for _, n := range q.Graph.Nodes {
+					if n.OpType != tc.op {
+						continue
+					}
+					for i, name := range []string{"W", "R"} {
+						if p := n.Input(i + 1).Producer(); p == nil || p.OpType != "DequantizeLinear" {
+							t.Errorf("%s: %s not read through DequantizeLinear", tc.op, name)
+						}
+					}
+					if ct := passes.ConstTensor(n.Input(3)); ct == nil || ct.DataType != onnx.Float {
+						t.Errorf("%s: bias no longer a float32 constant", tc.op)
+					}
+				}
+				xin := passtest.Input(seq, 1, in)
+				want, got := passtest.Eval(t, m, xin), passtest.Eval(t, q, xin)
+				cos, _ := testutil.Cosine(got, want)
+				testutil.AtLeast(t, mode+": output cosine", cos, 0.99)
+				passtest.SameInORT(t, q, xin, got, 1e-5, 1e-4, 1e-5)
+			})
+		}
+	}
+}
+
+// TestSharedBranchWeight: a main-graph weight that both If branches read
+// gets one DequantizeLinear in the main graph, which both read (one in a
+// branch would be invisible to the other: the pass failed with "left the
+// graph inconsistent" on Silero VAD v4 after the default pipeline), and
+// the float weight goes.
+func TestSharedBranchWeight(t *testing.T) {
+	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8)))
+	w := make([]float32, 64)
+	for i := range w {
+		w[i] = float32(math.Cos(float64(3*i+1))) * 0.5
+	}
+	shared := b.G.AddInitializer("w_shared", onnx.NewFloatTensor("", []int64{8, 8}, w))
+	cond := b.Op("Greater", nil, b.Op("ReduceSum", []*onnx.Attribute{onnx.IntAttr("keepdims", 0)}, x), b.Scalar(0))
+	ifn := b.G.NewNode("If", "", "if", []*onnx.Value{cond}, "y")
+	branch := func(name string, act string) *onnx.Graph {
+		g := &onnx.Graph{Name: name, Parent: b.G, Owner: ifn}
+		a := g.NewNode(act, "", act+"_"+name, []*onnx.Value{x}, name+"_act")
+		g.Append(a)
+		n := g.NewNode("MatMul", "", "mm_"+name, []*onnx.Value{a.Output(0), shared}, name+"_out")
+		g.Append(n)
+		g.Outputs = []*onnx.Value{n.Output(0)}
+		return g
+	}
+	ifn.SetAttr(&onnx.Attribute{Name: "then_branch", Type: onnx.AttrGraph, Graph: branch("then", "Relu")})
+	ifn.SetAttr(&onnx.Attribute{Name: "else_branch", Type: onnx.AttrGraph, Graph: branch("else", "Sigmoid")})
+	b.G.Append(ifn)
+	m := b.Output(ifn.Output(0), onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8)))
+	q, _, _ := quantizeWith(t, m, "quantize(mode=int8-weights,report=0)")
+	var reads []*onnx.Value
+	for _, g := range q.Graphs() {
+		for _, n := range g.Nodes {
+			if n.OpType == "MatMul" {
+				reads = append(reads, n.Input(1))
+			}
+		}
+	}
+	if len(reads) != 2 || reads[0] != reads[1] || reads[0].Producer() == nil || reads[0].Producer().OpType != "DequantizeLinear" || reads[0].Graph() != q.Graph {
+		t.Fatalf("the branches' MatMuls read %v: want one DequantizeLinear output of the main graph", reads)
+	}
+	for _, v := range q.Graph.Initializers {
+		if v.Const != nil && v.Const.DataType == onnx.Float && v.Const.NumElements() == 64 {
+			t.Errorf("float initializer %s left", v.Name)
+		}
+	}
+	for _, xin := range []*interp.Tensor{passtest.Input(1, 8), negate(passtest.Input(1, 8))} {
+		want, got := passtest.Eval(t, m, xin), passtest.Eval(t, q, xin)
+		cos, _ := testutil.Cosine(got, want)
+		testutil.AtLeast(t, "output cosine", cos, 0.99)
+		passtest.SameInORT(t, q, xin, got, 1e-5, 1e-4, 1e-5)
+	}
+}

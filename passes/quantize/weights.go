@@ -19,10 +19,11 @@ const (
 )
 
 // weighted describes a Conv, ConvTranspose, Gemm or MatMul whose weight is a
-// float32 constant.
+// float32 constant, or one weight (W or R) of an LSTM, GRU or RNN.
 type weighted struct {
 	node *onnx.Node
-	w    *onnx.Value // the weight input (index 1)
+	w    *onnx.Value // the weight input (index in)
+	in   int
 	dims []int64
 	// outAxis is the weight axis of the output channels (per-channel
 	// quantization); redAxis is the reduction axis (int4 blocks run along it).
@@ -48,7 +49,7 @@ func weightOf(n *onnx.Node) (*weighted, bool) {
 		return nil, false
 	}
 	r := len(t.Dims)
-	wd := &weighted{node: n, w: w, dims: t.Dims}
+	wd := &weighted{node: n, w: w, in: 1, dims: t.Dims}
 	switch n.OpType {
 	case "Conv":
 		wd.outAxis, wd.redAxis, wd.biasOK = 0, 1, true
@@ -71,6 +72,27 @@ func weightOf(n *onnx.Node) (*weighted, bool) {
 		wd.outAxis, wd.redAxis = r-1, r-2
 	}
 	return wd, true
+}
+
+// recurrentWeights returns the float32 constant weights of an LSTM, GRU or
+// RNN: W (input 1, [directions, gates·hidden, input]) and R (input 2,
+// [directions, gates·hidden, hidden]), per channel along the gates·hidden
+// axis and reduced along the last. Weight-only quantization takes them
+// (DequantizeLinear feeds the op its float weights); the bias stays float.
+func recurrentWeights(n *onnx.Node) []*weighted {
+	if n.Domain != "" || n.OpType != "LSTM" && n.OpType != "GRU" && n.OpType != "RNN" || !isFloatAct(n.Input(0)) {
+		return nil
+	}
+	var out []*weighted
+	for _, in := range []int{1, 2} {
+		w := n.Input(in)
+		t := passes.ConstTensor(w)
+		if t == nil || t.DataType != onnx.Float || len(t.Dims) != 3 || !w.IsConst() {
+			continue
+		}
+		out = append(out, &weighted{node: n, w: w, in: in, dims: t.Dims, outAxis: 1, redAxis: 2})
+	}
+	return out
 }
 
 // isFloatAct reports whether v is a float32 activation (not a constant).
