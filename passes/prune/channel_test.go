@@ -61,11 +61,7 @@ func TestMNISTChannels(t *testing.T) {
 func ortMatches(t *testing.T, m *onnx.Model, n int) {
 	t.Helper()
 	ort.Require(t)
-	dir := t.TempDir()
-	file := filepath.Join(dir, "model.onnx")
-	if err := onnx.Save(m, file, onnx.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	dir, file := passtest.SaveTemp(t, m)
 	s, err := interp.NewSession(m, interp.Options{})
 	if err != nil {
 		t.Fatal(err)

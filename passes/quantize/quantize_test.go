@@ -23,6 +23,7 @@ import (
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 	_ "github.com/onnxslim/onnxslim/passes/all"
+	"github.com/onnxslim/onnxslim/passes/internal/passtest"
 	"github.com/onnxslim/onnxslim/passes/quantize"
 )
 
@@ -318,11 +319,7 @@ func (a agreement) String() string {
 func ortAgreement(t *testing.T, m *onnx.Model, in map[string]*interp.Tensor) (exact, fused agreement) {
 	t.Helper()
 	ort.Require(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "model.onnx")
-	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	dir, path := passtest.SaveTemp(t, m)
 	folded, err := quantize.FoldConstDQ(m)
 	if err != nil {
 		t.Fatal(err)

@@ -18,11 +18,7 @@ import (
 func SameInORT(t testing.TB, m *onnx.Model, x *interp.Tensor, want []float32, atol, rtol, relL2 float64) {
 	t.Helper()
 	ort.Require(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "model.onnx")
-	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	dir, path := SaveTemp(t, m)
 	in := filepath.Join(dir, "in")
 	if err := dataset.WritePB(in, "input", []string{m.Graph.Inputs[0].Name}, []*interp.Tensor{x}); err != nil {
 		t.Fatal(err)
@@ -35,4 +31,16 @@ func SameInORT(t testing.TB, m *onnx.Model, x *interp.Tensor, want []float32, at
 	if msg := testutil.Mismatch(got, want, atol, rtol, relL2); msg != "" {
 		t.Fatalf("ONNX Runtime against the interpreter: %s", msg)
 	}
+}
+
+// SaveTemp writes m to model.onnx in a new temporary folder (removed with
+// the test) and returns the folder and the file.
+func SaveTemp(t testing.TB, m *onnx.Model) (dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "model.onnx")
+	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, path
 }
