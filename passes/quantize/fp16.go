@@ -29,6 +29,13 @@ var keepFloat32 = map[string]bool{
 
 const fp16Max = 65504
 
+// movesData are the ops that compute nothing: a main graph of only these
+// is not worth float16.
+var movesData = map[string]bool{
+	"Identity": true, "Reshape": true, "Squeeze": true, "Unsqueeze": true, "Flatten": true, "Transpose": true,
+	"Concat": true, "Split": true, "Slice": true, "Gather": true, "Expand": true, "Tile": true,
+}
+
 // fp16 converts the main graph to float16: weights and compute, with the
 // graph's float32 inputs and outputs kept (Cast at the boundaries).
 func (q *quantizer) fp16() (int, error) {
@@ -49,6 +56,17 @@ func (q *quantizer) fp16() (int, error) {
 		}
 	}
 	if rewrites == 0 {
+		return 0, nil
+	}
+	computes := false
+	for n := range half {
+		computes = computes || !movesData[n.OpType]
+	}
+	if !computes {
+		// Casts around nodes that only move data would round the values
+		// and save nothing (Silero VAD: its layers are in If branches, and
+		// the main graph holds two Identities).
+		c.Logf("fp16: nothing computes in the main graph (its %d float nodes only move data); layers inside If/Loop/Scan bodies are not converted", rewrites)
 		return 0, nil
 	}
 	// A float Constant node a float16 node reads becomes an initializer,

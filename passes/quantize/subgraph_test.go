@@ -1,7 +1,9 @@
 package quantize_test
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/onnxslim/onnxslim/internal/testutil"
@@ -201,5 +203,33 @@ func TestSharedBranchWeight(t *testing.T) {
 		cos, _ := testutil.Cosine(got, want)
 		testutil.AtLeast(t, "output cosine", cos, 0.99)
 		passtest.SameInORT(t, q, xin, got, 1e-5, 1e-4, 1e-5)
+	}
+}
+
+// TestFP16NothingComputes: when the main graph's float nodes only move
+// data (Silero VAD: an If whose branches hold the layers, then Identities),
+// fp16 leaves the model as it is and says why, rather than rounding the
+// outputs through Casts for nothing.
+func TestFP16NothingComputes(t *testing.T) {
+	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8)))
+	cond := b.G.AddInitializer("cond", onnx.NewTensor("", onnx.Bool, nil, []byte{1}))
+	ifn := b.G.NewNode("If", "", "if", []*onnx.Value{cond}, "y")
+	branch := func(name string) *onnx.Graph {
+		g := &onnx.Graph{Name: name, Parent: b.G, Owner: ifn}
+		n := g.NewNode("Relu", "", "relu_"+name, []*onnx.Value{x}, name+"_out")
+		g.Append(n)
+		g.Outputs = []*onnx.Value{n.Output(0)}
+		return g
+	}
+	ifn.SetAttr(&onnx.Attribute{Name: "then_branch", Type: onnx.AttrGraph, Graph: branch("then")})
+	ifn.SetAttr(&onnx.Attribute{Name: "else_branch", Type: onnx.AttrGraph, Graph: branch("else")})
+	b.G.Append(ifn)
+	m := b.Output(b.Op("Identity", nil, ifn.Output(0)), onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8)))
+	q, log, _ := quantizeWith(t, m, "quantize(mode=fp16,report=0)")
+	if got, want := fmt.Sprint(passtest.Ops(q)), fmt.Sprint(passtest.Ops(m)); got != want {
+		t.Errorf("fp16 changed a model whose main graph computes nothing: ops %s, were %s\n%s", got, want, log)
+	}
+	if !strings.Contains(log, "nothing computes in the main graph") {
+		t.Errorf("the log does not say why nothing changed:\n%s", log)
 	}
 }
