@@ -223,6 +223,25 @@ func (q *quantizer) graphs(weightOnly bool) []*onnx.Graph {
 	return gs
 }
 
+// computedRecurrentWeights counts the W and R inputs of the recurrent ops
+// (main graph and subgraphs) that a node computes instead of holding.
+func (q *quantizer) computedRecurrentWeights() int {
+	n := 0
+	for _, g := range q.graphs(true) {
+		for _, nd := range g.Nodes {
+			if nd.Domain != "" || nd.OpType != "LSTM" && nd.OpType != "GRU" && nd.OpType != "RNN" {
+				continue
+			}
+			for _, in := range []int{1, 2} {
+				if v := nd.Input(in); v != nil && passes.ConstTensor(v) == nil && v.Producer() != nil {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
 // ensureOpset raises the opset to want when the model is below it, saying so.
 func (q *quantizer) ensureOpset(want int64, why string) error {
 	have := q.m.Opset("")
@@ -708,8 +727,11 @@ func (q *quantizer) dropIfUnused(v *onnx.Value) {
 func (q *quantizer) weightsOnly() (int, error) {
 	c, cfg := q.c, q.cfg
 	ws := q.weights(true)
+	if n := q.computedRecurrentWeights(); n > 0 {
+		c.Logf("%d LSTM/GRU/RNN weights are computed in the graph (PyTorch builds them from gate slices) and stay float: run default first (--passes default,quantize(…)) to fold and quantize them", n)
+	}
 	if len(ws) == 0 { // and the opset stays
-		c.Logf("nothing to quantize (no Conv, ConvTranspose, Gemm or MatMul with float32 constant weights)")
+		c.Logf("nothing to quantize (no Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU or RNN with float32 constant weights)")
 		return 0, nil
 	}
 	mode := cfg.mode

@@ -233,3 +233,30 @@ func TestFP16NothingComputes(t *testing.T) {
 		t.Errorf("the log does not say why nothing changed:\n%s", log)
 	}
 }
+
+// TestComputedRecurrentWeights: an LSTM whose W a node computes (PyTorch's
+// gate slices, here an Identity) keeps it float, and the log says to run
+// default first; after default the same LSTM is quantized.
+func TestComputedRecurrentWeights(t *testing.T) {
+	const seq, in, hidden = 3, 6, 4
+	build := func() *onnx.Model {
+		b, x := passtest.NewBuilder(14, onnx.TensorType(onnx.Float, onnx.ShapeOf(seq, 1, in)))
+		v := make([]float32, 4*hidden*in)
+		for i := range v {
+			v[i] = float32(math.Sin(float64(i))) * 0.3
+		}
+		w := b.Op("Identity", nil, b.G.AddInitializer("W", onnx.NewFloatTensor("", []int64{1, 4 * hidden, in}, v)))
+		r := b.G.AddInitializer("R", onnx.NewFloatTensor("", []int64{1, 4 * hidden, hidden}, v[:4*hidden*hidden]))
+		y := b.Op("LSTM", []*onnx.Attribute{onnx.IntAttr("hidden_size", hidden)}, x, w, r)
+		return b.Output(y, onnx.TensorType(onnx.Float, onnx.ShapeOf(seq, 1, 1, hidden)))
+	}
+	dq := func(m *onnx.Model) int { return passtest.Ops(m)["DequantizeLinear"] }
+	q, log, _ := quantizeWith(t, build(), "quantize(mode=int8-weights,report=0)")
+	if dq(q) != 1 || !strings.Contains(log, "1 LSTM/GRU/RNN weights are computed in the graph") || !strings.Contains(log, "run default first") {
+		t.Errorf("%d DequantizeLinear (want 1: R only), log:\n%s", dq(q), log)
+	}
+	q, log, _ = quantizeWith(t, build(), "default,quantize(mode=int8-weights,report=0)")
+	if dq(q) != 2 || strings.Contains(log, "computed in the graph") {
+		t.Errorf("after default: %d DequantizeLinear (want 2: W and R), log:\n%s", dq(q), log)
+	}
+}
