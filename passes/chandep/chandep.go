@@ -14,7 +14,7 @@
 // constants of elementwise ops) are the group's consumers.
 //
 // Whatever the analysis cannot follow pins the group with a reason: a graph
-// output, Transpose, Softmax, a Reshape to another shape, Shape, grouped
+// output, Softmax, a Reshape to another shape, Shape, grouped
 // (non-depthwise) convs, depthwise convs with a channel multiplier, grouped
 // ConvTranspose, an op it does not know. Pinned groups are never pruned.
 //
@@ -536,6 +536,26 @@ func (st *state) node(n *onnx.Node) {
 			return
 		}
 		st.track(out, copyLayout(l, l.axis))
+	case n.OpType == "Transpose":
+		// The channels move with their axis (NCHW ↔ NHWC around the ops
+		// tf2onnx leaves in NHWC); a flattened layout (block > 1) stays.
+		l := st.dataOnly(n, what, pinAll)
+		if l == nil {
+			return
+		}
+		r := rank(n.Input(0))
+		perm := n.AttrInts("perm", nil)
+		if perm == nil && r > 0 {
+			for i := r - 1; i >= 0; i-- {
+				perm = append(perm, int64(i))
+			}
+		}
+		axis := slices.Index(perm, int64(l.axis))
+		if axis < 0 || len(perm) != r || l.block != 1 {
+			pinAll("read by " + what)
+			return
+		}
+		st.track(out, copyLayout(l, axis))
 	case n.OpType == "Concat":
 		st.concat(n, what, pinAll)
 	case n.OpType == "Split":

@@ -273,6 +273,17 @@ func chanCases() []chanCase {
 				return b.conv("conv2", b.mask(cat, 4, 1, 12, 0, 2, 5, 9), 12, 4, 1, 1, true)
 			},
 			params: 5*3*9 + 5 + 3*3 + 3 + 4*8 + 4},
+		// tf2onnx leaves ops in NHWC between Transposes: the channels
+		// move to the last axis and back.
+		{name: "nhwc-transposes", opset: 13, in: []int64{1, 3, 5, 5}, prune: []prune{{"conv1", []int{0, 2, 3, 5}, 0}},
+			build: func(b *mb, x *onnx.Value) *onnx.Value {
+				h := b.op("Relu", "relu", nil, b.conv("conv1", x, 3, 6, 3, 1, true))
+				h = b.op("Transpose", "to_nhwc", []*onnx.Attribute{onnx.IntsAttr("perm", []int64{0, 2, 3, 1})}, h)
+				h = b.op("Mul", "scale", nil, h, b.weight("s", 6))
+				h = b.op("Transpose", "to_nchw", []*onnx.Attribute{onnx.IntsAttr("perm", []int64{0, 3, 1, 2})}, h)
+				return b.conv("conv2", b.mask(h, 4, 1, 6, 1, 4), 6, 4, 1, 1, true)
+			},
+			params: 4*3*9 + 4 + 4 + 4*4 + 4},
 		{name: "conv-transpose", opset: 13, in: []int64{1, 3, 4, 4}, prune: []prune{{"conv1", []int{0, 4, 5}, 0}, {"up", []int{1, 2}, 0}},
 			build: func(b *mb, x *onnx.Value) *onnx.Value {
 				h := b.op("Relu", "relu1", nil, b.conv("conv1", x, 3, 6, 3, 1, true))
@@ -414,7 +425,7 @@ func checkShapes(t *testing.T, m *onnx.Model) {
 	}
 }
 
-// TestPinned: channels that reach a graph output, a Transpose, a Softmax,
+// TestPinned: channels that reach a graph output (through a Transpose too), a Softmax,
 // a grouped conv or a Shape are pinned, and Remove refuses them.
 func TestPinned(t *testing.T) {
 	cases := []struct {
@@ -424,7 +435,7 @@ func TestPinned(t *testing.T) {
 		{"graph-output", "conv1", "graph output", func(b *mb, x *onnx.Value) *onnx.Value {
 			return b.op("Relu", "r", nil, b.conv("conv1", x, 3, 4, 3, 1, true))
 		}},
-		{"transpose", "conv1", "Transpose", func(b *mb, x *onnx.Value) *onnx.Value {
+		{"transpose-to-output", "conv1", "graph output", func(b *mb, x *onnx.Value) *onnx.Value {
 			h := b.op("Transpose", "tr", []*onnx.Attribute{onnx.IntsAttr("perm", []int64{0, 2, 3, 1})}, b.conv("conv1", x, 3, 4, 3, 1, true))
 			return b.op("Relu", "r", nil, h)
 		}},
