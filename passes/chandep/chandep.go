@@ -471,6 +471,12 @@ func (st *state) node(n *onnx.Node) {
 			pinAll("rank changes at " + what)
 			return
 		}
+		if strings.HasSuffix(n.OpType, "Pool") && (l.axis != 1 || l.block != 1) {
+			// Pooling keeps axis 1 and pools the axes after it: channels
+			// anywhere else (after a Transpose) would be pooled together.
+			pinAll("read by " + what + " off its channel axis")
+			return
+		}
 		st.track(out, copyLayout(l, l.axis))
 	case binaryOps[n.OpType]:
 		st.binary(n, what, pinAll)

@@ -435,6 +435,12 @@ func TestPinned(t *testing.T) {
 		{"graph-output", "conv1", "graph output", func(b *mb, x *onnx.Value) *onnx.Value {
 			return b.op("Relu", "r", nil, b.conv("conv1", x, 3, 4, 3, 1, true))
 		}},
+		// Pooling after a Transpose would pool the channels together.
+		{"pool-after-transpose", "conv1", "off its channel axis", func(b *mb, x *onnx.Value) *onnx.Value {
+			h := b.op("Transpose", "tr", []*onnx.Attribute{onnx.IntsAttr("perm", []int64{0, 3, 2, 1})}, b.conv("conv1", x, 3, 4, 3, 1, true))
+			h = b.op("MaxPool", "pool", []*onnx.Attribute{onnx.IntsAttr("kernel_shape", []int64{2, 2})}, h)
+			return b.op("ReduceSum", "sum", nil, h)
+		}},
 		{"transpose-to-output", "conv1", "graph output", func(b *mb, x *onnx.Value) *onnx.Value {
 			h := b.op("Transpose", "tr", []*onnx.Attribute{onnx.IntsAttr("perm", []int64{0, 2, 3, 1})}, b.conv("conv1", x, 3, 4, 3, 1, true))
 			return b.op("Relu", "r", nil, h)
