@@ -88,18 +88,10 @@ func TestCleanup(t *testing.T) {
 func TestInlineConstantIf(t *testing.T) {
 	b, x := passtest.NewBuilder(13, x234)
 	cond := b.G.AddInitializer("cond", &onnx.Tensor{DataType: onnx.Bool, Raw: []byte{1}})
-	ifn := b.G.NewNode("If", "", "if", []*onnx.Value{cond}, "y")
-	branch := func(op string) *onnx.Graph {
-		g := &onnx.Graph{Name: op, Parent: b.G, Owner: ifn}
-		n := g.NewNode(op, "", op+"_in_branch", []*onnx.Value{x}, op+"_out")
-		g.Append(n)
-		g.Outputs = []*onnx.Value{n.Output(0)}
-		return g
+	branch := func(op string) func(*onnx.Graph) *onnx.Value {
+		return func(g *onnx.Graph) *onnx.Value { return passtest.Node(g, op, op+"_in_branch", x) }
 	}
-	ifn.SetAttr(&onnx.Attribute{Name: "then_branch", Type: onnx.AttrGraph, Graph: branch("Relu")})
-	ifn.SetAttr(&onnx.Attribute{Name: "else_branch", Type: onnx.AttrGraph, Graph: branch("Sigmoid")})
-	b.G.Append(ifn)
-	m := b.Output(b.Op("Neg", nil, ifn.Output(0)), nil)
+	m := b.Output(b.Op("Neg", nil, b.If(cond, branch("Relu"), branch("Sigmoid"))), nil)
 	m = passtest.Run(t, m, "cleanup", passtest.Input(2, 3, 4))
 	if got := passtest.Ops(m); got["If"] != 0 || got["Relu"] != 1 || got["Sigmoid"] != 0 {
 		t.Errorf("ops %v, want the then branch inlined", got)

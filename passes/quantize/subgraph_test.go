@@ -31,27 +31,17 @@ func TestSubgraphWeights(t *testing.T) {
 		b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8)))
 		h := b.Op("MatMul", nil, x, b.G.AddInitializer("w_main", weights("w_main", 3)))
 		cond := b.Op("Greater", nil, b.Op("ReduceSum", []*onnx.Attribute{onnx.IntAttr("keepdims", 0)}, h), b.Scalar(0))
-		ifn := b.G.NewNode("If", "", "if", []*onnx.Value{cond}, "y")
-		branch := func(name string, seed int) *onnx.Graph {
-			g := &onnx.Graph{Name: name, Parent: b.G, Owner: ifn}
-			var w *onnx.Value
-			if name == "then" {
-				w = g.AddInitializer("w_"+name, weights("w_"+name, seed))
-			} else {
-				c := g.NewNode("Constant", "", "const_"+name, nil, "w_"+name)
-				c.SetAttr(&onnx.Attribute{Name: "value", Type: onnx.AttrTensor, Tensor: weights("", seed)})
-				g.Append(c)
-				w = c.Output(0)
-			}
-			n := g.NewNode("MatMul", "", "mm_"+name, []*onnx.Value{h, w}, name+"_out")
-			g.Append(n)
-			g.Outputs = []*onnx.Value{n.Output(0)}
-			return g
-		}
-		ifn.SetAttr(&onnx.Attribute{Name: "then_branch", Type: onnx.AttrGraph, Graph: branch("then", 5)})
-		ifn.SetAttr(&onnx.Attribute{Name: "else_branch", Type: onnx.AttrGraph, Graph: branch("else", 7)})
-		b.G.Append(ifn)
-		return b.Output(ifn.Output(0), onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8)))
+		// One branch holds its weight as an initializer, the other in a
+		// Constant node.
+		y := b.If(cond, func(g *onnx.Graph) *onnx.Value {
+			return passtest.Node(g, "MatMul", "mm_then", h, g.AddInitializer("w_then", weights("w_then", 5)))
+		}, func(g *onnx.Graph) *onnx.Value {
+			c := g.NewNode("Constant", "", "const_else", nil, "w_else")
+			c.SetAttr(&onnx.Attribute{Name: "value", Type: onnx.AttrTensor, Tensor: weights("", 7)})
+			g.Append(c)
+			return passtest.Node(g, "MatMul", "mm_else", h, c.Output(0))
+		})
+		return b.Output(y, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8)))
 	}
 	floatWeight := func(n *onnx.Node) bool {
 		ct := passes.ConstTensor(n.Input(1))
@@ -167,20 +157,12 @@ func TestSharedBranchWeight(t *testing.T) {
 	}
 	shared := b.G.AddInitializer("w_shared", onnx.NewFloatTensor("", []int64{8, 8}, w))
 	cond := b.Op("Greater", nil, b.Op("ReduceSum", []*onnx.Attribute{onnx.IntAttr("keepdims", 0)}, x), b.Scalar(0))
-	ifn := b.G.NewNode("If", "", "if", []*onnx.Value{cond}, "y")
-	branch := func(name string, act string) *onnx.Graph {
-		g := &onnx.Graph{Name: name, Parent: b.G, Owner: ifn}
-		a := g.NewNode(act, "", act+"_"+name, []*onnx.Value{x}, name+"_act")
-		g.Append(a)
-		n := g.NewNode("MatMul", "", "mm_"+name, []*onnx.Value{a.Output(0), shared}, name+"_out")
-		g.Append(n)
-		g.Outputs = []*onnx.Value{n.Output(0)}
-		return g
-	}
-	ifn.SetAttr(&onnx.Attribute{Name: "then_branch", Type: onnx.AttrGraph, Graph: branch("then", "Relu")})
-	ifn.SetAttr(&onnx.Attribute{Name: "else_branch", Type: onnx.AttrGraph, Graph: branch("else", "Sigmoid")})
-	b.G.Append(ifn)
-	m := b.Output(ifn.Output(0), onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8)))
+	y := b.If(cond, func(g *onnx.Graph) *onnx.Value {
+		return passtest.Node(g, "MatMul", "mm_then", passtest.Node(g, "Relu", "relu_then", x), shared)
+	}, func(g *onnx.Graph) *onnx.Value {
+		return passtest.Node(g, "MatMul", "mm_else", passtest.Node(g, "Sigmoid", "sigmoid_else", x), shared)
+	})
+	m := b.Output(y, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8)))
 	q, _, _ := quantizeWith(t, m, "quantize(mode=int8-weights,report=0)")
 	var reads []*onnx.Value
 	for _, g := range q.Graphs() {
@@ -213,18 +195,8 @@ func TestSharedBranchWeight(t *testing.T) {
 func TestFP16NothingComputes(t *testing.T) {
 	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8)))
 	cond := b.G.AddInitializer("cond", onnx.NewTensor("", onnx.Bool, nil, []byte{1}))
-	ifn := b.G.NewNode("If", "", "if", []*onnx.Value{cond}, "y")
-	branch := func(name string) *onnx.Graph {
-		g := &onnx.Graph{Name: name, Parent: b.G, Owner: ifn}
-		n := g.NewNode("Relu", "", "relu_"+name, []*onnx.Value{x}, name+"_out")
-		g.Append(n)
-		g.Outputs = []*onnx.Value{n.Output(0)}
-		return g
-	}
-	ifn.SetAttr(&onnx.Attribute{Name: "then_branch", Type: onnx.AttrGraph, Graph: branch("then")})
-	ifn.SetAttr(&onnx.Attribute{Name: "else_branch", Type: onnx.AttrGraph, Graph: branch("else")})
-	b.G.Append(ifn)
-	m := b.Output(b.Op("Identity", nil, ifn.Output(0)), onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8)))
+	relu := func(g *onnx.Graph) *onnx.Value { return passtest.Node(g, "Relu", "relu_"+g.Name, x) }
+	m := b.Output(b.Op("Identity", nil, b.If(cond, relu, relu)), onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8)))
 	q, log, _ := quantizeWith(t, m, "quantize(mode=fp16,report=0)")
 	if got, want := fmt.Sprint(passtest.Ops(q)), fmt.Sprint(passtest.Ops(m)); got != want {
 		t.Errorf("fp16 changed a model whose main graph computes nothing: ops %s, were %s\n%s", got, want, log)

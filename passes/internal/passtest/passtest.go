@@ -40,6 +40,33 @@ func (b *Builder) Op(op string, attrs []*onnx.Attribute, in ...*onnx.Value) *onn
 	return n.Output(0)
 }
 
+// If appends an If node on cond and returns its output. Each branch is a
+// graph below b.G that build fills (its nodes may read b.G's values) and
+// whose output it returns.
+func (b *Builder) If(cond *onnx.Value, then, els func(g *onnx.Graph) *onnx.Value) *onnx.Value {
+	b.n++
+	name := "If" + string(rune('A'+b.n))
+	ifn := b.G.NewNode("If", "", name, []*onnx.Value{cond}, name+"_out")
+	for _, br := range []struct {
+		attr  string
+		build func(*onnx.Graph) *onnx.Value
+	}{{"then_branch", then}, {"else_branch", els}} {
+		g := &onnx.Graph{Name: name + "_" + br.attr, Parent: b.G, Owner: ifn}
+		g.Outputs = []*onnx.Value{br.build(g)}
+		ifn.SetAttr(&onnx.Attribute{Name: br.attr, Type: onnx.AttrGraph, Graph: g})
+	}
+	b.G.Append(ifn)
+	return ifn.Output(0)
+}
+
+// Node appends a node named name to g (a branch graph, say) and returns
+// its output.
+func Node(g *onnx.Graph, op, name string, in ...*onnx.Value) *onnx.Value {
+	n := g.NewNode(op, "", name, in, name+"_out")
+	g.Append(n)
+	return n.Output(0)
+}
+
 // Scalar adds a float32 scalar constant.
 func (b *Builder) Scalar(v float32) *onnx.Value {
 	b.n++
