@@ -229,7 +229,7 @@ func (q *quantizer) computedRecurrentWeights() int {
 	n := 0
 	for _, g := range q.graphs(true) {
 		for _, nd := range g.Nodes {
-			if nd.Domain != "" || nd.OpType != "LSTM" && nd.OpType != "GRU" && nd.OpType != "RNN" {
+			if !isRecurrent(nd) {
 				continue
 			}
 			for _, in := range []int{1, 2} {

@@ -80,7 +80,7 @@ func weightOf(n *onnx.Node) (*weighted, bool) {
 // axis and reduced along the last. Weight-only quantization takes them
 // (DequantizeLinear feeds the op its float weights); the bias stays float.
 func recurrentWeights(n *onnx.Node) []*weighted {
-	if n.Domain != "" || n.OpType != "LSTM" && n.OpType != "GRU" && n.OpType != "RNN" || !isFloatAct(n.Input(0)) {
+	if !isRecurrent(n) || !isFloatAct(n.Input(0)) {
 		return nil
 	}
 	var out []*weighted
@@ -93,6 +93,11 @@ func recurrentWeights(n *onnx.Node) []*weighted {
 		out = append(out, &weighted{node: n, w: w, in: in, dims: t.Dims, outAxis: 1, redAxis: 2})
 	}
 	return out
+}
+
+// isRecurrent reports whether n is an LSTM, GRU or RNN (W input 1, R input 2).
+func isRecurrent(n *onnx.Node) bool {
+	return n.Domain == "" && (n.OpType == "LSTM" || n.OpType == "GRU" || n.OpType == "RNN")
 }
 
 // isFloatAct reports whether v is a float32 activation (not a constant).
