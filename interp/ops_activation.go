@@ -310,6 +310,9 @@ func init() {
 	ewRegister("Selu", 1, ewActivation(func(b *Build) ewUnary {
 		alpha := float64(b.Float("alpha", 1.67326319217681884765625))
 		gamma := float64(b.Float("gamma", 1.05070102214813232421875))
+		if b.Opset < 6 { // Selu-1's defaults had fewer digits
+			alpha, gamma = float64(b.Float("alpha", 1.6732)), float64(b.Float("gamma", 1.0507))
+		}
 		return ewUnary{f: func(x float64) float64 {
 			if x <= 0 {
 				return gamma * alpha * math.Expm1(x)

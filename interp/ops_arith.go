@@ -222,8 +222,9 @@ func divInt[T ~int64 | ~uint64](x, y T) T {
 func init() {
 	arithOp := func(op byte, f32 func(x, y float32) float32, f64 func(x, y float64) float64, i64 func(x, y int64) int64, u64 func(x, y uint64) uint64) Builder {
 		return func(b *Build) (Kernel, error) {
+			align := ewLegacyAlign(b)
 			return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-				out, err := arith(ctx, op, in[0], in[1], f32, f64, i64, u64)
+				out, err := arith(ctx, op, in[0], align(in[1], in[0]), f32, f64, i64, u64)
 				return []*Tensor{out}, err
 			}, nil
 		}

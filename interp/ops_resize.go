@@ -587,6 +587,10 @@ func newUpsampleAttrs(n *onnx.Node) *resizeAttrs {
 // upsampleScales reads an Upsample's scales: an attribute before opset 9,
 // input 1 from then on.
 func upsampleScales(n *onnx.Node, opset int64, in []*Tensor) ([]float64, error) {
+	if opset < 7 && n.Attr("scales") == nil {
+		// Upsample-1 scaled the last two axes of an [N,C,H,W] input.
+		return []float64{1, 1, float64(n.AttrFloat("height_scale", 1)), float64(n.AttrFloat("width_scale", 1))}, nil
+	}
 	if opset < 9 {
 		var scales []float64
 		for _, s := range n.AttrFloats("scales", nil) {
@@ -667,7 +671,7 @@ func init() {
 	for _, v := range []int64{10, 11, 13, 18, 19} {
 		Register("", "Resize", v, resizeBuilder)
 	}
-	for _, v := range []int64{7, 9} {
+	for _, v := range []int64{1, 7, 9} {
 		Register("", "Upsample", v, upsampleBuilder)
 	}
 }

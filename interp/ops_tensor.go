@@ -573,6 +573,33 @@ func tileKernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	return []*Tensor{out}, nil
 }
 
+// tile1Kernel is Tile-1: the input repeated tiles times along axis (both
+// scalar inputs), which Tile-6 expresses as a repeats vector.
+func tile1Kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	if len(in) < 3 || in[1] == nil || in[2] == nil {
+		return nil, fmt.Errorf("Tile-1 needs the tiles and axis inputs")
+	}
+	tiles, err1 := toInt64s(in[1])
+	axis, err2 := toInt64s(in[2])
+	if err1 != nil || err2 != nil || len(tiles) != 1 || len(axis) != 1 {
+		return nil, fmt.Errorf("Tile-1: tiles and axis must be integer scalars")
+	}
+	r := int64(in[0].Rank())
+	a := axis[0]
+	if a < 0 {
+		a += r
+	}
+	if a < 0 || a >= r {
+		return nil, fmt.Errorf("Tile-1: axis %d out of range for rank %d", axis[0], r)
+	}
+	reps := make([]int64, r)
+	for i := range reps {
+		reps[i] = 1
+	}
+	reps[a] = tiles[0]
+	return tileKernel(ctx, []*Tensor{in[0], FromSlice(onnx.Int64, []int{int(r)}, reps)})
+}
+
 func expandKernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	x := in[0]
 	if err := needTensor(x); err != nil {
@@ -835,6 +862,7 @@ func init() {
 	regVersions("Slice", sliceBuilder, 1, 10, 11, 13)
 	regVersions("Pad", padBuilder, 1, 2, 11, 13, 18, 19, 21, 23, 24, 25)
 	regVersions("Tile", noAttrs(tileKernel), 6, 13)
+	Register("", "Tile", 1, noAttrs(tile1Kernel))
 	regVersions("Expand", noAttrs(expandKernel), 8, 13)
 	regVersions("DepthToSpace", depthToSpaceBuilder, 1, 11, 13)
 	regVersions("SpaceToDepth", spaceToDepthBuilder, 1, 13)

@@ -630,6 +630,23 @@ func shapeTile(c *ShapeCtx) error {
 		c.Set(0, elem, nil)
 		return nil
 	}
+	if c.Opset < 6 { // Tile-1: tiles copies along one axis
+		tiles, ok1 := c.Ints(1)
+		axis, ok2 := c.Ints(2)
+		out := shUnknown(len(s))
+		if ok1 && ok2 && len(tiles) == 1 && len(axis) == 1 {
+			out = append(onnx.Shape{}, s...)
+			a := int(axis[0])
+			if a < 0 {
+				a += len(s)
+			}
+			if a >= 0 && a < len(s) {
+				out[a] = dimOp('*', shClean(s[a]), onnx.D(tiles[0]))
+			}
+		}
+		c.Set(0, elem, out)
+		return nil
+	}
 	reps, ok := c.Dims(1)
 	if !ok {
 		c.Set(0, elem, shUnknown(len(s)))

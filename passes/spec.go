@@ -2,6 +2,7 @@ package passes
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -229,7 +230,20 @@ func (p *Pipeline) String() string {
 	return strings.Join(parts, ",")
 }
 
-// Lossy reports whether any pass of the pipeline is lossy.
+// Has reports whether a step of the pipeline runs the pass called name.
+func (p *Pipeline) Has(name string) bool {
+	for _, s := range p.Steps {
+		if s.Pass != nil && s.Pass.Name == name {
+			return true
+		}
+		if s.Group != nil && slices.Contains(s.Group.Members, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Lossy reports whether a step of the pipeline changes numbers on purpose.
 func (p *Pipeline) Lossy() bool {
 	for _, s := range p.Steps {
 		if s.Pass != nil && s.Pass.Lossy {

@@ -79,7 +79,19 @@ func (p *Pipeline) Run(ctx context.Context, m *onnx.Model, rc runConfig) ([]Pass
 		Measure:      measure,
 		AfterPass:    rc.verifyEach,
 	}
-	reports, err := p.spec.Run(ctx, m, cfg)
+	spec := p.spec
+	if legacyOpset(m) && !spec.Has("convert") && !p.Empty() {
+		// ONNX Runtime runs no model below opset 7 (nor do later tools): a file
+		// written at its old opset would run nowhere. Converting computes
+		// the same (and is verified with the rest).
+		fmt.Fprintf(rc.log, "onnxslim: ai.onnx opset %d is older than 7, the oldest ONNX Runtime runs: converting to 7 first (convert(opset=7))\n", m.Opset(""))
+		up, err := passes.Parse("convert(opset=7)")
+		if err != nil {
+			return nil, err
+		}
+		spec = &passes.Pipeline{Steps: append(up.Steps, spec.Steps...)}
+	}
+	reports, err := spec.Run(ctx, m, cfg)
 	out := make([]PassReport, 0, len(reports))
 	for _, r := range reports {
 		out = append(out, PassReport{
@@ -91,6 +103,12 @@ func (p *Pipeline) Run(ctx context.Context, m *onnx.Model, rc runConfig) ([]Pass
 		})
 	}
 	return out, err
+}
+
+// legacyOpset reports whether m imports an ai.onnx opset below 7.
+func legacyOpset(m *onnx.Model) bool {
+	v := m.Opset("")
+	return v > 0 && v < 7
 }
 
 // measure computes a pass report's figures; FLOPs use the shapes the last

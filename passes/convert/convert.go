@@ -15,18 +15,22 @@ import (
 	"github.com/onnxslim/onnxslim/passes"
 )
 
-// Oldest and Newest bound the opsets this package converts between: below 7
-// binary ops carried broadcast attributes (not handled here), and above 21
-// its table of changes has not been checked.
+// Oldest and Newest bound the opsets this package converts between: from
+// the first opset, and up to the newest whose table of changes has been
+// checked.
 const (
-	Oldest = 7
+	Oldest = 1
 	Newest = 21
 )
+
+// modern is the first opset of numpy broadcasting, and the oldest ONNX
+// Runtime runs: older models go through legacyAdapters first.
+const modern = 7
 
 func init() {
 	passes.Register(&passes.Pass{
 		Name: "convert",
-		Doc:  "upgrade the ai.onnx opset (7 … 21), rewriting the ops whose meaning changed; downgrades are refused",
+		Doc:  "upgrade the ai.onnx opset (1 … 21), rewriting the ops whose meaning changed; downgrades are refused",
 		Options: []passes.Option{
 			{Name: "opset", Kind: passes.OptInt, Default: "21", Doc: "the ai.onnx opset to convert to"},
 		},
@@ -63,25 +67,59 @@ func Upgrade(m *onnx.Model, want int64) (int, error) {
 	case want < have:
 		return 0, fmt.Errorf("opset %d → %d is a downgrade: later versions add types, attributes and ops that have no earlier form; convert only upgrades", have, want)
 	case have < Oldest:
-		return 0, fmt.Errorf("opset %d is below %d, the oldest this pass converts from (binary ops still carried broadcast attributes)", have, Oldest)
+		return 0, fmt.Errorf("opset %d is below %d, the oldest there is", have, Oldest)
 	case want > Newest:
 		return 0, fmt.Errorf("opset %d is above %d, the newest this pass knows the changes up to", want, Newest)
 	}
 	// Local functions that import ai.onnx at the model's version are
 	// converted with it; at another version their bodies would mean
 	// something else.
-	var funcs []*onnx.Function
 	for _, f := range m.Functions {
 		for _, o := range f.Opsets {
-			if o.Domain != "" && o.Domain != "ai.onnx" {
-				continue
-			}
-			if o.Version != have {
+			if (o.Domain == "" || o.Domain == "ai.onnx") && o.Version != have {
 				return 0, fmt.Errorf("local function %q imports ai.onnx opset %d, not the model's %d", f.Name, o.Version, have)
 			}
-			funcs = append(funcs, f)
 		}
 	}
+	if have >= modern {
+		n, err := stage(m, want, adapter(modernAdapter))
+		if err == nil {
+			raiseIR(m, want)
+		}
+		return n, err
+	}
+	// Two stages, each planned whole before it edits: to opset 7, then on.
+	// They work on a copy (the tensors are shared), so that a refusal in
+	// the second leaves m as it was.
+	c := m.Clone()
+	n, err := stage(c, min(want, modern), legacyAdapter)
+	if err == nil && want > modern {
+		var k int
+		k, err = stage(c, want, modernAdapter)
+		n += k
+	}
+	if err != nil {
+		return 0, err
+	}
+	raiseIR(c, want)
+	*m = *c
+	return n, nil
+}
+
+// modernAdapter is n's entry in the opset 7 … 21 table.
+func modernAdapter(u *upgrade, n *onnx.Node) (func(), error) {
+	if adapt := adapters[n.OpType]; adapt != nil {
+		return adapt(u, n)
+	}
+	return nil, nil
+}
+
+// stage plans the edit of every ai.onnx node from m's opset to want with
+// adapt, refuses if any node cannot be converted (m unchanged), and
+// otherwise applies the edits and sets the opset, local functions'
+// included.
+func stage(m *onnx.Model, want int64, adapt adapter) (int, error) {
+	have := m.Opset("")
 	// Element types and ranks decide some rewrites (a Clip bound's type,
 	// whether Softmax's axis is the last one). Best effort: without them
 	// the rewrites that need them refuse.
@@ -97,10 +135,6 @@ func Upgrade(m *onnx.Model, want int64) (int, error) {
 			if v, ok := removed[n.OpType]; ok && u.crosses(v) {
 				return 0, fmt.Errorf("%s: %s was removed from ai.onnx at opset %d and has no replacement", onnx.NodePlace(n), n.OpType, v)
 			}
-			adapt := adapters[n.OpType]
-			if adapt == nil {
-				continue
-			}
 			edit, err := adapt(u, n)
 			if err != nil {
 				return 0, fmt.Errorf("%s: cannot convert opset %d → %d: %w", onnx.NodePlace(n), have, want, err)
@@ -114,23 +148,30 @@ func Upgrade(m *onnx.Model, want int64) (int, error) {
 		e()
 	}
 	m.SetOpset("", want)
-	for _, f := range funcs {
+	for _, f := range m.Functions {
 		for i, o := range f.Opsets {
 			if o.Domain == "" || o.Domain == "ai.onnx" {
 				f.Opsets[i].Version = want
 			}
 		}
 	}
-	if ir := irFor[want]; m.IRVersion < ir {
-		if m.IRVersion < 4 && ir >= 4 {
-			// From IR 4 on, an initializer listed among the inputs is a
-			// default a caller may override; before, it was a constant.
-			m.Graph.Inputs = dropConsts(m.Graph.Inputs)
-			m.Graph.LegacyInitializerInputs = false
-		}
-		m.IRVersion = ir
-	}
 	return len(edits), nil
+}
+
+// raiseIR raises m's IR version to the least a file at opset want may
+// declare.
+func raiseIR(m *onnx.Model, want int64) {
+	ir := irFor[want]
+	if m.IRVersion >= ir {
+		return
+	}
+	if m.IRVersion < 4 && ir >= 4 {
+		// From IR 4 on, an initializer listed among the inputs is a
+		// default a caller may override; before, it was a constant.
+		m.Graph.Inputs = dropConsts(m.Graph.Inputs)
+		m.Graph.LegacyInitializerInputs = false
+	}
+	m.IRVersion = ir
 }
 
 func dropConsts(vs []*onnx.Value) []*onnx.Value {
@@ -144,11 +185,9 @@ func dropConsts(vs []*onnx.Value) []*onnx.Value {
 }
 
 // removed lists ops dropped from ai.onnx without a converted form: the
-// experimental ops of opset ≤ 9.
-var removed = map[string]int64{
-	"Affine": 10, "Crop": 10, "DynamicSlice": 10, "GRUUnit": 10, "GivenTensorFill": 10,
-	"ImageScaler": 10, "ParametricSoftplus": 10, "Scale": 10, "ScaledTanh": 10,
-}
+// experimental ops of opset ≤ 9 that no standard op expresses (the others
+// are rewritten by the adapters in experimental.go).
+var removed = map[string]int64{"GRUUnit": 10, "GivenTensorFill": 10}
 
 // upgrade is one conversion: the model and the opsets it goes between.
 type upgrade struct {

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onnxslim/onnxslim/internal/ort"
+	"github.com/onnxslim/onnxslim/onnx"
+)
+
+// legacyModel is a small image classifier as Caffe2 and early PyTorch
+// exported them at opset 3 (IR 3, every initializer also a graph input):
+// ImageScaler, binary ops with broadcast and axis attributes, is_test and
+// consumed_inputs, Reshape's shape attribute, Concat without an axis, a
+// per-channel PRelu slope.
+func legacyModel() *onnx.Model {
+	rng := rand.New(rand.NewPCG(3, 7))
+	g := &onnx.Graph{Name: "legacy", LegacyInitializerInputs: true}
+	m := &onnx.Model{IRVersion: 3, Opsets: []onnx.OpsetID{{Version: 3}}, ProducerName: "legacy-test", Graph: g}
+	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 3, 8, 8)))
+	weight := func(name string, dims ...int64) *onnx.Value {
+		n := int64(1)
+		for _, d := range dims {
+			n *= d
+		}
+		vals := make([]float32, n)
+		for i := range vals {
+			vals[i] = float32(rng.NormFloat64() * 0.3)
+		}
+		v := g.AddInitializer(name, onnx.NewFloatTensor(name, dims, vals))
+		v.Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(dims...))
+		g.Inputs = append(g.Inputs, v)
+		return v
+	}
+	node := func(op string, in []*onnx.Value, attrs ...*onnx.Attribute) *onnx.Value {
+		name := op + "_" + string(rune('a'+len(g.Nodes)))
+		n := g.NewNode(op, "", name, in, name)
+		for _, a := range attrs {
+			n.SetAttr(a)
+		}
+		g.Append(n)
+		return n.Output(0)
+	}
+	var (
+		ia  = onnx.IntAttr
+		isa = onnx.IntsAttr
+	)
+	h := node("ImageScaler", []*onnx.Value{x}, onnx.FloatAttr("scale", 0.5), onnx.FloatsAttr("bias", []float32{-0.4, -0.45, -0.5}))
+	h = node("Conv", []*onnx.Value{h, weight("conv_w", 4, 3, 3, 3), weight("conv_b", 4)}, isa("pads", []int64{1, 1, 1, 1}))
+	mean, vr := weight("bn_mean", 4), weight("bn_var", 4)
+	vr.Const.Floats = []float32{0.5, 1, 1.5, 2}
+	h = node("BatchNormalization", []*onnx.Value{h, weight("bn_scale", 4), weight("bn_bias", 4), mean, vr},
+		ia("is_test", 1), isa("consumed_inputs", []int64{0, 0, 0, 1, 1}))
+	h = node("PRelu", []*onnx.Value{h, weight("slope", 4)})
+	h = node("Add", []*onnx.Value{h, weight("shift", 4)}, ia("broadcast", 1), ia("axis", 1))
+	h = node("MaxPool", []*onnx.Value{h}, isa("kernel_shape", []int64{2, 2}), isa("strides", []int64{2, 2}))
+	h = node("Concat", []*onnx.Value{h, h})
+	h = node("Dropout", []*onnx.Value{h}, ia("is_test", 1))
+	h = node("Reshape", []*onnx.Value{h}, isa("shape", []int64{1, -1}))
+	h = node("Gemm", []*onnx.Value{h, weight("fc_w", 5, 128), weight("fc_b", 5)}, ia("broadcast", 1), ia("transB", 1))
+	y := node("Softmax", []*onnx.Value{h})
+	y.Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 5))
+	g.Outputs = []*onnx.Value{y}
+	return m
+}
+
+// TestLegacyOpsetDefault: ONNX Runtime runs no model below opset 7, so the
+// default pipeline converts such a model to 7 first;
+// the file it writes runs in ONNX Runtime to the interpreter's outputs on
+// the original. (ImageScaler stays: it is an op of opsets up to 9.)
+func TestLegacyOpsetDefault(t *testing.T) {
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "legacy.onnx"), filepath.Join(dir, "out.onnx")
+	if err := onnx.Save(legacyModel(), in, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, in, "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "opset 3 is older than 7") {
+		t.Errorf("no note of the conversion in: %s", stderr)
+	}
+	m, err := onnx.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Opset("") != 7 || m.IRVersion != 3 {
+		t.Errorf("written at opset %d, IR %d: want opset 7 (the least ONNX Runtime loads) and IR 3 (unchanged)", m.Opset(""), m.IRVersion)
+	}
+	for _, n := range m.Graph.Nodes {
+		for _, a := range []string{"broadcast", "axis", "is_test", "consumed_inputs", "shape"} {
+			if n.Attr(a) != nil && !(a == "axis" && (n.OpType == "Concat" || n.OpType == "Softmax")) {
+				t.Errorf("%s %s kept attribute %s", n.OpType, n.Name, a)
+			}
+		}
+	}
+	t.Logf("%s", strings.TrimSpace(stderr))
+
+	// The interpreter on the original against ONNX Runtime on the result.
+	ort.Require(t)
+	ref := filepath.Join(dir, "ref")
+	if code, _, stderr := runCLI(t, "run", in, "--out", ref); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	got := ort.Run(t, out, ref, "--optimize", "disabled")
+	compareTensors(t, "ORT on the converted file vs the interpreter on the original", got, readOutputs(t, ref), 1e-5, 1e-6)
+	t.Logf("ONNX Runtime runs the opset-7 file: %d outputs as the interpreter's on the original", len(got))
+	// And the original does not load there: the conversion is why the
+	// output runs.
+	if _, err := ort.RunErr(in, ref, t.TempDir(), "--optimize", "disabled"); err == nil {
+		t.Log("note: this ONNX Runtime loads the opset-3 original too")
+	}
+}
