@@ -74,7 +74,9 @@ func TestUpgradeLegacy(t *testing.T) {
 		{name: "Upsample-1 nearest", from: 6, to: 7, in: []int64{1, 2, 3, 4}, ort: true, gone: []string{"height_scale", "width_scale"},
 			build: op("Upsample", fa("height_scale", 2), fa("width_scale", 2))},
 		{name: "Tile-1", from: 5, to: 21, in: []int64{2, 3}, ort: true,
-			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value { return b.Op("Tile", nil, x, b.Ints(3), b.Ints(1)) }},
+			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+				return b.Op("Tile", nil, x, b.Ints(3), b.Ints(1))
+			}},
 		{name: "Selu-1 defaults", from: 5, to: 7, in: []int64{2, 3}, ort: true, build: op("Selu", isa("consumed_inputs", 0))},
 		{name: "PRelu per channel", from: 6, to: 21, in: []int64{1, 3, 2, 2}, ort: true,
 			build: withConst("PRelu", func(b *passtest.Builder) *onnx.Value { return b.Vec(0.1, 0.2, 0.3) })},
