@@ -14,10 +14,26 @@ func EvalNode(n *onnx.Node, opset int64, inputs []*Tensor) ([]*Tensor, error) {
 	return evalNode(n, opset, inputs, DefaultMaxMemory)
 }
 
+// notImplemented is the error for a node no kernel runs.
+func notImplemented(n *onnx.Node, opset int64) error {
+	err := fmt.Errorf("%s: op %s of domain %q at opset %d is not implemented by the interpreter", onnx.NodePlace(n), n.OpType, domainName(n.Domain), opset)
+	if n.Domain == NCHWcDomain {
+		err = fmt.Errorf("%w: %s", err, NCHWcNote)
+	}
+	return err
+}
+
+// NCHWcDomain holds the ops ONNX Runtime's "all" optimization level writes
+// (ReorderInput, Conv, MaxPool, … in a blocked channel layout).
+const NCHWcDomain = "com.microsoft.nchwc"
+
+// NCHWcNote says why a model with NCHWc ops cannot be run here.
+const NCHWcNote = "ONNX Runtime's NCHWc layout (optimization level \"all\") is specific to the CPU that saved the model: its weights are reordered in channel blocks whose size (8 or 16) the file does not record. Save the model at level \"extended\" or below (or use the model ONNX Runtime read)"
+
 func evalNode(n *onnx.Node, opset int64, inputs []*Tensor, maxMemory int64) (out []*Tensor, err error) {
 	b, _, ok := Lookup(n.Domain, n.OpType, opset)
 	if !ok {
-		return nil, fmt.Errorf("%s: op %s of domain %q at opset %d is not implemented by the interpreter", onnx.NodePlace(n), n.OpType, domainName(n.Domain), opset)
+		return nil, notImplemented(n, opset)
 	}
 	// The compiler only needs a model for the opsets of subgraph nodes.
 	m := &onnx.Model{Opsets: []onnx.OpsetID{{Domain: n.Domain, Version: opset}}}

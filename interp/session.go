@@ -487,7 +487,7 @@ func (c *compiler) compile(g *onnx.Graph) (*plan, error) {
 		opset := opsetFor(c.model, n.Domain)
 		b, _, ok := Lookup(n.Domain, n.OpType, opset)
 		if !ok {
-			return nil, fmt.Errorf("%s: op %s of domain %q at opset %d is not implemented by the interpreter", onnx.NodePlace(n), n.OpType, domainName(n.Domain), opset)
+			return nil, notImplemented(n, opset)
 		}
 		k, err := b(&Build{Node: n, Opset: opset, c: c})
 		if err != nil {

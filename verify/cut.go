@@ -129,6 +129,11 @@ func PlanCut(ref *onnx.Model, shapes map[string][]int64, dims map[string]int64) 
 		return nil, fmt.Errorf("%s: op %s of domain %q is not implemented by the interpreter and sits inside a subgraph, where verification cannot cut around it (skip verification with --no-verify)",
 			onnx.NodePlace(n), n.OpType, n.Domain)
 	}
+	for _, n := range main {
+		if n.Domain == interp.NCHWcDomain {
+			return nil, fmt.Errorf("%s: op %s of domain %q: %s", onnx.NodePlace(n), n.OpType, n.Domain, interp.NCHWcNote)
+		}
+	}
 	if len(main) == 0 {
 		if len(shapes) > 0 {
 			return nil, fmt.Errorf("--shape: the model has no op the interpreter cannot run, so there is nothing to shape")

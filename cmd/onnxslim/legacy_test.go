@@ -2,6 +2,7 @@ package main
 
 import (
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,5 +113,36 @@ func TestLegacyOpsetDefault(t *testing.T) {
 	// output runs.
 	if _, err := ort.RunErr(in, ref, t.TempDir(), "--optimize", "disabled"); err == nil {
 		t.Log("note: this ONNX Runtime loads the opset-3 original too")
+	}
+}
+
+// TestNCHWcModelExplained: a model saved at ONNX Runtime's "all" level holds
+// NCHWc ops whose blocked weights depend on the CPU that saved it; the
+// error says so (not "give --shape") and nothing is written.
+func TestNCHWcModelExplained(t *testing.T) {
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "nchwc.onnx"), filepath.Join(dir, "out.onnx")
+	g := &onnx.Graph{Name: "nchwc"}
+	m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 13}, {Domain: "com.microsoft.nchwc", Version: 1}}, Graph: g}
+	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8, 4, 4)))
+	r := g.NewNode("ReorderInput", "com.microsoft.nchwc", "reorder_in", []*onnx.Value{x}, "r")
+	g.Append(r)
+	p := g.NewNode("MaxPool", "com.microsoft.nchwc", "pool", []*onnx.Value{r.Output(0)}, "p")
+	p.SetAttr(onnx.IntsAttr("kernel_shape", []int64{2, 2}))
+	g.Append(p)
+	o := g.NewNode("ReorderOutput", "com.microsoft.nchwc", "reorder_out", []*onnx.Value{p.Output(0)}, "y")
+	o.SetAttr(onnx.IntAttr("channels", 8))
+	g.Append(o)
+	o.Output(0).Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8, 3, 3))
+	g.Outputs = []*onnx.Value{o.Output(0)}
+	if err := onnx.Save(m, in, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, in, "-o", out)
+	if code != 1 || !strings.Contains(stderr, "NCHWc layout") || strings.Contains(stderr, "--shape") {
+		t.Fatalf("exit %d, stderr %q: want exit 1 explaining the NCHWc layout", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("an output was written")
 	}
 }
