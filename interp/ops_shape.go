@@ -510,7 +510,7 @@ func reshapeTo(in []int, target []int64, allowzero bool) ([]int, error) {
 
 func reshapeBuilder(b *Build) (Kernel, error) {
 	allowzero := b.Int("allowzero", 0) != 0
-	if b.Opset < 5 { // Reshape-1 took the shape as an attribute
+	if b.Opset < 5 && !b.HasInput(1) { // Reshape-1 took the shape as an attribute (some exporters still gave an input)
 		target := b.Ints("shape", nil)
 		return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 			s, err := reshapeTo(in[0].Shape, target, false)

@@ -98,6 +98,9 @@ func shapeSize(c *ShapeCtx) error {
 func shapeReshape(c *ShapeCtx) error {
 	elem := c.Elem(0)
 	target, ok := c.Dims(1)
+	if a := c.Node.Attr("shape"); c.Opset < 5 && !c.Has(1) && a != nil { // Reshape-1
+		target, ok = onnx.ShapeOf(a.Ints...), true
+	}
 	if !ok {
 		// The target's length still gives the rank.
 		if ts, ok := c.Shape(1); ok && len(ts) == 1 && ts[0].IsStatic() {

@@ -53,6 +53,13 @@ func TestUpgradeLegacy(t *testing.T) {
 			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value { return b.Op("Concat", nil, x, x) }},
 		{name: "Reshape shape attribute", from: 4, to: 13, in: []int64{2, 3, 4}, ort: true, gone: []string{"shape", "consumed_inputs"},
 			build: op("Reshape", isa("shape", 4, -1), isa("consumed_inputs", 0))},
+		{name: "Reshape-1 then Add axis=1", from: 4, to: 7, in: []int64{2, 12}, ort: true, gone: []string{"shape", "broadcast"},
+			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+				r := b.Op("Reshape", []*onnx.Attribute{isa("shape", 2, 4, 3)}, x) // its shape must be known for the Add
+				return b.Op("Add", []*onnx.Attribute{ia("broadcast", 1), ia("axis", 1)}, r, b.Vec(1, -2, 3, -4))
+			}},
+		{name: "Reshape-1 with a shape input", from: 1, to: 13, in: []int64{2, 12}, ort: true,
+			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value { return b.Op("Reshape", nil, x, b.Ints(4, 6)) }},
 		{name: "Pad paddings", from: 1, to: 21, in: []int64{1, 2, 3}, ort: true, gone: []string{"paddings", "pads", "value"},
 			build: op("Pad", isa("paddings", 0, 1, 0, 0, 0, 2), fa("value", 0.5))},
 		{name: "Split sizes input", from: 1, to: 13, in: []int64{2, 6}, ort: true,
