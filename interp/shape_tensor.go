@@ -294,7 +294,7 @@ func shapeTranspose(c *ShapeCtx) error {
 func shapeConcat(c *ShapeCtx) error {
 	var out onnx.Shape
 	elem := onnx.Undefined
-	axisAttr := c.Node.AttrInt("axis", 0)
+	axisAttr := c.Node.AttrInt("axis", 1) // Concat-1 defaulted to 1; from 4 axis is required
 	ax := -1
 	for i := range c.In {
 		if elem == onnx.Undefined {

@@ -530,6 +530,28 @@ func TestShapeFunctions(t *testing.T) {
 			b.m.Opsets[0].Version = 18
 			return b.nodeN("Split", 3, []*onnx.Value{b.in("x", onnx.Float, 7, "N")}, onnx.IntAttr("num_outputs", 3))[2]
 		}, "float32[1,N]"},
+		// Opsets before 7.
+		{"concat-1 default axis 1", func(b *graphBuilder) *onnx.Value {
+			b.m.Opsets[0].Version = 3
+			x := b.in("x", onnx.Float, 2, 3)
+			return b.node("Concat", []*onnx.Value{x, x})
+		}, "float32[2,6]"},
+		{"reshape-1 shape attribute", func(b *graphBuilder) *onnx.Value {
+			b.m.Opsets[0].Version = 4
+			return b.node("Reshape", []*onnx.Value{b.in("x", onnx.Float, 2, 12)}, ints("shape", 2, 4, -1))
+		}, "float32[2,4,3]"},
+		{"upsample-1", func(b *graphBuilder) *onnx.Value {
+			b.m.Opsets[0].Version = 6
+			return b.node("Upsample", []*onnx.Value{b.in("x", onnx.Float, 1, 2, 3, 4)}, onnx.FloatAttr("height_scale", 2), onnx.FloatAttr("width_scale", 3))
+		}, "float32[1,2,6,12]"},
+		{"tile-1", func(b *graphBuilder) *onnx.Value {
+			b.m.Opsets[0].Version = 5
+			return b.node("Tile", []*onnx.Value{b.in("x", onnx.Float, 2, 3), b.ints(4), b.ints(1)})
+		}, "float32[2,12]"},
+		{"crop", func(b *graphBuilder) *onnx.Value {
+			b.m.Opsets[0].Version = 8
+			return b.node("Crop", []*onnx.Value{b.in("x", onnx.Float, 1, 2, 5, 6)}, ints("border", 1, 2, 0, 1))
+		}, "float32[1,2,2,5]"},
 		{"einsum", func(b *graphBuilder) *onnx.Value {
 			return b.node("Einsum", []*onnx.Value{b.in("a", onnx.Float, "B", 3, 4), b.in("b", onnx.Float, "B", 4, 5)}, onnx.StringAttr("equation", "bij,bjk->bik"))
 		}, "float32[B,3,5]"},
