@@ -59,6 +59,14 @@ func foldable(n *onnx.Node) bool {
 	return n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "ai.onnx.ml"
 }
 
+// quantizedWeight reports whether n dequantizes a constant: a weight (or
+// bias) stored quantized. Folding it would store the weight in float again
+// (4× the bytes of int8, 8× of int4) and take away the QDQ pattern ONNX
+// Runtime and TensorRT turn into integer kernels, so it stays, however small.
+func quantizedWeight(n *onnx.Node) bool {
+	return n.OpType == "DequantizeLinear" && (n.Domain == "" || n.Domain == "ai.onnx") && passes.ConstTensor(n.Input(0)) != nil
+}
+
 // foldConstants replaces nodes whose inputs are all constants (or whose output
 // is a static shape) by initializers holding their results.
 func foldConstants(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
@@ -68,7 +76,7 @@ func foldConstants(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 	limit, memory := c.Options.Int("max_bytes"), c.Options.Int("max_memory")
 	n := 0
 	for _, node := range slices.Clone(g.Nodes) {
-		if node.Graph != g || !foldable(node) {
+		if node.Graph != g || !foldable(node) || quantizedWeight(node) {
 			continue
 		}
 		outs, ok := shapeFold(node)
@@ -76,8 +84,8 @@ func foldConstants(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 			sz := sizesOf(node)
 			switch {
 			case sz.outKnown && sz.out > sz.in+limit:
-				// Over the size budget: known without evaluating (a
-				// DequantizeLinear of a quantized weight).
+				// Over the size budget: known without evaluating (an
+				// Expand or Tile of a constant).
 			case sz.memory() > memory:
 				c.Logf("not folded: %s: evaluating it takes about %d bytes of memory, more than max_memory=%d", onnx.NodePlace(node), sz.memory(), memory)
 			default:

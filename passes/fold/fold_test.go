@@ -3,6 +3,7 @@ package fold_test
 import (
 	"testing"
 
+	"github.com/onnxslim/onnxslim/internal/stats"
 	"github.com/onnxslim/onnxslim/onnx"
 	_ "github.com/onnxslim/onnxslim/passes/all"
 	"github.com/onnxslim/onnxslim/passes/internal/passtest"
@@ -236,4 +237,41 @@ func transposed(b *passtest.Builder) *onnx.Value {
 	}
 	k := b.G.AddInitializer("k", onnx.NewFloatTensor("", []int64{5, 5, 2, 1}, w))
 	return b.Op("Transpose", []*onnx.Attribute{onnx.IntsAttr("perm", []int64{3, 2, 1, 0})}, k)
+}
+
+// TestFoldKeepsQuantizedWeights: the lossless pipeline on a quantized model
+// (QDQ int8 weights, int4 weight-only, a DequantizeLinear'd int32 bias)
+// leaves every DequantizeLinear of a constant in place, however small: the
+// weights stay quantized and the model does not grow.
+func TestFoldKeepsQuantizedWeights(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dt   onnx.DataType
+	}{{"int8", onnx.Int8}, {"uint8", onnx.Uint8}, {"int4", onnx.Int4}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, x := passtest.NewBuilder(21, x1255)
+			q := make([]byte, 2*2*3*3)
+			for i := range q {
+				q[i] = byte(i * 7 % 5) // small values, valid in every type
+			}
+			if tc.dt == onnx.Int4 { // two 4-bit values a byte
+				q = q[:len(q)/2]
+			}
+			w := b.G.AddInitializer("wq", onnx.NewTensor("", tc.dt, []int64{2, 2, 3, 3}, q))
+			scale := b.G.AddInitializer("ws", onnx.NewFloatTensor("", nil, []float32{0.05}))
+			dq := b.Op("DequantizeLinear", nil, w, scale)
+			bq := b.G.AddInitializer("bq", &onnx.Tensor{DataType: onnx.Int32, Dims: []int64{2}, Int32s: []int32{3, -4}})
+			bias := b.Op("DequantizeLinear", nil, bq, b.G.AddInitializer("bs", onnx.NewFloatTensor("", nil, []float32{0.01})))
+			y := b.Op("Conv", []*onnx.Attribute{onnx.IntsAttr("pads", []int64{1, 1, 1, 1})}, x, dq, bias)
+			m := b.Output(y, nil)
+			bytes := stats.Bytes(m)
+			out := passtest.Run(t, m, "default", passtest.Input(1, 2, 5, 5))
+			if got := passtest.Ops(out)["DequantizeLinear"]; got != 2 {
+				t.Errorf("%d DequantizeLinear left, want 2 (ops %v)", got, passtest.Ops(out))
+			}
+			if after := stats.Bytes(out); after > bytes {
+				t.Errorf("initializers grew from %d to %d bytes", bytes, after)
+			}
+		})
+	}
 }
