@@ -203,7 +203,7 @@ func (d *decoder) graphIn(gp *pb.GraphProto, parent *scope, depth int, owner *No
 		v.Sparse = st
 		g.Sparse = append(g.Sparse, v)
 	}
-	for _, np := range gp.Node {
+	for k, np := range gp.Node {
 		n := &Node{
 			Name: np.Name, OpType: np.OpType, Domain: np.Domain, Overload: np.Overload,
 			DocString: np.DocString, Metadata: pairsFromProto(np.MetadataProps), Graph: g,
@@ -217,7 +217,11 @@ func (d *decoder) graphIn(gp *pb.GraphProto, parent *scope, depth int, owner *No
 				n.outputs = append(n.outputs, nil)
 				continue
 			}
-			v, err := define(name, "output of "+NodePlace(n))
+			place := NodePlace(n) // named, or (not yet listed) by its index
+			if n.Name == "" {
+				place = fmt.Sprintf("node #%d (%s)", k, n.OpType)
+			}
+			v, err := define(name, "output of "+place)
 			if err != nil {
 				return nil, err
 			}

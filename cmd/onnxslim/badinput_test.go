@@ -37,6 +37,7 @@ func TestBadInputs(t *testing.T) {
 		{"undefined input", encodedModel(undefinedInput), []string{`graph "main"`, `node "relu"`, `"ghost"`}},
 		{"cycle", encodedModel(cycle), []string{`graph "main"`, "cycle", "node"}},
 		{"duplicate output", encodedModel(duplicateOutput), []string{`graph "main"`, `node "second"`, `"y"`, "defined twice"}},
+		{"duplicate output of an unnamed node", encodedModel(duplicateOutputUnnamed), []string{`graph "main"`, `node #1 (Neg)`, `"y"`, "defined twice"}},
 		{"graph output undefined", encodedModel(func(m *onnx.Model) {
 			m.Graph.Outputs = append(m.Graph.Outputs, &onnx.Value{Name: "nowhere"})
 		}), []string{`graph "main"`, `output "nowhere"`}},
@@ -242,6 +243,11 @@ func duplicateOutput(m *onnx.Model) {
 	g := m.Graph
 	n := g.NewNode("Neg", "", "second", []*onnx.Value{g.Inputs[0]}, "y")
 	g.Append(n)
+}
+
+func duplicateOutputUnnamed(m *onnx.Model) {
+	g := m.Graph
+	g.Append(g.NewNode("Neg", "", "", []*onnx.Value{g.Inputs[0]}, "y"))
 }
 
 func withInitializer(t *onnx.Tensor) func(*onnx.Model) {
