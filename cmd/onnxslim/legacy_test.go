@@ -146,3 +146,39 @@ func TestNCHWcModelExplained(t *testing.T) {
 		t.Error("an output was written")
 	}
 }
+
+// TestLegacyOpsetRefusedKeepsGoing: where the conversion to opset 7 is
+// refused (a broadcast axis on an input of unknown rank), the model keeps
+// its opset, the note says why, and the pipeline still runs.
+func TestLegacyOpsetRefusedKeepsGoing(t *testing.T) {
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "legacy.onnx"), filepath.Join(dir, "out.onnx")
+	g := &onnx.Graph{Name: "legacy"}
+	m := &onnx.Model{IRVersion: 3, Opsets: []onnx.OpsetID{{Version: 6}}, Graph: g}
+	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.ShapeOf(2, 3, 4)))
+	b := g.AddInput("b", &onnx.Type{Kind: onnx.TypeTensor, Elem: onnx.Float}) // rank unknown
+	add := g.NewNode("Add", "", "add", []*onnx.Value{x, b}, "a")
+	add.SetAttr(onnx.IntAttr("broadcast", 1))
+	add.SetAttr(onnx.IntAttr("axis", 1))
+	g.Append(add)
+	relu := g.NewNode("Relu", "", "relu", []*onnx.Value{add.Output(0)}, "y")
+	g.Append(relu)
+	g.Outputs = []*onnx.Value{relu.Output(0)}
+	if err := onnx.Save(m, in, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, in, "-o", out, "--no-verify")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "stays so") || !strings.Contains(stderr, "ranks of both inputs") {
+		t.Errorf("no note of the refused conversion in: %s", stderr)
+	}
+	got, err := onnx.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Opset("") != 6 || got.Graph.Nodes[0].Attr("axis") == nil {
+		t.Errorf("opset %d, Add attributes %v: want the model as it was, at opset 6", got.Opset(""), got.Graph.Nodes[0].Attrs)
+	}
+}

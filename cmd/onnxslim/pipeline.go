@@ -79,19 +79,27 @@ func (p *Pipeline) Run(ctx context.Context, m *onnx.Model, rc runConfig) ([]Pass
 		Measure:      measure,
 		AfterPass:    rc.verifyEach,
 	}
-	spec := p.spec
-	if legacyOpset(m) && !spec.Has("convert") && !p.Empty() {
-		// ONNX Runtime runs no model below opset 7 (nor do later tools): a file
-		// written at its old opset would run nowhere. Converting computes
-		// the same (and is verified with the rest).
-		fmt.Fprintf(rc.log, "onnxslim: ai.onnx opset %d is older than 7, the oldest ONNX Runtime runs: converting to 7 first (convert(opset=7))\n", m.Opset(""))
+	var reports []passes.Report
+	if legacyOpset(m) && !p.spec.Has("convert") && !p.Empty() {
+		// ONNX Runtime runs no model below opset 7 (nor do later tools): a
+		// file written at its old opset would run nowhere. Converting
+		// computes the same (and is verified with the rest); where it is
+		// refused, the model keeps its opset and the pipeline goes on.
+		old := m.Opset("")
 		up, err := passes.Parse("convert(opset=7)")
 		if err != nil {
 			return nil, err
 		}
-		spec = &passes.Pipeline{Steps: append(up.Steps, spec.Steps...)}
+		reports, err = up.Run(ctx, m, cfg)
+		if err != nil {
+			reports = nil
+			fmt.Fprintf(rc.log, "onnxslim: note: ai.onnx opset %d is older than 7, the oldest ONNX Runtime runs, and it stays so: %v\n", old, err)
+		} else {
+			fmt.Fprintf(rc.log, "onnxslim: ai.onnx opset %d is older than 7, the oldest ONNX Runtime runs: converted to 7 first (convert(opset=7))\n", old)
+		}
 	}
-	reports, err := spec.Run(ctx, m, cfg)
+	more, err := p.spec.Run(ctx, m, cfg)
+	reports = append(reports, more...)
 	out := make([]PassReport, 0, len(reports))
 	for _, r := range reports {
 		out = append(out, PassReport{
