@@ -223,7 +223,7 @@ func softmax(u *upgrade, n *onnx.Node) (func(), error) {
 func batchNorm(u *upgrade, n *onnx.Node) (func(), error) {
 	spatial := u.crosses(9) && n.Attr("spatial") != nil
 	if spatial && n.AttrInt("spatial", 1) != 1 {
-		return nil, fmt.Errorf("spatial=0 (statistics per element, not per channel) has no form from opset 9")
+		return perElementBatchNorm(u, n)
 	}
 	extra := u.crosses(14) && len(n.Outputs()) > 1
 	if extra {
@@ -241,6 +241,63 @@ func batchNorm(u *upgrade, n *onnx.Node) (func(), error) {
 		if extra {
 			keepOutputs(n, 1)
 		}
+	}, nil
+}
+
+// perElementBatchNorm converts a BatchNormalization with spatial=0, whose
+// statistics are per element of a sample (shape C×D1×…) rather than per
+// channel: with one value per channel it is the spatial form; otherwise its
+// constant parameters make it x·K + S, with K and S of that shape, as the
+// interpreter computes it.
+func perElementBatchNorm(u *upgrade, n *onnx.Node) (func(), error) {
+	var p [4][]float32
+	for i := range p {
+		if p[i] = constFloats(n.Input(i + 1)); p[i] == nil {
+			return nil, fmt.Errorf("spatial=0 (statistics per element, not per channel) converts only with constant scale, bias, mean and var")
+		}
+	}
+	c, ok := dimOf(n.Input(0), 1)
+	if ok && int64(len(p[0])) == c {
+		return func() { n.RemoveAttr("spatial") }, nil // one value per channel: the same
+	}
+	for _, v := range p[1:] {
+		if len(v) != len(p[0]) {
+			return nil, fmt.Errorf("scale, bias, mean and var differ in size")
+		}
+	}
+	if len(n.Outputs()) > 1 {
+		for _, v := range n.Outputs()[1:] {
+			if passes.IsUsed(v) {
+				return nil, fmt.Errorf("spatial=0 and its training output %s is read", v.Name)
+			}
+		}
+	}
+	// K and S take the shape of a sample (C×D1×…), which broadcasts along
+	// the batch whatever shape the parameters were stored in.
+	xs, ok := passes.StaticShape(n.Input(0))
+	if !ok || passes.ElemType(n.Input(0)) != onnx.Float {
+		return nil, fmt.Errorf("spatial=0 converts only for a float32 input of known shape")
+	}
+	dims := xs[1:]
+	if size := int64(len(p[0])); size != prod64(dims) {
+		return nil, fmt.Errorf("spatial=0 with %d parameters for a sample of shape %v", size, dims)
+	}
+	eps := float64(n.AttrFloat("epsilon", 1e-5))
+	k, sh := make([]float32, len(p[0])), make([]float32, len(p[0]))
+	for i := range k {
+		k[i] = float32(float64(p[0][i]) / math.Sqrt(float64(p[3][i])+eps))
+		sh[i] = p[1][i] - p[2][i]*k[i]
+	}
+	return func() {
+		g := n.Graph
+		mul := newNode(g, n, "Mul", n.Input(0), u.constant(n, "scale", onnx.NewFloatTensor("", dims, k)))
+		add := newNode(g, n, "Add", mul.Output(0), u.constant(n, "shift", onnx.NewFloatTensor("", dims, sh)))
+		if t := n.Output(0).Type; t != nil {
+			add.Output(0).Type = t.Clone()
+		}
+		add.Name = n.Name
+		passes.Replace(n.Output(0), add.Output(0))
+		g.RemoveNodes(n)
 	}, nil
 }
 
@@ -504,4 +561,12 @@ func scalar(dt onnx.DataType, f float64) (*onnx.Tensor, error) {
 		return nil, fmt.Errorf("the input's element type is unknown")
 	}
 	return nil, fmt.Errorf("element type %s", dt)
+}
+
+func prod64(d []int64) int64 {
+	p := int64(1)
+	for _, v := range d {
+		p *= v
+	}
+	return p
 }

@@ -94,10 +94,23 @@ func TestUpgradeOps(t *testing.T) {
 		{name: "Upsample run-time scales", from: 9, to: 11, in: []int64{4},
 			build:  func(b *passtest.Builder, x *onnx.Value) *onnx.Value { return b.Op("Upsample", nil, x, x) },
 			refuse: "known only at run time"},
-		{name: "BatchNormalization spatial=0", from: 7, to: 9, in: []int64{1, 2, 3, 3},
+		{name: "BatchNormalization spatial=0 per channel", from: 7, to: 9, in: []int64{3, 2},
 			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 				return b.Op("BatchNormalization", []*onnx.Attribute{ia("spatial", 0)}, x, b.Vec(1, 2), b.Vec(0.5, -1), b.Vec(0.1, 0.2), b.Vec(1, 4))
-			}, refuse: "spatial=0"},
+			}, gone: []string{"spatial"}, ort: true},
+		{name: "BatchNormalization spatial=0 per element", from: 8, to: 13, in: []int64{2, 2, 1, 3},
+			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+				p := func(name string, v ...float32) *onnx.Value {
+					return b.G.AddInitializer(name, onnx.NewFloatTensor("", []int64{2, 1, 3}, v))
+				}
+				return b.Op("BatchNormalization", []*onnx.Attribute{ia("spatial", 0), fa("epsilon", 1e-3)}, x,
+					p("s", 1, 2, 3, -1, 0.5, 2), p("b", 0.5, -1, 0, 1, 2, -2), p("m", 0.1, 0.2, -0.3, 0, 1, 2), p("v", 1, 4, 0.5, 2, 3, 1))
+			}, ops: []string{"Mul", "Add"}, ort: true},
+		{name: "BatchNormalization spatial=0 computed statistics", from: 7, to: 9, in: []int64{1, 2, 3},
+			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+				m := b.Op("ReduceMean", []*onnx.Attribute{isa("axes", 0)}, x) // [1,2,3]… per element
+				return b.Op("BatchNormalization", []*onnx.Attribute{ia("spatial", 0)}, x, b.Vec(1, 2), b.Vec(0.5, -1), m, b.Vec(1, 4))
+			}, refuse: "constant scale"},
 	}
 	runUpgradeCases(t, cases)
 }
