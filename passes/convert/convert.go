@@ -82,7 +82,7 @@ func Upgrade(m *onnx.Model, want int64) (int, error) {
 		}
 	}
 	if have >= modern {
-		n, err := stage(m, want, adapter(modernAdapter))
+		n, err := stage(m, want, modernAdapter)
 		if err == nil {
 			raiseIR(m, want)
 		}
