@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -50,8 +51,10 @@ func legacyModel() *onnx.Model {
 	)
 	h := node("ImageScaler", []*onnx.Value{x}, onnx.FloatAttr("scale", 0.5), onnx.FloatsAttr("bias", []float32{-0.4, -0.45, -0.5}))
 	h = node("Conv", []*onnx.Value{h, weight("conv_w", 4, 3, 3, 3), weight("conv_b", 4)}, isa("pads", []int64{1, 1, 1, 1}))
-	mean, vr := weight("bn_mean", 4), weight("bn_var", 4)
-	vr.Const.Floats = []float32{0.5, 1, 1.5, 2}
+	mean := weight("bn_mean", 4)
+	vr := g.AddInitializer("bn_var", onnx.NewFloatTensor("bn_var", []int64{4}, []float32{0.5, 1, 1.5, 2}))
+	vr.Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(4))
+	g.Inputs = append(g.Inputs, vr)
 	h = node("BatchNormalization", []*onnx.Value{h, weight("bn_scale", 4), weight("bn_bias", 4), mean, vr},
 		ia("is_test", 1), isa("consumed_inputs", []int64{0, 0, 0, 1, 1}))
 	h = node("PRelu", []*onnx.Value{h, weight("slope", 4)})
@@ -106,9 +109,27 @@ func TestLegacyOpsetDefault(t *testing.T) {
 	if code, _, stderr := runCLI(t, "run", in, "--out", ref); code != 0 {
 		t.Fatalf("run: exit %d: %s", code, stderr)
 	}
+	want := readOutputs(t, ref)
+	if vals, err := want[0].AsFloat32(); err != nil || !allFinite(vals) {
+		t.Fatalf("the interpreter's reference output is not finite: %v %v", vals, err)
+	}
 	got := ort.Run(t, out, ref, "--optimize", "disabled")
-	compareTensors(t, "ORT on the converted file vs the interpreter on the original", got, readOutputs(t, ref), 1e-5, 1e-6)
+	compareTensors(t, "ORT on the converted file vs the interpreter on the original", got, want, 1e-5, 1e-6)
 	t.Logf("ONNX Runtime runs the opset-7 file: %d outputs as the interpreter's on the original", len(got))
+	// A lossy pass on the old model: static int8 (which needs opset 13)
+	// also writes a file ONNX Runtime runs, close to the float model.
+	q := filepath.Join(dir, "int8.onnx")
+	if code, _, stderr := runCLI(t, in, "-o", q, "--passes", "quantize(mode=int8)", "--quiet"); code != 0 {
+		t.Fatalf("quantize(mode=int8): exit %d: %s", code, stderr)
+	}
+	qm, err := onnx.Load(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if passesOps(qm)["QuantizeLinear"] == 0 || qm.Opset("") < 13 {
+		t.Errorf("int8 file at opset %d with ops %v: want QDQ at opset ≥ 13", qm.Opset(""), passesOps(qm))
+	}
+	compareTensors(t, "ORT on the int8 file vs the interpreter on the original", ort.Run(t, q, ref, "--optimize", "disabled"), want, 0.1, 0.02)
 	// And the original does not load there: the conversion is why the
 	// output runs.
 	if _, err := ort.RunErr(in, ref, t.TempDir(), "--optimize", "disabled"); err == nil {
@@ -181,4 +202,22 @@ func TestLegacyOpsetRefusedKeepsGoing(t *testing.T) {
 	if got.Opset("") != 6 || got.Graph.Nodes[0].Attr("axis") == nil {
 		t.Errorf("opset %d, Add attributes %v: want the model as it was, at opset 6", got.Opset(""), got.Graph.Nodes[0].Attrs)
 	}
+}
+
+// passesOps counts the main graph's nodes by op type.
+func passesOps(m *onnx.Model) map[string]int {
+	h := map[string]int{}
+	for _, n := range m.Graph.Nodes {
+		h[n.OpType]++
+	}
+	return h
+}
+
+func allFinite(v []float32) bool {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return len(v) > 0
 }
