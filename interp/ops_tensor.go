@@ -584,20 +584,29 @@ func tile1Kernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err1 != nil || err2 != nil || len(tiles) != 1 || len(axis) != 1 {
 		return nil, fmt.Errorf("Tile-1: tiles and axis must be integer scalars")
 	}
-	r := int64(in[0].Rank())
-	a := axis[0]
+	reps, err := Tile1Repeats(int64(in[0].Rank()), tiles[0], axis[0])
+	if err != nil {
+		return nil, fmt.Errorf("Tile-1: %w", err)
+	}
+	return tileKernel(ctx, []*Tensor{in[0], FromSlice(onnx.Int64, []int{len(reps)}, reps)})
+}
+
+// Tile1Repeats is Tile-6's repeats for Tile-1's tiles copies along axis
+// of a rank-r input.
+func Tile1Repeats(r, tiles, axis int64) ([]int64, error) {
+	a := axis
 	if a < 0 {
 		a += r
 	}
 	if a < 0 || a >= r {
-		return nil, fmt.Errorf("Tile-1: axis %d out of range for rank %d", axis[0], r)
+		return nil, fmt.Errorf("axis %d out of range for rank %d", axis, r)
 	}
 	reps := make([]int64, r)
 	for i := range reps {
 		reps[i] = 1
 	}
-	reps[a] = tiles[0]
-	return tileKernel(ctx, []*Tensor{in[0], FromSlice(onnx.Int64, []int{int(r)}, reps)})
+	reps[a] = tiles
+	return reps, nil
 }
 
 func expandKernel(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {

@@ -18,17 +18,7 @@ func gqaDecoder() *onnx.Model {
 	const hidden, heads, kvHeads, head = 64, 4, 2, 16
 	r := rand.New(rand.NewPCG(5, 6))
 	g := &onnx.Graph{Name: "decoder"}
-	w := func(name string, dims ...int64) *onnx.Value {
-		n := int64(1)
-		for _, d := range dims {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64() * 0.1)
-		}
-		return g.AddInitializer(name, onnx.NewFloatTensor(name, dims, v))
-	}
+	w := func(name string, dims ...int64) *onnx.Value { return normalWeight(g, r, 0.1, name, dims...) }
 	node := func(op, domain string, ins []*onnx.Value, attrs []*onnx.Attribute, outs ...string) *onnx.Node {
 		n := g.NewNode(op, domain, op+"_"+outs[0], ins, outs...)
 		n.Attrs = attrs

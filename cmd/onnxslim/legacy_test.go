@@ -23,15 +23,7 @@ func legacyModel() *onnx.Model {
 	m := &onnx.Model{IRVersion: 3, Opsets: []onnx.OpsetID{{Version: 3}}, ProducerName: "legacy-test", Graph: g}
 	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 3, 8, 8)))
 	weight := func(name string, dims ...int64) *onnx.Value {
-		n := int64(1)
-		for _, d := range dims {
-			n *= d
-		}
-		vals := make([]float32, n)
-		for i := range vals {
-			vals[i] = float32(rng.NormFloat64() * 0.3)
-		}
-		v := g.AddInitializer(name, onnx.NewFloatTensor(name, dims, vals))
+		v := normalWeight(g, rng, 0.3, name, dims...)
 		v.Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(dims...))
 		g.Inputs = append(g.Inputs, v)
 		return v

@@ -94,28 +94,22 @@ func (b *chain) binary(op, what string, t *onnx.Tensor) {
 }
 
 // mul multiplies by f; a factor of 1 is no step.
-func (b *chain) mul(f float32) error {
-	if f == 1 {
-		return nil
-	}
-	t, err := scalar(b.dt, float64(f))
-	if err != nil {
-		return err
-	}
-	b.binary("Mul", "scale", t)
-	return nil
-}
+func (b *chain) mul(f float32) error { return b.scalar("Mul", "scale", f, f == 1) }
 
 // add adds f; 0 is no step.
-func (b *chain) add(f float32) error {
-	if f == 0 {
+func (b *chain) add(f float32) error { return b.scalar("Add", "bias", f, f == 0) }
+
+// scalar applies op with the scalar f of the input's type, unless it is
+// the op's identity.
+func (b *chain) scalar(op, what string, f float32, identity bool) error {
+	if identity {
 		return nil
 	}
 	t, err := scalar(b.dt, float64(f))
 	if err != nil {
 		return err
 	}
-	b.binary("Add", "bias", t)
+	b.binary(op, what, t)
 	return nil
 }
 

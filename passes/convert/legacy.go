@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 )
@@ -259,18 +260,10 @@ func legacyTile(u *upgrade, n *onnx.Node) (func(), error) {
 	if len(tiles) != 1 || len(axis) != 1 || r < 0 {
 		return nil, fmt.Errorf("Tile-1 converts only with constant tiles and axis and an input of known rank")
 	}
-	a := axis[0]
-	if a < 0 {
-		a += r
+	reps, err := interp.Tile1Repeats(r, tiles[0], axis[0])
+	if err != nil {
+		return nil, err
 	}
-	if a < 0 || a >= r {
-		return nil, fmt.Errorf("axis %d out of range for rank %d", axis[0], r)
-	}
-	reps := make([]int64, r)
-	for i := range reps {
-		reps[i] = 1
-	}
-	reps[a] = tiles[0]
 	return func() { n.SetInputs(n.Input(0), u.constant(n, "repeats", ints(reps))) }, nil
 }
 
