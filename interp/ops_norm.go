@@ -378,7 +378,15 @@ func lrnBuilder(b *Build) (Kernel, error) {
 }
 
 func mvnBuilder(b *Build) (Kernel, error) {
-	axes := b.Ints("axes", []int64{0, 2, 3})
+	// across_channels and normalize_variance are the experimental MVN's of
+	// opsets 1–8, read as ONNX Runtime reads them: the first sets the
+	// default axes, the second (0) subtracts the mean only.
+	def := []int64{0, 2, 3}
+	if b.Int("across_channels", 0) == 1 {
+		def = []int64{0, 1, 2, 3}
+	}
+	axes := b.Ints("axes", def)
+	scaleVar := b.Int("normalize_variance", 1) == 1
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		t := in[0]
 		p, err := planReduce(t.Shape, axes, true)
@@ -398,6 +406,9 @@ func mvnBuilder(b *Build) (Kernel, error) {
 		for o := range mean {
 			mean[o] /= float64(p.count)
 			sq[o] = math.Sqrt(max(0, sq[o]/float64(p.count)-mean[o]*mean[o])) + 1e-9
+			if !scaleVar {
+				sq[o] = 1
+			}
 		}
 		y := newFloats(ctx, t.Shape...)
 		p.each(t.Shape, func(i, o int) { y[i] = float32((float64(x[i]) - mean[o]) / sq[o]) })

@@ -38,6 +38,45 @@ func init() {
 	adapters["ImageScaler"] = experimental(imageScaler)
 	adapters["Crop"] = experimental(crop)
 	adapters["DynamicSlice"] = rename(10, "Slice")
+	adapters["MeanVarianceNormalization"] = meanVarianceNorm
+}
+
+// meanVarianceNorm: the experimental MVN of opsets 1–8 chose its axes with
+// across_channels and could skip the variance (normalize_variance=0); from
+// 9 the axes are explicit and the variance always divides. Without it the
+// node becomes x − ReduceMean(x) over the same axes.
+func meanVarianceNorm(u *upgrade, n *onnx.Node) (func(), error) {
+	if !u.crosses(9) || (n.Attr("across_channels") == nil && n.Attr("normalize_variance") == nil) {
+		return nil, nil
+	}
+	axes := []int64{0, 2, 3}
+	if n.AttrInt("across_channels", 0) == 1 {
+		axes = []int64{0, 1, 2, 3}
+	}
+	axes = n.AttrInts("axes", axes)
+	if n.AttrInt("normalize_variance", 1) == 1 {
+		return func() {
+			n.RemoveAttr("across_channels")
+			n.RemoveAttr("normalize_variance")
+			n.SetAttr(onnx.IntsAttr("axes", axes))
+		}, nil
+	}
+	return func() {
+		g, x := n.Graph, n.Input(0)
+		mean := newNode(g, n, "ReduceMean", x)
+		if u.to >= 18 {
+			mean.SetInput(1, u.constant(n, "axes", ints(axes)))
+		} else {
+			mean.SetAttr(onnx.IntsAttr("axes", axes))
+		}
+		sub := newNode(g, n, "Sub", x, mean.Output(0))
+		if t := n.Output(0).Type; t != nil {
+			sub.Output(0).Type = t.Clone()
+		}
+		sub.Name = n.Name
+		passes.Replace(n.Output(0), sub.Output(0))
+		g.RemoveNodes(n)
+	}, nil
 }
 
 // chain plans the standard ops that stand in for an experimental node n:

@@ -105,6 +105,10 @@ func TestUpgradeLegacy(t *testing.T) {
 			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 				return b.Op("DynamicSlice", nil, x, b.Ints(1, 0), b.Ints(3, -1), b.Ints(0, 1))
 			}},
+		{name: "MeanVarianceNormalization across channels", from: 8, to: 13, in: []int64{2, 3, 2, 2}, ort: true, gone: []string{"across_channels"},
+			build: op("MeanVarianceNormalization", ia("across_channels", 1))},
+		{name: "MeanVarianceNormalization mean only", from: 7, to: 18, in: []int64{2, 3, 2, 2}, ort: true, ops: []string{"ReduceMean", "Sub"},
+			build: op("MeanVarianceNormalization", ia("normalize_variance", 0))},
 		// Refusals.
 		{name: "BatchNormalization training statistics", from: 6, to: 7, in: []int64{1, 2, 3, 3}, refuse: "is_test=0",
 			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
