@@ -3,6 +3,7 @@ package interp
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/onnxslim/onnxslim/onnx"
@@ -162,3 +163,21 @@ func (g *Graph) NumOutputs() int { return len(g.plan.outputs) }
 
 // Errorf formats an error; kernels return it and the session adds the node's place.
 func Errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// NewestOpset is the newest version any kernel of domain is registered at:
+// a model importing a later opset runs each op as its newest version known
+// here.
+func NewestOpset(domain string) int64 {
+	prefix := regKey(domain, "")
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	var v int64
+	for k, regs := range registry {
+		if strings.HasPrefix(k, prefix) {
+			for _, r := range regs {
+				v = max(v, r.since)
+			}
+		}
+	}
+	return v
+}

@@ -124,6 +124,9 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		return err
 	}
 	phase.done("load")
+	if v, newest := m.Opset(""), interp.NewestOpset(""); v > newest {
+		fmt.Fprintf(c.Root().ErrWriter, "onnxslim: note: %s imports ai.onnx opset %d, newer than any the interpreter knows (%d): verification runs each op as its newest version here\n", in, v, newest)
+	}
 	fill, err := parseFill(c.StringSlice("fill"), graphInputs(m))
 	if err != nil {
 		return err
