@@ -204,7 +204,7 @@ type castKey struct {
 // canHalf reports whether n can compute in float16: a standard op outside
 // keepFloat32, without subgraphs, whose outputs have known types.
 func (q *quantizer) canHalf(n *onnx.Node) bool {
-	if n.Domain != "" || keepFloat32[n.OpType] || len(n.Subgraphs()) > 0 || q.cfg.excluded(n) {
+	if n.Domain != "" || keepFloat32[n.OpType] || len(n.Subgraphs()) > 0 || q.cfg.excluded(n) || inQDQ(n) {
 		return false
 	}
 	anyFloat := false
@@ -222,6 +222,33 @@ func (q *quantizer) canHalf(n *onnx.Node) bool {
 		anyFloat = anyFloat || dt == onnx.Float
 	}
 	return anyFloat
+}
+
+// inQDQ reports whether n reads a dequantized activation or feeds a
+// QuantizeLinear: the middle of a static QDQ group, which ONNX Runtime and
+// TensorRT run as one integer kernel. In float16 it would sit between
+// Casts and run in float instead. Dequantized weights alone (weight-only
+// int8/int4) do not count: float16 compute on them is what that mix is for.
+func inQDQ(n *onnx.Node) bool {
+	for _, v := range n.Inputs() {
+		if v == nil || v.Producer() == nil || v.Producer().OpType != "DequantizeLinear" {
+			continue
+		}
+		if passes.ConstTensor(v.Producer().Input(0)) == nil {
+			return true
+		}
+	}
+	for _, v := range n.Outputs() {
+		if v == nil {
+			continue
+		}
+		for _, u := range v.Uses() {
+			if u.Node.OpType == "QuantizeLinear" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // float16Tensor converts to float16, clamping values beyond its range; it

@@ -232,3 +232,35 @@ func TestComputedRecurrentWeights(t *testing.T) {
 		t.Errorf("after default: %d DequantizeLinear (want 2: W and R), log:\n%s", dq(q), log)
 	}
 }
+
+// TestFP16KeepsQDQGroups: float16 after static int8 leaves the ops between
+// a dequantized activation and a QuantizeLinear in float32 (the integer
+// kernel ONNX Runtime and TensorRT make of them), while after weight-only
+// int8 the layers still compute in float16 on their dequantized weights.
+func TestFP16KeepsQDQGroups(t *testing.T) {
+	build := func() *onnx.Model {
+		b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 2, 6, 6)))
+		w := make([]float32, 4*2*3*3)
+		for i := range w {
+			w[i] = float32(math.Sin(float64(i))) * 0.4
+		}
+		c := b.Op("Conv", []*onnx.Attribute{onnx.IntsAttr("pads", []int64{1, 1, 1, 1})}, x, b.G.AddInitializer("w", onnx.NewFloatTensor("", []int64{4, 2, 3, 3}, w)))
+		return b.Output(b.Op("Relu", nil, c), onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 4, 6, 6)))
+	}
+	convType := func(m *onnx.Model) onnx.DataType {
+		for _, n := range m.Graph.Nodes {
+			if n.OpType == "Conv" {
+				return passes.ElemType(n.Output(0))
+			}
+		}
+		return onnx.Undefined
+	}
+	static, log, _ := quantizeWith(t, build(), "quantize(mode=int8,report=0),quantize(mode=fp16,report=0)")
+	if dt := convType(static); dt != onnx.Float {
+		t.Errorf("after static int8, fp16 made the Conv %s (want float32 inside its QDQ group); ops %v\n%s", dt, passtest.Ops(static), log)
+	}
+	weights, log, _ := quantizeWith(t, build(), "quantize(mode=int8-weights,report=0),quantize(mode=fp16,report=0)")
+	if dt := convType(weights); dt != onnx.Float16 {
+		t.Errorf("after weight-only int8, fp16 left the Conv %s (want float16); ops %v\n%s", dt, passtest.Ops(weights), log)
+	}
+}
