@@ -292,12 +292,7 @@ func perElementBatchNorm(u *upgrade, n *onnx.Node) (func(), error) {
 		g := n.Graph
 		mul := newNode(g, n, "Mul", n.Input(0), u.constant(n, "scale", onnx.NewFloatTensor("", dims, k)))
 		add := newNode(g, n, "Add", mul.Output(0), u.constant(n, "shift", onnx.NewFloatTensor("", dims, sh)))
-		if t := n.Output(0).Type; t != nil {
-			add.Output(0).Type = t.Clone()
-		}
-		add.Name = n.Name
-		passes.Replace(n.Output(0), add.Output(0))
-		g.RemoveNodes(n)
+		standIn(n, add.Output(0))
 	}, nil
 }
 
@@ -509,6 +504,17 @@ func keepOutputs(n *onnx.Node, k int) {
 		passes.Replace(n.Output(i), c.Output(i))
 	}
 	g.RemoveNodes(n)
+}
+
+// standIn makes out, the last of the nodes written in n's place, stand in
+// for n's output (its type and n's name with it), and removes n.
+func standIn(n *onnx.Node, out *onnx.Value) {
+	if t := n.Output(0).Type; t != nil {
+		out.Type = t.Clone()
+	}
+	out.Producer().Name = n.Name
+	passes.Replace(n.Output(0), out)
+	n.Graph.RemoveNodes(n)
 }
 
 // newNode places a one-output node before ref.

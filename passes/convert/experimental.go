@@ -69,13 +69,7 @@ func meanVarianceNorm(u *upgrade, n *onnx.Node) (func(), error) {
 		} else {
 			mean.SetAttr(onnx.IntsAttr("axes", axes))
 		}
-		sub := newNode(g, n, "Sub", x, mean.Output(0))
-		if t := n.Output(0).Type; t != nil {
-			sub.Output(0).Type = t.Clone()
-		}
-		sub.Name = n.Name
-		passes.Replace(n.Output(0), sub.Output(0))
-		g.RemoveNodes(n)
+		standIn(n, newNode(g, n, "Sub", x, mean.Output(0)).Output(0))
 	}, nil
 }
 
@@ -108,12 +102,7 @@ func experimental(plan func(b *chain) error) adapter {
 			for _, s := range b.steps {
 				x = s(x)
 			}
-			if t := n.Output(0).Type; t != nil {
-				x.Type = t.Clone()
-			}
-			x.Producer().Name = n.Name
-			passes.Replace(n.Output(0), x)
-			n.Graph.RemoveNodes(n)
+			standIn(n, x)
 		}, nil
 	}
 }
