@@ -274,12 +274,30 @@ func (q *quantizer) weights(weightOnly bool) []*weighted {
 	return ws
 }
 
+// halfWeightsNote says, when layers of the main graph have float16 or
+// bfloat16 constant weights, that the pass quantizes from float32.
+func (q *quantizer) halfWeightsNote() string {
+	n := 0
+	for _, node := range q.g.Nodes {
+		if !weightedOps[node.OpType] || node.Domain != "" {
+			continue
+		}
+		if t := passes.ConstTensor(node.Input(1)); t != nil && (t.DataType == onnx.Float16 || t.DataType == onnx.BFloat16) {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(": %d layers have float16 weights, and quantization starts from float32 ones — quantize the float32 model", n)
+}
+
 // static is mode=int8: per-channel int8 weights and calibrated Q/DQ pairs
 // on the activations.
 func (q *quantizer) static() (int, error) {
 	c, cfg := q.c, q.cfg
 	if len(q.weights(false)) == 0 { // and the opset stays
-		c.Logf("nothing to quantize (no Conv, ConvTranspose, Gemm or MatMul with float32 constant weights)")
+		c.Logf("nothing to quantize (no Conv, ConvTranspose, Gemm or MatMul with float32 constant weights)%s", q.halfWeightsNote())
 		return 0, nil
 	}
 	if err := q.ensureOpset(13, "per-channel QuantizeLinear/DequantizeLinear (axis) needs opset 13"); err != nil {
@@ -731,7 +749,7 @@ func (q *quantizer) weightsOnly() (int, error) {
 		c.Logf("%d LSTM/GRU/RNN weights are computed in the graph (PyTorch builds them from gate slices) and stay float: run default first (--passes default,quantize(…)) to fold and quantize them", n)
 	}
 	if len(ws) == 0 { // and the opset stays
-		c.Logf("nothing to quantize (no Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU or RNN with float32 constant weights)")
+		c.Logf("nothing to quantize (no Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU or RNN with float32 constant weights)%s", q.halfWeightsNote())
 		return 0, nil
 	}
 	mode := cfg.mode

@@ -264,3 +264,19 @@ func TestFP16KeepsQDQGroups(t *testing.T) {
 		t.Errorf("after weight-only int8, fp16 left the Conv %s (want float16); ops %v\n%s", dt, passtest.Ops(weights), log)
 	}
 }
+
+// TestHalfWeightsNote: int8 asked of a float16 model changes nothing and
+// says why (its layers' weights are float16).
+func TestHalfWeightsNote(t *testing.T) {
+	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(2, 8)))
+	w := make([]float32, 8*4)
+	for i := range w {
+		w[i] = float32(math.Cos(float64(i))) * 0.5
+	}
+	m := b.Output(b.Op("MatMul", nil, x, b.G.AddInitializer("w", onnx.NewFloatTensor("", []int64{8, 4}, w))), onnx.TensorType(onnx.Float, onnx.ShapeOf(2, 4)))
+	half, _, _ := quantizeWith(t, m, "quantize(mode=fp16,report=0)")
+	q, log, _ := quantizeWith(t, half, "quantize(mode=int8,report=0)")
+	if passtest.Ops(q)["QuantizeLinear"] != 0 || !strings.Contains(log, "1 layers have float16 weights") {
+		t.Errorf("ops %v, log:\n%s\nwant nothing quantized and the float16 weights named as the reason", passtest.Ops(q), log)
+	}
+}
