@@ -235,6 +235,13 @@ func buildPRelu(b *Build) (Kernel, error) {
 	}, nil
 }
 
+// Selu1Alpha and Selu1Gamma are Selu-1's defaults (Selu-6 gave them more
+// digits).
+const (
+	Selu1Alpha = 1.6732
+	Selu1Gamma = 1.0507
+)
+
 func init() {
 	ewRegister("Relu", 1, ewActivation(ewFixed(ewUnary{
 		f: func(x float64) float64 {
@@ -311,7 +318,7 @@ func init() {
 		alpha := float64(b.Float("alpha", 1.67326319217681884765625))
 		gamma := float64(b.Float("gamma", 1.05070102214813232421875))
 		if b.Opset < 6 { // Selu-1's defaults had fewer digits
-			alpha, gamma = float64(b.Float("alpha", 1.6732)), float64(b.Float("gamma", 1.0507))
+			alpha, gamma = float64(b.Float("alpha", Selu1Alpha)), float64(b.Float("gamma", Selu1Gamma))
 		}
 		return ewUnary{f: func(x float64) float64 {
 			if x <= 0 {

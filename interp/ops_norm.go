@@ -377,16 +377,20 @@ func lrnBuilder(b *Build) (Kernel, error) {
 	}, nil
 }
 
-func mvnBuilder(b *Build) (Kernel, error) {
-	// across_channels and normalize_variance are the experimental MVN's of
-	// opsets 1–8, read as ONNX Runtime reads them: the first sets the
-	// default axes, the second (0) subtracts the mean only.
+// MVNAxes is the axes a MeanVarianceNormalization normalises over: its
+// axes attribute, else the default, which the experimental MVN of opsets
+// 1–8 chose with across_channels (read as ONNX Runtime reads it).
+func MVNAxes(n *onnx.Node) []int64 {
 	def := []int64{0, 2, 3}
-	if b.Int("across_channels", 0) == 1 {
+	if n.AttrInt("across_channels", 0) == 1 {
 		def = []int64{0, 1, 2, 3}
 	}
-	axes := b.Ints("axes", def)
-	scaleVar := b.Int("normalize_variance", 1) == 1
+	return n.AttrInts("axes", def)
+}
+
+func mvnBuilder(b *Build) (Kernel, error) {
+	axes := MVNAxes(b.Node)
+	scaleVar := b.Int("normalize_variance", 1) == 1 // 0 (experimental MVN): the mean only
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		t := in[0]
 		p, err := planReduce(t.Shape, axes, true)

@@ -584,12 +584,22 @@ func newUpsampleAttrs(n *onnx.Node) *resizeAttrs {
 	return a
 }
 
+// Upsample1Scales is the per-axis scales of an Upsample-1, which scaled
+// the last two axes of an [N,C,H,W] input by height_scale and width_scale.
+func Upsample1Scales(n *onnx.Node) []float32 {
+	return []float32{1, 1, n.AttrFloat("height_scale", 1), n.AttrFloat("width_scale", 1)}
+}
+
 // upsampleScales reads an Upsample's scales: an attribute before opset 9,
 // input 1 from then on.
 func upsampleScales(n *onnx.Node, opset int64, in []*Tensor) ([]float64, error) {
 	if opset < 7 && n.Attr("scales") == nil {
 		// Upsample-1 scaled the last two axes of an [N,C,H,W] input.
-		return []float64{1, 1, float64(n.AttrFloat("height_scale", 1)), float64(n.AttrFloat("width_scale", 1))}, nil
+		var scales []float64
+		for _, s := range Upsample1Scales(n) {
+			scales = append(scales, float64(s))
+		}
+		return scales, nil
 	}
 	if opset < 9 {
 		var scales []float64

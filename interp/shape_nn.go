@@ -364,7 +364,7 @@ func shapeResize(c *ShapeCtx) error {
 	case c.Node.OpType == "Upsample" && c.Node.Attr("scales") != nil:
 		scales, haveScales = c.Node.AttrFloats("scales", nil), true
 	case c.Node.OpType == "Upsample" && c.Opset < 7: // Upsample-1: [N,C,H,W]
-		scales, haveScales = []float32{1, 1, c.Node.AttrFloat("height_scale", 1), c.Node.AttrFloat("width_scale", 1)}, true
+		scales, haveScales = Upsample1Scales(c.Node), true
 	case c.Node.OpType == "Upsample" || c.Opset < 11:
 		scales, haveScales = c.Floats(1)
 	default:

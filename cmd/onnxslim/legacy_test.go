@@ -68,10 +68,8 @@ func legacyModel() *onnx.Model {
 // the original. (ImageScaler stays: it is an op of opsets up to 9.)
 func TestLegacyOpsetDefault(t *testing.T) {
 	dir := t.TempDir()
-	in, out := filepath.Join(dir, "legacy.onnx"), filepath.Join(dir, "out.onnx")
-	if err := onnx.Save(legacyModel(), in, onnx.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	out := filepath.Join(dir, "out.onnx")
+	in := saveModelFile(t, legacyModel(), filepath.Join(dir, "legacy.onnx"))
 	code, _, stderr := runCLI(t, in, "-o", out)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -134,7 +132,7 @@ func TestLegacyOpsetDefault(t *testing.T) {
 // error says so (not "give --shape") and nothing is written.
 func TestNCHWcModelExplained(t *testing.T) {
 	dir := t.TempDir()
-	in, out := filepath.Join(dir, "nchwc.onnx"), filepath.Join(dir, "out.onnx")
+	out := filepath.Join(dir, "out.onnx")
 	g := &onnx.Graph{Name: "nchwc"}
 	m := &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 13}, {Domain: "com.microsoft.nchwc", Version: 1}}, Graph: g}
 	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8, 4, 4)))
@@ -148,9 +146,7 @@ func TestNCHWcModelExplained(t *testing.T) {
 	g.Append(o)
 	o.Output(0).Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 8, 3, 3))
 	g.Outputs = []*onnx.Value{o.Output(0)}
-	if err := onnx.Save(m, in, onnx.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	in := saveModelFile(t, m, filepath.Join(dir, "nchwc.onnx"))
 	code, _, stderr := runCLI(t, in, "-o", out)
 	if code != 1 || !strings.Contains(stderr, "NCHWc layout") || strings.Contains(stderr, "--shape") {
 		t.Fatalf("exit %d, stderr %q: want exit 1 explaining the NCHWc layout", code, stderr)
@@ -165,7 +161,7 @@ func TestNCHWcModelExplained(t *testing.T) {
 // its opset, the note says why, and the pipeline still runs.
 func TestLegacyOpsetRefusedKeepsGoing(t *testing.T) {
 	dir := t.TempDir()
-	in, out := filepath.Join(dir, "legacy.onnx"), filepath.Join(dir, "out.onnx")
+	out := filepath.Join(dir, "out.onnx")
 	g := &onnx.Graph{Name: "legacy"}
 	m := &onnx.Model{IRVersion: 3, Opsets: []onnx.OpsetID{{Version: 6}}, Graph: g}
 	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.ShapeOf(2, 3, 4)))
@@ -177,9 +173,7 @@ func TestLegacyOpsetRefusedKeepsGoing(t *testing.T) {
 	relu := g.NewNode("Relu", "", "relu", []*onnx.Value{add.Output(0)}, "y")
 	g.Append(relu)
 	g.Outputs = []*onnx.Value{relu.Output(0)}
-	if err := onnx.Save(m, in, onnx.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	in := saveModelFile(t, m, filepath.Join(dir, "legacy.onnx"))
 	code, _, stderr := runCLI(t, in, "-o", out, "--no-verify")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -219,16 +213,14 @@ func allFinite(v []float32) bool {
 // its newest version known to the interpreter.
 func TestNewerOpsetNote(t *testing.T) {
 	dir := t.TempDir()
-	in, out := filepath.Join(dir, "future.onnx"), filepath.Join(dir, "out.onnx")
+	out := filepath.Join(dir, "out.onnx")
 	g := &onnx.Graph{Name: "future"}
 	m := &onnx.Model{IRVersion: 10, Opsets: []onnx.OpsetID{{Version: 99}}, Graph: g}
 	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.ShapeOf(2, 3)))
 	n := g.NewNode("Relu", "", "relu", []*onnx.Value{x}, "y")
 	g.Append(n)
 	g.Outputs = []*onnx.Value{n.Output(0)}
-	if err := onnx.Save(m, in, onnx.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	in := saveModelFile(t, m, filepath.Join(dir, "future.onnx"))
 	code, _, stderr := runCLI(t, in, "-o", out)
 	if code != 0 || !strings.Contains(stderr, "opset 99, newer than any the interpreter knows") {
 		t.Fatalf("exit %d, stderr %q: want success with a note on opset 99", code, stderr)

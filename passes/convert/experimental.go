@@ -3,6 +3,7 @@ package convert
 import (
 	"fmt"
 
+	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 )
@@ -49,11 +50,7 @@ func meanVarianceNorm(u *upgrade, n *onnx.Node) (func(), error) {
 	if !u.crosses(9) || (n.Attr("across_channels") == nil && n.Attr("normalize_variance") == nil) {
 		return nil, nil
 	}
-	axes := []int64{0, 2, 3}
-	if n.AttrInt("across_channels", 0) == 1 {
-		axes = []int64{0, 1, 2, 3}
-	}
-	axes = n.AttrInts("axes", axes)
+	axes := interp.MVNAxes(n)
 	if n.AttrInt("normalize_variance", 1) == 1 {
 		return func() {
 			n.RemoveAttr("across_channels")

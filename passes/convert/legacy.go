@@ -239,7 +239,7 @@ func legacyUpsample(u *upgrade, n *onnx.Node) (func(), error) {
 	if r := rankOf(n.Input(0)); r != 4 && r != -1 {
 		return nil, fmt.Errorf("Upsample-1 scales an [N,C,H,W] input; this one has rank %d", r)
 	}
-	scales := []float32{1, 1, n.AttrFloat("height_scale", 1), n.AttrFloat("width_scale", 1)}
+	scales := interp.Upsample1Scales(n)
 	return func() {
 		n.SetAttr(onnx.FloatsAttr("scales", scales))
 		n.RemoveAttr("height_scale")
@@ -275,10 +275,10 @@ func legacySelu(u *upgrade, n *onnx.Node) (func(), error) {
 	}
 	return func() {
 		if n.Attr("alpha") == nil {
-			n.SetAttr(onnx.FloatAttr("alpha", 1.6732))
+			n.SetAttr(onnx.FloatAttr("alpha", interp.Selu1Alpha))
 		}
 		if n.Attr("gamma") == nil {
-			n.SetAttr(onnx.FloatAttr("gamma", 1.0507))
+			n.SetAttr(onnx.FloatAttr("gamma", interp.Selu1Gamma))
 		}
 	}, nil
 }
