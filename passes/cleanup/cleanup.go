@@ -468,7 +468,8 @@ func transposeThroughGather(c *passes.Context, m *onnx.Model, g *onnx.Graph) int
 }
 
 // mergeReshapes drops a Reshape that only feeds another Reshape whose target
-// is fully given (no 0 entries, which would copy from the input).
+// is fully given (no 0 entries, which would copy from the input), or a
+// Flatten whose split point it can find in the Reshape's input.
 func mergeReshapes(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 	return passes.EachOp(g, []string{"Reshape", "Flatten"}, func(node *onnx.Node) bool {
 		prev := node.Input(0).Producer()
@@ -485,8 +486,18 @@ func mergeReshapes(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 				return false
 			}
 		}
+		axis := int64(-1)
+		if node.OpType == "Flatten" {
+			var ok bool
+			if axis, ok = flattenAxisBefore(node, prev); !ok {
+				return false
+			}
+		}
 		if !c.Allow() {
 			return false
+		}
+		if axis >= 0 {
+			node.SetAttr(onnx.IntAttr("axis", axis))
 		}
 		node.SetInput(0, prev.Input(0))
 		if !passes.IsUsed(prev.Output(0)) {
@@ -494,6 +505,40 @@ func mergeReshapes(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 		}
 		return true
 	})
+}
+
+// flattenAxisBefore gives the axis at which Flatten, read on the input of
+// the reshape before it, splits the elements as it does now: Flatten keeps
+// the product of the dims before its axis, which a reshape may regroup
+// (x [2,3,4] → [6,4] → Flatten axis 1 is [6,4], Flatten of x at 1 is
+// [2,12]) or whose rank it may change past the axis.
+func flattenAxisBefore(flatten, reshape *onnx.Node) (int64, bool) {
+	in, inOK := passes.StaticShape(reshape.Input(0))
+	out, outOK := passes.StaticShape(reshape.Output(0))
+	if !inOK || !outOK {
+		return 0, false
+	}
+	axis := flatten.AttrInt("axis", 1)
+	if axis < 0 {
+		axis += int64(len(out))
+	}
+	if axis < 0 || axis > int64(len(out)) {
+		return 0, false
+	}
+	lead := func(dims []int64, k int) int64 {
+		p := int64(1)
+		for _, d := range dims[:k] {
+			p *= d
+		}
+		return p
+	}
+	want := lead(out, int(axis))
+	for k := 0; k <= len(in); k++ {
+		if lead(in, k) == want {
+			return int64(k), true
+		}
+	}
+	return 0, false
 }
 
 // cancelSqueezeUnsqueeze removes Unsqueeze(Squeeze(x, a), a) and

@@ -50,6 +50,19 @@ func TestCleanup(t *testing.T) {
 			r := b.Op("Reshape", nil, x, b.Ints(6, 4))
 			return b.Op("Relu", nil, b.Op("Reshape", nil, r, b.Ints(4, 6)))
 		}, map[string]int{"Reshape": 1, "Relu": 1}},
+		{"reshape regrouping before flatten moves its axis", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			r := b.Op("Reshape", nil, x, b.Ints(6, 4))
+			return b.Op("Relu", nil, b.Op("Flatten", []*onnx.Attribute{onnx.IntAttr("axis", 1)}, r))
+		}, map[string]int{"Flatten": 1, "Relu": 1}},
+		{"reshape raising the rank before flatten", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			// Faster R-CNN's RPN: [N] → [1,N] → Flatten axis 2 is [N,1].
+			r := b.Op("Reshape", nil, x, b.Ints(1, 24))
+			return b.Op("Relu", nil, b.Op("Flatten", []*onnx.Attribute{onnx.IntAttr("axis", 2)}, r))
+		}, map[string]int{"Flatten": 1, "Relu": 1}},
+		{"reshape whose split flatten cannot find stays", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			r := b.Op("Reshape", nil, x, b.Ints(4, 3, 2))
+			return b.Op("Relu", nil, b.Op("Flatten", []*onnx.Attribute{onnx.IntAttr("axis", 1)}, r))
+		}, map[string]int{"Reshape": 1, "Flatten": 1, "Relu": 1}},
 		{"slice keeping the shape is bypassed", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 			return b.Op("Relu", nil, b.Op("Slice", nil, x, b.Ints(0), b.Ints(4), b.Ints(2), b.Ints(1)))
 		}, map[string]int{"Relu": 1}},
