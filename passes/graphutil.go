@@ -3,6 +3,7 @@ package passes
 import (
 	"slices"
 
+	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 )
 
@@ -169,7 +170,7 @@ func WeightsToInitializers(c *Context, m *onnx.Model, nested bool) int {
 			return false
 		})
 	}
-	lifted := 0
+	lifted, computed := 0, 0
 	g.Walk(func(sg *onnx.Graph) {
 		if sg != g && !nested {
 			return
@@ -181,20 +182,89 @@ func WeightsToInitializers(c *Context, m *onnx.Model, nested bool) int {
 			if w := node.Input(1); w != nil && !w.IsConst() {
 				if t := ConstTensor(w); t != nil && t.DataType == onnx.Float && ConstantToInitializer(m, w) != w {
 					lifted++
+				} else if v := foldWeightChain(m, w); v != w && v.Const != nil && v.Const.DataType == onnx.Float {
+					computed++
 				}
 			}
 		}
 	})
-	if lifted+unlisted > 0 {
+	if lifted+computed+unlisted > 0 {
 		c.Invalidate() // the analyses the pass required describe the graph before
 	}
 	if lifted > 0 {
 		c.Logf("%d weights held in Constant nodes made initializers", lifted)
 	}
+	if computed > 0 {
+		c.Logf("%d weights computed from constants (a Transpose or Reshape of an initializer, as exporters write without constant folding) made initializers", computed)
+	}
 	if unlisted > 0 {
 		c.Logf("%d initializers listed as graph inputs (defaults a caller could override) are no longer inputs: the result takes them as fixed, as ONNX Runtime's quantizer does with weights", unlisted)
 	}
-	return lifted + unlisted
+	return lifted + computed + unlisted
+}
+
+// weightChainOps rearrange a tensor without computing with it:
+// exporters that do not fold constants write a layer's weight as one of
+// them applied to an initializer (PyTorch's nn.Linear: MatMul by
+// Transpose(W)).
+var weightChainOps = map[string]bool{"Transpose": true, "Reshape": true, "Squeeze": true, "Unsqueeze": true,
+	"Flatten": true, "Identity": true}
+
+// foldWeightChain evaluates the chain of weightChainOps that computes w
+// from one initializer, when w and each value of the chain have no other
+// reader (the result is then the layer's own weight and the model does
+// not grow), and returns the initializer holding the result, named as w;
+// else w.
+func foldWeightChain(m *onnx.Model, w *onnx.Value) *onnx.Value {
+	p := w.Producer()
+	if p == nil || p.Domain != "" || !weightChainOps[p.OpType] || len(p.Outputs()) != 1 ||
+		w.NumUses() != 1 || w.IsGraphOutput() || len(p.Subgraphs()) > 0 {
+		return w
+	}
+	data := p.Input(0)
+	if data == nil {
+		return w
+	}
+	if !data.IsConst() {
+		if data = ConstantToInitializer(m, foldWeightChain(m, data)); !data.IsConst() {
+			return w
+		}
+	}
+	g := w.Graph()
+	if data.Graph() != g || data.NumUses() != 1 || data.IsGraphOutput() || slices.Contains(g.Inputs, data) {
+		return w
+	}
+	in := []*interp.Tensor{}
+	for _, v := range p.Inputs() {
+		if v == nil {
+			in = append(in, nil)
+			continue
+		}
+		t := ConstTensor(v)
+		if t == nil {
+			return w
+		}
+		x, err := interp.FromONNX(t)
+		if err != nil {
+			return w
+		}
+		in = append(in, x)
+	}
+	outs, err := interp.EvalNode(p, max(m.Opset(""), 1), in)
+	if err != nil || len(outs) != 1 || outs[0] == nil || outs[0].Kind != interp.KindTensor {
+		return w
+	}
+	t, err := interp.ToONNX(w.Name, outs[0])
+	if err != nil {
+		return w
+	}
+	name := w.Name
+	v := AddConst(m, g, name+"_folded", t)
+	onnx.ReplaceAllUsesWith(w, v)
+	g.RemoveNodes(p)
+	g.RemoveInitializer(data)
+	v.Name, t.Name = name, name
+	return v
 }
 
 var weightOps = map[string]bool{"Conv": true, "ConvTranspose": true, "Gemm": true, "MatMul": true}

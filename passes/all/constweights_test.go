@@ -16,6 +16,7 @@ const (
 	inInitializers = iota
 	inConstantNodes
 	inGraphInputs // initializers also listed as graph inputs (overridable defaults)
+	inTransposed  // Transpose of an initializer holding Wᵀ (exports without constant folding)
 )
 
 // weightsModel is x[1,64] → MatMul(w1 64×64) → Relu → MatMul(w2 64×48),
@@ -55,6 +56,19 @@ func weightsModel(held int) *onnx.Model {
 			v.Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(int64(rows), int64(cols)))
 			b.G.Inputs = append(b.G.Inputs, v)
 			return v
+		case inTransposed:
+			w, _ := t.Float32s()
+			wt := make([]float32, len(w))
+			for i := range rows {
+				for j := range cols {
+					wt[j*rows+i] = w[i*cols+j]
+				}
+			}
+			v := b.G.AddInitializer(name+"_t", onnx.NewFloatTensor(name+"_t", []int64{int64(cols), int64(rows)}, wt))
+			tr := b.G.NewNode("Transpose", "", name+"_transpose", []*onnx.Value{v}, name)
+			tr.SetAttr(onnx.IntsAttr("perm", []int64{1, 0}))
+			b.G.Append(tr)
+			return tr.Output(0)
 		}
 		t.Name = ""
 		c := b.G.NewNode("Constant", "", name+"_node", nil, name)
@@ -68,9 +82,11 @@ func weightsModel(held int) *onnx.Model {
 }
 
 // TestWeightPassesTakeConstantNodes: quantize, prune and lowrank treat
-// weights held in Constant nodes (Paddle's exports) or listed as graph
-// inputs (old PyTorch exports) as initializers: the pass rewrites them,
-// leaves no Constant and no weight input, and the result computes exactly
+// weights held in Constant nodes (Paddle's exports), listed as graph
+// inputs (old PyTorch exports) or transposed from an initializer of their
+// own (PyTorch without constant folding) as initializers: the pass
+// rewrites them, leaves no Constant, Transpose or weight input, and the
+// result computes exactly
 // what the same pass makes of the model with initializers — which differs
 // from the float model (the pass did its work).
 func TestWeightPassesTakeConstantNodes(t *testing.T) {
@@ -78,7 +94,7 @@ func TestWeightPassesTakeConstantNodes(t *testing.T) {
 		t.Run(spec, func(t *testing.T) {
 			var outs [][]float32
 			x := passtest.Input(1, 64)
-			for _, held := range []int{inInitializers, inConstantNodes, inGraphInputs} {
+			for _, held := range []int{inInitializers, inConstantNodes, inGraphInputs, inTransposed} {
 				m := weightsModel(held)
 				p, err := passes.Parse(spec)
 				if err != nil {
@@ -95,8 +111,8 @@ func TestWeightPassesTakeConstantNodes(t *testing.T) {
 					t.Errorf("weights held %d: the result has %d inputs, want x alone", held, len(m.Graph.Inputs))
 				}
 				for _, n := range m.Graph.Nodes {
-					if n.OpType == "Constant" {
-						t.Errorf("Constant node %s left", n.Name)
+					if n.OpType == "Constant" || n.OpType == "Transpose" {
+						t.Errorf("%s node %s left", n.OpType, n.Name)
 					}
 				}
 				outs = append(outs, passtest.Eval(t, m, x))
@@ -110,5 +126,37 @@ func TestWeightPassesTakeConstantNodes(t *testing.T) {
 				t.Errorf("the result computes exactly what the float model does: the pass changed nothing")
 			}
 		})
+	}
+}
+
+// TestSharedTransposedWeightStays: a weight transposed from an initializer
+// that something else reads too (a tied embedding's table) is not made a
+// copy of its own: the model would grow by a weight. The pass leaves that
+// layer as it is.
+func TestSharedTransposedWeightStays(t *testing.T) {
+	m := weightsModel(inTransposed)
+	g := m.Graph
+	wt := g.ValueByName("w2_t")
+	sum := g.NewNode("ReduceSum", "", "tied_reader", []*onnx.Value{wt}, "w2_sum")
+	g.Append(sum)
+	g.Outputs = append(g.Outputs, sum.Output(0))
+	p, err := passes.Parse("quantize(mode=int8-weights,report=0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Run(context.Background(), m, passes.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	transposes := 0
+	for _, n := range g.Nodes {
+		if n.OpType == "Transpose" {
+			transposes++
+			if n.Input(0) != wt {
+				t.Errorf("the shared weight's Transpose reads %s, want w2_t", n.Input(0).Name)
+			}
+		}
+	}
+	if transposes != 1 || wt.Const == nil || wt.Const.DataType != onnx.Float {
+		t.Errorf("%d Transposes left (want the shared one), w2_t %v", transposes, wt.Const)
 	}
 }
