@@ -308,3 +308,42 @@ func describeShapes(inputs []*onnx.Value, dims map[string]int64, fill map[string
 	}
 	return strings.Join(parts, ", ")
 }
+
+// SampleDims binds the inputs' symbolic dims and unknown dims
+// (by UnknownDimKey) to their sizes in the first sample of the data folder
+// dir, read one sample at a time: the sizes the data runs the model at, for
+// counting FLOPs where the model declares none. Dims already in dims win.
+func SampleDims(dir string, inputs []*onnx.Value, dims map[string]int64, fill map[string]float64) (map[string]int64, error) {
+	r, err := Open(dir, inputs, Options{Dims: dims, BatchSize: 1, Fill: fill})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b, err := r.Next()
+	if err != nil {
+		return nil, err
+	}
+	out := maps.Clone(dims)
+	if out == nil {
+		out = map[string]int64{}
+	}
+	for _, v := range inputs {
+		t := b.Inputs[v.Name]
+		if t == nil || v.Type == nil || v.Type.Kind != onnx.TypeTensor || !v.Type.HasShape() || len(t.Shape) != len(v.Type.Shape) {
+			continue
+		}
+		for i, d := range v.Type.Shape {
+			key := ""
+			switch {
+			case d.Kind == onnx.DimParam:
+				key = d.Param
+			case d.Kind == onnx.DimUnknown:
+				key = UnknownDimKey(v.Name, i)
+			}
+			if _, set := out[key]; key != "" && !set {
+				out[key] = int64(t.Shape[i])
+			}
+		}
+	}
+	return out, nil
+}

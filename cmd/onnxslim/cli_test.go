@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -421,5 +422,63 @@ func TestInputWithoutShape(t *testing.T) {
 				t.Errorf("want notes %q and %q:\n%s", c.note, c.fitted, stderr)
 			}
 		})
+	}
+}
+
+// TestDynamicModelFLOPs: a model with a symbolic batch gets FLOPs before
+// and after counted at the sizes its inputs run at, and says which: the
+// generated inputs' (N=1) or, with --inputs, its data's. Channel pruning,
+// which aims at a fraction of the FLOPs, runs either way (before, it said
+// the FLOPs were unknown when given --inputs).
+func TestDynamicModelFLOPs(t *testing.T) {
+	dyn := filepath.Join(testdata.Models(t), "mnist_cnn_op13_dynbatch", "model.onnx")
+	data := filepath.Join(testdata.Models(t), "mnist-data", "cnn-calib")
+	static := func() int64 {
+		dir := t.TempDir()
+		js := filepath.Join(dir, "r.json")
+		if code, _, stderr := runCLI(t, mnistCNN(t), "-o", filepath.Join(dir, "o.onnx"), "--json", js); code != 0 {
+			t.Fatalf("static model: exit %d: %s", code, stderr)
+		}
+		var r optimizeReport
+		readJSON(t, js, &r)
+		if r.FlopsBefore == nil || r.FlopsAt != nil {
+			t.Fatalf("static model: FLOPs %v at %v, want known at its own sizes", r.FlopsBefore, r.FlopsAt)
+		}
+		return *r.FlopsBefore
+	}()
+	for _, extra := range [][]string{nil, {"--inputs", data}} {
+		t.Run(fmt.Sprint(extra), func(t *testing.T) {
+			dir := t.TempDir()
+			js, md := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.md")
+			args := append([]string{dyn, "-o", filepath.Join(dir, "o.onnx"), "--passes", "prune(structure=channel,amount=0.3)", "--json", js, "--report", md}, extra...)
+			if code, _, stderr := runCLI(t, args...); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var r optimizeReport
+			readJSON(t, js, &r)
+			if r.FlopsBefore == nil || *r.FlopsBefore != static || r.FlopsAt["N"] != 1 || len(r.FlopsAt) != 1 {
+				t.Fatalf("FLOPs before %v at %v, want the static model's %d at N=1", r.FlopsBefore, r.FlopsAt, static)
+			}
+			if r.FlopsAfter == nil || float64(*r.FlopsAfter) > 0.75*float64(static) {
+				t.Errorf("FLOPs after %v, want at most 70%% of %d (and some for the rounding)", r.FlopsAfter, static)
+			}
+			if len(r.Passes) == 0 || r.Passes[0].FlopsBefore == nil || *r.Passes[0].FlopsBefore != static {
+				t.Errorf("the pass table's FLOPs before: %+v, want %d", r.Passes, static)
+			}
+			if b, err := os.ReadFile(md); err != nil || !strings.Contains(string(b), "FLOPs are counted at N=1.") {
+				t.Errorf("the report does not say where FLOPs are counted (%v)", err)
+			}
+		})
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 }

@@ -229,13 +229,9 @@ func (info modelInfo) writeText(out io.Writer, path string) error {
 		}
 		fmt.Fprintf(w, "external data\t%s (%s: %d tensors, %s%s)\n", e.Location, humanBytes(e.Bytes), e.Tensors, humanBytes(e.TensorBytes), share)
 	}
-	var at []string
-	for _, k := range slices.Sorted(maps.Keys(info.dims)) {
-		at = append(at, fmt.Sprintf("%s=%d", k, info.dims[k]))
-	}
 	switch {
-	case info.Flops != nil && len(at) > 0:
-		fmt.Fprintf(w, "FLOPs\t%s (at %s)\n", groupDigits(*info.Flops), strings.Join(at, ", "))
+	case info.Flops != nil && len(info.dims) > 0:
+		fmt.Fprintf(w, "FLOPs\t%s (at %s)\n", groupDigits(*info.Flops), dimList(info.dims))
 	case info.Flops != nil:
 		fmt.Fprintf(w, "FLOPs\t%s\n", groupDigits(*info.Flops))
 	case symbolicInputs(info):
@@ -317,4 +313,13 @@ func symbolicInputs(info modelInfo) bool {
 		}
 	}
 	return false
+}
+
+// dimList renders symbolic dims' sizes in name order: "b=1, s=64".
+func dimList(dims map[string]int64) string {
+	var at []string
+	for _, k := range slices.Sorted(maps.Keys(dims)) {
+		at = append(at, fmt.Sprintf("%s=%d", k, dims[k]))
+	}
+	return strings.Join(at, ", ")
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/stats"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -71,7 +72,11 @@ type optimizeReport struct {
 	ExternalAfter []externalFile `json:"external_data_after,omitempty"`
 	FlopsBefore   *int64         `json:"flops_before"`
 	FlopsAfter    *int64         `json:"flops_after"`
-	MS            float64        `json:"ms"`
+	// FlopsAt are the sizes of a dynamic model's symbolic dims the FLOPs
+	// are counted at: --dim, else the data's (--inputs), else the ones
+	// generated inputs use.
+	FlopsAt map[string]int64 `json:"flops_at,omitempty"`
+	MS      float64          `json:"ms"`
 	// Verify is the verification result (absent with --no-verify).
 	Verify any `json:"verify,omitempty"`
 	// Details are passes' structured results (e.g. quantize's per-layer error).
@@ -135,7 +140,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	rep := optimizeReport{
 		Input: in, Output: out,
 		NodesBefore: stats.Nodes(m), ParamsBefore: stats.Params(m),
-		BytesBefore: inFiles.TotalBytes(), FlopsBefore: flops(m),
+		BytesBefore: inFiles.TotalBytes(),
 	}
 	quiet := c.Bool("quiet")
 	logw := io.Writer(c.Root().ErrWriter)
@@ -167,6 +172,16 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 		if genDims, err = fitDims(ctx, orig, dims, fill, timeout, logw); err != nil {
 			return inFile(in, err)
 		}
+	} else if dir := c.String("inputs"); dir != "" {
+		// The data's sizes, for counting FLOPs (channel pruning needs
+		// them); a folder that cannot be read says so where it is read.
+		if d, err := dataset.SampleDims(dir, graphInputs(m), dims, fill); err == nil {
+			genDims = d
+		}
+	}
+	rep.FlopsBefore = flops(m, genDims)
+	if rep.FlopsBefore != nil && len(dataset.FreeDims(graphInputs(m), dims)) > 0 {
+		rep.FlopsAt = genDims
 	}
 	// Verification against the untouched copy.
 	var ver *verification
@@ -256,7 +271,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	}
 	rep.ExternalAfter = outFiles.External
 	rep.NodesAfter, rep.ParamsAfter = stats.Nodes(m), stats.Params(m)
-	rep.BytesAfter, rep.FlopsAfter = outFiles.TotalBytes(), flops(m)
+	rep.BytesAfter, rep.FlopsAfter = outFiles.TotalBytes(), flops(m, genDims)
 	rep.MS = float64(time.Since(start).Microseconds()) / 1000
 
 	if path := c.String("json"); path != "" {
@@ -339,9 +354,9 @@ func annotateShapes(m *onnx.Model, dims map[string]int64) {
 	_, _ = interp.InferShapes(m, interp.ShapeOptions{Dims: dims})
 }
 
-// flops is the model's FLOPs from its declared shapes, nil when unknown.
-func flops(m *onnx.Model) *int64 {
-	if f, ok := stats.FLOPs(m, stats.DeclaredShape); ok {
+// flops counts m's FLOPs at dims for its symbolic dims (nil if unknown).
+func flops(m *onnx.Model, dims map[string]int64) *int64 {
+	if f, ok := passes.FLOPsAt(m, dims); ok {
 		return &f
 	}
 	return nil
@@ -409,6 +424,9 @@ func writeMarkdown(w io.Writer, r optimizeReport) error {
 	fmt.Fprintf(&b, "| parameters | %d | %d |\n", r.ParamsBefore, r.ParamsAfter)
 	fmt.Fprintf(&b, "| bytes | %d | %d |\n", r.BytesBefore, r.BytesAfter)
 	fmt.Fprintf(&b, "| FLOPs | %s | %s |\n\n", fl(r.FlopsBefore), fl(r.FlopsAfter))
+	if len(r.FlopsAt) > 0 {
+		fmt.Fprintf(&b, "FLOPs are counted at %s.\n\n", dimList(r.FlopsAt))
+	}
 	if len(r.Passes) == 0 {
 		b.WriteString("No passes ran: the model was re-encoded unchanged.\n")
 	} else {

@@ -76,7 +76,7 @@ func (p *Pipeline) Run(ctx context.Context, m *onnx.Model, rc runConfig) ([]Pass
 		Inputs:       rc.inputs,
 		Log:          rc.log,
 		MaxRewrites:  rc.maxRewrites,
-		Measure:      measure,
+		Measure:      measureAt(rc.genDims),
 		AfterPass:    rc.verifyEach,
 	}
 	var reports []passes.Report
@@ -119,11 +119,17 @@ func legacyOpset(m *onnx.Model) bool {
 	return v > 0 && v < 7
 }
 
-// measure computes a pass report's figures; FLOPs use the shapes the last
-// shape inference left on the values.
-func measure(m *onnx.Model) passes.Measures {
-	f, ok := stats.FLOPs(m, stats.DeclaredShape)
-	return passes.Measures{Nodes: stats.Nodes(m), Params: stats.Params(m), Bytes: stats.Bytes(m), FLOPs: f, FLOPsKnown: ok}
+// measureAt computes a pass report's figures; FLOPs use the shapes the last
+// shape inference left on the values, or with sizes for symbolic dims
+// (the main report's FlopsAt) the shapes inferred at those.
+func measureAt(dims map[string]int64) func(*onnx.Model) passes.Measures {
+	return func(m *onnx.Model) passes.Measures {
+		f, ok := stats.FLOPs(m, stats.DeclaredShape)
+		if len(dims) > 0 {
+			f, ok = passes.FLOPsAt(m, dims)
+		}
+		return passes.Measures{Nodes: stats.Nodes(m), Params: stats.Params(m), Bytes: stats.Bytes(m), FLOPs: f, FLOPsKnown: ok}
+	}
 }
 
 func flopsPtr(ms passes.Measures) *int64 {
