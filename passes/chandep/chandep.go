@@ -302,6 +302,9 @@ func copyLayout(l *layout, axis int) *layout {
 	return &layout{axis: axis, block: l.block, segs: append([]seg(nil), l.segs...)}
 }
 
+// layerOps are the ops whose input 1 is a weight with channel axes.
+var layerOps = map[string]bool{"Conv": true, "ConvTranspose": true, "Gemm": true, "MatMul": true}
+
 func floatConst(v *onnx.Value) bool {
 	t := passes.ConstTensor(v)
 	return t != nil && t.DataType.BitSize() >= 8
@@ -373,6 +376,13 @@ func (st *state) node(n *onnx.Node) {
 		return
 	}
 	out := n.Output(0)
+	if w := n.Input(1); layerOps[n.OpType] && w != nil && floatConst(w) && (w.NumUses() > 1 || w.IsGraphOutput()) {
+		// Tied weights (ALBERT's layers, an exporter's deduplicated
+		// copies): slicing one reader's copy would leave the model the
+		// original and a pruned copy, larger than before.
+		pinAll("read by " + what + " (its weight " + w.Name + " is shared with another node)")
+		return
+	}
 	switch {
 	case n.OpType == "Conv":
 		st.conv(n, what, pinAll)

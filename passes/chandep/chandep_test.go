@@ -426,7 +426,7 @@ func checkShapes(t *testing.T, m *onnx.Model) {
 }
 
 // TestPinned: channels that reach a graph output (through a Transpose too), a Softmax,
-// a grouped conv or a Shape are pinned, and Remove refuses them.
+// a grouped conv, a Shape or a layer with a shared weight are pinned, and Remove refuses them.
 func TestPinned(t *testing.T) {
 	cases := []struct {
 		name, producer, reason string
@@ -464,6 +464,14 @@ func TestPinned(t *testing.T) {
 			wide := b.op("Concat", "pad", []*onnx.Attribute{onnx.IntAttr("axis", 1)}, r0, b.g.AddInput("x2", onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 2, 5, 5))))
 			s := b.op("Add", "add", nil, b.conv("conv1", r0, 3, 5, 3, 1, true), wide)
 			return b.conv("conv2", s, 5, 2, 1, 1, false)
+		}},
+		// conv2 and conv3 share one weight (tied layers): slicing conv2's
+		// input channels would copy it.
+		{"tied-weights", "conv1", "shared with another node", func(b *mb, x *onnx.Value) *onnx.Value {
+			h := b.op("Relu", "r", nil, b.conv("conv1", x, 3, 4, 3, 1, true))
+			y := b.conv("conv2", h, 4, 4, 1, 1, false)
+			z := b.op("Conv", "conv3", nil, b.op("Relu", "r2", nil, y), y.Producer().Input(1))
+			return b.op("ReduceSum", "sum", nil, z)
 		}},
 		{"residual-with-pinned-side", "convA", "graph output", func(b *mb, x *onnx.Value) *onnx.Value {
 			a := b.conv("convA", x, 3, 4, 3, 1, true)

@@ -56,6 +56,11 @@ func findLayers(m *onnx.Model) (layers []*layer, skipped []Skip) {
 			continue
 		}
 		l, why := newLayer(n)
+		if w := n.Input(1); why == "" && (w.NumUses() != 1 || w.IsGraphOutput()) {
+			// Zeroing weights in place would prune the other readers too.
+			// (Channel removal writes each reader's weight anew: it may.)
+			why = fmt.Sprintf("weight %s is shared by %d uses", w.Name, w.NumUses())
+		}
 		if why != "" {
 			skipped = append(skipped, Skip{Node: nodeName(n), Op: n.OpType, Reason: why})
 			continue
@@ -83,9 +88,6 @@ func newLayer(n *onnx.Node) (*layer, string) {
 	}
 	if w.Const.DataType != onnx.Float {
 		return nil, fmt.Sprintf("weight is %s, not float32", w.Const.DataType)
-	}
-	if w.NumUses() != 1 || w.IsGraphOutput() {
-		return nil, fmt.Sprintf("weight %s is shared by %d uses", w.Name, w.NumUses())
 	}
 	if n.Input(0) == nil || n.Output(0) == nil {
 		return nil, "missing input or output"
