@@ -170,7 +170,7 @@ func WeightsToInitializers(c *Context, m *onnx.Model, nested bool) int {
 			return false
 		})
 	}
-	lifted, computed := 0, 0
+	lifted, computed, bypassed := 0, 0, 0
 	g.Walk(func(sg *onnx.Graph) {
 		if sg != g && !nested {
 			return
@@ -178,6 +178,13 @@ func WeightsToInitializers(c *Context, m *onnx.Model, nested bool) int {
 		for _, node := range slices.Clone(sg.Nodes) {
 			if node.Domain != "" || !weightOps[node.OpType] {
 				continue
+			}
+			for i := 1; i <= 2 && i < len(node.Inputs()); i++ {
+				if v := node.Input(i); identitySource(v) != nil {
+					node.SetInput(i, identitySource(v))
+					removeDeadIdentities(v)
+					bypassed++
+				}
 			}
 			if w := node.Input(1); w != nil && !w.IsConst() {
 				if t := ConstTensor(w); t != nil && t.DataType == onnx.Float && ConstantToInitializer(m, w) != w {
@@ -188,11 +195,14 @@ func WeightsToInitializers(c *Context, m *onnx.Model, nested bool) int {
 			}
 		}
 	})
-	if lifted+computed+unlisted > 0 {
+	if lifted+computed+bypassed+unlisted > 0 {
 		c.Invalidate() // the analyses the pass required describe the graph before
 	}
 	if lifted > 0 {
 		c.Logf("%d weights held in Constant nodes made initializers", lifted)
+	}
+	if bypassed > 0 {
+		c.Logf("%d weights and biases read through Identity nodes (an exporter's deduplicated constants) read the constant directly", bypassed)
 	}
 	if computed > 0 {
 		c.Logf("%d weights computed from constants (a Transpose or Reshape of an initializer, as exporters write without constant folding) made initializers", computed)
@@ -200,7 +210,30 @@ func WeightsToInitializers(c *Context, m *onnx.Model, nested bool) int {
 	if unlisted > 0 {
 		c.Logf("%d initializers listed as graph inputs (defaults a caller could override) are no longer inputs: the result takes them as fixed, as ONNX Runtime's quantizer does with weights", unlisted)
 	}
-	return lifted + computed + unlisted
+	return lifted + computed + bypassed + unlisted
+}
+
+// removeDeadIdentities removes the Identity nodes of the chain ending in v
+// that nothing reads any more.
+func removeDeadIdentities(v *onnx.Value) {
+	for v != nil && !IsUsed(v) && v.Producer() != nil && v.Producer().OpType == "Identity" {
+		p := v.Producer()
+		v = p.Input(0)
+		p.Graph.RemoveNodes(p)
+	}
+}
+
+// identitySource is the constant a chain of Identity nodes passes on to v,
+// or nil.
+func identitySource(v *onnx.Value) *onnx.Value {
+	src := v
+	for src != nil && !src.IsGraphOutput() && src.Producer() != nil && src.Producer().OpType == "Identity" && src.Producer().Domain == "" {
+		src = src.Producer().Input(0)
+	}
+	if src == v || src == nil || !src.IsConst() || src.Graph() != v.Graph() {
+		return nil
+	}
+	return src
 }
 
 // weightChainOps rearrange a tensor without computing with it:

@@ -17,6 +17,7 @@ const (
 	inConstantNodes
 	inGraphInputs // initializers also listed as graph inputs (overridable defaults)
 	inTransposed  // Transpose of an initializer holding Wᵀ (exports without constant folding)
+	inIdentity    // Identity of an initializer (PyTorch's deduplicated constants)
 )
 
 // weightsModel is x[1,64] → MatMul(w1 64×64) → Relu → MatMul(w2 64×48),
@@ -56,6 +57,11 @@ func weightsModel(held int) *onnx.Model {
 			v.Type = onnx.TensorType(onnx.Float, onnx.ShapeOf(int64(rows), int64(cols)))
 			b.G.Inputs = append(b.G.Inputs, v)
 			return v
+		case inIdentity:
+			v := b.G.AddInitializer(name+"_src", t)
+			id := b.G.NewNode("Identity", "", name+"_identity", []*onnx.Value{v}, name)
+			b.G.Append(id)
+			return id.Output(0)
 		case inTransposed:
 			w, _ := t.Float32s()
 			wt := make([]float32, len(w))
@@ -83,9 +89,10 @@ func weightsModel(held int) *onnx.Model {
 
 // TestWeightPassesTakeConstantNodes: quantize, prune and lowrank treat
 // weights held in Constant nodes (Paddle's exports), listed as graph
-// inputs (old PyTorch exports) or transposed from an initializer of their
-// own (PyTorch without constant folding) as initializers: the pass
-// rewrites them, leaves no Constant, Transpose or weight input, and the
+// inputs (old PyTorch exports), transposed from an initializer of their
+// own (PyTorch without constant folding) or read through an Identity
+// (PyTorch's deduplicated constants) as initializers: the pass rewrites
+// them, leaves no Constant, Transpose, Identity or weight input, and the
 // result computes exactly
 // what the same pass makes of the model with initializers — which differs
 // from the float model (the pass did its work).
@@ -94,7 +101,7 @@ func TestWeightPassesTakeConstantNodes(t *testing.T) {
 		t.Run(spec, func(t *testing.T) {
 			var outs [][]float32
 			x := passtest.Input(1, 64)
-			for _, held := range []int{inInitializers, inConstantNodes, inGraphInputs, inTransposed} {
+			for _, held := range []int{inInitializers, inConstantNodes, inGraphInputs, inTransposed, inIdentity} {
 				m := weightsModel(held)
 				p, err := passes.Parse(spec)
 				if err != nil {
@@ -111,7 +118,7 @@ func TestWeightPassesTakeConstantNodes(t *testing.T) {
 					t.Errorf("weights held %d: the result has %d inputs, want x alone", held, len(m.Graph.Inputs))
 				}
 				for _, n := range m.Graph.Nodes {
-					if n.OpType == "Constant" || n.OpType == "Transpose" {
+					if n.OpType == "Constant" || n.OpType == "Transpose" || n.OpType == "Identity" {
 						t.Errorf("%s node %s left", n.OpType, n.Name)
 					}
 				}
