@@ -305,7 +305,7 @@ func (c *compiler) bnEpilogue(st *step, m int, constT map[int]*Tensor) (k, sh []
 		return nil, nil, false
 	}
 	b := &Build{Node: n, Opset: opsetFor(c.model, n.Domain), c: c}
-	if b.Int("training_mode", 0) != 0 && b.Opset >= 14 {
+	if BatchNormTraining(n, b.Opset) {
 		return nil, nil, false
 	}
 	eps := float64(b.Float("epsilon", 1e-5))

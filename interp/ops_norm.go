@@ -25,9 +25,9 @@ func floatInputs(ts ...*Tensor) ([][]float32, error) {
 	return out, nil
 }
 
-// batchNorm: inference uses the running statistics; training mode (opset
-// ≥ 14) normalises with the batch statistics and also returns the updated
-// running mean and variance.
+// batchNorm: inference uses the running statistics; training mode
+// (BatchNormTraining) normalises with the batch statistics and also
+// returns the updated running mean and variance.
 // bnCoeff is BatchNormalization's scale and shift for one channel (or
 // position): y = x·k + sh. Conv epilogue fusion (fuse.go) uses it too.
 func bnCoeff(scale, bias, mean, vr float32, eps float64) (k, sh float32) {
@@ -35,10 +35,30 @@ func bnCoeff(scale, bias, mean, vr float32, eps float64) (k, sh float32) {
 	return k, bias - mean*k
 }
 
+// BatchNormTraining reports whether BatchNormalization node n normalises
+// with its batch's own statistics: from opset 14 its training_mode says
+// so; before, listing a statistics output does (ONNX's "output case #1",
+// as ONNX Runtime reads it: PyTorch's training-mode exports), and below
+// opset 7 that with is_test=0.
+func BatchNormTraining(n *onnx.Node, opset int64) bool {
+	if opset >= 14 {
+		return n.AttrInt("training_mode", 0) != 0
+	}
+	extra := false
+	for i, o := range n.Outputs() {
+		extra = extra || i > 0 && o != nil
+	}
+	if opset < 7 {
+		return extra && n.AttrInt("is_test", 0) == 0
+	}
+	return extra
+}
+
 func batchNormBuilder(b *Build) (Kernel, error) {
 	eps := float64(b.Float("epsilon", 1e-5))
 	momentum := float64(b.Float("momentum", 0.9))
-	training := b.Int("training_mode", 0) != 0 && b.Opset >= 14
+	training := BatchNormTraining(b.Node, b.Opset)
+	nout := max(3, b.NumOutputs())
 	return func(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		if len(in) < 5 {
 			return nil, fmt.Errorf("5 inputs are required, got %d", len(in))
@@ -71,7 +91,7 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 		} else {
 			y = ctx.newRaw(onnx.Float, shape...).Floats()
 		}
-		var outMean, outVar []float32
+		var outMean, outVar, savedMean, savedInvStd []float32
 		useMean, useVar := mean, vr
 		if training && per == c {
 			bm := make([]float32, c)
@@ -89,6 +109,12 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 				bm[ch], bv[ch] = float32(m), float32(ss/cnt-m*m)
 			}
 			useMean, useVar = bm, bv
+			// Before opset 14, outputs 3 and 4 are the batch's mean and,
+			// as ONNX Runtime writes it, its inverse standard deviation.
+			savedMean, savedInvStd = bm, make([]float32, c)
+			for ch, v := range bv {
+				savedInvStd[ch] = float32(1 / math.Sqrt(float64(v)+eps))
+			}
 			outMean, outVar = make([]float32, c), make([]float32, c)
 			for ch := range outMean {
 				outMean[ch] = float32(float64(mean[ch])*momentum + float64(bm[ch])*(1-momentum))
@@ -128,13 +154,13 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		res := []*Tensor{out, nil, nil}
+		res := make([]*Tensor, nout)
+		res[0] = out
 		if outMean != nil {
-			if res[1], err = floatOut(in[3].DType, in[3].Shape, outMean); err != nil {
-				return nil, err
-			}
-			if res[2], err = floatOut(in[4].DType, in[4].Shape, outVar); err != nil {
-				return nil, err
+			for i, st := range [][]float32{outMean, outVar, savedMean, savedInvStd}[:nout-1] {
+				if res[i+1], err = floatOut(in[3+i%2].DType, in[3+i%2].Shape, st); err != nil {
+					return nil, err
+				}
 			}
 		}
 		return res, nil

@@ -226,10 +226,19 @@ func batchNorm(u *upgrade, n *onnx.Node) (func(), error) {
 		return perElementBatchNorm(u, n)
 	}
 	extra := u.crosses(14) && len(n.Outputs()) > 1
+	// Listing the statistics outputs made a training-mode node before 14
+	// (it normalises with its batch's statistics): from 14 training_mode
+	// says so, and the running statistics stay its outputs 1 and 2; the
+	// saved mean and inverse deviation (3, 4) have no form.
+	training := extra && interp.BatchNormTraining(n, u.from)
+	keep := 1
+	if training {
+		keep = 3
+	}
 	if extra {
-		for i, v := range n.Outputs()[1:] {
+		for i, v := range n.Outputs()[keep:] {
 			if passes.IsUsed(v) {
-				return nil, fmt.Errorf("output %d (%s, a training statistic) is read: from opset 14 BatchNormalization has it only in training mode", i+1, v.Name)
+				return nil, fmt.Errorf("output %d (%s, a training statistic) is read: from opset 14 BatchNormalization has no such output", keep+i, v.Name)
 			}
 		}
 	}
@@ -238,8 +247,11 @@ func batchNorm(u *upgrade, n *onnx.Node) (func(), error) {
 	}
 	return func() {
 		n.RemoveAttr("spatial")
-		if extra {
-			keepOutputs(n, 1)
+		if training {
+			n.SetAttr(onnx.IntAttr("training_mode", 1))
+		}
+		if extra && len(n.Outputs()) > keep {
+			keepOutputs(n, keep)
 		}
 	}, nil
 }

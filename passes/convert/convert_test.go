@@ -85,6 +85,15 @@ func TestUpgradeOps(t *testing.T) {
 			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 				return b.Op("BatchNormalization", []*onnx.Attribute{ia("spatial", 1), fa("epsilon", 1e-3)}, x, b.Vec(1, 2), b.Vec(0.5, -1), b.Vec(0.1, 0.2), b.Vec(1, 4))
 			}, gone: []string{"spatial"}},
+		// PyTorch's training-mode export: five outputs, only y read. It
+		// normalises with the batch's statistics, and so must the result.
+		{name: "BatchNormalization training outputs", from: 9, to: 15, in: []int64{3, 2, 4},
+			build: func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+				n := b.G.NewNode("BatchNormalization", "", "bn", []*onnx.Value{x, b.Vec(1, 2), b.Vec(0.5, -1), b.Vec(0.1, 0.2), b.Vec(1, 4)},
+					"y", "running_mean", "running_var", "saved_mean", "saved_inv_std")
+				b.G.Append(n)
+				return n.Output(0)
+			}, ort: true, ortOrig: true},
 		// Refusals leave the model as it was and say why.
 		{name: "downgrade", from: 13, to: 12, in: []int64{2}, build: op("Relu"), refuse: "downgrade"},
 		{name: "above newest", from: 13, to: 99, in: []int64{2}, build: op("Relu"), refuse: "above 21"},

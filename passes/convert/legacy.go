@@ -163,6 +163,14 @@ func legacyBatchNorm(u *upgrade, n *onnx.Node) (func(), error) {
 				return nil, fmt.Errorf("is_test=0 and its training output %d (%s) is read: training-mode batch normalization has no form from opset 7", i+1, v.Name)
 			}
 		}
+	} else if len(n.Outputs()) > 1 {
+		// From 7, listing a statistics output alone means training mode.
+		for i, v := range n.Outputs()[1:] {
+			if passes.IsUsed(v) {
+				return nil, fmt.Errorf("is_test=1 and its statistics output %d (%s) is read", i+1, v.Name)
+			}
+		}
+		return func() { n.RemoveAttr("is_test"); keepOutputs(n, 1) }, nil
 	}
 	return func() { n.RemoveAttr("is_test") }, nil
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
 	"github.com/onnxslim/onnxslim/passes"
 )
@@ -181,7 +182,7 @@ func setConstInput(m *onnx.Model, g *onnx.Graph, n *onnx.Node, i int, t *onnx.Te
 func foldBatchNorms(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 	n := 0
 	for _, bn := range slices.Clone(g.Nodes) {
-		if bn.OpType != "BatchNormalization" || bn.Domain != "" || bn.Graph != g || bn.AttrInt("training_mode", 0) != 0 {
+		if bn.OpType != "BatchNormalization" || bn.Domain != "" || bn.Graph != g || interp.BatchNormTraining(bn, m.Opset("")) {
 			continue
 		}
 		extra := false

@@ -81,6 +81,14 @@ func TestFold(t *testing.T) {
 			y := b.Op("Gemm", nil, f, wt)
 			return b.Op("BatchNormalization", nil, y, b.Vec(1.5, 0.5, -2), b.Vec(0.1, -0.2, 0.3), b.Vec(0.3, 0.4, -0.1), b.Vec(2, 0.5, 1))
 		}, map[string]int{"Flatten": 1, "Gemm": 1}},
+		{"training-mode batchnorm (its statistics outputs listed) stays", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			// Before opset 14, listing them is training mode: the batch's
+			// statistics, not the constants, normalise it.
+			n := b.G.NewNode("BatchNormalization", "", "bn", []*onnx.Value{conv(b, x, true), b.Vec(1.5, 0.5), b.Vec(0.1, -0.2), b.Vec(0.3, 0.4), b.Vec(2, 0.5)},
+				"y", "running_mean", "running_var", "saved_mean", "saved_inv_std")
+			b.G.Append(n)
+			return n.Output(0)
+		}, map[string]int{"Conv": 1, "BatchNormalization": 1}},
 		{"per-channel mul and add into conv", "fold,cleanup", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 			k := b.G.AddInitializer("k", onnx.NewFloatTensor("", []int64{2, 1, 1}, []float32{3, -2}))
 			c := b.G.AddInitializer("c", onnx.NewFloatTensor("", []int64{1, 2, 1, 1}, []float32{1, 2}))
