@@ -1,6 +1,6 @@
 // Package fuse replaces patterns of standard ops by a single standard op that
 // runtimes execute faster: MatMul+Add → Gemm, Pad → Conv/AveragePool pads,
-// and, where the model's opset has them, the decomposed LayerNormalization
+// Relu → Clip with a lower bound, and, where the model's opset has them, the decomposed LayerNormalization
 // (opset ≥ 17) and Gelu (opset ≥ 20). Fusions never raise the opset.
 package fuse
 
@@ -14,7 +14,7 @@ import (
 func init() {
 	passes.Register(&passes.Pass{
 		Name:     "fuse",
-		Doc:      "MatMul+Add→Gemm, Pad into Conv/AveragePool, LayerNormalization (opset ≥ 17) and Gelu (opset ≥ 20) from their decomposed forms",
+		Doc:      "MatMul+Add→Gemm, Pad into Conv/AveragePool, Relu into a following Clip, LayerNormalization (opset ≥ 17) and Gelu (opset ≥ 20) from their decomposed forms",
 		Requires: []*passes.Analysis{passes.Shapes},
 		Run:      run,
 	})
@@ -26,6 +26,7 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	for _, g := range m.Graphs() {
 		total += fuseMatMulAdd(c, m, g)
 		total += fusePad(c, m, g)
+		total += fuseReluClip(c, m, g)
 		if opset >= 17 {
 			total += fuseLayerNorm(c, m, g)
 		}
@@ -204,6 +205,32 @@ func padAmounts(pad *onnx.Node) ([]int64, bool) {
 		}
 	}
 	return pads, len(pads)%2 == 0
+}
+
+// fuseReluClip drops a Relu whose only reader is a Clip that bounds from
+// below at 0 or above (PyTorch's relu6 after a ReLU; ONNX Runtime's basic
+// level does the same): Clip(Relu(x), lo, hi) = Clip(x, lo, hi) for lo ≥ 0.
+// Clip's bounds are attributes before opset 11 and constant inputs from it.
+func fuseReluClip(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
+	return passes.EachOp(g, []string{"Clip"}, func(clip *onnx.Node) bool {
+		relu := clip.Input(0).Producer()
+		if relu == nil || relu.OpType != "Relu" || relu.Domain != "" || relu.Graph != g || soleUser(relu.Output(0)) != clip {
+			return false
+		}
+		if m.Opset("") < 11 {
+			if clip.AttrFloat("min", float32(math.Inf(-1))) < 0 {
+				return false
+			}
+		} else if lo, ok := scalarOf(clip.Input(1)); !ok || lo < 0 {
+			return false
+		}
+		if !c.Allow() {
+			return false
+		}
+		clip.SetInput(0, relu.Input(0))
+		g.RemoveNodes(relu)
+		return true
+	})
 }
 
 // scalarOf returns the single float value of a constant, or false.

@@ -77,3 +77,47 @@ func TestFusePadConv(t *testing.T) {
 		t.Errorf("ops %v, want the Pad folded into the Conv", h)
 	}
 }
+
+// TestFuseReluClip: a Relu before a Clip that bounds at 0 or above goes
+// (relu6 as PyTorch exports it after a ReLU), before opset 11 (bounds as
+// attributes) and from it (inputs); a Clip that lets negatives through, or
+// a Relu read elsewhere too, keeps the Relu.
+func TestFuseReluClip(t *testing.T) {
+	ty := onnx.TensorType(onnx.Float, onnx.ShapeOf(2, 5))
+	fa := onnx.FloatAttr
+	for _, c := range []struct {
+		name  string
+		opset int64
+		build func(b *passtest.Builder, x *onnx.Value) *onnx.Value
+		relu  int
+	}{
+		{"opset 11, min 0", 11, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			return b.Op("Clip", nil, b.Op("Relu", nil, x), b.Scalar(0), b.Scalar(6))
+		}, 0},
+		{"opset 9, min attribute", 9, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			return b.Op("Clip", []*onnx.Attribute{fa("min", 0.5), fa("max", 6)}, b.Op("Relu", nil, x))
+		}, 0},
+		{"opset 11, negative min", 11, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			return b.Op("Clip", nil, b.Op("Relu", nil, x), b.Scalar(-1), b.Scalar(6))
+		}, 1},
+		{"opset 9, no min", 9, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			return b.Op("Clip", []*onnx.Attribute{fa("max", 6)}, b.Op("Relu", nil, x))
+		}, 1},
+		{"relu read twice", 11, func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			r := b.Op("Relu", nil, x)
+			return b.Op("Add", nil, r, b.Op("Clip", nil, r, b.Scalar(0), b.Scalar(6)))
+		}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, x := passtest.NewBuilder(c.opset, ty)
+			in := passtest.Input(2, 5)
+			for i := range in.Floats() {
+				in.Floats()[i] = 8*in.Floats()[i] - 1
+			}
+			m := passtest.Run(t, b.Output(c.build(b, x), ty), "fuse", in)
+			if got := passtest.Ops(m)["Relu"]; got != c.relu {
+				t.Errorf("%d Relu left, want %d: %v", got, c.relu, passtest.Ops(m))
+			}
+		})
+	}
+}
