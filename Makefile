@@ -184,6 +184,17 @@ extra-models:
 corpus-extra: ort extra-models sklearn-models
 	ONNXSLIM_EXTRA_MODELS=$(EXTRA_MODELS) ONNXSLIM_CORPUS=1 $(GO) test ./cmd/onnxslim -run '^(TestCorpusExtra|TestSklearnModels)$$' -v -count=1 -timeout 30m
 
+# PyTorch exports of torchvision's architectures and small modules
+# (tools/torch/export.py, Debian's python3-torch 1.13 and torchvision,
+# about 700 MB installed; a minute to export), for TestCorpusTorch.
+TORCH_MODELS := $(CURDIR)/.cache/torch-models
+.PHONY: torch-models corpus-torch
+torch-models:
+	@cd / && /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null || (apt-get update && apt-get install -y --no-install-recommends python3-torch python3-torchvision)
+	cd / && /usr/bin/python3 $(CURDIR)/tools/torch/export.py $(TORCH_MODELS) 2>&1 | grep -v -i warn
+corpus-torch: ort torch-models
+	ONNXSLIM_TORCH_MODELS=$(TORCH_MODELS) ONNXSLIM_CORPUS=1 $(GO) test ./cmd/onnxslim -run '^TestCorpusTorch$$' -v -count=1 -timeout 60m
+
 # Two scikit-learn exports (skl2onnx: TreeEnsembleClassifier with ZipMap,
 # Scaler) that Go modules ship as test data, for TestSklearnModels: into
 # the module cache (run from / so that go.mod is left alone).

@@ -123,6 +123,37 @@ func TestCorpusExtra(t *testing.T) {
 	t.Logf("\n| model | nodes in | onnxslim | ORT basic | rel L2 / noise floor |\n|---|---:|---:|---:|---:|\n%s", strings.Join(table, "\n"))
 }
 
+// TestCorpusTorch runs the corpus checks on `make torch-models`' exports
+// (tools/torch/export.py: torchvision's architectures and small modules,
+// PyTorch 1.13's exporter, opsets 9 to 17, dynamic axes, with and without
+// constant folding, a Loop with an If, fake quantization, training-mode
+// BatchNormalization). The lossy steps are the ones those exports broke:
+// channel pruning of a model with symbolic sizes, weight-only quantization
+// of weights transposed from an initializer and of biases behind
+// PyTorch's Identity nodes. Run with `make corpus-torch`.
+func TestCorpusTorch(t *testing.T) {
+	if os.Getenv("ONNXSLIM_CORPUS") == "" {
+		t.Skip("the corpus test takes minutes: run `make corpus-torch` (ONNXSLIM_CORPUS=1)")
+	}
+	ort.Require(t)
+	dir := testdata.TorchModels(t)
+	lossy := map[string]string{
+		"unet_op17":            "prune(structure=channel,amount=0.3)",
+		"conv1d_op13":          "prune(structure=channel,amount=0.05)",
+		"gpt_op14_nofold":      "quantize(mode=int8-weights)",
+		"resnet18_op17_nofold": "quantize(mode=int8-weights)",
+		"googlenet_op11":       "prune(structure=channel,amount=0.2)",
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.onnx"))
+	var table []string
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), ".onnx")
+		cm := corpusModel{name: name, path: p, lossy: lossy[name]}
+		t.Run(name, func(t *testing.T) { table = append(table, corpusCheck(t, cm)) })
+	}
+	t.Logf("\n| model | nodes in | onnxslim | ORT basic | rel L2 / noise floor |\n|---|---:|---:|---:|---:|\n%s", strings.Join(table, "\n"))
+}
+
 func corpusCheck(t *testing.T, cm corpusModel) string {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.onnx")

@@ -83,6 +83,12 @@ func ExtraModels(t testing.TB) string {
 	return fetched(t, "ONNXSLIM_EXTRA_MODELS", "extra-models", "silero_vad_v5.onnx", "extra models")
 }
 
+// TorchModels is `make torch-models`' folder of PyTorch exports.
+func TorchModels(t testing.TB) string {
+	t.Helper()
+	return fetched(t, "ONNXSLIM_TORCH_MODELS", "torch-models", "resnet18_op9.onnx", "PyTorch exports")
+}
+
 // fetched is the folder a `make NAME` target fetches into: $env, else
 // .cache/NAME in the module, checked by one file it must hold.
 func fetched(t testing.TB, env, name, marker, what string) string {
