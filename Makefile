@@ -191,7 +191,7 @@ TORCH_MODELS := $(CURDIR)/.cache/torch-models
 .PHONY: torch-models corpus-torch
 torch-models:
 	@cd / && /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null || (apt-get update && apt-get install -y --no-install-recommends python3-torch python3-torchvision)
-	cd / && /usr/bin/python3 $(CURDIR)/tools/torch/export.py $(TORCH_MODELS) 2>&1 | grep -v -i warn
+	cd / && /usr/bin/python3 -W ignore $(CURDIR)/tools/torch/export.py $(TORCH_MODELS)
 corpus-torch: ort torch-models
 	ONNXSLIM_TORCH_MODELS=$(TORCH_MODELS) ONNXSLIM_CORPUS=1 $(GO) test ./cmd/onnxslim -run '^TestCorpusTorch$$' -v -count=1 -timeout 60m
 

@@ -224,7 +224,7 @@ MODELS = {
     "regnet_y_400mf_op13": (tv.regnet_y_400mf, [img(1, 3, 224, 224)], None, 13, True, {}),
     "lraspp_op13": (lambda: tv.segmentation.lraspp_mobilenet_v3_large(weights_backbone=None), [img(1, 3, 256, 256)], None, 13, True, {}),
     "ssdlite_op13": (lambda: tv.detection.ssdlite320_mobilenet_v3_large(weights_backbone=None), [img(1, 3, 320, 320)], None, 13, True, {}),
-    "fasterrcnn_op11": (lambda: Detections(tv.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights_backbone=None)), [img(3, 320, 320)], None, 11, True, {}),
+    "fasterrcnn_op11": (lambda: Detections(tv.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights_backbone=None, box_score_thresh=0.0)), [img(3, 320, 320)], None, 11, True, {}),
     "raft_small_op16": (lambda: Flow(tv.optical_flow.raft_small()), [img(1, 3, 128, 128), img(1, 3, 128, 128)], None, 16, True, {}),
     "lstm_lm_op9": (LSTMLM, [torch.randint(0, 100, (2, 7))], {"input0": {0: "b", 1: "t"}}, 9, True, {}),
     "gru_bi_op11": (lambda: LSTMLM(nn.GRU, True), [torch.randint(0, 100, (2, 7))], {"input0": {0: "b", 1: "t"}}, 11, True, {}),
