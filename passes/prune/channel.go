@@ -85,6 +85,9 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 		cands = append(cands, &candidate{g: g, keep: g.Channels})
 	}
 	if len(cands) == 0 {
+		if len(skipped) == 0 {
+			return 0, fmt.Errorf("nothing to prune: no Conv, ConvTranspose, Gemm or MatMul with a constant float32 weight of its own produces channels")
+		}
 		return 0, fmt.Errorf("nothing to prune: no channel group can lose channels (%s)", skipText(skipped))
 	}
 	src, err := calib.Open(c, m, cfg.calib, cfg.samples)

@@ -353,3 +353,13 @@ func TestFusedContribHint(t *testing.T) {
 		t.Errorf("with unfuse first: %v", err)
 	}
 }
+
+// TestNoLayersSaysSo: a model with no layer that produces channels says
+// so, rather than listing no kept groups.
+func TestNoLayersSaysSo(t *testing.T) {
+	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(2, 5)))
+	m := b.Output(b.Op("Relu", nil, x), nil)
+	if _, err := trySlim(m, "prune(structure=channel)"); err == nil || !strings.Contains(err.Error(), "no Conv, ConvTranspose, Gemm or MatMul with a constant float32 weight of its own produces channels") {
+		t.Fatalf("err = %v", err)
+	}
+}
