@@ -157,7 +157,7 @@ func batchNormBuilder(b *Build) (Kernel, error) {
 		res := make([]*Tensor, nout)
 		res[0] = out
 		if outMean != nil {
-			for i, st := range [][]float32{outMean, outVar, savedMean, savedInvStd}[:nout-1] {
+			for i, st := range [][]float32{outMean, outVar, savedMean, savedInvStd}[:min(nout-1, 4)] {
 				if res[i+1], err = floatOut(in[3+i%2].DType, in[3+i%2].Shape, st); err != nil {
 					return nil, err
 				}

@@ -189,7 +189,7 @@ func WeightsToInitializers(c *Context, m *onnx.Model, nested bool) int {
 			if w := node.Input(1); w != nil && !w.IsConst() {
 				if t := ConstTensor(w); t != nil && t.DataType == onnx.Float && ConstantToInitializer(m, w) != w {
 					lifted++
-				} else if v := foldWeightChain(m, w); v != w && v.Const != nil && v.Const.DataType == onnx.Float {
+				} else if foldWeightChain(m, w) != w {
 					computed++
 				}
 			}

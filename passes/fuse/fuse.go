@@ -1,7 +1,8 @@
 // Package fuse replaces patterns of standard ops by a single standard op that
 // runtimes execute faster: MatMul+Add → Gemm, Pad → Conv/AveragePool pads,
-// Relu → Clip with a lower bound, and, where the model's opset has them, the decomposed LayerNormalization
-// (opset ≥ 17) and Gelu (opset ≥ 20). Fusions never raise the opset.
+// a Relu into the Clip after it, and, where the model's opset has them, the
+// decomposed LayerNormalization (opset ≥ 17) and Gelu (opset ≥ 20). Fusions
+// never raise the opset.
 package fuse
 
 import (
