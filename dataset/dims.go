@@ -314,12 +314,7 @@ func describeShapes(inputs []*onnx.Value, dims map[string]int64, fill map[string
 // dir, read one sample at a time: the sizes the data runs the model at, for
 // counting FLOPs where the model declares none. Dims already in dims win.
 func SampleDims(dir string, inputs []*onnx.Value, dims map[string]int64, fill map[string]float64) (map[string]int64, error) {
-	r, err := Open(dir, inputs, Options{Dims: dims, BatchSize: 1, Fill: fill})
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	b, err := r.Next()
+	b, err := FirstSample(dir, inputs, Options{Dims: dims, Fill: fill})
 	if err != nil {
 		return nil, err
 	}
@@ -346,4 +341,16 @@ func SampleDims(dir string, inputs []*onnx.Value, dims map[string]int64, fill ma
 		}
 	}
 	return out, nil
+}
+
+// FirstSample reads the first sample of the data folder dir (one sample,
+// whatever opts.BatchSize says).
+func FirstSample(dir string, inputs []*onnx.Value, opts Options) (*Batch, error) {
+	opts.BatchSize = 1
+	r, err := Open(dir, inputs, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Next()
 }

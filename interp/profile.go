@@ -1,6 +1,7 @@
 package interp
 
 import (
+	"context"
 	"time"
 
 	"github.com/onnxslim/onnxslim/onnx"
@@ -55,4 +56,24 @@ func (s *Session) RunProfile(inputs map[string]*Tensor) ([]*Tensor, *Profile, er
 	out, err := s.runMain(&Ctx{prof: pr}, in)
 	pr.p.Total = time.Since(pr.start)
 	return out, pr.p, err
+}
+
+// StepVisitor sees each step a run executes, in every graph (an If's
+// branch, each trip of a Loop's body), with the values it read and wrote;
+// they belong to the run and may be recycled after the call. A step may
+// stand for several nodes the compiler fused (a Conv with the
+// BatchNormalization and activation after it).
+type StepVisitor func(n *onnx.Node, in, out []*Tensor)
+
+// RunVisit is RunContext, calling visit after every step.
+func (s *Session) RunVisit(cx context.Context, inputs map[string]*Tensor, visit StepVisitor) ([]*Tensor, error) {
+	in, err := s.feeds(inputs)
+	if err != nil {
+		return nil, err
+	}
+	ctx := &Ctx{visit: visit}
+	if cx.Done() != nil {
+		ctx.done = cx
+	}
+	return s.runMain(ctx, in)
 }

@@ -625,6 +625,7 @@ type Ctx struct {
 	frame *frame
 	stats *Stats          // nil unless the caller asked for statistics
 	prof  *profiler       // nil unless the caller asked for a profile (profile.go)
+	visit StepVisitor     // nil unless the caller watches every step (RunVisit)
 	arena *arena          // recycled buffers of this run; nil allocates afresh
 	step  *step           // the step running, for reuseInput
 	done  context.Context // the run's context; nil when it cannot end early
@@ -822,7 +823,7 @@ func (c *Ctx) start(p *plan, inputs []*Tensor, parent *frame) (*planRun, error) 
 	for _, o := range p.outer {
 		f.vals[o.slot] = parent.lookup(o.v)
 	}
-	sub := &Ctx{opts: c.opts, frame: f, arena: c.arena, done: c.done, threads: c.threads}
+	sub := &Ctx{opts: c.opts, frame: f, arena: c.arena, done: c.done, threads: c.threads, visit: c.visit}
 	return &planRun{c: c, sub: sub, p: p, f: f, track: c.stats != nil && parent == nil, in: make([]*Tensor, 0, 8)}, nil
 }
 
@@ -869,6 +870,9 @@ func (r *planRun) exec(i int) error {
 	}
 	if c.prof != nil && parent == nil {
 		c.prof.record(st.node, sub.Threads(), t0, in, out)
+	}
+	if c.visit != nil {
+		c.visit(st.node, in, out)
 	}
 	for j, s := range st.out {
 		if s < 0 {

@@ -1,6 +1,9 @@
 package passes
 
 import (
+	"context"
+	"math"
+
 	"github.com/onnxslim/onnxslim/internal/stats"
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -59,4 +62,86 @@ func SizedShapes(m *onnx.Model, dims map[string]int64) stats.ShapeFunc {
 // FLOPsAt is m's FLOPs with SizedShapes(m, dims).
 func FLOPsAt(m *onnx.Model, dims map[string]int64) (int64, bool) {
 	return stats.FLOPs(m, SizedShapes(m, dims))
+}
+
+// FLOPsRun is m's FLOPs where shape inference at dims leaves them unknown
+// because some shapes depend on the data (detections after
+// NonMaxSuppression, NonZero, a TopK by a computed k) or an If or Loop body
+// holds counted ops: one run on the sample feeds gives fills in the main
+// graph's missing shapes, and a body's nodes count each time the run
+// executed them (the branch an If took, every trip of a Loop) — that
+// sample's figure. Without a run (ran false) it is FLOPsAt's; a model of
+// interp.LargeModel weights or more is not run for it (a run reads every
+// weight from disk), and the run stops when cx is done (FLOPs unknown).
+func FLOPsRun(cx context.Context, m *onnx.Model, dims map[string]int64, feeds func() (map[string]*interp.Tensor, error)) (flops int64, ran, ok bool) {
+	sized := SizedShapes(m, dims)
+	if f, ok := stats.FLOPs(m, sized); ok || interp.WeightBytes(m) >= interp.LargeModel {
+		return f, false, ok
+	}
+	in, err := feeds()
+	if err != nil {
+		return 0, false, false
+	}
+	s, err := interp.NewSession(m, interp.OptionsFor(m, interp.Options{}))
+	if err != nil {
+		return 0, false, false
+	}
+	seen := map[*onnx.Value][]int64{}
+	note := func(into map[*onnx.Value][]int64, vs []*onnx.Value, ts []*interp.Tensor) {
+		for i, v := range vs {
+			if v != nil && i < len(ts) && ts[i] != nil && ts[i].Kind == interp.KindTensor {
+				d := make([]int64, len(ts[i].Shape))
+				for j, x := range ts[i].Shape {
+					d[j] = int64(x)
+				}
+				into[v] = d
+			}
+		}
+	}
+	var total int64
+	bodiesKnown := true
+	_, err = s.RunVisit(cx, in, func(n *onnx.Node, ins, outs []*interp.Tensor) {
+		if n.Graph == m.Graph {
+			note(seen, n.Inputs(), ins)
+			note(seen, n.Outputs(), outs)
+			return
+		}
+		local := map[*onnx.Value][]int64{}
+		note(local, n.Inputs(), ins)
+		note(local, n.Outputs(), outs)
+		f, counted, ok := stats.NodeFLOPs(n, func(v *onnx.Value) ([]int64, bool) {
+			if d, ok := local[v]; ok {
+				return d, true
+			}
+			return stats.DeclaredShape(v)
+		})
+		bodiesKnown = bodiesKnown && (ok || !counted)
+		total = addFLOPs(total, f)
+	})
+	if err != nil || !bodiesKnown {
+		return 0, true, false
+	}
+	for _, n := range m.Graph.Nodes {
+		f, counted, ok := stats.NodeFLOPs(n, func(v *onnx.Value) ([]int64, bool) {
+			if d, ok := sized(v); ok {
+				return d, true
+			}
+			d, ok := seen[v]
+			return d, ok
+		})
+		if counted && !ok {
+			return 0, true, false
+		}
+		total = addFLOPs(total, f)
+	}
+	return total, true, true
+}
+
+// addFLOPs adds without overflowing (a model of 10^19 FLOPs stays at the
+// largest int64).
+func addFLOPs(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onnxslim/onnxslim/dataset"
 	"github.com/onnxslim/onnxslim/internal/ort"
 	"github.com/onnxslim/onnxslim/internal/testdata"
 	"github.com/onnxslim/onnxslim/interp"
@@ -480,5 +481,62 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// TestDataDependentFLOPs: a model whose shapes depend on the data (a
+// MatMul over the rows NonZero finds, as detectors compute over what NMS
+// keeps) has FLOPs that shape inference cannot count; they are counted on
+// one run of the first sample, which the report and --json say, and so
+// follow the data: more positives, more rows, more FLOPs.
+func TestDataDependentFLOPs(t *testing.T) {
+	g := &onnx.Graph{Name: "nonzero"}
+	x := g.AddInput("x", onnx.TensorType(onnx.Float, onnx.ShapeOf(6)))
+	zero := g.AddInitializer("zero", onnx.NewFloatTensor("zero", nil, []float32{0}))
+	w := g.AddInitializer("w", onnx.NewFloatTensor("w", []int64{1, 3}, []float32{1, 2, 3}))
+	node := func(op string, attrs []*onnx.Attribute, in ...*onnx.Value) *onnx.Value {
+		n := g.NewNode(op, "", op, in, op+"_out")
+		for _, a := range attrs {
+			n.SetAttr(a)
+		}
+		g.Append(n)
+		return n.Output(0)
+	}
+	rows := node("Transpose", nil, node("NonZero", nil, node("Greater", nil, x, zero))) // [n, 1]
+	y := node("MatMul", nil, node("Cast", []*onnx.Attribute{onnx.IntAttr("to", int64(onnx.Float))}, rows), w)
+	g.Outputs = []*onnx.Value{y}
+	dir := t.TempDir()
+	model := saveModelFile(t, &onnx.Model{IRVersion: 8, Opsets: []onnx.OpsetID{{Version: 13}}, Graph: g}, filepath.Join(dir, "m.onnx"))
+	flops := func(positives int) int64 {
+		t.Helper()
+		data := filepath.Join(dir, fmt.Sprint("data", positives))
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		v := []float32{-1, -1, -1, -1, -1, -1}
+		for i := range positives {
+			v[i] = float32(i + 1)
+		}
+		if err := dataset.WriteNpy(filepath.Join(data, "x.npy"), interp.FromSlice(onnx.Float, []int{6}, v)); err != nil {
+			t.Fatal(err)
+		}
+		js, md := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.md")
+		if code, _, stderr := runCLI(t, model, "-o", filepath.Join(dir, "o.onnx"), "--inputs", data, "--json", js, "--report", md); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var r optimizeReport
+		readJSON(t, js, &r)
+		if r.FlopsBefore == nil || r.FlopsAfter == nil || !r.FlopsRun {
+			t.Fatalf("%d positives: FLOPs %v → %v (counted on a run: %v), want both counted on a run", positives, r.FlopsBefore, r.FlopsAfter, r.FlopsRun)
+		}
+		if b, err := os.ReadFile(md); err != nil || !strings.Contains(string(b), "FLOPs are those of one run of the first sample") {
+			t.Errorf("the report does not say the FLOPs come from a run (%v)", err)
+		}
+		return *r.FlopsBefore
+	}
+	two, five := flops(2), flops(5)
+	// Each row costs the MatMul 2·1·3 FLOPs (and the Cast its element).
+	if five-two < 3*6 {
+		t.Errorf("FLOPs with 2 positives %d, with 5 %d: want at least 18 more", two, five)
 	}
 }

@@ -76,7 +76,11 @@ type optimizeReport struct {
 	// are counted at: --dim, else the data's (--inputs), else the ones
 	// generated inputs use.
 	FlopsAt map[string]int64 `json:"flops_at,omitempty"`
-	MS      float64          `json:"ms"`
+	// FlopsRun: some shapes depend on the data (detections after
+	// NonMaxSuppression) or an If/Loop body computes, and the FLOPs are
+	// those of one run of the first sample.
+	FlopsRun bool    `json:"flops_run,omitempty"`
+	MS       float64 `json:"ms"`
 	// Verify is the verification result (absent with --no-verify).
 	Verify any `json:"verify,omitempty"`
 	// Details are passes' structured results (e.g. quantize's per-layer error).
@@ -179,7 +183,34 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 			genDims = d
 		}
 	}
-	rep.FlopsBefore = flops(m, genDims)
+	// FLOPs at those sizes; where some shapes depend on the data or an
+	// If/Loop body computes, on one run of the first sample (of --inputs,
+	// else generated) when verifying, within the verification's timeout.
+	sample := func() (map[string]*interp.Tensor, error) {
+		if dir := c.String("inputs"); dir != "" {
+			b, err := dataset.FirstSample(dir, graphInputs(m), dataset.Options{Dims: genDims, Fill: fill})
+			if err != nil {
+				return nil, err
+			}
+			return b.Inputs, nil
+		}
+		return dataset.Generate(graphInputs(m), 0, dataset.Options{Dims: genDims, Fill: fill})
+	}
+	countFLOPs := func(m *onnx.Model) *int64 {
+		if !verifying {
+			// Without verification nothing runs the model: nor does this.
+			sample = func() (map[string]*interp.Tensor, error) { return nil, errors.New("not verifying") }
+		}
+		cx, cancel := withTimeout(ctx, timeout)
+		defer cancel()
+		f, ran, ok := passes.FLOPsRun(cx, m, genDims, sample)
+		if !ok {
+			return nil
+		}
+		rep.FlopsRun = rep.FlopsRun || ran
+		return &f
+	}
+	rep.FlopsBefore = countFLOPs(m)
 	if rep.FlopsBefore != nil && len(dataset.FreeDims(graphInputs(m), dims)) > 0 {
 		rep.FlopsAt = genDims
 	}
@@ -271,7 +302,7 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	}
 	rep.ExternalAfter = outFiles.External
 	rep.NodesAfter, rep.ParamsAfter = stats.Nodes(m), stats.Params(m)
-	rep.BytesAfter, rep.FlopsAfter = outFiles.TotalBytes(), flops(m, genDims)
+	rep.BytesAfter, rep.FlopsAfter = outFiles.TotalBytes(), countFLOPs(m)
 	rep.MS = float64(time.Since(start).Microseconds()) / 1000
 
 	if path := c.String("json"); path != "" {
@@ -354,14 +385,6 @@ func annotateShapes(m *onnx.Model, dims map[string]int64) {
 	_, _ = interp.InferShapes(m, interp.ShapeOptions{Dims: dims})
 }
 
-// flops counts m's FLOPs at dims for its symbolic dims (nil if unknown).
-func flops(m *onnx.Model, dims map[string]int64) *int64 {
-	if f, ok := passes.FLOPsAt(m, dims); ok {
-		return &f
-	}
-	return nil
-}
-
 // parseShapes parses --shape NAME=DIMS flags (DIMS as 1x4x16x16 or 1,4,16,16).
 func parseShapes(specs []string) (map[string][]int64, error) {
 	shapes := map[string][]int64{}
@@ -426,6 +449,9 @@ func writeMarkdown(w io.Writer, r optimizeReport) error {
 	fmt.Fprintf(&b, "| FLOPs | %s | %s |\n\n", fl(r.FlopsBefore), fl(r.FlopsAfter))
 	if len(r.FlopsAt) > 0 {
 		fmt.Fprintf(&b, "FLOPs are counted at %s.\n\n", dimList(r.FlopsAt))
+	}
+	if r.FlopsRun {
+		b.WriteString("Some shapes depend on the data, or an If/Loop body computes: FLOPs are those of one run of the first sample.\n\n")
 	}
 	if len(r.Passes) == 0 {
 		b.WriteString("No passes ran: the model was re-encoded unchanged.\n")
