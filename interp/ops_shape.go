@@ -115,7 +115,8 @@ func shapeFromInts(dims []int64) ([]int, error) {
 	return out, nil
 }
 
-func dimsInt64(shape []int) []int64 {
+// DimsInt64 is a tensor shape as ONNX writes dims.
+func DimsInt64(shape []int) []int64 {
 	out := make([]int64, len(shape))
 	for i, d := range shape {
 		out[i] = int64(d)
@@ -453,7 +454,7 @@ func shapeKernel(b *Build) (Kernel, error) {
 		if hasEnd {
 			e = clamp(end)
 		}
-		dims := dimsInt64(in[0].Shape)
+		dims := DimsInt64(in[0].Shape)
 		if e < s {
 			e = s
 		}

@@ -180,8 +180,9 @@ func WeightsToInitializers(c *Context, m *onnx.Model, nested bool) int {
 				continue
 			}
 			for i := 1; i <= 2 && i < len(node.Inputs()); i++ {
-				if v := node.Input(i); identitySource(v) != nil {
-					node.SetInput(i, identitySource(v))
+				v := node.Input(i)
+				if src := identitySource(v); src != nil {
+					node.SetInput(i, src)
 					removeDeadIdentities(v)
 					bypassed++
 				}

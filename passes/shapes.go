@@ -2,7 +2,6 @@ package passes
 
 import (
 	"context"
-	"math"
 
 	"github.com/onnxslim/onnxslim/internal/stats"
 	"github.com/onnxslim/onnxslim/interp"
@@ -72,10 +71,11 @@ func FLOPsAt(m *onnx.Model, dims map[string]int64) (int64, bool) {
 // executed them (the branch an If took, every trip of a Loop) — that
 // sample's figure. Without a run (ran false) it is FLOPsAt's; a model of
 // interp.LargeModel weights or more is not run for it (a run reads every
-// weight from disk), and the run stops when cx is done (FLOPs unknown).
+// weight from disk), nor any model when feeds is nil, and the run stops
+// when cx is done (FLOPs unknown).
 func FLOPsRun(cx context.Context, m *onnx.Model, dims map[string]int64, feeds func() (map[string]*interp.Tensor, error)) (flops int64, ran, ok bool) {
 	sized := SizedShapes(m, dims)
-	if f, ok := stats.FLOPs(m, sized); ok || interp.WeightBytes(m) >= interp.LargeModel {
+	if f, ok := stats.FLOPs(m, sized); ok || feeds == nil || interp.WeightBytes(m) >= interp.LargeModel {
 		return f, false, ok
 	}
 	in, err := feeds()
@@ -90,11 +90,7 @@ func FLOPsRun(cx context.Context, m *onnx.Model, dims map[string]int64, feeds fu
 	note := func(into map[*onnx.Value][]int64, vs []*onnx.Value, ts []*interp.Tensor) {
 		for i, v := range vs {
 			if v != nil && i < len(ts) && ts[i] != nil && ts[i].Kind == interp.KindTensor {
-				d := make([]int64, len(ts[i].Shape))
-				for j, x := range ts[i].Shape {
-					d[j] = int64(x)
-				}
-				into[v] = d
+				into[v] = interp.DimsInt64(ts[i].Shape)
 			}
 		}
 	}
@@ -116,7 +112,7 @@ func FLOPsRun(cx context.Context, m *onnx.Model, dims map[string]int64, feeds fu
 			return stats.DeclaredShape(v)
 		})
 		bodiesKnown = bodiesKnown && (ok || !counted)
-		total = addFLOPs(total, f)
+		total = stats.AddSat(total, f)
 	})
 	if err != nil || !bodiesKnown {
 		return 0, true, false
@@ -132,16 +128,7 @@ func FLOPsRun(cx context.Context, m *onnx.Model, dims map[string]int64, feeds fu
 		if counted && !ok {
 			return 0, true, false
 		}
-		total = addFLOPs(total, f)
+		total = stats.AddSat(total, f)
 	}
 	return total, true, true
-}
-
-// addFLOPs adds without overflowing (a model of 10^19 FLOPs stays at the
-// largest int64).
-func addFLOPs(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
 }

@@ -186,21 +186,20 @@ func runOptimize(ctx context.Context, c *cli.Command) error {
 	// FLOPs at those sizes; where some shapes depend on the data or an
 	// If/Loop body computes, on one run of the first sample (of --inputs,
 	// else generated) when verifying, within the verification's timeout.
-	sample := func() (map[string]*interp.Tensor, error) {
-		if dir := c.String("inputs"); dir != "" {
-			b, err := dataset.FirstSample(dir, graphInputs(m), dataset.Options{Dims: genDims, Fill: fill})
-			if err != nil {
-				return nil, err
+	var sample func() (map[string]*interp.Tensor, error) // nil: no run
+	if verifying {
+		sample = func() (map[string]*interp.Tensor, error) {
+			if dir := c.String("inputs"); dir != "" {
+				b, err := dataset.FirstSample(dir, graphInputs(m), dataset.Options{Dims: genDims, Fill: fill})
+				if err != nil {
+					return nil, err
+				}
+				return b.Inputs, nil
 			}
-			return b.Inputs, nil
+			return dataset.Generate(graphInputs(m), 0, dataset.Options{Dims: genDims, Fill: fill})
 		}
-		return dataset.Generate(graphInputs(m), 0, dataset.Options{Dims: genDims, Fill: fill})
 	}
 	countFLOPs := func(m *onnx.Model) *int64 {
-		if !verifying {
-			// Without verification nothing runs the model: nor does this.
-			sample = func() (map[string]*interp.Tensor, error) { return nil, errors.New("not verifying") }
-		}
 		cx, cancel := withTimeout(ctx, timeout)
 		defer cancel()
 		f, ran, ok := passes.FLOPsRun(cx, m, genDims, sample)

@@ -46,7 +46,7 @@ func FLOPs(m *onnx.Model, shape ShapeFunc) (int64, bool) {
 		if counted && !ok {
 			return 0, false
 		}
-		total = addSat(total, f)
+		total = AddSat(total, f)
 		for _, sg := range n.Subgraphs() {
 			inner := false
 			sg.Walk(func(g *onnx.Graph) {
@@ -138,7 +138,7 @@ func NodeFLOPs(n *onnx.Node, shape ShapeFunc) (flops int64, counted, ok bool) {
 		out := prod(y)
 		f := mulSat(2, mulSat(out, prod(w[1:])))
 		if bias >= 0 && n.Input(bias) != nil {
-			f = addSat(f, out)
+			f = AddSat(f, out)
 		}
 		return f, true, true
 	case "Gemm":
@@ -148,7 +148,7 @@ func NodeFLOPs(n *onnx.Node, shape ShapeFunc) (flops int64, counted, ok bool) {
 		}
 		f := mulSat(2, mulSat(m, mulSat(nn, k)))
 		if n.Input(2) != nil {
-			f = addSat(f, mulSat(m, nn))
+			f = AddSat(f, mulSat(m, nn))
 		}
 		return f, true, true
 	case "MatMul":
@@ -259,7 +259,8 @@ func mulSat(a, b int64) int64 {
 	return a * b
 }
 
-func addSat(a, b int64) int64 {
+// AddSat is a+b for non-negative counts, saturating at the largest int64.
+func AddSat(a, b int64) int64 {
 	if a > math.MaxInt64-b {
 		return math.MaxInt64
 	}
