@@ -66,25 +66,51 @@ func FLOPsAt(m *onnx.Model, dims map[string]int64) (int64, bool) {
 // FLOPsRun is m's FLOPs where shape inference at dims leaves them unknown
 // because some shapes depend on the data (detections after
 // NonMaxSuppression, NonZero, a TopK by a computed k) or an If or Loop body
-// holds counted ops: one run on the sample feeds gives fills in the main
-// graph's missing shapes, and a body's nodes count each time the run
-// executed them (the branch an If took, every trip of a Loop) — that
+// holds counted ops: one run on the sample feeds gives (RunShapes) — that
 // sample's figure. Without a run (ran false) it is FLOPsAt's; a model of
 // interp.LargeModel weights or more is not run for it (a run reads every
 // weight from disk), nor any model when feeds is nil, and the run stops
 // when cx is done (FLOPs unknown).
 func FLOPsRun(cx context.Context, m *onnx.Model, dims map[string]int64, feeds func() (map[string]*interp.Tensor, error)) (flops int64, ran, ok bool) {
-	sized := SizedShapes(m, dims)
-	if f, ok := stats.FLOPs(m, sized); ok || feeds == nil || interp.WeightBytes(m) >= interp.LargeModel {
+	if f, ok := FLOPsAt(m, dims); ok || feeds == nil || interp.WeightBytes(m) >= interp.LargeModel {
 		return f, false, ok
 	}
 	in, err := feeds()
 	if err != nil {
 		return 0, false, false
 	}
+	shape, bodies, ok := RunShapes(cx, m, dims, in)
+	if !ok {
+		return 0, true, false
+	}
+	f, ok := MainGraphFLOPs(m, shape)
+	return stats.AddSat(f, bodies), true, ok
+}
+
+// MainGraphFLOPs is the FLOPs of m's main graph's nodes with shape, an If
+// or Loop counted without its bodies (RunShapes counts those).
+func MainGraphFLOPs(m *onnx.Model, shape stats.ShapeFunc) (int64, bool) {
+	var total int64
+	for _, n := range m.Graph.Nodes {
+		f, counted, ok := stats.NodeFLOPs(n, shape)
+		if counted && !ok {
+			return 0, false
+		}
+		total = stats.AddSat(total, f)
+	}
+	return total, true
+}
+
+// RunShapes runs m once on the feeds in and returns the shapes of its main
+// graph's values — SizedShapes(m, dims)'s, and the run's where inference
+// leaves them unknown (they depend on the data) — and the FLOPs of the
+// If and Loop bodies' nodes as the run executed them (the branch an If
+// took, every trip of a Loop). ok is false when the run fails, cx is done
+// first, or a body node's FLOPs cannot be counted.
+func RunShapes(cx context.Context, m *onnx.Model, dims map[string]int64, in map[string]*interp.Tensor) (shape stats.ShapeFunc, bodyFLOPs int64, ok bool) {
 	s, err := interp.NewSession(m, interp.OptionsFor(m, interp.Options{}))
 	if err != nil {
-		return 0, false, false
+		return nil, 0, false
 	}
 	seen := map[*onnx.Value][]int64{}
 	note := func(into map[*onnx.Value][]int64, vs []*onnx.Value, ts []*interp.Tensor) {
@@ -94,7 +120,6 @@ func FLOPsRun(cx context.Context, m *onnx.Model, dims map[string]int64, feeds fu
 			}
 		}
 	}
-	var total int64
 	bodiesKnown := true
 	_, err = s.RunVisit(cx, in, func(n *onnx.Node, ins, outs []*interp.Tensor) {
 		if n.Graph == m.Graph {
@@ -112,23 +137,17 @@ func FLOPsRun(cx context.Context, m *onnx.Model, dims map[string]int64, feeds fu
 			return stats.DeclaredShape(v)
 		})
 		bodiesKnown = bodiesKnown && (ok || !counted)
-		total = stats.AddSat(total, f)
+		bodyFLOPs = stats.AddSat(bodyFLOPs, f)
 	})
 	if err != nil || !bodiesKnown {
-		return 0, true, false
+		return nil, 0, false
 	}
-	for _, n := range m.Graph.Nodes {
-		f, counted, ok := stats.NodeFLOPs(n, func(v *onnx.Value) ([]int64, bool) {
-			if d, ok := sized(v); ok {
-				return d, true
-			}
-			d, ok := seen[v]
-			return d, ok
-		})
-		if counted && !ok {
-			return 0, true, false
+	sized := SizedShapes(m, dims)
+	return func(v *onnx.Value) ([]int64, bool) {
+		if d, ok := sized(v); ok {
+			return d, true
 		}
-		total = stats.AddSat(total, f)
-	}
-	return total, true, true
+		d, ok := seen[v]
+		return d, ok
+	}, bodyFLOPs, true
 }

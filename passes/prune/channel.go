@@ -2,6 +2,7 @@ package prune
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -96,8 +97,15 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	}
 	defer src.Close()
 	float := m.Clone()
-	before := measure(c, m)
+	flops, err := newChannelFLOPs(c, m, src)
+	if err != nil {
+		return 0, err
+	}
+	before := flops.measure(m)
 	if !before.flopsKnown || before.flops == 0 {
+		if flops.sample != nil {
+			return 0, fmt.Errorf("structure=channel: the model's FLOPs are unknown (some shapes depend on the data, and counting them on a run of the first calibration sample failed)")
+		}
 		return 0, fmt.Errorf("structure=channel: the model's FLOPs are unknown (some shapes could not be inferred; fix them with --dim)")
 	}
 	if err := channelScores(c, m, cands, cfg, src); err != nil {
@@ -123,7 +131,7 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 		if err := removeAll(c, trial, keeps); err != nil {
 			return 0, err
 		}
-		got, ok := passes.FLOPsAt(trial, c.InputDims())
+		got, _, ok := flops.count(trial)
 		if !ok {
 			return 0, fmt.Errorf("structure=channel: FLOPs unknown after removing channels")
 		}
@@ -142,7 +150,7 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 		return 0, err
 	}
 	rep := &Report{Structure: cfg.structure, Criterion: cfg.criterion, Scope: cfg.scope, Amount: cfg.amount,
-		Reconstruct: cfg.reconstruct, Calibration: src.Origin(), Skipped: skipped}
+		Reconstruct: cfg.reconstruct, Calibration: src.Origin(), Skipped: skipped, FLOPsOn: flops.on()}
 	for _, cd := range cands {
 		k := keeps[cd.g.ID]
 		if k == nil {
@@ -163,8 +171,70 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 		return 1, err
 	}
 	rep.Layers = append(rep.Layers, refits...)
-	finishReport(c, rep, before, m, float, src)
+	finishReport(c, rep, before, flops.measure(m), m, float, src)
 	return 1, nil
+}
+
+// channelFLOPs counts FLOPs as the pass compares models: at the inputs'
+// sizes; or, where some shapes depend on the data (a detector's boxes after
+// NonMaxSuppression) or an If/Loop body computes, on one run of the first
+// calibration sample (passes.RunShapes), the same sample for every model,
+// so that the fraction removed is that sample's.
+type channelFLOPs struct {
+	c      *passes.Context
+	sample map[string]*interp.Tensor // nil: at the inputs' sizes
+}
+
+func newChannelFLOPs(c *passes.Context, m *onnx.Model, src *calib.Source) (*channelFLOPs, error) {
+	cf := &channelFLOPs{c: c}
+	if _, ok := passes.FLOPsAt(m, c.InputDims()); ok {
+		return cf, nil
+	}
+	first, err := src.Reopen(1)
+	if err != nil {
+		return nil, err
+	}
+	defer first.Close()
+	if cf.sample, err = first.Next(); err != nil {
+		return nil, fmt.Errorf("structure=channel: the first calibration sample, to count FLOPs on: %w", err)
+	}
+	return cf, nil
+}
+
+// count returns m's FLOPs and the shapes they were counted with.
+func (cf *channelFLOPs) count(m *onnx.Model) (int64, stats.ShapeFunc, bool) {
+	if cf.sample == nil {
+		shape := passes.SizedShapes(m, cf.c.InputDims())
+		f, ok := stats.FLOPs(m, shape)
+		return f, shape, ok
+	}
+	var cx context.Context = cf.c
+	if cf.c.Context == nil {
+		cx = context.Background()
+	}
+	shape, bodies, ok := passes.RunShapes(cx, m, cf.c.InputDims(), cf.sample)
+	if !ok {
+		return 0, nil, false
+	}
+	f, ok := passes.MainGraphFLOPs(m, shape)
+	return stats.AddSat(f, bodies), shape, ok
+}
+
+// measure is prune's measure with the FLOPs counted as count does.
+func (cf *channelFLOPs) measure(m *onnx.Model) measures {
+	ms := measure(cf.c, m)
+	if cf.sample != nil {
+		ms.flops, ms.shape, ms.flopsKnown = cf.count(m)
+	}
+	return ms
+}
+
+// on says where FLOPs were counted, for the report ("" at the inputs' sizes).
+func (cf *channelFLOPs) on() string {
+	if cf.sample == nil {
+		return ""
+	}
+	return "one run of the first calibration sample (some shapes depend on the data)"
 }
 
 // weightPorts returns the ports of g on its producers' weights: which of

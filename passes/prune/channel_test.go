@@ -265,6 +265,42 @@ func TestConvTransposeGroup(t *testing.T) {
 	ortMatches(t, r.model, 2)
 }
 
+// TestDataDependentChannels: a model with an output whose shape depends on
+// the data (NonZero's positions through a MatMul, as a detector's boxes
+// after NonMaxSuppression) has no FLOPs at its inputs' sizes; the pass
+// counts them on a run of the first calibration sample (it failed with
+// "FLOPs are unknown"), removes the FLOPs asked, says where it counted,
+// and ONNX Runtime computes what the interpreter does.
+func TestDataDependentChannels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 3))
+	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 4, 8, 8)))
+	w := func(dims ...int64) *onnx.Value { return b.G.AddInitializer("w", randTensor(rng, dims...)) }
+	pad := []*onnx.Attribute{onnx.IntsAttr("pads", []int64{1, 1, 1, 1})}
+	h := b.Op("Relu", nil, b.Op("Conv", pad, x, w(8, 4, 3, 3), w(8)))
+	h = b.Op("Relu", nil, b.Op("Conv", pad, h, w(8, 8, 3, 3), w(8)))
+	y := b.Op("Conv", nil, h, w(3, 8, 1, 1), w(3))
+	pos := b.Op("Transpose", nil, b.Op("NonZero", nil, b.Op("Greater", nil, y, b.Scalar(0)))) // [n, 4]
+	z := b.Op("MatMul", nil, b.Op("Cast", []*onnx.Attribute{onnx.IntAttr("to", int64(onnx.Float))}, pos), w(4, 2))
+	b.Output(y, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 3, 8, 8)))
+	m := b.Output(z, onnx.TensorType(onnx.Float, nil))
+	if _, ok := passes.FLOPsAt(m, nil); ok {
+		t.Fatal("the model's FLOPs are known at its inputs' sizes: the test needs them unknown")
+	}
+	r, err := trySlim(m, "prune(structure=channel,amount=0.3,multiple=1)")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, r.log)
+	}
+	rep := r.report
+	if !rep.FLOPsKnown || rep.FLOPsOn == "" || rep.FLOPsBefore <= 0 {
+		t.Fatalf("FLOPs %d → %d, known %v, counted on %q: want known, on a run", rep.FLOPsBefore, rep.FLOPsAfter, rep.FLOPsKnown, rep.FLOPsOn)
+	}
+	testutil.AtMost(t, "FLOPs after / before", float64(rep.FLOPsAfter)/float64(rep.FLOPsBefore), 0.7)
+	if !strings.Contains(r.log, "FLOPs counted on one run of the first calibration sample") {
+		t.Errorf("the log does not say where the FLOPs were counted:\n%s", r.log)
+	}
+	ortMatches(t, r.model, 2)
+}
+
 // TestChannelPadResidual: a residual stream widened by a Concat with
 // zeros made at run time (ConstantOfShape, as tf2onnx writes BlazeFace's
 // channel pads) is pruned in both parts: the conv's first channels with

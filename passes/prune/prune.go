@@ -260,7 +260,7 @@ func runWeights(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 		rep.Layers = append(rep.Layers, lr)
 		rewrites++
 	}
-	finishReport(c, rep, before, m, float, src)
+	finishReport(c, rep, before, measure(c, m), m, float, src)
 	return rewrites, nil
 }
 
@@ -392,8 +392,7 @@ func measure(c *passes.Context, m *onnx.Model) measures {
 }
 
 // finishReport measures the pruned model, logs the report and hands it on.
-func finishReport(c *passes.Context, rep *Report, before measures, m, float *onnx.Model, src *calib.Source) {
-	after := measure(c, m)
+func finishReport(c *passes.Context, rep *Report, before, after measures, m, float *onnx.Model, src *calib.Source) {
 	rep.FLOPsBefore, rep.FLOPsAfter, rep.FLOPsKnown = before.flops, after.flops, before.flopsKnown && after.flopsKnown
 	rep.ParamsBefore, rep.ParamsAfter = before.params, after.params
 	rep.NonzeroBefore, rep.NonzeroAfter = before.nonzero, after.nonzero

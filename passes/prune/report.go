@@ -22,9 +22,12 @@ type Report struct {
 	Samples     int    `json:"samples"`
 	// FLOPs and parameters of the whole model; Nonzero counts the float
 	// weights that are not 0 (what unstructured and 2:4 pruning lower).
-	FLOPsBefore   int64         `json:"flops_before"`
-	FLOPsAfter    int64         `json:"flops_after"`
-	FLOPsKnown    bool          `json:"flops_known"`
+	FLOPsBefore int64 `json:"flops_before"`
+	FLOPsAfter  int64 `json:"flops_after"`
+	FLOPsKnown  bool  `json:"flops_known"`
+	// FLOPsOn says where the FLOPs were counted when not at the inputs'
+	// sizes: on a run, for a model whose shapes depend on the data.
+	FLOPsOn       string        `json:"flops_on,omitempty"`
 	ParamsBefore  int64         `json:"params_before"`
 	ParamsAfter   int64         `json:"params_after"`
 	NonzeroBefore int64         `json:"nonzero_before"`
@@ -100,6 +103,9 @@ func (r *Report) log(c *passes.Context) {
 		c.Logf("FLOPs %d → %d (%.1f%%), params %d → %d, nonzero weights %d → %d (%.1f%%)",
 			r.FLOPsBefore, r.FLOPsAfter, 100*float64(r.FLOPsAfter)/math.Max(1, float64(r.FLOPsBefore)),
 			r.ParamsBefore, r.ParamsAfter, r.NonzeroBefore, r.NonzeroAfter, 100*float64(r.NonzeroAfter)/math.Max(1, float64(r.NonzeroBefore)))
+		if r.FLOPsOn != "" {
+			c.Logf("FLOPs counted on %s", r.FLOPsOn)
+		}
 	} else {
 		c.Logf("params %d → %d, nonzero weights %d → %d", r.ParamsBefore, r.ParamsAfter, r.NonzeroBefore, r.NonzeroAfter)
 	}
