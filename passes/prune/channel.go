@@ -85,11 +85,18 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 		}
 		cands = append(cands, &candidate{g: g, keep: g.Channels})
 	}
+	hint := foldHint(skipped)
 	if len(cands) == 0 {
 		if len(skipped) == 0 {
 			return 0, fmt.Errorf("nothing to prune: no Conv, ConvTranspose, Gemm or MatMul with a constant float32 weight of its own produces channels")
 		}
-		return 0, fmt.Errorf("nothing to prune: no channel group can lose channels (%s)", skipText(skipped))
+		if hint != "" {
+			hint = "; " + hint
+		}
+		return 0, fmt.Errorf("nothing to prune: no channel group can lose channels (%s)%s", skipText(skipped), hint)
+	}
+	if hint != "" {
+		c.Logf("%s", hint)
 	}
 	src, err := calib.Open(c, m, cfg.calib, cfg.samples)
 	if err != nil {
@@ -104,7 +111,7 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	before := flops.measure(m)
 	if !before.flopsKnown || before.flops == 0 {
 		if flops.sample != nil {
-			return 0, fmt.Errorf("structure=channel: the model's FLOPs are unknown (some shapes depend on the data, and counting them on a run of the first calibration sample failed)")
+			return 0, fmt.Errorf("structure=channel: the model's FLOPs are unknown (some shapes are unknown until the model runs, and counting them on a run of the first calibration batch failed)")
 		}
 		return 0, fmt.Errorf("structure=channel: the model's FLOPs are unknown (some shapes could not be inferred; fix them with --dim)")
 	}
@@ -175,11 +182,37 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	return 1, nil
 }
 
+// foldHint says how to prune the groups pinned by shape arithmetic (an
+// exporter's x.view(x.size(0), -1): Shape, Gather, Concat, then a Reshape
+// to the computed shape), which fold turns into constant shapes that the
+// pass rewrites; "" when there are none.
+func foldHint(skipped []Skip) string {
+	n := 0
+	for _, s := range skipped {
+		if strings.Contains(s.Reason, "read by Shape node") || strings.Contains(s.Reason, "(non-constant shape)") {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d channel %s pinned by shape arithmetic (a Shape node, a Reshape to a computed shape): fold it into constants first (--passes fold,prune(…)) to prune %s",
+		n, pluralize(n, "group is", "groups are"), pluralize(n, "it", "them"))
+}
+
+func pluralize(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // channelFLOPs counts FLOPs as the pass compares models: at the inputs'
-// sizes; or, where some shapes depend on the data (a detector's boxes after
-// NonMaxSuppression) or an If/Loop body computes, on one run of the first
-// calibration sample (passes.RunShapes), the same sample for every model,
-// so that the fraction removed is that sample's.
+// sizes; or, where some shapes are unknown until the model runs (they
+// depend on the data, as a detector's boxes after NonMaxSuppression do, or
+// on a symbolic dim no size was given for) or an If/Loop body computes, on
+// one run of the first calibration batch (passes.RunShapes), the same
+// batch for every model, so that the fraction removed is that batch's.
 type channelFLOPs struct {
 	c      *passes.Context
 	sample map[string]*interp.Tensor // nil: at the inputs' sizes
@@ -196,7 +229,7 @@ func newChannelFLOPs(c *passes.Context, m *onnx.Model, src *calib.Source) (*chan
 	}
 	defer first.Close()
 	if cf.sample, err = first.Next(); err != nil {
-		return nil, fmt.Errorf("structure=channel: the first calibration sample, to count FLOPs on: %w", err)
+		return nil, fmt.Errorf("structure=channel: the first calibration batch, to count FLOPs on: %w", err)
 	}
 	return cf, nil
 }
@@ -234,7 +267,7 @@ func (cf *channelFLOPs) on() string {
 	if cf.sample == nil {
 		return ""
 	}
-	return "one run of the first calibration sample (some shapes depend on the data)"
+	return "one run of the first calibration batch (some shapes are unknown until the model runs)"
 }
 
 // weightPorts returns the ports of g on its producers' weights: which of

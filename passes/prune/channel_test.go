@@ -202,15 +202,23 @@ func TestPinnedResidual(t *testing.T) {
 // TestDynamicBatchChannels: a model with a symbolic batch is pruned by
 // FLOPs counted at the batch its generated inputs take (GenerateDims, as the
 // CLI sets them), the same figures as the static model's, and keeps its
-// symbolic batch; without those sizes its FLOPs are unknown and it says so.
+// symbolic batch; without those sizes its FLOPs are counted on a run of the
+// first calibration batch.
 func TestDynamicBatchChannels(t *testing.T) {
 	data := filepath.Join(testdata.Models(t), "mnist-data")
 	spec := "prune(structure=channel,amount=0.5,scope=global,keep_first=false,calib=" + filepath.Join(data, "cnn-calib") + ")"
 	static := slim(t, loadModel(t, "mnist_cnn_op13"), spec)
 	m := loadModel(t, "mnist_cnn_op13_dynbatch")
-	if _, err := trySlim(m, spec); err == nil || !strings.Contains(err.Error(), "FLOPs are unknown") {
-		t.Fatalf("without sizes for its batch: err = %v, want the FLOPs unknown", err)
+	// Without sizes for its batch the FLOPs are counted on a run of the
+	// first calibration batch: the static model's times its images.
+	run, err := trySlim(m, spec)
+	if err != nil {
+		t.Fatalf("without sizes for its batch: %v\n%s", err, run.log)
 	}
+	if got, want := run.report, static.report; got.FLOPsOn == "" || got.FLOPsBefore < want.FLOPsBefore || got.FLOPsBefore%want.FLOPsBefore != 0 {
+		t.Fatalf("without sizes for its batch: FLOPs before %d counted on %q, want a multiple of the static model's %d, on a run", got.FLOPsBefore, got.FLOPsOn, want.FLOPsBefore)
+	}
+	testutil.AtMost(t, "FLOPs after / before, counted on a run", float64(run.report.FLOPsAfter)/float64(run.report.FLOPsBefore), 0.5)
 	r, err := trySlimCfg(m, spec, passes.Config{GenerateDims: map[string]int64{"N": 1}})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, r.log)
@@ -268,7 +276,7 @@ func TestConvTransposeGroup(t *testing.T) {
 // TestDataDependentChannels: a model with an output whose shape depends on
 // the data (NonZero's positions through a MatMul, as a detector's boxes
 // after NonMaxSuppression) has no FLOPs at its inputs' sizes; the pass
-// counts them on a run of the first calibration sample (it failed with
+// counts them on a run of the first calibration batch (it failed with
 // "FLOPs are unknown"), removes the FLOPs asked, says where it counted,
 // and ONNX Runtime computes what the interpreter does.
 func TestDataDependentChannels(t *testing.T) {
@@ -295,8 +303,42 @@ func TestDataDependentChannels(t *testing.T) {
 		t.Fatalf("FLOPs %d → %d, known %v, counted on %q: want known, on a run", rep.FLOPsBefore, rep.FLOPsAfter, rep.FLOPsKnown, rep.FLOPsOn)
 	}
 	testutil.AtMost(t, "FLOPs after / before", float64(rep.FLOPsAfter)/float64(rep.FLOPsBefore), 0.7)
-	if !strings.Contains(r.log, "FLOPs counted on one run of the first calibration sample") {
+	if !strings.Contains(r.log, "FLOPs counted on one run of the first calibration batch") {
 		t.Errorf("the log does not say where the FLOPs were counted:\n%s", r.log)
+	}
+	ortMatches(t, r.model, 2)
+}
+
+// TestShapeArithmeticHint: PyTorch's x.view(x.size(0), -1) before a Gemm
+// (Shape, Gather, Unsqueeze, Concat, Reshape to the computed shape) pins
+// the conv's group, and the pass says to fold first; after fold the
+// shape is a constant and the group loses channels.
+func TestShapeArithmeticHint(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 3, 6, 6)))
+	w := func(dims ...int64) *onnx.Value { return b.G.AddInitializer("w", randTensor(rng, dims...)) }
+	h := b.Op("Relu", nil, b.Op("Conv", nil, x, w(8, 3, 3, 3), w(8))) // [1, 8, 4, 4]
+	h = b.Op("Relu", nil, b.Op("Conv", nil, h, w(8, 8, 1, 1), w(8)))
+	batch := b.Op("Unsqueeze", nil, b.Op("Gather", nil, b.Op("Shape", nil, h), b.G.AddInitializer("zero", onnx.NewInt64Tensor("", nil, []int64{0}))), b.Ints(0))
+	flat := b.Op("Reshape", nil, h, b.Op("Concat", []*onnx.Attribute{onnx.IntAttr("axis", 0)}, batch, b.Ints(-1)))
+	m := b.Output(b.Op("Gemm", []*onnx.Attribute{onnx.IntAttr("transB", 1)}, flat, w(5, 128), w(5)), onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 5)))
+	spec := "prune(structure=channel,amount=0.2,multiple=1,keep_first=false)"
+	// removed: channels removed from the group of the conv the Shape reads.
+	removed := func(r *result) int {
+		for _, l := range r.report.Layers {
+			if l.Node == "ConvD" {
+				return l.ChannelsRemoved
+			}
+		}
+		return 0
+	}
+	r := slim(t, m, spec)
+	if removed(r) != 0 || !strings.Contains(r.log, "1 channel group is pinned by shape arithmetic (a Shape node, a Reshape to a computed shape): fold it into constants first (--passes fold,prune(…))") {
+		t.Fatalf("%s: %d channels removed from ConvD's group, want it pinned and the hint to fold first\n%s", spec, removed(r), r.log)
+	}
+	r = slim(t, m, "fold,"+spec)
+	if removed(r) == 0 || strings.Contains(r.log, "pinned by shape arithmetic") {
+		t.Fatalf("after fold: %d channels removed from ConvD's group, want some and no hint\n%s", removed(r), r.log)
 	}
 	ortMatches(t, r.model, 2)
 }
