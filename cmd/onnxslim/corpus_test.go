@@ -143,7 +143,8 @@ func TestCorpusTorch(t *testing.T) {
 		"gpt_op14_nofold":      "quantize(mode=int8-weights)",
 		"resnet18_op17_nofold": "quantize(mode=int8-weights)",
 		"googlenet_op11":       "prune(structure=channel,amount=0.2)",
-		"ssdlite_op13":         "prune(structure=channel,amount=0.2,samples=8)", // FLOPs counted on a run
+		"ssdlite_op13":         "prune(structure=channel,amount=0.2,samples=8)",      // FLOPs counted on a run
+		"lraspp_op13":          "fold,prune(structure=channel,amount=0.2,samples=8)", // Resize sizes rewritten
 	}
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.onnx"))
 	var table []string

@@ -161,6 +161,7 @@ const (
 	recSplit                  // Split: sizes from the outputs' layouts
 	recReshape                // Reshape: the shape constant's entry at axis
 	recShape                  // ConstantOfShape: its shape's axis entry
+	recSizes                  // Resize: its sizes' entry at axis
 )
 
 // rec is a change Remove makes: input `input` of node, along axis, indexed by
@@ -521,12 +522,23 @@ func (st *state) node(n *onnx.Node) {
 			return
 		}
 		l := st.vals[n.Input(0)]
-		if len(n.Inputs()) > 3 && n.Input(3) != nil {
-			pinAll(what + " has sizes (holds the channel count)")
+		if rank(out) != rank(n.Input(0)) || l.block != 1 {
+			pinAll("read by " + what)
 			return
 		}
+		// entry: the channel axis's place in scales and sizes (opset 18's
+		// axes lists the axes they cover; -1: not covered).
+		entry, covered := l.axis, rank(out) // covered: how many axes scales and sizes hold
+		if axes := n.AttrInts("axes", nil); axes != nil {
+			entry, covered = -1, len(axes)
+			for i, a := range axes {
+				if normAxis(a, rank(out)) == l.axis {
+					entry = i
+				}
+			}
+		}
 		// scales: must be 1 on the channel axis
-		if sc := n.AttrFloats("scales", nil); len(sc) > l.axis && sc[l.axis] != 1 {
+		if sc := n.AttrFloats("scales", nil); entry >= 0 && len(sc) > entry && sc[entry] != 1 {
 			pinAll(what + " scales the channel axis")
 			return
 		}
@@ -539,17 +551,31 @@ func (st *state) node(n *onnx.Node) {
 				pinAll(what + " has non-constant scales")
 				return
 			}
-			if t.DataType == onnx.Float && t.NumElements() == int64(rank(out)) {
+			// scales, not roi (which holds twice as many)
+			if t.DataType == onnx.Float && t.NumElements() == int64(covered) && entry >= 0 {
 				f, err := t.AsFloat32()
-				if err != nil || f[l.axis] != 1 {
+				if err != nil || f[entry] != 1 {
 					pinAll(what + " scales the channel axis")
 					return
 				}
 			}
 		}
-		if rank(out) != rank(n.Input(0)) || l.block != 1 {
-			pinAll("read by " + what)
-			return
+		// sizes (input 3): a constant whose channel entry is the channel
+		// count, rewritten when channels go.
+		if len(n.Inputs()) > 3 && n.Input(3) != nil {
+			t := passes.ConstTensor(n.Input(3))
+			if t == nil {
+				pinAll(what + " has non-constant sizes (hold the channel count)")
+				return
+			}
+			sz, err := t.AsInt64()
+			if err != nil || entry >= len(sz) || entry >= 0 && int(sz[entry]) != l.channels() {
+				pinAll(what + " resizes the channel axis")
+				return
+			}
+			if entry >= 0 {
+				st.addRec(rec{kind: recSizes, node: n, input: 3, axis: entry, by: n.Input(0)})
+			}
 		}
 		st.track(out, copyLayout(l, l.axis))
 	case n.OpType == "Transpose":

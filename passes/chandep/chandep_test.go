@@ -292,6 +292,25 @@ func chanCases() []chanCase {
 				return b.conv("conv2", b.mask(u, 4, 1, 4, 0, 3), 4, 3, 1, 1, true)
 			},
 			params: 3*3*9 + 3 + 3*2*4 + 2 + 3*2 + 3},
+		// Resize to sizes that hold the channel count (torchvision's
+		// LRASPP, M-LSD): the sizes constant's channel entry is rewritten.
+		{name: "resize-sizes", opset: 13, in: []int64{1, 3, 4, 4}, prune: []prune{{"conv1", []int{0, 2, 3, 5}, 0}},
+			build: func(b *mb, x *onnx.Value) *onnx.Value {
+				h := b.op("Relu", "relu1", nil, b.conv("conv1", x, 3, 6, 3, 1, true))
+				sizes := b.g.AddInitializer("sizes", onnx.NewInt64Tensor("", []int64{4}, []int64{1, 6, 8, 8}))
+				r := b.op("Resize", "up", nil, h, nil, nil, sizes)
+				return b.conv("conv2", b.mask(r, 4, 1, 6, 1, 4), 6, 4, 1, 1, true)
+			},
+			params: 4*3*9 + 4 + 4*4 + 4},
+		// Opset 18's axes: sizes cover H and W only, nothing to rewrite.
+		{name: "resize-axes", opset: 18, in: []int64{1, 3, 4, 4}, prune: []prune{{"conv1", []int{1, 4}, 0}},
+			build: func(b *mb, x *onnx.Value) *onnx.Value {
+				h := b.op("Relu", "relu1", nil, b.conv("conv1", x, 3, 6, 3, 1, true))
+				sizes := b.g.AddInitializer("sizes", onnx.NewInt64Tensor("", []int64{2}, []int64{8, 8}))
+				r := b.op("Resize", "up", []*onnx.Attribute{onnx.IntsAttr("axes", []int64{-2, -1})}, h, nil, nil, sizes)
+				return b.conv("conv2", b.mask(r, 4, 1, 6, 0, 2, 3, 5), 6, 4, 1, 1, true)
+			},
+			params: 2*3*9 + 2 + 4*2 + 4},
 	}
 }
 
@@ -456,6 +475,17 @@ func TestPinned(t *testing.T) {
 			h := b.conv("conv1", x, 3, 4, 3, 1, true)
 			s := b.op("Cast", "cast", []*onnx.Attribute{onnx.IntAttr("to", int64(onnx.Float))}, b.op("Shape", "shape", nil, h))
 			return b.op("Add", "add", nil, b.op("ReduceSum", "sum", nil, b.conv("conv2", h, 4, 2, 1, 1, false)), b.op("ReduceSum", "sum2", nil, s))
+		}},
+		// sizes that change the channel count (or are computed) pin it.
+		{"resize-channels", "conv1", "resizes the channel axis", func(b *mb, x *onnx.Value) *onnx.Value {
+			sizes := b.g.AddInitializer("sizes", onnx.NewInt64Tensor("", []int64{4}, []int64{1, 8, 10, 10}))
+			h := b.op("Resize", "up", nil, b.conv("conv1", x, 3, 4, 3, 1, true), nil, nil, sizes)
+			return b.conv("conv2", h, 8, 2, 1, 1, false)
+		}},
+		{"resize-computed-sizes", "conv1", "non-constant sizes", func(b *mb, x *onnx.Value) *onnx.Value {
+			sizes := b.g.AddInput("sizes", onnx.TensorType(onnx.Int64, onnx.ShapeOf(4)))
+			h := b.op("Resize", "up", nil, b.conv("conv1", x, 3, 4, 3, 1, true), nil, nil, sizes)
+			return b.conv("conv2", h, 4, 2, 1, 1, false)
 		}},
 		// conv1's last two channels meet a graph input's: they stay (its
 		// first three, tied to conv0's, are checked free below).

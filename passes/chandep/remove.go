@@ -162,6 +162,13 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 			}
 			shape[r.axis] = int64(newLayouts[r.by].channels())
 			edits = append(edits, inputEdit{r.node, 0, onnx.NewInt64Tensor("", []int64{int64(len(shape))}, shape)})
+		case recSizes:
+			sizes, err := passes.ConstTensor(r.node.Input(r.input)).AsInt64()
+			if err != nil || r.axis >= len(sizes) {
+				return fmt.Errorf("chandep: %s: unreadable sizes: %v", r.node.Name, err)
+			}
+			sizes[r.axis] = int64(newLayouts[r.by].channels())
+			edits = append(edits, inputEdit{r.node, r.input, onnx.NewInt64Tensor("", []int64{int64(len(sizes))}, sizes)})
 		case recReshape:
 			t := passes.ConstTensor(r.node.Input(1))
 			shape, err := t.AsInt64()
