@@ -162,6 +162,7 @@ const (
 	recReshape                // Reshape: the shape constant's entry at axis
 	recShape                  // ConstantOfShape: its shape's axis entry
 	recSizes                  // Resize: its sizes' entry at axis
+	recBounds                 // Slice: its starts' and ends' entry at axis
 )
 
 // rec is a change Remove makes: input `input` of node, along axis, indexed by
@@ -173,6 +174,9 @@ type rec struct {
 	input    int
 	axis     int
 	by       *onnx.Value
+	// before: for recBounds, a stand-in laid out as the channels before
+	// the slice's start.
+	before *onnx.Value
 }
 
 type element struct {
@@ -602,6 +606,8 @@ func (st *state) node(n *onnx.Node) {
 		st.concat(n, what, pinAll)
 	case n.OpType == "Split":
 		st.split(n, what, pinAll)
+	case n.OpType == "Slice":
+		st.slice(n, what, pinAll)
 	case n.OpType == "Flatten" || n.OpType == "Reshape" || n.OpType == "Squeeze" || n.OpType == "Unsqueeze":
 		st.reshape(n, what, pinAll)
 	case n.OpType == "ReduceMean" || n.OpType == "ReduceMax" || n.OpType == "ReduceSum" || n.OpType == "ReduceMin":
@@ -1036,6 +1042,124 @@ func (st *state) split(n *onnx.Node, what string, pinAll func(string)) {
 		st.track(o, ol)
 	}
 	st.addRec(rec{kind: recSplit, node: n, by: x})
+}
+
+// slice follows a Slice: along other axes the channels pass through;
+// along the channel axis (step 1, constant bounds) the output holds the
+// channels in [start, end), each group wholly in or out (cut there), and
+// Remove rewrites both bounds from the channels kept before and within
+// them (recBounds). A slice of every channel passes them through (an end
+// past the count still takes them all after pruning).
+func (st *state) slice(n *onnx.Node, what string, pinAll func(string)) {
+	x, out := n.Input(0), n.Output(0)
+	l := st.dataOnly(n, what, pinAll)
+	if l == nil {
+		return
+	}
+	r := rank(x)
+	b, ok := sliceBoundsOf(n)
+	if !ok || r < 0 {
+		pinAll(what + " has non-constant bounds")
+		return
+	}
+	entry := -1
+	for i, a := range b.axes {
+		if normAxis(a, r) == l.axis {
+			entry = i
+		}
+	}
+	if entry < 0 {
+		st.track(out, copyLayout(l, l.axis))
+		return
+	}
+	if l.block != 1 || b.steps[entry] != 1 {
+		pinAll(what + " slices the channel axis with a step, or a flattened one")
+		return
+	}
+	c := l.channels()
+	start, end := clampBound(b.starts[entry], c), clampBound(b.ends[entry], c)
+	switch {
+	case end <= start:
+		pinAll(what + " takes no channel")
+		return
+	case start == 0 && end == c:
+		st.track(out, copyLayout(l, l.axis))
+		return
+	}
+	st.cutAt(st.vals[x], start)
+	st.cutAt(st.vals[x], end)
+	l = st.vals[x]
+	pre, mid := &layout{axis: l.axis, block: 1}, &layout{axis: l.axis, block: 1}
+	pos := 0
+	for _, sg := range l.segs {
+		switch {
+		case pos+sg.count <= start:
+			pre.segs = append(pre.segs, sg)
+		case pos >= start && pos+sg.count <= end:
+			mid.segs = append(mid.segs, sg)
+		}
+		pos += sg.count
+	}
+	shape := make([]int64, r)
+	for i := range shape {
+		shape[i] = 1
+	}
+	shape[l.axis] = int64(start)
+	before := &onnx.Value{Name: x.Name + " before " + n.Name, Type: onnx.TensorType(onnx.Float, onnx.ShapeOf(shape...))}
+	st.track(before, pre)
+	st.track(out, mid)
+	rc := rec{kind: recBounds, node: n, axis: entry, by: out, before: before}
+	st.addRec(rc)
+	rc.by = before
+	st.addRec(rc)
+}
+
+// sliceBounds are a Slice's constant starts, ends, axes and steps (axes
+// and steps defaulted), from its attributes before opset 10, else its
+// inputs.
+type sliceBounds struct{ starts, ends, axes, steps []int64 }
+
+func sliceBoundsOf(n *onnx.Node) (sliceBounds, bool) {
+	var b sliceBounds
+	if n.Attr("starts") != nil {
+		b.starts, b.ends, b.axes = n.AttrInts("starts", nil), n.AttrInts("ends", nil), n.AttrInts("axes", nil)
+	} else {
+		in := func(i int) ([]int64, bool) {
+			if i >= len(n.Inputs()) || n.Input(i) == nil {
+				return nil, true
+			}
+			v := passes.ConstInts(n.Input(i))
+			return v, v != nil
+		}
+		var ok [4]bool
+		b.starts, ok[0] = in(1)
+		b.ends, ok[1] = in(2)
+		b.axes, ok[2] = in(3)
+		b.steps, ok[3] = in(4)
+		if !ok[0] || !ok[1] || !ok[2] || !ok[3] {
+			return b, false
+		}
+	}
+	if b.axes == nil {
+		for i := range b.starts {
+			b.axes = append(b.axes, int64(i))
+		}
+	}
+	if b.steps == nil {
+		for range b.starts {
+			b.steps = append(b.steps, 1)
+		}
+	}
+	ok := len(b.starts) == len(b.ends) && len(b.axes) == len(b.starts) && len(b.steps) == len(b.starts)
+	return b, ok
+}
+
+// clampBound is a Slice bound on an axis of c entries, step 1.
+func clampBound(x int64, c int) int {
+	if x < 0 {
+		x += int64(c)
+	}
+	return int(max(0, min(x, int64(c))))
 }
 
 // reshape follows the reshapes that keep the batch and the channels in

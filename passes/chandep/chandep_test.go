@@ -311,6 +311,40 @@ func chanCases() []chanCase {
 				return b.conv("conv2", b.mask(r, 4, 1, 6, 0, 2, 3, 5), 6, 4, 1, 1, true)
 			},
 			params: 2*3*9 + 2 + 4*2 + 4},
+		// A Slice of channels [2, 6) (YOLOv4-tiny's route groups, RAFT's
+		// context split) beside a conv reading them all: the groups are cut
+		// at the bounds, and the bounds follow what is kept before and in.
+		{name: "slice-channels", opset: 13, in: []int64{1, 3, 5, 5}, prune: []prune{{"conv1", []int{0, 3}, 2}, {"conv1", []int{1}, 0}},
+			build: func(b *mb, x *onnx.Value) *onnx.Value {
+				h := b.op("Relu", "relu1", nil, b.conv("conv1", x, 3, 8, 3, 1, true))
+				ints := func(name string, v ...int64) *onnx.Value {
+					return b.g.AddInitializer(name, onnx.NewInt64Tensor("", []int64{int64(len(v))}, v))
+				}
+				sl := b.op("Slice", "slice", nil, h, ints("starts", 2), ints("ends", 6), ints("axes", 1))
+				y := b.conv("conv2", b.mask(sl, 4, 1, 4, 1, 2), 4, 3, 1, 1, true)
+				z := b.conv("conv3", b.mask(h, 4, 1, 8, 0, 3, 4), 8, 3, 1, 1, true)
+				return b.op("Add", "add", nil, y, z)
+			},
+			params: 5*3*9 + 5 + 3*2 + 3 + 3*5 + 3},
+		// Opset 9's attributes, an end past the channel count.
+		{name: "slice-attrs-opset9", opset: 9, in: []int64{1, 3, 5, 5}, prune: []prune{{"conv1", []int{0, 2}, 4}},
+			build: func(b *mb, x *onnx.Value) *onnx.Value {
+				h := b.op("Relu", "relu1", nil, b.conv("conv1", x, 3, 8, 3, 1, true))
+				sl := b.op("Slice", "slice", []*onnx.Attribute{onnx.IntsAttr("starts", []int64{-4}), onnx.IntsAttr("ends", []int64{1 << 40}), onnx.IntsAttr("axes", []int64{1})}, h)
+				return b.conv("conv2", b.mask(sl, 4, 1, 4, 1, 3), 4, 3, 1, 1, true)
+			},
+			params: 6*3*9 + 6 + 3*2 + 3},
+		// A Slice along H passes the channels through.
+		{name: "slice-spatial", opset: 13, in: []int64{1, 3, 5, 5}, prune: []prune{{"conv1", []int{0, 2, 3}, 0}},
+			build: func(b *mb, x *onnx.Value) *onnx.Value {
+				h := b.op("Relu", "relu1", nil, b.conv("conv1", x, 3, 4, 3, 1, true))
+				one := func(name string, v int64) *onnx.Value {
+					return b.g.AddInitializer(name, onnx.NewInt64Tensor("", []int64{1}, []int64{v}))
+				}
+				sl := b.op("Slice", "slice", nil, h, one("starts", 1), one("ends", 4), one("axes", 2))
+				return b.conv("conv2", b.mask(sl, 4, 1, 4, 1), 4, 3, 1, 1, true)
+			},
+			params: 3*3*9 + 3 + 3*3 + 3},
 	}
 }
 
@@ -475,6 +509,14 @@ func TestPinned(t *testing.T) {
 			h := b.conv("conv1", x, 3, 4, 3, 1, true)
 			s := b.op("Cast", "cast", []*onnx.Attribute{onnx.IntAttr("to", int64(onnx.Float))}, b.op("Shape", "shape", nil, h))
 			return b.op("Add", "add", nil, b.op("ReduceSum", "sum", nil, b.conv("conv2", h, 4, 2, 1, 1, false)), b.op("ReduceSum", "sum2", nil, s))
+		}},
+		// Every other channel: Remove could not rewrite the bounds.
+		{"slice-step", "conv1", "with a step", func(b *mb, x *onnx.Value) *onnx.Value {
+			one := func(name string, v int64) *onnx.Value {
+				return b.g.AddInitializer(name, onnx.NewInt64Tensor("", []int64{1}, []int64{v}))
+			}
+			sl := b.op("Slice", "slice", nil, b.conv("conv1", x, 3, 4, 3, 1, true), one("starts", 0), one("ends", 4), one("axes", 1), one("steps", 2))
+			return b.conv("conv2", sl, 2, 2, 1, 1, false)
 		}},
 		// sizes that change the channel count (or are computed) pin it.
 		{"resize-channels", "conv1", "resizes the channel axis", func(b *mb, x *onnx.Value) *onnx.Value {

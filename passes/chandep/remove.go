@@ -1,6 +1,7 @@
 package chandep
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -169,6 +170,43 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 			}
 			sizes[r.axis] = int64(newLayouts[r.by].channels())
 			edits = append(edits, inputEdit{r.node, r.input, onnx.NewInt64Tensor("", []int64{int64(len(sizes))}, sizes)})
+		case recBounds:
+			channels := func(v *onnx.Value) int {
+				if nl := newLayouts[v]; nl != nil {
+					return nl.channels()
+				}
+				return st.vals[v].channels()
+			}
+			start := channels(r.before)
+			end := start + channels(r.node.Output(0))
+			if r.node.Attr("starts") != nil {
+				for _, e := range []struct {
+					name string
+					v    int
+				}{{"starts", start}, {"ends", end}} {
+					vs := slices.Clone(r.node.AttrInts(e.name, nil))
+					vs[r.axis] = int64(e.v)
+					attrs = append(attrs, attrEdit{r.node, onnx.IntsAttr(e.name, vs)})
+				}
+				continue
+			}
+			for i, v := range []int{start, end} {
+				t := passes.ConstTensor(r.node.Input(i + 1))
+				vs, err := t.AsInt64()
+				if err != nil || r.axis >= len(vs) {
+					return fmt.Errorf("chandep: %s: unreadable bounds: %v", r.node.Name, err)
+				}
+				vs[r.axis] = int64(v)
+				nt := onnx.NewInt64Tensor("", []int64{int64(len(vs))}, vs)
+				if t.DataType == onnx.Int32 {
+					raw := make([]byte, 0, 4*len(vs))
+					for _, x := range vs {
+						raw = binary.LittleEndian.AppendUint32(raw, uint32(int32(x)))
+					}
+					nt = onnx.NewTensor("", onnx.Int32, []int64{int64(len(vs))}, raw)
+				}
+				edits = append(edits, inputEdit{r.node, i + 1, nt})
+			}
 		case recReshape:
 			t := passes.ConstTensor(r.node.Input(1))
 			shape, err := t.AsInt64()
