@@ -145,6 +145,7 @@ func TestCorpusTorch(t *testing.T) {
 		"googlenet_op11":       "prune(structure=channel,amount=0.2)",
 		"ssdlite_op13":         "prune(structure=channel,amount=0.2,samples=8)",      // FLOPs counted on a run
 		"lraspp_op13":          "fold,prune(structure=channel,amount=0.2,samples=8)", // Resize sizes rewritten
+		"regnet_y_400mf_op13":  "prune(structure=channel,amount=0.2,samples=8)",      // grouped convs
 	}
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.onnx"))
 	var table []string

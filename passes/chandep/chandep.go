@@ -53,6 +53,10 @@ type Group struct {
 	Consumers []Port
 	// Pinned is non-empty when the group cannot be pruned: why.
 	Pinned string
+	// Blocks > 1: the channels fall into Blocks equal runs, the groups of a
+	// grouped conv that makes or reads them, and each run must keep as many
+	// as the others (Remove refuses otherwise).
+	Blocks int
 
 	st   *state
 	root int
@@ -126,6 +130,9 @@ func (g *Group) String() string {
 		}
 	}
 	s := fmt.Sprintf("group %d: %d channels, producers [%s], %d consumer ports", g.ID, g.Channels, strings.Join(prod, " "), len(g.Consumers))
+	if g.Blocks > 1 {
+		s += fmt.Sprintf(", in %d blocks (as many kept in each)", g.Blocks)
+	}
 	if g.Pinned != "" {
 		s += ", pinned: " + g.Pinned
 	}
@@ -156,13 +163,14 @@ func (l *layout) channels() int {
 type recKind int
 
 const (
-	recSlice   recKind = iota // slice constant input along axis by the layout
-	recGroup                  // depthwise conv: group attribute = channels
-	recSplit                  // Split: sizes from the outputs' layouts
-	recReshape                // Reshape: the shape constant's entry at axis
-	recShape                  // ConstantOfShape: its shape's axis entry
-	recSizes                  // Resize: its sizes' entry at axis
-	recBounds                 // Slice: its starts' and ends' entry at axis
+	recSlice     recKind = iota // slice constant input along axis by the layout
+	recGroup                    // depthwise conv: group attribute = channels
+	recSplit                    // Split: sizes from the outputs' layouts
+	recReshape                  // Reshape: the shape constant's entry at axis
+	recShape                    // ConstantOfShape: its shape's axis entry
+	recSizes                    // Resize: its sizes' entry at axis
+	recBounds                   // Slice: its starts' and ends' entry at axis
+	recGroupedIn                // grouped conv: each output channel's kept input channels
 )
 
 // rec is a change Remove makes: input `input` of node, along axis, indexed by
@@ -185,6 +193,7 @@ type element struct {
 	pinned   string
 	recs     []rec
 	dead     bool // split into two elements (splitAt); in no layout any more
+	blocks   int  // > 1: a grouped conv's groups (Group.Blocks)
 }
 
 type state struct {
@@ -215,6 +224,12 @@ func (st *state) union(a, b int) {
 	eb.parent = a
 	if ea.pinned == "" {
 		ea.pinned = eb.pinned
+	}
+	switch {
+	case ea.blocks <= 1:
+		ea.blocks = eb.blocks
+	case eb.blocks > 1 && eb.blocks != ea.blocks && ea.pinned == "":
+		ea.pinned = fmt.Sprintf("grouped convs of %d and %d groups share these channels", ea.blocks, eb.blocks)
 	}
 	ea.recs = append(ea.recs, eb.recs...)
 	eb.recs = nil
@@ -674,15 +689,46 @@ func (st *state) conv(n *onnx.Node, what string, pinAll func(string)) {
 			st.addRec(rec{kind: recSlice, node: n, input: 2, axis: 0, by: x})
 		}
 		st.addRec(rec{kind: recGroup, node: n, by: x})
+	case group > 1 && cout%group == 0:
+		// Grouped (and depthwise with a channel multiplier): output
+		// channel o reads the input channels of its group, o/(cout/group).
+		// Both sides lose as many channels in every group (blocks); the
+		// input side only when it is one whole group of its own.
+		if lx != nil {
+			if s := lx.segs[0]; len(lx.segs) == 1 && s.el >= 0 && s.start == 0 && s.count == st.els[st.find(s.el)].channels && s.count%group == 0 {
+				st.setBlocks(s.el, group)
+				st.addRec(rec{kind: recGroupedIn, node: n, input: 1, axis: 1, by: x})
+			} else {
+				st.pin(x, fmt.Sprintf("read by grouped %s (group=%d) with other channels", what, group))
+			}
+		}
+		el := st.produce(out, 1, cout)
+		st.setBlocks(el, group)
+		st.addRec(rec{kind: recSlice, producer: true, node: n, input: 1, axis: 0, by: out})
+		if hasBias {
+			st.addRec(rec{kind: recSlice, producer: true, node: n, input: 2, axis: 0, by: out})
+		}
 	default:
-		// Grouped convs (and depthwise with a channel multiplier) would need
-		// pruning per group; their channels are pinned.
 		why := fmt.Sprintf("grouped %s (group=%d)", what, group)
 		if lx != nil {
 			st.pin(x, why)
 		}
 		el := st.produce(out, 1, cout)
 		st.pinEl(el, why)
+	}
+}
+
+// setBlocks gives element el's group the blocks of a grouped conv; one
+// with other blocks already is pinned.
+func (st *state) setBlocks(el, blocks int) {
+	e := st.els[st.find(el)]
+	switch {
+	case e.channels == blocks && e.pinned == "":
+		e.pinned = fmt.Sprintf("read by a grouped conv of one channel per group (group=%d)", blocks)
+	case e.blocks <= 1:
+		e.blocks = blocks
+	case e.blocks != blocks && e.pinned == "":
+		e.pinned = fmt.Sprintf("grouped convs of %d and %d groups share these channels", e.blocks, blocks)
 	}
 }
 
@@ -883,6 +929,11 @@ func (st *state) splitAt(el, k int) {
 		r := st.els[st.find(first)]
 		r.pinned = e.pinned
 		r.recs = append(r.recs, e.recs...)
+		if e.blocks > 1 && r.pinned == "" {
+			// Its grouped conv keeps as many channels in every group:
+			// two groups could not agree on that.
+			r.pinned = fmt.Sprintf("cut inside the %d groups of a grouped conv", e.blocks)
+		}
 	}
 	for _, i := range members {
 		st.els[i].dead = true
@@ -1247,12 +1298,20 @@ func (st *state) export() {
 			g = &Group{st: st, root: i}
 		}
 		e := st.els[i]
-		g.ID, g.Channels, g.Pinned = len(st.groups), e.channels, e.pinned
+		g.ID, g.Channels, g.Pinned, g.Blocks = len(st.groups), e.channels, e.pinned, max(e.blocks, 1)
 		g.Producers, g.Consumers = nil, nil
 		byRoot[i] = g
 		st.groups = append(st.groups, g)
 		seen := map[[3]any]bool{}
 		for _, r := range e.recs {
+			if r.kind == recGroupedIn {
+				// Its weight's axis 1 holds one group's channels: it
+				// shrinks as the group does (for FLOPs estimates).
+				if w := passes.ConstTensor(r.node.Input(1)); w != nil && len(w.Dims) > 1 {
+					g.Consumers = append(g.Consumers, Port{Node: r.node, Input: 1, Axis: 1, Stride: 1, Count: int(w.Dims[1])})
+				}
+				continue
+			}
 			if r.kind != recSlice {
 				continue
 			}

@@ -334,6 +334,24 @@ func chanCases() []chanCase {
 				return b.conv("conv2", b.mask(sl, 4, 1, 4, 1, 3), 4, 3, 1, 1, true)
 			},
 			params: 6*3*9 + 6 + 3*2 + 3},
+		// A grouped conv (ResNeXt, RegNet): conv1's channels lose one in
+		// each of its 2 groups, its own output channels two in each.
+		{name: "grouped-conv", opset: 13, in: []int64{1, 3, 5, 5}, prune: []prune{{"conv1", []int{0, 2, 3, 4, 6, 7}, 0}, {"gconv", []int{1, 2, 5, 7}, 0}},
+			build: func(b *mb, x *onnx.Value) *onnx.Value {
+				h := b.op("Relu", "relu1", nil, b.conv("conv1", x, 3, 8, 3, 1, true))
+				h = b.op("Relu", "relu2", nil, b.conv("gconv", b.mask(h, 4, 1, 8, 1, 5), 8, 8, 3, 2, true))
+				return b.conv("conv3", b.mask(h, 4, 1, 8, 0, 3, 4, 6), 8, 3, 1, 1, true)
+			},
+			params: 6*3*9 + 6 + 4*3*9 + 4 + 3*4 + 3},
+		// Depthwise with a channel multiplier: its input side cannot lose
+		// channels (one per group), its outputs one in each group of two.
+		{name: "depthwise-multiplier", opset: 13, in: []int64{1, 3, 5, 5}, prune: []prune{{"dwm", []int{0, 3, 4, 6}, 0}},
+			build: func(b *mb, x *onnx.Value) *onnx.Value {
+				h := b.op("Relu", "relu1", nil, b.conv("conv1", x, 3, 4, 3, 1, true))
+				h = b.op("Relu", "relu2", nil, b.conv("dwm", h, 4, 8, 3, 4, true))
+				return b.conv("conv3", b.mask(h, 4, 1, 8, 1, 2, 5, 7), 8, 3, 1, 1, true)
+			},
+			params: 4*3*9 + 4 + 4*1*9 + 4 + 3*4 + 3},
 		// A Slice along H passes the channels through.
 		{name: "slice-spatial", opset: 13, in: []int64{1, 3, 5, 5}, prune: []prune{{"conv1", []int{0, 2, 3}, 0}},
 			build: func(b *mb, x *onnx.Value) *onnx.Value {
@@ -502,8 +520,11 @@ func TestPinned(t *testing.T) {
 			h := b.op("Softmax", "sm", []*onnx.Attribute{onnx.IntAttr("axis", 1)}, b.conv("conv1", x, 3, 4, 3, 1, true))
 			return b.conv("conv2", h, 4, 2, 1, 1, false)
 		}},
-		{"grouped-conv", "conv1", "grouped", func(b *mb, x *onnx.Value) *onnx.Value {
-			return b.conv("conv2", b.conv("conv1", x, 3, 4, 3, 1, true), 4, 2, 1, 2, false)
+		// A grouped conv reading two groups' channels: each would have
+		// to keep as many in every group of the conv as the other.
+		{"grouped-conv-two-groups", "conv1", "grouped", func(b *mb, x *onnx.Value) *onnx.Value {
+			cat := b.op("Concat", "cat", []*onnx.Attribute{onnx.IntAttr("axis", 1)}, b.conv("conv1", x, 3, 2, 3, 1, true), b.conv("conv0", x, 3, 2, 3, 1, true))
+			return b.conv("conv2", cat, 4, 2, 1, 2, false)
 		}},
 		{"shape-read", "conv1", "Shape", func(b *mb, x *onnx.Value) *onnx.Value {
 			h := b.conv("conv1", x, 3, 4, 3, 1, true)
@@ -688,5 +709,34 @@ func TestAnalysisInPipeline(t *testing.T) {
 	}
 	if !slices.Equal(seen, []int{6, 4}) {
 		t.Fatalf("channels seen %v, want [6 4]", seen)
+	}
+}
+
+// TestGroupedConvKeepsAsManyPerGroup: a group read by a grouped conv has
+// its blocks, and Remove refuses a keep with more channels in one of the
+// conv's groups than in another, leaving the model unchanged.
+func TestGroupedConvKeepsAsManyPerGroup(t *testing.T) {
+	var c chanCase
+	for _, cc := range chanCases() {
+		if cc.name == "grouped-conv" {
+			c = cc
+		}
+	}
+	b, x := newMB(c.opset, c.in...)
+	m := b.output(c.build(b, x))
+	gs, err := chandep.Analyze(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := group(t, gs, "conv1")
+	if g.Blocks != 2 || g.Pinned != "" {
+		t.Fatalf("conv1's group: %d blocks, pinned %q; want 2, free", g.Blocks, g.Pinned)
+	}
+	before := encode(t, m)
+	if err := chandep.Remove(m, g, []int{0, 1, 2, 4}); err == nil || !strings.Contains(err.Error(), "as many in each of its 2 groups") {
+		t.Fatalf("keep 3 channels of group 0 and 1 of group 1: err %v, want a refusal", err)
+	}
+	if !bytes.Equal(before, encode(t, m)) {
+		t.Fatal("the refused Remove changed the model")
 	}
 }

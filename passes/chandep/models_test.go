@@ -142,9 +142,15 @@ func halve(t *testing.T, name string, m *onnx.Model) {
 		if g.Pinned != "" || g.Channels < 2 {
 			continue
 		}
+		// Every other channel of each block (a grouped conv's groups
+		// keep as many each).
+		w := g.Channels / g.Blocks
+		kept := func(c int) bool { return c%w%2 == 0 }
 		var keep []int
-		for c := 0; c < g.Channels; c += 2 {
-			keep = append(keep, c)
+		for c := 0; c < g.Channels; c++ {
+			if kept(c) {
+				keep = append(keep, c)
+			}
 		}
 		keeps[g] = keep
 		halved = append(halved, g)
@@ -154,7 +160,7 @@ func halve(t *testing.T, name string, m *onnx.Model) {
 				removed[k] = map[int]int{}
 			}
 			for c := p.First; c < p.First+p.Count; c++ {
-				if c%2 == 1 {
+				if !kept(c) {
 					removed[k][p.Axis] += p.Stride
 				}
 			}

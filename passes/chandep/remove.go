@@ -42,6 +42,18 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 			return fmt.Errorf("chandep: group %d: keep must be sorted and unique (%d after %d)", g.ID, k, keep[i-1])
 		}
 	}
+	if e.blocks > 1 {
+		// A grouped conv's groups keep as many channels each.
+		w, counts := e.channels/e.blocks, make([]int, e.blocks)
+		for _, k := range keep {
+			counts[k/w]++
+		}
+		for b, n := range counts {
+			if n != counts[0] {
+				return fmt.Errorf("chandep: group %d: keep has %d channels in block %d and %d in block 0: its grouped conv needs as many in each of its %d groups", g.ID, n, b, counts[0], e.blocks)
+			}
+		}
+	}
 	root := g.root
 	in := func(s seg) bool { return s.el >= 0 && st.find(s.el) == root }
 	keptIn := func(lo, hi int) []int { // kept group channels in [lo,hi)
@@ -137,6 +149,31 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 			}
 			planned[[2]any{r.node, r.input}] = len(edits)
 			edits = append(edits, inputEdit{r.node, r.input, nt})
+		case recGroupedIn:
+			t := passes.ConstTensor(r.node.Input(1))
+			i, ok := planned[[2]any{r.node, 1}]
+			if ok {
+				t = edits[i].t
+			}
+			group := int(r.node.AttrInt("group", 1))
+			cin := l.channels()
+			if t == nil || len(t.Dims) < 2 || group < 1 || cin%group != 0 || int(t.Dims[1])*group != cin {
+				return fmt.Errorf("chandep: %s: grouped weight does not match its %d input channels", r.node.Name, cin)
+			}
+			kept := make([][]int, group)
+			for _, p := range positions(l) {
+				kept[p/(cin/group)] = append(kept[p/(cin/group)], p%(cin/group))
+			}
+			nt, err := sliceGroupedIn(t, kept)
+			if err != nil {
+				return fmt.Errorf("chandep: group %d: %s (%s): %w", g.ID, r.node.Name, r.node.OpType, err)
+			}
+			if ok {
+				edits[i].t = nt
+				continue
+			}
+			planned[[2]any{r.node, 1}] = len(edits)
+			edits = append(edits, inputEdit{r.node, 1, nt})
 		case recGroup:
 			attrs = append(attrs, attrEdit{r.node, onnx.IntAttr("group", int64(newLayouts[r.by].channels()))})
 		case recSplit:
@@ -272,6 +309,47 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 	e.channels = len(keep)
 	st.export()
 	return nil
+}
+
+// sliceGroupedIn keeps, in a grouped conv's weight [M, C/group, k…], the
+// input channels kept[j] (positions within group j) of every output
+// channel of group j; every group keeps as many.
+func sliceGroupedIn(t *onnx.Tensor, kept [][]int) (*onnx.Tensor, error) {
+	groups := len(kept)
+	if groups == 0 || int(t.Dims[0])%groups != 0 {
+		return nil, fmt.Errorf("%d groups for %d output channels", groups, t.Dims[0])
+	}
+	for _, k := range kept {
+		if len(k) != len(kept[0]) || len(k) == 0 {
+			return nil, fmt.Errorf("groups keep %d and %d input channels", len(k), len(kept[0]))
+		}
+	}
+	bits := t.DataType.BitSize()
+	if bits < 8 || bits%8 != 0 {
+		return nil, fmt.Errorf("cannot slice %s tensors", t.DataType)
+	}
+	data, err := t.Data()
+	if err != nil {
+		return nil, err
+	}
+	inner := bits / 8
+	for _, d := range t.Dims[2:] {
+		inner *= int(d)
+	}
+	rows, win := int(t.Dims[0]), int(t.Dims[1])
+	if len(data) != rows*win*inner {
+		return nil, fmt.Errorf("payload has %d bytes, dims %v say %d", len(data), t.Dims, rows*win*inner)
+	}
+	out := make([]byte, 0, rows*len(kept[0])*inner)
+	for o := 0; o < rows; o++ {
+		row := data[o*win*inner : (o+1)*win*inner]
+		for _, p := range kept[o/(rows/groups)] {
+			out = append(out, row[p*inner:(p+1)*inner]...)
+		}
+	}
+	dims := slices.Clone(t.Dims)
+	dims[1] = int64(len(kept[0]))
+	return onnx.NewTensor("", t.DataType, dims, out), nil
 }
 
 // sliceTensor keeps, along axis, the blocks of `block` positions at the

@@ -674,7 +674,7 @@ func selectChannels(cands []*candidate, est *flopsModel, aim float64, scope stri
 	fracs := make([]float64, len(cands))
 	set := func(f float64) {
 		for i, cd := range cands {
-			cd.keep = roundKeep(max(minKeep(cd.g.Channels), cd.g.Channels-int(math.Round(f*float64(cd.g.Channels)))), cd.g.Channels, multiple)
+			cd.keep = roundKeep(max(minKeep(cd.g.Channels), cd.g.Channels-int(math.Round(f*float64(cd.g.Channels)))), cd.g.Channels, multiple, cd.g.Blocks)
 			fracs[i] = float64(cd.keep) / float64(cd.g.Channels)
 		}
 	}
@@ -730,19 +730,32 @@ func selectChannels(cands []*candidate, est *flopsModel, aim float64, scope stri
 		fracs[x.cand] = float64(cd.keep) / float64(cd.g.Channels)
 	}
 	for _, cd := range cands {
-		cd.keep = roundKeep(cd.keep, cd.g.Channels, multiple)
+		cd.keep = roundKeep(cd.keep, cd.g.Channels, multiple, cd.g.Blocks)
 	}
 }
 
 // roundKeep rounds a kept channel count up to a multiple of m for groups of
 // at least 8·m channels: runtimes' convolution kernels block channels by 8
 // or 16 (ONNX Runtime's NCHWc, TensorRT), and a layer of 101 channels can
-// run slower than one of 144.
-func roundKeep(keep, channels, m int) int {
-	if m <= 1 || channels < 8*m {
-		return keep
+// run slower than one of 144. A group a grouped conv makes or reads
+// (blocks > 1) keeps a multiple of its blocks (as many in each), and of m
+// too where both fit below its width.
+func roundKeep(keep, channels, m, blocks int) int {
+	step := max(blocks, 1)
+	if m > 1 && channels >= 8*m {
+		if l := lcm(step, m); step == 1 || l < channels {
+			step = l
+		}
 	}
-	return min(channels, (keep+m-1)/m*m)
+	return min(channels, (keep+step-1)/step*step)
+}
+
+func lcm(a, b int) int {
+	x, y := a, b
+	for y != 0 {
+		x, y = y, x%y
+	}
+	return a / x * b
 }
 
 // keepLists returns, per group ID that loses channels, the kept channels:
@@ -757,8 +770,22 @@ func keepLists(cands []*candidate) map[int][]int {
 		for i := range idx {
 			idx[i] = i
 		}
-		sort.SliceStable(idx, func(a, b int) bool { return cd.scores[idx[a]] > cd.scores[idx[b]] })
-		keep := append([]int(nil), idx[:cd.keep]...)
+		best := func(idx []int) {
+			sort.SliceStable(idx, func(a, b int) bool { return cd.scores[idx[a]] > cd.scores[idx[b]] })
+		}
+		var keep []int
+		if b := cd.g.Blocks; b > 1 {
+			// as many from each of a grouped conv's groups
+			w := cd.g.Channels / b
+			for j := range b {
+				blk := idx[j*w : (j+1)*w]
+				best(blk)
+				keep = append(keep, blk[:cd.keep/b]...)
+			}
+		} else {
+			best(idx)
+			keep = append(keep, idx[:cd.keep]...)
+		}
 		sort.Ints(keep)
 		out[cd.g.ID] = keep
 	}
