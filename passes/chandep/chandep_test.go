@@ -611,17 +611,29 @@ func encode(t *testing.T, m *onnx.Model) []byte {
 	return b
 }
 
+// analyzeCase builds the chanCases model of that name and analyzes it.
+func analyzeCase(t *testing.T, name string) (*onnx.Model, []*chandep.Group) {
+	t.Helper()
+	for _, c := range chanCases() {
+		if c.name == name {
+			b, x := newMB(c.opset, c.in...)
+			m := b.output(c.build(b, x))
+			gs, err := chandep.Analyze(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m, gs
+		}
+	}
+	t.Fatalf("no case %q", name)
+	return nil, nil
+}
+
 // TestRemoveRefusesLeavesModelUnchanged: bad keep lists, a keep that would
 // empty a Split output, a group from another model: errors, and the model
 // (and a clone sharing its payloads) is unchanged.
 func TestRemoveRefusesLeavesModelUnchanged(t *testing.T) {
-	c := chanCases()[4] // split-sizes: output s0 holds channels 0..2
-	b, x := newMB(c.opset, c.in...)
-	m := b.output(c.build(b, x))
-	gs, err := chandep.Analyze(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, gs := analyzeCase(t, "split-sizes") // output s0 holds channels 0..2
 	g := group(t, gs, "conv1")
 	other, _ := newMB(13, 1)
 	before := encode(t, m)
@@ -716,18 +728,7 @@ func TestAnalysisInPipeline(t *testing.T) {
 // its blocks, and Remove refuses a keep with more channels in one of the
 // conv's groups than in another, leaving the model unchanged.
 func TestGroupedConvKeepsAsManyPerGroup(t *testing.T) {
-	var c chanCase
-	for _, cc := range chanCases() {
-		if cc.name == "grouped-conv" {
-			c = cc
-		}
-	}
-	b, x := newMB(c.opset, c.in...)
-	m := b.output(c.build(b, x))
-	gs, err := chandep.Analyze(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, gs := analyzeCase(t, "grouped-conv")
 	g := group(t, gs, "conv1")
 	if g.Blocks != 2 || g.Pinned != "" {
 		t.Fatalf("conv1's group: %d blocks, pinned %q; want 2, free", g.Blocks, g.Pinned)

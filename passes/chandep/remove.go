@@ -324,15 +324,10 @@ func sliceGroupedIn(t *onnx.Tensor, kept [][]int) (*onnx.Tensor, error) {
 			return nil, fmt.Errorf("groups keep %d and %d input channels", len(k), len(kept[0]))
 		}
 	}
-	bits := t.DataType.BitSize()
-	if bits < 8 || bits%8 != 0 {
-		return nil, fmt.Errorf("cannot slice %s tensors", t.DataType)
-	}
-	data, err := t.Data()
+	data, inner, err := wholeBytes(t)
 	if err != nil {
 		return nil, err
 	}
-	inner := bits / 8
 	for _, d := range t.Dims[2:] {
 		inner *= int(d)
 	}
@@ -361,15 +356,10 @@ func sliceTensor(t *onnx.Tensor, axis int, pos []int, block, channels int) (*onn
 	if int(t.Dims[axis]) != channels*block {
 		return nil, fmt.Errorf("axis %d has %d entries, want %d channels × %d", axis, t.Dims[axis], channels, block)
 	}
-	bits := t.DataType.BitSize()
-	if bits < 8 || bits%8 != 0 {
-		return nil, fmt.Errorf("cannot slice %s tensors", t.DataType)
-	}
-	data, err := t.Data()
+	data, es, err := wholeBytes(t)
 	if err != nil {
 		return nil, err
 	}
-	es := bits / 8
 	outer := 1
 	for _, d := range t.Dims[:axis] {
 		outer *= int(d)
@@ -393,4 +383,15 @@ func sliceTensor(t *onnx.Tensor, axis int, pos []int, block, channels int) (*onn
 	dims := slices.Clone(t.Dims)
 	dims[axis] = int64(n)
 	return onnx.NewTensor("", t.DataType, dims, out), nil
+}
+
+// wholeBytes returns t's payload and its element size, for slicing: types
+// of whole bytes only.
+func wholeBytes(t *onnx.Tensor) ([]byte, int, error) {
+	bits := t.DataType.BitSize()
+	if bits < 8 || bits%8 != 0 {
+		return nil, 0, fmt.Errorf("cannot slice %s tensors", t.DataType)
+	}
+	data, err := t.Data()
+	return data, bits / 8, err
 }
