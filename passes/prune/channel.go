@@ -86,17 +86,15 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 		cands = append(cands, &candidate{g: g, keep: g.Channels})
 	}
 	hint := foldHint(skipped)
+	if hint != "" {
+		c.Logf("%s", hint)
+		hint = "; " + hint // for the errors below
+	}
 	if len(cands) == 0 {
 		if len(skipped) == 0 {
 			return 0, fmt.Errorf("nothing to prune: no Conv, ConvTranspose, Gemm or MatMul with a constant float32 weight of its own produces channels")
 		}
-		if hint != "" {
-			hint = "; " + hint
-		}
 		return 0, fmt.Errorf("nothing to prune: no channel group can lose channels (%s)%s", skipText(skipped), hint)
-	}
-	if hint != "" {
-		c.Logf("%s", hint)
 	}
 	src, err := calib.Open(c, m, cfg.calib, cfg.samples)
 	if err != nil {
@@ -124,8 +122,8 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	}
 	target := cfg.amount * float64(before.flops)
 	if most := est.removed(maxKeeps(cands)); most < target {
-		return 0, fmt.Errorf("amount=%g: the prunable channel groups can remove at most %.1f%% of the FLOPs (each keeps ≥ %d%% of its channels; kept groups: %s)",
-			cfg.amount, 100*most/float64(before.flops), int(math.Round(100*(1-maxChannelFraction))), skipText(skipped))
+		return 0, fmt.Errorf("amount=%g: the prunable channel groups can remove at most %.1f%% of the FLOPs (each keeps ≥ %d%% of its channels; kept groups: %s)%s",
+			cfg.amount, 100*most/float64(before.flops), int(math.Round(100*(1-maxChannelFraction))), skipText(skipped), hint)
 	}
 	// Choose, remove on a copy, measure the exact FLOPs, and aim again while
 	// the estimate (which ignores elementwise ops) falls short.

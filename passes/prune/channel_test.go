@@ -336,6 +336,11 @@ func TestShapeArithmeticHint(t *testing.T) {
 	if removed(r) != 0 || !strings.Contains(r.log, "1 channel group is pinned by shape arithmetic (a Shape node, a Reshape to a computed shape): fold it into constants first (--passes fold,prune(…))") {
 		t.Fatalf("%s: %d channels removed from ConvD's group, want it pinned and the hint to fold first\n%s", spec, removed(r), r.log)
 	}
+	// An amount out of reach says it too (the log is not shown under --quiet).
+	if _, err := trySlim(m, strings.Replace(spec, "amount=0.2", "amount=0.9", 1)); err == nil ||
+		!strings.Contains(err.Error(), "can remove at most") || !strings.Contains(err.Error(), "--passes fold,prune(…)") {
+		t.Errorf("amount=0.9: err %v, want the amount out of reach and the hint to fold first", err)
+	}
 	r = slim(t, m, "fold,"+spec)
 	if removed(r) == 0 || strings.Contains(r.log, "pinned by shape arithmetic") {
 		t.Fatalf("after fold: %d channels removed from ConvD's group, want some and no hint\n%s", removed(r), r.log)
