@@ -79,17 +79,25 @@ func FLOPsRun(cx context.Context, m *onnx.Model, dims map[string]int64, feeds fu
 	if err != nil {
 		return 0, false, false
 	}
-	shape, bodies, ok := RunShapes(cx, m, dims, in)
-	if !ok {
-		return 0, true, false
-	}
-	f, ok := MainGraphFLOPs(m, shape)
-	return stats.AddSat(f, bodies), true, ok
+	f, _, ok := RunFLOPs(cx, m, dims, in)
+	return f, true, ok
 }
 
-// MainGraphFLOPs is the FLOPs of m's main graph's nodes with shape, an If
+// RunFLOPs is m's FLOPs on one run of the feeds in (RunShapes): the main
+// graph's nodes with the shapes it gives, and the bodies' as executed;
+// shape is the main graph's shapes.
+func RunFLOPs(cx context.Context, m *onnx.Model, dims map[string]int64, in map[string]*interp.Tensor) (flops int64, shape stats.ShapeFunc, ok bool) {
+	shape, bodies, ok := RunShapes(cx, m, dims, in)
+	if !ok {
+		return 0, nil, false
+	}
+	f, ok := mainGraphFLOPs(m, shape)
+	return stats.AddSat(f, bodies), shape, ok
+}
+
+// mainGraphFLOPs is the FLOPs of m's main graph's nodes with shape, an If
 // or Loop counted without its bodies (RunShapes counts those).
-func MainGraphFLOPs(m *onnx.Model, shape stats.ShapeFunc) (int64, bool) {
+func mainGraphFLOPs(m *onnx.Model, shape stats.ShapeFunc) (int64, bool) {
 	var total int64
 	for _, n := range m.Graph.Nodes {
 		f, counted, ok := stats.NodeFLOPs(n, shape)

@@ -99,8 +99,8 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 		t     *onnx.Tensor
 	}
 	var edits []inputEdit
-	planned := map[[2]any]int{} // (node, input) → index in edits
-	done := map[[4]any]bool{}   // (kind, node, input, axis) planned
+	planIndex := map[[2]any]int{} // (node, input) → index in edits
+	done := map[[4]any]bool{}     // (kind, node, input, axis) planned
 	type attrEdit struct {
 		node *onnx.Node
 		a    *onnx.Attribute
@@ -120,6 +120,42 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 			newLayouts[v] = nl
 		}
 	}
+	// planned returns input `input` of node as the edits so far leave it
+	// (a weight can be indexed on two axes by one group: a conv inside a
+	// residual block); replace plans its new value.
+	planned := func(node *onnx.Node, input int) *onnx.Tensor {
+		if i, ok := planIndex[[2]any{node, input}]; ok {
+			return edits[i].t
+		}
+		return passes.ConstTensor(node.Input(input))
+	}
+	replace := func(node *onnx.Node, input int, t *onnx.Tensor) {
+		if i, ok := planIndex[[2]any{node, input}]; ok {
+			edits[i].t = t
+			return
+		}
+		planIndex[[2]any{node, input}] = len(edits)
+		edits = append(edits, inputEdit{node, input, t})
+	}
+	// setEntry sets entry axis of the integer constant input `input` of
+	// node (a shape, sizes, Slice bounds) to v, in its own type; keep, if
+	// set, says whether the old entry is rewritten.
+	setEntry := func(node *onnx.Node, input, axis, v int, keep func(old int64) bool) error {
+		t := planned(node, input)
+		if t == nil {
+			return fmt.Errorf("chandep: %s input %d is no longer constant", node.Name, input)
+		}
+		vs, err := t.AsInt64()
+		if err != nil || axis >= len(vs) {
+			return fmt.Errorf("chandep: %s: unreadable input %d: %v", node.Name, input, err)
+		}
+		if keep != nil && !keep(vs[axis]) {
+			return nil
+		}
+		vs[axis] = int64(v)
+		replace(node, input, intTensor(t.DataType, vs))
+		return nil
+	}
 	for _, r := range e.recs {
 		l := st.vals[r.by]
 		key := [4]any{r.kind, r.node, r.input, r.axis}
@@ -129,13 +165,7 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 		done[key] = true
 		switch r.kind {
 		case recSlice:
-			// A weight can be indexed on two axes by one group (a conv
-			// inside a residual block): slice what is planned so far.
-			t := passes.ConstTensor(r.node.Input(r.input))
-			i, ok := planned[[2]any{r.node, r.input}]
-			if ok {
-				t = edits[i].t
-			}
+			t := planned(r.node, r.input)
 			if t == nil {
 				return fmt.Errorf("chandep: %s input %d is no longer constant", r.node.Name, r.input)
 			}
@@ -143,18 +173,9 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 			if err != nil {
 				return fmt.Errorf("chandep: group %d: %s (%s) input %d: %w", g.ID, r.node.Name, r.node.OpType, r.input, err)
 			}
-			if ok {
-				edits[i].t = nt
-				continue
-			}
-			planned[[2]any{r.node, r.input}] = len(edits)
-			edits = append(edits, inputEdit{r.node, r.input, nt})
+			replace(r.node, r.input, nt)
 		case recGroupedIn:
-			t := passes.ConstTensor(r.node.Input(1))
-			i, ok := planned[[2]any{r.node, 1}]
-			if ok {
-				t = edits[i].t
-			}
+			t := planned(r.node, 1)
 			group := int(r.node.AttrInt("group", 1))
 			cin := l.channels()
 			if t == nil || len(t.Dims) < 2 || group < 1 || cin%group != 0 || int(t.Dims[1])*group != cin {
@@ -168,12 +189,7 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 			if err != nil {
 				return fmt.Errorf("chandep: group %d: %s (%s): %w", g.ID, r.node.Name, r.node.OpType, err)
 			}
-			if ok {
-				edits[i].t = nt
-				continue
-			}
-			planned[[2]any{r.node, 1}] = len(edits)
-			edits = append(edits, inputEdit{r.node, 1, nt})
+			replace(r.node, 1, nt)
 		case recGroup:
 			attrs = append(attrs, attrEdit{r.node, onnx.IntAttr("group", int64(newLayouts[r.by].channels()))})
 		case recSplit:
@@ -194,19 +210,13 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 				}
 			}
 		case recShape:
-			shape, err := passes.ConstTensor(r.node.Input(0)).AsInt64()
-			if err != nil || r.axis >= len(shape) {
-				return fmt.Errorf("chandep: %s: unreadable shape: %v", r.node.Name, err)
+			if err := setEntry(r.node, 0, r.axis, newLayouts[r.by].channels(), nil); err != nil {
+				return err
 			}
-			shape[r.axis] = int64(newLayouts[r.by].channels())
-			edits = append(edits, inputEdit{r.node, 0, onnx.NewInt64Tensor("", []int64{int64(len(shape))}, shape)})
 		case recSizes:
-			sizes, err := passes.ConstTensor(r.node.Input(r.input)).AsInt64()
-			if err != nil || r.axis >= len(sizes) {
-				return fmt.Errorf("chandep: %s: unreadable sizes: %v", r.node.Name, err)
+			if err := setEntry(r.node, r.input, r.axis, newLayouts[r.by].channels(), nil); err != nil {
+				return err
 			}
-			sizes[r.axis] = int64(newLayouts[r.by].channels())
-			edits = append(edits, inputEdit{r.node, r.input, onnx.NewInt64Tensor("", []int64{int64(len(sizes))}, sizes)})
 		case recBounds:
 			channels := func(v *onnx.Value) int {
 				if nl := newLayouts[v]; nl != nil {
@@ -228,31 +238,15 @@ func Remove(m *onnx.Model, g *Group, keep []int) error {
 				continue
 			}
 			for i, v := range []int{start, end} {
-				t := passes.ConstTensor(r.node.Input(i + 1))
-				vs, err := t.AsInt64()
-				if err != nil || r.axis >= len(vs) {
-					return fmt.Errorf("chandep: %s: unreadable bounds: %v", r.node.Name, err)
+				if err := setEntry(r.node, i+1, r.axis, v, nil); err != nil {
+					return err
 				}
-				vs[r.axis] = int64(v)
-				nt := onnx.NewInt64Tensor("", []int64{int64(len(vs))}, vs)
-				if t.DataType == onnx.Int32 {
-					raw := make([]byte, 0, 4*len(vs))
-					for _, x := range vs {
-						raw = binary.LittleEndian.AppendUint32(raw, uint32(int32(x)))
-					}
-					nt = onnx.NewTensor("", onnx.Int32, []int64{int64(len(vs))}, raw)
-				}
-				edits = append(edits, inputEdit{r.node, i + 1, nt})
 			}
 		case recReshape:
-			t := passes.ConstTensor(r.node.Input(1))
-			shape, err := t.AsInt64()
-			if err != nil || r.axis >= len(shape) {
-				return fmt.Errorf("chandep: %s: unreadable shape: %v", r.node.Name, err)
-			}
-			if shape[r.axis] > 0 { // 0 copies the input's dim, -1 is inferred
-				shape[r.axis] = int64(newLayouts[r.by].channels() * l.block)
-				edits = append(edits, inputEdit{r.node, 1, onnx.NewInt64Tensor("", []int64{int64(len(shape))}, shape)})
+			// 0 copies the input's dim, -1 is inferred: those stay.
+			positive := func(old int64) bool { return old > 0 }
+			if err := setEntry(r.node, 1, r.axis, newLayouts[r.by].channels()*l.block, positive); err != nil {
+				return err
 			}
 		}
 	}
@@ -394,4 +388,17 @@ func wholeBytes(t *onnx.Tensor) ([]byte, int, error) {
 	}
 	data, err := t.Data()
 	return data, bits / 8, err
+}
+
+// intTensor is vals as a 1-D tensor of the integer type dt (int32 or
+// int64, as ONNX's shape-like inputs are).
+func intTensor(dt onnx.DataType, vals []int64) *onnx.Tensor {
+	if dt != onnx.Int32 {
+		return onnx.NewInt64Tensor("", []int64{int64(len(vals))}, vals)
+	}
+	raw := make([]byte, 0, 4*len(vals))
+	for _, x := range vals {
+		raw = binary.LittleEndian.AppendUint32(raw, uint32(int32(x)))
+	}
+	return onnx.NewTensor("", onnx.Int32, []int64{int64(len(vals))}, raw)
 }

@@ -102,11 +102,14 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 	}
 	defer src.Close()
 	float := m.Clone()
-	flops, err := newChannelFLOPs(c, m, src)
-	if err != nil {
-		return 0, err
+	before := measure(c, m)
+	flops := &channelFLOPs{c: c}
+	if !before.flopsKnown {
+		if err := flops.firstBatch(src); err != nil {
+			return 0, err
+		}
+		before = flops.measure(m)
 	}
-	before := flops.measure(m)
 	if !before.flopsKnown || before.flops == 0 {
 		if flops.sample != nil {
 			return 0, fmt.Errorf("structure=channel: the model's FLOPs are unknown (some shapes are unknown until the model runs, and counting them on a run of the first calibration batch failed)")
@@ -216,20 +219,17 @@ type channelFLOPs struct {
 	sample map[string]*interp.Tensor // nil: at the inputs' sizes
 }
 
-func newChannelFLOPs(c *passes.Context, m *onnx.Model, src *calib.Source) (*channelFLOPs, error) {
-	cf := &channelFLOPs{c: c}
-	if _, ok := passes.FLOPsAt(m, c.InputDims()); ok {
-		return cf, nil
-	}
+// firstBatch makes cf count on a run of src's first batch.
+func (cf *channelFLOPs) firstBatch(src *calib.Source) error {
 	first, err := src.Reopen(1)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer first.Close()
 	if cf.sample, err = first.Next(); err != nil {
-		return nil, fmt.Errorf("structure=channel: the first calibration batch, to count FLOPs on: %w", err)
+		return fmt.Errorf("structure=channel: the first calibration batch, to count FLOPs on: %w", err)
 	}
-	return cf, nil
+	return nil
 }
 
 // count returns m's FLOPs and the shapes they were counted with.
@@ -243,12 +243,7 @@ func (cf *channelFLOPs) count(m *onnx.Model) (int64, stats.ShapeFunc, bool) {
 	if cf.c.Context == nil {
 		cx = context.Background()
 	}
-	shape, bodies, ok := passes.RunShapes(cx, m, cf.c.InputDims(), cf.sample)
-	if !ok {
-		return 0, nil, false
-	}
-	f, ok := passes.MainGraphFLOPs(m, shape)
-	return stats.AddSat(f, bodies), shape, ok
+	return passes.RunFLOPs(cx, m, cf.c.InputDims(), cf.sample)
 }
 
 // measure is prune's measure with the FLOPs counted as count does.
