@@ -362,15 +362,7 @@ func im2colU8(dst, src []uint8, cg int, in []int, g *spatialGeom, pad uint8, o0,
 			row := dst[(ci*kvol+kk)*osz : (ci*kvol+kk+1)*osz]
 			// Output columns whose tap lands inside the row: p = o·sw - pw + kw·dw in [0, iw).
 			off := kpos[last]*dw - pw
-			lo := 0
-			if off < 0 {
-				lo = min(ow, (-off+sw-1)/sw)
-			}
-			hi := 0
-			if iw-off > 0 {
-				hi = min(ow, (iw-off+sw-1)/sw)
-			}
-			hi = max(hi, lo)
+			lo, hi := tapSpan(off, sw, iw, ow)
 			for o := o0; o < o1; o++ {
 				rem := o
 				for d := last - 1; d >= 0; d-- {
@@ -393,6 +385,9 @@ func im2colU8(dst, src []uint8, cg int, in []int, g *spatialGeom, pad uint8, o0,
 				}
 				fill(seg[:lo], pad)
 				fill(seg[hi:], pad)
+				if hi == lo {
+					continue // the tap reads only padding (dilation wider than the row)
+				}
 				r := plane[base:]
 				if sw == 1 {
 					copy(seg[lo:hi], r[lo+off:hi+off])

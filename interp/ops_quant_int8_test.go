@@ -62,6 +62,9 @@ func TestIntegerI8Exact(t *testing.T) {
 		{[]int{1, 5, 11, 7}, []int{9, 5, 3, 2}, []int64{2, 1}, []int64{0, 2, 1, 0}, []int64{2, 1}, 1},
 		{[]int{2, 6, 20}, []int{10, 6, 5}, []int64{3}, []int64{2, 1}, []int64{2}, 1},
 		{[]int{1, 4, 3, 4, 5}, []int{3, 4, 2, 2, 3}, []int64{1, 1, 2}, []int64{1, 0, 1, 0, 1, 1}, []int64{1, 1, 1}, 1},
+		// DeepLab's ASPP on a small map: taps that read only padding.
+		{[]int{1, 4, 8, 8}, []int{5, 4, 3, 3}, []int64{1, 1}, []int64{12, 12, 12, 12}, []int64{12, 12}, 1},
+		{[]int{1, 3, 5, 6}, []int{2, 3, 3, 3}, []int64{2, 2}, []int64{9, 9, 9, 9}, []int64{9, 9}, 1},
 	} {
 		for _, xt := range types {
 			for _, wt := range types {

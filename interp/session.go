@@ -3,7 +3,9 @@ package interp
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -945,6 +947,9 @@ func (c *Ctx) call(st *step, in []*Tensor) (out []*Tensor, err error) {
 			if ke, ok := r.(kernelError); ok {
 				err = fmt.Errorf("%s: %w", describeNode(st.node, in), ke.err)
 				return
+			}
+			if os.Getenv("ONNXSLIM_DEBUG") != "" {
+				os.Stderr.Write(debug.Stack()) // where, for a bug report
 			}
 			err = fmt.Errorf("%s: internal error: %v", describeNode(st.node, in), r)
 		}
