@@ -149,15 +149,10 @@ func inferenceDropout(n *onnx.Node) bool {
 		// Opset < 7 Dropout trained unless is_test; at inference nobody runs it so.
 		return true
 	}
-	if tm := n.Input(2); tm != nil {
-		t := passes.ConstTensor(tm)
-		if t == nil {
-			return false
-		}
-		raw, err := t.Data()
-		if err != nil || len(raw) == 0 || raw[0] != 0 {
-			return false
-		}
+	if tm := n.Input(2); tm != nil && !constZero(tm) && !constZero(n.Input(1)) {
+		// Training mode drops nothing at a ratio of 0 (torchvision's
+		// Swin exports its attention dropout so).
+		return false
 	}
 	for i, o := range n.Outputs() {
 		if i > 0 && passes.IsUsed(o) {
@@ -165,6 +160,18 @@ func inferenceDropout(n *onnx.Node) bool {
 		}
 	}
 	return true
+}
+
+// constZero reports whether v is a constant of zeros, every byte zero
+// (false, 0.0, 0: -0.0 is conservatively not), and false for nil or a
+// value computed at run time.
+func constZero(v *onnx.Value) bool {
+	t := passes.ConstTensor(v)
+	if t == nil || t.NumElements() == 0 {
+		return false
+	}
+	raw, err := t.Data()
+	return err == nil && len(raw) > 0 && !slices.ContainsFunc(raw, func(b byte) bool { return b != 0 })
 }
 
 // bypass makes readers of node's first output read its first input, then

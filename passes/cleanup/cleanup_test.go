@@ -22,6 +22,15 @@ func TestCleanup(t *testing.T) {
 		{"identity and dropout", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 			return b.Op("Relu", nil, b.Op("Dropout", nil, b.Op("Identity", nil, x)))
 		}, map[string]int{"Relu": 1}},
+		{"training-mode dropout at ratio 0 drops nothing", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			// torchvision's Swin: Dropout(x, ratio 0, training_mode true).
+			return b.Op("Relu", nil, b.Op("Dropout", nil, x, b.Scalar(0), boolConst(b, true)))
+		}, map[string]int{"Relu": 1}},
+		{"training-mode dropout at ratio 0.5 stays", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
+			// Of zeros, so that the check of the outputs is deterministic.
+			zeros := b.Op("Mul", nil, x, b.Scalar(0))
+			return b.Op("Relu", nil, b.Op("Dropout", nil, zeros, b.Scalar(0.5), boolConst(b, true)))
+		}, map[string]int{"Mul": 1, "Relu": 1, "Dropout": 1}},
 		{"identity feeding the output is bypassed", func(b *passtest.Builder, x *onnx.Value) *onnx.Value {
 			return b.Op("Identity", nil, b.Op("Relu", nil, x))
 		}, map[string]int{"Relu": 1}},
@@ -109,4 +118,13 @@ func TestInlineConstantIf(t *testing.T) {
 	if got := passtest.Ops(m); got["If"] != 0 || got["Relu"] != 1 || got["Sigmoid"] != 0 {
 		t.Errorf("ops %v, want the then branch inlined", got)
 	}
+}
+
+// boolConst adds a boolean scalar constant.
+func boolConst(b *passtest.Builder, v bool) *onnx.Value {
+	raw := []byte{0}
+	if v {
+		raw[0] = 1
+	}
+	return b.G.AddInitializer(b.G.Name+"_bool", onnx.NewTensor("", onnx.Bool, nil, raw))
 }
