@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 
+	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 )
@@ -81,9 +84,9 @@ func refitRows(g, check *gram, start [][]float64, kept [][]int, solve, solveBias
 		startS, maskedS := pick(start), pick(masked)
 		best := 0.0
 		var bestErr float64
-		for i, o := range sub {
-			bestErr += rowError(check, maskedS[i], o)
-			res.checkNorm += check.f[o]
+		for i, e := range rowErrors(check, maskedS, sub) {
+			bestErr += e
+			res.checkNorm += check.f[sub[i]]
 		}
 		res.checkBefore = bestErr
 		for _, mult := range []float64{1, 10, 100, 1000} {
@@ -95,8 +98,8 @@ func refitRows(g, check *gram, start [][]float64, kept [][]int, solve, solveBias
 				return nil, res, err
 			}
 			var e float64
-			for i, o := range sub {
-				e += rowError(check, rows[i], o)
+			for _, ei := range rowErrors(check, rows, sub) {
+				e += ei
 			}
 			if e < bestErr {
 				best, bestErr = mult, e
@@ -113,9 +116,9 @@ func refitRows(g, check *gram, start [][]float64, kept [][]int, solve, solveBias
 		g.merge(check)
 	}
 	res.ridge = ridge
-	for o := range start {
+	for o, e := range rowErrors(g, masked, all) {
 		res.norm += g.f[o]
-		res.errBefore += rowError(g, masked[o], o)
+		res.errBefore += e
 	}
 	res.errAfter = res.errBefore
 	if !solve {
@@ -130,8 +133,8 @@ func refitRows(g, check *gram, start [][]float64, kept [][]int, solve, solveBias
 		return nil, res, err
 	}
 	var after float64
-	for o := range out {
-		after += rowError(g, out[o], o)
+	for _, e := range rowErrors(g, out, all) {
+		after += e
 	}
 	// A refit that does not lower the error (ill-conditioned data) is not kept.
 	if !(after < res.errBefore) {
@@ -166,15 +169,42 @@ func sameColumns(kept [][]int) bool {
 
 // solveRows solves the ridge least squares of row o, which targets g's
 // float row idx[o]: (H[S,S] + λI) θ_S = (c_idx[o])_S + λ·start_S.
+// Rows are solved in contiguous runs, one a core: neighbouring rows with
+// the same kept columns (channel pruning: all of them) share a
+// factorization, and a row's solution does not depend on which run has it.
 func solveRows(g *gram, idx []int, start [][]float64, kept [][]int, solveBias bool, ridge float64) ([][]float64, error) {
-	k := g.np - 1
 	out := make([][]float64, len(idx))
+	runs := min(len(idx), runtime.GOMAXPROCS(0))
+	if sameColumns(kept) {
+		runs = 1 // one factorization serves every row
+	}
+	errs := make([]error, max(runs, 1))
+	var wg sync.WaitGroup
+	for t := range runs {
+		wg.Go(func() {
+			o0, o1 := t*len(idx)/runs, (t+1)*len(idx)/runs
+			errs[t] = solveRowRun(g, idx, start, kept, solveBias, ridge, out, o0, o1)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err // the first run's, as a serial solve would meet it first
+		}
+	}
+	return out, nil
+}
+
+// solveRowRun is solveRows on rows [o0, o1), into out.
+func solveRowRun(g *gram, idx []int, start [][]float64, kept [][]int, solveBias bool, ridge float64, out [][]float64, o0, o1 int) error {
+	k := g.np - 1
 	var (
 		chol     mat.Cholesky
 		lastCols []int
 		lambda   float64
 	)
-	for o, r := range idx {
+	for o := o0; o < o1; o++ {
+		r := idx[o]
 		ct := g.cRow(r)
 		cols := append([]int(nil), kept[o]...)
 		if solveBias {
@@ -189,7 +219,7 @@ func solveRows(g *gram, idx []int, start [][]float64, kept [][]int, solveBias bo
 		if !slices.Equal(cols, lastCols) {
 			var err error
 			if lambda, err = factorize(&chol, g, cols, solveBias, ridge); err != nil {
-				return nil, err
+				return err
 			}
 			lastCols = cols
 		}
@@ -210,14 +240,14 @@ func solveRows(g *gram, idx []int, start [][]float64, kept [][]int, solveBias bo
 		}
 		var x mat.VecDense
 		if err := chol.SolveVecTo(&x, b); err != nil {
-			return nil, fmt.Errorf("least squares: %w", err)
+			return fmt.Errorf("least squares: %w", err)
 		}
 		for i, c := range cols {
 			row[c] = x.AtVec(i)
 		}
 		out[o] = row
 	}
-	return out, nil
+	return nil
 }
 
 // factorize builds H[S,S] + λI and returns λ (relative to the mean of the weight
@@ -259,27 +289,39 @@ func factorize(chol *mat.Cholesky, g *gram, cols []int, solveBias bool, ridge fl
 	return 0, fmt.Errorf("least squares: calibration inputs too degenerate to refit %d columns", n)
 }
 
-// quadH is θᵀHθ.
-func quadH(g *gram, th []float64) float64 { return quad(g.h, th) }
-
-func quad(s blas64.Symmetric, th []float64) float64 {
-	y := make([]float64, s.N)
-	blas64.Symv(1, s, blas64.Vector{N: len(th), Inc: 1, Data: th}, 0, blas64.Vector{N: len(y), Inc: 1, Data: y})
-	var q float64
-	for i := range y {
-		q += th[i] * y[i]
+// rowErrors is, for each row θ = rows[i] targeting g's float row r =
+// idx[i], ||Zp θ − Zf θ₀ᵣ||² = θᵀHθ − 2θᵀcᵣ + fᵣ (≥ 0; rounding can make
+// it slightly negative). The quadratic forms of all rows are one product
+// Θ·H (gonum's Gemm, on every core) rather than a Symv a row.
+func rowErrors(g *gram, rows [][]float64, idx []int) []float64 {
+	n, np := len(rows), g.np
+	out := make([]float64, n)
+	if n == 0 {
+		return out
 	}
-	return q
-}
-
-// rowError is ||Zp θ − Zf θ₀ᵣ||² = θᵀHθ − 2θᵀcᵣ + fᵣ (≥ 0; rounding can
-// make it slightly negative).
-func rowError(g *gram, th []float64, r int) float64 {
-	var cross float64
-	for i, v := range g.cRow(r) {
-		cross += th[i] * v
+	th := blas64.General{Rows: n, Cols: np, Stride: np, Data: make([]float64, n*np)}
+	for i, r := range rows {
+		copy(th.Data[i*np:(i+1)*np], r[:np])
 	}
-	return math.Max(0, quadH(g, th)-2*cross+g.f[r])
+	h := blas64.General{Rows: np, Cols: np, Stride: np, Data: make([]float64, np*np)}
+	for i := 0; i < np; i++ {
+		for j := i; j < np; j++ {
+			v := g.h.Data[i*np+j]
+			h.Data[i*np+j], h.Data[j*np+i] = v, v
+		}
+	}
+	y := blas64.General{Rows: n, Cols: np, Stride: np, Data: make([]float64, n*np)}
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, th, h, 0, y)
+	for i, r := range idx {
+		t, yi := th.Data[i*np:(i+1)*np], y.Data[i*np:(i+1)*np]
+		var quad, cross float64
+		for j, v := range t {
+			quad += v * yi[j]
+			cross += v * g.c.Data[j*g.c.Stride+r]
+		}
+		out[i] = math.Max(0, quad-2*cross+g.f[r])
+	}
+	return out
 }
 
 // relL2 is the relative L2 error of a layer's output from squared sums.
