@@ -187,6 +187,89 @@ class Misc(nn.Module):
         return torch.cat([c, v[:, :4]], 1), i[:, :2], torch.argmax(a, 1)
 
 
+class GridSampler(nn.Module):
+    """A spatial transformer: an affine grid from the features, GridSample."""
+
+    def __init__(s):
+        super().__init__()
+        s.c, s.t = nn.Conv2d(3, 8, 3, padding=1), nn.Linear(8, 6)
+
+    def forward(s, x):
+        y = s.c(x)
+        th = s.t(y.mean((2, 3))).view(-1, 2, 3)
+        b, _, h, w = y.shape
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+        base = torch.stack([xs, ys, torch.ones_like(xs)], -1).view(1, h * w, 3)
+        g = (base @ th.transpose(1, 2)).view(b, h, w, 2)
+        return F.grid_sample(y, g, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class MHA(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.a, s.n = nn.MultiheadAttention(32, 4, batch_first=True), nn.LayerNorm(32)
+
+    def forward(s, x):
+        y, w = s.a(x, x, x, need_weights=True)
+        return s.n(x + y), w
+
+
+class CausalAttention(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.qkv, s.o = nn.Linear(32, 96), nn.Linear(32, 32)
+
+    def forward(s, x):
+        B, T, C = x.shape
+        q, k, v = s.qkv(x).view(B, T, 3, 4, 8).permute(2, 0, 3, 1, 4)
+        a = (q @ k.transpose(-2, -1) / 8 ** 0.5).masked_fill(torch.ones(T, T).triu(1) > 0, float("-inf")).softmax(-1)
+        return s.o((a @ v).transpose(1, 2).reshape(B, T, C))
+
+
+class Conv3dNet(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.a = nn.Sequential(nn.Conv3d(2, 8, 3, padding=1), nn.BatchNorm3d(8), nn.ReLU(), nn.MaxPool3d(2),
+                            nn.Conv3d(8, 8, (1, 3, 3), padding=(0, 1, 1), groups=8), nn.GroupNorm(2, 8), nn.GELU())
+        s.up, s.ap = nn.ConvTranspose3d(8, 4, 2, stride=2), nn.AvgPool3d(2, ceil_mode=True)
+
+    def forward(s, x):
+        return s.ap(s.up(s.a(x)))
+
+
+class Reductions(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.l = nn.Linear(12, 12)
+
+    def forward(s, x):
+        a, b, c = s.l(x).split([4, 4, 4], -1)
+        return a.mean(-1, keepdim=True) + b.sum(1, keepdim=True) - c.amax(-1, keepdim=True), F.softplus(c).logsumexp(-1)
+
+
+class Norms(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.c, s.ln, s.inorm, s.lrn = nn.Conv2d(3, 8, 3), nn.LayerNorm([8, 6, 6]), nn.InstanceNorm2d(8), nn.LocalResponseNorm(3)
+
+    def forward(s, x):
+        y = s.c(x)
+        return s.lrn(s.inorm(s.ln(y))).clamp(-1, 1), F.pad(y, (1, 2, 0, 1), mode="reflect"), F.pad(y, (1, 1, 1, 1), mode="replicate")
+
+
+class Indexing(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.e = nn.Embedding(20, 6)
+
+    def forward(s, x, i):
+        y = s.e(i)
+        z = torch.zeros(3, 6).index_add(0, torch.tensor([0, 2, 1]), y[0, :3])
+        g = torch.gather(x, 1, i[:, :2].clamp(0, 4))
+        nz = (x > 0).nonzero()
+        return z.scatter(1, torch.tensor([[1], [0], [2]]), 5.0), g, nz.float().sum(0), x.masked_fill(x < 0, 0).cumsum(-1)
+
+
 class Detections(nn.Module):
     """torchvision's detectors take a list of images and return dicts."""
 
@@ -240,6 +323,27 @@ MODELS = {
     "fakequant_op13": (FakeQuant, [torch.rand(1, 3, 16, 16)], None, 13, True, {}),
     "training_bn_op13": (TrainingBN, [img(2, 3, 10, 10)], None, 13, False, {"training": torch.onnx.TrainingMode.TRAINING}),
     "misc_op11": (Misc, [torch.randint(0, 50, (3, 5)), img(3, 1, 9, 11)], None, 11, True, {}),
+    # Session 29's: families the first list lacked (LayerNorm over permuted
+    # channels, window attention and shifts, dense concatenation, factorized
+    # and dilated convs, 3-D video convs, training-mode Dropout at ratio 0).
+    "convnext_tiny_op13": (tv.convnext_tiny, [img(1, 3, 64, 64)], None, 13, True, {}),
+    "swin_t_op17": (tv.swin_t, [img(1, 3, 64, 64)], None, 17, True, {}),
+    "maxvit_t_op17": (tv.maxvit_t, [img(1, 3, 224, 224)], None, 17, True, {}),
+    "vit_small_op14": (lambda: tv.VisionTransformer(64, 16, 2, 4, 128, 256, num_classes=10), [img(1, 3, 64, 64)], {"input0": {0: "b"}}, 14, True, {}),
+    "densenet121_op11": (tv.densenet121, [img(1, 3, 64, 64)], None, 11, True, {}),
+    "mnasnet_op10": (tv.mnasnet0_5, [img(1, 3, 96, 96)], None, 10, True, {}),
+    "inception_v3_op12": (lambda: tv.inception_v3(aux_logits=False, init_weights=True), [img(1, 3, 299, 299)], None, 12, True, {}),
+    "r3d_18_op13": (tv.video.r3d_18, [img(1, 3, 8, 56, 56)], None, 13, True, {}),
+    "deeplabv3_mbv3_op16": (lambda: tv.segmentation.deeplabv3_mobilenet_v3_large(weights_backbone=None, aux_loss=False), [img(1, 3, 128, 128)], None, 16, True, {}),
+    "effnet_v2_s_op15": (tv.efficientnet_v2_s, [img(1, 3, 96, 96)], None, 15, True, {}),
+    "mobilenet_v2_op7": (tv.mobilenet_v2, [img(1, 3, 96, 96)], None, 7, True, {}),
+    "gridsample_op16": (GridSampler, [img(2, 3, 12, 12)], None, 16, True, {}),
+    "mha_op14": (MHA, [img(2, 5, 32)], {"input0": {0: "b", 1: "t"}}, 14, True, {}),
+    "causal_attn_op17": (CausalAttention, [img(2, 6, 32)], None, 17, True, {}),
+    "conv3d_op17": (Conv3dNet, [img(1, 2, 8, 8, 8)], None, 17, True, {}),
+    "reductions_op17": (Reductions, [img(2, 3, 12)], {"input0": {0: "b"}}, 17, True, {}),
+    "norms_op12": (Norms, [img(1, 3, 8, 8)], None, 12, True, {}),
+    "indexing_op13": (Indexing, [img(3, 5), torch.randint(0, 5, (3, 4))], None, 13, True, {}),
 }
 
 
