@@ -260,6 +260,11 @@ func runWeights(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 		rep.Layers = append(rep.Layers, lr)
 		rewrites++
 	}
+	if !cfg.reconstruct && rewrites > 0 {
+		if err := measureMasked(c, m, float, layers[:rewrites], rep.Layers, src); err != nil {
+			return rewrites, err
+		}
+	}
 	finishReport(c, rep, before, measure(c, m), m, float, src)
 	return rewrites, nil
 }
@@ -279,6 +284,10 @@ func pruneLayer(c *passes.Context, m, float *onnx.Model, l *layer, w []float32, 
 		if keep[i] {
 			masked[i] = v
 		}
+	}
+	if !cfg.reconstruct {
+		l.setWeights(masked) // measured with the others (measureMasked)
+		return lr, nil
 	}
 	if l.cols > maxGramCols || !l.affine() {
 		lr.Refit = fmt.Sprintf("skipped: %d columns > %d", l.cols, maxGramCols)
