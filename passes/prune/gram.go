@@ -157,20 +157,6 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 	}
 	flops, _ := passes.FLOPsAt(fm, c.InputDims())
 	samples, rowsPer := layerSamples(src.Total(), flops)
-	// Batches run in parallel, a thread each; a large model's in lockstep
-	// groups, on every thread (calib.GroupingFor).
-	grouping, threads := calib.GroupingFor(float), 1
-	if grouping.Workers == 1 {
-		threads = 0
-	}
-	ps, err := interp.NewSession(pm, interp.Options{Threads: threads})
-	if err != nil {
-		return nil, nil, fmt.Errorf("pruned model: %w", err)
-	}
-	fs, err := interp.NewSession(fm, interp.Options{Threads: threads})
-	if err != nil {
-		return nil, nil, fmt.Errorf("float model: %w", err)
-	}
 	src, err = src.Reopen(samples)
 	if err != nil {
 		return nil, nil, err
@@ -245,23 +231,7 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 		}
 		return nil
 	}
-	_, err = calib.StreamGroups(c, src, grouping, func(first int, ins []map[string]*interp.Tensor) error {
-		pos, err := ps.RunLockstep(c, ins)
-		if err != nil {
-			return fmt.Errorf("batch %d: pruned model: %w", first, err)
-		}
-		fos, err := fs.RunLockstep(c, ins)
-		if err != nil {
-			return fmt.Errorf("batch %d: float model: %w", first, err)
-		}
-		for k := range ins {
-			if err := one(first+k, pos[k], fos[k]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := streamPair(c, src, pm, fm, float, one); err != nil {
 		return nil, nil, err
 	}
 	for g := range grams {
@@ -274,6 +244,43 @@ func layerStats(c *passes.Context, m, float *onnx.Model, lp, lf *layer, src *cal
 		}
 	}
 	return fit, check, nil
+}
+
+// streamPair runs the pruned model pm and the float model fm (parts of
+// float, say) on every batch of src and hands visit each sample's outputs
+// of both. Batches run in parallel, a thread each (visit must be safe for
+// that); those of a large float model in lockstep groups, on every thread
+// (calib.GroupingFor).
+func streamPair(c *passes.Context, src *calib.Source, pm, fm, float *onnx.Model, visit func(i int, po, fo []*interp.Tensor) error) error {
+	grouping, threads := calib.GroupingFor(float), 1
+	if grouping.Workers == 1 {
+		threads = 0
+	}
+	ps, err := interp.NewSession(pm, interp.Options{Threads: threads})
+	if err != nil {
+		return fmt.Errorf("pruned model: %w", err)
+	}
+	fs, err := interp.NewSession(fm, interp.Options{Threads: threads})
+	if err != nil {
+		return fmt.Errorf("float model: %w", err)
+	}
+	_, err = calib.StreamGroups(c, src, grouping, func(first int, ins []map[string]*interp.Tensor) error {
+		pos, err := ps.RunLockstep(c, ins)
+		if err != nil {
+			return fmt.Errorf("batch %d: pruned model: %w", first, err)
+		}
+		fos, err := fs.RunLockstep(c, ins)
+		if err != nil {
+			return fmt.Errorf("batch %d: float model: %w", first, err)
+		}
+		for k := range ins {
+			if err := visit(first+k, pos[k], fos[k]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return err
 }
 
 // positions is the number of rows the layer's input of this shape yields:

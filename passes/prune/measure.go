@@ -27,56 +27,32 @@ func measureMasked(c *passes.Context, m, float *onnx.Model, layers []*layer, rep
 	if err != nil {
 		return err
 	}
-	// Batches run in parallel, a thread each; a large model's in lockstep
-	// groups, on every thread (calib.GroupingFor).
-	grouping, threads := calib.GroupingFor(float), 1
-	if grouping.Workers == 1 {
-		threads = 0
-	}
-	ps, err := interp.NewSession(pm, interp.Options{Threads: threads})
-	if err != nil {
-		return fmt.Errorf("pruned model: %w", err)
-	}
-	fs, err := interp.NewSession(fm, interp.Options{Threads: threads})
-	if err != nil {
-		return fmt.Errorf("float model: %w", err)
-	}
 	// Sums per batch, added up in batch order at the end: the same figures
 	// whichever batches ran together.
 	type sums struct{ err, norm []float64 }
 	perBatch := make([]sums, src.Total())
-	_, err = calib.StreamGroups(c, src, grouping, func(first int, ins []map[string]*interp.Tensor) error {
-		pos, err := ps.RunLockstep(c, ins)
-		if err != nil {
-			return fmt.Errorf("batch %d: pruned model: %w", first, err)
-		}
-		fos, err := fs.RunLockstep(c, ins)
-		if err != nil {
-			return fmt.Errorf("batch %d: float model: %w", first, err)
-		}
-		for k := range ins {
-			s := sums{make([]float64, len(names)), make([]float64, len(names))}
-			for i, name := range names {
-				yp, err := interp.AsFloat32(pos[k][pidx[name]])
-				if err != nil {
-					return fmt.Errorf("%s: %w", layers[i].name(), err)
-				}
-				yf, err := interp.AsFloat32(fos[k][fidx[name]])
-				if err != nil {
-					return fmt.Errorf("%s: %w", layers[i].name(), err)
-				}
-				if len(yp) != len(yf) {
-					return fmt.Errorf("%s: %d outputs, %d in the float model", layers[i].name(), len(yp), len(yf))
-				}
-				for j, v := range yf {
-					d := float64(yp[j]) - float64(v)
-					s.err[i] += d * d
-					s.norm[i] += float64(v) * float64(v)
-				}
+	err = streamPair(c, src, pm, fm, float, func(b int, po, fo []*interp.Tensor) error {
+		s := sums{make([]float64, len(names)), make([]float64, len(names))}
+		for i, name := range names {
+			yp, err := interp.AsFloat32(po[pidx[name]])
+			if err != nil {
+				return fmt.Errorf("%s: %w", layers[i].name(), err)
 			}
-			if b := first + k; b < len(perBatch) {
-				perBatch[b] = s
+			yf, err := interp.AsFloat32(fo[fidx[name]])
+			if err != nil {
+				return fmt.Errorf("%s: %w", layers[i].name(), err)
 			}
+			if len(yp) != len(yf) {
+				return fmt.Errorf("%s: %d outputs, %d in the float model", layers[i].name(), len(yp), len(yf))
+			}
+			for j, v := range yf {
+				d := float64(yp[j]) - float64(v)
+				s.err[i] += d * d
+				s.norm[i] += float64(v) * float64(v)
+			}
+		}
+		if b < len(perBatch) {
+			perBatch[b] = s
 		}
 		return nil
 	})
