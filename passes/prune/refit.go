@@ -203,17 +203,24 @@ func solveRowRun(g *gram, idx []int, start [][]float64, kept [][]int, solveBias 
 		lastCols []int
 		lambda   float64
 	)
-	for o := o0; o < o1; o++ {
-		r := idx[o]
-		ct := g.cRow(r)
+	for o := o0; o < o1; {
+		// Rows o…e−1 keep the same columns: one factorization, and one
+		// solve with their right-hand sides side by side (a blocked
+		// triangular solve, much faster than one a row).
+		e := o + 1
+		for e < o1 && e-o < maxSolveRows && slices.Equal(kept[e], kept[o]) {
+			e++
+		}
 		cols := append([]int(nil), kept[o]...)
 		if solveBias {
 			cols = append(cols, k)
 		}
-		row := make([]float64, g.np)
-		row[k] = start[o][k]
+		for q := o; q < e; q++ {
+			out[q] = make([]float64, g.np)
+			out[q][k] = start[q][k]
+		}
 		if len(cols) == 0 {
-			out[o] = row
+			o = e
 			continue
 		}
 		if !slices.Equal(cols, lastCols) {
@@ -223,32 +230,41 @@ func solveRowRun(g *gram, idx []int, start [][]float64, kept [][]int, solveBias 
 			}
 			lastCols = cols
 		}
-		b := mat.NewVecDense(len(cols), nil)
-		for i, c := range cols {
-			// The ridge pulls toward the float weights, not toward 0: with
-			// fewer calibration rows than columns (a Gemm sees one row per
-			// sample) the refit stays near the original instead of fitting
-			// the calibration set alone.
-			v := ct[c]
-			if c < k {
-				v += lambda * start[o][c]
+		b := mat.NewDense(len(cols), e-o, nil)
+		for q := o; q < e; q++ {
+			ct := g.cRow(idx[q])
+			for i, c := range cols {
+				// The ridge pulls toward the float weights, not toward 0:
+				// with fewer calibration rows than columns (a Gemm sees one
+				// row per sample) the refit stays near the original instead
+				// of fitting the calibration set alone.
+				v := ct[c]
+				if c < k {
+					v += lambda * start[q][c]
+				}
+				if !solveBias { // the bias stays as it is: move its term to the right
+					v -= g.H(c, k) * start[q][k]
+				}
+				b.Set(i, q-o, v)
 			}
-			if !solveBias { // the bias stays as it is: move its term to the right
-				v -= g.H(c, k) * start[o][k]
-			}
-			b.SetVec(i, v)
 		}
-		var x mat.VecDense
-		if err := chol.SolveVecTo(&x, b); err != nil {
+		var x mat.Dense
+		if err := chol.SolveTo(&x, b); err != nil {
 			return fmt.Errorf("least squares: %w", err)
 		}
-		for i, c := range cols {
-			row[c] = x.AtVec(i)
+		for q := o; q < e; q++ {
+			for i, c := range cols {
+				out[q][c] = x.At(i, q-o)
+			}
 		}
-		out[o] = row
+		o = e
 	}
 	return nil
 }
+
+// maxSolveRows bounds the right-hand sides solved together (their memory:
+// columns × rows float64s, twice).
+const maxSolveRows = 512
 
 // factorize builds H[S,S] + λI and returns λ (relative to the mean of the weight
 // columns' diagonal; none on the bias) and its Cholesky factor, raising λ
