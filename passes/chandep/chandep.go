@@ -787,11 +787,33 @@ func (st *state) binary(n *onnx.Node, what string, pinAll func(string)) {
 		// broadcast along the channels
 	case passes.ConstTensor(o) != nil && od[oa].IsStatic() && int(od[oa].Value) == l.channels()*l.block && passes.ConstTensor(o).DataType.BitSize() >= 8:
 		st.addRec(rec{kind: recSlice, node: n, input: 1 - ti, axis: oa, by: t})
+	case fromConstants(o, 8):
+		// A bias behind an Identity (PyTorch's shared parameters), say:
+		// per-channel or not, it is known only once folded.
+		pinAll(what + ": the other operand is computed from constants (not folded)")
+		return
 	default:
 		pinAll(what + ": the other operand is not per-channel")
 		return
 	}
 	st.track(out, copyLayout(l, ro-fromEnd))
+}
+
+// fromConstants reports whether v is computed, within depth nodes, from
+// constants alone by standard deterministic ops without subgraphs: a value
+// constant folding would turn into one.
+func fromConstants(v *onnx.Value, depth int) bool {
+	p := v.Producer()
+	if p == nil || depth == 0 || p.Domain != "" || len(p.Subgraphs()) > 0 ||
+		strings.HasPrefix(p.OpType, "Random") || p.OpType == "Dropout" || p.OpType == "Multinomial" {
+		return false
+	}
+	for _, in := range p.Inputs() {
+		if in != nil && passes.ConstTensor(in) == nil && !fromConstants(in, depth-1) {
+			return false
+		}
+	}
+	return true
 }
 
 // align makes the layouts of a and b (the same number of channels) match

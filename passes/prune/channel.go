@@ -188,17 +188,28 @@ func runChannels(c *passes.Context, m *onnx.Model, cfg *config) (int, error) {
 // to the computed shape), which fold turns into constant shapes that the
 // pass rewrites; "" when there are none.
 func foldHint(skipped []Skip) string {
-	n := 0
+	shape, consts := 0, 0
 	for _, s := range skipped {
-		if strings.Contains(s.Reason, "read by Shape node") || strings.Contains(s.Reason, "(non-constant shape)") {
-			n++
+		switch {
+		case strings.Contains(s.Reason, "read by Shape node") || strings.Contains(s.Reason, "(non-constant shape)"):
+			shape++
+		case strings.Contains(s.Reason, "computed from constants (not folded)"):
+			consts++
 		}
 	}
+	var why []string
+	if shape > 0 {
+		why = append(why, "shape arithmetic (a Shape node, a Reshape to a computed shape)")
+	}
+	if consts > 0 {
+		why = append(why, "operands computed from constants (a bias behind an Identity, say)")
+	}
+	n := shape + consts
 	if n == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%d channel %s pinned by shape arithmetic (a Shape node, a Reshape to a computed shape): fold it into constants first (--passes fold,prune(…)) to prune %s",
-		n, pluralize(n, "group is", "groups are"), pluralize(n, "it", "them"))
+	return fmt.Sprintf("%d channel %s pinned by %s: fold it into constants first (--passes fold,prune(…)) to prune %s",
+		n, pluralize(n, "group is", "groups are"), strings.Join(why, " and by "), pluralize(n, "it", "them"))
 }
 
 func pluralize(n int, one, many string) string {

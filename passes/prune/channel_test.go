@@ -309,6 +309,38 @@ func TestDataDependentChannels(t *testing.T) {
 	ortMatches(t, r.model, 2)
 }
 
+// TestFoldedBiasHint: a conv's bias added through an Identity (how
+// PyTorch exports a shared parameter; ConvNeXt's MatMul biases) is not a
+// constant until folded: the group is pinned, the pass says to fold first,
+// and after fold the group loses channels.
+func TestFoldedBiasHint(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	b, x := passtest.NewBuilder(13, onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 3, 6, 6)))
+	w := func(dims ...int64) *onnx.Value { return b.G.AddInitializer("w", randTensor(rng, dims...)) }
+	h := b.Op("Relu", nil, b.Op("Conv", nil, x, w(8, 3, 3, 3), w(8))) // [1, 8, 4, 4]
+	h = b.Op("Add", nil, b.Op("Conv", nil, h, w(16, 8, 1, 1)), b.Op("Identity", nil, w(16, 1, 1)))
+	h = b.Op("Flatten", nil, b.Op("GlobalAveragePool", nil, b.Op("Relu", nil, h)))
+	m := b.Output(b.Op("Gemm", []*onnx.Attribute{onnx.IntAttr("transB", 1)}, h, w(5, 16), w(5)), onnx.TensorType(onnx.Float, onnx.ShapeOf(1, 5)))
+	spec := "prune(structure=channel,amount=0.2,multiple=1,keep_first=false)"
+	removed := func(r *result) int {
+		for _, l := range r.report.Layers {
+			if l.Node == "ConvD" {
+				return l.ChannelsRemoved
+			}
+		}
+		return 0
+	}
+	r := slim(t, m, spec)
+	if removed(r) != 0 || !strings.Contains(r.log, "1 channel group is pinned by operands computed from constants (a bias behind an Identity, say): fold it into constants first (--passes fold,prune(…))") {
+		t.Fatalf("%s: %d channels removed from ConvD's group, want it pinned and the hint to fold first\n%s", spec, removed(r), r.log)
+	}
+	r = slim(t, m, "fold,"+spec)
+	if removed(r) == 0 || strings.Contains(r.log, "fold it into constants first") {
+		t.Fatalf("after fold: %d channels removed from ConvD's group, want some and no hint\n%s", removed(r), r.log)
+	}
+	ortMatches(t, r.model, 2)
+}
+
 // TestShapeArithmeticHint: PyTorch's x.view(x.size(0), -1) before a Gemm
 // (Shape, Gather, Unsqueeze, Concat, Reshape to the computed shape) pins
 // the conv's group, and the pass says to fold first; after fold the
