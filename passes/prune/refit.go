@@ -315,10 +315,6 @@ func rowErrors(g *gram, rows [][]float64, idx []int) []float64 {
 	if n == 0 {
 		return out
 	}
-	th := blas64.General{Rows: n, Cols: np, Stride: np, Data: make([]float64, n*np)}
-	for i, r := range rows {
-		copy(th.Data[i*np:(i+1)*np], r[:np])
-	}
 	h := blas64.General{Rows: np, Cols: np, Stride: np, Data: make([]float64, np*np)}
 	for i := 0; i < np; i++ {
 		for j := i; j < np; j++ {
@@ -326,19 +322,34 @@ func rowErrors(g *gram, rows [][]float64, idx []int) []float64 {
 			h.Data[i*np+j], h.Data[j*np+i] = v, v
 		}
 	}
-	y := blas64.General{Rows: n, Cols: np, Stride: np, Data: make([]float64, n*np)}
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, th, h, 0, y)
-	for i, r := range idx {
-		t, yi := th.Data[i*np:(i+1)*np], y.Data[i*np:(i+1)*np]
-		var quad, cross float64
-		for j, v := range t {
-			quad += v * yi[j]
-			cross += v * g.c.Data[j*g.c.Stride+r]
+	// Rows a block at a time: a language model's head has tens of
+	// thousands, and Θ and Θ·H would each be as large as the Gram's c.
+	blk := min(n, errorBlockRows)
+	th := blas64.General{Cols: np, Stride: np, Data: make([]float64, blk*np)}
+	y := blas64.General{Cols: np, Stride: np, Data: make([]float64, blk*np)}
+	for i0 := 0; i0 < n; i0 += blk {
+		i1 := min(n, i0+blk)
+		th.Rows, y.Rows = i1-i0, i1-i0
+		for i := i0; i < i1; i++ {
+			copy(th.Data[(i-i0)*np:(i-i0+1)*np], rows[i][:np])
 		}
-		out[i] = math.Max(0, quad-2*cross+g.f[r])
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, th, h, 0, y)
+		for i := i0; i < i1; i++ {
+			r := idx[i]
+			t, yi := th.Data[(i-i0)*np:(i-i0+1)*np], y.Data[(i-i0)*np:(i-i0+1)*np]
+			var quad, cross float64
+			for j, v := range t {
+				quad += v * yi[j]
+				cross += v * g.c.Data[j*g.c.Stride+r]
+			}
+			out[i] = math.Max(0, quad-2*cross+g.f[r])
+		}
 	}
 	return out
 }
+
+// errorBlockRows is how many rows rowErrors multiplies by H at a time.
+const errorBlockRows = 1024
 
 // relL2 is the relative L2 error of a layer's output from squared sums.
 func relL2(errSq, norm float64) float64 {
