@@ -14,7 +14,48 @@ import (
 // is refit: the masked weights do not depend on the data, so one run of
 // each model a sample yields every layer's error, where the refit needs
 // runs up to each layer in turn (L·S runs of the model instead of 2·S).
+// The layers' outputs are held for a sample at once; where their sizes
+// are known, layers go in walks of at most maxMeasureBytes of them.
 func measureMasked(c *passes.Context, m, float *onnx.Model, layers []*layer, reps []LayerReport, src *calib.Source) error {
+	shape := passes.SizedShapes(float, c.InputDims())
+	for i0 := 0; i0 < len(layers); {
+		i1, bytes := i0, int64(0)
+		for i1 < len(layers) {
+			if s, ok := shape(layers[i1].node.Output(0)); ok {
+				bytes += 4 * numElements(s)
+			}
+			if i1 > i0 && bytes > maxMeasureBytes {
+				break
+			}
+			i1++
+		}
+		if err := measureWalk(c, m, float, layers[i0:i1], reps[i0:i1], src); err != nil {
+			return err
+		}
+		i0 = i1
+	}
+	return nil
+}
+
+// maxMeasureBytes bounds the layer outputs one walk of measureMasked holds
+// for a sample (per model); a variable for tests.
+var maxMeasureBytes int64 = 256 << 20
+
+func numElements(s []int64) int64 {
+	n := int64(1)
+	for _, d := range s {
+		n *= max(d, 1)
+	}
+	return n
+}
+
+// measureWalk is measureMasked for layers whose outputs are held together.
+func measureWalk(c *passes.Context, m, float *onnx.Model, layers []*layer, reps []LayerReport, src *calib.Source) error {
+	src, err := src.Reopen(0)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
 	names := make([]string, len(layers))
 	for i, l := range layers {
 		names[i] = l.node.Output(0).Name
