@@ -41,6 +41,8 @@ func measureMasked(c *passes.Context, m, float *onnx.Model, layers []*layer, rep
 // for a sample (per model); a variable for tests.
 var maxMeasureBytes int64 = 256 << 20
 
+// numElements is a shape's element count, a dim ≤ 0 counted as 1 (an
+// estimate that errs on the large side).
 func numElements(s []int64) int64 {
 	n := int64(1)
 	for _, d := range s {
