@@ -2,6 +2,7 @@ package passes
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -44,6 +45,22 @@ func ConstTensor(v *onnx.Value) *onnx.Tensor {
 		}
 	}
 	return nil
+}
+
+// Foldable reports whether n may be evaluated ahead of time once its inputs
+// are constants: a deterministic standard op (not Random*, Multinomial,
+// Bernoulli or Dropout, whose training mode is random) without subgraphs.
+func Foldable(n *onnx.Node) bool {
+	if strings.HasPrefix(n.OpType, "Random") || n.OpType == "Multinomial" || n.OpType == "Bernoulli" {
+		return false
+	}
+	if len(n.Subgraphs()) > 0 || len(n.Outputs()) == 0 {
+		return false
+	}
+	if n.OpType == "Dropout" {
+		return false // cleanup removes inference-mode Dropout; training-mode is random
+	}
+	return n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "ai.onnx.ml"
 }
 
 // ConstInts reads a constant integer tensor (an axes, pads or steps

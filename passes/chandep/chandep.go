@@ -800,12 +800,11 @@ func (st *state) binary(n *onnx.Node, what string, pinAll func(string)) {
 }
 
 // fromConstants reports whether v is computed, within depth nodes, from
-// constants alone by standard deterministic ops without subgraphs: a value
-// constant folding would turn into one.
+// constants alone by ops constant folding evaluates (passes.Foldable): a
+// value fold would turn into a constant.
 func fromConstants(v *onnx.Value, depth int) bool {
 	p := v.Producer()
-	if p == nil || depth == 0 || p.Domain != "" || len(p.Subgraphs()) > 0 ||
-		strings.HasPrefix(p.OpType, "Random") || p.OpType == "Dropout" || p.OpType == "Multinomial" {
+	if p == nil || depth == 0 || !passes.Foldable(p) {
 		return false
 	}
 	for _, in := range p.Inputs() {

@@ -6,7 +6,6 @@ package fold
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/onnxslim/onnxslim/interp"
 	"github.com/onnxslim/onnxslim/onnx"
@@ -45,20 +44,6 @@ func run(c *passes.Context, m *onnx.Model) (int, error) {
 	return total, nil
 }
 
-// nondeterministic ops are never evaluated ahead of time.
-func foldable(n *onnx.Node) bool {
-	if strings.HasPrefix(n.OpType, "Random") || n.OpType == "Multinomial" || n.OpType == "Bernoulli" {
-		return false
-	}
-	if len(n.Subgraphs()) > 0 || len(n.Outputs()) == 0 {
-		return false
-	}
-	if n.OpType == "Dropout" {
-		return false // cleanup removes inference-mode Dropout; training-mode is random
-	}
-	return n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "ai.onnx.ml"
-}
-
 // quantizedWeight reports whether n dequantizes a constant: a weight (or
 // bias) stored quantized. Folding it would store the weight in float again
 // (4× the bytes of int8, 8× of int4) and take away the QDQ pattern ONNX
@@ -76,7 +61,7 @@ func foldConstants(c *passes.Context, m *onnx.Model, g *onnx.Graph) int {
 	limit, memory := c.Options.Int("max_bytes"), c.Options.Int("max_memory")
 	n := 0
 	for _, node := range slices.Clone(g.Nodes) {
-		if node.Graph != g || !foldable(node) || quantizedWeight(node) {
+		if node.Graph != g || !passes.Foldable(node) || quantizedWeight(node) {
 			continue
 		}
 		outs, ok := shapeFold(node)
